@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: setup test demo bench lint services secrets dashboards clean
+
+setup: $(VENV)/.installed services
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# mosquitto and influxd must exist; installs the Debian packages when root, else says how.
+services:
+	@scripts/ensure-services.sh
+
+test: setup
+	$(VENV)/bin/pytest
+
+demo: setup
+	$(VENV)/bin/thonminh demo
+
+bench: setup
+	$(PY) bench/run_all.py
+
+lint: setup
+	$(VENV)/bin/ruff check thonminh edge server dashboards tests bench
+
+secrets:
+	@scripts/make-secrets.sh
+
+dashboards: setup
+	$(VENV)/bin/thonminh dashboards build
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The gateway agent that runs at the village cultural house."""

@@ -1,0 +1,194 @@
+"""The gateway's configuration: pydantic models of ``gateway.toml``.
+
+Shared sections (site, mqtt, influxdb, buffer, forwarder, clock, log) are declared here; each source's
+section is declared beside the source (``edge/sources/<kind>/``) and found by the registry, so
+``[sources.<kind>]`` (one instance) or ``[[sources.<kind>]]`` (several) validates against the source's
+own model with full key paths in errors. Secrets may come from the environment:
+``THONMINH_INFLUXDB__PASSWORD``, ``THONMINH_INFLUXDB__TOKEN``, ``THONMINH_MQTT__PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, SecretStr, create_model, field_validator, model_validator
+
+from edge.sources.base import SourceConfig
+from edge.sources.registry import load_source_class, source_kinds
+from thonminh.config import InfluxSettings, StrictModel, load_config
+from thonminh.contract import DAILY_TZ
+
+__all__ = [
+    "BufferSettings",
+    "ClockSettings",
+    "ForwarderSettings",
+    "GatewayConfig",
+    "LogSettings",
+    "MqttSettings",
+    "SiteConfig",
+    "gateway_config_model",
+    "load_gateway_config",
+]
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
+    return value
+
+
+Slug = Annotated[str, BeforeValidator(lambda v: _slug(v) if isinstance(v, str) else v)]
+
+
+class SiteConfig(StrictModel):
+    """Where this gateway is: its tags on every point, and where the sun sets for the lights."""
+
+    village: Slug
+    gateway: Slug
+    commune: Slug | None = None
+    district: Slug | None = None
+    province: Slug | None = None
+    name: str | None = Field(None, description="display name, e.g. 'Khả Lý Thượng'")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    timezone: str = DAILY_TZ
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    def tags(self) -> dict[str, str]:
+        tags = {k: getattr(self, k) for k in ("village", "gateway", "commune", "district", "province")}
+        return {k: v for k, v in tags.items() if v}
+
+
+class TlsSettings(StrictModel):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = Field(False, description="skip hostname verification (self-signed village broker)")
+
+
+class MqttSettings(StrictModel):
+    """The cultural-house broker the lights report to."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = Field("thonminh-gateway", min_length=1, max_length=128)
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    tls: TlsSettings | None = None
+
+
+class BufferSettings(StrictModel):
+    """The durable SQLite store every point is committed to before anything else happens to it."""
+
+    path: Path = Path("/var/lib/thonminh/buffer.sqlite")
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="disk budget; oldest dropped first")
+    commit_interval_ms: int = Field(200, ge=0, le=10_000, description="group commits within this latency")
+
+
+class ForwarderSettings(StrictModel):
+    """How the buffer drains to InfluxDB."""
+
+    batch_points: int = Field(5000, ge=1, le=100_000)
+    batch_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    live_share: float = Field(0.25, ge=0, le=1, description="share of each drain cycle given to the newest data")
+    backoff_initial_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
+
+
+class ClockSettings(StrictModel):
+    check: Literal["adjtimex", "always", "file"] = Field(
+        "adjtimex", description="how to tell whether the system clock is synchronised"
+    )
+    sync_file: Path | None = Field(None, description="for check='file': synchronised while this file exists")
+    jump_threshold_s: float = Field(2.0, gt=0, description="wall-clock jumps larger than this are logged")
+
+
+class LogSettings(StrictModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["kv", "json"] = "kv"
+
+
+class GatewayConfig(StrictModel):
+    """A whole ``gateway.toml``. ``sources`` is replaced by a model built from the registry."""
+
+    site: SiteConfig
+    influxdb: InfluxSettings = InfluxSettings()
+    mqtt: MqttSettings = MqttSettings()
+    buffer: BufferSettings = BufferSettings()
+    forwarder: ForwarderSettings = ForwarderSettings()
+    clock: ClockSettings = ClockSettings()
+    log: LogSettings = LogSettings()
+    state_dir: Path = Field(Path("/var/lib/thonminh"), description="where sources keep state (salts, ...)")
+    gateway_interval_s: float = Field(60.0, gt=0, description="cadence of the gateway self-metrics")
+    sources: Any = None
+
+    @model_validator(mode="after")
+    def _clock_file(self) -> GatewayConfig:
+        if self.clock.check == "file" and self.clock.sync_file is None:
+            raise ValueError("clock.check = 'file' needs clock.sync_file")
+        return self
+
+    def source_instances(self) -> list[tuple[str, SourceConfig]]:
+        """(kind, config) of every enabled source instance, in kind order."""
+        out = []
+        for kind in source_kinds():
+            for cfg in getattr(self.sources, kind, None) or []:
+                if cfg.enabled:
+                    out.append((kind, cfg))
+        return out
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, Mapping) else value
+
+
+def _resolve_paths(model: Any, base: Path) -> None:
+    """Relative paths in the file are relative to the file, not to wherever the agent was started."""
+    for name, value in model:
+        if isinstance(value, Path) and not value.is_absolute():
+            object.__setattr__(model, name, (base / value).resolve())
+        elif isinstance(value, StrictModel):
+            _resolve_paths(value, base)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, StrictModel):
+                    _resolve_paths(item, base)
+
+
+@functools.cache
+def gateway_config_model() -> type[GatewayConfig]:
+    """``GatewayConfig`` with ``sources`` typed from every source folder present."""
+    fields: dict[str, Any] = {}
+    for kind in source_kinds():
+        cls = load_source_class(kind)
+        item = Annotated[list[cls.Config], BeforeValidator(_as_list)]  # type: ignore[name-defined]
+        fields[kind] = (item, Field(default_factory=list))
+    sources = create_model("SourcesConfig", __base__=StrictModel, **fields)
+    return create_model(
+        "GatewayConfig", __base__=GatewayConfig, sources=(sources, Field(default_factory=sources))
+    )
+
+
+def load_gateway_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Load and validate ``gateway.toml``; ``ConfigError`` names the file and key path of every problem."""
+    config = load_config(path, gateway_config_model(), environ=environ)
+    _resolve_paths(config, Path(path).resolve().parent)
+    return config

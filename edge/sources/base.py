@@ -1,0 +1,102 @@
+"""The one interface every source implements (Telegraf's Init / Gather / Start / Stop, in asyncio).
+
+A polled source implements ``sample()`` and returns its points; the agent calls it every ``interval_s`` on a
+drift-free schedule, one task per source instance, so a slow source never delays another. A push source
+implements ``run()`` and calls ``ctx.emit`` itself. No source touches the buffer or InfluxDB: ``emit``
+returns once the points are committed to the buffer. ``init`` validates and fails fast; after that a
+failed reading is data (``up=0``, an omitted field), never an exception that stops the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from thonminh.config import StrictModel
+from thonminh.contract import FieldValue, Point
+
+if TYPE_CHECKING:
+    from edge.config import GatewayConfig
+
+__all__ = ["Emit", "PolledSource", "PushSource", "Reject", "Source", "SourceConfig", "SourceContext"]
+
+#: Hand points to the pipeline; resolves once they are durably committed to the buffer.
+Emit = Callable[[Sequence[Point]], Awaitable[None]]
+#: Count a rejected input: ``reject(reason, sample)``. Keeps a sample for ``thonminh edge status``.
+Reject = Callable[[str, "bytes | str | None"], None]
+
+
+class SourceConfig(StrictModel):
+    """Settings every source shares; each source's own model extends it beside its code."""
+
+    name: str | None = Field(None, description="instance name; defaults to the source kind")
+    enabled: bool = True
+    interval_s: float = Field(10.0, gt=0, le=86_400, description="sampling interval of a polled source")
+
+
+def _no_reject(reason: str, sample: bytes | str | None) -> None:
+    logging.getLogger("edge.sources").warning("rejected input: %s", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What the agent gives every source."""
+
+    gateway: GatewayConfig
+    emit: Emit
+    logger: logging.Logger
+    state_dir: Path
+    now_ms: Callable[[], int]
+    monotonic: Callable[[], float]
+    reject: Reject = _no_reject
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def site_tags(self) -> dict[str, str]:
+        return self.gateway.site.tags()
+
+    def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
+              time_ms: int | None = None) -> Point:
+        """A point carrying this gateway's site tags plus ``tags``, stamped now unless ``time_ms`` is given."""
+        return Point(measurement, {**self.site_tags, **tags}, dict(fields),
+                     self.now_ms() if time_ms is None else time_ms)
+
+
+class Source(ABC):
+    """Base of all sources. Subclasses set ``kind`` and ``Config`` and are found by ``edge.sources.registry``."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]]
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.log = ctx.logger
+
+    @property
+    def name(self) -> str:
+        return self.config.name or self.kind
+
+    async def init(self) -> None:
+        """Check what can be checked before running; raise ``ConfigError`` for what cannot work."""
+
+    async def close(self) -> None:
+        """Release resources. Called once, also after a failed ``init``."""
+
+
+class PolledSource(Source):
+    @abstractmethod
+    async def sample(self) -> Sequence[Point]:
+        """Take one sample; return its points (possibly none). Must not raise on bad readings."""
+
+
+class PushSource(Source):
+    @abstractmethod
+    async def run(self) -> None:
+        """Run until cancelled, emitting points through ``ctx.emit``."""

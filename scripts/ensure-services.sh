@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Makes sure the real services the tests and the demo use exist: mosquitto and influxd (InfluxDB 1.x).
+set -euo pipefail
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing: ${missing[*]}. Run as root:  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} from Debian packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+# The packaged services must not start on their own ports: tests start their own instances.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1; fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$created_policy" -eq 1 ] && rm -f "$policy"
+exit 0

@@ -1,0 +1,96 @@
+"""Config errors name the file and the key path, and exit 2 from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_gateway_config
+from thonminh.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "edge" / "gateway.example.toml"
+MINIMAL = """
+[site]
+village = "kha-ly-thuong"
+gateway = "gw1"
+latitude = 21.38
+longitude = 106.57
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_is_valid():
+    config = load_gateway_config(EXAMPLE)
+    assert config.site.village == "kha-ly-thuong"
+    assert config.buffer.path == (EXAMPLE.parent / "var" / "buffer.sqlite").resolve()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[influxdb]\nurl = "htp:/x"\n', "gateway.toml: influxdb.url: invalid URL 'htp:/x'"),
+        ("[buffer]\nmax_bytes = \"lots\"\n", "gateway.toml: buffer.max_bytes: Input should be a valid integer"),
+        ("[mqtt]\nprot = 1883\n", "gateway.toml: mqtt.prot: unknown key"),
+        ('[influxdb]\napi = "v2"\n', "gateway.toml: influxdb: api = 'v2' needs org, bucket, token"),
+        ("[sources.nonexistent]\n", "gateway.toml: sources.nonexistent: unknown key"),
+    ],
+)
+def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, message: str):
+    with pytest.raises(ConfigError) as info:
+        load_gateway_config(write(tmp_path, MINIMAL + extra))
+    assert message in str(info.value)
+
+
+def test_missing_required_and_bad_slug(tmp_path: Path):
+    text = MINIMAL.replace('village = "kha-ly-thuong"\n', "").replace('"gw1"', '"GW 1"')
+    with pytest.raises(ConfigError) as info:
+        load_gateway_config(write(tmp_path, text))
+    assert "gateway.toml: site.village: required value is missing" in str(info.value)
+    assert "gateway.toml: site.gateway: 'GW 1' is not a slug" in str(info.value)
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="gateway.toml: invalid TOML"):
+        load_gateway_config(write(tmp_path, "[site\n"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_gateway_config(tmp_path / "nope.toml")
+
+
+def test_secrets_from_environment_and_masked(tmp_path: Path):
+    path = write(tmp_path, MINIMAL + '[influxdb]\nusername = "gw"\n')
+    config = load_gateway_config(path, environ={"THONMINH_INFLUXDB__PASSWORD": "s3cret"})
+    assert config.influxdb.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in json.dumps(config.model_dump(mode="json"))
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "thonminh.cli", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_check_config_command(tmp_path: Path):
+    ok = run_cli("edge", "check-config", "--config", str(EXAMPLE))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["site"]["village"] == "kha-ly-thuong"
+
+    bad = run_cli("edge", "check-config", "--config", str(write(tmp_path, MINIMAL + '[influxdb]\nurl = "htp:/x"\n')))
+    assert bad.returncode == 2
+    assert "gateway.toml: influxdb.url: invalid URL 'htp:/x'" in bad.stderr
+
+
+def test_version_and_help_on_every_command():
+    assert run_cli("--version").stdout.startswith("thonminh, version")
+    for args in (["--help"], ["edge", "--help"], ["edge", "check-config", "--help"]):
+        result = run_cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Usage:" in result.stdout

@@ -1,0 +1,341 @@
+"""InfluxDB over HTTP: line-protocol writes (v1 ``/write`` or v2 through ``influxdb-client``) and InfluxQL queries.
+
+Every read in this project is InfluxQL over the v1 ``/query`` endpoint, which InfluxDB 1.x, 2.x (v1
+compatibility with DBRP mappings) and 3.x all serve. Errors are sorted into the ``thonminh.errors`` hierarchy
+here, at the boundary: connection problems and 429/5xx can be retried, other 4xx cannot.
+"""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+
+from thonminh.errors import (
+    InfluxClientError,
+    InfluxConnectionError,
+    InfluxError,
+    InfluxQueryError,
+    InfluxServerError,
+)
+
+__all__ = [
+    "InfluxClient",
+    "InfluxV1Writer",
+    "InfluxV2Writer",
+    "LineWriter",
+    "Series",
+    "StatementResult",
+    "parse_query_response",
+    "quote_ident",
+    "quote_literal",
+    "raise_for_status",
+]
+
+log = logging.getLogger(__name__)
+
+# Statements that change state must be POSTed; SELECT and SHOW may be GET (read-only users on 1.x).
+_READ_STATEMENTS = ("SELECT", "SHOW", "EXPLAIN")
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a query result."""
+
+    name: str
+    columns: list[str]
+    values: list[list[Any]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The values as dicts keyed by column name."""
+        return [dict(zip(self.columns, row, strict=False)) for row in self.values]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementResult:
+    """The result of one InfluxQL statement."""
+
+    statement_id: int
+    series: list[Series]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """All rows of all series, each with the series' tags merged in."""
+        return [{**s.tags, **row} for s in self.series for row in s.rows()]
+
+
+class LineWriter(Protocol):
+    """Anything that writes a batch of line protocol, raising ``InfluxError`` subclasses."""
+
+    def write(self, lines: str | bytes, *, timeout: float | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def quote_ident(name: str) -> str:
+    """Quote an InfluxQL identifier (measurement, tag or field key)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote an InfluxQL string literal. Prefer bound ``params`` where the statement allows them."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import time
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            return str(body.get("error") or body.get("message") or body)
+    except ValueError:
+        pass
+    return response.text.strip()[:500] or response.reason_phrase
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    """Convert a non-2xx answer into the matching ``InfluxError``."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    message = f"{what}: HTTP {status}: {_error_text(response)}"
+    if status == 429 or status >= 500:
+        raise InfluxServerError(message, status=status, retry_after=_retry_after(response))
+    raise InfluxClientError(message, status=status)
+
+
+class InfluxClient:
+    """A synchronous InfluxDB 1.x-style HTTP client with one connection pool.
+
+    ``token`` authenticates as ``Authorization: Token ...`` (2.x/3.x); ``username``/``password`` as basic auth
+    (1.x). Thread-safe: the gateway's forwarder and the server's worker threads share one instance.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        database: str | None = None,
+        retention_policy: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention_policy = retention_policy
+        self._log = logger or log
+        headers = {"User-Agent": "thonminh"}
+        auth: httpx.Auth | None = None
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, password or "")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def __enter__(self) -> InfluxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, what: str, *, timeout: float | None, **kwargs: Any) -> httpx.Response:
+        try:
+            extra = {"timeout": timeout} if timeout is not None else {}
+            response = self._http.request(method, path, **kwargs, **extra)
+        except httpx.TimeoutException as err:
+            raise InfluxConnectionError(f"{what}: timed out talking to {self.url}") from err
+        except httpx.TransportError as err:
+            raise InfluxConnectionError(f"{what}: cannot reach {self.url}: {err}") from err
+        raise_for_status(response, what)
+        return response
+
+    # -- API -------------------------------------------------------------------------------------------------
+    def ping(self, *, timeout: float | None = 5.0) -> str:
+        """Check that InfluxDB answers; returns its version header."""
+        response = self._request("GET", "/ping", "ping", timeout=timeout)
+        return response.headers.get("X-Influxdb-Version", "unknown")
+
+    def write(
+        self,
+        lines: str | bytes | Iterable[str],
+        *,
+        database: str | None = None,
+        retention_policy: str | None = None,
+        precision: str = "ms",
+        gzip: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """POST line protocol to ``/write``. Raises on anything but 204."""
+        if not isinstance(lines, str | bytes):
+            lines = "\n".join(lines)
+        body = lines.encode() if isinstance(lines, str) else lines
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if gzip:
+            body = gzip_module.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        params = {"db": database or self._require_db(), "precision": precision}
+        rp = retention_policy or self.retention_policy
+        if rp:
+            params["rp"] = rp
+        self._request("POST", "/write", "write", timeout=timeout, params=params, content=body, headers=headers)
+
+    def query(
+        self,
+        q: str,
+        *,
+        database: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        epoch: str = "ms",
+        timeout: float | None = None,
+    ) -> list[StatementResult]:
+        """Run InfluxQL (one or more statements); an error in any statement raises ``InfluxQueryError``."""
+        form: dict[str, str] = {"q": q, "epoch": epoch}
+        db = database or self.database
+        if db:
+            form["db"] = db
+        if params:
+            form["params"] = json.dumps(dict(params))
+        if _changes_state(q):
+            response = self._request("POST", "/query", "query", timeout=timeout, data=form)
+        else:
+            response = self._request("GET", "/query", "query", timeout=timeout, params=form)
+        return parse_query_response(response.json(), q)
+
+    def select(self, q: str, **kwargs: Any) -> StatementResult:
+        """Run one statement and return its result."""
+        return self.query(q, **kwargs)[0]
+
+    def create_database(self, name: str) -> None:
+        self.query(f"CREATE DATABASE {quote_ident(name)}")
+
+    def drop_database(self, name: str) -> None:
+        self.query(f"DROP DATABASE {quote_ident(name)}")
+
+    def _require_db(self) -> str:
+        if not self.database:
+            raise InfluxError("no database given and no default database configured")
+        return self.database
+
+
+def _changes_state(q: str) -> bool:
+    upper = q.upper()
+    statements = [part.split(None, 1) for part in upper.split(";") if part.strip()]
+    return " INTO " in upper or any(words[0] not in _READ_STATEMENTS for words in statements)
+
+
+def parse_query_response(body: Any, q: str = "") -> list[StatementResult]:
+    """Turn a ``/query`` JSON body into results; errors inside a 200 become ``InfluxQueryError``."""
+    if not isinstance(body, dict):
+        raise InfluxQueryError(f"unexpected /query answer: {str(body)[:200]}")
+    if "error" in body:
+        raise InfluxQueryError(f"{body['error']} (query: {q[:300]})")
+    results = []
+    for raw in body.get("results", []):
+        if "error" in raw:
+            raise InfluxQueryError(f"{raw['error']} (query: {q[:300]})")
+        series = [
+            Series(
+                name=s.get("name", ""),
+                columns=s.get("columns", []),
+                values=s.get("values", []),
+                tags=s.get("tags") or {},
+            )
+            for s in raw.get("series", [])
+        ]
+        results.append(StatementResult(statement_id=raw.get("statement_id", len(results)), series=series))
+    return results
+
+
+class InfluxV2Writer:
+    """Writes line protocol to ``/api/v2/write`` through ``influxdb-client``, synchronously.
+
+    On InfluxDB 1.8 and 2.x the bucket may be ``database/retention_policy``.
+    """
+
+    def __init__(self, url: str, *, org: str, bucket: str, token: str, timeout: float = 10.0) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.bucket = bucket
+        self.org = org
+        self._client = InfluxDBClient(
+            url=url, token=token, org=org, timeout=int(timeout * 1000), enable_gzip=True
+        )
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def write(self, lines: str | bytes, *, timeout: float | None = None) -> None:
+        from influxdb_client.rest import ApiException
+        from urllib3.exceptions import HTTPError
+
+        record = lines.decode() if isinstance(lines, bytes) else lines
+        try:
+            self._api.write(bucket=self.bucket, org=self.org, record=record, write_precision="ms")
+        except ApiException as err:
+            status = int(err.status or 0)
+            message = f"v2 write: HTTP {status}: {(err.body or err.reason or '')!s:.500}"
+            if status == 429 or status >= 500 or status == 0:
+                retry_after = None
+                if err.headers and err.headers.get("Retry-After"):
+                    try:
+                        retry_after = float(err.headers["Retry-After"])
+                    except ValueError:
+                        retry_after = None
+                raise InfluxServerError(message, status=status, retry_after=retry_after) from err
+            raise InfluxClientError(message, status=status) from err
+        except (HTTPError, OSError) as err:
+            raise InfluxConnectionError(f"v2 write: cannot reach InfluxDB: {err}") from err
+
+    def close(self) -> None:
+        self._api.close()
+        self._client.close()
+
+
+class InfluxV1Writer:
+    """``LineWriter`` over ``InfluxClient.write`` with a fixed database and retention policy."""
+
+    def __init__(self, client: InfluxClient, *, database: str, retention_policy: str | None = None) -> None:
+        self.client = client
+        self.database = database
+        self.retention_policy = retention_policy
+
+    def write(self, lines: str | bytes, *, timeout: float | None = None) -> None:
+        self.client.write(lines, database=self.database, retention_policy=self.retention_policy, timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
