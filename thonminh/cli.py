@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "server": ("server.cli:server", "the criteria service and uptime API"),
     "simulate": ("edge.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)"),
     "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana"),
+    "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md"),
     "demo": ("thonminh.demo:demo", "the whole village in one command: services, simulator, gateway, API"),
 }
 

@@ -141,6 +141,8 @@ WIFI = _m(
     Field("clients", I, "", "associated stations now"),
     Field("rx_bytes", I, "B", "bytes received from stations during this interval"),
     Field("tx_bytes", I, "B", "bytes sent to stations during this interval"),
+    _secs("open_s", "seconds of the interval inside the cultural house's opening hours (when configured)"),
+    _secs("up_open_s", "seconds of the interval the AP was up inside opening hours (when configured)"),
     interval=True,
 )
 WIFI_DAILY = _m(
@@ -166,6 +168,9 @@ STREETLIGHT = _m(
     Field("current_a", F, "A", "latest current"),
     Field("energy_kwh", F, "kWh", "latest energy counter"),
     Field("fault", S, "", "'', lamp_failure, day_burning, dark, offline, stale"),
+    Field("latitude", F, "°", "pole position from the light inventory (for maps)"),
+    Field("longitude", F, "°", "pole position from the light inventory (for maps)"),
+    Field("rated_w", F, "W", "rated lamp power from the light inventory"),
     interval=True,
 )
 GATEWAY = _m(
