@@ -110,18 +110,33 @@ class InfluxSettings(StrictModel):
 
 
 def _set_path(data: dict[str, Any], path: list[str], value: str) -> None:
-    node = data
-    for key in path[:-1]:
+    """Set ``value`` at ``path``; a numeric part indexes a list (``SOURCES__WIFI__0__PASSWORD``)."""
+    node: Any = data
+    for i, key in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"environment override {'.'.join(path)}: no list item {key!r}")
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+            continue
+        if last:
+            node[key] = value
+            break
         child = node.get(key)
-        if not isinstance(child, dict):
+        if not isinstance(child, dict | list):
             child = {}
             node[key] = child
         node = child
-    node[path[-1]] = value
 
 
 def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> list[str]:
-    """Apply ``THONMINH_INFLUXDB__PASSWORD=...`` style overrides (``__`` separates levels). Returns keys set."""
+    """Apply ``THONMINH_INFLUXDB__PASSWORD=...`` style overrides (``__`` separates levels). Returns keys set.
+
+    In an array of tables, index the instance: ``THONMINH_SOURCES__WIFI__0__HTTP__PASSWORD``.
+    """
     applied = []
     for name, value in sorted(environ.items()):
         if not name.startswith(prefix) or "__" not in name:

@@ -143,13 +143,15 @@ WIFI = _m(
     Field("tx_bytes", I, "B", "bytes sent to stations during this interval"),
     _secs("open_s", "seconds of the interval inside the cultural house's opening hours (when configured)"),
     _secs("up_open_s", "seconds of the interval the AP was up inside opening hours (when configured)"),
+    Field("dhcp_leases", I, "", "active DHCP leases of the AP's dnsmasq now (a second sign of use)"),
     interval=True,
 )
 WIFI_DAILY = _m(
     "wifi_daily",
     ("ap",),
     "Wi-Fi use per local day; time = local midnight (Asia/Ho_Chi_Minh), rewritten as the day goes on",
-    Field("unique_users", I, "", "distinct salted MAC hashes seen this day"),
+    Field("unique_users", I, "", "distinct salted MAC hashes seen this day (the salt changes daily, so a "
+          "week's use is a sum of user-days, not distinct people)"),
     Field("sessions", I, "", "associations started this day"),
 )
 STREETLIGHT = _m(

@@ -39,6 +39,13 @@ class SourceConfig(StrictModel):
     enabled: bool = True
     interval_s: float = Field(10.0, gt=0, le=86_400, description="sampling interval of a polled source")
 
+    def environment_problems(self, where: str) -> list[str]:
+        """Problems only this machine can show (a missing interface, ...), each prefixed with ``where``.
+
+        ``thonminh edge check-config`` reports them unless ``--static``; the pydantic model checks the rest.
+        """
+        return []
+
 
 def _no_reject(reason: str, sample: bytes | str | None) -> None:
     logging.getLogger("edge.sources").warning("rejected input: %s", reason)

@@ -94,3 +94,13 @@ def test_version_and_help_on_every_command():
         result = run_cli(*args)
         assert result.returncode == 0, (args, result.stderr)
         assert "Usage:" in result.stdout
+
+
+def test_environment_override_indexes_arrays_of_tables(tmp_path: Path):
+    from thonminh.config import apply_env_overrides
+
+    data = {"sources": {"wifi": [{"http": {"user": "a"}}, {"http": {"user": "b"}}]}}
+    apply_env_overrides(data, {"THONMINH_SOURCES__WIFI__1__HTTP__PASSWORD": "pw"})
+    assert data["sources"]["wifi"][1]["http"] == {"user": "b", "password": "pw"}
+    with pytest.raises(ConfigError, match="sources.wifi.5.http.password: no list item '5'"):
+        apply_env_overrides(data, {"THONMINH_SOURCES__WIFI__5__HTTP__PASSWORD": "pw"})
