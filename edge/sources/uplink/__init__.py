@@ -1,0 +1,1 @@
+"""Uplink availability: probes bound to each uplink, a hysteresis state machine, the default route."""
