@@ -1,0 +1,232 @@
+"""The source against the simulated AP through every back end: up, down, unknown, bytes, users, leases."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from edge.sources.wifi.source import OPTIONAL_FIELDS
+from thonminh.contract import WIFI, WIFI_DAILY, encode_line
+from thonminh.errors import ConfigError
+
+from .conftest import Harness
+
+BACKENDS = ["ubus", "ubus_ssh", "ubus_http", "hostapd_cli", "iw"]
+A, B, C = "a8:96:75:f0:3b:c4", "0e:ed:c0:e3:59:0e", "8c:be:be:f5:8f:59"
+
+
+def warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_up_clients_bytes_and_daily_users(harness: Harness, backend: str):
+    ap = harness.ap
+    for mac in (A, B):
+        ap.join(mac)
+    source = harness.source(harness.config(backend))
+    await source.init()
+    first = await harness.poll(source, 0)
+    wifi = first[WIFI.name]
+    assert wifi.tags["ap"] == "cultural-house" and wifi.tags["village"] == "kha-ly-thuong"
+    assert wifi.fields["ap_up"] == 1 and wifi.fields["observed_s"] == 0 and wifi.fields["clients"] == 2
+    ap.traffic(A, 1_000, 50_000)
+    ap.traffic(B, 2_000, 70_000)
+    ap.join(C)
+    ap.traffic(C, 300, 4_000)
+    second = await harness.poll(source, 60)
+    wifi = second[WIFI.name]
+    assert (wifi.fields["up_s"], wifi.fields["observed_s"], wifi.fields["clients"]) == (60, 60, 3)
+    assert (wifi.fields["rx_bytes"], wifi.fields["tx_bytes"]) == (3_300, 124_000)
+    daily = second[WIFI_DAILY.name]
+    assert (daily.fields["unique_users"], daily.fields["sessions"]) == (3, 3)
+    assert daily.time_ms == int(harness.clock.wall_ms // 86_400_000 * 86_400_000 - 7 * 3600_000)
+    for point in (wifi, daily):
+        encode_line(point)  # valid against the contract
+    await source.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_radio_disabled_is_down_and_logged_once(harness: Harness, backend: str,
+                                                      caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+    harness.ap.join(A)
+    source = harness.source(harness.config(backend))
+    await harness.poll(source, 0)
+    harness.ap.set(enabled=False)
+    for _ in range(2):
+        points = await harness.poll(source, 60)
+        wifi = points[WIFI.name]
+        assert (wifi.fields["ap_up"], wifi.fields["up_s"], wifi.fields["observed_s"]) == (0, 0.0, 60)
+        assert wifi.fields["clients"] == 0 and WIFI_DAILY.name in points
+    assert len(warnings(caplog, "access point down")) == 1
+    harness.ap.set(enabled=True)
+    points = await harness.poll(source, 60)
+    assert points[WIFI.name].fields["ap_up"] == 1
+    assert len(warnings(caplog, "access point down: recovered")) == 1
+    # A is back after the AP was down: a new session of the same user
+    assert (points[WIFI_DAILY.name].fields["unique_users"], points[WIFI_DAILY.name].fields["sessions"]) == (1, 2)
+    await source.close()
+
+
+@pytest.mark.parametrize(("backend", "fault", "rejected"), [
+    ("ubus", "garbage", True),
+    ("ubus", "partial", True),
+    ("ubus", "crash", False),
+    ("ubus_ssh", "noconnect", False),
+    ("ubus_http", "garbage", True),
+    ("hostapd_cli", "noconnect", False),
+    ("hostapd_cli", "partial", True),
+    ("iw", "garbage", True),
+])
+async def test_no_usable_answer_is_unknown(harness: Harness, backend: str, fault: str, rejected: bool,
+                                          caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+    harness.ap.join(A)
+    source = harness.source(harness.config(backend))
+    await harness.poll(source, 0)
+    harness.ap.set(fault=fault)
+    for _ in range(2):
+        assert await harness.poll(source, 60) == {}  # no sample: the interval is not observed
+    assert len(warnings(caplog, "no usable answer")) == 1
+    assert bool(harness.rejected) == rejected
+    harness.ap.set(fault="")
+    harness.ap.traffic(A, 10, 20)
+    wifi = (await harness.poll(source, 60))[WIFI.name]
+    # only the time since the failed poll is observed; the bytes after the gap cannot be placed in time
+    assert (wifi.fields["ap_up"], wifi.fields["observed_s"], wifi.fields["rx_bytes"]) == (1, 60, 0)
+    assert len(warnings(caplog, "no usable answer from the access point: recovered")) == 1
+    await source.close()
+
+
+async def test_missing_command_and_timeout_are_unknown(harness: Harness, caplog: pytest.LogCaptureFixture):
+    source = harness.source(harness.config("ubus", command=str(harness.tmp / "nope" / "ubus")))
+    assert await harness.poll(source) == {}
+    assert "command not found" in warnings(caplog, "no usable answer")[0]
+    harness.ap.set(fault="hang")
+    source = harness.source(harness.config("iw", timeout_s=1))
+    assert await harness.poll(source) == {}
+    assert "no answer within 1 s" in warnings(caplog, "no usable answer")[-1]
+
+
+@pytest.mark.parametrize("backend", ["ubus", "iw"])
+async def test_station_leaving_and_ap_reboot(harness: Harness, backend: str):
+    ap = harness.ap
+    for mac in (A, B):
+        ap.join(mac)
+        ap.traffic(mac, 10_000, 20_000)
+    source = harness.source(harness.config(backend))
+    await harness.poll(source, 0)
+    ap.traffic(A, 100, 200)
+    ap.traffic(B, 1_000, 2_000)
+    ap.leave(B)  # its last 1000/2000 bytes cannot be seen any more
+    wifi = (await harness.poll(source))[WIFI.name]
+    assert (wifi.fields["clients"], wifi.fields["rx_bytes"], wifi.fields["tx_bytes"]) == (1, 100, 200)
+    ap.reboot()
+    ap.join(A)
+    ap.traffic(A, 300, 400)  # counters start again from zero
+    wifi = (await harness.poll(source, 60))[WIFI.name]
+    assert (wifi.fields["clients"], wifi.fields["rx_bytes"], wifi.fields["tx_bytes"]) == (1, 300, 400)
+
+
+async def test_unreachable_as_down(harness: Harness):
+    source = harness.source(harness.config("hostapd_cli", unreachable_as_down=True))
+    await harness.poll(source, 0)
+    harness.ap.set(fault="noconnect")
+    points = await harness.poll(source, 60)
+    assert list(points) == [WIFI.name]
+    assert (points[WIFI.name].fields["ap_up"], points[WIFI.name].fields["observed_s"]) == (0, 60)
+
+
+async def test_wrong_interface_names_and_rotation(harness: Harness):
+    harness.ap.set(ifaces=["wlan0"])  # an older OpenWrt
+    source = harness.source(harness.config("ubus", interfaces=["phy0-ap0", "wlan0"]))
+    assert (await harness.poll(source))[WIFI.name].fields["ap_up"] == 1
+    source = harness.source(harness.config("ubus", interfaces=["phy1-ap0"]))
+    assert (await harness.poll(source))[WIFI.name].fields["ap_up"] == 0  # the BSS does not exist: down
+    source = harness.source(harness.config("hostapd_cli", interfaces=["phy1-ap0"]))
+    assert await harness.poll(source) == {}  # hostapd_cli cannot tell a wrong name from hostapd missing
+
+
+async def test_http_session_expiry_logs_in_again(harness: Harness):
+    source = harness.source(harness.config("ubus_http"))
+    assert harness.http is not None
+    await harness.poll(source, 0)
+    harness.http.sessions.clear()
+    assert (await harness.poll(source))[WIFI.name].fields["ap_up"] == 1
+    bad = harness.source(harness.config("ubus_http", http={"url": harness.http.url, "password": "wrong"}))
+    assert await harness.poll(bad) == {}
+    await source.close()
+    await bad.close()
+
+
+async def test_leases_and_optional_fields_follow_the_contract(harness: Harness, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+    harness.ap.join(A)
+    config = harness.config("iw", opening_hours=[{"days": "mon-sun", "open": "07:00", "close": "21:00"}])
+    source = harness.source(config)
+    fields = (await harness.poll(source))[WIFI.name].fields
+    for name in OPTIONAL_FIELDS:
+        # written once the contract declares them (proposed to the lead), never before
+        assert (name in fields) == (name in WIFI.fields)
+    harness.ap.set(leases_file=None)  # the simulator stops writing it
+    (harness.tmp / "dhcp.leases").write_text("<html>garbage</html>\n")
+    await harness.poll(source)
+    (harness.tmp / "dhcp.leases").unlink()
+    await harness.poll(source)
+    assert len(warnings(caplog, "DHCP leases unreadable")) == 1
+    assert any("leases" in reason for reason, _ in harness.rejected)
+
+
+async def test_restart_same_day_keeps_the_count(harness: Harness):
+    for mac in (A, B):
+        harness.ap.join(mac)
+    source = harness.source(harness.config("hostapd_cli"))
+    await harness.poll(source, 0)
+    again = harness.source(harness.config("hostapd_cli"))
+    daily = (await harness.poll(again, 300))[WIFI_DAILY.name]
+    assert (daily.fields["unique_users"], daily.fields["sessions"]) == (2, 2)
+
+
+async def test_no_daily_count_while_the_clock_is_unsynchronised(harness: Harness):
+    class AgentClock:  # what the agent passes as ctx.extra["clock"]
+        in_sync = False
+
+        def synced(self) -> bool:
+            return self.in_sync
+
+    clock = AgentClock()
+    harness.ap.join(A)
+    source = harness.source(harness.config("ubus"), extra={"clock": clock})
+    assert list(await harness.poll(source)) == [WIFI.name]  # the wifi sample is stamped and corrected later
+    assert not (harness.tmp / "state" / "wifi" / "wifi-users.json").exists()  # day and salt untouched
+    clock.in_sync = True
+    daily = (await harness.poll(source))[WIFI_DAILY.name]
+    assert (daily.fields["unique_users"], daily.fields["sessions"]) == (1, 1)
+
+
+async def test_first_poll_and_a_long_stall(harness: Harness):
+    source = harness.source(harness.config("ubus"))
+    assert (await harness.poll(source))[WIFI.name].fields["observed_s"] == 0
+    assert (await harness.poll(source, 119))[WIFI.name].fields["observed_s"] == 119
+    assert (await harness.poll(source, 3600))[WIFI.name].fields["observed_s"] == 60
+
+
+def test_config_errors_name_the_key(harness: Harness, tmp_path):
+    from edge.config import load_gateway_config
+
+    base = '[site]\nvillage = "v"\ngateway = "g"\nlatitude = 1\nlongitude = 1\n[sources.wifi]\n'
+    cases = {
+        'backend = "ubus_ssh"\n': "sources.wifi[0]: backend = 'ubus_ssh' needs",
+        'interfaces = ["wlan0; rm -rf /"]\n': "sources.wifi[0].interfaces[0]",
+        'ap = "Cultural House"\n': "sources.wifi[0].ap",
+        'interval_s = 5\ntimeout_s = 5\n': "must exceed timeout_s",
+        'opening_hours = [{open = "25:00", close = "21:00"}]\n': "sources.wifi[0].opening_hours[0].open",
+    }
+    for extra, message in cases.items():
+        path = tmp_path / "gateway.toml"
+        path.write_text(base + extra)
+        with pytest.raises(ConfigError) as info:
+            load_gateway_config(path)
+        assert message in str(info.value), str(info.value)
