@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
@@ -40,7 +40,7 @@ MAX_STRING_BYTES: Final = 64 * 1024
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     INT = "int"
     FLOAT = "float"
     STRING = "string"
@@ -86,117 +86,118 @@ def _m(name: str, tags: tuple[str, ...], description: str, *fields: Field, inter
     )
 
 
-I, F, S = FieldType.INT, FieldType.FLOAT, FieldType.STRING
+INT, FLT, STR = FieldType.INT, FieldType.FLOAT, FieldType.STRING
 
 
 def _secs(name: str, description: str) -> Field:
-    return Field(name, F, "s", description, interval_seconds=True)
+    return Field(name, FLT, "s", description, interval_seconds=True)
 
 
-_OBSERVED = Field("observed_s", F, "s", "length of the interval this sample stands for")
+_OBSERVED = Field("observed_s", FLT, "s", "length of the interval this sample stands for")
 
 UPLINK = _m(
     "uplink",
     ("link",),
     "one probe cycle of one uplink",
-    Field("up", I, "", "1 when at least min_ok targets answered in this cycle"),
+    Field("up", INT, "", "1 when at least min_ok targets answered in this cycle"),
     _secs("up_s", "seconds of the interval the link was up"),
     _OBSERVED,
-    Field("rtt_ms", F, "ms", "median round-trip time of the answering targets; omitted when down"),
-    Field("loss_pct", F, "%", "share of targets that did not answer, 0..100"),
-    Field("targets_ok", I, "", "targets that answered"),
-    Field("targets_total", I, "", "targets probed"),
-    Field("active", I, "", "1 when this link carries the default route now"),
+    Field("rtt_ms", FLT, "ms", "median round-trip time of the answering targets; omitted when down"),
+    Field("loss_pct", FLT, "%", "share of targets that did not answer, 0..100"),
+    Field("targets_ok", INT, "", "targets that answered"),
+    Field("targets_total", INT, "", "targets probed"),
+    Field("active", INT, "", "1 when this link carries the default route now"),
     interval=True,
 )
 UPLINK_EVENT = _m(
     "uplink_event",
     ("link",),
     "a state transition of an uplink; time = the start of the first cycle in the new state",
-    Field("state", S, "", "'up' or 'down'"),
-    Field("reason", S, "", "why, e.g. 'targets unreachable', 'start'"),
-    Field("previous_state_s", F, "s", "how long the previous state lasted"),
+    Field("state", STR, "", "'up' or 'down'"),
+    Field("reason", STR, "", "why, e.g. 'targets unreachable', 'start'"),
+    Field("previous_state_s", FLT, "s", "how long the previous state lasted"),
 )
 MODEM = _m(
     "modem",
     ("link", "modem"),
     "radio state of a cellular modem; unknown values are omitted, never written as 0",
-    Field("registered", I, "", "1 when registered (home or roaming)"),
-    Field("reg_state", S, "", "home, roaming, searching, denied, not_registered, unknown"),
-    Field("operator", S, "", "operator name as the modem reports it"),
-    Field("access_tech", S, "", "LTE, NR5G, WCDMA, GSM, ..."),
-    Field("rssi_dbm", F, "dBm", "received signal strength"),
-    Field("rsrp_dbm", F, "dBm", "LTE/NR reference signal received power"),
-    Field("rsrq_db", F, "dB", "LTE/NR reference signal received quality"),
-    Field("sinr_db", F, "dB", "signal to interference plus noise ratio"),
-    Field("sim", S, "", "ready, absent, pin, error"),
+    Field("registered", INT, "", "1 when registered (home or roaming)"),
+    Field("reg_state", STR, "", "home, roaming, searching, denied, not_registered, unknown"),
+    Field("operator", STR, "", "operator name as the modem reports it"),
+    Field("access_tech", STR, "", "LTE, NR5G, WCDMA, GSM, ..."),
+    Field("rssi_dbm", FLT, "dBm", "received signal strength"),
+    Field("rsrp_dbm", FLT, "dBm", "LTE/NR reference signal received power"),
+    Field("rsrq_db", FLT, "dB", "LTE/NR reference signal received quality"),
+    Field("sinr_db", FLT, "dB", "signal to interference plus noise ratio"),
+    Field("sim", STR, "", "ready, absent, pin, error"),
+    Field("available", INT, "", "1 when the modem answered this poll; 0 when its port was missing, silent or garbled"),
 )
 WIFI = _m(
     "wifi",
     ("ap",),
     "public Wi-Fi access point, one interval sample per poll",
-    Field("ap_up", I, "", "1 when the AP answered and its SSID is up"),
+    Field("ap_up", INT, "", "1 when the AP answered and its SSID is up"),
     _secs("up_s", "seconds of the interval the AP was up"),
     _OBSERVED,
-    Field("clients", I, "", "associated stations now"),
-    Field("rx_bytes", I, "B", "bytes received from stations during this interval"),
-    Field("tx_bytes", I, "B", "bytes sent to stations during this interval"),
+    Field("clients", INT, "", "associated stations now"),
+    Field("rx_bytes", INT, "B", "bytes received from stations during this interval"),
+    Field("tx_bytes", INT, "B", "bytes sent to stations during this interval"),
     _secs("open_s", "seconds of the interval inside the cultural house's opening hours (when configured)"),
     _secs("up_open_s", "seconds of the interval the AP was up inside opening hours (when configured)"),
-    Field("dhcp_leases", I, "", "active DHCP leases of the AP's dnsmasq now (a second sign of use)"),
+    Field("dhcp_leases", INT, "", "active DHCP leases of the AP's dnsmasq now (a second sign of use)"),
     interval=True,
 )
 WIFI_DAILY = _m(
     "wifi_daily",
     ("ap",),
     "Wi-Fi use per local day; time = local midnight (Asia/Ho_Chi_Minh), rewritten as the day goes on",
-    Field("unique_users", I, "", "distinct salted MAC hashes seen this day (the salt changes daily, so a "
+    Field("unique_users", INT, "", "distinct salted MAC hashes seen this day (the salt changes daily, so a "
           "week's use is a sum of user-days, not distinct people)"),
-    Field("sessions", I, "", "associations started this day"),
+    Field("sessions", INT, "", "associations started this day"),
 )
 STREETLIGHT = _m(
     "streetlight",
     ("light", "zone"),
     "one street light, one interval sample per light per tracker cadence",
-    Field("on", I, "", "1 when lit at the end of the interval"),
-    Field("online", I, "", "1 when the device is reachable"),
-    Field("expected_on", I, "", "1 when the schedule wants it lit at the end of the interval"),
+    Field("on", INT, "", "1 when lit at the end of the interval"),
+    Field("online", INT, "", "1 when the device is reachable"),
+    Field("expected_on", INT, "", "1 when the schedule wants it lit at the end of the interval"),
     _OBSERVED,
     _secs("expected_on_s", "seconds the schedule wanted it lit"),
     _secs("lit_when_expected_s", "seconds it was lit while expected lit"),
     _secs("ok_s", "seconds it behaved as scheduled"),
-    Field("power_w", F, "W", "latest active power"),
-    Field("voltage_v", F, "V", "latest supply voltage"),
-    Field("current_a", F, "A", "latest current"),
-    Field("energy_kwh", F, "kWh", "latest energy counter"),
-    Field("fault", S, "", "'', lamp_failure, day_burning, dark, offline, stale"),
-    Field("latitude", F, "°", "pole position from the light inventory (for maps)"),
-    Field("longitude", F, "°", "pole position from the light inventory (for maps)"),
-    Field("rated_w", F, "W", "rated lamp power from the light inventory"),
+    Field("power_w", FLT, "W", "latest active power"),
+    Field("voltage_v", FLT, "V", "latest supply voltage"),
+    Field("current_a", FLT, "A", "latest current"),
+    Field("energy_kwh", FLT, "kWh", "latest energy counter"),
+    Field("fault", STR, "", "'', lamp_failure, day_burning, dark, offline, stale"),
+    Field("latitude", FLT, "°", "pole position from the light inventory (for maps)"),
+    Field("longitude", FLT, "°", "pole position from the light inventory (for maps)"),
+    Field("rated_w", FLT, "W", "rated lamp power from the light inventory"),
     interval=True,
 )
 GATEWAY = _m(
     "gateway",
     (),
     "self-metrics of the gateway agent",
-    Field("uptime_s", F, "s", "agent uptime"),
-    Field("buffer_points", I, "", "points waiting in the buffer"),
-    Field("buffer_bytes", I, "B", "bytes of points waiting in the buffer"),
-    Field("forwarded_total", I, "", "points written to InfluxDB since the buffer was created"),
-    Field("dropped_total", I, "", "points dropped by the disk budget"),
-    Field("rejected_total", I, "", "inputs rejected as malformed, and points dead-lettered"),
-    Field("lag_s", F, "s", "age of the oldest unsent point"),
-    Field("clock_synced", I, "", "1 when the system clock is synchronised"),
-    Field("cpu_temp_c", F, "°C", "SoC temperature where the board has a sensor"),
-    Field("version", S, "", "thonminh version"),
+    Field("uptime_s", FLT, "s", "agent uptime"),
+    Field("buffer_points", INT, "", "points waiting in the buffer"),
+    Field("buffer_bytes", INT, "B", "bytes of points waiting in the buffer"),
+    Field("forwarded_total", INT, "", "points written to InfluxDB since the buffer was created"),
+    Field("dropped_total", INT, "", "points dropped by the disk budget"),
+    Field("rejected_total", INT, "", "inputs rejected as malformed, and points dead-lettered"),
+    Field("lag_s", FLT, "s", "age of the oldest unsent point"),
+    Field("clock_synced", INT, "", "1 when the system clock is synchronised"),
+    Field("cpu_temp_c", FLT, "°C", "SoC temperature where the board has a sensor"),
+    Field("version", STR, "", "thonminh version"),
 )
 INDICATOR = _m(
     "indicator",
     ("indicator",),
     "a manual indicator entered by an official",
-    Field("value", F, "", "the value"),
-    Field("unit", S, "", "its unit, e.g. '%'"),
-    Field("source", S, "", "who entered it"),
+    Field("value", FLT, "", "the value"),
+    Field("unit", STR, "", "its unit, e.g. '%'"),
+    Field("source", STR, "", "who entered it"),
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(

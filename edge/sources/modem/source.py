@@ -6,8 +6,8 @@ One poll asks ``AT+CPIN?``, ``AT+CSQ``, ``AT+CESQ``, ``AT+CREG?``/``AT+CGREG?``/
 (plain ``ERROR``) is not asked again until the port is reopened.
 
 When the modem cannot be read (the port is missing, it vanished, it is silent or answers garbage), the
-source logs once, writes a point with only ``reg_state = "unknown"`` (we know nothing, so nothing else is
-claimed; never a 0 or a -113), closes the port and tries again after a backoff (doubling up to
+source logs once, writes a point with only ``available = 0`` and ``reg_state = "unknown"`` (we know nothing,
+so nothing else is claimed; never a 0 or a -113), closes the port and tries again after a backoff (doubling up to
 ``backoff_max_s``), possibly on a new device node behind the same by-id link. It never stops the agent.
 """
 
@@ -45,6 +45,7 @@ __all__ = ["SOURCE", "ModemSource"]
 
 T = TypeVar("T")
 LINK_TAG, MODEM_TAG = MODEM.tags
+AVAILABLE = MODEM.field("available").name
 _REGISTRATIONS = ("CEREG", "C5GREG", "CGREG", "CREG")
 #: 27.007 basics every modem has: an error from these is an answer about the SIM or network, not "unknown command"
 _ALWAYS_ASKED = frozenset({"AT+CPIN?", "AT+CSQ", "AT+CREG?", "AT+CEREG?", "AT+COPS?"})
@@ -98,18 +99,21 @@ class ModemSource(PolledSource):
     async def sample(self) -> Sequence[Point]:
         tags = {LINK_TAG: self.config.link, MODEM_TAG: self.config.id}
         if self.channel is None and not await self._open():
-            return [self.ctx.point(MODEM.name, tags, {REG_STATE: "unknown"})]
+            return [self._unavailable_point(tags)]
         try:
             if self._needs_setup:
                 await self._setup()
             reading = await self._poll()
         except (ATTimeout, ATError, ModemGone, OSError) as err:  # ATError: the setup itself was refused
             await self._failed(f"{type(err).__name__}: {err}")
-            return [self.ctx.point(MODEM.name, tags, {REG_STATE: "unknown"})]
+            return [self._unavailable_point(tags)]
         self._unavailable.ok()
         self._backoff = self.config.backoff_initial_s
         fields = modem_fields(reading) or {REG_STATE: "unknown"}
-        return [self.ctx.point(MODEM.name, tags, fields)]
+        return [self.ctx.point(MODEM.name, tags, {**fields, AVAILABLE: 1})]
+
+    def _unavailable_point(self, tags: dict[str, str]) -> Point:
+        return self.ctx.point(MODEM.name, tags, {REG_STATE: "unknown", AVAILABLE: 0})
 
     async def _open(self) -> bool:
         if self.ctx.monotonic() < self._next_open:

@@ -38,7 +38,10 @@ async def poll(source: ModemSource) -> dict:
     [point] = await source.sample()
     encode_line(point)
     assert point.measurement == "modem" and point.tags["modem"] == "ec25" and point.tags["link"] == "4g"
-    return dict(point.fields)
+    fields = dict(point.fields)
+    # the modem either answered (available=1) or nothing at all is claimed about the radio (available=0)
+    assert fields.pop("available") == (0 if fields == UNKNOWN else 1)
+    return fields
 
 
 async def test_reads_the_radio_state(make_ctx, emulator: ModemEmulator):
