@@ -1,0 +1,158 @@
+"""Grafana-managed alert rules over the contract's measurements, as code.
+
+Each rule is one InfluxQL query (A) reduced per series (B) and compared with a threshold (C), the shape
+Grafana's rule editor produces. ``file_json`` gives the file-provisioning form (``provisioning/alerting``),
+``api_json`` the form of the alerting provisioning HTTP API used by ``thonminh dashboards push``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dashboards.influxql import Select, agg, field_ref
+from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
+from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
+
+__all__ = ["ALERT_RULES", "FOLDER_TITLE", "FOLDER_UID", "GROUP", "GROUP_INTERVAL_S", "AlertRule", "alerting_file"]
+
+FOLDER_UID = "thonminh"
+FOLDER_TITLE = "thonminh"
+GROUP = "thonminh"
+GROUP_INTERVAL_S = 60
+_EXPR = {"type": "__expr__", "uid": "__expr__"}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    uid: str
+    title: Text
+    query: str
+    #: seconds of data the query looks back over
+    lookback_s: int
+    reducer: Literal["last", "max", "min", "mean"]
+    op: Literal["gt", "lt"]
+    threshold: float
+    pending: str
+    summary: Text
+    no_data: Literal["OK", "NoData", "Alerting"] = "OK"
+    severity: str = "warning"
+
+    def data(self) -> list[dict[str, Any]]:
+        query = {
+            "refId": "A",
+            "datasource": dict(DATASOURCE),
+            "query": self.query,
+            "rawQuery": True,
+            "resultFormat": "time_series",
+            "intervalMs": 60000,
+            "maxDataPoints": 43200,
+        }
+        reduce = {
+            "refId": "B", "datasource": dict(_EXPR), "type": "reduce", "expression": "A",
+            "reducer": self.reducer, "settings": {"mode": "dropNN"},
+        }
+        threshold = {
+            "refId": "C", "datasource": dict(_EXPR), "type": "threshold", "expression": "B",
+            "conditions": [{"evaluator": {"type": self.op, "params": [self.threshold]}}],
+        }
+        return [
+            {"refId": "A", "relativeTimeRange": {"from": self.lookback_s, "to": 0},
+             "datasourceUid": DATASOURCE_UID, "model": query},
+            {"refId": "B", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__", "model": reduce},
+            {"refId": "C", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__", "model": threshold},
+        ]
+
+    def _common(self, lang: Lang) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "title": self.title.pick(lang),
+            "condition": "C",
+            "data": self.data(),
+            "noDataState": self.no_data,
+            "execErrState": "Error",
+            "for": self.pending,
+            "annotations": {"summary": self.summary.pick(lang), "description": self.summary.en},
+            "labels": {"severity": self.severity, "source": "thonminh"},
+            "isPaused": False,
+        }
+
+    def file_json(self, lang: Lang = "vi") -> dict[str, Any]:
+        return self._common(lang)
+
+    def api_json(self, lang: Lang = "vi") -> dict[str, Any]:
+        out = self._common(lang)
+        out.update(folderUID=FOLDER_UID, ruleGroup=GROUP, orgID=1)
+        return out
+
+
+def _uplink_down() -> AlertRule:
+    # no successful probe cycle in the last 5 minutes: max(up) over the window is 0
+    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=("village", "link"), scope=())
+    return AlertRule(
+        "thonminh-uplink-down", Text("Mất kết nối quá 5 phút", "Uplink down for more than 5 minutes"),
+        q.render(), 300, "max", "lt", 1, "0s",
+        Text("Đường truyền {{ $labels.link }} của thôn {{ $labels.village }} mất kết nối hơn 5 phút.",
+             "Uplink {{ $labels.link }} of {{ $labels.village }} has been down for more than 5 minutes."),
+        severity="critical",
+    )
+
+
+def _gateway_silent() -> AlertRule:
+    # A silent series vanishes from a short window instead of reading 0, so look back a day in 5-minute buckets
+    # filled with 0: the latest bucket is 0 while silent, and 10 minutes pending make "silent > 10 min".
+    q = Select(
+        GATEWAY, (agg("count", GATEWAY, "uptime_s"),), group_tags=("village", "gateway"),
+        time="5m", fill="0", scope=(),
+    )
+    return AlertRule(
+        "thonminh-gateway-silent", Text("Gateway im lặng quá 10 phút", "Gateway silent for more than 10 minutes"),
+        q.render(), 86400, "last", "lt", 1, "10m",
+        Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} không gửi số liệu hơn 10 phút.",
+             "Gateway {{ $labels.gateway }} of {{ $labels.village }} has sent nothing for more than 10 minutes."),
+        severity="critical",
+    )
+
+
+def _light_fault() -> AlertRule:
+    fault = field_ref(STREETLIGHT, "fault")
+    latest = Select(STREETLIGHT, (agg("last", STREETLIGHT, "fault", "fault"),), group_tags=("village", "zone", "light"), scope=())
+    q = Select(
+        STREETLIGHT, (f"count({fault})",), where=(f"{fault} != ''",), group_tags=("village", "zone", "light"),
+        subquery=latest,
+    )
+    return AlertRule(
+        "thonminh-streetlight-fault", Text("Đèn đường bị lỗi", "Street-light fault"),
+        q.render(), 1800, "last", "gt", 0, "10m",
+        Text("Đèn {{ $labels.light }} (khu {{ $labels.zone }}) của thôn {{ $labels.village }} đang lỗi.",
+             "Light {{ $labels.light }} (zone {{ $labels.zone }}) of {{ $labels.village }} reports a fault."),
+    )
+
+
+def _buffer_lag() -> AlertRule:
+    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=("village", "gateway"), scope=())
+    return AlertRule(
+        "thonminh-buffer-lag", Text("Dữ liệu chờ gửi quá 1 giờ", "Buffer lag over 1 hour"),
+        q.render(), 900, "last", "gt", 3600, "5m",
+        Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} giữ dữ liệu chưa gửi quá 1 giờ.",
+             "Gateway {{ $labels.gateway }} of {{ $labels.village }} holds points older than 1 hour."),
+    )
+
+
+ALERT_RULES: tuple[AlertRule, ...] = (_uplink_down(), _gateway_silent(), _light_fault(), _buffer_lag())
+
+
+def alerting_file(lang: Lang = "vi") -> dict[str, Any]:
+    """The ``provisioning/alerting`` file: one folder, one evaluation group, every rule."""
+    return {
+        "apiVersion": 1,
+        "groups": [
+            {
+                "orgId": 1,
+                "name": GROUP,
+                "folder": FOLDER_TITLE,
+                "interval": f"{GROUP_INTERVAL_S}s",
+                "rules": [r.file_json(lang) for r in ALERT_RULES],
+            }
+        ],
+    }
