@@ -1,0 +1,213 @@
+"""CPU cost of the lights source for a village of 2,000 lights reporting every 10 s.
+
+    .venv/bin/python bench/lights_cpu.py [--lights 2000] [--period 10] [--seconds 30]
+
+A real Mosquitto with firmware_config/mosquitto/mosquitto.conf's in-flight window. The lights are simulated
+in a separate process (``edge.simulate.lights`` devices: half Tasmota, a quarter ESPHome, a quarter our own
+JSON), each publishing its real periodic report every ``--period`` seconds at its own phase, QoS 1: Tasmota
+STATE + SENSOR, ESPHome light state + power/voltage/current/energy sensors, our JSON state. This process
+runs the real ``LightsSource`` with its default settings (journal with synchronous=FULL, acknowledge after
+commit, one sample per light every 60 s encoded and committed to a real ``edge.buffer.Buffer``) and measures its own CPU time (user + system, all
+threads) over ``--seconds`` after a warm-up. Limit: 5% of one core.
+
+Peers on the same live stream in the same run, for scale: ``mosquitto_sub`` (the C client) and a bare
+aiomqtt subscriber that only acknowledges (the floor of the MQTT client stack the source is built on), each in
+its own process, CPU read from ``/proc/<pid>/stat``. Prints markdown rows and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge.buffer import Buffer  # noqa: E402
+from edge.config import gateway_config_model  # noqa: E402
+from edge.pipeline import encode_for_buffer  # noqa: E402
+from edge.simulate.lights import LightDevice, Output  # noqa: E402
+from edge.sources.base import SourceContext  # noqa: E402
+from edge.sources.lights.source import LightsSource  # noqa: E402
+from thonminh.contract import Point  # noqa: E402
+from thonminh.localservices import MosquittoServer, find_binary  # noqa: E402
+
+LIMIT_PCT = 5.0
+CONF = ROOT / "firmware_config" / "mosquitto" / "mosquitto.conf"
+FORMATS = ("tasmota", "tasmota", "esphome", "json")
+
+
+def inventory(path: Path, lights: int) -> Path:
+    rows = [f"l-{i:05d},sl-{i:05d},,{FORMATS[i % 4]},z{i % 20},21.38,106.57,60," for i in range(lights)]
+    path.write_text("id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def publisher(port: int, lights: int, period: float, seconds: float) -> None:
+    """The simulated village (run in its own process): every device reports once per period, phases spread."""
+    import paho.mqtt.client as paho
+
+    devices = [LightDevice(f"sl-{i:05d}", FORMATS[i % 4], [Output(None, 60)], seed=i) for i in range(lights)]  # type: ignore[arg-type]
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-village")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    start = time.time()
+    for d in devices:
+        for m in d.birth(int(start * 1000)) + d.step(int(start * 1000), True):
+            client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+    sent = 0
+    slot = period / lights
+    while time.time() - start < seconds:
+        for i, d in enumerate(devices):
+            due = start + (sent // lights + 1) * period + i * slot
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            for m in d.report(int(time.time() * 1000)):
+                client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+            sent += 1
+    client.loop_stop()
+    client.disconnect()
+
+
+def make_source(work: Path, port: int, buffer: Buffer, period: float) -> tuple[LightsSource, list[int]]:
+    config = gateway_config_model().model_validate({
+        "site": {"village": "bench", "gateway": "gw", "latitude": 21.38, "longitude": 106.57},
+        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "bench-lights-cpu"},
+        "sources": {"lights": {"inventory": str(work / "inventory.csv"), "report_period_s": period}},
+    })
+    (_, cfg), = config.source_instances()
+    committed = [0]
+
+    async def emit(points: Sequence[Point]) -> None:
+        rows, _ = encode_for_buffer(points, synced=True, wall_ms=time.time_ns() // 1_000_000, mono=time.monotonic())
+        await asyncio.to_thread(buffer.put, rows)
+        committed[0] += len(rows)
+
+    ctx = SourceContext(gateway=config, emit=emit, logger=logging.getLogger("bench.lights"),
+                        state_dir=work / "state", now_ms=lambda: time.time_ns() // 1_000_000,
+                        monotonic=time.monotonic)
+    return LightsSource(cfg, ctx), committed
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def floor_subscriber(port: int) -> None:
+    """Peer: aiomqtt with manual acknowledgement and nothing else (run in its own process)."""
+    import aiomqtt
+
+    client = aiomqtt.Client("127.0.0.1", port, identifier="bench-floor")
+    client._client.manual_ack_set(True)
+    async with client:
+        for topic in FILTERS:
+            await client.subscribe(topic, qos=1)
+        print("subscribed", flush=True)
+        queue = client._queue
+        while True:
+            msg = await queue.get()
+            client._client.ack(msg.mid, msg.qos)
+
+
+FILTERS = ("tele/#", "stat/#", "esphome/#", "thonminh/light/#")
+
+
+def peers(port: int) -> list[subprocess.Popen[str]]:
+    sub = subprocess.Popen([find_binary("mosquitto_sub"), "-h", "127.0.0.1", "-p", str(port), "-q", "1",
+                            *(a for f in FILTERS for a in ("-t", f))], stdout=subprocess.DEVNULL, text=True)
+    floor = subprocess.Popen([sys.executable, __file__, "--floor", str(port)], stdout=subprocess.PIPE, text=True)
+    assert floor.stdout is not None and floor.stdout.readline().startswith("subscribed")
+    return [sub, floor]
+
+
+async def measure(work: Path, port: int, args: argparse.Namespace) -> tuple[float, float, int, int, list[float]]:
+    buffer = Buffer(work / "buffer.sqlite", max_bytes=256 * 1024 * 1024)
+    source, committed = make_source(work, port, buffer, args.period)
+    await source.init()
+    task = asyncio.create_task(source.run())
+    others = peers(port)
+    try:
+        while not source.connected:
+            await asyncio.sleep(0.01)
+        village = subprocess.Popen([sys.executable, __file__, "--publisher", str(port), "--lights", str(args.lights),
+                                    "--period", str(args.period), "--seconds", str(args.seconds + args.warmup + 5)])
+        await asyncio.sleep(args.warmup)
+        c0, t0, m0, p0 = cpu_s(), time.monotonic(), source.acknowledged, committed[0]
+        o0 = [proc_cpu_s(p.pid) for p in others]
+        await asyncio.sleep(args.seconds)
+        c1, t1, m1, p1 = cpu_s(), time.monotonic(), source.acknowledged, committed[0]
+        o1 = [proc_cpu_s(p.pid) for p in others]
+        await asyncio.to_thread(village.wait, 120)
+    finally:
+        for p in others:
+            p.kill()
+            p.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await source.close()
+        buffer.close()
+    return c1 - c0, t1 - t0, m1 - m0, p1 - p0, [b - a for a, b in zip(o0, o1, strict=True)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lights", type=int, default=2000)
+    parser.add_argument("--period", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured; 60 covers one sample cadence")
+    parser.add_argument("--warmup", type=float, default=12.0)
+    parser.add_argument("--publisher", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.publisher:
+        publisher(args.publisher, args.lights, args.period, args.seconds)
+        return
+    if args.floor:
+        asyncio.run(floor_subscriber(args.floor))
+        return
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="lights-cpu-") as tmp:
+        work = Path(tmp)
+        inventory(work / "inventory.csv", args.lights)
+        window = next(line for line in CONF.read_text().splitlines() if line.startswith("max_inflight_messages"))
+        broker = MosquittoServer(work / "mosquitto", extra_config=window)
+        broker.start()
+        try:
+            cpu, wall, messages, points, (sub_cpu, floor_cpu) = asyncio.run(measure(work, broker.port, args))
+        finally:
+            broker.stop()
+    pct = 100 * cpu / wall
+    rate = messages / wall
+    print(f"lights CPU: {args.lights} lights reporting every {args.period:g} s (half Tasmota, a quarter ESPHome, a "
+          f"quarter own JSON), {wall:.0f} s measured after {args.warmup:g} s warm-up")
+    print()
+    print("| measure | value | limit | ratio | verdict |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| lights source CPU (all threads), {rate:,.0f} msg/s, {points} samples committed | {pct:.2f}% of one core "
+          f"| {LIMIT_PCT:.0f}% | {pct / LIMIT_PCT:.2f} | {'pass' if pct < LIMIT_PCT else 'FAIL'} |")
+    per = 1e6 / max(messages, 1)
+    print(f"| CPU per message (receive, parse, track, journal, PUBACK) | {cpu * per:.0f} us | | | |")
+    print(f"| peer: bare aiomqtt + manual PUBACK, no processing (same stream) | {100 * floor_cpu / wall:.2f}% "
+          f"({floor_cpu * per:.0f} us/msg) | library floor | {100 * floor_cpu / wall / LIMIT_PCT:.2f} | |")
+    print(f"| peer: mosquitto_sub, C client (same stream) | {100 * sub_cpu / wall:.2f}% ({sub_cpu * per:.0f} us/msg) "
+          f"| | {100 * sub_cpu / wall / LIMIT_PCT:.2f} | |")
+
+
+if __name__ == "__main__":
+    main()

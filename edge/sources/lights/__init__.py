@@ -1,0 +1,1 @@
+"""Street lights over MQTT: Tasmota, ESPHome and our own JSON; per-light tracker, dusk/dawn schedule."""

@@ -1,0 +1,147 @@
+"""What a format adapter makes of one MQTT message: an observation of one device, in no firmware's terms.
+
+Adapters are pure: ``parse(match, payload) -> Observation | None``. ``None`` means "a topic of this firmware
+that says nothing about the light" (Tasmota ``INFO1``, ESPHome ``debug``, a temperature sensor): ignored,
+not rejected. A payload that cannot be what the topic promises raises ``PayloadError``, which the source
+counts in ``rejected_total``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "DEVICE_FAULTS",
+    "Meter",
+    "Observation",
+    "PayloadError",
+    "json_object",
+    "number",
+    "on_off",
+    "text",
+]
+
+#: Faults a device may report itself, modelled on DALI-2 QUERY STATUS and D4i (IEC 62386-253) diagnostics.
+DEVICE_FAULTS: Final = frozenset(
+    {
+        "lamp_failure",
+        "control_gear_failure",
+        "supply_voltage_low",
+        "supply_voltage_high",
+        "thermal_derating",
+        "thermal_shutdown",
+    }
+)
+
+
+class PayloadError(ValueError):
+    """The payload cannot be what its topic says it is. The message says what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """Energy-meter readings; any of them may be missing (ESPHome sends one sensor per message)."""
+
+    power_w: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    energy_kwh: float | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.power_w, self.voltage_v, self.current_a, self.energy_kwh))
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one message says about one device. Channels are strings: Tasmota ``"1"``.., ESPHome object ids.
+
+    ``meters`` keyed by ``None`` concern the whole device. ``faults`` sets or clears device-reported faults
+    (``DEVICE_FAULTS``) of ``fault_channel`` (``None``: every light of the device). ``alive`` is False for
+    messages a broker publishes on the device's behalf (the LWT), which prove nothing about the device being
+    up. ``seq``/``boot`` come from our own JSON and let the tracker drop redelivered duplicates.
+    """
+
+    device: str
+    online: bool | None = None
+    alive: bool = True
+    relays: Mapping[str, bool] = field(default_factory=dict)
+    levels: Mapping[str, int] = field(default_factory=dict)
+    meters: Mapping[str | None, Meter] = field(default_factory=dict)
+    faults: Mapping[str, bool] = field(default_factory=dict)
+    fault_channel: str | None = None
+    seq: int | None = None
+    boot: str | None = None
+
+
+# -- helpers shared by the adapters ---------------------------------------------------------------------------
+
+_ON: Final = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
+
+
+def on_off(value: Any, what: str) -> bool:
+    """``ON``/``OFF`` in any case, ``1``/``0``, ``true``/``false`` (Tasmota ``StateText`` may be changed)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        found = _ON.get(value.strip().lower())
+        if found is not None:
+            return found
+    raise PayloadError(f"{what}: expected ON or OFF, got {_short(value)}")
+
+
+def number(value: Any, what: str, *, lo: float = -math.inf, hi: float = math.inf) -> float | None:
+    """A finite number in ``lo..hi``; ``None`` for ESPHome's ``nan`` (a sensor without a reading)."""
+    if isinstance(value, bool):
+        raise PayloadError(f"{what}: expected a number, got {_short(value)}")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("nan", "-nan"):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise PayloadError(f"{what}: expected a number, got {_short(value)}") from None
+    if not isinstance(value, int | float):
+        raise PayloadError(f"{what}: expected a number, got {_short(value)}")
+    result = float(value)
+    if math.isnan(result):
+        return None
+    if not (lo <= result <= hi):
+        raise PayloadError(f"{what}: {result!r} outside {lo:g}..{hi:g}")
+    return result
+
+
+def json_object(payload: bytes, what: str) -> dict[str, Any]:
+    """Decode a JSON object, or raise ``PayloadError`` saying why not."""
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise PayloadError(f"{what}: not JSON ({_first_line(err)})") from err
+    if not isinstance(data, dict):
+        raise PayloadError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def text(payload: bytes, what: str, *, limit: int = 64) -> str:
+    """A short UTF-8 text payload such as ``ON`` or ``Online``."""
+    if len(payload) > limit:
+        raise PayloadError(f"{what}: {len(payload)} bytes where a short word was expected")
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError as err:
+        raise PayloadError(f"{what}: not UTF-8 text") from err
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__

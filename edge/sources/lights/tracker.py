@@ -1,0 +1,392 @@
+"""Per-light state, faults and the ``streetlight`` interval samples.
+
+Messages change a light's state; time passes between them. Every state change first closes the stretch
+since the previous one, split at dusk/dawn and at the moment the light would go stale, so the interval seconds
+are exact sums over constant stretches, never a guess from the state at the end. At every cadence boundary
+``T`` (a multiple of the interval in UTC) each light gets one sample for ``(T - observed_s, T]``.
+
+Per stretch a light is one of:
+
+- unobserved: never heard from since the tracker started and still within the grace period, or online with
+  its relay state unknown. Not counted in ``observed_s``: the contract says unknown time is neither up nor down;
+- offline (the LWT says so) or stale (no report for ``stale_multiple`` report periods): observed, expected
+  as usual, never lit, never ok: a light nobody can vouch for is not a working light;
+- known: ``lit`` = switched on and not ``lamp_failure``; ok when lit exactly while expected on.
+
+``fault`` and ``on``/``online``/``expected_on`` describe the end of the interval. Priority when several apply:
+offline, stale, lamp_failure, dark, day_burning.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any, Final
+
+from edge.sources.lights.inventory import Inventory, LightSpec
+from edge.sources.lights.observation import Meter, Observation
+from edge.sources.lights.schedule import Schedule
+from thonminh.contract import STREETLIGHT
+
+__all__ = ["Applied", "LightState", "Sample", "Status", "TrackerSettings", "LightTracker"]
+
+
+def _name(field_name: str) -> str:
+    """A contract field name; fails at import if the contract ever drops it."""
+    return STREETLIGHT.field(field_name).name
+
+
+ON, ONLINE, EXPECTED_ON = _name("on"), _name("online"), _name("expected_on")
+OBSERVED_S, EXPECTED_ON_S = _name("observed_s"), _name("expected_on_s")
+LIT_WHEN_EXPECTED_S, OK_S, FAULT = _name("lit_when_expected_s"), _name("ok_s"), _name("fault")
+METER_FIELDS: Final = tuple(_name(f) for f in ("power_w", "voltage_v", "current_a", "energy_kwh"))
+LIGHT_TAG, ZONE_TAG = STREETLIGHT.tags
+
+#: Fault values of the contract, in priority order.
+OFFLINE, STALE, LAMP_FAILURE, DARK, DAY_BURNING = "offline", "stale", "lamp_failure", "dark", "day_burning"
+#: Device-reported faults that mean the lamp cannot light.
+_LAMP_DOWN: Final = frozenset({"lamp_failure", "control_gear_failure"})
+_BACKWARD_TOLERANCE_MS: Final = 2_000
+
+
+class Applied(Enum):
+    """What an observation did."""
+
+    APPLIED = "applied"
+    UNKNOWN_DEVICE = "unknown_device"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    interval_s: float = 60.0
+    report_period_s: float = 60.0
+    stale_multiple: float = 3.0
+    lamp_failure_share: float = 0.3
+    lamp_failure_settle_s: float = 10.0
+    #: A wall-clock jump (or stall) longer than this restarts the interval instead of being accounted.
+    max_gap_s: float = 600.0
+
+
+@dataclass(slots=True)
+class LightState:
+    """What is known about one light; journaled, so it survives restarts."""
+
+    on: bool | None = None
+    level: int | None = None
+    online: bool | None = None
+    last_report_ms: int | None = None
+    on_since_ms: int | None = None
+    power_w: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    energy_kwh: float | None = None
+    power_ms: int | None = None
+    shared_meter: bool = False
+    faults: list[str] = field(default_factory=list)
+    seq: int | None = None
+    boot: str | None = None
+    seq_gaps: int = 0
+    reports: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        # dataclasses.asdict deep-copies recursively and costs more than the rest of a message's handling
+        data = {name: getattr(self, name) for name in _STATE_FIELDS}
+        data["faults"] = list(self.faults)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LightState:
+        """Tolerant: unknown keys are dropped, so an older journal still loads."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_STATE_FIELDS: Final = tuple(f.name for f in fields(LightState))
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    observed: bool
+    known: bool
+    online: bool
+    lit: bool
+    fault: str
+
+
+_UNOBSERVED = Status(False, False, False, False, "")
+_OFFLINE = Status(True, False, False, False, OFFLINE)
+_STALE = Status(True, False, False, False, STALE)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One ``streetlight`` sample before it becomes a point."""
+
+    light: str
+    zone: str
+    time_ms: int
+    fields: dict[str, int | float | str]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {LIGHT_TAG: self.light, ZONE_TAG: self.zone}
+
+
+@dataclass(slots=True)
+class _Acc:
+    since_ms: int
+    observed: int = 0
+    expected: int = 0
+    lit_expected: int = 0
+    ok: int = 0
+
+    def reset(self, t_ms: int) -> None:
+        self.since_ms, self.observed, self.expected, self.lit_expected, self.ok = t_ms, 0, 0, 0, 0
+
+
+class LightTracker:
+    """Keeps every light's state and turns time into interval samples. Not thread-safe; pure given times."""
+
+    def __init__(
+        self, inventory: Inventory, schedule: Schedule, settings: TrackerSettings, *, start_ms: int,
+        states: Mapping[str, LightState] | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.schedule = schedule
+        self.settings = settings
+        self.interval_ms = round(settings.interval_s * 1000)
+        self.states = {light.id: (states or {}).get(light.id) or LightState() for light in inventory}
+        self._acc = {light.id: _Acc(start_ms) for light in inventory}
+        self._stale_ms = {
+            light.id: round((light.report_s or settings.report_period_s) * settings.stale_multiple * 1000)
+            for light in inventory
+        }
+        self._ready: list[Sample] = []
+        self._dirty: set[str] = set()
+        self._span = (0, 0, False)
+        self.discontinuities = 0
+        self._restart(start_ms)
+
+    # -- time ------------------------------------------------------------------------------------------------
+
+    def _restart(self, t_ms: int) -> None:
+        self.start_ms = t_ms
+        self._last_ms = t_ms
+        self._next_ms = (t_ms // self.interval_ms + 1) * self.interval_ms
+        for acc in self._acc.values():
+            acc.reset(t_ms)
+
+    def tick(self, t_ms: int) -> None:
+        """Let time pass: closes every interval whose boundary is at or before ``t_ms``."""
+        if t_ms < self._last_ms - _BACKWARD_TOLERANCE_MS or t_ms - self._last_ms > self.settings.max_gap_s * 1000:
+            # The wall clock jumped (first NTP sync after boot) or the agent stalled: start afresh rather than
+            # account hours nobody watched.
+            self.discontinuities += 1
+            self._restart(t_ms)
+            return
+        while t_ms >= self._next_ms:
+            boundary = self._next_ms
+            for light in self.inventory:
+                self._advance(light, boundary)
+                self._ready.append(self._sample(light, boundary))
+                self._acc[light.id].reset(boundary)
+            self._next_ms += self.interval_ms
+        self._last_ms = max(self._last_ms, t_ms)
+
+    def flush(self, t_ms: int) -> None:
+        """Close the running interval early at ``t_ms`` (graceful stop), so its part is not lost."""
+        self.tick(t_ms)
+        if t_ms <= self.start_ms or any(acc.since_ms >= t_ms for acc in self._acc.values()):
+            return
+        for light in self.inventory:
+            self._advance(light, t_ms)
+            self._ready.append(self._sample(light, t_ms))
+            self._acc[light.id].reset(t_ms)
+
+    @property
+    def next_boundary_ms(self) -> int:
+        return self._next_ms
+
+    def take_samples(self) -> list[Sample]:
+        """Samples of the intervals closed so far, oldest first; each is handed out once."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def take_dirty(self) -> dict[str, dict[str, Any]]:
+        """The journal rows of lights changed since the last call."""
+        dirty = {light_id: self.states[light_id].to_json() for light_id in sorted(self._dirty)}
+        self._dirty.clear()
+        return dirty
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    def apply(self, obs: Observation, t_ms: int, *, retained: bool = False) -> Applied:
+        """Apply one observation received at ``t_ms``. ``retained``: replayed by the broker, age unknown."""
+        self.tick(t_ms)
+        lights = self.inventory.of_device(obs.device)
+        if not lights:
+            return Applied.UNKNOWN_DEVICE
+        first = self.states[lights[0].id]
+        if obs.seq is not None and obs.boot is not None and first.boot == obs.boot and first.seq is not None \
+                and obs.seq <= first.seq:
+            return Applied.DUPLICATE  # redelivered after a crash between commit and acknowledgement
+        for light in lights:
+            self._advance(light, t_ms)
+        for light in lights:
+            st = self.states[light.id]
+            st.reports += 1
+            if obs.online is not None:
+                st.online = obs.online
+            if obs.alive and not retained:
+                st.last_report_ms = t_ms
+                if obs.online is None:
+                    st.online = True
+            if obs.seq is not None:
+                if obs.boot is not None and st.boot == obs.boot and st.seq is not None and obs.seq > st.seq + 1:
+                    st.seq_gaps += obs.seq - st.seq - 1
+                st.seq, st.boot = obs.seq, obs.boot
+        for channel, on in obs.relays.items():
+            light = self.inventory.resolve(obs.device, channel)
+            if light is not None:
+                st = self.states[light.id]
+                if on and st.on is not True:
+                    st.on_since_ms = t_ms
+                st.on = on
+        for channel, level in obs.levels.items():
+            light = self.inventory.resolve(obs.device, channel)
+            if light is not None:
+                self.states[light.id].level = level
+        for channel, meter in obs.meters.items():
+            for light in self._targets(lights, obs.device, channel):
+                _read_meter(self.states[light.id], meter, t_ms, shared=channel is None and len(lights) > 1)
+        if obs.faults:
+            for light in self._targets(lights, obs.device, obs.fault_channel):
+                st = self.states[light.id]
+                now = set(st.faults)
+                now |= {k for k, v in obs.faults.items() if v}
+                now -= {k for k, v in obs.faults.items() if not v}
+                st.faults = sorted(now)
+        self._dirty.update(light.id for light in lights)
+        return Applied.APPLIED
+
+    def _targets(self, lights: tuple[LightSpec, ...], device: str, channel: str | None) -> Iterable[LightSpec]:
+        if channel is None:
+            return lights
+        light = self.inventory.resolve(device, channel)
+        return (light,) if light is not None else ()
+
+    # -- accounting ------------------------------------------------------------------------------------------
+
+    def _expected(self, t_ms: int) -> bool:
+        lo, hi, expected = self._span
+        if not lo <= t_ms < hi:
+            self._span = lo, hi, expected = self.schedule.span(t_ms)
+        return expected
+
+    def _advance(self, light: LightSpec, t_ms: int) -> None:
+        acc = self._acc[light.id]
+        start = acc.since_ms
+        if t_ms <= start:
+            return
+        cuts = self.schedule.transitions(start, t_ms) if not self._span[0] <= start < t_ms <= self._span[1] else []
+        st = self.states[light.id]
+        deadline = (st.last_report_ms if st.last_report_ms is not None else self.start_ms) + self._stale_ms[light.id]
+        if start < deadline < t_ms:
+            cuts = sorted([*cuts, deadline])
+        for a, b in itertools.pairwise([start, *cuts, t_ms]):
+            status = self.status(light, a)
+            expected = self._expected(a)
+            d = b - a
+            if status.observed:
+                acc.observed += d
+                if expected:
+                    acc.expected += d
+                    if status.lit:
+                        acc.lit_expected += d
+                if status.known and status.lit == expected:
+                    acc.ok += d
+        acc.since_ms = t_ms
+
+    def status(self, light: LightSpec, t_ms: int) -> Status:
+        """The light's status at ``t_ms`` given what is known now."""
+        st = self.states[light.id]
+        if st.online is False:
+            return _OFFLINE
+        stale_ms = self._stale_ms[light.id]
+        if st.last_report_ms is None:
+            return _UNOBSERVED if t_ms < self.start_ms + stale_ms else _STALE
+        if t_ms >= st.last_report_ms + stale_ms:
+            return _STALE
+        if st.on is None:
+            return _UNOBSERVED
+        expected = self._expected(t_ms)
+        failed = st.on and self._lamp_failed(light, st)
+        lit = st.on and not failed
+        if failed:
+            fault = LAMP_FAILURE
+        elif expected and not st.on:
+            fault = DARK
+        elif lit and not expected:
+            fault = DAY_BURNING
+        else:
+            fault = ""
+        return Status(True, True, True, lit, fault)
+
+    def _lamp_failed(self, light: LightSpec, st: LightState) -> bool:
+        if _LAMP_DOWN.intersection(st.faults):
+            return True
+        if st.power_w is None or st.power_ms is None:
+            return False
+        if st.shared_meter:
+            # One meter for several lights: compare with what all the lit ones should draw together.
+            siblings = [(s, self.states[s.id]) for s in self.inventory.of_device(light.device)]
+            lit = [(s, x) for s, x in siblings if x.on]
+            rated = sum(_rated(s, x) for s, x in lit)
+            switched_on = max(x.on_since_ms or 0 for _, x in lit)
+        else:
+            rated, switched_on = _rated(light, st), st.on_since_ms or 0
+        if st.power_ms < switched_on + self.settings.lamp_failure_settle_s * 1000:
+            return False  # the reading predates the switch-on (or the lamp is still warming up)
+        return st.power_w < self.settings.lamp_failure_share * rated
+
+    def _sample(self, light: LightSpec, boundary: int) -> Sample:
+        acc = self._acc[light.id]
+        st = self.states[light.id]
+        status = self.status(light, boundary)
+        values: dict[str, int | float | str] = {
+            ON: int(status.lit),
+            ONLINE: int(status.online),
+            EXPECTED_ON: int(self._expected(boundary)),
+            OBSERVED_S: acc.observed / 1000,
+            EXPECTED_ON_S: acc.expected / 1000,
+            LIT_WHEN_EXPECTED_S: acc.lit_expected / 1000,
+            OK_S: acc.ok / 1000,
+            FAULT: status.fault,
+        }
+        # A meter shared by several lights is written once, on the device's first light, so sums stay right.
+        if not st.shared_meter or self.inventory.of_device(light.device)[0].id == light.id:
+            for name in METER_FIELDS:
+                value = getattr(st, name)
+                if value is not None:
+                    values[name] = float(value)
+        return Sample(light.id, light.zone, boundary, values)
+
+
+def _rated(light: LightSpec, st: LightState) -> float:
+    """What the lamp should draw: rated power, scaled by the dimming level when it is dimmed."""
+    if st.level is not None and 0 < st.level < 100:
+        return light.rated_w * st.level / 100
+    return light.rated_w
+
+
+def _read_meter(st: LightState, meter: Meter, t_ms: int, *, shared: bool) -> None:
+    for name in METER_FIELDS:
+        value = getattr(meter, name)
+        if value is not None:
+            setattr(st, name, value)
+    if meter.power_w is not None:
+        st.power_ms = t_ms
+    st.shared_meter = shared

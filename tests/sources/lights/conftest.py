@@ -1,0 +1,147 @@
+"""Helpers for the street-light tests: configs, a source context that collects points, the journal reader."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge.config import GatewayConfig, gateway_config_model
+from edge.sources.base import SourceContext
+from thonminh.contract import Point
+
+TZ = "Asia/Ho_Chi_Minh"
+TEST_INVENTORY = """id,device,channel,format,zone,latitude,longitude,rated_w,report_s
+t-1,sl-t1,,tasmota,z1,21.38,106.57,60,
+t-2,sl-t2,,tasmota,z1,21.38,106.57,60,
+e-1,sl-e1,,esphome,z2,21.38,106.57,80,
+e-2,sl-e2,,esphome,z2,21.38,106.57,80,
+j-1,sl-j1,,json,z3,21.38,106.57,100,
+j-2,sl-j2,,json,z3,21.38,106.57,100,
+"""
+
+
+def night_around_now(*, hours: int = 3) -> dict[str, str]:
+    """A fixed schedule whose night spans now, whatever the time of day the tests run."""
+    now = dt.datetime.now(ZoneInfo(TZ))
+    on, off = now - dt.timedelta(hours=hours), now + dt.timedelta(hours=hours)
+    return {"mode": "fixed", "on": on.strftime("%H:%M"), "off": off.strftime("%H:%M")}
+
+
+def gateway_config(
+    tmp_path: Path, *, mqtt_port: int, inventory: str = TEST_INVENTORY, lights: dict[str, Any] | None = None,
+    influx_url: str = "http://127.0.0.1:9", database: str = "unused", mqtt: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A whole gateway config as data (paths absolute), lights source included."""
+    inv = tmp_path / "inventory.csv"
+    inv.write_text(inventory)
+    source = {"inventory": str(inv), "interval_s": 1, "commit_interval_ms": 20,
+              "schedule": night_around_now(), "reconnect_initial_s": 0.1, "reconnect_max_s": 0.5}
+    source.update(lights or {})
+    return {
+        "state_dir": str(tmp_path / "state"),
+        "site": {"village": "kha-ly-thuong", "gateway": "klt-gw1", "latitude": 21.38, "longitude": 106.57},
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": f"gw-{tmp_path.name}"[-60:],
+                 **(mqtt or {})},
+        "influxdb": {"url": influx_url, "database": database, "timeout_s": 5.0},
+        "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
+        "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 3.0},
+        "clock": {"check": "always"},
+        "sources": {"lights": source, "gateway": {"enabled": False}},
+    }
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> Path:
+    """A minimal TOML writer for these configs (tables of scalars, one level of sub-tables)."""
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        return json.dumps(str(v))
+
+    lines = [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, dict)]
+
+    def table(name: str, values: dict[str, Any]) -> None:
+        lines.append(f"\n[{name}]")
+        lines.extend(f"{k} = {scalar(v)}" for k, v in values.items() if not isinstance(v, dict))
+        for k, v in values.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}", v)
+
+    for name, values in data.items():
+        if isinstance(values, dict):
+            table(name, values)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def load(data: dict[str, Any]) -> GatewayConfig:
+    return gateway_config_model().model_validate(data)
+
+
+@dataclass
+class Collector:
+    """Stands in for the pipeline in in-process tests: ``emit`` keeps the points, ``reject`` the reasons."""
+
+    points: list[Point] = field(default_factory=list)
+    rejects: list[tuple[str, bytes | str | None]] = field(default_factory=list)
+
+    async def emit(self, points: Sequence[Point]) -> None:
+        self.points.extend(points)
+
+    def reject(self, reason: str, sample: bytes | str | None) -> None:
+        self.rejects.append((reason, sample))
+
+    def context(self, config: GatewayConfig, state_dir: Path) -> SourceContext:
+        return SourceContext(
+            gateway=config, emit=self.emit, logger=logging.getLogger("test.lights"), state_dir=state_dir,
+            now_ms=lambda: time.time_ns() // 1_000_000, monotonic=time.monotonic, reject=self.reject,
+        )
+
+    def latest(self, light: str) -> Point | None:
+        found = [p for p in self.points if p.tags.get("light") == light]
+        return found[-1] if found else None
+
+
+async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 20.0,
+                   what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def read_journal(path: Path) -> dict[str, dict[str, Any]]:
+    """The light journal as another process sees it (read-only; the agent may be running)."""
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return {light: json.loads(state) for light, state in db.execute("SELECT id, state FROM lights")}
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def collector() -> Collector:
+    return Collector()

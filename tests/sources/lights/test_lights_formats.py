@@ -1,0 +1,110 @@
+"""The adapters against real device messages (fixtures/payloads.toml), verbatim."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.sources.lights.formats import ADAPTERS, DEFAULT_PATTERNS
+from edge.sources.lights.formats.esphome import meter_role
+from edge.sources.lights.observation import Meter, Observation, PayloadError
+from edge.sources.lights.topics import TopicPattern
+
+CASES = tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
+
+
+def _parse(case: dict[str, Any]) -> Observation | None:
+    pattern = TopicPattern(case.get("pattern") or DEFAULT_PATTERNS[case["format"]])
+    match = pattern.match(case["topic"])
+    assert match is not None, f"{case['topic']} does not match {pattern.pattern}"
+    return ADAPTERS[case["format"]](match, case["payload"].encode())
+
+
+def _channel(key: str) -> str | None:
+    return None if key == "*" else key
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_real_payload(case: dict[str, Any]) -> None:
+    expect = case["expect"]
+    if expect.get("error"):
+        with pytest.raises(PayloadError):
+            _parse(case)
+        return
+    obs = _parse(case)
+    if expect.get("ignored"):
+        assert obs is None
+        return
+    assert obs is not None
+    level = 0 if case.get("pattern") == "{device}/#" else 1
+    topic_device = expect.get("device") or case["topic"].split("/")[level]
+    assert obs.device == topic_device
+    assert dict(obs.relays) == expect.get("relays", {})
+    assert dict(obs.levels) == expect.get("levels", {})
+    meters = {_channel(k): Meter(**v) for k, v in expect.get("meters", {}).items()}
+    assert dict(obs.meters) == meters
+    assert obs.online == expect.get("online")
+    assert obs.alive == expect.get("alive", True)
+
+
+def test_every_format_has_real_fixtures() -> None:
+    formats = {c["format"] for c in CASES}
+    assert {"tasmota", "esphome"} <= formats
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (b'{"POWER":"MAYBE"}', "expected ON or OFF"),
+        (b'{"POWER1":3}', "expected ON or OFF"),
+        (b'{"ENERGY":{"Power":"lots"}}', "expected a number"),
+        (b'{"ENERGY":{"Voltage":-5}}', "outside"),
+        (b'{"ENERGY":[1,2]}', "expected an object"),
+        (b'{"ENERGY":{"Power":[]}}', "0 channels"),
+        (b"[1,2,3]", "expected a JSON object"),
+        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b'{"Dimmer":150}', "outside"),
+    ],
+)
+def test_tasmota_bad_payloads_say_what_is_wrong(payload: bytes, problem: str) -> None:
+    match = TopicPattern(DEFAULT_PATTERNS["tasmota"]).match("tele/sl-001/STATE")
+    assert match is not None
+    with pytest.raises(PayloadError, match=problem):
+        ADAPTERS["tasmota"](match, payload)
+
+
+def test_tasmota_commands_are_not_reports() -> None:
+    match = TopicPattern("{prefix:cmnd|tele}/{device}/#").match("cmnd/sl-001/POWER")
+    assert match is not None
+    assert ADAPTERS["tasmota"](match, b"ON") is None
+
+
+@pytest.mark.parametrize(
+    ("object_id", "role"),
+    [
+        ("power", "power_w"), ("street_light_power", "power_w"), ("voltage", "voltage_v"),
+        ("current", "current_a"), ("energy", "energy_kwh"), ("pzem_energy", "energy_kwh"),
+        ("power_factor", None), ("total_daily_energy", None), ("energy_today", None), ("wifi_signal", None),
+        ("inverter0_power_demand", None),
+    ],
+)
+def test_esphome_meter_roles(object_id: str, role: str | None) -> None:
+    assert meter_role(object_id) == role
+
+
+def test_esphome_meter_reading_and_fault_sensor() -> None:
+    pattern = TopicPattern(DEFAULT_PATTERNS["esphome"])
+    esphome = ADAPTERS["esphome"]
+    obs = esphome(pattern.match("esphome/sl-002/sensor/power/state"), b"36.2")
+    assert obs is not None and obs.meters == {None: Meter(power_w=36.2)}
+    obs = esphome(pattern.match("esphome/sl-002/binary_sensor/lamp_failure/state"), b"ON")
+    assert obs is not None and obs.faults == {"lamp_failure": True}
+    obs = esphome(pattern.match("esphome/sl-002/switch/relay/state"), b"ON")
+    assert obs is not None and obs.relays == {"relay": True}
+    assert esphome(pattern.match("esphome/discover/sl-002"), b"{}") is None
+    with pytest.raises(PayloadError, match="expected a number"):
+        esphome(pattern.match("esphome/sl-002/sensor/power/state"), b"lots")
