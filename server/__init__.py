@@ -1,0 +1,1 @@
+"""The criteria service: uptime, outages and smart-village criteria verdicts with evidence, over HTTP."""

@@ -1,0 +1,141 @@
+"""The FastAPI application: factory, key policy, error handlers, and the rollup loop's lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from server.config import ServerConfig
+from server.criteria import CriteriaSet, load_criteria
+from server.errors import ApiError
+from server.reader import Reader
+from server.rollups import Rollups
+from server.routes import ROUTERS
+from server.service import Service
+from thonminh import __version__
+from thonminh.errors import (
+    ConfigError,
+    InfluxClientError,
+    InfluxConnectionError,
+    InfluxError,
+    InfluxQueryError,
+    InfluxServerError,
+)
+from thonminh.influx import InfluxClient
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("server")
+
+
+def _error(status: int, message: str, parameter: str | None = None, headers: dict | None = None) -> JSONResponse:
+    body = {"detail": message} | ({"parameter": parameter} if parameter else {})
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    parameter = None
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        name = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc)
+        parameter = parameter or (loc[1] if len(loc) > 1 else name)
+        problems.append(f"{name}: {e.get('msg')}")
+    return _error(422, "; ".join(problems) or "invalid request", parameter)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
+        return _error(exc.status, exc.message, exc.parameter, headers)
+
+    @app.exception_handler(InfluxConnectionError)
+    @app.exception_handler(InfluxServerError)
+    def influx_down(_: Request, exc: InfluxError) -> JSONResponse:
+        return _error(503, f"InfluxDB is unavailable, try again shortly: {exc}", headers={"Retry-After": "5"})
+
+    @app.exception_handler(InfluxQueryError)
+    @app.exception_handler(InfluxClientError)
+    def influx_refused(_: Request, exc: InfluxError) -> JSONResponse:
+        return _error(502, f"InfluxDB refused a query: {exc}")
+
+    app.add_exception_handler(RequestValidationError, _validation)
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    open_read_only: bool = False,
+    client: InfluxClient | None = None,
+    criteria: CriteriaSet | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the app. Without API keys it refuses to start unless ``open_read_only`` (GET without a key, no PUT)."""
+    if not config.auth.configured and not open_read_only:
+        raise ConfigError(
+            "auth: no API keys configured (auth.read_keys / auth.admin_keys, or the environment variable "
+            "THONMINH_SERVER_AUTH__READ_KEYS__<NAME>); refusing to start. Start with --open-read-only to serve "
+            "GET requests without keys."
+        )
+    criteria = criteria or load_criteria(config.criteria_file)
+    client = client or config.influxdb.client()
+    settings = config.rollups
+    rollups = Rollups(client, database=config.influxdb.database, source_rp=config.influxdb.retention_policy,
+                      rollup_rp=settings.retention_policy, mode=settings.mode, late_window_h=settings.late_window_h,
+                      backfill_days=settings.backfill_days, reconcile_days=settings.reconcile_days,
+                      create_retention_policy=settings.create_retention_policy, clock=clock)
+    reader = Reader(client, rollups, zone=config.zone, use_rollups=settings.enabled)
+    auth_mode = "open-read-only" if open_read_only else "keys"
+    service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if open_read_only:
+            log.warning("open read-only mode: GET requests need no API key, PUT requests are refused")
+        stop = threading.Event()
+        worker = None
+        if settings.enabled:
+            try:
+                rollups.prepare()
+            except InfluxError as err:
+                log.warning("rollups: cannot read their state yet, raw samples serve until they can",
+                            extra={"error": str(err)})
+            if settings.background:
+                worker = threading.Thread(target=rollups.run, args=(stop, settings.interval_s),
+                                          name="rollups", daemon=True)
+                worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=30)
+            client.close()
+
+    app = FastAPI(
+        title="thonminh criteria service",
+        version=__version__,
+        description="Does this village meet the smart-village infrastructure criteria, and since when? "
+                    "Numbers and evidence from the gateways' measurements. See docs/api.md.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.service = service
+    app.state.rollups = rollups
+    app.state.open_read_only = open_read_only
+    _install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

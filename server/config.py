@@ -1,0 +1,122 @@
+"""``server.toml``: where InfluxDB is, API keys, time rules, rollups and the criteria file.
+
+Loaded with ``thonminh.config.load_config``; secrets come from the environment with the prefix
+``THONMINH_SERVER_`` (``THONMINH_SERVER_AUTH__ADMIN_KEYS__HOA=...``), so keys never need to sit in the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from thonminh.config import InfluxSettings, StrictModel, load_config
+from thonminh.contract import DAILY_TZ
+
+__all__ = ["ENV_PREFIX", "AuthSettings", "HttpSettings", "RollupSettings", "ServerConfig", "load_server_config"]
+
+ENV_PREFIX = "THONMINH_SERVER_"
+DEFAULT_CRITERIA = Path(__file__).with_name("criteria.yaml")
+
+_KEY_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"
+
+
+class AuthSettings(StrictModel):
+    """API keys by name. The name of the admin key that wrote an indicator is stored as its ``source``."""
+
+    read_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    admin_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("read_keys", "admin_keys")
+    @classmethod
+    def _sane(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        import re
+
+        for name, key in keys.items():
+            if not re.match(_KEY_NAME, name):
+                raise ValueError(f"key name {name!r} must match {_KEY_NAME}")
+            if len(key.get_secret_value()) < 16:
+                raise ValueError(f"key {name!r} is shorter than 16 characters")
+        return keys
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.read_keys or self.admin_keys)
+
+
+class HttpSettings(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class RollupSettings(StrictModel):
+    """Hourly rollups written by the service (see docs/api.md, "Rollups")."""
+
+    enabled: bool = True
+    #: ``into``: ``SELECT ... INTO`` inside InfluxDB (1.x). ``write``: read hourly aggregates, write them back as
+    #: line protocol through ``/write`` (works on 1.x, 2.x and 3.x, which have no ``INTO``).
+    mode: Literal["into", "write"] = "into"
+    retention_policy: str = Field("thonminh_1h", min_length=1, max_length=64)
+    #: Create the retention policy when missing (1.x only; on 2.x/3.x create the bucket and DBRP mapping).
+    create_retention_policy: bool = True
+    #: Run the maintenance loop in the background (tests and one-shot tools turn this off).
+    background: bool = True
+    interval_s: float = Field(300.0, ge=1, le=86400)
+    #: Closed hours younger than this are rolled again on every pass, for data the gateways forwarded late.
+    late_window_h: int = Field(6, ge=1, le=24 * 60)
+    #: Older hours are rolled again a day per pass, newest first, over this many days (a slow sweep).
+    reconcile_days: int = Field(35, ge=1, le=3660)
+    #: How far back the first catch-up goes.
+    backfill_days: int = Field(400, ge=1, le=3660)
+
+
+class ServerConfig(StrictModel):
+    influxdb: InfluxSettings = Field(default_factory=InfluxSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    rollups: RollupSettings = Field(default_factory=RollupSettings)
+    #: Day boundaries of ``step=1d`` and of Wi-Fi days.
+    timezone: str = DAILY_TZ
+    default_window_days: int = Field(30, ge=1, le=3660)
+    max_window_days: int = Field(400, ge=1, le=3660)
+    #: Most buckets one ``step`` query may return.
+    max_buckets: int = Field(2000, ge=1, le=100_000)
+    #: The criteria definitions; relative paths are relative to this file. Default: the shipped criteria.yaml.
+    criteria_file: Path = DEFAULT_CRITERIA
+    #: The ``gateway`` tag of indicator points entered through the API (they come from no gateway).
+    indicator_gateway: str = "manual"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("criteria_file")
+    @classmethod
+    def _relative_to_config(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("config_dir")
+        if base is not None and not value.is_absolute():
+            value = Path(base) / value
+        return value
+
+    @model_validator(mode="after")
+    def _window_limits(self) -> ServerConfig:
+        if self.default_window_days > self.max_window_days:
+            raise ValueError("default_window_days is larger than max_window_days")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_server_config(path: str | os.PathLike[str], *, environ: dict[str, str] | None = None) -> ServerConfig:
+    """Load and validate a server TOML file; ``ConfigError`` names the file and key path."""
+    return load_config(path, ServerConfig, environ=environ, env_prefix=ENV_PREFIX)

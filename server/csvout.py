@@ -1,0 +1,109 @@
+"""CSV exports of uptime, outages and criteria, for the monthly reports (``?format=csv`` or ``Accept: text/csv``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from server import models as m
+
+__all__ = ["CSV_RESPONSE", "criteria_rows", "csv_response", "outage_rows", "rollup_rows", "uptime_rows",
+           "wants_csv"]
+
+#: For the OpenAPI schema of routes that can answer in CSV.
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # a spreadsheet would run it as a formula
+    return value
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def csv_response(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str) -> Response:
+    # headers are latin-1 on the wire: an ASCII name, and the real (Vietnamese) one in RFC 5987 form
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition})
+
+
+_AVAIL = ["availability_pct", "up_s", "down_s", "unknown_s", "observed_s", "coverage", "samples"]
+UPTIME_COLUMNS = ["village", "link", "start", "end", *_AVAIL, "timezone"]
+
+
+def uptime_rows(u: m.UptimeOut) -> list[dict[str, Any]]:
+    rows = []
+    for link in u.links:
+        parts = link.steps if link.steps is not None else [link]
+        for part in parts:
+            start = getattr(part, "start", u.window.start)
+            end = getattr(part, "end", u.window.end)
+            rows.append({"village": u.village, "link": link.link, "start": start, "end": end,
+                         "timezone": u.window.timezone, **part.model_dump(include=set(_AVAIL))})
+    return rows
+
+
+OUTAGE_COLUMNS = ["village", "link", "start", "end", "open", "started_before_window", "duration_s", "in_window_s",
+                  "reason"]
+
+
+def outage_rows(o: m.OutagesOut) -> list[dict[str, Any]]:
+    return [{"village": o.village, **x.model_dump()} for x in o.outages]
+
+
+CRITERIA_COLUMNS = ["village", "criterion", "title_vi", "title_en", "verdict", "value", "unit", "comparator",
+                    "threshold", "coverage", "min_coverage", "samples", "start", "end", "timezone"]
+
+
+def criteria_rows(c: m.VillageCriteriaOut) -> list[dict[str, Any]]:
+    return [{"village": c.village, "criterion": v.id, "title_vi": v.title.vi, "title_en": v.title.en,
+             "verdict": v.verdict, "value": v.evidence.value, "unit": v.evidence.unit or v.unit,
+             "comparator": v.comparator, "threshold": v.threshold, "coverage": v.evidence.coverage,
+             "min_coverage": v.min_coverage, "samples": v.evidence.samples, "start": v.evidence.window.start,
+             "end": v.evidence.window.end, "timezone": c.timezone} for v in c.criteria]
+
+
+ROLLUP_COLUMNS = ["province", "district", "commune", "village", "criterion", "verdict", "value", "unit", "comparator",
+                  "threshold", "coverage", "min_coverage", "samples", "start", "end", "timezone"]
+
+
+def rollup_rows(r: m.CriteriaRollupOut) -> list[dict[str, Any]]:
+    by_id = {c.id: c for c in r.criteria}
+    rows = []
+    for v in r.villages:
+        for cid, verdict in v.verdicts.items():
+            c = by_id[cid]
+            rows.append({"province": v.province, "district": v.district, "commune": v.commune, "village": v.village,
+                         "criterion": cid, "verdict": verdict.verdict, "value": verdict.value, "unit": c.unit,
+                         "comparator": c.comparator, "threshold": c.threshold, "coverage": verdict.coverage,
+                         "min_coverage": c.min_coverage, "samples": verdict.samples, "start": c.windows[0].start,
+                         "end": c.windows[0].end, "timezone": r.timezone})
+    return rows

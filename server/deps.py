@@ -1,0 +1,171 @@
+"""Request dependencies: the service, API keys, and parameters parsed into windows, steps and villages."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import APIKeyHeader
+
+from server.errors import ApiError
+from server.queries import Scope
+from server.service import Service
+from server.timeparse import Step, Window, parse_step
+
+__all__ = [
+    "Admin",
+    "Format",
+    "KnownVillage",
+    "Principal",
+    "Reader",
+    "ScopeParams",
+    "ServiceDep",
+    "StepParam",
+    "WindowParams",
+]
+
+#: No control characters, backslash or slash: InfluxDB cannot hold them in a tag (see the contract).
+TAG_PATTERN = r"^[^\x00-\x1f\x7f\\/]+$"
+SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+# -- API keys ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    admin: bool
+
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="a read key (GET) or an admin key (PUT)")
+
+
+def _presented(key: str | None, authorization: str | None) -> str | None:
+    if key:
+        return key
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+def _match(presented: str, keys: dict) -> str | None:
+    found = None
+    for name, secret in keys.items():
+        # compare against every key, so the time taken does not say which one was close
+        if hmac.compare_digest(presented.encode(), secret.get_secret_value().encode()):
+            found = name
+    return found
+
+
+def authenticate(request: Request, key: str | None, authorization: str | None) -> Principal | None:
+    auth = request.app.state.config.auth
+    presented = _presented(key, authorization)
+    if presented is None:
+        return None
+    admin = _match(presented, auth.admin_keys)
+    if admin:
+        return Principal(admin, True)
+    reader = _match(presented, auth.read_keys)
+    if reader:
+        return Principal(reader, False)
+    raise ApiError("invalid API key", status=401, parameter="X-API-Key")
+
+
+def require_read(
+    request: Request,
+    key: Annotated[str | None, Depends(_api_key)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    principal = authenticate(request, key, authorization)
+    if principal is not None:
+        return principal
+    if request.app.state.open_read_only:
+        return Principal("anonymous", False)
+    raise ApiError("missing API key: send it as X-API-Key or Authorization: Bearer", status=401,
+                   parameter="X-API-Key")
+
+
+def require_admin(
+    request: Request,
+    key: Annotated[str | None, Depends(_api_key)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    if request.app.state.open_read_only:
+        raise ApiError("the service runs in open read-only mode: changes are refused", status=403)
+    principal = authenticate(request, key, authorization)
+    if principal is None:
+        raise ApiError("missing API key: send an admin key as X-API-Key", status=401, parameter="X-API-Key")
+    if not principal.admin:
+        raise ApiError(f"key {principal.name!r} is a read key; this needs an admin key", status=403,
+                       parameter="X-API-Key")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(require_read)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+# -- parameters ------------------------------------------------------------------------------------------------
+
+TagQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=TAG_PATTERN)]
+TimeQuery = Annotated[str | None, Query(min_length=1, max_length=64,
+                                        description="ISO 8601, a date, or relative: -30d, now-2h, now")]
+
+
+def window_params(service: ServiceDep, start: TimeQuery = None, end: TimeQuery = None) -> Window:
+    return service.window(start, end)
+
+
+WindowParams = Annotated[Window, Depends(window_params)]
+
+
+def raw_window(start: TimeQuery = None, end: TimeQuery = None) -> tuple[str | None, str | None]:
+    """Start and end as given: the criteria fall back to each criterion's own window."""
+    return start, end
+
+
+RawWindow = Annotated[tuple[str | None, str | None], Depends(raw_window)]
+
+
+def step_param(
+    service: ServiceDep,
+    window: WindowParams,
+    step: Annotated[str | None, Query(min_length=1, max_length=16, description="bucket width: 15m, 1h, 1d, 1w")] = None,
+) -> Step | None:
+    if step is None:
+        return None
+    return parse_step(step, window=window, max_buckets=service.config.max_buckets)
+
+
+StepParam = Annotated[Step | None, Depends(step_param)]
+
+
+def known_village(
+    service: ServiceDep,
+    village: Annotated[str, Path(min_length=1, max_length=128, pattern=TAG_PATTERN,
+                                 description="the village slug (tag `village`)")],
+) -> str:
+    service.require_village(village)
+    return village
+
+
+KnownVillage = Annotated[str, Depends(known_village)]
+LinkQuery = TagQuery
+
+
+def scope_params(province: TagQuery = None, district: TagQuery = None, commune: TagQuery = None) -> Scope:
+    return Scope(province=province, district=district, commune=commune)
+
+
+ScopeParams = Annotated[Scope, Depends(scope_params)]
+Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv")]

@@ -1,0 +1,30 @@
+"""Errors the API turns into 4xx answers that name the offending parameter."""
+
+from __future__ import annotations
+
+__all__ = ["ApiError", "NotFound", "ParameterError"]
+
+
+class ApiError(Exception):
+    """An answer other than 2xx: ``status``, a message and, where one is to blame, the parameter."""
+
+    status = 400
+
+    def __init__(self, message: str, *, parameter: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+        if status is not None:
+            self.status = status
+
+
+class ParameterError(ApiError):
+    """A parameter is malformed or out of range (422)."""
+
+    status = 422
+
+
+class NotFound(ApiError):
+    """The village (or another path resource) is not in the data (404)."""
+
+    status = 404

@@ -1,0 +1,274 @@
+"""Response and request bodies: what the OpenAPI schema shows and what the CSV exports flatten."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AvailabilityOut",
+    "CriteriaRollupOut",
+    "CriterionVerdictOut",
+    "EvidenceOut",
+    "HealthOut",
+    "IndicatorIn",
+    "IndicatorOut",
+    "LightingOut",
+    "ModemOut",
+    "OutagesOut",
+    "UptimeOut",
+    "VillageCriteriaOut",
+    "VillagesOut",
+    "WifiOut",
+    "WindowOut",
+]
+
+Counts = dict[str, int]
+
+
+class WindowOut(BaseModel):
+    start: str
+    end: str
+    seconds: float
+    timezone: str = Field(description="time zone of day and week boundaries")
+
+
+class AvailabilityOut(BaseModel):
+    availability_pct: float | None = Field(description="up / observed, percent; null without samples")
+    up_s: float
+    down_s: float
+    unknown_s: float = Field(description="window time without samples: neither up nor down")
+    observed_s: float
+    coverage: float = Field(description="observed / window, 0..1")
+    samples: int
+
+
+class UptimeStep(AvailabilityOut):
+    start: str
+    end: str
+
+
+class LinkUptime(AvailabilityOut):
+    link: str
+    steps: list[UptimeStep] | None = None
+
+
+class UptimeOut(BaseModel):
+    village: str
+    window: WindowOut
+    step: str | None
+    links: list[LinkUptime]
+    queries: list[str]
+
+
+class OutageOut(BaseModel):
+    link: str
+    start: str
+    end: str | None = Field(description="null while the outage is still open at the end of the window")
+    open: bool
+    started_before_window: bool
+    duration_s: float = Field(description="start to end, or to the window's end while open")
+    in_window_s: float
+    reason: str
+
+
+class LinkReliability(BaseModel):
+    link: str
+    failures: int = Field(description="outages that started inside the window")
+    restored: int
+    downtime_s: float
+    mtbf_s: float | None = Field(description="(window - downtime) / failures")
+    mttr_s: float | None = Field(description="mean duration of the outages restored inside the window")
+
+
+class OutagesOut(BaseModel):
+    village: str
+    window: WindowOut
+    outages: list[OutageOut]
+    links: list[LinkReliability]
+    queries: list[str]
+
+
+class WifiServiceOut(BaseModel):
+    ap: str | None = None
+    availability_pct: float | None
+    basis: str = Field(description="opening_hours when the AP reports open_s, else all_hours")
+    up_s: float
+    observed_s: float
+    open_s: float
+    up_open_s: float
+    coverage: float
+    samples: int
+
+
+class WifiUseOut(BaseModel):
+    days: list[dict[str, Any]]
+    weeks: list[dict[str, Any]]
+    mean_daily_users: float | None
+    days_with_data: int
+    coverage: float
+
+
+class WifiOut(BaseModel):
+    village: str
+    window: WindowOut
+    service: WifiServiceOut
+    access_points: list[WifiServiceOut]
+    use: WifiUseOut
+    queries: list[str]
+
+
+class LightOut(BaseModel):
+    light: str
+    zone: str
+    availability_pct: float | None
+    expected_on_s: float
+    lit_when_expected_s: float
+    ok_pct: float | None
+    coverage: float
+    samples: int
+    fault: str | None
+    online: bool | None
+
+
+class LightingOut(BaseModel):
+    village: str
+    window: WindowOut
+    availability_pct: float | None
+    expected_on_s: float
+    lit_when_expected_s: float
+    coverage: float
+    samples: int
+    lights: list[LightOut]
+    by_fault: dict[str, list[str]]
+    fault_window: WindowOut = Field(description="faults are each light's last report in this window")
+    queries: list[str]
+
+
+class ModemOut(BaseModel):
+    village: str
+    window: WindowOut
+    registered_pct: float | None
+    rsrp_share_pct: dict[str, float | None] = Field(description="share of RSRP readings >= key dBm")
+    coverage: float = Field(description="hours with readings / window hours")
+    samples: int
+    hours_with_data: int
+    medians: list[dict[str, Any]]
+    queries: list[str]
+
+
+class EvidenceOut(BaseModel):
+    value: float | None
+    unit: str
+    coverage: float
+    samples: int
+    window: WindowOut
+    queries: list[str]
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Title(BaseModel):
+    vi: str
+    en: str
+
+
+class CriterionOut(BaseModel):
+    id: str
+    title: Title
+    figure: str
+    params: dict[str, Any]
+    comparator: str
+    threshold: float
+    unit: str
+    min_coverage: float
+    window: str
+
+
+class CriterionVerdictOut(CriterionOut):
+    verdict: str
+    evidence: EvidenceOut
+
+
+class VillageCriteriaOut(BaseModel):
+    village: str
+    window_rule: str = Field(description="'request': start/end given; 'criterion': each criterion's own window")
+    timezone: str
+    criteria: list[CriterionVerdictOut]
+    counts: Counts
+
+
+class RollupCriterionOut(CriterionOut):
+    counts: Counts
+    windows: list[WindowOut]
+    queries: list[str]
+
+
+class RollupVerdict(BaseModel):
+    verdict: str
+    value: float | None
+    coverage: float
+    samples: int
+
+
+class RollupVillageOut(BaseModel):
+    village: str
+    gateway: str | None = None
+    commune: str | None = None
+    district: str | None = None
+    province: str | None = None
+    verdicts: dict[str, RollupVerdict]
+
+
+class CriteriaRollupOut(BaseModel):
+    filter: dict[str, str | None]
+    window_rule: str
+    timezone: str
+    criteria: list[RollupCriterionOut]
+    villages: list[RollupVillageOut]
+
+
+class VillageOut(BaseModel):
+    village: str
+    gateway: str | None
+    commune: str | None
+    district: str | None
+    province: str | None
+    last_seen: str
+    last_seen_precision: str = Field(description="sample: the last sample's time; hour/day: the end of the last "
+                                                 "rolled-up hour or UTC day with samples")
+
+
+class VillagesOut(BaseModel):
+    window: WindowOut
+    villages: list[VillageOut]
+    queries: list[str]
+
+
+class IndicatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(allow_inf_nan=False, ge=-1e12, le=1e12, examples=[27.5])
+    unit: str = Field("", max_length=16, pattern=r"^[^\x00-\x1f\x7f\\]*$", examples=["%"])
+    note: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f\\]*$",
+                             description="who entered it or on what basis; stored with the key's name")
+    time: str | None = Field(None, max_length=40, description="as-of time (ISO 8601); default now")
+
+
+class IndicatorOut(BaseModel):
+    village: str
+    indicator: str
+    value: float
+    unit: str
+    source: str
+    time: str
+    line: str = Field(description="the line-protocol point written")
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    auth: str
+    timezone: str
+    influxdb: dict[str, Any]
+    rollups: dict[str, Any] | None

@@ -1,0 +1,62 @@
+"""Which parts of a window are read from raw samples, hourly rollups or daily rollups.
+
+Rollups cover ``[complete_from, complete_until)``; inside it whole UTC days come from the daily rollups and the
+remaining whole hours from the hourly ones; the edges, and whatever is not rolled up yet, from raw samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.timeparse import HOUR_MS, ceil_hour, floor_hour
+
+__all__ = ["DAILY", "DAY_MS", "HOURLY", "RAW", "RollupState", "Segment", "ceil_day", "floor_day", "plan"]
+
+DAY_MS = 24 * HOUR_MS
+RAW, HOURLY, DAILY = "raw", "1h", "1d"
+
+
+@dataclass(frozen=True, slots=True)
+class RollupState:
+    """Rollups are complete for ``[from_ms, until_ms)``."""
+
+    from_ms: int
+    until_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A part of a window and where it is read from: ``raw`` samples, ``1h`` or ``1d`` rollups."""
+
+    start_ms: int
+    end_ms: int
+    level: str = RAW
+
+    @property
+    def rollup(self) -> bool:
+        return self.level != RAW
+
+
+def floor_day(ms: int) -> int:
+    return ms - ms % DAY_MS
+
+
+def ceil_day(ms: int) -> int:
+    return -((-ms) // DAY_MS) * DAY_MS
+
+
+def plan(start_ms: int, end_ms: int, state: RollupState | None, *, use_rollups: bool = True,
+         daily: bool = True) -> list[Segment]:
+    """Split ``[start, end)`` into raw edges, whole rolled-up hours and, inside them, whole UTC days."""
+    if not use_rollups or state is None:
+        return [Segment(start_ms, end_ms)]
+    h0 = max(ceil_hour(start_ms), state.from_ms)
+    h1 = min(floor_hour(end_ms), state.until_ms)
+    if h1 - h0 < HOUR_MS:
+        return [Segment(start_ms, end_ms)]
+    middle = [Segment(h0, h1, HOURLY)]
+    d0, d1 = ceil_day(h0), floor_day(h1)
+    if daily and d1 > d0:
+        middle = [Segment(h0, d0, HOURLY), Segment(d0, d1, DAILY), Segment(d1, h1, HOURLY)]
+    segments = [Segment(start_ms, h0), *middle, Segment(h1, end_ms)]
+    return [seg for seg in segments if seg.end_ms > seg.start_ms]

@@ -1,0 +1,361 @@
+"""Hourly and daily rollups: per series, the sums and counts the figures need, in their own retention policy.
+
+The sums are additive, so a window's figure is the same whether it is summed from raw samples or from
+rollups; long windows and province roll-ups read daily rollups for whole UTC days, hourly ones for whole
+hours, and raw samples only for the edges and for the hours not rolled yet (``server.plan``). The service writes the rollups itself (no continuous
+queries, which exist on 1.x only): ``mode = "into"`` runs ``SELECT ... INTO`` inside InfluxDB 1.x;
+``mode = "write"`` reads the same hourly aggregates and writes them back through ``/write``, which InfluxDB
+2.x and 3.x also accept. Rewriting an hour writes the same points (same series, same time), so every pass
+is idempotent; recent hours are rolled again on every pass to take in data the gateways forwarded late.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from server.plan import DAILY, DAY_MS, HOURLY, RollupState, floor_day
+from server.queries import Agg, Source, rollup_select
+from server.timeparse import HOUR_MS, floor_hour, iso
+from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point, encode_line
+from thonminh.errors import InfluxError, InfluxQueryError
+from thonminh.influx import InfluxClient, quote_ident
+from thonminh.logs import Episode
+
+__all__ = [
+    "RSRP_LADDER",
+    "SPECS",
+    "Output",
+    "RollupSpec",
+    "Rollups",
+]
+
+log = logging.getLogger(__name__)
+#: RSRP thresholds (dBm) counted per hour, so "share of readings at or above X" is exact from rollups.
+RSRP_LADDER = tuple(range(-125, -70, 5))
+STATE_MEASUREMENT = "thonminh_rollup_state"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One rollup field: ``func(field)`` of the raw samples, optionally only those matching ``condition``."""
+
+    name: str
+    func: str
+    field: str
+    condition: str | None = None
+    integer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSpec:
+    """Hourly rollup ``name`` of ``source``; the daily rollup ``daily`` sums the hourly one per UTC day and
+    adds ``hours``, the number of hourly points (hours with samples)."""
+
+    source: Measurement
+    name: str
+    outputs: tuple[Output, ...]
+
+    @property
+    def daily(self) -> str:
+        return self.name.removesuffix("_1h") + "_1d"
+
+    def daily_aggs(self) -> list[Agg]:
+        return [Agg("sum", o.name, o.name) for o in self.outputs] + [Agg("count", "samples", "hours")]
+
+    def output(self, name: str) -> Output:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(f"{self.name} has no output {name!r}")
+
+    def groups(self, names: Iterable[str] | None = None) -> dict[str | None, list[Output]]:
+        """Outputs by condition: one statement per condition."""
+        wanted = set(names) if names is not None else None
+        grouped: dict[str | None, list[Output]] = defaultdict(list)
+        for out in self.outputs:
+            if wanted is None or out.name in wanted:
+                grouped[out.condition].append(out)
+        return dict(grouped)
+
+
+def _interval_spec(m: Measurement) -> RollupSpec:
+    """Every interval field of the contract (e.g. Wi-Fi ``open_s``/``up_open_s``) summed, and the samples."""
+    seconds = [f.name for f in m.fields.values() if f.interval_seconds or f.name == "observed_s"]
+    outputs = [Output(name, "sum", name) for name in seconds]
+    outputs.append(Output("samples", "count", "observed_s", integer=True))
+    return RollupSpec(m, f"{m.name}_1h", tuple(outputs))
+
+
+def _modem_spec() -> RollupSpec:
+    registered = MODEM.field("registered").name
+    rsrp = MODEM.field("rsrp_dbm").name
+    outputs = [
+        Output("samples", "count", registered, integer=True),
+        Output("registered", "sum", registered, integer=True),
+        Output("rsrp_samples", "count", rsrp, integer=True),
+    ]
+    outputs += [Output(f"rsrp_ge_{-t}", "count", rsrp, f"{quote_ident(rsrp)} >= {t}", integer=True)
+                for t in RSRP_LADDER]
+    return RollupSpec(MODEM, f"{MODEM.name}_1h", tuple(outputs))
+
+
+SPECS: dict[str, RollupSpec] = {
+    UPLINK.name: _interval_spec(UPLINK),
+    WIFI.name: _interval_spec(WIFI),
+    STREETLIGHT.name: _interval_spec(STREETLIGHT),
+    MODEM.name: _modem_spec(),
+}
+
+
+def specs_version() -> str:
+    """Changes whenever an output changes: stored rollups made by other definitions are rebuilt."""
+    text = repr(sorted((s.name, s.daily, s.outputs) for s in SPECS.values()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# -- the rollup writer ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RollupStatus:
+    last_run_ms: int | None = None
+    last_error: str | None = None
+    passes: int = 0
+    statements: int = 0
+    busy: bool = False
+    reconcile_ms: int | None = field(default=None, repr=False)
+
+
+class Rollups:
+    """Writes and tracks the hourly rollups of one database. Thread-safe; ``run`` is the background loop."""
+
+    def __init__(
+        self,
+        client: InfluxClient,
+        *,
+        database: str,
+        source_rp: str | None,
+        rollup_rp: str,
+        mode: str = "into",
+        late_window_h: int = 48,
+        backfill_days: int = 400,
+        reconcile_days: int = 35,
+        create_retention_policy: bool = True,
+        shard_duration: str = "52w",
+        clock: Callable[[], float] = time.time,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.client = client
+        self.database = database
+        self.source_rp = source_rp
+        self.rollup_rp = rollup_rp
+        self.mode = mode
+        self.late_ms = late_window_h * HOUR_MS
+        self.backfill_ms = backfill_days * DAY_MS
+        self.reconcile_ms = reconcile_days * DAY_MS
+        self.create_retention_policy = create_retention_policy
+        self.shard_duration = shard_duration
+        self._clock = clock
+        self._log = logger or log
+        self._lock = threading.Lock()
+        self._state: RollupState | None = None
+        self._loaded = False
+        self.status = RollupStatus()
+        self._episode = Episode(self._log, "rollups")
+
+    # -- sources ------------------------------------------------------------------------------------------
+    def raw(self, measurement: str) -> Source:
+        return Source(self.database, self.source_rp, measurement)
+
+    def rolled(self, measurement: str, level: str = HOURLY) -> Source:
+        spec = SPECS[measurement]
+        return Source(self.database, self.rollup_rp, spec.daily if level == DAILY else spec.name)
+
+    # -- state ----------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> RollupState | None:
+        with self._lock:
+            return self._state
+
+    def ensure_retention_policy(self) -> None:
+        """Create the rollups' retention policy with year-long shards: a roll-up over a month then opens one
+        shard per series instead of five, which is most of what InfluxDB 1.x spends on a roll-up."""
+        target = f"{quote_ident(self.rollup_rp)} ON {quote_ident(self.database)}"
+        try:
+            self.client.query(f"CREATE RETENTION POLICY {target} DURATION INF REPLICATION 1 "
+                              f"SHARD DURATION {self.shard_duration}")
+        except InfluxQueryError as err:
+            if "already exists" not in str(err):
+                raise
+            self.client.query(f"ALTER RETENTION POLICY {target} SHARD DURATION {self.shard_duration}")
+
+    def prepare(self) -> RollupState | None:
+        """Create the retention policy (when configured to) and read the persisted state."""
+        if self.create_retention_policy:
+            self.ensure_retention_policy()
+        return self.load_state()
+
+    def load_state(self) -> RollupState | None:
+        """Read the persisted state; rollups of other definitions (another ``specs_version``) count as none."""
+        src = Source(self.database, self.rollup_rp, STATE_MEASUREMENT)
+        rows = self.client.select(
+            f"SELECT last(from_ms) AS from_ms, last(until_ms) AS until_ms, last(version) AS version "
+            f"FROM {src.ref()}"
+        ).rows()
+        state = None
+        if rows and rows[0].get("version") == specs_version() and rows[0].get("from_ms") is not None:
+            state = RollupState(int(rows[0]["from_ms"]), int(rows[0]["until_ms"]))
+        with self._lock:
+            self._state = state
+            self._loaded = True
+        return state
+
+    def _save(self, state: RollupState) -> None:
+        point = Point(STATE_MEASUREMENT, {"database": self.database},
+                      {"from_ms": state.from_ms, "until_ms": state.until_ms, "version": specs_version()},
+                      int(self._clock() * 1000))
+        self.client.write(encode_line(point), database=self.database, retention_policy=self.rollup_rp)
+        with self._lock:
+            self._state = state
+
+    def mark(self, start_ms: int, end_ms: int) -> RollupState:
+        """Record that ``[start, end)`` is rolled up; a range disjoint from the known one replaces it."""
+        current = self.state
+        if current and start_ms <= current.until_ms and end_ms >= current.from_ms:
+            state = RollupState(min(start_ms, current.from_ms), max(end_ms, current.until_ms))
+        else:
+            state = RollupState(start_ms, end_ms)
+        self._save(state)
+        return state
+
+    # -- rolling --------------------------------------------------------------------------------------------
+    def roll(self, start_ms: int, end_ms: int) -> int:
+        """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
+        hourly rollups (a day is read from its daily rollup only once all its hours are rolled)."""
+        start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
+        count = 0
+        chunk = start_ms
+        while chunk < end_ms:
+            upper = min(floor_day(chunk) + DAY_MS, end_ms)
+            for measurement, spec in SPECS.items():
+                count += self._roll_chunk(measurement, spec, chunk, upper)
+            chunk = upper
+        self.status.statements += count
+        return count
+
+    def _roll_chunk(self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int) -> int:
+        into = self.mode == "into"
+        statements = []
+        for condition, outputs in spec.groups().items():
+            aggs = [Agg(o.func, o.field, o.name) for o in outputs]
+            statements.append(rollup_select(self.raw(measurement), aggs, start_ms, end_ms, condition=condition,
+                                            into=self.rolled(measurement) if into else None))
+        results = self.client.query(";\n".join(statements), database=self.database)
+        if not into:
+            self._write_back(spec.name, self._types(spec), results)
+        day = floor_day(start_ms)
+        daily = rollup_select(self.rolled(measurement), spec.daily_aggs(), day, day + DAY_MS, interval="1d",
+                              into=self.rolled(measurement, DAILY) if into else None)
+        results = self.client.query(daily, database=self.database)
+        if not into:
+            self._write_back(spec.daily, self._types(spec) | {"hours": True}, results)
+        return len(statements) + 1
+
+    @staticmethod
+    def _types(spec: RollupSpec) -> dict[str, bool]:
+        """Which outputs are integers: written back with the type ``INTO`` would give them."""
+        return {o.name: o.integer or spec.source.fields[o.field].type is FieldType.INT for o in spec.outputs}
+
+    def _write_back(self, name: str, integer: dict[str, bool], results: list) -> None:
+        lines = []
+        for result in results:
+            for series in result.series:
+                tags = {k: v for k, v in series.tags.items() if v}
+                for row in series.rows():
+                    fields = {k: (int(v) if integer[k] else float(v)) for k, v in row.items()
+                              if k != "time" and v is not None}
+                    if fields:
+                        lines.append(encode_line(Point(name, tags, fields, int(row["time"]))))
+        for i in range(0, len(lines), 20_000):
+            self.client.write("\n".join(lines[i:i + 20_000]), database=self.database,
+                              retention_policy=self.rollup_rp)
+
+    # -- maintenance ----------------------------------------------------------------------------------------
+    def maintain(self, *, max_backfill_days: int = 7) -> RollupState | None:
+        """One pass: roll the closed hours since the last pass (and the late window), then extend the history
+        backwards by at most ``max_backfill_days`` days, then re-roll one older day to catch very late data."""
+        self.status.busy = True
+        try:
+            if not self._loaded:
+                self.prepare()
+            now = int(self._clock() * 1000)
+            target = floor_hour(now)
+            state = self.state
+            start = target - self.late_ms
+            if state is not None and state.until_ms >= start - self.backfill_ms:
+                start = min(start, state.until_ms)
+            if start < target:
+                self.roll(start, target)
+                if state is None or state.until_ms < start:
+                    self._save(RollupState(start, target))  # too far behind: start a new range
+                else:
+                    self.mark(start, target)
+            state = self.state
+            oldest = target - self.backfill_ms
+            for _ in range(max_backfill_days):
+                if state is None or state.from_ms <= oldest:
+                    break
+                lower = max(state.from_ms - DAY_MS, oldest)
+                self.roll(lower, state.from_ms)
+                state = self.mark(lower, state.from_ms)
+            self._reconcile_one_day(state, target)
+            self.status.last_run_ms = now
+            self.status.last_error = None
+            self.status.passes += 1
+            self._episode.ok()
+            return state
+        except InfluxError as err:
+            self.status.last_error = str(err)
+            self._episode.problem(str(err))
+            return self.state
+        finally:
+            self.status.busy = False
+
+    def _reconcile_one_day(self, state: RollupState | None, target: int) -> None:
+        # Walk the rolled history a day per pass, newest first behind the late window, and start over at the
+        # end: data that arrived later than the late window is taken in within one cycle.
+        if state is None:
+            return
+        upper = self.status.reconcile_ms or target - self.late_ms
+        if upper <= max(state.from_ms, target - self.reconcile_ms):
+            upper = target - self.late_ms
+        lower = max(upper - DAY_MS, state.from_ms, target - self.reconcile_ms)
+        if lower < upper:
+            self.roll(lower, upper)
+        self.status.reconcile_ms = lower
+
+    def run(self, stop: threading.Event, interval_s: float) -> None:
+        """Catch up at once, then a pass every ``interval_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            state = self.maintain()
+            behind = state is None or state.from_ms > floor_hour(int(self._clock() * 1000)) - self.backfill_ms
+            if stop.wait(1.0 if behind and self.status.last_error is None else interval_s):
+                return
+
+    def describe(self) -> dict:
+        state = self.state
+        return {
+            "mode": self.mode,
+            "retention_policy": self.rollup_rp,
+            "complete_from": iso(state.from_ms) if state else None,
+            "complete_until": iso(state.until_ms) if state else None,
+            "last_run": iso(self.status.last_run_ms) if self.status.last_run_ms else None,
+            "last_error": self.status.last_error,
+            "passes": self.status.passes,
+        }

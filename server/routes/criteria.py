@@ -1,0 +1,30 @@
+"""Criteria verdicts with evidence: one village, or the roll-up of a province, district or commune."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from server import csvout
+from server.deps import Format, KnownVillage, RawWindow, ScopeParams, ServiceDep, require_read
+from server.models import CriteriaRollupOut, VillageCriteriaOut
+
+router = APIRouter(tags=["criteria"], dependencies=[Depends(require_read)])
+
+
+@router.get("/villages/{village}/criteria", response_model=VillageCriteriaOut, responses=csvout.CSV_RESPONSE)
+def village_criteria(request: Request, service: ServiceDep, village: KnownVillage, window: RawWindow,
+                     format: Format = None):
+    result = service.village_criteria(village, *window)
+    if csvout.wants_csv(request, format):
+        return csvout.csv_response(csvout.CRITERIA_COLUMNS, csvout.criteria_rows(result), f"criteria-{village}.csv")
+    return result
+
+
+@router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE)
+def criteria_rollup(request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow,
+                    format: Format = None):
+    result = service.rollup_criteria(scope, *window)
+    if csvout.wants_csv(request, format):
+        name = scope.commune or scope.district or scope.province or "all"
+        return csvout.csv_response(csvout.ROLLUP_COLUMNS, csvout.rollup_rows(result), f"criteria-{name}.csv")
+    return result

@@ -1,0 +1,15 @@
+"""``GET /villages/{village}/lighting``: street lighting availability, per light, and lights by fault."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from server.deps import KnownVillage, ServiceDep, WindowParams, require_read
+from server.models import LightingOut
+
+router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)])
+
+
+@router.get("/villages/{village}/lighting", response_model=LightingOut)
+def lighting(service: ServiceDep, village: KnownVillage, window: WindowParams) -> LightingOut:
+    return service.lighting(village, window)

@@ -1,0 +1,15 @@
+"""``GET /villages/{village}/modem``: registration share, RSRP shares and signal medians."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from server.deps import KnownVillage, ServiceDep, WindowParams, require_read
+from server.models import ModemOut
+
+router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)])
+
+
+@router.get("/villages/{village}/modem", response_model=ModemOut)
+def modem(service: ServiceDep, village: KnownVillage, window: WindowParams) -> ModemOut:
+    return service.modem(village, window)

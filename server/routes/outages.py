@@ -1,0 +1,20 @@
+"""``GET /villages/{village}/outages``: each outage with its start, end (or open), duration and reason."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from server import csvout
+from server.deps import Format, KnownVillage, LinkQuery, ServiceDep, WindowParams, require_read
+from server.models import OutagesOut
+
+router = APIRouter(tags=["outages"], dependencies=[Depends(require_read)])
+
+
+@router.get("/villages/{village}/outages", response_model=OutagesOut, responses=csvout.CSV_RESPONSE)
+def outages(request: Request, service: ServiceDep, village: KnownVillage, window: WindowParams,
+            link: LinkQuery = None, format: Format = None):
+    result = service.outages(village, window, link)
+    if csvout.wants_csv(request, format):
+        return csvout.csv_response(csvout.OUTAGE_COLUMNS, csvout.outage_rows(result), f"outages-{village}.csv")
+    return result

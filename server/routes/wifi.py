@@ -1,0 +1,15 @@
+"""``GET /villages/{village}/wifi``: public Wi-Fi service and use."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from server.deps import KnownVillage, ServiceDep, WindowParams, require_read
+from server.models import WifiOut
+
+router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)])
+
+
+@router.get("/villages/{village}/wifi", response_model=WifiOut)
+def wifi(service: ServiceDep, village: KnownVillage, window: WindowParams) -> WifiOut:
+    return service.wifi(village, window)

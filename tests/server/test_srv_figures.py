@@ -1,0 +1,71 @@
+"""The figures as plain functions: availability, unknown time, outages, MTBF/MTTR, lighting, Wi-Fi."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server import figures as fig
+
+S = 1000
+
+
+def test_unknown_time_is_neither_up_nor_down():
+    a = fig.availability(up_s=500.0, observed_s=600.0, samples=10, window_s=1000.0)
+    assert (a.availability_pct, a.down_s, a.unknown_s, a.coverage) == (pytest.approx(83.333333), 100.0, 400.0, 0.6)
+    empty = fig.availability(0.0, 0.0, 0, 1000.0)
+    assert (empty.availability_pct, empty.unknown_s, empty.coverage) == (None, 1000.0, 0.0)
+
+
+def test_outages_pair_events_and_keep_the_ones_open_at_either_end():
+    events = [fig.Event(100 * S, "up", "flap"), fig.Event(200 * S, "down", "a"), fig.Event(250 * S, "down", "b"),
+              fig.Event(300 * S, "up", "ok"), fig.Event(900 * S, "down", "c")]
+    found = fig.outages("fiber", fig.Event(-50 * S, "down", "before"), events, 0, 1000 * S)
+    assert [(o.start_ms // S, o.end_ms and o.end_ms // S, o.reason, o.in_window_s, o.duration_s) for o in found] == [
+        (-50, 100, "before", 100.0, 150.0),
+        (200, 300, "a", 100.0, 100.0),  # the repeated down keeps the first reason
+        (900, None, "c", 100.0, 100.0),  # open at the end: counted to the window's end
+    ]
+    assert [o.started_before_window for o in found] == [True, False, False]
+    rel = fig.reliability(found, 0, 1000 * S)
+    assert (rel.failures, rel.restored, rel.downtime_s) == (2, 2, 300.0)
+    assert rel.mtbf_s == (1000 - 300) / 2
+    assert rel.mttr_s == (150 + 100) / 2
+    assert fig.outages("4g", fig.Event(-5 * S, "up"), [], 0, 10 * S) == []
+    assert fig.reliability([], 0, 10 * S).mtbf_s is None
+
+
+def test_lighting_weights_every_light_by_its_scheduled_time():
+    per_light = {
+        ("L1", "z"): {"expected_on_s": 100.0, "lit_when_expected_s": 100.0, "observed_s": 200.0, "ok_s": 200.0,
+                      "samples": 2},
+        ("L2", "z"): {"expected_on_s": 300.0, "lit_when_expected_s": 0.0, "observed_s": 100.0, "ok_s": 0.0,
+                      "samples": 1},
+    }
+    out = fig.lighting(per_light, {"L2": ("lamp_failure", True)}, window_s=200.0)
+    assert out.availability_pct == 25.0
+    assert out.coverage == 0.75
+    assert out.by_fault == {"lamp_failure": ["L2"]}
+    assert [s.availability_pct for s in out.lights] == [100.0, 0.0]
+
+
+def test_wifi_uses_opening_hours_when_reported():
+    assert fig.wifi_service({"up_s": 90.0, "observed_s": 100.0}, 100.0).basis == "all_hours"
+    w = fig.wifi_service({"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0, "up_open_s": 45.0}, 100.0)
+    assert (w.basis, w.availability_pct) == ("opening_hours", 90.0)
+
+
+def test_wifi_use_per_day_and_iso_week():
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    sunday = 1741453200000  # 2025-03-09 00:00 local
+    use = fig.wifi_use([(sunday, 10), (sunday + 86_400_000, 20), (sunday + 2 * 86_400_000, 30)], 4 * 86400.0, zone)
+    assert [d.isoformat() for d, _ in use.days] == ["2025-03-09", "2025-03-10", "2025-03-11"]
+    assert [w["week_start"] for w in use.weeks] == ["2025-03-03", "2025-03-10"]
+    assert use.weeks[1]["user_days"] == 50 and use.weeks[1]["max_daily_users"] == 30
+    assert (use.mean_daily_users, use.coverage) == (20.0, 0.75)
+
+
+def test_rsrp_share():
+    assert fig.rsrp_share({"rsrp_samples": 8.0, "rsrp_ge_110": 6.0}, -110) == 75.0
+    assert fig.rsrp_share({}, -110) is None

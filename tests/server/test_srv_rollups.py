@@ -1,0 +1,156 @@
+"""Hourly rollups: both writing modes agree, passes are idempotent, and figures equal the raw ones exactly."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import srv_scenario as sc
+from fastapi.testclient import TestClient
+from srv_helpers import READ, make_config, write
+
+from server.app import create_app
+from server.plan import RollupState, Segment, plan
+from server.rollups import SPECS, Rollups, specs_version
+from server.timeparse import HOUR_MS, iso
+from thonminh.influx import InfluxClient
+
+H = HOUR_MS
+
+
+def test_plan_uses_rollups_for_whole_hours_and_days_only():
+    state = RollupState(10 * H, 100 * H)
+    assert plan(5 * H + 7, 20 * H + 9, state) == [
+        Segment(5 * H + 7, 10 * H), Segment(10 * H, 20 * H, "1h"), Segment(20 * H, 20 * H + 9)]
+    assert plan(11 * H + 1, 99 * H, state) == [
+        Segment(11 * H + 1, 12 * H), Segment(12 * H, 24 * H, "1h"), Segment(24 * H, 96 * H, "1d"),
+        Segment(96 * H, 99 * H, "1h")]
+    assert plan(11 * H + 1, 99 * H, state, daily=False) == [
+        Segment(11 * H + 1, 12 * H), Segment(12 * H, 99 * H, "1h")]
+    assert plan(50 * H + 1, 120 * H, state) == [
+        Segment(50 * H + 1, 51 * H), Segment(51 * H, 72 * H, "1h"), Segment(72 * H, 96 * H, "1d"),
+        Segment(96 * H, 100 * H, "1h"), Segment(100 * H, 120 * H)]
+    assert plan(11 * H + 1, 12 * H + 5, state) == [Segment(11 * H + 1, 12 * H + 5)]  # no whole hour
+    assert plan(0, 5 * H, state) == [Segment(0, 5 * H)]  # outside what is rolled
+    assert plan(0, 50 * H, None) == [Segment(0, 50 * H)]
+    assert plan(0, 50 * H, state, use_rollups=False) == [Segment(0, 50 * H)]
+
+
+def _rollups(client: InfluxClient, mode: str, clock=None) -> Rollups:
+    kwargs = {"clock": clock} if clock else {}
+    r = Rollups(client, database=client.database, source_rp=None, rollup_rp="thonminh_1h", mode=mode, **kwargs)
+    r.prepare()
+    return r
+
+
+def _snapshot(client: InfluxClient) -> dict:
+    out = {}
+    for name in [n for spec in SPECS.values() for n in (spec.name, spec.daily)]:
+        result = client.select(f'SELECT * FROM "{client.database}"."thonminh_1h"."{name}" GROUP BY *')
+        out[name] = sorted((tuple(sorted(s.tags.items())), tuple(sorted((k, v) for k, v in row.items()
+                                                                             if v is not None)))
+                                for s in result.series for row in s.rows())
+    return out
+
+
+def test_into_and_write_modes_write_the_same_rollups_and_rerolling_changes_nothing(influx: InfluxClient):
+    write(influx, sc.village_a())
+    into = _rollups(influx, "into")
+    into.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
+    first = _snapshot(influx)
+    assert len(first["uplink_1h"]) == 50 + 46  # 4G: 50 hours with samples; fiber: 4 of them in the gap
+    assert len(first["streetlight_1h"]) == 3 * 49
+    assert first["uplink_1d"] and all(dict(f)["hours"] <= 24 for _, f in first["uplink_1d"])
+    assert sum(dict(f)["samples"] for _, f in first["uplink_1d"]) == sum(dict(f)["samples"]
+                                                                          for _, f in first["uplink_1h"])
+    into.roll(sc.D0, sc.W_END)  # idempotent: the same hours rewritten
+    assert _snapshot(influx) == first
+    for spec in SPECS.values():
+        influx.query(f'DELETE FROM "{spec.name}"; DELETE FROM "{spec.daily}"')
+    assert all(not rows for rows in _snapshot(influx).values())
+    _rollups(influx, "write").roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
+    assert _snapshot(influx) == first
+
+
+def test_state_is_persisted_and_other_definitions_are_rebuilt(influx: InfluxClient):
+    r = _rollups(influx, "into")
+    assert r.state is None
+    r.mark(10 * H, 20 * H)
+    r.mark(20 * H, 30 * H)  # contiguous: extends
+    assert _rollups(influx, "into").state == RollupState(10 * H, 30 * H)
+    r.mark(50 * H, 60 * H)  # disjoint: the newer range replaces it
+    assert _rollups(influx, "into").state == RollupState(50 * H, 60 * H)
+    influx.write(f'thonminh_rollup_state,database={influx.database} from_ms=1i,until_ms=2i,version="old" '
+                 f'{sc.NOW_MS + 600_000}', retention_policy="thonminh_1h")  # newer than the marks above
+    assert _rollups(influx, "into").state is None
+    assert specs_version() != "old"
+
+
+def test_maintenance_rolls_closed_hours_and_takes_in_late_data(influx: InfluxClient):
+    write(influx, sc.village_d())
+    now = [(sc.D0 + 2 * sc.DAY + 30 * 60_000) / 1000]
+    r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp="thonminh_1h", late_window_h=6,
+                backfill_days=3, clock=lambda: now[0])
+    state = r.maintain(max_backfill_days=10)
+    assert state == RollupState(sc.D0 + 2 * sc.DAY - 3 * sc.DAY, sc.D0 + 2 * sc.DAY)
+    hour = sc.D0 + 2 * sc.DAY - 2 * H
+    query = f'SELECT sum(samples) FROM "{influx.database}"."thonminh_1h"."uplink_1h" WHERE time = {hour}ms'
+    assert influx.select(query).rows()[0]["sum"] == 60
+    # a gateway forwards a sample late, into an hour already rolled
+    influx.write(f"uplink,gateway=gw-xk,link=fiber,village=xa-khac,province=lang-son up_s=1.0,observed_s=1.0 "
+                 f"{hour + 1234}")
+    now[0] += 600
+    r.maintain()
+    assert influx.select(query).rows()[0]["sum"] == 61
+
+
+@pytest.fixture(scope="module")
+def both(influxdb):
+    """(raw-only app, rollup app) on one database holding the whole scenario, rolled for the window."""
+    database = f"roll_{uuid.uuid4().hex[:10]}"
+    client = InfluxClient(influxdb.url, database=database)
+    client.create_database(database)
+    write(client, sc.all_points())
+    with TestClient(create_app(make_config(influxdb.url, database, rollups={"enabled": False}))) as raw, \
+            TestClient(create_app(make_config(influxdb.url, database))) as rolled:
+        rollups: Rollups = rolled.app.state.rollups
+        rollups.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
+        rollups.mark(sc.D0 - 2 * H, sc.W_END + 2 * H)
+        yield raw, rolled
+    client.drop_database(database)
+    client.close()
+
+
+def _strip(value):
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "queries"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 9)
+    return value
+
+
+@pytest.mark.parametrize("path", [
+    "/villages/kha-ly-thuong/uptime",
+    "/villages/kha-ly-thuong/uptime?step=1d",
+    "/villages/kha-ly-thuong/uptime?step=3h&link=fiber",
+    "/villages/kha-ly-thuong/wifi",
+    "/villages/ban-ven/wifi",
+    "/villages/kha-ly-thuong/lighting",
+    "/villages/kha-ly-thuong/modem",
+    "/villages/kha-ly-thuong/criteria",
+    "/criteria?province=bac-giang",
+])
+def test_figures_from_rollups_equal_the_raw_figures(both, path):
+    raw, rolled = both
+    # unaligned on purpose: raw edges of 29 min 10 s and 20 min around whole rolled hours
+    window = {"start": iso(sc.D0 + 30 * 60_000 + 50_000), "end": iso(sc.W_END - 20 * 60_000)}
+    a = raw.get(f"/api/v1{path}", params=window, headers=READ)
+    b = rolled.get(f"/api/v1{path}", params=window, headers=READ)
+    assert a.status_code == b.status_code == 200, (a.text, b.text)
+    assert _strip(a.json()) == _strip(b.json())
+    queries = str(b.json())
+    assert "thonminh_1h" in queries and "thonminh_1h" not in str(a.json())
+    if "step" not in path:  # whole UTC days come from the daily rollups
+        assert '_1d"' in queries
