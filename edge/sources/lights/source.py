@@ -22,6 +22,7 @@ from edge.sources.base import PushSource
 from edge.sources.lights.config import LightsConfig
 from edge.sources.lights.inventory import load_inventory
 from edge.sources.lights.journal import LightJournal
+from edge.sources.lights.mqttfast import Inbound, Session, open_session
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.tracker import LightState, LightTracker, Sample, TrackerSettings
 from thonminh.contract import STREETLIGHT, Point
@@ -31,6 +32,8 @@ __all__ = ["SOURCE", "LightsSource"]
 
 #: Gather more messages for a commit only while the batch is this small (under load batches fill by themselves).
 _SMALL_BATCH: Final = 64
+#: Reading is paced at low rates (mqttfast): at most this late, so a message's receive time stays this close.
+_MAX_READ_PAUSE_S: Final = 0.1
 _CONNECT_TIMEOUT_S: Final = 30.0
 _TICK_S: Final = 30.0
 _MAX_HELD_POINTS: Final = 100_000
@@ -66,6 +69,8 @@ class LightsSource(PushSource):
         self._held: list[Point] = []
         #: Messages whose effect is committed and that were acknowledged to the broker (or were QoS 0).
         self.acknowledged = 0
+        #: Whether the current connection uses mqttfast's fast path (False: aiomqtt's plain path).
+        self.fast_path = False
         self._broker = Episode(self.log, "mqtt broker", host=self.ctx.gateway.mqtt.host)
         self._emitting = Episode(self.log, "streetlight samples not committed")
         self.log.info("lights ready", extra={"lights": len(self.inventory), "restored": len(states),
@@ -183,23 +188,28 @@ class LightsSource(PushSource):
 
     async def _session(self) -> None:
         client = self._client()
+        # Before connecting: it takes over reading, and a persistent session's messages come right after CONNACK.
+        session = open_session(client, pause_s=min(self.config.commit_interval_ms / 1000, _MAX_READ_PAUSE_S),
+                               logger=self.log)
+        self.fast_path = session.fast
+        self.session = session
         await asyncio.wait_for(client.__aenter__(), timeout=_CONNECT_TIMEOUT_S)
         try:
             for topic_filter in self.router.filters:
                 await client.subscribe(topic_filter, qos=self.config.qos)
             self._connected = True
             self._broker.ok()
-            await self._consume(client)
+            await self._consume(client, session)
         finally:
             await client.__aexit__(None, None, None)
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, client: aiomqtt.Client, session: Session) -> None:
         """Receive and commit side by side: messages handled while a commit is on disk go into the next one."""
-        pending: list[tuple[int, int]] = []
+        pending: list[Inbound] = []
         handled = asyncio.Event()
         tasks = [
-            asyncio.create_task(self._receive(client, pending, handled)),
-            asyncio.create_task(self._commit_and_ack(client, pending, handled)),
+            asyncio.create_task(self._receive(session, pending, handled)),
+            asyncio.create_task(self._commit_and_ack(session, pending, handled)),
             asyncio.create_task(_until_disconnected(client)),
         ]
         try:
@@ -212,28 +222,23 @@ class LightsSource(PushSource):
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    async def _receive(self, client: aiomqtt.Client, pending: list[tuple[int, int]], handled: asyncio.Event) -> None:
-        # aiomqtt's message iterator starts a task per message, which costs more than handling the message:
-        # read its queue directly (a disconnection is watched by _until_disconnected).
-        queue: asyncio.Queue[aiomqtt.Message] = client._queue
+    async def _receive(self, session: Session, pending: list[Inbound], handled: asyncio.Event) -> None:
+        # Batches, not a message per await: a task switch per message cost more than handling it.
+        handle = self.router.handle
         while True:
-            msg = await queue.get()
-            while True:
-                self._handle(msg)
-                pending.append((msg.mid, msg.qos))
-                if queue.empty():
-                    break
-                msg = queue.get_nowait()
+            batch = await session.batch()
+            now_ms = self.ctx.now_ms()  # one receive time per batch: they were read in the same wake-up
+            for msg in batch:
+                handle(msg.topic, msg.payload, now_ms, retained=msg.retain)
+            pending += batch
             handled.set()
 
-    async def _commit_and_ack(self, client: aiomqtt.Client, pending: list[tuple[int, int]],
-                              handled: asyncio.Event) -> None:
+    async def _commit_and_ack(self, session: Session, pending: list[Inbound], handled: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await handled.wait()
             handled.clear()
-            if self.config.commit_interval_ms and len(pending) < _SMALL_BATCH:
-                await asyncio.sleep(self.config.commit_interval_ms / 1000)
+            await _gather_more(pending, handled, self.config.commit_interval_ms / 1000)
             # Everything handled up to here is in these rows; what arrives during the write waits for the next.
             batch = pending[:]
             pending.clear()
@@ -243,14 +248,24 @@ class LightsSource(PushSource):
                 await loop.run_in_executor(self._executor, write)
             # Only this connection's acknowledgements are ours to send: after a reconnect the broker numbers
             # its redeliveries afresh, so a batch never outlives the connection it came in on.
-            for mid, qos in batch:
-                if qos > 0:
-                    client._client.ack(mid, qos)
+            session.ack(batch)
             self.acknowledged += len(batch)
 
-    def _handle(self, msg: aiomqtt.Message) -> None:
-        payload = msg.payload if isinstance(msg.payload, bytes) else bytes(str(msg.payload), "utf-8")
-        self.router.handle(msg.topic.value, payload, self.ctx.now_ms(), retained=bool(msg.retain))
+
+async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_s: float) -> None:
+    """Wait up to ``interval_s`` for a small batch to grow, but not once it is big enough.
+
+    Returning early matters under load: sleeping the whole interval with the broker's in-flight window full
+    (it waits for our acknowledgements) stalled the receive benchmark to a third of its rate.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + interval_s
+    while len(pending) < _SMALL_BATCH and (left := deadline - loop.time()) > 0:
+        try:
+            await asyncio.wait_for(handled.wait(), left)
+        except TimeoutError:
+            return
+        handled.clear()
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:
