@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
+import time
+from datetime import UTC, datetime
 
 import click
 
-from edge.config import load_gateway_config
+from edge.config import GatewayConfig, load_gateway_config
 from thonminh.config import masked
 
 __all__ = ["edge"]
@@ -31,3 +36,171 @@ def check_config(config_path: str) -> None:
     sources = config.source_instances()
     click.echo(f"ok: {config_path}: {len(sources)} source(s): " + ", ".join(
         f"{kind}:{cfg.name or kind}" for kind, cfg in sources), err=True)
+
+
+@edge.command("run")
+@config_option
+def run(config_path: str) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then flush and stop cleanly."""
+    from edge.agent import Agent
+    from edge.buffer import BufferLocked
+    from thonminh.logs import setup_logging
+
+    config = load_gateway_config(config_path)
+    setup_logging(config.log.level, fmt=config.log.format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Agent(config).run(stop)
+
+    try:
+        asyncio.run(main())
+    except BufferLocked as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False):  # noqa: ANN202
+    from edge.buffer import Buffer, BufferLocked
+    from edge.clock import read_boot_id
+
+    if not config.buffer.path.exists():
+        raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
+    try:
+        return Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=read_boot_id(),
+                      dead_letters_max=config.buffer.dead_letters_max, exclusive=exclusive,
+                      readonly=readonly)
+    except BufferLocked as err:
+        raise click.ClickException(f"{err}: stop the agent first") from err
+
+
+def _ago(ms: int | None) -> str:
+    if not ms:
+        return "never"
+    when = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+    return f"{when} ({max(0.0, time.time() - ms / 1000):.0f} s ago)"
+
+
+@edge.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(config_path: str, as_json: bool) -> None:
+    """Buffer depth, bytes, oldest point, dead letters, last successful write (also while the agent runs)."""
+    config = load_gateway_config(config_path)
+    with _open_buffer(config, readonly=True) as buffer:
+        st = buffer.status()
+    if as_json:
+        click.echo(json.dumps({
+            "points": st.points, "bytes": st.bytes, "held_for_clock": st.held, "oldest_ms": st.oldest_ms,
+            "dead_letters": st.dead_letters, "max_bytes": config.buffer.max_bytes, **st.counters,
+            "recent_rejects": [dict(zip(("at_ms", "source", "reason", "sample"), r, strict=True))
+                               for r in st.rejects],
+        }, ensure_ascii=False))
+        return
+    c = st.counters
+    rows = [
+        ("buffer", f"{st.points} points, {st.bytes} bytes of {config.buffer.max_bytes} "
+                   f"({100 * st.bytes / config.buffer.max_bytes:.1f} %)"),
+        ("held for clock sync", str(st.held)),
+        ("oldest unsent point", _ago(st.oldest_ms)),
+        ("last successful write", _ago(c["last_write_ms"])),
+        ("forwarded_total", str(c["forwarded_total"])),
+        ("dropped_total", str(c["dropped_total"])),
+        ("rejected_total", f"{c['rejected_total'] + c['dead_letter_total']} "
+                           f"({c['rejected_total']} inputs, {c['dead_letter_total']} dead-lettered points)"),
+        ("dead letters kept", f"{st.dead_letters} (see `thonminh edge dead-letters list`)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+    for at_ms, source, reason, sample in st.rejects:
+        click.echo(f"reject {_ago(at_ms)} {source}: {reason}" + (f": {sample!r}" if sample else ""))
+
+
+@edge.command("drain")
+@config_option
+@click.option("--timeout", "timeout_s", type=float, default=None, help="give up after this many seconds")
+def drain(config_path: str, timeout_s: float | None) -> None:
+    """Forward the whole backlog to InfluxDB with a progress bar, then exit (the agent must be stopped)."""
+    from edge.clock import Clock
+    from edge.forwarder import Forwarder
+    from thonminh.logs import setup_logging
+
+    config = load_gateway_config(config_path)
+    setup_logging("warning", fmt=config.log.format)
+    clock = Clock.from_settings(config.clock)
+    buffer = _open_buffer(config, exclusive=True)
+    writer = config.influxdb.writer()
+    try:
+        if buffer.held and clock.synced():
+            buffer.correct(clock.now_ms(), clock.monotonic())
+        if buffer.held:
+            click.echo(f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True)
+        forwarder = Forwarder(buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s)
+        moved = 0
+
+        def progress(n: int) -> None:
+            nonlocal moved
+            moved += n
+            bar.update(n)
+
+        with click.progressbar(length=buffer.ready, label="draining", show_pos=True, file=sys.stderr) as bar:
+            done = asyncio.run(forwarder.drain(on_progress=progress, deadline_s=timeout_s))
+        click.echo(f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left",
+                   err=True)
+    finally:
+        writer.close()
+        buffer.close()
+    if not done:
+        raise SystemExit(1)
+
+
+@edge.group("dead-letters")
+def dead_letters() -> None:
+    """Points InfluxDB refused (or that could not be encoded): list, requeue or purge them."""
+
+
+@dead_letters.command("list")
+@config_option
+@click.option("--limit", type=int, default=100, show_default=True)
+def dead_letters_list(config_path: str, limit: int) -> None:
+    """Print dead letters, oldest first: id, when, error, and the line (or the point that could not encode)."""
+    config = load_gateway_config(config_path)
+    with _open_buffer(config, readonly=True) as buffer:
+        letters = buffer.dead_letters(limit=limit)
+    for d in letters:
+        click.echo(f"#{d.id} {_ago(d.at_ms)}\n  error: {d.error}\n  {'line' if d.line else 'point'}: "
+                   f"{d.line or d.point}")
+    click.echo(f"{len(letters)} dead letter(s) shown", err=True)
+
+
+def _ids(ids: tuple[int, ...], all_: bool) -> list[int] | None:
+    if not ids and not all_:
+        raise click.UsageError("give dead-letter ids or --all")
+    return None if all_ else list(ids)
+
+
+@dead_letters.command("requeue")
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="every dead letter that has a line")
+def dead_letters_requeue(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
+    """Put dead letters back into the buffer (after fixing what InfluxDB refused). The agent must be stopped."""
+    config = load_gateway_config(config_path)
+    with _open_buffer(config, exclusive=True) as buffer:
+        count = buffer.requeue_dead_letters(_ids(ids, all_))
+    click.echo(f"requeued {count} point(s)")
+
+
+@dead_letters.command("purge")
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="every dead letter")
+def dead_letters_purge(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
+    """Delete dead letters for good (they stay counted in rejected_total)."""
+    config = load_gateway_config(config_path)
+    with _open_buffer(config, exclusive=False) as buffer:
+        count = buffer.purge_dead_letters(_ids(ids, all_))
+    click.echo(f"purged {count} dead letter(s)")

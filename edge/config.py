@@ -100,6 +100,7 @@ class BufferSettings(StrictModel):
     path: Path = Path("/var/lib/thonminh/buffer.sqlite")
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="disk budget; oldest dropped first")
     commit_interval_ms: int = Field(200, ge=0, le=10_000, description="group commits within this latency")
+    dead_letters_max: int = Field(10_000, ge=1, description="dead letters kept for inspection (oldest pruned)")
 
 
 class ForwarderSettings(StrictModel):
@@ -111,6 +112,7 @@ class ForwarderSettings(StrictModel):
     backoff_initial_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
     flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
+    concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
 
 
 class ClockSettings(StrictModel):
@@ -119,6 +121,7 @@ class ClockSettings(StrictModel):
     )
     sync_file: Path | None = Field(None, description="for check='file': synchronised while this file exists")
     jump_threshold_s: float = Field(2.0, gt=0, description="wall-clock jumps larger than this are logged")
+    check_interval_s: float = Field(1.0, gt=0, le=60, description="how often the clock state is checked")
 
 
 class LogSettings(StrictModel):

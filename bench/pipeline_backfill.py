@@ -1,0 +1,186 @@
+"""Backfill: a 24-hour backlog at the standard village load drains to InfluxDB while live data keeps arriving.
+
+    .venv/bin/python bench/pipeline_backfill.py [--hours 24]
+
+The standard village load: 500 street lights reported each minute, 2 uplinks probed every 10 s, Wi-Fi and
+the modem every 30 s, self-metrics every minute (about 745,000 points a day). The backlog is committed to
+the buffer first (as after a day without uplink), then the real pipeline and forwarder (default settings:
+1 MiB batches, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
+the same load in real time. Prints markdown rows: drain time against the 60 s target, the drain rate against
+the raw limit measured in the same run (the same lines posted straight to ``/write`` in the same batches and
+concurrency), and the worst delay of a live point during the drain against the live points' own cadence.
+
+``village_points`` is also the load of ``bench/pipeline_throughput.py`` and ``bench/agent_rss.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edge.buffer import Buffer, NewRow  # noqa: E402
+from edge.clock import Clock  # noqa: E402
+from edge.config import ForwarderSettings  # noqa: E402
+from edge.forwarder import Forwarder  # noqa: E402
+from edge.pipeline import Pipeline, encode_for_buffer  # noqa: E402
+from edge.stats import Stats  # noqa: E402
+from thonminh.contract import GATEWAY, MODEM, STREETLIGHT, UPLINK, WIFI, Point, site_tags  # noqa: E402
+from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
+from thonminh.localservices import InfluxDBServer  # noqa: E402
+
+LIGHTS = 500
+TARGET_S = 60.0
+SITE = site_tags("kha-ly-thuong", "klt-gw1", commune="tien-dung", district="luc-ngan", province="bac-giang")
+
+
+def _lights(t_ms: int, minute: int) -> Iterator[Point]:
+    for i in range(LIGHTS):
+        lit = (minute + i) % 7 != 0
+        yield Point(STREETLIGHT.name, {**SITE, "light": f"l{i:03d}", "zone": f"z{i % 10}"}, {
+            "on": int(lit), "online": 1, "expected_on": 1, "observed_s": 60.0, "expected_on_s": 60.0,
+            "lit_when_expected_s": 60.0 if lit else 0.0, "ok_s": 60.0 if lit else 0.0,
+            "power_w": 35.5 + i % 5, "voltage_v": 229.8, "current_a": 0.16, "energy_kwh": 1200.25 + minute / 60,
+            "fault": "" if lit else "dark"}, t_ms)
+
+
+def village_points(start_ms: int, seconds: int, *, step_s: int = 10) -> Iterator[list[Point]]:
+    """The standard village load from ``start_ms``: one list of points per ``step_s`` seconds, in time order."""
+    for s in range(0, seconds, step_s):
+        t = start_ms + s * 1000
+        points = [Point(UPLINK.name, {**SITE, "link": link}, {
+            "up": 1, "up_s": 10.0, "observed_s": 10.0, "rtt_ms": 21.5 + k, "loss_pct": 0.0, "targets_ok": 3,
+            "targets_total": 3, "active": int(link == "fiber")}, t) for k, link in enumerate(("fiber", "4g"))]
+        if s % 30 == 0:
+            points.append(Point(WIFI.name, {**SITE, "ap": "cultural-house"}, {
+                "ap_up": 1, "up_s": 30.0, "observed_s": 30.0, "clients": 12, "rx_bytes": 1_250_000,
+                "tx_bytes": 9_800_000}, t))
+            points.append(Point(MODEM.name, {**SITE, "link": "4g", "modem": "m1"}, {
+                "registered": 1, "reg_state": "home", "operator": "Viettel", "access_tech": "LTE",
+                "rssi_dbm": -71.0, "rsrp_dbm": -98.0, "rsrq_db": -11.0, "sinr_db": 9.5, "sim": "ready"}, t))
+        if s % 60 == 0:
+            points.extend(_lights(t, s // 60))
+            points.append(Point(GATEWAY.name, SITE, {
+                "uptime_s": float(s), "buffer_points": 0, "buffer_bytes": 0, "forwarded_total": 0,
+                "dropped_total": 0, "rejected_total": 0, "lag_s": 0.0, "clock_synced": 1, "version": "bench"}, t))
+        yield points
+
+
+def per_day() -> int:
+    return sum(len(p) for p in village_points(0, 86_400))
+
+
+def encode_backlog(start_ms: int, seconds: int) -> list[NewRow]:
+    """The backlog as the pipeline commits it (lines without timestamps)."""
+    rows: list[NewRow] = []
+    for points in village_points(start_ms, seconds):
+        rows.extend(encode_for_buffer(points, synced=True, wall_ms=0, mono=0.0)[0])
+    return rows
+
+
+def raw_rate(client: InfluxClient, rows: list[NewRow], batch: int, concurrency: int) -> float:
+    """The limit: the same lines posted straight to ``/write``, same batch size and concurrency."""
+    client.create_database("raw")
+    bodies = ["\n".join(f"{r.line} {r.t_ms}" for r in rows[i:i + batch]) for i in range(0, len(rows), batch)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda body: client.write(body, database="raw"), bodies))
+    return len(rows) / (time.perf_counter() - start)
+
+
+async def live(pipeline: Pipeline, stop: asyncio.Event, emitted: list[int]) -> None:
+    """Emit the village load in real time (each 10 s step's points when its time comes)."""
+    start = time.time()
+    for points in village_points(int(start * 1000), 10**9):
+        delay = points[0].time_ms / 1000 - time.time()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+        if stop.is_set():
+            return
+        await pipeline.emit(points)
+        emitted.append(points[0].time_ms)
+
+
+async def run(hours: float, workdir: Path) -> tuple[int, float, float, float]:
+    server = InfluxDBServer(workdir / "influxdb")
+    server.start()
+    try:
+        client = InfluxClient(server.url, database="backfill", timeout=60)
+        client.create_database("backfill")
+        buffer = Buffer(workdir / "buffer.sqlite", max_bytes=2 * 1024**3)
+        now_ms = int(time.time() * 1000)
+        seconds = int(hours * 3600)
+        rows = encode_backlog(now_ms - seconds * 1000, seconds)
+        for i in range(0, len(rows), 30_000):
+            buffer.put(rows[i:i + 30_000])
+        backlog = len(rows)
+        settings = ForwarderSettings()
+        # batches as the forwarder cuts them: batch_bytes bounds them before batch_points does
+        per_batch = min(settings.batch_points, settings.batch_bytes // (sum(len(r.line) + 15 for r in rows[:5000]) // 5000))
+        raw = raw_rate(client, rows, per_batch, settings.concurrency)
+        del rows
+        clock = Clock(check=lambda: True)
+        pipeline = Pipeline(buffer, clock, Stats(buffer, clock), commit_interval_ms=200)
+        forwarder = Forwarder(buffer, InfluxV1Writer(client, database="backfill"), settings)
+        stop, stop_forwarder = asyncio.Event(), asyncio.Event()
+        emitted: list[int] = []
+        tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(live(pipeline, stop, emitted)),
+                 asyncio.create_task(forwarder.run(stop_forwarder, pipeline.committed))]
+        start = time.monotonic()
+        worst_live_delay = 0.0
+        while True:
+            await asyncio.sleep(0.5)
+            if emitted:
+                newest = await asyncio.to_thread(
+                    client.select, f"SELECT last(up) FROM uplink WHERE time >= {now_ms}ms")
+                rows = newest.rows()
+                seen = rows[0]["time"] if rows else 0
+                missing = [t for t in emitted if t > seen]
+                if missing:
+                    worst_live_delay = max(worst_live_delay, time.time() - missing[0] / 1000)
+            if buffer.counters["forwarded_total"] >= backlog and buffer.points <= 600:
+                break
+        drain_s = time.monotonic() - start
+        stop.set()
+        await pipeline.close()
+        stop_forwarder.set()
+        await asyncio.gather(*tasks)
+        buffer.close()
+        return backlog, drain_s, worst_live_delay, raw
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=float, default=24.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="thonminh-backfill-") as tmp:
+        backlog, drain_s, live_delay, raw = asyncio.run(run(args.hours, Path(tmp)))
+    print(f"Backfill of {args.hours:g} h at the standard village load ({backlog:,} points, "
+          f"{per_day():,} a day); live load emitted in real time during the drain.\n")
+    print("| figure | measured | limit | ratio |")
+    print("| --- | --- | --- | --- |")
+    print(f"| drain {backlog:,} points | {drain_s:.1f} s ({backlog / drain_s:,.0f} points/s) | "
+          f"{TARGET_S:.0f} s | {drain_s / TARGET_S:.2f} |")
+    print(f"| drain rate against the raw limit (same lines straight to /write, same batches) | "
+          f"{backlog / drain_s:,.0f} points/s | {raw:,.0f} points/s | {backlog / drain_s / raw:.2f} |")
+    print(f"| worst delay of a live point during the drain | {live_delay:.1f} s | 10 s (its own cadence) | "
+          f"{live_delay / 10:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,522 @@
+"""The durable store every point is committed to before anything else happens to it.
+
+One SQLite database in WAL mode with ``synchronous=FULL``: what ``put`` returns for survives SIGKILL and power
+loss. Points are kept in commit order (``AUTOINCREMENT`` ids, never reused, so an acknowledgement can never
+delete a newer point) as line protocol without the timestamp, plus the time in ms, the monotonic time and
+boot of samples taken while the clock was unsynchronised (``hold = 1``: never forwarded until corrected), and
+a size. A disk budget bounds the sum of sizes: the oldest points go first, each one counted.
+
+Called from worker threads: writes go through one connection under a lock (SQLite has one writer), takes
+through a second one, so a batch can be read while a commit waits for its fsync.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thonminh.logs import Episode
+
+__all__ = [
+    "COUNTERS",
+    "MARK_FIELD",
+    "ROW_OVERHEAD",
+    "Batch",
+    "Buffer",
+    "BufferLocked",
+    "BufferStatus",
+    "DeadLetter",
+    "NewDeadLetter",
+    "NewRow",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bytes a row costs beyond its line (rowid, time, size, flags, cell and page overhead): 23-29 measured on
+#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts ``len(line) + ROW_OVERHEAD`` per point.
+ROW_OVERHEAD = 28
+#: Field added to points whose timestamp could not be corrected (unsynchronised in a previous boot).
+MARK_FIELD = "clock_unsynced=1i"
+#: Counters persisted with the points, so totals survive restarts.
+COUNTERS = ("forwarded_total", "dropped_total", "dead_letter_total", "rejected_total", "last_write_ms")
+_REJECTS_KEPT = 200
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    line TEXT NOT NULL,
+    t_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    hold INTEGER NOT NULL DEFAULT 0,
+    marked INTEGER NOT NULL DEFAULT 0,
+    mono REAL,
+    boot INTEGER
+);
+CREATE TABLE IF NOT EXISTS boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    t_ms INTEGER,
+    line TEXT,
+    marked INTEGER NOT NULL DEFAULT 0,
+    point TEXT,
+    error TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    sample TEXT
+);
+"""
+
+#: The full line as sent: the mark field (when set) and the timestamp appended.
+_LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised."""
+
+    line: str
+    t_ms: int
+    mono: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetter:
+    """A point that cannot be encoded: kept for inspection, never forwarded."""
+
+    point: str
+    t_ms: int | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Points taken for one write, built by SQLite: the body to POST and the ids (a JSON array) to ack.
+
+    One string per batch instead of a Python object per point keeps the forwarder's memory flat on a Pi.
+    """
+
+    body: str
+    ids_json: str = "[]"
+    count: int = 0
+    #: (first, last) id of each contiguous run of ready points taken: excluded from takes while in flight
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def ids(self) -> list[int]:
+        return json.loads(self.ids_json)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.body.split("\n") if self.count else []
+
+
+_EMPTY = Batch("")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    at_ms: int
+    t_ms: int | None
+    line: str | None
+    point: str | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStatus:
+    """What ``thonminh edge status`` shows."""
+
+    points: int
+    bytes: int
+    held: int
+    oldest_ms: int | None
+    dead_letters: int
+    counters: dict[str, int]
+    rejects: list[tuple[int, str, str, str | None]] = field(default_factory=list)
+
+
+class BufferLocked(RuntimeError):
+    """Another process (a running agent, or a drain) owns this buffer."""
+
+
+@dataclass
+class _Totals:
+    points: int = 0
+    bytes: int = 0
+    held: int = 0
+
+
+class Buffer:
+    """The SQLite store. ``exclusive`` takes a lock file so two agents never share one buffer."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int,
+        boot_id: str = "unknown",
+        dead_letters_max: int = 10_000,
+        exclusive: bool = True,
+        readonly: bool = False,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.dead_letters_max = dead_letters_max
+        self._log = logger or log
+        self._lock = threading.Lock()
+        self._lockfile: int | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if exclusive and not readonly:
+            self._take_lockfile()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA cache_size=-512")  # 512 KiB page cache per connection: bounded memory on a Pi
+        if readonly:
+            # inspection next to a running agent: WAL readers never block it, and this connection never writes
+            self._db.execute("PRAGMA query_only=1")
+            self._boot = -1
+        else:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # durable across power loss, not only process death
+            self._db.execute("PRAGMA journal_size_limit=67108864")
+            self._db.executescript(_SCHEMA)
+            self._boot = self._boot_index(boot_id)
+            with self._tx() as db:
+                # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
+                db.execute("UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
+                           (self._boot,))
+        # Takes read through their own connection: WAL lets them run while a commit holds the writer.
+        self._reader = self._db if readonly else sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._reader.execute("PRAGMA cache_size=-512")
+        self._read_lock = self._lock if readonly else threading.Lock()
+        self.counters = {name: 0 for name in COUNTERS}
+        self.counters.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
+        points, size, held = self._db.execute(
+            "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
+        self._totals = _Totals(points, size, held)
+        self._full = Episode(self._log, "disk budget reached, dropping the oldest points",
+                             max_bytes=max_bytes)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def _take_lockfile(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise BufferLocked(f"{self.path} is in use by process {owner} (a running agent or drain)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lockfile = fd
+
+    def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
+        with self._lock:
+            self._db.close()
+        if self._lockfile is not None:
+            os.close(self._lockfile)
+            self._lockfile = None
+
+    def __enter__(self) -> Buffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _boot_index(self, boot_id: str) -> int:
+        self._db.execute("INSERT OR IGNORE INTO boots (boot_id) VALUES (?)", (boot_id,))
+        return self._db.execute("SELECT id FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()[0]
+
+    def _bump(self, db: sqlite3.Connection, deltas: dict[str, int]) -> dict[str, int]:
+        values = {k: self.counters[k] + v for k, v in deltas.items() if v}
+        if values:
+            db.executemany("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", values.items())
+        return values
+
+    # -- state -------------------------------------------------------------------------------------------
+    @property
+    def points(self) -> int:
+        return self._totals.points
+
+    @property
+    def bytes(self) -> int:
+        return self._totals.bytes
+
+    @property
+    def held(self) -> int:
+        """Points waiting for the clock to be synchronised."""
+        return self._totals.held
+
+    @property
+    def ready(self) -> int:
+        """Points the forwarder may send now."""
+        return self._totals.points - self._totals.held
+
+    # -- writing -----------------------------------------------------------------------------------------
+    def put(
+        self,
+        rows: Sequence[NewRow],
+        *,
+        dead: Sequence[NewDeadLetter] = (),
+        rejects: Sequence[tuple[str, str, str | None]] = (),
+        correct_at: tuple[int, float] | None = None,
+    ) -> int:
+        """Commit points (and dead letters, rejects, a clock correction) in one transaction.
+
+        Returns the number of points dropped to stay within the disk budget. After it returns, the rows are
+        on disk.
+        """
+        now_ms = int(time.time() * 1000)
+        boot = self._boot
+        params = [
+            (r.line, r.t_ms, len(r.line.encode()) + ROW_OVERHEAD, 0 if r.mono is None else 1, r.mono,
+             None if r.mono is None else boot)
+            for r in rows
+        ]
+        added = sum(p[2] for p in params)
+        held = sum(p[3] for p in params)
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO points (line, t_ms, size, hold, mono, boot) VALUES (?, ?, ?, ?, ?, ?)", params)
+            if dead:
+                self._insert_dead(db, [(now_ms, d.t_ms, None, 0, d.point, d.error) for d in dead])
+            if rejects:
+                db.executemany("INSERT INTO rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
+                               [(now_ms, *r) for r in rejects])
+                db.execute("DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?", (_REJECTS_KEPT,))
+            total = self._totals.bytes + added
+            dropped = dropped_bytes = dropped_held = 0
+            if total > self.max_bytes:
+                dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.max_bytes)
+            corrected = self._correct(db, *correct_at) if correct_at else 0
+            values = self._bump(db, {"dropped_total": dropped, "dead_letter_total": len(dead),
+                                     "rejected_total": len(rejects)})
+        self.counters.update(values)
+        t = self._totals
+        t.points += len(params) - dropped
+        t.bytes = total - dropped_bytes
+        t.held += held - dropped_held - corrected
+        if dropped:
+            self._full.problem("over budget", dropped=dropped, buffer_bytes=t.bytes)
+        elif t.bytes < 0.9 * self.max_bytes:
+            self._full.ok(dropped_total=self.counters["dropped_total"])
+        return dropped
+
+    def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int, int]:
+        freed = count = held = 0
+        last = None
+        for row_id, size, hold in db.execute("SELECT id, size, hold FROM points ORDER BY id"):
+            freed += size
+            count += 1
+            held += hold
+            last = row_id
+            if freed >= excess:
+                break
+        if last is not None:
+            db.execute("DELETE FROM points WHERE id <= ?", (last,))
+        return count, freed, held
+
+    def _insert_dead(self, db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+        db.executemany(
+            "INSERT INTO dead_letters (at_ms, t_ms, line, marked, point, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.execute("DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+                   (self.dead_letters_max,))
+
+    def _correct(self, db: sqlite3.Connection, wall_ms: int, mono: float) -> int:
+        if not self._totals.held:
+            return 0
+        cur = db.execute(
+            "UPDATE points SET t_ms = ? - CAST(round((? - mono) * 1000) AS INTEGER), hold = 0, mono = NULL,"
+            " boot = NULL WHERE hold = 1 AND boot = ?",
+            (wall_ms, mono, self._boot),
+        )
+        return cur.rowcount
+
+    def correct(self, wall_ms: int, mono: float) -> int:
+        """The clock is synchronised now: give held samples of this boot their true time. Returns how many."""
+        with self._tx() as db:
+            corrected = self._correct(db, wall_ms, mono)
+        self._totals.held -= corrected
+        return corrected
+
+    # -- forwarding --------------------------------------------------------------------------------------
+    def take(
+        self,
+        max_points: int,
+        max_bytes: int,
+        *,
+        live_share: float = 0.0,
+        exclude: Sequence[Batch] = (),
+    ) -> Batch:
+        """The next batch to forward: oldest ready points first, plus a share of the newest during a backlog.
+
+        When more points are ready than one batch holds, ``ceil(live_share * max_points)`` points (and the
+        same share of ``max_bytes``) come from the newest end, so live data keeps flowing while a backlog
+        drains from the oldest end. Held points (clock not yet synchronised) are never taken, nor the points
+        of the batches in ``exclude`` (still in flight). A point bigger than ``max_bytes`` still goes, alone.
+        """
+        ready = self.ready - sum(len(b) for b in exclude)
+        if ready <= 0:
+            return _EMPTY
+        live_n = 0
+        if ready > max_points and live_share > 0 and self._totals.held == 0:
+            live_n = min(max_points - 1, math.ceil(live_share * max_points))
+        live_bytes = math.ceil(live_share * max_bytes) if live_n else 0
+        ranges = [r for b in exclude for r in b.ranges]
+        skip = "".join(" AND id NOT BETWEEN ? AND ?" for _ in ranges)
+        bounds = [v for r in ranges for v in r]
+        with self._read_lock:
+            old = self._reader.execute(_take_sql(skip, "ASC"), (*bounds, max_points - live_n, max_bytes - live_bytes))
+            old = old.fetchone()
+            new = None
+            if live_n and old[2]:
+                new = self._reader.execute(_take_sql(" AND id > ?" + skip, "DESC"),
+                                       (old[4], *bounds, live_n, live_bytes)).fetchone()
+        parts = [p for p in (old, new) if p is not None and p[2]]
+        if not parts:
+            return _EMPTY
+        return Batch(
+            "\n".join(p[0] for p in parts),
+            parts[0][1] if len(parts) == 1 else parts[0][1][:-1] + "," + parts[1][1][1:],
+            sum(p[2] for p in parts),
+            tuple((p[3], p[4]) for p in parts),
+        )
+
+    def split(self, batch: Batch) -> tuple[Batch, Batch]:
+        """Halve a batch (to find the points InfluxDB refuses); points gone meanwhile are left out."""
+        ids = batch.ids
+        halves = []
+        with self._read_lock:
+            for part in (ids[: len(ids) // 2], ids[len(ids) // 2:]):
+                rows = self._reader.execute(
+                    f"SELECT id, {_LINE_SQL} FROM points WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                    (json.dumps(part),)).fetchall()
+                halves.append(Batch("\n".join(r[1] for r in rows), json.dumps([r[0] for r in rows]), len(rows)))
+        return halves[0], halves[1]
+
+    def ack(self, batch: Batch) -> int:
+        """The batch reached InfluxDB (2xx): delete it and count it as forwarded."""
+        if not batch.count:
+            return 0
+        with self._tx() as db:
+            sizes = db.execute(
+                "DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING size",
+                (batch.ids_json,)).fetchall()
+            gone = batch.count - len(sizes)
+            # Points dropped by the budget while this batch was in flight did arrive after all.
+            values = self._bump(db, {"forwarded_total": batch.count, "dropped_total": -gone,
+                                     "last_write_ms": int(time.time() * 1000) - self.counters["last_write_ms"]})
+        self.counters.update(values)
+        self._totals.points -= len(sizes)
+        self._totals.bytes -= sum(s for (s,) in sizes)
+        return len(sizes)
+
+    def dead_letter(self, batch: Batch, error: str) -> int:
+        """InfluxDB refused these points as malformed: move them to the dead letters."""
+        now_ms = int(time.time() * 1000)
+        with self._tx() as db:
+            rows = db.execute(
+                "DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING line, t_ms, marked, size",
+                (batch.ids_json,)).fetchall()
+            self._insert_dead(db, [(now_ms, t, line, marked, None, error[:2000]) for line, t, marked, _ in rows])
+            values = self._bump(db, {"dead_letter_total": len(rows)})
+        self.counters.update(values)
+        self._totals.points -= len(rows)
+        self._totals.bytes -= sum(r[3] for r in rows)
+        return len(rows)
+
+    # -- inspection --------------------------------------------------------------------------------------
+    def oldest(self) -> tuple[int, bool, float | None] | None:
+        """(t_ms, held, mono) of the oldest point, or None when empty."""
+        with self._lock:
+            row = self._db.execute("SELECT t_ms, hold, mono FROM points ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else (row[0], bool(row[1]), row[2])
+
+    def status(self, *, rejects: int = 10) -> BufferStatus:
+        """Counts straight from the database (also right when another process writes to it)."""
+        with self._lock:
+            points, size, held = self._db.execute(
+                "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
+            oldest = self._db.execute("SELECT t_ms FROM points WHERE hold = 0 ORDER BY id LIMIT 1").fetchone()
+            dead = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+            counters = {name: 0 for name in COUNTERS}
+            counters.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
+            recent = self._db.execute(
+                "SELECT at_ms, source, reason, sample FROM rejects ORDER BY id DESC LIMIT ?", (rejects,)).fetchall()
+        return BufferStatus(points, size, held, oldest[0] if oldest else None, dead, counters,
+                            [tuple(r) for r in recent])
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL ELSE " + _LINE_SQL + " END,"
+                " point, error FROM dead_letters ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [DeadLetter(*r) for r in rows]
+
+    def requeue_dead_letters(self, ids: Sequence[int] | None = None) -> int:
+        """Put dead letters that have a line back into the buffer (after fixing the cause). Returns how many."""
+        where = "line IS NOT NULL" + ("" if ids is None else " AND id IN (SELECT value FROM json_each(?))")
+        args = () if ids is None else (json.dumps(list(ids)),)
+        with self._tx() as db:
+            rows = db.execute(f"DELETE FROM dead_letters WHERE {where} RETURNING line, t_ms, marked", args).fetchall()
+            rows.sort(key=lambda r: r[1])
+            db.executemany("INSERT INTO points (line, t_ms, size, marked) VALUES (?, ?, ?, ?)",
+                           [(line, t, len(line.encode()) + ROW_OVERHEAD, m) for line, t, m in rows])
+        self._totals.points += len(rows)
+        self._totals.bytes += sum(len(r[0].encode()) + ROW_OVERHEAD for r in rows)
+        return len(rows)
+
+    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int:
+        where = "" if ids is None else " WHERE id IN (SELECT value FROM json_each(?))"
+        args = () if ids is None else (json.dumps(list(ids)),)
+        with self._tx() as db:
+            return db.execute(f"DELETE FROM dead_letters{where}", args).rowcount
+
+
+def _take_sql(where: str, order: str) -> str:
+    """One batch part as a single row: body, ids as JSON, count, first and last id.
+
+    The inner query stops after ``LIMIT`` points in id order; the window sum then cuts at the byte bound,
+    always keeping the first point.
+    """
+    return f"""
+SELECT group_concat(full, char(10)), json_group_array(id), count(*), min(id), max(id) FROM (
+    SELECT id, full, sum(length(full) + 1) OVER (ORDER BY id {order} ROWS UNBOUNDED PRECEDING) AS used,
+           row_number() OVER (ORDER BY id {order}) AS k
+    FROM (SELECT id, {_LINE_SQL} AS full FROM points WHERE hold = 0{where} ORDER BY id {order} LIMIT ?)
+) WHERE used <= ? OR k = 1"""

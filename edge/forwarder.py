@@ -1,0 +1,211 @@
+"""Drain the buffer to InfluxDB: batches in order, deleted only after a 2xx, retried forever, never dropped.
+
+Errors are sorted here (style rule 5): connection errors, timeouts, 429 and 5xx, and 4xx that do not
+concern the batch (401, 403, 404 database not found) are retried with exponential backoff and jitter,
+honouring ``Retry-After``. A 400, 413 or 422 concerns the batch: it is bisected until the refused points are
+found; only those single points go to the dead letters, everything else is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from edge.buffer import Batch, Buffer
+from edge.config import ForwarderSettings
+from thonminh.errors import InfluxClientError, InfluxServerError
+from thonminh.influx import LineWriter
+from thonminh.logs import Episode, RateLimited
+
+__all__ = ["MALFORMED_STATUSES", "MAX_RETRY_AFTER_S", "Forwarder", "RetryLater"]
+
+log = logging.getLogger(__name__)
+
+#: 4xx answers that say "this batch is bad", so bisecting finds the bad points.
+MALFORMED_STATUSES = frozenset({400, 413, 422})
+#: A ``Retry-After`` longer than this is capped (a broken proxy must not park the gateway for days).
+MAX_RETRY_AFTER_S = 3600.0
+
+
+class RetryLater(Exception):
+    """The write did not happen and may be retried; ``retry_after`` when the server asked for a delay."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+async def _sleep_unless(stop: asyncio.Event | None, delay: float) -> None:
+    if stop is None:
+        await asyncio.sleep(delay)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+    except TimeoutError:
+        pass
+
+
+class Forwarder:
+    """Moves batches from the buffer to a ``LineWriter`` (blocking writes run in a worker thread)."""
+
+    def __init__(
+        self,
+        buffer: Buffer,
+        writer: LineWriter,
+        settings: ForwarderSettings,
+        *,
+        timeout_s: float = 10.0,
+        logger: logging.Logger | None = None,
+        random_fn: Callable[[], float] = random.random,
+    ) -> None:
+        self.buffer = buffer
+        self.writer = writer
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self._log = logger or log
+        self._random = random_fn
+        self._attempt = 0
+        self._in_flight: dict[int, Batch] = {}
+        self._taking = asyncio.Lock()
+        self._down = Episode(self._log, "InfluxDB write failing, points stay in the buffer")
+        self._dead_log = RateLimited(self._log, period=60.0, burst=5)
+        self.last_success_mono: float | None = None
+
+    # -- one batch ---------------------------------------------------------------------------------------
+    async def step(self, *, timeout: float | None = None) -> int:
+        """Forward one batch; returns how many points left the buffer (0 = nothing ready). Raises RetryLater."""
+        s = self.settings
+        async with self._taking:  # takes are sequential, so concurrent batches never overlap
+            batch = await asyncio.to_thread(self.buffer.take, s.batch_points, s.batch_bytes,
+                                            live_share=s.live_share, exclude=list(self._in_flight.values()))
+            if not batch:
+                return 0
+            self._in_flight[id(batch)] = batch
+        try:
+            await self._send(batch, timeout if timeout is not None else self.timeout_s)
+        finally:
+            del self._in_flight[id(batch)]
+        self.last_success_mono = time.monotonic()
+        return len(batch)
+
+    async def _send(self, batch: Batch, timeout: float) -> None:
+        try:
+            await asyncio.to_thread(self._write, batch, timeout)
+        except InfluxClientError as err:
+            if err.status not in MALFORMED_STATUSES:
+                raise RetryLater(str(err)) from err
+            if len(batch) == 1:
+                await asyncio.to_thread(self.buffer.dead_letter, batch, str(err))
+                self._dead_log.warning("dead-letter", "InfluxDB refused a point: dead-lettered",
+                                       error=str(err)[:300], line=batch.body[:300])
+                return
+            first, second = await asyncio.to_thread(self.buffer.split, batch)
+            await self._send(first, timeout)
+            await self._send(second, timeout)
+            return
+        except InfluxServerError as err:
+            raise RetryLater(str(err), err.retry_after) from err
+        except Exception as err:  # noqa: BLE001 - connection errors and anything unexpected: keep the points
+            raise RetryLater(f"{type(err).__name__}: {err}") from err
+        await asyncio.to_thread(self.buffer.ack, batch)
+
+    def _write(self, batch: Batch, timeout: float) -> None:
+        self.writer.write(batch.body, timeout=timeout)
+
+    def backoff(self, retry_after: float | None = None) -> float:
+        """The next delay: exponential with jitter (half fixed, half random), at least ``Retry-After``."""
+        s = self.settings
+        base = min(s.backoff_max_s, s.backoff_initial_s * 2 ** min(self._attempt, 30))
+        self._attempt += 1
+        delay = base / 2 + self._random() * base / 2
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
+        return delay
+
+    def _failed(self, err: RetryLater) -> float:
+        delay = self.backoff(err.retry_after)
+        self._down.problem(str(err), buffer_points=self.buffer.points, retry_in_s=round(delay, 2))
+        return delay
+
+    def _succeeded(self) -> None:
+        self._attempt = 0
+        self._down.ok(buffer_points=self.buffer.points)
+
+    # -- loops -------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None, *, idle_s: float = 1.0) -> None:
+        """Forward until ``stop`` is set, ``settings.concurrency`` batches at a time.
+
+        ``wake`` (the pipeline's commit event) ends an idle wait early.
+        """
+        await asyncio.gather(*(self._worker(stop, wake, idle_s) for _ in range(self.settings.concurrency)))
+
+    async def _worker(self, stop: asyncio.Event, wake: asyncio.Event | None, idle_s: float) -> None:
+        while not stop.is_set():
+            try:
+                moved = await self.step()
+            except RetryLater as err:
+                await _sleep_unless(stop, self._failed(err))
+                continue
+            self._succeeded()
+            if moved == 0:
+                await self._idle(stop, wake, idle_s)
+
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event | None, idle_s: float) -> None:
+        if wake is None:
+            await _sleep_unless(stop, idle_s)
+            return
+        wake.clear()
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def flush(self, deadline_s: float) -> bool:
+        """Forward what can be forwarded within ``deadline_s`` (shutdown). True when nothing ready is left."""
+        end = time.monotonic() + deadline_s
+        while (remaining := end - time.monotonic()) > 0:
+            try:
+                if await self.step(timeout=max(0.5, remaining)) == 0:
+                    return True
+            except RetryLater as err:
+                self._log.warning("flush stopped: InfluxDB not writable", extra={
+                    "error": str(err)[:300], "buffer_points": self.buffer.points})
+                return False
+        return self.buffer.ready == 0
+
+    async def drain(
+        self,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+        deadline_s: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> bool:
+        """Forward every ready point, retrying with backoff. True when done, False on deadline or stop."""
+        end = None if deadline_s is None else time.monotonic() + deadline_s
+
+        async def worker() -> bool:
+            while not (stop and stop.is_set()):
+                if end is not None and time.monotonic() >= end:
+                    return False
+                try:
+                    moved = await self.step()
+                except RetryLater as err:
+                    delay = self._failed(err)
+                    if end is not None:
+                        delay = min(delay, max(0.0, end - time.monotonic()))
+                    await _sleep_unless(stop, delay)
+                    continue
+                self._succeeded()
+                if moved == 0:
+                    return True
+                if on_progress:
+                    on_progress(moved)
+            return False
+
+        results = await asyncio.gather(*(worker() for _ in range(self.settings.concurrency)))
+        return all(results) and self.buffer.ready == 0

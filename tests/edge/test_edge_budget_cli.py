@@ -1,0 +1,123 @@
+"""A long outage over the disk budget (exact, oldest-first, counted drops), and the edge commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from edge_helpers import BASE_MS, MEASUREMENT, CounterSource, arrived, async_wait_until, count, gateway_toml
+
+from edge.buffer import ROW_OVERHEAD, Buffer, NewRow
+from edge.cli import edge
+from thonminh.contract import Point, encode_line
+from thonminh.influx import InfluxClient
+from thonminh.localservices import InfluxDBServer
+
+MB = 1024 * 1024
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def stored_size(run: int, n: int) -> int:
+    line = encode_line(Point(MEASUREMENT, {"village": "v1", "gateway": "g1", "run": str(run)}, {"n": n},
+                             BASE_MS + n))
+    return len(line.rsplit(" ", 1)[0]) + ROW_OVERHEAD
+
+
+async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
+    influxdb_server: InfluxDBServer, tmp_path: Path, start_agent, caplog
+):
+    caplog.set_level(logging.INFO)
+    client = InfluxClient(influxdb_server.url, database="budget")
+    client.create_database("budget")
+    influxdb_server.stop()  # the uplink is down for the whole stream
+    config = gateway_toml(tmp_path, url=influxdb_server.url, database="budget",
+                          tables={"buffer": {"max_bytes": MB}, "forwarder": {"flush_deadline_s": 0.5}})
+    total = 30_000
+    counter = CounterSource.Config(run=7, total=total, per_emit=500)
+    agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
+    source = agent.sources[-1]
+    await async_wait_until(lambda: source.done and source.done.is_set(), what="the stream")
+    await running.finish()
+
+    kept, used = 0, 0
+    for n in reversed(range(total)):
+        if used + stored_size(7, n) > MB:
+            break
+        used += stored_size(7, n)
+        kept += 1
+    assert 5000 < kept < total
+    status = json.loads(cli("status", "--config", str(config), "--json").stdout)
+    assert status["dropped_total"] == total - kept
+    assert (status["points"], status["bytes"]) == (kept, used)
+    drops = [r for r in caplog.records if r.getMessage().startswith("disk budget reached")]
+    assert len(drops) == 1, "one log line per episode, not per point"
+
+    influxdb_server.start()
+    drained = cli("drain", "--config", str(config), "--timeout", "60")
+    assert drained.returncode == 0, drained.stderr
+    assert "draining" in drained.stderr  # the progress bar (only its label when not on a terminal)
+    assert f"done: forwarded {kept} points, 0 left" in drained.stderr
+    got = sorted(r["n"] for r in arrived(client, 7))
+    assert got == list(range(total - kept, total))
+
+
+async def test_status_runs_beside_the_agent_and_a_second_agent_is_refused(
+    influx: InfluxClient, tmp_path: Path, start_agent
+):
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True)
+    agent, running = await start_agent(config)
+    await async_wait_until(lambda: count_gateway(influx) >= 2, what="gateway self-metrics")
+    agent.stats.reject("lights:mqtt", "payload is not JSON", b"{not json")
+    await async_wait_until(lambda: agent.buffer.counters["rejected_total"] == 1, what="the reject to commit")
+    text = cli("status", "--config", str(config))
+    assert text.returncode == 0, text.stderr
+    assert "forwarded_total" in text.stdout and "last successful write" in text.stdout
+    assert "reject" in text.stdout and "lights:mqtt: payload is not JSON: '{not json'" in text.stdout
+    second = cli("run", "--config", str(config), timeout=60)
+    assert second.returncode == 1 and "is in use by process" in second.stderr
+    await running.finish()
+    rows = influx.select("SELECT * FROM gateway").rows()
+    assert rows[-1]["rejected_total"] == 1 and rows[-1]["version"]
+    assert {"uptime_s", "buffer_points", "buffer_bytes", "forwarded_total", "dropped_total", "lag_s",
+            "clock_synced"} <= set(rows[-1])
+
+
+def count_gateway(client: InfluxClient) -> int:
+    rows = client.select("SELECT count(uptime_s) FROM gateway").rows()
+    return int(rows[0]["count"]) if rows else 0
+
+
+def run_in_process(*args: str) -> Result:
+    """The same commands in-process (CliRunner): fast, for the command logic; the tests above use processes."""
+    return CliRunner().invoke(edge, list(args))
+
+
+def test_dead_letters_commands(influx: InfluxClient, tmp_path: Path):
+    config = str(gateway_toml(tmp_path, url=influx.url, database=influx.database))
+    with Buffer(tmp_path / "buffer.sqlite", max_bytes=MB) as buffer:
+        buffer.put([NewRow(f"{MEASUREMENT},run=8 n={i}i", BASE_MS + i) for i in range(3)])
+        batch = buffer.take(3, MB)
+        buffer.dead_letter(batch, "write: HTTP 400: partial write: field type conflict")
+    listed = run_in_process("dead-letters", "list", "--config", config)
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.count("field type conflict") == 3
+    assert f"line: {MEASUREMENT},run=8 n=0i {BASE_MS}" in listed.stdout
+    assert run_in_process("dead-letters", "requeue", "--config", config).exit_code == 2  # ids or --all
+    requeued = run_in_process("dead-letters", "requeue", "--config", config, "1", "2")
+    assert requeued.stdout.strip() == "requeued 2 point(s)"
+    purged = run_in_process("dead-letters", "purge", "--config", config, "--all")
+    assert purged.stdout.strip() == "purged 1 dead letter(s)"
+    drained = run_in_process("drain", "--config", config)
+    assert drained.exit_code == 0, drained.output
+    assert sorted(r["n"] for r in arrived(influx, 8)) == [0, 1]
+    assert count(influx, 8) == 2
+    status = json.loads(run_in_process("status", "--config", config, "--json").stdout)
+    assert status["dead_letters"] == 0 and status["dead_letter_total"] == 3 and status["forwarded_total"] == 2
