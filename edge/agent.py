@@ -17,7 +17,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edge.buffer import Buffer
@@ -209,9 +208,6 @@ class Agent:
         stop = stop or asyncio.Event()
         config = self.config
         tune_malloc()  # before the first worker thread starts
-        # blocking work: commits, one take/write/ack per batch in flight, a source's occasional file read
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(config.forwarder.concurrency + 2, thread_name_prefix="thonminh"))
         self.buffer = await asyncio.to_thread(
             Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
             dead_letters_max=config.buffer.dead_letters_max, logger=logging.getLogger("edge.buffer"))

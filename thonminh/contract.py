@@ -6,6 +6,7 @@ them; everything imports from here. See ``docs/data-model.md`` for the prose ver
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -287,6 +288,21 @@ def _encode_float(where: str, value: float) -> str:
     return repr(value)
 
 
+#: Validated, escaped pieces of lines, keyed by what they encode: a gateway writes the same few hundred
+#: names and tag pairs over and over. Bounded: cleared when full, so odd inputs cannot grow them.
+_CACHE_MAX = 4096
+_names: dict[str, str] = {}
+_tag_pairs: dict[tuple[str, str], str] = {}
+_field_keys: dict[str, str] = {}
+_NO_FIELDS: Mapping[str, Field] = MappingProxyType({})
+
+
+def _remember(cache: dict, key: object, value: str) -> None:  # type: ignore[type-arg]
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
 def encode_line(point: Point) -> str:
     """Encode one point as a line of InfluxDB line protocol (millisecond precision).
 
@@ -294,46 +310,76 @@ def encode_line(point: Point) -> str:
     or read back differently, so one bad point never corrupts a batch.
     """
     name = point.measurement
-    _check_name("measurement", name, "point")
+    head = _names.get(name) if type(name) is str else None
+    if head is None:
+        _check_name("measurement", name, "point")
+        head = name.translate(_NAME_ESCAPES)
+        _remember(_names, name, head)
     spec = MEASUREMENTS.get(name)
-    parts = [name.translate(_NAME_ESCAPES)]
+    tags = point.tags
     if spec is not None:
         for key in REQUIRED_SITE_TAGS + spec.tags:
-            if not point.tags.get(key):
+            if not tags.get(key):
                 raise EncodeError(f"{name}: required tag {key!r} is missing")
-    for key in sorted(point.tags):
-        value = point.tags[key]
+    parts = [head]
+    for key in sorted(tags):
+        value = tags[key]
         if value is None:
             continue
-        _check_name("tag key", key, name)
-        _check_name("tag value", value, f"{name}.{key}")
-        parts.append(f",{key.translate(_KEY_ESCAPES)}={value.translate(_KEY_ESCAPES)}")
-    if not point.fields:
+        pair = _tag_pairs.get((key, value)) if type(key) is str and type(value) is str else None
+        if pair is None:
+            _check_name("tag key", key, name)
+            _check_name("tag value", value, f"{name}.{key}")
+            pair = f",{key.translate(_KEY_ESCAPES)}={value.translate(_KEY_ESCAPES)}"
+            _remember(_tag_pairs, (key, value), pair)
+        parts.append(pair)
+    fields = point.fields
+    if not fields:
         raise EncodeError(f"{name}: a point needs at least one field")
+    specs = spec.fields if spec is not None else _NO_FIELDS
     encoded = []
-    for key, value in point.fields.items():
-        _check_name("field key", key, name)
-        fspec = spec.fields.get(key) if spec else None
-        encoded.append(f"{key.translate(_KEY_ESCAPES)}={_encode_field(f'{name}.{key}', fspec, value)}")
+    for key, value in fields.items():
+        prefix = _field_keys.get(key) if type(key) is str else None
+        if prefix is None:
+            _check_name("field key", key, name)
+            prefix = key.translate(_KEY_ESCAPES) + "="
+            _remember(_field_keys, key, prefix)
+        fspec = specs.get(key)
+        kind = type(value)
+        # the common cases first; everything else (and every error) takes the general path
+        if kind is float and (fspec is None or fspec.type is FieldType.FLOAT) and math.isfinite(value):
+            encoded.append(prefix + repr(value))
+        elif kind is int and (fspec is None or fspec.type is FieldType.INT) and _INT64[0] <= value <= _INT64[1]:
+            encoded.append(f"{prefix}{value}i")
+        else:
+            encoded.append(prefix + _encode_field(f"{name}.{key}", fspec, value))
     if spec is not None and spec.interval:
         _check_interval(spec, point)
-    if not isinstance(point.time_ms, int) or isinstance(point.time_ms, bool):
-        raise EncodeError(f"{name}: time_ms must be an int, got {point.time_ms!r}")
-    return f"{''.join(parts)} {','.join(encoded)} {point.time_ms}"
+    time_ms = point.time_ms
+    if type(time_ms) is not int:
+        if not isinstance(time_ms, int) or isinstance(time_ms, bool):
+            raise EncodeError(f"{name}: time_ms must be an int, got {time_ms!r}")
+    return f"{''.join(parts)} {','.join(encoded)} {time_ms}"
 
 
 def _check_interval(spec: Measurement, point: Point) -> None:
-    observed = point.fields.get("observed_s")
+    fields = point.fields
+    observed = fields.get("observed_s")
     if observed is None:
         raise EncodeError(f"{spec.name}: interval sample without observed_s")
     if isinstance(observed, str) or not math.isfinite(float(observed)) or observed < 0:
         raise EncodeError(f"{spec.name}.observed_s: {observed!r} is not a non-negative number")
-    for key, fspec in spec.fields.items():
-        value = point.fields.get(key)
-        if fspec.interval_seconds and isinstance(value, int | float) and not isinstance(value, bool):
+    for key in _interval_keys(spec.name):
+        value = fields.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
             # a little slack for float rounding when a source sums sub-intervals
             if not 0 <= value <= observed + 1e-6:
                 raise EncodeError(f"{spec.name}.{key}: {value} outside 0..observed_s ({observed})")
+
+
+@functools.cache
+def _interval_keys(name: str) -> tuple[str, ...]:
+    return tuple(key for key, fspec in MEASUREMENTS[name].fields.items() if fspec.interval_seconds)
 
 
 def encode_lines(points: Iterable[Point]) -> str:
