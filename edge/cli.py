@@ -8,11 +8,13 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from edge.config import GatewayConfig, load_gateway_config
 from thonminh.config import masked
+from thonminh.errors import ConfigError
 
 __all__ = ["edge"]
 
@@ -29,9 +31,14 @@ def edge() -> None:
 
 @edge.command("check-config")
 @config_option
-def check_config(config_path: str) -> None:
+@click.option("--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports)")
+def check_config(config_path: str, static: bool) -> None:
     """Validate the config and print the effective settings, secrets masked. Exit 2 on errors."""
     config = load_gateway_config(config_path)
+    problems = [] if static else config.environment_problems()
+    if problems:
+        name = Path(config_path).name
+        raise ConfigError("\n".join(f"{name}: {problem}" for problem in problems))
     click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False, default=str))
     sources = config.source_instances()
     click.echo(f"ok: {config_path}: {len(sources)} source(s): " + ", ".join(

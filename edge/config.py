@@ -149,6 +149,15 @@ class GatewayConfig(StrictModel):
             raise ValueError("clock.check = 'file' needs clock.sync_file")
         return self
 
+    def environment_problems(self) -> list[str]:
+        """What this machine says is wrong with the enabled sources (a missing interface, ...), by key path."""
+        problems = []
+        for kind in source_kinds():
+            for i, cfg in enumerate(getattr(self.sources, kind, None) or []):
+                if cfg.enabled:
+                    problems.extend(cfg.environment_problems(f"sources.{kind}[{i}]"))
+        return problems
+
     def source_instances(self) -> list[tuple[str, SourceConfig]]:
         """(kind, config) of every enabled source instance, in kind order."""
         out = []

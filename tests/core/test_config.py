@@ -79,7 +79,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_check_config_command(tmp_path: Path):
-    ok = run_cli("edge", "check-config", "--config", str(EXAMPLE))
+    ok = run_cli("edge", "check-config", "--static", "--config", str(EXAMPLE))
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["site"]["village"] == "kha-ly-thuong"
 
@@ -104,3 +104,24 @@ def test_environment_override_indexes_arrays_of_tables(tmp_path: Path):
     assert data["sources"]["wifi"][1]["http"] == {"user": "b", "password": "pw"}
     with pytest.raises(ConfigError, match="sources.wifi.5.http.password: no list item '5'"):
         apply_env_overrides(data, {"THONMINH_SOURCES__WIFI__5__HTTP__PASSWORD": "pw"})
+
+
+def test_check_config_reports_what_this_machine_lacks(tmp_path: Path):
+    """Unknown interface and a serial path that does not exist: exit 2 naming both key paths."""
+    text = MINIMAL + """
+[[sources.uplink]]
+link = "fiber"
+interface = "nosuchif0"
+[[sources.uplink.targets]]
+kind = "tcp"
+host = "127.0.0.1"
+port = 9
+
+[sources.modem]
+port = "/dev/serial/by-id/no-such-modem"
+"""
+    result = run_cli("edge", "check-config", "--config", str(write(tmp_path, text)))
+    assert result.returncode == 2
+    assert "gateway.toml: sources.uplink[0].interface" in result.stderr and "nosuchif0" in result.stderr
+    assert "gateway.toml: sources.modem[0].port" in result.stderr
+    assert run_cli("edge", "check-config", "--static", "--config", str(write(tmp_path, text))).returncode == 0
