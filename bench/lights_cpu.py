@@ -125,9 +125,23 @@ def make_source(work: Path, port: int, buffer: Buffer, period: float) -> tuple[L
     return LightsSource(cfg, ctx), committed
 
 
-def cpu_s() -> float:
+def cpu_s() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
+
+
+def threads_cpu_s() -> dict[str, float]:
+    """CPU seconds of this process's main thread (the event loop) and of its worker threads (``/proc/self/task``)."""
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that just ended
+        key = "main" if task.name == str(os.getpid()) else "worker threads (journal, buffer)"
+        out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -162,7 +176,9 @@ def peers(port: int) -> list[subprocess.Popen[str]]:
     return [sub, floor]
 
 
-async def measure(work: Path, port: int, args: argparse.Namespace) -> tuple[float, float, int, int, list[float]]:
+async def measure(
+    work: Path, port: int, args: argparse.Namespace,
+) -> tuple[tuple[float, float, dict[str, float]], float, int, int, list[float]]:
     buffer = Buffer(work / "buffer.sqlite", max_bytes=256 * 1024 * 1024)
     source, committed = make_source(work, port, buffer, args.period)
     await source.init()
@@ -176,9 +192,11 @@ async def measure(work: Path, port: int, args: argparse.Namespace) -> tuple[floa
                                     "--seconds", str(args.seconds + args.warmup + 5)])
         await asyncio.sleep(args.warmup)
         c0, t0, m0, p0 = cpu_s(), time.monotonic(), source.acknowledged, committed[0]
+        th0 = threads_cpu_s()
         o0 = [proc_cpu_s(p.pid) for p in others]
         await asyncio.sleep(args.seconds)
         c1, t1, m1, p1 = cpu_s(), time.monotonic(), source.acknowledged, committed[0]
+        th1 = threads_cpu_s()
         o1 = [proc_cpu_s(p.pid) for p in others]
         await asyncio.to_thread(village.wait, 120)
     finally:
@@ -189,7 +207,9 @@ async def measure(work: Path, port: int, args: argparse.Namespace) -> tuple[floa
         await asyncio.gather(task, return_exceptions=True)
         await source.close()
         buffer.close()
-    return c1 - c0, t1 - t0, m1 - m0, p1 - p0, [b - a for a, b in zip(o0, o1, strict=True)]
+    cpu = (c1[0] - c0[0], c1[1] - c0[1])
+    split = {k: v - th0.get(k, 0.0) for k, v in th1.items()}
+    return (*cpu, split), t1 - t0, m1 - m0, p1 - p0, [b - a for a, b in zip(o0, o1, strict=True)]
 
 
 def main() -> None:
@@ -216,9 +236,10 @@ def main() -> None:
         broker = MosquittoServer(work / "mosquitto", extra_config=window)
         broker.start()
         try:
-            cpu, wall, messages, points, (sub_cpu, floor_cpu) = asyncio.run(measure(work, broker.port, args))
+            (user, system, split), wall, messages, points, (sub_cpu, floor_cpu) = asyncio.run(measure(work, broker.port, args))
         finally:
             broker.stop()
+    cpu = user + system
     pct = 100 * cpu / wall
     rate = messages / wall
     expected = sum(PER_REPORT[k] for k in formats(args.village, args.lights)) / args.period
@@ -232,7 +253,10 @@ def main() -> None:
     print(f"| lights source CPU (all threads), {rate:,.0f} msg/s, {points} samples committed | {pct:.2f}% of one core "
           f"| {LIMIT_PCT:.0f}% | {pct / LIMIT_PCT:.2f} | {'pass' if pct < LIMIT_PCT else 'FAIL'} |")
     per = 1e6 / max(messages, 1)
-    print(f"| CPU per message (receive, parse, track, journal, PUBACK) | {cpu * per:.0f} us | | | |")
+    print(f"| CPU per message (receive, parse, track, journal, PUBACK) | {cpu * per:.0f} us (user {user * per:.0f}, "
+          f"system {system * per:.0f}) | | | |")
+    threads = ", ".join(f"{k} {v * per:.0f}" for k, v in sorted(split.items()))
+    print(f"| of which, by thread (main = event loop: MQTT, parse, track, samples) | {threads} us | | | |")
     print(f"| peer: bare aiomqtt + manual PUBACK, no processing (same stream) | {100 * floor_cpu / wall:.2f}% "
           f"({floor_cpu * per:.0f} us/msg) | library floor | {100 * floor_cpu / wall / LIMIT_PCT:.2f} | |")
     print(f"| peer: mosquitto_sub, C client (same stream) | {100 * sub_cpu / wall:.2f}% ({sub_cpu * per:.0f} us/msg) "

@@ -21,31 +21,38 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
 from edge.sources.lights.inventory import Inventory, LightSpec
 from edge.sources.lights.observation import Meter, Observation
 from edge.sources.lights.schedule import Schedule
-from thonminh.contract import STREETLIGHT
+from edge.sources.lights.state import (
+    DARK,
+    DAY_BURNING,
+    EXPECTED_ON,
+    EXPECTED_ON_S,
+    FAULT,
+    KNOWN_STATUS,
+    LAMP_FAILURE,
+    LIT_WHEN_EXPECTED_S,
+    METER_FIELDS,
+    OBSERVED_S,
+    OFFLINE_STATUS,
+    OK_S,
+    ON,
+    ONLINE,
+    STALE_STATUS,
+    UNOBSERVED,
+    LightState,
+    Sample,
+    Status,
+)
 
 __all__ = ["Applied", "LightState", "Sample", "Status", "TrackerSettings", "LightTracker"]
 
 
-def _name(field_name: str) -> str:
-    """A contract field name; fails at import if the contract ever drops it."""
-    return STREETLIGHT.field(field_name).name
-
-
-ON, ONLINE, EXPECTED_ON = _name("on"), _name("online"), _name("expected_on")
-OBSERVED_S, EXPECTED_ON_S = _name("observed_s"), _name("expected_on_s")
-LIT_WHEN_EXPECTED_S, OK_S, FAULT = _name("lit_when_expected_s"), _name("ok_s"), _name("fault")
-METER_FIELDS: Final = tuple(_name(f) for f in ("power_w", "voltage_v", "current_a", "energy_kwh"))
-LIGHT_TAG, ZONE_TAG = STREETLIGHT.tags
-
-#: Fault values of the contract, in priority order.
-OFFLINE, STALE, LAMP_FAILURE, DARK, DAY_BURNING = "offline", "stale", "lamp_failure", "dark", "day_burning"
 #: Device-reported faults that mean the lamp cannot light.
 _LAMP_DOWN: Final = frozenset({"lamp_failure", "control_gear_failure"})
 _BACKWARD_TOLERANCE_MS: Final = 2_000
@@ -69,70 +76,6 @@ class TrackerSettings:
     #: A wall-clock jump (or stall) longer than this restarts the interval instead of being accounted.
     max_gap_s: float = 600.0
 
-
-@dataclass(slots=True)
-class LightState:
-    """What is known about one light; journaled, so it survives restarts."""
-
-    on: bool | None = None
-    level: int | None = None
-    online: bool | None = None
-    last_report_ms: int | None = None
-    on_since_ms: int | None = None
-    power_w: float | None = None
-    voltage_v: float | None = None
-    current_a: float | None = None
-    energy_kwh: float | None = None
-    power_ms: int | None = None
-    shared_meter: bool = False
-    faults: list[str] = field(default_factory=list)
-    seq: int | None = None
-    boot: str | None = None
-    seq_gaps: int = 0
-    reports: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        # dataclasses.asdict deep-copies recursively and costs more than the rest of a message's handling
-        data = {name: getattr(self, name) for name in _STATE_FIELDS}
-        data["faults"] = list(self.faults)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LightState:
-        """Tolerant: unknown keys are dropped, so an older journal still loads."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-_STATE_FIELDS: Final = tuple(f.name for f in fields(LightState))
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    observed: bool
-    known: bool
-    online: bool
-    lit: bool
-    fault: str
-
-
-_UNOBSERVED = Status(False, False, False, False, "")
-_OFFLINE = Status(True, False, False, False, OFFLINE)
-_STALE = Status(True, False, False, False, STALE)
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One ``streetlight`` sample before it becomes a point."""
-
-    light: str
-    zone: str
-    time_ms: int
-    fields: dict[str, int | float | str]
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {LIGHT_TAG: self.light, ZONE_TAG: self.zone}
 
 
 @dataclass(slots=True)
@@ -158,6 +101,7 @@ class LightTracker:
         self.schedule = schedule
         self.settings = settings
         self.interval_ms = round(settings.interval_s * 1000)
+        self._max_gap_ms = settings.max_gap_s * 1000
         self.states = {light.id: (states or {}).get(light.id) or LightState() for light in inventory}
         self._acc = {light.id: _Acc(start_ms) for light in inventory}
         self._stale_ms = {
@@ -181,7 +125,7 @@ class LightTracker:
 
     def tick(self, t_ms: int) -> None:
         """Let time pass: closes every interval whose boundary is at or before ``t_ms``."""
-        if t_ms < self._last_ms - _BACKWARD_TOLERANCE_MS or t_ms - self._last_ms > self.settings.max_gap_s * 1000:
+        if t_ms < self._last_ms - _BACKWARD_TOLERANCE_MS or t_ms - self._last_ms > self._max_gap_ms:
             # The wall clock jumped (first NTP sync after boot) or the agent stalled: start afresh rather than
             # account hours nobody watched.
             self.discontinuities += 1
@@ -225,51 +169,67 @@ class LightTracker:
 
     def apply(self, obs: Observation, t_ms: int, *, retained: bool = False) -> Applied:
         """Apply one observation received at ``t_ms``. ``retained``: replayed by the broker, age unknown."""
-        self.tick(t_ms)
+        # Written for the common case (one light per device, time moving forward inside an interval): the
+        # tracker was ~40% of a message's handling (profile, 2,000 lights); each shortcut is what the general
+        # code computes there.
+        last = self._last_ms
+        if last <= t_ms < self._next_ms and t_ms - last <= self._max_gap_ms:
+            self._last_ms = t_ms  # what tick() does when no boundary has passed and the clock did not jump
+        else:
+            self.tick(t_ms)
         lights = self.inventory.of_device(obs.device)
         if not lights:
             return Applied.UNKNOWN_DEVICE
-        first = self.states[lights[0].id]
-        if obs.seq is not None and obs.boot is not None and first.boot == obs.boot and first.seq is not None \
-                and obs.seq <= first.seq:
+        states = self.states
+        first = states[lights[0].id]
+        seq, boot, online = obs.seq, obs.boot, obs.online
+        if seq is not None and boot is not None and first.boot == boot and first.seq is not None \
+                and seq <= first.seq:
             return Applied.DUPLICATE  # redelivered after a crash between commit and acknowledgement
         for light in lights:
             self._advance(light, t_ms)
+        alive = obs.alive and not retained
         for light in lights:
-            st = self.states[light.id]
+            st = states[light.id]
             st.reports += 1
-            if obs.online is not None:
-                st.online = obs.online
-            if obs.alive and not retained:
+            if online is not None:
+                st.online = online
+            if alive:
                 st.last_report_ms = t_ms
-                if obs.online is None:
+                if online is None:
                     st.online = True
-            if obs.seq is not None:
-                if obs.boot is not None and st.boot == obs.boot and st.seq is not None and obs.seq > st.seq + 1:
-                    st.seq_gaps += obs.seq - st.seq - 1
-                st.seq, st.boot = obs.seq, obs.boot
-        for channel, on in obs.relays.items():
-            light = self.inventory.resolve(obs.device, channel)
-            if light is not None:
-                st = self.states[light.id]
-                if on and st.on is not True:
-                    st.on_since_ms = t_ms
-                st.on = on
-        for channel, level in obs.levels.items():
-            light = self.inventory.resolve(obs.device, channel)
-            if light is not None:
-                self.states[light.id].level = level
-        for channel, meter in obs.meters.items():
-            for light in self._targets(lights, obs.device, channel):
-                _read_meter(self.states[light.id], meter, t_ms, shared=channel is None and len(lights) > 1)
+            if seq is not None:
+                if boot is not None and st.boot == boot and st.seq is not None and seq > st.seq + 1:
+                    st.seq_gaps += seq - st.seq - 1
+                st.seq, st.boot = seq, boot
+        if obs.relays:
+            for channel, on in obs.relays.items():
+                light = self.inventory.resolve(obs.device, channel)
+                if light is not None:
+                    st = states[light.id]
+                    if on and st.on is not True:
+                        st.on_since_ms = t_ms
+                    st.on = on
+        if obs.levels:
+            for channel, level in obs.levels.items():
+                light = self.inventory.resolve(obs.device, channel)
+                if light is not None:
+                    states[light.id].level = level
+        if obs.meters:
+            for channel, meter in obs.meters.items():
+                for light in self._targets(lights, obs.device, channel):
+                    _read_meter(states[light.id], meter, t_ms, shared=channel is None and len(lights) > 1)
         if obs.faults:
             for light in self._targets(lights, obs.device, obs.fault_channel):
-                st = self.states[light.id]
+                st = states[light.id]
                 now = set(st.faults)
                 now |= {k for k, v in obs.faults.items() if v}
                 now -= {k for k, v in obs.faults.items() if not v}
                 st.faults = sorted(now)
-        self._dirty.update(light.id for light in lights)
+        if len(lights) == 1:
+            self._dirty.add(lights[0].id)
+        else:
+            self._dirty.update(light.id for light in lights)
         return Applied.APPLIED
 
     def _targets(self, lights: tuple[LightSpec, ...], device: str, channel: str | None) -> Iterable[LightSpec]:
@@ -291,37 +251,46 @@ class LightTracker:
         start = acc.since_ms
         if t_ms <= start:
             return
-        cuts = self.schedule.transitions(start, t_ms) if not self._span[0] <= start < t_ms <= self._span[1] else []
         st = self.states[light.id]
         deadline = (st.last_report_ms if st.last_report_ms is not None else self.start_ms) + self._stale_ms[light.id]
+        lo, hi, expected = self._span
+        if lo <= start and t_ms <= hi and not start < deadline < t_ms:
+            # One stretch with no cut (the usual case between two reports): the loop below, once, without
+            # building the list of cuts.
+            self._account(acc, self.status(light, start), expected, t_ms - start)
+            acc.since_ms = t_ms
+            return
+        cuts = self.schedule.transitions(start, t_ms) if not lo <= start < t_ms <= hi else []
         if start < deadline < t_ms:
             cuts = sorted([*cuts, deadline])
         for a, b in itertools.pairwise([start, *cuts, t_ms]):
             status = self.status(light, a)
-            expected = self._expected(a)
-            d = b - a
-            if status.observed:
-                acc.observed += d
-                if expected:
-                    acc.expected += d
-                    if status.lit:
-                        acc.lit_expected += d
-                if status.known and status.lit == expected:
-                    acc.ok += d
+            self._account(acc, status, self._expected(a), b - a)
         acc.since_ms = t_ms
+
+    @staticmethod
+    def _account(acc: _Acc, status: Status, expected: bool, d: int) -> None:
+        if status.observed:
+            acc.observed += d
+            if expected:
+                acc.expected += d
+                if status.lit:
+                    acc.lit_expected += d
+            if status.known and status.lit == expected:
+                acc.ok += d
 
     def status(self, light: LightSpec, t_ms: int) -> Status:
         """The light's status at ``t_ms`` given what is known now."""
         st = self.states[light.id]
         if st.online is False:
-            return _OFFLINE
+            return OFFLINE_STATUS
         stale_ms = self._stale_ms[light.id]
         if st.last_report_ms is None:
-            return _UNOBSERVED if t_ms < self.start_ms + stale_ms else _STALE
+            return UNOBSERVED if t_ms < self.start_ms + stale_ms else STALE_STATUS
         if t_ms >= st.last_report_ms + stale_ms:
-            return _STALE
+            return STALE_STATUS
         if st.on is None:
-            return _UNOBSERVED
+            return UNOBSERVED
         expected = self._expected(t_ms)
         failed = st.on and self._lamp_failed(light, st)
         lit = st.on and not failed
@@ -333,10 +302,10 @@ class LightTracker:
             fault = DAY_BURNING
         else:
             fault = ""
-        return Status(True, True, True, lit, fault)
+        return KNOWN_STATUS[lit, fault]
 
     def _lamp_failed(self, light: LightSpec, st: LightState) -> bool:
-        if _LAMP_DOWN.intersection(st.faults):
+        if st.faults and not _LAMP_DOWN.isdisjoint(st.faults):  # no set built per call: ~0.5 us a stretch
             return True
         if st.power_w is None or st.power_ms is None:
             return False
@@ -383,10 +352,14 @@ def _rated(light: LightSpec, st: LightState) -> float:
 
 
 def _read_meter(st: LightState, meter: Meter, t_ms: int, *, shared: bool) -> None:
-    for name in METER_FIELDS:
-        value = getattr(meter, name)
-        if value is not None:
-            setattr(st, name, value)
+    # field by field rather than a getattr/setattr loop over METER_FIELDS: half the cost, on every SENSOR
     if meter.power_w is not None:
+        st.power_w = meter.power_w
         st.power_ms = t_ms
+    if meter.voltage_v is not None:
+        st.voltage_v = meter.voltage_v
+    if meter.current_a is not None:
+        st.current_a = meter.current_a
+    if meter.energy_kwh is not None:
+        st.energy_kwh = meter.energy_kwh
     st.shared_meter = shared

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import pytest
 
 from edge.config import GatewayConfig, gateway_config_model
 from edge.sources.base import SourceContext
+from edge.sources.lights.journal import read_states
 from thonminh.contract import Point
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -131,15 +131,7 @@ async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: 
 
 def read_journal(path: Path) -> dict[str, dict[str, Any]]:
     """The light journal as another process sees it (read-only; the agent may be running)."""
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return {light: json.loads(state) for light, state in db.execute("SELECT id, state FROM lights")}
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        db.close()
+    return read_states(path)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ __all__ = ["parse"]
 
 _POWER_KEY: Final = re.compile(r"^POWER([1-9][0-9]?)?$")
 _STATUS_SNS: Final = ("STATUS8", "STATUS10")
+_JSON_SUFFIXES: Final = frozenset({"STATE", "RESULT", "SENSOR", "ENERGY", "STATUS11", *_STATUS_SNS})
 _METER_KEYS: Final = (
     ("Power", "power_w", -1e6, 1e6),
     ("Voltage", "voltage_v", 0.0, 1e4),
@@ -50,10 +51,12 @@ def parse(match: TopicMatch, payload: bytes) -> Observation | None:
             raise PayloadError(f"{what}: expected Online or Offline, got {word[:20]!r}")
         online = word == "online"
         return Observation(device, online=online, alive=online)
+    # The JSON topics first (nearly every message; the sets are disjoint): the POWER regex and a tuple built
+    # per call cost ~1 us a message.
+    if suffix in _JSON_SUFFIXES:
+        return _from_json(device, suffix, json_object(payload, what))
     if _POWER_KEY.match(suffix):
         return Observation(device, relays={_channel(suffix): on_off(text(payload, what), what)})
-    if suffix in ("STATE", "RESULT", "SENSOR", "ENERGY", "STATUS11", *_STATUS_SNS):
-        return _from_json(device, suffix, json_object(payload, what))
     return Observation(device)  # INFO1, UPTIME, MARGINS, ...: the device is alive, nothing more
 
 
