@@ -71,6 +71,12 @@ class SiteConfig(StrictModel):
         return value
 
     def tags(self) -> dict[str, str]:
+        """The site tags of every point (a copy: callers may extend it)."""
+        return dict(self._tags)
+
+    @functools.cached_property
+    def _tags(self) -> dict[str, str]:
+        # every point asks for these; the model is frozen, so compute them once
         tags = {k: getattr(self, k) for k in ("village", "gateway", "commune", "district", "province")}
         return {k: v for k, v in tags.items() if v}
 
