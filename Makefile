@@ -20,11 +20,13 @@ services:
 test: setup
 	$(VENV)/bin/pytest
 
+# The main job: services, simulated village, gateway and criteria service; a report, then Ctrl-C stops it all.
 demo: setup
-	$(VENV)/bin/thonminh demo
+	$(VENV)/bin/thonminh demo $(DEMO_ARGS)
 
+# Every bench/*.py, into docs/benchmarks.md (BENCH_ARGS=--quick for a smaller run).
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check thonminh edge server dashboards tests bench

@@ -1,0 +1,310 @@
+"""``thonminh demo``: the whole village in one command, and its criteria report next to what really happened.
+
+Starts InfluxDB 1.x and Mosquitto on free loopback ports (or uses ``THONMINH_DEMO_INFLUX_URL`` and
+``THONMINH_DEMO_MQTT_HOST`` / ``THONMINH_DEMO_MQTT_PORT``), then ``thonminh simulate`` (the demo village),
+``thonminh edge run`` (a gateway measuring it) and ``thonminh server`` (the criteria service, with generated
+API keys), each as a subprocess in its own process group. After ``--duration`` seconds it prints the criteria
+report fetched from the API, the scenario's ground truth beside what was measured, and the URLs. ``--once``
+then stops; otherwise everything keeps running until Ctrl-C. On Ctrl-C, SIGTERM or any error every process
+it started is stopped (SIGTERM to its group, SIGKILL after a grace period).
+
+The core never imports ``edge`` or ``server``: they are driven as subprocesses and read over HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+import httpx
+
+from thonminh.influx import InfluxClient
+from thonminh.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
+
+__all__ = ["demo"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SCENARIO = ROOT / "edge" / "simulate" / "scenarios" / "demo.toml"
+API = "/api/v1"
+DATABASE = "thonminh_demo"
+GRACE_S = 8.0
+_CADENCE_MS = 5_000  # the demo village's tracker interval
+_FORWARD_LAG_MS = 1_500
+
+
+class DemoError(RuntimeError):
+    """Something the demo needs did not happen; the message says what and where its log is."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 25) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+class Processes:
+    """Children in their own process groups, stopped in reverse order of starting."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.children: list[Child] = []
+        self.services: list[InfluxDBServer | MosquittoServer] = []
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Child:
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "thonminh.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def pids(self) -> dict[str, int]:
+        out = {s.name: s.process.pid for s in self.services if s.process is not None}
+        return out | {c.name: c.proc.pid for c in self.children}
+
+    def check(self) -> None:
+        for child in self.children:
+            if child.proc.poll() is not None:
+                raise DemoError(f"{child.name} exited with {child.proc.returncode}; its log ({child.log}) ends:\n"
+                                f"{child.tail()}")
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            _stop_group(child.proc)
+        for service in reversed(self.services):
+            pid = service.process.pid if service.process is not None else None
+            with contextlib.suppress(Exception):
+                service.stop(timeout=GRACE_S)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole group, SIGKILL to whatever of it is left after the grace period."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(GRACE_S)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def _wait(what: str, check: Callable[[], Any], procs: Processes, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        procs.check()
+        with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
+            value = check()
+            if value:
+                return value
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.3)
+
+
+@dataclass
+class Services:
+    influx_url: str
+    mqtt_host: str
+    mqtt_port: int
+
+
+def _services(procs: Processes, work: Path, echo: Callable[[str], None]) -> Services:
+    url = os.environ.get("THONMINH_DEMO_INFLUX_URL")
+    if url:
+        echo(f"using InfluxDB at {url} (THONMINH_DEMO_INFLUX_URL)")
+    else:
+        influx = InfluxDBServer(work / "influxdb")
+        procs.services.append(influx)
+        influx.start(timeout=60)
+        url = influx.url
+        echo(f"started InfluxDB 1.x at {url}")
+    host = os.environ.get("THONMINH_DEMO_MQTT_HOST")
+    if host:
+        port = int(os.environ.get("THONMINH_DEMO_MQTT_PORT", "1883"))
+        echo(f"using Mosquitto at {host}:{port} (THONMINH_DEMO_MQTT_HOST/PORT)")
+    else:
+        broker = MosquittoServer(work / "mosquitto")
+        procs.services.append(broker)
+        broker.start(timeout=30)
+        host, port = broker.host, broker.port
+        echo(f"started Mosquitto at {host}:{port}")
+    return Services(url, host, port)
+
+
+def _server_toml(path: Path, influx_url: str, port: int) -> None:
+    path.write_text(f'''# written by thonminh demo
+timezone = "Asia/Ho_Chi_Minh"
+[http]
+host = "127.0.0.1"
+port = {port}
+[influxdb]
+url = "{influx_url}"
+database = "{DATABASE}"
+timeout_s = 10
+''')
+
+
+def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_port: int | None,
+             echo: Callable[[str], None]) -> None:
+    """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
+    from thonminh.demoreport import render_report  # the report's layout, kept apart from process handling
+
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = Processes(logs)
+    try:
+        svc = _services(procs, work, echo)
+        InfluxClient(svc.influx_url, database=DATABASE).create_database(DATABASE)
+        village = work / "village"
+        procs.start("simulator", "simulate", "--scenario", str(scenario), "--out", str(village),
+                    "--mqtt-host", svc.mqtt_host, "--mqtt-port", str(svc.mqtt_port),
+                    "--influx-url", svc.influx_url, "--database", DATABASE, "--duration", "0")
+        config = village / "gateway.toml"
+        _wait("the simulator to write gateway.toml", config.exists, procs, 90)
+        echo(f"simulator running: {scenario.name}; gateway config {config}")
+        procs.start("gateway", "edge", "run", "--config", str(config))
+        read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        port = api_port or free_port()
+        _server_toml(work / "server.toml", svc.influx_url, port)
+        procs.start("server", "server", "--config", str(work / "server.toml"), env={
+            "THONMINH_SERVER_AUTH__READ_KEYS__DEMO": read_key,
+            "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key})
+        base = f"http://127.0.0.1:{port}{API}"
+        echo("processes (each its own process group): "
+             + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items()))
+        with httpx.Client(base_url=base, headers={"X-API-Key": read_key}, timeout=30) as api:
+            _wait("the criteria service", lambda: api.get("/health").status_code == 200, procs, 90)
+            echo(f"criteria service up at {base}")
+            truth = json.loads((village / "ground_truth.json").read_text())
+            first_ms = _wait("the gateway's first samples", lambda: _first_sample_ms(svc.influx_url, truth),
+                             procs, 90)
+            start_ms = max(first_ms, truth["t0_ms"])  # the village's time 0, or later if the gateway was late
+            village_id = truth["village"]
+            # entered once the village's time has begun, so that they fall inside the report's window
+            time.sleep(max(0.0, truth["t0_ms"] / 1000 + 0.5 - time.time()))
+            for indicator, value in truth.get("indicators", {}).items():
+                api.put(f"/villages/{village_id}/indicators/{indicator}", headers={"X-API-Key": admin_key},
+                        json={"value": value, "unit": "%" if indicator.endswith("_pct") else "",
+                              "note": "entered by thonminh demo"}).raise_for_status()
+            report_at = truth["t0_ms"] / 1000 + duration_s
+            while time.time() < report_at:
+                procs.check()
+                left = report_at - time.time()
+                echo(f"measuring the village: {left:.0f} s to the report")
+                time.sleep(min(10.0, max(0.1, left)))
+            # end at the last whole tracker interval, once the gateway has had time to forward it
+            end_ms = (int(time.time() * 1000) - _FORWARD_LAG_MS) // _CADENCE_MS * _CADENCE_MS
+            data = _fetch(api, village_id, start_ms, end_ms, _midnight_ms(end_ms, truth["timezone"]))
+        echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, base=base,
+                           read_key=read_key, work=work))
+        if once:
+            return
+        echo("Everything keeps running: press Ctrl-C to stop it all.")
+        while True:
+            procs.check()
+            time.sleep(1.0)
+    finally:
+        procs.stop_all()
+        echo("stopped: " + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items()))
+
+
+def _first_sample_ms(influx_url: str, truth: dict[str, Any]) -> int | None:
+    """When the gateway started measuring: the start of its first uplink interval in this run."""
+    client = InfluxClient(influx_url, database=DATABASE, timeout=5)
+    try:
+        rows = client.select(f"SELECT first(\"observed_s\") FROM \"uplink\" WHERE \"village\" = '{truth['village']}' "
+                             f"AND time >= {truth['t0_ms'] - 5000}ms").rows()
+    finally:
+        client.close()
+    if not rows:
+        return None
+    return int(rows[0]["time"] - rows[0]["first"] * 1000)
+
+
+def _midnight_ms(ms: int, tz: str) -> int:
+    local = datetime.fromtimestamp(ms / 1000, ZoneInfo(tz))
+    return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+def _fetch(api: httpx.Client, village: str, start_ms: int, end_ms: int, midnight_ms: int) -> dict[str, Any]:
+    """The API's answers for the demo window; daily figures (stamped at local midnight) for today."""
+    window = {"start": _iso(start_ms), "end": _iso(end_ms)}
+    today = {"start": _iso(midnight_ms), "end": _iso(end_ms)}
+    out = {}
+    for name, path, params in (("criteria", "criteria", window), ("criteria_today", "criteria", today),
+                               ("outages", "outages", window), ("lighting", "lighting", window),
+                               ("wifi", "wifi", today), ("modem", "modem", window)):
+        response = api.get(f"/villages/{village}/{path}", params=params)
+        response.raise_for_status()
+        out[name] = response.json()
+    return out
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@click.command(name="demo")
+@click.option("--duration", "duration_s", type=click.FloatRange(min=5), default=60.0, show_default=True,
+              help="seconds of simulated village before the report")
+@click.option("--once", is_flag=True, help="print the report, stop everything and exit")
+@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help=f"scenario TOML (default: {DEMO_SCENARIO.relative_to(ROOT)})")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="keep databases, configs and logs here (default: a temporary directory, removed at the end)")
+@click.option("--port", "api_port", type=click.IntRange(1, 65535), default=None,
+              help="port of the criteria service (default: a free one)")
+def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str | None,
+         api_port: int | None) -> None:
+    """The whole village in one command: services, simulator, gateway, criteria service, and a report."""
+    scenario = Path(scenario_path) if scenario_path else DEMO_SCENARIO
+    if not scenario.exists():
+        raise click.ClickException(f"scenario {scenario} not found (run from a full checkout)")
+    work = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="thonminh-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    keep = workdir is not None
+    try:
+        run_demo(duration_s=duration_s, once=once, scenario=scenario.resolve(), work=work, api_port=api_port,
+                 echo=lambda line: click.echo(line, nl=True))
+    except KeyboardInterrupt:
+        click.echo("stopped by signal", err=True)
+    except (DemoError, ServiceError, httpx.HTTPError, OSError) as err:
+        keep = True
+        raise click.ClickException(f"{err}\n(logs and configs kept in {work})") from err
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)

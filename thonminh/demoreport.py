@@ -1,0 +1,168 @@
+"""The text of ``thonminh demo``'s report: criteria verdicts with evidence, ground truth beside the measurements.
+
+Pure: takes the scenario's ``ground_truth.json`` and the criteria service's JSON answers, returns text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = ["render_report"]
+
+_WIDTH = 100
+
+
+def _clock(ms: float, tz: ZoneInfo, *, seconds: bool = True) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz)
+    return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def _parse_ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def _value(v: float | None, unit: str) -> str:
+    if v is None:
+        return "none"
+    number = f"{v:.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.1f}"
+    return f"{number} {unit}".strip()
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _daily(criterion: dict[str, Any]) -> bool:
+    """Daily figures are stamped at local midnight: a window of minutes holds none, so they use today."""
+    return criterion["figure"].startswith("wifi.daily")
+
+
+def _criteria(api: dict[str, Any]) -> list[str]:
+    rows = [f"  {'criterion':<20} {'verdict':<18} {'measured':>12}  {'threshold':<16} {'coverage':>8} {'samples':>7}"]
+    evidence = []
+    today = {c["id"]: c for c in api.get("criteria_today", {}).get("criteria", [])}
+    verdicts: dict[str, int] = {}
+    for c in api["criteria"]["criteria"]:
+        c = today.get(c["id"], c) if _daily(c) else c
+        e = c["evidence"]
+        verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
+        rows.append(f"  {c['id']:<20} {c['verdict'].upper():<18} {_value(e['value'], e['unit']):>12}  "
+                    f"{c['comparator'] + ' ' + _value(c['threshold'], c['unit']):<16} {e['coverage'] * 100:>7.0f}% "
+                    f"{e['samples']:>7}" + ("  (window: today)" if _daily(c) else ""))
+        detail = ", ".join(f"{k}={round(v, 1) if isinstance(v, float) else v}" for k, v in e["detail"].items())
+        evidence.append(f"  {c['id']} ({c['title']['en']}; {c['title']['vi']})")
+        if detail:
+            evidence.append(f"      {_short(detail, _WIDTH - 6)}")
+        for query in e["queries"][:1]:
+            evidence.append(f"      {_short(query, _WIDTH - 6)}")
+        if len(e["queries"]) > 1:
+            evidence.append(f"      (+{len(e['queries']) - 1} more queries in the API answer)")
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
+    return ["Criteria (defaults of server/criteria.yaml; the levels are ours, the national criteria give none)",
+            *rows, f"  => {summary}", "", "Evidence (value, coverage and the InfluxQL behind each verdict)", *evidence]
+
+
+def _spans(items: list[dict[str, Any]], tz: ZoneInfo, start_ms: float, end_ms: float, t0_ms: float) -> str:
+    out = []
+    for item in items:
+        a = t0_ms + item["start_s"] * 1000
+        b = None if item.get("end_s") is None else t0_ms + item["end_s"] * 1000
+        if a >= end_ms:
+            continue
+        if b is None or b > end_ms:
+            out.append(f"{_clock(a, tz)}–(still at the report)")
+        else:
+            out.append(f"{_clock(a, tz)}–{_clock(b, tz)} ({(b - a) / 1000:.0f} s)")
+    return ", ".join(out) or "none"
+
+
+def _outages(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, start_ms: float, end_ms: float) -> list[str]:
+    lines = []
+    measured: dict[str, list[str]] = {}
+    for o in api["outages"]["outages"]:
+        a = _parse_ms(o["start"])
+        text = (f"{_clock(a, tz)}–(open)" if o["open"] else
+                f"{_clock(a, tz)}–{_clock(_parse_ms(o['end']), tz)} ({o['duration_s']:.0f} s)")
+        measured.setdefault(o["link"], []).append(text)
+    for link, spans in truth["outages"].items():
+        lines.append(f"  {link + ' outages':<16}scheduled {_spans(spans, tz, start_ms, end_ms, truth['t0_ms'])}")
+        lines.append(f"  {'':<16}measured  {', '.join(measured.get(link, [])) or 'none'}")
+    return lines
+
+
+def _lights(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, end_ms: float) -> list[str]:
+    lighting = api["lighting"]
+    per_light = {x["light"]: x for x in lighting["lights"]}
+    t0 = truth["t0_ms"]
+    lines = [f"  {'lighting':<16}{truth['lights']['count']} lights "
+             + "(" + ", ".join(f"{n} {k}" for k, n in sorted(truth["lights"]["by_format"].items())) + "); "
+             + "expected on " + (_spans(truth["expected_on"], tz, 0, end_ms, t0) or "never")]
+    for fault in truth["light_faults"]:
+        if t0 + fault["start_s"] * 1000 >= end_ms:
+            continue
+        got = per_light.get(fault["light"], {})
+        lit = _value(got.get("availability_pct"), "%")
+        ok = _value(got.get("ok_pct"), "%")
+        lines.append(f"  {'':<16}{fault['light']} {fault['fault']:<13} planned {_spans([fault], tz, 0, end_ms, t0)}; "
+                     f"measured: lit {lit} of its scheduled time, as scheduled {ok} of the time, "
+                     f"last report {got.get('fault') or 'no fault'}")
+    now = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(lighting["by_fault"].items())) or "none"
+    lines.append(f"  {'':<16}faults in the lights' last reports: {now}")
+    return lines
+
+
+def _wifi(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[str]:
+    elapsed_s = (end_ms - truth["t0_ms"]) / 1000
+    visits = [v for v in truth["wifi"].get("visits", []) if v["arrive_s"] < elapsed_s]
+    days = api["wifi"]["use"]["days"]
+    measured = days[-1]["unique_users"] if days else None
+    return [f"  {'Wi-Fi users':<16}simulated {len(visits)} visits by {len({v['device'] for v in visits})} devices "
+            f"showing {len({v['mac'] for v in visits})} MAC addresses (phones with random MACs show a new one "
+            f"each visit); measured {measured if measured is not None else 'no'} unique users today"]
+
+
+def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[str]:
+    steps = [s for s in truth["modem"]["signal"] if truth["t0_ms"] + s["at_s"] * 1000 < end_ms]
+    if not steps:
+        return []
+    profile = ", ".join(f"{s['rsrp_dbm']:.0f} dBm from +{s['at_s']:.0f} s" for s in steps)
+    share = api["modem"]["rsrp_share_pct"].get("-110")
+    return [f"  {'4G signal':<16}scheduled RSRP {profile}; measured {_value(share, '%')} of "
+            f"{api['modem']['samples']} readings at or above -110 dBm"]
+
+
+def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, base: str,
+                  read_key: str, work: Path) -> str:
+    """The whole report as text."""
+    tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
+    village = truth["village"]
+    offset = datetime.fromtimestamp(end_ms / 1000, tz).strftime("%z")
+    head = f" thonminh demo: {truth.get('name', village)} ({village}) "
+    lines = [
+        "", f"{head:=^{_WIDTH}}",
+        f"Scenario {truth['scenario']!r}, seed {truth['seed']}: simulated street lights, fiber and 4G uplinks, a 4G "
+        "modem and the cultural house's Wi-Fi.",
+        f"Window: {datetime.fromtimestamp(start_ms / 1000, tz):%Y-%m-%d %H:%M:%S} to {_clock(end_ms, tz)} "
+        f"(UTC{offset[:3]}:{offset[3:]}): {(end_ms - start_ms) / 1000:.0f} s from the scenario's time 0 "
+        f"{'' if start_ms == truth['t0_ms'] else '(here: the gateway started later) '}to the last tracker interval.",
+        "", *_criteria(api), "",
+        "What happened (the scenario's ground truth) and what the gateway measured (from the API)",
+        *_outages(truth, api, tz, start_ms, end_ms),
+        *_lights(truth, api, tz, end_ms),
+        *_wifi(truth, api, end_ms),
+        *_modem(truth, api, end_ms),
+        "",
+        "The API",
+        f"  docs (OpenAPI)   {base}/docs",
+        f"  read key         {read_key}   (send it as the X-API-Key header)",
+        "  endpoints        " + f"curl -H 'X-API-Key: {read_key}' {base}/villages/{village}/criteria",
+    ]
+    for path in ("uptime?step=1m&start=-15m", "outages", "lighting", "wifi", "modem"):
+        lines.append(f"                   {base}/villages/{village}/{path}")
+    lines += [f"                   {base}/criteria?province=<slug>   {base}/health",
+              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/)",
+              "=" * _WIDTH]
+    return "\n".join(lines)
