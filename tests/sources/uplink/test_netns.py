@@ -106,7 +106,9 @@ def test_probes_go_through_their_own_uplink_only(namespaces: dict[str, str]):
 
     # the fiber is dead and still holds the default route; 4G answers because its probes never use that route
     assert cut["fiber"]["up"] == 0 and cut["fiber"]["targets_ok"] == 0
-    assert set(cut["fiber"]["errors"]) <= {"timeout", "no route to host", "network is unreachable"}
+    # how a cut link fails depends on timing: neighbour resolution times out, or the queue is full (ENOBUFS)
+    assert set(cut["fiber"]["errors"]) <= {"timeout", "no route to host", "network is unreachable",
+                                           "no buffer space available"}
     assert cut["4g"]["up"] == 1 and cut["4g"]["errors"] == [None] * 4
 
     assert (failover["fiber"]["active"], failover["4g"]["active"]) == (0, 1)
