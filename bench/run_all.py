@@ -162,14 +162,15 @@ def write(out: Path, results: list[Result], facts: list[tuple[str, str]], quick:
     old = sections(existing) if MARKER in existing else {}
     notes = [text for name, text in old.items() if name.startswith("Notes")]
     new = {r.name: section(r) for r in results}
-    if partial:
-        new = {name: text for name, text in old.items() if name not in ("Machine", "Notes") and
-               not name.startswith("Notes")} | new
-        facts = facts + [("partial run", ", ".join(r.name for r in results) + " (the rest from an earlier run)")]
-    body = [intro.rstrip() + "\n", MARKER, "", "## Machine", "", "| | |", "| --- | --- |"]
-    body += [f"| {k} | {v} |" for k, v in facts]
-    body += ["", f"Run: `make bench`{' (--quick)' if quick else ''}; "
-                 f"{sum(r.returncode == 0 for r in results)} of {len(results)} benchmarks succeeded.", ""]
+    table = ["| | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in facts)]
+    if partial and "Machine" in old:
+        new = {name: text for name, text in old.items() if name != "Machine" and not name.startswith("Notes")} | new
+        machine = [old["Machine"].rstrip(), "", f"Re-run alone later ({', '.join(r.name for r in results)}):", "",
+                   *table, ""]
+    else:
+        machine = ["## Machine", "", *table, "", f"Run: `make bench`{' (--quick)' if quick else ''}; "
+                   f"{sum(r.returncode == 0 for r in results)} of {len(results)} benchmarks succeeded.", ""]
+    body = [intro.rstrip() + "\n", MARKER, "", *machine]
     body += [new[name] for name in sorted(new)]
     body += notes
     out.write_text("\n".join(body).rstrip() + "\n", encoding="utf-8")

@@ -87,7 +87,7 @@ class Forwarder:
         try:
             await self._send(batch, timeout if timeout is not None else self.timeout_s)
         finally:
-            del self._in_flight[id(batch)]
+            self._in_flight.pop(id(batch), None)
         self.last_success_mono = time.monotonic()
         return len(batch)
 

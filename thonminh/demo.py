@@ -232,6 +232,8 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             procs.check()
             time.sleep(1.0)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         procs.stop_all()
         echo("stopped: " + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items()))
 
@@ -294,7 +296,8 @@ def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str 
     def terminated(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, terminated)
+    # SIGINT explicitly too: started from a script's background job, Python inherits it ignored
+    previous = {sig: signal.signal(sig, terminated) for sig in (signal.SIGTERM, signal.SIGINT)}
     keep = workdir is not None
     try:
         run_demo(duration_s=duration_s, once=once, scenario=scenario.resolve(), work=work, api_port=api_port,
@@ -305,6 +308,7 @@ def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str 
         keep = True
         raise click.ClickException(f"{err}\n(logs and configs kept in {work})") from err
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
