@@ -69,10 +69,13 @@ class Village:
         self, scenario: Scenario, out_dir: str | os.PathLike[str], *, mqtt_host: str = "127.0.0.1",
         mqtt_port: int = 1883, influx_url: str = "http://127.0.0.1:8086", database: str = "thonminh",
         duration_s: float | None = None, lead_s: float = 1.0, logger: logging.Logger | None = None,
+        mqtt_username: str | None = None, mqtt_password: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.out = Path(out_dir).resolve()
         self.mqtt_host, self.mqtt_port = mqtt_host, mqtt_port
+        # one broker user for every simulated device (a secured broker: the compose demo's "simulator" user)
+        self.mqtt_auth = {"username": mqtt_username, "password": mqtt_password}
         self.influx_url, self.database = influx_url, database
         self.duration_s = scenario.duration_s if duration_s is None else duration_s
         self.lead_s = lead_s
@@ -206,7 +209,7 @@ class Village:
                 if not offline:
                     try:
                         if link is None:
-                            link = await _open(device, self.mqtt_host, self.mqtt_port)
+                            link = await _open(device, self.mqtt_host, self.mqtt_port, **self.mqtt_auth)
                             await link.publish(device.birth(now))
                             report = True
                         messages = device.step(now, plan.schedule.expected(now + _SWITCH_LEAD_MS))
@@ -277,8 +280,9 @@ class Village:
                 await asyncio.wait_for(stop.wait(), max(0.01, wake - self.elapsed()))
 
 
-async def _open(device: LightDevice, host: str, port: int) -> DeviceLink:
-    link = DeviceLink(device, host, port)
+async def _open(device: LightDevice, host: str, port: int, *, username: str | None = None,
+                password: str | None = None) -> DeviceLink:
+    link = DeviceLink(device, host, port, username=username, password=password)
     await link.__aenter__()
     return link
 
