@@ -90,10 +90,10 @@ class Source(ABC):
     def name(self) -> str:
         return self.config.name or self.kind
 
-    async def init(self) -> None:
+    async def init(self) -> None:  # noqa: B027 - optional hook, most sources need none
         """Check what can be checked before running; raise ``ConfigError`` for what cannot work."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Called once, also after a failed ``init``."""
 
 
