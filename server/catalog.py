@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import figures as fig
+from server.plan import local_days
 from server.queries import Scope
 from server.reader import Reader, Sums
 from server.rollups import RSRP_LADDER
@@ -123,7 +124,7 @@ def _wifi_daily_users(r: FigureReader, scope: Scope, window: Window, p: Mapping[
             daily[row["village"]].append((int(row["time"]), row["users"]))
     out = {}
     for village, days in daily.items():
-        use = fig.wifi_use(days, window.seconds, r.reader.zone)
+        use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, r.reader.zone), r.reader.zone)
         out[village] = Evidence(use.mean_daily_users, "users/day", use.coverage, use.days_with_data, window,
                                 tuple(rows.queries), {"days_with_data": use.days_with_data})
     return out, tuple(rows.queries)

@@ -255,11 +255,13 @@ class WifiUse:
     weeks: list[dict]
     mean_daily_users: float | None
     days_with_data: int
-    coverage: float  # days with data / days in the window
+    coverage: float  # days with data / local days the window touches
 
 
-def wifi_use(daily: Iterable[tuple[int, float]], window_s: float, zone: ZoneInfo) -> WifiUse:
+def wifi_use(daily: Iterable[tuple[int, float]], window_days: int, zone: ZoneInfo) -> WifiUse:
     """Unique users per local day (``wifi_daily``, summed over the village's APs) and per ISO week.
+
+    ``window_days``: the local days the window touches (``plan.local_days``), each of which should have a point.
 
     Daily unique users do not add up to weekly unique users (the same phone comes back); a week is therefore
     described by its user-days, its mean and its busiest day, not by a made-up weekly unique count."""
@@ -272,7 +274,6 @@ def wifi_use(daily: Iterable[tuple[int, float]], window_s: float, zone: ZoneInfo
          "mean_daily_users": fmean(v), "max_daily_users": max(v)}
         for start, v in sorted(weeks.items())
     ]
-    window_days = window_s / 86_400
     return WifiUse(
         days=days,
         weeks=week_rows,

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from server.plan import daily_span
 from server.timeparse import Step, Window, iso, tz_clause
 from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, UPLINK_EVENT, WIFI_DAILY
 from thonminh.influx import quote_ident, quote_literal
@@ -194,11 +195,13 @@ def parse_series_key(key: str) -> dict[str, str]:
 
 def wifi_daily_users(source: Source, scope: Scope, window: Window, zone: ZoneInfo, *,
                      group_by: Sequence[str] = ("village",), ap: str | None = None) -> str:
-    """Unique users per local day, summed over the village's access points."""
+    """Unique users per local day, summed over the village's access points, for every local day the window
+    touches (its first day's point is stamped at the midnight before ``start``: see ``plan.daily_span``)."""
     field = WIFI_DAILY.field("unique_users").name
     extra = [f"{quote_ident('ap')} = {quote_literal(ap)}"] if ap else []
+    start_ms, end_ms = daily_span(window.start_ms, window.end_ms, zone)
     return (f"SELECT sum({quote_ident(field)}) AS {quote_ident('users')}, count({quote_ident(field)}) AS "
-            f"{quote_ident('points')} FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms, extra)}"
+            f"{quote_ident('points')} FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}"
             f"{_group(group_by, 'time(1d)')} fill(none) {tz_clause(zone)}")
 
 

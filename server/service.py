@@ -17,6 +17,7 @@ from server import models as m
 from server.config import ServerConfig
 from server.criteria import VERDICTS, CriteriaSet, Criterion, Verdict, evaluate
 from server.errors import NotFound, ParameterError
+from server.plan import local_days
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import RSRP_LADDER, Rollups
@@ -154,7 +155,7 @@ class Service:
             aps.append(m.WifiServiceOut(ap=ap, **_wifi(values, window.seconds)))
         daily = self.reader.wifi_daily(scope, window)
         use = fig.wifi_use([(int(r["time"]), r["users"]) for r in daily.rows if r.get("users") is not None],
-                           window.seconds, self.zone)
+                           local_days(window.start_ms, window.end_ms, self.zone), self.zone)
         return m.WifiOut(
             village=village, window=self._wout(window), service=m.WifiServiceOut(**_wifi(total, window.seconds)),
             access_points=aps,

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 import httpx
@@ -222,7 +221,7 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
                 time.sleep(min(10.0, max(0.1, left)))
             # end at the last whole tracker interval, once the gateway has had time to forward it
             end_ms = (int(time.time() * 1000) - _FORWARD_LAG_MS) // _CADENCE_MS * _CADENCE_MS
-            data = _fetch(api, village_id, start_ms, end_ms, _midnight_ms(end_ms, truth["timezone"]))
+            data = _fetch(api, village_id, start_ms, end_ms)
         echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, base=base,
                            read_key=read_key, work=work))
         if once:
@@ -251,22 +250,14 @@ def _first_sample_ms(influx_url: str, truth: dict[str, Any]) -> int | None:
     return int(rows[0]["time"] - rows[0]["first"] * 1000)
 
 
-def _midnight_ms(ms: int, tz: str) -> int:
-    local = datetime.fromtimestamp(ms / 1000, ZoneInfo(tz))
-    return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
-
-
-def _fetch(api: httpx.Client, village: str, start_ms: int, end_ms: int, midnight_ms: int) -> dict[str, Any]:
-    """The API's answers for the demo window; daily figures (stamped at local midnight) for today."""
+def _fetch(api: httpx.Client, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """The API's answers for the demo window (daily figures count the point of each local day it touches)."""
     window = {"start": _iso(start_ms), "end": _iso(end_ms)}
-    today = {"start": _iso(midnight_ms), "end": _iso(end_ms)}
     out = {}
-    for name, path, params in (("criteria", "criteria", window), ("criteria_today", "criteria", today),
-                               ("outages", "outages", window), ("lighting", "lighting", window),
-                               ("wifi", "wifi", today), ("modem", "modem", window)):
-        response = api.get(f"/villages/{village}/{path}", params=params)
+    for path in ("criteria", "outages", "lighting", "wifi", "modem"):
+        response = api.get(f"/villages/{village}/{path}", params=window)
         response.raise_for_status()
-        out[name] = response.json()
+        out[path] = response.json()
     return out
 
 

@@ -35,23 +35,16 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _daily(criterion: dict[str, Any]) -> bool:
-    """Daily figures are stamped at local midnight: a window of minutes holds none, so they use today."""
-    return criterion["figure"].startswith("wifi.daily")
-
-
 def _criteria(api: dict[str, Any]) -> list[str]:
     rows = [f"  {'criterion':<20} {'verdict':<18} {'measured':>12}  {'threshold':<16} {'coverage':>8} {'samples':>7}"]
     evidence = []
-    today = {c["id"]: c for c in api.get("criteria_today", {}).get("criteria", [])}
     verdicts: dict[str, int] = {}
     for c in api["criteria"]["criteria"]:
-        c = today.get(c["id"], c) if _daily(c) else c
         e = c["evidence"]
         verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
         rows.append(f"  {c['id']:<20} {c['verdict'].upper():<18} {_value(e['value'], e['unit']):>12}  "
                     f"{c['comparator'] + ' ' + _value(c['threshold'], c['unit']):<16} {e['coverage'] * 100:>7.0f}% "
-                    f"{e['samples']:>7}" + ("  (window: today)" if _daily(c) else ""))
+                    f"{e['samples']:>7}")
         detail = ", ".join(f"{k}={round(v, 1) if isinstance(v, float) else v}" for k, v in e["detail"].items())
         evidence.append(f"  {c['id']} ({c['title']['en']}; {c['title']['vi']})")
         if detail:

@@ -132,7 +132,9 @@ class Plan:
             moment = dt.datetime.fromtimestamp(round(self.t0_ms / 1000 + offset_s), tz)
             return moment.time()
 
-        return FixedScheduleConfig(mode="fixed", on=local(night.start_s), off=local(night.end_s))
+        # a night compressed into seconds, switched to the scheduled second: the 120 s grace real photocells
+        # need would swallow a fault the scenario plans right after a switch
+        return FixedScheduleConfig(mode="fixed", on=local(night.start_s), off=local(night.end_s), switch_grace_s=0)
 
     def behaviour_changes(self, light_id: str) -> list[tuple[float, str]]:
         """``(offset_s, behaviour)`` of one light, in time order (``normal`` when a fault ends)."""

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server import figures as fig
+from server.plan import daily_span, local_days
 
 S = 1000
 
@@ -59,11 +60,28 @@ def test_wifi_uses_opening_hours_when_reported():
 def test_wifi_use_per_day_and_iso_week():
     zone = ZoneInfo("Asia/Ho_Chi_Minh")
     sunday = 1741453200000  # 2025-03-09 00:00 local
-    use = fig.wifi_use([(sunday, 10), (sunday + 86_400_000, 20), (sunday + 2 * 86_400_000, 30)], 4 * 86400.0, zone)
+    use = fig.wifi_use([(sunday, 10), (sunday + 86_400_000, 20), (sunday + 2 * 86_400_000, 30)], 4, zone)
     assert [d.isoformat() for d, _ in use.days] == ["2025-03-09", "2025-03-10", "2025-03-11"]
     assert [w["week_start"] for w in use.weeks] == ["2025-03-03", "2025-03-10"]
     assert use.weeks[1]["user_days"] == 50 and use.weeks[1]["max_daily_users"] == 30
     assert (use.mean_daily_users, use.coverage) == (20.0, 0.75)
+
+
+def test_a_window_touching_a_local_day_reaches_back_to_its_midnight_point():
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    midnight = 1741453200000  # 2025-03-09 00:00 local = 2025-03-08 17:00 UTC
+    h = 3_600_000
+    # 10:00..10:05 local: the day's point at 00:00 belongs to it, the end does not move
+    assert daily_span(midnight + 10 * h, midnight + 10 * h + 300_000, zone) == (midnight, midnight + 10 * h + 300_000)
+    assert local_days(midnight + 10 * h, midnight + 10 * h + 300_000, zone) == 1
+    # a window already starting at midnight, or ending at the next one, touches one day
+    assert daily_span(midnight, midnight + 24 * h, zone) == (midnight, midnight + 24 * h)
+    assert local_days(midnight, midnight + 24 * h, zone) == 1
+    # 23:00 the day before .. 01:00: two days; one millisecond before midnight is still the day before
+    assert local_days(midnight - h, midnight + h, zone) == 2
+    assert daily_span(midnight - 1, midnight + h, zone) == (midnight - 24 * h, midnight + h)
+    assert local_days(midnight - 5 * h, midnight, zone) == 1
+    assert local_days(midnight, midnight, zone) == 0 and daily_span(5, 5, zone) == (5, 5)
 
 
 def test_rsrp_share():

@@ -103,6 +103,36 @@ def test_wifi_service_and_daily_users(api):
     assert sum(w["user_days"] for w in body["use"]["weeks"]) == 75
 
 
+def _users(api, start_ms: int, end_ms: int) -> dict:
+    return get(api, f"/villages/{A}/wifi", start=iso(start_ms), end=iso(end_ms))["use"]
+
+
+def test_daily_users_of_every_local_day_the_window_touches(api):
+    day1 = sc.D0 + sc.DAY  # 00:00 local, the stamp of day 1's wifi_daily point (41 users)
+    date0, date1 = iso(sc.D0 + 7 * sc.H)[:10], iso(day1 + 7 * sc.H)[:10]
+    # 10:00..10:30 local on day 1: the day's point, stamped ten hours before the window opens, counts
+    use = _users(api, day1 + 10 * sc.H, day1 + 10 * sc.H + 30 * sc.M)
+    assert use["days"] == [{"date": date1, "unique_users": 41}]
+    assert (use["mean_daily_users"], use["days_with_data"], use["coverage"]) == (41.0, 1, 1.0)
+    # 19:00..24:00 local on day 0, entirely before day 1's midnight: day 0 only
+    use = _users(api, day1 - 5 * sc.H, day1)
+    assert use["days"] == [{"date": date0, "unique_users": 34}]
+    # 23:00 on day 0 .. 01:00 on day 1: both
+    assert [d["unique_users"] for d in _users(api, day1 - sc.H, day1 + sc.H)["days"]] == [34, 41]
+    # 10:00 on day 1 .. 10:00 two days later touches three days, one of them (day 2) without a point
+    use = _users(api, day1 + 10 * sc.H, day1 + 2 * sc.DAY + 10 * sc.H)
+    assert (use["days_with_data"], use["coverage"]) == (1, pytest.approx(1 / 3))
+
+
+def test_wifi_use_criterion_over_a_window_of_minutes(api):
+    start = sc.D0 + sc.DAY + 10 * sc.H
+    body = get(api, f"/villages/{A}/criteria", start=iso(start), end=iso(start + 5 * sc.M))
+    wifi_use = next(c for c in body["criteria"] if c["id"] == "wifi_use")
+    assert wifi_use["verdict"] == "pass"
+    assert (wifi_use["evidence"]["value"], wifi_use["evidence"]["coverage"]) == (41.0, 1.0)
+    assert f"time >= '{iso(sc.D0 + sc.DAY)}'" in wifi_use["evidence"]["queries"][0]
+
+
 def test_wifi_during_opening_hours_when_the_ap_reports_them(api):
     body = get(api, f"/villages/{sc.B['village']}/wifi")
     # open 07:00..21:00 (14 h a day), down 08:00..09:00: 13/14 of opening hours

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.sources.base import SourceConfig
 from edge.sources.lights.formats import DEFAULT_PATTERNS
-from edge.sources.lights.schedule import AstralSchedule, FixedSchedule, Schedule
+from edge.sources.lights.schedule import DEFAULT_SWITCH_GRACE_S, AstralSchedule, FixedSchedule, Schedule
 from edge.sources.lights.topics import TopicPattern
 from thonminh.config import StrictModel
 
@@ -34,7 +34,15 @@ def _default_routes() -> list[TopicRoute]:
     return [TopicRoute(pattern=p, format=f) for f, p in DEFAULT_PATTERNS.items()]  # type: ignore[arg-type]
 
 
-class AstralScheduleConfig(StrictModel):
+class _SwitchGrace(StrictModel):
+    switch_grace_s: float = Field(
+        DEFAULT_SWITCH_GRACE_S, ge=0, le=3600,
+        description="seconds either side of each scheduled switch in which on and off are both as scheduled "
+                    "(photocells and timers never switch on the second); 0 = exact",
+    )
+
+
+class AstralScheduleConfig(_SwitchGrace):
     """On from the village's dusk to dawn (site latitude/longitude/timezone), with offsets."""
 
     mode: Literal["astral"] = "astral"
@@ -48,10 +56,11 @@ class AstralScheduleConfig(StrictModel):
         return AstralSchedule(
             latitude, longitude, tz, twilight=self.twilight,
             dusk_offset_s=self.dusk_offset_min * 60, dawn_offset_s=self.dawn_offset_min * 60,
+            switch_grace_s=self.switch_grace_s,
         )
 
 
-class FixedScheduleConfig(StrictModel):
+class FixedScheduleConfig(_SwitchGrace):
     """On and off at fixed local times (``off`` earlier than ``on`` means the next morning)."""
 
     mode: Literal["fixed"]
@@ -65,7 +74,7 @@ class FixedScheduleConfig(StrictModel):
         return self
 
     def build(self, latitude: float, longitude: float, tz: str) -> Schedule:
-        return FixedSchedule(self.on, self.off, tz)
+        return FixedSchedule(self.on, self.off, tz, switch_grace_s=self.switch_grace_s)
 
 
 ScheduleConfig = Annotated[AstralScheduleConfig | FixedScheduleConfig, Field(discriminator="mode")]

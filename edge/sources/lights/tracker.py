@@ -11,7 +11,11 @@ Per stretch a light is one of:
   its relay state unknown. Not counted in ``observed_s``: the contract says unknown time is neither up nor down;
 - offline (the LWT says so) or stale (no report for ``stale_multiple`` report periods): observed, expected
   as usual, never lit, never ok: a light nobody can vouch for is not a working light;
-- known: ``lit`` = switched on and not ``lamp_failure``; ok when lit exactly while expected on.
+- known: ``lit`` = switched on and not ``lamp_failure``; ok when lit exactly while expected on. Within the
+  schedule's grace around a switch (``Schedule.lenient``) a known light is expected to be in the state its relay
+  is in: switched off it is neither ``dark`` nor counted in ``expected_on_s``; switched on it is not
+  ``day_burning`` and counts in ``expected_on_s`` (and, unless its lamp failed, ``lit_when_expected_s``);
+  either way the seconds are ok. ``expected_on`` stays the schedule's own value.
 
 ``fault`` and ``on``/``online``/``expected_on`` describe the end of the interval. Priority when several apply:
 offline, stale, lamp_failure, dark, day_burning.
@@ -110,7 +114,7 @@ class LightTracker:
         }
         self._ready: list[Sample] = []
         self._dirty: set[str] = set()
-        self._span = (0, 0, False)
+        self._span = (0, 0, False, False)
         self.discontinuities = 0
         self._restart(start_ms)
 
@@ -241,9 +245,10 @@ class LightTracker:
     # -- accounting ------------------------------------------------------------------------------------------
 
     def _expected(self, t_ms: int) -> bool:
-        lo, hi, expected = self._span
+        """The schedule's expectation at ``t_ms``; leaves ``self._span`` on the stretch holding it."""
+        lo, hi, expected, _ = self._span
         if not lo <= t_ms < hi:
-            self._span = lo, hi, expected = self.schedule.span(t_ms)
+            self._span = lo, hi, expected, _ = self.schedule.stretch(t_ms)
         return expected
 
     def _advance(self, light: LightSpec, t_ms: int) -> None:
@@ -253,19 +258,18 @@ class LightTracker:
             return
         st = self.states[light.id]
         deadline = (st.last_report_ms if st.last_report_ms is not None else self.start_ms) + self._stale_ms[light.id]
-        lo, hi, expected = self._span
+        lo, hi, _, _ = self._span
         if lo <= start and t_ms <= hi and not start < deadline < t_ms:
             # One stretch with no cut (the usual case between two reports): the loop below, once, without
             # building the list of cuts.
-            self._account(acc, self.status(light, start), expected, t_ms - start)
+            self._account(acc, *self._judge(light, start), t_ms - start)
             acc.since_ms = t_ms
             return
-        cuts = self.schedule.transitions(start, t_ms) if not lo <= start < t_ms <= hi else []
+        cuts = self.schedule.cuts(start, t_ms) if not lo <= start < t_ms <= hi else []
         if start < deadline < t_ms:
             cuts = sorted([*cuts, deadline])
         for a, b in itertools.pairwise([start, *cuts, t_ms]):
-            status = self.status(light, a)
-            self._account(acc, status, self._expected(a), b - a)
+            self._account(acc, *self._judge(light, a), b - a)
         acc.since_ms = t_ms
 
     @staticmethod
@@ -281,17 +285,23 @@ class LightTracker:
 
     def status(self, light: LightSpec, t_ms: int) -> Status:
         """The light's status at ``t_ms`` given what is known now."""
+        return self._judge(light, t_ms)[0]
+
+    def _judge(self, light: LightSpec, t_ms: int) -> tuple[Status, bool]:
+        """The light's status at ``t_ms`` and whether it was expected on then (see the module's docstring)."""
+        expected = self._expected(t_ms)
         st = self.states[light.id]
         if st.online is False:
-            return OFFLINE_STATUS
+            return OFFLINE_STATUS, expected
         stale_ms = self._stale_ms[light.id]
         if st.last_report_ms is None:
-            return UNOBSERVED if t_ms < self.start_ms + stale_ms else STALE_STATUS
+            return (UNOBSERVED if t_ms < self.start_ms + stale_ms else STALE_STATUS), expected
         if t_ms >= st.last_report_ms + stale_ms:
-            return STALE_STATUS
+            return STALE_STATUS, expected
         if st.on is None:
-            return UNOBSERVED
-        expected = self._expected(t_ms)
+            return UNOBSERVED, expected
+        if self._span[3]:
+            expected = st.on  # within the grace around a switch: whichever state the relay is in is as scheduled
         failed = st.on and self._lamp_failed(light, st)
         lit = st.on and not failed
         if failed:
@@ -302,7 +312,7 @@ class LightTracker:
             fault = DAY_BURNING
         else:
             fault = ""
-        return KNOWN_STATUS[lit, fault]
+        return KNOWN_STATUS[lit, fault], expected
 
     def _lamp_failed(self, light: LightSpec, st: LightState) -> bool:
         if st.faults and not _LAMP_DOWN.isdisjoint(st.faults):  # no set built per call: ~0.5 us a stretch

@@ -30,10 +30,12 @@ class Harness:
     """A tracker and router driven by an explicit clock, collecting samples by light."""
 
     def __init__(self, start: int, *, on: dt.time = dt.time(18), off: dt.time = dt.time(6),
-                 states: dict[str, LightState] | None = None, **settings: Any) -> None:
+                 states: dict[str, LightState] | None = None, grace_s: float = 0.0, **settings: Any) -> None:
+        # grace 0 unless a test is about the grace: the others switch lights on the very second of the schedule
         self.inventory = parse_inventory(INVENTORY, kind="csv")
         self.tracker = LightTracker(
-            self.inventory, FixedSchedule(on, off, TZ), TrackerSettings(**settings), start_ms=start, states=states,
+            self.inventory, FixedSchedule(on, off, TZ, switch_grace_s=grace_s), TrackerSettings(**settings),
+            start_ms=start, states=states,
         )
         self.rejects: list[str] = []
         self.router = Router(ROUTES, self.tracker, reject=lambda reason, sample: self.rejects.append(reason))
