@@ -4,7 +4,8 @@ One SQLite database in WAL mode with ``synchronous=FULL``: what ``put`` returns 
 loss. Points are kept in commit order (``AUTOINCREMENT`` ids, never reused, so an acknowledgement can never
 delete a newer point) as line protocol without the timestamp, plus the time in ms, the monotonic time and
 boot of samples taken while the clock was unsynchronised (``hold = 1``: never forwarded until corrected), and
-a size. A disk budget bounds the sum of sizes: the oldest points go first, each one counted.
+a size. A disk budget bounds the sum of sizes: the oldest points go first, each one counted. The tables, the
+batch SQL and the row types live in ``edge.bufferschema`` (re-exported here).
 
 Called from worker threads: writes go through one connection under a lock (SQLite has one writer), takes
 through a second one, so a batch can be read while a commit waits for its fsync.
@@ -22,9 +23,23 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from edge.bufferschema import (
+    COUNTERS,
+    LINE_SQL,
+    MARK_FIELD,
+    ROW_OVERHEAD,
+    SCHEMA,
+    Batch,
+    BufferStatus,
+    DeadLetter,
+    NewDeadLetter,
+    NewRow,
+    read_batch,
+    read_ids,
+)
 from thonminh.logs import Episode
 
 __all__ = [
@@ -42,117 +57,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bytes a row costs beyond its line (rowid, time, size, flags, cell and page overhead): 23-29 measured on
-#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts ``len(line) + ROW_OVERHEAD`` per point.
-ROW_OVERHEAD = 28
-#: Field added to points whose timestamp could not be corrected (unsynchronised in a previous boot).
-MARK_FIELD = "clock_unsynced=1i"
-#: Counters persisted with the points, so totals survive restarts.
-COUNTERS = ("forwarded_total", "dropped_total", "dead_letter_total", "rejected_total", "last_write_ms")
 _REJECTS_KEPT = 200
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS points (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    line TEXT NOT NULL,
-    t_ms INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    hold INTEGER NOT NULL DEFAULT 0,
-    marked INTEGER NOT NULL DEFAULT 0,
-    mono REAL,
-    boot INTEGER
-);
-CREATE TABLE IF NOT EXISTS boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at_ms INTEGER NOT NULL,
-    t_ms INTEGER,
-    line TEXT,
-    marked INTEGER NOT NULL DEFAULT 0,
-    point TEXT,
-    error TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejects (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at_ms INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    sample TEXT
-);
-"""
-
-#: The full line as sent: the mark field (when set) and the timestamp appended.
-_LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
-
-
-@dataclass(frozen=True, slots=True)
-class NewRow:
-    """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised."""
-
-    line: str
-    t_ms: int
-    mono: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewDeadLetter:
-    """A point that cannot be encoded: kept for inspection, never forwarded."""
-
-    point: str
-    t_ms: int | None
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Points taken for one write, built by SQLite: the body to POST and the ids (a JSON array) to ack.
-
-    One string per batch instead of a Python object per point keeps the forwarder's memory flat on a Pi.
-    """
-
-    body: str
-    ids_json: str = "[]"
-    count: int = 0
-    #: (first, last) id of each contiguous run of ready points taken: excluded from takes while in flight
-    ranges: tuple[tuple[int, int], ...] = ()
-
-    def __len__(self) -> int:
-        return self.count
-
-    @property
-    def ids(self) -> list[int]:
-        return json.loads(self.ids_json)
-
-    @property
-    def lines(self) -> list[str]:
-        return self.body.split("\n") if self.count else []
-
-
 _EMPTY = Batch("")
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    id: int
-    at_ms: int
-    t_ms: int | None
-    line: str | None
-    point: str | None
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class BufferStatus:
-    """What ``thonminh edge status`` shows."""
-
-    points: int
-    bytes: int
-    held: int
-    oldest_ms: int | None
-    dead_letters: int
-    counters: dict[str, int]
-    rejects: list[tuple[int, str, str, str | None]] = field(default_factory=list)
 
 
 class BufferLocked(RuntimeError):
@@ -199,7 +105,7 @@ class Buffer:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # durable across power loss, not only process death
             self._db.execute("PRAGMA journal_size_limit=67108864")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._boot = self._boot_index(boot_id)
             with self._tx() as db:
                 # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
@@ -397,54 +303,44 @@ class Buffer:
         if ready > max_points and live_share > 0 and self._totals.held == 0:
             live_n = min(max_points - 1, math.ceil(live_share * max_points))
         live_bytes = math.ceil(live_share * max_bytes) if live_n else 0
-        ranges = [r for b in exclude for r in b.ranges]
-        skip = "".join(" AND id NOT BETWEEN ? AND ?" for _ in ranges)
-        bounds = [v for r in ranges for v in r]
+        ranges = tuple(r for b in exclude for r in b.ranges)
         with self._read_lock:
-            old = self._reader.execute(_take_sql(skip, "ASC"), (*bounds, max_points - live_n, max_bytes - live_bytes))
-            old = old.fetchone()
-            new = None
-            if live_n and old[2]:
-                new = self._reader.execute(_take_sql(" AND id > ?" + skip, "DESC"),
-                                       (old[4], *bounds, live_n, live_bytes)).fetchone()
-        parts = [p for p in (old, new) if p is not None and p[2]]
-        if not parts:
-            return _EMPTY
-        return Batch(
-            "\n".join(p[0] for p in parts),
-            parts[0][1] if len(parts) == 1 else parts[0][1][:-1] + "," + parts[1][1][1:],
-            sum(p[2] for p in parts),
-            tuple((p[3], p[4]) for p in parts),
-        )
+            return read_batch(self._reader, (max_points - live_n, max_bytes - live_bytes), (live_n, live_bytes),
+                              exclude=ranges)
 
     def split(self, batch: Batch) -> tuple[Batch, Batch]:
         """Halve a batch (to find the points InfluxDB refuses); points gone meanwhile are left out."""
         ids = batch.ids
-        halves = []
         with self._read_lock:
-            for part in (ids[: len(ids) // 2], ids[len(ids) // 2:]):
-                rows = self._reader.execute(
-                    f"SELECT id, {_LINE_SQL} FROM points WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                    (json.dumps(part),)).fetchall()
-                halves.append(Batch("\n".join(r[1] for r in rows), json.dumps([r[0] for r in rows]), len(rows)))
-        return halves[0], halves[1]
+            return read_ids(self._reader, ids[: len(ids) // 2]), read_ids(self._reader, ids[len(ids) // 2:])
 
     def ack(self, batch: Batch) -> int:
         """The batch reached InfluxDB (2xx): delete it and count it as forwarded."""
         if not batch.count:
             return 0
+        # A part whose ids form one unbroken run held every id in it when taken, and ids are never reused:
+        # delete it by range, sparing SQLite a JSON id list and Python a size per point.
+        dense = batch.ranges and sum(last - first + 1 for first, last in batch.ranges) == batch.count
         with self._tx() as db:
-            sizes = db.execute(
-                "DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING size",
-                (batch.ids_json,)).fetchall()
-            gone = batch.count - len(sizes)
+            if dense:
+                deleted = size = 0
+                for first, last in batch.ranges:
+                    n, part_size = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM points"
+                                              " WHERE id BETWEEN ? AND ?", (first, last)).fetchone()
+                    db.execute("DELETE FROM points WHERE id BETWEEN ? AND ?", (first, last))
+                    deleted, size = deleted + n, size + part_size
+            else:
+                sizes = db.execute("DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING size",
+                                   (batch.ids_json,)).fetchall()
+                deleted, size = len(sizes), sum(s for (s,) in sizes)
+            gone = batch.count - deleted
             # Points dropped by the budget while this batch was in flight did arrive after all.
             values = self._bump(db, {"forwarded_total": batch.count, "dropped_total": -gone,
                                      "last_write_ms": int(time.time() * 1000) - self.counters["last_write_ms"]})
         self.counters.update(values)
-        self._totals.points -= len(sizes)
-        self._totals.bytes -= sum(s for (s,) in sizes)
-        return len(sizes)
+        self._totals.points -= deleted
+        self._totals.bytes -= size
+        return deleted
 
     def dead_letter(self, batch: Batch, error: str) -> int:
         """InfluxDB refused these points as malformed: move them to the dead letters."""
@@ -484,7 +380,7 @@ class Buffer:
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL ELSE " + _LINE_SQL + " END,"
+                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL ELSE " + LINE_SQL + " END,"
                 " point, error FROM dead_letters ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [DeadLetter(*r) for r in rows]
 
@@ -507,16 +403,3 @@ class Buffer:
         with self._tx() as db:
             return db.execute(f"DELETE FROM dead_letters{where}", args).rowcount
 
-
-def _take_sql(where: str, order: str) -> str:
-    """One batch part as a single row: body, ids as JSON, count, first and last id.
-
-    The inner query stops after ``LIMIT`` points in id order; the window sum then cuts at the byte bound,
-    always keeping the first point.
-    """
-    return f"""
-SELECT group_concat(full, char(10)), json_group_array(id), count(*), min(id), max(id) FROM (
-    SELECT id, full, sum(length(full) + 1) OVER (ORDER BY id {order} ROWS UNBOUNDED PRECEDING) AS used,
-           row_number() OVER (ORDER BY id {order}) AS k
-    FROM (SELECT id, {_LINE_SQL} AS full FROM points WHERE hold = 0{where} ORDER BY id {order} LIMIT ?)
-) WHERE used <= ? OR k = 1"""
