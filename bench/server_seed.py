@@ -14,8 +14,9 @@ import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from thonminh.contract import Point, encode_line, site_tags
+from thonminh.contract import Point, site_tags
 from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 __all__ = ["SeedPlan", "province_of", "seed", "village_name"]
 

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from edge.buffer import Buffer, NewDeadLetter, NewRow
 from edge.clock import Clock
 from edge.stats import Stats
-from thonminh.contract import Point, encode_line
+from thonminh.contract import Point
 from thonminh.errors import ThonminhError
+from thonminh.lineprotocol import encode_untimed
 from thonminh.logs import Episode
 
 __all__ = ["COMMIT_POINTS", "BufferWriteError", "Pipeline", "encode_for_buffer"]
@@ -52,15 +53,15 @@ def encode_for_buffer(
     """
     rows: list[NewRow] = []
     dead: list[NewDeadLetter] = []
+    append = rows.append
     for point in points:
         try:
-            line = encode_line(point)
+            line = encode_untimed(point)
         except Exception as err:  # noqa: BLE001 - any bad point is data for the dead letters, not a crash
             t_ms = point.time_ms if isinstance(point.time_ms, int) else None
             dead.append(NewDeadLetter(_describe(point), t_ms, f"{type(err).__name__}: {err}"))
             continue
-        body = line[: line.rindex(" ")]
-        rows.append(NewRow(body, point.time_ms, None if synced else mono - (wall_ms - point.time_ms) / 1000))
+        append(NewRow(line, point.time_ms, None if synced else mono - (wall_ms - point.time_ms) / 1000))
     return rows, dead
 
 

@@ -16,17 +16,9 @@ from server.plan import DAILY, HOURLY, RAW, plan
 from server.queries import Agg, Scope
 from server.rollups import SPECS, Rollups
 from server.timeparse import Step, Window
-from thonminh.contract import (
-    INDICATOR,
-    MODEM,
-    STREETLIGHT,
-    UPLINK,
-    UPLINK_EVENT,
-    WIFI_DAILY,
-    Point,
-    encode_line,
-)
+from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, UPLINK_EVENT, WIFI_DAILY, Point
 from thonminh.influx import InfluxClient, StatementResult
+from thonminh.lineprotocol import encode_line
 
 __all__ = ["Hours", "Reader", "Rows", "Sums"]
 

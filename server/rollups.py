@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from server.plan import DAILY, DAY_MS, HOURLY, RollupState, floor_day
 from server.queries import Agg, Source, rollup_select
 from server.timeparse import HOUR_MS, floor_hour, iso
-from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point, encode_line
+from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point
 from thonminh.errors import InfluxError, InfluxQueryError
 from thonminh.influx import InfluxClient, quote_ident
+from thonminh.lineprotocol import encode_line
 from thonminh.logs import Episode
 
 __all__ = [

@@ -6,15 +6,11 @@ them; everything imports from here. See ``docs/data-model.md`` for the prose ver
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
-
-from thonminh.errors import EncodeError
 
 __all__ = [
     "DAILY_TZ",
@@ -24,8 +20,6 @@ __all__ = [
     "FieldType",
     "Measurement",
     "Point",
-    "encode_line",
-    "encode_lines",
     "measurement",
 ]
 
@@ -36,9 +30,6 @@ DAILY_TZ: Final = "Asia/Ho_Chi_Minh"
 SITE_TAGS: Final = ("village", "gateway", "commune", "district", "province")
 REQUIRED_SITE_TAGS: Final = ("village", "gateway")
 
-#: InfluxDB refuses string field values above 64 KiB.
-MAX_STRING_BYTES: Final = 64 * 1024
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 class FieldType(StrEnum):
@@ -230,161 +221,6 @@ class Point:
 
     def with_time(self, time_ms: int) -> Point:
         return Point(self.measurement, self.tags, self.fields, time_ms, self.meta)
-
-    def line(self) -> str:
-        return encode_line(self)
-
-
-# -- line protocol ------------------------------------------------------------------------------------------
-
-_NAME_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
-_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
-_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
-
-
-def _check_name(kind: str, value: str, where: str) -> None:
-    # A backslash is ambiguous: InfluxDB 1.x keeps "\\" literally in tags, 2.x unescapes it. Reject it rather
-    # than write a value that reads back differently on one of the engines we promise to support.
-    if not isinstance(value, str):
-        raise EncodeError(f"{where}: {kind} must be a string, got {type(value).__name__}")
-    if value == "":
-        raise EncodeError(f"{where}: {kind} is empty")
-    if "\\" in value or "\n" in value or "\r" in value:
-        raise EncodeError(f"{where}: {kind} {value!r} contains a backslash or line break")
-
-
-def _encode_field(where: str, spec: Field | None, value: FieldValue) -> str:
-    if isinstance(value, bool):
-        value = int(value)
-    kind = spec.type if spec else None
-    if isinstance(value, int):
-        if kind is FieldType.FLOAT:
-            return _encode_float(where, float(value))
-        if kind is FieldType.STRING:
-            raise EncodeError(f"{where}: expected a string, got int {value}")
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise EncodeError(f"{where}: int {value} out of 64-bit range")
-        return f"{value}i"
-    if isinstance(value, float):
-        if kind is FieldType.INT:
-            if not value.is_integer():
-                raise EncodeError(f"{where}: expected an int, got float {value}")
-            return f"{int(value)}i"
-        if kind is FieldType.STRING:
-            raise EncodeError(f"{where}: expected a string, got float {value}")
-        return _encode_float(where, value)
-    if isinstance(value, str):
-        if kind in (FieldType.INT, FieldType.FLOAT):
-            raise EncodeError(f"{where}: expected {kind.value}, got string {value!r}")
-        if len(value.encode()) > MAX_STRING_BYTES:
-            raise EncodeError(f"{where}: string longer than {MAX_STRING_BYTES} bytes")
-        return '"' + value.translate(_STRING_ESCAPES) + '"'
-    raise EncodeError(f"{where}: unsupported field type {type(value).__name__}")
-
-
-def _encode_float(where: str, value: float) -> str:
-    if not math.isfinite(value):
-        raise EncodeError(f"{where}: {value} is not a finite number")
-    return repr(value)
-
-
-#: Validated, escaped pieces of lines, keyed by what they encode: a gateway writes the same few hundred
-#: names and tag pairs over and over. Bounded: cleared when full, so odd inputs cannot grow them.
-_CACHE_MAX = 4096
-_names: dict[str, str] = {}
-_tag_pairs: dict[tuple[str, str], str] = {}
-_field_keys: dict[str, str] = {}
-_NO_FIELDS: Mapping[str, Field] = MappingProxyType({})
-
-
-def _remember(cache: dict, key: object, value: str) -> None:  # type: ignore[type-arg]
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[key] = value
-
-
-def encode_line(point: Point) -> str:
-    """Encode one point as a line of InfluxDB line protocol (millisecond precision).
-
-    Raises ``EncodeError`` naming the measurement, key and problem for anything that InfluxDB would reject
-    or read back differently, so one bad point never corrupts a batch.
-    """
-    name = point.measurement
-    head = _names.get(name) if type(name) is str else None
-    if head is None:
-        _check_name("measurement", name, "point")
-        head = name.translate(_NAME_ESCAPES)
-        _remember(_names, name, head)
-    spec = MEASUREMENTS.get(name)
-    tags = point.tags
-    if spec is not None:
-        for key in REQUIRED_SITE_TAGS + spec.tags:
-            if not tags.get(key):
-                raise EncodeError(f"{name}: required tag {key!r} is missing")
-    parts = [head]
-    for key in sorted(tags):
-        value = tags[key]
-        if value is None:
-            continue
-        pair = _tag_pairs.get((key, value)) if type(key) is str and type(value) is str else None
-        if pair is None:
-            _check_name("tag key", key, name)
-            _check_name("tag value", value, f"{name}.{key}")
-            pair = f",{key.translate(_KEY_ESCAPES)}={value.translate(_KEY_ESCAPES)}"
-            _remember(_tag_pairs, (key, value), pair)
-        parts.append(pair)
-    fields = point.fields
-    if not fields:
-        raise EncodeError(f"{name}: a point needs at least one field")
-    specs = spec.fields if spec is not None else _NO_FIELDS
-    encoded = []
-    for key, value in fields.items():
-        prefix = _field_keys.get(key) if type(key) is str else None
-        if prefix is None:
-            _check_name("field key", key, name)
-            prefix = key.translate(_KEY_ESCAPES) + "="
-            _remember(_field_keys, key, prefix)
-        fspec = specs.get(key)
-        kind = type(value)
-        # the common cases first; everything else (and every error) takes the general path
-        if kind is float and (fspec is None or fspec.type is FieldType.FLOAT) and math.isfinite(value):
-            encoded.append(prefix + repr(value))
-        elif kind is int and (fspec is None or fspec.type is FieldType.INT) and _INT64[0] <= value <= _INT64[1]:
-            encoded.append(f"{prefix}{value}i")
-        else:
-            encoded.append(prefix + _encode_field(f"{name}.{key}", fspec, value))
-    if spec is not None and spec.interval:
-        _check_interval(spec, point)
-    time_ms = point.time_ms
-    if type(time_ms) is not int:
-        if not isinstance(time_ms, int) or isinstance(time_ms, bool):
-            raise EncodeError(f"{name}: time_ms must be an int, got {time_ms!r}")
-    return f"{''.join(parts)} {','.join(encoded)} {time_ms}"
-
-
-def _check_interval(spec: Measurement, point: Point) -> None:
-    fields = point.fields
-    observed = fields.get("observed_s")
-    if observed is None:
-        raise EncodeError(f"{spec.name}: interval sample without observed_s")
-    if isinstance(observed, str) or not math.isfinite(float(observed)) or observed < 0:
-        raise EncodeError(f"{spec.name}.observed_s: {observed!r} is not a non-negative number")
-    for key in _interval_keys(spec.name):
-        value = fields.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            # a little slack for float rounding when a source sums sub-intervals
-            if not 0 <= value <= observed + 1e-6:
-                raise EncodeError(f"{spec.name}.{key}: {value} outside 0..observed_s ({observed})")
-
-
-@functools.cache
-def _interval_keys(name: str) -> tuple[str, ...]:
-    return tuple(key for key, fspec in MEASUREMENTS[name].fields.items() if fspec.interval_seconds)
-
-
-def encode_lines(points: Iterable[Point]) -> str:
-    """Encode several points, newline separated. Any bad point raises; use ``encode_line`` to sort them."""
-    return "\n".join(encode_line(p) for p in points)
 
 
 def site_tags(

@@ -9,17 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thonminh.contract import (
-    MEASUREMENTS,
-    SITE_TAGS,
-    Point,
-    encode_line,
-    encode_lines,
-    measurement,
-    site_tags,
-)
+from thonminh.contract import MEASUREMENTS, SITE_TAGS, Point, measurement, site_tags
 from thonminh.errors import EncodeError
 from thonminh.influx import InfluxClient, quote_ident
+from thonminh.lineprotocol import encode_line, encode_lines
 
 SITE = {"village": "kha-ly-thuong", "gateway": "gw1"}
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from thonminh.contract import DAILY_TZ, STREETLIGHT, Measurement, Point, encode_line, site_tags
+from thonminh.contract import DAILY_TZ, STREETLIGHT, Measurement, Point, site_tags
 from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 STEP_MS = 600_000
 DAYS = 8

@@ -22,8 +22,9 @@ from edge.sources.gateway.source import GatewaySource, cpu_temperature, parse_mi
 from edge.stats import Stats
 from edge.systemd import Notifier, watchdog_interval
 from thonminh import __version__
-from thonminh.contract import GATEWAY, Point, encode_line
+from thonminh.contract import GATEWAY, Point
 from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -50,7 +51,7 @@ async def test_gateway_point_carries_the_pipeline_figures(tmp_path: Path):
     now = {"wall": 1_800_000_000.0, "mono": 100.0}
     clock = Clock(check=lambda: True, wall=lambda: now["wall"], mono=lambda: now["mono"], boot_id="b")
     clock.observe()
-    with Buffer(tmp_path / "b.sqlite", max_bytes=1024 * 1024) as buffer:
+    with Buffer(tmp_path / "b.sqlite", max_bytes=1024 * 1024, row_points=1) as buffer:
         buffer.put([NewRow("m n=1i", 1_799_999_990_000), NewRow("m n=2i", 1_799_999_995_000)])
         buffer.ack(buffer.take(1, 10_000))
         stats = Stats(buffer, clock)
@@ -68,7 +69,7 @@ async def test_gateway_point_carries_the_pipeline_figures(tmp_path: Path):
         (point,) = await source.sample()
     assert point.measurement == GATEWAY.name and point.tags == {"village": "v1", "gateway": "g1"}
     assert point.fields == {
-        "uptime_s": 42.5, "buffer_points": 1, "buffer_bytes": len("m n=2i") + 28, "forwarded_total": 1,
+        "uptime_s": 42.5, "buffer_points": 1, "buffer_bytes": len("m n=2i 1799999995000") + 28, "forwarded_total": 1,
         "dropped_total": 0, "rejected_total": 1, "lag_s": 5.0, "clock_synced": 1, "cpu_temp_c": 44.388,
         "version": __version__,
     }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from server.config import ServerConfig
-from thonminh.contract import Point, encode_lines
+from thonminh.contract import Point
 from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_lines
 
 READ_KEY = "read-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"

@@ -20,7 +20,8 @@ from edge.sources.lights.router import Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.source import LightsSource
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
-from thonminh.contract import STREETLIGHT, Point, encode_line
+from thonminh.contract import STREETLIGHT, Point
+from thonminh.lineprotocol import encode_line
 from thonminh.localservices import MosquittoServer
 
 from .conftest import TEST_INVENTORY, TZ, Collector, gateway_config, load, wait_for

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edge.simulate.lights import DeviceLink, LightDevice, Output
 from edge.sources.lights.source import LightsSource
-from thonminh.contract import encode_line
+from thonminh.lineprotocol import encode_line
 from thonminh.localservices import MosquittoServer
 
 from .conftest import Collector, gateway_config, load, read_journal, wait_for

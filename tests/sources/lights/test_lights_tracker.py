@@ -11,7 +11,8 @@ from edge.sources.lights.inventory import parse_inventory
 from edge.sources.lights.router import Outcome, Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.tracker import LightState, LightTracker, TrackerSettings
-from thonminh.contract import STREETLIGHT, Point, encode_line
+from thonminh.contract import STREETLIGHT, Point
+from thonminh.lineprotocol import encode_line
 
 from .test_lights_schedule import TZ, ms
 

@@ -11,7 +11,7 @@ import pytest
 
 from edge.simulate.modem_emulator import ModemEmulator
 from edge.sources.modem.source import ModemSource
-from thonminh.contract import encode_line
+from thonminh.lineprotocol import encode_line
 
 HEALTHY = {"registered": 1, "reg_state": "home", "access_tech": "LTE", "operator": "Viettel", "rssi_dbm": -65.0,
            "rsrp_dbm": -95.0, "rsrq_db": -10.0, "sinr_db": 12.0, "sim": "ready"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edge.simulate.targets import HttpTarget, TcpTarget
 from edge.sources.uplink.source import UplinkSource
-from thonminh.contract import encode_line
+from thonminh.lineprotocol import encode_line
 
 from .conftest import FIXTURES, FakeClock
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.sources.wifi.parsers import parse_dnsmasq_leases, parse_iw_station_dump
-from thonminh.contract import encode_line
+from thonminh.lineprotocol import encode_line
 
 from .conftest import Harness
 from .privacy import leaks, notations

@@ -7,8 +7,9 @@ import logging
 import pytest
 
 from edge.sources.wifi.source import OPTIONAL_FIELDS
-from thonminh.contract import WIFI, WIFI_DAILY, encode_line
+from thonminh.contract import WIFI, WIFI_DAILY
 from thonminh.errors import ConfigError
+from thonminh.lineprotocol import encode_line
 
 from .conftest import Harness
 
