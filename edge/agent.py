@@ -210,7 +210,8 @@ class Agent:
         tune_malloc()  # before the first worker thread starts
         self.buffer = await asyncio.to_thread(
             Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
-            dead_letters_max=config.buffer.dead_letters_max, logger=logging.getLogger("edge.buffer"))
+            dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
+            logger=logging.getLogger("edge.buffer"))
         writer = self._writer or config.influxdb.writer()
         self.stats = Stats(self.buffer, self.clock)
         self.pipeline = Pipeline(self.buffer, self.clock, self.stats,

@@ -2,10 +2,11 @@
 
 One SQLite database in WAL mode with ``synchronous=FULL``: what ``put`` returns for survives SIGKILL and power
 loss. Points are kept in commit order (``AUTOINCREMENT`` ids, never reused, so an acknowledgement can never
-delete a newer point) as line protocol without the timestamp, plus the time in ms, the monotonic time and
-boot of samples taken while the clock was unsynchronised (``hold = 1``: never forwarded until corrected), and
-a size. A disk budget bounds the sum of sizes: the oldest points go first, each one counted. The tables, the
-batch SQL and the row types live in ``edge.bufferschema`` (re-exported here).
+delete a newer point) as line protocol: up to ``row_points`` complete lines per row, or one line without its
+timestamp plus the monotonic time and boot for a sample taken while the clock was unsynchronised (``hold = 1``:
+never forwarded until corrected). A disk budget bounds the sum of row sizes: the oldest rows go first, every
+point in them counted. Batches, drops and the live share move whole rows. The tables, the batch SQL and the
+row types live in ``edge.bufferschema`` (re-exported here).
 
 Called from worker threads: writes go through one connection under a lock (SQLite has one writer), takes
 through a second one, so a batch can be read while a commit waits for its fsync.
@@ -28,8 +29,10 @@ from pathlib import Path
 
 from edge.bufferschema import (
     COUNTERS,
-    LINE_SQL,
+    DEAD_LINE_SQL,
+    INSERT_TIMED_SQL,
     MARK_FIELD,
+    MIGRATIONS,
     ROW_OVERHEAD,
     SCHEMA,
     Batch,
@@ -37,8 +40,10 @@ from edge.bufferschema import (
     DeadLetter,
     NewDeadLetter,
     NewRow,
+    dead_letter_row,
+    insert_sql,
+    pack_rows,
     read_batch,
-    read_ids,
 )
 from thonminh.logs import Episode
 
@@ -73,7 +78,10 @@ class _Totals:
 
 
 class Buffer:
-    """The SQLite store. ``exclusive`` takes a lock file so two agents never share one buffer."""
+    """The SQLite store. ``exclusive`` takes a lock file so two agents never share one buffer.
+
+    ``row_points`` lines share a row (1 stores every point alone: the slowest, finest-grained layout).
+    """
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class Buffer:
         max_bytes: int,
         boot_id: str = "unknown",
         dead_letters_max: int = 10_000,
+        row_points: int = 64,
         exclusive: bool = True,
         readonly: bool = False,
         logger: logging.Logger | None = None,
@@ -89,6 +98,7 @@ class Buffer:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.dead_letters_max = dead_letters_max
+        self.row_points = max(1, row_points)
         self._log = logger or log
         self._lock = threading.Lock()
         self._lockfile: int | None = None
@@ -106,7 +116,9 @@ class Buffer:
             self._db.execute("PRAGMA synchronous=FULL")  # durable across power loss, not only process death
             self._db.execute("PRAGMA journal_size_limit=67108864")
             self._db.executescript(SCHEMA)
+            self._migrate()
             self._boot = self._boot_index(boot_id)
+            self._insert = insert_sql(self._boot)
             with self._tx() as db:
                 # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
                 db.execute("UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
@@ -119,7 +131,7 @@ class Buffer:
         self.counters = {name: 0 for name in COUNTERS}
         self.counters.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
         points, size, held = self._db.execute(
-            "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
+            "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
         self._totals = _Totals(points, size, held)
         self._full = Episode(self._log, "disk budget reached, dropping the oldest points",
                              max_bytes=max_bytes)
@@ -163,6 +175,12 @@ class Buffer:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
+        for column, decl in MIGRATIONS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE points ADD COLUMN {column} {decl}")
 
     def _boot_index(self, boot_id: str) -> int:
         self._db.execute("INSERT OR IGNORE INTO boots (boot_id) VALUES (?)", (boot_id,))
@@ -208,17 +226,13 @@ class Buffer:
         on disk.
         """
         now_ms = int(time.time() * 1000)
-        boot = self._boot
-        params = [
-            (r.line, r.t_ms, len(r.line.encode()) + ROW_OVERHEAD, 0 if r.mono is None else 1, r.mono,
-             None if r.mono is None else boot)
-            for r in rows
-        ]
-        added = sum(p[2] for p in params)
-        held = sum(p[3] for p in params)
+        timed, single = pack_rows(rows, self.row_points)
+        added = sum(len(r[0].encode()) for r in timed) + sum(len(r[0].encode()) for r in single)
+        added += ROW_OVERHEAD * (len(timed) + len(single))
+        held = sum(1 for r in single if r[2] is not None)
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO points (line, t_ms, size, hold, mono, boot) VALUES (?, ?, ?, ?, ?, ?)", params)
+            db.executemany(INSERT_TIMED_SQL, timed)
+            db.executemany(self._insert, single)
             if dead:
                 self._insert_dead(db, [(now_ms, d.t_ms, None, 0, d.point, d.error) for d in dead])
             if rejects:
@@ -234,7 +248,7 @@ class Buffer:
                                      "rejected_total": len(rejects)})
         self.counters.update(values)
         t = self._totals
-        t.points += len(params) - dropped
+        t.points += len(rows) - dropped
         t.bytes = total - dropped_bytes
         t.held += held - dropped_held - corrected
         if dropped:
@@ -246,9 +260,9 @@ class Buffer:
     def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int, int]:
         freed = count = held = 0
         last = None
-        for row_id, size, hold in db.execute("SELECT id, size, hold FROM points ORDER BY id"):
+        for row_id, size, hold, n in db.execute("SELECT id, size, hold, n FROM points ORDER BY id"):
             freed += size
-            count += 1
+            count += n
             held += hold
             last = row_id
             if freed >= excess:
@@ -308,53 +322,40 @@ class Buffer:
             return read_batch(self._reader, (max_points - live_n, max_bytes - live_bytes), (live_n, live_bytes),
                               exclude=ranges)
 
-    def split(self, batch: Batch) -> tuple[Batch, Batch]:
-        """Halve a batch (to find the points InfluxDB refuses); points gone meanwhile are left out."""
-        ids = batch.ids
-        with self._read_lock:
-            return read_ids(self._reader, ids[: len(ids) // 2]), read_ids(self._reader, ids[len(ids) // 2:])
+    def ack(self, batch: Batch, *, dead: Sequence[tuple[str, str]] = ()) -> int:
+        """The batch reached InfluxDB (2xx): delete it and count it as forwarded. Returns the points deleted.
 
-    def ack(self, batch: Batch) -> int:
-        """The batch reached InfluxDB (2xx): delete it and count it as forwarded."""
+        ``dead`` are (line, error) of points InfluxDB refused as malformed while the rest of the batch was
+        written (the forwarder bisects a refused batch): they move to the dead letters in the same transaction.
+        """
         if not batch.count:
             return 0
-        # A part whose ids form one unbroken run held every id in it when taken, and ids are never reused:
-        # delete it by range, sparing SQLite a JSON id list and Python a size per point.
-        dense = batch.ranges and sum(last - first + 1 for first, last in batch.ranges) == batch.count
         with self._tx() as db:
-            if dense:
+            if batch.dense:
+                # Unbroken runs of ids held every row in them when taken, and ids are never reused: delete by
+                # range, sparing SQLite a JSON id list.
                 deleted = size = 0
                 for first, last in batch.ranges:
-                    n, part_size = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM points"
+                    n, part_size = db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0) FROM points"
                                               " WHERE id BETWEEN ? AND ?", (first, last)).fetchone()
                     db.execute("DELETE FROM points WHERE id BETWEEN ? AND ?", (first, last))
                     deleted, size = deleted + n, size + part_size
             else:
-                sizes = db.execute("DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING size",
-                                   (batch.ids_json,)).fetchall()
-                deleted, size = len(sizes), sum(s for (s,) in sizes)
+                gone_rows = db.execute("DELETE FROM points WHERE id IN (SELECT value FROM json_each(?))"
+                                       " RETURNING n, size", (batch.ids_json,)).fetchall()
+                deleted, size = sum(r[0] for r in gone_rows), sum(r[1] for r in gone_rows)
+            if dead:
+                now_ms = int(time.time() * 1000)
+                self._insert_dead(db, [(now_ms, *dead_letter_row(line), 0, None, error[:2000]) for line, error in dead])
             gone = batch.count - deleted
             # Points dropped by the budget while this batch was in flight did arrive after all.
-            values = self._bump(db, {"forwarded_total": batch.count, "dropped_total": -gone,
+            values = self._bump(db, {"forwarded_total": batch.count - len(dead), "dropped_total": -gone,
+                                     "dead_letter_total": len(dead),
                                      "last_write_ms": int(time.time() * 1000) - self.counters["last_write_ms"]})
         self.counters.update(values)
         self._totals.points -= deleted
         self._totals.bytes -= size
         return deleted
-
-    def dead_letter(self, batch: Batch, error: str) -> int:
-        """InfluxDB refused these points as malformed: move them to the dead letters."""
-        now_ms = int(time.time() * 1000)
-        with self._tx() as db:
-            rows = db.execute(
-                "DELETE FROM points WHERE id IN (SELECT value FROM json_each(?)) RETURNING line, t_ms, marked, size",
-                (batch.ids_json,)).fetchall()
-            self._insert_dead(db, [(now_ms, t, line, marked, None, error[:2000]) for line, t, marked, _ in rows])
-            values = self._bump(db, {"dead_letter_total": len(rows)})
-        self.counters.update(values)
-        self._totals.points -= len(rows)
-        self._totals.bytes -= sum(r[3] for r in rows)
-        return len(rows)
 
     # -- inspection --------------------------------------------------------------------------------------
     def oldest(self) -> tuple[int, bool, float | None] | None:
@@ -367,7 +368,7 @@ class Buffer:
         """Counts straight from the database (also right when another process writes to it)."""
         with self._lock:
             points, size, held = self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
+                "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
             oldest = self._db.execute("SELECT t_ms FROM points WHERE hold = 0 ORDER BY id LIMIT 1").fetchone()
             dead = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
             counters = {name: 0 for name in COUNTERS}
@@ -380,7 +381,8 @@ class Buffer:
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL ELSE " + LINE_SQL + " END,"
+                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL WHEN t_ms IS NULL THEN line ELSE "
+                + DEAD_LINE_SQL + " END,"
                 " point, error FROM dead_letters ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [DeadLetter(*r) for r in rows]
 

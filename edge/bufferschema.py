@@ -1,5 +1,11 @@
 """The buffer's on-disk layout: its tables, the row types, and the reads that turn rows into batches.
 
+A row of ``points`` holds one point or several. Points committed with a synchronised clock are stored ``timed``:
+up to ``row_points`` complete lines (timestamps included) in one row, so SQLite inserts, reads and deletes one
+row per few dozen points, not one per point (that per-row work was most of the gateway's CPU per point). A
+point taken while the clock was unsynchronised is a row of its own, without its timestamp, until the clock
+correction gives it one. ``n`` is the number of points in a row; every count (depth, drops, forwarded) sums it.
+
 Kept apart from ``edge.buffer`` (which owns connections, locking, transactions, the disk budget and the
 in-memory totals) so the storage format can be read in one place. The types are re-exported by ``edge.buffer``.
 """
@@ -10,25 +16,33 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "COUNTERS",
+    "DEAD_LINE_SQL",
     "LINE_SQL",
     "MARK_FIELD",
+    "ROW_CHARS",
     "ROW_OVERHEAD",
     "SCHEMA",
+    "dead_letter_row",
+    "insert_sql",
+    "pack_rows",
     "Batch",
     "BufferStatus",
     "DeadLetter",
     "NewDeadLetter",
     "NewRow",
     "read_batch",
-    "read_ids",
 ]
 
 #: Bytes a row costs beyond its line (rowid, time, size, flags, cell and page overhead): 23-29 measured on
-#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts ``len(line) + ROW_OVERHEAD`` per point.
+#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts ``len(line) + ROW_OVERHEAD`` per row.
 ROW_OVERHEAD = 28
+#: A stored row's text stays under this many characters (and ``row_points`` lines), so rows stay well inside a
+#: batch and a row dropped by the budget is a small step.
+ROW_CHARS = 16 * 1024
 #: Field added to points whose timestamp could not be corrected (unsynchronised in a previous boot).
 MARK_FIELD = "clock_unsynced=1i"
 #: Counters persisted with the points, so totals survive restarts.
@@ -43,7 +57,9 @@ CREATE TABLE IF NOT EXISTS points (
     hold INTEGER NOT NULL DEFAULT 0,
     marked INTEGER NOT NULL DEFAULT 0,
     mono REAL,
-    boot INTEGER
+    boot INTEGER,
+    n INTEGER NOT NULL DEFAULT 1,
+    timed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -65,39 +81,69 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 """
 
-#: The full line as sent: the mark field (when set) and the timestamp appended.
-LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
+
+#: Columns added since the first release: a buffer written by an older agent gets them on open.
+MIGRATIONS = {"n": "INTEGER NOT NULL DEFAULT 1", "timed": "INTEGER NOT NULL DEFAULT 0"}
 
 
-#: Characters a stored point adds to a batch body (its full line and the newline), from columns alone:
-#: ``size`` is the line's UTF-8 length plus ``ROW_OVERHEAD``, so no line is read to cut a batch.
-_BODY_CHARS = f"size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1}"
+def insert_sql(boot: int) -> str:
+    """Stores one ``NewRow`` (a single point) bound as it is; SQLite works out its size (the line's UTF-8 length
+    plus ``ROW_OVERHEAD``, as ``Buffer.put`` counts it for the disk budget), hold flag and boot."""
+    return f"""
+INSERT INTO points (line, t_ms, size, hold, mono, boot)
+VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3 IS NOT NULL, ?3,
+        CASE WHEN ?3 IS NULL THEN NULL ELSE {int(boot)} END)"""
+
+
+#: Stores ``(lines, oldest t_ms, n)``: n complete lines, newline separated.
+INSERT_TIMED_SQL = f"""
+INSERT INTO points (line, t_ms, size, n, timed) VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3, 1)"""
+
+#: The full line of a single-point row without its timestamp: the mark field (when set) and the time appended.
+DEAD_LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
+#: The text a row adds to a batch body: its lines as they are, or its one line completed.
+LINE_SQL = f"CASE timed WHEN 1 THEN line ELSE {DEAD_LINE_SQL} END"
+
+
+#: Characters a stored row adds to a batch body (its text and a newline), from columns alone: ``size`` is the
+#: text's UTF-8 length plus ``ROW_OVERHEAD``, so no line is read to cut a batch.
+_BODY_CHARS = (f"CASE timed WHEN 1 THEN size - {ROW_OVERHEAD - 1}"
+               f" ELSE size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1} END")
 
 
 def _cut_sql(where: str, order: str) -> str:
-    """Where one batch part ends: its first id, last id and count, in ``order`` from the first ready point.
+    """Where one batch part ends: its first id, last id, rows and points, in ``order`` from the first ready row.
 
-    The inner query stops after ``LIMIT`` points; the window sum then cuts at the byte bound, always keeping
-    the first point. Only integer columns go through the window (carrying the lines made it 4x slower).
+    The inner query stops after ``LIMIT`` rows; the window sums then cut at the byte and point bounds, always
+    keeping the first row. Only integer columns go through the window (carrying the lines made it 4x slower).
     """
     return f"""
-SELECT min(id), max(id), count(*) FROM (
-    SELECT id, sum(chars) OVER (ORDER BY id {order} ROWS UNBOUNDED PRECEDING) AS used,
-           row_number() OVER (ORDER BY id {order}) AS k
-    FROM (SELECT id, {_BODY_CHARS} AS chars FROM points WHERE hold = 0{where} ORDER BY id {order} LIMIT ?)
-) WHERE used <= ? OR k = 1"""
+SELECT min(id), max(id), count(*), coalesce(sum(n), 0) FROM (
+    SELECT id, n, sum(chars) OVER w AS used, sum(n) OVER w AS points, row_number() OVER w AS k
+    FROM (SELECT id, n, {_BODY_CHARS} AS chars FROM points WHERE hold = 0{where} ORDER BY id {order} LIMIT ?)
+    WINDOW w AS (ORDER BY id {order} ROWS UNBOUNDED PRECEDING)
+) WHERE (used <= ? AND points <= ?) OR k = 1"""
 
 
 def _body_sql(where: str, order: str) -> str:
-    """The points of one part cut by ``_cut_sql`` (bound as its first two parameters): body and ids as JSON."""
+    """The rows of one part cut by ``_cut_sql`` (bound as its first two parameters): the body."""
     return f"""
-SELECT group_concat(full, char(10)), json_group_array(id) FROM (
-    SELECT id, {LINE_SQL} AS full FROM points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
+SELECT group_concat(full, char(10)) FROM (
+    SELECT {LINE_SQL} AS full FROM points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
 
 
-@dataclass(frozen=True, slots=True)
-class NewRow:
-    """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised."""
+def _ids_sql(where: str, order: str) -> str:
+    """The row ids of a part with gaps (held or in-flight rows between its ends), as a JSON array."""
+    return f"""
+SELECT json_group_array(id) FROM (
+    SELECT id FROM points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
+
+
+class NewRow(NamedTuple):
+    """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised.
+
+    A tuple, bound as it is to ``INSERT_SQL``: the buffer adds no Python work per point.
+    """
 
     line: str
     t_ms: int
@@ -115,23 +161,39 @@ class NewDeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Points taken for one write, built by SQLite: the body to POST and the ids (a JSON array) to ack.
+    """Points taken for one write, built by SQLite: the body to POST and what to ack.
 
     One string per batch instead of a Python object per point keeps the forwarder's memory flat on a Pi.
     """
 
     body: str
-    ids_json: str = "[]"
+    #: The row ids as a JSON array; None when ``ranges`` hold every id in them (usual: no list needed).
+    id_list: str | None = "[]"
+    #: Points (lines) in the body.
     count: int = 0
-    #: (first, last) id of each contiguous run of ready points taken: excluded from takes while in flight
+    #: (first, last) row id of each contiguous run of ready rows taken: excluded from takes while in flight
     ranges: tuple[tuple[int, int], ...] = ()
 
     def __len__(self) -> int:
         return self.count
 
     @property
+    def dense(self) -> bool:
+        """Every id between each range's first and last is in the batch (ids are never reused)."""
+        return self.id_list is None
+
+    @property
+    def ids_json(self) -> str:
+        if self.id_list is not None:
+            return self.id_list
+        return json.dumps(self.ids)
+
+    @property
     def ids(self) -> list[int]:
-        return json.loads(self.ids_json)
+        """The ids of the rows taken (a row holds one point or several)."""
+        if self.id_list is not None:
+            return json.loads(self.id_list)
+        return [i for first, last in self.ranges for i in range(first, last + 1)]
 
     @property
     def lines(self) -> list[str]:
@@ -163,6 +225,32 @@ class BufferStatus:
     rejects: list[tuple[int, str, str, str | None]] = field(default_factory=list)
 
 
+def pack_rows(rows: Sequence[NewRow], row_points: int) -> tuple[list[tuple[str, int, int]], list[NewRow]]:
+    """Points to store: synchronised ones packed into timed rows ``(lines, oldest t_ms, n)`` for
+    ``INSERT_TIMED_SQL``, in order; when any point is held, every point stays single (for ``insert_sql``)."""
+    if [r[2] for r in rows].count(None) != len(rows):
+        # Held points are rare (a boot without a clock): store every point of this commit alone, in order.
+        return [], list(rows)
+    lines = [f"{line} {t}" for line, t, _ in rows]
+    times = [r[1] for r in rows]
+    timed = []
+    start = used = 0
+    for i, chars in enumerate(map(len, lines)):
+        if i > start and (i - start >= row_points or used + chars > ROW_CHARS):
+            timed.append(("\n".join(lines[start:i]), min(times[start:i]), i - start))
+            start, used = i, 0
+        used += chars + 1
+    if lines:
+        timed.append(("\n".join(lines[start:]), min(times[start:]), len(lines) - start))
+    return timed, []
+
+
+def dead_letter_row(line: str) -> tuple[int | None, str]:
+    """(t_ms, line without its timestamp) of a complete line refused by InfluxDB, as dead letters store it."""
+    body, _, t = line.rpartition(" ")
+    return (int(t), body) if t.isdigit() else (None, line)
+
+
 def read_batch(
     db: sqlite3.Connection,
     oldest: tuple[int, int],
@@ -170,35 +258,37 @@ def read_batch(
     *,
     exclude: Sequence[tuple[int, int]] = (),
 ) -> Batch:
-    """A batch of up to ``oldest`` (points, bytes) from the oldest ready point, then ``newest`` from the newest.
+    """A batch of up to ``oldest`` (points, bytes) from the oldest ready row, then ``newest`` from the newest.
 
-    Points in the ``exclude`` id ranges (batches in flight) are left out. Runs in one read transaction, so
+    Whole rows only: a row that would cross a bound is left for the next batch, unless it is the first.
+    Rows in the ``exclude`` id ranges (batches in flight) are left out. Runs in one read transaction, so
     the bodies hold exactly the points the cuts counted; the caller serialises use of ``db``.
     """
     skip = "".join(" AND id NOT BETWEEN ? AND ?" for _ in exclude)
     bounds = [v for r in exclude for v in r]
     db.execute("BEGIN")
     try:
-        cuts = [(db.execute(_cut_sql(skip, "ASC"), (*bounds, *oldest)).fetchone(), "ASC")]
+        cuts = [(db.execute(_cut_sql(skip, "ASC"), (*bounds, oldest[0], oldest[1], oldest[0])).fetchone(), "ASC")]
         if newest[0] and cuts[0][0][2]:
-            after = db.execute(_cut_sql(" AND id > ?" + skip, "DESC"), (cuts[0][0][1], *bounds, *newest))
+            after = db.execute(_cut_sql(" AND id > ?" + skip, "DESC"),
+                               (cuts[0][0][1], *bounds, newest[0], newest[1], newest[0]))
             cuts.append((after.fetchone(), "DESC"))
-        parts = [(cut, db.execute(_body_sql(skip, order), (cut[0], cut[1], *bounds)).fetchone())
-                 for cut, order in cuts if cut[2]]
+        parts = []
+        for cut, order in cuts:
+            if not cut[2]:
+                continue
+            body = db.execute(_body_sql(skip, order), (cut[0], cut[1], *bounds)).fetchone()[0]
+            ids = None if cut[1] - cut[0] + 1 == cut[2] else json.loads(
+                db.execute(_ids_sql(skip, order), (cut[0], cut[1], *bounds)).fetchone()[0])
+            parts.append((cut, body, ids))
     finally:
         db.execute("COMMIT")
     if not parts:
         return Batch("")
+    dense = all(ids is None for _, _, ids in parts)
     return Batch(
-        "\n".join(body for _, (body, _) in parts),
-        parts[0][1][1] if len(parts) == 1 else parts[0][1][1][:-1] + "," + parts[1][1][1][1:],
-        sum(cut[2] for cut, _ in parts),
-        tuple((cut[0], cut[1]) for cut, _ in parts),
+        "\n".join(body for _, body, _ in parts),
+        None if dense else json.dumps([i for cut, _, ids in parts for i in (ids or range(cut[0], cut[1] + 1))]),
+        sum(cut[3] for cut, _, _ in parts),
+        tuple((cut[0], cut[1]) for cut, _, _ in parts),
     )
-
-
-def read_ids(db: sqlite3.Connection, ids: Sequence[int]) -> Batch:
-    """The points with these ids still stored, in id order, as a batch (no ranges: acknowledged by ids)."""
-    rows = db.execute(f"SELECT id, {LINE_SQL} FROM points WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                      (json.dumps(list(ids)),)).fetchall()
-    return Batch("\n".join(r[1] for r in rows), json.dumps([r[0] for r in rows]), len(rows))

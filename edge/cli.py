@@ -77,7 +77,8 @@ def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bo
         raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
     try:
         return Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=read_boot_id(),
-                      dead_letters_max=config.buffer.dead_letters_max, exclusive=exclusive,
+                      dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
+                      exclusive=exclusive,
                       readonly=readonly)
     except BufferLocked as err:
         raise click.ClickException(f"{err}: stop the agent first") from err

@@ -107,6 +107,8 @@ class BufferSettings(StrictModel):
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="disk budget; oldest dropped first")
     commit_interval_ms: int = Field(200, ge=0, le=10_000, description="group commits within this latency")
     dead_letters_max: int = Field(10_000, ge=1, description="dead letters kept for inspection (oldest pruned)")
+    row_points: int = Field(64, ge=1, le=1000, description=(
+        "points stored per row: fewer rows, less work per point; batches, drops and the live share move whole rows"))
 
 
 class ForwarderSettings(StrictModel):

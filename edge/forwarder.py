@@ -92,28 +92,45 @@ class Forwarder:
         return len(batch)
 
     async def _send(self, batch: Batch, timeout: float) -> None:
+        refused = await self._write(batch.body, timeout)
+        dead: list[tuple[str, str]] = []
+        if refused is not None:
+            dead = await self._bisect(batch.lines, refused, timeout)
+            for line, error in dead:
+                self._dead_log.warning("dead-letter", "InfluxDB refused a point: dead-lettered",
+                                       error=error[:300], line=line[:300])
+        await asyncio.to_thread(self.buffer.ack, batch, dead=dead)
+
+    async def _write(self, body: str, timeout: float) -> InfluxClientError | None:
+        """Write; None when written, the error when InfluxDB refused the body as malformed. Else RetryLater."""
         try:
-            await asyncio.to_thread(self._write, batch, timeout)
+            await asyncio.to_thread(self.writer.write, body, timeout=timeout)
         except InfluxClientError as err:
             if err.status not in MALFORMED_STATUSES:
                 raise RetryLater(str(err)) from err
-            if len(batch) == 1:
-                await asyncio.to_thread(self.buffer.dead_letter, batch, str(err))
-                self._dead_log.warning("dead-letter", "InfluxDB refused a point: dead-lettered",
-                                       error=str(err)[:300], line=batch.body[:300])
-                return
-            first, second = await asyncio.to_thread(self.buffer.split, batch)
-            await self._send(first, timeout)
-            await self._send(second, timeout)
-            return
+            return err
         except InfluxServerError as err:
             raise RetryLater(str(err), err.retry_after) from err
         except Exception as err:  # noqa: BLE001 - connection errors and anything unexpected: keep the points
             raise RetryLater(f"{type(err).__name__}: {err}") from err
-        await asyncio.to_thread(self.buffer.ack, batch)
+        return None
 
-    def _write(self, batch: Batch, timeout: float) -> None:
-        self.writer.write(batch.body, timeout=timeout)
+    async def _bisect(self, lines: list[str], refused: InfluxClientError, timeout: float) -> list[tuple[str, str]]:
+        """Write the good lines of a refused body by halves; return the refused lines with InfluxDB's error.
+
+        Nothing is acknowledged until the whole batch is sorted: if this is interrupted (a retryable error, a
+        crash), the batch is written again later, and lines already written overwrite themselves (same series
+        and timestamp), so no point is lost or doubled.
+        """
+        if len(lines) == 1:
+            return [(lines[0], str(refused))]
+        half = len(lines) // 2
+        dead = []
+        for part in (lines[:half], lines[half:]):
+            error = await self._write("\n".join(part), timeout)
+            if error is not None:
+                dead += await self._bisect(part, error, timeout)
+        return dead
 
     def backoff(self, retry_after: float | None = None) -> float:
         """The next delay: exponential with jitter (half fixed, half random), at least ``Retry-After``."""

@@ -19,7 +19,8 @@ def rows(start: int, stop: int, *, mono: float | None = None) -> list[NewRow]:
 
 
 def size(i: int) -> int:
-    return len(f"m,run=0 n={i}i") + ROW_OVERHEAD
+    """Bytes the budget counts for point i stored alone (its complete line and the row overhead)."""
+    return len(f"m,run=0 n={i}i {1_700_000_000_000 + i}") + ROW_OVERHEAD
 
 
 def numbers(lines: list[str]) -> list[int]:
@@ -34,7 +35,7 @@ def test_commits_are_durable_settings(tmp_path: Path):
 
 def test_take_in_order_ack_deletes_and_counters_survive_reopen(tmp_path: Path):
     path = tmp_path / "b.sqlite"
-    with Buffer(path, max_bytes=MB) as buffer:
+    with Buffer(path, max_bytes=MB, row_points=1) as buffer:
         buffer.put(rows(0, 100))
         batch = buffer.take(30, MB)
         assert numbers(batch.lines) == list(range(30))
@@ -52,7 +53,7 @@ def test_take_in_order_ack_deletes_and_counters_survive_reopen(tmp_path: Path):
 
 
 def test_batches_are_bounded_by_bytes_but_always_move(tmp_path: Path):
-    with Buffer(tmp_path / "b.sqlite", max_bytes=MB) as buffer:
+    with Buffer(tmp_path / "b.sqlite", max_bytes=MB, row_points=1) as buffer:
         buffer.put(rows(0, 100))
         batch = buffer.take(100, 100)
         assert len(batch.body) <= 100 and len(batch) == 3
@@ -64,7 +65,8 @@ def test_batches_are_bounded_by_bytes_but_always_move(tmp_path: Path):
 def test_disk_budget_drops_exactly_the_oldest_counts_them_and_logs_once(tmp_path: Path, caplog):
     budget = 1 * MB
     caplog.set_level(logging.WARNING, logger="edge.buffer")
-    with Buffer(tmp_path / "b.sqlite", max_bytes=budget, logger=logging.getLogger("edge.buffer")) as buffer:
+    with Buffer(tmp_path / "b.sqlite", max_bytes=budget, logger=logging.getLogger("edge.buffer"),
+                row_points=1) as buffer:
         total = 40_000
         for start in range(0, total, 997):
             buffer.put(rows(start, min(start + 997, total)))
@@ -88,11 +90,11 @@ def test_disk_budget_drops_exactly_the_oldest_counts_them_and_logs_once(tmp_path
 def test_budget_episode_ends_when_the_backlog_drains(tmp_path: Path, caplog):
     caplog.set_level(logging.INFO, logger="edge.buffer")
     with Buffer(tmp_path / "b.sqlite", max_bytes=MB, logger=logging.getLogger("edge.buffer")) as buffer:
-        buffer.put(rows(0, 30_000))
+        buffer.put(rows(0, 40_000))
         while batch := buffer.take(5000, 10 * MB):
             buffer.ack(batch)
-        buffer.put(rows(30_000, 30_010))
-        buffer.put(rows(0, 30_000))
+        buffer.put(rows(40_000, 40_010))
+        buffer.put(rows(0, 40_000))
     messages = [r.getMessage() for r in caplog.records if "disk budget" in r.getMessage()]
     assert messages == ["disk budget reached, dropping the oldest points: over budget",
                         "disk budget reached, dropping the oldest points: recovered",
@@ -112,7 +114,7 @@ def test_a_point_dropped_while_in_flight_is_not_counted_as_dropped_once_written(
 
 
 def test_live_share_takes_the_newest_during_a_backlog(tmp_path: Path):
-    with Buffer(tmp_path / "b.sqlite", max_bytes=10 * MB) as buffer:
+    with Buffer(tmp_path / "b.sqlite", max_bytes=10 * MB, row_points=1) as buffer:
         buffer.put(rows(0, 10_000))
         batch = buffer.take(100, MB, live_share=0.25)
         assert sorted(numbers(batch.lines)) == list(range(75)) + list(range(9975, 10_000))
@@ -157,22 +159,74 @@ def test_dead_letters_list_requeue_purge(tmp_path: Path):
         buffer.put(rows(0, 5), dead=[NewDeadLetter('{"measurement": "m"}', 7, "EncodeError: bad")],
                    rejects=[("lights:mqtt", "not JSON", "{oops")])
         batch = buffer.take(5, MB)
-        first, rest = buffer.split(batch)
-        buffer.dead_letter(first, "HTTP 400: partial write")
-        assert buffer.points == 3
+        # the forwarder wrote three of the five and InfluxDB refused two: one transaction settles all five
+        assert buffer.ack(batch, dead=[(line, "HTTP 400: partial write") for line in batch.lines[:2]]) == 5
+        assert buffer.points == 0
         letters = buffer.dead_letters()
         assert [d.error for d in letters] == ["EncodeError: bad", "HTTP 400: partial write",
                                              "HTTP 400: partial write"]
         assert letters[1].line == "m,run=0 n=0i 1700000000000" and letters[0].line is None
+        assert letters[1].t_ms == 1_700_000_000_000
         assert buffer.counters["dead_letter_total"] == 3 and buffer.counters["rejected_total"] == 1
+        assert buffer.counters["forwarded_total"] == 3
         assert buffer.requeue_dead_letters([letters[1].id]) == 1
-        assert buffer.points == 4 and numbers(buffer.take(10, MB).lines) == [2, 3, 4, 0]
+        assert buffer.points == 1 and buffer.take(10, MB).lines == ["m,run=0 n=0i 1700000000000"]
         assert buffer.requeue_dead_letters(None) == 1  # the unencodable one has no line to requeue
         assert buffer.purge_dead_letters(None) == 1
         assert buffer.dead_letters() == []
         status = buffer.status()
         assert status.rejects[0][1:] == ("lights:mqtt", "not JSON", "{oops")
         assert status.counters["dead_letter_total"] == 3  # purging does not rewrite history
+
+
+def test_points_share_rows_and_move_as_whole_rows(tmp_path: Path):
+    """The default layout: up to row_points lines per row; batches, live share and drops take whole rows."""
+    path = tmp_path / "b.sqlite"
+    with Buffer(path, max_bytes=10 * MB, row_points=64) as buffer:
+        buffer.put(rows(0, 1000))
+        assert buffer._db.execute("SELECT count(*), sum(n) FROM points").fetchone() == (16, 1000)
+        assert buffer.points == 1000
+        assert buffer.bytes == sum(len(t.encode()) + ROW_OVERHEAD for (t,) in buffer._db.execute(
+            "SELECT line FROM points"))
+        batch = buffer.take(100, MB)  # a second row would cross 100 points
+        assert numbers(batch.lines) == list(range(64)) and len(batch) == 64
+        assert len(buffer.take(10, MB)) == 64  # a row larger than a batch still moves, alone
+        live = buffer.take(300, MB, live_share=0.25, exclude=[batch])
+        assert numbers(live.lines) == list(range(64, 256)) + list(range(1000 - 40, 1000)) and len(live) == 232
+        assert buffer.ack(batch) == 64 and buffer.ack(live) == 232
+        assert buffer.points == 1000 - 64 - 232 and buffer.counters["forwarded_total"] == 296
+    with Buffer(path, max_bytes=10 * MB) as buffer:  # reopened: counts are points, not rows
+        assert buffer.points == 704 and buffer.status().points == 704
+
+
+def test_disk_budget_drops_whole_oldest_rows_and_counts_every_point(tmp_path: Path):
+    budget = 1 * MB
+    with Buffer(tmp_path / "b.sqlite", max_bytes=budget, row_points=64) as buffer:
+        total = 40_000
+        for start in range(0, total, 997):
+            buffer.put(rows(start, min(start + 997, total)))
+        dropped = buffer.counters["dropped_total"]
+        assert 0 < dropped and buffer.points + dropped == total
+        assert buffer.bytes <= budget and buffer.bytes > budget - 2 * 64 * size(total)
+        assert numbers(buffer.take(3, MB).lines)[:3] == [dropped, dropped + 1, dropped + 2]  # oldest first
+
+
+def test_a_buffer_of_an_older_agent_gains_the_new_columns(tmp_path: Path):
+    path = tmp_path / "b.sqlite"
+    import sqlite3
+
+    old = sqlite3.connect(path)
+    old.executescript("""
+CREATE TABLE points (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, t_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL, hold INTEGER NOT NULL DEFAULT 0, marked INTEGER NOT NULL DEFAULT 0, mono REAL, boot INTEGER);
+INSERT INTO points (line, t_ms, size) VALUES ('m,run=0 n=1i', 5, 40), ('m,run=0 n=2i', 6, 40);""")
+    old.commit()
+    old.close()
+    with Buffer(path, max_bytes=MB) as buffer:
+        assert buffer.points == 2
+        buffer.put(rows(3, 5))
+        assert buffer.take(10, MB).lines == ["m,run=0 n=1i 5", "m,run=0 n=2i 6", "m,run=0 n=3i 1700000000003",
+                                             "m,run=0 n=4i 1700000000004"]
 
 
 def test_one_owner_at_a_time_but_readers_alongside(tmp_path: Path):

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edge.buffer import MARK_FIELD, Buffer, NewRow
 
 MB = 1024 * 1024
 T0 = 1_700_000_000_000
 
 
-def test_cut_counts_the_body_exactly_marked_and_non_ascii_lines_included(tmp_path: Path):
+@pytest.mark.parametrize("layout", ["single, untimed (held, then marked)", "timed rows of one point"])
+def test_cut_counts_the_body_exactly_marked_and_non_ascii_lines_included(tmp_path: Path, layout: str):
     lines = [f"m,run=0,site=th\u00f4n{i % 3} n={i}i,s=\"{'x' * (i % 17)}\"" for i in range(200)]
-    with Buffer(tmp_path / "b.sqlite", max_bytes=MB) as buffer:
-        buffer.put([NewRow(line, T0 + i) for i, line in enumerate(lines)])
-        buffer._db.execute("UPDATE points SET marked = 1 WHERE id % 7 = 0")  # as after a reboot while unsynced
+    held = layout.startswith("single")
+    with Buffer(tmp_path / "b.sqlite", max_bytes=MB, boot_id="a", row_points=1) as buffer:
+        buffer.put([NewRow(line, T0 + i, 1.0 if held else None) for i, line in enumerate(lines)])
+    with Buffer(tmp_path / "b.sqlite", max_bytes=MB, boot_id="b", row_points=1) as buffer:
+        if held:  # held in boot "a", so marked now; keep the mark on every 7th point only
+            buffer._db.execute("UPDATE points SET marked = 0 WHERE id % 7 != 0")
         for limit in (100, 1000, 4000):
             batch = buffer.take(200, limit)
             body = batch.body.encode()
@@ -22,7 +28,7 @@ def test_cut_counts_the_body_exactly_marked_and_non_ascii_lines_included(tmp_pat
             # the cut is tight: the next point would not have fitted
             following = buffer.take(batch.count + 1, 10 * MB)
             assert len(following.body.encode()) + 1 > limit
-            assert sum(MARK_FIELD in line for line in batch.lines) == sum(
+            assert sum(MARK_FIELD in line for line in batch.lines) == held * sum(
                 (i + 1) % 7 == 0 for i in range(batch.count))
 
 
@@ -38,12 +44,12 @@ def test_a_point_released_inside_an_in_flight_range_is_not_acknowledged_with_it(
 
 
 def test_dense_batches_are_acknowledged_by_range_with_exact_totals(tmp_path: Path):
-    with Buffer(tmp_path / "b.sqlite", max_bytes=MB) as buffer:
+    with Buffer(tmp_path / "b.sqlite", max_bytes=MB, row_points=1) as buffer:
         buffer.put([NewRow(f"m n={i}i", T0 + i) for i in range(1000)])
         bytes_before = buffer.bytes
         batch = buffer.take(100, MB, live_share=0.25)
         assert len(batch.ranges) == 2 and sum(b - a + 1 for a, b in batch.ranges) == batch.count == 100
-        taken = sum(len(line.rsplit(" ", 1)[0]) + 28 for line in batch.lines)
+        taken = sum(len(line) + 28 for line in batch.lines)
         assert buffer.ack(batch) == 100
         assert buffer.points == 900 and buffer.bytes == bytes_before - taken
         assert buffer.status().points == 900 and buffer.status().bytes == buffer.bytes

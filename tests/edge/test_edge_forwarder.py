@@ -101,7 +101,7 @@ async def test_influxdb_sigkilled_in_the_middle_of_a_large_batch_loses_nothing(
     assert count(client, 2) == total
     result = client.select(f"SELECT sum(n), min(n), max(n) FROM {MEASUREMENT}").rows()[0]
     assert (result["sum"], result["min"], result["max"]) == (total * (total - 1) // 2, 0, total - 1)
-    assert writer.sizes[0] == 50_000 and len(writer.sizes) > 3  # the batch was retried
+    assert 50_000 - 64 < writer.sizes[0] <= 50_000 and len(writer.sizes) > 3  # whole rows; the batch was retried
     assert writer.failures[0] in ("InfluxConnectionError", "InfluxServerError")
     buffer.close()
     writer.close()

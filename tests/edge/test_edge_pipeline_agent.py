@@ -40,7 +40,7 @@ def point(i: int, **fields: object) -> Point:
 
 def stored(path: Path) -> int:
     with sqlite3.connect(path) as db:
-        return db.execute("SELECT count(*) FROM points").fetchone()[0]
+        return db.execute("SELECT coalesce(sum(n), 0) FROM points").fetchone()[0]
 
 
 async def make_pipeline(tmp_path: Path, interval_ms: int) -> tuple[Pipeline, CountingBuffer, asyncio.Task[None]]:
