@@ -166,15 +166,23 @@ class Buffer:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, fsync: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``fsync=False`` for what a power cut may undo harmlessly (an ack: the batch
+        is sent again and overwrites itself); the next synced commit makes it durable, WAL frames are in order."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not fsync:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not fsync:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def _migrate(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
@@ -330,7 +338,7 @@ class Buffer:
         """
         if not batch.count:
             return 0
-        with self._tx() as db:
+        with self._tx(fsync=not dead) as db:
             if batch.dense:
                 # Unbroken runs of ids held every row in them when taken, and ids are never reused: delete by
                 # range, sparing SQLite a JSON id list.

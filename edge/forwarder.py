@@ -161,6 +161,10 @@ class Forwarder:
 
     async def _worker(self, stop: asyncio.Event, wake: asyncio.Event | None, idle_s: float) -> None:
         while not stop.is_set():
+            if wake is not None:
+                # Cleared before looking, so a commit that lands while this step finds nothing still wakes
+                # the idle wait at once (cleared after, it was lost: the worker slept a whole idle_s).
+                wake.clear()
             try:
                 moved = await self.step()
             except RetryLater as err:
@@ -174,7 +178,6 @@ class Forwarder:
         if wake is None:
             await _sleep_unless(stop, idle_s)
             return
-        wake.clear()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
         try:
             await asyncio.wait(waiters, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
