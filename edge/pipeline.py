@@ -146,7 +146,7 @@ class Pipeline:
         rows, dead, waiters = self._rows, self._dead, self._waiters
         self._rows, self._dead, self._waiters, self._first_at = [], [], [], None
         rejects = self.stats.take_rejects()
-        held = self.buffer.held or any(r.mono is not None for r in rows)
+        held = self.buffer.held or [r.mono for r in rows].count(None) != len(rows)
         correct_at = (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
         if not (rows or dead or rejects or correct_at):
             _resolve(waiters, None)

@@ -175,7 +175,7 @@ class _Shape:
         self.ints = _picker(ints)
         self.strings = tuple(strings)
         self.observed = observed
-        self.intervals = tuple(intervals)
+        self.intervals = _picker(intervals)
 
     def encode(self, values: tuple[FieldValue, ...]) -> str | None:
         """The fields part of the line, or None when a value needs the general path (to encode or to raise)."""
@@ -186,11 +186,12 @@ class _Shape:
             if min(ints) < _INT64_MIN or max(ints) > _INT64_MAX:  # type: ignore[operator]
                 return None
         if self.observed is not None:
-            observed = values[self.observed] + _INTERVAL_SLACK  # type: ignore[operator]
-            if observed < _INTERVAL_SLACK:
+            observed = values[self.observed]
+            if observed < 0:  # type: ignore[operator]
                 return None
-            for i in self.intervals:
-                if not 0 <= values[i] <= observed:  # type: ignore[operator]
+            if self.intervals is not None:
+                spans = self.intervals(values)
+                if min(spans) < 0 or max(spans) > observed + _INTERVAL_SLACK:  # type: ignore[operator]
                     return None
         items: Sequence[FieldValue] = values
         for i in self.strings:
