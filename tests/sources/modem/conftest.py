@@ -1,21 +1,16 @@
-"""Verbatim modem answers (``fixtures/``), the pty modem emulator, and a SourceContext that collects."""
+"""Verbatim modem answers (``fixtures/``), the pty modem emulator, and the shared ``collected`` / ``make_ctx``."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from sourcekit import collected, make_ctx  # noqa: F401 - fixtures shared with the other source tests
 
-from edge.config import gateway_config_model
 from edge.simulate.modem_emulator import ModemEmulator
-from edge.sources.base import SourceContext
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SITE = {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57}
 
 
 def fixture(name: str) -> dict[str, list[str]]:
@@ -36,33 +31,6 @@ def fixture(name: str) -> dict[str, list[str]]:
         elif key is not None and (line.strip() or key.startswith("transcript")):
             sections.setdefault(key, []).append(line)
     return sections
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.rejected: list[tuple[str, Any]] = []
-
-    async def emit(self, points: Any) -> None:
-        return None
-
-    def reject(self, reason: str, sample: Any) -> None:
-        self.rejected.append((reason, sample))
-
-
-@pytest.fixture
-def collected() -> Collected:
-    return Collected()
-
-
-@pytest.fixture
-def make_ctx(tmp_path: Path, collected: Collected) -> Callable[..., SourceContext]:
-    def make(monotonic: Callable[[], float] = time.monotonic, sources: dict[str, Any] | None = None) -> SourceContext:
-        gateway = gateway_config_model().model_validate({"site": SITE, "sources": sources or {}})
-        return SourceContext(gateway=gateway, emit=collected.emit, logger=logging.getLogger("test.modem"),
-                             state_dir=tmp_path, now_ms=lambda: int(time.time() * 1000), monotonic=monotonic,
-                             reject=collected.reject)
-
-    return make
 
 
 @pytest.fixture(params=["quectel", "simcom"])

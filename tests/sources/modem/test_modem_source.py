@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sourcekit import FakeClock
 
 from edge.simulate.modem_emulator import ModemEmulator
 from edge.sources.modem.source import ModemSource
@@ -18,20 +19,11 @@ HEALTHY = {"registered": 1, "reg_state": "home", "access_tech": "LTE", "operator
 UNKNOWN = {"reg_state": "unknown"}
 
 
-class Mono:
-    """A monotonic clock the test moves, so backoff waits cost no real time."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(make_ctx, port: str, clock: Mono | None = None, **kw) -> ModemSource:
+def make(make_ctx, port: str, clock: FakeClock | None = None, **kw) -> ModemSource:
     config = ModemSource.Config(port=port, interval_s=30, command_timeout_s=0.4, id="ec25", backoff_initial_s=5,
                                 backoff_max_s=40, **kw)
-    return ModemSource(config, make_ctx(monotonic=clock or Mono()))
+    # only monotonic time is moved by hand, so backoff waits cost no real time
+    return ModemSource(config, make_ctx(monotonic=(clock or FakeClock()).monotonic))
 
 
 async def poll(source: ModemSource) -> dict:
@@ -84,7 +76,7 @@ async def test_urcs_inside_answers_are_ignored_and_junk_is_counted(make_ctx, col
 
 
 async def test_unplugged_then_back_under_a_new_device_node(make_ctx, emulator: ModemEmulator, caplog):
-    clock = Mono()
+    clock = FakeClock()
     source = make(make_ctx, emulator.path, clock)
     old_tty = emulator.tty
     assert await poll(source) == HEALTHY
@@ -92,13 +84,13 @@ async def test_unplugged_then_back_under_a_new_device_node(make_ctx, emulator: M
     caplog.set_level(logging.WARNING)
     for _ in range(4):  # unplugged for a while: reported every poll, logged once
         assert await poll(source) == UNKNOWN
-        clock.now += 30
+        clock.advance(30)
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
     assert not Path(emulator.path).exists()
     blocker = os.openpty()  # someone else now holds the old node number
     emulator.replug()  # the same by-id name, pointing at a new pty (ttyUSB2 coming back as ttyUSB5)
     assert emulator.tty != old_tty and os.path.realpath(emulator.path) == emulator.tty
-    clock.now += 60
+    clock.advance(60)
     assert await poll(source) == HEALTHY
     await source.close()
     for fd in blocker:
@@ -106,23 +98,23 @@ async def test_unplugged_then_back_under_a_new_device_node(make_ctx, emulator: M
 
 
 async def test_silence_and_garbage_mark_it_unavailable_then_it_recovers_after_the_backoff(make_ctx, emulator):
-    clock = Mono()
+    clock = FakeClock()
     source = make(make_ctx, emulator.path, clock)
     assert await poll(source) == HEALTHY
     emulator.silent = True
     assert await poll(source) == UNKNOWN
     emulator.silent = False
     assert await poll(source) == UNKNOWN  # within the 5 s backoff: not even tried
-    clock.now += 5
+    clock.advance(5)
     assert await poll(source) == HEALTHY
     emulator.garbage = True
     assert await poll(source) == UNKNOWN
-    clock.now += 5
+    clock.advance(5)
     assert await poll(source) == UNKNOWN  # still garbage: the next wait doubles
     emulator.garbage = False
-    clock.now += 5
+    clock.advance(5)
     assert await poll(source) == UNKNOWN
-    clock.now += 5
+    clock.advance(5)
     assert await poll(source) == HEALTHY
     await source.close()
 
@@ -139,7 +131,7 @@ async def test_a_modem_reset_is_noticed_and_echo_turned_off_again(make_ctx, emul
 
 
 async def test_a_modem_absent_at_start_is_not_fatal(make_ctx, tmp_path: Path, caplog):
-    clock = Mono()
+    clock = FakeClock()
     link_dir = tmp_path / "by-id"
     source = make(make_ctx, str(link_dir / "usb-Quectel_EC25-if02-port0"), clock)
     caplog.set_level(logging.WARNING)
@@ -147,7 +139,7 @@ async def test_a_modem_absent_at_start_is_not_fatal(make_ctx, tmp_path: Path, ca
     assert "sources.modem.port:" in caplog.text and "does not exist" in caplog.text
     assert await poll(source) == UNKNOWN
     with ModemEmulator("quectel", link_dir=link_dir):
-        clock.now += 10
+        clock.advance(10)
         assert await poll(source) == HEALTHY
         await source.close()
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sourcekit import FakeClock
+
 from edge.simulate.targets import HttpTarget, TcpTarget
 from edge.sources.uplink.source import UplinkSource
 from thonminh.lineprotocol import encode_line
 
-from .conftest import FIXTURES, FakeClock
+from .conftest import FIXTURES
 
 
 def make_source(make_ctx, clock: FakeClock, *targets: dict, **kw) -> UplinkSource:

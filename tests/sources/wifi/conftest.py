@@ -6,8 +6,7 @@ by the test: injected functions, not mocks. The tools are real executables the s
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sourcekit import Collected, FakeClock, make_context
 
-from edge.config import GatewayConfig, SiteConfig
 from edge.simulate.ap import SimulatedAp, UbusHttpServer, install_fake_commands
-from edge.sources.base import SourceContext
 from edge.sources.wifi.config import WifiConfig
 from edge.sources.wifi.source import WifiSource
 from thonminh.contract import Point
@@ -28,26 +26,23 @@ START = datetime(2024, 6, 3, 8, 0, tzinfo=TZ)
 
 
 @dataclass
-class Clock:
-    mono: float = 1000.0
-    wall_ms: int = int(START.timestamp() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall_ms += int(seconds * 1000)
-
-
-@dataclass
 class Harness:
     """One simulated AP and what the source under test emitted, rejected and logged."""
 
     tmp: Path
     ap: SimulatedAp
     bin: Path
-    clock: Clock = field(default_factory=Clock)
-    rejected: list[tuple[str, Any]] = field(default_factory=list)
-    emitted: list[Point] = field(default_factory=list)
+    clock: FakeClock = field(default_factory=lambda: FakeClock(int(START.timestamp() * 1000)))
+    collected: Collected = field(default_factory=Collected)
     http: UbusHttpServer | None = None
+
+    @property
+    def emitted(self) -> list[Point]:
+        return self.collected.points
+
+    @property
+    def rejected(self) -> list[tuple[str, bytes | str | None]]:
+        return self.collected.rejected
 
     def config(self, backend: str = "ubus", **kw: Any) -> WifiConfig:
         data: dict[str, Any] = {"backend": backend, "interval_s": 60, "timeout_s": 5,
@@ -64,18 +59,8 @@ class Harness:
         return WifiConfig(**data)
 
     def source(self, config: WifiConfig, *, state_dir: Path | None = None, extra: dict | None = None) -> WifiSource:
-        gateway = GatewayConfig(site=SiteConfig(village="kha-ly-thuong", gateway="gw1", latitude=21.38,
-                                                longitude=106.57), state_dir=self.tmp / "state")
-
-        async def emit(points: Sequence[Point]) -> None:
-            self.emitted.extend(points)
-
-        ctx = SourceContext(
-            gateway=gateway, emit=emit, logger=logging.getLogger("edge.sources.wifi.test"),
-            state_dir=state_dir or self.tmp / "state" / "wifi",
-            now_ms=lambda: self.clock.wall_ms, monotonic=lambda: self.clock.mono,
-            reject=lambda reason, sample: self.rejected.append((reason, sample)), extra=extra or {},
-        )
+        ctx = make_context(state_dir or self.tmp / "state" / "wifi", self.collected, self.clock,
+                           logger="edge.sources.wifi.test", extra=extra)
         return WifiSource(config, ctx)
 
     async def poll(self, source: WifiSource, advance: float = 60.0, *, churn: bool = False) -> dict[str, Point]:

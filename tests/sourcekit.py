@@ -1,0 +1,87 @@
+"""The kit for source unit tests: a hand-moved clock, a collecting ``emit``/``reject``, a ``SourceContext``.
+
+Fakes go in through the functions ``SourceContext`` takes, never by patching the source. ``collected`` and
+``make_ctx`` are fixtures an area's ``conftest.py`` imports to share them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import gateway_config_model
+from edge.sources.base import SourceContext
+from thonminh.contract import Point
+
+__all__ = ["SITE", "Collected", "FakeClock", "collected", "make_context", "make_ctx"]
+
+SITE = {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57}
+
+
+class FakeClock:
+    """Wall and monotonic time that tests move by hand."""
+
+    def __init__(self, wall_ms: int = 1_700_000_000_000, mono: float = 1000.0) -> None:
+        self.wall_ms = wall_ms
+        self.mono = mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall_ms += int(seconds * 1000)
+        self.mono += seconds
+
+    def now_ms(self) -> int:
+        return self.wall_ms
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+class Collected:
+    """Stands in for the pipeline: ``emit`` keeps the points, ``reject`` the reasons with their samples."""
+
+    def __init__(self) -> None:
+        self.points: list[Point] = []
+        self.rejected: list[tuple[str, bytes | str | None]] = []
+
+    async def emit(self, points: Sequence[Point]) -> None:
+        self.points.extend(points)
+
+    def reject(self, reason: str, sample: bytes | str | None) -> None:
+        self.rejected.append((reason, sample))
+
+
+def make_context(
+    state_dir: Path,
+    collected: Collected,
+    clock: FakeClock | None = None,
+    *,
+    monotonic: Callable[[], float] | None = None,
+    sources: Mapping[str, Any] | None = None,
+    logger: str = "test.sources",
+    extra: Mapping[str, Any] | None = None,
+) -> SourceContext:
+    """A context for one source at ``SITE``: time from ``clock`` (real time without one), ``monotonic`` if given."""
+    gateway = gateway_config_model().model_validate({"site": SITE, "sources": sources or {}})
+    return SourceContext(
+        gateway=gateway, emit=collected.emit, logger=logging.getLogger(logger), state_dir=state_dir,
+        now_ms=clock.now_ms if clock else (lambda: int(time.time() * 1000)),
+        monotonic=monotonic or (clock.monotonic if clock else time.monotonic),
+        reject=collected.reject, extra=extra or {},
+    )
+
+
+@pytest.fixture
+def collected() -> Collected:
+    return Collected()
+
+
+@pytest.fixture
+def make_ctx(request: pytest.FixtureRequest, tmp_path: Path, collected: Collected) -> Callable[..., SourceContext]:
+    """``make_context`` bound to the test's ``tmp_path`` and ``collected``, logging as ``test.<its folder>``."""
+    return partial(make_context, tmp_path, collected, logger=f"test.{request.path.parent.name}")
