@@ -44,18 +44,18 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def validate_http_url(value: str) -> str:
-    """Accept ``http(s)://host[:port][/path]`` and nothing else."""
+def validate_http_url(value: str, *, strip_slash: bool = True) -> str:
+    """Accept ``http(s)://host[:port][/path]`` and nothing else; a base URL loses its trailing slash."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"invalid URL {value!r}")
+        raise ValueError(f"invalid URL {value!r} (want http://host[:port]/path or https://...)")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ValueError(f"invalid URL {value!r}") from None
-    return value.rstrip("/")
+        raise ValueError(f"invalid port in URL {value!r}") from None
+    return value.rstrip("/") if strip_slash else value
 
 
 class InfluxSettings(StrictModel):

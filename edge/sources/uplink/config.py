@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
 from edge.sources.base import SourceConfig
-from thonminh.config import StrictModel
+from thonminh.config import StrictModel, validate_http_url
 
 __all__ = ["TargetConfig", "UplinkConfig", "interface_exists"]
 
@@ -68,16 +68,7 @@ class TargetConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid URL {value!r} (want http://host[:port]/path or https://...)")
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ValueError(f"invalid port in URL {value!r}") from None
-        return value
+        return None if value is None else validate_http_url(value, strip_slash=False)
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> TargetConfig:
