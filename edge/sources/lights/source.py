@@ -224,12 +224,10 @@ class LightsSource(PushSource):
 
     async def _receive(self, session: Session, pending: list[Inbound], handled: asyncio.Event) -> None:
         # Batches, not a message per await: a task switch per message cost more than handling it.
-        handle = self.router.handle
+        handle_batch = self.router.handle_batch
         while True:
             batch = await session.batch()
-            now_ms = self.ctx.now_ms()  # one receive time per batch: they were read in the same wake-up
-            for msg in batch:
-                handle(msg.topic, msg.payload, now_ms, retained=msg.retain)
+            handle_batch(batch, self.ctx.now_ms())  # one receive time per batch: read in the same wake-up
             pending += batch
             handled.set()
 

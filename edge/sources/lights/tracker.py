@@ -24,7 +24,7 @@ offline, stale, lamp_failure, dark, day_burning.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -52,6 +52,8 @@ from edge.sources.lights.state import (
     LightState,
     Sample,
     Status,
+    TrackedDevice,
+    TrackedLight,
 )
 
 __all__ = ["Applied", "LightState", "Sample", "Status", "TrackerSettings", "LightTracker"]
@@ -82,18 +84,6 @@ class TrackerSettings:
 
 
 
-@dataclass(slots=True)
-class _Acc:
-    since_ms: int
-    observed: int = 0
-    expected: int = 0
-    lit_expected: int = 0
-    ok: int = 0
-
-    def reset(self, t_ms: int) -> None:
-        self.since_ms, self.observed, self.expected, self.lit_expected, self.ok = t_ms, 0, 0, 0, 0
-
-
 class LightTracker:
     """Keeps every light's state and turns time into interval samples. Not thread-safe; pure given times."""
 
@@ -107,11 +97,14 @@ class LightTracker:
         self.interval_ms = round(settings.interval_s * 1000)
         self._max_gap_ms = settings.max_gap_s * 1000
         self.states = {light.id: (states or {}).get(light.id) or LightState() for light in inventory}
-        self._acc = {light.id: _Acc(start_ms) for light in inventory}
-        self._stale_ms = {
-            light.id: round((light.report_s or settings.report_period_s) * settings.stale_multiple * 1000)
+        self._lights = [
+            TrackedLight(light, self.states[light.id],
+                         round((light.report_s or settings.report_period_s) * settings.stale_multiple * 1000), start_ms)
             for light in inventory
-        }
+        ]
+        self._by_id = {light.spec.id: light for light in self._lights}
+        self._devices = {device: TrackedDevice.of(tuple(self._by_id[s.id] for s in specs))
+                         for device, specs in inventory.devices().items()}
         self._ready: list[Sample] = []
         self._dirty: set[str] = set()
         self._span = (0, 0, False, False)
@@ -124,8 +117,8 @@ class LightTracker:
         self.start_ms = t_ms
         self._last_ms = t_ms
         self._next_ms = (t_ms // self.interval_ms + 1) * self.interval_ms
-        for acc in self._acc.values():
-            acc.reset(t_ms)
+        for light in self._lights:
+            light.reset(t_ms)
 
     def tick(self, t_ms: int) -> None:
         """Let time pass: closes every interval whose boundary is at or before ``t_ms``."""
@@ -137,22 +130,22 @@ class LightTracker:
             return
         while t_ms >= self._next_ms:
             boundary = self._next_ms
-            for light in self.inventory:
+            for light in self._lights:
                 self._advance(light, boundary)
                 self._ready.append(self._sample(light, boundary))
-                self._acc[light.id].reset(boundary)
+                light.reset(boundary)
             self._next_ms += self.interval_ms
         self._last_ms = max(self._last_ms, t_ms)
 
     def flush(self, t_ms: int) -> None:
         """Close the running interval early at ``t_ms`` (graceful stop), so its part is not lost."""
         self.tick(t_ms)
-        if t_ms <= self.start_ms or any(acc.since_ms >= t_ms for acc in self._acc.values()):
+        if t_ms <= self.start_ms or any(light.since_ms >= t_ms for light in self._lights):
             return
-        for light in self.inventory:
+        for light in self._lights:
             self._advance(light, t_ms)
             self._ready.append(self._sample(light, t_ms))
-            self._acc[light.id].reset(t_ms)
+            light.reset(t_ms)
 
     @property
     def next_boundary_ms(self) -> int:
@@ -181,20 +174,21 @@ class LightTracker:
             self._last_ms = t_ms  # what tick() does when no boundary has passed and the clock did not jump
         else:
             self.tick(t_ms)
-        lights = self.inventory.of_device(obs.device)
-        if not lights:
+        device = self._devices.get(obs.device)
+        if device is None:
             return Applied.UNKNOWN_DEVICE
-        states = self.states
-        first = states[lights[0].id]
+        lights = device.lights
         seq, boot, online = obs.seq, obs.boot, obs.online
-        if seq is not None and boot is not None and first.boot == boot and first.seq is not None \
-                and seq <= first.seq:
-            return Applied.DUPLICATE  # redelivered after a crash between commit and acknowledgement
+        if seq is not None and boot is not None:
+            first = lights[0].state
+            if first.boot == boot and first.seq is not None and seq <= first.seq:
+                return Applied.DUPLICATE  # redelivered after a crash between commit and acknowledgement
+        advance = self._advance
         for light in lights:
-            self._advance(light, t_ms)
+            advance(light, t_ms)
         alive = obs.alive and not retained
         for light in lights:
-            st = states[light.id]
+            st = light.state
             st.reports += 1
             if online is not None:
                 st.online = online
@@ -207,40 +201,36 @@ class LightTracker:
                     st.seq_gaps += seq - st.seq - 1
                 st.seq, st.boot = seq, boot
         if obs.relays:
+            channels, catch_all = device.channels, device.catch_all
             for channel, on in obs.relays.items():
-                light = self.inventory.resolve(obs.device, channel)
-                if light is not None:
-                    st = states[light.id]
+                target = channels.get(channel, catch_all)  # device.resolve(channel), inline: every STATE
+                if target is not None:
+                    st = target.state
                     if on and st.on is not True:
                         st.on_since_ms = t_ms
                     st.on = on
         if obs.levels:
             for channel, level in obs.levels.items():
-                light = self.inventory.resolve(obs.device, channel)
-                if light is not None:
-                    states[light.id].level = level
+                target = device.resolve(channel)
+                if target is not None:
+                    target.state.level = level
         if obs.meters:
             for channel, meter in obs.meters.items():
-                for light in self._targets(lights, obs.device, channel):
-                    _read_meter(states[light.id], meter, t_ms, shared=channel is None and len(lights) > 1)
+                shared = channel is None and len(lights) > 1
+                for target in lights if channel is None else device.targets(channel):
+                    _read_meter(target.state, meter, t_ms, shared)
         if obs.faults:
-            for light in self._targets(lights, obs.device, obs.fault_channel):
-                st = states[light.id]
+            for target in device.targets(obs.fault_channel):
+                st = target.state
                 now = set(st.faults)
                 now |= {k for k, v in obs.faults.items() if v}
                 now -= {k for k, v in obs.faults.items() if not v}
                 st.faults = sorted(now)
         if len(lights) == 1:
-            self._dirty.add(lights[0].id)
+            self._dirty.add(device.ids[0])
         else:
-            self._dirty.update(light.id for light in lights)
+            self._dirty.update(device.ids)
         return Applied.APPLIED
-
-    def _targets(self, lights: tuple[LightSpec, ...], device: str, channel: str | None) -> Iterable[LightSpec]:
-        if channel is None:
-            return lights
-        light = self.inventory.resolve(device, channel)
-        return (light,) if light is not None else ()
 
     # -- accounting ------------------------------------------------------------------------------------------
 
@@ -251,56 +241,47 @@ class LightTracker:
             self._span = lo, hi, expected, _ = self.schedule.stretch(t_ms)
         return expected
 
-    def _advance(self, light: LightSpec, t_ms: int) -> None:
-        acc = self._acc[light.id]
-        start = acc.since_ms
+    def _advance(self, light: TrackedLight, t_ms: int) -> None:
+        start = light.since_ms
         if t_ms <= start:
             return
-        st = self.states[light.id]
-        deadline = (st.last_report_ms if st.last_report_ms is not None else self.start_ms) + self._stale_ms[light.id]
+        st = light.state
+        deadline = (st.last_report_ms if st.last_report_ms is not None else self.start_ms) + light.stale_ms
         lo, hi, _, _ = self._span
         if lo <= start and t_ms <= hi and not start < deadline < t_ms:
             # One stretch with no cut (the usual case between two reports): the loop below, once, without
             # building the list of cuts.
-            self._account(acc, *self._judge(light, start), t_ms - start)
-            acc.since_ms = t_ms
+            _account(light, *self._judge(light, start), t_ms - start)
+            light.since_ms = t_ms
             return
         cuts = self.schedule.cuts(start, t_ms) if not lo <= start < t_ms <= hi else []
         if start < deadline < t_ms:
             cuts = sorted([*cuts, deadline])
         for a, b in itertools.pairwise([start, *cuts, t_ms]):
-            self._account(acc, *self._judge(light, a), b - a)
-        acc.since_ms = t_ms
-
-    @staticmethod
-    def _account(acc: _Acc, status: Status, expected: bool, d: int) -> None:
-        if status.observed:
-            acc.observed += d
-            if expected:
-                acc.expected += d
-                if status.lit:
-                    acc.lit_expected += d
-            if status.known and status.lit == expected:
-                acc.ok += d
+            _account(light, *self._judge(light, a), b - a)
+        light.since_ms = t_ms
 
     def status(self, light: LightSpec, t_ms: int) -> Status:
         """The light's status at ``t_ms`` given what is known now."""
-        return self._judge(light, t_ms)[0]
+        return self._judge(self._by_id[light.id], t_ms)[0]
 
-    def _judge(self, light: LightSpec, t_ms: int) -> tuple[Status, bool]:
+    def _judge(self, light: TrackedLight, t_ms: int) -> tuple[Status, bool]:
         """The light's status at ``t_ms`` and whether it was expected on then (see the module's docstring)."""
-        expected = self._expected(t_ms)
-        st = self.states[light.id]
+        lo, hi, expected, grace = self._span
+        if not lo <= t_ms < hi:
+            expected = self._expected(t_ms)
+            grace = self._span[3]
+        st = light.state
         if st.online is False:
             return OFFLINE_STATUS, expected
-        stale_ms = self._stale_ms[light.id]
+        stale_ms = light.stale_ms
         if st.last_report_ms is None:
             return (UNOBSERVED if t_ms < self.start_ms + stale_ms else STALE_STATUS), expected
         if t_ms >= st.last_report_ms + stale_ms:
             return STALE_STATUS, expected
         if st.on is None:
             return UNOBSERVED, expected
-        if self._span[3]:
+        if grace:
             expected = st.on  # within the grace around a switch: whichever state the relay is in is as scheduled
         failed = st.on and self._lamp_failed(light, st)
         lit = st.on and not failed
@@ -314,44 +295,54 @@ class LightTracker:
             fault = ""
         return KNOWN_STATUS[lit, fault], expected
 
-    def _lamp_failed(self, light: LightSpec, st: LightState) -> bool:
+    def _lamp_failed(self, light: TrackedLight, st: LightState) -> bool:
         if st.faults and not _LAMP_DOWN.isdisjoint(st.faults):  # no set built per call: ~0.5 us a stretch
             return True
         if st.power_w is None or st.power_ms is None:
             return False
         if st.shared_meter:
             # One meter for several lights: compare with what all the lit ones should draw together.
-            siblings = [(s, self.states[s.id]) for s in self.inventory.of_device(light.device)]
-            lit = [(s, x) for s, x in siblings if x.on]
-            rated = sum(_rated(s, x) for s, x in lit)
-            switched_on = max(x.on_since_ms or 0 for _, x in lit)
+            lit = [x for x in self._devices[light.spec.device].lights if x.state.on]
+            rated = sum(_rated(x.spec, x.state) for x in lit)
+            switched_on = max(x.state.on_since_ms or 0 for x in lit)
         else:
-            rated, switched_on = _rated(light, st), st.on_since_ms or 0
+            rated, switched_on = _rated(light.spec, st), st.on_since_ms or 0
         if st.power_ms < switched_on + self.settings.lamp_failure_settle_s * 1000:
             return False  # the reading predates the switch-on (or the lamp is still warming up)
         return st.power_w < self.settings.lamp_failure_share * rated
 
-    def _sample(self, light: LightSpec, boundary: int) -> Sample:
-        acc = self._acc[light.id]
-        st = self.states[light.id]
-        status = self.status(light, boundary)
+    def _sample(self, light: TrackedLight, boundary: int) -> Sample:
+        st = light.state
+        status = self._judge(light, boundary)[0]
         values: dict[str, int | float | str] = {
             ON: int(status.lit),
             ONLINE: int(status.online),
             EXPECTED_ON: int(self._expected(boundary)),
-            OBSERVED_S: acc.observed / 1000,
-            EXPECTED_ON_S: acc.expected / 1000,
-            LIT_WHEN_EXPECTED_S: acc.lit_expected / 1000,
-            OK_S: acc.ok / 1000,
+            OBSERVED_S: light.observed / 1000,
+            EXPECTED_ON_S: light.expected / 1000,
+            LIT_WHEN_EXPECTED_S: light.lit_expected / 1000,
+            OK_S: light.ok / 1000,
             FAULT: status.fault,
         }
+        spec = light.spec
         # A meter shared by several lights is written once, on the device's first light, so sums stay right.
-        if not st.shared_meter or self.inventory.of_device(light.device)[0].id == light.id:
+        if not st.shared_meter or self._devices[spec.device].lights[0] is light:
             for name in METER_FIELDS:
                 value = getattr(st, name)
                 if value is not None:
                     values[name] = float(value)
-        return Sample(light.id, light.zone, boundary, values)
+        return Sample(spec.id, spec.zone, boundary, values)
+
+
+def _account(light: TrackedLight, status: Status, expected: bool, d: int) -> None:
+    if status.observed:
+        light.observed += d
+        if expected:
+            light.expected += d
+            if status.lit:
+                light.lit_expected += d
+        if status.known and status.lit == expected:
+            light.ok += d
 
 
 def _rated(light: LightSpec, st: LightState) -> float:
@@ -361,7 +352,7 @@ def _rated(light: LightSpec, st: LightState) -> float:
     return light.rated_w
 
 
-def _read_meter(st: LightState, meter: Meter, t_ms: int, *, shared: bool) -> None:
+def _read_meter(st: LightState, meter: Meter, t_ms: int, shared: bool) -> None:
     # field by field rather than a getattr/setattr loop over METER_FIELDS: half the cost, on every SENSOR
     if meter.power_w is not None:
         st.power_w = meter.power_w

@@ -10,7 +10,7 @@ import pytest
 
 from edge.sources.lights.formats import ADAPTERS, DEFAULT_PATTERNS
 from edge.sources.lights.formats.esphome import meter_role
-from edge.sources.lights.observation import Meter, Observation, PayloadError
+from edge.sources.lights.observation import Meter, Observation, PayloadError, meter, readings
 from edge.sources.lights.topics import TopicPattern
 
 CASES = tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
@@ -108,3 +108,21 @@ def test_esphome_meter_reading_and_fault_sensor() -> None:
     assert esphome(pattern.match("esphome/discover/sl-002"), b"{}") is None
     with pytest.raises(PayloadError, match="expected a number"):
         esphome(pattern.match("esphome/sl-002/sensor/power/state"), b"lots")
+
+
+def test_the_direct_constructors_build_what_the_named_tuples_build() -> None:
+    relays, levels, meters = {"1": True}, {"1": 40}, {None: Meter(power_w=3.0)}
+    assert readings("sl-1", relays, levels, meters) == Observation("sl-1", relays=relays, levels=levels, meters=meters)
+    assert type(readings("sl-1", {}, {}, {})) is Observation
+    assert meter([1.0, None, 0.5, None]) == Meter(power_w=1.0, current_a=0.5)
+    assert type(meter([None, 2.0, None, None])) is Meter
+    assert meter([None, None, None, None]) is None
+
+
+def test_a_power_key_is_exactly_power_or_power1_to_99() -> None:
+    match = TopicPattern(DEFAULT_PATTERNS["tasmota"]).match("stat/sl-001/RESULT")
+    assert match is not None
+    obs = ADAPTERS["tasmota"](match, b'{"POWER\\n":"ON","POWER0":"ON","POWER100":"ON","Power":"ON","POWER2":"OFF"}')
+    assert obs is not None and dict(obs.relays) == {"2": False}
+    obs = ADAPTERS["tasmota"](match, b'{"POWER2":"OFF","POWER1":"ON","POWER2":"ON"}')
+    assert obs is not None and list(obs.relays.items()) == [("2", True), ("1", True)]  # payload order, last wins

@@ -57,3 +57,18 @@ def test_a_failed_commit_changes_nothing(tmp_path: Path) -> None:
             pass
         journal.write({"c": {"on": True}}, now_ms=3)  # the fold after the failure writes only what committed
         assert journal.load() == {"a": {"on": True}, "c": {"on": True}}
+
+
+def test_rows_read_back_exactly_whatever_they_hold(tmp_path: Path) -> None:
+    """The rows are written with msgspec where it can and the stdlib where it cannot (a lone surrogate, which
+    our JSON's ``boot`` may carry); either way ``load`` gives back the same values."""
+    rows = {
+        "a": LightState(on=True, power_w=0.1 + 0.2, energy_kwh=1e16, voltage_v=-0.0, boot="é\n\x00",
+                        seq=2**32 - 1, faults=["lamp_failure"]).to_json(),
+        "b": LightState(boot="\ud800", reports=3).to_json(),
+    }
+    with LightJournal(tmp_path / "lights.sqlite") as journal:
+        journal.write(rows, now_ms=1)
+        loaded = journal.load()
+    assert {k: LightState.from_json(v) for k, v in loaded.items()} == {k: LightState.from_json(v) for k, v in rows.items()}
+    assert loaded["a"]["power_w"] == 0.1 + 0.2 and loaded["b"]["boot"] == "\ud800"
