@@ -63,7 +63,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REJECTS_KEPT = 200
-_EMPTY = Batch("")
+_EMPTY = Batch(b"")
 
 
 class BufferLocked(RuntimeError):

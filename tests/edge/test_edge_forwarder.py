@@ -61,7 +61,7 @@ class RecordingWriter:
         self.failures: list[str] = []
 
     def write(self, lines: str | bytes, *, timeout: float | None = None) -> None:
-        self.sizes.append(lines.count("\n") + 1)
+        self.sizes.append((lines.decode() if isinstance(lines, bytes) else lines).count("\n") + 1)
         try:
             self.inner.write(lines, timeout=timeout)
         except Exception as err:
