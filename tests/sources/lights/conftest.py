@@ -7,13 +7,13 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sourcekit import Collected
 
 from edge.config import GatewayConfig, gateway_config_model
 from edge.sources.base import SourceContext
@@ -91,18 +91,8 @@ def load(data: dict[str, Any]) -> GatewayConfig:
     return gateway_config_model().model_validate(data)
 
 
-@dataclass
-class Collector:
-    """Stands in for the pipeline in in-process tests: ``emit`` keeps the points, ``reject`` the reasons."""
-
-    points: list[Point] = field(default_factory=list)
-    rejects: list[tuple[str, bytes | str | None]] = field(default_factory=list)
-
-    async def emit(self, points: Sequence[Point]) -> None:
-        self.points.extend(points)
-
-    def reject(self, reason: str, sample: bytes | str | None) -> None:
-        self.rejects.append((reason, sample))
+class Collector(Collected):
+    """The shared kit's collecting ``emit``/``reject``, with the lights tests' context and last-sample lookup."""
 
     def context(self, config: GatewayConfig, state_dir: Path) -> SourceContext:
         return SourceContext(

@@ -137,7 +137,7 @@ async def test_random_burst_through_the_broker(tmp_path: Path, mosquitto: Mosqui
         assert not task.done()
         stats = source.router.stats
         assert stats.total() == stats.messages
-        assert stats.rejected == len(collector.rejects) > 0
+        assert stats.rejected == len(collector.rejected) > 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -72,7 +72,7 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto: Mos
         assert point.tags["village"] == "kha-ly-thuong" and point.tags["zone"] in ("z1", "z2", "z3")
     # never heard from: its samples say nothing, and nothing was rejected
     assert fresh("j-2")["observed_s"] == 0.0
-    assert collector.rejects == []
+    assert collector.rejected == []
     journal = read_journal(tmp_path / "state" / "lights.sqlite")
     assert journal["t-1"]["on"] is True and journal["e-2"]["on"] is False
 

@@ -38,8 +38,8 @@ class Harness:
             self.inventory, FixedSchedule(on, off, TZ, switch_grace_s=grace_s), TrackerSettings(**settings),
             start_ms=start, states=states,
         )
-        self.rejects: list[str] = []
-        self.router = Router(ROUTES, self.tracker, reject=lambda reason, sample: self.rejects.append(reason))
+        self.rejected: list[str] = []
+        self.router = Router(ROUTES, self.tracker, reject=lambda reason, sample: self.rejected.append(reason))
         self.samples: dict[str, list[dict[str, Any]]] = {}
 
     def send(self, at: int, topic: str, payload: str, *, retained: bool = False) -> Outcome:
@@ -194,7 +194,7 @@ def test_unknown_devices_rejects_and_ignored_are_counted() -> None:
     stats = h.router.stats
     assert (stats.messages, stats.unknown_device, stats.rejected, stats.ignored) == (4, 2, 1, 1)
     assert stats.unknown_devices == {"stranger": 2}
-    assert h.rejects == ["tasmota tele/sl-a/STATE: tasmota STATE: not JSON (Expecting property name enclosed in "
+    assert h.rejected == ["tasmota tele/sl-a/STATE: tasmota STATE: not JSON (Expecting property name enclosed in "
                          "double quotes: line 1 column 2 (char 1))"]
 
 
