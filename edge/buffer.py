@@ -40,6 +40,7 @@ from edge.bufferschema import (
     DeadLetter,
     NewDeadLetter,
     NewRow,
+    any_held,
     dead_letter_row,
     insert_sql,
     pack_rows,
@@ -58,6 +59,7 @@ __all__ = [
     "DeadLetter",
     "NewDeadLetter",
     "NewRow",
+    "any_held",
 ]
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ __all__ = [
     "ROW_CHARS",
     "ROW_OVERHEAD",
     "SCHEMA",
+    "any_held",
     "dead_letter_row",
     "insert_sql",
     "pack_rows",
@@ -120,7 +121,7 @@ def _cut(db: sqlite3.Connection, where: str, order: str, params: Sequence[object
     over a ``LIMIT batch_points`` scan read thousands of rows of a big backlog, overflow pages included.)
     """
     max_points, max_bytes = bounds
-    low = high = None
+    first = last = 0
     rows = points = used = 0
     cursor = db.execute(
         f"SELECT id, n, {_BODY_CHARS} FROM points WHERE hold = 0{where} ORDER BY id {order}", params)
@@ -128,12 +129,12 @@ def _cut(db: sqlite3.Connection, where: str, order: str, params: Sequence[object
         for row_id, n, chars in cursor:
             if rows and (points + n > max_points or used + chars > max_bytes):
                 break
-            low = row_id if low is None else min(low, row_id)
-            high = row_id if high is None else max(high, row_id)
+            first = first or row_id
+            last = row_id
             rows, points, used = rows + 1, points + n, used + chars
     finally:
         cursor.close()
-    return (low or 0, high or 0, rows, points)
+    return (min(first, last), max(first, last), rows, points)
 
 
 def _body_sql(where: str, order: str) -> str:
@@ -154,7 +155,7 @@ SELECT json_group_array(id) FROM (
 class NewRow(NamedTuple):
     """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised.
 
-    A tuple, bound as it is to ``INSERT_SQL``: the buffer adds no Python work per point.
+    A tuple: bound as it is to ``insert_sql``, or packed with others by ``pack_rows``.
     """
 
     line: str
@@ -238,10 +239,15 @@ class BufferStatus:
     rejects: list[tuple[int, str, str, str | None]] = field(default_factory=list)
 
 
+def any_held(rows: Sequence[NewRow]) -> bool:
+    """Whether any of these points was taken while the clock was unsynchronised (it has a monotonic time)."""
+    return [r[2] for r in rows].count(None) != len(rows)
+
+
 def pack_rows(rows: Sequence[NewRow], row_points: int) -> tuple[list[tuple[str, int, int]], list[NewRow]]:
     """Points to store: synchronised ones packed into timed rows ``(lines, oldest t_ms, n)`` for
     ``INSERT_TIMED_SQL``, in order; when any point is held, every point stays single (for ``insert_sql``)."""
-    if [r[2] for r in rows].count(None) != len(rows):
+    if any_held(rows):
         # Held points are rare (a boot without a clock): store every point of this commit alone, in order.
         return [], list(rows)
     lines = [f"{line} {t}" for line, t, _ in rows]

@@ -101,7 +101,7 @@ class Forwarder:
                                        error=error[:300], line=line[:300])
         await asyncio.to_thread(self.buffer.ack, batch, dead=dead)
 
-    async def _write(self, body: str, timeout: float) -> InfluxClientError | None:
+    async def _write(self, body: str | bytes, timeout: float) -> InfluxClientError | None:
         """Write; None when written, the error when InfluxDB refused the body as malformed. Else RetryLater."""
         try:
             await asyncio.to_thread(self.writer.write, body, timeout=timeout)

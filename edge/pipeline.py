@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Sequence
 
-from edge.buffer import Buffer, NewDeadLetter, NewRow
+from edge.buffer import Buffer, NewDeadLetter, NewRow, any_held
 from edge.clock import Clock
 from edge.stats import Stats
 from thonminh.contract import Point
@@ -146,7 +146,7 @@ class Pipeline:
         rows, dead, waiters = self._rows, self._dead, self._waiters
         self._rows, self._dead, self._waiters, self._first_at = [], [], [], None
         rejects = self.stats.take_rejects()
-        held = self.buffer.held or [r.mono for r in rows].count(None) != len(rows)
+        held = self.buffer.held or any_held(rows)
         correct_at = (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
         if not (rows or dead or rejects or correct_at):
             _resolve(waiters, None)

@@ -217,9 +217,13 @@ def _compile(name: str, keys: tuple[str, ...], types: tuple[type, ...]) -> _Shap
     by_type: dict[type, list[int]] = {float: [], int: [], str: []}
     for i, (key, kind) in enumerate(zip(keys, types, strict=True)):
         slot = _SLOTS.get(kind)
-        fspec = specs.get(key) if type(key) is str else None
-        if slot is None or not isinstance(key, str) or key == "" or "\\" in key or "\n" in key or "\r" in key:
+        if slot is None:
             return None
+        try:
+            _check_name("field key", key, name)
+        except EncodeError:  # the general path raises it, with the point's context
+            return None
+        fspec = specs.get(key)
         if fspec is not None and fspec.type is not slot[0]:
             return None
         escaped = key.translate(_KEY_ESCAPES).replace("%", "%%")
