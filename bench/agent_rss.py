@@ -4,7 +4,7 @@
 
 The agent runs as its own process (the same ``Agent`` that ``thonminh edge run`` runs, from a config file,
 with the self-metrics source) with one injected source emitting the standard village load
-(``bench/pipeline_backfill.py``: 500 lights a minute, uplinks every 10 s, Wi-Fi and modem every 30 s),
+(``bench/loads.py``: the village of docs/scaling.md, 30 lights, about 67,700 points a day),
 time-compressed 6x so a run sees several light bursts, into a local InfluxDB. Two phases: steady state, then
 a restart with a backlog in the buffer (a day without uplink, shortened by ``--backlog-hours``) draining
 while the load keeps arriving. The figure is the kernel's peak resident set (``VmHWM`` in

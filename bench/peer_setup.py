@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
+from loads import STANDARD_VILLAGE
 
 from edge.simulate.lights import LightDevice, Output, SimMessage
 from thonminh.influx import InfluxClient
@@ -24,7 +25,7 @@ PEER_DEPS = ("paho-mqtt<2",)  # its Client() call predates paho 2's callback API
 TZ = "Asia/Ho_Chi_Minh"
 SENTINEL = "sl-sentinel"
 WARM_KWH, DONE_KWH = 111.111, 999.999  # the sentinel's energy reading: warming up, end of a stream
-VILLAGE_MSG_S = 500 * 2 / 60  # the standard village: 500 lights, STATE + SENSOR once a minute
+VILLAGE_MSG_S = STANDARD_VILLAGE.light_messages_per_s  # bench/loads.py: STATE + SENSOR once a minute
 
 
 def ensure_peer(venv: Path) -> Path:

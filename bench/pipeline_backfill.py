@@ -2,15 +2,15 @@
 
     .venv/bin/python bench/pipeline_backfill.py [--hours 24]
 
-The standard village load: 500 street lights reported each minute, 2 uplinks probed every 10 s, Wi-Fi and
-the modem every 30 s, self-metrics every minute (about 745,000 points a day). The backlog is committed to
+The standard village load (``bench/loads.py``, the village of docs/scaling.md: 30 street lights, about 67,700
+points a day). The backlog is committed to
 the buffer first (as after a day without uplink), then the real pipeline and forwarder (default settings:
 1 MiB batches, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
 the same load in real time. Prints markdown rows: drain time against the 60 s target, the drain rate against
 the raw limit measured in the same run (the same lines posted straight to ``/write`` in the same batches and
 concurrency), and the worst delay of a live point during the drain against the live points' own cadence.
 
-``village_points`` is also the load of ``bench/pipeline_throughput.py`` and ``bench/agent_rss.py``.
+``loads.village_points`` is also the load of ``bench/pipeline_throughput.py`` and ``bench/agent_rss.py``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from loads import per_day, village_points  # noqa: E402
 
 from edge.buffer import Buffer, NewRow  # noqa: E402
 from edge.clock import Clock  # noqa: E402
@@ -34,49 +35,10 @@ from edge.config import ForwarderSettings  # noqa: E402
 from edge.forwarder import Forwarder  # noqa: E402
 from edge.pipeline import Pipeline, encode_for_buffer  # noqa: E402
 from edge.stats import Stats  # noqa: E402
-from thonminh.contract import GATEWAY, MODEM, STREETLIGHT, UPLINK, WIFI, Point, site_tags  # noqa: E402
 from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
 from thonminh.localservices import InfluxDBServer  # noqa: E402
 
-LIGHTS = 500
 TARGET_S = 60.0
-SITE = site_tags("kha-ly-thuong", "klt-gw1", commune="tien-dung", district="luc-ngan", province="bac-giang")
-
-
-def _lights(t_ms: int, minute: int) -> Iterator[Point]:
-    for i in range(LIGHTS):
-        lit = (minute + i) % 7 != 0
-        yield Point(STREETLIGHT.name, {**SITE, "light": f"l{i:03d}", "zone": f"z{i % 10}"}, {
-            "on": int(lit), "online": 1, "expected_on": 1, "observed_s": 60.0, "expected_on_s": 60.0,
-            "lit_when_expected_s": 60.0 if lit else 0.0, "ok_s": 60.0 if lit else 0.0,
-            "power_w": 35.5 + i % 5, "voltage_v": 229.8, "current_a": 0.16, "energy_kwh": 1200.25 + minute / 60,
-            "fault": "" if lit else "dark"}, t_ms)
-
-
-def village_points(start_ms: int, seconds: int, *, step_s: int = 10) -> Iterator[list[Point]]:
-    """The standard village load from ``start_ms``: one list of points per ``step_s`` seconds, in time order."""
-    for s in range(0, seconds, step_s):
-        t = start_ms + s * 1000
-        points = [Point(UPLINK.name, {**SITE, "link": link}, {
-            "up": 1, "up_s": 10.0, "observed_s": 10.0, "rtt_ms": 21.5 + k, "loss_pct": 0.0, "targets_ok": 3,
-            "targets_total": 3, "active": int(link == "fiber")}, t) for k, link in enumerate(("fiber", "4g"))]
-        if s % 30 == 0:
-            points.append(Point(WIFI.name, {**SITE, "ap": "cultural-house"}, {
-                "ap_up": 1, "up_s": 30.0, "observed_s": 30.0, "clients": 12, "rx_bytes": 1_250_000,
-                "tx_bytes": 9_800_000}, t))
-            points.append(Point(MODEM.name, {**SITE, "link": "4g", "modem": "m1"}, {
-                "registered": 1, "reg_state": "home", "operator": "Viettel", "access_tech": "LTE",
-                "rssi_dbm": -71.0, "rsrp_dbm": -98.0, "rsrq_db": -11.0, "sinr_db": 9.5, "sim": "ready"}, t))
-        if s % 60 == 0:
-            points.extend(_lights(t, s // 60))
-            points.append(Point(GATEWAY.name, SITE, {
-                "uptime_s": float(s), "buffer_points": 0, "buffer_bytes": 0, "forwarded_total": 0,
-                "dropped_total": 0, "rejected_total": 0, "lag_s": 0.0, "clock_synced": 1, "version": "bench"}, t))
-        yield points
-
-
-def per_day() -> int:
-    return sum(len(p) for p in village_points(0, 86_400))
 
 
 def encode_backlog(start_ms: int, seconds: int) -> list[NewRow]:

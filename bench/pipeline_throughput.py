@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pipeline_throughput.py [--points 100000]
 
-The points are the standard village load (``bench/pipeline_backfill.py``: street lights, uplinks, Wi-Fi,
+The points are the standard village load (``bench/loads.py``: street lights, uplinks, Wi-Fi,
 modem, self-metrics), made before the clock starts. Pipeline: four emitters hand them to ``Pipeline.emit`` in
 chunks of 500 (a light tracker's minute) as fast as each emit returns, so every point is encoded, group-
 committed to SQLite (WAL, ``synchronous=FULL``), taken, gzipped, written and acknowledged by the real
