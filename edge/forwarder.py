@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from edge.buffer import Batch, Buffer
 from edge.config import ForwarderSettings
+from thonminh.backoff import Backoff
 from thonminh.errors import InfluxClientError, InfluxServerError
 from thonminh.influx import LineWriter
 from thonminh.logs import Episode, RateLimited
@@ -66,8 +67,7 @@ class Forwarder:
         self.settings = settings
         self.timeout_s = timeout_s
         self._log = logger or log
-        self._random = random_fn
-        self._attempt = 0
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, random_fn=random_fn)
         self._in_flight: dict[int, Batch] = {}
         self._taking = asyncio.Lock()
         self._down = Episode(self._log, "InfluxDB write failing, points stay in the buffer")
@@ -132,23 +132,14 @@ class Forwarder:
                 dead += await self._bisect(part, error, timeout)
         return dead
 
-    def backoff(self, retry_after: float | None = None) -> float:
-        """The next delay: exponential with jitter (half fixed, half random), at least ``Retry-After``."""
-        s = self.settings
-        base = min(s.backoff_max_s, s.backoff_initial_s * 2 ** min(self._attempt, 30))
-        self._attempt += 1
-        delay = base / 2 + self._random() * base / 2
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
-        return delay
-
     def _failed(self, err: RetryLater) -> float:
-        delay = self.backoff(err.retry_after)
+        at_least = None if err.retry_after is None else min(err.retry_after, MAX_RETRY_AFTER_S)
+        delay = self._backoff.next(at_least)
         self._down.problem(str(err), buffer_points=self.buffer.points, retry_in_s=round(delay, 2))
         return delay
 
     def _succeeded(self) -> None:
-        self._attempt = 0
+        self._backoff.reset()
         self._down.ok(buffer_points=self.buffer.points)
 
     # -- loops -------------------------------------------------------------------------------------------

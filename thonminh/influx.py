@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip as gzip_module
 import json
 import logging
+import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -33,6 +35,7 @@ __all__ = [
     "Series",
     "StatementResult",
     "parse_query_response",
+    "parse_retry_after",
     "quote_ident",
     "quote_literal",
     "raise_for_status",
@@ -88,20 +91,23 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        import time
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay seconds or an HTTP date); None when absent or unreadable.
 
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+    ``now`` (Unix seconds, default the wall clock) is what an HTTP date is measured from.
+    """
+    if value is None or not value.strip():
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            at = parsedate_to_datetime(value.strip()).timestamp()
+        except (TypeError, ValueError):
+            return None
+        seconds = at - (time.time() if now is None else now)
+    # nan and inf parse as floats but are no delay anyone meant
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -121,7 +127,7 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
         return
     message = f"{what}: HTTP {status}: {_error_text(response)}"
     if status == 429 or status >= 500:
-        raise InfluxServerError(message, status=status, retry_after=_retry_after(response))
+        raise InfluxServerError(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
     raise InfluxClientError(message, status=status)
 
 
@@ -312,12 +318,7 @@ class InfluxV2Writer:
             status = int(err.status or 0)
             message = f"v2 write: HTTP {status}: {(err.body or err.reason or '')!s:.500}"
             if status == 429 or status >= 500 or status == 0:
-                retry_after = None
-                if err.headers and err.headers.get("Retry-After"):
-                    try:
-                        retry_after = float(err.headers["Retry-After"])
-                    except ValueError:
-                        retry_after = None
+                retry_after = parse_retry_after(err.headers.get("Retry-After") if err.headers else None)
                 raise InfluxServerError(message, status=status, retry_after=retry_after) from err
             raise InfluxClientError(message, status=status) from err
         except (HTTPError, OSError) as err:

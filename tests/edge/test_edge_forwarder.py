@@ -155,15 +155,6 @@ async def test_retry_after_and_server_errors_are_retried_never_dropped(influx: I
         buffer.close()
 
 
-def test_backoff_is_exponential_with_jitter_and_capped():
-    settings = ForwarderSettings(backoff_initial_s=1.0, backoff_max_s=8.0)
-    low = Forwarder(None, None, settings, random_fn=lambda: 0.0)  # type: ignore[arg-type]
-    high = Forwarder(None, None, settings, random_fn=lambda: 1.0)  # type: ignore[arg-type]
-    assert [low.backoff() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert [high.backoff() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert low.backoff(retry_after=30.0) == 30.0
-
-
 async def test_live_data_keeps_flowing_while_a_backlog_drains(influx: InfluxClient, tmp_path: Path, caplog):
     caplog.set_level(logging.INFO)
     buffer = Buffer(tmp_path / "b.sqlite", max_bytes=512 * MB)
