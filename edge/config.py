@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,8 +20,8 @@ from pydantic import BeforeValidator, Field, SecretStr, create_model, field_vali
 
 from edge.sources.base import SourceConfig
 from edge.sources.registry import load_source_class, source_kinds
-from thonminh.config import InfluxSettings, StrictModel, load_config
-from thonminh.contract import DAILY_TZ
+from thonminh.config import InfluxSettings, Slug, StrictModel, load_config
+from thonminh.contract import DAILY_TZ, site_tags
 
 __all__ = [
     "BufferSettings",
@@ -32,21 +31,10 @@ __all__ = [
     "LogSettings",
     "MqttSettings",
     "SiteConfig",
+    "Slug",
     "gateway_config_model",
     "load_gateway_config",
 ]
-
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-def _slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
-    return value
-
-
-Slug = Annotated[str, BeforeValidator(lambda v: _slug(v) if isinstance(v, str) else v)]
-
 
 class SiteConfig(StrictModel):
     """Where this gateway is: its tags on every point, and where the sun sets for the lights."""
@@ -71,14 +59,9 @@ class SiteConfig(StrictModel):
         return value
 
     def tags(self) -> dict[str, str]:
-        """The site tags of every point (a copy: callers may extend it)."""
-        return dict(self._tags)
-
-    @functools.cached_property
-    def _tags(self) -> dict[str, str]:
-        # every point asks for these; the model is frozen, so compute them once
-        tags = {k: getattr(self, k) for k in ("village", "gateway", "commune", "district", "province")}
-        return {k: v for k, v in tags.items() if v}
+        """The site tags of every point."""
+        return site_tags(self.village, self.gateway, commune=self.commune, district=self.district,
+                         province=self.province)
 
 
 class TlsSettings(StrictModel):

@@ -9,9 +9,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,12 +22,14 @@ from pydantic import (
     model_validator,
 )
 
+from thonminh.contract import check_slug
 from thonminh.errors import ConfigError
 from thonminh.influx import InfluxClient, InfluxV1Writer, InfluxV2Writer, LineWriter
 
 __all__ = [
     "ENV_PREFIX",
     "InfluxSettings",
+    "Slug",
     "StrictModel",
     "format_validation_error",
     "load_config",
@@ -36,6 +39,10 @@ __all__ = [
 
 ENV_PREFIX = "THONMINH_"
 M = TypeVar("M", bound=BaseModel)
+
+
+#: A config value that becomes a tag value (village, link, ap, ...): the contract's slug rule.
+Slug = Annotated[str, AfterValidator(check_slug)]
 
 
 class StrictModel(BaseModel):

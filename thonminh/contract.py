@@ -6,6 +6,7 @@ them; everything imports from here. See ``docs/data-model.md`` for the prose ver
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,11 +17,14 @@ __all__ = [
     "DAILY_TZ",
     "MEASUREMENTS",
     "SITE_TAGS",
+    "SLUG_PATTERN",
     "Field",
     "FieldType",
     "Measurement",
     "Point",
+    "check_slug",
     "measurement",
+    "site_tags",
 ]
 
 #: Day boundaries of daily figures (``wifi_daily``) and of the criteria service's per-day steps.
@@ -29,6 +33,17 @@ DAILY_TZ: Final = "Asia/Ho_Chi_Minh"
 #: Tags every point carries. ``village`` and ``gateway`` are required; the rest are set when configured.
 SITE_TAGS: Final = ("village", "gateway", "commune", "district", "province")
 REQUIRED_SITE_TAGS: Final = ("village", "gateway")
+#: Values of the site tags and of the ids a config gives (link, ap, modem): 1 to 64 lower-case ASCII letters,
+#: digits and '-', not starting or ending with '-'. Safe in a tag, a URL path and a file name alike.
+SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def check_slug(value: str) -> str:
+    """``value`` if it is a slug; ``ValueError`` saying what a slug is otherwise."""
+    if not _SLUG.fullmatch(value):
+        raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
+    return value
 
 
 

@@ -7,7 +7,6 @@ is wrong with the port on this machine now (missing, not a serial device, not ou
 from __future__ import annotations
 
 import os
-import re
 import stat
 from typing import Literal
 
@@ -15,11 +14,9 @@ from pydantic import Field, field_validator, model_validator
 from serial import Serial
 
 from edge.sources.base import SourceConfig
+from thonminh.config import Slug
 
 __all__ = ["ModemConfig"]
-
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
 
 class ModemConfig(SourceConfig):
     """One cellular modem, polled every ``interval_s`` (default 30 s)."""
@@ -30,8 +27,8 @@ class ModemConfig(SourceConfig):
     vendor: Literal["auto", "quectel", "simcom", "generic"] = Field(
         "auto", description="which vendor commands to use; auto asks AT+CGMI")
     command_timeout_s: float = Field(3.0, gt=0, le=60, description="per AT command")
-    link: str = Field("4g", description="the 'link' tag, matching the uplink this modem serves")
-    id: str = Field("modem", description="the 'modem' tag")
+    link: Slug = Field("4g", description="the 'link' tag, matching the uplink this modem serves")
+    id: Slug = Field("modem", description="the 'modem' tag")
     backoff_initial_s: float = Field(5.0, gt=0, description="first wait before reopening a lost modem")
     backoff_max_s: float = Field(300.0, gt=0, description="longest wait between reopening attempts")
 
@@ -54,13 +51,6 @@ class ModemConfig(SourceConfig):
     def _baud(cls, value: int) -> int:
         if value not in Serial.BAUDRATES:
             raise ValueError(f"{value} is not a standard baud rate (e.g. 9600, 115200, 921600)")
-        return value
-
-    @field_validator("link", "id")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value):
-            raise ValueError(f"{value!r} is not a slug (lower-case letters, digits and '-')")
         return value
 
     @model_validator(mode="after")

@@ -19,11 +19,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
 from edge.sources.base import SourceConfig
-from thonminh.config import StrictModel, validate_http_url
+from thonminh.config import Slug, StrictModel, validate_http_url
 
 __all__ = ["TargetConfig", "UplinkConfig", "interface_exists"]
 
-_LINK = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 # Linux interface names: at most 15 bytes, no '/', no whitespace (dev_valid_name in net/core/dev.c)
 _IFNAME = re.compile(r"^[^/\s:]{1,15}$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:_]+$")
@@ -118,7 +117,7 @@ class TargetConfig(StrictModel):
 class UplinkConfig(SourceConfig):
     """One uplink: how to bind the probes to it, its targets, and its up/down hysteresis."""
 
-    link: str = Field(description="the 'link' tag, e.g. 'fiber' or '4g'")
+    link: Slug = Field(description="the 'link' tag, e.g. 'fiber' or '4g'")
     interface: str | None = Field(None, description="bind probes to this interface (SO_BINDTODEVICE)")
     source_address: str | None = Field(None, description="bind probes to this local address")
     allow_missing_interface: bool = Field(
@@ -140,13 +139,6 @@ class UplinkConfig(SourceConfig):
         if isinstance(data, dict) and not data.get("name") and isinstance(data.get("link"), str):
             data = {**data, "name": data["link"]}
         return data
-
-    @field_validator("link")
-    @classmethod
-    def _link(cls, value: str) -> str:
-        if not _LINK.match(value):
-            raise ValueError(f"{value!r} is not a link name (lower-case letters, digits, '-'; e.g. 'fiber', '4g')")
-        return value
 
     @field_validator("interface")
     @classmethod

@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from edge.config import Slug
 from edge.sources.base import SourceConfig
 from edge.sources.wifi.hours import OpeningHours
-from thonminh.config import StrictModel, validate_http_url
+from thonminh.config import Slug, StrictModel, validate_http_url
 
 __all__ = ["Backend", "SshSettings", "UbusHttpSettings", "WifiConfig"]
 

@@ -50,7 +50,7 @@ def test_check_config_names_a_tcp_target_without_port(tmp_path: Path):
          "sources.uplink[0]: timeout_s (10.0) must be below interval_s (10.0)"),
         (GOOD_LINK.replace('interface = "lo"', 'interface = "lo"\nmin_ok = 2'),
          "sources.uplink[0]: min_ok (2) is more than the 1 target(s)"),
-        (GOOD_LINK.replace('"fiber"', '"Fiber Optic"'), "sources.uplink[0].link: 'Fiber Optic' is not a link name"),
+        (GOOD_LINK.replace('"fiber"', '"Fiber Optic"'), "sources.uplink[0].link: 'Fiber Optic' is not a slug"),
         (GOOD_LINK.replace('"lo"', '"eth0/1"'), "sources.uplink[0].interface: 'eth0/1' is not a valid interface"),
         (GOOD_LINK.replace('interface = "lo"', 'source_address = "10.0.0.300"'),
          "sources.uplink[0].source_address: '10.0.0.300' is not an IP address"),
