@@ -105,6 +105,13 @@ class ForwarderSettings(StrictModel):
     flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
     concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
 
+    @model_validator(mode="after")
+    def _backoff_range(self) -> ForwarderSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError(f"backoff_max_s ({self.backoff_max_s}) must be at least backoff_initial_s "
+                             f"({self.backoff_initial_s})")
+        return self
+
 
 class ClockSettings(StrictModel):
     check: Literal["adjtimex", "always", "file"] = Field(

@@ -5,9 +5,10 @@ Every error names the file and the key path, e.g. ``gateway.toml: influxdb.url: 
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -18,9 +19,11 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsError
 
 from thonminh.contract import check_slug
 from thonminh.errors import ConfigError
@@ -31,7 +34,9 @@ __all__ = [
     "InfluxSettings",
     "Slug",
     "StrictModel",
+    "environment_overrides",
     "format_validation_error",
+    "key_path",
     "load_config",
     "masked",
     "validate_http_url",
@@ -123,47 +128,117 @@ class InfluxSettings(StrictModel):
 
 # -- loading -------------------------------------------------------------------------------------------------
 
-
-def _set_path(data: dict[str, Any], path: list[str], value: str) -> None:
-    """Set ``value`` at ``path``; a numeric part indexes a list (``SOURCES__WIFI__0__PASSWORD``)."""
-    node: Any = data
-    for i, key in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(f"environment override {'.'.join(path)}: no list item {key!r}")
-            if last:
-                node[int(key)] = value
-            else:
-                node = node[int(key)]
-            continue
-        if last:
-            node[key] = value
-            break
-        child = node.get(key)
-        if not isinstance(child, dict | list):
-            child = {}
-            node[key] = child
-        node = child
+#: Where a value came from: its key path in the file's data (as in pydantic's ``loc``) -> the variable that set it.
+Origins = dict[tuple[int | str, ...], str]
 
 
-def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> list[str]:
-    """Apply ``THONMINH_INFLUXDB__PASSWORD=...`` style overrides (``__`` separates levels). Returns keys set.
+@functools.cache
+def _settings_class(model: type[BaseModel]) -> type[BaseSettings]:
+    """The model's fields as ``BaseSettings``, so pydantic-settings reads only sections and keys that exist."""
+    fields: dict[str, Any] = {name: (info.annotation, info) for name, info in model.model_fields.items()}
+    return create_model(f"{model.__name__}Environment", __base__=BaseSettings, **fields)
 
-    In an array of tables, index the instance: ``THONMINH_SOURCES__WIFI__0__HTTP__PASSWORD``.
+
+def _leaves(tree: Mapping[str, Any], keys: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, (*keys, key))  # an empty table adds nothing
+        else:
+            yield (*keys, key), value
+
+
+def _variable(keys: tuple[str, ...], names: Mapping[str, str], prefix: str) -> str:
+    """The variable that gave the value at ``keys``: the longest ``PREFIX<A>__<B>`` set (a JSON value may
+    have given a whole table)."""
+    for end in range(len(keys), 0, -1):
+        name = names.get((prefix + "__".join(keys[:end])).lower())
+        if name is not None:
+            return name
+    return (prefix + "__".join(keys)).upper()
+
+
+def environment_overrides(
+    model: type[BaseModel], environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX
+) -> list[tuple[tuple[str, ...], Any, str]]:
+    """``(keys, value, variable)`` of every ``<PREFIX><SECTION>__<KEY>`` variable naming a key of ``model``.
+
+    Read by pydantic-settings (names in any case, ``__`` between levels, JSON for a whole table or list);
+    variables of other prefixes and sections ``model`` does not have are not ours and are left alone.
     """
-    applied = []
-    for name, value in sorted(environ.items()):
-        if not name.startswith(prefix) or "__" not in name:
+    env = os.environ if environ is None else environ
+    source = EnvSettingsSource(_settings_class(model), case_sensitive=False, env_prefix=prefix,
+                               env_nested_delimiter="__")
+    # the given mapping, not necessarily this process's environment (the simulator reads none)
+    source.env_vars = {name.lower(): value for name, value in env.items()}
+    try:
+        values = source()
+    except SettingsError as err:
+        raise ConfigError(f"{prefix}...: {err} (a whole table or list is given as JSON)") from err
+    names = {name.lower(): name for name in env}
+    return [(keys, value, _variable(keys, names, prefix)) for keys, value in _leaves(values)]
+
+
+def _index(items: list[Any], key: str, loc: tuple[int | str, ...], variable: str, filename: str) -> int:
+    if key.isdigit() and int(key) < len(items):
+        return int(key)
+    if not key.isdigit() and len(items) == 1:
+        return 0  # one [[table]] is one instance, as a single [table] is: no index needed
+    where = key_path((*loc, int(key))) if key.isdigit() else key_path(loc)
+    hint = "" if key.isdigit() else f"; give the index, e.g. ...__0__{key.upper()}"
+    raise ConfigError(f"{variable}: {where}: {filename} has {len(items)} of them{hint}")
+
+
+def _set(data: dict[str, Any], keys: tuple[str, ...], value: Any, variable: str,
+         filename: str) -> tuple[int | str, ...]:
+    """Set ``value`` at ``keys`` in the file's data, digits indexing an array of tables; return where it went."""
+    node: Any = data
+    loc: list[int | str] = []
+    todo = list(keys)
+    while todo:
+        key = todo.pop(0)
+        if isinstance(node, list):
+            index = _index(node, key, tuple(loc), variable, filename)
+            if not key.isdigit():
+                todo.insert(0, key)  # the key belongs to the only item
+            loc.append(index)
+            part: int | str = index
+        else:
+            loc.append(key)
+            part = key
+            if todo and not isinstance(node.get(key), dict | list):
+                node[key] = {}
+        if todo:
+            node = node[part]
+        else:
+            node[part] = value
+    return tuple(loc)
+
+
+def _data_loc(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """``loc`` as a path in the file's data, without what validation adds (a single table taken as a list
+    of one, a union's tag, a validator's name) or keys the data lacks."""
+    node, out = data, []
+    for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        else:
             continue
-        path = [part.lower() for part in name[len(prefix) :].split("__") if part]
-        if path:
-            _set_path(data, path, value)
-            applied.append(".".join(path))
-    return applied
+        out.append(part)
+    return tuple(out)
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
+def _origin_of(data: dict[str, Any], origins: Origins) -> Callable[[tuple[int | str, ...]], str | None]:
+    def origin(loc: tuple[int | str, ...]) -> str | None:
+        where = _data_loc(data, loc)
+        return next((origins[where[:end]] for end in range(len(where), 0, -1) if where[:end] in origins), None)
+
+    return origin
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic ``loc`` as the key path a user reads in the file: ``sources.uplink[1].targets[0].port``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -175,8 +250,17 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def format_validation_error(err: ValidationError, filename: str) -> str:
-    """One line per problem: ``file: key.path: what is wrong``."""
+def format_validation_error(
+    err: ValidationError,
+    source: str,
+    *,
+    origin: Callable[[tuple[int | str, ...]], str | None] | None = None,
+) -> str:
+    """One line per problem: ``<source>: key.path: what is wrong``.
+
+    ``source`` names where the data came from (a file name); ``origin(loc)`` may name another place for one
+    value (the environment variable that set it), or return None for ``source``.
+    """
     lines = []
     for e in err.errors(include_url=False):
         kind = e["type"]
@@ -189,7 +273,9 @@ def format_validation_error(err: ValidationError, filename: str) -> str:
             msg = msg.removeprefix("Value error, ")
         else:
             msg = f"{msg} (got {e.get('input')!r})"
-        lines.append(f"{filename}: {_loc(tuple(e['loc']))}: {msg}")
+        loc = tuple(e["loc"])
+        where = (origin(loc) if origin else None) or source
+        lines.append(f"{where}: {key_path(loc)}: {msg}")
     return "\n".join(lines)
 
 
@@ -200,7 +286,10 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     env_prefix: str = ENV_PREFIX,
 ) -> M:
-    """Read, override from the environment and validate a TOML file; raise ``ConfigError`` naming the problem."""
+    """Read a TOML file, override it from the environment (``environ``, default this process's) and validate.
+
+    ``ConfigError`` names the file, or the variable, and the key path of every problem.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -210,11 +299,13 @@ def load_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path.name}: invalid TOML: {err}") from err
-    apply_env_overrides(data, os.environ if environ is None else environ, env_prefix)
+    origins: Origins = {}
+    for keys, value, variable in environment_overrides(model, environ, env_prefix):
+        origins[_set(data, keys, value, variable, path.name)] = variable
     try:
         return model.model_validate(data, context={"config_dir": path.parent})
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, path.name)) from err
+        raise ConfigError(format_validation_error(err, path.name, origin=_origin_of(data, origins))) from err
 
 
 def masked(model: BaseModel) -> dict[str, Any]:
