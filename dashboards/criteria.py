@@ -77,7 +77,7 @@ class CriterionView:
 
 
 #: the criteria service's defaults (read, not imported: the dashboards never load the server package)
-CRITERIA_FILE = Path(__file__).resolve().parent.parent / "server" / "criteria.yaml"
+CRITERIA_FILE = Path(__file__).resolve().parent.parent / "thonminh" / "criteria.yaml"
 
 # figure of the criteria service -> (measurement, numerator, denominator, member tag)
 _FIGURES: dict[str, tuple[Measurement, str, str, str | None]] = {

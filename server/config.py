@@ -15,11 +15,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 
 from thonminh.config import InfluxSettings, StrictModel, load_config
 from thonminh.contract import DAILY_TZ
+from thonminh.criteria import DEFAULT_CRITERIA_FILE
 
 __all__ = ["ENV_PREFIX", "AuthSettings", "HttpSettings", "RollupSettings", "ServerConfig", "load_server_config"]
 
 ENV_PREFIX = "THONMINH_SERVER_"
-DEFAULT_CRITERIA = Path(__file__).with_name("criteria.yaml")
+DEFAULT_CRITERIA = DEFAULT_CRITERIA_FILE
 
 _KEY_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"
 

@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
+from thonminh.figures import coverage_of_observed, percent
+
 __all__ = [
     "Availability",
     "Event",
@@ -19,28 +21,18 @@ __all__ = [
     "Lighting",
     "Outage",
     "Reliability",
-    "WifiService",
     "WifiUse",
     "availability",
     "lighting",
     "outages",
     "percent",
     "reliability",
-    "rsrp_share",
-    "wifi_service",
     "wifi_use",
 ]
 
 
-def percent(part: float, whole: float) -> float | None:
-    """``part / whole`` in percent, ``None`` when there is nothing to divide by."""
-    return 100.0 * part / whole if whole > 0 else None
-
-
 def _coverage(observed_s: float, window_s: float) -> float:
-    # A sample belongs to the window holding its timestamp, so the last one can reach past a short window's
-    # start: coverage is capped at 1, as unknown time is at 0.
-    return min(1.0, observed_s / window_s) if window_s > 0 else 0.0
+    return coverage_of_observed(observed_s, window_s)
 
 
 # -- availability (uplinks, Wi-Fi, lighting all reduce to this shape) -------------------------------------------
@@ -134,20 +126,19 @@ class Reliability:
     failures: int  # outages that started inside the window
     restored: int  # outages that ended inside the window
     downtime_s: float  # outage time inside the window
-    mtbf_s: float | None  # (window - downtime) / failures
+    mtbf_s: float | None  # observed up time / failures: time without data is neither up nor between failures
     mttr_s: float | None  # mean full duration of the outages restored inside the window
 
 
-def reliability(found: Sequence[Outage], start_ms: int, end_ms: int) -> Reliability:
-    window_s = (end_ms - start_ms) / 1000
+def reliability(found: Sequence[Outage], start_ms: int, end_ms: int, *, up_s: float) -> Reliability:
+    """``up_s``: the link's observed up time in the window (``sum(up_s)``), the only time MTBF may count."""
     failures = sum(1 for o in found if o.start_ms >= start_ms)
     restored = [o for o in found if o.end_ms is not None]
-    downtime = sum(o.in_window_s for o in found)
     return Reliability(
         failures=failures,
         restored=len(restored),
-        downtime_s=downtime,
-        mtbf_s=(window_s - downtime) / failures if failures else None,
+        downtime_s=sum(o.in_window_s for o in found),
+        mtbf_s=up_s / failures if failures else None,
         mttr_s=fmean(o.duration_s for o in restored) if restored else None,
     )
 
@@ -219,37 +210,6 @@ def lighting(
 
 
 @dataclass(frozen=True, slots=True)
-class WifiService:
-    availability_pct: float | None
-    basis: str  # "opening_hours" when the AP reports open_s, else "all_hours"
-    up_s: float
-    observed_s: float
-    open_s: float
-    up_open_s: float
-    coverage: float
-    samples: int
-
-
-def wifi_service(sums: Mapping[str, float], window_s: float) -> WifiService:
-    """Service during opening hours = sum(up_open_s)/sum(open_s) when the AP reports opening hours;
-    otherwise all hours = sum(up_s)/sum(observed_s)."""
-    observed = sums.get("observed_s", 0.0)
-    open_s = sums.get("open_s", 0.0)
-    up_open = sums.get("up_open_s", 0.0)
-    by_hours = open_s > 0
-    return WifiService(
-        availability_pct=percent(up_open, open_s) if by_hours else percent(sums.get("up_s", 0.0), observed),
-        basis="opening_hours" if by_hours else "all_hours",
-        up_s=sums.get("up_s", 0.0),
-        observed_s=observed,
-        open_s=open_s,
-        up_open_s=up_open,
-        coverage=_coverage(observed, window_s),
-        samples=int(sums.get("samples", 0)),
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class WifiUse:
     days: list[tuple[date, int]]
     weeks: list[dict]
@@ -281,11 +241,3 @@ def wifi_use(daily: Iterable[tuple[int, float]], window_days: int, zone: ZoneInf
         days_with_data=len(days),
         coverage=min(1.0, len(days) / window_days) if window_days > 0 else 0.0,
     )
-
-
-# -- modem ------------------------------------------------------------------------------------------------------
-
-
-def rsrp_share(sums: Mapping[str, float], threshold_dbm: int) -> float | None:
-    """Share (%) of RSRP readings at or above ``threshold_dbm`` (a value of ``rollups.RSRP_LADDER``)."""
-    return percent(sums.get(f"rsrp_ge_{-threshold_dbm}", 0.0), sums.get("rsrp_samples", 0.0))

@@ -42,6 +42,10 @@ class AvailabilityOut(BaseModel):
     observed_s: float
     coverage: float = Field(description="observed / window, 0..1")
     samples: int
+    min_coverage: float = Field(description="the coverage a verdict on this availability needs (criteria.yaml)")
+    enough_data: bool = Field(description="false when coverage is under min_coverage: the availability stands "
+                                          "on too little data to be read as the link's (a verdict would be "
+                                          "insufficient_data)")
 
 
 class UptimeStep(AvailabilityOut):
@@ -78,7 +82,8 @@ class LinkReliability(BaseModel):
     failures: int = Field(description="outages that started inside the window")
     restored: int
     downtime_s: float
-    mtbf_s: float | None = Field(description="(window - downtime) / failures")
+    mtbf_s: float | None = Field(description="observed up time (sum of up_s) / failures: time without data "
+                                             "counts neither way")
     mttr_s: float | None = Field(description="mean duration of the outages restored inside the window")
 
 
@@ -164,6 +169,8 @@ class EvidenceOut(BaseModel):
     coverage: float
     samples: int
     window: WindowOut
+    window_rule: str = Field(description="how the window was chosen; every window includes its start and "
+                                         "excludes its end")
     queries: list[str]
     detail: dict[str, Any] = Field(default_factory=dict)
 

@@ -216,12 +216,14 @@ def modem_medians(source: Source, scope: Scope, window: Window) -> str:
            f"{_group(('link', 'modem'))}"
 
 
-def light_faults(source: Source, scope: Scope, start_ms: int, end_ms: int) -> str:
-    """Each light's last reported fault (``''`` = none) in ``[start, end)``."""
+def light_faults(source: Source, scope: Scope, start_ms: int, end_ms: int, *, in_the_dark: bool = False) -> str:
+    """Each light's last reported fault (``''`` = none) in ``[start, end)``; ``in_the_dark``: only from samples
+    taken while it was expected on, the only time a lamp failure can be seen."""
     fault = STREETLIGHT.field("fault").name
     online = STREETLIGHT.field("online").name
+    extra = [f"{quote_ident(STREETLIGHT.field('expected_on').name)} = 1"] if in_the_dark else []
     return (f"SELECT last({quote_ident(fault)}) AS {quote_ident('fault')}, {quote_ident(online)} "
-            f"FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms)}{_group(('light', 'zone'))}")
+            f"FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}{_group(('light', 'zone'))}")
 
 
 def indicator_last(source: Source, scope: Scope, window: Window, indicator: str) -> str:

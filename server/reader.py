@@ -165,9 +165,13 @@ class Reader:
         statement = q.modem_medians(self.rollups.raw(MODEM.name), scope, window)
         return Rows(self.run([statement])[0].rows(), [statement])
 
-    def light_faults(self, scope: Scope, start_ms: int, end_ms: int) -> Rows:
-        statement = q.light_faults(self.rollups.raw(STREETLIGHT.name), scope, start_ms, end_ms)
-        return Rows(self.run([statement])[0].rows(), [statement])
+    def light_faults(self, scope: Scope, start_ms: int, end_ms: int) -> tuple[Rows, Rows]:
+        """(each light's last fault, its last fault seen while it was expected on)."""
+        src = self.rollups.raw(STREETLIGHT.name)
+        statements = [q.light_faults(src, scope, start_ms, end_ms),
+                      q.light_faults(src, scope, start_ms, end_ms, in_the_dark=True)]
+        latest, dark = self.run(statements)
+        return Rows(latest.rows(), statements[:1]), Rows(dark.rows(), statements[1:])
 
     def indicator(self, scope: Scope, window: Window, indicator: str) -> Rows:
         statement = q.indicator_last(self.rollups.raw(INDICATOR.name), scope, window, indicator)

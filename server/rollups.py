@@ -24,6 +24,7 @@ from server.queries import Agg, Source, rollup_select
 from server.timeparse import HOUR_MS, floor_hour, iso
 from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point
 from thonminh.errors import InfluxError, InfluxQueryError
+from thonminh.figures import FIGURES, RSRP_LADDER
 from thonminh.influx import InfluxClient, quote_ident
 from thonminh.lineprotocol import encode_line
 from thonminh.logs import Episode
@@ -37,8 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-#: RSRP thresholds (dBm) counted per hour, so "share of readings at or above X" is exact from rollups.
-RSRP_LADDER = tuple(range(-125, -70, 5))
 STATE_MEASUREMENT = "thonminh_rollup_state"
 
 
@@ -93,24 +92,30 @@ def _interval_spec(m: Measurement) -> RollupSpec:
     return RollupSpec(m, f"{m.name}_1h", tuple(outputs))
 
 
-def _modem_spec() -> RollupSpec:
-    registered = MODEM.field("registered").name
-    rsrp = MODEM.field("rsrp_dbm").name
-    outputs = [
-        Output("samples", "count", registered, integer=True),
-        Output("registered", "sum", registered, integer=True),
-        Output("rsrp_samples", "count", rsrp, integer=True),
-    ]
-    outputs += [Output(f"rsrp_ge_{-t}", "count", rsrp, f"{quote_ident(rsrp)} >= {t}", integer=True)
-                for t in RSRP_LADDER]
-    return RollupSpec(MODEM, f"{MODEM.name}_1h", tuple(outputs))
+def _figures_spec(m: Measurement) -> RollupSpec:
+    """The sums the core's figure descriptions need from ``m``, one output per value of a threshold parameter
+    (``rsrp_ge_110`` for RSRP >= -110 dBm), so every figure on ``m`` is exact from the rollups."""
+    outputs: dict[str, Output] = {}
+    for desc in FIGURES.values():
+        if desc.measurement is not m:
+            continue
+        for s in desc.sums():
+            integer = s.func == "count" or m.fields[s.field].type is FieldType.INT
+            if s.at_least_param is None:
+                outputs.setdefault(s.name, Output(s.name, s.func, s.field, integer=integer))
+                continue
+            for choice in desc.param(s.at_least_param).choices or ():
+                name = s.name_for({s.at_least_param: choice})
+                outputs.setdefault(name, Output(name, s.func, s.field, f"{quote_ident(s.field)} >= {choice}",
+                                                integer=integer))
+    return RollupSpec(m, f"{m.name}_1h", tuple(outputs.values()))
 
 
 SPECS: dict[str, RollupSpec] = {
     UPLINK.name: _interval_spec(UPLINK),
     WIFI.name: _interval_spec(WIFI),
     STREETLIGHT.name: _interval_spec(STREETLIGHT),
-    MODEM.name: _modem_spec(),
+    MODEM.name: _figures_spec(MODEM),
 }
 
 

@@ -14,25 +14,35 @@ from datetime import UTC, datetime, timedelta
 
 from server import figures as fig
 from server import models as m
+from server.catalog import Evidence, ratio_evidence
 from server.config import ServerConfig
 from server.criteria import VERDICTS, CriteriaSet, Criterion, Verdict, evaluate
 from server.errors import NotFound, ParameterError
 from server.plan import local_days
 from server.queries import Scope
 from server.reader import Reader
-from server.rollups import RSRP_LADDER, Rollups
+from server.rollups import Rollups
 from server.timeparse import Step, Window, buckets, floor_hour, iso, parse_time, resolve_window
 from thonminh import __version__
 from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, WIFI, Point
 from thonminh.errors import InfluxError
+from thonminh.figures import FIGURES, RSRP_LADDER
 from thonminh.influx import quote_ident, quote_literal
 
 __all__ = ["Service"]
 
 UPLINK_SUMS = ("up_s", "observed_s", "samples")
-WIFI_SUMS = ("up_s", "observed_s", "open_s", "up_open_s", "samples")
+WIFI_SERVICE = FIGURES["wifi.service"]
+LIGHTING = FIGURES["lighting.availability"]
 LIGHT_SUMS = ("expected_on_s", "lit_when_expected_s", "ok_s", "observed_s", "samples")
-FAULT_LOOKBACK_MS = 24 * 3_600_000
+#: long enough to hold the last night: a lamp failure seen in the dark stays listed through the next day
+FAULT_LOOKBACK_MS = 48 * 3_600_000
+#: every window includes its start and excludes its end; how it was chosen is said in every answer
+WINDOW_NOTES = {
+    "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",
+    "criterion": "[end - the criterion's window, end), end = the last whole hour (UTC): the hour still running "
+                 "is left out; give start and end for another window",
+}
 
 
 class Service:
@@ -57,6 +67,12 @@ class Service:
 
     def _wout(self, w: Window) -> m.WindowOut:
         return m.WindowOut(start=w.start, end=w.end, seconds=w.seconds, timezone=self.zone.key)
+
+    def min_coverage(self, link: str) -> float:
+        """The minimum coverage of the criteria on this link's availability (the default where none names it)."""
+        levels = [c.min_coverage for c in self.criteria.criteria
+                  if c.figure == "uplink.availability" and c.params.get("link") == link]
+        return max(levels) if levels else Criterion.model_fields["min_coverage"].default
 
     def require_village(self, village: str) -> None:
         if not self.reader.village_exists(village):
@@ -109,10 +125,11 @@ class Service:
                     if bucket is not None:
                         index = max(0, bisect.bisect_right(starts, max(bucket, window.start_ms)) - 1)
                         per_bucket[index][key] += value
-            a = _avail(total, window.seconds)
+            a = _avail(total, window.seconds, self.min_coverage(name))
             steps = None
             if step:
-                steps = [m.UptimeStep(start=iso(s), end=iso(e), **_avail(per_bucket.get(i, {}), (e - s) / 1000)
+                steps = [m.UptimeStep(start=iso(s), end=iso(e),
+                                      **_avail(per_bucket.get(i, {}), (e - s) / 1000, self.min_coverage(name))
                                       .model_dump()) for i, (s, e) in enumerate(spans)]
             result.append(m.LinkUptime(link=name, steps=steps, **a.model_dump()))
         return m.UptimeOut(village=village, window=self._wout(window), step=step.text if step else None,
@@ -121,6 +138,7 @@ class Service:
     def outages(self, village: str, window: Window, link: str | None) -> m.OutagesOut:
         links = self.require_link(village, link)
         before, inside = self.reader.events(Scope(village=village), window, link)
+        sums = self.reader.sums(UPLINK.name, UPLINK_SUMS, Scope(village=village), window, group_by=("link",))
         prior = {r["link"]: fig.Event(int(r["time"]), r["state"], r.get("reason") or "") for r in before.rows}
         events: dict[str, list[fig.Event]] = defaultdict(list)
         for r in inside.rows:
@@ -129,7 +147,7 @@ class Service:
         for name in sorted(set(links) | set(prior) | set(events)):
             outs = fig.outages(name, prior.get(name), events.get(name, []), window.start_ms, window.end_ms)
             found += outs
-            rel = fig.reliability(outs, window.start_ms, window.end_ms)
+            rel = fig.reliability(outs, window.start_ms, window.end_ms, up_s=sums.total((name,)).get("up_s", 0.0))
             reliability.append(m.LinkReliability(link=name, failures=rel.failures, restored=rel.restored,
                                                  downtime_s=rel.downtime_s, mtbf_s=rel.mtbf_s, mttr_s=rel.mttr_s))
         found.sort(key=lambda o: (o.start_ms, o.link))
@@ -139,26 +157,23 @@ class Service:
                                  open=o.open, started_before_window=o.started_before_window,
                                  duration_s=o.duration_s, in_window_s=o.in_window_s, reason=o.reason)
                      for o in found],
-            queries=before.queries + inside.queries,
+            queries=before.queries + inside.queries + sums.queries,
         )
 
     # -- summaries ----------------------------------------------------------------------------------------------
     def wifi(self, village: str, window: Window) -> m.WifiOut:
         scope = Scope(village=village)
-        sums = self.reader.sums(WIFI.name, WIFI_SUMS, scope, window, group_by=("ap",))
-        total: dict[str, float] = defaultdict(float)
-        aps = []
-        for (ap,) in sums.keys():
-            values = sums.total((ap,))
-            for key, value in values.items():
-                total[key] += value
-            aps.append(m.WifiServiceOut(ap=ap, **_wifi(values, window.seconds)))
+        names = tuple(sum_.name for sum_ in WIFI_SERVICE.sums())
+        sums = self.reader.sums(WIFI.name, names, scope, window, group_by=("ap",))
+        per_ap = {ap: sums.total((ap,)) for (ap,) in sums.keys()}
+        aps = [_wifi(ratio_evidence(WIFI_SERVICE, {"ap": ap}, {ap: values}, window), ap)
+               for ap, values in per_ap.items()]
         daily = self.reader.wifi_daily(scope, window)
         use = fig.wifi_use([(int(r["time"]), r["users"]) for r in daily.rows if r.get("users") is not None],
                            local_days(window.start_ms, window.end_ms, self.zone), self.zone)
         return m.WifiOut(
-            village=village, window=self._wout(window), service=m.WifiServiceOut(**_wifi(total, window.seconds)),
-            access_points=aps,
+            village=village, window=self._wout(window),
+            service=_wifi(ratio_evidence(WIFI_SERVICE, {}, per_ap, window)), access_points=aps,
             use=m.WifiUseOut(days=[{"date": d.isoformat(), "unique_users": u} for d, u in use.days], weeks=use.weeks,
                              mean_daily_users=use.mean_daily_users, days_with_data=use.days_with_data,
                              coverage=use.coverage),
@@ -169,32 +184,41 @@ class Service:
         scope = Scope(village=village)
         sums = self.reader.sums(STREETLIGHT.name, LIGHT_SUMS, scope, window, group_by=("light", "zone"))
         fault_window = Window(max(window.start_ms, window.end_ms - FAULT_LOOKBACK_MS), window.end_ms)
-        faults = self.reader.light_faults(scope, fault_window.start_ms, fault_window.end_ms)
-        last = {r["light"]: (r.get("fault"), None if r.get("online") is None else bool(r["online"]))
-                for r in faults.rows}
-        summary = fig.lighting({k: sums.total(k) for k in sums.keys()}, last, window.seconds)
+        latest, dark = self.reader.light_faults(scope, fault_window.start_ms, fault_window.end_ms)
+        seen_dark = {r["light"]: r.get("fault") for r in dark.rows}
+        # a lamp failure can only be seen in the dark: by day the latest report says nothing about the lamp, so
+        # the last report taken in the dark stands until a later one in the dark shows it working
+        last = {r["light"]: (r.get("fault") or seen_dark.get(r["light"]) or r.get("fault"),
+                             None if r.get("online") is None else bool(r["online"])) for r in latest.rows}
+        per_light = {k: sums.total(k) for k in sums.keys()}
+        summary = fig.lighting(per_light, last, window.seconds)
+        figure = ratio_evidence(LIGHTING, {}, {light: v for (light, _zone), v in per_light.items()}, window)
         return m.LightingOut(
-            village=village, window=self._wout(window), availability_pct=summary.availability_pct,
+            village=village, window=self._wout(window), availability_pct=figure.value,
             expected_on_s=summary.expected_on_s, lit_when_expected_s=summary.lit_when_expected_s,
-            coverage=summary.coverage, samples=summary.samples,
+            coverage=figure.coverage, samples=figure.samples,
             lights=[m.LightOut(**{k: getattr(s, k) for k in m.LightOut.model_fields}) for s in summary.lights],
             by_fault=summary.by_fault, fault_window=self._wout(fault_window),
-            queries=sums.queries + faults.queries,
+            queries=sums.queries + latest.queries + dark.queries,
         )
 
     def modem(self, village: str, window: Window) -> m.ModemOut:
         scope = Scope(village=village)
-        names = ("samples", "registered", "rsrp_samples", *(f"rsrp_ge_{-t}" for t in RSRP_LADDER))
+        registered, rsrp = FIGURES["modem.registered_share"], FIGURES["modem.rsrp_share"]
+        ladder = [{"rsrp_min_dbm": t} for t in RSRP_LADDER]
+        names = tuple(dict.fromkeys([s.name for s in registered.sums()]
+                                    + [s.name_for(p) for p in ladder for s in rsrp.sums()]))
         sums = self.reader.sums(MODEM.name, names, scope, window, group_by=("village",))
         hours = self.reader.hours_with_data(MODEM.name, MODEM.field("registered").name, scope, window)
         medians = self.reader.modem_medians(scope, window)
-        t = sums.total((village,))
+        t = {"": sums.total((village,))}
         h = hours.values.get((village,), 0)
+        reg = ratio_evidence(registered, {}, t, window, hours=h)
         return m.ModemOut(
-            village=village, window=self._wout(window),
-            registered_pct=fig.percent(t.get("registered", 0.0), t.get("samples", 0.0)),
-            rsrp_share_pct={str(thr): fig.rsrp_share(t, thr) for thr in RSRP_LADDER},
-            coverage=min(1.0, h / (window.seconds / 3600)), samples=int(t.get("samples", 0)), hours_with_data=h,
+            village=village, window=self._wout(window), registered_pct=reg.value,
+            rsrp_share_pct={str(p["rsrp_min_dbm"]): ratio_evidence(rsrp, p, t, window, hours=h).value
+                            for p in ladder},
+            coverage=reg.coverage, samples=reg.samples, hours_with_data=h,
             medians=[{k: v for k, v in r.items() if k != "time"} for r in medians.rows],
             queries=sums.queries + hours.queries + medians.queries,
         )
@@ -206,7 +230,7 @@ class Service:
             return "request", lambda c: fixed
         # whole hours: the last, unfinished hour would be read from raw samples for every village of a roll-up
         now_ms = floor_hour(int(self.now().timestamp() * 1000))
-        windows = {c.id: Window(now_ms - int(c.window_delta.total_seconds() * 1000), now_ms)
+        windows = {c.id: Window(now_ms - c.window_s * 1000, now_ms)
                    for c in self.criteria.criteria}
         return "criterion", lambda c: windows[c.id]
 
@@ -215,7 +239,7 @@ class Service:
         results = evaluate(self.criteria.criteria, self.reader, Scope(village=village), [village], window_for)
         verdicts = [results[c.id][village] for c in self.criteria.criteria]
         return m.VillageCriteriaOut(village=village, window_rule=rule, timezone=self.zone.key,
-                                    criteria=[self._verdict_out(v) for v in verdicts],
+                                    criteria=[self._verdict_out(v, rule) for v in verdicts],
                                     counts=_counts(v.verdict for v in verdicts))
 
     def rollup_criteria(self, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
@@ -237,12 +261,14 @@ class Service:
                 for v in villages],
         )
 
-    def _verdict_out(self, v: Verdict) -> m.CriterionVerdictOut:
+    def _verdict_out(self, v: Verdict, rule: str) -> m.CriterionVerdictOut:
         ev = v.evidence
         return m.CriterionVerdictOut(
             **_criterion(v.criterion), verdict=v.verdict,
             evidence=m.EvidenceOut(value=ev.value, unit=ev.unit, coverage=ev.coverage, samples=ev.samples,
-                                   window=self._wout(ev.window), queries=list(ev.queries), detail=dict(ev.detail)),
+                                   window=self._wout(ev.window), window_rule=WINDOW_NOTES[rule],
+                                   queries=list(ev.queries),
+                                   detail=dict(ev.detail)),
         )
 
     # -- manual indicators ---------------------------------------------------------------------------------------
@@ -263,16 +289,19 @@ class Service:
                               time=iso(point.time_ms), line=line)
 
 
-def _avail(sums: dict[str, float], window_s: float) -> m.AvailabilityOut:
+def _avail(sums: dict[str, float], window_s: float, min_coverage: float) -> m.AvailabilityOut:
     a = fig.availability(sums.get("up_s", 0.0), sums.get("observed_s", 0.0), sums.get("samples", 0), window_s)
     return m.AvailabilityOut(availability_pct=a.availability_pct, up_s=a.up_s, down_s=a.down_s,
-                             unknown_s=a.unknown_s, observed_s=a.observed_s, coverage=a.coverage, samples=a.samples)
+                             unknown_s=a.unknown_s, observed_s=a.observed_s, coverage=a.coverage, samples=a.samples,
+                             min_coverage=min_coverage,
+                             enough_data=a.availability_pct is not None and a.coverage >= min_coverage)
 
 
-def _wifi(sums: dict[str, float], window_s: float) -> dict:
-    w = fig.wifi_service(sums, window_s)
-    return {k: getattr(w, k) for k in ("availability_pct", "basis", "up_s", "observed_s", "open_s", "up_open_s",
-                                       "coverage", "samples")}
+def _wifi(ev: Evidence, ap: str | None = None) -> m.WifiServiceOut:
+    d = ev.detail
+    return m.WifiServiceOut(ap=ap, availability_pct=ev.value, coverage=ev.coverage, samples=ev.samples,
+                            basis="opening_hours" if d.get("basis") == "ratio" else "all_hours",
+                            **{k: d.get(k, 0.0) for k in ("up_s", "observed_s", "open_s", "up_open_s")})
 
 
 def _criterion(c: Criterion) -> dict:

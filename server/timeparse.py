@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.errors import ParameterError
+from thonminh.duration import duration_seconds
 
 __all__ = [
     "HOUR_MS",
@@ -30,9 +31,6 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 DAY_S = 86_400
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY_S, "w": 7 * DAY_S}
-_DURATION = re.compile(r"^(?:\d{1,6}[smhdw])+$")
-_PART = re.compile(r"(\d+)([smhdw])")
 _RELATIVE = re.compile(r"^(?:now)?(?:(?P<sign>[-+])(?P<dur>[0-9smhdw]+))?$")
 #: InfluxDB stores int64 nanoseconds; keep well inside that and inside what a report could mean.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -58,13 +56,11 @@ def _ms(moment: datetime) -> int:
 
 
 def parse_duration(text: str, parameter: str) -> timedelta:
-    """``90s``, ``15m``, ``1h30m``, ``30d``, ``2w``; positive only."""
-    if not _DURATION.match(text or ""):
+    """``90s``, ``15m``, ``1h30m``, ``30d``, ``2w``; positive only (the core's one duration rule)."""
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise ParameterError(f"{parameter}: {text!r} is not a duration like 30d, 12h, 15m or 1h30m",
                              parameter=parameter)
-    seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
-    if seconds <= 0:
-        raise ParameterError(f"{parameter}: duration must be positive", parameter=parameter)
     return timedelta(seconds=seconds)
 
 

@@ -25,14 +25,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
+from thonminh.contract import UPLINK
+from thonminh.demoreport import iso_utc, render_report
+from thonminh.figures import INDICATORS
 from thonminh.influx import InfluxClient
+from thonminh.influxql import Select, agg, from_ref, tag_equals
 from thonminh.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 
 __all__ = ["demo"]
@@ -174,8 +177,6 @@ timeout_s = 10
 def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_port: int | None,
              echo: Callable[[str], None]) -> None:
     """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
-    from thonminh.demoreport import render_report  # the report's layout, kept apart from process handling
-
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = Processes(logs)
@@ -211,7 +212,7 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             time.sleep(max(0.0, truth["t0_ms"] / 1000 + 0.5 - time.time()))
             for indicator, value in truth.get("indicators", {}).items():
                 api.put(f"/villages/{village_id}/indicators/{indicator}", headers={"X-API-Key": admin_key},
-                        json={"value": value, "unit": "%" if indicator.endswith("_pct") else "",
+                        json={"value": value, "unit": INDICATORS[indicator].unit,
                               "note": "entered by thonminh demo"}).raise_for_status()
             report_at = truth["t0_ms"] / 1000 + duration_s
             while time.time() < report_at:
@@ -222,8 +223,9 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             # end at the last whole tracker interval, once the gateway has had time to forward it
             end_ms = (int(time.time() * 1000) - _FORWARD_LAG_MS) // _CADENCE_MS * _CADENCE_MS
             data = _fetch(api, village_id, start_ms, end_ms)
-        echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, base=base,
-                           read_key=read_key, work=work))
+            read_ms = time.time() * 1000
+        echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, read_ms=read_ms, base=base,
+                           read_key=read_key, admin_key=admin_key, work=work))
         if once:
             return
         echo("Everything keeps running: press Ctrl-C to stop it all.")
@@ -241,8 +243,9 @@ def _first_sample_ms(influx_url: str, truth: dict[str, Any]) -> int | None:
     """When the gateway started measuring: the start of its first uplink interval in this run."""
     client = InfluxClient(influx_url, database=DATABASE, timeout=5)
     try:
-        rows = client.select(f"SELECT first(\"observed_s\") FROM \"uplink\" WHERE \"village\" = '{truth['village']}' "
-                             f"AND time >= {truth['t0_ms'] - 5000}ms").rows()
+        statement = Select([agg("first", UPLINK.field("observed_s").name, "first")], [from_ref(UPLINK.name)],
+                           where=[tag_equals("village", truth["village"]), f"time >= {truth['t0_ms'] - 5000}ms"])
+        rows = client.select(statement.render()).rows()
     finally:
         client.close()
     if not rows:
@@ -252,17 +255,13 @@ def _first_sample_ms(influx_url: str, truth: dict[str, Any]) -> int | None:
 
 def _fetch(api: httpx.Client, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     """The API's answers for the demo window (daily figures count the point of each local day it touches)."""
-    window = {"start": _iso(start_ms), "end": _iso(end_ms)}
+    window = {"start": iso_utc(start_ms), "end": iso_utc(end_ms)}
     out = {}
     for path in ("criteria", "outages", "lighting", "wifi", "modem"):
         response = api.get(f"/villages/{village}/{path}", params=window)
         response.raise_for_status()
         out[path] = response.json()
     return out
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @click.command(name="demo")

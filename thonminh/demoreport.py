@@ -5,12 +5,13 @@ Pure: takes the scenario's ``ground_truth.json`` and the criteria service's JSON
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-__all__ = ["render_report"]
+__all__ = ["criteria_url", "iso_utc", "render_report"]
 
 _WIDTH = 100
 
@@ -54,7 +55,7 @@ def _criteria(api: dict[str, Any]) -> list[str]:
         if len(e["queries"]) > 1:
             evidence.append(f"      (+{len(e['queries']) - 1} more queries in the API answer)")
     summary = ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
-    return ["Criteria (defaults of server/criteria.yaml; the levels are ours, the national criteria give none)",
+    return ["Criteria (defaults of thonminh/criteria.yaml; the levels are ours, the national criteria give none)",
             *rows, f"  => {summary}", "", "Evidence (value, coverage and the InfluxQL behind each verdict)", *evidence]
 
 
@@ -107,14 +108,16 @@ def _lights(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, end_ms: fl
     return lines
 
 
-def _wifi(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[str]:
-    elapsed_s = (end_ms - truth["t0_ms"]) / 1000
+def _wifi(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, read_ms: float) -> list[str]:
+    # a day's count is rewritten as the day goes on: it stands for the visits up to when the API was read
+    elapsed_s = (read_ms - truth["t0_ms"]) / 1000
     visits = [v for v in truth["wifi"].get("visits", []) if v["arrive_s"] < elapsed_s]
     days = api["wifi"]["use"]["days"]
     measured = days[-1]["unique_users"] if days else None
-    return [f"  {'Wi-Fi users':<16}simulated {len(visits)} visits by {len({v['device'] for v in visits})} devices "
-            f"showing {len({v['mac'] for v in visits})} MAC addresses (phones with random MACs show a new one "
-            f"each visit); measured {measured if measured is not None else 'no'} unique users today"]
+    return [f"  {'Wi-Fi users':<16}simulated by {_clock(read_ms, tz)}: {len(visits)} visits by "
+            f"{len({v['device'] for v in visits})} devices showing {len({v['mac'] for v in visits})} MAC addresses "
+            f"(phones with random MACs show a new one each visit); measured "
+            f"{measured if measured is not None else 'no'} unique users today at {_clock(read_ms, tz)}"]
 
 
 def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[str]:
@@ -127,8 +130,17 @@ def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[st
             f"{api['modem']['samples']} readings at or above -110 dBm"]
 
 
-def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, base: str,
-                  read_key: str, work: Path) -> str:
+def iso_utc(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def criteria_url(base: str, village: str, start_ms: float, end_ms: float) -> str:
+    """The API call whose answer the report's verdicts are: the same window, given explicitly."""
+    return f"{base}/villages/{village}/criteria?{urlencode({'start': iso_utc(start_ms), 'end': iso_utc(end_ms)})}"
+
+
+def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, read_ms: float,
+                  base: str, read_key: str, admin_key: str, work: Path) -> str:
     """The whole report as text."""
     tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
     village = truth["village"]
@@ -145,13 +157,17 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
         "What happened (the scenario's ground truth) and what the gateway measured (from the API)",
         *_outages(truth, api, tz, start_ms, end_ms),
         *_lights(truth, api, tz, end_ms),
-        *_wifi(truth, api, end_ms),
+        *_wifi(truth, api, tz, read_ms),
         *_modem(truth, api, end_ms),
         "",
         "The API",
         f"  docs (OpenAPI)   {base}/docs",
         f"  read key         {read_key}   (send it as the X-API-Key header)",
-        "  endpoints        " + f"curl -H 'X-API-Key: {read_key}' {base}/villages/{village}/criteria",
+        f"  admin key        {admin_key}   (for PUT .../indicators/...)",
+        "  these verdicts   " + f"curl -H 'X-API-Key: {read_key}' '{criteria_url(base, village, start_ms, end_ms)}'",
+        "  (without start and end each criterion takes its own window, ending at the last whole hour: see "
+        "docs/api.md)",
+        "  endpoints        " + f"{base}/villages/{village}/criteria",
     ]
     for path in ("uptime?step=1m&start=-15m", "outages", "lighting", "wifi", "modem"):
         lines.append(f"                   {base}/villages/{village}/{path}")

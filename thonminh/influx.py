@@ -27,6 +27,10 @@ from thonminh.errors import (
     InfluxServerError,
 )
 
+# one quoting for every statement: the builder's (re-exported for the callers that only quote)
+from thonminh.influxql import ident as quote_ident
+from thonminh.influxql import literal as quote_literal
+
 __all__ = [
     "InfluxClient",
     "InfluxV1Writer",
@@ -79,16 +83,6 @@ class LineWriter(Protocol):
     def write(self, lines: str | bytes, *, timeout: float | None = None) -> None: ...
 
     def close(self) -> None: ...
-
-
-def quote_ident(name: str) -> str:
-    """Quote an InfluxQL identifier (measurement, tag or field key)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_literal(value: str) -> str:
-    """Quote an InfluxQL string literal. Prefer bound ``params`` where the statement allows them."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -25,7 +25,7 @@ criteria:
 
 
 def test_the_shipped_defaults_cover_the_infrastructure():
-    defaults = load_criteria(Path(__file__).parents[2] / "server" / "criteria.yaml")
+    defaults = load_criteria(Path(__file__).parents[2] / "thonminh" / "criteria.yaml")
     figures = {(c.figure, tuple(sorted(c.params.items()))) for c in defaults.criteria}
     assert ("uplink.availability", (("link", "fiber"),)) in figures
     assert ("uplink.availability", (("link", "4g"),)) in figures

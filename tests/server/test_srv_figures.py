@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server import figures as fig
+from server.catalog import ratio_evidence
 from server.plan import daily_span, local_days
+from server.timeparse import Window
+from thonminh.figures import FIGURES
 
 S = 1000
 
@@ -29,12 +32,19 @@ def test_outages_pair_events_and_keep_the_ones_open_at_either_end():
         (900, None, "c", 100.0, 100.0),  # open at the end: counted to the window's end
     ]
     assert [o.started_before_window for o in found] == [True, False, False]
-    rel = fig.reliability(found, 0, 1000 * S)
+    rel = fig.reliability(found, 0, 1000 * S, up_s=700.0)
     assert (rel.failures, rel.restored, rel.downtime_s) == (2, 2, 300.0)
     assert rel.mtbf_s == (1000 - 300) / 2
     assert rel.mttr_s == (150 + 100) / 2
     assert fig.outages("4g", fig.Event(-5 * S, "up"), [], 0, 10 * S) == []
-    assert fig.reliability([], 0, 10 * S).mtbf_s is None
+    assert fig.reliability([], 0, 10 * S, up_s=10.0).mtbf_s is None
+
+
+def test_mtbf_counts_only_observed_up_time():
+    # two failures in two minutes of data inside a 15-day window: MTBF is a minute, not a week
+    two = [fig.Outage("fiber", 30 * S, 40 * S, "", 0, 15 * 86_400 * S),
+           fig.Outage("fiber", 90 * S, 100 * S, "", 0, 15 * 86_400 * S)]
+    assert fig.reliability(two, 0, 15 * 86_400 * S, up_s=100.0).mtbf_s == 50.0
 
 
 def test_lighting_weights_every_light_by_its_scheduled_time():
@@ -52,9 +62,21 @@ def test_lighting_weights_every_light_by_its_scheduled_time():
 
 
 def test_wifi_uses_opening_hours_when_reported():
-    assert fig.wifi_service({"up_s": 90.0, "observed_s": 100.0}, 100.0).basis == "all_hours"
-    w = fig.wifi_service({"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0, "up_open_s": 45.0}, 100.0)
-    assert (w.basis, w.availability_pct) == ("opening_hours", 90.0)
+    wifi = FIGURES["wifi.service"]
+    window = Window(0, 100 * S)
+    plain = ratio_evidence(wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0}}, window)
+    assert (plain.detail["basis"], plain.value) == ("fallback", 90.0)
+    hours = ratio_evidence(wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0,
+                                              "up_open_s": 45.0}}, window)
+    assert (hours.detail["basis"], hours.value) == ("ratio", 90.0)
+
+
+def test_wifi_coverage_is_the_mean_over_access_points_never_above_one():
+    wifi = FIGURES["wifi.service"]
+    two = {"a": {"up_s": 100.0, "observed_s": 100.0}, "b": {"up_s": 50.0, "observed_s": 50.0}}
+    assert ratio_evidence(wifi, {}, two, Window(0, 100 * S)).coverage == 0.75
+    both_full = {"a": {"observed_s": 100.0}, "b": {"observed_s": 100.0}}
+    assert ratio_evidence(wifi, {}, both_full, Window(0, 100 * S)).coverage == 1.0
 
 
 def test_wifi_use_per_day_and_iso_week():
@@ -85,5 +107,8 @@ def test_a_window_touching_a_local_day_reaches_back_to_its_midnight_point():
 
 
 def test_rsrp_share():
-    assert fig.rsrp_share({"rsrp_samples": 8.0, "rsrp_ge_110": 6.0}, -110) == 75.0
-    assert fig.rsrp_share({}, -110) is None
+    rsrp = FIGURES["modem.rsrp_share"]
+    share = ratio_evidence(rsrp, {"rsrp_min_dbm": -110}, {"": {"rsrp_samples": 8.0, "rsrp_ge_110": 6.0}},
+                           Window(0, 3600 * S), hours=1)
+    assert (share.value, share.coverage) == (75.0, 1.0)
+    assert ratio_evidence(rsrp, {"rsrp_min_dbm": -110}, {"": {}}, Window(0, 3600 * S), hours=0).value is None

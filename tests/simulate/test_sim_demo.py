@@ -12,7 +12,7 @@ import yaml
 
 from .conftest import ROOT
 
-CRITERIA = yaml.safe_load((ROOT / "server" / "criteria.yaml").read_text())["criteria"]
+CRITERIA = yaml.safe_load((ROOT / "thonminh" / "criteria.yaml").read_text())["criteria"]
 
 
 def _alive(pids: set[int]) -> list[str]:
