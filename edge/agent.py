@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from edge.buffer import Buffer
 from edge.clock import Clock
 from edge.config import GatewayConfig
+from edge.filemodes import private_dir
 from edge.forwarder import Forwarder
 from edge.pipeline import Pipeline
 from edge.sources.base import PolledSource, PushSource, Source, SourceConfig, SourceContext
@@ -121,7 +122,7 @@ class Agent:
     def _context(self, kind: str, name: str) -> SourceContext:
         assert self.pipeline is not None and self.stats is not None
         state_dir = self.config.state_dir / kind / name
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
         return SourceContext(
             gateway=self.config,
             emit=self.pipeline.emit,

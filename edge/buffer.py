@@ -46,6 +46,7 @@ from edge.bufferschema import (
     pack_rows,
     read_batch,
 )
+from edge.filemodes import private_dir, private_file
 from thonminh.logs import Episode
 
 __all__ = [
@@ -104,9 +105,12 @@ class Buffer:
         self._log = logger or log
         self._lock = threading.Lock()
         self._lockfile: int | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not readonly:
+            private_dir(self.path.parent)
         if exclusive and not readonly:
             self._take_lockfile()
+        if not readonly:
+            private_file(self.path, sqlite=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA cache_size=-512")  # 512 KiB page cache per connection: bounded memory on a Pi
         if readonly:
@@ -141,7 +145,8 @@ class Buffer:
     # -- lifecycle ---------------------------------------------------------------------------------------
     def _take_lockfile(self) -> None:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

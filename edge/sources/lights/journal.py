@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from edge.filemodes import private_dir, private_file
+
 __all__ = ["LightJournal", "read_states"]
 
 _SCHEMA = """
@@ -51,7 +53,7 @@ class LightJournal:
         self.log = logger or logging.getLogger(__name__)
         self.fold_every = max(1, fold_every)
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as err:
@@ -68,6 +70,7 @@ class LightJournal:
         self._logged = self._db.execute("SELECT count(*) FROM log").fetchone()[0]
 
     def _open(self) -> sqlite3.Connection:
+        private_file(self.path, sqlite=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from edge.sources.lights.journal import LightJournal, read_states
 from edge.sources.lights.tracker import LightState
 
@@ -51,10 +53,8 @@ def test_a_failed_commit_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "lights.sqlite"
     with LightJournal(path, fold_every=2) as journal:
         journal.write({"a": {"on": True}}, now_ms=1)
-        try:
-            journal.write({"a": {"on": False}, "b": {"bad": object()}}, now_ms=2)  # not JSON: fails before BEGIN
-        except TypeError:
-            pass
+        with pytest.raises(TypeError, match="not JSON serializable"):  # fails before BEGIN
+            journal.write({"a": {"on": False}, "b": {"bad": object()}}, now_ms=2)
         journal.write({"c": {"on": True}}, now_ms=3)  # the fold after the failure writes only what committed
         assert journal.load() == {"a": {"on": True}, "c": {"on": True}}
 
