@@ -66,6 +66,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REJECTS_KEPT = 200
+#: Shares of the disk budget (``max_bytes``, every file of the buffer): the rows may use ROWS_SHARE; the
+#: database file holds them in at most 1.25x their size (pages are reused, tested); the WAL is truncated once a
+#: commit leaves it over WAL_SHARE; the rest is the WAL's one commit in flight and the 32 KiB index (-shm).
+ROWS_SHARE = 0.6
+WAL_SHARE = 0.1
 _EMPTY = Batch(b"")
 
 
@@ -100,6 +105,10 @@ class Buffer:
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        #: What the rows may hold; the database file, its WAL and index stay within ``max_bytes``.
+        self.rows_budget = int(max_bytes * ROWS_SHARE)
+        self._wal_path = Path(f"{self.path}-wal")
+        self._wal_cap = int(max_bytes * WAL_SHARE)
         self.dead_letters_max = dead_letters_max
         self.row_points = max(1, row_points)
         self._log = logger or log
@@ -120,7 +129,7 @@ class Buffer:
         else:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # durable across power loss, not only process death
-            self._db.execute("PRAGMA journal_size_limit=67108864")
+            self._db.execute(f"PRAGMA journal_size_limit={self._wal_cap}")
             self._db.executescript(SCHEMA)
             self._migrate()
             self._boot = self._boot_index(boot_id)
@@ -187,9 +196,20 @@ class Buffer:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+                self._bound_wal()
             finally:
                 if not fsync:
                     self._db.execute("PRAGMA synchronous=FULL")
+
+    def _bound_wal(self) -> None:
+        """Copy the WAL into the database and truncate it once it passes its share of the disk budget (SQLite's
+        own checkpoint leaves the WAL at its largest size on disk)."""
+        try:
+            size = self._wal_path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > self._wal_cap:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _migrate(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
@@ -256,8 +276,8 @@ class Buffer:
                 db.execute("DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?", (_REJECTS_KEPT,))
             total = self._totals.bytes + added
             dropped = dropped_bytes = dropped_held = 0
-            if total > self.max_bytes:
-                dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.max_bytes)
+            if total > self.rows_budget:
+                dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.rows_budget)
             corrected = self._correct(db, *correct_at) if correct_at else 0
             values = self._bump(db, {"dropped_total": dropped, "dead_letter_total": len(dead),
                                      "rejected_total": len(rejects)})
@@ -268,7 +288,7 @@ class Buffer:
         t.held += held - dropped_held - corrected
         if dropped:
             self._full.problem("over budget", dropped=dropped, buffer_bytes=t.bytes)
-        elif t.bytes < 0.9 * self.max_bytes:
+        elif t.bytes < 0.9 * self.rows_budget:
             self._full.ok(dropped_total=self.counters["dropped_total"])
         return dropped
 
