@@ -1,34 +1,51 @@
 """From an MQTT message to the tracker: pick the format by topic, parse, map the device, count the outcome.
 
 Pure apart from logging: no MQTT here, so the fuzz tests drive it directly. Every message ends in exactly
-one counter of ``RouterStats``; nothing a payload contains can raise out of ``handle``.
+one counter of ``RouterStats``; nothing a payload or a topic contains can raise out of ``handle``.
+
+Everything not applied to a light is refused through ``reject`` with a reason that starts with its code
+(``REASONS``), so it is counted in ``rejected_total``, kept in the buffer's recent rejects (``thonminh edge
+status``) and counted by reason in the ``gateway`` measurement. Nothing here keeps per-topic or per-device
+state that a device outside the inventory could grow: the only memory of unknown devices is the last few ids.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
 from edge.sources.base import Reject
-from edge.sources.lights.formats import ADAPTERS, BINDERS, Adapter, Binder
-from edge.sources.lights.observation import Parser, PayloadError
-from edge.sources.lights.topics import TopicPattern
+from edge.sources.lights.formats import ADAPTERS, Adapter
+from edge.sources.lights.mqtt import Inbound
+from edge.sources.lights.observation import PayloadError
+from edge.sources.lights.topics import TopicMatch, TopicPattern
 from edge.sources.lights.tracker import Applied, LightTracker
 from thonminh.logs import RateLimited
 
-__all__ = ["Outcome", "Route", "Router", "RouterStats"]
+__all__ = ["MAX_TOPIC_BYTES", "REASONS", "Outcome", "Route", "Router", "RouterStats"]
 
 _SAMPLE_BYTES: Final = 512
-_MAX_UNKNOWN_LOGGED: Final = 1_000
-#: Topics remembered with their route and bound parser (a village has a few per device); forgotten all at once
-#: when full, so random topics cannot grow it. Matching the patterns level by level cost ~10 us a message
-#: (profile, 2,000 lights), and binding the parser (formats.BINDERS) saves the adapter's per-topic work.
-_MAX_CACHED_TOPICS: Final = 65_536
-_UNSEEN: Final = object()
+_SHOWN_CHARS: Final = 120
+#: No firmware of ours uses a topic near this long (Tasmota's FullTopic is at most ~150 characters, ESPHome's
+#: state topics are prefix + component + object id); a longer one is refused before it is even matched.
+MAX_TOPIC_BYTES: Final = 256
+#: Unknown device ids remembered for ``thonminh edge status`` and the log (each cut to 64 characters).
+_RECENT_UNKNOWN: Final = 8
+
+#: The code each refusal reason starts with, and what it means.
+REASONS: Final = {
+    "unknown_device": "a device that is not in the light inventory",
+    "ignored_topic": "a topic no format reads (a command, a firmware topic that says nothing about the light)",
+    "topic_too_long": f"a topic longer than {MAX_TOPIC_BYTES} bytes",
+    "bad_topic": "an empty topic, or one that is not UTF-8",
+    "payload_too_large": "a payload longer than max_payload_bytes",
+    "bad_payload": "a payload that is not what its topic promises",
+    "adapter_error": "a bug of an adapter, met on this payload",
+}
 
 
 class Outcome(StrEnum):
@@ -44,19 +61,10 @@ class Route:
     pattern: TopicPattern
     format: str
     adapter: Adapter
-    bind: Binder
 
     @classmethod
     def of(cls, pattern: str, format: str) -> Route:
-        return cls(TopicPattern(pattern), format, ADAPTERS[format], BINDERS[format])
-
-
-
-_COUNTER: Final = {outcome: outcome.value for outcome in Outcome}
-#: Looked up once: the commonest outcomes, compared by identity on every message.
-_APPLIED: Final = Outcome.APPLIED
-_IGNORED: Final = Outcome.IGNORED
-_TRACKED: Final = Applied.APPLIED
+        return cls(TopicPattern(pattern), format, ADAPTERS[format])
 
 
 @dataclass(slots=True)
@@ -67,16 +75,13 @@ class RouterStats:
     ignored: int = 0
     unknown_device: int = 0
     rejected: int = 0
-    unknown_devices: dict[str, int] = field(default_factory=dict)
+    #: The most recent unknown device ids, newest last, without repeats.
+    recent_unknown: deque[str] = field(default_factory=lambda: deque(maxlen=_RECENT_UNKNOWN))
 
     def count(self, outcome: Outcome) -> None:
         """One message handled, with this outcome."""
         self.messages += 1
-        if outcome is _APPLIED:  # the commonest, without the name lookup
-            self.applied += 1
-            return
-        name = _COUNTER[outcome]  # not outcome.value: an enum's value is a property lookup, ~1 us a message
-        setattr(self, name, getattr(self, name) + 1)
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
     def total(self) -> int:
         return self.applied + self.duplicate + self.ignored + self.unknown_device + self.rejected
@@ -96,7 +101,6 @@ class Router:
         self.log = logger or logging.getLogger(__name__)
         self._limited = RateLimited(self.log, period=60.0, burst=3)
         self.stats = RouterStats()
-        self._bound: dict[str, tuple[Route, Parser] | None] = {}
 
     @property
     def filters(self) -> list[str]:
@@ -108,72 +112,67 @@ class Router:
         self.stats.count(outcome)
         return outcome
 
-    def handle_batch(self, messages: Iterable[tuple[str, bytes, int, int, bool]], t_ms: int) -> None:
-        """``handle`` for each ``(topic, payload, qos, mid, retain)`` (as the MQTT session hands them over), all
-        received at ``t_ms``: one call per batch, not per message."""
-        handle = self._handle
-        count = self.stats.count
-        for topic, payload, _, _, retain in messages:
-            count(handle(topic, payload, t_ms, retain))
+    def handle_batch(self, messages: Iterable[Inbound], t_ms: int) -> None:
+        """``handle`` for each message of a batch, all received at ``t_ms``."""
+        for message in messages:
+            self.handle(message.topic, message.payload, t_ms, retained=message.retain)
 
-    def _bind(self, topic: str) -> tuple[Route, Parser] | None:
-        """The topic's route and parser (remembered), or None when no route takes it."""
-        found = None
+    def _handle(self, topic: str, payload: bytes, t_ms: int, retained: bool) -> Outcome:
+        size = len(topic.encode())
+        if size > MAX_TOPIC_BYTES:
+            return self._refuse(Outcome.REJECTED, "topic_too_long",
+                                f"{size} bytes (limit {MAX_TOPIC_BYTES}): {_shown(topic)}", payload)
+        if not topic:
+            return self._refuse(Outcome.REJECTED, "bad_topic", "empty or not UTF-8", payload)
+        if len(payload) > self.max_payload_bytes:
+            return self._refuse(Outcome.REJECTED, "payload_too_large", f"{topic}: {len(payload)} bytes "
+                                f"(max_payload_bytes {self.max_payload_bytes})", payload)
+        found = self._route(topic)
+        if found is None:
+            return self._refuse(Outcome.IGNORED, "ignored_topic", f"{topic}: no route", payload)
+        route, match = found
+        try:
+            obs = route.adapter(match, payload)
+        except PayloadError as err:
+            return self._refuse(Outcome.REJECTED, "bad_payload", f"{route.format} {topic}: {err}", payload)
+        except Exception as err:  # an adapter bug must not stop the lights: count it, log it, go on
+            self._limited.log(logging.ERROR, "adapter-bug", "light adapter failed", topic=topic,
+                              format=route.format, error=repr(err)[:300])
+            return self._refuse(Outcome.REJECTED, "adapter_error", f"{route.format} {topic}: "
+                                f"{type(err).__name__}", payload)
+        if obs is None:
+            return self._refuse(Outcome.IGNORED, "ignored_topic", f"{route.format} {topic}: says nothing "
+                                "about the light", payload)
+        applied = self.tracker.apply(obs, t_ms, retained=retained)
+        if applied is Applied.APPLIED:
+            return Outcome.APPLIED
+        if applied is Applied.DUPLICATE:
+            return Outcome.DUPLICATE
+        self._remember_unknown(obs.device)
+        return self._refuse(Outcome.UNKNOWN_DEVICE, "unknown_device", f"{_shown(obs.device, 64)} is not in the "
+                            f"light inventory (topic {topic})", payload)
+
+    def _route(self, topic: str) -> tuple[Route, TopicMatch] | None:
         for route in self.routes:
             match = route.pattern.match(topic)
             if match is not None:
-                try:
-                    found = route, route.bind(match)
-                except Exception:  # an adapter bug: the per-message adapter meets it again and it is counted
-                    found = route, functools.partial(route.adapter, match)
-                break
-        if len(self._bound) >= _MAX_CACHED_TOPICS:
-            self._bound.clear()
-        self._bound[topic] = found
-        return found
+                return route, match
+        return None
 
-    def _handle(self, topic: str, payload: bytes, t_ms: int, retained: bool) -> Outcome:
-        if len(payload) > self.max_payload_bytes:
-            return self._reject(f"{topic[:200]}: payload of {len(payload)} bytes exceeds max_payload_bytes "
-                                f"({self.max_payload_bytes})", payload)
-        bound = self._bound.get(topic, _UNSEEN)
-        if bound is _UNSEEN:
-            bound = self._bind(topic)
-        if bound is None:
-            return _IGNORED
-        route, parser = bound
-        try:
-            obs = parser(payload)
-        except PayloadError as err:
-            return self._reject(f"{route.format} {topic[:200]}: {err}", payload)
-        except Exception as err:  # an adapter bug must not stop the lights: count it, log it, go on
-            self._limited.log(logging.ERROR, "adapter-bug", "light adapter failed", topic=topic[:200],
-                              format=route.format, error=repr(err)[:300])
-            return self._reject(f"{route.format} {topic[:200]}: adapter error {type(err).__name__}", payload)
-        if obs is None:
-            return _IGNORED
-        applied = self.tracker.apply(obs, t_ms, retained=retained)
-        if applied is _TRACKED:
-            return _APPLIED
-        if applied is Applied.UNKNOWN_DEVICE:
-            self._unknown(obs.device, topic)
-            return Outcome.UNKNOWN_DEVICE
-        return Outcome.DUPLICATE
+    def _refuse(self, outcome: Outcome, code: str, detail: str, payload: bytes) -> Outcome:
+        self.reject(f"{code}: {detail}", payload[:_SAMPLE_BYTES])
+        return outcome
 
-    def _reject(self, reason: str, payload: bytes) -> Outcome:
-        self.reject(reason, payload[:_SAMPLE_BYTES])
-        self._limited.warning("rejected", "light message rejected", reason=reason[:300])
-        return Outcome.REJECTED
+    def _remember_unknown(self, device: str) -> None:
+        recent = self.stats.recent_unknown
+        device = device[:64]
+        if device in recent:
+            recent.remove(device)
+        else:
+            self._limited.warning("unknown-device", "message from a device not in the light inventory",
+                                  device=device)
+        recent.append(device)
 
-    def _unknown(self, device: str, topic: str) -> None:
-        seen = self.stats.unknown_devices
-        if device in seen:
-            seen[device] += 1
-            return
-        if len(seen) < _MAX_UNKNOWN_LOGGED:
-            seen[device] = 1
-            self.log.warning("message from a device not in the light inventory; not written as a light",
-                             extra={"device": device[:128], "topic": topic[:200]})
-        elif len(seen) == _MAX_UNKNOWN_LOGGED:
-            seen["(more)"] = 1
-            self.log.warning("more unknown devices; no longer logged one by one")
+
+def _shown(text: str, limit: int = _SHOWN_CHARS) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"

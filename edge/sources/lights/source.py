@@ -12,31 +12,39 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import ssl
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Final
 
-import aiomqtt
-
-from edge.sources.base import PushSource
+from edge.config import MqttSettings
+from edge.sources.base import PushSource, SourceConfig, SourceContext
 from edge.sources.lights.config import LightsConfig
-from edge.sources.lights.inventory import load_inventory
+from edge.sources.lights.inventory import Inventory, load_inventory
 from edge.sources.lights.journal import LightJournal
-from edge.sources.lights.mqttfast import Inbound, Session, open_session
+from edge.sources.lights.mqtt import BrokerError, Connection, Inbound
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.tracker import LightState, LightTracker, Sample, TrackerSettings
 from thonminh.contract import STREETLIGHT, Point
+from thonminh.errors import ConfigError
 from thonminh.logs import Episode
 
 __all__ = ["SOURCE", "LightsSource"]
 
 #: Gather more messages for a commit only while the batch is this small (under load batches fill by themselves).
 _SMALL_BATCH: Final = 64
-#: Reading is paced at low rates (mqttfast): at most this late, so a message's receive time stays this close.
-_MAX_READ_PAUSE_S: Final = 0.1
 _CONNECT_TIMEOUT_S: Final = 30.0
 _TICK_S: Final = 30.0
 _MAX_HELD_POINTS: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What ``init`` builds from the config and the journal."""
+
+    inventory: Inventory
+    journal: LightJournal
+    tracker: LightTracker
+    router: Router
 
 
 class LightsSource(PushSource):
@@ -45,48 +53,68 @@ class LightsSource(PushSource):
     kind = "lights"
     Config = LightsConfig
     config: LightsConfig
+    uses_mqtt = True
+
+    def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
+        super().__init__(config, ctx)
+        if ctx.mqtt is None:
+            raise ValueError("the lights source needs the broker's settings (ctx.mqtt)")
+        self._mqtt: MqttSettings = ctx.mqtt
+        self._parts: _Parts | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lights-journal")
+        self._held: list[Point] = []
+        #: Messages whose effect is committed and that were acknowledged to the broker (or were QoS 0).
+        self.acknowledged = 0
+        #: True while subscribed to the broker.
+        self.connected = False
+        #: The current (or last) connection to the broker.
+        self.connection: Connection | None = None
+        self._broker = Episode(self.log, "mqtt broker", host=ctx.mqtt.host)
+        self._emitting = Episode(self.log, "streetlight samples not committed")
 
     async def init(self) -> None:
         cfg = self.config
-        site = self.ctx.gateway.site
-        self.inventory = load_inventory(cfg.inventory)
-        self.schedule = cfg.schedule.build(site.latitude, site.longitude, site.timezone)
+        if self.ctx.location is None:
+            raise ConfigError(f"{self.ctx.key_path}: the site's latitude and longitude are needed for the schedule")
+        inventory = load_inventory(cfg.inventory)
+        schedule = cfg.schedule.build(*self.ctx.location, self.ctx.timezone)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = LightJournal(self.ctx.state_dir / "lights.sqlite", logger=self.log)
-        states = {k: LightState.from_json(v) for k, v in self.journal.load().items()}
+        if self._parts is not None:  # init again after a failed start: the journal is open already
+            self._parts.journal.close()
+        journal = LightJournal(self.ctx.state_dir / "lights.sqlite", logger=self.log)
+        states = {k: LightState.from_json(v) for k, v in journal.load().items()}
         settings = TrackerSettings(
             interval_s=cfg.interval_s, report_period_s=cfg.report_period_s, stale_multiple=cfg.stale_multiple,
             lamp_failure_share=cfg.lamp_failure_share, lamp_failure_settle_s=cfg.lamp_failure_settle_s,
             max_gap_s=max(600.0, 3 * cfg.interval_s),
         )
-        self.tracker = LightTracker(self.inventory, self.schedule, settings, start_ms=self.ctx.now_ms(),
-                                    states=states)
-        self.router = Router(
-            [Route.of(r.pattern, r.format) for r in cfg.topics], self.tracker, reject=self.ctx.reject,
-            max_payload_bytes=cfg.max_payload_bytes, logger=self.log,
-        )
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lights-journal")
-        self._held: list[Point] = []
-        #: Messages whose effect is committed and that were acknowledged to the broker (or were QoS 0).
-        self.acknowledged = 0
-        #: Whether the current connection uses mqttfast's fast path (False: aiomqtt's plain path).
-        self.fast_path = False
-        self._broker = Episode(self.log, "mqtt broker", host=self.ctx.gateway.mqtt.host)
-        self._emitting = Episode(self.log, "streetlight samples not committed")
-        self.log.info("lights ready", extra={"lights": len(self.inventory), "restored": len(states),
-                                             "client_id": self.client_id, "filters": ",".join(self.router.filters)})
+        tracker = LightTracker(inventory, schedule, settings, start_ms=self.ctx.now_ms(), states=states)
+        router = Router([Route.of(r.pattern, r.format) for r in cfg.topics], tracker, reject=self.ctx.reject,
+                        max_payload_bytes=cfg.max_payload_bytes, logger=self.log)
+        self._parts = _Parts(inventory, journal, tracker, router)
+        self.log.info("lights ready", extra={"lights": len(inventory), "restored": len(states),
+                                             "client_id": self.client_id, "filters": ",".join(router.filters)})
+
+    @property
+    def parts(self) -> _Parts:
+        if self._parts is None:
+            raise RuntimeError("the lights source is used before init()")
+        return self._parts
+
+    @property
+    def tracker(self) -> LightTracker:
+        return self.parts.tracker
+
+    @property
+    def router(self) -> Router:
+        return self.parts.router
 
     @property
     def client_id(self) -> str:
         if self.config.client_id:
             return self.config.client_id
-        base = self.ctx.gateway.mqtt.client_id
+        base = self._mqtt.client_id
         return base if self.config.name is None else f"{base}-{self.config.name}"
-
-    @property
-    def connected(self) -> bool:
-        """True while subscribed to the broker."""
-        return getattr(self, "_connected", False)
 
     async def run(self) -> None:
         cadence = asyncio.create_task(self._cadence(), name=f"{self.name}-cadence")
@@ -99,16 +127,15 @@ class LightsSource(PushSource):
     async def close(self) -> None:
         """Write the part of the interval since the last boundary, then close the journal."""
         try:
-            tracker = getattr(self, "tracker", None)
-            if tracker is not None:
-                tracker.flush(self.ctx.now_ms())
+            if self._parts is not None:
+                self._parts.tracker.flush(self.ctx.now_ms())
                 await asyncio.wait_for(self._emit_samples(), timeout=5.0)
         except Exception as err:  # stopping anyway; the lost part is only the last partial interval
             self.log.warning("could not write the last partial interval", extra={"error": repr(err)[:300]})
         finally:
-            if getattr(self, "journal", None) is not None:
-                self._executor.shutdown(wait=True)
-                self.journal.close()
+            self._executor.shutdown(wait=True)
+            if self._parts is not None:
+                self._parts.journal.close()
 
     # -- samples ---------------------------------------------------------------------------------------------
 
@@ -146,71 +173,31 @@ class LightsSource(PushSource):
         while True:
             try:
                 await self._session()
-            except (aiomqtt.MqttError, OSError, TimeoutError) as err:
+            except (BrokerError, OSError) as err:  # OSError: refused, unreachable, TLS, timeouts
                 self._broker.problem(str(err)[:300] or type(err).__name__)
             connected_before = self.connected
-            self._connected = False
+            self.connected = False
             if connected_before:
                 backoff = self.config.reconnect_initial_s
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self.config.reconnect_max_s)
 
-    def _client(self) -> aiomqtt.Client:
-        mqtt = self.ctx.gateway.mqtt
-        tls_params = None
-        if mqtt.tls is not None:
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=str(mqtt.tls.ca_file) if mqtt.tls.ca_file else None,
-                certfile=str(mqtt.tls.cert_file) if mqtt.tls.cert_file else None,
-                keyfile=str(mqtt.tls.key_file) if mqtt.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        client = aiomqtt.Client(
-            mqtt.host, mqtt.port,
-            username=mqtt.username,
-            password=mqtt.password.get_secret_value() if mqtt.password else None,
-            identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V311,
-            clean_session=False,
-            keepalive=mqtt.keepalive_s,
-            timeout=_CONNECT_TIMEOUT_S,
-            tls_params=tls_params,
-            tls_insecure=mqtt.tls.insecure if mqtt.tls is not None else None,
-            logger=self.log.getChild("mqtt"),
-        )
-        # Acknowledge after commit. aiomqtt 2.x does not expose paho's manual acknowledgement (empicano/aiomqtt
-        # issue 345, PR 346 unmerged), so it is switched on in the paho client aiomqtt wraps, and it must be
-        # before connecting: a persistent session's unacknowledged messages arrive right after CONNACK, and
-        # paho would acknowledge those itself the moment they were queued.
-        client._client.manual_ack_set(True)
-        return client
-
     async def _session(self) -> None:
-        client = self._client()
-        # Before connecting: it takes over reading, and a persistent session's messages come right after CONNACK.
-        session = open_session(client, pause_s=min(self.config.commit_interval_ms / 1000, _MAX_READ_PAUSE_S),
-                               logger=self.log)
-        self.fast_path = session.fast
-        self.session = session
-        await asyncio.wait_for(client.__aenter__(), timeout=_CONNECT_TIMEOUT_S)
-        try:
-            for topic_filter in self.router.filters:
-                await client.subscribe(topic_filter, qos=self.config.qos)
-            self._connected = True
+        connection = Connection(self._mqtt, client_id=self.client_id, filters=self.router.filters,
+                                qos=self.config.qos, timeout=_CONNECT_TIMEOUT_S, logger=self.log.getChild("mqtt"))
+        self.connection = connection
+        async with connection:
+            self.connected = True
             self._broker.ok()
-            await self._consume(client, session)
-        finally:
-            await client.__aexit__(None, None, None)
+            await self._consume(connection)
 
-    async def _consume(self, client: aiomqtt.Client, session: Session) -> None:
+    async def _consume(self, connection: Connection) -> None:
         """Receive and commit side by side: messages handled while a commit is on disk go into the next one."""
         pending: list[Inbound] = []
         handled = asyncio.Event()
         tasks = [
-            asyncio.create_task(self._receive(session, pending, handled)),
-            asyncio.create_task(self._commit_and_ack(session, pending, handled)),
-            asyncio.create_task(_until_disconnected(client)),
+            asyncio.create_task(self._receive(connection, pending, handled)),
+            asyncio.create_task(self._commit_and_ack(connection, pending, handled)),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -219,20 +206,20 @@ class LightsSource(PushSource):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            error = task.exception()
+            if error is not None:
+                raise error
 
-    async def _receive(self, session: Session, pending: list[Inbound], handled: asyncio.Event) -> None:
-        # Batches, not a message per await: a task switch per message cost more than handling it.
-        handle_batch = self.router.handle_batch
+    async def _receive(self, connection: Connection, pending: list[Inbound], handled: asyncio.Event) -> None:
         while True:
-            batch = await session.batch()
-            handle_batch(batch, self.ctx.now_ms())  # one receive time per batch: read in the same wake-up
+            batch = await connection.batch()
+            self.router.handle_batch(batch, self.ctx.now_ms())
             pending += batch
             handled.set()
 
-    async def _commit_and_ack(self, session: Session, pending: list[Inbound], handled: asyncio.Event) -> None:
+    async def _commit_and_ack(self, connection: Connection, pending: list[Inbound], handled: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
+        journal = self.parts.journal
         while True:
             await handled.wait()
             handled.clear()
@@ -242,11 +229,9 @@ class LightsSource(PushSource):
             pending.clear()
             rows = self.tracker.take_dirty()
             if rows:
-                write = functools.partial(self.journal.write, rows, now_ms=self.ctx.now_ms())
+                write = functools.partial(journal.write, rows, now_ms=self.ctx.now_ms())
                 await loop.run_in_executor(self._executor, write)
-            # Only this connection's acknowledgements are ours to send: after a reconnect the broker numbers
-            # its redeliveries afresh, so a batch never outlives the connection it came in on.
-            session.ack(batch)
+            connection.ack(batch)
             self.acknowledged += len(batch)
 
 
@@ -254,7 +239,7 @@ async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_
     """Wait up to ``interval_s`` for a small batch to grow, but not once it is big enough.
 
     Returning early matters under load: sleeping the whole interval with the broker's in-flight window full
-    (it waits for our acknowledgements) stalled the receive benchmark to a third of its rate.
+    (it waits for our acknowledgements) would hold the next messages back for nothing.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + interval_s
@@ -264,17 +249,6 @@ async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_
         except TimeoutError:
             return
         handled.clear()
-
-
-async def _until_disconnected(client: aiomqtt.Client) -> None:
-    """Raise ``MqttError`` when the connection is lost (what aiomqtt's message iterator would do)."""
-    try:
-        await asyncio.shield(client._disconnected)
-    except aiomqtt.MqttError:
-        raise
-    except Exception as err:
-        raise aiomqtt.MqttError(f"disconnected: {err}") from err
-    raise aiomqtt.MqttError("disconnected")
 
 
 SOURCE = LightsSource

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from sourcekit import Collected
 from edge.config import GatewayConfig, gateway_config_model
 from edge.sources.base import SourceContext
 from edge.sources.lights.journal import read_states
+from edge.sources.lights.source import LightsSource
 from thonminh.contract import Point
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -95,9 +97,10 @@ class Collector(Collected):
     """The shared kit's collecting ``emit``/``reject``, with the lights tests' context and last-sample lookup."""
 
     def context(self, config: GatewayConfig, state_dir: Path) -> SourceContext:
-        return SourceContext(
-            gateway=config, emit=self.emit, logger=logging.getLogger("test.lights"), state_dir=state_dir,
-            now_ms=lambda: time.time_ns() // 1_000_000, monotonic=time.monotonic, reject=self.reject,
+        return config.source_context(
+            LightsSource, "sources.lights", emit=self.emit, logger=logging.getLogger("test.lights"),
+            state_dir=state_dir, now_ms=lambda: time.time_ns() // 1_000_000, monotonic=time.monotonic,
+            reject=self.reject,
         )
 
     def latest(self, light: str) -> Point | None:
@@ -117,6 +120,31 @@ async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(source: LightsSource, *, connected: bool = True) -> AsyncIterator[LightsSource]:
+    """``source`` initialised and running (subscribed to the broker unless ``connected`` is False) inside; stopped
+    and closed after, whatever happened."""
+    await source.init()
+    task = asyncio.create_task(source.run())
+    try:
+        if connected:
+            await wait_for(lambda: source.connected or task.done(), what="the source to subscribe")
+            assert not task.done(), task
+        yield source
+        assert not task.done(), "the source stopped on its own"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await source.close()
+
+
+def lights_source(tmp_path: Path, port: int, collector: Collector, **lights: object) -> LightsSource:
+    """A lights source on the broker at ``port`` with the test inventory, ``lights`` overriding its config."""
+    config = load(gateway_config(tmp_path, mqtt_port=port, lights=dict(lights)))
+    (_, cfg), = config.source_instances()
+    return LightsSource(cfg, collector.context(config, tmp_path / "state"))
 
 
 def read_journal(path: Path) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 
 from edge.sources.lights.formats import ADAPTERS, DEFAULT_PATTERNS
 from edge.sources.lights.formats.esphome import meter_role
-from edge.sources.lights.observation import Meter, Observation, PayloadError, meter, readings
+from edge.sources.lights.observation import Meter, Observation, PayloadError
 from edge.sources.lights.topics import TopicPattern
 
 CASES = tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
@@ -66,7 +66,7 @@ def test_every_format_has_real_fixtures() -> None:
         (b'{"ENERGY":[1,2]}', "expected an object"),
         (b'{"ENERGY":{"Power":[]}}', "0 channels"),
         (b"[1,2,3]", "expected a JSON object"),
-        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
         (b'{"Dimmer":150}', "outside"),
     ],
 )
@@ -106,17 +106,8 @@ def test_esphome_meter_reading_and_fault_sensor() -> None:
     obs = esphome(pattern.match("esphome/sl-002/switch/relay/state"), b"ON")
     assert obs is not None and obs.relays == {"relay": True}
     assert esphome(pattern.match("esphome/discover/sl-002"), b"{}") is None
-    with pytest.raises(PayloadError, match="expected a number"):
+    with pytest.raises(PayloadError, match="expected a decimal number"):
         esphome(pattern.match("esphome/sl-002/sensor/power/state"), b"lots")
-
-
-def test_the_direct_constructors_build_what_the_named_tuples_build() -> None:
-    relays, levels, meters = {"1": True}, {"1": 40}, {None: Meter(power_w=3.0)}
-    assert readings("sl-1", relays, levels, meters) == Observation("sl-1", relays=relays, levels=levels, meters=meters)
-    assert type(readings("sl-1", {}, {}, {})) is Observation
-    assert meter([1.0, None, 0.5, None]) == Meter(power_w=1.0, current_a=0.5)
-    assert type(meter([None, 2.0, None, None])) is Meter
-    assert meter([None, None, None, None]) is None
 
 
 def test_a_power_key_is_exactly_power_or_power1_to_99() -> None:
@@ -126,3 +117,54 @@ def test_a_power_key_is_exactly_power_or_power1_to_99() -> None:
     assert obs is not None and dict(obs.relays) == {"2": False}
     obs = ADAPTERS["tasmota"](match, b'{"POWER2":"OFF","POWER1":"ON","POWER2":"ON"}')
     assert obs is not None and list(obs.relays.items()) == [("2", True), ("1", True)]  # payload order, last wins
+
+
+def _adapt(fmt: str, topic: str, payload: bytes) -> Observation | None:
+    match = TopicPattern(DEFAULT_PATTERNS[fmt]).match(topic)
+    assert match is not None
+    return ADAPTERS[fmt](match, payload)
+
+
+# What the firmware really sends, and nothing more lenient (issue 18.5). Tasmota writes relays with its
+# StateText words, always strings, and numbers unquoted, NaN as null (Ext-printf's %_f); ESPHome prints
+# sensor states with value_accuracy_to_string ("229.10", "nan"; "None" with publish_nan_as_none) and switch
+# states as ON/OFF; our JSON is RFC 8259 JSON (no NaN), UTF-8 like every MQTT payload of these firmwares.
+@pytest.mark.parametrize(
+    ("fmt", "topic", "payload", "problem"),
+    [
+        ("json", "thonminh/light/sl-1/state", b'{"on":true,"power_w":NaN}', "not JSON"),
+        ("json", "thonminh/light/sl-1/state", b'{"on":true,"voltage_v":Infinity}', "not JSON"),
+        ("json", "thonminh/light/sl-1/state", b'{"on":true,"power_w":"98"}', "expected a number"),
+        ("tasmota", "tele/sl-1/STATE", b'{"POWER":1}', "expected ON or OFF"),
+        ("tasmota", "tele/sl-1/STATE", b'{"POWER":true}', "expected ON or OFF"),
+        ("tasmota", "tele/sl-1/STATE", b'{"POWER":"1"}', "expected ON or OFF"),
+        ("tasmota", "stat/sl-1/POWER", b"true", "expected ON or OFF"),
+        ("tasmota", "tele/sl-1/SENSOR", b'{"ENERGY":{"Power":"98"}}', "expected a number"),
+        ("tasmota", "tele/sl-1/SENSOR", b'{"ENERGY":{"Power":NaN}}', "not JSON"),
+        ("tasmota", "tele/sl-1/STATE", "{}".encode("utf-16"), "not UTF-8"),
+        ("tasmota", "tele/sl-1/STATE", b"\xef\xbb\xbf{}", "not JSON"),
+        ("esphome", "esphome/sl-1/sensor/power/state", b"1_000", "expected a decimal number"),
+        ("esphome", "esphome/sl-1/sensor/power/state", b"inf", "expected a decimal number"),
+        ("esphome", "esphome/sl-1/sensor/power/state", b"0x10", "expected a decimal number"),
+        ("esphome", "esphome/sl-1/switch/relay/state", b"1", "expected ON or OFF"),
+        ("esphome", "esphome/sl-1/light/lamp/state", b'{"state":true}', "expected ON or OFF"),
+        ("esphome", "esphome/sl-1/light/lamp/state", b'{"state":"ON","brightness":"255"}', "expected a number"),
+    ],
+)
+def test_lenient_input_is_refused_saying_why(fmt: str, topic: str, payload: bytes, problem: str) -> None:
+    with pytest.raises(PayloadError, match=problem):
+        _adapt(fmt, topic, payload)
+
+
+def test_what_the_firmware_sends_for_no_reading_is_no_reading() -> None:
+    obs = _adapt("tasmota", "tele/sl-1/SENSOR", b'{"ENERGY":{"Power":null,"Voltage":229}}')
+    assert obs is not None and obs.meters == {None: Meter(voltage_v=229.0)}
+    for word in (b"nan", b"None"):
+        obs = _adapt("esphome", "esphome/sl-1/sensor/power/state", word)
+        assert obs is not None and obs.meters == {}
+    obs = _adapt("esphome", "esphome/sl-1/sensor/power/state", b"-0.50")
+    assert obs is not None and obs.meters == {None: Meter(power_w=-0.5)}
+    obs = _adapt("json", "thonminh/light/sl-1/state", b'{"on":true,"power_w":null}')
+    assert obs is not None and obs.meters == {}
+    obs = _adapt("tasmota", "stat/sl-1/POWER", b"on")
+    assert obs is not None and obs.relays == {"1": True}

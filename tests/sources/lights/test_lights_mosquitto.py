@@ -23,7 +23,7 @@ import pytest
 from edge.sources.lights.source import LightsSource
 from thonminh.localservices import MosquittoServer, free_port
 
-from .conftest import Collector, gateway_config, load, wait_for
+from .conftest import Collector, gateway_config, load, running, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 MOSQ = ROOT / "firmware_config" / "mosquitto"
@@ -199,15 +199,7 @@ async def test_the_source_reads_through_tls_with_the_gateway_user(
         "username": "gw", "password": pw["gw"], "tls": {"ca_file": str(server.workdir / "certs" / "ca.crt")}})
     config = load(data)
     (_, cfg), = config.source_instances()
-    source = LightsSource(cfg, collector.context(config, tmp_path / "state"))
-    await source.init()
-    task = asyncio.create_task(source.run())
-    try:
-        await wait_for(lambda: source.connected, what="the source to connect over TLS")
+    async with running(LightsSource(cfg, collector.context(config, tmp_path / "state"))) as source:
         async with client(server, "sl-d", pw["sl-d"], tls=True, ident="sl-d-tls") as d:
             await d.publish("thonminh/light/sl-d/state", b'{"on":true,"power_w":97.5}', qos=1)
         await wait_for(lambda: source.tracker.states["d"].power_w == 97.5, what="the state over TLS")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await source.close()

@@ -11,11 +11,10 @@ from edge.sources.lights.formats import DEFAULT_PATTERNS
 from edge.sources.lights.inventory import load_inventory, parse_inventory
 from edge.sources.lights.router import Outcome, Route, Router
 from edge.sources.lights.schedule import FixedSchedule
-from edge.sources.lights.source import LightsSource
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
 from thonminh.localservices import MosquittoServer
 
-from .conftest import TEST_INVENTORY, TZ, Collector, gateway_config, load, wait_for
+from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
 from .test_lights_schedule import ms
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -74,24 +73,17 @@ def test_example_village_builds() -> None:
 async def test_offline_device_drops_and_the_broker_publishes_its_will(
     tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
 ) -> None:
-    config = load(gateway_config(tmp_path, mqtt_port=mosquitto.port))
-    (_, cfg), = config.source_instances()
-    source = LightsSource(cfg, collector.context(config, tmp_path / "state"))
-    await source.init()
-    task = asyncio.create_task(source.run())
     stop = asyncio.Event()
     devices = [LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=1),
                LightDevice("sl-e1", "esphome", [Output(None, 80, "offline")], seed=1)]
-    village = asyncio.create_task(run_village(devices, host="127.0.0.1", port=mosquitto.port,
-                                              expected_on=lambda t: True, report_period_s=0.3, stop=stop))
-    try:
-        await wait_for(lambda: source.tracker.states["e-1"].online is False
-                       and source.tracker.states["t-1"].reports >= 3, what="the will and live reports")
-        light = next(x for x in source.inventory if x.id == "e-1")
-        assert source.tracker.status(light, source.ctx.now_ms()).fault == "offline"
-    finally:
-        stop.set()
-        await asyncio.wait_for(village, 10)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await source.close()
+    async with running(lights_source(tmp_path, mosquitto.port, collector)) as source:
+        village = asyncio.create_task(run_village(devices, host="127.0.0.1", port=mosquitto.port,
+                                                  expected_on=lambda t: True, report_period_s=0.3, stop=stop))
+        try:
+            await wait_for(lambda: source.tracker.states["e-1"].online is False
+                           and source.tracker.states["t-1"].reports >= 3, what="the will and live reports")
+            light = next(x for x in source.parts.inventory if x.id == "e-1")
+            assert source.tracker.status(light, source.ctx.now_ms()).fault == "offline"
+        finally:
+            stop.set()
+            await asyncio.wait_for(village, 10)

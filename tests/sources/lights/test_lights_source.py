@@ -7,34 +7,15 @@ import contextlib
 from pathlib import Path
 
 from edge.simulate.lights import DeviceLink, LightDevice, Output
-from edge.sources.lights.source import LightsSource
 from thonminh.lineprotocol import encode_line
 from thonminh.localservices import MosquittoServer
 
-from .conftest import Collector, gateway_config, load, read_journal, wait_for
-
-
-@contextlib.asynccontextmanager
-async def running(source: LightsSource):
-    await source.init()
-    task = asyncio.create_task(source.run())
-    try:
-        yield source
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await source.close()
-
-
-def _source(tmp_path: Path, port: int, collector: Collector, **lights: object) -> LightsSource:
-    config = load(gateway_config(tmp_path, mqtt_port=port, lights=dict(lights)))
-    (_, cfg), = config.source_instances()
-    return LightsSource(cfg, collector.context(config, tmp_path / "state"))
+from .conftest import Collector, lights_source, read_journal, running, wait_for
 
 
 async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto: MosquittoServer,
                                                   collector: Collector) -> None:
-    source = _source(tmp_path, mosquitto.port, collector, lamp_failure_settle_s=0)
+    source = lights_source(tmp_path, mosquitto.port, collector, lamp_failure_settle_s=0)
     devices = [
         LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=1),
         LightDevice("sl-t2", "tasmota", [Output(None, 60, "lamp_failure")], seed=1),
@@ -80,7 +61,7 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto: Mos
 async def test_reconnects_with_backoff_when_the_broker_goes_away(
     tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
 ) -> None:
-    source = _source(tmp_path, mosquitto_server.port, collector)
+    source = lights_source(tmp_path, mosquitto_server.port, collector)
     device = LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=2)
     async with running(source):
         async with DeviceLink(device, "127.0.0.1", mosquitto_server.port) as link:
@@ -99,7 +80,7 @@ async def test_reconnects_with_backoff_when_the_broker_goes_away(
 
 
 async def test_long_intervals_are_not_taken_for_clock_jumps(tmp_path: Path, collector: Collector) -> None:
-    source = _source(tmp_path, 1, collector, interval_s=3600)
+    source = lights_source(tmp_path, 1, collector, interval_s=3600)
     await source.init()
     try:
         start = source.tracker.start_ms

@@ -185,7 +185,7 @@ def test_device_reported_faults_and_seq() -> None:
     assert (st.seq, st.boot, st.seq_gaps) == (0, "8", 2)
 
 
-def test_unknown_devices_rejects_and_ignored_are_counted() -> None:
+def test_unknown_devices_rejects_and_ignored_are_counted_and_refused_with_their_reason() -> None:
     h = Harness(T(19, 0))
     assert h.send(T(19, 0, 1), "tele/stranger/STATE", '{"POWER":"ON"}') is Outcome.UNKNOWN_DEVICE
     assert h.send(T(19, 0, 2), "tele/stranger/STATE", '{"POWER":"ON"}') is Outcome.UNKNOWN_DEVICE
@@ -193,9 +193,14 @@ def test_unknown_devices_rejects_and_ignored_are_counted() -> None:
     assert h.send(T(19, 0, 4), "somewhere/else", "x") is Outcome.IGNORED
     stats = h.router.stats
     assert (stats.messages, stats.unknown_device, stats.rejected, stats.ignored) == (4, 2, 1, 1)
-    assert stats.unknown_devices == {"stranger": 2}
-    assert h.rejected == ["tasmota tele/sl-a/STATE: tasmota STATE: not JSON (Expecting property name enclosed in "
-                         "double quotes: line 1 column 2 (char 1))"]
+    assert list(stats.recent_unknown) == ["stranger"]
+    assert h.rejected == [
+        "unknown_device: 'stranger' is not in the light inventory (topic tele/stranger/STATE)",
+        "unknown_device: 'stranger' is not in the light inventory (topic tele/stranger/STATE)",
+        "bad_payload: tasmota tele/sl-a/STATE: tasmota STATE: not JSON (Expecting property name enclosed in "
+        "double quotes: line 1 column 2 (char 1))",
+        "ignored_topic: somewhere/else: no route",
+    ]
 
 
 def test_retained_messages_do_not_prove_the_device_alive() -> None:

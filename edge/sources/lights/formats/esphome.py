@@ -5,7 +5,8 @@
   ``color_mode`` and ``color``; 2021.8.0-2 left ``state`` out for brightness lights (esphome/issues#2345), in
   which case only the level is taken;
 - ``<prefix>/switch/<id>/state``: ``ON``/``OFF`` (not the restart/safe-mode/factory-reset switches);
-- ``<prefix>/sensor/<id>/state``: a plain number, ``nan`` when the sensor has no reading. Sensors whose
+- ``<prefix>/sensor/<id>/state``: a decimal number as ``value_accuracy_to_string`` prints it (``229.10``),
+  ``nan`` when the sensor has no reading (``None`` with ``publish_nan_as_none``). Sensors whose
   object id ends in ``power``, ``voltage``, ``current`` or ``energy`` (kWh, see firmware_config/esphome) are
   the meter;
 - ``<prefix>/binary_sensor/<fault>/state``: a device fault (``lamp_failure``, ...) when the id names one.
@@ -22,10 +23,11 @@ from edge.sources.lights.observation import (
     Meter,
     Observation,
     PayloadError,
+    json_number,
     json_object,
-    number,
     on_off,
     text,
+    text_number,
 )
 from edge.sources.lights.topics import TopicMatch
 
@@ -74,7 +76,7 @@ def parse(match: TopicMatch, payload: bytes) -> Observation | None:
         if role is None:
             return Observation(device)
         lo, hi = _LIMITS[role]
-        value = number(text(payload, what), what, lo=lo, hi=hi)
+        value = text_number(payload, what, lo=lo, hi=hi)
         if value is None:  # "nan": the meter has no reading now
             return Observation(device)
         return Observation(device, meters={None: Meter(**{role: value})})
@@ -90,7 +92,6 @@ def _light(device: str, object_id: str, payload: bytes, what: str) -> Observatio
         relays[object_id] = on_off(data["state"], f"{what}.state")
     levels = {}
     if "brightness" in data:
-        brightness = number(data["brightness"], f"{what}.brightness", lo=0, hi=255)
-        if brightness is not None:
-            levels[object_id] = round(brightness * 100 / 255)
+        brightness = json_number(data["brightness"], f"{what}.brightness", lo=0, hi=255) or 0.0
+        levels[object_id] = round(brightness * 100 / 255)
     return Observation(device, relays=relays, levels=levels)

@@ -15,8 +15,8 @@ from edge.sources.lights.observation import (
     Meter,
     Observation,
     PayloadError,
+    json_number,
     json_object,
-    number,
     text,
 )
 from edge.sources.lights.topics import TopicMatch
@@ -59,19 +59,14 @@ def _state(device: str, data: dict[str, Any]) -> Observation:
     levels = {}
     if "level" in data:
         levels[channel] = _int(data["level"], f"{what}.level", 0, 100)
-    values = {}
-    for key, lo, hi in _METER:
-        if data.get(key) is not None:
-            if isinstance(data[key], str):
-                raise PayloadError(f"{what}.{key}: expected a number, got a string")
-            values[key] = number(data[key], f"{what}.{key}", lo=lo, hi=hi)
-    meter = Meter(**values)
+    meter = Meter(**{key: json_number(data[key], f"{what}.{key}", lo=lo, hi=hi, null_ok=True)
+                     for key, lo, hi in _METER if key in data})
     faults = _faults(data.get("faults", []), f"{what}.faults")
     seq = _int(data["seq"], f"{what}.seq", 0, _SEQ_MAX) if "seq" in data else None
     boot = _boot(data["boot"], f"{what}.boot") if "boot" in data else None
     for key, lo in _INFORMATIONAL:
-        if key in data and (isinstance(data[key], bool | str) or number(data[key], f"{what}.{key}", lo=lo) is None):
-            raise PayloadError(f"{what}.{key}: expected a number")
+        if key in data:
+            json_number(data[key], f"{what}.{key}", lo=lo)
     return Observation(
         device,
         relays={channel: data["on"]},

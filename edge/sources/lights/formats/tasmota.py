@@ -1,37 +1,31 @@
 """Tasmota: ``tele/<topic>/STATE|SENSOR|LWT``, ``stat/<topic>/POWER[n]|RESULT|STATUS8|STATUS10|STATUS11``.
 
-Relays are ``POWER`` (one relay, channel ``"1"``) or ``POWER1``..``POWERn``. Energy comes in ``ENERGY`` with
-``Power``, ``Voltage``, ``Current``, ``Total`` (kWh); boards with several channels send lists, one entry per
-channel. Tasmota up to 5.x sent energy on its own ``tele/<topic>/ENERGY`` topic. Key order, spacing
-(9.x padded ``"Power": 0``) and optional keys vary by version; nothing here depends on them.
-
-``bind(match)`` works out once per topic what the topic alone decides (which message it is, the device, the
-wording of errors) and returns the parser for that topic's payloads; the router keeps it with the topic.
+Relays are ``POWER`` (one relay, channel ``"1"``) or ``POWER1``..``POWERn``, valued with the StateText words
+(``"ON"``/``"OFF"``: Tasmota always writes them as strings). Energy comes in ``ENERGY`` with ``Power``,
+``Voltage``, ``Current``, ``Total`` (kWh), JSON numbers, or ``null`` for a reading the meter does not have
+(Tasmota's ``ext_snprintf`` writes NaN so); boards with several channels send lists, one entry per channel.
+Tasmota up to 5.x sent energy on its own ``tele/<topic>/ENERGY`` topic. Key order, spacing (9.x padded
+``"Power": 0``) and optional keys vary by version; nothing here depends on them.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Final
 
 from edge.sources.lights.observation import (
     Meter,
     Observation,
-    Parser,
     PayloadError,
+    json_number,
     json_object,
-    meter,
-    number,
     on_off,
-    readings,
     text,
 )
 from edge.sources.lights.topics import TopicMatch
 
-__all__ = ["bind", "parse"]
+__all__ = ["parse"]
 
-#: ``POWER``, ``POWER1``..``POWER99``: relay keys and topics. A set, not a regex: looking the keys of a STATE up
-#: in it in one C call replaced a ``startswith`` per key (~1 us a STATE).
+#: ``POWER``, ``POWER1``..``POWER99``: relay keys and topics.
 _POWER_KEYS: Final = frozenset({"POWER", *(f"POWER{n}" for n in range(1, 100))})
 _STATUS_SNS: Final = ("STATUS8", "STATUS10")
 _JSON_SUFFIXES: Final = frozenset({"STATE", "RESULT", "SENSOR", "ENERGY", "STATUS11", *_STATUS_SNS})
@@ -41,70 +35,29 @@ _METER_KEYS: Final = (
     ("Current", "current_a", -1e4, 1e4),
     ("Total", "energy_kwh", -1e9, 1e9),
 )
-_MISSING: Final = object()
 
 
 def parse(match: TopicMatch, payload: bytes) -> Observation | None:
-    """One Tasmota message as an observation; ``None`` for topics that are not the device's own."""
-    return bind(match)(payload)
-
-
-def bind(match: TopicMatch) -> Parser:
-    """The parser of this topic's payloads."""
+    """One Tasmota message as an observation; ``None`` for topics that are not the device's own reports."""
     if len(match.rest) != 1 or match.captures.get("prefix", "") == "cmnd":
-        return _nothing  # not the device's own topic, or a command to it rather than a report from it
+        return None  # not the device's own topic, or a command to it rather than a report from it
     suffix = match.rest[0].upper()
     device = match.device
-    if suffix in _JSON_SUFFIXES:
-        return functools.partial(_json, device, _kind(suffix))
     what = f"tasmota {suffix}"
+    if suffix in _JSON_SUFFIXES:
+        return _json(device, suffix, json_object(payload, what))
     if suffix == "LWT":
-        return functools.partial(_lwt, device, what)
+        word = text(payload, what).lower()
+        if word not in ("online", "offline"):
+            raise PayloadError(f"{what}: expected Online or Offline, got {word[:20]!r}")
+        return Observation(device, online=word == "online", alive=word == "online")
     if suffix in _POWER_KEYS:
-        return functools.partial(_power, device, _channel(suffix), what)
-    alive = Observation(device)  # INFO1, UPTIME, MARGINS, ...: the device is alive, nothing more
-    return lambda payload: alive
+        return Observation(device, relays={_channel(suffix): on_off(text(payload, what), what)})
+    return Observation(device)  # INFO1, UPTIME, MARGINS, ...: the device is alive, nothing more
 
 
-class _Kind:
-    """What a JSON topic's parser needs to know of its kind of message (``STATE``, ``SENSOR``, ...), worked
-    out once per kind: an f-string per reading per message cost ~0.3 us each."""
-
-    __slots__ = ("energy", "meter_keys", "suffix", "what")
-
-    def __init__(self, suffix: str) -> None:
-        self.suffix = suffix
-        self.what = what = f"tasmota {suffix}"
-        self.energy = f"{what}.ENERGY"
-        #: (key, position in Meter, lo, hi, what) per meter reading
-        self.meter_keys = tuple((key, i, lo, hi, f"{what}.ENERGY.{key}")
-                                for i, (key, _, lo, hi) in enumerate(_METER_KEYS))
-
-
-@functools.cache
-def _kind(suffix: str) -> _Kind:
-    return _Kind(suffix)  # one per suffix in _JSON_SUFFIXES: shared by every device's topic
-
-
-def _nothing(payload: bytes) -> None:
-    return None
-
-
-def _lwt(device: str, what: str, payload: bytes) -> Observation:
-    word = text(payload, what).lower()
-    if word not in ("online", "offline"):
-        raise PayloadError(f"{what}: expected Online or Offline, got {word[:20]!r}")
-    online = word == "online"
-    return Observation(device, online=online, alive=online)
-
-
-def _power(device: str, channel: str, what: str, payload: bytes) -> Observation:
-    return Observation(device, relays={channel: on_off(text(payload, what), what)})
-
-
-def _json(device: str, kind: _Kind, payload: bytes) -> Observation:
-    suffix, what = kind.suffix, kind.what
-    data: dict[str, Any] = json_object(payload, what)
+def _json(device: str, suffix: str, data: dict[str, Any]) -> Observation:
+    what = f"tasmota {suffix}"
     if suffix == "STATUS11":
         data = _nested(data, "StatusSTS", what)
     elif suffix in _STATUS_SNS:
@@ -114,20 +67,14 @@ def _json(device: str, kind: _Kind, payload: bytes) -> Observation:
             data = _nested(data, "StatusSNS", what)
     elif "StatusSNS" in data or "StatusSTS" in data:  # a STATUS reply on RESULT (SetOption4 0)
         data = {**_nested(data, "StatusSNS", what, missing_ok=True), **_nested(data, "StatusSTS", what, missing_ok=True)}
-    relays = {}
-    keys = _POWER_KEYS.intersection(data)
-    if keys:
-        # in the payload's order (a later key of the same light wins), which the set does not keep
-        for key in keys if len(keys) == 1 else [k for k in data if k in keys]:
-            relays[_channel(key)] = on_off(data[key], f"{what}.{key}")
+    # in the payload's order: a later key of the same light wins
+    relays = {_channel(key): on_off(value, f"{what}.{key}") for key, value in data.items() if key in _POWER_KEYS}
     levels = {}
     if "Dimmer" in data:
-        level = number(data["Dimmer"], f"{what}.Dimmer", lo=0, hi=100)
-        if level is not None:
-            levels["1"] = round(level)
+        levels["1"] = round(json_number(data["Dimmer"], f"{what}.Dimmer", lo=0, hi=100) or 0)
     energy = data if suffix == "ENERGY" else data.get("ENERGY")
-    meters = _meters(energy, kind) if energy is not None else {}
-    return readings(device, relays, levels, meters)
+    meters = _meters(energy, f"{what}.ENERGY") if energy is not None else {}
+    return Observation(device, relays=relays, levels=levels, meters=meters)
 
 
 def _nested(data: dict[str, Any], key: str, what: str, *, missing_ok: bool = False) -> dict[str, Any]:
@@ -139,35 +86,31 @@ def _nested(data: dict[str, Any], key: str, what: str, *, missing_ok: bool = Fal
     return inner
 
 
-def _meters(energy: Any, kind: _Kind) -> dict[str | None, Meter]:
+def _meters(energy: Any, what: str) -> dict[str | None, Meter]:
     """Scalars are the device's meter; lists give one meter per channel (scalars then shared by all)."""
     if not isinstance(energy, dict):
-        raise PayloadError(f"{kind.energy}: expected an object, got {type(energy).__name__}")
-    scalars: list[float | None] = [None, None, None, None]  # Meter's fields, in order
-    lists: dict[int, list[float | None]] = {}
-    for key, field, lo, hi, where in kind.meter_keys:
-        value = energy.get(key, _MISSING)
-        if value is _MISSING:
+        raise PayloadError(f"{what}: expected an object, got {type(energy).__name__}")
+    scalars: dict[str, float | None] = {}
+    lists: dict[str, list[float | None]] = {}
+    for key, field, lo, hi in _METER_KEYS:
+        if key not in energy:
             continue
+        value = energy[key]
         if isinstance(value, list):
             if not 1 <= len(value) <= 32:
-                raise PayloadError(f"{where}: {len(value)} channels")
-            lists[field] = [number(v, f"{where}[{i}]", lo=lo, hi=hi) for i, v in enumerate(value)]
+                raise PayloadError(f"{what}.{key}: {len(value)} channels")
+            lists[field] = [json_number(v, f"{what}.{key}[{i}]", lo=lo, hi=hi, null_ok=True)
+                            for i, v in enumerate(value)]
         else:
-            scalars[field] = number(value, where, lo=lo, hi=hi)
+            scalars[field] = json_number(value, f"{what}.{key}", lo=lo, hi=hi, null_ok=True)
     if not lists:
-        found = meter(scalars)
-        return {None: found} if found is not None else {}
-    channels = max(len(v) for v in lists.values())
+        found = Meter(**scalars)
+        return {None: found} if found else {}
     meters: dict[str | None, Meter] = {}
-    for i in range(channels):
-        values = list(scalars)
-        for field, items in lists.items():
-            if i < len(items):
-                values[field] = items[i]
-        found = meter(values)
-        if found is not None:
-            meters[str(i + 1)] = found
+    for i in range(max(len(v) for v in lists.values())):
+        channel = Meter(**{**scalars, **{field: items[i] for field, items in lists.items() if i < len(items)}})
+        if channel:
+            meters[str(i + 1)] = channel
     return meters
 
 
