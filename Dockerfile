@@ -21,6 +21,6 @@ USER thonminh
 WORKDIR /var/lib/thonminh
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=4)"]
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v1/health', timeout=4)"]
 ENTRYPOINT ["thonminh"]
 CMD ["server", "--config", "/etc/thonminh/server.toml"]

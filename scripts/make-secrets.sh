@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Writes .env for docker-compose.yml with random passwords, tokens and API keys, and the Mosquitto users and ACL
-# (deploy/compose/generated/mosquitto/), so no secret ever sits in the repository. `make secrets` runs it.
+# Writes .env for docker-compose.yml with random passwords, tokens and API keys, and the Mosquitto config, users,
+# ACL and TLS certificate (deploy/compose/generated/mosquitto/), so no secret ever sits in the repository.
+# `make secrets` runs it.
 #
 #   scripts/make-secrets.sh [--out DIR] [--force]
 #
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "make-secrets.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -71,7 +72,13 @@ set -a
 # shellcheck disable=SC1090
 . "$env_file"
 set +a
-mkdir -p "$auth_dir"
+# Directories the broker container reads (certs/ is mounted whole) must be searchable by its user, mosquitto,
+# who owns nothing here: whatever the operator's umask, they get 755.
+mkdir -p "$auth_dir/certs"
+chmod 755 "$auth_dir" "$auth_dir/certs"
+# the broker's config: the village broker's, plus the demo simulator's listener
+cat "$repo/firmware_config/mosquitto/mosquitto.conf" "$repo/deploy/compose/mosquitto-demo.conf" > "$auth_dir/mosquitto.conf"
+chmod 644 "$auth_dir/mosquitto.conf"
 venv_python="$repo/.venv/bin/python"
 [ -x "$venv_python" ] && [ -z "${PYTHON:-}" ] && python="$venv_python"  # gen_auth.py imports the project
 gen="$repo/firmware_config/mosquitto/gen_auth.py"
@@ -129,9 +136,10 @@ PY
 if [ ! -e "$auth_dir/certs/server.crt" ]; then
   if command -v openssl >/dev/null 2>&1; then
     sh "$repo/firmware_config/mosquitto/gen_certs.sh" "$auth_dir/certs" >/dev/null 2>&1
-    chmod 644 "$auth_dir/certs/server.key"  # read by the broker's user inside the container; the CA key stays 600
   else
     echo "make-secrets.sh: openssl not found: no broker TLS certificate (install openssl and run again)" >&2
   fi
 fi
-echo "wrote $env_file and $auth_dir/{passwd,acl,certs/}"
+# read by the broker's user inside the container (also when made by an older version); the CA key stays 600
+[ -e "$auth_dir/certs/server.key" ] && chmod 644 "$auth_dir/certs/server.key"
+echo "wrote $env_file and $auth_dir/{mosquitto.conf,passwd,acl,certs/}"
