@@ -45,7 +45,6 @@ from edge.buffer import Buffer  # noqa: E402
 from edge.config import gateway_config_model  # noqa: E402
 from edge.pipeline import encode_for_buffer  # noqa: E402
 from edge.simulate.lights import LightDevice, Output, SimMessage  # noqa: E402
-from edge.sources.base import SourceContext  # noqa: E402
 from edge.sources.lights.source import LightsSource  # noqa: E402
 from thonminh.contract import Point  # noqa: E402
 from thonminh.localservices import MosquittoServer, find_binary  # noqa: E402
@@ -119,7 +118,7 @@ def make_source(work: Path, port: int, buffer: Buffer, period: float) -> tuple[L
         await asyncio.to_thread(buffer.put, rows)
         committed[0] += len(rows)
 
-    ctx = SourceContext(gateway=config, emit=emit, logger=logging.getLogger("bench.lights"),
+    ctx = config.source_context(LightsSource, "sources.lights[0]", emit=emit, logger=logging.getLogger("bench.lights"),
                         state_dir=work / "state", now_ms=lambda: time.time_ns() // 1_000_000,
                         monotonic=time.monotonic)
     return LightsSource(cfg, ctx), committed

@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import gateway_config_model  # noqa: E402
 from edge.simulate.lights import LightDevice, Output  # noqa: E402
-from edge.sources.base import SourceContext  # noqa: E402
 from edge.sources.lights.source import LightsSource  # noqa: E402
 from thonminh.localservices import MosquittoServer, find_binary  # noqa: E402
 
@@ -102,7 +101,7 @@ def make_source(workdir: Path, port: int) -> LightsSource:
     async def emit(points: object) -> None:
         return None
 
-    ctx = SourceContext(gateway=config, emit=emit, logger=logging.getLogger("bench.lights"),
+    ctx = config.source_context(LightsSource, "sources.lights[0]", emit=emit, logger=logging.getLogger("bench.lights"),
                         state_dir=workdir / "state", now_ms=lambda: time.time_ns() // 1_000_000,
                         monotonic=time.monotonic)
     return LightsSource(cfg, ctx)

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge.config import gateway_config_model  # noqa: E402
-from edge.sources.base import SourceContext  # noqa: E402
 from edge.sources.uplink.source import UplinkSource  # noqa: E402
 from thonminh.localservices import free_port  # noqa: E402
 
@@ -55,8 +54,8 @@ def sources(ports: dict[str, int], interval_s: float) -> list[UplinkSource]:
     async def emit(points: object) -> None:
         return None
 
-    ctx = SourceContext(gateway=gateway, emit=emit, logger=logging.getLogger("bench"), state_dir=Path("/tmp"),
-                        now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic)
+    ctx = gateway.source_context(UplinkSource, "sources.uplink[0]", emit=emit, logger=logging.getLogger("bench"),
+                                 state_dir=Path("/tmp"), now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic)
     targets = [{"kind": "tcp", "host": "127.0.0.1", "port": ports["tcp"]},
                {"kind": "http", "url": f"http://127.0.0.1:{ports['http']}/generate_204", "expect_status": 204},
                {"kind": "dns", "host": "127.0.0.1", "port": ports["dns"], "query": "vnexpress.net"},

@@ -33,7 +33,6 @@ from edge.simulate.ap import (  # noqa: E402
     render_iw_station_dump,
     render_ubus_get_clients,
 )
-from edge.sources.base import SourceContext  # noqa: E402
 from edge.sources.wifi.config import WifiConfig  # noqa: E402
 from edge.sources.wifi.parsers import parse_hostapd_all_sta, parse_iw_station_dump, parse_ubus_clients  # noqa: E402
 from edge.sources.wifi.source import WifiSource  # noqa: E402
@@ -86,8 +85,9 @@ def main() -> None:
     async def emit(points: object) -> None:
         return None
 
-    ctx = SourceContext(gateway=gateway, emit=emit, logger=logging.getLogger("bench"), state_dir=tmp / "state",
-                        now_ms=lambda: int(time.time() * 1000), monotonic=lambda: clock["mono"])
+    ctx = gateway.source_context(WifiSource, "sources.wifi[0]", emit=emit, logger=logging.getLogger("bench"),
+                                 state_dir=tmp / "state", now_ms=lambda: int(time.time() * 1000),
+                                 monotonic=lambda: clock["mono"])
     source = WifiSource(WifiConfig(command=str(bin_dir / "ubus"), interval_s=INTERVAL_S, timeout_s=TIMEOUT_S,
                                    leases_file=str(tmp / "dhcp.leases")), ctx)
 

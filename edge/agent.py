@@ -29,6 +29,7 @@ from edge.sources.base import PolledSource, PushSource, Source, SourceConfig, So
 from edge.sources.registry import load_source_class, source_kinds
 from edge.stats import Stats
 from edge.systemd import Notifier, watchdog_interval
+from thonminh.backoff import Backoff
 from thonminh.errors import ConfigError
 from thonminh.influx import LineWriter
 from thonminh.logs import RateLimited
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 SourceSpec = tuple[type[Source], SourceConfig]
 #: The self-metrics source runs even without a ``[sources.gateway]`` table, every ``gateway_interval_s``.
 SELF_METRICS_KIND = "gateway"
-_RESTART_MAX_S = 60.0
+_RESTART_INITIAL_S, _RESTART_MAX_S = 1.0, 60.0
 _M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc mallopt(3)
 
 
@@ -107,38 +108,44 @@ class Agent:
     # -- sources -----------------------------------------------------------------------------------------
     def source_specs(self) -> list[SourceSpec]:
         """Every enabled source instance: from the config, the default self-metrics, and ``extra_sources``."""
+        return [(cls, cfg) for cls, cfg, _ in self._keyed_specs()]
+
+    def _keyed_specs(self) -> list[tuple[type[Source], SourceConfig, str]]:
         config = self.config
-        specs: list[SourceSpec] = []
-        for kind, cfg in config.source_instances():
+        specs: list[tuple[type[Source], SourceConfig, str]] = []
+        for kind, key_path, cfg in config.source_entries():
             if kind == SELF_METRICS_KIND and "interval_s" not in cfg.model_fields_set:
                 cfg = cfg.model_copy(update={"interval_s": config.gateway_interval_s})
-            specs.append((load_source_class(kind), cfg))
+            specs.append((load_source_class(kind), cfg, key_path))
         configured = getattr(config.sources, SELF_METRICS_KIND, None)
         if SELF_METRICS_KIND in source_kinds() and not configured:
             cls = load_source_class(SELF_METRICS_KIND)
-            specs.append((cls, cls.Config(interval_s=config.gateway_interval_s)))
-        return specs + self._extra
+            specs.append((cls, cls.Config(interval_s=config.gateway_interval_s), f"sources.{SELF_METRICS_KIND}"))
+        # sources added in code (tests, the simulator) have no place in the file
+        return specs + [(cls, cfg, f"sources.{cls.kind}") for cls, cfg in self._extra]
 
-    def _context(self, kind: str, name: str) -> SourceContext:
+    def _context(self, cls: type[Source], name: str, key_path: str) -> SourceContext:
         assert self.pipeline is not None and self.stats is not None
-        state_dir = self.config.state_dir / kind / name
+        state_dir = self.config.state_dir / cls.kind / name
         private_dir(state_dir)
-        return SourceContext(
-            gateway=self.config,
+        stats = self.stats
+        return self.config.source_context(
+            cls, key_path,
             emit=self.pipeline.emit,
-            logger=logging.getLogger(f"edge.sources.{kind}.{name}"),
+            logger=logging.getLogger(f"edge.sources.{cls.kind}.{name}"),
             state_dir=state_dir,
             now_ms=self.clock.now_ms,
             monotonic=self.clock.monotonic,
-            reject=self.stats.rejecter(f"{kind}:{name}"),
-            extra={"stats": self.stats, "clock": self.clock, "buffer": self.buffer},
+            clock_synced=self.clock.synced,
+            reject=stats.rejecter(f"{cls.kind}:{name}"),
+            stats=(lambda: stats.snapshot().fields()) if cls.uses_stats else None,
         )
 
     async def _init_sources(self) -> list[_Running]:
         running = []
-        for cls, cfg in self.source_specs():
+        for cls, cfg, key_path in self._keyed_specs():
             name = cfg.name or cls.kind
-            source = cls(cfg, self._context(cls.kind, name))
+            source = cls(cfg, self._context(cls, name, key_path))
             self.sources.append(source)
             entry = _Running(source, f"{cls.kind}:{name}")
             try:
@@ -152,11 +159,9 @@ class Agent:
         return running
 
     async def _run_source(self, entry: _Running) -> None:
-        loop = asyncio.get_running_loop()
-        delay = 1.0
+        backoff = Backoff(_RESTART_INITIAL_S, _RESTART_MAX_S)
         while not entry.healthy:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RESTART_MAX_S)
+            await asyncio.sleep(backoff.next())
             try:
                 await entry.source.init()
                 entry.healthy = True
@@ -166,19 +171,23 @@ class Agent:
             await self._poll(entry, entry.source)
             return
         assert isinstance(entry.source, PushSource)
-        delay = 1.0
+        await self._push(entry, entry.source)
+
+    async def _push(self, entry: _Running, source: PushSource) -> None:
+        """Run a push source, restarting it with backoff; a run that lasted starts the backoff over."""
+        loop = asyncio.get_running_loop()
+        backoff = Backoff(_RESTART_INITIAL_S, _RESTART_MAX_S)
         while True:
             started = loop.time()
             try:
-                await entry.source.run()
+                await source.run()
                 self._limited.warning(f"{entry.name}:returned", "push source returned; restarting",
                                       source=entry.name)
             except Exception as err:  # noqa: BLE001 - restarted with backoff
                 self._failed(entry, "run", err)
             if loop.time() - started > _RESTART_MAX_S:
-                delay = 1.0
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RESTART_MAX_S)
+                backoff.reset()
+            await asyncio.sleep(backoff.next())
 
     async def _poll(self, entry: _Running, source: PolledSource) -> None:
         assert self.pipeline is not None

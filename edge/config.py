@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, SecretStr, create_model, field_validator, model_validator
+from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
 
-from edge.sources.base import SourceConfig
+from edge.mqttsettings import MqttSettings, TlsSettings
+from edge.sources.base import Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
 from thonminh.config import InfluxSettings, Slug, StrictModel, load_config
 from thonminh.contract import DAILY_TZ, site_tags
@@ -32,6 +33,7 @@ __all__ = [
     "MqttSettings",
     "SiteConfig",
     "Slug",
+    "TlsSettings",
     "gateway_config_model",
     "load_gateway_config",
 ]
@@ -62,25 +64,6 @@ class SiteConfig(StrictModel):
         """The site tags of every point."""
         return site_tags(self.village, self.gateway, commune=self.commune, district=self.district,
                          province=self.province)
-
-
-class TlsSettings(StrictModel):
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    insecure: bool = Field(False, description="skip hostname verification (self-signed village broker)")
-
-
-class MqttSettings(StrictModel):
-    """The cultural-house broker the lights report to."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
-    client_id: str = Field("thonminh-gateway", min_length=1, max_length=128)
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    tls: TlsSettings | None = None
 
 
 class BufferSettings(StrictModel):
@@ -149,21 +132,29 @@ class GatewayConfig(StrictModel):
 
     def environment_problems(self) -> list[str]:
         """What this machine says is wrong with the enabled sources (a missing interface, ...), by key path."""
-        problems = []
+        return [problem for _, where, cfg in self.source_entries() for problem in cfg.environment_problems(where)]
+
+    def source_entries(self) -> list[tuple[str, str, SourceConfig]]:
+        """(kind, key path, config) of every enabled source instance, in kind order."""
+        out = []
         for kind in source_kinds():
             for i, cfg in enumerate(getattr(self.sources, kind, None) or []):
                 if cfg.enabled:
-                    problems.extend(cfg.environment_problems(f"sources.{kind}[{i}]"))
-        return problems
+                    out.append((kind, f"sources.{kind}[{i}]", cfg))
+        return out
 
     def source_instances(self) -> list[tuple[str, SourceConfig]]:
         """(kind, config) of every enabled source instance, in kind order."""
-        out = []
-        for kind in source_kinds():
-            for cfg in getattr(self.sources, kind, None) or []:
-                if cfg.enabled:
-                    out.append((kind, cfg))
-        return out
+        return [(kind, cfg) for kind, _, cfg in self.source_entries()]
+
+    def source_context(self, source: type[Source], key_path: str, **parts: Any) -> SourceContext:
+        """The context of a ``source`` configured at ``key_path``: this site, and the broker if it uses one.
+
+        ``parts`` are the rest of ``SourceContext`` (``emit``, ``logger``, ``state_dir``, the clock, ...).
+        """
+        site = self.site
+        return SourceContext(site_tags=site.tags(), timezone=site.timezone, location=(site.latitude, site.longitude),
+                             mqtt=self.mqtt if source.uses_mqtt else None, key_path=key_path, **parts)
 
 
 def _as_list(value: Any) -> Any:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edge.config import gateway_config_model
-from edge.sources.base import SourceContext
+from edge.sources.base import GatewayFigures, Source, SourceContext
 from thonminh.contract import Point
 
 __all__ = ["SITE", "Collected", "FakeClock", "collected", "make_context", "make_ctx"]
@@ -62,17 +61,20 @@ def make_context(
     clock: FakeClock | None = None,
     *,
     monotonic: Callable[[], float] | None = None,
-    sources: Mapping[str, Any] | None = None,
     logger: str = "test.sources",
-    extra: Mapping[str, Any] | None = None,
+    source: type[Source] = Source,
+    key_path: str = "sources.test[0]",
+    clock_synced: Callable[[], bool] | None = None,
+    stats: GatewayFigures | None = None,
 ) -> SourceContext:
-    """A context for one source at ``SITE``: time from ``clock`` (real time without one), ``monotonic`` if given."""
-    gateway = gateway_config_model().model_validate({"site": SITE, "sources": sources or {}})
-    return SourceContext(
-        gateway=gateway, emit=collected.emit, logger=logging.getLogger(logger), state_dir=state_dir,
+    """The context the agent would give ``source`` at ``SITE`` and ``key_path``: time from ``clock`` (real time
+    without one), ``monotonic`` if given; the clock counts as synchronised unless ``clock_synced`` says."""
+    gateway = gateway_config_model().model_validate({"site": SITE})
+    return gateway.source_context(
+        source, key_path, emit=collected.emit, logger=logging.getLogger(logger), state_dir=state_dir,
         now_ms=clock.now_ms if clock else (lambda: int(time.time() * 1000)),
         monotonic=monotonic or (clock.monotonic if clock else time.monotonic),
-        reject=collected.reject, extra=extra or {},
+        reject=collected.reject, clock_synced=clock_synced or (lambda: True), stats=stats,
     )
 
 

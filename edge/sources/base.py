@@ -12,24 +12,26 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
+from edge.mqttsettings import MqttSettings
 from thonminh.config import StrictModel
-from thonminh.contract import FieldValue, Point
+from thonminh.contract import DAILY_TZ, FieldValue, Point
 
-if TYPE_CHECKING:
-    from edge.config import GatewayConfig
-
-__all__ = ["Emit", "PolledSource", "PushSource", "Reject", "Source", "SourceConfig", "SourceContext"]
+__all__ = [
+    "Emit", "GatewayFigures", "PolledSource", "PushSource", "Reject", "Source", "SourceConfig", "SourceContext",
+]
 
 #: Hand points to the pipeline; resolves once they are durably committed to the buffer.
 Emit = Callable[[Sequence[Point]], Awaitable[None]]
 #: Count a rejected input: ``reject(reason, sample)``. Keeps a sample for ``thonminh edge status``.
 Reject = Callable[[str, "bytes | str | None"], None]
+#: The pipeline's figures as ``gateway`` fields (blocking: it reads the buffer; call it from a worker thread).
+GatewayFigures = Callable[[], Mapping[str, int | float]]
 
 
 class SourceConfig(StrictModel):
@@ -51,22 +53,33 @@ def _no_reject(reason: str, sample: bytes | str | None) -> None:
     logging.getLogger("edge.sources").warning("rejected input: %s", reason)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceContext:
-    """What the agent gives every source."""
+def _always_synced() -> bool:
+    return True
 
-    gateway: GatewayConfig
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceContext:
+    """What the agent gives a source, and all it gives: no config of other sections, no buffer.
+
+    ``key_path`` is where the source's config sits (``sources.uplink[1]``), for its error messages;
+    ``location`` the site's (latitude, longitude); ``mqtt`` the broker, for sources with ``uses_mqtt``;
+    ``stats`` the pipeline's figures, for sources with ``uses_stats`` (the self-metrics).
+    """
+
     emit: Emit
     logger: logging.Logger
     state_dir: Path
     now_ms: Callable[[], int]
     monotonic: Callable[[], float]
+    site_tags: Mapping[str, str]
+    key_path: str
+    timezone: str = DAILY_TZ
+    location: tuple[float, float] | None = None
+    mqtt: MqttSettings | None = None
+    #: Whether the wall clock is synchronised now (a day boundary taken from a stale clock is wrong).
+    clock_synced: Callable[[], bool] = _always_synced
+    stats: GatewayFigures | None = None
     reject: Reject = _no_reject
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def site_tags(self) -> dict[str, str]:
-        return self.gateway.site.tags()
 
     def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
               time_ms: int | None = None) -> Point:
@@ -80,6 +93,10 @@ class Source(ABC):
 
     kind: ClassVar[str]
     Config: ClassVar[type[SourceConfig]]
+    #: The agent gives ``ctx.mqtt`` only to sources that say they use the broker.
+    uses_mqtt: ClassVar[bool] = False
+    #: The agent gives ``ctx.stats`` only to sources that say they report the pipeline (the self-metrics).
+    uses_stats: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig, ctx: SourceContext) -> None:
         self.config = config

@@ -17,7 +17,6 @@ from edge_helpers import gateway_toml
 from edge.buffer import Buffer, NewRow
 from edge.clock import Clock
 from edge.config import load_gateway_config
-from edge.sources.base import SourceContext
 from edge.sources.gateway.source import GatewaySource, cpu_temperature, parse_millidegrees
 from edge.stats import Stats
 from edge.systemd import Notifier, watchdog_interval
@@ -62,9 +61,9 @@ async def test_gateway_point_carries_the_pipeline_figures(tmp_path: Path):
         async def emit(points):  # the injected emit of a unit test
             emitted.extend(points)
 
-        ctx = SourceContext(gateway=config, emit=emit, logger=logging.getLogger("test"),
-                            state_dir=tmp_path, now_ms=clock.now_ms, monotonic=clock.monotonic,
-                            extra={"stats": stats})
+        ctx = config.source_context(GatewaySource, "sources.gateway", emit=emit, logger=logging.getLogger("test"),
+                                    state_dir=tmp_path, now_ms=clock.now_ms, monotonic=clock.monotonic,
+                                    stats=lambda: stats.snapshot().fields())
         source = GatewaySource(GatewaySource.Config(thermal_dir=FIXTURES / "thermal_pi"), ctx)
         (point,) = await source.sample()
     assert point.measurement == GATEWAY.name and point.tags == {"village": "v1", "gateway": "g1"}

@@ -12,7 +12,7 @@ from edge_helpers import MEASUREMENT, FakeClock, gateway_toml
 
 from edge.buffer import Buffer
 from edge.pipeline import COMMIT_POINTS, BufferWriteError, Pipeline
-from edge.sources.base import PolledSource, PushSource, SourceConfig
+from edge.sources.base import PolledSource, PushSource, SourceConfig, SourceContext
 from edge.stats import Stats
 from thonminh.contract import Point
 from thonminh.errors import ConfigError
@@ -177,3 +177,64 @@ async def test_a_config_error_at_init_stops_the_agent(tmp_path: Path, start_agen
     config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
     with pytest.raises(ConfigError, match="nothing listens there"):
         await start_agent(config, extra_sources=[(BadConfigSource, SourceConfig())])
+
+
+UPLINK = """
+[[sources.uplink]]
+link = "{link}"
+interface = "{interface}"
+enabled = {enabled}
+[[sources.uplink.targets]]
+kind = "tcp"
+host = "127.0.0.1"
+port = 9
+"""
+
+
+async def test_a_source_config_error_names_its_key_path_counting_disabled_instances(tmp_path: Path, start_agent):
+    """The third [[sources.uplink]] is sources.uplink[2] even with the second disabled (it was found by
+    comparing configs with the whole gateway config's, which the source no longer sees)."""
+    config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
+    with config.open("a") as f:
+        f.write(UPLINK.format(link="fiber", interface="lo", enabled="true"))
+        f.write(UPLINK.format(link="4g", interface="lo", enabled="false"))
+        f.write(UPLINK.format(link="backup", interface="nosuchif9", enabled="true"))
+    with pytest.raises(ConfigError, match=r"^sources\.uplink\[2\]\.interface: no network interface 'nosuchif9'"):
+        await start_agent(config)
+
+
+class Probe(PolledSource):
+    """Keeps the context it was given."""
+
+    kind = "probe"
+    Config = SourceConfig
+
+    async def sample(self) -> Sequence[Point]:
+        return []
+
+
+class BrokerProbe(Probe):
+    kind = "brokerprobe"
+    uses_mqtt = True
+    uses_stats = True
+
+
+async def test_sources_get_a_narrow_context_with_only_what_they_use(tmp_path: Path, start_agent):
+    config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x", gateway_source=True,
+                          tables={"mqtt": {"host": "127.0.0.1", "port": 1884}})
+    agent, running = await start_agent(config, extra_sources=[(Probe, SourceConfig()), (BrokerProbe, SourceConfig())])
+    by_kind = {s.kind: s.ctx for s in agent.sources}
+    plain, broker, gateway = by_kind["probe"], by_kind["brokerprobe"], by_kind["gateway"]
+    assert dict(plain.site_tags) == {"village": "v1", "gateway": "g1"}
+    assert (plain.timezone, plain.location, plain.key_path) == ("Asia/Ho_Chi_Minh", (21.0, 106.0), "sources.probe")
+    assert gateway.key_path == "sources.gateway"
+    # the broker and the pipeline's figures only for the sources that said they use them
+    assert plain.mqtt is None and plain.stats is None and gateway.mqtt is None
+    assert broker.mqtt is not None and broker.mqtt.port == 1884
+    assert gateway.stats is not None and broker.stats is not None
+    figures = await asyncio.to_thread(gateway.stats)
+    assert {"buffer_points", "forwarded_total", "clock_synced"} <= set(figures)
+    assert plain.clock_synced() is True  # clock.check = "always"
+    # nothing in a context leads to the buffer or to the rest of the config
+    assert not {"gateway", "extra", "buffer"} & set(SourceContext.__dataclass_fields__)
+    await running.finish()

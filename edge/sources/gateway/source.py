@@ -1,8 +1,8 @@
 """Gateway self-metrics: the contract's ``gateway`` measurement, from the pipeline's counters and the board.
 
 The agent runs this source even without a ``[sources.gateway]`` table, every ``gateway_interval_s``; a table
-may rename it, change ``interval_s`` or disable it. The pipeline's figures come through
-``ctx.extra["stats"]`` (an ``edge.stats.Stats``), which the agent fills.
+may rename it, change ``interval_s`` or disable it. The pipeline's figures come through ``ctx.stats``, which
+the agent gives this source only (``uses_stats``); it never sees the buffer itself.
 """
 
 from __future__ import annotations
@@ -69,14 +69,13 @@ class GatewaySource(PolledSource):
 
     kind = "gateway"
     Config = GatewaySourceConfig
+    uses_stats = True
     config: GatewaySourceConfig
 
     async def sample(self) -> Sequence[Point]:
         fields: dict[str, int | float | str] = {}
-        stats = self.ctx.extra.get("stats")
-        if stats is not None:
-            snapshot = await asyncio.to_thread(stats.snapshot)
-            fields.update(snapshot.fields())
+        if self.ctx.stats is not None:
+            fields.update(await asyncio.to_thread(self.ctx.stats))
         temp = await asyncio.to_thread(cpu_temperature, self.config.thermal_dir)
         if temp is not None:
             fields[_CPU_TEMP] = temp

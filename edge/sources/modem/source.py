@@ -8,7 +8,7 @@ One poll asks ``AT+CPIN?``, ``AT+CSQ``, ``AT+CESQ``, ``AT+CREG?``/``AT+CGREG?``/
 When the modem cannot be read (the port is missing, it vanished, it is silent or answers garbage), the
 source logs once, writes a point with only ``available = 0`` and ``reg_state = "unknown"`` (we know nothing,
 so nothing else is claimed; never a 0 or a -113), closes the port and tries again after a backoff (doubling up to
-``backoff_max_s``), possibly on a new device node behind the same by-id link. It never stops the agent.
+``backoff_max_s``, jittered), possibly on a new device node behind the same by-id link. It never stops the agent.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from edge.sources.modem.vendors import (
     parse_qeng_servingcell,
     parse_qnwinfo,
 )
+from thonminh.backoff import Backoff
 from thonminh.contract import MODEM, Point
 from thonminh.logs import Episode, RateLimited
 
@@ -77,19 +78,14 @@ class ModemSource(PolledSource):
         self._unsupported: set[str] = set()
         self._needs_setup = True
         self._next_open = 0.0
-        self._backoff = config.backoff_initial_s
+        self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
         self._unavailable = Episode(self.log, f"modem {config.id}: unavailable", modem=config.id, port=config.port)
         self._limited = RateLimited(self.log, period=300.0)
         self.urcs: list[str] = []  # the last unsolicited lines, for tests and `status`
 
-    def key_path(self) -> str:
-        instances = getattr(getattr(self.ctx.gateway, "sources", None), self.kind, None) or []
-        index = next((i for i, cfg in enumerate(instances) if cfg is self.config or cfg == self.config), None)
-        return f"sources.{self.kind}" if index is None else f"sources.{self.kind}[{index}]"
-
     async def init(self) -> None:
         # A missing port is not a config error here: USB modems come and go. It is reported, then retried.
-        for problem in self.config.environment_problems(self.key_path()):
+        for problem in self.config.environment_problems(self.ctx.key_path):
             self.log.warning(problem, extra={"modem": self.config.id})
 
     async def close(self) -> None:
@@ -108,7 +104,7 @@ class ModemSource(PolledSource):
             await self._failed(f"{type(err).__name__}: {err}")
             return [self._unavailable_point(tags)]
         self._unavailable.ok()
-        self._backoff = self.config.backoff_initial_s
+        self._backoff.reset()
         fields = modem_fields(reading) or {REG_STATE: "unknown"}
         return [self.ctx.point(MODEM.name, tags, {**fields, AVAILABLE: 1})]
 
@@ -136,9 +132,9 @@ class ModemSource(PolledSource):
 
     async def _failed(self, reason: str) -> None:
         await self._close()
-        self._unavailable.problem(reason, retry_in_s=round(self._backoff, 1))
-        self._next_open = self.ctx.monotonic() + self._backoff
-        self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
+        delay = self._backoff.next()
+        self._unavailable.problem(reason, retry_in_s=round(delay, 1))
+        self._next_open = self.ctx.monotonic() + delay
 
     async def _setup(self) -> None:
         """Echo off, verbose errors, and which vendor this is. Raises if the modem does not answer."""

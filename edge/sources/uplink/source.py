@@ -55,19 +55,8 @@ class UplinkSource(PolledSource):
         self._last_mono: float | None = None
         self._routes = Episode(self.log, f"uplink {config.link}: routing table unreadable", link=config.link)
 
-    def key_path(self) -> str:
-        """This instance's place in the config, e.g. ``sources.uplink[1]``, for error messages."""
-        instances = getattr(getattr(self.ctx.gateway, "sources", None), self.kind, None) or []
-        for i, cfg in enumerate(instances):
-            if cfg is self.config:
-                return f"sources.{self.kind}[{i}]"
-        for i, cfg in enumerate(instances):
-            if cfg == self.config:
-                return f"sources.{self.kind}[{i}]"
-        return f"sources.{self.kind}"
-
     async def init(self) -> None:
-        problems = self.config.environment_problems(self.key_path())
+        problems = self.config.environment_problems(self.ctx.key_path)
         if problems:
             raise ConfigError("\n".join(problems))
 

@@ -91,7 +91,7 @@ class WifiSource(PolledSource):
     def __init__(self, config: WifiConfig, ctx: SourceContext) -> None:
         super().__init__(config, ctx)
         self.tags = {WIFI.tags[0]: config.ap}
-        self.tz = ZoneInfo(ctx.gateway.site.timezone)
+        self.tz = ZoneInfo(ctx.timezone)
         self.backend: Backend = make_backend(config)
         self.counters = ByteCounters()
         self.users: DailyUsers | None = None
@@ -172,7 +172,7 @@ class WifiSource(PolledSource):
         rx, tx = self.counters.update(readings, observed)
         leases = self._count_leases(raw, now_ms) if raw is not None else None
         wifi = self._wifi_point(snapshot.up, len(snapshot.stations), rx, tx, observed, now_ms, leases)
-        if not self._clock_synced():
+        if not self.ctx.clock_synced():
             # An unsynchronised clock names the wrong day: counting now would rotate the salt and
             # restart the day's count, and the pipeline cannot correct a midnight timestamp. Wait.
             return [wifi]
@@ -180,12 +180,6 @@ class WifiSource(PolledSource):
         daily = self.ctx.point(WIFI_DAILY.name, self.tags, _fields(WIFI_DAILY, {
             "unique_users": counts.unique_users, "sessions": counts.sessions}), counts.time_ms)
         return [wifi, daily]
-
-    def _clock_synced(self) -> bool:
-        """The agent's clock (``ctx.extra["clock"]``) says the wall clock is synchronised; True without one."""
-        clock = self.ctx.extra.get("clock")
-        synced = getattr(clock, "synced", None)
-        return True if synced is None else bool(synced())
 
     def _wifi_point(self, up: bool, clients: int, rx: int, tx: int, observed: float, now_ms: int,
                     leases: int | None) -> Point:

@@ -23,7 +23,7 @@ def make(make_ctx, port: str, clock: FakeClock | None = None, **kw) -> ModemSour
     config = ModemSource.Config(port=port, interval_s=30, command_timeout_s=0.4, id="ec25", backoff_initial_s=5,
                                 backoff_max_s=40, **kw)
     # only monotonic time is moved by hand, so backoff waits cost no real time
-    return ModemSource(config, make_ctx(monotonic=(clock or FakeClock()).monotonic))
+    return ModemSource(config, make_ctx(monotonic=(clock or FakeClock()).monotonic, key_path="sources.modem[0]"))
 
 
 async def poll(source: ModemSource) -> dict:
@@ -136,7 +136,7 @@ async def test_a_modem_absent_at_start_is_not_fatal(make_ctx, tmp_path: Path, ca
     source = make(make_ctx, str(link_dir / "usb-Quectel_EC25-if02-port0"), clock)
     caplog.set_level(logging.WARNING)
     await source.init()
-    assert "sources.modem.port:" in caplog.text and "does not exist" in caplog.text
+    assert "sources.modem[0].port:" in caplog.text and "does not exist" in caplog.text
     assert await poll(source) == UNKNOWN
     with ModemEmulator("quectel", link_dir=link_dir):
         clock.advance(10)

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from edge.config import gateway_config_model
-from edge.sources.base import SourceContext
 from edge.sources.uplink.source import UplinkSource
 
 
@@ -27,9 +26,12 @@ async def main(spec: dict) -> None:
     async def emit(points: object) -> None:
         return None
 
-    ctx = SourceContext(gateway=gateway, emit=emit, logger=logging.getLogger("netns"), state_dir=Path("/tmp"),
-                        now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic)
-    sources = [UplinkSource(UplinkSource.Config(**link), ctx) for link in spec["links"]]
+    sources = [
+        UplinkSource(UplinkSource.Config(**link), gateway.source_context(
+            UplinkSource, f"sources.uplink[{i}]", emit=emit, logger=logging.getLogger("netns"),
+            state_dir=Path("/tmp"), now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic))
+        for i, link in enumerate(spec["links"])
+    ]
     for source in sources:
         await source.init()
     for i, commands in enumerate(spec["phases"]):

@@ -73,20 +73,19 @@ def test_a_single_table_is_one_instance_named_after_its_link(tmp_path: Path):
 async def test_init_rejects_an_unknown_interface_naming_its_key(tmp_path: Path, make_ctx):
     text = GOOD_LINK + GOOD_LINK.replace('"fiber"', '"4g"').replace('"lo"', '"wwan7"')
     config = load_gateway_config(write(tmp_path, text))
-    links = config.sources.uplink
-    ctx = make_ctx(sources={"uplink": [c.model_dump() for c in links]})
-    # the context's gateway holds equal configs: the key path is found by equality too
-    assert (await UplinkSource(links[0], ctx).init()) is None
+    (_, path0, link0), (_, path1, link1) = config.source_entries()
+    assert (path0, path1) == ("sources.uplink[0]", "sources.uplink[1]")
+    assert (await UplinkSource(link0, make_ctx(key_path=path0)).init()) is None
     with pytest.raises(ConfigError) as info:
-        await UplinkSource(links[1], ctx).init()
+        await UplinkSource(link1, make_ctx(key_path=path1)).init()
     assert "sources.uplink[1].interface: no network interface 'wwan7' on this machine" in str(info.value)
     # a USB modem's interface may be absent at start: allowed when said so
-    allowed = links[1].model_copy(update={"allow_missing_interface": True})
+    allowed = link1.model_copy(update={"allow_missing_interface": True})
     assert await UplinkSource(allowed, make_ctx()).init() is None
 
 
 async def test_init_rejects_a_source_address_that_is_not_ours(make_ctx):
     config = UplinkSource.Config(link="fiber", source_address="192.0.2.254",
                                  targets=[{"kind": "icmp", "host": "127.0.0.1"}])
-    with pytest.raises(ConfigError, match=r"sources.uplink.source_address: 192.0.2.254 is not an address"):
-        await UplinkSource(config, make_ctx()).init()
+    with pytest.raises(ConfigError, match=r"sources.uplink\[3\].source_address: 192.0.2.254 is not an address"):
+        await UplinkSource(config, make_ctx(key_path="sources.uplink[3]")).init()

@@ -6,7 +6,7 @@ by the test: injected functions, not mocks. The tools are real executables the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,9 +58,10 @@ class Harness:
         data.update(kw)
         return WifiConfig(**data)
 
-    def source(self, config: WifiConfig, *, state_dir: Path | None = None, extra: dict | None = None) -> WifiSource:
+    def source(self, config: WifiConfig, *, state_dir: Path | None = None,
+               clock_synced: Callable[[], bool] | None = None) -> WifiSource:
         ctx = make_context(state_dir or self.tmp / "state" / "wifi", self.collected, self.clock,
-                           logger="edge.sources.wifi.test", extra=extra)
+                           logger="edge.sources.wifi.test", clock_synced=clock_synced)
         return WifiSource(config, ctx)
 
     async def poll(self, source: WifiSource, advance: float = 60.0, *, churn: bool = False) -> dict[str, Point]:

@@ -191,7 +191,7 @@ async def test_restart_same_day_keeps_the_count(harness: Harness):
 
 
 async def test_no_daily_count_while_the_clock_is_unsynchronised(harness: Harness):
-    class AgentClock:  # what the agent passes as ctx.extra["clock"]
+    class AgentClock:  # the agent passes its clock's ``synced`` as ctx.clock_synced
         in_sync = False
 
         def synced(self) -> bool:
@@ -199,7 +199,7 @@ async def test_no_daily_count_while_the_clock_is_unsynchronised(harness: Harness
 
     clock = AgentClock()
     harness.ap.join(A)
-    source = harness.source(harness.config("ubus"), extra={"clock": clock})
+    source = harness.source(harness.config("ubus"), clock_synced=clock.synced)
     assert list(await harness.poll(source)) == [WIFI.name]  # the wifi sample is stamped and corrected later
     assert not (harness.tmp / "state" / "wifi" / "wifi-users.json").exists()  # day and salt untouched
     clock.in_sync = True
