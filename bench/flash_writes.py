@@ -1,0 +1,235 @@
+"""Bytes the gateway writes to its SD card per village-day, with InfluxDB up, down and draining.
+
+    .venv/bin/python bench/flash_writes.py [--minutes 3]
+
+The real agent (``thonminh edge run``) on the default config, fed by the real simulator (``thonminh simulate``)
+at real cadence: the standard village of ``bench/loads.py`` (30 lights reporting STATE + SENSOR every minute,
+one sample per light a minute, uplinks every 10 s, modem every 30 s, Wi-Fi every 60 s: about 67,700 points a
+day), against a local Mosquitto and InfluxDB 1.x. The simulator's gateway.toml is put back to the defaults
+(commit intervals, self-metrics every 60 s). Three phases of ``--minutes`` each: InfluxDB up, InfluxDB down,
+InfluxDB back while the backlog drains. For each, the agent's ``write_bytes`` from ``/proc/<pid>/io`` (bytes
+the process caused to be written to storage, every file it writes: buffer, WAL, light journal, sources'
+state) and its fsync/fdatasync calls (``strace -c -f``), extrapolated from the phase to a day. The state
+directory and the buffer must be on a disk filesystem (tmpfs counts nothing): the script prints which.
+
+The figure counts pages the agent dirtied: a write to a page already dirty and not yet written back costs
+nothing more, so a run shorter than the kernel's writeback period (``vm.dirty_expire_centisecs``) would
+under-count: phases are minutes long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loads import STANDARD_VILLAGE, per_day  # noqa: E402
+
+from thonminh.influx import InfluxClient  # noqa: E402
+from thonminh.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+THONMINH = [sys.executable, "-m", "thonminh.cli"]
+LIMIT_MB = 50.0
+DAY_S = 86_400
+
+
+def scenario(path: Path, seconds: float) -> Path:
+    """The standard village as a simulator scenario, at real time (speed 1) and a night that lasts the run."""
+    v = STANDARD_VILLAGE
+    path.write_text(f"""
+name = "standard village (bench/flash_writes.py)"
+seed = 7
+duration_s = {int(seconds) + 600}
+speed = 1
+
+[site]
+village = "kha-ly-thuong"
+gateway = "klt-gw1"
+commune = "tien-dung"
+district = "luc-ngan"
+province = "bac-giang"
+latitude = 21.38
+longitude = 106.57
+timezone = "Asia/Ho_Chi_Minh"
+
+[lights]
+count = {v.lights}
+id_prefix = "klt"
+formats = {{ tasmota = 1.0 }}
+zones = ["nha-van-hoa", "xom-dinh"]
+rated_w = [60]
+report_period_s = {int(v.report_s)}
+interval_s = {v.streetlight_s}
+night = {{ start_s = -3600, end_s = {int(seconds) + 3600} }}
+
+[uplinks]
+interval_s = {v.uplink_s}
+timeout_s = 1.0
+down_after = 2
+up_after = 2
+
+[[uplinks.links]]
+link = "fiber"
+host = "127.0.0.2"
+outages = []
+
+[[uplinks.links]]
+link = "4g"
+host = "127.0.0.3"
+outages = []
+
+[modem]
+personality = "quectel"
+id = "ec25"
+link = "4g"
+operator = "Viettel"
+interval_s = {v.modem_s}
+jitter_db = 1.5
+signal = [{{ at_s = 0, rsrp_dbm = -92, rsrq_db = -9, sinr_db = 14, rssi_dbm = -63 }}]
+
+[ap]
+id = "cultural-house"
+ssid = "ThonMinh-Free"
+interval_s = {v.wifi_s}
+timeout_s = 2.5
+devices = 40
+randomised_share = 0.3
+initial_clients = 4
+arrivals_per_hour = 8
+stay_min_s = 900
+stay_max_s = 2700
+""")
+    return path
+
+
+def default_config(path: Path) -> None:
+    """Undo the simulator's demo settings: commit intervals and self-metrics cadence back to the defaults."""
+    text = path.read_text()
+    text = re.sub(r"(?m)^commit_interval_ms = .*\n", "", text)
+    text = re.sub(r"(?m)^gateway_interval_s = .*$", "gateway_interval_s = 60.0", text)
+    text = re.sub(r"(?ms)^(\[sources\.gateway\][^\[]*?)interval_s = [0-9.]+", r"\g<1>interval_s = 60.0", text)
+    path.write_text(text)
+
+
+def write_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    raise RuntimeError("no write_bytes in /proc/<pid>/io")
+
+
+def syncs(strace_out: Path) -> dict[str, int]:
+    """fsync/fdatasync calls from ``strace -c`` output."""
+    counts = {"fsync": 0, "fdatasync": 0}
+    for line in strace_out.read_text().splitlines():
+        parts = line.split()
+        if parts and parts[-1] in counts:
+            counts[parts[-1]] = int(parts[3])
+    return counts
+
+
+def measure(pid: int, seconds: float, work: Path, name: str) -> tuple[int, dict[str, int]]:
+    out = work / f"strace-{name}.txt"
+    tracer = None
+    if shutil.which("strace"):
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", "trace=fsync,fdatasync", "-p", str(pid), "-o", str(out)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+    before = write_bytes(pid)
+    time.sleep(seconds)
+    written = write_bytes(pid) - before
+    counts = {"fsync": -1, "fdatasync": -1}
+    if tracer is not None:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(30)
+        counts = syncs(out)
+    return written, counts
+
+
+def filesystem(path: Path) -> str:
+    out = subprocess.run(["df", "-T", str(path)], capture_output=True, text=True).stdout.splitlines()
+    return out[-1].split()[1] if len(out) > 1 else "?"
+
+
+def row(name: str, written: int, counts: dict[str, int], seconds: float) -> str:
+    mb_day = written / seconds * DAY_S / 1e6
+    points_day = per_day(STANDARD_VILLAGE)
+    calls = counts["fsync"] + counts["fdatasync"]
+    return (f"| {name} | {written / 1e6:.2f} MB in {seconds:.0f} s | {mb_day:.1f} MB | "
+            f"{written / (seconds / DAY_S * points_day):,.0f} B | {calls * DAY_S / seconds:,.0f} "
+            f"({counts['fdatasync']} fdatasync + {counts['fsync']} fsync) | {LIMIT_MB:.0f} MB | {mb_day / LIMIT_MB:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="length of each phase")
+    parser.add_argument("--warmup", type=float, default=75.0, help="seconds before measuring (a light cadence)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the gateway's files go (a disk, not tmpfs)")
+    args = parser.parse_args()
+    seconds = args.minutes * 60
+    work = Path(tempfile.mkdtemp(prefix="flash-", dir=args.dir))
+    influx = InfluxDBServer(work / "influxdb")
+    mqtt = MosquittoServer(work / "mosquitto")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        influx.start()
+        mqtt.start()
+        InfluxClient(influx.url, database="thonminh").create_database("thonminh")
+        out = work / "village"
+        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", 4 * seconds)),
+                                "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
+                                "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        procs.append(sim)
+        config = out / "gateway.toml"
+        for _ in range(300):
+            if config.exists():
+                break
+            time.sleep(0.1)
+        default_config(config)
+        agent = subprocess.Popen([*THONMINH, "edge", "run", "--config", str(config)], cwd=out,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(agent)
+        time.sleep(args.warmup)
+        rows = []
+        for name, before in (("InfluxDB up", None), ("InfluxDB down", influx.stop), ("InfluxDB back, draining", influx.start)):
+            if before is not None:
+                before()
+            if agent.poll() is not None:
+                raise SystemExit(f"the agent exited with {agent.returncode}")
+            written, counts = measure(agent.pid, seconds, work, name.split()[1].rstrip(","))
+            rows.append(row(name, written, counts, seconds))
+        load = os.getloadavg()
+        print(f"Flash writes of the agent (thonminh edge run, default config) at the standard village load "
+              f"({per_day(STANDARD_VILLAGE):,} points a day, {STANDARD_VILLAGE.lights} lights), real cadence; "
+              f"{args.minutes:g} min a phase extrapolated to a day; files on {filesystem(out)}; "
+              f"load average {load[0]:.2f}.\n")
+        print("| phase | written (/proc/pid/io write_bytes) | per village-day | per point | fsync + fdatasync a day "
+              "| limit | ratio |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("\n".join(rows))
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        mqtt.stop()
+        influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
