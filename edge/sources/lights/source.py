@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +23,7 @@ from edge.sources.lights.journal import LightJournal
 from edge.sources.lights.mqtt import BrokerError, Connection, Inbound
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.tracker import LightState, LightTracker, Sample, TrackerSettings
+from thonminh.backoff import Backoff
 from thonminh.contract import STREETLIGHT, Point
 from thonminh.errors import ConfigError
 from thonminh.logs import Episode
@@ -169,18 +169,16 @@ class LightsSource(PushSource):
     # -- MQTT ------------------------------------------------------------------------------------------------
 
     async def _receive_forever(self) -> None:
-        backoff = self.config.reconnect_initial_s
+        backoff = Backoff(self.config.reconnect_initial_s, self.config.reconnect_max_s)
         while True:
             try:
                 await self._session()
             except (BrokerError, OSError) as err:  # OSError: refused, unreachable, TLS, timeouts
                 self._broker.problem(str(err)[:300] or type(err).__name__)
-            connected_before = self.connected
+            if self.connected:
+                backoff.reset()  # the broker was there: a new outage starts with short waits
             self.connected = False
-            if connected_before:
-                backoff = self.config.reconnect_initial_s
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-            backoff = min(backoff * 2, self.config.reconnect_max_s)
+            await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
         connection = Connection(self._mqtt, client_id=self.client_id, filters=self.router.filters,
