@@ -43,7 +43,7 @@ class Backoff:
 
     def next(self, at_least: float | None = None) -> float:
         """The delay before the next attempt; never under ``at_least`` (a server's ``Retry-After``)."""
-        step = min(self.max_s, self.initial_s * 2 ** min(self.attempts, _MAX_EXPONENT))
+        step = min(self.max_s, self.initial_s * 2.0 ** min(self.attempts, _MAX_EXPONENT))
         self.attempts += 1
         delay = step * (1 - self.jitter) + self._random() * step * self.jitter
         return delay if at_least is None else max(delay, at_least)

@@ -13,6 +13,7 @@ so nothing else is claimed; never a 0 or a -113), closes the port and tries agai
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -190,7 +191,7 @@ class ModemSource(PolledSource):
         for name in _REGISTRATIONS:
             lines = await self._ask(f"AT+{name}?")
             if isinstance(lines, list):
-                registration = self._parse(name, lambda lines=lines, name=name: parse_registration(lines, name))
+                registration = self._parse(name, functools.partial(parse_registration, lines, name))
                 if registration is not None:
                     reading.registrations.append(registration)
         if isinstance(cops := await self._ask("AT+COPS?"), list):
@@ -198,7 +199,7 @@ class ModemSource(PolledSource):
         for command, parser in _VENDOR.get(self.vendor or "generic", ()):
             lines = await self._ask(command)
             if isinstance(lines, list):
-                signal = self._parse(command, lambda lines=lines, parser=parser: parser(lines))
+                signal = self._parse(command, functools.partial(parser, lines))
                 if signal is not None:
                     reading.vendor.append(signal)
         return reading
