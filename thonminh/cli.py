@@ -21,6 +21,7 @@ __all__ = ["main", "cli"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "edge": ("edge.cli:edge", "the village gateway: run, check-config, status, drain, dead-letters"),
     "server": ("server.cli:server", "the criteria service and uptime API"),
+    "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF"),
     "simulate": ("edge.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)"),
     "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana"),
     "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md"),

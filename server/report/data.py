@@ -1,0 +1,212 @@
+"""The dossier's contents: the service's own answers for the month's window, put side by side.
+
+Every number printed comes from a ``Service`` method the API calls for the same window (``village_criteria``,
+``rollup_criteria``, ``outages``, ``lighting``, ``villages``); the daily charts are the criteria evaluated per
+local day with ``rollup_criteria``, which is the API's ``/criteria`` roll-up. Only the gateway's software
+version has no answer of its own: it is read with the one InfluxQL builder (``server.queries``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+
+from server import models as m
+from server import queries as q
+from server.errors import NotFound, ParameterError
+from server.queries import Scope
+from server.report.month import Day, Month
+from server.service import Service
+from server.timeparse import Window, iso
+from thonminh import __version__
+from thonminh.contract import GATEWAY
+from thonminh.figures import FIGURES, FigureDescription, Kind
+
+__all__ = ["CommuneDossier", "Gateway", "LightFault", "Place", "Section", "VillageDossier", "commune_dossier",
+           "village_dossier"]
+
+#: the earliest time the API accepts: "is there any data up to the month's end" looks back to here
+EARLIEST_MS = 946_684_800_000
+#: days evaluated at once; each evaluation runs its own few queries in parallel too
+WORKERS = 4
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    slug: str
+    name: str
+    commune: str | None = None
+    district: str | None = None
+    province: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One criterion: its verdict and evidence for the month, and its verdict on each day of the month."""
+
+    criterion: m.CriterionVerdictOut
+    figure: FigureDescription
+    days: list[tuple[date, m.RollupVerdict | None]]
+
+    @property
+    def charted(self) -> bool:
+        # a manual indicator is entered now and then: a value per day would chart mostly nothing
+        return self.figure.kind is not Kind.LATEST
+
+
+@dataclass(frozen=True, slots=True)
+class LightFault:
+    light: str
+    zone: str
+    fault: str
+    dates: list[date]
+    #: lit when scheduled over the month (from the month's lighting answer)
+    availability_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    gateway: str
+    versions: tuple[str, ...]
+    last_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class VillageDossier:
+    place: Place
+    month: Month
+    criteria: m.VillageCriteriaOut
+    sections: list[Section]
+    outages: m.OutagesOut
+    lighting: m.LightingOut
+    faults: list[LightFault]
+    gateways: list[Gateway]
+    generated: str
+    software: str = __version__
+
+
+@dataclass(frozen=True, slots=True)
+class CommuneDossier:
+    place: Place
+    month: Month
+    summary: m.CriteriaRollupOut
+    villages: list[VillageDossier]
+    generated: str
+    software: str = __version__
+
+
+def _ms(moment: str) -> int:
+    return int(datetime.fromisoformat(moment).timestamp() * 1000)
+
+
+def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(fn, items))
+
+
+def _name(service: Service, slug: str) -> str:
+    settings = service.config.villages.get(slug)
+    return settings.name if settings and settings.name else slug
+
+
+def _daily(service: Service, scope: Scope, month: Month) -> dict[date, m.CriteriaRollupOut]:
+    """Every criterion for every village of ``scope`` on each local day: the API's roll-up, day by day."""
+    days = list(month.days())
+    answers = _parallel(lambda d: service.rollup_criteria(scope, iso(d.window.start_ms), iso(d.window.end_ms)), days)
+    return {d.date: answer for d, answer in zip(days, answers, strict=True)}
+
+
+def _sections(criteria: m.VillageCriteriaOut, daily: dict[date, m.CriteriaRollupOut]) -> list[Section]:
+    per_day = {day: {v.village: v.verdicts for v in answer.villages} for day, answer in daily.items()}
+    return [Section(c, FIGURES[c.figure],
+                    [(day, per_day[day].get(criteria.village, {}).get(c.id)) for day in sorted(per_day)])
+            for c in criteria.criteria]
+
+
+def _faults(service: Service, village: str, days: list[Day], month_lighting: m.LightingOut) -> list[LightFault]:
+    """The days each light reported each fault: the API's lighting answer for each day (its last report)."""
+    if not month_lighting.lights:
+        return []
+    answers = _parallel(lambda d: service.lighting(village, d.window), days)
+    dates: dict[tuple[str, str, str], list[date]] = defaultdict(list)
+    for day, answer in zip(days, answers, strict=True):
+        for light in answer.lights:
+            if light.fault:
+                dates[(light.light, light.zone, light.fault)].append(day.date)
+    month = {(light.light, light.zone): light.availability_pct for light in month_lighting.lights}
+    return [LightFault(light, zone, fault, found, month.get((light, zone)))
+            for (light, zone, fault), found in sorted(dates.items())]
+
+
+def _gateways(service: Service, village: str, month: Month, seen: m.VillagesOut) -> list[Gateway]:
+    """The gateways that sent the month's data, with the software versions they reported in it."""
+    window = month.window
+    statement = q.aggregate(service.rollups.raw(GATEWAY.name), [q.Agg("distinct", GATEWAY.field("version").name,
+                                                                        "version")],
+                            Scope(village=village), window.start_ms, window.end_ms, group_by=("gateway",))
+    versions: dict[str, set[str]] = defaultdict(set)
+    for series in service.reader.run([statement])[0].series:
+        for row in series.rows():
+            if row.get("version"):
+                versions[series.tags.get("gateway", "")].add(row["version"])
+    found = {v.gateway: v.last_seen for v in seen.villages
+             if v.village == village and v.gateway and _ms(v.last_seen) >= window.start_ms}
+    return [Gateway(gw, tuple(sorted(versions.get(gw, ()))), found.get(gw, ""))
+            for gw in sorted(set(found) | set(versions))]
+
+
+def _history(service: Service, scope: Scope, month: Month) -> m.VillagesOut:
+    """Where the villages of ``scope`` sent data, up to the month's end; none: the month is before any data."""
+    seen = service.villages(scope, Window(EARLIEST_MS, month.window.end_ms))
+    if not seen.villages:
+        what = f"village {scope.village!r}" if scope.village else f"commune {scope.commune!r}"
+        raise ParameterError(f"month: {month.text} is before any data of {what}", parameter="month")
+    return seen
+
+
+def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
+    rows = sorted((v for v in seen.villages if v.village == village), key=lambda v: v.last_seen)
+    last = rows[-1] if rows else None
+    return Place(village, _name(service, village), *(getattr(last, k, None) for k in ("commune", "district",
+                                                                                       "province")))
+
+
+def _village(service: Service, village: str, month: Month, seen: m.VillagesOut,
+             daily: dict[date, m.CriteriaRollupOut]) -> VillageDossier:
+    window = month.window
+    criteria = service.village_criteria(village, month.start, month.end)
+    lighting = service.lighting(village, window)
+    return VillageDossier(
+        place=_place(service, village, seen), month=month, criteria=criteria, sections=_sections(criteria, daily),
+        outages=service.outages(village, window, None), lighting=lighting,
+        faults=_faults(service, village, list(month.days()), lighting),
+        gateways=_gateways(service, village, month, seen), generated=iso(int(service.clock() * 1000)),
+    )
+
+
+def village_dossier(service: Service, village: str, month: Month) -> VillageDossier:
+    """A village's month; ``NotFound`` for a village not in the data, ``ParameterError`` before its first data."""
+    service.require_village(village)
+    scope = Scope(village=village)
+    seen = _history(service, scope, month)
+    return _village(service, village, month, seen, _daily(service, scope, month))
+
+
+def commune_dossier(service: Service, commune: str, month: Month) -> CommuneDossier:
+    """A commune's month: the roll-up of its villages, then each village as in its own dossier."""
+    scope = Scope(commune=commune)
+    summary = service.rollup_criteria(scope, month.start, month.end)
+    if not summary.villages:
+        raise NotFound(f"commune: {commune!r} has no village in the data", parameter="commune")
+    seen = _history(service, scope, month)
+    daily = _daily(service, scope, month)
+    first = summary.villages[0]
+    place = Place(commune, commune, commune, first.district, first.province)
+    villages = [_village(service, v.village, month, seen, daily) for v in summary.villages]
+    return CommuneDossier(place, month, summary, villages, generated=iso(int(service.clock() * 1000)))

@@ -1,0 +1,195 @@
+"""The dossier's parts as ReportLab flowables: verdict table, evidence per criterion, outages, lighting faults,
+method and signatures. Each takes the assembled answers (``data.py``) and only formats them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
+
+from server import models as m
+from server.report import vi
+from server.report.charts import daily_chart
+from server.report.data import Gateway, LightFault, Section, VillageDossier
+from server.report.styles import BOLD, FONT, Styles
+from thonminh.figures import Coverage
+
+__all__ = ["WIDTH", "evidence", "grid", "lighting", "method", "outages", "para", "signatures", "verdict_table"]
+
+#: the text width of an A4 page with 18 mm margins
+WIDTH = 210 * mm - 36 * mm
+_LINE = colors.HexColor("#9e9e9e")
+_HEAD_BG = colors.HexColor("#e8eef6")
+
+#: how each figure is measured, in the words of the dossier (the formula itself is the description's)
+HOW = {
+    "uplink.availability": "Gateway tại nhà văn hóa thăm dò các địa chỉ kiểm tra qua từng đường truyền mỗi phút; mỗi "
+                           "mẫu ghi số giây đường truyền hoạt động trong số giây được quan sát.",
+    "wifi.service": "Gateway đọc trạng thái điểm phát Wi-Fi công cộng; tính trong giờ mở cửa khi điểm phát báo giờ mở "
+                    "cửa, nếu không thì trên toàn bộ thời gian quan sát.",
+    "wifi.daily_users": "Số thiết bị khác nhau kết nối Wi-Fi công cộng mỗi ngày (địa chỉ MAC được băm, không lưu "
+                        "danh tính), trung bình trên các ngày có dữ liệu.",
+    "lighting.availability": "Mỗi đèn báo trạng thái qua MQTT; thời gian đèn sáng khi lịch yêu cầu sáng chia cho thời "
+                             "gian lịch yêu cầu sáng, cộng trên mọi đèn.",
+    "modem.rsrp_share": "Modem 4G đọc cường độ tín hiệu (RSRP) mỗi phút; tỷ lệ số lần đọc đạt mức yêu cầu.",
+    "modem.registered_share": "Tỷ lệ số lần đọc mà modem 4G đã đăng ký vào mạng.",
+    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm người nhập; giá trị mới nhất trong tháng.",
+}
+COVERAGE = {
+    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của tháng (trung bình theo từng thiết bị)",
+    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của tháng",
+    Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của tháng",
+    Coverage.PRESENT: "1 khi trong tháng có giá trị được nhập",
+}
+FAULTS = {"lamp_failure": "Hỏng bóng", "day_burning": "Sáng ban ngày", "dark": "Không sáng theo lịch",
+          "offline": "Mất kết nối", "stale": "Không báo cáo"}
+DETAIL = {"up_s": "thời gian hoạt động", "observed_s": "thời gian quan sát", "open_s": "giờ mở cửa",
+          "up_open_s": "hoạt động trong giờ mở cửa", "expected_on_s": "lịch yêu cầu sáng",
+          "lit_when_expected_s": "sáng đúng lịch"}
+
+
+def para(value: str, style) -> Paragraph:
+    return Paragraph(escape(vi.text(value)), style)
+
+
+def grid(rows: Sequence[Sequence[str | Flowable]], st: Styles, widths: Sequence[float], *,
+         fills: Sequence[tuple[int, int, str]] = (), header: bool = True) -> Table:
+    """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``."""
+    cells = [[c if isinstance(c, Flowable) else para(c, st.head if r == 0 and header else st.cell) for c in row]
+             for r, row in enumerate(rows)]
+    commands = [("GRID", (0, 0), (-1, -1), 0.4, _LINE), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT)]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), _HEAD_BG))
+    commands += [("BACKGROUND", (col, row), (col, row), colors.HexColor(colour)) for col, row, colour in fills]
+    table = Table(cells, colWidths=list(widths), repeatRows=1)
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def _verdict_cell(verdict: str, st: Styles) -> Paragraph:
+    return Paragraph(f'<font name="{BOLD}" color="white">{escape(vi.verdict_style(verdict).label)}</font>',
+                     st.cell)
+
+
+def verdict_table(criteria: m.VillageCriteriaOut, st: Styles) -> Table:
+    rows: list[list[str | Flowable]] = [["Tiêu chí", "Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ", "Số mẫu"]]
+    fills = []
+    for i, c in enumerate(criteria.criteria, start=1):
+        ev = c.evidence
+        rows.append([c.title.vi, _verdict_cell(c.verdict, st), vi.value_text(ev.value, ev.unit, c.threshold),
+                     vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit), vi.coverage_text(ev.coverage),
+                     vi.number(ev.samples, 0)])
+        fills.append((1, i, vi.verdict_style(c.verdict).colour))
+    return grid(rows, st, [62 * mm, 26 * mm, 26 * mm, 24 * mm, 18 * mm, 18 * mm], fills=fills)
+
+
+def _days_with(section: Section, verdict: str) -> str:
+    days = [str(day.day) for day, v in section.days if (v.verdict if v else "insufficient_data") == verdict]
+    return ", ".join(days) or "không có"
+
+
+def _detail(c: m.CriterionVerdictOut) -> str:
+    parts = [f"{DETAIL[k]}: {vi.duration_text(v)}" for k, v in c.evidence.detail.items()
+             if k in DETAIL and isinstance(v, int | float) and v]
+    source = c.evidence.detail.get("source")
+    if source:
+        parts.append(f"nguồn: {source}")
+    return "; ".join(parts)
+
+
+def _section(section: Section, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+    c, ev = section.criterion, section.criterion.evidence
+    window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
+    rows = [["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
+            [_verdict_cell(c.verdict, st), vi.value_text(ev.value, ev.unit, c.threshold),
+             vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
+             f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})", vi.number(ev.samples, 0)]]
+    parts: list[Flowable] = [para(c.title.vi, st.h2),
+                             grid(rows, st, [28 * mm, 34 * mm, 30 * mm, 46 * mm, 36 * mm],
+                                  fills=[(0, 1, vi.verdict_style(c.verdict).colour)]),
+                             Spacer(1, 3), para(f"Khoảng thời gian: {window}", st.small)]
+    if _detail(c):
+        parts.append(para(_detail(c), st.small))
+    if section.charted:
+        parts += [para("Theo ngày (cột: giá trị của ngày, màu: kết quả của ngày; đường nét đứt: ngưỡng):", st.small),
+                  daily_chart(section, WIDTH),
+                  para(f"Ngày không đạt: {_days_with(section, 'fail')}. "
+                       f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data')}.", st.small)]
+    return [KeepTogether(parts)]
+
+
+def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+    return [f for section in dossier.sections for f in _section(section, zone, st)]
+
+
+def outages(answer: m.OutagesOut, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+    links = [["Đường truyền", "Số lần mất", "Tổng thời gian mất", "MTBF", "MTTR"]]
+    links += [[r.link, vi.number(r.failures, 0), vi.duration_text(r.downtime_s),
+               vi.duration_text(r.mtbf_s) if r.mtbf_s is not None else "–",
+               vi.duration_text(r.mttr_s) if r.mttr_s is not None else "–"] for r in answer.links]
+    parts: list[Flowable] = [grid(links, st, [30 * mm, 24 * mm, 44 * mm, 38 * mm, 38 * mm]), Spacer(1, 6)]
+    if not answer.outages:
+        return [*parts, para("Không có sự cố mất kết nối trong tháng.", st.body)]
+    rows = [["Đường truyền", "Bắt đầu", "Kết thúc", "Thời lượng", "Lý do"]]
+    for o in answer.outages:
+        start = vi.local_time(o.start, zone) + (" (trước tháng)" if o.started_before_window else "")
+        end = vi.local_time(o.end, zone) if o.end else "chưa khôi phục"
+        rows.append([o.link, start, end, vi.duration_text(o.duration_s), o.reason])
+    return [*parts, grid(rows, st, [22 * mm, 40 * mm, 34 * mm, 34 * mm, 44 * mm])]
+
+
+def lighting(answer: m.LightingOut, faults: list[LightFault], st: Styles) -> list[Flowable]:
+    if not answer.lights:
+        return [para("Thôn không có đèn chiếu sáng báo cáo qua gateway trong tháng.", st.body)]
+    summary = (f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%')} "
+               f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)}).")
+    if not faults:
+        return [para(summary, st.body), para("Không có đèn báo lỗi trong tháng.", st.body)]
+    rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", "Sáng đúng lịch (tháng)"]]
+    rows += [[f.light, f.zone, FAULTS.get(f.fault, f.fault), ", ".join(d.strftime("%d/%m") for d in f.dates),
+              vi.value_text(f.availability_pct, "%")] for f in faults]
+    return [para(summary, st.body), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
+
+
+def _gateways(gateways: list[Gateway], zone: ZoneInfo, st: Styles) -> Table:
+    rows = [["Gateway", "Phiên bản phần mềm trong tháng", "Lần cuối có dữ liệu"]]
+    rows += [[g.gateway, ", ".join(g.versions) or "không báo", vi.local_time(g.last_seen, zone) if g.last_seen else "–"]
+             for g in gateways] or [["–", "–", "–"]]
+    return grid(rows, st, [50 * mm, 64 * mm, 60 * mm])
+
+
+def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> list[Flowable]:
+    first = dossiers[0]
+    parts: list[Flowable] = [para(
+        "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về, bằng "
+        "cùng một hàm với API (/api/v1/villages/{thôn}/criteria cho cùng khoảng thời gian). Độ phủ cho biết phần "
+        "nào của tháng có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, kết quả là «Chưa đủ dữ liệu»: "
+        "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
+        f"{vi.zone_text(zone, first.month.window.start_ms)}.", st.body)]
+    rows = [["Tiêu chí", "Cách đo", "Công thức", "Độ phủ"]]
+    rows += [[s.criterion.title.vi, HOW.get(s.figure.key, s.figure.title.vi), s.figure.description,
+              COVERAGE[s.figure.coverage]] for s in first.sections]
+    parts += [grid(rows, st, [40 * mm, 56 * mm, 42 * mm, 36 * mm]), Spacer(1, 6)]
+    for dossier in dossiers:
+        parts += [para(f"Số liệu của thôn {dossier.place.name}:", st.body),
+                  _gateways(dossier.gateways, zone, st), Spacer(1, 4)]
+    parts.append(para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.",
+                      st.body))
+    return parts
+
+
+def signatures(roles: Sequence[str], st: Styles) -> Table:
+    """A box per role: title, then room for the signature, the full name and the date."""
+    cells = [[para(role, st.head), Spacer(1, 26 * mm), para("Họ và tên: ..............................", st.cell),
+              para("Ngày ....... tháng ....... năm ..........", st.cell)] for role in roles]
+    rows = [cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2])) for i in range(0, len(cells), 2)]
+    table = Table(rows, colWidths=[WIDTH / 2] * 2)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (-1, -1), 0.4, _LINE),
+                               ("INNERGRID", (0, 0), (-1, -1), 0.4, _LINE), ("TOPPADDING", (0, 0), (-1, -1), 6)]))
+    return table

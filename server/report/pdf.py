@@ -1,0 +1,123 @@
+"""The dossier as an A4 PDF: cover, then the parts of ``layout.py``, with a footer on every page.
+
+Built in memory: the bytes exist only once the whole document is laid out, so neither the API nor the CLI
+can hand out half a dossier.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate, Spacer
+
+from server import models as m
+from server.report import layout as lay
+from server.report import vi
+from server.report.data import CommuneDossier, Place, VillageDossier
+from server.report.styles import FONT, Styles, styles
+
+__all__ = ["commune_pdf", "village_pdf"]
+
+TITLE = "HỒ SƠ MINH CHỨNG THÔN THÔNG MINH"
+SUBTITLE = "Hạ tầng số: cáp quang, 4G, Wi-Fi công cộng, chiếu sáng công cộng"
+
+
+def _cover(place: Place, kind: str, dossier: VillageDossier | CommuneDossier, zone: ZoneInfo,
+           st: Styles) -> list[Flowable]:
+    month, window = dossier.month, dossier.month.window
+    rows = []
+    if kind == "Thôn":
+        rows.append(["Thôn", f"{place.name} ({place.slug})" if place.name != place.slug else place.slug])
+    rows += [["Xã", place.commune or "–"], ["Huyện", place.district or "–"], ["Tỉnh", place.province or "–"],
+             ["Tháng", f"{month.month:02d}/{month.year}"],
+             ["Khoảng thời gian", f"{vi.local_time(window.start_ms, zone, seconds=False)} – "
+                                  f"{vi.local_time(window.end_ms, zone, seconds=False)}"],
+             ["Múi giờ", vi.zone_text(zone, window.start_ms)],
+             ["Lập lúc", f"{vi.local_time(dossier.generated, zone)} (thonminh {dossier.software})"]]
+    table = lay.grid(rows, st, [45 * mm, lay.WIDTH - 45 * mm], header=False)
+    return [Spacer(1, 30 * mm), lay.para(TITLE, st.title), lay.para(SUBTITLE, st.subtitle),
+            lay.para(f"{kind} {place.name} · tháng {month.month:02d}/{month.year}", st.subtitle), table]
+
+
+def _counts(counts: m.Counts | dict, st: Styles) -> Flowable:
+    values = counts if isinstance(counts, dict) else counts.model_dump()
+    shown = " · ".join(f"{vi.verdict_style(v).label}: {n}" for v, n in values.items())
+    return lay.para(f"Tổng hợp: {shown}", st.body)
+
+
+def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "") -> list[Flowable]:
+    return [lay.para(f"{prefix}1. Kết quả các tiêu chí", st.h1), lay.verdict_table(d.criteria, st),
+            Spacer(1, 4), _counts(d.criteria.counts, st),
+            lay.para(f"{prefix}2. Minh chứng từng tiêu chí", st.h1), *lay.evidence(d, zone, st),
+            lay.para(f"{prefix}3. Sự cố mất kết nối", st.h1), *lay.outages(d.outages, zone, st),
+            lay.para(f"{prefix}4. Đèn chiếu sáng: lỗi trong tháng", st.h1),
+            *lay.lighting(d.lighting, d.faults, st)]
+
+
+def _closing(dossiers: Sequence[VillageDossier], roles: Sequence[str], zone: ZoneInfo,
+             st: Styles) -> list[Flowable]:
+    return [PageBreak(), lay.para("Phương pháp đo", st.h1), *lay.method(dossiers, zone, st),
+            lay.para("Xác nhận", st.h1), lay.signatures(roles, st)]
+
+
+def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) -> list[Flowable]:
+    """The commune's villages against every criterion: criteria numbered, named below the table."""
+    head = ["Thôn", *(str(i) for i in range(1, len(summary.criteria) + 1))]
+    rows: list[list] = [head]
+    fills = []
+    for r, village in enumerate(summary.villages, start=1):
+        row: list = [names.get(village.village, village.village)]
+        for col, c in enumerate(summary.criteria, start=1):
+            v = village.verdicts.get(c.id)
+            verdict = v.verdict if v else "insufficient_data"
+            row.append(vi.value_text(v.value if v else None, c.unit, c.threshold))
+            fills.append((col, r, vi.verdict_style(verdict).colour))
+        rows.append(row)
+    width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))
+    legend = "; ".join(f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
+                       for i, c in enumerate(summary.criteria, start=1))
+    colours = " · ".join(f"{s.label}" for s in vi.VERDICTS.values())
+    return [lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills),
+            lay.para(f"Màu ô: {colours} (xanh, đỏ, xám). Tiêu chí: {legend}.", st.small)]
+
+
+def _render(story: list[Flowable], footer: str) -> bytes:
+    out = io.BytesIO()
+
+    def on_page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.drawString(18 * mm, 10 * mm, vi.text(footer))
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"Trang {doc.page}")
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
+                            bottomMargin=18 * mm, title=vi.text(footer), author="thonminh",
+                            initialFontName=FONT, initialFontSize=9.5)
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
+    return out.getvalue()
+
+
+def village_pdf(d: VillageDossier, zone: ZoneInfo) -> bytes:
+    st = styles()
+    story = [*_cover(d.place, "Thôn", d, zone, st), PageBreak(), *_village_body(d, zone, st),
+             *_closing([d], ["Trưởng thôn", "Cán bộ Ủy ban nhân dân xã"], zone, st)]
+    return _render(story, f"Hồ sơ minh chứng · thôn {d.place.name} · tháng {d.month.month:02d}/{d.month.year}")
+
+
+def commune_pdf(d: CommuneDossier, zone: ZoneInfo) -> bytes:
+    st = styles()
+    names = {v.place.slug: v.place.name for v in d.villages}
+    story = [*_cover(d.place, "Xã", d, zone, st), PageBreak(), lay.para("Bảng tổng hợp các thôn", st.h1),
+             *_summary(d.summary, names, st)]
+    for i, village in enumerate(d.villages, start=1):
+        story += [PageBreak(), lay.para(f"Thôn {village.place.name}", st.title),
+                  *_village_body(village, zone, st, prefix=f"{i}.")]
+    roles = ["Cán bộ Ủy ban nhân dân xã", *(f"Trưởng thôn {v.place.name}" for v in d.villages)]
+    return _render([*story, *_closing(d.villages, roles, zone, st)],
+                   f"Hồ sơ minh chứng · xã {d.place.name} · tháng {d.month.month:02d}/{d.month.year}")

@@ -1,0 +1,114 @@
+"""How the dossier writes things in Vietnamese: numbers with a decimal comma, times with their zone, durations,
+units, and the verdicts (the one place a verdict gets its words and colour: issue 21 adds ``unverified`` here).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "VERDICTS",
+    "VerdictStyle",
+    "comparator_text",
+    "coverage_text",
+    "duration_text",
+    "local_time",
+    "number",
+    "text",
+    "unit_text",
+    "value_text",
+    "verdict_style",
+    "zone_text",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictStyle:
+    label: str
+    #: RGB hex, for the table cell and the chart bar
+    colour: str
+
+
+VERDICTS: dict[str, VerdictStyle] = {
+    "pass": VerdictStyle("Đạt", "#2e7d32"),
+    "fail": VerdictStyle("Không đạt", "#c62828"),
+    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e"),
+}
+_UNKNOWN_VERDICT = "#616161"
+_UNITS = {"%": "%", "users/day": "người dùng/ngày", "": ""}
+_COMPARATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+
+
+def text(value: str) -> str:
+    """NFC: every Vietnamese letter as one precomposed character, which the font has as one glyph."""
+    return unicodedata.normalize("NFC", value)
+
+
+def verdict_style(verdict: str) -> VerdictStyle:
+    # a verdict added later shows its id in neutral grey until it gets its words here
+    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT))
+
+
+def number(value: float, decimals: int = 1) -> str:
+    """``1234.5`` -> ``1.234,5``: Vietnamese writes a decimal comma and groups thousands with dots."""
+    grouped = f"{value:,.{decimals}f}"
+    return grouped.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def unit_text(unit: str) -> str:
+    return _UNITS.get(unit, unit)
+
+
+def _decimals(value: float, threshold: float | None) -> int:
+    # one decimal, unless that shows the threshold itself for a value on one side of it (98,96 is not 99,0)
+    for decimals in (1, 2, 3):
+        if threshold is None or round(value, decimals) != threshold or value == threshold:
+            return decimals
+    return 3
+
+
+def value_text(value: float | None, unit: str, threshold: float | None = None) -> str:
+    """``99,5 %``, ``21,0 người dùng/ngày``; ``–`` without a value."""
+    if value is None:
+        return "–"
+    shown = number(value, _decimals(value, threshold))
+    return f"{shown} {unit_text(unit)}".rstrip()
+
+
+def comparator_text(comparator: str, threshold: float, unit: str) -> str:
+    shown = number(threshold, 0 if float(threshold).is_integer() else 1)
+    return f"{_COMPARATORS.get(comparator, comparator)} {shown} {unit_text(unit)}".rstrip()
+
+
+def coverage_text(coverage: float) -> str:
+    return f"{number(100 * coverage, 1)} %"
+
+
+def zone_text(zone: ZoneInfo, at_ms: int) -> str:
+    """``Asia/Ho_Chi_Minh (UTC+07:00)``."""
+    offset = datetime.fromtimestamp(at_ms / 1000, UTC).astimezone(zone).strftime("%z")
+    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def local_time(moment: str | int, zone: ZoneInfo, *, seconds: bool = True) -> str:
+    """An API time (ISO 8601 with ``Z``) or UTC ms as ``05/03/2025 10:00:05 +07``: the zone is always shown."""
+    if isinstance(moment, str):
+        at = datetime.fromisoformat(moment)
+    else:
+        at = datetime.fromtimestamp(moment / 1000, UTC)
+    local = at.astimezone(zone)
+    offset = local.strftime("%z")
+    shown = local.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+    return f"{shown} {offset[:3]}" + (f":{offset[3:]}" if offset[3:] != "00" else "")
+
+
+def duration_text(seconds: float) -> str:
+    """``2 ngày 3 giờ``, ``2 giờ 30 phút 5 giây``, ``12 giây``: the two or three largest parts."""
+    total = int(round(seconds))
+    parts = [(total // 86_400, "ngày"), (total % 86_400 // 3600, "giờ"), (total % 3600 // 60, "phút"),
+             (total % 60, "giây")]
+    shown = [f"{n} {name}" for n, name in parts if n]
+    return " ".join(shown[:3]) if shown else "0 giây"

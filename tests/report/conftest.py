@@ -1,0 +1,52 @@
+"""Fixtures of the dossier tests: a database holding a whole past month, rolled up, and an app on it."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rep_scenario as sc
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from srv_helpers import make_config, write  # noqa: E402  (the criteria service tests' helpers)
+
+from server.app import create_app  # noqa: E402
+from thonminh.influx import InfluxClient  # noqa: E402
+from thonminh.localservices import InfluxDBServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def month() -> sc.MonthScenario:
+    return sc.MonthScenario(*sc.last_month())
+
+
+@pytest.fixture(scope="module")
+def seeded(influxdb: InfluxDBServer, month: sc.MonthScenario) -> Iterator[InfluxClient]:
+    database = f"rep_{uuid.uuid4().hex[:10]}"
+    client = InfluxClient(influxdb.url, database=database, timeout=60)
+    client.create_database(database)
+    write(client, month.points())
+    yield client
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()
+
+
+def report_config(client: InfluxClient):
+    return make_config(client.url, client.database, villages={"kha-ly-thuong": {"name": sc.NAME_A}})
+
+
+@pytest.fixture(scope="module")
+def api(seeded: InfluxClient, month: sc.MonthScenario) -> Iterator[TestClient]:
+    """The app on the seeded month, its rollups caught up over the month as the background loop would."""
+    app = create_app(report_config(seeded))
+    with TestClient(app) as client:
+        rollups = app.state.rollups
+        rollups.roll(month.start_ms - sc.DAY, month.end_ms + sc.DAY)
+        rollups.mark(month.start_ms - sc.DAY, month.end_ms + sc.DAY)
+        yield client
