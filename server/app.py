@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from server import pages
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
@@ -61,12 +62,15 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(InfluxConnectionError)
     @app.exception_handler(InfluxServerError)
     def influx_down(_: Request, exc: InfluxError) -> JSONResponse:
-        return _error(503, f"InfluxDB is unavailable, try again shortly: {exc}", headers={"Retry-After": "5"})
+        # the cause names the database's address: it goes to the log, not to whoever asked
+        log.warning("InfluxDB unavailable", extra={"error": str(exc)})
+        return _error(503, "InfluxDB is unavailable, try again shortly", headers={"Retry-After": "5"})
 
     @app.exception_handler(InfluxQueryError)
     @app.exception_handler(InfluxClientError)
     def influx_refused(_: Request, exc: InfluxError) -> JSONResponse:
-        return _error(502, f"InfluxDB refused a query: {exc}")
+        log.warning("InfluxDB refused a query", extra={"error": str(exc)})
+        return _error(502, "InfluxDB refused a query (the service's log has the details)")
 
     app.add_exception_handler(RequestValidationError, _validation)
 
@@ -127,7 +131,7 @@ def create_app(
         description="Does this village meet the smart-village infrastructure criteria, and since when? "
                     "Numbers and evidence from the gateways' measurements. See docs/api.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by server.pages with Swagger UI from this machine (offline villages)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -138,4 +142,5 @@ def create_app(
     _install_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    pages.install(app, API_PREFIX)
     return app

@@ -17,7 +17,8 @@ from thonminh.config import InfluxSettings, StrictModel, load_config
 from thonminh.contract import DAILY_TZ
 from thonminh.criteria import DEFAULT_CRITERIA_FILE
 
-__all__ = ["ENV_PREFIX", "AuthSettings", "HttpSettings", "RollupSettings", "ServerConfig", "load_server_config"]
+__all__ = ["ENV_PREFIX", "AuthSettings", "HttpSettings", "PagesSettings", "RollupSettings", "ServerConfig",
+           "VillageSettings", "load_server_config"]
 
 ENV_PREFIX = "THONMINH_SERVER_"
 DEFAULT_CRITERIA = DEFAULT_CRITERIA_FILE
@@ -74,11 +75,31 @@ class RollupSettings(StrictModel):
     backfill_days: int = Field(400, ge=1, le=3660)
 
 
+class VillageSettings(StrictModel):
+    """What the data does not carry about a village (``[villages.<slug>]``)."""
+
+    #: the village's name as people write it ("Khả Lý Thượng"); pages show the slug without it
+    name: str | None = Field(None, min_length=1, max_length=120)
+    #: opt-in: its status page (verdicts and availability only) is served without a key
+    public: bool = False
+
+
+class PagesSettings(StrictModel):
+    """The HTML pages (docs/pages.md): browser sign-in with a read key, kept in a signed session cookie."""
+
+    #: signs the session cookies; by default derived from the configured keys, so replicas with the same keys
+    #: agree and changing the keys signs everyone out
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(12.0, gt=0, le=24 * 90)
+
+
 class ServerConfig(StrictModel):
     influxdb: InfluxSettings = Field(default_factory=InfluxSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
+    villages: dict[str, VillageSettings] = Field(default_factory=dict)
     #: Day boundaries of ``step=1d`` and of Wi-Fi days.
     timezone: str = DAILY_TZ
     default_window_days: int = Field(30, ge=1, le=3660)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyHeader
 
 from server.errors import ApiError
+from server.models import ErrorOut
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Step, Window, parse_step
 
 __all__ = [
+    "READ_ERRORS",
+    "VILLAGE_ERRORS",
     "Admin",
     "Format",
     "KnownVillage",
@@ -24,6 +27,9 @@ __all__ = [
     "ServiceDep",
     "StepParam",
     "WindowParams",
+    "api_key_header",
+    "authenticate",
+    "error_answers",
 ]
 
 #: No control characters, backslash or slash: InfluxDB cannot hold them in a tag (see the contract).
@@ -47,7 +53,7 @@ class Principal:
     admin: bool
 
 
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="a read key (GET) or an admin key (PUT)")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="a read key (GET) or an admin key (PUT)")
 
 
 def _presented(key: str | None, authorization: str | None) -> str | None:
@@ -83,7 +89,7 @@ def authenticate(request: Request, key: str | None, authorization: str | None) -
 
 def require_read(
     request: Request,
-    key: Annotated[str | None, Depends(_api_key)] = None,
+    key: Annotated[str | None, Depends(api_key_header)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     principal = authenticate(request, key, authorization)
@@ -97,7 +103,7 @@ def require_read(
 
 def require_admin(
     request: Request,
-    key: Annotated[str | None, Depends(_api_key)] = None,
+    key: Annotated[str | None, Depends(api_key_header)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     if request.app.state.open_read_only:
@@ -115,11 +121,44 @@ Reader = Annotated[Principal, Depends(require_read)]
 Admin = Annotated[Principal, Depends(require_admin)]
 
 
+# -- error answers, as the OpenAPI document states them ---------------------------------------------------------
+
+_MEANING = {
+    400: "the body could not be read as JSON",
+    401: "no API key, or an unknown one",
+    403: "a read key where an admin key is needed, or open read-only mode",
+    404: "the village is not in the data",
+    422: "a parameter or the body is malformed or out of range",
+    502: "InfluxDB refused a query",
+    503: "InfluxDB is unavailable (Retry-After)",
+}
+
+
+def error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the error model at each status it can answer."""
+    return {status: {"model": ErrorOut, "description": _MEANING[status]} for status in statuses}
+
+
+#: every read route; village routes add 404
+READ_ERRORS = error_answers(401, 422, 502, 503)
+VILLAGE_ERRORS = error_answers(401, 404, 422, 502, 503)
+
+
 # -- parameters ------------------------------------------------------------------------------------------------
 
 TagQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=TAG_PATTERN)]
-TimeQuery = Annotated[str | None, Query(min_length=1, max_length=64,
-                                        description="ISO 8601, a date, or relative: -30d, now-2h, now")]
+#: What ``timeparse.parse_time`` reads, for the OpenAPI document; the parser itself checks it, so that a wrong
+#: value gets its message (and the hint about a ``+`` that arrived as a space) rather than a bare pattern error.
+_DUR = r"(\d{1,6}[smhdw])+"
+_DAY = r"20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
+_CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+_OFFSET = r"(Z|[-+]([01]\d|1[0-4]):[0-5]\d)"
+TIME_PATTERN = rf"^(now([-+]{_DUR})?|[-+]{_DUR}|{_DAY}(T{_CLOCK}{_OFFSET}?)?)$"
+TimeQuery = Annotated[str | None, Query(
+    min_length=1, max_length=64, json_schema_extra={"pattern": TIME_PATTERN},
+    description="ISO 8601 (2025-03-01T00:00:00+07:00: write + as %2B in a URL), a date (2025-03-01, local "
+                "midnight), or relative to now: -30d, now-2h, now. A window [start, end) must not be empty, "
+                "end is capped at now, and start and end lie in 2000..2200.")]
 
 
 def window_params(service: ServiceDep, start: TimeQuery = None, end: TimeQuery = None) -> Window:
@@ -140,7 +179,9 @@ RawWindow = Annotated[tuple[str | None, str | None], Depends(raw_window)]
 def step_param(
     service: ServiceDep,
     window: WindowParams,
-    step: Annotated[str | None, Query(min_length=1, max_length=16, description="bucket width: 15m, 1h, 1d, 1w")] = None,
+    step: Annotated[str | None, Query(min_length=1, max_length=16, json_schema_extra={"pattern": f"^{_DUR}$"},
+                                      description="bucket width: 15m, 1h, 1d, 1w; at most max_buckets buckets "
+                                                  "in the window")] = None,
 ) -> Step | None:
     if step is None:
         return None

@@ -27,6 +27,13 @@ __all__ = [
 Counts = dict[str, int]
 
 
+class ErrorOut(BaseModel):
+    """Every answer other than 2xx (but a 503 from /health)."""
+
+    detail: str = Field(description="what was wrong, naming the parameter and echoing the input as given")
+    parameter: str | None = Field(None, description="the parameter to blame, when one is")
+
+
 class WindowOut(BaseModel):
     start: str
     end: str
@@ -273,9 +280,12 @@ class IndicatorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Without a key: the status and version only; with a read key also the service's settings, its InfluxDB
+    (address included) and the rollups. No answer names an address to a stranger."""
+
     status: str
     version: str
-    auth: str
-    timezone: str
-    influxdb: dict[str, Any]
-    rollups: dict[str, Any] | None
+    auth: str | None = None
+    timezone: str | None = None
+    influxdb: dict[str, Any] | None = None
+    rollups: dict[str, Any] | None = None

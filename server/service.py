@@ -11,6 +11,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from server import figures as fig
 from server import models as m
@@ -27,7 +28,7 @@ from thonminh import __version__
 from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, WIFI, Point
 from thonminh.errors import InfluxError
 from thonminh.figures import FIGURES, RSRP_LADDER
-from thonminh.influx import quote_ident, quote_literal
+from thonminh.influxql import tag_equals
 
 __all__ = ["Service"]
 
@@ -86,18 +87,22 @@ class Service:
         return [link] if link else links
 
     # -- health and villages ------------------------------------------------------------------------------------
-    def health(self) -> tuple[bool, m.HealthOut]:
+    def health(self, *, detailed: bool) -> tuple[bool, m.HealthOut]:
         started = time.perf_counter()
-        influx: dict = {"url": self.config.influxdb.url, "database": self.config.influxdb.database}
+        influx: dict[str, Any] = {"url": self.config.influxdb.url, "database": self.config.influxdb.database}
         try:
             influx |= {"ok": True, "version": self.reader.client.ping()}
         except InfluxError as err:
-            influx |= {"ok": False, "error": f"InfluxDB is unavailable: {err}"}
+            # the error text holds the address: logged, and shown only to key holders
+            influx |= {"ok": False, "error": f"InfluxDB is unavailable ({type(err).__name__})"}
         influx["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        rollups = self.rollups.describe() if self.config.rollups.enabled else None
         ok = influx["ok"]
-        return ok, m.HealthOut(status="ok" if ok else "unavailable", version=__version__, auth=self.auth_mode,
-                               timezone=self.zone.key, influxdb=influx, rollups=rollups)
+        status = "ok" if ok else "unavailable"
+        if not detailed:
+            return ok, m.HealthOut(status=status, version=__version__)
+        rollups = self.rollups.describe() if self.config.rollups.enabled else None
+        return ok, m.HealthOut(status=status, version=__version__, auth=self.auth_mode, timezone=self.zone.key,
+                               influxdb=influx, rollups=rollups)
 
     def villages(self, scope: Scope, window: Window) -> m.VillagesOut:
         rows = self.reader.villages(scope, window)
@@ -110,7 +115,7 @@ class Service:
     # -- uptime and outages ------------------------------------------------------------------------------------
     def uptime(self, village: str, window: Window, link: str | None, step: Step | None) -> m.UptimeOut:
         links = self.require_link(village, link)
-        where = [f"{quote_ident('link')} = {quote_literal(link)}"] if link else []
+        where = [tag_equals("link", link)] if link else []
         sums = self.reader.sums(UPLINK.name, UPLINK_SUMS, Scope(village=village), window, group_by=("link",),
                                 step=step, where=where)
         spans = buckets(window, step, self.zone) if step else []

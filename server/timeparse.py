@@ -72,7 +72,10 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
         moment = now
         if match.group("dur"):
             delta = parse_duration(match.group("dur"), parameter)
-            moment = now - delta if match.group("sign") == "-" else now + delta
+            try:
+                moment = now - delta if match.group("sign") == "-" else now + delta
+            except OverflowError:
+                raise ParameterError(f"{parameter}: {text[:60]!r} is outside 2000..2200", parameter=parameter) from None
     else:
         try:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
@@ -82,9 +85,12 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=zone)
         except (ValueError, OverflowError):
+            hint = ""
+            if re.search(r"\d \d{2}:?\d{2}$", text):
+                hint = " (a '+' in a URL arrives as a space: write it as %2B, e.g. 00:00:00%2B07:00)"
             raise ParameterError(
                 f"{parameter}: {text[:60]!r} is not an ISO 8601 time (2025-03-01T00:00:00+07:00), "
-                "a date (2025-03-01) or a relative time (-30d, now-2h)",
+                f"a date (2025-03-01) or a relative time (-30d, now-2h){hint}",
                 parameter=parameter,
             ) from None
     if not _EARLIEST <= moment <= _LATEST:

@@ -5,6 +5,7 @@ method and signatures. Each takes the assembled answers (``data.py``) and only f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -141,7 +142,7 @@ def outages(answer: m.OutagesOut, zone: ZoneInfo, st: Styles) -> list[Flowable]:
         start = vi.local_time(o.start, zone) + (" (trước tháng)" if o.started_before_window else "")
         end = vi.local_time(o.end, zone) if o.end else "chưa khôi phục"
         rows.append([o.link, start, end, vi.duration_text(o.duration_s), o.reason])
-    return [*parts, grid(rows, st, [22 * mm, 40 * mm, 34 * mm, 34 * mm, 44 * mm])]
+    return [*parts, grid(rows, st, [20 * mm, 44 * mm, 44 * mm, 28 * mm, 38 * mm])]
 
 
 def lighting(answer: m.LightingOut, faults: list[LightFault], st: Styles) -> list[Flowable]:
@@ -152,9 +153,20 @@ def lighting(answer: m.LightingOut, faults: list[LightFault], st: Styles) -> lis
     if not faults:
         return [para(summary, st.body), para("Không có đèn báo lỗi trong tháng.", st.body)]
     rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", "Sáng đúng lịch (tháng)"]]
-    rows += [[f.light, f.zone, FAULTS.get(f.fault, f.fault), ", ".join(d.strftime("%d/%m") for d in f.dates),
+    rows += [[f.light, f.zone, FAULTS.get(f.fault, f.fault), _date_ranges(f.dates),
               vi.value_text(f.availability_pct, "%")] for f in faults]
     return [para(summary, st.body), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
+
+
+def _date_ranges(dates: Sequence[date]) -> str:
+    """``05/03, 18/03–31/03``: consecutive days as one range."""
+    runs: list[list[date]] = []
+    for day in sorted(dates):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(f"{r[0]:%d/%m}" + (f"–{r[-1]:%d/%m}" if len(r) > 1 else "") for r in runs)
 
 
 def _gateways(gateways: list[Gateway], zone: ZoneInfo, st: Styles) -> Table:

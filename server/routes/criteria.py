@@ -5,13 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from server import csvout
-from server.deps import Format, KnownVillage, RawWindow, ScopeParams, ServiceDep, require_read
+from server.deps import (
+    READ_ERRORS,
+    Format,
+    KnownVillage,
+    RawWindow,
+    ScopeParams,
+    ServiceDep,
+    error_answers,
+    require_read,
+)
 from server.models import CriteriaRollupOut, VillageCriteriaOut
 
-router = APIRouter(tags=["criteria"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["criteria"], dependencies=[Depends(require_read)], responses=READ_ERRORS)
 
 
-@router.get("/villages/{village}/criteria", response_model=VillageCriteriaOut, responses=csvout.CSV_RESPONSE)
+@router.get("/villages/{village}/criteria", response_model=VillageCriteriaOut,
+            responses=csvout.CSV_RESPONSE | error_answers(404))
 def village_criteria(request: Request, service: ServiceDep, village: KnownVillage, window: RawWindow,
                      format: Format = None):
     result = service.village_criteria(village, *window)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from server.deps import SLUG_PATTERN, Admin, KnownVillage, ServiceDep
+from server.deps import SLUG_PATTERN, Admin, KnownVillage, ServiceDep, error_answers
 from server.models import IndicatorIn, IndicatorOut
 
-router = APIRouter(tags=["indicators"])
+router = APIRouter(tags=["indicators"], responses=error_answers(400, 401, 403, 404, 422, 502, 503))
 
 
 @router.put("/villages/{village}/indicators/{indicator}", response_model=IndicatorOut)

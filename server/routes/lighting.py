@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from server.deps import KnownVillage, ServiceDep, WindowParams, require_read
+from server.deps import VILLAGE_ERRORS, KnownVillage, ServiceDep, WindowParams, require_read
 from server.models import LightingOut
 
-router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)], responses=VILLAGE_ERRORS)
 
 
 @router.get("/villages/{village}/lighting", response_model=LightingOut)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from server import csvout
-from server.deps import Format, KnownVillage, LinkQuery, ServiceDep, WindowParams, require_read
+from server.deps import (
+    VILLAGE_ERRORS,
+    Format,
+    KnownVillage,
+    LinkQuery,
+    ServiceDep,
+    WindowParams,
+    require_read,
+)
 from server.models import OutagesOut
 
-router = APIRouter(tags=["outages"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["outages"], dependencies=[Depends(require_read)], responses=VILLAGE_ERRORS)
 
 
 @router.get("/villages/{village}/outages", response_model=OutagesOut, responses=csvout.CSV_RESPONSE)

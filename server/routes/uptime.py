@@ -5,10 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from server import csvout
-from server.deps import Format, KnownVillage, LinkQuery, ServiceDep, StepParam, WindowParams, require_read
+from server.deps import (
+    VILLAGE_ERRORS,
+    Format,
+    KnownVillage,
+    LinkQuery,
+    ServiceDep,
+    StepParam,
+    WindowParams,
+    require_read,
+)
 from server.models import UptimeOut
 
-router = APIRouter(tags=["uptime"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["uptime"], dependencies=[Depends(require_read)], responses=VILLAGE_ERRORS)
 
 
 @router.get("/villages/{village}/uptime", response_model=UptimeOut, responses=csvout.CSV_RESPONSE)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from server.deps import ScopeParams, ServiceDep, WindowParams, require_read
+from server.deps import READ_ERRORS, ScopeParams, ServiceDep, WindowParams, require_read
 from server.models import VillagesOut
 
-router = APIRouter(tags=["villages"], dependencies=[Depends(require_read)])
+router = APIRouter(tags=["villages"], dependencies=[Depends(require_read)], responses=READ_ERRORS)
 
 
 @router.get("/villages", response_model=VillagesOut)

@@ -1,59 +1,66 @@
-"""Property-based requests from the OpenAPI schema (schemathesis generates them): never a 5xx.
-
-Schemathesis builds the cases from ``/api/v1/openapi.json``; they are sent in-process through Starlette's
-TestClient (the ASGI app with its lifespan), as the installed schemathesis' own ASGI transport trips over
-the installed urllib3.
-"""
+"""Property-based requests from the OpenAPI schema (schemathesis generates them) against the service over HTTP:
+never a 5xx, and every answer is what the schema says it is (a status documented for the operation, a body valid
+against its model, the documented content type), and malformed input and missing keys are refused."""
 
 from __future__ import annotations
 
-import json
+import threading
+import time
+from collections.abc import Iterator
 
+import httpx
+import pytest
 import schemathesis
 import srv_scenario as sc
-from fastapi.testclient import TestClient
+import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from srv_helpers import ADMIN, make_config
 
 from server.app import create_app
+from thonminh.localservices import free_port
 
 
-def _send(client: TestClient, case) -> int:
-    headers = {**{k: str(v) for k, v in (case.headers or {}).items()}, **ADMIN}
-    kwargs = {}
-    body = case.body
-    if body is not None and type(body).__name__ != "NotSet":
-        # negative cases include bodies that are not JSON at all: send them as they are
-        kwargs["content"] = body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode()
-        headers.setdefault("Content-Type", case.media_type or "application/json")
-    response = client.request(case.method, case.formatted_path, params=case.query or None, headers=headers, **kwargs)
-    assert response.status_code < 500, f"{case.method} {case.formatted_path} {case.query}: {response.text}"
-    return response.status_code
+@pytest.fixture
+def served(seeded) -> Iterator[str]:
+    """The criteria service on a loopback port, as uvicorn runs it in production."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(make_config(seeded.url, seeded.database)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
 
 
-def test_no_input_gives_a_server_error(seeded):
-    app = create_app(make_config(seeded.url, seeded.database))
-    with TestClient(app) as client:
-        schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
-        known = {"village": sc.A["village"]}
-        cases = st.one_of(
-            schema.as_strategy(GenerationMode.POSITIVE),
-            schema.as_strategy(GenerationMode.NEGATIVE),
-            # a village in the data, so generated windows, links and steps reach the figures
-            schema.as_strategy(GenerationMode.POSITIVE, path_parameters=known),
-            schema.as_strategy(GenerationMode.NEGATIVE, path_parameters=known),
-        )
-        seen: dict[int, int] = {}
+def test_every_answer_matches_the_published_schema(served: str):
+    schema = schemathesis.openapi.from_dict(httpx.get(f"{served}/api/v1/openapi.json").json())
+    known = {"village": sc.A["village"]}
+    cases = st.one_of(
+        schema.as_strategy(GenerationMode.POSITIVE, headers=ADMIN),
+        schema.as_strategy(GenerationMode.NEGATIVE, headers=ADMIN),
+        # a village in the data, so generated windows, links and steps reach the figures
+        schema.as_strategy(GenerationMode.POSITIVE, path_parameters=known, headers=ADMIN),
+        schema.as_strategy(GenerationMode.NEGATIVE, path_parameters=known, headers=ADMIN),
+    )
+    seen: dict[int, int] = {}
 
-        @given(case=cases)
-        @settings(max_examples=200, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
-        def run(case):
-            status = _send(client, case)
-            seen[status] = seen.get(status, 0) + 1
+    @given(case=cases)
+    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        # a pattern-valid pair of times can still make an empty window (end before start, a day past now): the
+        # schema says so in words, so valid-looking input is not held to "must be accepted"
+        response = case.call_and_validate(base_url=served, excluded_checks=[positive_data_acceptance])
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
 
-        run()
+    run()
     assert seen.get(200, 0) > 10, seen  # a share of the requests were valid and answered
     assert any(400 <= status < 500 for status in seen), seen

@@ -36,6 +36,11 @@ def test_keys_read_for_get_admin_for_put(api):
     # an unknown village is not revealed to someone without a key
     assert api.get("/api/v1/villages/nowhere/uptime").status_code == 401
     assert api.get("/api/v1/health").status_code == 200  # health needs no key
+    # but tells a stranger nothing of where the database is; the read key gets the details
+    assert set(api.get("/api/v1/health").json()) == {"status", "version"}
+    assert set(api.get("/api/v1/health", headers={"X-API-Key": "wrong-key-0123456789"}).json()) == {"status",
+                                                                                                  "version"}
+    assert "url" in api.get("/api/v1/health", headers=READ).json()["influxdb"]
 
 
 def test_without_keys_the_service_refuses_to_start(seeded):

@@ -69,3 +69,15 @@ def test_day_and_week_buckets_follow_the_local_calendar():
     weeks = buckets(window, Step("1w", 7 * 86400), VN)
     assert [iso(e) for _, e in weeks] == ["2025-03-02T17:00:00Z", "2025-03-09T17:00:00Z", "2025-03-12T00:00:00Z"]
     assert datetime.fromtimestamp(weeks[1][0] / 1000, VN).strftime("%A %H:%M") == "Monday 00:00"
+
+
+def test_an_enormous_relative_time_is_a_clear_error_not_a_crash():
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    with pytest.raises(ParameterError, match="end: '\\+882m61627w5w815400w38w' is outside 2000..2200"):
+        parse_time("+882m61627w5w815400w38w", now=now, zone=ZoneInfo("Asia/Ho_Chi_Minh"), parameter="end")
+
+
+def test_a_plus_that_arrived_as_a_space_gets_a_hint():
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    with pytest.raises(ParameterError, match="write it as %2B"):
+        parse_time("2025-02-01T00:00:00 07:00", now=now, zone=ZoneInfo("Asia/Ho_Chi_Minh"), parameter="start")

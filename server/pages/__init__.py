@@ -1,0 +1,54 @@
+"""Evidence people can read: server-rendered pages of the criteria service (docs/pages.md).
+
+Everything a page needs is served by the package itself (the village network is often offline): the HTML,
+its stylesheet, SVG charts drawn on the server, and the API's Swagger UI from the ``swagger-ui-bundle-v2``
+package. ``install`` mounts it all on the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from server.pages.auth import Sessions
+from server.pages.i18n import Lang, lang_of
+from server.pages.routes import SignInRequired, render, router
+
+__all__ = ["install"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _sign_in_page(request: Request, _: Exception) -> HTMLResponse:
+    lang = Lang(lang_of(request.query_params.get("lang")), request.app.state.service.zone)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, "signin.html", lang, 401, next=here, failed=False, refused=True)
+
+
+def install(app: FastAPI, api_prefix: str) -> None:
+    """The pages under ``/pages``, their static files, ``/`` to the overview, and the API docs at
+    ``{api_prefix}/docs`` with Swagger UI served from this machine."""
+    app.state.page_sessions = Sessions(app.state.config)
+    app.include_router(router)
+    app.mount("/pages/static", StaticFiles(directory=STATIC), name="pages-static")
+    app.mount(f"{api_prefix}/docs-assets", StaticFiles(directory=Path(swagger_ui_path)), name="docs-assets")
+    app.add_exception_handler(SignInRequired, _sign_in_page)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/pages/", status_code=307)
+
+    @app.get(f"{api_prefix}/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root_path = request.scope.get("root_path", "")
+        assets = f"{root_path}{api_prefix}/docs-assets"
+        return get_swagger_ui_html(openapi_url=f"{root_path}{app.openapi_url}", title=f"{app.title} - API",
+                                   swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{assets}/swagger-ui.css",
+                                   swagger_favicon_url=f"{assets}/favicon-32x32.png",
+                                   swagger_ui_parameters={"validatorUrl": None})

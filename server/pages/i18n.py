@@ -1,0 +1,197 @@
+"""Words and number, time and duration formats of the pages, in Vietnamese (default) and English.
+
+Vietnamese writes a decimal comma and a dot between thousands (99,5 %; 1.234); English the other way round.
+Every time is shown in the service's zone (Asia/Ho_Chi_Minh), and the pages say which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+__all__ = ["LANGS", "Lang", "lang_of", "text"]
+
+LANGS = ("vi", "en")
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # (vi, en)
+    "app": ("Thôn thông minh: bằng chứng hạ tầng số", "Smart village: evidence of the digital infrastructure"),
+    "switch": ("English", "Tiếng Việt"),
+    "overview": ("Tổng hợp", "Overview"),
+    "sign_in": ("Đăng nhập", "Sign in"),
+    "sign_out": ("Đăng xuất", "Sign out"),
+    "signed_in_as": ("Đã đăng nhập", "Signed in as"),
+    "key": ("Khóa đọc (read key)", "Read key"),
+    "sign_in_intro": ("Nhập khóa đọc do quản trị viên cấp. Khóa chỉ được gửi một lần; trình duyệt giữ một phiên "
+                      "đăng nhập.", "Enter the read key your administrator gave you. It is sent once; the browser "
+                      "keeps a session."),
+    "bad_key": ("Khóa không đúng.", "That key is not valid."),
+    "need_sign_in": ("Trang này cần đăng nhập bằng khóa đọc.", "This page needs a sign-in with a read key."),
+    "criteria": ("Tiêu chí", "Criteria"),
+    "criterion": ("Tiêu chí", "Criterion"),
+    "verdict": ("Kết quả", "Verdict"),
+    "pass": ("Đạt", "Pass"),
+    "fail": ("Không đạt", "Fail"),
+    "insufficient_data": ("Chưa đủ dữ liệu", "Insufficient data"),
+    "measured": ("Đo được", "Measured"),
+    "threshold": ("Ngưỡng", "Threshold"),
+    "coverage": ("Độ phủ dữ liệu", "Coverage"),
+    "window": ("Khoảng thời gian", "Window"),
+    "daily": ("Theo ngày", "Per day"),
+    "no_chart": ("Không có giá trị theo ngày", "No daily values"),
+    "outages": ("Mất kết nối", "Outages"),
+    "link": ("Đường truyền", "Link"),
+    "start": ("Bắt đầu", "Start"),
+    "end": ("Kết thúc", "End"),
+    "duration": ("Thời lượng", "Duration"),
+    "reason": ("Lý do", "Reason"),
+    "still_open": ("chưa khôi phục", "still open"),
+    "no_outages": ("Không có lần mất kết nối nào.", "No outages."),
+    "availability": ("Tỷ lệ hoạt động", "Availability"),
+    "wifi": ("Wi-Fi công cộng", "Public Wi-Fi"),
+    "wifi_users": ("Người dùng Wi-Fi mỗi ngày", "Wi-Fi users per day"),
+    "mean_users": ("Trung bình mỗi ngày", "Mean per day"),
+    "lights": ("Đèn chiếu sáng công cộng", "Street lights"),
+    "on_schedule": ("Sáng đúng lịch", "Lit when scheduled"),
+    "lights_count": ("Số đèn", "Lights"),
+    "faults": ("Lỗi", "Faults"),
+    "repair_list": ("Danh sách cần sửa", "Repair list"),
+    "pole": ("Cột đèn", "Pole"),
+    "fault": ("Lỗi", "Fault"),
+    "since": ("Từ khi", "Since"),
+    "last_report": ("Báo cáo cuối", "Last report"),
+    "position": ("Vị trí", "Position"),
+    "no_repairs": ("Không có đèn nào cần sửa.", "No light needs repair."),
+    "signal": ("Tín hiệu 4G", "4G signal"),
+    "registered": ("Đăng ký mạng", "Registered"),
+    "rsrp_share": ("Số lần đo RSRP ≥ {dbm} dBm", "RSRP readings ≥ {dbm} dBm"),
+    "median": ("Trung vị", "Median"),
+    "indicators": ("Chỉ số nhập tay", "Manual indicators"),
+    "value": ("Giá trị", "Value"),
+    "entered_by": ("Người nhập", "Entered by"),
+    "entered_at": ("Thời điểm", "When"),
+    "no_indicator": ("Chưa có giá trị nào được nhập.", "No value entered."),
+    "no_data": ("Không có dữ liệu", "No data"),
+    "month": ("Tháng", "Month"),
+    "show": ("Xem", "Show"),
+    "last_30": ("30 ngày gần nhất", "Last 30 days"),
+    "villages": ("Thôn", "Villages"),
+    "village": ("Thôn", "Village"),
+    "place": ("Xã / huyện / tỉnh", "Commune / district / province"),
+    "counts": ("Số thôn theo kết quả", "Villages per verdict"),
+    "filter": ("Lọc", "Filter"),
+    "search": ("Tên thôn", "Village name"),
+    "any": ("Tất cả", "Any"),
+    "shown": ("Hiển thị {n} / {total} thôn", "Showing {n} of {total} villages"),
+    "status": ("Trạng thái công khai", "Public status"),
+    "status_note": ("Trang công khai: chỉ kết quả và tỷ lệ hoạt động, không có thông tin thiết bị.",
+                    "Public page: verdicts and availability only, no device details."),
+    "times_in": ("Giờ Việt Nam ({zone}, UTC{offset})", "Times in {zone} (UTC{offset})"),
+    "error": ("Lỗi", "Error"),
+    "not_found": ("Không tìm thấy", "Not found"),
+    "back": ("Về trang tổng hợp", "Back to the overview"),
+    "api": ("API", "API"),
+    "documents": ("Tài liệu API", "API docs"),
+    "unknown_village": ("Thôn {village} không có trong dữ liệu.", "Village {village} is not in the data."),
+    "bad_month": ("Tháng {month} không hợp lệ: hãy viết YYYY-MM, ví dụ 2025-03.",
+                  "Month {month} is not valid: write YYYY-MM, e.g. 2025-03."),
+    "future_month": ("Tháng {month} chưa bắt đầu.", "Month {month} has not started yet."),
+    "no_data_month": ("Không có dữ liệu nào trong khoảng thời gian này.", "There is no data in this window."),
+    "online": ("trực tuyến", "online"),
+    "offline": ("mất kết nối", "offline"),
+    "day_unit": ("ngày", "d"),
+    "hour_unit": ("giờ", "h"),
+    "minute_unit": ("phút", "min"),
+    "second_unit": ("giây", "s"),
+    "users_per_day": ("người/ngày", "users/day"),
+    "lamp_failure": ("Hỏng bóng", "Lamp failure"),
+    "day_burning": ("Sáng ban ngày", "Burning by day"),
+    "dark": ("Không sáng khi cần", "Dark when scheduled"),
+    "stale": ("Không báo cáo", "Not reporting"),
+}
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    """The page word ``key`` in ``lang``; an unknown key shows as itself, so a gap is visible, not a crash."""
+    pair = _TEXT.get(key)
+    if pair is None:
+        return key
+    chosen = pair[0] if lang == "vi" else pair[1]
+    return chosen.format(**values) if values else chosen
+
+
+def lang_of(value: str | None) -> str:
+    return value if value in LANGS else "vi"
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """The formats of one language and zone, handed to the templates as ``L``."""
+
+    code: str
+    zone: ZoneInfo
+
+    def t(self, key: str, **values: object) -> str:
+        return text(key, self.code, **values)
+
+    def number(self, value: float | None, digits: int = 1) -> str:
+        """``1.234,5`` in Vietnamese, ``1,234.5`` in English; trailing zeros kept to ``digits``; ``–`` for none."""
+        if value is None:
+            return "–"
+        plain = f"{value:,.{digits}f}"
+        if self.code == "vi":
+            plain = plain.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return plain
+
+    def percent(self, value: float | None, digits: int = 1) -> str:
+        return "–" if value is None else f"{self.number(value, digits)} %"
+
+    def share(self, value: float | None) -> str:
+        """A 0..1 share (coverage) as a whole percent."""
+        return "–" if value is None else f"{self.number(100 * value, 0)} %"
+
+    def value(self, value: float | None, unit: str) -> str:
+        """A figure with its unit, the way the criteria state it (``%``, ``users/day``, ...)."""
+        if unit == "%":
+            return self.percent(value)
+        shown = {"users/day": self.t("users_per_day")}.get(unit, unit)
+        return f"{self.number(value)} {shown}".rstrip()
+
+    def when(self, moment: datetime | int | str | None, *, seconds: bool = False) -> str:
+        """A local time, ``06/03/2025 19:05`` (vi) or ``2025-03-06 19:05`` (en); the zone is named on the page."""
+        if moment is None:
+            return "–"
+        local = _to_datetime(moment).astimezone(self.zone)
+        clock = "%H:%M:%S" if seconds else "%H:%M"
+        return local.strftime(("%d/%m/%Y " if self.code == "vi" else "%Y-%m-%d ") + clock)
+
+    def day(self, moment: datetime | int | str) -> str:
+        """A local day, ``06/03`` (vi) or ``03-06`` (en); a bare ``2025-03-06`` is already a local day."""
+        shown = date.fromisoformat(moment) if isinstance(moment, str) and len(moment) == 10 \
+            else _to_datetime(moment).astimezone(self.zone)
+        return shown.strftime("%d/%m" if self.code == "vi" else "%m-%d")
+
+    def duration(self, seconds: float | None) -> str:
+        """``2 giờ 30 phút 5 giây`` / ``2 h 30 min 5 s``: the two largest units that are not zero."""
+        if seconds is None:
+            return "–"
+        left = int(round(seconds))
+        parts = []
+        for unit, size in (("day_unit", 86400), ("hour_unit", 3600), ("minute_unit", 60), ("second_unit", 1)):
+            amount, left = divmod(left, size)
+            if amount or (unit == "second_unit" and not parts):
+                parts.append(f"{amount} {self.t(unit)}")
+        return " ".join(parts[:2])
+
+    def zone_note(self) -> str:
+        offset = datetime.now(self.zone).strftime("%z")
+        return self.t("times_in", zone=self.zone.key, offset=f"{offset[:3]}:{offset[3:]}")
+
+
+def _to_datetime(moment: datetime | int | str) -> datetime:
+    if isinstance(moment, datetime):
+        return moment
+    if isinstance(moment, int):
+        return datetime.fromtimestamp(moment / 1000, UTC)
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))

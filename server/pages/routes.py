@@ -1,0 +1,158 @@
+"""The pages' routes: parse, call one function of ``views``, render a template. No query here.
+
+``/pages/`` the overview, ``/pages/villages/{village}`` a village, ``/pages/status/`` the public status pages,
+``/pages/signin`` and ``/pages/signout``. Every page but the public ones needs a signed-in read key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from server.deps import Principal, ServiceDep
+from server.errors import ApiError
+from server.pages import views
+from server.pages.auth import Sessions, safe_next
+from server.pages.charts import bar_chart
+from server.pages.i18n import Lang, lang_of
+from server.queries import Scope
+
+__all__ = ["SignInRequired", "router", "templates"]
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/pages", include_in_schema=False)
+
+Text = Annotated[str, Query(max_length=200)]
+
+
+class SignInRequired(Exception):
+    """A protected page asked for without a session or key: answered 401 with the sign-in form."""
+
+
+def page_lang(request: Request, lang: Annotated[str | None, Query(max_length=8)] = None) -> Lang:
+    return Lang(lang_of(lang), request.app.state.service.zone)
+
+
+LangDep = Annotated[Lang, Depends(page_lang)]
+
+
+def sessions(request: Request) -> Sessions:
+    return request.app.state.page_sessions
+
+
+def viewer(request: Request) -> Principal:
+    principal = sessions(request).principal(request)
+    if principal is None:
+        raise SignInRequired()
+    return principal
+
+
+Viewer = Annotated[Principal, Depends(viewer)]
+
+
+def render(request: Request, name: str, lang: Lang, status: int = 200, **context: Any) -> HTMLResponse:
+    principal = sessions(request).principal(request)
+    base = request.scope.get("root_path", "")
+
+    def with_lang(code: str) -> str:
+        query = {k: v for k, v in request.query_params.items() if k != "lang"} | ({"lang": code} if code != "vi"
+                                                                                    else {})
+        return request.url.path + (f"?{urlencode(query)}" if query else "")
+
+    def link(path: str, **query: str | None) -> str:
+        params = {k: v for k, v in query.items() if v} | ({"lang": lang.code} if lang.code != "vi" else {})
+        return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
+
+    return templates.TemplateResponse(request, name, {
+        "L": lang, "principal": principal, "base": base, "with_lang": with_lang, "link": link,
+        "chart": bar_chart, "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        **context}, status_code=status)
+
+
+def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[str, Any]]]) -> HTMLResponse:
+    """Render what ``build`` returns; a refused request (unknown village, bad month, bad time) is a page
+    that says why, with its status, never a 500."""
+    try:
+        name, context = build()
+    except views.PageError as err:
+        return render(request, "error.html", lang, err.status, message=lang.t(err.key, **err.values))
+    except ApiError as err:
+        return render(request, "error.html", lang, err.status, message=err.message)
+    return render(request, name, lang, **context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, service: ServiceDep, lang: LangDep, _: Viewer, province: Text = "",
+             district: Text = "", commune: Text = "", month: Text = "", start: Text = "", end: Text = "",
+             sort: Text = "name", order: Text = "asc", q: Text = "", criterion: Text = "", verdict: Text = ""):
+    def build() -> tuple[str, dict[str, Any]]:
+        period = views.period_of(service, month or None, start or None, end or None)
+        scope = Scope(province=province or None, district=district or None, commune=commune or None)
+        view = views.overview_view(service, scope, period, sort=sort, descending=order == "desc", search=q,
+                                   criterion=criterion, verdict=verdict)
+        return "overview.html", {"view": view, "q": q, "criterion": criterion, "verdict": verdict}
+
+    return guarded(request, lang, build)
+
+
+@router.get("/villages/{village}", response_class=HTMLResponse)
+def village(request: Request, service: ServiceDep, lang: LangDep, _: Viewer, village: str, month: Text = "",
+            start: Text = "", end: Text = ""):
+    def build() -> tuple[str, dict[str, Any]]:
+        if len(village) > 128:
+            raise views.PageError(404, "unknown_village", village=village[:40])
+        period = views.period_of(service, month or None, start or None, end or None)
+        try:
+            view = views.village_view(service, village, period)
+        except ApiError as err:
+            if err.status == 404:
+                raise views.PageError(404, "unknown_village", village=village) from err
+            raise
+        return "village.html", {"view": view}
+
+    return guarded(request, lang, build)
+
+
+@router.get("/status/", response_class=HTMLResponse)
+def status_index(request: Request, service: ServiceDep, lang: LangDep):
+    return render(request, "status_index.html", lang, villages=views.public_villages(service))
+
+
+@router.get("/status/{village}", response_class=HTMLResponse)
+def status(request: Request, service: ServiceDep, lang: LangDep, village: str, month: Text = ""):
+    def build() -> tuple[str, dict[str, Any]]:
+        period = views.period_of(service, month or None, None, None)
+        return "status.html", {"view": views.status_view(service, village[:128], period)}
+
+    return guarded(request, lang, build)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin_form(request: Request, lang: LangDep, next: Text = ""):
+    return render(request, "signin.html", lang, next=safe_next(next, "/pages/"), failed=False)
+
+
+@router.post("/signin")
+async def signin(request: Request, lang: LangDep) -> Response:
+    # the form is parsed here (urlencoded), so the pages need no multipart package
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    key = (form.get("key") or [""])[0]
+    target = safe_next((form.get("next") or [""])[0], "/pages/")
+    response = RedirectResponse(target, status_code=303)
+    if sessions(request).sign_in(request, response, key) is None:
+        return render(request, "signin.html", lang, 401, next=target, failed=True)
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, lang: LangDep) -> Response:
+    response = RedirectResponse("/pages/signin" + ("?lang=en" if lang.code == "en" else ""), status_code=303)
+    sessions(request).sign_out(response)
+    return response

@@ -1,0 +1,211 @@
+"""What each page shows, assembled from the service's answers (the API's own objects), never recomputed.
+
+Plain functions of the ``Service``: the routes parse, call one of these and render its result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from server.errors import ParameterError
+from server.models import CriterionVerdictOut, RollupVillageOut, VillageCriteriaOut
+from server.pages.daily import Day, daily_values
+from server.pages.repairs import repair_list
+from server.queries import Scope
+from server.service import Service
+from server.timeparse import Window, floor_hour, iso
+from thonminh.figures import FIGURES, Kind
+
+__all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+#: the worst first when a column of verdicts is sorted
+_VERDICT_ORDER = {"fail": 0, "insufficient_data": 1, "pass": 2}
+#: RSRP levels shown on the village page (the API answers the whole ladder)
+SIGNAL_LEVELS = ("-120", "-110", "-100", "-90")
+
+
+class PageError(Exception):
+    """A page that cannot be shown: its HTTP status and the page word (``i18n``) that says why."""
+
+    def __init__(self, status: int, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.values = values
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The window a page was asked for: a month, a start/end as the API takes them, or neither (the default)."""
+
+    start: str | None = None
+    end: str | None = None
+    month: str | None = None
+
+    def query(self) -> dict[str, str]:
+        if self.month:
+            return {"month": self.month}
+        return {k: v for k, v in (("start", self.start), ("end", self.end)) if v}
+
+
+def period_of(service: Service, month: str | None, start: str | None, end: str | None) -> Period:
+    """``month=YYYY-MM`` (local calendar) or ``start``/``end``; a malformed or future month is refused."""
+    if not month:
+        return Period(start, end)
+    match = _MONTH.match(month.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise PageError(422, "bad_month", month=month[:20])
+    year, number = int(match.group(1)), int(match.group(2))
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    if datetime.combine(first, datetime.min.time(), service.zone) > service.now():
+        raise PageError(422, "future_month", month=month)
+    return Period(first.isoformat(), following.isoformat(), month)
+
+
+def display_name(service: Service, village: str) -> str:
+    """The village's name as people write it (``[villages.<slug>] name`` in server.toml), else its slug."""
+    settings = service.config.villages.get(village)
+    return settings.name if settings and settings.name else village
+
+
+def is_public(service: Service, village: str) -> bool:
+    settings = service.config.villages.get(village)
+    return bool(settings and settings.public)
+
+
+def sections_window(service: Service, period: Period) -> Window:
+    """The window of the sections below the criteria: the period's, or the criteria's default (the last
+    ``default_window_days`` ending at the last whole hour, as the criteria without start/end)."""
+    if period.start or period.end:
+        return service.window(period.start, period.end)
+    end_ms = floor_hour(int(service.now().timestamp() * 1000))
+    return service.window(iso(end_ms - service.config.default_window_days * 86_400_000), iso(end_ms))
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@dataclass
+class CriterionRow:
+    out: CriterionVerdictOut
+    days: list[Day] | None
+    window: Window
+
+
+@dataclass
+class VillageView:
+    village: str
+    name: str
+    place: dict[str, Any]
+    period: Period
+    window: Window
+    criteria: VillageCriteriaOut
+    rows: list[CriterionRow]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def no_data(self) -> bool:
+        return all(r.out.evidence.coverage == 0 for r in self.rows)
+
+
+def _criteria_rows(service: Service, village: str, criteria: VillageCriteriaOut, wifi=None) -> list[CriterionRow]:
+    by_id = {c.id: c for c in service.criteria.criteria}
+    rows = []
+    for out in criteria.criteria:
+        window = Window(_ms(out.evidence.window.start), _ms(out.evidence.window.end))
+        rows.append(CriterionRow(out, daily_values(service, village, by_id[out.id], window, wifi), window))
+    return rows
+
+
+def _place(service: Service, village: str) -> dict[str, Any]:
+    rows = service.reader.places(Scope(village=village)).rows
+    return rows[0] if rows else {}
+
+
+def village_view(service: Service, village: str, period: Period) -> VillageView:
+    """Everything the village page shows: criteria with daily values, outages, Wi-Fi, lights, 4G, indicators."""
+    service.require_village(village)
+    window = sections_window(service, period)
+    criteria = service.village_criteria(village, period.start, period.end)
+    wifi = service.wifi(village, window)
+    lighting = service.lighting(village, window)
+    indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
+    return VillageView(
+        village, display_name(service, village), _place(service, village), period, window, criteria,
+        _criteria_rows(service, village, criteria, wifi),
+        {"outages": service.outages(village, window, None), "wifi": wifi, "lighting": lighting,
+         "repairs": repair_list(service, village, lighting), "modem": service.modem(village, window),
+         "indicators": indicators, "wifi_days": _wifi_chart(service, village, window, wifi)},
+    )
+
+
+def _wifi_chart(service: Service, village: str, window: Window, wifi) -> list[Day] | None:
+    use = next((c for c in service.criteria.criteria if c.figure == "wifi.daily_users" and not c.params.get("ap")),
+               None)
+    return daily_values(service, village, use, window, wifi) if use else None
+
+
+def status_view(service: Service, village: str, period: Period) -> VillageView:
+    """The public status page: verdicts and availability only (no device, no person, no query)."""
+    if not is_public(service, village) or not service.reader.village_exists(village):
+        raise PageError(404, "not_found")
+    criteria = service.village_criteria(village, period.start, period.end)
+    window = sections_window(service, period)
+    return VillageView(village, display_name(service, village), {}, period, window, criteria,
+                       _criteria_rows(service, village, criteria))
+
+
+@dataclass
+class OverviewView:
+    scope: Scope
+    period: Period
+    rollup: Any
+    rows: list[RollupVillageOut]
+    names: dict[str, str]
+    total: int
+    sort: str
+    descending: bool
+
+
+def _sort_key(sort: str, names: dict[str, str]):
+    if sort in ("", "name"):
+        return lambda v: (names[v.village].casefold(), v.village)
+
+    def by_verdict(v: RollupVillageOut):
+        found = v.verdicts.get(sort)
+        if found is None:
+            return (3, 0.0, names[v.village].casefold())
+        return (_VERDICT_ORDER.get(found.verdict, 3), found.value if found.value is not None else -1e300,
+                names[v.village].casefold())
+
+    return by_verdict
+
+
+def overview_view(service: Service, scope: Scope, period: Period, *, sort: str = "name", descending: bool = False,
+                  search: str = "", criterion: str = "", verdict: str = "") -> OverviewView:
+    """The roll-up of ``/criteria`` as a table: filtered by name and by one criterion's verdict, sorted by
+    name or by a criterion (the worst first)."""
+    known = {c.id for c in service.criteria.criteria}
+    if sort not in known | {"", "name"}:
+        raise ParameterError(f"sort: {sort[:40]!r} is not a criterion", parameter="sort")
+    rollup = service.rollup_criteria(scope, period.start, period.end)
+    names = {v.village: display_name(service, v.village) for v in rollup.villages}
+    rows = list(rollup.villages)
+    needle = search.strip().casefold()
+    if needle:
+        rows = [v for v in rows if needle in names[v.village].casefold() or needle in v.village]
+    if criterion in known and verdict in _VERDICT_ORDER:
+        rows = [v for v in rows if v.verdicts.get(criterion) and v.verdicts[criterion].verdict == verdict]
+    rows.sort(key=_sort_key(sort, names), reverse=descending)
+    return OverviewView(scope, period, rollup, rows, names, len(rollup.villages), sort or "name", descending)
+
+
+def public_villages(service: Service) -> list[tuple[str, str]]:
+    return sorted(((display_name(service, slug), slug) for slug, s in service.config.villages.items() if s.public),
+                  key=lambda pair: pair[0].casefold())
