@@ -202,6 +202,7 @@ def signatures(roles: Sequence[str], st: Styles) -> Table:
               para("Ngày ....... tháng ....... năm ..........", st.cell)] for role in roles]
     rows = [cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2])) for i in range(0, len(cells), 2)]
     table = Table(rows, colWidths=[WIDTH / 2] * 2)
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (-1, -1), 0.4, _LINE),
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT),
+                               ("BOX", (0, 0), (-1, -1), 0.4, _LINE),
                                ("INNERGRID", (0, 0), (-1, -1), 0.4, _LINE), ("TOPPADDING", (0, 0), (-1, -1), 6)]))
     return table

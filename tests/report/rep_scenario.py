@@ -51,7 +51,7 @@ class MonthScenario:
         return [(self.at(5, 10), self.at(5, 12.5)), (self.at(20, 6), self.at(20, 12))]
 
     def times(self) -> range:
-        return range(self.start_ms + STEP, self.end_ms + 1, STEP)
+        return range(self.start_ms, self.end_ms, STEP)
 
     # -- village A -------------------------------------------------------------------------------------------
     def uplinks(self) -> Iterator[Point]:
