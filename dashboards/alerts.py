@@ -10,11 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dashboards.influxql import Select, agg, field_ref
+from dashboards.criteria import CRITERIA, failing, figure_query
+from dashboards.influxql import Select, agg, daily_lookback, field_value, trailing
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
 from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
+from thonminh.criteria import Criterion
+from thonminh.figures import Kind
 
-__all__ = ["ALERT_RULES", "FOLDER_TITLE", "FOLDER_UID", "GROUP", "GROUP_INTERVAL_S", "AlertRule", "alerting_file"]
+__all__ = [
+    "ALERT_RULES",
+    "FOLDER_TITLE",
+    "FOLDER_UID",
+    "GROUP",
+    "GROUP_INTERVAL_S",
+    "AlertRule",
+    "alerting_file",
+    "criterion_rule",
+]
 
 FOLDER_UID = "thonminh"
 FOLDER_TITLE = "thonminh"
@@ -31,12 +43,15 @@ class AlertRule:
     #: seconds of data the query looks back over
     lookback_s: int
     reducer: Literal["last", "max", "min", "mean"]
-    op: Literal["gt", "lt"]
-    threshold: float
+    op: Literal["gt", "lt", "outside_range"]
+    #: the threshold, or the range's two ends
+    params: tuple[float, ...]
     pending: str
     summary: Text
     no_data: Literal["OK", "NoData", "Alerting"] = "OK"
     severity: str = "warning"
+    #: the criterion this rule watches, when it is a verdict rule
+    criterion: str | None = None
 
     def data(self) -> list[dict[str, Any]]:
         query = {
@@ -54,7 +69,7 @@ class AlertRule:
         }
         threshold = {
             "refId": "C", "datasource": dict(_EXPR), "type": "threshold", "expression": "B",
-            "conditions": [{"evaluator": {"type": self.op, "params": [self.threshold]}}],
+            "conditions": [{"evaluator": {"type": self.op, "params": list(self.params)}}],
         }
         return [
             {"refId": "A", "relativeTimeRange": {"from": self.lookback_s, "to": 0},
@@ -88,10 +103,10 @@ class AlertRule:
 
 def _uplink_down() -> AlertRule:
     # no successful probe cycle in the last 5 minutes: max(up) over the window is 0
-    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=("village", "link"), scope=())
+    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=("village", "link"), scope=(), window=trailing(300))
     return AlertRule(
         "thonminh-uplink-down", Text("Mất kết nối quá 5 phút", "Uplink down for more than 5 minutes"),
-        q.render(), 300, "max", "lt", 1, "0s",
+        q.render(), 300, "max", "lt", (1,), "0s",
         Text("Đường truyền {{ $labels.link }} của thôn {{ $labels.village }} mất kết nối hơn 5 phút.",
              "Uplink {{ $labels.link }} of {{ $labels.village }} has been down for more than 5 minutes."),
         severity="critical",
@@ -103,11 +118,11 @@ def _gateway_silent() -> AlertRule:
     # filled with 0: the latest bucket is 0 while silent, and 10 minutes pending make "silent > 10 min".
     q = Select(
         GATEWAY, (agg("count", GATEWAY, "uptime_s"),), group_tags=("village", "gateway"),
-        time="5m", fill="0", scope=(),
+        time="5m", fill="0", scope=(), window=trailing(86400),
     )
     return AlertRule(
         "thonminh-gateway-silent", Text("Gateway im lặng quá 10 phút", "Gateway silent for more than 10 minutes"),
-        q.render(), 86400, "last", "lt", 1, "10m",
+        q.render(), 86400, "last", "lt", (1,), "10m",
         Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} không gửi số liệu hơn 10 phút.",
              "Gateway {{ $labels.gateway }} of {{ $labels.village }} has sent nothing for more than 10 minutes."),
         severity="critical",
@@ -115,31 +130,51 @@ def _gateway_silent() -> AlertRule:
 
 
 def _light_fault() -> AlertRule:
-    fault = field_ref(STREETLIGHT, "fault")
-    latest = Select(STREETLIGHT, (agg("last", STREETLIGHT, "fault", "fault"),), group_tags=("village", "zone", "light"), scope=())
-    q = Select(
-        STREETLIGHT, (f"count({fault})",), where=(f"{fault} != ''",), group_tags=("village", "zone", "light"),
-        subquery=latest,
-    )
+    by_light = ("village", "zone", "light")
+    latest = Select(STREETLIGHT, (agg("last", STREETLIGHT, "fault", "fault"),), group_tags=by_light, scope=(),
+                    window=trailing(1800))
+    q = Select(STREETLIGHT, (agg("count", STREETLIGHT, "fault"),), where=(field_value(STREETLIGHT, "fault", "!=", ""),),
+               group_tags=by_light, subquery=latest, window=trailing(1800))
     return AlertRule(
         "thonminh-streetlight-fault", Text("Đèn đường bị lỗi", "Street-light fault"),
-        q.render(), 1800, "last", "gt", 0, "10m",
+        q.render(), 1800, "last", "gt", (0,), "10m",
         Text("Đèn {{ $labels.light }} (khu {{ $labels.zone }}) của thôn {{ $labels.village }} đang lỗi.",
              "Light {{ $labels.light }} (zone {{ $labels.zone }}) of {{ $labels.village }} reports a fault."),
     )
 
 
 def _buffer_lag() -> AlertRule:
-    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=("village", "gateway"), scope=())
+    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=("village", "gateway"), scope=(),
+               window=trailing(900))
     return AlertRule(
         "thonminh-buffer-lag", Text("Dữ liệu chờ gửi quá 1 giờ", "Buffer lag over 1 hour"),
-        q.render(), 900, "last", "gt", 3600, "5m",
+        q.render(), 900, "last", "gt", (3600,), "5m",
         Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} giữ dữ liệu chưa gửi quá 1 giờ.",
              "Gateway {{ $labels.gateway }} of {{ $labels.village }} holds points older than 1 hour."),
     )
 
 
-ALERT_RULES: tuple[AlertRule, ...] = (_uplink_down(), _gateway_silent(), _light_fault(), _buffer_lag())
+def criterion_rule(c: Criterion) -> AlertRule:
+    """Fires per village while the criterion's verdict over its trailing window is decided and fails: the verdict
+    panel's query A over the last ``window`` (no series where the data does not decide, so no alert either)."""
+    window = c.window_s
+    lookback = daily_lookback(window) if c.description_of_figure.kind is Kind.DAILY_MEAN else window
+    fq = figure_query(c, (), trailing(window))
+    op, params = failing(c)
+    return AlertRule(
+        f"thonminh-criterion-{c.id}".replace("_", "-"), Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
+        fq.decided(c.min_coverage).render(), lookback, "last", op, params, "1h",
+        Text(f"Thôn {{{{ $labels.village }}}} không đạt tiêu chí {c.id} ({c.comparator} {c.threshold:g}) "
+             f"trong {window // 86_400 or 1} ngày gần nhất.",
+             f"{{{{ $labels.village }}}} fails criterion {c.id} ({c.comparator} {c.threshold:g}) over its window."),
+        criterion=c.id,
+    )
+
+
+ALERT_RULES: tuple[AlertRule, ...] = (
+    _uplink_down(), _gateway_silent(), _light_fault(), _buffer_lag(),
+    *(criterion_rule(c) for c in CRITERIA.criteria),
+)
 
 
 def alerting_file(lang: Lang = "vi") -> dict[str, Any]:

@@ -1,60 +1,135 @@
-"""InfluxQL for panels and alerts, built from the contract's descriptors.
+"""InfluxQL for panels and alerts: the core's one builder (``thonminh.influxql``), the contract's names, Grafana's time.
 
 Every measurement, field and tag name goes through ``thonminh.contract``: a name that is not in the contract
 raises ``KeyError`` when the dashboards are built, so a renamed field can never leave a panel saying "No data".
-Queries use Grafana's macros (``$timeFilter``, ``$__interval``) and template variables in regex form
-(``"village" =~ /^$village$/``), which Grafana renders for multi-value and "All" selections alike.
+Quoting is the core's (``ident``, ``literal``), the same the criteria service uses.
+
+Time: thonminh's windows are ``[start, end)``. Grafana's ``$timeFilter`` is ``time >= from AND time <= to``, so
+every panel query adds ``time < ${__to}ms`` (``${__from}``/``${__to}`` are the panel's range in epoch ms; see
+``dashboards/macros.py``); a sample stamped exactly at ``to`` belongs to the next window, as in the API.
+Template variables are used in regex form (``"village" =~ /^$village$/``), which Grafana renders for multi-value
+and "All" selections alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from dashboards.model import Query
+from thonminh import influxql as core
 from thonminh.contract import DAILY_TZ, Measurement
+from thonminh.influxql import conditions, from_ref, ident, literal
 
 __all__ = [
+    "PANEL",
     "PROVINCE_SCOPE",
     "VILLAGE_SCOPE",
     "Select",
+    "TimeRange",
     "agg",
+    "daily_lookback",
     "field_ref",
-    "ratio_pct",
+    "field_value",
+    "local_offset_ms",
     "site_filter",
     "tag_ref",
+    "trailing",
 ]
 
 #: template variables each dashboard kind filters on, outermost first
 VILLAGE_SCOPE: tuple[str, ...] = ("village",)
 PROVINCE_SCOPE: tuple[str, ...] = ("district", "commune", "village")
 
+_DAY_MS = 86_400_000
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '\\"') + '"'
+
+def local_offset_ms() -> int:
+    """The UTC offset of ``DAILY_TZ`` in ms, read from the zone database when the dashboards are built.
+
+    Asia/Ho_Chi_Minh has had +07:00 without daylight saving since 1975, so a fixed offset names its local days
+    exactly; ``tz()`` in the queries and this number agree for any range a dashboard can show."""
+    offset = datetime.now(ZoneInfo(DAILY_TZ)).utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds() * 1000)
+
+
+def _days_touched(start_ms: str, end_ms: str) -> str:
+    """InfluxQL for the number of local days ``[start, end)`` touches: ``floor(end - 1ms) - floor(start) + 1`` in
+    local days, written with ``%`` since InfluxQL has no integer division (x - x % d is d * floor(x / d))."""
+    off = local_offset_ms()
+    first = f"({start_ms} + {off})"
+    last = f"({end_ms} - 1 + {off})"
+    return f"(({last} - {last} % {_DAY_MS}) - ({first} - {first} % {_DAY_MS})) / {_DAY_MS} + 1"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Where a query's window comes from, as InfluxQL text: the condition selecting ``[start, end)``, the one
+    that also reaches back to the first local day's midnight (daily points), and the window's length."""
+
+    filter: str
+    daily_filter: str
+    seconds: str
+    days: str
+
+
+#: a panel's range: Grafana substitutes ``$timeFilter`` in its backend and ``${__from}``/``${__to}`` (epoch ms)
+#: in the browser, both from the panel's own time range (its relative time when it has one).
+PANEL = TimeRange(
+    filter="$timeFilter AND time < ${__to}ms",
+    # wifi_daily points are stamped at local midnight: the range's first day has its point before ``from``
+    daily_filter="time > ${__from}ms - 1d AND time < ${__to}ms",
+    seconds="((${__to} - ${__from}) / 1000)",
+    days=f"({_days_touched('${__from}', '${__to}')})",
+)
+
+
+def trailing(seconds: int) -> TimeRange:
+    """The last ``seconds`` up to now, for alert rules.
+
+    Grafana evaluates alert queries in its backend, which expands ``$timeFilter`` from the rule's relative time
+    range but not ``${__from}`` (that is the browser's), so the window's length is the rule's look-back, a
+    constant; nothing is stamped after now, so ``$timeFilter``'s included end changes nothing. A rule on daily
+    points looks back a day more (``daily_lookback``): the day before the window's first day has its point a
+    whole day before the window, out of reach, unless the window starts exactly at a local midnight."""
+    return TimeRange(filter="$timeFilter", daily_filter="$timeFilter", seconds=str(seconds),
+                     days=str(-(-seconds // 86_400) + 1))
+
+
+def daily_lookback(seconds: int) -> int:
+    """The look-back of an alert rule on daily points over a window of ``seconds`` (see ``trailing``)."""
+    return seconds + 86_400
 
 
 def field_ref(m: Measurement, name: str) -> str:
     """``"name"`` for a field of ``m``; ``KeyError`` if the contract has no such field."""
-    return _ident(m.field(name).name)
+    return ident(m.field(name).name)
 
 
 def tag_ref(m: Measurement, name: str) -> str:
     """``"name"`` for a tag of ``m`` (site tags included); ``KeyError`` otherwise."""
+    _check_tag(m, name)
+    return ident(name)
+
+
+def _check_tag(m: Measurement, name: str) -> str:
     if name not in m.all_tags:
         raise KeyError(f"{m.name} has no tag {name!r}; tags: {', '.join(m.all_tags)}")
-    return _ident(name)
+    return name
 
 
 def agg(fn: str, m: Measurement, name: str, alias: str | None = None) -> str:
     """``fn("field")`` optionally ``AS "alias"``."""
-    expr = f"{fn}({field_ref(m, name)})"
-    return f"{expr} AS {_ident(alias)}" if alias else expr
+    return core.agg(fn, m.field(name).name, alias)
 
 
-def ratio_pct(m: Measurement, numerator: str, denominator: str, alias: str) -> str:
-    """A time-weighted share in percent: ``sum(num) / sum(den) * 100`` (the contract's derived figures)."""
-    return f"sum({field_ref(m, numerator)}) / sum({field_ref(m, denominator)}) * 100 AS {_ident(alias)}"
+def field_value(m: Measurement, name: str, op: str, value: str | float) -> str:
+    """A condition on a field: ``"state" = 'down'``, ``"rsrp_dbm" >= -110``."""
+    text = literal(value) if isinstance(value, str) else repr(value)
+    return f"{field_ref(m, name)} {op} {text}"
 
 
 def site_filter(m: Measurement, scope: Sequence[str]) -> list[str]:
@@ -64,7 +139,9 @@ def site_filter(m: Measurement, scope: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Select:
-    """``SELECT exprs FROM m [or a subquery] WHERE $timeFilter AND site AND where GROUP BY ...``."""
+    """``SELECT exprs FROM m [or a subquery] WHERE <range> AND site AND where GROUP BY ...`` on the core builder.
+
+    ``daily``: ``m`` holds daily points stamped at local midnight, so the range reaches back to the first day's."""
 
     m: Measurement
     exprs: tuple[str, ...]
@@ -78,29 +155,24 @@ class Select:
     subquery: Select | None = None
     newest_first: bool = False
     limit: int | None = None
+    daily: bool = False
+    window: TimeRange = PANEL
+
+    def statement(self) -> core.Select:
+        source: str | core.Select = self.subquery.statement() if self.subquery else from_ref(self.m.name)
+        where = conditions(
+            self.window.daily_filter if self.daily else self.window.filter,
+            None if self.subquery else site_filter(self.m, self.scope),
+            self.where,
+        )
+        return core.Select(
+            self.exprs, (source,), where, group_tags=tuple(_check_tag(self.m, t) for t in self.group_tags),
+            time=self.time, offset=self.offset, fill=self.fill, newest_first=self.newest_first, limit=self.limit,
+            tz=DAILY_TZ if self.tz else None,
+        )
 
     def render(self) -> str:
-        source = f"({self.subquery.render()})" if self.subquery else _ident(self.m.name)
-        conditions = ["$timeFilter"]
-        if self.subquery is None:
-            conditions += site_filter(self.m, self.scope)
-        conditions += list(self.where)
-        q = f"SELECT {', '.join(self.exprs)} FROM {source} WHERE {' AND '.join(conditions)}"
-        groups = []
-        if self.time:
-            groups.append(f"time({self.time}, {self.offset})" if self.offset else f"time({self.time})")
-        groups += [tag_ref(self.m, t) for t in self.group_tags]
-        if groups:
-            q += " GROUP BY " + ", ".join(groups)
-        if self.fill:
-            q += f" fill({self.fill})"
-        if self.newest_first:
-            q += " ORDER BY time DESC"
-        if self.limit:
-            q += f" LIMIT {self.limit}"
-        if self.tz:
-            q += f" tz('{DAILY_TZ}')"
-        return q
+        return self.statement().render()
 
     def query(self, *, table: bool = False, alias: str | None = None, problems_only: bool = False) -> Query:
         """This statement as a panel target; the alias names series ``village link`` etc. by default."""

@@ -7,8 +7,14 @@ Two stages, as in Grafana:
    regex-escaped (``escapeRegex`` of ``@grafana/data``), a custom all value (``.*``) is inserted unescaped,
    a single-value variable is escaped only where the query uses it inside ``/.../``, and a numeric value is
    never escaped. ``$__interval`` and ``$__interval_ms`` are left for the backend.
+   The global time variables ``$__from`` and ``$__to`` (``${__from}``, ``[[__from]]``) become the panel's range
+   in epoch milliseconds: Grafana 11's dashboards (Scenes) read them from the nearest time range above the
+   query, which is the panel's own when it has a relative time (``TimeFromAndToMacro`` of ``@grafana/scenes``).
 2. the backend (``pkg/tsdb/influxdb/models/query.go``) replaces ``$timeFilter`` with
    ``time >= <from>ms and time <= <to>ms``, then ``$interval``, ``$__interval_ms`` and ``$__interval``.
+
+Alert rules have no browser: Grafana's scheduler runs their queries through the backend only, so template
+variables and ``${__from}``/``${__to}`` stay as they are (``frontend=False``).
 
 Grafana does **not** expand ``$__timeFilter`` for InfluxQL (that is a SQL data source macro); it reaches InfluxDB
 as an unbound parameter and fails. ``interpolate`` raises ``MacroError`` for it and for any other ``$name`` left
@@ -103,11 +109,17 @@ def _format(var: TemplateVar, query: str) -> str:
     return ",".join(values)
 
 
-def _frontend(query: str, variables: Mapping[str, TemplateVar]) -> str:
+def _frontend(query: str, variables: Mapping[str, TemplateVar], from_ms: int, to_ms: int) -> str:
+    times = {"__from": str(from_ms), "__to": str(to_ms)}
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
         if name in ("__interval", "__interval_ms"):
             return f"${name}"  # interpolated by the backend
+        if name in times:
+            if match.group(3) or match.group(5) or match.group(6):
+                raise MacroError(f"{match.group(0)}: formats of the time variables are not reproduced here")
+            return times[name]
         var = variables.get(name)
         return _format(var, query) if var else match.group(0)
 
@@ -179,9 +191,11 @@ def interpolate(
     from_ms: int,
     to_ms: int,
     interval_ms: int,
+    frontend: bool = True,
 ) -> str:
-    """The InfluxQL Grafana would send to InfluxDB for ``query`` over ``[from_ms, to_ms]``."""
-    q = _frontend(query, variables)
+    """The InfluxQL Grafana would send to InfluxDB for ``query`` over ``[from_ms, to_ms]``; ``frontend=False``
+    for an alert rule, which only Grafana's backend interpolates."""
+    q = _frontend(query, variables, from_ms, to_ms) if frontend else query
     text = format_interval(interval_ms)
     q = q.replace("$timeFilter", f"time >= {from_ms}ms and time <= {to_ms}ms")
     q = q.replace("$interval", text).replace("$__interval_ms", str(interval_ms)).replace("$__interval", text)

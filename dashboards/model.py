@@ -11,7 +11,7 @@ technicians read), ``lang="en"`` builds an all-English copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,16 +20,20 @@ from thonminh.contract import DAILY_TZ
 __all__ = [
     "DATASOURCE",
     "DATASOURCE_UID",
+    "AnyMap",
     "Annotation",
     "Dashboard",
     "Lang",
+    "NullMap",
     "Panel",
     "Query",
+    "RangeMap",
     "Row",
     "Text",
     "Threshold",
     "ValueMap",
     "Variable",
+    "threshold_color",
 ]
 
 Lang = Literal["vi", "en"]
@@ -62,13 +66,15 @@ def describe(title: Text, description: Text | None, lang: Lang) -> str:
 @dataclass(frozen=True, slots=True)
 class Query:
     """One raw InfluxQL target. ``group_tags`` is what the query groups by (the tests check those series);
-    ``problems_only`` marks a list of problems (current faults), empty on a healthy village by design."""
+    ``problems_only`` marks a list of problems (current faults), empty on a healthy village by design; ``split``
+    one of a panel's queries that share its villages between them (a verdict's decided and undecided ones)."""
 
     influxql: str
     table: bool = False
     alias: str | None = None
     group_tags: tuple[str, ...] = ()
     problems_only: bool = False
+    split: bool = False
 
     def to_json(self, ref_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,15 +104,52 @@ class ValueMap:
     color: str
 
 
-def mappings_json(maps: Sequence[ValueMap], lang: Lang) -> list[dict[str, Any]]:
-    options = {
-        m.value: {"color": m.color, "index": i, "text": m.text.pick(lang)} for i, m in enumerate(maps)
-    }
-    return [{"type": "value", "options": options}]
+@dataclass(frozen=True, slots=True)
+class NullMap:
+    """Show a missing value (null or NaN) as ``text`` in ``color``."""
+
+    text: Text
+    color: str
+
+
+@dataclass(frozen=True, slots=True)
+class RangeMap:
+    """Show any value in ``[low, high]`` as ``text`` in ``color``."""
+
+    low: float
+    high: float
+    text: Text
+    color: str
+
+
+AnyMap = ValueMap | NullMap | RangeMap
+
+
+def mappings_json(maps: Sequence[AnyMap], lang: Lang) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    values: dict[str, Any] = {}
+    for i, m in enumerate(maps):
+        result = {"color": m.color, "index": i, "text": m.text.pick(lang)}
+        if isinstance(m, ValueMap):
+            values[m.value] = result
+        elif isinstance(m, NullMap):
+            out.append({"type": "special", "options": {"match": "null+nan", "result": result}})
+        else:
+            out.append({"type": "range", "options": {"from": m.low, "to": m.high, "result": result}})
+    return ([{"type": "value", "options": values}] if values else []) + out
 
 
 def thresholds_json(steps: Sequence[Threshold]) -> dict[str, Any]:
     return {"mode": "absolute", "steps": [{"color": s.color, "value": s.value} for s in steps]}
+
+
+def threshold_color(steps: Sequence[Threshold], value: float) -> str:
+    """The colour Grafana gives ``value``: the last step whose value is at most it (``getActiveThreshold``)."""
+    color = steps[0].color
+    for step in steps[1:]:
+        if step.value is not None and value >= step.value:
+            color = step.color
+    return color
 
 
 def ref_ids() -> list[str]:
@@ -123,13 +166,16 @@ class Panel:
     description: Text | None = None
     width: int = 6
     height: int = 6
-    unit: str | None = None
+    unit: str | Text | None = None
     decimals: int | None = None
     min: float | None = None
     max: float | None = None
     thresholds: tuple[Threshold, ...] = ()
-    mappings: tuple[ValueMap, ...] = ()
-    overrides: tuple[Mapping[str, Any], ...] = ()
+    mappings: tuple[AnyMap, ...] = ()
+    #: shown when the panel has no value at all
+    no_value: Text | None = None
+    #: field overrides; a callable gives the override in a language
+    overrides: tuple[Mapping[str, Any] | Callable[[Lang], Mapping[str, Any]], ...] = ()
     #: column or series name -> display name (table headers, legends)
     renames: tuple[tuple[str, Text], ...] = ()
     custom: Mapping[str, Any] = field(default_factory=dict)
@@ -142,7 +188,9 @@ class Panel:
     def to_json(self, lang: Lang, panel_id: int, x: int, y: int) -> dict[str, Any]:
         defaults: dict[str, Any] = {}
         if self.unit:
-            defaults["unit"] = self.unit
+            defaults["unit"] = self.unit.pick(lang) if isinstance(self.unit, Text) else self.unit
+        if self.no_value:
+            defaults["noValue"] = self.no_value.pick(lang)
         for key in ("decimals", "min", "max"):
             value = getattr(self, key)
             if value is not None:
@@ -176,7 +224,7 @@ class Panel:
         return out
 
     def _overrides(self, lang: Lang) -> list[dict[str, Any]]:
-        out = [dict(o) for o in self.overrides]
+        out = [dict(o(lang) if callable(o) else o) for o in self.overrides]
         for name, text in self.renames:
             out.append(
                 {

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dashboards.boards.common import village_variables
-from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, ratio_pct
-from dashboards.model import Annotation, Dashboard, Row, Text, Threshold
+from dashboards.criteria import per_tag_thresholds
+from dashboards.figures import FigureQuery
+from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, field_value
+from dashboards.model import Annotation, Dashboard, Row, Text
 from dashboards.panels import (
     ACTIVE_MAP,
     PERCENT,
@@ -18,6 +20,7 @@ from dashboards.panels import (
     timeseries,
 )
 from thonminh.contract import MODEM, UPLINK, UPLINK_EVENT
+from thonminh.figures import FIGURES
 
 __all__ = ["build", "outage_annotations"]
 
@@ -27,11 +30,11 @@ BY_LINK = ("village", "link")
 
 def outage_annotations() -> tuple[Annotation, ...]:
     """Down and up transitions from ``uplink_event`` as annotations on every time-series panel."""
-    state = field_ref(UPLINK_EVENT, "state")
     cols = (field_ref(UPLINK_EVENT, "reason"), field_ref(UPLINK_EVENT, "previous_state_s"))
 
     def events(value: str) -> Select:
-        return Select(UPLINK_EVENT, cols, where=(f"{state} = '{value}'",), group_tags=BY_LINK, scope=S)
+        return Select(UPLINK_EVENT, cols, where=(field_value(UPLINK_EVENT, "state", "=", value),), group_tags=BY_LINK,
+                      scope=S)
 
     return (
         Annotation(Text("Mất kết nối", "Uplink down"), events("down").query(table=True), "red", "reason", "link"),
@@ -40,24 +43,25 @@ def outage_annotations() -> tuple[Annotation, ...]:
 
 
 def build() -> Dashboard:
-    availability = Select(UPLINK, (ratio_pct(UPLINK, "up_s", "observed_s", "availability"),), group_tags=BY_LINK, scope=S)
-    per_day = Select(
-        UPLINK, (ratio_pct(UPLINK, "up_s", "observed_s", "availability"),), group_tags=BY_LINK,
-        time="1d", fill="none", tz=True, scope=S,
-    )
+    fq = FigureQuery(FIGURES["uplink.availability"], scope=S, by=("link",))
+    by_link = per_tag_thresholds(fq.desc.key, "link")
     coverage_row = Row(
         Text("Tỷ lệ hoạt động", "Availability"),
         (
             stat(
                 Text("Tỷ lệ hoạt động trong khoảng thời gian", "Availability in the selected range"),
-                availability.query(), thresholds=(Threshold(None, "red"), Threshold(95, "green")),
-                description=Text("sum(up_s) / sum(observed_s) của từng đường truyền.", "sum(up_s) / sum(observed_s) per link."),
+                fq.query(fq.value("availability")), overrides=by_link,
+                description=Text(
+                    "Thời gian hoạt động / thời gian quan sát của từng đường truyền; màu theo mức của tiêu chí.",
+                    f"{fq.desc.description}, per link, coloured by its criterion's level.",
+                ),
                 width=8, height=8, **PERCENT,
             ),
             bars(
-                Text("Tỷ lệ hoạt động theo ngày", "Availability per day and link"), per_day.query(),
+                Text("Tỷ lệ hoạt động theo ngày", "Availability per day and link"),
+                fq.query(fq.per_bucket("availability")),
                 description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day."),
-                width=16, **PERCENT,
+                overrides=by_link, width=16, **PERCENT,
             ),
         ),
     )

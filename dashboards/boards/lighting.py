@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dashboards.boards.common import village_variables
 from dashboards.boards.village import lights_faulty, lights_lit
-from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, ratio_pct
+from dashboards.criteria import figure_thresholds
+from dashboards.figures import FigureQuery
+from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, field_value
 from dashboards.model import Dashboard, Panel, Row, Text, Threshold
 from dashboards.panels import FAULT_MAP, PERCENT, bars, geomap, grafana_unit, stat, table
 from thonminh.contract import STREETLIGHT, Measurement
+from thonminh.figures import FIGURES
 
 __all__ = ["COORDINATES", "build", "light_map"]
 
@@ -25,7 +28,7 @@ def light_map(m: Measurement) -> Panel:
         lights = Select(m, tuple(agg("last", m, f, f) for f in (*COORDINATES, *state_fields)), group_tags=BY_LIGHT, scope=S)
         latest = Select(m, tuple(agg("last", m, f, f) for f in (*COORDINATES, "fault")), group_tags=BY_LIGHT, scope=S)
         fault = field_ref(m, "fault")
-        faulty = Select(m, (f'"{lat}"', f'"{lon}"', fault), where=(f"{fault} != ''",), group_tags=BY_LIGHT, subquery=latest)
+        faulty = Select(m, (f'"{lat}"', f'"{lon}"', fault), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=latest)
         return geomap(
             Text("Bản đồ đèn", "Map of the lights"), lights.query(table=True), faulty.query(table=True, problems_only=True),
             latitude=lat, longitude=lon,
@@ -47,8 +50,8 @@ def light_map(m: Measurement) -> Panel:
 def faults_table(m: Measurement) -> Panel:
     fault = field_ref(m, "fault")
     current = Select(m, (agg("last", m, "fault", "fault"),), group_tags=BY_LIGHT, scope=S)
-    now_faulty = Select(m, (fault,), where=(f"{fault} != ''",), group_tags=BY_LIGHT, subquery=current)
-    first_fault = Select(m, (agg("first", m, "fault", "first_fault"),), where=(f"{fault} != ''",), group_tags=BY_LIGHT, scope=S)
+    now_faulty = Select(m, (fault,), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=current)
+    first_fault = Select(m, (agg("first", m, "fault", "first_fault"),), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, scope=S)
     return table(
         Text("Đèn đang lỗi, lỗi từ khi nào", "Faulty lights and since when"),
         now_faulty.query(table=True, problems_only=True), first_fault.query(table=True, problems_only=True),
@@ -68,7 +71,7 @@ def faults_table(m: Measurement) -> Panel:
 def build(streetlight: Measurement | None = None) -> Dashboard:
     m = streetlight or STREETLIGHT
     total = Select(m, ('count("on")',), group_tags=("village",), subquery=Select(m, (agg("last", m, "on", "on"),), group_tags=("village", "light"), scope=S))
-    availability = Select(m, (ratio_pct(m, "lit_when_expected_s", "expected_on_s", "lighting"),), group_tags=("village",), scope=S)
+    lighting = FigureQuery(FIGURES["lighting.availability"], scope=S)
     summary = Row(
         Text("Tóm tắt", "Summary"),
         (
@@ -76,18 +79,14 @@ def build(streetlight: Measurement | None = None) -> Dashboard:
             lights_lit(S),
             lights_faulty(S),
             stat(
-                Text("Tỷ lệ sáng đúng lịch", "Lighting availability"), availability.query(),
+                Text("Tỷ lệ sáng đúng lịch", "Lighting availability"), lighting.query(lighting.value("lighting")),
                 description=Text(
                     "Thời gian đèn sáng khi cần sáng / thời gian cần sáng, mọi đèn của thôn.",
-                    "sum(lit_when_expected_s) / sum(expected_on_s) over all lights of the village.",
+                    f"{lighting.desc.description}, coloured by its criterion's level.",
                 ),
-                thresholds=(Threshold(None, "red"), Threshold(90, "green")), width=8, **PERCENT,
+                thresholds=figure_thresholds(lighting.desc.key), width=8, **PERCENT,
             ),
         ),
-    )
-    per_night = Select(
-        m, (ratio_pct(m, "lit_when_expected_s", "expected_on_s", "lighting"),), group_tags=("village",),
-        time="1d", offset="12h", fill="none", tz=True, scope=S,
     )
     energy_inner = Select(
         m, (f'non_negative_difference(max({field_ref(m, "energy_kwh")})) AS "kwh"',),
@@ -98,7 +97,8 @@ def build(streetlight: Measurement | None = None) -> Dashboard:
         Text("Theo đêm và theo khu", "Per night and per zone"),
         (
             bars(
-                Text("Tỷ lệ sáng đúng lịch theo đêm", "Lighting availability per night"), per_night.query(),
+                Text("Tỷ lệ sáng đúng lịch theo đêm", "Lighting availability per night"),
+                lighting.query(lighting.per_bucket("lighting", offset="12h")),
                 description=Text("Mỗi cột là một đêm (từ 12 giờ trưa đến 12 giờ trưa hôm sau).", "One bar per night, noon to noon local time."),
                 **PERCENT,
             ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards.boards.common import province_variables
 from dashboards.boards.village import criteria_rows
-from dashboards.criteria import DEFAULT_CRITERIA
+from dashboards.criteria import CRITERIA, table_column
 from dashboards.influxql import PROVINCE_SCOPE, Select, agg
 from dashboards.model import Dashboard, Query, Row, Text
 from dashboards.panels import table
@@ -18,33 +18,23 @@ S = PROVINCE_SCOPE
 def build() -> Dashboard:
     queries: list[Query] = []
     overrides = []
-    for c in DEFAULT_CRITERIA:
-        q = c.value_query(S)
-        queries.append(Query(q.influxql, table=True, group_tags=q.group_tags))
-        overrides.append(
-            {
-                "matcher": {"id": "byName", "options": c.id},
-                "properties": [
-                    {"id": "unit", "value": "percent"},
-                    {"id": "decimals", "value": 2},
-                    {"id": "thresholds", "value": {"mode": "absolute", "steps": [
-                        {"color": "red", "value": None}, {"color": "green", "value": c.threshold_pct}]}},
-                    {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                ],
-            }
-        )
+    for c in CRITERIA.criteria:
+        query, override = table_column(c, S)
+        queries.append(query)
+        overrides.append(override)
     seen = Select(GATEWAY, (agg("last", GATEWAY, "uptime_s", "uptime_s"),), group_tags=("village",), scope=S)
     queries.append(Query(seen.render(), table=True, group_tags=seen.group_tags))
     villages = table(
         Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"), *queries,
         description=Text(
-            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất.",
-            "One row per village; click a header to sort. Verdicts over the last 30 days; the time column of the "
+            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất; ô xám: chưa đủ dữ liệu.",
+            "One row per village; click a header to sort. Each criterion over the table's 30 days: the value on "
+            "green or red where the data decides, 'Insufficient data' where it does not; the time column of the "
             "last query is when the village's gateway last reported.",
         ),
         transformations=({"id": "joinByField", "options": {"byField": "village", "mode": "outer"}},),
         overrides=tuple(overrides),
-        renames=tuple((c.id, c.title) for c in DEFAULT_CRITERIA) + (("village", Text("Thôn", "Village")),),
+        renames=tuple((c.id, Text(c.title.vi, c.title.en)) for c in CRITERIA.criteria) + (("village", Text("Thôn", "Village")),),
         time_from="30d", width=24, height=16, sort_by="village",
     )
     verdicts, coverage = criteria_rows(S)

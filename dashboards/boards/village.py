@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 from dashboards.boards.common import village_variables
-from dashboards.criteria import DEFAULT_CRITERIA
-from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, ratio_pct
+from dashboards.criteria import CRITERIA, coverage_panel, per_tag_thresholds, verdict_panel
+from dashboards.figures import FigureQuery
+from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref
 from dashboards.model import Dashboard, Panel, Row, Text, Threshold
 from dashboards.panels import ACTIVE_MAP, PERCENT, UP_MAP, bars, stat
 from thonminh.contract import STREETLIGHT, UPLINK, WIFI_DAILY
+from thonminh.figures import FIGURES
 
 __all__ = ["build", "criteria_rows", "lights_lit", "lights_faulty", "wifi_users_today"]
 
 
 def criteria_rows(scope: tuple[str, ...]) -> tuple[Row, Row]:
-    """A verdict stat and a coverage stat per criterion, over the criterion's window."""
-    verdicts, coverage = [], []
-    for c in DEFAULT_CRITERIA:
-        verdicts.append(
-            stat(
-                c.title, c.value_query(scope),
-                description=Text(
-                    f"Đạt khi ≥ {c.threshold_pct:g}% trong {c.window_days} ngày gần nhất (màu xanh).",
-                    f"Pass at >= {c.threshold_pct:g}% over the last {c.window_days} days (green); "
-                    f"criterion {c.id}, computed as the criteria service does: "
-                    f"sum({c.numerator}) / sum({c.denominator}).",
-                ),
-                thresholds=c.thresholds(), time_from=c.window, **PERCENT,
-            )
-        )
-        coverage.append(
-            stat(
-                Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"), c.coverage_query(scope),
-                description=Text(
-                    f"Dưới {c.min_coverage_pct:g}% thì chưa đủ dữ liệu để kết luận (màu cam).",
-                    f"Below {c.min_coverage_pct:g}% the verdict is insufficient_data (orange): "
-                    "sum(observed_s) / window.",
-                ),
-                thresholds=c.coverage_thresholds(), time_from=c.window, height=4, **PERCENT,
-            )
-        )
+    """A verdict stat and a coverage stat per criterion of ``thonminh/criteria.yaml``, over its window."""
     return (
-        Row(Text("Tiêu chí (30 ngày gần nhất)", "Criteria (last 30 days)"), tuple(verdicts)),
-        Row(Text("Độ phủ dữ liệu của từng tiêu chí", "Data coverage of each criterion"), tuple(coverage)),
+        Row(Text("Tiêu chí (mỗi tiêu chí theo khoảng thời gian của nó)", "Criteria (each over its own window)"),
+            tuple(verdict_panel(c, scope) for c in CRITERIA.criteria)),
+        Row(Text("Độ phủ dữ liệu của từng tiêu chí", "Data coverage of each criterion"),
+            tuple(coverage_panel(c, scope) for c in CRITERIA.criteria)),
     )
 
 
@@ -107,14 +86,12 @@ def wifi_users_today(scope: tuple[str, ...]) -> Panel:
 
 
 def availability_per_day(scope: tuple[str, ...]) -> Panel:
-    q = Select(
-        UPLINK, (ratio_pct(UPLINK, "up_s", "observed_s", "availability"),),
-        group_tags=("village", "link"), time="1d", fill="none", tz=True, scope=scope,
-    )
+    fq = FigureQuery(FIGURES["uplink.availability"], scope=scope, by=("link",))
     return bars(
-        Text("Tỷ lệ hoạt động theo ngày", "Availability per day"), q.query(),
-        description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day, per link."),
-        thresholds=(Threshold(None, "red"), Threshold(95, "green")), width=24, **PERCENT,
+        Text("Tỷ lệ hoạt động theo ngày", "Availability per day"), fq.query(fq.per_bucket("availability")),
+        description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day, per link: "
+                         f"{fq.desc.description}."),
+        overrides=per_tag_thresholds("uplink.availability", "link"), width=24, **PERCENT,
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dashboards.boards.common import village_variables
 from dashboards.boards.village import wifi_users_today
-from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, ratio_pct
+from dashboards.criteria import figure_thresholds
+from dashboards.figures import FigureQuery
+from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref
 from dashboards.model import Dashboard, Row, Text, Threshold
 from dashboards.panels import PERCENT, bars, grafana_unit, stat, timeseries
 from thonminh.contract import WIFI, WIFI_DAILY
+from thonminh.figures import FIGURES
 
 __all__ = ["build"]
 
@@ -15,28 +18,43 @@ S = VILLAGE_SCOPE
 
 
 def _daily_users() -> Select:
+    # stamped at local midnight: ``daily`` reaches back to the first day's point, which is before the range
     return Select(
         WIFI_DAILY, (agg("last", WIFI_DAILY, "unique_users", "users"),), group_tags=("village", "ap"),
-        time="1d", fill="none", tz=True, scope=S,
+        time="1d", fill="none", tz=True, scope=S, daily=True,
     )
 
 
 def build() -> Dashboard:
-    service = Select(WIFI, (ratio_pct(WIFI, "up_s", "observed_s", "service"),), group_tags=("village",), scope=S)
+    service = FigureQuery(FIGURES["wifi.service"], scope=S)
+    users = FigureQuery(FIGURES["wifi.daily_users"], scope=S)
     traffic = Select(WIFI, (agg("sum", WIFI, "rx_bytes", "rx"), agg("sum", WIFI, "tx_bytes", "tx")), group_tags=("village",), scope=S)
     summary = Row(
         Text("Tóm tắt", "Summary"),
         (
             stat(
-                Text("Tỷ lệ phục vụ Wi-Fi", "Wi-Fi service"), service.query(),
-                description=Text("Thời gian điểm phát Wi-Fi hoạt động / thời gian quan sát.", "sum(up_s) / sum(observed_s)."),
-                thresholds=(Threshold(None, "red"), Threshold(95, "green")), width=8, **PERCENT,
+                Text("Tỷ lệ phục vụ Wi-Fi", "Wi-Fi service"), service.query(service.value("service")),
+                description=Text(
+                    "Thời gian điểm phát hoạt động trong giờ mở cửa / giờ mở cửa (khi gateway báo giờ mở cửa), "
+                    "nếu không thì trên mọi giờ; cộng mọi điểm phát của thôn.",
+                    f"{service.desc.description}; all access points of the village.",
+                ),
+                thresholds=figure_thresholds(service.desc.key), width=6, **PERCENT,
+            ),
+            stat(
+                Text("Người dùng Wi-Fi trung bình mỗi ngày", "Wi-Fi users per day (mean)"),
+                users.query(users.value("users")),
+                description=Text(
+                    "Trung bình theo ngày (giờ Việt Nam) của số người dùng khác nhau, cộng mọi điểm phát.",
+                    f"{users.desc.description}; every local day the range touches counts.",
+                ),
+                thresholds=figure_thresholds(users.desc.key), decimals=1, width=6,
             ),
             wifi_users_today(S),
             stat(
                 Text("Lưu lượng trong khoảng thời gian", "Traffic in the selected range"), traffic.query(),
                 description=Text("rx: từ người dùng, tx: tới người dùng.", "rx: received from stations, tx: sent to them."),
-                unit=grafana_unit(WIFI, "rx_bytes"), thresholds=(Threshold(None, "blue"),), width=12,
+                unit=grafana_unit(WIFI, "rx_bytes"), thresholds=(Threshold(None, "blue"),), width=8,
             ),
         ),
     )
@@ -56,7 +74,7 @@ def build() -> Dashboard:
     )
     weekly = Select(
         WIFI_DAILY, ('sum("users") AS "user_days"',), group_tags=("village",), time="7d", offset="4d",
-        fill="none", tz=True, subquery=_daily_users(),
+        fill="none", tz=True, subquery=_daily_users(), daily=True,
     )
     users = Row(
         Text("Người dùng", "Users"),

@@ -93,6 +93,8 @@ def village_points(v: Village, now_ms: int) -> Iterator[Point]:
                 fields["longitude"] = 106.57 + int(name[1]) * 0.0004
             yield _p("streetlight", {**base, "light": name, "zone": zone}, fields, t)
         t += STEP_MS
+    yield _p("indicator", {**base, "indicator": "eid_adoption_pct"},
+             {"value": 18.0 if v.troubled else 31.5, "unit": "%", "source": "officer-hoa"}, start + 86_400_000)
     yield from _events(v, now_ms, outage, fiber_down_from)
     yield from _wifi_daily(v, now_ms)
     yield from _gateway(v, now_ms)

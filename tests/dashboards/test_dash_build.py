@@ -93,12 +93,18 @@ def test_dashboard_panels_and_targets_are_well_formed(path: Path) -> None:
         assert var["multi"] and var["includeAll"], var["name"]
 
 
-def _queries() -> Iterator[str]:
+def _panel_queries() -> Iterator[str]:
     for path in BOARD_FILES:
         board = json.loads(path.read_text(encoding="utf-8"))
         for panel in board["panels"]:
             yield from (t["query"] for t in panel.get("targets", []))
-        yield from (v["query"] for v in board["templating"]["list"])
+        yield from (a["target"]["query"] for a in board["annotations"]["list"][1:])
+
+
+def _queries() -> Iterator[str]:
+    yield from _panel_queries()
+    for path in BOARD_FILES:
+        yield from (v["query"] for v in json.loads(path.read_text(encoding="utf-8"))["templating"]["list"])
     yield from (r.query for r in ALERT_RULES)
 
 
@@ -107,7 +113,23 @@ def test_every_query_names_only_contract_measurements_and_grafana_macros() -> No
         for name in re.findall(r'FROM "(\w+)"', q):
             assert name in MEASUREMENTS, (name, q)
         assert "$__timeFilter" not in q, q
-        assert "$timeFilter" in q or q.startswith("SHOW"), q
+        assert "$timeFilter" in q or "${__from}ms - 1d" in q or q.startswith("SHOW"), q
+
+
+# a statement's own WHERE: up to its GROUP BY or the closing of its subquery
+_WHERE = re.compile(r"WHERE (.*?)(?= GROUP BY| ORDER BY| LIMIT|\)|$)")
+
+
+def test_every_panel_window_excludes_its_end_like_the_api() -> None:
+    for q in _panel_queries():
+        for where in _WHERE.findall(q):
+            if "$timeFilter" in where or "${__from}" in where:
+                assert "time < ${__to}ms" in where, f"end-inclusive range: {where!r} in {q}"
+
+
+def test_alert_rules_use_only_what_grafanas_backend_expands() -> None:
+    for rule in ALERT_RULES:
+        assert "${__" not in rule.query and "$village" not in rule.query, rule.uid
 
 
 def test_macro_helper_rejects_what_grafana_would_not_expand() -> None:
