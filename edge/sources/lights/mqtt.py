@@ -54,8 +54,9 @@ class Connection:
     """A persistent MQTT 3.1.1 session with manual acknowledgement, driven by the running event loop."""
 
     def __init__(self, settings: MqttSettings, *, client_id: str, filters: Sequence[str], qos: int,
-                 timeout: float = 30.0, logger: logging.Logger | None = None) -> None:
+                 timeout: float = 30.0, read_pause_s: float = 0.0, logger: logging.Logger | None = None) -> None:
         self._settings = settings
+        self._read_pause_s = read_pause_s
         self._filters = list(filters)
         self._qos = qos
         self._timeout = timeout
@@ -214,7 +215,8 @@ class Connection:
         if self._lost is not None:
             return  # closed while connect() was under way in its thread
         self._loop.add_reader(sock.fileno(), self._readable, sock)
-        self._misc = self._loop.create_task(self._misc_loop())
+        if self._misc is None:
+            self._misc = self._loop.create_task(self._misc_loop())
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._soon(self._unwatch, sock.fileno())  # by number: the socket is closed right after this call
@@ -237,19 +239,32 @@ class Connection:
             self._loop.call_soon_threadsafe(func, *args)
 
     def _readable(self, sock: socket.socket) -> None:
-        """Read the packets waiting: ``loop_read`` takes one at a time."""
+        """Read the packets waiting (``loop_read`` takes one at a time); then, if that emptied the socket, leave it
+        alone for ``read_pause_s``: at a village's rates the next messages are then read together, in one
+        wake-up of the event loop and of the source, instead of one wake-up each. Under a flood the socket is
+        never empty and nothing pauses."""
         self.wakeups += 1
         before = len(self._inbox)
+        emptied = False
         for _ in range(_MAX_PACKETS_PER_WAKE):
             count = self.received
             if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                break  # on_disconnect has said why
+                return  # on_disconnect has said why
             # a read that took no message found the socket empty (or a packet that is not a PUBLISH: the
             # selector calls again for what is left); TLS may hold decrypted bytes the selector cannot see
             if self.received == count and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                emptied = True
                 break
         if len(self._inbox) > before:
             self._ready.set()
+        if emptied and self._read_pause_s > 0 and self._client.socket() is sock:
+            fd = sock.fileno()
+            self._loop.remove_reader(fd)
+            self._loop.call_later(self._read_pause_s, self._resume, sock, fd)
+
+    def _resume(self, sock: socket.socket, fd: int) -> None:
+        if self._lost is None and self._client.socket() is sock:
+            self._loop.add_reader(fd, self._readable, sock)
 
     async def _misc_loop(self) -> None:
         """Keepalive: paho sends PINGREQ and notices a silent broker here."""

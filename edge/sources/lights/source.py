@@ -33,6 +33,9 @@ __all__ = ["SOURCE", "LightsSource"]
 #: Gather more messages for a commit only while the batch is this small (under load batches fill by themselves).
 _SMALL_BATCH: Final = 64
 _CONNECT_TIMEOUT_S: Final = 30.0
+#: After a read that emptied the socket, read again this much later at the earliest (mqtt.Connection): the
+#: journal commit waits commit_interval_ms anyway, so a message's acknowledgement is no later for it.
+_READ_PAUSE_S: Final = 0.1
 _TICK_S: Final = 30.0
 _MAX_HELD_POINTS: Final = 100_000
 
@@ -182,7 +185,9 @@ class LightsSource(PushSource):
 
     async def _session(self) -> None:
         connection = Connection(self._mqtt, client_id=self.client_id, filters=self.router.filters,
-                                qos=self.config.qos, timeout=_CONNECT_TIMEOUT_S, logger=self.log.getChild("mqtt"))
+                                qos=self.config.qos, timeout=_CONNECT_TIMEOUT_S,
+                                read_pause_s=min(_READ_PAUSE_S, self.config.commit_interval_ms / 1000),
+                                logger=self.log.getChild("mqtt"))
         self.connection = connection
         async with connection:
             self.connected = True

@@ -1,4 +1,4 @@
-"""A hostile village network against the real broker: what a device can send must not grow the agent's memory,
+"""A hostile village network against a real broker of its own (no retained messages of other tests): what a device can send must not grow the agent's memory,
 and everything refused is counted with its reason, the unknown devices named (issue 18.1 and 18.6)."""
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ def hostile_messages() -> Iterator[tuple[str, bytes]]:
 
 
 async def test_hostile_topics_and_unknown_devices_do_not_grow_memory(
-    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
+    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
 ) -> None:
     messages = list(hostile_messages())
-    async with running(lights_source(tmp_path, mosquitto.port, collector)) as source:
+    async with running(lights_source(tmp_path, mosquitto_server.port, collector)) as source:
         tracemalloc.start()
         try:
             before = traced_after_gc()
-            await asyncio.to_thread(publish_all, mosquitto.port, messages)
+            await asyncio.to_thread(publish_all, mosquitto_server.port, messages)
             await wait_for(lambda: source.acknowledged >= len(messages), timeout=120,
                            what="every hostile message handled and acknowledged")
             collector.rejected.clear()  # the test's own record of refusals, not the source's
@@ -72,12 +72,12 @@ async def test_hostile_topics_and_unknown_devices_do_not_grow_memory(
         assert list(stats.recent_unknown)[-2:] == ["stranger-0998", "stranger-0999"]
         assert len(stats.recent_unknown) <= 8
         # and a good message still gets through
-        await asyncio.to_thread(publish_all, mosquitto.port, [("stat/sl-t1/POWER", b"ON")])
+        await asyncio.to_thread(publish_all, mosquitto_server.port, [("stat/sl-t1/POWER", b"ON")])
         await wait_for(lambda: source.tracker.states["t-1"].on is True, what="the good message applied")
 
 
 async def test_every_refusal_is_reported_with_its_reason(
-    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
+    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
 ) -> None:
     refused = [
         (f"tele/sl-t1/{'z' * MAX_TOPIC_BYTES}", b'{"POWER":"ON"}', "topic_too_long: "),
@@ -93,8 +93,8 @@ async def test_every_refusal_is_reported_with_its_reason(
                                                     "UTF-8 (byte 0)"),
         ("tele/sl-t1/STATE", b"x" * 20_000, "payload_too_large: tele/sl-t1/STATE: 20000 bytes"),
     ]
-    async with running(lights_source(tmp_path, mosquitto.port, collector)) as source:
-        await asyncio.to_thread(publish_all, mosquitto.port, [(t, p) for t, p, _ in refused])
+    async with running(lights_source(tmp_path, mosquitto_server.port, collector)) as source:
+        await asyncio.to_thread(publish_all, mosquitto_server.port, [(t, p) for t, p, _ in refused])
         await wait_for(lambda: source.acknowledged >= len(refused), what="every message handled")
         reasons = [reason for reason, _ in collector.rejected]
         assert len(reasons) == len(refused)
