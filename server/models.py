@@ -262,11 +262,16 @@ class VillagesOut(BaseModel):
 class IndicatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: float = Field(allow_inf_nan=False, ge=-1e12, le=1e12, examples=[27.5])
-    unit: str = Field("", max_length=16, pattern=r"^[^\x00-\x1f\x7f\\]*$", examples=["%"])
+    value: float = Field(strict=True, allow_inf_nan=False, examples=[27.5],
+                         description="a JSON number within the indicator's valid range (no strings, no booleans)")
+    unit: str | None = Field(None, max_length=16, examples=["%"],
+                             description="the indicator's unit, if given; it is fixed per indicator")
     note: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f\\]*$",
                              description="who entered it or on what basis; stored with the key's name")
-    time: str | None = Field(None, max_length=40, description="as-of time (ISO 8601); default now")
+    time: str | None = Field(None, max_length=40, description="as-of time (ISO 8601); default now, or the "
+                                                            "corrected entry's")
+    corrects: str | None = Field(None, max_length=40, description="the `entered` time of the entry this one "
+                                                                "corrects; that entry is kept and marked superseded")
 
 
 class IndicatorOut(BaseModel):
@@ -275,8 +280,30 @@ class IndicatorOut(BaseModel):
     value: float
     unit: str
     source: str
-    time: str
+    time: str = Field(description="the time the value stands for")
+    entered: str = Field(description="when it was entered: the entry's id")
+    corrects: str | None = None
     line: str = Field(description="the line-protocol point written")
+
+
+class IndicatorEntryOut(BaseModel):
+    indicator: str
+    value: float
+    unit: str
+    source: str = Field(description="who entered it: the note and the admin key's name")
+    note: str
+    time: str = Field(description="the time the value stands for")
+    entered: str = Field(description="when it was entered (the entry's id)")
+    corrects: str | None = Field(description="the entry this one corrected")
+    superseded_by: str | None = Field(description="the later entry that corrected this one")
+
+
+class IndicatorsOut(BaseModel):
+    village: str
+    indicators: dict[str, dict[str, Any]] = Field(description="each indicator's description: unit, valid range, "
+                                                              "titles")
+    entries: list[IndicatorEntryOut] = Field(description="every entry, newest first; none is ever deleted")
+    queries: list[str]
 
 
 class HealthOut(BaseModel):

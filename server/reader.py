@@ -217,9 +217,11 @@ class Reader:
                 found.setdefault(tags["village"], {t: tags.get(t, "") for t in q.PLACE_TAGS})
         return Rows(list(found.values()), [statement])
 
-    def write_indicator(self, point: Point) -> str:
-        line = encode_line(point)
-        self.client.write(line, database=self.database, retention_policy=self.rollups.source_rp)
+    def write_indicator(self, value: Point, entry: Point) -> str:
+        """The indicator's value and its record, in one write; the value's line is returned as evidence."""
+        line = encode_line(value)
+        self.client.write(f"{line}\n{encode_line(entry)}", database=self.database,
+                          retention_policy=self.rollups.source_rp)
         return line
 
 

@@ -23,9 +23,9 @@ from server.plan import local_days
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import Rollups
-from server.timeparse import Step, Window, buckets, floor_hour, iso, parse_time, resolve_window
+from server.timeparse import Step, Window, buckets, floor_hour, iso, resolve_window
 from thonminh import __version__
-from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, WIFI, Point
+from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI
 from thonminh.errors import InfluxError
 from thonminh.figures import FIGURES, RSRP_LADDER
 from thonminh.influxql import tag_equals
@@ -275,23 +275,6 @@ class Service:
                                    queries=list(ev.queries),
                                    detail=dict(ev.detail)),
         )
-
-    # -- manual indicators ---------------------------------------------------------------------------------------
-    def put_indicator(self, village: str, indicator: str, body: m.IndicatorIn, key_name: str) -> m.IndicatorOut:
-        places = self.reader.places(Scope(village=village)).rows
-        when = parse_time(body.time, now=self.now(), zone=self.zone, parameter="time") if body.time else self.now()
-        if when > self.now():
-            raise ParameterError("time: an indicator cannot be dated in the future", parameter="time")
-        place = places[0] if places else {}
-        tags = {"village": village, "gateway": self.config.indicator_gateway, "indicator": indicator}
-        tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
-        source = f"{body.note} (key {key_name})" if body.note else f"key {key_name}"
-        fields = INDICATOR.fields
-        point = Point(INDICATOR.name, tags, {fields["value"].name: float(body.value), fields["unit"].name: body.unit,
-                                             fields["source"].name: source}, int(when.timestamp() * 1000))
-        line = self.reader.write_indicator(point)
-        return m.IndicatorOut(village=village, indicator=indicator, value=body.value, unit=body.unit, source=source,
-                              time=iso(point.time_ms), line=line)
 
 
 def _avail(sums: dict[str, float], window_s: float, min_coverage: float) -> m.AvailabilityOut:

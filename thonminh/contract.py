@@ -206,9 +206,21 @@ INDICATOR = _m(
     Field("unit", STR, "", "its unit, e.g. '%'"),
     Field("source", STR, "", "who entered it"),
 )
+INDICATOR_ENTRY = _m(
+    "indicator_entry",
+    ("indicator",),
+    "the record of every manual indicator entry, never overwritten; time = when it was entered",
+    Field("value", FLT, "", "the value entered"),
+    Field("unit", STR, "", "its unit, fixed per indicator"),
+    Field("source", STR, "", "who entered it (the note and the admin key's name)"),
+    Field("note", STR, "", "the official's note"),
+    Field("as_of_ms", INT, "ms", "the time the value stands for (the indicator point's time)"),
+    Field("corrects", STR, "", "the entry this one corrects (its entry time, ISO 8601), or ''"),
+)
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(
-    {m.name: m for m in (UPLINK, UPLINK_EVENT, MODEM, WIFI, WIFI_DAILY, STREETLIGHT, GATEWAY, INDICATOR)}
+    {m.name: m for m in (UPLINK, UPLINK_EVENT, MODEM, WIFI, WIFI_DAILY, STREETLIGHT, GATEWAY, INDICATOR,
+                         INDICATOR_ENTRY)}
 )
 
 

@@ -40,7 +40,7 @@ def bar_chart(days: Sequence[Day], lang: Lang, *, unit: str, threshold: float | 
         return TOP + plot_h * (1 - min(value, top) / top)
 
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
-             f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="none">']
+             f'xmlns="http://www.w3.org/2000/svg">']
     for fraction in (0.0, 0.5, 1.0):
         level = top * fraction
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}"/>'

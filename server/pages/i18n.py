@@ -158,6 +158,10 @@ class Lang:
         shown = {"users/day": self.t("users_per_day")}.get(unit, unit)
         return f"{self.number(value)} {shown}".rstrip()
 
+    def threshold(self, comparator: str, threshold: float, unit: str) -> str:
+        """``≥ 99,0 %``: the criterion's comparator as people write it."""
+        return f"{_SIGNS.get(comparator, comparator)} {self.value(threshold, unit)}"
+
     def when(self, moment: datetime | int | str | None, *, seconds: bool = False) -> str:
         """A local time, ``06/03/2025 19:05`` (vi) or ``2025-03-06 19:05`` (en); the zone is named on the page."""
         if moment is None:
@@ -187,6 +191,9 @@ class Lang:
     def zone_note(self) -> str:
         offset = datetime.now(self.zone).strftime("%z")
         return self.t("times_in", zone=self.zone.key, offset=f"{offset[:3]}:{offset[3:]}")
+
+
+_SIGNS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
 
 
 def _to_datetime(moment: datetime | int | str) -> datetime:

@@ -75,7 +75,7 @@ def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) ->
         for col, c in enumerate(summary.criteria, start=1):
             v = village.verdicts.get(c.id)
             verdict = v.verdict if v else "insufficient_data"
-            row.append(vi.value_text(v.value if v else None, c.unit, c.threshold))
+            row.append(vi.value_text(v.value if v else None, "", c.threshold))  # units: in the legend
             fills.append((col, r, vi.verdict_style(verdict).colour))
         rows.append(row)
     width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))

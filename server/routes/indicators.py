@@ -1,4 +1,4 @@
-"""``PUT /villages/{village}/indicators/{indicator}``: officials enter manual indicators (admin key)."""
+"""Manual indicators: ``PUT`` an entry (admin key), ``GET`` the record of entries (read key)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from server.deps import SLUG_PATTERN, Admin, KnownVillage, ServiceDep, error_answers
-from server.models import IndicatorIn, IndicatorOut
+from server import indicators
+from server.deps import SLUG_PATTERN, VILLAGE_ERRORS, Admin, KnownVillage, Reader, ServiceDep, error_answers
+from server.models import IndicatorIn, IndicatorOut, IndicatorsOut
 
-router = APIRouter(tags=["indicators"], responses=error_answers(400, 401, 403, 404, 422, 502, 503))
+router = APIRouter(tags=["indicators"])
+IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_adoption_pct")]
 
 
-@router.put("/villages/{village}/indicators/{indicator}", response_model=IndicatorOut)
-def put_indicator(
-    principal: Admin,
-    service: ServiceDep,
-    village: KnownVillage,
-    indicator: Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_adoption_pct")],
-    body: IndicatorIn,
-) -> IndicatorOut:
-    return service.put_indicator(village, indicator, body, principal.name)
+@router.put("/villages/{village}/indicators/{indicator}", response_model=IndicatorOut,
+            responses=error_answers(400, 401, 403, 404, 422, 502, 503))
+def put_indicator(principal: Admin, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath,
+                  body: IndicatorIn) -> IndicatorOut:
+    return indicators.put_indicator(service, village, indicator, body, principal.name)
+
+
+@router.get("/villages/{village}/indicators", response_model=IndicatorsOut, responses=VILLAGE_ERRORS)
+def list_indicators(_: Reader, service: ServiceDep, village: KnownVillage) -> IndicatorsOut:
+    return indicators.history(service, village, None)
+
+
+@router.get("/villages/{village}/indicators/{indicator}", response_model=IndicatorsOut, responses=VILLAGE_ERRORS)
+def indicator_history(_: Reader, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath
+                      ) -> IndicatorsOut:
+    return indicators.history(service, village, indicator)
