@@ -15,15 +15,11 @@ import pdftools
 import pytest
 import rep_scenario as sc
 from fastapi.testclient import TestClient
+from rep_helpers import iso as _iso
+from rep_helpers import vn
 from srv_helpers import READ
 
 VILLAGE = "kha-ly-thuong"
-
-
-def vn(value: float, decimals: int = 1) -> str:
-    whole, _, fraction = f"{value:.{decimals}f}".partition(".")
-    groups = f"{int(whole):,}".replace(",", ".")
-    return f"{groups},{fraction}" if decimals else groups
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +38,10 @@ def text(pdf: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def month_criteria(api: TestClient, month: sc.MonthScenario) -> dict:
-    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params={"start": month.start_ms and _iso(month.start_ms),
+    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params={"start": _iso(month.start_ms),
                                                                        "end": _iso(month.end_ms)}, headers=READ)
     assert answer.status_code == 200, answer.text
     return {c["id"]: c for c in answer.json()["criteria"]}
-
-
-def _iso(ms: int) -> str:
-    from datetime import UTC, datetime
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def _section(text: str, title: str) -> str:

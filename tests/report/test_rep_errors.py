@@ -1,0 +1,65 @@
+"""Bad requests for a dossier get a clear 4xx naming the parameter, never a 500 and never half a PDF."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import rep_scenario as sc
+from fastapi.testclient import TestClient
+from srv_helpers import READ
+
+
+def _month_after(month: sc.MonthScenario, months: int) -> str:
+    year, index = divmod(month.first.year * 12 + month.first.month - 1 + months, 12)
+    return f"{year:04d}-{index + 1:02d}"
+
+
+def _cases(month: sc.MonthScenario) -> list[tuple[str, str, int, str]]:
+    """(path, month, status, words the message must hold)"""
+    village, commune = "/api/v1/villages/kha-ly-thuong/report.pdf", "/api/v1/communes/an-lac/report.pdf"
+    return [
+        ("/api/v1/villages/lang-khong-co/report.pdf", month.text, 404, "'lang-khong-co' is not in the data"),
+        ("/api/v1/communes/xa-khong-co/report.pdf", month.text, 404, "'xa-khong-co' has no village"),
+        (village, "2025-3", 422, "is not a month like 2025-03"),
+        (village, "2025-13", 422, "is not a month like 2025-03"),
+        (village, "2025-03-01", 422, "is not a month like 2025-03"),
+        (village, "tháng-ba", 422, "is not a month like 2025-03"),
+        (village, _month_after(month, 1), 422, "has not ended yet"),  # the month running now
+        (village, _month_after(month, 2), 422, "is in the future"),
+        (village, _month_after(month, -1), 422, "is before any data of village 'kha-ly-thuong'"),
+        (commune, _month_after(month, -1), 422, "is before any data of commune 'an-lac'"),
+        (village, "1999-12", 422, "is not a month like 2025-03"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_bad_input_is_a_clear_error(api: TestClient, month: sc.MonthScenario, case: int):
+    path, asked, status, words = _cases(month)[case]
+    response = api.get(path, params={"month": asked}, headers=READ)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert words in body["detail"]
+    assert body.get("parameter") in {"month", "village", "commune"}
+
+
+def test_missing_month_and_missing_key(api: TestClient):
+    missing = api.get("/api/v1/villages/kha-ly-thuong/report.pdf", headers=READ)
+    assert missing.status_code == 422 and missing.json()["parameter"] == "month"
+    assert api.get("/api/v1/villages/kha-ly-thuong/report.pdf?month=2025-03").status_code == 401
+
+
+def test_the_month_running_now_is_refused_until_it_ends():
+    from server.errors import ParameterError
+    from server.report import parse_month
+
+    now = datetime(2025, 3, 31, 23, 59, 59, tzinfo=sc.ZONE)
+    with pytest.raises(ParameterError, match="has not ended yet"):
+        parse_month("2025-03", now=now, zone=sc.ZONE)
+    ended = parse_month("2025-03", now=now + timedelta(seconds=1), zone=sc.ZONE)
+    assert (ended.start, ended.end) == ("2025-02-28T17:00:00Z", "2025-03-31T17:00:00Z")
+    assert [d.date.day for d in ended.days()] == list(range(1, 32))
+    december = parse_month("2024-12", now=now, zone=sc.ZONE)
+    assert december.following.isoformat() == "2025-01-01" and len(list(december.days())) == 31
+    assert len(list(parse_month("2024-02", now=now, zone=sc.ZONE).days())) == 29
