@@ -8,6 +8,8 @@ command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 # the uplink tests build network namespaces (ip) and a TLS target (openssl)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# the page tests run Debian's headless chromium; DejaVu Sans (below) carries every Vietnamese glyph
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # the monthly dossier embeds DejaVu Sans (every Vietnamese glyph); its tests read the PDF with poppler
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || missing+=(fonts-dejavu-core)
 command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)

@@ -1,0 +1,138 @@
+"""Fixtures of the page tests: a seeded InfluxDB, the criteria service on a loopback port, a headless Chromium.
+
+The browser is Debian's ``chromium`` driven by Playwright (``executable_path``, no downloaded browser), walled
+in: every host name resolves to nothing but 127.0.0.1, a dead loopback proxy, no background networking, a
+fresh profile. Each page records the requests it made and its console errors, so a test can assert none left
+this machine and nothing failed. Screenshots go to ``tests/pages/artefacts/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pages_scenario as scenario
+import pytest
+import uvicorn
+
+from server.app import create_app
+from server.config import ServerConfig
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_lines
+from thonminh.localservices import InfluxDBServer, free_port
+
+READ_KEY = "read-key-0123456789abcdef"
+ADMIN_KEY = "admin-key-0123456789abcdef"
+ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
+]
+VILLAGES = {"kha-ly-thuong": {"name": "Khả Lý Thượng", "public": True}, "ban-ven": {"name": "Bản Vẹn"}}
+
+
+def page_config(url: str, database: str) -> ServerConfig:
+    return ServerConfig.model_validate({
+        "influxdb": {"url": url, "database": database, "timeout_s": 10},
+        "auth": {"read_keys": {"officials": READ_KEY}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
+        "rollups": {"background": False},
+        "villages": VILLAGES,
+    })
+
+
+@pytest.fixture(scope="module")
+def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
+    database = f"pages_{uuid.uuid4().hex[:10]}"
+    client = InfluxClient(influxdb.url, database=database)
+    client.create_database(database)
+    points = scenario.all_points()
+    for i in range(0, len(points), 20_000):
+        client.write(encode_lines(points[i:i + 20_000]))
+    yield client
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def live(seeded: InfluxClient) -> Iterator[str]:
+    """The criteria service over HTTP on a free loopback port: its base URL."""
+    port = free_port()
+    app = create_app(page_config(seeded.url, seeded.database))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="pages-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the criteria service did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@dataclass
+class Seen:
+    """What a page did: every request URL, console errors and uncaught exceptions."""
+
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def foreign(self) -> list[str]:
+        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob", "about")
+                and urlsplit(u).hostname != "127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: scripts/ensure-services.sh installs it")
+    with playwright.sync_playwright() as p:
+        yield p, tmp_path_factory
+
+
+@pytest.fixture
+def context(browser, request: pytest.FixtureRequest):
+    """A fresh profile (no cookies) per test; ``context.viewport`` from the ``viewport`` marker."""
+    p, factory = browser
+    marker = request.node.get_closest_marker("viewport")
+    size = marker.args[0] if marker else {"width": 1280, "height": 900}
+    ctx = p.chromium.launch_persistent_context(
+        str(factory.mktemp("profile")), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport=size, is_mobile=bool(marker), has_touch=bool(marker), locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def watched(context):
+    """``(page, seen)``: a page whose requests and errors are recorded."""
+    page = context.new_page()
+    seen = Seen()
+    page.on("request", lambda r: seen.requests.append(r.url))
+    page.on("console", lambda m: seen.errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen.errors.append(f"pageerror: {e}"))
+    return page, seen
+
+
+def shot(page, name: str) -> Path:
+    ARTEFACTS.mkdir(exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "viewport(size): the browser viewport of a page test (a phone's)")
