@@ -18,7 +18,9 @@ access points never make 200 %); ``hours`` the best member's hours with a readin
 InfluxDB 1.x facts these statements rest on (each checked against the real InfluxDB in
 ``tests/dashboards/test_dash_influxql.py``): an aggregate over several subqueries in one ``FROM`` only reads
 the first, so they are merged by a plain ``SELECT`` first and aggregated above it; ``x / 0`` is 0, not null;
-an outer query may filter on its subquery's fields; ``%`` works on the constants Grafana substitutes.
+an outer query may filter on its subquery's fields; ``%`` works on the constants Grafana substitutes; and an
+integer divided by an integer is typed an integer where subqueries are merged (38.24 read as 38), so every
+division here has a float operand (``100.0 *``, ``1.0 *``, ``/ 1000.0``).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class FigureQuery:
         for i, ratio in enumerate(ratios):
             suffix = f"_{i}" if len(ratios) > 1 else ""
             num, den = _col(ratio.numerator.name), _col(ratio.denominator.name)
-            exprs += [f"100 * sum({num}) / sum({den}) AS {_col('value' + suffix)}", f"sum({den}) AS {_col('den' + suffix)}"]
+            exprs += [f"100.0 * sum({num}) / sum({den}) AS {_col('value' + suffix)}", f"sum({den}) AS {_col('den' + suffix)}"]
         if desc.coverage is Coverage.OBSERVED:
             exprs.append(f"mean({_col('coverage')}) AS {_col('coverage')}")
         rows = Select(exprs, (self._member_sums(),), group_tags=self.groups)
@@ -184,7 +186,7 @@ class FigureQuery:
         value = field_ref(self.desc.measurement, self.desc.value_field)
         per_day = self._raw([f"sum({value}) AS {_col('day')}"], group=self.groups, time="1d", daily=True)
         day = _col("day")
-        share = f"count({day}) / {self.window.days}"
+        share = f"1.0 * count({day}) / {self.window.days}"
         return Select([f"mean({day}) AS {_col('value')}", f"count({day}) AS {_col('den')}",
                        f"{at_most_one(share)} AS {_col('coverage')}"], (per_day,), group_tags=self.groups)
 
@@ -193,7 +195,7 @@ class FigureQuery:
         value = field_ref(self.desc.measurement, self.desc.value_field)
         # coverage is 1 wherever the window holds a value: count / count
         return self._raw([f"last({value}) AS {_col('value')}", f"count({value}) AS {_col('den')}",
-                          f"count({value}) / count({value}) AS {_col('coverage')}"], group=self.groups)
+                          f"1.0 * count({value}) / count({value}) AS {_col('coverage')}"], group=self.groups)
 
     # -- what panels and alerts show ---------------------------------------------------------------------------
 
@@ -225,7 +227,7 @@ class FigureQuery:
         m = self.desc.measurement
         num = f"{ratio.numerator.func}({field_ref(m, ratio.numerator.field)})"
         den = f"{ratio.denominator.func}({field_ref(m, ratio.denominator.field)})"
-        inner = Select([f"100 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
+        inner = Select([f"100.0 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
                        (from_ref(m.name),), self._where(), group_tags=self.groups, time=time, offset=offset,
                        fill="none", tz=DAILY_TZ)
         return Select([_col(name)], (inner,), [f"{_col('den')} > 0"], group_tags=self.groups)

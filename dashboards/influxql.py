@@ -82,7 +82,7 @@ PANEL = TimeRange(
     filter="$timeFilter AND time < ${__to}ms",
     # wifi_daily points are stamped at local midnight: the range's first day has its point before ``from``
     daily_filter="time > ${__from}ms - 1d AND time < ${__to}ms",
-    seconds="((${__to} - ${__from}) / 1000)",
+    seconds="((${__to} - ${__from}) / 1000.0)",
     days=f"({_days_touched('${__from}', '${__to}')})",
 )
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from dash_alerts import evaluate
 from dash_seed import HEALTHY, HEALTHY_2, SILENT, TROUBLED, VILLAGES, Seeded
 
 from dashboards.alerts import ALERT_RULES, AlertRule
@@ -18,7 +19,7 @@ from dashboards.boards import ALL
 from dashboards.macros import ALL as ALL_VALUE
 from dashboards.macros import TemplateVar, grafana_interval_ms, interpolate, parse_duration_ms, resolve_time
 from dashboards.model import Dashboard, Panel, Query
-from thonminh.influx import InfluxClient, Series
+from thonminh.influx import Series
 
 ALL_VILLAGES = {v.village for v in VILLAGES}
 BOARDS = {b().uid: b() for b in ALL}
@@ -151,32 +152,6 @@ def test_outage_annotations_find_the_transitions(seeded: Seeded) -> None:
     assert ("kha-ly-thuong", "4g") in found["Uplink down"]
     assert (TROUBLED.village, "fiber") in found["Uplink down"]
     assert ("kha-ly-thuong", "4g") in found["Uplink up"]
-
-
-def fires(rule: AlertRule, value: float) -> bool:
-    """Grafana's threshold expression (``pkg/expr/threshold.go``) on a reduced value."""
-    if rule.op == "gt":
-        return value > rule.params[0]
-    if rule.op == "lt":
-        return value < rule.params[0]
-    low, high = rule.params
-    return value < low or value > high
-
-
-def evaluate(client: InfluxClient, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
-    """Run the rule's query over its look-back as Grafana's scheduler does (backend interpolation only), then
-    its reduce and threshold; the series that fire, by their sorted tag values."""
-    q = interpolate(rule.query, variables={}, from_ms=now_ms - rule.lookback_s * 1000, to_ms=now_ms,
-                    interval_ms=60_000, frontend=False)
-    firing = set()
-    for s in client.select(q).series:
-        values = [row[1] for row in s.values if row[1] is not None]
-        if not values:
-            continue
-        reduced = {"last": values[-1], "max": max(values), "min": min(values), "mean": sum(values) / len(values)}[rule.reducer]
-        if fires(rule, reduced):
-            firing.add(tuple(sorted(s.tags.values())))
-    return firing
 
 
 def _key(*tags: str) -> tuple[str, ...]:

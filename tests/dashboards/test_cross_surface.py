@@ -1,0 +1,226 @@
+"""One figure, everywhere (issue 16): the criteria service and the Grafana panels give the same value and verdict.
+
+On one InfluxDB seeded with villages of known ground truth (cross_seed.py), for every criterion (the shipped
+ones and this test's own, which add ``modem.registered_share``, an access point parameter and every
+comparator) and every village, over a window neither of whose ends is on an hour and with bad samples stamped
+exactly at its end:
+
+- the API's value equals the value panel's (the generated InfluxQL, interpolated as Grafana does for that
+  village and range) to 0.01 percentage points, and both equal the figure recomputed from the points;
+- the API's coverage equals the coverage panel's;
+- the verdict panel's state (the colour of query A's value by the panel's thresholds, else the grey
+  "insufficient data" of query B or of the panel's no-value text) is the API's verdict;
+- each criterion's alert rule fires for exactly the villages the API says fail over the rule's window.
+
+The API runs in-process on raw samples and on its hourly rollups.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cross_seed as cs
+import pytest
+from dash_alerts import evaluate
+from fastapi.testclient import TestClient
+
+from dashboards.alerts import ALERT_RULES, criterion_rule
+from dashboards.boards import village as village_board
+from dashboards.criteria import CRITERIA, INSUFFICIENT, coverage_panel, figure_query, verdict_panel
+from dashboards.influxql import VILLAGE_SCOPE
+from dashboards.macros import TemplateVar, interpolate
+from dashboards.model import Panel, Query, Threshold, threshold_color
+from server.app import create_app
+from server.config import ServerConfig
+from server.timeparse import iso
+from thonminh.criteria import CriteriaSet, Criterion
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_lines
+from thonminh.localservices import InfluxDBServer
+
+PP = 0.01  # percentage points (and units of the other figures)
+READ = {"X-API-Key": "cross-surface-read-key-0123"}
+
+
+def _criterion(cid: str, figure: str, comparator: str, threshold: float, *, min_coverage: float = 0.5,
+               window: str = "2d", **params: Any) -> Criterion:
+    return Criterion.model_validate({
+        "id": cid, "title": {"vi": cid, "en": cid}, "figure": figure, "params": params, "comparator": comparator,
+        "threshold": threshold, "window": window, "min_coverage": min_coverage,
+    })
+
+
+#: the shipped criteria, and ours: every figure (modem.registered_share has no shipped criterion), the optional
+#: ``ap`` parameter, every comparator; 2-day windows so that their alert rules decide on the seeded data
+OWN = (
+    _criterion("modem_registered", "modem.registered_share", ">=", 97.0),
+    _criterion("wifi_school", "wifi.service", ">", 99.0, min_coverage=0.8, ap="school"),
+    _criterion("wifi_use_house", "wifi.daily_users", ">=", 35.0, ap="cultural-house"),
+    _criterion("fiber_short", "uplink.availability", "<", 99.0, min_coverage=0.8, link="fiber"),
+    _criterion("signal_weak", "modem.rsrp_share", "<=", 60.0, rsrp_min_dbm=-110),
+    _criterion("eid_exact", "indicator.value", "==", 31.5, min_coverage=0.0, indicator="eid_adoption_pct"),
+    _criterion("lighting_short", "lighting.availability", ">=", 99.0, min_coverage=0.8),
+)
+CRITERIA_SET = CriteriaSet(criteria=[*CRITERIA.criteria, *OWN])
+ALL = CRITERIA_SET.criteria
+POINTS = cs.all_points()
+
+
+@pytest.fixture(scope="module")
+def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
+    database = f"cross_{uuid.uuid4().hex[:10]}"
+    client = InfluxClient(influxdb.url, database=database, timeout=60)
+    client.create_database(database)
+    client.write(encode_lines(POINTS))
+    yield client
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module", params=["raw", "rollups"])
+def api(request: pytest.FixtureRequest, cross_db: InfluxClient) -> Iterator[TestClient]:
+    config = ServerConfig.model_validate({
+        "influxdb": {"url": cross_db.url, "database": cross_db.database, "timeout_s": 10},
+        "auth": {"read_keys": {"grafana-test": READ["X-API-Key"]}},
+        "rollups": {"enabled": request.param == "rollups", "background": False},
+    })
+    with TestClient(create_app(config, criteria=CRITERIA_SET)) as client:
+        if request.param == "rollups":
+            state = client.app.state.rollups  # type: ignore[attr-defined]
+            state.roll(cs.D0 - 4 * cs.H, cs.D0 + 3 * cs.DAY)
+            state.mark(cs.D0 - 4 * cs.H, cs.D0 + 3 * cs.DAY)
+        yield client
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What Grafana shows for one village: the value and coverage panels' numbers and the verdict panel's state."""
+
+    value: float | None
+    coverage: float
+    state: str
+
+
+def run(client: InfluxClient, query: Query, village: str, start: int, end: int) -> dict[str, float]:
+    """The panel query for one selected village over ``[start, end)``: its values by series name."""
+    variables = {"village": TemplateVar("village", [village])}
+    text = interpolate(query.influxql, variables=variables, from_ms=start, to_ms=end, interval_ms=60_000)
+    out = {}
+    for series in client.select(text).series:
+        assert series.tags["village"] == village, text
+        (row,) = series.values
+        out[series.columns[1]] = row[1]
+    return out
+
+
+def panel_state(panel: Panel, decided: dict[str, float], undecided: dict[str, float]) -> str:
+    """The verdict panel's display: A's value coloured by the panel's thresholds (green pass, red fail), else
+    the grey insufficient-data text of query B's mapping or of the panel's no-value text."""
+    assert not (decided and undecided), (decided, undecided)
+    if decided:
+        (value,) = decided.values()
+        return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)]
+    assert panel.no_value == INSUFFICIENT
+    return "insufficient_data"
+
+
+def grafana(client: InfluxClient, c: Criterion, village: str, start: int = cs.FROM, end: int = cs.TO) -> Shown:
+    fq = figure_query(c, VILLAGE_SCOPE)
+    value = run(client, fq.query(fq.value()), village, start, end)
+    coverage = run(client, coverage_panel(c, VILLAGE_SCOPE).queries[0], village, start, end)
+    verdict = verdict_panel(c, VILLAGE_SCOPE)
+    decided, undecided = (run(client, q, village, start, end) for q in verdict.queries)
+    return Shown(next(iter(value.values()), None), next(iter(coverage.values()), 0.0) / 100,
+                 panel_state(verdict, decided, undecided))
+
+
+def api_verdicts(api: TestClient, village: str, start: int = cs.FROM, end: int = cs.TO) -> dict[str, dict[str, Any]]:
+    response = api.get(f"/api/v1/villages/{village}/criteria", params={"start": iso(start), "end": iso(end)},
+                       headers=READ)
+    assert response.status_code == 200, response.text
+    return {c["id"]: c for c in response.json()["criteria"]}
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= PP)
+
+
+CASES = [(c, v) for c in ALL for v in cs.VILLAGES]
+
+
+@pytest.mark.parametrize("criterion,village", CASES, ids=[f"{c.id}-{v}" for c, v in CASES])
+def test_api_and_grafana_show_the_same_figure_and_verdict(
+    api: TestClient, cross_db: InfluxClient, criterion: Criterion, village: str
+) -> None:
+    got = api_verdicts(api, village)[criterion.id]
+    evidence = got["evidence"]
+    shown = grafana(cross_db, criterion, village)
+    truth = cs.expected(POINTS, criterion.description_of_figure, criterion.params, village)
+    where = f"{criterion.id} for {village} over [{cs.local(cs.FROM)}, {cs.local(cs.TO)})"
+    assert _close(shown.value, truth.value), f"Grafana's value {shown.value} is not the truth {truth.value}: {where}"
+    assert shown.coverage == pytest.approx(truth.coverage, abs=1e-6), f"Grafana's coverage: {where}"
+    assert _close(evidence["value"], truth.value), (
+        f"API DISAGREES with the description: value {evidence['value']}, truth {truth.value}: {where}")
+    assert evidence["coverage"] == pytest.approx(truth.coverage, abs=1e-6), (
+        f"API DISAGREES with the description: coverage {evidence['coverage']}, truth {truth.coverage}: {where}")
+    assert shown.state == got["verdict"], f"Grafana shows {shown.state}, the API says {got['verdict']}: {where}"
+
+
+def test_the_seed_holds_every_verdict_and_both_wifi_bases(api: TestClient) -> None:
+    """The cases above are worth something only if the seed makes every state happen."""
+    verdicts = {(cid, v): c["verdict"] for v in cs.VILLAGES for cid, c in api_verdicts(api, v).items()}
+    assert set(verdicts.values()) == {"pass", "fail", "insufficient_data"}
+    assert all(verdicts[(c.id, "lang-moi")] == "insufficient_data" for c in ALL)
+    bases = {v: api_verdicts(api, v)["wifi_service"]["evidence"]["detail"].get("basis") for v in ("ban-ven", "kha-ly-thuong")}
+    assert bases == {"ban-ven": "ratio", "kha-ly-thuong": "fallback"}, bases
+
+
+def test_an_end_inclusive_window_would_read_other_values(cross_db: InfluxClient) -> None:
+    """The samples stamped at TO make a difference the tests above would see."""
+    differs = 0
+    for c in ALL:
+        for v in cs.VILLAGES:
+            inside = cs.expected(POINTS, c.description_of_figure, c.params, v)
+            with_end = cs.expected(POINTS, c.description_of_figure, c.params, v, end=cs.TO + 1)
+            differs += not _close(inside.value, with_end.value)
+    assert differs >= 5
+
+
+def test_two_access_points_cover_at_most_the_window(cross_db: InfluxClient) -> None:
+    wifi = next(c for c in ALL if c.id == "wifi_service")
+    assert grafana(cross_db, wifi, "kha-ly-thuong").coverage == pytest.approx(1.0, abs=1e-9)
+
+
+def test_the_village_board_shows_these_verdict_panels() -> None:
+    """The committed village dashboard's verdict row is made of the panels tested above."""
+    verdicts, coverage = village_board.build().rows[:2]
+    assert verdicts.panels == tuple(verdict_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria)
+    assert coverage.panels == tuple(coverage_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria)
+    assert {r.criterion for r in ALERT_RULES if r.criterion} == {c.id for c in CRITERIA.criteria}
+
+
+@pytest.mark.parametrize("criterion", ALL, ids=lambda c: c.id)
+def test_criterion_alert_fires_where_the_api_says_fail(
+    api: TestClient, cross_db: InfluxClient, criterion: Criterion
+) -> None:
+    rule = criterion_rule(criterion)
+    # as if Grafana evaluated the rule at TO: its range ends 1 ms before, so nothing stamped at TO is in it
+    firing = evaluate(cross_db, rule, cs.TO - 1)
+    start = cs.TO - criterion.window_s * 1000
+    failing = {v for v in cs.VILLAGES if api_verdicts(api, v, start, cs.TO)[criterion.id]["verdict"] == "fail"}
+    assert {next(t for t in key if t in cs.VILLAGES) for key in firing} == failing
+
+
+def test_thresholds_follow_the_comparator() -> None:
+    """Grafana's inclusive steps give the strict comparators exactly at the threshold."""
+    for c in ALL:
+        panel = verdict_panel(c, VILLAGE_SCOPE)
+        for value in (c.threshold - 1, c.threshold, c.threshold + 1e-9, c.threshold + 1):
+            color = threshold_color(panel.thresholds, value)
+            assert {"green": "pass", "red": "fail"}[color] == c.verdict(value, 1.0), (c.id, value)
+    assert threshold_color((Threshold(None, "red"), Threshold(1, "green")), 1) == "green"
