@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -23,35 +25,57 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def wants_csv(request: Request, fmt: str | None) -> bool:
     if fmt is not None:
-        return fmt == "csv"
+        return fmt in ("csv", "excel")
     accept = request.headers.get("accept", "")
     return "text/csv" in accept and "application/json" not in accept
 
 
-def _cell(value: Any) -> Any:
+#: columns whose values are times: written in the answer's time zone, with its offset
+_TIMES = {"start", "end"}
+
+
+def header(column: str) -> str:
+    """The column's name with its unit, so a spreadsheet shows what the numbers are."""
+    if column.endswith("_pct"):
+        return f"{column} (%)"
+    if column.endswith("_s"):
+        return f"{column} (s)"
+    if column in ("coverage", "min_coverage"):
+        return f"{column} (0..1)"
+    return column
+
+
+def _cell(value: Any, column: str, zone: ZoneInfo) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return round(value, 6)
+    if column in _TIMES and isinstance(value, str) and value.endswith("Z"):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone).isoformat()
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value  # a spreadsheet would run it as a formula
     return value
 
 
-def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], zone: ZoneInfo) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([header(c) for c in columns])
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([_cell(row.get(c), c, zone) for c in columns])
     return out.getvalue()
 
 
-def csv_response(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str) -> Response:
+def csv_response(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str, *, zone: ZoneInfo,
+                 fmt: str | None = None) -> Response:
+    """``fmt='excel'``: the same CSV with a UTF-8 byte order mark, which Excel needs to read Vietnamese right."""
     # headers are latin-1 on the wire: an ASCII name, and the real (Vietnamese) one in RFC 5987 form
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return Response(to_csv(columns, rows), media_type="text/csv; charset=utf-8",
+    text = to_csv(columns, rows, zone)
+    return Response(("\ufeff" if fmt == "excel" else "") + text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": disposition})
 
 

@@ -14,6 +14,7 @@ from server.models import ErrorOut
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Step, Window, parse_step
+from thonminh.contract import slugify
 
 __all__ = [
     "READ_ERRORS",
@@ -205,8 +206,11 @@ LinkQuery = TagQuery
 
 
 def scope_params(province: TagQuery = None, district: TagQuery = None, commune: TagQuery = None) -> Scope:
-    return Scope(province=province, district=district, commune=commune)
+    """Places by slug or by the name as people write it (``Bắc Giang`` is ``bac-giang``)."""
+    return Scope(province=province and slugify(province), district=district and slugify(district),
+                 commune=commune and slugify(commune))
 
 
 ScopeParams = Annotated[Scope, Depends(scope_params)]
-Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv")]
+Format = Annotated[Literal["json", "csv", "excel"] | None, Query(
+    description="csv (or send Accept: text/csv); excel: the same CSV with a UTF-8 byte order mark, for Excel")]

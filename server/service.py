@@ -250,6 +250,8 @@ class Service:
     def rollup_criteria(self, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
         rule, window_for = self._window_for(start, end)
         places = {r["village"]: r for r in self.reader.places(scope).rows}
+        if not places and (scope.province or scope.district or scope.commune):
+            raise NotFound(self._nothing_matches(scope), parameter=_first_filter(scope))
         results = evaluate(self.criteria.criteria, self.reader, scope, places, window_for)
         villages = sorted({v for per in results.values() for v in per})
         return m.CriteriaRollupOut(
@@ -265,6 +267,16 @@ class Service:
                 verdicts={c.id: _short(results[c.id][v]) for c in self.criteria.criteria if v in results[c.id]})
                 for v in villages],
         )
+
+    def _nothing_matches(self, scope: Scope) -> str:
+        known = self.reader.places(Scope()).rows
+        parts = []
+        for level in ("province", "district", "commune"):
+            wanted = getattr(scope, level)
+            if wanted:
+                names = sorted({r[level] for r in known if r.get(level)})
+                parts.append(f"{level} {wanted!r} (known: {', '.join(names) or 'none'})")
+        return "no village matches " + " and ".join(parts)
 
     def _verdict_out(self, v: Verdict, rule: str) -> m.CriterionVerdictOut:
         ev = v.evidence
@@ -296,6 +308,10 @@ def _criterion(c: Criterion) -> dict:
     return {"id": c.id, "title": c.title.model_dump(), "figure": c.figure, "params": dict(c.params),
             "comparator": c.comparator, "threshold": c.threshold, "unit": c.unit, "min_coverage": c.min_coverage,
             "window": c.window}
+
+
+def _first_filter(scope: Scope) -> str:
+    return next(level for level in ("province", "district", "commune") if getattr(scope, level))
 
 
 def _counts(verdicts) -> dict[str, int]:

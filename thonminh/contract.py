@@ -7,6 +7,7 @@ them; everything imports from here. See ``docs/data-model.md`` for the prose ver
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +24,7 @@ __all__ = [
     "Measurement",
     "Point",
     "check_slug",
+    "slugify",
     "measurement",
     "site_tags",
 ]
@@ -45,6 +47,13 @@ def check_slug(value: str) -> str:
         raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
     return value
 
+
+def slugify(name: str) -> str:
+    """The slug of a place's name as people write it: ``Khả Lý Thượng`` -> ``kha-ly-thuong``, ``Bắc Giang`` ->
+    ``bac-giang`` (Vietnamese diacritics dropped, ``đ`` read as ``d``); ``''`` when nothing is left."""
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_only = "".join(c for c in plain if not unicodedata.combining(c)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:64].strip("-")
 
 
 class FieldType(StrEnum):

@@ -11,13 +11,14 @@ from datetime import date, datetime
 from typing import Any
 
 from server.errors import ParameterError
+from server.indicators import history as indicator_history
 from server.models import CriterionVerdictOut, RollupVillageOut, VillageCriteriaOut
 from server.pages.daily import Day, daily_values
 from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, floor_hour, iso
-from thonminh.figures import FIGURES, Kind
+from thonminh.figures import FIGURES, INDICATORS, Kind
 
 __all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
 
@@ -136,12 +137,13 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     wifi = service.wifi(village, window)
     lighting = service.lighting(village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
+    entries = indicator_history(service, village, None).entries
     return VillageView(
         village, display_name(service, village), _place(service, village), period, window, criteria,
         _criteria_rows(service, village, criteria, wifi),
         {"outages": service.outages(village, window, None), "wifi": wifi, "lighting": lighting,
          "repairs": repair_list(service, village, lighting), "modem": service.modem(village, window),
-         "indicators": indicators, "wifi_days": _wifi_chart(service, village, window, wifi)},
+         "indicators": indicators, "entries": entries, "indicator_titles": INDICATORS, "wifi_days": _wifi_chart(service, village, window, wifi)},
     )
 
 

@@ -26,15 +26,17 @@ def village_criteria(request: Request, service: ServiceDep, village: KnownVillag
                      format: Format = None):
     result = service.village_criteria(village, *window)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.CRITERIA_COLUMNS, csvout.criteria_rows(result), f"criteria-{village}.csv")
+        return csvout.csv_response(csvout.CRITERIA_COLUMNS, csvout.criteria_rows(result), f"criteria-{village}.csv",
+                                   zone=service.zone, fmt=format)
     return result
 
 
-@router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE)
+@router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE | error_answers(404))
 def criteria_rollup(request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow,
                     format: Format = None):
     result = service.rollup_criteria(scope, *window)
     if csvout.wants_csv(request, format):
         name = scope.commune or scope.district or scope.province or "all"
-        return csvout.csv_response(csvout.ROLLUP_COLUMNS, csvout.rollup_rows(result), f"criteria-{name}.csv")
+        return csvout.csv_response(csvout.ROLLUP_COLUMNS, csvout.rollup_rows(result), f"criteria-{name}.csv",
+                                   zone=service.zone, fmt=format)
     return result

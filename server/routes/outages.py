@@ -24,5 +24,6 @@ def outages(request: Request, service: ServiceDep, village: KnownVillage, window
             link: LinkQuery = None, format: Format = None):
     result = service.outages(village, window, link)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.OUTAGE_COLUMNS, csvout.outage_rows(result), f"outages-{village}.csv")
+        return csvout.csv_response(csvout.OUTAGE_COLUMNS, csvout.outage_rows(result), f"outages-{village}.csv",
+                                   zone=service.zone, fmt=format)
     return result

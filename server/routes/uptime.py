@@ -25,5 +25,6 @@ def uptime(request: Request, service: ServiceDep, village: KnownVillage, window:
            link: LinkQuery = None, format: Format = None):
     result = service.uptime(village, window, link, step)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.UPTIME_COLUMNS, csvout.uptime_rows(result), f"uptime-{village}.csv")
+        return csvout.csv_response(csvout.UPTIME_COLUMNS, csvout.uptime_rows(result), f"uptime-{village}.csv",
+                                   zone=service.zone, fmt=format)
     return result

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 import srv_scenario as sc
 from srv_helpers import ADMIN, READ
 
 from server.timeparse import iso
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 POINTS = sc.all_points()
 WINDOW = {"start": iso(sc.W_START), "end": iso(sc.W_END)}
@@ -247,13 +252,17 @@ def test_csv_exports(api):
                        headers={**READ, "Accept": "text/csv"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
-    assert lines[0] == "village,link,start,end,availability_pct,up_s,down_s,unknown_s,observed_s,coverage," \
-                       "samples,timezone"
+    assert lines[0] == "village,link,start,end,availability_pct (%),up_s (s),down_s (s),unknown_s (s)," \
+                       "observed_s (s),coverage (0..1),samples,timezone"
     assert len(lines) == 1 + 2 * 2  # two links, two days
     assert response.headers["content-disposition"] == (
         f"attachment; filename=\"uptime-{A}.csv\"; filename*=UTF-8''uptime-{A}.csv")
     outages = api.get(f"/api/v1/villages/{A}/outages", params={**WINDOW, "format": "csv"}, headers=READ)
     rows = outages.text.splitlines()
-    assert rows[2].startswith(f"{A},fiber,{iso(sc.FIBER_DOWN[0])},{iso(sc.FIBER_DOWN[1])},False,False,9005.0")
+    local = [datetime.fromtimestamp(ms / 1000, ZONE).isoformat() for ms in sc.FIBER_DOWN]
+    assert rows[2].startswith(f"{A},fiber,{local[0]},{local[1]},false,false,9005.0")  # Excel reads them right
+    assert local[0].endswith("+07:00")
+    excel = api.get(f"/api/v1/villages/{A}/outages", params={**WINDOW, "format": "excel"}, headers=READ)
+    assert excel.content.startswith("\ufeff".encode()) and excel.content[3:] == outages.content
     rollup = api.get("/api/v1/criteria", params={**WINDOW, "province": "bac-giang", "format": "csv"}, headers=READ)
     assert rollup.status_code == 200 and len(rollup.text.splitlines()) == 1 + 3 * 7

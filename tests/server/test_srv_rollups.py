@@ -154,3 +154,15 @@ def test_figures_from_rollups_equal_the_raw_figures(both, path):
     assert "thonminh_1h" in queries and "thonminh_1h" not in str(a.json())
     if "step" not in path:  # whole UTC days come from the daily rollups
         assert '_1d"' in queries
+
+
+def test_a_province_by_its_name_as_people_write_it_and_one_that_matches_nothing(api):
+    WINDOW = {"start": iso(sc.W_START), "end": iso(sc.W_END)}
+    by_name = api.get("/api/v1/criteria", params={"province": "Bắc Giang", **WINDOW}, headers=READ)
+    by_slug = api.get("/api/v1/criteria", params={"province": "bac-giang", **WINDOW}, headers=READ)
+    assert by_name.status_code == 200
+    assert [v["village"] for v in by_name.json()["villages"]] == [v["village"] for v in by_slug.json()["villages"]]
+    nothing = api.get("/api/v1/criteria", params={"province": "Hà Nội", **WINDOW}, headers=READ)
+    assert nothing.status_code == 404
+    assert nothing.json() == {"detail": "no village matches province 'ha-noi' (known: bac-giang, lang-son)",
+                              "parameter": "province"}
