@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pages_scenario as scenario
 import pytest
 import uvicorn
 
 from server.app import create_app
 from server.config import ServerConfig
+from server.timeparse import iso
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_lines
 from thonminh.localservices import InfluxDBServer, free_port
@@ -39,10 +41,10 @@ CHROMIUM_ARGS = [
 VILLAGES = {"kha-ly-thuong": {"name": "Khả Lý Thượng", "public": True}, "ban-ven": {"name": "Bản Vẹn"}}
 
 
-def page_config(url: str, database: str) -> ServerConfig:
+def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerConfig:
     return ServerConfig.model_validate({
         "influxdb": {"url": url, "database": database, "timeout_s": 10},
-        "auth": {"read_keys": {"officials": READ_KEY}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
+        "auth": {"read_keys": {"officials": read_key}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
         "rollups": {"background": False},
         "villages": VILLAGES,
     })
@@ -76,7 +78,13 @@ def live(seeded: InfluxClient) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the criteria service did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    # a manual indicator as an official enters it: the page shows who entered it and when
+    entered = httpx.put(f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
+                        headers={"X-API-Key": ADMIN_KEY},
+                        json={"value": scenario.EID[0], "note": scenario.EID[1], "time": iso(scenario.EID_AS_OF)})
+    entered.raise_for_status()
+    yield base
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -1,0 +1,144 @@
+"""The pages over HTTP without a browser: formats, the daily values against the API, sessions, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pages_scenario as scenario
+import pytest
+from conftest import ADMIN_KEY, READ_KEY, page_config
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.pages.daily import daily_values
+from server.pages.i18n import Lang
+from server.timeparse import Window, iso
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+VI, EN = Lang("vi", ZONE), Lang("en", ZONE)
+READ = {"X-API-Key": READ_KEY}
+
+
+@pytest.fixture(scope="module")
+def client(seeded) -> Iterator[TestClient]:
+    with TestClient(create_app(page_config(seeded.url, seeded.database))) as test_client:
+        yield test_client
+
+
+def test_number_formats() -> None:
+    assert VI.number(1234.5) == "1.234,5" and EN.number(1234.5) == "1,234.5"
+    assert VI.percent(99.5) == "99,5 %" and EN.percent(99.5) == "99.5 %"
+    assert VI.number(1234567, 0) == "1.234.567" and VI.number(None) == "–"
+    assert VI.share(0.956) == "96 %"
+    assert VI.value(21.9, "users/day") == "21,9 người/ngày" and EN.value(21.9, "users/day") == "21.9 users/day"
+    assert VI.threshold(">=", 99.0, "%") == "≥ 99,0 %"
+
+
+def test_times_and_durations() -> None:
+    moment = datetime(2025, 3, 1, 17, 5, 9, tzinfo=UTC)  # 00:05:09 on 2 March in Hanoi
+    assert VI.when(moment, seconds=True) == "02/03/2025 00:05:09"
+    assert EN.when(iso(int(moment.timestamp() * 1000))) == "2025-03-02 00:05"
+    assert VI.day("2025-03-02") == "02/03"
+    assert VI.duration(9005) == "2 giờ 30 phút" and EN.duration(9005) == "2 h 30 min"
+    assert VI.duration(0) == "0 giây" and EN.duration(90061) == "1 d 1 h"
+
+
+def test_a_days_bar_is_the_criterion_of_that_day(client: TestClient) -> None:
+    """The chart's value for the outage day equals what /criteria answers for that day as its window."""
+    service = client.app.state.service
+    day_start = scenario.FIBER_DOWN[0] - 10 * scenario.H
+    window = Window(day_start - 3 * scenario.DAY, day_start + 2 * scenario.DAY)
+    fiber = next(c for c in service.criteria.criteria if c.id == "fiber_availability")
+    days = daily_values(service, "kha-ly-thuong", fiber, window)
+    assert [d.start_ms for d in days] == [window.start_ms + i * scenario.DAY for i in range(5)]
+    for day in days:
+        answer = client.get("/api/v1/villages/kha-ly-thuong/criteria", headers=READ,
+                            params={"start": iso(day.start_ms), "end": iso(day.end_ms)}).json()
+        evidence = next(c for c in answer["criteria"] if c["id"] == "fiber_availability")
+        assert day.value == pytest.approx(evidence["evidence"]["value"], abs=1e-9)
+        assert day.coverage == pytest.approx(evidence["evidence"]["coverage"], abs=1e-9)
+        assert day.verdict == evidence["verdict"]
+    outage_day = days[3]
+    assert outage_day.value == pytest.approx(100 * (1 - 9005 / 86400)) and outage_day.verdict == "fail"
+    lights = next(c for c in service.criteria.criteria if c.id == "street_lighting")
+    assert daily_values(service, "kha-ly-thuong", lights, window)[-1].verdict == "fail"  # L3 dark all night
+
+
+def test_pages_refused_without_a_session_and_api_key_still_works(client: TestClient) -> None:
+    for path in ("/pages/", "/pages/villages/kha-ly-thuong"):
+        refused = client.get(path)
+        assert refused.status_code == 401 and 'name="key"' in refused.text and "Khả Lý Thượng" not in refused.text
+    assert client.get("/pages/villages/kha-ly-thuong", headers=READ).status_code == 200
+    assert client.get("/api/v1/villages/kha-ly-thuong/criteria").status_code == 401
+
+
+def test_session_cookie(seeded) -> None:
+    app = create_app(page_config(seeded.url, seeded.database))
+    with TestClient(app, base_url="https://village.example") as https:
+        answer = https.post("/pages/signin", data={"key": READ_KEY, "next": "/pages/"}, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/pages/"
+        cookie = answer.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie and READ_KEY not in cookie
+        assert https.get("/pages/").status_code == 200
+        # a tampered cookie is no session
+        token = https.cookies.get("thonminh_session")
+        https.cookies.set("thonminh_session", token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+        assert https.get("/pages/").status_code == 401
+        # an address on another site is never where sign-in leads
+        evil = https.post("/pages/signin", data={"key": ADMIN_KEY, "next": "//evil.example/x"},
+                          follow_redirects=False)
+        assert evil.headers["location"] == "/pages/"
+        assert https.post("/pages/signin", data={"key": "wrong-key-0123456789"}).status_code == 401
+
+
+def test_a_changed_key_ends_its_sessions(seeded) -> None:
+    with TestClient(create_app(page_config(seeded.url, seeded.database))) as first:
+        first.post("/pages/signin", data={"key": READ_KEY})
+        token = first.cookies.get("thonminh_session")
+    changed = page_config(seeded.url, seeded.database, read_key="another-key-0123456789ab")
+    with TestClient(create_app(changed)) as second:
+        second.cookies.set("thonminh_session", token)
+        assert second.get("/pages/").status_code == 401
+    with TestClient(create_app(page_config(seeded.url, seeded.database))) as same:
+        same.cookies.set("thonminh_session", token)
+        assert same.get("/pages/").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "status", "text"), [
+    ("/pages/villages/nowhere", 404, "Thôn nowhere không có trong dữ liệu."),
+    ("/pages/villages/" + "x" * 300, 404, "không có trong dữ liệu"),
+    ("/pages/villages/kha-ly-thuong?month=2999-12", 422, "chưa bắt đầu"),
+    ("/pages/villages/kha-ly-thuong?month=2025-00", 422, "YYYY-MM"),
+    ("/pages/villages/kha-ly-thuong?month=march", 422, "YYYY-MM"),
+    ("/pages/villages/kha-ly-thuong?month=1999-12", 422, "2000..2200"),
+    ("/pages/villages/kha-ly-thuong?start=yesterday", 422, "not an ISO 8601 time"),
+    ("/pages/villages/kha-ly-thuong?start=2025-03-02&end=2025-03-01", 422, "window is empty"),
+    ("/pages/villages/kha-ly-thuong?month=2025-13&lang=en", 422, "Month 2025-13 is not valid"),
+    ("/pages/?sort=nope", 422, "is not a criterion"),
+    ("/pages/status/ban-ven", 404, "Không tìm thấy"),
+    ("/pages/status/nowhere", 404, "Không tìm thấy"),
+])
+def test_bad_input_is_a_page_not_a_500(client: TestClient, path: str, status: int, text: str) -> None:
+    answer = client.get(path, headers=READ)
+    assert answer.status_code == status, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert text in answer.text
+
+
+def test_a_month_before_any_data(client: TestClient) -> None:
+    answer = client.get("/pages/villages/kha-ly-thuong?month=2001-01", headers=READ)
+    assert answer.status_code == 200
+    assert "Không có dữ liệu nào trong khoảng thời gian này." in answer.text
+    assert "/api/v1/villages/kha-ly-thuong/report.pdf?month=2001-01" in answer.text
+
+
+def test_every_asset_is_served_from_this_machine(client: TestClient) -> None:
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and "http://" not in docs.text and "https://" not in docs.text
+    for path in ("/api/v1/docs-assets/swagger-ui-bundle.js", "/api/v1/docs-assets/swagger-ui.css",
+                 "/pages/static/pages.css", "/pages/static/favicon.svg"):
+        assert client.get(path).status_code == 200, path
+    page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
+    assert "https://" not in page and "//cdn" not in page
