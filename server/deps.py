@@ -19,11 +19,11 @@ from thonminh.contract import slugify
 __all__ = [
     "READ_ERRORS",
     "VILLAGE_ERRORS",
-    "Admin",
+    "AdminKey",
     "Format",
     "KnownVillage",
     "Principal",
-    "Reader",
+    "ReadKey",
     "ScopeParams",
     "ServiceDep",
     "StepParam",
@@ -118,8 +118,8 @@ def require_admin(
     return principal
 
 
-Reader = Annotated[Principal, Depends(require_read)]
-Admin = Annotated[Principal, Depends(require_admin)]
+ReadKey = Annotated[Principal, Depends(require_read)]
+AdminKey = Annotated[Principal, Depends(require_admin)]
 
 
 # -- error answers, as the OpenAPI document states them ---------------------------------------------------------

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from server import indicators
-from server.deps import SLUG_PATTERN, VILLAGE_ERRORS, Admin, KnownVillage, Reader, ServiceDep, error_answers
+from server.deps import (
+    SLUG_PATTERN,
+    VILLAGE_ERRORS,
+    AdminKey,
+    KnownVillage,
+    ReadKey,
+    ServiceDep,
+    error_answers,
+)
 from server.models import IndicatorIn, IndicatorOut, IndicatorsOut
 
 router = APIRouter(tags=["indicators"])
@@ -16,17 +24,17 @@ IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_
 
 @router.put("/villages/{village}/indicators/{indicator}", response_model=IndicatorOut,
             responses=error_answers(400, 401, 403, 404, 422, 502, 503))
-def put_indicator(principal: Admin, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath,
+def put_indicator(principal: AdminKey, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath,
                   body: IndicatorIn) -> IndicatorOut:
     return indicators.put_indicator(service, village, indicator, body, principal.name)
 
 
 @router.get("/villages/{village}/indicators", response_model=IndicatorsOut, responses=VILLAGE_ERRORS)
-def list_indicators(_: Reader, service: ServiceDep, village: KnownVillage) -> IndicatorsOut:
+def list_indicators(_: ReadKey, service: ServiceDep, village: KnownVillage) -> IndicatorsOut:
     return indicators.history(service, village, None)
 
 
 @router.get("/villages/{village}/indicators/{indicator}", response_model=IndicatorsOut, responses=VILLAGE_ERRORS)
-def indicator_history(_: Reader, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath
+def indicator_history(_: ReadKey, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath
                       ) -> IndicatorsOut:
     return indicators.history(service, village, indicator)
