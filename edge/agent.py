@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from edge.clock import Clock
 from edge.config import GatewayConfig
 from edge.filemodes import private_dir
 from edge.forwarder import Forwarder
+from edge.health import HEALTH_FILE, HealthBook
 from edge.pipeline import Pipeline
 from edge.sources.base import PolledSource, PushSource, Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
@@ -64,6 +66,7 @@ class _Tasks:
     pipeline: asyncio.Task[None] | None = None
     forwarder: asyncio.Task[None] | None = None
     watchdog: asyncio.Task[None] | None = None
+    health: asyncio.Task[None] | None = None
     sources: list[asyncio.Task[None]] = field(default_factory=list)
 
     def core(self) -> list[asyncio.Task[None]]:
@@ -101,6 +104,8 @@ class Agent:
         self.stats: Stats | None = None
         self.pipeline: Pipeline | None = None
         self.forwarder: Forwarder | None = None
+        #: Each source's health, written to ``state_dir/health.json`` for ``thonminh edge status``.
+        self.health = HealthBook(config.state_dir / HEALTH_FILE, now_ms=self.clock.now_ms)
         self.sources: list[Source] = []
         #: Set once every source runs (tests wait on it).
         self.started = asyncio.Event()
@@ -138,6 +143,7 @@ class Agent:
             monotonic=self.clock.monotonic,
             clock_synced=self.clock.synced,
             reject=stats.rejecter(f"{cls.kind}:{name}"),
+            health=self.health.reporter(f"{cls.kind}:{name}", cls.kind),
             stats=(lambda: stats.snapshot().fields()) if cls.uses_stats else None,
         )
 
@@ -218,6 +224,7 @@ class Agent:
         stop = stop or asyncio.Event()
         config = self.config
         tune_malloc()  # before the first worker thread starts
+        private_dir(config.state_dir)
         self.buffer = await asyncio.to_thread(
             Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
             dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
@@ -237,6 +244,7 @@ class Agent:
             running = await self._init_sources()
             tasks.sources = [asyncio.create_task(self._run_source(e), name=e.name) for e in running]
             tasks.watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
+            tasks.health = asyncio.create_task(self._keep_health(stop), name="health")
             self._log.info("agent started", extra={
                 "sources": ",".join(e.name for e in running), "buffer_points": self.buffer.points,
                 "influxdb": config.influxdb.url, "api": config.influxdb.api})
@@ -275,14 +283,41 @@ class Agent:
             await self.pipeline.close()
             await asyncio.gather(tasks.pipeline, return_exceptions=True)
         forwarder_stop.set()
-        if tasks.watchdog is not None:
-            tasks.watchdog.cancel()
-            await asyncio.gather(tasks.watchdog, return_exceptions=True)
+        for helper in (tasks.watchdog, tasks.health):
+            if helper is not None:
+                helper.cancel()
+                await asyncio.gather(helper, return_exceptions=True)
         if self.forwarder is not None and tasks.forwarder is not None:
             await asyncio.gather(tasks.forwarder, return_exceptions=True)
             flushed = await self.forwarder.flush(self.config.forwarder.flush_deadline_s)
             self._log.info("flushed" if flushed else "flush incomplete; the rest stays buffered",
                            extra={"buffer_points": self.buffer.points if self.buffer else 0})
+        self._report_core()
+        await asyncio.to_thread(self.health.stopped)
+
+    async def _keep_health(self, stop: asyncio.Event) -> None:
+        """Report the clock's and InfluxDB's health beside the sources', and keep the file written."""
+        writer = asyncio.create_task(self.health.run(stop), name="health-writer")
+        try:
+            while not stop.is_set():
+                self._report_core()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.config.clock.check_interval_s)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    def _report_core(self) -> None:
+        synced = self.clock.last_synced
+        self.health.report("clock", "clock", "ok" if synced else "degraded", {"synced": synced})
+        if self.buffer is None or self.forwarder is None:
+            return
+        last = self.forwarder.last_success_mono
+        # Up while the backlog is empty or writes succeed within a full retry period; down otherwise.
+        patience = self.config.forwarder.backoff_max_s + self.config.influxdb.timeout_s
+        ok = self.buffer.ready == 0 or (last is not None and time.monotonic() - last <= patience)
+        self.health.report("influxdb", "influxdb", "ok" if ok else "down",
+                           {"backlog": self.buffer.ready})
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
         interval = watchdog_interval()

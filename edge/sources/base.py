@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,7 +23,8 @@ from thonminh.config import StrictModel
 from thonminh.contract import DAILY_TZ, FieldValue, Point
 
 __all__ = [
-    "Emit", "GatewayFigures", "PolledSource", "PushSource", "Reject", "Source", "SourceConfig", "SourceContext",
+    "HEALTH_STATES", "Emit", "GatewayFigures", "HealthDetail", "HealthState", "PolledSource", "PushSource", "Reject",
+    "ReportHealth", "Source", "SourceConfig", "SourceContext",
 ]
 
 #: Hand points to the pipeline; resolves once they are durably committed to the buffer.
@@ -32,6 +33,16 @@ Emit = Callable[[Sequence[Point]], Awaitable[None]]
 Reject = Callable[[str, "bytes | str | None"], None]
 #: The pipeline's figures as ``gateway`` fields (blocking: it reads the buffer; call it from a worker thread).
 GatewayFigures = Callable[[], Mapping[str, int | float]]
+#: A source's health now: ``ok`` working, ``degraded`` working in part (weak signal, lights with faults),
+#: ``down`` not working (link down, modem unreadable, AP off, broker unreachable), ``unknown`` no answer yet.
+HealthState = Literal["ok", "degraded", "down", "unknown"]
+HEALTH_STATES: tuple[HealthState, ...] = ("ok", "degraded", "down", "unknown")
+#: What a technician reads beside the state: ``{"rtt_ms": 12.5, "active": True}``; keys are labelled by
+#: ``thonminh edge status`` in Vietnamese and English, None values are left out.
+HealthDetail = Mapping[str, str | int | float | bool | None]
+#: Report the health now: ``ctx.health("down", {"reason": "0/3 targets answered"})``. The agent keeps since
+#: when the state holds and writes it for ``thonminh edge status``; cheap, call it after every sample.
+ReportHealth = Callable[[HealthState, HealthDetail], None]
 
 
 class SourceConfig(StrictModel):
@@ -48,9 +59,18 @@ class SourceConfig(StrictModel):
         """
         return []
 
+    def environment_warnings(self, where: str) -> list[str]:
+        """Like ``environment_problems``, for what the gateway survives (a tool or file the source reads missing
+        now: the source reports unknown until it appears); ``check-config`` prints them as warnings."""
+        return []
+
 
 def _no_reject(reason: str, sample: bytes | str | None) -> None:
     logging.getLogger("edge.sources").warning("rejected input: %s", reason)
+
+
+def _no_health(state: HealthState, detail: HealthDetail) -> None:
+    return None
 
 
 def _always_synced() -> bool:
@@ -63,7 +83,8 @@ class SourceContext:
 
     ``key_path`` is where the source's config sits (``sources.uplink[1]``), for its error messages;
     ``location`` the site's (latitude, longitude); ``mqtt`` the broker, for sources with ``uses_mqtt``;
-    ``stats`` the pipeline's figures, for sources with ``uses_stats`` (the self-metrics).
+    ``stats`` the pipeline's figures, for sources with ``uses_stats`` (the self-metrics); ``health`` where the
+    source says how it is now (``thonminh edge status``).
     """
 
     emit: Emit
@@ -80,6 +101,7 @@ class SourceContext:
     clock_synced: Callable[[], bool] = _always_synced
     stats: GatewayFigures | None = None
     reject: Reject = _no_reject
+    health: ReportHealth = _no_health
 
     def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
               time_ms: int | None = None) -> Point:

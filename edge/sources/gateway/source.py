@@ -80,6 +80,7 @@ class GatewaySource(PolledSource):
         if temp is not None:
             fields[_CPU_TEMP] = temp
         fields[_VERSION] = __version__
+        self.ctx.health("ok", {"cpu_temp_c": temp, "version": __version__})
         return [self.ctx.point(GATEWAY.name, {}, fields)]
 
 

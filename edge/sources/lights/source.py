@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
@@ -74,6 +75,7 @@ class LightsSource(PushSource):
         self.connection: Connection | None = None
         self._broker = Episode(self.log, "mqtt broker", host=ctx.mqtt.host)
         self._emitting = Episode(self.log, "streetlight samples not committed")
+        self._health: dict[str, str | None] = {}
 
     async def init(self) -> None:
         cfg = self.config
@@ -150,11 +152,26 @@ class LightsSource(PushSource):
             self.tracker.tick(self.ctx.now_ms())
             await self._emit_samples()
 
+    def _report_health(self, samples: list[Sample] | None = None) -> None:
+        """For ``thonminh edge status``: lights online of all and by fault (at the last boundary), the broker."""
+        if samples:
+            latest = {s.light: s.fields for s in samples}.values()  # a light's newest sample wins
+            faults = Counter(str(f.get("fault") or "") for f in latest)
+            faults.pop("", None)
+            online = sum(int(f.get("online", 0)) for f in latest)
+            self._health = {"lights_online": f"{online}/{len(latest)}",
+                            "faults": ", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or None}
+        detail = {**self._health, "mqtt_connected": self.connected}
+        self.ctx.health("down" if not self.connected else "degraded" if detail.get("faults") else "ok", detail)
+
     def _point(self, sample: Sample) -> Point:
         return self.ctx.point(STREETLIGHT.name, sample.tags, sample.fields, time_ms=sample.time_ms)
 
     async def _emit_samples(self) -> None:
-        points = self._held + [self._point(s) for s in self.tracker.take_samples()]
+        samples = self.tracker.take_samples()
+        if samples:
+            self._report_health(samples)
+        points = self._held + [self._point(s) for s in samples]
         self._held = []
         if not points:
             return
@@ -181,6 +198,7 @@ class LightsSource(PushSource):
             if self.connected:
                 backoff.reset()  # the broker was there: a new outage starts with short waits
             self.connected = False
+            self._report_health()
             await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
@@ -192,6 +210,7 @@ class LightsSource(PushSource):
         async with connection:
             self.connected = True
             self._broker.ok()
+            self._report_health()
             await self._consume(connection)
 
     async def _consume(self, connection: Connection) -> None:

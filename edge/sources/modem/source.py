@@ -30,7 +30,17 @@ from edge.sources.modem.parsers import (
     parse_registration,
     sim_from_error,
 )
-from edge.sources.modem.reading import REG_STATE, RadioReading, modem_fields
+from edge.sources.modem.reading import (
+    ACCESS_TECH,
+    OPERATOR,
+    REG_STATE,
+    REGISTERED,
+    RSRP,
+    SIM,
+    SINR,
+    RadioReading,
+    modem_fields,
+)
 from edge.sources.modem.vendors import (
     VendorSignal,
     parse_cpsi,
@@ -107,6 +117,9 @@ class ModemSource(PolledSource):
         self._unavailable.ok()
         self._backoff.reset()
         fields = modem_fields(reading) or {REG_STATE: "unknown"}
+        # answering but not registered is degraded: the modem is there, the 4G link cannot carry traffic
+        self.ctx.health("ok" if fields.get(REGISTERED) == 1 else "degraded", {
+            key: fields.get(key) for key in (OPERATOR, ACCESS_TECH, RSRP, SINR, REG_STATE, SIM)})
         return [self.ctx.point(MODEM.name, tags, {**fields, AVAILABLE: 1})]
 
     def _unavailable_point(self, tags: dict[str, str]) -> Point:
@@ -135,6 +148,7 @@ class ModemSource(PolledSource):
         await self._close()
         delay = self._backoff.next()
         self._unavailable.problem(reason, retry_in_s=round(delay, 1))
+        self.ctx.health("down", {"error": reason, "port": self.config.port})
         self._next_open = self.ctx.monotonic() + delay
 
     async def _setup(self) -> None:

@@ -86,9 +86,14 @@ class UplinkSource(PolledSource):
             fields[ACTIVE] = int(active)
         tags = {LINK_TAG: cfg.link}
         points = [self.ctx.point(UPLINK.name, tags, fields, time_ms=at_ms)]
-        transition = self.state.observe(up, at_ms=at_ms, at_mono=at_mono, reason=self._reason(results, up))
+        reason = self._reason(results, up)
+        transition = self.state.observe(up, at_ms=at_ms, at_mono=at_mono, reason=reason)
         if transition is not None:
             points.append(self._event(transition))
+        declared = self.state.state  # the hysteresis' state, not this one cycle's
+        self.ctx.health("unknown" if declared is None else "ok" if declared == "up" else "down", {
+            "rtt_ms": fields.get(RTT_MS), "active": None if active is None else bool(active),
+            "targets": f"{len(answered)}/{total}", "reason": None if up else reason})
         return points
 
     def _reason(self, results: list[ProbeResult], up: bool) -> str:

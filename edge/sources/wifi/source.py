@@ -152,10 +152,13 @@ class WifiSource(PolledSource):
             self._down.ok()
         else:
             self._down.problem(snapshot.reason)
+        self.ctx.health("ok" if snapshot.up else "down", {
+            "clients": len(snapshot.stations), "reason": None if snapshot.up else snapshot.reason})
         return self._points(snapshot, raw, observed, since, now_ms)
 
     def _unknown_poll(self, reason: str, observed: float, now_ms: int) -> list[Point]:
         self._unknown.problem(reason)
+        self.ctx.health("unknown", {"reason": reason})
         self.counters.invalidate()
         if not self.config.unreachable_as_down:
             return []
