@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +28,16 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
 
 
+def _stamp(record: logging.LogRecord) -> str:
+    """The record's time in the machine's zone, with its offset: a technician reading the journal of a gateway
+    in Vietnam and a developer elsewhere see the same instant."""
+    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [
-            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}",
+            f"ts={_stamp(record)}",
             f"level={record.levelname.lower()}",
             f"logger={record.name}",
             f"msg={json.dumps(record.getMessage(), ensure_ascii=False)}",
@@ -46,7 +53,7 @@ class KeyValueFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "ts": record.created,
+            "ts": _stamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
