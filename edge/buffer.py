@@ -219,7 +219,7 @@ class Buffer:
 
     def _boot_index(self, boot_id: str) -> int:
         self._db.execute("INSERT OR IGNORE INTO boots (boot_id) VALUES (?)", (boot_id,))
-        return self._db.execute("SELECT id FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()[0]
+        return int(self._db.execute("SELECT id FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()[0])
 
     def _bump(self, db: sqlite3.Connection, deltas: dict[str, int]) -> dict[str, int]:
         values = {k: self.counters[k] + v for k, v in deltas.items() if v}

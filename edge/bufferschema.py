@@ -206,7 +206,7 @@ class Batch:
     def ids(self) -> list[int]:
         """The ids of the rows taken (a row holds one point or several)."""
         if self.id_list is not None:
-            return json.loads(self.id_list)
+            return [int(i) for i in json.loads(self.id_list)]
         return [i for first, last in self.ranges for i in range(first, last + 1)]
 
     @property

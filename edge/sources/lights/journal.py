@@ -145,7 +145,7 @@ def _states(db: sqlite3.Connection, log: logging.Logger) -> dict[str, dict[str, 
             continue
         if isinstance(data, dict):
             out[light_id] = data
-    out.update((k, state) for k, (state, _) in _log_states(db, log).items())
+    out.update((k, dict(state)) for k, (state, _) in _log_states(db, log).items())
     return out
 
 
