@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +162,9 @@ def _services(procs: Processes, work: Path, echo: Callable[[str], None]) -> Serv
     return Services(url, host, port)
 
 
-def _server_toml(path: Path, influx_url: str, port: int) -> None:
+def _server_toml(path: Path, influx_url: str, port: int, site: dict[str, Any]) -> None:
+    # the village's name as people write it, from the gateway's site, for the pages; its status page is public
+    name = json.dumps(site.get("name") or site["village"], ensure_ascii=False)
     path.write_text(f'''# written by thonminh demo
 timezone = "Asia/Ho_Chi_Minh"
 [http]
@@ -171,11 +174,14 @@ port = {port}
 url = "{influx_url}"
 database = "{DATABASE}"
 timeout_s = 10
+[villages.{site["village"]}]
+name = {name}
+public = true
 ''')
 
 
 def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_port: int | None,
-             echo: Callable[[str], None]) -> None:
+             echo: Callable[[str], None], keep_work: bool = True) -> None:
     """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -193,7 +199,7 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
         procs.start("gateway", "edge", "run", "--config", str(config))
         read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         port = api_port or free_port()
-        _server_toml(work / "server.toml", svc.influx_url, port)
+        _server_toml(work / "server.toml", svc.influx_url, port, tomllib.loads(config.read_text())["site"])
         procs.start("server", "server", "--config", str(work / "server.toml"), env={
             "THONMINH_SERVER_AUTH__READ_KEYS__DEMO": read_key,
             "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key})
@@ -225,7 +231,7 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             data = _fetch(api, village_id, start_ms, end_ms)
             read_ms = time.time() * 1000
         echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, read_ms=read_ms, base=base,
-                           read_key=read_key, admin_key=admin_key, work=work))
+                           read_key=read_key, admin_key=admin_key, work=work, work_kept=keep_work))
         if once:
             return
         echo("Everything keeps running: press Ctrl-C to stop it all.")
@@ -291,7 +297,7 @@ def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str 
     keep = workdir is not None
     try:
         run_demo(duration_s=duration_s, once=once, scenario=scenario.resolve(), work=work, api_port=api_port,
-                 echo=lambda line: click.echo(line, nl=True))
+                 echo=lambda line: click.echo(line, nl=True), keep_work=keep)
     except KeyboardInterrupt:
         click.echo("stopped by signal", err=True)
     except (DemoError, ServiceError, httpx.HTTPError, OSError) as err:

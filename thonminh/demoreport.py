@@ -140,7 +140,7 @@ def criteria_url(base: str, village: str, start_ms: float, end_ms: float) -> str
 
 
 def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, read_ms: float,
-                  base: str, read_key: str, admin_key: str, work: Path) -> str:
+                  base: str, read_key: str, admin_key: str, work: Path, work_kept: bool) -> str:
     """The whole report as text."""
     tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
     village = truth["village"]
@@ -171,7 +171,16 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
     ]
     for path in ("uptime?step=1m&start=-15m", "outages", "lighting", "wifi", "modem"):
         lines.append(f"                   {base}/villages/{village}/{path}")
+    site = base.removesuffix("/api/v1")
+    window = urlencode({"start": iso_utc(start_ms), "end": iso_utc(end_ms)})
+    month = f"{datetime.fromtimestamp(end_ms / 1000, tz):%Y-%m}"
+    lines += ["", "Pages (sign in once with the read key; docs/pages.md)",
+              f"  village page     {site}/pages/villages/{village}?{window}",
+              f"  public status    {site}/pages/status/{village}",
+              f"  monthly dossier  curl -H 'X-API-Key: {read_key}' -o dossier.pdf "
+              f"'{base}/villages/{village}/report.pdf?month={month}'"]
     lines += [f"                   {base}/criteria?province=<slug>   {base}/health",
-              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/)",
+              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/; "
+              + ("kept after the demo)" if work_kept else "removed when the demo stops: give --workdir to keep them)"),
               "=" * _WIDTH]
     return "\n".join(lines)
