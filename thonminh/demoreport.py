@@ -171,6 +171,9 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
     ]
     for path in ("uptime?step=1m&start=-15m", "outages", "lighting", "wifi", "modem"):
         lines.append(f"                   {base}/villages/{village}/{path}")
+    lines += [f"                   {base}/criteria?province=<slug>   {base}/health",
+              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/; "
+              + ("kept after the demo)" if work_kept else "removed when the demo stops: give --workdir to keep them)")]
     site = base.removesuffix("/api/v1")
     window = urlencode({"start": iso_utc(start_ms), "end": iso_utc(end_ms)})
     month = f"{datetime.fromtimestamp(end_ms / 1000, tz):%Y-%m}"
@@ -179,8 +182,5 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
               f"  public status    {site}/pages/status/{village}",
               f"  monthly dossier  curl -H 'X-API-Key: {read_key}' -o dossier.pdf "
               f"'{base}/villages/{village}/report.pdf?month={month}'"]
-    lines += [f"                   {base}/criteria?province=<slug>   {base}/health",
-              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/; "
-              + ("kept after the demo)" if work_kept else "removed when the demo stops: give --workdir to keep them)"),
-              "=" * _WIDTH]
+    lines.append("=" * _WIDTH)
     return "\n".join(lines)
