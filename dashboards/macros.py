@@ -199,14 +199,15 @@ def interpolate(
     text = format_interval(interval_ms)
     q = q.replace("$timeFilter", f"time >= {from_ms}ms and time <= {to_ms}ms")
     q = q.replace("$interval", text).replace("$__interval_ms", str(interval_ms)).replace("$__interval", text)
-    left = [m.group(0) for m in re.finditer(r"\$\{?\w+", _strip_literals(q))]
+    # an escaped ``\$`` is a value's dollar; ``$/`` or ``$)`` a regex anchor; ``$name`` anywhere is left over (in a
+    # regex it would silently match nothing)
+    left = [m.group(0) for m in re.finditer(r"(?<!\\)\$\{?\w+", _strip_strings(q))]
     if left:
         hint = " ($__timeFilter is not an InfluxQL macro in Grafana: use $timeFilter)" if "$__timeFilter" in left else ""
         raise MacroError(f"Grafana would leave {', '.join(sorted(set(left)))} in the query{hint}: {query}")
     return q
 
 
-def _strip_literals(q: str) -> str:
-    # '$' inside regex literals (/^...$/) and strings is not a macro
-    q = re.sub(r"'(?:[^'\\]|\\.)*'", "''", q)
-    return re.sub(r"([=!]~)\s*/(?:[^/\\\n]|\\.)*/", r"\1 //", q)
+def _strip_strings(q: str) -> str:
+    # '$' inside a string literal is text, not a macro
+    return re.sub(r"'(?:[^'\\]|\\.)*'", "''", q)

@@ -66,3 +66,21 @@ def test_leftover_macros_are_errors(query: str) -> None:
 
 def test_dollars_inside_regex_literals_are_not_macros() -> None:
     assert run('SELECT 1 FROM m WHERE $timeFilter AND "a" =~ /^x$/').endswith('=~ /^x$/')
+
+
+def test_time_variables_are_the_panels_range_in_epoch_ms() -> None:
+    q = "SELECT x FROM m WHERE $timeFilter AND time < ${__to}ms AND time > $__from - 1d LIMIT [[__to]]"
+    assert run(q) == "SELECT x FROM m WHERE time >= 1000ms and time <= 2000ms AND time < 2000ms AND time > 1000 - 1d LIMIT 2000"
+    with pytest.raises(MacroError, match="formats"):
+        run("SELECT x FROM m WHERE $timeFilter AND time < ${__to:date}")
+
+
+def test_alert_rules_get_no_browser_interpolation() -> None:
+    def backend(query: str) -> str:
+        return interpolate(query, variables={"village": TemplateVar("village", ["a"])}, from_ms=1_000, to_ms=2_000,
+                           interval_ms=60_000, frontend=False)
+
+    assert backend("SELECT x FROM m WHERE $timeFilter") == "SELECT x FROM m WHERE time >= 1000ms and time <= 2000ms"
+    for query in ("SELECT x FROM m WHERE $timeFilter AND time < ${__to}ms", Q):
+        with pytest.raises(MacroError):
+            backend(query)
