@@ -49,7 +49,7 @@ __all__ = [
 #: the shipped criteria; after editing thonminh/criteria.yaml run ``thonminh dashboards build``
 CRITERIA: CriteriaSet = load_criteria()
 INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
-_GREY = "text"  # Grafana's neutral grey for the theme
+_GREY = "#8e8e8e"  # grey: neither pass nor fail
 _UNITS: dict[str, str | Text] = {
     "%": "percent",
     "users/day": Text("suffix: người/ngày", "suffix: users/day"),
