@@ -9,10 +9,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from edge.buffer import Buffer
+
 from edge.config import GatewayConfig, load_gateway_config
+from edge.status import Lang
 from thonminh.config import masked
 from thonminh.errors import ConfigError
 
@@ -69,7 +74,7 @@ def run(config_path: str) -> None:
         raise click.ClickException(str(err)) from err
 
 
-def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False):  # noqa: ANN202
+def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False) -> Buffer:
     from edge.buffer import Buffer, BufferLocked
     from edge.clock import read_boot_id
 
@@ -91,40 +96,32 @@ def _ago(ms: int | None) -> str:
     return f"{when} ({max(0.0, time.time() - ms / 1000):.0f} s ago)"
 
 
+lang_option = click.option(
+    "--lang", type=click.Choice(["vi", "en"]), default=None, envvar="THONMINH_LANG",
+    help="Vietnamese or English (default: English under an English locale, else Vietnamese)",
+)
+
+
 @edge.command("status")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status(config_path: str, as_json: bool) -> None:
-    """Buffer depth, bytes, oldest point, dead letters, last successful write (also while the agent runs)."""
+@lang_option
+def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
+    """Each source's health and since when, the clock, InfluxDB and the backlog; also with the agent stopped."""
+    from edge.clock import Clock
+    from edge.status import agent_running, collect, default_lang, text
+
     config = load_gateway_config(config_path)
-    with _open_buffer(config, readonly=True) as buffer:
-        st = buffer.status()
+    buffer = None
+    if config.buffer.path.exists():
+        with _open_buffer(config, readonly=True) as opened:
+            buffer = opened.status()
+    data = collect(config, buffer, running=agent_running(config.buffer.path),
+                   clock_synced=Clock.from_settings(config.clock).synced())
     if as_json:
-        click.echo(json.dumps({
-            "points": st.points, "bytes": st.bytes, "held_for_clock": st.held, "oldest_ms": st.oldest_ms,
-            "dead_letters": st.dead_letters, "max_bytes": config.buffer.max_bytes, **st.counters,
-            "recent_rejects": [dict(zip(("at_ms", "source", "reason", "sample"), r, strict=True))
-                               for r in st.rejects],
-        }, ensure_ascii=False))
-        return
-    c = st.counters
-    rows = [
-        ("buffer", f"{st.points} points, {st.bytes} bytes of {config.buffer.max_bytes} "
-                   f"({100 * st.bytes / config.buffer.max_bytes:.1f} %)"),
-        ("held for clock sync", str(st.held)),
-        ("oldest unsent point", _ago(st.oldest_ms)),
-        ("last successful write", _ago(c["last_write_ms"])),
-        ("forwarded_total", str(c["forwarded_total"])),
-        ("dropped_total", str(c["dropped_total"])),
-        ("rejected_total", f"{c['rejected_total'] + c['dead_letter_total']} "
-                           f"({c['rejected_total']} inputs, {c['dead_letter_total']} dead-lettered points)"),
-        ("dead letters kept", f"{st.dead_letters} (see `thonminh edge dead-letters list`)"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        click.echo(f"{key:<{width}}  {value}")
-    for at_ms, source, reason, sample in st.rejects:
-        click.echo(f"reject {_ago(at_ms)} {source}: {reason}" + (f": {sample!r}" if sample else ""))
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(text(data, lang or default_lang(), tz=config.site.timezone))
 
 
 @edge.command("drain")

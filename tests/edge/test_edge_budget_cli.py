@@ -67,7 +67,7 @@ async def test_status_runs_beside_the_agent_and_a_second_agent_is_refused(
     await async_wait_until(lambda: count_gateway(influx) >= 2, what="gateway self-metrics")
     agent.stats.reject("lights:mqtt", "payload is not JSON", b"{not json")
     await async_wait_until(lambda: agent.buffer.counters["rejected_total"] == 1, what="the reject to commit")
-    text = cli("status", "--config", str(config))
+    text = cli("status", "--config", str(config), "--lang", "en")
     assert text.returncode == 0, text.stderr
     assert "forwarded_total" in text.stdout and "last successful write" in text.stdout
     assert "reject" in text.stdout and "lights:mqtt: payload is not JSON: '{not json'" in text.stdout

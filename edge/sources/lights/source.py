@@ -76,6 +76,7 @@ class LightsSource(PushSource):
         self._broker = Episode(self.log, "mqtt broker", host=ctx.mqtt.host)
         self._emitting = Episode(self.log, "streetlight samples not committed")
         self._health: dict[str, str | None] = {}
+        self._all_well = True
 
     async def init(self) -> None:
         cfg = self.config
@@ -159,10 +160,11 @@ class LightsSource(PushSource):
             faults = Counter(str(f.get("fault") or "") for f in latest)
             faults.pop("", None)
             online = sum(int(f.get("online", 0)) for f in latest)
+            self._all_well = online == len(latest) and not faults
             self._health = {"lights_online": f"{online}/{len(latest)}",
                             "faults": ", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or None}
         detail = {**self._health, "mqtt_connected": self.connected}
-        self.ctx.health("down" if not self.connected else "degraded" if detail.get("faults") else "ok", detail)
+        self.ctx.health("down" if not self.connected else "ok" if self._all_well else "degraded", detail)
 
     def _point(self, sample: Sample) -> Point:
         return self.ctx.point(STREETLIGHT.name, sample.tags, sample.fields, time_ms=sample.time_ms)
