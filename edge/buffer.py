@@ -47,6 +47,7 @@ from edge.bufferschema import (
     read_batch,
 )
 from edge.filemodes import private_dir, private_file
+from edge.rejects import count_reasons
 from thonminh.logs import Episode
 
 __all__ = [
@@ -222,7 +223,7 @@ class Buffer:
         return int(self._db.execute("SELECT id FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()[0])
 
     def _bump(self, db: sqlite3.Connection, deltas: dict[str, int]) -> dict[str, int]:
-        values = {k: self.counters[k] + v for k, v in deltas.items() if v}
+        values = {k: self.counters.get(k, 0) + v for k, v in deltas.items() if v}  # rejected_<code> appear late
         if values:
             db.executemany("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", values.items())
         return values
@@ -280,7 +281,7 @@ class Buffer:
                 dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.rows_budget)
             corrected = self._correct(db, *correct_at) if correct_at else 0
             values = self._bump(db, {"dropped_total": dropped, "dead_letter_total": len(dead),
-                                     "rejected_total": len(rejects)})
+                                     "rejected_total": len(rejects), **count_reasons(r[1] for r in rejects)})
         self.counters.update(values)
         t = self._totals
         t.points += len(rows) - dropped

@@ -1,7 +1,8 @@
 """The pipeline's counters as the gateway self-metrics see them, and rejected inputs with kept samples.
 
-Totals live in the buffer (persisted with the points, so they survive restarts); this module adds what is
-only in memory (uptime, rejects not yet committed, source errors) and computes the ``gateway`` fields.
+Totals live in the buffer (persisted with the points, so they survive restarts), refused inputs counted by
+reason as well (``edge.rejects``: a fixed set of counters); this module adds what is only in memory (uptime,
+rejects not yet committed, source errors) and computes the ``gateway`` fields.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from edge.buffer import Buffer
 from edge.clock import Clock
+from edge.rejects import REASON_COUNTERS, count_reasons, reason_fields
 from edge.sources.base import Reject
 from thonminh.contract import GATEWAY
 from thonminh.logs import RateLimited
@@ -37,12 +39,18 @@ class GatewayStats:
     rejected_total: int
     lag_s: float
     clock_synced: int
+    dead_letter_total: int = 0
+    #: ``rejected_<code>`` and ``rejected_other`` (``edge.rejects``): together with dead_letter_total they
+    #: add up to rejected_total.
+    rejected: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def fields(self) -> dict[str, int | float]:
-        return dataclasses.asdict(self)
+        fields: dict[str, int | float] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del fields["rejected"]
+        return fields | self.rejected
 
 
-_unknown = {f.name for f in dataclasses.fields(GatewayStats)} - set(GATEWAY.fields)
+_unknown = {f.name for f in dataclasses.fields(GatewayStats)} - set(GATEWAY.fields) - {"rejected"}
 assert not _unknown, f"GatewayStats fields not in the contract: {_unknown}"
 
 
@@ -98,7 +106,7 @@ class Stats:
         b = self.buffer
         counters = b.counters
         with self._lock:
-            pending = len(self._pending)
+            pending = [reason for _, reason, _ in self._pending]
         oldest = b.oldest()
         lag = 0.0
         if oldest is not None:
@@ -113,7 +121,16 @@ class Stats:
             buffer_bytes=b.bytes,
             forwarded_total=counters["forwarded_total"],
             dropped_total=counters["dropped_total"],
-            rejected_total=counters["rejected_total"] + counters["dead_letter_total"] + pending,
+            rejected_total=counters["rejected_total"] + counters["dead_letter_total"] + len(pending),
             lag_s=round(max(0.0, lag), 3),
             clock_synced=int(self.clock.last_synced),
+            dead_letter_total=counters["dead_letter_total"],
+            rejected=_by_reason(counters, pending),
         )
+
+
+def _by_reason(counters: dict[str, int], pending: list[str]) -> dict[str, int]:
+    """The committed counts by reason plus the rejects still waiting for the next commit."""
+    waiting = count_reasons(pending)
+    committed = {name: counters.get(name, 0) + waiting.get(name, 0) for name in REASON_COUNTERS}
+    return reason_fields(committed, counters["rejected_total"] + len(pending))

@@ -17,6 +17,7 @@ from edge_helpers import gateway_toml
 from edge.buffer import Buffer, NewRow
 from edge.clock import Clock
 from edge.config import load_gateway_config
+from edge.rejects import REASON_COUNTERS
 from edge.sources.gateway.source import GatewaySource, cpu_temperature, parse_millidegrees
 from edge.stats import Stats
 from edge.systemd import Notifier, watchdog_interval
@@ -70,7 +71,8 @@ async def test_gateway_point_carries_the_pipeline_figures(tmp_path: Path):
     assert point.fields == {
         "uptime_s": 42.5, "buffer_points": 1, "buffer_bytes": len("m n=2i 1799999995000") + 28, "forwarded_total": 1,
         "dropped_total": 0, "rejected_total": 1, "lag_s": 5.0, "clock_synced": 1, "cpu_temp_c": 44.388,
-        "version": __version__,
+        "version": __version__, "dead_letter_total": 0, "rejected_other": 1,
+        **dict.fromkeys(REASON_COUNTERS, 0),
     }
     encode_line(point)  # valid against the contract
 
