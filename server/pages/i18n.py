@@ -172,6 +172,11 @@ class Lang:
         clock = "%H:%M:%S" if seconds else "%H:%M"
         return local.strftime(("%d/%m/%Y " if self.code == "vi" else "%Y-%m-%d ") + clock)
 
+    def span(self, start: datetime | int | str, end: datetime | int | str) -> str:
+        """A window ``start – end``, to the second when it is shorter than an hour (a demo's minute)."""
+        short = (_to_datetime(end) - _to_datetime(start)).total_seconds() < 3600
+        return f"{self.when(start, seconds=short)} – {self.when(end, seconds=short)}"
+
     def day(self, moment: datetime | int | str) -> str:
         """A local day, ``06/03`` (vi) or ``03-06`` (en); a bare ``2025-03-06`` is already a local day."""
         shown = date.fromisoformat(moment) if isinstance(moment, str) and len(moment) == 10 \

@@ -43,6 +43,9 @@ def test_times_and_durations() -> None:
     assert VI.day("2025-03-02") == "02/03"
     assert VI.duration(9005) == "2 giờ 30 phút" and EN.duration(9005) == "2 h 30 min"
     assert VI.duration(0) == "0 giây" and EN.duration(90061) == "1 d 1 h"
+    start = int(moment.timestamp() * 1000)
+    assert VI.span(start, start + 28_000) == "02/03/2025 00:05:09 – 02/03/2025 00:05:37"
+    assert VI.span(start, start + 86_400_000) == "02/03/2025 00:05 – 03/03/2025 00:05"
 
 
 def test_a_days_bar_is_the_criterion_of_that_day(client: TestClient) -> None:
