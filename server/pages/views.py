@@ -6,13 +6,20 @@ Plain functions of the ``Service``: the routes parse, call one of these and rend
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
-from server.models import CriterionVerdictOut, RollupVillageOut, VillageCriteriaOut
+from server.models import (
+    CriteriaRollupOut,
+    CriterionVerdictOut,
+    RollupVillageOut,
+    VillageCriteriaOut,
+    WifiOut,
+)
 from server.pages.daily import Day, daily_values
 from server.pages.repairs import repair_list
 from server.queries import Scope
@@ -115,7 +122,8 @@ class VillageView:
         return all(r.out.evidence.coverage == 0 for r in self.rows)
 
 
-def _criteria_rows(service: Service, village: str, criteria: VillageCriteriaOut, wifi=None) -> list[CriterionRow]:
+def _criteria_rows(service: Service, village: str, criteria: VillageCriteriaOut,
+                   wifi: WifiOut | None = None) -> list[CriterionRow]:
     by_id = {c.id: c for c in service.criteria.criteria}
     rows = []
     for out in criteria.criteria:
@@ -147,7 +155,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     )
 
 
-def _wifi_chart(service: Service, village: str, window: Window, wifi) -> list[Day] | None:
+def _wifi_chart(service: Service, village: str, window: Window, wifi: WifiOut) -> list[Day] | None:
     use = next((c for c in service.criteria.criteria if c.figure == "wifi.daily_users" and not c.params.get("ap")),
                None)
     return daily_values(service, village, use, window, wifi) if use else None
@@ -167,7 +175,7 @@ def status_view(service: Service, village: str, period: Period) -> VillageView:
 class OverviewView:
     scope: Scope
     period: Period
-    rollup: Any
+    rollup: CriteriaRollupOut
     rows: list[RollupVillageOut]
     names: dict[str, str]
     total: int
@@ -175,7 +183,7 @@ class OverviewView:
     descending: bool
 
 
-def _sort_key(sort: str, names: dict[str, str]):
+def _sort_key(sort: str, names: dict[str, str]) -> Callable[[RollupVillageOut], tuple]:
     if sort in ("", "name"):
         return lambda v: (names[v.village].casefold(), v.village)
 
