@@ -122,6 +122,11 @@ def _ratio(r: FigureReader, desc: FigureDescription, scope: Scope, window: Windo
         found_hours = r.call("hours_with_data", desc.measurement.name, desc.presence_field, scope, window)
         queries += tuple(found_hours.queries)
         hours = found_hours.values
+    if hours is not None:
+        # a village with readings but none of this figure's (a modem never registered: no RSRP) still has its
+        # coverage, and no value
+        for (village,) in hours:
+            per_village.setdefault(village, {})
     out = {village: ratio_evidence(desc, params, members, window,
                                    hours=None if hours is None else hours.get((village,), 0), queries=queries)
            for village, members in per_village.items()}
