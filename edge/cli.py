@@ -8,7 +8,6 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -36,18 +35,30 @@ def edge() -> None:
 
 @edge.command("check-config")
 @config_option
-@click.option("--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports)")
-def check_config(config_path: str, static: bool) -> None:
-    """Validate the config and print the effective settings, secrets masked. Exit 2 on errors."""
+@click.option("--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports, files)")
+@click.option("--print", "print_config", is_flag=True, help="print the effective settings (secrets masked) as JSON")
+@click.option("--strict", is_flag=True, help="treat warnings as errors")
+def check_config(config_path: str, static: bool, print_config: bool, strict: bool) -> None:
+    """Validate the config (and, unless --static, what this machine has for it). Exit 2 on errors.
+
+    Errors stop the gateway; warnings name what it survives but will not measure (a Wi-Fi tool missing).
+    Each names where the value came from: the file, or the environment variable that set it.
+    """
     config = load_gateway_config(config_path)
     problems = [] if static else config.environment_problems()
+    warnings = config.static_warnings() + ([] if static else config.environment_warnings())
+    if strict:
+        problems, warnings = problems + warnings, []
+    for warning in warnings:
+        click.echo(f"warning: {config.origin(warning)}: {warning}", err=True)
     if problems:
-        name = Path(config_path).name
-        raise ConfigError("\n".join(f"{name}: {problem}" for problem in problems))
-    click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False, default=str))
+        raise ConfigError("\n".join(f"{config.origin(problem)}: {problem}" for problem in problems))
+    if print_config:
+        click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False, default=str))
     sources = config.source_instances()
+    note = f" ({len(warnings)} warning(s))" if warnings else ""
     click.echo(f"ok: {config_path}: {len(sources)} source(s): " + ", ".join(
-        f"{kind}:{cfg.name or kind}" for kind, cfg in sources), err=True)
+        f"{kind}:{cfg.name or kind}" for kind, cfg in sources) + note, err=True)
 
 
 @edge.command("run")

@@ -9,20 +9,34 @@ own model with full key paths in errors. Secrets may come from the environment:
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
+import re
+import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from edge.mqttsettings import MqttSettings, TlsSettings
 from edge.sources.base import Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
-from thonminh.config import InfluxSettings, Slug, StrictModel, load_config
+from thonminh.config import InfluxSettings, Slug, StrictModel, environment_overrides, load_config
 from thonminh.contract import DAILY_TZ, site_tags
+from thonminh.errors import ConfigError
 
 __all__ = [
     "BufferSettings",
@@ -36,6 +50,7 @@ __all__ = [
     "TlsSettings",
     "gateway_config_model",
     "load_gateway_config",
+    "misnamed_sections",
 ]
 
 class SiteConfig(StrictModel):
@@ -123,6 +138,9 @@ class GatewayConfig(StrictModel):
     state_dir: Path = Field(Path("/var/lib/thonminh"), description="where sources keep state (salts, ...)")
     gateway_interval_s: float = Field(60.0, gt=0, description="cadence of the gateway self-metrics")
     sources: Any = None
+    #: key path -> the environment variable that set it (``load_gateway_config`` fills it), and the file's name
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _file: str = PrivateAttr("gateway.toml")
 
     @model_validator(mode="after")
     def _clock_file(self) -> GatewayConfig:
@@ -133,6 +151,26 @@ class GatewayConfig(StrictModel):
     def environment_problems(self) -> list[str]:
         """What this machine says is wrong with the enabled sources (a missing interface, ...), by key path."""
         return [problem for _, where, cfg in self.source_entries() for problem in cfg.environment_problems(where)]
+
+    def environment_warnings(self) -> list[str]:
+        """What this machine lacks that the gateway survives (a Wi-Fi tool or leases file), by key path."""
+        return [problem for _, where, cfg in self.source_entries() for problem in cfg.environment_warnings(where)]
+
+    def static_warnings(self) -> list[str]:
+        """What the file leaves to defaults that are rarely right on a real gateway, by key path."""
+        if "url" not in self.influxdb.model_fields_set:
+            where = "influxdb.url" if "influxdb" in self.model_fields_set else "influxdb"
+            return [f"{where}: not set: points go to the default {self.influxdb.url} (database "
+                    f"{self.influxdb.database!r}); set [influxdb] url (or THONMINH_INFLUXDB__URL)"]
+        return []
+
+    def origin(self, problem: str) -> str:
+        """Where the value a ``key.path: ...`` problem is about came from: its environment variable, or the file."""
+        path = problem.split(":", 1)[0]
+        for key, variable in self._origins.items():
+            if path == key or path.startswith((key + ".", key + "[")):
+                return variable
+        return self._file
 
     def source_entries(self) -> list[tuple[str, str, SourceConfig]]:
         """(kind, key path, config) of every enabled source instance, in kind order."""
@@ -188,8 +226,82 @@ def gateway_config_model() -> type[GatewayConfig]:
     )
 
 
+def _env_key_path(keys: tuple[str, ...]) -> str:
+    """``("sources", "uplink", "interface")`` -> ``sources.uplink[0].interface`` (one instance needs no index)."""
+    out = ""
+    for i, key in enumerate(keys):
+        if key.isdigit():
+            out += f"[{key}]"
+            continue
+        if i == 2 and keys[0] == "sources":
+            out += "[0]"
+        out += f".{key}" if out else key
+    return out
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field holds: itself, or inside list[...], X | None, Annotated[...] and unions."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) in (list, typing.Union, types.UnionType, Annotated):
+        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _unknown_section(model: type[BaseModel], parts: list[str]) -> str | None:
+    """Why the table ``parts`` is not a section of ``model``, or None when it is (or cannot be told)."""
+    models = [model]
+    for depth, part in enumerate(parts):
+        fields = {name: info for m in models for name, info in m.model_fields.items()}
+        if part not in fields:
+            where = ".".join(parts[: depth + 1])
+            close = difflib.get_close_matches(part, sorted(fields), n=1, cutoff=0.6)
+            hint = f" (did you mean {'.'.join([*parts[:depth], close[0]])!r}?)" if close else ""
+            return f"unknown section {where!r}{hint}"
+        models = _models_in(fields[part].annotation)
+        if not models:
+            return None  # a free-form value: nothing more to check
+    return None
+
+
+def misnamed_sections(text: str, model: type[BaseModel] | None = None) -> list[str]:
+    """``line N: [[sources.uplnk]]: unknown section ...`` for every table header the model does not have.
+
+    Read from the text, so it also explains what the TOML parser only reports as ``Cannot overwrite a value``
+    (a misspelt ``[[sources.uplnk]]`` before ``[[sources.uplink.targets]]``).
+    """
+    model = model or gateway_config_model()
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _HEADER.match(line)
+        if match:
+            parts = [p.strip().strip('"').strip("'") for p in match.group(1).split(".")]
+            why = _unknown_section(model, parts)
+            if why:
+                problems.append(f"line {number}: {line.strip()}: {why}")
+    return problems
+
+
 def load_gateway_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
-    """Load and validate ``gateway.toml``; ``ConfigError`` names the file and key path of every problem."""
-    config = load_config(path, gateway_config_model(), environ=environ)
+    """Load and validate ``gateway.toml``; ``ConfigError`` names the file (or the environment variable) and the
+    key path of every problem, and a misspelt section by its line."""
+    model = gateway_config_model()
+    try:
+        config = load_config(path, model, environ=environ)
+    except ConfigError as err:
+        if not isinstance(err.__cause__, tomllib.TOMLDecodeError | ValueError):
+            raise
+        name = Path(path).name
+        sections = misnamed_sections(Path(path).read_text(encoding="utf-8"), model)
+        if not sections:
+            raise
+        # the section first: what the parser or the model said follows, it is about the same table
+        raise ConfigError("\n".join([f"{name}: {s}" for s in sections] + [str(err)])) from err
     _resolve_paths(config, Path(path).resolve().parent)
+    config._file = Path(path).name
+    config._origins = {_env_key_path(keys): variable
+                       for keys, _, variable in environment_overrides(model, environ)}
     return config

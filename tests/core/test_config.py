@@ -81,7 +81,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_check_config_command(tmp_path: Path):
-    ok = run_cli("edge", "check-config", "--static", "--config", str(EXAMPLE))
+    ok = run_cli("edge", "check-config", "--static", "--print", "--config", str(EXAMPLE))
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["site"]["village"] == "kha-ly-thuong"
 

@@ -107,6 +107,19 @@ class LightsConfig(SourceConfig):
     reconnect_initial_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(60.0, gt=0, le=3600)
 
+    def environment_problems(self, where: str) -> list[str]:
+        """The inventory must exist and be valid here: the source cannot start without it."""
+        from edge.sources.lights.inventory import load_inventory
+        from thonminh.errors import ConfigError
+
+        if not self.inventory.is_file():
+            return [f"{where}.inventory: {self.inventory} does not exist (the light inventory, see lights.example.csv)"]
+        try:
+            load_inventory(self.inventory)
+        except ConfigError as err:
+            return [f"{where}.inventory: {line}" for line in str(err).splitlines()]
+        return []
+
     @model_validator(mode="after")
     def _patterns_distinct(self) -> LightsConfig:
         seen = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -90,6 +91,22 @@ class WifiConfig(SourceConfig):
         if value is not None and not _REMOTE_PATH.match(value):
             raise ValueError(f"{value!r} is not an absolute path of letters, digits, '.', '_', '-' and '/'")
         return value
+
+    def environment_warnings(self, where: str) -> list[str]:
+        """A back-end tool or leases file missing on this machine: the source reports unknown until it appears."""
+        if self.backend == "ubus_http":
+            return []
+        warnings = []
+        key, tool = ("ssh.command", self.ssh.command) if self.ssh is not None and self.backend == "ubus_ssh" else (
+            "command", self.command or ("ubus" if self.backend == "ubus" else self.backend))
+        if shutil.which(tool) is None:
+            warnings.append(f"{where}.{key}: {tool!r} not found on this machine (not installed, or not on PATH); "
+                            f"the Wi-Fi source reports unknown until it is")
+        # over SSH the leases file is on the access point, not here
+        if self.leases_file is not None and self.backend != "ubus_ssh" and not Path(self.leases_file).is_file():
+            warnings.append(f"{where}.leases_file: {self.leases_file} does not exist (dnsmasq not running here, or "
+                            f"another path?); DHCP leases are left out until it does")
+        return warnings
 
     @model_validator(mode="after")
     def _backend_settings(self) -> WifiConfig:
