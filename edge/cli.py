@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from edge.buffer import Buffer
 
 from edge.config import GatewayConfig, load_gateway_config
+from edge.init import init_command
 from edge.status import Lang
 from thonminh.config import masked
 from thonminh.errors import ConfigError
@@ -31,6 +32,9 @@ config_option = click.option(
 @click.group()
 def edge() -> None:
     """The village gateway."""
+
+
+edge.add_command(init_command)
 
 
 @edge.command("check-config")

@@ -1,0 +1,328 @@
+"""``thonminh edge init``: a first ``gateway.toml`` from a few answers, with this machine's devices proposed.
+
+The village's name is kept as people write it (``site.name``) and turned into its slug (``Khả Lý Thượng`` ->
+``kha-ly-thuong``); the modem's stable ``/dev/serial/by-id/`` path and the network interfaces are read from this
+machine and proposed. Pure functions here; the prompts and flags live in ``edge/cli.py``. The file written
+passes ``thonminh edge check-config --static`` (tested).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from thonminh.config import validate_http_url
+from thonminh.contract import check_slug, slugify
+
+__all__ = [
+    "Answers",
+    "init_command",
+    "Interfaces",
+    "detect_interfaces",
+    "detect_modem_ports",
+    "render_config",
+    "slug_of",
+    "write_config",
+]
+
+#: The AT port of the modems we know: Quectel EC25/EG25 and SIMCom SIM7600 answer AT on USB interface 2.
+_AT_INTERFACE = "-if02-"
+
+
+def slug_of(name: str, what: str = "the village's name") -> str:
+    """The slug of a name as people write it; ``ValueError`` when nothing usable is left."""
+    slug = slugify(name)
+    if not slug:
+        raise ValueError(f"{what} {name!r} has no letters or digits to make a slug from")
+    return check_slug(slug)
+
+
+def detect_modem_ports(by_id: Path = Path("/dev/serial/by-id")) -> list[str]:
+    """Stable serial paths, the likely AT port first (see firmware_config/modem/README.md)."""
+    try:
+        names = sorted(p.name for p in by_id.iterdir())
+    except OSError:
+        return []
+    return [str(by_id / n) for n in sorted(names, key=lambda n: _AT_INTERFACE not in n)]
+
+
+@dataclass(frozen=True, slots=True)
+class Interfaces:
+    """This machine's network interfaces by what they likely are."""
+
+    wired: list[str] = field(default_factory=list)
+    cellular: list[str] = field(default_factory=list)
+    wireless: list[str] = field(default_factory=list)
+
+
+def detect_interfaces(sys_class_net: Path = Path("/sys/class/net")) -> Interfaces:
+    """Wired (``eth0``, ``enp1s0``: the fiber ONT), cellular (``wwan0``, ``usb0``: the modem) and wireless.
+
+    Virtual interfaces (loopback, bridges, tunnels) have no ``device`` link and are left out.
+    """
+    found = Interfaces()
+    try:
+        names = sorted(p.name for p in sys_class_net.iterdir())
+    except OSError:
+        return found
+    for name in names:
+        path = sys_class_net / name
+        if name.startswith(("wwan", "usb")) or (path / "qmi").exists():
+            found.cellular.append(name)
+        elif (path / "wireless").exists() or name.startswith("wl"):
+            found.wireless.append(name)
+        elif (path / "device").exists() or name.startswith(("eth", "en")):
+            found.wired.append(name)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """What ``init`` asks; every value already checked."""
+
+    name: str
+    village: str
+    gateway: str
+    latitude: float
+    longitude: float
+    influx_url: str
+    database: str = "thonminh"
+    username: str | None = None
+    password: str | None = None
+    commune: str | None = None
+    district: str | None = None
+    province: str | None = None
+    fiber_interface: str | None = None
+    cellular_interface: str | None = None
+    modem_port: str | None = None
+    lights_inventory: str | None = None
+    state_dir: str = "/var/lib/thonminh"
+
+    def __post_init__(self) -> None:
+        for key in ("village", "gateway", "commune", "district", "province"):
+            value = getattr(self, key)
+            if value is not None:
+                check_slug(value)
+        validate_http_url(self.influx_url)
+        if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
+            raise ValueError(f"({self.latitude}, {self.longitude}) is not a latitude and longitude")
+
+
+def _s(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TARGETS = """
+[[sources.uplink.targets]]
+kind = "tcp"
+host = "1.1.1.1"
+port = 443
+
+[[sources.uplink.targets]]
+kind = "dns"
+host = "8.8.8.8"
+query = "vnexpress.net"
+
+[[sources.uplink.targets]]
+kind = "icmp"
+host = "9.9.9.9"
+"""
+
+
+def _uplink(link: str, interface: str, *, may_vanish: bool) -> str:
+    missing = "allow_missing_interface = true   # a USB modem's interface comes and goes\n" if may_vanish else ""
+    return (f"\n[[sources.uplink]]\nlink = {_s(link)}\ninterface = {_s(interface)}\n{missing}"
+            f"interval_s = 10\ntimeout_s = 3\nmin_ok = 2\n" + _TARGETS)
+
+
+def _site(a: Answers) -> str:
+    lines = ["[site]", f"name = {_s(a.name)}", f"village = {_s(a.village)}", f"gateway = {_s(a.gateway)}"]
+    lines += [f"{key} = {_s(value)}" for key in ("commune", "district", "province")
+              if (value := getattr(a, key)) is not None]
+    lines += [f"latitude = {a.latitude}", f"longitude = {a.longitude}", 'timezone = "Asia/Ho_Chi_Minh"']
+    return "\n".join(lines) + "\n"
+
+
+def _influxdb(a: Answers) -> str:
+    lines = ["[influxdb]", 'api = "v1"', f"url = {_s(a.influx_url)}", f"database = {_s(a.database)}"]
+    if a.username:
+        lines.append(f"username = {_s(a.username)}")
+    if a.password:
+        lines.append(f"password = {_s(a.password)}   # or THONMINH_INFLUXDB__PASSWORD in gateway.env")
+    return "\n".join(lines) + "\n"
+
+
+def _sources(a: Answers) -> str:
+    parts = []
+    if a.fiber_interface:
+        parts.append(_uplink("fiber", a.fiber_interface, may_vanish=False))
+    if a.cellular_interface:
+        parts.append(_uplink("4g", a.cellular_interface, may_vanish=True))
+    if a.modem_port:
+        parts.append(f'\n[sources.modem]\nport = {_s(a.modem_port)}\nvendor = "auto"\nlink = "4g"\nid = "modem"\n')
+    else:
+        parts.append("\n# No modem found under /dev/serial/by-id: add [sources.modem] once it is plugged in.\n")
+    if a.lights_inventory:
+        parts.append(f'\n[sources.lights]\ninventory = {_s(a.lights_inventory)}\n')
+    parts.append("\n# The public Wi-Fi access point: see [sources.wifi] in edge/gateway.example.toml.\n")
+    return "".join(parts)
+
+
+def render_config(a: Answers) -> str:
+    """The text of ``gateway.toml`` for these answers."""
+    return (
+        "# Written by `thonminh edge init`; every key is described in edge/gateway.example.toml.\n"
+        "# Check with: thonminh edge check-config --config <this file>\n\n"
+        f"state_dir = {_s(a.state_dir)}\n\n{_site(a)}\n{_influxdb(a)}\n"
+        '[mqtt]\nhost = "127.0.0.1"\nport = 1883\nclient_id = "thonminh-gateway"\nusername = "thonminh-gateway"'
+        "   # password: THONMINH_MQTT__PASSWORD in gateway.env\n\n"
+        f"[buffer]\npath = {_s(str(Path(a.state_dir) / 'buffer.sqlite'))}\n"
+        + _sources(a)
+    )
+
+
+def write_config(path: Path, text: str, *, force: bool, secret: bool) -> None:
+    """Write ``text`` to ``path``; ``FileExistsError`` unless ``force``. 0600 when it holds a password."""
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; give --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o640)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+
+def _check(validate: Callable[[str], object]) -> Callable[[str], str]:
+    """A click ``value_proc``: the value if ``validate`` accepts it, else ``BadParameter`` (the prompt asks again)."""
+
+    def proc(value: str) -> str:
+        try:
+            validate(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err).removeprefix("Value error, ")) from None
+        return value
+
+    return proc
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+class _Asker:
+    """Takes each answer from its flag (checked, naming the flag), else a prompt, else the proposal."""
+
+    def __init__(self, params: dict[str, Any], *, interactive: bool) -> None:
+        self.params = params
+        self.interactive = interactive
+
+    def __call__(self, key: str, text: str, check: Callable[[str], object] = str, *,
+                 default: str | None = None, required: bool = True) -> str | None:
+        flag = "--" + key.replace("_", "-")
+        given = self.params.get(key)
+        if given is not None:
+            try:
+                check(str(given))
+            except ValueError as err:
+                raise click.BadParameter(str(err), param_hint=f"'{flag}'") from None
+            return str(given)
+        if self.interactive:
+            answer = click.prompt(text, default=default or ("" if not required else None),
+                                  value_proc=_check(check) if required else _optional(check), show_default=True)
+            return str(answer) if answer != "" else None
+        if default is None and required:
+            raise click.UsageError(f"{flag} is needed with --no-input")
+        return default or None
+
+
+def _optional(check: Callable[[str], object]) -> Callable[[str], str]:
+    checked = _check(check)
+    return lambda value: value if value == "" else checked(value)
+
+
+def _ask_all(ask: _Asker) -> Answers:
+    name = ask("name", "The village's name, as people write it (e.g. Khả Lý Thượng)", slug_of)
+    assert name is not None
+    village = ask("village", "Village slug (a tag on every point)", check_slug, default=slug_of(name))
+    gateway = ask("gateway", "Gateway id", check_slug, default=f"{village}-gw1")
+    places = {key: ask(key, f"The {key}'s name (empty: none)", slug_of, default="", required=False)
+              for key in ("commune", "district", "province")}
+    lat = ask("latitude", "Latitude of the cultural house (e.g. 21.38)", _float)
+    lon = ask("longitude", "Longitude (e.g. 106.57)", _float)
+    url = ask("influx_url", "InfluxDB URL (e.g. https://influx.province.example:8086)", validate_http_url)
+    interfaces, ports = detect_interfaces(), detect_modem_ports()
+    found = {"fiber_interface": next(iter(interfaces.wired), None),
+             "cellular_interface": next(iter(interfaces.cellular), "wwan0" if ports else None),
+             "modem_port": next(iter(ports), None)}
+    optional = {key: ask(key, text, default=found[key] or "", required=False) for key, text in (
+        ("fiber_interface", f"Fiber (Ethernet) interface; found: {', '.join(interfaces.wired) or 'none'}"),
+        ("cellular_interface", f"4G modem interface; found: {', '.join(interfaces.cellular) or 'none'}"),
+        ("modem_port", f"Modem AT port; found: {', '.join(ports) or 'none'}"))}
+    return Answers(
+        name=name, village=str(village), gateway=str(gateway), latitude=float(str(lat)), longitude=float(str(lon)),
+        influx_url=str(url), database=ask("influx_database", "InfluxDB database", default="thonminh") or "thonminh",
+        username=ask("influx_username", "InfluxDB user (empty: none)", default="", required=False),
+        password=ask("influx_password", "InfluxDB password (empty: set THONMINH_INFLUXDB__PASSWORD later)",
+                     default="", required=False),
+        **{key: slug_of(value, f"the {key}'s name") if value else None for key, value in places.items()},
+        **optional, lights_inventory=ask("lights_inventory", "Light inventory file (empty: no lights)",
+                                         default="", required=False),
+        state_dir=ask("state_dir", "State directory", default="/var/lib/thonminh") or "/var/lib/thonminh",
+    )
+
+
+_FLAGS = (
+    ("name", "the village's name as people write it, e.g. 'Khả Lý Thượng'"),
+    ("village", "the village's slug (default: from --name, e.g. kha-ly-thuong)"),
+    ("gateway", "the gateway id, a slug (e.g. klt-gw1)"),
+    ("commune", "the commune's name (made a slug)"),
+    ("district", "the district's name (made a slug)"),
+    ("province", "the province's name (made a slug)"),
+    ("latitude", "latitude of the cultural house, e.g. 21.38"),
+    ("longitude", "longitude, e.g. 106.57"),
+    ("influx_url", "InfluxDB URL, e.g. https://influx.example:8086"),
+    ("influx_database", "InfluxDB database (default thonminh)"),
+    ("influx_username", "InfluxDB user"),
+    ("influx_password", "InfluxDB password (or THONMINH_INFLUXDB__PASSWORD later)"),
+    ("fiber_interface", "the fiber ONT's Ethernet interface (proposed: the first wired one)"),
+    ("cellular_interface", "the 4G modem's interface (proposed: wwan*/usb*)"),
+    ("modem_port", "the modem's AT port (proposed: /dev/serial/by-id/*-if02-*)"),
+    ("lights_inventory", "the light inventory file, e.g. /etc/thonminh/lights.csv"),
+    ("state_dir", "where the buffer and the sources' state live (default /var/lib/thonminh)"),
+)
+
+
+def _flag_options(command: Callable[..., None]) -> Callable[..., None]:
+    for key, text in reversed(_FLAGS):
+        command = click.option("--" + key.replace("_", "-"), key, default=None, help=text)(command)
+    return command
+
+
+@click.command("init")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/etc/thonminh/gateway.toml"), show_default=True, help="where to write")
+@click.option("--force", is_flag=True, help="replace an existing file")
+@click.option("--no-input", is_flag=True, help="never prompt: flags and what this machine shows only")
+@_flag_options
+def init_command(output: Path, force: bool, no_input: bool, **params: Any) -> None:
+    """Write a first gateway.toml from a few answers (or flags), proposing this machine's modem and interfaces."""
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists; give --force to replace it")
+    answers = _ask_all(_Asker(params, interactive=not no_input))
+    try:
+        write_config(output, render_config(answers), force=force, secret=bool(answers.password))
+    except OSError as err:
+        raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from err
+    click.echo(f"wrote {output} for {answers.name} ({answers.village}), gateway {answers.gateway}")
+    click.echo(f"next: thonminh edge check-config --config {output}; thonminh edge test --config {output}")
