@@ -113,9 +113,10 @@ class Agent:
     # -- sources -----------------------------------------------------------------------------------------
     def source_specs(self) -> list[SourceSpec]:
         """Every enabled source instance: from the config, the default self-metrics, and ``extra_sources``."""
-        return [(cls, cfg) for cls, cfg, _ in self._keyed_specs()]
+        return [(cls, cfg) for cls, cfg, _ in self.keyed_specs()]
 
-    def _keyed_specs(self) -> list[tuple[type[Source], SourceConfig, str]]:
+    def keyed_specs(self) -> list[tuple[type[Source], SourceConfig, str]]:
+        """(class, config, key path) of every enabled source instance (``thonminh edge test`` builds them too)."""
         config = self.config
         specs: list[tuple[type[Source], SourceConfig, str]] = []
         for kind, key_path, cfg in config.source_entries():
@@ -149,7 +150,7 @@ class Agent:
 
     async def _init_sources(self) -> list[_Running]:
         running = []
-        for cls, cfg, key_path in self._keyed_specs():
+        for cls, cfg, key_path in self.keyed_specs():
             name = cfg.name or cls.kind
             source = cls(cfg, self._context(cls, name, key_path))
             self.sources.append(source)
@@ -228,12 +229,13 @@ class Agent:
         self.buffer = await asyncio.to_thread(
             Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
             dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
-            logger=logging.getLogger("edge.buffer"))
+            intake=config.buffer.intake_path(), logger=logging.getLogger("edge.buffer"))
         writer = self._writer or config.influxdb.writer()
         self.stats = Stats(self.buffer, self.clock)
         self.pipeline = Pipeline(self.buffer, self.clock, self.stats,
                                  commit_interval_ms=config.buffer.commit_interval_ms,
-                                 check_interval_s=config.clock.check_interval_s)
+                                 check_interval_s=config.clock.check_interval_s,
+                                 sync_interval_s=config.buffer.sync_interval_s)
         self.forwarder = Forwarder(self.buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s)
         forwarder_stop = asyncio.Event()
         tasks = _Tasks()

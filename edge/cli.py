@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    from edge.buffer import Buffer
-
 from edge.config import GatewayConfig, load_gateway_config
 from edge.init import init_command
 from edge.status import Lang
+from edge.testrun import test_command
 from thonminh.config import masked
 from thonminh.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge.buffer import Buffer
 
 __all__ = ["edge"]
 
@@ -35,6 +36,7 @@ def edge() -> None:
 
 
 edge.add_command(init_command)
+edge.add_command(test_command)
 
 
 @edge.command("check-config")
@@ -98,6 +100,8 @@ def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bo
     try:
         return Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=read_boot_id(),
                       dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
+                      # the agent's intake: read beside it, taken over when it is stopped; never two writers
+                      intake=config.buffer.intake_path() if exclusive or readonly else None,
                       exclusive=exclusive,
                       readonly=readonly)
     except BufferLocked as err:

@@ -1,0 +1,182 @@
+"""``thonminh edge test``: one sample of every configured source, as line protocol, like ``telegraf --test``.
+
+Each source is built as the agent builds it (``Agent.keyed_specs`` and ``GatewayConfig.source_context``), with
+its state in a temporary directory so a running agent's state (the Wi-Fi salt, the light journal) is never
+touched. Polled sources take one sample; a push source (the street lights) is described, or listened to for
+``--listen`` seconds. With ``--send`` the points are written to the configured InfluxDB and read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from edge.agent import Agent
+from edge.clock import Clock
+from edge.config import GatewayConfig
+from edge.sources.base import PolledSource, PushSource, Source, SourceConfig
+from thonminh.contract import Point
+from thonminh.errors import InfluxError
+from thonminh.influxql import Select, conditions, from_ref, tag_equals, time_range
+from thonminh.lineprotocol import encode_line
+
+__all__ = ["Sampled", "readback", "sample_all", "test_command"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sampled:
+    """What one source instance gave: points, or why it gave none."""
+
+    name: str
+    key_path: str
+    points: list[Point] = field(default_factory=list)
+    note: str | None = None
+    failed: bool = False
+
+
+async def _sample_one(source: Source, listen_s: float, entry: Sampled) -> None:
+    if isinstance(source, PushSource) and not listen_s:
+        # not even init: a push source's close writes the interval since init, a sample of nothing
+        entry.note = (f"push source: it receives instead of sampling (a sample every {source.config.interval_s:g} s); "
+                      f"give --listen {source.config.interval_s + 10:g} (with the agent stopped) to wait for one")
+        return
+    await source.init()
+    if isinstance(source, PolledSource):
+        entry.points.extend(await source.sample())
+    elif isinstance(source, PushSource):
+        try:
+            await asyncio.wait_for(source.run(), listen_s)
+        except TimeoutError:
+            pass
+        entry.note = f"push source: listened {listen_s:g} s"
+
+
+def _build(config: GatewayConfig, cls: type[Source], cfg: SourceConfig, key_path: str, state_dir: Path,
+           entry: Sampled, clock: Clock) -> Source:
+    async def emit(points: Sequence[Point]) -> None:
+        entry.points.extend(points)
+
+    def reject(reason: str, sample: bytes | str | None) -> None:
+        click.echo(f"# {entry.name}: rejected input: {reason}", err=True)
+
+    name = cfg.name or cls.kind
+    directory = state_dir / cls.kind / name
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ctx = config.source_context(cls, key_path, emit=emit, logger=logging.getLogger(f"edge.sources.{cls.kind}.{name}"),
+                                state_dir=directory, now_ms=clock.now_ms, monotonic=clock.monotonic,
+                                clock_synced=clock.synced, reject=reject)
+    return cls(cfg, ctx)
+
+
+async def sample_all(config: GatewayConfig, *, listen_s: float = 0.0, only: Sequence[str] = (),
+                     timeout_s: float = 30.0) -> list[Sampled]:
+    """One sample of every enabled source (or those named in ``only``: ``uplink`` or ``uplink:fiber``)."""
+    clock = Clock.from_settings(config.clock)
+    out = []
+    with tempfile.TemporaryDirectory(prefix="thonminh-test-") as tmp:
+        for cls, cfg, key_path in Agent(config).keyed_specs():
+            entry = Sampled(f"{cls.kind}:{cfg.name or cls.kind}", key_path)
+            if only and cls.kind not in only and entry.name not in only:
+                continue
+            out.append(entry)
+            source = _build(config, cls, cfg, key_path, Path(tmp), entry, clock)
+            try:
+                await asyncio.wait_for(_sample_one(source, listen_s, entry), timeout_s + listen_s)
+            except Exception as err:  # noqa: BLE001 - reported per source; the others still run
+                entry.failed, entry.note = True, f"{type(err).__name__}: {err}".strip()
+            finally:
+                try:
+                    await source.close()
+                except Exception as err:  # noqa: BLE001
+                    log.warning("close failed", extra={"source": entry.name, "error": str(err)})
+    return out
+
+
+def readback(config: GatewayConfig, points: Sequence[Point]) -> dict[str, tuple[int, int, str]]:
+    """Per measurement: (points sent, of them read back, the query). One InfluxQL builder: ``thonminh.influxql``."""
+    sent: dict[str, set[tuple[object, ...]]] = defaultdict(set)
+    tag_keys: dict[str, set[str]] = defaultdict(set)
+    times: dict[str, list[int]] = defaultdict(list)
+    for p in points:
+        tag_keys[p.measurement] |= set(p.tags)
+        times[p.measurement].append(p.time_ms)
+    for p in points:  # a point is its series and time: the same key twice is one point in InfluxDB
+        sent[p.measurement].add((*(p.tags.get(k) for k in sorted(tag_keys[p.measurement])), p.time_ms))
+    site = config.site.tags()
+    out = {}
+    with config.influxdb.client() as client:
+        for measurement, keys in sent.items():
+            window = time_range(min(times[measurement]), max(times[measurement]) + 1)
+            where = conditions([tag_equals(k, v) for k, v in sorted(site.items())], window)
+            q = Select(["*"], [from_ref(measurement)], where).render()
+            got = {(*(row.get(k) for k in sorted(tag_keys[measurement])), row["time"])
+                   for row in client.select(q).rows()}
+            out[measurement] = (len(keys), len(keys & got), q)
+    return out
+
+
+def _echo_points(entry: Sampled) -> None:
+    for point in entry.points:
+        try:
+            click.echo(encode_line(point))
+        except ValueError as err:
+            click.echo(f"# {entry.name}: cannot be encoded (a dead letter in the agent): {err}", err=True)
+
+
+def _send(config: GatewayConfig, points: list[Point]) -> bool:
+    lines = "\n".join(encode_line(p) for p in points)
+    writer = config.influxdb.writer()
+    try:
+        writer.write(lines, timeout=config.influxdb.timeout_s)
+        time.sleep(0.2)  # InfluxDB answers 204 before the points are queryable
+        checked = readback(config, points)
+    except InfluxError as err:
+        click.echo(f"# send: {config.influxdb.url}: {err}", err=True)
+        return False
+    finally:
+        writer.close()
+    complete = True
+    for measurement, (count, found, q) in checked.items():
+        complete &= found == count
+        click.echo(f"# sent {count} {measurement} point(s), read back {found}: {q}", err=True)
+    return complete
+
+
+@click.command("test")
+@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False),
+              envvar="THONMINH_CONFIG", help="gateway.toml (or set THONMINH_CONFIG)")
+@click.option("--send", is_flag=True, help="write the points to the configured InfluxDB and read them back")
+@click.option("--listen", "listen_s", type=click.FloatRange(min=0), default=0.0,
+              help="seconds to listen to push sources (the lights: stop the agent first, it shares their session)")
+@click.option("--source", "only", multiple=True, help="only this source: a kind (uplink) or kind:name (uplink:fiber)")
+def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str, ...]) -> None:
+    """One sample of every configured source, printed as line protocol (like `telegraf --test`)."""
+    from edge.config import load_gateway_config
+    from edge.status import agent_running
+
+    config = load_gateway_config(config_path)
+    if listen_s and agent_running(config.buffer.path):
+        raise click.ClickException("the agent is running: stop it before --listen (the lights share its MQTT session)")
+    results = asyncio.run(sample_all(config, listen_s=listen_s, only=only))
+    if only and not results:
+        raise click.UsageError(f"no enabled source matches {', '.join(only)}")
+    for entry in results:
+        state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)"
+        click.echo(f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""), err=True)
+        _echo_points(entry)
+    points = [p for entry in results for p in entry.points]
+    ok = not any(entry.failed for entry in results)
+    if send and points:
+        ok &= _send(config, points)
+    if not ok:
+        raise SystemExit(1)
