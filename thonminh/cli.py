@@ -19,7 +19,7 @@ __all__ = ["main", "cli"]
 
 #: command name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "edge": ("edge.cli:edge", "the village gateway: run, check-config, status, drain, dead-letters"),
+    "edge": ("edge.cli:edge", "the village gateway: init, check-config, test, run, status, drain, dead-letters"),
     "server": ("server.cli:server", "the criteria service and uptime API"),
     "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF"),
     "simulate": ("edge.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)"),
