@@ -35,7 +35,9 @@ from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, WIFI, WIFI_
 __all__ = [
     "FIGURES",
     "INDICATORS",
+    "OBSERVED",
     "RSRP_LADDER",
+    "SAMPLES",
     "Coverage",
     "FigureDescription",
     "IndicatorDescription",
