@@ -45,7 +45,7 @@ class LazyGroup(click.Group):
             if err.name and module_name.startswith(err.name):
                 return _unavailable(name, f"{module_name} is not part of this installation")
             raise
-        command = getattr(module, attr)
+        command: click.Command = getattr(module, attr)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -178,8 +178,8 @@ class InfluxClient:
 
     def _request(self, method: str, path: str, what: str, *, timeout: float | None, **kwargs: Any) -> httpx.Response:
         try:
-            extra = {"timeout": timeout} if timeout is not None else {}
-            response = self._http.request(method, path, **kwargs, **extra)
+            response = self._http.request(
+                method, path, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout, **kwargs)
         except httpx.TimeoutException as err:
             raise InfluxConnectionError(f"{what}: timed out talking to {self.url}") from err
         except httpx.TransportError as err:
@@ -191,7 +191,7 @@ class InfluxClient:
     def ping(self, *, timeout: float | None = 5.0) -> str:
         """Check that InfluxDB answers; returns its version header."""
         response = self._request("GET", "/ping", "ping", timeout=timeout)
-        return response.headers.get("X-Influxdb-Version", "unknown")
+        return str(response.headers.get("X-Influxdb-Version", "unknown"))
 
     def write(
         self,
@@ -267,7 +267,7 @@ def parse_query_response(body: Any, q: str = "") -> list[StatementResult]:
         raise InfluxQueryError(f"unexpected /query answer: {str(body)[:200]}")
     if "error" in body:
         raise InfluxQueryError(f"{body['error']} (query: {q[:300]})")
-    results = []
+    results: list[StatementResult] = []
     for raw in body.get("results", []):
         if "error" in raw:
             raise InfluxQueryError(f"{raw['error']} (query: {q[:300]})")
@@ -291,7 +291,7 @@ class InfluxV2Writer:
     """
 
     def __init__(self, url: str, *, org: str, bucket: str, token: str, timeout: float = 10.0) -> None:
-        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self.bucket = bucket
@@ -302,12 +302,15 @@ class InfluxV2Writer:
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def write(self, lines: str | bytes, *, timeout: float | None = None) -> None:
+        from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
         from urllib3.exceptions import HTTPError
 
         record = lines.decode() if isinstance(lines, bytes) else lines
         try:
-            self._api.write(bucket=self.bucket, org=self.org, record=record, write_precision="ms")
+            # WritePrecision.MS is the str "ms", though write() is annotated to take a WritePrecision
+            self._api.write(bucket=self.bucket, org=self.org, record=record,
+                            write_precision=WritePrecision.MS)  # type: ignore[arg-type]
         except ApiException as err:
             status = int(err.status or 0)
             message = f"v2 write: HTTP {status}: {(err.body or err.reason or '')!s:.500}"
