@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,7 +137,6 @@ def _send(config: GatewayConfig, points: list[Point]) -> bool:
     writer = config.influxdb.writer()
     try:
         writer.write(lines, timeout=config.influxdb.timeout_s)
-        time.sleep(0.2)  # InfluxDB answers 204 before the points are queryable
         checked = readback(config, points)
     except InfluxError as err:
         click.echo(f"# send: {config.influxdb.url}: {err}", err=True)
