@@ -44,7 +44,9 @@ def split_fields(payload: str) -> list[str]:
     payload = payload.strip()
     if not payload:
         return []
-    out, current, quoted = [], [], False
+    out: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in payload:
         if ch == '"':
             quoted = not quoted

@@ -139,7 +139,7 @@ class UbusBackend:
 
     def __init__(self, config: WifiConfig) -> None:
         self.config = config
-        self.name = config.backend
+        self.name: str = config.backend
         self._ifaces = _Rotating(config.interfaces)
         self._ubus = config.command or "ubus"
         self._ssh = config.ssh if config.backend == "ubus_ssh" else None
@@ -231,7 +231,8 @@ class UbusHttpBackend:
         result = data.get("result")
         if isinstance(result, list) and result and result[0] == 0 and len(result) > 1 \
                 and isinstance(result[1], dict) and isinstance(result[1].get("ubus_rpc_session"), str):
-            return result[1]["ubus_rpc_session"]
+            session: str = result[1]["ubus_rpc_session"]
+            return session
         raise BackendError(f"rpcd login as {self.http.username!r} refused (check the user and password)")
 
     async def _call(self, obj: str, method: str, args: dict[str, Any]) -> tuple[int, Any]:
