@@ -76,14 +76,14 @@ def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) ->
             v = village.verdicts.get(c.id)
             verdict = v.verdict if v else "insufficient_data"
             row.append(vi.value_text(v.value if v else None, "", c.threshold))  # units: in the legend
-            fills.append((col, r, vi.verdict_style(verdict).colour))
+            fills.append((col, r, vi.verdict_style(verdict).tint))
         rows.append(row)
     width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))
     legend = "; ".join(f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
                        for i, c in enumerate(summary.criteria, start=1))
-    colours = " · ".join(f"{s.label}" for s in vi.VERDICTS.values())
-    return [lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills),
-            lay.para(f"Màu ô: {colours} (xanh, đỏ, xám). Tiêu chí: {legend}.", st.small)]
+    colours = ", ".join(f"{s.label}" for s in vi.VERDICTS.values())
+    return [lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills), Spacer(1, 4),
+            lay.para(f"Màu ô: xanh, đỏ, xám: {colours}. Tiêu chí: {legend}.", st.small)]
 
 
 def _render(story: list[Flowable], footer: str) -> bytes:

@@ -28,16 +28,18 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class VerdictStyle:
     label: str
-    #: RGB hex, for the table cell and the chart bar
+    #: RGB hex, for the verdict cell (white text) and the chart bar
     colour: str
+    #: a light tint of it, behind black text (the commune's summary)
+    tint: str
 
 
 VERDICTS: dict[str, VerdictStyle] = {
-    "pass": VerdictStyle("Đạt", "#2e7d32"),
-    "fail": VerdictStyle("Không đạt", "#c62828"),
-    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e"),
+    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9"),
+    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2"),
+    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee"),
 }
-_UNKNOWN_VERDICT = "#616161"
+_UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0")
 _UNITS = {"%": "%", "users/day": "người dùng/ngày", "": ""}
 _COMPARATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
@@ -49,7 +51,7 @@ def text(value: str) -> str:
 
 def verdict_style(verdict: str) -> VerdictStyle:
     # a verdict added later shows its id in neutral grey until it gets its words here
-    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT))
+    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint))
 
 
 def number(value: float, decimals: int = 1) -> str:

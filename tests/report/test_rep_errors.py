@@ -20,7 +20,7 @@ def _cases(month: sc.MonthScenario) -> list[tuple[str, str, int, str]]:
     village, commune = "/api/v1/villages/kha-ly-thuong/report.pdf", "/api/v1/communes/an-lac/report.pdf"
     return [
         ("/api/v1/villages/lang-khong-co/report.pdf", month.text, 404, "'lang-khong-co' is not in the data"),
-        ("/api/v1/communes/xa-khong-co/report.pdf", month.text, 404, "'xa-khong-co' has no village"),
+        ("/api/v1/communes/xa-khong-co/report.pdf", month.text, 404, "commune 'xa-khong-co'"),
         (village, "2025-3", 422, "is not a month like 2025-03"),
         (village, "2025-13", 422, "is not a month like 2025-03"),
         (village, "2025-03-01", 422, "is not a month like 2025-03"),
