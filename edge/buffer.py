@@ -1,12 +1,19 @@
 """The durable store every point is committed to before anything else happens to it.
 
-One SQLite database in WAL mode with ``synchronous=FULL``: what ``put`` returns for survives SIGKILL and power
-loss. Points are kept in commit order (``AUTOINCREMENT`` ids, never reused, so an acknowledgement can never
-delete a newer point) as line protocol: up to ``row_points`` complete lines per row, or one line without its
+Two SQLite databases in WAL mode with one layout (``edge.bufferschema``): the **store** on the SD card
+(``synchronous=FULL``) and, when the buffer has one, the **intake** on tmpfs (``/dev/shm``: RAM, no flash
+writes, ``synchronous=OFF``). Every ``put``, ``ack`` and counter goes to the intake: a committed transaction
+there survives SIGKILL of the agent (the kernel holds the file), not a power cut. ``sync`` (every
+``buffer.sync_interval_s``, from the pipeline) moves what the intake holds to the store in one fsynced
+transaction, so a power cut loses at most that interval; rows InfluxDB took in between never touch the SD card.
+Why: each SQLite commit to the SD card dirties a few 4 KiB pages whether it is fsynced or not, and one per emit
+group wrote ~700 MB a day (docs/pipeline.md, "Flash writes"). Without an intake every commit goes to the store.
+
+Points are kept in commit order (``AUTOINCREMENT`` ids, never reused within a boot, every store id lower than
+every intake id) as line protocol: up to ``row_points`` complete lines per row, or one line without its
 timestamp plus the monotonic time and boot for a sample taken while the clock was unsynchronised (``hold = 1``:
-never forwarded until corrected). A disk budget bounds the sum of row sizes: the oldest rows go first, every
-point in them counted. Batches, drops and the live share move whole rows. The tables, the batch SQL and the
-row types live in ``edge.bufferschema`` (re-exported here).
+never forwarded until corrected). A disk budget bounds the rows the store holds: the oldest rows go first,
+every point in them counted. Batches, drops and the live share move whole rows, from both databases.
 
 Called from worker threads: writes go through one connection under a lock (SQLite has one writer), takes
 through a second one, so a batch can be read while a commit waits for its fsync.
@@ -30,11 +37,11 @@ from pathlib import Path
 from edge.bufferschema import (
     COUNTERS,
     DEAD_LINE_SQL,
-    INSERT_TIMED_SQL,
+    INTAKE,
     MARK_FIELD,
     MIGRATIONS,
     ROW_OVERHEAD,
-    SCHEMA,
+    STORE,
     Batch,
     BufferStatus,
     DeadLetter,
@@ -43,10 +50,13 @@ from edge.bufferschema import (
     any_held,
     dead_letter_row,
     insert_sql,
+    insert_timed_sql,
+    intake_path,
     pack_rows,
     read_batch,
+    schema_sql,
 )
-from edge.filemodes import private_dir, private_file
+from edge.filemodes import own_private_dir, private_dir, private_file
 from edge.rejects import count_reasons
 from thonminh.logs import Episode
 
@@ -67,11 +77,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REJECTS_KEPT = 200
-#: Shares of the disk budget (``max_bytes``, every file of the buffer): the rows may use ROWS_SHARE; the
+#: Shares of the disk budget (``max_bytes``, every file of the store): the rows may use ROWS_SHARE; the
 #: database file holds them in at most 1.25x their size (pages are reused, tested); the WAL is truncated once a
 #: commit leaves it over WAL_SHARE; the rest is the WAL's one commit in flight and the 32 KiB index (-shm).
 ROWS_SHARE = 0.6
 WAL_SHARE = 0.1
+#: The intake is synced early once its rows pass this share of ``max_bytes`` (at most INTAKE_MAX): one sync
+#: then fits in the WAL's commit in flight, and a burst (a drain of a source's queue) cannot fill the RAM.
+INTAKE_SHARE = 0.05
+INTAKE_MAX = 4 * 1024 * 1024
+#: Counters alone (a forwarded batch moves ``forwarded_total``) are stored at most this often: a power cut
+#: may take back this much of them; an agent crash nothing (they are in the intake).
+COUNTERS_EVERY_S = 900.0
+_MOVED = ("points", "dead_letters", "rejects")
 _EMPTY = Batch(b"")
 
 
@@ -84,12 +102,14 @@ class _Totals:
     points: int = 0
     bytes: int = 0
     held: int = 0
+    intake_bytes: int = 0
 
 
 class Buffer:
     """The SQLite store. ``exclusive`` takes a lock file so two agents never share one buffer.
 
     ``row_points`` lines share a row (1 stores every point alone: the slowest, finest-grained layout).
+    ``intake`` is the intake database's path (on tmpfs); None commits everything straight to the store.
     """
 
     def __init__(
@@ -100,6 +120,7 @@ class Buffer:
         boot_id: str = "unknown",
         dead_letters_max: int = 10_000,
         row_points: int = 64,
+        intake: Path | None = None,
         exclusive: bool = True,
         readonly: bool = False,
         logger: logging.Logger | None = None,
@@ -110,49 +131,108 @@ class Buffer:
         self.rows_budget = int(max_bytes * ROWS_SHARE)
         self._wal_path = Path(f"{self.path}-wal")
         self._wal_cap = int(max_bytes * WAL_SHARE)
+        if readonly:  # beside a running agent: its intake too, if it has one (attaching would create it)
+            intake = intake or intake_path(self.path)
+            intake = intake if intake.exists() else None
+        self.intake = intake
+        self._intake_cap = min(int(max_bytes * INTAKE_SHARE), INTAKE_MAX)
+        self._tables = (STORE,) if self.intake is None else (STORE, INTAKE)
+        self._write = self._tables[-1]
         self.dead_letters_max = dead_letters_max
         self.row_points = max(1, row_points)
         self._log = logger or log
         self._lock = threading.Lock()
+        self._read_lock = self._lock if readonly else threading.Lock()
+        self.counters = {name: 0 for name in COUNTERS}
+        self._totals = _Totals()
+        self._store_max = 0
+        self._full = Episode(self._log, "disk budget reached, dropping the oldest points", max_bytes=max_bytes)
         self._lockfile: int | None = None
+        self._closed = False
+        self._readonly = readonly
+        self._counters_at = time.monotonic()
+        if self.intake is not None and not readonly:
+            own_private_dir(self.intake.parent)
         if not readonly:
             private_dir(self.path.parent)
         if exclusive and not readonly:
             self._take_lockfile()
         if not readonly:
             private_file(self.path, sqlite=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA cache_size=-512")  # 512 KiB page cache per connection: bounded memory on a Pi
+            if self.intake is not None:
+                private_file(self.intake, sqlite=True)
+        self._db = self._connect()
         if readonly:
             # inspection next to a running agent: WAL readers never block it, and this connection never writes
             self._db.execute("PRAGMA query_only=1")
             self._boot = -1
         else:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # durable across power loss, not only process death
-            self._db.execute(f"PRAGMA journal_size_limit={self._wal_cap}")
-            self._db.executescript(SCHEMA)
-            self._migrate()
-            self._boot = self._boot_index(boot_id)
-            self._insert = insert_sql(self._boot)
-            with self._tx() as db:
-                # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
-                db.execute("UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
-                           (self._boot,))
+            self._open_store(boot_id)
         # Takes read through their own connection: WAL lets them run while a commit holds the writer.
-        self._reader = self._db if readonly else sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._reader.execute("PRAGMA cache_size=-512")
-        self._read_lock = self._lock if readonly else threading.Lock()
-        self.counters = {name: 0 for name in COUNTERS}
-        self.counters.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
-        points, size, held = self._db.execute(
-            "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
-        self._totals = _Totals(points, size, held)
-        self._full = Episode(self._log, "disk budget reached, dropping the oldest points",
-                             max_bytes=max_bytes)
+        self._reader = self._db if readonly else self._connect()
+        self._load_counters()
+        for schema in self._tables:
+            points, size, held = self._db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0),"
+                                                  f" coalesce(sum(hold), 0) FROM {schema}.points").fetchone()
+            self._totals.points, self._totals.bytes = self._totals.points + points, self._totals.bytes + size
+            self._totals.held += held
+        self._store_max = self._max_id(STORE)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA cache_size=-512")  # 512 KiB page cache per connection: bounded memory on a Pi
+        if self.intake is not None:
+            db.execute("ATTACH DATABASE ? AS intake", (str(self.intake),))
+            db.execute("PRAGMA intake.cache_size=-128")  # the intake holds a minute: a small cache
+        return db
+
+    def _open_store(self, boot_id: str) -> None:
+        db = self._db
+        db.execute("PRAGMA main.journal_mode=WAL")
+        db.execute("PRAGMA main.synchronous=FULL")  # durable across power loss, not only process death
+        db.execute(f"PRAGMA main.journal_size_limit={self._wal_cap}")
+        db.executescript(schema_sql(STORE))
+        self._migrate()
+        if self.intake is not None:
+            db.execute("PRAGMA intake.journal_mode=WAL")
+            db.execute("PRAGMA intake.synchronous=OFF")  # tmpfs: nothing to sync, and it survives the agent
+            db.executescript(schema_sql(INTAKE))
+            self._recover()
+        self._boot = self._boot_index(boot_id)
+        self._insert = insert_sql(self._boot, self._write)
+        self._insert_timed = insert_timed_sql(self._write)
+        with self._tx() as tx:
+            # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
+            tx.execute("UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
+                       (self._boot,))
+
+    def _recover(self) -> None:
+        """Store what an agent that died left in the intake (a sync it did not finish included), and continue
+        the store's ids there, so every store id stays lower than every intake id."""
+        with self._tx() as tx:
+            for table in _MOVED:  # already stored by a sync whose second half did not run
+                tx.execute(f"DELETE FROM intake.{table} WHERE id <= (SELECT coalesce(max(id), 0) FROM main.{table})")
+        self._store_max = self._max_id(STORE)
+        self._load_counters()
+        self._sync(force_counters=True)
+        with self._tx() as tx:
+            self._align_ids(tx)
+
+    def _load_counters(self) -> None:
+        """The store's counters, overridden by the intake's (newer: the agent died before storing them)."""
+        for schema in self._tables:
+            self.counters.update(dict(self._db.execute(f"SELECT name, value FROM {schema}.counters").fetchall()))
+
+    def _align_ids(self, tx: sqlite3.Connection) -> None:
+        """Continue the store's ids in the intake (its AUTOINCREMENT sequences never fall below the store's)."""
+        if self.intake is None:
+            return
+        for name, seq in tx.execute("SELECT name, seq FROM main.sqlite_sequence").fetchall():
+            if not tx.execute("UPDATE intake.sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                              (seq, name)).rowcount:
+                tx.execute("INSERT INTO intake.sqlite_sequence (name, seq) VALUES (?, ?)", (name, seq))
+
     def _take_lockfile(self) -> None:
         lock_path = self.path.with_name(self.path.name + ".lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -168,10 +248,26 @@ class Buffer:
         self._lockfile = fd
 
     def close(self) -> None:
+        """Store what the intake holds and remove it (a clean stop leaves nothing in RAM); if that fails, the
+        intake stays for the next start of this boot."""
+        if self._closed:
+            return
+        self._closed = True
+        stored = self.intake is None or self._readonly
+        if not stored:
+            try:
+                self._sync(force_counters=True)
+                stored = True
+            except sqlite3.Error as err:
+                self._log.error("could not store the intake on close; it stays for the next start",
+                                extra={"intake": str(self.intake), "error": str(err)})
         with self._read_lock:
             self._reader.close()
         with self._lock:
             self._db.close()
+        if stored and self.intake is not None and not self._readonly:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.intake}{suffix}").unlink(missing_ok=True)
         if self._lockfile is not None:
             os.close(self._lockfile)
             self._lockfile = None
@@ -185,10 +281,11 @@ class Buffer:
     @contextmanager
     def _tx(self, *, fsync: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction. ``fsync=False`` for what a power cut may undo harmlessly (an ack: the batch
-        is sent again and overwrites itself); the next synced commit makes it durable, WAL frames are in order."""
+        is sent again and overwrites itself); the next synced commit makes it durable, WAL frames are in order.
+        A transaction that writes only the intake never touches the SD card."""
         with self._lock:
             if not fsync:
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA main.synchronous=NORMAL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -200,7 +297,7 @@ class Buffer:
                 self._bound_wal()
             finally:
                 if not fsync:
-                    self._db.execute("PRAGMA synchronous=FULL")
+                    self._db.execute("PRAGMA main.synchronous=FULL")
 
     def _bound_wal(self) -> None:
         """Copy the WAL into the database and truncate it once it passes its share of the disk budget (SQLite's
@@ -210,22 +307,26 @@ class Buffer:
         except FileNotFoundError:
             return
         if size > self._wal_cap:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
 
     def _migrate(self) -> None:
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
+        have = {row[1] for row in self._db.execute("PRAGMA main.table_info(points)")}
         for column, decl in MIGRATIONS.items():
             if column not in have:
-                self._db.execute(f"ALTER TABLE points ADD COLUMN {column} {decl}")
+                self._db.execute(f"ALTER TABLE main.points ADD COLUMN {column} {decl}")
 
     def _boot_index(self, boot_id: str) -> int:
-        self._db.execute("INSERT OR IGNORE INTO boots (boot_id) VALUES (?)", (boot_id,))
-        return int(self._db.execute("SELECT id FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()[0])
+        self._db.execute("INSERT OR IGNORE INTO main.boots (boot_id) VALUES (?)", (boot_id,))
+        return int(self._db.execute("SELECT id FROM main.boots WHERE boot_id = ?", (boot_id,)).fetchone()[0])
 
-    def _bump(self, db: sqlite3.Connection, deltas: dict[str, int]) -> dict[str, int]:
+    def _max_id(self, schema: str) -> int:
+        return int(self._db.execute(f"SELECT coalesce(max(id), 0) FROM {schema}.points").fetchone()[0])
+
+    def _bump(self, db: sqlite3.Connection, deltas: dict[str, int], schema: str | None = None) -> dict[str, int]:
         values = {k: self.counters.get(k, 0) + v for k, v in deltas.items() if v}  # rejected_<code> appear late
         if values:
-            db.executemany("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", values.items())
+            db.executemany(f"INSERT OR REPLACE INTO {schema or self._write}.counters (name, value) VALUES (?, ?)",
+                           values.items())
         return values
 
     # -- state -------------------------------------------------------------------------------------------
@@ -258,26 +359,28 @@ class Buffer:
     ) -> int:
         """Commit points (and dead letters, rejects, a clock correction) in one transaction.
 
-        Returns the number of points dropped to stay within the disk budget. After it returns, the rows are
-        on disk.
+        Returns the number of points dropped to stay within the disk budget. After it returns, the rows survive
+        an agent crash; with an intake, a power cut only once ``sync`` stored them (the budget is kept there).
         """
         now_ms = int(time.time() * 1000)
         timed, single = pack_rows(rows, self.row_points)
         added = sum(len(r[0].encode()) for r in timed) + sum(len(r[0].encode()) for r in single)
         added += ROW_OVERHEAD * (len(timed) + len(single))
         held = sum(1 for r in single if r[2] is not None)
+        w = self._write
         with self._tx() as db:
-            db.executemany(INSERT_TIMED_SQL, timed)
+            db.executemany(self._insert_timed, timed)
             db.executemany(self._insert, single)
             if dead:
                 self._insert_dead(db, [(now_ms, d.t_ms, None, 0, d.point, d.error) for d in dead])
             if rejects:
-                db.executemany("INSERT INTO rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
+                db.executemany(f"INSERT INTO {w}.rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
                                [(now_ms, *r) for r in rejects])
-                db.execute("DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?", (_REJECTS_KEPT,))
+                db.execute(f"DELETE FROM {w}.rejects WHERE id <= (SELECT max(id) FROM {w}.rejects) - ?",
+                           (_REJECTS_KEPT,))
             total = self._totals.bytes + added
             dropped = dropped_bytes = dropped_held = 0
-            if total > self.rows_budget:
+            if total > self.rows_budget and self.intake is None:
                 dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.rows_budget)
             corrected = self._correct(db, *correct_at) if correct_at else 0
             values = self._bump(db, {"dropped_total": dropped, "dead_letter_total": len(dead),
@@ -287,16 +390,75 @@ class Buffer:
         t.points += len(rows) - dropped
         t.bytes = total - dropped_bytes
         t.held += held - dropped_held - corrected
-        if dropped:
-            self._full.problem("over budget", dropped=dropped, buffer_bytes=t.bytes)
-        elif t.bytes < 0.9 * self.rows_budget:
-            self._full.ok(dropped_total=self.counters["dropped_total"])
+        if self.intake is not None:
+            t.intake_bytes += added
+            if t.intake_bytes > self._intake_cap:
+                self.sync()
+        self._budget_episode(dropped)
         return dropped
 
+    def _budget_episode(self, dropped: int) -> None:
+        if dropped:
+            self._full.problem("over budget", dropped=dropped, buffer_bytes=self._totals.bytes)
+        elif self._totals.bytes < 0.9 * self.rows_budget:
+            self._full.ok(dropped_total=self.counters["dropped_total"])
+
+    def sync(self) -> int:
+        """Store what the intake holds on the SD card: one fsynced transaction. Returns the points stored.
+
+        The disk budget is kept here (the oldest stored rows make room). Counters alone are stored at most every
+        ``COUNTERS_EVERY_S``. A no-op without an intake."""
+        return self._sync(force_counters=False)
+
+    def _sync(self, *, force_counters: bool) -> int:
+        if self.intake is None:
+            return 0
+        with self._read_lock:  # no take between storing the rows and deleting them from the intake
+            moved = [self._max_id_of(table) for table in _MOVED]
+            counters_due = force_counters or time.monotonic() - self._counters_at >= COUNTERS_EVERY_S
+            if not any(moved) and not counters_due:
+                return 0
+            points = 0
+            with self._tx() as tx:
+                excess = self._totals.bytes - self.rows_budget
+                dropped, dropped_bytes, dropped_held = self._drop_oldest(tx, excess) if excess > 0 else (0, 0, 0)
+                points = tx.execute("SELECT coalesce(sum(n), 0) FROM intake.points").fetchone()[0]
+                tx.execute("INSERT INTO main.points SELECT * FROM intake.points ORDER BY id")
+                tx.execute("INSERT INTO main.dead_letters SELECT * FROM intake.dead_letters ORDER BY id")
+                tx.execute("INSERT INTO main.rejects SELECT * FROM intake.rejects ORDER BY id")
+                self._prune(tx, STORE)
+                values = {**self.counters, "dropped_total": self.counters["dropped_total"] + dropped}
+                tx.executemany("INSERT OR REPLACE INTO main.counters (name, value) VALUES (?, ?)", values.items())
+            with self._tx() as tx:
+                for table, upto in zip(_MOVED, moved, strict=True):
+                    if upto:
+                        tx.execute(f"DELETE FROM intake.{table} WHERE id <= ?", (upto,))
+                if dropped:
+                    tx.execute("INSERT OR REPLACE INTO intake.counters (name, value) VALUES ('dropped_total', ?)",
+                               (values["dropped_total"],))
+            self.counters = values
+            self._counters_at = time.monotonic()
+            self._store_max = max(self._store_max, moved[0])
+            t = self._totals
+            t.points, t.bytes, t.held, t.intake_bytes = (t.points - dropped, t.bytes - dropped_bytes,
+                                                         t.held - dropped_held, 0)
+        self._budget_episode(dropped)
+        return int(points)
+
+    def _max_id_of(self, table: str) -> int:
+        return int(self._db.execute(f"SELECT coalesce(max(id), 0) FROM intake.{table}").fetchone()[0])
+
+    def _prune(self, db: sqlite3.Connection, schema: str) -> None:
+        db.execute(f"DELETE FROM {schema}.rejects WHERE id <= (SELECT max(id) FROM {schema}.rejects) - ?",
+                   (_REJECTS_KEPT,))
+        db.execute(f"DELETE FROM {schema}.dead_letters WHERE id <= (SELECT max(id) FROM {schema}.dead_letters) - ?",
+                   (self.dead_letters_max,))
+
     def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int, int]:
+        """Delete the oldest stored rows that free ``excess`` bytes: (points, bytes, held points) dropped."""
         freed = count = held = 0
         last = None
-        for row_id, size, hold, n in db.execute("SELECT id, size, hold, n FROM points ORDER BY id"):
+        for row_id, size, hold, n in db.execute("SELECT id, size, hold, n FROM main.points ORDER BY id"):
             freed += size
             count += n
             held += hold
@@ -304,24 +466,24 @@ class Buffer:
             if freed >= excess:
                 break
         if last is not None:
-            db.execute("DELETE FROM points WHERE id <= ?", (last,))
+            db.execute("DELETE FROM main.points WHERE id <= ?", (last,))
         return count, freed, held
 
     def _insert_dead(self, db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+        w = self._write
         db.executemany(
-            "INSERT INTO dead_letters (at_ms, t_ms, line, marked, point, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
-        db.execute("DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+            f"INSERT INTO {w}.dead_letters (at_ms, t_ms, line, marked, point, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.execute(f"DELETE FROM {w}.dead_letters WHERE id <= (SELECT max(id) FROM {w}.dead_letters) - ?",
                    (self.dead_letters_max,))
 
     def _correct(self, db: sqlite3.Connection, wall_ms: int, mono: float) -> int:
         if not self._totals.held:
             return 0
-        cur = db.execute(
-            "UPDATE points SET t_ms = ? - CAST(round((? - mono) * 1000) AS INTEGER), hold = 0, mono = NULL,"
-            " boot = NULL WHERE hold = 1 AND boot = ?",
+        return sum(db.execute(
+            f"UPDATE {schema}.points SET t_ms = ? - CAST(round((? - mono) * 1000) AS INTEGER), hold = 0,"
+            " mono = NULL, boot = NULL WHERE hold = 1 AND boot = ?",
             (wall_ms, mono, self._boot),
-        )
-        return cur.rowcount
+        ).rowcount for schema in self._tables)
 
     def correct(self, wall_ms: int, mono: float) -> int:
         """The clock is synchronised now: give held samples of this boot their true time. Returns how many."""
@@ -356,7 +518,7 @@ class Buffer:
         ranges = tuple(r for b in exclude for r in b.ranges)
         with self._read_lock:
             return read_batch(self._reader, (max_points - live_n, max_bytes - live_bytes), (live_n, live_bytes),
-                              exclude=ranges)
+                              exclude=ranges, tables=self._tables)
 
     def ack(self, batch: Batch, *, dead: Sequence[tuple[str, str]] = ()) -> int:
         """The batch reached InfluxDB (2xx): delete it and count it as forwarded. Returns the points deleted.
@@ -367,19 +529,13 @@ class Buffer:
         if not batch.count:
             return 0
         with self._tx(fsync=not dead) as db:
-            if batch.dense:
-                # Unbroken runs of ids held every row in them when taken, and ids are never reused: delete by
-                # range, sparing SQLite a JSON id list.
-                deleted = size = 0
-                for first, last in batch.ranges:
-                    n, part_size = db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0) FROM points"
-                                              " WHERE id BETWEEN ? AND ?", (first, last)).fetchone()
-                    db.execute("DELETE FROM points WHERE id BETWEEN ? AND ?", (first, last))
-                    deleted, size = deleted + n, size + part_size
-            else:
-                gone_rows = db.execute("DELETE FROM points WHERE id IN (SELECT value FROM json_each(?))"
-                                       " RETURNING n, size", (batch.ids_json,)).fetchall()
-                deleted, size = sum(r[0] for r in gone_rows), sum(r[1] for r in gone_rows)
+            deleted = size = 0
+            for schema, where, args in self._where_batch(batch):
+                n, part_size = db.execute(
+                    f"SELECT coalesce(sum(n), 0), coalesce(sum(size), 0) FROM {schema}.points WHERE {where}",
+                    args).fetchone()
+                db.execute(f"DELETE FROM {schema}.points WHERE {where}", args)
+                deleted, size = deleted + n, size + part_size
             if dead:
                 now_ms = int(time.time() * 1000)
                 self._insert_dead(db, [(now_ms, *dead_letter_row(line), 0, None, error[:2000]) for line, error in dead])
@@ -393,44 +549,75 @@ class Buffer:
         self._totals.bytes -= size
         return deleted
 
+    def _where_batch(self, batch: Batch) -> Iterator[tuple[str, str, tuple[object, ...]]]:
+        """(schema, condition, arguments) selecting the rows of ``batch`` in each database that may hold some:
+        ids up to ``_store_max`` are in the store, higher ones in the intake, so an ack of rows InfluxDB took
+        straight from the intake never writes to the SD card."""
+        top: float = self._store_max if self.intake else math.inf
+        for schema in self._tables:
+            low, high = (top + 1, math.inf) if schema == INTAKE else (0.0, top)
+            if batch.dense:
+                # Unbroken runs of ids held every row in them when taken, and ids are never reused: delete by
+                # range, sparing SQLite a JSON id list.
+                for first, last in batch.ranges:
+                    if max(first, low) <= min(last, high):
+                        yield schema, "id BETWEEN ? AND ?", (max(first, low), min(last, high))
+            else:
+                ids = [i for i in batch.ids if low <= i <= high]
+                if ids:
+                    yield schema, "id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+
     # -- inspection --------------------------------------------------------------------------------------
     def oldest(self) -> tuple[int, bool, float | None] | None:
         """(t_ms, held, mono) of the oldest point, or None when empty."""
         with self._lock:
-            row = self._db.execute("SELECT t_ms, hold, mono FROM points ORDER BY id LIMIT 1").fetchone()
-        return None if row is None else (row[0], bool(row[1]), row[2])
+            row = self._db.execute(self._union("SELECT id, t_ms, hold, mono FROM {}.points")
+                                   + " ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else (row[1], bool(row[2]), row[3])
+
+    def _union(self, select: str) -> str:
+        """``select`` (with ``{}`` for the schema) over every database of this buffer."""
+        return " UNION ALL ".join(select.format(schema) for schema in self._tables)
 
     def status(self, *, rejects: int = 10) -> BufferStatus:
         """Counts straight from the database (also right when another process writes to it)."""
+        db, union = self._db, self._union
         with self._lock:
-            points, size, held = self._db.execute(
-                "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold), 0) FROM points").fetchone()
-            oldest = self._db.execute("SELECT t_ms FROM points WHERE hold = 0 ORDER BY id LIMIT 1").fetchone()
-            dead = self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+            points, size, held = db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold),"
+                                            " 0) FROM (" + union("SELECT n, size, hold FROM {}.points") + ")").fetchone()
+            oldest = db.execute(union("SELECT id, t_ms FROM {}.points WHERE hold = 0")
+                                + " ORDER BY id LIMIT 1").fetchone()
+            dead = db.execute("SELECT count(*) FROM (" + union("SELECT id FROM {}.dead_letters") + ")").fetchone()[0]
             counters = {name: 0 for name in COUNTERS}
-            counters.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
-            recent = self._db.execute(
-                "SELECT at_ms, source, reason, sample FROM rejects ORDER BY id DESC LIMIT ?", (rejects,)).fetchall()
-        return BufferStatus(points, size, held, oldest[0] if oldest else None, dead, counters,
+            for schema in self._tables:  # the intake's are newer
+                counters.update(dict(db.execute(f"SELECT name, value FROM {schema}.counters").fetchall()))
+            recent = db.execute(union("SELECT id, at_ms, source, reason, sample FROM {}.rejects")
+                                + " ORDER BY id DESC LIMIT ?", (rejects,)).fetchall()
+            recent = [r[1:] for r in recent]
+        return BufferStatus(points, size, held, oldest[1] if oldest else None, dead, counters,
                             [tuple(r) for r in recent])
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
-            rows = self._db.execute(
+            rows = self._db.execute(self._union(
                 "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL WHEN t_ms IS NULL THEN line ELSE "
-                + DEAD_LINE_SQL + " END,"
-                " point, error FROM dead_letters ORDER BY id LIMIT ?", (limit,)).fetchall()
+                + DEAD_LINE_SQL + " END, point, error FROM {}.dead_letters") + " ORDER BY id LIMIT ?",
+                (limit,)).fetchall()
         return [DeadLetter(*r) for r in rows]
 
     def requeue_dead_letters(self, ids: Sequence[int] | None = None) -> int:
         """Put dead letters that have a line back into the buffer (after fixing the cause). Returns how many."""
         where = "line IS NOT NULL" + ("" if ids is None else " AND id IN (SELECT value FROM json_each(?))")
         args = () if ids is None else (json.dumps(list(ids)),)
+        self._sync(force_counters=False)  # everything in the store, so new store ids stay below the intake's
         with self._tx() as db:
-            rows = db.execute(f"DELETE FROM dead_letters WHERE {where} RETURNING line, t_ms, marked", args).fetchall()
+            rows = db.execute(f"DELETE FROM main.dead_letters WHERE {where} RETURNING line, t_ms, marked",
+                              args).fetchall()
             rows.sort(key=lambda r: r[1])
-            db.executemany("INSERT INTO points (line, t_ms, size, marked) VALUES (?, ?, ?, ?)",
+            db.executemany("INSERT INTO main.points (line, t_ms, size, marked) VALUES (?, ?, ?, ?)",
                            [(line, t, len(line.encode()) + ROW_OVERHEAD, m) for line, t, m in rows])
+            self._align_ids(db)
+        self._store_max = self._max_id(STORE)
         self._totals.points += len(rows)
         self._totals.bytes += sum(len(r[0].encode()) + ROW_OVERHEAD for r in rows)
         return len(rows)
@@ -439,5 +626,6 @@ class Buffer:
         where = "" if ids is None else " WHERE id IN (SELECT value FROM json_each(?))"
         args = () if ids is None else (json.dumps(list(ids)),)
         with self._tx() as db:
-            return db.execute(f"DELETE FROM dead_letters{where}", args).rowcount
+            return sum(db.execute(f"DELETE FROM {schema}.dead_letters{where}", args).rowcount
+                       for schema in self._tables)
 

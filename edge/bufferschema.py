@@ -12,15 +12,20 @@ in-memory totals) so the storage format can be read in one place. The types are 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 __all__ = [
     "COUNTERS",
     "DEAD_LINE_SQL",
+    "INTAKE",
+    "STORE",
     "LINE_SQL",
     "MARK_FIELD",
     "ROW_CHARS",
@@ -29,7 +34,10 @@ __all__ = [
     "any_held",
     "dead_letter_row",
     "insert_sql",
+    "insert_timed_sql",
+    "intake_path",
     "pack_rows",
+    "schema_sql",
     "Batch",
     "BufferStatus",
     "DeadLetter",
@@ -48,6 +56,10 @@ ROW_CHARS = 16 * 1024
 MARK_FIELD = "clock_unsynced=1i"
 #: Counters persisted with the points, so totals survive restarts.
 COUNTERS = ("forwarded_total", "dropped_total", "dead_letter_total", "rejected_total", "last_write_ms")
+
+#: The two databases of one buffer (SQLite schema names): the store on the SD card, and the intake in RAM
+#: (tmpfs) that every commit goes to first when the buffer has one (``edge.buffer``).
+STORE, INTAKE = "main", "intake"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -83,22 +95,40 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
+def intake_path(store: Path, directory: Path | None = None) -> Path:
+    """Where the intake of the buffer at ``store`` lives: ``directory``, by default ``/dev/shm/thonminh-<uid>``
+    (tmpfs on Raspberry Pi OS; it survives the agent, not a reboot), named after the store's absolute path so
+    several agents never share one and ``thonminh edge status`` finds it."""
+    digest = hashlib.sha256(str(Path(store).resolve()).encode()).hexdigest()[:16]
+    return (directory or Path(f"/dev/shm/thonminh-{os.getuid()}")) / f"intake-{digest}.sqlite"
+
+
+def schema_sql(schema: str) -> str:
+    """The tables in database ``schema`` (the store or the intake: both have the same layout)."""
+    return SCHEMA.replace("CREATE TABLE IF NOT EXISTS ", f"CREATE TABLE IF NOT EXISTS {schema}.")
+
+
 #: Columns added since the first release: a buffer written by an older agent gets them on open.
 MIGRATIONS = {"n": "INTEGER NOT NULL DEFAULT 1", "timed": "INTEGER NOT NULL DEFAULT 0"}
 
 
-def insert_sql(boot: int) -> str:
+def insert_sql(boot: int, schema: str = STORE) -> str:
     """Stores one ``NewRow`` (a single point) bound as it is; SQLite works out its size (the line's UTF-8 length
     plus ``ROW_OVERHEAD``, as ``Buffer.put`` counts it for the disk budget), hold flag and boot."""
     return f"""
-INSERT INTO points (line, t_ms, size, hold, mono, boot)
+INSERT INTO {schema}.points (line, t_ms, size, hold, mono, boot)
 VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3 IS NOT NULL, ?3,
         CASE WHEN ?3 IS NULL THEN NULL ELSE {int(boot)} END)"""
 
 
-#: Stores ``(lines, oldest t_ms, n)``: n complete lines, newline separated.
-INSERT_TIMED_SQL = f"""
-INSERT INTO points (line, t_ms, size, n, timed) VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3, 1)"""
+def insert_timed_sql(schema: str = STORE) -> str:
+    """Stores ``(lines, oldest t_ms, n)``: n complete lines, newline separated."""
+    return f"""
+INSERT INTO {schema}.points (line, t_ms, size, n, timed)
+VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3, 1)"""
+
+
+INSERT_TIMED_SQL = insert_timed_sql()
 
 #: The full line of a single-point row without its timestamp: the mark field (when set) and the time appended.
 DEAD_LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
@@ -112,44 +142,58 @@ _BODY_CHARS = (f"CASE timed WHEN 1 THEN size - {ROW_OVERHEAD - 1}"
                f" ELSE size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1} END")
 
 
-def _cut(db: sqlite3.Connection, where: str, order: str, params: Sequence[object],
-         bounds: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Where one batch part ends: (lowest id, highest id, rows, points), in ``order`` from the first ready row.
+_Cut = tuple[str, int, int, int, int]  # (schema, lowest id, highest id, rows, points)
 
-    Walks the rows' integer columns in id order and stops at the first row that would cross the point or byte
-    bound (the first row always goes): a few dozen rows per batch, whatever the backlog. (A window function
-    over a ``LIMIT batch_points`` scan read thousands of rows of a big backlog, overflow pages included.)
+
+def _cut(db: sqlite3.Connection, tables: Sequence[str], where: str, order: str, params: Sequence[object],
+         bounds: tuple[int, int]) -> list[_Cut]:
+    """Where one batch part ends, per database: ``(schema, lowest id, highest id, rows, points)`` of the rows
+    it takes, walking ``tables`` in ``order`` from the first ready row (every id of the store is lower than every
+    id of the intake, so the walk is in id order across both).
+
+    Walks the rows' integer columns and stops at the first row that would cross the point or byte bound (the
+    first row always goes): a few dozen rows per batch, whatever the backlog. (A window function over a
+    ``LIMIT batch_points`` scan read thousands of rows of a big backlog, overflow pages included.)
     """
     max_points, max_bytes = bounds
-    first = last = 0
+    cuts: list[_Cut] = []
     rows = points = used = 0
-    cursor = db.execute(
-        f"SELECT id, n, {_BODY_CHARS} FROM points WHERE hold = 0{where} ORDER BY id {order}", params)
-    try:
-        for row_id, n, chars in cursor:
-            if rows and (points + n > max_points or used + chars > max_bytes):
-                break
-            first = first or row_id
-            last = row_id
-            rows, points, used = rows + 1, points + n, used + chars
-    finally:
-        cursor.close()
-    return (min(first, last), max(first, last), rows, points)
+    for schema in tables:
+        first = last = taken = taken_points = 0
+        full = False
+        cursor = db.execute(f"SELECT id, n, {_BODY_CHARS} FROM {schema}.points WHERE hold = 0{where}"
+                            f" ORDER BY id {order}", params)
+        try:
+            for row_id, n, chars in cursor:
+                if rows and (points + n > max_points or used + chars > max_bytes):
+                    full = True
+                    break
+                first = first or row_id
+                last = row_id
+                rows, points, used = rows + 1, points + n, used + chars
+                taken, taken_points = taken + 1, taken_points + n
+        finally:
+            cursor.close()
+        if taken:
+            cuts.append((schema, min(first, last), max(first, last), taken, taken_points))
+        if full:
+            break
+    return cuts
 
 
-def _body_sql(where: str, order: str) -> str:
+def _body_sql(schema: str, where: str, order: str) -> str:
     """The rows of one part cut by ``_cut`` (its lowest and highest id bound first): the body, as UTF-8 bytes
     (what is posted: no str of the batch is ever made, one copy of it less in memory per batch in flight)."""
     return f"""
 SELECT CAST(group_concat(full, char(10)) AS BLOB) FROM (
-    SELECT {LINE_SQL} AS full FROM points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
+    SELECT {LINE_SQL} AS full FROM {schema}.points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
 
 
-def _ids_sql(where: str, order: str) -> str:
+def _ids_sql(schema: str, where: str, order: str) -> str:
     """The row ids of a part with gaps (held or in-flight rows between its ends), as a JSON array."""
     return f"""
 SELECT json_group_array(id) FROM (
-    SELECT id FROM points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
+    SELECT id FROM {schema}.points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
 
 
 class NewRow(NamedTuple):
@@ -276,36 +320,38 @@ def read_batch(
     newest: tuple[int, int] = (0, 0),
     *,
     exclude: Sequence[tuple[int, int]] = (),
+    tables: Sequence[str] = (STORE,),
 ) -> Batch:
     """A batch of up to ``oldest`` (points, bytes) from the oldest ready row, then ``newest`` from the newest.
 
     Whole rows only: a row that would cross a bound is left for the next batch, unless it is the first.
-    Rows in the ``exclude`` id ranges (batches in flight) are left out. Runs in one read transaction, so
-    the bodies hold exactly the points the cuts counted; the caller serialises use of ``db``.
+    Rows in the ``exclude`` id ranges (batches in flight) are left out. ``tables`` are the buffer's databases
+    in id order (the store, then the intake). Runs in one read transaction, so the bodies hold exactly the
+    points the cuts counted; the caller serialises use of ``db``.
     """
     skip = "".join(" AND id NOT BETWEEN ? AND ?" for _ in exclude)
     bounds = [v for r in exclude for v in r]
     db.execute("BEGIN")
     try:
-        cuts = [(_cut(db, skip, "ASC", bounds, oldest), "ASC")]
-        if newest[0] and cuts[0][0][2]:
-            cuts.append((_cut(db, " AND id > ?" + skip, "DESC", (cuts[0][0][1], *bounds), newest), "DESC"))
+        cuts = [(cut, "ASC") for cut in _cut(db, tables, skip, "ASC", bounds, oldest)]
+        if newest[0] and cuts:
+            after = max(cut[2] for cut, _ in cuts)
+            cuts += [(cut, "DESC") for cut in _cut(db, tables[::-1], " AND id > ?" + skip, "DESC",
+                                                   (after, *bounds), newest)]
         parts = []
-        for cut, order in cuts:
-            if not cut[2]:
-                continue
-            body = db.execute(_body_sql(skip, order), (cut[0], cut[1], *bounds)).fetchone()[0]
-            ids = None if cut[1] - cut[0] + 1 == cut[2] else json.loads(
-                db.execute(_ids_sql(skip, order), (cut[0], cut[1], *bounds)).fetchone()[0])
-            parts.append((cut, body, ids))
+        for (schema, first, last, rows, _), order in cuts:
+            body = db.execute(_body_sql(schema, skip, order), (first, last, *bounds)).fetchone()[0]
+            ids = None if last - first + 1 == rows else json.loads(
+                db.execute(_ids_sql(schema, skip, order), (first, last, *bounds)).fetchone()[0])
+            parts.append((first, last, body, ids))
     finally:
         db.execute("COMMIT")
     if not parts:
         return Batch(b"")
-    dense = all(ids is None for _, _, ids in parts)
+    dense = all(ids is None for *_, ids in parts)
     return Batch(
-        parts[0][1] if len(parts) == 1 else b"\n".join(body for _, body, _ in parts),
-        None if dense else json.dumps([i for cut, _, ids in parts for i in (ids or range(cut[0], cut[1] + 1))]),
-        sum(cut[3] for cut, _, _ in parts),
-        tuple((cut[0], cut[1]) for cut, _, _ in parts),
+        parts[0][2] if len(parts) == 1 else b"\n".join(body for _, _, body, _ in parts),
+        None if dense else json.dumps([i for first, last, _, ids in parts for i in (ids or range(first, last + 1))]),
+        sum(cut[4] for cut, _ in cuts),
+        tuple((first, last) for first, last, _, _ in parts),
     )

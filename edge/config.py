@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.bufferschema import intake_path
 from edge.mqttsettings import MqttSettings, TlsSettings
 from edge.sources.base import Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
@@ -90,6 +91,14 @@ class BufferSettings(StrictModel):
     dead_letters_max: int = Field(10_000, ge=1, description="dead letters kept for inspection (oldest pruned)")
     row_points: int = Field(64, ge=1, le=1000, description=(
         "points stored per row: fewer rows, less work per point; batches, drops and the live share move whole rows"))
+    sync_interval_s: float = Field(60.0, ge=0.1, le=600, description=(
+        "what the intake (RAM) holds is stored on the SD card this often: the most a power cut can lose"))
+    intake_dir: Path | None = Field(None, description=(
+        "tmpfs directory of the intake every commit goes to first; default /dev/shm/thonminh-<uid>"))
+
+    def intake_path(self) -> Path:
+        """The intake of this buffer: on tmpfs, named after the buffer's path (several agents never share one)."""
+        return intake_path(self.path, self.intake_dir)
 
 
 class ForwarderSettings(StrictModel):

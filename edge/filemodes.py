@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["private_dir", "private_file"]
+__all__ = ["own_private_dir", "private_dir", "private_file"]
 
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -28,6 +28,16 @@ def private_dir(path: Path) -> None:
         except FileExistsError:
             continue
         os.chmod(directory, 0o700)  # the umask may have taken more away than 077
+
+
+def own_private_dir(path: Path) -> None:
+    """Like ``private_dir``, for a directory in a place every user may write to (``/dev/shm``): an existing one
+    must be this user's and closed to others, or someone else could read or swap what the agent keeps there."""
+    private_dir(path)
+    st = os.stat(path, follow_symlinks=False)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077 or not os.path.isdir(path) or os.path.islink(path):
+        raise PermissionError(f"{path} must be a directory of user {os.getuid()} with mode 0700"
+                              f" (it is owned by {st.st_uid}, mode {st.st_mode & 0o777:o})")
 
 
 def private_file(path: Path, *, sqlite: bool = False) -> None:

@@ -1,9 +1,13 @@
-"""The emit path: encode each point, group-commit to the buffer, resolve ``emit`` only once on disk.
+"""The emit path: encode each point, group-commit to the buffer, store the buffer's intake on the SD card.
 
 Every source's ``ctx.emit`` is ``Pipeline.emit``. Points are encoded one by one, so a point that cannot be
 encoded goes to the dead letters instead of failing its batch. Emits arriving within
-``buffer.commit_interval_ms`` share one SQLite transaction (one fsync; ``COMMIT_POINTS`` waiting points
-commit at once); ``emit`` returns after that transaction committed, so a caller may acknowledge its input (an MQTT message, a serial line) then.
+``buffer.commit_interval_ms`` share one SQLite transaction (``COMMIT_POINTS`` waiting points commit at once);
+``emit`` returns after that transaction committed: to the buffer's intake on tmpfs when it has one (an agent
+crash loses nothing of it; a power cut up to ``sync_interval_s``), else to the store on the SD card. Every
+``sync_interval_s`` this loop stores the intake on the SD card in one fsynced transaction (``Buffer.sync``).
+A source that must not acknowledge its input before a power cut is survived (an MQTT QoS 1 message) keeps
+its own journal, synced on the same bound (``edge.sources.lights.journal``).
 
 The same loop owns the clock: it observes synchronisation, and once the clock is synchronised it corrects the
 held samples of this boot inside a commit, so no sample is ever forwarded with an unsynchronised time.
@@ -76,6 +80,7 @@ class Pipeline:
         *,
         commit_interval_ms: int = 200,
         check_interval_s: float = 1.0,
+        sync_interval_s: float = 60.0,
         logger: logging.Logger | None = None,
     ) -> None:
         self.buffer = buffer
@@ -83,6 +88,7 @@ class Pipeline:
         self.stats = stats
         self.commit_interval = commit_interval_ms / 1000
         self.check_interval = check_interval_s
+        self.sync_interval = sync_interval_s
         self._log = logger or log
         self._rows: list[NewRow] = []
         self._dead: list[NewDeadLetter] = []
@@ -92,13 +98,18 @@ class Pipeline:
         self._full = asyncio.Event()
         self._closing = False
         self._failing = Episode(self._log, "buffer commit failed")
+        self._syncing = Episode(self._log, "storing the intake on the SD card failed; points stay in RAM")
+        self._synced_at = 0.0
         #: Set after every commit that stored points; the forwarder waits on it when idle.
         self.committed = asyncio.Event()
         self.committed_points = 0
         self.clock.observe()
 
     async def emit(self, points: Sequence[Point]) -> None:
-        """Hand points to the buffer; returns once they are committed. ``BufferWriteError`` if not stored."""
+        """Hand points to the buffer; returns once they are committed. ``BufferWriteError`` if not stored.
+
+        Committed means an agent crash (SIGKILL, an exception) cannot lose them. With an intake (the agent's
+        buffer), a power cut may lose the points of the last ``sync_interval_s``; without one, nothing."""
         if not points:
             return
         if self._closing:
@@ -122,11 +133,13 @@ class Pipeline:
     async def run(self) -> None:
         """Commit what arrives, observe the clock; returns after ``close()`` once everything is committed."""
         loop = asyncio.get_running_loop()
+        self._synced_at = loop.time()
         while True:
             if not self._waiters and not self._closing:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.check_interval)
+                    until_sync = self._synced_at + self.sync_interval - loop.time()
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, min(self.check_interval, until_sync)))
                 except TimeoutError:
                     pass
             if self._first_at is not None and not self._closing and len(self._rows) < COMMIT_POINTS:
@@ -138,8 +151,20 @@ class Pipeline:
                     except TimeoutError:
                         pass
             await self._cycle()
+            if loop.time() - self._synced_at >= self.sync_interval:
+                await self._sync()
+                self._synced_at = loop.time()
             if self._closing and not self._waiters:
                 return
+
+    async def _sync(self) -> None:
+        """Store the intake on the SD card; on failure the points stay in the intake and the next sync retries."""
+        try:
+            await asyncio.to_thread(self.buffer.sync)
+        except Exception as err:  # noqa: BLE001 - the agent keeps running; nothing is lost while it does
+            self._syncing.problem(str(err), level=logging.ERROR)
+        else:
+            self._syncing.ok()
 
     async def _cycle(self) -> None:
         self.clock.observe()
