@@ -25,7 +25,10 @@ __all__ = [
     "Clock",
     "ClockEvent",
     "SyncCheck",
+    "Timex",
     "adjtimex_check",
+    "read_timex",
+    "synchronised",
     "always_check",
     "file_check",
     "read_boot_id",
@@ -37,8 +40,8 @@ log = logging.getLogger(__name__)
 #: Returns True while the system clock is synchronised.
 SyncCheck = Callable[[], bool]
 
-_TIME_ERROR = 5  # adjtimex(2): "clock not synchronized"
-_STA_UNSYNC = 0x0040
+TIME_ERROR = 5  # adjtimex(2): "clock not synchronized"
+STA_UNSYNC = 0x0040
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -58,16 +61,34 @@ class _Timex(ctypes.Structure):
 _libc: ctypes.CDLL | None = None
 
 
-def adjtimex_check() -> bool:
-    """Linux ``adjtimex(2)`` read-only: synchronised unless it says ``TIME_ERROR`` or ``STA_UNSYNC``."""
+@dataclass(frozen=True, slots=True)
+class Timex:
+    """What ``adjtimex(2)`` says: its return value (the clock state, ``TIME_OK`` .. ``TIME_ERROR``, or -1), the
+    status bits and the maximum error in microseconds."""
+
+    state: int
+    status: int
+    maxerror_us: int
+
+
+def read_timex() -> Timex:
+    """Linux ``adjtimex(2)``, read-only (modes = 0)."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    timex = _Timex()  # modes = 0: read only
-    state = _libc.adjtimex(ctypes.byref(timex))
-    if state < 0:
-        return False
-    return state != _TIME_ERROR and not timex.status & _STA_UNSYNC
+    timex = _Timex()
+    state = int(_libc.adjtimex(ctypes.byref(timex)))
+    return Timex(state, int(timex.status), int(timex.maxerror))
+
+
+def synchronised(timex: Timex) -> bool:
+    """Synchronised unless the call failed or the kernel says ``TIME_ERROR`` or ``STA_UNSYNC``."""
+    return timex.state >= 0 and timex.state != TIME_ERROR and not timex.status & STA_UNSYNC
+
+
+def adjtimex_check() -> bool:
+    """The kernel's word on the clock: ``synchronised(read_timex())``."""
+    return synchronised(read_timex())
 
 
 def always_check() -> bool:

@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+import pytest
 from edge_helpers import (
     BASE_MS,
     MEASUREMENT,
@@ -18,14 +19,42 @@ from edge_helpers import (
 )
 
 from edge.buffer import Buffer, NewRow
-from edge.clock import Clock, adjtimex_check, file_check
+from edge.clock import (
+    STA_UNSYNC,
+    TIME_ERROR,
+    Clock,
+    Timex,
+    adjtimex_check,
+    file_check,
+    read_timex,
+    synchronised,
+)
 from thonminh.influx import InfluxClient
 
 DAY_S = 86_400
 
 
-def test_adjtimex_answers_on_this_kernel():
-    assert isinstance(adjtimex_check(), bool)
+@pytest.mark.parametrize(("timex", "synced"), [
+    (Timex(0, 0x2001, 500), True),  # TIME_OK, STA_PLL | STA_NANO: NTP disciplines the clock
+    (Timex(1, 0x0011, 500), True),  # TIME_INS: a leap second announced is still synchronised
+    (Timex(TIME_ERROR, STA_UNSYNC, 16_000_000), False),  # a fresh boot without NTP
+    (Timex(0, STA_UNSYNC | 0x2000, 500), False),  # the bit alone is enough
+    (Timex(TIME_ERROR, 0, 500), False),  # and so is the state alone
+    (Timex(-1, 0, 0), False),  # the call failed
+])
+def test_the_kernels_word_on_synchronisation(timex: Timex, synced: bool):
+    assert synchronised(timex) is synced
+
+
+def test_adjtimex_reads_this_kernels_clock_state():
+    timex = read_timex()
+    assert 0 <= timex.state <= TIME_ERROR, timex  # TIME_OK .. TIME_ERROR: the call worked
+    # the kernel keeps these consistent (kernel/time/ntp.c): STA_UNSYNC makes the state TIME_ERROR, and the
+    # maximum error never exceeds NTP_PHASE_LIMIT (16 s); a wrong struct layout would read other words here
+    if timex.status & STA_UNSYNC:
+        assert timex.state == TIME_ERROR, timex
+    assert 0 <= timex.maxerror_us <= 16_000_000, timex
+    assert adjtimex_check() is synchronised(timex)
 
 
 def test_file_check(tmp_path: Path):
