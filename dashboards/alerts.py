@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dashboards.criteria import CRITERIA, failing, figure_query
+from dashboards.criteria import CRITERIA, failing
+from dashboards.figures import FigureQuery
 from dashboards.influxql import Select, agg, daily_lookback, field_value, trailing
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
 from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
@@ -23,6 +24,7 @@ __all__ = [
     "FOLDER_UID",
     "GROUP",
     "GROUP_INTERVAL_S",
+    "PLACE_LABELS",
     "AlertRule",
     "alerting_file",
     "criterion_rule",
@@ -33,6 +35,10 @@ FOLDER_TITLE = "thonminh"
 GROUP = "thonminh"
 GROUP_INTERVAL_S = 60
 _EXPR = {"type": "__expr__", "uid": "__expr__"}
+#: The place of every alert, outermost first: each rule groups by these tags, so Grafana's InfluxDB backend
+#: turns them into the alert's labels, which the notification policies route on (dashboards/notify.py) and the
+#: messages name. A gateway's site tags are fixed, so grouping by them never splits a series.
+PLACE_LABELS: tuple[str, ...] = ("province", "district", "commune", "village")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,7 @@ class AlertRule:
 
 def _uplink_down() -> AlertRule:
     # no successful probe cycle in the last 5 minutes: max(up) over the window is 0
-    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=("village", "link"), scope=(), window=trailing(300))
+    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=(*PLACE_LABELS, "link"), scope=(), window=trailing(300))
     return AlertRule(
         "thonminh-uplink-down", Text("Mất kết nối quá 5 phút", "Uplink down for more than 5 minutes"),
         q.render(), 300, "max", "lt", (1,), "0s",
@@ -117,7 +123,7 @@ def _gateway_silent() -> AlertRule:
     # A silent series vanishes from a short window instead of reading 0, so look back a day in 5-minute buckets
     # filled with 0: the latest bucket is 0 while silent, and 10 minutes pending make "silent > 10 min".
     q = Select(
-        GATEWAY, (agg("count", GATEWAY, "uptime_s"),), group_tags=("village", "gateway"),
+        GATEWAY, (agg("count", GATEWAY, "uptime_s"),), group_tags=(*PLACE_LABELS, "gateway"),
         time="5m", fill="0", scope=(), window=trailing(86400),
     )
     return AlertRule(
@@ -130,7 +136,7 @@ def _gateway_silent() -> AlertRule:
 
 
 def _light_fault() -> AlertRule:
-    by_light = ("village", "zone", "light")
+    by_light = (*PLACE_LABELS, "zone", "light")
     latest = Select(STREETLIGHT, (agg("last", STREETLIGHT, "fault", "fault"),), group_tags=by_light, scope=(),
                     window=trailing(1800))
     q = Select(STREETLIGHT, (agg("count", STREETLIGHT, "fault"),), where=(field_value(STREETLIGHT, "fault", "!=", ""),),
@@ -144,7 +150,7 @@ def _light_fault() -> AlertRule:
 
 
 def _buffer_lag() -> AlertRule:
-    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=("village", "gateway"), scope=(),
+    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=(*PLACE_LABELS, "gateway"), scope=(),
                window=trailing(900))
     return AlertRule(
         "thonminh-buffer-lag", Text("Dữ liệu chờ gửi quá 1 giờ", "Buffer lag over 1 hour"),
@@ -159,7 +165,8 @@ def criterion_rule(c: Criterion) -> AlertRule:
     panel's query A over the last ``window`` (no series where the data does not decide, so no alert either)."""
     window = c.window_s
     lookback = daily_lookback(window) if c.description_of_figure.kind is Kind.DAILY_MEAN else window
-    fq = figure_query(c, (), trailing(window))
+    # the verdict panel's statement, grouped by the place above the village too (labels for the routing)
+    fq = FigureQuery(c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window))
     op, params = failing(c)
     return AlertRule(
         f"thonminh-criterion-{c.id}".replace("_", "-"), Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),

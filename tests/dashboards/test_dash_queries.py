@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from dash_alerts import evaluate
-from dash_seed import HEALTHY, HEALTHY_2, SILENT, TROUBLED, VILLAGES, Seeded
+from dash_seed import HEALTHY, HEALTHY_2, SILENT, TROUBLED, VILLAGES, Seeded, Village
 
 from dashboards.alerts import ALERT_RULES, AlertRule
 from dashboards.boards import ALL
@@ -154,15 +154,16 @@ def test_outage_annotations_find_the_transitions(seeded: Seeded) -> None:
     assert ("kha-ly-thuong", "4g") in found["Uplink up"]
 
 
-def _key(*tags: str) -> tuple[str, ...]:
-    return tuple(sorted(tags))
+def _key(v: Village, *tags: str) -> tuple[str, ...]:
+    # every rule's series carry the village's place (its labels for the notification policies)
+    return tuple(sorted((v.tags["province"], v.district, v.commune, v.village, *tags)))
 
 
 EXPECTED_FIRING = {
-    "thonminh-uplink-down": {_key("fiber", TROUBLED.village)},
-    "thonminh-gateway-silent": {_key(SILENT.gateway, SILENT.village)},
-    "thonminh-streetlight-fault": {_key("l2", TROUBLED.village, "north")},
-    "thonminh-buffer-lag": {_key(TROUBLED.gateway, TROUBLED.village)},
+    "thonminh-uplink-down": {_key(TROUBLED, "fiber")},
+    "thonminh-gateway-silent": {_key(SILENT, SILENT.gateway)},
+    "thonminh-streetlight-fault": {_key(TROUBLED, "l2", "north")},
+    "thonminh-buffer-lag": {_key(TROUBLED, TROUBLED.gateway)},
 }
 
 
