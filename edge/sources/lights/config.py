@@ -99,10 +99,10 @@ class LightsConfig(SourceConfig):
     lamp_failure_settle_s: float = Field(10.0, ge=0, le=3600, description="ignore meter readings this soon after switch-on")
     schedule: ScheduleConfig = Field(default_factory=AstralScheduleConfig)
     max_payload_bytes: int = Field(16_384, ge=256, le=1_048_576, description="larger payloads are rejected")
-    # 250 ms, not less: at 2,000 Tasmota lights (400 msg/s) a 50 ms interval meant 20 fsync'd commits a second of
-    # ~20 rows each, 0.8 ms of CPU apiece (bench/lights_cpu.py); under load batches fill before the interval.
+    # 60 s, the buffer's sync_interval_s: each fsync'd journal commit dirties SD card pages, one per message group
+    # was most of the gateway's flash writes (docs/pipeline.md); under load groups fill (64 messages) long before.
     commit_interval_ms: int = Field(
-        250, ge=0, le=5000, description="gather messages this long before committing and acknowledging them"
+        60_000, ge=0, le=600_000, description="gather messages this long before committing and acknowledging them"
     )
     reconnect_initial_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(60.0, gt=0, le=3600)

@@ -2,7 +2,9 @@
 
 Delivery guarantee (docs/lights.md): the session is persistent (fixed client id, ``clean_session=False``,
 QoS 1), and a message is acknowledged (PUBACK) only after the state change it caused is committed to the
-light journal. If the agent dies between receiving and committing, the broker still holds the message as
+light journal, an fsynced commit that survives a power cut. Messages are gathered into one commit for up to
+``commit_interval_ms`` (60 s, the buffer's sync interval: each commit writes SD card pages), 64 messages, or
+``_QUIET_S`` without a new message, whichever comes first. If the agent dies between receiving and committing, the broker still holds the message as
 unacknowledged and delivers it again to the same session after the restart. Samples are produced from that
 journaled state by the tracker alone, never one per message.
 """
@@ -38,6 +40,9 @@ _CONNECT_TIMEOUT_S: Final = 30.0
 #: journal commit waits commit_interval_ms anyway, so a message's acknowledgement is no later for it.
 _READ_PAUSE_S: Final = 0.1
 _TICK_S: Final = 30.0
+#: Commit a group early when the broker has sent nothing for this long: it may be waiting for our
+#: acknowledgements (its in-flight window, max_inflight_messages, is full), which a longer wait cannot bring.
+_QUIET_S: Final = 5.0
 _MAX_HELD_POINTS: Final = 100_000
 
 
@@ -260,16 +265,18 @@ class LightsSource(PushSource):
 
 
 async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_s: float) -> None:
-    """Wait up to ``interval_s`` for a small batch to grow, but not once it is big enough.
+    """Wait up to ``interval_s`` for a small batch to grow, but not once it is big enough, nor once the broker
+    has been quiet for ``_QUIET_S``.
 
-    Returning early matters under load: sleeping the whole interval with the broker's in-flight window full
-    (it waits for our acknowledgements) would hold the next messages back for nothing.
+    Returning early matters under load and with a small in-flight window (Mosquitto's default is 20): sleeping
+    the whole interval with the broker's window full (it waits for our acknowledgements) would hold the next
+    messages back for nothing.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + interval_s
     while len(pending) < _SMALL_BATCH and (left := deadline - loop.time()) > 0:
         try:
-            await asyncio.wait_for(handled.wait(), left)
+            await asyncio.wait_for(handled.wait(), min(left, _QUIET_S))
         except TimeoutError:
             return
         handled.clear()
