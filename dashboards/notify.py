@@ -280,14 +280,16 @@ def delivery(env: Mapping[str, str], routes: Routes | None = None) -> Delivery:
             "alert delivery: no contact point configured; set at least one of "
             f"{EMAIL} (with {SMTP_HOST}), {WEBHOOK_URL}, or {TELEGRAM_TOKEN} and {TELEGRAM_CHAT} "
             "(see docs/deployment.md)")
-    contacts = [{"orgId": 1, "name": DEFAULT_CONTACT, "receivers": default}]
+    points = {DEFAULT_CONTACT: default}
     for name, c in routes.contacts.items():
-        contacts.append({"orgId": 1, "name": f"thonminh-{name}", "receivers": _contact_receivers(name, c, env)})
-    referenced = {v for cp in contacts for r in cp["receivers"] for v in re.findall(r"\$\{(\w+)\}", str(r["settings"]))}
+        points[f"thonminh-{name}"] = _contact_receivers(name, c, env)
+    receivers = [r for rs in points.values() for r in rs]
+    referenced = {v for r in receivers for v in re.findall(r"\$\{(\w+)\}", str(r["settings"]))}
     grafana_env = {var: env[var].strip() for var in sorted(referenced)}
-    if _set(env, SMTP_HOST) and any(r["type"] == "email" for cp in contacts for r in cp["receivers"]):
+    if _set(env, SMTP_HOST) and any(r["type"] == "email" for r in receivers):
         grafana_env["GF_SMTP_ENABLED"] = "true"
         grafana_env.update({v: env[v].strip() for v in (SMTP_HOST, *SMTP_OPTIONAL) if _set(env, v)})
+    contacts = [{"orgId": 1, "name": name, "receivers": rs} for name, rs in points.items()]
     document = {"apiVersion": 1, "contactPoints": contacts, "policies": [_policy(routes)]}
     return Delivery(document, grafana_env)
 
