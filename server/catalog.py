@@ -22,7 +22,7 @@ from server.reader import Reader, Sums
 from server.timeparse import Window
 from thonminh.figures import Coverage, FigureDescription, Kind, coverage_of_observed, percent
 
-__all__ = ["Evidence", "FigureReader", "Found", "compute", "ratio_evidence"]
+__all__ = ["Evidence", "FigureReader", "Found", "compute", "group_tags", "ratio_evidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class FigureReader:
 Found = tuple[dict[str, Evidence], tuple[str, ...]]
 
 
-def _group_tags(desc: FigureDescription) -> tuple[str, ...]:
+def group_tags(desc: FigureDescription) -> tuple[str, ...]:
     # grouped by every tag a parameter may select, so criteria on one figure with other parameters share a read
     tags = ["village", *(p.tag for p in desc.params if p.tag)]
     if desc.member_tag and desc.member_tag not in tags:
@@ -106,7 +106,7 @@ def ratio_evidence(desc: FigureDescription, params: Mapping[str, Any], members: 
 
 
 def _ratio(r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]) -> Found:
-    tags = _group_tags(desc)
+    tags = group_tags(desc)
     names = tuple(s.name_for(params) for s in desc.sums())
     sums: Sums = r.once(("sums", desc.measurement.name, names, scope, window, tags),
                         lambda: r.reader.sums(desc.measurement.name, names, scope, window, group_by=tags))

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 # the catalog's grouping, so a day's sums are grouped exactly as the criterion's (asked to make it public)
-from server.catalog import _group_tags, ratio_evidence
+from server.catalog import group_tags, ratio_evidence
 from server.criteria import Criterion, verdict
 from server.models import WifiOut
 from server.queries import Scope
@@ -49,7 +49,7 @@ def _ratio_days(service: Service, criterion: Criterion, desc: FigureDescription,
     step = parse_step("1d", window=window, max_buckets=service.config.max_buckets)
     spans = buckets(window, step, service.zone)
     starts = [s for s, _ in spans]
-    tags = _group_tags(desc)
+    tags = group_tags(desc)
     names = tuple(s.name_for(params) for s in desc.sums())
     sums = service.reader.sums(desc.measurement.name, names, Scope(village=village), window, group_by=tags, step=step)
     wanted = desc.tag_filters(params)
