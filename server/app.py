@@ -117,6 +117,7 @@ def create_app(
                 worker = threading.Thread(target=rollups.run, args=(stop, settings.interval_s),
                                           name="rollups", daemon=True)
                 worker.start()
+                threading.Thread(target=service.keep_warm, args=(stop,), name="criteria", daemon=True).start()
         try:
             yield
         finally:

@@ -60,6 +60,12 @@ class Scope:
     district: str | None = None
     commune: str | None = None
 
+    def holds(self, place: dict[str, str]) -> bool:
+        """Whether a village with these place tags is in the scope."""
+        return all(value is None or place.get(tag) == value for tag, value in (
+            ("village", self.village), ("province", self.province), ("district", self.district),
+            ("commune", self.commune)))
+
     def conditions(self) -> list[str]:
         pairs = [("village", self.village), ("province", self.province), ("district", self.district),
                  ("commune", self.commune)]

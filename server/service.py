@@ -7,9 +7,12 @@ data (unknown village, unknown link) and assembles the figures of ``figures.py``
 from __future__ import annotations
 
 import bisect
+import logging
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +33,9 @@ from thonminh.errors import InfluxError
 from thonminh.figures import FIGURES, RSRP_LADDER
 from thonminh.influxql import tag_equals
 
-__all__ = ["Service"]
+__all__ = ["Evaluation", "Service"]
+
+log = logging.getLogger(__name__)
 
 UPLINK_SUMS = ("up_s", "observed_s", "samples")
 WIFI_SERVICE = FIGURES["wifi.service"]
@@ -56,6 +61,8 @@ class Service:
         self.zone = config.zone
         self.clock = clock
         self.auth_mode = auth_mode
+        self._default: Evaluation | None = None
+        self._default_lock = threading.Lock()
 
     # -- parameters that need the clock or the data ----------------------------------------------------------
     def now(self) -> datetime:
@@ -247,12 +254,52 @@ class Service:
                                     criteria=[self._verdict_out(v, rule) for v in verdicts],
                                     counts=_counts(v.verdict for v in verdicts))
 
-    def rollup_criteria(self, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
-        rule, window_for = self._window_for(start, end)
-        places = {r["village"]: r for r in self.reader.places(scope).rows}
-        if not places and (scope.province or scope.district or scope.commune):
+    def default_evaluation(self) -> Evaluation:
+        """Every village's verdicts over the criteria's default windows, evaluated once an hour (the windows end at
+        the last whole hour, so they change only then) and shared by every roll-up that asks for them: a
+        province's overview is then a filter, not 2,000 villages read again. Late data for the past hour shows
+        at the next hour."""
+        _, window_for = self._window_for(None, None)
+        hour_ms = floor_hour(int(self.now().timestamp() * 1000))
+        with self._default_lock:
+            if self._default is None or self._default.hour_ms != hour_ms:
+                places = {r["village"]: r for r in self.reader.places(Scope()).rows}
+                results = evaluate(self.criteria.criteria, self.reader, Scope(), places, window_for)
+                self._default = Evaluation(hour_ms, places, results, window_for)
+            return self._default
+
+    def keep_warm(self, stop: threading.Event) -> None:
+        """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it."""
+        while not stop.is_set():
+            try:
+                self.default_evaluation()
+                now = self.clock()
+                wait = 3600 - now % 3600 + 90  # after the hour's first rollup pass had its chance
+            except InfluxError as err:
+                log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})
+                wait = 60
+            stop.wait(wait)
+
+    def _evaluation(self, scope: Scope, start: str | None, end: str | None) -> Evaluation:
+        if start or end:
+            _, window_for = self._window_for(start, end)
+            places = {r["village"]: r for r in self.reader.places(scope).rows}
+            if not places and _first_filter(scope):
+                raise NotFound(self._nothing_matches(scope), parameter=_first_filter(scope))
+            return Evaluation(0, places, evaluate(self.criteria.criteria, self.reader, scope, places, window_for),
+                              window_for)
+        whole = self.default_evaluation()
+        places = {v: p for v, p in whole.places.items() if scope.holds(p)}
+        if not places and _first_filter(scope):
             raise NotFound(self._nothing_matches(scope), parameter=_first_filter(scope))
-        results = evaluate(self.criteria.criteria, self.reader, scope, places, window_for)
+        results = {cid: {v: verdict for v, verdict in per.items() if v in places or not _first_filter(scope)}
+                   for cid, per in whole.results.items()}
+        return Evaluation(whole.hour_ms, places, results, whole.window_for)
+
+    def rollup_criteria(self, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
+        rule = "request" if start or end else "criterion"
+        evaluation = self._evaluation(scope, start, end)
+        places, results, window_for = evaluation.places, evaluation.results, evaluation.window_for
         villages = sorted({v for per in results.values() for v in per})
         return m.CriteriaRollupOut(
             filter={"province": scope.province, "district": scope.district, "commune": scope.commune},
@@ -310,8 +357,18 @@ def _criterion(c: Criterion) -> dict:
             "window": c.window}
 
 
-def _first_filter(scope: Scope) -> str:
-    return next(level for level in ("province", "district", "commune") if getattr(scope, level))
+def _first_filter(scope: Scope) -> str | None:
+    return next((level for level in ("province", "district", "commune") if getattr(scope, level)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Verdicts of every criterion for the villages of a scope, with their places and the windows used."""
+
+    hour_ms: int
+    places: dict[str, dict[str, Any]]
+    results: dict[str, dict[str, Verdict]]
+    window_for: Callable[[Criterion], Window]
 
 
 def _counts(verdicts) -> dict[str, int]:

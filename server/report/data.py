@@ -1,4 +1,4 @@
-"""The dossier's contents: the service's own answers for the month's window, put side by side.
+"""The dossier's contents: the service's own answers for the period's window, put side by side.
 
 Every number printed comes from a ``Service`` method the API calls for the same window (``village_criteria``,
 ``rollup_criteria``, ``outages``, ``lighting``, ``villages``); the daily charts are the criteria evaluated per
@@ -19,7 +19,8 @@ from server import models as m
 from server import queries as q
 from server.errors import NotFound, ParameterError
 from server.queries import Scope
-from server.report.month import Day, Month
+from server.report.month import Day
+from server.report.period import Period
 from server.service import Service
 from server.timeparse import Window, iso
 from thonminh import __version__
@@ -29,7 +30,7 @@ from thonminh.figures import FIGURES, FigureDescription, Kind
 __all__ = ["CommuneDossier", "Gateway", "LightFault", "Place", "Section", "VillageDossier", "commune_dossier",
            "village_dossier"]
 
-#: the earliest time the API accepts: "is there any data up to the month's end" looks back to here
+#: the earliest time the API accepts: "is there any data up to the period's end" looks back to here
 EARLIEST_MS = 946_684_800_000
 #: days evaluated at once; each evaluation runs its own few queries in parallel too, so more threads only queue
 #: on InfluxDB (bench/server_report.py: 1.6 s with two, 2.2 s with four on two cores)
@@ -49,7 +50,7 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """One criterion: its verdict and evidence for the month, and its verdict on each day of the month."""
+    """One criterion: its verdict and evidence for the period, and its verdict on each day of the period."""
 
     criterion: m.CriterionVerdictOut
     figure: FigureDescription
@@ -67,7 +68,7 @@ class LightFault:
     zone: str
     fault: str
     dates: list[date]
-    #: lit when scheduled over the month (from the month's lighting answer)
+    #: lit when scheduled over the period (from the period's lighting answer)
     availability_pct: float | None
 
 
@@ -81,7 +82,7 @@ class Gateway:
 @dataclass(frozen=True, slots=True)
 class VillageDossier:
     place: Place
-    month: Month
+    period: Period
     criteria: m.VillageCriteriaOut
     sections: list[Section]
     outages: m.OutagesOut
@@ -95,7 +96,7 @@ class VillageDossier:
 @dataclass(frozen=True, slots=True)
 class CommuneDossier:
     place: Place
-    month: Month
+    period: Period
     summary: m.CriteriaRollupOut
     villages: list[VillageDossier]
     generated: str
@@ -116,9 +117,9 @@ def _name(service: Service, slug: str) -> str:
     return settings.name if settings and settings.name else slug
 
 
-def _daily(service: Service, scope: Scope, month: Month) -> dict[date, m.CriteriaRollupOut]:
+def _daily(service: Service, scope: Scope, period: Period) -> dict[date, m.CriteriaRollupOut]:
     """Every criterion for every village of ``scope`` on each local day: the API's roll-up, day by day."""
-    days = list(month.days())
+    days = period.days()
     answers = _parallel(lambda d: service.rollup_criteria(scope, iso(d.window.start_ms), iso(d.window.end_ms)), days)
     return {d.date: answer for d, answer in zip(days, answers, strict=True)}
 
@@ -130,9 +131,9 @@ def _sections(criteria: m.VillageCriteriaOut, daily: dict[date, m.CriteriaRollup
             for c in criteria.criteria]
 
 
-def _faults(service: Service, village: str, days: list[Day], month_lighting: m.LightingOut) -> list[LightFault]:
+def _faults(service: Service, village: str, days: list[Day], period_lighting: m.LightingOut) -> list[LightFault]:
     """The days each light reported each fault: the API's lighting answer for each day (its last report)."""
-    if not month_lighting.lights:
+    if not period_lighting.lights:
         return []
     answers = _parallel(lambda d: service.lighting(village, d.window), days)
     dates: dict[tuple[str, str, str], list[date]] = defaultdict(list)
@@ -140,14 +141,14 @@ def _faults(service: Service, village: str, days: list[Day], month_lighting: m.L
         for light in answer.lights:
             if light.fault:
                 dates[(light.light, light.zone, light.fault)].append(day.date)
-    month = {(light.light, light.zone): light.availability_pct for light in month_lighting.lights}
-    return [LightFault(light, zone, fault, found, month.get((light, zone)))
+    whole = {(light.light, light.zone): light.availability_pct for light in period_lighting.lights}
+    return [LightFault(light, zone, fault, found, whole.get((light, zone)))
             for (light, zone, fault), found in sorted(dates.items())]
 
 
-def _gateways(service: Service, village: str, month: Month, seen: m.VillagesOut) -> list[Gateway]:
-    """The gateways that sent the month's data, with the software versions they reported in it."""
-    window = month.window
+def _gateways(service: Service, village: str, period: Period, seen: m.VillagesOut) -> list[Gateway]:
+    """The gateways that sent the period's data, with the software versions they reported in it."""
+    window = period.window
     statement = q.aggregate(service.rollups.raw(GATEWAY.name), [q.Agg("distinct", GATEWAY.field("version").name,
                                                                         "version")],
                             Scope(village=village), window.start_ms, window.end_ms, group_by=("gateway",))
@@ -162,12 +163,15 @@ def _gateways(service: Service, village: str, month: Month, seen: m.VillagesOut)
             for gw in sorted(set(found) | set(versions))]
 
 
-def _history(service: Service, scope: Scope, month: Month) -> m.VillagesOut:
-    """Where the villages of ``scope`` sent data, up to the month's end; none: the month is before any data."""
-    seen = service.villages(scope, Window(EARLIEST_MS, month.window.end_ms))
+def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
+    """Where the villages of ``scope`` sent data, up to the period's end; none: the period is before any data."""
+    seen = service.villages(scope, Window(EARLIEST_MS, period.window.end_ms))
     if not seen.villages:
         what = f"village {scope.village!r}" if scope.village else f"commune {scope.commune!r}"
-        raise ParameterError(f"month: {month.text} is before any data of {what}", parameter="month")
+        if period.month is not None:
+            raise ParameterError(f"month: {period.text} is before any data of {what}", parameter="month")
+        raise ParameterError(f"start: the period {period.start} to {period.end} is before any data of {what}",
+                             parameter="start")
     return seen
 
 
@@ -178,36 +182,36 @@ def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
                                                                                        "province")))
 
 
-def _village(service: Service, village: str, month: Month, seen: m.VillagesOut,
+def _village(service: Service, village: str, period: Period, seen: m.VillagesOut,
              daily: dict[date, m.CriteriaRollupOut]) -> VillageDossier:
-    window = month.window
-    criteria = service.village_criteria(village, month.start, month.end)
+    window = period.window
+    criteria = service.village_criteria(village, period.start, period.end)
     lighting = service.lighting(village, window)
     return VillageDossier(
-        place=_place(service, village, seen), month=month, criteria=criteria, sections=_sections(criteria, daily),
+        place=_place(service, village, seen), period=period, criteria=criteria, sections=_sections(criteria, daily),
         outages=service.outages(village, window, None), lighting=lighting,
-        faults=_faults(service, village, list(month.days()), lighting),
-        gateways=_gateways(service, village, month, seen), generated=iso(int(service.clock() * 1000)),
+        faults=_faults(service, village, period.days(), lighting),
+        gateways=_gateways(service, village, period, seen), generated=iso(int(service.clock() * 1000)),
     )
 
 
-def village_dossier(service: Service, village: str, month: Month) -> VillageDossier:
-    """A village's month; ``NotFound`` for a village not in the data, ``ParameterError`` before its first data."""
+def village_dossier(service: Service, village: str, period: Period) -> VillageDossier:
+    """A village's period; ``NotFound`` for a village not in the data, ``ParameterError`` before its first data."""
     service.require_village(village)
     scope = Scope(village=village)
-    seen = _history(service, scope, month)
-    return _village(service, village, month, seen, _daily(service, scope, month))
+    seen = _history(service, scope, period)
+    return _village(service, village, period, seen, _daily(service, scope, period))
 
 
-def commune_dossier(service: Service, commune: str, month: Month) -> CommuneDossier:
-    """A commune's month: the roll-up of its villages, then each village as in its own dossier."""
+def commune_dossier(service: Service, commune: str, period: Period) -> CommuneDossier:
+    """A commune's period: the roll-up of its villages, then each village as in its own dossier."""
     scope = Scope(commune=commune)
-    summary = service.rollup_criteria(scope, month.start, month.end)
+    summary = service.rollup_criteria(scope, period.start, period.end)
     if not summary.villages:
         raise NotFound(f"no village matches commune {commune!r}", parameter="commune")
-    seen = _history(service, scope, month)
-    daily = _daily(service, scope, month)
+    seen = _history(service, scope, period)
+    daily = _daily(service, scope, period)
     first = summary.villages[0]
     place = Place(commune, commune, commune, first.district, first.province)
-    villages = [_village(service, v.village, month, seen, daily) for v in summary.villages]
-    return CommuneDossier(place, month, summary, villages, generated=iso(int(service.clock() * 1000)))
+    villages = [_village(service, v.village, period, seen, daily) for v in summary.villages]
+    return CommuneDossier(place, period, summary, villages, generated=iso(int(service.clock() * 1000)))

@@ -166,3 +166,24 @@ def test_a_province_by_its_name_as_people_write_it_and_one_that_matches_nothing(
     assert nothing.status_code == 404
     assert nothing.json() == {"detail": "no village matches province 'ha-noi' (known: bac-giang, lang-son)",
                               "parameter": "province"}
+
+
+def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(seeded, app_for):
+    """A province's overview over the default windows is the all-village evaluation filtered, and equals the
+    province evaluated on its own."""
+    from server.criteria import evaluate
+    from server.queries import Scope
+
+    api = app_for(seeded)
+    service = api.app.state.service
+    province = api.get("/api/v1/criteria", params={"province": "bac-giang"}, headers=READ).json()
+    everyone = api.get("/api/v1/criteria", headers=READ).json()
+    first = service.default_evaluation()
+    assert service.default_evaluation() is first  # the same hour: not read again
+    mine = {v["village"]: v["verdicts"] for v in province["villages"]}
+    assert mine == {v["village"]: v["verdicts"] for v in everyone["villages"] if v["province"] == "bac-giang"}
+    assert set(mine) == {"kha-ly-thuong", "ban-ven", "lang-moi"}
+    scope = Scope(province="bac-giang")
+    direct = evaluate(service.criteria.criteria, service.reader, scope, mine, first.window_for)
+    assert {v: {cid: direct[cid][v].verdict for cid in direct} for v in mine} == \
+        {v: {cid: verdict["verdict"] for cid, verdict in per.items()} for v, per in mine.items()}
