@@ -12,7 +12,6 @@ markdown rows: median latency, the limit, and the service's overhead over its ow
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 import random
 import shutil
 import statistics
@@ -20,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
