@@ -25,6 +25,9 @@ __all__ = ["GatewayStats", "Stats"]
 log = logging.getLogger(__name__)
 
 _SAMPLE_CHARS = 500
+#: Rejects waiting for the next commit keep their sample only while among the last this many: the buffer keeps
+#: no more (its recent rejects), and a flood of refused messages then costs little memory until it commits.
+_SAMPLES_KEPT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,9 @@ class Stats:
         with self._lock:
             self._pending.append(item)
             self.recent.append(item)
+            older = len(self._pending) - _SAMPLES_KEPT - 1
+            if older >= 0 and self._pending[older][2] is not None:
+                self._pending[older] = (*self._pending[older][:2], None)
         self._limited.warning(f"reject:{source}", "rejected input", source=source, reason=reason)
 
     def rejecter(self, source: str) -> Reject:

@@ -33,6 +33,10 @@ __all__ = ["BrokerError", "Connection", "Inbound"]
 
 #: Packets read per wake-up of the reader at most, so a flood cannot hold the event loop.
 _MAX_PACKETS_PER_WAKE: Final = 256
+#: Bytes (topics and payloads) the inbox holds at most; then the socket is left unread until the source takes
+#: them (TCP holds the broker back). Hostile messages of 10-60 KB would otherwise pile up megabytes, and the
+#: agent's resident memory keeps its peak (its budget: 60 MB). A few hundred light reports fit.
+_MAX_INBOX_BYTES: Final = 64 * 1024
 _MISC_PERIOD_S: Final = 1.0
 
 
@@ -73,6 +77,8 @@ class Connection:
         #: Messages received on this connection (the test checks that reads take many at a time).
         self.received = 0
         self.wakeups = 0
+        self._inbox_bytes = 0
+        self._held: tuple[socket.socket, int] | None = None
 
     def _make_client(self, client_id: str) -> paho.Client:
         s = self._settings
@@ -172,7 +178,11 @@ class Connection:
                 raise self._lost
             self._ready.clear()
             await self._ready.wait()
-        out, self._inbox = self._inbox, []
+        out, self._inbox, self._inbox_bytes = self._inbox, [], 0
+        if self._held is not None:
+            sock, fd = self._held
+            self._held = None
+            self._resume(sock, fd)
         return out
 
     def ack(self, messages: Sequence[Inbound]) -> None:
@@ -207,6 +217,7 @@ class Connection:
             topic = ""
         self._inbox.append(Inbound(topic, message.payload, message.qos, message.mid, message.retain))
         self.received += 1
+        self._inbox_bytes += len(topic) + len(message.payload)
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._soon(self._watch, sock)
@@ -250,6 +261,9 @@ class Connection:
             count = self.received
             if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return  # on_disconnect has said why
+            if self._inbox_bytes >= _MAX_INBOX_BYTES:
+                self._hold(sock)
+                break
             # a read that took no message found the socket empty (or a packet that is not a PUBLISH: the
             # selector calls again for what is left); TLS may hold decrypted bytes the selector cannot see
             if self.received == count and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
@@ -261,6 +275,12 @@ class Connection:
             fd = sock.fileno()
             self._loop.remove_reader(fd)
             self._loop.call_later(self._read_pause_s, self._resume, sock, fd)
+
+    def _hold(self, sock: socket.socket) -> None:
+        """Leave the socket unread until ``batch()`` takes the inbox."""
+        fd = sock.fileno()
+        self._loop.remove_reader(fd)
+        self._held = (sock, fd)
 
     def _resume(self, sock: socket.socket, fd: int) -> None:
         if self._lost is None and self._client.socket() is sock:
