@@ -93,7 +93,13 @@ def require_read(
     key: Annotated[str | None, Depends(api_key_header)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    principal = authenticate(request, key, authorization)
+    principal = authenticate(request, key, authorization)  # a wrong key is refused here, session or not
+    if principal is not None:
+        return principal
+    # a browser signed in on the pages (server/pages/auth.py) holds a session cookie, never the key: it may read
+    # too, so the village page's dossier link downloads; Sessions.principal also answers open read-only mode
+    sessions = getattr(request.app.state, "page_sessions", None)
+    principal = sessions.principal(request) if sessions is not None else None
     if principal is not None:
         return principal
     if request.app.state.open_read_only:

@@ -1,12 +1,14 @@
 """The daily chart of a criterion, drawn as vectors (ReportLab graphics: lines and rectangles, no image).
 
 A bar per local day, coloured by that day's verdict, and the threshold as a dashed line; a day without a value
-has no bar, only a grey mark on the axis, so a gap in the data is never drawn as zero.
+has no bar, only a grey mark on the axis, so a gap in the data is never drawn as zero. A month's days are
+labelled by their number (1, 5, 10, ...), a period's by ``dd/mm`` (about ten labels at most).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
@@ -40,14 +42,22 @@ def _axes(drawing: Drawing, top: float, plot_w: float, plot_h: float) -> None:
                            textAnchor="end", fillColor=_AXIS))
 
 
-def daily_chart(section: Section, width: float, height: float = 110.0) -> Drawing:
+def _labels(days: list[date], by_month: bool) -> list[str | None]:
+    if by_month:
+        return [str(d.day) if d.day == 1 or d.day % 5 == 0 else None for d in days]
+    every = max(1, math.ceil(len(days) / 10))
+    return [f"{d:%d/%m}" if i % every == 0 else None for i, d in enumerate(days)]
+
+
+def daily_chart(section: Section, width: float, height: float = 110.0, *, by_month: bool = True) -> Drawing:
     register_fonts()
     drawing = Drawing(width, height, initialFontName=FONT)  # no Helvetica: every font embedded
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _BOTTOM - _TOP
     top = _top(section)
     _axes(drawing, top, plot_w, plot_h)
     slot = plot_w / max(1, len(section.days))
-    for i, (day, verdict) in enumerate(section.days):
+    labels = _labels([day for day, _ in section.days], by_month)
+    for i, ((_, verdict), label) in enumerate(zip(section.days, labels, strict=True)):
         x = _LEFT + i * slot
         if verdict is not None and verdict.value is not None:
             bar_h = plot_h * min(max(verdict.value, 0.0), top) / top
@@ -56,8 +66,8 @@ def daily_chart(section: Section, width: float, height: float = 110.0) -> Drawin
         else:
             drawing.add(Rect(x + slot * 0.15, _BOTTOM, slot * 0.7, 1.5, strokeColor=None,
                              fillColor=colors.HexColor(vi.verdict_style("insufficient_data").colour)))
-        if day.day == 1 or day.day % 5 == 0:
-            drawing.add(String(x + slot / 2, _BOTTOM - 9, str(day.day), fontName=FONT, fontSize=6.5,
+        if label is not None:
+            drawing.add(String(x + slot / 2, _BOTTOM - 9, label, fontName=FONT, fontSize=6.5,
                                textAnchor="middle", fillColor=_AXIS))
     threshold_y = _BOTTOM + plot_h * min(section.criterion.threshold, top) / top
     drawing.add(Line(_LEFT, threshold_y, _LEFT + plot_w, threshold_y, strokeColor=colors.black, strokeWidth=0.8,

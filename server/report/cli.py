@@ -1,7 +1,8 @@
-"""``thonminh report --config server.toml (--village V | --commune C) --month YYYY-MM --out F.pdf``.
+"""``thonminh report --config server.toml (--village V | --commune C) (--month YYYY-MM | --start S --end E)
+--out F.pdf``.
 
 Runs the criteria service in-process against the InfluxDB of the server config, so the dossier holds the
-numbers the API gives for the same month. The file appears only once the whole PDF is written: it is written
+numbers the API gives for the same month or period (``--start``/``--end`` as the API's ``start``/``end``). The file appears only once the whole PDF is written: it is written
 to a temporary file beside the target and renamed over it.
 """
 
@@ -35,15 +36,19 @@ def write_atomically(target: Path, body: bytes) -> None:
               help="server TOML file: the InfluxDB, time zone, criteria and village names to use")
 @click.option("--village", default=None, help="the village slug (tag `village`)")
 @click.option("--commune", default=None, help="the commune slug (tag `commune`): a section per village")
-@click.option("--month", required=True, help="the month, YYYY-MM (local calendar); it must have ended")
+@click.option("--month", default=None, help="the month, YYYY-MM (local calendar); it must have ended")
+@click.option("--start", default=None, help="instead of --month: the period's start, as the API's start= "
+                                            "(2025-03-05T10:00:00+07:00, 2025-03-05, -7d)")
+@click.option("--end", default=None, help="with --start: the period's end (excluded; capped at now), e.g. now")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
               help="the PDF to write")
-def report(config_path: str, village: str | None, commune: str | None, month: str, out_path: str) -> None:
-    """The monthly dossier of a village or a commune as an A4 PDF (docs/report.md)."""
+def report(config_path: str, village: str | None, commune: str | None, month: str | None, start: str | None,
+           end: str | None, out_path: str) -> None:
+    """The dossier of a village or a commune for a month or a period, as an A4 PDF (docs/report.md)."""
     from server.app import create_app
     from server.config import load_server_config
     from server.errors import ApiError
-    from server.report import commune_report, village_report
+    from server.report import commune_report, period_of, village_report
     from thonminh.errors import InfluxError
 
     if (village is None) == (commune is None):
@@ -58,8 +63,9 @@ def report(config_path: str, village: str | None, commune: str | None, month: st
             service.rollups.load_state()
         except InfluxError:
             pass  # no rollups readable: every figure is read from the raw samples, with the same result
-        body = (village_report(service, village, month) if village is not None
-                else commune_report(service, commune or "", month))
+        period = period_of(service, month, start, end)
+        body = (village_report(service, village, period) if village is not None
+                else commune_report(service, commune or "", period))
     except ApiError as err:
         raise click.ClickException(err.message) from err
     except InfluxError as err:

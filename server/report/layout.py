@@ -17,6 +17,7 @@ from server import models as m
 from server.report import vi
 from server.report.charts import daily_chart
 from server.report.data import Gateway, LightFault, Section, VillageDossier
+from server.report.period import Period
 from server.report.styles import BOLD, FONT, Styles
 from thonminh.figures import Coverage
 
@@ -39,13 +40,14 @@ HOW = {
                              "gian lịch yêu cầu sáng, cộng trên mọi đèn.",
     "modem.rsrp_share": "Modem 4G đọc cường độ tín hiệu (RSRP) mỗi phút; tỷ lệ số lần đọc đạt mức yêu cầu.",
     "modem.registered_share": "Tỷ lệ số lần đọc mà modem 4G đã đăng ký vào mạng.",
-    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm người nhập; giá trị mới nhất trong tháng.",
+    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm người nhập; giá trị mới nhất trong {noun}.",
 }
+#: ``{noun}``: what the dossier calls its period (``tháng``, ``khoảng thời gian``)
 COVERAGE = {
-    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của tháng (trung bình theo từng thiết bị)",
-    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của tháng",
-    Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của tháng",
-    Coverage.PRESENT: "1 khi trong tháng có giá trị được nhập",
+    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của {noun} (trung bình theo từng thiết bị)",
+    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của {noun}",
+    Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của {noun}",
+    Coverage.PRESENT: "1 khi trong {noun} có giá trị được nhập",
 }
 FAULTS = {"lamp_failure": "Hỏng bóng", "day_burning": "Sáng ban ngày", "dark": "Không sáng theo lịch",
           "offline": "Mất kết nối", "stale": "Không báo cáo"}
@@ -87,11 +89,12 @@ def verdict_table(criteria: m.VillageCriteriaOut, st: Styles) -> Table:
                      vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit), vi.coverage_text(ev.coverage),
                      vi.number(ev.samples, 0)])
         fills.append((1, i, vi.verdict_style(c.verdict).colour))
-    return grid(rows, st, [62 * mm, 26 * mm, 26 * mm, 24 * mm, 18 * mm, 18 * mm], fills=fills)
+    # the verdict column fits «Chưa đủ dữ liệu» on one line
+    return grid(rows, st, [56 * mm, 32 * mm, 26 * mm, 24 * mm, 18 * mm, 18 * mm], fills=fills)
 
 
-def _days_with(section: Section, verdict: str) -> str:
-    days = [str(day.day) for day, v in section.days if (v.verdict if v else "insufficient_data") == verdict]
+def _days_with(section: Section, verdict: str, period: Period) -> str:
+    days = [period.day_label(day) for day, v in section.days if (v.verdict if v else "insufficient_data") == verdict]
     return ", ".join(days) or "không có"
 
 
@@ -104,7 +107,17 @@ def _detail(c: m.CriterionVerdictOut) -> str:
     return "; ".join(parts)
 
 
-def _section(section: Section, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+def _daily_caption(period: Period, days: int) -> str:
+    if period.month is not None:
+        return "Theo ngày (cột: giá trị của ngày, màu: kết quả của ngày; đường nét đứt: ngưỡng):"
+    if days == 1:
+        return ("Theo ngày: khoảng thời gian nằm trong một ngày, nên chỉ có một cột, là giá trị và kết quả của cả "
+                "khoảng thời gian (đường nét đứt: ngưỡng):")
+    return ("Theo ngày (cột: giá trị của phần ngày nằm trong khoảng thời gian, màu: kết quả của phần ngày đó; "
+            "đường nét đứt: ngưỡng):")
+
+
+def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     c, ev = section.criterion, section.criterion.evidence
     window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
     rows = [["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
@@ -112,47 +125,47 @@ def _section(section: Section, zone: ZoneInfo, st: Styles) -> list[Flowable]:
              vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
              f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})", vi.number(ev.samples, 0)]]
     parts: list[Flowable] = [para(c.title.vi, st.h2),
-                             grid(rows, st, [28 * mm, 34 * mm, 30 * mm, 46 * mm, 36 * mm],
+                             grid(rows, st, [32 * mm, 32 * mm, 30 * mm, 44 * mm, 36 * mm],
                                   fills=[(0, 1, vi.verdict_style(c.verdict).colour)]),
                              Spacer(1, 3), para(f"Khoảng thời gian: {window}", st.small)]
     if _detail(c):
         parts.append(para(_detail(c), st.small))
     if section.charted:
-        parts += [para("Theo ngày (cột: giá trị của ngày, màu: kết quả của ngày; đường nét đứt: ngưỡng):", st.small),
-                  daily_chart(section, WIDTH),
-                  para(f"Ngày không đạt: {_days_with(section, 'fail')}. "
-                       f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data')}.", st.small)]
+        parts += [para(_daily_caption(period, len(section.days)), st.small),
+                  daily_chart(section, WIDTH, by_month=period.month is not None),
+                  para(f"Ngày không đạt: {_days_with(section, 'fail', period)}. "
+                       f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data', period)}.", st.small)]
     return [KeepTogether(parts)]
 
 
 def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowable]:
-    return [f for section in dossier.sections for f in _section(section, zone, st)]
+    return [f for section in dossier.sections for f in _section(section, dossier.period, zone, st)]
 
 
-def outages(answer: m.OutagesOut, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+def outages(answer: m.OutagesOut, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     links = [["Đường truyền", "Số lần mất", "Tổng thời gian mất", "MTBF", "MTTR"]]
     links += [[r.link, vi.number(r.failures, 0), vi.duration_text(r.downtime_s),
                vi.duration_text(r.mtbf_s) if r.mtbf_s is not None else "–",
                vi.duration_text(r.mttr_s) if r.mttr_s is not None else "–"] for r in answer.links]
     parts: list[Flowable] = [grid(links, st, [30 * mm, 24 * mm, 44 * mm, 38 * mm, 38 * mm]), Spacer(1, 6)]
     if not answer.outages:
-        return [*parts, para("Không có sự cố mất kết nối trong tháng.", st.body)]
+        return [*parts, para(f"Không có sự cố mất kết nối trong {period.noun}.", st.body)]
     rows = [["Đường truyền", "Bắt đầu", "Kết thúc", "Thời lượng", "Lý do"]]
     for o in answer.outages:
-        start = vi.local_time(o.start, zone) + (" (trước tháng)" if o.started_before_window else "")
+        start = vi.local_time(o.start, zone) + (f" (trước {period.noun})" if o.started_before_window else "")
         end = vi.local_time(o.end, zone) if o.end else "chưa khôi phục"
         rows.append([o.link, start, end, vi.duration_text(o.duration_s), o.reason])
     return [*parts, grid(rows, st, [20 * mm, 44 * mm, 44 * mm, 28 * mm, 38 * mm])]
 
 
-def lighting(answer: m.LightingOut, faults: list[LightFault], st: Styles) -> list[Flowable]:
+def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:
     if not answer.lights:
-        return [para("Thôn không có đèn chiếu sáng báo cáo qua gateway trong tháng.", st.body)]
+        return [para(f"Thôn không có đèn chiếu sáng báo cáo qua gateway trong {period.noun}.", st.body)]
     summary = (f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%')} "
                f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)}).")
     if not faults:
-        return [para(summary, st.body), para("Không có đèn báo lỗi trong tháng.", st.body)]
-    rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", "Sáng đúng lịch (tháng)"]]
+        return [para(summary, st.body), para(f"Không có đèn báo lỗi trong {period.noun}.", st.body)]
+    rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", f"Sáng đúng lịch ({period.noun})"]]
     rows += [[f.light, f.zone, FAULTS.get(f.fault, f.fault), _date_ranges(f.dates),
               vi.value_text(f.availability_pct, "%")] for f in faults]
     return [para(summary, st.body), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
@@ -169,8 +182,8 @@ def _date_ranges(dates: Sequence[date]) -> str:
     return ", ".join(f"{r[0]:%d/%m}" + (f"–{r[-1]:%d/%m}" if len(r) > 1 else "") for r in runs)
 
 
-def _gateways(gateways: list[Gateway], zone: ZoneInfo, st: Styles) -> Table:
-    rows = [["Gateway", "Phiên bản phần mềm trong tháng", "Lần cuối có dữ liệu"]]
+def _gateways(gateways: list[Gateway], period: Period, zone: ZoneInfo, st: Styles) -> Table:
+    rows = [["Gateway", f"Phiên bản phần mềm trong {period.noun}", "Lần cuối có dữ liệu"]]
     rows += [[g.gateway, ", ".join(g.versions) or "không báo", vi.local_time(g.last_seen, zone) if g.last_seen else "–"]
              for g in gateways] or [["–", "–", "–"]]
     return grid(rows, st, [50 * mm, 64 * mm, 60 * mm])
@@ -178,19 +191,20 @@ def _gateways(gateways: list[Gateway], zone: ZoneInfo, st: Styles) -> Table:
 
 def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> list[Flowable]:
     first = dossiers[0]
+    noun = first.period.noun
     parts: list[Flowable] = [para(
         "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về, bằng "
         "cùng một hàm với API (/api/v1/villages/{thôn}/criteria cho cùng khoảng thời gian). Độ phủ cho biết phần "
-        "nào của tháng có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, kết quả là «Chưa đủ dữ liệu»: "
+        f"nào của {noun} có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, kết quả là «Chưa đủ dữ liệu»: "
         "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
-        f"{vi.zone_text(zone, first.month.window.start_ms)}.", st.body)]
+        f"{vi.zone_text(zone, first.period.window.start_ms)}.", st.body)]
     rows = [["Tiêu chí", "Cách đo", "Công thức", "Độ phủ"]]
-    rows += [[s.criterion.title.vi, HOW.get(s.figure.key, s.figure.title.vi), s.figure.description,
-              COVERAGE[s.figure.coverage]] for s in first.sections]
+    rows += [[s.criterion.title.vi, HOW.get(s.figure.key, s.figure.title.vi).replace("{noun}", noun), s.figure.description,
+              COVERAGE[s.figure.coverage].replace("{noun}", noun)] for s in first.sections]
     parts += [grid(rows, st, [40 * mm, 56 * mm, 42 * mm, 36 * mm]), Spacer(1, 6)]
     for dossier in dossiers:
         parts += [para(f"Số liệu của thôn {dossier.place.name}:", st.body),
-                  _gateways(dossier.gateways, zone, st), Spacer(1, 4)]
+                  _gateways(dossier.gateways, dossier.period, zone, st), Spacer(1, 4)]
     parts.append(para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.",
                       st.body))
     return parts

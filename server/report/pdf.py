@@ -19,6 +19,7 @@ from server import models as m
 from server.report import layout as lay
 from server.report import vi
 from server.report.data import CommuneDossier, Place, VillageDossier
+from server.report.period import Period
 from server.report.styles import FONT, Styles, styles
 
 __all__ = ["commune_pdf", "village_pdf"]
@@ -29,19 +30,22 @@ SUBTITLE = "Hạ tầng số: cáp quang, 4G, Wi-Fi công cộng, chiếu sáng 
 
 def _cover(place: Place, kind: str, dossier: VillageDossier | CommuneDossier, zone: ZoneInfo,
            st: Styles) -> list[Flowable]:
-    month, window = dossier.month, dossier.month.window
+    period, window = dossier.period, dossier.period.window
     rows = []
     if kind == "Thôn":
         rows.append(["Thôn", f"{place.name} ({place.slug})" if place.name != place.slug else place.slug])
-    rows += [["Xã", place.commune or "–"], ["Huyện", place.district or "–"], ["Tỉnh", place.province or "–"],
-             ["Tháng", f"{month.month:02d}/{month.year}"],
-             ["Khoảng thời gian", f"{vi.local_time(window.start_ms, zone, seconds=False)} – "
-                                  f"{vi.local_time(window.end_ms, zone, seconds=False)}"],
-             ["Múi giờ", vi.zone_text(zone, window.start_ms)],
+    rows += [["Xã", place.commune or "–"], ["Huyện", place.district or "–"], ["Tỉnh", place.province or "–"]]
+    if period.month is not None:
+        rows += [["Tháng", f"{period.month.month:02d}/{period.month.year}"],
+                 ["Khoảng thời gian", f"{vi.local_time(window.start_ms, zone, seconds=False)} – "
+                                      f"{vi.local_time(window.end_ms, zone, seconds=False)}"]]
+    else:
+        rows.append(["Khoảng thời gian", f"{period.label} ({vi.duration_text(window.seconds)})"])
+    rows += [["Múi giờ", vi.zone_text(zone, window.start_ms)],
              ["Lập lúc", f"{vi.local_time(dossier.generated, zone)} (thonminh {dossier.software})"]]
     table = lay.grid(rows, st, [45 * mm, lay.WIDTH - 45 * mm], header=False)
     return [Spacer(1, 30 * mm), lay.para(TITLE, st.title), lay.para(SUBTITLE, st.subtitle),
-            lay.para(f"{kind} {place.name} · tháng {month.month:02d}/{month.year}", st.subtitle), table]
+            lay.para(f"{kind} {place.name} · {period.label}", st.subtitle), table]
 
 
 def _counts(counts: m.Counts | dict, st: Styles) -> Flowable:
@@ -50,18 +54,26 @@ def _counts(counts: m.Counts | dict, st: Styles) -> Flowable:
     return lay.para(f"Tổng hợp: {shown}", st.body)
 
 
+def _heading(title: str, period: Period, st: Styles) -> list[Flowable]:
+    """A part's heading; under it, for a period that is not a whole month, the period in local time."""
+    heading = lay.para(title, st.h1)
+    return [heading] if period.month is not None else [heading, lay.para(f"Khoảng thời gian: {period.label}",
+                                                                         st.small)]
+
+
 def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "") -> list[Flowable]:
-    return [lay.para(f"{prefix}1. Kết quả các tiêu chí", st.h1), lay.verdict_table(d.criteria, st),
+    p = d.period
+    return [*_heading(f"{prefix}1. Kết quả các tiêu chí", p, st), lay.verdict_table(d.criteria, st),
             Spacer(1, 4), _counts(d.criteria.counts, st),
-            lay.para(f"{prefix}2. Minh chứng từng tiêu chí", st.h1), *lay.evidence(d, zone, st),
-            lay.para(f"{prefix}3. Sự cố mất kết nối", st.h1), *lay.outages(d.outages, zone, st),
-            lay.para(f"{prefix}4. Đèn chiếu sáng: lỗi trong tháng", st.h1),
-            *lay.lighting(d.lighting, d.faults, st)]
+            *_heading(f"{prefix}2. Minh chứng từng tiêu chí", p, st), *lay.evidence(d, zone, st),
+            *_heading(f"{prefix}3. Sự cố mất kết nối", p, st), *lay.outages(d.outages, p, zone, st),
+            *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
+            *lay.lighting(d.lighting, d.faults, p, st)]
 
 
 def _closing(dossiers: Sequence[VillageDossier], roles: Sequence[str], zone: ZoneInfo,
              st: Styles) -> list[Flowable]:
-    return [PageBreak(), lay.para("Phương pháp đo", st.h1), *lay.method(dossiers, zone, st),
+    return [PageBreak(), *_heading("Phương pháp đo", dossiers[0].period, st), *lay.method(dossiers, zone, st),
             lay.para("Xác nhận", st.h1), lay.signatures(roles, st)]
 
 
@@ -107,17 +119,17 @@ def village_pdf(d: VillageDossier, zone: ZoneInfo) -> bytes:
     st = styles()
     story = [*_cover(d.place, "Thôn", d, zone, st), PageBreak(), *_village_body(d, zone, st),
              *_closing([d], ["Trưởng thôn", "Cán bộ Ủy ban nhân dân xã"], zone, st)]
-    return _render(story, f"Hồ sơ minh chứng · thôn {d.place.name} · tháng {d.month.month:02d}/{d.month.year}")
+    return _render(story, f"Hồ sơ minh chứng · thôn {d.place.name} · {d.period.label}")
 
 
 def commune_pdf(d: CommuneDossier, zone: ZoneInfo) -> bytes:
     st = styles()
     names = {v.place.slug: v.place.name for v in d.villages}
-    story = [*_cover(d.place, "Xã", d, zone, st), PageBreak(), lay.para("Bảng tổng hợp các thôn", st.h1),
+    story = [*_cover(d.place, "Xã", d, zone, st), PageBreak(), *_heading("Bảng tổng hợp các thôn", d.period, st),
              *_summary(d.summary, names, st)]
     for i, village in enumerate(d.villages, start=1):
         story += [PageBreak(), lay.para(f"Thôn {village.place.name}", st.title),
                   *_village_body(village, zone, st, prefix=f"{i}.")]
     roles = ["Cán bộ Ủy ban nhân dân xã", *(f"Trưởng thôn {v.place.name}" for v in d.villages)]
     return _render([*story, *_closing(d.villages, roles, zone, st)],
-                   f"Hồ sơ minh chứng · xã {d.place.name} · tháng {d.month.month:02d}/{d.month.year}")
+                   f"Hồ sơ minh chứng · xã {d.place.name} · {d.period.label}")
