@@ -19,6 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from edge.buffer import Buffer
+from edge.health import read_health
 from thonminh.influx import InfluxClient
 from thonminh.localservices import MosquittoServer
 
@@ -64,7 +65,7 @@ level = "warning"
 
 [sources.lights]
 inventory = "{tmp_path / 'inventory.csv'}"
-interval_s = 60
+interval_s = 1
 """
     path = tmp_path / "gateway.toml"
     path.write_text(config)
@@ -152,6 +153,11 @@ def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
     assert probes >= 1
     assert final["rejected_topic_too_long"] == 300 * ROUNDS + 200 * ROUNDS
     assert final["rejected_total"] == sent
+    # thonminh edge status names the last few unknown devices (the lights source's health, as the agent left it)
+    health = read_health(tmp_path / "state")
+    assert health is not None
+    (lights,) = [s for s in health["sources"] if s["source"] == "lights:lights"]
+    assert lights["detail"]["unknown_devices"] == ", ".join(f"stranger-{ROUNDS - 1}-{i:04d}" for i in range(1992, 2000))
     # the gateway measurement in InfluxDB says the same (its last point, written after the last round)
     rows = influx.select("SELECT last(rejected_unknown_device) AS u, last(rejected_topic_too_long) AS t, "
                          "last(rejected_total) AS total FROM gateway").rows()

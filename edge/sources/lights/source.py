@@ -168,7 +168,8 @@ class LightsSource(PushSource):
             self._all_well = online == len(latest) and not faults
             self._health = {"lights_online": f"{online}/{len(latest)}",
                             "faults": ", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or None}
-        detail = {**self._health, "mqtt_connected": self.connected}
+        unknown = ", ".join(self.router.stats.recent_unknown) or None  # the last few devices not in the inventory
+        detail = {**self._health, "mqtt_connected": self.connected, "unknown_devices": unknown}
         self.ctx.health("down" if not self.connected else "ok" if self._all_well else "degraded", detail)
 
     def _point(self, sample: Sample) -> Point:
