@@ -176,11 +176,13 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
               + ("kept after the demo)" if work_kept else "removed when the demo stops: give --workdir to keep them)")]
     site = base.removesuffix("/api/v1")
     window = urlencode({"start": iso_utc(start_ms), "end": iso_utc(end_ms)})
-    month = f"{datetime.fromtimestamp(end_ms / 1000, tz):%Y-%m}"
+    dossier = f"{base}/villages/{village}/report.pdf?{window}"
     lines += ["", "Pages (sign in once with the read key; docs/pages.md)",
               f"  village page     {site}/pages/villages/{village}?{window}",
               f"  public status    {site}/pages/status/{village}",
-              f"  monthly dossier  curl -H 'X-API-Key: {read_key}' -o dossier.pdf "
-              f"'{base}/villages/{village}/report.pdf?month={month}'"]
+              "", "The dossier: these verdicts as the PDF for the commune's file (docs/report.md)",
+              f"  dossier          {dossier}",
+              "                   (opens in a browser signed in on the pages; a past month: ?month=YYYY-MM)",
+              f"  download         curl -H 'X-API-Key: {read_key}' -o dossier.pdf '{dossier}'"]
     lines.append("=" * _WIDTH)
     return "\n".join(lines)

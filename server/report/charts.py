@@ -22,6 +22,7 @@ __all__ = ["daily_chart"]
 _LEFT, _BOTTOM, _TOP, _RIGHT = 34.0, 16.0, 8.0, 6.0
 _AXIS = colors.HexColor("#616161")
 _GRID = colors.HexColor("#e0e0e0")
+_WIDEST = 40.0
 
 
 def _top(section: Section) -> float:
@@ -56,15 +57,16 @@ def daily_chart(section: Section, width: float, height: float = 110.0, *, by_mon
     top = _top(section)
     _axes(drawing, top, plot_w, plot_h)
     slot = plot_w / max(1, len(section.days))
+    bar_w = min(slot * 0.7, _WIDEST)  # a period of a few days: bars, not walls
     labels = _labels([day for day, _ in section.days], by_month)
     for i, ((_, verdict), label) in enumerate(zip(section.days, labels, strict=True)):
         x = _LEFT + i * slot
         if verdict is not None and verdict.value is not None:
             bar_h = plot_h * min(max(verdict.value, 0.0), top) / top
-            drawing.add(Rect(x + slot * 0.15, _BOTTOM, slot * 0.7, bar_h, strokeColor=None,
+            drawing.add(Rect(x + (slot - bar_w) / 2, _BOTTOM, bar_w, bar_h, strokeColor=None,
                              fillColor=colors.HexColor(vi.verdict_style(verdict.verdict).colour)))
         else:
-            drawing.add(Rect(x + slot * 0.15, _BOTTOM, slot * 0.7, 1.5, strokeColor=None,
+            drawing.add(Rect(x + (slot - bar_w) / 2, _BOTTOM, bar_w, 1.5, strokeColor=None,
                              fillColor=colors.HexColor(vi.verdict_style("insufficient_data").colour)))
         if label is not None:
             drawing.add(String(x + slot / 2, _BOTTOM - 9, label, fontName=FONT, fontSize=6.5,

@@ -54,10 +54,13 @@ class Period:
 
     @property
     def label(self) -> str:
-        """``tháng 03/2025``, or ``05/03/2025 10:00:05 +07 – 05/03/2025 10:01:05 +07`` (local, with the zone)."""
+        """``tháng 03/2025``, ``05/03/2025 10:00:05 +07 – 07/03/2025 00:00:00 +07``, or within one local day
+        ``05/03/2025 10:00:05 +07 – 10:01:05 +07``: local times, each with its zone offset."""
         if self.month is not None:
             return f"tháng {self.month.month:02d}/{self.month.year}"
-        return f"{vi.local_time(self.window.start_ms, self.zone)} – {vi.local_time(self.window.end_ms, self.zone)}"
+        start, end = (vi.local_time(ms, self.zone) for ms in (self.window.start_ms, self.window.end_ms))
+        same_day = self._local(self.window.start_ms).date() == self._local(self.window.end_ms).date()
+        return f"{start} – {end.split(' ', 1)[1] if same_day else end}"
 
     @property
     def noun(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 
@@ -14,3 +15,14 @@ def vn(value: float, decimals: int = 1) -> str:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu"}
+
+
+def section(text: str, title: str, size: int = 1500) -> str:
+    """A criterion's evidence in the dossier's text, whitespace squashed: from its heading (the title alone on a
+    line) on."""
+    heading = re.search(rf"^\f?\s*{re.escape(title)}$", text, re.M)
+    assert heading is not None, title
+    return " ".join(text[heading.start():heading.start() + size].split())

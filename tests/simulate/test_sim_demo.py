@@ -1,4 +1,8 @@
-"""``thonminh demo --once``: a report with every default criterion and the URLs, exit 0, nothing left running."""
+"""``thonminh demo``: a report with every default criterion and the URLs, and nothing left running after Ctrl-C.
+
+The printed API call, the printed dossier (read with pdftotext) and the printed village page all show the
+verdicts the report printed: the same window, the same service.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +21,10 @@ import yaml
 from .conftest import ROOT
 
 CRITERIA = yaml.safe_load((ROOT / "thonminh" / "criteria.yaml").read_text())["criteria"]
+#: the verdicts' words in the dossier and on the pages (server/report/vi.py and server/pages/i18n.py write them)
+LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu"}
+#: the header of a criterion's evidence table in the dossier, then the verdict
+_EVIDENCE = re.compile(r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu (Đạt|Không đạt|Chưa đủ dữ liệu) ")
 
 
 def _alive(pids: set[int]) -> list[str]:
@@ -52,6 +61,61 @@ def _report_until_running(proc: subprocess.Popen[str], timeout_s: float) -> str:
     raise AssertionError("the demo printed no report:\n" + "".join(lines)[-3000:])
 
 
+def _pdf_text(pdf: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", f.name, "-"], capture_output=True,
+                              check=True, timeout=60)
+    return done.stdout.decode("utf-8")
+
+
+def dossier_verdicts(text: str) -> dict[str, str]:
+    """Each criterion's verdict as its evidence section in the dossier prints it (the heading is its title)."""
+    found = {}
+    for criterion in CRITERIA:
+        heading = re.search(rf"^\f?\s*{re.escape(criterion['title']['vi'])}$", text, re.MULTILINE)
+        assert heading, f"{criterion['id']}: no evidence section in the dossier"
+        verdict = _EVIDENCE.search(" ".join(text[heading.end():heading.end() + 800].split()))
+        assert verdict, f"{criterion['id']}: no verdict under its heading"
+        found[criterion["id"]] = verdict.group(1)
+    return found
+
+
+def page_verdicts(html: str) -> dict[str, str]:
+    """Each criterion's verdict on the village page: its article's verdict badge (class and words)."""
+    found = {}
+    for cid, verdict, words in re.findall(r'<article class="criterion" id="c-([\w-]+)">.*?'
+                                          r'<span class="verdict (\w+)">([^<]*)</span>', html, re.DOTALL):
+        assert words == LABELS[verdict], (cid, verdict, words)
+        found[cid] = verdict
+    return found
+
+
+def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None:
+    dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
+    download = re.search(r"^  download +curl -H 'X-API-Key: (\S+)' -o dossier\.pdf '(\S+)'$", out, re.MULTILINE)
+    assert dossier and download, out
+    assert download.group(1) == key and download.group(2) == dossier.group(1)
+    # the dossier, the village page and the printed criteria call all ask for the same window
+    window = re.search(r"/criteria\?(start=\S+)'", out)
+    assert window and dossier.group(1).endswith(f"/villages/kha-ly-thuong/report.pdf?{window.group(1)}"), out
+    pdf = httpx.get(dossier.group(1), headers={"X-API-Key": key}, timeout=120)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = _pdf_text(pdf.content)
+    assert dossier_verdicts(text) == {cid: LABELS[v] for cid, v in printed.items()}, text[:3000]
+    counts = " · ".join(f"{LABELS[v]}: {sum(1 for x in printed.values() if x == v)}" for v in LABELS)
+    assert f"Tổng hợp: {counts}" in " ".join(text.split())
+    assert "Khoảng thời gian:" in text and "Tháng" not in text.split("Múi giờ")[0]  # the window, not a month
+
+    page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
+    assert page_url and page_url.group(1).endswith(f"/pages/villages/kha-ly-thuong?{window.group(1)}"), out
+    page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60)
+    assert page.status_code == 200, page.text[:500]
+    assert page_verdicts(page.text) == printed
+
+
 def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THONMINH_DEMO_")}
     proc = subprocess.Popen(
@@ -76,6 +140,8 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
         answer = httpx.get(call.group(2), headers={"X-API-Key": call.group(1)}, timeout=30)
         assert answer.status_code == 200, answer.text
         assert {c["id"]: c["verdict"] for c in answer.json()["criteria"]} == printed
+        # so do the printed dossier (the PDF, as pdftotext reads it) and the printed village page
+        _check_dossier_and_page(out, call.group(1), printed)
 
         started = re.search(r"^processes \(each its own process group\): (.+)$", out, re.MULTILINE)
         assert started, out
