@@ -31,6 +31,7 @@ from server.config import ServerConfig  # noqa: E402
 from server.report.data import village_dossier  # noqa: E402
 from server.report.month import parse_month  # noqa: E402
 from server.report.pdf import village_pdf  # noqa: E402
+from server.report.period import Period  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
 from thonminh.lineprotocol import encode_lines  # noqa: E402
 from thonminh.localservices import InfluxDBServer  # noqa: E402
@@ -112,7 +113,7 @@ def run(influx: InfluxDBServer, n: int) -> int:
         size = len(dossier())  # warm up: fonts registered, first queries planned
         total = timed(dossier, n)
         service = app.state.service
-        parsed = parse_month(month, now=service.now(), zone=service.zone)
+        parsed = Period.of_month(parse_month(month, now=service.now(), zone=service.zone))
         assembled = village_dossier(service, village, parsed)
         data = timed(lambda: village_dossier(service, village, parsed), n)
         layout = timed(lambda: village_pdf(assembled, service.zone), n)

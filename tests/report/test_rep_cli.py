@@ -9,6 +9,7 @@ from pathlib import Path
 import pdftools
 import rep_scenario as sc
 from fastapi.testclient import TestClient
+from rep_helpers import iso
 
 from thonminh.influx import InfluxClient
 
@@ -48,6 +49,20 @@ def _figures(text: str) -> list[str]:
     return [line for line in text.splitlines() if "%" in line and "Lập lúc" not in line and "lập lúc" not in line]
 
 
+def test_a_period_from_the_cli_is_the_api_s(api: TestClient, seeded: InfluxClient, month: sc.MonthScenario,
+                                           tmp_path: Path):
+    out = tmp_path / "ho-so.pdf"
+    start, end = iso(month.at(4, 18)), iso(month.at(6, 6))
+    done = _run("--config", str(_config(tmp_path, seeded.url, seeded.database)), "--village", "kha-ly-thuong",
+                "--start", start, "--end", end, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = pdftools.text(out.read_bytes())
+    assert "Khoảng thời gian:" in text and "trong tháng" not in text
+    served = api.get("/api/v1/villages/kha-ly-thuong/report.pdf", params={"start": start, "end": end},
+                     headers={"X-API-Key": "read-key-0123456789abcdef"})
+    assert _figures(pdftools.text(served.content)) == _figures(text)
+
+
 def test_commune_dossier_from_the_cli(seeded: InfluxClient, month: sc.MonthScenario, tmp_path: Path):
     out = tmp_path / "xa.pdf"
     done = _run("--config", str(_config(tmp_path, seeded.url, seeded.database)), "--commune", "an-lac",
@@ -65,6 +80,9 @@ def test_a_failed_run_leaves_the_previous_file_untouched(seeded: InfluxClient, m
         (("--village", "kha-ly-thuong", "--month", "2025-3"), "is not a month like 2025-03"),
         (("--village", "lang-khong-co", "--month", month.text), "'lang-khong-co' is not in the data"),
         (("--village", "kha-ly-thuong", "--commune", "an-lac", "--month", month.text), "exactly one of"),
+        (("--village", "kha-ly-thuong", "--month", month.text, "--start", "-2d"), "not both"),
+        (("--village", "kha-ly-thuong", "--start", "-2d"), "end: missing"),
+        (("--village", "kha-ly-thuong",), "month: missing"),
     ):
         done = _run("--config", str(config), *args, "--out", str(out))
         assert done.returncode != 0 and words in done.stderr, done.stderr

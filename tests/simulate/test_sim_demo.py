@@ -6,6 +6,7 @@ verdicts the report printed: the same window, the same service.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import signal
@@ -114,6 +115,8 @@ def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None
     page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60)
     assert page.status_code == 200, page.text[:500]
     assert page_verdicts(page.text) == printed
+    link = re.search(r'class="dossier" href="([^"]+)"', page.text)  # the page's PDF link: the printed dossier
+    assert link and dossier.group(1).endswith(html.unescape(link.group(1))), page.text[:2000]
 
 
 def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(tmp_path: Path) -> None:
