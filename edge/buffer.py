@@ -291,7 +291,9 @@ class Buffer(BufferCore):
                 tx.execute("INSERT INTO main.rejects SELECT * FROM intake.rejects ORDER BY id")
                 self._prune(tx, STORE)
                 values = {**self.counters, "dropped_total": self.counters["dropped_total"] + dropped}
-                tx.executemany("INSERT OR REPLACE INTO main.counters (name, value) VALUES (?, ?)", values.items())
+                if counters_due or dropped:  # a page of its own: not with every sync (they are in the intake)
+                    tx.executemany("INSERT OR REPLACE INTO main.counters (name, value) VALUES (?, ?)",
+                                   values.items())
             with self._tx() as tx:
                 for table, upto in zip(_MOVED, moved, strict=True):
                     if upto:
@@ -300,7 +302,8 @@ class Buffer(BufferCore):
                     tx.execute("INSERT OR REPLACE INTO intake.counters (name, value) VALUES ('dropped_total', ?)",
                                (values["dropped_total"],))
             self.counters = values
-            self._counters_at = time.monotonic()
+            if counters_due or dropped:
+                self._counters_at = time.monotonic()
             self._store_max = max(self._store_max, moved[0])
             t = self._totals
             t.points, t.bytes, t.held, t.intake_bytes = (t.points - dropped, t.bytes - dropped_bytes,
