@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Any
 
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
@@ -43,6 +44,11 @@ def _axes(drawing: Drawing, top: float, plot_w: float, plot_h: float) -> None:
                            textAnchor="end", fillColor=_AXIS))
 
 
+def _bar(x: float, width: float, height: float, colour: str) -> Rect:
+    style: dict[str, Any] = {"strokeColor": None, "fillColor": colors.HexColor(colour)}  # the stubs: too narrow
+    return Rect(x, _BOTTOM, width, height, **style)
+
+
 def _labels(days: list[date], by_month: bool) -> list[str | None]:
     if by_month:
         return [str(d.day) if d.day == 1 or d.day % 5 == 0 else None for d in days]
@@ -63,11 +69,9 @@ def daily_chart(section: Section, width: float, height: float = 110.0, *, by_mon
         x = _LEFT + i * slot
         if verdict is not None and verdict.value is not None:
             bar_h = plot_h * min(max(verdict.value, 0.0), top) / top
-            drawing.add(Rect(x + (slot - bar_w) / 2, _BOTTOM, bar_w, bar_h, strokeColor=None,
-                             fillColor=colors.HexColor(vi.verdict_style(verdict.verdict).colour)))
+            drawing.add(_bar(x + (slot - bar_w) / 2, bar_w, bar_h, vi.verdict_style(verdict.verdict).colour))
         else:
-            drawing.add(Rect(x + (slot - bar_w) / 2, _BOTTOM, bar_w, 1.5, strokeColor=None,
-                             fillColor=colors.HexColor(vi.verdict_style("insufficient_data").colour)))
+            drawing.add(_bar(x + (slot - bar_w) / 2, bar_w, 1.5, vi.verdict_style("insufficient_data").colour))
         if label is not None:
             drawing.add(String(x + slot / 2, _BOTTOM - 9, label, fontName=FONT, fontSize=6.5,
                                textAnchor="middle", fillColor=_AXIS))

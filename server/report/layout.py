@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -65,7 +66,7 @@ def grid(rows: Sequence[Sequence[str | Flowable]], st: Styles, widths: Sequence[
     """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``."""
     cells = [[c if isinstance(c, Flowable) else para(c, st.head if r == 0 and header else st.cell) for c in row]
              for r, row in enumerate(rows)]
-    commands = [("GRID", (0, 0), (-1, -1), 0.4, _LINE), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    commands: list[Any] = [("GRID", (0, 0), (-1, -1), 0.4, _LINE), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("FONTNAME", (0, 0), (-1, -1), FONT)]
     if header:
         commands.append(("BACKGROUND", (0, 0), (-1, 0), _HEAD_BG))
@@ -120,7 +121,7 @@ def _daily_caption(period: Period, days: int) -> str:
 def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     c, ev = section.criterion, section.criterion.evidence
     window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
-    rows = [["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
+    rows: list[list[str | Flowable]] = [["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
             [_verdict_cell(c.verdict, st), vi.value_text(ev.value, ev.unit, c.threshold),
              vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
              f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})", vi.number(ev.samples, 0)]]
