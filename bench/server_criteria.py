@@ -151,7 +151,7 @@ def run(args: argparse.Namespace, influx: InfluxDBServer) -> int:
             raw.append(time.perf_counter() - t0)
         s, r = statistics.median(service), statistics.median(raw)
         within = f"{s / limit:.2f} of the limit" if limit else ""
-        ratio = f"{s / r:.2f}" if r else "no query (served from the hour's evaluation)"
+        ratio = f"{s / r:.2f}" if r > 0.001 else "no query (served from the hour's evaluation)"
         rows.append(f"| {name} | {s * 1000:.0f} ms (p95 {sorted(service)[int(0.95 * (n - 1))] * 1000:.0f}) | "
                     f"{f'{limit * 1000:.0f} ms' if limit else '-'} | {within} | {r * 1000:.0f} ms | {ratio} |")
 
