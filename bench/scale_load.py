@@ -25,6 +25,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from server import verdicts
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from thonminh.contract import Point, site_tags  # noqa: E402
@@ -204,7 +206,7 @@ def rollup(url: str, database: str, start_ms: int, end_ms: int) -> tuple[str, fl
         service = Service(config, Reader(client, rollups, zone=config.zone, use_rollups=False), rollups,
                           load_criteria(config.criteria_file))
         t0 = time.perf_counter()
-        out = service.rollup_criteria(Scope(province="bac-giang"), start, end)
+        out = verdicts.rollup_criteria(service, Scope(province="bac-giang"), start, end)
         return "criteria service rollup_criteria()", time.perf_counter() - t0, len(out.villages)
     except ImportError as err:
         print(f"(criteria service not importable: {err}; timing the equivalent InfluxQL)", file=sys.stderr)

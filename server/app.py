@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from server import pages
+from server import pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
@@ -117,7 +117,7 @@ def create_app(
                 worker = threading.Thread(target=rollups.run, args=(stop, settings.interval_s),
                                           name="rollups", daemon=True)
                 worker.start()
-                threading.Thread(target=service.keep_warm, args=(stop,), name="criteria", daemon=True).start()
+                threading.Thread(target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True).start()
         try:
             yield
         finally:

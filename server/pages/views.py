@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from server import summaries, uplinks, verdicts
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
 from server.models import (
@@ -141,16 +142,16 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     """Everything the village page shows: criteria with daily values, outages, Wi-Fi, lights, 4G, indicators."""
     service.require_village(village)
     window = sections_window(service, period)
-    criteria = service.village_criteria(village, period.start, period.end)
-    wifi = service.wifi(village, window)
-    lighting = service.lighting(village, window)
+    criteria = verdicts.village_criteria(service, village, period.start, period.end)
+    wifi = summaries.wifi(service, village, window)
+    lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
     return VillageView(
         village, display_name(service, village), _place(service, village), period, window, criteria,
         _criteria_rows(service, village, criteria, wifi),
-        {"outages": service.outages(village, window, None), "wifi": wifi, "lighting": lighting,
-         "repairs": repair_list(service, village, lighting), "modem": service.modem(village, window),
+        {"outages": uplinks.outages(service, village, window, None), "wifi": wifi, "lighting": lighting,
+         "repairs": repair_list(service, village, lighting), "modem": summaries.modem(service, village, window),
          "indicators": indicators, "entries": entries, "indicator_titles": INDICATORS, "wifi_days": _wifi_chart(service, village, window, wifi)},
     )
 
@@ -165,7 +166,7 @@ def status_view(service: Service, village: str, period: Period) -> VillageView:
     """The public status page: verdicts and availability only (no device, no person, no query)."""
     if not is_public(service, village) or not service.reader.village_exists(village):
         raise PageError(404, "not_found")
-    criteria = service.village_criteria(village, period.start, period.end)
+    criteria = verdicts.village_criteria(service, village, period.start, period.end)
     window = sections_window(service, period)
     return VillageView(village, display_name(service, village), {}, period, window, criteria,
                        _criteria_rows(service, village, criteria))
@@ -204,7 +205,7 @@ def overview_view(service: Service, scope: Scope, period: Period, *, sort: str =
     known = {c.id for c in service.criteria.criteria}
     if sort not in known | {"", "name"}:
         raise ParameterError(f"sort: {sort[:40]!r} is not a criterion", parameter="sort")
-    rollup = service.rollup_criteria(scope, period.start, period.end)
+    rollup = verdicts.rollup_criteria(service, scope, period.start, period.end)
     names = {v.village: display_name(service, v.village) for v in rollup.villages}
     rows = list(rollup.villages)
     needle = search.strip().casefold()

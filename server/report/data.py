@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from server import models as m
 from server import queries as q
+from server import summaries, uplinks, verdicts
 from server.errors import NotFound, ParameterError
 from server.queries import Scope
 from server.report.month import Day
@@ -120,7 +121,7 @@ def _name(service: Service, slug: str) -> str:
 def _daily(service: Service, scope: Scope, period: Period) -> dict[date, m.CriteriaRollupOut]:
     """Every criterion for every village of ``scope`` on each local day: the API's roll-up, day by day."""
     days = period.days()
-    answers = _parallel(lambda d: service.rollup_criteria(scope, iso(d.window.start_ms), iso(d.window.end_ms)), days)
+    answers = _parallel(lambda d: verdicts.rollup_criteria(service, scope, iso(d.window.start_ms), iso(d.window.end_ms)), days)
     return {d.date: answer for d, answer in zip(days, answers, strict=True)}
 
 
@@ -135,7 +136,7 @@ def _faults(service: Service, village: str, days: list[Day], period_lighting: m.
     """The days each light reported each fault: the API's lighting answer for each day (its last report)."""
     if not period_lighting.lights:
         return []
-    answers = _parallel(lambda d: service.lighting(village, d.window), days)
+    answers = _parallel(lambda d: summaries.lighting(service, village, d.window), days)
     dates: dict[tuple[str, str, str], list[date]] = defaultdict(list)
     for day, answer in zip(days, answers, strict=True):
         for light in answer.lights:
@@ -185,11 +186,11 @@ def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
 def _village(service: Service, village: str, period: Period, seen: m.VillagesOut,
              daily: dict[date, m.CriteriaRollupOut]) -> VillageDossier:
     window = period.window
-    criteria = service.village_criteria(village, period.start, period.end)
-    lighting = service.lighting(village, window)
+    criteria = verdicts.village_criteria(service, village, period.start, period.end)
+    lighting = summaries.lighting(service, village, window)
     return VillageDossier(
         place=_place(service, village, seen), period=period, criteria=criteria, sections=_sections(criteria, daily),
-        outages=service.outages(village, window, None), lighting=lighting,
+        outages=uplinks.outages(service, village, window, None), lighting=lighting,
         faults=_faults(service, village, period.days(), lighting),
         gateways=_gateways(service, village, period, seen), generated=iso(int(service.clock() * 1000)),
     )
@@ -206,7 +207,7 @@ def village_dossier(service: Service, village: str, period: Period) -> VillageDo
 def commune_dossier(service: Service, commune: str, period: Period) -> CommuneDossier:
     """A commune's period: the roll-up of its villages, then each village as in its own dossier."""
     scope = Scope(commune=commune)
-    summary = service.rollup_criteria(scope, period.start, period.end)
+    summary = verdicts.rollup_criteria(service, scope, period.start, period.end)
     if not summary.villages:
         raise NotFound(f"no village matches commune {commune!r}", parameter="commune")
     seen = _history(service, scope, period)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from server import csvout
+from server import csvout, verdicts
 from server.deps import (
     READ_ERRORS,
     Format,
@@ -24,7 +24,7 @@ router = APIRouter(tags=["criteria"], dependencies=[Depends(require_read)], resp
             responses=csvout.CSV_RESPONSE | error_answers(404))
 def village_criteria(request: Request, service: ServiceDep, village: KnownVillage, window: RawWindow,
                      format: Format = None):
-    result = service.village_criteria(village, *window)
+    result = verdicts.village_criteria(service, village, *window)
     if csvout.wants_csv(request, format):
         return csvout.csv_response(csvout.CRITERIA_COLUMNS, csvout.criteria_rows(result), f"criteria-{village}.csv",
                                    zone=service.zone, fmt=format)
@@ -34,7 +34,7 @@ def village_criteria(request: Request, service: ServiceDep, village: KnownVillag
 @router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE | error_answers(404))
 def criteria_rollup(request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow,
                     format: Format = None):
-    result = service.rollup_criteria(scope, *window)
+    result = verdicts.rollup_criteria(service, scope, *window)
     if csvout.wants_csv(request, format):
         name = scope.commune or scope.district or scope.province or "all"
         return csvout.csv_response(csvout.ROLLUP_COLUMNS, csvout.rollup_rows(result), f"criteria-{name}.csv",

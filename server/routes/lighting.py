@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from server import summaries
 from server.deps import VILLAGE_ERRORS, KnownVillage, ServiceDep, WindowParams, require_read
 from server.models import LightingOut
 
@@ -12,4 +13,4 @@ router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)], res
 
 @router.get("/villages/{village}/lighting", response_model=LightingOut)
 def lighting(service: ServiceDep, village: KnownVillage, window: WindowParams) -> LightingOut:
-    return service.lighting(village, window)
+    return summaries.lighting(service, village, window)

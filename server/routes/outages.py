@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from server import csvout
+from server import csvout, uplinks
 from server.deps import (
     VILLAGE_ERRORS,
     Format,
@@ -22,7 +22,7 @@ router = APIRouter(tags=["outages"], dependencies=[Depends(require_read)], respo
 @router.get("/villages/{village}/outages", response_model=OutagesOut, responses=csvout.CSV_RESPONSE)
 def outages(request: Request, service: ServiceDep, village: KnownVillage, window: WindowParams,
             link: LinkQuery = None, format: Format = None):
-    result = service.outages(village, window, link)
+    result = uplinks.outages(service, village, window, link)
     if csvout.wants_csv(request, format):
         return csvout.csv_response(csvout.OUTAGE_COLUMNS, csvout.outage_rows(result), f"outages-{village}.csv",
                                    zone=service.zone, fmt=format)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from server import summaries
 from server.deps import VILLAGE_ERRORS, KnownVillage, ServiceDep, WindowParams, require_read
 from server.models import WifiOut
 
@@ -12,4 +13,4 @@ router = APIRouter(tags=["summaries"], dependencies=[Depends(require_read)], res
 
 @router.get("/villages/{village}/wifi", response_model=WifiOut)
 def wifi(service: ServiceDep, village: KnownVillage, window: WindowParams) -> WifiOut:
-    return service.wifi(village, window)
+    return summaries.wifi(service, village, window)

@@ -1,0 +1,182 @@
+"""Criteria verdicts with their evidence: one village, or every village of a province, district or commune."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from server import models as m
+from server.criteria import VERDICTS, Criterion, Verdict, evaluate
+from server.errors import NotFound
+from server.queries import Scope
+from server.service import Service
+from server.timeparse import Window, floor_hour
+from thonminh.errors import InfluxError
+
+__all__ = ["Evaluation", "default_evaluation", "keep_warm", "rollup_criteria", "village_criteria"]
+
+log = logging.getLogger(__name__)
+
+#: every window includes its start and excludes its end; how it was chosen is said in every answer
+WINDOW_NOTES = {
+    "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",
+    "criterion": "[end - the criterion's window, end), end = the last whole hour (UTC): the hour still running "
+                 "is left out; give start and end for another window",
+}
+
+
+def _window_for(service: Service, start: str | None, end: str | None) -> tuple[str, Callable[[Criterion], Window]]:
+    if start or end:
+        fixed = service.window(start, end)
+        return "request", lambda c: fixed
+    # whole hours: the last, unfinished hour would be read from raw samples for every village of a roll-up
+    now_ms = floor_hour(int(service.now().timestamp() * 1000))
+    windows = {c.id: Window(now_ms - c.window_s * 1000, now_ms)
+               for c in service.criteria.criteria}
+    return "criterion", lambda c: windows[c.id]
+
+
+def village_criteria(service: Service, village: str, start: str | None, end: str | None) -> m.VillageCriteriaOut:
+    rule, window_for = _window_for(service, start, end)
+    results = evaluate(service.criteria.criteria, service.reader, Scope(village=village), [village], window_for)
+    verdicts = [results[c.id][village] for c in service.criteria.criteria]
+    return m.VillageCriteriaOut(village=village, window_rule=rule, timezone=service.zone.key,
+                                criteria=[_verdict_out(service, v, rule) for v in verdicts],
+                                counts=_counts(v.verdict for v in verdicts))
+
+
+def default_evaluation(service: Service) -> Evaluation:
+    """Every village's verdicts over the criteria's default windows, evaluated once an hour (the windows end at
+    the last whole hour, so they change only then) and shared by every roll-up that asks for them: a
+    province's overview is then a filter, not 2,000 villages read again. Late data for the past hour shows
+    at the next hour."""
+    _, window_for = _window_for(service, None, None)
+    hour_ms = floor_hour(int(service.now().timestamp() * 1000))
+
+    def compute() -> Evaluation:
+        places = {r["village"]: r for r in service.reader.places(Scope()).rows}
+        results = evaluate(service.criteria.criteria, service.reader, Scope(), places, window_for)
+        return Evaluation(hour_ms, places, results, window_for)
+
+    evaluation: Evaluation = service.hourly.get(hour_ms, compute)
+    return evaluation
+
+
+def keep_warm(service: Service, stop: threading.Event) -> None:
+    """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it."""
+    while not stop.is_set():
+        try:
+            default_evaluation(service)
+            now = service.clock()
+            wait = 3600 - now % 3600 + 90  # after the hour's first rollup pass had its chance
+        except InfluxError as err:
+            log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})
+            wait = 60
+        stop.wait(wait)
+
+
+def _evaluation(service: Service, scope: Scope, start: str | None, end: str | None) -> Evaluation:
+    if start or end:
+        _, window_for = _window_for(service, start, end)
+        places = {r["village"]: r for r in service.reader.places(scope).rows}
+        if not places and _first_filter(scope):
+            raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
+        return Evaluation(0, places, evaluate(service.criteria.criteria, service.reader, scope, places, window_for),
+                          window_for)
+    whole = default_evaluation(service)
+    places = {v: p for v, p in whole.places.items() if scope.holds(p)}
+    if not places and _first_filter(scope):
+        raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
+    results = {cid: {v: verdict for v, verdict in per.items() if v in places or not _first_filter(scope)}
+               for cid, per in whole.results.items()}
+    return Evaluation(whole.hour_ms, places, results, whole.window_for)
+
+
+def rollup_criteria(service: Service, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
+    rule = "request" if start or end else "criterion"
+    evaluation = _evaluation(service, scope, start, end)
+    places, results, window_for = evaluation.places, evaluation.results, evaluation.window_for
+    villages = sorted({v for per in results.values() for v in per})
+    return m.CriteriaRollupOut(
+        filter={"province": scope.province, "district": scope.district, "commune": scope.commune},
+        window_rule=rule, timezone=service.zone.key,
+        criteria=[m.RollupCriterionOut(**_criterion(c), counts=_counts(v.verdict for v in results[c.id].values()),
+                                       windows=[service.window_out(window_for(c))],
+                                       queries=_queries_of(results[c.id].values()))
+                  for c in service.criteria.criteria],
+        villages=[m.RollupVillageOut(
+            village=v, **{k: (places.get(v, {}).get(k) or None) for k in ("gateway", "commune", "district",
+                                                                          "province")},
+            verdicts={c.id: _short(results[c.id][v]) for c in service.criteria.criteria if v in results[c.id]})
+            for v in villages],
+    )
+
+
+def _nothing_matches(service: Service, scope: Scope) -> str:
+    known = service.reader.places(Scope()).rows
+    parts = []
+    for level in ("province", "district", "commune"):
+        wanted = getattr(scope, level)
+        if wanted:
+            names = sorted({r[level] for r in known if r.get(level)})
+            parts.append(f"{level} {wanted!r} (known: {', '.join(names) or 'none'})")
+    return "no village matches " + " and ".join(parts)
+
+
+def _verdict_out(service: Service, v: Verdict, rule: str) -> m.CriterionVerdictOut:
+    ev = v.evidence
+    return m.CriterionVerdictOut(
+        **_criterion(v.criterion), verdict=v.verdict,
+        evidence=m.EvidenceOut(value=ev.value, unit=ev.unit, coverage=ev.coverage, samples=ev.samples,
+                               window=service.window_out(ev.window), window_rule=WINDOW_NOTES[rule],
+                               queries=list(ev.queries),
+                               detail=dict(ev.detail)),
+    )
+
+
+
+def _criterion(c: Criterion) -> dict:
+    return {"id": c.id, "title": c.title.model_dump(), "figure": c.figure, "params": dict(c.params),
+            "comparator": c.comparator, "threshold": c.threshold, "unit": c.unit, "min_coverage": c.min_coverage,
+            "window": c.window}
+
+
+
+def _first_filter(scope: Scope) -> str | None:
+    return next((level for level in ("province", "district", "commune") if getattr(scope, level)), None)
+
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Verdicts of every criterion for the villages of a scope, with their places and the windows used."""
+
+    hour_ms: int
+    places: dict[str, dict[str, Any]]
+    results: dict[str, dict[str, Verdict]]
+    window_for: Callable[[Criterion], Window]
+
+
+
+def _counts(verdicts) -> dict[str, int]:
+    counted = Counter(verdicts)
+    return {v: counted.get(v, 0) for v in VERDICTS}
+
+
+
+def _short(v: Verdict) -> m.RollupVerdict:
+    return m.RollupVerdict(verdict=v.verdict, value=v.evidence.value, coverage=v.evidence.coverage,
+                           samples=v.evidence.samples)
+
+
+
+def _queries_of(verdicts) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in verdicts:
+        for query in v.evidence.queries:
+            seen.setdefault(query, None)
+    return list(seen)
