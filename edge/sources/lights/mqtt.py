@@ -79,6 +79,9 @@ class Connection:
         self.wakeups = 0
         self._inbox_bytes = 0
         self._held: tuple[socket.socket, int] | None = None
+        #: Subscribed, and so taking batches: only then may the socket wait for the source (before, the
+        #: CONNACK and SUBACKs must be read, whatever a persistent session's backlog puts before them).
+        self._subscribed = False
 
     def _make_client(self, client_id: str) -> paho.Client:
         s = self._settings
@@ -117,6 +120,7 @@ class Connection:
                 raise BrokerError(f"connection refused: {code}")
             for topic_filter in self._filters:
                 await self._subscribe(topic_filter)
+            self._subscribed = True
         except BaseException:
             await self.close()
             raise
@@ -261,7 +265,7 @@ class Connection:
             count = self.received
             if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return  # on_disconnect has said why
-            if self._inbox_bytes >= _MAX_INBOX_BYTES:
+            if self._subscribed and self._inbox_bytes >= _MAX_INBOX_BYTES:
                 self._hold(sock)
                 break
             # a read that took no message found the socket empty (or a packet that is not a PUBLISH: the
