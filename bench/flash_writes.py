@@ -8,8 +8,8 @@ one sample per light a minute, uplinks every 10 s, modem every 30 s, Wi-Fi every
 day), against a local Mosquitto and InfluxDB 1.x. The simulator's gateway.toml is put back to the defaults
 (commit intervals, self-metrics every 60 s). Three phases of ``--minutes`` each: InfluxDB up, InfluxDB down,
 InfluxDB back while the backlog drains. For each, the agent's ``write_bytes`` from ``/proc/<pid>/io`` (bytes
-the process caused to be written to storage, every file it writes: buffer, WAL, light journal, sources'
-state) and its fsync/fdatasync calls (``strace -c -f``), extrapolated from the phase to a day. The state
+the process caused to be written to storage, every file it writes: the buffer's store, WAL and index, the light
+journal, ``health.json``, sources' state; the buffer's intake is on tmpfs and writes nothing to storage) and its fsync/fdatasync calls (``strace -c -f``), extrapolated from the phase to a day. The state
 directory and the buffer must be on a disk filesystem (tmpfs counts nothing): the script prints which.
 
 The figure counts pages the agent dirtied: a write to a page already dirty and not yet written back costs
