@@ -25,17 +25,22 @@ async def publish_states(port: int, device: str, seqs: range) -> None:
             await client.publish(f"thonminh/light/{device}/state", json.dumps(state), qos=1)
 
 
-async def redelivered(port: int, client_id: str, *, wait_s: float = 2.0) -> list[int]:
-    """The seqs the broker delivers to the gateway's session when a client takes it over (acknowledging them)."""
+async def redelivered(port: int, client_id: str, *, expect: int = 0, wait_s: float = 2.0) -> list[int]:
+    """The seqs the broker delivers to the gateway's session when a client takes it over (acknowledging them):
+    until ``expect`` came (within 20 s), or for ``wait_s`` when none is expected."""
     seqs: list[int] = []
     async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=False) as client:
         async def collect() -> None:
             async for message in client.messages:
+                if message.topic.value != "thonminh/light/sl-j1/state":
+                    continue  # the broker is shared: other tests' devices
                 assert isinstance(message.payload, bytes)
                 seqs.append(json.loads(message.payload)["seq"])
+                if expect and len(seqs) >= expect:
+                    return
 
         try:
-            await asyncio.wait_for(collect(), wait_s)
+            await asyncio.wait_for(collect(), 20.0 if expect else wait_s)
         except TimeoutError:
             pass
     return seqs
@@ -54,7 +59,7 @@ async def test_received_messages_are_not_acknowledged_before_their_commit(
         assert source.acknowledged == 0
         assert read_journal(journal).get("j-1", {}).get("seq") is None  # not committed yet
     # stopped before the commit: the broker still holds all three for the gateway's session
-    assert sorted(await redelivered(mosquitto.port, source.client_id)) == [1, 2, 3]
+    assert sorted(await redelivered(mosquitto.port, source.client_id, expect=3)) == [1, 2, 3]
 
 
 async def test_committed_messages_are_acknowledged_and_never_come_back(
