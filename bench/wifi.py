@@ -26,9 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge.config import GatewayConfig, SiteConfig  # noqa: E402
-from edge.simulate.ap import (  # noqa: E402
-    SimulatedAp,
-    install_fake_commands,
+from edge.simulate.ap import SimulatedAp, install_fake_commands  # noqa: E402
+from edge.simulate.apoutput import (  # noqa: E402
     render_hostapd_all_sta,
     render_iw_station_dump,
     render_ubus_get_clients,

@@ -86,7 +86,7 @@ def push(
     influx_password: str | None, lang: str, timeout: float,
 ) -> None:
     """Upload folder, data source, dashboards and alert rules to an existing Grafana (idempotent)."""
-    from grafana_client import GrafanaApi
+    from grafana_client.api import GrafanaApi
 
     from dashboards.push import PushError
     from dashboards.push import push as do_push

@@ -89,13 +89,14 @@ def thresholds(c: Criterion) -> tuple[Threshold, ...]:
 def failing(c: Criterion) -> tuple[Literal["gt", "lt", "outside_range"], tuple[float, ...]]:
     """The alert condition (Grafana's threshold expression) under which a decided value fails ``c``."""
     t = c.threshold
-    return {
+    conditions: dict[str, tuple[Literal["gt", "lt", "outside_range"], tuple[float, ...]]] = {
         ">=": ("lt", (t,)),
         ">": ("lt", (_above(t),)),
         "<=": ("gt", (t,)),
         "<": ("gt", (math.nextafter(t, -math.inf),)),
         "==": ("outside_range", (t, t)),
-    }[c.comparator]
+    }
+    return conditions[c.comparator]
 
 
 def time_span(c: Criterion) -> str:

@@ -42,7 +42,8 @@ def _error(status: int, message: str, parameter: str | None = None, headers: dic
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     problems = []
     parameter = None
     for e in exc.errors():

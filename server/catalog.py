@@ -82,8 +82,8 @@ def ratio_evidence(desc: FigureDescription, params: Mapping[str, Any], members: 
     assert desc.ratio is not None
     total: dict[str, float] = defaultdict(float)
     for sums in members.values():
-        for name, value in sums.items():
-            total[name] += value
+        for name, amount in sums.items():
+            total[name] += amount
     ratio, basis = desc.ratio, "ratio"
     if desc.fallback is not None and total.get(ratio.denominator.name_for(params), 0.0) <= 0:
         ratio, basis = desc.fallback, "fallback"

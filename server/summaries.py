@@ -51,7 +51,7 @@ def lighting(service: Service, village: str, window: Window) -> m.LightingOut:
     # the last report taken in the dark stands until a later one in the dark shows it working
     last = {r["light"]: (r.get("fault") or seen_dark.get(r["light"]) or r.get("fault"),
                          None if r.get("online") is None else bool(r["online"])) for r in latest.rows}
-    per_light = {k: sums.total(k) for k in sums.keys()}
+    per_light = {(k[0], k[1]): sums.total(k) for k in sums.keys()}
     summary = fig.lighting(per_light, last, window.seconds)
     figure = ratio_evidence(LIGHTING, {}, {light: v for (light, _zone), v in per_light.items()}, window)
     return m.LightingOut(

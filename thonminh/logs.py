@@ -10,8 +10,8 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 __all__ = ["Episode", "RateLimited", "kv", "setup_logging"]

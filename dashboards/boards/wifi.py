@@ -27,7 +27,7 @@ def _daily_users() -> Select:
 
 def build() -> Dashboard:
     service = FigureQuery(FIGURES["wifi.service"], scope=S)
-    users = FigureQuery(FIGURES["wifi.daily_users"], scope=S)
+    daily_users = FigureQuery(FIGURES["wifi.daily_users"], scope=S)
     traffic = Select(WIFI, (agg("sum", WIFI, "rx_bytes", "rx"), agg("sum", WIFI, "tx_bytes", "tx")), group_tags=("village",), scope=S)
     summary = Row(
         Text("Tóm tắt", "Summary"),
@@ -43,12 +43,12 @@ def build() -> Dashboard:
             ),
             stat(
                 Text("Người dùng Wi-Fi trung bình mỗi ngày", "Wi-Fi users per day (mean)"),
-                users.query(users.value("users")),
+                daily_users.query(daily_users.value("users")),
                 description=Text(
                     "Trung bình theo ngày (giờ Việt Nam) của số người dùng khác nhau, cộng mọi điểm phát.",
-                    f"{users.desc.description}; every local day the range touches counts.",
+                    f"{daily_users.desc.description}; every local day the range touches counts.",
                 ),
-                thresholds=figure_thresholds(users.desc.key), decimals=1, width=6,
+                thresholds=figure_thresholds(daily_users.desc.key), decimals=1, width=6,
             ),
             wifi_users_today(S),
             stat(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ def simulate(scenario_path: str, out_dir: str, mqtt_host: str, mqtt_port: int, m
                       database=database, duration_s=duration_s, lead_s=lead_s, mqtt_username=mqtt_username,
                       mqtt_password=mqtt_password)
 
-    async def main() -> dict:
+    async def main() -> dict[str, Any]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

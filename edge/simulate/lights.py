@@ -18,13 +18,16 @@ import json
 import random
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from thonminh.contract import DAILY_TZ
 
@@ -258,7 +261,10 @@ def village_from_inventory(
 
 
 class DeviceLink:
-    """One device's own MQTT connection, with its retained will, as its firmware would make it."""
+    """One device's own MQTT connection, with its retained will, as its firmware would make it.
+
+    paho's own network thread keeps it (a village has tens of devices); ``drop`` cuts the socket without a
+    DISCONNECT, as a power cut does, and the link stays down as a dead device would."""
 
     def __init__(
         self, device: LightDevice, host: str, port: int, *, username: str | None = None,
@@ -266,31 +272,51 @@ class DeviceLink:
     ) -> None:
         will = device.will()
         self.device = device
-        self.client = aiomqtt.Client(
-            host, port, identifier=f"sim-{device.device}", username=username, password=password,
-            will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain), keepalive=keepalive,
-            tls_context=tls_context, timeout=10,
-        )
+        self._address = (host, port, keepalive)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-{device.device}",
+                                  reconnect_on_failure=False)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.will_set(will.topic, will.payload, will.qos, will.retain)
+        if tls_context is not None:
+            self.client.tls_set_context(tls_context)
+        self._connected = threading.Event()
+        self.client.on_connect = self._on_connect
 
-    async def __aenter__(self) -> DeviceLink:
-        await self.client.__aenter__()
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
+                    properties: object) -> None:
+        if not reason.is_failure:
+            self._connected.set()
+
+    async def open(self) -> DeviceLink:
+        host, port, keepalive = self._address
+        await asyncio.to_thread(self.client.connect, host, port, keepalive)
+        self.client.loop_start()
+        if not await asyncio.to_thread(self._connected.wait, 10):
+            self.client.loop_stop()
+            raise ConnectionError(f"{self.device.device}: the broker at {host}:{port} did not accept the device")
         return self
 
+    async def close(self) -> None:
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+
+    async def __aenter__(self) -> DeviceLink:
+        return await self.open()
+
     async def __aexit__(self, *exc: object) -> None:
-        lost = self.client._disconnected
-        if lost.done() and not lost.cancelled():
-            lost.exception()  # a dropped link ends with an error nobody else would collect
-        with contextlib.suppress(aiomqtt.MqttError):
-            await self.client.__aexit__(None, None, None)
+        await self.close()
 
     async def publish(self, messages: Sequence[SimMessage]) -> None:
-        for m in messages:
-            await self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+        sent = [(m, self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)) for m in messages]
+        for message, info in sent:
+            if message.qos and self.client.is_connected():
+                await asyncio.to_thread(info.wait_for_publish, 10)
 
     def drop(self) -> None:
         """The connection dies without a DISCONNECT (power cut, Wi-Fi gone): the broker publishes the will."""
-        sock = self.client._client.socket()
-        if sock is not None:
+        sock = self.client.socket()
+        if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from edge.simulate.scenario import LightFault, Scenario
+from edge.simulate.lights import Behaviour
+from edge.simulate.scenario import FaultKind, LightFault, Scenario
 from edge.sources.lights.config import AstralScheduleConfig, FixedScheduleConfig
 from edge.sources.lights.schedule import Schedule
 
@@ -46,7 +47,7 @@ class PlannedLight:
 @dataclass(frozen=True, slots=True)
 class PlannedFault:
     light: str
-    kind: str
+    kind: FaultKind
     start_s: float
     end_s: float | None
 
@@ -68,7 +69,10 @@ def _mac(rng: random.Random, randomised: bool) -> str:
     return rng.choice(_OUIS) + ":" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
 
 
-def _split(count: int, shares: dict[str, float]) -> list[str]:
+K = TypeVar("K")
+
+
+def _split(count: int, shares: Mapping[K, float]) -> list[K]:
     """``count`` labels in the given shares (largest remainder)."""
     total = sum(shares.values())
     exact = {k: count * v / total for k, v in shares.items()}
@@ -136,9 +140,9 @@ class Plan:
         # need would swallow a fault the scenario plans right after a switch
         return FixedScheduleConfig(mode="fixed", on=local(night.start_s), off=local(night.end_s), switch_grace_s=0)
 
-    def behaviour_changes(self, light_id: str) -> list[tuple[float, str]]:
+    def behaviour_changes(self, light_id: str) -> list[tuple[float, Behaviour]]:
         """``(offset_s, behaviour)`` of one light, in time order (``normal`` when a fault ends)."""
-        changes = []
+        changes: list[tuple[float, Behaviour]] = []
         for f in self.faults:
             if f.light == light_id:
                 changes.append((f.start_s, f.kind))

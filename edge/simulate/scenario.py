@@ -39,6 +39,15 @@ __all__ = [
 
 FaultKind = Literal["lamp_failure", "day_burning", "dark", "offline"]
 LightFormat = Literal["tasmota", "esphome", "json"]
+TargetKind = Literal["tcp", "dns", "http"]
+
+
+def _default_formats() -> dict[LightFormat, float]:
+    return {"tasmota": 0.6, "esphome": 0.4}
+
+
+def _all_target_kinds() -> list[TargetKind]:
+    return ["tcp", "dns", "http"]
 _INDICATOR = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the API's indicator ids
 
 
@@ -78,7 +87,7 @@ class LightsSpec(StrictModel):
     count: int = Field(40, ge=0, le=5000)
     id_prefix: Slug = Field("klt", description="light ids are '<prefix>-001', devices 'sl-<prefix>-001'")
     formats: dict[LightFormat, float] = Field(
-        default_factory=lambda: {"tasmota": 0.6, "esphome": 0.4}, description="share of each firmware")
+        default_factory=_default_formats, description="share of each firmware")
     zones: list[Slug] = Field(default_factory=lambda: ["nha-van-hoa", "xom-dinh", "xom-chua", "duong-lien-xa"],
                               min_length=1)
     rated_w: list[float] = Field(default_factory=lambda: [40.0, 60.0, 80.0, 100.0], min_length=1)
@@ -135,7 +144,7 @@ class LinkSpec(StrictModel):
 
     link: Slug
     host: str = Field(description="loopback address the targets listen on, e.g. 127.0.0.2")
-    targets: list[Literal["tcp", "dns", "http"]] = Field(default_factory=lambda: ["tcp", "dns", "http"],
+    targets: list[TargetKind] = Field(default_factory=_all_target_kinds,
                                                          min_length=1)
     min_ok: int = Field(2, ge=1)
     outages: list[OutageSpec] = Field(default_factory=list)

@@ -278,6 +278,11 @@ def _addr(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _each(targets: Sequence[Target], action: str) -> None:
+    for target in targets:
+        getattr(target, action)()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve targets until SIGTERM; SIGUSR1 switches them all down, SIGUSR2 up. Prints 'ready' when bound."""
     parser = argparse.ArgumentParser(prog="python -m edge.simulate.targets", description=main.__doc__)
@@ -290,8 +295,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    signal.signal(signal.SIGUSR1, lambda *_: [t.down() for t in targets])
-    signal.signal(signal.SIGUSR2, lambda *_: [t.up() for t in targets])
+    signal.signal(signal.SIGUSR1, lambda *_: _each(targets, "down"))
+    signal.signal(signal.SIGUSR2, lambda *_: _each(targets, "up"))
     for target in targets:
         target.up()
     print("ready " + " ".join(f"{t.kind}={t.host}:{t.port}" for t in targets), flush=True)

@@ -275,28 +275,24 @@ class Village:
                     station["tx_bytes"] += rng.randrange(10_000, 400_000)
                 ap.save()
                 next_traffic = t + 1.0
-            wake = min([next_traffic] + [upcoming.arrive_s] * (upcoming is not None) + [x for x, _ in leaving[:1]])
+            arriving = [upcoming.arrive_s] if upcoming is not None else []
+            wake = min([next_traffic, *arriving] + [x for x, _ in leaving[:1]])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.01, wake - self.elapsed()))
 
 
 async def _open(device: LightDevice, host: str, port: int, *, username: str | None = None,
                 password: str | None = None) -> DeviceLink:
-    link = DeviceLink(device, host, port, username=username, password=password)
-    await link.__aenter__()
-    return link
+    return await DeviceLink(device, host, port, username=username, password=password).open()
 
 
 async def _drop(link: DeviceLink) -> None:
     """The connection dies without a DISCONNECT (power cut): the broker publishes the device's will."""
     link.drop()
     await asyncio.sleep(0.3)  # let the client notice, so closing it does not touch the dead socket
-    lost = getattr(link.client, "_disconnected", None)  # aiomqtt keeps the error in a future: take it
-    if isinstance(lost, asyncio.Future) and lost.done() and not lost.cancelled():
-        lost.exception()
     await _close(link)
 
 
 async def _close(link: DeviceLink) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(link.__aexit__(None, None, None), 5)
+        await asyncio.wait_for(link.close(), 5)

@@ -188,7 +188,7 @@ class Lang:
         if seconds is None:
             return "–"
         left = int(round(seconds))
-        parts = []
+        parts: list[str] = []
         for unit, size in (("day_unit", 86400), ("hour_unit", 3600), ("minute_unit", 60), ("second_unit", 1)):
             amount, left = divmod(left, size)
             if amount or (unit == "second_unit" and not parts):

@@ -112,7 +112,7 @@ def load_inventory(path: str | Path) -> Inventory:
         content = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the light inventory: {err}") from err
-    kind = "toml" if path.suffix.lower() == ".toml" else "csv"
+    kind: Literal["csv", "toml"] = "toml" if path.suffix.lower() == ".toml" else "csv"
     return parse_inventory(content, kind=kind, name=path.name)
 
 

@@ -219,7 +219,7 @@ class Connection:
             topic = message.topic
         except UnicodeDecodeError:  # a broker checks topics are UTF-8; if one did not, the router refuses it
             topic = ""
-        self._inbox.append(Inbound(topic, message.payload, message.qos, message.mid, message.retain))
+        self._inbox.append(Inbound(topic, bytes(message.payload), message.qos, message.mid, message.retain))
         self.received += 1
         self._inbox_bytes += len(topic) + len(message.payload)
 

@@ -71,7 +71,7 @@ class TopicPattern:
         return self._expand(device)
 
     def _expand(self, device: str | None = None) -> tuple[str, ...]:
-        options = []
+        options: list[tuple[str, ...]] = []
         for level in self._levels:
             if level.name == "device" and device is not None:
                 options.append((device,))

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from edge.simulate.lights import DeviceLink, LightDevice, Output
+from edge.simulate.lights import DeviceLink, LightDevice, Output, SimMessage
 from edge.sources.lights.inventory import parse_inventory
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.schedule import FixedSchedule
@@ -120,10 +120,10 @@ async def test_random_burst_through_the_broker(tmp_path: Path, mosquitto: Mosqui
                     continue
                 if not topic.isascii() or "//" in topic or topic.endswith("/") or len(payload) > 60_000:
                     continue
-                await link.client.publish(topic, payload, qos=1)
+                await link.publish([SimMessage(topic, payload)])
                 sent += 1
             # a good message after the storm still gets through
-            await link.client.publish("stat/sl-t1/POWER", b"ON", qos=1)
+            await link.publish([SimMessage("stat/sl-t1/POWER", b"ON")])
         await wait_for(lambda: source.router.stats.messages >= sent + 1, what="every message handled")
         await wait_for(lambda: source.tracker.states["t-1"].on is True, what="the good message applied")
         stats = source.router.stats

@@ -8,7 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from edge.cli import edge
-from edge.simulate.ap import SimulatedAp, render_leases
+from edge.simulate.ap import SimulatedAp
+from edge.simulate.apoutput import render_leases
 from edge.sources.wifi.parsers import (
     is_locally_administered,
     parse_dnsmasq_leases,
