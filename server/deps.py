@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyHeader
@@ -38,8 +39,21 @@ TAG_PATTERN = r"^[^\x00-\x1f\x7f\\/]+$"
 SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-def get_service(request: Request) -> Service:
-    return request.app.state.service
+def get_service(
+    request: Request,
+    tz: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$",
+                                    description="an IANA time zone (Asia/Ho_Chi_Minh): day and week boundaries, and "
+                                                "times given without an offset, are read in it; answers keep ISO "
+                                                "8601 times with their offset (UTC)")] = None,
+) -> Service:
+    service: Service = request.app.state.service
+    if tz is None or tz == service.zone.key:
+        return service
+    try:
+        return service.in_zone(ZoneInfo(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(f"tz: {tz!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh)", status=422,
+                       parameter="tz") from None
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

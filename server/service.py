@@ -8,12 +8,14 @@ the service's health and the list of villages.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from server import models as m
 from server.config import ServerConfig
@@ -49,19 +51,18 @@ T = TypeVar("T")
 
 
 class HourlyCache(Generic[T]):
-    """One value per whole hour, computed by the hour's first caller while the others wait for it."""
+    """One value per whole hour and key (the time zone), computed by the first caller while the others wait."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._hour_ms: int | None = None
-        self._value: T | None = None
+        self._values: dict[str, tuple[int, T]] = {}
 
-    def get(self, hour_ms: int, compute: Callable[[], T]) -> T:
+    def get(self, hour_ms: int, key: str, compute: Callable[[], T]) -> T:
         with self._lock:
-            if self._value is None or self._hour_ms != hour_ms:
-                self._value = compute()
-                self._hour_ms = hour_ms
-            return self._value
+            found = self._values.get(key)
+            if found is None or found[0] != hour_ms:
+                found = self._values[key] = (hour_ms, compute())
+            return found[1]
 
 
 class Service:
@@ -85,6 +86,15 @@ class Service:
         return resolve_window(start, end, now=self.now(), zone=self.zone,
                               default=timedelta(days=default_days or self.config.default_window_days),
                               maximum=timedelta(days=self.config.max_window_days))
+
+    def in_zone(self, zone: ZoneInfo) -> Service:
+        """The same service reading day and week boundaries and times without an offset in ``zone``
+        (``tz=`` of a request); it shares the reader, the rollups and the hour's roll-ups."""
+        other = copy.copy(self)
+        other.zone = zone
+        other.reader = copy.copy(self.reader)
+        other.reader.zone = zone
+        return other
 
     def window_out(self, w: Window) -> m.WindowOut:
         return m.WindowOut(start=w.start, end=w.end, seconds=w.seconds, timezone=self.zone.key)

@@ -62,7 +62,7 @@ def default_evaluation(service: Service) -> Evaluation:
         results = evaluate(service.criteria.criteria, service.reader, Scope(), places, window_for)
         return Evaluation(hour_ms, places, results, window_for)
 
-    evaluation: Evaluation = service.hourly.get(hour_ms, compute)
+    evaluation: Evaluation = service.hourly.get(hour_ms, service.zone.key, compute)
     return evaluation
 
 

@@ -81,3 +81,15 @@ def test_a_plus_that_arrived_as_a_space_gets_a_hint():
     now = datetime(2025, 3, 1, tzinfo=UTC)
     with pytest.raises(ParameterError, match="write it as %2B"):
         parse_time("2025-02-01T00:00:00 07:00", now=now, zone=ZoneInfo("Asia/Ho_Chi_Minh"), parameter="start")
+
+
+def test_tz_moves_day_boundaries_and_times_without_offset(api):
+    from srv_helpers import READ
+
+    base = {"start": "2025-03-10", "end": "2025-03-11"}
+    here = api.get("/api/v1/villages/kha-ly-thuong/uptime", params=base, headers=READ).json()
+    utc = api.get("/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "UTC"}, headers=READ).json()
+    assert here["window"]["start"] == "2025-03-09T17:00:00Z" and here["window"]["timezone"] == "Asia/Ho_Chi_Minh"
+    assert utc["window"]["start"] == "2025-03-10T00:00:00Z" and utc["window"]["timezone"] == "UTC"
+    bad = api.get("/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "Mars/Olympus"}, headers=READ)
+    assert bad.status_code == 422 and bad.json()["parameter"] == "tz"
