@@ -25,7 +25,7 @@ from edge.clock import Clock
 from edge.config import GatewayConfig
 from edge.filemodes import private_dir
 from edge.forwarder import Forwarder
-from edge.health import HEALTH_FILE, HealthBook
+from edge.health import HealthBook
 from edge.pipeline import Pipeline
 from edge.sources.base import PolledSource, PushSource, Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
@@ -104,8 +104,8 @@ class Agent:
         self.stats: Stats | None = None
         self.pipeline: Pipeline | None = None
         self.forwarder: Forwarder | None = None
-        #: Each source's health, written to ``state_dir/health.json`` for ``thonminh edge status``.
-        self.health = HealthBook(config.state_dir / HEALTH_FILE, now_ms=self.clock.now_ms)
+        #: Each source's health, written on tmpfs beside the intake for ``thonminh edge status``.
+        self.health = HealthBook(config.health_path(), now_ms=self.clock.now_ms)
         self.sources: list[Source] = []
         #: Set once every source runs (tests wait on it).
         self.started = asyncio.Event()
@@ -226,6 +226,8 @@ class Agent:
         config = self.config
         tune_malloc()  # before the first worker thread starts
         private_dir(config.state_dir)
+        # older agents kept the health file here, on the SD card: now on tmpfs, so that one would only mislead
+        (config.state_dir / "health.json").unlink(missing_ok=True)
         self.buffer = await asyncio.to_thread(
             Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
             dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,

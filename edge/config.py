@@ -194,6 +194,13 @@ class GatewayConfig(StrictModel):
         """(kind, config) of every enabled source instance, in kind order."""
         return [(kind, cfg) for kind, _, cfg in self.source_entries()]
 
+    def health_path(self) -> Path:
+        """The agent's health file (``thonminh edge status`` reads it): in the intake's tmpfs directory, by the
+        intake's rule, so its rewrites every few seconds never reach the SD card; named after the intake (one per
+        buffer, as the agent is). It survives the agent, not a reboot."""
+        intake = self.buffer.intake_path()
+        return intake.with_name("health-" + intake.name.removeprefix("intake-").removesuffix(".sqlite") + ".json")
+
     def source_context(self, source: type[Source], key_path: str, **parts: Any) -> SourceContext:
         """The context of a ``source`` configured at ``key_path``: this site, and the broker if it uses one.
 

@@ -1,13 +1,17 @@
-"""Each source's health now and since when, kept by the agent in ``<state_dir>/health.json``.
+"""Each source's health now and since when, kept by the agent in a file on tmpfs (``GatewayConfig.health_path``:
+``/dev/shm/thonminh-<uid>/health-<digest>.json``, beside the buffer's intake).
 
 Sources report through ``ctx.health(state, detail)`` after every sample; the book keeps since when each state
 holds. ``thonminh edge status`` reads the file, so it answers with the agent stopped (the states as the agent
 left them) as well as beside a running agent, without asking the agent anything.
 
-The SD card is precious: the file is replaced (temp file, then rename; no fsync: a power cut loses at most the
-last few seconds of health, never the buffer) within ``urgent_s`` of a state change, otherwise at most every
-``refresh_s`` while only details (an RTT, a client count) move, and once more when the agent stops. A failed
-write is logged once per episode and the agent keeps running.
+The file is replaced (temp file, then rename) within ``urgent_s`` of a state change, otherwise at most every
+``refresh_s`` while only details (an RTT, a client count) move, and once more when the agent stops. It lives in
+RAM because on the SD card these rewrites (and the directory updates of the renames, through ext4's journal)
+were ~42 MB a day of flash writes (docs/pipeline.md, "Flash writes"). So it survives the agent (a crash, a stop)
+but not a reboot or a power cut: then there is no file until the agent writes again, and status says so. It is
+only the health now: the measurements themselves are in the buffer. A failed write is logged once per episode
+and the agent keeps running.
 """
 
 from __future__ import annotations
@@ -22,15 +26,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.filemodes import own_private_dir
 from edge.sources.base import HEALTH_STATES, HealthDetail, HealthState, ReportHealth
 from thonminh import __version__
 from thonminh.logs import Episode
 
-__all__ = ["HEALTH_FILE", "HealthBook", "HealthEntry", "read_health"]
+__all__ = ["HealthBook", "HealthEntry", "read_health"]
 
 log = logging.getLogger(__name__)
 
-HEALTH_FILE = "health.json"
 _FORMAT = 1
 
 
@@ -100,6 +104,9 @@ class HealthBook:
     def _store(self, data: dict[str, Any]) -> bool:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
+            # /dev/shm is writable by everyone: the directory must be ours and closed (or it is made so); checked
+            # at every write because tmpfs is emptied by a reboot and may be cleaned while the agent runs
+            own_private_dir(self.path.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
@@ -146,10 +153,11 @@ async def _any_set(events: tuple[asyncio.Event, ...], timeout: float) -> None:
             w.cancel()
 
 
-def read_health(state_dir: Path) -> dict[str, Any] | None:
-    """The agent's last written health, or None when there is none (never run) or it cannot be read."""
+def read_health(path: Path) -> dict[str, Any] | None:
+    """The agent's last written health at ``path``, or None when there is none (the agent has not run since
+    the last boot) or it cannot be read."""
     try:
-        data = json.loads((state_dir / HEALTH_FILE).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("format") == _FORMAT else None

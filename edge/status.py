@@ -1,7 +1,7 @@
 """``thonminh edge status``: what a technician on site needs, in Vietnamese or English, or as JSON.
 
-Per source its health now and since when (from the agent's ``health.json``, so it answers with the agent
-stopped), the clock, InfluxDB's last success and the backlog (from the buffer, read-only beside a running
+Per source its health now and since when (from the agent's health file on tmpfs, ``GatewayConfig.health_path``,
+so it answers with the agent stopped until the next reboot, which empties tmpfs), the clock, InfluxDB's last success and the backlog (from the buffer, read-only beside a running
 agent). Nothing here uses the network: it answers while the uplink is down.
 """
 
@@ -32,6 +32,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "stopped": ("đã dừng", "stopped"),
     "vanished": ("không chạy (dừng đột ngột?)", "not running (killed?)"),
     "never_ran": ("chưa chạy lần nào", "has not run yet"),
+    "not_since_boot": ("chưa chạy từ lần khởi động máy gần nhất (trạng thái nguồn chỉ giữ trong RAM)",
+                       "has not run since the gateway started (source health is kept in RAM only)"),
+    "no_health_yet": ("chưa ghi trạng thái", "no health written yet"),
     "health_written": ("trạng thái ghi lúc", "health written"),
     "as_left": ("trạng thái lúc dừng", "states as the agent left them"),
     "clock": ("Đồng hồ", "Clock"),
@@ -122,7 +125,7 @@ def _configured(config: GatewayConfig) -> list[tuple[str, str]]:
 def collect(config: GatewayConfig, buffer: BufferStatus | None, *, running: bool, clock_synced: bool,
             health: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data (the ``--json`` answer)."""
-    health = read_health(config.state_dir) if health is None else health
+    health = read_health(config.health_path()) if health is None else health
     reported = {e["source"]: e for e in (health or {}).get("sources", [])}
     sources = [reported.pop(name, {"source": name, "kind": kind, "state": "unknown", "since_ms": None,
                                    "at_ms": None, "detail": {}})
@@ -192,8 +195,10 @@ class _Words:
 
 def _agent_line(data: dict[str, Any], w: _Words) -> str:
     agent = data["agent"]
-    if "written_ms" not in agent:
-        return w("never_ran")
+    if "written_ms" not in agent:  # no health file: tmpfs is empty after a boot, so the buffer tells "ever ran"
+        if agent["running"]:
+            return f"{w('running')}; {w('no_health_yet')}"
+        return w("not_since_boot") if "points" in data else w("never_ran")
     if data["agent"]["running"]:
         head = f"{w('running')} (pid {agent.get('pid')}, {w('since')} {w.when(agent.get('started_ms'))})"
         return f"{head}; {w('health_written')} {w.when(agent.get('written_ms'))}"

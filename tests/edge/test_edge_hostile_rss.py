@@ -19,6 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from edge.buffer import Buffer
+from edge.config import load_gateway_config
 from edge.health import read_health
 from thonminh.influx import InfluxClient
 from thonminh.localservices import MosquittoServer
@@ -154,7 +155,7 @@ def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
     assert final["rejected_topic_too_long"] == 300 * ROUNDS + 200 * ROUNDS
     assert final["rejected_total"] == sent
     # thonminh edge status names the last few unknown devices (the lights source's health, as the agent left it)
-    health = read_health(tmp_path / "state")
+    health = read_health(load_gateway_config(str(config)).health_path())  # on tmpfs, beside the intake
     assert health is not None
     (lights,) = [s for s in health["sources"] if s["source"] == "lights:lights"]
     assert lights["detail"]["unknown_devices"] == ", ".join(f"stranger-{ROUNDS - 1}-{i:04d}" for i in range(1992, 2000))

@@ -1,6 +1,7 @@
 """``thonminh edge status`` as a technician on site uses it: the real agent with every kind of source (uplinks
 on loopback, the pty modem emulator, the simulated AP's ``ubus``, street lights on a real Mosquitto), InfluxDB
-unreachable; then the agent stopped. Also the health file's writer on its own."""
+unreachable; then the agent stopped, then the gateway rebooted (tmpfs emptied). Also the health file's writer on
+its own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import datetime as dt
 import json
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli import edge
+from edge.config import load_gateway_config
 from edge.health import HealthBook, read_health
 from edge.simulate.ap import SimulatedAp, install_fake_commands
 from edge.simulate.modem_emulator import ModemEmulator
@@ -222,6 +225,18 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
     assert "operator: Viettel" in stopped.stdout  # the states as the agent left them
     after = status_json(config)
     assert after["agent"]["running"] is False and after["agent"]["stopped_ms"] >= after["agent"]["started_ms"]
+    # the health file is on tmpfs beside the buffer's intake, never on the SD card
+    health = load_gateway_config(str(config)).health_path()
+    assert health.parent == load_gateway_config(str(config)).buffer.intake_path().parent
+    assert health.is_file() and not list((tmp_path / "state").rglob("health*"))
+    assert stat.S_IMODE(health.stat().st_mode) == 0o600 and stat.S_IMODE(health.parent.stat().st_mode) == 0o700
+
+    health.unlink()  # a reboot empties tmpfs: the buffer says the agent ran before, the health is gone
+    rebooted = cli("status", "--config", str(config), "--lang", "en")
+    assert rebooted.returncode == 0, rebooted.stderr
+    assert "Agent: has not run since the gateway started (source health is kept in RAM only)" in rebooted.stdout
+    assert "uplink:4g: UNKNOWN  (no report yet)" in rebooted.stdout and "backlog:" in rebooted.stdout
+    assert status_json(config)["agent"] == {"running": False}
 
 
 def test_status_before_the_agent_ever_ran(tmp_path: Path):
@@ -243,13 +258,16 @@ def test_language_from_the_locale():
 
 async def test_health_file_written_on_change_rate_limited_and_a_failed_write_keeps_running(tmp_path: Path):
     now = [1_700_000_000_000]
-    book = HealthBook(tmp_path / "health.json", now_ms=lambda: now[0], urgent_s=0.2, refresh_s=5.0)
+    runtime = tmp_path / "shm" / "thonminh-test"
+    path = runtime / "health.json"
+    book = HealthBook(path, now_ms=lambda: now[0], urgent_s=0.2, refresh_s=5.0)
     report = book.reporter("uplink:fiber", "uplink")
     stop = asyncio.Event()
     task = asyncio.create_task(book.run(stop))
     report("ok", {"rtt_ms": 10.0})
     await asyncio.sleep(0.4)
-    assert read_health(tmp_path)["sources"][0]["state"] == "ok"  # type: ignore[index]
+    assert read_health(path)["sources"][0]["state"] == "ok"  # type: ignore[index]
+    assert stat.S_IMODE(runtime.stat().st_mode) == 0o700  # made private: tmpfs is open to every user
     writes = book.writes
     for i in range(50):  # details only: no write before refresh_s
         now[0] += 1000
@@ -261,11 +279,12 @@ async def test_health_file_written_on_change_rate_limited_and_a_failed_write_kee
         report(state, {"rtt_ms": None, "reason": "0/1 targets answered"})  # type: ignore[arg-type]
     await asyncio.sleep(0.5)
     assert book.writes == writes + 1
-    entry = read_health(tmp_path)["sources"][0]  # type: ignore[index]
+    entry = read_health(path)["sources"][0]  # type: ignore[index]
     assert (entry["state"], entry["since_ms"], entry["detail"]) == ("down", now[0], {"reason": "0/1 targets answered"})
-    # the state directory vanished: the write fails, is logged once, and nothing raises
-    (tmp_path / "health.json").unlink()
-    tmp_path.rename(tmp_path.with_name(tmp_path.name + "-gone"))
+    # someone else's file stands where the directory was: the write fails, is logged once, and nothing raises
+    path.unlink()
+    runtime.rmdir()
+    runtime.write_text("not a directory")
     report("ok", {})
     await asyncio.sleep(0.5)
     assert not task.done()
