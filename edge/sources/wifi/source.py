@@ -39,7 +39,7 @@ from edge.sources.wifi.parsers import (
     parse_ubus_clients,
     redact,
 )
-from edge.sources.wifi.users import DailyUsers, Sighting
+from edge.sources.wifi.users import STATE_FILE, DailyUsers, Sighting, ram_path
 from thonminh.contract import WIFI, WIFI_DAILY, FieldValue, Measurement, Point
 from thonminh.logs import Episode
 
@@ -108,9 +108,12 @@ class WifiSource(PolledSource):
         # The salt lives here: only the gateway's service user may read it.
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.ctx.state_dir.chmod(0o700)
-        self.users = DailyUsers(self.ctx.state_dir, self.tz)
+        self.users = DailyUsers(self.ctx.state_dir, self.tz, ram=ram_path(self.ctx.state_dir / STATE_FILE),
+                                monotonic=self.ctx.monotonic)
 
     async def close(self) -> None:
+        if self.users is not None:
+            self.users.close()  # the day's counts on the SD card: the next start may follow a reboot
         await self.backend.close()
 
     # -- one poll ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sourcekit import Collected, FakeClock, make_context
 from edge.simulate.ap import SimulatedAp, UbusHttpServer, install_fake_commands
 from edge.sources.wifi.config import WifiConfig
 from edge.sources.wifi.source import WifiSource
+from edge.sources.wifi.users import STATE_FILE, ram_path
 from thonminh.contract import Point
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -83,5 +84,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     bin_dir = Path(install_fake_commands(tmp_path / "bin", tmp_path / "ap.json"))
     h = Harness(tmp_path, ap, bin_dir)
     yield h
+    # the sources' RAM copy of the day's users sits on the real tmpfs (by the agent's rule): leave none behind
+    ram_path(tmp_path / "state" / "wifi" / STATE_FILE).unlink(missing_ok=True)
     if h.http is not None:
         h.http.__exit__(None, None, None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
 from edge.sources.wifi.source import OPTIONAL_FIELDS
+from edge.sources.wifi.users import STATE_FILE, ram_path
 from thonminh.contract import WIFI, WIFI_DAILY
 from thonminh.errors import ConfigError
 from thonminh.lineprotocol import encode_line
@@ -190,6 +192,47 @@ async def test_restart_same_day_keeps_the_count(harness: Harness):
     assert (daily.fields["unique_users"], daily.fields["sessions"]) == (2, 2)
 
 
+async def test_sigkill_keeps_the_count_a_power_cut_loses_at_most_15_minutes_a_stop_nothing(harness: Harness):
+    stored = harness.tmp / "state" / "wifi" / STATE_FILE
+    ram = ram_path(stored)
+    harness.ap.join(A)
+    source = harness.source(harness.config("hostapd_cli"))
+    await harness.poll(source, 0)  # the first poll of a run is stored on the SD card
+    harness.ap.join(B)
+    await harness.poll(source)  # B is in RAM only: no flash write for a minute's change
+    assert ram.parent.stat().st_mode & 0o777 == 0o700 and ram.stat().st_mode & 0o777 == 0o600
+    assert len(json.loads(ram.read_text())["users"]) == 2 and len(json.loads(stored.read_text())["users"]) == 1
+
+    # SIGKILL: the source never closes; the next start resumes from the RAM copy
+    again = harness.source(harness.config("hostapd_cli"))
+    daily = (await harness.poll(again))[WIFI_DAILY.name]
+    assert (daily.fields["unique_users"], daily.fields["sessions"]) == (2, 2)
+    assert len(json.loads(stored.read_text())["users"]) == 2  # a start stores at its first poll
+    harness.ap.join(C)
+    for _ in range(14):  # C is counted for 14 minutes, the SD card's copy is 14 minutes old
+        await harness.poll(again)
+    assert len(json.loads(stored.read_text())["users"]) == 2
+    await harness.poll(again)  # 15 minutes since the last store: stored
+    assert len(json.loads(stored.read_text())["users"]) == 3
+    harness.ap.join("5e:1b:00:00:00:04")
+    await harness.poll(again)
+
+    # power cut: tmpfs is gone; the SD card's copy lacks only the last minute's new user
+    ram.unlink()
+    after_cut = harness.source(harness.config("hostapd_cli"))
+    harness.ap.leave("5e:1b:00:00:00:04")
+    daily = (await harness.poll(after_cut))[WIFI_DAILY.name]
+    assert daily.fields["unique_users"] == 3
+
+    # a clean stop stores everything and leaves nothing in RAM
+    harness.ap.join("5e:1b:00:00:00:05")
+    await harness.poll(after_cut)
+    await after_cut.close()
+    assert not ram.exists() and len(json.loads(stored.read_text())["users"]) == 4
+    daily = (await harness.poll(harness.source(harness.config("hostapd_cli"))))[WIFI_DAILY.name]
+    assert daily.fields["unique_users"] == 4
+
+
 async def test_no_daily_count_while_the_clock_is_unsynchronised(harness: Harness):
     class AgentClock:  # the agent passes its clock's ``synced`` as ctx.clock_synced
         in_sync = False
@@ -202,6 +245,7 @@ async def test_no_daily_count_while_the_clock_is_unsynchronised(harness: Harness
     source = harness.source(harness.config("ubus"), clock_synced=clock.synced)
     assert list(await harness.poll(source)) == [WIFI.name]  # the wifi sample is stamped and corrected later
     assert not (harness.tmp / "state" / "wifi" / "wifi-users.json").exists()  # day and salt untouched
+    assert not ram_path(harness.tmp / "state" / "wifi" / "wifi-users.json").exists()
     clock.in_sync = True
     daily = (await harness.poll(source))[WIFI_DAILY.name]
     assert (daily.fields["unique_users"], daily.fields["sessions"]) == (1, 1)

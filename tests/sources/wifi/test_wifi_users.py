@@ -75,3 +75,19 @@ def test_damaged_state_file_starts_the_day_afresh(tmp_path: Path):
     (tmp_path / STATE_FILE).write_text("{not json")
     c = DailyUsers(tmp_path, TZ).observe(see(A), ms("2024-06-03T08:00"), None)
     assert (c.unique_users, c.sessions) == (1, 1)
+
+
+def test_with_a_ram_copy_the_new_day_and_its_salt_reach_the_sd_card_at_once(tmp_path: Path):
+    mono = [0.0]
+    ram = tmp_path / "shm" / "thonminh-test" / "wifi-users-x.json"
+    u = DailyUsers(tmp_path / "state", TZ, ram=ram, monotonic=lambda: mono[0])
+    u.observe(see(A), ms("2024-06-03T23:58"), None)
+    mono[0] += 60
+    u.observe(see(A, B), ms("2024-06-03T23:59"), 60)
+    stored = tmp_path / "state" / STATE_FILE
+    assert len(json.loads(stored.read_text())["users"]) == 1  # a minute's change stays in RAM
+    mono[0] += 60
+    u.observe(see(A), ms("2024-06-04T00:00:30"), 60)
+    on_card, in_ram = json.loads(stored.read_text()), json.loads(ram.read_text())
+    assert on_card == in_ram and on_card["day"] == "2024-06-04"  # yesterday's salt is gone from the card too
+    assert stat.S_IMODE(ram.stat().st_mode) == 0o600 and stat.S_IMODE(ram.parent.stat().st_mode) == 0o700
