@@ -13,9 +13,10 @@ from thonminh.localservices import MosquittoServer
 from .conftest import Collector, lights_source, read_journal, running, wait_for
 
 
-async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto: MosquittoServer,
+async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto_server: MosquittoServer,
                                                   collector: Collector) -> None:
-    source = lights_source(tmp_path, mosquitto.port, collector, lamp_failure_settle_s=0)
+    # a broker of its own: retained messages of other tests' devices would be refused here, rightly
+    source = lights_source(tmp_path, mosquitto_server.port, collector, lamp_failure_settle_s=0)
     devices = [
         LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=1),
         LightDevice("sl-t2", "tasmota", [Output(None, 60, "lamp_failure")], seed=1),
@@ -24,7 +25,7 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto: Mos
         LightDevice("sl-j1", "json", [Output(None, 100)], seed=1),
     ]
     async with running(source), contextlib.AsyncExitStack() as stack:
-        links = [await stack.enter_async_context(DeviceLink(d, "127.0.0.1", mosquitto.port)) for d in devices]
+        links = [await stack.enter_async_context(DeviceLink(d, "127.0.0.1", mosquitto_server.port)) for d in devices]
         now = source.ctx.now_ms()
         for device, link in zip(devices, links, strict=True):
             await link.publish(device.birth(now) + device.step(now, True))
