@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_backfill import encode_backlog, village_points
+from pipeline_backfill import encode_backlog, village_points  # noqa: E402
 
-from edge.buffer import Buffer
-from edge.sources.base import PushSource, SourceConfig
-from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
+from edge.buffer import Buffer  # noqa: E402
+from edge.sources.base import PushSource, SourceConfig  # noqa: E402
+from thonminh.influx import InfluxClient  # noqa: E402
+from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 LIMIT_MB = 60.0
 SPEEDUP = 6.0
@@ -82,13 +82,10 @@ def vm_kb(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-def run_phase(
-    config: Path, seconds: float, until: Callable[[], bool] | None = None, hide: tuple[str, ...] = ()
-) -> tuple[float, float]:
+def run_phase(config: Path, seconds: float, until: Callable[[], bool] | None = None,
+              hide: tuple[str, ...] = ()) -> tuple[float, float]:
     """Run the agent process; returns (peak RSS MB, seconds it ran)."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(config), *(f"--hide={h}" for h in hide)]
-    )
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(config), *(f"--hide={h}" for h in hide)])
     start = time.monotonic()
     try:
         while time.monotonic() - start < seconds or (until is not None and not until()):
@@ -103,15 +100,10 @@ def run_phase(
 
 
 def imports_only(*, hide: tuple[str, ...] = ()) -> float:
-    code = (
-        f"import sys\nfor name in {hide!r}: sys.modules[name] = None\n"
-        "import edge.agent\nfrom edge.config import gateway_config_model\ngateway_config_model()\n"
-        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
-    )
-    return (
-        int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-        / 1024
-    )
+    code = (f"import sys\nfor name in {hide!r}: sys.modules[name] = None\n"
+            "import edge.agent\nfrom edge.config import gateway_config_model\ngateway_config_model()\n"
+            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) / 1024
 
 
 def main() -> None:
@@ -154,7 +146,7 @@ level = "warning"
             rows = encode_backlog(int(time.time() * 1000) - seconds * 1000, seconds)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
                 for i in range(0, len(rows), 30_000):
-                    buffer.put(rows[i : i + 30_000])
+                    buffer.put(rows[i:i + 30_000])
             backlog = len(rows)
 
             def drained() -> bool:
@@ -164,7 +156,7 @@ level = "warning"
             draining, took = run_phase(config, 10, until=drained)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
                 for i in range(0, len(rows), 30_000):
-                    buffer.put(rows[i : i + 30_000])
+                    buffer.put(rows[i:i + 30_000])
             draining_install, took_install = run_phase(config, 10, until=drained, hide=TEST_ONLY)
         finally:
             server.stop()
@@ -173,29 +165,17 @@ level = "warning"
     print(f"Agent process at the standard village load ({SPEEDUP:g}x time-compressed), pid's VmHWM.\n")
     print("| figure | peak RSS | limit | ratio |")
     print("| --- | --- | --- | --- |")
-    print(
-        f"| steady state, {args.seconds:g} s | {steady:.1f} MB | {LIMIT_MB:.0f} MB | {steady / LIMIT_MB:.2f} |"
-    )
-    print(
-        f"| draining a {backlog:,}-point backlog under load ({took:.0f} s) | {draining:.1f} MB | "
-        f"{LIMIT_MB:.0f} MB | {draining / LIMIT_MB:.2f} |"
-    )
-    print(
-        f"| the interpreter with the agent's modules imported, nothing running | {baseline:.1f} MB | "
-        f"{LIMIT_MB:.0f} MB | {baseline / LIMIT_MB:.2f} |"
-    )
-    print(
-        f"| as installed on a gateway ({', '.join(TEST_ONLY)} absent): steady state | {steady_install:.1f} MB | "
-        f"{LIMIT_MB:.0f} MB | {steady_install / LIMIT_MB:.2f} |"
-    )
-    print(
-        f"| as installed on a gateway: draining the backlog ({took_install:.0f} s) | {draining_install:.1f} MB | "
-        f"{LIMIT_MB:.0f} MB | {draining_install / LIMIT_MB:.2f} |"
-    )
-    print(
-        f"| as installed on a gateway: modules imported, nothing running | {baseline_install:.1f} MB | "
-        f"{LIMIT_MB:.0f} MB | {baseline_install / LIMIT_MB:.2f} |"
-    )
+    print(f"| steady state, {args.seconds:g} s | {steady:.1f} MB | {LIMIT_MB:.0f} MB | {steady / LIMIT_MB:.2f} |")
+    print(f"| draining a {backlog:,}-point backlog under load ({took:.0f} s) | {draining:.1f} MB | "
+          f"{LIMIT_MB:.0f} MB | {draining / LIMIT_MB:.2f} |")
+    print(f"| the interpreter with the agent's modules imported, nothing running | {baseline:.1f} MB | "
+          f"{LIMIT_MB:.0f} MB | {baseline / LIMIT_MB:.2f} |")
+    print(f"| as installed on a gateway ({', '.join(TEST_ONLY)} absent): steady state | {steady_install:.1f} MB | "
+          f"{LIMIT_MB:.0f} MB | {steady_install / LIMIT_MB:.2f} |")
+    print(f"| as installed on a gateway: draining the backlog ({took_install:.0f} s) | {draining_install:.1f} MB | "
+          f"{LIMIT_MB:.0f} MB | {draining_install / LIMIT_MB:.2f} |")
+    print(f"| as installed on a gateway: modules imported, nothing running | {baseline_install:.1f} MB | "
+          f"{LIMIT_MB:.0f} MB | {baseline_install / LIMIT_MB:.2f} |")
 
 
 if __name__ == "__main__":

@@ -33,17 +33,8 @@ def ensure_peer(venv: Path) -> Path:
     exe = venv / "bin" / "mqtt2influxdb"
     if not exe.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin" / "pip"),
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                PEER,
-                *PEER_DEPS,
-            ],
-            check=True,
-        )
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", PEER,
+                        *PEER_DEPS], check=True)
     return exe
 
 
@@ -74,9 +65,7 @@ points:
 """)
 
 
-def gateway_config(
-    path: Path, work: Path, mqtt_port: int, influx_url: str, database: str, lights: int
-) -> None:
+def gateway_config(path: Path, work: Path, mqtt_port: int, influx_url: str, database: str, lights: int) -> None:
     work.mkdir(parents=True, exist_ok=True)
     inventory = work / "inventory.csv"
     rows = ["id,device,channel,format,zone,latitude,longitude,rated_w,report_s"]
@@ -85,7 +74,7 @@ def gateway_config(
     inventory.write_text("\n".join(rows) + "\n")
     now = dt.datetime.now(ZoneInfo(TZ))
     on, off = (now - dt.timedelta(hours=3)).strftime("%H:%M"), (now + dt.timedelta(hours=3)).strftime("%H:%M")
-    path.write_text(f"""state_dir = "{work / "state"}"
+    path.write_text(f"""state_dir = "{work / 'state'}"
 [site]
 village = "bench"
 gateway = "bench-gw"
@@ -99,7 +88,7 @@ host = "127.0.0.1"
 port = {mqtt_port}
 client_id = "bench-gateway"
 [buffer]
-path = "{work / "buffer.sqlite"}"
+path = "{work / 'buffer.sqlite'}"
 [forwarder]
 backoff_initial_s = 0.5
 backoff_max_s = 2.0
@@ -176,13 +165,13 @@ def send_sentinel(port: int, kwh: float) -> None:
     pub.close()
 
 
-def wait_until(check, timeout: float, what: str) -> float:
+def wait_until(check, timeout: float, what: str) -> float:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if check():
                 return time.monotonic()
-        except Exception:
+        except Exception:  # noqa: BLE001 - InfluxDB restarting, database not there yet
             pass
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}")
@@ -198,7 +187,7 @@ def ours_has(client: InfluxClient, kwh: float) -> bool:
     return bool(rows) and abs(rows[0]["last"] - kwh) < 1e-6
 
 
-def warm_up(port: int, ready, what: str) -> None:
+def warm_up(port: int, ready, what: str) -> None:  # noqa: ANN001
     """Send the warm-up sentinel until ``ready()``: the system is subscribed and writing."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -211,7 +200,7 @@ def warm_up(port: int, ready, what: str) -> None:
     raise TimeoutError(f"{what} never became ready")
 
 
-def settled(count) -> int:
+def settled(count) -> int:  # noqa: ANN001
     """``count()`` once it stopped growing for 3 s (a backlog drains newest-first in part, see live_share)."""
     last, since = -1, time.monotonic()
     while time.monotonic() - since < 3.0:
@@ -244,9 +233,8 @@ class Supervised:
         while not self._stop.is_set():
             self.restarts += 1
             with self.log.open("ab") as out:
-                self._proc = subprocess.Popen(
-                    self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                )
+                self._proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL)
             self._proc.wait()
             self._stop.wait(1.0)
 
@@ -260,13 +248,8 @@ class Supervised:
 
 def start_ours(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+        return subprocess.Popen([sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

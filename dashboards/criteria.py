@@ -122,26 +122,17 @@ def _rule(c: Criterion) -> Text:
 def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
     # query B returns the coverage of the villages the data does not decide: shown as text, never as a number
     maps = mappings_json((RangeMap(0, 100, INSUFFICIENT, _GREY),), lang)
-    return {
-        "matcher": {"id": "byFrameRefID", "options": "B"},
-        "properties": [{"id": "mappings", "value": maps}],
-    }
+    return {"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [{"id": "mappings", "value": maps}]}
 
 
 def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     """The criterion's verdict per village in three states (see the module's docstring)."""
     fq = figure_query(c, scope)
     return stat(
-        Text(c.title.vi, c.title.en),
-        fq.query(fq.decided(c.min_coverage), split=True),
+        Text(c.title.vi, c.title.en), fq.query(fq.decided(c.min_coverage), split=True),
         fq.query(fq.undecided(c.min_coverage), split=True),
-        description=_rule(c),
-        thresholds=thresholds(c),
-        mappings=(NullMap(INSUFFICIENT, _GREY),),
-        no_value=INSUFFICIENT,
-        overrides=(_insufficient_where_undecided,),
-        unit=grafana_unit(c),
-        decimals=2,
+        description=_rule(c), thresholds=thresholds(c), mappings=(NullMap(INSUFFICIENT, _GREY),),
+        no_value=INSUFFICIENT, overrides=(_insufficient_where_undecided,), unit=grafana_unit(c), decimals=2,
         time_from=time_span(c),
     )
 
@@ -150,20 +141,14 @@ def coverage_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     fq = figure_query(c, scope)
     desc = c.description_of_figure
     return stat(
-        Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"),
-        fq.query(fq.coverage()),
+        Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"), fq.query(fq.coverage()),
         description=Text(
             f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu cam).",
             f"Below {c.min_coverage:.0%} the verdict is insufficient_data (orange); coverage rule: "
             f"{desc.coverage.value}.",
         ),
         thresholds=(Threshold(None, "orange"), Threshold(100 * c.min_coverage, "green")),
-        time_from=time_span(c),
-        height=4,
-        unit="percent",
-        min=0,
-        max=100,
-        decimals=2,
+        time_from=time_span(c), height=4, unit="percent", min=0, max=100, decimals=2,
     )
 
 
@@ -209,10 +194,6 @@ def per_tag_thresholds(figure: str, tag: str) -> tuple[dict[str, Any], ...]:
         value = c.description_of_figure.tag_filters(c.params).get(tag)
         if value is not None:
             steps = thresholds_json(thresholds(c))
-            out.append(
-                {
-                    "matcher": {"id": "byRegexp", "options": f".* {value}$"},
-                    "properties": [{"id": "thresholds", "value": steps}],
-                }
-            )
+            out.append({"matcher": {"id": "byRegexp", "options": f".* {value}$"},
+                        "properties": [{"id": "thresholds", "value": steps}]})
     return tuple(out)

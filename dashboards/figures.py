@@ -73,34 +73,18 @@ class FigureQuery:
 
     def _where(self, *extra: str, daily: bool = False) -> list[str]:
         m = self.desc.measurement
-        chosen = [
-            f"{tag_ref(m, tag)} = {literal(value)}"
-            for tag, value in self.desc.tag_filters(self.params).items()
-        ]
+        chosen = [f"{tag_ref(m, tag)} = {literal(value)}" for tag, value in self.desc.tag_filters(self.params).items()]
         span = self.window.daily_filter if daily else self.window.filter
         return conditions(span, site_filter(m, self.scope), chosen, list(extra))
 
-    def _raw(
-        self,
-        exprs: Sequence[str],
-        *extra: str,
-        group: Sequence[str],
-        time: str | None = None,
-        daily: bool = False,
-    ) -> Select:
+    def _raw(self, exprs: Sequence[str], *extra: str, group: Sequence[str], time: str | None = None,
+             daily: bool = False) -> Select:
         """A statement on the measurement's samples, grouped by ``group`` (tags checked against the contract)."""
         m = self.desc.measurement
         for tag in group:
             tag_ref(m, tag)
-        return Select(
-            exprs,
-            (from_ref(m.name),),
-            self._where(*extra, daily=daily),
-            group_tags=tuple(group),
-            time=time,
-            fill="none" if time else None,
-            tz=DAILY_TZ if daily else None,
-        )
+        return Select(exprs, (from_ref(m.name),), self._where(*extra, daily=daily), group_tags=tuple(group),
+                      time=time, fill="none" if time else None, tz=DAILY_TZ if daily else None)
 
     def rows(self) -> Select:
         """``value``, ``den`` and ``coverage`` per village (and ``by``), by the description's kind."""
@@ -162,10 +146,7 @@ class FigureQuery:
         for i, ratio in enumerate(ratios):
             suffix = f"_{i}" if len(ratios) > 1 else ""
             num, den = _col(ratio.numerator.name), _col(ratio.denominator.name)
-            exprs += [
-                f"100.0 * sum({num}) / sum({den}) AS {_col('value' + suffix)}",
-                f"sum({den}) AS {_col('den' + suffix)}",
-            ]
+            exprs += [f"100.0 * sum({num}) / sum({den}) AS {_col('value' + suffix)}", f"sum({den}) AS {_col('den' + suffix)}"]
         if desc.coverage is Coverage.OBSERVED:
             exprs.append(f"mean({_col('coverage')}) AS {_col('coverage')}")
         rows = Select(exprs, (self._member_sums(),), group_tags=self.groups)
@@ -178,16 +159,10 @@ class FigureQuery:
     def _first_with_denominator(self, rows: Select) -> Select:
         """The first ratio where its denominator is above 0, else the fallback (one of the two rows exists)."""
         kept = [_col("coverage")] if self.desc.coverage is Coverage.OBSERVED else []
-        first = Select(
-            [f"{_col('value_0')} AS {_col('value')}", f"{_col('den_0')} AS {_col('den')}", *kept],
-            (rows,),
-            [f"{_col('den_0')} > 0"],
-        )
-        second = Select(
-            [f"{_col('value_1')} AS {_col('value')}", f"{_col('den_1')} AS {_col('den')}", *kept],
-            (rows,),
-            [f"{_col('den_0')} = 0"],
-        )
+        first = Select([f"{_col('value_0')} AS {_col('value')}", f"{_col('den_0')} AS {_col('den')}", *kept],
+                       (rows,), [f"{_col('den_0')} > 0"])
+        second = Select([f"{_col('value_1')} AS {_col('value')}", f"{_col('den_1')} AS {_col('den')}", *kept],
+                        (rows,), [f"{_col('den_0')} = 0"])
         return Select([_col("value"), _col("den"), *kept], (first, second))
 
     def _with_hours(self, rows: Select) -> Select:
@@ -195,14 +170,8 @@ class FigureQuery:
         presence = self.desc.presence_field
         assert presence is not None
         m = self.desc.measurement
-        per_hour = Select(
-            [f"count({field_ref(m, presence)}) AS {_col('n')}"],
-            (from_ref(m.name),),
-            self._where(),
-            time="1h",
-            group_all=True,
-            fill="none",
-        )
+        per_hour = Select([f"count({field_ref(m, presence)}) AS {_col('n')}"], (from_ref(m.name),), self._where(),
+                          time="1h", group_all=True, fill="none")
         per_series = Select([f"count({_col('n')}) AS {_col('hours')}"], (per_hour,), group_all=True)
         share = f"max({_col('hours')}) / ({self.window.seconds} / 3600)"
         hours = Select([f"{at_most_one(share)} AS {_col('coverage')}"], (per_series,), group_tags=self.groups)
@@ -218,39 +187,22 @@ class FigureQuery:
         per_day = self._raw([f"sum({value}) AS {_col('day')}"], group=self.groups, time="1d", daily=True)
         day = _col("day")
         share = f"1.0 * count({day}) / {self.window.days}"
-        return Select(
-            [
-                f"mean({day}) AS {_col('value')}",
-                f"count({day}) AS {_col('den')}",
-                f"{at_most_one(share)} AS {_col('coverage')}",
-            ],
-            (per_day,),
-            group_tags=self.groups,
-        )
+        return Select([f"mean({day}) AS {_col('value')}", f"count({day}) AS {_col('den')}",
+                       f"{at_most_one(share)} AS {_col('coverage')}"], (per_day,), group_tags=self.groups)
 
     def _latest_rows(self) -> Select:
         assert self.desc.value_field is not None
         value = field_ref(self.desc.measurement, self.desc.value_field)
         # coverage is 1 wherever the window holds a value: count / count
-        return self._raw(
-            [
-                f"last({value}) AS {_col('value')}",
-                f"count({value}) AS {_col('den')}",
-                f"1.0 * count({value}) / count({value}) AS {_col('coverage')}",
-            ],
-            group=self.groups,
-        )
+        return self._raw([f"last({value}) AS {_col('value')}", f"count({value}) AS {_col('den')}",
+                          f"1.0 * count({value}) / count({value}) AS {_col('coverage')}"], group=self.groups)
 
     # -- what panels and alerts show ---------------------------------------------------------------------------
 
     def value(self, name: str = "value") -> Select:
         """The figure (InfluxQL's ``x / 0`` is 0: a ratio over nothing is left out, as the API's ``null``)."""
-        return Select(
-            [f"{_col('value')} AS {_col(name)}"],
-            (self.rows(),),
-            [f"{_col('den')} > 0"],
-            group_tags=self.groups,
-        )
+        return Select([f"{_col('value')} AS {_col(name)}"], (self.rows(),), [f"{_col('den')} > 0"],
+                      group_tags=self.groups)
 
     def coverage(self, name: str = "coverage") -> Select:
         """The coverage in percent."""
@@ -260,16 +212,12 @@ class FigureQuery:
         """The value where a verdict can be given (coverage at least ``min_coverage``, something to divide by),
         rounded as the verdict rule rounds; nothing elsewhere."""
         where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0"]
-        return Select(
-            [f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
-        )
+        return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups)
 
     def undecided(self, min_coverage: float, name: str = "coverage") -> Select:
         """The coverage in percent where the data does not decide (the rest of the villages with data)."""
         where = [f"({_col('coverage')} < {min_coverage!r} OR {_col('den')} <= 0)"]
-        return Select(
-            [f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
-        )
+        return Select([f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups)
 
     def per_bucket(self, name: str, *, time: str = "1d", offset: str | None = None) -> Select:
         """The value per local day (or night: ``offset="12h"``) of a plain ratio (no conditional sum, no fallback)."""
@@ -279,21 +227,12 @@ class FigureQuery:
         m = self.desc.measurement
         num = f"{ratio.numerator.func}({field_ref(m, ratio.numerator.field)})"
         den = f"{ratio.denominator.func}({field_ref(m, ratio.denominator.field)})"
-        inner = Select(
-            [f"100.0 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
-            (from_ref(m.name),),
-            self._where(),
-            group_tags=self.groups,
-            time=time,
-            offset=offset,
-            fill="none",
-            tz=DAILY_TZ,
-        )
+        inner = Select([f"100.0 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
+                       (from_ref(m.name),), self._where(), group_tags=self.groups, time=time, offset=offset,
+                       fill="none", tz=DAILY_TZ)
         return Select([_col(name)], (inner,), [f"{_col('den')} > 0"], group_tags=self.groups)
 
-    def query(
-        self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False
-    ) -> Query:
+    def query(self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False) -> Query:
         """A panel target for one of the statements above, its series named by village (and ``by``); ``split``
         for ``decided`` and ``undecided``, which share the villages between them."""
         if alias is None and not table:

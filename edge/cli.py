@@ -25,13 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["edge"]
 
 config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    envvar="THONMINH_CONFIG",
-    help="gateway.toml (or set THONMINH_CONFIG)",
+    "--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False),
+    envvar="THONMINH_CONFIG", help="gateway.toml (or set THONMINH_CONFIG)",
 )
 
 
@@ -46,12 +41,8 @@ edge.add_command(test_command)
 
 @edge.command("check-config")
 @config_option
-@click.option(
-    "--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports, files)"
-)
-@click.option(
-    "--print", "print_config", is_flag=True, help="print the effective settings (secrets masked) as JSON"
-)
+@click.option("--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports, files)")
+@click.option("--print", "print_config", is_flag=True, help="print the effective settings (secrets masked) as JSON")
 @click.option("--strict", is_flag=True, help="treat warnings as errors")
 def check_config(config_path: str, static: bool, print_config: bool, strict: bool) -> None:
     """Validate the config (and, unless --static, what this machine has for it). Exit 2 on errors.
@@ -72,12 +63,8 @@ def check_config(config_path: str, static: bool, print_config: bool, strict: boo
         click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False, default=str))
     sources = config.source_instances()
     note = f" ({len(warnings)} warning(s))" if warnings else ""
-    click.echo(
-        f"ok: {config_path}: {len(sources)} source(s): "
-        + ", ".join(f"{kind}:{cfg.name or kind}" for kind, cfg in sources)
-        + note,
-        err=True,
-    )
+    click.echo(f"ok: {config_path}: {len(sources)} source(s): " + ", ".join(
+        f"{kind}:{cfg.name or kind}" for kind, cfg in sources) + note, err=True)
 
 
 @edge.command("run")
@@ -111,17 +98,12 @@ def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bo
     if not config.buffer.path.exists():
         raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
     try:
-        return Buffer(
-            config.buffer.path,
-            max_bytes=config.buffer.max_bytes,
-            boot_id=read_boot_id(),
-            dead_letters_max=config.buffer.dead_letters_max,
-            row_points=config.buffer.row_points,
-            # the agent's intake: read beside it, taken over when it is stopped; never two writers
-            intake=config.buffer.intake_path() if exclusive or readonly else None,
-            exclusive=exclusive,
-            readonly=readonly,
-        )
+        return Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=read_boot_id(),
+                      dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
+                      # the agent's intake: read beside it, taken over when it is stopped; never two writers
+                      intake=config.buffer.intake_path() if exclusive or readonly else None,
+                      exclusive=exclusive,
+                      readonly=readonly)
     except BufferLocked as err:
         raise click.ClickException(f"{err}: stop the agent first") from err
 
@@ -134,10 +116,7 @@ def _ago(ms: int | None) -> str:
 
 
 lang_option = click.option(
-    "--lang",
-    type=click.Choice(["vi", "en"]),
-    default=None,
-    envvar="THONMINH_LANG",
+    "--lang", type=click.Choice(["vi", "en"]), default=None, envvar="THONMINH_LANG",
     help="Vietnamese or English (default: English under an English locale, else Vietnamese)",
 )
 
@@ -156,12 +135,8 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
     if config.buffer.path.exists():
         with _open_buffer(config, readonly=True) as opened:
             buffer = opened.status()
-    data = collect(
-        config,
-        buffer,
-        running=agent_running(config.buffer.path),
-        clock_synced=Clock.from_settings(config.clock).synced(),
-    )
+    data = collect(config, buffer, running=agent_running(config.buffer.path),
+                   clock_synced=Clock.from_settings(config.clock).synced())
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
@@ -186,9 +161,7 @@ def drain(config_path: str, timeout_s: float | None) -> None:
         if buffer.held and clock.synced():
             buffer.correct(clock.now_ms(), clock.monotonic())
         if buffer.held:
-            click.echo(
-                f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True
-            )
+            click.echo(f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True)
         forwarder = Forwarder(buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s)
         moved = 0
 
@@ -199,9 +172,8 @@ def drain(config_path: str, timeout_s: float | None) -> None:
 
         with click.progressbar(length=buffer.ready, label="draining", show_pos=True, file=sys.stderr) as bar:
             done = asyncio.run(forwarder.drain(on_progress=progress, deadline_s=timeout_s))
-        click.echo(
-            f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left", err=True
-        )
+        click.echo(f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left",
+                   err=True)
     finally:
         writer.close()
         buffer.close()
@@ -223,10 +195,8 @@ def dead_letters_list(config_path: str, limit: int) -> None:
     with _open_buffer(config, readonly=True) as buffer:
         letters = buffer.dead_letters(limit=limit)
     for d in letters:
-        click.echo(
-            f"#{d.id} {_ago(d.at_ms)}\n  error: {d.error}\n  {'line' if d.line else 'point'}: "
-            f"{d.line or d.point}"
-        )
+        click.echo(f"#{d.id} {_ago(d.at_ms)}\n  error: {d.error}\n  {'line' if d.line else 'point'}: "
+                   f"{d.line or d.point}")
     click.echo(f"{len(letters)} dead letter(s) shown", err=True)
 
 

@@ -154,11 +154,8 @@ class Clock:
 
     @classmethod
     def from_settings(cls, settings: ClockSettings, **kwargs: object) -> Clock:
-        return cls(
-            check=sync_check_from_settings(settings),
-            jump_threshold_s=settings.jump_threshold_s,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        return cls(check=sync_check_from_settings(settings), jump_threshold_s=settings.jump_threshold_s,
+                   **kwargs)  # type: ignore[arg-type]
 
     def now_ms(self) -> int:
         """Wall-clock time in epoch milliseconds (may be stale while unsynchronised)."""
@@ -171,7 +168,7 @@ class Clock:
         """Whether the wall clock is synchronised now. A failing check counts as unsynchronised."""
         try:
             return bool(self._check())
-        except Exception:
+        except Exception:  # noqa: BLE001 - a broken check must not stop the agent
             self._log.exception("clock check failed; treating the clock as unsynchronised")
             return False
 
@@ -189,9 +186,8 @@ class Clock:
             jump = offset - self._offset
             if abs(jump) > self.jump_threshold_s:
                 direction = "forwards" if jump > 0 else "backwards"
-                self._log.warning(
-                    "wall clock jumped %s while synchronised", direction, extra={"jump_s": round(jump, 3)}
-                )
+                self._log.warning("wall clock jumped %s while synchronised", direction,
+                                  extra={"jump_s": round(jump, 3)})
                 events.append(ClockEvent("jump", jump))
         if synced != self._synced:
             if synced:

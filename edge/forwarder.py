@@ -79,13 +79,8 @@ class Forwarder:
         """Forward one batch; returns how many points left the buffer (0 = nothing ready). Raises RetryLater."""
         s = self.settings
         async with self._taking:  # takes are sequential, so concurrent batches never overlap
-            batch = await asyncio.to_thread(
-                self.buffer.take,
-                s.batch_points,
-                s.batch_bytes,
-                live_share=s.live_share,
-                exclude=list(self._in_flight.values()),
-            )
+            batch = await asyncio.to_thread(self.buffer.take, s.batch_points, s.batch_bytes,
+                                            live_share=s.live_share, exclude=list(self._in_flight.values()))
             if not batch:
                 return 0
             self._in_flight[id(batch)] = batch
@@ -102,12 +97,8 @@ class Forwarder:
         if refused is not None:
             dead = await self._bisect(batch.lines, refused, timeout)
             for line, error in dead:
-                self._dead_log.warning(
-                    "dead-letter",
-                    "InfluxDB refused a point: dead-lettered",
-                    error=error[:300],
-                    line=line[:300],
-                )
+                self._dead_log.warning("dead-letter", "InfluxDB refused a point: dead-lettered",
+                                       error=error[:300], line=line[:300])
         await asyncio.to_thread(self.buffer.ack, batch, dead=dead)
 
     async def _write(self, body: str | bytes, timeout: float) -> InfluxClientError | None:
@@ -120,13 +111,11 @@ class Forwarder:
             return err
         except InfluxServerError as err:
             raise RetryLater(str(err), err.retry_after) from err
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - connection errors and anything unexpected: keep the points
             raise RetryLater(f"{type(err).__name__}: {err}") from err
         return None
 
-    async def _bisect(
-        self, lines: list[str], refused: InfluxClientError, timeout: float
-    ) -> list[tuple[str, str]]:
+    async def _bisect(self, lines: list[str], refused: InfluxClientError, timeout: float) -> list[tuple[str, str]]:
         """Write the good lines of a refused body by halves; return the refused lines with InfluxDB's error.
 
         Nothing is acknowledged until the whole batch is sorted: if this is interrupted (a retryable error, a
@@ -154,9 +143,7 @@ class Forwarder:
         self._down.ok(buffer_points=self.buffer.points)
 
     # -- loops -------------------------------------------------------------------------------------------
-    async def run(
-        self, stop: asyncio.Event, wake: asyncio.Event | None = None, *, idle_s: float = 1.0
-    ) -> None:
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None, *, idle_s: float = 1.0) -> None:
         """Forward until ``stop`` is set, ``settings.concurrency`` batches at a time.
 
         ``wake`` (the pipeline's commit event) ends an idle wait early.
@@ -197,10 +184,8 @@ class Forwarder:
                 if await self.step(timeout=max(0.5, remaining)) == 0:
                     return True
             except RetryLater as err:
-                self._log.warning(
-                    "flush stopped: InfluxDB not writable",
-                    extra={"error": str(err)[:300], "buffer_points": self.buffer.points},
-                )
+                self._log.warning("flush stopped: InfluxDB not writable", extra={
+                    "error": str(err)[:300], "buffer_points": self.buffer.points})
                 return False
         return self.buffer.ready == 0
 

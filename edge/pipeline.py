@@ -42,12 +42,8 @@ class BufferWriteError(ThonminhError):
 
 
 def _describe(point: Point) -> str:
-    data = {
-        "measurement": point.measurement,
-        "tags": dict(point.tags),
-        "fields": dict(point.fields),
-        "time_ms": point.time_ms,
-    }
+    data = {"measurement": point.measurement, "tags": dict(point.tags), "fields": dict(point.fields),
+            "time_ms": point.time_ms}
     return json.dumps(data, default=repr, ensure_ascii=False)
 
 
@@ -65,7 +61,7 @@ def encode_for_buffer(
     for point in points:
         try:
             line = encode_untimed(point)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - any bad point is data for the dead letters, not a crash
             t_ms = point.time_ms if isinstance(point.time_ms, int) else None
             dead.append(NewDeadLetter(_describe(point), t_ms, f"{type(err).__name__}: {err}"))
             continue
@@ -118,13 +114,11 @@ class Pipeline:
             return
         if self._closing:
             raise BufferWriteError("the pipeline is closed")
-        rows, dead = encode_for_buffer(
-            points, synced=self.clock.synced(), wall_ms=self.clock.now_ms(), mono=self.clock.monotonic()
-        )
+        rows, dead = encode_for_buffer(points, synced=self.clock.synced(), wall_ms=self.clock.now_ms(),
+                                       mono=self.clock.monotonic())
         if dead:
-            self._log.warning(
-                "points cannot be encoded: dead-lettered", extra={"count": len(dead), "error": dead[0].error}
-            )
+            self._log.warning("points cannot be encoded: dead-lettered", extra={
+                "count": len(dead), "error": dead[0].error})
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rows.extend(rows)
         self._dead.extend(dead)
@@ -167,7 +161,7 @@ class Pipeline:
         """Store the intake on the SD card; on failure the points stay in the intake and the next sync retries."""
         try:
             await asyncio.to_thread(self.buffer.sync)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - the agent keeps running; nothing is lost while it does
             self._syncing.problem(str(err), level=logging.ERROR)
         else:
             self._syncing.ok()
@@ -178,15 +172,13 @@ class Pipeline:
         self._rows, self._dead, self._waiters, self._first_at = [], [], [], None
         rejects = self.stats.take_rejects()
         held = self.buffer.held or any_held(rows)
-        correct_at = (
-            (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
-        )
+        correct_at = (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
         if not (rows or dead or rejects or correct_at):
             _resolve(waiters, None)
             return
         try:
             await asyncio.to_thread(self.buffer.put, rows, dead=dead, rejects=rejects, correct_at=correct_at)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - reported to every emitter; the agent keeps running
             self._failing.problem(str(err), level=logging.ERROR, points=len(rows))
             _resolve(waiters, BufferWriteError(f"buffer commit failed: {err}"))
             return

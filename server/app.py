@@ -37,9 +37,7 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger("server")
 
 
-def _error(
-    status: int, message: str, parameter: str | None = None, headers: dict | None = None
-) -> JSONResponse:
+def _error(status: int, message: str, parameter: str | None = None, headers: dict | None = None) -> JSONResponse:
     body = {"detail": message} | ({"parameter": parameter} if parameter else {})
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -96,18 +94,10 @@ def create_app(
     criteria = criteria or load_criteria(config.criteria_file)
     client = client or config.influxdb.client()
     settings = config.rollups
-    rollups = Rollups(
-        client,
-        database=config.influxdb.database,
-        source_rp=config.influxdb.retention_policy,
-        rollup_rp=settings.retention_policy,
-        mode=settings.mode,
-        late_window_h=settings.late_window_h,
-        backfill_days=settings.backfill_days,
-        reconcile_days=settings.reconcile_days,
-        create_retention_policy=settings.create_retention_policy,
-        clock=clock,
-    )
+    rollups = Rollups(client, database=config.influxdb.database, source_rp=config.influxdb.retention_policy,
+                      rollup_rp=settings.retention_policy, mode=settings.mode, late_window_h=settings.late_window_h,
+                      backfill_days=settings.backfill_days, reconcile_days=settings.reconcile_days,
+                      create_retention_policy=settings.create_retention_policy, clock=clock)
     reader = Reader(client, rollups, zone=config.zone, use_rollups=settings.enabled)
     auth_mode = "open-read-only" if open_read_only else "keys"
     service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode)
@@ -122,18 +112,13 @@ def create_app(
             try:
                 rollups.prepare()
             except InfluxError as err:
-                log.warning(
-                    "rollups: cannot read their state yet, raw samples serve until they can",
-                    extra={"error": str(err)},
-                )
+                log.warning("rollups: cannot read their state yet, raw samples serve until they can",
+                            extra={"error": str(err)})
             if settings.background:
-                worker = threading.Thread(
-                    target=rollups.run, args=(stop, settings.interval_s), name="rollups", daemon=True
-                )
+                worker = threading.Thread(target=rollups.run, args=(stop, settings.interval_s),
+                                          name="rollups", daemon=True)
                 worker.start()
-                threading.Thread(
-                    target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True
-                ).start()
+                threading.Thread(target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True).start()
         try:
             yield
         finally:
@@ -146,7 +131,7 @@ def create_app(
         title="thonminh criteria service",
         version=__version__,
         description="Does this village meet the smart-village infrastructure criteria, and since when? "
-        "Numbers and evidence from the gateways' measurements. See docs/api.md.",
+                    "Numbers and evidence from the gateways' measurements. See docs/api.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # served by server.pages with Swagger UI from this machine (offline villages)
         redoc_url=None,

@@ -49,14 +49,10 @@ class AvailabilityOut(BaseModel):
     observed_s: float
     coverage: float = Field(description="observed / window, 0..1")
     samples: int
-    min_coverage: float = Field(
-        description="the coverage a verdict on this availability needs (criteria.yaml)"
-    )
-    enough_data: bool = Field(
-        description="false when coverage is under min_coverage: the availability stands "
-        "on too little data to be read as the link's (a verdict would be "
-        "insufficient_data)"
-    )
+    min_coverage: float = Field(description="the coverage a verdict on this availability needs (criteria.yaml)")
+    enough_data: bool = Field(description="false when coverage is under min_coverage: the availability stands "
+                                          "on too little data to be read as the link's (a verdict would be "
+                                          "insufficient_data)")
 
 
 class UptimeStep(AvailabilityOut):
@@ -93,9 +89,8 @@ class LinkReliability(BaseModel):
     failures: int = Field(description="outages that started inside the window")
     restored: int
     downtime_s: float
-    mtbf_s: float | None = Field(
-        description="observed up time (sum of up_s) / failures: time without data counts neither way"
-    )
+    mtbf_s: float | None = Field(description="observed up time (sum of up_s) / failures: time without data "
+                                             "counts neither way")
     mttr_s: float | None = Field(description="mean duration of the outages restored inside the window")
 
 
@@ -181,9 +176,8 @@ class EvidenceOut(BaseModel):
     coverage: float
     samples: int
     window: WindowOut
-    window_rule: str = Field(
-        description="how the window was chosen; every window includes its start and excludes its end"
-    )
+    window_rule: str = Field(description="how the window was chosen; every window includes its start and "
+                                         "excludes its end")
     queries: list[str]
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -212,9 +206,7 @@ class CriterionVerdictOut(CriterionOut):
 
 class VillageCriteriaOut(BaseModel):
     village: str
-    window_rule: str = Field(
-        description="'request': start/end given; 'criterion': each criterion's own window"
-    )
+    window_rule: str = Field(description="'request': start/end given; 'criterion': each criterion's own window")
     timezone: str
     criteria: list[CriterionVerdictOut]
     counts: Counts
@@ -257,10 +249,8 @@ class VillageOut(BaseModel):
     district: str | None
     province: str | None
     last_seen: str
-    last_seen_precision: str = Field(
-        description="sample: the last sample's time; hour/day: the end of the last "
-        "rolled-up hour or UTC day with samples"
-    )
+    last_seen_precision: str = Field(description="sample: the last sample's time; hour/day: the end of the last "
+                                                 "rolled-up hour or UTC day with samples")
 
 
 class VillagesOut(BaseModel):
@@ -272,33 +262,16 @@ class VillagesOut(BaseModel):
 class IndicatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: float = Field(
-        strict=True,
-        allow_inf_nan=False,
-        examples=[27.5],
-        description="a JSON number within the indicator's valid range (no strings, no booleans)",
-    )
-    unit: str | None = Field(
-        None,
-        max_length=16,
-        examples=["%"],
-        description="the indicator's unit, if given; it is fixed per indicator",
-    )
-    note: str | None = Field(
-        None,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f\\]*$",
-        description="who entered it or on what basis; stored with the key's name",
-    )
-    time: str | None = Field(
-        None, max_length=40, description="as-of time (ISO 8601); default now, or the corrected entry's"
-    )
-    corrects: str | None = Field(
-        None,
-        max_length=40,
-        description="the `entered` time of the entry this one "
-        "corrects; that entry is kept and marked superseded",
-    )
+    value: float = Field(strict=True, allow_inf_nan=False, examples=[27.5],
+                         description="a JSON number within the indicator's valid range (no strings, no booleans)")
+    unit: str | None = Field(None, max_length=16, examples=["%"],
+                             description="the indicator's unit, if given; it is fixed per indicator")
+    note: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f\\]*$",
+                             description="who entered it or on what basis; stored with the key's name")
+    time: str | None = Field(None, max_length=40, description="as-of time (ISO 8601); default now, or the "
+                                                            "corrected entry's")
+    corrects: str | None = Field(None, max_length=40, description="the `entered` time of the entry this one "
+                                                                "corrects; that entry is kept and marked superseded")
 
 
 class IndicatorOut(BaseModel):
@@ -327,9 +300,8 @@ class IndicatorEntryOut(BaseModel):
 
 class IndicatorsOut(BaseModel):
     village: str
-    indicators: dict[str, dict[str, Any]] = Field(
-        description="each indicator's description: unit, valid range, titles"
-    )
+    indicators: dict[str, dict[str, Any]] = Field(description="each indicator's description: unit, valid range, "
+                                                              "titles")
     entries: list[IndicatorEntryOut] = Field(description="every entry, newest first; none is ever deleted")
     queries: list[str]
 

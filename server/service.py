@@ -43,7 +43,7 @@ FAULT_LOOKBACK_MS = 48 * 3_600_000
 WINDOW_NOTES = {
     "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",
     "criterion": "[end - the criterion's window, end), end = the last whole hour (UTC): the hour still running "
-    "is left out; give start and end for another window",
+                 "is left out; give start and end for another window",
 }
 
 
@@ -66,16 +66,8 @@ class HourlyCache(Generic[T]):
 
 
 class Service:
-    def __init__(
-        self,
-        config: ServerConfig,
-        reader: Reader,
-        rollups: Rollups,
-        criteria: CriteriaSet,
-        *,
-        clock: Callable[[], float] = time.time,
-        auth_mode: str = "keys",
-    ) -> None:
+    def __init__(self, config: ServerConfig, reader: Reader, rollups: Rollups, criteria: CriteriaSet, *,
+                 clock: Callable[[], float] = time.time, auth_mode: str = "keys") -> None:
         self.config = config
         self.reader = reader
         self.rollups = rollups
@@ -91,14 +83,9 @@ class Service:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def window(self, start: str | None, end: str | None, *, default_days: int | None = None) -> Window:
-        return resolve_window(
-            start,
-            end,
-            now=self.now(),
-            zone=self.zone,
-            default=timedelta(days=default_days or self.config.default_window_days),
-            maximum=timedelta(days=self.config.max_window_days),
-        )
+        return resolve_window(start, end, now=self.now(), zone=self.zone,
+                              default=timedelta(days=default_days or self.config.default_window_days),
+                              maximum=timedelta(days=self.config.max_window_days))
 
     def in_zone(self, zone: ZoneInfo) -> Service:
         """The same service reading day and week boundaries and times without an offset in ``zone``
@@ -114,11 +101,8 @@ class Service:
 
     def min_coverage(self, link: str) -> float:
         """The minimum coverage of the criteria on this link's availability (the default where none names it)."""
-        levels = [
-            c.min_coverage
-            for c in self.criteria.criteria
-            if c.figure == "uplink.availability" and c.params.get("link") == link
-        ]
+        levels = [c.min_coverage for c in self.criteria.criteria
+                  if c.figure == "uplink.availability" and c.params.get("link") == link]
         return max(levels) if levels else Criterion.model_fields["min_coverage"].default
 
     def require_village(self, village: str) -> None:
@@ -128,10 +112,8 @@ class Service:
     def require_link(self, village: str, link: str | None) -> list[str]:
         links = self.reader.links(village)
         if link is not None and link not in links:
-            raise ParameterError(
-                f"link: {link!r} is not a link of {village!r} (known: {', '.join(links) or 'none'})",
-                parameter="link",
-            )
+            raise ParameterError(f"link: {link!r} is not a link of {village!r} (known: {', '.join(links) or 'none'})",
+                                 parameter="link")
         return [link] if link else links
 
     # -- health and villages ------------------------------------------------------------------------------------
@@ -149,27 +131,13 @@ class Service:
         if not detailed:
             return ok, m.HealthOut(status=status, version=__version__)
         rollups = self.rollups.describe() if self.config.rollups.enabled else None
-        return ok, m.HealthOut(
-            status=status,
-            version=__version__,
-            auth=self.auth_mode,
-            timezone=self.zone.key,
-            influxdb=influx,
-            rollups=rollups,
-        )
+        return ok, m.HealthOut(status=status, version=__version__, auth=self.auth_mode, timezone=self.zone.key,
+                               influxdb=influx, rollups=rollups)
 
     def villages(self, scope: Scope, window: Window) -> m.VillagesOut:
         rows = self.reader.villages(scope, window)
-        out = [
-            m.VillageOut(
-                village=r["village"],
-                gateway=r["gateway"] or None,
-                commune=r["commune"] or None,
-                district=r["district"] or None,
-                province=r["province"] or None,
-                last_seen=iso(r["last_ms"]),
-                last_seen_precision=r["precision"],
-            )
-            for r in sorted(rows.rows, key=lambda r: (r["village"], r["gateway"]))
-        ]
+        out = [m.VillageOut(village=r["village"], gateway=r["gateway"] or None, commune=r["commune"] or None,
+                            district=r["district"] or None, province=r["province"] or None,
+                            last_seen=iso(r["last_ms"]), last_seen_precision=r["precision"])
+               for r in sorted(rows.rows, key=lambda r: (r["village"], r["gateway"]))]
         return m.VillagesOut(window=self.window_out(window), villages=out, queries=rows.queries)

@@ -19,18 +19,12 @@ __all__ = ["main", "cli"]
 
 #: command name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "edge": (
-        "edge.cli:edge",
-        "the village gateway: init, check-config, test, run, status, drain, dead-letters",
-    ),
+    "edge": ("edge.cli:edge", "the village gateway: init, check-config, test, run, status, drain, dead-letters"),
     "server": ("server.cli:server", "the criteria service and uptime API"),
     "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF"),
     "simulate": ("edge.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)"),
     "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana"),
-    "contract": (
-        "thonminh.contractcli:contract",
-        "print the data contract, or --write it into docs/data-model.md",
-    ),
+    "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md"),
     "demo": ("thonminh.demo:demo", "the whole village in one command: services, simulator, gateway, API"),
 }
 

@@ -44,9 +44,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 def check_slug(value: str) -> str:
     """``value`` if it is a slug; ``ValueError`` saying what a slug is otherwise."""
     if not _SLUG.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')"
-        )
+        raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
     return value
 
 
@@ -94,9 +92,7 @@ class Measurement:
         return self.fields[name]
 
 
-def _m(
-    name: str, tags: tuple[str, ...], description: str, *fields: Field, interval: bool = False
-) -> Measurement:
+def _m(name: str, tags: tuple[str, ...], description: str, *fields: Field, interval: bool = False) -> Measurement:
     return Measurement(
         name=name,
         tags=tags,
@@ -150,12 +146,7 @@ MODEM = _m(
     Field("rsrq_db", FLT, "dB", "LTE/NR reference signal received quality"),
     Field("sinr_db", FLT, "dB", "signal to interference plus noise ratio"),
     Field("sim", STR, "", "ready, absent, pin, error"),
-    Field(
-        "available",
-        INT,
-        "",
-        "1 when the modem answered this poll; 0 when its port was missing, silent or garbled",
-    ),
+    Field("available", INT, "", "1 when the modem answered this poll; 0 when its port was missing, silent or garbled"),
 )
 WIFI = _m(
     "wifi",
@@ -176,13 +167,8 @@ WIFI_DAILY = _m(
     "wifi_daily",
     ("ap",),
     "Wi-Fi use per local day; time = local midnight (Asia/Ho_Chi_Minh), rewritten as the day goes on",
-    Field(
-        "unique_users",
-        INT,
-        "",
-        "distinct salted MAC hashes seen this day (the salt changes daily, so a "
-        "week's use is a sum of user-days, not distinct people)",
-    ),
+    Field("unique_users", INT, "", "distinct salted MAC hashes seen this day (the salt changes daily, so a "
+          "week's use is a sum of user-days, not distinct people)"),
     Field("sessions", INT, "", "associations started this day"),
 )
 STREETLIGHT = _m(
@@ -215,21 +201,11 @@ GATEWAY = _m(
     Field("buffer_bytes", INT, "B", "bytes of points waiting in the buffer"),
     Field("forwarded_total", INT, "", "points written to InfluxDB since the buffer was created"),
     Field("dropped_total", INT, "", "points dropped by the disk budget"),
-    Field(
-        "rejected_total",
-        INT,
-        "",
-        "inputs refused (malformed, from an unknown device, on a topic no format "
-        "reads) and points dead-lettered, since the buffer was created: the sum of the rejected_* fields and "
-        "dead_letter_total",
-    ),
+    Field("rejected_total", INT, "", "inputs refused (malformed, from an unknown device, on a topic no format "
+          "reads) and points dead-lettered, since the buffer was created: the sum of the rejected_* fields and "
+          "dead_letter_total"),
     Field("rejected_unknown_device", INT, "", "light messages from devices not in the light inventory"),
-    Field(
-        "rejected_ignored_topic",
-        INT,
-        "",
-        "light messages on a topic no format reads (commands, firmware topics)",
-    ),
+    Field("rejected_ignored_topic", INT, "", "light messages on a topic no format reads (commands, firmware topics)"),
     Field("rejected_topic_too_long", INT, "", "light messages whose topic is longer than the lights' limit"),
     Field("rejected_bad_topic", INT, "", "light messages with an empty topic or one that is not UTF-8"),
     Field("rejected_payload_too_large", INT, "", "light messages longer than max_payload_bytes"),
@@ -263,20 +239,8 @@ INDICATOR_ENTRY = _m(
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(
-    {
-        m.name: m
-        for m in (
-            UPLINK,
-            UPLINK_EVENT,
-            MODEM,
-            WIFI,
-            WIFI_DAILY,
-            STREETLIGHT,
-            GATEWAY,
-            INDICATOR,
-            INDICATOR_ENTRY,
-        )
-    }
+    {m.name: m for m in (UPLINK, UPLINK_EVENT, MODEM, WIFI, WIFI_DAILY, STREETLIGHT, GATEWAY, INDICATOR,
+                         INDICATOR_ENTRY)}
 )
 
 
@@ -315,11 +279,5 @@ def site_tags(
     province: str | None = None,
 ) -> dict[str, str]:
     """The site tags for every point of one gateway, leaving out the ones not configured."""
-    tags = {
-        "village": village,
-        "gateway": gateway,
-        "commune": commune,
-        "district": district,
-        "province": province,
-    }
+    tags = {"village": village, "gateway": gateway, "commune": commune, "district": district, "province": province}
     return {k: v for k, v in tags.items() if v}

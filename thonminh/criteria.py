@@ -37,11 +37,7 @@ __all__ = [
 #: The defaults shipped with thonminh; ``criteria_file`` in server.toml replaces them.
 DEFAULT_CRITERIA_FILE: Final = Path(__file__).with_name("criteria.yaml")
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-    "==": operator.eq,
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
 }
 VERDICTS: Final = ("pass", "fail", "insufficient_data")
 
@@ -91,10 +87,8 @@ class Criterion(StrictModel):
         known = {p.name for p in spec.params}
         for name in self.params:
             if name not in known:
-                raise ValueError(
-                    f"params.{name}: unknown parameter of {self.figure} "
-                    f"(known: {', '.join(sorted(known)) or 'none'})"
-                )
+                raise ValueError(f"params.{name}: unknown parameter of {self.figure} "
+                                 f"(known: {', '.join(sorted(known)) or 'none'})")
         for param in spec.params:
             value = self.params.get(param.name)
             if value is None:
@@ -124,13 +118,8 @@ class Criterion(StrictModel):
         return seconds
 
     def verdict(self, value: float | None, coverage: float) -> str:
-        return verdict(
-            value,
-            coverage,
-            comparator=self.comparator,
-            threshold=self.threshold,
-            min_coverage=self.min_coverage,
-        )
+        return verdict(value, coverage, comparator=self.comparator, threshold=self.threshold,
+                       min_coverage=self.min_coverage)
 
 
 class CriteriaSet(StrictModel):
@@ -176,9 +165,7 @@ def load_criteria(path: str | Path = DEFAULT_CRITERIA_FILE) -> CriteriaSet:
         raise ConfigError(_name_criteria(format_validation_error(err, path.name), raw)) from err
 
 
-def verdict(
-    value: float | None, coverage: float, *, comparator: str, threshold: float, min_coverage: float
-) -> str:
+def verdict(value: float | None, coverage: float, *, comparator: str, threshold: float, min_coverage: float) -> str:
     """``insufficient_data`` without a value or under the minimum coverage, else ``pass``/``fail``."""
     if value is None or coverage < min_coverage:
         return "insufficient_data"

@@ -71,16 +71,8 @@ class LightDevice:
     """One controller with one or more outputs, publishing in ``format``."""
 
     def __init__(
-        self,
-        device: str,
-        format: Format,
-        outputs: Sequence[Output],
-        *,
-        seed: int = 0,
-        tz: str = DAILY_TZ,
-        qos: int = 1,
-        esphome_prefix: str = "esphome",
-        json_base: str = "thonminh/light",
+        self, device: str, format: Format, outputs: Sequence[Output], *, seed: int = 0, tz: str = DAILY_TZ,
+        qos: int = 1, esphome_prefix: str = "esphome", json_base: str = "thonminh/light",
     ) -> None:
         self.device = device
         self.format = format
@@ -108,11 +100,8 @@ class LightDevice:
 
     @property
     def status_topic(self) -> str:
-        return {
-            "tasmota": f"tele/{self.device}/LWT",
-            "esphome": f"{self._esphome}/status",
-            "json": f"{self._json}/status",
-        }[self.format]
+        return {"tasmota": f"tele/{self.device}/LWT", "esphome": f"{self._esphome}/status",
+                "json": f"{self._json}/status"}[self.format]
 
     def will(self) -> SimMessage:
         """What the broker publishes for the device when its connection dies."""
@@ -148,14 +137,9 @@ class LightDevice:
         word = "ON" if on else "OFF"
         if self.format == "tasmota":
             key = "POWER" if len(self.outputs) == 1 else f"POWER{i + 1}"
-            return [
-                SimMessage(
-                    f"stat/{self.device}/RESULT",
-                    json.dumps({key: word}, separators=(",", ":")).encode(),
-                    self.qos,
-                ),
-                SimMessage(f"stat/{self.device}/{key}", word.encode(), self.qos),
-            ]
+            return [SimMessage(f"stat/{self.device}/RESULT", json.dumps({key: word}, separators=(",", ":")).encode(),
+                               self.qos),
+                    SimMessage(f"stat/{self.device}/{key}", word.encode(), self.qos)]
         if self.format == "esphome":
             return [self._esphome_light(i)]
         return [self._json_state(i, now_ms)]
@@ -196,8 +180,7 @@ class LightDevice:
         up = self._uptime_s(now_ms)
         power = ",".join(
             f'"{"POWER" if len(self.outputs) == 1 else f"POWER{i + 1}"}":"{"ON" if on else "OFF"}"'
-            for i, on in enumerate(self.on)
-        )
+            for i, on in enumerate(self.on))
         rssi = max(0, min(100, 2 * (self.signal + 100)))
         payload = (
             f'{{"Time":"{self._local(now_ms)}","Uptime":"{_uptime(up)}","UptimeSec":{up},"Heap":26,'
@@ -233,26 +216,16 @@ class LightDevice:
 
     def _esphome_light(self, i: int) -> SimMessage:
         state = "ON" if self.on[i] else "OFF"
-        return SimMessage(
-            f"{self._esphome}/light/{self._esphome_object(i)}/state",
-            f'{{"color_mode":"onoff","state":"{state}","color":{{}}}}'.encode(),
-            self.qos,
-            True,
-        )
+        return SimMessage(f"{self._esphome}/light/{self._esphome_object(i)}/state",
+                          f'{{"color_mode":"onoff","state":"{state}","color":{{}}}}'.encode(), self.qos, True)
 
     def _esphome_sensors(self) -> list[SimMessage]:
         watts = sum(self.power(i) for i in range(len(self.outputs)))
         amps = watts / self.voltage / 0.95 if watts else 0.0
-        values = {
-            "power": f"{watts:.1f}",
-            "voltage": f"{self.voltage:.1f}",
-            "current": f"{amps:.3f}",
-            "energy": f"{self.energy_kwh:.3f}",
-        }
-        return [
-            SimMessage(f"{self._esphome}/sensor/{name}/state", value.encode(), self.qos, True)
-            for name, value in values.items()
-        ]
+        values = {"power": f"{watts:.1f}", "voltage": f"{self.voltage:.1f}", "current": f"{amps:.3f}",
+                  "energy": f"{self.energy_kwh:.3f}"}
+        return [SimMessage(f"{self._esphome}/sensor/{name}/state", value.encode(), self.qos, True)
+                for name, value in values.items()]
 
     def _json_state(self, i: int, now_ms: int) -> SimMessage:
         self.seq += 1
@@ -261,29 +234,18 @@ class LightDevice:
         data: dict[str, object] = {"v": 1, "seq": self.seq, "boot": self.boot}
         if len(self.outputs) > 1:
             data["channel"] = self.outputs[i].channel or str(i + 1)
-        data.update(
-            {
-                "on": self.on[i],
-                "level": self.level[i],
-                "power_w": watts,
-                "voltage_v": round(self.voltage, 1),
-                "current_a": round(watts / self.voltage / 0.95, 3) if watts else 0.0,
-                "energy_kwh": round(self.energy_kwh, 3),
-                "faults": faults,
-                "uptime_s": self._uptime_s(now_ms),
-                "rssi_dbm": self.signal,
-            }
-        )
+        data.update({
+            "on": self.on[i], "level": self.level[i], "power_w": watts, "voltage_v": round(self.voltage, 1),
+            "current_a": round(watts / self.voltage / 0.95, 3) if watts else 0.0,
+            "energy_kwh": round(self.energy_kwh, 3), "faults": faults, "uptime_s": self._uptime_s(now_ms),
+            "rssi_dbm": self.signal,
+        })
         return SimMessage(f"{self._json}/state", json.dumps(data, separators=(",", ":")).encode(), self.qos)
 
 
 def village_from_inventory(
-    inventory: Sequence[object],
-    *,
-    seed: int = 0,
-    behaviours: Mapping[str, Behaviour] | None = None,
-    tz: str = DAILY_TZ,
-    qos: int = 1,
+    inventory: Sequence[object], *, seed: int = 0, behaviours: Mapping[str, Behaviour] | None = None,
+    tz: str = DAILY_TZ, qos: int = 1,
 ) -> list[LightDevice]:
     """One simulated device per inventory device (rows with ``id, device, channel, format, rated_w``)."""
     behaviours = behaviours or {}
@@ -292,10 +254,8 @@ def village_from_inventory(
         by_device.setdefault(light.device, []).append(light)  # type: ignore[attr-defined]
     devices = []
     for device, lights in by_device.items():
-        outputs = [
-            Output(light.channel, light.rated_w, behaviours.get(light.id, "normal"))  # type: ignore[attr-defined]
-            for light in lights
-        ]
+        outputs = [Output(light.channel, light.rated_w, behaviours.get(light.id, "normal"))  # type: ignore[attr-defined]
+                   for light in lights]
         devices.append(LightDevice(device, lights[0].format, outputs, seed=seed, tz=tz, qos=qos))  # type: ignore[attr-defined]
     return devices
 
@@ -307,22 +267,14 @@ class DeviceLink:
     DISCONNECT, as a power cut does, and the link stays down as a dead device would."""
 
     def __init__(
-        self,
-        device: LightDevice,
-        host: str,
-        port: int,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        tls_context: ssl.SSLContext | None = None,
-        keepalive: int = 30,
+        self, device: LightDevice, host: str, port: int, *, username: str | None = None,
+        password: str | None = None, tls_context: ssl.SSLContext | None = None, keepalive: int = 30,
     ) -> None:
         will = device.will()
         self.device = device
         self._address = (host, port, keepalive)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"sim-{device.device}", reconnect_on_failure=False
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-{device.device}",
+                                  reconnect_on_failure=False)
         if username is not None:
             self.client.username_pw_set(username, password)
         self.client.will_set(will.topic, will.payload, will.qos, will.retain)
@@ -331,9 +283,8 @@ class DeviceLink:
         self._connected = threading.Event()
         self.client.on_connect = self._on_connect
 
-    def _on_connect(
-        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
-    ) -> None:
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
+                    properties: object) -> None:
         if not reason.is_failure:
             self._connected.set()
 
@@ -343,9 +294,7 @@ class DeviceLink:
         self.client.loop_start()
         if not await asyncio.to_thread(self._connected.wait, 10):
             self.client.loop_stop()
-            raise ConnectionError(
-                f"{self.device.device}: the broker at {host}:{port} did not accept the device"
-            )
+            raise ConnectionError(f"{self.device.device}: the broker at {host}:{port} did not accept the device")
         return self
 
     async def close(self) -> None:
@@ -373,24 +322,16 @@ class DeviceLink:
 
 
 async def run_village(
-    devices: Sequence[LightDevice],
-    *,
-    host: str,
-    port: int,
-    expected_on: Callable[[int], bool],
-    report_period_s: float,
-    stop: asyncio.Event,
-    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    credentials: Mapping[str, tuple[str, str]] | None = None,
-    tls_context: ssl.SSLContext | None = None,
+    devices: Sequence[LightDevice], *, host: str, port: int, expected_on: Callable[[int], bool],
+    report_period_s: float, stop: asyncio.Event, now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    credentials: Mapping[str, tuple[str, str]] | None = None, tls_context: ssl.SSLContext | None = None,
 ) -> None:
     """Run every device on its own connection until ``stop``; reports every ``report_period_s`` (with jitter)."""
 
     async def one(device: LightDevice) -> None:
         username, password = (credentials or {}).get(device.device, (None, None))
-        async with DeviceLink(
-            device, host, port, username=username, password=password, tls_context=tls_context
-        ) as link:
+        async with DeviceLink(device, host, port, username=username, password=password,
+                              tls_context=tls_context) as link:
             await link.publish(device.birth(now_ms()))
             while not stop.is_set():
                 t = now_ms()

@@ -40,14 +40,8 @@ class Target:
     kind = "target"
     socktype = socket.SOCK_STREAM
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        allow_peers: Iterable[str] | None = None,
-        down_mode: DownMode = "refuse",
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, allow_peers: Iterable[str] | None = None,
+                 down_mode: DownMode = "refuse") -> None:
         self.host = host
         self.port = port
         self.allow_peers = set(allow_peers) if allow_peers is not None else None
@@ -163,16 +157,9 @@ class HttpTarget(Target):
 
     kind = "http"
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        status: int = 204,
-        tls: ssl.SSLContext | None = None,
-        allow_peers: Iterable[str] | None = None,
-        down_mode: DownMode = "refuse",
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, status: int = 204,
+                 tls: ssl.SSLContext | None = None, allow_peers: Iterable[str] | None = None,
+                 down_mode: DownMode = "refuse") -> None:
         super().__init__(host, port, allow_peers=allow_peers, down_mode=down_mode)
         self.status = status
         self.tls = tls  # a server context: answer HTTPS
@@ -203,13 +190,9 @@ class HttpTarget(Target):
                     if not chunk:
                         return
                     request += chunk
-                reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(
-                    self.status, ""
-                )
-                conn.sendall(
-                    f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
-                    "Connection: close\r\n\r\n".encode()
-                )
+                reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(self.status, "")
+                conn.sendall(f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n".encode())
                 self.served += 1
             except OSError:
                 return
@@ -221,15 +204,8 @@ class DnsTarget(Target):
     kind = "dns"
     socktype = socket.SOCK_DGRAM
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        answer: str = "192.0.2.53",
-        allow_peers: Iterable[str] | None = None,
-        down_mode: DownMode = "refuse",
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, answer: str = "192.0.2.53",
+                 allow_peers: Iterable[str] | None = None, down_mode: DownMode = "refuse") -> None:
         super().__init__(host, port, allow_peers=allow_peers, down_mode=down_mode)
         self.answer = answer
 

@@ -23,18 +23,8 @@ from thonminh.config import StrictModel
 from thonminh.contract import DAILY_TZ, FieldValue, Point
 
 __all__ = [
-    "HEALTH_STATES",
-    "Emit",
-    "GatewayFigures",
-    "HealthDetail",
-    "HealthState",
-    "PolledSource",
-    "PushSource",
-    "Reject",
-    "ReportHealth",
-    "Source",
-    "SourceConfig",
-    "SourceContext",
+    "HEALTH_STATES", "Emit", "GatewayFigures", "HealthDetail", "HealthState", "PolledSource", "PushSource", "Reject",
+    "ReportHealth", "Source", "SourceConfig", "SourceContext",
 ]
 
 #: Hand points to the pipeline; resolves once they are durably committed to the buffer.
@@ -113,20 +103,11 @@ class SourceContext:
     reject: Reject = _no_reject
     health: ReportHealth = _no_health
 
-    def point(
-        self,
-        measurement: str,
-        tags: Mapping[str, str],
-        fields: Mapping[str, FieldValue],
-        time_ms: int | None = None,
-    ) -> Point:
+    def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
+              time_ms: int | None = None) -> Point:
         """A point carrying this gateway's site tags plus ``tags``, stamped now unless ``time_ms`` is given."""
-        return Point(
-            measurement,
-            {**self.site_tags, **tags},
-            dict(fields),
-            self.now_ms() if time_ms is None else time_ms,
-        )
+        return Point(measurement, {**self.site_tags, **tags}, dict(fields),
+                     self.now_ms() if time_ms is None else time_ms)
 
 
 class Source(ABC):
@@ -148,10 +129,10 @@ class Source(ABC):
     def name(self) -> str:
         return self.config.name or self.kind
 
-    async def init(self) -> None:  # noqa: B027
+    async def init(self) -> None:  # noqa: B027 - optional hook, most sources need none
         """Check what can be checked before running; raise ``ConfigError`` for what cannot work."""
 
-    async def close(self) -> None:  # noqa: B027
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Called once, also after a failed ``init``."""
 
 

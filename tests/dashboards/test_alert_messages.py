@@ -33,27 +33,15 @@ Render = Callable[[str, str], str]
 @pytest.fixture(scope="module")
 def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
     go = shutil.which("go")
-    assert go, (
-        "Go is needed to render the notification templates: scripts/ensure-services.sh installs golang-go"
-    )
+    assert go, "Go is needed to render the notification templates: scripts/ensure-services.sh installs golang-go"
     work = tmp_path_factory.mktemp("tmplrender")
     binary = work / "tmplrender"
     # standard library only: no module download, nothing leaves the machine
-    env = {
-        **os.environ,
-        "GOCACHE": str(work / "cache"),
-        "GOPATH": str(work / "gopath"),
-        "GOFLAGS": "",
-        "GO111MODULE": "on",
-        "GOTOOLCHAIN": "local",
-        "GOPROXY": "off",
-    }
-    subprocess.run(
-        [go, "build", "-o", str(binary), str(RENDERER)], check=True, env=env, timeout=300, capture_output=True
-    )
-    provisioned = yaml.safe_load(
-        (ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8")
-    )
+    env = {**os.environ, "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"), "GOFLAGS": "",
+           "GO111MODULE": "on", "GOTOOLCHAIN": "local", "GOPROXY": "off"}
+    subprocess.run([go, "build", "-o", str(binary), str(RENDERER)], check=True, env=env, timeout=300,
+                   capture_output=True)
+    provisioned = yaml.safe_load((ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8"))
     templates = []
     for i, t in enumerate(provisioned["templates"]):
         path = work / f"t{i}.tmpl"
@@ -61,13 +49,8 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
         templates.append(str(path))
 
     def run(text: str, name: str) -> str:
-        done = subprocess.run(
-            [str(binary), "-text", text, "-payload", str(FIXTURES / f"{name}.json"), *templates],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        done = subprocess.run([str(binary), "-text", text, "-payload", str(FIXTURES / f"{name}.json"), *templates],
+                              capture_output=True, text=True, timeout=30, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -82,13 +65,8 @@ def _local(stamp: str) -> str:
 
 def _fields(env: Mapping[str, str]) -> set[str]:
     doc, _ = document(env)
-    return {
-        v
-        for cp in doc["contactPoints"]
-        for r in cp["receivers"]
-        for k, v in r["settings"].items()
-        if k in ("message", "title", "subject")
-    }
+    return {v for cp in doc["contactPoints"] for r in cp["receivers"]
+            for k, v in r["settings"].items() if k in ("message", "title", "subject")}
 
 
 def test_every_contact_point_sends_the_thonminh_templates() -> None:
@@ -106,11 +84,7 @@ def test_message_names_the_village_the_device_what_and_since_when(render: Render
         labels = alert["labels"]
         place = f"thôn {labels['village']}, xã {labels['commune']}, huyện {labels['district']}, tỉnh {labels['province']}"
         assert f"Nơi: {place}" in block
-        device = (
-            f"đường truyền {labels['link']}"
-            if "link" in labels
-            else f"đèn {labels['light']} (khu {labels['zone']})"
-        )
+        device = f"đường truyền {labels['link']}" if "link" in labels else f"đèn {labels['light']} (khu {labels['zone']})"
         assert f"Thiết bị: {device}" in block
         assert f"Chi tiết: {alert['annotations']['summary']}" in block
         assert f"Từ lúc: {_local(alert['startsAt'])}" in block

@@ -34,9 +34,7 @@ def clean(seen, *refused: int) -> None:
     """No request left 127.0.0.1 and nothing failed, but the statuses the test asked for (a refused page is
     logged by the browser as a failed load)."""
     assert seen.foreign() == [], f"requests left this machine: {seen.foreign()}"
-    expected = {
-        f"console: Failed to load resource: the server responded with a status of {s} " for s in refused
-    }
+    expected = {f"console: Failed to load resource: the server responded with a status of {s} " for s in refused}
     assert [e for e in seen.errors if not any(e.startswith(x) for x in expected)] == [], seen.errors
 
 
@@ -166,10 +164,7 @@ def test_overview_sorts_filters_and_links(live, watched) -> None:
     assert names == sorted(names, key=str.casefold) and "Khả Lý Thượng" in names and "Bản Vẹn" in names
     counts = page.locator("tr.counts").inner_text()
     fiber = next(c for c in rollup["criteria"] if c["id"] == "fiber_availability")
-    assert (
-        f"{fiber['counts']['pass']} {fiber['counts']['fail']} {fiber['counts']['insufficient_data']}"
-        in counts
-    )
+    assert f"{fiber['counts']['pass']} {fiber['counts']['fail']} {fiber['counts']['insufficient_data']}" in counts
     shot(page, "overview")
     # sort by fiber availability: the worst first (Bản Vẹn has one day of data: insufficient)
     page.click("a.sort:has-text('cáp quang')")

@@ -27,14 +27,8 @@ from thonminh.localservices import free_port
 def served(seeded) -> Iterator[str]:
     """The criteria service on a loopback port, as uvicorn runs it in production."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(make_config(seeded.url, seeded.database)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(make_config(seeded.url, seeded.database)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -59,13 +53,8 @@ def test_every_answer_matches_the_published_schema(served: str):
     seen: dict[int, int] = {}
 
     @given(case=cases)
-    @settings(
-        max_examples=250,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
     def run(case):
         # a pattern-valid pair of times can still make an empty window (end before start, a day past now): the
         # schema says so in words, so valid-looking input is not held to "must be accepted"

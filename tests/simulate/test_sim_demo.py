@@ -25,9 +25,7 @@ CRITERIA = yaml.safe_load((ROOT / "thonminh" / "criteria.yaml").read_text())["cr
 #: the verdicts' words in the dossier and on the pages (server/report/vi.py and server/pages/i18n.py write them)
 LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu"}
 #: the header of a criterion's evidence table in the dossier, then the verdict
-_EVIDENCE = re.compile(
-    r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu (Đạt|Không đạt|Chưa đủ dữ liệu) "
-)
+_EVIDENCE = re.compile(r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu (Đạt|Không đạt|Chưa đủ dữ liệu) ")
 
 
 def _alive(pids: set[int]) -> list[str]:
@@ -41,7 +39,7 @@ def _alive(pids: set[int]) -> list[str]:
         except OSError:
             continue
         # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its closing parenthesis
-        fields = stat[stat.rindex(")") + 2 :].split()
+        fields = stat[stat.rindex(")") + 2:].split()
         state, pgrp = fields[0], int(fields[2])
         if state != "Z" and (int(entry.name) in pids or pgrp in pids):
             found.append(stat[:120])
@@ -68,12 +66,8 @@ def _pdf_text(pdf: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(pdf)
         f.flush()
-        done = subprocess.run(
-            ["pdftotext", "-enc", "UTF-8", "-layout", f.name, "-"],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
+        done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", f.name, "-"], capture_output=True,
+                              check=True, timeout=60)
     return done.stdout.decode("utf-8")
 
 
@@ -83,7 +77,7 @@ def dossier_verdicts(text: str) -> dict[str, str]:
     for criterion in CRITERIA:
         heading = re.search(rf"^\f?\s*{re.escape(criterion['title']['vi'])}$", text, re.MULTILINE)
         assert heading, f"{criterion['id']}: no evidence section in the dossier"
-        verdict = _EVIDENCE.search(" ".join(text[heading.end() : heading.end() + 800].split()))
+        verdict = _EVIDENCE.search(" ".join(text[heading.end():heading.end() + 800].split()))
         assert verdict, f"{criterion['id']}: no verdict under its heading"
         found[criterion["id"]] = verdict.group(1)
     return found
@@ -92,12 +86,8 @@ def dossier_verdicts(text: str) -> dict[str, str]:
 def page_verdicts(html: str) -> dict[str, str]:
     """Each criterion's verdict on the village page: its article's verdict badge (class and words)."""
     found = {}
-    for cid, verdict, words in re.findall(
-        r'<article class="criterion" id="c-([\w-]+)">.*?'
-        r'<span class="verdict (\w+)">([^<]*)</span>',
-        html,
-        re.DOTALL,
-    ):
+    for cid, verdict, words in re.findall(r'<article class="criterion" id="c-([\w-]+)">.*?'
+                                          r'<span class="verdict (\w+)">([^<]*)</span>', html, re.DOTALL):
         assert words == LABELS[verdict], (cid, verdict, words)
         found[cid] = verdict
     return found
@@ -105,9 +95,7 @@ def page_verdicts(html: str) -> dict[str, str]:
 
 def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None:
     dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
-    download = re.search(
-        r"^  download +curl -H 'X-API-Key: (\S+)' -o dossier\.pdf '(\S+)'$", out, re.MULTILINE
-    )
+    download = re.search(r"^  download +curl -H 'X-API-Key: (\S+)' -o dossier\.pdf '(\S+)'$", out, re.MULTILINE)
     assert dossier and download, out
     assert download.group(1) == key and download.group(2) == dossier.group(1)
     # the dossier, the village page and the printed criteria call all ask for the same window
@@ -135,12 +123,7 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("THONMINH_DEMO_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "thonminh.cli", "demo", "--duration", "22", "--workdir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
     try:
         out = _report_until_running(proc, 240)
         printed = {}

@@ -37,10 +37,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lights (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS log (n INTEGER PRIMARY KEY, rows TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 """
-_UPSERT: Final = (
-    "INSERT INTO lights (id, state, updated_ms) VALUES (?, ?, ?) "
-    "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms"
-)
+_UPSERT: Final = ("INSERT INTO lights (id, state, updated_ms) VALUES (?, ?, ?) "
+                  "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms")
 #: One encoder built once: json.dumps with non-default separators builds a new encoder per call (10 us a row).
 _std_encode: Final = json.JSONEncoder(separators=(",", ":")).encode
 try:
@@ -55,9 +53,7 @@ _FOLD_EVERY: Final = 256
 class LightJournal:
     """Blocking by design: the source calls ``write`` in a worker thread, one call at a time."""
 
-    def __init__(
-        self, path: Path, *, fold_every: int = _FOLD_EVERY, logger: logging.Logger | None = None
-    ) -> None:
+    def __init__(self, path: Path, *, fold_every: int = _FOLD_EVERY, logger: logging.Logger | None = None) -> None:
         self.path = Path(path)
         self.log = logger or logging.getLogger(__name__)
         self.fold_every = max(1, fold_every)
@@ -67,10 +63,8 @@ class LightJournal:
             self._db = self._open()
         except sqlite3.DatabaseError as err:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self.log.error(
-                "light journal unreadable, starting afresh",
-                extra={"path": str(self.path), "moved_to": str(aside), "error": str(err)},
-            )
+            self.log.error("light journal unreadable, starting afresh", extra={"path": str(self.path),
+                                                                              "moved_to": str(aside), "error": str(err)})
             for suffix in ("", "-wal", "-shm"):
                 part = Path(f"{self.path}{suffix}")
                 if part.exists():

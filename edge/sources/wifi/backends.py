@@ -86,11 +86,8 @@ async def run_command(argv: list[str], timeout: float) -> CommandResult:
     """Run ``argv`` (no shell) with a deadline; the whole process group is killed on timeout or cancel."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
     except FileNotFoundError:
         raise BackendError(f"{argv[0]}: command not found") from None
@@ -104,9 +101,7 @@ async def run_command(argv: list[str], timeout: float) -> CommandResult:
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
             raise
-        raise BackendError(
-            f"{Path(argv[0]).name} {' '.join(argv[1:3])}: no answer within {timeout:g} s"
-        ) from None
+        raise BackendError(f"{Path(argv[0]).name} {' '.join(argv[1:3])}: no answer within {timeout:g} s") from None
     assert proc.returncode is not None
     return CommandResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
@@ -153,17 +148,8 @@ class UbusBackend:
         ssh = self._ssh
         if ssh is None:
             return remote
-        argv = [
-            ssh.command,
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"ConnectTimeout={math.ceil(self.config.timeout_s)}",
-            "-p",
-            str(ssh.port),
-            "-l",
-            ssh.user,
-        ]
+        argv = [ssh.command, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={math.ceil(self.config.timeout_s)}",
+                "-p", str(ssh.port), "-l", ssh.user]
         if ssh.identity_file:
             argv += ["-i", str(ssh.identity_file), "-o", "IdentitiesOnly=yes"]
         if ssh.known_hosts_file:
@@ -217,9 +203,8 @@ class UbusHttpBackend:
         self._ifaces = _Rotating(config.interfaces)
         self._session: str | None = None
         self._id = 0
-        self._client = httpx.AsyncClient(
-            timeout=config.timeout_s, verify=config.http.verify_tls, transport=transport
-        )
+        self._client = httpx.AsyncClient(timeout=config.timeout_s, verify=config.http.verify_tls,
+                                         transport=transport)
 
     async def _rpc(self, session: str, obj: str, method: str, args: dict[str, Any]) -> dict[str, Any]:
         self._id += 1
@@ -237,27 +222,15 @@ class UbusHttpBackend:
         except ValueError:
             raise BackendError(f"{self.http.url}: answer is not JSON", sample=redact(response.text)) from None
         if not isinstance(data, dict):
-            raise BackendError(
-                f"{self.http.url}: answer is not a JSON-RPC object", sample=redact(response.text)
-            )
+            raise BackendError(f"{self.http.url}: answer is not a JSON-RPC object", sample=redact(response.text))
         return data
 
     async def _login(self) -> str:
-        data = await self._rpc(
-            _NULL_SESSION,
-            "session",
-            "login",
-            {"username": self.http.username, "password": self.http.password.get_secret_value()},
-        )
+        data = await self._rpc(_NULL_SESSION, "session", "login",
+                               {"username": self.http.username, "password": self.http.password.get_secret_value()})
         result = data.get("result")
-        if (
-            isinstance(result, list)
-            and result
-            and result[0] == 0
-            and len(result) > 1
-            and isinstance(result[1], dict)
-            and isinstance(result[1].get("ubus_rpc_session"), str)
-        ):
+        if isinstance(result, list) and result and result[0] == 0 and len(result) > 1 \
+                and isinstance(result[1], dict) and isinstance(result[1].get("ubus_rpc_session"), str):
             session: str = result[1]["ubus_rpc_session"]
             return session
         raise BackendError(f"rpcd login as {self.http.username!r} refused (check the user and password)")
@@ -292,9 +265,8 @@ class UbusHttpBackend:
                 raise BackendError(f"ubus hostapd.{iface} get_clients: status {status}")
             self._ifaces.found(iface)
             leases, leases_error = await self._leases()
-            return RawReading(
-                "ubus", iface, json.dumps(reply if reply is not None else {}), None, leases, leases_error
-            )
+            return RawReading("ubus", iface, json.dumps(reply if reply is not None else {}), None,
+                              leases, leases_error)
         names = ", ".join(f"hostapd.{i}" for i in self.config.interfaces)
         raise ApAbsent(f"ubus: no {names} (radio disabled, or check `interfaces`)")
 
@@ -331,10 +303,8 @@ class HostapdCliBackend:
         text = result.stdout + result.stderr
         if result.returncode != 0 or "Failed to connect to hostapd" in text:
             # hostapd may well be running with another ctrl_interface: unknown, not down.
-            raise BackendError(
-                f"hostapd_cli -i {iface} {command} exited {result.returncode}: "
-                f"{_first_line(result.stderr or result.stdout)}"
-            )
+            raise BackendError(f"hostapd_cli -i {iface} {command} exited {result.returncode}: "
+                               f"{_first_line(result.stderr or result.stdout)}")
         return result.stdout
 
     async def read(self) -> RawReading:
@@ -373,14 +343,11 @@ class IwBackend:
             if info.returncode != 0 and _IW_NO_DEVICE in info.stderr + info.stdout:
                 continue
             if info.returncode != 0:
-                raise BackendError(
-                    f"iw dev {iface} info exited {info.returncode}: {_first_line(info.stderr)}"
-                )
+                raise BackendError(f"iw dev {iface} info exited {info.returncode}: {_first_line(info.stderr)}")
             dump = await self._iw(iface, "station", "dump")
             if dump.returncode != 0:
-                raise BackendError(
-                    f"iw dev {iface} station dump exited {dump.returncode}: {_first_line(dump.stderr)}"
-                )
+                raise BackendError(f"iw dev {iface} station dump exited {dump.returncode}: "
+                                   f"{_first_line(dump.stderr)}")
             self._ifaces.found(iface)
             leases, leases_error = await _read_local_file(self.config.leases_file)
             return RawReading("iw", iface, dump.stdout, info.stdout, leases, leases_error)

@@ -15,9 +15,7 @@ def test_rows_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "lights.sqlite"
     with LightJournal(path) as journal:
         journal.write({"a": LightState(on=True, faults=["lamp_failure"]).to_json()}, now_ms=1)
-        journal.write(
-            {"a": LightState(on=False).to_json(), "b": {"on": True, "from_a_newer_gateway": 1}}, now_ms=2
-        )
+        journal.write({"a": LightState(on=False).to_json(), "b": {"on": True, "from_a_newer_gateway": 1}}, now_ms=2)
     with LightJournal(path) as journal:
         rows = journal.load()
     assert rows["a"]["on"] is False and rows["a"]["faults"] == []
@@ -65,21 +63,12 @@ def test_rows_read_back_exactly_whatever_they_hold(tmp_path: Path) -> None:
     """The rows are written with msgspec where it can and the stdlib where it cannot (a lone surrogate, which
     our JSON's ``boot`` may carry); either way ``load`` gives back the same values."""
     rows = {
-        "a": LightState(
-            on=True,
-            power_w=0.1 + 0.2,
-            energy_kwh=1e16,
-            voltage_v=-0.0,
-            boot="é\n\x00",
-            seq=2**32 - 1,
-            faults=["lamp_failure"],
-        ).to_json(),
+        "a": LightState(on=True, power_w=0.1 + 0.2, energy_kwh=1e16, voltage_v=-0.0, boot="é\n\x00",
+                        seq=2**32 - 1, faults=["lamp_failure"]).to_json(),
         "b": LightState(boot="\ud800", reports=3).to_json(),
     }
     with LightJournal(tmp_path / "lights.sqlite") as journal:
         journal.write(rows, now_ms=1)
         loaded = journal.load()
-    assert {k: LightState.from_json(v) for k, v in loaded.items()} == {
-        k: LightState.from_json(v) for k, v in rows.items()
-    }
+    assert {k: LightState.from_json(v) for k, v in loaded.items()} == {k: LightState.from_json(v) for k, v in rows.items()}
     assert loaded["a"]["power_w"] == 0.1 + 0.2 and loaded["b"]["boot"] == "\ud800"

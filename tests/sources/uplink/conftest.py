@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sourcekit import collected, make_ctx  # noqa: F401 - fixtures shared with the other source tests
 
 from edge.simulate.targets import DnsTarget, HttpTarget, TcpTarget
 
