@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
 
 from edge.config import gateway_config_model
 from edge.sources.base import GatewayFigures, Source, SourceContext
 from thonminh.contract import Point
 
-__all__ = ["SITE", "Collected", "FakeClock", "collected", "make_context", "make_ctx"]
+__all__ = ["SITE", "Collected", "FakeClock", "collected", "make_context", "make_ctx", "publish_all"]
 
 SITE = {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57}
 
@@ -87,3 +88,19 @@ def collected() -> Collected:
 def make_ctx(request: pytest.FixtureRequest, tmp_path: Path, collected: Collected) -> Callable[..., SourceContext]:
     """``make_context`` bound to the test's ``tmp_path`` and ``collected``, logging as ``test.<its folder>``."""
     return partial(make_context, tmp_path, collected, logger=f"test.{request.path.parent.name}")
+
+
+def publish_all(port: int, messages: Iterable[tuple[str, bytes]]) -> int:
+    """Publish at QoS 1 as one device on the broker at ``port`` and wait until it has every message (a plain paho
+    client in its own thread); how many were sent."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="hostile-device")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(60)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return len(infos)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
+from sourcekit import publish_all
 
 from edge.buffer import Buffer
 from edge.config import load_gateway_config
@@ -81,20 +81,6 @@ def hostile_round(k: int) -> Iterator[tuple[str, bytes]]:
         yield f"tele/{k}-{i:04d}{'y' * 10_000}/STATE", b'{"POWER":"ON"}'
     for i in range(2_000):  # and many short ones, each with a payload just under the lights' limit
         yield f"tele/stranger-{k}-{i:04d}/STATE", b'{"POWER":"ON","pad":"' + b"z" * 12_000 + b'"}'
-
-
-def publish_all(port: int, messages: Iterator[tuple[str, bytes]]) -> int:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="hostile-device")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(60)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return len(infos)
 
 
 def rss_mb(pid: int) -> float:

@@ -9,7 +9,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
+from sourcekit import publish_all
 
 from edge.sources.lights.router import MAX_TOPIC_BYTES
 from thonminh.localservices import MosquittoServer
@@ -18,20 +18,6 @@ from .conftest import Collector, lights_source, running, wait_for
 
 #: Memory the source may keep after any number of hostile messages (the agent's whole budget is 60 MB).
 GROWTH_LIMIT = 4 * 1024 * 1024
-
-
-def publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """Publish at QoS 1 and wait until the broker has every message (a plain paho client in its own thread)."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="hostile-device")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(60)
-    finally:
-        client.loop_stop()
-        client.disconnect()
 
 
 def traced_after_gc() -> int:
