@@ -16,7 +16,7 @@ access points never make 200 %); ``hours`` the best member's hours with a readin
 ``days`` days with a point / local days the window touches; ``present`` 1 when there is a value.
 
 InfluxDB 1.x facts these statements rest on (each checked against the real InfluxDB in
-``tests/dashboards/test_dash_influxql.py``): an aggregate over several subqueries in one ``FROM`` only reads
+``tests/dashboards/test_influxql.py``): an aggregate over several subqueries in one ``FROM`` only reads
 the first, so they are merged by a plain ``SELECT`` first and aggregated above it; ``x / 0`` is 0, not null;
 an outer query may filter on its subquery's fields; ``%`` works on the constants Grafana substitutes; and an
 integer divided by an integer is typed an integer where subqueries are merged (38.24 read as 38), so every

@@ -8,7 +8,6 @@ this machine and nothing failed. Screenshots go to ``tests/pages/artefacts/``.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -21,33 +20,13 @@ import httpx
 import pages_scenario as scenario
 import pytest
 import uvicorn
+from pages_kit import ADMIN_KEY, CHROMIUM, CHROMIUM_ARGS, page_config
 
 from server.app import create_app
-from server.config import ServerConfig
 from server.timeparse import iso
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_lines
 from thonminh.localservices import InfluxDBServer, free_port
-
-READ_KEY = "read-key-0123456789abcdef"
-ADMIN_KEY = "admin-key-0123456789abcdef"
-ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
-]
-VILLAGES = {"kha-ly-thuong": {"name": "Khả Lý Thượng", "public": True}, "ban-ven": {"name": "Bản Vẹn"}}
-
-
-def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerConfig:
-    return ServerConfig.model_validate({
-        "influxdb": {"url": url, "database": database, "timeout_s": 10},
-        "auth": {"read_keys": {"officials": read_key}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
-        "rollups": {"background": False},
-        "villages": VILLAGES,
-    })
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +112,6 @@ def watched(context):
     page.on("console", lambda m: seen.errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: seen.errors.append(f"pageerror: {e}"))
     return page, seen
-
-
-def shot(page, name: str) -> Path:
-    ARTEFACTS.mkdir(exist_ok=True)
-    path = ARTEFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -28,7 +28,7 @@ import pytest
 from thonminh.influx import InfluxClient
 
 from .conftest import gateway_config, wait_for, write_toml
-from .test_lights_mosquitto import MOSQ, VillageBroker
+from .test_mosquitto import MOSQ, VillageBroker
 
 THONMINH = Path(sys.executable).with_name("thonminh")
 GATEWAY_USER = "thonminh-gateway"

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pages_scenario as scenario
 import pytest
-from conftest import ADMIN_KEY, READ_KEY, page_config
 from fastapi.testclient import TestClient
+from pages_kit import ADMIN_KEY, READ_KEY, page_config
 
 from server.app import create_app
 from server.pages.daily import daily_values

@@ -15,7 +15,7 @@ from edge.sources.lights.tracker import LightTracker, TrackerSettings
 from thonminh.localservices import MosquittoServer
 
 from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
-from .test_lights_schedule import ms
+from .test_schedule import ms
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = ms(2024, 6, 21, 18, 30)

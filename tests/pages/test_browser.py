@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pages_scenario as scenario
 import pytest
-from conftest import ADMIN_KEY, READ_KEY, shot
+from pages_kit import ADMIN_KEY, READ_KEY, shot
 
 from server.pages.i18n import Lang
 

@@ -23,7 +23,7 @@ from thonminh.lineprotocol import encode_line
 from thonminh.localservices import MosquittoServer
 
 from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
-from .test_lights_schedule import ms
+from .test_schedule import ms
 
 REAL = tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
 DEVICES = ["sl-t1", "sl-t2", "sl-e1", "sl-j1", "stranger", "discover", "", "sl-t1/x", "é", "a" * 300]

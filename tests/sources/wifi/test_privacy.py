@@ -1,6 +1,6 @@
 """No MAC address, in any notation, in anything the source emits, rejects, logs or keeps on disk.
 
-The end-to-end counterpart (SQLite buffer and InfluxDB) is in test_wifi_e2e.py.
+The end-to-end counterpart (SQLite buffer and InfluxDB) is in test_e2e.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 from thonminh.localservices import MosquittoServer
 
 from .conftest import Collector, lights_source, running, wait_for
-from .test_lights_hostile import publish_all
+from .test_hostile import publish_all
 
 #: Well over the inbox's 64 KiB: 2 MB of reports from known lights, 1 KB each (over 64 KiB even within the
 #: broker's in-flight window of 100 messages).

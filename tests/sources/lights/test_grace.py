@@ -14,8 +14,8 @@ import pytest
 from edge.sources.lights.config import AstralScheduleConfig, FixedScheduleConfig
 from edge.sources.lights.schedule import DEFAULT_SWITCH_GRACE_S, FixedSchedule
 
-from .test_lights_schedule import TZ
-from .test_lights_tracker import Harness, T, secs
+from .test_schedule import TZ
+from .test_tracker import Harness, T, secs
 
 GRACE = 90.0
 

@@ -14,7 +14,7 @@ from edge.sources.lights.tracker import LightState, LightTracker, TrackerSetting
 from thonminh.contract import STREETLIGHT, Point
 from thonminh.lineprotocol import encode_line
 
-from .test_lights_schedule import TZ, ms
+from .test_schedule import TZ, ms
 
 INVENTORY = """id,device,channel,format,zone,latitude,longitude,rated_w,report_s
 a,sl-a,,tasmota,z1,21.38,106.57,60,

@@ -18,7 +18,7 @@ import pytest
 
 from edge.sources.lights.observation import PayloadError, json_object
 
-from .test_lights_fuzz import random_json
+from .test_fuzz import random_json
 
 REAL = [c["payload"].encode() for c in tomllib.loads(
     (Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]]
