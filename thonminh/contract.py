@@ -238,9 +238,26 @@ INDICATOR_ENTRY = _m(
     Field("corrects", STR, "", "the entry this one corrects (its entry time, ISO 8601), or ''"),
 )
 
+EVIDENCE = _m(
+    "evidence",
+    ("slot",),
+    "a gateway's signed manifest of one batch (thonminh/evidence.py); time = its last point's time; every point "
+    "it signs carries the int field evidence_seq = epoch * 2**32 + seq",
+    Field("epoch", INT, "", "starts again after each start that lost the gateway's RAM state (a power cut)"),
+    Field("seq", INT, "", "the manifest's number in its epoch, consecutive"),
+    Field("prev", STR, "", "SHA-256 (hex) of the previous manifest's signed message: the chain"),
+    Field("count", INT, "", "points signed"),
+    Field("first_ms", INT, "ms", "time of the first point signed"),
+    Field("points_sha256", STR, "", "SHA-256 (hex) of the digests"),
+    Field("digests", STR, "", "base64 of 12 bytes per point, sorted: CRC-32 of series and time, then 8 bytes of "
+          "SHA-256 of the canonical point"),
+    Field("key", STR, "", "fingerprint of the signing key (16 hex digits of SHA-256 of the raw public key)"),
+    Field("sig", STR, "", "base64 Ed25519 signature of the manifest's message"),
+)
+
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(
     {m.name: m for m in (UPLINK, UPLINK_EVENT, MODEM, WIFI, WIFI_DAILY, STREETLIGHT, GATEWAY, INDICATOR,
-                         INDICATOR_ENTRY)}
+                         INDICATOR_ENTRY, EVIDENCE)}
 )
 
 

@@ -20,7 +20,7 @@ SITE = {"village": "kha-ly-thuong", "gateway": "gw1"}
 def test_every_measurement_of_the_contract_is_declared():
     assert set(MEASUREMENTS) == {
         "uplink", "uplink_event", "modem", "wifi", "wifi_daily", "streetlight", "gateway", "indicator",
-        "indicator_entry",
+        "indicator_entry", "evidence",
     }
     assert measurement("uplink").tags == ("link",)
     assert set(measurement("streetlight").fields) >= {

@@ -1,0 +1,152 @@
+"""The canonical form of signed evidence, held against what a real InfluxDB returns."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from thonminh.contract import Point, site_tags
+from thonminh.evidence import (
+    EVIDENCE_FIELD,
+    MANIFEST_MEASUREMENT,
+    Manifest,
+    digest_line,
+    fingerprint,
+    load_or_create_key,
+    pack_seq,
+    parse_line,
+    parse_public_key,
+    point_digest,
+    public_key_text,
+    series_key,
+    unpack_seq,
+    where_of,
+)
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
+
+SITE = site_tags("kha-ly-thuong", "gw-kly", province="bac-giang")
+T0 = 1_764_000_000_000
+
+POINTS = [
+    Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0, "rtt_ms": 0.1,
+                                                 "loss_pct": 0.0, "targets_ok": 3, "targets_total": 3}, T0),
+    Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {
+        "on": 1, "online": 1, "observed_s": 10.0, "power_w": 12.0, "voltage_v": 229.123456789012,
+        "fault": 'say "hi", a\\b c=d', "energy_kwh": 1e-7}, T0 + 1),
+    Point("modem", {**SITE, "link": "lte", "modem": "m1"}, {"operator": "Viettel Telecom", "rsrp_dbm": -100.5,
+                                                            "registered": 1}, T0 + 2),
+    Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 3),
+    Point("gateway", SITE, {"version": "0.1.0 (Khả Lý)", "lag_s": 12345678.25}, T0 + 4),
+]
+
+
+def _read_back(influx: InfluxClient) -> dict[bytes, bytes]:
+    """Every point in the database: digest -> where, recomputed from the query answer alone."""
+    out = {}
+    for series in influx.select("SELECT * FROM /.*/ GROUP BY *").series:
+        key = series_key(series.name, series.tags)
+        for row in series.rows():
+            time_ms = row.pop("time")
+            digest = point_digest(key, time_ms, row)
+            out[digest] = where_of(digest)
+    return out
+
+
+def test_a_point_digested_from_its_line_is_the_point_digested_from_influxdb(influx: InfluxClient) -> None:
+    lines = [encode_line(p) for p in POINTS]
+    heads: dict[str, str] = {}
+    from_lines = {digest_line(line, heads)[1] for line in lines}
+    influx.write("\n".join(f"{line.rpartition(' ')[0]},{EVIDENCE_FIELD}=7i {line.rpartition(' ')[2]}"
+                           for line in lines))
+    assert set(_read_back(influx)) == from_lines
+    assert len(from_lines) == len(POINTS)
+
+
+def test_the_lines_parse_back_to_the_points() -> None:
+    for point in POINTS:
+        measurement, tags, fields, time_ms = parse_line(encode_line(point))
+        assert (measurement, tags, time_ms) == (point.measurement, dict(point.tags), point.time_ms)
+        assert fields == dict(point.fields)
+
+
+def test_an_altered_value_keeps_the_where_and_changes_the_digest(influx: InfluxClient) -> None:
+    line = encode_line(POINTS[0])
+    _, before = digest_line(line)
+    influx.write(line.replace("up=1i", "up=0i"))
+    (after,) = _read_back(influx)
+    assert after != before
+    assert where_of(after) == where_of(before)
+
+
+def test_a_manifest_signed_and_written_reads_back_and_verifies(influx: InfluxClient) -> None:
+    key = Ed25519PrivateKey.generate()
+    fp = fingerprint(key.public_key())
+    points = [digest_line(encode_line(p)) for p in POINTS]
+    first = Manifest.build(SITE, 3, 41, "", points[:2], fp).signed(key)
+    second = Manifest.build(SITE, 3, 42, first.id, points[2:], fp).signed(key)
+    influx.write("\n".join(encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms))
+                           for m in (first, second)))
+    back = [Manifest.from_influx(s.tags, row, row.pop("time"))
+            for s in influx.select(f'SELECT * FROM "{MANIFEST_MEASUREMENT}" GROUP BY *').series
+            for row in s.rows()]
+    back.sort(key=lambda m: m.n)
+    assert back == [first, second]
+    assert all(m.signature_ok(key.public_key()) for m in back)
+    assert back[1].prev == back[0].id
+    assert back[0].count == 2 and back[0].first_ms == T0 and back[0].time_ms == T0 + 1
+    assert not back[0].signature_ok(Ed25519PrivateKey.generate().public_key())
+
+
+def test_a_changed_manifest_field_breaks_its_signature() -> None:
+    key = Ed25519PrivateKey.generate()
+    manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], "k").signed(key)
+    for changed in ({"time_ms": T0 + 60_000}, {"n": 2}, {"prev": "00"}, {"first_ms": 0},
+                    {"digests": manifest.digests[:-1] + b"\0"}, {"tags": {**manifest.tags, "village": "x"}}):
+        forged = Manifest(**{**{f: getattr(manifest, f) for f in manifest.__dataclass_fields__}, **changed})
+        assert not forged.signature_ok(key.public_key()), changed
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": ""}, "without field 'digests'"),
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": "!!"}, "not base64"),
+    ({"epoch": 0, "seq": 1.5, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": ""}, "not an integer"),
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": "AAAA"}, "multiple of"),
+])
+def test_a_malformed_manifest_is_named(fields: dict[str, object], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        Manifest.from_influx(SITE, fields, T0)
+
+
+def test_sequence_numbers_pack_epoch_and_number() -> None:
+    assert unpack_seq(pack_seq(5, 2**32 - 1)) == (5, 2**32 - 1)
+    with pytest.raises(ValueError):
+        pack_seq(0, 2**32)
+
+
+def test_the_key_is_created_private_and_refused_when_others_can_read_it(tmp_path) -> None:
+    path = tmp_path / "evidence" / "gateway.key"
+    key, created = load_or_create_key(path)
+    assert created and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    again, created = load_or_create_key(path)
+    assert not created and fingerprint(again.public_key()) == fingerprint(key.public_key())
+    os.chmod(path, 0o644)
+    with pytest.raises(PermissionError, match="0600"):
+        load_or_create_key(path)
+
+
+def test_a_public_key_is_read_from_base64_or_pem_and_anything_else_is_named() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    public = Ed25519PrivateKey.generate().public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    assert fingerprint(parse_public_key(public_key_text(public))) == fingerprint(public)
+    assert fingerprint(parse_public_key(pem)) == fingerprint(public)
+    with pytest.raises(ValueError, match="32 bytes"):
+        parse_public_key("AAAA")
+    with pytest.raises(ValueError, match="base64"):
+        parse_public_key("not a key")
