@@ -15,7 +15,8 @@ COPY thonminh ./thonminh
 COPY edge ./edge
 COPY server ./server
 COPY dashboards ./dashboards
-RUN pip install . && rm -rf build *.egg-info
+COPY lab ./lab
+RUN pip install ".[server,dashboards,lab]" && rm -rf build *.egg-info
 
 USER thonminh
 WORKDIR /var/lib/thonminh

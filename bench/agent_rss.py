@@ -31,8 +31,8 @@ from pipeline_backfill import encode_backlog, village_points  # noqa: E402
 
 from edge.buffer import Buffer  # noqa: E402
 from edge.sources.base import PushSource, SourceConfig  # noqa: E402
+from lab.localservices import InfluxDBServer  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 LIMIT_MB = 60.0
 SPEEDUP = 6.0

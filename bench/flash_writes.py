@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loads import STANDARD_VILLAGE, per_day  # noqa: E402
 
+from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THONMINH = [sys.executable, "-m", "thonminh.cli"]

@@ -35,8 +35,8 @@ from loads import BACKLOG_MESSAGES  # noqa: E402
 
 from edge.config import gateway_config_model  # noqa: E402
 from edge.sources.lights.source import LightsSource  # noqa: E402
+from lab.localservices import MosquittoServer  # noqa: E402
 from thonminh.contract import Point  # noqa: E402
-from thonminh.localservices import MosquittoServer  # noqa: E402
 
 LIMIT_S = 5.0
 CONF = ROOT / "firmware_config" / "mosquitto" / "mosquitto.conf"

@@ -13,7 +13,7 @@ What "2,000 lights reporting every 10 s" means on the wire depends on the firmwa
 - mixed: half Tasmota, a quarter ESPHome, a quarter our own JSON (one ``state`` per period) = 500 msg/s.
 
 A real Mosquitto with firmware_config/mosquitto/mosquitto.conf's in-flight window. The lights are simulated
-in a separate process (``edge.simulate.lights`` devices with their real payloads), each publishing its periodic
+in a separate process (``lab.simulate.lights`` devices with their real payloads), each publishing its periodic
 report every ``--period`` seconds at its own phase, QoS 1. This process runs the real ``LightsSource`` with its
 default settings (journal with synchronous=FULL, acknowledge after commit, one sample per light every 60 s
 encoded and committed to a real ``edge.buffer.Buffer``) and measures its own CPU time (getrusage: user +
@@ -45,10 +45,10 @@ from loads import PROVINCE  # noqa: E402
 from edge.buffer import Buffer  # noqa: E402
 from edge.config import gateway_config_model  # noqa: E402
 from edge.pipeline import encode_for_buffer  # noqa: E402
-from edge.simulate.lights import LightDevice, Output, SimMessage  # noqa: E402
 from edge.sources.lights.source import LightsSource  # noqa: E402
+from lab.localservices import MosquittoServer  # noqa: E402
+from lab.simulate.lights import LightDevice, Output, SimMessage  # noqa: E402
 from thonminh.contract import Point  # noqa: E402
-from thonminh.localservices import MosquittoServer  # noqa: E402
 
 LIMIT_PCT = 5.0
 CONF = ROOT / "firmware_config" / "mosquitto" / "mosquitto.conf"

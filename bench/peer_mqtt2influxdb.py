@@ -5,7 +5,7 @@
 ``mqtt2influxdb`` is what many deployments use today to put MQTT sensor data into InfluxDB 1.x. It needs
 paho-mqtt 1.x and the ``influxdb`` client, which conflict with ours, so it is installed from PyPI into its own
 venv (``.bench-venv-peer/``, or ``--venv``). Both read the same messages (``LightDevice.report()`` of
-``edge/simulate/lights.py``: Tasmota ``tele/<light>/STATE`` and ``tele/<light>/SENSOR``) from one real local
+``lab/simulate/lights.py``: Tasmota ``tele/<light>/STATE`` and ``tele/<light>/SENSOR``) from one real local
 Mosquitto and write into one real local InfluxDB 1.x, each into its own database; the peer maps SENSOR to
 power/voltage/current/energy fields tagged with the light, the way its documentation shows. Two figures:
 
@@ -65,8 +65,8 @@ from peer_setup import (  # noqa: E402
     warm_up,
 )
 
+from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
 
 
 def burst(port: int, lights: int, total: int) -> tuple[float, dict[str, float]]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as paho
 from loads import STANDARD_VILLAGE
 
-from edge.simulate.lights import LightDevice, Output, SimMessage
+from lab.simulate.lights import LightDevice, Output, SimMessage
 from thonminh.influx import InfluxClient
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,8 +35,8 @@ from edge.config import ForwarderSettings  # noqa: E402
 from edge.forwarder import Forwarder  # noqa: E402
 from edge.pipeline import Pipeline, encode_for_buffer  # noqa: E402
 from edge.stats import Stats  # noqa: E402
+from lab.localservices import InfluxDBServer  # noqa: E402
 from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
-from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 TARGET_S = 60.0
 

@@ -37,10 +37,10 @@ from edge.config import ForwarderSettings  # noqa: E402
 from edge.forwarder import Forwarder  # noqa: E402
 from edge.pipeline import Pipeline  # noqa: E402
 from edge.stats import Stats  # noqa: E402
+from lab.localservices import InfluxDBServer  # noqa: E402
 from thonminh.contract import Point  # noqa: E402
 from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
 from thonminh.lineprotocol import encode_line  # noqa: E402
-from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 CHUNK = 500
 EMITTERS = 4

@@ -29,11 +29,11 @@ from server import verdicts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lab.localservices import InfluxDBServer  # noqa: E402
 from thonminh.contract import Point, site_tags  # noqa: E402
 from thonminh.errors import InfluxConnectionError, InfluxServerError  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
 from thonminh.lineprotocol import encode_line  # noqa: E402
-from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 PROVINCE_VILLAGES = 2_000
 NATIONAL_VILLAGES = 70_000

@@ -28,10 +28,10 @@ import httpx  # noqa: E402
 import server_seed  # noqa: E402
 import uvicorn  # noqa: E402
 
+from lab.localservices import InfluxDBServer, free_port  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.localservices import InfluxDBServer, free_port  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 LIMITS = {"village": 0.150, "province": 3.0}

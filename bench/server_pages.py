@@ -27,10 +27,10 @@ import server_seed  # noqa: E402
 import uvicorn  # noqa: E402
 from server_criteria import BenchInflux  # noqa: E402
 
+from lab.localservices import free_port  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.localservices import free_port  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 LIMITS = {"village": 0.300, "overview": 2.0}

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import loads  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from lab.localservices import InfluxDBServer  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
 from server.report.data import village_dossier  # noqa: E402
@@ -34,7 +35,6 @@ from server.report.pdf import village_pdf  # noqa: E402
 from server.report.period import Period  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
 from thonminh.lineprotocol import encode_lines  # noqa: E402
-from thonminh.localservices import InfluxDBServer  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 LIMIT_S = 5.0

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/uplink_cpu.py [--cycles 300]
 
-The targets run in a separate process on 127.0.0.1 (``python -m edge.simulate.targets``) so only the
+The targets run in a separate process on 127.0.0.1 (``python -m lab.simulate.targets``) so only the
 gateway's side is measured: the real ``UplinkSource.sample()`` of each link (probes bound to ``lo``, the
 routing-table read, the points), in this process's CPU time (user + system, ``time.process_time``).
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import gateway_config_model  # noqa: E402
 from edge.sources.uplink.source import UplinkSource  # noqa: E402
-from thonminh.localservices import free_port  # noqa: E402
+from lab.localservices import free_port  # noqa: E402
 
 LIMIT_CPU_S_PER_HOUR = 36.0  # 1% of one core
 CYCLES_PER_HOUR = 3600 / 10
@@ -37,7 +37,7 @@ def serve_targets() -> tuple[subprocess.Popen[str], dict[str, int]]:
     ports = {kind: free_port() for kind in ("tcp", "http")}
     ports["dns"] = free_port()  # a free TCP port number is almost always free for UDP too
     server = subprocess.Popen(
-        [sys.executable, "-m", "edge.simulate.targets", "--tcp", f"127.0.0.1:{ports['tcp']}",
+        [sys.executable, "-m", "lab.simulate.targets", "--tcp", f"127.0.0.1:{ports['tcp']}",
          "--http", f"127.0.0.1:{ports['http']}", "--dns", f"127.0.0.1:{ports['dns']}"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert server.stdout is not None

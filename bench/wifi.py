@@ -26,16 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edge.config import GatewayConfig, SiteConfig  # noqa: E402
-from edge.simulate.ap import SimulatedAp, install_fake_commands  # noqa: E402
-from edge.simulate.apoutput import (  # noqa: E402
-    render_hostapd_all_sta,
-    render_iw_station_dump,
-    render_ubus_get_clients,
-)
 from edge.sources.wifi.config import WifiConfig  # noqa: E402
 from edge.sources.wifi.parsers import parse_hostapd_all_sta, parse_iw_station_dump, parse_ubus_clients  # noqa: E402
 from edge.sources.wifi.source import WifiSource  # noqa: E402
 from edge.sources.wifi.users import DailyUsers, Sighting  # noqa: E402
+from lab.simulate.ap import SimulatedAp, install_fake_commands  # noqa: E402
+from lab.simulate.apoutput import (  # noqa: E402
+    render_hostapd_all_sta,
+    render_iw_station_dump,
+    render_ubus_get_clients,
+)
 
 STATIONS = 250
 INTERVAL_S = 60.0

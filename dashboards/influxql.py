@@ -6,7 +6,7 @@ Quoting is the core's (``ident``, ``literal``), the same the criteria service us
 
 Time: thonminh's windows are ``[start, end)``. Grafana's ``$timeFilter`` is ``time >= from AND time <= to``, so
 every panel query adds ``time < ${__to}ms`` (``${__from}``/``${__to}`` are the panel's range in epoch ms; see
-``dashboards/macros.py``); a sample stamped exactly at ``to`` belongs to the next window, as in the API.
+``tests/dashboards/grafana_macros.py``); a sample stamped exactly at ``to`` belongs to the next window, as in the API.
 Template variables are used in regex form (``"village" =~ /^$village$/``), which Grafana renders for multi-value
 and "All" selections alike.
 """

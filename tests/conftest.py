@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.localservices import InfluxDBServer, MosquittoServer
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer, MosquittoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,8 @@
 """The ``thonminh`` command.
 
-Subcommands live beside the code they drive (``edge/cli.py``, ``server/cli.py``, ...) and are imported only
-when called, so the core never imports edge or server at import time and a gateway never loads FastAPI.
+Subcommands live beside the code they drive (``edge/cli.py``, ``server/cli.py``, ``lab/demo.py``, ...) and are
+imported only when called, so the core never imports edge, server or the tools in ``lab`` at import time and a
+gateway never loads FastAPI. A command whose part is not installed says which extra brings it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from thonminh.errors import ConfigError
 
 __all__ = ["main", "cli"]
 
-#: command name -> "module:attribute" of a click command or group
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "edge": ("edge.cli:edge", "the village gateway: init, check-config, test, run, status, drain, dead-letters"),
-    "server": ("server.cli:server", "the criteria service and uptime API"),
-    "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF"),
-    "simulate": ("edge.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)"),
-    "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana"),
-    "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md"),
-    "demo": ("thonminh.demo:demo", "the whole village in one command: services, simulator, gateway, API"),
+#: command name -> ("module:attribute" of a click command or group, help, the extra that installs what it needs)
+SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "edge": ("edge.cli:edge", "the village gateway: init, check-config, test, run, status, drain, dead-letters", None),
+    "server": ("server.cli:server", "the criteria service and uptime API", "server"),
+    "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF", "server"),
+    "simulate": ("lab.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)", "lab"),
+    "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana", "dashboards"),
+    "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md", None),
+    "demo": ("lab.demo:demo", "the whole village in one command: services, simulator, gateway, API", "lab"),
 }
 
 
@@ -38,13 +39,14 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in SUBCOMMANDS:
             return None
-        module_name, attr = SUBCOMMANDS[name][0].split(":")
+        target, _, extra = SUBCOMMANDS[name]
+        module_name, attr = target.split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
-            if err.name and module_name.startswith(err.name):
-                return _unavailable(name, f"{module_name} is not part of this installation")
-            raise
+            if not err.name or (extra is None and not part_of(module_name, err.name)):
+                raise
+            return _unavailable(name, missing_install(module_name, err.name, extra))
         command: click.Command = getattr(module, attr)
         return command
 
@@ -52,6 +54,21 @@ class LazyGroup(click.Group):
         rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def part_of(module_name: str, package: str) -> bool:
+    return module_name == package or module_name.startswith(f"{package}.")
+
+
+def missing_install(module_name: str, missing: str, extra: str | None) -> str:
+    """The message of a command whose code or dependencies this installation leaves out, naming the extra."""
+    if part_of(module_name, missing):
+        what = f"{module_name} is not part of this installation"
+    else:
+        what = f"{module_name} needs the module {missing}, which is not installed"
+    if extra is None:
+        return what
+    return f"{what}: install thonminh with its '{extra}' extra (from a checkout: pip install -e '.[{extra}]')"
 
 
 def _unavailable(name: str, why: str) -> click.Command:

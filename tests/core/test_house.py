@@ -1,5 +1,6 @@
 """The house rules as tests (issue 17): other packages through their public API only, no module over 400 lines,
-no function over complexity 15. Each failure lists every violation as ``file:line: what``."""
+no function over complexity 15, the runtime never importing the tools in ``lab`` when it is imported. Each failure
+lists every violation as ``file:line: what``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("thonminh", "edge", "server", "dashboards")
+PACKAGES = ("thonminh", "edge", "server", "dashboards", "lab")
+#: what a gateway or the service runs; ``lab`` (simulator, demo, local services) is imported only by its commands
+RUNTIME = ("thonminh", "edge", "server", "dashboards")
+TOOLS = "lab"
 MAX_LINES = 400
 MAX_COMPLEXITY = 15
 #: Underscored names that are public API: the documented methods and attribute of ``collections.namedtuple``
@@ -141,4 +145,56 @@ def test_the_scan_finds_private_names_of_other_packages():
         "edge/_house_probe.py:9: uses the private name aiomqtt._helper",
         "edge/_house_probe.py:10: uses the private attribute ._sock of another package's object",
         "edge/_house_probe.py:17: uses the private attribute ._lib_state of another package's object",
+    ]
+
+
+def import_time_imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, module) of every import that runs when the module is imported: at module level, in class bodies and
+    in ``if``/``try``/``with`` blocks, not inside functions (those run when called)."""
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def tools_imports(path: Path, tree: ast.Module) -> Iterator[str]:
+    for line, module in import_time_imports(tree):
+        if module == TOOLS or module.startswith(f"{TOOLS}."):
+            yield f"{path.relative_to(ROOT)}:{line}: imports {module} when it is imported"
+
+
+def test_no_runtime_module_imports_the_tools_at_import_time():
+    paths = sorted(p for package in RUNTIME for p in (ROOT / package).rglob("*.py"))
+    violations = [v for path in paths for v in tools_imports(path, parse(path))]
+    assert not violations, f"the runtime imports {TOOLS} only inside the commands that need it:\n" + "\n".join(violations)
+
+
+def test_importing_every_runtime_module_loads_none_of_the_tools():
+    script = (
+        "import importlib, pkgutil, sys\n"
+        f"for name in {RUNTIME!r}:\n"
+        "    package = importlib.import_module(name)\n"
+        "    for info in pkgutil.walk_packages(package.__path__, name + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        f"print(sorted(m for m in sys.modules if m == {TOOLS!r} or m.startswith({TOOLS + '.'!r})))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", f"importing the runtime loaded {done.stdout.strip()}"
+
+
+def test_the_import_scan_sees_module_level_imports_only():
+    tree = ast.parse(
+        "import os\nif os.name:\n    from lab.demo import demo\ntry:\n    import lab.simulate\nexcept ImportError:\n"
+        "    pass\n\nclass C:\n    from lab import x\n\ndef f():\n    import lab.localservices\n")
+    found = list(tools_imports(ROOT / "edge" / "_house_probe.py", tree))
+    assert sorted(found) == [
+        "edge/_house_probe.py:10: imports lab when it is imported",
+        "edge/_house_probe.py:3: imports lab.demo when it is imported",
+        "edge/_house_probe.py:5: imports lab.simulate when it is imported",
     ]

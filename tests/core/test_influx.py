@@ -7,9 +7,9 @@ import gzip
 import httpx
 import pytest
 
+from lab.localservices import free_port
 from thonminh.errors import InfluxClientError, InfluxConnectionError, InfluxQueryError, InfluxServerError
 from thonminh.influx import InfluxClient, quote_literal
-from thonminh.localservices import free_port
 
 
 def test_write_gzip_and_query_with_epoch_ms(influx: InfluxClient):

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from lab.localservices import InfluxDBServer, MosquittoServer
 from thonminh.errors import InfluxConnectionError
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer, MosquittoServer
 
 
 def test_influxdb_kill_and_restart_keeps_port_and_data(influxdb_server: InfluxDBServer):

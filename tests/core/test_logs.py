@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from thonminh.localservices import free_port
+from lab.localservices import free_port
 from thonminh.logs import setup_logging
 
 

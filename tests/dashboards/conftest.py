@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from dash_seed import VILLAGES, Seeded, seed
 
+from lab.localservices import InfluxDBServer
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
 
 
 @pytest.fixture(scope="session")

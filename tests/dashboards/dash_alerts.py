@@ -3,8 +3,9 @@ rule's reduce and threshold expressions."""
 
 from __future__ import annotations
 
+from grafana_macros import interpolate
+
 from dashboards.alerts import AlertRule
-from dashboards.macros import interpolate
 from thonminh.influx import InfluxClient
 
 

@@ -37,17 +37,17 @@ from grafana_alerting import (
     route,
 )
 from grafana_foundation_sdk.models.alerting import ContactPoint, NotificationPolicy, NotificationTemplate
+from grafana_macros import interpolate
 
 from dashboards.alerts import ALERT_RULES, FOLDER_TITLE, PLACE_LABELS, AlertRule, criterion_rule
 from dashboards.build import DELIVERY_ENV, DELIVERY_FILE, ROOT, delivery_files
 from dashboards.criteria import CRITERIA
-from dashboards.macros import interpolate
 from dashboards.notify import MESSAGE, TITLE, Routes, delivery, load_routes, read_env_file
+from lab.localservices import InfluxDBServer
 from thonminh.criteria import Criterion
 from thonminh.errors import ConfigError
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_lines
-from thonminh.localservices import InfluxDBServer
 
 REPO = ROOT.parent
 

@@ -19,10 +19,10 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.alerting import Rule
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
+from grafana_macros import MacroError, interpolate
 
 from dashboards.alerts import ALERT_RULES
 from dashboards.build import ROOT, generate, stale
-from dashboards.macros import MacroError, interpolate
 from thonminh.contract import MEASUREMENTS
 
 register_default_plugins()

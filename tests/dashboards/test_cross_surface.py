@@ -26,20 +26,20 @@ import cross_seed as cs
 import pytest
 from dash_alerts import evaluate
 from fastapi.testclient import TestClient
+from grafana_macros import TemplateVar, interpolate
 
 from dashboards.alerts import ALERT_RULES, criterion_rule
 from dashboards.boards import village as village_board
 from dashboards.criteria import CRITERIA, INSUFFICIENT, coverage_panel, figure_query, verdict_panel
 from dashboards.influxql import VILLAGE_SCOPE
-from dashboards.macros import TemplateVar, interpolate
 from dashboards.model import Panel, Query, Threshold, threshold_color
+from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.config import ServerConfig
 from server.timeparse import iso
 from thonminh.criteria import CriteriaSet, Criterion
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_lines
-from thonminh.localservices import InfluxDBServer
 
 PP = 0.01  # percentage points (and units of the other figures)
 READ = {"X-API-Key": "cross-surface-read-key-0123"}

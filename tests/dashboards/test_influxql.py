@@ -4,9 +4,9 @@ the builder's quoting and contract checks."""
 from __future__ import annotations
 
 import pytest
+from grafana_macros import interpolate
 
 from dashboards.influxql import PANEL, Select, field_value, local_offset_ms, tag_ref, trailing
-from dashboards.macros import interpolate
 from thonminh.contract import STREETLIGHT, UPLINK
 from thonminh.influx import InfluxClient
 

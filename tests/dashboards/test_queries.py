@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pytest
 from dash_alerts import evaluate
 from dash_seed import HEALTHY, HEALTHY_2, SILENT, TROUBLED, VILLAGES, Seeded, Village
+from grafana_macros import ALL as ALL_VALUE
+from grafana_macros import TemplateVar, grafana_interval_ms, interpolate, parse_duration_ms, resolve_time
 
 from dashboards.alerts import ALERT_RULES, AlertRule
 from dashboards.boards import ALL
-from dashboards.macros import ALL as ALL_VALUE
-from dashboards.macros import TemplateVar, grafana_interval_ms, interpolate, parse_duration_ms, resolve_time
 from dashboards.model import Dashboard, Panel, Query
 from thonminh.influx import Series
 

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from thonminh.localservices import MosquittoServer, free_port
+from lab.localservices import MosquittoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "deploy/install-gateway.sh"

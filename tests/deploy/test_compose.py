@@ -26,9 +26,9 @@ import yaml
 
 from dashboards.provisioning import DASHBOARDS_PATH
 from edge.config import load_gateway_config
+from lab.localservices import InfluxDBServer, MosquittoServer, free_port
 from server.config import load_server_config
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer, MosquittoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))

@@ -13,8 +13,8 @@ from edge_helpers import BASE_MS, MEASUREMENT, CounterSource, arrived, async_wai
 
 from edge.buffer import Buffer, NewRow
 from edge.cli import edge
+from lab.localservices import InfluxDBServer
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
 
 MB = 1024 * 1024
 

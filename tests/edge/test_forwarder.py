@@ -14,9 +14,9 @@ from v2_adapter import Fault, V2Adapter
 from edge.buffer import Buffer, NewRow
 from edge.config import ForwarderSettings
 from edge.forwarder import Forwarder
+from lab.localservices import InfluxDBServer
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient, InfluxV1Writer
-from thonminh.localservices import InfluxDBServer
 
 MB = 1024 * 1024
 

@@ -21,8 +21,8 @@ from sourcekit import publish_all
 from edge.buffer import Buffer
 from edge.config import load_gateway_config
 from edge.health import read_health
+from lab.localservices import MosquittoServer
 from thonminh.influx import InfluxClient
-from thonminh.localservices import MosquittoServer
 
 LIMIT_MB = 60.0
 #: ``thonminh edge run`` as installed on a gateway: the test extras' rich and pygments, which httpx imports

@@ -26,11 +26,11 @@ from click.testing import CliRunner
 from edge.cli import edge
 from edge.config import load_gateway_config
 from edge.health import HealthBook, read_health
-from edge.simulate.ap import SimulatedAp, install_fake_commands
-from edge.simulate.modem_emulator import ModemEmulator
-from edge.simulate.targets import TcpTarget
 from edge.status import default_lang
-from thonminh.localservices import MosquittoServer
+from lab.localservices import MosquittoServer
+from lab.simulate.ap import SimulatedAp, install_fake_commands
+from lab.simulate.modem_emulator import ModemEmulator
+from lab.simulate.targets import TcpTarget
 
 TZ = "Asia/Ho_Chi_Minh"
 INVENTORY = """id,device,channel,format,zone,latitude,longitude,rated_w,report_s

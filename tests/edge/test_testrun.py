@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.simulate.ap import SimulatedAp, install_fake_commands
-from edge.simulate.modem_emulator import ModemEmulator
-from edge.simulate.targets import TcpTarget
+from lab.localservices import InfluxDBServer, MosquittoServer
+from lab.simulate.ap import SimulatedAp, install_fake_commands
+from lab.simulate.modem_emulator import ModemEmulator
+from lab.simulate.targets import TcpTarget
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer, MosquittoServer
 
 INVENTORY = "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\nt-1,sl-t1,,tasmota,z1,21.38,106.57,60,\n"
 

@@ -10,9 +10,9 @@ import pytest
 from edge_helpers import BASE_MS, MEASUREMENT, CounterSource, arrived, async_wait_until, count, gateway_toml
 from v2_adapter import Fault, V2Adapter, bucket_to_dbrp
 
+from lab.localservices import InfluxDBServer
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
 
 
 def test_adapter_maps_buckets_like_influxdb_1_8(influx: InfluxClient):

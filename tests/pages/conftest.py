@@ -22,11 +22,11 @@ import pytest
 import uvicorn
 from pages_kit import ADMIN_KEY, CHROMIUM, CHROMIUM_ARGS, page_config
 
+from lab.localservices import InfluxDBServer, free_port
 from server.app import create_app
 from server.timeparse import iso
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_lines
-from thonminh.localservices import InfluxDBServer, free_port
 
 
 @pytest.fixture(scope="module")

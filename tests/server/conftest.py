@@ -11,9 +11,9 @@ import srv_scenario as scenario
 from fastapi.testclient import TestClient
 from srv_helpers import make_config, write
 
+from lab.localservices import InfluxDBServer
 from server.app import create_app
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
 
 
 @pytest.fixture(scope="module")

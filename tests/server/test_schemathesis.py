@@ -19,8 +19,8 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from srv_helpers import ADMIN, make_config
 
+from lab.localservices import free_port
 from server.app import create_app
-from thonminh.localservices import free_port
 
 
 @pytest.fixture

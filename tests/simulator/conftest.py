@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "edge" / "simulate" / "scenarios" / "demo.toml"
+DEMO = ROOT / "lab" / "simulate" / "scenarios" / "demo.toml"
 
 #: Six lights of both firmwares; a night that ends at 9 s; a lamp failure, a day-burner, an offline light;
 #: two fiber outages; a modem whose signal drops; visitors every couple of seconds.

@@ -14,10 +14,10 @@ from typing import Any
 
 from edge.agent import Agent
 from edge.config import load_gateway_config
-from edge.simulate.scenario import load_scenario
-from edge.simulate.village import Village
+from lab.localservices import InfluxDBServer, MosquittoServer
+from lab.simulate.scenario import load_scenario
+from lab.simulate.village import Village
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer, MosquittoServer
 
 SLACK_MS = 600  # message delivery, commit and event-loop lateness on a loaded two-core machine
 

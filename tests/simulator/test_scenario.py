@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from edge.config import gateway_config_model
-from edge.simulate.gatewayconf import Endpoints, dump_toml, gateway_config
-from edge.simulate.plan import Plan
-from edge.simulate.scenario import Scenario, load_scenario
+from lab.simulate.gatewayconf import Endpoints, dump_toml, gateway_config
+from lab.simulate.plan import Plan
+from lab.simulate.scenario import Scenario, load_scenario
 from thonminh.cli import main
 from thonminh.errors import ConfigError
 

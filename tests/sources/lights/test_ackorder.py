@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from thonminh.localservices import MosquittoServer
+from lab.localservices import MosquittoServer
 
 from .conftest import Collector, lights_source, read_journal, running, wait_for
 

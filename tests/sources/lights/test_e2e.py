@@ -22,9 +22,9 @@ from typing import Any
 import aiomqtt
 
 from edge.agent import Agent
-from edge.simulate.lights import DeviceLink, LightDevice, Output
+from lab.localservices import MosquittoServer
+from lab.simulate.lights import DeviceLink, LightDevice, Output
 from thonminh.influx import InfluxClient
-from thonminh.localservices import MosquittoServer
 
 from .conftest import gateway_config, load, read_journal, wait_for, write_toml
 

@@ -13,14 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from edge.simulate.lights import DeviceLink, LightDevice, Output, SimMessage
 from edge.sources.lights.inventory import parse_inventory
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
+from lab.localservices import MosquittoServer
+from lab.simulate.lights import DeviceLink, LightDevice, Output, SimMessage
 from thonminh.contract import STREETLIGHT, Point
 from thonminh.lineprotocol import encode_line
-from thonminh.localservices import MosquittoServer
 
 from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
 from .test_schedule import ms

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from thonminh.localservices import MosquittoServer
+from lab.localservices import MosquittoServer
 
 from .conftest import Collector, lights_source, running, wait_for
 from .test_hostile import publish_all

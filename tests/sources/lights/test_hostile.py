@@ -12,7 +12,7 @@ from pathlib import Path
 from sourcekit import publish_all
 
 from edge.sources.lights.router import MAX_TOPIC_BYTES
-from thonminh.localservices import MosquittoServer
+from lab.localservices import MosquittoServer
 
 from .conftest import Collector, lights_source, running, wait_for
 

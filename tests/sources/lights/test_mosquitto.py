@@ -21,7 +21,7 @@ import aiomqtt
 import pytest
 
 from edge.sources.lights.source import LightsSource
-from thonminh.localservices import MosquittoServer, free_port
+from lab.localservices import MosquittoServer, free_port
 
 from .conftest import Collector, gateway_config, load, running, wait_for
 

@@ -6,13 +6,13 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from edge.simulate.lights import LightDevice, Output, SimMessage, run_village, village_from_inventory
 from edge.sources.lights.formats import DEFAULT_PATTERNS
 from edge.sources.lights.inventory import load_inventory, parse_inventory
 from edge.sources.lights.router import Outcome, Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
-from thonminh.localservices import MosquittoServer
+from lab.localservices import MosquittoServer
+from lab.simulate.lights import LightDevice, Output, SimMessage, run_village, village_from_inventory
 
 from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
 from .test_schedule import ms

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from edge.simulate.lights import DeviceLink, LightDevice, Output
+from lab.localservices import MosquittoServer
+from lab.simulate.lights import DeviceLink, LightDevice, Output
 from thonminh.lineprotocol import encode_line
-from thonminh.localservices import MosquittoServer
 
 from .conftest import Collector, lights_source, read_journal, running, wait_for
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sourcekit import collected, make_ctx  # noqa: F401 - fixtures shared with the other source tests
 
-from edge.simulate.modem_emulator import ModemEmulator
+from lab.simulate.modem_emulator import ModemEmulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

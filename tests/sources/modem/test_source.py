@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sourcekit import FakeClock
 
-from edge.simulate.modem_emulator import ModemEmulator
 from edge.sources.modem.source import ModemSource
+from lab.simulate.modem_emulator import ModemEmulator
 from thonminh.lineprotocol import encode_line
 
 HEALTHY = {"registered": 1, "reg_state": "home", "access_tech": "LTE", "operator": "Viettel", "rssi_dbm": -65.0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sourcekit import collected, make_ctx  # noqa: F401 - fixtures shared with the other source tests
 
-from edge.simulate.targets import DnsTarget, HttpTarget, TcpTarget
+from lab.simulate.targets import DnsTarget, HttpTarget, TcpTarget
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -66,7 +66,7 @@ def namespaces() -> Iterator[dict[str, str]]:
                        check=True, timeout=10)
         for isp in ("fiber", "4g"):
             server = subprocess.Popen(
-                ["ip", "netns", "exec", ns[isp], sys.executable, "-m", "edge.simulate.targets",
+                ["ip", "netns", "exec", ns[isp], sys.executable, "-m", "lab.simulate.targets",
                  "--tcp", f"{INTERNET}:8080", "--http", f"{INTERNET}:8081", "--dns", f"{INTERNET}:5353"],
                 stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
             servers.append(server)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from edge.agent import Agent
 from edge.config import gateway_config_model
-from edge.simulate.modem_emulator import ModemEmulator
-from edge.simulate.targets import Outage, OutageSchedule, TcpTarget
+from lab.simulate.modem_emulator import ModemEmulator
+from lab.simulate.targets import Outage, OutageSchedule, TcpTarget
 from thonminh.influx import InfluxClient
 
 INTERVAL = 0.5

@@ -6,9 +6,9 @@ import ssl
 import subprocess
 import time
 
-from edge.simulate.targets import DnsTarget, HttpTarget, TcpTarget
 from edge.sources.uplink.config import UplinkConfig
 from edge.sources.uplink.probes import Prober
+from lab.simulate.targets import DnsTarget, HttpTarget, TcpTarget
 
 
 def uplink(*targets: dict, **kw) -> UplinkConfig:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge.agent import Agent
 from edge.config import gateway_config_model
-from edge.simulate.targets import DnsTarget, TcpTarget
+from lab.simulate.targets import DnsTarget, TcpTarget
 
 FIBER_INTERVAL, LTE_INTERVAL = 1.0, 0.25
 TOLERANCE_MS = 80  # scheduling jitter on a loaded two-core machine

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sourcekit import FakeClock
 
-from edge.simulate.targets import HttpTarget, TcpTarget
 from edge.sources.uplink.source import UplinkSource
+from lab.simulate.targets import HttpTarget, TcpTarget
 from thonminh.lineprotocol import encode_line
 
 from .conftest import FIXTURES

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sourcekit import Collected, FakeClock, make_context
 
-from edge.simulate.ap import SimulatedAp, UbusHttpServer, install_fake_commands
 from edge.sources.wifi.config import WifiConfig
 from edge.sources.wifi.source import WifiSource
 from edge.sources.wifi.users import STATE_FILE, ram_path
+from lab.simulate.ap import SimulatedAp, UbusHttpServer, install_fake_commands
 from thonminh.contract import Point
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

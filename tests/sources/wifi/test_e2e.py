@@ -21,10 +21,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from edge.bufferschema import intake_path
-from edge.simulate.ap import SimulatedAp, install_fake_commands
 from edge.sources.wifi.users import STATE_FILE, ram_path
+from lab.localservices import InfluxDBServer
+from lab.simulate.ap import SimulatedAp, install_fake_commands
 from thonminh.influx import InfluxClient
-from thonminh.localservices import InfluxDBServer
 
 from .privacy import leaks
 

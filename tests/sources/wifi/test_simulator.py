@@ -8,8 +8,6 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from edge.cli import edge
-from edge.simulate.ap import SimulatedAp
-from edge.simulate.apoutput import render_leases
 from edge.sources.wifi.parsers import (
     is_locally_administered,
     parse_dnsmasq_leases,
@@ -19,6 +17,8 @@ from edge.sources.wifi.parsers import (
     parse_iw_station_dump,
     parse_ubus_clients,
 )
+from lab.simulate.ap import SimulatedAp
+from lab.simulate.apoutput import render_leases
 
 from .conftest import Harness
 

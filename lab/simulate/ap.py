@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from edge.simulate.apoutput import (
+from lab.simulate.apoutput import (
     State,
     render_hostapd_all_sta,
     render_hostapd_status,
@@ -201,7 +201,7 @@ def install_fake_commands(bin_dir: str | os.PathLike[str], state_path: str | os.
         script = os.path.join(bin_dir, tool)
         with open(script, "w") as f:
             f.write(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {root!r})\n"
-                    f"from edge.simulate.ap import fake_command_main\n"
+                    f"from lab.simulate.ap import fake_command_main\n"
                     f"sys.exit(fake_command_main({tool!r}, {os.fspath(state_path)!r}, sys.argv[1:]))\n")
         os.chmod(script, 0o755)
     return bin_dir

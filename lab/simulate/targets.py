@@ -5,7 +5,7 @@
 ``blackhole`` or ``servfail``). Each runs in its own thread, independent of any event loop, and may accept
 only some peer addresses (``allow_peers``), which is how a test shows that a probe bound to the wrong source
 address fails. ``OutageSchedule`` switches targets off and on at planned offsets and records when it really
-did. ``python -m edge.simulate.targets --tcp ADDR:PORT ...`` serves them from a separate process (SIGUSR1:
+did. ``python -m lab.simulate.targets --tcp ADDR:PORT ...`` serves them from a separate process (SIGUSR1:
 all down, SIGUSR2: all up). Nothing here sends traffic anywhere: targets only answer.
 """
 
@@ -285,7 +285,7 @@ def _each(targets: Sequence[Target], action: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve targets until SIGTERM; SIGUSR1 switches them all down, SIGUSR2 up. Prints 'ready' when bound."""
-    parser = argparse.ArgumentParser(prog="python -m edge.simulate.targets", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lab.simulate.targets", description=main.__doc__)
     parser.add_argument("--tcp", action="append", default=[], type=_addr, metavar="HOST:PORT")
     parser.add_argument("--http", action="append", default=[], type=_addr, metavar="HOST:PORT")
     parser.add_argument("--dns", action="append", default=[], type=_addr, metavar="HOST:PORT")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import gateway_config_model
-from edge.simulate.plan import Plan
+from lab.simulate.plan import Plan
 
 __all__ = ["Endpoints", "dump_toml", "gateway_config"]
 

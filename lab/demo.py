@@ -32,17 +32,17 @@ from typing import Any
 import click
 import httpx
 
+from lab.demoreport import iso_utc, render_report
+from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from thonminh.contract import UPLINK
-from thonminh.demoreport import iso_utc, render_report
 from thonminh.figures import INDICATORS
 from thonminh.influx import InfluxClient
 from thonminh.influxql import Select, agg, from_ref, tag_equals
-from thonminh.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 
 __all__ = ["demo"]
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_SCENARIO = ROOT / "edge" / "simulate" / "scenarios" / "demo.toml"
+DEMO_SCENARIO = Path(__file__).resolve().parent / "simulate" / "scenarios" / "demo.toml"
 API = "/api/v1"
 DATABASE = "thonminh_demo"
 GRACE_S = 8.0

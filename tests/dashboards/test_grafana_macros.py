@@ -1,10 +1,9 @@
-"""The Grafana InfluxQL interpolation helper against the behaviour of Grafana 11's code (cited in dashboards/macros.py)."""
+"""The Grafana InfluxQL interpolation helper against the behaviour of Grafana 11's code (cited in tests/dashboards/grafana_macros.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from dashboards.macros import (
+from grafana_macros import (
     ALL,
     MacroError,
     TemplateVar,

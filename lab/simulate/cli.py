@@ -15,7 +15,7 @@ __all__ = ["simulate"]
 
 @click.command(name="simulate")
 @click.option("--scenario", "scenario_path", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="scenario TOML (see edge/simulate/scenarios/demo.toml)")
+              help="scenario TOML (see lab/simulate/scenarios/demo.toml)")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="where gateway.toml, ground_truth.json, the modem pty link and the fake AP commands go")
 @click.option("--mqtt-host", default="127.0.0.1", show_default=True, help="broker the lights publish to")
@@ -38,8 +38,8 @@ def simulate(scenario_path: str, out_dir: str, mqtt_host: str, mqtt_port: int, m
     """A whole simulated village: street lights on the broker, uplink targets with outages on loopback, a 4G
     modem on a pseudo-terminal and a Wi-Fi access point, from a scenario file. Writes the gateway config that
     measures it and the ground truth to compare with."""
-    from edge.simulate.scenario import load_scenario
-    from edge.simulate.village import Village
+    from lab.simulate.scenario import load_scenario
+    from lab.simulate.village import Village
     from thonminh.logs import setup_logging
 
     setup_logging(log_level)

@@ -30,13 +30,13 @@ from typing import Any
 
 import aiomqtt
 
-from edge.simulate.ap import SimulatedAp, install_fake_commands
-from edge.simulate.gatewayconf import Endpoints, dump_toml, gateway_config
-from edge.simulate.lights import DeviceLink, LightDevice, Output
-from edge.simulate.modem_emulator import ModemEmulator, RadioState
-from edge.simulate.plan import Plan, PlannedLight
-from edge.simulate.scenario import Scenario
-from edge.simulate.targets import DnsTarget, HttpTarget, Outage, OutageSchedule, Target, TcpTarget
+from lab.simulate.ap import SimulatedAp, install_fake_commands
+from lab.simulate.gatewayconf import Endpoints, dump_toml, gateway_config
+from lab.simulate.lights import DeviceLink, LightDevice, Output
+from lab.simulate.modem_emulator import ModemEmulator, RadioState
+from lab.simulate.plan import Plan, PlannedLight
+from lab.simulate.scenario import Scenario
+from lab.simulate.targets import DnsTarget, HttpTarget, Outage, OutageSchedule, Target, TcpTarget
 from thonminh.logs import Episode
 
 __all__ = ["Village", "write_atomic"]
@@ -79,7 +79,7 @@ class Village:
         self.influx_url, self.database = influx_url, database
         self.duration_s = scenario.duration_s if duration_s is None else duration_s
         self.lead_s = lead_s
-        self.log = logger or logging.getLogger("edge.simulate")
+        self.log = logger or logging.getLogger("lab.simulate")
         self.ready = asyncio.Event()
         self.plan: Plan | None = None
         self.gateway_config_path = self.out / "gateway.toml"

@@ -3,7 +3,7 @@
 Pure and deterministic: ``Plan(scenario, t0_ms)`` decides everything the seed decides, and
 ``ground_truth(horizon_s)`` says what will have happened by then (outages, light faults as the tracker should
 see them, unique Wi-Fi users per local day, the modem's signal), in the form ``ground_truth.json`` holds.
-The village runner (``edge/simulate/village.py``) plays exactly this plan.
+The village runner (``lab/simulate/village.py``) plays exactly this plan.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from edge.simulate.lights import Behaviour
-from edge.simulate.scenario import FaultKind, LightFault, Scenario
 from edge.sources.lights.config import AstralScheduleConfig, FixedScheduleConfig
 from edge.sources.lights.schedule import Schedule
+from lab.simulate.lights import Behaviour
+from lab.simulate.scenario import FaultKind, LightFault, Scenario
 
 __all__ = ["PlannedFault", "PlannedLight", "Plan", "Visit", "iso"]
 
