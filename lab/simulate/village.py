@@ -32,7 +32,8 @@ import aiomqtt
 
 from lab.simulate.ap import SimulatedAp, install_fake_commands
 from lab.simulate.gatewayconf import Endpoints, dump_toml, gateway_config
-from lab.simulate.lights import DeviceLink, LightDevice, Output
+from lab.simulate.lightlink import DeviceLink
+from lab.simulate.lights import LightDevice, Output
 from lab.simulate.modem_emulator import ModemEmulator, RadioState
 from lab.simulate.plan import Plan, PlannedLight
 from lab.simulate.scenario import Scenario

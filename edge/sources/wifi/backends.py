@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import httpx
+from typing import Literal, Protocol
 
 from edge.sources.wifi.config import WifiConfig
 from edge.sources.wifi.parsers import redact
@@ -36,10 +33,9 @@ __all__ = [
 ]
 
 Format = Literal["ubus", "hostapd_cli", "iw"]
-_UBUS_NOT_FOUND = 4
+UBUS_NOT_FOUND = 4
 _SSH_FAILED = 255
 _IW_NO_DEVICE = "No such device"
-_NULL_SESSION = "0" * 32
 
 
 class BackendError(Exception):
@@ -120,7 +116,7 @@ async def _read_local_file(path: str | None) -> tuple[str | None, str | None]:
         return None, f"{path}: {err.strerror or err}"
 
 
-class _Rotating:
+class Rotating:
     """Try the configured interface names in order, starting with the last one that answered."""
 
     def __init__(self, interfaces: list[str]) -> None:
@@ -140,7 +136,7 @@ class UbusBackend:
     def __init__(self, config: WifiConfig) -> None:
         self.config = config
         self.name: str = config.backend
-        self._ifaces = _Rotating(config.interfaces)
+        self._ifaces = Rotating(config.interfaces)
         self._ubus = config.command or "ubus"
         self._ssh = config.ssh if config.backend == "ubus_ssh" else None
 
@@ -166,7 +162,7 @@ class UbusBackend:
         wait = str(max(1, math.ceil(self.config.timeout_s)))
         for iface in self._ifaces.order():
             result = await self._run([self._ubus, "-t", wait, "call", f"hostapd.{iface}", "get_clients"])
-            if result.returncode == _UBUS_NOT_FOUND:
+            if result.returncode == UBUS_NOT_FOUND:
                 continue
             if result.returncode != 0:
                 raise BackendError(f"ubus exited {result.returncode}: {_first_line(result.stderr)}")
@@ -192,107 +188,13 @@ class UbusBackend:
         return None
 
 
-class UbusHttpBackend:
-    """ubus through uhttpd's JSON-RPC endpoint (``/ubus``), logged in as an rpcd user with a narrow ACL."""
-
-    def __init__(self, config: WifiConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        assert config.http is not None
-        self.config = config
-        self.http = config.http
-        self.name = "ubus_http"
-        self._ifaces = _Rotating(config.interfaces)
-        self._session: str | None = None
-        self._id = 0
-        self._client = httpx.AsyncClient(timeout=config.timeout_s, verify=config.http.verify_tls,
-                                         transport=transport)
-
-    async def _rpc(self, session: str, obj: str, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        self._id += 1
-        body = {"jsonrpc": "2.0", "id": self._id, "method": "call", "params": [session, obj, method, args]}
-        try:
-            response = await self._client.post(self.http.url, json=body)
-        except httpx.TimeoutException:
-            raise BackendError(f"{self.http.url}: no answer within {self.config.timeout_s:g} s") from None
-        except httpx.HTTPError as err:
-            raise BackendError(f"{self.http.url}: {type(err).__name__}") from None
-        if response.status_code != 200:
-            raise BackendError(f"{self.http.url}: HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise BackendError(f"{self.http.url}: answer is not JSON", sample=redact(response.text)) from None
-        if not isinstance(data, dict):
-            raise BackendError(f"{self.http.url}: answer is not a JSON-RPC object", sample=redact(response.text))
-        return data
-
-    async def _login(self) -> str:
-        data = await self._rpc(_NULL_SESSION, "session", "login",
-                               {"username": self.http.username, "password": self.http.password.get_secret_value()})
-        result = data.get("result")
-        if isinstance(result, list) and result and result[0] == 0 and len(result) > 1 \
-                and isinstance(result[1], dict) and isinstance(result[1].get("ubus_rpc_session"), str):
-            session: str = result[1]["ubus_rpc_session"]
-            return session
-        raise BackendError(f"rpcd login as {self.http.username!r} refused (check the user and password)")
-
-    async def _call(self, obj: str, method: str, args: dict[str, Any]) -> tuple[int, Any]:
-        """(ubus status, reply); status -32000 when the object does not exist."""
-        for attempt in range(2):
-            if self._session is None:
-                self._session = await self._login()
-            data = await self._rpc(self._session, obj, method, args)
-            error = data.get("error")
-            if isinstance(error, dict):
-                code = error.get("code")
-                if code == -32000:
-                    return -32000, None
-                if code == -32002 and attempt == 0:
-                    self._session = None  # expired session: log in again once
-                    continue
-                raise BackendError(f"ubus {obj} {method}: JSON-RPC error {code} (check the rpcd ACL)")
-            result = data.get("result")
-            if not isinstance(result, list) or not result or not isinstance(result[0], int):
-                raise BackendError(f"ubus {obj} {method}: no result", sample=redact(json.dumps(data)))
-            return result[0], result[1] if len(result) > 1 else None
-        raise BackendError(f"ubus {obj} {method}: access denied (check the rpcd ACL)")
-
-    async def read(self) -> RawReading:
-        for iface in self._ifaces.order():
-            status, reply = await self._call(f"hostapd.{iface}", "get_clients", {})
-            if status in (-32000, _UBUS_NOT_FOUND):
-                continue
-            if status != 0:
-                raise BackendError(f"ubus hostapd.{iface} get_clients: status {status}")
-            self._ifaces.found(iface)
-            leases, leases_error = await self._leases()
-            return RawReading("ubus", iface, json.dumps(reply if reply is not None else {}), None,
-                              leases, leases_error)
-        names = ", ".join(f"hostapd.{i}" for i in self.config.interfaces)
-        raise ApAbsent(f"ubus: no {names} (radio disabled, or check `interfaces`)")
-
-    async def _leases(self) -> tuple[str | None, str | None]:
-        path = self.config.leases_file
-        if path is None:
-            return None, None
-        try:
-            status, reply = await self._call("file", "read", {"path": path})
-        except BackendError as err:
-            return None, str(err)
-        if status != 0 or not isinstance(reply, dict) or not isinstance(reply.get("data"), str):
-            return None, f"file read {path}: status {status}"
-        return reply["data"], None
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-
 class HostapdCliBackend:
     """``hostapd_cli -i <iface> status`` then ``all_sta``, on a Linux AP run by hostapd."""
 
     def __init__(self, config: WifiConfig) -> None:
         self.config = config
         self.name = "hostapd_cli"
-        self._ifaces = _Rotating(config.interfaces)
+        self._ifaces = Rotating(config.interfaces)
         self._cmd = config.command or "hostapd_cli"
 
     async def _cli(self, iface: str, command: str) -> str:
@@ -331,7 +233,7 @@ class IwBackend:
     def __init__(self, config: WifiConfig) -> None:
         self.config = config
         self.name = "iw"
-        self._ifaces = _Rotating(config.interfaces)
+        self._ifaces = Rotating(config.interfaces)
         self._cmd = config.command or "iw"
 
     async def _iw(self, *args: str) -> CommandResult:
@@ -362,6 +264,10 @@ def make_backend(config: WifiConfig) -> Backend:
     if config.backend in ("ubus", "ubus_ssh"):
         return UbusBackend(config)
     if config.backend == "ubus_http":
+        from edge.sources.wifi.ubushttp import (
+            UbusHttpBackend,  # it builds on this module's errors and reading
+        )
+
         return UbusHttpBackend(config)
     if config.backend == "hostapd_cli":
         return HostapdCliBackend(config)

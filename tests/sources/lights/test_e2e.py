@@ -23,7 +23,8 @@ import aiomqtt
 
 from edge.agent import Agent
 from lab.localservices import MosquittoServer
-from lab.simulate.lights import DeviceLink, LightDevice, Output
+from lab.simulate.lightlink import DeviceLink
+from lab.simulate.lights import LightDevice, Output
 from thonminh.influx import InfluxClient
 
 from .conftest import gateway_config, load, read_journal, wait_for, write_toml

@@ -18,7 +18,8 @@ from edge.sources.lights.router import Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
 from lab.localservices import MosquittoServer
-from lab.simulate.lights import DeviceLink, LightDevice, Output, SimMessage
+from lab.simulate.lightlink import DeviceLink
+from lab.simulate.lights import LightDevice, Output, SimMessage
 from thonminh.contract import STREETLIGHT, Point
 from thonminh.lineprotocol import encode_line
 

@@ -12,7 +12,8 @@ from edge.sources.lights.router import Outcome, Route, Router
 from edge.sources.lights.schedule import FixedSchedule
 from edge.sources.lights.tracker import LightTracker, TrackerSettings
 from lab.localservices import MosquittoServer
-from lab.simulate.lights import LightDevice, Output, SimMessage, run_village, village_from_inventory
+from lab.simulate.lightlink import run_village
+from lab.simulate.lights import LightDevice, Output, SimMessage, village_from_inventory
 
 from .conftest import TEST_INVENTORY, TZ, Collector, lights_source, running, wait_for
 from .test_schedule import ms

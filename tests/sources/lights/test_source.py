@@ -7,7 +7,8 @@ import contextlib
 from pathlib import Path
 
 from lab.localservices import MosquittoServer
-from lab.simulate.lights import DeviceLink, LightDevice, Output
+from lab.simulate.lightlink import DeviceLink
+from lab.simulate.lights import LightDevice, Output
 from thonminh.lineprotocol import encode_line
 
 from .conftest import Collector, lights_source, read_journal, running, wait_for
