@@ -1,9 +1,10 @@
 """The criteria set (``criteria.yaml``): one pydantic model, used by the criteria service and the dashboards.
 
 A criterion names a figure of ``thonminh.figures`` with its parameters, a comparator, a threshold, a window
-and a minimum coverage. A verdict is ``pass``, ``fail`` or ``insufficient_data`` (no value, or coverage
-under the minimum); the rule is ``verdict`` below, and every surface (API, Grafana, pages, demo report)
-applies this one.
+and a minimum coverage. A verdict is ``pass``, ``fail``, ``insufficient_data`` (no value, or coverage
+under the minimum) or ``unverified`` (a value, but too few of its samples covered by the gateways' signed
+evidence: ``min_verified_pct``); the rule is ``verdict`` below, and every surface (API, Grafana, pages, demo
+report) applies this one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ DEFAULT_CRITERIA_FILE: Final = Path(__file__).with_name("criteria.yaml")
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
 }
-VERDICTS: Final = ("pass", "fail", "insufficient_data")
+VERDICTS: Final = ("pass", "fail", "insufficient_data", "unverified")
 
 
 class TitleModel(StrictModel):
@@ -58,6 +59,9 @@ class Criterion(StrictModel):
     threshold: float
     window: str = "30d"
     min_coverage: float = Field(0.8, ge=0, le=1)
+    #: percent of the figure's samples that signed evidence must cover; under it a decided verdict is
+    #: ``unverified``. Unset: the criteria set's ``min_verified_pct`` (``CriteriaSet`` fills it in).
+    min_verified_pct: float | None = Field(None, ge=0, le=100)
     description: str = ""
 
     @field_validator("figure")
@@ -117,14 +121,31 @@ class Criterion(StrictModel):
         assert seconds is not None  # validated above
         return seconds
 
-    def verdict(self, value: float | None, coverage: float) -> str:
+    def verdict(self, value: float | None, coverage: float, verified_pct: float | None = None) -> str:
         return verdict(value, coverage, comparator=self.comparator, threshold=self.threshold,
-                       min_coverage=self.min_coverage)
+                       min_coverage=self.min_coverage, verified_pct=verified_pct,
+                       min_verified_pct=self.min_verified_pct)
 
 
 class CriteriaSet(StrictModel):
     version: Literal[1] = 1
+    #: the default of every criterion's ``min_verified_pct`` (None: no minimum)
+    min_verified_pct: float | None = Field(None, ge=0, le=100)
     criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_min_verified(cls, data: Any) -> Any:
+        # filled in before validation, so each criterion holds the level it is judged by (models are frozen)
+        if not isinstance(data, dict) or data.get("min_verified_pct") is None:
+            return data
+        items = data.get("criteria")
+        if isinstance(items, list):
+            data = {**data, "criteria": [
+                {**item, "min_verified_pct": data["min_verified_pct"]}
+                if isinstance(item, dict) and item.get("min_verified_pct") is None else item
+                for item in items]}
+        return data
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CriteriaSet:
@@ -165,9 +186,14 @@ def load_criteria(path: str | Path = DEFAULT_CRITERIA_FILE) -> CriteriaSet:
         raise ConfigError(_name_criteria(format_validation_error(err, path.name), raw)) from err
 
 
-def verdict(value: float | None, coverage: float, *, comparator: str, threshold: float, min_coverage: float) -> str:
-    """``insufficient_data`` without a value or under the minimum coverage, else ``pass``/``fail``."""
+def verdict(value: float | None, coverage: float, *, comparator: str, threshold: float, min_coverage: float,
+            verified_pct: float | None = None, min_verified_pct: float | None = None) -> str:
+    """``insufficient_data`` without a value or under the minimum coverage; ``unverified`` when signed evidence
+    covers less than ``min_verified_pct`` percent of the samples (``None``: not known, so not held against
+    the value: verification is not configured, or the figure has no gateway samples); else ``pass``/``fail``."""
     if value is None or coverage < min_coverage:
         return "insufficient_data"
+    if min_verified_pct is not None and verified_pct is not None and round(verified_pct, 9) < min_verified_pct:
+        return "unverified"
     # a figure computed as 99.00000000001 or 98.99999999999 is 99 as far as anyone reading it is concerned
     return "pass" if COMPARATORS[comparator](round(value, 9), threshold) else "fail"
