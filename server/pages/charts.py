@@ -18,7 +18,7 @@ __all__ = ["bar_chart"]
 
 WIDTH, HEIGHT = 640, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 24
-_CLASS = {"pass": "ok", "fail": "bad", "insufficient_data": "thin"}
+_CLASS = {"pass": "ok", "fail": "bad", "insufficient_data": "thin", "unverified": "unverified"}
 
 
 def _scale_top(days: Sequence[Day], threshold: float | None, unit: str) -> float:

@@ -72,7 +72,7 @@ def render(request: Request, name: str, lang: Lang, status: int = 200, **context
 
     return templates.TemplateResponse(request, name, {
         "L": lang, "principal": principal, "base": base, "with_lang": with_lang, "link": link,
-        "chart": bar_chart, "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "chart": bar_chart, "VERDICTS": views.VERDICTS_SHOWN, "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context}, status_code=status)
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from server import summaries, uplinks, verdicts
+from server.criteria import VERDICTS
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
 from server.models import (
@@ -31,8 +32,10 @@ from thonminh.figures import FIGURES, INDICATORS, Kind
 __all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-#: the worst first when a column of verdicts is sorted
-_VERDICT_ORDER = {"fail": 0, "insufficient_data": 1, "pass": 2}
+#: the worst first when a column of verdicts is sorted: data that does not verify is worse than too little data
+_VERDICT_ORDER = {"fail": 0, "unverified": 1, "insufficient_data": 2, "pass": 3}
+#: the verdicts in the order the counts and the filter show them (every one the API can answer)
+VERDICTS_SHOWN = tuple(v for v in ("pass", "fail", "unverified", "insufficient_data") if v in VERDICTS)
 #: RSRP levels shown on the village page (the API answers the whole ladder)
 SIGNAL_LEVELS = ("-120", "-110", "-100", "-90")
 
@@ -191,8 +194,8 @@ def _sort_key(sort: str, names: dict[str, str]) -> Callable[[RollupVillageOut], 
     def by_verdict(v: RollupVillageOut):
         found = v.verdicts.get(sort)
         if found is None:
-            return (3, 0.0, names[v.village].casefold())
-        return (_VERDICT_ORDER.get(found.verdict, 3), found.value if found.value is not None else -1e300,
+            return (len(_VERDICT_ORDER), 0.0, names[v.village].casefold())
+        return (_VERDICT_ORDER.get(found.verdict, len(_VERDICT_ORDER)), found.value if found.value is not None else -1e300,
                 names[v.village].casefold())
 
     return by_verdict

@@ -99,6 +99,15 @@ def _days_with(section: Section, verdict: str, period: Period) -> str:
     return ", ".join(days) or "không có"
 
 
+def _days_line(section: Section, period: Period) -> str:
+    line = (f"Ngày không đạt: {_days_with(section, 'fail', period)}. "
+            f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data', period)}.")
+    if any(v is not None and v.verdict == "unverified" for _, v in section.days):
+        # named only where it happened: most dossiers never have such a day
+        line += f" Ngày chưa xác minh: {_days_with(section, 'unverified', period)}."
+    return line
+
+
 def _detail(c: m.CriterionVerdictOut) -> str:
     parts = [f"{DETAIL[k]}: {vi.duration_text(v)}" for k, v in c.evidence.detail.items()
              if k in DETAIL and isinstance(v, int | float) and v]
@@ -134,8 +143,7 @@ def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> li
     if section.charted:
         parts += [para(_daily_caption(period, len(section.days)), st.small),
                   daily_chart(section, WIDTH, by_month=period.month is not None),
-                  para(f"Ngày không đạt: {_days_with(section, 'fail', period)}. "
-                       f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data', period)}.", st.small)]
+                  para(_days_line(section, period), st.small)]
     return [KeepTogether(parts)]
 
 

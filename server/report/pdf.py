@@ -93,9 +93,9 @@ def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) ->
     width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))
     legend = "; ".join(f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
                        for i, c in enumerate(summary.criteria, start=1))
-    colours = ", ".join(f"{s.label}" for s in vi.VERDICTS.values())
+    colours = "; ".join(f"{s.colour_name}: {s.label}" for s in vi.VERDICTS.values())
     return [lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills), Spacer(1, 4),
-            lay.para(f"Màu ô: xanh, đỏ, xám: {colours}. Tiêu chí: {legend}.", st.small)]
+            lay.para(f"Màu ô: {colours}. Tiêu chí: {legend}.", st.small)]
 
 
 def _render(story: list[Flowable], footer: str) -> bytes:

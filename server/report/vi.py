@@ -1,5 +1,5 @@
 """How the dossier writes things in Vietnamese: numbers with a decimal comma, times with their zone, durations,
-units, and the verdicts (the one place a verdict gets its words and colour: issue 21 adds ``unverified`` here).
+units, and the verdicts (the one place a verdict gets its words and colour).
 """
 
 from __future__ import annotations
@@ -32,14 +32,18 @@ class VerdictStyle:
     colour: str
     #: a light tint of it, behind black text (the commune's summary)
     tint: str
+    #: the colour's name, for the legend under the commune's summary
+    colour_name: str
 
 
 VERDICTS: dict[str, VerdictStyle] = {
-    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9"),
-    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2"),
-    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee"),
+    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9", "xanh"),
+    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2", "đỏ"),
+    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee", "xám"),
+    # the data has a value but the gateways' signatures do not cover enough of it (docs/evidence.md)
+    "unverified": VerdictStyle("Chưa xác minh", "#6a1b9a", "#e1bee7", "tím"),
 }
-_UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0")
+_UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0", "xám đậm")
 _UNITS = {"%": "%", "users/day": "người dùng/ngày", "": ""}
 _COMPARATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
@@ -51,7 +55,8 @@ def text(value: str) -> str:
 
 def verdict_style(verdict: str) -> VerdictStyle:
     # a verdict added later shows its id in neutral grey until it gets its words here
-    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint))
+    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint,
+                                               _UNKNOWN_VERDICT.colour_name))
 
 
 def number(value: float, decimals: int = 1) -> str:
