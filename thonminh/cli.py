@@ -50,6 +50,17 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, attr)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # a command that imports its dependencies when it runs (``server`` imports uvicorn then) names its extra too
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as err:
+            name = ctx.invoked_subcommand or ""
+            target, _, extra = SUBCOMMANDS.get(name, ("", "", None))
+            if extra is None or not err.name:
+                raise
+            raise click.ClickException(missing_install(target.split(":")[0], err.name, extra)) from err
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
