@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from server.pages.i18n import text as page_text
+
 __all__ = [
     "VERDICTS",
     "VerdictStyle",
     "comparator_text",
     "coverage_text",
     "duration_text",
+    "fault_kind_text",
     "local_time",
     "number",
     "text",
@@ -57,6 +60,11 @@ def verdict_style(verdict: str) -> VerdictStyle:
     # a verdict added later shows its id in neutral grey until it gets its words here
     return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint,
                                                _UNKNOWN_VERDICT.colour_name))
+
+
+def fault_kind_text(kind: str) -> str:
+    """A signed-evidence fault in words: the pages' Vietnamese words, so both surfaces name it alike."""
+    return page_text(f"fault_{kind}", "vi")
 
 
 def number(value: float, decimals: int = 1) -> str:
