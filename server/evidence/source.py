@@ -1,0 +1,59 @@
+"""What verification reads from InfluxDB: a village's gateway points and manifests, a day at a time, by hour.
+
+Every statement is built by the one InfluxQL builder (``thonminh.influxql``) and read with ``GROUP BY *`` and
+``epoch=ms``: the form the canonical point is defined on (``thonminh.evidence``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+from server.evidence.registry import KeySnapshot
+from server.evidence.verify import HourResult, verify_hour
+from server.queries import Source
+from thonminh.contract import INDICATOR, INDICATOR_ENTRY, MEASUREMENTS
+from thonminh.evidence import MANIFEST_MEASUREMENT
+from thonminh.influx import InfluxClient, Series
+from thonminh.influxql import Select, conditions, tag_equals, time_range
+
+__all__ = ["HOUR_MS", "SIGNED_MEASUREMENTS", "read_and_verify", "statements"]
+
+HOUR_MS = 3_600_000
+#: the gateways' measurements: every one of the contract but the manifests and the server's own indicators
+SIGNED_MEASUREMENTS = tuple(name for name in MEASUREMENTS
+                            if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name))
+#: hours read per pair of queries: a day of a village is about 70,000 points
+CHUNK_HOURS = 24
+
+
+def statements(raw: Callable[[str], Source], village: str, start_ms: int, end_ms: int) -> list[str]:
+    """One statement per measurement of ``village`` in ``[start, end)``, the manifests' last. One each, not
+    ``FROM a, b``: a query over several measurements answers every column of all of them for each."""
+    where = conditions(tag_equals("village", village), time_range(start_ms, end_ms))
+    return [Select(["*"], [raw(m).ref()], where, group_all=True).render()
+            for m in (*SIGNED_MEASUREMENTS, MANIFEST_MEASUREMENT)]
+
+
+def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
+    out: dict[int, list[Series]] = defaultdict(list)
+    for s in series:
+        at = s.columns.index("time")
+        rows: dict[int, list[list[object]]] = defaultdict(list)
+        for row in s.values:
+            rows[row[at] - row[at] % HOUR_MS].append(row)
+        for hour, values in rows.items():
+            out[hour].append(Series(s.name, s.columns, values, s.tags))
+    return out
+
+
+def read_and_verify(client: InfluxClient, raw: Callable[[str], Source], keys: KeySnapshot, village: str,
+                    start_ms: int, end_ms: int) -> Iterator[HourResult]:
+    """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first."""
+    for chunk in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS):
+        chunk_end = min(end_ms, chunk + CHUNK_HOURS * HOUR_MS)
+        *results, signed = client.query(";".join(statements(raw, village, chunk, chunk_end)))
+        points = _by_hour([s for r in results for s in r.series])
+        manifests = _by_hour(signed.series)
+        for hour in range(chunk, chunk_end, HOUR_MS):
+            yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
