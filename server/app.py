@@ -16,6 +16,8 @@ from server import pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
+from server.evidence.hourly import Verifier
+from server.evidence.registry import Registry
 from server.reader import Reader
 from server.rollups import Rollups
 from server.routes import ROUTERS
@@ -100,7 +102,10 @@ def create_app(
                       create_retention_policy=settings.create_retention_policy, clock=clock)
     reader = Reader(client, rollups, zone=config.zone, use_rollups=settings.enabled)
     auth_mode = "open-read-only" if open_read_only else "keys"
-    service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode)
+    verifier = None
+    if config.evidence.registry is not None:
+        verifier = Verifier(client, rollups.raw, Registry(config.evidence.registry), clock=clock)
+    service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode, verifier=verifier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ from thonminh.config import InfluxSettings, StrictModel, load_config
 from thonminh.contract import DAILY_TZ
 from thonminh.criteria import DEFAULT_CRITERIA_FILE
 
-__all__ = ["ENV_PREFIX", "AuthSettings", "HttpSettings", "PagesSettings", "RollupSettings", "ServerConfig",
+__all__ = ["ENV_PREFIX", "AuthSettings", "EvidenceSettings", "HttpSettings", "PagesSettings", "RollupSettings", "ServerConfig",
            "VillageSettings", "load_server_config"]
 
 ENV_PREFIX = "THONMINH_SERVER_"
@@ -93,12 +93,33 @@ class PagesSettings(StrictModel):
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
 
 
+def _relative(value: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("config_dir")
+    if value is not None and base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
+class EvidenceSettings(StrictModel):
+    """Signed evidence (docs/evidence.md): where the gateways' public keys are registered."""
+
+    #: The key registry, a SQLite file the service creates; relative paths are relative to the config file.
+    #: Unset: nothing is verified, every verdict's ``verification.status`` is ``not_configured``.
+    registry: Path | None = None
+
+    @field_validator("registry")
+    @classmethod
+    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _relative(value, info)
+
+
 class ServerConfig(StrictModel):
     influxdb: InfluxSettings = Field(default_factory=InfluxSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     pages: PagesSettings = Field(default_factory=PagesSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     villages: dict[str, VillageSettings] = Field(default_factory=dict)
     #: Day boundaries of ``step=1d`` and of Wi-Fi days.
     timezone: str = DAILY_TZ
@@ -123,10 +144,7 @@ class ServerConfig(StrictModel):
     @field_validator("criteria_file")
     @classmethod
     def _relative_to_config(cls, value: Path, info: ValidationInfo) -> Path:
-        base = (info.context or {}).get("config_dir")
-        if base is not None and not value.is_absolute():
-            value = Path(base) / value
-        return value
+        return _relative(value, info) or value
 
     @model_validator(mode="after")
     def _window_limits(self) -> ServerConfig:

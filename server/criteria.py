@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from server.catalog import Evidence, FigureReader, compute
+from server.evidence.hourly import FigureVerification, Verifier, figure_verification, not_configured
+from server.evidence.source import SIGNED_MEASUREMENTS
 from server.queries import Scope
 from server.reader import Reader
 from server.timeparse import Window
@@ -25,6 +27,7 @@ class Verdict:
     village: str
     verdict: str
     evidence: Evidence
+    verification: FigureVerification
 
 
 def evaluate(
@@ -35,13 +38,25 @@ def evaluate(
     window_for: Callable[[Criterion], Window],
     *,
     workers: int = 4,
+    verifier: Verifier | None = None,
 ) -> dict[str, dict[str, Verdict]]:
     """Every criterion for every village of ``scope``: ``{criterion_id: {village: Verdict}}``.
 
-    Villages without any data for a figure get ``insufficient_data`` with zero coverage."""
+    Villages without any data for a figure get ``insufficient_data`` with zero coverage. With a ``verifier``
+    each verdict also weighs the share of its samples that signed evidence covers (``unverified``)."""
     criteria = list(criteria)
     villages = sorted(set(villages))
     shared = FigureReader(reader)
+
+    def verification(c: Criterion, village: str, window: Window) -> FigureVerification:
+        measurement = c.description_of_figure.measurement.name
+        if verifier is None:
+            return not_configured(c.min_verified_pct)
+        if measurement not in SIGNED_MEASUREMENTS:  # manual indicators: no gateway signs them
+            return figure_verification(None, measurement, c.min_verified_pct, [])
+        found = shared.once(("verification", village, window.start_ms, window.end_ms),
+                            lambda: verifier.verify(village, window.start_ms, window.end_ms))
+        return figure_verification(found, measurement, c.min_verified_pct, verifier.keys())
 
     def one(c: Criterion) -> tuple[str, dict[str, Verdict]]:
         window = window_for(c)
@@ -49,7 +64,8 @@ def evaluate(
         results = {}
         for village in sorted(set(villages) | set(found)):
             ev = found.get(village) or Evidence(None, c.unit, 0.0, 0, window, queries)
-            results[village] = Verdict(c, village, c.verdict(ev.value, ev.coverage), ev)
+            checked = verification(c, village, window)
+            results[village] = Verdict(c, village, c.verdict(ev.value, ev.coverage, checked.verified_pct), ev, checked)
         return c.id, results
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -104,19 +104,22 @@ def outage_rows(o: m.OutagesOut) -> list[dict[str, Any]]:
 
 
 CRITERIA_COLUMNS = ["village", "criterion", "title_vi", "title_en", "verdict", "value", "unit", "comparator",
-                    "threshold", "coverage", "min_coverage", "samples", "start", "end", "timezone"]
+                    "threshold", "coverage", "min_coverage", "samples", "verified_pct", "verification", "start", "end",
+                    "timezone"]
 
 
 def criteria_rows(c: m.VillageCriteriaOut) -> list[dict[str, Any]]:
     return [{"village": c.village, "criterion": v.id, "title_vi": v.title.vi, "title_en": v.title.en,
              "verdict": v.verdict, "value": v.evidence.value, "unit": v.evidence.unit or v.unit,
              "comparator": v.comparator, "threshold": v.threshold, "coverage": v.evidence.coverage,
-             "min_coverage": v.min_coverage, "samples": v.evidence.samples, "start": v.evidence.window.start,
+             "min_coverage": v.min_coverage, "samples": v.evidence.samples,
+             "verified_pct": v.evidence.verified_pct, "verification": v.evidence.verification.status,
+             "start": v.evidence.window.start,
              "end": v.evidence.window.end, "timezone": c.timezone} for v in c.criteria]
 
 
 ROLLUP_COLUMNS = ["province", "district", "commune", "village", "criterion", "verdict", "value", "unit", "comparator",
-                  "threshold", "coverage", "min_coverage", "samples", "start", "end", "timezone"]
+                  "threshold", "coverage", "min_coverage", "samples", "verified_pct", "start", "end", "timezone"]
 
 
 def rollup_rows(r: m.CriteriaRollupOut) -> list[dict[str, Any]]:
@@ -128,6 +131,7 @@ def rollup_rows(r: m.CriteriaRollupOut) -> list[dict[str, Any]]:
             rows.append({"province": v.province, "district": v.district, "commune": v.commune, "village": v.village,
                          "criterion": cid, "verdict": verdict.verdict, "value": verdict.value, "unit": c.unit,
                          "comparator": c.comparator, "threshold": c.threshold, "coverage": verdict.coverage,
-                         "min_coverage": c.min_coverage, "samples": verdict.samples, "start": c.windows[0].start,
+                         "min_coverage": c.min_coverage, "samples": verdict.samples,
+                         "verified_pct": verdict.verified_pct, "start": c.windows[0].start,
                          "end": c.windows[0].end, "timezone": r.timezone})
     return rows

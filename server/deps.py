@@ -149,15 +149,18 @@ _MEANING = {
     401: "no API key, or an unknown one",
     403: "a read key where an admin key is needed, or open read-only mode",
     404: "the village is not in the data",
+    409: "the change contradicts what is registered",
     422: "a parameter or the body is malformed or out of range",
     502: "InfluxDB refused a query",
     503: "InfluxDB is unavailable (Retry-After)",
 }
 
 
-def error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: the error model at each status it can answer."""
-    return {status: {"model": ErrorOut, "description": _MEANING[status]} for status in statuses}
+def error_answers(*statuses: int, meaning: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the error model at each status it can answer (``meaning`` overrides the
+    usual description of a status)."""
+    said = _MEANING | (meaning or {})
+    return {status: {"model": ErrorOut, "description": said[status]} for status in statuses}
 
 
 #: every read route; village routes add 404

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from thonminh.criteria import VERDICTS
 
 __all__ = [
     "AvailabilityOut",
     "CriteriaRollupOut",
     "CriterionVerdictOut",
     "EvidenceOut",
+    "FaultOut",
+    "KeyPeriodOut",
     "HealthOut",
     "IndicatorIn",
     "IndicatorOut",
@@ -19,6 +23,7 @@ __all__ = [
     "OutagesOut",
     "UptimeOut",
     "VillageCriteriaOut",
+    "VerificationOut",
     "VillagesOut",
     "WifiOut",
     "WindowOut",
@@ -170,6 +175,38 @@ class ModemOut(BaseModel):
     queries: list[str]
 
 
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+
+
+class KeyPeriodOut(BaseModel):
+    gateway: str
+    fingerprint: str
+    valid_from: str
+    valid_until: str | None = Field(description="null: the gateway's current key")
+
+
+class FaultOut(BaseModel):
+    kind: str = Field(description="unsigned, no_manifest, altered, injected, deleted_point, replayed, missing_seq, "
+                                  "broken_chain, unregistered_key, expired_key, bad_signature or malformed_manifest")
+    gateway: str
+    start: str = Field(description="the first time concerned")
+    end: str = Field(description="the last time concerned (equal to start for a single point)")
+    detail: str
+
+
+class VerificationOut(BaseModel):
+    status: Literal["verified", "unverified", "not_configured", "no_samples"] = Field(
+        description="verified: verified_pct reaches min_verified_pct (100 without one); not_configured: the "
+                    "service has no key registry; no_samples: no gateway-signed sample in the window")
+    min_verified_pct: float | None
+    points: int = Field(description="the figure's samples (points of its measurement) in the UTC hours the "
+                                    "window touches")
+    verified_points: int = Field(description="of those, covered by a valid manifest")
+    keys: list[KeyPeriodOut] = Field(description="the registered keys that signed them")
+    faults: list[FaultOut] = Field(description="at most 20, oldest first")
+    faults_total: int
+
+
 class EvidenceOut(BaseModel):
     value: float | None
     unit: str
@@ -180,6 +217,10 @@ class EvidenceOut(BaseModel):
                                          "excludes its end")
     queries: list[str]
     detail: dict[str, Any] = Field(default_factory=dict)
+    verified_pct: float | None = Field(description="percent of the figure's samples covered by valid signed "
+                                                   "manifests (docs/evidence.md); null without samples or without "
+                                                   "a key registry")
+    verification: VerificationOut
 
 
 class Title(BaseModel):
@@ -196,11 +237,12 @@ class CriterionOut(BaseModel):
     threshold: float
     unit: str
     min_coverage: float
+    min_verified_pct: float | None = Field(None, description="under it a verdict with a value is unverified")
     window: str
 
 
 class CriterionVerdictOut(CriterionOut):
-    verdict: str
+    verdict: Verdict
     evidence: EvidenceOut
 
 
@@ -219,10 +261,11 @@ class RollupCriterionOut(CriterionOut):
 
 
 class RollupVerdict(BaseModel):
-    verdict: str
+    verdict: Verdict
     value: float | None
     coverage: float
     samples: int
+    verified_pct: float | None = None
 
 
 class RollupVillageOut(BaseModel):

@@ -21,6 +21,7 @@ from server import models as m
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, Criterion
 from server.errors import NotFound, ParameterError
+from server.evidence.hourly import Verifier
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import Rollups
@@ -67,7 +68,8 @@ class HourlyCache(Generic[T]):
 
 class Service:
     def __init__(self, config: ServerConfig, reader: Reader, rollups: Rollups, criteria: CriteriaSet, *,
-                 clock: Callable[[], float] = time.time, auth_mode: str = "keys") -> None:
+                 clock: Callable[[], float] = time.time, auth_mode: str = "keys",
+                 verifier: Verifier | None = None) -> None:
         self.config = config
         self.reader = reader
         self.rollups = rollups
@@ -75,6 +77,8 @@ class Service:
         self.zone = config.zone
         self.clock = clock
         self.auth_mode = auth_mode
+        #: signed evidence, when a key registry is configured (``server.evidence``)
+        self.verifier = verifier
         #: the default windows' roll-up of every village, evaluated once an hour (``server.verdicts``)
         self.hourly: HourlyCache[Any] = HourlyCache()
 

@@ -12,9 +12,10 @@ from typing import Any
 from server import models as m
 from server.criteria import VERDICTS, Criterion, Verdict, evaluate
 from server.errors import NotFound
+from server.evidence.hourly import FigureVerification
 from server.queries import Scope
 from server.service import Service
-from server.timeparse import Window, floor_hour
+from server.timeparse import Window, floor_hour, iso
 from thonminh.errors import InfluxError
 
 __all__ = ["Evaluation", "default_evaluation", "keep_warm", "rollup_criteria", "village_criteria"]
@@ -42,7 +43,8 @@ def _window_for(service: Service, start: str | None, end: str | None) -> tuple[s
 
 def village_criteria(service: Service, village: str, start: str | None, end: str | None) -> m.VillageCriteriaOut:
     rule, window_for = _window_for(service, start, end)
-    results = evaluate(service.criteria.criteria, service.reader, Scope(village=village), [village], window_for)
+    results = evaluate(service.criteria.criteria, service.reader, Scope(village=village), [village], window_for,
+                       verifier=service.verifier)
     verdicts = [results[c.id][village] for c in service.criteria.criteria]
     return m.VillageCriteriaOut(village=village, window_rule=rule, timezone=service.zone.key,
                                 criteria=[_verdict_out(service, v, rule) for v in verdicts],
@@ -59,10 +61,13 @@ def default_evaluation(service: Service) -> Evaluation:
 
     def compute() -> Evaluation:
         places = {r["village"]: r for r in service.reader.places(Scope()).rows}
-        results = evaluate(service.criteria.criteria, service.reader, Scope(), places, window_for)
+        results = evaluate(service.criteria.criteria, service.reader, Scope(), places, window_for,
+                           verifier=service.verifier)
         return Evaluation(hour_ms, places, results, window_for)
 
-    evaluation: Evaluation = service.hourly.get(hour_ms, service.zone.key, compute)
+    # a key registered or retired changes verdicts at once, not at the next hour
+    keys = f"#keys{service.verifier.registry.version()}" if service.verifier is not None else ""
+    evaluation: Evaluation = service.hourly.get(hour_ms, service.zone.key + keys, compute)
     return evaluation
 
 
@@ -85,8 +90,8 @@ def _evaluation(service: Service, scope: Scope, start: str | None, end: str | No
         places = {r["village"]: r for r in service.reader.places(scope).rows}
         if not places and _first_filter(scope):
             raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
-        return Evaluation(0, places, evaluate(service.criteria.criteria, service.reader, scope, places, window_for),
-                          window_for)
+        return Evaluation(0, places, evaluate(service.criteria.criteria, service.reader, scope, places, window_for,
+                                              verifier=service.verifier), window_for)
     whole = default_evaluation(service)
     places = {v: p for v, p in whole.places.items() if scope.holds(p)}
     if not places and _first_filter(scope):
@@ -134,15 +139,26 @@ def _verdict_out(service: Service, v: Verdict, rule: str) -> m.CriterionVerdictO
         evidence=m.EvidenceOut(value=ev.value, unit=ev.unit, coverage=ev.coverage, samples=ev.samples,
                                window=service.window_out(ev.window), window_rule=WINDOW_NOTES[rule],
                                queries=list(ev.queries),
-                               detail=dict(ev.detail)),
+                               detail=dict(ev.detail), **_verification_out(v.verification)),
     )
+
+
+def _verification_out(f: FigureVerification) -> dict[str, Any]:
+    return {"verified_pct": f.verified_pct, "verification": m.VerificationOut(
+        status=f.status, min_verified_pct=f.min_verified_pct, points=f.points, verified_points=f.verified_points,
+        keys=[m.KeyPeriodOut(gateway=k.gateway, fingerprint=k.fingerprint, valid_from=iso(k.valid_from_ms),
+                             valid_until=None if k.valid_until_ms is None else iso(k.valid_until_ms))
+              for k in f.keys],
+        faults=[m.FaultOut(kind=x.kind, gateway=x.gateway, start=iso(x.start_ms), end=iso(x.end_ms), detail=x.detail)
+                for x in f.faults],
+        faults_total=f.faults_total)}
 
 
 
 def _criterion(c: Criterion) -> dict:
     return {"id": c.id, "title": c.title.model_dump(), "figure": c.figure, "params": dict(c.params),
             "comparator": c.comparator, "threshold": c.threshold, "unit": c.unit, "min_coverage": c.min_coverage,
-            "window": c.window}
+            "min_verified_pct": c.min_verified_pct, "window": c.window}
 
 
 
@@ -170,7 +186,7 @@ def _counts(verdicts) -> dict[str, int]:
 
 def _short(v: Verdict) -> m.RollupVerdict:
     return m.RollupVerdict(verdict=v.verdict, value=v.evidence.value, coverage=v.evidence.coverage,
-                           samples=v.evidence.samples)
+                           samples=v.evidence.samples, verified_pct=v.verification.verified_pct)
 
 
 

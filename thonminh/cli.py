@@ -26,6 +26,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
     "simulate": ("lab.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)", "lab"),
     "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana", "dashboards"),
     "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md", None),
+    "keys": ("server.evidence.cli:keys", "the gateways' public keys: add, list, retire (through the service's API)",
+             "server"),
+    "verify": ("server.evidence.cli:verify", "verify a village's samples against its gateways' signed manifests",
+               "server"),
     "demo": ("lab.demo:demo", "the whole village in one command: services, simulator, gateway, API", "lab"),
 }
 

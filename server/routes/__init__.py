@@ -4,6 +4,7 @@ from server.routes import (
            criteria,
            health,
            indicators,
+           keys,
            lighting,
            modem,
            outages,
@@ -14,6 +15,7 @@ from server.routes import (
 )
 
 ROUTERS = [health.router, villages.router, uptime.router, outages.router, wifi.router, lighting.router,
-           modem.router, criteria.router, indicators.router, report.router]
+           modem.router, criteria.router, indicators.router, report.router,
+           keys.router]
 
 __all__ = ["ROUTERS"]

@@ -6,7 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from signed_kit import GATEWAY, SITE, Gateway, kinds, manifest_line, register, registry_at, uplink_points, verify
+from signed_kit import (
+    GATEWAY,
+    SITE,
+    Gateway,
+    kinds,
+    manifest_line,
+    register,
+    registry_at,
+    uplink_points,
+    verify,
+)
 
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS

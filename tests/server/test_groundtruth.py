@@ -211,7 +211,7 @@ def test_village_criteria_verdicts_with_evidence(api, eid_entered):
     assert fiber["window"]["start"] == WINDOW["start"] and fiber["window"]["end"] == WINDOW["end"]
     assert fiber["queries"] and all(q.startswith("SELECT") for q in fiber["queries"])
     assert verdicts["eid_adoption"]["evidence"]["value"] == 27.5
-    assert body["counts"] == {"pass": 3, "fail": 4, "insufficient_data": 0}
+    assert body["counts"] == {"pass": 3, "fail": 4, "insufficient_data": 0, "unverified": 0}
 
 
 def test_too_little_data_is_insufficient_never_a_pass(api):
@@ -230,7 +230,7 @@ def test_province_rollup_counts_and_verdicts(api, eid_entered):
     assert set(villages) == {A, sc.B["village"], sc.C["village"]}  # xa-khac is in lang-son
     assert villages[A]["province"] == "bac-giang" and villages[A]["commune"] == "an-lac"
     fiber = {c["id"]: c for c in body["criteria"]}["fiber_availability"]
-    assert fiber["counts"] == {"pass": 1, "fail": 1, "insufficient_data": 1}
+    assert fiber["counts"] == {"pass": 1, "fail": 1, "insufficient_data": 1, "unverified": 0}
     assert villages[sc.B["village"]]["verdicts"]["fiber_availability"]["verdict"] == "pass"
     assert villages[A]["verdicts"]["fiber_availability"]["value"] == pytest.approx(100 * 149_395 / 158_400, abs=PP)
     district = get(api, "/criteria", district="son-dong", commune="thanh-son")

@@ -1,0 +1,87 @@
+"""``thonminh verify``'s work: the service's verification of a village and window, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from server.evidence.source import SIGNED_MEASUREMENTS
+from server.evidence.verify import Fault, Verification
+from server.timeparse import iso
+from thonminh.figures import FIGURES
+
+__all__ = ["describe", "run_verification"]
+
+
+def run_verification(config_path: str, village: str, start: str, end: str, *, as_json: bool) -> tuple[int, str]:
+    """(exit status, what to print). Usage and configuration errors raise ``click.UsageError`` (status 2)."""
+    from server.app import create_app
+    from server.config import load_server_config
+    from server.errors import ApiError
+    from thonminh.errors import InfluxError
+
+    config = load_server_config(config_path)
+    if config.evidence.registry is None:
+        raise click.UsageError(f"{config_path}: no key registry ([evidence] registry): nothing to verify against")
+    service = create_app(config, open_read_only=True).state.service  # the app's service, not served
+    assert service.verifier is not None
+    try:
+        window = service.window(start, end)
+        found = service.verifier.verify(village, window.start_ms, window.end_ms)
+    except ApiError as err:
+        raise click.UsageError(err.message) from err
+    except InfluxError as err:
+        raise click.UsageError(f"InfluxDB at {config.influxdb.url}: {err}") from err
+    finally:
+        service.reader.client.close()
+    result = describe(found, village, window.start_ms, window.end_ms)
+    ok = not found.faults and all(v == p for p, v in found.counts.values())
+    return (0 if ok else 1), json.dumps(result, ensure_ascii=False, indent=2) if as_json else _text(result)
+
+
+def _fault(f: Fault) -> dict[str, Any]:
+    return {"kind": f.kind, "gateway": f.gateway, "start": iso(f.start_ms), "end": iso(f.end_ms), "detail": f.detail,
+            "measurements": list(f.measurements), "count": f.count}
+
+
+def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Per figure and per measurement: samples, verified samples, verified_pct; every fault; the keys."""
+    def share(measurement: str) -> dict[str, Any]:
+        points, verified = found.of(measurement)
+        return {"points": points, "verified_points": verified,
+                "verified_pct": 100.0 * verified / points if points else None}
+
+    return {
+        "village": village,
+        "hours": {"start": iso(start_ms - start_ms % 3_600_000), "count": found.hours,
+                  "note": "whole UTC hours: every hour the window touches"},
+        "figures": {key: {"measurement": f.measurement.name, **share(f.measurement.name)}
+                    for key, f in FIGURES.items() if f.measurement.name in SIGNED_MEASUREMENTS},
+        "measurements": {m: share(m) for m in SIGNED_MEASUREMENTS if m in found.counts},
+        "keys": [{"gateway": g, "fingerprint": k} for g, k in sorted(found.keys)],
+        "faults": [_fault(f) for f in found.faults],
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "no samples" if value is None else f"{value:.2f} %"
+
+
+def _text(result: dict[str, Any]) -> str:
+    lines = [f"village {result['village']}: {result['hours']['count']} UTC hour(s) from {result['hours']['start']}"]
+    for key, f in result["figures"].items():
+        lines.append(f"  {key:<26} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
+                     f"{_pct(f['verified_pct'])}")
+    others = {m: s for m, s in result["measurements"].items()
+              if m not in {f["measurement"] for f in result["figures"].values()}}
+    for m, s in others.items():
+        lines.append(f"  {'(no figure)':<26} {m:<12} {s['verified_points']:>9,} of {s['points']:>9,}  "
+                     f"{_pct(s['verified_pct'])}")
+    lines.append("keys: " + (", ".join(f"{k['gateway']} {k['fingerprint']}" for k in result["keys"]) or "none"))
+    lines.append(f"faults: {len(result['faults'])}")
+    for f in result["faults"]:
+        where = f" [{', '.join(f['measurements'])}]" if f["measurements"] else ""
+        lines.append(f"  {f['kind']:<18} {f['gateway']}  {f['start']} .. {f['end']}{where}: {f['detail']}")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""The key registry through the API, and verification in the criteria answers: verified_pct, the verification
+block, and the fourth verdict (unverified); without a registry nothing changes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, uplink_points
+from srv_helpers import ADMIN, READ
+
+from server.evidence.source import HOUR_MS
+from server.timeparse import iso
+from thonminh.contract import Point
+from thonminh.lineprotocol import encode_line
+
+NOW = int(time.time() * 1000)
+T0 = NOW - NOW % HOUR_MS - 4 * HOUR_MS
+HOURS = 3
+WINDOW = {"start": iso(T0), "end": iso(T0 + HOURS * HOUR_MS)}
+
+
+@pytest.fixture
+def signed(influx, app_for, tmp_path):
+    """A service with a key registry over a village whose gateway signs 3 hours of uplink and Wi-Fi samples."""
+    api = app_for(influx, evidence={"registry": str(tmp_path / "keys.sqlite")})
+    gw = Gateway()
+    answer = api.post(f"/api/v1/gateways/{GATEWAY}/keys", headers=ADMIN,
+                      json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)})
+    assert answer.status_code == 201, answer.text
+    influx.write(gw.sign(uplink_points(T0, HOURS)))
+    return api, gw
+
+
+def _criterion(api, cid: str) -> dict:
+    body = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=WINDOW, headers=READ).json()
+    return next(c for c in body["criteria"] if c["id"] == cid)
+
+
+def test_registering_needs_an_admin_key_and_a_real_key(signed) -> None:
+    api, gw = signed
+    path = f"/api/v1/gateways/{GATEWAY}/keys"
+    body = {"village": VILLAGE, "public_key": Gateway().public_key}
+    assert api.post(path, json=body).status_code == 401
+    assert api.post(path, json=body, headers=READ).status_code == 403
+    bad = api.post(path, json={**body, "public_key": "AAAA"}, headers=ADMIN)
+    assert bad.status_code == 422
+    assert bad.json() == {"detail": "public_key: an Ed25519 public key is 32 bytes, this one 3",
+                          "parameter": "public_key"}
+    again = api.post(path, json={**body, "public_key": gw.public_key}, headers=ADMIN)
+    assert again.status_code == 409 and gw.fingerprint in again.json()["detail"]
+
+
+def test_a_new_key_ends_the_previous_period_and_a_lost_gateway_is_retired(signed) -> None:
+    api, gw = signed
+    new = Gateway()
+    at = iso(T0 + 90 * 60_000)
+    added = api.post(f"/api/v1/gateways/{GATEWAY}/keys", headers=ADMIN,
+                     json={"village": VILLAGE, "public_key": new.public_key, "valid_from": at})
+    assert added.status_code == 201, added.text
+    assert added.json()["registered_by"] == "officer-hoa" and added.json()["valid_until"] is None
+    listed = api.get(f"/api/v1/gateways/{GATEWAY}/keys", headers=READ).json()["keys"]
+    assert [(k["fingerprint"], k["valid_from"], k["valid_until"]) for k in listed] == [
+        (gw.fingerprint, iso(T0 - HOUR_MS), at), (new.fingerprint, at, None)]
+    retired = api.post(f"/api/v1/gateways/{GATEWAY}/keys/{new.fingerprint}/retire", headers=ADMIN,
+                       json={"valid_until": iso(T0 + 2 * HOUR_MS)})
+    assert retired.status_code == 200 and retired.json()["valid_until"] == iso(T0 + 2 * HOUR_MS)
+    longer = api.post(f"/api/v1/gateways/{GATEWAY}/keys/{new.fingerprint}/retire", headers=ADMIN, json={})
+    assert longer.status_code == 409
+    assert api.get("/api/v1/keys", params={"village": VILLAGE}, headers=READ).json()["keys"] == [
+        *listed[:1], retired.json()]
+    assert api.get("/api/v1/keys", params={"village": "elsewhere"}, headers=READ).json() == {"keys": []}
+
+
+def test_an_unknown_gateway_or_key_is_a_404_that_says_so(signed) -> None:
+    api, _ = signed
+    answer = api.get("/api/v1/gateways/gw-none/keys", headers=READ)
+    assert answer.status_code == 404 and answer.json()["detail"] == "gateway 'gw-none' has no registered key"
+    retire = api.post(f"/api/v1/gateways/{GATEWAY}/keys/{'0' * 16}/retire", headers=ADMIN, json={})
+    assert retire.status_code == 404 and "has no key 0000000000000000" in retire.json()["detail"]
+
+
+def test_a_service_without_a_registry_says_so(influx, app_for) -> None:
+    api = app_for(influx)
+    answer = api.get("/api/v1/keys", headers=READ)
+    assert answer.status_code == 404 and "[evidence] registry" in answer.json()["detail"]
+
+
+def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> None:
+    api, gw = signed
+    fiber = _criterion(api, "fiber_availability")
+    assert fiber["verdict"] == "pass" and fiber["min_verified_pct"] == 99.0
+    assert fiber["evidence"]["verified_pct"] == 100.0
+    assert fiber["evidence"]["verification"] == {
+        "status": "verified", "min_verified_pct": 99.0, "points": 180, "verified_points": 180,
+        "keys": [{"gateway": GATEWAY, "fingerprint": gw.fingerprint, "valid_from": iso(T0 - HOUR_MS),
+                  "valid_until": None}],
+        "faults": [], "faults_total": 0}
+    lights = _criterion(api, "street_lighting")
+    assert lights["verdict"] == "insufficient_data" and lights["evidence"]["verified_pct"] is None
+    assert lights["evidence"]["verification"]["status"] == "no_samples"
+    eid = _criterion(api, "eid_adoption")
+    assert eid["evidence"]["verification"]["status"] == "no_samples"
+
+
+def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influx) -> None:
+    api, _ = signed
+    forged = [Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, t + 30_000)
+              for t in range(T0 + HOUR_MS, T0 + HOUR_MS + 10 * 60_000, 60_000)]
+    influx.write([encode_line(p) for p in forged])
+    fiber = _criterion(api, "fiber_availability")
+    assert fiber["verdict"] == "unverified"
+    assert fiber["evidence"]["verified_pct"] == pytest.approx(100 * 180 / 190)
+    assert fiber["evidence"]["verification"]["faults"] == [{
+        "kind": "unsigned", "gateway": GATEWAY, "start": iso(forged[0].time_ms), "end": iso(forged[-1].time_ms),
+        "detail": "10 uplink point(s) without evidence_seq: written by no gateway's forwarder"}]
+    assert _criterion(api, "wifi_service")["verdict"] == "pass"  # its samples are all signed
+    rollup = api.get("/api/v1/criteria", params=WINDOW, headers=READ).json()
+    assert rollup["villages"][0]["verdicts"]["fiber_availability"]["verdict"] == "unverified"
+    assert next(c for c in rollup["criteria"] if c["id"] == "fiber_availability")["counts"]["unverified"] == 1
+    rows = list(csv.DictReader(io.StringIO(api.get(f"/api/v1/villages/{VILLAGE}/criteria",
+                                                   params={**WINDOW, "format": "csv"}, headers=READ).text)))
+    row = next(r for r in rows if r["criterion"] == "fiber_availability")
+    assert (row["verdict"], row["verification"], round(float(row["verified_pct (%)"]), 3)) == (
+        "unverified", "unverified", 94.737)
+
+
+def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> None:
+    api = app_for(influx)
+    influx.write([encode_line(p) for p in uplink_points(T0, HOURS)])
+    fiber = _criterion(api, "fiber_availability")
+    assert fiber["verdict"] == "pass"
+    assert fiber["evidence"]["verified_pct"] is None
+    assert fiber["evidence"]["verification"] == {
+        "status": "not_configured", "min_verified_pct": 99.0, "points": 0, "verified_points": 0, "keys": [],
+        "faults": [], "faults_total": 0}

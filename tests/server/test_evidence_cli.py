@@ -1,0 +1,104 @@
+"""``thonminh keys`` against the service over HTTP, and ``thonminh verify``'s output and exit status."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
+from srv_helpers import ADMIN_KEY, READ_KEY, make_config
+
+from lab.localservices import free_port
+from server.app import create_app
+from server.evidence.registry import Registry
+from server.evidence.source import HOUR_MS
+from server.timeparse import iso
+from thonminh.cli import main
+from thonminh.contract import Point
+from thonminh.lineprotocol import encode_line
+
+NOW = int(time.time() * 1000)
+T0 = NOW - NOW % HOUR_MS - 3 * HOUR_MS
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as ended:
+        code = int(ended.code or 0)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.fixture
+def served(influx, tmp_path: Path) -> Iterator[str]:
+    config = make_config(influx.url, influx.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monkeypatch) -> None:
+    gw = Gateway()
+    monkeypatch.setenv("THONMINH_ADMIN_KEY", ADMIN_KEY)
+    code, out = run(capsys, "keys", "add", "--url", served, "--gateway", GATEWAY, "--village", VILLAGE,
+                    "--public-key", gw.public_key, "--valid-from", "2026-11-01T00:00:00Z")
+    assert code == 0, out
+    assert f"{GATEWAY}  {gw.fingerprint}  village {VILLAGE}  2026-11-01T00:00:00Z .. open" in out
+    code, out = run(capsys, "keys", "list", "--url", served, "--api-key", READ_KEY)
+    assert code == 0 and gw.fingerprint in out and "registered by officer-hoa" in out
+    code, out = run(capsys, "keys", "retire", "--url", served, "--gateway", GATEWAY, "--fingerprint",
+                    gw.fingerprint, "--valid-until", "2026-11-20T00:00:00Z")
+    assert code == 0 and "2026-11-01T00:00:00Z .. 2026-11-20T00:00:00Z" in out
+    code, out = run(capsys, "keys", "add", "--url", served, "--gateway", GATEWAY, "--village", VILLAGE,
+                    "--public-key", "bm90IGEga2V5")
+    assert code == 1 and "422: public_key: an Ed25519 public key is 32 bytes" in out
+    code, out = run(capsys, "keys", "add", "--url", served, "--admin-key", READ_KEY, "--gateway", GATEWAY,
+                    "--village", VILLAGE, "--public-key", Gateway().public_key)
+    assert code == 1 and "403" in out and "needs an admin key" in out
+
+
+def _config(tmp_path: Path, influx, *, registry: bool = True) -> Path:
+    path = tmp_path / "server.toml"
+    text = f'[influxdb]\nurl = "{influx.url}"\ndatabase = "{influx.database}"\n'
+    path.write_text(text + ('[evidence]\nregistry = "keys.sqlite"\n' if registry else ""))
+    return path
+
+
+def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path, capsys) -> None:
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw)
+    influx.write(gw.sign(uplink_points(T0, 2)))
+    window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 2 * HOUR_MS))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 0, out
+    assert "uplink.availability        uplink             120 of       120  100.00 %" in out
+    assert "faults: 0" in out
+    forged = Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 1234)
+    influx.write(encode_line(forged))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1
+    assert f"unsigned           {GATEWAY}  {iso(T0 + 1234)} .. {iso(T0 + 1234)} [uplink]" in out
+    assert "120 of       121  99.17 %" in out
+
+
+def test_verify_without_a_registry_or_with_a_bad_window_exits_2(influx, tmp_path, capsys) -> None:
+    code, out = run(capsys, "verify", "--config", str(_config(tmp_path, influx, registry=False)),
+                    "--village", VILLAGE, "--start", "-1d")
+    assert code == 2 and "no key registry" in out
+    code, out = run(capsys, "verify", "--config", str(_config(tmp_path, influx)), "--village", VILLAGE,
+                    "--start", "yesterday")
+    assert code == 2 and "start: 'yesterday' is not an ISO 8601 time" in out
