@@ -27,6 +27,7 @@ from edge.filemodes import private_dir
 from edge.forwarder import Forwarder
 from edge.health import HealthBook
 from edge.pipeline import Pipeline
+from edge.signing import open_signer
 from edge.sources.base import PolledSource, PushSource, Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
 from edge.stats import Stats
@@ -238,7 +239,9 @@ class Agent:
                                  commit_interval_ms=config.buffer.commit_interval_ms,
                                  check_interval_s=config.clock.check_interval_s,
                                  sync_interval_s=config.buffer.sync_interval_s)
-        self.forwarder = Forwarder(self.buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s)
+        signer = await asyncio.to_thread(open_signer, config, self._log)
+        self.forwarder = Forwarder(self.buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s,
+                                   signer=signer, next_sync=self.pipeline.next_sync)
         forwarder_stop = asyncio.Event()
         tasks = _Tasks()
         try:
@@ -261,6 +264,7 @@ class Agent:
             with contextlib.suppress(Exception):
                 writer.close()
             self.buffer.close()
+            signer.stop()
             self._log.info("agent stopped", extra={"buffer_points": self.buffer.points})
 
     async def _until_stopped(self, stop: asyncio.Event, core: list[asyncio.Task[None]]) -> None:
@@ -318,7 +322,8 @@ class Agent:
             return
         last = self.forwarder.last_success_mono
         # Up while the backlog is empty or writes succeed within a full retry period; down otherwise.
-        patience = self.config.forwarder.backoff_max_s + self.config.influxdb.timeout_s
+        fwd = self.config.forwarder
+        patience = fwd.backoff_max_s + self.config.influxdb.timeout_s + fwd.live_interval_s
         ok = self.buffer.ready == 0 or (last is not None and time.monotonic() - last <= patience)
         self.health.report("influxdb", "influxdb", "ok" if ok else "down",
                            {"backlog": self.buffer.ready})

@@ -255,6 +255,13 @@ class BufferCore:
                 if ids:
                     yield schema, "id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
 
+    def holds(self, batch: Batch) -> int:
+        """Points of ``batch`` still in the buffer: 0 once it was acknowledged (a signed batch an agent crash
+        left on tmpfs is then only forgotten, not acknowledged twice)."""
+        with self._lock:
+            return sum(int(self._db.execute(f"SELECT coalesce(sum(n), 0) FROM {schema}.points WHERE {where}",
+                                            args).fetchone()[0]) for schema, where, args in self._where_batch(batch))
+
     def oldest(self) -> tuple[int, bool, float | None] | None:
         """(t_ms, held, mono) of the oldest point, or None when empty."""
         with self._lock:

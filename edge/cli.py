@@ -150,6 +150,7 @@ def drain(config_path: str, timeout_s: float | None) -> None:
     """Forward the whole backlog to InfluxDB with a progress bar, then exit (the agent must be stopped)."""
     from edge.clock import Clock
     from edge.forwarder import Forwarder
+    from edge.signing import open_signer
     from thonminh.logs import setup_logging
 
     config = load_gateway_config(config_path)
@@ -162,7 +163,8 @@ def drain(config_path: str, timeout_s: float | None) -> None:
             buffer.correct(clock.now_ms(), clock.monotonic())
         if buffer.held:
             click.echo(f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True)
-        forwarder = Forwarder(buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s)
+        signer = open_signer(config)
+        forwarder = Forwarder(buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s, signer=signer)
         moved = 0
 
         def progress(n: int) -> None:
@@ -174,6 +176,7 @@ def drain(config_path: str, timeout_s: float | None) -> None:
             done = asyncio.run(forwarder.drain(on_progress=progress, deadline_s=timeout_s))
         click.echo(f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left",
                    err=True)
+        signer.stop()
     finally:
         writer.close()
         buffer.close()

@@ -111,6 +111,9 @@ class ForwarderSettings(StrictModel):
     backoff_max_s: float = Field(60.0, gt=0)
     flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
     concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
+    live_interval_s: float = Field(60.0, ge=0, le=3600, description=(
+        "live points wait up to this long to go as one signed batch (and go before each store of the intake);"
+        " a backlog of batch_points goes at once"))
 
     @model_validator(mode="after")
     def _backoff_range(self) -> ForwarderSettings:
@@ -200,6 +203,18 @@ class GatewayConfig(StrictModel):
         buffer, as the agent is). It survives the agent, not a reboot."""
         intake = self.buffer.intake_path()
         return intake.with_name("health-" + intake.name.removeprefix("intake-").removesuffix(".sqlite") + ".json")
+
+    @property
+    def evidence_key_path(self) -> Path:
+        """The gateway's private signing key (0600, in a 0700 directory): ``thonminh edge init`` or the first
+        run creates it."""
+        return self.state_dir / "evidence" / "gateway.key"
+
+    def evidence_runtime(self) -> Path:
+        """The prefix of the signing chain's files on tmpfs (the chain, batches not yet acknowledged), beside
+        the intake by its rule: rewritten with every batch, so never on the SD card."""
+        intake = self.buffer.intake_path()
+        return intake.with_name("evidence-" + intake.name.removeprefix("intake-").removesuffix(".sqlite"))
 
     def source_context(self, source: type[Source], key_path: str, **parts: Any) -> SourceContext:
         """The context of a ``source`` configured at ``key_path``: this site, and the broker if it uses one.

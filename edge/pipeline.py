@@ -105,6 +105,10 @@ class Pipeline:
         self.committed_points = 0
         self.clock.observe()
 
+    def next_sync(self) -> float:
+        """``time.monotonic()`` of the next store of the intake on the SD card (the forwarder sends before it)."""
+        return self._synced_at + self.sync_interval
+
     async def emit(self, points: Sequence[Point]) -> None:
         """Hand points to the buffer; returns once they are committed. ``BufferWriteError`` if not stored.
 

@@ -23,23 +23,26 @@ integrity). docs/evidence.md and the data contract say the same for people.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-import os
 import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Final
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Final, Protocol
 
 from thonminh.contract import FieldValue
+from thonminh.evidencekeys import (
+    fingerprint,
+    from_b64,
+    load_or_create_key,
+    parse_public_key,
+    public_key_text,
+    to_b64,
+)
+
+if TYPE_CHECKING:  # cryptography is imported where it is used (thonminh/evidencekeys.py says why)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "DIGEST_BYTES",
@@ -48,6 +51,7 @@ __all__ = [
     "MAX_MANIFEST_POINTS",
     "SLOTS",
     "Manifest",
+    "Signer",
     "canonical_point",
     "digest_line",
     "fingerprint",
@@ -76,10 +80,22 @@ _MESSAGE_VERSION: Final = 1
 
 
 # -- canonical form ------------------------------------------------------------------------------------------
+# One encoder for every JSON text here: ``json.dumps`` with keyword arguments builds a new encoder per call, which
+# was most of a gateway's signing cost (bench/signing_cpu.py). Same output as ``json.dumps(..., ensure_ascii=
+# False, separators=(",", ":"))``.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: JSON of field names seen (a few dozen in the contract); bounded, for the service's arbitrary reads.
+_NAMES: dict[str, str] = {}
+#: (name, value text) -> canonical ``"name":value``: a village's fields repeat their values (up=1i, up_s=10.0,
+#: observed_s=60.0), and this is the hot path of a gateway's signing; cleared when full (a few hundred KB).
+_PIECES: dict[tuple[str, str], str] = {}
+_PIECES_MAX: Final = 2048
+
+
 def series_key(measurement: str, tags: Mapping[str, str | None]) -> str:
     """The canonical series: measurement and non-empty tags, sorted (InfluxDB returns absent tags as '')."""
     pairs = [[k, v] for k, v in sorted(tags.items()) if v]
-    return json.dumps([measurement, pairs], ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode([measurement, pairs])
 
 
 def _value(value: FieldValue) -> str:
@@ -87,13 +103,22 @@ def _value(value: FieldValue) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(float(value))
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON.encode(value)
+
+
+def _name(key: str) -> str:
+    text = _NAMES.get(key)
+    if text is None:
+        text = _JSON.encode(key)
+        if len(_NAMES) < 4096:
+            _NAMES[key] = text
+    return text
 
 
 def canonical_point(series: str, time_ms: int, fields: Mapping[str, FieldValue | None]) -> str:
     """The canonical text of one point (see the module docstring); ``None`` fields (absent) are left out."""
     body = ",".join(
-        f"{json.dumps(k, ensure_ascii=False)}:{_value(v)}"
+        f"{_name(k)}:{_value(v)}"
         for k, v in sorted(fields.items())
         if v is not None and k != EVIDENCE_FIELD
     )
@@ -145,35 +170,75 @@ def parse_head(head: str) -> tuple[str, dict[str, str]]:
     return _UNESCAPE.sub(r"\1", name), tags
 
 
-def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, FieldValue], int]:
-    """A line our encoder wrote -> (measurement, tags, fields, time_ms). ``ValueError`` when it is not one."""
+def _parse_fields(text: str) -> dict[str, FieldValue]:
+    """The field set of a line (between head and timestamp)."""
+    return {_unescape(k): _field_value(v) for k, v in _FIELD.findall(text)}
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(r"\1", text) if "\\" in text else text
+
+
+def _canonical_value(text: str) -> str:
+    """``_value(_field_value(text))``, straight from the line's text (the hot path of a gateway's signing)."""
+    if text[0] == '"':
+        return _JSON.encode(_unescape(text[1:-1]))
+    if text[-1] in "iu":
+        return repr(float(int(text[:-1])))
+    if text in _TRUE:
+        return "true"
+    if text in _FALSE:
+        return "false"
+    return repr(float(text))
+
+
+def _piece(pair: tuple[str, str]) -> str:
+    text = f"{_name(pair[0])}:{_canonical_value(pair[1])}"
+    if len(_PIECES) >= _PIECES_MAX:
+        _PIECES.clear()
+    _PIECES[pair] = text
+    return text
+
+
+def _canonical_fields(text: str) -> str:
+    """The fields part of ``canonical_point`` for a line's field set, without building the values."""
+    pairs = _FIELD.findall(text)
+    if "\\" in text:
+        pairs = [(_unescape(k), v) for k, v in pairs]
+    if EVIDENCE_FIELD in text:
+        pairs = [p for p in pairs if p[0] != EVIDENCE_FIELD]
+    pairs.sort()
+    get = _PIECES.get
+    return ",".join([get(p) or _piece(p) for p in pairs])
+
+
+def _split_line(line: str) -> tuple[str, str, int]:
+    """(head, fields text, time_ms) of a timed line; ``ValueError`` when it is not one."""
     split = _HEAD_END.search(line)
     rest, _, stamp = line.rpartition(" ")
-    if split is None or split.start() >= len(rest):
+    if split is None or split.start() >= len(rest) or split.end() >= len(rest):
         raise ValueError(f"not a timed line-protocol line: {line[:120]!r}")
-    measurement, tags = parse_head(line[: split.start()])
-    fields = {
-        _UNESCAPE.sub(r"\1", m.group(1)): _field_value(m.group(2))
-        for m in _FIELD.finditer(rest, split.end())
-    }
-    if not fields:
-        raise ValueError(f"no fields in {line[:120]!r}")
-    return measurement, tags, fields, int(stamp)
+    return line[: split.start()], rest[split.end():], int(stamp)
+
+
+def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, FieldValue], int]:
+    """A line our encoder wrote -> (measurement, tags, fields, time_ms). ``ValueError`` when it is not one."""
+    head, text, time_ms = _split_line(line)
+    measurement, tags = parse_head(head)
+    return measurement, tags, _parse_fields(text), time_ms
 
 
 def digest_line(line: str, heads: dict[str, str] | None = None) -> tuple[int, bytes]:
     """(time_ms, digest) of one line; ``heads`` caches series keys by line head (a batch repeats them)."""
-    split = _HEAD_END.search(line)
-    if split is None:
-        raise ValueError(f"not a line-protocol line: {line[:120]!r}")
-    head = line[: split.start()]
+    head, text, time_ms = _split_line(line)
     series = heads.get(head) if heads is not None else None
     if series is None:
         series = series_key(*parse_head(head))
         if heads is not None:
             heads[head] = series
-    _, _, fields, time_ms = parse_line(line)
-    return time_ms, point_digest(series, time_ms, fields)
+    where = f"{series}\n{time_ms}"
+    canonical = f"{where}\n{_canonical_fields(text)}"
+    return time_ms, zlib.crc32(where.encode()).to_bytes(4, "big") + hashlib.sha256(canonical.encode()).digest()[:8]
 
 
 # -- sequence numbers ----------------------------------------------------------------------------------------
@@ -189,15 +254,10 @@ def unpack_seq(seq: int) -> tuple[int, int]:
 
 
 # -- manifests -----------------------------------------------------------------------------------------------
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+class Signer(Protocol):
+    """What signs a manifest: ``cryptography``'s ``Ed25519PrivateKey`` or the gateway's ``GatewayKey``."""
 
-
-def _unb64(text: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise ValueError(f"{what} is not base64: {err}") from None
+    def sign(self, data: bytes, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +309,12 @@ class Manifest:
         """The hash the next manifest's ``prev`` names."""
         return hashlib.sha256(self.message()).hexdigest()
 
-    def signed(self, key: Ed25519PrivateKey) -> Manifest:
+    def signed(self, key: Signer) -> Manifest:
         return replace(self, sig=key.sign(self.message()))
 
     def signature_ok(self, public: Ed25519PublicKey) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             public.verify(self.sig, self.message())
         except InvalidSignature:
@@ -263,8 +325,8 @@ class Manifest:
         """The ``evidence`` point's fields."""
         return {
             "epoch": self.epoch, "seq": self.n, "prev": self.prev, "count": self.count,
-            "first_ms": self.first_ms, "points_sha256": self.points_sha256, "digests": _b64(self.digests),
-            "key": self.key, "sig": _b64(self.sig),
+            "first_ms": self.first_ms, "points_sha256": self.points_sha256, "digests": to_b64(self.digests),
+            "key": self.key, "sig": to_b64(self.sig),
         }
 
     @classmethod
@@ -282,11 +344,11 @@ class Manifest:
     def from_influx(cls, tags: Mapping[str, str | None], fields: Mapping[str, object], time_ms: int) -> Manifest:
         """A manifest as InfluxDB returns it; ``ValueError`` naming what is missing or malformed."""
         try:
-            digests = _unb64(str(fields["digests"]), "digests")
+            digests = from_b64(str(fields["digests"]), "digests")
             manifest = cls(
                 {k: v for k, v in tags.items() if v}, int(time_ms), _int(fields["epoch"]), _int(fields["seq"]),
                 str(fields["prev"] or ""), digests, _int(fields["first_ms"]), str(fields["key"]),
-                _unb64(str(fields["sig"]), "sig"),
+                from_b64(str(fields["sig"]), "sig"),
             )
         except KeyError as err:
             raise ValueError(f"manifest without field {err.args[0]!r}") from None
@@ -301,63 +363,3 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
         raise ValueError(f"{value!r} is not an integer")
     return int(value)
-
-
-# -- keys ----------------------------------------------------------------------------------------------------
-def fingerprint(public: Ed25519PublicKey) -> str:
-    """16 hex digits of SHA-256 of the raw public key: what manifests name and what people compare."""
-    return hashlib.sha256(_raw(public)).hexdigest()[:16]
-
-
-def _raw(public: Ed25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def public_key_text(public: Ed25519PublicKey) -> str:
-    """The public key as registered centrally: base64 of its 32 raw bytes."""
-    return _b64(_raw(public))
-
-
-def parse_public_key(text: str) -> Ed25519PublicKey:
-    """A public key from base64 of its 32 raw bytes or from PEM; ``ValueError`` saying which it is not."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        try:
-            key = serialization.load_pem_public_key(text.encode())
-        except ValueError as err:
-            raise ValueError(f"not a PEM public key: {err}") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError(f"not an Ed25519 key but {type(key).__name__}")
-        return key
-    raw = _unb64(text, "public key")
-    if len(raw) != 32:
-        raise ValueError(f"an Ed25519 public key is 32 bytes, this one {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
-
-
-def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
-    """The gateway's private key at ``path`` (PEM, PKCS#8), created 0600 in a 0700 directory if missing.
-
-    Returns (key, created). A key file readable by others is refused: whoever reads it can sign as the gateway.
-    """
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise PermissionError(f"{path}: the gateway's private key is mode {mode:04o}; it must be 0600")
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return key, False
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    return key, True

@@ -39,7 +39,7 @@ def gateway_toml(
         "influxdb": {"api": api, "url": url, "database": database, "timeout_s": 5.0},
         "buffer": {"path": "buffer.sqlite", "commit_interval_ms": 20},
         "forwarder": {"batch_points": 1000, "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
-                      "flush_deadline_s": 3.0},
+                      "flush_deadline_s": 3.0, "live_interval_s": 0.05},
         "clock": {"check": "always"},
     }
     if api == "v2":

@@ -81,7 +81,7 @@ async def test_influxdb_sigkilled_in_the_middle_of_a_large_batch_loses_nothing(
     buffer = Buffer(tmp_path / "b.sqlite", max_bytes=512 * MB)
     buffer.put([NewRow(f"{MEASUREMENT},run=2 n={i}i", BASE_MS + i) for i in range(total)])
     writer = RecordingWriter(InfluxV1Writer(InfluxClient(influxdb_server.url, timeout=20), database="killed"))
-    settings = ForwarderSettings(batch_points=50_000, batch_bytes=64 * MB, live_share=0,
+    settings = ForwarderSettings(batch_points=50_000, batch_bytes=64 * MB, live_share=0, live_interval_s=0,
                                  backoff_initial_s=0.05, backoff_max_s=0.5)
     forwarder = Forwarder(buffer, writer, settings)
     stop = asyncio.Event()
@@ -161,7 +161,7 @@ async def test_live_data_keeps_flowing_while_a_backlog_drains(influx: InfluxClie
     backlog = 100_000
     buffer.put([NewRow(f"{MEASUREMENT},run=5 n={i}i", BASE_MS + i) for i in range(backlog)])
     writer = InfluxV1Writer(InfluxClient(influx.url), database=influx.database)
-    settings = ForwarderSettings(batch_points=2000, live_share=0.25)
+    settings = ForwarderSettings(batch_points=2000, live_share=0.25, live_interval_s=0)
     forwarder = Forwarder(buffer, writer, settings)
     stop = asyncio.Event()
     task = asyncio.create_task(forwarder.run(stop))
