@@ -144,6 +144,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fault_bad_signature": ("Chữ ký không hợp lệ", "Bad signature"),
     "fault_unregistered_key": ("Khóa chưa đăng ký", "Unregistered key"),
     "fault_expired_key": ("Khóa ngoài thời hạn hiệu lực", "Key outside its validity"),
+    "fault_malformed_manifest": ("Bản kê không đọc được", "Malformed manifest"),
 }
 
 

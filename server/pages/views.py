@@ -27,6 +27,7 @@ from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, floor_hour, iso
+from server.verification_view import summarise
 from thonminh.figures import FIGURES, INDICATORS, Kind
 
 __all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
@@ -155,7 +156,8 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
         _criteria_rows(service, village, criteria, wifi),
         {"outages": uplinks.outages(service, village, window, None), "wifi": wifi, "lighting": lighting,
          "repairs": repair_list(service, village, lighting), "modem": summaries.modem(service, village, window),
-         "indicators": indicators, "entries": entries, "indicator_titles": INDICATORS, "wifi_days": _wifi_chart(service, village, window, wifi)},
+         "indicators": indicators, "entries": entries, "indicator_titles": INDICATORS, "wifi_days": _wifi_chart(service, village, window, wifi),
+         "verification": summarise(criteria.criteria)},
     )
 
 

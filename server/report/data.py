@@ -24,6 +24,7 @@ from server.report.month import Day
 from server.report.period import Period
 from server.service import Service
 from server.timeparse import Window, iso
+from server.verification_view import VerificationSummary, summarise
 from thonminh import __version__
 from thonminh.contract import GATEWAY
 from thonminh.figures import FIGURES, FigureDescription, Kind
@@ -90,6 +91,8 @@ class VillageDossier:
     lighting: m.LightingOut
     faults: list[LightFault]
     gateways: list[Gateway]
+    #: the verdicts' verification, summed up for the village (the same objects' ``verification``)
+    verification: VerificationSummary
     generated: str
     software: str = __version__
 
@@ -192,7 +195,8 @@ def _village(service: Service, village: str, period: Period, seen: m.VillagesOut
         place=_place(service, village, seen), period=period, criteria=criteria, sections=_sections(criteria, daily),
         outages=uplinks.outages(service, village, window, None), lighting=lighting,
         faults=_faults(service, village, period.days(), lighting),
-        gateways=_gateways(service, village, period, seen), generated=iso(int(service.clock() * 1000)),
+        gateways=_gateways(service, village, period, seen), verification=summarise(criteria.criteria),
+        generated=iso(int(service.clock() * 1000)),
     )
 
 

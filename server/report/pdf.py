@@ -21,6 +21,7 @@ from server.report import vi
 from server.report.data import CommuneDossier, Place, VillageDossier
 from server.report.period import Period
 from server.report.styles import FONT, Styles, styles
+from server.report.verification import status_line, verification
 
 __all__ = ["commune_pdf", "village_pdf"]
 
@@ -41,6 +42,8 @@ def _cover(place: Place, kind: str, dossier: VillageDossier | CommuneDossier, zo
                                       f"{vi.local_time(window.end_ms, zone, seconds=False)}"]]
     else:
         rows.append(["Khoảng thời gian", f"{period.label} ({vi.duration_text(window.seconds)})"])
+    if isinstance(dossier, VillageDossier):
+        rows.append(["Xác minh số liệu", status_line(dossier.verification)])
     rows += [["Múi giờ", vi.zone_text(zone, window.start_ms)],
              ["Lập lúc", f"{vi.local_time(dossier.generated, zone)} (thonminh {dossier.software})"]]
     table = lay.grid(rows, st, [45 * mm, lay.WIDTH - 45 * mm], header=False)
@@ -68,7 +71,9 @@ def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "
             *_heading(f"{prefix}2. Minh chứng từng tiêu chí", p, st), *lay.evidence(d, zone, st),
             *_heading(f"{prefix}3. Sự cố mất kết nối", p, st), *lay.outages(d.outages, p, zone, st),
             *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
-            *lay.lighting(d.lighting, d.faults, p, st)]
+            *lay.lighting(d.lighting, d.faults, p, st),
+            *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số của gateway)", p, st),
+            *verification(d.verification, p, zone, st)]
 
 
 def _closing(dossiers: Sequence[VillageDossier], roles: Sequence[str], zone: ZoneInfo,

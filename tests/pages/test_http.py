@@ -145,3 +145,15 @@ def test_every_asset_is_served_from_this_machine(client: TestClient) -> None:
         assert client.get(path).status_code == 200, path
     page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
     assert "https://" not in page and "//cdn" not in page
+
+
+def test_without_a_key_registry_the_village_page_says_verification_is_not_configured(client: TestClient) -> None:
+    answer = client.get("/api/v1/villages/kha-ly-thuong/criteria", headers=READ).json()
+    assert {c["evidence"]["verification"]["status"] for c in answer["criteria"]} == {"not_configured"}
+    page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
+    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    assert 'data-status="not_configured"' in block
+    assert "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway." in block
+    assert "fingerprint" not in block and 'class="verified"' not in page  # no share where nothing is verified
+    english = client.get("/pages/villages/kha-ly-thuong?lang=en", headers=READ).text
+    assert "Verification not configured" in english

@@ -127,3 +127,10 @@ def test_a4_embedded_fonts_and_vector_charts(pdf: bytes, tmp_path: Path):
     # the fiber chart's failing days (red) and the passing ones (green) are on the page as drawn bars
     assert page.count("#c62828") > 200
     assert page.count("#2e7d32") > 2000
+
+
+def test_without_a_key_registry_the_dossier_says_it_does_not_verify(text: str):
+    flat = " ".join(text.split())
+    assert "Xác minh số liệu Không cấu hình xác minh" in flat  # the cover's line
+    assert "5. Xác minh số liệu (chữ ký số của gateway)" in flat
+    assert "Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách khóa của các gateway" in flat
