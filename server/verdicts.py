@@ -77,6 +77,8 @@ def keep_warm(service: Service, stop: threading.Event) -> None:
         try:
             default_evaluation(service)
             now = service.clock()
+            if service.verifier is not None:  # hours no window may reach any more
+                service.verifier.forget_before(int(now * 1000) - service.config.max_window_days * 86_400_000)
             wait = 3600 - now % 3600 + 90  # after the hour's first rollup pass had its chance
         except InfluxError as err:
             log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})

@@ -13,11 +13,18 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
 from server.evidence.registry import KeyRecord, Registry
-from server.evidence.source import HOUR_MS, SIGNED_MEASUREMENTS, read_and_verify
+from server.evidence.source import (
+    HOUR_MS,
+    LOOKAROUND_MS,
+    SIGNED_MEASUREMENTS,
+    numbers_around,
+    read_and_verify,
+)
 from server.evidence.verify import Fault, HourResult, Verification, combine
 from server.queries import Source
 from thonminh.influx import InfluxClient
@@ -49,6 +56,7 @@ class Verifier:
         self.settle_ms = settle_ms
         self.recent_ttl_s = recent_ttl_s
         self._hours: dict[tuple[str, int], _Entry] = {}
+        self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
         self._guard = threading.Lock()
         self._villages: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
@@ -72,7 +80,15 @@ class Verifier:
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
                     results[result.hour_ms] = result
                     self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result)
-        return combine(results.values())
+        return combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
+
+    def _numbers_around(self, village: str, first: int, last: int, now_s: float) -> AbstractSet[tuple[str, int, int]]:
+        found = self._around.get((village, first, last))
+        settled = found is not None and found[0] * 1000 >= last + LOOKAROUND_MS + self.settle_ms
+        if found is None or not (settled or now_s - found[0] < self.recent_ttl_s):
+            found = self._around[(village, first, last)] = (now_s, frozenset(
+                numbers_around(self.client, self.raw, village, first, last)))
+        return found[1]
 
     def keys(self) -> list[KeyRecord]:
         return list(self.registry.snapshot().records.values())
@@ -86,6 +102,8 @@ class Verifier:
         with self._guard:
             for key in [k for k in self._hours if k[1] < ms]:
                 del self._hours[key]
+            for around in [k for k in self._around if k[1] < ms]:
+                del self._around[around]
 
 
 def _ranges(hours: list[int]) -> list[tuple[int, int]]:

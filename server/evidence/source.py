@@ -15,14 +15,16 @@ from server.queries import Source
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, MEASUREMENTS
 from thonminh.evidence import MANIFEST_MEASUREMENT
 from thonminh.influx import InfluxClient, Series
-from thonminh.influxql import Select, conditions, tag_equals, time_range
+from thonminh.influxql import Select, conditions, ident, tag_equals, time_range
 
-__all__ = ["HOUR_MS", "SIGNED_MEASUREMENTS", "read_and_verify", "statements"]
+__all__ = ["HOUR_MS", "LOOKAROUND_MS", "SIGNED_MEASUREMENTS", "numbers_around", "read_and_verify", "statements"]
 
 HOUR_MS = 3_600_000
 #: the gateways' measurements: every one of the contract but the manifests and the server's own indicators
 SIGNED_MEASUREMENTS = tuple(name for name in MEASUREMENTS
                             if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name))
+#: how far outside a window a manifest of its chain is looked for (a backlog sent late, a day's rewrites)
+LOOKAROUND_MS = 7 * 24 * HOUR_MS
 #: hours read per pair of queries: a day of a village is about 70,000 points
 CHUNK_HOURS = 24
 
@@ -57,3 +59,20 @@ def read_and_verify(client: InfluxClient, raw: Callable[[str], Source], keys: Ke
         manifests = _by_hour(signed.series)
         for hour in range(chunk, chunk_end, HOUR_MS):
             yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
+
+
+def numbers_around(client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int,
+                   end_ms: int) -> set[tuple[str, int, int]]:
+    """(gateway, epoch, n) of the village's manifests within ``LOOKAROUND_MS`` before and after the window."""
+    tag = tag_equals("village", village)
+    queries = [Select([ident("epoch"), ident("seq")], [raw(MANIFEST_MEASUREMENT).ref()],
+                      conditions(tag, time_range(lo, hi)), group_tags=["gateway"]).render()
+               for lo, hi in ((start_ms - LOOKAROUND_MS, start_ms), (end_ms, end_ms + LOOKAROUND_MS))]
+    found = set()
+    for result in client.query(";".join(queries)):
+        for series in result.series:
+            gateway = series.tags.get("gateway") or ""
+            for row in series.rows():
+                if isinstance(row.get("epoch"), int) and isinstance(row.get("seq"), int):
+                    found.add((gateway, row["epoch"], row["seq"]))
+    return found

@@ -16,13 +16,17 @@ outside the key's period), ``bad_signature`` and ``malformed_manifest``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from server.evidence.registry import KeySnapshot
 from server.timeparse import iso
-from thonminh.evidence import EVIDENCE_FIELD, Manifest, point_digest, series_key, unpack_seq, where_of
+from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
 from thonminh.influx import Series
 
 __all__ = ["Fault", "HourResult", "Run", "Verification", "combine", "verify_hour"]
@@ -180,13 +184,9 @@ def verify_hour(points: Iterable[Series], manifests: Iterable[Series], keys: Key
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     present: dict[bytes, float] = {}  # where -> the highest seq there (inf: unsigned)
     for series in points:
-        key = series_key(series.name, series.tags)
         gateway = series.tags.get("gateway") or ""
         count = counts[series.name]
-        for row in series.rows():
-            time_ms = row.pop("time")
-            seq = row.get(EVIDENCE_FIELD)
-            digest = point_digest(key, time_ms, row)
+        for time_ms, seq, digest in series_digests(series):
             where = where_of(digest)
             present[where] = max(present.get(where, -1), float("inf") if seq is None else seq)
             count[0] += 1
@@ -199,6 +199,34 @@ def verify_hour(points: Iterable[Series], manifests: Iterable[Series], keys: Key
     faults += _manifest_faults(signed.values(), present)
     return HourResult(hour_ms, {k: (v[0], v[1]) for k, v in counts.items()}, tuple(faults), _runs(signed.values()),
                       frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid))
+
+
+def series_digests(series: Series) -> Iterator[tuple[int, int | None, bytes]]:
+    """(time, evidence_seq, digest) of each row: ``thonminh.evidence.point_digest`` of the row, computed column
+    by column (names quoted and sorted once per series), which a village-month of points needs; a test holds
+    the two equal on what InfluxDB answers."""
+    columns = series.columns
+    order = sorted((c, i) for i, c in enumerate(columns) if c not in ("time", EVIDENCE_FIELD))
+    names = [(canonical_point("", 0, {c: 0}).split("\n")[2][:-3], i) for c, i in order]  # '"name":'
+    at, seq_at = columns.index("time"), columns.index(EVIDENCE_FIELD) if EVIDENCE_FIELD in columns else None
+    head = series_key(series.name, series.tags) + "\n"
+    for row in series.values:
+        parts = []
+        for name, i in names:
+            v = row[i]
+            if v is None:
+                continue
+            kind = type(v)
+            if kind is str:
+                parts.append(name + json.dumps(v, ensure_ascii=False))
+            elif kind is bool:
+                parts.append(name + ("true" if v else "false"))
+            else:
+                parts.append(name + repr(float(v)))
+        where = f"{head}{row[at]}"
+        digest = (zlib.crc32(where.encode()).to_bytes(4, "big")
+                  + hashlib.sha256(f"{where}\n{','.join(parts)}".encode()).digest()[:8])
+        yield row[at], (row[seq_at] if seq_at is not None else None), digest
 
 
 def _point(signed: Mapping[tuple[str, int], _Signed], gateway: str, seq: object, digest: bytes, where: bytes,
@@ -256,9 +284,17 @@ def _runs(signed: Iterable[_Signed]) -> tuple[Run, ...]:
 
 
 # -- hours added up ------------------------------------------------------------------------------------------
-def combine(hours: Iterable[HourResult]) -> Verification:
+#: the (gateway, epoch, n) of manifests stamped outside the window: asked only when the chain has a gap
+Elsewhere = Callable[[], AbstractSet[tuple[str, int, int]]]
+
+
+def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> Verification:
     """Counts and faults of many hours, with the chain checked across them; point faults of the same kind in
-    consecutive hours become one fault."""
+    consecutive hours become one fault.
+
+    A manifest may be stamped outside the window while its neighbours in the chain are inside: the rewrites of
+    a ``wifi_daily`` point stamped at the local midnight before the window, a backlog sent late. ``elsewhere``
+    names those, so a gap they fill is not a deleted batch (their own window verifies them)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     faults: list[Fault] = []
     runs: list[Run] = []
@@ -272,7 +308,7 @@ def combine(hours: Iterable[HourResult]) -> Verification:
         faults.extend(hour.faults)
         runs.extend(hour.runs)
         keys |= hour.keys
-    faults = _merge(faults) + _chain(runs)
+    faults = _merge(faults) + _chain(runs, elsewhere)
     faults.sort(key=lambda f: (f.start_ms, f.kind, f.gateway))
     return Verification({k: (v[0], v[1]) for k, v in counts.items()}, tuple(faults), frozenset(keys), n)
 
@@ -294,8 +330,9 @@ def _merge(faults: list[Fault]) -> list[Fault]:
     return out
 
 
-def _chain(runs: list[Run]) -> list[Fault]:
+def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
     faults = []
+    found: AbstractSet[tuple[str, int, int]] | None = None
     by_epoch: dict[tuple[str, int], list[Run]] = defaultdict(list)
     for run in runs:
         by_epoch[(run.gateway, run.epoch)].append(run)
@@ -308,10 +345,12 @@ def _chain(runs: list[Run]) -> list[Fault]:
                                     f"manifest {run.first_n} of epoch {epoch} appears again "
                                     f"(first seen by {iso(last.last_ms)})"))
             elif run.first_n > last.last_n + 1:
-                missing = run.first_n - last.last_n - 1
-                faults.append(Fault("missing_seq", gateway, last.last_ms, run.first_ms,
-                                    f"manifests {last.last_n + 1}..{run.first_n - 1} of epoch {epoch} are missing: "
-                                    f"{missing} batch(es) deleted", count=missing))
+                if found is None:
+                    found = elsewhere() if elsewhere is not None else frozenset()
+                for lo, hi in _absent(found, gateway, epoch, last.last_n + 1, run.first_n - 1):
+                    faults.append(Fault("missing_seq", gateway, last.last_ms, run.first_ms,
+                                        f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} "
+                                        "batch(es) deleted", count=hi - lo + 1))
             elif run.first_prev != last.last_id:
                 faults.append(Fault("broken_chain", gateway, last.last_ms, run.first_ms,
                                     f"manifest {run.first_n} of epoch {epoch} does not name manifest {last.last_n} "
@@ -321,3 +360,17 @@ def _chain(runs: list[Run]) -> list[Fault]:
     return faults
 
 
+
+
+def _absent(found: AbstractSet[tuple[str, int, int]], gateway: str, epoch: int, lo: int,
+            hi: int) -> list[tuple[int, int]]:
+    """The runs of numbers in ``lo..hi`` that are nowhere."""
+    out: list[tuple[int, int]] = []
+    for n in range(lo, hi + 1):
+        if (gateway, epoch, n) in found:
+            continue
+        if out and out[-1][1] == n - 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.evidence.registry import Registry
-from server.evidence.source import HOUR_MS, read_and_verify
+from server.evidence.source import HOUR_MS, numbers_around, read_and_verify
 from server.evidence.verify import Verification, combine
 from server.queries import Source
 from thonminh.contract import Point, site_tags
@@ -96,7 +96,8 @@ def verify(influx: InfluxClient, registry: Registry, start_ms: int, end_ms: int,
     def raw(measurement: str) -> Source:
         return Source(influx.database or "", None, measurement)
 
-    return combine(read_and_verify(influx, raw, registry.snapshot(), village, start_ms, end_ms))
+    return combine(read_and_verify(influx, raw, registry.snapshot(), village, start_ms, end_ms),
+                   lambda: numbers_around(influx, raw, village, start_ms, end_ms))
 
 
 def register(registry: Registry, gw: Gateway, *, valid_from_ms: int = 0) -> None:

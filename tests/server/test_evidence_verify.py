@@ -20,9 +20,10 @@ from signed_kit import (
 
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
+from server.evidence.verify import series_digests
 from server.timeparse import iso
 from thonminh.contract import Point
-from thonminh.evidence import EVIDENCE_FIELD, Manifest, digest_line, pack_seq
+from thonminh.evidence import EVIDENCE_FIELD, Manifest, digest_line, pack_seq, point_digest, series_key
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -234,6 +235,40 @@ def test_a_rewrite_rolled_back_to_the_earlier_value_is_a_deleted_point(influx, r
     found = verify(influx, registry, T0, T0 + HOUR_MS)
     assert kinds(found) == {"deleted_point": 1}
     assert found.of("wifi_daily") == (1, 1)
+
+
+def test_a_manifest_stamped_before_the_window_fills_its_gap_in_the_chain(influx, registry) -> None:
+    # wifi_daily's rewrites are stamped at the local midnight before the window, between live batches in it
+    gw = Gateway()
+    register(registry, gw)
+    midnight = T0 - 3 * HOUR_MS
+    for minute in range(3):
+        live = uplink_points(T0 + minute * 60_000, 1, step_s=3600)
+        daily = Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": minute, "sessions": 1}, midnight)
+        influx.write(gw.sign(live) + gw.sign([daily]))
+    assert kinds(verify(influx, registry, T0, T0 + HOUR_MS)) == {}
+    influx.query(f"DELETE FROM \"evidence\" WHERE time >= {_q(midnight)} AND time <= {_q(midnight)}")
+    assert kinds(verify(influx, registry, T0, T0 + HOUR_MS)) == {"missing_seq": 2}
+
+
+def test_the_digests_computed_per_series_are_the_cores(influx) -> None:
+    odd = [
+        Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {
+            "on": 1, "online": 1, "observed_s": 10.0, "power_w": 12.0, "voltage_v": 229.123456789012,
+            "fault": 'say "hi", a\\b c=d ư', "energy_kwh": 1e-7}, T0 + 1),
+        Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {"on": 0, "observed_s": 10.0}, T0 + 2),
+        Point("modem", {**SITE, "link": "lte", "modem": "m1"}, {"operator": "Viettel", "rsrp_dbm": -100.5,
+                                                                "registered": 1, EVIDENCE_FIELD: 5}, T0 + 3),
+        Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 4),
+    ]
+    influx.write([encode_line(p) for p in odd])
+    for result in influx.query("SELECT * FROM streetlight GROUP BY *; SELECT * FROM modem, wifi_daily GROUP BY *"):
+        for series in result.series:
+            fast = [(t, seq, d) for t, seq, d in series_digests(series)]
+            key = series_key(series.name, series.tags)
+            core = [(row["time"], row.get(EVIDENCE_FIELD), point_digest(key, row.pop("time"), row))
+                    for row in series.rows()]
+            assert fast == core and fast
 
 
 def test_points_of_another_village_and_the_server_indicators_are_not_counted(influx, registry, gw) -> None:
