@@ -20,7 +20,7 @@ from typing import Final
 
 from thonminh.evidence import fingerprint, public_key_text
 
-__all__ = ["GatewayKey"]
+__all__ = ["GatewayKey", "key_fingerprint"]
 
 #: DER of a PKCS#8 Ed25519 private key, before its 32-byte seed (RFC 8410: what OpenSSL and ``cryptography``
 #: write for an unencrypted Ed25519 key).
@@ -111,6 +111,14 @@ class GatewayKey:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
         return cls(seed), True
+
+
+def key_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the key at ``path`` (``thonminh edge status``); None when there is none to read."""
+    try:
+        return GatewayKey(_seed_from_pem(path.read_text(), path)).fingerprint
+    except (OSError, ValueError):
+        return None
 
 
 def _seed_from_pem(text: str, path: Path) -> bytes:

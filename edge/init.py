@@ -325,4 +325,26 @@ def init_command(output: Path, force: bool, no_input: bool, **params: Any) -> No
     except OSError as err:
         raise click.ClickException(f"cannot write {output}: {err.strerror or err}") from err
     click.echo(f"wrote {output} for {answers.name} ({answers.village}), gateway {answers.gateway}")
+    _signing_key(output)
     click.echo(f"next: thonminh edge check-config --config {output}; thonminh edge test --config {output}")
+
+
+def _signing_key(config_path: Path) -> None:
+    """Create the gateway's signing key where the agent looks for it, and say how to register it centrally."""
+    from edge.config import load_gateway_config
+    from edge.gatewaykey import GatewayKey
+
+    config = load_gateway_config(config_path)
+    path = config.evidence_key_path
+    try:
+        key, created = GatewayKey.load_or_create(path)
+        owner = config.state_dir.stat()
+        if os.geteuid() == 0 and owner.st_uid != 0:  # run as root for the agent's user: the key is that user's
+            for mine in (path.parent, path):
+                os.chown(mine, owner.st_uid, owner.st_gid)
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"cannot create the signing key {path}: {err}") from err
+    click.echo(f"{'created' if created else 'kept'} the signing key {path}, fingerprint {key.fingerprint}")
+    click.echo(f"public key: {key.public_text}")
+    click.echo("register it with the criteria service: thonminh keys add --gateway "
+               f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}")

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from edge.bufferschema import BufferStatus
 from edge.config import GatewayConfig
+from edge.gatewaykey import key_fingerprint
 from edge.health import age_s, read_health
 
 __all__ = ["LABELS", "Lang", "agent_running", "collect", "default_lang", "render", "text"]
@@ -38,6 +39,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "health_written": ("trạng thái ghi lúc", "health written"),
     "as_left": ("trạng thái lúc dừng", "states as the agent left them"),
     "clock": ("Đồng hồ", "Clock"),
+    "key": ("khóa ký", "signing key"),
     "synced": ("đã đồng bộ", "synchronised"),
     "not_synced": ("chưa đồng bộ", "not synchronised"),
     "holding": ("đang giữ {n} mẫu chờ đồng bộ", "holding {n} samples until it is"),
@@ -136,7 +138,8 @@ def collect(config: GatewayConfig, buffer: BufferStatus | None, *, running: bool
     agent["running"] = running
     site = config.site
     out: dict[str, Any] = {
-        "gateway": {"village": site.village, "gateway": site.gateway, "name": site.name},
+        "gateway": {"village": site.village, "gateway": site.gateway, "name": site.name,
+                    "key": key_fingerprint(config.evidence_key_path)},
         "agent": agent,
         "clock": {"synced": clock_synced, "held": buffer.held if buffer else 0,
                   "since_ms": (core["clock"] or {}).get("since_ms")},
@@ -220,7 +223,8 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
     w = _Words(lang, ZoneInfo(tz))
     g = data["gateway"]
     name = f"{g['name']} ({g['village']})" if g.get("name") else g["village"]
-    lines = [f"{w('gateway')} {g['gateway']} · {name}", f"{w('agent')}: {_agent_line(data, w)}"]
+    key = f" · {w('key')} {g['key']}" if g.get("key") else ""
+    lines = [f"{w('gateway')} {g['gateway']} · {name}{key}", f"{w('agent')}: {_agent_line(data, w)}"]
     clock = data["clock"]
     synced = w("synced") if clock["synced"] else w("not_synced")
     held = f", {w('holding', n=clock['held'])}" if clock["held"] else ""

@@ -1,0 +1,150 @@
+"""The gateway signs what it forwards (issue 21): real agent, real InfluxDB, verified from what InfluxDB returns."""
+
+from __future__ import annotations
+
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from edge_helpers import CounterSource, async_wait_until, count, gateway_toml, wait_until
+from evidence_check import Evidence, read_evidence
+
+from edge.config import load_gateway_config
+from lab.localservices import InfluxDBServer
+from thonminh.influx import InfluxClient
+
+DRIVER = Path(__file__).with_name("edge_driver.py")
+
+
+def assert_verifies(evidence: Evidence, key: Path, *, resigned_ok: bool = False) -> None:
+    assert evidence.points and evidence.manifests
+    assert evidence.unsigned() == 0, "points without evidence_seq"
+    assert evidence.uncovered() == [], "points their manifest does not list"
+    assert evidence.bad_signatures(key) == []
+    assert evidence.chain_breaks() == []
+    if not resigned_ok:
+        assert evidence.counted_twice() == 0
+        assert sum(m.count for m in evidence.manifests) == len(evidence.points)
+
+
+async def test_a_clean_run_of_the_agent_verifies_entirely(influx: InfluxClient, tmp_path: Path, start_agent):
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True,
+                          tables={"forwarder": {"batch_points": 700}})
+    counter = CounterSource.Config(name="c", run=1, total=3000, per_emit=50, pause_s=0.005)
+    agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
+    await async_wait_until(lambda: count(influx, 1) == 3000, what="every point")
+    await running.finish()
+    key = load_gateway_config(config).evidence_key_path
+    evidence = read_evidence(influx)
+    assert_verifies(evidence, key)
+    assert len(evidence.points) > 3000  # the gateway's own metrics too
+    assert max(m.count for m in evidence.manifests) <= 2000 and len(evidence.manifests) >= 5
+    assert {m.key for m in evidence.manifests} == {agent.forwarder.signer.key.fingerprint}
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+
+
+def _driver(config: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(DRIVER), str(config), "--run", str(run), "--total", str(total),
+                             "--per-emit", "25", "--pause", "0.01", *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("power_cut", [False, True], ids=["agent-sigkill", "power-cut"])
+def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
+        influxdb_server: InfluxDBServer, tmp_path: Path, power_cut: bool):
+    influx = InfluxClient(influxdb_server.url, database="sig")
+    influx.create_database("sig")
+    config = gateway_toml(tmp_path, url=influxdb_server.url, database="sig",
+                          tables={"forwarder": {"batch_points": 300}})
+    runtime = load_gateway_config(config).evidence_runtime()
+    proc = _driver(config, 0, 1_000_000)
+    try:
+        wait_until(lambda: count(influx, 0) > 500, timeout=60, what="points to arrive")
+        influxdb_server.kill()  # batches in flight fail, and are kept signed
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    pending = list(runtime.parent.glob(runtime.name + "-pending-*"))
+    assert pending, "no signed batch was waiting when the agent was killed"
+    if power_cut:  # RAM lost: the chain's state and the pending batches (not the buffer, to count the points)
+        for path in runtime.parent.glob(runtime.name + "-*"):
+            path.unlink()
+    influxdb_server.start()
+    ready = tmp_path / "ready"
+    proc = _driver(config, 1, 0, "--ready", str(ready))
+    try:
+        wait_until(ready.exists, timeout=60, what="the agent to restart")
+        key = load_gateway_config(config).evidence_key_path
+        with_buffer = tmp_path / "buffer.sqlite"
+        from edge.buffer import Buffer
+
+        def drained() -> bool:
+            with Buffer(with_buffer, max_bytes=2**30, readonly=True) as b:
+                return b.status().points == 0
+
+        wait_until(drained, timeout=60, what="the buffer to drain")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    evidence = read_evidence(influx)
+    got = sorted(r["n"] for r in influx.select('SELECT n FROM pipetest WHERE "run" = \'0\'').rows())
+    assert got == list(range(len(got)))  # nothing lost in the middle, no point twice
+    assert_verifies(evidence, key, resigned_ok=power_cut)
+    epochs = {m.epoch for m in evidence.manifests}
+    assert epochs == ({0, 1} if power_cut else {0})
+
+
+async def test_samples_held_for_the_clock_are_signed_after_correction(
+        influx: InfluxClient, tmp_path: Path, start_agent):
+    synced = tmp_path / "synced"
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
+                          tables={"clock": {"check": "file", "sync_file": str(synced), "check_interval_s": 0.1}})
+    counter = CounterSource.Config(name="c", run=5, total=200, per_emit=1, pause_s=0.005, stamp_now=True)
+    agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
+    await async_wait_until(lambda: agent.buffer.held == 200, what="the samples to be held")
+    assert count(influx, 5) == 0
+    synced.touch()
+    await async_wait_until(lambda: count(influx, 5) == 200, what="the corrected samples")
+    await running.finish()
+    evidence = read_evidence(influx)
+    assert_verifies(evidence, load_gateway_config(config).evidence_key_path)
+    rows = influx.select("SELECT n, clock_unsynced FROM pipetest").rows()
+    assert all(r["time"] > 1_700_000_000_000 for r in rows)
+
+
+async def test_live_points_go_grouped_before_each_store_of_the_intake(
+        influx: InfluxClient, tmp_path: Path, start_agent):
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
+                          tables={"forwarder": {"live_interval_s": 60.0}, "buffer": {"sync_interval_s": 2.0}})
+    counter = CounterSource.Config(name="c", run=6, total=300, per_emit=1, pause_s=0.02, stamp_now=True)
+    started = time.monotonic()
+    agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
+    await async_wait_until(lambda: count(influx, 6) == 300, timeout=60, what="every point")
+    took = time.monotonic() - started
+    await running.finish()
+    evidence = read_evidence(influx)
+    assert_verifies(evidence, load_gateway_config(config).evidence_key_path)
+    # about one manifest per store of the intake (every 2 s), not one per commit (300 points, most in a commit of their own)
+    assert len(evidence.manifests) <= took / 2 + 3, (len(evidence.manifests), took)
+
+
+def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
+    out = tmp_path / "gateway.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", "init", "--no-input", "--output", str(out), "--name",
+         "Khả Lý Thượng", "--gateway", "klt-gw1", "--latitude", "21", "--longitude", "106",
+         "--influx-url", "http://influx:8086", "--state-dir", "state"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    key = load_gateway_config(out).evidence_key_path
+    from thonminh.evidence import fingerprint, load_or_create_key, public_key_text
+
+    public = load_or_create_key(key)[0].public_key()
+    assert f"fingerprint {fingerprint(public)}" in result.stdout
+    assert (f"thonminh keys add --gateway klt-gw1 --village kha-ly-thuong --public-key {public_key_text(public)}"
+            in result.stdout)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
