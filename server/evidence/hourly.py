@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
+from server.evidence.combine import Verification, combine
 from server.evidence.registry import KeyRecord, Registry
 from server.evidence.source import (
     HOUR_MS,
@@ -25,7 +26,7 @@ from server.evidence.source import (
     numbers_around,
     read_and_verify,
 )
-from server.evidence.verify import Fault, HourResult, Verification, combine
+from server.evidence.verify import Fault, HourResult
 from server.queries import Source
 from thonminh.influx import InfluxClient
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from server.evidence.combine import Verification
 from server.evidence.source import SIGNED_MEASUREMENTS
-from server.evidence.verify import Fault, Verification
+from server.evidence.verify import Fault
 from server.timeparse import iso
 from thonminh.figures import FIGURES
 

@@ -3,8 +3,8 @@
 The unit is one UTC hour: a manifest lies in the same hour as every point it signs (docs/data-model.md), so an
 hour's points and manifests verify on their own, and the service keeps each hour's result. ``verify_hour``
 checks each manifest (registered key, signature, key period) and each point (signed, its manifest there, its
-digest listed); ``combine`` adds hours up and checks the chain across them, where a deleted batch shows as a
-gap in the sequence numbers and a replayed manifest as a number seen twice.
+digest listed); ``server.evidence.combine`` adds hours up and checks the chain across them, where a deleted
+batch shows as a gap in the sequence numbers and a replayed manifest as a number seen twice.
 
 Fault kinds: ``unsigned`` (a point without ``evidence_seq``), ``no_manifest`` (its manifest is missing),
 ``altered`` (its manifest lists the point's series and time with another digest), ``injected`` (its manifest
@@ -20,16 +20,14 @@ import hashlib
 import json
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from server.evidence.registry import KeySnapshot
-from server.timeparse import iso
 from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = ["Fault", "HourResult", "Run", "Verification", "combine", "verify_hour"]
+__all__ = ["POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests", "verify_hour"]
 
 #: faults that name a point's measurement; the others (a manifest's, the chain's) may touch any figure
 POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")
@@ -71,22 +69,6 @@ class HourResult:
     runs: tuple[Run, ...]
     #: (gateway, fingerprint) of the keys that signed valid manifests
     keys: frozenset[tuple[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """Hours added up: counts per measurement, every fault, and the keys that signed."""
-
-    counts: Mapping[str, tuple[int, int]]
-    faults: tuple[Fault, ...]
-    keys: frozenset[tuple[str, str]]
-    hours: int = 0
-
-    def of(self, measurement: str) -> tuple[int, int]:
-        return self.counts.get(measurement, (0, 0))
-
-    def faults_of(self, measurement: str) -> list[Fault]:
-        return [f for f in self.faults if not f.measurements or measurement in f.measurements]
 
 
 # -- one hour ------------------------------------------------------------------------------------------------
@@ -162,11 +144,11 @@ class _Spans:
             span[0], span[1], span[2] = min(span[0], time_ms), max(span[1], time_ms), span[2] + 1
 
     def faults(self) -> list[Fault]:
-        return [Fault(kind, gw, lo, hi, f"{count} {measurement} point(s) {_POINT_DETAIL[kind]}", (measurement,), count)
+        return [Fault(kind, gw, lo, hi, f"{count} {measurement} point(s) {POINT_DETAIL[kind]}", (measurement,), count)
                 for (kind, gw, measurement), (lo, hi, count) in sorted(self.groups.items())]
 
 
-_POINT_DETAIL = {
+POINT_DETAIL = {
     "unsigned": "without evidence_seq: written by no gateway's forwarder",
     "no_manifest": "whose manifest is not in InfluxDB",
     "altered": "whose values differ from what their manifest signed",
@@ -281,96 +263,3 @@ def _runs(signed: Iterable[_Signed]) -> tuple[Run, ...]:
             last = m
         runs.append(Run(gateway, epoch, first.n, first.prev, first.time_ms, last.n, last.id, last.time_ms))
     return tuple(runs)
-
-
-# -- hours added up ------------------------------------------------------------------------------------------
-#: the (gateway, epoch, n) of manifests stamped outside the window: asked only when the chain has a gap
-Elsewhere = Callable[[], AbstractSet[tuple[str, int, int]]]
-
-
-def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> Verification:
-    """Counts and faults of many hours, with the chain checked across them; point faults of the same kind in
-    consecutive hours become one fault.
-
-    A manifest may be stamped outside the window while its neighbours in the chain are inside: the rewrites of
-    a ``wifi_daily`` point stamped at the local midnight before the window, a backlog sent late. ``elsewhere``
-    names those, so a gap they fill is not a deleted batch (their own window verifies them)."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    faults: list[Fault] = []
-    runs: list[Run] = []
-    keys: set[tuple[str, str]] = set()
-    n = 0
-    for hour in sorted(hours, key=lambda h: h.hour_ms):
-        n += 1
-        for measurement, (points, verified) in hour.counts.items():
-            counts[measurement][0] += points
-            counts[measurement][1] += verified
-        faults.extend(hour.faults)
-        runs.extend(hour.runs)
-        keys |= hour.keys
-    faults = _merge(faults) + _chain(runs, elsewhere)
-    faults.sort(key=lambda f: (f.start_ms, f.kind, f.gateway))
-    return Verification({k: (v[0], v[1]) for k, v in counts.items()}, tuple(faults), frozenset(keys), n)
-
-
-def _merge(faults: list[Fault]) -> list[Fault]:
-    out: list[Fault] = []
-    open_: dict[tuple[str, str, tuple[str, ...]], int] = {}
-    for f in sorted(faults, key=lambda f: f.start_ms):
-        key = (f.kind, f.gateway, f.measurements)
-        at = open_.get(key)
-        if f.kind in POINT_FAULTS and at is not None and f.start_ms - out[at].end_ms < 2 * 3_600_000:
-            last = out[at]
-            count = last.count + f.count
-            out[at] = Fault(f.kind, f.gateway, last.start_ms, f.end_ms, f"{count} {f.measurements[0]} point(s) "
-                            f"{_POINT_DETAIL[f.kind]}", f.measurements, count)
-            continue
-        open_[key] = len(out)
-        out.append(f)
-    return out
-
-
-def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
-    faults = []
-    found: AbstractSet[tuple[str, int, int]] | None = None
-    by_epoch: dict[tuple[str, int], list[Run]] = defaultdict(list)
-    for run in runs:
-        by_epoch[(run.gateway, run.epoch)].append(run)
-    for (gateway, epoch), chain in by_epoch.items():
-        chain.sort(key=lambda r: (r.first_n, r.first_ms))
-        last = chain[0]
-        for run in chain[1:]:
-            if run.first_n <= last.last_n:
-                faults.append(Fault("replayed", gateway, run.first_ms, run.first_ms,
-                                    f"manifest {run.first_n} of epoch {epoch} appears again "
-                                    f"(first seen by {iso(last.last_ms)})"))
-            elif run.first_n > last.last_n + 1:
-                if found is None:
-                    found = elsewhere() if elsewhere is not None else frozenset()
-                for lo, hi in _absent(found, gateway, epoch, last.last_n + 1, run.first_n - 1):
-                    faults.append(Fault("missing_seq", gateway, last.last_ms, run.first_ms,
-                                        f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} "
-                                        "batch(es) deleted", count=hi - lo + 1))
-            elif run.first_prev != last.last_id:
-                faults.append(Fault("broken_chain", gateway, last.last_ms, run.first_ms,
-                                    f"manifest {run.first_n} of epoch {epoch} does not name manifest {last.last_n} "
-                                    "as its predecessor"))
-            if run.last_n >= last.last_n:
-                last = run
-    return faults
-
-
-
-
-def _absent(found: AbstractSet[tuple[str, int, int]], gateway: str, epoch: int, lo: int,
-            hi: int) -> list[tuple[int, int]]:
-    """The runs of numbers in ``lo..hi`` that are nowhere."""
-    out: list[tuple[int, int]] = []
-    for n in range(lo, hi + 1):
-        if (gateway, epoch, n) in found:
-            continue
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
-    return out

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from server.evidence.combine import Verification, combine
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS, numbers_around, read_and_verify
-from server.evidence.verify import Verification, combine
 from server.queries import Source
 from thonminh.contract import Point, site_tags
 from thonminh.evidence import (
