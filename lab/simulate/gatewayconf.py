@@ -74,7 +74,8 @@ def gateway_config(plan: Plan, out_dir: Path, inventory: Path, ep: Endpoints) ->
         "influxdb": {"url": ep.influx_url, "database": ep.database, "timeout_s": 5.0},
         "mqtt": {"host": ep.mqtt_host, "port": ep.mqtt_port, "client_id": f"thonminh-{s.site.gateway}"},
         "buffer": {"path": str(out_dir / "gateway-buffer.sqlite"), "commit_interval_ms": 100},
-        "forwarder": {"backoff_initial_s": 0.5, "backoff_max_s": 5.0, "flush_deadline_s": 5.0},
+        # live points every 5 s (a gateway: 60 s): the demo's dashboards and the simulator's tests move at once
+        "forwarder": {"backoff_initial_s": 0.5, "backoff_max_s": 5.0, "flush_deadline_s": 5.0, "live_interval_s": 5.0},
         "clock": {"check": "always"},  # a simulated village runs on a machine whose clock is right
         "log": {"level": "info"},
         "sources": sources,

@@ -57,7 +57,7 @@ def gateway_config(
                  **(mqtt or {})},
         "influxdb": {"url": influx_url, "database": database, "timeout_s": 5.0},
         "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-        "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 3.0},
+        "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 3.0, "live_interval_s": 0.05},
         "clock": {"check": "always"},
         "sources": {"lights": source, "gateway": {"enabled": False}},
     }

@@ -34,7 +34,7 @@ async def test_scheduled_fiber_outages_are_recorded_exactly(tmp_path: Path, infl
             "site": {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57},
             "influxdb": {"url": influx.url, "database": influx.database, "timeout_s": 5.0},
             "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-            "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 5.0},
+            "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 5.0, "live_interval_s": 0.05},
             "clock": {"check": "always"},
             "state_dir": str(tmp_path / "state"),
             "sources": {

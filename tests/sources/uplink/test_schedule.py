@@ -65,7 +65,7 @@ async def test_a_slow_link_never_delays_the_other_and_nothing_drifts(tmp_path: P
         config = gateway_config_model().model_validate({
             "site": {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57},
             "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-            "forwarder": {"backoff_initial_s": 0.05, "flush_deadline_s": 5.0},
+            "forwarder": {"backoff_initial_s": 0.05, "flush_deadline_s": 5.0, "live_interval_s": 0.05},
             "clock": {"check": "always"},
             "state_dir": str(tmp_path / "state"),
             "sources": {"gateway": {"enabled": False}, "uplink": [
