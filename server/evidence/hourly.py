@@ -57,6 +57,7 @@ class Verifier:
         self.settle_ms = settle_ms
         self.recent_ttl_s = recent_ttl_s
         self._hours: dict[tuple[str, int], _Entry] = {}
+        self._windows: dict[tuple[str, int, int], tuple[int, float, Verification]] = {}
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
         self._guard = threading.Lock()
         self._villages: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -81,7 +82,13 @@ class Verifier:
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
                     results[result.hour_ms] = result
                     self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result)
-        return combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
+            # the same window again with the same hours (a default window, within the hour): added up once
+            known = self._windows.get((village, first, last))
+            if not missing and known is not None and known[0] == keys.version and now_s - known[1] < self.recent_ttl_s:
+                return known[2]
+            found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
+            self._windows[(village, first, last)] = (keys.version, now_s, found)
+            return found
 
     def _numbers_around(self, village: str, first: int, last: int, now_s: float) -> AbstractSet[tuple[str, int, int]]:
         found = self._around.get((village, first, last))
@@ -105,6 +112,8 @@ class Verifier:
                 del self._hours[key]
             for around in [k for k in self._around if k[1] < ms]:
                 del self._around[around]
+            for window in [k for k in self._windows if k[1] < ms]:
+                del self._windows[window]
 
 
 def _ranges(hours: list[int]) -> list[tuple[int, int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from server.evidence.registry import KeySnapshot
 from server.evidence.verify import HourResult, verify_hour
@@ -51,14 +52,22 @@ def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
 
 def read_and_verify(client: InfluxClient, raw: Callable[[str], Source], keys: KeySnapshot, village: str,
                     start_ms: int, end_ms: int) -> Iterator[HourResult]:
-    """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first."""
-    for chunk in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS):
-        chunk_end = min(end_ms, chunk + CHUNK_HOURS * HOUR_MS)
-        *results, signed = client.query(";".join(statements(raw, village, chunk, chunk_end)))
-        points = _by_hour([s for r in results for s in r.series])
-        manifests = _by_hour(signed.series)
-        for hour in range(chunk, chunk_end, HOUR_MS):
-            yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
+    """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first. The next
+    day is read while this one is verified: InfluxDB answers on another core meanwhile."""
+    chunks = [(lo, min(end_ms, lo + CHUNK_HOURS * HOUR_MS)) for lo in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS)]
+
+    def read(lo: int, hi: int) -> tuple[dict[int, list[Series]], dict[int, list[Series]]]:
+        *results, signed = client.query(";".join(statements(raw, village, lo, hi)))
+        return _by_hour([s for r in results for s in r.series]), _by_hour(signed.series)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-read") as pool:
+        pending = pool.submit(read, *chunks[0]) if chunks else None
+        for i, (lo, hi) in enumerate(chunks):
+            assert pending is not None
+            points, manifests = pending.result()
+            pending = pool.submit(read, *chunks[i + 1]) if i + 1 < len(chunks) else None
+            for hour in range(lo, hi, HOUR_MS):
+                yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
 
 
 def numbers_around(client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int,

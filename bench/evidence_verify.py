@@ -1,0 +1,264 @@
+"""Benchmark of signed evidence, the central side (issue 21): verifying a village-month, and the criteria
+request with verification on.
+
+    .venv/bin/python bench/evidence_verify.py [--days 30] [--batch-s 30] [--requests 30] [--profile]
+
+Generates the standard village (bench/loads.py: 30 lights, about 67,700 points a day) signed as a gateway
+does (thonminh/evidence.py: one manifest per ``--batch-s`` seconds of points, never across a UTC hour,
+chained), writes it to a private InfluxDB 1.x, registers the key, then times:
+
+- a cold verification of the whole window by the service's own verifier (every hour read and verified; the
+  target is under 10 s for a month), with the share spent reading InfluxDB (query and JSON) and verifying;
+- one village's criteria over HTTP with verification on (default windows, 30 days; hours cached as the
+  service keeps them), median of ``--requests`` (the target is under 150 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from loads import SITE, village_points  # noqa: E402
+from server_criteria import BenchInflux  # noqa: E402
+
+from lab.localservices import free_port  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.config import ServerConfig  # noqa: E402
+from server.evidence.registry import Registry  # noqa: E402
+from thonminh.contract import Point  # noqa: E402
+from thonminh.evidence import (  # noqa: E402
+    EVIDENCE_FIELD,
+    MANIFEST_MEASUREMENT,
+    Manifest,
+    digest_line,
+    fingerprint,
+    pack_seq,
+    public_key_text,  # noqa: E402
+)
+from thonminh.influx import InfluxClient  # noqa: E402
+from thonminh.lineprotocol import encode_line  # noqa: E402
+
+KEY = "bench-key-0123456789abcdef"
+HOUR_MS = 3_600_000
+LIMITS = {"verify_month_s": 10.0, "criteria_s": 0.150}
+
+
+class TimedClient(InfluxClient):
+    """The verifier's InfluxDB client, adding up the time its queries took (HTTP, InfluxDB and JSON)."""
+
+    spent = 0.0
+
+    def query(self, q, **kwargs):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        try:
+            return super().query(q, **kwargs)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+
+def seed(client: InfluxClient, start_ms: int, days: int, batch_s: int) -> tuple[int, int, str]:
+    """Sign and write the village's points; returns (points, manifests, public key)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    fp = fingerprint(key.public_key())
+    prev, n, points, lines = "", 0, 0, []
+    batch: list[Point] = []
+    stamped: dict[int, int] = {}
+
+    def flush() -> None:
+        nonlocal prev, n, batch
+        if not batch:
+            return
+        seq = pack_seq(1, n)
+        signed = [encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms)) for p in batch]
+        manifest = Manifest.build(SITE, 1, n, prev, [digest_line(x) for x in signed], fp)
+        # wifi_daily is rewritten all day at local midnight: its manifests would all be stamped there, and every
+        # 16th (the slots) would overwrite an earlier one; each is stamped a millisecond later, in the same hour
+        later = stamped.get(manifest.time_ms, -1) + 1
+        stamped[manifest.time_ms] = later
+        manifest = replace(manifest, time_ms=manifest.time_ms + later).signed(key)
+        lines.extend(signed)
+        lines.append(encode_line(Point(MANIFEST_MEASUREMENT, manifest.tags, manifest.fields(), manifest.time_ms)))
+        prev, n, batch = manifest.id, n + 1, []
+
+    step_s = 10
+    for i, step in enumerate(village_points(start_ms, days * 86_400, step_s=step_s)):
+        t = start_ms + i * step_s * 1000
+        # wifi_daily is stamped at local midnight: a batch holds only points of its own hour, as the gateway's
+        by_hour = [p for p in step if p.time_ms // HOUR_MS == t // HOUR_MS]
+        for p in step:
+            if p.time_ms // HOUR_MS != t // HOUR_MS:
+                flush()
+                batch = [p]
+                flush()
+        if batch and batch[0].time_ms // HOUR_MS != t // HOUR_MS:
+            flush()
+        batch.extend(by_hour)
+        points += len(step)
+        if (i + 1) % (batch_s // step_s) == 0:
+            flush()
+        if len(lines) > 50_000:
+            client.write(lines)
+            lines = []
+    flush()
+    client.write(lines)
+    return points, n, public_key_text(key.public_key())
+
+
+def signature_cost(public) -> float:  # type: ignore[no-untyped-def]
+    """Seconds of one Ed25519 check on this machine (a failing one costs the same)."""
+    from cryptography.exceptions import InvalidSignature
+
+    t0 = time.perf_counter()
+    for _ in range(2000):
+        try:
+            public.verify(b"\1" * 64, b"a manifest's message")
+        except InvalidSignature:
+            pass
+    return (time.perf_counter() - t0) / 2000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--batch-s", type=int, default=30, help="seconds of points per manifest (a multiple of 10)")
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--profile", action="store_true", help="print the verification's top functions")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
+    influx = BenchInflux(workdir / "influxdb")
+    influx.start()
+    try:
+        return run(args, influx, workdir)
+    finally:
+        influx.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
+    database = "thonminh"
+    admin = InfluxClient(influx.url, database=database, timeout=600)
+    admin.create_database(database)
+    now_ms = int(time.time() * 1000)
+    end_ms = now_ms - now_ms % HOUR_MS
+    start_ms = end_ms - args.days * 86_400_000
+    t0 = time.perf_counter()
+    points, manifests, public = seed(admin, start_ms, args.days, args.batch_s)
+    print(f"signed and wrote {points:,} points and {manifests:,} manifests in {time.perf_counter() - t0:.0f} s",
+          file=sys.stderr)
+    registry = Registry(workdir / "keys.sqlite")
+    registry.add(SITE["gateway"], SITE["village"], public, valid_from_ms=start_ms - HOUR_MS, by="bench",
+                 now_ms=now_ms)
+    config = ServerConfig.model_validate({
+        "influxdb": {"url": influx.url, "database": database, "timeout_s": 300},
+        "auth": {"read_keys": {"bench": KEY}},
+        "rollups": {"background": False, "backfill_days": args.days + 2},
+        "evidence": {"registry": str(workdir / "keys.sqlite")},
+    })
+    time.sleep(8)  # let InfluxDB snapshot the bulk load to TSM, as hours-old data is in real life
+    client = TimedClient(influx.url, database=database, timeout=300)
+    app = create_app(config, client=client)
+    service = app.state.service
+    verifier = service.verifier
+    profiler = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    found = verifier.verify(SITE["village"], start_ms, end_ms)
+    if profiler:
+        profiler.disable()
+    verify_s = time.perf_counter() - t0
+    total = sum(p for p, _ in found.counts.values())
+    verified = sum(v for _, v in found.counts.values())
+    # wifi_daily rewrites one point a day all day: the database holds fewer points than were written
+    assert verified == total and not found.faults, (total, verified, found.faults[:3])
+    read_s = client.spent
+    public = next(iter(registry.snapshot().public.values()))
+    sig_s = signature_cost(public) * manifests
+    rows = [f"| verify {args.days} days, cold ({total:,} points, {manifests:,} manifests) | {verify_s:.1f} s | "
+            f"{LIMITS['verify_month_s']:.0f} s | {verify_s / LIMITS['verify_month_s']:.2f} | reading InfluxDB "
+            f"{read_s:.1f} s (overlapped), signature checks alone {sig_s:.1f} s |"]
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
+
+    rollups = app.state.rollups
+    rollups.prepare()
+    while True:
+        state = rollups.maintain(max_backfill_days=args.days + 2)
+        if state and state.from_ms <= start_ms:
+            break
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    path = f"/villages/{SITE['village']}/criteria"
+    first = http.get(path)
+    assert first.status_code == 200, first.text
+    shown = {c["id"]: (c["verdict"], c["evidence"]["verified_pct"], c["evidence"]["verification"]["faults_total"])
+             for c in first.json()["criteria"]}
+    print(f"verdicts, verified_pct, faults: {shown}", file=sys.stderr)
+
+    def median_of(client: httpx.Client) -> tuple[float, float]:
+        times = []
+        for _ in range(args.requests):
+            t0 = time.perf_counter()
+            assert client.get(path).status_code == 200
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
+
+    median, p95 = median_of(http)
+    rows.append(f"| one village's criteria with verification (30 d default windows, hours cached) | "
+                f"{median * 1000:.0f} ms (p95 {p95 * 1000:.0f}) | {LIMITS['criteria_s'] * 1000:.0f} ms | "
+                f"{median / LIMITS['criteria_s']:.2f} | every verdict verified_pct 100 |")
+    server.should_exit = True
+    # the same request of a service without a key registry, on the same database: what verification adds
+    plain = create_app(config.model_copy(update={"evidence": type(config.evidence)()}), client=client)
+    port = free_port()
+    other = uvicorn.Server(uvicorn.Config(plain, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=other.run, daemon=True).start()
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    http.get(path)
+    median, p95 = median_of(http)
+    rows.append(f"| the same without a key registry (no verification) | {median * 1000:.0f} ms (p95 "
+                f"{p95 * 1000:.0f}) | - | - | - |")
+    other.should_exit = True
+
+    print(f"\nSigned evidence, the standard village x {args.days} days, one manifest per {args.batch_s} s of points; "
+          "InfluxDB 1.x on this machine.\n")
+    print("| measurement | result | limit | share of limit | notes |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
