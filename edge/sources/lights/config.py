@@ -99,8 +99,8 @@ class LightsConfig(SourceConfig):
     lamp_failure_settle_s: float = Field(10.0, ge=0, le=3600, description="ignore meter readings this soon after switch-on")
     schedule: ScheduleConfig = Field(default_factory=AstralScheduleConfig)
     max_payload_bytes: int = Field(16_384, ge=256, le=1_048_576, description="larger payloads are rejected")
-    # 60 s, the buffer's sync_interval_s: each fsync'd journal commit dirties SD card pages, one per message group
-    # was most of the gateway's flash writes (docs/pipeline.md); under load groups fill (64 messages) long before.
+    # 60 s: each journal commit is an fdatasync'd page on the SD card, and one per message group was most of the
+    # gateway's flash writes (docs/pipeline.md); under load groups fill (64 messages) long before.
     commit_interval_ms: int = Field(
         60_000, ge=0, le=600_000, description="gather messages this long before committing and acknowledging them"
     )

@@ -2,9 +2,9 @@
 
 Delivery guarantee (docs/lights.md): the session is persistent (fixed client id, ``clean_session=False``,
 QoS 1), and a message is acknowledged (PUBACK) only after the state change it caused is committed to the
-light journal, an fsynced commit that survives a power cut. Messages are gathered into one commit for up to
-``commit_interval_ms`` (60 s, the buffer's sync interval: each commit writes SD card pages), 64 messages, or
-``_QUIET_S`` without a new message, whichever comes first. If the agent dies between receiving and committing, the broker still holds the message as
+light journal, an fdatasync'd append that survives a power cut. Messages are gathered into one commit for up
+to ``commit_interval_ms`` (60 s: each commit writes an SD card page), 64 messages, or ``_QUIET_S`` without a new
+message, whichever comes first. If the agent dies between receiving and committing, the broker still holds the message as
 unacknowledged and delivers it again to the same session after the restart. Samples are produced from that
 journaled state by the tracker alone, never one per message.
 """
