@@ -123,6 +123,15 @@ def test_village_page_shows_the_apis_figures(live, watched) -> None:
     assert VI.when(entry["entered"], seconds=True) in indicators
     assert "Giờ Việt Nam (Asia/Ho_Chi_Minh, UTC+07:00)" in body
     assert page.locator("svg.chart").count() >= 5
+    # this service has no key registry: the verification block says so, and no share is shown
+    verification = page.locator("#verification")
+    assert verification.is_visible() and "Chưa cấu hình xác minh" in verification.inner_text()
+    assert page.locator("dd.verified").count() == 0
+    # the fourth verdict's count, in its own colour (purple, white text) as the browser paints it
+    unverified = page.locator("div.counts span.verdict.unverified")
+    assert unverified.inner_text() == "Chưa xác minh: 0"
+    colours = unverified.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
+    assert colours == ["rgb(106, 27, 154)", "rgb(255, 255, 255)"]
     clean(seen)
 
 
@@ -164,7 +173,9 @@ def test_overview_sorts_filters_and_links(live, watched) -> None:
     assert names == sorted(names, key=str.casefold) and "Khả Lý Thượng" in names and "Bản Vẹn" in names
     counts = page.locator("tr.counts").inner_text()
     fiber = next(c for c in rollup["criteria"] if c["id"] == "fiber_availability")
-    assert f"{fiber['counts']['pass']} {fiber['counts']['fail']} {fiber['counts']['insufficient_data']}" in counts
+    # pass, fail, unverified, insufficient data: each count in its verdict's colour
+    shown = " ".join(str(fiber["counts"][v]) for v in ("pass", "fail", "unverified", "insufficient_data"))
+    assert shown in counts, (shown, counts)
     shot(page, "overview")
     # sort by fiber availability: the worst first (Bản Vẹn has one day of data: insufficient)
     page.click("a.sort:has-text('cáp quang')")
