@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loads import SITE, STANDARD_VILLAGE, village_points  # noqa: E402
 
 from edge.buffer import Buffer  # noqa: E402
-from edge.gatewaykey import GatewayKey  # noqa: E402
 from edge.pipeline import encode_for_buffer  # noqa: E402
 from edge.signing import BatchSigner  # noqa: E402
 from thonminh.contract import Point  # noqa: E402
+from thonminh.evidencekeys import GatewayKey  # noqa: E402
 
 SECONDS = 6 * 3600
 STEPS_PER_BATCH = 6  # 10 s steps: one batch a minute

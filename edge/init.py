@@ -332,7 +332,7 @@ def init_command(output: Path, force: bool, no_input: bool, **params: Any) -> No
 def _signing_key(config_path: Path) -> None:
     """Create the gateway's signing key where the agent looks for it, and say how to register it centrally."""
     from edge.config import load_gateway_config
-    from edge.gatewaykey import GatewayKey
+    from thonminh.evidencekeys import GatewayKey
 
     config = load_gateway_config(config_path)
     path = config.evidence_key_path

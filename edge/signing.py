@@ -28,7 +28,6 @@ from pathlib import Path
 
 from edge.bufferschema import Batch
 from edge.config import GatewayConfig
-from edge.gatewaykey import GatewayKey
 from thonminh.contract import Point
 from thonminh.evidence import (
     EVIDENCE_FIELD,
@@ -39,6 +38,7 @@ from thonminh.evidence import (
     pack_seq,
     parse_line,
 )
+from thonminh.evidencekeys import GatewayKey
 from thonminh.lineprotocol import encode_line
 
 __all__ = ["BatchSigner", "SignedBatch", "open_signer", "unsigned_line"]

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from edge.bufferschema import BufferStatus
 from edge.config import GatewayConfig
-from edge.gatewaykey import key_fingerprint
 from edge.health import age_s, read_health
+from thonminh.evidencekeys import key_fingerprint
 
 __all__ = ["LABELS", "Lang", "agent_running", "collect", "default_lang", "render", "text"]
 

@@ -29,20 +29,20 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
 from thonminh.contract import FieldValue
 from thonminh.evidencekeys import (
+    GatewayKey,
+    PublicKey,
     fingerprint,
     from_b64,
     load_or_create_key,
     parse_public_key,
     public_key_text,
+    signature_ok,
     to_b64,
 )
-
-if TYPE_CHECKING:  # cryptography is imported where it is used (thonminh/evidencekeys.py says why)
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "DIGEST_BYTES",
@@ -50,7 +50,9 @@ __all__ = [
     "MANIFEST_MEASUREMENT",
     "MAX_MANIFEST_POINTS",
     "SLOTS",
+    "GatewayKey",
     "Manifest",
+    "PublicKey",
     "Signer",
     "canonical_point",
     "digest_line",
@@ -255,7 +257,7 @@ def unpack_seq(seq: int) -> tuple[int, int]:
 
 # -- manifests -----------------------------------------------------------------------------------------------
 class Signer(Protocol):
-    """What signs a manifest: ``cryptography``'s ``Ed25519PrivateKey`` or the gateway's ``GatewayKey``."""
+    """What signs a manifest: a ``GatewayKey`` (or anything that signs bytes with Ed25519)."""
 
     def sign(self, data: bytes, /) -> bytes: ...
 
@@ -312,14 +314,8 @@ class Manifest:
     def signed(self, key: Signer) -> Manifest:
         return replace(self, sig=key.sign(self.message()))
 
-    def signature_ok(self, public: Ed25519PublicKey) -> bool:
-        from cryptography.exceptions import InvalidSignature
-
-        try:
-            public.verify(self.sig, self.message())
-        except InvalidSignature:
-            return False
-        return True
+    def signature_ok(self, public: PublicKey) -> bool:
+        return signature_ok(public, self.message(), self.sig)
 
     def fields(self) -> dict[str, FieldValue]:
         """The ``evidence`` point's fields."""

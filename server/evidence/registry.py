@@ -15,9 +15,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from thonminh.evidence import fingerprint, parse_public_key, public_key_text
+from thonminh.evidence import PublicKey, fingerprint, parse_public_key, public_key_text
 
 __all__ = ["KeyConflict", "KeyRecord", "KeySnapshot", "Registry"]
 
@@ -67,7 +65,7 @@ class KeySnapshot:
 
     version: int
     records: dict[tuple[str, str], KeyRecord]
-    public: dict[tuple[str, str], Ed25519PublicKey]
+    public: dict[tuple[str, str], PublicKey]
 
     def of_gateway(self, gateway: str) -> list[KeyRecord]:
         return sorted((r for (g, _), r in self.records.items() if g == gateway), key=lambda r: r.valid_from_ms)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from thonminh.contract import Point, site_tags
 from thonminh.evidence import (
     EVIDENCE_FIELD,
     MANIFEST_MEASUREMENT,
+    GatewayKey,
     Manifest,
     digest_line,
     fingerprint,
@@ -20,7 +21,6 @@ from thonminh.evidence import (
     parse_line,
     parse_public_key,
     point_digest,
-    public_key_text,
     series_key,
     unpack_seq,
     where_of,
@@ -83,7 +83,7 @@ def test_an_altered_value_keeps_the_where_and_changes_the_digest(influx: InfluxC
 
 
 def test_a_manifest_signed_and_written_reads_back_and_verifies(influx: InfluxClient) -> None:
-    key = Ed25519PrivateKey.generate()
+    key = GatewayKey.generate()
     fp = fingerprint(key.public_key())
     points = [digest_line(encode_line(p)) for p in POINTS]
     first = Manifest.build(SITE, 3, 41, "", points[:2], fp).signed(key)
@@ -98,11 +98,11 @@ def test_a_manifest_signed_and_written_reads_back_and_verifies(influx: InfluxCli
     assert all(m.signature_ok(key.public_key()) for m in back)
     assert back[1].prev == back[0].id
     assert back[0].count == 2 and back[0].first_ms == T0 and back[0].time_ms == T0 + 1
-    assert not back[0].signature_ok(Ed25519PrivateKey.generate().public_key())
+    assert not back[0].signature_ok(GatewayKey.generate().public_key())
 
 
 def test_a_changed_manifest_field_breaks_its_signature() -> None:
-    key = Ed25519PrivateKey.generate()
+    key = GatewayKey.generate()
     manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], "k").signed(key)
     for changed in ({"time_ms": T0 + 60_000}, {"n": 2}, {"prev": "00"}, {"first_ms": 0},
                     {"digests": manifest.digests[:-1] + b"\0"}, {"tags": {**manifest.tags, "village": "x"}}):
@@ -139,14 +139,28 @@ def test_the_key_is_created_private_and_refused_when_others_can_read_it(tmp_path
         load_or_create_key(path)
 
 
-def test_a_public_key_is_read_from_base64_or_pem_and_anything_else_is_named() -> None:
-    from cryptography.hazmat.primitives import serialization
-
-    public = Ed25519PrivateKey.generate().public_key()
-    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    assert fingerprint(parse_public_key(public_key_text(public))) == fingerprint(public)
-    assert fingerprint(parse_public_key(pem)) == fingerprint(public)
+def test_a_public_key_is_read_from_base64_or_pem_and_anything_else_is_named(tmp_path) -> None:
+    key = GatewayKey.generate()
+    path = tmp_path / "gateway.key"
+    path.write_text(key.pem())
+    path.chmod(0o600)
+    # the key file is the standard PKCS#8 one: OpenSSL itself derives the public key that the service takes
+    pem = subprocess.run(["openssl", "pkey", "-in", str(path), "-pubout"], capture_output=True, text=True,
+                         check=True).stdout
+    assert fingerprint(parse_public_key(key.public_text)) == key.fingerprint
+    assert fingerprint(parse_public_key(pem)) == key.fingerprint
     with pytest.raises(ValueError, match="32 bytes"):
         parse_public_key("AAAA")
     with pytest.raises(ValueError, match="base64"):
         parse_public_key("not a key")
+    with pytest.raises(ValueError, match="not an Ed25519 public key"):
+        parse_public_key(pem.replace("MCowBQYDK2Vw", "MCowBQYDK2Vx"))
+
+
+def test_a_key_openssl_made_signs_what_the_service_verifies(tmp_path) -> None:
+    path = tmp_path / "openssl.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(path)], check=True)
+    path.chmod(0o600)
+    key, created = load_or_create_key(path)
+    manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], key.fingerprint).signed(key)
+    assert not created and manifest.signature_ok(key.public_key())

@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from server.evidence.combine import Verification, combine
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS, numbers_around, read_and_verify
@@ -17,6 +15,7 @@ from thonminh.contract import Point, site_tags
 from thonminh.evidence import (
     EVIDENCE_FIELD,
     MANIFEST_MEASUREMENT,
+    GatewayKey,
     Manifest,
     digest_line,
     fingerprint,
@@ -40,7 +39,7 @@ class Gateway:
     """Signs batches of points with its key, numbering and chaining the manifests like the forwarder."""
 
     site: dict[str, str] = field(default_factory=lambda: dict(SITE))
-    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    key: GatewayKey = field(default_factory=GatewayKey.generate)
     epoch: int = 1
     n: int = 0
     prev: str = ""
