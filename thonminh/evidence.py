@@ -29,7 +29,7 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from thonminh.contract import FieldValue
 from thonminh.evidencekeys import (
@@ -88,9 +88,10 @@ _MESSAGE_VERSION: Final = 1
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 #: JSON of field names seen (a few dozen in the contract); bounded, for the service's arbitrary reads.
 _NAMES: dict[str, str] = {}
-#: (name, value text) -> canonical ``"name":value``: a village's fields repeat their values (up=1i, up_s=10.0,
-#: observed_s=60.0), and this is the hot path of a gateway's signing; cleared when full (a few hundred KB).
-_PIECES: dict[tuple[str, str], str] = {}
+#: A line's ``name=value`` text -> (name, canonical ``"name":value``): a village's fields repeat their values
+#: (up=1i, up_s=10.0, observed_s=60.0), and this is the hot path of a gateway's signing; cleared when full
+#: (a few hundred KB).
+_PIECES: dict[str, tuple[str, str]] = {}
 _PIECES_MAX: Final = 2048
 
 
@@ -194,33 +195,45 @@ def _canonical_value(text: str) -> str:
     return repr(float(text))
 
 
-def _piece(pair: tuple[str, str]) -> str:
-    text = f"{_name(pair[0])}:{_canonical_value(pair[1])}"
+def _piece(item: str) -> tuple[str, str] | None:
+    """(name, canonical piece) of one ``name=value`` of a field set split at its commas; None when the split
+    cut a string value (it held a comma) or the item is no field."""
+    name, equals, value = item.partition("=")
+    cut_string = '"' in value and (value[0] != '"' or value.find('"', 1) != len(value) - 1)
+    if not (name and equals and value) or cut_string:
+        return None
     if len(_PIECES) >= _PIECES_MAX:
         _PIECES.clear()
-    _PIECES[pair] = text
-    return text
+    found = _PIECES[item] = (name, f"{_name(name)}:{_canonical_value(value)}")
+    return found
 
 
 def _canonical_fields(text: str) -> str:
     """The fields part of ``canonical_point`` for a line's field set, without building the values."""
-    pairs = _FIELD.findall(text)
-    if "\\" in text:
-        pairs = [(_unescape(k), v) for k, v in pairs]
-    if EVIDENCE_FIELD in text:
-        pairs = [p for p in pairs if p[0] != EVIDENCE_FIELD]
-    pairs.sort()
-    get = _PIECES.get
-    return ",".join([get(p) or _piece(p) for p in pairs])
+    if "\\" not in text:  # usual: split at commas, each piece from the cache (strings with commas: below)
+        get = _PIECES.get
+        found = [get(item) or _piece(item) for item in text.split(",")]
+        if None not in found:
+            pieces = cast(list[tuple[str, str]], found)
+            if EVIDENCE_FIELD in text:
+                pieces = [p for p in pieces if p[0] != EVIDENCE_FIELD]
+            pieces.sort()
+            return ",".join([piece for _, piece in pieces])
+    pairs = sorted((_unescape(k), v) for k, v in _FIELD.findall(text))
+    return ",".join([f"{_name(k)}:{_canonical_value(v)}" for k, v in pairs if k != EVIDENCE_FIELD])
 
 
 def _split_line(line: str) -> tuple[str, str, int]:
     """(head, fields text, time_ms) of a timed line; ``ValueError`` when it is not one."""
-    split = _HEAD_END.search(line)
-    rest, _, stamp = line.rpartition(" ")
-    if split is None or split.start() >= len(rest) or split.end() >= len(rest):
+    if "\\" in line:  # the head may hold escaped spaces: it ends at the first space that is not
+        split = _HEAD_END.search(line)
+        cut = -1 if split is None else split.start()
+    else:
+        cut = line.find(" ")
+    last = line.rfind(" ")
+    if cut < 0 or last <= cut + 1:
         raise ValueError(f"not a timed line-protocol line: {line[:120]!r}")
-    return line[: split.start()], rest[split.end():], int(stamp)
+    return line[:cut], line[cut + 1 : last], int(line[last + 1 :])
 
 
 def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, FieldValue], int]:

@@ -41,6 +41,11 @@ POINTS = [
                                                             "registered": 1}, T0 + 2),
     Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 3),
     Point("gateway", SITE, {"version": "0.1.0 (Khả Lý)", "lag_s": 12345678.25}, T0 + 4),
+    # no backslash: the field set is split at its commas, so strings with commas and names sorted apart from
+    # their "=" ("rx1" before "rx" as text, after it as a name)
+    Point("probe", {**SITE, "ap": "ap1"}, {"ssid": "Thôn Minh, free=1", "rx1": 2.5, "rx": 1, "rx_2": 3,
+                                         "note": ",", "empty": ""}, T0 + 5),
+    Point("probe", {**SITE, "ap": "ap2"}, {"rx1": 2.5, "rx": 1, "rx_2": 3, "tx": "a b=c"}, T0 + 6),
 ]
 
 
@@ -60,9 +65,10 @@ def test_a_point_digested_from_its_line_is_the_point_digested_from_influxdb(infl
     lines = [encode_line(p) for p in POINTS]
     heads: dict[str, str] = {}
     from_lines = {digest_line(line, heads)[1] for line in lines}
-    influx.write("\n".join(f"{line.rpartition(' ')[0]},{EVIDENCE_FIELD}=7i {line.rpartition(' ')[2]}"
-                           for line in lines))
+    signed = [f"{line.rpartition(' ')[0]},{EVIDENCE_FIELD}=7i {line.rpartition(' ')[2]}" for line in lines]
+    influx.write("\n".join(signed))
     assert set(_read_back(influx)) == from_lines
+    assert {digest_line(line)[1] for line in signed} == from_lines
     assert len(from_lines) == len(POINTS)
 
 
