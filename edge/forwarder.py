@@ -110,7 +110,8 @@ class Forwarder:
                 signed = SignedBatch(batch, batch.body, 0)
                 if self.signer is not None:  # under the lock: the chain's order is the takes' order
                     signed = await asyncio.to_thread(self.signer.sign, batch)
-                self._in_flight[id(batch)] = batch
+                del batch  # signed, the batch as taken (its body) is not held while it is sent
+                self._in_flight[id(signed.batch)] = signed.batch
         try:
             await self._send(signed, timeout if timeout is not None else self.timeout_s)
         except BaseException:

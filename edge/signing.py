@@ -5,16 +5,19 @@ Every batch the forwarder takes is cut into groups (one UTC hour of point times,
 ``evidence_seq``, and a manifest (``thonminh.evidence``) that lists its points' digests, names the previous
 manifest and is signed with the gateway's key. Points and manifests go in one write.
 
-The chain (epoch, next number, previous manifest's id) lives in RAM and in a small file on tmpfs beside the
-buffer's intake, rewritten with every batch (no SD-card write); it is stored on the SD card (fsynced) only at
-start and at a clean stop. A start that finds the tmpfs file (the agent died, RAM did not) continues the
-epoch; one that finds only the stored file (a reboot, a power cut: the last manifests may be missing from it)
-starts the next epoch, so (epoch, number) never names two different manifests.
+A signed batch is kept on tmpfs beside the buffer's intake (``pending``) from before its first send until the
+buffer acknowledged it: a batch an agent crash interrupted is re-sent byte for byte at the next start, so
+InfluxDB overwrites the same points with the same values and the same manifests, and nothing counts twice. A
+power cut loses these files with the intake's RAM; the points still in the buffer are then signed again, under
+the new epoch.
 
-A signed batch is kept on tmpfs (``pending``) from before its first send until the buffer acknowledged it: a
-batch an agent crash interrupted is re-sent byte for byte at the next start, so InfluxDB overwrites the same
-points with the same values and the same manifests, and nothing counts twice. A power cut loses these files
-with the intake's RAM; the points still in the buffer are then signed again, under the new epoch.
+The chain (epoch, next number, previous manifest's id) lives in RAM and in the first line of each pending
+batch (the chain after it: one tmpfs file a batch, no SD-card write); when the newest batch is acknowledged,
+its file is cut to that line and kept as the chain's file. The chain is stored on the SD card (fsynced) only
+at start and at a clean stop. A start that finds the chain on tmpfs (the agent died, RAM did not) continues
+the epoch from the newest of those files; one that finds only the stored file (a reboot, a power cut: the last
+manifests may be missing from it) starts the next epoch, so (epoch, number) never names two different
+manifests.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from edge.bufferschema import Batch
@@ -75,11 +78,11 @@ def unsigned_line(line: str) -> str:
     return f"{head} {stamp}" if found else line
 
 
-def _write_file(path: Path, data: bytes, *, durable: bool = False) -> None:
+def _write_file(path: Path, *data: bytes, durable: bool = False) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        os.writev(fd, data)  # the parts of a pending batch as they are, not joined into one more copy
         if durable:
             os.fsync(fd)
     finally:
@@ -102,13 +105,15 @@ class Chain:
     prev: str = ""
 
     def text(self) -> bytes:
-        return json.dumps({"epoch": self.epoch, "n": self.n, "prev": self.prev}).encode()
+        return json.dumps(asdict(self)).encode()
 
     @classmethod
     def read(cls, path: Path) -> Chain | None:
-        """The chain stored at ``path``; None when there is none (or it is unreadable: then said in the log)."""
+        """The chain at ``path`` (its first line: a pending batch's holds more); None when there is none (or it
+        is unreadable: then said in the log)."""
         try:
-            data = json.loads(path.read_bytes())
+            with path.open("rb") as file:
+                data = json.loads(file.readline())
             return cls(int(data["epoch"]), int(data["n"]), str(data["prev"]))
         except FileNotFoundError:
             return None
@@ -133,6 +138,8 @@ class BatchSigner:
         self.chain = Chain()
         self._log = logger or log
         self._heads: dict[str, str] = {}
+        #: The newest pending batch's seq and the length of its first line (the chain after it).
+        self._newest: tuple[tuple[int, int], int] = ((-1, -1), 0)
 
     @property
     def _state(self) -> Path:
@@ -144,7 +151,9 @@ class BatchSigner:
     # -- start and stop ------------------------------------------------------------------------------------
     def start(self) -> str:
         """Pick up the chain (see the module docstring) and store it; returns what happened, for the log."""
-        live, stored = Chain.read(self._state), Chain.read(self.durable)
+        found = [c for c in map(Chain.read, [self._state, *self._pending_files()]) if c is not None]
+        live = max(found, key=lambda c: (c.epoch, c.n), default=None)
+        stored = Chain.read(self.durable)
         if live is not None:
             self.chain, how = live, "continued"
         elif stored is not None:
@@ -165,29 +174,43 @@ class BatchSigner:
 
     # -- signing -------------------------------------------------------------------------------------------
     def sign(self, batch: Batch) -> SignedBatch:
-        """Sign ``batch`` with the next numbers of the chain and keep it pending (call under the take lock)."""
-        lines = batch.body.decode().split("\n")
+        """Sign ``batch`` with the next numbers of the chain and keep it pending (call under the take lock).
+
+        The returned batch holds no body but the signed one (the taken body may go as soon as this returns).
+        """
+        epoch, first = self.chain.epoch, self.chain.n
+        parts = self._signed_parts(batch.body.decode().split("\n"))
+        manifests = self.chain.n - first
+        signed = SignedBatch(replace(batch, body=b""), b"\n".join(parts), manifests, (epoch, first))
+        del parts
+        self._keep(signed)
+        return signed
+
+    def _signed_parts(self, lines: list[str]) -> list[bytes]:
+        """The signed lines of each group, then the manifests' lines, as bytes; moves the chain on."""
         heads = self._heads
         if len(heads) > _HEADS_MAX:
             heads.clear()
         digests = [digest_line(line, heads) for line in lines]
-        order = sorted(range(len(lines)), key=lambda i: digests[i][0] // HOUR_MS)
-        chain, epoch, first = self.chain, self.chain.epoch, self.chain.n
-        out: list[str] = []
+        hours: dict[int, list[int]] = {}
+        for i, (time_ms, _) in enumerate(digests):
+            hours.setdefault(time_ms // HOUR_MS, []).append(i)
+        chain = self.chain
+        parts: list[bytes] = []
         manifests: list[str] = []
-        for group in _groups(order, digests):
-            seq = pack_seq(epoch, chain.n)
-            for i in group:
-                rest, _, stamp = lines[i].rpartition(" ")
-                out.append(f"{rest}{_SEQ}{seq}i {stamp}")
-            manifest = Manifest.build(self.site, epoch, chain.n, chain.prev, [digests[i] for i in group],
-                                      self.key.fingerprint).signed(self.key)
-            manifests.append(_manifest_line(manifest))
-            chain.n, chain.prev = chain.n + 1, manifest.id
-        signed = SignedBatch(batch, "\n".join(out + manifests).encode(), len(manifests), (epoch, first))
-        self._keep(signed)
-        _write_file(self._state, chain.text())
-        return signed
+        for hour in sorted(hours):
+            in_hour = hours[hour]
+            for at in range(0, len(in_hour), MAX_MANIFEST_POINTS):
+                group = in_hour[at : at + MAX_MANIFEST_POINTS]
+                seq = f"{_SEQ}{pack_seq(chain.epoch, chain.n)}i "
+                # each group joined and encoded on its own: the batch is never held as a second list of lines
+                parts.append("\n".join([seq.join(lines[i].rsplit(" ", 1)) for i in group]).encode())
+                manifest = Manifest.build(self.site, chain.epoch, chain.n, chain.prev, [digests[i] for i in group],
+                                          self.key.fingerprint).signed(self.key)
+                manifests.append(_manifest_line(manifest))
+                chain.n, chain.prev = chain.n + 1, manifest.id
+        parts.append("\n".join(manifests).encode())
+        return parts
 
     def resign(self, signed: SignedBatch, dead: Sequence[str]) -> bytes:
         """The manifests of ``signed`` without the digests of the ``dead`` (signed) lines InfluxDB refused.
@@ -217,19 +240,32 @@ class BatchSigner:
     # -- pending batches -----------------------------------------------------------------------------------
     def _keep(self, signed: SignedBatch) -> None:
         b = signed.batch
-        head = {"count": b.count, "ranges": b.ranges, "id_list": b.id_list, "manifests": signed.manifests}
-        _write_file(self._pending(*signed.seq), json.dumps(head).encode() + b"\n" + signed.body)
+        head = json.dumps({**asdict(self.chain), "count": b.count, "ranges": b.ranges, "id_list": b.id_list,
+                           "manifests": signed.manifests}).encode() + b"\n"
+        _write_file(self._pending(*signed.seq), head, signed.body)
+        self._newest = (signed.seq, len(head))
 
     def done(self, signed: SignedBatch) -> None:
-        """The buffer acknowledged ``signed``: it need not be re-sent."""
-        self._pending(*signed.seq).unlink(missing_ok=True)
+        """The buffer acknowledged ``signed``: it need not be re-sent. The newest batch's file stays, cut to its
+        first line, as the chain's state."""
+        path = self._pending(*signed.seq)
+        seq, head = self._newest
+        if signed.seq != seq:
+            path.unlink(missing_ok=True)
+            return
+        try:
+            os.truncate(path, head)
+            os.replace(path, self._state)
+        except FileNotFoundError:  # removed behind our back: the chain is this batch's, so written anew
+            _write_file(self._state, self.chain.text())
+
+    def _pending_files(self) -> list[Path]:
+        return [p for p in self.runtime.parent.glob(self.runtime.name + "-pending-*") if not p.name.endswith(".tmp")]
 
     def pending(self) -> Iterator[SignedBatch]:
         """The signed batches an earlier run of this boot left unacknowledged, oldest first."""
         found = []
-        for path in self.runtime.parent.glob(self.runtime.name + "-pending-*"):
-            if path.name.endswith(".tmp"):
-                continue
+        for path in self._pending_files():
             epoch, n = (int(x) for x in path.name.rsplit("-", 2)[1:])
             found.append(((epoch, n), path))
         for seq, path in sorted(found):
@@ -251,21 +287,6 @@ def open_signer(config: GatewayConfig, logger: logging.Logger | None = None) -> 
                          durable=config.evidence_key_path.with_name("chain.json"), logger=logger)
     signer.start()
     return signer
-
-
-def _groups(order: list[int], digests: list[tuple[int, bytes]]) -> Iterator[list[int]]:
-    """Runs of ``order`` in one UTC hour, at most ``MAX_MANIFEST_POINTS`` long."""
-    group: list[int] = []
-    hour = None
-    for i in order:
-        h = digests[i][0] // HOUR_MS
-        if group and (h != hour or len(group) >= MAX_MANIFEST_POINTS):
-            yield group
-            group = []
-        group.append(i)
-        hour = h
-    if group:
-        yield group
 
 
 def _manifest_line(manifest: Manifest) -> str:

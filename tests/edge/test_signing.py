@@ -13,8 +13,11 @@ import pytest
 from edge_helpers import CounterSource, async_wait_until, count, gateway_toml, wait_until
 from evidence_check import Evidence, read_evidence
 
+from edge.bufferschema import Batch
 from edge.config import load_gateway_config
+from edge.signing import BatchSigner
 from lab.localservices import InfluxDBServer
+from thonminh.evidencekeys import GatewayKey
 from thonminh.influx import InfluxClient
 
 DRIVER = Path(__file__).with_name("edge_driver.py")
@@ -148,3 +151,37 @@ def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
     assert (f"thonminh keys add --gateway klt-gw1 --village kha-ly-thuong --public-key {public_key_text(public)}"
             in result.stdout)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def _signer(tmp_path: Path) -> BatchSigner:
+    key, _ = GatewayKey.load_or_create(tmp_path / "evidence" / "gateway.key")
+    return BatchSigner(key, {"village": "v1", "gateway": "g1"}, runtime=tmp_path / "run" / "evidence",
+                       durable=tmp_path / "evidence" / "chain.json")
+
+
+def _batch(first: int, count: int) -> Batch:
+    """Points an hour apart, so each batch gets several manifests."""
+    lines = [f"pipetest,run=9 n={n}i {1_700_000_000_000 + n * 1_800_000}" for n in range(first, first + count)]
+    return Batch("\n".join(lines).encode(), id_list=None, count=count, ranges=((first + 1, first + count),))
+
+
+def test_the_chain_is_picked_up_on_tmpfs_from_the_newest_batch_acknowledged_or_pending(tmp_path: Path):
+    first = _signer(tmp_path)
+    assert first.start() == "first"
+    a, b = first.sign(_batch(0, 5)), first.sign(_batch(5, 5))
+    assert (a.seq, b.seq, first.chain.n) == ((0, 0), (0, 3), 6)
+    first.done(b)  # acknowledged out of order, the newest first: its file is kept, cut to the chain
+    first.done(a)
+    assert not list(first.runtime.parent.glob("evidence-pending-*"))
+    assert (tmp_path / "run" / "evidence-chain.json").stat().st_size < 300  # the chain only, not b's points
+    again = _signer(tmp_path)
+    assert again.start() == "continued" and again.chain == first.chain  # the agent was killed here
+    c = again.sign(_batch(10, 2))
+    assert c.seq == (0, 6)
+    killed = _signer(tmp_path)  # killed before c was acknowledged: its file holds the chain after it
+    assert killed.start() == "continued" and killed.chain == again.chain
+    assert [p.seq for p in killed.pending()] == [(0, 6)]
+    for path in tmp_path.glob("run/evidence-*"):  # a power cut: RAM lost, the stored chain is older
+        path.unlink()
+    rebooted = _signer(tmp_path)
+    assert rebooted.start() == "new epoch" and (rebooted.chain.epoch, rebooted.chain.n) == (1, 7)
