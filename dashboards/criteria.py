@@ -2,10 +2,14 @@
 column per criterion, all from the one criteria model (``thonminh.criteria``) and the one figure description
 (``thonminh.figures``) through ``dashboards.figures``.
 
-A verdict panel has three states, the API's three verdicts: the value on green or red by the criterion's
-comparator and threshold where the data decides (query A: coverage at least ``min_coverage`` and something to
-divide by), "Chưa đủ dữ liệu" / "Insufficient data" in grey where it does not (query B: the coverage of the
-villages with too little data; and the panel's no-value text when there is no data at all).
+A verdict panel has the API's four states: the value on green or red by the criterion's comparator and
+threshold where the data decides (query A: coverage at least ``min_coverage`` and something to divide by),
+"Chưa đủ dữ liệu" / "Insufficient data" in grey where it does not (query B: the coverage of the villages with
+too little data; and the panel's no-value text when there is no data at all), and, for a criterion with a
+``min_verified_pct``, "Chưa xác minh" / "Unverified" in purple where the data decides but the gateways'
+signatures cover less of the figure's samples than that (query C: the verified share, from the service's
+display copy of its verification, ``verification_hourly``; without it nothing is held against a value, as in
+the API when verification is not configured).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from dashboards.figures import FigureQuery
-from dashboards.influxql import PANEL, TimeRange
+from dashboards.influxql import PANEL, TimeRange, field_ref, site_filter
 from dashboards.model import (
     Lang,
     NullMap,
@@ -28,12 +32,16 @@ from dashboards.model import (
     thresholds_json,
 )
 from dashboards.panels import stat
+from thonminh import influxql as core
+from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
 from thonminh.figures import INDICATORS
+from thonminh.influxql import conditions, ident
 
 __all__ = [
     "CRITERIA",
     "INSUFFICIENT",
+    "UNVERIFIED",
     "coverage_panel",
     "figure_thresholds",
     "per_tag_thresholds",
@@ -44,12 +52,15 @@ __all__ = [
     "thresholds",
     "time_span",
     "verdict_panel",
+    "verified_panel",
 ]
 
 #: the shipped criteria; after editing thonminh/criteria.yaml run ``thonminh dashboards build``
 CRITERIA: CriteriaSet = load_criteria()
 INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
 _GREY = "#8e8e8e"  # grey: neither pass nor fail
+UNVERIFIED = Text("Chưa xác minh", "Unverified")
+_PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verdict
 _UNITS: dict[str, str | Text] = {
     "%": "percent",
     "users/day": Text("suffix: người/ngày", "suffix: users/day"),
@@ -125,15 +136,63 @@ def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
     return {"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [{"id": "mappings", "value": maps}]}
 
 
+def _unverified_where_unsigned(lang: Lang) -> dict[str, Any]:
+    # query C returns the verified share of the villages whose signatures cover too little: shown as text
+    maps = mappings_json((RangeMap(0, 100, UNVERIFIED, _PURPLE),), lang)
+    return {"matcher": {"id": "byFrameRefID", "options": "C"}, "properties": [{"id": "mappings", "value": maps}]}
+
+
+def _verified_rule(c: Criterion) -> Text:
+    if c.min_verified_pct is None:
+        return Text("", "")
+    return Text(f" Chữ ký số của gateway phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
+                "(màu tím).",
+                f" The gateways' signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
+                "unverified (purple), as the criteria service decides (docs/evidence.md).")
+
+
 def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
-    """The criterion's verdict per village in three states (see the module's docstring)."""
+    """The criterion's verdict per village in four states (see the module's docstring)."""
     fq = figure_query(c, scope)
+    rule, signed = _rule(c), _verified_rule(c)
+    queries = [fq.query(fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct), split=True),
+               fq.query(fq.undecided(c.min_coverage), split=True)]
+    overrides: list[Callable[[Lang], dict[str, Any]]] = [_insufficient_where_undecided]
+    if c.min_verified_pct is not None:
+        queries.append(fq.query(fq.unverified(c.min_coverage, c.min_verified_pct), split=True))
+        overrides.append(_unverified_where_unsigned)
     return stat(
-        Text(c.title.vi, c.title.en), fq.query(fq.decided(c.min_coverage), split=True),
-        fq.query(fq.undecided(c.min_coverage), split=True),
-        description=_rule(c), thresholds=thresholds(c), mappings=(NullMap(INSUFFICIENT, _GREY),),
-        no_value=INSUFFICIENT, overrides=(_insufficient_where_undecided,), unit=grafana_unit(c), decimals=2,
-        time_from=time_span(c),
+        Text(c.title.vi, c.title.en), *queries,
+        description=Text(rule.vi + signed.vi, rule.en + signed.en), thresholds=thresholds(c),
+        mappings=(NullMap(INSUFFICIENT, _GREY),), no_value=INSUFFICIENT, overrides=tuple(overrides),
+        unit=grafana_unit(c), decimals=2, time_from=time_span(c),
+    )
+
+
+def verified_panel(scope: tuple[str, ...]) -> Panel:
+    """The share of each village's gateway points that verified, per measurement, over the longest criterion's
+    window, from the display copy (``thonminh_verified``./.*/)."""
+    longest = max(CRITERIA.criteria, key=lambda c: c.window_s)
+    m = VERIFICATION_HOURLY
+    share = (f"100.0 * sum({field_ref(m, 'verified_points')}) / sum({field_ref(m, 'points')}) "
+             f"AS {ident('verified')}")
+    statement = core.Select([share], (f"{ident(VERIFICATION_RP)}./.*/",),
+                            conditions(PANEL.filter, site_filter(m, scope)), group_tags=("village",))
+    minimum = CRITERIA.min_verified_pct
+    steps = (Threshold(None, "purple"), Threshold(minimum, "green")) if minimum is not None else \
+        (Threshold(None, "blue"),)
+    return stat(
+        Text("Số liệu đã xác minh (chữ ký số)", "Verified data (signatures)"),
+        Query(statement.render(), alias="$tag_village $measurement", group_tags=("village",)),
+        description=Text(
+            "Phần số điểm của gateway có chữ ký hợp lệ, theo từng loại số liệu, theo kết quả xác minh của dịch vụ "
+            "tiêu chí (docs/evidence.md). Không có giá trị: dịch vụ chưa cấu hình xác minh.",
+            "Share of the gateways' points covered by a valid signed manifest, per measurement, as the criteria "
+            "service verified them (its display copy, verification_hourly; docs/evidence.md). No value: "
+            "verification is not configured at the service.",
+        ),
+        thresholds=steps, no_value=Text("Chưa cấu hình xác minh", "Verification not configured"),
+        unit="percent", decimals=1, min=0, max=100, time_from=time_span(longest),
     )
 
 

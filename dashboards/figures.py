@@ -31,7 +31,7 @@ from typing import Any
 
 from dashboards.influxql import PANEL, VILLAGE_SCOPE, TimeRange, field_ref, site_filter, tag_ref
 from dashboards.model import Query
-from thonminh.contract import DAILY_TZ
+from thonminh.contract import DAILY_TZ, VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.figures import OBSERVED, Coverage, FigureDescription, Kind, Ratio, Sum
 from thonminh.influxql import Select, conditions, from_ref, ident, literal
 
@@ -208,11 +208,48 @@ class FigureQuery:
         """The coverage in percent."""
         return Select([f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), group_tags=self.groups)
 
-    def decided(self, min_coverage: float, name: str = "value") -> Select:
-        """The value where a verdict can be given (coverage at least ``min_coverage``, something to divide by),
-        rounded as the verdict rule rounds; nothing elsewhere."""
+    # -- signed evidence: the service's verification, from its display copy (server/evidence_display.py) ------
+
+    def _verification(self) -> Select:
+        """``pts`` and ``vpts``: the figure's measurement's points and verified points per village, from the
+        display copy, which bears the measurement's name: merged with the figure's rows, they are one series."""
+        m = VERIFICATION_HOURLY
+        source = f"{ident(VERIFICATION_RP)}.{ident(self.desc.measurement.name)}"
+        return Select([f"sum({field_ref(m, 'points')}) AS {_col('pts')}",
+                       f"sum({field_ref(m, 'verified_points')}) AS {_col('vpts')}"],
+                      (source,), conditions(self.window.filter, site_filter(m, self.scope)), group_tags=self.groups)
+
+    def _judged(self) -> Select:
+        """``rows`` with ``pts`` and ``vpts``, both 0 where nothing was verified (not configured: the verdict
+        rule does not hold an unknown share against a value). A figure per ``by`` tag has no verification."""
+        if self.by:
+            raise ValueError(f"{self.desc.key}: verification is per village, not per {', '.join(self.by)}")
+        cols = [_col(c) for c in ("value", "den", "coverage")]
+        zeroed = Select([*cols, f"0 * {_col('den')} AS {_col('pts')}", f"0 * {_col('den')} AS {_col('vpts')}"],
+                        (self.rows(),))
+        both = [*cols, _col("pts"), _col("vpts")]
+        merged = Select(both, (zeroed, self._verification()))
+        return Select([f"max({c}) AS {c}" for c in both], (merged,), group_tags=self.groups)
+
+    def decided(self, min_coverage: float, name: str = "value", *, min_verified_pct: float | None = None) -> Select:
+        """The value where a verdict can be given (coverage at least ``min_coverage``, something to divide by,
+        and with ``min_verified_pct`` a verified share at least that or unknown), rounded as the verdict rule
+        rounds; nothing elsewhere."""
         where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0"]
-        return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups)
+        if min_verified_pct is None:
+            return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where,
+                          group_tags=self.groups)
+        # shares compared as products: WHERE takes arithmetic on fields but no function
+        where.append(f"({_col('pts')} = 0 OR 100.0 * {_col('vpts')} >= {min_verified_pct!r} * {_col('pts')})")
+        return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self._judged(),), where,
+                      group_tags=self.groups)
+
+    def unverified(self, min_coverage: float, min_verified_pct: float, name: str = "verified") -> Select:
+        """The verified share in percent where the data decides but its signatures cover too little of it."""
+        where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0", f"{_col('pts')} > 0",
+                 f"100.0 * {_col('vpts')} < {min_verified_pct!r} * {_col('pts')}"]
+        return Select([f"100.0 * {_col('vpts')} / {_col('pts')} AS {_col(name)}"], (self._judged(),), where,
+                      group_tags=self.groups)
 
     def undecided(self, min_coverage: float, name: str = "coverage") -> Select:
         """The coverage in percent where the data does not decide (the rest of the villages with data)."""

@@ -18,6 +18,7 @@ from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry
+from server.evidence_display import DisplayCopy, ensure_retention_policy
 from server.reader import Reader
 from server.rollups import Rollups
 from server.routes import ROUTERS
@@ -104,7 +105,11 @@ def create_app(
     auth_mode = "open-read-only" if open_read_only else "keys"
     verifier = None
     if config.evidence.registry is not None:
-        verifier = Verifier(client, rollups.raw, Registry(config.evidence.registry), clock=clock)
+        verifier = Verifier(client, rollups.raw, Registry(config.evidence.registry), clock=clock,
+                            recent_ttl_s=config.evidence.recent_s)
+        # Grafana's copy of the results, written after each rollup pass; the API never reads it
+        rollups.after_roll.append(DisplayCopy(client, verifier, reader, database=config.influxdb.database,
+                                              clock=clock).write)
     service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode, verifier=verifier)
 
     @asynccontextmanager
@@ -116,6 +121,8 @@ def create_app(
         if settings.enabled:
             try:
                 rollups.prepare()
+                if settings.create_retention_policy:
+                    ensure_retention_policy(client, config.influxdb.database)  # Grafana's verdict panels read it
             except InfluxError as err:
                 log.warning("rollups: cannot read their state yet, raw samples serve until they can",
                             extra={"error": str(err)})

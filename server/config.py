@@ -106,6 +106,9 @@ class EvidenceSettings(StrictModel):
     #: The key registry, a SQLite file the service creates; relative paths are relative to the config file.
     #: Unset: nothing is verified, every verdict's ``verification.status`` is ``not_configured``.
     registry: Path | None = None
+    #: How long the result of an hour still running (or of one closed less than 2 hours ago) is reused, in
+    #: seconds: a point altered in it shows in the answers after at most this long.
+    recent_s: float = Field(300.0, gt=0, le=3600)
 
     @field_validator("registry")
     @classmethod

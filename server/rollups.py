@@ -174,6 +174,8 @@ class Rollups:
         self._loaded = False
         self.status = RollupStatus()
         self._episode = Episode(self._log, "rollups")
+        #: called with each range ``roll`` rolled (the verification's display copy, server/evidence_display.py)
+        self.after_roll: list[Callable[[int, int], None]] = []
 
     # -- sources ------------------------------------------------------------------------------------------
     def raw(self, measurement: str) -> Source:
@@ -253,6 +255,8 @@ class Rollups:
                 count += self._roll_chunk(measurement, spec, chunk, upper)
             chunk = upper
         self.status.statements += count
+        for hook in self.after_roll:
+            hook(start_ms, end_ms)
         return count
 
     def _roll_chunk(self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int) -> int:

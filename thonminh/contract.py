@@ -19,6 +19,8 @@ __all__ = [
     "MEASUREMENTS",
     "SITE_TAGS",
     "SLUG_PATTERN",
+    "VERIFICATION_HOURLY",
+    "VERIFICATION_RP",
     "Field",
     "FieldType",
     "Measurement",
@@ -253,6 +255,23 @@ EVIDENCE = _m(
           "SHA-256 of the canonical point"),
     Field("key", STR, "", "fingerprint of the signing key (16 hex digits of SHA-256 of the raw public key)"),
     Field("sig", STR, "", "base64 Ed25519 signature of the manifest's message"),
+)
+
+#: Not a gateway's measurement, so not in ``MEASUREMENTS`` (nothing signs it, nothing verifies it): the criteria
+#: service's display copy of its own verification results, per village and UTC hour, for Grafana, which reads
+#: InfluxDB only (server/evidence_display.py). Its points live in the retention policy ``VERIFICATION_RP``
+#: under the verified measurement's own name (``"thonminh_verified"."uplink"``): InfluxQL merges a subquery's
+#: series by measurement name, so one statement can put a figure's value beside its verified share. The API
+#: never reads it back: whoever can forge data can forge this too (docs/evidence.md).
+VERIFICATION_RP: Final = "thonminh_verified"
+VERIFICATION_HOURLY = _m(
+    "verification_hourly",
+    (),
+    "the criteria service's verification of one village's hour of one measurement; a display copy for "
+    "Grafana, written as VERIFICATION_RP.<the measurement>",
+    Field("points", INT, "", "points of the measurement in the hour"),
+    Field("verified_points", INT, "", "of them, points covered by a valid signed manifest"),
+    Field("faults", INT, "", "faults found that may touch the measurement"),
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(

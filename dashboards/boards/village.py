@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards.boards.common import village_variables
-from dashboards.criteria import CRITERIA, coverage_panel, per_tag_thresholds, verdict_panel
+from dashboards.criteria import CRITERIA, coverage_panel, per_tag_thresholds, verdict_panel, verified_panel
 from dashboards.figures import FigureQuery
 from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref
 from dashboards.model import Dashboard, Panel, Row, Text, Threshold
@@ -20,7 +20,7 @@ def criteria_rows(scope: tuple[str, ...]) -> tuple[Row, Row]:
         Row(Text("Tiêu chí (mỗi tiêu chí theo khoảng thời gian của nó)", "Criteria (each over its own window)"),
             tuple(verdict_panel(c, scope) for c in CRITERIA.criteria)),
         Row(Text("Độ phủ dữ liệu của từng tiêu chí", "Data coverage of each criterion"),
-            tuple(coverage_panel(c, scope) for c in CRITERIA.criteria)),
+            (*(coverage_panel(c, scope) for c in CRITERIA.criteria), verified_panel(scope))),
     )
 
 

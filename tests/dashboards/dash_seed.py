@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from thonminh.contract import DAILY_TZ, STREETLIGHT, Measurement, Point, site_tags
+from server.evidence_display import DisplayCopy, ensure_retention_policy
+from thonminh.contract import DAILY_TZ, STREETLIGHT, UPLINK, VERIFICATION_RP, Measurement, Point, site_tags
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -132,6 +133,18 @@ def _gateway(v: Village, now_ms: int) -> Iterator[Point]:
         t += step
 
 
+def _verification(v: Village, now_ms: int) -> Iterator[Point]:
+    """The criteria service's display copy of its verification (``thonminh_verified``.<measurement>), per hour:
+    every uplink point verified, but one an hour in the troubled village (95.8 %, under the shipped 99 %)."""
+    hour = 3_600_000
+    t = now_ms - now_ms % hour - DAYS * 86_400_000
+    while t < now_ms:
+        points = 24
+        yield _p(UPLINK.name, v.tags, {"points": points, "verified_points": points - int(v.troubled),
+                                       "faults": int(v.troubled)}, t)
+        t += hour
+
+
 HEALTHY = Village("kha-ly-thuong", "klt-gw1", "tien-dung", "luc-ngan")
 HEALTHY_2 = Village("ban-moc", "bm-gw1", "phuong-son", "luc-ngan")
 TROUBLED = Village("xom-loi", "xl-gw1", "phuong-son", "luc-nam", troubled=True)
@@ -149,6 +162,9 @@ class Seeded:
 
 def seed(client: InfluxClient, villages: tuple[Village, ...], now_ms: int) -> None:
     batch: list[str] = []
+    ensure_retention_policy(client, client.database or "")
+    client.write([DisplayCopy.line(p) for v in villages for p in _verification(v, now_ms)],
+                 retention_policy=VERIFICATION_RP)
     for v in villages:
         for point in village_points(v, now_ms):
             batch.append(encode_line(point))

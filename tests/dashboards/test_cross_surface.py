@@ -30,12 +30,20 @@ from grafana_macros import TemplateVar, interpolate
 
 from dashboards.alerts import ALERT_RULES, criterion_rule
 from dashboards.boards import village as village_board
-from dashboards.criteria import CRITERIA, INSUFFICIENT, coverage_panel, figure_query, verdict_panel
+from dashboards.criteria import (
+    CRITERIA,
+    INSUFFICIENT,
+    coverage_panel,
+    figure_query,
+    verdict_panel,
+    verified_panel,
+)
 from dashboards.influxql import VILLAGE_SCOPE
 from dashboards.model import Panel, Query, Threshold, threshold_color
 from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.config import ServerConfig
+from server.evidence_display import ensure_retention_policy
 from server.timeparse import iso
 from thonminh.criteria import CriteriaSet, Criterion
 from thonminh.influx import InfluxClient
@@ -74,6 +82,7 @@ def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     database = f"cross_{uuid.uuid4().hex[:10]}"
     client = InfluxClient(influxdb.url, database=database, timeout=60)
     client.create_database(database)
+    ensure_retention_policy(client, database)  # as the service makes it: the verdict panels read it, empty here
     client.write(encode_lines(POINTS))
     yield client
     try:
@@ -118,10 +127,15 @@ def run(client: InfluxClient, query: Query, village: str, start: int, end: int) 
     return out
 
 
-def panel_state(panel: Panel, decided: dict[str, float], undecided: dict[str, float]) -> str:
-    """The verdict panel's display: A's value coloured by the panel's thresholds (green pass, red fail), else
-    the grey insufficient-data text of query B's mapping or of the panel's no-value text."""
-    assert not (decided and undecided), (decided, undecided)
+def panel_state(panel: Panel, decided: dict[str, float], undecided: dict[str, float],
+                unverified: dict[str, float] | None = None) -> str:
+    """The verdict panel's display: A's value coloured by the panel's thresholds (green pass, red fail), the
+    purple unverified text of query C's mapping, else the grey insufficient-data text of query B's mapping or
+    of the panel's no-value text."""
+    shown = [q for q in (decided, undecided, unverified) if q]
+    assert len(shown) <= 1, (decided, undecided, unverified)
+    if unverified:
+        return "unverified"
     if decided:
         (value,) = decided.values()
         return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)]
@@ -134,9 +148,10 @@ def grafana(client: InfluxClient, c: Criterion, village: str, start: int = cs.FR
     value = run(client, fq.query(fq.value()), village, start, end)
     coverage = run(client, coverage_panel(c, VILLAGE_SCOPE).queries[0], village, start, end)
     verdict = verdict_panel(c, VILLAGE_SCOPE)
-    decided, undecided = (run(client, q, village, start, end) for q in verdict.queries)
+    # query C (unverified) exists for a criterion with min_verified_pct; here nothing is signed nor verified
+    answers = [run(client, q, village, start, end) for q in verdict.queries]
     return Shown(next(iter(value.values()), None), next(iter(coverage.values()), 0.0) / 100,
-                 panel_state(verdict, decided, undecided))
+                 panel_state(verdict, *answers))
 
 
 def api_verdicts(api: TestClient, village: str, start: int = cs.FROM, end: int = cs.TO) -> dict[str, dict[str, Any]]:
@@ -200,7 +215,8 @@ def test_the_village_board_shows_these_verdict_panels() -> None:
     """The committed village dashboard's verdict row is made of the panels tested above."""
     verdicts, coverage = village_board.build().rows[:2]
     assert verdicts.panels == tuple(verdict_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria)
-    assert coverage.panels == tuple(coverage_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria)
+    assert coverage.panels == (*(coverage_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria),
+                               verified_panel(VILLAGE_SCOPE))
     assert {r.criterion for r in ALERT_RULES if r.criterion} == {c.id for c in CRITERIA.criteria}
 
 

@@ -13,11 +13,16 @@ influx v1 dbrp create --org "$org" --bucket-id "$bucket_id" --db "$INFLUXDB_DATA
 rollup_id="$(influx bucket create --org "$org" --name "${DOCKER_INFLUXDB_INIT_BUCKET}_1h" --retention 0 --hide-headers | awk '{print $1}')"
 influx v1 dbrp create --org "$org" --bucket-id "$rollup_id" --db "$INFLUXDB_DATABASE" --rp thonminh_1h
 
+# the criteria service's display copy of its verification, for Grafana (docs/evidence.md), as thonminh_verified
+verified_id="$(influx bucket create --org "$org" --name "${DOCKER_INFLUXDB_INIT_BUCKET}_verified" --retention 40d --hide-headers | awk '{print $1}')"
+influx v1 dbrp create --org "$org" --bucket-id "$verified_id" --db "$INFLUXDB_DATABASE" --rp thonminh_verified
+
 # Grafana reads; the criteria service reads raw data and writes rollups and the manual indicators (into the main
 # bucket, beside the gateways' data); gateways only write raw data.
 influx v1 auth create --org "$org" --username "$INFLUXDB_GRAFANA_USER" --password "$INFLUXDB_GRAFANA_PASSWORD" \
-  --read-bucket "$bucket_id" --read-bucket "$rollup_id"
+  --read-bucket "$bucket_id" --read-bucket "$rollup_id" --read-bucket "$verified_id"
 influx v1 auth create --org "$org" --username "$INFLUXDB_CRITERIA_USER" --password "$INFLUXDB_CRITERIA_PASSWORD" \
-  --read-bucket "$bucket_id" --read-bucket "$rollup_id" --write-bucket "$bucket_id" --write-bucket "$rollup_id"
+  --read-bucket "$bucket_id" --read-bucket "$rollup_id" --read-bucket "$verified_id" --write-bucket "$bucket_id" \
+  --write-bucket "$rollup_id" --write-bucket "$verified_id"
 influx v1 auth create --org "$org" --username "$INFLUXDB_GATEWAY_USER" --password "$INFLUXDB_GATEWAY_PASSWORD" \
   --write-bucket "$bucket_id"
