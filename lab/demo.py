@@ -32,7 +32,8 @@ from typing import Any
 import click
 import httpx
 
-from lab.demoreport import iso_utc, render_report
+from lab.demoreport import grouped, iso_utc, render_report
+from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from thonminh.contract import UPLINK
 from thonminh.figures import INDICATORS
@@ -162,24 +163,6 @@ def _services(procs: Processes, work: Path, echo: Callable[[str], None]) -> Serv
     return Services(url, host, port)
 
 
-def _server_toml(path: Path, influx_url: str, port: int, site: dict[str, Any]) -> None:
-    # the village's name as people write it, from the gateway's site, for the pages; its status page is public
-    name = json.dumps(site.get("name") or site["village"], ensure_ascii=False)
-    path.write_text(f'''# written by thonminh demo
-timezone = "Asia/Ho_Chi_Minh"
-[http]
-host = "127.0.0.1"
-port = {port}
-[influxdb]
-url = "{influx_url}"
-database = "{DATABASE}"
-timeout_s = 10
-[villages.{site["village"]}]
-name = {name}
-public = true
-''')
-
-
 def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_port: int | None,
              echo: Callable[[str], None], keep_work: bool = True) -> None:
     """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
@@ -196,10 +179,11 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
         config = village / "gateway.toml"
         _wait("the simulator to write gateway.toml", config.exists, procs, 90)
         echo(f"simulator running: {scenario.name}; gateway config {config}")
+        signing = gateway_key(config)
         procs.start("gateway", "edge", "run", "--config", str(config))
         read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         port = api_port or free_port()
-        _server_toml(work / "server.toml", svc.influx_url, port, tomllib.loads(config.read_text())["site"])
+        server_toml(work / "server.toml", svc.influx_url, DATABASE, port, tomllib.loads(config.read_text())["site"])
         procs.start("server", "server", "--config", str(work / "server.toml"), env={
             "THONMINH_SERVER_AUTH__READ_KEYS__DEMO": read_key,
             "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key})
@@ -209,6 +193,10 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
         with httpx.Client(base_url=base, headers={"X-API-Key": read_key}, timeout=30) as api:
             _wait("the criteria service", lambda: api.get("/health").status_code == 200, procs, 90)
             echo(f"criteria service up at {base}")
+            problem = register(signing, base.removesuffix(API), admin_key)
+            if problem:
+                raise DemoError(problem)
+            echo(f"gateway {signing.gateway}'s key {grouped(signing.fingerprint)} registered (thonminh keys add)")
             truth = json.loads((village / "ground_truth.json").read_text())
             first_ms = _wait("the gateway's first samples", lambda: _first_sample_ms(svc.influx_url, truth),
                              procs, 90)
@@ -231,7 +219,8 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             data = _fetch(api, village_id, start_ms, end_ms)
             read_ms = time.time() * 1000
         echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, read_ms=read_ms, base=base,
-                           read_key=read_key, admin_key=admin_key, work=work, work_kept=keep_work))
+                           read_key=read_key, admin_key=admin_key, work=work, work_kept=keep_work,
+                           influx_url=svc.influx_url, database=DATABASE))
         if once:
             return
         echo("Everything keeps running: press Ctrl-C to stop it all.")

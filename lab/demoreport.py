@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-__all__ = ["criteria_url", "iso_utc", "render_report"]
+from server.verification_view import grouped, summarise
+
+__all__ = ["criteria_url", "grouped", "iso_utc", "render_report"]
 
 _WIDTH = 100
 
@@ -130,6 +132,22 @@ def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[st
             f"{api['modem']['samples']} readings at or above -110 dBm"]
 
 
+def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
+    """The criteria's verification summed up as the village page and the dossier show it."""
+    s = summarise(api["criteria"]["criteria"])
+    if not s.configured:
+        return ["  status           not configured (the service has no key registry)"]
+    share = "no gateway sample" if s.verified_pct is None else f"verified {_value(s.verified_pct, '%')}"
+    minimum = f" (minimum {_value(s.min_verified_pct, '%')})" if s.min_verified_pct is not None else ""
+    faults = ", ".join(f"{f.kind} {f.gateway} {_clock(_parse_ms(f.start), tz)}–{_clock(_parse_ms(f.end), tz)}"
+                       for f in s.faults) or "none"
+    lines = [f"  status           {s.status}: {share} of the gateway's points{minimum}; faults: {faults}"]
+    lines += [f"  key              {k.gateway} {k.grouped}, valid from "
+              f"{_clock(_parse_ms(k.valid_from), tz) if k.valid_from else '–'}, "
+              f"{'until ' + _clock(_parse_ms(k.valid_until), tz) if k.valid_until else 'current'}" for k in s.keys]
+    return lines
+
+
 def iso_utc(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -140,7 +158,8 @@ def criteria_url(base: str, village: str, start_ms: float, end_ms: float) -> str
 
 
 def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, read_ms: float,
-                  base: str, read_key: str, admin_key: str, work: Path, work_kept: bool) -> str:
+                  base: str, read_key: str, admin_key: str, work: Path, work_kept: bool, influx_url: str = "",
+                  database: str = "") -> str:
     """The whole report as text."""
     tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
     village = truth["village"]
@@ -159,6 +178,9 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
         *_lights(truth, api, tz, end_ms),
         *_wifi(truth, api, tz, read_ms),
         *_modem(truth, api, end_ms),
+        "",
+        "Verification (the gateway signs every batch; the service checks each point: docs/evidence.md)",
+        *_verification(api, tz),
         "",
         "The API",
         f"  docs (OpenAPI)   {base}/docs",
@@ -184,5 +206,8 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
               f"  dossier          {dossier}",
               "                   (opens in a browser signed in on the pages; a past month: ?month=YYYY-MM)",
               f"  download         curl -H 'X-API-Key: {read_key}' -o dossier.pdf '{dossier}'"]
+    lines += ["", "Tamper drill (docs/evidence.md): in another shell, set these, then follow the drill",
+              f"  export INFLUX={influx_url} DB={database} API={base} KEY={read_key} VILLAGE={village} "
+              f"START={iso_utc(start_ms)} SERVER_TOML={work / 'server.toml'}"]
     lines.append("=" * _WIDTH)
     return "\n".join(lines)

@@ -19,13 +19,17 @@ from pathlib import Path
 import httpx
 import yaml
 
+from thonminh.evidence import fingerprint, load_or_create_key
+
+from . import drill
 from .conftest import ROOT
 
 CRITERIA = yaml.safe_load((ROOT / "thonminh" / "criteria.yaml").read_text())["criteria"]
 #: the verdicts' words in the dossier and on the pages (server/report/vi.py and server/pages/i18n.py write them)
-LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu"}
+LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu", "unverified": "Chưa xác minh"}
 #: the header of a criterion's evidence table in the dossier, then the verdict
-_EVIDENCE = re.compile(r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu (Đạt|Không đạt|Chưa đủ dữ liệu) ")
+_EVIDENCE = re.compile(r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu "
+                       r"(Đạt|Không đạt|Chưa đủ dữ liệu|Chưa xác minh) ")
 
 
 def _alive(pids: set[int]) -> list[str]:
@@ -119,6 +123,51 @@ def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None
     assert link and dossier.group(1).endswith(html.unescape(link.group(1))), page.text[:2000]
 
 
+def _fingerprint(work: Path) -> str:
+    """The demo gateway's key, read from its key file: what every surface must name, grouped by four."""
+    key, created = load_or_create_key(work / "village" / "gateway-state" / "evidence" / "gateway.key")
+    assert not created
+    found = fingerprint(key.public_key())
+    return " ".join(found[i:i + 4] for i in range(0, 16, 4))
+
+
+def _check_verified(out: str, key: str, work: Path) -> None:
+    grouped = _fingerprint(work)
+    assert re.search(r"^  status +verified: verified 100 % of the gateway's points \(minimum 99 %\); faults: none$",
+                     out, re.MULTILINE), out
+    assert re.search(rf"^  key +klt-gw1 {grouped}, valid from \d\d:\d\d:\d\d, current$", out, re.MULTILINE), out
+    page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
+    assert page_url
+    page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60).text
+    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    assert 'data-status="verified"' in block and "Đã xác minh 100,0 %" in block, block
+    assert f'<code class="fingerprint">{grouped}</code>' in block and "Không phát hiện sai lệch nào." in block
+    dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
+    assert dossier
+    text = " ".join(_pdf_text(httpx.get(dossier.group(1), headers={"X-API-Key": key}, timeout=120).content).split())
+    assert "Đã xác minh: 100,0 % số điểm có chữ ký hợp lệ" in text, text[:2000]
+    assert f"klt-gw1 {grouped}" in text and "Không phát hiện sai lệch nào" in text
+
+
+def _check_tamper_drill(out: str, key: str, work: Path) -> None:
+    (work / "drill").mkdir()
+    found, forged, answer, verify = drill.run(out, work / "drill")
+    assert "'link': 'fiber'" in found and "evidence_seq" in found, found
+    assert forged.startswith("HTTP/1.1 204"), forged
+    verdict = re.search(r"^verdict unverified verified_pct (\d+\.\d) faults (\d+)$", answer, re.MULTILINE)
+    assert verdict and float(verdict.group(1)) < 99 and int(verdict.group(2)) >= 1, answer
+    span = re.search(r"^altered klt-gw1 (\S+Z) (\S+Z) ", answer, re.MULTILINE)
+    assert span and span.group(1) <= span.group(2), answer
+    assert verify.rstrip().endswith("exit 1"), verify
+    # the village page the report printed shows it too: the fourth verdict and the fault in words
+    page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
+    assert page_url
+    page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60).text
+    assert page_verdicts(page)["fiber_availability"] == "unverified"
+    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    assert 'data-status="unverified"' in block and "Giá trị bị sửa" in block, block
+
+
 def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("THONMINH_DEMO_")}
     proc = subprocess.Popen(
@@ -128,7 +177,7 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
         out = _report_until_running(proc, 240)
         printed = {}
         for criterion in CRITERIA:
-            row = re.search(rf"^  {criterion['id']} +(PASS|FAIL|INSUFFICIENT_DATA) ", out, re.MULTILINE)
+            row = re.search(rf"^  {criterion['id']} +(PASS|FAIL|INSUFFICIENT_DATA|UNVERIFIED) ", out, re.MULTILINE)
             assert row, f"{criterion['id']} missing from the report:\n{out}"
             printed[criterion["id"]] = row.group(1).lower()
         assert re.search(r"^  eid_adoption +PASS +31\.5 %", out, re.MULTILINE), out  # entered through the API
@@ -145,6 +194,10 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
         assert {c["id"]: c["verdict"] for c in answer.json()["criteria"]} == printed
         # so do the printed dossier (the PDF, as pdftotext reads it) and the printed village page
         _check_dossier_and_page(out, call.group(1), printed)
+        # the gateway signed everything, its key is registered: verified 100 %, with its fingerprint everywhere
+        _check_verified(out, call.group(1), tmp_path)
+        # the tamper drill of docs/evidence.md, as written, on this demo: last, it alters the data
+        _check_tamper_drill(out, call.group(1), tmp_path)
 
         started = re.search(r"^processes \(each its own process group\): (.+)$", out, re.MULTILINE)
         assert started, out

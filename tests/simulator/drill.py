@@ -1,0 +1,41 @@
+"""The tamper drill of docs/evidence.md, run as written: its ``sh`` blocks, in order, with the variables of the
+``export`` line the demo printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "evidence.md"
+
+
+def blocks(text: str | None = None) -> list[str]:
+    """The ``sh`` blocks under the "Tamper drill" heading."""
+    doc = text if text is not None else DOC.read_text(encoding="utf-8")
+    drill = doc[doc.index("\n## Tamper drill\n"):]
+    return re.findall(r"^```sh\n(.*?)^```$", drill, re.MULTILINE | re.DOTALL)
+
+
+def exported(report: str) -> dict[str, str]:
+    """The variables of the report's ``export`` line, as the shell would set them."""
+    line = re.search(r"^  export (.+)$", report, re.MULTILINE)
+    assert line, report[-2000:]
+    return dict(word.split("=", 1) for word in shlex.split(line.group(1)))
+
+
+def run(report: str, workdir: Path) -> list[str]:
+    """Each block's output (stdout and stderr), run by bash in ``workdir`` with ``thonminh`` on the PATH."""
+    env = {**os.environ, **exported(report),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    outputs = []
+    for block in blocks():
+        done = subprocess.run(["bash", "-c", block], cwd=workdir, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, f"this block of docs/evidence.md failed:\n{block}\n{done.stdout}{done.stderr}"
+        outputs.append(done.stdout + done.stderr)
+    return outputs
