@@ -37,6 +37,7 @@ from thonminh.evidence import (
     MANIFEST_MEASUREMENT,
     MAX_MANIFEST_POINTS,
     Manifest,
+    SeriesHeads,
     digest_line,
     pack_seq,
     parse_line,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
 _SEQ = f",{EVIDENCE_FIELD}="
-#: Series keys by line head, kept across batches (a village has a few dozen series); cleared when full.
+#: Series by line head, kept across batches (a village has a few dozen series); cleared when full.
 _HEADS_MAX = 4096
 
 
@@ -137,7 +138,7 @@ class BatchSigner:
         self.durable = durable
         self.chain = Chain()
         self._log = logger or log
-        self._heads: dict[str, str] = {}
+        self._heads: SeriesHeads = {}
         #: The newest pending batch's seq and the length of its first line (the chain after it).
         self._newest: tuple[tuple[int, int], int] = ((-1, -1), 0)
 

@@ -53,6 +53,7 @@ __all__ = [
     "GatewayKey",
     "Manifest",
     "PublicKey",
+    "SeriesHeads",
     "Signer",
     "canonical_point",
     "digest_line",
@@ -243,17 +244,30 @@ def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, FieldValue], i
     return measurement, tags, _parse_fields(text), time_ms
 
 
-def digest_line(line: str, heads: dict[str, str] | None = None) -> tuple[int, bytes]:
-    """(time_ms, digest) of one line; ``heads`` caches series keys by line head (a batch repeats them)."""
+class _Hash(Protocol):
+    def copy(self) -> _Hash: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+#: Line head -> CRC-32 and SHA-256 of ``series + "\n"``, each digest of the head's lines goes on from them.
+SeriesHeads = dict[str, tuple[int, _Hash]]
+
+
+def digest_line(line: str, heads: SeriesHeads | None = None) -> tuple[int, bytes]:
+    """(time_ms, digest) of one line; ``heads`` caches its series by line head (a batch repeats them)."""
     head, text, time_ms = _split_line(line)
-    series = heads.get(head) if heads is not None else None
-    if series is None:
-        series = series_key(*parse_head(head))
+    begun = heads.get(head) if heads is not None else None
+    if begun is None:
+        series = f"{series_key(*parse_head(head))}\n".encode()
+        begun = (zlib.crc32(series), hashlib.sha256(series))
         if heads is not None:
-            heads[head] = series
-    where = f"{series}\n{time_ms}"
-    canonical = f"{where}\n{_canonical_fields(text)}"
-    return time_ms, zlib.crc32(where.encode()).to_bytes(4, "big") + hashlib.sha256(canonical.encode()).digest()[:8]
+            heads[head] = begun
+    crc, sha = begun
+    stamp = str(time_ms).encode()
+    sha = sha.copy()
+    sha.update(stamp + b"\n" + _canonical_fields(text).encode())
+    return time_ms, zlib.crc32(stamp, crc).to_bytes(4, "big") + sha.digest()[:8]
 
 
 # -- sequence numbers ----------------------------------------------------------------------------------------

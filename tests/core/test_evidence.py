@@ -14,6 +14,7 @@ from thonminh.evidence import (
     MANIFEST_MEASUREMENT,
     GatewayKey,
     Manifest,
+    SeriesHeads,
     digest_line,
     fingerprint,
     load_or_create_key,
@@ -63,7 +64,7 @@ def _read_back(influx: InfluxClient) -> dict[bytes, bytes]:
 
 def test_a_point_digested_from_its_line_is_the_point_digested_from_influxdb(influx: InfluxClient) -> None:
     lines = [encode_line(p) for p in POINTS]
-    heads: dict[str, str] = {}
+    heads: SeriesHeads = {}
     from_lines = {digest_line(line, heads)[1] for line in lines}
     signed = [f"{line.rpartition(' ')[0]},{EVIDENCE_FIELD}=7i {line.rpartition(' ')[2]}" for line in lines]
     influx.write("\n".join(signed))
