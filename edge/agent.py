@@ -82,7 +82,11 @@ class _Running:
 
 
 class Agent:
-    """Runs a gateway from its config. ``clock`` and ``writer`` may be injected (tests, benchmarks)."""
+    """Runs a gateway from its config. ``clock`` and ``writer`` may be injected (tests, benchmarks).
+
+    ``sign=False`` forwards unsigned batches: only for bench/agent_cpu.py, which weighs the cost of signing
+    against the same agent without it (neither the config nor the CLI can turn signing off).
+    """
 
     def __init__(
         self,
@@ -93,8 +97,10 @@ class Agent:
         logger: logging.Logger | None = None,
         extra_sources: Sequence[SourceSpec] = (),
         notifier: Notifier | None = None,
+        sign: bool = True,
     ) -> None:
         self.config = config
+        self._sign = sign
         self.clock = clock or Clock.from_settings(config.clock)
         self._writer = writer
         self._log = logger or log
@@ -239,7 +245,7 @@ class Agent:
                                  commit_interval_ms=config.buffer.commit_interval_ms,
                                  check_interval_s=config.clock.check_interval_s,
                                  sync_interval_s=config.buffer.sync_interval_s)
-        signer = await asyncio.to_thread(open_signer, config, self._log)
+        signer = await asyncio.to_thread(open_signer, config, self._log) if self._sign else None
         self.forwarder = Forwarder(self.buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s,
                                    signer=signer, next_sync=self.pipeline.next_sync)
         forwarder_stop = asyncio.Event()
@@ -264,7 +270,8 @@ class Agent:
             with contextlib.suppress(Exception):
                 writer.close()
             self.buffer.close()
-            signer.stop()
+            if signer is not None:
+                signer.stop()
             self._log.info("agent stopped", extra={"buffer_points": self.buffer.points})
 
     async def _until_stopped(self, stop: asyncio.Event, core: list[asyncio.Task[None]]) -> None:

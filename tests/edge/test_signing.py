@@ -185,3 +185,37 @@ def test_the_chain_is_picked_up_on_tmpfs_from_the_newest_batch_acknowledged_or_p
         path.unlink()
     rebooted = _signer(tmp_path)
     assert rebooted.start() == "new epoch" and (rebooted.chain.epoch, rebooted.chain.n) == (1, 7)
+
+
+#: Libraries the gateway must not load (the agent's 60 MB bound): the service's, the reports', and the
+#: Ed25519 of ``cryptography`` (9 MB; the agent signs with PyNaCl).
+HEAVY = ("cryptography", "fastapi", "starlette", "uvicorn", "reportlab", "jinja2", "numpy", "server",
+         "dashboards", "lab")
+SIGNING_AGENT = """import asyncio, sys
+from edge.agent import Agent
+from edge.config import load_gateway_config
+
+async def main():
+    stop = asyncio.Event()
+    agent = Agent(load_gateway_config(sys.argv[1]))
+    task = asyncio.create_task(agent.run(stop))
+    while agent.buffer is None or agent.buffer.counters["forwarded_total"] < 20:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    print(agent.forwarder.signer.chain.n)
+
+asyncio.run(main())
+print(" ".join(sorted({m.partition(".")[0] for m in sys.modules} & set(sys.argv[2:]))))
+"""
+
+
+def test_the_signing_agent_loads_no_big_library(influx: InfluxClient, tmp_path: Path):
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True,
+                          tables={"forwarder": {"live_interval_s": 0.0}})
+    done = subprocess.run([sys.executable, "-c", SIGNING_AGENT, str(config), *HEAVY], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifests, loaded = [*done.stdout.splitlines(), ""][:2]
+    assert int(manifests) > 0, "the agent forwarded nothing signed"
+    assert loaded == "", f"the running agent loaded {loaded}"

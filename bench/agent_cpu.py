@@ -1,0 +1,162 @@
+"""The whole gateway's CPU per point forwarded, with signed batches and without (issue 21's 1.2x bound).
+
+    .venv/bin/python bench/agent_cpu.py [--seconds 240] [--rounds 2] [--warmup 30]
+
+The harness of ``bench/flash_writes.py``: the real simulator (``thonminh simulate``) plays the standard village
+of ``bench/loads.py`` at real cadence (30 lights on MQTT, uplinks, modem, Wi-Fi: about 67,700 points a day)
+against a local Mosquitto and InfluxDB 1.x, and the agent runs on the simulator's gateway.toml put back to the
+defaults (one signed batch a minute, the intake stored every 300 s). The agent is the one ``thonminh edge
+run`` starts, run here as a child process so that one arm can be ``Agent(config, sign=False)``: the same
+agent, sources and buffer, forwarding unsigned batches. Rounds alternate signed and unsigned agents on the
+same simulator, buffer and InfluxDB (so a busy moment of the shared machine falls on both arms); each round
+restarts the agent, waits ``--warmup`` seconds, then measures a window of at least ``--seconds`` that starts
+and ends just after a forwarded batch (the counter ``forwarded_total`` moved), so the points forwarded in it
+are the points the agent took in meanwhile. The figure is the agent's CPU (``utime + stime`` and its waited-for
+children's, from ``/proc/<pid>/stat``) over the window divided by those points; the median of the rounds per
+arm, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from flash_writes import ROOT, THONMINH, default_config, scenario  # noqa: E402
+from loads import STANDARD_VILLAGE, per_day  # noqa: E402
+
+from edge.buffer import Buffer  # noqa: E402
+from edge.config import load_gateway_config  # noqa: E402
+from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
+from thonminh.influx import InfluxClient  # noqa: E402
+
+LIMIT = 1.2
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def child(config_path: str, sign: bool) -> None:
+    """``thonminh edge run`` (edge/cli.py), with the agent's ``sign`` option."""
+    from edge.agent import Agent
+    from thonminh.logs import setup_logging
+
+    config = load_gateway_config(config_path)
+    setup_logging(config.log.level, fmt=config.log.format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await Agent(config, sign=sign).run(stop)
+
+    asyncio.run(main())
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``pid``, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(x) for x in fields[11:15]) / TICK
+
+
+def forwarded(config_path: Path) -> int:
+    config = load_gateway_config(config_path)
+    with Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, readonly=True) as buffer:
+        return buffer.status().counters["forwarded_total"]
+
+
+def after_a_batch(config: Path, proc: subprocess.Popen[bytes], since: int) -> tuple[int, float]:
+    """Wait for the next forwarded batch; (forwarded_total, the agent's CPU seconds) just after it."""
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"the agent exited with {proc.returncode}")
+        count = forwarded(config)
+        if count != since:
+            return count, cpu_s(proc.pid)
+        time.sleep(0.2)
+
+
+def one_round(config: Path, cwd: Path, sign: bool, warmup: float, seconds: float) -> tuple[float, int, float]:
+    """(CPU µs per point, points, window seconds) of one agent run."""
+    argv = [sys.executable, __file__, "--child", str(config), *([] if sign else ["--unsigned"])]
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(warmup)
+        first, cpu0 = after_a_batch(config, proc, forwarded(config))
+        start = time.monotonic()
+        time.sleep(max(0.0, seconds - 60))
+        last, cpu1 = first, cpu0
+        while time.monotonic() - start < seconds:
+            last, cpu1 = after_a_batch(config, proc, last)
+        took = time.monotonic() - start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    return (cpu1 - cpu0) / (last - first) * 1e6, last - first, took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=240.0, help="measured window of each round, at least")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per arm (signed, unsigned, alternating)")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds after each agent start")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--unsigned", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, not args.unsigned)
+        return
+    work = Path(tempfile.mkdtemp(prefix="agent-cpu-"))
+    influx = InfluxDBServer(work / "influxdb")
+    mqtt = MosquittoServer(work / "mosquitto")
+    sim = None
+    try:
+        influx.start()
+        mqtt.start()
+        InfluxClient(influx.url, database="thonminh").create_database("thonminh")
+        out = work / "village"
+        total_s = 2 * args.rounds * (args.seconds + args.warmup + 90)
+        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", total_s)),
+                                "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
+                                "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        config = out / "gateway.toml"
+        for _ in range(300):
+            if config.exists():
+                break
+            time.sleep(0.1)
+        default_config(config)
+        results: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
+        loads = []
+        for r in range(2 * args.rounds):
+            sign = r % 2 == 0
+            results[sign].append(one_round(config, out, sign, args.warmup, args.seconds))
+            loads.append(os.getloadavg()[0])
+    finally:
+        if sim is not None and sim.poll() is None:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(30)
+        mqtt.stop()
+        influx.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    signed, plain = (statistics.median(x[0] for x in results[arm]) for arm in (True, False))
+    print(f"The agent (edge run's Agent, default config) fed by the simulator at the standard village load "
+          f"({per_day(STANDARD_VILLAGE):,} points a day) at real cadence; {args.rounds} rounds per arm, alternating; "
+          f"load average at the end of each round {', '.join(f'{x:.2f}' for x in loads)}.\n")
+    print("| agent | rounds: CPU per point (points, window) | median |")
+    print("| --- | --- | --- |")
+    for arm, name, median in ((False, "unsigned batches (sign=False)", plain), (True, "signed batches", signed)):
+        rounds = "; ".join(f"{us:.0f} µs ({n:,}, {s:.0f} s)" for us, n, s in results[arm])
+        print(f"| {name} | {rounds} | {median:.0f} µs |")
+    print(f"| ratio (bound {LIMIT}) | | {signed / plain:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
