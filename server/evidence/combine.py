@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from server.evidence.verify import POINT_DETAIL, POINT_FAULTS, Fault, HourResult, Run
+from server.evidence.verify import MANIFEST_FAULTS, POINT_DETAIL, POINT_FAULTS, Fault, HourResult, Run
 from server.timeparse import iso
 
 __all__ = ["Elsewhere", "Verification", "combine"]
@@ -60,16 +60,22 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
 
 
 def _merge(faults: list[Fault]) -> list[Fault]:
+    """Faults of one kind, gateway and cause less than two hours apart become one, with their counts."""
     out: list[Fault] = []
-    open_: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    open_: dict[tuple[str, str, object], int] = {}
     for f in sorted(faults, key=lambda f: f.start_ms):
-        key = (f.kind, f.gateway, f.measurements)
+        key = (f.kind, f.gateway, f.measurements if f.kind in POINT_FAULTS else f.reason)
         at = open_.get(key)
-        if f.kind in POINT_FAULTS and at is not None and f.start_ms - out[at].end_ms < 2 * 3_600_000:
+        mergeable = f.kind in POINT_FAULTS or (f.kind in MANIFEST_FAULTS and f.reason)
+        if mergeable and at is not None and f.start_ms - out[at].end_ms < 2 * 3_600_000:
             last = out[at]
-            count = last.count + f.count
-            out[at] = Fault(f.kind, f.gateway, last.start_ms, f.end_ms, f"{count} {f.measurements[0]} point(s) "
-                            f"{POINT_DETAIL[f.kind]}", f.measurements, count)
+            count, manifests = last.count + f.count, last.manifests + f.manifests
+            if f.kind in POINT_FAULTS:
+                detail = f"{count} {f.measurements[0]} point(s) {POINT_DETAIL[f.kind]}"
+            else:
+                detail = f"{manifests} manifests ({count} point(s)): {f.reason}"
+            out[at] = Fault(f.kind, f.gateway, min(last.start_ms, f.start_ms), max(last.end_ms, f.end_ms), detail,
+                            tuple(sorted(set(last.measurements) | set(f.measurements))), count, f.reason, manifests)
             continue
         open_[key] = len(out)
         out.append(f)

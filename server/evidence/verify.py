@@ -27,10 +27,12 @@ from server.evidence.registry import KeySnapshot
 from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = ["POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests", "verify_hour"]
+__all__ = ["MANIFEST_FAULTS", "POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests", "verify_hour"]
 
 #: faults that name a point's measurement; the others (a manifest's, the chain's) may touch any figure
 POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")
+#: faults of a manifest that does not verify: its points count as unverified
+MANIFEST_FAULTS = ("unregistered_key", "expired_key", "bad_signature")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class Fault:
     measurements: tuple[str, ...] = ()
     #: points (or manifests) it stands for
     count: int = 1
+    #: for a manifest that does not verify: why (the same for its neighbours, so they merge) and how many
+    reason: str = ""
+    manifests: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +240,8 @@ def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) 
         if not s.valid:
             if s.fault != "replayed":
                 out.append(Fault(s.fault or "bad_signature", s.gateway, m.first_ms, m.time_ms,
-                                 f"manifest {m.n} of epoch {m.epoch}: {s.why}", tuple(sorted(s.measurements)),
-                                 m.count))
+                                 f"manifest {m.n} of epoch {m.epoch} ({m.count} point(s)): {s.why}",
+                                 tuple(sorted(s.measurements)), m.count, s.why, 1))
             continue
         # gone, unless its series and time now hold a later manifest's point (a rewrite, a re-send)
         gone = [d for d in s.digests - s.seen if present.get(where_of(d), -1) < m.seq]

@@ -179,9 +179,10 @@ def test_a_manifest_signed_by_an_unregistered_key_is_found(influx, registry, gw)
 def test_a_key_used_after_its_period_is_found(influx, registry, gw) -> None:
     registry.retire(GATEWAY, gw.fingerprint, valid_until_ms=T0 + 2 * HOUR_MS)
     found = verify(influx, registry, T0, END)
-    expired = [f for f in found.faults if f.kind == "expired_key"]
-    assert expired and min(f.start_ms for f in expired) >= T0 + 2 * HOUR_MS
-    assert sum(f.count for f in expired) == 120
+    expired = only(found, "expired_key")  # its three manifests, one fault
+    assert (expired.start_ms, expired.end_ms) == (gw.manifests[-3].first_ms, gw.manifests[-1].time_ms)
+    assert expired.detail == f"3 manifests (120 point(s)): signed by key {gw.fingerprint} outside its period"
+    assert expired.measurements == ("uplink", "wifi")
     assert found.of("uplink") == (180, 120)
 
 
