@@ -56,7 +56,8 @@ def evaluate(
             return figure_verification(None, measurement, c.min_verified_pct, [])
         found = shared.once(("verification", village, window.start_ms, window.end_ms),
                             lambda: verifier.verify(village, window.start_ms, window.end_ms))
-        return figure_verification(found, measurement, c.min_verified_pct, verifier.keys())
+        keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
+        return figure_verification(found, measurement, c.min_verified_pct, keys)
 
     def one(c: Criterion) -> tuple[str, dict[str, Verdict]]:
         window = window_for(c)
