@@ -24,11 +24,12 @@ from server.app import create_app
 
 
 @pytest.fixture
-def served(seeded) -> Iterator[str]:
-    """The criteria service on a loopback port, as uvicorn runs it in production."""
+def served(seeded, tmp_path) -> Iterator[str]:
+    """The criteria service on a loopback port, as uvicorn runs it in production, with a key registry (so the key
+    routes answer and every verdict is verified)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(make_config(seeded.url, seeded.database)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    config = make_config(seeded.url, seeded.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
