@@ -6,7 +6,9 @@ The standard village load (``bench/loads.py``, the village of docs/scaling.md: 3
 points a day). The backlog is committed to
 the buffer first (as after a day without uplink), then the real pipeline and forwarder (default settings:
 1 MiB batches, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
-the same load in real time. Prints markdown rows: drain time against the 60 s target, the drain rate against
+the same load in real time (the backlog is drained when less than ``batch_points`` is left: that rest goes with
+the live points, within ``live_interval_s``); every batch is signed as the agent signs it (``edge/signing.py``, its files on tmpfs
+beside the buffer's). Prints markdown rows: drain time against the 60 s target, the drain rate against
 the raw limit measured in the same run (the same lines posted straight to ``/write`` in the same batches and
 concurrency), and the worst delay of a live point during the drain against the live points' own cadence.
 
@@ -27,15 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loads import per_day, village_points  # noqa: E402
+from loads import SITE, per_day, village_points  # noqa: E402
 
 from edge.buffer import Buffer, NewRow  # noqa: E402
+from edge.bufferschema import intake_path  # noqa: E402
 from edge.clock import Clock  # noqa: E402
 from edge.config import ForwarderSettings  # noqa: E402
 from edge.forwarder import Forwarder  # noqa: E402
 from edge.pipeline import Pipeline, encode_for_buffer  # noqa: E402
+from edge.signing import BatchSigner  # noqa: E402
 from edge.stats import Stats  # noqa: E402
 from lab.localservices import InfluxDBServer  # noqa: E402
+from thonminh.evidencekeys import GatewayKey  # noqa: E402
 from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
 
 TARGET_S = 60.0
@@ -75,7 +80,7 @@ async def live(pipeline: Pipeline, stop: asyncio.Event, emitted: list[int]) -> N
         emitted.append(points[0].time_ms)
 
 
-async def run(hours: float, workdir: Path) -> tuple[int, float, float, float]:
+async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, float, float]:
     server = InfluxDBServer(workdir / "influxdb")
     server.start()
     try:
@@ -95,7 +100,10 @@ async def run(hours: float, workdir: Path) -> tuple[int, float, float, float]:
         del rows
         clock = Clock(check=lambda: True)
         pipeline = Pipeline(buffer, clock, Stats(buffer, clock), commit_interval_ms=200)
-        forwarder = Forwarder(buffer, InfluxV1Writer(client, database="backfill"), settings)
+        key, _ = GatewayKey.load_or_create(workdir / "evidence" / "gateway.key")
+        signer = BatchSigner(key, SITE, runtime=tmpfs / "evidence", durable=workdir / "evidence" / "chain.json")
+        signer.start()
+        forwarder = Forwarder(buffer, InfluxV1Writer(client, database="backfill"), settings, signer=signer)
         stop, stop_forwarder = asyncio.Event(), asyncio.Event()
         emitted: list[int] = []
         tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(live(pipeline, stop, emitted)),
@@ -112,7 +120,8 @@ async def run(hours: float, workdir: Path) -> tuple[int, float, float, float]:
                 missing = [t for t in emitted if t > seen]
                 if missing:
                     worst_live_delay = max(worst_live_delay, time.time() - missing[0] / 1000)
-            if buffer.counters["forwarded_total"] >= backlog and buffer.points <= 600:
+            # drained once less than a batch is left: that goes with the live points (forwarder.live_interval_s)
+            if buffer.counters["forwarded_total"] >= backlog - settings.batch_points and buffer.ready < settings.batch_points:
                 break
         drain_s = time.monotonic() - start
         stop.set()
@@ -130,8 +139,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="thonminh-backfill-") as tmp:
-        backlog, drain_s, live_delay, raw = asyncio.run(run(args.hours, Path(tmp)))
+    with (tempfile.TemporaryDirectory(prefix="thonminh-backfill-") as tmp,
+          tempfile.TemporaryDirectory(prefix="thonminh-backfill-", dir=intake_path(Path(tmp)).parent.parent) as shm):
+        backlog, drain_s, live_delay, raw = asyncio.run(run(args.hours, Path(tmp), Path(shm)))
     print(f"Backfill of {args.hours:g} h at the standard village load ({backlog:,} points, "
           f"{per_day():,} a day); live load emitted in real time during the drain.\n")
     print("| figure | measured | limit | ratio |")

@@ -180,19 +180,23 @@ class BatchSigner:
         The returned batch holds no body but the signed one (the taken body may go as soon as this returns).
         """
         epoch, first = self.chain.epoch, self.chain.n
-        parts = self._signed_parts(batch.body.decode().split("\n"))
+        parts = self._signed_parts(batch.body.split(b"\n"))
         manifests = self.chain.n - first
         signed = SignedBatch(replace(batch, body=b""), b"\n".join(parts), manifests, (epoch, first))
         del parts
         self._keep(signed)
         return signed
 
-    def _signed_parts(self, lines: list[str]) -> list[bytes]:
-        """The signed lines of each group, then the manifests' lines, as bytes; moves the chain on."""
+    def _signed_parts(self, lines: list[bytes]) -> list[bytes]:
+        """The signed lines of each group, then the manifests' lines; moves the chain on.
+
+        The lines stay bytes (each decoded only while digested), and each group is joined on its own, each line
+        let go once rebuilt: the batch is never held as a second list of lines.
+        """
         heads = self._heads
         if len(heads) > _HEADS_MAX:
             heads.clear()
-        digests = [digest_line(line, heads) for line in lines]
+        digests = [digest_line(line.decode(), heads) for line in lines]
         hours: dict[int, list[int]] = {}
         for i, (time_ms, _) in enumerate(digests):
             hours.setdefault(time_ms // HOUR_MS, []).append(i)
@@ -203,9 +207,13 @@ class BatchSigner:
             in_hour = hours[hour]
             for at in range(0, len(in_hour), MAX_MANIFEST_POINTS):
                 group = in_hour[at : at + MAX_MANIFEST_POINTS]
-                seq = f"{_SEQ}{pack_seq(chain.epoch, chain.n)}i "
-                # each group joined and encoded on its own: the batch is never held as a second list of lines
-                parts.append("\n".join([seq.join(lines[i].rsplit(" ", 1)) for i in group]).encode())
+                seq = f"{_SEQ}{pack_seq(chain.epoch, chain.n)}i ".encode()
+                signed = []
+                for i in group:
+                    signed.append(seq.join(lines[i].rsplit(b" ", 1)))
+                    lines[i] = b""
+                parts.append(b"\n".join(signed))
+                del signed
                 manifest = Manifest.build(self.site, chain.epoch, chain.n, chain.prev, [digests[i] for i in group],
                                           self.key.fingerprint).signed(self.key)
                 manifests.append(_manifest_line(manifest))
