@@ -1,6 +1,6 @@
 """Bytes the gateway writes to its SD card per village-day, with InfluxDB up, down and draining.
 
-    .venv/bin/python bench/flash_writes.py [--minutes 3]
+    .venv/bin/python bench/flash_writes.py [--minutes 10]
 
 The real agent (``thonminh edge run``) on the default config, fed by the real simulator (``thonminh simulate``)
 at real cadence: the standard village of ``bench/loads.py`` (30 lights reporting STATE + SENSOR every minute,
@@ -9,8 +9,14 @@ day), against a local Mosquitto and InfluxDB 1.x. The simulator's gateway.toml i
 (commit intervals, self-metrics every 60 s). Three phases of ``--minutes`` each: InfluxDB up, InfluxDB down,
 InfluxDB back while the backlog drains. For each, the agent's ``write_bytes`` from ``/proc/<pid>/io`` (bytes
 the process caused to be written to storage, every file it writes: the buffer's store, WAL and index, the light
-journal, ``health.json``, sources' state; the buffer's intake is on tmpfs and writes nothing to storage) and its fsync/fdatasync calls (``strace -c -f``), extrapolated from the phase to a day. The state
-directory and the buffer must be on a disk filesystem (tmpfs counts nothing): the script prints which.
+journal's snapshot and log, sources' state, and the filesystem's metadata blocks the agent dirties; the intake and
+the health file are on tmpfs and write nothing to storage) and its fsync/fdatasync calls (``strace -c -f``),
+extrapolated from the phase to a day. The state directory and the buffer must be on a disk filesystem (tmpfs
+counts nothing): the script prints which.
+
+A phase is a whole number of the agent's ``buffer.sync_interval_s`` (``--minutes`` is rounded to one, at least
+one): the store of the intake on the SD card happens once an interval, and a phase that held one store more or
+less than its share would be off by that store.
 
 The figure counts pages the agent dirtied: a write to a page already dirty and not yet written back costs
 nothing more, so a run shorter than the kernel's writeback period (``vm.dirty_expire_centisecs``) would
@@ -34,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loads import STANDARD_VILLAGE, per_day  # noqa: E402
 
+from edge.config import load_gateway_config  # noqa: E402
 from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
 from thonminh.influx import InfluxClient  # noqa: E402
 
@@ -113,9 +120,10 @@ stay_max_s = 2700
 
 
 def default_config(path: Path) -> None:
-    """Undo the simulator's demo settings: commit intervals and self-metrics cadence back to the defaults."""
+    """Undo the simulator's demo settings: commit, live and sync intervals and self-metrics cadence back to the
+    defaults."""
     text = path.read_text()
-    text = re.sub(r"(?m)^commit_interval_ms = .*\n", "", text)
+    text = re.sub(r"(?m)^(commit_interval_ms|live_interval_s|sync_interval_s) = .*\n", "", text)
     text = re.sub(r"(?m)^gateway_interval_s = .*$", "gateway_interval_s = 60.0", text)
     text = re.sub(r"(?ms)^(\[sources\.gateway\][^\[]*?)interval_s = [0-9.]+", r"\g<1>interval_s = 60.0", text)
     path.write_text(text)
@@ -172,11 +180,11 @@ def row(name: str, written: int, counts: dict[str, int], seconds: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="length of each phase")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="length of each phase, rounded to a whole number of buffer.sync_interval_s")
     parser.add_argument("--warmup", type=float, default=75.0, help="seconds before measuring (a light cadence)")
     parser.add_argument("--dir", type=Path, default=None, help="where the gateway's files go (a disk, not tmpfs)")
     args = parser.parse_args()
-    seconds = args.minutes * 60
     work = Path(tempfile.mkdtemp(prefix="flash-", dir=args.dir))
     influx = InfluxDBServer(work / "influxdb")
     mqtt = MosquittoServer(work / "mosquitto")
@@ -186,7 +194,8 @@ def main() -> None:
         mqtt.start()
         InfluxClient(influx.url, database="thonminh").create_database("thonminh")
         out = work / "village"
-        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", 4 * seconds)),
+        village = scenario(work / "village.toml", 4 * max(args.minutes * 60, 600))
+        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(village),
                                 "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
                                 "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -197,6 +206,8 @@ def main() -> None:
                 break
             time.sleep(0.1)
         default_config(config)
+        sync_s = load_gateway_config(config).buffer.sync_interval_s
+        seconds = max(1, round(args.minutes * 60 / sync_s)) * sync_s
         agent = subprocess.Popen([*THONMINH, "edge", "run", "--config", str(config)], cwd=out,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(agent)
@@ -212,7 +223,7 @@ def main() -> None:
         load = os.getloadavg()
         print(f"Flash writes of the agent (thonminh edge run, default config) at the standard village load "
               f"({per_day(STANDARD_VILLAGE):,} points a day, {STANDARD_VILLAGE.lights} lights), real cadence; "
-              f"{args.minutes:g} min a phase extrapolated to a day; files on {filesystem(out)}; "
+              f"{seconds / 60:g} min a phase ({seconds / sync_s:g} stores of the intake) extrapolated to a day; files on {filesystem(out)}; "
               f"load average {load[0]:.2f}.\n")
         print("| phase | written (/proc/pid/io write_bytes) | per village-day | per point | fsync + fdatasync a day "
               "| limit | ratio |")
