@@ -3,6 +3,10 @@
 Each rule is one InfluxQL query (A) reduced per series (B) and compared with a threshold (C), the shape
 Grafana's rule editor produces. ``file_json`` gives the file-provisioning form (``provisioning/alerting``),
 ``api_json`` the form of the alerting provisioning HTTP API used by ``thonminh dashboards push``.
+
+Per criterion, two rules follow the API's verdicts: ``fail`` (``criterion_rule``) and, where the gateways sign
+the figure's samples, ``unverified`` (``unverified_rule``): a value the signatures do not cover enough is
+neither a pass nor a failure, so it does not fire the first; technicians hear of it from the second.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dashboards.criteria import CRITERIA, failing
+from dashboards.criteria import CRITERIA, failing, verifiable
 from dashboards.figures import FigureQuery
 from dashboards.influxql import Select, agg, daily_lookback, field_value, trailing
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
@@ -28,6 +32,7 @@ __all__ = [
     "AlertRule",
     "alerting_file",
     "criterion_rule",
+    "unverified_rule",
 ]
 
 FOLDER_UID = "thonminh"
@@ -58,6 +63,8 @@ class AlertRule:
     severity: str = "warning"
     #: the criterion this rule watches, when it is a verdict rule
     criterion: str | None = None
+    #: the verdict it fires on, for a verdict rule
+    verdict: Literal["fail", "unverified"] | None = None
 
     def data(self) -> list[dict[str, Any]]:
         query = {
@@ -160,27 +167,61 @@ def _buffer_lag() -> AlertRule:
     )
 
 
-def criterion_rule(c: Criterion) -> AlertRule:
-    """Fires per village while the criterion's verdict over its trailing window is decided and fails: the verdict
-    panel's query A over the last ``window`` (no series where the data does not decide, so no alert either)."""
+def _trailing(c: Criterion) -> tuple[FigureQuery, int]:
+    """The verdict panel's figure over the rule's trailing window, grouped by the place above the village too
+    (labels for the routing), and the rule's look-back."""
     window = c.window_s
     lookback = daily_lookback(window) if c.description_of_figure.kind is Kind.DAILY_MEAN else window
-    # the verdict panel's statement, grouped by the place above the village too (labels for the routing)
-    fq = FigureQuery(c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window))
+    return FigureQuery(c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window)), lookback
+
+
+def _uid(kind: str, c: Criterion) -> str:
+    return f"thonminh-{kind}-{c.id}".replace("_", "-")
+
+
+def criterion_rule(c: Criterion) -> AlertRule:
+    """Fires per village while the criterion's verdict over its trailing window is decided and fails: the verdict
+    panel's query A over the last ``window`` (no series where the data does not decide or the value is
+    unverified, so no alert either)."""
+    fq, lookback = _trailing(c)
     op, params = failing(c)
     return AlertRule(
-        f"thonminh-criterion-{c.id}".replace("_", "-"), Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
-        fq.decided(c.min_coverage).render(), lookback, "last", op, params, "1h",
+        _uid("criterion", c), Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
+        fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct).render(), lookback, "last", op, params,
+        "1h",
         Text(f"Thôn {{{{ $labels.village }}}} không đạt tiêu chí {c.id} ({c.comparator} {c.threshold:g}) "
-             f"trong {window // 86_400 or 1} ngày gần nhất.",
+             f"trong {c.window_s // 86_400 or 1} ngày gần nhất.",
              f"{{{{ $labels.village }}}} fails criterion {c.id} ({c.comparator} {c.threshold:g}) over its window."),
-        criterion=c.id,
+        criterion=c.id, verdict="fail",
+    )
+
+
+def unverified_rule(c: Criterion) -> AlertRule:
+    """Fires per village while the criterion's value over its trailing window is decided but the gateways'
+    signatures cover less than ``min_verified_pct`` of its samples: the verdict panel's query C (the verified
+    share, from the service's display copy), compared with the minimum."""
+    if not verifiable(c) or c.min_verified_pct is None:
+        raise ValueError(f"{c.id}: no verified share to watch (no min_verified_pct, or no signed samples)")
+    fq, lookback = _trailing(c)
+    least = c.min_verified_pct
+    return AlertRule(
+        _uid("unverified", c), Text(f"Chưa xác minh: {c.title.vi}", f"Unverified: {c.title.en}"),
+        fq.unverified(c.min_coverage, least).render(), lookback, "last", "lt", (least,), "1h",
+        Text(f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
+             f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, nên tiêu chí "
+             "không được tính là đạt hay không đạt. Kiểm tra khóa của gateway và các lỗi xác minh trên trang "
+             "của thôn.",
+             f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: the gateways' signatures "
+             f"cover less than {least:g} % of its samples over its window, so its verdict is neither pass nor "
+             "fail. Check the gateway's key and the verification faults on the village page (docs/evidence.md)."),
+        criterion=c.id, verdict="unverified",
     )
 
 
 ALERT_RULES: tuple[AlertRule, ...] = (
     _uplink_down(), _gateway_silent(), _light_fault(), _buffer_lag(),
     *(criterion_rule(c) for c in CRITERIA.criteria),
+    *(unverified_rule(c) for c in CRITERIA.criteria if verifiable(c)),
 )
 
 

@@ -10,6 +10,10 @@ too little data; and the panel's no-value text when there is no data at all), an
 signatures cover less of the figure's samples than that (query C: the verified share, from the service's
 display copy of its verification, ``verification_hourly``; without it nothing is held against a value, as in
 the API when verification is not configured).
+
+A province table column shows the same four states in one cell per village; an alert rule per criterion fires
+where the verdict is ``fail`` and, for a criterion whose samples the gateways sign, another where it is
+``unverified`` (``dashboards.alerts``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from dashboards.model import (
 )
 from dashboards.panels import stat
 from thonminh import influxql as core
-from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
+from thonminh.contract import INDICATOR, VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
 from thonminh.figures import INDICATORS
 from thonminh.influxql import conditions, ident
@@ -52,6 +56,7 @@ __all__ = [
     "thresholds",
     "time_span",
     "verdict_panel",
+    "verifiable",
     "verified_panel",
 ]
 
@@ -61,6 +66,11 @@ INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
 _GREY = "#8e8e8e"  # grey: neither pass nor fail
 UNVERIFIED = Text("Chưa xác minh", "Unverified")
 _PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verdict
+#: A table column has one field config for all its cells, and Grafana colours a cell by its own value only
+#: (no cell can take its colour from another column): an unverified village's cell holds its verified share
+#: moved down by this much, a range no figure reaches (shares, counts, indicators of a non-negative range;
+#: ``table_column`` checks), which the column maps to the purple "Unverified".
+UNVERIFIED_CELL = -1000
 _UNITS: dict[str, str | Text] = {
     "%": "percent",
     "users/day": Text("suffix: người/ngày", "suffix: users/day"),
@@ -136,9 +146,20 @@ def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
     return {"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [{"id": "mappings", "value": maps}]}
 
 
+def verifiable(c: Criterion) -> bool:
+    """Whether a verdict of ``c`` can be ``unverified``: a minimum share, and samples a gateway signs (a manual
+    indicator is entered through the API: the service finds no samples to verify, so never holds it against)."""
+    return c.min_verified_pct is not None and c.description_of_figure.measurement.name != INDICATOR.name
+
+
+def _unverified_share(offset: int = 0) -> RangeMap:
+    """A verified share (0..100), moved by ``offset``, shown as the purple "Unverified"."""
+    return RangeMap(offset, offset + 100, UNVERIFIED, _PURPLE)
+
+
 def _unverified_where_unsigned(lang: Lang) -> dict[str, Any]:
     # query C returns the verified share of the villages whose signatures cover too little: shown as text
-    maps = mappings_json((RangeMap(0, 100, UNVERIFIED, _PURPLE),), lang)
+    maps = mappings_json((_unverified_share(),), lang)
     return {"matcher": {"id": "byFrameRefID", "options": "C"}, "properties": [{"id": "mappings", "value": maps}]}
 
 
@@ -211,25 +232,51 @@ def coverage_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     )
 
 
+def _lowest(c: Criterion) -> float:
+    """The lowest value the criterion's figure can take: an indicator's valid minimum; shares and counts 0."""
+    if c.figure == "indicator.value":
+        return INDICATORS[str(c.params["indicator"])].minimum
+    return 0.0
+
+
+def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
+    """Per village, the decided value (the verdict panel's query A), or for an unverified village its verified
+    share (query C) plus ``UNVERIFIED_CELL``; no row where the data does not decide."""
+    fq = figure_query(c, scope)
+    decided = fq.decided(c.min_coverage, name=c.id, min_verified_pct=c.min_verified_pct)
+    if c.min_verified_pct is None:
+        return decided
+    if _lowest(c) <= UNVERIFIED_CELL + 100:
+        raise ValueError(f"{c.id}: its figure reaches {UNVERIFIED_CELL + 100:g}, the province table's unverified "
+                         "cells: move UNVERIFIED_CELL down")
+    col = ident(c.id)
+    moved = core.Select([f"{col} + {UNVERIFIED_CELL!r} AS {col}"],
+                        (fq.unverified(c.min_coverage, c.min_verified_pct, name=c.id),))
+    # a village is in one of the two (their conditions on the verified share exclude each other)
+    return core.Select([col], (decided, moved), group_tags=fq.groups)
+
+
 def table_column(c: Criterion, scope: tuple[str, ...]) -> tuple[Query, Callable[[Lang], dict[str, Any]]]:
-    """A province table column: the decided value under the criterion's id (an empty cell is insufficient data,
-    shown as such), and its field override in a language."""
+    """A province table column under the criterion's id: the verdict panel's four states in one cell per
+    village (the value on green or red, "Unverified" in purple, an empty cell "Insufficient data" in grey),
+    and its field override in a language."""
     fq = figure_query(c, scope)
 
     def override(lang: Lang) -> dict[str, Any]:
         unit = grafana_unit(c)
+        maps = (NullMap(INSUFFICIENT, _GREY), _unverified_share(UNVERIFIED_CELL))
         return {
             "matcher": {"id": "byName", "options": c.id},
             "properties": [
                 {"id": "unit", "value": unit.pick(lang) if isinstance(unit, Text) else unit},
                 {"id": "decimals", "value": 2},
                 {"id": "thresholds", "value": thresholds_json(thresholds(c))},
-                {"id": "mappings", "value": mappings_json((NullMap(INSUFFICIENT, _GREY),), lang)},
+                {"id": "mappings", "value": mappings_json(maps, lang)},
                 {"id": "custom.cellOptions", "value": {"type": "color-background"}},
             ],
         }
 
-    return fq.query(fq.decided(c.min_coverage, name=c.id), table=True, split=True), override
+    return fq.query(_cell(c, scope), table=True, split=True), override
 
 
 def _on(figure: str) -> list[Criterion]:

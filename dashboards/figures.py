@@ -31,7 +31,7 @@ from typing import Any
 
 from dashboards.influxql import PANEL, VILLAGE_SCOPE, TimeRange, field_ref, site_filter, tag_ref
 from dashboards.model import Query
-from thonminh.contract import DAILY_TZ, VERIFICATION_HOURLY, VERIFICATION_RP
+from thonminh.contract import DAILY_TZ, SITE_TAGS, VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.figures import OBSERVED, Coverage, FigureDescription, Kind, Ratio, Sum
 from thonminh.influxql import Select, conditions, from_ref, ident, literal
 
@@ -221,9 +221,11 @@ class FigureQuery:
 
     def _judged(self) -> Select:
         """``rows`` with ``pts`` and ``vpts``, both 0 where nothing was verified (not configured: the verdict
-        rule does not hold an unknown share against a value). A figure per ``by`` tag has no verification."""
-        if self.by:
-            raise ValueError(f"{self.desc.key}: verification is per village, not per {', '.join(self.by)}")
+        rule does not hold an unknown share against a value). Verification is per village: ``by`` may name the
+        place above it (the alert rules' labels, one value per village), no tag that splits a village."""
+        splitting = [t for t in self.by if t not in SITE_TAGS or t == "gateway"]
+        if splitting:
+            raise ValueError(f"{self.desc.key}: verification is per village, not per {', '.join(splitting)}")
         cols = [_col(c) for c in ("value", "den", "coverage")]
         zeroed = Select([*cols, f"0 * {_col('den')} AS {_col('pts')}", f"0 * {_col('den')} AS {_col('vpts')}"],
                         (self.rows(),))

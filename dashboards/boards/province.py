@@ -27,10 +27,12 @@ def build() -> Dashboard:
     villages = table(
         Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"), *queries,
         description=Text(
-            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất; ô xám: chưa đủ dữ liệu.",
+            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất; ô xám: chưa đủ "
+            "dữ liệu; ô tím: chưa xác minh (chữ ký số của gateway phủ quá ít số mẫu).",
             "One row per village; click a header to sort. Each criterion over the table's 30 days: the value on "
-            "green or red where the data decides, 'Insufficient data' where it does not; the time column of the "
-            "last query is when the village's gateway last reported.",
+            "green or red where the data decides, 'Insufficient data' in grey where it does not, 'Unverified' in "
+            "purple where the gateways' signatures cover too few of its samples; the time column of the last "
+            "query is when the village's gateway last reported.",
         ),
         transformations=({"id": "joinByField", "options": {"byField": "village", "mode": "outer"}},),
         overrides=tuple(overrides),

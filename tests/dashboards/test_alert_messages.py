@@ -22,6 +22,7 @@ import pytest
 import yaml
 from grafana_alerting import EMAIL_TELEGRAM, FIXTURES, WEBHOOK, document, payload
 
+from dashboards.alerts import ALERT_RULES
 from dashboards.build import ROOT
 from dashboards.notify import MESSAGE, TITLE
 
@@ -73,7 +74,7 @@ def test_every_contact_point_sends_the_thonminh_templates() -> None:
     assert _fields(WEBHOOK) | _fields(EMAIL_TELEGRAM) == {TITLE, MESSAGE}
 
 
-@pytest.mark.parametrize("name", ["alert-uplink-down-firing", "alert-streetlights-mixed"])
+@pytest.mark.parametrize("name", ["alert-uplink-down-firing", "alert-streetlights-mixed", "alert-unverified-firing"])
 def test_message_names_the_village_the_device_what_and_since_when(render: Render, name: str) -> None:
     data = payload(name)
     text = render(MESSAGE, name)
@@ -84,7 +85,9 @@ def test_message_names_the_village_the_device_what_and_since_when(render: Render
         labels = alert["labels"]
         place = f"thôn {labels['village']}, xã {labels['commune']}, huyện {labels['district']}, tỉnh {labels['province']}"
         assert f"Nơi: {place}" in block
-        device = f"đường truyền {labels['link']}" if "link" in labels else f"đèn {labels['light']} (khu {labels['zone']})"
+        device = (f"đường truyền {labels['link']}" if "link" in labels
+                  else f"đèn {labels['light']} (khu {labels['zone']})" if "light" in labels
+                  else "cả thôn")  # a criterion's alert is about the whole village
         assert f"Thiết bị: {device}" in block
         assert f"Chi tiết: {alert['annotations']['summary']}" in block
         assert f"Từ lúc: {_local(alert['startsAt'])}" in block
@@ -101,6 +104,21 @@ def test_title_names_the_fault_and_the_village(render: Render) -> None:
     title = render(TITLE, "alert-uplink-down-firing")
     assert title == f"[CẢNH BÁO] {data['commonLabels']['alertname']} – thôn {data['commonLabels']['village']}"
     assert render(TITLE, "alert-streetlights-mixed").endswith("(2)")
+
+
+def test_an_unverified_alert_says_so_in_both_languages(render: Render) -> None:
+    """Not a failure: the title names the unverified criterion, the message what to check. The fixture is the
+    shipped rule's alert (its labels: test_alert_delivery.py), the village filled in as Grafana does."""
+    rule = next(r for r in ALERT_RULES if r.uid == "thonminh-unverified-fiber-availability")
+    (alert,) = payload("alert-unverified-firing")["alerts"]
+    assert alert["labels"]["alertname"] == rule.file_json()["title"]
+    assert alert["annotations"] == {k: v.replace("{{ $labels.village }}", "xom-loi")
+                                    for k, v in rule.file_json()["annotations"].items()}
+    title = render(TITLE, "alert-unverified-firing")
+    assert title == "[CẢNH BÁO] Chưa xác minh: Đường truyền cáp quang hoạt động ổn định – thôn xom-loi"
+    text = render(MESSAGE, "alert-unverified-firing")
+    assert "chưa xác minh được" in text and "không được tính là đạt hay không đạt" in text
+    assert "is unverified" in text and "neither pass nor fail" in text and "Không đạt" not in text
 
 
 def test_grafanas_documented_payload_renders_without_thonminh_labels(render: Render) -> None:

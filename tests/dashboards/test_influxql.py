@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from grafana_macros import interpolate
 
+from dashboards.figures import FigureQuery
 from dashboards.influxql import PANEL, Select, field_value, local_offset_ms, tag_ref, trailing
 from thonminh.contract import STREETLIGHT, UPLINK
+from thonminh.figures import FIGURES
 from thonminh.influx import InfluxClient
 
 H = 3_600_000
@@ -83,3 +85,13 @@ def test_the_builder_quotes_backslashes_and_checks_the_contract(influx: InfluxCl
         field_value(UPLINK, "upp_s", ">", 0)
     with pytest.raises(KeyError):
         tag_ref(UPLINK, "ap")
+
+
+def test_verification_is_held_per_village_or_the_place_above_it() -> None:
+    """The verified share is per village: grouping by the place (the alert rules' labels) keeps it, a tag that
+    splits a village (a link, a gateway) cannot have one."""
+    desc = FIGURES["uplink.availability"]
+    FigureQuery(desc, {"link": "fiber"}, (), by=("province", "district", "commune")).decided(0.8, min_verified_pct=99)
+    for tag in ("link", "gateway"):
+        with pytest.raises(ValueError, match=f"not per {tag}"):
+            FigureQuery(desc, {}, (), by=(tag,)).decided(0.8, min_verified_pct=99)
