@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,7 +76,6 @@ def seed(client: InfluxClient, start_ms: int, days: int, batch_s: int) -> tuple[
     fp = fingerprint(key.public_key())
     prev, n, points, lines = "", 0, 0, []
     batch: list[Point] = []
-    stamped: dict[int, int] = {}
     first: list[Manifest] = []
 
     def flush() -> None:
@@ -86,12 +84,7 @@ def seed(client: InfluxClient, start_ms: int, days: int, batch_s: int) -> tuple[
             return
         seq = pack_seq(1, n)
         signed = [encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms)) for p in batch]
-        manifest = Manifest.build(SITE, 1, n, prev, [digest_line(x) for x in signed], fp)
-        # wifi_daily is rewritten all day at local midnight: its manifests would all be stamped there, and every
-        # 16th (the slots) would overwrite an earlier one; each is stamped a millisecond later, in the same hour
-        later = stamped.get(manifest.time_ms, -1) + 1
-        stamped[manifest.time_ms] = later
-        manifest = replace(manifest, time_ms=manifest.time_ms + later).signed(key)
+        manifest = Manifest.build(SITE, 1, n, prev, [digest_line(x) for x in signed], fp).signed(key)
         lines.extend(signed)
         lines.append(encode_line(Point(MANIFEST_MEASUREMENT, manifest.tags, manifest.fields(), manifest.time_ms)))
         prev, n, batch = manifest.id, n + 1, []

@@ -243,13 +243,15 @@ INDICATOR_ENTRY = _m(
 EVIDENCE = _m(
     "evidence",
     ("slot",),
-    "a gateway's signed manifest of one batch (thonminh/evidence.py); time = its last point's time; every point "
-    "it signs carries the int field evidence_seq = epoch * 2**32 + seq",
+    "a gateway's signed manifest of one batch (thonminh/evidence.py); time = its points' UTC hour + seq ms; tag "
+    "slot = epoch % 16; every point it signs carries the int field evidence_seq = epoch * 2**32 + seq",
     Field("epoch", INT, "", "starts again after each start that lost the gateway's RAM state (a power cut)"),
     Field("seq", INT, "", "the manifest's number in its epoch, consecutive"),
     Field("prev", STR, "", "SHA-256 (hex) of the previous manifest's signed message: the chain"),
     Field("count", INT, "", "points signed"),
     Field("first_ms", INT, "ms", "time of the first point signed"),
+    Field("last_ms", INT, "ms", "time of the last point signed"),
+    Field("signed_ms", INT, "ms", "when the gateway signed it (its clock): the key's validity period is held against it"),
     Field("points_sha256", STR, "", "SHA-256 (hex) of the digests"),
     Field("digests", STR, "", "base64 of 12 bytes per point, sorted: CRC-32 of series and time, then 8 bytes of "
           "SHA-256 of the canonical point"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
@@ -83,10 +84,11 @@ DIGEST_BYTES: Final = 12
 #: Points per manifest at most: its digests (16 base64 characters a point) stay well under InfluxDB's 64 KiB
 #: string field limit.
 MAX_MANIFEST_POINTS: Final = 2000
-#: Manifests are stamped with their last point's time; the ``slot`` tag (``n % SLOTS``) keeps two manifests
-#: that end on the same millisecond (a batch re-sent after a power cut, under a new number) from overwriting.
+#: The ``slot`` tag is ``epoch % SLOTS``: after a power cut a new epoch may number batches again from where
+#: the stored chain left off, and its manifests must not overwrite the old epoch's (``stamp``).
 SLOTS: Final = 16
-_MESSAGE_VERSION: Final = 1
+HOUR_MS: Final = 3_600_000
+_MESSAGE_VERSION: Final = 2
 
 
 # -- sequence numbers ----------------------------------------------------------------------------------------
@@ -102,6 +104,15 @@ def unpack_seq(seq: int) -> tuple[int, int]:
 
 
 # -- manifests -----------------------------------------------------------------------------------------------
+def stamp(last_ms: int, n: int) -> int:
+    """A manifest's time: in the hour of its last point, at the millisecond ``n`` names (``n`` mod an hour).
+
+    Two manifests of one gateway share a time only if their numbers are an hour's milliseconds apart (3.6
+    million batches: years) and their epochs fall in the same ``slot``, so none overwrites another.
+    """
+    return last_ms - last_ms % HOUR_MS + n % HOUR_MS
+
+
 class Signer(Protocol):
     """What signs a manifest: a ``GatewayKey`` (or anything that signs bytes with Ed25519)."""
 
@@ -114,7 +125,9 @@ class Manifest:
 
     #: The gateway's site tags and ``slot`` (exactly the tags of the ``evidence`` point).
     tags: Mapping[str, str]
-    #: The manifest point's time: the last point's time, so a manifest lies in the same hour as its points.
+    #: The manifest point's time: in its points' UTC hour (so an hour verifies on its own), at a millisecond
+    #: of its own (``stamp``): a point rewritten all day at the same time, such as ``wifi_daily`` at local
+    #: midnight, gets a manifest per rewrite, and none may overwrite another.
     time_ms: int
     epoch: int
     n: int
@@ -122,7 +135,12 @@ class Manifest:
     prev: str
     #: ``DIGEST_BYTES`` per point, sorted.
     digests: bytes
+    #: The first and last point's times.
     first_ms: int
+    last_ms: int
+    #: When the gateway signed it (its clock): what a key's validity period is checked against, since a
+    #: point may be signed long after its time (a backlog, a day's Wi-Fi count rewritten until midnight).
+    signed_ms: int
     #: The signing key's fingerprint.
     key: str
     sig: bytes = field(default=b"", compare=False)
@@ -148,7 +166,8 @@ class Manifest:
         body = {
             "v": _MESSAGE_VERSION, "tags": dict(sorted(self.tags.items())), "time_ms": self.time_ms,
             "epoch": self.epoch, "n": self.n, "prev": self.prev, "count": self.count,
-            "first_ms": self.first_ms, "points_sha256": self.points_sha256, "key": self.key,
+            "first_ms": self.first_ms, "last_ms": self.last_ms, "signed_ms": self.signed_ms,
+            "points_sha256": self.points_sha256, "key": self.key,
         }
         return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
@@ -167,20 +186,26 @@ class Manifest:
         """The ``evidence`` point's fields."""
         return {
             "epoch": self.epoch, "seq": self.n, "prev": self.prev, "count": self.count,
-            "first_ms": self.first_ms, "points_sha256": self.points_sha256, "digests": to_b64(self.digests),
-            "key": self.key, "sig": to_b64(self.sig),
+            "first_ms": self.first_ms, "last_ms": self.last_ms, "signed_ms": self.signed_ms,
+            "points_sha256": self.points_sha256, "digests": to_b64(self.digests), "key": self.key,
+            "sig": to_b64(self.sig),
         }
 
     @classmethod
     def build(cls, site: Mapping[str, str], epoch: int, n: int, prev: str, points: Iterable[tuple[int, bytes]],
-              key: str) -> Manifest:
-        """An unsigned manifest over ``points`` (time_ms, digest), stamped with the last point's time."""
+              key: str, *, signed_ms: int | None = None) -> Manifest:
+        """An unsigned manifest over ``points`` (time_ms, digest), all in one UTC hour; signed now by default."""
         items = list(points)
         if not items:
             raise ValueError("a manifest needs at least one point")
         times = [t for t, _ in items]
-        tags = {**site, "slot": str(n % SLOTS)}
-        return cls(tags, max(times), epoch, n, prev, b"".join(sorted(d for _, d in items)), min(times), key)
+        first, last = min(times), max(times)
+        if first // HOUR_MS != last // HOUR_MS:
+            raise ValueError("a manifest's points must lie in one UTC hour")
+        signed = int(time.time() * 1000) if signed_ms is None else signed_ms
+        tags = {**site, "slot": str(epoch % SLOTS)}
+        digests = b"".join(sorted(d for _, d in items))
+        return cls(tags, stamp(last, n), epoch, n, prev, digests, first, last, signed, key)
 
     @classmethod
     def from_influx(cls, tags: Mapping[str, str | None], fields: Mapping[str, object], time_ms: int) -> Manifest:
@@ -189,8 +214,8 @@ class Manifest:
             digests = from_b64(str(fields["digests"]), "digests")
             manifest = cls(
                 {k: v for k, v in tags.items() if v}, int(time_ms), _int(fields["epoch"]), _int(fields["seq"]),
-                str(fields["prev"] or ""), digests, _int(fields["first_ms"]), str(fields["key"]),
-                from_b64(str(fields["sig"]), "sig"),
+                str(fields["prev"] or ""), digests, _int(fields["first_ms"]), _int(fields["last_ms"]),
+                _int(fields["signed_ms"]), str(fields["key"]), from_b64(str(fields["sig"]), "sig"),
             )
         except KeyError as err:
             raise ValueError(f"manifest without field {err.args[0]!r}") from None

@@ -99,7 +99,7 @@ def _check(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
         return "unregistered_key", f"key {manifest.key} is registered for village {record.village!r}"
     if not manifest.signature_ok(keys.public[(gateway, manifest.key)]):
         return "bad_signature", f"the signature does not verify with key {manifest.key}"
-    if not record.covers(manifest.time_ms):
+    if not record.covers(manifest.signed_ms):
         return "expired_key", f"signed by key {manifest.key} outside its period"
     return None, ""
 
@@ -125,9 +125,9 @@ def _manifests(rows: Iterable[Series], keys: KeySnapshot, faults: list[Fault]) -
     out = {}
     for (gateway, seq), copies in found.items():
         if len({c.manifest.id for c in copies}) > 1:
-            times = sorted(c.manifest.time_ms for c in copies)
+            start, end = min(c.manifest.first_ms for c in copies), max(c.manifest.last_ms for c in copies)
             epoch, n = unpack_seq(seq)
-            faults.append(Fault("replayed", gateway, times[0], times[-1],
+            faults.append(Fault("replayed", gateway, start, end,
                                 f"{len(copies)} different manifests numbered {n} in epoch {epoch}", count=len(copies)))
             for c in copies:  # which one is the gateway's cannot be told: neither covers its points
                 c.valid, c.fault = False, c.fault or "replayed"
@@ -239,14 +239,14 @@ def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) 
         m = s.manifest
         if not s.valid:
             if s.fault != "replayed":
-                out.append(Fault(s.fault or "bad_signature", s.gateway, m.first_ms, m.time_ms,
+                out.append(Fault(s.fault or "bad_signature", s.gateway, m.first_ms, m.last_ms,
                                  f"manifest {m.n} of epoch {m.epoch} ({m.count} point(s)): {s.why}",
                                  tuple(sorted(s.measurements)), m.count, s.why, 1))
             continue
         # gone, unless its series and time now hold a later manifest's point (a rewrite, a re-send)
         gone = [d for d in s.digests - s.seen if present.get(where_of(d), -1) < m.seq]
         if gone:
-            out.append(Fault("deleted_point", s.gateway, m.first_ms, m.time_ms,
+            out.append(Fault("deleted_point", s.gateway, m.first_ms, m.last_ms,
                              f"{len(gone)} of the {m.count} points of manifest {m.n} (epoch {m.epoch}) are missing",
                              count=len(gone)))
     return out
@@ -263,8 +263,8 @@ def _runs(signed: Iterable[_Signed]) -> tuple[Run, ...]:
         first = last = manifests[0]
         for m in manifests[1:]:
             if m.n != last.n + 1 or m.prev != last.id:
-                runs.append(Run(gateway, epoch, first.n, first.prev, first.time_ms, last.n, last.id, last.time_ms))
+                runs.append(Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms))
                 first = m
             last = m
-        runs.append(Run(gateway, epoch, first.n, first.prev, first.time_ms, last.n, last.id, last.time_ms))
+        runs.append(Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms))
     return tuple(runs)

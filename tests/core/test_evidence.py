@@ -104,24 +104,25 @@ def test_a_manifest_signed_and_written_reads_back_and_verifies(influx: InfluxCli
     assert back == [first, second]
     assert all(m.signature_ok(key.public_key()) for m in back)
     assert back[1].prev == back[0].id
-    assert back[0].count == 2 and back[0].first_ms == T0 and back[0].time_ms == T0 + 1
+    assert back[0].count == 2 and (back[0].first_ms, back[0].last_ms, back[0].time_ms) == (T0, T0 + 1, T0 + 41)
     assert not back[0].signature_ok(GatewayKey.generate().public_key())
 
 
 def test_a_changed_manifest_field_breaks_its_signature() -> None:
     key = GatewayKey.generate()
     manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], "k").signed(key)
-    for changed in ({"time_ms": T0 + 60_000}, {"n": 2}, {"prev": "00"}, {"first_ms": 0},
+    for changed in ({"time_ms": T0 + 60_000}, {"n": 2}, {"prev": "00"}, {"first_ms": 0}, {"last_ms": T0 + 9},
+                    {"signed_ms": manifest.signed_ms + 1},
                     {"digests": manifest.digests[:-1] + b"\0"}, {"tags": {**manifest.tags, "village": "x"}}):
         forged = Manifest(**{**{f: getattr(manifest, f) for f in manifest.__dataclass_fields__}, **changed})
         assert not forged.signature_ok(key.public_key()), changed
 
 
 @pytest.mark.parametrize(("fields", "error"), [
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": ""}, "without field 'digests'"),
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": "!!"}, "not base64"),
-    ({"epoch": 0, "seq": 1.5, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": ""}, "not an integer"),
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "key": "k", "sig": "", "digests": "AAAA"}, "multiple of"),
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": ""}, "without field 'digests'"),
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": "!!"}, "not base64"),
+    ({"epoch": 0, "seq": 1.5, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": ""}, "not an integer"),
+    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": "AAAA"}, "multiple of"),
 ])
 def test_a_malformed_manifest_is_named(fields: dict[str, object], error: str) -> None:
     with pytest.raises(ValueError, match=error):
@@ -171,3 +172,27 @@ def test_a_key_openssl_made_signs_what_the_service_verifies(tmp_path) -> None:
     key, created = load_or_create_key(path)
     manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], key.fingerprint).signed(key)
     assert not created and manifest.signature_ok(key.public_key())
+
+
+def test_manifests_of_a_point_rewritten_all_day_never_overwrite_each_other(influx: InfluxClient) -> None:
+    """``wifi_daily`` is stamped at local midnight and rewritten at every poll: each rewrite has its manifest,
+    and every one of them must still be in InfluxDB, in the point's hour, after a power cut's new epoch too."""
+    key = GatewayKey.generate()
+    midnight = T0 + 17 * 3_600_000
+    written = []
+    for epoch, numbers in ((0, range(0, 40)), (1, range(30, 40))):  # the new epoch numbers again from 30
+        for n in numbers:
+            point = Point("wifi_daily", {**SITE, "ap": "nvh"}, {"unique_users": n, "sessions": n}, midnight)
+            written.append(Manifest.build(SITE, epoch, n, "", [digest_line(encode_line(point))], key.fingerprint,
+                                          signed_ms=midnight + n * 60_000).signed(key))
+    influx.write("\n".join(encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms))
+                           for m in written))
+    back = influx.select(f'SELECT count("seq") FROM "{MANIFEST_MEASUREMENT}"').series[0].values[0][1]
+    assert back == len(written) == 50
+    assert all(m.time_ms // 3_600_000 == midnight // 3_600_000 for m in written)
+
+
+def test_a_manifest_spans_one_hour() -> None:
+    points = [digest_line(encode_line(POINTS[0])), (T0 + 3_600_000, b"\0" * 12)]
+    with pytest.raises(ValueError, match="one UTC hour"):
+        Manifest.build(SITE, 0, 1, "", points, "k")

@@ -68,8 +68,9 @@ class Gateway:
             seq = pack_seq(self.epoch, self.n)
             signed = [encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms))
                       for p in group]
+            # signed a minute after its last point, as a gateway's forwarder does with InfluxDB up
             manifest = Manifest.build(self.site, self.epoch, self.n, self.prev, [digest_line(x) for x in signed],
-                                      self.fingerprint).signed(self.key)
+                                      self.fingerprint, signed_ms=group[-1].time_ms + 60_000).signed(self.key)
             self.manifests.append(manifest)
             self.prev, self.n = manifest.id, self.n + 1
             lines += [*signed, manifest_line(manifest)]
