@@ -1,19 +1,19 @@
 """The whole gateway's CPU per point forwarded, with signed batches and without (issue 21's 1.2x bound).
 
-    .venv/bin/python bench/agent_cpu.py [--seconds 240] [--rounds 2] [--warmup 30]
+    .venv/bin/python bench/agent_cpu.py [--seconds 600] [--rounds 1] [--warmup 60]
 
 The harness of ``bench/flash_writes.py``: the real simulator (``thonminh simulate``) plays the standard village
 of ``bench/loads.py`` at real cadence (30 lights on MQTT, uplinks, modem, Wi-Fi: about 67,700 points a day)
 against a local Mosquitto and InfluxDB 1.x, and the agent runs on the simulator's gateway.toml put back to the
 defaults (one signed batch a minute, the intake stored every 300 s). The agent is the one ``thonminh edge
 run`` starts, run here as a child process so that one arm can be ``Agent(config, sign=False)``: the same
-agent, sources and buffer, forwarding unsigned batches. Rounds alternate signed and unsigned agents on the
-same simulator, buffer and InfluxDB (so a busy moment of the shared machine falls on both arms); each round
-restarts the agent, waits ``--warmup`` seconds, then measures a window of at least ``--seconds`` that starts
-and ends just after a forwarded batch (the counter ``forwarded_total`` moved), so the points forwarded in it
-are the points the agent took in meanwhile. The figure is the agent's CPU (``utime + stime`` and its waited-for
-children's, from ``/proc/<pid>/stat``) over the window divided by those points; the median of the rounds per
-arm, and the ratio.
+agent, sources and buffer, forwarding unsigned batches. Both arms run at once, each with its own simulator,
+Mosquitto and InfluxDB, so the shared machine's busy moments fall on both. After ``--warmup`` seconds each arm
+measures a window of at least ``--seconds`` (by default two stores of the intake) that starts and ends just
+after a forwarded batch (the counter ``forwarded_total`` moved), so the points forwarded in it are the points
+the agent took in meanwhile. The figure is the agent's CPU (``utime + stime`` and its waited-for children's,
+from ``/proc/<pid>/stat``) over the window divided by those points; the median of the rounds per arm, and the
+ratio.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -83,7 +85,7 @@ def after_a_batch(config: Path, proc: subprocess.Popen[bytes], since: int) -> tu
         time.sleep(0.2)
 
 
-def one_round(config: Path, cwd: Path, sign: bool, warmup: float, seconds: float) -> tuple[float, int, float]:
+def measure(config: Path, cwd: Path, sign: bool, warmup: float, seconds: float) -> tuple[float, int, float]:
     """(CPU µs per point, points, window seconds) of one agent run."""
     argv = [sys.executable, __file__, "--child", str(config), *([] if sign else ["--unsigned"])]
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,11 +104,33 @@ def one_round(config: Path, cwd: Path, sign: bool, warmup: float, seconds: float
     return (cpu1 - cpu0) / (last - first) * 1e6, last - first, took
 
 
+def village(work: Path, seconds: float) -> tuple[Path, list[subprocess.Popen[bytes]], list[Any]]:
+    """A simulated standard village (InfluxDB, Mosquitto, ``thonminh simulate``): its gateway.toml, on the
+    defaults, and what to stop."""
+    influx = InfluxDBServer(work / "influxdb")
+    mqtt = MosquittoServer(work / "mosquitto")
+    influx.start()
+    mqtt.start()
+    InfluxClient(influx.url, database="thonminh").create_database("thonminh")
+    out = work / "village"
+    sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", seconds)),
+                            "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
+                            "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    config = out / "gateway.toml"
+    for _ in range(300):
+        if config.exists():
+            break
+        time.sleep(0.1)
+    default_config(config)
+    return config, [sim], [mqtt, influx]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=240.0, help="measured window of each round, at least")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per arm (signed, unsigned, alternating)")
-    parser.add_argument("--warmup", type=float, default=30.0, help="seconds after each agent start")
+    parser.add_argument("--seconds", type=float, default=600.0, help="measured window of each round, at least")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds (both arms at once in each)")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds after each agent start")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--unsigned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,42 +138,38 @@ def main() -> None:
         child(args.child, not args.unsigned)
         return
     work = Path(tempfile.mkdtemp(prefix="agent-cpu-"))
-    influx = InfluxDBServer(work / "influxdb")
-    mqtt = MosquittoServer(work / "mosquitto")
-    sim = None
+    procs: list[subprocess.Popen[bytes]] = []
+    servers: list[Any] = []
+    results: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
+    loads = []
     try:
-        influx.start()
-        mqtt.start()
-        InfluxClient(influx.url, database="thonminh").create_database("thonminh")
-        out = work / "village"
-        total_s = 2 * args.rounds * (args.seconds + args.warmup + 90)
-        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", total_s)),
-                                "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
-                                "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        config = out / "gateway.toml"
-        for _ in range(300):
-            if config.exists():
-                break
-            time.sleep(0.1)
-        default_config(config)
-        results: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
-        loads = []
-        for r in range(2 * args.rounds):
-            sign = r % 2 == 0
-            results[sign].append(one_round(config, out, sign, args.warmup, args.seconds))
-            loads.append(os.getloadavg()[0])
+        configs = {}
+        for sign in (True, False):
+            config, started, stop = village(work / ("signed" if sign else "unsigned"),
+                                            args.rounds * (args.seconds + args.warmup + 180))
+            configs[sign] = config
+            procs += started
+            servers += stop
+        for _ in range(args.rounds):
+            with ThreadPoolExecutor(2) as pool:
+                runs = {sign: pool.submit(measure, config, config.parent, sign, args.warmup, args.seconds)
+                        for sign, config in configs.items()}
+                for sign, run in runs.items():
+                    results[sign].append(run.result())
+            loads.append(os.getloadavg())
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.send_signal(signal.SIGTERM)
-            sim.wait(30)
-        mqtt.stop()
-        influx.stop()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        for server in servers:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
     signed, plain = (statistics.median(x[0] for x in results[arm]) for arm in (True, False))
     print(f"The agent (edge run's Agent, default config) fed by the simulator at the standard village load "
-          f"({per_day(STANDARD_VILLAGE):,} points a day) at real cadence; {args.rounds} rounds per arm, alternating; "
-          f"load average at the end of each round {', '.join(f'{x:.2f}' for x in loads)}.\n")
+          f"({per_day(STANDARD_VILLAGE):,} points a day) at real cadence, signed and unsigned side by side, each "
+          f"with its own simulator, Mosquitto and InfluxDB; {args.rounds} round(s); load average (1, 5, 15 min) "
+          f"at the end of each: {'; '.join(', '.join(f'{x:.2f}' for x in la) for la in loads)}.\n")
     print("| agent | rounds: CPU per point (points, window) | median |")
     print("| --- | --- | --- |")
     for arm, name, median in ((False, "unsigned batches (sign=False)", plain), (True, "signed batches", signed)):
