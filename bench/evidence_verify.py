@@ -28,17 +28,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
-from loads import SITE, village_points  # noqa: E402
-from server_criteria import BenchInflux  # noqa: E402
+import httpx
+import uvicorn
+from loads import SITE, village_points
+from server_criteria import BenchInflux
 
-from lab.localservices import free_port  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.config import EvidenceSettings, ServerConfig  # noqa: E402
-from server.evidence.registry import Registry  # noqa: E402
-from thonminh.contract import Point  # noqa: E402
-from thonminh.evidence import (  # noqa: E402
+from lab.localservices import free_port
+from server.app import create_app
+from server.config import EvidenceSettings, ServerConfig
+from server.evidence.registry import Registry
+from thonminh.contract import Point
+from thonminh.evidence import (
     EVIDENCE_FIELD,
     MANIFEST_MEASUREMENT,
     GatewayKey,
@@ -47,10 +47,10 @@ from thonminh.evidence import (  # noqa: E402
     digest_line,
     fingerprint,
     pack_seq,
-    public_key_text,  # noqa: E402
+    public_key_text,
 )
-from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.lineprotocol import encode_line  # noqa: E402
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 KEY = "bench-key-0123456789abcdef"
 HOUR_MS = 3_600_000
@@ -83,10 +83,15 @@ def seed(client: InfluxClient, start_ms: int, days: int, batch_s: int) -> tuple[
         if not batch:
             return
         seq = pack_seq(1, n)
-        signed = [encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms)) for p in batch]
+        signed = [
+            encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms))
+            for p in batch
+        ]
         manifest = Manifest.build(SITE, 1, n, prev, [digest_line(x) for x in signed], fp).signed(key)
         lines.extend(signed)
-        lines.append(encode_line(Point(MANIFEST_MEASUREMENT, manifest.tags, manifest.fields(), manifest.time_ms)))
+        lines.append(
+            encode_line(Point(MANIFEST_MEASUREMENT, manifest.tags, manifest.fields(), manifest.time_ms))
+        )
         prev, n, batch = manifest.id, n + 1, []
         if len(first) < 1:
             first.append(manifest)
@@ -126,7 +131,9 @@ def signature_cost(manifest: Manifest, public: PublicKey) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--batch-s", type=int, default=60, help="seconds of points per manifest (a multiple of 10)")
+    parser.add_argument(
+        "--batch-s", type=int, default=60, help="seconds of points per manifest (a multiple of 10)"
+    )
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--profile", action="store_true", help="print the verification's top functions")
     args = parser.parse_args()
@@ -150,22 +157,34 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     t0 = time.perf_counter()
     points, signed, public = seed(admin, start_ms, args.days, args.batch_s)
     manifests = len(signed)
-    print(f"signed and wrote {points:,} points and {manifests:,} manifests in {time.perf_counter() - t0:.0f} s",
-          file=sys.stderr)
+    print(
+        f"signed and wrote {points:,} points and {manifests:,} manifests in {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+    )
     registry = Registry(workdir / "keys.sqlite")
     # from the local midnight before the data: the day's wifi_daily point and its manifests are stamped there
-    registry.add(SITE["gateway"], SITE["village"], public, valid_from_ms=start_ms - 86_400_000, by="bench",
-                 now_ms=now_ms)
-    config = ServerConfig.model_validate({
-        "influxdb": {"url": influx.url, "database": database, "timeout_s": 300},
-        "auth": {"read_keys": {"bench": KEY}},
-        "rollups": {"background": False, "backfill_days": args.days + 2},
-        "evidence": {"registry": str(workdir / "keys.sqlite")},
-    })
+    registry.add(
+        SITE["gateway"],
+        SITE["village"],
+        public,
+        valid_from_ms=start_ms - 86_400_000,
+        by="bench",
+        now_ms=now_ms,
+    )
+    config = ServerConfig.model_validate(
+        {
+            "influxdb": {"url": influx.url, "database": database, "timeout_s": 300},
+            "auth": {"read_keys": {"bench": KEY}},
+            "rollups": {"background": False, "backfill_days": args.days + 2},
+            "evidence": {"registry": str(workdir / "keys.sqlite")},
+        }
+    )
     time.sleep(8)  # let InfluxDB snapshot the bulk load to TSM, as hours-old data is in real life
     # the hourly rollups, by a service without verification (with it, each pass would also write Grafana's copy)
-    plain = create_app(config.model_copy(update={"evidence": EvidenceSettings()}),
-                       client=InfluxClient(influx.url, database=database, timeout=300))
+    plain = create_app(
+        config.model_copy(update={"evidence": EvidenceSettings()}),
+        client=InfluxClient(influx.url, database=database, timeout=300),
+    )
     plain.state.rollups.prepare()
     while True:
         state = plain.state.rollups.maintain(max_backfill_days=args.days + 2)
@@ -191,9 +210,11 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     read_s = client.spent
     key = next(iter(registry.snapshot().public.values()))
     sig_s = signature_cost(signed[0], key) * manifests
-    rows = [f"| verify {args.days} days, cold ({total:,} points, {manifests:,} manifests) | {verify_s:.1f} s | "
-            f"{LIMITS['verify_month_s']:.0f} s | {verify_s / LIMITS['verify_month_s']:.2f} | reading InfluxDB "
-            f"{read_s:.1f} s (overlapped), signature checks alone {sig_s:.1f} s |"]
+    rows = [
+        f"| verify {args.days} days, cold ({total:,} points, {manifests:,} manifests) | {verify_s:.1f} s | "
+        f"{LIMITS['verify_month_s']:.0f} s | {verify_s / LIMITS['verify_month_s']:.2f} | reading InfluxDB "
+        f"{read_s:.1f} s (overlapped), signature checks alone {sig_s:.1f} s |"
+    ]
     print(f"verified in {verify_s:.1f} s (reading {read_s:.1f} s)", file=sys.stderr)
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
@@ -212,8 +233,10 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     path = f"/villages/{SITE['village']}/criteria"
     first = http.get(path)
     assert first.status_code == 200, first.text
-    shown = {c["id"]: (c["verdict"], c["evidence"]["verified_pct"], c["evidence"]["verification"]["faults_total"])
-             for c in first.json()["criteria"]}
+    shown = {
+        c["id"]: (c["verdict"], c["evidence"]["verified_pct"], c["evidence"]["verification"]["faults_total"])
+        for c in first.json()["criteria"]
+    }
     print(f"verdicts, verified_pct, faults: {shown}", file=sys.stderr)
 
     def median_of(client: httpx.Client) -> tuple[float, float]:
@@ -225,9 +248,11 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
         return statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
 
     median, p95 = median_of(http)
-    rows.append(f"| one village's criteria with verification (30 d default windows, hours cached) | "
-                f"{median * 1000:.0f} ms (p95 {p95 * 1000:.0f}) | {LIMITS['criteria_s'] * 1000:.0f} ms | "
-                f"{median / LIMITS['criteria_s']:.2f} | every verdict verified_pct 100 |")
+    rows.append(
+        f"| one village's criteria with verification (30 d default windows, hours cached) | "
+        f"{median * 1000:.0f} ms (p95 {p95 * 1000:.0f}) | {LIMITS['criteria_s'] * 1000:.0f} ms | "
+        f"{median / LIMITS['criteria_s']:.2f} | every verdict verified_pct 100 |"
+    )
     server.should_exit = True
     # the same request of a service without a key registry, on the same database: what verification adds
     port = free_port()
@@ -243,12 +268,16 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
             time.sleep(0.1)
     http.get(path)
     median, p95 = median_of(http)
-    rows.append(f"| the same without a key registry (no verification) | {median * 1000:.0f} ms (p95 "
-                f"{p95 * 1000:.0f}) | - | - | - |")
+    rows.append(
+        f"| the same without a key registry (no verification) | {median * 1000:.0f} ms (p95 "
+        f"{p95 * 1000:.0f}) | - | - | - |"
+    )
     other.should_exit = True
 
-    print(f"\nSigned evidence, the standard village x {args.days} days, one manifest per {args.batch_s} s of points; "
-          "InfluxDB 1.x on this machine.\n")
+    print(
+        f"\nSigned evidence, the standard village x {args.days} days, one manifest per {args.batch_s} s of points; "
+        "InfluxDB 1.x on this machine.\n"
+    )
     print("| measurement | result | limit | share of limit | notes |")
     print("| --- | --- | --- | --- | --- |")
     for row in rows:

@@ -43,19 +43,27 @@ CONF = ROOT / "firmware_config" / "mosquitto" / "mosquitto.conf"
 
 
 def make_source(work: Path, port: int, points: list[Point]) -> LightsSource:
-    config = gateway_config_model().model_validate({
-        "site": {"village": "bench", "gateway": "gw", "latitude": 21.38, "longitude": 106.57},
-        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "bench-lights-backlog"},
-        "sources": {"lights": {"inventory": str(work / "inventory.csv"), "interval_s": 1}},
-    })
-    (_, cfg), = config.source_instances()
+    config = gateway_config_model().model_validate(
+        {
+            "site": {"village": "bench", "gateway": "gw", "latitude": 21.38, "longitude": 106.57},
+            "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "bench-lights-backlog"},
+            "sources": {"lights": {"inventory": str(work / "inventory.csv"), "interval_s": 1}},
+        }
+    )
+    ((_, cfg),) = config.source_instances()
 
     async def emit(batch: Sequence[Point]) -> None:
         points.extend(batch)
 
-    ctx = config.source_context(LightsSource, "sources.lights", emit=emit, logger=logging.getLogger("bench.lights"),
-                                state_dir=work / "state", now_ms=lambda: time.time_ns() // 1_000_000,
-                                monotonic=time.monotonic)
+    ctx = config.source_context(
+        LightsSource,
+        "sources.lights",
+        emit=emit,
+        logger=logging.getLogger("bench.lights"),
+        state_dir=work / "state",
+        now_ms=lambda: time.time_ns() // 1_000_000,
+        monotonic=time.monotonic,
+    )
     return LightsSource(cfg, ctx)
 
 
@@ -82,7 +90,14 @@ def publish(port: int, lights: int, messages: int) -> None:
     client.loop_start()
     infos = []
     for i in range(messages):
-        state = {"v": 1, "seq": i // lights, "boot": 1, "on": True, "power_w": 35.0 + i % 7, "voltage_v": 229.5}
+        state = {
+            "v": 1,
+            "seq": i // lights,
+            "boot": 1,
+            "on": True,
+            "power_w": 35.0 + i % 7,
+            "voltage_v": 229.5,
+        }
         infos.append(client.publish(f"thonminh/light/sl-{i % lights:04d}/state", json.dumps(state), qos=1))
     for info in infos:
         info.wait_for_publish(60)
@@ -94,15 +109,18 @@ def one_round(work: Path, lights: int, messages: int) -> tuple[float, str]:
     """The drain time of one backlog, and what is wrong with the result ("" when nothing)."""
     work.mkdir()
     rows = [f"l-{i:04d},sl-{i:04d},,json,z{i % 10},21.38,106.57,60," for i in range(lights)]
-    (work / "inventory.csv").write_text("id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n"
-                                        + "\n".join(rows) + "\n")
+    (work / "inventory.csv").write_text(
+        "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n" + "\n".join(rows) + "\n"
+    )
     window = next(line for line in CONF.read_text().splitlines() if line.startswith("max_inflight_messages"))
     queue = next(line for line in CONF.read_text().splitlines() if line.startswith("max_queued_messages"))
     broker = MosquittoServer(work / "mosquitto", extra_config=f"{window}\n{queue}\n")
     broker.start()
     try:
         points: list[Point] = []
-        asyncio.run(run_source(make_source(work, broker.port, points), 0))  # the session, then the agent stops
+        asyncio.run(
+            run_source(make_source(work, broker.port, points), 0)
+        )  # the session, then the agent stops
         publish(broker.port, lights, messages)
         source = make_source(work, broker.port, points)
         seconds = asyncio.run(run_source(source, messages))
@@ -138,17 +156,23 @@ def main() -> None:
                 problems.append(f"round {k + 1}: {problem}")
     median = statistics.median(times)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"lights backlog: {args.messages:,} QoS 1 messages of {args.lights} lights queued for the persistent "
-          f"session; {args.rounds} rounds; load average {load} ({os.cpu_count()} CPUs)")
+    print(
+        f"lights backlog: {args.messages:,} QoS 1 messages of {args.lights} lights queued for the persistent "
+        f"session; {args.rounds} rounds; load average {load} ({os.cpu_count()} CPUs)"
+    )
     print()
     print("| measure | value | limit | ratio | verdict |")
     print("| --- | --- | --- | --- | --- |")
     ok = median < LIMIT_S and not problems
-    print(f"| backlog taken in (start to last acknowledgement), median round | {median:.2f} s "
-          f"({args.messages / median:,.0f} msg/s; rounds: {', '.join(f'{t:.2f}' for t in sorted(times))}) "
-          f"| {LIMIT_S:.0f} s | {median / LIMIT_S:.2f} | {'pass' if ok else 'FAIL'} |")
-    print(f"| lost messages, duplicate samples | {'; '.join(problems) or 'none'} | none | | "
-          f"{'pass' if not problems else 'FAIL'} |")
+    print(
+        f"| backlog taken in (start to last acknowledgement), median round | {median:.2f} s "
+        f"({args.messages / median:,.0f} msg/s; rounds: {', '.join(f'{t:.2f}' for t in sorted(times))}) "
+        f"| {LIMIT_S:.0f} s | {median / LIMIT_S:.2f} | {'pass' if ok else 'FAIL'} |"
+    )
+    print(
+        f"| lost messages, duplicate samples | {'; '.join(problems) or 'none'} | none | | "
+        f"{'pass' if not problems else 'FAIL'} |"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ from thonminh.contract import Point  # noqa: E402
 LIMIT_PCT = 5.0
 CONF = ROOT / "firmware_config" / "mosquitto" / "mosquitto.conf"
 VILLAGES: dict[str, tuple[str, ...]] = {
-    "tasmota": ("tasmota",), "esphome": ("esphome",), "mixed": ("tasmota", "tasmota", "esphome", "json"),
+    "tasmota": ("tasmota",),
+    "esphome": ("esphome",),
+    "mixed": ("tasmota", "tasmota", "esphome", "json"),
 }
 #: Messages per light per report period, per format (see the module docstring).
 PER_REPORT = {"tasmota": 2, "esphome": 4, "json": 1}
@@ -71,7 +73,9 @@ def periodic(device: LightDevice, now_ms: int) -> list[SimMessage]:
 
 def inventory(path: Path, kinds: list[str]) -> Path:
     rows = [f"l-{i:05d},sl-{i:05d},,{kind},z{i % 20},21.38,106.57,60," for i, kind in enumerate(kinds)]
-    path.write_text("id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n" + "\n".join(rows) + "\n")
+    path.write_text(
+        "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n" + "\n".join(rows) + "\n"
+    )
     return path
 
 
@@ -80,8 +84,10 @@ def publisher(port: int, kinds: list[str], period: float, seconds: float) -> Non
     import paho.mqtt.client as paho
 
     lights = len(kinds)
-    devices = [LightDevice(f"sl-{i:05d}", kind, [Output(None, 60)], seed=i)  # type: ignore[arg-type]
-               for i, kind in enumerate(kinds)]
+    devices = [
+        LightDevice(f"sl-{i:05d}", kind, [Output(None, 60)], seed=i)  # type: ignore[arg-type]
+        for i, kind in enumerate(kinds)
+    ]
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-village")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
@@ -106,22 +112,32 @@ def publisher(port: int, kinds: list[str], period: float, seconds: float) -> Non
 
 
 def make_source(work: Path, port: int, buffer: Buffer, period: float) -> tuple[LightsSource, list[int]]:
-    config = gateway_config_model().model_validate({
-        "site": {"village": "bench", "gateway": "gw", "latitude": 21.38, "longitude": 106.57},
-        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "bench-lights-cpu"},
-        "sources": {"lights": {"inventory": str(work / "inventory.csv"), "report_period_s": period}},
-    })
-    (_, cfg), = config.source_instances()
+    config = gateway_config_model().model_validate(
+        {
+            "site": {"village": "bench", "gateway": "gw", "latitude": 21.38, "longitude": 106.57},
+            "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "bench-lights-cpu"},
+            "sources": {"lights": {"inventory": str(work / "inventory.csv"), "report_period_s": period}},
+        }
+    )
+    ((_, cfg),) = config.source_instances()
     committed = [0]
 
     async def emit(points: Sequence[Point]) -> None:
-        rows, _ = encode_for_buffer(points, synced=True, wall_ms=time.time_ns() // 1_000_000, mono=time.monotonic())
+        rows, _ = encode_for_buffer(
+            points, synced=True, wall_ms=time.time_ns() // 1_000_000, mono=time.monotonic()
+        )
         await asyncio.to_thread(buffer.put, rows)
         committed[0] += len(rows)
 
-    ctx = config.source_context(LightsSource, "sources.lights[0]", emit=emit, logger=logging.getLogger("bench.lights"),
-                        state_dir=work / "state", now_ms=lambda: time.time_ns() // 1_000_000,
-                        monotonic=time.monotonic)
+    ctx = config.source_context(
+        LightsSource,
+        "sources.lights[0]",
+        emit=emit,
+        logger=logging.getLogger("bench.lights"),
+        state_dir=work / "state",
+        now_ms=lambda: time.time_ns() // 1_000_000,
+        monotonic=time.monotonic,
+    )
     return LightsSource(cfg, ctx), committed
 
 
@@ -144,7 +160,9 @@ def threads_cpu_s() -> dict[str, float]:
     return out
 
 
-Window = tuple[float, float, float, int, int, dict[str, float]]  # user s, system s, wall s, messages, points, by thread
+Window = tuple[
+    float, float, float, int, int, dict[str, float]
+]  # user s, system s, wall s, messages, points, by thread
 
 
 async def measure(work: Path, port: int, args: argparse.Namespace) -> list[Window]:
@@ -156,16 +174,49 @@ async def measure(work: Path, port: int, args: argparse.Namespace) -> list[Windo
     try:
         while not source.connected:
             await asyncio.sleep(0.01)
-        village = subprocess.Popen([sys.executable, __file__, "--publisher", str(port), "--lights", str(args.lights),
-                                    "--village", args.village, "--period", str(args.period),
-                                    "--seconds", str(args.windows * args.seconds + args.warmup + 5)])
+        village = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--publisher",
+                str(port),
+                "--lights",
+                str(args.lights),
+                "--village",
+                args.village,
+                "--period",
+                str(args.period),
+                "--seconds",
+                str(args.windows * args.seconds + args.warmup + 5),
+            ]
+        )
         await asyncio.sleep(args.warmup)
         for _ in range(args.windows):
-            c0, t0, m0, p0, th0 = cpu_s(), time.monotonic(), source.acknowledged, committed[0], threads_cpu_s()
+            c0, t0, m0, p0, th0 = (
+                cpu_s(),
+                time.monotonic(),
+                source.acknowledged,
+                committed[0],
+                threads_cpu_s(),
+            )
             await asyncio.sleep(args.seconds)
-            c1, t1, m1, p1, th1 = cpu_s(), time.monotonic(), source.acknowledged, committed[0], threads_cpu_s()
-            windows.append((c1[0] - c0[0], c1[1] - c0[1], t1 - t0, m1 - m0, p1 - p0,
-                            {k: v - th0.get(k, 0.0) for k, v in th1.items()}))
+            c1, t1, m1, p1, th1 = (
+                cpu_s(),
+                time.monotonic(),
+                source.acknowledged,
+                committed[0],
+                threads_cpu_s(),
+            )
+            windows.append(
+                (
+                    c1[0] - c0[0],
+                    c1[1] - c0[1],
+                    t1 - t0,
+                    m1 - m0,
+                    p1 - p0,
+                    {k: v - th0.get(k, 0.0) for k, v in th1.items()},
+                )
+            )
         await asyncio.to_thread(village.wait, 120)
     finally:
         task.cancel()
@@ -192,7 +243,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lights-cpu-") as tmp:
         work = Path(tmp)
         inventory(work / "inventory.csv", formats(args.village, args.lights))
-        window = next(line for line in CONF.read_text().splitlines() if line.startswith("max_inflight_messages"))
+        window = next(
+            line for line in CONF.read_text().splitlines() if line.startswith("max_inflight_messages")
+        )
         broker = MosquittoServer(work / "mosquitto", extra_config=window)
         broker.start()
         try:
@@ -201,22 +254,30 @@ def main() -> None:
             broker.stop()
     pcts = sorted(100 * (user + system) / wall for user, system, wall, *_ in windows)
     pct = statistics.median(pcts)
-    user, system, wall, messages, points, split = min(windows, key=lambda w: abs(100 * (w[0] + w[1]) / w[2] - pct))
+    user, system, wall, messages, points, split = min(
+        windows, key=lambda w: abs(100 * (w[0] + w[1]) / w[2] - pct)
+    )
     rate = messages / wall
     expected = sum(PER_REPORT[k] for k in formats(args.village, args.lights)) / args.period
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"lights CPU: {args.lights} {args.village} lights reporting every {args.period:g} s = {expected:,.0f} msg/s "
-          f"expected, {rate:,.0f} msg/s acknowledged; {len(windows)} windows of {args.seconds:g} s after "
-          f"{args.warmup:g} s warm-up; load average {load} ({os.cpu_count()} CPUs)")
+    print(
+        f"lights CPU: {args.lights} {args.village} lights reporting every {args.period:g} s = {expected:,.0f} msg/s "
+        f"expected, {rate:,.0f} msg/s acknowledged; {len(windows)} windows of {args.seconds:g} s after "
+        f"{args.warmup:g} s warm-up; load average {load} ({os.cpu_count()} CPUs)"
+    )
     print()
     print("| measure | value | limit | ratio | verdict |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| lights source CPU (all threads), median window, {rate:,.0f} msg/s | {pct:.2f}% of one core (windows: "
-          f"{', '.join(f'{x:.2f}' for x in pcts)}) | {LIMIT_PCT:.0f}% | {pct / LIMIT_PCT:.2f} | "
-          f"{'pass' if pct < LIMIT_PCT else 'FAIL'} |")
+    print(
+        f"| lights source CPU (all threads), median window, {rate:,.0f} msg/s | {pct:.2f}% of one core (windows: "
+        f"{', '.join(f'{x:.2f}' for x in pcts)}) | {LIMIT_PCT:.0f}% | {pct / LIMIT_PCT:.2f} | "
+        f"{'pass' if pct < LIMIT_PCT else 'FAIL'} |"
+    )
     per = 1e6 / max(messages, 1)
-    print(f"| CPU per message in that window (receive, parse, track, journal, PUBACK) | {(user + system) * per:.0f} us "
-          f"(user {user * per:.0f}, system {system * per:.0f}); {points} samples committed | | | |")
+    print(
+        f"| CPU per message in that window (receive, parse, track, journal, PUBACK) | {(user + system) * per:.0f} us "
+        f"(user {user * per:.0f}, system {system * per:.0f}); {points} samples committed | | | |"
+    )
     threads = ", ".join(f"{k} {v * per:.0f}" for k, v in sorted(split.items()))
     print(f"| of which, by thread (main = event loop: MQTT, parse, track, samples) | {threads} us | | | |")
 

@@ -89,8 +89,9 @@ def burst(port: int, lights: int, total: int) -> tuple[float, dict[str, float]]:
     return t0, {d.device: round(d.energy_kwh, 3) for d in devs if d.started_ms is not None}
 
 
-def throughput(args: argparse.Namespace, work: Path, influx: InfluxDBServer, broker: MosquittoServer,
-               exe: Path) -> dict[str, float]:
+def throughput(
+    args: argparse.Namespace, work: Path, influx: InfluxDBServer, broker: MosquittoServer, exe: Path
+) -> dict[str, float]:
     out: dict[str, float] = {}
     # the peer alone
     cfg = work / "peer.yaml"
@@ -130,8 +131,9 @@ def throughput(args: argparse.Namespace, work: Path, influx: InfluxDBServer, bro
     return out
 
 
-def restart(args: argparse.Namespace, work: Path, influx: InfluxDBServer, broker: MosquittoServer,
-            exe: Path) -> dict[str, float]:
+def restart(
+    args: argparse.Namespace, work: Path, influx: InfluxDBServer, broker: MosquittoServer, exe: Path
+) -> dict[str, float]:
     lights = max(1, int(args.rate * 2 / 2))  # every light reports every 2 s (2 messages): rate msg/s in all
     cfg = work / "peer-restart.yaml"
     peer_config(cfg, broker.port, influx.port, "peer_restart")
@@ -186,14 +188,17 @@ def restart(args: argparse.Namespace, work: Path, influx: InfluxDBServer, broker
 
         # ours: one sample per light per second over the stream, and each light's last reading
         def samples() -> int:
-            rows = ours_db.select(f"SELECT count(observed_s) FROM streetlight WHERE light != '{SENTINEL}' AND "
-                                  f"time > {start_ms + 3000}ms AND time <= {end_ms - 1000}ms").rows()
+            rows = ours_db.select(
+                f"SELECT count(observed_s) FROM streetlight WHERE light != '{SENTINEL}' AND "
+                f"time > {start_ms + 3000}ms AND time <= {end_ms - 1000}ms"
+            ).rows()
             return rows[0]["count"] if rows else 0
 
         out["ours_samples"] = settled(samples)
         out["ours_expected"] = lights * ((end_ms - 1000) // 1000 - (start_ms + 3000) // 1000)
-        final = ours_db.select(f"SELECT last(energy_kwh) FROM streetlight WHERE light != '{SENTINEL}' "
-                               "GROUP BY light").rows()
+        final = ours_db.select(
+            f"SELECT last(energy_kwh) FROM streetlight WHERE light != '{SENTINEL}' GROUP BY light"
+        ).rows()
         out["ours_last_ok"] = sum(1 for r in final if abs(r["last"] - last.get(r["light"], -1)) < 0.0015)
         out["lights"] = lights
     finally:
@@ -218,8 +223,9 @@ def main() -> None:
     except (OSError, subprocess.CalledProcessError) as err:
         print(f"| {PEER} | not installed: {err} | | |")
         return
-    versions = subprocess.run([str(args.venv / "bin" / "pip"), "list", "--format", "json"], capture_output=True,
-                              text=True).stdout
+    versions = subprocess.run(
+        [str(args.venv / "bin" / "pip"), "list", "--format", "json"], capture_output=True, text=True
+    ).stdout
     peer_versions = {p["name"]: p["version"] for p in json.loads(versions or "[]")}
     work = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     influx, broker = InfluxDBServer(work / "influxdb"), MosquittoServer(work / "mosquitto")
@@ -235,25 +241,37 @@ def main() -> None:
     ours_rate, peer_rate = args.burst / tp["ours_s"], tp["peer_stored"] / tp["peer_s"]
     peer_lost = rs["published"] - rs["peer_stored"]
     ours_missing = max(0, rs["ours_expected"] - rs["ours_samples"])
-    print(f"\nPeer: mqtt2influxdb {peer_versions.get('mqtt2influxdb', '?')} (paho-mqtt "
-          f"{peer_versions.get('paho-mqtt', '?')}, influxdb client {peer_versions.get('influxdb', '?')}) and "
-          f"thonminh's gateway on the same Tasmota stream, one Mosquitto, one InfluxDB 1.x.\n")
+    print(
+        f"\nPeer: mqtt2influxdb {peer_versions.get('mqtt2influxdb', '?')} (paho-mqtt "
+        f"{peer_versions.get('paho-mqtt', '?')}, influxdb client {peer_versions.get('influxdb', '?')}) and "
+        f"thonminh's gateway on the same Tasmota stream, one Mosquitto, one InfluxDB 1.x.\n"
+    )
     print("| figure | thonminh gateway | mqtt2influxdb | thonminh / peer |")
     print("| --- | --- | --- | --- |")
-    print(f"| throughput, burst of {args.burst:,} messages from {args.lights} lights (msg/s taken in, until in "
-          f"InfluxDB) | "
-          f"{ours_rate:,.0f} | {peer_rate:,.0f} | {ours_rate / peer_rate:.2f} |")
-    print(f"| same, against the standard village's {VILLAGE_MSG_S:.1f} msg/s | {ours_rate / VILLAGE_MSG_S:,.0f}x "
-          f"| {peer_rate / VILLAGE_MSG_S:,.0f}x | |")
-    print(f"| burst: each light's last reading in InfluxDB | {tp['ours_last_ok']:.0f} of {tp['lights']:.0f} | "
-          f"{tp['peer_last_ok']:.0f} of {tp['lights']:.0f} | |")
-    print(f"| burst: messages left as points (peer: one point per message, second-precision timestamps; "
-          f"ours: one sample per light per interval by design) | n/a | {tp['peer_stored']:,.0f} of {args.burst:,} "
-          f"({tp['peer_disconnects']:.0f} broker disconnects) | |")
-    print(f"| InfluxDB restarted mid-stream ({args.rate:g} msg/s, {args.stream_s:g} s, 6 s down): data lost | "
-          f"{ours_missing:,} of {rs['ours_expected']:,} interval samples; last reading of "
-          f"{rs['ours_last_ok']:.0f}/{rs['lights']:.0f} lights kept | {peer_lost:,.0f} of {rs['published']:,.0f} "
-          f"messages ({100 * peer_lost / rs['published']:.1f} %), {rs['peer_restarts']:.0f} restarts | |")
+    print(
+        f"| throughput, burst of {args.burst:,} messages from {args.lights} lights (msg/s taken in, until in "
+        f"InfluxDB) | "
+        f"{ours_rate:,.0f} | {peer_rate:,.0f} | {ours_rate / peer_rate:.2f} |"
+    )
+    print(
+        f"| same, against the standard village's {VILLAGE_MSG_S:.1f} msg/s | {ours_rate / VILLAGE_MSG_S:,.0f}x "
+        f"| {peer_rate / VILLAGE_MSG_S:,.0f}x | |"
+    )
+    print(
+        f"| burst: each light's last reading in InfluxDB | {tp['ours_last_ok']:.0f} of {tp['lights']:.0f} | "
+        f"{tp['peer_last_ok']:.0f} of {tp['lights']:.0f} | |"
+    )
+    print(
+        f"| burst: messages left as points (peer: one point per message, second-precision timestamps; "
+        f"ours: one sample per light per interval by design) | n/a | {tp['peer_stored']:,.0f} of {args.burst:,} "
+        f"({tp['peer_disconnects']:.0f} broker disconnects) | |"
+    )
+    print(
+        f"| InfluxDB restarted mid-stream ({args.rate:g} msg/s, {args.stream_s:g} s, 6 s down): data lost | "
+        f"{ours_missing:,} of {rs['ours_expected']:,} interval samples; last reading of "
+        f"{rs['ours_last_ok']:.0f}/{rs['lights']:.0f} lights kept | {peer_lost:,.0f} of {rs['published']:,.0f} "
+        f"messages ({100 * peer_lost / rs['published']:.1f} %), {rs['peer_restarts']:.0f} restarts | |"
+    )
 
 
 if __name__ == "__main__":

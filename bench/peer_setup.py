@@ -33,8 +33,17 @@ def ensure_peer(venv: Path) -> Path:
     exe = venv / "bin" / "mqtt2influxdb"
     if not exe.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", PEER,
-                        *PEER_DEPS], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PEER,
+                *PEER_DEPS,
+            ],
+            check=True,
+        )
     return exe
 
 
@@ -65,7 +74,9 @@ points:
 """)
 
 
-def gateway_config(path: Path, work: Path, mqtt_port: int, influx_url: str, database: str, lights: int) -> None:
+def gateway_config(
+    path: Path, work: Path, mqtt_port: int, influx_url: str, database: str, lights: int
+) -> None:
     work.mkdir(parents=True, exist_ok=True)
     inventory = work / "inventory.csv"
     rows = ["id,device,channel,format,zone,latitude,longitude,rated_w,report_s"]
@@ -74,7 +85,7 @@ def gateway_config(path: Path, work: Path, mqtt_port: int, influx_url: str, data
     inventory.write_text("\n".join(rows) + "\n")
     now = dt.datetime.now(ZoneInfo(TZ))
     on, off = (now - dt.timedelta(hours=3)).strftime("%H:%M"), (now + dt.timedelta(hours=3)).strftime("%H:%M")
-    path.write_text(f"""state_dir = "{work / 'state'}"
+    path.write_text(f"""state_dir = "{work / "state"}"
 [site]
 village = "bench"
 gateway = "bench-gw"
@@ -88,7 +99,7 @@ host = "127.0.0.1"
 port = {mqtt_port}
 client_id = "bench-gateway"
 [buffer]
-path = "{work / 'buffer.sqlite'}"
+path = "{work / "buffer.sqlite"}"
 [forwarder]
 backoff_initial_s = 0.5
 backoff_max_s = 2.0
@@ -165,7 +176,7 @@ def send_sentinel(port: int, kwh: float) -> None:
     pub.close()
 
 
-def wait_until(check, timeout: float, what: str) -> float:  # noqa: ANN001
+def wait_until(check, timeout: float, what: str) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -187,7 +198,7 @@ def ours_has(client: InfluxClient, kwh: float) -> bool:
     return bool(rows) and abs(rows[0]["last"] - kwh) < 1e-6
 
 
-def warm_up(port: int, ready, what: str) -> None:  # noqa: ANN001
+def warm_up(port: int, ready, what: str) -> None:
     """Send the warm-up sentinel until ``ready()``: the system is subscribed and writing."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -200,7 +211,7 @@ def warm_up(port: int, ready, what: str) -> None:  # noqa: ANN001
     raise TimeoutError(f"{what} never became ready")
 
 
-def settled(count) -> int:  # noqa: ANN001
+def settled(count) -> int:
     """``count()`` once it stopped growing for 3 s (a backlog drains newest-first in part, see live_share)."""
     last, since = -1, time.monotonic()
     while time.monotonic() - since < 3.0:
@@ -233,8 +244,9 @@ class Supervised:
         while not self._stop.is_set():
             self.restarts += 1
             with self.log.open("ab") as out:
-                self._proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL)
+                self._proc = subprocess.Popen(
+                    self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
             self._proc.wait()
             self._stop.wait(1.0)
 
@@ -248,8 +260,13 @@ class Supervised:
 
 def start_ours(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

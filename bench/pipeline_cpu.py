@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loads import PROVINCE, STANDARD_VILLAGE, Load, per_day, village_points  # noqa: E402
+from loads import PROVINCE, STANDARD_VILLAGE, Load, per_day, village_points
 
-from edge.buffer import Buffer  # noqa: E402
-from edge.pipeline import encode_for_buffer  # noqa: E402
-from thonminh.contract import Point  # noqa: E402
-from thonminh.lineprotocol import encode_untimed  # noqa: E402
+from edge.buffer import Buffer
+from edge.pipeline import encode_for_buffer
+from thonminh.contract import Point
+from thonminh.lineprotocol import encode_untimed
 
 #: Seconds of each load per round: about 20,000 points either way.
 SECONDS = {STANDARD_VILLAGE.name: 6 * 3600, PROVINCE.name: 600}
@@ -71,15 +71,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print("| load | points a day | points a round | encode only, CPU per point | encode + commit, CPU per point "
-          "| share of a core at the load's rate |")
+    print(
+        "| load | points a day | points a round | encode only, CPU per point | encode + commit, CPU per point "
+        "| share of a core at the load's rate |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="thonminh-cpu-") as tmp:
         for load in (STANDARD_VILLAGE, PROVINCE):
             day = per_day(load)
             count, encode_us, commit_us = measure(load, args.rounds, Path(tmp))
             share = day / 86_400 * commit_us / 1e6 * 100
-            print(f"| {load.name} | {day:,} | {count:,} | {encode_us:.1f} us | {commit_us:.1f} us | {share:.3f} % |")
+            print(
+                f"| {load.name} | {day:,} | {count:,} | {encode_us:.1f} us | {commit_us:.1f} us | {share:.3f} % |"
+            )
 
 
 if __name__ == "__main__":

@@ -29,18 +29,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_backfill import village_points  # noqa: E402
+from pipeline_backfill import village_points
 
-from edge.buffer import Buffer  # noqa: E402
-from edge.clock import Clock  # noqa: E402
-from edge.config import ForwarderSettings  # noqa: E402
-from edge.forwarder import Forwarder  # noqa: E402
-from edge.pipeline import Pipeline  # noqa: E402
-from edge.stats import Stats  # noqa: E402
-from lab.localservices import InfluxDBServer  # noqa: E402
-from thonminh.contract import Point  # noqa: E402
-from thonminh.influx import InfluxClient, InfluxV1Writer  # noqa: E402
-from thonminh.lineprotocol import encode_line  # noqa: E402
+from edge.buffer import Buffer
+from edge.clock import Clock
+from edge.config import ForwarderSettings
+from edge.forwarder import Forwarder
+from edge.pipeline import Pipeline
+from edge.stats import Stats
+from lab.localservices import InfluxDBServer
+from thonminh.contract import Point
+from thonminh.influx import InfluxClient, InfluxV1Writer
+from thonminh.lineprotocol import encode_line
 
 CHUNK = 500
 EMITTERS = 4
@@ -62,17 +62,20 @@ def batch_size(lines: list[str], settings: ForwarderSettings) -> int:
     return max(1, min(settings.batch_points, int(settings.batch_bytes // average)))
 
 
-def raw(client: InfluxClient, lines: list[str], batch: int, concurrency: int, *, database: str = "raw") -> float:
+def raw(
+    client: InfluxClient, lines: list[str], batch: int, concurrency: int, *, database: str = "raw"
+) -> float:
     client.create_database(database)
-    bodies = ["\n".join(lines[i:i + batch]) for i in range(0, len(lines), batch)]
+    bodies = ["\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(lambda body: client.write(body, database=database), bodies))
     return len(lines) / (time.perf_counter() - start)
 
 
-async def pipeline_rate(client: InfluxClient, points: list[Point], workdir: Path, *, forward: bool,
-                        database: str | None = None) -> float:
+async def pipeline_rate(
+    client: InfluxClient, points: list[Point], workdir: Path, *, forward: bool, database: str | None = None
+) -> float:
     database = database or ("pipeline" if forward else "unused")
     client.create_database(database)
     buffer = Buffer(workdir / f"{database}.sqlite", max_bytes=4 * 1024**3)
@@ -83,7 +86,7 @@ async def pipeline_rate(client: InfluxClient, points: list[Point], workdir: Path
     tasks = [asyncio.create_task(pipeline.run())]
     if forward:
         tasks.append(asyncio.create_task(forwarder.run(stop, pipeline.committed)))
-    chunks = [points[i:i + CHUNK] for i in range(0, len(points), CHUNK)]
+    chunks = [points[i : i + CHUNK] for i in range(0, len(points), CHUNK)]
 
     async def emitter(k: int) -> None:
         for chunk in chunks[k::EMITTERS]:
@@ -124,26 +127,35 @@ def main() -> None:
             rounds = []
             for k in range(args.rounds):  # alternate, so both sides see the same machine
                 limit = raw(client, lines, batch, settings.concurrency, database=f"raw{k}")
-                end_to_end = asyncio.run(pipeline_rate(client, points, Path(tmp), forward=True,
-                                                       database=f"pipeline{k}"))
+                end_to_end = asyncio.run(
+                    pipeline_rate(client, points, Path(tmp), forward=True, database=f"pipeline{k}")
+                )
                 rounds.append((end_to_end, limit, os.getloadavg()[0]))
             into_buffer = asyncio.run(pipeline_rate(client, points, Path(tmp), forward=False))
         finally:
             server.stop()
-    print(f"{len(points):,} village points ({sum(map(len, lines)) / len(lines):.0f} bytes a line), "
-          f"{batch} points a batch, {settings.concurrency} batches in flight; {args.rounds} rounds, each the raw "
-          "limit then the pipeline, one after the other in one run.\n")
+    print(
+        f"{len(points):,} village points ({sum(map(len, lines)) / len(lines):.0f} bytes a line), "
+        f"{batch} points a batch, {settings.concurrency} batches in flight; {args.rounds} rounds, each the raw "
+        "limit then the pipeline, one after the other in one run.\n"
+    )
     print("| figure | measured | raw /write limit | ratio (target >= 0.5 end to end) |")
     print("| --- | --- | --- | --- |")
     for k, (end_to_end, limit, load) in enumerate(rounds, 1):
-        print(f"| round {k}: pipeline end to end (emit, commit, forward, ack), load {load:.1f} "
-              f"| {end_to_end:,.0f} points/s | {limit:,.0f} points/s | {end_to_end / limit:.2f} |")
+        print(
+            f"| round {k}: pipeline end to end (emit, commit, forward, ack), load {load:.1f} "
+            f"| {end_to_end:,.0f} points/s | {limit:,.0f} points/s | {end_to_end / limit:.2f} |"
+        )
     ratios = sorted(e / lim for e, lim, _ in rounds)
     middle = rounds[[e / lim for e, lim, _ in rounds].index(ratios[len(ratios) // 2])]
-    print(f"| **median round: pipeline end to end** | {middle[0]:,.0f} points/s | {middle[1]:,.0f} points/s "
-          f"| {ratios[len(ratios) // 2]:.2f} |")
-    print(f"| into the buffer only (encode + group commit), after the rounds | {into_buffer:,.0f} points/s "
-          f"| {middle[1]:,.0f} points/s (median round) | {into_buffer / middle[1]:.2f} |")
+    print(
+        f"| **median round: pipeline end to end** | {middle[0]:,.0f} points/s | {middle[1]:,.0f} points/s "
+        f"| {ratios[len(ratios) // 2]:.2f} |"
+    )
+    print(
+        f"| into the buffer only (encode + group commit), after the rounds | {into_buffer:,.0f} points/s "
+        f"| {middle[1]:,.0f} points/s (median round) | {into_buffer / middle[1]:.2f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Each gateway writes its village's points at the contract's cadences (uplinks every 10 s on two links, modem
 30 s, Wi-Fi 60 s, every street light 60 s, self-metrics 60 s), compressed in time: ``--hours`` of village time
 per gateway, sent as fast as InfluxDB takes it in batches of 500 points (ten minutes of a village), each
-gateway from its own thread and HTTP connection, retrying with backoff like the forwarder. The lines are built before the clock starts (a gateway
+gateway from its own thread and HTTP connection, retrying with backoff like the forwarder. The lines are
+built before the clock starts (a gateway
 encodes on its own Pi; what is measured is the central InfluxDB). Then the criteria service's
 ``rollup_criteria`` (its plain functions, no HTTP) answers every criterion for every village of the province.
 
@@ -29,11 +30,11 @@ from server import verdicts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab.localservices import InfluxDBServer  # noqa: E402
-from thonminh.contract import Point, site_tags  # noqa: E402
-from thonminh.errors import InfluxConnectionError, InfluxServerError  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.lineprotocol import encode_line  # noqa: E402
+from lab.localservices import InfluxDBServer
+from thonminh.contract import Point, site_tags
+from thonminh.errors import InfluxConnectionError, InfluxServerError
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 PROVINCE_VILLAGES = 2_000
 NATIONAL_VILLAGES = 70_000
@@ -56,21 +57,26 @@ class BenchInflux(InfluxDBServer):
     def prepare(self) -> None:
         super().prepare()
         text = self.config_path.read_text().replace(
-            "  wal-fsync-delay = \"0s\"\n",
-            "  wal-fsync-delay = \"0s\"\n  cache-snapshot-write-cold-duration = \"1s\"\n"
-            "  compact-full-write-cold-duration = \"3s\"\n  max-concurrent-compactions = 1\n",
+            '  wal-fsync-delay = "0s"\n',
+            '  wal-fsync-delay = "0s"\n  cache-snapshot-write-cold-duration = "1s"\n'
+            '  compact-full-write-cold-duration = "3s"\n  max-concurrent-compactions = 1\n',
         )
         self.config_path.write_text(text)
 
 
 def village_lines(i: int, start_ms: int, hours: float, lights: int, rng: random.Random) -> list[str]:
     """One gateway's points, each series' tags and fields checked by the contract's encoder once."""
-    tags = site_tags(f"v{i:05d}", f"gw{i:05d}", commune=f"c{i // 10:04d}", district=f"d{i // 100:03d}",
-                     province="bac-giang")
+    tags = site_tags(
+        f"v{i:05d}",
+        f"gw{i:05d}",
+        commune=f"c{i // 10:04d}",
+        district=f"d{i // 100:03d}",
+        province="bac-giang",
+    )
     end_ms = start_ms + int(hours * 3_600_000)
     out: list[str] = []
 
-    def series(measurement: str, extra: dict[str, str], step_s: int, fields) -> None:  # noqa: ANN001
+    def series(measurement: str, extra: dict[str, str], step_s: int, fields) -> None:
         t = start_ms + step_s * 1000
         first = True
         while t <= end_ms:
@@ -83,33 +89,87 @@ def village_lines(i: int, start_ms: int, hours: float, lights: int, rng: random.
             t += step_s * 1000
 
     for link in ("fiber", "4g"):
-        series("uplink", {"link": link}, 10, lambda t, link=link: {
-            "up": 1, "up_s": 10.0, "observed_s": 10.0, "rtt_ms": round(rng.gauss(9 if link == "fiber" else 45, 2), 2),
-            "loss_pct": 0.0, "targets_ok": 3, "targets_total": 3, "active": int(link == "fiber")})
-    series("modem", {"link": "4g", "modem": "ec25"}, 30, lambda t: {
-        "registered": 1, "reg_state": "home", "operator": "Viettel", "access_tech": "LTE",
-        "rsrp_dbm": float(rng.randint(-105, -85)), "rsrq_db": float(rng.randint(-12, -6)),
-        "sinr_db": float(rng.randint(5, 20)), "sim": "ready"})
-    series("wifi", {"ap": "cultural-house"}, 60, lambda t: {
-        "ap_up": 1, "up_s": 60.0, "observed_s": 60.0, "clients": rng.randint(0, 12),
-        "rx_bytes": rng.randint(0, 5_000_000), "tx_bytes": rng.randint(0, 20_000_000)})
+        series(
+            "uplink",
+            {"link": link},
+            10,
+            lambda t, link=link: {
+                "up": 1,
+                "up_s": 10.0,
+                "observed_s": 10.0,
+                "rtt_ms": round(rng.gauss(9 if link == "fiber" else 45, 2), 2),
+                "loss_pct": 0.0,
+                "targets_ok": 3,
+                "targets_total": 3,
+                "active": int(link == "fiber"),
+            },
+        )
+    series(
+        "modem",
+        {"link": "4g", "modem": "ec25"},
+        30,
+        lambda t: {
+            "registered": 1,
+            "reg_state": "home",
+            "operator": "Viettel",
+            "access_tech": "LTE",
+            "rsrp_dbm": float(rng.randint(-105, -85)),
+            "rsrq_db": float(rng.randint(-12, -6)),
+            "sinr_db": float(rng.randint(5, 20)),
+            "sim": "ready",
+        },
+    )
+    series(
+        "wifi",
+        {"ap": "cultural-house"},
+        60,
+        lambda t: {
+            "ap_up": 1,
+            "up_s": 60.0,
+            "observed_s": 60.0,
+            "clients": rng.randint(0, 12),
+            "rx_bytes": rng.randint(0, 5_000_000),
+            "tx_bytes": rng.randint(0, 20_000_000),
+        },
+    )
     for n in range(lights):
         energy = [100.0 + n]
 
-        def light(t: int, energy=energy) -> dict[str, object]:  # noqa: ANN001
+        def light(t: int, energy=energy) -> dict[str, object]:
             lit = (t // 3_600_000) % 24 >= 11  # UTC 11-23 h = local evening and night
             energy[0] += 0.001 if lit else 0.0
-            return {"on": int(lit), "online": 1, "expected_on": int(lit), "observed_s": 60.0,
-                    "expected_on_s": 60.0 if lit else 0.0, "lit_when_expected_s": 60.0 if lit else 0.0,
-                    "ok_s": 60.0, "power_w": round(rng.uniform(35, 37), 1) if lit else 0.4,
-                    "energy_kwh": round(energy[0], 3), "fault": ""}
+            return {
+                "on": int(lit),
+                "online": 1,
+                "expected_on": int(lit),
+                "observed_s": 60.0,
+                "expected_on_s": 60.0 if lit else 0.0,
+                "lit_when_expected_s": 60.0 if lit else 0.0,
+                "ok_s": 60.0,
+                "power_w": round(rng.uniform(35, 37), 1) if lit else 0.4,
+                "energy_kwh": round(energy[0], 3),
+                "fault": "",
+            }
 
         series("streetlight", {"light": f"l{n:03d}", "zone": f"z{n % 4}"}, 60, light)
     uptime = [0.0]
-    series("gateway", {}, 60, lambda t: {
-        "uptime_s": uptime.__setitem__(0, uptime[0] + 60) or uptime[0], "buffer_points": 0, "buffer_bytes": 0,
-        "forwarded_total": 0, "dropped_total": 0, "rejected_total": 0, "lag_s": 1.0, "clock_synced": 1,
-        "cpu_temp_c": 50.0, "version": "0.1.0"})
+    series(
+        "gateway",
+        {},
+        60,
+        lambda t: {
+            "uptime_s": uptime.__setitem__(0, uptime[0] + 60) or uptime[0],
+            "buffer_points": 0,
+            "buffer_bytes": 0,
+            "forwarded_total": 0,
+            "dropped_total": 0,
+            "rejected_total": 0,
+            "lag_s": 1.0,
+            "clock_synced": 1,
+            "cpu_temp_c": 50.0,
+            "version": "0.1.0",
+        },
+    )
     return out
 
 
@@ -144,7 +204,7 @@ def write_all(url: str, database: str, per_gateway: list[list[str]]) -> tuple[fl
                     backoff = 0.5
                     for _ in range(20):
                         try:
-                            client.write(lines[i:i + BATCH])
+                            client.write(lines[i : i + BATCH])
                             break
                         except (InfluxServerError, InfluxConnectionError):
                             with lock:
@@ -195,16 +255,32 @@ def rollup(url: str, database: str, start_ms: int, end_ms: int) -> tuple[str, fl
         from server.rollups import Rollups
         from server.service import Service
 
-        config = ServerConfig.model_validate({
-            "influxdb": {"url": url, "database": database, "timeout_s": 300},
-            "rollups": {"enabled": False}, "auth": {"read_keys": {"bench": "b" * 20}},
-            "max_buckets": 100_000,
-        })
+        config = ServerConfig.model_validate(
+            {
+                "influxdb": {"url": url, "database": database, "timeout_s": 300},
+                "rollups": {"enabled": False},
+                "auth": {"read_keys": {"bench": "b" * 20}},
+                "max_buckets": 100_000,
+            }
+        )
         client = config.influxdb.client()
-        rollups = Rollups(client, database=database, source_rp=None, rollup_rp="thonminh_1h", mode="write",
-                          late_window_h=6, backfill_days=1, reconcile_days=1, create_retention_policy=False)
-        service = Service(config, Reader(client, rollups, zone=config.zone, use_rollups=False), rollups,
-                          load_criteria(config.criteria_file))
+        rollups = Rollups(
+            client,
+            database=database,
+            source_rp=None,
+            rollup_rp="thonminh_1h",
+            mode="write",
+            late_window_h=6,
+            backfill_days=1,
+            reconcile_days=1,
+            create_retention_policy=False,
+        )
+        service = Service(
+            config,
+            Reader(client, rollups, zone=config.zone, use_rollups=False),
+            rollups,
+            load_criteria(config.criteria_file),
+        )
         t0 = time.perf_counter()
         out = verdicts.rollup_criteria(service, Scope(province="bac-giang"), start, end)
         return "criteria service rollup_criteria()", time.perf_counter() - t0, len(out.villages)
@@ -212,9 +288,11 @@ def rollup(url: str, database: str, start_ms: int, end_ms: int) -> tuple[str, fl
         print(f"(criteria service not importable: {err}; timing the equivalent InfluxQL)", file=sys.stderr)
     with InfluxClient(url, database=database, timeout=300) as client:
         tf = f"time >= {start_ms}ms AND time <= {end_ms}ms AND \"province\" = 'bac-giang'"
-        q = (f'SELECT sum("up_s"), sum("observed_s") FROM "uplink" WHERE {tf} GROUP BY "village", "link"; '
-             f'SELECT sum("up_s"), sum("observed_s") FROM "wifi" WHERE {tf} GROUP BY "village"; '
-             f'SELECT sum("lit_when_expected_s"), sum("expected_on_s") FROM "streetlight" WHERE {tf} GROUP BY "village"')
+        q = (
+            f'SELECT sum("up_s"), sum("observed_s") FROM "uplink" WHERE {tf} GROUP BY "village", "link"; '
+            f'SELECT sum("up_s"), sum("observed_s") FROM "wifi" WHERE {tf} GROUP BY "village"; '
+            f'SELECT sum("lit_when_expected_s"), sum("expected_on_s") FROM "streetlight" WHERE {tf} GROUP BY "village"'
+        )
         t0 = time.perf_counter()
         results = client.query(q)
         return "equivalent InfluxQL sums", time.perf_counter() - t0, len(results[2].series)
@@ -289,25 +367,40 @@ def main() -> int:
     lat = sorted(latencies)
     p99 = lat[int(0.99 * (len(lat) - 1))]
 
-    print(f"{args.gateways} gateways x {args.hours:g} h of village time, {args.lights} lights/village: "
-          f"{points:,} points ({fields_per_point:.1f} fields/point), lines built in {build_s:.1f} s; "
-          f"InfluxDB {server.name} on this machine ({how} for the roll-up)\n")
+    print(
+        f"{args.gateways} gateways x {args.hours:g} h of village time, {args.lights} lights/village: "
+        f"{points:,} points ({fields_per_point:.1f} fields/point), lines built in {build_s:.1f} s; "
+        f"InfluxDB {server.name} on this machine ({how} for the roll-up)\n"
+    )
     print("| figure | measured | need: province (2,000 villages) | ratio | need: national (70,000) | ratio |")
     print("| --- | --- | --- | --- | --- | --- |")
-    print(f"| write throughput, points/s (one InfluxDB) | {rate:,.0f} | {province_need:,.0f} | "
-          f"{rate / province_need:.1f}x | {national_need:,.0f} | {rate / national_need:.2f}x |")
-    print(f"| village time written per wall second | {args.gateways * args.hours * 3600 / wall:,.0f} village-s/s | "
-          f"{PROVINCE_VILLAGES:,} village-s/s | {args.gateways * args.hours * 3600 / wall / PROVINCE_VILLAGES:.1f}x | "
-          f"{NATIONAL_VILLAGES:,} | {args.gateways * args.hours * 3600 / wall / NATIONAL_VILLAGES:.2f}x |")
-    print(f"| write batch latency p50 / p99 ({BATCH} points, with retries) | {statistics.median(lat) * 1000:.0f} / "
-          f"{p99 * 1000:.0f} ms | | | | |")
+    print(
+        f"| write throughput, points/s (one InfluxDB) | {rate:,.0f} | {province_need:,.0f} | "
+        f"{rate / province_need:.1f}x | {national_need:,.0f} | {rate / national_need:.2f}x |"
+    )
+    print(
+        f"| village time written per wall second | {args.gateways * args.hours * 3600 / wall:,.0f} village-s/s | "
+        f"{PROVINCE_VILLAGES:,} village-s/s | {args.gateways * args.hours * 3600 / wall / PROVINCE_VILLAGES:.1f}x | "
+        f"{NATIONAL_VILLAGES:,} | {args.gateways * args.hours * 3600 / wall / NATIONAL_VILLAGES:.2f}x |"
+    )
+    print(
+        f"| write batch latency p50 / p99 ({BATCH} points, with retries) | {statistics.median(lat) * 1000:.0f} / "
+        f"{p99 * 1000:.0f} ms | | | | |"
+    )
     print(f"| batches retried after InfluxDB 500/timeout | {retries} of {len(lat)} | | | | |")
     print(f"| influxd peak resident memory | {peak[0]:,.0f} MB | guard {RSS_LIMIT_MB:,} MB | | | |")
-    print(f"| storage, bytes per point on disk (TSM, WAL left {wal / 1e6:.1f} MB) | {bytes_per_point:.1f} | | | | |")
-    print(f"| storage per year | {per_village * year_s * bytes_per_point / 1e9:.2f} GB/village | "
-          f"{province_need * year_s * bytes_per_point / 1e12:.2f} TB | | {national_need * year_s * bytes_per_point / 1e12:.1f} TB | |")
-    print(f"| criteria roll-up, all criteria x {villages} villages over {args.hours:g} h | {rollup_s:.2f} s | "
-          f"interactive limit 10 s | {10 / rollup_s:.1f}x | | |")
+    print(
+        f"| storage, bytes per point on disk (TSM, WAL left {wal / 1e6:.1f} MB) | {bytes_per_point:.1f} | | | | |"
+    )
+    print(
+        f"| storage per year | {per_village * year_s * bytes_per_point / 1e9:.2f} GB/village | "
+        f"{province_need * year_s * bytes_per_point / 1e12:.2f} TB | | "
+        f"{national_need * year_s * bytes_per_point / 1e12:.1f} TB | |"
+    )
+    print(
+        f"| criteria roll-up, all criteria x {villages} villages over {args.hours:g} h | {rollup_s:.2f} s | "
+        f"interactive limit 10 s | {10 / rollup_s:.1f}x | | |"
+    )
     return 0
 
 

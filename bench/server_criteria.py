@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import server_seed  # noqa: E402
-import uvicorn  # noqa: E402
+import httpx
+import server_seed
+import uvicorn
 
-from lab.localservices import InfluxDBServer, free_port  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.config import ServerConfig  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from lab.localservices import InfluxDBServer, free_port
+from server.app import create_app
+from server.config import ServerConfig
+from thonminh.influx import InfluxClient
 
 KEY = "bench-key-0123456789abcdef"
 LIMITS = {"village": 0.150, "province": 3.0}
@@ -46,7 +46,8 @@ class BenchInflux(InfluxDBServer):
             '  wal-fsync-delay = "0s"\n',
             '  wal-fsync-delay = "0s"\n  cache-max-memory-size = "4g"\n  cache-snapshot-memory-size = "256m"\n'
             # data hours old is compacted TSM in real life: let the bulk load get there within the run
-            '  cache-snapshot-write-cold-duration = "2s"\n  compact-full-write-cold-duration = "5s"\n')
+            '  cache-snapshot-write-cold-duration = "2s"\n  compact-full-write-cold-duration = "5s"\n',
+        )
         self.config_path.write_text(text)
 
 
@@ -97,14 +98,19 @@ def run(args: argparse.Namespace, influx: InfluxDBServer) -> int:
     t0 = time.perf_counter()
     points = server_seed.seed(admin, plan)
     seed_s = time.perf_counter() - t0
-    print(f"seeded {points:,} points for {args.villages} villages x {args.days} days in {seed_s:.0f} s "
-          f"({points / seed_s:,.0f} points/s)", file=sys.stderr)
+    print(
+        f"seeded {points:,} points for {args.villages} villages x {args.days} days in {seed_s:.0f} s "
+        f"({points / seed_s:,.0f} points/s)",
+        file=sys.stderr,
+    )
 
-    config = ServerConfig.model_validate({
-        "influxdb": {"url": influx.url, "database": database, "timeout_s": 120},
-        "auth": {"read_keys": {"bench": KEY}},
-        "rollups": {"background": False, "backfill_days": args.days + 2},
-    })
+    config = ServerConfig.model_validate(
+        {
+            "influxdb": {"url": influx.url, "database": database, "timeout_s": 120},
+            "auth": {"read_keys": {"bench": KEY}},
+            "rollups": {"background": False, "backfill_days": args.days + 2},
+        }
+    )
     client = RecordingClient(influx.url, database=database, timeout=120)
     app = create_app(config, client=client)
     rollups = app.state.rollups
@@ -152,35 +158,61 @@ def run(args: argparse.Namespace, influx: InfluxDBServer) -> int:
         s, r = statistics.median(service), statistics.median(raw)
         within = f"{s / limit:.2f} of the limit" if limit else ""
         ratio = f"{s / r:.2f}" if r > 0.001 else "no query (served from the hour's evaluation)"
-        rows.append(f"| {name} | {s * 1000:.0f} ms (p95 {sorted(service)[int(0.95 * (n - 1))] * 1000:.0f}) | "
-                    f"{f'{limit * 1000:.0f} ms' if limit else '-'} | {within} | {r * 1000:.0f} ms | {ratio} |")
+        rows.append(
+            f"| {name} | {s * 1000:.0f} ms (p95 {sorted(service)[int(0.95 * (n - 1))] * 1000:.0f}) | "
+            f"{f'{limit * 1000:.0f} ms' if limit else '-'} | {within} | {r * 1000:.0f} ms | {ratio} |"
+        )
 
     villages = [server_seed.village_name(i) for i in rng.sample(range(args.villages), min(args.villages, 50))]
     subset = [server_seed.village_name(i) for i in range(0, args.villages, 10)][:50]
-    measure("one village's criteria (30 d, village with Wi-Fi/lights/modem)",
-            [f"/villages/{v}/criteria" for v in subset], args.requests, LIMITS["village"])
-    measure("one village's criteria (30 d, any village)", [f"/villages/{v}/criteria" for v in villages],
-            args.requests, LIMITS["village"])
-    measure("one village's uptime, step=1d (30 d)", [f"/villages/{v}/uptime?step=1d" for v in villages],
-            args.requests, None)
+    measure(
+        "one village's criteria (30 d, village with Wi-Fi/lights/modem)",
+        [f"/villages/{v}/criteria" for v in subset],
+        args.requests,
+        LIMITS["village"],
+    )
+    measure(
+        "one village's criteria (30 d, any village)",
+        [f"/villages/{v}/criteria" for v in villages],
+        args.requests,
+        LIMITS["village"],
+    )
+    measure(
+        "one village's uptime, step=1d (30 d)",
+        [f"/villages/{v}/uptime?step=1d" for v in villages],
+        args.requests,
+        None,
+    )
     measure("one village's outages (30 d)", [f"/villages/{v}/outages" for v in villages], args.requests, None)
     province = plan.tags(0)["province"]
     # an explicit window is evaluated on every request: the cold path, held to the limit (the last 30 days to the
     # last whole hour, as the default windows are, so both read the same rollups)
     hour = int(time.time()) // 3600 * 3600
-    explicit = "&".join(f"{k}={datetime.fromtimestamp(t, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
-                        for k, t in (("start", hour - 30 * 86400), ("end", hour)))
-    measure(f"province roll-up, {args.villages} villages (explicit 30 d window, evaluated per request)",
-            [f"/criteria?province={province}&{explicit}"], args.rollup_requests, LIMITS["province"])
-    measure(f"province roll-up, {args.villages} villages (default windows: evaluated once an hour)",
-            [f"/criteria?province={province}"], args.rollup_requests, None)
+    explicit = "&".join(
+        f"{k}={datetime.fromtimestamp(t, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        for k, t in (("start", hour - 30 * 86400), ("end", hour))
+    )
+    measure(
+        f"province roll-up, {args.villages} villages (explicit 30 d window, evaluated per request)",
+        [f"/criteria?province={province}&{explicit}"],
+        args.rollup_requests,
+        LIMITS["province"],
+    )
+    measure(
+        f"province roll-up, {args.villages} villages (default windows: evaluated once an hour)",
+        [f"/criteria?province={province}"],
+        args.rollup_requests,
+        None,
+    )
     measure(f"villages list ({args.villages})", ["/villages"], args.rollup_requests, None)
     server.should_exit = True
     thread.join(timeout=10)
 
-    print(f"\nCriteria service, {args.villages} villages x {args.days} days ({points:,} points; seeded in "
-          f"{seed_s:.0f} s, rolled up in {rollup_s:.0f} s), InfluxDB 1.6 on this machine, service over HTTP on "
-          "loopback; bare = the same InfluxQL requests replayed one after another.\n")
+    print(
+        f"\nCriteria service, {args.villages} villages x {args.days} days ({points:,} points; seeded in "
+        f"{seed_s:.0f} s, rolled up in {rollup_s:.0f} s), InfluxDB 1.6 on this machine, service over HTTP on "
+        "loopback; bare = the same InfluxQL requests replayed one after another.\n"
+    )
     print("| measurement | service median | limit | share of limit | bare InfluxQL median | service / bare |")
     print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:

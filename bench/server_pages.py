@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import server_seed  # noqa: E402
-import uvicorn  # noqa: E402
-from server_criteria import BenchInflux  # noqa: E402
+import httpx
+import server_seed
+import uvicorn
+from server_criteria import BenchInflux
 
-from lab.localservices import free_port  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.config import ServerConfig  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from lab.localservices import free_port
+from server.app import create_app
+from server.config import ServerConfig
+from thonminh.influx import InfluxClient
 
 KEY = "bench-key-0123456789abcdef"
 LIMITS = {"village": 0.300, "overview": 2.0}
@@ -51,11 +51,15 @@ def row(name: str, times: list[float], limit: float | None) -> str:
     median = statistics.median(times)
     p95 = sorted(times)[int(0.95 * (len(times) - 1))]
     share = f"{median / limit:.2f}" if limit else "-"
-    return (f"| {name} | {median * 1000:.0f} ms (p95 {p95 * 1000:.0f}) | "
-            f"{f'{limit * 1000:.0f} ms' if limit else '-'} | {share} |")
+    return (
+        f"| {name} | {median * 1000:.0f} ms (p95 {p95 * 1000:.0f}) | "
+        f"{f'{limit * 1000:.0f} ms' if limit else '-'} | {share} |"
+    )
 
 
-def serve(config: ServerConfig, days: int, start_ms: int) -> tuple[uvicorn.Server, threading.Thread, str, float]:
+def serve(
+    config: ServerConfig, days: int, start_ms: int
+) -> tuple[uvicorn.Server, threading.Thread, str, float]:
     app = create_app(config)
     rollups = app.state.rollups
     t0 = time.perf_counter()
@@ -78,18 +82,21 @@ def run(args: argparse.Namespace, influx: BenchInflux) -> int:
     database = "thonminh"
     admin = InfluxClient(influx.url, database=database, timeout=600)
     admin.create_database(database)
-    plan = server_seed.SeedPlan(args.villages, args.days, int(time.time() * 1000) - 3_600_000,
-                                per_province=args.villages)
+    plan = server_seed.SeedPlan(
+        args.villages, args.days, int(time.time() * 1000) - 3_600_000, per_province=args.villages
+    )
     t0 = time.perf_counter()
     points = server_seed.seed(admin, plan)
     seed_s = time.perf_counter() - t0
     print(f"seeded {points:,} points in {seed_s:.0f} s", file=sys.stderr)
-    config = ServerConfig.model_validate({
-        "influxdb": {"url": influx.url, "database": database, "timeout_s": 120},
-        "auth": {"read_keys": {"bench": KEY}},
-        "rollups": {"background": False, "backfill_days": args.days + 2},
-        "villages": {server_seed.village_name(0): {"name": "Khả Lý Thượng", "public": True}},
-    })
+    config = ServerConfig.model_validate(
+        {
+            "influxdb": {"url": influx.url, "database": database, "timeout_s": 120},
+            "auth": {"read_keys": {"bench": KEY}},
+            "rollups": {"background": False, "backfill_days": args.days + 2},
+            "villages": {server_seed.village_name(0): {"name": "Khả Lý Thượng", "public": True}},
+        }
+    )
     server, thread, base, rollup_s = serve(config, args.days, plan.start_ms)
     print(f"rolled up in {rollup_s:.0f} s", file=sys.stderr)
     browser = httpx.Client(base_url=base, timeout=300)
@@ -99,20 +106,38 @@ def run(args: argparse.Namespace, influx: BenchInflux) -> int:
     full = server_seed.village_name(0)  # one village in ten has Wi-Fi, lights and a modem: this one does
     province = plan.tags(0)["province"]
     rows = [
-        row("village page (30 d, Wi-Fi, lights, modem)", timed(lambda: browser.get(f"/pages/villages/{full}"),
-                                                             args.requests), LIMITS["village"]),
-        row("  its criteria from the API alone", timed(lambda: api.get(f"/villages/{full}/criteria"),
-                                                       args.requests), None),
-        row("public status page (30 d)", timed(lambda: browser.get(f"/pages/status/{full}"), args.requests), None),
-        row(f"province overview, {args.villages} villages (30 d)",
-            timed(lambda: browser.get(f"/pages/?province={province}"), args.rollup_requests), LIMITS["overview"]),
-        row("  its roll-up from the API alone", timed(lambda: api.get(f"/criteria?province={province}"),
-                                                      args.rollup_requests), None),
+        row(
+            "village page (30 d, Wi-Fi, lights, modem)",
+            timed(lambda: browser.get(f"/pages/villages/{full}"), args.requests),
+            LIMITS["village"],
+        ),
+        row(
+            "  its criteria from the API alone",
+            timed(lambda: api.get(f"/villages/{full}/criteria"), args.requests),
+            None,
+        ),
+        row(
+            "public status page (30 d)",
+            timed(lambda: browser.get(f"/pages/status/{full}"), args.requests),
+            None,
+        ),
+        row(
+            f"province overview, {args.villages} villages (30 d)",
+            timed(lambda: browser.get(f"/pages/?province={province}"), args.rollup_requests),
+            LIMITS["overview"],
+        ),
+        row(
+            "  its roll-up from the API alone",
+            timed(lambda: api.get(f"/criteria?province={province}"), args.rollup_requests),
+            None,
+        ),
     ]
     server.should_exit = True
     thread.join(timeout=10)
-    print(f"\nPages, {args.villages} villages x {args.days} days ({points:,} points), InfluxDB on this machine, "
-          "the service over HTTP on loopback, signed in with a session cookie.\n")
+    print(
+        f"\nPages, {args.villages} villages x {args.days} days ({points:,} points), InfluxDB on this machine, "
+        "the service over HTTP on loopback, signed in with a session cookie.\n"
+    )
     print("| page | median | limit | share of limit |")
     print("| --- | --- | --- | --- |")
     print("\n".join(rows))

@@ -23,18 +23,18 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import loads  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+import loads
+from fastapi.testclient import TestClient
 
-from lab.localservices import InfluxDBServer  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.config import ServerConfig  # noqa: E402
-from server.report.data import village_dossier  # noqa: E402
-from server.report.month import parse_month  # noqa: E402
-from server.report.pdf import village_pdf  # noqa: E402
-from server.report.period import Period  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.lineprotocol import encode_lines  # noqa: E402
+from lab.localservices import InfluxDBServer
+from server.app import create_app
+from server.config import ServerConfig
+from server.report.data import village_dossier
+from server.report.month import parse_month
+from server.report.pdf import village_pdf
+from server.report.period import Period
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_lines
 
 KEY = "bench-key-0123456789abcdef"
 LIMIT_S = 5.0
@@ -91,11 +91,14 @@ def run(influx: InfluxDBServer, n: int) -> int:
     t0 = time.perf_counter()
     points = seed(client, start_ms - 86_400_000, 33)  # a day either side: the month's edges have neighbours
     seed_s = time.perf_counter() - t0
-    config = ServerConfig.model_validate({
-        "influxdb": {"url": influx.url, "database": "thonminh", "timeout_s": 120},
-        "auth": {"read_keys": {"bench": KEY}}, "rollups": {"background": False},
-        "villages": {"kha-ly-thuong": {"name": "Khả Lý Thượng"}},
-    })
+    config = ServerConfig.model_validate(
+        {
+            "influxdb": {"url": influx.url, "database": "thonminh", "timeout_s": 120},
+            "auth": {"read_keys": {"bench": KEY}},
+            "rollups": {"background": False},
+            "villages": {"kha-ly-thuong": {"name": "Khả Lý Thượng"}},
+        }
+    )
     app = create_app(config)
     village, month = loads.SITE["village"], f"{first:%Y-%m}"
     with TestClient(app) as http:
@@ -105,8 +108,9 @@ def run(influx: InfluxDBServer, n: int) -> int:
         rollup_s = time.perf_counter() - t0
 
         def dossier() -> bytes:
-            response = http.get(f"/api/v1/villages/{village}/report.pdf", params={"month": month},
-                                headers={"X-API-Key": KEY})
+            response = http.get(
+                f"/api/v1/villages/{village}/report.pdf", params={"month": month}, headers={"X-API-Key": KEY}
+            )
             assert response.status_code == 200, response.text
             return response.content
 
@@ -118,15 +122,21 @@ def run(influx: InfluxDBServer, n: int) -> int:
         data = timed(lambda: village_dossier(service, village, parsed), n)
         layout = timed(lambda: village_pdf(assembled, service.zone), n)
     median = statistics.median(total)
-    print(f"\nMonthly dossier of the standard village ({first:%m/%Y}, 31 days, {points:,} points seeded in "
-          f"{seed_s:.0f} s, rolled up in {rollup_s:.0f} s), InfluxDB 1.x on this machine, app in-process; "
-          f"the PDF is {size / 1024:.0f} KiB.\n")
+    print(
+        f"\nMonthly dossier of the standard village ({first:%m/%Y}, 31 days, {points:,} points seeded in "
+        f"{seed_s:.0f} s, rolled up in {rollup_s:.0f} s), InfluxDB 1.x on this machine, app in-process; "
+        f"the PDF is {size / 1024:.0f} KiB.\n"
+    )
     print("| measurement | median | limit | share of limit |")
     print("| --- | --- | --- | --- |")
-    print(f"| village dossier, GET report.pdf | {median:.2f} s (max {max(total):.2f}) | {LIMIT_S:.0f} s | "
-          f"{median / LIMIT_S:.2f} |")
-    print(f"| of which: the service's answers (month, 31 days, lighting per day) | {statistics.median(data):.2f} s "
-          "| - | - |")
+    print(
+        f"| village dossier, GET report.pdf | {median:.2f} s (max {max(total):.2f}) | {LIMIT_S:.0f} s | "
+        f"{median / LIMIT_S:.2f} |"
+    )
+    print(
+        f"| of which: the service's answers (month, 31 days, lighting per day) | {statistics.median(data):.2f} s "
+        "| - | - |"
+    )
     print(f"| of which: layout and PDF (ReportLab) | {statistics.median(layout):.2f} s | - | - |")
     return 0 if median < LIMIT_S else 1
 

@@ -32,8 +32,16 @@ def province_of(i: int, per_province: int) -> str:
 
 
 class SeedPlan:
-    def __init__(self, villages: int, days: int, end_ms: int, *, per_province: int = 1000, subset: int = 10,
-                 seed: int = 7) -> None:
+    def __init__(
+        self,
+        villages: int,
+        days: int,
+        end_ms: int,
+        *,
+        per_province: int = 1000,
+        subset: int = 10,
+        seed: int = 7,
+    ) -> None:
         self.villages = villages
         self.days = days
         self.end_ms = end_ms - end_ms % STEP_MS
@@ -43,8 +51,13 @@ class SeedPlan:
         self.seed = seed
 
     def tags(self, i: int) -> dict[str, str]:
-        return site_tags(village_name(i), f"gw{i:05d}", commune=f"c{i // 10:04d}", district=f"d{i // 100:03d}",
-                         province=province_of(i, self.per_province))
+        return site_tags(
+            village_name(i),
+            f"gw{i:05d}",
+            commune=f"c{i // 10:04d}",
+            district=f"d{i // 100:03d}",
+            province=province_of(i, self.per_province),
+        )
 
     def _prefix(self, point: Point) -> str:
         line = encode_line(point)  # validates the series once against the contract
@@ -57,8 +70,10 @@ class SeedPlan:
         gap = (rng.randrange(self.start_ms, self.end_ms), 86_400_000) if i % 20 == 7 else None
         for link in ("fiber", "4g"):
             prefix = self._prefix(Point("uplink", {**tags, "link": link}, {"up": 1, "observed_s": 300.0}, 0))
-            downs = [(t, t + rng.randrange(300_000, 4 * 3_600_000)) for t in
-                     (rng.randrange(self.start_ms, self.end_ms) for _ in range(rng.randrange(0, 4)))]
+            downs = [
+                (t, t + rng.randrange(300_000, 4 * 3_600_000))
+                for t in (rng.randrange(self.start_ms, self.end_ms) for _ in range(rng.randrange(0, 4)))
+            ]
             for t in times:
                 if gap and gap[0] <= t < gap[0] + gap[1]:
                     continue
@@ -82,14 +97,17 @@ class SeedPlan:
             yield f"{ap} ap_up=1i,up_s=300.0,observed_s=300.0,clients=4i {t}"
             yield f"{modem} registered=1i,rsrp_dbm={rsrp + rng.randrange(-6, 7)},sinr_db=9.0 {t}"
         for n in range(5):
-            light = self._prefix(Point("streetlight", {**tags, "light": f"L{n}", "zone": "main"},
-                                       {"observed_s": 900.0}, 0))
+            light = self._prefix(
+                Point("streetlight", {**tags, "light": f"L{n}", "zone": "main"}, {"observed_s": 900.0}, 0)
+            )
             for t in range(self.start_ms + 900_000, self.end_ms + 1, 900_000):
                 local_h = (t // 3_600_000 + 7) % 24
                 want = 900.0 if local_h >= 18 or local_h < 6 else 0.0
                 lit = 0.0 if n == 4 and int(tags["village"][1:]) % 3 == 0 else want  # a failed lamp
-                yield (f'{light} on={int(lit > 0)}i,online=1i,expected_on={int(want > 0)}i,observed_s=900.0,'
-                       f'expected_on_s={want},lit_when_expected_s={lit},ok_s={900.0 - want + lit},fault="" {t}')
+                yield (
+                    f"{light} on={int(lit > 0)}i,online=1i,expected_on={int(want > 0)}i,observed_s=900.0,"
+                    f'expected_on_s={want},lit_when_expected_s={lit},ok_s={900.0 - want + lit},fault="" {t}'
+                )
         daily = self._prefix(Point("wifi_daily", {**tags, "ap": "cultural-house"}, {"unique_users": 1}, 0))
         for day in range(self.days):
             yield f"{daily} unique_users={rng.randrange(5, 60)}i,sessions=80i {self.start_ms + day * 86_400_000}"
@@ -106,8 +124,11 @@ def seed(client: InfluxClient, plan: SeedPlan, *, batch_villages: int = 4, write
     with ThreadPoolExecutor(max_workers=writers) as pool:
         pending = []
         for first in range(0, plan.villages, batch_villages):
-            lines = [line for i in range(first, min(first + batch_villages, plan.villages))
-                     for line in plan.village_lines(i)]
+            lines = [
+                line
+                for i in range(first, min(first + batch_villages, plan.villages))
+                for line in plan.village_lines(i)
+            ]
             total += len(lines)
             pending.append(pool.submit(send, lines))
             if len(pending) > writers * 2:

@@ -37,9 +37,21 @@ def serve_targets() -> tuple[subprocess.Popen[str], dict[str, int]]:
     ports = {kind: free_port() for kind in ("tcp", "http")}
     ports["dns"] = free_port()  # a free TCP port number is almost always free for UDP too
     server = subprocess.Popen(
-        [sys.executable, "-m", "lab.simulate.targets", "--tcp", f"127.0.0.1:{ports['tcp']}",
-         "--http", f"127.0.0.1:{ports['http']}", "--dns", f"127.0.0.1:{ports['dns']}"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "lab.simulate.targets",
+            "--tcp",
+            f"127.0.0.1:{ports['tcp']}",
+            "--http",
+            f"127.0.0.1:{ports['http']}",
+            "--dns",
+            f"127.0.0.1:{ports['dns']}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert server.stdout is not None
     line = server.stdout.readline()
     if not line.startswith("ready"):
@@ -49,19 +61,41 @@ def serve_targets() -> tuple[subprocess.Popen[str], dict[str, int]]:
 
 def sources(ports: dict[str, int], interval_s: float) -> list[UplinkSource]:
     gateway = gateway_config_model().model_validate(
-        {"site": {"village": "bench", "gateway": "gw", "latitude": 21.0, "longitude": 106.0}})
+        {"site": {"village": "bench", "gateway": "gw", "latitude": 21.0, "longitude": 106.0}}
+    )
 
     async def emit(points: object) -> None:
         return None
 
-    ctx = gateway.source_context(UplinkSource, "sources.uplink[0]", emit=emit, logger=logging.getLogger("bench"),
-                                 state_dir=Path("/tmp"), now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic)
-    targets = [{"kind": "tcp", "host": "127.0.0.1", "port": ports["tcp"]},
-               {"kind": "http", "url": f"http://127.0.0.1:{ports['http']}/generate_204", "expect_status": 204},
-               {"kind": "dns", "host": "127.0.0.1", "port": ports["dns"], "query": "vnexpress.net"},
-               {"kind": "icmp", "host": "127.0.0.1"}]
-    return [UplinkSource(UplinkSource.Config(link=link, interface="lo", interval_s=interval_s, timeout_s=0.2 if interval_s < 1 else 1.0,
-                                             min_ok=4, targets=targets), ctx) for link in ("fiber", "4g")]
+    ctx = gateway.source_context(
+        UplinkSource,
+        "sources.uplink[0]",
+        emit=emit,
+        logger=logging.getLogger("bench"),
+        state_dir=Path("/tmp"),
+        now_ms=lambda: int(time.time() * 1000),
+        monotonic=time.monotonic,
+    )
+    targets = [
+        {"kind": "tcp", "host": "127.0.0.1", "port": ports["tcp"]},
+        {"kind": "http", "url": f"http://127.0.0.1:{ports['http']}/generate_204", "expect_status": 204},
+        {"kind": "dns", "host": "127.0.0.1", "port": ports["dns"], "query": "vnexpress.net"},
+        {"kind": "icmp", "host": "127.0.0.1"},
+    ]
+    return [
+        UplinkSource(
+            UplinkSource.Config(
+                link=link,
+                interface="lo",
+                interval_s=interval_s,
+                timeout_s=0.2 if interval_s < 1 else 1.0,
+                min_ok=4,
+                targets=targets,
+            ),
+            ctx,
+        )
+        for link in ("fiber", "4g")
+    ]
 
 
 async def tight(links: list[UplinkSource], cycles: int) -> float:
@@ -103,8 +137,10 @@ async def scheduled(links: list[UplinkSource], seconds: float) -> float:
 
 def row(name: str, per_cycle: float) -> str:
     per_hour = per_cycle * CYCLES_PER_HOUR
-    return (f"| {name} | {per_cycle * 1000:.2f} ms | {per_hour:.2f} s | {LIMIT_CPU_S_PER_HOUR:.0f} s | "
-            f"{per_hour / LIMIT_CPU_S_PER_HOUR:.3f} |")
+    return (
+        f"| {name} | {per_cycle * 1000:.2f} ms | {per_hour:.2f} s | {LIMIT_CPU_S_PER_HOUR:.0f} s | "
+        f"{per_hour / LIMIT_CPU_S_PER_HOUR:.3f} |"
+    )
 
 
 async def main() -> None:
@@ -119,8 +155,10 @@ async def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print("| uplink probing, 2 links x 4 targets | CPU per cycle (both links) | CPU per hour at 10 s "
-          "| limit (1% of a core) | ratio to limit |")
+    print(
+        "| uplink probing, 2 links x 4 targets | CPU per cycle (both links) | CPU per hour at 10 s "
+        "| limit (1% of a core) | ratio to limit |"
+    )
     print("| --- | --- | --- | --- | --- |")
     print(row(f"tight loop, {args.cycles} cycles", per_cycle_tight))
     print(row(f"agent-style schedule, {args.seconds:g} s at 0.25 s", per_cycle_sched))

@@ -52,7 +52,9 @@ def median_s(fn: Callable[[], object], repeat: int) -> float:
 
 
 def row(figure: str, value_s: float, against: str, other_s: float) -> None:
-    print(f"| {figure} | {value_s * 1000:.2f} ms | {against} | {other_s * 1000:.2f} ms | {value_s / other_s:.3g} |")
+    print(
+        f"| {figure} | {value_s * 1000:.2f} ms | {against} | {other_s * 1000:.2f} ms | {value_s / other_s:.3g} |"
+    )
 
 
 def main() -> None:
@@ -63,32 +65,67 @@ def main() -> None:
         ap.traffic(mac, 123_456, 7_654_321)
     ap.advance(600)
     s = ap.state
-    ubus, cli, dump = render_ubus_get_clients(s), render_hostapd_all_sta(s), render_iw_station_dump(s, "phy0-ap0")
+    ubus, cli, dump = (
+        render_ubus_get_clients(s),
+        render_hostapd_all_sta(s),
+        render_iw_station_dump(s, "phy0-ap0"),
+    )
     print("| figure | value | against | limit or peer | ratio |")
     print("| --- | --- | --- | --- | --- |")
     floor = median_s(lambda: json.loads(ubus), 30)
-    row(f"parse ubus get_clients, {STATIONS} stations", median_s(lambda: parse_ubus_clients(ubus), 30),
-        "json.loads of the same text", floor)
-    row(f"parse hostapd_cli all_sta, {STATIONS} stations", median_s(lambda: parse_hostapd_all_sta(cli), 30),
-        "json.loads of the ubus text", floor)
-    row(f"parse iw station dump, {STATIONS} stations", median_s(lambda: parse_iw_station_dump(dump), 30),
-        "json.loads of the ubus text", floor)
+    row(
+        f"parse ubus get_clients, {STATIONS} stations",
+        median_s(lambda: parse_ubus_clients(ubus), 30),
+        "json.loads of the same text",
+        floor,
+    )
+    row(
+        f"parse hostapd_cli all_sta, {STATIONS} stations",
+        median_s(lambda: parse_hostapd_all_sta(cli), 30),
+        "json.loads of the ubus text",
+        floor,
+    )
+    row(
+        f"parse iw station dump, {STATIONS} stations",
+        median_s(lambda: parse_iw_station_dump(dump), 30),
+        "json.loads of the ubus text",
+        floor,
+    )
 
     bin_dir = Path(install_fake_commands(tmp / "bin", ap.path))
-    bare = median_s(lambda: subprocess.run([bin_dir / "ubus", "call", "hostapd.phy0-ap0", "get_clients"],
-                                           capture_output=True, check=True), 10)
-    gateway = GatewayConfig(site=SiteConfig(village="bench", gateway="gw", latitude=21.0, longitude=106.0),
-                            state_dir=tmp / "state")
+    bare = median_s(
+        lambda: subprocess.run(
+            [bin_dir / "ubus", "call", "hostapd.phy0-ap0", "get_clients"], capture_output=True, check=True
+        ),
+        10,
+    )
+    gateway = GatewayConfig(
+        site=SiteConfig(village="bench", gateway="gw", latitude=21.0, longitude=106.0),
+        state_dir=tmp / "state",
+    )
     clock = {"mono": 0.0}
 
     async def emit(points: object) -> None:
         return None
 
-    ctx = gateway.source_context(WifiSource, "sources.wifi[0]", emit=emit, logger=logging.getLogger("bench"),
-                                 state_dir=tmp / "state", now_ms=lambda: int(time.time() * 1000),
-                                 monotonic=lambda: clock["mono"])
-    source = WifiSource(WifiConfig(command=str(bin_dir / "ubus"), interval_s=INTERVAL_S, timeout_s=TIMEOUT_S,
-                                   leases_file=str(tmp / "dhcp.leases")), ctx)
+    ctx = gateway.source_context(
+        WifiSource,
+        "sources.wifi[0]",
+        emit=emit,
+        logger=logging.getLogger("bench"),
+        state_dir=tmp / "state",
+        now_ms=lambda: int(time.time() * 1000),
+        monotonic=lambda: clock["mono"],
+    )
+    source = WifiSource(
+        WifiConfig(
+            command=str(bin_dir / "ubus"),
+            interval_s=INTERVAL_S,
+            timeout_s=TIMEOUT_S,
+            leases_file=str(tmp / "dhcp.leases"),
+        ),
+        ctx,
+    )
 
     async def polls(n: int) -> list[float]:
         await source.init()

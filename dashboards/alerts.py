@@ -77,18 +77,39 @@ class AlertRule:
             "maxDataPoints": 43200,
         }
         reduce = {
-            "refId": "B", "datasource": dict(_EXPR), "type": "reduce", "expression": "A",
-            "reducer": self.reducer, "settings": {"mode": "dropNN"},
+            "refId": "B",
+            "datasource": dict(_EXPR),
+            "type": "reduce",
+            "expression": "A",
+            "reducer": self.reducer,
+            "settings": {"mode": "dropNN"},
         }
         threshold = {
-            "refId": "C", "datasource": dict(_EXPR), "type": "threshold", "expression": "B",
+            "refId": "C",
+            "datasource": dict(_EXPR),
+            "type": "threshold",
+            "expression": "B",
             "conditions": [{"evaluator": {"type": self.op, "params": list(self.params)}}],
         }
         return [
-            {"refId": "A", "relativeTimeRange": {"from": self.lookback_s, "to": 0},
-             "datasourceUid": DATASOURCE_UID, "model": query},
-            {"refId": "B", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__", "model": reduce},
-            {"refId": "C", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__", "model": threshold},
+            {
+                "refId": "A",
+                "relativeTimeRange": {"from": self.lookback_s, "to": 0},
+                "datasourceUid": DATASOURCE_UID,
+                "model": query,
+            },
+            {
+                "refId": "B",
+                "relativeTimeRange": {"from": 0, "to": 0},
+                "datasourceUid": "__expr__",
+                "model": reduce,
+            },
+            {
+                "refId": "C",
+                "relativeTimeRange": {"from": 0, "to": 0},
+                "datasourceUid": "__expr__",
+                "model": threshold,
+            },
         ]
 
     def _common(self, lang: Lang) -> dict[str, Any]:
@@ -116,12 +137,26 @@ class AlertRule:
 
 def _uplink_down() -> AlertRule:
     # no successful probe cycle in the last 5 minutes: max(up) over the window is 0
-    q = Select(UPLINK, (agg("max", UPLINK, "up"),), group_tags=(*PLACE_LABELS, "link"), scope=(), window=trailing(300))
+    q = Select(
+        UPLINK,
+        (agg("max", UPLINK, "up"),),
+        group_tags=(*PLACE_LABELS, "link"),
+        scope=(),
+        window=trailing(300),
+    )
     return AlertRule(
-        "thonminh-uplink-down", Text("Mất kết nối quá 5 phút", "Uplink down for more than 5 minutes"),
-        q.render(), 300, "max", "lt", (1,), "0s",
-        Text("Đường truyền {{ $labels.link }} của thôn {{ $labels.village }} mất kết nối hơn 5 phút.",
-             "Uplink {{ $labels.link }} of {{ $labels.village }} has been down for more than 5 minutes."),
+        "thonminh-uplink-down",
+        Text("Mất kết nối quá 5 phút", "Uplink down for more than 5 minutes"),
+        q.render(),
+        300,
+        "max",
+        "lt",
+        (1,),
+        "0s",
+        Text(
+            "Đường truyền {{ $labels.link }} của thôn {{ $labels.village }} mất kết nối hơn 5 phút.",
+            "Uplink {{ $labels.link }} of {{ $labels.village }} has been down for more than 5 minutes.",
+        ),
         severity="critical",
     )
 
@@ -130,40 +165,85 @@ def _gateway_silent() -> AlertRule:
     # A silent series vanishes from a short window instead of reading 0, so look back a day in 5-minute buckets
     # filled with 0: the latest bucket is 0 while silent, and 10 minutes pending make "silent > 10 min".
     q = Select(
-        GATEWAY, (agg("count", GATEWAY, "uptime_s"),), group_tags=(*PLACE_LABELS, "gateway"),
-        time="5m", fill="0", scope=(), window=trailing(86400),
+        GATEWAY,
+        (agg("count", GATEWAY, "uptime_s"),),
+        group_tags=(*PLACE_LABELS, "gateway"),
+        time="5m",
+        fill="0",
+        scope=(),
+        window=trailing(86400),
     )
     return AlertRule(
-        "thonminh-gateway-silent", Text("Gateway im lặng quá 10 phút", "Gateway silent for more than 10 minutes"),
-        q.render(), 86400, "last", "lt", (1,), "10m",
-        Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} không gửi số liệu hơn 10 phút.",
-             "Gateway {{ $labels.gateway }} of {{ $labels.village }} has sent nothing for more than 10 minutes."),
+        "thonminh-gateway-silent",
+        Text("Gateway im lặng quá 10 phút", "Gateway silent for more than 10 minutes"),
+        q.render(),
+        86400,
+        "last",
+        "lt",
+        (1,),
+        "10m",
+        Text(
+            "Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} không gửi số liệu hơn 10 phút.",
+            "Gateway {{ $labels.gateway }} of {{ $labels.village }} has sent nothing for more than 10 minutes.",
+        ),
         severity="critical",
     )
 
 
 def _light_fault() -> AlertRule:
     by_light = (*PLACE_LABELS, "zone", "light")
-    latest = Select(STREETLIGHT, (agg("last", STREETLIGHT, "fault", "fault"),), group_tags=by_light, scope=(),
-                    window=trailing(1800))
-    q = Select(STREETLIGHT, (agg("count", STREETLIGHT, "fault"),), where=(field_value(STREETLIGHT, "fault", "!=", ""),),
-               group_tags=by_light, subquery=latest, window=trailing(1800))
+    latest = Select(
+        STREETLIGHT,
+        (agg("last", STREETLIGHT, "fault", "fault"),),
+        group_tags=by_light,
+        scope=(),
+        window=trailing(1800),
+    )
+    q = Select(
+        STREETLIGHT,
+        (agg("count", STREETLIGHT, "fault"),),
+        where=(field_value(STREETLIGHT, "fault", "!=", ""),),
+        group_tags=by_light,
+        subquery=latest,
+        window=trailing(1800),
+    )
     return AlertRule(
-        "thonminh-streetlight-fault", Text("Đèn đường bị lỗi", "Street-light fault"),
-        q.render(), 1800, "last", "gt", (0,), "10m",
-        Text("Đèn {{ $labels.light }} (khu {{ $labels.zone }}) của thôn {{ $labels.village }} đang lỗi.",
-             "Light {{ $labels.light }} (zone {{ $labels.zone }}) of {{ $labels.village }} reports a fault."),
+        "thonminh-streetlight-fault",
+        Text("Đèn đường bị lỗi", "Street-light fault"),
+        q.render(),
+        1800,
+        "last",
+        "gt",
+        (0,),
+        "10m",
+        Text(
+            "Đèn {{ $labels.light }} (khu {{ $labels.zone }}) của thôn {{ $labels.village }} đang lỗi.",
+            "Light {{ $labels.light }} (zone {{ $labels.zone }}) of {{ $labels.village }} reports a fault.",
+        ),
     )
 
 
 def _buffer_lag() -> AlertRule:
-    q = Select(GATEWAY, (agg("last", GATEWAY, "lag_s"),), group_tags=(*PLACE_LABELS, "gateway"), scope=(),
-               window=trailing(900))
+    q = Select(
+        GATEWAY,
+        (agg("last", GATEWAY, "lag_s"),),
+        group_tags=(*PLACE_LABELS, "gateway"),
+        scope=(),
+        window=trailing(900),
+    )
     return AlertRule(
-        "thonminh-buffer-lag", Text("Dữ liệu chờ gửi quá 1 giờ", "Buffer lag over 1 hour"),
-        q.render(), 900, "last", "gt", (3600,), "5m",
-        Text("Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} giữ dữ liệu chưa gửi quá 1 giờ.",
-             "Gateway {{ $labels.gateway }} of {{ $labels.village }} holds points older than 1 hour."),
+        "thonminh-buffer-lag",
+        Text("Dữ liệu chờ gửi quá 1 giờ", "Buffer lag over 1 hour"),
+        q.render(),
+        900,
+        "last",
+        "gt",
+        (3600,),
+        "5m",
+        Text(
+            "Gateway {{ $labels.gateway }} của thôn {{ $labels.village }} giữ dữ liệu chưa gửi quá 1 giờ.",
+            "Gateway {{ $labels.gateway }} of {{ $labels.village }} holds points older than 1 hour.",
+        ),
     )
 
 
@@ -172,7 +252,9 @@ def _trailing(c: Criterion) -> tuple[FigureQuery, int]:
     (labels for the routing), and the rule's look-back."""
     window = c.window_s
     lookback = daily_lookback(window) if c.description_of_figure.kind is Kind.DAILY_MEAN else window
-    return FigureQuery(c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window)), lookback
+    return FigureQuery(
+        c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window)
+    ), lookback
 
 
 def _uid(kind: str, c: Criterion) -> str:
@@ -186,13 +268,21 @@ def criterion_rule(c: Criterion) -> AlertRule:
     fq, lookback = _trailing(c)
     op, params = failing(c)
     return AlertRule(
-        _uid("criterion", c), Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
-        fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct).render(), lookback, "last", op, params,
+        _uid("criterion", c),
+        Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
+        fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct).render(),
+        lookback,
+        "last",
+        op,
+        params,
         "1h",
-        Text(f"Thôn {{{{ $labels.village }}}} không đạt tiêu chí {c.id} ({c.comparator} {c.threshold:g}) "
-             f"trong {c.window_s // 86_400 or 1} ngày gần nhất.",
-             f"{{{{ $labels.village }}}} fails criterion {c.id} ({c.comparator} {c.threshold:g}) over its window."),
-        criterion=c.id, verdict="fail",
+        Text(
+            f"Thôn {{{{ $labels.village }}}} không đạt tiêu chí {c.id} ({c.comparator} {c.threshold:g}) "
+            f"trong {c.window_s // 86_400 or 1} ngày gần nhất.",
+            f"{{{{ $labels.village }}}} fails criterion {c.id} ({c.comparator} {c.threshold:g}) over its window.",
+        ),
+        criterion=c.id,
+        verdict="fail",
     )
 
 
@@ -205,21 +295,33 @@ def unverified_rule(c: Criterion) -> AlertRule:
     fq, lookback = _trailing(c)
     least = c.min_verified_pct
     return AlertRule(
-        _uid("unverified", c), Text(f"Chưa xác minh: {c.title.vi}", f"Unverified: {c.title.en}"),
-        fq.unverified(c.min_coverage, least).render(), lookback, "last", "lt", (least,), "1h",
-        Text(f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
-             f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, nên tiêu chí "
-             "không được tính là đạt hay không đạt. Kiểm tra khóa của gateway và các lỗi xác minh trên trang "
-             "của thôn.",
-             f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: the gateways' signatures "
-             f"cover less than {least:g} % of its samples over its window, so its verdict is neither pass nor "
-             "fail. Check the gateway's key and the verification faults on the village page (docs/evidence.md)."),
-        criterion=c.id, verdict="unverified",
+        _uid("unverified", c),
+        Text(f"Chưa xác minh: {c.title.vi}", f"Unverified: {c.title.en}"),
+        fq.unverified(c.min_coverage, least).render(),
+        lookback,
+        "last",
+        "lt",
+        (least,),
+        "1h",
+        Text(
+            f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
+            f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, nên tiêu chí "
+            "không được tính là đạt hay không đạt. Kiểm tra khóa của gateway và các lỗi xác minh trên trang "
+            "của thôn.",
+            f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: the gateways' signatures "
+            f"cover less than {least:g} % of its samples over its window, so its verdict is neither pass nor "
+            "fail. Check the gateway's key and the verification faults on the village page (docs/evidence.md).",
+        ),
+        criterion=c.id,
+        verdict="unverified",
     )
 
 
 ALERT_RULES: tuple[AlertRule, ...] = (
-    _uplink_down(), _gateway_silent(), _light_fault(), _buffer_lag(),
+    _uplink_down(),
+    _gateway_silent(),
+    _light_fault(),
+    _buffer_lag(),
     *(criterion_rule(c) for c in CRITERIA.criteria),
     *(unverified_rule(c) for c in CRITERIA.criteria if verifiable(c)),
 )

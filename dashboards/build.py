@@ -18,7 +18,16 @@ from dashboards.boards import ALL
 from dashboards.notify import delivery, env_file_text, load_routes, templates_file
 from dashboards.provisioning import dashboard_provider, datasources_file
 
-__all__ = ["DELIVERY_ENV", "DELIVERY_FILE", "ROOT", "dashboards_json", "delivery_files", "generate", "stale", "write"]
+__all__ = [
+    "DELIVERY_ENV",
+    "DELIVERY_FILE",
+    "ROOT",
+    "dashboards_json",
+    "delivery_files",
+    "generate",
+    "stale",
+    "write",
+]
 
 ROOT = Path(__file__).resolve().parent
 #: one deployment's contact points and policy (git-ignored: written by `build --alerting-env`, not committed)
@@ -79,7 +88,11 @@ def write(root: Path = ROOT) -> list[Path]:
 def stale(root: Path = ROOT) -> list[str]:
     """Generated files that are missing or differ on disk, and stray JSON the code no longer generates."""
     files = generate()
-    out = [rel for rel, text in files.items() if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text]
+    out = [
+        rel
+        for rel, text in files.items()
+        if not (root / rel).exists() or (root / rel).read_text(encoding="utf-8") != text
+    ]
     for path in sorted((root / "json").rglob("*.json")):
         rel = path.relative_to(root).as_posix()
         if rel not in files:

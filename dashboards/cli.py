@@ -16,15 +16,26 @@ def dashboards() -> None:
 
 
 @dashboards.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="directory to write into (default: the dashboards/ package, i.e. the committed files)")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="directory to write into (default: the dashboards/ package, i.e. the committed files)",
+)
 @click.option("--check", is_flag=True, help="write nothing; exit 1 if the committed files are stale")
-@click.option("--alerting-env", is_flag=True,
-              help="also write this deployment's alert delivery (contact points, notification policy) from "
-                   "THONMINH_ALERT_* and GF_SMTP_* (see docs/deployment.md)")
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="with --alerting-env: read variables from this file, the environment overriding it "
-                   "(default: .env when it exists)")
+@click.option(
+    "--alerting-env",
+    is_flag=True,
+    help="also write this deployment's alert delivery (contact points, notification policy) from "
+    "THONMINH_ALERT_* and GF_SMTP_* (see docs/deployment.md)",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="with --alerting-env: read variables from this file, the environment overriding it "
+    "(default: .env when it exists)",
+)
 def build(out: Path | None, check: bool, alerting_env: bool, env_file: Path | None) -> None:
     """Write dashboards/json/*.json and dashboards/provisioning/* from the Python source."""
     from dashboards.build import ROOT, stale, write
@@ -32,7 +43,9 @@ def build(out: Path | None, check: bool, alerting_env: bool, env_file: Path | No
     root = out or ROOT
     extra = _delivery(root, env_file) if alerting_env else {}
     if check:
-        problems = stale(root) + [str(p) for p, text in extra.items() if not p.exists() or p.read_text("utf-8") != text]
+        problems = stale(root) + [
+            str(p) for p, text in extra.items() if not p.exists() or p.read_text("utf-8") != text
+        ]
         for p in problems:
             click.echo(f"stale: {p}", err=True)
         if problems:
@@ -71,19 +84,39 @@ def _delivery(root: Path, env_file: Path | None) -> dict[Path, str]:
 
 
 @dashboards.command()
-@click.option("--grafana", "grafana_url", required=True, envvar="GRAFANA_URL", help="e.g. https://grafana.example.org")
+@click.option(
+    "--grafana", "grafana_url", required=True, envvar="GRAFANA_URL", help="e.g. https://grafana.example.org"
+)
 @click.option("--token", envvar="GRAFANA_TOKEN", help="service-account token (or GRAFANA_TOKEN)")
-@click.option("--influx-url", envvar="INFLUXDB_URL", default="http://influxdb:8086", show_default=True,
-              help="InfluxDB URL as Grafana reaches it")
-@click.option("--database", envvar="INFLUXDB_DATABASE", default="thonminh", show_default=True,
-              help="InfluxQL database (on 2.x: the DBRP-mapped name)")
-@click.option("--influx-user", envvar="INFLUXDB_GRAFANA_USER", default=None, help="v1 user for Grafana's reads")
+@click.option(
+    "--influx-url",
+    envvar="INFLUXDB_URL",
+    default="http://influxdb:8086",
+    show_default=True,
+    help="InfluxDB URL as Grafana reaches it",
+)
+@click.option(
+    "--database",
+    envvar="INFLUXDB_DATABASE",
+    default="thonminh",
+    show_default=True,
+    help="InfluxQL database (on 2.x: the DBRP-mapped name)",
+)
+@click.option(
+    "--influx-user", envvar="INFLUXDB_GRAFANA_USER", default=None, help="v1 user for Grafana's reads"
+)
 @click.option("--influx-password", envvar="INFLUXDB_GRAFANA_PASSWORD", default=None)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def push(
-    grafana_url: str, token: str | None, influx_url: str, database: str, influx_user: str | None,
-    influx_password: str | None, lang: str, timeout: float,
+    grafana_url: str,
+    token: str | None,
+    influx_url: str,
+    database: str,
+    influx_user: str | None,
+    influx_password: str | None,
+    lang: str,
+    timeout: float,
 ) -> None:
     """Upload folder, data source, dashboards and alert rules to an existing Grafana (idempotent)."""
     from grafana_client.api import GrafanaApi
@@ -95,7 +128,11 @@ def push(
     api = GrafanaApi.from_url(grafana_url, credential=token, timeout=timeout)
     try:
         report = do_push(
-            api, influx_url=influx_url, database=database, user=influx_user, password=influx_password,
+            api,
+            influx_url=influx_url,
+            database=database,
+            user=influx_user,
+            password=influx_password,
             lang=lang,  # type: ignore[arg-type]
         )
     except PushError as err:

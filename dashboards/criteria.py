@@ -143,7 +143,10 @@ def _rule(c: Criterion) -> Text:
 def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
     # query B returns the coverage of the villages the data does not decide: shown as text, never as a number
     maps = mappings_json((RangeMap(0, 100, INSUFFICIENT, _GREY),), lang)
-    return {"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [{"id": "mappings", "value": maps}]}
+    return {
+        "matcher": {"id": "byFrameRefID", "options": "B"},
+        "properties": [{"id": "mappings", "value": maps}],
+    }
 
 
 def verifiable(c: Criterion) -> bool:
@@ -160,33 +163,46 @@ def _unverified_share(offset: int = 0) -> RangeMap:
 def _unverified_where_unsigned(lang: Lang) -> dict[str, Any]:
     # query C returns the verified share of the villages whose signatures cover too little: shown as text
     maps = mappings_json((_unverified_share(),), lang)
-    return {"matcher": {"id": "byFrameRefID", "options": "C"}, "properties": [{"id": "mappings", "value": maps}]}
+    return {
+        "matcher": {"id": "byFrameRefID", "options": "C"},
+        "properties": [{"id": "mappings", "value": maps}],
+    }
 
 
 def _verified_rule(c: Criterion) -> Text:
     if c.min_verified_pct is None:
         return Text("", "")
-    return Text(f" Chữ ký số của gateway phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
-                "(màu tím).",
-                f" The gateways' signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
-                "unverified (purple), as the criteria service decides (docs/evidence.md).")
+    return Text(
+        f" Chữ ký số của gateway phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
+        "(màu tím).",
+        f" The gateways' signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
+        "unverified (purple), as the criteria service decides (docs/evidence.md).",
+    )
 
 
 def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     """The criterion's verdict per village in four states (see the module's docstring)."""
     fq = figure_query(c, scope)
     rule, signed = _rule(c), _verified_rule(c)
-    queries = [fq.query(fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct), split=True),
-               fq.query(fq.undecided(c.min_coverage), split=True)]
+    queries = [
+        fq.query(fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct), split=True),
+        fq.query(fq.undecided(c.min_coverage), split=True),
+    ]
     overrides: list[Callable[[Lang], dict[str, Any]]] = [_insufficient_where_undecided]
     if c.min_verified_pct is not None:
         queries.append(fq.query(fq.unverified(c.min_coverage, c.min_verified_pct), split=True))
         overrides.append(_unverified_where_unsigned)
     return stat(
-        Text(c.title.vi, c.title.en), *queries,
-        description=Text(rule.vi + signed.vi, rule.en + signed.en), thresholds=thresholds(c),
-        mappings=(NullMap(INSUFFICIENT, _GREY),), no_value=INSUFFICIENT, overrides=tuple(overrides),
-        unit=grafana_unit(c), decimals=2, time_from=time_span(c),
+        Text(c.title.vi, c.title.en),
+        *queries,
+        description=Text(rule.vi + signed.vi, rule.en + signed.en),
+        thresholds=thresholds(c),
+        mappings=(NullMap(INSUFFICIENT, _GREY),),
+        no_value=INSUFFICIENT,
+        overrides=tuple(overrides),
+        unit=grafana_unit(c),
+        decimals=2,
+        time_from=time_span(c),
     )
 
 
@@ -195,13 +211,22 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
     window, from the display copy (``thonminh_verified``./.*/)."""
     longest = max(CRITERIA.criteria, key=lambda c: c.window_s)
     m = VERIFICATION_HOURLY
-    share = (f"100.0 * sum({field_ref(m, 'verified_points')}) / sum({field_ref(m, 'points')}) "
-             f"AS {ident('verified')}")
-    statement = core.Select([share], (f"{ident(VERIFICATION_RP)}./.*/",),
-                            conditions(PANEL.filter, site_filter(m, scope)), group_tags=("village",))
+    share = (
+        f"100.0 * sum({field_ref(m, 'verified_points')}) / sum({field_ref(m, 'points')}) "
+        f"AS {ident('verified')}"
+    )
+    statement = core.Select(
+        [share],
+        (f"{ident(VERIFICATION_RP)}./.*/",),
+        conditions(PANEL.filter, site_filter(m, scope)),
+        group_tags=("village",),
+    )
     minimum = CRITERIA.min_verified_pct
-    steps = (Threshold(None, "purple"), Threshold(minimum, "green")) if minimum is not None else \
-        (Threshold(None, "blue"),)
+    steps = (
+        (Threshold(None, "purple"), Threshold(minimum, "green"))
+        if minimum is not None
+        else (Threshold(None, "blue"),)
+    )
     return stat(
         Text("Số liệu đã xác minh (chữ ký số)", "Verified data (signatures)"),
         Query(statement.render(), alias="$tag_village $measurement", group_tags=("village",)),
@@ -212,8 +237,13 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
             "service verified them (its display copy, verification_hourly; docs/evidence.md). No value: "
             "verification is not configured at the service.",
         ),
-        thresholds=steps, no_value=Text("Chưa cấu hình xác minh", "Verification not configured"),
-        unit="percent", decimals=1, min=0, max=100, time_from=time_span(longest),
+        thresholds=steps,
+        no_value=Text("Chưa cấu hình xác minh", "Verification not configured"),
+        unit="percent",
+        decimals=1,
+        min=0,
+        max=100,
+        time_from=time_span(longest),
     )
 
 
@@ -221,14 +251,20 @@ def coverage_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     fq = figure_query(c, scope)
     desc = c.description_of_figure
     return stat(
-        Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"), fq.query(fq.coverage()),
+        Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"),
+        fq.query(fq.coverage()),
         description=Text(
             f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu cam).",
             f"Below {c.min_coverage:.0%} the verdict is insufficient_data (orange); coverage rule: "
             f"{desc.coverage.value}.",
         ),
         thresholds=(Threshold(None, "orange"), Threshold(100 * c.min_coverage, "green")),
-        time_from=time_span(c), height=4, unit="percent", min=0, max=100, decimals=2,
+        time_from=time_span(c),
+        height=4,
+        unit="percent",
+        min=0,
+        max=100,
+        decimals=2,
     )
 
 
@@ -247,11 +283,15 @@ def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
     if c.min_verified_pct is None:
         return decided
     if _lowest(c) <= UNVERIFIED_CELL + 100:
-        raise ValueError(f"{c.id}: its figure reaches {UNVERIFIED_CELL + 100:g}, the province table's unverified "
-                         "cells: move UNVERIFIED_CELL down")
+        raise ValueError(
+            f"{c.id}: its figure reaches {UNVERIFIED_CELL + 100:g}, the province table's unverified "
+            "cells: move UNVERIFIED_CELL down"
+        )
     col = ident(c.id)
-    moved = core.Select([f"{col} + {UNVERIFIED_CELL!r} AS {col}"],
-                        (fq.unverified(c.min_coverage, c.min_verified_pct, name=c.id),))
+    moved = core.Select(
+        [f"{col} + {UNVERIFIED_CELL!r} AS {col}"],
+        (fq.unverified(c.min_coverage, c.min_verified_pct, name=c.id),),
+    )
     # a village is in one of the two (their conditions on the verified share exclude each other)
     return core.Select([col], (decided, moved), group_tags=fq.groups)
 
@@ -300,6 +340,10 @@ def per_tag_thresholds(figure: str, tag: str) -> tuple[dict[str, Any], ...]:
         value = c.description_of_figure.tag_filters(c.params).get(tag)
         if value is not None:
             steps = thresholds_json(thresholds(c))
-            out.append({"matcher": {"id": "byRegexp", "options": f".* {value}$"},
-                        "properties": [{"id": "thresholds", "value": steps}]})
+            out.append(
+                {
+                    "matcher": {"id": "byRegexp", "options": f".* {value}$"},
+                    "properties": [{"id": "thresholds", "value": steps}],
+                }
+            )
     return tuple(out)

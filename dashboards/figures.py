@@ -73,18 +73,34 @@ class FigureQuery:
 
     def _where(self, *extra: str, daily: bool = False) -> list[str]:
         m = self.desc.measurement
-        chosen = [f"{tag_ref(m, tag)} = {literal(value)}" for tag, value in self.desc.tag_filters(self.params).items()]
+        chosen = [
+            f"{tag_ref(m, tag)} = {literal(value)}"
+            for tag, value in self.desc.tag_filters(self.params).items()
+        ]
         span = self.window.daily_filter if daily else self.window.filter
         return conditions(span, site_filter(m, self.scope), chosen, list(extra))
 
-    def _raw(self, exprs: Sequence[str], *extra: str, group: Sequence[str], time: str | None = None,
-             daily: bool = False) -> Select:
+    def _raw(
+        self,
+        exprs: Sequence[str],
+        *extra: str,
+        group: Sequence[str],
+        time: str | None = None,
+        daily: bool = False,
+    ) -> Select:
         """A statement on the measurement's samples, grouped by ``group`` (tags checked against the contract)."""
         m = self.desc.measurement
         for tag in group:
             tag_ref(m, tag)
-        return Select(exprs, (from_ref(m.name),), self._where(*extra, daily=daily), group_tags=tuple(group),
-                      time=time, fill="none" if time else None, tz=DAILY_TZ if daily else None)
+        return Select(
+            exprs,
+            (from_ref(m.name),),
+            self._where(*extra, daily=daily),
+            group_tags=tuple(group),
+            time=time,
+            fill="none" if time else None,
+            tz=DAILY_TZ if daily else None,
+        )
 
     def rows(self) -> Select:
         """``value``, ``den`` and ``coverage`` per village (and ``by``), by the description's kind."""
@@ -146,7 +162,10 @@ class FigureQuery:
         for i, ratio in enumerate(ratios):
             suffix = f"_{i}" if len(ratios) > 1 else ""
             num, den = _col(ratio.numerator.name), _col(ratio.denominator.name)
-            exprs += [f"100.0 * sum({num}) / sum({den}) AS {_col('value' + suffix)}", f"sum({den}) AS {_col('den' + suffix)}"]
+            exprs += [
+                f"100.0 * sum({num}) / sum({den}) AS {_col('value' + suffix)}",
+                f"sum({den}) AS {_col('den' + suffix)}",
+            ]
         if desc.coverage is Coverage.OBSERVED:
             exprs.append(f"mean({_col('coverage')}) AS {_col('coverage')}")
         rows = Select(exprs, (self._member_sums(),), group_tags=self.groups)
@@ -159,10 +178,16 @@ class FigureQuery:
     def _first_with_denominator(self, rows: Select) -> Select:
         """The first ratio where its denominator is above 0, else the fallback (one of the two rows exists)."""
         kept = [_col("coverage")] if self.desc.coverage is Coverage.OBSERVED else []
-        first = Select([f"{_col('value_0')} AS {_col('value')}", f"{_col('den_0')} AS {_col('den')}", *kept],
-                       (rows,), [f"{_col('den_0')} > 0"])
-        second = Select([f"{_col('value_1')} AS {_col('value')}", f"{_col('den_1')} AS {_col('den')}", *kept],
-                        (rows,), [f"{_col('den_0')} = 0"])
+        first = Select(
+            [f"{_col('value_0')} AS {_col('value')}", f"{_col('den_0')} AS {_col('den')}", *kept],
+            (rows,),
+            [f"{_col('den_0')} > 0"],
+        )
+        second = Select(
+            [f"{_col('value_1')} AS {_col('value')}", f"{_col('den_1')} AS {_col('den')}", *kept],
+            (rows,),
+            [f"{_col('den_0')} = 0"],
+        )
         return Select([_col("value"), _col("den"), *kept], (first, second))
 
     def _with_hours(self, rows: Select) -> Select:
@@ -170,8 +195,14 @@ class FigureQuery:
         presence = self.desc.presence_field
         assert presence is not None
         m = self.desc.measurement
-        per_hour = Select([f"count({field_ref(m, presence)}) AS {_col('n')}"], (from_ref(m.name),), self._where(),
-                          time="1h", group_all=True, fill="none")
+        per_hour = Select(
+            [f"count({field_ref(m, presence)}) AS {_col('n')}"],
+            (from_ref(m.name),),
+            self._where(),
+            time="1h",
+            group_all=True,
+            fill="none",
+        )
         per_series = Select([f"count({_col('n')}) AS {_col('hours')}"], (per_hour,), group_all=True)
         share = f"max({_col('hours')}) / ({self.window.seconds} / 3600)"
         hours = Select([f"{at_most_one(share)} AS {_col('coverage')}"], (per_series,), group_tags=self.groups)
@@ -187,22 +218,39 @@ class FigureQuery:
         per_day = self._raw([f"sum({value}) AS {_col('day')}"], group=self.groups, time="1d", daily=True)
         day = _col("day")
         share = f"1.0 * count({day}) / {self.window.days}"
-        return Select([f"mean({day}) AS {_col('value')}", f"count({day}) AS {_col('den')}",
-                       f"{at_most_one(share)} AS {_col('coverage')}"], (per_day,), group_tags=self.groups)
+        return Select(
+            [
+                f"mean({day}) AS {_col('value')}",
+                f"count({day}) AS {_col('den')}",
+                f"{at_most_one(share)} AS {_col('coverage')}",
+            ],
+            (per_day,),
+            group_tags=self.groups,
+        )
 
     def _latest_rows(self) -> Select:
         assert self.desc.value_field is not None
         value = field_ref(self.desc.measurement, self.desc.value_field)
         # coverage is 1 wherever the window holds a value: count / count
-        return self._raw([f"last({value}) AS {_col('value')}", f"count({value}) AS {_col('den')}",
-                          f"1.0 * count({value}) / count({value}) AS {_col('coverage')}"], group=self.groups)
+        return self._raw(
+            [
+                f"last({value}) AS {_col('value')}",
+                f"count({value}) AS {_col('den')}",
+                f"1.0 * count({value}) / count({value}) AS {_col('coverage')}",
+            ],
+            group=self.groups,
+        )
 
     # -- what panels and alerts show ---------------------------------------------------------------------------
 
     def value(self, name: str = "value") -> Select:
         """The figure (InfluxQL's ``x / 0`` is 0: a ratio over nothing is left out, as the API's ``null``)."""
-        return Select([f"{_col('value')} AS {_col(name)}"], (self.rows(),), [f"{_col('den')} > 0"],
-                      group_tags=self.groups)
+        return Select(
+            [f"{_col('value')} AS {_col(name)}"],
+            (self.rows(),),
+            [f"{_col('den')} > 0"],
+            group_tags=self.groups,
+        )
 
     def coverage(self, name: str = "coverage") -> Select:
         """The coverage in percent."""
@@ -215,9 +263,15 @@ class FigureQuery:
         display copy, which bears the measurement's name: merged with the figure's rows, they are one series."""
         m = VERIFICATION_HOURLY
         source = f"{ident(VERIFICATION_RP)}.{ident(self.desc.measurement.name)}"
-        return Select([f"sum({field_ref(m, 'points')}) AS {_col('pts')}",
-                       f"sum({field_ref(m, 'verified_points')}) AS {_col('vpts')}"],
-                      (source,), conditions(self.window.filter, site_filter(m, self.scope)), group_tags=self.groups)
+        return Select(
+            [
+                f"sum({field_ref(m, 'points')}) AS {_col('pts')}",
+                f"sum({field_ref(m, 'verified_points')}) AS {_col('vpts')}",
+            ],
+            (source,),
+            conditions(self.window.filter, site_filter(m, self.scope)),
+            group_tags=self.groups,
+        )
 
     def _judged(self) -> Select:
         """``rows`` with ``pts`` and ``vpts``, both 0 where nothing was verified (not configured: the verdict
@@ -227,36 +281,52 @@ class FigureQuery:
         if splitting:
             raise ValueError(f"{self.desc.key}: verification is per village, not per {', '.join(splitting)}")
         cols = [_col(c) for c in ("value", "den", "coverage")]
-        zeroed = Select([*cols, f"0 * {_col('den')} AS {_col('pts')}", f"0 * {_col('den')} AS {_col('vpts')}"],
-                        (self.rows(),))
+        zeroed = Select(
+            [*cols, f"0 * {_col('den')} AS {_col('pts')}", f"0 * {_col('den')} AS {_col('vpts')}"],
+            (self.rows(),),
+        )
         both = [*cols, _col("pts"), _col("vpts")]
         merged = Select(both, (zeroed, self._verification()))
         return Select([f"max({c}) AS {c}" for c in both], (merged,), group_tags=self.groups)
 
-    def decided(self, min_coverage: float, name: str = "value", *, min_verified_pct: float | None = None) -> Select:
+    def decided(
+        self, min_coverage: float, name: str = "value", *, min_verified_pct: float | None = None
+    ) -> Select:
         """The value where a verdict can be given (coverage at least ``min_coverage``, something to divide by,
         and with ``min_verified_pct`` a verified share at least that or unknown), rounded as the verdict rule
         rounds; nothing elsewhere."""
         where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0"]
         if min_verified_pct is None:
-            return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where,
-                          group_tags=self.groups)
+            return Select(
+                [f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
+            )
         # shares compared as products: WHERE takes arithmetic on fields but no function
         where.append(f"({_col('pts')} = 0 OR 100.0 * {_col('vpts')} >= {min_verified_pct!r} * {_col('pts')})")
-        return Select([f"{rounded(_col('value'))} AS {_col(name)}"], (self._judged(),), where,
-                      group_tags=self.groups)
+        return Select(
+            [f"{rounded(_col('value'))} AS {_col(name)}"], (self._judged(),), where, group_tags=self.groups
+        )
 
     def unverified(self, min_coverage: float, min_verified_pct: float, name: str = "verified") -> Select:
         """The verified share in percent where the data decides but its signatures cover too little of it."""
-        where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0", f"{_col('pts')} > 0",
-                 f"100.0 * {_col('vpts')} < {min_verified_pct!r} * {_col('pts')}"]
-        return Select([f"100.0 * {_col('vpts')} / {_col('pts')} AS {_col(name)}"], (self._judged(),), where,
-                      group_tags=self.groups)
+        where = [
+            f"{_col('coverage')} >= {min_coverage!r}",
+            f"{_col('den')} > 0",
+            f"{_col('pts')} > 0",
+            f"100.0 * {_col('vpts')} < {min_verified_pct!r} * {_col('pts')}",
+        ]
+        return Select(
+            [f"100.0 * {_col('vpts')} / {_col('pts')} AS {_col(name)}"],
+            (self._judged(),),
+            where,
+            group_tags=self.groups,
+        )
 
     def undecided(self, min_coverage: float, name: str = "coverage") -> Select:
         """The coverage in percent where the data does not decide (the rest of the villages with data)."""
         where = [f"({_col('coverage')} < {min_coverage!r} OR {_col('den')} <= 0)"]
-        return Select([f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups)
+        return Select(
+            [f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
+        )
 
     def per_bucket(self, name: str, *, time: str = "1d", offset: str | None = None) -> Select:
         """The value per local day (or night: ``offset="12h"``) of a plain ratio (no conditional sum, no fallback)."""
@@ -266,12 +336,21 @@ class FigureQuery:
         m = self.desc.measurement
         num = f"{ratio.numerator.func}({field_ref(m, ratio.numerator.field)})"
         den = f"{ratio.denominator.func}({field_ref(m, ratio.denominator.field)})"
-        inner = Select([f"100.0 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
-                       (from_ref(m.name),), self._where(), group_tags=self.groups, time=time, offset=offset,
-                       fill="none", tz=DAILY_TZ)
+        inner = Select(
+            [f"100.0 * {num} / {den} AS {_col(name)}", f"{den} AS {_col('den')}"],
+            (from_ref(m.name),),
+            self._where(),
+            group_tags=self.groups,
+            time=time,
+            offset=offset,
+            fill="none",
+            tz=DAILY_TZ,
+        )
         return Select([_col(name)], (inner,), [f"{_col('den')} > 0"], group_tags=self.groups)
 
-    def query(self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False) -> Query:
+    def query(
+        self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False
+    ) -> Query:
         """A panel target for one of the statements above, its series named by village (and ``by``); ``split``
         for ``decided`` and ``undecided``, which share the villages between them."""
         if alias is None and not table:

@@ -95,8 +95,12 @@ def trailing(seconds: int) -> TimeRange:
     constant; nothing is stamped after now, so ``$timeFilter``'s included end changes nothing. A rule on daily
     points looks back a day more (``daily_lookback``): the day before the window's first day has its point a
     whole day before the window, out of reach, unless the window starts exactly at a local midnight."""
-    return TimeRange(filter="$timeFilter", daily_filter="$timeFilter", seconds=str(seconds),
-                     days=str(-(-seconds // 86_400) + 1))
+    return TimeRange(
+        filter="$timeFilter",
+        daily_filter="$timeFilter",
+        seconds=str(seconds),
+        days=str(-(-seconds // 86_400) + 1),
+    )
 
 
 def daily_lookback(seconds: int) -> int:
@@ -166,8 +170,15 @@ class Select:
             self.where,
         )
         return core.Select(
-            self.exprs, (source,), where, group_tags=tuple(_check_tag(self.m, t) for t in self.group_tags),
-            time=self.time, offset=self.offset, fill=self.fill, newest_first=self.newest_first, limit=self.limit,
+            self.exprs,
+            (source,),
+            where,
+            group_tags=tuple(_check_tag(self.m, t) for t in self.group_tags),
+            time=self.time,
+            offset=self.offset,
+            fill=self.fill,
+            newest_first=self.newest_first,
+            limit=self.limit,
             tz=DAILY_TZ if self.tz else None,
         )
 
@@ -180,4 +191,6 @@ class Select:
             alias = " ".join(f"$tag_{t}" for t in self.group_tags)
             if len(self.exprs) > 1:
                 alias += " $col"
-        return Query(self.render(), table=table, alias=alias, group_tags=self.group_tags, problems_only=problems_only)
+        return Query(
+            self.render(), table=table, alias=alias, group_tags=self.group_tags, problems_only=problems_only
+        )

@@ -287,7 +287,10 @@ class Annotation:
     def to_json(self, lang: Lang) -> dict[str, Any]:
         target = self.query.to_json("Anno")
         target.update(
-            fromAnnotations=True, textColumn=self.text_column, tagsColumn=self.tags_column, resultFormat="table"
+            fromAnnotations=True,
+            textColumn=self.text_column,
+            tagsColumn=self.tags_column,
+            resultFormat="table",
         )
         return {
             "datasource": dict(DATASOURCE),
@@ -380,6 +383,8 @@ class Dashboard:
                 }
             ],
             "templating": {"list": [v.to_json(lang) for v in self.variables]},
-            "annotations": {"list": [dict(_BUILTIN_ANNOTATION)] + [a.to_json(lang) for a in self.annotations]},
+            "annotations": {
+                "list": [dict(_BUILTIN_ANNOTATION)] + [a.to_json(lang) for a in self.annotations]
+            },
             "panels": panels,
         }

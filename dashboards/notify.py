@@ -57,8 +57,14 @@ TELEGRAM_CHAT = "THONMINH_ALERT_TELEGRAM_CHAT_ID"
 ROUTES = "THONMINH_ALERT_ROUTES"
 SMTP_HOST = "GF_SMTP_HOST"
 #: Grafana's own SMTP settings, passed on when set (https://grafana.com/docs/grafana/latest/setup-grafana/configure-grafana/#smtp)
-SMTP_OPTIONAL = ("GF_SMTP_USER", "GF_SMTP_PASSWORD", "GF_SMTP_FROM_ADDRESS", "GF_SMTP_FROM_NAME",
-                 "GF_SMTP_STARTTLS_POLICY", "GF_SMTP_SKIP_VERIFY")
+SMTP_OPTIONAL = (
+    "GF_SMTP_USER",
+    "GF_SMTP_PASSWORD",
+    "GF_SMTP_FROM_ADDRESS",
+    "GF_SMTP_FROM_NAME",
+    "GF_SMTP_STARTTLS_POLICY",
+    "GF_SMTP_SKIP_VERIFY",
+)
 #: the default contact point's channels: the recipient's variable (which turns the channel on), then what the
 #: channel needs with it (the SMTP server and the bot may also serve the routes file's contacts alone)
 CHANNEL_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -72,8 +78,12 @@ _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 def templates_file() -> dict[str, Any]:
     """The ``provisioning/alerting`` templates document (template content is not env-expanded by Grafana)."""
-    return {"apiVersion": 1,
-            "templates": [{"orgId": 1, "name": "thonminh", "template": TEMPLATE_PATH.read_text(encoding="utf-8")}]}
+    return {
+        "apiVersion": 1,
+        "templates": [
+            {"orgId": 1, "name": "thonminh", "template": TEMPLATE_PATH.read_text(encoding="utf-8")}
+        ],
+    }
 
 
 def _emails(value: str) -> str:
@@ -87,7 +97,9 @@ def _emails(value: str) -> str:
 
 def _chat(value: str) -> str:
     if not _CHAT.fullmatch(value):
-        raise ValueError(f"{value!r} is not a Telegram chat id (a number such as -1001234567890, or @channel)")
+        raise ValueError(
+            f"{value!r} is not a Telegram chat id (a number such as -1001234567890, or @channel)"
+        )
     return value
 
 
@@ -183,7 +195,9 @@ def _receiver(uid: str, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _email(uid: str, addresses: str) -> dict[str, Any]:
-    return _receiver(uid, "email", {"addresses": addresses, "singleEmail": True, "subject": TITLE, "message": MESSAGE})
+    return _receiver(
+        uid, "email", {"addresses": addresses, "singleEmail": True, "subject": TITLE, "message": MESSAGE}
+    )
 
 
 def _webhook(uid: str, url: str, token: str | None = None) -> dict[str, Any]:
@@ -195,8 +209,11 @@ def _webhook(uid: str, url: str, token: str | None = None) -> dict[str, Any]:
 
 def _telegram(uid: str, chat: str) -> dict[str, Any]:
     # plain text: label values and annotations are not HTML-escaped, so Telegram's default HTML mode could refuse them
-    return _receiver(uid, "telegram", {"bottoken": _ref(TELEGRAM_TOKEN), "chatid": chat, "message": MESSAGE,
-                                       "parse_mode": "None"})
+    return _receiver(
+        uid,
+        "telegram",
+        {"bottoken": _ref(TELEGRAM_TOKEN), "chatid": chat, "message": MESSAGE, "parse_mode": "None"},
+    )
 
 
 def _set(env: Mapping[str, str], var: str) -> bool:
@@ -210,8 +227,11 @@ def _default_receivers(env: Mapping[str, str]) -> list[dict[str, Any]]:
         missing = [v for v in needs if not _set(env, v)]
         if _set(env, recipient) and missing:
             problems.append(f"{channel}: {recipient} is set but {', '.join(missing)} is not")
-    checks = ((EMAIL, _emails), (WEBHOOK_URL, lambda v: validate_http_url(v, strip_slash=False)),
-              (TELEGRAM_CHAT, _chat))
+    checks = (
+        (EMAIL, _emails),
+        (WEBHOOK_URL, lambda v: validate_http_url(v, strip_slash=False)),
+        (TELEGRAM_CHAT, _chat),
+    )
     for var, check in checks:
         if _set(env, var):
             try:
@@ -224,8 +244,13 @@ def _default_receivers(env: Mapping[str, str]) -> list[dict[str, Any]]:
     if _set(env, EMAIL):
         out.append(_email("thonminh-default-email", _ref(EMAIL)))
     if _set(env, WEBHOOK_URL):
-        out.append(_webhook("thonminh-default-webhook", _ref(WEBHOOK_URL),
-                            _ref(WEBHOOK_TOKEN) if _set(env, WEBHOOK_TOKEN) else None))
+        out.append(
+            _webhook(
+                "thonminh-default-webhook",
+                _ref(WEBHOOK_URL),
+                _ref(WEBHOOK_TOKEN) if _set(env, WEBHOOK_TOKEN) else None,
+            )
+        )
     if _set(env, TELEGRAM_CHAT):
         out.append(_telegram("thonminh-default-telegram", _ref(TELEGRAM_CHAT)))
     return out
@@ -255,8 +280,12 @@ def _policy(routes: Routes) -> dict[str, Any]:
         matchers = [["province", "=", r.province]] + ([["district", "=", r.district]] if r.district else [])
         children.append({"receiver": f"thonminh-{r.contact}", "object_matchers": matchers, "continue": True})
     policy: dict[str, Any] = {
-        "orgId": 1, "receiver": DEFAULT_CONTACT, "group_by": list(GROUP_BY),
-        "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h",
+        "orgId": 1,
+        "receiver": DEFAULT_CONTACT,
+        "group_by": list(GROUP_BY),
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "12h",
     }
     if children:
         policy["routes"] = children
@@ -279,7 +308,8 @@ def delivery(env: Mapping[str, str], routes: Routes | None = None) -> Delivery:
         raise ConfigError(
             "alert delivery: no contact point configured; set at least one of "
             f"{EMAIL} (with {SMTP_HOST}), {WEBHOOK_URL}, or {TELEGRAM_TOKEN} and {TELEGRAM_CHAT} "
-            "(see docs/deployment.md)")
+            "(see docs/deployment.md)"
+        )
     points = {DEFAULT_CONTACT: default}
     for name, c in routes.contacts.items():
         points[f"thonminh-{name}"] = _contact_receivers(name, c, env)
@@ -296,10 +326,13 @@ def delivery(env: Mapping[str, str], routes: Routes | None = None) -> Delivery:
 
 def env_file_text(values: Mapping[str, str]) -> str:
     """A compose ``env_file``: single-quoted values (no interpolation), refusing what it cannot quote."""
-    lines = ["# Written by `thonminh dashboards build --alerting-env`: Grafana's alert delivery settings. Keep private."]
+    lines = [
+        "# Written by `thonminh dashboards build --alerting-env`: Grafana's alert delivery settings. Keep private."
+    ]
     for key, value in values.items():
         if "'" in value or "\n" in value:
-            raise ConfigError(f"{key}: a value with a single quote or a line break cannot be passed to Grafana")
+            raise ConfigError(
+                f"{key}: a value with a single quote or a line break cannot be passed to Grafana"
+            )
         lines.append(f"{key}='{value}'")
     return "\n".join(lines) + "\n"
-

@@ -94,7 +94,11 @@ def stat(title: Text, *queries: Query, description: Text | None = None, **kw: An
 
 
 def timeseries(
-    title: Text, *queries: Query, description: Text | None = None, custom: Mapping[str, Any] | None = None, **kw: Any
+    title: Text,
+    *queries: Query,
+    description: Text | None = None,
+    custom: Mapping[str, Any] | None = None,
+    **kw: Any,
 ) -> Panel:
     base = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "spanNulls": False, "showPoints": "never"}
     base.update(custom or {})
@@ -126,26 +130,49 @@ def state_timeline(title: Text, *queries: Query, description: Text | None = None
     kw.setdefault("width", 12)
     kw.setdefault("height", 8)
     return Panel(
-        "state-timeline", title, tuple(queries), description,
-        custom={"fillOpacity": 80, "lineWidth": 0}, options=options, color={"mode": "thresholds"}, **kw,
+        "state-timeline",
+        title,
+        tuple(queries),
+        description,
+        custom={"fillOpacity": 80, "lineWidth": 0},
+        options=options,
+        color={"mode": "thresholds"},
+        **kw,
     )
 
 
-def table(title: Text, *queries: Query, description: Text | None = None, sort_by: str | None = None, **kw: Any) -> Panel:
-    options: dict[str, Any] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"]}}
+def table(
+    title: Text, *queries: Query, description: Text | None = None, sort_by: str | None = None, **kw: Any
+) -> Panel:
+    options: dict[str, Any] = {
+        "showHeader": True,
+        "cellHeight": "sm",
+        "footer": {"show": False, "reducer": ["sum"]},
+    }
     if sort_by:
         options["sortBy"] = [{"displayName": sort_by, "desc": False}]
     kw.setdefault("width", 12)
     kw.setdefault("height", 8)
     return Panel(
-        "table", title, tuple(queries), description,
-        custom={"align": "auto", "filterable": True, "cellOptions": {"type": "auto"}}, options=options, **kw,
+        "table",
+        title,
+        tuple(queries),
+        description,
+        custom={"align": "auto", "filterable": True, "cellOptions": {"type": "auto"}},
+        options=options,
+        **kw,
     )
 
 
 def geomap(
-    title: Text, lights: Query, faulty: Query, *, latitude: str, longitude: str,
-    description: Text | None = None, **kw: Any,
+    title: Text,
+    lights: Query,
+    faulty: Query,
+    *,
+    latitude: str,
+    longitude: str,
+    description: Text | None = None,
+    **kw: Any,
 ) -> Panel:
     """Every light at its coordinates, coloured by lit/dark, and faulty lights as red markers on top."""
 
@@ -180,6 +207,12 @@ def geomap(
     kw.setdefault("width", 12)
     kw.setdefault("height", 12)
     return Panel(
-        "geomap", title, (lights, faulty), description, options=options,
-        thresholds=(Threshold(None, "dark-blue"), Threshold(1, "yellow")), color={"mode": "thresholds"}, **kw,
+        "geomap",
+        title,
+        (lights, faulty),
+        description,
+        options=options,
+        thresholds=(Threshold(None, "dark-blue"), Threshold(1, "yellow")),
+        color={"mode": "thresholds"},
+        **kw,
     )

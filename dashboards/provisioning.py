@@ -36,7 +36,9 @@ def datasource(url: str, database: str, user: str | None, password: str | None) 
 
 
 def datasources_file() -> dict[str, Any]:
-    ds = datasource("${INFLUXDB_URL}", "${INFLUXDB_DATABASE}", "${INFLUXDB_GRAFANA_USER}", "${INFLUXDB_GRAFANA_PASSWORD}")
+    ds = datasource(
+        "${INFLUXDB_URL}", "${INFLUXDB_DATABASE}", "${INFLUXDB_GRAFANA_USER}", "${INFLUXDB_GRAFANA_PASSWORD}"
+    )
     ds["editable"] = False
     return {"apiVersion": 1, "datasources": [ds]}
 

@@ -51,7 +51,9 @@ def _missing(err: Exception) -> bool:
 def _subset(wanted: Any, actual: Any) -> bool:
     """True when every key/value of ``wanted`` is in ``actual`` (Grafana adds ids, versions, defaults)."""
     if isinstance(wanted, Mapping):
-        return isinstance(actual, Mapping) and all(k in actual and _subset(v, actual[k]) for k, v in wanted.items())
+        return isinstance(actual, Mapping) and all(
+            k in actual and _subset(v, actual[k]) for k, v in wanted.items()
+        )
     if isinstance(wanted, list):
         return isinstance(actual, list) and len(wanted) == len(actual) and all(map(_subset, wanted, actual))
     return wanted == actual
@@ -138,7 +140,12 @@ def _dashboard(api: Any, report: PushReport, board: dict[str, Any]) -> None:
             report.add("dashboard", uid, "unchanged")
             return
     api.dashboard.update_dashboard(
-        {"dashboard": board, "folderUid": FOLDER_UID, "overwrite": True, "message": "thonminh dashboards push"}
+        {
+            "dashboard": board,
+            "folderUid": FOLDER_UID,
+            "overwrite": True,
+            "message": "thonminh dashboards push",
+        }
     )
     report.add("dashboard", uid, "created" if current is None else "updated")
 

@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["edge"]
 
 config_option = click.option(
-    "--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False),
-    envvar="THONMINH_CONFIG", help="gateway.toml (or set THONMINH_CONFIG)",
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    envvar="THONMINH_CONFIG",
+    help="gateway.toml (or set THONMINH_CONFIG)",
 )
 
 
@@ -41,8 +46,12 @@ edge.add_command(test_command)
 
 @edge.command("check-config")
 @config_option
-@click.option("--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports, files)")
-@click.option("--print", "print_config", is_flag=True, help="print the effective settings (secrets masked) as JSON")
+@click.option(
+    "--static", is_flag=True, help="only check the file, not this machine (interfaces, serial ports, files)"
+)
+@click.option(
+    "--print", "print_config", is_flag=True, help="print the effective settings (secrets masked) as JSON"
+)
 @click.option("--strict", is_flag=True, help="treat warnings as errors")
 def check_config(config_path: str, static: bool, print_config: bool, strict: bool) -> None:
     """Validate the config (and, unless --static, what this machine has for it). Exit 2 on errors.
@@ -63,8 +72,12 @@ def check_config(config_path: str, static: bool, print_config: bool, strict: boo
         click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False, default=str))
     sources = config.source_instances()
     note = f" ({len(warnings)} warning(s))" if warnings else ""
-    click.echo(f"ok: {config_path}: {len(sources)} source(s): " + ", ".join(
-        f"{kind}:{cfg.name or kind}" for kind, cfg in sources) + note, err=True)
+    click.echo(
+        f"ok: {config_path}: {len(sources)} source(s): "
+        + ", ".join(f"{kind}:{cfg.name or kind}" for kind, cfg in sources)
+        + note,
+        err=True,
+    )
 
 
 @edge.command("run")
@@ -98,12 +111,17 @@ def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bo
     if not config.buffer.path.exists():
         raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
     try:
-        return Buffer(config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=read_boot_id(),
-                      dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
-                      # the agent's intake: read beside it, taken over when it is stopped; never two writers
-                      intake=config.buffer.intake_path() if exclusive or readonly else None,
-                      exclusive=exclusive,
-                      readonly=readonly)
+        return Buffer(
+            config.buffer.path,
+            max_bytes=config.buffer.max_bytes,
+            boot_id=read_boot_id(),
+            dead_letters_max=config.buffer.dead_letters_max,
+            row_points=config.buffer.row_points,
+            # the agent's intake: read beside it, taken over when it is stopped; never two writers
+            intake=config.buffer.intake_path() if exclusive or readonly else None,
+            exclusive=exclusive,
+            readonly=readonly,
+        )
     except BufferLocked as err:
         raise click.ClickException(f"{err}: stop the agent first") from err
 
@@ -116,7 +134,10 @@ def _ago(ms: int | None) -> str:
 
 
 lang_option = click.option(
-    "--lang", type=click.Choice(["vi", "en"]), default=None, envvar="THONMINH_LANG",
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    default=None,
+    envvar="THONMINH_LANG",
     help="Vietnamese or English (default: English under an English locale, else Vietnamese)",
 )
 
@@ -135,8 +156,12 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
     if config.buffer.path.exists():
         with _open_buffer(config, readonly=True) as opened:
             buffer = opened.status()
-    data = collect(config, buffer, running=agent_running(config.buffer.path),
-                   clock_synced=Clock.from_settings(config.clock).synced())
+    data = collect(
+        config,
+        buffer,
+        running=agent_running(config.buffer.path),
+        clock_synced=Clock.from_settings(config.clock).synced(),
+    )
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
@@ -162,9 +187,13 @@ def drain(config_path: str, timeout_s: float | None) -> None:
         if buffer.held and clock.synced():
             buffer.correct(clock.now_ms(), clock.monotonic())
         if buffer.held:
-            click.echo(f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True)
+            click.echo(
+                f"{buffer.held} points wait for the clock to be synchronised and stay buffered", err=True
+            )
         signer = open_signer(config)
-        forwarder = Forwarder(buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s, signer=signer)
+        forwarder = Forwarder(
+            buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s, signer=signer
+        )
         moved = 0
 
         def progress(n: int) -> None:
@@ -174,8 +203,9 @@ def drain(config_path: str, timeout_s: float | None) -> None:
 
         with click.progressbar(length=buffer.ready, label="draining", show_pos=True, file=sys.stderr) as bar:
             done = asyncio.run(forwarder.drain(on_progress=progress, deadline_s=timeout_s))
-        click.echo(f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left",
-                   err=True)
+        click.echo(
+            f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left", err=True
+        )
         signer.stop()
     finally:
         writer.close()
@@ -198,8 +228,10 @@ def dead_letters_list(config_path: str, limit: int) -> None:
     with _open_buffer(config, readonly=True) as buffer:
         letters = buffer.dead_letters(limit=limit)
     for d in letters:
-        click.echo(f"#{d.id} {_ago(d.at_ms)}\n  error: {d.error}\n  {'line' if d.line else 'point'}: "
-                   f"{d.line or d.point}")
+        click.echo(
+            f"#{d.id} {_ago(d.at_ms)}\n  error: {d.error}\n  {'line' if d.line else 'point'}: "
+            f"{d.line or d.point}"
+        )
     click.echo(f"{len(letters)} dead letter(s) shown", err=True)
 
 

@@ -154,8 +154,11 @@ class Clock:
 
     @classmethod
     def from_settings(cls, settings: ClockSettings, **kwargs: object) -> Clock:
-        return cls(check=sync_check_from_settings(settings), jump_threshold_s=settings.jump_threshold_s,
-                   **kwargs)  # type: ignore[arg-type]
+        return cls(
+            check=sync_check_from_settings(settings),
+            jump_threshold_s=settings.jump_threshold_s,
+            **kwargs,  # type: ignore[arg-type]
+        )
 
     def now_ms(self) -> int:
         """Wall-clock time in epoch milliseconds (may be stale while unsynchronised)."""
@@ -186,8 +189,9 @@ class Clock:
             jump = offset - self._offset
             if abs(jump) > self.jump_threshold_s:
                 direction = "forwards" if jump > 0 else "backwards"
-                self._log.warning("wall clock jumped %s while synchronised", direction,
-                                  extra={"jump_s": round(jump, 3)})
+                self._log.warning(
+                    "wall clock jumped %s while synchronised", direction, extra={"jump_s": round(jump, 3)}
+                )
                 events.append(ClockEvent("jump", jump))
         if synced != self._synced:
             if synced:

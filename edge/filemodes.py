@@ -36,8 +36,10 @@ def own_private_dir(path: Path) -> None:
     private_dir(path)
     st = os.stat(path, follow_symlinks=False)
     if st.st_uid != os.getuid() or st.st_mode & 0o077 or not os.path.isdir(path) or os.path.islink(path):
-        raise PermissionError(f"{path} must be a directory of user {os.getuid()} with mode 0700"
-                              f" (it is owned by {st.st_uid}, mode {st.st_mode & 0o777:o})")
+        raise PermissionError(
+            f"{path} must be a directory of user {os.getuid()} with mode 0700"
+            f" (it is owned by {st.st_uid}, mode {st.st_mode & 0o777:o})"
+        )
 
 
 def private_file(path: Path, *, sqlite: bool = False) -> None:

@@ -53,8 +53,15 @@ class HealthEntry:
 class HealthBook:
     """The health of every source of one agent run; ``run`` writes it to ``path`` until stopped."""
 
-    def __init__(self, path: Path, *, now_ms: Callable[[], int], urgent_s: float = 2.0, refresh_s: float = 30.0,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        now_ms: Callable[[], int],
+        urgent_s: float = 2.0,
+        refresh_s: float = 30.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.path = path
         self.now_ms = now_ms
         self.urgent_s = urgent_s
@@ -89,8 +96,13 @@ class HealthBook:
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
         now = self.now_ms()
-        agent = {"pid": os.getpid(), "version": __version__, "started_ms": self.started_ms, "written_ms": now,
-                 "running": running}
+        agent = {
+            "pid": os.getpid(),
+            "version": __version__,
+            "started_ms": self.started_ms,
+            "written_ms": now,
+            "running": running,
+        }
         if not running:
             agent["stopped_ms"] = now
         return {"format": _FORMAT, "agent": agent, "sources": [asdict(e) for e in self.entries.values()]}

@@ -8,7 +8,6 @@ passes ``thonminh edge check-config --static`` (tested).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 import click
 
+from edge.initconfig import Answers, render_config
 from thonminh.config import validate_http_url
 from thonminh.contract import check_slug, slugify
 
@@ -82,112 +82,6 @@ def detect_interfaces(sys_class_net: Path = Path("/sys/class/net")) -> Interface
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Answers:
-    """What ``init`` asks; every value already checked."""
-
-    name: str
-    village: str
-    gateway: str
-    latitude: float
-    longitude: float
-    influx_url: str
-    database: str = "thonminh"
-    username: str | None = None
-    password: str | None = None
-    commune: str | None = None
-    district: str | None = None
-    province: str | None = None
-    fiber_interface: str | None = None
-    cellular_interface: str | None = None
-    modem_port: str | None = None
-    lights_inventory: str | None = None
-    state_dir: str = "/var/lib/thonminh"
-
-    def __post_init__(self) -> None:
-        for key in ("village", "gateway", "commune", "district", "province"):
-            value = getattr(self, key)
-            if value is not None:
-                check_slug(value)
-        validate_http_url(self.influx_url)
-        if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
-            raise ValueError(f"({self.latitude}, {self.longitude}) is not a latitude and longitude")
-
-
-def _s(value: str) -> str:
-    """A TOML basic string (JSON's escapes are TOML's)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-_TARGETS = """
-[[sources.uplink.targets]]
-kind = "tcp"
-host = "1.1.1.1"
-port = 443
-
-[[sources.uplink.targets]]
-kind = "dns"
-host = "8.8.8.8"
-query = "vnexpress.net"
-
-[[sources.uplink.targets]]
-kind = "icmp"
-host = "9.9.9.9"
-"""
-
-
-def _uplink(link: str, interface: str, *, may_vanish: bool) -> str:
-    missing = "allow_missing_interface = true   # a USB modem's interface comes and goes\n" if may_vanish else ""
-    return (f"\n[[sources.uplink]]\nlink = {_s(link)}\ninterface = {_s(interface)}\n{missing}"
-            f"interval_s = 10\ntimeout_s = 3\nmin_ok = 2\n" + _TARGETS)
-
-
-def _site(a: Answers) -> str:
-    lines = ["[site]", f"name = {_s(a.name)}", f"village = {_s(a.village)}", f"gateway = {_s(a.gateway)}"]
-    lines += [f"{key} = {_s(value)}" for key in ("commune", "district", "province")
-              if (value := getattr(a, key)) is not None]
-    lines += [f"latitude = {a.latitude}", f"longitude = {a.longitude}", 'timezone = "Asia/Ho_Chi_Minh"']
-    return "\n".join(lines) + "\n"
-
-
-def _influxdb(a: Answers) -> str:
-    lines = ["[influxdb]", 'api = "v1"', f"url = {_s(a.influx_url)}", f"database = {_s(a.database)}"]
-    if a.username:
-        lines.append(f"username = {_s(a.username)}")
-    if a.password:
-        lines.append(f"password = {_s(a.password)}   # or THONMINH_INFLUXDB__PASSWORD in gateway.env")
-    return "\n".join(lines) + "\n"
-
-
-def _sources(a: Answers) -> str:
-    parts = []
-    if a.fiber_interface:
-        parts.append(_uplink("fiber", a.fiber_interface, may_vanish=False))
-    if a.cellular_interface:
-        parts.append(_uplink("4g", a.cellular_interface, may_vanish=True))
-    if a.modem_port:
-        parts.append(f'\n[sources.modem]\nport = {_s(a.modem_port)}\nvendor = "auto"\nlink = "4g"\nid = "modem"\n')
-    else:
-        parts.append("\n# No modem found under /dev/serial/by-id: add [sources.modem] once it is plugged in.\n")
-    if a.lights_inventory:
-        parts.append(f'\n[sources.lights]\ninventory = {_s(a.lights_inventory)}\n')
-    parts.append("\n# The public Wi-Fi access point: see [sources.wifi] in edge/gateway.example.toml.\n")
-    return "".join(parts)
-
-
-def render_config(a: Answers) -> str:
-    """The text of ``gateway.toml`` for these answers."""
-    return (
-        "# Written by `thonminh edge init`; every key is described in edge/gateway.example.toml.\n"
-        "# Check with: thonminh edge check-config --config <this file>\n\n"
-        f"state_dir = {_s(a.state_dir)}\n\n{_site(a)}\n{_influxdb(a)}\n"
-        '[mqtt]\nhost = "127.0.0.1"\nport = 1883\nclient_id = "thonminh-gateway"\nusername = "thonminh-gateway"'
-        "   # password: THONMINH_MQTT__PASSWORD in gateway.env\n\n"
-        f"[buffer]\npath = {_s(str(Path(a.state_dir) / 'buffer.sqlite'))}\n"
-        + _sources(a)
-    )
-
-
 def write_config(path: Path, text: str, *, force: bool, secret: bool) -> None:
     """Write ``text`` to ``path``; ``FileExistsError`` unless ``force``. 0600 when it holds a password."""
     if path.exists() and not force:
@@ -199,6 +93,7 @@ def write_config(path: Path, text: str, *, force: bool, secret: bool) -> None:
 
 
 # -- the command ----------------------------------------------------------------------------------------------
+
 
 def _check(validate: Callable[[str], object]) -> Callable[[str], str]:
     """A click ``value_proc``: the value if ``validate`` accepts it, else ``BadParameter`` (the prompt asks again)."""
@@ -227,8 +122,15 @@ class _Asker:
         self.params = params
         self.interactive = interactive
 
-    def __call__(self, key: str, text: str, check: Callable[[str], object] = str, *,
-                 default: str | None = None, required: bool = True) -> str | None:
+    def __call__(
+        self,
+        key: str,
+        text: str,
+        check: Callable[[str], object] = str,
+        *,
+        default: str | None = None,
+        required: bool = True,
+    ) -> str | None:
         flag = "--" + key.replace("_", "-")
         given = self.params.get(key)
         if given is not None:
@@ -238,8 +140,12 @@ class _Asker:
                 raise click.BadParameter(str(err), param_hint=f"'{flag}'") from None
             return str(given)
         if self.interactive:
-            answer = click.prompt(text, default=default or ("" if not required else None),
-                                  value_proc=_check(check) if required else _optional(check), show_default=True)
+            answer = click.prompt(
+                text,
+                default=default or ("" if not required else None),
+                value_proc=_check(check) if required else _optional(check),
+                show_default=True,
+            )
             return str(answer) if answer != "" else None
         if default is None and required:
             raise click.UsageError(f"{flag} is needed with --no-input")
@@ -256,28 +162,50 @@ def _ask_all(ask: _Asker) -> Answers:
     assert name is not None
     village = ask("village", "Village slug (a tag on every point)", check_slug, default=slug_of(name))
     gateway = ask("gateway", "Gateway id", check_slug, default=f"{village}-gw1")
-    places = {key: ask(key, f"The {key}'s name (empty: none)", slug_of, default="", required=False)
-              for key in ("commune", "district", "province")}
+    places = {
+        key: ask(key, f"The {key}'s name (empty: none)", slug_of, default="", required=False)
+        for key in ("commune", "district", "province")
+    }
     lat = ask("latitude", "Latitude of the cultural house (e.g. 21.38)", _float)
     lon = ask("longitude", "Longitude (e.g. 106.57)", _float)
     url = ask("influx_url", "InfluxDB URL (e.g. https://influx.province.example:8086)", validate_http_url)
     interfaces, ports = detect_interfaces(), detect_modem_ports()
-    found = {"fiber_interface": next(iter(interfaces.wired), None),
-             "cellular_interface": next(iter(interfaces.cellular), "wwan0" if ports else None),
-             "modem_port": next(iter(ports), None)}
-    optional = {key: ask(key, text, default=found[key] or "", required=False) for key, text in (
-        ("fiber_interface", f"Fiber (Ethernet) interface; found: {', '.join(interfaces.wired) or 'none'}"),
-        ("cellular_interface", f"4G modem interface; found: {', '.join(interfaces.cellular) or 'none'}"),
-        ("modem_port", f"Modem AT port; found: {', '.join(ports) or 'none'}"))}
+    found = {
+        "fiber_interface": next(iter(interfaces.wired), None),
+        "cellular_interface": next(iter(interfaces.cellular), "wwan0" if ports else None),
+        "modem_port": next(iter(ports), None),
+    }
+    optional = {
+        key: ask(key, text, default=found[key] or "", required=False)
+        for key, text in (
+            (
+                "fiber_interface",
+                f"Fiber (Ethernet) interface; found: {', '.join(interfaces.wired) or 'none'}",
+            ),
+            ("cellular_interface", f"4G modem interface; found: {', '.join(interfaces.cellular) or 'none'}"),
+            ("modem_port", f"Modem AT port; found: {', '.join(ports) or 'none'}"),
+        )
+    }
     return Answers(
-        name=name, village=str(village), gateway=str(gateway), latitude=float(str(lat)), longitude=float(str(lon)),
-        influx_url=str(url), database=ask("influx_database", "InfluxDB database", default="thonminh") or "thonminh",
+        name=name,
+        village=str(village),
+        gateway=str(gateway),
+        latitude=float(str(lat)),
+        longitude=float(str(lon)),
+        influx_url=str(url),
+        database=ask("influx_database", "InfluxDB database", default="thonminh") or "thonminh",
         username=ask("influx_username", "InfluxDB user (empty: none)", default="", required=False),
-        password=ask("influx_password", "InfluxDB password (empty: set THONMINH_INFLUXDB__PASSWORD later)",
-                     default="", required=False),
+        password=ask(
+            "influx_password",
+            "InfluxDB password (empty: set THONMINH_INFLUXDB__PASSWORD later)",
+            default="",
+            required=False,
+        ),
         **{key: slug_of(value, f"the {key}'s name") if value else None for key, value in places.items()},
-        **optional, lights_inventory=ask("lights_inventory", "Light inventory file (empty: no lights)",
-                                         default="", required=False),
+        **optional,
+        lights_inventory=ask(
+            "lights_inventory", "Light inventory file (empty: no lights)", default="", required=False
+        ),
         state_dir=ask("state_dir", "State directory", default="/var/lib/thonminh") or "/var/lib/thonminh",
     )
 
@@ -310,8 +238,14 @@ def _flag_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @click.command("init")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("/etc/thonminh/gateway.toml"), show_default=True, help="where to write")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("/etc/thonminh/gateway.toml"),
+    show_default=True,
+    help="where to write",
+)
 @click.option("--force", is_flag=True, help="replace an existing file")
 @click.option("--no-input", is_flag=True, help="never prompt: flags and what this machine shows only")
 @_flag_options
@@ -339,12 +273,16 @@ def _signing_key(config_path: Path) -> None:
     try:
         key, created = GatewayKey.load_or_create(path)
         owner = config.state_dir.stat()
-        if os.geteuid() == 0 and owner.st_uid != 0:  # run as root for the agent's user: the key is that user's
+        if (
+            os.geteuid() == 0 and owner.st_uid != 0
+        ):  # run as root for the agent's user: the key is that user's
             for mine in (path.parent, path):
                 os.chown(mine, owner.st_uid, owner.st_gid)
     except (OSError, ValueError) as err:
         raise click.ClickException(f"cannot create the signing key {path}: {err}") from err
     click.echo(f"{'created' if created else 'kept'} the signing key {path}, fingerprint {key.fingerprint}")
     click.echo(f"public key: {key.public_text}")
-    click.echo("register it with the criteria service: thonminh keys add --gateway "
-               f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}")
+    click.echo(
+        "register it with the criteria service: thonminh keys add --gateway "
+        f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}"
+    )

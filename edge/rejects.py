@@ -22,7 +22,8 @@ _PREFIX: Final = "rejected_"
 OTHER: Final = "rejected_other"
 #: The counters kept for the codes the contract names, e.g. ``rejected_unknown_device``.
 REASON_COUNTERS: Final = tuple(
-    name for name in GATEWAY.fields if name.startswith(_PREFIX) and name not in ("rejected_total", OTHER))
+    name for name in GATEWAY.fields if name.startswith(_PREFIX) and name not in ("rejected_total", OTHER)
+)
 
 
 def reason_counter(reason: str) -> str:

@@ -1,8 +1,9 @@
 """``thonminh edge status``: what a technician on site needs, in Vietnamese or English, or as JSON.
 
 Per source its health now and since when (from the agent's health file on tmpfs, ``GatewayConfig.health_path``,
-so it answers with the agent stopped until the next reboot, which empties tmpfs), the clock, InfluxDB's last success and the backlog (from the buffer, read-only beside a running
-agent). Nothing here uses the network: it answers while the uplink is down.
+so it answers with the agent stopped until the next reboot, which empties tmpfs), the clock, InfluxDB's last
+success and the backlog (from the buffer, read-only beside a running agent). Nothing here uses the network:
+it answers while the uplink is down.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "stopped": ("đã dừng", "stopped"),
     "vanished": ("không chạy (dừng đột ngột?)", "not running (killed?)"),
     "never_ran": ("chưa chạy lần nào", "has not run yet"),
-    "not_since_boot": ("chưa chạy từ lần khởi động máy gần nhất (trạng thái nguồn chỉ giữ trong RAM)",
-                       "has not run since the gateway started (source health is kept in RAM only)"),
+    "not_since_boot": (
+        "chưa chạy từ lần khởi động máy gần nhất (trạng thái nguồn chỉ giữ trong RAM)",
+        "has not run since the gateway started (source health is kept in RAM only)",
+    ),
     "no_health_yet": ("chưa ghi trạng thái", "no health written yet"),
     "health_written": ("trạng thái ghi lúc", "health written"),
     "as_left": ("trạng thái lúc dừng", "states as the agent left them"),
@@ -87,8 +90,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "version": ("phiên bản", "version"),
     "backlog_points": ("điểm tồn đọng", "backlog points"),
     "buffer": ("Bộ đệm", "Buffer"),
-    "dead_letters": ("thư chết (xem `thonminh edge dead-letters list`)",
-                     "dead letters kept (see `thonminh edge dead-letters list`)"),
+    "dead_letters": (
+        "thư chết (xem `thonminh edge dead-letters list`)",
+        "dead letters kept (see `thonminh edge dead-letters list`)",
+    ),
     "reject": ("từ chối", "reject"),
 }
 
@@ -124,40 +129,72 @@ def _configured(config: GatewayConfig) -> list[tuple[str, str]]:
     return names
 
 
-def collect(config: GatewayConfig, buffer: BufferStatus | None, *, running: bool, clock_synced: bool,
-            health: dict[str, Any] | None = None) -> dict[str, Any]:
+def collect(
+    config: GatewayConfig,
+    buffer: BufferStatus | None,
+    *,
+    running: bool,
+    clock_synced: bool,
+    health: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data (the ``--json`` answer)."""
     health = read_health(config.health_path()) if health is None else health
     reported = {e["source"]: e for e in (health or {}).get("sources", [])}
-    sources = [reported.pop(name, {"source": name, "kind": kind, "state": "unknown", "since_ms": None,
-                                   "at_ms": None, "detail": {}})
-               for name, kind in _configured(config)]
+    sources = [
+        reported.pop(
+            name,
+            {"source": name, "kind": kind, "state": "unknown", "since_ms": None, "at_ms": None, "detail": {}},
+        )
+        for name, kind in _configured(config)
+    ]
     core = {name: reported.pop(name, None) for name in ("clock", "influxdb")}
     sources += list(reported.values())  # sources added in code (the simulator's)
     agent = dict((health or {}).get("agent", {}))
     agent["running"] = running
     site = config.site
     out: dict[str, Any] = {
-        "gateway": {"village": site.village, "gateway": site.gateway, "name": site.name,
-                    "key": key_fingerprint(config.evidence_key_path)},
+        "gateway": {
+            "village": site.village,
+            "gateway": site.gateway,
+            "name": site.name,
+            "key": key_fingerprint(config.evidence_key_path),
+        },
         "agent": agent,
-        "clock": {"synced": clock_synced, "held": buffer.held if buffer else 0,
-                  "since_ms": (core["clock"] or {}).get("since_ms")},
-        "influxdb": {"url": config.influxdb.url, "state": (core["influxdb"] or {}).get("state", "unknown"),
-                     "since_ms": (core["influxdb"] or {}).get("since_ms")},
+        "clock": {
+            "synced": clock_synced,
+            "held": buffer.held if buffer else 0,
+            "since_ms": (core["clock"] or {}).get("since_ms"),
+        },
+        "influxdb": {
+            "url": config.influxdb.url,
+            "state": (core["influxdb"] or {}).get("state", "unknown"),
+            "since_ms": (core["influxdb"] or {}).get("since_ms"),
+        },
         "sources": sources,
     }
     if buffer is not None:
         counters = buffer.counters
-        out["influxdb"].update(last_write_ms=counters.get("last_write_ms") or None,
-                               backlog_points=buffer.points - buffer.held, backlog_bytes=buffer.bytes,
-                               oldest_ms=buffer.oldest_ms)
+        out["influxdb"].update(
+            last_write_ms=counters.get("last_write_ms") or None,
+            backlog_points=buffer.points - buffer.held,
+            backlog_bytes=buffer.bytes,
+            oldest_ms=buffer.oldest_ms,
+        )
         # the buffer's figures at the top level, as before
-        out.update({"points": buffer.points, "bytes": buffer.bytes, "held_for_clock": buffer.held,
-                    "oldest_ms": buffer.oldest_ms, "dead_letters": buffer.dead_letters,
-                    "max_bytes": config.buffer.max_bytes, **counters,
-                    "recent_rejects": [dict(zip(("at_ms", "source", "reason", "sample"), r, strict=True))
-                                       for r in buffer.rejects]})
+        out.update(
+            {
+                "points": buffer.points,
+                "bytes": buffer.bytes,
+                "held_for_clock": buffer.held,
+                "oldest_ms": buffer.oldest_ms,
+                "dead_letters": buffer.dead_letters,
+                "max_bytes": config.buffer.max_bytes,
+                **counters,
+                "recent_rejects": [
+                    dict(zip(("at_ms", "source", "reason", "sample"), r, strict=True)) for r in buffer.rejects
+                ],
+            }
+        )
     return out
 
 
@@ -198,7 +235,9 @@ class _Words:
 
 def _agent_line(data: dict[str, Any], w: _Words) -> str:
     agent = data["agent"]
-    if "written_ms" not in agent:  # no health file: tmpfs is empty after a boot, so the buffer tells "ever ran"
+    if (
+        "written_ms" not in agent
+    ):  # no health file: tmpfs is empty after a boot, so the buffer tells "ever ran"
         if agent["running"]:
             return f"{w('running')}; {w('no_health_yet')}"
         return w("not_since_boot") if "points" in data else w("never_ran")
@@ -213,7 +252,9 @@ def _agent_line(data: dict[str, Any], w: _Words) -> str:
 
 def _source_lines(entry: Mapping[str, Any], w: _Words) -> list[str]:
     state = w.state(entry["kind"], entry["state"])
-    since = f"  {w('since')} {w.when(entry['since_ms'])}" if entry.get("since_ms") else f"  ({w('no_report')})"
+    since = (
+        f"  {w('since')} {w.when(entry['since_ms'])}" if entry.get("since_ms") else f"  ({w('no_report')})"
+    )
     detail = "; ".join(f"{w(k)}: {w.value(v)}" for k, v in entry.get("detail", {}).items())
     return [f"{entry['source']}: {state.upper()}{since}"] + ([f"    {detail}"] if detail else [])
 
@@ -234,8 +275,10 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
     lines.append(f"{w('influxdb')} {flux['url']}: {w.state('influxdb', flux['state']).upper()}{since}")
     if "backlog_points" in flux:
         lines.append(f"    {w('last_write')}: {w.when(flux['last_write_ms'])}")
-        lines.append(f"    {w('backlog')}: {flux['backlog_points']} {w('points')}, {flux['backlog_bytes']} B; "
-                     f"{w('oldest')}: {w.when(flux['oldest_ms'])}")
+        lines.append(
+            f"    {w('backlog')}: {flux['backlog_points']} {w('points')}, {flux['backlog_bytes']} B; "
+            f"{w('oldest')}: {w.when(flux['oldest_ms'])}"
+        )
     for entry in data["sources"]:
         lines += _source_lines(entry, w)
     if "points" in data:

@@ -46,8 +46,10 @@ class Sampled:
 async def _sample_one(source: Source, listen_s: float, entry: Sampled) -> None:
     if isinstance(source, PushSource) and not listen_s:
         # not even init: a push source's close writes the interval since init, a sample of nothing
-        entry.note = (f"push source: it receives instead of sampling (a sample every {source.config.interval_s:g} s); "
-                      f"give --listen {source.config.interval_s + 10:g} (with the agent stopped) to wait for one")
+        entry.note = (
+            f"push source: it receives instead of sampling (a sample every {source.config.interval_s:g} s); "
+            f"give --listen {source.config.interval_s + 10:g} (with the agent stopped) to wait for one"
+        )
         return
     await source.init()
     if isinstance(source, PolledSource):
@@ -60,8 +62,15 @@ async def _sample_one(source: Source, listen_s: float, entry: Sampled) -> None:
         entry.note = f"push source: listened {listen_s:g} s"
 
 
-def _build(config: GatewayConfig, cls: type[Source], cfg: SourceConfig, key_path: str, state_dir: Path,
-           entry: Sampled, clock: Clock) -> Source:
+def _build(
+    config: GatewayConfig,
+    cls: type[Source],
+    cfg: SourceConfig,
+    key_path: str,
+    state_dir: Path,
+    entry: Sampled,
+    clock: Clock,
+) -> Source:
     async def emit(points: Sequence[Point]) -> None:
         entry.points.extend(points)
 
@@ -71,14 +80,23 @@ def _build(config: GatewayConfig, cls: type[Source], cfg: SourceConfig, key_path
     name = cfg.name or cls.kind
     directory = state_dir / cls.kind / name
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ctx = config.source_context(cls, key_path, emit=emit, logger=logging.getLogger(f"edge.sources.{cls.kind}.{name}"),
-                                state_dir=directory, now_ms=clock.now_ms, monotonic=clock.monotonic,
-                                clock_synced=clock.synced, reject=reject)
+    ctx = config.source_context(
+        cls,
+        key_path,
+        emit=emit,
+        logger=logging.getLogger(f"edge.sources.{cls.kind}.{name}"),
+        state_dir=directory,
+        now_ms=clock.now_ms,
+        monotonic=clock.monotonic,
+        clock_synced=clock.synced,
+        reject=reject,
+    )
     return cls(cfg, ctx)
 
 
-async def sample_all(config: GatewayConfig, *, listen_s: float = 0.0, only: Sequence[str] = (),
-                     timeout_s: float = 30.0) -> list[Sampled]:
+async def sample_all(
+    config: GatewayConfig, *, listen_s: float = 0.0, only: Sequence[str] = (), timeout_s: float = 30.0
+) -> list[Sampled]:
     """One sample of every enabled source (or those named in ``only``: ``uplink`` or ``uplink:fiber``)."""
     clock = Clock.from_settings(config.clock)
     out = []
@@ -96,7 +114,7 @@ async def sample_all(config: GatewayConfig, *, listen_s: float = 0.0, only: Sequ
             finally:
                 try:
                     await source.close()
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     log.warning("close failed", extra={"source": entry.name, "error": str(err)})
     return out
 
@@ -118,8 +136,10 @@ def readback(config: GatewayConfig, points: Sequence[Point]) -> dict[str, tuple[
             window = time_range(min(times[measurement]), max(times[measurement]) + 1)
             where = conditions([tag_equals(k, v) for k, v in sorted(site.items())], window)
             q = Select(["*"], [from_ref(measurement)], where).render()
-            got = {(*(row.get(k) for k in sorted(tag_keys[measurement])), row["time"])
-                   for row in client.select(q).rows()}
+            got = {
+                (*(row.get(k) for k in sorted(tag_keys[measurement])), row["time"])
+                for row in client.select(q).rows()
+            }
             out[measurement] = (len(keys), len(keys & got), q)
     return out
 
@@ -151,12 +171,26 @@ def _send(config: GatewayConfig, points: list[Point]) -> bool:
 
 
 @click.command("test")
-@click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False),
-              envvar="THONMINH_CONFIG", help="gateway.toml (or set THONMINH_CONFIG)")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    envvar="THONMINH_CONFIG",
+    help="gateway.toml (or set THONMINH_CONFIG)",
+)
 @click.option("--send", is_flag=True, help="write the points to the configured InfluxDB and read them back")
-@click.option("--listen", "listen_s", type=click.FloatRange(min=0), default=0.0,
-              help="seconds to listen to push sources (the lights: stop the agent first, it shares their session)")
-@click.option("--source", "only", multiple=True, help="only this source: a kind (uplink) or kind:name (uplink:fiber)")
+@click.option(
+    "--listen",
+    "listen_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="seconds to listen to push sources (the lights: stop the agent first, it shares their session)",
+)
+@click.option(
+    "--source", "only", multiple=True, help="only this source: a kind (uplink) or kind:name (uplink:fiber)"
+)
 def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str, ...]) -> None:
     """One sample of every configured source, printed as line protocol (like `telegraf --test`)."""
     from edge.config import load_gateway_config
@@ -164,13 +198,18 @@ def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str,
 
     config = load_gateway_config(config_path)
     if listen_s and agent_running(config.buffer.path):
-        raise click.ClickException("the agent is running: stop it before --listen (the lights share its MQTT session)")
+        raise click.ClickException(
+            "the agent is running: stop it before --listen (the lights share its MQTT session)"
+        )
     results = asyncio.run(sample_all(config, listen_s=listen_s, only=only))
     if only and not results:
         raise click.UsageError(f"no enabled source matches {', '.join(only)}")
     for entry in results:
         state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)"
-        click.echo(f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""), err=True)
+        click.echo(
+            f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""),
+            err=True,
+        )
         _echo_points(entry)
     points = [p for entry in results for p in entry.points]
     ok = not any(entry.failed for entry in results)

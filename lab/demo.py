@@ -79,9 +79,14 @@ class Processes:
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "thonminh.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                [sys.executable, "-m", "thonminh.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
         child = Child(name, proc, log)
         self.children.append(child)
         return child
@@ -93,8 +98,10 @@ class Processes:
     def check(self) -> None:
         for child in self.children:
             if child.proc.poll() is not None:
-                raise DemoError(f"{child.name} exited with {child.proc.returncode}; its log ({child.log}) ends:\n"
-                                f"{child.tail()}")
+                raise DemoError(
+                    f"{child.name} exited with {child.proc.returncode}; its log ({child.log}) ends:\n"
+                    f"{child.tail()}"
+                )
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
@@ -163,8 +170,16 @@ def _services(procs: Processes, work: Path, echo: Callable[[str], None]) -> Serv
     return Services(url, host, port)
 
 
-def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_port: int | None,
-             echo: Callable[[str], None], keep_work: bool = True) -> None:
+def run_demo(
+    *,
+    duration_s: float,
+    once: bool,
+    scenario: Path,
+    work: Path,
+    api_port: int | None,
+    echo: Callable[[str], None],
+    keep_work: bool = True,
+) -> None:
     """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -173,9 +188,24 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
         svc = _services(procs, work, echo)
         InfluxClient(svc.influx_url, database=DATABASE).create_database(DATABASE)
         village = work / "village"
-        procs.start("simulator", "simulate", "--scenario", str(scenario), "--out", str(village),
-                    "--mqtt-host", svc.mqtt_host, "--mqtt-port", str(svc.mqtt_port),
-                    "--influx-url", svc.influx_url, "--database", DATABASE, "--duration", "0")
+        procs.start(
+            "simulator",
+            "simulate",
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(village),
+            "--mqtt-host",
+            svc.mqtt_host,
+            "--mqtt-port",
+            str(svc.mqtt_port),
+            "--influx-url",
+            svc.influx_url,
+            "--database",
+            DATABASE,
+            "--duration",
+            "0",
+        )
         config = village / "gateway.toml"
         _wait("the simulator to write gateway.toml", config.exists, procs, 90)
         echo(f"simulator running: {scenario.name}; gateway config {config}")
@@ -183,31 +213,51 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
         procs.start("gateway", "edge", "run", "--config", str(config))
         read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         port = api_port or free_port()
-        server_toml(work / "server.toml", svc.influx_url, DATABASE, port, tomllib.loads(config.read_text())["site"])
-        procs.start("server", "server", "--config", str(work / "server.toml"), env={
-            "THONMINH_SERVER_AUTH__READ_KEYS__DEMO": read_key,
-            "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key})
+        server_toml(
+            work / "server.toml", svc.influx_url, DATABASE, port, tomllib.loads(config.read_text())["site"]
+        )
+        procs.start(
+            "server",
+            "server",
+            "--config",
+            str(work / "server.toml"),
+            env={
+                "THONMINH_SERVER_AUTH__READ_KEYS__DEMO": read_key,
+                "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key,
+            },
+        )
         base = f"http://127.0.0.1:{port}{API}"
-        echo("processes (each its own process group): "
-             + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items()))
+        echo(
+            "processes (each its own process group): "
+            + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items())
+        )
         with httpx.Client(base_url=base, headers={"X-API-Key": read_key}, timeout=30) as api:
             _wait("the criteria service", lambda: api.get("/health").status_code == 200, procs, 90)
             echo(f"criteria service up at {base}")
             problem = register(signing, base.removesuffix(API), admin_key)
             if problem:
                 raise DemoError(problem)
-            echo(f"gateway {signing.gateway}'s key {grouped(signing.fingerprint)} registered (thonminh keys add)")
+            echo(
+                f"gateway {signing.gateway}'s key {grouped(signing.fingerprint)} registered (thonminh keys add)"
+            )
             truth = json.loads((village / "ground_truth.json").read_text())
-            first_ms = _wait("the gateway's first samples", lambda: _first_sample_ms(svc.influx_url, truth),
-                             procs, 90)
+            first_ms = _wait(
+                "the gateway's first samples", lambda: _first_sample_ms(svc.influx_url, truth), procs, 90
+            )
             start_ms = max(first_ms, truth["t0_ms"])  # the village's time 0, or later if the gateway was late
             village_id = truth["village"]
             # entered once the village's time has begun, so that they fall inside the report's window
             time.sleep(max(0.0, truth["t0_ms"] / 1000 + 0.5 - time.time()))
             for indicator, value in truth.get("indicators", {}).items():
-                api.put(f"/villages/{village_id}/indicators/{indicator}", headers={"X-API-Key": admin_key},
-                        json={"value": value, "unit": INDICATORS[indicator].unit,
-                              "note": "entered by thonminh demo"}).raise_for_status()
+                api.put(
+                    f"/villages/{village_id}/indicators/{indicator}",
+                    headers={"X-API-Key": admin_key},
+                    json={
+                        "value": value,
+                        "unit": INDICATORS[indicator].unit,
+                        "note": "entered by thonminh demo",
+                    },
+                ).raise_for_status()
             report_at = truth["t0_ms"] / 1000 + duration_s
             while time.time() < report_at:
                 procs.check()
@@ -218,9 +268,22 @@ def run_demo(*, duration_s: float, once: bool, scenario: Path, work: Path, api_p
             end_ms = (int(time.time() * 1000) - _FORWARD_LAG_MS) // _CADENCE_MS * _CADENCE_MS
             data = _fetch(api, village_id, start_ms, end_ms)
             read_ms = time.time() * 1000
-        echo(render_report(truth=truth, api=data, start_ms=start_ms, end_ms=end_ms, read_ms=read_ms, base=base,
-                           read_key=read_key, admin_key=admin_key, work=work, work_kept=keep_work,
-                           influx_url=svc.influx_url, database=DATABASE))
+        echo(
+            render_report(
+                truth=truth,
+                api=data,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                read_ms=read_ms,
+                base=base,
+                read_key=read_key,
+                admin_key=admin_key,
+                work=work,
+                work_kept=keep_work,
+                influx_url=svc.influx_url,
+                database=DATABASE,
+            )
+        )
         if once:
             return
         echo("Everything keeps running: press Ctrl-C to stop it all.")
@@ -238,8 +301,11 @@ def _first_sample_ms(influx_url: str, truth: dict[str, Any]) -> int | None:
     """When the gateway started measuring: the start of its first uplink interval in this run."""
     client = InfluxClient(influx_url, database=DATABASE, timeout=5)
     try:
-        statement = Select([agg("first", UPLINK.field("observed_s").name, "first")], [from_ref(UPLINK.name)],
-                           where=[tag_equals("village", truth["village"]), f"time >= {truth['t0_ms'] - 5000}ms"])
+        statement = Select(
+            [agg("first", UPLINK.field("observed_s").name, "first")],
+            [from_ref(UPLINK.name)],
+            where=[tag_equals("village", truth["village"]), f"time >= {truth['t0_ms'] - 5000}ms"],
+        )
         rows = client.select(statement.render()).rows()
     finally:
         client.close()
@@ -260,17 +326,38 @@ def _fetch(api: httpx.Client, village: str, start_ms: int, end_ms: int) -> dict[
 
 
 @click.command(name="demo")
-@click.option("--duration", "duration_s", type=click.FloatRange(min=5), default=60.0, show_default=True,
-              help="seconds of simulated village before the report")
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=5),
+    default=60.0,
+    show_default=True,
+    help="seconds of simulated village before the report",
+)
 @click.option("--once", is_flag=True, help="print the report, stop everything and exit")
-@click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help=f"scenario TOML (default: {DEMO_SCENARIO.relative_to(ROOT)})")
-@click.option("--workdir", type=click.Path(file_okay=False), default=None,
-              help="keep databases, configs and logs here (default: a temporary directory, removed at the end)")
-@click.option("--port", "api_port", type=click.IntRange(1, 65535), default=None,
-              help="port of the criteria service (default: a free one)")
-def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str | None,
-         api_port: int | None) -> None:
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help=f"scenario TOML (default: {DEMO_SCENARIO.relative_to(ROOT)})",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="keep databases, configs and logs here (default: a temporary directory, removed at the end)",
+)
+@click.option(
+    "--port",
+    "api_port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="port of the criteria service (default: a free one)",
+)
+def demo(
+    duration_s: float, once: bool, scenario_path: str | None, workdir: str | None, api_port: int | None
+) -> None:
     """The whole village in one command: services, simulator, gateway, criteria service, and a report."""
     scenario = Path(scenario_path) if scenario_path else DEMO_SCENARIO
     if not scenario.exists():
@@ -285,8 +372,15 @@ def demo(duration_s: float, once: bool, scenario_path: str | None, workdir: str 
     previous = {sig: signal.signal(sig, terminated) for sig in (signal.SIGTERM, signal.SIGINT)}
     keep = workdir is not None
     try:
-        run_demo(duration_s=duration_s, once=once, scenario=scenario.resolve(), work=work, api_port=api_port,
-                 echo=lambda line: click.echo(line, nl=True), keep_work=keep)
+        run_demo(
+            duration_s=duration_s,
+            once=once,
+            scenario=scenario.resolve(),
+            work=work,
+            api_port=api_port,
+            echo=lambda line: click.echo(line, nl=True),
+            keep_work=keep,
+        )
     except KeyboardInterrupt:
         click.echo("stopped by signal", err=True)
     except (DemoError, ServiceError, httpx.HTTPError, OSError) as err:

@@ -39,16 +39,22 @@ def _short(text: str, width: int) -> str:
 
 
 def _criteria(api: dict[str, Any]) -> list[str]:
-    rows = [f"  {'criterion':<20} {'verdict':<18} {'measured':>12}  {'threshold':<16} {'coverage':>8} {'samples':>7}"]
+    rows = [
+        f"  {'criterion':<20} {'verdict':<18} {'measured':>12}  {'threshold':<16} {'coverage':>8} {'samples':>7}"
+    ]
     evidence = []
     verdicts: dict[str, int] = {}
     for c in api["criteria"]["criteria"]:
         e = c["evidence"]
         verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
-        rows.append(f"  {c['id']:<20} {c['verdict'].upper():<18} {_value(e['value'], e['unit']):>12}  "
-                    f"{c['comparator'] + ' ' + _value(c['threshold'], c['unit']):<16} {e['coverage'] * 100:>7.0f}% "
-                    f"{e['samples']:>7}")
-        detail = ", ".join(f"{k}={round(v, 1) if isinstance(v, float) else v}" for k, v in e["detail"].items())
+        rows.append(
+            f"  {c['id']:<20} {c['verdict'].upper():<18} {_value(e['value'], e['unit']):>12}  "
+            f"{c['comparator'] + ' ' + _value(c['threshold'], c['unit']):<16} {e['coverage'] * 100:>7.0f}% "
+            f"{e['samples']:>7}"
+        )
+        detail = ", ".join(
+            f"{k}={round(v, 1) if isinstance(v, float) else v}" for k, v in e["detail"].items()
+        )
         evidence.append(f"  {c['id']} ({c['title']['en']}; {c['title']['vi']})")
         if detail:
             evidence.append(f"      {_short(detail, _WIDTH - 6)}")
@@ -57,8 +63,14 @@ def _criteria(api: dict[str, Any]) -> list[str]:
         if len(e["queries"]) > 1:
             evidence.append(f"      (+{len(e['queries']) - 1} more queries in the API answer)")
     summary = ", ".join(f"{n} {k}" for k, n in sorted(verdicts.items()))
-    return ["Criteria (defaults of thonminh/criteria.yaml; the levels are ours, the national criteria give none)",
-            *rows, f"  => {summary}", "", "Evidence (value, coverage and the InfluxQL behind each verdict)", *evidence]
+    return [
+        "Criteria (defaults of thonminh/criteria.yaml; the levels are ours, the national criteria give none)",
+        *rows,
+        f"  => {summary}",
+        "",
+        "Evidence (value, coverage and the InfluxQL behind each verdict)",
+        *evidence,
+    ]
 
 
 def _spans(items: list[dict[str, Any]], tz: ZoneInfo, start_ms: float, end_ms: float, t0_ms: float) -> str:
@@ -75,16 +87,23 @@ def _spans(items: list[dict[str, Any]], tz: ZoneInfo, start_ms: float, end_ms: f
     return ", ".join(out) or "none"
 
 
-def _outages(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, start_ms: float, end_ms: float) -> list[str]:
+def _outages(
+    truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, start_ms: float, end_ms: float
+) -> list[str]:
     lines = []
     measured: dict[str, list[str]] = {}
     for o in api["outages"]["outages"]:
         a = _parse_ms(o["start"])
-        text = (f"{_clock(a, tz)}–(open)" if o["open"] else
-                f"{_clock(a, tz)}–{_clock(_parse_ms(o['end']), tz)} ({o['duration_s']:.0f} s)")
+        text = (
+            f"{_clock(a, tz)}–(open)"
+            if o["open"]
+            else f"{_clock(a, tz)}–{_clock(_parse_ms(o['end']), tz)} ({o['duration_s']:.0f} s)"
+        )
         measured.setdefault(o["link"], []).append(text)
     for link, spans in truth["outages"].items():
-        lines.append(f"  {link + ' outages':<16}scheduled {_spans(spans, tz, start_ms, end_ms, truth['t0_ms'])}")
+        lines.append(
+            f"  {link + ' outages':<16}scheduled {_spans(spans, tz, start_ms, end_ms, truth['t0_ms'])}"
+        )
         lines.append(f"  {'':<16}measured  {', '.join(measured.get(link, [])) or 'none'}")
     return lines
 
@@ -93,18 +112,25 @@ def _lights(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, end_ms: fl
     lighting = api["lighting"]
     per_light = {x["light"]: x for x in lighting["lights"]}
     t0 = truth["t0_ms"]
-    lines = [f"  {'lighting':<16}{truth['lights']['count']} lights "
-             + "(" + ", ".join(f"{n} {k}" for k, n in sorted(truth["lights"]["by_format"].items())) + "); "
-             + "expected on " + (_spans(truth["expected_on"], tz, 0, end_ms, t0) or "never")]
+    lines = [
+        f"  {'lighting':<16}{truth['lights']['count']} lights "
+        + "("
+        + ", ".join(f"{n} {k}" for k, n in sorted(truth["lights"]["by_format"].items()))
+        + "); "
+        + "expected on "
+        + (_spans(truth["expected_on"], tz, 0, end_ms, t0) or "never")
+    ]
     for fault in truth["light_faults"]:
         if t0 + fault["start_s"] * 1000 >= end_ms:
             continue
         got = per_light.get(fault["light"], {})
         lit = _value(got.get("availability_pct"), "%")
         ok = _value(got.get("ok_pct"), "%")
-        lines.append(f"  {'':<16}{fault['light']} {fault['fault']:<13} planned {_spans([fault], tz, 0, end_ms, t0)}; "
-                     f"measured: lit {lit} of its scheduled time, as scheduled {ok} of the time, "
-                     f"last report {got.get('fault') or 'no fault'}")
+        lines.append(
+            f"  {'':<16}{fault['light']} {fault['fault']:<13} planned {_spans([fault], tz, 0, end_ms, t0)}; "
+            f"measured: lit {lit} of its scheduled time, as scheduled {ok} of the time, "
+            f"last report {got.get('fault') or 'no fault'}"
+        )
     now = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(lighting["by_fault"].items())) or "none"
     lines.append(f"  {'':<16}faults in the lights' last reports: {now}")
     return lines
@@ -116,10 +142,12 @@ def _wifi(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, read_ms: flo
     visits = [v for v in truth["wifi"].get("visits", []) if v["arrive_s"] < elapsed_s]
     days = api["wifi"]["use"]["days"]
     measured = days[-1]["unique_users"] if days else None
-    return [f"  {'Wi-Fi users':<16}simulated by {_clock(read_ms, tz)}: {len(visits)} visits by "
-            f"{len({v['device'] for v in visits})} devices showing {len({v['mac'] for v in visits})} MAC addresses "
-            f"(phones with random MACs show a new one each visit); measured "
-            f"{measured if measured is not None else 'no'} unique users today at {_clock(read_ms, tz)}"]
+    return [
+        f"  {'Wi-Fi users':<16}simulated by {_clock(read_ms, tz)}: {len(visits)} visits by "
+        f"{len({v['device'] for v in visits})} devices showing {len({v['mac'] for v in visits})} MAC addresses "
+        f"(phones with random MACs show a new one each visit); measured "
+        f"{measured if measured is not None else 'no'} unique users today at {_clock(read_ms, tz)}"
+    ]
 
 
 def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[str]:
@@ -128,8 +156,10 @@ def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[st
         return []
     profile = ", ".join(f"{s['rsrp_dbm']:.0f} dBm from +{s['at_s']:.0f} s" for s in steps)
     share = api["modem"]["rsrp_share_pct"].get("-110")
-    return [f"  {'4G signal':<16}scheduled RSRP {profile}; measured {_value(share, '%')} of "
-            f"{api['modem']['samples']} readings at or above -110 dBm"]
+    return [
+        f"  {'4G signal':<16}scheduled RSRP {profile}; measured {_value(share, '%')} of "
+        f"{api['modem']['samples']} readings at or above -110 dBm"
+    ]
 
 
 def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
@@ -139,12 +169,20 @@ def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
         return ["  status           not configured (the service has no key registry)"]
     share = "no gateway sample" if s.verified_pct is None else f"verified {_value(s.verified_pct, '%')}"
     minimum = f" (minimum {_value(s.min_verified_pct, '%')})" if s.min_verified_pct is not None else ""
-    faults = ", ".join(f"{f.kind} {f.gateway} {_clock(_parse_ms(f.start), tz)}–{_clock(_parse_ms(f.end), tz)}"
-                       for f in s.faults) or "none"
+    faults = (
+        ", ".join(
+            f"{f.kind} {f.gateway} {_clock(_parse_ms(f.start), tz)}–{_clock(_parse_ms(f.end), tz)}"
+            for f in s.faults
+        )
+        or "none"
+    )
     lines = [f"  status           {s.status}: {share} of the gateway's points{minimum}; faults: {faults}"]
-    lines += [f"  key              {k.gateway} {k.grouped}, valid from "
-              f"{_clock(_parse_ms(k.valid_from), tz) if k.valid_from else '–'}, "
-              f"{'until ' + _clock(_parse_ms(k.valid_until), tz) if k.valid_until else 'current'}" for k in s.keys]
+    lines += [
+        f"  key              {k.gateway} {k.grouped}, valid from "
+        f"{_clock(_parse_ms(k.valid_from), tz) if k.valid_from else '–'}, "
+        f"{'until ' + _clock(_parse_ms(k.valid_until), tz) if k.valid_until else 'current'}"
+        for k in s.keys
+    ]
     return lines
 
 
@@ -157,22 +195,37 @@ def criteria_url(base: str, village: str, start_ms: float, end_ms: float) -> str
     return f"{base}/villages/{village}/criteria?{urlencode({'start': iso_utc(start_ms), 'end': iso_utc(end_ms)})}"
 
 
-def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float, end_ms: float, read_ms: float,
-                  base: str, read_key: str, admin_key: str, work: Path, work_kept: bool, influx_url: str = "",
-                  database: str = "") -> str:
+def render_report(
+    *,
+    truth: dict[str, Any],
+    api: dict[str, Any],
+    start_ms: float,
+    end_ms: float,
+    read_ms: float,
+    base: str,
+    read_key: str,
+    admin_key: str,
+    work: Path,
+    work_kept: bool,
+    influx_url: str = "",
+    database: str = "",
+) -> str:
     """The whole report as text."""
     tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
     village = truth["village"]
     offset = datetime.fromtimestamp(end_ms / 1000, tz).strftime("%z")
     head = f" thonminh demo: {truth.get('name', village)} ({village}) "
     lines = [
-        "", f"{head:=^{_WIDTH}}",
+        "",
+        f"{head:=^{_WIDTH}}",
         f"Scenario {truth['scenario']!r}, seed {truth['seed']}: simulated street lights, fiber and 4G uplinks, a 4G "
         "modem and the cultural house's Wi-Fi.",
         f"Window: {datetime.fromtimestamp(start_ms / 1000, tz):%Y-%m-%d %H:%M:%S} to {_clock(end_ms, tz)} "
         f"(UTC{offset[:3]}:{offset[3:]}): {(end_ms - start_ms) / 1000:.0f} s from the scenario's time 0 "
         f"{'' if start_ms == truth['t0_ms'] else '(here: the gateway started later) '}to the last tracker interval.",
-        "", *_criteria(api), "",
+        "",
+        *_criteria(api),
+        "",
         "What happened (the scenario's ground truth) and what the gateway measured (from the API)",
         *_outages(truth, api, tz, start_ms, end_ms),
         *_lights(truth, api, tz, end_ms),
@@ -186,28 +239,42 @@ def render_report(*, truth: dict[str, Any], api: dict[str, Any], start_ms: float
         f"  docs (OpenAPI)   {base}/docs",
         f"  read key         {read_key}   (send it as the X-API-Key header)",
         f"  admin key        {admin_key}   (for PUT .../indicators/...)",
-        "  these verdicts   " + f"curl -H 'X-API-Key: {read_key}' '{criteria_url(base, village, start_ms, end_ms)}'",
+        "  these verdicts   "
+        + f"curl -H 'X-API-Key: {read_key}' '{criteria_url(base, village, start_ms, end_ms)}'",
         "  (without start and end each criterion takes its own window, ending at the last whole hour: see "
         "docs/api.md)",
         "  endpoints        " + f"{base}/villages/{village}/criteria",
     ]
     for path in ("uptime?step=1m&start=-15m", "outages", "lighting", "wifi", "modem"):
         lines.append(f"                   {base}/villages/{village}/{path}")
-    lines += [f"                   {base}/criteria?province=<slug>   {base}/health",
-              f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/; "
-              + ("kept after the demo)" if work_kept else "removed when the demo stops: give --workdir to keep them)")]
+    lines += [
+        f"                   {base}/criteria?province=<slug>   {base}/health",
+        f"  files            {work} (gateway.toml and ground_truth.json in village/, logs in logs/; "
+        + (
+            "kept after the demo)"
+            if work_kept
+            else "removed when the demo stops: give --workdir to keep them)"
+        ),
+    ]
     site = base.removesuffix("/api/v1")
     window = urlencode({"start": iso_utc(start_ms), "end": iso_utc(end_ms)})
     dossier = f"{base}/villages/{village}/report.pdf?{window}"
-    lines += ["", "Pages (sign in once with the read key; docs/pages.md)",
-              f"  village page     {site}/pages/villages/{village}?{window}",
-              f"  public status    {site}/pages/status/{village}",
-              "", "The dossier: these verdicts as the PDF for the commune's file (docs/report.md)",
-              f"  dossier          {dossier}",
-              "                   (opens in a browser signed in on the pages; a past month: ?month=YYYY-MM)",
-              f"  download         curl -H 'X-API-Key: {read_key}' -o dossier.pdf '{dossier}'"]
-    lines += ["", "Tamper drill (docs/evidence.md): in another shell, set these, then follow the drill",
-              f"  export INFLUX={influx_url} DB={database} API={base} KEY={read_key} VILLAGE={village} "
-              f"START={iso_utc(start_ms)} SERVER_TOML={work / 'server.toml'}"]
+    lines += [
+        "",
+        "Pages (sign in once with the read key; docs/pages.md)",
+        f"  village page     {site}/pages/villages/{village}?{window}",
+        f"  public status    {site}/pages/status/{village}",
+        "",
+        "The dossier: these verdicts as the PDF for the commune's file (docs/report.md)",
+        f"  dossier          {dossier}",
+        "                   (opens in a browser signed in on the pages; a past month: ?month=YYYY-MM)",
+        f"  download         curl -H 'X-API-Key: {read_key}' -o dossier.pdf '{dossier}'",
+    ]
+    lines += [
+        "",
+        "Tamper drill (docs/evidence.md): in another shell, set these, then follow the drill",
+        f"  export INFLUX={influx_url} DB={database} API={base} KEY={read_key} VILLAGE={village} "
+        f"START={iso_utc(start_ms)} SERVER_TOML={work / 'server.toml'}",
+    ]
     lines.append("=" * _WIDTH)
     return "\n".join(lines)

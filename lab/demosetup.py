@@ -37,17 +37,43 @@ def gateway_key(config: Path) -> GatewaySigning:
     gateway = load_gateway_config(config)
     key, _ = load_or_create_key(gateway.evidence_key_path)
     public = key.public_key()
-    return GatewaySigning(gateway.site.gateway, gateway.site.village, public_key_text(public), fingerprint(public),
-                          int(time.time() * 1000))
+    return GatewaySigning(
+        gateway.site.gateway,
+        gateway.site.village,
+        public_key_text(public),
+        fingerprint(public),
+        int(time.time() * 1000),
+    )
 
 
 def register(signing: GatewaySigning, site_url: str, admin_key: str) -> str:
     """``thonminh keys add``, valid from the key's making: every batch the agent signed since then verifies.
     Returns what went wrong, or '' when the key is registered."""
     done = subprocess.run(
-        [sys.executable, "-m", "thonminh.cli", "keys", "add", "--gateway", signing.gateway, "--village",
-         signing.village, "--public-key", signing.public_key, "--valid-from", iso_utc(signing.created_ms - 60_000),
-         "--url", site_url, "--admin-key", admin_key], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "thonminh.cli",
+            "keys",
+            "add",
+            "--gateway",
+            signing.gateway,
+            "--village",
+            signing.village,
+            "--public-key",
+            signing.public_key,
+            "--valid-from",
+            iso_utc(signing.created_ms - 60_000),
+            "--url",
+            site_url,
+            "--admin-key",
+            admin_key,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     return "" if done.returncode == 0 else f"thonminh keys add failed: {done.stdout}{done.stderr}"
 
 

@@ -74,7 +74,10 @@ class LocalService:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         try:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         finally:
@@ -156,10 +159,10 @@ class InfluxDBServer(LocalService):
             f"""reporting-disabled = true
 bind-address = "{self.host}:{self.rpc_port}"
 [meta]
-  dir = "{d / 'meta'}"
+  dir = "{d / "meta"}"
 [data]
-  dir = "{d / 'data'}"
-  wal-dir = "{d / 'wal'}"
+  dir = "{d / "data"}"
+  wal-dir = "{d / "wal"}"
   query-log-enabled = false
   wal-fsync-delay = "0s"
 [http]
@@ -221,7 +224,7 @@ log_type warning
 max_queued_messages 1000000
 max_inflight_messages 100
 listener {self.port} {self.host}
-allow_anonymous {'true' if self.allow_anonymous else 'false'}
+allow_anonymous {"true" if self.allow_anonymous else "false"}
 {self.extra_config}
 """
         )

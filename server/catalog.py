@@ -70,14 +70,22 @@ def group_tags(desc: FigureDescription) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _selected(desc: FigureDescription, params: Mapping[str, Any], tags: Sequence[str],
-              key: tuple[str, ...]) -> bool:
+def _selected(
+    desc: FigureDescription, params: Mapping[str, Any], tags: Sequence[str], key: tuple[str, ...]
+) -> bool:
     wanted = desc.tag_filters(params)
     return all(key[tags.index(tag)] == value for tag, value in wanted.items())
 
 
-def ratio_evidence(desc: FigureDescription, params: Mapping[str, Any], members: Mapping[str, Mapping[str, float]],
-                   window: Window, *, hours: int | None = None, queries: tuple[str, ...] = ()) -> Evidence:
+def ratio_evidence(
+    desc: FigureDescription,
+    params: Mapping[str, Any],
+    members: Mapping[str, Mapping[str, float]],
+    window: Window,
+    *,
+    hours: int | None = None,
+    queries: tuple[str, ...] = (),
+) -> Evidence:
     """A ratio figure from its sums per member (one entry ``""`` when the figure has no members)."""
     assert desc.ratio is not None
     total: dict[str, float] = defaultdict(float)
@@ -87,13 +95,17 @@ def ratio_evidence(desc: FigureDescription, params: Mapping[str, Any], members: 
     ratio, basis = desc.ratio, "ratio"
     if desc.fallback is not None and total.get(ratio.denominator.name_for(params), 0.0) <= 0:
         ratio, basis = desc.fallback, "fallback"
-    value = percent(total.get(ratio.numerator.name_for(params), 0.0), total.get(ratio.denominator.name_for(params),
-                                                                                 0.0))
+    value = percent(
+        total.get(ratio.numerator.name_for(params), 0.0), total.get(ratio.denominator.name_for(params), 0.0)
+    )
     if desc.coverage is Coverage.HOURS:
         coverage = min(1.0, (hours or 0) / (window.seconds / 3600)) if window.seconds else 0.0
     else:
-        coverage = fmean(coverage_of_observed(s.get("observed_s", 0.0), window.seconds) for s in members.values()) \
-            if members else 0.0
+        coverage = (
+            fmean(coverage_of_observed(s.get("observed_s", 0.0), window.seconds) for s in members.values())
+            if members
+            else 0.0
+        )
     samples = int(total.get(desc.samples.name, 0)) if desc.samples else 0
     detail: dict[str, Any] = {s.name_for(params): total.get(s.name_for(params), 0.0) for s in desc.sums()}
     if desc.fallback is not None:
@@ -105,11 +117,15 @@ def ratio_evidence(desc: FigureDescription, params: Mapping[str, Any], members: 
     return Evidence(value, desc.unit, coverage, samples, window, queries, detail)
 
 
-def _ratio(r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]) -> Found:
+def _ratio(
+    r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]
+) -> Found:
     tags = group_tags(desc)
     names = tuple(s.name_for(params) for s in desc.sums())
-    sums: Sums = r.once(("sums", desc.measurement.name, names, scope, window, tags),
-                        lambda: r.reader.sums(desc.measurement.name, names, scope, window, group_by=tags))
+    sums: Sums = r.once(
+        ("sums", desc.measurement.name, names, scope, window, tags),
+        lambda: r.reader.sums(desc.measurement.name, names, scope, window, group_by=tags),
+    )
     queries = tuple(sums.queries)
     per_village: dict[str, dict[str, Mapping[str, float]]] = defaultdict(dict)
     for key in sums.keys():
@@ -127,14 +143,23 @@ def _ratio(r: FigureReader, desc: FigureDescription, scope: Scope, window: Windo
         # coverage, and no value
         for (village,) in hours:
             per_village.setdefault(village, {})
-    out = {village: ratio_evidence(desc, params, members, window,
-                                   hours=None if hours is None else hours.get((village,), 0), queries=queries)
-           for village, members in per_village.items()}
+    out = {
+        village: ratio_evidence(
+            desc,
+            params,
+            members,
+            window,
+            hours=None if hours is None else hours.get((village,), 0),
+            queries=queries,
+        )
+        for village, members in per_village.items()
+    }
     return out, queries
 
 
-def _daily_mean(r: FigureReader, desc: FigureDescription, scope: Scope, window: Window,
-                params: Mapping[str, Any]) -> Found:
+def _daily_mean(
+    r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]
+) -> Found:
     rows = r.call("wifi_daily", scope, window, ap=params.get("ap"))
     daily: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for row in rows.rows:
@@ -143,27 +168,43 @@ def _daily_mean(r: FigureReader, desc: FigureDescription, scope: Scope, window: 
     out = {}
     for village, days in daily.items():
         use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, r.reader.zone), r.reader.zone)
-        out[village] = Evidence(use.mean_daily_users, desc.unit, use.coverage, use.days_with_data, window,
-                                tuple(rows.queries), {"days_with_data": use.days_with_data})
+        out[village] = Evidence(
+            use.mean_daily_users,
+            desc.unit,
+            use.coverage,
+            use.days_with_data,
+            window,
+            tuple(rows.queries),
+            {"days_with_data": use.days_with_data},
+        )
     return out, tuple(rows.queries)
 
 
-def _latest(r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]) -> Found:
+def _latest(
+    r: FigureReader, desc: FigureDescription, scope: Scope, window: Window, params: Mapping[str, Any]
+) -> Found:
     rows = r.call("indicator", scope, window, params["indicator"])
     out = {}
     for row in rows.rows:
         if row.get("value") is None:
             continue
-        out[row["village"]] = Evidence(float(row["value"]), row.get("unit") or desc.unit, 1.0,
-                                       int(row.get("points") or 0), window, tuple(rows.queries),
-                                       {"source": row.get("source")})
+        out[row["village"]] = Evidence(
+            float(row["value"]),
+            row.get("unit") or desc.unit,
+            1.0,
+            int(row.get("points") or 0),
+            window,
+            tuple(rows.queries),
+            {"source": row.get("source")},
+        )
     return out, tuple(rows.queries)
 
 
 _BY_KIND = {Kind.RATIO: _ratio, Kind.DAILY_MEAN: _daily_mean, Kind.LATEST: _latest}
 
 
-def compute(desc: FigureDescription, reader: FigureReader, scope: Scope, window: Window,
-            params: Mapping[str, Any]) -> Found:
+def compute(
+    desc: FigureDescription, reader: FigureReader, scope: Scope, window: Window, params: Mapping[str, Any]
+) -> Found:
     """The figure ``desc`` with ``params`` for every village of ``scope`` with data in ``window``."""
     return _BY_KIND[desc.kind](reader, desc, scope, window, params)

@@ -54,8 +54,10 @@ def evaluate(
             return not_configured(c.min_verified_pct)
         if measurement not in SIGNED_MEASUREMENTS:  # manual indicators: no gateway signs them
             return figure_verification(None, measurement, c.min_verified_pct, [])
-        found = shared.once(("verification", village, window.start_ms, window.end_ms),
-                            lambda: verifier.verify(village, window.start_ms, window.end_ms))
+        found = shared.once(
+            ("verification", village, window.start_ms, window.end_ms),
+            lambda: verifier.verify(village, window.start_ms, window.end_ms),
+        )
         keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
         return figure_verification(found, measurement, c.min_verified_pct, keys)
 
@@ -66,7 +68,9 @@ def evaluate(
         for village in sorted(set(villages) | set(found)):
             ev = found.get(village) or Evidence(None, c.unit, 0.0, 0, window, queries)
             checked = verification(c, village, window)
-            results[village] = Verdict(c, village, c.verdict(ev.value, ev.coverage, checked.verified_pct), ev, checked)
+            results[village] = Verdict(
+                c, village, c.verdict(ev.value, ev.coverage, checked.verified_pct), ev, checked
+            )
         return c.id, results
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

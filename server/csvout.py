@@ -15,11 +15,20 @@ from fastapi.responses import Response
 
 from server import models as m
 
-__all__ = ["CSV_RESPONSE", "criteria_rows", "csv_response", "outage_rows", "rollup_rows", "uptime_rows",
-           "wants_csv"]
+__all__ = [
+    "CSV_RESPONSE",
+    "criteria_rows",
+    "csv_response",
+    "outage_rows",
+    "rollup_rows",
+    "uptime_rows",
+    "wants_csv",
+]
 
 #: For the OpenAPI schema of routes that can answer in CSV.
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -68,15 +77,24 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], zone: ZoneInf
     return out.getvalue()
 
 
-def csv_response(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str, *, zone: ZoneInfo,
-                 fmt: str | None = None) -> Response:
+def csv_response(
+    columns: Sequence[str],
+    rows: Iterable[dict[str, Any]],
+    filename: str,
+    *,
+    zone: ZoneInfo,
+    fmt: str | None = None,
+) -> Response:
     """``fmt='excel'``: the same CSV with a UTF-8 byte order mark, which Excel needs to read Vietnamese right."""
     # headers are latin-1 on the wire: an ASCII name, and the real (Vietnamese) one in RFC 5987 form
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
     text = to_csv(columns, rows, zone)
-    return Response(("\ufeff" if fmt == "excel" else "") + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})
+    return Response(
+        ("\ufeff" if fmt == "excel" else "") + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 _AVAIL = ["availability_pct", "up_s", "down_s", "unknown_s", "observed_s", "coverage", "samples"]
@@ -90,36 +108,101 @@ def uptime_rows(u: m.UptimeOut) -> list[dict[str, Any]]:
         for part in parts:
             start = getattr(part, "start", u.window.start)
             end = getattr(part, "end", u.window.end)
-            rows.append({"village": u.village, "link": link.link, "start": start, "end": end,
-                         "timezone": u.window.timezone, **part.model_dump(include=set(_AVAIL))})
+            rows.append(
+                {
+                    "village": u.village,
+                    "link": link.link,
+                    "start": start,
+                    "end": end,
+                    "timezone": u.window.timezone,
+                    **part.model_dump(include=set(_AVAIL)),
+                }
+            )
     return rows
 
 
-OUTAGE_COLUMNS = ["village", "link", "start", "end", "open", "started_before_window", "duration_s", "in_window_s",
-                  "reason"]
+OUTAGE_COLUMNS = [
+    "village",
+    "link",
+    "start",
+    "end",
+    "open",
+    "started_before_window",
+    "duration_s",
+    "in_window_s",
+    "reason",
+]
 
 
 def outage_rows(o: m.OutagesOut) -> list[dict[str, Any]]:
     return [{"village": o.village, **x.model_dump()} for x in o.outages]
 
 
-CRITERIA_COLUMNS = ["village", "criterion", "title_vi", "title_en", "verdict", "value", "unit", "comparator",
-                    "threshold", "coverage", "min_coverage", "samples", "verified_pct", "verification", "start", "end",
-                    "timezone"]
+CRITERIA_COLUMNS = [
+    "village",
+    "criterion",
+    "title_vi",
+    "title_en",
+    "verdict",
+    "value",
+    "unit",
+    "comparator",
+    "threshold",
+    "coverage",
+    "min_coverage",
+    "samples",
+    "verified_pct",
+    "verification",
+    "start",
+    "end",
+    "timezone",
+]
 
 
 def criteria_rows(c: m.VillageCriteriaOut) -> list[dict[str, Any]]:
-    return [{"village": c.village, "criterion": v.id, "title_vi": v.title.vi, "title_en": v.title.en,
-             "verdict": v.verdict, "value": v.evidence.value, "unit": v.evidence.unit or v.unit,
-             "comparator": v.comparator, "threshold": v.threshold, "coverage": v.evidence.coverage,
-             "min_coverage": v.min_coverage, "samples": v.evidence.samples,
-             "verified_pct": v.evidence.verified_pct, "verification": v.evidence.verification.status,
-             "start": v.evidence.window.start,
-             "end": v.evidence.window.end, "timezone": c.timezone} for v in c.criteria]
+    return [
+        {
+            "village": c.village,
+            "criterion": v.id,
+            "title_vi": v.title.vi,
+            "title_en": v.title.en,
+            "verdict": v.verdict,
+            "value": v.evidence.value,
+            "unit": v.evidence.unit or v.unit,
+            "comparator": v.comparator,
+            "threshold": v.threshold,
+            "coverage": v.evidence.coverage,
+            "min_coverage": v.min_coverage,
+            "samples": v.evidence.samples,
+            "verified_pct": v.evidence.verified_pct,
+            "verification": v.evidence.verification.status,
+            "start": v.evidence.window.start,
+            "end": v.evidence.window.end,
+            "timezone": c.timezone,
+        }
+        for v in c.criteria
+    ]
 
 
-ROLLUP_COLUMNS = ["province", "district", "commune", "village", "criterion", "verdict", "value", "unit", "comparator",
-                  "threshold", "coverage", "min_coverage", "samples", "verified_pct", "start", "end", "timezone"]
+ROLLUP_COLUMNS = [
+    "province",
+    "district",
+    "commune",
+    "village",
+    "criterion",
+    "verdict",
+    "value",
+    "unit",
+    "comparator",
+    "threshold",
+    "coverage",
+    "min_coverage",
+    "samples",
+    "verified_pct",
+    "start",
+    "end",
+    "timezone",
+]
 
 
 def rollup_rows(r: m.CriteriaRollupOut) -> list[dict[str, Any]]:
@@ -128,10 +211,25 @@ def rollup_rows(r: m.CriteriaRollupOut) -> list[dict[str, Any]]:
     for v in r.villages:
         for cid, verdict in v.verdicts.items():
             c = by_id[cid]
-            rows.append({"province": v.province, "district": v.district, "commune": v.commune, "village": v.village,
-                         "criterion": cid, "verdict": verdict.verdict, "value": verdict.value, "unit": c.unit,
-                         "comparator": c.comparator, "threshold": c.threshold, "coverage": verdict.coverage,
-                         "min_coverage": c.min_coverage, "samples": verdict.samples,
-                         "verified_pct": verdict.verified_pct, "start": c.windows[0].start,
-                         "end": c.windows[0].end, "timezone": r.timezone})
+            rows.append(
+                {
+                    "province": v.province,
+                    "district": v.district,
+                    "commune": v.commune,
+                    "village": v.village,
+                    "criterion": cid,
+                    "verdict": verdict.verdict,
+                    "value": verdict.value,
+                    "unit": c.unit,
+                    "comparator": c.comparator,
+                    "threshold": c.threshold,
+                    "coverage": verdict.coverage,
+                    "min_coverage": c.min_coverage,
+                    "samples": verdict.samples,
+                    "verified_pct": verdict.verified_pct,
+                    "start": c.windows[0].start,
+                    "end": c.windows[0].end,
+                    "timezone": r.timezone,
+                }
+            )
     return rows

@@ -41,10 +41,17 @@ SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 def get_service(
     request: Request,
-    tz: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$",
-                                    description="an IANA time zone (Asia/Ho_Chi_Minh): day and week boundaries, and "
-                                                "times given without an offset, are read in it; answers keep ISO "
-                                                "8601 times with their offset (UTC)")] = None,
+    tz: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_+\-/]+$",
+            description="an IANA time zone (Asia/Ho_Chi_Minh): day and week boundaries, and "
+            "times given without an offset, are read in it; answers keep ISO "
+            "8601 times with their offset (UTC)",
+        ),
+    ] = None,
 ) -> Service:
     service: Service = request.app.state.service
     if tz is None or tz == service.zone.key:
@@ -52,8 +59,11 @@ def get_service(
     try:
         return service.in_zone(ZoneInfo(tz))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ApiError(f"tz: {tz!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh)", status=422,
-                       parameter="tz") from None
+        raise ApiError(
+            f"tz: {tz!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh)",
+            status=422,
+            parameter="tz",
+        ) from None
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -68,7 +78,9 @@ class Principal:
     admin: bool
 
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="a read key (GET) or an admin key (PUT)")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="a read key (GET) or an admin key (PUT)"
+)
 
 
 def _presented(key: str | None, authorization: str | None) -> str | None:
@@ -118,8 +130,9 @@ def require_read(
         return principal
     if request.app.state.open_read_only:
         return Principal("anonymous", False)
-    raise ApiError("missing API key: send it as X-API-Key or Authorization: Bearer", status=401,
-                   parameter="X-API-Key")
+    raise ApiError(
+        "missing API key: send it as X-API-Key or Authorization: Bearer", status=401, parameter="X-API-Key"
+    )
 
 
 def require_admin(
@@ -133,8 +146,11 @@ def require_admin(
     if principal is None:
         raise ApiError("missing API key: send an admin key as X-API-Key", status=401, parameter="X-API-Key")
     if not principal.admin:
-        raise ApiError(f"key {principal.name!r} is a read key; this needs an admin key", status=403,
-                       parameter="X-API-Key")
+        raise ApiError(
+            f"key {principal.name!r} is a read key; this needs an admin key",
+            status=403,
+            parameter="X-API-Key",
+        )
     return principal
 
 
@@ -178,11 +194,17 @@ _DAY = r"20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
 _CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 _OFFSET = r"(Z|[-+]([01]\d|1[0-4]):[0-5]\d)"
 TIME_PATTERN = rf"^(now([-+]{_DUR})?|[-+]{_DUR}|{_DAY}(T{_CLOCK}{_OFFSET}?)?)$"
-TimeQuery = Annotated[str | None, Query(
-    min_length=1, max_length=64, json_schema_extra={"pattern": TIME_PATTERN},
-    description="ISO 8601 (2025-03-01T00:00:00+07:00: write + as %2B in a URL), a date (2025-03-01, local "
-                "midnight), or relative to now: -30d, now-2h, now. A window [start, end) must not be empty, "
-                "end is capped at now, and start and end lie in 2000..2200.")]
+TimeQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"pattern": TIME_PATTERN},
+        description="ISO 8601 (2025-03-01T00:00:00+07:00: write + as %2B in a URL), a date (2025-03-01, local "
+        "midnight), or relative to now: -30d, now-2h, now. A window [start, end) must not be empty, "
+        "end is capped at now, and start and end lie in 2000..2200.",
+    ),
+]
 
 
 def window_params(service: ServiceDep, start: TimeQuery = None, end: TimeQuery = None) -> Window:
@@ -203,9 +225,15 @@ RawWindow = Annotated[tuple[str | None, str | None], Depends(raw_window)]
 def step_param(
     service: ServiceDep,
     window: WindowParams,
-    step: Annotated[str | None, Query(min_length=1, max_length=16, json_schema_extra={"pattern": f"^{_DUR}$"},
-                                      description="bucket width: 15m, 1h, 1d, 1w; at most max_buckets buckets "
-                                                  "in the window")] = None,
+    step: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=16,
+            json_schema_extra={"pattern": f"^{_DUR}$"},
+            description="bucket width: 15m, 1h, 1d, 1w; at most max_buckets buckets in the window",
+        ),
+    ] = None,
 ) -> Step | None:
     if step is None:
         return None
@@ -217,8 +245,12 @@ StepParam = Annotated[Step | None, Depends(step_param)]
 
 def known_village(
     service: ServiceDep,
-    village: Annotated[str, Path(min_length=1, max_length=128, pattern=TAG_PATTERN,
-                                 description="the village slug (tag `village`)")],
+    village: Annotated[
+        str,
+        Path(
+            min_length=1, max_length=128, pattern=TAG_PATTERN, description="the village slug (tag `village`)"
+        ),
+    ],
 ) -> str:
     service.require_village(village)
     return village
@@ -230,10 +262,17 @@ LinkQuery = TagQuery
 
 def scope_params(province: TagQuery = None, district: TagQuery = None, commune: TagQuery = None) -> Scope:
     """Places by slug or by the name as people write it (``Bắc Giang`` is ``bac-giang``)."""
-    return Scope(province=province and slugify(province), district=district and slugify(district),
-                 commune=commune and slugify(commune))
+    return Scope(
+        province=province and slugify(province),
+        district=district and slugify(district),
+        commune=commune and slugify(commune),
+    )
 
 
 ScopeParams = Annotated[Scope, Depends(scope_params)]
-Format = Annotated[Literal["json", "csv", "excel"] | None, Query(
-    description="csv (or send Accept: text/csv); excel: the same CSV with a UTF-8 byte order mark, for Excel")]
+Format = Annotated[
+    Literal["json", "csv", "excel"] | None,
+    Query(
+        description="csv (or send Accept: text/csv); excel: the same CSV with a UTF-8 byte order mark, for Excel"
+    ),
+]

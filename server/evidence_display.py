@@ -47,8 +47,16 @@ def ensure_retention_policy(client: InfluxClient, database: str) -> None:
 class DisplayCopy:
     """Writes ``verification_hourly`` for the hours a rollup pass rolled (``write`` is the rollups' hook)."""
 
-    def __init__(self, client: InfluxClient, verifier: Verifier, reader: Reader, *, database: str,
-                 days: int = DAYS, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: InfluxClient,
+        verifier: Verifier,
+        reader: Reader,
+        *,
+        database: str,
+        days: int = DAYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.verifier = verifier
         self.reader = reader
@@ -67,12 +75,17 @@ class DisplayCopy:
         for place in self.reader.places(Scope()).rows:
             village = place["village"]
             site = {t: place[t] for t in SITE_TAGS if place.get(t)}
-            self.verifier.verify(village, lo, hi)  # one read for the range; the hours below come from the cache
+            self.verifier.verify(
+                village, lo, hi
+            )  # one read for the range; the hours below come from the cache
             for hour in range(lo, hi, HOUR_MS):
                 found = self.verifier.verify(village, hour, hour + HOUR_MS)
                 for source, (points, verified) in sorted(found.counts.items()):
-                    fields = {"points": points, "verified_points": verified,
-                              "faults": len(found.faults_of(source))}
+                    fields = {
+                        "points": points,
+                        "verified_points": verified,
+                        "faults": len(found.faults_of(source)),
+                    }
                     out.append(Point(source, site, fields, hour))
         return out
 
@@ -81,14 +94,15 @@ class DisplayCopy:
         """The encoder's line under the descriptor's name, renamed to the verified measurement: the encoder
         would hold a point named ``uplink`` to the contract's ``uplink`` (its ``link`` tag)."""
         encoded = encode_line(Point(VERIFICATION_HOURLY.name, point.tags, point.fields, point.time_ms))
-        return point.measurement + encoded[len(VERIFICATION_HOURLY.name):]
+        return point.measurement + encoded[len(VERIFICATION_HOURLY.name) :]
 
     def write(self, start_ms: int, end_ms: int) -> None:
         try:
             lines = [self.line(p) for p in self.points(start_ms, end_ms)]
             for i in range(0, len(lines), 20_000):
-                self.client.write("\n".join(lines[i:i + 20_000]), database=self.database,
-                                  retention_policy=VERIFICATION_RP)
+                self.client.write(
+                    "\n".join(lines[i : i + 20_000]), database=self.database, retention_policy=VERIFICATION_RP
+                )
         except InfluxError as err:
             # a display copy: the next pass writes these hours again (recent hours are rolled on every pass)
             log.warning("verification display copy not written", extra={"error": str(err)})

@@ -104,7 +104,9 @@ class Outage:
         return max(0, min(end, self.window_end_ms) - max(self.start_ms, self.window_start_ms)) / 1000
 
 
-def outages(link: str, before: Event | None, events: Iterable[Event], start_ms: int, end_ms: int) -> list[Outage]:
+def outages(
+    link: str, before: Event | None, events: Iterable[Event], start_ms: int, end_ms: int
+) -> list[Outage]:
     """Pair ``down`` .. ``up`` events. ``before`` is the link's last event before the window, so an outage
     already open when the window starts is reported with its real start. Repeated ``down`` events keep the
     first; an ``up`` with no outage open is ignored."""
@@ -183,12 +185,20 @@ def lighting(
         expected = sums.get("expected_on_s", 0.0)
         lit = sums.get("lit_when_expected_s", 0.0)
         fault, online = faults.get(light, (None, None))
-        stats.append(LightStat(
-            light=light, zone=zone, availability_pct=percent(lit, expected), expected_on_s=expected,
-            lit_when_expected_s=lit, ok_pct=percent(sums.get("ok_s", 0.0), sums.get("observed_s", 0.0)),
-            coverage=_coverage(sums.get("observed_s", 0.0), window_s),
-            samples=int(sums.get("samples", 0)), fault=fault, online=online,
-        ))
+        stats.append(
+            LightStat(
+                light=light,
+                zone=zone,
+                availability_pct=percent(lit, expected),
+                expected_on_s=expected,
+                lit_when_expected_s=lit,
+                ok_pct=percent(sums.get("ok_s", 0.0), sums.get("observed_s", 0.0)),
+                coverage=_coverage(sums.get("observed_s", 0.0), window_s),
+                samples=int(sums.get("samples", 0)),
+                fault=fault,
+                online=online,
+            )
+        )
     expected = sum(s.expected_on_s for s in stats)
     lit = sum(s.lit_when_expected_s for s in stats)
     by_fault: dict[str, list[str]] = {}
@@ -230,8 +240,13 @@ def wifi_use(daily: Iterable[tuple[int, float]], window_days: int, zone: ZoneInf
     for day, users in days:
         weeks.setdefault(day - timedelta(days=day.weekday()), []).append(users)
     week_rows = [
-        {"week_start": start.isoformat(), "days_with_data": len(v), "user_days": sum(v),
-         "mean_daily_users": fmean(v), "max_daily_users": max(v)}
+        {
+            "week_start": start.isoformat(),
+            "days_with_data": len(v),
+            "user_days": sum(v),
+            "mean_daily_users": fmean(v),
+            "max_daily_users": max(v),
+        }
         for start, v in sorted(weeks.items())
     ]
     return WifiUse(

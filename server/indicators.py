@@ -23,17 +23,24 @@ __all__ = ["history", "put_indicator"]
 def describe(indicator: str) -> IndicatorDescription:
     desc = INDICATORS.get(indicator)
     if desc is None:
-        raise ParameterError(f"indicator: {indicator!r} is not a known indicator (known: {', '.join(INDICATORS)})",
-                             parameter="indicator")
+        raise ParameterError(
+            f"indicator: {indicator!r} is not a known indicator (known: {', '.join(INDICATORS)})",
+            parameter="indicator",
+        )
     return desc
 
 
 def _check(desc: IndicatorDescription, body: m.IndicatorIn) -> None:
     if body.unit is not None and body.unit != desc.unit:
-        raise ParameterError(f"unit: {desc.key} is measured in {desc.unit!r}, not {body.unit!r}", parameter="unit")
+        raise ParameterError(
+            f"unit: {desc.key} is measured in {desc.unit!r}, not {body.unit!r}", parameter="unit"
+        )
     if not desc.minimum <= body.value <= desc.maximum:
-        raise ParameterError(f"value: {body.value:g} is outside {desc.key}'s range {desc.minimum:g}.."
-                             f"{desc.maximum:g} {desc.unit}".rstrip(), parameter="value")
+        raise ParameterError(
+            f"value: {body.value:g} is outside {desc.key}'s range {desc.minimum:g}.."
+            f"{desc.maximum:g} {desc.unit}".rstrip(),
+            parameter="value",
+        )
 
 
 def _entries(service: Service, village: str, indicator: str | None) -> tuple[list[dict], str]:
@@ -50,17 +57,21 @@ def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) 
     when = parse_time(body.time, now=now, zone=service.zone, parameter="time") if body.time else None
     if body.corrects is None:
         return int((when or now).timestamp() * 1000), ""
-    corrected_ms = int(parse_time(body.corrects, now=now, zone=service.zone, parameter="corrects").timestamp() * 1000)
+    corrected_ms = int(
+        parse_time(body.corrects, now=now, zone=service.zone, parameter="corrects").timestamp() * 1000
+    )
     rows, _ = _entries(service, village, indicator)
     match = [r for r in rows if int(r["time"]) == corrected_ms]
     if not match:
-        raise ParameterError(f"corrects: no entry of {indicator} was entered at {body.corrects!r}",
-                             parameter="corrects")
+        raise ParameterError(
+            f"corrects: no entry of {indicator} was entered at {body.corrects!r}", parameter="corrects"
+        )
     return (int(match[0]["as_of_ms"]) if when is None else int(when.timestamp() * 1000)), iso(corrected_ms)
 
 
-def put_indicator(service: Service, village: str, indicator: str, body: m.IndicatorIn, key_name: str
-                  ) -> m.IndicatorOut:
+def put_indicator(
+    service: Service, village: str, indicator: str, body: m.IndicatorIn, key_name: str
+) -> m.IndicatorOut:
     desc = describe(indicator)
     _check(desc, body)
     as_of_ms, corrects = _as_of(service, village, indicator, body)
@@ -71,13 +82,34 @@ def put_indicator(service: Service, village: str, indicator: str, body: m.Indica
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
     source = f"{body.note} (key {key_name})" if body.note else f"key {key_name}"
-    value = Point(INDICATOR.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source}, as_of_ms)
-    entry = Point(INDICATOR_ENTRY.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source,
-                                               "note": body.note or "", "as_of_ms": as_of_ms, "corrects": corrects},
-                  entered_ms)
+    value = Point(
+        INDICATOR.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source}, as_of_ms
+    )
+    entry = Point(
+        INDICATOR_ENTRY.name,
+        tags,
+        {
+            "value": float(body.value),
+            "unit": desc.unit,
+            "source": source,
+            "note": body.note or "",
+            "as_of_ms": as_of_ms,
+            "corrects": corrects,
+        },
+        entered_ms,
+    )
     line = service.reader.write_indicator(value, entry)
-    return m.IndicatorOut(village=village, indicator=indicator, value=body.value, unit=desc.unit, source=source,
-                          time=iso(as_of_ms), entered=iso(entered_ms), corrects=corrects or None, line=line)
+    return m.IndicatorOut(
+        village=village,
+        indicator=indicator,
+        value=body.value,
+        unit=desc.unit,
+        source=source,
+        time=iso(as_of_ms),
+        entered=iso(entered_ms),
+        corrects=corrects or None,
+        line=line,
+    )
 
 
 def history(service: Service, village: str, indicator: str | None) -> m.IndicatorsOut:
@@ -85,13 +117,27 @@ def history(service: Service, village: str, indicator: str | None) -> m.Indicato
         describe(indicator)
     rows, statement = _entries(service, village, indicator)
     superseded = {r["corrects"]: iso(int(r["time"])) for r in rows if r.get("corrects")}
-    entries = [m.IndicatorEntryOut(
-        indicator=r["indicator"], value=r["value"], unit=r.get("unit") or "", source=r.get("source") or "",
-        note=r.get("note") or "", time=iso(int(r["as_of_ms"])), entered=iso(int(r["time"])),
-        corrects=r.get("corrects") or None, superseded_by=superseded.get(iso(int(r["time"]))))
-        for r in sorted(rows, key=lambda r: -int(r["time"]))]
-    known = {k: {"unit": d.unit, "minimum": d.minimum, "maximum": d.maximum, "title": {"vi": d.title.vi,
-                                                                                       "en": d.title.en}}
-             for k, d in INDICATORS.items()}
+    entries = [
+        m.IndicatorEntryOut(
+            indicator=r["indicator"],
+            value=r["value"],
+            unit=r.get("unit") or "",
+            source=r.get("source") or "",
+            note=r.get("note") or "",
+            time=iso(int(r["as_of_ms"])),
+            entered=iso(int(r["time"])),
+            corrects=r.get("corrects") or None,
+            superseded_by=superseded.get(iso(int(r["time"]))),
+        )
+        for r in sorted(rows, key=lambda r: -int(r["time"]))
+    ]
+    known = {
+        k: {
+            "unit": d.unit,
+            "minimum": d.minimum,
+            "maximum": d.maximum,
+            "title": {"vi": d.title.vi, "en": d.title.en},
+        }
+        for k, d in INDICATORS.items()
+    }
     return m.IndicatorsOut(village=village, indicators=known, entries=entries, queries=[statement])
-

@@ -54,10 +54,14 @@ class AvailabilityOut(BaseModel):
     observed_s: float
     coverage: float = Field(description="observed / window, 0..1")
     samples: int
-    min_coverage: float = Field(description="the coverage a verdict on this availability needs (criteria.yaml)")
-    enough_data: bool = Field(description="false when coverage is under min_coverage: the availability stands "
-                                          "on too little data to be read as the link's (a verdict would be "
-                                          "insufficient_data)")
+    min_coverage: float = Field(
+        description="the coverage a verdict on this availability needs (criteria.yaml)"
+    )
+    enough_data: bool = Field(
+        description="false when coverage is under min_coverage: the availability stands "
+        "on too little data to be read as the link's (a verdict would be "
+        "insufficient_data)"
+    )
 
 
 class UptimeStep(AvailabilityOut):
@@ -94,8 +98,9 @@ class LinkReliability(BaseModel):
     failures: int = Field(description="outages that started inside the window")
     restored: int
     downtime_s: float
-    mtbf_s: float | None = Field(description="observed up time (sum of up_s) / failures: time without data "
-                                             "counts neither way")
+    mtbf_s: float | None = Field(
+        description="observed up time (sum of up_s) / failures: time without data counts neither way"
+    )
     mttr_s: float | None = Field(description="mean duration of the outages restored inside the window")
 
 
@@ -186,8 +191,10 @@ class KeyPeriodOut(BaseModel):
 
 
 class FaultOut(BaseModel):
-    kind: str = Field(description="unsigned, no_manifest, altered, injected, deleted_point, replayed, missing_seq, "
-                                  "broken_chain, unregistered_key, expired_key, bad_signature or malformed_manifest")
+    kind: str = Field(
+        description="unsigned, no_manifest, altered, injected, deleted_point, replayed, missing_seq, "
+        "broken_chain, unregistered_key, expired_key, bad_signature or malformed_manifest"
+    )
     gateway: str
     start: str = Field(description="the first time concerned")
     end: str = Field(description="the last time concerned (equal to start for a single point)")
@@ -197,10 +204,12 @@ class FaultOut(BaseModel):
 class VerificationOut(BaseModel):
     status: Literal["verified", "unverified", "not_configured", "no_samples"] = Field(
         description="verified: verified_pct reaches min_verified_pct (100 without one); not_configured: the "
-                    "service has no key registry; no_samples: no gateway-signed sample in the window")
+        "service has no key registry; no_samples: no gateway-signed sample in the window"
+    )
     min_verified_pct: float | None
-    points: int = Field(description="the figure's samples (points of its measurement) in the UTC hours the "
-                                    "window touches")
+    points: int = Field(
+        description="the figure's samples (points of its measurement) in the UTC hours the window touches"
+    )
     verified_points: int = Field(description="of those, covered by a valid manifest")
     keys: list[KeyPeriodOut] = Field(description="the registered keys that signed them")
     faults: list[FaultOut] = Field(description="at most 20, oldest first")
@@ -213,13 +222,16 @@ class EvidenceOut(BaseModel):
     coverage: float
     samples: int
     window: WindowOut
-    window_rule: str = Field(description="how the window was chosen; every window includes its start and "
-                                         "excludes its end")
+    window_rule: str = Field(
+        description="how the window was chosen; every window includes its start and excludes its end"
+    )
     queries: list[str]
     detail: dict[str, Any] = Field(default_factory=dict)
-    verified_pct: float | None = Field(description="percent of the figure's samples covered by valid signed "
-                                                   "manifests (docs/evidence.md); null without samples or without "
-                                                   "a key registry")
+    verified_pct: float | None = Field(
+        description="percent of the figure's samples covered by valid signed "
+        "manifests (docs/evidence.md); null without samples or without "
+        "a key registry"
+    )
     verification: VerificationOut
 
 
@@ -248,7 +260,9 @@ class CriterionVerdictOut(CriterionOut):
 
 class VillageCriteriaOut(BaseModel):
     village: str
-    window_rule: str = Field(description="'request': start/end given; 'criterion': each criterion's own window")
+    window_rule: str = Field(
+        description="'request': start/end given; 'criterion': each criterion's own window"
+    )
     timezone: str
     criteria: list[CriterionVerdictOut]
     counts: Counts
@@ -292,8 +306,10 @@ class VillageOut(BaseModel):
     district: str | None
     province: str | None
     last_seen: str
-    last_seen_precision: str = Field(description="sample: the last sample's time; hour/day: the end of the last "
-                                                 "rolled-up hour or UTC day with samples")
+    last_seen_precision: str = Field(
+        description="sample: the last sample's time; hour/day: the end of the last "
+        "rolled-up hour or UTC day with samples"
+    )
 
 
 class VillagesOut(BaseModel):
@@ -305,16 +321,33 @@ class VillagesOut(BaseModel):
 class IndicatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: float = Field(strict=True, allow_inf_nan=False, examples=[27.5],
-                         description="a JSON number within the indicator's valid range (no strings, no booleans)")
-    unit: str | None = Field(None, max_length=16, examples=["%"],
-                             description="the indicator's unit, if given; it is fixed per indicator")
-    note: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f\\]*$",
-                             description="who entered it or on what basis; stored with the key's name")
-    time: str | None = Field(None, max_length=40, description="as-of time (ISO 8601); default now, or the "
-                                                            "corrected entry's")
-    corrects: str | None = Field(None, max_length=40, description="the `entered` time of the entry this one "
-                                                                "corrects; that entry is kept and marked superseded")
+    value: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        examples=[27.5],
+        description="a JSON number within the indicator's valid range (no strings, no booleans)",
+    )
+    unit: str | None = Field(
+        None,
+        max_length=16,
+        examples=["%"],
+        description="the indicator's unit, if given; it is fixed per indicator",
+    )
+    note: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f\\]*$",
+        description="who entered it or on what basis; stored with the key's name",
+    )
+    time: str | None = Field(
+        None, max_length=40, description="as-of time (ISO 8601); default now, or the corrected entry's"
+    )
+    corrects: str | None = Field(
+        None,
+        max_length=40,
+        description="the `entered` time of the entry this one "
+        "corrects; that entry is kept and marked superseded",
+    )
 
 
 class IndicatorOut(BaseModel):
@@ -343,8 +376,9 @@ class IndicatorEntryOut(BaseModel):
 
 class IndicatorsOut(BaseModel):
     village: str
-    indicators: dict[str, dict[str, Any]] = Field(description="each indicator's description: unit, valid range, "
-                                                              "titles")
+    indicators: dict[str, dict[str, Any]] = Field(
+        description="each indicator's description: unit, valid range, titles"
+    )
     entries: list[IndicatorEntryOut] = Field(description="every entry, newest first; none is ever deleted")
     queries: list[str]
 

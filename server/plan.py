@@ -63,8 +63,9 @@ def ceil_day(ms: int) -> int:
     return -((-ms) // DAY_MS) * DAY_MS
 
 
-def plan(start_ms: int, end_ms: int, state: RollupState | None, *, use_rollups: bool = True,
-         daily: bool = True) -> list[Segment]:
+def plan(
+    start_ms: int, end_ms: int, state: RollupState | None, *, use_rollups: bool = True, daily: bool = True
+) -> list[Segment]:
     """Split ``[start, end)`` into raw edges, whole rolled-up hours and, inside them, whole UTC days."""
     if not use_rollups or state is None:
         return [Segment(start_ms, end_ms)]

@@ -62,13 +62,23 @@ class Scope:
 
     def holds(self, place: dict[str, str]) -> bool:
         """Whether a village with these place tags is in the scope."""
-        return all(value is None or place.get(tag) == value for tag, value in (
-            ("village", self.village), ("province", self.province), ("district", self.district),
-            ("commune", self.commune)))
+        return all(
+            value is None or place.get(tag) == value
+            for tag, value in (
+                ("village", self.village),
+                ("province", self.province),
+                ("district", self.district),
+                ("commune", self.commune),
+            )
+        )
 
     def conditions(self) -> list[str]:
-        pairs = [("village", self.village), ("province", self.province), ("district", self.district),
-                 ("commune", self.commune)]
+        pairs = [
+            ("village", self.village),
+            ("province", self.province),
+            ("district", self.district),
+            ("commune", self.commune),
+        ]
         return [f"{quote_ident(tag)} = {quote_literal(value)}" for tag, value in pairs if value is not None]
 
 
@@ -124,8 +134,16 @@ def aggregate(
     return f"SELECT {select} FROM {source.ref()} WHERE {where}{_group(group_by, time_part)}{tail}"
 
 
-def rollup_select(source: Source, aggs: Sequence[Agg], start_ms: int, end_ms: int, *,
-                  condition: str | None = None, into: Source | None = None, interval: str = "1h") -> str:
+def rollup_select(
+    source: Source,
+    aggs: Sequence[Agg],
+    start_ms: int,
+    end_ms: int,
+    *,
+    condition: str | None = None,
+    into: Source | None = None,
+    interval: str = "1h",
+) -> str:
     """The rollup of ``[start, end)`` per ``interval``: every series kept (``GROUP BY *``), optionally ``INTO``."""
     select = ", ".join(a.text() for a in aggs)
     into_part = f" INTO {into.ref()}" if into else ""
@@ -140,8 +158,10 @@ _EVENT_FIELDS = ", ".join(quote_ident(f) for f in UPLINK_EVENT.fields)
 
 def events_in_window(source: Source, scope: Scope, window: Window, link: str | None) -> str:
     extra = [f"{quote_ident('link')} = {quote_literal(link)}"] if link else []
-    return (f"SELECT {_EVENT_FIELDS} FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms, extra)}"
-            f"{_group(('link',))}")
+    return (
+        f"SELECT {_EVENT_FIELDS} FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms, extra)}"
+        f"{_group(('link',))}"
+    )
 
 
 def last_event_before(source: Source, scope: Scope, window: Window, link: str | None) -> str:
@@ -149,32 +169,41 @@ def last_event_before(source: Source, scope: Scope, window: Window, link: str | 
     extra = [f"{quote_ident('link')} = {quote_literal(link)}"] if link else []
     where = " AND ".join([*scope.conditions(), *extra, f"time < '{iso(window.start_ms)}'"])
     rest = ", ".join(quote_ident(f) for f in UPLINK_EVENT.fields if f != "state")
-    return (f"SELECT last({quote_ident('state')}) AS {quote_ident('state')}, {rest} FROM {source.ref()} "
-            f"WHERE {where}{_group(('link',))}")
+    return (
+        f"SELECT last({quote_ident('state')}) AS {quote_ident('state')}, {rest} FROM {source.ref()} "
+        f"WHERE {where}{_group(('link',))}"
+    )
 
 
 def links_of_village(database: str, village: str, measurements: Iterable[str]) -> str:
     froms = ", ".join(quote_ident(m) for m in measurements)
-    return (f"SHOW TAG VALUES ON {quote_ident(database)} FROM {froms} WITH KEY = {quote_ident('link')} "
-            f"WHERE {quote_ident('village')} = {quote_literal(village)}")
+    return (
+        f"SHOW TAG VALUES ON {quote_ident(database)} FROM {froms} WITH KEY = {quote_ident('link')} "
+        f"WHERE {quote_ident('village')} = {quote_literal(village)}"
+    )
 
 
 def village_exists(database: str, village: str) -> str:
-    return (f"SHOW TAG VALUES ON {quote_ident(database)} WITH KEY = {quote_ident('village')} "
-            f"WHERE {quote_ident('village')} = {quote_literal(village)}")
+    return (
+        f"SHOW TAG VALUES ON {quote_ident(database)} WITH KEY = {quote_ident('village')} "
+        f"WHERE {quote_ident('village')} = {quote_literal(village)}"
+    )
 
 
 def villages_last_seen(source: Source, field: str, scope: Scope, start_ms: int, end_ms: int) -> str:
     """The last point of each village (with its place tags) in ``[start, end)``."""
-    return (f"SELECT last({quote_ident(field)}) AS {quote_ident('last')} FROM {source.ref()} "
-            f"WHERE {_where(scope, start_ms, end_ms)}{_group(PLACE_TAGS)}")
+    return (
+        f"SELECT last({quote_ident(field)}) AS {quote_ident('last')} FROM {source.ref()} "
+        f"WHERE {_where(scope, start_ms, end_ms)}{_group(PLACE_TAGS)}"
+    )
 
 
 def series_of(database: str, measurement: str, scope: Scope) -> str:
     """The series keys of a measurement in scope: read from the index, whatever the time."""
     where = " AND ".join(scope.conditions())
-    return (f"SHOW SERIES ON {quote_ident(database)} FROM {quote_ident(measurement)}"
-            + (f" WHERE {where}" if where else ""))
+    return f"SHOW SERIES ON {quote_ident(database)} FROM {quote_ident(measurement)}" + (
+        f" WHERE {where}" if where else ""
+    )
 
 
 def parse_series_key(key: str) -> dict[str, str]:
@@ -199,16 +228,25 @@ def parse_series_key(key: str) -> dict[str, str]:
     return tags
 
 
-def wifi_daily_users(source: Source, scope: Scope, window: Window, zone: ZoneInfo, *,
-                     group_by: Sequence[str] = ("village",), ap: str | None = None) -> str:
+def wifi_daily_users(
+    source: Source,
+    scope: Scope,
+    window: Window,
+    zone: ZoneInfo,
+    *,
+    group_by: Sequence[str] = ("village",),
+    ap: str | None = None,
+) -> str:
     """Unique users per local day, summed over the village's access points, for every local day the window
     touches (its first day's point is stamped at the midnight before ``start``: see ``plan.daily_span``)."""
     field = WIFI_DAILY.field("unique_users").name
     extra = [f"{quote_ident('ap')} = {quote_literal(ap)}"] if ap else []
     start_ms, end_ms = daily_span(window.start_ms, window.end_ms, zone)
-    return (f"SELECT sum({quote_ident(field)}) AS {quote_ident('users')}, count({quote_ident(field)}) AS "
-            f"{quote_ident('points')} FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}"
-            f"{_group(group_by, 'time(1d)')} fill(none) {tz_clause(zone)}")
+    return (
+        f"SELECT sum({quote_ident(field)}) AS {quote_ident('users')}, count({quote_ident(field)}) AS "
+        f"{quote_ident('points')} FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}"
+        f"{_group(group_by, 'time(1d)')} fill(none) {tz_clause(zone)}"
+    )
 
 
 _SIGNALS = ("rsrp_dbm", "rsrq_db", "sinr_db", "rssi_dbm")
@@ -218,27 +256,37 @@ def modem_medians(source: Source, scope: Scope, window: Window) -> str:
     """Median radio figures per modem over the window. Medians do not add up, so they read raw points;
     the criteria use the additive RSRP ladder of the rollups instead."""
     select = ", ".join(f"median({quote_ident(MODEM.field(f).name)}) AS {quote_ident(f)}" for f in _SIGNALS)
-    return f"SELECT {select} FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms)}" \
-           f"{_group(('link', 'modem'))}"
+    return (
+        f"SELECT {select} FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms)}"
+        f"{_group(('link', 'modem'))}"
+    )
 
 
-def light_faults(source: Source, scope: Scope, start_ms: int, end_ms: int, *, in_the_dark: bool = False) -> str:
+def light_faults(
+    source: Source, scope: Scope, start_ms: int, end_ms: int, *, in_the_dark: bool = False
+) -> str:
     """Each light's last reported fault (``''`` = none) in ``[start, end)``; ``in_the_dark``: only from samples
     taken while it was expected on, the only time a lamp failure can be seen."""
     fault = STREETLIGHT.field("fault").name
     online = STREETLIGHT.field("online").name
     extra = [f"{quote_ident(STREETLIGHT.field('expected_on').name)} = 1"] if in_the_dark else []
-    return (f"SELECT last({quote_ident(fault)}) AS {quote_ident('fault')}, {quote_ident(online)} "
-            f"FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}{_group(('light', 'zone'))}")
+    return (
+        f"SELECT last({quote_ident(fault)}) AS {quote_ident('fault')}, {quote_ident(online)} "
+        f"FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)}{_group(('light', 'zone'))}"
+    )
 
 
 def indicator_last(source: Source, scope: Scope, window: Window, indicator: str) -> str:
     fields = INDICATOR.fields
     extra = [f"{quote_ident('indicator')} = {quote_literal(indicator)}"]
-    select = ", ".join(f"last({quote_ident(fields[f].name)}) AS {quote_ident(f)}" for f in ("value", "unit", "source"))
-    return (f"SELECT {select}, count({quote_ident(fields['value'].name)}) AS {quote_ident('points')} "
-            f"FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms, extra)}"
-            f"{_group(('village',))}")
+    select = ", ".join(
+        f"last({quote_ident(fields[f].name)}) AS {quote_ident(f)}" for f in ("value", "unit", "source")
+    )
+    return (
+        f"SELECT {select}, count({quote_ident(fields['value'].name)}) AS {quote_ident('points')} "
+        f"FROM {source.ref()} WHERE {_where(scope, window.start_ms, window.end_ms, extra)}"
+        f"{_group(('village',))}"
+    )
 
 
 #: The measurements whose ``link`` tag names the village's uplinks.

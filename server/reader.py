@@ -59,7 +59,9 @@ class Rows:
 class Reader:
     """Aggregated reads for the figures. One HTTP request per call, however many statements it needs."""
 
-    def __init__(self, client: InfluxClient, rollups: Rollups, *, zone: ZoneInfo, use_rollups: bool = True) -> None:
+    def __init__(
+        self, client: InfluxClient, rollups: Rollups, *, zone: ZoneInfo, use_rollups: bool = True
+    ) -> None:
         self.client = client
         self.rollups = rollups
         self.database = rollups.database
@@ -75,8 +77,13 @@ class Reader:
     def _segments(self, window: Window, step: Step | None):
         # daily rollups hold UTC days: with steps, buckets follow the local calendar, so hours serve instead
         aligned = step is None or step.hour_aligned(self.zone, window)
-        return plan(window.start_ms, window.end_ms, self.rollups.state, use_rollups=self.use_rollups and aligned,
-                    daily=step is None)
+        return plan(
+            window.start_ms,
+            window.end_ms,
+            self.rollups.state,
+            use_rollups=self.use_rollups and aligned,
+            daily=step is None,
+        )
 
     # -- interval sums ------------------------------------------------------------------------------------------
     def sums(
@@ -97,16 +104,36 @@ class Reader:
         for seg in self._segments(window, step):
             if seg.rollup:
                 aggs = [Agg("sum", n, n) for n in names]
-                statements.append(q.aggregate(self.rollups.rolled(measurement, seg.level), aggs, scope, seg.start_ms,
-                                              seg.end_ms, group_by=group_by, step=step, zone=self.zone,
-                                              condition=extra))
+                statements.append(
+                    q.aggregate(
+                        self.rollups.rolled(measurement, seg.level),
+                        aggs,
+                        scope,
+                        seg.start_ms,
+                        seg.end_ms,
+                        group_by=group_by,
+                        step=step,
+                        zone=self.zone,
+                        condition=extra,
+                    )
+                )
                 continue
             for condition, outputs in spec.groups(names).items():
                 aggs = [Agg(o.func, o.field, o.name) for o in outputs]
                 cond = " AND ".join(c for c in (condition, extra) if c) or None
-                statements.append(q.aggregate(self.rollups.raw(measurement), aggs, scope, seg.start_ms,
-                                              seg.end_ms, group_by=group_by, step=step, zone=self.zone,
-                                              condition=cond))
+                statements.append(
+                    q.aggregate(
+                        self.rollups.raw(measurement),
+                        aggs,
+                        scope,
+                        seg.start_ms,
+                        seg.end_ms,
+                        group_by=group_by,
+                        step=step,
+                        zone=self.zone,
+                        condition=cond,
+                    )
+                )
         out = Sums(tuple(group_by), queries=statements)
         for result in self.run(statements):
             for series in result.series:
@@ -120,8 +147,15 @@ class Reader:
                             acc[name] += row[name]
         return out
 
-    def hours_with_data(self, measurement: str, field_name: str, scope: Scope, window: Window, *,
-                        group_by: Sequence[str] = ("village",)) -> Hours:
+    def hours_with_data(
+        self,
+        measurement: str,
+        field_name: str,
+        scope: Scope,
+        window: Window,
+        *,
+        group_by: Sequence[str] = ("village",),
+    ) -> Hours:
         """Hours with samples: a coverage for measurements without ``observed_s`` (the modem)."""
         spec = SPECS[measurement]
         series_tags = tuple(group_by) + tuple(t for t in spec.source.tags if t not in group_by)
@@ -130,11 +164,28 @@ class Reader:
         for seg in segments:
             if seg.rollup:
                 agg = Agg("sum", "hours", "n") if seg.level == DAILY else Agg("count", "samples", "n")
-                statements.append(q.aggregate(self.rollups.rolled(measurement, seg.level), [agg], scope,
-                                              seg.start_ms, seg.end_ms, group_by=series_tags))
+                statements.append(
+                    q.aggregate(
+                        self.rollups.rolled(measurement, seg.level),
+                        [agg],
+                        scope,
+                        seg.start_ms,
+                        seg.end_ms,
+                        group_by=series_tags,
+                    )
+                )
             else:
-                statements.append(q.aggregate(self.rollups.raw(measurement), [Agg("count", field_name, "n")],
-                                              scope, seg.start_ms, seg.end_ms, group_by=series_tags, hourly=True))
+                statements.append(
+                    q.aggregate(
+                        self.rollups.raw(measurement),
+                        [Agg("count", field_name, "n")],
+                        scope,
+                        seg.start_ms,
+                        seg.end_ms,
+                        group_by=series_tags,
+                        hourly=True,
+                    )
+                )
         per_series: dict[GroupKey, int] = defaultdict(int)
         for seg, result in zip(segments, self.run(statements), strict=True):
             for series in result.series:
@@ -151,14 +202,19 @@ class Reader:
     def events(self, scope: Scope, window: Window, link: str | None) -> tuple[Rows, Rows]:
         """(the last event before the window per link, the events inside it)."""
         src = self.rollups.raw(UPLINK_EVENT.name)
-        statements = [q.last_event_before(src, scope, window, link), q.events_in_window(src, scope, window, link)]
+        statements = [
+            q.last_event_before(src, scope, window, link),
+            q.events_in_window(src, scope, window, link),
+        ]
         before, inside = self.run(statements)
         return Rows(before.rows(), statements[:1]), Rows(inside.rows(), statements[1:])
 
-    def wifi_daily(self, scope: Scope, window: Window, *, group_by: Sequence[str] = ("village",),
-                   ap: str | None = None) -> Rows:
-        statement = q.wifi_daily_users(self.rollups.raw(WIFI_DAILY.name), scope, window, self.zone,
-                                       group_by=group_by, ap=ap)
+    def wifi_daily(
+        self, scope: Scope, window: Window, *, group_by: Sequence[str] = ("village",), ap: str | None = None
+    ) -> Rows:
+        statement = q.wifi_daily_users(
+            self.rollups.raw(WIFI_DAILY.name), scope, window, self.zone, group_by=group_by, ap=ap
+        )
         return Rows(self.run([statement])[0].rows(), [statement])
 
     def modem_medians(self, scope: Scope, window: Window) -> Rows:
@@ -168,8 +224,10 @@ class Reader:
     def light_faults(self, scope: Scope, start_ms: int, end_ms: int) -> tuple[Rows, Rows]:
         """(each light's last fault, its last fault seen while it was expected on)."""
         src = self.rollups.raw(STREETLIGHT.name)
-        statements = [q.light_faults(src, scope, start_ms, end_ms),
-                      q.light_faults(src, scope, start_ms, end_ms, in_the_dark=True)]
+        statements = [
+            q.light_faults(src, scope, start_ms, end_ms),
+            q.light_faults(src, scope, start_ms, end_ms, in_the_dark=True),
+        ]
         latest, dark = self.run(statements)
         return Rows(latest.rows(), statements[:1]), Rows(dark.rows(), statements[1:])
 
@@ -192,7 +250,9 @@ class Reader:
         segments = plan(window.start_ms, window.end_ms, self.rollups.state, use_rollups=self.use_rollups)
         statements = []
         for seg in segments:
-            source = self.rollups.rolled(UPLINK.name, seg.level) if seg.rollup else self.rollups.raw(UPLINK.name)
+            source = (
+                self.rollups.rolled(UPLINK.name, seg.level) if seg.rollup else self.rollups.raw(UPLINK.name)
+            )
             field_name = "samples" if seg.rollup else UPLINK.field("observed_s").name
             statements.append(q.villages_last_seen(source, field_name, scope, seg.start_ms, seg.end_ms))
         seen: dict[tuple[str, ...], dict] = {}
@@ -200,10 +260,15 @@ class Reader:
             length, precision = _GRAIN[seg.level]
             for series in result.series:
                 key = tuple(series.tags.get(t, "") for t in q.PLACE_TAGS)
-                last = min(int(series.values[0][0]) + length, seg.end_ms) if length else int(series.values[0][0])
+                last = (
+                    min(int(series.values[0][0]) + length, seg.end_ms) if length else int(series.values[0][0])
+                )
                 if key not in seen or seen[key]["last_ms"] < last:
-                    seen[key] = {**dict(zip(q.PLACE_TAGS, key, strict=True)), "last_ms": last,
-                                 "precision": precision}
+                    seen[key] = {
+                        **dict(zip(q.PLACE_TAGS, key, strict=True)),
+                        "last_ms": last,
+                        "precision": precision,
+                    }
         return Rows(list(seen.values()), statements)
 
     def places(self, scope: Scope) -> Rows:
@@ -220,10 +285,18 @@ class Reader:
     def write_indicator(self, value: Point, entry: Point) -> str:
         """The indicator's value and its record, in one write; the value's line is returned as evidence."""
         line = encode_line(value)
-        self.client.write(f"{line}\n{encode_line(entry)}", database=self.database,
-                          retention_policy=self.rollups.source_rp)
+        self.client.write(
+            f"{line}\n{encode_line(entry)}", database=self.database, retention_policy=self.rollups.source_rp
+        )
         return line
 
 
 #: Re-exported for callers that only need the place of the contract's own measurement names.
-MEASUREMENTS_READ = (UPLINK.name, UPLINK_EVENT.name, MODEM.name, STREETLIGHT.name, WIFI_DAILY.name, INDICATOR.name)
+MEASUREMENTS_READ = (
+    UPLINK.name,
+    UPLINK_EVENT.name,
+    MODEM.name,
+    STREETLIGHT.name,
+    WIFI_DAILY.name,
+    INDICATOR.name,
+)

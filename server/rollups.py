@@ -1,12 +1,13 @@
 """Hourly and daily rollups: per series, the sums and counts the figures need, in their own retention policy.
 
-The sums are additive, so a window's figure is the same whether it is summed from raw samples or from
-rollups; long windows and province roll-ups read daily rollups for whole UTC days, hourly ones for whole
-hours, and raw samples only for the edges and for the hours not rolled yet (``server.plan``). The service writes the rollups itself (no continuous
-queries, which exist on 1.x only): ``mode = "into"`` runs ``SELECT ... INTO`` inside InfluxDB 1.x;
-``mode = "write"`` reads the same hourly aggregates and writes them back through ``/write``, which InfluxDB
-2.x and 3.x also accept. Rewriting an hour writes the same points (same series, same time), so every pass
-is idempotent; recent hours are rolled again on every pass to take in data the gateways forwarded late.
+The sums are additive, so a window's figure is the same whether it is summed from raw samples or from rollups;
+long windows and province roll-ups read daily rollups for whole UTC days, hourly ones for whole hours, and raw
+samples only for the edges and for the hours not rolled yet (``server.plan``). The service writes the rollups
+itself (no continuous queries, which exist on 1.x only): ``mode = "into"`` runs ``SELECT ... INTO`` inside
+InfluxDB 1.x; ``mode = "write"`` reads the same hourly aggregates and writes them back through ``/write``,
+which InfluxDB 2.x and 3.x also accept. Rewriting an hour writes the same points (same series, same time), so
+every pass is idempotent; recent hours are rolled again on every pass to take in data the gateways forwarded
+late.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def _figures_spec(m: Measurement) -> RollupSpec:
                 continue
             for choice in desc.param(s.at_least_param).choices or ():
                 name = s.name_for({s.at_least_param: choice})
-                outputs.setdefault(name, Output(name, s.func, s.field, f"{quote_ident(s.field)} >= {choice}",
-                                                integer=integer))
+                outputs.setdefault(
+                    name,
+                    Output(name, s.func, s.field, f"{quote_ident(s.field)} >= {choice}", integer=integer),
+                )
     return RollupSpec(m, f"{m.name}_1h", tuple(outputs.values()))
 
 
@@ -196,8 +199,10 @@ class Rollups:
         shard per series instead of five, which is most of what InfluxDB 1.x spends on a roll-up."""
         target = f"{quote_ident(self.rollup_rp)} ON {quote_ident(self.database)}"
         try:
-            self.client.query(f"CREATE RETENTION POLICY {target} DURATION INF REPLICATION 1 "
-                              f"SHARD DURATION {self.shard_duration}")
+            self.client.query(
+                f"CREATE RETENTION POLICY {target} DURATION INF REPLICATION 1 "
+                f"SHARD DURATION {self.shard_duration}"
+            )
         except InfluxQueryError as err:
             if "already exists" not in str(err):
                 raise
@@ -225,9 +230,12 @@ class Rollups:
         return state
 
     def _save(self, state: RollupState) -> None:
-        point = Point(STATE_MEASUREMENT, {"database": self.database},
-                      {"from_ms": state.from_ms, "until_ms": state.until_ms, "version": specs_version()},
-                      int(self._clock() * 1000))
+        point = Point(
+            STATE_MEASUREMENT,
+            {"database": self.database},
+            {"from_ms": state.from_ms, "until_ms": state.until_ms, "version": specs_version()},
+            int(self._clock() * 1000),
+        )
         self.client.write(encode_line(point), database=self.database, retention_policy=self.rollup_rp)
         with self._lock:
             self._state = state
@@ -264,14 +272,28 @@ class Rollups:
         statements = []
         for condition, outputs in spec.groups().items():
             aggs = [Agg(o.func, o.field, o.name) for o in outputs]
-            statements.append(rollup_select(self.raw(measurement), aggs, start_ms, end_ms, condition=condition,
-                                            into=self.rolled(measurement) if into else None))
+            statements.append(
+                rollup_select(
+                    self.raw(measurement),
+                    aggs,
+                    start_ms,
+                    end_ms,
+                    condition=condition,
+                    into=self.rolled(measurement) if into else None,
+                )
+            )
         results = self.client.query(";\n".join(statements), database=self.database)
         if not into:
             self._write_back(spec.name, self._types(spec), results)
         day = floor_day(start_ms)
-        daily = rollup_select(self.rolled(measurement), spec.daily_aggs(), day, day + DAY_MS, interval="1d",
-                              into=self.rolled(measurement, DAILY) if into else None)
+        daily = rollup_select(
+            self.rolled(measurement),
+            spec.daily_aggs(),
+            day,
+            day + DAY_MS,
+            interval="1d",
+            into=self.rolled(measurement, DAILY) if into else None,
+        )
         results = self.client.query(daily, database=self.database)
         if not into:
             self._write_back(spec.daily, self._types(spec) | {"hours": True}, results)
@@ -288,13 +310,17 @@ class Rollups:
             for series in result.series:
                 tags = {k: v for k, v in series.tags.items() if v}
                 for row in series.rows():
-                    fields = {k: (int(v) if integer[k] else float(v)) for k, v in row.items()
-                              if k != "time" and v is not None}
+                    fields = {
+                        k: (int(v) if integer[k] else float(v))
+                        for k, v in row.items()
+                        if k != "time" and v is not None
+                    }
                     if fields:
                         lines.append(encode_line(Point(name, tags, fields, int(row["time"]))))
         for i in range(0, len(lines), 20_000):
-            self.client.write("\n".join(lines[i:i + 20_000]), database=self.database,
-                              retention_policy=self.rollup_rp)
+            self.client.write(
+                "\n".join(lines[i : i + 20_000]), database=self.database, retention_policy=self.rollup_rp
+            )
 
     # -- maintenance ----------------------------------------------------------------------------------------
     def maintain(self, *, max_backfill_days: int = 7) -> RollupState | None:

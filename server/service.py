@@ -44,7 +44,7 @@ FAULT_LOOKBACK_MS = 48 * 3_600_000
 WINDOW_NOTES = {
     "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",
     "criterion": "[end - the criterion's window, end), end = the last whole hour (UTC): the hour still running "
-                 "is left out; give start and end for another window",
+    "is left out; give start and end for another window",
 }
 
 
@@ -56,20 +56,29 @@ class HourlyCache(Generic[T]):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: dict[str, tuple[int, T]] = {}
+        self._values: dict[str, tuple[tuple[int, ...], T]] = {}
 
-    def get(self, hour_ms: int, key: str, compute: Callable[[], T]) -> T:
+    def get(self, stamp: tuple[int, ...], key: str, compute: Callable[[], T]) -> T:
+        """The value of ``key`` computed for ``stamp`` (the hour first, then whatever else it depends on)."""
         with self._lock:
             found = self._values.get(key)
-            if found is None or found[0] != hour_ms:
-                found = self._values[key] = (hour_ms, compute())
+            if found is None or found[0] != stamp:
+                found = self._values[key] = (stamp, compute())
             return found[1]
 
 
 class Service:
-    def __init__(self, config: ServerConfig, reader: Reader, rollups: Rollups, criteria: CriteriaSet, *,
-                 clock: Callable[[], float] = time.time, auth_mode: str = "keys",
-                 verifier: Verifier | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        reader: Reader,
+        rollups: Rollups,
+        criteria: CriteriaSet,
+        *,
+        clock: Callable[[], float] = time.time,
+        auth_mode: str = "keys",
+        verifier: Verifier | None = None,
+    ) -> None:
         self.config = config
         self.reader = reader
         self.rollups = rollups
@@ -87,9 +96,14 @@ class Service:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def window(self, start: str | None, end: str | None, *, default_days: int | None = None) -> Window:
-        return resolve_window(start, end, now=self.now(), zone=self.zone,
-                              default=timedelta(days=default_days or self.config.default_window_days),
-                              maximum=timedelta(days=self.config.max_window_days))
+        return resolve_window(
+            start,
+            end,
+            now=self.now(),
+            zone=self.zone,
+            default=timedelta(days=default_days or self.config.default_window_days),
+            maximum=timedelta(days=self.config.max_window_days),
+        )
 
     def in_zone(self, zone: ZoneInfo) -> Service:
         """The same service reading day and week boundaries and times without an offset in ``zone``
@@ -105,8 +119,11 @@ class Service:
 
     def min_coverage(self, link: str) -> float:
         """The minimum coverage of the criteria on this link's availability (the default where none names it)."""
-        levels = [c.min_coverage for c in self.criteria.criteria
-                  if c.figure == "uplink.availability" and c.params.get("link") == link]
+        levels = [
+            c.min_coverage
+            for c in self.criteria.criteria
+            if c.figure == "uplink.availability" and c.params.get("link") == link
+        ]
         return max(levels) if levels else Criterion.model_fields["min_coverage"].default
 
     def require_village(self, village: str) -> None:
@@ -116,8 +133,10 @@ class Service:
     def require_link(self, village: str, link: str | None) -> list[str]:
         links = self.reader.links(village)
         if link is not None and link not in links:
-            raise ParameterError(f"link: {link!r} is not a link of {village!r} (known: {', '.join(links) or 'none'})",
-                                 parameter="link")
+            raise ParameterError(
+                f"link: {link!r} is not a link of {village!r} (known: {', '.join(links) or 'none'})",
+                parameter="link",
+            )
         return [link] if link else links
 
     # -- health and villages ------------------------------------------------------------------------------------
@@ -135,13 +154,27 @@ class Service:
         if not detailed:
             return ok, m.HealthOut(status=status, version=__version__)
         rollups = self.rollups.describe() if self.config.rollups.enabled else None
-        return ok, m.HealthOut(status=status, version=__version__, auth=self.auth_mode, timezone=self.zone.key,
-                               influxdb=influx, rollups=rollups)
+        return ok, m.HealthOut(
+            status=status,
+            version=__version__,
+            auth=self.auth_mode,
+            timezone=self.zone.key,
+            influxdb=influx,
+            rollups=rollups,
+        )
 
     def villages(self, scope: Scope, window: Window) -> m.VillagesOut:
         rows = self.reader.villages(scope, window)
-        out = [m.VillageOut(village=r["village"], gateway=r["gateway"] or None, commune=r["commune"] or None,
-                            district=r["district"] or None, province=r["province"] or None,
-                            last_seen=iso(r["last_ms"]), last_seen_precision=r["precision"])
-               for r in sorted(rows.rows, key=lambda r: (r["village"], r["gateway"]))]
+        out = [
+            m.VillageOut(
+                village=r["village"],
+                gateway=r["gateway"] or None,
+                commune=r["commune"] or None,
+                district=r["district"] or None,
+                province=r["province"] or None,
+                last_seen=iso(r["last_ms"]),
+                last_seen_precision=r["precision"],
+            )
+            for r in sorted(rows.rows, key=lambda r: (r["village"], r["gateway"]))
+        ]
         return m.VillagesOut(window=self.window_out(window), villages=out, queries=rows.queries)

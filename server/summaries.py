@@ -26,17 +26,28 @@ def wifi(service: Service, village: str, window: Window) -> m.WifiOut:
     names = tuple(sum_.name for sum_ in WIFI_SERVICE.sums())
     sums = service.reader.sums(WIFI.name, names, scope, window, group_by=("ap",))
     per_ap = {ap: sums.total((ap,)) for (ap,) in sums.keys()}
-    aps = [_wifi(ratio_evidence(WIFI_SERVICE, {"ap": ap}, {ap: values}, window), ap)
-           for ap, values in per_ap.items()]
+    aps = [
+        _wifi(ratio_evidence(WIFI_SERVICE, {"ap": ap}, {ap: values}, window), ap)
+        for ap, values in per_ap.items()
+    ]
     daily = service.reader.wifi_daily(scope, window)
-    use = fig.wifi_use([(int(r["time"]), r["users"]) for r in daily.rows if r.get("users") is not None],
-                       local_days(window.start_ms, window.end_ms, service.zone), service.zone)
+    use = fig.wifi_use(
+        [(int(r["time"]), r["users"]) for r in daily.rows if r.get("users") is not None],
+        local_days(window.start_ms, window.end_ms, service.zone),
+        service.zone,
+    )
     return m.WifiOut(
-        village=village, window=service.window_out(window),
-        service=_wifi(ratio_evidence(WIFI_SERVICE, {}, per_ap, window)), access_points=aps,
-        use=m.WifiUseOut(days=[{"date": d.isoformat(), "unique_users": u} for d, u in use.days], weeks=use.weeks,
-                         mean_daily_users=use.mean_daily_users, days_with_data=use.days_with_data,
-                         coverage=use.coverage),
+        village=village,
+        window=service.window_out(window),
+        service=_wifi(ratio_evidence(WIFI_SERVICE, {}, per_ap, window)),
+        access_points=aps,
+        use=m.WifiUseOut(
+            days=[{"date": d.isoformat(), "unique_users": u} for d, u in use.days],
+            weeks=use.weeks,
+            mean_daily_users=use.mean_daily_users,
+            days_with_data=use.days_with_data,
+            coverage=use.coverage,
+        ),
         queries=sums.queries + daily.queries,
     )
 
@@ -49,17 +60,27 @@ def lighting(service: Service, village: str, window: Window) -> m.LightingOut:
     seen_dark = {r["light"]: r.get("fault") for r in dark.rows}
     # a lamp failure can only be seen in the dark: by day the latest report says nothing about the lamp, so
     # the last report taken in the dark stands until a later one in the dark shows it working
-    last = {r["light"]: (r.get("fault") or seen_dark.get(r["light"]) or r.get("fault"),
-                         None if r.get("online") is None else bool(r["online"])) for r in latest.rows}
+    last = {
+        r["light"]: (
+            r.get("fault") or seen_dark.get(r["light"]) or r.get("fault"),
+            None if r.get("online") is None else bool(r["online"]),
+        )
+        for r in latest.rows
+    }
     per_light = {(k[0], k[1]): sums.total(k) for k in sums.keys()}
     summary = fig.lighting(per_light, last, window.seconds)
     figure = ratio_evidence(LIGHTING, {}, {light: v for (light, _zone), v in per_light.items()}, window)
     return m.LightingOut(
-        village=village, window=service.window_out(window), availability_pct=figure.value,
-        expected_on_s=summary.expected_on_s, lit_when_expected_s=summary.lit_when_expected_s,
-        coverage=figure.coverage, samples=figure.samples,
+        village=village,
+        window=service.window_out(window),
+        availability_pct=figure.value,
+        expected_on_s=summary.expected_on_s,
+        lit_when_expected_s=summary.lit_when_expected_s,
+        coverage=figure.coverage,
+        samples=figure.samples,
         lights=[m.LightOut(**{k: getattr(s, k) for k in m.LightOut.model_fields}) for s in summary.lights],
-        by_fault=summary.by_fault, fault_window=service.window_out(fault_window),
+        by_fault=summary.by_fault,
+        fault_window=service.window_out(fault_window),
         queries=sums.queries + latest.queries + dark.queries,
     )
 
@@ -68,8 +89,11 @@ def modem(service: Service, village: str, window: Window) -> m.ModemOut:
     scope = Scope(village=village)
     registered, rsrp = FIGURES["modem.registered_share"], FIGURES["modem.rsrp_share"]
     ladder = [{"rsrp_min_dbm": t} for t in RSRP_LADDER]
-    names = tuple(dict.fromkeys([s.name for s in registered.sums()]
-                                + [s.name_for(p) for p in ladder for s in rsrp.sums()]))
+    names = tuple(
+        dict.fromkeys(
+            [s.name for s in registered.sums()] + [s.name_for(p) for p in ladder for s in rsrp.sums()]
+        )
+    )
     sums = service.reader.sums(MODEM.name, names, scope, window, group_by=("village",))
     hours = service.reader.hours_with_data(MODEM.name, MODEM.field("registered").name, scope, window)
     medians = service.reader.modem_medians(scope, window)
@@ -77,20 +101,27 @@ def modem(service: Service, village: str, window: Window) -> m.ModemOut:
     h = hours.values.get((village,), 0)
     reg = ratio_evidence(registered, {}, t, window, hours=h)
     return m.ModemOut(
-        village=village, window=service.window_out(window), registered_pct=reg.value,
-        rsrp_share_pct={str(p["rsrp_min_dbm"]): ratio_evidence(rsrp, p, t, window, hours=h).value
-                        for p in ladder},
-        coverage=reg.coverage, samples=reg.samples, hours_with_data=h,
+        village=village,
+        window=service.window_out(window),
+        registered_pct=reg.value,
+        rsrp_share_pct={
+            str(p["rsrp_min_dbm"]): ratio_evidence(rsrp, p, t, window, hours=h).value for p in ladder
+        },
+        coverage=reg.coverage,
+        samples=reg.samples,
+        hours_with_data=h,
         medians=[{k: v for k, v in r.items() if k != "time"} for r in medians.rows],
         queries=sums.queries + hours.queries + medians.queries,
     )
 
 
-
 def _wifi(ev: Evidence, ap: str | None = None) -> m.WifiServiceOut:
     d = ev.detail
-    return m.WifiServiceOut(ap=ap, availability_pct=ev.value, coverage=ev.coverage, samples=ev.samples,
-                            basis="opening_hours" if d.get("basis") == "ratio" else "all_hours",
-                            **{k: d.get(k, 0.0) for k in ("up_s", "observed_s", "open_s", "up_open_s")})
-
-
+    return m.WifiServiceOut(
+        ap=ap,
+        availability_pct=ev.value,
+        coverage=ev.coverage,
+        samples=ev.samples,
+        basis="opening_hours" if d.get("basis") == "ratio" else "all_hours",
+        **{k: d.get(k, 0.0) for k in ("up_s", "observed_s", "open_s", "up_open_s")},
+    )

@@ -59,8 +59,9 @@ def parse_duration(text: str, parameter: str) -> timedelta:
     """``90s``, ``15m``, ``1h30m``, ``30d``, ``2w``; positive only (the core's one duration rule)."""
     seconds = duration_seconds(text)
     if seconds is None:
-        raise ParameterError(f"{parameter}: {text!r} is not a duration like 30d, 12h, 15m or 1h30m",
-                             parameter=parameter)
+        raise ParameterError(
+            f"{parameter}: {text!r} is not a duration like 30d, 12h, 15m or 1h30m", parameter=parameter
+        )
     return timedelta(seconds=seconds)
 
 
@@ -75,7 +76,9 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
             try:
                 moment = now - delta if match.group("sign") == "-" else now + delta
             except OverflowError:
-                raise ParameterError(f"{parameter}: {text[:60]!r} is outside 2000..2200", parameter=parameter) from None
+                raise ParameterError(
+                    f"{parameter}: {text[:60]!r} is outside 2000..2200", parameter=parameter
+                ) from None
     else:
         try:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
@@ -137,11 +140,16 @@ def resolve_window(
     start_at = parse_time(start, now=now, zone=zone, parameter="start") if start else end_at - default
     if start_at >= end_at:
         which = "start" if start else "end"
-        raise ParameterError(f"{which}: the window is empty: start {start_at.isoformat()} is not before end "
-                             f"{end_at.isoformat()} (end is capped at now)", parameter=which)
+        raise ParameterError(
+            f"{which}: the window is empty: start {start_at.isoformat()} is not before end "
+            f"{end_at.isoformat()} (end is capped at now)",
+            parameter=which,
+        )
     if end_at - start_at > maximum:
-        raise ParameterError(f"start: the window is {end_at - start_at}, longer than the maximum "
-                             f"{maximum.days} days", parameter="start")
+        raise ParameterError(
+            f"start: the window is {end_at - start_at}, longer than the maximum {maximum.days} days",
+            parameter="start",
+        )
     return Window(_ms(start_at), _ms(end_at))
 
 
@@ -194,8 +202,10 @@ def parse_step(text: str, *, window: Window, max_buckets: int) -> Step:
         raise ParameterError("step: steps longer than a day must be whole days", parameter="step")
     buckets = window.seconds / seconds
     if buckets > max_buckets:
-        raise ParameterError(f"step: {text} gives {int(buckets)} buckets, more than the maximum {max_buckets}",
-                             parameter="step")
+        raise ParameterError(
+            f"step: {text} gives {int(buckets)} buckets, more than the maximum {max_buckets}",
+            parameter="step",
+        )
     return Step(text, seconds)
 
 

@@ -18,11 +18,14 @@ __all__ = ["outages", "uptime"]
 UPLINK_SUMS = ("up_s", "observed_s", "samples")
 
 
-def uptime(service: Service, village: str, window: Window, link: str | None, step: Step | None) -> m.UptimeOut:
+def uptime(
+    service: Service, village: str, window: Window, link: str | None, step: Step | None
+) -> m.UptimeOut:
     links = service.require_link(village, link)
     where = [tag_equals("link", link)] if link else []
-    sums = service.reader.sums(UPLINK.name, UPLINK_SUMS, Scope(village=village), window, group_by=("link",),
-                            step=step, where=where)
+    sums = service.reader.sums(
+        UPLINK.name, UPLINK_SUMS, Scope(village=village), window, group_by=("link",), step=step, where=where
+    )
     spans = buckets(window, step, service.zone) if step else []
     starts = [s for s, _ in spans]
     result = []
@@ -38,12 +41,22 @@ def uptime(service: Service, village: str, window: Window, link: str | None, ste
         a = _avail(total, window.seconds, service.min_coverage(name))
         steps = None
         if step:
-            steps = [m.UptimeStep(start=iso(s), end=iso(e),
-                                  **_avail(per_bucket.get(i, {}), (e - s) / 1000, service.min_coverage(name))
-                                  .model_dump()) for i, (s, e) in enumerate(spans)]
+            steps = [
+                m.UptimeStep(
+                    start=iso(s),
+                    end=iso(e),
+                    **_avail(per_bucket.get(i, {}), (e - s) / 1000, service.min_coverage(name)).model_dump(),
+                )
+                for i, (s, e) in enumerate(spans)
+            ]
         result.append(m.LinkUptime(link=name, steps=steps, **a.model_dump()))
-    return m.UptimeOut(village=village, window=service.window_out(window), step=step.text if step else None,
-                       links=result, queries=sums.queries)
+    return m.UptimeOut(
+        village=village,
+        window=service.window_out(window),
+        step=step.text if step else None,
+        links=result,
+        queries=sums.queries,
+    )
 
 
 def outages(service: Service, village: str, window: Window, link: str | None) -> m.OutagesOut:
@@ -59,25 +72,48 @@ def outages(service: Service, village: str, window: Window, link: str | None) ->
         outs = fig.outages(name, prior.get(name), events.get(name, []), window.start_ms, window.end_ms)
         found += outs
         rel = fig.reliability(outs, window.start_ms, window.end_ms, up_s=sums.total((name,)).get("up_s", 0.0))
-        reliability.append(m.LinkReliability(link=name, failures=rel.failures, restored=rel.restored,
-                                             downtime_s=rel.downtime_s, mtbf_s=rel.mtbf_s, mttr_s=rel.mttr_s))
+        reliability.append(
+            m.LinkReliability(
+                link=name,
+                failures=rel.failures,
+                restored=rel.restored,
+                downtime_s=rel.downtime_s,
+                mtbf_s=rel.mtbf_s,
+                mttr_s=rel.mttr_s,
+            )
+        )
     found.sort(key=lambda o: (o.start_ms, o.link))
     return m.OutagesOut(
-        village=village, window=service.window_out(window), links=reliability,
-        outages=[m.OutageOut(link=o.link, start=iso(o.start_ms), end=iso(o.end_ms) if o.end_ms else None,
-                             open=o.open, started_before_window=o.started_before_window,
-                             duration_s=o.duration_s, in_window_s=o.in_window_s, reason=o.reason)
-                 for o in found],
+        village=village,
+        window=service.window_out(window),
+        links=reliability,
+        outages=[
+            m.OutageOut(
+                link=o.link,
+                start=iso(o.start_ms),
+                end=iso(o.end_ms) if o.end_ms else None,
+                open=o.open,
+                started_before_window=o.started_before_window,
+                duration_s=o.duration_s,
+                in_window_s=o.in_window_s,
+                reason=o.reason,
+            )
+            for o in found
+        ],
         queries=before.queries + inside.queries + sums.queries,
     )
 
 
-
 def _avail(sums: dict[str, float], window_s: float, min_coverage: float) -> m.AvailabilityOut:
     a = fig.availability(sums.get("up_s", 0.0), sums.get("observed_s", 0.0), sums.get("samples", 0), window_s)
-    return m.AvailabilityOut(availability_pct=a.availability_pct, up_s=a.up_s, down_s=a.down_s,
-                             unknown_s=a.unknown_s, observed_s=a.observed_s, coverage=a.coverage, samples=a.samples,
-                             min_coverage=min_coverage,
-                             enough_data=a.availability_pct is not None and a.coverage >= min_coverage)
-
-
+    return m.AvailabilityOut(
+        availability_pct=a.availability_pct,
+        up_s=a.up_s,
+        down_s=a.down_s,
+        unknown_s=a.unknown_s,
+        observed_s=a.observed_s,
+        coverage=a.coverage,
+        samples=a.samples,
+        min_coverage=min_coverage,
+        enough_data=a.availability_pct is not None and a.coverage >= min_coverage,
+    )

@@ -21,7 +21,7 @@ _WORST_FIRST = ("unverified", "verified", "no_samples", "not_configured")
 
 def grouped(fingerprint: str) -> str:
     """``3f2a9c4107be55d0`` -> ``3f2a 9c41 07be 55d0``: how people read a fingerprint aloud and compare it."""
-    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +100,17 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
         title = _field(c, "title")
         status = str(_field(check, "status"))
         statuses.add(status)
-        rows.append(CriterionVerified(str(_field(c, "id")), str(_field(title, "vi")), str(_field(title, "en")),
-                                      status, _field(ev, "verified_pct"), int(_field(check, "points")),
-                                      int(_field(check, "verified_points"))))
+        rows.append(
+            CriterionVerified(
+                str(_field(c, "id")),
+                str(_field(title, "vi")),
+                str(_field(title, "en")),
+                status,
+                _field(ev, "verified_pct"),
+                int(_field(check, "points")),
+                int(_field(check, "verified_points")),
+            )
+        )
         level = _field(check, "min_verified_pct")
         if level is not None:
             minimum = level if minimum is None else max(minimum, level)
@@ -110,13 +118,19 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
             shown = KeyShown(*(_field(k, n) for n in ("gateway", "fingerprint", "valid_from", "valid_until")))
             keys.setdefault((shown.gateway, shown.fingerprint), shown)
         for f in _field(check, "faults"):
-            fault = FaultShown(*(str(_field(f, n) or "") for n in ("kind", "gateway", "start", "end", "detail")))
+            fault = FaultShown(
+                *(str(_field(f, n) or "") for n in ("kind", "gateway", "start", "end", "detail"))
+            )
             faults.setdefault((fault.kind, fault.gateway, fault.start, fault.end, fault.detail), fault)
         total = max(total, int(_field(check, "faults_total")))
     status = next((s for s in _WORST_FIRST if s in statuses), "not_configured")
     shares = [r.verified_pct for r in rows if r.verified_pct is not None]
     return VerificationSummary(
-        status, min(shares) if shares else None, minimum, rows,
+        status,
+        min(shares) if shares else None,
+        minimum,
+        rows,
         sorted(keys.values(), key=lambda k: (k.gateway, k.valid_from or "")),
-        sorted(faults.values(), key=lambda f: (f.start, f.kind, f.gateway)), max(total, len(faults)),
+        sorted(faults.values(), key=lambda f: (f.start, f.kind, f.gateway)),
+        max(total, len(faults)),
     )

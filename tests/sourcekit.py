@@ -72,10 +72,16 @@ def make_context(
     without one), ``monotonic`` if given; the clock counts as synchronised unless ``clock_synced`` says."""
     gateway = gateway_config_model().model_validate({"site": SITE})
     return gateway.source_context(
-        source, key_path, emit=collected.emit, logger=logging.getLogger(logger), state_dir=state_dir,
+        source,
+        key_path,
+        emit=collected.emit,
+        logger=logging.getLogger(logger),
+        state_dir=state_dir,
         now_ms=clock.now_ms if clock else (lambda: int(time.time() * 1000)),
         monotonic=monotonic or (clock.monotonic if clock else time.monotonic),
-        reject=collected.reject, clock_synced=clock_synced or (lambda: True), stats=stats,
+        reject=collected.reject,
+        clock_synced=clock_synced or (lambda: True),
+        stats=stats,
     )
 
 
@@ -85,7 +91,9 @@ def collected() -> Collected:
 
 
 @pytest.fixture
-def make_ctx(request: pytest.FixtureRequest, tmp_path: Path, collected: Collected) -> Callable[..., SourceContext]:
+def make_ctx(
+    request: pytest.FixtureRequest, tmp_path: Path, collected: Collected
+) -> Callable[..., SourceContext]:
     """``make_context`` bound to the test's ``tmp_path`` and ``collected``, logging as ``test.<its folder>``."""
     return partial(make_context, tmp_path, collected, logger=f"test.{request.path.parent.name}")
 

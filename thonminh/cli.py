@@ -20,16 +20,38 @@ __all__ = ["main", "cli"]
 
 #: command name -> ("module:attribute" of a click command or group, help, the extra that installs what it needs)
 SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
-    "edge": ("edge.cli:edge", "the village gateway: init, check-config, test, run, status, drain, dead-letters", None),
+    "edge": (
+        "edge.cli:edge",
+        "the village gateway: init, check-config, test, run, status, drain, dead-letters",
+        None,
+    ),
     "server": ("server.cli:server", "the criteria service and uptime API", "server"),
     "report": ("server.report.cli:report", "the monthly dossier of a village or commune as a PDF", "server"),
-    "simulate": ("lab.simulate.cli:simulate", "a whole simulated village (lights, uplinks, modem, AP)", "lab"),
-    "dashboards": ("dashboards.cli:dashboards", "build the Grafana dashboards or push them to a Grafana", "dashboards"),
-    "contract": ("thonminh.contractcli:contract", "print the data contract, or --write it into docs/data-model.md", None),
-    "keys": ("server.evidence.cli:keys", "the gateways' public keys: add, list, retire (through the service's API)",
-             "server"),
-    "verify": ("server.evidence.cli:verify", "verify a village's samples against its gateways' signed manifests",
-               "server"),
+    "simulate": (
+        "lab.simulate.cli:simulate",
+        "a whole simulated village (lights, uplinks, modem, AP)",
+        "lab",
+    ),
+    "dashboards": (
+        "dashboards.cli:dashboards",
+        "build the Grafana dashboards or push them to a Grafana",
+        "dashboards",
+    ),
+    "contract": (
+        "thonminh.contractcli:contract",
+        "print the data contract, or --write it into docs/data-model.md",
+        None,
+    ),
+    "keys": (
+        "server.evidence.cli:keys",
+        "the gateways' public keys: add, list, retire (through the service's API)",
+        "server",
+    ),
+    "verify": (
+        "server.evidence.cli:verify",
+        "verify a village's samples against its gateways' signed manifests",
+        "server",
+    ),
     "demo": ("lab.demo:demo", "the whole village in one command: services, simulator, gateway, API", "lab"),
 }
 

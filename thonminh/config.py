@@ -166,8 +166,9 @@ def environment_overrides(
     variables of other prefixes and sections ``model`` does not have are not ours and are left alone.
     """
     env = os.environ if environ is None else environ
-    source = EnvSettingsSource(_settings_class(model), case_sensitive=False, env_prefix=prefix,
-                               env_nested_delimiter="__")
+    source = EnvSettingsSource(
+        _settings_class(model), case_sensitive=False, env_prefix=prefix, env_nested_delimiter="__"
+    )
     # the given mapping, not necessarily this process's environment (the simulator reads none)
     source.env_vars = {name.lower(): value for name, value in env.items()}
     try:
@@ -188,8 +189,9 @@ def _index(items: list[Any], key: str, loc: tuple[int | str, ...], variable: str
     raise ConfigError(f"{variable}: {where}: {filename} has {len(items)} of them{hint}")
 
 
-def _set(data: dict[str, Any], keys: tuple[str, ...], value: Any, variable: str,
-         filename: str) -> tuple[int | str, ...]:
+def _set(
+    data: dict[str, Any], keys: tuple[str, ...], value: Any, variable: str, filename: str
+) -> tuple[int | str, ...]:
     """Set ``value`` at ``keys`` in the file's data, digits indexing an array of tables; return where it went."""
     node: Any = data
     loc: list[int | str] = []
@@ -232,7 +234,9 @@ def _data_loc(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
 def _origin_of(data: dict[str, Any], origins: Origins) -> Callable[[tuple[int | str, ...]], str | None]:
     def origin(loc: tuple[int | str, ...]) -> str | None:
         where = _data_loc(data, loc)
-        return next((origins[where[:end]] for end in range(len(where), 0, -1) if where[:end] in origins), None)
+        return next(
+            (origins[where[:end]] for end in range(len(where), 0, -1) if where[:end] in origins), None
+        )
 
     return origin
 

@@ -46,7 +46,9 @@ _SLUG = re.compile(SLUG_PATTERN)
 def check_slug(value: str) -> str:
     """``value`` if it is a slug; ``ValueError`` saying what a slug is otherwise."""
     if not _SLUG.fullmatch(value):
-        raise ValueError(f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')")
+        raise ValueError(
+            f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')"
+        )
     return value
 
 
@@ -94,7 +96,9 @@ class Measurement:
         return self.fields[name]
 
 
-def _m(name: str, tags: tuple[str, ...], description: str, *fields: Field, interval: bool = False) -> Measurement:
+def _m(
+    name: str, tags: tuple[str, ...], description: str, *fields: Field, interval: bool = False
+) -> Measurement:
     return Measurement(
         name=name,
         tags=tags,
@@ -148,7 +152,12 @@ MODEM = _m(
     Field("rsrq_db", FLT, "dB", "LTE/NR reference signal received quality"),
     Field("sinr_db", FLT, "dB", "signal to interference plus noise ratio"),
     Field("sim", STR, "", "ready, absent, pin, error"),
-    Field("available", INT, "", "1 when the modem answered this poll; 0 when its port was missing, silent or garbled"),
+    Field(
+        "available",
+        INT,
+        "",
+        "1 when the modem answered this poll; 0 when its port was missing, silent or garbled",
+    ),
 )
 WIFI = _m(
     "wifi",
@@ -169,8 +178,13 @@ WIFI_DAILY = _m(
     "wifi_daily",
     ("ap",),
     "Wi-Fi use per local day; time = local midnight (Asia/Ho_Chi_Minh), rewritten as the day goes on",
-    Field("unique_users", INT, "", "distinct salted MAC hashes seen this day (the salt changes daily, so a "
-          "week's use is a sum of user-days, not distinct people)"),
+    Field(
+        "unique_users",
+        INT,
+        "",
+        "distinct salted MAC hashes seen this day (the salt changes daily, so a "
+        "week's use is a sum of user-days, not distinct people)",
+    ),
     Field("sessions", INT, "", "associations started this day"),
 )
 STREETLIGHT = _m(
@@ -203,11 +217,21 @@ GATEWAY = _m(
     Field("buffer_bytes", INT, "B", "bytes of points waiting in the buffer"),
     Field("forwarded_total", INT, "", "points written to InfluxDB since the buffer was created"),
     Field("dropped_total", INT, "", "points dropped by the disk budget"),
-    Field("rejected_total", INT, "", "inputs refused (malformed, from an unknown device, on a topic no format "
-          "reads) and points dead-lettered, since the buffer was created: the sum of the rejected_* fields and "
-          "dead_letter_total"),
+    Field(
+        "rejected_total",
+        INT,
+        "",
+        "inputs refused (malformed, from an unknown device, on a topic no format "
+        "reads) and points dead-lettered, since the buffer was created: the sum of the rejected_* fields and "
+        "dead_letter_total",
+    ),
     Field("rejected_unknown_device", INT, "", "light messages from devices not in the light inventory"),
-    Field("rejected_ignored_topic", INT, "", "light messages on a topic no format reads (commands, firmware topics)"),
+    Field(
+        "rejected_ignored_topic",
+        INT,
+        "",
+        "light messages on a topic no format reads (commands, firmware topics)",
+    ),
     Field("rejected_topic_too_long", INT, "", "light messages whose topic is longer than the lights' limit"),
     Field("rejected_bad_topic", INT, "", "light messages with an empty topic or one that is not UTF-8"),
     Field("rejected_payload_too_large", INT, "", "light messages longer than max_payload_bytes"),
@@ -251,10 +275,20 @@ EVIDENCE = _m(
     Field("count", INT, "", "points signed"),
     Field("first_ms", INT, "ms", "time of the first point signed"),
     Field("last_ms", INT, "ms", "time of the last point signed"),
-    Field("signed_ms", INT, "ms", "when the gateway signed it (its clock): the key's validity period is held against it"),
+    Field(
+        "signed_ms",
+        INT,
+        "ms",
+        "when the gateway signed it (its clock): the key's validity period is held against it",
+    ),
     Field("points_sha256", STR, "", "SHA-256 (hex) of the digests"),
-    Field("digests", STR, "", "base64 of 12 bytes per point, sorted: CRC-32 of series and time, then 8 bytes of "
-          "SHA-256 of the canonical point"),
+    Field(
+        "digests",
+        STR,
+        "",
+        "base64 of 12 bytes per point, sorted: CRC-32 of series and time, then 8 bytes of "
+        "SHA-256 of the canonical point",
+    ),
     Field("key", STR, "", "fingerprint of the signing key (16 hex digits of SHA-256 of the raw public key)"),
     Field("sig", STR, "", "base64 Ed25519 signature of the manifest's message"),
 )
@@ -277,8 +311,21 @@ VERIFICATION_HOURLY = _m(
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(
-    {m.name: m for m in (UPLINK, UPLINK_EVENT, MODEM, WIFI, WIFI_DAILY, STREETLIGHT, GATEWAY, INDICATOR,
-                         INDICATOR_ENTRY, EVIDENCE)}
+    {
+        m.name: m
+        for m in (
+            UPLINK,
+            UPLINK_EVENT,
+            MODEM,
+            WIFI,
+            WIFI_DAILY,
+            STREETLIGHT,
+            GATEWAY,
+            INDICATOR,
+            INDICATOR_ENTRY,
+            EVIDENCE,
+        )
+    }
 )
 
 
@@ -317,5 +364,11 @@ def site_tags(
     province: str | None = None,
 ) -> dict[str, str]:
     """The site tags for every point of one gateway, leaving out the ones not configured."""
-    tags = {"village": village, "gateway": gateway, "commune": commune, "district": district, "province": province}
+    tags = {
+        "village": village,
+        "gateway": gateway,
+        "commune": commune,
+        "district": district,
+        "province": province,
+    }
     return {k: v for k, v in tags.items() if v}

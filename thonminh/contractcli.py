@@ -12,8 +12,13 @@ __all__ = ["contract"]
 
 
 @click.command()
-@click.option("--write", "doc", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="rewrite the generated section of this file (docs/data-model.md)")
+@click.option(
+    "--write",
+    "doc",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="rewrite the generated section of this file (docs/data-model.md)",
+)
 def contract(doc: Path | None) -> None:
     """Print the measurements, tags and fields of the data contract."""
     if doc is None:

@@ -32,7 +32,9 @@ def _measurement_md(m: Measurement) -> str:
 
 def contract_markdown() -> str:
     """Every measurement, tag and field of the contract as Markdown."""
-    head = f"Site tags on every point: {', '.join(f'`{t}`' for t in SITE_TAGS)} (`village`, `gateway` required)."
+    head = (
+        f"Site tags on every point: {', '.join(f'`{t}`' for t in SITE_TAGS)} (`village`, `gateway` required)."
+    )
     return "\n\n".join([head, *(_measurement_md(m) for m in MEASUREMENTS.values())])
 
 

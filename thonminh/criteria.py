@@ -38,7 +38,11 @@ __all__ = [
 #: The defaults shipped with thonminh; ``criteria_file`` in server.toml replaces them.
 DEFAULT_CRITERIA_FILE: Final = Path(__file__).with_name("criteria.yaml")
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
 }
 VERDICTS: Final = ("pass", "fail", "insufficient_data", "unverified")
 
@@ -91,8 +95,10 @@ class Criterion(StrictModel):
         known = {p.name for p in spec.params}
         for name in self.params:
             if name not in known:
-                raise ValueError(f"params.{name}: unknown parameter of {self.figure} "
-                                 f"(known: {', '.join(sorted(known)) or 'none'})")
+                raise ValueError(
+                    f"params.{name}: unknown parameter of {self.figure} "
+                    f"(known: {', '.join(sorted(known)) or 'none'})"
+                )
         for param in spec.params:
             value = self.params.get(param.name)
             if value is None:
@@ -122,9 +128,15 @@ class Criterion(StrictModel):
         return seconds
 
     def verdict(self, value: float | None, coverage: float, verified_pct: float | None = None) -> str:
-        return verdict(value, coverage, comparator=self.comparator, threshold=self.threshold,
-                       min_coverage=self.min_coverage, verified_pct=verified_pct,
-                       min_verified_pct=self.min_verified_pct)
+        return verdict(
+            value,
+            coverage,
+            comparator=self.comparator,
+            threshold=self.threshold,
+            min_coverage=self.min_coverage,
+            verified_pct=verified_pct,
+            min_verified_pct=self.min_verified_pct,
+        )
 
 
 class CriteriaSet(StrictModel):
@@ -141,10 +153,15 @@ class CriteriaSet(StrictModel):
             return data
         items = data.get("criteria")
         if isinstance(items, list):
-            data = {**data, "criteria": [
-                {**item, "min_verified_pct": data["min_verified_pct"]}
-                if isinstance(item, dict) and item.get("min_verified_pct") is None else item
-                for item in items]}
+            data = {
+                **data,
+                "criteria": [
+                    {**item, "min_verified_pct": data["min_verified_pct"]}
+                    if isinstance(item, dict) and item.get("min_verified_pct") is None
+                    else item
+                    for item in items
+                ],
+            }
         return data
 
     @model_validator(mode="after")
@@ -186,14 +203,26 @@ def load_criteria(path: str | Path = DEFAULT_CRITERIA_FILE) -> CriteriaSet:
         raise ConfigError(_name_criteria(format_validation_error(err, path.name), raw)) from err
 
 
-def verdict(value: float | None, coverage: float, *, comparator: str, threshold: float, min_coverage: float,
-            verified_pct: float | None = None, min_verified_pct: float | None = None) -> str:
+def verdict(
+    value: float | None,
+    coverage: float,
+    *,
+    comparator: str,
+    threshold: float,
+    min_coverage: float,
+    verified_pct: float | None = None,
+    min_verified_pct: float | None = None,
+) -> str:
     """``insufficient_data`` without a value or under the minimum coverage; ``unverified`` when signed evidence
     covers less than ``min_verified_pct`` percent of the samples (``None``: not known, so not held against
     the value: verification is not configured, or the figure has no gateway samples); else ``pass``/``fail``."""
     if value is None or coverage < min_coverage:
         return "insufficient_data"
-    if min_verified_pct is not None and verified_pct is not None and round(verified_pct, 9) < min_verified_pct:
+    if (
+        min_verified_pct is not None
+        and verified_pct is not None
+        and round(verified_pct, 9) < min_verified_pct
+    ):
         return "unverified"
     # a figure computed as 99.00000000001 or 98.99999999999 is 99 as far as anyone reading it is concerned
     return "pass" if COMPARATORS[comparator](round(value, 9), threshold) else "fail"

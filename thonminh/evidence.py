@@ -164,10 +164,18 @@ class Manifest:
     def message(self) -> bytes:
         """What is signed: every field but the signature and the digests themselves (their hash stands in)."""
         body = {
-            "v": _MESSAGE_VERSION, "tags": dict(sorted(self.tags.items())), "time_ms": self.time_ms,
-            "epoch": self.epoch, "n": self.n, "prev": self.prev, "count": self.count,
-            "first_ms": self.first_ms, "last_ms": self.last_ms, "signed_ms": self.signed_ms,
-            "points_sha256": self.points_sha256, "key": self.key,
+            "v": _MESSAGE_VERSION,
+            "tags": dict(sorted(self.tags.items())),
+            "time_ms": self.time_ms,
+            "epoch": self.epoch,
+            "n": self.n,
+            "prev": self.prev,
+            "count": self.count,
+            "first_ms": self.first_ms,
+            "last_ms": self.last_ms,
+            "signed_ms": self.signed_ms,
+            "points_sha256": self.points_sha256,
+            "key": self.key,
         }
         return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
@@ -185,15 +193,31 @@ class Manifest:
     def fields(self) -> dict[str, FieldValue]:
         """The ``evidence`` point's fields."""
         return {
-            "epoch": self.epoch, "seq": self.n, "prev": self.prev, "count": self.count,
-            "first_ms": self.first_ms, "last_ms": self.last_ms, "signed_ms": self.signed_ms,
-            "points_sha256": self.points_sha256, "digests": to_b64(self.digests), "key": self.key,
+            "epoch": self.epoch,
+            "seq": self.n,
+            "prev": self.prev,
+            "count": self.count,
+            "first_ms": self.first_ms,
+            "last_ms": self.last_ms,
+            "signed_ms": self.signed_ms,
+            "points_sha256": self.points_sha256,
+            "digests": to_b64(self.digests),
+            "key": self.key,
             "sig": to_b64(self.sig),
         }
 
     @classmethod
-    def build(cls, site: Mapping[str, str], epoch: int, n: int, prev: str, points: Iterable[tuple[int, bytes]],
-              key: str, *, signed_ms: int | None = None) -> Manifest:
+    def build(
+        cls,
+        site: Mapping[str, str],
+        epoch: int,
+        n: int,
+        prev: str,
+        points: Iterable[tuple[int, bytes]],
+        key: str,
+        *,
+        signed_ms: int | None = None,
+    ) -> Manifest:
         """An unsigned manifest over ``points`` (time_ms, digest), all in one UTC hour; signed now by default."""
         items = list(points)
         if not items:
@@ -208,14 +232,24 @@ class Manifest:
         return cls(tags, stamp(last, n), epoch, n, prev, digests, first, last, signed, key)
 
     @classmethod
-    def from_influx(cls, tags: Mapping[str, str | None], fields: Mapping[str, object], time_ms: int) -> Manifest:
+    def from_influx(
+        cls, tags: Mapping[str, str | None], fields: Mapping[str, object], time_ms: int
+    ) -> Manifest:
         """A manifest as InfluxDB returns it; ``ValueError`` naming what is missing or malformed."""
         try:
             digests = from_b64(str(fields["digests"]), "digests")
             manifest = cls(
-                {k: v for k, v in tags.items() if v}, int(time_ms), _int(fields["epoch"]), _int(fields["seq"]),
-                str(fields["prev"] or ""), digests, _int(fields["first_ms"]), _int(fields["last_ms"]),
-                _int(fields["signed_ms"]), str(fields["key"]), from_b64(str(fields["sig"]), "sig"),
+                {k: v for k, v in tags.items() if v},
+                int(time_ms),
+                _int(fields["epoch"]),
+                _int(fields["seq"]),
+                str(fields["prev"] or ""),
+                digests,
+                _int(fields["first_ms"]),
+                _int(fields["last_ms"]),
+                _int(fields["signed_ms"]),
+                str(fields["key"]),
+                from_b64(str(fields["sig"]), "sig"),
             )
         except KeyError as err:
             raise ValueError(f"manifest without field {err.args[0]!r}") from None

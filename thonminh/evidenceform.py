@@ -72,9 +72,7 @@ def _name(key: str) -> str:
 def canonical_point(series: str, time_ms: int, fields: Mapping[str, FieldValue | None]) -> str:
     """The canonical text of one point (see the module docstring); ``None`` fields (absent) are left out."""
     body = ",".join(
-        f"{_name(k)}:{_value(v)}"
-        for k, v in sorted(fields.items())
-        if v is not None and k != EVIDENCE_FIELD
+        f"{_name(k)}:{_value(v)}" for k, v in sorted(fields.items()) if v is not None and k != EVIDENCE_FIELD
     )
     return f"{series}\n{time_ms}\n{body}"
 

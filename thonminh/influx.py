@@ -121,7 +121,9 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
         return
     message = f"{what}: HTTP {status}: {_error_text(response)}"
     if status == 429 or status >= 500:
-        raise InfluxServerError(message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        raise InfluxServerError(
+            message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After"))
+        )
     raise InfluxClientError(message, status=status)
 
 
@@ -176,10 +178,13 @@ class InfluxClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, what: str, *, timeout: float | None, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, what: str, *, timeout: float | None, **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = self._http.request(
-                method, path, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout, **kwargs)
+                method, path, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout, **kwargs
+            )
         except httpx.TimeoutException as err:
             raise InfluxConnectionError(f"{what}: timed out talking to {self.url}") from err
         except httpx.TransportError as err:
@@ -215,7 +220,9 @@ class InfluxClient:
         rp = retention_policy or self.retention_policy
         if rp:
             params["rp"] = rp
-        self._request("POST", "/write", "write", timeout=timeout, params=params, content=body, headers=headers)
+        self._request(
+            "POST", "/write", "write", timeout=timeout, params=params, content=body, headers=headers
+        )
 
     def query(
         self,
@@ -309,8 +316,12 @@ class InfluxV2Writer:
         record = lines.decode() if isinstance(lines, bytes) else lines
         try:
             # WritePrecision.MS is the str "ms", though write() is annotated to take a WritePrecision
-            self._api.write(bucket=self.bucket, org=self.org, record=record,
-                            write_precision=WritePrecision.MS)  # type: ignore[arg-type]
+            self._api.write(
+                bucket=self.bucket,
+                org=self.org,
+                record=record,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
+            )
         except ApiException as err:
             status = int(err.status or 0)
             message = f"v2 write: HTTP {status}: {(err.body or err.reason or '')!s:.500}"
@@ -335,7 +346,9 @@ class InfluxV1Writer:
         self.retention_policy = retention_policy
 
     def write(self, lines: str | bytes, *, timeout: float | None = None) -> None:
-        self.client.write(lines, database=self.database, retention_policy=self.retention_policy, timeout=timeout)
+        self.client.write(
+            lines, database=self.database, retention_policy=self.retention_policy, timeout=timeout
+        )
 
     def close(self) -> None:
         self.client.close()

@@ -97,7 +97,6 @@ def agg(func: str, field_name: str, alias: str | None = None) -> str:
     return f"{text} AS {ident(alias)}" if alias else text
 
 
-
 def conditions(*parts: str | Sequence[str] | None) -> list[str]:
     """Flatten condition texts, leaving out empty ones."""
     out: list[str] = []

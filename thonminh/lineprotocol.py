@@ -138,7 +138,9 @@ def encode_untimed(point: Point) -> str:
     encoded = []
     for key, value in fields.items():
         _check_name("field key", key, name)
-        encoded.append(f"{key.translate(_KEY_ESCAPES)}={_encode_field(f'{name}.{key}', specs.get(key), value)}")
+        encoded.append(
+            f"{key.translate(_KEY_ESCAPES)}={_encode_field(f'{name}.{key}', specs.get(key), value)}"
+        )
     if spec is not None and spec.interval:
         _check_interval(spec, fields)
     time_ms = point.time_ms

@@ -57,7 +57,10 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            **{k: v if isinstance(v, int | float | bool | None) else str(v) for k, v in _extras(record).items()},
+            **{
+                k: v if isinstance(v, int | float | bool | None) else str(v)
+                for k, v in _extras(record).items()
+            },
         }
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
@@ -117,7 +120,11 @@ class RateLimited:
     """Let at most ``burst`` messages through per ``period`` seconds per key; says how many it held back."""
 
     def __init__(
-        self, logger: logging.Logger, *, period: float = 60.0, burst: int = 1,
+        self,
+        logger: logging.Logger,
+        *,
+        period: float = 60.0,
+        burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._log = logger

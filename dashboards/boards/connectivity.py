@@ -33,12 +33,21 @@ def outage_annotations() -> tuple[Annotation, ...]:
     cols = (field_ref(UPLINK_EVENT, "reason"), field_ref(UPLINK_EVENT, "previous_state_s"))
 
     def events(value: str) -> Select:
-        return Select(UPLINK_EVENT, cols, where=(field_value(UPLINK_EVENT, "state", "=", value),), group_tags=BY_LINK,
-                      scope=S)
+        return Select(
+            UPLINK_EVENT,
+            cols,
+            where=(field_value(UPLINK_EVENT, "state", "=", value),),
+            group_tags=BY_LINK,
+            scope=S,
+        )
 
     return (
-        Annotation(Text("Mất kết nối", "Uplink down"), events("down").query(table=True), "red", "reason", "link"),
-        Annotation(Text("Có kết nối lại", "Uplink up"), events("up").query(table=True), "green", "reason", "link"),
+        Annotation(
+            Text("Mất kết nối", "Uplink down"), events("down").query(table=True), "red", "reason", "link"
+        ),
+        Annotation(
+            Text("Có kết nối lại", "Uplink up"), events("up").query(table=True), "green", "reason", "link"
+        ),
     )
 
 
@@ -50,85 +59,153 @@ def build() -> Dashboard:
         (
             stat(
                 Text("Tỷ lệ hoạt động trong khoảng thời gian", "Availability in the selected range"),
-                fq.query(fq.value("availability")), overrides=by_link,
+                fq.query(fq.value("availability")),
+                overrides=by_link,
                 description=Text(
                     "Thời gian hoạt động / thời gian quan sát của từng đường truyền; màu theo mức của tiêu chí.",
                     f"{fq.desc.description}, per link, coloured by its criterion's level.",
                 ),
-                width=8, height=8, **PERCENT,
+                width=8,
+                height=8,
+                **PERCENT,
             ),
             bars(
                 Text("Tỷ lệ hoạt động theo ngày", "Availability per day and link"),
                 fq.query(fq.per_bucket("availability")),
                 description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day."),
-                overrides=by_link, width=16, **PERCENT,
+                overrides=by_link,
+                width=16,
+                **PERCENT,
             ),
         ),
     )
-    up = Select(UPLINK, (agg("last", UPLINK, "up"),), group_tags=BY_LINK, time="$__interval", fill="null", scope=S)
-    active = Select(UPLINK, (agg("last", UPLINK, "active"),), group_tags=BY_LINK, time="$__interval", fill="null", scope=S)
+    up = Select(
+        UPLINK, (agg("last", UPLINK, "up"),), group_tags=BY_LINK, time="$__interval", fill="null", scope=S
+    )
+    active = Select(
+        UPLINK, (agg("last", UPLINK, "active"),), group_tags=BY_LINK, time="$__interval", fill="null", scope=S
+    )
     events = Select(
         UPLINK_EVENT,
         tuple(field_ref(UPLINK_EVENT, f) for f in ("state", "reason", "previous_state_s")),
-        group_tags=BY_LINK, scope=S, newest_first=True, limit=200,
+        group_tags=BY_LINK,
+        scope=S,
+        newest_first=True,
+        limit=200,
     )
     state_row = Row(
         Text("Trạng thái và sự cố", "State and outages"),
         (
             state_timeline(Text("Trạng thái từng đường truyền", "Link state"), up.query(), mappings=UP_MAP),
-            state_timeline(Text("Đường truyền đang dùng", "Active link"), active.query(), mappings=ACTIVE_MAP),
+            state_timeline(
+                Text("Đường truyền đang dùng", "Active link"), active.query(), mappings=ACTIVE_MAP
+            ),
             table(
-                Text("Các lần chuyển trạng thái", "State transitions"), events.query(table=True),
+                Text("Các lần chuyển trạng thái", "State transitions"),
+                events.query(table=True),
                 description=Text(
                     "Mỗi dòng là một lần mất hoặc có lại kết nối; previous_state_s là thời gian của trạng thái trước.",
                     "Each row is a transition; previous_state_s is how long the previous state lasted "
                     "(on an 'up' row: the outage's length).",
                 ),
                 overrides=(
-                    {"matcher": {"id": "byName", "options": "previous_state_s"},
-                     "properties": [{"id": "unit", "value": grafana_unit(UPLINK_EVENT, "previous_state_s")}]},
+                    {
+                        "matcher": {"id": "byName", "options": "previous_state_s"},
+                        "properties": [
+                            {"id": "unit", "value": grafana_unit(UPLINK_EVENT, "previous_state_s")}
+                        ],
+                    },
                 ),
-                renames=(("state", Text("Trạng thái", "State")), ("reason", Text("Lý do", "Reason")),
-                         ("previous_state_s", Text("Trạng thái trước kéo dài", "Previous state lasted"))),
+                renames=(
+                    ("state", Text("Trạng thái", "State")),
+                    ("reason", Text("Lý do", "Reason")),
+                    ("previous_state_s", Text("Trạng thái trước kéo dài", "Previous state lasted")),
+                ),
                 width=24,
             ),
         ),
     )
 
     def mean_series(field: str) -> Select:
-        return Select(UPLINK, (agg("mean", UPLINK, field),), group_tags=BY_LINK, time="$__interval", fill="none", scope=S)
+        return Select(
+            UPLINK,
+            (agg("mean", UPLINK, field),),
+            group_tags=BY_LINK,
+            time="$__interval",
+            fill="none",
+            scope=S,
+        )
 
     quality_row = Row(
         Text("Chất lượng đường truyền", "Link quality"),
         (
-            timeseries(Text("Độ trễ (RTT)", "Round-trip time"), mean_series("rtt_ms").query(), unit=grafana_unit(UPLINK, "rtt_ms")),
-            timeseries(Text("Tỷ lệ mất gói", "Packet loss"), mean_series("loss_pct").query(), unit="percent", min=0, max=100),
+            timeseries(
+                Text("Độ trễ (RTT)", "Round-trip time"),
+                mean_series("rtt_ms").query(),
+                unit=grafana_unit(UPLINK, "rtt_ms"),
+            ),
+            timeseries(
+                Text("Tỷ lệ mất gói", "Packet loss"),
+                mean_series("loss_pct").query(),
+                unit="percent",
+                min=0,
+                max=100,
+            ),
         ),
     )
     by_modem = ("village", "modem")
 
     def radio(*fields: str) -> Select:
         return Select(
-            MODEM, tuple(agg("mean", MODEM, f, f) for f in fields), group_tags=by_modem,
-            time="$__interval", fill="none", scope=S,
+            MODEM,
+            tuple(agg("mean", MODEM, f, f) for f in fields),
+            group_tags=by_modem,
+            time="$__interval",
+            fill="none",
+            scope=S,
         )
 
-    registered = Select(MODEM, (agg("last", MODEM, "registered"),), group_tags=by_modem, time="$__interval", fill="null", scope=S)
+    registered = Select(
+        MODEM,
+        (agg("last", MODEM, "registered"),),
+        group_tags=by_modem,
+        time="$__interval",
+        fill="null",
+        scope=S,
+    )
     modem_state = Select(
-        MODEM, tuple(agg("last", MODEM, f, f) for f in ("reg_state", "operator", "access_tech", "sim")),
-        group_tags=by_modem, scope=S,
+        MODEM,
+        tuple(agg("last", MODEM, f, f) for f in ("reg_state", "operator", "access_tech", "sim")),
+        group_tags=by_modem,
+        scope=S,
     )
     modem_row = Row(
         Text("Modem 4G", "4G modem"),
         (
-            timeseries(Text("RSRP", "RSRP"), radio("rsrp_dbm").query(), unit=grafana_unit(MODEM, "rsrp_dbm"), width=8),
-            timeseries(Text("RSRQ và SINR", "RSRQ and SINR"), radio("rsrq_db", "sinr_db").query(), unit=grafana_unit(MODEM, "sinr_db"), width=8),
-            timeseries(Text("RSSI", "RSSI"), radio("rssi_dbm").query(), unit=grafana_unit(MODEM, "rssi_dbm"), width=8),
-            state_timeline(Text("Đăng ký mạng", "Network registration"), registered.query(), mappings=REGISTERED_MAP),
+            timeseries(
+                Text("RSRP", "RSRP"), radio("rsrp_dbm").query(), unit=grafana_unit(MODEM, "rsrp_dbm"), width=8
+            ),
+            timeseries(
+                Text("RSRQ và SINR", "RSRQ and SINR"),
+                radio("rsrq_db", "sinr_db").query(),
+                unit=grafana_unit(MODEM, "sinr_db"),
+                width=8,
+            ),
+            timeseries(
+                Text("RSSI", "RSSI"), radio("rssi_dbm").query(), unit=grafana_unit(MODEM, "rssi_dbm"), width=8
+            ),
+            state_timeline(
+                Text("Đăng ký mạng", "Network registration"), registered.query(), mappings=REGISTERED_MAP
+            ),
             table(
-                Text("Trạng thái modem", "Modem state"), modem_state.query(table=True),
-                renames=(("reg_state", Text("Đăng ký", "Registration")), ("operator", Text("Nhà mạng", "Operator")),
-                         ("access_tech", Text("Công nghệ", "Access technology")), ("sim", Text("SIM", "SIM"))),
+                Text("Trạng thái modem", "Modem state"),
+                modem_state.query(table=True),
+                renames=(
+                    ("reg_state", Text("Đăng ký", "Registration")),
+                    ("operator", Text("Nhà mạng", "Operator")),
+                    ("access_tech", Text("Công nghệ", "Access technology")),
+                    ("sim", Text("SIM", "SIM")),
+                ),
             ),
         ),
     )

@@ -25,24 +25,47 @@ def light_map(m: Measurement) -> Panel:
     state_fields = ("on", "online", "fault")
     if all(f in m.fields for f in COORDINATES):
         lat, lon = COORDINATES
-        lights = Select(m, tuple(agg("last", m, f, f) for f in (*COORDINATES, *state_fields)), group_tags=BY_LIGHT, scope=S)
-        latest = Select(m, tuple(agg("last", m, f, f) for f in (*COORDINATES, "fault")), group_tags=BY_LIGHT, scope=S)
+        lights = Select(
+            m,
+            tuple(agg("last", m, f, f) for f in (*COORDINATES, *state_fields)),
+            group_tags=BY_LIGHT,
+            scope=S,
+        )
+        latest = Select(
+            m, tuple(agg("last", m, f, f) for f in (*COORDINATES, "fault")), group_tags=BY_LIGHT, scope=S
+        )
         fault = field_ref(m, "fault")
-        faulty = Select(m, (f'"{lat}"', f'"{lon}"', fault), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=latest)
+        faulty = Select(
+            m,
+            (f'"{lat}"', f'"{lon}"', fault),
+            where=(field_value(m, "fault", "!=", ""),),
+            group_tags=BY_LIGHT,
+            subquery=latest,
+        )
         return geomap(
-            Text("Bản đồ đèn", "Map of the lights"), lights.query(table=True), faulty.query(table=True, problems_only=True),
-            latitude=lat, longitude=lon,
-            description=Text("Vàng: đang sáng, xanh đậm: tắt, đỏ: có lỗi.", "Yellow: lit, dark blue: dark, red: faulty."),
+            Text("Bản đồ đèn", "Map of the lights"),
+            lights.query(table=True),
+            faulty.query(table=True, problems_only=True),
+            latitude=lat,
+            longitude=lon,
+            description=Text(
+                "Vàng: đang sáng, xanh đậm: tắt, đỏ: có lỗi.", "Yellow: lit, dark blue: dark, red: faulty."
+            ),
         )
     lights = Select(m, tuple(agg("last", m, f, f) for f in state_fields), group_tags=BY_LIGHT, scope=S)
     return table(
-        Text("Trạng thái từng đèn", "State of each light"), lights.query(table=True),
+        Text("Trạng thái từng đèn", "State of each light"),
+        lights.query(table=True),
         description=Text(
             "Bản đồ sẽ hiện khi dữ liệu có toạ độ của từng đèn.",
             "A Geomap replaces this table once the contract's streetlight carries latitude/longitude.",
         ),
         mappings=FAULT_MAP,
-        renames=(("on", Text("Sáng", "Lit")), ("online", Text("Trực tuyến", "Online")), ("fault", Text("Lỗi", "Fault"))),
+        renames=(
+            ("on", Text("Sáng", "Lit")),
+            ("online", Text("Trực tuyến", "Online")),
+            ("fault", Text("Lỗi", "Fault")),
+        ),
         height=12,
     )
 
@@ -50,70 +73,114 @@ def light_map(m: Measurement) -> Panel:
 def faults_table(m: Measurement) -> Panel:
     fault = field_ref(m, "fault")
     current = Select(m, (agg("last", m, "fault", "fault"),), group_tags=BY_LIGHT, scope=S)
-    now_faulty = Select(m, (fault,), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=current)
-    first_fault = Select(m, (agg("first", m, "fault", "first_fault"),), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, scope=S)
+    now_faulty = Select(
+        m, (fault,), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=current
+    )
+    first_fault = Select(
+        m,
+        (agg("first", m, "fault", "first_fault"),),
+        where=(field_value(m, "fault", "!=", ""),),
+        group_tags=BY_LIGHT,
+        scope=S,
+    )
     return table(
         Text("Đèn đang lỗi, lỗi từ khi nào", "Faulty lights and since when"),
-        now_faulty.query(table=True, problems_only=True), first_fault.query(table=True, problems_only=True),
+        now_faulty.query(table=True, problems_only=True),
+        first_fault.query(table=True, problems_only=True),
         description=Text(
-            "Mỗi dòng là một đèn đang lỗi; cột thời gian của truy vấn B là lần đầu thấy lỗi trong khoảng thời gian đang xem.",
+            "Mỗi dòng là một đèn đang lỗi; cột thời gian của truy vấn B là lần đầu thấy lỗi "
+            "trong khoảng thời gian đang xem.",
             "One row per light whose latest sample has a fault (query A), joined on the light with the first "
             "faulty sample in the selected range (query B: its time is 'since when'). Widen the range if a "
             "fault started before it.",
         ),
-        transformations=(
-            {"id": "joinByField", "options": {"byField": "light", "mode": "inner"}},
-        ),
-        mappings=FAULT_MAP, width=12, height=12,
+        transformations=({"id": "joinByField", "options": {"byField": "light", "mode": "inner"}},),
+        mappings=FAULT_MAP,
+        width=12,
+        height=12,
     )
 
 
 def build(streetlight: Measurement | None = None) -> Dashboard:
     m = streetlight or STREETLIGHT
-    total = Select(m, ('count("on")',), group_tags=("village",), subquery=Select(m, (agg("last", m, "on", "on"),), group_tags=("village", "light"), scope=S))
+    total = Select(
+        m,
+        ('count("on")',),
+        group_tags=("village",),
+        subquery=Select(m, (agg("last", m, "on", "on"),), group_tags=("village", "light"), scope=S),
+    )
     lighting = FigureQuery(FIGURES["lighting.availability"], scope=S)
     summary = Row(
         Text("Tóm tắt", "Summary"),
         (
-            stat(Text("Tổng số đèn", "Lights"), total.query(), thresholds=(Threshold(None, "blue"),), time_from="1h"),
+            stat(
+                Text("Tổng số đèn", "Lights"),
+                total.query(),
+                thresholds=(Threshold(None, "blue"),),
+                time_from="1h",
+            ),
             lights_lit(S),
             lights_faulty(S),
             stat(
-                Text("Tỷ lệ sáng đúng lịch", "Lighting availability"), lighting.query(lighting.value("lighting")),
+                Text("Tỷ lệ sáng đúng lịch", "Lighting availability"),
+                lighting.query(lighting.value("lighting")),
                 description=Text(
                     "Thời gian đèn sáng khi cần sáng / thời gian cần sáng, mọi đèn của thôn.",
                     f"{lighting.desc.description}, coloured by its criterion's level.",
                 ),
-                thresholds=figure_thresholds(lighting.desc.key), width=8, **PERCENT,
+                thresholds=figure_thresholds(lighting.desc.key),
+                width=8,
+                **PERCENT,
             ),
         ),
     )
     energy_inner = Select(
-        m, (f'non_negative_difference(max({field_ref(m, "energy_kwh")})) AS "kwh"',),
-        group_tags=("village", "zone", "light"), time="1h", scope=S,
+        m,
+        (f'non_negative_difference(max({field_ref(m, "energy_kwh")})) AS "kwh"',),
+        group_tags=("village", "zone", "light"),
+        time="1h",
+        scope=S,
     )
-    energy = Select(m, ('sum("kwh") AS "kwh"',), group_tags=("village", "zone"), time="1d", fill="none", tz=True, subquery=energy_inner)
+    energy = Select(
+        m,
+        ('sum("kwh") AS "kwh"',),
+        group_tags=("village", "zone"),
+        time="1d",
+        fill="none",
+        tz=True,
+        subquery=energy_inner,
+    )
     night = Row(
         Text("Theo đêm và theo khu", "Per night and per zone"),
         (
             bars(
                 Text("Tỷ lệ sáng đúng lịch theo đêm", "Lighting availability per night"),
                 lighting.query(lighting.per_bucket("lighting", offset="12h")),
-                description=Text("Mỗi cột là một đêm (từ 12 giờ trưa đến 12 giờ trưa hôm sau).", "One bar per night, noon to noon local time."),
+                description=Text(
+                    "Mỗi cột là một đêm (từ 12 giờ trưa đến 12 giờ trưa hôm sau).",
+                    "One bar per night, noon to noon local time.",
+                ),
                 **PERCENT,
             ),
             bars(
-                Text("Điện năng tiêu thụ theo khu", "Energy per zone"), energy.query(),
-                description=Text("Điện năng mỗi ngày, cộng theo khu.", "Energy per day summed per zone, from each meter's counter."),
-                unit=grafana_unit(m, "energy_kwh"), min=0,
+                Text("Điện năng tiêu thụ theo khu", "Energy per zone"),
+                energy.query(),
+                description=Text(
+                    "Điện năng mỗi ngày, cộng theo khu.",
+                    "Energy per day summed per zone, from each meter's counter.",
+                ),
+                unit=grafana_unit(m, "energy_kwh"),
+                min=0,
             ),
         ),
     )
     return Dashboard(
         uid="thonminh-lighting",
         title=Text("Chiếu sáng công cộng", "Street lighting"),
-        description=Text("Đèn đường: trạng thái, lỗi, tỷ lệ sáng đúng lịch, điện năng.", "Street lights: state, faults, lighting availability, energy."),
+        description=Text(
+            "Đèn đường: trạng thái, lỗi, tỷ lệ sáng đúng lịch, điện năng.",
+            "Street lights: state, faults, lighting availability, energy.",
+        ),
         rows=(summary, Row(Text("Đèn", "Lights"), (light_map(m), faults_table(m))), night),
         variables=village_variables(),
     )
-

@@ -25,7 +25,8 @@ def build() -> Dashboard:
     seen = Select(GATEWAY, (agg("last", GATEWAY, "uptime_s", "uptime_s"),), group_tags=("village",), scope=S)
     queries.append(Query(seen.render(), table=True, group_tags=seen.group_tags))
     villages = table(
-        Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"), *queries,
+        Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"),
+        *queries,
         description=Text(
             "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất; ô xám: chưa đủ "
             "dữ liệu; ô tím: chưa xác minh (chữ ký số của gateway phủ quá ít số mẫu).",
@@ -36,8 +37,12 @@ def build() -> Dashboard:
         ),
         transformations=({"id": "joinByField", "options": {"byField": "village", "mode": "outer"}},),
         overrides=tuple(overrides),
-        renames=tuple((c.id, Text(c.title.vi, c.title.en)) for c in CRITERIA.criteria) + (("village", Text("Thôn", "Village")),),
-        time_from="30d", width=24, height=16, sort_by="village",
+        renames=tuple((c.id, Text(c.title.vi, c.title.en)) for c in CRITERIA.criteria)
+        + (("village", Text("Thôn", "Village")),),
+        time_from="30d",
+        width=24,
+        height=16,
+        sort_by="village",
     )
     verdicts, coverage = criteria_rows(S)
     return Dashboard(

@@ -17,28 +17,38 @@ __all__ = ["build", "criteria_rows", "lights_lit", "lights_faulty", "wifi_users_
 def criteria_rows(scope: tuple[str, ...]) -> tuple[Row, Row]:
     """A verdict stat and a coverage stat per criterion of ``thonminh/criteria.yaml``, over its window."""
     return (
-        Row(Text("Tiêu chí (mỗi tiêu chí theo khoảng thời gian của nó)", "Criteria (each over its own window)"),
-            tuple(verdict_panel(c, scope) for c in CRITERIA.criteria)),
-        Row(Text("Độ phủ dữ liệu của từng tiêu chí", "Data coverage of each criterion"),
-            (*(coverage_panel(c, scope) for c in CRITERIA.criteria), verified_panel(scope))),
+        Row(
+            Text(
+                "Tiêu chí (mỗi tiêu chí theo khoảng thời gian của nó)", "Criteria (each over its own window)"
+            ),
+            tuple(verdict_panel(c, scope) for c in CRITERIA.criteria),
+        ),
+        Row(
+            Text("Độ phủ dữ liệu của từng tiêu chí", "Data coverage of each criterion"),
+            (*(coverage_panel(c, scope) for c in CRITERIA.criteria), verified_panel(scope)),
+        ),
     )
 
 
 def uplink_state(scope: tuple[str, ...]) -> Panel:
     q = Select(UPLINK, (agg("last", UPLINK, "up"),), group_tags=("village", "link"), scope=scope)
     return stat(
-        Text("Trạng thái đường truyền", "Uplink state"), q.query(),
+        Text("Trạng thái đường truyền", "Uplink state"),
+        q.query(),
         description=Text("Kết quả đo gần nhất của từng đường truyền.", "Latest probe result of each uplink."),
-        mappings=UP_MAP, time_from="1h",
+        mappings=UP_MAP,
+        time_from="1h",
     )
 
 
 def uplink_active(scope: tuple[str, ...]) -> Panel:
     q = Select(UPLINK, (agg("last", UPLINK, "active"),), group_tags=("village", "link"), scope=scope)
     return stat(
-        Text("Đường truyền đang dùng", "Active uplink"), q.query(),
+        Text("Đường truyền đang dùng", "Active uplink"),
+        q.query(),
         description=Text("Đường truyền mang tuyến mặc định.", "The link that carries the default route now."),
-        mappings=ACTIVE_MAP, time_from="1h",
+        mappings=ACTIVE_MAP,
+        time_from="1h",
     )
 
 
@@ -50,9 +60,12 @@ def lights_lit(scope: tuple[str, ...]) -> Panel:
     inner = _per_light(agg("last", STREETLIGHT, "on", "on"), scope)
     q = Select(STREETLIGHT, ('sum("on")',), group_tags=("village",), subquery=inner)
     return stat(
-        Text("Đèn đang sáng", "Lights lit"), q.query(),
+        Text("Đèn đang sáng", "Lights lit"),
+        q.query(),
         description=Text("Số đèn đang sáng theo báo cáo gần nhất.", "Lights lit in their latest sample."),
-        thresholds=(Threshold(None, "yellow"),), time_from="1h", width=4,
+        thresholds=(Threshold(None, "yellow"),),
+        time_from="1h",
+        width=4,
     )
 
 
@@ -63,35 +76,50 @@ def lights_faulty(scope: tuple[str, ...]) -> Panel:
     inner = _per_light(f'ceil((last({obs}) - last({ok})) / last({obs})) AS "faulty"', scope)
     q = Select(STREETLIGHT, ('sum("faulty")',), group_tags=("village",), subquery=inner)
     return stat(
-        Text("Đèn không đúng lịch", "Lights not as scheduled"), q.query(),
+        Text("Đèn không đúng lịch", "Lights not as scheduled"),
+        q.query(),
         description=Text(
             "Số đèn mà chu kỳ gần nhất không hoạt động đúng lịch (sáng khi cần sáng, tắt khi cần tắt).",
             "Lights whose latest interval was not fully as scheduled (ok_s < observed_s).",
         ),
-        thresholds=(Threshold(None, "green"), Threshold(1, "red")), time_from="1h", width=4,
+        thresholds=(Threshold(None, "green"), Threshold(1, "red")),
+        time_from="1h",
+        width=4,
     )
 
 
 def wifi_users_today(scope: tuple[str, ...]) -> Panel:
     # wifi_daily is stamped at local midnight: within the last 24 h the latest point per AP is today's.
     inner = Select(
-        WIFI_DAILY, (agg("last", WIFI_DAILY, "unique_users", "users"),), group_tags=("village", "ap"), scope=scope
+        WIFI_DAILY,
+        (agg("last", WIFI_DAILY, "unique_users", "users"),),
+        group_tags=("village", "ap"),
+        scope=scope,
     )
     q = Select(WIFI_DAILY, ('sum("users")',), group_tags=("village",), subquery=inner)
     return stat(
-        Text("Người dùng Wi-Fi hôm nay", "Wi-Fi users today"), q.query(),
-        description=Text("Số người dùng khác nhau trong ngày.", "Distinct users today (all APs of the village)."),
-        thresholds=(Threshold(None, "blue"),), time_from="24h", width=4,
+        Text("Người dùng Wi-Fi hôm nay", "Wi-Fi users today"),
+        q.query(),
+        description=Text(
+            "Số người dùng khác nhau trong ngày.", "Distinct users today (all APs of the village)."
+        ),
+        thresholds=(Threshold(None, "blue"),),
+        time_from="24h",
+        width=4,
     )
 
 
 def availability_per_day(scope: tuple[str, ...]) -> Panel:
     fq = FigureQuery(FIGURES["uplink.availability"], scope=scope, by=("link",))
     return bars(
-        Text("Tỷ lệ hoạt động theo ngày", "Availability per day"), fq.query(fq.per_bucket("availability")),
-        description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day, per link: "
-                         f"{fq.desc.description}."),
-        overrides=per_tag_thresholds("uplink.availability", "link"), width=24, **PERCENT,
+        Text("Tỷ lệ hoạt động theo ngày", "Availability per day"),
+        fq.query(fq.per_bucket("availability")),
+        description=Text(
+            "Mỗi cột là một ngày (giờ Việt Nam).", f"One bar per local day, per link: {fq.desc.description}."
+        ),
+        overrides=per_tag_thresholds("uplink.availability", "link"),
+        width=24,
+        **PERCENT,
     )
 
 
@@ -100,7 +128,13 @@ def build() -> Dashboard:
     verdicts, coverage = criteria_rows(scope)
     now = Row(
         Text("Hiện trạng", "Now"),
-        (uplink_state(scope), uplink_active(scope), lights_lit(scope), lights_faulty(scope), wifi_users_today(scope)),
+        (
+            uplink_state(scope),
+            uplink_active(scope),
+            lights_lit(scope),
+            lights_faulty(scope),
+            wifi_users_today(scope),
+        ),
     )
     trends = Row(Text("Xu hướng", "Trends"), (availability_per_day(scope),))
     return Dashboard(

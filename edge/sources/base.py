@@ -23,8 +23,18 @@ from thonminh.config import StrictModel
 from thonminh.contract import DAILY_TZ, FieldValue, Point
 
 __all__ = [
-    "HEALTH_STATES", "Emit", "GatewayFigures", "HealthDetail", "HealthState", "PolledSource", "PushSource", "Reject",
-    "ReportHealth", "Source", "SourceConfig", "SourceContext",
+    "HEALTH_STATES",
+    "Emit",
+    "GatewayFigures",
+    "HealthDetail",
+    "HealthState",
+    "PolledSource",
+    "PushSource",
+    "Reject",
+    "ReportHealth",
+    "Source",
+    "SourceConfig",
+    "SourceContext",
 ]
 
 #: Hand points to the pipeline; resolves once they are durably committed to the buffer.
@@ -103,11 +113,20 @@ class SourceContext:
     reject: Reject = _no_reject
     health: ReportHealth = _no_health
 
-    def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue],
-              time_ms: int | None = None) -> Point:
+    def point(
+        self,
+        measurement: str,
+        tags: Mapping[str, str],
+        fields: Mapping[str, FieldValue],
+        time_ms: int | None = None,
+    ) -> Point:
         """A point carrying this gateway's site tags plus ``tags``, stamped now unless ``time_ms`` is given."""
-        return Point(measurement, {**self.site_tags, **tags}, dict(fields),
-                     self.now_ms() if time_ms is None else time_ms)
+        return Point(
+            measurement,
+            {**self.site_tags, **tags},
+            dict(fields),
+            self.now_ms() if time_ms is None else time_ms,
+        )
 
 
 class Source(ABC):

@@ -43,20 +43,23 @@ _OUIS = ("8c:be:be", "a8:96:75", "00:1c:42", "c4:41:1e", "e8:f4:08", "f4:09:d8")
 _TOOLS = ("ubus", "hostapd_cli", "iw", "ssh")
 
 
-
 def new_state(**changes: Any) -> State:
     """The AP's state as plain JSON data; see the module docstring for the keys that matter."""
     state: State = {
-        "seed": 1, "tick": 0,
-        "clock": 0.0,                 # seconds since the AP booted
-        "live": False,                # True: the clock follows the wall clock (demo, end-to-end tests)
-        "epoch": time.time(),         # wall-clock time of clock 0
-        "ssid": "ThonMinh-Free", "ifaces": ["phy0-ap0"], "enabled": True, "fault": "",
+        "seed": 1,
+        "tick": 0,
+        "clock": 0.0,  # seconds since the AP booted
+        "live": False,  # True: the clock follows the wall clock (demo, end-to-end tests)
+        "epoch": time.time(),  # wall-clock time of clock 0
+        "ssid": "ThonMinh-Free",
+        "ifaces": ["phy0-ap0"],
+        "enabled": True,
+        "fault": "",
         "counter_bits": 64,
-        "signal_lines": True,         # some drivers print no signal in station dump
-        "pool": [],                   # every device that may visit
-        "stations": [],               # {"mac", "joined_at", "rx_bytes", "tx_bytes", "signal"}
-        "leases": {},                 # mac -> expiry (epoch seconds, 0 = infinite)
+        "signal_lines": True,  # some drivers print no signal in station dump
+        "pool": [],  # every device that may visit
+        "stations": [],  # {"mac", "joined_at", "rx_bytes", "tx_bytes", "signal"}
+        "leases": {},  # mac -> expiry (epoch seconds, 0 = infinite)
         "leases_file": None,
     }
     unknown = set(changes) - set(state)
@@ -90,15 +93,26 @@ class SimulatedAp:
         self.state = state
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], *, seed: int = 1, pool: int = 18,
-               randomised_share: float = 0.5, leases_file: str | os.PathLike[str] | None = None,
-               **changes: Any) -> SimulatedAp:
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        seed: int = 1,
+        pool: int = 18,
+        randomised_share: float = 0.5,
+        leases_file: str | os.PathLike[str] | None = None,
+        **changes: Any,
+    ) -> SimulatedAp:
         import random
 
         rng = random.Random(seed)
         macs = [_mac(rng, rng.random() < randomised_share) for _ in range(pool)]
-        ap = cls(path, new_state(seed=seed, pool=macs, leases_file=os.fspath(leases_file) if leases_file else None,
-                                 **changes))
+        ap = cls(
+            path,
+            new_state(
+                seed=seed, pool=macs, leases_file=os.fspath(leases_file) if leases_file else None, **changes
+            ),
+        )
         ap.save()
         return ap
 
@@ -135,7 +149,9 @@ class SimulatedAp:
             s["clock"] = time.time() - s["epoch"]
         if any(x["mac"] == mac for x in s["stations"]):
             return
-        s["stations"].append({"mac": mac, "joined_at": s["clock"], "rx_bytes": 0, "tx_bytes": 0, "signal": -60})
+        s["stations"].append(
+            {"mac": mac, "joined_at": s["clock"], "rx_bytes": 0, "tx_bytes": 0, "signal": -60}
+        )
         s["leases"][mac] = s["epoch"] + s["clock"] + 12 * 3600
         self.save()
 
@@ -183,7 +199,9 @@ class SimulatedAp:
         present = {x["mac"] for x in stay}
         for mac in s["pool"]:
             if mac not in present and rng.random() < p / 3:
-                stay.append({"mac": mac, "joined_at": s["clock"], "rx_bytes": 0, "tx_bytes": 0, "signal": -60})
+                stay.append(
+                    {"mac": mac, "joined_at": s["clock"], "rx_bytes": 0, "tx_bytes": 0, "signal": -60}
+                )
                 s["leases"][mac] = s["epoch"] + s["clock"] + 12 * 3600
         self.save()
 
@@ -200,9 +218,11 @@ def install_fake_commands(bin_dir: str | os.PathLike[str], state_path: str | os.
     for tool in _TOOLS:
         script = os.path.join(bin_dir, tool)
         with open(script, "w") as f:
-            f.write(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {root!r})\n"
-                    f"from lab.simulate.ap import fake_command_main\n"
-                    f"sys.exit(fake_command_main({tool!r}, {os.fspath(state_path)!r}, sys.argv[1:]))\n")
+            f.write(
+                f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {root!r})\n"
+                f"from lab.simulate.ap import fake_command_main\n"
+                f"sys.exit(fake_command_main({tool!r}, {os.fspath(state_path)!r}, sys.argv[1:]))\n"
+            )
         os.chmod(script, 0o755)
     return bin_dir
 
@@ -250,7 +270,9 @@ def _tool_output(tool: str, s: State, argv: list[str]) -> str | int:
             sys.stderr.write("Failed to connect to hostapd - wpa_ctrl_open: No such file or directory\n")
             return 255
         header = "" if "-i" in argv else f"Selected interface '{iface}'\n"
-        return header + (render_hostapd_status(s, iface) if argv[-1] == "status" else render_hostapd_all_sta(s))
+        return header + (
+            render_hostapd_status(s, iface) if argv[-1] == "status" else render_hostapd_all_sta(s)
+        )
     if tool == "iw":
         iface = argv[1] if len(argv) > 1 else ""
         if iface not in ifaces:
@@ -270,15 +292,16 @@ def _fake_ssh(s: State, argv: list[str]) -> int:
         sys.stderr.write(f"ssh: connect to host {argv[i]} port 22: Connection refused\n")
         return 255
     sys.stdout.flush()
-    os.execv("/bin/sh", ["sh", "-c", " ".join(argv[i + 1:])])
+    os.execv("/bin/sh", ["sh", "-c", " ".join(argv[i + 1 :])])
     return 127  # not reached
 
 
 class UbusHttpServer:
     """uhttpd's ``POST /ubus`` JSON-RPC on 127.0.0.1: rpcd login, ``hostapd.* get_clients``, ``file read``."""
 
-    def __init__(self, state_path: str | os.PathLike[str], *, username: str = "thonminh",
-                 password: str = "secret") -> None:
+    def __init__(
+        self, state_path: str | os.PathLike[str], *, username: str = "thonminh", password: str = "secret"
+    ) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.state_path, self.username, self.password = os.fspath(state_path), username, password
@@ -323,7 +346,9 @@ class UbusHttpServer:
             self.sessions.add(token)
             return reply(result=[0, {"ubus_rpc_session": token, "timeout": 300, "expires": 300}])
         # uhttpd looks the object up before it checks the session's ACL
-        if obj.startswith("hostapd.") and (obj not in {f"hostapd.{i}" for i in s["ifaces"]} or not s["enabled"]):
+        if obj.startswith("hostapd.") and (
+            obj not in {f"hostapd.{i}" for i in s["ifaces"]} or not s["enabled"]
+        ):
             return reply(error={"code": -32000, "message": "Object not found"})
         if session not in self.sessions:
             return reply(error={"code": -32002, "message": "Access denied"})

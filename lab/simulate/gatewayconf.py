@@ -46,26 +46,52 @@ def gateway_config(plan: Plan, out_dir: Path, inventory: Path, ep: Endpoints) ->
     """The whole gateway config as data (absolute paths), validated by ``gateway_config_model``."""
     s = plan.scenario
     up = s.uplinks
-    links = [{
-        "link": link.link, "source_address": "127.0.0.1", "interval_s": up.interval_s, "timeout_s": up.timeout_s,
-        "min_ok": link.min_ok, "down_after": up.down_after, "up_after": up.up_after,
-        "targets": [_target(*t) for t in ep.targets[link.link]],
-    } for link in up.links]
+    links = [
+        {
+            "link": link.link,
+            "source_address": "127.0.0.1",
+            "interval_s": up.interval_s,
+            "timeout_s": up.timeout_s,
+            "min_ok": link.min_ok,
+            "down_after": up.down_after,
+            "up_after": up.up_after,
+            "targets": [_target(*t) for t in ep.targets[link.link]],
+        }
+        for link in up.links
+    ]
     schedule = plan.schedule_config.model_dump(mode="json")
     lights = {
-        "inventory": str(inventory), "interval_s": s.lights.interval_s, "report_period_s": s.lights.report_period_s,
-        "lamp_failure_settle_s": min(10.0, s.lights.report_period_s), "commit_interval_ms": 50,
-        "reconnect_initial_s": 0.5, "reconnect_max_s": 5.0, "schedule": schedule,
+        "inventory": str(inventory),
+        "interval_s": s.lights.interval_s,
+        "report_period_s": s.lights.report_period_s,
+        "lamp_failure_settle_s": min(10.0, s.lights.report_period_s),
+        "commit_interval_ms": 50,
+        "reconnect_initial_s": 0.5,
+        "reconnect_max_s": 5.0,
+        "schedule": schedule,
     }
     sources: dict[str, Any] = {"uplink": links, "lights": lights, "gateway": {"interval_s": 10.0}}
     if s.modem.enabled and ep.modem_path:
-        sources["modem"] = {"port": ep.modem_path, "vendor": "auto", "interval_s": s.modem.interval_s,
-                            "command_timeout_s": min(2.0, s.modem.interval_s / 2), "link": s.modem.link,
-                            "id": s.modem.id, "backoff_initial_s": 1.0, "backoff_max_s": 10.0}
+        sources["modem"] = {
+            "port": ep.modem_path,
+            "vendor": "auto",
+            "interval_s": s.modem.interval_s,
+            "command_timeout_s": min(2.0, s.modem.interval_s / 2),
+            "link": s.modem.link,
+            "id": s.modem.id,
+            "backoff_initial_s": 1.0,
+            "backoff_max_s": 10.0,
+        }
     if s.ap.enabled and ep.ubus_command:
-        sources["wifi"] = {"ap": s.ap.id, "backend": "ubus", "command": ep.ubus_command,
-                           "interfaces": ["phy0-ap0"], "interval_s": s.ap.interval_s, "timeout_s": s.ap.timeout_s,
-                           "leases_file": ep.leases_file}
+        sources["wifi"] = {
+            "ap": s.ap.id,
+            "backend": "ubus",
+            "command": ep.ubus_command,
+            "interfaces": ["phy0-ap0"],
+            "interval_s": s.ap.interval_s,
+            "timeout_s": s.ap.timeout_s,
+            "leases_file": ep.leases_file,
+        }
     site = {k: v for k, v in s.site.model_dump(mode="json").items() if v is not None}
     data = {
         "state_dir": str(out_dir / "gateway-state"),
@@ -75,7 +101,12 @@ def gateway_config(plan: Plan, out_dir: Path, inventory: Path, ep: Endpoints) ->
         "mqtt": {"host": ep.mqtt_host, "port": ep.mqtt_port, "client_id": f"thonminh-{s.site.gateway}"},
         "buffer": {"path": str(out_dir / "gateway-buffer.sqlite"), "commit_interval_ms": 100},
         # live points every 5 s (a gateway: 60 s): the demo's dashboards and the simulator's tests move at once
-        "forwarder": {"backoff_initial_s": 0.5, "backoff_max_s": 5.0, "flush_deadline_s": 5.0, "live_interval_s": 5.0},
+        "forwarder": {
+            "backoff_initial_s": 0.5,
+            "backoff_max_s": 5.0,
+            "flush_deadline_s": 5.0,
+            "live_interval_s": 5.0,
+        },
         "clock": {"check": "always"},  # a simulated village runs on a machine whose clock is right
         "log": {"level": "info"},
         "sources": sources,

@@ -30,14 +30,22 @@ class DeviceLink:
     DISCONNECT, as a power cut does, and the link stays down as a dead device would."""
 
     def __init__(
-        self, device: LightDevice, host: str, port: int, *, username: str | None = None,
-        password: str | None = None, tls_context: ssl.SSLContext | None = None, keepalive: int = 30,
+        self,
+        device: LightDevice,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        keepalive: int = 30,
     ) -> None:
         will = device.will()
         self.device = device
         self._address = (host, port, keepalive)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-{device.device}",
-                                  reconnect_on_failure=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"sim-{device.device}", reconnect_on_failure=False
+        )
         if username is not None:
             self.client.username_pw_set(username, password)
         self.client.will_set(will.topic, will.payload, will.qos, will.retain)
@@ -46,8 +54,9 @@ class DeviceLink:
         self._connected = threading.Event()
         self.client.on_connect = self._on_connect
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode,
-                    properties: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
+    ) -> None:
         if not reason.is_failure:
             self._connected.set()
 
@@ -57,7 +66,9 @@ class DeviceLink:
         self.client.loop_start()
         if not await asyncio.to_thread(self._connected.wait, 10):
             self.client.loop_stop()
-            raise ConnectionError(f"{self.device.device}: the broker at {host}:{port} did not accept the device")
+            raise ConnectionError(
+                f"{self.device.device}: the broker at {host}:{port} did not accept the device"
+            )
         return self
 
     async def close(self) -> None:
@@ -85,16 +96,24 @@ class DeviceLink:
 
 
 async def run_village(
-    devices: Sequence[LightDevice], *, host: str, port: int, expected_on: Callable[[int], bool],
-    report_period_s: float, stop: asyncio.Event, now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    credentials: Mapping[str, tuple[str, str]] | None = None, tls_context: ssl.SSLContext | None = None,
+    devices: Sequence[LightDevice],
+    *,
+    host: str,
+    port: int,
+    expected_on: Callable[[int], bool],
+    report_period_s: float,
+    stop: asyncio.Event,
+    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    credentials: Mapping[str, tuple[str, str]] | None = None,
+    tls_context: ssl.SSLContext | None = None,
 ) -> None:
     """Run every device on its own connection until ``stop``; reports every ``report_period_s`` (with jitter)."""
 
     async def one(device: LightDevice) -> None:
         username, password = (credentials or {}).get(device.device, (None, None))
-        async with DeviceLink(device, host, port, username=username, password=password,
-                              tls_context=tls_context) as link:
+        async with DeviceLink(
+            device, host, port, username=username, password=password, tls_context=tls_context
+        ) as link:
             await link.publish(device.birth(now_ms()))
             while not stop.is_set():
                 t = now_ms()

@@ -52,8 +52,16 @@ class LightDevice:
     """One controller with one or more outputs, publishing in ``format``."""
 
     def __init__(
-        self, device: str, format: Format, outputs: Sequence[Output], *, seed: int = 0, tz: str = DAILY_TZ,
-        qos: int = 1, esphome_prefix: str = "esphome", json_base: str = "thonminh/light",
+        self,
+        device: str,
+        format: Format,
+        outputs: Sequence[Output],
+        *,
+        seed: int = 0,
+        tz: str = DAILY_TZ,
+        qos: int = 1,
+        esphome_prefix: str = "esphome",
+        json_base: str = "thonminh/light",
     ) -> None:
         self.device = device
         self.format = format
@@ -81,8 +89,11 @@ class LightDevice:
 
     @property
     def status_topic(self) -> str:
-        return {"tasmota": f"tele/{self.device}/LWT", "esphome": f"{self._esphome}/status",
-                "json": f"{self._json}/status"}[self.format]
+        return {
+            "tasmota": f"tele/{self.device}/LWT",
+            "esphome": f"{self._esphome}/status",
+            "json": f"{self._json}/status",
+        }[self.format]
 
     def will(self) -> SimMessage:
         """What the broker publishes for the device when its connection dies."""
@@ -118,9 +129,14 @@ class LightDevice:
         word = "ON" if on else "OFF"
         if self.format == "tasmota":
             key = "POWER" if len(self.outputs) == 1 else f"POWER{i + 1}"
-            return [SimMessage(f"stat/{self.device}/RESULT", json.dumps({key: word}, separators=(",", ":")).encode(),
-                               self.qos),
-                    SimMessage(f"stat/{self.device}/{key}", word.encode(), self.qos)]
+            return [
+                SimMessage(
+                    f"stat/{self.device}/RESULT",
+                    json.dumps({key: word}, separators=(",", ":")).encode(),
+                    self.qos,
+                ),
+                SimMessage(f"stat/{self.device}/{key}", word.encode(), self.qos),
+            ]
         if self.format == "esphome":
             return [self._esphome_light(i)]
         return [self._json_state(i, now_ms)]
@@ -161,7 +177,8 @@ class LightDevice:
         up = self._uptime_s(now_ms)
         power = ",".join(
             f'"{"POWER" if len(self.outputs) == 1 else f"POWER{i + 1}"}":"{"ON" if on else "OFF"}"'
-            for i, on in enumerate(self.on))
+            for i, on in enumerate(self.on)
+        )
         rssi = max(0, min(100, 2 * (self.signal + 100)))
         payload = (
             f'{{"Time":"{self._local(now_ms)}","Uptime":"{_uptime(up)}","UptimeSec":{up},"Heap":26,'
@@ -197,16 +214,26 @@ class LightDevice:
 
     def _esphome_light(self, i: int) -> SimMessage:
         state = "ON" if self.on[i] else "OFF"
-        return SimMessage(f"{self._esphome}/light/{self._esphome_object(i)}/state",
-                          f'{{"color_mode":"onoff","state":"{state}","color":{{}}}}'.encode(), self.qos, True)
+        return SimMessage(
+            f"{self._esphome}/light/{self._esphome_object(i)}/state",
+            f'{{"color_mode":"onoff","state":"{state}","color":{{}}}}'.encode(),
+            self.qos,
+            True,
+        )
 
     def _esphome_sensors(self) -> list[SimMessage]:
         watts = sum(self.power(i) for i in range(len(self.outputs)))
         amps = watts / self.voltage / 0.95 if watts else 0.0
-        values = {"power": f"{watts:.1f}", "voltage": f"{self.voltage:.1f}", "current": f"{amps:.3f}",
-                  "energy": f"{self.energy_kwh:.3f}"}
-        return [SimMessage(f"{self._esphome}/sensor/{name}/state", value.encode(), self.qos, True)
-                for name, value in values.items()]
+        values = {
+            "power": f"{watts:.1f}",
+            "voltage": f"{self.voltage:.1f}",
+            "current": f"{amps:.3f}",
+            "energy": f"{self.energy_kwh:.3f}",
+        }
+        return [
+            SimMessage(f"{self._esphome}/sensor/{name}/state", value.encode(), self.qos, True)
+            for name, value in values.items()
+        ]
 
     def _json_state(self, i: int, now_ms: int) -> SimMessage:
         self.seq += 1
@@ -215,18 +242,29 @@ class LightDevice:
         data: dict[str, object] = {"v": 1, "seq": self.seq, "boot": self.boot}
         if len(self.outputs) > 1:
             data["channel"] = self.outputs[i].channel or str(i + 1)
-        data.update({
-            "on": self.on[i], "level": self.level[i], "power_w": watts, "voltage_v": round(self.voltage, 1),
-            "current_a": round(watts / self.voltage / 0.95, 3) if watts else 0.0,
-            "energy_kwh": round(self.energy_kwh, 3), "faults": faults, "uptime_s": self._uptime_s(now_ms),
-            "rssi_dbm": self.signal,
-        })
+        data.update(
+            {
+                "on": self.on[i],
+                "level": self.level[i],
+                "power_w": watts,
+                "voltage_v": round(self.voltage, 1),
+                "current_a": round(watts / self.voltage / 0.95, 3) if watts else 0.0,
+                "energy_kwh": round(self.energy_kwh, 3),
+                "faults": faults,
+                "uptime_s": self._uptime_s(now_ms),
+                "rssi_dbm": self.signal,
+            }
+        )
         return SimMessage(f"{self._json}/state", json.dumps(data, separators=(",", ":")).encode(), self.qos)
 
 
 def village_from_inventory(
-    inventory: Sequence[object], *, seed: int = 0, behaviours: Mapping[str, Behaviour] | None = None,
-    tz: str = DAILY_TZ, qos: int = 1,
+    inventory: Sequence[object],
+    *,
+    seed: int = 0,
+    behaviours: Mapping[str, Behaviour] | None = None,
+    tz: str = DAILY_TZ,
+    qos: int = 1,
 ) -> list[LightDevice]:
     """One simulated device per inventory device (rows with ``id, device, channel, format, rated_w``)."""
     behaviours = behaviours or {}
@@ -235,7 +273,9 @@ def village_from_inventory(
         by_device.setdefault(light.device, []).append(light)  # type: ignore[attr-defined]
     devices = []
     for device, lights in by_device.items():
-        outputs = [Output(light.channel, light.rated_w, behaviours.get(light.id, "normal"))  # type: ignore[attr-defined]
-                   for light in lights]
+        outputs = [
+            Output(light.channel, light.rated_w, behaviours.get(light.id, "normal"))  # type: ignore[attr-defined]
+            for light in lights
+        ]
         devices.append(LightDevice(device, lights[0].format, outputs, seed=seed, tz=tz, qos=qos))  # type: ignore[attr-defined]
     return devices

@@ -28,16 +28,27 @@ __all__ = ["ModemEmulator", "RadioState"]
 
 Personality = Literal["quectel", "simcom", "generic"]
 
-_CME_TEXT = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
-             11: "SIM PIN required", 13: "SIM failure", 30: "no network service"}
+_CME_TEXT = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    10: "SIM not inserted",
+    11: "SIM PIN required",
+    13: "SIM failure",
+    30: "no network service",
+}
 _IDENTITY = {
     "quectel": ("Quectel", ["Quectel", "EC25", "Revision: EC25EFAR06A06M4G"]),
-    "simcom": ("SIMCOM INCORPORATED", ["Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600G-H",
-                                       "Revision: LE20B04SIM7600G22"]),
+    "simcom": (
+        "SIMCOM INCORPORATED",
+        ["Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600G-H", "Revision: LE20B04SIM7600G22"],
+    ),
     "generic": ("Generic", ["Generic LTE modem"]),
 }
-_BOOT_URCS = {"quectel": ["RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"],
-              "simcom": ["RDY", "+CPIN: READY", "SMS DONE", "PB DONE"], "generic": ["RDY"]}
+_BOOT_URCS = {
+    "quectel": ["RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"],
+    "simcom": ["RDY", "+CPIN: READY", "SMS DONE", "PB DONE"],
+    "generic": ["RDY"],
+}
 
 
 @dataclass
@@ -263,11 +274,15 @@ class ModemEmulator:
         if vendor == "quectel" and upper == 'AT+QENG="SERVINGCELL"':
             if not s.registered:
                 return ['+QENG: "servingcell","SEARCH"'], "OK"
-            return [f'+QENG: "servingcell","NOCONN","LTE","FDD",{s.plmn[:3]},{s.plmn[3:]},1A2B3C4,123,1650,3,5,5,'
-                    f"4D2,{s.rsrp_dbm},{s.rsrq_db},{s.rssi_dbm},{s.sinr_db},-"], "OK"
+            return [
+                f'+QENG: "servingcell","NOCONN","LTE","FDD",{s.plmn[:3]},{s.plmn[3:]},1A2B3C4,123,1650,3,5,5,'
+                f"4D2,{s.rsrp_dbm},{s.rsrq_db},{s.rssi_dbm},{s.sinr_db},-"
+            ], "OK"
         if vendor == "simcom" and upper == "AT+CPSI?":
             if not s.registered:
                 return ["+CPSI: NO SERVICE,Online"], "OK"
-            return [f"+CPSI: LTE,Online,{s.plmn[:3]}-{s.plmn[3:]},0x04D2,27506436,123,EUTRAN-BAND3,1650,5,5,"
-                    f"{s.rsrq_db * 10},{s.rsrp_dbm * 10},{s.rssi_dbm * 10},{s.sinr_db}"], "OK"
+            return [
+                f"+CPSI: LTE,Online,{s.plmn[:3]}-{s.plmn[3:]},0x04D2,27506436,123,EUTRAN-BAND3,1650,5,5,"
+                f"{s.rsrq_db * 10},{s.rsrp_dbm * 10},{s.rssi_dbm * 10},{s.sinr_db}"
+            ], "OK"
         return [], "ERROR"

@@ -30,7 +30,9 @@ _MIN_POLLS_PER_VISIT = 2.5
 
 def iso(ms: float) -> str:
     """UTC ISO 8601 with milliseconds."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +107,17 @@ class Plan:
         for i in range(spec.count):
             light_id = spec.light_id(i)
             along = (i - spec.count / 2) * 0.0004  # poles about 45 m apart along the village road
-            lights.append(PlannedLight(
-                id=light_id, device=f"sl-{light_id}", format=formats[i],
-                zone=spec.zones[i * len(spec.zones) // max(spec.count, 1)],
-                latitude=round(site.latitude + along + rng.uniform(-5e-5, 5e-5), 6),
-                longitude=round(site.longitude + along * 0.8 + rng.uniform(-5e-5, 5e-5), 6),
-                rated_w=rng.choice(spec.rated_w)))
+            lights.append(
+                PlannedLight(
+                    id=light_id,
+                    device=f"sl-{light_id}",
+                    format=formats[i],
+                    zone=spec.zones[i * len(spec.zones) // max(spec.count, 1)],
+                    latitude=round(site.latitude + along + rng.uniform(-5e-5, 5e-5), 6),
+                    longitude=round(site.longitude + along * 0.8 + rng.uniform(-5e-5, 5e-5), 6),
+                    rated_w=rng.choice(spec.rated_w),
+                )
+            )
         return lights
 
     def _faults(self) -> list[PlannedFault]:
@@ -138,7 +145,9 @@ class Plan:
 
         # a night compressed into seconds, switched to the scheduled second: the 120 s grace real photocells
         # need would swallow a fault the scenario plans right after a switch
-        return FixedScheduleConfig(mode="fixed", on=local(night.start_s), off=local(night.end_s), switch_grace_s=0)
+        return FixedScheduleConfig(
+            mode="fixed", on=local(night.start_s), off=local(night.end_s), switch_grace_s=0
+        )
 
     def behaviour_changes(self, light_id: str) -> list[tuple[float, Behaviour]]:
         """``(offset_s, behaviour)`` of one light, in time order (``normal`` when a fault ends)."""
@@ -189,8 +198,13 @@ class Plan:
     def _span(self, start_s: float, end_s: float | None, horizon_s: float) -> dict[str, Any]:
         open_ = end_s is None or end_s >= horizon_s
         end = None if open_ else end_s
-        return {"start_s": round(start_s, 3), "end_s": None if end is None else round(end, 3),
-                "start": self._at(start_s), "end": None if end is None else self._at(end), "open": open_}
+        return {
+            "start_s": round(start_s, 3),
+            "end_s": None if end is None else round(end, 3),
+            "start": self._at(start_s),
+            "end": None if end is None else self._at(end),
+            "open": open_,
+        }
 
     def expected_on(self, start_s: float, end_s: float) -> list[tuple[float, float]]:
         """Offsets of the stretches inside ``[start_s, end_s)`` where the schedule wants the lights on."""
@@ -230,8 +244,10 @@ class Plan:
                 macs.setdefault(d.isoformat(), set()).add(v.mac)
                 devices.setdefault(d.isoformat(), set()).add(v.device)
                 d += dt.timedelta(days=1)
-        return {d: {"unique_macs": len(macs[d]), "devices": len(devices[d]), "sessions": sessions.get(d, 0)}
-                for d in sorted(macs)}
+        return {
+            d: {"unique_macs": len(macs[d]), "devices": len(devices[d]), "sessions": sessions.get(d, 0)}
+            for d in sorted(macs)
+        }
 
     def ground_truth(self, horizon_s: float) -> dict[str, Any]:
         """What will have happened ``horizon_s`` after the start, as ``ground_truth.json`` holds it."""
@@ -239,24 +255,55 @@ class Plan:
         by_format: dict[str, int] = {}
         for light in self.lights:
             by_format[light.format] = by_format.get(light.format, 0) + 1
-        faults = [{"light": f.light, "fault": f.kind, **self._span(a, b, horizon_s)}
-                  for f in self.faults for a, b in self._fault_spans(f, horizon_s)]
-        outages = {link.link: [self._span(o.start_s, o.end_s, horizon_s) for o in link.outages
-                               if o.start_s < horizon_s] for link in s.uplinks.links}
-        signal = [{**step.model_dump(), "time": self._at(step.at_s)} for step in s.modem.signal
-                  if step.at_s < horizon_s] if s.modem.enabled else []
+        faults = [
+            {"light": f.light, "fault": f.kind, **self._span(a, b, horizon_s)}
+            for f in self.faults
+            for a, b in self._fault_spans(f, horizon_s)
+        ]
+        outages = {
+            link.link: [
+                self._span(o.start_s, o.end_s, horizon_s) for o in link.outages if o.start_s < horizon_s
+            ]
+            for link in s.uplinks.links
+        }
+        signal = (
+            [
+                {**step.model_dump(), "time": self._at(step.at_s)}
+                for step in s.modem.signal
+                if step.at_s < horizon_s
+            ]
+            if s.modem.enabled
+            else []
+        )
         return {
-            "scenario": s.name, "seed": s.seed, "village": s.site.village, "gateway": s.site.gateway,
-            "name": s.site.name or s.site.village, "timezone": s.site.timezone,
-            "t0_ms": self.t0_ms, "t0": iso(self.t0_ms), "horizon_s": round(horizon_s, 3),
+            "scenario": s.name,
+            "seed": s.seed,
+            "village": s.site.village,
+            "gateway": s.site.gateway,
+            "name": s.site.name or s.site.village,
+            "timezone": s.site.timezone,
+            "t0_ms": self.t0_ms,
+            "t0": iso(self.t0_ms),
+            "horizon_s": round(horizon_s, 3),
             "expected_on": [self._span(a, b, horizon_s) for a, b in self.expected_on(0, horizon_s)],
             "outages": outages,
             "lights": {"count": len(self.lights), "by_format": by_format},
             "light_faults": sorted(faults, key=lambda f: (f["start_s"], f["light"])),
-            "wifi": {"ap": s.ap.id, "days": self._wifi_days(horizon_s) if s.ap.enabled else {},
-                     "visits": [{"device": v.device, "mac": v.mac, "arrive_s": round(v.arrive_s, 3),
-                                 "leave_s": round(v.leave_s, 3)} for v in self.visits_until(horizon_s)]
-                     if s.ap.enabled else []},
+            "wifi": {
+                "ap": s.ap.id,
+                "days": self._wifi_days(horizon_s) if s.ap.enabled else {},
+                "visits": [
+                    {
+                        "device": v.device,
+                        "mac": v.mac,
+                        "arrive_s": round(v.arrive_s, 3),
+                        "leave_s": round(v.leave_s, 3),
+                    }
+                    for v in self.visits_until(horizon_s)
+                ]
+                if s.ap.enabled
+                else [],
+            },
             "modem": {"id": s.modem.id, "signal": signal},
             "indicators": dict(s.indicators),
         }

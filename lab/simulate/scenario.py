@@ -48,6 +48,8 @@ def _default_formats() -> dict[LightFormat, float]:
 
 def _all_target_kinds() -> list[TargetKind]:
     return ["tcp", "dns", "http"]
+
+
 _INDICATOR = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the API's indicator ids
 
 
@@ -87,9 +89,11 @@ class LightsSpec(StrictModel):
     count: int = Field(40, ge=0, le=5000)
     id_prefix: Slug = Field("klt", description="light ids are '<prefix>-001', devices 'sl-<prefix>-001'")
     formats: dict[LightFormat, float] = Field(
-        default_factory=_default_formats, description="share of each firmware")
-    zones: list[Slug] = Field(default_factory=lambda: ["nha-van-hoa", "xom-dinh", "xom-chua", "duong-lien-xa"],
-                              min_length=1)
+        default_factory=_default_formats, description="share of each firmware"
+    )
+    zones: list[Slug] = Field(
+        default_factory=lambda: ["nha-van-hoa", "xom-dinh", "xom-chua", "duong-lien-xa"], min_length=1
+    )
     rated_w: list[float] = Field(default_factory=lambda: [40.0, 60.0, 80.0, 100.0], min_length=1)
     report_period_s: float = Field(5.0, ge=0.5, le=3600, description="Tasmota TelePeriod / ESPHome update")
     interval_s: float = Field(5.0, ge=1, le=3600, description="the gateway tracker's cadence")
@@ -119,8 +123,10 @@ class LightsSpec(StrictModel):
         named = [f.light for f in self.faults if f.light is not None]
         for i, fault in enumerate(self.faults):
             if fault.light is not None and fault.light not in ids:
-                raise ValueError(f"faults[{i}].light: no light {fault.light!r} (ids run "
-                                 f"{self.light_id(0)}..{self.light_id(self.count - 1)})")
+                raise ValueError(
+                    f"faults[{i}].light: no light {fault.light!r} (ids run "
+                    f"{self.light_id(0)}..{self.light_id(self.count - 1)})"
+                )
             if fault.light is not None and named.count(fault.light) > 1:
                 raise ValueError(f"faults[{i}].light: {fault.light!r} has more than one fault")
         if len(self.faults) > self.count:
@@ -144,8 +150,7 @@ class LinkSpec(StrictModel):
 
     link: Slug
     host: str = Field(description="loopback address the targets listen on, e.g. 127.0.0.2")
-    targets: list[TargetKind] = Field(default_factory=_all_target_kinds,
-                                                         min_length=1)
+    targets: list[TargetKind] = Field(default_factory=_all_target_kinds, min_length=1)
     min_ok: int = Field(2, ge=1)
     outages: list[OutageSpec] = Field(default_factory=list)
 
@@ -235,7 +240,8 @@ class ApSpec(StrictModel):
     timeout_s: float = Field(2.5, gt=0, le=60)
     devices: int = Field(30, ge=0, le=10_000, description="phones and laptops that may visit")
     randomised_share: float = Field(
-        0.3, ge=0, le=1, description="share of devices that show a new random MAC address on every visit")
+        0.3, ge=0, le=1, description="share of devices that show a new random MAC address on every visit"
+    )
     initial_clients: int = Field(3, ge=0, description="devices already connected at the start")
     arrivals_per_hour: float = Field(120.0, ge=0, le=1e6, description="visits per village hour")
     stay_min_s: float = Field(600.0, gt=0, description="shortest visit, village seconds")
@@ -246,7 +252,9 @@ class ApSpec(StrictModel):
         if self.stay_max_s < self.stay_min_s:
             raise ValueError(f"stay_max_s ({self.stay_max_s}) is below stay_min_s ({self.stay_min_s})")
         if self.initial_clients > self.devices:
-            raise ValueError(f"initial_clients ({self.initial_clients}) is more than devices ({self.devices})")
+            raise ValueError(
+                f"initial_clients ({self.initial_clients}) is more than devices ({self.devices})"
+            )
         if self.timeout_s >= self.interval_s:
             raise ValueError(f"timeout_s ({self.timeout_s}) must be below interval_s ({self.interval_s})")
         return self
@@ -265,7 +273,8 @@ class Scenario(StrictModel):
     modem: ModemSpec = Field(default_factory=ModemSpec)
     ap: ApSpec = Field(default_factory=ApSpec)
     indicators: dict[str, float] = Field(
-        default_factory=dict, description="manual indicators the demo enters, e.g. eid_adoption_pct = 31.5")
+        default_factory=dict, description="manual indicators the demo enters, e.g. eid_adoption_pct = 31.5"
+    )
 
     @field_validator("indicators")
     @classmethod

@@ -1,12 +1,12 @@
 """Switchable probe targets on loopback (or inside a test's own network namespace).
 
-``TcpTarget`` listens (down: refuses), ``HttpTarget`` answers ``GET`` with 204, over TLS when given a context (down: refuses, or with
-``mode="blackhole"`` accepts and never answers), ``DnsTarget`` answers any A query (down: port unreachable,
-``blackhole`` or ``servfail``). Each runs in its own thread, independent of any event loop, and may accept
-only some peer addresses (``allow_peers``), which is how a test shows that a probe bound to the wrong source
-address fails. ``OutageSchedule`` switches targets off and on at planned offsets and records when it really
-did. ``python -m lab.simulate.targets --tcp ADDR:PORT ...`` serves them from a separate process (SIGUSR1:
-all down, SIGUSR2: all up). Nothing here sends traffic anywhere: targets only answer.
+``TcpTarget`` listens (down: refuses), ``HttpTarget`` answers ``GET`` with 204, over TLS when given a context
+(down: refuses, or with ``mode="blackhole"`` accepts and never answers), ``DnsTarget`` answers any A query
+(down: port unreachable, ``blackhole`` or ``servfail``). Each runs in its own thread, independent of any event
+loop, and may accept only some peer addresses (``allow_peers``), which is how a test shows that a probe bound
+to the wrong source address fails. ``OutageSchedule`` switches targets off and on at planned offsets and
+records when it really did. ``python -m lab.simulate.targets --tcp ADDR:PORT ...`` serves them from a separate
+process (SIGUSR1: all down, SIGUSR2: all up). Nothing here sends traffic anywhere: targets only answer.
 """
 
 from __future__ import annotations
@@ -40,8 +40,14 @@ class Target:
     kind = "target"
     socktype = socket.SOCK_STREAM
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, allow_peers: Iterable[str] | None = None,
-                 down_mode: DownMode = "refuse") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_peers: Iterable[str] | None = None,
+        down_mode: DownMode = "refuse",
+    ) -> None:
         self.host = host
         self.port = port
         self.allow_peers = set(allow_peers) if allow_peers is not None else None
@@ -157,9 +163,16 @@ class HttpTarget(Target):
 
     kind = "http"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, status: int = 204,
-                 tls: ssl.SSLContext | None = None, allow_peers: Iterable[str] | None = None,
-                 down_mode: DownMode = "refuse") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        status: int = 204,
+        tls: ssl.SSLContext | None = None,
+        allow_peers: Iterable[str] | None = None,
+        down_mode: DownMode = "refuse",
+    ) -> None:
         super().__init__(host, port, allow_peers=allow_peers, down_mode=down_mode)
         self.status = status
         self.tls = tls  # a server context: answer HTTPS
@@ -190,9 +203,13 @@ class HttpTarget(Target):
                     if not chunk:
                         return
                     request += chunk
-                reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(self.status, "")
-                conn.sendall(f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
-                             "Connection: close\r\n\r\n".encode())
+                reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(
+                    self.status, ""
+                )
+                conn.sendall(
+                    f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
                 self.served += 1
             except OSError:
                 return
@@ -204,8 +221,15 @@ class DnsTarget(Target):
     kind = "dns"
     socktype = socket.SOCK_DGRAM
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, answer: str = "192.0.2.53",
-                 allow_peers: Iterable[str] | None = None, down_mode: DownMode = "refuse") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        answer: str = "192.0.2.53",
+        allow_peers: Iterable[str] | None = None,
+        down_mode: DownMode = "refuse",
+    ) -> None:
         super().__init__(host, port, allow_peers=allow_peers, down_mode=down_mode)
         self.answer = answer
 

@@ -43,8 +43,11 @@ from thonminh.logs import Episode
 __all__ = ["Village", "write_atomic"]
 
 _TARGETS: dict[str, type[Target]] = {"tcp": TcpTarget, "dns": DnsTarget, "http": HttpTarget}
-_MODEM_LINKS = {"quectel": "usb-Quectel_EC25-if02-port0", "simcom": "usb-SimTech_SIM7600G-H-if02-port0",
-                "generic": "usb-Generic_LTE_Modem-if02-port0"}
+_MODEM_LINKS = {
+    "quectel": "usb-Quectel_EC25-if02-port0",
+    "simcom": "usb-SimTech_SIM7600G-H-if02-port0",
+    "generic": "usb-Generic_LTE_Modem-if02-port0",
+}
 #: Ground truth of an endless run is planned this far ahead (and rewritten with the real end when it stops).
 _ENDLESS_HORIZON_S = 3600.0
 #: Controllers switch on their own clocks, a little ahead of the gateway's schedule: a light that switched in
@@ -67,10 +70,19 @@ class Village:
     """Runs one scenario; ``ready`` is set once ``gateway.toml`` and ``ground_truth.json`` are written."""
 
     def __init__(
-        self, scenario: Scenario, out_dir: str | os.PathLike[str], *, mqtt_host: str = "127.0.0.1",
-        mqtt_port: int = 1883, influx_url: str = "http://127.0.0.1:8086", database: str = "thonminh",
-        duration_s: float | None = None, lead_s: float = 1.0, logger: logging.Logger | None = None,
-        mqtt_username: str | None = None, mqtt_password: str | None = None,
+        self,
+        scenario: Scenario,
+        out_dir: str | os.PathLike[str],
+        *,
+        mqtt_host: str = "127.0.0.1",
+        mqtt_port: int = 1883,
+        influx_url: str = "http://127.0.0.1:8086",
+        database: str = "thonminh",
+        duration_s: float | None = None,
+        lead_s: float = 1.0,
+        logger: logging.Logger | None = None,
+        mqtt_username: str | None = None,
+        mqtt_password: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.out = Path(out_dir).resolve()
@@ -99,18 +111,29 @@ class Village:
         s = self.scenario
         self.out.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
-            targets = {link.link: [stack.enter_context(_TARGETS[kind](link.host, 0)) for kind in link.targets]
-                       for link in s.uplinks.links}
+            targets = {
+                link.link: [stack.enter_context(_TARGETS[kind](link.host, 0)) for kind in link.targets]
+                for link in s.uplinks.links
+            }
             modem = None
             if s.modem.enabled:
-                modem = ModemEmulator(s.modem.personality, link_dir=self.out / "dev",
-                                      link_name=_MODEM_LINKS[s.modem.personality],
-                                      state=RadioState(operator=s.modem.operator))
+                modem = ModemEmulator(
+                    s.modem.personality,
+                    link_dir=self.out / "dev",
+                    link_name=_MODEM_LINKS[s.modem.personality],
+                    state=RadioState(operator=s.modem.operator),
+                )
                 stack.enter_context(modem)
             ap = ubus = None
             if s.ap.enabled:
-                ap = SimulatedAp.create(self.out / "ap.json", seed=s.seed, pool=0, live=True, ssid=s.ap.ssid,
-                                        leases_file=self.out / "dhcp.leases")
+                ap = SimulatedAp.create(
+                    self.out / "ap.json",
+                    seed=s.seed,
+                    pool=0,
+                    live=True,
+                    ssid=s.ap.ssid,
+                    leases_file=self.out / "dhcp.leases",
+                )
                 ubus = str(Path(install_fake_commands(self.out / "bin", ap.path)) / "ubus")
             # t0 is a moment ahead (lead_s), so that writing the files and starting a gateway on them does not
             # eat into the first scheduled seconds
@@ -129,14 +152,24 @@ class Village:
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), max(0.0, self._t0_mono - time.monotonic()))
-                schedules = {link.link: OutageSchedule(targets[link.link], [Outage(o.start_s, o.end_s)
-                                                                            for o in link.outages])
-                             for link in s.uplinks.links if link.outages}
+                schedules = {
+                    link.link: OutageSchedule(
+                        targets[link.link], [Outage(o.start_s, o.end_s) for o in link.outages]
+                    )
+                    for link in s.uplinks.links
+                    if link.outages
+                }
                 for schedule in schedules.values():
                     schedule.start()
                     stack.callback(schedule.stop)
-                self.log.info("village running", extra={"scenario": s.name, "lights": len(plan.lights),
-                                                        "config": str(self.gateway_config_path)})
+                self.log.info(
+                    "village running",
+                    extra={
+                        "scenario": s.name,
+                        "lights": len(plan.lights),
+                        "config": str(self.gateway_config_path),
+                    },
+                )
                 await self._until_done(stop)
             finally:
                 stop.set()
@@ -153,41 +186,75 @@ class Village:
     def _final_truth(self, plan: Plan, schedules: dict[str, OutageSchedule]) -> dict[str, Any]:
         truth = plan.ground_truth(self.elapsed())
         truth["outage_switches"] = {
-            link: [{"state": state, "time_ms": wall_ms, "offset_s": round(mono - self._t0_mono, 3)}
-                   for state, wall_ms, mono in schedule.actual]
-            for link, schedule in schedules.items()}
+            link: [
+                {"state": state, "time_ms": wall_ms, "offset_s": round(mono - self._t0_mono, 3)}
+                for state, wall_ms, mono in schedule.actual
+            ]
+            for link, schedule in schedules.items()
+        }
         return truth
 
-    def _write_files(self, plan: Plan, targets: dict[str, list[Target]], modem: ModemEmulator | None,
-                     ubus: str | None) -> None:
+    def _write_files(
+        self, plan: Plan, targets: dict[str, list[Target]], modem: ModemEmulator | None, ubus: str | None
+    ) -> None:
         inventory = self.out / "inventory.csv"
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["id", "device", "channel", "format", "zone", "latitude", "longitude", "rated_w", "report_s"])
+        writer.writerow(
+            ["id", "device", "channel", "format", "zone", "latitude", "longitude", "rated_w", "report_s"]
+        )
         for light in plan.lights:
-            writer.writerow([light.id, light.device, "", light.format, light.zone, light.latitude, light.longitude,
-                             light.rated_w, ""])
+            writer.writerow(
+                [
+                    light.id,
+                    light.device,
+                    "",
+                    light.format,
+                    light.zone,
+                    light.latitude,
+                    light.longitude,
+                    light.rated_w,
+                    "",
+                ]
+            )
         write_atomic(inventory, buf.getvalue())
         endpoints = Endpoints(
-            mqtt_host=self.mqtt_host, mqtt_port=self.mqtt_port, influx_url=self.influx_url, database=self.database,
+            mqtt_host=self.mqtt_host,
+            mqtt_port=self.mqtt_port,
+            influx_url=self.influx_url,
+            database=self.database,
             targets={link: [(t.kind, t.host, t.port) for t in ts] for link, ts in targets.items()},
-            modem_path=modem.path if modem else None, ubus_command=ubus,
-            leases_file=str(self.out / "dhcp.leases") if ubus else None)
+            modem_path=modem.path if modem else None,
+            ubus_command=ubus,
+            leases_file=str(self.out / "dhcp.leases") if ubus else None,
+        )
         config = gateway_config(plan, self.out, inventory, endpoints)
         horizon = self.duration_s if self.duration_s > 0 else _ENDLESS_HORIZON_S
         truth = plan.ground_truth(horizon)
         write_atomic(self.ground_truth_path, json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(self.gateway_config_path, dump_toml(
-            config, comment=f"Written by `thonminh simulate` for the scenario {plan.scenario.name!r}.\n"
-                            "Run it with: thonminh edge run --config <this file>"))
+        write_atomic(
+            self.gateway_config_path,
+            dump_toml(
+                config,
+                comment=f"Written by `thonminh simulate` for the scenario {plan.scenario.name!r}.\n"
+                "Run it with: thonminh edge run --config <this file>",
+            ),
+        )
 
     # -- street lights ----------------------------------------------------------------------------------------
 
     async def _light(self, plan: Plan, light: PlannedLight, stop: asyncio.Event) -> None:
         s = self.scenario
-        device = LightDevice(light.device, light.format, [Output(None, light.rated_w)],  # type: ignore[arg-type]
-                             seed=s.seed, tz=s.site.timezone)
-        changes = [(plan.t0_ms + offset * 1000, behaviour) for offset, behaviour in plan.behaviour_changes(light.id)]
+        device = LightDevice(
+            light.device,
+            light.format,  # type: ignore[arg-type]
+            [Output(None, light.rated_w)],
+            seed=s.seed,
+            tz=s.site.timezone,
+        )
+        changes = [
+            (plan.t0_ms + offset * 1000, behaviour) for offset, behaviour in plan.behaviour_changes(light.id)
+        ]
         period_ms = s.lights.report_period_s * 1000
         next_report = plan.t0_ms + device.rng.uniform(0, period_ms)
         link: DeviceLink | None = None
@@ -282,8 +349,9 @@ class Village:
                 await asyncio.wait_for(stop.wait(), max(0.01, wake - self.elapsed()))
 
 
-async def _open(device: LightDevice, host: str, port: int, *, username: str | None = None,
-                password: str | None = None) -> DeviceLink:
+async def _open(
+    device: LightDevice, host: str, port: int, *, username: str | None = None, password: str | None = None
+) -> DeviceLink:
     return await DeviceLink(device, host, port, username=username, password=password).open()
 
 

@@ -47,8 +47,11 @@ def install(app: FastAPI, api_prefix: str) -> None:
     def docs(request: Request) -> HTMLResponse:
         root_path = request.scope.get("root_path", "")
         assets = f"{root_path}{api_prefix}/docs-assets"
-        return get_swagger_ui_html(openapi_url=f"{root_path}{app.openapi_url}", title=f"{app.title} - API",
-                                   swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{assets}/swagger-ui.css",
-                                   swagger_favicon_url=f"{assets}/favicon-32x32.png",
-                                   swagger_ui_parameters={"validatorUrl": None})
+        return get_swagger_ui_html(
+            openapi_url=f"{root_path}{app.openapi_url}",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )

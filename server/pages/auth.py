@@ -25,8 +25,11 @@ COOKIE = "thonminh_session"
 
 
 def _default_secret(config: ServerConfig) -> bytes:
-    keys = sorted((name, key.get_secret_value()) for group in (config.auth.read_keys, config.auth.admin_keys)
-                  for name, key in group.items())
+    keys = sorted(
+        (name, key.get_secret_value())
+        for group in (config.auth.read_keys, config.auth.admin_keys)
+        for name, key in group.items()
+    )
     if not keys:
         return secrets.token_bytes(32)  # open read-only: nobody signs in, any secret will do
     material = "\x00".join(f"{name}\x01{key}" for name, key in keys)
@@ -54,9 +57,18 @@ class Sessions:
             return None
         if principal is None:
             return None
-        token = self._signer.dumps({"name": principal.name, "admin": principal.admin, "fp": self._fingerprint(key)})
-        response.set_cookie(COOKIE, token, max_age=self.max_age_s, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", path="/")
+        token = self._signer.dumps(
+            {"name": principal.name, "admin": principal.admin, "fp": self._fingerprint(key)}
+        )
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=self.max_age_s,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
         return principal
 
     def sign_out(self, response: Response) -> None:
@@ -65,7 +77,9 @@ class Sessions:
     def principal(self, request: Request) -> Principal | None:
         """Who this request is: its session, its ``X-API-Key``, or anyone in open read-only mode; else None."""
         try:
-            by_header = authenticate(request, request.headers.get("x-api-key"), request.headers.get("authorization"))
+            by_header = authenticate(
+                request, request.headers.get("x-api-key"), request.headers.get("authorization")
+            )
         except ApiError:
             by_header = None
         if by_header is not None:
@@ -84,7 +98,9 @@ class Sessions:
             return None
         keys = self.config.auth.admin_keys if data.get("admin") else self.config.auth.read_keys
         key = keys.get(str(data.get("name")))
-        if key is None or not hmac.compare_digest(self._fingerprint(key.get_secret_value()), str(data.get("fp"))):
+        if key is None or not hmac.compare_digest(
+            self._fingerprint(key.get_secret_value()), str(data.get("fp"))
+        ):
             return None
         return Principal(str(data["name"]), bool(data.get("admin")))
 

@@ -28,8 +28,9 @@ def _scale_top(days: Sequence[Day], threshold: float | None, unit: str) -> float
     return highest * 1.15
 
 
-def bar_chart(days: Sequence[Day], lang: Lang, *, unit: str, threshold: float | None = None,
-              label: str = "") -> Markup:
+def bar_chart(
+    days: Sequence[Day], lang: Lang, *, unit: str, threshold: float | None = None, label: str = ""
+) -> Markup:
     """The days as bars on a 0..100 % (or 0..max) scale, coloured by each day's verdict; the threshold line."""
     top = _scale_top(days, threshold, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -39,30 +40,42 @@ def bar_chart(days: Sequence[Day], lang: Lang, *, unit: str, threshold: float | 
     def y(value: float) -> float:
         return TOP + plot_h * (1 - min(value, top) / top)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
     for fraction in (0.0, 0.5, 1.0):
         level = top * fraction
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}"/>'
-                     f'<text class="axis" x="{LEFT - 4}" y="{y(level) + 4:.1f}" text-anchor="end">'
-                     f'{escape(lang.number(level, 0))}</text>')
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}"/>'
+            f'<text class="axis" x="{LEFT - 4}" y="{y(level) + 4:.1f}" text-anchor="end">'
+            f"{escape(lang.number(level, 0))}</text>"
+        )
     every = max(1, round(len(days) / 6))
     for i, day in enumerate(days):
         x = LEFT + i * slot + (slot - bar) / 2
         when = lang.day(day.start_ms)
         if day.value is None:
-            parts.append(f'<rect class="bar none" x="{x:.1f}" y="{TOP + plot_h - 2}" width="{bar:.1f}" height="2">'
-                         f'<title>{escape(when)}: {escape(lang.t("no_data"))}</title></rect>')
+            parts.append(
+                f'<rect class="bar none" x="{x:.1f}" y="{TOP + plot_h - 2}" width="{bar:.1f}" height="2">'
+                f"<title>{escape(when)}: {escape(lang.t('no_data'))}</title></rect>"
+            )
         else:
             height = max(1.0, TOP + plot_h - y(day.value))
-            parts.append(f'<rect class="bar {_CLASS[day.verdict]}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
-                         f'width="{bar:.1f}" height="{height:.1f}"><title>{escape(when)}: '
-                         f'{escape(lang.value(day.value, unit))} ({escape(lang.t(day.verdict))})</title></rect>')
+            parts.append(
+                f'<rect class="bar {_CLASS[day.verdict]}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
+                f'width="{bar:.1f}" height="{height:.1f}"><title>{escape(when)}: '
+                f"{escape(lang.value(day.value, unit))} ({escape(lang.t(day.verdict))})</title></rect>"
+            )
         if i % every == 0:
-            parts.append(f'<text class="axis" x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 6}" '
-                         f'text-anchor="middle">{escape(when)}</text>')
+            parts.append(
+                f'<text class="axis" x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 6}" '
+                f'text-anchor="middle">{escape(when)}</text>'
+            )
     if threshold is not None:
-        parts.append(f'<line class="threshold" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(threshold):.1f}" '
-                     f'y2="{y(threshold):.1f}"/>')
+        parts.append(
+            f'<line class="threshold" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(threshold):.1f}" '
+            f'y2="{y(threshold):.1f}"/>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

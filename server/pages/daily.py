@@ -40,18 +40,28 @@ class Day:
 
 def _verdict(criterion: Criterion, value: float | None, coverage: float | None) -> str:
     if coverage is None:
-        return verdict(value, 1.0, comparator=criterion.comparator, threshold=criterion.threshold, min_coverage=0)
+        return verdict(
+            value, 1.0, comparator=criterion.comparator, threshold=criterion.threshold, min_coverage=0
+        )
     return criterion.verdict(value, coverage)
 
 
-def _ratio_days(service: Service, criterion: Criterion, desc: FigureDescription, params: Mapping[str, Any],
-                village: str, window: Window) -> list[Day]:
+def _ratio_days(
+    service: Service,
+    criterion: Criterion,
+    desc: FigureDescription,
+    params: Mapping[str, Any],
+    village: str,
+    window: Window,
+) -> list[Day]:
     step = parse_step("1d", window=window, max_buckets=service.config.max_buckets)
     spans = buckets(window, step, service.zone)
     starts = [s for s, _ in spans]
     tags = group_tags(desc)
     names = tuple(s.name_for(params) for s in desc.sums())
-    sums = service.reader.sums(desc.measurement.name, names, Scope(village=village), window, group_by=tags, step=step)
+    sums = service.reader.sums(
+        desc.measurement.name, names, Scope(village=village), window, group_by=tags, step=step
+    )
     wanted = desc.tag_filters(params)
     per_day: dict[int, dict[str, dict[str, float]]] = defaultdict(dict)
     for key in sums.keys():
@@ -84,8 +94,9 @@ def _wifi_days(service: Service, criterion: Criterion, wifi: WifiOut, window: Wi
     return days
 
 
-def daily_values(service: Service, village: str, criterion: Criterion, window: Window,
-                 wifi: WifiOut | None = None) -> list[Day] | None:
+def daily_values(
+    service: Service, village: str, criterion: Criterion, window: Window, wifi: WifiOut | None = None
+) -> list[Day] | None:
     """The criterion's figure per local day of ``window``; None for figures without daily values (manual
     indicators). Wi-Fi users per day are the days of the ``/wifi`` answer itself, passed in as ``wifi``."""
     desc = FIGURES[criterion.figure]

@@ -16,16 +16,20 @@ LANGS = ("vi", "en")
 
 _TEXT: dict[str, tuple[str, str]] = {
     # (vi, en)
-    "app": ("Thôn thông minh: bằng chứng hạ tầng số", "Smart village: evidence of the digital infrastructure"),
+    "app": (
+        "Thôn thông minh: bằng chứng hạ tầng số",
+        "Smart village: evidence of the digital infrastructure",
+    ),
     "switch": ("English", "Tiếng Việt"),
     "overview": ("Tổng hợp", "Overview"),
     "sign_in": ("Đăng nhập", "Sign in"),
     "sign_out": ("Đăng xuất", "Sign out"),
     "signed_in_as": ("Đã đăng nhập", "Signed in as"),
     "key": ("Khóa đọc (read key)", "Read key"),
-    "sign_in_intro": ("Nhập khóa đọc do quản trị viên cấp. Khóa chỉ được gửi một lần; trình duyệt giữ một phiên "
-                      "đăng nhập.", "Enter the read key your administrator gave you. It is sent once; the browser "
-                      "keeps a session."),
+    "sign_in_intro": (
+        "Nhập khóa đọc do quản trị viên cấp. Khóa chỉ được gửi một lần; trình duyệt giữ một phiên đăng nhập.",
+        "Enter the read key your administrator gave you. It is sent once; the browser keeps a session.",
+    ),
     "bad_key": ("Khóa không đúng.", "That key is not valid."),
     "need_sign_in": ("Trang này cần đăng nhập bằng khóa đọc.", "This page needs a sign-in with a read key."),
     "criteria": ("Tiêu chí", "Criteria"),
@@ -88,8 +92,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "any": ("Tất cả", "Any"),
     "shown": ("Hiển thị {n} / {total} thôn", "Showing {n} of {total} villages"),
     "status": ("Trạng thái công khai", "Public status"),
-    "status_note": ("Trang công khai: chỉ kết quả và tỷ lệ hoạt động, không có thông tin thiết bị.",
-                    "Public page: verdicts and availability only, no device details."),
+    "status_note": (
+        "Trang công khai: chỉ kết quả và tỷ lệ hoạt động, không có thông tin thiết bị.",
+        "Public page: verdicts and availability only, no device details.",
+    ),
     "times_in": ("Giờ Việt Nam ({zone}, UTC{offset})", "Times in {zone} (UTC{offset})"),
     "error": ("Lỗi", "Error"),
     "not_found": ("Không tìm thấy", "Not found"),
@@ -97,8 +103,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "api": ("API", "API"),
     "documents": ("Tài liệu API", "API docs"),
     "unknown_village": ("Thôn {village} không có trong dữ liệu.", "Village {village} is not in the data."),
-    "bad_month": ("Tháng {month} không hợp lệ: hãy viết YYYY-MM, ví dụ 2025-03.",
-                  "Month {month} is not valid: write YYYY-MM, e.g. 2025-03."),
+    "bad_month": (
+        "Tháng {month} không hợp lệ: hãy viết YYYY-MM, ví dụ 2025-03.",
+        "Month {month} is not valid: write YYYY-MM, e.g. 2025-03.",
+    ),
     "future_month": ("Tháng {month} chưa bắt đầu.", "Month {month} has not started yet."),
     "no_data_month": ("Không có dữ liệu nào trong khoảng thời gian này.", "There is no data in this window."),
     "online": ("trực tuyến", "online"),
@@ -119,15 +127,20 @@ _TEXT: dict[str, tuple[str, str]] = {
     "verified_min": ("tối thiểu {pct}", "minimum {pct}"),
     "verified_none": ("Không có mẫu nào của gateway để xác minh.", "No gateway sample to verify."),
     "verified_points": ("{verified} / {points} điểm", "{verified} / {points} points"),
-    "not_configured": ("Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway.",
-                       "Verification not configured: the service has no registry of the gateways' keys."),
+    "not_configured": (
+        "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway.",
+        "Verification not configured: the service has no registry of the gateways' keys.",
+    ),
     "no_samples": ("Không có mẫu", "No samples"),
     "keys": ("Khóa của gateway", "Gateway keys"),
     "fingerprint": ("Dấu vân tay khóa", "Key fingerprint"),
     "valid_from": ("Hiệu lực từ", "Valid from"),
     "valid_until": ("Hiệu lực đến", "Valid until"),
     "open_ended": ("hiện hành", "current"),
-    "no_keys": ("Không có khóa nào ký dữ liệu trong khoảng thời gian này.", "No key signed data in this window."),
+    "no_keys": (
+        "Không có khóa nào ký dữ liệu trong khoảng thời gian này.",
+        "No key signed data in this window.",
+    ),
     "evidence_faults": ("Sai lệch phát hiện", "Faults found"),
     "fault_kind": ("Loại", "Kind"),
     "detail": ("Chi tiết", "Detail"),
@@ -213,8 +226,11 @@ class Lang:
 
     def day(self, moment: datetime | int | str) -> str:
         """A local day, ``06/03`` (vi) or ``03-06`` (en); a bare ``2025-03-06`` is already a local day."""
-        shown = date.fromisoformat(moment) if isinstance(moment, str) and len(moment) == 10 \
+        shown = (
+            date.fromisoformat(moment)
+            if isinstance(moment, str) and len(moment) == 10
             else _to_datetime(moment).astimezone(self.zone)
+        )
         return shown.strftime("%d/%m" if self.code == "vi" else "%m-%d")
 
     def duration(self, seconds: float | None) -> str:

@@ -51,11 +51,20 @@ def _first_statements(service: Service, village: str, window: Window, start_ms: 
     where = [tag_equals("village", village), time_range(start_ms, window.end_ms)]
     no_fault = f"{ident(_field('fault'))} = ''"
     in_dark = f"{ident(_field('expected_on'))} = 1"
-    last = Select([agg("last", _field("observed_s"), "observed_s"), ident(_field("latitude")),
-                   ident(_field("longitude"))], [source], where, group_tags=("light",))
+    last = Select(
+        [
+            agg("last", _field("observed_s"), "observed_s"),
+            ident(_field("latitude")),
+            ident(_field("longitude")),
+        ],
+        [source],
+        where,
+        group_tags=("light",),
+    )
     ok = Select([agg("last", _field("fault"), "fault")], [source], [*where, no_fault], group_tags=("light",))
-    ok_dark = Select([agg("last", _field("fault"), "fault")], [source], [*where, no_fault, in_dark],
-                     group_tags=("light",))
+    ok_dark = Select(
+        [agg("last", _field("fault"), "fault")], [source], [*where, no_fault, in_dark], group_tags=("light",)
+    )
     return [last.render(), ok.render(), ok_dark.render()]
 
 
@@ -72,23 +81,44 @@ def repair_list(service: Service, village: str, lighting: LightingOut) -> list[R
     ok_dark_by = {r["light"]: int(r["time"]) for r in ok_dark.rows()}
     source = service.reader.rollups.raw(STREETLIGHT.name).ref()
     lights = sorted(faulty)
-    working = {light: (ok_dark_by if faulty[light] in SEEN_IN_THE_DARK else ok_by).get(light) for light in lights}
-    firsts = [Select([agg("first", _field("fault"), "fault")], [source],
-                     [tag_equals("village", village), tag_equals("light", light),
-                      f"{ident(_field('fault'))} = {literal(faulty[light])}",
-                      time_range((working[light] or start_ms - 1) + 1, window.end_ms)]).render()
-              for light in lights]
-    since = {light: (int(r.rows()[0]["time"]) if r.rows() else None)
-             for light, r in zip(lights, service.reader.run(firsts), strict=True)}
+    working = {
+        light: (ok_dark_by if faulty[light] in SEEN_IN_THE_DARK else ok_by).get(light) for light in lights
+    }
+    firsts = [
+        Select(
+            [agg("first", _field("fault"), "fault")],
+            [source],
+            [
+                tag_equals("village", village),
+                tag_equals("light", light),
+                f"{ident(_field('fault'))} = {literal(faulty[light])}",
+                time_range((working[light] or start_ms - 1) + 1, window.end_ms),
+            ],
+        ).render()
+        for light in lights
+    ]
+    since = {
+        light: (int(r.rows()[0]["time"]) if r.rows() else None)
+        for light, r in zip(lights, service.reader.run(firsts), strict=True)
+    }
     zones = {light.light: light.zone for light in lighting.lights}
     out = []
     for light in lights:
         row = last_by.get(light, {})
-        out.append(Repair(light, zones.get(light, ""), faulty[light], since[light], working[light] is None,
-                          int(row["time"]) if row else None, row.get("latitude"), row.get("longitude")))
+        out.append(
+            Repair(
+                light,
+                zones.get(light, ""),
+                faulty[light],
+                since[light],
+                working[light] is None,
+                int(row["time"]) if row else None,
+                row.get("latitude"),
+                row.get("longitude"),
+            )
+        )
     return out
 
 
 def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-

@@ -62,18 +62,31 @@ def render(request: Request, name: str, lang: Lang, status: int = 200, **context
     base = request.scope.get("root_path", "")
 
     def with_lang(code: str) -> str:
-        query = {k: v for k, v in request.query_params.items() if k != "lang"} | ({"lang": code} if code != "vi"
-                                                                                    else {})
+        query = {k: v for k, v in request.query_params.items() if k != "lang"} | (
+            {"lang": code} if code != "vi" else {}
+        )
         return request.url.path + (f"?{urlencode(query)}" if query else "")
 
     def link(path: str, **query: str | None) -> str:
         params = {k: v for k, v in query.items() if v} | ({"lang": lang.code} if lang.code != "vi" else {})
         return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
 
-    return templates.TemplateResponse(request, name, {
-        "L": lang, "principal": principal, "base": base, "with_lang": with_lang, "link": link,
-        "chart": bar_chart, "VERDICTS": views.VERDICTS_SHOWN, "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        **context}, status_code=status)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "L": lang,
+            "principal": principal,
+            "base": base,
+            "with_lang": with_lang,
+            "link": link,
+            "chart": bar_chart,
+            "VERDICTS": views.VERDICTS_SHOWN,
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            **context,
+        },
+        status_code=status,
+    )
 
 
 def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[str, Any]]]) -> HTMLResponse:
@@ -89,22 +102,52 @@ def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[st
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, service: ServiceDep, lang: LangDep, _: Viewer, province: Text = "",
-             district: Text = "", commune: Text = "", month: Text = "", start: Text = "", end: Text = "",
-             sort: Text = "name", order: Text = "asc", q: Text = "", criterion: Text = "", verdict: Text = ""):
+def overview(
+    request: Request,
+    service: ServiceDep,
+    lang: LangDep,
+    _: Viewer,
+    province: Text = "",
+    district: Text = "",
+    commune: Text = "",
+    month: Text = "",
+    start: Text = "",
+    end: Text = "",
+    sort: Text = "name",
+    order: Text = "asc",
+    q: Text = "",
+    criterion: Text = "",
+    verdict: Text = "",
+):
     def build() -> tuple[str, dict[str, Any]]:
         period = views.period_of(service, month or None, start or None, end or None)
         scope = Scope(province=province or None, district=district or None, commune=commune or None)
-        view = views.overview_view(service, scope, period, sort=sort, descending=order == "desc", search=q,
-                                   criterion=criterion, verdict=verdict)
+        view = views.overview_view(
+            service,
+            scope,
+            period,
+            sort=sort,
+            descending=order == "desc",
+            search=q,
+            criterion=criterion,
+            verdict=verdict,
+        )
         return "overview.html", {"view": view, "q": q, "criterion": criterion, "verdict": verdict}
 
     return guarded(request, lang, build)
 
 
 @router.get("/villages/{village}", response_class=HTMLResponse)
-def village(request: Request, service: ServiceDep, lang: LangDep, _: Viewer, village: str, month: Text = "",
-            start: Text = "", end: Text = ""):
+def village(
+    request: Request,
+    service: ServiceDep,
+    lang: LangDep,
+    _: Viewer,
+    village: str,
+    month: Text = "",
+    start: Text = "",
+    end: Text = "",
+):
     def build() -> tuple[str, dict[str, Any]]:
         if len(village) > 128:
             raise views.PageError(404, "unknown_village", village=village[:40])

@@ -127,8 +127,9 @@ class VillageView:
         return all(r.out.evidence.coverage == 0 for r in self.rows)
 
 
-def _criteria_rows(service: Service, village: str, criteria: VillageCriteriaOut,
-                   wifi: WifiOut | None = None) -> list[CriterionRow]:
+def _criteria_rows(
+    service: Service, village: str, criteria: VillageCriteriaOut, wifi: WifiOut | None = None
+) -> list[CriterionRow]:
     by_id = {c.id: c for c in service.criteria.criteria}
     rows = []
     for out in criteria.criteria:
@@ -152,18 +153,33 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
     return VillageView(
-        village, display_name(service, village), _place(service, village), period, window, criteria,
+        village,
+        display_name(service, village),
+        _place(service, village),
+        period,
+        window,
+        criteria,
         _criteria_rows(service, village, criteria, wifi),
-        {"outages": uplinks.outages(service, village, window, None), "wifi": wifi, "lighting": lighting,
-         "repairs": repair_list(service, village, lighting), "modem": summaries.modem(service, village, window),
-         "indicators": indicators, "entries": entries, "indicator_titles": INDICATORS, "wifi_days": _wifi_chart(service, village, window, wifi),
-         "verification": summarise(criteria.criteria)},
+        {
+            "outages": uplinks.outages(service, village, window, None),
+            "wifi": wifi,
+            "lighting": lighting,
+            "repairs": repair_list(service, village, lighting),
+            "modem": summaries.modem(service, village, window),
+            "indicators": indicators,
+            "entries": entries,
+            "indicator_titles": INDICATORS,
+            "wifi_days": _wifi_chart(service, village, window, wifi),
+            "verification": summarise(criteria.criteria),
+        },
     )
 
 
 def _wifi_chart(service: Service, village: str, window: Window, wifi: WifiOut) -> list[Day] | None:
-    use = next((c for c in service.criteria.criteria if c.figure == "wifi.daily_users" and not c.params.get("ap")),
-               None)
+    use = next(
+        (c for c in service.criteria.criteria if c.figure == "wifi.daily_users" and not c.params.get("ap")),
+        None,
+    )
     return daily_values(service, village, use, window, wifi) if use else None
 
 
@@ -173,8 +189,15 @@ def status_view(service: Service, village: str, period: Period) -> VillageView:
         raise PageError(404, "not_found")
     criteria = verdicts.village_criteria(service, village, period.start, period.end)
     window = sections_window(service, period)
-    return VillageView(village, display_name(service, village), {}, period, window, criteria,
-                       _criteria_rows(service, village, criteria))
+    return VillageView(
+        village,
+        display_name(service, village),
+        {},
+        period,
+        window,
+        criteria,
+        _criteria_rows(service, village, criteria),
+    )
 
 
 @dataclass
@@ -197,14 +220,26 @@ def _sort_key(sort: str, names: dict[str, str]) -> Callable[[RollupVillageOut], 
         found = v.verdicts.get(sort)
         if found is None:
             return (len(_VERDICT_ORDER), 0.0, names[v.village].casefold())
-        return (_VERDICT_ORDER.get(found.verdict, len(_VERDICT_ORDER)), found.value if found.value is not None else -1e300,
-                names[v.village].casefold())
+        return (
+            _VERDICT_ORDER.get(found.verdict, len(_VERDICT_ORDER)),
+            found.value if found.value is not None else -1e300,
+            names[v.village].casefold(),
+        )
 
     return by_verdict
 
 
-def overview_view(service: Service, scope: Scope, period: Period, *, sort: str = "name", descending: bool = False,
-                  search: str = "", criterion: str = "", verdict: str = "") -> OverviewView:
+def overview_view(
+    service: Service,
+    scope: Scope,
+    period: Period,
+    *,
+    sort: str = "name",
+    descending: bool = False,
+    search: str = "",
+    criterion: str = "",
+    verdict: str = "",
+) -> OverviewView:
     """The roll-up of ``/criteria`` as a table: filtered by name and by one criterion's verdict, sorted by
     name or by a criterion (the worst first)."""
     known = {c.id for c in service.criteria.criteria}
@@ -223,5 +258,7 @@ def overview_view(service: Service, scope: Scope, period: Period, *, sort: str =
 
 
 def public_villages(service: Service) -> list[tuple[str, str]]:
-    return sorted(((display_name(service, slug), slug) for slug, s in service.config.villages.items() if s.public),
-                  key=lambda pair: pair[0].casefold())
+    return sorted(
+        ((display_name(service, slug), slug) for slug, s in service.config.villages.items() if s.public),
+        key=lambda pair: pair[0].casefold(),
+    )

@@ -15,12 +15,19 @@ from server.service import Service
 __all__ = ["Month", "Period", "commune_report", "parse_month", "period_of", "village_report"]
 
 
-def period_of(service: Service, month: str | None = None, start: str | None = None,
-              end: str | None = None) -> Period:
+def period_of(
+    service: Service, month: str | None = None, start: str | None = None, end: str | None = None
+) -> Period:
     """Exactly one of ``month`` (a whole month that has ended) or ``start`` and ``end`` (the API's window rule:
     ``[start, end)``, end capped at now, at most ``MAX_DAYS`` and the service's ``max_window_days``)."""
-    return parse_period(month, start, end, now=service.now(), zone=service.zone,
-                        max_days=min(MAX_DAYS, service.config.max_window_days))
+    return parse_period(
+        month,
+        start,
+        end,
+        now=service.now(),
+        zone=service.zone,
+        max_days=min(MAX_DAYS, service.config.max_window_days),
+    )
 
 
 def village_report(service: Service, village: str, period: Period) -> bytes:

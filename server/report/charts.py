@@ -40,12 +40,24 @@ def _axes(drawing: Drawing, top: float, plot_w: float, plot_h: float) -> None:
     for i in range(5):
         y = _BOTTOM + plot_h * i / 4
         drawing.add(Line(_LEFT, y, _LEFT + plot_w, y, strokeColor=_GRID if i else _AXIS, strokeWidth=0.4))
-        drawing.add(String(_LEFT - 3, y - 2.5, vi.number(top * i / 4, 0), fontName=FONT, fontSize=6.5,
-                           textAnchor="end", fillColor=_AXIS))
+        drawing.add(
+            String(
+                _LEFT - 3,
+                y - 2.5,
+                vi.number(top * i / 4, 0),
+                fontName=FONT,
+                fontSize=6.5,
+                textAnchor="end",
+                fillColor=_AXIS,
+            )
+        )
 
 
 def _bar(x: float, width: float, height: float, colour: str) -> Rect:
-    style: dict[str, Any] = {"strokeColor": None, "fillColor": colors.HexColor(colour)}  # the stubs: too narrow
+    style: dict[str, Any] = {
+        "strokeColor": None,
+        "fillColor": colors.HexColor(colour),
+    }  # the stubs: too narrow
     return Rect(x, _BOTTOM, width, height, **style)
 
 
@@ -71,11 +83,31 @@ def daily_chart(section: Section, width: float, height: float = 110.0, *, by_mon
             bar_h = plot_h * min(max(verdict.value, 0.0), top) / top
             drawing.add(_bar(x + (slot - bar_w) / 2, bar_w, bar_h, vi.verdict_style(verdict.verdict).colour))
         else:
-            drawing.add(_bar(x + (slot - bar_w) / 2, bar_w, 1.5, vi.verdict_style("insufficient_data").colour))
+            drawing.add(
+                _bar(x + (slot - bar_w) / 2, bar_w, 1.5, vi.verdict_style("insufficient_data").colour)
+            )
         if label is not None:
-            drawing.add(String(x + slot / 2, _BOTTOM - 9, label, fontName=FONT, fontSize=6.5,
-                               textAnchor="middle", fillColor=_AXIS))
+            drawing.add(
+                String(
+                    x + slot / 2,
+                    _BOTTOM - 9,
+                    label,
+                    fontName=FONT,
+                    fontSize=6.5,
+                    textAnchor="middle",
+                    fillColor=_AXIS,
+                )
+            )
     threshold_y = _BOTTOM + plot_h * min(section.criterion.threshold, top) / top
-    drawing.add(Line(_LEFT, threshold_y, _LEFT + plot_w, threshold_y, strokeColor=colors.black, strokeWidth=0.8,
-                     strokeDashArray=[3, 2]))
+    drawing.add(
+        Line(
+            _LEFT,
+            threshold_y,
+            _LEFT + plot_w,
+            threshold_y,
+            strokeColor=colors.black,
+            strokeWidth=0.8,
+            strokeDashArray=[3, 2],
+        )
+    )
     return drawing

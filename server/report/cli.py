@@ -2,8 +2,9 @@
 --out F.pdf``.
 
 Runs the criteria service in-process against the InfluxDB of the server config, so the dossier holds the
-numbers the API gives for the same month or period (``--start``/``--end`` as the API's ``start``/``end``). The file appears only once the whole PDF is written: it is written
-to a temporary file beside the target and renamed over it.
+numbers the API gives for the same month or period (``--start``/``--end`` as the API's ``start``/``end``).
+The file appears only once the whole PDF is written: it is written to a temporary file beside the target
+and renamed over it.
 """
 
 from __future__ import annotations
@@ -32,18 +33,41 @@ def write_atomically(target: Path, body: bytes) -> None:
 
 
 @click.command(name="report")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="server TOML file: the InfluxDB, time zone, criteria and village names to use")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="server TOML file: the InfluxDB, time zone, criteria and village names to use",
+)
 @click.option("--village", default=None, help="the village slug (tag `village`)")
 @click.option("--commune", default=None, help="the commune slug (tag `commune`): a section per village")
 @click.option("--month", default=None, help="the month, YYYY-MM (local calendar); it must have ended")
-@click.option("--start", default=None, help="instead of --month: the period's start, as the API's start= "
-                                            "(2025-03-05T10:00:00+07:00, 2025-03-05, -7d)")
-@click.option("--end", default=None, help="with --start: the period's end (excluded; capped at now), e.g. now")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="the PDF to write")
-def report(config_path: str, village: str | None, commune: str | None, month: str | None, start: str | None,
-           end: str | None, out_path: str) -> None:
+@click.option(
+    "--start",
+    default=None,
+    help="instead of --month: the period's start, as the API's start= "
+    "(2025-03-05T10:00:00+07:00, 2025-03-05, -7d)",
+)
+@click.option(
+    "--end", default=None, help="with --start: the period's end (excluded; capped at now), e.g. now"
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="the PDF to write",
+)
+def report(
+    config_path: str,
+    village: str | None,
+    commune: str | None,
+    month: str | None,
+    start: str | None,
+    end: str | None,
+    out_path: str,
+) -> None:
     """The dossier of a village or a commune for a month or a period, as an A4 PDF (docs/report.md)."""
     from server.app import create_app
     from server.config import load_server_config
@@ -64,8 +88,11 @@ def report(config_path: str, village: str | None, commune: str | None, month: st
         except InfluxError:
             pass  # no rollups readable: every figure is read from the raw samples, with the same result
         period = period_of(service, month, start, end)
-        body = (village_report(service, village, period) if village is not None
-                else commune_report(service, commune or "", period))
+        body = (
+            village_report(service, village, period)
+            if village is not None
+            else commune_report(service, commune or "", period)
+        )
     except ApiError as err:
         raise click.ClickException(err.message) from err
     except InfluxError as err:

@@ -29,8 +29,16 @@ from thonminh import __version__
 from thonminh.contract import GATEWAY
 from thonminh.figures import FIGURES, FigureDescription, Kind
 
-__all__ = ["CommuneDossier", "Gateway", "LightFault", "Place", "Section", "VillageDossier", "commune_dossier",
-           "village_dossier"]
+__all__ = [
+    "CommuneDossier",
+    "Gateway",
+    "LightFault",
+    "Place",
+    "Section",
+    "VillageDossier",
+    "commune_dossier",
+    "village_dossier",
+]
 
 #: the earliest time the API accepts: "is there any data up to the period's end" looks back to here
 EARLIEST_MS = 946_684_800_000
@@ -124,18 +132,27 @@ def _name(service: Service, slug: str) -> str:
 def _daily(service: Service, scope: Scope, period: Period) -> dict[date, m.CriteriaRollupOut]:
     """Every criterion for every village of ``scope`` on each local day: the API's roll-up, day by day."""
     days = period.days()
-    answers = _parallel(lambda d: verdicts.rollup_criteria(service, scope, iso(d.window.start_ms), iso(d.window.end_ms)), days)
+    answers = _parallel(
+        lambda d: verdicts.rollup_criteria(service, scope, iso(d.window.start_ms), iso(d.window.end_ms)), days
+    )
     return {d.date: answer for d, answer in zip(days, answers, strict=True)}
 
 
 def _sections(criteria: m.VillageCriteriaOut, daily: dict[date, m.CriteriaRollupOut]) -> list[Section]:
     per_day = {day: {v.village: v.verdicts for v in answer.villages} for day, answer in daily.items()}
-    return [Section(c, FIGURES[c.figure],
-                    [(day, per_day[day].get(criteria.village, {}).get(c.id)) for day in sorted(per_day)])
-            for c in criteria.criteria]
+    return [
+        Section(
+            c,
+            FIGURES[c.figure],
+            [(day, per_day[day].get(criteria.village, {}).get(c.id)) for day in sorted(per_day)],
+        )
+        for c in criteria.criteria
+    ]
 
 
-def _faults(service: Service, village: str, days: list[Day], period_lighting: m.LightingOut) -> list[LightFault]:
+def _faults(
+    service: Service, village: str, days: list[Day], period_lighting: m.LightingOut
+) -> list[LightFault]:
     """The days each light reported each fault: the API's lighting answer for each day (its last report)."""
     if not period_lighting.lights:
         return []
@@ -146,25 +163,37 @@ def _faults(service: Service, village: str, days: list[Day], period_lighting: m.
             if light.fault:
                 dates[(light.light, light.zone, light.fault)].append(day.date)
     whole = {(light.light, light.zone): light.availability_pct for light in period_lighting.lights}
-    return [LightFault(light, zone, fault, found, whole.get((light, zone)))
-            for (light, zone, fault), found in sorted(dates.items())]
+    return [
+        LightFault(light, zone, fault, found, whole.get((light, zone)))
+        for (light, zone, fault), found in sorted(dates.items())
+    ]
 
 
 def _gateways(service: Service, village: str, period: Period, seen: m.VillagesOut) -> list[Gateway]:
     """The gateways that sent the period's data, with the software versions they reported in it."""
     window = period.window
-    statement = q.aggregate(service.rollups.raw(GATEWAY.name), [q.Agg("distinct", GATEWAY.field("version").name,
-                                                                        "version")],
-                            Scope(village=village), window.start_ms, window.end_ms, group_by=("gateway",))
+    statement = q.aggregate(
+        service.rollups.raw(GATEWAY.name),
+        [q.Agg("distinct", GATEWAY.field("version").name, "version")],
+        Scope(village=village),
+        window.start_ms,
+        window.end_ms,
+        group_by=("gateway",),
+    )
     versions: dict[str, set[str]] = defaultdict(set)
     for series in service.reader.run([statement])[0].series:
         for row in series.rows():
             if row.get("version"):
                 versions[series.tags.get("gateway", "")].add(row["version"])
-    found = {v.gateway: v.last_seen for v in seen.villages
-             if v.village == village and v.gateway and _ms(v.last_seen) >= window.start_ms}
-    return [Gateway(gw, tuple(sorted(versions.get(gw, ()))), found.get(gw, ""))
-            for gw in sorted(set(found) | set(versions))]
+    found = {
+        v.gateway: v.last_seen
+        for v in seen.villages
+        if v.village == village and v.gateway and _ms(v.last_seen) >= window.start_ms
+    }
+    return [
+        Gateway(gw, tuple(sorted(versions.get(gw, ()))), found.get(gw, ""))
+        for gw in sorted(set(found) | set(versions))
+    ]
 
 
 def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
@@ -174,28 +203,43 @@ def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
         what = f"village {scope.village!r}" if scope.village else f"commune {scope.commune!r}"
         if period.month is not None:
             raise ParameterError(f"month: {period.text} is before any data of {what}", parameter="month")
-        raise ParameterError(f"start: the period {period.start} to {period.end} is before any data of {what}",
-                             parameter="start")
+        raise ParameterError(
+            f"start: the period {period.start} to {period.end} is before any data of {what}",
+            parameter="start",
+        )
     return seen
 
 
 def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
     rows = sorted((v for v in seen.villages if v.village == village), key=lambda v: v.last_seen)
     last = rows[-1] if rows else None
-    return Place(village, _name(service, village), *(getattr(last, k, None) for k in ("commune", "district",
-                                                                                       "province")))
+    return Place(
+        village,
+        _name(service, village),
+        *(getattr(last, k, None) for k in ("commune", "district", "province")),
+    )
 
 
-def _village(service: Service, village: str, period: Period, seen: m.VillagesOut,
-             daily: dict[date, m.CriteriaRollupOut]) -> VillageDossier:
+def _village(
+    service: Service,
+    village: str,
+    period: Period,
+    seen: m.VillagesOut,
+    daily: dict[date, m.CriteriaRollupOut],
+) -> VillageDossier:
     window = period.window
     criteria = verdicts.village_criteria(service, village, period.start, period.end)
     lighting = summaries.lighting(service, village, window)
     return VillageDossier(
-        place=_place(service, village, seen), period=period, criteria=criteria, sections=_sections(criteria, daily),
-        outages=uplinks.outages(service, village, window, None), lighting=lighting,
+        place=_place(service, village, seen),
+        period=period,
+        criteria=criteria,
+        sections=_sections(criteria, daily),
+        outages=uplinks.outages(service, village, window, None),
+        lighting=lighting,
         faults=_faults(service, village, period.days(), lighting),
-        gateways=_gateways(service, village, period, seen), verification=summarise(criteria.criteria),
+        gateways=_gateways(service, village, period, seen),
+        verification=summarise(criteria.criteria),
         generated=iso(int(service.clock() * 1000)),
     )
 

@@ -22,7 +22,17 @@ from server.report.period import Period
 from server.report.styles import BOLD, FONT, Styles
 from thonminh.figures import Coverage
 
-__all__ = ["WIDTH", "evidence", "grid", "lighting", "method", "outages", "para", "signatures", "verdict_table"]
+__all__ = [
+    "WIDTH",
+    "evidence",
+    "grid",
+    "lighting",
+    "method",
+    "outages",
+    "para",
+    "signatures",
+    "verdict_table",
+]
 
 #: the text width of an A4 page with 18 mm margins
 WIDTH = 210 * mm - 36 * mm
@@ -32,13 +42,13 @@ _HEAD_BG = colors.HexColor("#e8eef6")
 #: how each figure is measured, in the words of the dossier (the formula itself is the description's)
 HOW = {
     "uplink.availability": "Gateway tại nhà văn hóa thăm dò các địa chỉ kiểm tra qua từng đường truyền mỗi phút; mỗi "
-                           "mẫu ghi số giây đường truyền hoạt động trong số giây được quan sát.",
+    "mẫu ghi số giây đường truyền hoạt động trong số giây được quan sát.",
     "wifi.service": "Gateway đọc trạng thái điểm phát Wi-Fi công cộng; tính trong giờ mở cửa khi điểm phát báo giờ mở "
-                    "cửa, nếu không thì trên toàn bộ thời gian quan sát.",
+    "cửa, nếu không thì trên toàn bộ thời gian quan sát.",
     "wifi.daily_users": "Số thiết bị khác nhau kết nối Wi-Fi công cộng mỗi ngày (địa chỉ MAC được băm, không lưu "
-                        "danh tính), trung bình trên các ngày có dữ liệu.",
+    "danh tính), trung bình trên các ngày có dữ liệu.",
     "lighting.availability": "Mỗi đèn báo trạng thái qua MQTT; thời gian đèn sáng khi lịch yêu cầu sáng chia cho thời "
-                             "gian lịch yêu cầu sáng, cộng trên mọi đèn.",
+    "gian lịch yêu cầu sáng, cộng trên mọi đèn.",
     "modem.rsrp_share": "Modem 4G đọc cường độ tín hiệu (RSRP) mỗi phút; tỷ lệ số lần đọc đạt mức yêu cầu.",
     "modem.registered_share": "Tỷ lệ số lần đọc mà modem 4G đã đăng ký vào mạng.",
     "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm người nhập; giá trị mới nhất trong {noun}.",
@@ -50,35 +60,59 @@ COVERAGE = {
     Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của {noun}",
     Coverage.PRESENT: "1 khi trong {noun} có giá trị được nhập",
 }
-FAULTS = {"lamp_failure": "Hỏng bóng", "day_burning": "Sáng ban ngày", "dark": "Không sáng theo lịch",
-          "offline": "Mất kết nối", "stale": "Không báo cáo"}
-DETAIL = {"up_s": "thời gian hoạt động", "observed_s": "thời gian quan sát", "open_s": "giờ mở cửa",
-          "up_open_s": "hoạt động trong giờ mở cửa", "expected_on_s": "lịch yêu cầu sáng",
-          "lit_when_expected_s": "sáng đúng lịch"}
+FAULTS = {
+    "lamp_failure": "Hỏng bóng",
+    "day_burning": "Sáng ban ngày",
+    "dark": "Không sáng theo lịch",
+    "offline": "Mất kết nối",
+    "stale": "Không báo cáo",
+}
+DETAIL = {
+    "up_s": "thời gian hoạt động",
+    "observed_s": "thời gian quan sát",
+    "open_s": "giờ mở cửa",
+    "up_open_s": "hoạt động trong giờ mở cửa",
+    "expected_on_s": "lịch yêu cầu sáng",
+    "lit_when_expected_s": "sáng đúng lịch",
+}
 
 
 def para(value: str, style) -> Paragraph:
     return Paragraph(escape(vi.text(value)), style)
 
 
-def grid(rows: Sequence[Sequence[str | Flowable]], st: Styles, widths: Sequence[float], *,
-         fills: Sequence[tuple[int, int, str]] = (), header: bool = True) -> Table:
+def grid(
+    rows: Sequence[Sequence[str | Flowable]],
+    st: Styles,
+    widths: Sequence[float],
+    *,
+    fills: Sequence[tuple[int, int, str]] = (),
+    header: bool = True,
+) -> Table:
     """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``."""
-    cells = [[c if isinstance(c, Flowable) else para(c, st.head if r == 0 and header else st.cell) for c in row]
-             for r, row in enumerate(rows)]
-    commands: list[Any] = [("GRID", (0, 0), (-1, -1), 0.4, _LINE), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("FONTNAME", (0, 0), (-1, -1), FONT)]
+    cells = [
+        [c if isinstance(c, Flowable) else para(c, st.head if r == 0 and header else st.cell) for c in row]
+        for r, row in enumerate(rows)
+    ]
+    commands: list[Any] = [
+        ("GRID", (0, 0), (-1, -1), 0.4, _LINE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+    ]
     if header:
         commands.append(("BACKGROUND", (0, 0), (-1, 0), _HEAD_BG))
-    commands += [("BACKGROUND", (col, row), (col, row), colors.HexColor(colour)) for col, row, colour in fills]
+    commands += [
+        ("BACKGROUND", (col, row), (col, row), colors.HexColor(colour)) for col, row, colour in fills
+    ]
     table = Table(cells, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle(commands))
     return table
 
 
 def _verdict_cell(verdict: str, st: Styles) -> Paragraph:
-    return Paragraph(f'<font name="{BOLD}" color="white">{escape(vi.verdict_style(verdict).label)}</font>',
-                     st.cell)
+    return Paragraph(
+        f'<font name="{BOLD}" color="white">{escape(vi.verdict_style(verdict).label)}</font>', st.cell
+    )
 
 
 def verdict_table(criteria: m.VillageCriteriaOut, st: Styles) -> Table:
@@ -86,22 +120,35 @@ def verdict_table(criteria: m.VillageCriteriaOut, st: Styles) -> Table:
     fills = []
     for i, c in enumerate(criteria.criteria, start=1):
         ev = c.evidence
-        rows.append([c.title.vi, _verdict_cell(c.verdict, st), vi.value_text(ev.value, ev.unit, c.threshold),
-                     vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit), vi.coverage_text(ev.coverage),
-                     vi.number(ev.samples, 0)])
+        rows.append(
+            [
+                c.title.vi,
+                _verdict_cell(c.verdict, st),
+                vi.value_text(ev.value, ev.unit, c.threshold),
+                vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
+                vi.coverage_text(ev.coverage),
+                vi.number(ev.samples, 0),
+            ]
+        )
         fills.append((1, i, vi.verdict_style(c.verdict).colour))
     # the verdict column fits «Chưa đủ dữ liệu» on one line
     return grid(rows, st, [56 * mm, 32 * mm, 26 * mm, 24 * mm, 18 * mm, 18 * mm], fills=fills)
 
 
 def _days_with(section: Section, verdict: str, period: Period) -> str:
-    days = [period.day_label(day) for day, v in section.days if (v.verdict if v else "insufficient_data") == verdict]
+    days = [
+        period.day_label(day)
+        for day, v in section.days
+        if (v.verdict if v else "insufficient_data") == verdict
+    ]
     return ", ".join(days) or "không có"
 
 
 def _days_line(section: Section, period: Period) -> str:
-    line = (f"Ngày không đạt: {_days_with(section, 'fail', period)}. "
-            f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data', period)}.")
+    line = (
+        f"Ngày không đạt: {_days_with(section, 'fail', period)}. "
+        f"Ngày chưa đủ dữ liệu: {_days_with(section, 'insufficient_data', period)}."
+    )
     if any(v is not None and v.verdict == "unverified" for _, v in section.days):
         # named only where it happened: most dossiers never have such a day
         line += f" Ngày chưa xác minh: {_days_with(section, 'unverified', period)}."
@@ -109,8 +156,11 @@ def _days_line(section: Section, period: Period) -> str:
 
 
 def _detail(c: m.CriterionVerdictOut) -> str:
-    parts = [f"{DETAIL[k]}: {vi.duration_text(v)}" for k, v in c.evidence.detail.items()
-             if k in DETAIL and isinstance(v, int | float) and v]
+    parts = [
+        f"{DETAIL[k]}: {vi.duration_text(v)}"
+        for k, v in c.evidence.detail.items()
+        if k in DETAIL and isinstance(v, int | float) and v
+    ]
     source = c.evidence.detail.get("source")
     if source:
         parts.append(f"nguồn: {source}")
@@ -121,29 +171,48 @@ def _daily_caption(period: Period, days: int) -> str:
     if period.month is not None:
         return "Theo ngày (cột: giá trị của ngày, màu: kết quả của ngày; đường nét đứt: ngưỡng):"
     if days == 1:
-        return ("Theo ngày: khoảng thời gian nằm trong một ngày, nên chỉ có một cột, là giá trị và kết quả của cả "
-                "khoảng thời gian (đường nét đứt: ngưỡng):")
-    return ("Theo ngày (cột: giá trị của phần ngày nằm trong khoảng thời gian, màu: kết quả của phần ngày đó; "
-            "đường nét đứt: ngưỡng):")
+        return (
+            "Theo ngày: khoảng thời gian nằm trong một ngày, nên chỉ có một cột, là giá trị và kết quả của cả "
+            "khoảng thời gian (đường nét đứt: ngưỡng):"
+        )
+    return (
+        "Theo ngày (cột: giá trị của phần ngày nằm trong khoảng thời gian, màu: kết quả của phần ngày đó; "
+        "đường nét đứt: ngưỡng):"
+    )
 
 
 def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     c, ev = section.criterion, section.criterion.evidence
     window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
-    rows: list[list[str | Flowable]] = [["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
-            [_verdict_cell(c.verdict, st), vi.value_text(ev.value, ev.unit, c.threshold),
-             vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
-             f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})", vi.number(ev.samples, 0)]]
-    parts: list[Flowable] = [para(c.title.vi, st.h2),
-                             grid(rows, st, [32 * mm, 32 * mm, 30 * mm, 44 * mm, 36 * mm],
-                                  fills=[(0, 1, vi.verdict_style(c.verdict).colour)]),
-                             Spacer(1, 3), para(f"Khoảng thời gian: {window}", st.small)]
+    rows: list[list[str | Flowable]] = [
+        ["Kết quả", "Giá trị đo", "Ngưỡng", "Độ phủ (tối thiểu)", "Số mẫu"],
+        [
+            _verdict_cell(c.verdict, st),
+            vi.value_text(ev.value, ev.unit, c.threshold),
+            vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
+            f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})",
+            vi.number(ev.samples, 0),
+        ],
+    ]
+    parts: list[Flowable] = [
+        para(c.title.vi, st.h2),
+        grid(
+            rows,
+            st,
+            [32 * mm, 32 * mm, 30 * mm, 44 * mm, 36 * mm],
+            fills=[(0, 1, vi.verdict_style(c.verdict).colour)],
+        ),
+        Spacer(1, 3),
+        para(f"Khoảng thời gian: {window}", st.small),
+    ]
     if _detail(c):
         parts.append(para(_detail(c), st.small))
     if section.charted:
-        parts += [para(_daily_caption(period, len(section.days)), st.small),
-                  daily_chart(section, WIDTH, by_month=period.month is not None),
-                  para(_days_line(section, period), st.small)]
+        parts += [
+            para(_daily_caption(period, len(section.days)), st.small),
+            daily_chart(section, WIDTH, by_month=period.month is not None),
+            para(_days_line(section, period), st.small),
+        ]
     return [KeepTogether(parts)]
 
 
@@ -153,9 +222,16 @@ def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowab
 
 def outages(answer: m.OutagesOut, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     links = [["Đường truyền", "Số lần mất", "Tổng thời gian mất", "MTBF", "MTTR"]]
-    links += [[r.link, vi.number(r.failures, 0), vi.duration_text(r.downtime_s),
-               vi.duration_text(r.mtbf_s) if r.mtbf_s is not None else "–",
-               vi.duration_text(r.mttr_s) if r.mttr_s is not None else "–"] for r in answer.links]
+    links += [
+        [
+            r.link,
+            vi.number(r.failures, 0),
+            vi.duration_text(r.downtime_s),
+            vi.duration_text(r.mtbf_s) if r.mtbf_s is not None else "–",
+            vi.duration_text(r.mttr_s) if r.mttr_s is not None else "–",
+        ]
+        for r in answer.links
+    ]
     parts: list[Flowable] = [grid(links, st, [30 * mm, 24 * mm, 44 * mm, 38 * mm, 38 * mm]), Spacer(1, 6)]
     if not answer.outages:
         return [*parts, para(f"Không có sự cố mất kết nối trong {period.noun}.", st.body)]
@@ -170,13 +246,23 @@ def outages(answer: m.OutagesOut, period: Period, zone: ZoneInfo, st: Styles) ->
 def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:
     if not answer.lights:
         return [para(f"Thôn không có đèn chiếu sáng báo cáo qua gateway trong {period.noun}.", st.body)]
-    summary = (f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%')} "
-               f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)}).")
+    summary = (
+        f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%')} "
+        f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)})."
+    )
     if not faults:
         return [para(summary, st.body), para(f"Không có đèn báo lỗi trong {period.noun}.", st.body)]
     rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", f"Sáng đúng lịch ({period.noun})"]]
-    rows += [[f.light, f.zone, FAULTS.get(f.fault, f.fault), _date_ranges(f.dates),
-              vi.value_text(f.availability_pct, "%")] for f in faults]
+    rows += [
+        [
+            f.light,
+            f.zone,
+            FAULTS.get(f.fault, f.fault),
+            _date_ranges(f.dates),
+            vi.value_text(f.availability_pct, "%"),
+        ]
+        for f in faults
+    ]
     return [para(summary, st.body), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
 
 
@@ -193,39 +279,76 @@ def _date_ranges(dates: Sequence[date]) -> str:
 
 def _gateways(gateways: list[Gateway], period: Period, zone: ZoneInfo, st: Styles) -> Table:
     rows = [["Gateway", f"Phiên bản phần mềm trong {period.noun}", "Lần cuối có dữ liệu"]]
-    rows += [[g.gateway, ", ".join(g.versions) or "không báo", vi.local_time(g.last_seen, zone) if g.last_seen else "–"]
-             for g in gateways] or [["–", "–", "–"]]
+    rows += [
+        [
+            g.gateway,
+            ", ".join(g.versions) or "không báo",
+            vi.local_time(g.last_seen, zone) if g.last_seen else "–",
+        ]
+        for g in gateways
+    ] or [["–", "–", "–"]]
     return grid(rows, st, [50 * mm, 64 * mm, 60 * mm])
 
 
 def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> list[Flowable]:
     first = dossiers[0]
     noun = first.period.noun
-    parts: list[Flowable] = [para(
-        "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về, bằng "
-        "cùng một hàm với API (/api/v1/villages/{thôn}/criteria cho cùng khoảng thời gian). Độ phủ cho biết phần "
-        f"nào của {noun} có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, kết quả là «Chưa đủ dữ liệu»: "
-        "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
-        f"{vi.zone_text(zone, first.period.window.start_ms)}.", st.body)]
+    parts: list[Flowable] = [
+        para(
+            "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về, bằng "
+            "cùng một hàm với API (/api/v1/villages/{thôn}/criteria cho cùng khoảng thời gian). Độ phủ cho biết phần "
+            f"nào của {noun} có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, "
+            "kết quả là «Chưa đủ dữ liệu»: "
+            "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
+            f"{vi.zone_text(zone, first.period.window.start_ms)}.",
+            st.body,
+        )
+    ]
     rows = [["Tiêu chí", "Cách đo", "Công thức", "Độ phủ"]]
-    rows += [[s.criterion.title.vi, HOW.get(s.figure.key, s.figure.title.vi).replace("{noun}", noun), s.figure.description,
-              COVERAGE[s.figure.coverage].replace("{noun}", noun)] for s in first.sections]
+    rows += [
+        [
+            s.criterion.title.vi,
+            HOW.get(s.figure.key, s.figure.title.vi).replace("{noun}", noun),
+            s.figure.description,
+            COVERAGE[s.figure.coverage].replace("{noun}", noun),
+        ]
+        for s in first.sections
+    ]
     parts += [grid(rows, st, [40 * mm, 56 * mm, 42 * mm, 36 * mm]), Spacer(1, 6)]
     for dossier in dossiers:
-        parts += [para(f"Số liệu của thôn {dossier.place.name}:", st.body),
-                  _gateways(dossier.gateways, dossier.period, zone, st), Spacer(1, 4)]
-    parts.append(para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.",
-                      st.body))
+        parts += [
+            para(f"Số liệu của thôn {dossier.place.name}:", st.body),
+            _gateways(dossier.gateways, dossier.period, zone, st),
+            Spacer(1, 4),
+        ]
+    parts.append(
+        para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.", st.body)
+    )
     return parts
 
 
 def signatures(roles: Sequence[str], st: Styles) -> Table:
     """A box per role: title, then room for the signature, the full name and the date."""
-    cells = [[para(role, st.head), Spacer(1, 26 * mm), para("Họ và tên: ..............................", st.cell),
-              para("Ngày ....... tháng ....... năm ..........", st.cell)] for role in roles]
-    rows = [cells[i:i + 2] + [""] * (2 - len(cells[i:i + 2])) for i in range(0, len(cells), 2)]
+    cells = [
+        [
+            para(role, st.head),
+            Spacer(1, 26 * mm),
+            para("Họ và tên: ..............................", st.cell),
+            para("Ngày ....... tháng ....... năm ..........", st.cell),
+        ]
+        for role in roles
+    ]
+    rows = [cells[i : i + 2] + [""] * (2 - len(cells[i : i + 2])) for i in range(0, len(cells), 2)]
     table = Table(rows, colWidths=[WIDTH / 2] * 2)
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT),
-                               ("BOX", (0, 0), (-1, -1), 0.4, _LINE),
-                               ("INNERGRID", (0, 0), (-1, -1), 0.4, _LINE), ("TOPPADDING", (0, 0), (-1, -1), 6)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), FONT),
+                ("BOX", (0, 0), (-1, -1), 0.4, _LINE),
+                ("INNERGRID", (0, 0), (-1, -1), 0.4, _LINE),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
     return table

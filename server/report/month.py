@@ -80,6 +80,9 @@ def parse_month(text: str, *, now: datetime, zone: ZoneInfo) -> Month:
     if month.window.start_ms > now_ms:
         raise ParameterError(f"month: {month.text} is in the future", parameter="month")
     if month.window.end_ms > now_ms:
-        raise ParameterError(f"month: {month.text} has not ended yet (it ends {month.following.isoformat()} 00:00 "
-                             f"{zone.key}); a dossier covers a whole month", parameter="month")
+        raise ParameterError(
+            f"month: {month.text} has not ended yet (it ends {month.following.isoformat()} 00:00 "
+            f"{zone.key}); a dossier covers a whole month",
+            parameter="month",
+        )
     return month

@@ -29,26 +29,39 @@ TITLE = "HỒ SƠ MINH CHỨNG THÔN THÔNG MINH"
 SUBTITLE = "Hạ tầng số: cáp quang, 4G, Wi-Fi công cộng, chiếu sáng công cộng"
 
 
-def _cover(place: Place, kind: str, dossier: VillageDossier | CommuneDossier, zone: ZoneInfo,
-           st: Styles) -> list[Flowable]:
+def _cover(
+    place: Place, kind: str, dossier: VillageDossier | CommuneDossier, zone: ZoneInfo, st: Styles
+) -> list[Flowable]:
     period, window = dossier.period, dossier.period.window
     rows = []
     if kind == "Thôn":
         rows.append(["Thôn", f"{place.name} ({place.slug})" if place.name != place.slug else place.slug])
     rows += [["Xã", place.commune or "–"], ["Huyện", place.district or "–"], ["Tỉnh", place.province or "–"]]
     if period.month is not None:
-        rows += [["Tháng", f"{period.month.month:02d}/{period.month.year}"],
-                 ["Khoảng thời gian", f"{vi.local_time(window.start_ms, zone, seconds=False)} – "
-                                      f"{vi.local_time(window.end_ms, zone, seconds=False)}"]]
+        rows += [
+            ["Tháng", f"{period.month.month:02d}/{period.month.year}"],
+            [
+                "Khoảng thời gian",
+                f"{vi.local_time(window.start_ms, zone, seconds=False)} – "
+                f"{vi.local_time(window.end_ms, zone, seconds=False)}",
+            ],
+        ]
     else:
         rows.append(["Khoảng thời gian", f"{period.label} ({vi.duration_text(window.seconds)})"])
     if isinstance(dossier, VillageDossier):
         rows.append(["Xác minh số liệu", status_line(dossier.verification)])
-    rows += [["Múi giờ", vi.zone_text(zone, window.start_ms)],
-             ["Lập lúc", f"{vi.local_time(dossier.generated, zone)} (thonminh {dossier.software})"]]
+    rows += [
+        ["Múi giờ", vi.zone_text(zone, window.start_ms)],
+        ["Lập lúc", f"{vi.local_time(dossier.generated, zone)} (thonminh {dossier.software})"],
+    ]
     table = lay.grid(rows, st, [45 * mm, lay.WIDTH - 45 * mm], header=False)
-    return [Spacer(1, 30 * mm), lay.para(TITLE, st.title), lay.para(SUBTITLE, st.subtitle),
-            lay.para(f"{kind} {place.name} · {period.label}", st.subtitle), table]
+    return [
+        Spacer(1, 30 * mm),
+        lay.para(TITLE, st.title),
+        lay.para(SUBTITLE, st.subtitle),
+        lay.para(f"{kind} {place.name} · {period.label}", st.subtitle),
+        table,
+    ]
 
 
 def _counts(counts: m.Counts | dict, st: Styles) -> Flowable:
@@ -60,26 +73,41 @@ def _counts(counts: m.Counts | dict, st: Styles) -> Flowable:
 def _heading(title: str, period: Period, st: Styles) -> list[Flowable]:
     """A part's heading; under it, for a period that is not a whole month, the period in local time."""
     heading = lay.para(title, st.h1)
-    return [heading] if period.month is not None else [heading, lay.para(f"Khoảng thời gian: {period.label}",
-                                                                         st.small)]
+    return (
+        [heading]
+        if period.month is not None
+        else [heading, lay.para(f"Khoảng thời gian: {period.label}", st.small)]
+    )
 
 
 def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "") -> list[Flowable]:
     p = d.period
-    return [*_heading(f"{prefix}1. Kết quả các tiêu chí", p, st), lay.verdict_table(d.criteria, st),
-            Spacer(1, 4), _counts(d.criteria.counts, st),
-            *_heading(f"{prefix}2. Minh chứng từng tiêu chí", p, st), *lay.evidence(d, zone, st),
-            *_heading(f"{prefix}3. Sự cố mất kết nối", p, st), *lay.outages(d.outages, p, zone, st),
-            *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
-            *lay.lighting(d.lighting, d.faults, p, st),
-            *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số của gateway)", p, st),
-            *verification(d.verification, p, zone, st)]
+    return [
+        *_heading(f"{prefix}1. Kết quả các tiêu chí", p, st),
+        lay.verdict_table(d.criteria, st),
+        Spacer(1, 4),
+        _counts(d.criteria.counts, st),
+        *_heading(f"{prefix}2. Minh chứng từng tiêu chí", p, st),
+        *lay.evidence(d, zone, st),
+        *_heading(f"{prefix}3. Sự cố mất kết nối", p, st),
+        *lay.outages(d.outages, p, zone, st),
+        *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
+        *lay.lighting(d.lighting, d.faults, p, st),
+        *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số của gateway)", p, st),
+        *verification(d.verification, p, zone, st),
+    ]
 
 
-def _closing(dossiers: Sequence[VillageDossier], roles: Sequence[str], zone: ZoneInfo,
-             st: Styles) -> list[Flowable]:
-    return [PageBreak(), *_heading("Phương pháp đo", dossiers[0].period, st), *lay.method(dossiers, zone, st),
-            lay.para("Xác nhận", st.h1), lay.signatures(roles, st)]
+def _closing(
+    dossiers: Sequence[VillageDossier], roles: Sequence[str], zone: ZoneInfo, st: Styles
+) -> list[Flowable]:
+    return [
+        PageBreak(),
+        *_heading("Phương pháp đo", dossiers[0].period, st),
+        *lay.method(dossiers, zone, st),
+        lay.para("Xác nhận", st.h1),
+        lay.signatures(roles, st),
+    ]
 
 
 def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) -> list[Flowable]:
@@ -96,11 +124,16 @@ def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) ->
             fills.append((col, r, vi.verdict_style(verdict).tint))
         rows.append(row)
     width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))
-    legend = "; ".join(f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
-                       for i, c in enumerate(summary.criteria, start=1))
+    legend = "; ".join(
+        f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
+        for i, c in enumerate(summary.criteria, start=1)
+    )
     colours = "; ".join(f"{s.colour_name}: {s.label}" for s in vi.VERDICTS.values())
-    return [lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills), Spacer(1, 4),
-            lay.para(f"Màu ô: {colours}. Tiêu chí: {legend}.", st.small)]
+    return [
+        lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills),
+        Spacer(1, 4),
+        lay.para(f"Màu ô: {colours}. Tiêu chí: {legend}.", st.small),
+    ]
 
 
 def _render(story: list[Flowable], footer: str) -> bytes:
@@ -113,28 +146,50 @@ def _render(story: list[Flowable], footer: str) -> bytes:
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"Trang {doc.page}")
         canvas.restoreState()
 
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-                            bottomMargin=18 * mm, title=vi.text(footer), author="thonminh",
-                            initialFontName=FONT, initialFontSize=9.5)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=18 * mm,
+        title=vi.text(footer),
+        author="thonminh",
+        initialFontName=FONT,
+        initialFontSize=9.5,
+    )
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return out.getvalue()
 
 
 def village_pdf(d: VillageDossier, zone: ZoneInfo) -> bytes:
     st = styles()
-    story = [*_cover(d.place, "Thôn", d, zone, st), PageBreak(), *_village_body(d, zone, st),
-             *_closing([d], ["Trưởng thôn", "Cán bộ Ủy ban nhân dân xã"], zone, st)]
+    story = [
+        *_cover(d.place, "Thôn", d, zone, st),
+        PageBreak(),
+        *_village_body(d, zone, st),
+        *_closing([d], ["Trưởng thôn", "Cán bộ Ủy ban nhân dân xã"], zone, st),
+    ]
     return _render(story, f"Hồ sơ minh chứng · thôn {d.place.name} · {d.period.label}")
 
 
 def commune_pdf(d: CommuneDossier, zone: ZoneInfo) -> bytes:
     st = styles()
     names = {v.place.slug: v.place.name for v in d.villages}
-    story = [*_cover(d.place, "Xã", d, zone, st), PageBreak(), *_heading("Bảng tổng hợp các thôn", d.period, st),
-             *_summary(d.summary, names, st)]
+    story = [
+        *_cover(d.place, "Xã", d, zone, st),
+        PageBreak(),
+        *_heading("Bảng tổng hợp các thôn", d.period, st),
+        *_summary(d.summary, names, st),
+    ]
     for i, village in enumerate(d.villages, start=1):
-        story += [PageBreak(), lay.para(f"Thôn {village.place.name}", st.title),
-                  *_village_body(village, zone, st, prefix=f"{i}.")]
+        story += [
+            PageBreak(),
+            lay.para(f"Thôn {village.place.name}", st.title),
+            *_village_body(village, zone, st, prefix=f"{i}."),
+        ]
     roles = ["Cán bộ Ủy ban nhân dân xã", *(f"Trưởng thôn {v.place.name}" for v in d.villages)]
-    return _render([*story, *_closing(d.villages, roles, zone, st)],
-                   f"Hồ sơ minh chứng · xã {d.place.name} · {d.period.label}")
+    return _render(
+        [*story, *_closing(d.villages, roles, zone, st)],
+        f"Hồ sơ minh chứng · xã {d.place.name} · {d.period.label}",
+    )

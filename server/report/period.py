@@ -94,8 +94,15 @@ def _whole_month(window: Window, zone: ZoneInfo) -> Month | None:
     return month if month.window == window else None
 
 
-def parse_period(month: str | None, start: str | None, end: str | None, *, now: datetime, zone: ZoneInfo,
-                 max_days: int = MAX_DAYS) -> Period:
+def parse_period(
+    month: str | None,
+    start: str | None,
+    end: str | None,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    max_days: int = MAX_DAYS,
+) -> Period:
     """Exactly one of ``month`` or ``start`` and ``end``; anything else is a ``ParameterError`` naming the
     parameter. ``max_days`` is the longest period (at most the API's ``max_window_days``)."""
     if month is not None and (start is not None or end is not None):
@@ -103,12 +110,16 @@ def parse_period(month: str | None, start: str | None, end: str | None, *, now: 
     if month is not None:
         return Period.of_month(parse_month(month, now=now, zone=zone))
     if start is None and end is None:
-        raise ParameterError("month: missing: give month=YYYY-MM (a whole month that has ended) or start and end "
-                             "(any period)", parameter="month")
+        raise ParameterError(
+            "month: missing: give month=YYYY-MM (a whole month that has ended) or start and end (any period)",
+            parameter="month",
+        )
     if start is None or end is None:
         missing = "start" if start is None else "end"
-        raise ParameterError(f"{missing}: missing: a dossier for a period needs both start and end",
-                             parameter=missing)
-    window = resolve_window(start, end, now=now, zone=zone, default=timedelta(days=max_days),
-                            maximum=timedelta(days=max_days))
+        raise ParameterError(
+            f"{missing}: missing: a dossier for a period needs both start and end", parameter=missing
+        )
+    window = resolve_window(
+        start, end, now=now, zone=zone, default=timedelta(days=max_days), maximum=timedelta(days=max_days)
+    )
     return Period(window, zone, _whole_month(window, zone))

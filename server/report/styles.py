@@ -20,8 +20,11 @@ __all__ = ["BOLD", "FONT", "FONT_DIRS", "Styles", "MissingFont", "register_fonts
 
 FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
 #: Debian/Ubuntu/Raspberry Pi OS, then Fedora/Arch layouts
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu-sans-fonts"),
-             Path("/usr/share/fonts/TTF"))
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu-sans-fonts"),
+    Path("/usr/share/fonts/TTF"),
+)
 _lock = threading.Lock()
 
 
@@ -33,8 +36,10 @@ def _find(file_name: str) -> Path:
     for folder in FONT_DIRS:
         if (folder / file_name).is_file():
             return folder / file_name
-    raise MissingFont(f"{file_name} not found in {', '.join(map(str, FONT_DIRS))}: install the Debian package "
-                      "fonts-dejavu-core (scripts/ensure-services.sh does)")
+    raise MissingFont(
+        f"{file_name} not found in {', '.join(map(str, FONT_DIRS))}: install the Debian package "
+        "fonts-dejavu-core (scripts/ensure-services.sh does)"
+    )
 
 
 def register_fonts() -> None:
@@ -63,10 +68,20 @@ def styles() -> Styles:
     register_fonts()
     body = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=12.5, spaceAfter=4)
     return Styles(
-        title=ParagraphStyle("title", body, fontName=BOLD, fontSize=20, leading=26, alignment=1, spaceAfter=10),
+        title=ParagraphStyle(
+            "title", body, fontName=BOLD, fontSize=20, leading=26, alignment=1, spaceAfter=10
+        ),
         subtitle=ParagraphStyle("subtitle", body, fontSize=13, leading=18, alignment=1, spaceAfter=18),
-        h1=ParagraphStyle("h1", body, fontName=BOLD, fontSize=14, leading=18, spaceBefore=8, spaceAfter=8,
-                          textColor=colors.HexColor("#1a3d6d")),
+        h1=ParagraphStyle(
+            "h1",
+            body,
+            fontName=BOLD,
+            fontSize=14,
+            leading=18,
+            spaceBefore=8,
+            spaceAfter=8,
+            textColor=colors.HexColor("#1a3d6d"),
+        ),
         h2=ParagraphStyle("h2", body, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4),
         body=body,
         small=ParagraphStyle("small", body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#424242")),

@@ -18,8 +18,10 @@ from server.verification_view import VerificationSummary
 
 __all__ = ["status_line", "verification"]
 
-NOT_CONFIGURED = ("Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách khóa của các gateway, nên không "
-                  "kiểm tra được số liệu có đúng là do gateway đo và gửi hay không.")
+NOT_CONFIGURED = (
+    "Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách khóa của các gateway, nên không "
+    "kiểm tra được số liệu có đúng là do gateway đo và gửi hay không."
+)
 
 
 def status_line(s: VerificationSummary) -> str:
@@ -30,38 +32,72 @@ def status_line(s: VerificationSummary) -> str:
         return "Không có mẫu nào của gateway để xác minh"
     keys = ", ".join(k.grouped for k in s.keys)
     head = vi.verdict_style("unverified").label if s.status == "unverified" else "Đã xác minh"
-    return f"{head}: {vi.number(s.verified_pct, 1)} % số điểm có chữ ký hợp lệ" + (f" · khóa {keys}" if keys else "")
+    return f"{head}: {vi.number(s.verified_pct, 1)} % số điểm có chữ ký hợp lệ" + (
+        f" · khóa {keys}" if keys else ""
+    )
 
 
 def _summary(s: VerificationSummary) -> str:
     share = "không có mẫu nào để xác minh" if s.verified_pct is None else f"{vi.number(s.verified_pct, 1)} %"
-    minimum = (f"; mức tối thiểu của tiêu chí: {vi.number(s.min_verified_pct, 1)} %, dưới mức đó kết quả là "
-               f"«{vi.verdict_style('unverified').label}»" if s.min_verified_pct is not None else "")
-    return (f"Đã xác minh (thấp nhất trong các tiêu chí): {share}{minimum}. Mỗi lô số liệu được gateway ký bằng khóa "
-            "riêng của nó; dịch vụ tiêu chí đọc lại số liệu từ InfluxDB và kiểm tra từng điểm với bản kê đã ký.")
+    minimum = (
+        f"; mức tối thiểu của tiêu chí: {vi.number(s.min_verified_pct, 1)} %, dưới mức đó kết quả là "
+        f"«{vi.verdict_style('unverified').label}»"
+        if s.min_verified_pct is not None
+        else ""
+    )
+    return (
+        f"Đã xác minh (thấp nhất trong các tiêu chí): {share}{minimum}. Mỗi lô số liệu được gateway ký bằng khóa "
+        "riêng của nó; dịch vụ tiêu chí đọc lại số liệu từ InfluxDB và kiểm tra từng điểm với bản kê đã ký."
+    )
 
 
 def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     if not s.configured:
         return [para(NOT_CONFIGURED, st.body)]
     shares = [["Tiêu chí", "Đã xác minh", "Số điểm có chữ ký hợp lệ / số điểm"]]
-    shares += [[c.title_vi, f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu",
-                f"{vi.number(c.verified_points, 0)} / {vi.number(c.points, 0)}" if c.points else "–"]
-               for c in s.criteria]
+    shares += [
+        [
+            c.title_vi,
+            f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu",
+            f"{vi.number(c.verified_points, 0)} / {vi.number(c.points, 0)}" if c.points else "–",
+        ]
+        for c in s.criteria
+    ]
     keys = [["Gateway", "Dấu vân tay khóa", "Hiệu lực từ", "Hiệu lực đến"]]
-    keys += [[k.gateway, k.grouped, vi.local_time(k.valid_from, zone) if k.valid_from else "–",
-              vi.local_time(k.valid_until, zone) if k.valid_until else "hiện hành"] for k in s.keys] \
-        or [["–", f"không có khóa nào ký số liệu trong {period.noun}", "–", "–"]]
-    parts: list[Flowable] = [para(_summary(s), st.body), grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
-                             Spacer(1, 6), para("Khóa của gateway:", st.body),
-                             grid(keys, st, [34 * mm, 50 * mm, 45 * mm, 45 * mm]), Spacer(1, 6)]
+    keys += [
+        [
+            k.gateway,
+            k.grouped,
+            vi.local_time(k.valid_from, zone) if k.valid_from else "–",
+            vi.local_time(k.valid_until, zone) if k.valid_until else "hiện hành",
+        ]
+        for k in s.keys
+    ] or [["–", f"không có khóa nào ký số liệu trong {period.noun}", "–", "–"]]
+    parts: list[Flowable] = [
+        para(_summary(s), st.body),
+        grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
+        Spacer(1, 6),
+        para("Khóa của gateway:", st.body),
+        grid(keys, st, [34 * mm, 50 * mm, 45 * mm, 45 * mm]),
+        Spacer(1, 6),
+    ]
     if not s.faults:
         return [*parts, para(f"Không phát hiện sai lệch nào trong {period.noun}.", st.body)]
     faults = [["Sai lệch", "Gateway", "Từ", "Đến", "Chi tiết"]]
-    faults += [[vi.fault_kind_text(f.kind), f.gateway, vi.local_time(f.start, zone) if f.start else "–",
-                vi.local_time(f.end, zone) if f.end else "–", f.detail] for f in s.faults]
-    parts += [para(f"Sai lệch phát hiện ({vi.number(s.faults_total, 0)}):", st.body),
-              grid(faults, st, [36 * mm, 24 * mm, 34 * mm, 34 * mm, 46 * mm])]
+    faults += [
+        [
+            vi.fault_kind_text(f.kind),
+            f.gateway,
+            vi.local_time(f.start, zone) if f.start else "–",
+            vi.local_time(f.end, zone) if f.end else "–",
+            f.detail,
+        ]
+        for f in s.faults
+    ]
+    parts += [
+        para(f"Sai lệch phát hiện ({vi.number(s.faults_total, 0)}):", st.body),
+        grid(faults, st, [36 * mm, 24 * mm, 34 * mm, 34 * mm, 46 * mm]),
+    ]
     if s.faults_left_out:
         parts.append(para(f"và {vi.number(s.faults_left_out, 0)} sai lệch khác (xem API).", st.small))
     return parts

@@ -58,8 +58,10 @@ def text(value: str) -> str:
 
 def verdict_style(verdict: str) -> VerdictStyle:
     # a verdict added later shows its id in neutral grey until it gets its words here
-    return VERDICTS.get(verdict, VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint,
-                                               _UNKNOWN_VERDICT.colour_name))
+    return VERDICTS.get(
+        verdict,
+        VerdictStyle(verdict, _UNKNOWN_VERDICT.colour, _UNKNOWN_VERDICT.tint, _UNKNOWN_VERDICT.colour_name),
+    )
 
 
 def fault_kind_text(kind: str) -> str:
@@ -123,7 +125,11 @@ def local_time(moment: str | int, zone: ZoneInfo, *, seconds: bool = True) -> st
 def duration_text(seconds: float) -> str:
     """``2 ngày 3 giờ``, ``2 giờ 30 phút 5 giây``, ``12 giây``: the two or three largest parts."""
     total = int(round(seconds))
-    parts = [(total // 86_400, "ngày"), (total % 86_400 // 3600, "giờ"), (total % 3600 // 60, "phút"),
-             (total % 60, "giây")]
+    parts = [
+        (total // 86_400, "ngày"),
+        (total % 86_400 // 3600, "giờ"),
+        (total % 3600 // 60, "phút"),
+        (total % 60, "giây"),
+    ]
     shown = [f"{n} {name}" for n, name in parts if n]
     return " ".join(shown[:3]) if shown else "0 giây"

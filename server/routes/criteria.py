@@ -20,23 +20,38 @@ from server.models import CriteriaRollupOut, VillageCriteriaOut
 router = APIRouter(tags=["criteria"], dependencies=[Depends(require_read)], responses=READ_ERRORS)
 
 
-@router.get("/villages/{village}/criteria", response_model=VillageCriteriaOut,
-            responses=csvout.CSV_RESPONSE | error_answers(404))
-def village_criteria(request: Request, service: ServiceDep, village: KnownVillage, window: RawWindow,
-                     format: Format = None):
+@router.get(
+    "/villages/{village}/criteria",
+    response_model=VillageCriteriaOut,
+    responses=csvout.CSV_RESPONSE | error_answers(404),
+)
+def village_criteria(
+    request: Request, service: ServiceDep, village: KnownVillage, window: RawWindow, format: Format = None
+):
     result = verdicts.village_criteria(service, village, *window)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.CRITERIA_COLUMNS, csvout.criteria_rows(result), f"criteria-{village}.csv",
-                                   zone=service.zone, fmt=format)
+        return csvout.csv_response(
+            csvout.CRITERIA_COLUMNS,
+            csvout.criteria_rows(result),
+            f"criteria-{village}.csv",
+            zone=service.zone,
+            fmt=format,
+        )
     return result
 
 
 @router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE | error_answers(404))
-def criteria_rollup(request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow,
-                    format: Format = None):
+def criteria_rollup(
+    request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow, format: Format = None
+):
     result = verdicts.rollup_criteria(service, scope, *window)
     if csvout.wants_csv(request, format):
         name = scope.commune or scope.district or scope.province or "all"
-        return csvout.csv_response(csvout.ROLLUP_COLUMNS, csvout.rollup_rows(result), f"criteria-{name}.csv",
-                                   zone=service.zone, fmt=format)
+        return csvout.csv_response(
+            csvout.ROLLUP_COLUMNS,
+            csvout.rollup_rows(result),
+            f"criteria-{name}.csv",
+            zone=service.zone,
+            fmt=format,
+        )
     return result

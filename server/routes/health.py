@@ -15,12 +15,19 @@ from server.models import HealthOut
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut, response_model_exclude_none=True,
-            responses={503: {"model": HealthOut}},
-            # the key is optional here: OpenAPI's way to say so is an empty requirement beside the scheme
-            openapi_extra={"security": [{}, {"APIKeyHeader": []}]})
-def health(request: Request, key: Annotated[str | None, Depends(api_key_header)] = None,
-           authorization: Annotated[str | None, Header(include_in_schema=False)] = None):
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut}},
+    # the key is optional here: OpenAPI's way to say so is an empty requirement beside the scheme
+    openapi_extra={"security": [{}, {"APIKeyHeader": []}]},
+)
+def health(
+    request: Request,
+    key: Annotated[str | None, Depends(api_key_header)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+):
     try:
         detailed = request.app.state.open_read_only or authenticate(request, key, authorization) is not None
     except ApiError:  # a wrong key gets what a stranger gets

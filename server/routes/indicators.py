@@ -22,10 +22,18 @@ router = APIRouter(tags=["indicators"])
 IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_adoption_pct")]
 
 
-@router.put("/villages/{village}/indicators/{indicator}", response_model=IndicatorOut,
-            responses=error_answers(400, 401, 403, 404, 422, 502, 503))
-def put_indicator(principal: AdminKey, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath,
-                  body: IndicatorIn) -> IndicatorOut:
+@router.put(
+    "/villages/{village}/indicators/{indicator}",
+    response_model=IndicatorOut,
+    responses=error_answers(400, 401, 403, 404, 422, 502, 503),
+)
+def put_indicator(
+    principal: AdminKey,
+    service: ServiceDep,
+    village: KnownVillage,
+    indicator: IndicatorPath,
+    body: IndicatorIn,
+) -> IndicatorOut:
     return indicators.put_indicator(service, village, indicator, body, principal.name)
 
 
@@ -34,7 +42,10 @@ def list_indicators(_: ReadKey, service: ServiceDep, village: KnownVillage) -> I
     return indicators.history(service, village, None)
 
 
-@router.get("/villages/{village}/indicators/{indicator}", response_model=IndicatorsOut, responses=VILLAGE_ERRORS)
-def indicator_history(_: ReadKey, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath
-                      ) -> IndicatorsOut:
+@router.get(
+    "/villages/{village}/indicators/{indicator}", response_model=IndicatorsOut, responses=VILLAGE_ERRORS
+)
+def indicator_history(
+    _: ReadKey, service: ServiceDep, village: KnownVillage, indicator: IndicatorPath
+) -> IndicatorsOut:
     return indicators.history(service, village, indicator)

@@ -20,10 +20,21 @@ router = APIRouter(tags=["outages"], dependencies=[Depends(require_read)], respo
 
 
 @router.get("/villages/{village}/outages", response_model=OutagesOut, responses=csvout.CSV_RESPONSE)
-def outages(request: Request, service: ServiceDep, village: KnownVillage, window: WindowParams,
-            link: LinkQuery = None, format: Format = None):
+def outages(
+    request: Request,
+    service: ServiceDep,
+    village: KnownVillage,
+    window: WindowParams,
+    link: LinkQuery = None,
+    format: Format = None,
+):
     result = uplinks.outages(service, village, window, link)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.OUTAGE_COLUMNS, csvout.outage_rows(result), f"outages-{village}.csv",
-                                   zone=service.zone, fmt=format)
+        return csvout.csv_response(
+            csvout.OUTAGE_COLUMNS,
+            csvout.outage_rows(result),
+            f"outages-{village}.csv",
+            zone=service.zone,
+            fmt=format,
+        )
     return result

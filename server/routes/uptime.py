@@ -21,10 +21,22 @@ router = APIRouter(tags=["uptime"], dependencies=[Depends(require_read)], respon
 
 
 @router.get("/villages/{village}/uptime", response_model=UptimeOut, responses=csvout.CSV_RESPONSE)
-def uptime(request: Request, service: ServiceDep, village: KnownVillage, window: WindowParams, step: StepParam,
-           link: LinkQuery = None, format: Format = None):
+def uptime(
+    request: Request,
+    service: ServiceDep,
+    village: KnownVillage,
+    window: WindowParams,
+    step: StepParam,
+    link: LinkQuery = None,
+    format: Format = None,
+):
     result = uplinks.uptime(service, village, window, link, step)
     if csvout.wants_csv(request, format):
-        return csvout.csv_response(csvout.UPTIME_COLUMNS, csvout.uptime_rows(result), f"uptime-{village}.csv",
-                                   zone=service.zone, fmt=format)
+        return csvout.csv_response(
+            csvout.UPTIME_COLUMNS,
+            csvout.uptime_rows(result),
+            f"uptime-{village}.csv",
+            zone=service.zone,
+            fmt=format,
+        )
     return result

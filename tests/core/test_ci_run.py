@@ -29,8 +29,9 @@ def run_ci(tmp_path: Path, fail: str) -> tuple[int, list[str], list[str]]:
     make.chmod(0o755)
     log = tmp_path / f"log-{fail.replace(' ', '-') or 'none'}"
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LOG": str(log), "FAIL": fail}
-    result = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60
+    )
     return result.returncode, log.read_text().split("\n")[:-1], result.stdout.splitlines()
 
 

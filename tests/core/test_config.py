@@ -39,12 +39,14 @@ def test_example_config_is_valid():
     ("extra", "message"),
     [
         ('[influxdb]\nurl = "htp:/x"\n', "gateway.toml: influxdb.url: invalid URL 'htp:/x'"),
-        ("[buffer]\nmax_bytes = \"lots\"\n", "gateway.toml: buffer.max_bytes: Input should be a valid integer"),
+        ('[buffer]\nmax_bytes = "lots"\n', "gateway.toml: buffer.max_bytes: Input should be a valid integer"),
         ("[mqtt]\nprot = 1883\n", "gateway.toml: mqtt.prot: unknown key"),
         ('[influxdb]\napi = "v2"\n', "gateway.toml: influxdb: api = 'v2' needs org, bucket, token"),
         ("[sources.nonexistent]\n", "gateway.toml: sources.nonexistent: unknown key"),
-        ("[forwarder]\nbackoff_initial_s = 10\nbackoff_max_s = 1\n",
-         "gateway.toml: forwarder: backoff_max_s (1.0) must be at least backoff_initial_s (10.0)"),
+        (
+            "[forwarder]\nbackoff_initial_s = 10\nbackoff_max_s = 1\n",
+            "gateway.toml: forwarder: backoff_max_s (1.0) must be at least backoff_initial_s (10.0)",
+        ),
     ],
 )
 def test_bad_values_name_the_key_path(tmp_path: Path, extra: str, message: str):
@@ -76,8 +78,9 @@ def test_secrets_from_environment_and_masked(tmp_path: Path):
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_check_config_command(tmp_path: Path):
@@ -85,7 +88,9 @@ def test_check_config_command(tmp_path: Path):
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["site"]["village"] == "kha-ly-thuong"
 
-    bad = run_cli("edge", "check-config", "--config", str(write(tmp_path, MINIMAL + '[influxdb]\nurl = "htp:/x"\n')))
+    bad = run_cli(
+        "edge", "check-config", "--config", str(write(tmp_path, MINIMAL + '[influxdb]\nurl = "htp:/x"\n'))
+    )
     assert bad.returncode == 2
     assert "gateway.toml: influxdb.url: invalid URL 'htp:/x'" in bad.stderr
 
@@ -98,7 +103,9 @@ def test_version_and_help_on_every_command():
         assert "Usage:" in result.stdout
 
 
-WIFI_PAIR = MINIMAL + """
+WIFI_PAIR = (
+    MINIMAL
+    + """
 [[sources.wifi]]
 backend = "ubus_http"
 ap = "cultural-house"
@@ -112,26 +119,38 @@ ap = "school"
 url = "http://127.0.0.1:9/ubus"
 password = "from-file"
 """
+)
 
 
 def test_environment_override_indexes_arrays_of_tables(tmp_path: Path):
     path = write(tmp_path, WIFI_PAIR)
     config = load_gateway_config(path, environ={"THONMINH_SOURCES__WIFI__1__HTTP__PASSWORD": "pw"})
     first, second = config.sources.wifi
-    assert (first.http.password.get_secret_value(), second.http.password.get_secret_value()) == ("from-file", "pw")
+    assert (first.http.password.get_secret_value(), second.http.password.get_secret_value()) == (
+        "from-file",
+        "pw",
+    )
     with pytest.raises(ConfigError) as info:
         load_gateway_config(path, environ={"THONMINH_SOURCES__WIFI__5__HTTP__PASSWORD": "pw"})
-    assert str(info.value) == "THONMINH_SOURCES__WIFI__5__HTTP__PASSWORD: sources.wifi[5]: gateway.toml has 2 of them"
+    assert (
+        str(info.value)
+        == "THONMINH_SOURCES__WIFI__5__HTTP__PASSWORD: sources.wifi[5]: gateway.toml has 2 of them"
+    )
 
 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
         ({"THONMINH_INFLUXDB__URL": "htp:/x"}, "THONMINH_INFLUXDB__URL: influxdb.url: invalid URL 'htp:/x'"),
-        ({"THONMINH_BUFFER__MAX_BYTES": "lots"},
-         "THONMINH_BUFFER__MAX_BYTES: buffer.max_bytes: Input should be a valid integer"),
+        (
+            {"THONMINH_BUFFER__MAX_BYTES": "lots"},
+            "THONMINH_BUFFER__MAX_BYTES: buffer.max_bytes: Input should be a valid integer",
+        ),
         ({"THONMINH_MQTT__PROT": "1883"}, "THONMINH_MQTT__PROT: mqtt.prot: unknown key"),
-        ({"thonminh_mqtt__port": "0"}, "thonminh_mqtt__port: mqtt.port: Input should be greater than or equal to 1"),
+        (
+            {"thonminh_mqtt__port": "0"},
+            "thonminh_mqtt__port: mqtt.port: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_a_bad_environment_value_is_blamed_on_its_variable(tmp_path: Path, environ: dict, message: str):
@@ -147,15 +166,21 @@ def test_file_and_environment_errors_are_told_apart(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         load_gateway_config(path, environ={"THONMINH_INFLUXDB__URL": "htp:/env"})
     lines = str(info.value).splitlines()
-    assert "THONMINH_INFLUXDB__URL: influxdb.url: invalid URL 'htp:/env' (want http://host[:port]/path or https://...)" in lines
-    assert "gateway.toml: buffer.max_bytes: Input should be greater than or equal to 1048576 (got 100)" in lines
+    assert (
+        "THONMINH_INFLUXDB__URL: influxdb.url: invalid URL 'htp:/env' (want http://host[:port]/path or https://...)"
+        in lines
+    )
+    assert (
+        "gateway.toml: buffer.max_bytes: Input should be greater than or equal to 1048576 (got 100)" in lines
+    )
     assert not any("htp:/file" in line for line in lines)  # the environment wins over the file
 
 
 def test_environment_overrides_reach_nested_tables_and_other_prefixes_are_not_ours(tmp_path: Path):
     environ = {
         "THONMINH_MQTT__TLS__INSECURE": "true",  # a table the file does not have
-        "THONMINH_SERVER_AUTH__READ_KEYS__X": "k" * 20,  # the criteria service's prefix: not a gateway section
+        "THONMINH_SERVER_AUTH__READ_KEYS__X": "k"
+        * 20,  # the criteria service's prefix: not a gateway section
         "THONMINH_DEMO_INFLUX_URL": "http://127.0.0.1:1",  # no '__': not an override
         "OTHER__X": "1",
     }
@@ -165,7 +190,9 @@ def test_environment_overrides_reach_nested_tables_and_other_prefixes_are_not_ou
 
 def test_check_config_reports_what_this_machine_lacks(tmp_path: Path):
     """Unknown interface and a serial path that does not exist: exit 2 naming both key paths."""
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[sources.uplink]]
 link = "fiber"
 interface = "nosuchif0"
@@ -177,6 +204,7 @@ port = 9
 [sources.modem]
 port = "/dev/serial/by-id/no-such-modem"
 """
+    )
     result = run_cli("edge", "check-config", "--config", str(write(tmp_path, text)))
     assert result.returncode == 2
     assert "gateway.toml: sources.uplink[0].interface" in result.stderr and "nosuchif0" in result.stderr

@@ -19,30 +19,53 @@ SITE = {"village": "kha-ly-thuong", "gateway": "gw1"}
 
 def test_every_measurement_of_the_contract_is_declared():
     assert set(MEASUREMENTS) == {
-        "uplink", "uplink_event", "modem", "wifi", "wifi_daily", "streetlight", "gateway", "indicator",
-        "indicator_entry", "evidence",
+        "uplink",
+        "uplink_event",
+        "modem",
+        "wifi",
+        "wifi_daily",
+        "streetlight",
+        "gateway",
+        "indicator",
+        "indicator_entry",
+        "evidence",
     }
     assert measurement("uplink").tags == ("link",)
     assert set(measurement("streetlight").fields) >= {
-        "on", "online", "expected_on", "observed_s", "expected_on_s", "lit_when_expected_s", "ok_s",
-        "power_w", "voltage_v", "current_a", "energy_kwh", "fault",
+        "on",
+        "online",
+        "expected_on",
+        "observed_s",
+        "expected_on_s",
+        "lit_when_expected_s",
+        "ok_s",
+        "power_w",
+        "voltage_v",
+        "current_a",
+        "energy_kwh",
+        "fault",
     }
     assert SITE_TAGS[:2] == ("village", "gateway")
 
 
 def test_types_follow_the_contract():
-    p = Point("uplink", {**SITE, "link": "fiber"},
-              {"up": True, "up_s": 10, "observed_s": 10.0, "targets_ok": 3, "targets_total": 4, "loss_pct": 25},
-              1_700_000_000_123)
+    p = Point(
+        "uplink",
+        {**SITE, "link": "fiber"},
+        {"up": True, "up_s": 10, "observed_s": 10.0, "targets_ok": 3, "targets_total": 4, "loss_pct": 25},
+        1_700_000_000_123,
+    )
     line = encode_line(p)
-    assert line == ("uplink,gateway=gw1,link=fiber,village=kha-ly-thuong "
-                    "up=1i,up_s=10.0,observed_s=10.0,targets_ok=3i,targets_total=4i,loss_pct=25.0 1700000000123")
+    assert line == (
+        "uplink,gateway=gw1,link=fiber,village=kha-ly-thuong "
+        "up=1i,up_s=10.0,observed_s=10.0,targets_ok=3i,targets_total=4i,loss_pct=25.0 1700000000123"
+    )
 
 
 def test_escaping_of_tags_fields_and_strings():
     p = Point("indicator", {**SITE, "indicator": "a b,c=d"}, {"value": 1.5, "source": 'say "hi" \\ o\nk'}, 1)
     assert encode_line(p) == (
-        'indicator,gateway=gw1,indicator=a\\ b\\,c\\=d,village=kha-ly-thuong '
+        "indicator,gateway=gw1,indicator=a\\ b\\,c\\=d,village=kha-ly-thuong "
         'value=1.5,source="say \\"hi\\" \\\\ o\nk" 1'
     )
 
@@ -53,8 +76,14 @@ def test_escaping_of_tags_fields_and_strings():
         (Point("uplink", {**SITE}, {"up": 1, "observed_s": 1.0}, 1), "required tag 'link' is missing"),
         (Point("uplink", {"village": "v", "link": "x"}, {"up": 1, "observed_s": 1.0}, 1), "'gateway'"),
         (Point("wifi", {**SITE, "ap": "a"}, {"up_s": 5.0}, 1), "without observed_s"),
-        (Point("wifi", {**SITE, "ap": "a"}, {"up_s": 11.0, "observed_s": 10.0}, 1), "wifi.up_s: 11.0 outside"),
-        (Point("uplink", {**SITE, "link": "f"}, {"up": 0.5, "observed_s": 1.0}, 1), "uplink.up: expected an int"),
+        (
+            Point("wifi", {**SITE, "ap": "a"}, {"up_s": 11.0, "observed_s": 10.0}, 1),
+            "wifi.up_s: 11.0 outside",
+        ),
+        (
+            Point("uplink", {**SITE, "link": "f"}, {"up": 0.5, "observed_s": 1.0}, 1),
+            "uplink.up: expected an int",
+        ),
         (Point("uplink", {**SITE, "link": "f"}, {"up": "yes", "observed_s": 1.0}, 1), "expected int"),
         (Point("uplink", {**SITE, "link": "f"}, {"rtt_ms": math.nan, "observed_s": 1.0}, 1), "not a finite"),
         (Point("modem", {**SITE, "link": "4g", "modem": "m"}, {"operator": 5}, 1), "expected a string"),
@@ -73,22 +102,39 @@ def test_unencodable_points_are_rejected_with_a_clear_error(point, message):
 
 
 def test_site_tags_leave_out_what_is_not_configured():
-    assert site_tags("v", "g", province="bac-giang") == {"village": "v", "gateway": "g", "province": "bac-giang"}
+    assert site_tags("v", "g", province="bac-giang") == {
+        "village": "v",
+        "gateway": "g",
+        "province": "bac-giang",
+    }
 
 
 # -- round trips through the real InfluxDB ---------------------------------------------------------------------
 
 # Everything InfluxDB can store in a tag: no empty value, no line break, no backslash (see contract.py).
 tag_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\\\n\r\x00"), min_size=1, max_size=40
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\\\n\r\x00"),
+    min_size=1,
+    max_size=40,
 ).filter(lambda s: s.strip() == s or s.strip())
-string_field = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80)
-AWKWARD = ["Khả Lý Thượng", 'a "quoted" value', "comma, and = sign", "back\\slash\\", "new\nline", " lead", "tail "]
+string_field = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80
+)
+AWKWARD = [
+    "Khả Lý Thượng",
+    'a "quoted" value',
+    "comma, and = sign",
+    "back\\slash\\",
+    "new\nline",
+    " lead",
+    "tail ",
+]
 
 
 def _read_back(client: InfluxClient, gateway: str) -> list[dict]:
-    result = client.select(f"SELECT * FROM {quote_ident('indicator')} WHERE \"gateway\" = $gw GROUP BY *",
-                           params={"gw": gateway})
+    result = client.select(
+        f'SELECT * FROM {quote_ident("indicator")} WHERE "gateway" = $gw GROUP BY *', params={"gw": gateway}
+    )
     return [{"tags": s.tags, **row} for s in result.series for row in s.rows()]
 
 
@@ -96,8 +142,12 @@ def _read_back(client: InfluxClient, gateway: str) -> list[dict]:
 @given(tag=tag_text, text=string_field | st.sampled_from(AWKWARD))
 def test_any_tag_and_string_round_trips_through_influxdb(influx: InfluxClient, tag: str, text: str):
     gateway = uuid.uuid4().hex
-    point = Point("indicator", {"village": tag, "gateway": gateway, "indicator": tag},
-                  {"value": 27.5, "unit": "%", "source": text}, 1_700_000_000_000)
+    point = Point(
+        "indicator",
+        {"village": tag, "gateway": gateway, "indicator": tag},
+        {"value": 27.5, "unit": "%", "source": text},
+        1_700_000_000_000,
+    )
     influx.write(encode_line(point))
     rows = _read_back(influx, gateway)
     assert len(rows) == 1
@@ -111,8 +161,12 @@ def test_any_tag_and_string_round_trips_through_influxdb(influx: InfluxClient, t
 def test_vietnamese_and_awkward_values_round_trip_in_one_batch(influx: InfluxClient):
     gateway = uuid.uuid4().hex
     points = [
-        Point("indicator", {"village": "Khả Lý Thượng", "gateway": gateway, "indicator": f"i{i}"},
-              {"value": float(i), "source": text}, 1_700_000_000_000 + i)
+        Point(
+            "indicator",
+            {"village": "Khả Lý Thượng", "gateway": gateway, "indicator": f"i{i}"},
+            {"value": float(i), "source": text},
+            1_700_000_000_000 + i,
+        )
         for i, text in enumerate(AWKWARD)
     ]
     influx.write(encode_lines(points))

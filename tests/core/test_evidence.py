@@ -33,19 +33,50 @@ SITE = site_tags("kha-ly-thuong", "gw-kly", province="bac-giang")
 T0 = 1_764_000_000_000
 
 POINTS = [
-    Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0, "rtt_ms": 0.1,
-                                                 "loss_pct": 0.0, "targets_ok": 3, "targets_total": 3}, T0),
-    Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {
-        "on": 1, "online": 1, "observed_s": 10.0, "power_w": 12.0, "voltage_v": 229.123456789012,
-        "fault": 'say "hi", a\\b c=d', "energy_kwh": 1e-7}, T0 + 1),
-    Point("modem", {**SITE, "link": "lte", "modem": "m1"}, {"operator": "Viettel Telecom", "rsrp_dbm": -100.5,
-                                                            "registered": 1}, T0 + 2),
+    Point(
+        "uplink",
+        {**SITE, "link": "fiber"},
+        {
+            "up": 1,
+            "up_s": 60.0,
+            "observed_s": 60.0,
+            "rtt_ms": 0.1,
+            "loss_pct": 0.0,
+            "targets_ok": 3,
+            "targets_total": 3,
+        },
+        T0,
+    ),
+    Point(
+        "streetlight",
+        {**SITE, "light": "L 1,=x", "zone": "thôn"},
+        {
+            "on": 1,
+            "online": 1,
+            "observed_s": 10.0,
+            "power_w": 12.0,
+            "voltage_v": 229.123456789012,
+            "fault": 'say "hi", a\\b c=d',
+            "energy_kwh": 1e-7,
+        },
+        T0 + 1,
+    ),
+    Point(
+        "modem",
+        {**SITE, "link": "lte", "modem": "m1"},
+        {"operator": "Viettel Telecom", "rsrp_dbm": -100.5, "registered": 1},
+        T0 + 2,
+    ),
     Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 3),
     Point("gateway", SITE, {"version": "0.1.0 (Khả Lý)", "lag_s": 12345678.25}, T0 + 4),
     # no backslash: the field set is split at its commas, so strings with commas and names sorted apart from
     # their "=" ("rx1" before "rx" as text, after it as a name)
-    Point("probe", {**SITE, "ap": "ap1"}, {"ssid": "Thôn Minh, free=1", "rx1": 2.5, "rx": 1, "rx_2": 3,
-                                         "note": ",", "empty": ""}, T0 + 5),
+    Point(
+        "probe",
+        {**SITE, "ap": "ap1"},
+        {"ssid": "Thôn Minh, free=1", "rx1": 2.5, "rx": 1, "rx_2": 3, "note": ",", "empty": ""},
+        T0 + 5,
+    ),
     Point("probe", {**SITE, "ap": "ap2"}, {"rx1": 2.5, "rx": 1, "rx_2": 3, "tx": "a b=c"}, T0 + 6),
 ]
 
@@ -95,35 +126,105 @@ def test_a_manifest_signed_and_written_reads_back_and_verifies(influx: InfluxCli
     points = [digest_line(encode_line(p)) for p in POINTS]
     first = Manifest.build(SITE, 3, 41, "", points[:2], fp).signed(key)
     second = Manifest.build(SITE, 3, 42, first.id, points[2:], fp).signed(key)
-    influx.write("\n".join(encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms))
-                           for m in (first, second)))
-    back = [Manifest.from_influx(s.tags, row, row.pop("time"))
-            for s in influx.select(f'SELECT * FROM "{MANIFEST_MEASUREMENT}" GROUP BY *').series
-            for row in s.rows()]
+    influx.write(
+        "\n".join(
+            encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms)) for m in (first, second)
+        )
+    )
+    back = [
+        Manifest.from_influx(s.tags, row, row.pop("time"))
+        for s in influx.select(f'SELECT * FROM "{MANIFEST_MEASUREMENT}" GROUP BY *').series
+        for row in s.rows()
+    ]
     back.sort(key=lambda m: m.n)
     assert back == [first, second]
     assert all(m.signature_ok(key.public_key()) for m in back)
     assert back[1].prev == back[0].id
-    assert back[0].count == 2 and (back[0].first_ms, back[0].last_ms, back[0].time_ms) == (T0, T0 + 1, T0 + 41)
+    assert back[0].count == 2 and (back[0].first_ms, back[0].last_ms, back[0].time_ms) == (
+        T0,
+        T0 + 1,
+        T0 + 41,
+    )
     assert not back[0].signature_ok(GatewayKey.generate().public_key())
 
 
 def test_a_changed_manifest_field_breaks_its_signature() -> None:
     key = GatewayKey.generate()
     manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], "k").signed(key)
-    for changed in ({"time_ms": T0 + 60_000}, {"n": 2}, {"prev": "00"}, {"first_ms": 0}, {"last_ms": T0 + 9},
-                    {"signed_ms": manifest.signed_ms + 1},
-                    {"digests": manifest.digests[:-1] + b"\0"}, {"tags": {**manifest.tags, "village": "x"}}):
+    for changed in (
+        {"time_ms": T0 + 60_000},
+        {"n": 2},
+        {"prev": "00"},
+        {"first_ms": 0},
+        {"last_ms": T0 + 9},
+        {"signed_ms": manifest.signed_ms + 1},
+        {"digests": manifest.digests[:-1] + b"\0"},
+        {"tags": {**manifest.tags, "village": "x"}},
+    ):
         forged = Manifest(**{**{f: getattr(manifest, f) for f in manifest.__dataclass_fields__}, **changed})
         assert not forged.signature_ok(key.public_key()), changed
 
 
-@pytest.mark.parametrize(("fields", "error"), [
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": ""}, "without field 'digests'"),
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": "!!"}, "not base64"),
-    ({"epoch": 0, "seq": 1.5, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": ""}, "not an integer"),
-    ({"epoch": 0, "seq": 1, "prev": "", "first_ms": 0, "last_ms": 0, "signed_ms": 0, "key": "k", "sig": "", "digests": "AAAA"}, "multiple of"),
-])
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {
+                "epoch": 0,
+                "seq": 1,
+                "prev": "",
+                "first_ms": 0,
+                "last_ms": 0,
+                "signed_ms": 0,
+                "key": "k",
+                "sig": "",
+            },
+            "without field 'digests'",
+        ),
+        (
+            {
+                "epoch": 0,
+                "seq": 1,
+                "prev": "",
+                "first_ms": 0,
+                "last_ms": 0,
+                "signed_ms": 0,
+                "key": "k",
+                "sig": "",
+                "digests": "!!",
+            },
+            "not base64",
+        ),
+        (
+            {
+                "epoch": 0,
+                "seq": 1.5,
+                "prev": "",
+                "first_ms": 0,
+                "last_ms": 0,
+                "signed_ms": 0,
+                "key": "k",
+                "sig": "",
+                "digests": "",
+            },
+            "not an integer",
+        ),
+        (
+            {
+                "epoch": 0,
+                "seq": 1,
+                "prev": "",
+                "first_ms": 0,
+                "last_ms": 0,
+                "signed_ms": 0,
+                "key": "k",
+                "sig": "",
+                "digests": "AAAA",
+            },
+            "multiple of",
+        ),
+    ],
+)
 def test_a_malformed_manifest_is_named(fields: dict[str, object], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         Manifest.from_influx(SITE, fields, T0)
@@ -153,8 +254,9 @@ def test_a_public_key_is_read_from_base64_or_pem_and_anything_else_is_named(tmp_
     path.write_text(key.pem())
     path.chmod(0o600)
     # the key file is the standard PKCS#8 one: OpenSSL itself derives the public key that the service takes
-    pem = subprocess.run(["openssl", "pkey", "-in", str(path), "-pubout"], capture_output=True, text=True,
-                         check=True).stdout
+    pem = subprocess.run(
+        ["openssl", "pkey", "-in", str(path), "-pubout"], capture_output=True, text=True, check=True
+    ).stdout
     assert fingerprint(parse_public_key(key.public_text)) == key.fingerprint
     assert fingerprint(parse_public_key(pem)) == key.fingerprint
     with pytest.raises(ValueError, match="32 bytes"):
@@ -170,7 +272,9 @@ def test_a_key_openssl_made_signs_what_the_service_verifies(tmp_path) -> None:
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(path)], check=True)
     path.chmod(0o600)
     key, created = load_or_create_key(path)
-    manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], key.fingerprint).signed(key)
+    manifest = Manifest.build(SITE, 0, 1, "", [digest_line(encode_line(POINTS[0]))], key.fingerprint).signed(
+        key
+    )
     assert not created and manifest.signature_ok(key.public_key())
 
 
@@ -183,10 +287,20 @@ def test_manifests_of_a_point_rewritten_all_day_never_overwrite_each_other(influ
     for epoch, numbers in ((0, range(0, 40)), (1, range(30, 40))):  # the new epoch numbers again from 30
         for n in numbers:
             point = Point("wifi_daily", {**SITE, "ap": "nvh"}, {"unique_users": n, "sessions": n}, midnight)
-            written.append(Manifest.build(SITE, epoch, n, "", [digest_line(encode_line(point))], key.fingerprint,
-                                          signed_ms=midnight + n * 60_000).signed(key))
-    influx.write("\n".join(encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms))
-                           for m in written))
+            written.append(
+                Manifest.build(
+                    SITE,
+                    epoch,
+                    n,
+                    "",
+                    [digest_line(encode_line(point))],
+                    key.fingerprint,
+                    signed_ms=midnight + n * 60_000,
+                ).signed(key)
+            )
+    influx.write(
+        "\n".join(encode_line(Point(MANIFEST_MEASUREMENT, m.tags, m.fields(), m.time_ms)) for m in written)
+    )
     back = influx.select(f'SELECT count("seq") FROM "{MANIFEST_MEASUREMENT}"').series[0].values[0][1]
     assert back == len(written) == 50
     assert all(m.time_ms // 3_600_000 == midnight // 3_600_000 for m in written)

@@ -64,11 +64,15 @@ def imported_modules(tree: ast.Module) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                bound[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                bound[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
     return bound
 
 
-def private_uses(path: Path, tree: ast.Module, ours: set[str], inherited: set[str] | frozenset[str] = frozenset()) -> Iterator[str]:
+def private_uses(
+    path: Path, tree: ast.Module, ours: set[str], inherited: set[str] | frozenset[str] = frozenset()
+) -> Iterator[str]:
     """The private names of other packages ``tree`` uses. ``ours``: the underscored names this module defines;
     ``inherited``: those all our modules define (what ``self._x`` may reach through our own base classes)."""
     where = path.relative_to(ROOT)
@@ -122,9 +126,23 @@ def test_no_function_over_complexity_15():
     # ruff's mccabe check (C901), with max-complexity from pyproject's [tool.ruff.lint.mccabe]
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(
-        [str(ruff), "check", "--select", "C901", "--output-format", "concise", "--no-cache",
-         "--config", f"lint.mccabe.max-complexity = {MAX_COMPLEXITY}", *PACKAGES],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            str(ruff),
+            "check",
+            "--select",
+            "C901",
+            "--output-format",
+            "concise",
+            "--no-cache",
+            "--config",
+            f"lint.mccabe.max-complexity = {MAX_COMPLEXITY}",
+            *PACKAGES,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode in (0, 1), result.stderr
     found = [line for line in result.stdout.splitlines() if ": C901 " in line]
     assert not found, f"functions over complexity {MAX_COMPLEXITY}:\n" + "\n".join(found)
@@ -136,7 +154,9 @@ def test_the_scan_finds_private_names_of_other_packages():
         "import os\nimport paho.mqtt._private\nfrom paho.mqtt.client import Client, _socketpair_compat\n"
         "from aiomqtt._client import x\nimport aiomqtt as am\n\n"
         "def f(client, row):\n    os._exit(0)\n    am._helper()\n    client._sock.recv(1)\n    row._asdict()\n"
-        "    client._ours()\n\nclass C(am.Client):\n    def g(self):\n        self._inherited()\n        self._lib_state()\n")
+        "    client._ours()\n\nclass C(am.Client):\n    def g(self):\n"
+        "        self._inherited()\n        self._lib_state()\n"
+    )
     found = list(private_uses(module, tree, {"_ours"}, {"_ours", "_inherited"}))
     assert found == [
         "edge/_house_probe.py:2: imports the private module paho.mqtt._private",
@@ -172,7 +192,9 @@ def tools_imports(path: Path, tree: ast.Module) -> Iterator[str]:
 def test_no_runtime_module_imports_the_tools_at_import_time():
     paths = sorted(p for package in RUNTIME for p in (ROOT / package).rglob("*.py"))
     violations = [v for path in paths for v in tools_imports(path, parse(path))]
-    assert not violations, f"the runtime imports {TOOLS} only inside the commands that need it:\n" + "\n".join(violations)
+    assert not violations, (
+        f"the runtime imports {TOOLS} only inside the commands that need it:\n" + "\n".join(violations)
+    )
 
 
 def test_importing_every_runtime_module_loads_none_of_the_tools():
@@ -182,8 +204,11 @@ def test_importing_every_runtime_module_loads_none_of_the_tools():
         "    package = importlib.import_module(name)\n"
         "    for info in pkgutil.walk_packages(package.__path__, name + '.'):\n"
         "        importlib.import_module(info.name)\n"
-        f"print(sorted(m for m in sys.modules if m == {TOOLS!r} or m.startswith({TOOLS + '.'!r})))\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        f"print(sorted(m for m in sys.modules if m == {TOOLS!r} or m.startswith({TOOLS + '.'!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]", f"importing the runtime loaded {done.stdout.strip()}"
 
@@ -191,7 +216,8 @@ def test_importing_every_runtime_module_loads_none_of_the_tools():
 def test_the_import_scan_sees_module_level_imports_only():
     tree = ast.parse(
         "import os\nif os.name:\n    from lab.demo import demo\ntry:\n    import lab.simulate\nexcept ImportError:\n"
-        "    pass\n\nclass C:\n    from lab import x\n\ndef f():\n    import lab.localservices\n")
+        "    pass\n\nclass C:\n    from lab import x\n\ndef f():\n    import lab.localservices\n"
+    )
     found = list(tools_imports(ROOT / "edge" / "_house_probe.py", tree))
     assert sorted(found) == [
         "edge/_house_probe.py:10: imports lab when it is imported",

@@ -39,7 +39,9 @@ def test_unreachable_is_a_connection_error():
         client.write("m x=1i 1")
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected"), [(503, "7", 7.0), (429, None, None), (500, "x", None)])
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"), [(503, "7", 7.0), (429, None, None), (500, "x", None)]
+)
 def test_overload_and_server_errors_are_retryable_with_retry_after(status, retry_after, expected):
     seen = {}
 
@@ -60,4 +62,6 @@ def test_overload_and_server_errors_are_retryable_with_retry_after(status, retry
 def test_bound_parameters_and_literal_quoting(influx: InfluxClient):
     influx.write("m,village=o'brien\\ x,gateway=g x=1i 1")
     assert influx.select("SELECT x FROM m WHERE village = $v", params={"v": "o'brien x"}).rows()[0]["x"] == 1
-    assert influx.select(f"SELECT x FROM m WHERE village = {quote_literal(chr(111) + chr(39) + 'brien x')}").rows()
+    assert influx.select(
+        f"SELECT x FROM m WHERE village = {quote_literal(chr(111) + chr(39) + 'brien x')}"
+    ).rows()

@@ -38,8 +38,12 @@ def test_the_criteria_service_writes_no_colour_codes(tmp_path: Path):
     config = tmp_path / "server.toml"
     config.write_text('[influxdb]\nurl = "http://127.0.0.1:9"\n[auth.read_keys]\nme = "0123456789abcdef0"\n')
     env = {**os.environ, "FORCE_COLOR": "1", "TERM": "xterm-256color"}
-    proc = subprocess.Popen([sys.executable, "-m", "thonminh.cli", "server", "--config", str(config), "--port",
-                             str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thonminh.cli", "server", "--config", str(config), "--port", str(free_port())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         time.sleep(3)
     finally:

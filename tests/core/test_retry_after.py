@@ -66,8 +66,9 @@ def test_v2_writer_reads_an_http_date_retry_after(busy_server: ThreadingHTTPServ
     """influxdb-client hands the header over raw: a date must not be lost (it was, as a failed float())."""
     in_a_minute = datetime.now(UTC).timestamp() + 60
     _Busy.retry_after = format_datetime(datetime.fromtimestamp(in_a_minute, UTC), usegmt=True)
-    writer = InfluxV2Writer(f"http://127.0.0.1:{busy_server.server_port}", org="o", bucket="b", token="t",
-                            timeout=5)
+    writer = InfluxV2Writer(
+        f"http://127.0.0.1:{busy_server.server_port}", org="o", bucket="b", token="t", timeout=5
+    )
     try:
         with pytest.raises(InfluxServerError) as info:
             writer.write("m x=1i 1")

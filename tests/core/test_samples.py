@@ -40,7 +40,9 @@ def test_each_source_folder_has_readme_and_valid_sample(kind: str, tmp_path: Pat
     assert all(isinstance(cfg, load_source_class(kind).Config) for cfg in instances)
 
 
-@pytest.mark.parametrize("path", sorted(ROOT.glob("**/gateway*.toml")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", sorted(ROOT.glob("**/gateway*.toml")), ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_shipped_gateway_configs_pass_check_config(path: Path):
     if ".venv" in path.parts:
         pytest.skip("not ours")

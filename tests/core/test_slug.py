@@ -28,7 +28,7 @@ def test_not_slugs(value: str):
 
 
 def _error(model: type, **data: object) -> str:
-    with pytest.raises(Exception) as info:  # noqa: B017 - pydantic's ValidationError, formatted below
+    with pytest.raises(Exception) as info:
         model(**data)
     return format_validation_error(info.value, "gateway.toml")  # type: ignore[arg-type]
 
@@ -53,5 +53,8 @@ def test_a_trailing_newline_is_not_a_slug_in_the_config():
 
 def test_the_site_config_tags_are_the_contracts_site_tags():
     site = SiteConfig(village="v", gateway="g", province="bac-giang", latitude=21.0, longitude=106.0)
-    assert site.tags() == site_tags("v", "g", province="bac-giang") == {
-        "village": "v", "gateway": "g", "province": "bac-giang"}
+    assert (
+        site.tags()
+        == site_tags("v", "g", province="bac-giang")
+        == {"village": "v", "gateway": "g", "province": "bac-giang"}
+    )

@@ -56,44 +56,79 @@ def _local_minute(t: int) -> int:
 
 
 def _uplink(site: Mapping[str, str], link: str, t: int, up: bool) -> Point:
-    fields: dict[str, Any] = {"up": int(up), "up_s": 60.0 if up else 0.0, "observed_s": 60.0,
-                              "loss_pct": 0.0 if up else 100.0, "targets_ok": 3 if up else 0, "targets_total": 3,
-                              "active": int(link == "fiber")}
+    fields: dict[str, Any] = {
+        "up": int(up),
+        "up_s": 60.0 if up else 0.0,
+        "observed_s": 60.0,
+        "loss_pct": 0.0 if up else 100.0,
+        "targets_ok": 3 if up else 0,
+        "targets_total": 3,
+        "active": int(link == "fiber"),
+    }
     return Point("uplink", {**site, "link": link}, fields, t)
 
 
 def _wifi(site: Mapping[str, str], ap: str, t: int, up: bool, open_s: float | None = None) -> Point:
-    fields: dict[str, Any] = {"ap_up": int(up), "up_s": 60.0 if up else 0.0, "observed_s": 60.0, "clients": 2,
-                              "rx_bytes": 1000, "tx_bytes": 4000}
+    fields: dict[str, Any] = {
+        "ap_up": int(up),
+        "up_s": 60.0 if up else 0.0,
+        "observed_s": 60.0,
+        "clients": 2,
+        "rx_bytes": 1000,
+        "tx_bytes": 4000,
+    }
     if open_s is not None:
         fields |= {"open_s": open_s, "up_open_s": open_s if up else 0.0}
     return Point("wifi", {**site, "ap": ap}, fields, t)
 
 
 def _modem(site: Mapping[str, str], t: int, registered: bool, rsrp: float | None) -> Point:
-    fields: dict[str, Any] = {"registered": int(registered), "reg_state": "home" if registered else "searching",
-                              "sim": "ready"}
+    fields: dict[str, Any] = {
+        "registered": int(registered),
+        "reg_state": "home" if registered else "searching",
+        "sim": "ready",
+    }
     if rsrp is not None:
         fields["rsrp_dbm"] = rsrp
     return Point("modem", {**site, "link": "4g", "modem": "ec25"}, fields, t)
 
 
-def _light(site: Mapping[str, str], light: str, t: int, *, night_schedule: bool = True, failed: bool = False) -> Point:
+def _light(
+    site: Mapping[str, str], light: str, t: int, *, night_schedule: bool = True, failed: bool = False
+) -> Point:
     minute = _local_minute(t - 10 * M)
     want = 600.0 if night_schedule and (minute < 360 or minute >= 1080) else 0.0
     lit = 0.0 if failed or t == TO else want
-    return Point("streetlight", {**site, "light": light, "zone": "main"},
-                 {"on": int(lit > 0), "online": 1, "expected_on": int(want > 0), "observed_s": 600.0,
-                  "expected_on_s": want, "lit_when_expected_s": lit, "ok_s": 600.0 - (want - lit), "fault": ""}, t)
+    return Point(
+        "streetlight",
+        {**site, "light": light, "zone": "main"},
+        {
+            "on": int(lit > 0),
+            "online": 1,
+            "expected_on": int(want > 0),
+            "observed_s": 600.0,
+            "expected_on_s": want,
+            "lit_when_expected_s": lit,
+            "ok_s": 600.0 - (want - lit),
+            "fault": "",
+        },
+        t,
+    )
 
 
 def _daily(site: Mapping[str, str], ap: str, day: int, users: int) -> Point:
-    return Point("wifi_daily", {**site, "ap": ap}, {"unique_users": users, "sessions": users + 3}, D0 + day * DAY)
+    return Point(
+        "wifi_daily", {**site, "ap": ap}, {"unique_users": users, "sessions": users + 3}, D0 + day * DAY
+    )
 
 
 def _indicator(site: Mapping[str, str], t: int, value: float) -> Point:
-    return Point("indicator", {**site, "indicator": "eid_adoption_pct"},
-                 {"value": value, "unit": "%", "source": "officer"}, t)
+    return Point(
+        "indicator",
+        {**site, "indicator": "eid_adoption_pct"},
+        {"value": value, "unit": "%", "source": "officer"},
+        t,
+    )
 
 
 def village_a() -> Iterator[Point]:
@@ -171,11 +206,23 @@ class Expected:
     coverage: float
 
 
-def _chosen(points: Iterable[Point], desc: FigureDescription, params: Mapping[str, Any], village: str,
-            start: int, end: int) -> list[Point]:
+def _chosen(
+    points: Iterable[Point],
+    desc: FigureDescription,
+    params: Mapping[str, Any],
+    village: str,
+    start: int,
+    end: int,
+) -> list[Point]:
     wanted = desc.tag_filters(params)
-    return [p for p in points if p.measurement == desc.measurement.name and p.tags["village"] == village
-            and start <= p.time_ms < end and all(p.tags.get(k) == v for k, v in wanted.items())]
+    return [
+        p
+        for p in points
+        if p.measurement == desc.measurement.name
+        and p.tags["village"] == village
+        and start <= p.time_ms < end
+        and all(p.tags.get(k) == v for k, v in wanted.items())
+    ]
 
 
 def _total(points: Iterable[Point], func: str, field: str, at_least: float | None = None) -> float:
@@ -216,15 +263,23 @@ def _local_day(ms: int) -> int:
     return (ms + _OFFSET) // DAY
 
 
-def expected(points: list[Point], desc: FigureDescription, params: Mapping[str, Any], village: str,
-             start: int = FROM, end: int = TO) -> Expected:
+def expected(
+    points: list[Point],
+    desc: FigureDescription,
+    params: Mapping[str, Any],
+    village: str,
+    start: int = FROM,
+    end: int = TO,
+) -> Expected:
     """The figure and its coverage for one village over ``[start, end)``, from the points themselves."""
     if desc.kind is Kind.DAILY_MEAN:
         first_midnight = _local_day(start) * DAY - _OFFSET
         chosen = _chosen(points, desc, params, village, first_midnight, end)
         per_day: dict[int, float] = {}
         for p in chosen:
-            per_day[_local_day(p.time_ms)] = per_day.get(_local_day(p.time_ms), 0.0) + float(p.fields["unique_users"])  # type: ignore[arg-type]
+            per_day[_local_day(p.time_ms)] = per_day.get(_local_day(p.time_ms), 0.0) + float(
+                p.fields["unique_users"]
+            )  # type: ignore[arg-type]
         touched = _local_day(end - 1) - _local_day(start) + 1
         return Expected(fmean(per_day.values()) if per_day else None, min(1.0, len(per_day) / touched))
     chosen = _chosen(points, desc, params, village, start, end)

@@ -22,14 +22,25 @@ def fires(rule: AlertRule, value: float) -> bool:
 def evaluate(client: InfluxClient, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
     """Run the rule's query over its look-back as Grafana's scheduler does (backend interpolation only), then
     its reduce and threshold; the series that fire, by their sorted tag values."""
-    q = interpolate(rule.query, variables={}, from_ms=now_ms - rule.lookback_s * 1000, to_ms=now_ms,
-                    interval_ms=60_000, frontend=False)
+    q = interpolate(
+        rule.query,
+        variables={},
+        from_ms=now_ms - rule.lookback_s * 1000,
+        to_ms=now_ms,
+        interval_ms=60_000,
+        frontend=False,
+    )
     firing = set()
     for s in client.select(q).series:
         values = [row[1] for row in s.values if row[1] is not None]
         if not values:
             continue
-        reduced = {"last": values[-1], "max": max(values), "min": min(values), "mean": sum(values) / len(values)}[rule.reducer]
+        reduced = {
+            "last": values[-1],
+            "max": max(values),
+            "min": min(values),
+            "mean": sum(values) / len(values),
+        }[rule.reducer]
         if fires(rule, reduced):
             firing.add(tuple(sorted(s.tags.values())))
     return firing

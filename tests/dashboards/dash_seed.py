@@ -39,7 +39,9 @@ class Village:
 
     @property
     def tags(self) -> dict[str, str]:
-        return site_tags(self.village, self.gateway, commune=self.commune, district=self.district, province="bac-giang")
+        return site_tags(
+            self.village, self.gateway, commune=self.commune, district=self.district, province="bac-giang"
+        )
 
 
 def _p(m: str | Measurement, tags: Mapping[str, str], fields: Mapping[str, object], t: int) -> Point:
@@ -62,31 +64,63 @@ def village_points(v: Village, now_ms: int) -> Iterator[Point]:
         for link in ("fiber", "4g"):
             up = fiber_ok if link == "fiber" else not outage[0] < t <= outage[1]
             fields: dict[str, object] = {
-                "up": int(up), "up_s": OBS if up else 0.0, "observed_s": OBS,
-                "loss_pct": 0.0 if up else 100.0, "targets_ok": 3 if up else 0, "targets_total": 3,
+                "up": int(up),
+                "up_s": OBS if up else 0.0,
+                "observed_s": OBS,
+                "loss_pct": 0.0 if up else 100.0,
+                "targets_ok": 3 if up else 0,
+                "targets_total": 3,
                 "active": int((link == "fiber") == fiber_ok),
             }
             if up:
                 fields["rtt_ms"] = 8.5 if link == "fiber" else 42.0
             yield _p("uplink", {**base, "link": link}, fields, t)
-        yield _p("modem", {**base, "link": "4g", "modem": "ec25"}, {
-            "registered": 1, "reg_state": "home", "operator": "Viettel", "access_tech": "LTE",
-            "rssi_dbm": -71.0, "rsrp_dbm": -95.0, "rsrq_db": -9.0, "sinr_db": 12.5, "sim": "ready",
-        }, t)
+        yield _p(
+            "modem",
+            {**base, "link": "4g", "modem": "ec25"},
+            {
+                "registered": 1,
+                "reg_state": "home",
+                "operator": "Viettel",
+                "access_tech": "LTE",
+                "rssi_dbm": -71.0,
+                "rsrp_dbm": -95.0,
+                "rsrq_db": -9.0,
+                "sinr_db": 12.5,
+                "sim": "ready",
+            },
+            t,
+        )
         clients = 6 if 7 <= local_hour < 22 else 1
-        yield _p("wifi", {**base, "ap": "cultural-house"}, {
-            "ap_up": 1, "up_s": OBS, "observed_s": OBS, "clients": clients,
-            "rx_bytes": clients * 2_000_000, "tx_bytes": clients * 9_000_000,
-        }, t)
+        yield _p(
+            "wifi",
+            {**base, "ap": "cultural-house"},
+            {
+                "ap_up": 1,
+                "up_s": OBS,
+                "observed_s": OBS,
+                "clients": clients,
+                "rx_bytes": clients * 2_000_000,
+                "tx_bytes": clients * 9_000_000,
+            },
+            t,
+        )
         for name, zone in LIGHTS:
             broken = v.troubled and name == "l2" and t > fault_from
             lit = night and not broken
             energy[name] += 0.009 if lit else 0.0
             fields = {
-                "on": int(lit), "online": 1, "expected_on": int(night), "observed_s": OBS,
-                "expected_on_s": OBS if night else 0.0, "lit_when_expected_s": OBS if lit else 0.0,
-                "ok_s": 0.0 if broken else OBS, "power_w": 36.0 if lit else 0.4, "voltage_v": 229.0,
-                "current_a": 0.16 if lit else 0.0, "energy_kwh": round(energy[name], 3),
+                "on": int(lit),
+                "online": 1,
+                "expected_on": int(night),
+                "observed_s": OBS,
+                "expected_on_s": OBS if night else 0.0,
+                "lit_when_expected_s": OBS if lit else 0.0,
+                "ok_s": 0.0 if broken else OBS,
+                "power_w": 36.0 if lit else 0.4,
+                "voltage_v": 229.0,
+                "current_a": 0.16 if lit else 0.0,
+                "energy_kwh": round(energy[name], 3),
                 "fault": "lamp_failure" if broken else "",
             }
             if v.light_coordinates:
@@ -94,8 +128,12 @@ def village_points(v: Village, now_ms: int) -> Iterator[Point]:
                 fields["longitude"] = 106.57 + int(name[1]) * 0.0004
             yield _p("streetlight", {**base, "light": name, "zone": zone}, fields, t)
         t += STEP_MS
-    yield _p("indicator", {**base, "indicator": "eid_adoption_pct"},
-             {"value": 18.0 if v.troubled else 31.5, "unit": "%", "source": "officer-hoa"}, start + 86_400_000)
+    yield _p(
+        "indicator",
+        {**base, "indicator": "eid_adoption_pct"},
+        {"value": 18.0 if v.troubled else 31.5, "unit": "%", "source": "officer-hoa"},
+        start + 86_400_000,
+    )
     yield from _events(v, now_ms, outage, fiber_down_from)
     yield from _wifi_daily(v, now_ms)
     yield from _gateway(v, now_ms)
@@ -103,19 +141,37 @@ def village_points(v: Village, now_ms: int) -> Iterator[Point]:
 
 def _events(v: Village, now_ms: int, outage: tuple[int, int], fiber_down_from: int) -> Iterator[Point]:
     link4g = {**v.tags, "link": "4g"}
-    yield _p("uplink_event", link4g, {"state": "down", "reason": "targets unreachable", "previous_state_s": 400000.0}, outage[0])
-    yield _p("uplink_event", link4g, {"state": "up", "reason": "targets answered", "previous_state_s": 600.0}, outage[1])
+    yield _p(
+        "uplink_event",
+        link4g,
+        {"state": "down", "reason": "targets unreachable", "previous_state_s": 400000.0},
+        outage[0],
+    )
+    yield _p(
+        "uplink_event",
+        link4g,
+        {"state": "up", "reason": "targets answered", "previous_state_s": 600.0},
+        outage[1],
+    )
     if v.troubled:
-        yield _p("uplink_event", {**v.tags, "link": "fiber"},
-                 {"state": "down", "reason": "targets unreachable", "previous_state_s": 600000.0}, fiber_down_from)
+        yield _p(
+            "uplink_event",
+            {**v.tags, "link": "fiber"},
+            {"state": "down", "reason": "targets unreachable", "previous_state_s": 600000.0},
+            fiber_down_from,
+        )
 
 
 def _wifi_daily(v: Village, now_ms: int) -> Iterator[Point]:
     today = datetime.fromtimestamp(now_ms / 1000, TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     for back in range(DAYS):
         day = today - timedelta(days=back)
-        yield _p("wifi_daily", {**v.tags, "ap": "cultural-house"}, {"unique_users": 40 + back, "sessions": 95 + back},
-                 int(day.timestamp() * 1000))
+        yield _p(
+            "wifi_daily",
+            {**v.tags, "ap": "cultural-house"},
+            {"unique_users": 40 + back, "sessions": 95 + back},
+            int(day.timestamp() * 1000),
+        )
 
 
 def _gateway(v: Village, now_ms: int) -> Iterator[Point]:
@@ -125,11 +181,23 @@ def _gateway(v: Village, now_ms: int) -> Iterator[Point]:
         step = 60_000 if now_ms - t <= 3_600_000 else STEP_MS
         if t < silent_from:
             lag = 7200.0 if v.troubled and now_ms - t < 30 * 60_000 else 2.0
-            yield _p("gateway", v.tags, {
-                "uptime_s": float((t - now_ms) / 1000 + DAYS * 86400), "buffer_points": 12, "buffer_bytes": 4096,
-                "forwarded_total": (t // 1000) % 1_000_000, "dropped_total": 0, "rejected_total": 1,
-                "lag_s": lag, "clock_synced": 1, "cpu_temp_c": 48.5, "version": "0.1.0",
-            }, t)
+            yield _p(
+                "gateway",
+                v.tags,
+                {
+                    "uptime_s": float((t - now_ms) / 1000 + DAYS * 86400),
+                    "buffer_points": 12,
+                    "buffer_bytes": 4096,
+                    "forwarded_total": (t // 1000) % 1_000_000,
+                    "dropped_total": 0,
+                    "rejected_total": 1,
+                    "lag_s": lag,
+                    "clock_synced": 1,
+                    "cpu_temp_c": 48.5,
+                    "version": "0.1.0",
+                },
+                t,
+            )
         t += step
 
 
@@ -140,8 +208,12 @@ def _verification(v: Village, now_ms: int) -> Iterator[Point]:
     t = now_ms - now_ms % hour - DAYS * 86_400_000
     while t < now_ms:
         points = 24
-        yield _p(UPLINK.name, v.tags, {"points": points, "verified_points": points - int(v.troubled),
-                                       "faults": int(v.troubled)}, t)
+        yield _p(
+            UPLINK.name,
+            v.tags,
+            {"points": points, "verified_points": points - int(v.troubled), "faults": int(v.troubled)},
+            t,
+        )
         t += hour
 
 
@@ -163,8 +235,10 @@ class Seeded:
 def seed(client: InfluxClient, villages: tuple[Village, ...], now_ms: int) -> None:
     batch: list[str] = []
     ensure_retention_policy(client, client.database or "")
-    client.write([DisplayCopy.line(p) for v in villages for p in _verification(v, now_ms)],
-                 retention_policy=VERIFICATION_RP)
+    client.write(
+        [DisplayCopy.line(p) for v in villages for p in _verification(v, now_ms)],
+        retention_policy=VERIFICATION_RP,
+    )
     for v in villages:
         for point in village_points(v, now_ms):
             batch.append(encode_line(point))

@@ -55,15 +55,26 @@ class FakeGrafana:
             uid = body.get("uid") or f"f{len(self.folders)}"
             if uid in self.folders:
                 return 409, {"message": "a folder with the same uid already exists"}
-            self.folders[uid] = {"uid": uid, "title": body["title"], "id": len(self.folders) + 1, "version": 1}
+            self.folders[uid] = {
+                "uid": uid,
+                "title": body["title"],
+                "id": len(self.folders) + 1,
+                "version": 1,
+            }
             return 200, self.folders[uid]
         if g := m(r"/api/datasources/uid/([\w-]+)", path):
             return self._one(method, self.datasources, g.group(1), body, "data source")
         if path == "/api/datasources" and method == "POST":
-            if body["uid"] in self.datasources or any(d["name"] == body["name"] for d in self.datasources.values()):
+            if body["uid"] in self.datasources or any(
+                d["name"] == body["name"] for d in self.datasources.values()
+            ):
                 return 409, {"message": "data source with the same name already exists"}
             self.datasources[body["uid"]] = self._stored_ds(body, len(self.datasources) + 1)
-            return 200, {"datasource": self.datasources[body["uid"]], "id": len(self.datasources), "message": "Datasource added"}
+            return 200, {
+                "datasource": self.datasources[body["uid"]],
+                "id": len(self.datasources),
+                "message": "Datasource added",
+            }
         if g := m(r"/api/dashboards/uid/([\w-]+)", path):
             found = self.dashboards.get(g.group(1))
             return (200, found) if found else (404, {"message": "Dashboard not found"})
@@ -95,7 +106,12 @@ class FakeGrafana:
     @staticmethod
     def _stored_ds(body: dict[str, Any], ds_id: int) -> dict[str, Any]:
         stored = {k: v for k, v in body.items() if k != "secureJsonData"}
-        stored.update(id=ds_id, orgId=1, readOnly=False, secureJsonFields={k: True for k in body.get("secureJsonData", {})})
+        stored.update(
+            id=ds_id,
+            orgId=1,
+            readOnly=False,
+            secureJsonFields={k: True for k in body.get("secureJsonData", {})},
+        )
         return stored
 
     def _save_dashboard(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -109,7 +125,13 @@ class FakeGrafana:
         version = current["dashboard"]["version"] + 1 if current else 1
         board.update(id=current["dashboard"]["id"] if current else len(self.dashboards) + 1, version=version)
         self.dashboards[uid] = {"dashboard": board, "meta": {"folderUid": body["folderUid"], "slug": uid}}
-        return 200, {"status": "success", "uid": uid, "version": version, "id": board["id"], "url": f"/d/{uid}"}
+        return 200, {
+            "status": "success",
+            "uid": uid,
+            "version": version,
+            "id": board["id"],
+            "url": f"/d/{uid}",
+        }
 
     def _rule(self, method: str, uid: str, body: Any) -> tuple[int, Any]:
         if method == "GET":
@@ -121,8 +143,10 @@ class FakeGrafana:
         if body["folderUID"] not in self.folders:
             return 400, {"message": "folder does not exist"}
         self.rules[uid] = dict(body, id=len(self.rules) + 1, provenance="api", updated="2026-01-01T00:00:00Z")
-        self.groups.setdefault((body["folderUID"], body["ruleGroup"]), {
-            "title": body["ruleGroup"], "folderUid": body["folderUID"], "interval": 60, "rules": []})
+        self.groups.setdefault(
+            (body["folderUID"], body["ruleGroup"]),
+            {"title": body["ruleGroup"], "folderUid": body["folderUID"], "interval": 60, "rules": []},
+        )
         return (201 if method == "POST" else 200), self.rules[uid]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

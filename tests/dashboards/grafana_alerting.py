@@ -28,9 +28,12 @@ FIXTURES = Path(__file__).with_name("fixtures")
 WEBHOOK = {"THONMINH_ALERT_WEBHOOK_URL": "https://relay.example.vn/zalo/hook"}
 EMAIL_TELEGRAM = {
     "THONMINH_ALERT_EMAIL": "vienthong@bacgiang.gov.vn; kythuat@bacgiang.gov.vn",
-    "GF_SMTP_HOST": "smtp.example.vn:587", "GF_SMTP_USER": "grafana", "GF_SMTP_PASSWORD": "s3cret",
+    "GF_SMTP_HOST": "smtp.example.vn:587",
+    "GF_SMTP_USER": "grafana",
+    "GF_SMTP_PASSWORD": "s3cret",
     "GF_SMTP_FROM_ADDRESS": "grafana@bacgiang.gov.vn",
-    "THONMINH_ALERT_TELEGRAM_BOT_TOKEN": "123456:ABC-def", "THONMINH_ALERT_TELEGRAM_CHAT_ID": "-1001234567890",
+    "THONMINH_ALERT_TELEGRAM_BOT_TOKEN": "123456:ABC-def",
+    "THONMINH_ALERT_TELEGRAM_CHAT_ID": "-1001234567890",
 }
 
 
@@ -56,8 +59,10 @@ def grafana_expand(value: Any, env: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [grafana_expand(v, env) for v in value]
     if isinstance(value, str):
+
         def expand(part: str) -> str:
             return _ENV_REF.sub(lambda m: env.get(m.group(1) or m.group(2), ""), part)
+
         return "$".join(expand(part) for part in value.split("$$"))
     return value
 
@@ -70,8 +75,14 @@ def grafana_validate(kind: str, settings: Mapping[str, Any]) -> None:
     if kind == "webhook":
         if not settings.get("url"):
             raise ValueError("required field 'url' is not specified")
-        if settings.get("username") and settings.get("password") and settings.get("authorization_credentials"):
-            raise ValueError("both HTTP Basic Authentication and Authorization Header are set, only 1 is permitted")
+        if (
+            settings.get("username")
+            and settings.get("password")
+            and settings.get("authorization_credentials")
+        ):
+            raise ValueError(
+                "both HTTP Basic Authentication and Authorization Header are set, only 1 is permitted"
+            )
     if kind == "telegram":
         if not settings.get("bottoken"):
             raise ValueError("could not find Bot Token in settings")
@@ -128,5 +139,3 @@ def _paths(data: Any, prefix: str = "") -> Iterator[str]:
 def assert_grafana_knows(model: Any, data: Mapping[str, Any]) -> None:
     unknown = set(_paths(dict(data))) - set(_paths(round_trip(model, data)))
     assert unknown == set(), f"{model.__name__}: fields Grafana's schema does not have: {sorted(unknown)}"
-
-

@@ -128,7 +128,15 @@ def _frontend(query: str, variables: Mapping[str, TemplateVar], from_ms: int, to
 
 # -- time ------------------------------------------------------------------------------------------------------
 
-_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "y": 31_536_000_000}
+_UNITS_MS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
+}
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
 
 
@@ -153,11 +161,35 @@ def resolve_time(expr: str, now_ms: int) -> int:
 
 
 _ROUND_STEPS_MS = (
-    (10, 1), (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000), (3500, 2000),
-    (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000), (90000, 60000),
-    (210000, 120000), (450000, 300000), (750000, 600000), (1050000, 900000), (1500000, 1200000),
-    (2700000, 1800000), (5400000, 3600000), (9000000, 7200000), (16200000, 10800000), (32400000, 21600000),
-    (86400000, 43200000), (172800000, 86400000), (604800000, 86400000), (1814400000, 604800000),
+    (10, 1),
+    (15, 10),
+    (35, 20),
+    (75, 50),
+    (150, 100),
+    (350, 200),
+    (750, 500),
+    (1500, 1000),
+    (3500, 2000),
+    (7500, 5000),
+    (12500, 10000),
+    (17500, 15000),
+    (25000, 20000),
+    (45000, 30000),
+    (90000, 60000),
+    (210000, 120000),
+    (450000, 300000),
+    (750000, 600000),
+    (1050000, 900000),
+    (1500000, 1200000),
+    (2700000, 1800000),
+    (5400000, 3600000),
+    (9000000, 7200000),
+    (16200000, 10800000),
+    (32400000, 21600000),
+    (86400000, 43200000),
+    (172800000, 86400000),
+    (604800000, 86400000),
+    (1814400000, 604800000),
 )
 
 
@@ -169,7 +201,9 @@ def round_interval_ms(interval_ms: float) -> int:
     return 2592000000 if interval_ms < 3628800000 else 31536000000
 
 
-def grafana_interval_ms(from_ms: int, to_ms: int, max_data_points: int = 1000, min_interval: str | None = "1m") -> int:
+def grafana_interval_ms(
+    from_ms: int, to_ms: int, max_data_points: int = 1000, min_interval: str | None = "1m"
+) -> int:
     """``$__interval`` in ms: the rounded range / max data points, never below the panel's or data source's minimum."""
     interval = round_interval_ms((to_ms - from_ms) / max(max_data_points, 1))
     low = parse_duration_ms(min_interval) if min_interval else 1
@@ -178,7 +212,13 @@ def grafana_interval_ms(from_ms: int, to_ms: int, max_data_points: int = 1000, m
 
 def format_interval(ms: int) -> str:
     """Go's ``gtime.FormatInterval``: the largest whole unit (``90s`` -> ``1m``)."""
-    for unit, size in (("y", 31_536_000_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+    for unit, size in (
+        ("y", 31_536_000_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ):
         if ms >= size:
             return f"{ms // size}{unit}"
     return f"{max(ms, 1)}ms"
@@ -203,7 +243,11 @@ def interpolate(
     # regex it would silently match nothing)
     left = [m.group(0) for m in re.finditer(r"(?<!\\)\$\{?\w+", _strip_strings(q))]
     if left:
-        hint = " ($__timeFilter is not an InfluxQL macro in Grafana: use $timeFilter)" if "$__timeFilter" in left else ""
+        hint = (
+            " ($__timeFilter is not an InfluxQL macro in Grafana: use $timeFilter)"
+            if "$__timeFilter" in left
+            else ""
+        )
         raise MacroError(f"Grafana would leave {', '.join(sorted(set(left)))} in the query{hint}: {query}")
     return q
 

@@ -63,28 +63,47 @@ REPO = ROOT.parent
 
 # -- labels -------------------------------------------------------------------------------------------------------
 
+
 def _series_labels(client: InfluxClient, rule: AlertRule, now_ms: int) -> list[dict[str, str]]:
     """The series of the rule's query run as Grafana's scheduler runs it: their tags are the alerts' labels."""
-    q = interpolate(rule.query, variables={}, from_ms=now_ms - rule.lookback_s * 1000, to_ms=now_ms,
-                    interval_ms=60_000, frontend=False)
+    q = interpolate(
+        rule.query,
+        variables={},
+        from_ms=now_ms - rule.lookback_s * 1000,
+        to_ms=now_ms,
+        interval_ms=60_000,
+        frontend=False,
+    )
     return [dict(s.tags) for s in client.select(q).series]
 
 
 def alert_labels(rule: AlertRule, series: Mapping[str, str]) -> dict[str, str]:
     """The labels of a Grafana alert instance: the rule's, the series', alertname and grafana_folder."""
-    return {**rule.file_json()["labels"], **series, "alertname": rule.file_json()["title"],
-            "grafana_folder": FOLDER_TITLE}
+    return {
+        **rule.file_json()["labels"],
+        **series,
+        "alertname": rule.file_json()["title"],
+        "grafana_folder": FOLDER_TITLE,
+    }
 
 
-DEVICE_LABELS = {"thonminh-uplink-down": {"link"}, "thonminh-streetlight-fault": {"light", "zone"},
-                 "thonminh-gateway-silent": {"gateway"}, "thonminh-buffer-lag": {"gateway"}}
+DEVICE_LABELS = {
+    "thonminh-uplink-down": {"link"},
+    "thonminh-streetlight-fault": {"light", "zone"},
+    "thonminh-gateway-silent": {"gateway"},
+    "thonminh-buffer-lag": {"gateway"},
+}
 STATE_RULES = [r for r in ALERT_RULES if r.criterion is None]
 #: the shipped criteria over 2 days, deciding on any data (the seeded data is 2 days long), and their rules
-SHORT = [Criterion.model_validate({**c.model_dump(), "window": "2d", "min_coverage": 0.0}) for c in CRITERIA.criteria]
+SHORT = [
+    Criterion.model_validate({**c.model_dump(), "window": "2d", "min_coverage": 0.0})
+    for c in CRITERIA.criteria
+]
 SHORT_CRITERION_RULES = [criterion_rule(c) for c in SHORT]
 #: those on the uplinks: dash_seed's display copy holds the uplink only
-SHORT_UNVERIFIED_RULES = [unverified_rule(c) for c in SHORT
-                          if verifiable(c) and c.description_of_figure.measurement is UPLINK]
+SHORT_UNVERIFIED_RULES = [
+    unverified_rule(c) for c in SHORT if verifiable(c) and c.description_of_figure.measurement is UPLINK
+]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +111,9 @@ def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     database = f"deliver_{uuid.uuid4().hex[:10]}"
     client = InfluxClient(influxdb.url, database=database, timeout=60)
     client.create_database(database)
-    ensure_retention_policy(client, database)  # as the service makes it: the criterion rules read it, empty here
+    ensure_retention_policy(
+        client, database
+    )  # as the service makes it: the criterion rules read it, empty here
     client.write(encode_lines(cs.all_points()))
     yield client
     try:
@@ -114,12 +135,16 @@ def test_every_state_alert_carries_its_place_from_the_query(seeded: Seeded, rule
 
 
 @pytest.mark.parametrize("rule", SHORT_CRITERION_RULES, ids=lambda r: r.uid)
-def test_every_criterion_alert_carries_its_place_from_the_query(cross_db: InfluxClient, rule: AlertRule) -> None:
+def test_every_criterion_alert_carries_its_place_from_the_query(
+    cross_db: InfluxClient, rule: AlertRule
+) -> None:
     _assert_placed(rule, _series_labels(cross_db, rule, cs.TO - 1))
 
 
 @pytest.mark.parametrize("rule", SHORT_UNVERIFIED_RULES, ids=lambda r: r.uid)
-def test_every_unverified_alert_fires_for_the_troubled_village_with_its_place(seeded: Seeded, rule: AlertRule) -> None:
+def test_every_unverified_alert_fires_for_the_troubled_village_with_its_place(
+    seeded: Seeded, rule: AlertRule
+) -> None:
     """dash_seed verifies every uplink point but one an hour of the troubled village's (95.8 %, under 99 %)."""
     series = _series_labels(seeded.client, rule, seeded.now_ms)
     assert [s["village"] for s in series] == [TROUBLED.village]
@@ -132,8 +157,10 @@ def test_every_unverified_alert_fires_for_the_troubled_village_with_its_place(se
 def test_fixture_payloads_have_the_labels_the_rules_produce(seeded: Seeded) -> None:
     """The thonminh fixtures are what Grafana sends for these rules: the same label names."""
     by_uid = {r.uid: r for r in ALERT_RULES}
-    for name, uid in (("alert-uplink-down-firing", "thonminh-uplink-down"),
-                      ("alert-streetlights-mixed", "thonminh-streetlight-fault")):
+    for name, uid in (
+        ("alert-uplink-down-firing", "thonminh-uplink-down"),
+        ("alert-streetlights-mixed", "thonminh-streetlight-fault"),
+    ):
         rule = by_uid[uid]
         produced = set(alert_labels(rule, _series_labels(seeded.client, rule, seeded.now_ms)[0]))
         for alert in payload(name)["alerts"]:
@@ -142,6 +169,7 @@ def test_fixture_payloads_have_the_labels_the_rules_produce(seeded: Seeded) -> N
 
 
 # -- contact points and routing -----------------------------------------------------------------------------------
+
 
 def test_webhook_only() -> None:
     doc, grafana_env = document(WEBHOOK)
@@ -166,8 +194,9 @@ def test_email_and_telegram() -> None:
     assert kinds["telegram"]["chatid"] == EMAIL_TELEGRAM["THONMINH_ALERT_TELEGRAM_CHAT_ID"]
     # SMTP is Grafana's own setting: the environment it gets turns it on
     assert grafana_env["GF_SMTP_ENABLED"] == "true"
-    assert {k: grafana_env[k] for k in EMAIL_TELEGRAM if k.startswith("GF_")} == \
-        {k: v for k, v in EMAIL_TELEGRAM.items() if k.startswith("GF_")}
+    assert {k: grafana_env[k] for k in EMAIL_TELEGRAM if k.startswith("GF_")} == {
+        k: v for k, v in EMAIL_TELEGRAM.items() if k.startswith("GF_")
+    }
     secrets = ("s3cret", "123456:ABC-def")
     assert not any(s in yaml.safe_dump(doc) for s in secrets), "a secret in the provisioning file"
 
@@ -179,13 +208,18 @@ def test_none_set_is_an_error_naming_the_variables() -> None:
         assert var in str(err.value)
 
 
-@pytest.mark.parametrize(("env", "named"), [
-    ({"THONMINH_ALERT_TELEGRAM_CHAT_ID": "-100123"}, "THONMINH_ALERT_TELEGRAM_BOT_TOKEN"),
-    ({"THONMINH_ALERT_EMAIL": "a@b.vn"}, "GF_SMTP_HOST"),
-    ({"THONMINH_ALERT_WEBHOOK_URL": "relay:8000"}, "THONMINH_ALERT_WEBHOOK_URL"),
-    ({"THONMINH_ALERT_EMAIL": "not-an-address", "GF_SMTP_HOST": "smtp:25"}, "THONMINH_ALERT_EMAIL"),
-])
-def test_a_half_configured_channel_is_an_error_naming_what_is_missing(env: dict[str, str], named: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"THONMINH_ALERT_TELEGRAM_CHAT_ID": "-100123"}, "THONMINH_ALERT_TELEGRAM_BOT_TOKEN"),
+        ({"THONMINH_ALERT_EMAIL": "a@b.vn"}, "GF_SMTP_HOST"),
+        ({"THONMINH_ALERT_WEBHOOK_URL": "relay:8000"}, "THONMINH_ALERT_WEBHOOK_URL"),
+        ({"THONMINH_ALERT_EMAIL": "not-an-address", "GF_SMTP_HOST": "smtp:25"}, "THONMINH_ALERT_EMAIL"),
+    ],
+)
+def test_a_half_configured_channel_is_an_error_naming_what_is_missing(
+    env: dict[str, str], named: str
+) -> None:
     with pytest.raises(ConfigError, match=named):
         delivery(env)
 
@@ -205,14 +239,22 @@ def test_compose_gives_grafana_the_delivery_environment_and_requires_it() -> Non
     # a plain path is a required env file: compose refuses to start Grafana until `build --alerting-env` ran
     assert compose["services"]["grafana"]["env_file"] == [f"./{DELIVERY_ENV}"]
     assert DELIVERY_ENV.startswith("deploy/compose/generated/")  # git-ignored, beside make secrets' files
-    ignored = subprocess.run(["git", "check-ignore", "-q", f"dashboards/{DELIVERY_FILE}"], cwd=REPO, check=False)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", f"dashboards/{DELIVERY_FILE}"], cwd=REPO, check=False
+    )
     assert ignored.returncode == 0, "the deployment's delivery file must not be committed"
 
 
 def test_delivery_files_and_the_env_file_compose_reads(tmp_path: Path) -> None:
     routes = tmp_path / "routes.yaml"
-    routes.write_text(yaml.safe_dump({"contacts": {"so-bac-giang": {"email": "so@bacgiang.gov.vn"}},
-                                      "routes": [{"province": "bac-giang", "contact": "so-bac-giang"}]}))
+    routes.write_text(
+        yaml.safe_dump(
+            {
+                "contacts": {"so-bac-giang": {"email": "so@bacgiang.gov.vn"}},
+                "routes": [{"province": "bac-giang", "contact": "so-bac-giang"}],
+            }
+        )
+    )
     files = delivery_files({**EMAIL_TELEGRAM, "THONMINH_ALERT_ROUTES": str(routes)})
     env_path = tmp_path / "grafana.env"
     env_path.write_text(files[DELIVERY_ENV])
@@ -220,7 +262,10 @@ def test_delivery_files_and_the_env_file_compose_reads(tmp_path: Path) -> None:
     doc = yaml.safe_load(files[DELIVERY_FILE])
     points = provision(doc, grafana_env)
     assert points["thonminh-so-bac-giang"][0]["settings"]["addresses"] == "so@bacgiang.gov.vn"
-    assert grafana_env["THONMINH_ALERT_TELEGRAM_BOT_TOKEN"] == EMAIL_TELEGRAM["THONMINH_ALERT_TELEGRAM_BOT_TOKEN"]
+    assert (
+        grafana_env["THONMINH_ALERT_TELEGRAM_BOT_TOKEN"]
+        == EMAIL_TELEGRAM["THONMINH_ALERT_TELEGRAM_BOT_TOKEN"]
+    )
 
 
 def test_provisioned_objects_use_only_fields_grafana_knows() -> None:
@@ -240,20 +285,28 @@ def test_provisioned_objects_use_only_fields_grafana_knows() -> None:
             yield from receivers(child)
 
     assert set(receivers(policy)) <= names, "a policy names a contact point that is not provisioned"
-    templates = yaml.safe_load((ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8"))
+    templates = yaml.safe_load(
+        (ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8")
+    )
     for t in templates["templates"]:
         assert_grafana_knows(NotificationTemplate, {k: v for k, v in t.items() if k != "orgId"})
 
 
 ROUTES = {
-    "contacts": {"so-bac-giang": {"email": "so-tttt@bacgiang.gov.vn"},
-                 "kt-luc-nam": {"telegram_chat": "-100555"}},
-    "routes": [{"province": "bac-giang", "contact": "so-bac-giang"},
-               {"province": "bac-giang", "district": "luc-nam", "contact": "kt-luc-nam"}],
+    "contacts": {
+        "so-bac-giang": {"email": "so-tttt@bacgiang.gov.vn"},
+        "kt-luc-nam": {"telegram_chat": "-100555"},
+    },
+    "routes": [
+        {"province": "bac-giang", "contact": "so-bac-giang"},
+        {"province": "bac-giang", "district": "luc-nam", "contact": "kt-luc-nam"},
+    ],
 }
 
 
-def test_routes_send_a_districts_alerts_to_its_technician_and_its_provinces_to_the_officials(seeded: Seeded) -> None:
+def test_routes_send_a_districts_alerts_to_its_technician_and_its_provinces_to_the_officials(
+    seeded: Seeded,
+) -> None:
     doc, _ = document(EMAIL_TELEGRAM, Routes.model_validate(ROUTES))
     (policy,) = doc["policies"]
     rule = next(r for r in ALERT_RULES if r.uid == "thonminh-uplink-down")
@@ -271,14 +324,22 @@ def test_routes_send_a_districts_alerts_to_its_technician_and_its_provinces_to_t
     assert set(PLACE_LABELS) <= set(policy["group_by"])
 
 
-@pytest.mark.parametrize(("routes", "message"), [
-    ({"routes": [{"province": "bac-giang", "contact": "nobody"}]}, "routes[0].contact: unknown contact 'nobody'"),
-    ({"contacts": {"a": {"email": "a@b.vn"}}, "routes": [{"province": "Bắc Giang", "contact": "a"}]},
-     "routes[0].province"),
-    ({"contacts": {"a": {"emial": "a@b.vn"}}}, "contacts.a.emial: unknown key"),
-    ({"contacts": {"a": {}}}, "contacts.a: give at least one"),
-    ({"contacts": {"a": {"telegram_chat": "my group"}}}, "contacts.a.telegram_chat"),
-])
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        (
+            {"routes": [{"province": "bac-giang", "contact": "nobody"}]},
+            "routes[0].contact: unknown contact 'nobody'",
+        ),
+        (
+            {"contacts": {"a": {"email": "a@b.vn"}}, "routes": [{"province": "Bắc Giang", "contact": "a"}]},
+            "routes[0].province",
+        ),
+        ({"contacts": {"a": {"emial": "a@b.vn"}}}, "contacts.a.emial: unknown key"),
+        ({"contacts": {"a": {}}}, "contacts.a: give at least one"),
+        ({"contacts": {"a": {"telegram_chat": "my group"}}}, "contacts.a.telegram_chat"),
+    ],
+)
 def test_routes_file_errors_name_the_key(tmp_path: Path, routes: dict[str, Any], message: str) -> None:
     path = tmp_path / "routes.yaml"
     path.write_text(yaml.safe_dump(routes, allow_unicode=True), encoding="utf-8")
@@ -294,8 +355,10 @@ def test_a_routes_contact_needs_its_channel() -> None:
 
 # -- the command ---------------------------------------------------------------------------------------------------
 
-def test_build_alerting_env_writes_the_delivery_or_says_what_is_missing(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_build_alerting_env_writes_the_delivery_or_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from dashboards.cli import dashboards
@@ -307,18 +370,24 @@ def test_build_alerting_env_writes_the_delivery_or_says_what_is_missing(tmp_path
     out = tmp_path / "out"
     env_file = tmp_path / "site.env"
     env_file.write_text("# site\nTHONMINH_ALERT_WEBHOOK_URL='https://relay.example.vn/hook'\n")
-    done = CliRunner().invoke(dashboards, ["build", "--out", str(out), "--alerting-env", "--env-file", str(env_file)])
+    done = CliRunner().invoke(
+        dashboards, ["build", "--out", str(out), "--alerting-env", "--env-file", str(env_file)]
+    )
     assert done.exit_code == 0, done.output
     grafana_env = out / DELIVERY_ENV
     assert read_env_file(grafana_env) == {"THONMINH_ALERT_WEBHOOK_URL": "https://relay.example.vn/hook"}
     assert grafana_env.stat().st_mode & 0o077 == 0, "the env file holds secrets"
-    assert (out / DELIVERY_FILE).stat().st_mode & 0o044 == 0o044, "Grafana's user must read the provisioning file"
+    assert (out / DELIVERY_FILE).stat().st_mode & 0o044 == 0o044, (
+        "Grafana's user must read the provisioning file"
+    )
     provision(yaml.safe_load((out / DELIVERY_FILE).read_text()), read_env_file(grafana_env))
-    check = CliRunner().invoke(dashboards, ["build", "--out", str(out), "--check", "--alerting-env",
-                                            "--env-file", str(env_file)])
+    check = CliRunner().invoke(
+        dashboards, ["build", "--out", str(out), "--check", "--alerting-env", "--env-file", str(env_file)]
+    )
     assert check.exit_code == 0, check.output
     env_file.write_text("GF_SMTP_HOST=smtp.example.vn:25\n")
-    none = CliRunner().invoke(dashboards, ["build", "--out", str(tmp_path / "none"), "--alerting-env",
-                                           "--env-file", str(env_file)])
+    none = CliRunner().invoke(
+        dashboards, ["build", "--out", str(tmp_path / "none"), "--alerting-env", "--env-file", str(env_file)]
+    )
     assert none.exit_code == 1 and "no contact point configured" in none.output
     assert not (tmp_path / "none").exists(), "nothing is written when nothing would be delivered"

@@ -34,15 +34,27 @@ Render = Callable[[str, str], str]
 @pytest.fixture(scope="module")
 def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
     go = shutil.which("go")
-    assert go, "Go is needed to render the notification templates: scripts/ensure-services.sh installs golang-go"
+    assert go, (
+        "Go is needed to render the notification templates: scripts/ensure-services.sh installs golang-go"
+    )
     work = tmp_path_factory.mktemp("tmplrender")
     binary = work / "tmplrender"
     # standard library only: no module download, nothing leaves the machine
-    env = {**os.environ, "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"), "GOFLAGS": "",
-           "GO111MODULE": "on", "GOTOOLCHAIN": "local", "GOPROXY": "off"}
-    subprocess.run([go, "build", "-o", str(binary), str(RENDERER)], check=True, env=env, timeout=300,
-                   capture_output=True)
-    provisioned = yaml.safe_load((ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8"))
+    env = {
+        **os.environ,
+        "GOCACHE": str(work / "cache"),
+        "GOPATH": str(work / "gopath"),
+        "GOFLAGS": "",
+        "GO111MODULE": "on",
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+    }
+    subprocess.run(
+        [go, "build", "-o", str(binary), str(RENDERER)], check=True, env=env, timeout=300, capture_output=True
+    )
+    provisioned = yaml.safe_load(
+        (ROOT / "provisioning/alerting/thonminh-templates.yaml").read_text(encoding="utf-8")
+    )
     templates = []
     for i, t in enumerate(provisioned["templates"]):
         path = work / f"t{i}.tmpl"
@@ -50,8 +62,13 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Render:
         templates.append(str(path))
 
     def run(text: str, name: str) -> str:
-        done = subprocess.run([str(binary), "-text", text, "-payload", str(FIXTURES / f"{name}.json"), *templates],
-                              capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(
+            [str(binary), "-text", text, "-payload", str(FIXTURES / f"{name}.json"), *templates],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -66,15 +83,22 @@ def _local(stamp: str) -> str:
 
 def _fields(env: Mapping[str, str]) -> set[str]:
     doc, _ = document(env)
-    return {v for cp in doc["contactPoints"] for r in cp["receivers"]
-            for k, v in r["settings"].items() if k in ("message", "title", "subject")}
+    return {
+        v
+        for cp in doc["contactPoints"]
+        for r in cp["receivers"]
+        for k, v in r["settings"].items()
+        if k in ("message", "title", "subject")
+    }
 
 
 def test_every_contact_point_sends_the_thonminh_templates() -> None:
     assert _fields(WEBHOOK) | _fields(EMAIL_TELEGRAM) == {TITLE, MESSAGE}
 
 
-@pytest.mark.parametrize("name", ["alert-uplink-down-firing", "alert-streetlights-mixed", "alert-unverified-firing"])
+@pytest.mark.parametrize(
+    "name", ["alert-uplink-down-firing", "alert-streetlights-mixed", "alert-unverified-firing"]
+)
 def test_message_names_the_village_the_device_what_and_since_when(render: Render, name: str) -> None:
     data = payload(name)
     text = render(MESSAGE, name)
@@ -83,11 +107,18 @@ def test_message_names_the_village_the_device_what_and_since_when(render: Render
     for alert in sorted(data["alerts"], key=lambda a: a["status"] != "firing"):
         block = blocks.pop(0)
         labels = alert["labels"]
-        place = f"thôn {labels['village']}, xã {labels['commune']}, huyện {labels['district']}, tỉnh {labels['province']}"
+        place = (
+            f"thôn {labels['village']}, xã {labels['commune']}, huyện {labels['district']}, "
+            f"tỉnh {labels['province']}"
+        )
         assert f"Nơi: {place}" in block
-        device = (f"đường truyền {labels['link']}" if "link" in labels
-                  else f"đèn {labels['light']} (khu {labels['zone']})" if "light" in labels
-                  else "cả thôn")  # a criterion's alert is about the whole village
+        device = (
+            f"đường truyền {labels['link']}"
+            if "link" in labels
+            else f"đèn {labels['light']} (khu {labels['zone']})"
+            if "light" in labels
+            else "cả thôn"
+        )  # a criterion's alert is about the whole village
         assert f"Thiết bị: {device}" in block
         assert f"Chi tiết: {alert['annotations']['summary']}" in block
         assert f"Từ lúc: {_local(alert['startsAt'])}" in block
@@ -112,8 +143,9 @@ def test_an_unverified_alert_says_so_in_both_languages(render: Render) -> None:
     rule = next(r for r in ALERT_RULES if r.uid == "thonminh-unverified-fiber-availability")
     (alert,) = payload("alert-unverified-firing")["alerts"]
     assert alert["labels"]["alertname"] == rule.file_json()["title"]
-    assert alert["annotations"] == {k: v.replace("{{ $labels.village }}", "xom-loi")
-                                    for k, v in rule.file_json()["annotations"].items()}
+    assert alert["annotations"] == {
+        k: v.replace("{{ $labels.village }}", "xom-loi") for k, v in rule.file_json()["annotations"].items()
+    }
     title = render(TITLE, "alert-unverified-firing")
     assert title == "[CẢNH BÁO] Chưa xác minh: Đường truyền cáp quang hoạt động ổn định – thôn xom-loi"
     text = render(MESSAGE, "alert-unverified-firing")

@@ -30,8 +30,18 @@ register_default_plugins()
 BOARD_FILES = sorted((ROOT / "json").rglob("*.json"))
 # public/app/plugins/datasource/influxdb/types.ts (InfluxQuery) and the annotation fields it migrates
 INFLUX_TARGET_KEYS = {
-    "datasource", "query", "rawQuery", "refId", "resultFormat", "alias", "hide",
-    "fromAnnotations", "textColumn", "tagsColumn", "timeEndColumn", "titleColumn",
+    "datasource",
+    "query",
+    "rawQuery",
+    "refId",
+    "resultFormat",
+    "alias",
+    "hide",
+    "fromAnnotations",
+    "textColumn",
+    "tagsColumn",
+    "timeEndColumn",
+    "titleColumn",
 }
 # data source queries (checked against INFLUX_TARGET_KEYS) and plugin-owned values the SDK keeps opaque
 _PASS_THROUGH = {"targets", "target", "value"}
@@ -47,7 +57,9 @@ def test_stale_detects_a_hand_edit(tmp_path: Path) -> None:
         (tmp_path / rel).write_text(text, encoding="utf-8")
     assert stale(tmp_path) == []
     edited = tmp_path / "json" / "village.json"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("Tổng quan thôn", "Edited"), encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("Tổng quan thôn", "Edited"), encoding="utf-8"
+    )
     (tmp_path / "json" / "old.json").write_text("{}", encoding="utf-8")
     assert stale(tmp_path) == ["json/village.json", "json/old.json (not generated any more)"]
 
@@ -135,7 +147,9 @@ def test_alert_rules_use_only_what_grafanas_backend_expands() -> None:
 
 def test_macro_helper_rejects_what_grafana_would_not_expand() -> None:
     with pytest.raises(MacroError, match="__timeFilter"):
-        interpolate('SELECT "up" FROM "uplink" WHERE $__timeFilter', variables={}, from_ms=0, to_ms=1, interval_ms=1)
+        interpolate(
+            'SELECT "up" FROM "uplink" WHERE $__timeFilter', variables={}, from_ms=0, to_ms=1, interval_ms=1
+        )
 
 
 def _load_yaml(rel: str) -> Any:
@@ -166,4 +180,6 @@ def test_datasource_and_dashboard_provider_files() -> None:
     # credentials only as environment references, never literal
     assert ds["secureJsonData"]["password"] == "${INFLUXDB_GRAFANA_PASSWORD}" and ds["user"].startswith("${")
     provider = _load_yaml("provisioning/dashboards/thonminh.yaml")["providers"][0]
-    assert provider["type"] == "file" and provider["options"]["path"].startswith("/var/lib/grafana/dashboards")
+    assert provider["type"] == "file" and provider["options"]["path"].startswith(
+        "/var/lib/grafana/dashboards"
+    )

@@ -53,12 +53,28 @@ PP = 0.01  # percentage points (and units of the other figures)
 READ = {"X-API-Key": "cross-surface-read-key-0123"}
 
 
-def _criterion(cid: str, figure: str, comparator: str, threshold: float, *, min_coverage: float = 0.5,
-               window: str = "2d", **params: Any) -> Criterion:
-    return Criterion.model_validate({
-        "id": cid, "title": {"vi": cid, "en": cid}, "figure": figure, "params": params, "comparator": comparator,
-        "threshold": threshold, "window": window, "min_coverage": min_coverage,
-    })
+def _criterion(
+    cid: str,
+    figure: str,
+    comparator: str,
+    threshold: float,
+    *,
+    min_coverage: float = 0.5,
+    window: str = "2d",
+    **params: Any,
+) -> Criterion:
+    return Criterion.model_validate(
+        {
+            "id": cid,
+            "title": {"vi": cid, "en": cid},
+            "figure": figure,
+            "params": params,
+            "comparator": comparator,
+            "threshold": threshold,
+            "window": window,
+            "min_coverage": min_coverage,
+        }
+    )
 
 
 #: the shipped criteria, and ours: every figure (modem.registered_share has no shipped criterion), the optional
@@ -82,7 +98,9 @@ def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     database = f"cross_{uuid.uuid4().hex[:10]}"
     client = InfluxClient(influxdb.url, database=database, timeout=60)
     client.create_database(database)
-    ensure_retention_policy(client, database)  # as the service makes it: the verdict panels read it, empty here
+    ensure_retention_policy(
+        client, database
+    )  # as the service makes it: the verdict panels read it, empty here
     client.write(encode_lines(POINTS))
     yield client
     try:
@@ -93,11 +111,13 @@ def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
 
 @pytest.fixture(scope="module", params=["raw", "rollups"])
 def api(request: pytest.FixtureRequest, cross_db: InfluxClient) -> Iterator[TestClient]:
-    config = ServerConfig.model_validate({
-        "influxdb": {"url": cross_db.url, "database": cross_db.database, "timeout_s": 10},
-        "auth": {"read_keys": {"grafana-test": READ["X-API-Key"]}},
-        "rollups": {"enabled": request.param == "rollups", "background": False},
-    })
+    config = ServerConfig.model_validate(
+        {
+            "influxdb": {"url": cross_db.url, "database": cross_db.database, "timeout_s": 10},
+            "auth": {"read_keys": {"grafana-test": READ["X-API-Key"]}},
+            "rollups": {"enabled": request.param == "rollups", "background": False},
+        }
+    )
     with TestClient(create_app(config, criteria=CRITERIA_SET)) as client:
         if request.param == "rollups":
             state = client.app.state.rollups  # type: ignore[attr-defined]
@@ -127,8 +147,12 @@ def run(client: InfluxClient, query: Query, village: str, start: int, end: int) 
     return out
 
 
-def panel_state(panel: Panel, decided: dict[str, float], undecided: dict[str, float],
-                unverified: dict[str, float] | None = None) -> str:
+def panel_state(
+    panel: Panel,
+    decided: dict[str, float],
+    undecided: dict[str, float],
+    unverified: dict[str, float] | None = None,
+) -> str:
     """The verdict panel's display: A's value coloured by the panel's thresholds (green pass, red fail), the
     purple unverified text of query C's mapping, else the grey insufficient-data text of query B's mapping or
     of the panel's no-value text."""
@@ -143,20 +167,28 @@ def panel_state(panel: Panel, decided: dict[str, float], undecided: dict[str, fl
     return "insufficient_data"
 
 
-def grafana(client: InfluxClient, c: Criterion, village: str, start: int = cs.FROM, end: int = cs.TO) -> Shown:
+def grafana(
+    client: InfluxClient, c: Criterion, village: str, start: int = cs.FROM, end: int = cs.TO
+) -> Shown:
     fq = figure_query(c, VILLAGE_SCOPE)
     value = run(client, fq.query(fq.value()), village, start, end)
     coverage = run(client, coverage_panel(c, VILLAGE_SCOPE).queries[0], village, start, end)
     verdict = verdict_panel(c, VILLAGE_SCOPE)
     # query C (unverified) exists for a criterion with min_verified_pct; here nothing is signed nor verified
     answers = [run(client, q, village, start, end) for q in verdict.queries]
-    return Shown(next(iter(value.values()), None), next(iter(coverage.values()), 0.0) / 100,
-                 panel_state(verdict, *answers))
+    return Shown(
+        next(iter(value.values()), None),
+        next(iter(coverage.values()), 0.0) / 100,
+        panel_state(verdict, *answers),
+    )
 
 
-def api_verdicts(api: TestClient, village: str, start: int = cs.FROM, end: int = cs.TO) -> dict[str, dict[str, Any]]:
-    response = api.get(f"/api/v1/villages/{village}/criteria", params={"start": iso(start), "end": iso(end)},
-                       headers=READ)
+def api_verdicts(
+    api: TestClient, village: str, start: int = cs.FROM, end: int = cs.TO
+) -> dict[str, dict[str, Any]]:
+    response = api.get(
+        f"/api/v1/villages/{village}/criteria", params={"start": iso(start), "end": iso(end)}, headers=READ
+    )
     assert response.status_code == 200, response.text
     return {c["id"]: c for c in response.json()["criteria"]}
 
@@ -177,13 +209,19 @@ def test_api_and_grafana_show_the_same_figure_and_verdict(
     shown = grafana(cross_db, criterion, village)
     truth = cs.expected(POINTS, criterion.description_of_figure, criterion.params, village)
     where = f"{criterion.id} for {village} over [{cs.local(cs.FROM)}, {cs.local(cs.TO)})"
-    assert _close(shown.value, truth.value), f"Grafana's value {shown.value} is not the truth {truth.value}: {where}"
+    assert _close(shown.value, truth.value), (
+        f"Grafana's value {shown.value} is not the truth {truth.value}: {where}"
+    )
     assert shown.coverage == pytest.approx(truth.coverage, abs=1e-6), f"Grafana's coverage: {where}"
     assert _close(evidence["value"], truth.value), (
-        f"API DISAGREES with the description: value {evidence['value']}, truth {truth.value}: {where}")
+        f"API DISAGREES with the description: value {evidence['value']}, truth {truth.value}: {where}"
+    )
     assert evidence["coverage"] == pytest.approx(truth.coverage, abs=1e-6), (
-        f"API DISAGREES with the description: coverage {evidence['coverage']}, truth {truth.coverage}: {where}")
-    assert shown.state == got["verdict"], f"Grafana shows {shown.state}, the API says {got['verdict']}: {where}"
+        f"API DISAGREES with the description: coverage {evidence['coverage']}, truth {truth.coverage}: {where}"
+    )
+    assert shown.state == got["verdict"], (
+        f"Grafana shows {shown.state}, the API says {got['verdict']}: {where}"
+    )
 
 
 def test_the_seed_holds_every_verdict_and_both_wifi_bases(api: TestClient) -> None:
@@ -191,7 +229,10 @@ def test_the_seed_holds_every_verdict_and_both_wifi_bases(api: TestClient) -> No
     verdicts = {(cid, v): c["verdict"] for v in cs.VILLAGES for cid, c in api_verdicts(api, v).items()}
     assert set(verdicts.values()) == {"pass", "fail", "insufficient_data"}
     assert all(verdicts[(c.id, "lang-moi")] == "insufficient_data" for c in ALL)
-    bases = {v: api_verdicts(api, v)["wifi_service"]["evidence"]["detail"].get("basis") for v in ("ban-ven", "kha-ly-thuong")}
+    bases = {
+        v: api_verdicts(api, v)["wifi_service"]["evidence"]["detail"].get("basis")
+        for v in ("ban-ven", "kha-ly-thuong")
+    }
     assert bases == {"ban-ven": "ratio", "kha-ly-thuong": "fallback"}, bases
 
 
@@ -215,8 +256,10 @@ def test_the_village_board_shows_these_verdict_panels() -> None:
     """The committed village dashboard's verdict row is made of the panels tested above."""
     verdicts, coverage = village_board.build().rows[:2]
     assert verdicts.panels == tuple(verdict_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria)
-    assert coverage.panels == (*(coverage_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria),
-                               verified_panel(VILLAGE_SCOPE))
+    assert coverage.panels == (
+        *(coverage_panel(c, VILLAGE_SCOPE) for c in CRITERIA.criteria),
+        verified_panel(VILLAGE_SCOPE),
+    )
     assert {r.criterion for r in ALERT_RULES if r.criterion} == {c.id for c in CRITERIA.criteria}
 
 
@@ -228,7 +271,9 @@ def test_criterion_alert_fires_where_the_api_says_fail(
     # as if Grafana evaluated the rule at TO: its range ends 1 ms before, so nothing stamped at TO is in it
     firing = evaluate(cross_db, rule, cs.TO - 1)
     start = cs.TO - criterion.window_s * 1000
-    failing = {v for v in cs.VILLAGES if api_verdicts(api, v, start, cs.TO)[criterion.id]["verdict"] == "fail"}
+    failing = {
+        v for v in cs.VILLAGES if api_verdicts(api, v, start, cs.TO)[criterion.id]["verdict"] == "fail"
+    }
     assert {next(t for t in key if t in cs.VILLAGES) for key in firing} == failing
 
 

@@ -18,12 +18,14 @@ T0 = 1_700_000_000_000 - 1_700_000_000_000 % H  # an hour, in ms
 
 @pytest.fixture
 def m(influx: InfluxClient) -> InfluxClient:
-    influx.write([
-        f"m,village=a,ap=p1 n=1i,x=10.0 {T0 + 1000}",
-        f"m,village=a,ap=p1 n=2i,x=60.0 {T0 + 61000}",
-        f"m,village=a,ap=p2 n=4i,x=60.0 {T0 + 61000}",
-        f"m,village=b,ap=p1 n=3i,x=60.0 {T0 + 61000}",
-    ])
+    influx.write(
+        [
+            f"m,village=a,ap=p1 n=1i,x=10.0 {T0 + 1000}",
+            f"m,village=a,ap=p1 n=2i,x=60.0 {T0 + 61000}",
+            f"m,village=a,ap=p2 n=4i,x=60.0 {T0 + 61000}",
+            f"m,village=b,ap=p1 n=3i,x=60.0 {T0 + 61000}",
+        ]
+    )
     return influx
 
 
@@ -36,13 +38,17 @@ def test_an_aggregate_over_several_subqueries_reads_only_the_first(m: InfluxClie
     n = 'SELECT count("x") AS "n" FROM m GROUP BY village'
     direct = rows(m, f'SELECT sum("ge"), sum("n") FROM ({ge}), ({n}) GROUP BY village')
     assert direct["a"][0][2] is None  # the second subquery is not read: why figures.py merges first
-    merged = rows(m, f'SELECT sum("ge"), sum("n") FROM (SELECT "ge", "n" FROM ({ge}), ({n})) GROUP BY village')
+    merged = rows(
+        m, f'SELECT sum("ge"), sum("n") FROM (SELECT "ge", "n" FROM ({ge}), ({n})) GROUP BY village'
+    )
     assert merged["a"][0][1:] == [2, 3] and merged["b"][0][1:] == [1, 1]
 
 
 def test_a_count_with_nothing_to_count_is_absent_unless_a_zero_row_is_merged(m: InfluxClient) -> None:
-    ge = (f'SELECT count("x") AS "ge" FROM m WHERE time >= {T0}ms AND time < {T0 + H}ms AND "x" >= 100 '
-          'GROUP BY time(1h), village fill(0)')
+    ge = (
+        f'SELECT count("x") AS "ge" FROM m WHERE time >= {T0}ms AND time < {T0 + H}ms AND "x" >= 100 '
+        "GROUP BY time(1h), village fill(0)"
+    )
     assert rows(m, ge) == {}  # fill(0) makes no series of its own
     zero = 'SELECT 0 * count("x") AS "ge" FROM m GROUP BY village'
     got = rows(m, f'SELECT sum("ge") FROM (SELECT "ge" FROM ({zero})) GROUP BY village')
@@ -68,18 +74,24 @@ def test_outer_queries_filter_on_subquery_fields_and_min_is_exact_below_one(m: I
 
 def test_constant_arithmetic_days_of_a_window_and_time_minus_a_day(m: InfluxClient) -> None:
     days = PANEL.days.replace("${__from}", str(T0 + 5 * H)).replace("${__to}", str(T0 + 53 * H))
-    got = rows(m, f'SELECT count("x") * 0 + {days} AS "d" FROM m WHERE time > {T0 + 2000}ms - 1d GROUP BY village')
+    got = rows(
+        m, f'SELECT count("x") * 0 + {days} AS "d" FROM m WHERE time > {T0 + 2000}ms - 1d GROUP BY village'
+    )
     off = local_offset_ms()
     expected = (T0 + 53 * H - 1 + off) // 86_400_000 - (T0 + 5 * H + off) // 86_400_000 + 1
     assert got["a"][0][1] == expected
 
 
 def test_the_builder_quotes_backslashes_and_checks_the_contract(influx: InfluxClient) -> None:
-    influx.write(["streetlight,village=a,light=l1,zone=z fault=\"a\\\\b'c\" 1700000000000"])
+    influx.write(['streetlight,village=a,light=l1,zone=z fault="a\\\\b\'c" 1700000000000'])
     condition = field_value(STREETLIGHT, "fault", "=", "a\\b'c")
     assert condition == "\"fault\" = 'a\\\\b\\'c'"
-    q = Select(STREETLIGHT, ('count("fault")',), where=(condition,), scope=(), window=trailing(10 ** 9)).render()
-    text = interpolate(q, variables={}, from_ms=0, to_ms=1_800_000_000_000, interval_ms=60_000, frontend=False)
+    q = Select(
+        STREETLIGHT, ('count("fault")',), where=(condition,), scope=(), window=trailing(10**9)
+    ).render()
+    text = interpolate(
+        q, variables={}, from_ms=0, to_ms=1_800_000_000_000, interval_ms=60_000, frontend=False
+    )
     assert influx.select(text).series[0].values[0][1] == 1
     with pytest.raises(KeyError):
         field_value(UPLINK, "upp_s", ">", 0)
@@ -91,7 +103,9 @@ def test_verification_is_held_per_village_or_the_place_above_it() -> None:
     """The verified share is per village: grouping by the place (the alert rules' labels) keeps it, a tag that
     splits a village (a link, a gateway) cannot have one."""
     desc = FIGURES["uplink.availability"]
-    FigureQuery(desc, {"link": "fiber"}, (), by=("province", "district", "commune")).decided(0.8, min_verified_pct=99)
+    FigureQuery(desc, {"link": "fiber"}, (), by=("province", "district", "commune")).decided(
+        0.8, min_verified_pct=99
+    )
     for tag in ("link", "gateway"):
         with pytest.raises(ValueError, match=f"not per {tag}"):
             FigureQuery(desc, {}, (), by=(tag,)).decided(0.8, min_verified_pct=99)

@@ -19,8 +19,16 @@ from dashboards.build import dashboards_json
 from dashboards.cli import dashboards
 from dashboards.push import PushError, push
 
-PUSH_ARGS = ["--influx-url", "http://influxdb:8086", "--database", "thonminh",
-             "--influx-user", "grafana", "--influx-password", "s3cret"]
+PUSH_ARGS = [
+    "--influx-url",
+    "http://influxdb:8086",
+    "--database",
+    "thonminh",
+    "--influx-user",
+    "grafana",
+    "--influx-password",
+    "s3cret",
+]
 
 
 @pytest.fixture
@@ -41,7 +49,11 @@ def test_push_creates_folder_datasource_dashboards_and_rules(grafana: FakeGrafan
     out = run_push(grafana)
     assert set(grafana.folders) == {FOLDER_UID}
     ds = grafana.datasources["thonminh-influxdb"]
-    assert ds["jsonData"]["dbName"] == "thonminh" and ds["user"] == "grafana" and ds["secureJsonFields"] == {"password": True}
+    assert (
+        ds["jsonData"]["dbName"] == "thonminh"
+        and ds["user"] == "grafana"
+        and ds["secureJsonFields"] == {"password": True}
+    )
     assert set(grafana.dashboards) == {b["uid"] for b in dashboards_json()}
     assert all(d["meta"]["folderUid"] == FOLDER_UID for d in grafana.dashboards.values())
     assert set(grafana.rules) == {r.uid for r in ALERT_RULES}
@@ -83,5 +95,7 @@ def test_rejected_token_is_a_clear_error(grafana: FakeGrafana) -> None:
     api = GrafanaApi.from_url(grafana.url, credential="wrong", timeout=10)
     with pytest.raises(PushError, match="Unauthorized|401"):
         push(api, influx_url="http://influxdb:8086", database="thonminh")
-    result = CliRunner().invoke(dashboards, ["push", "--grafana", grafana.url, "--token", "wrong", *PUSH_ARGS])
+    result = CliRunner().invoke(
+        dashboards, ["push", "--grafana", grafana.url, "--token", "wrong", *PUSH_ARGS]
+    )
     assert result.exit_code == 1 and "Grafana refused" in result.output

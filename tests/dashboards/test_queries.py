@@ -37,7 +37,11 @@ class Selection:
 SELECTIONS = (
     Selection("all", {}, frozenset(ALL_VILLAGES)),
     Selection("one", {"village": [HEALTHY.village]}, frozenset({HEALTHY.village})),
-    Selection("two", {"village": [HEALTHY.village, TROUBLED.village]}, frozenset({HEALTHY.village, TROUBLED.village})),
+    Selection(
+        "two",
+        {"village": [HEALTHY.village, TROUBLED.village]},
+        frozenset({HEALTHY.village, TROUBLED.village}),
+    ),
     Selection("district", {"district": [HEALTHY.district]}, frozenset({HEALTHY.village, HEALTHY_2.village})),
 )
 
@@ -50,8 +54,12 @@ def template_vars(board: Dashboard, selection: Selection) -> dict[str, TemplateV
     }
     return {
         v.name: TemplateVar(
-            v.name, selection.current.get(v.name, [ALL_VALUE]), options=options[v.name],
-            multi=v.multi, include_all=v.include_all, all_value=v.all_value,
+            v.name,
+            selection.current.get(v.name, [ALL_VALUE]),
+            options=options[v.name],
+            multi=v.multi,
+            include_all=v.include_all,
+            all_value=v.all_value,
         )
         for v in board.variables
     }
@@ -76,10 +84,18 @@ CASES = list(panel_cases())
 
 def run(seeded: Seeded, board: Dashboard, panel: Panel, query: Query, selection: Selection) -> list[Series]:
     now = seeded.now_ms
-    start = now - parse_duration_ms(panel.time_from) if panel.time_from else resolve_time(board.time_from, now)
+    start = (
+        now - parse_duration_ms(panel.time_from) if panel.time_from else resolve_time(board.time_from, now)
+    )
     width_px = panel.width * 1920 // 24  # Grafana's default max data points: the panel's width in pixels
     interval = grafana_interval_ms(start, now, width_px, panel.interval or "1m")
-    q = interpolate(query.influxql, variables=template_vars(board, selection), from_ms=start, to_ms=now, interval_ms=interval)
+    q = interpolate(
+        query.influxql,
+        variables=template_vars(board, selection),
+        from_ms=start,
+        to_ms=now,
+        interval_ms=interval,
+    )
     return seeded.client.select(q).series
 
 
@@ -112,7 +128,9 @@ def test_panel_query_shows_its_series(
         # a verdict's decided and undecided villages: each query may be empty, the panel's together may not
         series_all = [s for q in panel.queries if q.split for s in run(seeded, board, panel, q, selection)]
         assert {s.tags["village"] for s in series} <= expected
-        assert expected - {SILENT.village} <= {s.tags["village"] for s in series_all}, f"{title}: misses villages"
+        assert expected - {SILENT.village} <= {s.tags["village"] for s in series_all}, (
+            f"{title}: misses villages"
+        )
         return
     assert series, f"{title} [{query.influxql}] would say 'No data'"
     for name, values in value_columns(series).items():
@@ -123,7 +141,9 @@ def test_panel_query_shows_its_series(
         shown = {s.tags["village"] for s in series}  # table format shows these tags as columns
         assert shown <= expected, f"{title}: shows unselected villages {shown - expected}"
         assert expected - {SILENT.village} <= shown, f"{title}: misses {expected - shown}"
-    if "link" in query.group_tags and '"uplink_event"' not in query.influxql:  # events: only links that changed
+    if (
+        "link" in query.group_tags and '"uplink_event"' not in query.influxql
+    ):  # events: only links that changed
         links = {s.tags["link"] for s in series}
         assert links == {"fiber", "4g"}, f"{title}: links {links}"
 
@@ -133,7 +153,13 @@ def test_variable_queries_list_the_villages(seeded: Seeded, uid: str) -> None:
     board = BOARDS[uid]
     selection = SELECTIONS[0]
     for var in board.variables:
-        q = interpolate(var.query, variables=template_vars(board, selection), from_ms=0, to_ms=seeded.now_ms, interval_ms=60_000)
+        q = interpolate(
+            var.query,
+            variables=template_vars(board, selection),
+            from_ms=0,
+            to_ms=seeded.now_ms,
+            interval_ms=60_000,
+        )
         values = {row[1] for s in seeded.client.select(q).series for row in s.values}
         wanted = {getattr(v, var.name) for v in VILLAGES}
         assert values == wanted, (var.name, values)
@@ -145,7 +171,13 @@ def test_outage_annotations_find_the_transitions(seeded: Seeded) -> None:
     start = resolve_time(board.time_from, now)
     found = {}
     for a in board.annotations:
-        q = interpolate(a.query.influxql, variables=template_vars(board, SELECTIONS[0]), from_ms=start, to_ms=now, interval_ms=60_000)
+        q = interpolate(
+            a.query.influxql,
+            variables=template_vars(board, SELECTIONS[0]),
+            from_ms=start,
+            to_ms=now,
+            interval_ms=60_000,
+        )
         series = seeded.client.select(q).series
         found[a.name.en] = {(s.tags["village"], s.tags["link"]) for s in series}
         assert all(a.text_column in s.columns for s in series)

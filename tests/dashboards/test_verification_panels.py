@@ -20,27 +20,27 @@ from fastapi.testclient import TestClient
 from grafana_macros import ALL, TemplateVar, interpolate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
-from signed_kit import Gateway, uplink_points  # noqa: E402
-from srv_helpers import ADMIN, READ, make_config  # noqa: E402
+from signed_kit import Gateway, uplink_points
+from srv_helpers import ADMIN, READ, make_config
 
-from dashboards.alerts import PLACE_LABELS, AlertRule, criterion_rule, unverified_rule  # noqa: E402
-from dashboards.boards import province  # noqa: E402
-from dashboards.criteria import (  # noqa: E402
+from dashboards.alerts import PLACE_LABELS, AlertRule, criterion_rule, unverified_rule
+from dashboards.boards import province
+from dashboards.criteria import (
     CRITERIA,
     UNVERIFIED_CELL,
     table_column,
     verdict_panel,
     verified_panel,
 )
-from dashboards.influxql import PROVINCE_SCOPE, VILLAGE_SCOPE  # noqa: E402
-from dashboards.model import Query, Threshold, threshold_color  # noqa: E402
-from lab.localservices import InfluxDBServer  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.timeparse import iso  # noqa: E402
-from thonminh.contract import VERIFICATION_RP, Point, site_tags  # noqa: E402
-from thonminh.criteria import Criterion  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
-from thonminh.lineprotocol import encode_line  # noqa: E402
+from dashboards.influxql import PROVINCE_SCOPE, VILLAGE_SCOPE
+from dashboards.model import Query, Threshold, threshold_color
+from lab.localservices import InfluxDBServer
+from server.app import create_app
+from server.timeparse import iso
+from thonminh.contract import VERIFICATION_RP, Point, site_tags
+from thonminh.criteria import Criterion
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 H = 3_600_000
 NOW = int(time.time() * 1000)
@@ -57,9 +57,17 @@ World = tuple[TestClient, InfluxClient]
 
 def forged(site: dict[str, str], start: int, minutes: int, up: int) -> list[str]:
     """Fiber samples no gateway signed, written with InfluxDB's write credential, one a minute."""
-    return [encode_line(Point("uplink", {**site, "link": "fiber"},
-                              {"up": up, "up_s": 60.0 * up, "observed_s": 60.0}, t + 30_000))
-            for t in range(start, start + minutes * 60_000, 60_000)]
+    return [
+        encode_line(
+            Point(
+                "uplink",
+                {**site, "link": "fiber"},
+                {"up": up, "up_s": 60.0 * up, "observed_s": 60.0},
+                t + 30_000,
+            )
+        )
+        for t in range(start, start + minutes * 60_000, 60_000)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,11 @@ def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) ->
     with TestClient(create_app(config)) as api:
         for site in SITES:
             gw = Gateway(site=dict(site))
-            answer = api.post(f"/api/v1/gateways/{site['gateway']}/keys", headers=ADMIN,
-                              json={"village": site["village"], "public_key": gw.public_key, "valid_from": iso(T0 - H)})
+            answer = api.post(
+                f"/api/v1/gateways/{site['gateway']}/keys",
+                headers=ADMIN,
+                json={"village": site["village"], "public_key": gw.public_key, "valid_from": iso(T0 - H)},
+            )
             assert answer.status_code == 201, answer.text
             client.write(gw.sign(uplink_points(T0, 3, site=dict(site))))
         # someone with InfluxDB's write credential adds fiber samples no gateway signed: 10 in the second hour up,
@@ -88,14 +99,21 @@ def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def fiber(api: TestClient, village: str) -> dict[str, Any]:
-    answer = api.get(f"/api/v1/villages/{village}/criteria", params={"start": iso(T0), "end": iso(END)}, headers=READ)
+    answer = api.get(
+        f"/api/v1/villages/{village}/criteria", params={"start": iso(T0), "end": iso(END)}, headers=READ
+    )
     assert answer.status_code == 200, answer.text
     return next(c for c in answer.json()["criteria"] if c["id"] == "fiber_availability")
 
 
 def grafana(client: InfluxClient, query: Query, village: str) -> dict[str, float]:
-    text = interpolate(query.influxql, variables={"village": TemplateVar("village", [village])}, from_ms=T0,
-                       to_ms=END, interval_ms=60_000)
+    text = interpolate(
+        query.influxql,
+        variables={"village": TemplateVar("village", [village])},
+        from_ms=T0,
+        to_ms=END,
+        interval_ms=60_000,
+    )
     out = {}
     for series in client.select(text).series:
         assert series.tags["village"] == village, text
@@ -111,7 +129,9 @@ def shown_state(village: str, client: InfluxClient) -> str:
     if unverified:
         return "unverified"
     if decided:
-        return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, next(iter(decided.values())))]
+        return {"green": "pass", "red": "fail"}[
+            threshold_color(panel.thresholds, next(iter(decided.values())))
+        ]
     return "insufficient_data"
 
 
@@ -120,8 +140,10 @@ def test_the_display_copy_holds_the_services_counts(world: World) -> None:
     for site in SITES:
         check = fiber(api, site["village"])["evidence"]["verification"]
         copy = f'"{VERIFICATION_RP}"."uplink"'
-        rows = client.select(f"SELECT sum(points) AS p, sum(verified_points) AS v FROM {copy} "
-                             f"WHERE village = '{site['village']}' AND time >= {T0}ms AND time < {END}ms").rows()
+        rows = client.select(
+            f"SELECT sum(points) AS p, sum(verified_points) AS v FROM {copy} "
+            f"WHERE village = '{site['village']}' AND time >= {T0}ms AND time < {END}ms"
+        ).rows()
         assert (rows[0]["p"], rows[0]["v"]) == (check["points"], check["verified_points"]), site["village"]
         hours = client.select(f"SELECT points FROM {copy} WHERE village = '{site['village']}'").rows()
         assert len(hours) == 3  # one point per UTC hour rolled
@@ -140,8 +162,13 @@ def test_the_verified_panel_shows_the_apis_share(world: World) -> None:
     api, client = world
     query = verified_panel(VILLAGE_SCOPE).queries[0]
     for site in SITES:
-        text = interpolate(query.influxql, variables={"village": TemplateVar("village", [site["village"]])},
-                           from_ms=T0, to_ms=END, interval_ms=60_000)
+        text = interpolate(
+            query.influxql,
+            variables={"village": TemplateVar("village", [site["village"]])},
+            from_ms=T0,
+            to_ms=END,
+            interval_ms=60_000,
+        )
         shown = {s.name: s.values[0][1] for s in client.select(text).series}
         share = fiber(api, site["village"])["evidence"]["verified_pct"]
         assert shown == {"uplink": pytest.approx(share), "wifi": pytest.approx(100.0)}, site["village"]
@@ -149,6 +176,7 @@ def test_the_verified_panel_shows_the_apis_share(world: World) -> None:
 
 
 # -- the province table and the alert rules ----------------------------------------------------------------------
+
 
 def cell_state(c: Criterion, value: float | None) -> str:
     """The province table's cell for ``value`` (None: no row), as Grafana's display processor picks it: the
@@ -158,8 +186,9 @@ def cell_state(c: Criterion, value: float | None) -> str:
     texts = {"Insufficient data": "insufficient_data", "Unverified": "unverified"}
     for m in props["mappings"]:
         o = m["options"]
-        if (m["type"] == "special" and value is None) or \
-                (m["type"] == "range" and value is not None and o["from"] <= value <= o["to"]):
+        if (m["type"] == "special" and value is None) or (
+            m["type"] == "range" and value is not None and o["from"] <= value <= o["to"]
+        ):
             return texts[o["result"]["text"]]
     assert value is not None
     steps = tuple(Threshold(s["value"], s["color"]) for s in props["thresholds"]["steps"])
@@ -172,7 +201,9 @@ def test_the_province_table_shows_the_apis_verdict_per_village(world: World) -> 
     (villages,) = province.build().rows[0].panels
     assert query in villages.queries  # the committed board's column
     # the province board's variables on "All", as a technician opens it: every village in one statement
-    variables = {v.name: TemplateVar(v.name, [ALL], all_value=v.all_value) for v in province.build().variables}
+    variables = {
+        v.name: TemplateVar(v.name, [ALL], all_value=v.all_value) for v in province.build().variables
+    }
     text = interpolate(query.influxql, variables=variables, from_ms=T0, to_ms=END, interval_ms=60_000)
     cells = {}
     for series in client.select(text).series:

@@ -56,7 +56,10 @@ class Installed:
 def _stub_venv(root: Path) -> None:
     bin_dir = root / "opt/thonminh/venv/bin"
     bin_dir.mkdir(parents=True)
-    for name, target in (("python", sys.executable), ("thonminh", Path(sys.executable).with_name("thonminh"))):
+    for name, target in (
+        ("python", sys.executable),
+        ("thonminh", Path(sys.executable).with_name("thonminh")),
+    ):
         (bin_dir / name).write_text(f'#!/bin/sh\nexec "{target}" "$@"\n')
         (bin_dir / name).chmod(0o755)
 
@@ -95,10 +98,14 @@ class InstalledBroker(MosquittoServer):
 
     def _mapped(self, text: str) -> str:
         root = self.installed.root
-        for old, new in (("/etc/mosquitto/", f"{root}/etc/mosquitto/"), ("/var/lib/mosquitto/", f"{self.workdir}/"),
-                         ("/var/log/mosquitto/", f"{self.workdir}/"), ("/run/mosquitto/", f"{self.workdir}/"),
-                         ("listener 1883", f"listener {self.port} 127.0.0.1"),
-                         ("listener 8883", f"listener {self.tls_port} 127.0.0.1")):
+        for old, new in (
+            ("/etc/mosquitto/", f"{root}/etc/mosquitto/"),
+            ("/var/lib/mosquitto/", f"{self.workdir}/"),
+            ("/var/log/mosquitto/", f"{self.workdir}/"),
+            ("/run/mosquitto/", f"{self.workdir}/"),
+            ("listener 1883", f"listener {self.port} 127.0.0.1"),
+            ("listener 8883", f"listener {self.tls_port} 127.0.0.1"),
+        ):
             text = text.replace(old, new)
         return text
 
@@ -108,7 +115,8 @@ class InstalledBroker(MosquittoServer):
         installed = self.installed.path("/etc/mosquitto/conf.d/thonminh.conf").read_text()
         assert "listener 1883" in installed and "listener 8883" in installed, "the installed listeners moved"
         (conf_d / "thonminh.conf").write_text(self._mapped(installed))
-        main = self._mapped(DEBIAN_MOSQUITTO_CONF).replace(f"{self.installed.root}/etc/mosquitto/conf.d",
-                                                           str(conf_d))
+        main = self._mapped(DEBIAN_MOSQUITTO_CONF).replace(
+            f"{self.installed.root}/etc/mosquitto/conf.d", str(conf_d)
+        )
         # as root, mosquitto would switch to user "mosquitto" and lose access to the private workdir
         self.config_path.write_text(main + f"user {getpass.getuser()}\n")

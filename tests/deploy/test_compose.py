@@ -40,12 +40,21 @@ VAR = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 @pytest.fixture(scope="module")
 def secrets_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("secrets")
-    subprocess.run([str(ROOT / "scripts/make-secrets.sh"), "--out", str(out)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [str(ROOT / "scripts/make-secrets.sh"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 
 def env_of(out: Path) -> dict[str, str]:
-    pairs = [line.split("=", 1) for line in (out / ".env").read_text().splitlines() if line and not line.startswith("#")]
+    pairs = [
+        line.split("=", 1)
+        for line in (out / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     return dict(pairs)
 
 
@@ -62,7 +71,9 @@ def test_service_has_health_check_restart_policy_and_pinned_image(name: str) -> 
     image = service.get("image", "")
     if image != SERVICES["criteria"]["image"]:  # the image built from this repository by the criteria service
         tag = image.rpartition(":")[2]
-        assert ":" in image and tag != "latest" and re.search(r"\d+\.\d+\.\d+", tag), f"{name}: unpinned {image}"
+        assert ":" in image and tag != "latest" and re.search(r"\d+\.\d+\.\d+", tag), (
+            f"{name}: unpinned {image}"
+        )
     for volume in service.get("volumes", []):
         source = volume.split(":")[0]
         if not source.startswith("."):
@@ -93,7 +104,12 @@ def test_every_variable_comes_from_make_secrets_and_no_secret_is_literal(secrets
 
 def test_make_secrets_keeps_existing_secrets(secrets_out: Path) -> None:
     before = env_of(secrets_out)
-    subprocess.run([str(ROOT / "scripts/make-secrets.sh"), "--out", str(secrets_out)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [str(ROOT / "scripts/make-secrets.sh"), "--out", str(secrets_out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert env_of(secrets_out) == before
 
 
@@ -131,13 +147,30 @@ def test_mounted_configs_load_with_the_projects_validators(secrets_out: Path) ->
 def test_generated_broker_users_are_accepted_by_a_real_mosquitto(secrets_out: Path, tmp_path: Path) -> None:
     auth = secrets_out / "deploy/compose/generated/mosquitto"
     env = env_of(secrets_out)
-    broker = MosquittoServer(tmp_path / "mq", allow_anonymous=False,
-                             extra_config=f"password_file {auth / 'passwd'}\nacl_file {auth / 'acl'}\n")
+    broker = MosquittoServer(
+        tmp_path / "mq",
+        allow_anonymous=False,
+        extra_config=f"password_file {auth / 'passwd'}\nacl_file {auth / 'acl'}\n",
+    )
     broker.start()
     try:
+
         def connect(user: str, password: str) -> int:
-            cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", user, "-P", password,
-                   "-t", "thonminh/health", "-m", "1"]
+            cmd = [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(broker.port),
+                "-u",
+                user,
+                "-P",
+                password,
+                "-t",
+                "thonminh/health",
+                "-m",
+                "1",
+            ]
             return subprocess.run(cmd, capture_output=True, timeout=20).returncode
 
         assert connect(env["MQTT_GATEWAY_USER"], env["MQTT_GATEWAY_PASSWORD"]) == 0
@@ -169,7 +202,9 @@ def _dockerfile_healthcheck() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def criteria_service(secrets_out: Path, influxdb: InfluxDBServer) -> Iterator[tuple[str, dict[str, str], InfluxClient]]:
+def criteria_service(
+    secrets_out: Path, influxdb: InfluxDBServer
+) -> Iterator[tuple[str, dict[str, str], InfluxClient]]:
     """The criteria service as the compose stack runs it (deploy/compose/server.toml, keys from make-secrets),
     on a free loopback port and a fresh database of the test InfluxDB 1.x, with the stack's two retention
     policies (autogen and the rollups' thonminh_1h, as the DBRP mappings of the init script name them)."""
@@ -179,17 +214,29 @@ def criteria_service(secrets_out: Path, influxdb: InfluxDBServer) -> Iterator[tu
     influx.create_database(database)
     influx.query(f'CREATE RETENTION POLICY "thonminh_1h" ON "{database}" DURATION INF REPLICATION 1')
     # a village in the data, so that it is known to the indicator route
-    influx.write("uplink,village=kha-ly-thuong,gateway=klt-gw1,link=fiber up=1i,up_s=10,observed_s=10",
-                 database=database)
+    influx.write(
+        "uplink,village=kha-ly-thuong,gateway=klt-gw1,link=fiber up=1i,up_s=10,observed_s=10",
+        database=database,
+    )
     port = free_port()
-    service_env = {k: env[VAR.fullmatch(str(v)).group(1)]  # type: ignore[union-attr]
-                   for k, v in SERVICES["criteria"]["environment"].items()}
-    proc_env = {**os.environ, **service_env, "THONMINH_SERVER_INFLUXDB__URL": influxdb.url,
-                "THONMINH_SERVER_INFLUXDB__DATABASE": database}
+    service_env = {
+        k: env[VAR.fullmatch(str(v)).group(1)]  # type: ignore[union-attr]
+        for k, v in SERVICES["criteria"]["environment"].items()
+    }
+    proc_env = {
+        **os.environ,
+        **service_env,
+        "THONMINH_SERVER_INFLUXDB__URL": influxdb.url,
+        "THONMINH_SERVER_INFLUXDB__DATABASE": database,
+    }
     command = [str(THONMINH), *SERVICES["criteria"]["command"]]
     command[command.index("/etc/thonminh/server.toml")] = str(ROOT / "deploy/compose/server.toml")
-    proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=proc_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=proc_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -198,7 +245,9 @@ def criteria_service(secrets_out: Path, influxdb: InfluxDBServer) -> Iterator[tu
                 httpx.get(base, timeout=1)
                 break
             except httpx.HTTPError:
-                assert proc.poll() is None and time.monotonic() < deadline, "the criteria service did not start"
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    "the criteria service did not start"
+                )
                 time.sleep(0.2)
         yield base, env, influx
     finally:
@@ -210,11 +259,15 @@ def criteria_service(secrets_out: Path, influxdb: InfluxDBServer) -> Iterator[tu
 
 @pytest.mark.parametrize("where", ["docker-compose.yml", "Dockerfile"])
 def test_health_checks_of_the_criteria_service_pass_against_it(
-    where: str, criteria_service: tuple[str, dict[str, str], InfluxClient],
+    where: str,
+    criteria_service: tuple[str, dict[str, str], InfluxClient],
 ) -> None:
     base, _, _ = criteria_service
-    test = SERVICES["criteria"]["healthcheck"]["test"] if where == "docker-compose.yml" else ["CMD",
-                                                                                            *_dockerfile_healthcheck()]
+    test = (
+        SERVICES["criteria"]["healthcheck"]["test"]
+        if where == "docker-compose.yml"
+        else ["CMD", *_dockerfile_healthcheck()]
+    )
     assert test[0] == "CMD" and test[1] == "python"  # exec form; the image has python, no curl or wget
     command = [sys.executable, *(arg.replace("http://127.0.0.1:8080", base) for arg in test[2:])]
     assert command[1:] != test[2:], "the health check does not ask 127.0.0.1:8080"
@@ -224,23 +277,30 @@ def test_health_checks_of_the_criteria_service_pass_against_it(
 
 @pytest.mark.parametrize("doc", ["docker-compose.yml", "docs/deployment.md"])
 def test_service_addresses_in_comments_and_docs_answer(
-    doc: str, criteria_service: tuple[str, dict[str, str], InfluxClient],
+    doc: str,
+    criteria_service: tuple[str, dict[str, str], InfluxClient],
 ) -> None:
     base, env, _ = criteria_service
     paths = set(PORT_IN_TEXT.findall((ROOT / doc).read_text(encoding="utf-8")))
     assert paths, f"{doc} names no address of the criteria service"
     for path in paths:
-        answer = httpx.get(base + path.rstrip("."), headers={"X-API-Key": env["CRITERIA_READ_KEY"]}, timeout=10)
+        answer = httpx.get(
+            base + path.rstrip("."), headers={"X-API-Key": env["CRITERIA_READ_KEY"]}, timeout=10
+        )
         assert answer.status_code == 200, f"{doc}: :8080{path} answers {answer.status_code}"
 
 
 def _init_grants() -> tuple[dict[str, str], dict[str, set[str]]]:
     """From the InfluxDB init script: retention policy -> bucket variable, and user -> buckets it may write."""
     script = (ROOT / "deploy/compose/influxdb-init/10-thonminh.sh").read_text().replace("\\\n", " ")
-    buckets = {m.group(2): m.group(1) for m in re.finditer(
-        r"influx v1 dbrp create .*?--bucket-id \"\$(\w+)\" .*?--rp (\w+)", script)}
-    writes = {m.group(1): set(re.findall(r"--write-bucket \"\$(\w+)\"", m.group(2))) for m in re.finditer(
-        r"influx v1 auth create .*?--username \"\$(\w+)\"(.*)", script)}
+    buckets = {
+        m.group(2): m.group(1)
+        for m in re.finditer(r"influx v1 dbrp create .*?--bucket-id \"\$(\w+)\" .*?--rp (\w+)", script)
+    }
+    writes = {
+        m.group(1): set(re.findall(r"--write-bucket \"\$(\w+)\"", m.group(2)))
+        for m in re.finditer(r"influx v1 auth create .*?--username \"\$(\w+)\"(.*)", script)
+    }
     return buckets, writes
 
 
@@ -250,11 +310,18 @@ def test_the_criteria_user_may_write_where_the_service_writes(
     """An indicator entered through the API lands in a retention policy; the init script maps that to a bucket,
     and the criteria service's v1 user must be allowed to write there (and to the rollups' bucket)."""
     base, env, influx = criteria_service
-    answer = httpx.put(f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct", timeout=10,
-                       headers={"X-API-Key": env["CRITERIA_ADMIN_KEY"]}, json={"value": 31.5, "unit": "%"})
+    answer = httpx.put(
+        f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
+        timeout=10,
+        headers={"X-API-Key": env["CRITERIA_ADMIN_KEY"]},
+        json={"value": 31.5, "unit": "%"},
+    )
     assert answer.status_code == 200, answer.text
-    landed = [rp for rp in ("autogen", "thonminh_1h")
-              if influx.select(f'SELECT count("value") FROM "{rp}"."indicator"').rows()]
+    landed = [
+        rp
+        for rp in ("autogen", "thonminh_1h")
+        if influx.select(f'SELECT count("value") FROM "{rp}"."indicator"').rows()
+    ]
     assert landed == ["autogen"], landed
     buckets, writes = _init_grants()
     server_rp = load_server_config(ROOT / "deploy/compose/server.toml", environ={}).rollups.retention_policy
@@ -273,7 +340,7 @@ def _mounted_files(service: str, out: Path) -> dict[str, Path]:
             continue
         host = out / source if (out / source).exists() else ROOT / source
         for path in [host] if host.is_file() else [p for p in host.rglob("*") if p.is_file()]:
-            files[target + str(path)[len(str(host)):]] = path
+            files[target + str(path)[len(str(host)) :]] = path
     return files
 
 
@@ -287,8 +354,12 @@ def _readable_by_another_user(path: Path, mount_source: Path) -> bool:
 def test_the_broker_can_read_its_files_with_a_strict_umask(tmp_path: Path) -> None:
     """The eclipse-mosquitto image drops to user mosquitto (uid 1883), who owns nothing make-secrets wrote, even
     when the operator's umask is 077; and the files the broker config names are all mounted."""
-    subprocess.run(["bash", "-c", f'umask 077 && exec "{ROOT}/scripts/make-secrets.sh" --out "{tmp_path}"'],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["bash", "-c", f'umask 077 && exec "{ROOT}/scripts/make-secrets.sh" --out "{tmp_path}"'],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     files = _mounted_files("mosquitto", tmp_path)
     config = files["/mosquitto/config/mosquitto.conf"].read_text()
     named = re.findall(r"^(?:password_file|acl_file|cafile|certfile|keyfile) (\S+)", config, re.MULTILINE)
@@ -296,8 +367,11 @@ def test_the_broker_can_read_its_files_with_a_strict_umask(tmp_path: Path) -> No
     for container_path in ["/mosquitto/config/mosquitto.conf", *named]:
         assert container_path in files, f"{container_path} is not mounted"
         host = files[container_path]
-        mount = next((tmp_path if str(host).startswith(str(tmp_path)) else ROOT) / v.split(":")[0]
-                     for v in SERVICES["mosquitto"]["volumes"] if container_path.startswith(v.split(":")[1]))
+        mount = next(
+            (tmp_path if str(host).startswith(str(tmp_path)) else ROOT) / v.split(":")[0]
+            for v in SERVICES["mosquitto"]["volumes"]
+            if container_path.startswith(v.split(":")[1])
+        )
         assert _readable_by_another_user(host, mount), f"{container_path} ({host}) is unreadable to mosquitto"
     secret = tmp_path / "deploy/compose/generated/mosquitto/passwords.secret.csv"
     assert secret.stat().st_mode & 0o077 == 0 and (tmp_path / ".env").stat().st_mode & 0o077 == 0

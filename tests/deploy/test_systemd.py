@@ -62,7 +62,9 @@ def test_unit_runs_as_a_dedicated_user_with_only_what_it_needs() -> None:
 
 
 def test_unit_runs_the_venv_with_the_etc_config_and_logs_to_journald() -> None:
-    assert SERVICE["ExecStart"] == "/opt/thonminh/venv/bin/thonminh edge run --config /etc/thonminh/gateway.toml"
+    assert (
+        SERVICE["ExecStart"] == "/opt/thonminh/venv/bin/thonminh edge run --config /etc/thonminh/gateway.toml"
+    )
     assert "check-config" in SERVICE["ExecStartPre"]
     assert SERVICE["EnvironmentFile"] == "-/etc/thonminh/gateway.env"
     assert SERVICE["StandardOutput"] == SERVICE["StandardError"] == "journal"
@@ -70,7 +72,9 @@ def test_unit_runs_the_venv_with_the_etc_config_and_logs_to_journald() -> None:
 
 
 def run_install(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60, check=True)
+    return subprocess.run(
+        ["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60, check=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +93,23 @@ def test_install_enables_the_unit_even_when_check_config_fails(installed: Instal
     assert not any("restart thonminh-gateway" in call for call in installed.calls)
     # and once the technician has fixed the machine-specific parts, the rest of the config is valid
     config = installed.path("/etc/thonminh/gateway.toml")
-    subprocess.run([str(THONMINH), "edge", "check-config", "--static", "--config", str(config)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [str(THONMINH), "edge", "check-config", "--static", "--config", str(config)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_install_does_the_system_steps(installed: Installed) -> None:
     apt = next(call for call in installed.calls if call.startswith("apt-get install"))
     assert {"python3-venv", "mosquitto", "mosquitto-clients", "openssl"} <= set(apt.split())
-    for step in ("useradd --system --user-group --home-dir /var/lib/thonminh", "usermod --append --groups dialout",
-                 f"chown -R thonminh:thonminh {installed.root}/var/lib/thonminh",
-                 f"chown mosquitto:mosquitto {installed.root}/etc/mosquitto/passwd"):
+    for step in (
+        "useradd --system --user-group --home-dir /var/lib/thonminh",
+        "usermod --append --groups dialout",
+        f"chown -R thonminh:thonminh {installed.root}/var/lib/thonminh",
+        f"chown mosquitto:mosquitto {installed.root}/etc/mosquitto/passwd",
+    ):
         assert any(call.startswith(step) for call in installed.calls), step
 
 
@@ -122,8 +133,11 @@ def test_install_writes_config_unit_broker_and_state(installed: Installed) -> No
     assert config.mqtt.username == config.mqtt.client_id == "thonminh-gateway"
     assert config.mqtt.password is not None
     assert config.mqtt.password.get_secret_value() == installed.secret("thonminh-gateway")
-    broker = [line for line in installed.path("/etc/mosquitto/conf.d/thonminh.conf").read_text().splitlines()
-              if not line.startswith("#")]
+    broker = [
+        line
+        for line in installed.path("/etc/mosquitto/conf.d/thonminh.conf").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     assert "password_file /etc/mosquitto/passwd" in broker
     assert not any(line.startswith("persistence_location") for line in broker)  # Debian's main config has it
     assert not any("/mosquitto/" in line.replace("/etc/mosquitto/", "") for line in broker)
@@ -153,18 +167,28 @@ def test_reinstall_keeps_the_broker_passwords(tmp_path: Path) -> None:
 
 def test_full_install_plan() -> None:
     out = run_install("--dry-run").stdout
-    steps = ("apt-get install", "useradd --system", "usermod --append --groups dialout thonminh",
-             "python3 -m venv /opt/thonminh/venv", "/opt/thonminh/venv/bin/pip install --quiet --upgrade",
-             "ln -sfn /opt/thonminh/venv/bin/thonminh /usr/local/bin/thonminh", "gen_auth.py",
-             "systemctl daemon-reload", "systemctl enable thonminh-gateway.service mosquitto.service",
-             "edge check-config --config /etc/thonminh/gateway.toml", "systemctl restart thonminh-gateway.service")
+    steps = (
+        "apt-get install",
+        "useradd --system",
+        "usermod --append --groups dialout thonminh",
+        "python3 -m venv /opt/thonminh/venv",
+        "/opt/thonminh/venv/bin/pip install --quiet --upgrade",
+        "ln -sfn /opt/thonminh/venv/bin/thonminh /usr/local/bin/thonminh",
+        "gen_auth.py",
+        "systemctl daemon-reload",
+        "systemctl enable thonminh-gateway.service mosquitto.service",
+        "edge check-config --config /etc/thonminh/gateway.toml",
+        "systemctl restart thonminh-gateway.service",
+    )
     for step in steps:
         assert step in out, step
     # enabling comes before the check that may fail
     assert out.index("systemctl enable") < out.index("check-config")
 
 
-@pytest.mark.parametrize("script", ["deploy/install-gateway.sh", "scripts/make-secrets.sh",
-                                    "deploy/compose/influxdb-init/10-thonminh.sh"])
+@pytest.mark.parametrize(
+    "script",
+    ["deploy/install-gateway.sh", "scripts/make-secrets.sh", "deploy/compose/influxdb-init/10-thonminh.sh"],
+)
 def test_shell_scripts_parse(script: str) -> None:
     subprocess.run(["bash", "-n", str(ROOT / script)], check=True)

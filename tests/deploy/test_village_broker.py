@@ -44,13 +44,17 @@ class Watched:
         self.messages: list[bytes] = []
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda _c, _u, _f, rc, _p: self.disconnects.append(getattr(rc, "value", rc))
+        self.client.on_disconnect = lambda _c, _u, _f, rc, _p: self.disconnects.append(
+            getattr(rc, "value", rc)
+        )
         self.client.on_message = lambda _c, _u, msg: self.messages.append(msg.payload)
         self.client.connect("127.0.0.1", broker.port, keepalive=30)
         self.client.loop_start()
         assert self.connected.wait(10), f"{user} could not connect"
 
-    def _on_connect(self, _c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, rc: object, _p: object) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, rc: object, _p: object
+    ) -> None:
         assert not getattr(rc, "is_failure", False), rc
         self.sessions.append(flags.session_present)
         self.connected.set()
@@ -60,11 +64,15 @@ class Watched:
         self.client.loop_stop()
 
 
-def test_the_installed_broker_starts_and_the_gateway_logs_in(village: tuple[InstalledBroker, Installed]) -> None:
+def test_the_installed_broker_starts_and_the_gateway_logs_in(
+    village: tuple[InstalledBroker, Installed],
+) -> None:
     broker, installed = village
     config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
     assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id)
+    gateway = Watched(
+        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
+    )
     gateway.close()
     assert gateway.disconnects == [0]
 
@@ -75,7 +83,9 @@ def test_a_light_cannot_take_over_the_gateways_or_another_lights_session(
     broker, installed = village
     config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
     assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id)
+    gateway = Watched(
+        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
+    )
     gateway.client.subscribe("tele/+/#", qos=1)
     time.sleep(0.2)  # the SUBACK
     light = Watched(broker, "sl-klt-001", installed.secret("sl-klt-001"), "DVES_6A1B2C")

@@ -31,7 +31,9 @@ def village(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installe
 def gateway_of(broker: InstalledBroker, installed: Installed) -> Watched:
     config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
     assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id)
+    gateway = Watched(
+        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
+    )
     subscribed = gateway.client.subscribe("tele/+/#", qos=1)
     assert subscribed[0] == 0
     return gateway
@@ -72,7 +74,9 @@ def test_an_oversize_packet_closes_only_its_senders_connection(
         deadline = time.monotonic() + 10
         while not light.disconnects and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert light.disconnects and light.disconnects[0] != 0, "the broker kept a connection over max_packet_size"
+        assert light.disconnects and light.disconnects[0] != 0, (
+            "the broker kept a connection over max_packet_size"
+        )
         other = Watched(broker, "sl-klt-001", installed.secret("sl-klt-001"), "DVES_6A1B2C")
         other.client.publish("tele/sl-klt-001/STATE", b'{"n":3}', qos=1).wait_for_publish(10)
         other.close()

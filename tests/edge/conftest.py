@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edge_helpers import Running  # noqa: E402
+from edge_helpers import Running
 
-from edge.agent import Agent  # noqa: E402
-from edge.config import load_gateway_config  # noqa: E402
+from edge.agent import Agent
+from edge.config import load_gateway_config
 
 StartAgent = Callable[..., Awaitable[tuple[Agent, Running]]]
 

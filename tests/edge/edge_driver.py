@@ -3,7 +3,8 @@
     python tests/edge/edge_driver.py CONFIG --run 3 --total 100000 --log committed.txt
 
 Every emit that returned is appended to ``--log`` as ``run last_n`` (one write(2), so a SIGKILL right after
-leaves either the whole line or none). SIGTERM/SIGINT stop the agent gracefully; ``--ready FILE`` is written once it runs.
+leaves either the whole line or none). SIGTERM/SIGINT stop the agent gracefully; ``--ready FILE`` is written
+once it runs.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edge_helpers import CounterSource  # noqa: E402
+from edge_helpers import CounterSource
 
-from edge.agent import Agent  # noqa: E402
-from edge.config import load_gateway_config  # noqa: E402
-from thonminh.logs import setup_logging  # noqa: E402
+from edge.agent import Agent
+from edge.config import load_gateway_config
+from thonminh.logs import setup_logging
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -30,10 +31,17 @@ async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    counter = CounterSource.Config(name=f"counter{args.run}", run=args.run, total=args.total,
-                                   per_emit=args.per_emit, pause_s=args.pause, committed_log=args.log)
+    counter = CounterSource.Config(
+        name=f"counter{args.run}",
+        run=args.run,
+        total=args.total,
+        per_emit=args.per_emit,
+        pause_s=args.pause,
+        committed_log=args.log,
+    )
     agent = Agent(config, extra_sources=[(CounterSource, counter)])
     if args.ready:
+
         async def ready() -> None:
             await agent.started.wait()
             args.ready.write_text("started\n")

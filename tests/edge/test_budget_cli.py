@@ -20,8 +20,9 @@ MB = 1024 * 1024
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
@@ -31,8 +32,12 @@ async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
     client = InfluxClient(influxdb_server.url, database="budget")
     client.create_database("budget")
     influxdb_server.stop()  # the uplink is down for the whole stream
-    config = gateway_toml(tmp_path, url=influxdb_server.url, database="budget",
-                          tables={"buffer": {"max_bytes": MB}, "forwarder": {"flush_deadline_s": 0.5}})
+    config = gateway_toml(
+        tmp_path,
+        url=influxdb_server.url,
+        database="budget",
+        tables={"buffer": {"max_bytes": MB}, "forwarder": {"flush_deadline_s": 0.5}},
+    )
     total = 30_000
     counter = CounterSource.Config(run=7, total=total, per_emit=500)
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
@@ -76,8 +81,15 @@ async def test_status_runs_beside_the_agent_and_a_second_agent_is_refused(
     await running.finish()
     rows = influx.select("SELECT * FROM gateway").rows()
     assert rows[-1]["rejected_total"] == 1 and rows[-1]["version"]
-    assert {"uptime_s", "buffer_points", "buffer_bytes", "forwarded_total", "dropped_total", "lag_s",
-            "clock_synced"} <= set(rows[-1])
+    assert {
+        "uptime_s",
+        "buffer_points",
+        "buffer_bytes",
+        "forwarded_total",
+        "dropped_total",
+        "lag_s",
+        "clock_synced",
+    } <= set(rows[-1])
 
 
 def count_gateway(client: InfluxClient) -> int:
@@ -95,7 +107,10 @@ def test_dead_letters_commands(influx: InfluxClient, tmp_path: Path):
     with Buffer(tmp_path / "buffer.sqlite", max_bytes=MB) as buffer:
         buffer.put([NewRow(f"{MEASUREMENT},run=8 n={i}i", BASE_MS + i) for i in range(3)])
         batch = buffer.take(3, MB)
-        buffer.ack(batch, dead=[(line, "write: HTTP 400: partial write: field type conflict") for line in batch.lines])
+        buffer.ack(
+            batch,
+            dead=[(line, "write: HTTP 400: partial write: field type conflict") for line in batch.lines],
+        )
     listed = run_in_process("dead-letters", "list", "--config", config)
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.count("field type conflict") == 3

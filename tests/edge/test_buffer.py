@@ -57,16 +57,19 @@ def test_batches_are_bounded_by_bytes_but_always_move(tmp_path: Path):
         buffer.put(rows(0, 100))
         batch = buffer.take(100, 100)
         assert len(batch.body) <= 100 and len(batch) == 3
-        buffer.put([NewRow("m,run=0 big=\"" + "x" * 5000 + '"', 1)])
+        buffer.put([NewRow('m,run=0 big="' + "x" * 5000 + '"', 1)])
         buffer.ack(buffer.take(100, 10_000_000))
         assert len(buffer.take(100, 100)) == 1  # a point bigger than a batch still goes, alone
 
 
 def test_disk_budget_drops_exactly_the_oldest_counts_them_and_logs_once(tmp_path: Path, caplog):
     caplog.set_level(logging.WARNING, logger="edge.buffer")
-    with Buffer(tmp_path / "b.sqlite", max_bytes=MB, logger=logging.getLogger("edge.buffer"),
-                row_points=1) as buffer:
-        budget = buffer.rows_budget  # the rows' share of the disk budget (the WAL and the index take the rest)
+    with Buffer(
+        tmp_path / "b.sqlite", max_bytes=MB, logger=logging.getLogger("edge.buffer"), row_points=1
+    ) as buffer:
+        budget = (
+            buffer.rows_budget
+        )  # the rows' share of the disk budget (the WAL and the index take the rest)
         assert budget == int(0.6 * MB)
         total = 40_000
         for start in range(0, total, 997):
@@ -97,9 +100,11 @@ def test_budget_episode_ends_when_the_backlog_drains(tmp_path: Path, caplog):
         buffer.put(rows(40_000, 40_010))
         buffer.put(rows(0, 40_000))
     messages = [r.getMessage() for r in caplog.records if "disk budget" in r.getMessage()]
-    assert messages == ["disk budget reached, dropping the oldest points: over budget",
-                        "disk budget reached, dropping the oldest points: recovered",
-                        "disk budget reached, dropping the oldest points: over budget"]
+    assert messages == [
+        "disk budget reached, dropping the oldest points: over budget",
+        "disk budget reached, dropping the oldest points: recovered",
+        "disk budget reached, dropping the oldest points: over budget",
+    ]
 
 
 def test_a_point_dropped_while_in_flight_is_not_counted_as_dropped_once_written(tmp_path: Path):
@@ -120,7 +125,9 @@ def test_live_share_takes_the_newest_during_a_backlog(tmp_path: Path):
         batch = buffer.take(100, MB, live_share=0.25)
         assert sorted(numbers(batch.lines)) == list(range(75)) + list(range(9975, 10_000))
         buffer.ack(batch)
-        assert sorted(numbers(buffer.take(100, MB, live_share=0.25).lines)) == list(range(75, 150)) + list(range(9950, 9975))
+        assert sorted(numbers(buffer.take(100, MB, live_share=0.25).lines)) == list(range(75, 150)) + list(
+            range(9950, 9975)
+        )
         first = buffer.take(100, MB, live_share=0.25)
         second = buffer.take(100, MB, live_share=0.25, exclude=[first])  # concurrent batches never overlap
         assert not set(first.ids) & set(second.ids) and len(second) == 100
@@ -140,8 +147,13 @@ def test_held_samples_wait_for_the_clock_and_get_corrected_times(tmp_path: Path)
         lines = buffer.take(10, MB).lines
         times = dict(zip(numbers(lines), (int(line.rsplit(" ", 1)[1]) for line in lines), strict=True))
         # t = wall_at_sync - (mono_at_sync - mono_of_sample)
-        assert times == {0: 1_800_000_000_000, 1: 1_800_000_000_000, 2: 1_800_000_000_000,
-                         3: 1_800_000_002_500, 4: 1_700_000_000_004}
+        assert times == {
+            0: 1_800_000_000_000,
+            1: 1_800_000_000_000,
+            2: 1_800_000_000_000,
+            3: 1_800_000_002_500,
+            4: 1_700_000_000_004,
+        }
 
 
 def test_held_samples_of_a_previous_boot_are_forwarded_marked(tmp_path: Path):
@@ -151,21 +163,30 @@ def test_held_samples_of_a_previous_boot_are_forwarded_marked(tmp_path: Path):
     with Buffer(path, max_bytes=MB, boot_id="boot-b") as buffer:
         assert buffer.held == 0
         lines = buffer.take(10, MB).lines
-    assert lines == [f"m,run=0 n=0i,{MARK_FIELD} 1700000000000", f"m,run=0 n=1i,{MARK_FIELD} 1700000000001",
-                     "m,run=0 n=2i 1700000000002"]
+    assert lines == [
+        f"m,run=0 n=0i,{MARK_FIELD} 1700000000000",
+        f"m,run=0 n=1i,{MARK_FIELD} 1700000000001",
+        "m,run=0 n=2i 1700000000002",
+    ]
 
 
 def test_dead_letters_list_requeue_purge(tmp_path: Path):
     with Buffer(tmp_path / "b.sqlite", max_bytes=MB) as buffer:
-        buffer.put(rows(0, 5), dead=[NewDeadLetter('{"measurement": "m"}', 7, "EncodeError: bad")],
-                   rejects=[("lights:mqtt", "not JSON", "{oops")])
+        buffer.put(
+            rows(0, 5),
+            dead=[NewDeadLetter('{"measurement": "m"}', 7, "EncodeError: bad")],
+            rejects=[("lights:mqtt", "not JSON", "{oops")],
+        )
         batch = buffer.take(5, MB)
         # the forwarder wrote three of the five and InfluxDB refused two: one transaction settles all five
         assert buffer.ack(batch, dead=[(line, "HTTP 400: partial write") for line in batch.lines[:2]]) == 5
         assert buffer.points == 0
         letters = buffer.dead_letters()
-        assert [d.error for d in letters] == ["EncodeError: bad", "HTTP 400: partial write",
-                                             "HTTP 400: partial write"]
+        assert [d.error for d in letters] == [
+            "EncodeError: bad",
+            "HTTP 400: partial write",
+            "HTTP 400: partial write",
+        ]
         assert letters[1].line == "m,run=0 n=0i 1700000000000" and letters[0].line is None
         assert letters[1].t_ms == 1_700_000_000_000
         assert buffer.counters["dead_letter_total"] == 3 and buffer.counters["rejected_total"] == 1
@@ -187,8 +208,9 @@ def test_points_share_rows_and_move_as_whole_rows(tmp_path: Path):
         buffer.put(rows(0, 1000))
         assert buffer._db.execute("SELECT count(*), sum(n) FROM points").fetchone() == (16, 1000)
         assert buffer.points == 1000
-        assert buffer.bytes == sum(len(t.encode()) + ROW_OVERHEAD for (t,) in buffer._db.execute(
-            "SELECT line FROM points"))
+        assert buffer.bytes == sum(
+            len(t.encode()) + ROW_OVERHEAD for (t,) in buffer._db.execute("SELECT line FROM points")
+        )
         batch = buffer.take(100, MB)  # a second row would cross 100 points
         assert numbers(batch.lines) == list(range(64)) and len(batch) == 64
         assert len(buffer.take(10, MB)) == 64  # a row larger than a batch still moves, alone
@@ -226,8 +248,12 @@ INSERT INTO points (line, t_ms, size) VALUES ('m,run=0 n=1i', 5, 40), ('m,run=0 
     with Buffer(path, max_bytes=MB) as buffer:
         assert buffer.points == 2
         buffer.put(rows(3, 5))
-        assert buffer.take(10, MB).lines == ["m,run=0 n=1i 5", "m,run=0 n=2i 6", "m,run=0 n=3i 1700000000003",
-                                             "m,run=0 n=4i 1700000000004"]
+        assert buffer.take(10, MB).lines == [
+            "m,run=0 n=1i 5",
+            "m,run=0 n=2i 6",
+            "m,run=0 n=3i 1700000000003",
+            "m,run=0 n=4i 1700000000004",
+        ]
 
 
 def test_one_owner_at_a_time_but_readers_alongside(tmp_path: Path):

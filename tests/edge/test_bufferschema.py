@@ -14,7 +14,7 @@ T0 = 1_700_000_000_000
 
 @pytest.mark.parametrize("layout", ["single, untimed (held, then marked)", "timed rows of one point"])
 def test_cut_counts_the_body_exactly_marked_and_non_ascii_lines_included(tmp_path: Path, layout: str):
-    lines = [f"m,run=0,site=th\u00f4n{i % 3} n={i}i,s=\"{'x' * (i % 17)}\"" for i in range(200)]
+    lines = [f'm,run=0,site=th\u00f4n{i % 3} n={i}i,s="{"x" * (i % 17)}"' for i in range(200)]
     held = layout.startswith("single")
     with Buffer(tmp_path / "b.sqlite", max_bytes=MB, boot_id="a", row_points=1) as buffer:
         buffer.put([NewRow(line, T0 + i, 1.0 if held else None) for i, line in enumerate(lines)])
@@ -29,7 +29,8 @@ def test_cut_counts_the_body_exactly_marked_and_non_ascii_lines_included(tmp_pat
             following = buffer.take(batch.count + 1, 10 * MB)
             assert len(following.body) + 1 > limit
             assert sum(MARK_FIELD in line for line in batch.lines) == held * sum(
-                (i + 1) % 7 == 0 for i in range(batch.count))
+                (i + 1) % 7 == 0 for i in range(batch.count)
+            )
 
 
 def test_a_point_released_inside_an_in_flight_range_is_not_acknowledged_with_it(tmp_path: Path):

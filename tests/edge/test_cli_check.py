@@ -32,8 +32,13 @@ port = 9
 
 def check(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.upper().startswith("THONMINH_")}
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", "check-config", "--config", str(path),
-                           *args], capture_output=True, text=True, timeout=60, env={**environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", "check-config", "--config", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environ, **(env or {})},
+    )
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -46,7 +51,10 @@ def test_a_light_inventory_that_does_not_exist_is_an_error(tmp_path: Path):
     path = write(tmp_path, SITE + '[sources.lights]\ninventory = "lights.csv"\n')
     result = check(path)
     assert result.returncode == 2, result.stderr
-    assert f"error: gateway.toml: sources.lights[0].inventory: {tmp_path / 'lights.csv'} does not exist" in result.stderr
+    assert (
+        f"error: gateway.toml: sources.lights[0].inventory: {tmp_path / 'lights.csv'} does not exist"
+        in result.stderr
+    )
     assert check(path, "--static").returncode == 0  # the file itself is fine
     (tmp_path / "lights.csv").write_text("id,device,format,zone,rated_w\nl-1,sl-1,tasmota,z1,sixty\n")
     bad = check(path)
@@ -54,13 +62,21 @@ def test_a_light_inventory_that_does_not_exist_is_an_error(tmp_path: Path):
 
 
 def test_wifi_tool_and_leases_file_missing_are_warnings(tmp_path: Path):
-    path = write(tmp_path, SITE + '[sources.wifi]\nbackend = "hostapd_cli"\ncommand = "no-such-hostapd_cli"\n'
-                                  'leases_file = "/nonexistent/dhcp.leases"\n')
+    path = write(
+        tmp_path,
+        SITE + '[sources.wifi]\nbackend = "hostapd_cli"\ncommand = "no-such-hostapd_cli"\n'
+        'leases_file = "/nonexistent/dhcp.leases"\n',
+    )
     result = check(path)
     assert result.returncode == 0, result.stderr
-    assert ("warning: gateway.toml: sources.wifi[0].command: 'no-such-hostapd_cli' not found on this machine"
-            in result.stderr)
-    assert "warning: gateway.toml: sources.wifi[0].leases_file: /nonexistent/dhcp.leases does not exist" in result.stderr
+    assert (
+        "warning: gateway.toml: sources.wifi[0].command: 'no-such-hostapd_cli' not found on this machine"
+        in result.stderr
+    )
+    assert (
+        "warning: gateway.toml: sources.wifi[0].leases_file: /nonexistent/dhcp.leases does not exist"
+        in result.stderr
+    )
     assert "(2 warning(s))" in result.stderr
     strict = check(path, "--strict")
     assert strict.returncode == 2 and "error: gateway.toml: sources.wifi[0].command" in strict.stderr
@@ -68,8 +84,11 @@ def test_wifi_tool_and_leases_file_missing_are_warnings(tmp_path: Path):
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
     (tmp_path / "dhcp.leases").write_text("")
-    path = write(tmp_path, SITE + f'[sources.wifi]\nbackend = "hostapd_cli"\ncommand = "{tool}"\n'
-                                  f'leases_file = "{tmp_path / "dhcp.leases"}"\n')
+    path = write(
+        tmp_path,
+        SITE + f'[sources.wifi]\nbackend = "hostapd_cli"\ncommand = "{tool}"\n'
+        f'leases_file = "{tmp_path / "dhcp.leases"}"\n',
+    )
     assert "warning" not in check(path).stderr
 
 
@@ -77,8 +96,10 @@ def test_a_deleted_influxdb_section_is_a_warning_naming_the_default(tmp_path: Pa
     text = SITE.replace('[influxdb]\nurl = "http://192.0.2.10:8086"\n', "")
     result = check(write(tmp_path, text))
     assert result.returncode == 0, result.stderr
-    assert ("warning: gateway.toml: influxdb: not set: points go to the default http://127.0.0.1:8086 "
-            "(database 'thonminh')") in result.stderr
+    assert (
+        "warning: gateway.toml: influxdb: not set: points go to the default http://127.0.0.1:8086 "
+        "(database 'thonminh')"
+    ) in result.stderr
     from_env = check(write(tmp_path, text), env={"THONMINH_INFLUXDB__URL": "http://192.0.2.10:8086"})
     assert "warning" not in from_env.stderr
 
@@ -88,23 +109,37 @@ def test_a_misspelt_section_is_named_with_its_line(tmp_path: Path):
     line = text.splitlines().index("[[sources.uplnk]]") + 1
     result = check(write(tmp_path, text), "--static")
     assert result.returncode == 2
-    assert (f"error: gateway.toml: line {line}: [[sources.uplnk]]: unknown section 'sources.uplnk' "
-            f"(did you mean 'sources.uplink'?)") in result.stderr
-    plain = check(write(tmp_path, SITE + '[forwardr]\nbatch_points = 10\n'), "--static")
-    assert "gateway.toml: line 9: [forwardr]: unknown section 'forwardr' (did you mean 'forwarder'?)" in plain.stderr
+    assert (
+        f"error: gateway.toml: line {line}: [[sources.uplnk]]: unknown section 'sources.uplnk' "
+        f"(did you mean 'sources.uplink'?)"
+    ) in result.stderr
+    plain = check(write(tmp_path, SITE + "[forwardr]\nbatch_points = 10\n"), "--static")
+    assert (
+        "gateway.toml: line 9: [forwardr]: unknown section 'forwardr' (did you mean 'forwarder'?)"
+        in plain.stderr
+    )
 
 
 def test_an_environment_variable_is_named_as_the_origin_of_what_this_machine_lacks(tmp_path: Path):
     path = write(tmp_path, SITE + UPLINK + '[sources.modem]\nport = "/dev/null"\n')
-    env = {"THONMINH_SOURCES__UPLINK__0__INTERFACE": "nosuchif0",
-           "THONMINH_SOURCES__MODEM__PORT": "/dev/serial/by-id/no-such-modem"}
+    env = {
+        "THONMINH_SOURCES__UPLINK__0__INTERFACE": "nosuchif0",
+        "THONMINH_SOURCES__MODEM__PORT": "/dev/serial/by-id/no-such-modem",
+    }
     result = check(path, env=env)
     assert result.returncode == 2
     lines = [line.removeprefix("error: ") for line in result.stderr.splitlines()]
-    assert any(line.startswith("THONMINH_SOURCES__UPLINK__0__INTERFACE: sources.uplink[0].interface: no "
-                               "network interface 'nosuchif0'") for line in lines), result.stderr
-    assert ("THONMINH_SOURCES__MODEM__PORT: sources.modem[0].port: /dev/serial/by-id/no-such-modem does not exist"
-            in result.stderr)
+    assert any(
+        line.startswith(
+            "THONMINH_SOURCES__UPLINK__0__INTERFACE: sources.uplink[0].interface: no "
+            "network interface 'nosuchif0'"
+        )
+        for line in lines
+    ), result.stderr
+    assert (
+        "THONMINH_SOURCES__MODEM__PORT: sources.modem[0].port: /dev/serial/by-id/no-such-modem does not exist"
+        in result.stderr
+    )
     assert "gateway.toml" not in result.stderr.replace(str(path), "")
 
 

@@ -34,14 +34,17 @@ from thonminh.influx import InfluxClient
 DAY_S = 86_400
 
 
-@pytest.mark.parametrize(("timex", "synced"), [
-    (Timex(0, 0x2001, 500), True),  # TIME_OK, STA_PLL | STA_NANO: NTP disciplines the clock
-    (Timex(1, 0x0011, 500), True),  # TIME_INS: a leap second announced is still synchronised
-    (Timex(TIME_ERROR, STA_UNSYNC, 16_000_000), False),  # a fresh boot without NTP
-    (Timex(0, STA_UNSYNC | 0x2000, 500), False),  # the bit alone is enough
-    (Timex(TIME_ERROR, 0, 500), False),  # and so is the state alone
-    (Timex(-1, 0, 0), False),  # the call failed
-])
+@pytest.mark.parametrize(
+    ("timex", "synced"),
+    [
+        (Timex(0, 0x2001, 500), True),  # TIME_OK, STA_PLL | STA_NANO: NTP disciplines the clock
+        (Timex(1, 0x0011, 500), True),  # TIME_INS: a leap second announced is still synchronised
+        (Timex(TIME_ERROR, STA_UNSYNC, 16_000_000), False),  # a fresh boot without NTP
+        (Timex(0, STA_UNSYNC | 0x2000, 500), False),  # the bit alone is enough
+        (Timex(TIME_ERROR, 0, 500), False),  # and so is the state alone
+        (Timex(-1, 0, 0), False),  # the call failed
+    ],
+)
 def test_the_kernels_word_on_synchronisation(timex: Timex, synced: bool):
     assert synchronised(timex) is synced
 
@@ -67,8 +70,13 @@ def test_file_check(tmp_path: Path):
 def test_transitions_and_jumps_are_detected_and_logged(caplog):
     caplog.set_level(logging.INFO, logger="edge.clock")
     state = {"wall": 1000.0, "mono": 50.0, "synced": False}
-    clock = Clock(check=lambda: state["synced"], wall=lambda: state["wall"], mono=lambda: state["mono"],
-                  boot_id="b", jump_threshold_s=2.0)
+    clock = Clock(
+        check=lambda: state["synced"],
+        wall=lambda: state["wall"],
+        mono=lambda: state["mono"],
+        boot_id="b",
+        jump_threshold_s=2.0,
+    )
     assert [e.kind for e in clock.observe()] == ["unsynced"]
     state["wall"] += 500  # a jump while unsynchronised is what NTP does at sync: not a warning
     state["synced"] = True
@@ -104,16 +112,19 @@ async def test_samples_taken_unsynchronised_are_held_then_written_with_corrected
     influx: InfluxClient, tmp_path: Path, start_agent
 ):
     fake = FakeClock(offset_s=-3 * DAY_S, synced=False)  # booted with a stale time, NTP unreachable
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
-                          tables={"buffer": {"commit_interval_ms": 2}})
+    config = gateway_toml(
+        tmp_path, url=influx.url, database=influx.database, tables={"buffer": {"commit_interval_ms": 2}}
+    )
     total = 100
     # one point per emit, 5 ms apart: each has its own timestamp in the series
     counter = CounterSource.Config(run=11, total=total, per_emit=1, pause_s=0.005, stamp_now=True)
     real_start = time.time()
     agent, running = await start_agent(config, clock=fake.clock(), extra_sources=[(CounterSource, counter)])
     source = agent.sources[-1]
-    await async_wait_until(lambda: source.done and source.done.is_set() and agent.buffer.held == total,
-                           what="the stream to be held")
+    await async_wait_until(
+        lambda: source.done and source.done.is_set() and agent.buffer.held == total,
+        what="the stream to be held",
+    )
     real_end = time.time()
     assert count(influx, 11) == 0  # nothing with an unsynchronised time reaches InfluxDB
     snapshot = agent.stats.snapshot()
@@ -130,11 +141,17 @@ async def test_samples_taken_unsynchronised_are_held_then_written_with_corrected
     assert all("clock_unsynced" not in r or r["clock_unsynced"] is None for r in rows)
 
 
-async def test_samples_held_in_a_previous_boot_arrive_marked(influx: InfluxClient, tmp_path: Path, start_agent):
+async def test_samples_held_in_a_previous_boot_arrive_marked(
+    influx: InfluxClient, tmp_path: Path, start_agent
+):
     config = gateway_toml(tmp_path, url=influx.url, database=influx.database)
     with Buffer(tmp_path / "buffer.sqlite", max_bytes=1024 * 1024, boot_id="boot-before-power-cut") as buffer:
-        buffer.put([NewRow(f"{MEASUREMENT},gateway=g1,run=12,village=v1 n={i}i", BASE_MS + i, mono=3.0 + i)
-                    for i in range(5)])
+        buffer.put(
+            [
+                NewRow(f"{MEASUREMENT},gateway=g1,run=12,village=v1 n={i}i", BASE_MS + i, mono=3.0 + i)
+                for i in range(5)
+            ]
+        )
         buffer.put([NewRow(f"{MEASUREMENT},gateway=g1,run=12,village=v1 n=5i", BASE_MS + 5)])
     agent, running = await start_agent(config, clock=FakeClock(boot_id="boot-after").clock())
     await async_wait_until(lambda: count(influx, 12) == 6, what="the leftovers")

@@ -81,8 +81,14 @@ async def test_influxdb_sigkilled_in_the_middle_of_a_large_batch_loses_nothing(
     buffer = Buffer(tmp_path / "b.sqlite", max_bytes=512 * MB)
     buffer.put([NewRow(f"{MEASUREMENT},run=2 n={i}i", BASE_MS + i) for i in range(total)])
     writer = RecordingWriter(InfluxV1Writer(InfluxClient(influxdb_server.url, timeout=20), database="killed"))
-    settings = ForwarderSettings(batch_points=50_000, batch_bytes=64 * MB, live_share=0, live_interval_s=0,
-                                 backoff_initial_s=0.05, backoff_max_s=0.5)
+    settings = ForwarderSettings(
+        batch_points=50_000,
+        batch_bytes=64 * MB,
+        live_share=0,
+        live_interval_s=0,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.5,
+    )
     forwarder = Forwarder(buffer, writer, settings)
     stop = asyncio.Event()
     task = asyncio.create_task(forwarder.run(stop))
@@ -101,7 +107,9 @@ async def test_influxdb_sigkilled_in_the_middle_of_a_large_batch_loses_nothing(
     assert count(client, 2) == total
     result = client.select(f"SELECT sum(n), min(n), max(n) FROM {MEASUREMENT}").rows()[0]
     assert (result["sum"], result["min"], result["max"]) == (total * (total - 1) // 2, 0, total - 1)
-    assert 50_000 - 64 < writer.sizes[0] <= 50_000 and len(writer.sizes) > 3  # whole rows; the batch was retried
+    assert (
+        50_000 - 64 < writer.sizes[0] <= 50_000 and len(writer.sizes) > 3
+    )  # whole rows; the batch was retried
     assert writer.failures[0] in ("InfluxConnectionError", "InfluxServerError")
     buffer.close()
     writer.close()
@@ -111,12 +119,18 @@ async def test_refused_and_unencodable_points_go_to_dead_letters_the_rest_arrive
     influx: InfluxClient, tmp_path: Path, start_agent
 ):
     influx.write(f"{MEASUREMENT},gateway=g1,run=3,village=v1 n=1i {BASE_MS - 1}")  # n is an int field now
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
-                          tables={"forwarder": {"batch_points": 5000}, "buffer": {"commit_interval_ms": 200}})
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        tables={"forwarder": {"batch_points": 5000}, "buffer": {"commit_interval_ms": 200}},
+    )
     agent, running = await start_agent(config)
     tags = {"run": "3"}
-    points = [Point(MEASUREMENT, {"village": "v1", "gateway": "g1", **tags}, {"n": i},
-                    BASE_MS + i) for i in range(1000)]
+    points = [
+        Point(MEASUREMENT, {"village": "v1", "gateway": "g1", **tags}, {"n": i}, BASE_MS + i)
+        for i in range(1000)
+    ]
     points[400] = Point(MEASUREMENT, points[400].tags, {"n": "a string"}, BASE_MS + 400)  # type conflict: 400
     points[700] = Point(MEASUREMENT, points[700].tags, {"n": 700}, 9_300_000_000_000_000)  # beyond ns range
     points[900] = Point(MEASUREMENT, points[900].tags, {"n": math.nan}, BASE_MS + 900)  # cannot be encoded

@@ -29,8 +29,17 @@ from thonminh.lineprotocol import encode_line
 FIXTURES = Path(__file__).with_name("fixtures")
 
 
-@pytest.mark.parametrize(("text", "expected"), [("44388\n", 44.388), ("-5000", -5.0), ("", None),
-                                                  ("-273150", None), ("2147483647", None), ("abc", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("44388\n", 44.388),
+        ("-5000", -5.0),
+        ("", None),
+        ("-273150", None),
+        ("2147483647", None),
+        ("abc", None),
+    ],
+)
 def test_millidegrees(text: str, expected: float | None):
     assert parse_millidegrees(text) == expected
 
@@ -62,16 +71,32 @@ async def test_gateway_point_carries_the_pipeline_figures(tmp_path: Path):
         async def emit(points):  # the injected emit of a unit test
             emitted.extend(points)
 
-        ctx = config.source_context(GatewaySource, "sources.gateway", emit=emit, logger=logging.getLogger("test"),
-                                    state_dir=tmp_path, now_ms=clock.now_ms, monotonic=clock.monotonic,
-                                    stats=lambda: stats.snapshot().fields())
+        ctx = config.source_context(
+            GatewaySource,
+            "sources.gateway",
+            emit=emit,
+            logger=logging.getLogger("test"),
+            state_dir=tmp_path,
+            now_ms=clock.now_ms,
+            monotonic=clock.monotonic,
+            stats=lambda: stats.snapshot().fields(),
+        )
         source = GatewaySource(GatewaySource.Config(thermal_dir=FIXTURES / "thermal_pi"), ctx)
         (point,) = await source.sample()
     assert point.measurement == GATEWAY.name and point.tags == {"village": "v1", "gateway": "g1"}
     assert point.fields == {
-        "uptime_s": 42.5, "buffer_points": 1, "buffer_bytes": len("m n=2i 1799999995000") + 28, "forwarded_total": 1,
-        "dropped_total": 0, "rejected_total": 1, "lag_s": 5.0, "clock_synced": 1, "cpu_temp_c": 44.388,
-        "version": __version__, "dead_letter_total": 0, "rejected_other": 1,
+        "uptime_s": 42.5,
+        "buffer_points": 1,
+        "buffer_bytes": len("m n=2i 1799999995000") + 28,
+        "forwarded_total": 1,
+        "dropped_total": 0,
+        "rejected_total": 1,
+        "lag_s": 5.0,
+        "clock_synced": 1,
+        "cpu_temp_c": 44.388,
+        "version": __version__,
+        "dead_letter_total": 0,
+        "rejected_other": 1,
         **dict.fromkeys(REASON_COUNTERS, 0),
     }
     encode_line(point)  # valid against the contract
@@ -101,8 +126,12 @@ def test_edge_run_notifies_systemd_ready_watchdog_stopping(influx: InfluxClient,
         sock.settimeout(60)
         env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
         env.pop("WATCHDOG_PID", None)
-        proc = subprocess.Popen([sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             messages = [sock.recv(1000).decode()]
             assert messages[0].startswith("READY=1\nSTATUS=")

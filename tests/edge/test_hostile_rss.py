@@ -27,8 +27,10 @@ from thonminh.influx import InfluxClient
 LIMIT_MB = 60.0
 #: ``thonminh edge run`` as installed on a gateway: the test extras' rich and pygments, which httpx imports
 #: for its own CLI when they are present, are absent there (as in bench/agent_rss.py).
-AGENT = ("import sys\nfor name in ('rich', 'pygments'): sys.modules[name] = None\n"
-         "from thonminh.cli import main\nmain(sys.argv[1:])")
+AGENT = (
+    "import sys\nfor name in ('rich', 'pygments'): sys.modules[name] = None\n"
+    "from thonminh.cli import main\nmain(sys.argv[1:])"
+)
 #: What the last rounds may add to the resident set once it has settled (allocator noise, not a leak).
 SETTLED_MB = 3.0
 ROUNDS = 5
@@ -37,7 +39,7 @@ INVENTORY = "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n
 
 def write_config(tmp_path: Path, mqtt_port: int, influx: InfluxClient) -> Path:
     (tmp_path / "inventory.csv").write_text(INVENTORY)
-    config = f"""state_dir = "{tmp_path / 'state'}"
+    config = f"""state_dir = "{tmp_path / "state"}"
 gateway_interval_s = 1.0
 
 [site]
@@ -56,7 +58,7 @@ url = "{influx.url}"
 database = "{influx.database}"
 
 [buffer]
-path = "{tmp_path / 'buffer.sqlite'}"
+path = "{tmp_path / "buffer.sqlite"}"
 
 [clock]
 check = "always"
@@ -65,7 +67,7 @@ check = "always"
 level = "warning"
 
 [sources.lights]
-inventory = "{tmp_path / 'inventory.csv'}"
+inventory = "{tmp_path / "inventory.csv"}"
 interval_s = 1
 """
     path = tmp_path / "gateway.toml"
@@ -104,13 +106,19 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120.0)
 
 
 def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
-    tmp_path: Path, mosquitto_server: MosquittoServer, influx: InfluxClient,
+    tmp_path: Path,
+    mosquitto_server: MosquittoServer,
+    influx: InfluxClient,
 ) -> None:
     config = write_config(tmp_path, mosquitto_server.port, influx)
     buffer = tmp_path / "buffer.sqlite"
     log = (tmp_path / "agent.log").open("wb")
-    agent = subprocess.Popen([sys.executable, "-c", AGENT, "edge", "run", "--config", str(config)], stdout=log,
-                             stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    agent = subprocess.Popen(
+        [sys.executable, "-c", AGENT, "edge", "run", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         # the agent's subscription exists once a probe from an unknown device is counted
         def probed() -> bool:
@@ -131,8 +139,10 @@ def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(30)
         log.close()
-    print(f"agent RSS before, then after each round of 2,500 hostile messages: "
-          f"{', '.join(f'{r:.1f}' for r in rss)} MB")
+    print(
+        f"agent RSS before, then after each round of 2,500 hostile messages: "
+        f"{', '.join(f'{r:.1f}' for r in rss)} MB"
+    )
     assert code == 0, (tmp_path / "agent.log").read_text()[-2000:]
     assert max(rss) < LIMIT_MB, f"the agent's RSS reached {max(rss):.1f} MB"
     assert rss[-1] - rss[2] < SETTLED_MB, f"the agent's RSS kept growing: {rss}"
@@ -144,9 +154,16 @@ def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
     health = read_health(load_gateway_config(str(config)).health_path())  # on tmpfs, beside the intake
     assert health is not None
     (lights,) = [s for s in health["sources"] if s["source"] == "lights:lights"]
-    assert lights["detail"]["unknown_devices"] == ", ".join(f"stranger-{ROUNDS - 1}-{i:04d}" for i in range(1992, 2000))
+    assert lights["detail"]["unknown_devices"] == ", ".join(
+        f"stranger-{ROUNDS - 1}-{i:04d}" for i in range(1992, 2000)
+    )
     # the gateway measurement in InfluxDB says the same (its last point, written after the last round)
-    rows = influx.select("SELECT last(rejected_unknown_device) AS u, last(rejected_topic_too_long) AS t, "
-                         "last(rejected_total) AS total FROM gateway").rows()
+    rows = influx.select(
+        "SELECT last(rejected_unknown_device) AS u, last(rejected_topic_too_long) AS t, "
+        "last(rejected_total) AS total FROM gateway"
+    ).rows()
     assert rows and (rows[0]["u"], rows[0]["t"], rows[0]["total"]) == (
-        final["rejected_unknown_device"], final["rejected_topic_too_long"], sent), json.dumps(rows)
+        final["rejected_unknown_device"],
+        final["rejected_topic_too_long"],
+        sent,
+    ), json.dumps(rows)

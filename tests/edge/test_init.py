@@ -15,18 +15,49 @@ from edge.cli import edge
 from edge.config import load_gateway_config
 from edge.init import detect_interfaces, detect_modem_ports, slug_of
 
-FLAGS = ["--name", "Khả Lý Thượng", "--gateway", "klt-gw1", "--commune", "Tiên Dũng", "--province", "Bắc Giang",
-         "--latitude", "21.38", "--longitude", "106.57", "--influx-url", "http://192.0.2.10:8086",
-         "--influx-username", "gateway", "--influx-password", "s3cret", "--fiber-interface", "lo",
-         "--modem-port", "/dev/serial/by-id/usb-Quectel_EG25-G-if02-port0", "--state-dir", "var"]
+FLAGS = [
+    "--name",
+    "Khả Lý Thượng",
+    "--gateway",
+    "klt-gw1",
+    "--commune",
+    "Tiên Dũng",
+    "--province",
+    "Bắc Giang",
+    "--latitude",
+    "21.38",
+    "--longitude",
+    "106.57",
+    "--influx-url",
+    "http://192.0.2.10:8086",
+    "--influx-username",
+    "gateway",
+    "--influx-password",
+    "s3cret",
+    "--fiber-interface",
+    "lo",
+    "--modem-port",
+    "/dev/serial/by-id/usb-Quectel_EG25-G-if02-port0",
+    "--state-dir",
+    "var",
+]
 
 
 def thonminh(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
-@pytest.mark.parametrize(("name", "slug"), [("Khả Lý Thượng", "kha-ly-thuong"), ("Đồng Đăng", "dong-dang"),
-                                            ("  Bắc  Giang ", "bac-giang"), ("Thôn 3 / Ấp Mới", "thon-3-ap-moi")])
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Khả Lý Thượng", "kha-ly-thuong"),
+        ("Đồng Đăng", "dong-dang"),
+        ("  Bắc  Giang ", "bac-giang"),
+        ("Thôn 3 / Ấp Mới", "thon-3-ap-moi"),
+    ],
+)
 def test_a_name_as_people_write_it_becomes_a_slug(name: str, slug: str):
     assert slug_of(name) == slug
 
@@ -41,7 +72,12 @@ def test_flags_write_a_config_that_check_config_accepts(tmp_path: Path):
     config = load_gateway_config(out)
     site = config.site
     assert (site.name, site.village, site.gateway, site.commune, site.province) == (
-        "Khả Lý Thượng", "kha-ly-thuong", "klt-gw1", "tien-dung", "bac-giang")
+        "Khả Lý Thượng",
+        "kha-ly-thuong",
+        "klt-gw1",
+        "tien-dung",
+        "bac-giang",
+    )
     assert config.influxdb.url == "http://192.0.2.10:8086" and config.influxdb.username == "gateway"
     assert [(u.link, u.interface) for u in config.sources.uplink] == [("fiber", "lo")]
     assert config.sources.modem[0].port.endswith("EG25-G-if02-port0")
@@ -59,12 +95,15 @@ def test_an_existing_file_is_kept_unless_forced(tmp_path: Path):
     assert 'name = "Khả Lý Thượng"' in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--gateway", "GW 1", "Invalid value for '--gateway': 'GW 1' is not a slug"),
-    ("--name", "!!!", "Invalid value for '--name': the village's name '!!!' has no letters or digits"),
-    ("--influx-url", "htp:/x", "Invalid value for '--influx-url': invalid URL 'htp:/x'"),
-    ("--latitude", "north", "Invalid value for '--latitude': 'north' is not a number"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--gateway", "GW 1", "Invalid value for '--gateway': 'GW 1' is not a slug"),
+        ("--name", "!!!", "Invalid value for '--name': the village's name '!!!' has no letters or digits"),
+        ("--influx-url", "htp:/x", "Invalid value for '--influx-url': invalid URL 'htp:/x'"),
+        ("--latitude", "north", "Invalid value for '--latitude': 'north' is not a number"),
+    ],
+)
 def test_a_bad_flag_is_named_without_a_traceback(tmp_path: Path, flag: str, value: str, message: str):
     args = list(FLAGS)
     args[args.index(flag) + 1] = value
@@ -80,18 +119,33 @@ def test_prompts_ask_again_after_a_bad_answer_and_propose_the_slug(tmp_path: Pat
     answers = [
         "Khả Lý Thượng",  # name
         "",  # village slug: the proposal
-        "GW 1", "klt-gw1",  # a bad gateway id, asked again
-        "Tiên Dũng", "", "Bắc Giang",  # commune, no district, province
-        "21.38", "106.57", "http://192.0.2.10:8086",
-        "lo", "", "",  # fiber interface, no 4G interface, no modem
-        "", "", "", "", "",  # database (proposal), no user, no password, no lights, state dir (proposal)
+        "GW 1",
+        "klt-gw1",  # a bad gateway id, asked again
+        "Tiên Dũng",
+        "",
+        "Bắc Giang",  # commune, no district, province
+        "21.38",
+        "106.57",
+        "http://192.0.2.10:8086",
+        "lo",
+        "",
+        "",  # fiber interface, no 4G interface, no modem
+        "",
+        "",
+        "",
+        "",
+        "",  # database (proposal), no user, no password, no lights, state dir (proposal)
     ]
     result = CliRunner().invoke(edge, ["init", "--output", str(out)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "[kha-ly-thuong]" in result.output  # the slug proposed
     assert "'GW 1' is not a slug" in result.output
     config = load_gateway_config(out)
-    assert (config.site.village, config.site.gateway, config.site.district) == ("kha-ly-thuong", "klt-gw1", None)
+    assert (config.site.village, config.site.gateway, config.site.district) == (
+        "kha-ly-thuong",
+        "klt-gw1",
+        None,
+    )
     assert config.influxdb.database == "thonminh" and config.state_dir == Path("/var/lib/thonminh")
     assert not config.sources.modem
 
@@ -99,7 +153,11 @@ def test_prompts_ask_again_after_a_bad_answer_and_propose_the_slug(tmp_path: Pat
 def test_this_machines_modem_ports_and_interfaces_are_detected(tmp_path: Path):
     by_id = tmp_path / "by-id"
     by_id.mkdir()
-    for name in ("usb-Quectel_EG25-G-if00-port0", "usb-Quectel_EG25-G-if02-port0", "usb-Quectel_EG25-G-if03-port0"):
+    for name in (
+        "usb-Quectel_EG25-G-if00-port0",
+        "usb-Quectel_EG25-G-if02-port0",
+        "usb-Quectel_EG25-G-if03-port0",
+    ):
         os.symlink("../../ttyUSB0", by_id / name)
     assert detect_modem_ports(by_id)[0] == str(by_id / "usb-Quectel_EG25-G-if02-port0")
     assert detect_modem_ports(tmp_path / "absent") == []

@@ -92,7 +92,9 @@ def test_held_samples_in_both_databases_are_corrected(paths: tuple[Path, Path]):
         assert buffer.held == 4 and not buffer.take(10, MB)
         buffer.put([], correct_at=(2_000_000_000_000, 200.0))
         lines = buffer.take(10, MB).lines
-        assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [1_999_999_900_000] * 2 + [1_999_999_901_000] * 2
+        assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [1_999_999_900_000] * 2 + [
+            1_999_999_901_000
+        ] * 2
 
 
 _KILLED = """
@@ -110,8 +112,13 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def killed_agent(store: Path, intake: Path) -> None:
     """A process that stores 100 points, commits 30 more to the intake, and is SIGKILLed."""
-    proc = subprocess.run([sys.executable, "-c", _KILLED, str(store), str(intake)], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED, str(store), str(intake)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
     assert proc.returncode == -signal.SIGKILL and proc.stdout == "committed\n", proc.stderr
     assert in_file(store) == 100 and in_file(intake) == 30
 
@@ -131,7 +138,9 @@ def test_a_sync_killed_halfway_neither_loses_nor_doubles(paths: tuple[Path, Path
     # as if it had died between a sync's two transactions: part of the intake is in the store and still there
     with sqlite3.connect(store) as db:
         db.execute("ATTACH DATABASE ? AS i", (str(intake),))
-        db.execute("INSERT INTO main.points SELECT * FROM i.points WHERE id <= (SELECT min(id) + 9 FROM i.points)")
+        db.execute(
+            "INSERT INTO main.points SELECT * FROM i.points WHERE id <= (SELECT min(id) + 9 FROM i.points)"
+        )
     assert in_file(store) == 110
     with Buffer(store, max_bytes=MB, intake=intake) as buffer:
         assert buffer.points == 130
@@ -157,8 +166,12 @@ def test_the_disk_budget_holds_on_the_store_at_every_sync(paths: tuple[Path, Pat
     worst = total = 0
     with Buffer(store, max_bytes=budget, intake=intake) as buffer:
         for start in range(0, 60_000, 499):  # an outage far beyond the budget, synced as the intake fills
-            buffer.put([NewRow(f"m,run=0 n={i}i,s=\"{'x' * (i % 200)}\"", 1_700_000_000_000 + i)
-                        for i in range(start, start + 499)])
+            buffer.put(
+                [
+                    NewRow(f'm,run=0 n={i}i,s="{"x" * (i % 200)}"', 1_700_000_000_000 + i)
+                    for i in range(start, start + 499)
+                ]
+            )
             total += 499
             worst = max(worst, store_bytes(store))
         buffer.sync()

@@ -35,7 +35,9 @@ class CountingBuffer(Buffer):
 
 
 def point(i: int, **fields: object) -> Point:
-    return Point(MEASUREMENT, {"village": "v1", "gateway": "g1", "run": "0"}, fields or {"n": i}, 1_700_000_000_000 + i)
+    return Point(
+        MEASUREMENT, {"village": "v1", "gateway": "g1", "run": "0"}, fields or {"n": i}, 1_700_000_000_000 + i
+    )
 
 
 def stored(path: Path) -> int:
@@ -43,7 +45,9 @@ def stored(path: Path) -> int:
         return db.execute("SELECT coalesce(sum(n), 0) FROM points").fetchone()[0]
 
 
-async def make_pipeline(tmp_path: Path, interval_ms: int) -> tuple[Pipeline, CountingBuffer, asyncio.Task[None]]:
+async def make_pipeline(
+    tmp_path: Path, interval_ms: int
+) -> tuple[Pipeline, CountingBuffer, asyncio.Task[None]]:
     buffer = CountingBuffer(tmp_path / "b.sqlite", max_bytes=MB)
     clock = FakeClock().clock()
     pipeline = Pipeline(buffer, clock, Stats(buffer, clock), commit_interval_ms=interval_ms)
@@ -143,11 +147,14 @@ class FlakyPush(PushSource):
         raise ConnectionError("broker gone")
 
 
-async def test_polled_schedule_is_drift_free_skips_missed_ticks_and_survives_errors(tmp_path: Path, start_agent):
+async def test_polled_schedule_is_drift_free_skips_missed_ticks_and_survives_errors(
+    tmp_path: Path, start_agent
+):
     config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")  # no InfluxDB needed here
     interval = 0.2
     agent, running = await start_agent(
-        config, extra_sources=[(TickSource, TickConfig(interval_s=interval)), (FlakyPush, SourceConfig())])
+        config, extra_sources=[(TickSource, TickConfig(interval_s=interval)), (FlakyPush, SourceConfig())]
+    )
     tick = agent.sources[0]
     while len(tick.times) < 9:
         await asyncio.sleep(0.05)
@@ -191,7 +198,9 @@ port = 9
 """
 
 
-async def test_a_source_config_error_names_its_key_path_counting_disabled_instances(tmp_path: Path, start_agent):
+async def test_a_source_config_error_names_its_key_path_counting_disabled_instances(
+    tmp_path: Path, start_agent
+):
     """The third [[sources.uplink]] is sources.uplink[2] even with the second disabled (it was found by
     comparing configs with the whole gateway config's, which the source no longer sees)."""
     config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
@@ -199,7 +208,9 @@ async def test_a_source_config_error_names_its_key_path_counting_disabled_instan
         f.write(UPLINK.format(link="fiber", interface="lo", enabled="true"))
         f.write(UPLINK.format(link="4g", interface="lo", enabled="false"))
         f.write(UPLINK.format(link="backup", interface="nosuchif9", enabled="true"))
-    with pytest.raises(ConfigError, match=r"^sources\.uplink\[2\]\.interface: no network interface 'nosuchif9'"):
+    with pytest.raises(
+        ConfigError, match=r"^sources\.uplink\[2\]\.interface: no network interface 'nosuchif9'"
+    ):
         await start_agent(config)
 
 
@@ -220,13 +231,24 @@ class BrokerProbe(Probe):
 
 
 async def test_sources_get_a_narrow_context_with_only_what_they_use(tmp_path: Path, start_agent):
-    config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x", gateway_source=True,
-                          tables={"mqtt": {"host": "127.0.0.1", "port": 1884}})
-    agent, running = await start_agent(config, extra_sources=[(Probe, SourceConfig()), (BrokerProbe, SourceConfig())])
+    config = gateway_toml(
+        tmp_path,
+        url="http://127.0.0.1:9",
+        database="x",
+        gateway_source=True,
+        tables={"mqtt": {"host": "127.0.0.1", "port": 1884}},
+    )
+    agent, running = await start_agent(
+        config, extra_sources=[(Probe, SourceConfig()), (BrokerProbe, SourceConfig())]
+    )
     by_kind = {s.kind: s.ctx for s in agent.sources}
     plain, broker, gateway = by_kind["probe"], by_kind["brokerprobe"], by_kind["gateway"]
     assert dict(plain.site_tags) == {"village": "v1", "gateway": "g1"}
-    assert (plain.timezone, plain.location, plain.key_path) == ("Asia/Ho_Chi_Minh", (21.0, 106.0), "sources.probe")
+    assert (plain.timezone, plain.location, plain.key_path) == (
+        "Asia/Ho_Chi_Minh",
+        (21.0, 106.0),
+        "sources.probe",
+    )
     assert gateway.key_path == "sources.gateway"
     # the broker and the pipeline's figures only for the sources that said they use them
     assert plain.mqtt is None and plain.stats is None and gateway.mqtt is None

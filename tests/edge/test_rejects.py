@@ -20,8 +20,10 @@ def test_every_lights_refusal_code_has_its_field_in_the_contract():
 
 
 def test_a_reason_is_counted_by_its_code_or_as_other():
-    assert reason_counter("unknown_device: 'x' is not in the light inventory (topic tele/x/STATE)") == \
-        "rejected_unknown_device"
+    assert (
+        reason_counter("unknown_device: 'x' is not in the light inventory (topic tele/x/STATE)")
+        == "rejected_unknown_device"
+    )
     assert reason_counter("topic_too_long: 50000 bytes (limit 256): 'tele/...'") == "rejected_topic_too_long"
     assert reason_counter("modem 4g: CSQ: not a number") == OTHER
     assert reason_counter("total: not a code of ours") == OTHER  # rejected_total is no reason
@@ -41,17 +43,26 @@ def test_counts_by_reason_add_up_before_and_after_commit_and_survive_a_restart(t
         stats = Stats(buffer, clock)
         refuse_all(stats, 5_000)
         pending = stats.snapshot().fields()  # not committed yet: counted from the waiting rejects
-        buffer.put([], dead=[NewDeadLetter('{"measurement": "m"}', 7, "EncodeError: bad")],
-                   rejects=stats.take_rejects())
+        buffer.put(
+            [],
+            dead=[NewDeadLetter('{"measurement": "m"}', 7, "EncodeError: bad")],
+            rejects=stats.take_rejects(),
+        )
         committed = stats.snapshot().fields()
         # only the fixed counters exist, whatever the number of device ids
         assert set(buffer.counters) <= {*COUNTERS, *REASON_COUNTERS}
     expected = {"rejected_unknown_device": 5_000, "rejected_topic_too_long": 1, OTHER: 1}
     for fields, dead in ((pending, 0), (committed, 1)):
-        assert {k: v for k, v in fields.items() if k.startswith("rejected_") and v} == \
-            {**expected, "rejected_total": 5_002 + dead}
+        assert {k: v for k, v in fields.items() if k.startswith("rejected_") and v} == {
+            **expected,
+            "rejected_total": 5_002 + dead,
+        }
         assert fields["dead_letter_total"] == dead
-        assert sum(fields[n] for n in (*REASON_COUNTERS, OTHER, "dead_letter_total")) == fields["rejected_total"]
+        assert (
+            sum(fields[n] for n in (*REASON_COUNTERS, OTHER, "dead_letter_total")) == fields["rejected_total"]
+        )
     with Buffer(tmp_path / "b.sqlite", max_bytes=4 * 1024**2) as buffer:
         assert Stats(buffer, clock).snapshot().fields() | {"uptime_s": 0} == committed | {"uptime_s": 0}
-        assert buffer.status().counters["rejected_unknown_device"] == 5_000  # what `thonminh edge status` reads
+        assert (
+            buffer.status().counters["rejected_unknown_device"] == 5_000
+        )  # what `thonminh edge status` reads

@@ -28,14 +28,32 @@ def committed(log: Path) -> dict[int, int]:
 
 def driver(config: Path, log: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, str(DRIVER), str(config), "--run", str(run), "--total", str(total), "--per-emit", "25",
-         "--log", str(log), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            str(DRIVER),
+            str(config),
+            "--run",
+            str(run),
+            "--total",
+            str(total),
+            "--per-emit",
+            "25",
+            "--log",
+            str(log),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
 def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient, tmp_path: Path):
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
-                          tables={"forwarder": {"batch_points": 300}, "buffer": {"commit_interval_ms": 10}})
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        tables={"forwarder": {"batch_points": 300}, "buffer": {"commit_interval_ms": 10}},
+    )
     log = tmp_path / "committed.log"
     log.touch()
     rng = random.Random(20240611)
@@ -44,8 +62,12 @@ def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient,
         before = log.stat().st_size
         proc = driver(config, log, run, total=1_000_000)
         try:
-            wait_until(lambda b=before, p=proc: log.stat().st_size > b or p.poll() is not None, timeout=60,
-                       interval=0.01, what="the stream to start")
+            wait_until(
+                lambda b=before, p=proc: log.stat().st_size > b or p.poll() is not None,
+                timeout=60,
+                interval=0.01,
+                what="the stream to start",
+            )
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(rng.uniform(0.02, 0.5))  # a random moment: mid-commit, mid-write, mid-ack
         finally:
@@ -58,8 +80,11 @@ def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient,
     proc = driver(config, log, kills, 0, "--ready", str(ready))
     try:
         wait_until(ready.exists, timeout=60, what="the last agent to start")
-        wait_until(lambda: all(count(influx, run) >= last[run] + 1 for run in last), timeout=60,
-                   what="every committed point")
+        wait_until(
+            lambda: all(count(influx, run) >= last[run] + 1 for run in last),
+            timeout=60,
+            what="every committed point",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

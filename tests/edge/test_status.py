@@ -40,8 +40,9 @@ t-2,sl-t2,,tasmota,z1,21.38,106.57,60,
 
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def status_json(config: Path) -> dict[str, Any]:
@@ -163,14 +164,20 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
     ubus = str(Path(install_fake_commands(tmp_path / "bin", ap.path)) / "ubus")
     link = "usb-Quectel_EG25-G-if02-port0"
     with ModemEmulator("quectel", link_dir=tmp_path / "serial" / "by-id", link_name=link) as modem:
-        config = write_config(tmp_path, up_port=listening, modem=modem.path, ubus=ubus, mqtt_port=mosquitto.port)
+        config = write_config(
+            tmp_path, up_port=listening, modem=modem.path, ubus=ubus, mqtt_port=mosquitto.port
+        )
         publish(mosquitto.port, "tele/sl-t1/LWT", "Online", retain=True)
         publish(mosquitto.port, "tele/sl-t2/LWT", "Offline", retain=True)
         log = tmp_path / "agent.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
-                                    stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "thonminh.cli", "edge", "run", "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
+
             def lights_connected() -> bool:
                 return by_source(status_json(config))["lights:lights"]["detail"].get("mqtt_connected") is True
 
@@ -181,21 +188,32 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
                 data = status_json(config)
                 settled.__doc__ = json.dumps(data, indent=1)
                 s = by_source(data)
-                ready = (s["lights:lights"]["detail"].get("lights_online") == "1/2"
-                         and s["modem:eg25"]["state"] == "ok" and s["wifi:wifi"]["state"] == "ok"
-                         and s["uplink:4g"]["state"] == "down" and s["uplink:fiber"]["state"] == "ok"
-                         and data["influxdb"]["state"] == "down")
+                ready = (
+                    s["lights:lights"]["detail"].get("lights_online") == "1/2"
+                    and s["modem:eg25"]["state"] == "ok"
+                    and s["wifi:wifi"]["state"] == "ok"
+                    and s["uplink:4g"]["state"] == "down"
+                    and s["uplink:fiber"]["state"] == "ok"
+                    and data["influxdb"]["state"] == "down"
+                )
                 return data if ready else None
 
             data = wait_for("every source to report", settled, proc, log)
             s = by_source(data)
             assert data["agent"]["running"] is True and data["clock"]["synced"] is True
-            assert s["uplink:fiber"]["detail"]["targets"] == "1/1" and s["uplink:fiber"]["detail"]["rtt_ms"] >= 0
+            assert (
+                s["uplink:fiber"]["detail"]["targets"] == "1/1" and s["uplink:fiber"]["detail"]["rtt_ms"] >= 0
+            )
             assert "refused" in s["uplink:4g"]["detail"]["reason"]
             assert s["uplink:4g"]["since_ms"] <= s["uplink:4g"]["at_ms"]
             radio = s["modem:eg25"]["detail"]
-            assert (radio["operator"], radio["access_tech"], radio["rsrp_dbm"], radio["sinr_db"],
-                    radio["reg_state"]) == ("Viettel", "LTE", -95, 12, "home")
+            assert (
+                radio["operator"],
+                radio["access_tech"],
+                radio["rsrp_dbm"],
+                radio["sinr_db"],
+                radio["reg_state"],
+            ) == ("Viettel", "LTE", -95, 12, "home")
             assert s["wifi:wifi"]["detail"]["clients"] == 2
             assert s["lights:lights"]["state"] == "degraded"
             assert s["lights:lights"]["detail"]["faults"] == "offline 1"
@@ -205,15 +223,34 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
             started = time.monotonic()
             english = cli("status", "--config", str(config), "--lang", "en")
             assert english.returncode == 0, english.stderr
-            assert time.monotonic() - started < 15  # no network wait although the uplink and InfluxDB are down
-            for text in ("Gateway klt-gw1 · Khả Lý Thượng (kha-ly-thuong)", "Agent: running", "uplink:4g: DOWN",
-                         "uplink:fiber: UP", "operator: Viettel", "access technology: LTE", "RSRP (dBm): -95",
-                         "registration: home", "clients: 2", "lights online: 1/2", "faults: offline 1",
-                         "MQTT connected: yes", "last successful write: never", "Clock: synchronised"):
+            assert (
+                time.monotonic() - started < 15
+            )  # no network wait although the uplink and InfluxDB are down
+            for text in (
+                "Gateway klt-gw1 · Khả Lý Thượng (kha-ly-thuong)",
+                "Agent: running",
+                "uplink:4g: DOWN",
+                "uplink:fiber: UP",
+                "operator: Viettel",
+                "access technology: LTE",
+                "RSRP (dBm): -95",
+                "registration: home",
+                "clients: 2",
+                "lights online: 1/2",
+                "faults: offline 1",
+                "MQTT connected: yes",
+                "last successful write: never",
+                "Clock: synchronised",
+            ):
                 assert text in english.stdout, (text, english.stdout)
             vietnamese = cli("status", "--config", str(config), "--lang", "vi")
-            for text in ("uplink:4g: MẤT KẾT NỐI", "nhà mạng: Viettel", "đèn trực tuyến: 1/2",
-                         "ghi thành công gần nhất: chưa bao giờ", "Dịch vụ gateway: đang chạy"):
+            for text in (
+                "uplink:4g: MẤT KẾT NỐI",
+                "nhà mạng: Viettel",
+                "đèn trực tuyến: 1/2",
+                "ghi thành công gần nhất: chưa bao giờ",
+                "Dịch vụ gateway: đang chạy",
+            ):
                 assert text in vietnamese.stdout, (text, vietnamese.stdout)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -229,23 +266,32 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
     health = load_gateway_config(str(config)).health_path()
     assert health.parent == load_gateway_config(str(config)).buffer.intake_path().parent
     assert health.is_file() and not list((tmp_path / "state").rglob("health*"))
-    assert stat.S_IMODE(health.stat().st_mode) == 0o600 and stat.S_IMODE(health.parent.stat().st_mode) == 0o700
+    assert (
+        stat.S_IMODE(health.stat().st_mode) == 0o600 and stat.S_IMODE(health.parent.stat().st_mode) == 0o700
+    )
 
     health.unlink()  # a reboot empties tmpfs: the buffer says the agent ran before, the health is gone
     rebooted = cli("status", "--config", str(config), "--lang", "en")
     assert rebooted.returncode == 0, rebooted.stderr
-    assert "Agent: has not run since the gateway started (source health is kept in RAM only)" in rebooted.stdout
+    assert (
+        "Agent: has not run since the gateway started (source health is kept in RAM only)" in rebooted.stdout
+    )
     assert "uplink:4g: UNKNOWN  (no report yet)" in rebooted.stdout and "backlog:" in rebooted.stdout
     assert status_json(config)["agent"] == {"running": False}
 
 
 def test_status_before_the_agent_ever_ran(tmp_path: Path):
     config = tmp_path / "gateway.toml"
-    config.write_text('state_dir = "state"\n[site]\nvillage = "v"\ngateway = "g"\nlatitude = 21\nlongitude = 106\n'
-                      '[buffer]\npath = "buffer.sqlite"\n')
+    config.write_text(
+        'state_dir = "state"\n[site]\nvillage = "v"\ngateway = "g"\nlatitude = 21\nlongitude = 106\n'
+        '[buffer]\npath = "buffer.sqlite"\n'
+    )
     result = cli("status", "--config", str(config), "--lang", "en")
     assert result.returncode == 0, result.stderr
-    assert "Agent: has not run yet" in result.stdout and "gateway:gateway: UNKNOWN  (no report yet)" in result.stdout
+    assert (
+        "Agent: has not run yet" in result.stdout
+        and "gateway:gateway: UNKNOWN  (no report yet)" in result.stdout
+    )
     assert json.loads(cli("status", "--config", str(config), "--json").stdout)["agent"] == {"running": False}
 
 
@@ -280,7 +326,11 @@ async def test_health_file_written_on_change_rate_limited_and_a_failed_write_kee
     await asyncio.sleep(0.5)
     assert book.writes == writes + 1
     entry = read_health(path)["sources"][0]  # type: ignore[index]
-    assert (entry["state"], entry["since_ms"], entry["detail"]) == ("down", now[0], {"reason": "0/1 targets answered"})
+    assert (entry["state"], entry["since_ms"], entry["detail"]) == (
+        "down",
+        now[0],
+        {"reason": "0/1 targets answered"},
+    )
     # someone else's file stands where the directory was: the write fails, is logged once, and nothing raises
     path.unlink()
     runtime.rmdir()

@@ -18,12 +18,19 @@ from lab.simulate.modem_emulator import ModemEmulator
 from lab.simulate.targets import TcpTarget
 from thonminh.influx import InfluxClient
 
-INVENTORY = "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\nt-1,sl-t1,,tasmota,z1,21.38,106.57,60,\n"
+INVENTORY = (
+    "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\n"
+    "t-1,sl-t1,,tasmota,z1,21.38,106.57,60,\n"
+)
 
 
 def run_test(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", "test", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", "test", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -34,7 +41,9 @@ def tcp() -> Iterator[TcpTarget]:
 
 @pytest.fixture
 def modem(tmp_path: Path) -> Iterator[ModemEmulator]:
-    with ModemEmulator("quectel", link_dir=tmp_path / "by-id", link_name="usb-Quectel_EG25-G-if02-port0") as m:
+    with ModemEmulator(
+        "quectel", link_dir=tmp_path / "by-id", link_name="usb-Quectel_EG25-G-if02-port0"
+    ) as m:
         yield m
 
 
@@ -74,22 +83,31 @@ off = "{off:%H:%M}"
 
 
 def uplink(port: int, interface: str = "lo") -> str:
-    return (f'[[sources.uplink]]\nlink = "fiber"\ninterface = "{interface}"\ntimeout_s = 1\n'
-            f'[[sources.uplink.targets]]\nkind = "tcp"\nhost = "127.0.0.1"\nport = {port}\n')
+    return (
+        f'[[sources.uplink]]\nlink = "fiber"\ninterface = "{interface}"\ntimeout_s = 1\n'
+        f'[[sources.uplink.targets]]\nkind = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
+    )
 
 
 def test_one_sample_of_every_source_sent_and_read_back(
-    tmp_path: Path, tcp: TcpTarget, modem: ModemEmulator, influx: InfluxClient, influxdb: InfluxDBServer,
+    tmp_path: Path,
+    tcp: TcpTarget,
+    modem: ModemEmulator,
+    influx: InfluxClient,
+    influxdb: InfluxDBServer,
     mosquitto: MosquittoServer,
 ):
     ap = SimulatedAp.create(tmp_path / "ap.json", seed=5)
     ap.join(next(iter(ap.state["pool"])))
     ap.save()
     ubus = Path(install_fake_commands(tmp_path / "bin", ap.path)) / "ubus"
-    body = uplink(tcp.port) + (f'[sources.modem]\nport = "{modem.path}"\nid = "eg25"\ncommand_timeout_s = 1\n'
-                               f'[sources.wifi]\nbackend = "ubus"\ncommand = "{ubus}"\n')
-    config = write_config(tmp_path, influx_url=influxdb.url, database=influx.database, mqtt_port=mosquitto.port,
-                          body=body)
+    body = uplink(tcp.port) + (
+        f'[sources.modem]\nport = "{modem.path}"\nid = "eg25"\ncommand_timeout_s = 1\n'
+        f'[sources.wifi]\nbackend = "ubus"\ncommand = "{ubus}"\n'
+    )
+    config = write_config(
+        tmp_path, influx_url=influxdb.url, database=influx.database, mqtt_port=mosquitto.port, body=body
+    )
 
     printed = run_test(config)
     assert printed.returncode == 0, printed.stderr
@@ -103,7 +121,7 @@ def test_one_sample_of_every_source_sent_and_read_back(
 
     sent = run_test(config, "--send", "--source", "uplink", "--source", "modem:eg25")
     assert sent.returncode == 0, sent.stderr
-    assert "# sent 1 uplink point(s), read back 1: SELECT * FROM \"uplink\" WHERE" in sent.stderr
+    assert '# sent 1 uplink point(s), read back 1: SELECT * FROM "uplink" WHERE' in sent.stderr
     assert "# sent 1 modem point(s), read back 1" in sent.stderr
     assert "wifi" not in sent.stdout
     rows = influx.select('SELECT "up", "link" FROM "uplink"').rows()
@@ -114,12 +132,15 @@ def test_a_broken_source_fails_alone_and_an_unreachable_influxdb_fails_the_send(
     tmp_path: Path, tcp: TcpTarget, mosquitto: MosquittoServer
 ):
     body = uplink(tcp.port) + uplink(tcp.port, "nosuchif0").replace('"fiber"', '"4g"')
-    config = write_config(tmp_path, influx_url="http://127.0.0.1:9", database="x", mqtt_port=mosquitto.port,
-                          body=body)
+    config = write_config(
+        tmp_path, influx_url="http://127.0.0.1:9", database="x", mqtt_port=mosquitto.port, body=body
+    )
     result = run_test(config, "--send")
     assert result.returncode == 1
-    assert "# uplink:4g (sources.uplink[1]): FAILED: ConfigError: sources.uplink[1].interface: no network " \
-           "interface 'nosuchif0'" in result.stderr
+    assert (
+        "# uplink:4g (sources.uplink[1]): FAILED: ConfigError: sources.uplink[1].interface: no network "
+        "interface 'nosuchif0'" in result.stderr
+    )
     assert any(line.startswith("uplink,") and "link=fiber" in line for line in result.stdout.splitlines())
     assert "# send: http://127.0.0.1:9: " in result.stderr and "Traceback" not in result.stderr
     unknown = run_test(config, "--source", "uplnk")
@@ -127,9 +148,14 @@ def test_a_broken_source_fails_alone_and_an_unreachable_influxdb_fails_the_send(
 
 
 def test_listen_to_the_lights(tmp_path: Path, mosquitto: MosquittoServer):
-    config = write_config(tmp_path, influx_url="http://127.0.0.1:9", database="x", mqtt_port=mosquitto.port, body="")
-    subprocess.run(["mosquitto_pub", "-p", str(mosquitto.port), "-t", "tele/sl-t1/LWT", "-m", "Online", "-r"],
-                   check=True, timeout=10)
+    config = write_config(
+        tmp_path, influx_url="http://127.0.0.1:9", database="x", mqtt_port=mosquitto.port, body=""
+    )
+    subprocess.run(
+        ["mosquitto_pub", "-p", str(mosquitto.port), "-t", "tele/sl-t1/LWT", "-m", "Online", "-r"],
+        check=True,
+        timeout=10,
+    )
     result = run_test(config, "--listen", "2.5", "--source", "lights")
     assert result.returncode == 0, result.stderr
     assert "push source: listened 2.5 s" in result.stderr

@@ -23,8 +23,12 @@ def test_adapter_maps_buckets_like_influxdb_1_8(influx: InfluxClient):
     with V2Adapter(influx.url) as adapter:
         write = f"{adapter.url}/api/v2/write"
         body = f"{MEASUREMENT},run=0 n=1i 1700000000000000000"
-        assert httpx.post(write, params={"bucket": f"{influx.database}/autogen", "precision": "ns"},
-                          content=body).status_code == 204
+        assert (
+            httpx.post(
+                write, params={"bucket": f"{influx.database}/autogen", "precision": "ns"}, content=body
+            ).status_code
+            == 204
+        )
         assert httpx.post(write, params={"bucket": "", "precision": "ms"}, content=body).status_code == 404
         bad = httpx.post(write, params={"bucket": influx.database, "precision": "m"}, content=body)
         assert bad.status_code == 400 and "invalid precision" in bad.json()["error"]
@@ -50,11 +54,14 @@ async def test_v2_stream_through_an_outage_and_a_refused_point(
         at = source.emitted
         await async_wait_until(lambda: source.emitted > at + 500, what="a stream during the outage")
         await asyncio.to_thread(influxdb_server.start)
-        bad = Point(MEASUREMENT, {"village": "v1", "gateway": "g1", "run": "9"}, {"n": "text"}, BASE_MS + total)
+        bad = Point(
+            MEASUREMENT, {"village": "v1", "gateway": "g1", "run": "9"}, {"n": "text"}, BASE_MS + total
+        )
         await agent.pipeline.emit([bad])
         await async_wait_until(lambda: source.done and source.done.is_set(), what="the stream to end")
-        await async_wait_until(lambda: count(client, 9) == total + 1 and agent.buffer.points == 0,
-                               what="every point through v2")
+        await async_wait_until(
+            lambda: count(client, 9) == total + 1 and agent.buffer.points == 0, what="every point through v2"
+        )
         await running.finish()
         statuses = {s.status for s in adapter.seen}
     assert {204, 503, 400} <= statuses

@@ -32,7 +32,9 @@ def bucket_to_dbrp(bucket: str) -> tuple[str, str]:
     if not db:
         if "/" in bucket:
             raise ValueError(f"bucket name {bucket!r} is in db/rp form but has an empty database")
-        raise ValueError(f'bucket name {bucket!r} is missing a slash; not in "database/retention-policy" format')
+        raise ValueError(
+            f'bucket name {bucket!r} is missing a slash; not in "database/retention-policy" format'
+        )
     return db, rp
 
 
@@ -84,8 +86,9 @@ class V2Adapter:
         self._server.server_close()
         self._http.close()
 
-    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: bytes = b"",
-               headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, h: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> None:
         self.seen.append(Seen(time.monotonic(), urlsplit(h.path).path, status))
         h.send_response(status)
         for key, value in (headers or {}).items():
@@ -96,8 +99,9 @@ class V2Adapter:
         h.end_headers()
         h.wfile.write(body)
 
-    def _error(self, h: BaseHTTPRequestHandler, status: int, message: str,
-               headers: dict[str, str] | None = None) -> None:
+    def _error(
+        self, h: BaseHTTPRequestHandler, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         self._reply(h, status, json.dumps({"error": message}).encode(), headers)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -128,7 +132,9 @@ class V2Adapter:
             return
         headers = {k: h.headers[k] for k in ("Content-Encoding", "Content-Type") if h.headers.get(k)}
         try:
-            answer = self._http.post(f"{self.upstream}/write?{urlencode(params)}", content=body, headers=headers)
+            answer = self._http.post(
+                f"{self.upstream}/write?{urlencode(params)}", content=body, headers=headers
+            )
         except httpx.TransportError as err:
             self._error(h, 503, f"upstream unreachable: {err}")
             return

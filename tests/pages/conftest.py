@@ -36,7 +36,7 @@ def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     client.create_database(database)
     points = scenario.all_points()
     for i in range(0, len(points), 20_000):
-        client.write(encode_lines(points[i:i + 20_000]))
+        client.write(encode_lines(points[i : i + 20_000]))
     yield client
     try:
         client.drop_database(database)
@@ -49,7 +49,9 @@ def live(seeded: InfluxClient) -> Iterator[str]:
     """The criteria service over HTTP on a free loopback port: its base URL."""
     port = free_port()
     app = create_app(page_config(seeded.url, seeded.database))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="pages-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -59,9 +61,11 @@ def live(seeded: InfluxClient) -> Iterator[str]:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     # a manual indicator as an official enters it: the page shows who entered it and when
-    entered = httpx.put(f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
-                        headers={"X-API-Key": ADMIN_KEY},
-                        json={"value": scenario.EID[0], "note": scenario.EID[1], "time": iso(scenario.EID_AS_OF)})
+    entered = httpx.put(
+        f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
+        headers={"X-API-Key": ADMIN_KEY},
+        json={"value": scenario.EID[0], "note": scenario.EID[1], "time": iso(scenario.EID_AS_OF)},
+    )
     entered.raise_for_status()
     yield base
     server.should_exit = True
@@ -76,8 +80,11 @@ class Seen:
     errors: list[str] = field(default_factory=list)
 
     def foreign(self) -> list[str]:
-        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob", "about")
-                and urlsplit(u).hostname != "127.0.0.1"]
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme not in ("data", "blob", "about") and urlsplit(u).hostname != "127.0.0.1"
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +103,16 @@ def context(browser, request: pytest.FixtureRequest):
     marker = request.node.get_closest_marker("viewport")
     size = marker.args[0] if marker else {"width": 1280, "height": 900}
     ctx = p.chromium.launch_persistent_context(
-        str(factory.mktemp("profile")), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport=size, is_mobile=bool(marker), has_touch=bool(marker), locale="vi-VN",
-        timezone_id="Asia/Ho_Chi_Minh")
+        str(factory.mktemp("profile")),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=size,
+        is_mobile=bool(marker),
+        has_touch=bool(marker),
+        locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh",
+    )
     yield ctx
     ctx.close()
 

@@ -12,20 +12,28 @@ ADMIN_KEY = "admin-key-0123456789abcdef"
 ARTEFACTS = Path(__file__).resolve().parent / "artefacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=127.0.0.1:9",
 ]
 VILLAGES = {"kha-ly-thuong": {"name": "Khả Lý Thượng", "public": True}, "ban-ven": {"name": "Bản Vẹn"}}
 
 
 def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerConfig:
-    return ServerConfig.model_validate({
-        "influxdb": {"url": url, "database": database, "timeout_s": 10},
-        "auth": {"read_keys": {"officials": read_key}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
-        "rollups": {"background": False},
-        "villages": VILLAGES,
-    })
+    return ServerConfig.model_validate(
+        {
+            "influxdb": {"url": url, "database": database, "timeout_s": 10},
+            "auth": {"read_keys": {"officials": read_key}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
+            "rollups": {"background": False},
+            "villages": VILLAGES,
+        }
+    )
 
 
 def shot(page, name: str) -> Path:

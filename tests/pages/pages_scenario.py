@@ -42,9 +42,20 @@ def _down(t: int, span: tuple[int, int], length: int) -> float:
 
 
 def _uplink(site: dict, link: str, t: int, up_s: float) -> Point:
-    return Point("uplink", {**site, "link": link},
-                 {"up": int(up_s > 0), "up_s": up_s, "observed_s": 300.0, "loss_pct": 0.0, "targets_ok": 3,
-                  "targets_total": 3, "active": 1}, t)
+    return Point(
+        "uplink",
+        {**site, "link": link},
+        {
+            "up": int(up_s > 0),
+            "up_s": up_s,
+            "observed_s": 300.0,
+            "loss_pct": 0.0,
+            "targets_ok": 3,
+            "targets_total": 3,
+            "active": 1,
+        },
+        t,
+    )
 
 
 def _expected(t: int) -> bool:
@@ -57,10 +68,23 @@ def _light(light: str, zone: str, t: int) -> Point:
     failed = light == "L3" and t - 10 * M >= L3_FAILS
     lit = 0.0 if failed else want
     lat, lon = POSITIONS[light]
-    return Point("streetlight", {**A, "light": light, "zone": zone},
-                 {"on": int(lit > 0), "online": 1, "expected_on": int(want > 0), "observed_s": 600.0,
-                  "expected_on_s": want, "lit_when_expected_s": lit, "ok_s": 600.0 - (want - lit),
-                  "fault": "lamp_failure" if failed else "", "latitude": lat, "longitude": lon}, t)
+    return Point(
+        "streetlight",
+        {**A, "light": light, "zone": zone},
+        {
+            "on": int(lit > 0),
+            "online": 1,
+            "expected_on": int(want > 0),
+            "observed_s": 600.0,
+            "expected_on_s": want,
+            "lit_when_expected_s": lit,
+            "ok_s": 600.0 - (want - lit),
+            "fault": "lamp_failure" if failed else "",
+            "latitude": lat,
+            "longitude": lon,
+        },
+        t,
+    )
 
 
 def village_a() -> list[Point]:
@@ -68,21 +92,57 @@ def village_a() -> list[Point]:
     for t in range(FIRST + STEP, LAST + 1, STEP):
         points.append(_uplink(A, "fiber", t, 300.0 - _down(t, FIBER_DOWN, STEP)))
         points.append(_uplink(A, "4g", t, 300.0))
-        points.append(Point("wifi", {**A, "ap": "cultural-house"},
-                            {"ap_up": 1, "up_s": 300.0, "observed_s": 300.0, "clients": 3}, t))
-        points.append(Point("modem", {**A, "link": "4g", "modem": "ec25"},
-                            {"registered": 1, "reg_state": "home", "rsrp_dbm": -100.0, "rsrq_db": -10.0,
-                             "sinr_db": 8.0, "rssi_dbm": -70.0}, t))
+        points.append(
+            Point(
+                "wifi",
+                {**A, "ap": "cultural-house"},
+                {"ap_up": 1, "up_s": 300.0, "observed_s": 300.0, "clients": 3},
+                t,
+            )
+        )
+        points.append(
+            Point(
+                "modem",
+                {**A, "link": "4g", "modem": "ec25"},
+                {
+                    "registered": 1,
+                    "reg_state": "home",
+                    "rsrp_dbm": -100.0,
+                    "rsrq_db": -10.0,
+                    "sinr_db": 8.0,
+                    "rssi_dbm": -70.0,
+                },
+                t,
+            )
+        )
     for t in range(FIRST + 10 * M, LAST + 1, 10 * M):
-        points += [_light(light, zone, t) for light, zone in (("L1", "main"), ("L2", "main"), ("L3", "school"))]
+        points += [
+            _light(light, zone, t) for light, zone in (("L1", "main"), ("L2", "main"), ("L3", "school"))
+        ]
     points += [
         Point("uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "start"}, FIRST),
-        Point("uplink_event", {**A, "link": "fiber"}, {"state": "down", "reason": "targets unreachable"},
-              FIBER_DOWN[0]),
-        Point("uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "targets answered"}, FIBER_DOWN[1]),
+        Point(
+            "uplink_event",
+            {**A, "link": "fiber"},
+            {"state": "down", "reason": "targets unreachable"},
+            FIBER_DOWN[0],
+        ),
+        Point(
+            "uplink_event",
+            {**A, "link": "fiber"},
+            {"state": "up", "reason": "targets answered"},
+            FIBER_DOWN[1],
+        ),
     ]
-    points += [Point("wifi_daily", {**A, "ap": "cultural-house"}, {"unique_users": USERS[day], "sessions": 40},
-                     FIRST + day * DAY) for day in range(DAYS + 1)]
+    points += [
+        Point(
+            "wifi_daily",
+            {**A, "ap": "cultural-house"},
+            {"unique_users": USERS[day], "sessions": 40},
+            FIRST + day * DAY,
+        )
+        for day in range(DAYS + 1)
+    ]
     return points
 
 

@@ -34,7 +34,9 @@ def clean(seen, *refused: int) -> None:
     """No request left 127.0.0.1 and nothing failed, but the statuses the test asked for (a refused page is
     logged by the browser as a failed load)."""
     assert seen.foreign() == [], f"requests left this machine: {seen.foreign()}"
-    expected = {f"console: Failed to load resource: the server responded with a status of {s} " for s in refused}
+    expected = {
+        f"console: Failed to load resource: the server responded with a status of {s} " for s in refused
+    }
     assert [e for e in seen.errors if not any(e.startswith(x) for x in expected)] == [], seen.errors
 
 

@@ -32,7 +32,9 @@ def test_number_formats() -> None:
     assert VI.percent(99.5) == "99,5 %" and EN.percent(99.5) == "99.5 %"
     assert VI.number(1234567, 0) == "1.234.567" and VI.number(None) == "–"
     assert VI.share(0.956) == "96 %"
-    assert VI.value(21.9, "users/day") == "21,9 người/ngày" and EN.value(21.9, "users/day") == "21.9 users/day"
+    assert (
+        VI.value(21.9, "users/day") == "21,9 người/ngày" and EN.value(21.9, "users/day") == "21.9 users/day"
+    )
     assert VI.threshold(">=", 99.0, "%") == "≥ 99,0 %"
 
 
@@ -57,8 +59,11 @@ def test_a_days_bar_is_the_criterion_of_that_day(client: TestClient) -> None:
     days = daily_values(service, "kha-ly-thuong", fiber, window)
     assert [d.start_ms for d in days] == [window.start_ms + i * scenario.DAY for i in range(5)]
     for day in days:
-        answer = client.get("/api/v1/villages/kha-ly-thuong/criteria", headers=READ,
-                            params={"start": iso(day.start_ms), "end": iso(day.end_ms)}).json()
+        answer = client.get(
+            "/api/v1/villages/kha-ly-thuong/criteria",
+            headers=READ,
+            params={"start": iso(day.start_ms), "end": iso(day.end_ms)},
+        ).json()
         evidence = next(c for c in answer["criteria"] if c["id"] == "fiber_availability")
         assert day.value == pytest.approx(evidence["evidence"]["value"], abs=1e-9)
         assert day.coverage == pytest.approx(evidence["evidence"]["coverage"], abs=1e-9)
@@ -72,7 +77,11 @@ def test_a_days_bar_is_the_criterion_of_that_day(client: TestClient) -> None:
 def test_pages_refused_without_a_session_and_api_key_still_works(client: TestClient) -> None:
     for path in ("/pages/", "/pages/villages/kha-ly-thuong"):
         refused = client.get(path)
-        assert refused.status_code == 401 and 'name="key"' in refused.text and "Khả Lý Thượng" not in refused.text
+        assert (
+            refused.status_code == 401
+            and 'name="key"' in refused.text
+            and "Khả Lý Thượng" not in refused.text
+        )
     assert client.get("/pages/villages/kha-ly-thuong", headers=READ).status_code == 200
     assert client.get("/api/v1/villages/kha-ly-thuong/criteria").status_code == 401
 
@@ -80,18 +89,26 @@ def test_pages_refused_without_a_session_and_api_key_still_works(client: TestCli
 def test_session_cookie(seeded) -> None:
     app = create_app(page_config(seeded.url, seeded.database))
     with TestClient(app, base_url="https://village.example") as https:
-        answer = https.post("/pages/signin", data={"key": READ_KEY, "next": "/pages/"}, follow_redirects=False)
+        answer = https.post(
+            "/pages/signin", data={"key": READ_KEY, "next": "/pages/"}, follow_redirects=False
+        )
         assert answer.status_code == 303 and answer.headers["location"] == "/pages/"
         cookie = answer.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie and READ_KEY not in cookie
+        assert (
+            "HttpOnly" in cookie
+            and "SameSite=lax" in cookie
+            and "Secure" in cookie
+            and READ_KEY not in cookie
+        )
         assert https.get("/pages/").status_code == 200
         # a tampered cookie is no session
         token = https.cookies.get("thonminh_session")
         https.cookies.set("thonminh_session", token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
         assert https.get("/pages/").status_code == 401
         # an address on another site is never where sign-in leads
-        evil = https.post("/pages/signin", data={"key": ADMIN_KEY, "next": "//evil.example/x"},
-                          follow_redirects=False)
+        evil = https.post(
+            "/pages/signin", data={"key": ADMIN_KEY, "next": "//evil.example/x"}, follow_redirects=False
+        )
         assert evil.headers["location"] == "/pages/"
         assert https.post("/pages/signin", data={"key": "wrong-key-0123456789"}).status_code == 401
 
@@ -109,20 +126,23 @@ def test_a_changed_key_ends_its_sessions(seeded) -> None:
         assert same.get("/pages/").status_code == 200
 
 
-@pytest.mark.parametrize(("path", "status", "text"), [
-    ("/pages/villages/nowhere", 404, "Thôn nowhere không có trong dữ liệu."),
-    ("/pages/villages/" + "x" * 300, 404, "không có trong dữ liệu"),
-    ("/pages/villages/kha-ly-thuong?month=2999-12", 422, "chưa bắt đầu"),
-    ("/pages/villages/kha-ly-thuong?month=2025-00", 422, "YYYY-MM"),
-    ("/pages/villages/kha-ly-thuong?month=march", 422, "YYYY-MM"),
-    ("/pages/villages/kha-ly-thuong?month=1999-12", 422, "2000..2200"),
-    ("/pages/villages/kha-ly-thuong?start=yesterday", 422, "not an ISO 8601 time"),
-    ("/pages/villages/kha-ly-thuong?start=2025-03-02&end=2025-03-01", 422, "window is empty"),
-    ("/pages/villages/kha-ly-thuong?month=2025-13&lang=en", 422, "Month 2025-13 is not valid"),
-    ("/pages/?sort=nope", 422, "is not a criterion"),
-    ("/pages/status/ban-ven", 404, "Không tìm thấy"),
-    ("/pages/status/nowhere", 404, "Không tìm thấy"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/pages/villages/nowhere", 404, "Thôn nowhere không có trong dữ liệu."),
+        ("/pages/villages/" + "x" * 300, 404, "không có trong dữ liệu"),
+        ("/pages/villages/kha-ly-thuong?month=2999-12", 422, "chưa bắt đầu"),
+        ("/pages/villages/kha-ly-thuong?month=2025-00", 422, "YYYY-MM"),
+        ("/pages/villages/kha-ly-thuong?month=march", 422, "YYYY-MM"),
+        ("/pages/villages/kha-ly-thuong?month=1999-12", 422, "2000..2200"),
+        ("/pages/villages/kha-ly-thuong?start=yesterday", 422, "not an ISO 8601 time"),
+        ("/pages/villages/kha-ly-thuong?start=2025-03-02&end=2025-03-01", 422, "window is empty"),
+        ("/pages/villages/kha-ly-thuong?month=2025-13&lang=en", 422, "Month 2025-13 is not valid"),
+        ("/pages/?sort=nope", 422, "is not a criterion"),
+        ("/pages/status/ban-ven", 404, "Không tìm thấy"),
+        ("/pages/status/nowhere", 404, "Không tìm thấy"),
+    ],
+)
 def test_bad_input_is_a_page_not_a_500(client: TestClient, path: str, status: int, text: str) -> None:
     answer = client.get(path, headers=READ)
     assert answer.status_code == status, answer.text[:300]
@@ -140,18 +160,24 @@ def test_a_month_before_any_data(client: TestClient) -> None:
 def test_every_asset_is_served_from_this_machine(client: TestClient) -> None:
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and "http://" not in docs.text and "https://" not in docs.text
-    for path in ("/api/v1/docs-assets/swagger-ui-bundle.js", "/api/v1/docs-assets/swagger-ui.css",
-                 "/pages/static/pages.css", "/pages/static/favicon.svg"):
+    for path in (
+        "/api/v1/docs-assets/swagger-ui-bundle.js",
+        "/api/v1/docs-assets/swagger-ui.css",
+        "/pages/static/pages.css",
+        "/pages/static/favicon.svg",
+    ):
         assert client.get(path).status_code == 200, path
     page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
     assert "https://" not in page and "//cdn" not in page
 
 
-def test_without_a_key_registry_the_village_page_says_verification_is_not_configured(client: TestClient) -> None:
+def test_without_a_key_registry_the_village_page_says_verification_is_not_configured(
+    client: TestClient,
+) -> None:
     answer = client.get("/api/v1/villages/kha-ly-thuong/criteria", headers=READ).json()
     assert {c["evidence"]["verification"]["status"] for c in answer["criteria"]} == {"not_configured"}
     page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
-    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    block = page[page.index('<section id="verification"') : page.index('<section id="outages"')]
     assert 'data-status="not_configured"' in block
     assert "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway." in block
     assert "fingerprint" not in block and 'class="verified"' not in page  # no share where nothing is verified

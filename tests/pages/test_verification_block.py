@@ -31,7 +31,10 @@ def test_the_village_is_as_verified_as_its_weakest_criterion() -> None:
     s = summarise(cases.tampered())
     assert s.status == "unverified" and s.verified_pct == 98.5 and s.min_verified_pct == 99.0
     assert [(c.id, c.verified_pct, c.points, c.verified_points) for c in s.criteria] == [
-        ("fiber_availability", 98.5, 200, 197), ("wifi_service", 100.0, 100, 100), ("eid", None, 0, 0)]
+        ("fiber_availability", 98.5, 200, 197),
+        ("wifi_service", 100.0, 100, 100),
+        ("eid", None, 0, 0),
+    ]
     # the altered point is in two criteria's answers, and the keys in every one: each is shown once
     assert [f.kind for f in s.faults] == ["altered", "missing_seq"] and s.faults_total == 2
     assert [k.fingerprint for k in s.keys] == [cases.OLD_FINGERPRINT, cases.FINGERPRINT]
@@ -49,8 +52,10 @@ def test_block_in_vietnamese() -> None:
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00 04/03/2025 07:00" in text
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00 hiện hành" in text
     # faults: the kind in words, the span in local time to the second, the detail as the service wrote it
-    assert ("Giá trị bị sửa gw-kly 05/03/2025 10:00:00 05/03/2025 10:00:00 uplink link=fiber: value differs "
-            "from the signed digest") in text
+    assert (
+        "Giá trị bị sửa gw-kly 05/03/2025 10:00:00 05/03/2025 10:00:00 uplink link=fiber: value differs "
+        "from the signed digest"
+    ) in text
     assert "Thiếu lô dữ liệu (số thứ tự bị hụt) gw-kly 06/03/2025 17:00:00 06/03/2025 17:05:00" in text
     assert "Chưa cấu hình" not in text
 
@@ -58,13 +63,16 @@ def test_block_in_vietnamese() -> None:
 def test_block_in_english() -> None:
     text = shown(cases.tampered(), "en")
     assert "Unverified Verified 98.5 % (minimum 99.0 %)" in text
-    assert "Altered value gw-kly 2025-03-05 10:00:00" in text and "Missing batch (gap in the sequence)" in text
+    assert (
+        "Altered value gw-kly 2025-03-05 10:00:00" in text and "Missing batch (gap in the sequence)" in text
+    )
     assert "3f2a 9c41 07be 55d0 2025-03-04 07:00 current" in text
 
 
 def test_without_a_key_registry_the_block_says_so() -> None:
     assert "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway." in shown(
-        cases.not_configured(), "vi")
+        cases.not_configured(), "vi"
+    )
     text = shown(cases.not_configured(), "en")
     assert "Verification not configured" in text and "Verified" not in text and "Gateway keys" not in text
 
@@ -73,4 +81,8 @@ def test_a_clean_village_says_no_fault() -> None:
     clean = [c for c in cases.tampered() if c["id"] == "eid"]
     clean[0]["evidence"] |= {"verified_pct": 100.0, "verification": cases.check("verified", 50, 50)}
     text = shown(clean, "vi")
-    assert "Đã xác minh 100,0 % (tối thiểu 99,0 %)" in text and "Chưa xác minh" not in text and "Không phát hiện sai lệch nào." in text
+    assert (
+        "Đã xác minh 100,0 % (tối thiểu 99,0 %)" in text
+        and "Chưa xác minh" not in text
+        and "Không phát hiện sai lệch nào." in text
+    )

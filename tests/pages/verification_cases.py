@@ -7,39 +7,96 @@ from typing import Any
 
 FINGERPRINT = "3f2a9c4107be55d0"
 OLD_FINGERPRINT = "0123456789abcdef"
-ALTERED = {"kind": "altered", "gateway": "gw-kly", "start": "2025-03-05T03:00:00Z", "end": "2025-03-05T03:00:00Z",
-           "detail": "uplink link=fiber: value differs from the signed digest"}
-MISSING = {"kind": "missing_seq", "gateway": "gw-kly", "start": "2025-03-06T10:00:00Z",
-           "end": "2025-03-06T10:05:00Z", "detail": "batch 0:118 absent"}
-KEYS = [{"gateway": "gw-kly", "fingerprint": OLD_FINGERPRINT, "valid_from": "2025-01-01T00:00:00Z",
-         "valid_until": "2025-03-04T00:00:00Z"},
-        {"gateway": "gw-kly", "fingerprint": FINGERPRINT, "valid_from": "2025-03-04T00:00:00Z", "valid_until": None}]
+ALTERED = {
+    "kind": "altered",
+    "gateway": "gw-kly",
+    "start": "2025-03-05T03:00:00Z",
+    "end": "2025-03-05T03:00:00Z",
+    "detail": "uplink link=fiber: value differs from the signed digest",
+}
+MISSING = {
+    "kind": "missing_seq",
+    "gateway": "gw-kly",
+    "start": "2025-03-06T10:00:00Z",
+    "end": "2025-03-06T10:05:00Z",
+    "detail": "batch 0:118 absent",
+}
+KEYS = [
+    {
+        "gateway": "gw-kly",
+        "fingerprint": OLD_FINGERPRINT,
+        "valid_from": "2025-01-01T00:00:00Z",
+        "valid_until": "2025-03-04T00:00:00Z",
+    },
+    {
+        "gateway": "gw-kly",
+        "fingerprint": FINGERPRINT,
+        "valid_from": "2025-03-04T00:00:00Z",
+        "valid_until": None,
+    },
+]
 
 
-def _criterion(cid: str, vi: str, en: str, verified_pct: float | None, check: dict[str, Any],
-               verdict: str = "pass") -> dict[str, Any]:
-    return {"id": cid, "title": {"vi": vi, "en": en}, "verdict": verdict,
-            "evidence": {"verified_pct": verified_pct, "verification": check}}
+def _criterion(
+    cid: str, vi: str, en: str, verified_pct: float | None, check: dict[str, Any], verdict: str = "pass"
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "title": {"vi": vi, "en": en},
+        "verdict": verdict,
+        "evidence": {"verified_pct": verified_pct, "verification": check},
+    }
 
 
-def check(status: str, points: int, verified: int, faults: list[dict[str, Any]] | None = None,
-          minimum: float | None = 99.0, keys: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"status": status, "min_verified_pct": minimum, "points": points, "verified_points": verified,
-            "keys": KEYS if keys is None else keys, "faults": faults or [], "faults_total": len(faults or [])}
+def check(
+    status: str,
+    points: int,
+    verified: int,
+    faults: list[dict[str, Any]] | None = None,
+    minimum: float | None = 99.0,
+    keys: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "min_verified_pct": minimum,
+        "points": points,
+        "verified_points": verified,
+        "keys": KEYS if keys is None else keys,
+        "faults": faults or [],
+        "faults_total": len(faults or []),
+    }
 
 
 def tampered() -> list[dict[str, Any]]:
     """Fiber 98.5 % verified (an altered point, a missing batch: unverified), Wi-Fi all verified, an indicator
     entered by hand (no gateway samples)."""
     return [
-        _criterion("fiber_availability", "Cáp quang hoạt động", "Fiber availability", 98.5,
-                   check("unverified", 200, 197, [ALTERED, MISSING]), verdict="unverified"),
-        _criterion("wifi_service", "Wi-Fi công cộng hoạt động", "Public Wi-Fi service", 100.0,
-                   check("verified", 100, 100, [ALTERED])),
+        _criterion(
+            "fiber_availability",
+            "Cáp quang hoạt động",
+            "Fiber availability",
+            98.5,
+            check("unverified", 200, 197, [ALTERED, MISSING]),
+            verdict="unverified",
+        ),
+        _criterion(
+            "wifi_service",
+            "Wi-Fi công cộng hoạt động",
+            "Public Wi-Fi service",
+            100.0,
+            check("verified", 100, 100, [ALTERED]),
+        ),
         _criterion("eid", "Định danh điện tử", "e-ID adoption", None, check("no_samples", 0, 0, keys=[])),
     ]
 
 
 def not_configured() -> list[dict[str, Any]]:
-    return [_criterion("fiber_availability", "Cáp quang hoạt động", "Fiber availability", None,
-                       check("not_configured", 0, 0, minimum=None, keys=[]))]
+    return [
+        _criterion(
+            "fiber_availability",
+            "Cáp quang hoạt động",
+            "Fiber availability",
+            None,
+            check("not_configured", 0, 0, minimum=None, keys=[]),
+        )
+    ]

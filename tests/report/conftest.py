@@ -12,11 +12,11 @@ import rep_scenario as sc
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
-from srv_helpers import make_config, write  # noqa: E402  (the criteria service tests' helpers)
+from srv_helpers import make_config, write
 
-from lab.localservices import InfluxDBServer  # noqa: E402
-from server.app import create_app  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from lab.localservices import InfluxDBServer
+from server.app import create_app
+from thonminh.influx import InfluxClient
 
 
 @pytest.fixture(scope="session")

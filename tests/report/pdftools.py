@@ -9,8 +9,13 @@ from pathlib import Path
 
 
 def _run(*args: str, pdf: bytes) -> str:
-    done = subprocess.run([*args, "-", "-"] if args[0] == "pdftotext" else [*args, "-"], input=pdf,
-                          capture_output=True, check=True, timeout=60)
+    done = subprocess.run(
+        [*args, "-", "-"] if args[0] == "pdftotext" else [*args, "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     return done.stdout.decode("utf-8")
 
 
@@ -48,17 +53,21 @@ class Image:
         """Pixels within ``tolerance`` of ``#rrggbb``."""
         want = bytes.fromhex(colour.lstrip("#"))
         px = self.rgb
-        return sum(1 for i in range(0, len(px), 3)
-                   if all(abs(px[i + k] - want[k]) <= tolerance for k in range(3)))
+        return sum(
+            1 for i in range(0, len(px), 3) if all(abs(px[i + k] - want[k]) <= tolerance for k in range(3))
+        )
 
 
 def render(pdf: bytes, page: int, tmp: Path, dpi: int = 50) -> Image:
     """One page as pixels (``pdftoppm``'s PPM, read here: no imaging library needed)."""
     src = tmp / "render.pdf"
     src.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), str(src), str(tmp / "page")],
-                   check=True, timeout=60)
+    subprocess.run(
+        ["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), str(src), str(tmp / "page")],
+        check=True,
+        timeout=60,
+    )
     data = next(tmp.glob("page*.ppm")).read_bytes()
     header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)  # exactly one whitespace byte ends the header
     assert header is not None, data[:20]
-    return Image(int(header[1]), int(header[2]), data[header.end():])
+    return Image(int(header[1]), int(header[2]), data[header.end() :])

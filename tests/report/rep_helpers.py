@@ -25,4 +25,4 @@ def section(text: str, title: str, size: int = 1500) -> str:
     line) on."""
     heading = re.search(rf"^\f?\s*{re.escape(title)}$", text, re.M)
     assert heading is not None, title
-    return " ".join(text[heading.start():heading.start() + size].split())
+    return " ".join(text[heading.start() : heading.start() + size].split())

@@ -65,24 +65,42 @@ class MonthScenario:
             yield _uplink(B, "fiber", t, 300.0)
 
     def events(self) -> Iterator[Point]:
-        yield Point("uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "start"}, self.start_ms - DAY)
-        yield Point("uplink_event", {**A, "link": "4g"}, {"state": "up", "reason": "start"}, self.start_ms - DAY)
+        yield Point(
+            "uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "start"}, self.start_ms - DAY
+        )
+        yield Point(
+            "uplink_event", {**A, "link": "4g"}, {"state": "up", "reason": "start"}, self.start_ms - DAY
+        )
         for lo, hi in self.fiber_down:
-            yield Point("uplink_event", {**A, "link": "fiber"}, {"state": "down", "reason": "mất tín hiệu quang"}, lo)
-            yield Point("uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "targets answered"}, hi)
+            yield Point(
+                "uplink_event", {**A, "link": "fiber"}, {"state": "down", "reason": "mất tín hiệu quang"}, lo
+            )
+            yield Point(
+                "uplink_event", {**A, "link": "fiber"}, {"state": "up", "reason": "targets answered"}, hi
+            )
 
     def others(self) -> Iterator[Point]:
         upgrade = self.at(15)
         for t in self.times():
-            yield Point("modem", {**A, "link": "4g", "modem": "ec25"},
-                        {"registered": 1, "reg_state": "home", "rsrp_dbm": -100.0 if t <= upgrade else -115.0}, t)
-            yield Point("wifi", {**A, "ap": "cultural-house"}, {"ap_up": 1, "up_s": 300.0, "observed_s": 300.0}, t)
+            yield Point(
+                "modem",
+                {**A, "link": "4g", "modem": "ec25"},
+                {"registered": 1, "reg_state": "home", "rsrp_dbm": -100.0 if t <= upgrade else -115.0},
+                t,
+            )
+            yield Point(
+                "wifi", {**A, "ap": "cultural-house"}, {"ap_up": 1, "up_s": 300.0, "observed_s": 300.0}, t
+            )
             yield Point("gateway", A, {"uptime_s": 1.0, "version": "0.1.0" if t < upgrade else "0.1.1"}, t)
         for day in range(1, self.days + 1):
             users = 5 if 10 <= day <= 12 else 15
             yield Point("wifi_daily", {**A, "ap": "cultural-house"}, {"unique_users": users}, self.at(day))
-        yield Point("indicator", {**A, "gateway": "manual", "indicator": "eid_adoption_pct"},
-                    {"value": 31.5, "unit": "%", "source": "Nguyễn Thị Hoa, UBND xã (key officer-hoa)"}, self.at(3, 9))
+        yield Point(
+            "indicator",
+            {**A, "gateway": "manual", "indicator": "eid_adoption_pct"},
+            {"value": 31.5, "unit": "%", "source": "Nguyễn Thị Hoa, UBND xã (key officer-hoa)"},
+            self.at(3, 9),
+        )
 
     def lights(self) -> Iterator[Point]:
         failing = self.at(18, 19)
@@ -92,14 +110,27 @@ class MonthScenario:
             for light, zone in (("L1", "duong-chinh"), ("L2", "duong-chinh"), ("L3", "truong-hoc")):
                 failed = light == "L3" and t - 10 * M >= failing
                 lit = 0.0 if failed else want
-                yield Point("streetlight", {**A, "light": light, "zone": zone},
-                            {"on": int(lit > 0), "online": 1, "expected_on": int(want > 0), "observed_s": 600.0,
-                             "expected_on_s": want, "lit_when_expected_s": lit, "ok_s": 600.0 - (want - lit),
-                             "fault": "lamp_failure" if failed and want else ""}, t)
+                yield Point(
+                    "streetlight",
+                    {**A, "light": light, "zone": zone},
+                    {
+                        "on": int(lit > 0),
+                        "online": 1,
+                        "expected_on": int(want > 0),
+                        "observed_s": 600.0,
+                        "expected_on_s": want,
+                        "lit_when_expected_s": lit,
+                        "ok_s": 600.0 - (want - lit),
+                        "fault": "lamp_failure" if failed and want else "",
+                    },
+                    t,
+                )
 
     def points(self) -> list[Point]:
         return [*self.uplinks(), *self.events(), *self.others(), *self.lights()]
 
 
 def _uplink(site: dict, link: str, t: int, up_s: float) -> Point:
-    return Point("uplink", {**site, "link": link}, {"up": int(up_s > 0), "up_s": up_s, "observed_s": 300.0}, t)
+    return Point(
+        "uplink", {**site, "link": link}, {"up": int(up_s > 0), "up_s": up_s, "observed_s": 300.0}, t
+    )

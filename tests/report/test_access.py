@@ -37,10 +37,18 @@ def _cases(month: sc.MonthScenario) -> list[tuple[str, dict[str, str], str, str]
         (URL, {"start": "5 tháng 3", "end": day["end"]}, "start", "is not an ISO 8601 time"),
         (URL, {"start": "2025-03-01T00:00:00 07:00", "end": day["end"]}, "start", "%2B"),
         (URL, {"start": "-100d", "end": "now"}, "start", "longer than the maximum 92 days"),
-        (URL, {"start": _iso(month.start_ms - 40 * sc.DAY), "end": _iso(month.start_ms - sc.DAY)}, "start",
-         "is before any data of village 'kha-ly-thuong'"),
-        (commune, {"start": _iso(month.start_ms - 40 * sc.DAY), "end": _iso(month.start_ms - sc.DAY)}, "start",
-         "is before any data of commune 'an-lac'"),
+        (
+            URL,
+            {"start": _iso(month.start_ms - 40 * sc.DAY), "end": _iso(month.start_ms - sc.DAY)},
+            "start",
+            "is before any data of village 'kha-ly-thuong'",
+        ),
+        (
+            commune,
+            {"start": _iso(month.start_ms - 40 * sc.DAY), "end": _iso(month.start_ms - sc.DAY)},
+            "start",
+            "is before any data of commune 'an-lac'",
+        ),
     ]
 
 
@@ -56,12 +64,19 @@ def test_a_bad_period_is_a_422_naming_the_parameter(api: TestClient, month: sc.M
 def test_the_days_of_a_period_are_local_days_cut_to_it():
     berlin = ZoneInfo("Europe/Berlin")  # summer time starts 2025-03-30: that day has 23 hours
     now = datetime(2025, 6, 1, tzinfo=berlin)
-    period = parse_period(None, "2025-03-29T12:00:00+01:00", "2025-03-31T06:00:00+02:00", now=now, zone=berlin)
+    period = parse_period(
+        None, "2025-03-29T12:00:00+01:00", "2025-03-31T06:00:00+02:00", now=now, zone=berlin
+    )
     assert period.month is None
     assert [(d.date.day, (d.window.end_ms - d.window.start_ms) / 3_600_000) for d in period.days()] == [
-        (29, 12.0), (30, 23.0), (31, 6.0)]
+        (29, 12.0),
+        (30, 23.0),
+        (31, 6.0),
+    ]
     assert period.label == "29/03/2025 12:00:00 +01 – 31/03/2025 06:00:00 +02"
-    inside = parse_period(None, "2025-03-30T01:00:00+01:00", "2025-03-30T05:00:00+02:00", now=now, zone=berlin)
+    inside = parse_period(
+        None, "2025-03-30T01:00:00+01:00", "2025-03-30T05:00:00+02:00", now=now, zone=berlin
+    )
     assert len(inside.days()) == 1 and inside.label == "30/03/2025 01:00:00 +01 – 05:00:00 +02"
     whole = parse_period(None, "2025-03-01", "2025-04-01", now=now, zone=berlin)
     assert whole.month is not None and whole.text == "2025-03" and len(whole.days()) == 31
@@ -78,8 +93,9 @@ def _signed_in(api: TestClient) -> TestClient:
     return browser
 
 
-def test_a_signed_in_browser_downloads_the_dossier_a_forged_cookie_does_not(api: TestClient,
-                                                                           month: sc.MonthScenario):
+def test_a_signed_in_browser_downloads_the_dossier_a_forged_cookie_does_not(
+    api: TestClient, month: sc.MonthScenario
+):
     query = {"start": _iso(month.at(5, 9)), "end": _iso(month.at(5, 13))}
     browser = _signed_in(api)
     pdf = browser.get(URL, params=query)  # the cookie only: no key in the request, none in the URL
@@ -93,7 +109,9 @@ def test_a_signed_in_browser_downloads_the_dossier_a_forged_cookie_does_not(api:
 
     token = browser.cookies[COOKIE]
     forged = TestClient(api.app)
-    forged.cookies.set(COOKIE, ("e" if token[0] != "e" else "f") + token[1:])  # the payload changed, not re-signed
+    forged.cookies.set(
+        COOKIE, ("e" if token[0] != "e" else "f") + token[1:]
+    )  # the payload changed, not re-signed
     refused = forged.get(URL, params=query)
     assert refused.status_code == 401 and refused.json()["parameter"] == "X-API-Key", refused.text
     assert TestClient(api.app).get(URL, params=query).status_code == 401  # no cookie, no key

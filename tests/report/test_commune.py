@@ -10,20 +10,31 @@ from rep_helpers import vn
 from srv_helpers import READ
 
 
-def test_summary_equals_the_roll_up_and_every_village_has_its_section(api: TestClient, month: sc.MonthScenario):
+def test_summary_equals_the_roll_up_and_every_village_has_its_section(
+    api: TestClient, month: sc.MonthScenario
+):
     response = api.get("/api/v1/communes/an-lac/report.pdf", params={"month": month.text}, headers=READ)
     assert response.status_code == 200, response.text
     text = pdftools.text(response.content)
-    roll_up = api.get("/api/v1/criteria", headers=READ, params={"commune": "an-lac", "start": _iso(month.start_ms),
-                                                                "end": _iso(month.end_ms)}).json()
+    roll_up = api.get(
+        "/api/v1/criteria",
+        headers=READ,
+        params={"commune": "an-lac", "start": _iso(month.start_ms), "end": _iso(month.end_ms)},
+    ).json()
     names = {"kha-ly-thuong": sc.NAME_A, "ban-ven": "ban-ven"}
     assert {v["village"] for v in roll_up["villages"]} == set(names)
-    summary = text[text.index("Bảng tổng hợp các thôn"):]
+    summary = text[text.index("Bảng tổng hợp các thôn") :]
     for village in roll_up["villages"]:
-        cells = [vn(village["verdicts"][c["id"]]["value"]) if village["verdicts"][c["id"]]["value"] is not None
-                 else "–" for c in roll_up["criteria"]]
-        row = next(line for line in summary.splitlines() if line.strip().startswith(names[village["village"]]))
-        assert row.split()[-len(cells):] == cells, row
+        cells = [
+            vn(village["verdicts"][c["id"]]["value"])
+            if village["verdicts"][c["id"]]["value"] is not None
+            else "–"
+            for c in roll_up["criteria"]
+        ]
+        row = next(
+            line for line in summary.splitlines() if line.strip().startswith(names[village["village"]])
+        )
+        assert row.split()[-len(cells) :] == cells, row
     assert text.index("Bảng tổng hợp các thôn") < text.index("1.1. Kết quả các tiêu chí")
     assert "2.1. Kết quả các tiêu chí" in text
     for role in ("Cán bộ Ủy ban nhân dân xã", f"Trưởng thôn {sc.NAME_A}", "Trưởng thôn ban-ven"):

@@ -30,8 +30,11 @@ def _dossier(api: TestClient, start_ms: int, end_ms: int, url: str = URL) -> tup
 
 
 def _criteria(api: TestClient, start_ms: int, end_ms: int) -> dict:
-    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", headers=READ,
-                     params={"start": _iso(start_ms), "end": _iso(end_ms)})
+    answer = api.get(
+        f"/api/v1/villages/{VILLAGE}/criteria",
+        headers=READ,
+        params={"start": _iso(start_ms), "end": _iso(end_ms)},
+    )
     assert answer.status_code == 200, answer.text
     return {c["id"]: c for c in answer.json()["criteria"]}
 
@@ -42,25 +45,33 @@ def two_days(api: TestClient, month: sc.MonthScenario) -> tuple[str, str]:
     return _dossier(api, month.at(4, 18), month.at(6, 6))
 
 
-def test_the_cover_and_every_part_name_the_period_not_a_month(two_days: tuple[str, str], month: sc.MonthScenario):
+def test_the_cover_and_every_part_name_the_period_not_a_month(
+    two_days: tuple[str, str], month: sc.MonthScenario
+):
     text, disposition = two_days
     label = f"{_local(month.at(4, 18))} +07 – {_local(month.at(6, 6))} +07"
     flat = " ".join(text.split())
     assert f"Khoảng thời gian {label} (1 ngày 12 giờ)" in flat
     assert f"Thôn {sc.NAME_A} · {label}" in flat
-    cover = text[:text.index("Lập lúc")]
+    cover = text[: text.index("Lập lúc")]
     assert "Tháng" not in cover and "tháng" not in cover
     # under each part's heading (results, evidence, outages, lights, method): the period
-    for heading in ("1. Kết quả các tiêu chí", "2. Minh chứng từng tiêu chí", "3. Sự cố mất kết nối",
-                    "4. Đèn chiếu sáng: lỗi trong khoảng thời gian", "Phương pháp đo"):
+    for heading in (
+        "1. Kết quả các tiêu chí",
+        "2. Minh chứng từng tiêu chí",
+        "3. Sự cố mất kết nối",
+        "4. Đèn chiếu sáng: lỗi trong khoảng thời gian",
+        "Phương pháp đo",
+    ):
         assert f"{heading} Khoảng thời gian: {label}" in flat, heading
     assert "trong tháng" not in flat and "của tháng" not in flat and "(tháng)" not in flat
     assert f"Hồ sơ minh chứng · thôn {sc.NAME_A} · {label} Trang 2" in flat  # the footer
     assert f"ho-so-{VILLAGE}-{_local(month.at(4, 18), '%Y%m%dT%H%M%S')}-" in disposition
 
 
-def test_period_figures_equal_the_api_for_the_same_window(api: TestClient, two_days: tuple[str, str],
-                                                         month: sc.MonthScenario):
+def test_period_figures_equal_the_api_for_the_same_window(
+    api: TestClient, two_days: tuple[str, str], month: sc.MonthScenario
+):
     text, _ = two_days
     for c in _criteria(api, month.at(4, 18), month.at(6, 6)).values():
         ev = c["evidence"]
@@ -71,10 +82,15 @@ def test_period_figures_equal_the_api_for_the_same_window(api: TestClient, two_d
         assert f"{vn(100 * ev['coverage'])} % ({vn(100 * c['min_coverage'])} %) {vn(ev['samples'], 0)}" in row
 
 
-def test_daily_verdicts_are_the_parts_of_the_days_the_period_touches(api: TestClient, two_days: tuple[str, str],
-                                                                     month: sc.MonthScenario):
+def test_daily_verdicts_are_the_parts_of_the_days_the_period_touches(
+    api: TestClient, two_days: tuple[str, str], month: sc.MonthScenario
+):
     text, _ = two_days
-    parts = [(4, month.at(4, 18), month.at(5)), (5, month.at(5), month.at(6)), (6, month.at(6), month.at(6, 6))]
+    parts = [
+        (4, month.at(4, 18), month.at(5)),
+        (5, month.at(5), month.at(6)),
+        (6, month.at(6), month.at(6, 6)),
+    ]
     days: dict[str, dict[str, list[str]]] = {}
     for day, lo, hi in parts:
         for cid, c in _criteria(api, lo, hi).items():
@@ -90,7 +106,9 @@ def test_daily_verdicts_are_the_parts_of_the_days_the_period_touches(api: TestCl
 
 
 def test_a_period_inside_one_day_is_one_bar_and_says_so(api: TestClient, month: sc.MonthScenario, tmp_path):
-    response = api.get(URL, headers=READ, params={"start": _iso(month.at(5, 9)), "end": _iso(month.at(5, 13))})
+    response = api.get(
+        URL, headers=READ, params={"start": _iso(month.at(5, 9)), "end": _iso(month.at(5, 13))}
+    )
     assert response.status_code == 200, response.text
     text = pdftools.text(response.content)
     flat = " ".join(text.split())
@@ -113,17 +131,18 @@ def test_a_period_inside_one_day_is_one_bar_and_says_so(api: TestClient, month: 
 def _red_run(page: pdftools.Image, y: int) -> int:
     """The longest run of verdict-red pixels in row ``y``."""
     longest = run = 0
-    row = page.rgb[y * page.width * 3:(y + 1) * page.width * 3]
+    row = page.rgb[y * page.width * 3 : (y + 1) * page.width * 3]
     for x in range(page.width):
-        r, g, b = row[3 * x:3 * x + 3]
+        r, g, b = row[3 * x : 3 * x + 3]
         run = run + 1 if abs(r - 0xC6) < 12 and abs(g - 0x28) < 12 and abs(b - 0x28) < 12 else 0
         longest = max(longest, run)
     return longest
 
 
 def test_a_whole_month_given_as_start_and_end_is_the_month(api: TestClient, month: sc.MonthScenario):
-    response = api.get(URL, headers=READ, params={"start": month.first.isoformat(),
-                                                  "end": month.following.isoformat()})
+    response = api.get(
+        URL, headers=READ, params={"start": month.first.isoformat(), "end": month.following.isoformat()}
+    )
     assert response.status_code == 200, response.text
     assert f"ho-so-{VILLAGE}-{month.text}.pdf" in response.headers["content-disposition"]
     assert f"Thôn {sc.NAME_A} · tháng {month.first:%m/%Y}" in pdftools.text(response.content)
@@ -137,7 +156,9 @@ def test_the_end_is_capped_at_now(api: TestClient):
     end = datetime.strptime(name.group(2), "%Y%m%dT%H%M%S").replace(tzinfo=sc.ZONE)
     assert abs((datetime.now(sc.ZONE) - end).total_seconds()) < 120
     # no data in the last three hours: every criterion is insufficient_data, which is the evidence
-    assert "Tổng hợp: Đạt: 0 · Không đạt: 0 · Chưa đủ dữ liệu: 7" in " ".join(pdftools.text(response.content).split())
+    assert "Tổng hợp: Đạt: 0 · Không đạt: 0 · Chưa đủ dữ liệu: 7" in " ".join(
+        pdftools.text(response.content).split()
+    )
 
 
 def test_a_commune_dossier_for_a_period(api: TestClient, month: sc.MonthScenario):
@@ -147,12 +168,19 @@ def test_a_commune_dossier_for_a_period(api: TestClient, month: sc.MonthScenario
     assert f"Xã an-lac · {label}" in flat
     assert f"Bảng tổng hợp các thôn Khoảng thời gian: {label}" in flat
     assert "1.1. Kết quả các tiêu chí" in text and "2.1. Kết quả các tiêu chí" in text
-    roll_up = api.get("/api/v1/criteria", headers=READ, params={"commune": "an-lac", "start": _iso(month.at(19)),
-                                                                "end": _iso(month.at(21))}).json()
-    summary = text[text.index("Bảng tổng hợp các thôn"):]
+    roll_up = api.get(
+        "/api/v1/criteria",
+        headers=READ,
+        params={"commune": "an-lac", "start": _iso(month.at(19)), "end": _iso(month.at(21))},
+    ).json()
+    summary = text[text.index("Bảng tổng hợp các thôn") :]
     row = next(line for line in summary.splitlines() if line.strip().startswith(sc.NAME_A))
     village = next(v for v in roll_up["villages"] if v["village"] == VILLAGE)
-    cells = [vn(village["verdicts"][c["id"]]["value"]) if village["verdicts"][c["id"]]["value"] is not None
-             else "–" for c in roll_up["criteria"]]
-    assert row.split()[-len(cells):] == cells, row
+    cells = [
+        vn(village["verdicts"][c["id"]]["value"])
+        if village["verdicts"][c["id"]]["value"] is not None
+        else "–"
+        for c in roll_up["criteria"]
+    ]
+    assert row.split()[-len(cells) :] == cells, row
     assert "ho-so-an-lac-" in disposition

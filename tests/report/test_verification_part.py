@@ -12,14 +12,14 @@ import pdftools
 from reportlab.platypus import Paragraph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pages"))
-import verification_cases as cases  # noqa: E402
+import verification_cases as cases
 
-from server.report.month import Month  # noqa: E402
-from server.report.pdf import _render  # noqa: E402
-from server.report.period import Period  # noqa: E402
-from server.report.styles import styles  # noqa: E402
-from server.report.verification import status_line, verification  # noqa: E402
-from server.verification_view import summarise  # noqa: E402
+from server.report.month import Month
+from server.report.pdf import _render
+from server.report.period import Period
+from server.report.styles import styles
+from server.report.verification import status_line, verification
+from server.verification_view import summarise
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MARCH = Period.of_month(Month(2025, 3, ZONE))
@@ -34,21 +34,26 @@ def printed(criteria: list[dict]) -> str:
 
 def test_a_tampered_month() -> None:
     text = printed(cases.tampered())
-    assert text.startswith("Chưa xác minh: 98,5 % số điểm có chữ ký hợp lệ · khóa 0123 4567 89ab cdef, "
-                           "3f2a 9c41 07be 55d0")
+    assert text.startswith(
+        "Chưa xác minh: 98,5 % số điểm có chữ ký hợp lệ · khóa 0123 4567 89ab cdef, 3f2a 9c41 07be 55d0"
+    )
     assert "Đã xác minh (thấp nhất trong các tiêu chí): 98,5 %; mức tối thiểu của tiêu chí: 99,0 %" in text
     assert "Cáp quang hoạt động 98,5 % 197 / 200" in text and "Định danh điện tử không có mẫu –" in text
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
     assert "Sai lệch phát hiện (2):" in text
     assert "Giá trị bị sửa gw-kly 05/03/2025 10:00:00 +07 05/03/2025 10:00:00 +07 uplink link=fiber" in text
-    assert "Thiếu lô dữ liệu (số thứ tự bị hụt) gw-kly 06/03/2025 17:00:00 +07 06/03/2025 17:05:00 +07" in text
+    assert (
+        "Thiếu lô dữ liệu (số thứ tự bị hụt) gw-kly 06/03/2025 17:00:00 +07 06/03/2025 17:05:00 +07" in text
+    )
 
 
 def test_without_a_key_registry() -> None:
     text = printed(cases.not_configured())
-    assert text.startswith("Không cấu hình xác minh Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách "
-                           "khóa của các gateway")
+    assert text.startswith(
+        "Không cấu hình xác minh Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách "
+        "khóa của các gateway"
+    )
     assert "Dấu vân tay" not in text and "Sai lệch" not in text
 
 

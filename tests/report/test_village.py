@@ -38,8 +38,11 @@ def text(pdf: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def month_criteria(api: TestClient, month: sc.MonthScenario) -> dict:
-    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params={"start": _iso(month.start_ms),
-                                                                       "end": _iso(month.end_ms)}, headers=READ)
+    answer = api.get(
+        f"/api/v1/villages/{VILLAGE}/criteria",
+        params={"start": _iso(month.start_ms), "end": _iso(month.end_ms)},
+        headers=READ,
+    )
     assert answer.status_code == 200, answer.text
     return {c["id"]: c for c in answer.json()["criteria"]}
 
@@ -48,14 +51,23 @@ def _section(text: str, title: str) -> str:
     """The lines of a criterion's evidence: from its heading to the next blank-line-separated heading."""
     heading = re.search(rf"^\f?\s*{re.escape(title)}$", text, re.M)
     assert heading is not None, title
-    return text[heading.start():heading.start() + 1500]
+    return text[heading.start() : heading.start() + 1500]
 
 
 def test_vietnamese_text_comes_out_exactly(text: str, month_criteria: dict, month: sc.MonthScenario):
-    for expected in ("HỒ SƠ MINH CHỨNG THÔN THÔNG MINH", f"Thôn {sc.NAME_A} · tháng {month.first:%m/%Y}",
-                     "Khả Lý Thượng (kha-ly-thuong)", "Asia/Ho_Chi_Minh (UTC+07:00)", "Trưởng thôn",
-                     "Cán bộ Ủy ban nhân dân xã", "mất tín hiệu quang", "Nguyễn Thị Hoa, UBND xã", "Hỏng bóng",
-                     "Phương pháp đo", "Sự cố mất kết nối"):
+    for expected in (
+        "HỒ SƠ MINH CHỨNG THÔN THÔNG MINH",
+        f"Thôn {sc.NAME_A} · tháng {month.first:%m/%Y}",
+        "Khả Lý Thượng (kha-ly-thuong)",
+        "Asia/Ho_Chi_Minh (UTC+07:00)",
+        "Trưởng thôn",
+        "Cán bộ Ủy ban nhân dân xã",
+        "mất tín hiệu quang",
+        "Nguyễn Thị Hoa, UBND xã",
+        "Hỏng bóng",
+        "Phương pháp đo",
+        "Sự cố mất kết nối",
+    ):
         assert expected in text, expected
     for criterion in month_criteria.values():  # each evidence heading holds the whole title on one line
         assert _section(text, criterion["title"]["vi"])
@@ -79,23 +91,28 @@ def test_fiber_availability_is_the_ground_truth(text: str, month_criteria: dict,
     observed_s = fiber["samples"] * 300.0
     assert fiber["samples"] == month.days * 288
     expected = 100 * (observed_s - down_s) / observed_s
-    assert f"Không đạt {vn(expected)} % ≥ 99 %" in " ".join(_section(text, "Đường truyền cáp quang hoạt động "
-                                                                            "ổn định").split())
+    assert f"Không đạt {vn(expected)} % ≥ 99 %" in " ".join(
+        _section(text, "Đường truyền cáp quang hoạt động ổn định").split()
+    )
 
 
 def _days(api: TestClient, month: sc.MonthScenario) -> dict[str, dict[str, list[int]]]:
     """Per criterion, the days the API judges ``fail`` and ``insufficient_data`` for that one day."""
     found: dict[str, dict[str, list[int]]] = {}
     for day in range(1, month.days + 1):
-        answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", headers=READ,
-                         params={"start": _iso(month.at(day)), "end": _iso(month.at(day + 1))}).json()
+        answer = api.get(
+            f"/api/v1/villages/{VILLAGE}/criteria",
+            headers=READ,
+            params={"start": _iso(month.at(day)), "end": _iso(month.at(day + 1))},
+        ).json()
         for c in answer["criteria"]:
             found.setdefault(c["id"], {}).setdefault(c["verdict"], []).append(day)
     return found
 
 
-def test_daily_verdicts_equal_the_api_day_by_day(api: TestClient, text: str, month_criteria: dict,
-                                                month: sc.MonthScenario):
+def test_daily_verdicts_equal_the_api_day_by_day(
+    api: TestClient, text: str, month_criteria: dict, month: sc.MonthScenario
+):
     days = _days(api, month)
     assert days["fiber_availability"]["fail"] == [5, 20]  # the scenario's outages, as the API sees them
     for cid, c in month_criteria.items():
@@ -121,7 +138,9 @@ def test_a4_embedded_fonts_and_vector_charts(pdf: bytes, tmp_path: Path):
     size = pdftools.info(pdf)["Page size"]
     assert size.startswith("595.276 x 841.89"), size  # A4 in points
     fonts = pdftools.fonts(pdf)
-    assert fonts and all(f["emb"] == "yes" and f["uni"] == "yes" and "DejaVuSans" in f["name"] for f in fonts), fonts
+    assert fonts and all(
+        f["emb"] == "yes" and f["uni"] == "yes" and "DejaVuSans" in f["name"] for f in fonts
+    ), fonts
     assert pdftools.images(pdf) == []  # the charts are drawn, not pasted in as pictures
     page = pdftools.render(pdf, 2, tmp_path)
     # the fiber chart's failing days (red) and the passing ones (green) are on the page as drawn bars

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,12 +36,13 @@ AppFactory = Callable[..., TestClient]
 
 @pytest.fixture
 def app_for(tmp_path: Path) -> Iterator[AppFactory]:
-    """``app_for(client, **config overrides)``: a started TestClient on that client's database."""
+    """``app_for(client, clock=..., **config overrides)``: a started TestClient on that client's database."""
     started: list[TestClient] = []
 
-    def build(client: InfluxClient, *, open_read_only: bool = False, **overrides) -> TestClient:
+    def build(client: InfluxClient, *, open_read_only: bool = False, clock: Callable[[], float] = time.time,
+              **overrides) -> TestClient:
         config = make_config(client.url, client.database, **overrides)
-        test_client = TestClient(create_app(config, open_read_only=open_read_only))
+        test_client = TestClient(create_app(config, open_read_only=open_read_only, clock=clock))
         test_client.__enter__()
         started.append(test_client)
         return test_client

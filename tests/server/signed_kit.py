@@ -59,50 +59,94 @@ class Gateway:
         ordered = sorted(points, key=lambda p: p.time_ms)
         batches: list[list[Point]] = []
         for p in ordered:
-            if batches and len(batches[-1]) < batch and batches[-1][0].time_ms // HOUR_MS == p.time_ms // HOUR_MS:
+            if (
+                batches
+                and len(batches[-1]) < batch
+                and batches[-1][0].time_ms // HOUR_MS == p.time_ms // HOUR_MS
+            ):
                 batches[-1].append(p)
             else:
                 batches.append([p])
         lines = []
         for group in batches:
             seq = pack_seq(self.epoch, self.n)
-            signed = [encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms))
-                      for p in group]
+            signed = [
+                encode_line(Point(p.measurement, p.tags, {**p.fields, EVIDENCE_FIELD: seq}, p.time_ms))
+                for p in group
+            ]
             # signed a minute after its last point, as a gateway's forwarder does with InfluxDB up
-            manifest = Manifest.build(self.site, self.epoch, self.n, self.prev, [digest_line(x) for x in signed],
-                                      self.fingerprint, signed_ms=group[-1].time_ms + 60_000).signed(self.key)
+            manifest = Manifest.build(
+                self.site,
+                self.epoch,
+                self.n,
+                self.prev,
+                [digest_line(x) for x in signed],
+                self.fingerprint,
+                signed_ms=group[-1].time_ms + 60_000,
+            ).signed(self.key)
             self.manifests.append(manifest)
             self.prev, self.n = manifest.id, self.n + 1
             lines += [*signed, manifest_line(manifest)]
         return lines
 
 
-def uplink_points(start_ms: int, hours: int, *, step_s: int = 60, site: dict[str, str] | None = None) -> list[Point]:
+def uplink_points(
+    start_ms: int, hours: int, *, step_s: int = 60, site: dict[str, str] | None = None
+) -> list[Point]:
     """A fiber link up all the time and a Wi-Fi AP, one sample each a minute."""
     tags = site or SITE
     points = []
     for t in range(start_ms, start_ms + hours * HOUR_MS, step_s * 1000):
-        points.append(Point("uplink", {**tags, "link": "fiber"}, {
-            "up": 1, "up_s": float(step_s), "observed_s": float(step_s), "rtt_ms": 3.5, "loss_pct": 0.0,
-            "targets_ok": 3, "targets_total": 3}, t))
-        points.append(Point("wifi", {**tags, "ap": "nha-van-hoa"}, {
-            "ap_up": 1, "up_s": float(step_s), "observed_s": float(step_s), "clients": 4}, t + 500))
+        points.append(
+            Point(
+                "uplink",
+                {**tags, "link": "fiber"},
+                {
+                    "up": 1,
+                    "up_s": float(step_s),
+                    "observed_s": float(step_s),
+                    "rtt_ms": 3.5,
+                    "loss_pct": 0.0,
+                    "targets_ok": 3,
+                    "targets_total": 3,
+                },
+                t,
+            )
+        )
+        points.append(
+            Point(
+                "wifi",
+                {**tags, "ap": "nha-van-hoa"},
+                {"ap_up": 1, "up_s": float(step_s), "observed_s": float(step_s), "clients": 4},
+                t + 500,
+            )
+        )
     return points
 
 
-def verify(influx: InfluxClient, registry: Registry, start_ms: int, end_ms: int,
-           village: str = VILLAGE) -> Verification:
+def verify(
+    influx: InfluxClient, registry: Registry, start_ms: int, end_ms: int, village: str = VILLAGE
+) -> Verification:
     """What the service computes for ``village`` over whole hours, straight from the database."""
+
     def raw(measurement: str) -> Source:
         return Source(influx.database or "", None, measurement)
 
-    return combine(read_and_verify(influx, raw, registry.snapshot(), village, start_ms, end_ms),
-                   lambda: numbers_around(influx, raw, village, start_ms, end_ms))
+    return combine(
+        read_and_verify(influx, raw, registry.snapshot(), village, start_ms, end_ms),
+        lambda: numbers_around(influx, raw, village, start_ms, end_ms),
+    )
 
 
 def register(registry: Registry, gw: Gateway, *, valid_from_ms: int = 0) -> None:
-    registry.add(gw.site["gateway"], gw.site["village"], gw.public_key, valid_from_ms=valid_from_ms, by="test",
-                 now_ms=valid_from_ms)
+    registry.add(
+        gw.site["gateway"],
+        gw.site["village"],
+        gw.public_key,
+        valid_from_ms=valid_from_ms,
+        by="test",
+        now_ms=valid_from_ms,
+    )
 
 
 def kinds(found: Verification) -> dict[str, int]:

@@ -30,4 +30,4 @@ def make_config(url: str, database: str, **overrides) -> ServerConfig:
 
 def write(client: InfluxClient, points: list[Point]) -> None:
     for i in range(0, len(points), 20_000):
-        client.write(encode_lines(points[i:i + 20_000]))
+        client.write(encode_lines(points[i : i + 20_000]))

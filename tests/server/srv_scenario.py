@@ -38,16 +38,27 @@ AP_DOWN = range(2000, 2060)  # minutes of day 2 the AP is down
 
 
 def _uplink(site: dict, link: str, t: int, up_s: float, observed: float = 60.0) -> Point:
-    fields = {"up": int(up_s > 0), "up_s": float(up_s), "observed_s": observed, "loss_pct": 0.0 if up_s else 100.0,
-              "targets_ok": 3 if up_s else 0, "targets_total": 3, "active": 1}
+    fields = {
+        "up": int(up_s > 0),
+        "up_s": float(up_s),
+        "observed_s": observed,
+        "loss_pct": 0.0 if up_s else 100.0,
+        "targets_ok": 3 if up_s else 0,
+        "targets_total": 3,
+        "active": 1,
+    }
     if up_s:
         fields["rtt_ms"] = 12.5
     return Point("uplink", {**site, "link": link}, fields, t)
 
 
 def _event(site: dict, link: str, t: int, state: str, reason: str, previous: float = 0.0) -> Point:
-    return Point("uplink_event", {**site, "link": link}, {"state": state, "reason": reason,
-                                                          "previous_state_s": previous}, t)
+    return Point(
+        "uplink_event",
+        {**site, "link": link},
+        {"state": state, "reason": reason, "previous_state_s": previous},
+        t,
+    )
 
 
 def _down_seconds(t: int, down: tuple[int, int]) -> float:
@@ -65,9 +76,21 @@ def village_a() -> list[Point]:
         lte_down = _down_seconds(t, LTE_DOWN_1) + _down_seconds(t, (LTE_DOWN_2, 10**15))
         points.append(_uplink(A, "4g", t, 60.0 - lte_down))
         ap_up = 0.0 if k in AP_DOWN else 60.0
-        points.append(Point("wifi", {**A, "ap": "cultural-house"},
-                            {"ap_up": int(ap_up > 0), "up_s": ap_up, "observed_s": 60.0, "clients": 3,
-                             "rx_bytes": 1000, "tx_bytes": 5000}, t))
+        points.append(
+            Point(
+                "wifi",
+                {**A, "ap": "cultural-house"},
+                {
+                    "ap_up": int(ap_up > 0),
+                    "up_s": ap_up,
+                    "observed_s": 60.0,
+                    "clients": 3,
+                    "rx_bytes": 1000,
+                    "tx_bytes": 5000,
+                },
+                t,
+            )
+        )
     points += [
         _event(A, "fiber", D0 - 5 * H, "up", "start"),
         _event(A, "fiber", FIBER_DOWN[0], "down", "targets unreachable", 36000.0),
@@ -76,16 +99,33 @@ def village_a() -> list[Point]:
         _event(A, "4g", LTE_DOWN_1[1], "up", "targets answered", 10800.0),
         _event(A, "4g", LTE_DOWN_2, "down", "sim error", 162000.0),
     ]
-    points += [Point("wifi_daily", {**A, "ap": "cultural-house"}, {"unique_users": users, "sessions": users + 9},
-                     D0 + day * DAY) for day, users in ((0, 34), (1, 41))]
+    points += [
+        Point(
+            "wifi_daily",
+            {**A, "ap": "cultural-house"},
+            {"unique_users": users, "sessions": users + 9},
+            D0 + day * DAY,
+        )
+        for day, users in ((0, 34), (1, 41))
+    ]
     points += list(lights(A))
     for k in range(0, 2 * 288):
         t = D0 + k * 5 * M
         registered = not 100 <= k < 110
-        fields: dict = {"registered": int(registered), "reg_state": "home" if registered else "searching",
-                        "operator": "Viettel", "access_tech": "LTE", "sim": "ready"}
+        fields: dict = {
+            "registered": int(registered),
+            "reg_state": "home" if registered else "searching",
+            "operator": "Viettel",
+            "access_tech": "LTE",
+            "sim": "ready",
+        }
         if registered:
-            fields |= {"rsrp_dbm": -100.0 if k < 288 else -115.0, "rsrq_db": -10.0, "sinr_db": 8.0, "rssi_dbm": -70.0}
+            fields |= {
+                "rsrp_dbm": -100.0 if k < 288 else -115.0,
+                "rsrq_db": -10.0,
+                "sinr_db": 8.0,
+                "rssi_dbm": -70.0,
+            }
         points.append(Point("modem", {**A, "link": "4g", "modem": "ec25"}, fields, t))
     return points
 
@@ -103,10 +143,21 @@ def lights(site: dict) -> Iterable[Point]:
             want = expected_on(t)
             failed = light == "L3" and t - 10 * M >= L3_FAILS
             lit = 0.0 if failed else want
-            yield Point("streetlight", {**site, "light": light, "zone": zone},
-                        {"on": int(lit > 0), "online": 1, "expected_on": int(want > 0), "observed_s": 600.0,
-                         "expected_on_s": want, "lit_when_expected_s": lit, "ok_s": 600.0 - (want - lit),
-                         "fault": "lamp_failure" if failed else ""}, t)
+            yield Point(
+                "streetlight",
+                {**site, "light": light, "zone": zone},
+                {
+                    "on": int(lit > 0),
+                    "online": 1,
+                    "expected_on": int(want > 0),
+                    "observed_s": 600.0,
+                    "expected_on_s": want,
+                    "lit_when_expected_s": lit,
+                    "ok_s": 600.0 - (want - lit),
+                    "fault": "lamp_failure" if failed else "",
+                },
+                t,
+            )
 
 
 def village_b() -> list[Point]:
@@ -116,9 +167,21 @@ def village_b() -> list[Point]:
         local_minute = k % 1440
         open_s = 60.0 if 7 * 60 <= local_minute < 21 * 60 else 0.0  # open 07:00..21:00
         up = 0.0 if 8 * 60 <= local_minute < 9 * 60 else 60.0  # down 08:00..09:00 each day (inside opening)
-        points.append(Point("wifi", {**B, "ap": "nha-van-hoa"},
-                            {"ap_up": int(up > 0), "up_s": up, "observed_s": 60.0, "open_s": open_s,
-                             "up_open_s": min(up, open_s), "clients": 1}, t))
+        points.append(
+            Point(
+                "wifi",
+                {**B, "ap": "nha-van-hoa"},
+                {
+                    "ap_up": int(up > 0),
+                    "up_s": up,
+                    "observed_s": 60.0,
+                    "open_s": open_s,
+                    "up_open_s": min(up, open_s),
+                    "clients": 1,
+                },
+                t,
+            )
+        )
         points.append(_uplink(B, "fiber", t, 60.0))
     return points
 
@@ -139,8 +202,13 @@ def all_points() -> list[Point]:
 
 
 def in_window(points: Iterable[Point], start: int, end: int, measurement: str, **tags: str) -> list[Point]:
-    return [p for p in points if p.measurement == measurement and start <= p.time_ms < end
-            and all(p.tags.get(k) == v for k, v in tags.items())]
+    return [
+        p
+        for p in points
+        if p.measurement == measurement
+        and start <= p.time_ms < end
+        and all(p.tags.get(k) == v for k, v in tags.items())
+    ]
 
 
 def reference_availability(points: list[Point], start: int, end: int, **tags: str) -> dict:
@@ -148,7 +216,12 @@ def reference_availability(points: list[Point], start: int, end: int, **tags: st
     up = sum(p.fields["up_s"] for p in chosen)
     observed = sum(p.fields["observed_s"] for p in chosen)
     window_s = (end - start) / 1000
-    return {"availability_pct": 100 * up / observed if observed else None, "up_s": up, "down_s": observed - up,
-            "unknown_s": max(0.0, window_s - observed), "observed_s": observed,
-            "coverage": min(1.0, observed / window_s),
-            "samples": len(chosen)}
+    return {
+        "availability_pct": 100 * up / observed if observed else None,
+        "up_s": up,
+        "down_s": observed - up,
+        "unknown_s": max(0.0, window_s - observed),
+        "observed_s": observed,
+        "coverage": min(1.0, observed / window_s),
+        "samples": len(chosen),
+    }

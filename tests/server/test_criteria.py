@@ -29,25 +29,39 @@ def test_the_shipped_defaults_cover_the_infrastructure():
     figures = {(c.figure, tuple(sorted(c.params.items()))) for c in defaults.criteria}
     assert ("uplink.availability", (("link", "fiber"),)) in figures
     assert ("uplink.availability", (("link", "4g"),)) in figures
-    assert {"modem.rsrp_share", "wifi.service", "wifi.daily_users", "lighting.availability",
-            "indicator.value"} <= {f for f, _ in figures}
+    assert {
+        "modem.rsrp_share",
+        "wifi.service",
+        "wifi.daily_users",
+        "lighting.availability",
+        "indicator.value",
+    } <= {f for f, _ in figures}
     eid = next(c for c in defaults.criteria if c.figure == "indicator.value")
     assert (eid.params["indicator"], eid.threshold) == ("eid_adoption_pct", 25.0)
     assert all(c.title.vi and c.title.en for c in defaults.criteria)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("threshold: 99", "threshold: lots"), "criterion 'fiber_ok' (criteria[0]): threshold: "),
-    (("figure: uplink.availability", "figure: uplink.magic"), "criterion 'fiber_ok' (criteria[0]): figure: unknown"),
-    (("params: {link: fiber}", "params: {}"), "criterion 'fiber_ok' (criteria[0]): params.link: required"),
-    (("params: {link: fiber}", "params: {link: fiber, colour: red}"), "params.colour: unknown parameter"),
-    (('comparator: ">="', 'comparator: "=>"'), "criterion 'fiber_ok' (criteria[0]): comparator: "),
-    (("threshold: 99", "threshold: 99\n    window: 30 days"), "window: '30 days' is not a duration"),
-    (("threshold: 99", "threshold: 99\n    min_coverage: 1.5"), "min_coverage: "),
-    (("threshold: 99", "threshold: 99\n    colour: red"), "colour: unknown key"),
-    (("id: fiber_ok", "id: Fiber OK"), "criterion 'Fiber OK' (criteria[0]): id: "),
-    (("threshold: 99", "threshold: .nan"), "threshold must be a finite number"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("threshold: 99", "threshold: lots"), "criterion 'fiber_ok' (criteria[0]): threshold: "),
+        (
+            ("figure: uplink.availability", "figure: uplink.magic"),
+            "criterion 'fiber_ok' (criteria[0]): figure: unknown",
+        ),
+        (
+            ("params: {link: fiber}", "params: {}"),
+            "criterion 'fiber_ok' (criteria[0]): params.link: required",
+        ),
+        (("params: {link: fiber}", "params: {link: fiber, colour: red}"), "params.colour: unknown parameter"),
+        (('comparator: ">="', 'comparator: "=>"'), "criterion 'fiber_ok' (criteria[0]): comparator: "),
+        (("threshold: 99", "threshold: 99\n    window: 30 days"), "window: '30 days' is not a duration"),
+        (("threshold: 99", "threshold: 99\n    min_coverage: 1.5"), "min_coverage: "),
+        (("threshold: 99", "threshold: 99\n    colour: red"), "colour: unknown key"),
+        (("id: fiber_ok", "id: Fiber OK"), "criterion 'Fiber OK' (criteria[0]): id: "),
+        (("threshold: 99", "threshold: .nan"), "threshold must be a finite number"),
+    ],
+)
 def test_invalid_definitions_name_file_criterion_and_field(tmp_path: Path, change, message):
     path = tmp_path / "my-criteria.yaml"
     path.write_text(GOOD.replace(*change), encoding="utf-8")
@@ -59,8 +73,11 @@ def test_invalid_definitions_name_file_criterion_and_field(tmp_path: Path, chang
 
 def test_rsrp_threshold_must_be_on_the_rollup_ladder(tmp_path: Path):
     path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("uplink.availability", "modem.rsrp_share").replace("{link: fiber}",
-                                                                                   "{rsrp_min_dbm: -107}"))
+    path.write_text(
+        GOOD.replace("uplink.availability", "modem.rsrp_share").replace(
+            "{link: fiber}", "{rsrp_min_dbm: -107}"
+        )
+    )
     with pytest.raises(ConfigError, match=r"params.rsrp_min_dbm: -107 is not one of \[-125"):
         load_criteria(path)
 
@@ -99,9 +116,15 @@ def test_server_config_errors_name_the_key_and_keys_come_from_the_environment(tm
     assert make_config("http://127.0.0.1:1", "db").rollups.background is False
 
 
-@pytest.mark.parametrize(("value", "coverage", "expected"), [
-    (99.5, 0.9, "pass"), (98.0, 0.9, "fail"), (100.0, 0.5, "insufficient_data"), (None, 1.0, "insufficient_data"),
-    (99.0 - 1e-12, 0.8, "pass"),  # float noise at the threshold is not a failure
-])
+@pytest.mark.parametrize(
+    ("value", "coverage", "expected"),
+    [
+        (99.5, 0.9, "pass"),
+        (98.0, 0.9, "fail"),
+        (100.0, 0.5, "insufficient_data"),
+        (None, 1.0, "insufficient_data"),
+        (99.0 - 1e-12, 0.8, "pass"),  # float noise at the threshold is not a failure
+    ],
+)
 def test_verdicts(value, coverage, expected):
     assert verdict(value, coverage, comparator=">=", threshold=99.0, min_coverage=0.8) == expected

@@ -17,16 +17,28 @@ S = 1000
 
 def test_unknown_time_is_neither_up_nor_down():
     a = fig.availability(up_s=500.0, observed_s=600.0, samples=10, window_s=1000.0)
-    assert (a.availability_pct, a.down_s, a.unknown_s, a.coverage) == (pytest.approx(83.333333), 100.0, 400.0, 0.6)
+    assert (a.availability_pct, a.down_s, a.unknown_s, a.coverage) == (
+        pytest.approx(83.333333),
+        100.0,
+        400.0,
+        0.6,
+    )
     empty = fig.availability(0.0, 0.0, 0, 1000.0)
     assert (empty.availability_pct, empty.unknown_s, empty.coverage) == (None, 1000.0, 0.0)
 
 
 def test_outages_pair_events_and_keep_the_ones_open_at_either_end():
-    events = [fig.Event(100 * S, "up", "flap"), fig.Event(200 * S, "down", "a"), fig.Event(250 * S, "down", "b"),
-              fig.Event(300 * S, "up", "ok"), fig.Event(900 * S, "down", "c")]
+    events = [
+        fig.Event(100 * S, "up", "flap"),
+        fig.Event(200 * S, "down", "a"),
+        fig.Event(250 * S, "down", "b"),
+        fig.Event(300 * S, "up", "ok"),
+        fig.Event(900 * S, "down", "c"),
+    ]
     found = fig.outages("fiber", fig.Event(-50 * S, "down", "before"), events, 0, 1000 * S)
-    assert [(o.start_ms // S, o.end_ms and o.end_ms // S, o.reason, o.in_window_s, o.duration_s) for o in found] == [
+    assert [
+        (o.start_ms // S, o.end_ms and o.end_ms // S, o.reason, o.in_window_s, o.duration_s) for o in found
+    ] == [
         (-50, 100, "before", 100.0, 150.0),
         (200, 300, "a", 100.0, 100.0),  # the repeated down keeps the first reason
         (900, None, "c", 100.0, 100.0),  # open at the end: counted to the window's end
@@ -42,17 +54,29 @@ def test_outages_pair_events_and_keep_the_ones_open_at_either_end():
 
 def test_mtbf_counts_only_observed_up_time():
     # two failures in two minutes of data inside a 15-day window: MTBF is a minute, not a week
-    two = [fig.Outage("fiber", 30 * S, 40 * S, "", 0, 15 * 86_400 * S),
-           fig.Outage("fiber", 90 * S, 100 * S, "", 0, 15 * 86_400 * S)]
+    two = [
+        fig.Outage("fiber", 30 * S, 40 * S, "", 0, 15 * 86_400 * S),
+        fig.Outage("fiber", 90 * S, 100 * S, "", 0, 15 * 86_400 * S),
+    ]
     assert fig.reliability(two, 0, 15 * 86_400 * S, up_s=100.0).mtbf_s == 50.0
 
 
 def test_lighting_weights_every_light_by_its_scheduled_time():
     per_light = {
-        ("L1", "z"): {"expected_on_s": 100.0, "lit_when_expected_s": 100.0, "observed_s": 200.0, "ok_s": 200.0,
-                      "samples": 2},
-        ("L2", "z"): {"expected_on_s": 300.0, "lit_when_expected_s": 0.0, "observed_s": 100.0, "ok_s": 0.0,
-                      "samples": 1},
+        ("L1", "z"): {
+            "expected_on_s": 100.0,
+            "lit_when_expected_s": 100.0,
+            "observed_s": 200.0,
+            "ok_s": 200.0,
+            "samples": 2,
+        },
+        ("L2", "z"): {
+            "expected_on_s": 300.0,
+            "lit_when_expected_s": 0.0,
+            "observed_s": 100.0,
+            "ok_s": 0.0,
+            "samples": 1,
+        },
     }
     out = fig.lighting(per_light, {"L2": ("lamp_failure", True)}, window_s=200.0)
     assert out.availability_pct == 25.0
@@ -66,8 +90,9 @@ def test_wifi_uses_opening_hours_when_reported():
     window = Window(0, 100 * S)
     plain = ratio_evidence(wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0}}, window)
     assert (plain.detail["basis"], plain.value) == ("fallback", 90.0)
-    hours = ratio_evidence(wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0,
-                                              "up_open_s": 45.0}}, window)
+    hours = ratio_evidence(
+        wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0, "up_open_s": 45.0}}, window
+    )
     assert (hours.detail["basis"], hours.value) == ("ratio", 90.0)
 
 
@@ -94,7 +119,10 @@ def test_a_window_touching_a_local_day_reaches_back_to_its_midnight_point():
     midnight = 1741453200000  # 2025-03-09 00:00 local = 2025-03-08 17:00 UTC
     h = 3_600_000
     # 10:00..10:05 local: the day's point at 00:00 belongs to it, the end does not move
-    assert daily_span(midnight + 10 * h, midnight + 10 * h + 300_000, zone) == (midnight, midnight + 10 * h + 300_000)
+    assert daily_span(midnight + 10 * h, midnight + 10 * h + 300_000, zone) == (
+        midnight,
+        midnight + 10 * h + 300_000,
+    )
     assert local_days(midnight + 10 * h, midnight + 10 * h + 300_000, zone) == 1
     # a window already starting at midnight, or ending at the next one, touches one day
     assert daily_span(midnight, midnight + 24 * h, zone) == (midnight, midnight + 24 * h)
@@ -108,7 +136,12 @@ def test_a_window_touching_a_local_day_reaches_back_to_its_midnight_point():
 
 def test_rsrp_share():
     rsrp = FIGURES["modem.rsrp_share"]
-    share = ratio_evidence(rsrp, {"rsrp_min_dbm": -110}, {"": {"rsrp_samples": 8.0, "rsrp_ge_110": 6.0}},
-                           Window(0, 3600 * S), hours=1)
+    share = ratio_evidence(
+        rsrp,
+        {"rsrp_min_dbm": -110},
+        {"": {"rsrp_samples": 8.0, "rsrp_ge_110": 6.0}},
+        Window(0, 3600 * S),
+        hours=1,
+    )
     assert (share.value, share.coverage) == (75.0, 1.0)
     assert ratio_evidence(rsrp, {"rsrp_min_dbm": -110}, {"": {}}, Window(0, 3600 * S), hours=0).value is None

@@ -38,14 +38,20 @@ def test_uptime_per_link_equals_the_ground_truth(api):
     links = {link["link"]: link for link in body["links"]}
     assert set(links) == {"fiber", "4g"}
     for link in links:
-        assert_matches(links[link], sc.reference_availability(POINTS, sc.W_START, sc.W_END, village=A, link=link))
+        assert_matches(
+            links[link], sc.reference_availability(POINTS, sc.W_START, sc.W_END, village=A, link=link)
+        )
     fiber = links["fiber"]
     # by hand: 2,640 minute samples (4 h gap), 9,005 s down (10:00:00 .. 12:30:05)
     assert (fiber["observed_s"], fiber["down_s"], fiber["unknown_s"]) == (158_400, 9_005, 14_400)
     assert fiber["availability_pct"] == pytest.approx(100 * 149_395 / 158_400, abs=PP)
     assert links["4g"]["availability_pct"] == pytest.approx(93.75, abs=PP)
-    assert body["window"] == {"start": WINDOW["start"], "end": WINDOW["end"], "seconds": 172_800.0,
-                              "timezone": "Asia/Ho_Chi_Minh"}
+    assert body["window"] == {
+        "start": WINDOW["start"],
+        "end": WINDOW["end"],
+        "seconds": 172_800.0,
+        "timezone": "Asia/Ho_Chi_Minh",
+    }
     assert all('"uplink"' in q for q in body["queries"])
 
 
@@ -53,7 +59,11 @@ def test_uptime_per_local_day_puts_the_gap_in_unknown(api):
     body = get(api, f"/villages/{A}/uptime", step="1d", link="fiber")
     (fiber,) = body["links"]
     day1, day2 = fiber["steps"]
-    assert (day1["start"], day1["end"], day2["end"]) == (iso(sc.D0), iso(sc.D0 + sc.DAY), iso(sc.D0 + 2 * sc.DAY))
+    assert (day1["start"], day1["end"], day2["end"]) == (
+        iso(sc.D0),
+        iso(sc.D0 + sc.DAY),
+        iso(sc.D0 + 2 * sc.DAY),
+    )
     assert_matches(day1, sc.reference_availability(POINTS, sc.D0, sc.D0 + sc.DAY, village=A, link="fiber"))
     assert_matches(day2, sc.reference_availability(POINTS, sc.D0 + sc.DAY, sc.W_END, village=A, link="fiber"))
     assert (day2["availability_pct"], day2["unknown_s"], day2["down_s"]) == (100.0, 14_400, 0)
@@ -81,18 +91,49 @@ def _ms(text: str) -> int:
 
 def test_outages_to_the_second_including_one_open_at_each_end_of_the_window(api):
     body = get(api, f"/villages/{A}/outages")
-    assert [(o["link"], o["start"], o["end"], o["open"], o["started_before_window"], o["duration_s"],
-             o["in_window_s"], o["reason"]) for o in body["outages"]] == [
+    assert [
+        (
+            o["link"],
+            o["start"],
+            o["end"],
+            o["open"],
+            o["started_before_window"],
+            o["duration_s"],
+            o["in_window_s"],
+            o["reason"],
+        )
+        for o in body["outages"]
+    ] == [
         ("4g", iso(sc.LTE_DOWN_1[0]), iso(sc.LTE_DOWN_1[1]), False, True, 10_800.0, 7_200.0, "no signal"),
-        ("fiber", iso(sc.FIBER_DOWN[0]), iso(sc.FIBER_DOWN[1]), False, False, 9_005.0, 9_005.0,
-         "targets unreachable"),
+        (
+            "fiber",
+            iso(sc.FIBER_DOWN[0]),
+            iso(sc.FIBER_DOWN[1]),
+            False,
+            False,
+            9_005.0,
+            9_005.0,
+            "targets unreachable",
+        ),
         ("4g", iso(sc.LTE_DOWN_2), None, True, False, 3_600.0, 3_600.0, "sim error"),
     ]
     links = {x["link"]: x for x in body["links"]}
-    assert links["fiber"] == {"link": "fiber", "failures": 1, "restored": 1, "downtime_s": 9_005.0,
-                              "mtbf_s": 172_800.0 - 9_005.0 - 14_400.0, "mttr_s": 9_005.0}  # the 4 h gap is unknown, not up
-    assert links["4g"] == {"link": "4g", "failures": 1, "restored": 1, "downtime_s": 10_800.0,
-                           "mtbf_s": 172_800.0 - 10_800.0, "mttr_s": 10_800.0}
+    assert links["fiber"] == {
+        "link": "fiber",
+        "failures": 1,
+        "restored": 1,
+        "downtime_s": 9_005.0,
+        "mtbf_s": 172_800.0 - 9_005.0 - 14_400.0,
+        "mttr_s": 9_005.0,
+    }  # the 4 h gap is unknown, not up
+    assert links["4g"] == {
+        "link": "4g",
+        "failures": 1,
+        "restored": 1,
+        "downtime_s": 10_800.0,
+        "mtbf_s": 172_800.0 - 10_800.0,
+        "mttr_s": 10_800.0,
+    }
     only_fiber = get(api, f"/villages/{A}/outages", link="fiber")
     assert [o["link"] for o in only_fiber["outages"]] == ["fiber"]
 
@@ -102,8 +143,10 @@ def test_wifi_service_and_daily_users(api):
     assert body["service"]["basis"] == "all_hours"
     assert body["service"]["availability_pct"] == pytest.approx(100 * (172_800 - 3_600) / 172_800, abs=PP)
     assert body["service"]["coverage"] == 1.0
-    assert body["use"]["days"] == [{"date": iso(sc.D0 + 7 * sc.H)[:10], "unique_users": 34},
-                                   {"date": iso(sc.D0 + sc.DAY + 7 * sc.H)[:10], "unique_users": 41}]
+    assert body["use"]["days"] == [
+        {"date": iso(sc.D0 + 7 * sc.H)[:10], "unique_users": 34},
+        {"date": iso(sc.D0 + sc.DAY + 7 * sc.H)[:10], "unique_users": 41},
+    ]
     assert body["use"]["mean_daily_users"] == 37.5
     assert sum(w["user_days"] for w in body["use"]["weeks"]) == 75
 
@@ -169,8 +212,9 @@ def test_modem_shares_and_medians(api):
     assert body["rsrp_share_pct"]["-110"] == pytest.approx(100 * 278 / 566, abs=PP)
     assert body["rsrp_share_pct"]["-120"] == 100.0
     assert body["hours_with_data"] == 48 and body["coverage"] == 1.0
-    assert body["medians"] == [{"link": "4g", "modem": "ec25", "rsrp_dbm": -115, "rsrq_db": -10, "sinr_db": 8,
-                                "rssi_dbm": -70}]
+    assert body["medians"] == [
+        {"link": "4g", "modem": "ec25", "rsrp_dbm": -115, "rsrq_db": -10, "sinr_db": 8, "rssi_dbm": -70}
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +226,11 @@ def eid_entered(seeded):
     from server.app import create_app
 
     with TestClient(create_app(make_config(seeded.url, seeded.database))) as client:
-        response = client.put(f"/api/v1/villages/{A}/indicators/eid_adoption_pct", headers=ADMIN,
-                              json={"value": 27.5, "unit": "%", "note": "commune office",
-                                    "time": iso(sc.D0 + sc.DAY)})
+        response = client.put(
+            f"/api/v1/villages/{A}/indicators/eid_adoption_pct",
+            headers=ADMIN,
+            json={"value": 27.5, "unit": "%", "note": "commune office", "time": iso(sc.D0 + sc.DAY)},
+        )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -192,8 +238,14 @@ def eid_entered(seeded):
 def test_indicator_is_stored_as_a_contract_point_with_who_entered_it(eid_entered, seeded):
     assert eid_entered["source"] == "commune office (key officer-hoa)"
     rows = seeded.select("SELECT * FROM indicator GROUP BY *").series
-    assert rows[0].tags | {} == {"village": A, "gateway": "manual", "indicator": "eid_adoption_pct",
-                                 "commune": "an-lac", "district": "son-dong", "province": "bac-giang"}
+    assert rows[0].tags | {} == {
+        "village": A,
+        "gateway": "manual",
+        "indicator": "eid_adoption_pct",
+        "commune": "an-lac",
+        "district": "son-dong",
+        "province": "bac-giang",
+    }
     assert rows[0].rows()[0]["value"] == 27.5 and rows[0].rows()[0]["unit"] == "%"
 
 
@@ -201,8 +253,13 @@ def test_village_criteria_verdicts_with_evidence(api, eid_entered):
     body = get(api, f"/villages/{A}/criteria")
     verdicts = {c["id"]: c for c in body["criteria"]}
     assert {k: v["verdict"] for k, v in verdicts.items()} == {
-        "fiber_availability": "fail", "lte_availability": "fail", "lte_signal": "fail", "wifi_service": "pass",
-        "wifi_use": "pass", "street_lighting": "fail", "eid_adoption": "pass",
+        "fiber_availability": "fail",
+        "lte_availability": "fail",
+        "lte_signal": "fail",
+        "wifi_service": "pass",
+        "wifi_use": "pass",
+        "street_lighting": "fail",
+        "eid_adoption": "pass",
     }
     fiber = verdicts["fiber_availability"]["evidence"]
     assert fiber["value"] == pytest.approx(100 * 149_395 / 158_400, abs=PP)
@@ -232,7 +289,9 @@ def test_province_rollup_counts_and_verdicts(api, eid_entered):
     fiber = {c["id"]: c for c in body["criteria"]}["fiber_availability"]
     assert fiber["counts"] == {"pass": 1, "fail": 1, "insufficient_data": 1, "unverified": 0}
     assert villages[sc.B["village"]]["verdicts"]["fiber_availability"]["verdict"] == "pass"
-    assert villages[A]["verdicts"]["fiber_availability"]["value"] == pytest.approx(100 * 149_395 / 158_400, abs=PP)
+    assert villages[A]["verdicts"]["fiber_availability"]["value"] == pytest.approx(
+        100 * 149_395 / 158_400, abs=PP
+    )
     district = get(api, "/criteria", district="son-dong", commune="thanh-son")
     assert [v["village"] for v in district["villages"]] == [sc.C["village"]]
 
@@ -241,22 +300,34 @@ def test_villages_list_with_place_and_last_seen(api):
     body = get(api, "/villages", start=iso(sc.D0 - sc.DAY), end=iso(sc.W_END + sc.DAY))
     villages = {v["village"]: v for v in body["villages"]}
     assert set(villages) == {A, sc.B["village"], sc.C["village"], sc.D["village"]}
-    assert villages[A] | {} == {"village": A, "gateway": "gw-kly", "commune": "an-lac", "district": "son-dong",
-                                "province": "bac-giang", "last_seen": iso(sc.D0 + 2 * sc.DAY + 59 * sc.M),
-                                "last_seen_precision": "sample"}
+    assert villages[A] | {} == {
+        "village": A,
+        "gateway": "gw-kly",
+        "commune": "an-lac",
+        "district": "son-dong",
+        "province": "bac-giang",
+        "last_seen": iso(sc.D0 + 2 * sc.DAY + 59 * sc.M),
+        "last_seen_precision": "sample",
+    }
     assert villages[sc.C["village"]]["last_seen"] == iso(sc.D0 + 5 * sc.H + 119 * sc.M)
 
 
 def test_csv_exports(api):
-    response = api.get(f"/api/v1/villages/{A}/uptime", params={**WINDOW, "step": "1d"},
-                       headers={**READ, "Accept": "text/csv"})
+    response = api.get(
+        f"/api/v1/villages/{A}/uptime",
+        params={**WINDOW, "step": "1d"},
+        headers={**READ, "Accept": "text/csv"},
+    )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
-    assert lines[0] == "village,link,start,end,availability_pct (%),up_s (s),down_s (s),unknown_s (s)," \
-                       "observed_s (s),coverage (0..1),samples,timezone"
+    assert (
+        lines[0] == "village,link,start,end,availability_pct (%),up_s (s),down_s (s),unknown_s (s),"
+        "observed_s (s),coverage (0..1),samples,timezone"
+    )
     assert len(lines) == 1 + 2 * 2  # two links, two days
     assert response.headers["content-disposition"] == (
-        f"attachment; filename=\"uptime-{A}.csv\"; filename*=UTF-8''uptime-{A}.csv")
+        f"attachment; filename=\"uptime-{A}.csv\"; filename*=UTF-8''uptime-{A}.csv"
+    )
     outages = api.get(f"/api/v1/villages/{A}/outages", params={**WINDOW, "format": "csv"}, headers=READ)
     rows = outages.text.splitlines()
     local = [datetime.fromtimestamp(ms / 1000, ZONE).isoformat() for ms in sc.FIBER_DOWN]
@@ -264,5 +335,7 @@ def test_csv_exports(api):
     assert local[0].endswith("+07:00")
     excel = api.get(f"/api/v1/villages/{A}/outages", params={**WINDOW, "format": "excel"}, headers=READ)
     assert excel.content.startswith("\ufeff".encode()) and excel.content[3:] == outages.content
-    rollup = api.get("/api/v1/criteria", params={**WINDOW, "province": "bac-giang", "format": "csv"}, headers=READ)
+    rollup = api.get(
+        "/api/v1/criteria", params={**WINDOW, "province": "bac-giang", "format": "csv"}, headers=READ
+    )
     assert rollup.status_code == 200 and len(rollup.text.splitlines()) == 1 + 3 * 7

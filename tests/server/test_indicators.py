@@ -14,18 +14,30 @@ PUT = "/api/v1/villages/thon-a/indicators/eid_adoption_pct"
 
 @pytest.fixture
 def api(influx: InfluxClient, app_for):
-    write(influx, [Point(UPLINK.name, {"village": "thon-a", "gateway": "gw", "commune": "xa", "link": "fiber"},
-                         {"up": 1, "up_s": 60.0, "observed_s": 60.0}, 1_741_500_000_000)])
+    write(
+        influx,
+        [
+            Point(
+                UPLINK.name,
+                {"village": "thon-a", "gateway": "gw", "commune": "xa", "link": "fiber"},
+                {"up": 1, "up_s": 60.0, "observed_s": 60.0},
+                1_741_500_000_000,
+            )
+        ],
+    )
     return app_for(influx)
 
 
-@pytest.mark.parametrize(("body", "status", "parameter", "words"), [
-    ({"value": 150.0}, 422, "value", "outside eid_adoption_pct's range 0..100 %"),
-    ({"value": -1}, 422, "value", "outside"),
-    ({"value": 30.0, "unit": "people"}, 422, "unit", "measured in '%', not 'people'"),
-    ({"value": "27"}, 422, "value", ""),
-    ({"value": True}, 422, "value", ""),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "parameter", "words"),
+    [
+        ({"value": 150.0}, 422, "value", "outside eid_adoption_pct's range 0..100 %"),
+        ({"value": -1}, 422, "value", "outside"),
+        ({"value": 30.0, "unit": "people"}, 422, "unit", "measured in '%', not 'people'"),
+        ({"value": "27"}, 422, "value", ""),
+        ({"value": True}, 422, "value", ""),
+    ],
+)
 def test_an_entry_is_checked_against_the_indicators_description(api, body, status, parameter, words):
     answer = api.put(PUT, json=body, headers=ADMIN)
     assert answer.status_code == status, answer.text
@@ -43,19 +55,23 @@ def test_the_unit_comes_from_the_description_and_every_entry_is_kept(api, influx
     first = api.put(PUT, json={"value": 31.5, "note": "xã báo cáo", "time": "2025-03-01"}, headers=ADMIN)
     assert first.status_code == 200, first.text
     assert first.json()["unit"] == "%"
-    fixed = api.put(PUT, json={"value": 13.5, "note": "sửa lỗi nhập", "corrects": first.json()["entered"]},
-                    headers=ADMIN)
+    fixed = api.put(
+        PUT, json={"value": 13.5, "note": "sửa lỗi nhập", "corrects": first.json()["entered"]}, headers=ADMIN
+    )
     assert fixed.status_code == 200, fixed.text
     assert fixed.json()["time"] == first.json()["time"]  # the correction stands for the same time
 
     record = api.get("/api/v1/villages/thon-a/indicators", headers=READ).json()
     assert [(e["value"], e["note"], e["superseded_by"]) for e in record["entries"]] == [
-        (13.5, "sửa lỗi nhập", None), (31.5, "xã báo cáo", fixed.json()["entered"])]
+        (13.5, "sửa lỗi nhập", None),
+        (31.5, "xã báo cáo", fixed.json()["entered"]),
+    ]
     assert record["entries"][0]["source"] == "sửa lỗi nhập (key officer-hoa)"
     assert record["indicators"]["eid_adoption_pct"]["unit"] == "%"
     # the criterion reads the corrected value
-    verdicts = api.get("/api/v1/villages/thon-a/criteria", params={"start": "2025-02-01", "end": "2025-04-01"},
-                       headers=READ).json()
+    verdicts = api.get(
+        "/api/v1/villages/thon-a/criteria", params={"start": "2025-02-01", "end": "2025-04-01"}, headers=READ
+    ).json()
     eid = next(c for c in verdicts["criteria"] if c["id"] == "eid_adoption")
     assert (eid["evidence"]["value"], eid["verdict"]) == (13.5, "fail")
 

@@ -30,14 +30,23 @@ def test_503_while_influxdb_is_down_and_recovery_when_it_returns(influxdb_server
     assert "127.0.0.1" not in down.text and str(influxdb_server.port) not in down.text  # no address to anyone
     assert down.headers["retry-after"] == "5"
     health = api.get("/api/v1/health")
-    assert health.status_code == 503 and health.json() == {"status": "unavailable", "version": health.json()["version"]}
+    assert health.status_code == 503 and health.json() == {
+        "status": "unavailable",
+        "version": health.json()["version"],
+    }
     detailed = api.get("/api/v1/health", headers=READ)
     assert detailed.status_code == 503 and detailed.json()["influxdb"]["ok"] is False
     assert api.get("/api/v1/criteria", params=WINDOW, headers=READ).status_code == 503
     # the default windows' roll-up was evaluated this hour by the warm-up: it is still served
     assert api.get("/api/v1/criteria", headers=READ).status_code == 200
-    assert api.put("/api/v1/villages/xa-khac/indicators/eid_adoption_pct", json={"value": 1.0},
-                   headers={"X-API-Key": "admin-key-0123456789abcdef"}).status_code == 503
+    assert (
+        api.put(
+            "/api/v1/villages/xa-khac/indicators/eid_adoption_pct",
+            json={"value": 1.0},
+            headers={"X-API-Key": "admin-key-0123456789abcdef"},
+        ).status_code
+        == 503
+    )
 
     influxdb_server.start()
     back = api.get(uptime, params=WINDOW, headers=READ)

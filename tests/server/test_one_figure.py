@@ -22,15 +22,28 @@ def iso(ms: int) -> str:
 
 
 def light(t: int, *, dark: bool, fault: str, on: bool) -> Point:
-    return Point(STREETLIGHT.name, {**TAGS, "light": "L1", "zone": "z"},
-                 {"on": int(on), "online": 1, "expected_on": int(dark), "observed_s": 600.0,
-                  "expected_on_s": 600.0 if dark else 0.0, "lit_when_expected_s": 600.0 if dark and on else 0.0,
-                  "ok_s": 600.0 if dark == on else 0.0, "fault": fault}, t)
+    return Point(
+        STREETLIGHT.name,
+        {**TAGS, "light": "L1", "zone": "z"},
+        {
+            "on": int(on),
+            "online": 1,
+            "expected_on": int(dark),
+            "observed_s": 600.0,
+            "expected_on_s": 600.0 if dark else 0.0,
+            "lit_when_expected_s": 600.0 if dark and on else 0.0,
+            "ok_s": 600.0 if dark == on else 0.0,
+            "fault": fault,
+        },
+        t,
+    )
 
 
 def test_a_lamp_that_failed_at_night_stays_on_the_repair_list_by_day(influx: InfluxClient, app_for):
     # failed at 02:00 in the dark; by day it is dark as it should be and reports no fault
-    night = [light(MIDNIGHT + 2 * H + i * 600_000, dark=True, fault="lamp_failure", on=False) for i in range(6)]
+    night = [
+        light(MIDNIGHT + 2 * H + i * 600_000, dark=True, fault="lamp_failure", on=False) for i in range(6)
+    ]
     day = [light(MIDNIGHT + 10 * H + i * 600_000, dark=False, fault="", on=False) for i in range(6)]
     write(influx, night + day)
     api = app_for(influx)
@@ -41,26 +54,53 @@ def test_a_lamp_that_failed_at_night_stays_on_the_repair_list_by_day(influx: Inf
 
     # the next evening it is lit when expected: a later observation in the dark takes it off the list
     write(influx, [light(MIDNIGHT + 19 * H, dark=True, fault="", on=True)])
-    body = api.get("/api/v1/villages/thon-a/lighting",
-                   params={"start": iso(MIDNIGHT), "end": iso(MIDNIGHT + 20 * H)}, headers=READ).json()
+    body = api.get(
+        "/api/v1/villages/thon-a/lighting",
+        params={"start": iso(MIDNIGHT), "end": iso(MIDNIGHT + 20 * H)},
+        headers=READ,
+    ).json()
     assert body["by_fault"] == {}
 
 
 def test_an_availability_on_almost_no_data_says_so(influx: InfluxClient, app_for):
-    write(influx, [Point(UPLINK.name, {**TAGS, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0},
-                         MIDNIGHT + i * 60_000) for i in range(1, 3)])
+    write(
+        influx,
+        [
+            Point(
+                UPLINK.name,
+                {**TAGS, "link": "fiber"},
+                {"up": 1, "up_s": 60.0, "observed_s": 60.0},
+                MIDNIGHT + i * 60_000,
+            )
+            for i in range(1, 3)
+        ],
+    )
     api = app_for(influx)
-    body = api.get("/api/v1/villages/thon-a/uptime", params={"start": iso(MIDNIGHT), "end": iso(MIDNIGHT + 24 * H)},
-                   headers=READ).json()
+    body = api.get(
+        "/api/v1/villages/thon-a/uptime",
+        params={"start": iso(MIDNIGHT), "end": iso(MIDNIGHT + 24 * H)},
+        headers=READ,
+    ).json()
     fiber = body["links"][0]
     assert fiber["availability_pct"] == 100.0
     assert (fiber["enough_data"], fiber["min_coverage"]) == (False, 0.8)
     assert fiber["coverage"] < 0.01
 
 
-def test_default_windows_say_in_their_evidence_that_they_end_at_the_last_whole_hour(influx: InfluxClient, app_for):
-    write(influx, [Point(UPLINK.name, {**TAGS, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0},
-                         int(datetime.now(UTC).timestamp() * 1000) - 2 * H)])
+def test_default_windows_say_in_their_evidence_that_they_end_at_the_last_whole_hour(
+    influx: InfluxClient, app_for
+):
+    write(
+        influx,
+        [
+            Point(
+                UPLINK.name,
+                {**TAGS, "link": "fiber"},
+                {"up": 1, "up_s": 60.0, "observed_s": 60.0},
+                int(datetime.now(UTC).timestamp() * 1000) - 2 * H,
+            )
+        ],
+    )
     api = app_for(influx)
     body = api.get("/api/v1/villages/thon-a/criteria", headers=READ).json()
     assert body["window_rule"] == "criterion"

@@ -22,15 +22,27 @@ H = HOUR_MS
 def test_plan_uses_rollups_for_whole_hours_and_days_only():
     state = RollupState(10 * H, 100 * H)
     assert plan(5 * H + 7, 20 * H + 9, state) == [
-        Segment(5 * H + 7, 10 * H), Segment(10 * H, 20 * H, "1h"), Segment(20 * H, 20 * H + 9)]
+        Segment(5 * H + 7, 10 * H),
+        Segment(10 * H, 20 * H, "1h"),
+        Segment(20 * H, 20 * H + 9),
+    ]
     assert plan(11 * H + 1, 99 * H, state) == [
-        Segment(11 * H + 1, 12 * H), Segment(12 * H, 24 * H, "1h"), Segment(24 * H, 96 * H, "1d"),
-        Segment(96 * H, 99 * H, "1h")]
+        Segment(11 * H + 1, 12 * H),
+        Segment(12 * H, 24 * H, "1h"),
+        Segment(24 * H, 96 * H, "1d"),
+        Segment(96 * H, 99 * H, "1h"),
+    ]
     assert plan(11 * H + 1, 99 * H, state, daily=False) == [
-        Segment(11 * H + 1, 12 * H), Segment(12 * H, 99 * H, "1h")]
+        Segment(11 * H + 1, 12 * H),
+        Segment(12 * H, 99 * H, "1h"),
+    ]
     assert plan(50 * H + 1, 120 * H, state) == [
-        Segment(50 * H + 1, 51 * H), Segment(51 * H, 72 * H, "1h"), Segment(72 * H, 96 * H, "1d"),
-        Segment(96 * H, 100 * H, "1h"), Segment(100 * H, 120 * H)]
+        Segment(50 * H + 1, 51 * H),
+        Segment(51 * H, 72 * H, "1h"),
+        Segment(72 * H, 96 * H, "1d"),
+        Segment(96 * H, 100 * H, "1h"),
+        Segment(100 * H, 120 * H),
+    ]
     assert plan(11 * H + 1, 12 * H + 5, state) == [Segment(11 * H + 1, 12 * H + 5)]  # no whole hour
     assert plan(0, 5 * H, state) == [Segment(0, 5 * H)]  # outside what is rolled
     assert plan(0, 50 * H, None) == [Segment(0, 50 * H)]
@@ -39,7 +51,9 @@ def test_plan_uses_rollups_for_whole_hours_and_days_only():
 
 def _rollups(client: InfluxClient, mode: str, clock=None) -> Rollups:
     kwargs = {"clock": clock} if clock else {}
-    r = Rollups(client, database=client.database, source_rp=None, rollup_rp="thonminh_1h", mode=mode, **kwargs)
+    r = Rollups(
+        client, database=client.database, source_rp=None, rollup_rp="thonminh_1h", mode=mode, **kwargs
+    )
     r.prepare()
     return r
 
@@ -48,9 +62,11 @@ def _snapshot(client: InfluxClient) -> dict:
     out = {}
     for name in [n for spec in SPECS.values() for n in (spec.name, spec.daily)]:
         result = client.select(f'SELECT * FROM "{client.database}"."thonminh_1h"."{name}" GROUP BY *')
-        out[name] = sorted((tuple(sorted(s.tags.items())), tuple(sorted((k, v) for k, v in row.items()
-                                                                             if v is not None)))
-                                for s in result.series for row in s.rows())
+        out[name] = sorted(
+            (tuple(sorted(s.tags.items())), tuple(sorted((k, v) for k, v in row.items() if v is not None)))
+            for s in result.series
+            for row in s.rows()
+        )
     return out
 
 
@@ -62,8 +78,9 @@ def test_into_and_write_modes_write_the_same_rollups_and_rerolling_changes_nothi
     assert len(first["uplink_1h"]) == 50 + 46  # 4G: 50 hours with samples; fiber: 4 of them in the gap
     assert len(first["streetlight_1h"]) == 3 * 49
     assert first["uplink_1d"] and all(dict(f)["hours"] <= 24 for _, f in first["uplink_1d"])
-    assert sum(dict(f)["samples"] for _, f in first["uplink_1d"]) == sum(dict(f)["samples"]
-                                                                          for _, f in first["uplink_1h"])
+    assert sum(dict(f)["samples"] for _, f in first["uplink_1d"]) == sum(
+        dict(f)["samples"] for _, f in first["uplink_1h"]
+    )
     into.roll(sc.D0, sc.W_END)  # idempotent: the same hours rewritten
     assert _snapshot(influx) == first
     for spec in SPECS.values():
@@ -81,8 +98,11 @@ def test_state_is_persisted_and_other_definitions_are_rebuilt(influx: InfluxClie
     assert _rollups(influx, "into").state == RollupState(10 * H, 30 * H)
     r.mark(50 * H, 60 * H)  # disjoint: the newer range replaces it
     assert _rollups(influx, "into").state == RollupState(50 * H, 60 * H)
-    influx.write(f'thonminh_rollup_state,database={influx.database} from_ms=1i,until_ms=2i,version="old" '
-                 f'{sc.NOW_MS + 600_000}', retention_policy="thonminh_1h")  # newer than the marks above
+    influx.write(
+        f'thonminh_rollup_state,database={influx.database} from_ms=1i,until_ms=2i,version="old" '
+        f"{sc.NOW_MS + 600_000}",
+        retention_policy="thonminh_1h",
+    )  # newer than the marks above
     assert _rollups(influx, "into").state is None
     assert specs_version() != "old"
 
@@ -90,16 +110,25 @@ def test_state_is_persisted_and_other_definitions_are_rebuilt(influx: InfluxClie
 def test_maintenance_rolls_closed_hours_and_takes_in_late_data(influx: InfluxClient):
     write(influx, sc.village_d())
     now = [(sc.D0 + 2 * sc.DAY + 30 * 60_000) / 1000]
-    r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp="thonminh_1h", late_window_h=6,
-                backfill_days=3, clock=lambda: now[0])
+    r = Rollups(
+        influx,
+        database=influx.database,
+        source_rp=None,
+        rollup_rp="thonminh_1h",
+        late_window_h=6,
+        backfill_days=3,
+        clock=lambda: now[0],
+    )
     state = r.maintain(max_backfill_days=10)
     assert state == RollupState(sc.D0 + 2 * sc.DAY - 3 * sc.DAY, sc.D0 + 2 * sc.DAY)
     hour = sc.D0 + 2 * sc.DAY - 2 * H
     query = f'SELECT sum(samples) FROM "{influx.database}"."thonminh_1h"."uplink_1h" WHERE time = {hour}ms'
     assert influx.select(query).rows()[0]["sum"] == 60
     # a gateway forwards a sample late, into an hour already rolled
-    influx.write(f"uplink,gateway=gw-xk,link=fiber,village=xa-khac,province=lang-son up_s=1.0,observed_s=1.0 "
-                 f"{hour + 1234}")
+    influx.write(
+        f"uplink,gateway=gw-xk,link=fiber,village=xa-khac,province=lang-son up_s=1.0,observed_s=1.0 "
+        f"{hour + 1234}"
+    )
     now[0] += 600
     r.maintain()
     assert influx.select(query).rows()[0]["sum"] == 61
@@ -112,8 +141,10 @@ def both(influxdb):
     client = InfluxClient(influxdb.url, database=database)
     client.create_database(database)
     write(client, sc.all_points())
-    with TestClient(create_app(make_config(influxdb.url, database, rollups={"enabled": False}))) as raw, \
-            TestClient(create_app(make_config(influxdb.url, database))) as rolled:
+    with (
+        TestClient(create_app(make_config(influxdb.url, database, rollups={"enabled": False}))) as raw,
+        TestClient(create_app(make_config(influxdb.url, database))) as rolled,
+    ):
         rollups: Rollups = rolled.app.state.rollups
         rollups.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
         rollups.mark(sc.D0 - 2 * H, sc.W_END + 2 * H)
@@ -132,17 +163,20 @@ def _strip(value):
     return value
 
 
-@pytest.mark.parametrize("path", [
-    "/villages/kha-ly-thuong/uptime",
-    "/villages/kha-ly-thuong/uptime?step=1d",
-    "/villages/kha-ly-thuong/uptime?step=3h&link=fiber",
-    "/villages/kha-ly-thuong/wifi",
-    "/villages/ban-ven/wifi",
-    "/villages/kha-ly-thuong/lighting",
-    "/villages/kha-ly-thuong/modem",
-    "/villages/kha-ly-thuong/criteria",
-    "/criteria?province=bac-giang",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/villages/kha-ly-thuong/uptime",
+        "/villages/kha-ly-thuong/uptime?step=1d",
+        "/villages/kha-ly-thuong/uptime?step=3h&link=fiber",
+        "/villages/kha-ly-thuong/wifi",
+        "/villages/ban-ven/wifi",
+        "/villages/kha-ly-thuong/lighting",
+        "/villages/kha-ly-thuong/modem",
+        "/villages/kha-ly-thuong/criteria",
+        "/criteria?province=bac-giang",
+    ],
+)
 def test_figures_from_rollups_equal_the_raw_figures(both, path):
     raw, rolled = both
     # unaligned on purpose: raw edges of 29 min 10 s and 20 min around whole rolled hours
@@ -162,11 +196,15 @@ def test_a_province_by_its_name_as_people_write_it_and_one_that_matches_nothing(
     by_name = api.get("/api/v1/criteria", params={"province": "Bắc Giang", **WINDOW}, headers=READ)
     by_slug = api.get("/api/v1/criteria", params={"province": "bac-giang", **WINDOW}, headers=READ)
     assert by_name.status_code == 200
-    assert [v["village"] for v in by_name.json()["villages"]] == [v["village"] for v in by_slug.json()["villages"]]
+    assert [v["village"] for v in by_name.json()["villages"]] == [
+        v["village"] for v in by_slug.json()["villages"]
+    ]
     nothing = api.get("/api/v1/criteria", params={"province": "Hà Nội", **WINDOW}, headers=READ)
     assert nothing.status_code == 404
-    assert nothing.json() == {"detail": "no village matches province 'ha-noi' (known: bac-giang, lang-son)",
-                              "parameter": "province"}
+    assert nothing.json() == {
+        "detail": "no village matches province 'ha-noi' (known: bac-giang, lang-son)",
+        "parameter": "province",
+    }
 
 
 def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(seeded, app_for):
@@ -186,5 +224,6 @@ def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(se
     assert set(mine) == {"kha-ly-thuong", "ban-ven", "lang-moi"}
     scope = Scope(province="bac-giang")
     direct = evaluate(service.criteria.criteria, service.reader, scope, mine, first.window_for)
-    assert {v: {cid: direct[cid][v].verdict for cid in direct} for v in mine} == \
-        {v: {cid: verdict["verdict"] for cid, verdict in per.items()} for v, per in mine.items()}
+    assert {v: {cid: direct[cid][v].verdict for cid in direct} for v in mine} == {
+        v: {cid: verdict["verdict"] for cid, verdict in per.items()} for v, per in mine.items()
+    }

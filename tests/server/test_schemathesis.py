@@ -29,7 +29,9 @@ def served(seeded, tmp_path) -> Iterator[str]:
     routes answer and every verdict is verified)."""
     port = free_port()
     config = make_config(seeded.url, seeded.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -54,8 +56,13 @@ def test_every_answer_matches_the_published_schema(served: str):
     seen: dict[int, int] = {}
 
     @given(case=cases)
-    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=250,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case):
         # a pattern-valid pair of times can still make an empty window (end before start, a day past now): the
         # schema says so in words, so valid-looking input is not held to "must be accepted"

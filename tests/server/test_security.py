@@ -38,8 +38,10 @@ def test_keys_read_for_get_admin_for_put(api):
     assert api.get("/api/v1/health").status_code == 200  # health needs no key
     # but tells a stranger nothing of where the database is; the read key gets the details
     assert set(api.get("/api/v1/health").json()) == {"status", "version"}
-    assert set(api.get("/api/v1/health", headers={"X-API-Key": "wrong-key-0123456789"}).json()) == {"status",
-                                                                                                  "version"}
+    assert set(api.get("/api/v1/health", headers={"X-API-Key": "wrong-key-0123456789"}).json()) == {
+        "status",
+        "version",
+    }
     assert "url" in api.get("/api/v1/health", headers=READ).json()["influxdb"]
 
 
@@ -52,8 +54,12 @@ def test_without_keys_the_service_refuses_to_start(seeded):
 def test_the_command_refuses_to_start_without_keys(tmp_path: Path):
     config = tmp_path / "server.toml"
     config.write_text('[influxdb]\nurl = "http://127.0.0.1:9"\n')
-    done = subprocess.run([sys.executable, "-m", "thonminh.cli", "server", "--config", str(config)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "server", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "no API keys configured" in done.stderr
 
@@ -68,22 +74,31 @@ def test_open_read_only_mode_serves_get_without_keys_and_says_so(seeded, app_for
     assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
 
 
-@pytest.mark.parametrize(("path", "params", "status", "parameter", "text"), [
-    ("/villages/nowhere/uptime", {}, 404, "village", "not in the data"),
-    (f"/villages/{A}/uptime", {"start": iso(sc.W_END), "end": iso(sc.W_START)}, 422, "start", "not before end"),
-    (f"/villages/{A}/uptime", {"start": "-500d"}, 422, "start", "longer than the maximum"),
-    (f"/villages/{A}/uptime", {"start": "2025-13-45"}, 422, "start", "not an ISO 8601 time"),
-    (f"/villages/{A}/uptime", {"end": "yesterday"}, 422, "end", "not an ISO 8601 time"),
-    (f"/villages/{A}/uptime", {"start": "1900-01-01"}, 422, "start", "outside 2000..2200"),
-    (f"/villages/{A}/uptime", {**WINDOW, "link": "satellite"}, 422, "link", "not a link of"),
-    (f"/villages/{A}/uptime", {**WINDOW, "step": "1x"}, 422, "step", "not a duration"),
-    (f"/villages/{A}/uptime", {**WINDOW, "step": "30s"}, 422, "step", "at least 1m"),
-    (f"/villages/{A}/uptime", {"start": "-300d", "step": "1m"}, 422, "step", "more than the maximum"),
-    (f"/villages/{A}/uptime", {**WINDOW, "format": "xml"}, 422, "format", "format"),
-    (f"/villages/{A}/outages", {**WINDOW, "link": "x\\y"}, 422, "link", "link"),
-    (f"/villages/{A}/criteria", {"start": "now+1d"}, 422, "start", "not before end"),
-    ("/criteria", {"province": "a\x01b"}, 422, "province", "province"),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "status", "parameter", "text"),
+    [
+        ("/villages/nowhere/uptime", {}, 404, "village", "not in the data"),
+        (
+            f"/villages/{A}/uptime",
+            {"start": iso(sc.W_END), "end": iso(sc.W_START)},
+            422,
+            "start",
+            "not before end",
+        ),
+        (f"/villages/{A}/uptime", {"start": "-500d"}, 422, "start", "longer than the maximum"),
+        (f"/villages/{A}/uptime", {"start": "2025-13-45"}, 422, "start", "not an ISO 8601 time"),
+        (f"/villages/{A}/uptime", {"end": "yesterday"}, 422, "end", "not an ISO 8601 time"),
+        (f"/villages/{A}/uptime", {"start": "1900-01-01"}, 422, "start", "outside 2000..2200"),
+        (f"/villages/{A}/uptime", {**WINDOW, "link": "satellite"}, 422, "link", "not a link of"),
+        (f"/villages/{A}/uptime", {**WINDOW, "step": "1x"}, 422, "step", "not a duration"),
+        (f"/villages/{A}/uptime", {**WINDOW, "step": "30s"}, 422, "step", "at least 1m"),
+        (f"/villages/{A}/uptime", {"start": "-300d", "step": "1m"}, 422, "step", "more than the maximum"),
+        (f"/villages/{A}/uptime", {**WINDOW, "format": "xml"}, 422, "format", "format"),
+        (f"/villages/{A}/outages", {**WINDOW, "link": "x\\y"}, 422, "link", "link"),
+        (f"/villages/{A}/criteria", {"start": "now+1d"}, 422, "start", "not before end"),
+        ("/criteria", {"province": "a\x01b"}, 422, "province", "province"),
+    ],
+)
 def test_bad_parameters_are_4xx_naming_the_parameter(api, path, params, status, parameter, text):
     response = api.get(f"/api/v1{path}", params=params, headers=READ)
     assert response.status_code == status, response.text
@@ -91,14 +106,17 @@ def test_bad_parameters_are_4xx_naming_the_parameter(api, path, params, status, 
     assert text in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("path", "body", "status", "parameter"), [
-    (f"/villages/{A}/indicators/eid_adoption_pct", {"value": "lots"}, 422, "value"),
-    (f"/villages/{A}/indicators/eid_adoption_pct", {"unit": "%"}, 422, "value"),
-    (f"/villages/{A}/indicators/eid_adoption_pct", {"value": 1.0, "colour": "red"}, 422, "colour"),
-    (f"/villages/{A}/indicators/eid_adoption_pct", {"value": 1.0, "time": "2999-01-01"}, 422, "time"),
-    (f"/villages/{A}/indicators/Bad-Id", {"value": 1.0}, 422, "indicator"),
-    ("/villages/nowhere/indicators/eid_adoption_pct", {"value": 1.0}, 404, "village"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "status", "parameter"),
+    [
+        (f"/villages/{A}/indicators/eid_adoption_pct", {"value": "lots"}, 422, "value"),
+        (f"/villages/{A}/indicators/eid_adoption_pct", {"unit": "%"}, 422, "value"),
+        (f"/villages/{A}/indicators/eid_adoption_pct", {"value": 1.0, "colour": "red"}, 422, "colour"),
+        (f"/villages/{A}/indicators/eid_adoption_pct", {"value": 1.0, "time": "2999-01-01"}, 422, "time"),
+        (f"/villages/{A}/indicators/Bad-Id", {"value": 1.0}, 422, "indicator"),
+        ("/villages/nowhere/indicators/eid_adoption_pct", {"value": 1.0}, 404, "village"),
+    ],
+)
 def test_bad_indicator_input_is_refused(api, path, body, status, parameter):
     response = api.put(f"/api/v1{path}", json=body, headers=ADMIN)
     assert response.status_code == status, response.text
@@ -106,8 +124,11 @@ def test_bad_indicator_input_is_refused(api, path, body, status, parameter):
 
 
 def test_non_finite_indicator_values_are_refused(api):
-    response = api.put(f"/api/v1/villages/{A}/indicators/eid_adoption_pct", headers={**ADMIN,
-                       "Content-Type": "application/json"}, content=b'{"value": NaN}')
+    response = api.put(
+        f"/api/v1/villages/{A}/indicators/eid_adoption_pct",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        content=b'{"value": NaN}',
+    )
     assert response.status_code == 422 and response.json()["parameter"] == "value"
 
 

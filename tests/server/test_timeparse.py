@@ -14,21 +14,26 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 3, 15, 12, 34, 56, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2025-03-01T00:00:00Z", datetime(2025, 3, 1, tzinfo=UTC)),
-    ("2025-03-01T07:00:00+07:00", datetime(2025, 3, 1, tzinfo=UTC)),
-    ("2025-03-01T07:00:00", datetime(2025, 3, 1, tzinfo=UTC)),  # no zone: local time
-    ("2025-03-01", datetime(2025, 2, 28, 17, tzinfo=UTC)),  # a date: local midnight
-    ("now", NOW),
-    ("-30d", NOW - timedelta(days=30)),
-    ("now-1h30m", NOW - timedelta(hours=1, minutes=30)),
-    ("-2w", NOW - timedelta(weeks=2)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-01T00:00:00Z", datetime(2025, 3, 1, tzinfo=UTC)),
+        ("2025-03-01T07:00:00+07:00", datetime(2025, 3, 1, tzinfo=UTC)),
+        ("2025-03-01T07:00:00", datetime(2025, 3, 1, tzinfo=UTC)),  # no zone: local time
+        ("2025-03-01", datetime(2025, 2, 28, 17, tzinfo=UTC)),  # a date: local midnight
+        ("now", NOW),
+        ("-30d", NOW - timedelta(days=30)),
+        ("now-1h30m", NOW - timedelta(hours=1, minutes=30)),
+        ("-2w", NOW - timedelta(weeks=2)),
+    ],
+)
 def test_times(text, expected):
     assert parse_time(text, now=NOW, zone=VN, parameter="start") == expected
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "-30x", "2025-02-30", "-0d", "1900-01-01", "99999-01-01", "--1d"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "-30x", "2025-02-30", "-0d", "1900-01-01", "99999-01-01", "--1d"]
+)
 def test_malformed_times_name_the_parameter(text):
     with pytest.raises(ParameterError) as info:
         parse_time(text, now=NOW, zone=VN, parameter="end")
@@ -38,11 +43,14 @@ def test_malformed_times_name_the_parameter(text):
 def test_windows_default_to_the_last_days_and_end_no_later_than_now():
     w = resolve_window(None, None, now=NOW, zone=VN, default=timedelta(days=30), maximum=timedelta(days=400))
     assert (w.end, w.seconds) == (iso(int(NOW.timestamp() * 1000)), 30 * 86400)
-    capped = resolve_window("-1d", "now+5d", now=NOW, zone=VN, default=timedelta(days=30),
-                            maximum=timedelta(days=400))
+    capped = resolve_window(
+        "-1d", "now+5d", now=NOW, zone=VN, default=timedelta(days=30), maximum=timedelta(days=400)
+    )
     assert capped.end_ms == int(NOW.timestamp() * 1000)
     with pytest.raises(ParameterError, match="longer than the maximum") as info:
-        resolve_window("-401d", None, now=NOW, zone=VN, default=timedelta(days=30), maximum=timedelta(days=400))
+        resolve_window(
+            "-401d", None, now=NOW, zone=VN, default=timedelta(days=30), maximum=timedelta(days=400)
+        )
     assert info.value.parameter == "start"
 
 
@@ -64,10 +72,18 @@ def _ms(*args) -> int:
 def test_day_and_week_buckets_follow_the_local_calendar():
     window = Window(_ms(2025, 3, 1, 5), _ms(2025, 3, 12))  # Saturday 12:00 local .. Wednesday 07:00 local
     days = buckets(window, Step("1d", 86400), VN)
-    assert [iso(s) for s, _ in days[:3]] == ["2025-03-01T05:00:00Z", "2025-03-01T17:00:00Z", "2025-03-02T17:00:00Z"]
+    assert [iso(s) for s, _ in days[:3]] == [
+        "2025-03-01T05:00:00Z",
+        "2025-03-01T17:00:00Z",
+        "2025-03-02T17:00:00Z",
+    ]
     assert days[-1] == (_ms(2025, 3, 11, 17), _ms(2025, 3, 12))
     weeks = buckets(window, Step("1w", 7 * 86400), VN)
-    assert [iso(e) for _, e in weeks] == ["2025-03-02T17:00:00Z", "2025-03-09T17:00:00Z", "2025-03-12T00:00:00Z"]
+    assert [iso(e) for _, e in weeks] == [
+        "2025-03-02T17:00:00Z",
+        "2025-03-09T17:00:00Z",
+        "2025-03-12T00:00:00Z",
+    ]
     assert datetime.fromtimestamp(weeks[1][0] / 1000, VN).strftime("%A %H:%M") == "Monday 00:00"
 
 
@@ -89,7 +105,11 @@ def test_tz_moves_day_boundaries_and_times_without_offset(api):
     base = {"start": "2025-03-10", "end": "2025-03-11"}
     here = api.get("/api/v1/villages/kha-ly-thuong/uptime", params=base, headers=READ).json()
     utc = api.get("/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "UTC"}, headers=READ).json()
-    assert here["window"]["start"] == "2025-03-09T17:00:00Z" and here["window"]["timezone"] == "Asia/Ho_Chi_Minh"
+    assert (
+        here["window"]["start"] == "2025-03-09T17:00:00Z" and here["window"]["timezone"] == "Asia/Ho_Chi_Minh"
+    )
     assert utc["window"]["start"] == "2025-03-10T00:00:00Z" and utc["window"]["timezone"] == "UTC"
-    bad = api.get("/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "Mars/Olympus"}, headers=READ)
+    bad = api.get(
+        "/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "Mars/Olympus"}, headers=READ
+    )
     assert bad.status_code == 422 and bad.json()["parameter"] == "tz"

@@ -17,7 +17,7 @@ DOC = ROOT / "docs" / "evidence.md"
 def blocks(text: str | None = None) -> list[str]:
     """The ``sh`` blocks under the "Tamper drill" heading."""
     doc = text if text is not None else DOC.read_text(encoding="utf-8")
-    drill = doc[doc.index("\n## Tamper drill\n"):]
+    drill = doc[doc.index("\n## Tamper drill\n") :]
     return re.findall(r"^```sh\n(.*?)^```$", drill, re.MULTILINE | re.DOTALL)
 
 
@@ -30,12 +30,18 @@ def exported(report: str) -> dict[str, str]:
 
 def run(report: str, workdir: Path) -> list[str]:
     """Each block's output (stdout and stderr), run by bash in ``workdir`` with ``thonminh`` on the PATH."""
-    env = {**os.environ, **exported(report),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        **exported(report),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     outputs = []
     for block in blocks():
-        done = subprocess.run(["bash", "-c", block], cwd=workdir, env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 0, f"this block of docs/evidence.md failed:\n{block}\n{done.stdout}{done.stderr}"
+        done = subprocess.run(
+            ["bash", "-c", block], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (
+            f"this block of docs/evidence.md failed:\n{block}\n{done.stdout}{done.stderr}"
+        )
         outputs.append(done.stdout + done.stderr)
     return outputs

@@ -26,10 +26,17 @@ from .conftest import ROOT
 
 CRITERIA = yaml.safe_load((ROOT / "thonminh" / "criteria.yaml").read_text())["criteria"]
 #: the verdicts' words in the dossier and on the pages (server/report/vi.py and server/pages/i18n.py write them)
-LABELS = {"pass": "Đạt", "fail": "Không đạt", "insufficient_data": "Chưa đủ dữ liệu", "unverified": "Chưa xác minh"}
+LABELS = {
+    "pass": "Đạt",
+    "fail": "Không đạt",
+    "insufficient_data": "Chưa đủ dữ liệu",
+    "unverified": "Chưa xác minh",
+}
 #: the header of a criterion's evidence table in the dossier, then the verdict
-_EVIDENCE = re.compile(r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu "
-                       r"(Đạt|Không đạt|Chưa đủ dữ liệu|Chưa xác minh) ")
+_EVIDENCE = re.compile(
+    r"Kết quả Giá trị đo Ngưỡng Độ phủ \(tối thiểu\) Số mẫu "
+    r"(Đạt|Không đạt|Chưa đủ dữ liệu|Chưa xác minh) "
+)
 
 
 def _alive(pids: set[int]) -> list[str]:
@@ -43,7 +50,7 @@ def _alive(pids: set[int]) -> list[str]:
         except OSError:
             continue
         # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its closing parenthesis
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         state, pgrp = fields[0], int(fields[2])
         if state != "Z" and (int(entry.name) in pids or pgrp in pids):
             found.append(stat[:120])
@@ -70,8 +77,12 @@ def _pdf_text(pdf: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(pdf)
         f.flush()
-        done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", f.name, "-"], capture_output=True,
-                              check=True, timeout=60)
+        done = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-layout", f.name, "-"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
     return done.stdout.decode("utf-8")
 
 
@@ -81,7 +92,7 @@ def dossier_verdicts(text: str) -> dict[str, str]:
     for criterion in CRITERIA:
         heading = re.search(rf"^\f?\s*{re.escape(criterion['title']['vi'])}$", text, re.MULTILINE)
         assert heading, f"{criterion['id']}: no evidence section in the dossier"
-        verdict = _EVIDENCE.search(" ".join(text[heading.end():heading.end() + 800].split()))
+        verdict = _EVIDENCE.search(" ".join(text[heading.end() : heading.end() + 800].split()))
         assert verdict, f"{criterion['id']}: no verdict under its heading"
         found[criterion["id"]] = verdict.group(1)
     return found
@@ -90,8 +101,12 @@ def dossier_verdicts(text: str) -> dict[str, str]:
 def page_verdicts(html: str) -> dict[str, str]:
     """Each criterion's verdict on the village page: its article's verdict badge (class and words)."""
     found = {}
-    for cid, verdict, words in re.findall(r'<article class="criterion" id="c-([\w-]+)">.*?'
-                                          r'<span class="verdict (\w+)">([^<]*)</span>', html, re.DOTALL):
+    for cid, verdict, words in re.findall(
+        r'<article class="criterion" id="c-([\w-]+)">.*?'
+        r'<span class="verdict (\w+)">([^<]*)</span>',
+        html,
+        re.DOTALL,
+    ):
         assert words == LABELS[verdict], (cid, verdict, words)
         found[cid] = verdict
     return found
@@ -99,7 +114,9 @@ def page_verdicts(html: str) -> dict[str, str]:
 
 def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None:
     dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
-    download = re.search(r"^  download +curl -H 'X-API-Key: (\S+)' -o dossier\.pdf '(\S+)'$", out, re.MULTILINE)
+    download = re.search(
+        r"^  download +curl -H 'X-API-Key: (\S+)' -o dossier\.pdf '(\S+)'$", out, re.MULTILINE
+    )
     assert dossier and download, out
     assert download.group(1) == key and download.group(2) == dossier.group(1)
     # the dossier, the village page and the printed criteria call all ask for the same window
@@ -128,23 +145,30 @@ def _fingerprint(work: Path) -> str:
     key, created = load_or_create_key(work / "village" / "gateway-state" / "evidence" / "gateway.key")
     assert not created
     found = fingerprint(key.public_key())
-    return " ".join(found[i:i + 4] for i in range(0, 16, 4))
+    return " ".join(found[i : i + 4] for i in range(0, 16, 4))
 
 
 def _check_verified(out: str, key: str, work: Path) -> None:
     grouped = _fingerprint(work)
-    assert re.search(r"^  status +verified: verified 100 % of the gateway's points \(minimum 99 %\); faults: none$",
-                     out, re.MULTILINE), out
-    assert re.search(rf"^  key +klt-gw1 {grouped}, valid from \d\d:\d\d:\d\d, current$", out, re.MULTILINE), out
+    assert re.search(
+        r"^  status +verified: verified 100 % of the gateway's points \(minimum 99 %\); faults: none$",
+        out,
+        re.MULTILINE,
+    ), out
+    assert re.search(rf"^  key +klt-gw1 {grouped}, valid from \d\d:\d\d:\d\d, current$", out, re.MULTILINE), (
+        out
+    )
     page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
     assert page_url
     page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60).text
-    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    block = page[page.index('<section id="verification"') : page.index('<section id="outages"')]
     assert 'data-status="verified"' in block and "Đã xác minh 100,0 %" in block, block
     assert f'<code class="fingerprint">{grouped}</code>' in block and "Không phát hiện sai lệch nào." in block
     dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
     assert dossier
-    text = " ".join(_pdf_text(httpx.get(dossier.group(1), headers={"X-API-Key": key}, timeout=120).content).split())
+    text = " ".join(
+        _pdf_text(httpx.get(dossier.group(1), headers={"X-API-Key": key}, timeout=120).content).split()
+    )
     assert "Đã xác minh: 100,0 % số điểm có chữ ký hợp lệ" in text, text[:2000]
     assert f"klt-gw1 {grouped}" in text and "Không phát hiện sai lệch nào" in text
 
@@ -164,7 +188,7 @@ def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     assert page_url
     page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60).text
     assert page_verdicts(page)["fiber_availability"] == "unverified"
-    block = page[page.index('<section id="verification"'):page.index('<section id="outages"')]
+    block = page[page.index('<section id="verification"') : page.index('<section id="outages"')]
     assert 'data-status="unverified"' in block and "Giá trị bị sửa" in block, block
 
 
@@ -172,12 +196,19 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("THONMINH_DEMO_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "thonminh.cli", "demo", "--duration", "22", "--workdir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         out = _report_until_running(proc, 240)
         printed = {}
         for criterion in CRITERIA:
-            row = re.search(rf"^  {criterion['id']} +(PASS|FAIL|INSUFFICIENT_DATA|UNVERIFIED) ", out, re.MULTILINE)
+            row = re.search(
+                rf"^  {criterion['id']} +(PASS|FAIL|INSUFFICIENT_DATA|UNVERIFIED) ", out, re.MULTILINE
+            )
             assert row, f"{criterion['id']} missing from the report:\n{out}"
             printed[criterion["id"]] = row.group(1).lower()
         assert re.search(r"^  eid_adoption +PASS +31\.5 %", out, re.MULTILINE), out  # entered through the API

@@ -22,12 +22,20 @@ from thonminh.influx import InfluxClient
 SLACK_MS = 600  # message delivery, commit and event-loop lateness on a loaded two-core machine
 
 
-async def _run(tmp_path: Path, scenario_path: Path, mosquitto: MosquittoServer, influxdb: InfluxDBServer,
-               database: str) -> tuple[dict[str, Any], float]:
+async def _run(
+    tmp_path: Path, scenario_path: Path, mosquitto: MosquittoServer, influxdb: InfluxDBServer, database: str
+) -> tuple[dict[str, Any], float]:
     """Village and agent in one event loop; the agent stops first, so the end of the village is not measured."""
     scenario = load_scenario(scenario_path)
-    village = Village(scenario, tmp_path / "village", mqtt_port=mosquitto.port, influx_url=influxdb.url,
-                      database=database, duration_s=0, lead_s=3.0)
+    village = Village(
+        scenario,
+        tmp_path / "village",
+        mqtt_port=mosquitto.port,
+        influx_url=influxdb.url,
+        database=database,
+        duration_s=0,
+        lead_s=3.0,
+    )
     stop = asyncio.Event()
     sim = asyncio.create_task(village.run(stop))
     await asyncio.wait_for(village.ready.wait(), 30)
@@ -50,9 +58,13 @@ def _rows(influx: InfluxClient, query: str) -> list[dict[str, Any]]:
     return influx.select(query).rows()
 
 
-async def test_measurements_match_the_ground_truth(tmp_path: Path, small_scenario: Path,
-                                                  mosquitto: MosquittoServer, influxdb: InfluxDBServer,
-                                                  influx: InfluxClient) -> None:
+async def test_measurements_match_the_ground_truth(
+    tmp_path: Path,
+    small_scenario: Path,
+    mosquitto: MosquittoServer,
+    influxdb: InfluxDBServer,
+    influx: InfluxClient,
+) -> None:
     truth, stopped_at = await _run(tmp_path, small_scenario, mosquitto, influxdb, influx.database)
     scenario = load_scenario(small_scenario)
 
@@ -66,7 +78,10 @@ async def test_measurements_match_the_ground_truth(tmp_path: Path, small_scenari
     assert [s["state"] for s in switches] == ["down", "up", "down", "up"]
     for (event_ms, state), switch in zip(fiber[1:], switches, strict=True):
         assert state == switch["state"]
-        assert -50 <= event_ms - switch["time_ms"] <= interval_ms + SLACK_MS, (state, event_ms - switch["time_ms"])
+        assert -50 <= event_ms - switch["time_ms"] <= interval_ms + SLACK_MS, (
+            state,
+            event_ms - switch["time_ms"],
+        )
 
     # lights: each planned fault shows from the first tracker sample after it starts, and stops after it ends
     t0, cadence_ms = truth["t0_ms"], scenario.lights.interval_s * 1000
@@ -85,7 +100,9 @@ async def test_measurements_match_the_ground_truth(tmp_path: Path, small_scenari
             assert end - 50 <= cleared <= end + cadence_ms + SLACK_MS, (fault, cleared - end)
         else:
             assert mine[-1]["fault"] == fault["fault"], fault
-    healthy = [s for s in samples if s["light"] in ("klt-001", "klt-004", "klt-006") and s["time"] > t0 + 3000]
+    healthy = [
+        s for s in samples if s["light"] in ("klt-001", "klt-004", "klt-006") and s["time"] > t0 + 3000
+    ]
     assert healthy and all(s["fault"] == "" for s in healthy)
 
     # Wi-Fi: every MAC address that visited while the gateway watched is one unique user, and no more

@@ -36,7 +36,19 @@ def test_influxdb_kill_and_restart_keeps_port_and_data(influxdb_server: InfluxDB
 
 
 def _pub(server: MosquittoServer, topic: str, message: str, qos: int = 1, retain: bool = True) -> None:
-    args = ["mosquitto_pub", "-h", server.host, "-p", str(server.port), "-t", topic, "-m", message, "-q", str(qos)]
+    args = [
+        "mosquitto_pub",
+        "-h",
+        server.host,
+        "-p",
+        str(server.port),
+        "-t",
+        topic,
+        "-m",
+        message,
+        "-q",
+        str(qos),
+    ]
     subprocess.run(args + (["-r"] if retain else []), check=True, timeout=10)
 
 

@@ -25,14 +25,25 @@ def _scenario(tmp_path: Path, text: str) -> Scenario:
     return load_scenario(path)
 
 
-@pytest.mark.parametrize(("change", "where"), [
-    ('[[lights.faults]]\nlight = "klt-099"\nkind = "lamp_failure"\n', "s.toml: lights: faults[3].light: no light 'klt-099'"),
-    ('[[lights.faults]]\nkind = "melted"\n', "s.toml: lights.faults.3.kind"),
-    ("[[uplinks.links]]\nlink = \"dsl\"\nhost = \"10.0.0.1\"\n", "s.toml: uplinks.links[2].host: 10.0.0.1 is not in 127.0.0.0/8"),
-    ("[[uplinks.links]]\nlink = \"dsl\"\nhost = \"127.0.0.9\"\noutages = [{ start_s = 5, end_s = 2 }]\n",
-     "s.toml: uplinks.links[2].outages[0]: end_s (2.0) must be after start_s (5.0)"),
-    ("[lights.colour]\nx = 1\n", "s.toml: lights.colour: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (
+            '[[lights.faults]]\nlight = "klt-099"\nkind = "lamp_failure"\n',
+            "s.toml: lights: faults[3].light: no light 'klt-099'",
+        ),
+        ('[[lights.faults]]\nkind = "melted"\n', "s.toml: lights.faults.3.kind"),
+        (
+            '[[uplinks.links]]\nlink = "dsl"\nhost = "10.0.0.1"\n',
+            "s.toml: uplinks.links[2].host: 10.0.0.1 is not in 127.0.0.0/8",
+        ),
+        (
+            '[[uplinks.links]]\nlink = "dsl"\nhost = "127.0.0.9"\noutages = [{ start_s = 5, end_s = 2 }]\n',
+            "s.toml: uplinks.links[2].outages[0]: end_s (2.0) must be after start_s (5.0)",
+        ),
+        ("[lights.colour]\nx = 1\n", "s.toml: lights.colour: unknown key"),
+    ],
+)
 def test_errors_name_the_key_path(tmp_path: Path, change: str, where: str) -> None:
     with pytest.raises(ConfigError) as err:
         _scenario(tmp_path, SMALL + "\n" + change)
@@ -40,7 +51,9 @@ def test_errors_name_the_key_path(tmp_path: Path, change: str, where: str) -> No
 
 
 def test_top_level_and_modem_errors(tmp_path: Path) -> None:
-    bad = SMALL.replace("seed = 11", 'seed = "eleven"').replace("{ at_s = 0, rsrp_dbm = -92 }", "{ at_s = 1 }")
+    bad = SMALL.replace("seed = 11", 'seed = "eleven"').replace(
+        "{ at_s = 0, rsrp_dbm = -92 }", "{ at_s = 1 }"
+    )
     with pytest.raises(ConfigError) as err:
         _scenario(tmp_path, bad)
     assert "s.toml: seed:" in str(err.value)
@@ -93,11 +106,19 @@ def test_faults_follow_the_compressed_night(tmp_path: Path) -> None:
 
 def test_gateway_config_is_valid_toml_for_the_gateway(tmp_path: Path) -> None:
     plan = Plan(_scenario(tmp_path, SMALL), T0)
-    endpoints = Endpoints("127.0.0.1", 1883, "http://127.0.0.1:8086", "thonminh",
-                          {"fiber": [("tcp", "127.0.0.2", 1000), ("dns", "127.0.0.2", 1001),
-                                     ("http", "127.0.0.2", 1002)],
-                           "4g": [("tcp", "127.0.0.3", 1000), ("dns", "127.0.0.3", 1001)]},
-                          "/dev/pts/9", str(tmp_path / "bin" / "ubus"), str(tmp_path / "dhcp.leases"))
+    endpoints = Endpoints(
+        "127.0.0.1",
+        1883,
+        "http://127.0.0.1:8086",
+        "thonminh",
+        {
+            "fiber": [("tcp", "127.0.0.2", 1000), ("dns", "127.0.0.2", 1001), ("http", "127.0.0.2", 1002)],
+            "4g": [("tcp", "127.0.0.3", 1000), ("dns", "127.0.0.3", 1001)],
+        },
+        "/dev/pts/9",
+        str(tmp_path / "bin" / "ubus"),
+        str(tmp_path / "dhcp.leases"),
+    )
     data = gateway_config(plan, tmp_path, tmp_path / "inventory.csv", endpoints)
     text = dump_toml(data, comment="a comment")
     parsed = tomllib.loads(text)

@@ -36,9 +36,11 @@ def _default_routes() -> list[TopicRoute]:
 
 class _SwitchGrace(StrictModel):
     switch_grace_s: float = Field(
-        DEFAULT_SWITCH_GRACE_S, ge=0, le=3600,
+        DEFAULT_SWITCH_GRACE_S,
+        ge=0,
+        le=3600,
         description="seconds either side of each scheduled switch in which on and off are both as scheduled "
-                    "(photocells and timers never switch on the second); 0 = exact",
+        "(photocells and timers never switch on the second); 0 = exact",
     )
 
 
@@ -49,13 +51,19 @@ class AstralScheduleConfig(_SwitchGrace):
     twilight: Literal["sunset", "civil", "nautical", "astronomical"] = Field(
         "sunset", description="'sunset' = sunset/sunrise; else dusk/dawn at 6, 12 or 18 degrees"
     )
-    dusk_offset_min: float = Field(10.0, ge=-180, le=180, description="minutes after dusk the lights should be on")
+    dusk_offset_min: float = Field(
+        10.0, ge=-180, le=180, description="minutes after dusk the lights should be on"
+    )
     dawn_offset_min: float = Field(-10.0, ge=-180, le=180, description="minutes after dawn they may be off")
 
     def build(self, latitude: float, longitude: float, tz: str) -> Schedule:
         return AstralSchedule(
-            latitude, longitude, tz, twilight=self.twilight,
-            dusk_offset_s=self.dusk_offset_min * 60, dawn_offset_s=self.dawn_offset_min * 60,
+            latitude,
+            longitude,
+            tz,
+            twilight=self.twilight,
+            dusk_offset_s=self.dusk_offset_min * 60,
+            dawn_offset_s=self.dawn_offset_min * 60,
             switch_grace_s=self.switch_grace_s,
         )
 
@@ -83,26 +91,39 @@ ScheduleConfig = Annotated[AstralScheduleConfig | FixedScheduleConfig, Field(dis
 class LightsConfig(SourceConfig):
     """Street lights reporting to the broker in ``[mqtt]``."""
 
-    interval_s: float = Field(60.0, ge=1, le=3600, description="tracker cadence: one sample per light per interval")
+    interval_s: float = Field(
+        60.0, ge=1, le=3600, description="tracker cadence: one sample per light per interval"
+    )
     inventory: Path = Field(description="light inventory, CSV or TOML (relative to the config file)")
     topics: list[TopicRoute] = Field(default_factory=_default_routes, min_length=1)
     client_id: str | None = Field(
-        None, min_length=1, max_length=128,
+        None,
+        min_length=1,
+        max_length=128,
         description="MQTT client id; default [mqtt].client_id (plus '-<name>' for a named instance)",
     )
     qos: Literal[0, 1] = Field(1, description="subscription QoS; 1 = nothing lost across agent crashes")
-    report_period_s: float = Field(60.0, gt=0, le=86_400, description="devices' report period unless the inventory says")
-    stale_multiple: float = Field(3.0, ge=1, le=100, description="stale after this many report periods without a report")
+    report_period_s: float = Field(
+        60.0, gt=0, le=86_400, description="devices' report period unless the inventory says"
+    )
+    stale_multiple: float = Field(
+        3.0, ge=1, le=100, description="stale after this many report periods without a report"
+    )
     lamp_failure_share: float = Field(
         0.3, ge=0, le=1, description="lamp failure: switched on but drawing under this share of rated power"
     )
-    lamp_failure_settle_s: float = Field(10.0, ge=0, le=3600, description="ignore meter readings this soon after switch-on")
+    lamp_failure_settle_s: float = Field(
+        10.0, ge=0, le=3600, description="ignore meter readings this soon after switch-on"
+    )
     schedule: ScheduleConfig = Field(default_factory=AstralScheduleConfig)
     max_payload_bytes: int = Field(16_384, ge=256, le=1_048_576, description="larger payloads are rejected")
     # 60 s: each journal commit is an fdatasync'd page on the SD card, and one per message group was most of the
     # gateway's flash writes (docs/pipeline.md); under load groups fill (64 messages) long before.
     commit_interval_ms: int = Field(
-        60_000, ge=0, le=600_000, description="gather messages this long before committing and acknowledging them"
+        60_000,
+        ge=0,
+        le=600_000,
+        description="gather messages this long before committing and acknowledging them",
     )
     reconnect_initial_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(60.0, gt=0, le=3600)
@@ -113,7 +134,9 @@ class LightsConfig(SourceConfig):
         from thonminh.errors import ConfigError
 
         if not self.inventory.is_file():
-            return [f"{where}.inventory: {self.inventory} does not exist (the light inventory, see lights.example.csv)"]
+            return [
+                f"{where}.inventory: {self.inventory} does not exist (the light inventory, see lights.example.csv)"
+            ]
         try:
             load_inventory(self.inventory)
         except ConfigError as err:

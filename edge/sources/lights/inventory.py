@@ -52,7 +52,9 @@ class LightSpec(StrictModel):
     @classmethod
     def _topic_level(cls, value: str) -> str:
         if not 1 <= len(value) <= 128 or any(c in "/+#" or c.isspace() or ord(c) < 32 for c in value):
-            raise ValueError(f"{value!r}: a device must be one MQTT topic level without '/', '+', '#' or spaces")
+            raise ValueError(
+                f"{value!r}: a device must be one MQTT topic level without '/', '+', '#' or spaces"
+            )
         return value
 
     @field_validator("channel", mode="before")
@@ -129,7 +131,11 @@ def parse_inventory(content: str, *, kind: Literal["csv", "toml"], name: str = "
         except ValidationError as err:
             for e in err.errors(include_url=False):
                 key = ".".join(str(p) for p in e["loc"]) or "(row)"
-                msg = "unknown column" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+                msg = (
+                    "unknown column"
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"].removeprefix("Value error, ")
+                )
                 if e["type"] == "missing":
                     msg = "required value is missing"
                 path = f"{where}.{key}" if where.startswith("lights[") else f"{where}: {key}"
@@ -161,7 +167,9 @@ def _csv_rows(content: str, name: str) -> list[tuple[str, dict[str, Any]]]:
         data = {k: (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
         if all(not v for v in data.values()):
             continue
-        rows.append((f"line {line}", {k: v for k, v in data.items() if v not in ("", None) or k == "channel"}))
+        rows.append(
+            (f"line {line}", {k: v for k, v in data.items() if v not in ("", None) or k == "channel"})
+        )
     return rows
 
 
@@ -190,12 +198,16 @@ def _cross_check(name: str, lights: Sequence[tuple[str, LightSpec]]) -> list[str
         ids.setdefault(light.id, where)
         key = (light.device, light.channel)
         if key in outputs:
-            problems.append(f"{name}: {where}: channel: device {light.device!r} channel "
-                            f"{light.channel or '(only output)'} already used at {outputs[key]}")
+            problems.append(
+                f"{name}: {where}: channel: device {light.device!r} channel "
+                f"{light.channel or '(only output)'} already used at {outputs[key]}"
+            )
         outputs.setdefault(key, where)
         if light.device in formats and formats[light.device][0] != light.format:
-            problems.append(f"{name}: {where}: format: device {light.device!r} is "
-                            f"{formats[light.device][0]} at {formats[light.device][1]}")
+            problems.append(
+                f"{name}: {where}: format: device {light.device!r} is "
+                f"{formats[light.device][0]} at {formats[light.device][1]}"
+            )
         formats.setdefault(light.device, (light.format, where))
     by_device: dict[str, list[tuple[str, LightSpec]]] = {}
     for where, light in lights:
@@ -203,6 +215,8 @@ def _cross_check(name: str, lights: Sequence[tuple[str, LightSpec]]) -> list[str
     for device, rows in by_device.items():
         if len(rows) > 1 and any(light.channel is None for _, light in rows):
             where = next(w for w, light in rows if light.channel is None)
-            problems.append(f"{name}: {where}: channel: device {device!r} has {len(rows)} lights, so each "
-                            "needs its channel")
+            problems.append(
+                f"{name}: {where}: channel: device {device!r} has {len(rows)} lights, so each "
+                "needs its channel"
+            )
     return problems

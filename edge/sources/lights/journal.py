@@ -39,8 +39,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lights (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS log (n INTEGER PRIMARY KEY, rows TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 """
-_UPSERT: Final = ("INSERT INTO lights (id, state, updated_ms) VALUES (?, ?, ?) "
-                  "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms")
+_UPSERT: Final = (
+    "INSERT INTO lights (id, state, updated_ms) VALUES (?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms"
+)
 #: One encoder built once: json.dumps with non-default separators builds a new encoder per call (10 us a row).
 _std_encode: Final = json.JSONEncoder(separators=(",", ":")).encode
 try:
@@ -63,7 +65,9 @@ _States = dict[str, tuple[Mapping[str, Any], int]]
 class LightJournal:
     """Blocking by design: the source calls ``write`` in a worker thread, one call at a time."""
 
-    def __init__(self, path: Path, *, fold_every: int = _FOLD_EVERY, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self, path: Path, *, fold_every: int = _FOLD_EVERY, logger: logging.Logger | None = None
+    ) -> None:
         self.path = Path(path)
         self.log_path = log_path(self.path)
         self.log = logger or logging.getLogger(__name__)
@@ -99,8 +103,10 @@ class LightJournal:
 
     def _afresh(self, path: Path, suffixes: tuple[str, ...], err: Exception, reopen: Any) -> Any:
         aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        self.log.error("light journal unreadable, starting afresh",
-                       extra={"path": str(path), "moved_to": str(aside), "error": str(err)})
+        self.log.error(
+            "light journal unreadable, starting afresh",
+            extra={"path": str(path), "moved_to": str(aside), "error": str(err)},
+        )
         for suffix in suffixes:
             part = Path(f"{path}{suffix}")
             if part.exists():
@@ -136,8 +142,10 @@ class LightJournal:
         self._fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND)
         os.fchmod(self._fd, 0o600)
         if os.fstat(self._fd).st_size > end:  # a record torn by a crash or power cut: never acknowledged
-            self.log.warning("light journal log ended in a torn record, cut off",
-                             extra={"path": str(self.log_path), "at": end})
+            self.log.warning(
+                "light journal log ended in a torn record, cut off",
+                extra={"path": str(self.log_path), "at": end},
+            )
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)
         self._end = end
@@ -253,12 +261,12 @@ def _read_log(path: Path) -> tuple[int, list[tuple[int, Mapping[str, Any]]], int
     data = Path(path).read_bytes()
     if len(data) < _HEAD.size or data[:4] != _MAGIC:
         raise ValueError(f"{path} is not a light journal log")
-    generation = _HEAD.unpack_from(data)[1]
-    records = []
+    generation = int(_HEAD.unpack_from(data)[1])
+    records: list[tuple[int, Mapping[str, Any]]] = []
     at = _HEAD.size
     while at + _RECORD.size <= len(data):
         size, crc = _RECORD.unpack_from(data, at)
-        payload = data[at + _RECORD.size:at + _RECORD.size + size]
+        payload = data[at + _RECORD.size : at + _RECORD.size + size]
         if len(payload) < size or zlib.crc32(payload) != crc:
             break
         try:
@@ -304,6 +312,8 @@ def _table_log_states(db: sqlite3.Connection, log: logging.Logger) -> _States:
         if isinstance(data, dict):
             out.update((k, (v, updated_ms)) for k, v in data.items() if isinstance(v, dict))
     return out
+
+
 def _encode(value: Any) -> str:
     """JSON text of journal rows. msgspec writes a row in ~0.7 us where the stdlib took ~4.4, holding the GIL
     (so the event loop's thread waited); the text differs only in spelling (``1e16``, raw UTF-8), never in

@@ -57,8 +57,17 @@ class Inbound(NamedTuple):
 class Connection:
     """A persistent MQTT 3.1.1 session with manual acknowledgement, driven by the running event loop."""
 
-    def __init__(self, settings: MqttSettings, *, client_id: str, filters: Sequence[str], qos: int,
-                 timeout: float = 30.0, read_pause_s: float = 0.0, logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str,
+        filters: Sequence[str],
+        qos: int,
+        timeout: float = 30.0,
+        read_pause_s: float = 0.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self._settings = settings
         self._read_pause_s = read_pause_s
         self._filters = list(filters)
@@ -85,17 +94,26 @@ class Connection:
 
     def _make_client(self, client_id: str) -> paho.Client:
         s = self._settings
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
-                             protocol=MQTTProtocolVersion.MQTTv311, reconnect_on_failure=False, manual_ack=True)
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=MQTTProtocolVersion.MQTTv311,
+            reconnect_on_failure=False,
+            manual_ack=True,
+        )
         client.enable_logger(self._log.getChild("paho"))
         client.connect_timeout = self._timeout
         if s.username is not None:
             client.username_pw_set(s.username, s.password.get_secret_value() if s.password else None)
         if s.tls is not None:
-            client.tls_set(ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
-                           certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
-                           keyfile=str(s.tls.key_file) if s.tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
+                certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
+                keyfile=str(s.tls.key_file) if s.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
             client.tls_insecure_set(s.tls.insecure)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -158,8 +176,9 @@ class Connection:
         """``future``'s result, or ``BrokerError`` when the connection is lost first or the timeout passes."""
         lost = self._loop.create_task(self._until_lost())
         try:
-            done, _ = await asyncio.wait([future, lost], timeout=self._timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [future, lost], timeout=self._timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             lost.cancel()
         if future in done:
@@ -200,16 +219,21 @@ class Connection:
 
     # -- paho's callbacks: on the event loop's thread, except the socket ones during connect() ---------------
 
-    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, code: ReasonCode, props: Any) -> None:
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, code: ReasonCode, props: Any
+    ) -> None:
         if not self._connack.done():
             self._connack.set_result(code)
 
-    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, code: ReasonCode, props: Any) -> None:
+    def _on_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, code: ReasonCode, props: Any
+    ) -> None:
         self._lost = self._lost or BrokerError(f"disconnected: {code}")
         self._ready.set()
 
-    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: list[ReasonCode],
-                      props: Any) -> None:
+    def _on_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any
+    ) -> None:
         done = self._subacks.pop(mid, None)
         if done is not None and not done.done():
             done.set_result(codes)

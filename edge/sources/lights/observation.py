@@ -104,8 +104,9 @@ def on_off(value: Any, what: str) -> bool:
     raise PayloadError(f"{what}: expected ON or OFF, got {_short(value)}")
 
 
-def json_number(value: Any, what: str, *, lo: float = -math.inf, hi: float = math.inf,
-                null_ok: bool = False) -> float | None:
+def json_number(
+    value: Any, what: str, *, lo: float = -math.inf, hi: float = math.inf, null_ok: bool = False
+) -> float | None:
     """A JSON number in ``lo..hi``; ``None`` for JSON ``null`` where ``null_ok`` (Tasmota writes a meter without
     a reading as null). Strings and booleans are refused: no firmware of ours quotes its numbers."""
     if value is None and null_ok:

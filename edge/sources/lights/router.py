@@ -91,8 +91,13 @@ class Router:
     """Routes messages to the adapters and the tracker."""
 
     def __init__(
-        self, routes: Sequence[Route], tracker: LightTracker, *, reject: Reject,
-        max_payload_bytes: int = 16_384, logger: logging.Logger | None = None,
+        self,
+        routes: Sequence[Route],
+        tracker: LightTracker,
+        *,
+        reject: Reject,
+        max_payload_bytes: int = 16_384,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.routes = tuple(routes)
         self.tracker = tracker
@@ -120,13 +125,21 @@ class Router:
     def _handle(self, topic: str, payload: bytes, t_ms: int, retained: bool) -> Outcome:
         size = len(topic.encode())
         if size > MAX_TOPIC_BYTES:
-            return self._refuse(Outcome.REJECTED, "topic_too_long",
-                                f"{size} bytes (limit {MAX_TOPIC_BYTES}): {_shown(topic)}", payload)
+            return self._refuse(
+                Outcome.REJECTED,
+                "topic_too_long",
+                f"{size} bytes (limit {MAX_TOPIC_BYTES}): {_shown(topic)}",
+                payload,
+            )
         if not topic:
             return self._refuse(Outcome.REJECTED, "bad_topic", "empty or not UTF-8", payload)
         if len(payload) > self.max_payload_bytes:
-            return self._refuse(Outcome.REJECTED, "payload_too_large", f"{topic}: {len(payload)} bytes "
-                                f"(max_payload_bytes {self.max_payload_bytes})", payload)
+            return self._refuse(
+                Outcome.REJECTED,
+                "payload_too_large",
+                f"{topic}: {len(payload)} bytes (max_payload_bytes {self.max_payload_bytes})",
+                payload,
+            )
         found = self._route(topic)
         if found is None:
             return self._refuse(Outcome.IGNORED, "ignored_topic", f"{topic}: no route", payload)
@@ -136,21 +149,36 @@ class Router:
         except PayloadError as err:
             return self._refuse(Outcome.REJECTED, "bad_payload", f"{route.format} {topic}: {err}", payload)
         except Exception as err:  # an adapter bug must not stop the lights: count it, log it, go on
-            self._limited.log(logging.ERROR, "adapter-bug", "light adapter failed", topic=topic,
-                              format=route.format, error=repr(err)[:300])
-            return self._refuse(Outcome.REJECTED, "adapter_error", f"{route.format} {topic}: "
-                                f"{type(err).__name__}", payload)
+            self._limited.log(
+                logging.ERROR,
+                "adapter-bug",
+                "light adapter failed",
+                topic=topic,
+                format=route.format,
+                error=repr(err)[:300],
+            )
+            return self._refuse(
+                Outcome.REJECTED, "adapter_error", f"{route.format} {topic}: {type(err).__name__}", payload
+            )
         if obs is None:
-            return self._refuse(Outcome.IGNORED, "ignored_topic", f"{route.format} {topic}: says nothing "
-                                "about the light", payload)
+            return self._refuse(
+                Outcome.IGNORED,
+                "ignored_topic",
+                f"{route.format} {topic}: says nothing about the light",
+                payload,
+            )
         applied = self.tracker.apply(obs, t_ms, retained=retained)
         if applied is Applied.APPLIED:
             return Outcome.APPLIED
         if applied is Applied.DUPLICATE:
             return Outcome.DUPLICATE
         self._remember_unknown(obs.device)
-        return self._refuse(Outcome.UNKNOWN_DEVICE, "unknown_device", f"{_shown(obs.device, 64)} is not in the "
-                            f"light inventory (topic {topic})", payload)
+        return self._refuse(
+            Outcome.UNKNOWN_DEVICE,
+            "unknown_device",
+            f"{_shown(obs.device, 64)} is not in the light inventory (topic {topic})",
+            payload,
+        )
 
     def _route(self, topic: str) -> tuple[Route, TopicMatch] | None:
         for route in self.routes:
@@ -169,8 +197,9 @@ class Router:
         if device in recent:
             recent.remove(device)
         else:
-            self._limited.warning("unknown-device", "message from a device not in the light inventory",
-                                  device=device)
+            self._limited.warning(
+                "unknown-device", "message from a device not in the light inventory", device=device
+            )
         recent.append(device)
 
 

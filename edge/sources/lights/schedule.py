@@ -121,8 +121,15 @@ class AstralSchedule(Schedule):
     """
 
     def __init__(
-        self, latitude: float, longitude: float, tz: str, *, twilight: Twilight = "sunset",
-        dusk_offset_s: float = 0.0, dawn_offset_s: float = 0.0, switch_grace_s: float = DEFAULT_SWITCH_GRACE_S,
+        self,
+        latitude: float,
+        longitude: float,
+        tz: str,
+        *,
+        twilight: Twilight = "sunset",
+        dusk_offset_s: float = 0.0,
+        dawn_offset_s: float = 0.0,
+        switch_grace_s: float = DEFAULT_SWITCH_GRACE_S,
     ) -> None:
         self.observer = Observer(latitude=latitude, longitude=longitude)
         self.twilight = twilight
@@ -158,8 +165,9 @@ class AstralSchedule(Schedule):
 class FixedSchedule(Schedule):
     """On at ``on`` local time, off at ``off`` (the next morning when ``off`` is earlier than ``on``)."""
 
-    def __init__(self, on: dt.time, off: dt.time, tz: str, *,
-                 switch_grace_s: float = DEFAULT_SWITCH_GRACE_S) -> None:
+    def __init__(
+        self, on: dt.time, off: dt.time, tz: str, *, switch_grace_s: float = DEFAULT_SWITCH_GRACE_S
+    ) -> None:
         if on == off:
             raise ValueError("a fixed schedule needs different on and off times")
         self.on = on

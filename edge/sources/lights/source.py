@@ -4,7 +4,8 @@ Delivery guarantee (docs/lights.md): the session is persistent (fixed client id,
 QoS 1), and a message is acknowledged (PUBACK) only after the state change it caused is committed to the
 light journal, an fdatasync'd append that survives a power cut. Messages are gathered into one commit for up
 to ``commit_interval_ms`` (60 s: each commit writes an SD card page), 64 messages, or ``_QUIET_S`` without a new
-message, whichever comes first. If the agent dies between receiving and committing, the broker still holds the message as
+message, whichever comes first. If the agent dies between receiving and committing, the broker still holds
+the message as
 unacknowledged and delivers it again to the same session after the restart. Samples are produced from that
 journaled state by the tracker alone, never one per message.
 """
@@ -86,7 +87,9 @@ class LightsSource(PushSource):
     async def init(self) -> None:
         cfg = self.config
         if self.ctx.location is None:
-            raise ConfigError(f"{self.ctx.key_path}: the site's latitude and longitude are needed for the schedule")
+            raise ConfigError(
+                f"{self.ctx.key_path}: the site's latitude and longitude are needed for the schedule"
+            )
         inventory = load_inventory(cfg.inventory)
         schedule = cfg.schedule.build(*self.ctx.location, self.ctx.timezone)
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
@@ -95,16 +98,31 @@ class LightsSource(PushSource):
         journal = LightJournal(self.ctx.state_dir / "lights.sqlite", logger=self.log)
         states = {k: LightState.from_json(v) for k, v in journal.load().items()}
         settings = TrackerSettings(
-            interval_s=cfg.interval_s, report_period_s=cfg.report_period_s, stale_multiple=cfg.stale_multiple,
-            lamp_failure_share=cfg.lamp_failure_share, lamp_failure_settle_s=cfg.lamp_failure_settle_s,
+            interval_s=cfg.interval_s,
+            report_period_s=cfg.report_period_s,
+            stale_multiple=cfg.stale_multiple,
+            lamp_failure_share=cfg.lamp_failure_share,
+            lamp_failure_settle_s=cfg.lamp_failure_settle_s,
             max_gap_s=max(600.0, 3 * cfg.interval_s),
         )
         tracker = LightTracker(inventory, schedule, settings, start_ms=self.ctx.now_ms(), states=states)
-        router = Router([Route.of(r.pattern, r.format) for r in cfg.topics], tracker, reject=self.ctx.reject,
-                        max_payload_bytes=cfg.max_payload_bytes, logger=self.log)
+        router = Router(
+            [Route.of(r.pattern, r.format) for r in cfg.topics],
+            tracker,
+            reject=self.ctx.reject,
+            max_payload_bytes=cfg.max_payload_bytes,
+            logger=self.log,
+        )
         self._parts = _Parts(inventory, journal, tracker, router)
-        self.log.info("lights ready", extra={"lights": len(inventory), "restored": len(states),
-                                             "client_id": self.client_id, "filters": ",".join(router.filters)})
+        self.log.info(
+            "lights ready",
+            extra={
+                "lights": len(inventory),
+                "restored": len(states),
+                "client_id": self.client_id,
+                "filters": ",".join(router.filters),
+            },
+        )
 
     @property
     def parts(self) -> _Parts:
@@ -166,9 +184,13 @@ class LightsSource(PushSource):
             faults.pop("", None)
             online = sum(int(f.get("online", 0)) for f in latest)
             self._all_well = online == len(latest) and not faults
-            self._health = {"lights_online": f"{online}/{len(latest)}",
-                            "faults": ", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or None}
-        unknown = ", ".join(self.router.stats.recent_unknown) or None  # the last few devices not in the inventory
+            self._health = {
+                "lights_online": f"{online}/{len(latest)}",
+                "faults": ", ".join(f"{k} {n}" for k, n in sorted(faults.items())) or None,
+            }
+        unknown = (
+            ", ".join(self.router.stats.recent_unknown) or None
+        )  # the last few devices not in the inventory
         detail = {**self._health, "mqtt_connected": self.connected, "unknown_devices": unknown}
         self.ctx.health("down" if not self.connected else "ok" if self._all_well else "degraded", detail)
 
@@ -210,10 +232,15 @@ class LightsSource(PushSource):
             await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
-        connection = Connection(self._mqtt, client_id=self.client_id, filters=self.router.filters,
-                                qos=self.config.qos, timeout=_CONNECT_TIMEOUT_S,
-                                read_pause_s=min(_READ_PAUSE_S, self.config.commit_interval_ms / 1000),
-                                logger=self.log.getChild("mqtt"))
+        connection = Connection(
+            self._mqtt,
+            client_id=self.client_id,
+            filters=self.router.filters,
+            qos=self.config.qos,
+            timeout=_CONNECT_TIMEOUT_S,
+            read_pause_s=min(_READ_PAUSE_S, self.config.commit_interval_ms / 1000),
+            logger=self.log.getChild("mqtt"),
+        )
         self.connection = connection
         async with connection:
             self.connected = True
@@ -247,7 +274,9 @@ class LightsSource(PushSource):
             pending += batch
             handled.set()
 
-    async def _commit_and_ack(self, connection: Connection, pending: list[Inbound], handled: asyncio.Event) -> None:
+    async def _commit_and_ack(
+        self, connection: Connection, pending: list[Inbound], handled: asyncio.Event
+    ) -> None:
         loop = asyncio.get_running_loop()
         journal = self.parts.journal
         while True:

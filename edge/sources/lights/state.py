@@ -13,7 +13,14 @@ from edge.sources.lights.inventory import LightSpec
 from thonminh.contract import STREETLIGHT
 
 __all__ = [
-    "KNOWN_STATUS", "OFFLINE_STATUS", "STALE_STATUS", "UNOBSERVED", "LightState", "Sample", "Status", "TrackedDevice",
+    "KNOWN_STATUS",
+    "OFFLINE_STATUS",
+    "STALE_STATUS",
+    "UNOBSERVED",
+    "LightState",
+    "Sample",
+    "Status",
+    "TrackedDevice",
     "TrackedLight",
 ]
 
@@ -80,15 +87,16 @@ UNOBSERVED = Status(False, False, False, False, "")
 OFFLINE_STATUS = Status(True, False, False, False, OFFLINE)
 STALE_STATUS = Status(True, False, False, False, STALE)
 #: The statuses of a known light, one per combination.
-KNOWN_STATUS: Final = {(lit, fault): Status(True, True, True, lit, fault)
-                 for lit in (False, True) for fault in ("", LAMP_FAILURE, DARK, DAY_BURNING)}
+KNOWN_STATUS: Final = {
+    (lit, fault): Status(True, True, True, lit, fault)
+    for lit in (False, True)
+    for fault in ("", LAMP_FAILURE, DARK, DAY_BURNING)
+}
 
 
 @dataclass(slots=True, eq=False)
 class TrackedLight:
-    """One inventory light as the tracker keeps it: spec, state, stale period, and the running interval's sums (ms).
-
-    """
+    """One inventory light as the tracker keeps it: spec, state, stale period, and the running interval's sums (ms)."""
 
     spec: LightSpec
     state: LightState

@@ -83,12 +83,16 @@ class TrackerSettings:
     max_gap_s: float = 600.0
 
 
-
 class LightTracker:
     """Keeps every light's state and turns time into interval samples. Not thread-safe; pure given times."""
 
     def __init__(
-        self, inventory: Inventory, schedule: Schedule, settings: TrackerSettings, *, start_ms: int,
+        self,
+        inventory: Inventory,
+        schedule: Schedule,
+        settings: TrackerSettings,
+        *,
+        start_ms: int,
         states: Mapping[str, LightState] | None = None,
     ) -> None:
         self.inventory = inventory
@@ -98,13 +102,19 @@ class LightTracker:
         self._max_gap_ms = settings.max_gap_s * 1000
         self.states = {light.id: (states or {}).get(light.id) or LightState() for light in inventory}
         self._lights = [
-            TrackedLight(light, self.states[light.id],
-                         round((light.report_s or settings.report_period_s) * settings.stale_multiple * 1000), start_ms)
+            TrackedLight(
+                light,
+                self.states[light.id],
+                round((light.report_s or settings.report_period_s) * settings.stale_multiple * 1000),
+                start_ms,
+            )
             for light in inventory
         ]
         self._by_id = {light.spec.id: light for light in self._lights}
-        self._devices = {device: TrackedDevice.of(tuple(self._by_id[s.id] for s in specs))
-                         for device, specs in inventory.devices().items()}
+        self._devices = {
+            device: TrackedDevice.of(tuple(self._by_id[s.id] for s in specs))
+            for device, specs in inventory.devices().items()
+        }
         self._ready: list[Sample] = []
         self._dirty: set[str] = set()
         self._span = (0, 0, False, False)
@@ -171,8 +181,13 @@ class LightTracker:
         if device is None:
             return Applied.UNKNOWN_DEVICE
         first = device.lights[0].state
-        if obs.seq is not None and obs.boot is not None and first.boot == obs.boot and first.seq is not None \
-                and obs.seq <= first.seq:
+        if (
+            obs.seq is not None
+            and obs.boot is not None
+            and first.boot == obs.boot
+            and first.seq is not None
+            and obs.seq <= first.seq
+        ):
             return Applied.DUPLICATE  # redelivered after a crash between commit and acknowledgement
         alive = obs.alive and not retained
         for light in device.lights:
@@ -244,7 +259,9 @@ class LightTracker:
         if st.on is None:
             return UNOBSERVED, expected
         if grace:
-            expected = st.on  # within the grace around a switch: whichever state the relay is in is as scheduled
+            expected = (
+                st.on
+            )  # within the grace around a switch: whichever state the relay is in is as scheduled
         failed = st.on and self._lamp_failed(light, st)
         lit = st.on and not failed
         if failed:

@@ -31,12 +31,34 @@ import serial
 from edge.sources.modem.parsers import CmeError, parse_cme_error
 from thonminh.errors import ThonminhError
 
-__all__ = ["ATChannel", "ATError", "ATResponse", "ATTimeout", "ModemGone", "command_prefix", "is_final", "is_urc"]
+__all__ = [
+    "ATChannel",
+    "ATError",
+    "ATResponse",
+    "ATTimeout",
+    "ModemGone",
+    "command_prefix",
+    "is_final",
+    "is_urc",
+]
 
 _FINAL_ERRORS = ("ERROR", "NO CARRIER", "NO ANSWER", "NO DIALTONE", "BUSY")
-_URC_LINES = {"RDY", "POWERED DOWN", "NORMAL POWER DOWN", "SMS DONE", "PB DONE", "SMS READY", "CALL READY",
-              "RING", "UNDER-VOLTAGE POWER DOWN", "OVER-VOLTAGE POWER DOWN", "UNDER-VOLTAGE WARNING",
-              "OVER-VOLTAGE WARNING", "START", "PSUTTZ"}
+_URC_LINES = {
+    "RDY",
+    "POWERED DOWN",
+    "NORMAL POWER DOWN",
+    "SMS DONE",
+    "PB DONE",
+    "SMS READY",
+    "CALL READY",
+    "RING",
+    "UNDER-VOLTAGE POWER DOWN",
+    "OVER-VOLTAGE POWER DOWN",
+    "UNDER-VOLTAGE WARNING",
+    "OVER-VOLTAGE WARNING",
+    "START",
+    "PSUTTZ",
+}
 _PREFIX = re.compile(r"^AT([+^$#%*&][A-Z0-9]+)", re.IGNORECASE)
 _MAX_LINE = 4096
 
@@ -92,8 +114,14 @@ class _Pending:
 class ATChannel:
     """``async with ATChannel(path) as at: await at.command("AT+CSQ", timeout=2)``."""
 
-    def __init__(self, port: str, *, baudrate: int = 115200, logger: logging.Logger | None = None,
-                 on_urc: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 115200,
+        logger: logging.Logger | None = None,
+        on_urc: Callable[[str], None] | None = None,
+    ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.log = logger or logging.getLogger(__name__)
@@ -223,7 +251,7 @@ class ATChannel:
                     self._buffer = b""
                 return
             cut = min(ends)
-            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1:]
+            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1 :]
             if len(raw) > _MAX_LINE:
                 self.discarded_bytes += len(raw)
                 continue

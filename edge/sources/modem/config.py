@@ -18,6 +18,7 @@ from thonminh.config import Slug
 
 __all__ = ["ModemConfig"]
 
+
 class ModemConfig(SourceConfig):
     """One cellular modem, polled every ``interval_s`` (default 30 s)."""
 
@@ -25,7 +26,8 @@ class ModemConfig(SourceConfig):
     port: str = Field(description="the AT port; prefer a stable /dev/serial/by-id/... path")
     baudrate: int = Field(115200, description="ignored by USB modems, used on a UART")
     vendor: Literal["auto", "quectel", "simcom", "generic"] = Field(
-        "auto", description="which vendor commands to use; auto asks AT+CGMI")
+        "auto", description="which vendor commands to use; auto asks AT+CGMI"
+    )
     command_timeout_s: float = Field(3.0, gt=0, le=60, description="per AT command")
     link: Slug = Field("4g", description="the 'link' tag, matching the uplink this modem serves")
     id: Slug = Field("modem", description="the 'modem' tag")
@@ -43,7 +45,9 @@ class ModemConfig(SourceConfig):
     @classmethod
     def _absolute(cls, value: str) -> str:
         if not value.startswith("/"):
-            raise ValueError(f"{value!r} is not an absolute device path (e.g. /dev/serial/by-id/usb-Quectel_...)")
+            raise ValueError(
+                f"{value!r} is not an absolute device path (e.g. /dev/serial/by-id/usb-Quectel_...)"
+            )
         return value
 
     @field_validator("baudrate")

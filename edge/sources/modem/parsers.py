@@ -65,7 +65,7 @@ def info_fields(lines: Sequence[str], prefix: str) -> list[list[str]]:
     for line in lines:
         text = line.strip()
         if text.upper().startswith(prefix.upper()):
-            rest = text[len(prefix):]
+            rest = text[len(prefix) :]
             found.append(split_fields(rest[1:] if rest.startswith(":") else rest))
     return found
 
@@ -79,6 +79,7 @@ def _int(value: str, line: str, what: str) -> int:
 
 # -- errors and the SIM ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class CmeError:
     """``+CME ERROR: 10`` (``AT+CMEE=1``) or ``+CME ERROR: SIM not inserted`` (``AT+CMEE=2``)."""
@@ -88,10 +89,27 @@ class CmeError:
 
 
 # TS 27.007 section 9.2.1 numbers of the errors that say something about the SIM
-_SIM_ERRORS = {10: "absent", 11: "pin", 12: "pin", 13: "error", 14: "error", 15: "error", 16: "pin",
-               17: "pin", 18: "pin"}
-_SIM_TEXTS = (("not inserted", "absent"), ("sim pin", "pin"), ("sim puk", "pin"), ("password", "pin"),
-              ("sim failure", "error"), ("sim busy", "error"), ("sim wrong", "error"), ("sim", "error"))
+_SIM_ERRORS = {
+    10: "absent",
+    11: "pin",
+    12: "pin",
+    13: "error",
+    14: "error",
+    15: "error",
+    16: "pin",
+    17: "pin",
+    18: "pin",
+}
+_SIM_TEXTS = (
+    ("not inserted", "absent"),
+    ("sim pin", "pin"),
+    ("sim puk", "pin"),
+    ("password", "pin"),
+    ("sim failure", "error"),
+    ("sim busy", "error"),
+    ("sim wrong", "error"),
+    ("sim", "error"),
+)
 
 
 def parse_cme_error(final: str) -> CmeError | None:
@@ -130,6 +148,7 @@ def parse_cpin(lines: Sequence[str]) -> str | None:
 
 
 # -- signal ----------------------------------------------------------------------------------------------
+
 
 def parse_csq(lines: Sequence[str]) -> float | None:
     """``+CSQ: <rssi>,<ber>`` -> RSSI in dBm: 0..31 is -113 + 2n, 100..191 (TD-SCDMA) is n - 216; 99/199 unknown."""
@@ -201,8 +220,20 @@ def parse_cesq(lines: Sequence[str]) -> CesqSignal | None:
 # -- registration and operator ---------------------------------------------------------------------------
 
 # <stat> of +CREG/+CGREG/+CEREG/+C5GREG (TS 27.007 sections 7.2, 10.1.19-20, 10.1.22)
-_STATES = {0: "not_registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming",
-           6: "home", 7: "roaming", 8: "not_registered", 9: "home", 10: "roaming", 11: "not_registered"}
+_STATES = {
+    0: "not_registered",
+    1: "home",
+    2: "searching",
+    3: "denied",
+    4: "unknown",
+    5: "roaming",
+    6: "home",
+    7: "roaming",
+    8: "not_registered",
+    9: "home",
+    10: "roaming",
+    11: "not_registered",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +259,9 @@ def _looks_like_read_form(fields: list[str]) -> bool:
     return len(fields) >= 4 and fields[1].isdigit() and int(fields[1]) <= 11
 
 
-def parse_registration(lines: Sequence[str], command: str = "CREG", *,
-                       solicited: bool = True) -> Registration | None:
+def parse_registration(
+    lines: Sequence[str], command: str = "CREG", *, solicited: bool = True
+) -> Registration | None:
     """``+CREG: <n>,<stat>[,<lac>,<ci>[,<AcT>[,...]]]`` (read) or ``+CREG: <stat>[,...]`` (URC), any of the
     four registration commands. With ``solicited`` the read form is expected; a URC that slipped into the
     answer (same prefix) is recognised by its shape and skipped.
@@ -278,8 +310,23 @@ def parse_cops(lines: Sequence[str]) -> OperatorInfo | None:
 
 
 # <AcT> of +COPS/+CREG (TS 27.007 section 7.3; 100 is Quectel's CDMA)
-_ACT = {0: "GSM", 1: "GSM", 2: "WCDMA", 3: "GSM", 4: "WCDMA", 5: "WCDMA", 6: "WCDMA", 7: "LTE", 8: "GSM",
-        9: "NB-IoT", 10: "LTE", 11: "NR5G", 12: "NR5G", 13: "NR5G-NSA", 100: "CDMA"}
+_ACT = {
+    0: "GSM",
+    1: "GSM",
+    2: "WCDMA",
+    3: "GSM",
+    4: "WCDMA",
+    5: "WCDMA",
+    6: "WCDMA",
+    7: "LTE",
+    8: "GSM",
+    9: "NB-IoT",
+    10: "LTE",
+    11: "NR5G",
+    12: "NR5G",
+    13: "NR5G-NSA",
+    100: "CDMA",
+}
 
 
 def access_tech_from_act(act: int | None) -> str | None:

@@ -25,7 +25,8 @@ def _checked(*names: str) -> tuple[str, ...]:
 
 
 (REGISTERED, REG_STATE, OPERATOR, ACCESS_TECH, RSSI, RSRP, RSRQ, SINR, SIM) = _checked(
-    "registered", "reg_state", "operator", "access_tech", "rssi_dbm", "rsrp_dbm", "rsrq_db", "sinr_db", "sim")
+    "registered", "reg_state", "operator", "access_tech", "rssi_dbm", "rsrp_dbm", "rsrq_db", "sinr_db", "sim"
+)
 
 
 @dataclass

@@ -63,16 +63,43 @@ _REGISTRATIONS = ("CEREG", "C5GREG", "CGREG", "CREG")
 _ALWAYS_ASKED = frozenset({"AT+CPIN?", "AT+CSQ", "AT+CREG?", "AT+CEREG?", "AT+COPS?"})
 #: vendor serving-cell commands, most precise first
 _VENDOR: dict[str, tuple[tuple[str, Callable[[Sequence[str]], VendorSignal | None]], ...]] = {
-    "quectel": (('AT+QENG="servingcell"', parse_qeng_servingcell), ("AT+QCSQ", parse_qcsq),
-                ("AT+QNWINFO", parse_qnwinfo)),
+    "quectel": (
+        ('AT+QENG="servingcell"', parse_qeng_servingcell),
+        ("AT+QCSQ", parse_qcsq),
+        ("AT+QNWINFO", parse_qnwinfo),
+    ),
     "simcom": (("AT+CPSI?", parse_cpsi),),
     "generic": (),
 }
 #: unsolicited lines after which echo and error format must be set again
 _RESTART_URCS = ("RDY", "POWERED DOWN", "+CFUN:", "+CPIN: NOT READY")
-_KNOWN_URC_PREFIXES = ("+CREG:", "+CGREG:", "+CEREG:", "+C5GREG:", "+CPIN:", "+QIND:", "+QUSIM:", "+CFUN:",
-                       "+CMTI:", "+CMT:", "+CDS:", "+CBM:", "+CGEV:", "+CTZE:", "+CTZV:", "+QIURC:", "+QNITZ:",
-                       "+QSIMSTAT:", "+CRING:", "+CLIP:", "+CPSI:", "+QCSQ:", "*PSUTTZ", "DST:", "+PSUTTZ:")
+_KNOWN_URC_PREFIXES = (
+    "+CREG:",
+    "+CGREG:",
+    "+CEREG:",
+    "+C5GREG:",
+    "+CPIN:",
+    "+QIND:",
+    "+QUSIM:",
+    "+CFUN:",
+    "+CMTI:",
+    "+CMT:",
+    "+CDS:",
+    "+CBM:",
+    "+CGEV:",
+    "+CTZE:",
+    "+CTZV:",
+    "+QIURC:",
+    "+QNITZ:",
+    "+QSIMSTAT:",
+    "+CRING:",
+    "+CLIP:",
+    "+CPSI:",
+    "+QCSQ:",
+    "*PSUTTZ",
+    "DST:",
+    "+PSUTTZ:",
+)
 
 
 class ModemSource(PolledSource):
@@ -90,7 +117,9 @@ class ModemSource(PolledSource):
         self._needs_setup = True
         self._next_open = 0.0
         self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
-        self._unavailable = Episode(self.log, f"modem {config.id}: unavailable", modem=config.id, port=config.port)
+        self._unavailable = Episode(
+            self.log, f"modem {config.id}: unavailable", modem=config.id, port=config.port
+        )
         self._limited = RateLimited(self.log, period=300.0)
         self.urcs: list[str] = []  # the last unsolicited lines, for tests and `status`
 
@@ -118,8 +147,10 @@ class ModemSource(PolledSource):
         self._backoff.reset()
         fields = modem_fields(reading) or {REG_STATE: "unknown"}
         # answering but not registered is degraded: the modem is there, the 4G link cannot carry traffic
-        self.ctx.health("ok" if fields.get(REGISTERED) == 1 else "degraded", {
-            key: fields.get(key) for key in (OPERATOR, ACCESS_TECH, RSRP, SINR, REG_STATE, SIM)})
+        self.ctx.health(
+            "ok" if fields.get(REGISTERED) == 1 else "degraded",
+            {key: fields.get(key) for key in (OPERATOR, ACCESS_TECH, RSRP, SINR, REG_STATE, SIM)},
+        )
         return [self.ctx.point(MODEM.name, tags, {**fields, AVAILABLE: 1})]
 
     def _unavailable_point(self, tags: dict[str, str]) -> Point:
@@ -128,7 +159,9 @@ class ModemSource(PolledSource):
     async def _open(self) -> bool:
         if self.ctx.monotonic() < self._next_open:
             return False
-        channel = ATChannel(self.config.port, baudrate=self.config.baudrate, logger=self.log, on_urc=self._urc)
+        channel = ATChannel(
+            self.config.port, baudrate=self.config.baudrate, logger=self.log, on_urc=self._urc
+        )
         try:
             await channel.open()
         except OSError as err:  # serial.SerialException is an OSError (IOError)
@@ -177,7 +210,9 @@ class ModemSource(PolledSource):
         try:
             return list((await self._at(command)).lines)
         except ATError as err:
-            unsupported = err.cme is None or err.cme.code == 4 or "not supported" in (err.cme.text or "").lower()
+            unsupported = (
+                err.cme is None or err.cme.code == 4 or "not supported" in (err.cme.text or "").lower()
+            )
             if unsupported and command not in _ALWAYS_ASKED:
                 self._unsupported.add(command)  # plain ERROR / "operation not supported": skip from now on
             return err
@@ -187,8 +222,12 @@ class ModemSource(PolledSource):
             return parse()
         except ParseError as err:
             self.ctx.reject(f"modem {self.config.id}: {what}: {err}", err.line)
-            self._limited.warning(what, f"modem {self.config.id}: unreadable {what} answer",
-                                  error=str(err), modem=self.config.id)
+            self._limited.warning(
+                what,
+                f"modem {self.config.id}: unreadable {what} answer",
+                error=str(err),
+                modem=self.config.id,
+            )
             return None
 
     async def _poll(self) -> RadioReading:
@@ -228,8 +267,13 @@ class ModemSource(PolledSource):
             self.log.debug("modem URC", extra={"modem": self.config.id, "urc": line})
         else:
             self.ctx.reject(f"modem {self.config.id}: unexpected line from the modem", line)
-            self._limited.log(logging.WARNING, "unexpected", f"modem {self.config.id}: unexpected line",
-                              line=line[:80], modem=self.config.id)
+            self._limited.log(
+                logging.WARNING,
+                "unexpected",
+                f"modem {self.config.id}: unexpected line",
+                line=line[:80],
+                modem=self.config.id,
+            )
 
 
 SOURCE = ModemSource

@@ -92,6 +92,7 @@ _SINR = (-20.0, 40.0)
 
 # -- Quectel ---------------------------------------------------------------------------------------------
 
+
 def parse_qnwinfo(lines: Sequence[str]) -> VendorSignal | None:
     """``+QNWINFO: "FDD LTE","45204","LTE BAND 3",1650`` (two lines under 5G NSA) or ``+QNWINFO: No Service``."""
     found = info_fields(lines, "+QNWINFO")
@@ -119,8 +120,12 @@ def parse_qcsq(lines: Sequence[str]) -> VendorSignal | None:
         signal = VendorSignal(access_tech=tech, rssi_dbm=rssi)
         if tech in ("LTE", "LTE-M", "NB-IoT", "NR5G") and len(fields) >= 5:
             sinr = _num(fields[3], line, 0.0, 250.0)
-            signal = replace(signal, rsrp_dbm=_num(fields[2], line, *_RSRP),
-                             sinr_db=None if sinr is None else sinr / 5 - 20, rsrq_db=_num(fields[4], line, *_RSRQ))
+            signal = replace(
+                signal,
+                rsrp_dbm=_num(fields[2], line, *_RSRP),
+                sinr_db=None if sinr is None else sinr / 5 - 20,
+                rsrq_db=_num(fields[4], line, *_RSRQ),
+            )
         return signal
     return None
 
@@ -130,9 +135,14 @@ def _qeng_lte(f: list[str], line: str) -> VendorSignal:
     if len(f) < 15:
         raise ParseError(f"LTE serving cell with {len(f)} fields, expected at least 15", line)
     operator = f[2] + f[3] if f[2].isdigit() and f[3].isdigit() else None
-    return VendorSignal(access_tech="LTE", operator=operator, rsrp_dbm=_num(f[11], line, *_RSRP),
-                        rsrq_db=_num(f[12], line, *_RSRQ), rssi_dbm=_num(f[13], line, *_RSSI),
-                        sinr_db=_num(f[14], line, *_SINR))
+    return VendorSignal(
+        access_tech="LTE",
+        operator=operator,
+        rsrp_dbm=_num(f[11], line, *_RSRP),
+        rsrq_db=_num(f[12], line, *_RSRQ),
+        rssi_dbm=_num(f[13], line, *_RSSI),
+        sinr_db=_num(f[14], line, *_SINR),
+    )
 
 
 def _qeng_nr_sa(f: list[str], line: str) -> VendorSignal:
@@ -140,8 +150,13 @@ def _qeng_nr_sa(f: list[str], line: str) -> VendorSignal:
     if len(f) < 13:
         raise ParseError(f"NR5G-SA serving cell with {len(f)} fields, expected at least 13", line)
     operator = f[2] + f[3] if f[2].isdigit() and f[3].isdigit() else None
-    return VendorSignal(access_tech="NR5G", operator=operator, rsrp_dbm=_num(f[10], line, *_RSRP),
-                        rsrq_db=_num(f[11], line, *_RSRQ), sinr_db=_num(f[12], line, *_SINR))
+    return VendorSignal(
+        access_tech="NR5G",
+        operator=operator,
+        rsrp_dbm=_num(f[10], line, *_RSRP),
+        rsrq_db=_num(f[11], line, *_RSRQ),
+        sinr_db=_num(f[12], line, *_SINR),
+    )
 
 
 def parse_qeng_servingcell(lines: Sequence[str]) -> VendorSignal | None:
@@ -175,15 +190,18 @@ def parse_qeng_servingcell(lines: Sequence[str]) -> VendorSignal | None:
             return VendorSignal(access_tech="GSM", rssi_dbm=_num(f[8], line, *_RSSI) if len(f) > 8 else None)
         if tech == "NR5G-NSA":
             # "NR5G-NSA",<mcc>,<mnc>,<pcid>,<rsrp>,<sinr>,<rsrq>,...: NR leg without its LTE line
-            return VendorSignal(access_tech="NR5G-NSA",
-                                rsrp_dbm=_num(f[4], line, *_RSRP) if len(f) > 6 else None,
-                                sinr_db=_num(f[5], line, *_SINR) if len(f) > 6 else None,
-                                rsrq_db=_num(f[6], line, *_RSRQ) if len(f) > 6 else None)
+            return VendorSignal(
+                access_tech="NR5G-NSA",
+                rsrp_dbm=_num(f[4], line, *_RSRP) if len(f) > 6 else None,
+                sinr_db=_num(f[5], line, *_SINR) if len(f) > 6 else None,
+                rsrq_db=_num(f[6], line, *_RSRQ) if len(f) > 6 else None,
+            )
         return VendorSignal(access_tech=normalise_access_tech(tech))
     return VendorSignal(service=state not in ("SEARCH", "LIMSRV"))
 
 
 # -- SIMCom ----------------------------------------------------------------------------------------------
+
 
 def parse_cpsi(lines: Sequence[str]) -> VendorSignal | None:
     """``+CPSI: <mode>,<op mode>,<mcc>-<mnc>,...``: ``NO SERVICE,Online``, GSM, WCDMA or LTE forms."""
@@ -206,10 +224,13 @@ def parse_cpsi(lines: Sequence[str]) -> VendorSignal | None:
             if rsrp_raw >= 0:
                 return signal  # 3GPP indices or nothing: unknown scale, left out
             scale = 0.1 if rsrp_raw <= -200 else 1.0
-            return replace(signal, rsrq_db=_num(fields[10], line, *_RSRQ, scale=scale),
-                           rsrp_dbm=_num(fields[11], line, *_RSRP, scale=scale),
-                           rssi_dbm=_num(fields[12], line, *_RSSI, scale=scale),
-                           sinr_db=_num(fields[13], line, *_SINR))
+            return replace(
+                signal,
+                rsrq_db=_num(fields[10], line, *_RSRQ, scale=scale),
+                rsrp_dbm=_num(fields[11], line, *_RSRP, scale=scale),
+                rssi_dbm=_num(fields[12], line, *_RSSI, scale=scale),
+                sinr_db=_num(fields[13], line, *_SINR),
+            )
         return signal
     return None
 

@@ -54,7 +54,9 @@ class TargetConfig(StrictModel):
     port: int | None = Field(None, ge=1, le=65535)
     url: str | None = None
     expect_status: int | None = Field(None, ge=100, le=599)
-    query: str = Field("example.com", min_length=1, max_length=253, description="DNS name to ask for (type A)")
+    query: str = Field(
+        "example.com", min_length=1, max_length=253, description="DNS name to ask for (type A)"
+    )
     ca_file: Path | None = Field(None, description="https: trust this CA bundle instead of the system's")
 
     @field_validator("host")
@@ -121,7 +123,9 @@ class UplinkConfig(SourceConfig):
     interface: str | None = Field(None, description="bind probes to this interface (SO_BINDTODEVICE)")
     source_address: str | None = Field(None, description="bind probes to this local address")
     allow_missing_interface: bool = Field(
-        False, description="start even if the interface is absent (a USB modem's wwan0): the link is then down")
+        False,
+        description="start even if the interface is absent (a USB modem's wwan0): the link is then down",
+    )
     timeout_s: float = Field(3.0, gt=0, le=60, description="per-target answer timeout, below interval_s")
     min_ok: int = Field(1, ge=1, description="targets that must answer for the link to be up in a cycle")
     down_after: int = Field(3, ge=1, le=100, description="failed cycles before the link is declared down")
@@ -129,7 +133,9 @@ class UplinkConfig(SourceConfig):
     resolver: str | None = Field(None, description="DNS server asked through this link for target host names")
     resolver_port: int = Field(53, ge=1, le=65535)
     route_table: Path = Field(Path("/proc/net/route"), description="IPv4 routing table read for 'active'")
-    route_table_v6: Path = Field(Path("/proc/net/ipv6_route"), description="IPv6 routing table read for 'active'")
+    route_table_v6: Path = Field(
+        Path("/proc/net/ipv6_route"), description="IPv6 routing table read for 'active'"
+    )
     targets: list[TargetConfig] = Field(min_length=1, max_length=32)
 
     @model_validator(mode="before")
@@ -160,7 +166,9 @@ class UplinkConfig(SourceConfig):
     @model_validator(mode="after")
     def _consistent(self) -> UplinkConfig:
         if self.interface is None and self.source_address is None:
-            raise ValueError("set 'interface' or 'source_address': a probe not bound to the uplink proves nothing")
+            raise ValueError(
+                "set 'interface' or 'source_address': a probe not bound to the uplink proves nothing"
+            )
         if self.timeout_s >= self.interval_s:
             raise ValueError(f"timeout_s ({self.timeout_s}) must be below interval_s ({self.interval_s})")
         if self.min_ok > len(self.targets):
@@ -170,12 +178,20 @@ class UplinkConfig(SourceConfig):
     def environment_problems(self, where: str) -> list[str]:
         """What cannot work on this machine, each naming its key under ``where`` (e.g. ``sources.uplink[0]``)."""
         problems = []
-        if self.interface is not None and not self.allow_missing_interface and not interface_exists(self.interface):
+        if (
+            self.interface is not None
+            and not self.allow_missing_interface
+            and not interface_exists(self.interface)
+        ):
             known = ", ".join(sorted(n for _, n in socket.if_nameindex()))
-            problems.append(f"{where}.interface: no network interface {self.interface!r} on this machine "
-                            f"(have: {known}); set allow_missing_interface = true if it comes and goes")
+            problems.append(
+                f"{where}.interface: no network interface {self.interface!r} on this machine "
+                f"(have: {known}); set allow_missing_interface = true if it comes and goes"
+            )
         if self.source_address is not None and not _is_local_address(self.source_address):
-            problems.append(f"{where}.source_address: {self.source_address} is not an address of this machine")
+            problems.append(
+                f"{where}.source_address: {self.source_address} is not an address of this machine"
+            )
         return problems
 
 

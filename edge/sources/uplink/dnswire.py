@@ -94,9 +94,9 @@ def parse_response(data: bytes, ident: int) -> DnsResponse:
         pos = _skip_name(data, pos)
         if pos + 10 > len(data):
             raise DnsError("answer runs past the end")
-        rtype, _rclass, ttl, rdlen = struct.unpack("!HHIH", data[pos:pos + 10])
+        rtype, _rclass, ttl, rdlen = struct.unpack("!HHIH", data[pos : pos + 10])
         pos += 10
-        rdata = data[pos:pos + rdlen]
+        rdata = data[pos : pos + rdlen]
         if len(rdata) != rdlen:
             raise DnsError("record data runs past the end")
         pos += rdlen

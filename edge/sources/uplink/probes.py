@@ -83,7 +83,9 @@ class Binding:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode() + b"\0")
             if self.source_address:
                 if _family(self.source_address) != family:
-                    raise ProbeFailure(f"source address {self.source_address} cannot reach this address family")
+                    raise ProbeFailure(
+                        f"source address {self.source_address} cannot reach this address family"
+                    )
                 sock.bind((self.source_address, 0))
         except BaseException:
             sock.close()
@@ -126,14 +128,17 @@ async def probe_http(binding: Binding, ip: str, target: TargetConfig) -> float:
     context = _tls_context(str(target.ca_file) if target.ca_file else None) if https else None
     try:
         reader, writer = await asyncio.open_connection(
-            sock=sock, ssl=context, server_hostname=parts.hostname if https else None)
+            sock=sock, ssl=context, server_hostname=parts.hostname if https else None
+        )
     except BaseException:
         sock.close()
         raise
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc.rsplit('@', 1)[-1]}\r\n"
-                     "User-Agent: thonminh-uplink-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc.rsplit('@', 1)[-1]}\r\n"
+            "User-Agent: thonminh-uplink-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode()
+        )
         line = await reader.readline()
         rtt = (time.perf_counter() - started) * 1000
     finally:
@@ -148,7 +153,9 @@ async def probe_http(binding: Binding, ip: str, target: TargetConfig) -> float:
     return rtt
 
 
-async def _dns_exchange(binding: Binding, ip: str, port: int, name: str, rtype: int) -> tuple[float, DnsResponse]:
+async def _dns_exchange(
+    binding: Binding, ip: str, port: int, name: str, rtype: int
+) -> tuple[float, DnsResponse]:
     loop = asyncio.get_running_loop()
     sock = await _connect(binding, ip, port, socket.SOCK_DGRAM)
     try:
@@ -210,7 +217,7 @@ async def probe_icmp(binding: Binding, ip: str, target: TargetConfig) -> float:
         while True:
             data = await loop.sock_recv(sock, 2048)
             if raw and family == socket.AF_INET:
-                data = data[(data[0] & 0x0F) * 4:]  # raw IPv4 sockets deliver the IP header too
+                data = data[(data[0] & 0x0F) * 4 :]  # raw IPv4 sockets deliver the IP header too
             if len(data) < 8 or data[0] != reply_type:
                 continue
             _t, _c, _sum, rid, rseq = struct.unpack("!BBHHH", data[:8])
@@ -270,8 +277,9 @@ class Prober:
     async def _resolve_through_link(self, host: str) -> tuple[str, float]:
         assert self.config.resolver is not None
         for rtype in (TYPE_A, TYPE_AAAA):
-            _rtt, response = await _dns_exchange(self.binding, self.config.resolver, self.config.resolver_port, host,
-                                                 rtype)
+            _rtt, response = await _dns_exchange(
+                self.binding, self.config.resolver, self.config.resolver_port, host, rtype
+            )
             for answer in response.answers:
                 if answer.address:
                     return answer.address, float(answer.ttl)

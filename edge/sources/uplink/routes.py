@@ -81,7 +81,7 @@ def parse_proc_ipv6_route(text: str) -> list[DefaultRoute]:
                 continue
             gw = None
             if int(nexthop, 16):
-                gw = ":".join(nexthop[i:i + 4] for i in range(0, 32, 4))
+                gw = ":".join(nexthop[i : i + 4] for i in range(0, 32, 4))
             routes.append(DefaultRoute(iface, int(metric, 16), gw))
         except ValueError:
             continue
@@ -122,7 +122,9 @@ def _read(path: Path | None, parse: Callable[[str], list[DefaultRoute]]) -> list
         return []
 
 
-def read_default_routes(ipv4: Path, ipv6: Path | None = None) -> tuple[list[DefaultRoute], list[DefaultRoute]]:
+def read_default_routes(
+    ipv4: Path, ipv6: Path | None = None
+) -> tuple[list[DefaultRoute], list[DefaultRoute]]:
     """Read both tables; a table that cannot be read counts as having no default route."""
     return _read(ipv4, parse_proc_route), _read(ipv6, parse_proc_ipv6_route)
 

@@ -36,7 +36,8 @@ def _names(measurement: Measurement, *names: str) -> tuple[str, ...]:
 
 
 UP, UP_S, OBSERVED_S, RTT_MS, LOSS_PCT, TARGETS_OK, TARGETS_TOTAL, ACTIVE = _names(
-    UPLINK, "up", "up_s", "observed_s", "rtt_ms", "loss_pct", "targets_ok", "targets_total", "active")
+    UPLINK, "up", "up_s", "observed_s", "rtt_ms", "loss_pct", "targets_ok", "targets_total", "active"
+)
 STATE, REASON, PREVIOUS_STATE_S = _names(UPLINK_EVENT, "state", "reason", "previous_state_s")
 (LINK_TAG,) = UPLINK.tags
 
@@ -91,9 +92,15 @@ class UplinkSource(PolledSource):
         if transition is not None:
             points.append(self._event(transition))
         declared = self.state.state  # the hysteresis' state, not this one cycle's
-        self.ctx.health("unknown" if declared is None else "ok" if declared == "up" else "down", {
-            "rtt_ms": fields.get(RTT_MS), "active": None if active is None else bool(active),
-            "targets": f"{len(answered)}/{total}", "reason": None if up else reason})
+        self.ctx.health(
+            "unknown" if declared is None else "ok" if declared == "up" else "down",
+            {
+                "rtt_ms": fields.get(RTT_MS),
+                "active": None if active is None else bool(active),
+                "targets": f"{len(answered)}/{total}",
+                "reason": None if up else reason,
+            },
+        )
         return points
 
     def _reason(self, results: list[ProbeResult], up: bool) -> str:
@@ -101,7 +108,8 @@ class UplinkSource(PolledSource):
         text = f"{answered}/{len(results)} targets answered"
         if not up:
             text += f" (min_ok {self.config.min_ok}): " + "; ".join(
-                f"{r.target}: {r.error}" for r in results if not r.ok)
+                f"{r.target}: {r.error}" for r in results if not r.ok
+            )
         return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
     def _event(self, transition: Transition) -> Point:
@@ -109,10 +117,18 @@ class UplinkSource(PolledSource):
         if transition.previous_state_s is not None:
             fields[PREVIOUS_STATE_S] = round(transition.previous_state_s, 3)
         level = logging.WARNING if transition.state == "down" else logging.INFO
-        self.log.log(level, f"uplink {self.config.link} {transition.state}", extra={
-            "link": self.config.link, "reason": transition.reason,
-            "previous_state_s": fields.get(PREVIOUS_STATE_S, "")})
-        return self.ctx.point(UPLINK_EVENT.name, {LINK_TAG: self.config.link}, fields, time_ms=transition.at_ms)
+        self.log.log(
+            level,
+            f"uplink {self.config.link} {transition.state}",
+            extra={
+                "link": self.config.link,
+                "reason": transition.reason,
+                "previous_state_s": fields.get(PREVIOUS_STATE_S, ""),
+            },
+        )
+        return self.ctx.point(
+            UPLINK_EVENT.name, {LINK_TAG: self.config.link}, fields, time_ms=transition.at_ms
+        )
 
     def _active(self) -> bool | None:
         """Whether this link carries the default route now; None when its interface is unknown."""

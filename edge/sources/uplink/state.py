@@ -60,4 +60,6 @@ class LinkState:
         first = self.state is None
         self.state = wanted
         self._since_mono = self._run_mono
-        return Transition(wanted, self._run_ms, self._run_mono, "start" if first else self._run_reason, previous)
+        return Transition(
+            wanted, self._run_ms, self._run_mono, "start" if first else self._run_reason, previous
+        )

@@ -82,8 +82,11 @@ async def run_command(argv: list[str], timeout: float) -> CommandResult:
     """Run ``argv`` (no shell) with a deadline; the whole process group is killed on timeout or cancel."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise BackendError(f"{argv[0]}: command not found") from None
@@ -97,7 +100,9 @@ async def run_command(argv: list[str], timeout: float) -> CommandResult:
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
             raise
-        raise BackendError(f"{Path(argv[0]).name} {' '.join(argv[1:3])}: no answer within {timeout:g} s") from None
+        raise BackendError(
+            f"{Path(argv[0]).name} {' '.join(argv[1:3])}: no answer within {timeout:g} s"
+        ) from None
     assert proc.returncode is not None
     return CommandResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
@@ -144,8 +149,17 @@ class UbusBackend:
         ssh = self._ssh
         if ssh is None:
             return remote
-        argv = [ssh.command, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={math.ceil(self.config.timeout_s)}",
-                "-p", str(ssh.port), "-l", ssh.user]
+        argv = [
+            ssh.command,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={math.ceil(self.config.timeout_s)}",
+            "-p",
+            str(ssh.port),
+            "-l",
+            ssh.user,
+        ]
         if ssh.identity_file:
             argv += ["-i", str(ssh.identity_file), "-o", "IdentitiesOnly=yes"]
         if ssh.known_hosts_file:
@@ -205,8 +219,10 @@ class HostapdCliBackend:
         text = result.stdout + result.stderr
         if result.returncode != 0 or "Failed to connect to hostapd" in text:
             # hostapd may well be running with another ctrl_interface: unknown, not down.
-            raise BackendError(f"hostapd_cli -i {iface} {command} exited {result.returncode}: "
-                               f"{_first_line(result.stderr or result.stdout)}")
+            raise BackendError(
+                f"hostapd_cli -i {iface} {command} exited {result.returncode}: "
+                f"{_first_line(result.stderr or result.stdout)}"
+            )
         return result.stdout
 
     async def read(self) -> RawReading:
@@ -245,11 +261,14 @@ class IwBackend:
             if info.returncode != 0 and _IW_NO_DEVICE in info.stderr + info.stdout:
                 continue
             if info.returncode != 0:
-                raise BackendError(f"iw dev {iface} info exited {info.returncode}: {_first_line(info.stderr)}")
+                raise BackendError(
+                    f"iw dev {iface} info exited {info.returncode}: {_first_line(info.stderr)}"
+                )
             dump = await self._iw(iface, "station", "dump")
             if dump.returncode != 0:
-                raise BackendError(f"iw dev {iface} station dump exited {dump.returncode}: "
-                                   f"{_first_line(dump.stderr)}")
+                raise BackendError(
+                    f"iw dev {iface} station dump exited {dump.returncode}: {_first_line(dump.stderr)}"
+                )
             self._ifaces.found(iface)
             leases, leases_error = await _read_local_file(self.config.leases_file)
             return RawReading("iw", iface, dump.stdout, info.stdout, leases, leases_error)

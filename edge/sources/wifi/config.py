@@ -69,7 +69,8 @@ class WifiConfig(SourceConfig):
     ap: Slug = Field("cultural-house", description="the `ap` tag of every point")
     backend: Backend = Field("ubus", description="ubus | ubus_ssh | ubus_http | hostapd_cli | iw")
     interfaces: list[IfName] = Field(
-        default_factory=lambda: ["phy0-ap0", "wlan0"], min_length=1,
+        default_factory=lambda: ["phy0-ap0", "wlan0"],
+        min_length=1,
         description="AP interface names, tried in order (OpenWrt 23.05+ says phy0-ap0, older wlan0)",
     )
     timeout_s: float = Field(5.0, gt=0, le=60, description="per command or request")
@@ -78,11 +79,13 @@ class WifiConfig(SourceConfig):
     ssh: SshSettings | None = None
     http: UbusHttpSettings | None = None
     leases_file: str | None = Field(
-        None, description="dnsmasq lease file where the back end runs, e.g. /tmp/dhcp.leases (OpenWrt)",
+        None,
+        description="dnsmasq lease file where the back end runs, e.g. /tmp/dhcp.leases (OpenWrt)",
     )
     opening_hours: list[OpeningHours] = Field(default_factory=list, description="local opening hours")
     unreachable_as_down: bool = Field(
-        False, description="count a poll the AP did not answer as down instead of unknown",
+        False,
+        description="count a poll the AP did not answer as down instead of unknown",
     )
 
     @field_validator("leases_file")
@@ -97,15 +100,26 @@ class WifiConfig(SourceConfig):
         if self.backend == "ubus_http":
             return []
         warnings = []
-        key, tool = ("ssh.command", self.ssh.command) if self.ssh is not None and self.backend == "ubus_ssh" else (
-            "command", self.command or ("ubus" if self.backend == "ubus" else self.backend))
+        key, tool = (
+            ("ssh.command", self.ssh.command)
+            if self.ssh is not None and self.backend == "ubus_ssh"
+            else ("command", self.command or ("ubus" if self.backend == "ubus" else self.backend))
+        )
         if shutil.which(tool) is None:
-            warnings.append(f"{where}.{key}: {tool!r} not found on this machine (not installed, or not on PATH); "
-                            f"the Wi-Fi source reports unknown until it is")
+            warnings.append(
+                f"{where}.{key}: {tool!r} not found on this machine (not installed, or not on PATH); "
+                f"the Wi-Fi source reports unknown until it is"
+            )
         # over SSH the leases file is on the access point, not here
-        if self.leases_file is not None and self.backend != "ubus_ssh" and not Path(self.leases_file).is_file():
-            warnings.append(f"{where}.leases_file: {self.leases_file} does not exist (dnsmasq not running here, or "
-                            f"another path?); DHCP leases are left out until it does")
+        if (
+            self.leases_file is not None
+            and self.backend != "ubus_ssh"
+            and not Path(self.leases_file).is_file()
+        ):
+            warnings.append(
+                f"{where}.leases_file: {self.leases_file} does not exist (dnsmasq not running here, or "
+                f"another path?); DHCP leases are left out until it does"
+            )
         return warnings
 
     @model_validator(mode="after")

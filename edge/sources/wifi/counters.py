@@ -79,8 +79,11 @@ class ByteCounters:
                 rx += counter_delta(None, reading.rx_bytes)
                 tx += counter_delta(None, reading.tx_bytes)
                 continue
-            if reading.connected_s is not None and previous.connected_s is not None \
-                    and reading.connected_s < previous.connected_s:
+            if (
+                reading.connected_s is not None
+                and previous.connected_s is not None
+                and reading.connected_s < previous.connected_s
+            ):
                 # Re-associated between the polls: the counters restarted from zero.
                 rx += counter_delta(None, reading.rx_bytes)
                 tx += counter_delta(None, reading.tx_bytes)

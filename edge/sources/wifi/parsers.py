@@ -183,7 +183,11 @@ def parse_hostapd_all_sta(text: str) -> list[Station]:
             return
         rx = _int(current["rx_bytes"], "all_sta: rx_bytes") if "rx_bytes" in current else None
         tx = _int(current["tx_bytes"], "all_sta: tx_bytes") if "tx_bytes" in current else None
-        conn = _int(current["connected_time"], "all_sta: connected_time") if "connected_time" in current else None
+        conn = (
+            _int(current["connected_time"], "all_sta: connected_time")
+            if "connected_time" in current
+            else None
+        )
         stations.append(Station(mac, rx, tx, conn))
 
     for line in _cli_lines(text, "all_sta"):

@@ -108,8 +108,12 @@ class WifiSource(PolledSource):
         # The salt lives here: only the gateway's service user may read it.
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.ctx.state_dir.chmod(0o700)
-        self.users = DailyUsers(self.ctx.state_dir, self.tz, ram=ram_path(self.ctx.state_dir / STATE_FILE),
-                                monotonic=self.ctx.monotonic)
+        self.users = DailyUsers(
+            self.ctx.state_dir,
+            self.tz,
+            ram=ram_path(self.ctx.state_dir / STATE_FILE),
+            monotonic=self.ctx.monotonic,
+        )
 
     async def close(self) -> None:
         if self.users is not None:
@@ -147,16 +151,20 @@ class WifiSource(PolledSource):
             return self._unknown_poll(f"no answer within {deadline:g} s", observed, now_ms)
         except ParseError as err:
             assert raw is not None
-            self.ctx.reject(f"wifi {self.config.ap}: {raw.format} output: {err}",
-                            redact((raw.status_text or "") + raw.stations_text))
+            self.ctx.reject(
+                f"wifi {self.config.ap}: {raw.format} output: {err}",
+                redact((raw.status_text or "") + raw.stations_text),
+            )
             return self._unknown_poll(f"unreadable {raw.format} output: {err}", observed, now_ms)
         self._unknown.ok()
         if snapshot.up:
             self._down.ok()
         else:
             self._down.problem(snapshot.reason)
-        self.ctx.health("ok" if snapshot.up else "down", {
-            "clients": len(snapshot.stations), "reason": None if snapshot.up else snapshot.reason})
+        self.ctx.health(
+            "ok" if snapshot.up else "down",
+            {"clients": len(snapshot.stations), "reason": None if snapshot.up else snapshot.reason},
+        )
         return self._points(snapshot, raw, observed, since, now_ms)
 
     def _unknown_poll(self, reason: str, observed: float, now_ms: int) -> list[Point]:
@@ -167,12 +175,17 @@ class WifiSource(PolledSource):
             return []
         return [self._wifi_point(False, 0, 0, 0, observed, now_ms, None)]
 
-    def _points(self, snapshot: Snapshot, raw: RawReading | None, observed: float, since: float | None,
-                now_ms: int) -> list[Point]:
+    def _points(
+        self, snapshot: Snapshot, raw: RawReading | None, observed: float, since: float | None, now_ms: int
+    ) -> list[Point]:
         assert self.users is not None
         readings = [
-            Reading(hmac.new(self._key, s.mac.encode(), hashlib.sha256).digest(), s.rx_bytes, s.tx_bytes,
-                    s.connected_s)
+            Reading(
+                hmac.new(self._key, s.mac.encode(), hashlib.sha256).digest(),
+                s.rx_bytes,
+                s.tx_bytes,
+                s.connected_s,
+            )
             for s in snapshot.stations
         ]
         rx, tx = self.counters.update(readings, observed)
@@ -182,16 +195,27 @@ class WifiSource(PolledSource):
             # An unsynchronised clock names the wrong day: counting now would rotate the salt and
             # restart the day's count, and the pipeline cannot correct a midnight timestamp. Wait.
             return [wifi]
-        counts = self.users.observe((Sighting(s.mac, s.connected_s) for s in snapshot.stations), now_ms, since)
-        daily = self.ctx.point(WIFI_DAILY.name, self.tags, _fields(WIFI_DAILY, {
-            "unique_users": counts.unique_users, "sessions": counts.sessions}), counts.time_ms)
+        counts = self.users.observe(
+            (Sighting(s.mac, s.connected_s) for s in snapshot.stations), now_ms, since
+        )
+        daily = self.ctx.point(
+            WIFI_DAILY.name,
+            self.tags,
+            _fields(WIFI_DAILY, {"unique_users": counts.unique_users, "sessions": counts.sessions}),
+            counts.time_ms,
+        )
         return [wifi, daily]
 
-    def _wifi_point(self, up: bool, clients: int, rx: int, tx: int, observed: float, now_ms: int,
-                    leases: int | None) -> Point:
+    def _wifi_point(
+        self, up: bool, clients: int, rx: int, tx: int, observed: float, now_ms: int, leases: int | None
+    ) -> Point:
         values: dict[str, FieldValue | None] = {
-            "ap_up": int(up), "up_s": observed if up else 0.0, "observed_s": observed,
-            "clients": clients, "rx_bytes": rx, "tx_bytes": tx,
+            "ap_up": int(up),
+            "up_s": observed if up else 0.0,
+            "observed_s": observed,
+            "clients": clients,
+            "rx_bytes": rx,
+            "tx_bytes": tx,
         }
         if self.config.opening_hours and {"open_s", "up_open_s"} <= self._optional:
             end_s = now_ms / 1000

@@ -32,8 +32,9 @@ class UbusHttpBackend:
         self._ifaces = Rotating(config.interfaces)
         self._session: str | None = None
         self._id = 0
-        self._client = httpx.AsyncClient(timeout=config.timeout_s, verify=config.http.verify_tls,
-                                         transport=transport)
+        self._client = httpx.AsyncClient(
+            timeout=config.timeout_s, verify=config.http.verify_tls, transport=transport
+        )
 
     async def _rpc(self, session: str, obj: str, method: str, args: dict[str, Any]) -> dict[str, Any]:
         self._id += 1
@@ -51,15 +52,27 @@ class UbusHttpBackend:
         except ValueError:
             raise BackendError(f"{self.http.url}: answer is not JSON", sample=redact(response.text)) from None
         if not isinstance(data, dict):
-            raise BackendError(f"{self.http.url}: answer is not a JSON-RPC object", sample=redact(response.text))
+            raise BackendError(
+                f"{self.http.url}: answer is not a JSON-RPC object", sample=redact(response.text)
+            )
         return data
 
     async def _login(self) -> str:
-        data = await self._rpc(NULL_SESSION, "session", "login",
-                               {"username": self.http.username, "password": self.http.password.get_secret_value()})
+        data = await self._rpc(
+            NULL_SESSION,
+            "session",
+            "login",
+            {"username": self.http.username, "password": self.http.password.get_secret_value()},
+        )
         result = data.get("result")
-        if isinstance(result, list) and result and result[0] == 0 and len(result) > 1 \
-                and isinstance(result[1], dict) and isinstance(result[1].get("ubus_rpc_session"), str):
+        if (
+            isinstance(result, list)
+            and result
+            and result[0] == 0
+            and len(result) > 1
+            and isinstance(result[1], dict)
+            and isinstance(result[1].get("ubus_rpc_session"), str)
+        ):
             session: str = result[1]["ubus_rpc_session"]
             return session
         raise BackendError(f"rpcd login as {self.http.username!r} refused (check the user and password)")
@@ -94,8 +107,9 @@ class UbusHttpBackend:
                 raise BackendError(f"ubus hostapd.{iface} get_clients: status {status}")
             self._ifaces.found(iface)
             leases, leases_error = await self._leases()
-            return RawReading("ubus", iface, json.dumps(reply if reply is not None else {}), None,
-                              leases, leases_error)
+            return RawReading(
+                "ubus", iface, json.dumps(reply if reply is not None else {}), None, leases, leases_error
+            )
         names = ", ".join(f"hostapd.{i}" for i in self.config.interfaces)
         raise ApAbsent(f"ubus: no {names} (radio disabled, or check `interfaces`)")
 

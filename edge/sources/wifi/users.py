@@ -85,8 +85,15 @@ class DailyUsers:
     ``ram`` is the RAM copy's path (see the module docstring); None stores every change on the SD card.
     ``monotonic`` times ``sync_interval_s``."""
 
-    def __init__(self, state_dir: Path, tz: ZoneInfo, *, ram: Path | None = None,
-                 sync_interval_s: float = SYNC_INTERVAL_S, monotonic: Callable[[], float] = clock.monotonic) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        tz: ZoneInfo,
+        *,
+        ram: Path | None = None,
+        sync_interval_s: float = SYNC_INTERVAL_S,
+        monotonic: Callable[[], float] = clock.monotonic,
+    ) -> None:
         self.tz = tz
         self.path = Path(state_dir) / STATE_FILE
         self.ram = ram
@@ -127,15 +134,25 @@ class DailyUsers:
 
     def _save(self) -> None:
         assert self.day is not None
-        data = json.dumps({"day": self.day.isoformat(), "salt": self._salt.hex(), "users": sorted(self._users),
-                           "present": sorted(self._present), "sessions": self.sessions})
+        data = json.dumps(
+            {
+                "day": self.day.isoformat(),
+                "salt": self._salt.hex(),
+                "users": sorted(self._users),
+                "present": sorted(self._present),
+                "sessions": self.sessions,
+            }
+        )
         if self.ram is not None and data != self._in_ram:
             own_private_dir(self.ram.parent)  # tmpfs is open to every user: the directory must be ours, 0700
             _replace(self.ram, data, fsync=False)  # RAM: nothing to sync, and it survives the agent
             self._in_ram = data
         now = self.monotonic()
-        due = (self._stored_at is None or self.day != self._stored_day  # a start; a new day's salt at once
-               or now - self._stored_at >= self.sync_interval_s)
+        due = (
+            self._stored_at is None
+            or self.day != self._stored_day  # a start; a new day's salt at once
+            or now - self._stored_at >= self.sync_interval_s
+        )
         if due and data != self._stored:
             self._store(data, now)
 

@@ -41,23 +41,44 @@ def night_around_now(*, hours: int = 3) -> dict[str, str]:
 
 
 def gateway_config(
-    tmp_path: Path, *, mqtt_port: int, inventory: str = TEST_INVENTORY, lights: dict[str, Any] | None = None,
-    influx_url: str = "http://127.0.0.1:9", database: str = "unused", mqtt: dict[str, Any] | None = None,
+    tmp_path: Path,
+    *,
+    mqtt_port: int,
+    inventory: str = TEST_INVENTORY,
+    lights: dict[str, Any] | None = None,
+    influx_url: str = "http://127.0.0.1:9",
+    database: str = "unused",
+    mqtt: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A whole gateway config as data (paths absolute), lights source included."""
     inv = tmp_path / "inventory.csv"
     inv.write_text(inventory)
-    source = {"inventory": str(inv), "interval_s": 1, "commit_interval_ms": 20,
-              "schedule": night_around_now(), "reconnect_initial_s": 0.1, "reconnect_max_s": 0.5}
+    source = {
+        "inventory": str(inv),
+        "interval_s": 1,
+        "commit_interval_ms": 20,
+        "schedule": night_around_now(),
+        "reconnect_initial_s": 0.1,
+        "reconnect_max_s": 0.5,
+    }
     source.update(lights or {})
     return {
         "state_dir": str(tmp_path / "state"),
         "site": {"village": "kha-ly-thuong", "gateway": "klt-gw1", "latitude": 21.38, "longitude": 106.57},
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": f"gw-{tmp_path.name}"[-60:],
-                 **(mqtt or {})},
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": mqtt_port,
+            "client_id": f"gw-{tmp_path.name}"[-60:],
+            **(mqtt or {}),
+        },
         "influxdb": {"url": influx_url, "database": database, "timeout_s": 5.0},
         "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-        "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 3.0, "live_interval_s": 0.05},
+        "forwarder": {
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "flush_deadline_s": 3.0,
+            "live_interval_s": 0.05,
+        },
         "clock": {"check": "always"},
         "sources": {"lights": source, "gateway": {"enabled": False}},
     }
@@ -98,8 +119,13 @@ class Collector(Collected):
 
     def context(self, config: GatewayConfig, state_dir: Path) -> SourceContext:
         return config.source_context(
-            LightsSource, "sources.lights", emit=self.emit, logger=logging.getLogger("test.lights"),
-            state_dir=state_dir, now_ms=lambda: time.time_ns() // 1_000_000, monotonic=time.monotonic,
+            LightsSource,
+            "sources.lights",
+            emit=self.emit,
+            logger=logging.getLogger("test.lights"),
+            state_dir=state_dir,
+            now_ms=lambda: time.time_ns() // 1_000_000,
+            monotonic=time.monotonic,
             reject=self.reject,
         )
 
@@ -108,8 +134,9 @@ class Collector(Collected):
         return found[-1] if found else None
 
 
-async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 20.0,
-                   what: str = "condition") -> None:
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 20.0, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -143,7 +170,7 @@ async def running(source: LightsSource, *, connected: bool = True) -> AsyncItera
 def lights_source(tmp_path: Path, port: int, collector: Collector, **lights: object) -> LightsSource:
     """A lights source on the broker at ``port`` with the test inventory, ``lights`` overriding its config."""
     config = load(gateway_config(tmp_path, mqtt_port=port, lights=dict(lights)))
-    (_, cfg), = config.source_instances()
+    ((_, cfg),) = config.source_instances()
     return LightsSource(cfg, collector.context(config, tmp_path / "state"))
 
 

@@ -30,6 +30,7 @@ async def redelivered(port: int, client_id: str, *, expect: int = 0, wait_s: flo
     until ``expect`` came (within 20 s), or for ``wait_s`` when none is expected."""
     seqs: list[int] = []
     async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=False) as client:
+
         async def collect() -> None:
             async for message in client.messages:
                 if message.topic.value != "thonminh/light/sl-j1/state":
@@ -47,14 +48,18 @@ async def redelivered(port: int, client_id: str, *, expect: int = 0, wait_s: flo
 
 
 async def test_received_messages_are_not_acknowledged_before_their_commit(
-    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    collector: Collector,
 ) -> None:
     source = lights_source(tmp_path, mosquitto.port, collector, commit_interval_ms=60_000)
     journal = tmp_path / "state" / "lights.sqlite"
     async with running(source):
         await publish_states(mosquitto.port, "sl-j1", range(1, 4))
-        await wait_for(lambda: source.connection is not None and source.connection.received >= 3,
-                       what="the source to receive the messages")
+        await wait_for(
+            lambda: source.connection is not None and source.connection.received >= 3,
+            what="the source to receive the messages",
+        )
         await asyncio.sleep(0.5)  # far inside the group's commit interval and the quiet rule's 5 s
         assert source.acknowledged == 0
         assert read_journal(journal).get("j-1", {}).get("seq") is None  # not committed yet
@@ -63,7 +68,9 @@ async def test_received_messages_are_not_acknowledged_before_their_commit(
 
 
 async def test_committed_messages_are_acknowledged_and_never_come_back(
-    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    collector: Collector,
 ) -> None:
     source = lights_source(tmp_path, mosquitto.port, collector, commit_interval_ms=1_000)
     journal = tmp_path / "state" / "lights.sqlite"

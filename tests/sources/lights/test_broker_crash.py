@@ -52,12 +52,27 @@ def broker(tmp_path: Path) -> Iterator[tuple[SavingBroker, dict[str, str]]]:
     work = tmp_path / "broker"
     work.mkdir()
     (work / "inventory.csv").write_text(INVENTORY)
-    subprocess.run([sys.executable, str(MOSQ / "gen_auth.py"), "--inventory", str(work / "inventory.csv"),
-                    "--out-dir", str(work), "--gateway-user", GATEWAY_USER, "--passwords-out",
-                    str(work / "secrets.csv")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(MOSQ / "gen_auth.py"),
+            "--inventory",
+            str(work / "inventory.csv"),
+            "--out-dir",
+            str(work),
+            "--gateway-user",
+            GATEWAY_USER,
+            "--passwords-out",
+            str(work / "secrets.csv"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run(["sh", str(MOSQ / "gen_certs.sh"), str(work / "certs")], check=True, capture_output=True)
     with open(work / "secrets.csv") as f:
-        passwords = {row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")}
+        passwords = {
+            row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")
+        }
     server = SavingBroker(work)
     server.start()
     yield server, passwords
@@ -73,8 +88,12 @@ class Agent:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([str(THONMINH), "edge", "run", "--config", str(self.config)], stdout=out,
-                                         stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                [str(THONMINH), "edge", "run", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     def kill(self) -> None:
         assert self.proc is not None and self.proc.poll() is None, self.tail()
@@ -96,12 +115,19 @@ class Agent:
 
 
 @pytest.fixture
-def agent(tmp_path: Path, broker: tuple[SavingBroker, dict[str, str]], influx: InfluxClient) -> Iterator[Agent]:
+def agent(
+    tmp_path: Path, broker: tuple[SavingBroker, dict[str, str]], influx: InfluxClient
+) -> Iterator[Agent]:
     server, passwords = broker
-    data = gateway_config(tmp_path, mqtt_port=server.port, inventory=INVENTORY, influx_url=influx.url,
-                          database=influx.database, lights={"report_period_s": 600},
-                          mqtt={"username": GATEWAY_USER, "password": passwords[GATEWAY_USER],
-                                "client_id": GATEWAY_USER})
+    data = gateway_config(
+        tmp_path,
+        mqtt_port=server.port,
+        inventory=INVENTORY,
+        influx_url=influx.url,
+        database=influx.database,
+        lights={"report_period_s": 600},
+        mqtt={"username": GATEWAY_USER, "password": passwords[GATEWAY_USER], "client_id": GATEWAY_USER},
+    )
     running = Agent(write_toml(tmp_path / "gateway.toml", data), tmp_path / "agent.log")
     running.start()
     yield running
@@ -109,21 +135,34 @@ def agent(tmp_path: Path, broker: tuple[SavingBroker, dict[str, str]], influx: I
 
 
 def latest_power(influx: InfluxClient, light: str, after_ms: int) -> float | None:
-    result = influx.select(f'SELECT last("power_w") FROM "streetlight" WHERE "light" = \'{light}\' '
-                           f'AND time > {after_ms}ms')
+    result = influx.select(
+        f'SELECT last("power_w") FROM "streetlight" WHERE "light" = \'{light}\' AND time > {after_ms}ms'
+    )
     rows = result.rows()
     return rows[0]["last"] if rows else None
 
 
-async def until_power(influx: InfluxClient, light: str, value: float, agent: Agent, *, after_ms: int | None = None,
-                      timeout: float = 30.0) -> None:
+async def until_power(
+    influx: InfluxClient,
+    light: str,
+    value: float,
+    agent: Agent,
+    *,
+    after_ms: int | None = None,
+    timeout: float = 30.0,
+) -> None:
     since = after_ms if after_ms is not None else time.time_ns() // 1_000_000
-    await wait_for(lambda: latest_power(influx, light, since) == value, timeout=timeout,
-                   what=f"{light} power_w = {value} in InfluxDB\n{agent.tail()}")
+    await wait_for(
+        lambda: latest_power(influx, light, since) == value,
+        timeout=timeout,
+        what=f"{light} power_w = {value} in InfluxDB\n{agent.tail()}",
+    )
 
 
 def light_client(server: SavingBroker, user: str, password: str) -> aiomqtt.Client:
-    return aiomqtt.Client("127.0.0.1", server.port, username=user, password=password, identifier=user, timeout=10)
+    return aiomqtt.Client(
+        "127.0.0.1", server.port, username=user, password=password, identifier=user, timeout=10
+    )
 
 
 async def publish_json(server: SavingBroker, password: str, seqs: range) -> None:
@@ -134,13 +173,17 @@ async def publish_json(server: SavingBroker, password: str, seqs: range) -> None
 
 
 async def test_mosquitto_sigkilled_with_its_persistence(
-    broker: tuple[SavingBroker, dict[str, str]], agent: Agent, influx: InfluxClient,
+    broker: tuple[SavingBroker, dict[str, str]],
+    agent: Agent,
+    influx: InfluxClient,
 ) -> None:
     server, passwords = broker
+
     # the gateway's persistent session exists once a first report has gone all the way through
     async def through() -> bool:
         await publish_json(server, passwords["sl-j1"], range(1, 2))
         return latest_power(influx, "j-1", 0) == 1
+
     await wait_for(through, timeout=30, what=f"the agent to subscribe\n{agent.tail()}")
     await publish_json(server, passwords["sl-j1"], range(2, 21))
     await until_power(influx, "j-1", 20, agent, after_ms=0)
@@ -165,18 +208,23 @@ async def test_mosquitto_sigkilled_with_its_persistence(
 
 
 async def test_tasmota_qos0_reports_queued_while_the_agent_is_down(
-    broker: tuple[SavingBroker, dict[str, str]], agent: Agent, influx: InfluxClient,
+    broker: tuple[SavingBroker, dict[str, str]],
+    agent: Agent,
+    influx: InfluxClient,
 ) -> None:
     server, passwords = broker
 
     async def report(power: float) -> None:
         async with light_client(server, "sl-t1", passwords["sl-t1"]) as light:
             await light.publish("stat/sl-t1/POWER", "ON", qos=0)
-            await light.publish("tele/sl-t1/SENSOR", f'{{"ENERGY":{{"Power":{power},"Voltage":229.5}}}}', qos=0)
+            await light.publish(
+                "tele/sl-t1/SENSOR", f'{{"ENERGY":{{"Power":{power},"Voltage":229.5}}}}', qos=0
+            )
 
     async def through() -> bool:
         await report(55.0)
         return latest_power(influx, "t-1", 0) == 55.0
+
     await wait_for(through, timeout=30, what=f"the agent to subscribe\n{agent.tail()}")
 
     agent.kill()

@@ -86,9 +86,16 @@ def test_tasmota_commands_are_not_reports() -> None:
 @pytest.mark.parametrize(
     ("object_id", "role"),
     [
-        ("power", "power_w"), ("street_light_power", "power_w"), ("voltage", "voltage_v"),
-        ("current", "current_a"), ("energy", "energy_kwh"), ("pzem_energy", "energy_kwh"),
-        ("power_factor", None), ("total_daily_energy", None), ("energy_today", None), ("wifi_signal", None),
+        ("power", "power_w"),
+        ("street_light_power", "power_w"),
+        ("voltage", "voltage_v"),
+        ("current", "current_a"),
+        ("energy", "energy_kwh"),
+        ("pzem_energy", "energy_kwh"),
+        ("power_factor", None),
+        ("total_daily_energy", None),
+        ("energy_today", None),
+        ("wifi_signal", None),
         ("inverter0_power_demand", None),
     ],
 )
@@ -113,10 +120,15 @@ def test_esphome_meter_reading_and_fault_sensor() -> None:
 def test_a_power_key_is_exactly_power_or_power1_to_99() -> None:
     match = TopicPattern(DEFAULT_PATTERNS["tasmota"]).match("stat/sl-001/RESULT")
     assert match is not None
-    obs = ADAPTERS["tasmota"](match, b'{"POWER\\n":"ON","POWER0":"ON","POWER100":"ON","Power":"ON","POWER2":"OFF"}')
+    obs = ADAPTERS["tasmota"](
+        match, b'{"POWER\\n":"ON","POWER0":"ON","POWER100":"ON","Power":"ON","POWER2":"OFF"}'
+    )
     assert obs is not None and dict(obs.relays) == {"2": False}
     obs = ADAPTERS["tasmota"](match, b'{"POWER2":"OFF","POWER1":"ON","POWER2":"ON"}')
-    assert obs is not None and list(obs.relays.items()) == [("2", True), ("1", True)]  # payload order, last wins
+    assert obs is not None and list(obs.relays.items()) == [
+        ("2", True),
+        ("1", True),
+    ]  # payload order, last wins
 
 
 def _adapt(fmt: str, topic: str, payload: bytes) -> Observation | None:
@@ -148,7 +160,12 @@ def _adapt(fmt: str, topic: str, payload: bytes) -> Observation | None:
         ("esphome", "esphome/sl-1/sensor/power/state", b"0x10", "expected a decimal number"),
         ("esphome", "esphome/sl-1/switch/relay/state", b"1", "expected ON or OFF"),
         ("esphome", "esphome/sl-1/light/lamp/state", b'{"state":true}', "expected ON or OFF"),
-        ("esphome", "esphome/sl-1/light/lamp/state", b'{"state":"ON","brightness":"255"}', "expected a number"),
+        (
+            "esphome",
+            "esphome/sl-1/light/lamp/state",
+            b'{"state":"ON","brightness":"255"}',
+            "expected a number",
+        ),
     ],
 )
 def test_lenient_input_is_refused_saying_why(fmt: str, topic: str, payload: bytes, problem: str) -> None:

@@ -28,9 +28,29 @@ from .test_schedule import ms
 
 REAL = tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
 DEVICES = ["sl-t1", "sl-t2", "sl-e1", "sl-j1", "stranger", "discover", "", "sl-t1/x", "é", "a" * 300]
-SUFFIXES = ["STATE", "SENSOR", "RESULT", "POWER", "POWER2", "POWER99", "LWT", "STATUS10", "STATUS11", "STATUS8",
-            "ENERGY", "INFO1", "status", "state", "debug", "light/street_light/state", "sensor/power/state",
-            "switch/relay/state", "binary_sensor/lamp_failure/state", "light/x/command", "a/b/c/d/e"]
+SUFFIXES = [
+    "STATE",
+    "SENSOR",
+    "RESULT",
+    "POWER",
+    "POWER2",
+    "POWER99",
+    "LWT",
+    "STATUS10",
+    "STATUS11",
+    "STATUS8",
+    "ENERGY",
+    "INFO1",
+    "status",
+    "state",
+    "debug",
+    "light/street_light/state",
+    "sensor/power/state",
+    "switch/relay/state",
+    "binary_sensor/lamp_failure/state",
+    "light/x/command",
+    "a/b/c/d/e",
+]
 
 
 def random_json(rng: random.Random, depth: int = 0) -> Any:
@@ -48,9 +68,31 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
     if kind == 5:
         return rng.choice(["lamp_failure", "POWER", "ENERGY", "StatusSNS", "Power", "seq"])
     if kind in (6, 7):
-        keys = ["POWER", "POWER1", "ENERGY", "Power", "Voltage", "Current", "Total", "Dimmer", "StatusSNS",
-                "StatusSTS", "StatusPWR", "state", "brightness", "on", "level", "faults", "seq", "boot", "channel",
-                "v", "power_w", "energy_kwh", "x"]
+        keys = [
+            "POWER",
+            "POWER1",
+            "ENERGY",
+            "Power",
+            "Voltage",
+            "Current",
+            "Total",
+            "Dimmer",
+            "StatusSNS",
+            "StatusSTS",
+            "StatusPWR",
+            "state",
+            "brightness",
+            "on",
+            "level",
+            "faults",
+            "seq",
+            "boot",
+            "channel",
+            "v",
+            "power_w",
+            "energy_kwh",
+            "x",
+        ]
         return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(6))}
     return [random_json(rng, depth + 1) for _ in range(rng.randrange(5))]
 
@@ -64,10 +106,16 @@ def random_message(rng: random.Random) -> tuple[str, bytes]:
             if payload:
                 payload[rng.randrange(len(payload))] = rng.randrange(256)
         device = rng.choice(DEVICES)
-        topic = case["topic"].replace(case["topic"].split("/")[1], device, 1) if rng.random() < 0.5 else case["topic"]
+        topic = (
+            case["topic"].replace(case["topic"].split("/")[1], device, 1)
+            if rng.random() < 0.5
+            else case["topic"]
+        )
         return topic, bytes(payload)
     prefix = rng.choice(["tele", "stat", "cmnd", "esphome", "thonminh/light", "", "$SYS", "tele/+"])
-    topic = "/".join(p for p in (prefix, rng.choice(DEVICES), rng.choice(SUFFIXES)) if p or rng.random() < 0.2)
+    topic = "/".join(
+        p for p in (prefix, rng.choice(DEVICES), rng.choice(SUFFIXES)) if p or rng.random() < 0.2
+    )
     if roll < 0.6:
         payload = json.dumps(random_json(rng), allow_nan=True).encode()
     elif roll < 0.75:
@@ -85,11 +133,15 @@ def test_thousands_of_random_messages_are_all_counted() -> None:
     rng = random.Random(4242)
     inventory = parse_inventory(TEST_INVENTORY, kind="csv")
     start = ms(2024, 6, 21, 17)
-    tracker = LightTracker(inventory, FixedSchedule(dt.time(18), dt.time(6), TZ),
-                           TrackerSettings(interval_s=60), start_ms=start)
+    tracker = LightTracker(
+        inventory, FixedSchedule(dt.time(18), dt.time(6), TZ), TrackerSettings(interval_s=60), start_ms=start
+    )
     rejects: list[tuple[str, bytes | str | None]] = []
-    routes = [Route.of("{prefix:tele|stat}/{device}/#", "tasmota"), Route.of("esphome/{device}/#", "esphome"),
-              Route.of("thonminh/light/{device}/#", "json")]
+    routes = [
+        Route.of("{prefix:tele|stat}/{device}/#", "tasmota"),
+        Route.of("esphome/{device}/#", "esphome"),
+        Route.of("thonminh/light/{device}/#", "json"),
+    ]
     router = Router(routes, tracker, reject=lambda r, s: rejects.append((r, s)), max_payload_bytes=16_384)
     n = 6000
     for i in range(n):
@@ -107,8 +159,9 @@ def test_thousands_of_random_messages_are_all_counted() -> None:
         encode_line(Point(STREETLIGHT.name, {"village": "v", "gateway": "g", **s.tags}, s.fields, s.time_ms))
 
 
-async def test_random_burst_through_the_broker(tmp_path: Path, mosquitto: MosquittoServer,
-                                               collector: Collector) -> None:
+async def test_random_burst_through_the_broker(
+    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector
+) -> None:
     async with running(lights_source(tmp_path, mosquitto.port, collector)) as source:
         rng = random.Random(99)
         device = LightDevice("fuzzer", "json", [Output(None, 1)])

@@ -39,7 +39,11 @@ def faults(h: Harness) -> dict[int, str]:
 def test_schedule_grace_windows_around_dusk_and_dawn() -> None:
     schedule = FixedSchedule(dt.time(18), dt.time(6), TZ, switch_grace_s=GRACE)
     assert [schedule.lenient(t) for t in (T(17, 58, 29), T(17, 58, 30), T(18, 1, 29), T(18, 1, 30))] == [
-        False, True, True, False]
+        False,
+        True,
+        True,
+        False,
+    ]
     assert schedule.lenient(T(5, 58, 30, day=22)) and not schedule.lenient(T(6, 1, 30, day=22))
     assert schedule.cuts(T(17, 0), T(19, 0)) == [T(17, 58, 30), T(18, 0), T(18, 1, 30)]
     assert schedule.stretch(T(18, 1)) == (T(18, 0), T(18, 1, 30), True, True)
@@ -54,8 +58,16 @@ def test_schedule_grace_windows_around_dusk_and_dawn() -> None:
 def test_dark_at_dusk_starts_when_the_grace_ends() -> None:
     h = light(T(17, 57), "OFF")
     h.tick(T(18, 5))
-    assert faults(h) == {T(17, 58): "", T(17, 59): "", T(18, 0): "", T(18, 1): "", T(18, 2): "dark",
-                         T(18, 3): "dark", T(18, 4): "dark", T(18, 5): "dark"}
+    assert faults(h) == {
+        T(17, 58): "",
+        T(17, 59): "",
+        T(18, 0): "",
+        T(18, 1): "",
+        T(18, 2): "dark",
+        T(18, 3): "dark",
+        T(18, 4): "dark",
+        T(18, 5): "dark",
+    }
     # off while either state is as scheduled: neither expected on nor faulted, and ok
     assert secs(h.at("a", T(18, 1))) == (60.0, 0.0, 0.0, 60.0)
     assert secs(h.at("a", T(18, 2))) == (60.0, 30.0, 0.0, 30.0)  # dark from 18:01:30

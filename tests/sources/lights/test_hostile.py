@@ -1,5 +1,6 @@
-"""A hostile village network against a real broker of its own (no retained messages of other tests): what a device can send must not grow the agent's memory,
-and everything refused is counted with its reason, the unknown devices named (issue 18.1 and 18.6)."""
+"""A hostile village network against a real broker of its own (no retained messages of other tests): what a
+device can send must not grow the agent's memory, and everything refused is counted with its reason, the
+unknown devices named (issue 18.1 and 18.6)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def hostile_messages() -> Iterator[tuple[str, bytes]]:
 
 
 async def test_hostile_topics_and_unknown_devices_do_not_grow_memory(
-    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto_server: MosquittoServer,
+    collector: Collector,
 ) -> None:
     messages = list(hostile_messages())
     async with running(lights_source(tmp_path, mosquitto_server.port, collector)) as source:
@@ -45,8 +48,11 @@ async def test_hostile_topics_and_unknown_devices_do_not_grow_memory(
         try:
             before = traced_after_gc()
             await asyncio.to_thread(publish_all, mosquitto_server.port, messages)
-            await wait_for(lambda: source.acknowledged >= len(messages), timeout=120,
-                           what="every hostile message handled and acknowledged")
+            await wait_for(
+                lambda: source.acknowledged >= len(messages),
+                timeout=120,
+                what="every hostile message handled and acknowledged",
+            )
             collector.rejected.clear()  # the test's own record of refusals, not the source's
             grown = traced_after_gc() - before
         finally:
@@ -63,20 +69,39 @@ async def test_hostile_topics_and_unknown_devices_do_not_grow_memory(
 
 
 async def test_every_refusal_is_reported_with_its_reason(
-    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto_server: MosquittoServer,
+    collector: Collector,
 ) -> None:
     refused = [
         (f"tele/sl-t1/{'z' * MAX_TOPIC_BYTES}", b'{"POWER":"ON"}', "topic_too_long: "),
-        ("tele/stranger/STATE", b'{"POWER":"ON"}', "unknown_device: 'stranger' is not in the light inventory"),
+        (
+            "tele/stranger/STATE",
+            b'{"POWER":"ON"}',
+            "unknown_device: 'stranger' is not in the light inventory",
+        ),
         ("tele/sl-t1/STATE/extra", b"{}", "ignored_topic: tasmota tele/sl-t1/STATE/extra"),
-        ("tele/sl-t1/STATE", b'{"POWER":1}', "bad_payload: tasmota tele/sl-t1/STATE: tasmota STATE.POWER: expected "
-                                            "ON or OFF, got 1"),
-        ("tele/sl-t1/SENSOR", b'{"ENERGY":{"Power":"98"}}', "bad_payload: tasmota tele/sl-t1/SENSOR: "
-                                                          "tasmota SENSOR.ENERGY.Power: expected a number, got '98'"),
-        ("thonminh/light/sl-j1/state", b'{"on":true,"power_w":NaN}', "bad_payload: json thonminh/light/sl-j1/state: "
-                                                                   "json state: not JSON (NaN is not JSON)"),
-        ("tele/sl-t1/STATE", "{}".encode("utf-16"), "bad_payload: tasmota tele/sl-t1/STATE: tasmota STATE: not "
-                                                    "UTF-8 (byte 0)"),
+        (
+            "tele/sl-t1/STATE",
+            b'{"POWER":1}',
+            "bad_payload: tasmota tele/sl-t1/STATE: tasmota STATE.POWER: expected ON or OFF, got 1",
+        ),
+        (
+            "tele/sl-t1/SENSOR",
+            b'{"ENERGY":{"Power":"98"}}',
+            "bad_payload: tasmota tele/sl-t1/SENSOR: "
+            "tasmota SENSOR.ENERGY.Power: expected a number, got '98'",
+        ),
+        (
+            "thonminh/light/sl-j1/state",
+            b'{"on":true,"power_w":NaN}',
+            "bad_payload: json thonminh/light/sl-j1/state: json state: not JSON (NaN is not JSON)",
+        ),
+        (
+            "tele/sl-t1/STATE",
+            "{}".encode("utf-16"),
+            "bad_payload: tasmota tele/sl-t1/STATE: tasmota STATE: not UTF-8 (byte 0)",
+        ),
         ("tele/sl-t1/STATE", b"x" * 20_000, "payload_too_large: tele/sl-t1/STATE: 20000 bytes"),
     ]
     async with running(lights_source(tmp_path, mosquitto_server.port, collector)) as source:

@@ -23,7 +23,9 @@ def test_pattern_filters_and_matches() -> None:
     p = TopicPattern("{prefix:tele|stat}/{device}/#")
     assert p.filters == ("stat/+/#", "tele/+/#")
     m = p.match("tele/sl-001/STATE")
-    assert m is not None and m.device == "sl-001" and m.captures == {"prefix": "tele"} and m.rest == ("STATE",)
+    assert (
+        m is not None and m.device == "sl-001" and m.captures == {"prefix": "tele"} and m.rest == ("STATE",)
+    )
     assert p.match("cmnd/sl-001/POWER") is None
     assert p.match("tele") is None
     fixed = TopicPattern("village/+/{device}/state")
@@ -67,8 +69,10 @@ def test_example_inventory_loads() -> None:
 
 def test_toml_inventory(tmp_path: Path) -> None:
     path = tmp_path / "lights.toml"
-    path.write_text('[[lights]]\nid = "a-1"\ndevice = "dev-a"\nformat = "esphome"\nzone = "z"\n'
-                    "latitude = 21.38\nlongitude = 106.57\nrated_w = 50\n")
+    path.write_text(
+        '[[lights]]\nid = "a-1"\ndevice = "dev-a"\nformat = "esphome"\nzone = "z"\n'
+        "latitude = 21.38\nlongitude = 106.57\nrated_w = 50\n"
+    )
     inv = load_inventory(path)
     assert inv.light("a-1").format == "esphome" and inv.light("a-1").channel is None
 
@@ -96,7 +100,9 @@ def test_csv_errors_name_line_and_column(tmp_path: Path) -> None:
 
 def test_csv_unknown_column_missing_value_and_comment_lines(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"inv.csv: line 3: colour: unknown column"):
-        parse_inventory("# comment\n" + HEADER.rstrip() + ",colour\na,b,,json,z,1,2,3,,red\n", kind="csv", name="inv.csv")
+        parse_inventory(
+            "# comment\n" + HEADER.rstrip() + ",colour\na,b,,json,z,1,2,3,,red\n", kind="csv", name="inv.csv"
+        )
     with pytest.raises(ConfigError, match=r"inv.csv: line 2: rated_w: required value is missing"):
         parse_inventory(HEADER + "a,b,,json,z,1,2,,\n", kind="csv", name="inv.csv")
     with pytest.raises(ConfigError, match="empty"):
@@ -108,7 +114,8 @@ def test_toml_errors_name_the_key(tmp_path: Path) -> None:
         parse_inventory(
             '[[lights]]\nid="a"\ndevice="d1"\nformat="json"\nzone="z"\nlatitude=1\nlongitude=2\nrated_w=3\n'
             '[[lights]]\nid="b"\ndevice="d2"\nformat="json"\nzone="z"\nlatitude=1\nlongitude=2\nrated_w="big"\n',
-            kind="toml", name="inv.toml",
+            kind="toml",
+            name="inv.toml",
         )
     with pytest.raises(ConfigError, match="unknown key"):
         parse_inventory("[light]\nid='a'\n", kind="toml", name="inv.toml")
@@ -135,7 +142,7 @@ def test_sample_toml_is_a_valid_lights_section(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(_SITE + sample.replace('"lights.example.csv"', f'"{EXAMPLE}"'))
     config = load_gateway_config(path)
-    (kind, lights), = config.source_instances()
+    ((kind, lights),) = config.source_instances()
     assert kind == "lights"
     assert lights.interval_s == 60 and lights.schedule.mode == "astral"
     assert [r.format for r in lights.topics] == ["tasmota", "esphome", "json"]
@@ -152,17 +159,29 @@ def test_example_gateway_config_has_the_lights_block() -> None:
     ("snippet", "problem"),
     [
         ('[sources.lights]\ninventory = "x.csv"\nstale_multiple = 0.5\n', "sources.lights[0].stale_multiple"),
-        ('[sources.lights]\ninventory = "x.csv"\n[[sources.lights.topics]]\npattern = "tele/+"\nformat = "tasmota"\n',
-         "sources.lights[0].topics[0].pattern: 'tele/+': needs exactly one"),
-        ('[sources.lights]\ninventory = "x.csv"\nschedule = { mode = "fixed", on = "18:00", off = "18:00" }\n',
-         "on and off must differ"),
-        ('[sources.lights]\ninventory = "x.csv"\nschedule = { mode = "astral", dusk_offset_min = 500 }\n',
-         "dusk_offset_min"),
-        ('[sources.lights]\ninventory = "x.csv"\nlamp_failure_ratio = 0.3\n', "lamp_failure_ratio: unknown key"),
+        (
+            '[sources.lights]\ninventory = "x.csv"\n[[sources.lights.topics]]\n'
+            'pattern = "tele/+"\nformat = "tasmota"\n',
+            "sources.lights[0].topics[0].pattern: 'tele/+': needs exactly one",
+        ),
+        (
+            '[sources.lights]\ninventory = "x.csv"\nschedule = { mode = "fixed", on = "18:00", off = "18:00" }\n',
+            "on and off must differ",
+        ),
+        (
+            '[sources.lights]\ninventory = "x.csv"\nschedule = { mode = "astral", dusk_offset_min = 500 }\n',
+            "dusk_offset_min",
+        ),
+        (
+            '[sources.lights]\ninventory = "x.csv"\nlamp_failure_ratio = 0.3\n',
+            "lamp_failure_ratio: unknown key",
+        ),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, snippet: str, problem: str) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(_SITE + snippet)
-    with pytest.raises(ConfigError, match=problem.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")):
+    with pytest.raises(
+        ConfigError, match=problem.replace("[", r"\[").replace("]", r"\]").replace("+", r"\+")
+    ):
         load_gateway_config(path)

@@ -19,7 +19,9 @@ def test_rows_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "lights.sqlite"
     with LightJournal(path) as journal:
         journal.write({"a": LightState(on=True, faults=["lamp_failure"]).to_json()}, now_ms=1)
-        journal.write({"a": LightState(on=False).to_json(), "b": {"on": True, "from_a_newer_gateway": 1}}, now_ms=2)
+        journal.write(
+            {"a": LightState(on=False).to_json(), "b": {"on": True, "from_a_newer_gateway": 1}}, now_ms=2
+        )
     with LightJournal(path) as journal:
         rows = journal.load()
     assert rows["a"]["on"] is False and rows["a"]["faults"] == []
@@ -67,14 +69,23 @@ def test_rows_read_back_exactly_whatever_they_hold(tmp_path: Path) -> None:
     """The rows are written with msgspec where it can and the stdlib where it cannot (a lone surrogate, which
     our JSON's ``boot`` may carry); either way ``load`` gives back the same values."""
     rows = {
-        "a": LightState(on=True, power_w=0.1 + 0.2, energy_kwh=1e16, voltage_v=-0.0, boot="é\n\x00",
-                        seq=2**32 - 1, faults=["lamp_failure"]).to_json(),
+        "a": LightState(
+            on=True,
+            power_w=0.1 + 0.2,
+            energy_kwh=1e16,
+            voltage_v=-0.0,
+            boot="é\n\x00",
+            seq=2**32 - 1,
+            faults=["lamp_failure"],
+        ).to_json(),
         "b": LightState(boot="\ud800", reports=3).to_json(),
     }
     with LightJournal(tmp_path / "lights.sqlite") as journal:
         journal.write(rows, now_ms=1)
         loaded = journal.load()
-    assert {k: LightState.from_json(v) for k, v in loaded.items()} == {k: LightState.from_json(v) for k, v in rows.items()}
+    assert {k: LightState.from_json(v) for k, v in loaded.items()} == {
+        k: LightState.from_json(v) for k, v in rows.items()
+    }
     assert loaded["a"]["power_w"] == 0.1 + 0.2 and loaded["b"]["boot"] == "\ud800"
 
 
@@ -96,7 +107,9 @@ def test_a_power_cut_loses_only_the_commit_being_written(tmp_path: Path) -> None
         assert read_states(path) == expected
         with LightJournal(path, fold_every=1000) as journal:
             assert journal.load() == expected
-            assert log_path(path).read_bytes() == whole  # the torn tail is cut off before anything is appended
+            assert (
+                log_path(path).read_bytes() == whole
+            )  # the torn tail is cut off before anything is appended
             journal.write({"l7": {"reports": 7}}, now_ms=10)
         assert read_states(path) == {**expected, "l7": {"reports": 7}}
         log_path(path).write_bytes(whole + b"\x17" * 40)  # garbage after the last whole record
@@ -106,12 +119,14 @@ def test_a_power_cut_loses_only_the_commit_being_written(tmp_path: Path) -> None
 def test_a_sigkill_loses_no_returned_write(tmp_path: Path) -> None:
     """Every write that returned before a SIGKILL at a random moment is there after it."""
     path = tmp_path / "lights.sqlite"
-    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[3])!r})\n"
-              "from edge.sources.lights.journal import LightJournal\n"
-              f"j = LightJournal(__import__('pathlib').Path({str(path)!r}), fold_every=7)\n"
-              "for i in range(100000):\n"
-              "    j.write({f'l{i % 13}': {'reports': i}}, now_ms=i)\n"
-              "    print(i, flush=True)\n")
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parents[3])!r})\n"
+        "from edge.sources.lights.journal import LightJournal\n"
+        f"j = LightJournal(__import__('pathlib').Path({str(path)!r}), fold_every=7)\n"
+        "for i in range(100000):\n"
+        "    j.write({f'l{i % 13}': {'reports': i}}, now_ms=i)\n"
+        "    print(i, flush=True)\n"
+    )
     rng = random.Random(5)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -146,10 +161,14 @@ def test_a_fold_cut_short_before_the_new_log_is_harmless(tmp_path: Path) -> None
 def test_an_older_agents_log_table_is_folded_on_open(tmp_path: Path) -> None:
     path = tmp_path / "lights.sqlite"
     with sqlite3.connect(path) as db:
-        db.executescript("CREATE TABLE lights (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
-                         "CREATE TABLE log (n INTEGER PRIMARY KEY, rows TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
-                         """INSERT INTO lights VALUES ('a', '{"on": false}', 1);""")
-        db.execute("INSERT INTO log (rows, updated_ms) VALUES (?, 2)", (zlib.compress(b'{"a": {"on": true}}'),))
+        db.executescript(
+            "CREATE TABLE lights (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
+            "CREATE TABLE log (n INTEGER PRIMARY KEY, rows TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
+            """INSERT INTO lights VALUES ('a', '{"on": false}', 1);"""
+        )
+        db.execute(
+            "INSERT INTO log (rows, updated_ms) VALUES (?, 2)", (zlib.compress(b'{"a": {"on": true}}'),)
+        )
     assert read_states(path) == {"a": {"on": True}}
     with LightJournal(path) as journal:
         assert journal.load() == {"a": {"on": True}}

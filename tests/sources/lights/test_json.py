@@ -20,20 +20,64 @@ from edge.sources.lights.observation import PayloadError, json_object
 
 from .test_fuzz import random_json
 
-REAL = [c["payload"].encode() for c in tomllib.loads(
-    (Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]]
+REAL = [
+    c["payload"].encode()
+    for c in tomllib.loads((Path(__file__).parent / "fixtures" / "payloads.toml").read_text())["case"]
+]
 
 CORNERS = [
-    b'{"a":1,"a":2,"b":3}', b'{"a":1e400}', b'{"a":-1e400}', b'{"a":1.7976931348623157e309}', b'{"a":4.9e-325}',
-    b'{"a":18446744073709551615}', b'{"a":18446744073709551616}', b'{"a":-9223372036854775809}',
-    b'{"a":123456789012345678901234567890}', b'{"a":123456789012345678901234567890.5}', b'{"a":0.1e1}',
-    b'{"a":1E2}', b'{"a":-0}', b'{"a":-0.0}', b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}',
-    b'{"a":"\\ud800"}', b'{"a":"\xed\xa0\x80"}', b'{"a":"\xf4\x90\x80\x80"}', b'{"a":"\\u0000"}', b'{"a":"\x00"}',
-    b'{"a":"\x7f"}', b'{"\xc3\xa9":"\xef\xbf\xbe"}', b'{"a":1}\n', b'{"a":1} \t\r\n', b'{"a":1}\x00', b'{"a":1}\x0c',
-    b'\xef\xbb\xbf{"a":1}', '{"a":1}'.encode("utf-16"), '{"a":1}'.encode("utf-16-le"), '{"a":1}'.encode("utf-32"),
-    b' {"a":1}', b'{"a":01}', b'{"a":1.}', b'{"a":.5}', b'{"a":+1}', b'{"a":[1,]}', b'{"a":1,}', b"{'a':1}",
-    b'{"a":tru}', b'{"a":true}', b'{"a":null}', b"[1,2]", b'"text"', b"3", b"", b"{", b"}", b"\xff",
-    b'{"a":' + b"[" * 300 + b"]" * 300 + b"}", b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}",
+    b'{"a":1,"a":2,"b":3}',
+    b'{"a":1e400}',
+    b'{"a":-1e400}',
+    b'{"a":1.7976931348623157e309}',
+    b'{"a":4.9e-325}',
+    b'{"a":18446744073709551615}',
+    b'{"a":18446744073709551616}',
+    b'{"a":-9223372036854775809}',
+    b'{"a":123456789012345678901234567890}',
+    b'{"a":123456789012345678901234567890.5}',
+    b'{"a":0.1e1}',
+    b'{"a":1E2}',
+    b'{"a":-0}',
+    b'{"a":-0.0}',
+    b'{"a":NaN}',
+    b'{"a":Infinity}',
+    b'{"a":-Infinity}',
+    b'{"a":"\\ud800"}',
+    b'{"a":"\xed\xa0\x80"}',
+    b'{"a":"\xf4\x90\x80\x80"}',
+    b'{"a":"\\u0000"}',
+    b'{"a":"\x00"}',
+    b'{"a":"\x7f"}',
+    b'{"\xc3\xa9":"\xef\xbf\xbe"}',
+    b'{"a":1}\n',
+    b'{"a":1} \t\r\n',
+    b'{"a":1}\x00',
+    b'{"a":1}\x0c',
+    b'\xef\xbb\xbf{"a":1}',
+    '{"a":1}'.encode("utf-16"),
+    '{"a":1}'.encode("utf-16-le"),
+    '{"a":1}'.encode("utf-32"),
+    b' {"a":1}',
+    b'{"a":01}',
+    b'{"a":1.}',
+    b'{"a":.5}',
+    b'{"a":+1}',
+    b'{"a":[1,]}',
+    b'{"a":1,}',
+    b"{'a':1}",
+    b'{"a":tru}',
+    b'{"a":true}',
+    b'{"a":null}',
+    b"[1,2]",
+    b'"text"',
+    b"3",
+    b"",
+    b"{",
+    b"}",
+    b"\xff",
+    b'{"a":' + b"[" * 300 + b"]" * 300 + b"}",
+    b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}",
 ]
 
 
@@ -70,11 +114,15 @@ def _payloads(n: int) -> list[bytes]:
             doc = {"k": random_json(rng), "POWER": rng.choice(["ON", "OFF", 1, 0, None])}
             out.append(json.dumps(doc, allow_nan=True, ensure_ascii=rng.random() < 0.5).encode())
         elif roll < 0.6:
-            number = rng.choice([
-                repr(rng.uniform(-1e6, 1e6)), repr(rng.random() * 10.0 ** rng.randrange(-300, 300)),
-                str(rng.randrange(-10**30, 10**30)), f"{rng.randrange(10**6)}e{rng.randrange(-400, 400)}",
-                f"{rng.randrange(10**17)}.{rng.randrange(10**17)}E-{rng.randrange(30)}",
-            ])
+            number = rng.choice(
+                [
+                    repr(rng.uniform(-1e6, 1e6)),
+                    repr(rng.random() * 10.0 ** rng.randrange(-300, 300)),
+                    str(rng.randrange(-(10**30), 10**30)),
+                    f"{rng.randrange(10**6)}e{rng.randrange(-400, 400)}",
+                    f"{rng.randrange(10**17)}.{rng.randrange(10**17)}E-{rng.randrange(30)}",
+                ]
+            )
             out.append(b'{"ENERGY":{"Power":' + number.encode() + b"}}")
         else:
             payload = bytearray(rng.choice(REAL))
@@ -107,7 +155,10 @@ def test_same_values_as_the_stdlib_and_the_same_rejections() -> None:
         (b"[1,2]", "expected a JSON object, got list"),
         (b'{"a":"\xff"}', "not UTF-8 (byte 6)"),
         (b'{"a":NaN}', "not JSON (NaN is not JSON)"),
-        (b"\xef\xbb\xbf{}", "not JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))"),
+        (
+            b"\xef\xbb\xbf{}",
+            "not JSON (Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0))",
+        ),
     ],
 )
 def test_errors_are_the_stdlibs(payload: bytes, problem: str) -> None:

@@ -48,9 +48,12 @@ class VillageBroker(MosquittoServer):
 
     def prepare(self) -> None:
         text = (MOSQ / "mosquitto.conf").read_text()
-        for old, new in [("/mosquitto/config/", f"{self.workdir}/"), ("/mosquitto/data/", f"{self.workdir}/data/"),
-                         ("listener 1883", f"listener {self.port} 127.0.0.1"),
-                         ("listener 8883", f"listener {self.tls_port} 127.0.0.1")]:
+        for old, new in [
+            ("/mosquitto/config/", f"{self.workdir}/"),
+            ("/mosquitto/data/", f"{self.workdir}/data/"),
+            ("listener 1883", f"listener {self.port} 127.0.0.1"),
+            ("listener 8883", f"listener {self.tls_port} 127.0.0.1"),
+        ]:
             assert old in text, f"mosquitto.conf no longer has {old!r}"
             text = text.replace(old, new)
         (self.workdir / "data").mkdir(exist_ok=True)
@@ -63,27 +66,54 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VillageBr
     work = tmp_path_factory.mktemp("village-broker")
     (work / "inventory.csv").write_text(INVENTORY)
     done = subprocess.run(
-        [sys.executable, str(MOSQ / "gen_auth.py"), "--inventory", str(work / "inventory.csv"), "--out-dir",
-         str(work), "--gateway-user", "gw", "--passwords-out", str(work / "secrets.csv")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(MOSQ / "gen_auth.py"),
+            "--inventory",
+            str(work / "inventory.csv"),
+            "--out-dir",
+            str(work),
+            "--gateway-user",
+            "gw",
+            "--passwords-out",
+            str(work / "secrets.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     subprocess.run(["sh", str(MOSQ / "gen_certs.sh"), str(work / "certs")], check=True, capture_output=True)
     with open(work / "secrets.csv") as f:
-        passwords = {row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")}
+        passwords = {
+            row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")
+        }
     server = VillageBroker(work)
     server.start()
     yield server, passwords
     server.stop()
 
 
-def client(broker: VillageBroker, user: str | None, password: str | None, *, tls: bool = False,
-           ident: str | None = None) -> aiomqtt.Client:
+def client(
+    broker: VillageBroker,
+    user: str | None,
+    password: str | None,
+    *,
+    tls: bool = False,
+    ident: str | None = None,
+) -> aiomqtt.Client:
     context = None
     if tls:
         context = ssl.create_default_context(cafile=str(broker.workdir / "certs" / "ca.crt"))
-    return aiomqtt.Client("127.0.0.1", broker.tls_port if tls else broker.port, username=user, password=password,
-                          identifier=ident or f"t-{user}", tls_context=context, timeout=10)
+    return aiomqtt.Client(
+        "127.0.0.1",
+        broker.tls_port if tls else broker.port,
+        username=user,
+        password=password,
+        identifier=ident or f"t-{user}",
+        tls_context=context,
+        timeout=10,
+    )
 
 
 async def _first(messages: aiomqtt.MessagesIterator, timeout: float = 10.0) -> aiomqtt.Message:
@@ -101,10 +131,17 @@ def test_generated_files(broker: tuple[VillageBroker, dict[str, str]]) -> None:
     assert "user sl-c\ntopic write esphome/sl-c/#" in acl
 
 
-async def test_anonymous_and_wrong_passwords_are_refused(broker: tuple[VillageBroker, dict[str, str]]) -> None:
+async def test_anonymous_and_wrong_passwords_are_refused(
+    broker: tuple[VillageBroker, dict[str, str]],
+) -> None:
     server, passwords = broker
-    for user, password, tls in [(None, None, False), (None, None, True), ("sl-a", "wrong", False),
-                                ("sl-a", passwords["sl-b"], False), ("nobody", "x", True)]:
+    for user, password, tls in [
+        (None, None, False),
+        (None, None, True),
+        ("sl-a", "wrong", False),
+        ("sl-a", passwords["sl-b"], False),
+        ("nobody", "x", True),
+    ]:
         with pytest.raises(aiomqtt.MqttCodeError) as err:
             async with client(server, user, password, tls=tls):
                 pass
@@ -118,8 +155,14 @@ async def test_devices_publish_only_their_own_topics(broker: tuple[VillageBroker
             await gw.subscribe(topic, qos=1)
         async with client(server, "sl-a", pw["sl-a"]) as a:
             # refused: another light's topics, a foreign tree, another format's tree
-            for topic in ("tele/sl-b/STATE", "stat/sl-b/POWER", "esphome/sl-a/status", "thonminh/light/sl-a/state",
-                          "cmnd/sl-b/POWER", "tasmota/discovery/x/config"):
+            for topic in (
+                "tele/sl-b/STATE",
+                "stat/sl-b/POWER",
+                "esphome/sl-a/status",
+                "thonminh/light/sl-a/state",
+                "cmnd/sl-b/POWER",
+                "tasmota/discovery/x/config",
+            ):
                 await a.publish(topic, b"forged", qos=1)
             await a.publish("tele/sl-a/STATE", b'{"POWER":"ON"}', qos=1)
         # messages of one publisher arrive in order: had any forged one passed, it would come first
@@ -135,8 +178,10 @@ async def test_devices_publish_only_their_own_topics(broker: tuple[VillageBroker
 
 async def test_devices_cannot_read_other_topics(broker: tuple[VillageBroker, dict[str, str]]) -> None:
     server, pw = broker
-    async with client(server, "sl-a", pw["sl-a"], ident="reader-a") as a, \
-            client(server, "gw", pw["gw"], ident="gw-reader") as gw:
+    async with (
+        client(server, "sl-a", pw["sl-a"], ident="reader-a") as a,
+        client(server, "gw", pw["gw"], ident="gw-reader") as gw,
+    ):
         # Mosquitto 2.0 grants the subscription and filters what it delivers
         await a.subscribe("tele/#", qos=1)
         await a.subscribe("stat/sl-b/#", qos=1)
@@ -191,14 +236,23 @@ def test_password_hash_matches_mosquitto_passwd(tmp_path: Path) -> None:
 
 
 async def test_the_source_reads_through_tls_with_the_gateway_user(
-    broker: tuple[VillageBroker, dict[str, str]], tmp_path: Path,
+    broker: tuple[VillageBroker, dict[str, str]],
+    tmp_path: Path,
 ) -> None:
     server, pw = broker
     collector = Collector()
-    data = gateway_config(tmp_path, mqtt_port=server.tls_port, inventory=INVENTORY, mqtt={
-        "username": "gw", "password": pw["gw"], "tls": {"ca_file": str(server.workdir / "certs" / "ca.crt")}})
+    data = gateway_config(
+        tmp_path,
+        mqtt_port=server.tls_port,
+        inventory=INVENTORY,
+        mqtt={
+            "username": "gw",
+            "password": pw["gw"],
+            "tls": {"ca_file": str(server.workdir / "certs" / "ca.crt")},
+        },
+    )
     config = load(data)
-    (_, cfg), = config.source_instances()
+    ((_, cfg),) = config.source_instances()
     async with running(LightsSource(cfg, collector.context(config, tmp_path / "state"))) as source:
         async with client(server, "sl-d", pw["sl-d"], tls=True, ident="sl-d-tls") as d:
             await d.publish("thonminh/light/sl-d/state", b'{"on":true,"power_w":97.5}', qos=1)

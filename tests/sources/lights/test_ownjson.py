@@ -50,8 +50,26 @@ def test_full_example_is_read_completely() -> None:
     assert (obs.seq, obs.boot) == (1043, "17")
 
 
-_BAD_VALUES: list[Any] = [None, True, "x", -1, 101, 2.5, [], {}, 1e12, "lamp_failure", ["lamp_failure", "lamp_failure"],
-                          ["nope"], 0, 1, 4294967296, "", "a" * 70, ["thermal_shutdown"]]
+_BAD_VALUES: list[Any] = [
+    None,
+    True,
+    "x",
+    -1,
+    101,
+    2.5,
+    [],
+    {},
+    1e12,
+    "lamp_failure",
+    ["lamp_failure", "lamp_failure"],
+    ["nope"],
+    0,
+    1,
+    4294967296,
+    "",
+    "a" * 70,
+    ["thermal_shutdown"],
+]
 
 
 def _mutations(rng: random.Random, base: dict[str, Any]) -> dict[str, Any]:

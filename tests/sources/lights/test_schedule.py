@@ -35,7 +35,9 @@ def minutes(d: dt.datetime) -> float:
 )
 def test_astral_window_is_the_village_night(day: dt.date, sunset: int, sunrise_next: int) -> None:
     schedule = AstralSchedule(LAT, LON, TZ)
-    (start, end), = schedule.windows(ms(day.year, day.month, day.day, 12), ms(day.year, day.month, day.day, 23))
+    ((start, end),) = schedule.windows(
+        ms(day.year, day.month, day.day, 12), ms(day.year, day.month, day.day, 23)
+    )
     assert local(start).date() == day and local(end).date() == day + dt.timedelta(days=1)
     assert abs(minutes(local(start)) - sunset) <= 5
     assert abs(minutes(local(end)) - sunrise_next) <= 5
@@ -43,7 +45,7 @@ def test_astral_window_is_the_village_night(day: dt.date, sunset: int, sunrise_n
 
 def test_astral_expected_across_dusk_midnight_and_dawn() -> None:
     schedule = AstralSchedule(LAT, LON, TZ)
-    (dusk, dawn), = schedule.windows(ms(2024, 6, 21, 12), ms(2024, 6, 21, 23))
+    ((dusk, dawn),) = schedule.windows(ms(2024, 6, 21, 12), ms(2024, 6, 21, 23))
     assert not schedule.expected(dusk - 1)
     assert schedule.expected(dusk)
     assert schedule.expected(ms(2024, 6, 21, 23, 59, 59))
@@ -59,9 +61,9 @@ def test_astral_offsets_and_twilight() -> None:
     shifted = AstralSchedule(LAT, LON, TZ, dusk_offset_s=900, dawn_offset_s=-600)
     civil = AstralSchedule(LAT, LON, TZ, twilight="civil")
     t0, t1 = ms(2024, 3, 20, 12), ms(2024, 3, 20, 23)
-    (s0, e0), = plain.windows(t0, t1)
-    (s1, e1), = shifted.windows(t0, t1)
-    (s2, e2), = civil.windows(t0, t1)
+    ((s0, e0),) = plain.windows(t0, t1)
+    ((s1, e1),) = shifted.windows(t0, t1)
+    ((s2, e2),) = civil.windows(t0, t1)
     assert (s1 - s0, e1 - e0) == (900_000, -600_000)
     assert 15 * 60_000 < s2 - s0 < 35 * 60_000  # civil dusk comes 20-odd minutes after sunset in the tropics
     assert 15 * 60_000 < e0 - e2 < 35 * 60_000
@@ -92,7 +94,10 @@ def test_fixed_schedule_across_midnight() -> None:
     assert schedule.expected(ms(2024, 6, 22, 0))
     assert schedule.expected(ms(2024, 6, 22, 5, 29, 59))
     assert not schedule.expected(ms(2024, 6, 22, 5, 30))
-    assert schedule.transitions(ms(2024, 6, 21, 12), ms(2024, 6, 22, 12)) == [ms(2024, 6, 21, 18), ms(2024, 6, 22, 5, 30)]
+    assert schedule.transitions(ms(2024, 6, 21, 12), ms(2024, 6, 22, 12)) == [
+        ms(2024, 6, 21, 18),
+        ms(2024, 6, 22, 5, 30),
+    ]
 
 
 def test_fixed_schedule_within_one_night() -> None:

@@ -39,22 +39,39 @@ def test_deterministic_for_a_seed() -> None:
 
 
 def test_every_simulated_message_parses_and_behaves() -> None:
-    inventory = parse_inventory(TEST_INVENTORY + "m-1,sl-m,1,tasmota,z1,21.38,106.57,40,\n"
-                                                 "m-2,sl-m,2,tasmota,z1,21.38,106.57,40,\n", kind="csv")
+    inventory = parse_inventory(
+        TEST_INVENTORY + "m-1,sl-m,1,tasmota,z1,21.38,106.57,40,\nm-2,sl-m,2,tasmota,z1,21.38,106.57,40,\n",
+        kind="csv",
+    )
     behaviours = {"t-2": "lamp_failure", "e-2": "day_burning", "j-2": "dark", "m-2": "lamp_failure"}
     devices = village_from_inventory(inventory, seed=1, behaviours=behaviours)  # type: ignore[arg-type]
     assert len(devices) == 7
-    tracker = LightTracker(inventory, FixedSchedule(dt.time(18), dt.time(6), TZ),
-                           TrackerSettings(lamp_failure_settle_s=0), start_ms=T0)
-    router = Router([Route.of(p, f) for f, p in DEFAULT_PATTERNS.items()], tracker,
-                    reject=lambda reason, sample: (_ for _ in ()).throw(AssertionError(reason)))
+    tracker = LightTracker(
+        inventory,
+        FixedSchedule(dt.time(18), dt.time(6), TZ),
+        TrackerSettings(lamp_failure_settle_s=0),
+        start_ms=T0,
+    )
+    router = Router(
+        [Route.of(p, f) for f, p in DEFAULT_PATTERNS.items()],
+        tracker,
+        reject=lambda reason, sample: (_ for _ in ()).throw(AssertionError(reason)),
+    )
     for device in devices:
         for i, m in enumerate(_run(device, expected=True)):
             assert router.handle(m.topic, m.payload, T0 + 1 + i) is Outcome.APPLIED, m  # live: not replayed
     status = {light.id: tracker.status(light, T0 + 30_000) for light in inventory}
     assert all(s.known for s in status.values())
-    assert {k: s.fault for k, s in status.items()} == {"t-1": "", "t-2": "lamp_failure", "e-1": "", "e-2": "",
-                                                       "j-1": "", "j-2": "dark", "m-1": "", "m-2": "lamp_failure"}
+    assert {k: s.fault for k, s in status.items()} == {
+        "t-1": "",
+        "t-2": "lamp_failure",
+        "e-1": "",
+        "e-2": "",
+        "j-1": "",
+        "j-2": "dark",
+        "m-1": "",
+        "m-2": "lamp_failure",
+    }
     assert tracker.states["e-2"].on is True and 75 < tracker.states["e-1"].power_w < 85
     assert tracker.states["m-1"].power_w > 30 and tracker.states["m-2"].power_w <= 1  # one meter per channel
     # in daylight, day_burning keeps its lamp on
@@ -72,17 +89,33 @@ def test_example_village_builds() -> None:
 
 
 async def test_offline_device_drops_and_the_broker_publishes_its_will(
-    tmp_path: Path, mosquitto: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    collector: Collector,
 ) -> None:
     stop = asyncio.Event()
-    devices = [LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=1),
-               LightDevice("sl-e1", "esphome", [Output(None, 80, "offline")], seed=1)]
+    devices = [
+        LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=1),
+        LightDevice("sl-e1", "esphome", [Output(None, 80, "offline")], seed=1),
+    ]
     async with running(lights_source(tmp_path, mosquitto.port, collector)) as source:
-        village = asyncio.create_task(run_village(devices, host="127.0.0.1", port=mosquitto.port,
-                                                  expected_on=lambda t: True, report_period_s=0.3, stop=stop))
+        village = asyncio.create_task(
+            run_village(
+                devices,
+                host="127.0.0.1",
+                port=mosquitto.port,
+                expected_on=lambda t: True,
+                report_period_s=0.3,
+                stop=stop,
+            )
+        )
         try:
-            await wait_for(lambda: source.tracker.states["e-1"].online is False
-                           and source.tracker.states["t-1"].reports >= 3, what="the will and live reports")
+            await wait_for(
+                lambda: (
+                    source.tracker.states["e-1"].online is False and source.tracker.states["t-1"].reports >= 3
+                ),
+                what="the will and live reports",
+            )
             light = next(x for x in source.parts.inventory if x.id == "e-1")
             assert source.tracker.status(light, source.ctx.now_ms()).fault == "offline"
         finally:

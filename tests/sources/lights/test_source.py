@@ -14,8 +14,9 @@ from thonminh.lineprotocol import encode_line
 from .conftest import Collector, lights_source, read_journal, running, wait_for
 
 
-async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto_server: MosquittoServer,
-                                                  collector: Collector) -> None:
+async def test_real_format_devices_become_samples(
+    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector
+) -> None:
     # a broker of its own: retained messages of other tests' devices would be refused here, rightly
     source = lights_source(tmp_path, mosquitto_server.port, collector, lamp_failure_settle_s=0)
     devices = [
@@ -26,7 +27,10 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto_serv
         LightDevice("sl-j1", "json", [Output(None, 100)], seed=1),
     ]
     async with running(source), contextlib.AsyncExitStack() as stack:
-        links = [await stack.enter_async_context(DeviceLink(d, "127.0.0.1", mosquitto_server.port)) for d in devices]
+        links = [
+            await stack.enter_async_context(DeviceLink(d, "127.0.0.1", mosquitto_server.port))
+            for d in devices
+        ]
         now = source.ctx.now_ms()
         for device, link in zip(devices, links, strict=True):
             await link.publish(device.birth(now) + device.step(now, True))
@@ -49,7 +53,9 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto_serv
     assert (e2["on"], e2["fault"], e2["power_w"]) == (0, "dark", 0.0)
     assert (j1["on"], j1["fault"]) == (1, "")
     for sample in (t1, e1, j1):
-        assert sample["observed_s"] == sample["expected_on_s"] == sample["lit_when_expected_s"] == sample["ok_s"]
+        assert (
+            sample["observed_s"] == sample["expected_on_s"] == sample["lit_when_expected_s"] == sample["ok_s"]
+        )
     for point in collector.points:
         encode_line(point)
         assert point.tags["village"] == "kha-ly-thuong" and point.tags["zone"] in ("z1", "z2", "z3")
@@ -61,7 +67,9 @@ async def test_real_format_devices_become_samples(tmp_path: Path, mosquitto_serv
 
 
 async def test_reconnects_with_backoff_when_the_broker_goes_away(
-    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector,
+    tmp_path: Path,
+    mosquitto_server: MosquittoServer,
+    collector: Collector,
 ) -> None:
     source = lights_source(tmp_path, mosquitto_server.port, collector)
     device = LightDevice("sl-t1", "tasmota", [Output(None, 60)], seed=2)

@@ -23,20 +23,34 @@ c1,sl-c,1,tasmota,z2,21.38,106.57,40,
 c2,sl-c,2,tasmota,z2,21.38,106.57,40,
 d,sl-d,,json,z2,21.38,106.57,100,30
 """
-ROUTES = [Route.of("{prefix:tele|stat}/{device}/#", "tasmota"), Route.of("esphome/{device}/#", "esphome"),
-          Route.of("thonminh/light/{device}/#", "json")]
+ROUTES = [
+    Route.of("{prefix:tele|stat}/{device}/#", "tasmota"),
+    Route.of("esphome/{device}/#", "esphome"),
+    Route.of("thonminh/light/{device}/#", "json"),
+]
 
 
 class Harness:
     """A tracker and router driven by an explicit clock, collecting samples by light."""
 
-    def __init__(self, start: int, *, on: dt.time = dt.time(18), off: dt.time = dt.time(6),
-                 states: dict[str, LightState] | None = None, grace_s: float = 0.0, **settings: Any) -> None:
+    def __init__(
+        self,
+        start: int,
+        *,
+        on: dt.time = dt.time(18),
+        off: dt.time = dt.time(6),
+        states: dict[str, LightState] | None = None,
+        grace_s: float = 0.0,
+        **settings: Any,
+    ) -> None:
         # grace 0 unless a test is about the grace: the others switch lights on the very second of the schedule
         self.inventory = parse_inventory(INVENTORY, kind="csv")
         self.tracker = LightTracker(
-            self.inventory, FixedSchedule(on, off, TZ, switch_grace_s=grace_s), TrackerSettings(**settings),
-            start_ms=start, states=states,
+            self.inventory,
+            FixedSchedule(on, off, TZ, switch_grace_s=grace_s),
+            TrackerSettings(**settings),
+            start_ms=start,
+            states=states,
         )
         self.rejected: list[str] = []
         self.router = Router(ROUTES, self.tracker, reject=lambda reason, sample: self.rejected.append(reason))
@@ -54,7 +68,9 @@ class Harness:
     def _collect(self) -> None:
         for s in self.tracker.take_samples():
             # every sample must be a valid contract point
-            encode_line(Point(STREETLIGHT.name, {"village": "v", "gateway": "g", **s.tags}, s.fields, s.time_ms))
+            encode_line(
+                Point(STREETLIGHT.name, {"village": "v", "gateway": "g", **s.tags}, s.fields, s.time_ms)
+            )
             self.samples.setdefault(s.light, []).append({"t": s.time_ms, **s.fields})
 
     def at(self, light: str, t: int) -> dict[str, Any]:
@@ -90,12 +106,16 @@ def test_dark_lamp_failure_stale_and_offline_start_and_end_on_time() -> None:
     assert secs(s) == (60.0, 60.0, 30.0, 30.0)
     assert (s["fault"], s["on"]) == ("", 1)
     # a meter reading 50 s after switch-on, drawing 1 W of 60: lamp failure from that moment
-    h.send(T(18, 1, 20), "tele/sl-a/SENSOR", '{"ENERGY":{"Total":1.5,"Power":1,"Voltage":230,"Current":0.01}}')
+    h.send(
+        T(18, 1, 20), "tele/sl-a/SENSOR", '{"ENERGY":{"Total":1.5,"Power":1,"Voltage":230,"Current":0.01}}'
+    )
     h.tick(T(18, 2))
     s = h.at("a", T(18, 2))
     assert secs(s) == (60.0, 60.0, 20.0, 20.0)
     assert (s["fault"], s["on"], s["power_w"], s["energy_kwh"]) == ("lamp_failure", 0, 1.0, 1.5)
-    h.send(T(18, 2, 30), "tele/sl-a/SENSOR", '{"ENERGY":{"Total":1.5,"Power":58,"Voltage":230,"Current":0.25}}')
+    h.send(
+        T(18, 2, 30), "tele/sl-a/SENSOR", '{"ENERGY":{"Total":1.5,"Power":58,"Voltage":230,"Current":0.25}}'
+    )
     h.tick(T(18, 3))
     assert secs(h.at("a", T(18, 3))) == (60.0, 60.0, 30.0, 30.0)
     assert h.at("a", T(18, 3))["fault"] == ""
@@ -124,7 +144,11 @@ def test_day_burning_across_midnight_and_dawn() -> None:
     # lights on 18:00 .. 00:00:30 (the next day): a lamp left on turns day-burning at 00:00:30
     h = Harness(T(23, 59), on=dt.time(18), off=dt.time(0, 0, 30))
     h.send(T(23, 59, 0), "esphome/sl-b/status", "online")
-    h.send(T(23, 59, 0), "esphome/sl-b/light/street_light/state", '{"color_mode":"onoff","state":"ON","color":{}}')
+    h.send(
+        T(23, 59, 0),
+        "esphome/sl-b/light/street_light/state",
+        '{"color_mode":"onoff","state":"ON","color":{}}',
+    )
     h.tick(T(0, 0, day=22))
     s = h.at("b", T(0, 0, day=22))
     assert secs(s) == (60.0, 60.0, 60.0, 60.0) and s["fault"] == ""
@@ -133,7 +157,11 @@ def test_day_burning_across_midnight_and_dawn() -> None:
     s = h.at("b", T(0, 1, day=22))
     assert secs(s) == (60.0, 30.0, 30.0, 30.0)
     assert (s["fault"], s["expected_on"], s["on"], s["power_w"]) == ("day_burning", 0, 1, 79.5)
-    h.send(T(0, 1, 45, day=22), "esphome/sl-b/light/street_light/state", '{"color_mode":"onoff","state":"OFF","color":{}}')
+    h.send(
+        T(0, 1, 45, day=22),
+        "esphome/sl-b/light/street_light/state",
+        '{"color_mode":"onoff","state":"OFF","color":{}}',
+    )
     h.tick(T(0, 2, day=22))
     s = h.at("b", T(0, 2, day=22))
     assert secs(s) == (60.0, 0.0, 0.0, 15.0) and s["fault"] == ""
@@ -142,16 +170,24 @@ def test_day_burning_across_midnight_and_dawn() -> None:
 def test_shared_meter_multi_relay() -> None:
     h = Harness(T(19, 0))
     h.send(T(19, 0, 0), "tele/sl-c/STATE", '{"POWER1":"ON","POWER2":"ON"}')
-    h.send(T(19, 0, 20), "tele/sl-c/SENSOR", '{"ENERGY":{"Total":7.5,"Power":79,"Voltage":229,"Current":0.35}}')
+    h.send(
+        T(19, 0, 20), "tele/sl-c/SENSOR", '{"ENERGY":{"Total":7.5,"Power":79,"Voltage":229,"Current":0.35}}'
+    )
     h.tick(T(19, 1))
     c1, c2 = h.at("c1", T(19, 1)), h.at("c2", T(19, 1))
     assert c1["fault"] == c2["fault"] == ""
     assert c1["power_w"] == 79.0 and "power_w" not in c2  # one meter, written once
-    h.send(T(19, 1, 10), "tele/sl-c/SENSOR", '{"ENERGY":{"Total":7.5,"Power":10,"Voltage":229,"Current":0.05}}')
+    h.send(
+        T(19, 1, 10), "tele/sl-c/SENSOR", '{"ENERGY":{"Total":7.5,"Power":10,"Voltage":229,"Current":0.05}}'
+    )
     h.tick(T(19, 2))
     assert h.at("c1", T(19, 2))["fault"] == h.at("c2", T(19, 2))["fault"] == "lamp_failure"
     # per-channel meters (Shelly 2.5): each lamp judged on its own
-    h.send(T(19, 2, 10), "tele/sl-c/SENSOR", '{"ENERGY":{"Total":7.5,"Power":[39,2],"Voltage":229,"Current":[0.17,0.01]}}')
+    h.send(
+        T(19, 2, 10),
+        "tele/sl-c/SENSOR",
+        '{"ENERGY":{"Total":7.5,"Power":[39,2],"Voltage":229,"Current":[0.17,0.01]}}',
+    )
     h.tick(T(19, 3))
     assert (h.at("c1", T(19, 3))["fault"], h.at("c2", T(19, 3))["fault"]) == ("", "lamp_failure")
     assert h.at("c2", T(19, 3))["power_w"] == 2.0
@@ -168,12 +204,18 @@ def test_dimmed_lamp_is_judged_against_its_level() -> None:
 def test_device_reported_faults_and_seq() -> None:
     h = Harness(T(19, 0))
     state = '{{"seq":{seq},"boot":7,"on":true,"faults":{faults}}}'
-    assert h.send(T(19, 0, 0), "thonminh/light/sl-d/state", state.format(seq=1, faults="[]")) is Outcome.APPLIED
-    assert h.send(T(19, 0, 5), "thonminh/light/sl-d/state",
-                  state.format(seq=2, faults='["lamp_failure"]')) is Outcome.APPLIED
+    assert (
+        h.send(T(19, 0, 0), "thonminh/light/sl-d/state", state.format(seq=1, faults="[]")) is Outcome.APPLIED
+    )
+    assert (
+        h.send(T(19, 0, 5), "thonminh/light/sl-d/state", state.format(seq=2, faults='["lamp_failure"]'))
+        is Outcome.APPLIED
+    )
     # redelivered after a crash: dropped, and nothing counted twice
-    assert h.send(T(19, 0, 6), "thonminh/light/sl-d/state",
-                  state.format(seq=2, faults='["lamp_failure"]')) is Outcome.DUPLICATE
+    assert (
+        h.send(T(19, 0, 6), "thonminh/light/sl-d/state", state.format(seq=2, faults='["lamp_failure"]'))
+        is Outcome.DUPLICATE
+    )
     h.tick(T(19, 1))
     assert h.at("d", T(19, 1))["fault"] == "lamp_failure"
     assert secs(h.at("d", T(19, 1))) == (60.0, 60.0, 5.0, 5.0)

@@ -23,7 +23,7 @@ def fixture(name: str) -> dict[str, list[str]]:
     key = None
     for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines():
         if line.startswith("# command: "):
-            key = line[len("# command: "):]
+            key = line[len("# command: ") :]
         elif line.startswith(("# urc: ", "# transcript: ")):
             key = line[2:]
         elif line.startswith("#") and key is None:

@@ -37,7 +37,7 @@ class Peer:
 
     def send(self, data: bytes) -> None:
         for i in range(len(data)) if self.trickle else [None]:
-            os.write(self.master, data if i is None else data[i:i + 1])
+            os.write(self.master, data if i is None else data[i : i + 1])
 
     def _serve(self) -> None:
         buffer = b""
@@ -75,15 +75,18 @@ def peer() -> Iterator[Peer]:
 
 
 def test_command_prefixes():
-    assert [command_prefix(c) for c in ("AT+CSQ", "AT+CPIN?", 'AT+QENG="servingcell"', "ATI", "ATE0", "AT^SYSINFO")] \
-        == ["+CSQ", "+CPIN", "+QENG", None, None, "^SYSINFO"]
+    assert [
+        command_prefix(c)
+        for c in ("AT+CSQ", "AT+CPIN?", 'AT+QENG="servingcell"', "ATI", "ATE0", "AT^SYSINFO")
+    ] == ["+CSQ", "+CPIN", "+QENG", None, None, "^SYSINFO"]
 
 
 async def test_a_real_terminal_session_with_echo_and_boot_urcs(peer: Peer):
     # SIM7600G-H as typed at a terminal (fixtures/simcom_sim7600_tsim7600x_90.txt): URCs first, then each
     # command echoed (in lower case) before its answer
     transcript = fixture("simcom_sim7600_tsim7600x_90.txt")[
-        "transcript: the modem's output as logged (commands echoed in lower case)"]
+        "transcript: the modem's output as logged (commands echoed in lower case)"
+    ]
     blocks: list[list[str]] = [[]]
     for line in transcript:
         if line.startswith("at"):
@@ -103,7 +106,9 @@ async def test_a_real_terminal_session_with_echo_and_boot_urcs(peer: Peer):
 
 
 async def test_urcs_between_the_answer_and_its_result_code_do_not_confuse_it(peer: Peer):
-    boot = fixture("quectel_manual_eg91xq.txt")["urc: after AT+CFUN=1 with a PIN-locked SIM, then AT+CPIN=1234"]
+    boot = fixture("quectel_manual_eg91xq.txt")[
+        "urc: after AT+CFUN=1 with a PIN-locked SIM, then AT+CPIN=1234"
+    ]
     peer.replies["AT+CSQ"] = crlf("+CSQ: 17,99", *boot[2:], "POWERED DOWN") + b"\r\nOK\r\n"
     peer.replies["ATI"] = crlf("Quectel", "+QIND: SMS DONE", "EC25", "Revision: EC25EFAR06A06M4G", "OK")
     urcs: list[str] = []

@@ -23,9 +23,20 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_check_config_rejects_a_relative_port(tmp_path: Path):
-    run = subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", "check-config", "-c",
-                          str(write(tmp_path, '[sources.modem]\nport = "ttyUSB2"\n'))],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "thonminh.cli",
+            "edge",
+            "check-config",
+            "-c",
+            str(write(tmp_path, '[sources.modem]\nport = "ttyUSB2"\n')),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "gateway.toml: sources.modem[0].port: 'ttyUSB2' is not an absolute device path" in run.stderr
 
@@ -34,13 +45,22 @@ def test_check_config_rejects_a_relative_port(tmp_path: Path):
     ("snippet", "message"),
     [
         ("[sources.modem]\n", "sources.modem[0].port: required value is missing"),
-        ('[sources.modem]\nport = "/dev/ttyUSB2"\nbaudrate = 12345\n',
-         "sources.modem[0].baudrate: 12345 is not a standard baud rate"),
-        ('[sources.modem]\nport = "/dev/ttyUSB2"\nvendor = "huawei"\n',
-         "sources.modem[0].vendor: Input should be 'auto', 'quectel', 'simcom' or 'generic'"),
-        ('[sources.modem]\nport = "/dev/ttyUSB2"\ncommand_timeout_s = 30\n',
-         "sources.modem[0]: command_timeout_s (30.0) must be below interval_s"),
-        ('[sources.modem]\nport = "/dev/ttyUSB2"\nid = "EC 25"\n', "sources.modem[0].id: 'EC 25' is not a slug"),
+        (
+            '[sources.modem]\nport = "/dev/ttyUSB2"\nbaudrate = 12345\n',
+            "sources.modem[0].baudrate: 12345 is not a standard baud rate",
+        ),
+        (
+            '[sources.modem]\nport = "/dev/ttyUSB2"\nvendor = "huawei"\n',
+            "sources.modem[0].vendor: Input should be 'auto', 'quectel', 'simcom' or 'generic'",
+        ),
+        (
+            '[sources.modem]\nport = "/dev/ttyUSB2"\ncommand_timeout_s = 30\n',
+            "sources.modem[0]: command_timeout_s (30.0) must be below interval_s",
+        ),
+        (
+            '[sources.modem]\nport = "/dev/ttyUSB2"\nid = "EC 25"\n',
+            "sources.modem[0].id: 'EC 25' is not a slug",
+        ),
     ],
 )
 def test_static_errors_name_the_key(tmp_path: Path, snippet: str, message: str):
@@ -53,11 +73,13 @@ def test_port_problems_on_this_machine(tmp_path: Path):
     missing = ModemConfig(port="/dev/serial/by-id/usb-Quectel_EC25-if02-port0")
     assert missing.environment_problems("sources.modem") == [
         "sources.modem.port: /dev/serial/by-id/usb-Quectel_EC25-if02-port0 does not exist (modem unplugged or not "
-        "enumerated yet? see firmware_config/modem/README.md)"]
+        "enumerated yet? see firmware_config/modem/README.md)"
+    ]
     plain_file = tmp_path / "ttyUSB2"
     plain_file.write_text("")
     assert ModemConfig(port=str(plain_file)).environment_problems("sources.modem[0]") == [
-        f"sources.modem[0].port: {plain_file} is not a serial device"]
+        f"sources.modem[0].port: {plain_file} is not a serial device"
+    ]
     master, slave = os.openpty()
     try:
         assert ModemConfig(port=os.ttyname(slave)).environment_problems("sources.modem") == []

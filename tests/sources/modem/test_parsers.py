@@ -25,7 +25,13 @@ from .conftest import fixture
 def test_split_fields_keeps_commas_in_quotes_and_drops_spaces():
     assert split_fields('0,0,"242 01 Telenor",9') == ["0", "0", "242 01 Telenor", "9"]
     assert split_fields(' "servingcell","NOCONN","NR5G-SA","TDD", 515,66') == [
-        "servingcell", "NOCONN", "NR5G-SA", "TDD", "515", "66"]
+        "servingcell",
+        "NOCONN",
+        "NR5G-SA",
+        "TDD",
+        "515",
+        "66",
+    ]
     assert split_fields('"a,b",,c') == ["a,b", "", "c"] and split_fields("") == []
 
 
@@ -51,7 +57,9 @@ def test_cesq_lte_nr_and_unknown():
     nr = parse_cesq(fixture("modemmanager_cesq.txt")["AT+CESQ (5G SA)"])
     assert (nr.rsrp_dbm, nr.rsrq_db) == (None, None)
     assert (nr.ss_rsrq_db, nr.ss_rsrp_dbm, nr.ss_sinr_db) == (-11.0, -82.0, 14.0)
-    assert parse_cesq(["+CESQ: 99,99,255,255,255,255"]) == parse_cesq(["+CESQ: 99,99,255,255,255,255,255,255,255"])
+    assert parse_cesq(["+CESQ: 99,99,255,255,255,255"]) == parse_cesq(
+        ["+CESQ: 99,99,255,255,255,255,255,255,255"]
+    )
     assert parse_cesq(["+CESQ: 63,0,96,49,34,97"]).rsrp_dbm == -44.0  # the top of every range
     with pytest.raises(ParseError, match="level 98 out of range 0..97"):
         parse_cesq(["+CESQ: 99,99,255,255,20,98"])
@@ -78,7 +86,9 @@ def test_registration_read_forms(name: str, section: str, command: str, expected
 
 
 def test_registration_states_and_urc_forms():
-    searching, registered = fixture("simcom_sim7600_tsim7600x_140.txt")["AT+CGREG? (searching, then registered)"]
+    searching, registered = fixture("simcom_sim7600_tsim7600x_140.txt")[
+        "AT+CGREG? (searching, then registered)"
+    ]
     assert parse_registration([searching], "CGREG").state == "searching"
     assert parse_registration([registered], "CGREG").registered
     assert parse_registration(fixture("fibocom_l850_3ginfo_82.txt")["AT+CREG?"]).state == "home"  # SMS only
@@ -88,7 +98,13 @@ def test_registration_states_and_urc_forms():
     # a URC that arrived inside the answer to AT+CREG? is told apart by its shape
     assert parse_registration(['+CREG: 1,"D509","80D413D",7', "+CREG: 2,5"]).state == "roaming"
     assert [Registration("CEREG", s).state for s in (0, 2, 3, 4, 5, 8)] == [
-        "not_registered", "searching", "denied", "unknown", "roaming", "not_registered"]
+        "not_registered",
+        "searching",
+        "denied",
+        "unknown",
+        "roaming",
+        "not_registered",
+    ]
     with pytest.raises(ParseError, match="stat 12 out of range"):
         parse_registration(["+CEREG: 0,12"], "CEREG")
     with pytest.raises(ParseError, match="no CREG read response"):
@@ -97,8 +113,10 @@ def test_registration_states_and_urc_forms():
 
 def test_cops_operator_and_technology():
     cases = {
-        ("simcom_sim7600_tsim7600x_90.txt", "transcript: the modem's output as logged (commands echoed in lower case)"):
-            None,
+        (
+            "simcom_sim7600_tsim7600x_90.txt",
+            "transcript: the modem's output as logged (commands echoed in lower case)",
+        ): None,
         ("quectel_ec200a_3ginfo_135.txt", "AT+COPS?"): ("NOS", "LTE"),
         ("quectel_ec200a_3ginfo_135.txt", "AT+COPS? (numeric format)"): ("26803", "LTE"),
         ("fibocom_fm150_3ginfo_32.txt", "AT+COPS?"): ("Telekom.de", "NR5G-NSA"),
@@ -118,7 +136,9 @@ def test_cops_operator_and_technology():
 
 def test_cpin_and_sim_errors():
     assert parse_cpin(fixture("quectel_ec200a_3ginfo_135.txt")["AT+CPIN?"]) == "ready"
-    pin, ready = fixture("quectel_manual_eg91xq.txt")["urc: after AT+CFUN=1 with a PIN-locked SIM, then AT+CPIN=1234"][:2]
+    pin, ready = fixture("quectel_manual_eg91xq.txt")[
+        "urc: after AT+CFUN=1 with a PIN-locked SIM, then AT+CPIN=1234"
+    ][:2]
     assert (parse_cpin([pin]), parse_cpin([ready])) == ("pin", "ready")
     assert parse_cpin(["+CPIN: NOT READY"]) == "error" and parse_cpin([]) is None
     errors = fixture("errors_field.txt")
@@ -126,10 +146,18 @@ def test_cpin_and_sim_errors():
     [verbose] = errors["AT+CPIN? (AT+CMEE=2)"]
     [network] = errors["AT+COPS? (AT+CMEE=2)"]
     assert parse_cme_error(plain) is None and sim_from_error(None) == "error"
-    assert parse_cme_error(verbose) == CmeError(None, "SIM not inserted") and sim_from_error(
-        parse_cme_error(verbose)) == "absent"
+    assert (
+        parse_cme_error(verbose) == CmeError(None, "SIM not inserted")
+        and sim_from_error(parse_cme_error(verbose)) == "absent"
+    )
     assert parse_cme_error(network) == CmeError(None, "no network service")
     # numeric forms (AT+CMEE=1), numbered as in TS 27.007 section 9.2.1
     assert [sim_from_error(parse_cme_error(f"+CME ERROR: {n}")) for n in (10, 11, 12, 13, 14, 100)] == [
-        "absent", "pin", "pin", "error", "error", "error"]
+        "absent",
+        "pin",
+        "pin",
+        "error",
+        "error",
+        "error",
+    ]
     assert sim_from_error(parse_cme_error("+CME ERROR: SIM PIN required")) == "pin"

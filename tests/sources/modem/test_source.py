@@ -14,16 +14,34 @@ from edge.sources.modem.source import ModemSource
 from lab.simulate.modem_emulator import ModemEmulator
 from thonminh.lineprotocol import encode_line
 
-HEALTHY = {"registered": 1, "reg_state": "home", "access_tech": "LTE", "operator": "Viettel", "rssi_dbm": -65.0,
-           "rsrp_dbm": -95.0, "rsrq_db": -10.0, "sinr_db": 12.0, "sim": "ready"}
+HEALTHY = {
+    "registered": 1,
+    "reg_state": "home",
+    "access_tech": "LTE",
+    "operator": "Viettel",
+    "rssi_dbm": -65.0,
+    "rsrp_dbm": -95.0,
+    "rsrq_db": -10.0,
+    "sinr_db": 12.0,
+    "sim": "ready",
+}
 UNKNOWN = {"reg_state": "unknown"}
 
 
 def make(make_ctx, port: str, clock: FakeClock | None = None, **kw) -> ModemSource:
-    config = ModemSource.Config(port=port, interval_s=30, command_timeout_s=0.4, id="ec25", backoff_initial_s=5,
-                                backoff_max_s=40, **kw)
+    config = ModemSource.Config(
+        port=port,
+        interval_s=30,
+        command_timeout_s=0.4,
+        id="ec25",
+        backoff_initial_s=5,
+        backoff_max_s=40,
+        **kw,
+    )
     # only monotonic time is moved by hand, so backoff waits cost no real time
-    return ModemSource(config, make_ctx(monotonic=(clock or FakeClock()).monotonic, key_path="sources.modem[0]"))
+    return ModemSource(
+        config, make_ctx(monotonic=(clock or FakeClock()).monotonic, key_path="sources.modem[0]")
+    )
 
 
 async def poll(source: ModemSource) -> dict:
@@ -46,14 +64,21 @@ async def test_reads_the_radio_state(make_ctx, emulator: ModemEmulator):
     emulator.state.rsrp_dbm, emulator.state.operator = -111, "Vinaphone"
     fields = await poll(source)
     assert (fields["rsrp_dbm"], fields["operator"]) == (-111.0, "Vinaphone")
-    assert "ATE0" not in emulator.commands and "AT+C5GREG?" not in emulator.commands  # set up once; ERROR once
+    assert (
+        "ATE0" not in emulator.commands and "AT+C5GREG?" not in emulator.commands
+    )  # set up once; ERROR once
     await source.close()
 
 
 async def test_unknown_values_are_left_out_never_zero(make_ctx, emulator: ModemEmulator):
     source = make(make_ctx, emulator.path)
     emulator.state.stat = 2  # searching: no serving cell
-    assert await poll(source) == {"registered": 0, "reg_state": "searching", "rssi_dbm": -73.0, "sim": "ready"}
+    assert await poll(source) == {
+        "registered": 0,
+        "reg_state": "searching",
+        "rssi_dbm": -73.0,
+        "sim": "ready",
+    }
     emulator.state.csq = 99
     assert await poll(source) == {"registered": 0, "reg_state": "searching", "sim": "ready"}
     emulator.state.stat, emulator.state.sim = 0, "absent"
@@ -61,7 +86,9 @@ async def test_unknown_values_are_left_out_never_zero(make_ctx, emulator: ModemE
     await source.close()
 
 
-async def test_urcs_inside_answers_are_ignored_and_junk_is_counted(make_ctx, collected, emulator: ModemEmulator):
+async def test_urcs_inside_answers_are_ignored_and_junk_is_counted(
+    make_ctx, collected, emulator: ModemEmulator
+):
     source = make(make_ctx, emulator.path)
     await poll(source)
     emulator.urcs_in_next_answer = ["+QIND: SMS DONE", "+CREG: 1", "RDY"]

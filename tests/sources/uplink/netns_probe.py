@@ -21,15 +21,25 @@ from edge.sources.uplink.source import UplinkSource
 
 async def main(spec: dict) -> None:
     gateway = gateway_config_model().model_validate(
-        {"site": {"village": "v", "gateway": "g", "latitude": 0, "longitude": 0}})
+        {"site": {"village": "v", "gateway": "g", "latitude": 0, "longitude": 0}}
+    )
 
     async def emit(points: object) -> None:
         return None
 
     sources = [
-        UplinkSource(UplinkSource.Config(**link), gateway.source_context(
-            UplinkSource, f"sources.uplink[{i}]", emit=emit, logger=logging.getLogger("netns"),
-            state_dir=Path("/tmp"), now_ms=lambda: int(time.time() * 1000), monotonic=time.monotonic))
+        UplinkSource(
+            UplinkSource.Config(**link),
+            gateway.source_context(
+                UplinkSource,
+                f"sources.uplink[{i}]",
+                emit=emit,
+                logger=logging.getLogger("netns"),
+                state_dir=Path("/tmp"),
+                now_ms=lambda: int(time.time() * 1000),
+                monotonic=time.monotonic,
+            ),
+        )
         for i, link in enumerate(spec["links"])
     ]
     for source in sources:

@@ -13,8 +13,10 @@ from edge.sources.uplink.source import UplinkSource
 from thonminh.errors import ConfigError
 
 SITE = '[site]\nvillage = "kha-ly-thuong"\ngateway = "gw1"\nlatitude = 21.38\nlongitude = 106.57\n'
-GOOD_LINK = '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n' \
-            '[[sources.uplink.targets]]\nkind = "tcp"\nhost = "127.0.0.1"\nport = 80\n'
+GOOD_LINK = (
+    '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n'
+    '[[sources.uplink.targets]]\nkind = "tcp"\nhost = "127.0.0.1"\nport = 80\n'
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -24,11 +26,17 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_check_config_names_a_tcp_target_without_port(tmp_path: Path):
-    bad = GOOD_LINK + '[[sources.uplink]]\nlink = "4g"\ninterface = "lo"\n' \
-        '[[sources.uplink.targets]]\nkind = "icmp"\nhost = "127.0.0.1"\n' \
+    bad = (
+        GOOD_LINK + '[[sources.uplink]]\nlink = "4g"\ninterface = "lo"\n'
+        '[[sources.uplink.targets]]\nkind = "icmp"\nhost = "127.0.0.1"\n'
         '[[sources.uplink.targets]]\nkind = "tcp"\nhost = "127.0.0.1"\n'
-    run = subprocess.run([sys.executable, "-m", "thonminh.cli", "edge", "check-config", "-c",
-                          str(write(tmp_path, bad))], capture_output=True, text=True, timeout=60)
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "thonminh.cli", "edge", "check-config", "-c", str(write(tmp_path, bad))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2, run.stderr
     assert "gateway.toml: sources.uplink[1].targets[1].port: a tcp target needs 'port'" in run.stderr
 
@@ -36,26 +44,51 @@ def test_check_config_names_a_tcp_target_without_port(tmp_path: Path):
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
-        ('[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "http"\n',
-         "sources.uplink[0].targets[0].url: an http target needs 'url'"),
-        ('[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "dns"\n',
-         "sources.uplink[0].targets[0].host: a dns target needs 'host'"),
-        ('[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "http"\n'
-         'url = "ftp://x/"\n', "sources.uplink[0].targets[0].url: invalid URL 'ftp://x/'"),
-        ('[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "smtp"\n',
-         "sources.uplink[0].targets[0].kind: Input should be 'tcp', 'http', 'dns' or 'icmp'"),
-        ('[[sources.uplink]]\nlink = "fiber"\n[[sources.uplink.targets]]\nkind = "icmp"\nhost = "1.1.1.1"\n',
-         "sources.uplink[0]: set 'interface' or 'source_address'"),
-        (GOOD_LINK.replace('interface = "lo"', 'interface = "lo"\ntimeout_s = 10'),
-         "sources.uplink[0]: timeout_s (10.0) must be below interval_s (10.0)"),
-        (GOOD_LINK.replace('interface = "lo"', 'interface = "lo"\nmin_ok = 2'),
-         "sources.uplink[0]: min_ok (2) is more than the 1 target(s)"),
-        (GOOD_LINK.replace('"fiber"', '"Fiber Optic"'), "sources.uplink[0].link: 'Fiber Optic' is not a slug"),
-        (GOOD_LINK.replace('"lo"', '"eth0/1"'), "sources.uplink[0].interface: 'eth0/1' is not a valid interface"),
-        (GOOD_LINK.replace('interface = "lo"', 'source_address = "10.0.0.300"'),
-         "sources.uplink[0].source_address: '10.0.0.300' is not an IP address"),
-        ('[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\ntargets = []\n',
-         "sources.uplink[0].targets: List should have at least 1 item"),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "http"\n',
+            "sources.uplink[0].targets[0].url: an http target needs 'url'",
+        ),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "dns"\n',
+            "sources.uplink[0].targets[0].host: a dns target needs 'host'",
+        ),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "http"\n'
+            'url = "ftp://x/"\n',
+            "sources.uplink[0].targets[0].url: invalid URL 'ftp://x/'",
+        ),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\n[[sources.uplink.targets]]\nkind = "smtp"\n',
+            "sources.uplink[0].targets[0].kind: Input should be 'tcp', 'http', 'dns' or 'icmp'",
+        ),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\n[[sources.uplink.targets]]\nkind = "icmp"\nhost = "1.1.1.1"\n',
+            "sources.uplink[0]: set 'interface' or 'source_address'",
+        ),
+        (
+            GOOD_LINK.replace('interface = "lo"', 'interface = "lo"\ntimeout_s = 10'),
+            "sources.uplink[0]: timeout_s (10.0) must be below interval_s (10.0)",
+        ),
+        (
+            GOOD_LINK.replace('interface = "lo"', 'interface = "lo"\nmin_ok = 2'),
+            "sources.uplink[0]: min_ok (2) is more than the 1 target(s)",
+        ),
+        (
+            GOOD_LINK.replace('"fiber"', '"Fiber Optic"'),
+            "sources.uplink[0].link: 'Fiber Optic' is not a slug",
+        ),
+        (
+            GOOD_LINK.replace('"lo"', '"eth0/1"'),
+            "sources.uplink[0].interface: 'eth0/1' is not a valid interface",
+        ),
+        (
+            GOOD_LINK.replace('interface = "lo"', 'source_address = "10.0.0.300"'),
+            "sources.uplink[0].source_address: '10.0.0.300' is not an IP address",
+        ),
+        (
+            '[[sources.uplink]]\nlink = "fiber"\ninterface = "lo"\ntargets = []\n',
+            "sources.uplink[0].targets: List should have at least 1 item",
+        ),
     ],
 )
 def test_static_errors_name_the_key(tmp_path: Path, snippet: str, message: str):
@@ -67,7 +100,12 @@ def test_static_errors_name_the_key(tmp_path: Path, snippet: str, message: str):
 def test_a_single_table_is_one_instance_named_after_its_link(tmp_path: Path):
     config = load_gateway_config(write(tmp_path, GOOD_LINK.replace("[[sources.uplink]]", "[sources.uplink]")))
     [(kind, cfg)] = config.source_instances()
-    assert (kind, cfg.name, cfg.link, cfg.targets[0].label) == ("uplink", "fiber", "fiber", "tcp 127.0.0.1:80")
+    assert (kind, cfg.name, cfg.link, cfg.targets[0].label) == (
+        "uplink",
+        "fiber",
+        "fiber",
+        "tcp 127.0.0.1:80",
+    )
 
 
 async def test_init_rejects_an_unknown_interface_naming_its_key(tmp_path: Path, make_ctx):
@@ -85,7 +123,10 @@ async def test_init_rejects_an_unknown_interface_naming_its_key(tmp_path: Path, 
 
 
 async def test_init_rejects_a_source_address_that_is_not_ours(make_ctx):
-    config = UplinkSource.Config(link="fiber", source_address="192.0.2.254",
-                                 targets=[{"kind": "icmp", "host": "127.0.0.1"}])
-    with pytest.raises(ConfigError, match=r"sources.uplink\[3\].source_address: 192.0.2.254 is not an address"):
+    config = UplinkSource.Config(
+        link="fiber", source_address="192.0.2.254", targets=[{"kind": "icmp", "host": "127.0.0.1"}]
+    )
+    with pytest.raises(
+        ConfigError, match=r"sources.uplink\[3\].source_address: 192.0.2.254 is not an address"
+    ):
         await UplinkSource(config, make_ctx(key_path="sources.uplink[3]")).init()

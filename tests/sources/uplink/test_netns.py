@@ -35,7 +35,9 @@ def _netns_usable() -> str | None:
     try:
         ip("netns", "add", name)
     except (OSError, subprocess.CalledProcessError) as err:
-        return f"cannot create network namespaces here ({err}); the loopback source-address test covers binding"
+        return (
+            f"cannot create network namespaces here ({err}); the loopback source-address test covers binding"
+        )
     ip("netns", "del", name)
     return None
 
@@ -62,13 +64,33 @@ def namespaces() -> Iterator[dict[str, str]]:
         ip("-n", ns["gw"], "route", "add", "default", "via", "198.18.1.2", "dev", "fib0", "metric", "100")
         ip("-n", ns["gw"], "route", "add", "default", "via", "198.18.2.2", "dev", "lte0", "metric", "700")
         # unprivileged ping sockets in the gateway: the probe takes the SOCK_DGRAM path there
-        subprocess.run(["ip", "netns", "exec", ns["gw"], "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"],
-                       check=True, timeout=10)
+        subprocess.run(
+            ["ip", "netns", "exec", ns["gw"], "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"],
+            check=True,
+            timeout=10,
+        )
         for isp in ("fiber", "4g"):
             server = subprocess.Popen(
-                ["ip", "netns", "exec", ns[isp], sys.executable, "-m", "lab.simulate.targets",
-                 "--tcp", f"{INTERNET}:8080", "--http", f"{INTERNET}:8081", "--dns", f"{INTERNET}:5353"],
-                stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns[isp],
+                    sys.executable,
+                    "-m",
+                    "lab.simulate.targets",
+                    "--tcp",
+                    f"{INTERNET}:8080",
+                    "--http",
+                    f"{INTERNET}:8081",
+                    "--dns",
+                    f"{INTERNET}:5353",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             servers.append(server)
             assert server.stdout is not None and server.stdout.readline().startswith("ready")
         yield ns
@@ -82,21 +104,37 @@ def namespaces() -> Iterator[dict[str, str]]:
 
 def test_probes_go_through_their_own_uplink_only(namespaces: dict[str, str]):
     gw = namespaces["gw"]
-    targets = [{"kind": "tcp", "host": INTERNET, "port": 8080},
-               {"kind": "http", "url": f"http://{INTERNET}:8081/generate_204", "expect_status": 204},
-               {"kind": "dns", "host": INTERNET, "port": 5353, "query": "vnexpress.net"},
-               {"kind": "icmp", "host": INTERNET}]
-    links = [{"link": name, "interface": iface, "interval_s": 5, "timeout_s": 0.5, "min_ok": 4,
-              "targets": targets} for name, iface in (("fiber", "fib0"), ("4g", "lte0"))]
+    targets = [
+        {"kind": "tcp", "host": INTERNET, "port": 8080},
+        {"kind": "http", "url": f"http://{INTERNET}:8081/generate_204", "expect_status": 204},
+        {"kind": "dns", "host": INTERNET, "port": 5353, "query": "vnexpress.net"},
+        {"kind": "icmp", "host": INTERNET},
+    ]
+    links = [
+        {"link": name, "interface": iface, "interval_s": 5, "timeout_s": 0.5, "min_ok": 4, "targets": targets}
+        for name, iface in (("fiber", "fib0"), ("4g", "lte0"))
+    ]
     phases = [
         [],
-        [["ip", "-n", namespaces["fiber"], "link", "set", "eth0", "down"]],            # the fiber is cut
+        [["ip", "-n", namespaces["fiber"], "link", "set", "eth0", "down"]],  # the fiber is cut
         [["ip", "-n", gw, "route", "del", "default", "via", "198.18.1.2", "dev", "fib0"]],  # failover
     ]
     run = subprocess.run(
-        ["ip", "netns", "exec", gw, sys.executable, str(HERE / "netns_probe.py"),
-         json.dumps({"links": links, "phases": phases})],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            "ip",
+            "netns",
+            "exec",
+            gw,
+            sys.executable,
+            str(HERE / "netns_probe.py"),
+            json.dumps({"links": links, "phases": phases}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert run.returncode == 0, run.stderr
     both, cut, failover = [json.loads(line) for line in run.stdout.splitlines()]
 
@@ -107,8 +145,12 @@ def test_probes_go_through_their_own_uplink_only(namespaces: dict[str, str]):
     # the fiber is dead and still holds the default route; 4G answers because its probes never use that route
     assert cut["fiber"]["up"] == 0 and cut["fiber"]["targets_ok"] == 0
     # how a cut link fails depends on timing: neighbour resolution times out, or the queue is full (ENOBUFS)
-    assert set(cut["fiber"]["errors"]) <= {"timeout", "no route to host", "network is unreachable",
-                                           "no buffer space available"}
+    assert set(cut["fiber"]["errors"]) <= {
+        "timeout",
+        "no route to host",
+        "network is unreachable",
+        "no buffer space available",
+    }
     assert cut["4g"]["up"] == 1 and cut["4g"]["errors"] == [None] * 4
 
     assert (failover["fiber"]["active"], failover["4g"]["active"]) == (0, 1)

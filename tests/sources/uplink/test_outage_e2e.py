@@ -23,26 +23,48 @@ SLACK_S = 0.25  # event-loop lateness on a loaded two-core machine
 
 
 def link(name: str, port: int, host: str) -> dict:
-    return {"link": name, "interface": "lo", "interval_s": INTERVAL, "timeout_s": 0.3, "down_after": 2,
-            "up_after": 2, "targets": [{"kind": "tcp", "host": host, "port": port}]}
+    return {
+        "link": name,
+        "interface": "lo",
+        "interval_s": INTERVAL,
+        "timeout_s": 0.3,
+        "down_after": 2,
+        "up_after": 2,
+        "targets": [{"kind": "tcp", "host": host, "port": port}],
+    }
 
 
 async def test_scheduled_fiber_outages_are_recorded_exactly(tmp_path: Path, influx: InfluxClient):
-    with TcpTarget("127.0.0.2") as fiber, TcpTarget("127.0.0.3") as lte, \
-            ModemEmulator("quectel", link_dir=tmp_path / "by-id") as modem:
-        config = gateway_config_model().model_validate({
-            "site": {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57},
-            "influxdb": {"url": influx.url, "database": influx.database, "timeout_s": 5.0},
-            "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-            "forwarder": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "flush_deadline_s": 5.0, "live_interval_s": 0.05},
-            "clock": {"check": "always"},
-            "state_dir": str(tmp_path / "state"),
-            "sources": {
-                "gateway": {"enabled": False},
-                "uplink": [link("fiber", fiber.port, "127.0.0.2"), link("4g", lte.port, "127.0.0.3")],
-                "modem": {"port": modem.path, "interval_s": 1.0, "command_timeout_s": 0.5, "id": "ec25"},
-            },
-        })
+    with (
+        TcpTarget("127.0.0.2") as fiber,
+        TcpTarget("127.0.0.3") as lte,
+        ModemEmulator("quectel", link_dir=tmp_path / "by-id") as modem,
+    ):
+        config = gateway_config_model().model_validate(
+            {
+                "site": {
+                    "village": "kha-ly-thuong",
+                    "gateway": "gw1",
+                    "latitude": 21.38,
+                    "longitude": 106.57,
+                },
+                "influxdb": {"url": influx.url, "database": influx.database, "timeout_s": 5.0},
+                "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
+                "forwarder": {
+                    "backoff_initial_s": 0.05,
+                    "backoff_max_s": 0.5,
+                    "flush_deadline_s": 5.0,
+                    "live_interval_s": 0.05,
+                },
+                "clock": {"check": "always"},
+                "state_dir": str(tmp_path / "state"),
+                "sources": {
+                    "gateway": {"enabled": False},
+                    "uplink": [link("fiber", fiber.port, "127.0.0.2"), link("4g", lte.port, "127.0.0.3")],
+                    "modem": {"port": modem.path, "interval_s": 1.0, "command_timeout_s": 0.5, "id": "ec25"},
+                },
+            }
+        )
         agent = Agent(config)
         stop = asyncio.Event()
         run = asyncio.create_task(agent.run(stop))
@@ -80,5 +102,9 @@ async def test_scheduled_fiber_outages_are_recorded_exactly(tmp_path: Path, infl
     assert abs(downtime - planned) <= 2 * INTERVAL + SLACK_S
 
     [radio] = influx.select("SELECT LAST(*) FROM modem WHERE modem = 'ec25' AND link = '4g'").rows()
-    assert (radio["last_registered"], radio["last_reg_state"], radio["last_operator"]) == (1, "home", "Viettel")
+    assert (radio["last_registered"], radio["last_reg_state"], radio["last_operator"]) == (
+        1,
+        "home",
+        "Viettel",
+    )
     assert (radio["last_rsrp_dbm"], radio["last_sinr_db"], radio["last_sim"]) == (-95.0, 12.0, "ready")

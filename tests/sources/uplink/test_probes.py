@@ -60,8 +60,11 @@ async def test_icmp_echo_on_loopback():
 
 
 async def test_a_missing_interface_fails_every_probe(tcp: TcpTarget):
-    config = uplink({"kind": "tcp", "host": "127.0.0.1", "port": tcp.port}, {"kind": "icmp", "host": "127.0.0.1"},
-                    interface="thonminh0")
+    config = uplink(
+        {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port},
+        {"kind": "icmp", "host": "127.0.0.1"},
+        interface="thonminh0",
+    )
     results = await Prober(config).cycle()
     assert [r.error for r in results] == ["no interface thonminh0"] * 2
 
@@ -69,12 +72,20 @@ async def test_a_missing_interface_fails_every_probe(tcp: TcpTarget):
 async def test_binding_to_the_wrong_source_address_fails():
     # Two "uplinks" on loopback: 127.0.0.2 and 127.0.0.3. The targets answer only the first one, like a
     # server reachable through the fiber only; a probe bound to the other address must not succeed.
-    with HttpTarget("127.0.0.1", allow_peers={"127.0.0.2"}) as http, \
-            DnsTarget("127.0.0.1", allow_peers={"127.0.0.2"}) as dns:
-        targets = ({"kind": "http", "url": f"http://127.0.0.1:{http.port}/"},
-                   {"kind": "dns", "host": "127.0.0.1", "port": dns.port})
-        right = await Prober(uplink(*targets, interface=None, source_address="127.0.0.2", timeout_s=0.5)).cycle()
-        wrong = await Prober(uplink(*targets, interface=None, source_address="127.0.0.3", timeout_s=0.5)).cycle()
+    with (
+        HttpTarget("127.0.0.1", allow_peers={"127.0.0.2"}) as http,
+        DnsTarget("127.0.0.1", allow_peers={"127.0.0.2"}) as dns,
+    ):
+        targets = (
+            {"kind": "http", "url": f"http://127.0.0.1:{http.port}/"},
+            {"kind": "dns", "host": "127.0.0.1", "port": dns.port},
+        )
+        right = await Prober(
+            uplink(*targets, interface=None, source_address="127.0.0.2", timeout_s=0.5)
+        ).cycle()
+        wrong = await Prober(
+            uplink(*targets, interface=None, source_address="127.0.0.3", timeout_s=0.5)
+        ).cycle()
         assert [r.ok for r in right] == [True, True]
         assert [r.ok for r in wrong] == [False, False]
         assert http.served == 1 and dns.served == 1
@@ -84,9 +95,12 @@ async def test_targets_are_probed_concurrently_within_the_timeout(tcp: TcpTarget
     with HttpTarget("127.0.0.1") as slow1, DnsTarget("127.0.0.1") as slow2:
         slow1.down("blackhole")
         slow2.down("blackhole")
-        config = uplink({"kind": "http", "url": f"http://127.0.0.1:{slow1.port}/"},
-                        {"kind": "dns", "host": "127.0.0.1", "port": slow2.port},
-                        {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port}, timeout_s=0.6)
+        config = uplink(
+            {"kind": "http", "url": f"http://127.0.0.1:{slow1.port}/"},
+            {"kind": "dns", "host": "127.0.0.1", "port": slow2.port},
+            {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port},
+            timeout_s=0.6,
+        )
         started = time.monotonic()
         results = await Prober(config).cycle()
         elapsed = time.monotonic() - started
@@ -96,8 +110,11 @@ async def test_targets_are_probed_concurrently_within_the_timeout(tcp: TcpTarget
 
 async def test_host_names_resolve_through_the_link_resolver(tcp: TcpTarget):
     with DnsTarget("127.0.0.1", answer="127.0.0.1") as resolver:
-        config = uplink({"kind": "tcp", "host": "probe.thonminh.test", "port": tcp.port}, resolver="127.0.0.1",
-                        resolver_port=resolver.port)
+        config = uplink(
+            {"kind": "tcp", "host": "probe.thonminh.test", "port": tcp.port},
+            resolver="127.0.0.1",
+            resolver_port=resolver.port,
+        )
         prober = Prober(config)
         assert (await prober.cycle())[0].ok
         assert resolver.served == 1
@@ -109,9 +126,29 @@ async def test_host_names_resolve_through_the_link_resolver(tcp: TcpTarget):
 
 async def test_https_verifies_the_certificate(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=probe.thonminh.test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=probe.thonminh.test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)
     with HttpTarget("127.0.0.1", tls=server) as https:

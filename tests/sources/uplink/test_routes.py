@@ -39,7 +39,9 @@ def test_single_default_route_and_no_default_route():
 def test_ip_route_text_form_agrees_with_proc():
     routes = parse_ip_route(read("ip_route_failover.txt"))
     assert [(r.interface, r.metric) for r in routes] == [("fib0", 100), ("lte0", 700)]
-    linkdown = "default via 198.18.1.2 dev fib0 metric 100 linkdown\ndefault via 198.18.2.2 dev lte0 metric 700\n"
+    linkdown = (
+        "default via 198.18.1.2 dev fib0 metric 100 linkdown\ndefault via 198.18.2.2 dev lte0 metric 700\n"
+    )
     assert active_interface(parse_ip_route(linkdown)) == "lte0"
 
 

@@ -39,8 +39,11 @@ class KeepLines:
 
 
 def stamps(lines: list[str], link: str) -> list[int]:
-    return sorted(int(line.rsplit(" ", 1)[1]) for line in lines
-                  if line.startswith("uplink,") and f",link={link}," in line + ",")
+    return sorted(
+        int(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("uplink,") and f",link={link}," in line + ","
+    )
 
 
 async def forwarded(writer: KeepLines, run: asyncio.Task[None], timeout: float = 60.0) -> None:
@@ -62,20 +65,42 @@ async def forwarded(writer: KeepLines, run: asyncio.Task[None], timeout: float =
 async def test_a_slow_link_never_delays_the_other_and_nothing_drifts(tmp_path: Path):
     with TcpTarget("127.0.0.1") as tcp, DnsTarget("127.0.0.1") as dead:
         dead.down("blackhole")  # every fiber cycle waits the full timeout for it
-        config = gateway_config_model().model_validate({
-            "site": {"village": "kha-ly-thuong", "gateway": "gw1", "latitude": 21.38, "longitude": 106.57},
-            "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
-            "forwarder": {"backoff_initial_s": 0.05, "flush_deadline_s": 5.0, "live_interval_s": 0.05},
-            "clock": {"check": "always"},
-            "state_dir": str(tmp_path / "state"),
-            "sources": {"gateway": {"enabled": False}, "uplink": [
-                {"link": "fiber", "interface": "lo", "interval_s": FIBER_INTERVAL, "timeout_s": 0.9,
-                 "targets": [{"kind": "dns", "host": "127.0.0.1", "port": dead.port},
-                             {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port}]},
-                {"link": "4g", "interface": "lo", "interval_s": LTE_INTERVAL, "timeout_s": 0.2,
-                 "targets": [{"kind": "tcp", "host": "127.0.0.1", "port": tcp.port}]},
-            ]},
-        })
+        config = gateway_config_model().model_validate(
+            {
+                "site": {
+                    "village": "kha-ly-thuong",
+                    "gateway": "gw1",
+                    "latitude": 21.38,
+                    "longitude": 106.57,
+                },
+                "buffer": {"path": str(tmp_path / "buffer.sqlite"), "commit_interval_ms": 20},
+                "forwarder": {"backoff_initial_s": 0.05, "flush_deadline_s": 5.0, "live_interval_s": 0.05},
+                "clock": {"check": "always"},
+                "state_dir": str(tmp_path / "state"),
+                "sources": {
+                    "gateway": {"enabled": False},
+                    "uplink": [
+                        {
+                            "link": "fiber",
+                            "interface": "lo",
+                            "interval_s": FIBER_INTERVAL,
+                            "timeout_s": 0.9,
+                            "targets": [
+                                {"kind": "dns", "host": "127.0.0.1", "port": dead.port},
+                                {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port},
+                            ],
+                        },
+                        {
+                            "link": "4g",
+                            "interface": "lo",
+                            "interval_s": LTE_INTERVAL,
+                            "timeout_s": 0.2,
+                            "targets": [{"kind": "tcp", "host": "127.0.0.1", "port": tcp.port}],
+                        },
+                    ],
+                },
+            }
+        )
         writer = KeepLines()
         agent = Agent(config, writer=writer)
         stop = asyncio.Event()

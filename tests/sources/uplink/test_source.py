@@ -19,11 +19,18 @@ def make_source(make_ctx, clock: FakeClock, *targets: dict, **kw) -> UplinkSourc
     return UplinkSource(config, make_ctx(clock))
 
 
-async def test_up_and_down_cycles_write_samples_and_backdated_events(make_ctx, tcp: TcpTarget, http: HttpTarget):
+async def test_up_and_down_cycles_write_samples_and_backdated_events(
+    make_ctx, tcp: TcpTarget, http: HttpTarget
+):
     clock = FakeClock()
     t0 = clock.wall_ms
-    source = make_source(make_ctx, clock, {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port},
-                         {"kind": "http", "url": f"http://127.0.0.1:{http.port}/"}, min_ok=2)
+    source = make_source(
+        make_ctx,
+        clock,
+        {"kind": "tcp", "host": "127.0.0.1", "port": tcp.port},
+        {"kind": "http", "url": f"http://127.0.0.1:{http.port}/"},
+        min_ok=2,
+    )
     timeline = []
     for i in range(8):
         if i == 3:
@@ -44,7 +51,10 @@ async def test_up_and_down_cycles_write_samples_and_backdated_events(make_ctx, t
     assert samples[3].tags["link"] == "fiber" and samples[3].tags["village"] == "kha-ly-thuong"
     events = [(i, p) for i, points in enumerate(timeline) for p in points[1:]]
     assert [(i, e.fields["state"], e.time_ms - t0) for i, e in events] == [
-        (1, "up", 0), (4, "down", 30_000), (7, "up", 60_000)]
+        (1, "up", 0),
+        (4, "down", 30_000),
+        (7, "up", 60_000),
+    ]
     assert events[0][1].fields["reason"] == "start" and "previous_state_s" not in events[0][1].fields
     assert events[1][1].fields["previous_state_s"] == 30.0
     assert "1/2 targets answered (min_ok 2): tcp 127.0.0.1" in events[1][1].fields["reason"]
@@ -72,21 +82,42 @@ async def test_active_follows_the_default_route(make_ctx, tmp_path: Path, tcp: T
     assert (await fiber.sample())[0].fields["active"] == 1
     fiber = make_source(make_ctx, FakeClock(), target, route_table=after, route_table_v6=tmp_path / "none")
     assert (await fiber.sample())[0].fields["active"] == 0
-    by_address = make_source(make_ctx, FakeClock(), target, interface=None, source_address="127.0.0.1",
-                             route_table=before, route_table_v6=tmp_path / "none")
+    by_address = make_source(
+        make_ctx,
+        FakeClock(),
+        target,
+        interface=None,
+        source_address="127.0.0.1",
+        route_table=before,
+        route_table_v6=tmp_path / "none",
+    )
     assert (await by_address.sample())[0].fields["active"] == 1
-    unknown = make_source(make_ctx, FakeClock(), target, interface=None, source_address="127.0.0.2",
-                          route_table=before, route_table_v6=tmp_path / "none")
+    unknown = make_source(
+        make_ctx,
+        FakeClock(),
+        target,
+        interface=None,
+        source_address="127.0.0.2",
+        route_table=before,
+        route_table_v6=tmp_path / "none",
+    )
     assert "active" not in (await unknown.sample())[0].fields  # 127.0.0.2 belongs to no interface: unknown
 
 
 async def test_every_target_dead_is_data_not_an_exception(make_ctx):
     clock = FakeClock()
-    source = make_source(make_ctx, clock, {"kind": "tcp", "host": "127.0.0.1", "port": 9},
-                         {"kind": "icmp", "host": "127.0.0.1"}, interface="thonminh0", down_after=1)
+    source = make_source(
+        make_ctx,
+        clock,
+        {"kind": "tcp", "host": "127.0.0.1", "port": 9},
+        {"kind": "icmp", "host": "127.0.0.1"},
+        interface="thonminh0",
+        down_after=1,
+    )
     points = await source.sample()
     assert points[0].fields["up"] == 0 and points[0].fields["targets_ok"] == 0
     assert (points[1].fields["state"], points[1].fields["reason"]) == ("down", "start")
     assert source._reason(await source.prober.cycle(), False) == (
         "0/2 targets answered (min_ok 1): tcp 127.0.0.1:9: no interface thonminh0; "
-        "icmp 127.0.0.1: no interface thonminh0")
+        "icmp 127.0.0.1: no interface thonminh0"
+    )

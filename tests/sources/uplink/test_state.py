@@ -11,8 +11,9 @@ def feed(machine: LinkState, results: str, *, interval: float = 10.0, t0_ms: int
     """Feed 'u'/'d' cycle results every ``interval`` s; return the transitions with their cycle index."""
     out = []
     for i, r in enumerate(results):
-        t = machine.observe(r == "u", at_ms=t0_ms + int(i * interval * 1000), at_mono=i * interval,
-                            reason=f"cycle {i}")
+        t = machine.observe(
+            r == "u", at_ms=t0_ms + int(i * interval * 1000), at_mono=i * interval, reason=f"cycle {i}"
+        )
         if t is not None:
             out.append((i, t))
     return out
@@ -29,8 +30,8 @@ def test_down_after_n_failures_dated_at_the_first_failure():
     events = feed(machine, "uuuddduuu")
     assert [(i, t.state) for i, t in events] == [(1, "up"), (5, "down"), (7, "up")]
     down, up = events[1][1], events[2][1]
-    assert down.at_ms == 30_000 and down.reason == "cycle 3"   # the first failed cycle, not the third
-    assert down.previous_state_s == 30.0                      # up from 0 s to 30 s
+    assert down.at_ms == 30_000 and down.reason == "cycle 3"  # the first failed cycle, not the third
+    assert down.previous_state_s == 30.0  # up from 0 s to 30 s
     assert up.at_ms == 60_000 and up.previous_state_s == 30.0  # down from 30 s to 60 s: exact to a cycle
 
 

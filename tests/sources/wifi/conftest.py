@@ -46,8 +46,12 @@ class Harness:
         return self.collected.rejected
 
     def config(self, backend: str = "ubus", **kw: Any) -> WifiConfig:
-        data: dict[str, Any] = {"backend": backend, "interval_s": 60, "timeout_s": 5,
-                                "leases_file": str(self.tmp / "dhcp.leases")}
+        data: dict[str, Any] = {
+            "backend": backend,
+            "interval_s": 60,
+            "timeout_s": 5,
+            "leases_file": str(self.tmp / "dhcp.leases"),
+        }
         if backend in ("ubus", "ubus_ssh", "hostapd_cli", "iw"):
             data["command"] = str(self.bin / backend.removesuffix("_ssh"))
         if backend == "ubus_ssh":
@@ -59,13 +63,25 @@ class Harness:
         data.update(kw)
         return WifiConfig(**data)
 
-    def source(self, config: WifiConfig, *, state_dir: Path | None = None,
-               clock_synced: Callable[[], bool] | None = None) -> WifiSource:
-        ctx = make_context(state_dir or self.tmp / "state" / "wifi", self.collected, self.clock,
-                           logger="edge.sources.wifi.test", clock_synced=clock_synced)
+    def source(
+        self,
+        config: WifiConfig,
+        *,
+        state_dir: Path | None = None,
+        clock_synced: Callable[[], bool] | None = None,
+    ) -> WifiSource:
+        ctx = make_context(
+            state_dir or self.tmp / "state" / "wifi",
+            self.collected,
+            self.clock,
+            logger="edge.sources.wifi.test",
+            clock_synced=clock_synced,
+        )
         return WifiSource(config, ctx)
 
-    async def poll(self, source: WifiSource, advance: float = 60.0, *, churn: bool = False) -> dict[str, Point]:
+    async def poll(
+        self, source: WifiSource, advance: float = 60.0, *, churn: bool = False
+    ) -> dict[str, Point]:
         """Move time on (on the AP too, with stations coming and going if ``churn``), poll once."""
         self.clock.advance(advance)
         if churn:
@@ -79,8 +95,9 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    ap = SimulatedAp.create(tmp_path / "ap.json", seed=7, leases_file=tmp_path / "dhcp.leases",
-                            epoch=START.timestamp() - 3600)
+    ap = SimulatedAp.create(
+        tmp_path / "ap.json", seed=7, leases_file=tmp_path / "dhcp.leases", epoch=START.timestamp() - 3600
+    )
     bin_dir = Path(install_fake_commands(tmp_path / "bin", tmp_path / "ap.json"))
     h = Harness(tmp_path, ap, bin_dir)
     yield h

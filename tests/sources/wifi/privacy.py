@@ -9,7 +9,14 @@ def notations(mac: str) -> set[str]:
     """``aa:bb:..``, ``AA-BB-..``, ``aabb.ccdd.eeff``, bare hex, and dnsmasq's ``1:``/``01:`` prefixed forms."""
     mac = mac.lower()
     bare = mac.replace(":", "")
-    forms = {mac, mac.replace(":", "-"), f"{bare[0:4]}.{bare[4:8]}.{bare[8:12]}", bare, "1:" + mac, "01:" + mac}
+    forms = {
+        mac,
+        mac.replace(":", "-"),
+        f"{bare[0:4]}.{bare[4:8]}.{bare[8:12]}",
+        bare,
+        "1:" + mac,
+        "01:" + mac,
+    }
     return forms | {f.upper() for f in forms}
 
 

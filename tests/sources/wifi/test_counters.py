@@ -78,8 +78,9 @@ def test_missing_counters_and_glitches_count_zero():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 2**64 - 1), st.integers(0, 2**33)),
-                max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 2**64 - 1), st.integers(0, 2**33)), max_size=40)
+)
 def test_never_negative(polls: list[tuple[str, int, int]]):
     c = ByteCounters()
     for key, rx, tx in polls:

@@ -52,8 +52,10 @@ def test_ubus_get_clients_with_a_redacted_address_is_rejected():
 
 
 def test_ubus_skips_stations_that_are_not_associated_and_rejects_bad_counters():
-    text = ('{"freq": 2437, "clients": {"aa:bb:cc:dd:ee:01": {"assoc": false, "bytes": {"rx": 1, "tx": 2}},'
-            ' "aa:bb:cc:dd:ee:02": {"assoc": true}}}')
+    text = (
+        '{"freq": 2437, "clients": {"aa:bb:cc:dd:ee:01": {"assoc": false, "bytes": {"rx": 1, "tx": 2}},'
+        ' "aa:bb:cc:dd:ee:02": {"assoc": true}}}'
+    )
     [station] = parse_ubus_clients(text)
     assert station.mac == "aa:bb:cc:dd:ee:02" and station.rx_bytes is None
     with pytest.raises(ParseError, match="bytes.rx"):
@@ -66,12 +68,21 @@ def test_ubus_skips_stations_that_are_not_associated_and_rejects_bad_counters():
 
 
 def test_hostapd_all_sta_blocks_concatenated():
-    text = "".join(fixture(n) for n in (
-        "hostapd_cli_sta_rdkb_wpa2.txt", "hostapd_cli_all_sta_firewalla_he.txt", "hostapd_cli_sta_open_randomised.txt"))
+    text = "".join(
+        fixture(n)
+        for n in (
+            "hostapd_cli_sta_rdkb_wpa2.txt",
+            "hostapd_cli_all_sta_firewalla_he.txt",
+            "hostapd_cli_sta_open_randomised.txt",
+        )
+    )
     stations = parse_hostapd_all_sta(text)
     assert [s.mac for s in stations] == ["48:3b:38:35:cc:fb", "9a:75:ab:b5:34:cb", "0e:ed:c0:e3:59:0e"]
     assert [(s.rx_bytes, s.tx_bytes, s.connected_s) for s in stations] == [
-        (85643, 89672, 60), (1688544, 4315584, 14521), (18215, 3541, 16)]
+        (85643, 89672, 60),
+        (1688544, 4315584, 14521),
+        (18215, 3541, 16),
+    ]
     assert [is_locally_administered(s.mac) for s in stations] == [False, True, True]
 
 
@@ -90,7 +101,9 @@ def test_hostapd_all_sta_skips_unassociated_and_rejects_garbage():
         parse_hostapd_all_sta("'ALL_STA' command timed out.\n")
 
 
-@pytest.mark.parametrize("name", ["hostapd_cli_status_test_model.txt", "hostapd_cli_status_wifi_presence.txt"])
+@pytest.mark.parametrize(
+    "name", ["hostapd_cli_status_test_model.txt", "hostapd_cli_status_wifi_presence.txt"]
+)
 def test_hostapd_status_enabled(name: str):
     status = parse_hostapd_status(fixture(name))
     assert status.up
@@ -112,14 +125,17 @@ def test_hostapd_status_disabled_is_down_and_cut_short_is_rejected():
 # -- iw ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("iw_station_dump_ath9k_lede.txt", ("5c:8d:4e:06:ad:86", 94561, 124382, 223)),
-    ("iw_station_dump_ath10k_lede.txt", ("1c:5c:f2:52:5c:fc", 190138, 311347, 985)),
-    ("iw_station_dump_ipq4019_spaces.txt", ("8c:be:be:f5:8f:59", 14835, 10450, None)),
-    ("iw_station_dump_huge_current_time.txt", ("0c:8b:95:aa:b8:f0", 6074902, 2142543, 170543)),
-    # MLO: no signal and no counters at station level; the links' counters are summed
-    ("iw_station_dump_mlo_no_signal.txt", ("00:03:7f:04:31:78", 116 + 1323, 0 + 1538, 383)),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("iw_station_dump_ath9k_lede.txt", ("5c:8d:4e:06:ad:86", 94561, 124382, 223)),
+        ("iw_station_dump_ath10k_lede.txt", ("1c:5c:f2:52:5c:fc", 190138, 311347, 985)),
+        ("iw_station_dump_ipq4019_spaces.txt", ("8c:be:be:f5:8f:59", 14835, 10450, None)),
+        ("iw_station_dump_huge_current_time.txt", ("0c:8b:95:aa:b8:f0", 6074902, 2142543, 170543)),
+        # MLO: no signal and no counters at station level; the links' counters are summed
+        ("iw_station_dump_mlo_no_signal.txt", ("00:03:7f:04:31:78", 116 + 1323, 0 + 1538, 383)),
+    ],
+)
 def test_iw_station_dump(name: str, expected: tuple):
     [station] = parse_iw_station_dump(fixture(name))
     assert (station.mac, station.rx_bytes, station.tx_bytes, station.connected_s) == expected
@@ -172,8 +188,10 @@ def test_normalize_and_redact_every_notation():
     assert normalize_mac("A8-96-75-F0-3B-C4") == "a8:96:75:f0:3b:c4"
     with pytest.raises(ParseError):
         normalize_mac("a8:96:75:f0:3b")
-    text = ("a8:96:75:f0:3b:c4 A8:96:75:F0:3B:C4 a8-96-75-f0-3b-c4 a896.75f0.3bc4 a89675f03bc4 "
-            "1:a8:96:75:f0:3b:c4 01:a8:96:75:f0:3b:c4 20-80:00:02:08:fe:80:00 keep 2437 deadbeef")
+    text = (
+        "a8:96:75:f0:3b:c4 A8:96:75:F0:3B:C4 a8-96-75-f0-3b-c4 a896.75f0.3bc4 a89675f03bc4 "
+        "1:a8:96:75:f0:3b:c4 01:a8:96:75:f0:3b:c4 20-80:00:02:08:fe:80:00 keep 2437 deadbeef"
+    )
     out = redact(text)
     assert out.split() == ["<mac>"] * 8 + ["keep", "2437", "deadbeef"]
     assert redact("x" * 5000, limit=100).endswith("...(cut)")

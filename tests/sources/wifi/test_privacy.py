@@ -22,7 +22,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def test_notations_are_all_found():
     forms = notations("0e:ed:c0:e3:59:0e")
-    assert {"0e:ed:c0:e3:59:0e", "0E-ED-C0-E3-59-0E", "0eed.c0e3.590e", "0EEDC0E3590E", "01:0e:ed:c0:e3:59:0e"} <= forms
+    assert {
+        "0e:ed:c0:e3:59:0e",
+        "0E-ED-C0-E3-59-0E",
+        "0eed.c0e3.590e",
+        "0EEDC0E3590E",
+        "01:0e:ed:c0:e3:59:0e",
+    } <= forms
     assert leaks("station 0EED.C0E3.590E seen", ["0e:ed:c0:e3:59:0e"]) == ["0EED.C0E3.590E", "0eed.c0e3.590e"]
     assert leaks("nothing here", ["0e:ed:c0:e3:59:0e"]) == []
 
@@ -54,8 +60,9 @@ async def test_no_address_in_points_rejects_logs_or_state(harness: Harness, capl
 
     # the faults really put addresses in front of the source: a leak would be seen
     ap.set(fault="garbage")
-    garbage = subprocess.run([harness.bin / "iw", "dev", "phy0-ap0", "station", "dump"], capture_output=True,
-                             check=True).stdout
+    garbage = subprocess.run(
+        [harness.bin / "iw", "dev", "phy0-ap0", "station", "dump"], capture_output=True, check=True
+    ).stdout
     ap.set(fault="")
     assert leaks(garbage, macs)
 

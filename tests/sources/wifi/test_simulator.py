@@ -26,7 +26,9 @@ SAMPLE = Path(__file__).resolve().parents[3] / "edge" / "sources" / "wifi" / "sa
 
 
 def run(harness: Harness, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(harness.bin / argv[0]), *argv[1:]], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(harness.bin / argv[0]), *argv[1:]], capture_output=True, text=True, check=False
+    )
 
 
 def test_same_seed_same_day(tmp_path: Path):
@@ -55,8 +57,11 @@ def test_tools_print_what_the_parsers_read(harness: Harness):
     ubus = run(harness, "ubus", "-t", "5", "call", "hostapd.phy0-ap0", "get_clients")
     cli = run(harness, "hostapd_cli", "-i", "phy0-ap0", "all_sta")
     dump = run(harness, "iw", "dev", "phy0-ap0", "station", "dump")
-    for stations in (parse_ubus_clients(ubus.stdout), parse_hostapd_all_sta(cli.stdout),
-                     parse_iw_station_dump(dump.stdout)):
+    for stations in (
+        parse_ubus_clients(ubus.stdout),
+        parse_hostapd_all_sta(cli.stdout),
+        parse_iw_station_dump(dump.stdout),
+    ):
         assert {s.mac: (s.rx_bytes, s.tx_bytes) for s in stations} == expected
     assert parse_hostapd_status(run(harness, "hostapd_cli", "status").stdout).up  # with the Selected header
     assert parse_iw_info(run(harness, "iw", "dev", "phy0-ap0", "info").stdout).up

@@ -51,8 +51,9 @@ async def test_up_clients_bytes_and_daily_users(harness: Harness, backend: str):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_radio_disabled_is_down_and_logged_once(harness: Harness, backend: str,
-                                                      caplog: pytest.LogCaptureFixture):
+async def test_radio_disabled_is_down_and_logged_once(
+    harness: Harness, backend: str, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     harness.ap.join(A)
     source = harness.source(harness.config(backend))
@@ -69,22 +70,29 @@ async def test_radio_disabled_is_down_and_logged_once(harness: Harness, backend:
     assert points[WIFI.name].fields["ap_up"] == 1
     assert len(warnings(caplog, "access point down: recovered")) == 1
     # A is back after the AP was down: a new session of the same user
-    assert (points[WIFI_DAILY.name].fields["unique_users"], points[WIFI_DAILY.name].fields["sessions"]) == (1, 2)
+    assert (points[WIFI_DAILY.name].fields["unique_users"], points[WIFI_DAILY.name].fields["sessions"]) == (
+        1,
+        2,
+    )
     await source.close()
 
 
-@pytest.mark.parametrize(("backend", "fault", "rejected"), [
-    ("ubus", "garbage", True),
-    ("ubus", "partial", True),
-    ("ubus", "crash", False),
-    ("ubus_ssh", "noconnect", False),
-    ("ubus_http", "garbage", True),
-    ("hostapd_cli", "noconnect", False),
-    ("hostapd_cli", "partial", True),
-    ("iw", "garbage", True),
-])
-async def test_no_usable_answer_is_unknown(harness: Harness, backend: str, fault: str, rejected: bool,
-                                          caplog: pytest.LogCaptureFixture):
+@pytest.mark.parametrize(
+    ("backend", "fault", "rejected"),
+    [
+        ("ubus", "garbage", True),
+        ("ubus", "partial", True),
+        ("ubus", "crash", False),
+        ("ubus_ssh", "noconnect", False),
+        ("ubus_http", "garbage", True),
+        ("hostapd_cli", "noconnect", False),
+        ("hostapd_cli", "partial", True),
+        ("iw", "garbage", True),
+    ],
+)
+async def test_no_usable_answer_is_unknown(
+    harness: Harness, backend: str, fault: str, rejected: bool, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     harness.ap.join(A)
     source = harness.source(harness.config(backend))
@@ -164,7 +172,9 @@ async def test_http_session_expiry_logs_in_again(harness: Harness):
     await bad.close()
 
 
-async def test_leases_and_optional_fields_follow_the_contract(harness: Harness, caplog: pytest.LogCaptureFixture):
+async def test_leases_and_optional_fields_follow_the_contract(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     harness.ap.join(A)
     config = harness.config("iw", opening_hours=[{"days": "mon-sun", "open": "07:00", "close": "21:00"}])
@@ -201,7 +211,9 @@ async def test_sigkill_keeps_the_count_a_power_cut_loses_at_most_15_minutes_a_st
     harness.ap.join(B)
     await harness.poll(source)  # B is in RAM only: no flash write for a minute's change
     assert ram.parent.stat().st_mode & 0o777 == 0o700 and ram.stat().st_mode & 0o777 == 0o600
-    assert len(json.loads(ram.read_text())["users"]) == 2 and len(json.loads(stored.read_text())["users"]) == 1
+    assert (
+        len(json.loads(ram.read_text())["users"]) == 2 and len(json.loads(stored.read_text())["users"]) == 1
+    )
 
     # SIGKILL: the source never closes; the next start resumes from the RAM copy
     again = harness.source(harness.config("hostapd_cli"))
@@ -266,7 +278,7 @@ def test_config_errors_name_the_key(harness: Harness, tmp_path):
         'backend = "ubus_ssh"\n': "sources.wifi[0]: backend = 'ubus_ssh' needs",
         'interfaces = ["wlan0; rm -rf /"]\n': "sources.wifi[0].interfaces[0]",
         'ap = "Cultural House"\n': "sources.wifi[0].ap",
-        'interval_s = 5\ntimeout_s = 5\n': "must exceed timeout_s",
+        "interval_s = 5\ntimeout_s = 5\n": "must exceed timeout_s",
         'opening_hours = [{open = "25:00", close = "21:00"}]\n': "sources.wifi[0].opening_hours[0].open",
     }
     for extra, message in cases.items():

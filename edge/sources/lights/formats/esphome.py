@@ -34,7 +34,12 @@ from edge.sources.lights.topics import TopicMatch
 __all__ = ["meter_role", "parse"]
 
 _ROLES: Final = {"power": "power_w", "voltage": "voltage_v", "current": "current_a", "energy": "energy_kwh"}
-_LIMITS: Final = {"power_w": (-1e6, 1e6), "voltage_v": (0.0, 1e4), "current_a": (-1e4, 1e4), "energy_kwh": (-1e9, 1e9)}
+_LIMITS: Final = {
+    "power_w": (-1e6, 1e6),
+    "voltage_v": (0.0, 1e4),
+    "current_a": (-1e4, 1e4),
+    "energy_kwh": (-1e9, 1e9),
+}
 #: Counters that reset every day are not the energy counter the contract means.
 _NOT_TOTAL: Final = frozenset({"daily", "today", "yesterday", "week", "month"})
 #: Switches ESPHome nodes commonly carry besides the relay (``platform: restart`` and friends): not the lamp.

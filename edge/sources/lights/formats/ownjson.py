@@ -59,8 +59,13 @@ def _state(device: str, data: dict[str, Any]) -> Observation:
     levels = {}
     if "level" in data:
         levels[channel] = _int(data["level"], f"{what}.level", 0, 100)
-    meter = Meter(**{key: json_number(data[key], f"{what}.{key}", lo=lo, hi=hi, null_ok=True)
-                     for key, lo, hi in _METER if key in data})
+    meter = Meter(
+        **{
+            key: json_number(data[key], f"{what}.{key}", lo=lo, hi=hi, null_ok=True)
+            for key, lo, hi in _METER
+            if key in data
+        }
+    )
     faults = _faults(data.get("faults", []), f"{what}.faults")
     seq = _int(data["seq"], f"{what}.seq", 0, _SEQ_MAX) if "seq" in data else None
     boot = _boot(data["boot"], f"{what}.boot") if "boot" in data else None
@@ -114,7 +119,9 @@ def _faults(value: Any, what: str) -> dict[str, bool]:
     listed = set()
     for item in value:
         if not isinstance(item, str) or item not in DEVICE_FAULTS:
-            raise PayloadError(f"{what}: unknown fault {str(item)[:40]!r}; known: {', '.join(sorted(DEVICE_FAULTS))}")
+            raise PayloadError(
+                f"{what}: unknown fault {str(item)[:40]!r}; known: {', '.join(sorted(DEVICE_FAULTS))}"
+            )
         if item in listed:
             raise PayloadError(f"{what}: {item!r} listed twice")
         listed.add(item)

@@ -66,9 +66,14 @@ def _json(device: str, suffix: str, data: dict[str, Any]) -> Observation:
         else:
             data = _nested(data, "StatusSNS", what)
     elif "StatusSNS" in data or "StatusSTS" in data:  # a STATUS reply on RESULT (SetOption4 0)
-        data = {**_nested(data, "StatusSNS", what, missing_ok=True), **_nested(data, "StatusSTS", what, missing_ok=True)}
+        data = {
+            **_nested(data, "StatusSNS", what, missing_ok=True),
+            **_nested(data, "StatusSTS", what, missing_ok=True),
+        }
     # in the payload's order: a later key of the same light wins
-    relays = {_channel(key): on_off(value, f"{what}.{key}") for key, value in data.items() if key in _POWER_KEYS}
+    relays = {
+        _channel(key): on_off(value, f"{what}.{key}") for key, value in data.items() if key in _POWER_KEYS
+    }
     levels = {}
     if "Dimmer" in data:
         levels["1"] = round(json_number(data["Dimmer"], f"{what}.Dimmer", lo=0, hi=100) or 0)
@@ -99,8 +104,9 @@ def _meters(energy: Any, what: str) -> dict[str | None, Meter]:
         if isinstance(value, list):
             if not 1 <= len(value) <= 32:
                 raise PayloadError(f"{what}.{key}: {len(value)} channels")
-            lists[field] = [json_number(v, f"{what}.{key}[{i}]", lo=lo, hi=hi, null_ok=True)
-                            for i, v in enumerate(value)]
+            lists[field] = [
+                json_number(v, f"{what}.{key}[{i}]", lo=lo, hi=hi, null_ok=True) for i, v in enumerate(value)
+            ]
         else:
             scalars[field] = json_number(value, f"{what}.{key}", lo=lo, hi=hi, null_ok=True)
     if not lists:
@@ -108,12 +114,14 @@ def _meters(energy: Any, what: str) -> dict[str | None, Meter]:
         return {None: found} if found else {}
     meters: dict[str | None, Meter] = {}
     for i in range(max(len(v) for v in lists.values())):
-        channel = Meter(**{**scalars, **{field: items[i] for field, items in lists.items() if i < len(items)}})
+        channel = Meter(
+            **{**scalars, **{field: items[i] for field, items in lists.items() if i < len(items)}}
+        )
         if channel:
             meters[str(i + 1)] = channel
     return meters
 
 
 def _channel(key: str) -> str:
-    digits = key[len("POWER"):]
+    digits = key[len("POWER") :]
     return digits or "1"
