@@ -1,6 +1,6 @@
 """Peak RSS of the real agent process at the standard village load, against the 60 MB limit.
 
-    .venv/bin/python bench/agent_rss.py [--seconds 60] [--backlog-hours 6]
+    .venv/bin/python bench/agent_rss.py [--seconds 60] [--backlog-hours 6] [--unsigned]
 
 The agent runs as its own process (the same ``Agent`` that ``thonminh edge run`` runs, from a config file,
 with the self-metrics source) with one injected source emitting the standard village load
@@ -10,7 +10,8 @@ a restart with a backlog in the buffer (a day without uplink, shortened by ``--b
 while the load keeps arriving. The figure is the kernel's peak resident set (``VmHWM`` in
 ``/proc/<pid>/status``); next to it, the same interpreter that only imports the agent's modules. Each figure
 is measured twice: in this venv, and as on a gateway install, where the test extras' ``rich`` and
-``pygments`` (which httpx imports for its own CLI when present) are absent.
+``pygments`` (which httpx imports for its own CLI when present) are absent. ``--unsigned`` runs the agent with
+``sign=False`` (its batches unsigned: what signing costs, for docs/benchmarks.md; a gateway always signs).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class VillageLoad(PushSource):
             await self.ctx.emit(points)
 
 
-def child(config_path: str, hide: list[str]) -> None:
+def child(config_path: str, hide: list[str], sign: bool) -> None:
     for name in hide:  # as on a gateway install: packages only the test extras bring are absent
         sys.modules[name] = None  # type: ignore[assignment]
     from edge.agent import Agent
@@ -70,7 +71,7 @@ def child(config_path: str, hide: list[str]) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await Agent(config, extra_sources=[(VillageLoad, SourceConfig(name="village"))]).run(stop)
+        await Agent(config, extra_sources=[(VillageLoad, SourceConfig(name="village"))], sign=sign).run(stop)
 
     asyncio.run(main())
 
@@ -83,9 +84,10 @@ def vm_kb(pid: int, key: str) -> int:
 
 
 def run_phase(config: Path, seconds: float, until: Callable[[], bool] | None = None,
-              hide: tuple[str, ...] = ()) -> tuple[float, float]:
+              hide: tuple[str, ...] = (), *, sign: bool = True) -> tuple[float, float]:
     """Run the agent process; returns (peak RSS MB, seconds it ran)."""
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(config), *(f"--hide={h}" for h in hide)])
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(config), *(f"--hide={h}" for h in hide),
+                             *([] if sign else ["--unsigned"])])
     start = time.monotonic()
     try:
         while time.monotonic() - start < seconds or (until is not None and not until()):
@@ -112,10 +114,12 @@ def main() -> None:
     parser.add_argument("--backlog-hours", type=float, default=6.0)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--hide", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--unsigned", action="store_true", help="the agent forwards unsigned batches")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.hide)
+        child(args.child, args.hide, not args.unsigned)
         return
+    sign = not args.unsigned
     with tempfile.TemporaryDirectory(prefix="thonminh-rss-") as tmp:
         work = Path(tmp)
         server = InfluxDBServer(work / "influxdb")
@@ -140,8 +144,8 @@ check = "always"
 [log]
 level = "warning"
 """)
-            steady, _ = run_phase(config, args.seconds)
-            steady_install, _ = run_phase(config, args.seconds / 2, hide=TEST_ONLY)
+            steady, _ = run_phase(config, args.seconds, sign=sign)
+            steady_install, _ = run_phase(config, args.seconds / 2, hide=TEST_ONLY, sign=sign)
             seconds = int(args.backlog_hours * 3600)
             rows = encode_backlog(int(time.time() * 1000) - seconds * 1000, seconds)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
@@ -153,16 +157,17 @@ level = "warning"
                 with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3, readonly=True) as b:
                     return b.status().points < 2000
 
-            draining, took = run_phase(config, 10, until=drained)
+            draining, took = run_phase(config, 10, until=drained, sign=sign)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
                 for i in range(0, len(rows), 30_000):
                     buffer.put(rows[i:i + 30_000])
-            draining_install, took_install = run_phase(config, 10, until=drained, hide=TEST_ONLY)
+            draining_install, took_install = run_phase(config, 10, until=drained, hide=TEST_ONLY, sign=sign)
         finally:
             server.stop()
     baseline = imports_only()
     baseline_install = imports_only(hide=TEST_ONLY)
-    print(f"Agent process at the standard village load ({SPEEDUP:g}x time-compressed), pid's VmHWM.\n")
+    print(f"Agent process at the standard village load ({SPEEDUP:g}x time-compressed), "
+          f"{'unsigned batches' if args.unsigned else 'signed batches'}, pid's VmHWM.\n")
     print("| figure | peak RSS | limit | ratio |")
     print("| --- | --- | --- | --- |")
     print(f"| steady state, {args.seconds:g} s | {steady:.1f} MB | {LIMIT_MB:.0f} MB | {steady / LIMIT_MB:.2f} |")

@@ -5,7 +5,7 @@
 The standard village load (``bench/loads.py``, the village of docs/scaling.md: 30 street lights, about 67,700
 points a day). The backlog is committed to
 the buffer first (as after a day without uplink), then the real pipeline and forwarder (default settings:
-1 MiB batches, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
+batches of ``batch_points`` or 1 MiB, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
 the same load in real time (the backlog is drained when less than ``batch_points`` is left: that rest goes with
 the live points, within ``live_interval_s``); every batch is signed as the agent signs it (``edge/signing.py``, its files on tmpfs
 beside the buffer's). Prints markdown rows: drain time against the 60 s target, the drain rate against
