@@ -34,13 +34,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from flash_writes import ROOT, THONMINH, default_config, scenario  # noqa: E402
-from loads import STANDARD_VILLAGE, per_day  # noqa: E402
+from flash_writes import ROOT, THONMINH, default_config, scenario
+from loads import STANDARD_VILLAGE, per_day
 
-from edge.buffer import Buffer  # noqa: E402
-from edge.config import load_gateway_config  # noqa: E402
-from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from edge.buffer import Buffer
+from edge.config import load_gateway_config
+from lab.localservices import InfluxDBServer, MosquittoServer
+from thonminh.influx import InfluxClient
 
 LIMIT = 1.2
 TICK = os.sysconf("SC_CLK_TCK")

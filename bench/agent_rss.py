@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_backfill import encode_backlog, village_points  # noqa: E402
+from pipeline_backfill import encode_backlog, village_points
 
-from edge.buffer import Buffer  # noqa: E402
-from edge.sources.base import PushSource, SourceConfig  # noqa: E402
-from lab.localservices import InfluxDBServer  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from edge.buffer import Buffer
+from edge.sources.base import PushSource, SourceConfig
+from lab.localservices import InfluxDBServer
+from thonminh.influx import InfluxClient
 
 LIMIT_MB = 60.0
 SPEEDUP = 6.0

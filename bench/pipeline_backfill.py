@@ -3,14 +3,14 @@
     .venv/bin/python bench/pipeline_backfill.py [--hours 24]
 
 The standard village load (``bench/loads.py``, the village of docs/scaling.md: 30 street lights, about 67,700
-points a day). The backlog is committed to
-the buffer first (as after a day without uplink), then the real pipeline and forwarder (default settings:
-batches of ``batch_points`` or 1 MiB, two in flight, ``live_share = 0.25``) drain it into a local InfluxDB while a live source emits
-the same load in real time (the backlog is drained when less than ``batch_points`` is left: that rest goes with
-the live points, within ``live_interval_s``); every batch is signed as the agent signs it (``edge/signing.py``, its files on tmpfs
-beside the buffer's). Prints markdown rows: drain time against the 60 s target, the drain rate against
-the raw limit measured in the same run (the same lines posted straight to ``/write`` in the same batches and
-concurrency), and the worst delay of a live point during the drain against the live points' own cadence.
+points a day). The backlog is committed to the buffer first (as after a day without uplink), then the real
+pipeline and forwarder (default settings: batches of ``batch_points`` or 1 MiB, two in flight, ``live_share =
+0.25``) drain it into a local InfluxDB while a live source emits the same load in real time; every batch is
+signed as the agent signs it (``edge/signing.py``, its files on tmpfs). The backlog is drained when less than
+``batch_points`` is left: that rest goes with the live points, within ``live_interval_s``. Prints markdown
+rows: drain time against the 60 s target, the drain rate against the raw limit measured in the same run (the
+same lines posted straight to ``/write`` in the same batches and concurrency), and the worst delay of a live
+point during the drain against the live points' own cadence.
 
 ``loads.village_points`` is also the load of ``bench/pipeline_throughput.py`` and ``bench/agent_rss.py``.
 """
@@ -94,8 +94,9 @@ async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, flo
             buffer.put(rows[i:i + 30_000])
         backlog = len(rows)
         settings = ForwarderSettings()
-        # batches as the forwarder cuts them: batch_bytes bounds them before batch_points does
-        per_batch = min(settings.batch_points, settings.batch_bytes // (sum(len(r.line) + 15 for r in rows[:5000]) // 5000))
+        # batches as the forwarder cuts them: batch_points or batch_bytes, whichever binds first
+        line_bytes = sum(len(r.line) + 15 for r in rows[:5000]) // 5000
+        per_batch = min(settings.batch_points, settings.batch_bytes // line_bytes)
         raw = raw_rate(client, rows, per_batch, settings.concurrency)
         del rows
         clock = Clock(check=lambda: True)
@@ -121,7 +122,8 @@ async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, flo
                 if missing:
                     worst_live_delay = max(worst_live_delay, time.time() - missing[0] / 1000)
             # drained once less than a batch is left: that goes with the live points (forwarder.live_interval_s)
-            if buffer.counters["forwarded_total"] >= backlog - settings.batch_points and buffer.ready < settings.batch_points:
+            left = buffer.ready
+            if buffer.counters["forwarded_total"] >= backlog - settings.batch_points and left < settings.batch_points:
                 break
         drain_s = time.monotonic() - start
         stop.set()

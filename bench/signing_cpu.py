@@ -25,14 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loads import SITE, STANDARD_VILLAGE, village_points  # noqa: E402
+from loads import SITE, STANDARD_VILLAGE, village_points
 
-from edge.buffer import Buffer  # noqa: E402
-from edge.bufferschema import intake_path  # noqa: E402
-from edge.pipeline import encode_for_buffer  # noqa: E402
-from edge.signing import BatchSigner  # noqa: E402
-from thonminh.contract import Point  # noqa: E402
-from thonminh.evidencekeys import GatewayKey  # noqa: E402
+from edge.buffer import Buffer
+from edge.bufferschema import intake_path
+from edge.pipeline import encode_for_buffer
+from edge.signing import BatchSigner
+from thonminh.contract import Point
+from thonminh.evidencekeys import GatewayKey
 
 SECONDS = 6 * 3600
 STEPS_PER_BATCH = 6  # 10 s steps: one batch a minute

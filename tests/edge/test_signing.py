@@ -132,7 +132,8 @@ async def test_live_points_go_grouped_before_each_store_of_the_intake(
     await running.finish()
     evidence = read_evidence(influx)
     assert_verifies(evidence, load_gateway_config(config).evidence_key_path)
-    # about one manifest per store of the intake (every 2 s), not one per commit (300 points, most in a commit of their own)
+    # about one manifest per store of the intake (every 2 s), not one per commit (300 points, most in a commit
+    # of their own)
     assert len(evidence.manifests) <= took / 2 + 3, (len(evidence.manifests), took)
 
 
