@@ -106,7 +106,7 @@ def create_app(
     verifier = None
     if config.evidence.registry is not None:
         verifier = Verifier(client, rollups.raw, Registry(config.evidence.registry), clock=clock,
-                            recent_ttl_s=config.evidence.recent_s)
+                            recent_ttl_s=config.evidence.recent_s, reverify_s=config.evidence.reverify_s)
         # Grafana's copy of the results, written after each rollup pass; the API never reads it
         rollups.after_roll.append(DisplayCopy(client, verifier, reader, database=config.influxdb.database,
                                               clock=clock).write)
@@ -131,6 +131,9 @@ def create_app(
                                           name="rollups", daemon=True)
                 worker.start()
                 threading.Thread(target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True).start()
+                if verifier is not None:  # settled hours read again: an old hour altered shows within reverify_s
+                    threading.Thread(target=verdicts.reverify, args=(service, stop), name="evidence-sweep",
+                                     daemon=True).start()
         try:
             yield
         finally:

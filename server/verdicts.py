@@ -12,15 +12,18 @@ from typing import Any
 from server import models as m
 from server.criteria import VERDICTS, Criterion, Verdict, evaluate
 from server.errors import NotFound
-from server.evidence.hourly import FigureVerification
+from server.evidence.hourly import FigureVerification, Sweep
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, floor_hour, iso
 from thonminh.errors import InfluxError
 
-__all__ = ["Evaluation", "default_evaluation", "keep_warm", "rollup_criteria", "village_criteria"]
+__all__ = ["Evaluation", "default_evaluation", "keep_warm", "reverify", "reverify_pass", "rollup_criteria",
+           "village_criteria"]
 
 log = logging.getLogger(__name__)
+#: seconds between two passes of the evidence sweep (``reverify``)
+SWEEP_EVERY_S = 60.0
 
 #: every window includes its start and excludes its end; how it was chosen is said in every answer
 WINDOW_NOTES = {
@@ -65,9 +68,11 @@ def default_evaluation(service: Service) -> Evaluation:
                            verifier=service.verifier)
         return Evaluation(hour_ms, places, results, window_for)
 
-    # a key registered or retired changes verdicts at once, not at the next hour
-    keys = f"#keys{service.verifier.registry.version()}" if service.verifier is not None else ""
-    evaluation: Evaluation = service.hourly.get(hour_ms, service.zone.key + keys, compute)
+    # a key registered or retired, or a settled hour the sweep found changed, changes verdicts at once, not at
+    # the next hour; in the stamp, not the key, so the cache holds one evaluation, not one per change
+    verifier = service.verifier
+    stamp = (hour_ms, verifier.registry.version(), verifier.changes) if verifier is not None else (hour_ms,)
+    evaluation: Evaluation = service.hourly.get(stamp, service.zone.key, compute)
     return evaluation
 
 
@@ -84,6 +89,34 @@ def keep_warm(service: Service, stop: threading.Event) -> None:
             log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})
             wait = 60
         stop.wait(wait)
+
+
+def reverify(service: Service, stop: threading.Event, *, every_s: float = SWEEP_EVERY_S) -> None:
+    """Read settled hours of evidence again, a pass every ``every_s``, so that an alteration of an old hour
+    shows within about ``[evidence] reverify_s`` (``Verifier.sweep``); no request ever does."""
+    while not stop.wait(every_s):
+        reverify_pass(service, every_s=every_s)
+
+
+def reverify_pass(service: Service, *, every_s: float = SWEEP_EVERY_S) -> Sweep | None:
+    """One pass of the sweep. A result it found changed is said in the log, and the default roll-up is
+    evaluated again here, so the next official's request does not wait for it."""
+    if service.verifier is None:
+        return None
+    try:
+        found = service.verifier.sweep(every_s=every_s)
+        if found.changed:
+            log.warning("evidence: settled hours verify differently than when they were first read",
+                        extra={"hours": [f"{village} {iso(hour)}" for village, hour in found.changed[:20]],
+                               "changed": len(found.changed)})
+            default_evaluation(service)
+    except InfluxError as err:  # the due hours stay due: the next pass reads them
+        log.warning("evidence: the sweep could not read InfluxDB", extra={"error": str(err)})
+        return None
+    if found.read or found.dropped:
+        log.info("evidence: sweep pass", extra={"read": len(found.read), "changed": len(found.changed),
+                                                "dropped": found.dropped, "behind": found.behind})
+    return found
 
 
 def _evaluation(service: Service, scope: Scope, start: str | None, end: str | None) -> Evaluation:

@@ -1,14 +1,19 @@
 """Verification results per village and UTC hour, kept by the service, and a figure's share of them.
 
 The service never reads a verification result from InfluxDB: whoever forges data could write forged results
-there as easily. It verifies each hour itself and keeps the result in memory: a closed hour older than
-``settle_ms`` for as long as the registry does not change (late data and re-sends arrive within it), a more
-recent one for ``recent_ttl_s``. A criteria request then adds up cached hours; the default evaluation,
-refreshed every hour by ``server.verdicts.keep_warm``, fills them.
+there as easily. It verifies each hour itself and keeps the result in memory: a more recent hour for
+``recent_ttl_s``, a closed hour older than ``settle_ms`` (late data and re-sends arrive within it) until the
+registry changes or the sweep reads it again. A criteria request then adds up cached hours; the default
+evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them.
+
+The sweep (``Verifier.sweep``, run by ``server.verdicts.reverify``) is what bounds how long an alteration of a
+settled hour stays unseen: it reads again the hours whose result is older than ``reverify_s``, a bounded number
+a pass. Requests never do: a month of settled hours expiring at once would make one request pay for all of it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict
@@ -30,18 +35,33 @@ from server.evidence.verify import Fault, HourResult
 from server.queries import Source
 from thonminh.influx import InfluxClient
 
-__all__ = ["FigureVerification", "Verifier", "figure_verification", "not_configured"]
+__all__ = ["FigureVerification", "Sweep", "Verifier", "figure_verification", "not_configured"]
 
 Status = Literal["verified", "unverified", "not_configured", "no_samples"]
 #: faults an answer lists at most (``faults_total`` counts them all)
 MAX_FAULTS = 20
+#: hours one sweep pass reads at most, whatever the backlog (about half a core at a pass a minute)
+MAX_PASS_HOURS = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Entry:
     version: int
     computed_s: float
     result: HourResult
+    #: when a window last included it: the sweep reads again only hours that are still asked for
+    used_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one sweep pass did: the (village, hour) read again, those whose result changed, the due hours no
+    window had used since their reading (dropped: a request reads them afresh) and the due hours left over."""
+
+    read: tuple[tuple[str, int], ...]
+    changed: tuple[tuple[str, int], ...]
+    dropped: int
+    behind: int
 
 
 class Verifier:
@@ -49,13 +69,16 @@ class Verifier:
 
     def __init__(self, client: InfluxClient, raw: Callable[[str], Source], registry: Registry, *,
                  clock: Callable[[], float] = time.time, settle_ms: int = 2 * HOUR_MS,
-                 recent_ttl_s: float = 300.0) -> None:
+                 recent_ttl_s: float = 300.0, reverify_s: float = 7 * 86_400.0) -> None:
         self.client = client
         self.raw = raw
         self.registry = registry
         self.clock = clock
         self.settle_ms = settle_ms
         self.recent_ttl_s = recent_ttl_s
+        self.reverify_s = reverify_s
+        #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
+        self.changes = 0
         self._hours: dict[tuple[str, int], _Entry] = {}
         self._windows: dict[tuple[str, int, int], tuple[int, float, Verification]] = {}
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
@@ -76,12 +99,13 @@ class Verifier:
                 entry = self._hours.get((village, hour))
                 if entry is not None and entry.version == keys.version and self._fresh(hour, entry, now_s):
                     results[hour] = entry.result
+                    entry.used_s = now_s
                 else:
                     missing.append(hour)
             for lo, hi in _ranges(missing):
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
                     results[result.hour_ms] = result
-                    self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result)
+                    self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result, now_s)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
             if not missing and known is not None and known[0] == keys.version and now_s - known[1] < self.recent_ttl_s:
@@ -101,19 +125,79 @@ class Verifier:
     def keys(self) -> list[KeyRecord]:
         return list(self.registry.snapshot().records.values())
 
+    def _settled(self, hour_ms: int, entry: _Entry) -> bool:
+        return (entry.computed_s * 1000) >= hour_ms + HOUR_MS + self.settle_ms
+
     def _fresh(self, hour_ms: int, entry: _Entry, now_s: float) -> bool:
-        settled = (entry.computed_s * 1000) >= hour_ms + HOUR_MS + self.settle_ms
-        return settled or now_s - entry.computed_s < self.recent_ttl_s
+        return self._settled(hour_ms, entry) or now_s - entry.computed_s < self.recent_ttl_s
+
+    def sweep(self, *, every_s: float) -> Sweep:
+        """One pass, one of every ``every_s`` seconds: settled hours whose result is older than ``reverify_s``
+        read again from InfluxDB, oldest result first, and their cached result replaced.
+
+        A pass reads twice the average rate (every cached settled hour once per ``reverify_s``), at most
+        ``MAX_PASS_HOURS``: the month a first start verified at once is spread over half of ``reverify_s``,
+        not read in one pass. Each village's hours are read outside its lock, so a request waits for none."""
+        keys = self.registry.snapshot()
+        now_s = self.clock()
+        # a copy: requests add hours meanwhile, and a dict must not change size while it is iterated
+        cached = [(e.computed_s, k, e) for k, e in self._hours.copy().items()
+                  if e.version == keys.version and self._settled(k[1], e)]
+        due = sorted((x for x in cached if now_s - x[0] >= self.reverify_s), key=lambda x: (x[0], x[1]))
+        unused = [(k, e) for _, k, e in due if e.used_s <= e.computed_s]
+        with self._guard:  # asked for by no window since their reading: a later request reads them afresh
+            for key, entry in unused:
+                if self._hours.get(key) is entry:
+                    del self._hours[key]
+        due = [(c, k, e) for c, k, e in due if e.used_s > e.computed_s]
+        budget = min(MAX_PASS_HOURS, max(1, math.ceil(2 * len(cached) * every_s / self.reverify_s)))
+        by_village: dict[str, list[tuple[int, _Entry]]] = defaultdict(list)
+        for _, (village, hour), entry in due[:budget]:
+            by_village[village].append((hour, entry))
+        read: list[tuple[str, int]] = []
+        changed: list[tuple[str, int]] = []
+        for village, hours in by_village.items():
+            was = dict(hours)
+            fresh = [r for lo, hi in _ranges(sorted(was))
+                     for r in read_and_verify(self.client, self.raw, keys, village, lo, hi)]
+            read += [(village, r.hour_ms) for r in fresh]
+            changed += self._replace(village, was, fresh, keys.version, now_s)
+        return Sweep(tuple(read), tuple(changed), len(unused), max(0, len(due) - budget))
+
+    def _replace(self, village: str, was: dict[int, _Entry], fresh: list[HourResult], version: int,
+                 now_s: float) -> list[tuple[str, int]]:
+        """Fresh results in place of those read, unless a request replaced them meanwhile; the window sums and
+        the manifests around windows that include a changed hour are dropped with them."""
+        changed = []
+        with self._guard:
+            lock = self._villages[village]
+        with lock, self._guard:
+            for result in fresh:
+                old = was[result.hour_ms]
+                if self._hours.get((village, result.hour_ms)) is not old:
+                    continue
+                self._hours[(village, result.hour_ms)] = _Entry(version, now_s, result, old.used_s)
+                if result != old.result:
+                    changed.append((village, result.hour_ms))
+            hours = [hour for _, hour in changed]
+            for key in [k for k in self._windows.copy() if k[0] == village and any(k[1] <= h < k[2] for h in hours)]:
+                self._windows.pop(key, None)
+            for key in [k for k in self._around.copy() if k[0] == village
+                        and any(k[1] - LOOKAROUND_MS <= h < k[2] + LOOKAROUND_MS for h in hours)]:
+                self._around.pop(key, None)
+            if changed:
+                self.changes += 1
+        return changed
 
     def forget_before(self, ms: int) -> None:
         """Drop hours no window reaches any more."""
         with self._guard:
-            for key in [k for k in self._hours if k[1] < ms]:
-                del self._hours[key]
-            for around in [k for k in self._around if k[1] < ms]:
-                del self._around[around]
-            for window in [k for k in self._windows if k[1] < ms]:
-                del self._windows[window]
+            for key in [k for k in self._hours.copy() if k[1] < ms]:
+                self._hours.pop(key, None)
+            for around in [k for k in self._around.copy() if k[1] < ms]:
+                self._around.pop(around, None)
+            for window in [k for k in self._windows.copy() if k[1] < ms]:
+                self._windows.pop(window, None)
 
 
 def _ranges(hours: list[int]) -> list[tuple[int, int]]:

@@ -27,7 +27,8 @@ from server.evidence.registry import KeySnapshot
 from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = ["MANIFEST_FAULTS", "POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests", "verify_hour"]
+__all__ = ["MANIFEST_FAULTS", "POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests",
+           "verify_hour"]
 
 #: faults that name a point's measurement; the others (a manifest's, the chain's) may touch any figure
 POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")

@@ -283,8 +283,8 @@ def test_the_digests_computed_per_series_are_the_cores(influx) -> None:
 
 
 def test_points_of_another_village_and_the_server_indicators_are_not_counted(influx, registry, gw) -> None:
-    influx.write([encode_line(Point("uplink", {**SITE, "village": "other", "link": "fiber"}, {"up": 1, "observed_s": 60.0},
-                                    T0 + 9)),
+    influx.write([encode_line(Point("uplink", {**SITE, "village": "other", "link": "fiber"},
+                                    {"up": 1, "observed_s": 60.0}, T0 + 9)),
                   encode_line(Point("indicator", {**SITE, "indicator": "eid_adoption_pct"}, {"value": 30.0}, T0))])
     found = verify(influx, registry, T0, END)
     assert found.faults == ()
