@@ -1,6 +1,6 @@
 """The whole gateway's CPU per point forwarded, with signed batches and without (issue 21's 1.2x bound).
 
-    .venv/bin/python bench/agent_cpu.py [--seconds 600] [--rounds 1] [--warmup 60]
+    .venv/bin/python bench/agent_cpu.py [--seconds 300] [--rounds 2] [--warmup 60]
 
 The harness of ``bench/flash_writes.py``: the real simulator (``thonminh simulate``) plays the standard village
 of ``bench/loads.py`` at real cadence (30 lights on MQTT, uplinks, modem, Wi-Fi: about 67,700 points a day)
@@ -8,12 +8,12 @@ against a local Mosquitto and InfluxDB 1.x, and the agent runs on the simulator'
 defaults (one signed batch a minute, the intake stored every 300 s). The agent is the one ``thonminh edge
 run`` starts, run here as a child process so that one arm can be ``Agent(config, sign=False)``: the same
 agent, sources and buffer, forwarding unsigned batches. Both arms run at once, each with its own simulator,
-Mosquitto and InfluxDB, so the shared machine's busy moments fall on both. After ``--warmup`` seconds each arm
-measures a window of at least ``--seconds`` (by default two stores of the intake) that starts and ends just
-after a forwarded batch (the counter ``forwarded_total`` moved), so the points forwarded in it are the points
-the agent took in meanwhile. The figure is the agent's CPU (``utime + stime`` and its waited-for children's,
-from ``/proc/<pid>/stat``) over the window divided by those points; the median of the rounds per arm, and the
-ratio.
+Mosquitto and InfluxDB, so the shared machine's busy moments fall on both; the two villages swap arms each
+round. After ``--warmup`` seconds each arm measures a window of at least ``--seconds`` (by default one store
+of the intake) that starts and ends just after a forwarded batch (the counter ``forwarded_total`` moved), so
+the points forwarded in it are the points the agent took in meanwhile. The figure is the agent's CPU (``utime
++ stime`` and its waited-for children's, from ``/proc/<pid>/stat``) over the window divided by those points;
+the median of the rounds per arm, and the ratio.
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ def village(work: Path, seconds: float) -> tuple[Path, list[subprocess.Popen[byt
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=600.0, help="measured window of each round, at least")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds (both arms at once in each)")
+    parser.add_argument("--seconds", type=float, default=300.0, help="measured window of each round, at least")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds (both arms at once in each)")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds after each agent start")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--unsigned", action="store_true", help=argparse.SUPPRESS)
@@ -143,17 +143,18 @@ def main() -> None:
     results: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
     loads = []
     try:
-        configs = {}
-        for sign in (True, False):
-            config, started, stop = village(work / ("signed" if sign else "unsigned"),
-                                            args.rounds * (args.seconds + args.warmup + 180))
-            configs[sign] = config
+        configs = []
+        for name in ("a", "b"):
+            config, started, stop = village(work / name, args.rounds * (args.seconds + args.warmup + 180))
+            configs.append(config)
             procs += started
             servers += stop
-        for _ in range(args.rounds):
+        for r in range(args.rounds):
+            # the villages swap arms each round, so neither arm keeps what one set-up may have over the other
+            arms = {r % 2 == 0: configs[0], r % 2 == 1: configs[1]}
             with ThreadPoolExecutor(2) as pool:
                 runs = {sign: pool.submit(measure, config, config.parent, sign, args.warmup, args.seconds)
-                        for sign, config in configs.items()}
+                        for sign, config in arms.items()}
                 for sign, run in runs.items():
                     results[sign].append(run.result())
             loads.append(os.getloadavg())
