@@ -113,10 +113,27 @@ def village(work: Path, seconds: float) -> tuple[Path, list[subprocess.Popen[byt
     mqtt.start()
     InfluxClient(influx.url, database="thonminh").create_database("thonminh")
     out = work / "village"
-    sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(scenario(work / "village.toml", seconds)),
-                            "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
-                            "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    sim = subprocess.Popen(
+        [
+            *THONMINH,
+            "simulate",
+            "--scenario",
+            str(scenario(work / "village.toml", seconds)),
+            "--out",
+            str(out),
+            "--mqtt-port",
+            str(mqtt.port),
+            "--influx-url",
+            influx.url,
+            "--duration",
+            "0",
+            "--lead",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     config = out / "gateway.toml"
     for _ in range(300):
         if config.exists():
@@ -128,7 +145,9 @@ def village(work: Path, seconds: float) -> tuple[Path, list[subprocess.Popen[byt
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=300.0, help="measured window of each round, at least")
+    parser.add_argument(
+        "--seconds", type=float, default=300.0, help="measured window of each round, at least"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="rounds (both arms at once in each)")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds after each agent start")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -153,8 +172,10 @@ def main() -> None:
             # the villages swap arms each round, so neither arm keeps what one set-up may have over the other
             arms = {r % 2 == 0: configs[0], r % 2 == 1: configs[1]}
             with ThreadPoolExecutor(2) as pool:
-                runs = {sign: pool.submit(measure, config, config.parent, sign, args.warmup, args.seconds)
-                        for sign, config in arms.items()}
+                runs = {
+                    sign: pool.submit(measure, config, config.parent, sign, args.warmup, args.seconds)
+                    for sign, config in arms.items()
+                }
                 for sign, run in runs.items():
                     results[sign].append(run.result())
             loads.append(os.getloadavg())
@@ -167,13 +188,18 @@ def main() -> None:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     signed, plain = (statistics.median(x[0] for x in results[arm]) for arm in (True, False))
-    print(f"The agent (edge run's Agent, default config) fed by the simulator at the standard village load "
-          f"({per_day(STANDARD_VILLAGE):,} points a day) at real cadence, signed and unsigned side by side, each "
-          f"with its own simulator, Mosquitto and InfluxDB; {args.rounds} round(s); load average (1, 5, 15 min) "
-          f"at the end of each: {'; '.join(', '.join(f'{x:.2f}' for x in la) for la in loads)}.\n")
+    print(
+        f"The agent (edge run's Agent, default config) fed by the simulator at the standard village load "
+        f"({per_day(STANDARD_VILLAGE):,} points a day) at real cadence, signed and unsigned side by side, each "
+        f"with its own simulator, Mosquitto and InfluxDB; {args.rounds} round(s); load average (1, 5, 15 min) "
+        f"at the end of each: {'; '.join(', '.join(f'{x:.2f}' for x in la) for la in loads)}.\n"
+    )
     print("| agent | rounds: CPU per point (points, window) | median |")
     print("| --- | --- | --- |")
-    for arm, name, median in ((False, "unsigned batches (sign=False)", plain), (True, "signed batches", signed)):
+    for arm, name, median in (
+        (False, "unsigned batches (sign=False)", plain),
+        (True, "signed batches", signed),
+    ):
         rounds = "; ".join(f"{us:.0f} µs ({n:,}, {s:.0f} s)" for us, n, s in results[arm])
         print(f"| {name} | {rounds} | {median:.0f} µs |")
     print(f"| ratio (bound {LIMIT}) | | {signed / plain:.3f} |")

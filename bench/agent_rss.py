@@ -83,11 +83,25 @@ def vm_kb(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-def run_phase(config: Path, seconds: float, until: Callable[[], bool] | None = None,
-              hide: tuple[str, ...] = (), *, sign: bool = True) -> tuple[float, float]:
+def run_phase(
+    config: Path,
+    seconds: float,
+    until: Callable[[], bool] | None = None,
+    hide: tuple[str, ...] = (),
+    *,
+    sign: bool = True,
+) -> tuple[float, float]:
     """Run the agent process; returns (peak RSS MB, seconds it ran)."""
-    proc = subprocess.Popen([sys.executable, __file__, "--child", str(config), *(f"--hide={h}" for h in hide),
-                             *([] if sign else ["--unsigned"])])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(config),
+            *(f"--hide={h}" for h in hide),
+            *([] if sign else ["--unsigned"]),
+        ]
+    )
     start = time.monotonic()
     try:
         while time.monotonic() - start < seconds or (until is not None and not until()):
@@ -102,10 +116,15 @@ def run_phase(config: Path, seconds: float, until: Callable[[], bool] | None = N
 
 
 def imports_only(*, hide: tuple[str, ...] = ()) -> float:
-    code = (f"import sys\nfor name in {hide!r}: sys.modules[name] = None\n"
-            "import edge.agent\nfrom edge.config import gateway_config_model\ngateway_config_model()\n"
-            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) / 1024
+    code = (
+        f"import sys\nfor name in {hide!r}: sys.modules[name] = None\n"
+        "import edge.agent\nfrom edge.config import gateway_config_model\ngateway_config_model()\n"
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+    )
+    return (
+        int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        / 1024
+    )
 
 
 def main() -> None:
@@ -150,7 +169,7 @@ level = "warning"
             rows = encode_backlog(int(time.time() * 1000) - seconds * 1000, seconds)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
                 for i in range(0, len(rows), 30_000):
-                    buffer.put(rows[i:i + 30_000])
+                    buffer.put(rows[i : i + 30_000])
             backlog = len(rows)
 
             def drained() -> bool:
@@ -160,27 +179,41 @@ level = "warning"
             draining, took = run_phase(config, 10, until=drained, sign=sign)
             with Buffer(work / "buffer.sqlite", max_bytes=2 * 1024**3) as buffer:
                 for i in range(0, len(rows), 30_000):
-                    buffer.put(rows[i:i + 30_000])
+                    buffer.put(rows[i : i + 30_000])
             draining_install, took_install = run_phase(config, 10, until=drained, hide=TEST_ONLY, sign=sign)
         finally:
             server.stop()
     baseline = imports_only()
     baseline_install = imports_only(hide=TEST_ONLY)
-    print(f"Agent process at the standard village load ({SPEEDUP:g}x time-compressed), "
-          f"{'unsigned batches' if args.unsigned else 'signed batches'}, pid's VmHWM.\n")
+    print(
+        f"Agent process at the standard village load ({SPEEDUP:g}x time-compressed), "
+        f"{'unsigned batches' if args.unsigned else 'signed batches'}, pid's VmHWM.\n"
+    )
     print("| figure | peak RSS | limit | ratio |")
     print("| --- | --- | --- | --- |")
-    print(f"| steady state, {args.seconds:g} s | {steady:.1f} MB | {LIMIT_MB:.0f} MB | {steady / LIMIT_MB:.2f} |")
-    print(f"| draining a {backlog:,}-point backlog under load ({took:.0f} s) | {draining:.1f} MB | "
-          f"{LIMIT_MB:.0f} MB | {draining / LIMIT_MB:.2f} |")
-    print(f"| the interpreter with the agent's modules imported, nothing running | {baseline:.1f} MB | "
-          f"{LIMIT_MB:.0f} MB | {baseline / LIMIT_MB:.2f} |")
-    print(f"| as installed on a gateway ({', '.join(TEST_ONLY)} absent): steady state | {steady_install:.1f} MB | "
-          f"{LIMIT_MB:.0f} MB | {steady_install / LIMIT_MB:.2f} |")
-    print(f"| as installed on a gateway: draining the backlog ({took_install:.0f} s) | {draining_install:.1f} MB | "
-          f"{LIMIT_MB:.0f} MB | {draining_install / LIMIT_MB:.2f} |")
-    print(f"| as installed on a gateway: modules imported, nothing running | {baseline_install:.1f} MB | "
-          f"{LIMIT_MB:.0f} MB | {baseline_install / LIMIT_MB:.2f} |")
+    print(
+        f"| steady state, {args.seconds:g} s | {steady:.1f} MB | {LIMIT_MB:.0f} MB | {steady / LIMIT_MB:.2f} |"
+    )
+    print(
+        f"| draining a {backlog:,}-point backlog under load ({took:.0f} s) | {draining:.1f} MB | "
+        f"{LIMIT_MB:.0f} MB | {draining / LIMIT_MB:.2f} |"
+    )
+    print(
+        f"| the interpreter with the agent's modules imported, nothing running | {baseline:.1f} MB | "
+        f"{LIMIT_MB:.0f} MB | {baseline / LIMIT_MB:.2f} |"
+    )
+    print(
+        f"| as installed on a gateway ({', '.join(TEST_ONLY)} absent): steady state | {steady_install:.1f} MB | "
+        f"{LIMIT_MB:.0f} MB | {steady_install / LIMIT_MB:.2f} |"
+    )
+    print(
+        f"| as installed on a gateway: draining the backlog ({took_install:.0f} s) | {draining_install:.1f} MB | "
+        f"{LIMIT_MB:.0f} MB | {draining_install / LIMIT_MB:.2f} |"
+    )
+    print(
+        f"| as installed on a gateway: modules imported, nothing running | {baseline_install:.1f} MB | "
+        f"{LIMIT_MB:.0f} MB | {baseline_install / LIMIT_MB:.2f} |"
+    )
 
 
 if __name__ == "__main__":

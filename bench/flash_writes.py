@@ -38,11 +38,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loads import STANDARD_VILLAGE, per_day  # noqa: E402
+from loads import STANDARD_VILLAGE, per_day
 
-from edge.config import load_gateway_config  # noqa: E402
-from lab.localservices import InfluxDBServer, MosquittoServer  # noqa: E402
-from thonminh.influx import InfluxClient  # noqa: E402
+from edge.config import load_gateway_config
+from lab.localservices import InfluxDBServer, MosquittoServer
+from thonminh.influx import InfluxClient
 
 ROOT = Path(__file__).resolve().parents[1]
 THONMINH = [sys.executable, "-m", "thonminh.cli"]
@@ -150,8 +150,11 @@ def measure(pid: int, seconds: float, work: Path, name: str) -> tuple[int, dict[
     out = work / f"strace-{name}.txt"
     tracer = None
     if shutil.which("strace"):
-        tracer = subprocess.Popen(["strace", "-c", "-f", "-e", "trace=fsync,fdatasync", "-p", str(pid), "-o", str(out)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tracer = subprocess.Popen(
+            ["strace", "-c", "-f", "-e", "trace=fsync,fdatasync", "-p", str(pid), "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.0)
     before = write_bytes(pid)
     time.sleep(seconds)
@@ -173,17 +176,27 @@ def row(name: str, written: int, counts: dict[str, int], seconds: float) -> str:
     mb_day = written / seconds * DAY_S / 1e6
     points_day = per_day(STANDARD_VILLAGE)
     calls = counts["fsync"] + counts["fdatasync"]
-    return (f"| {name} | {written / 1e6:.2f} MB in {seconds:.0f} s | {mb_day:.1f} MB | "
-            f"{written / (seconds / DAY_S * points_day):,.0f} B | {calls * DAY_S / seconds:,.0f} "
-            f"({counts['fdatasync']} fdatasync + {counts['fsync']} fsync) | {LIMIT_MB:.0f} MB | {mb_day / LIMIT_MB:.2f} |")
+    return (
+        f"| {name} | {written / 1e6:.2f} MB in {seconds:.0f} s | {mb_day:.1f} MB | "
+        f"{written / (seconds / DAY_S * points_day):,.0f} B | {calls * DAY_S / seconds:,.0f} "
+        f"({counts['fdatasync']} fdatasync + {counts['fsync']} fsync) | {LIMIT_MB:.0f} MB | {mb_day / LIMIT_MB:.2f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=10.0,
-                        help="length of each phase, rounded to a whole number of buffer.sync_interval_s")
-    parser.add_argument("--warmup", type=float, default=75.0, help="seconds before measuring (a light cadence)")
-    parser.add_argument("--dir", type=Path, default=None, help="where the gateway's files go (a disk, not tmpfs)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=10.0,
+        help="length of each phase, rounded to a whole number of buffer.sync_interval_s",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=75.0, help="seconds before measuring (a light cadence)"
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where the gateway's files go (a disk, not tmpfs)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="flash-", dir=args.dir))
     influx = InfluxDBServer(work / "influxdb")
@@ -195,10 +208,27 @@ def main() -> None:
         InfluxClient(influx.url, database="thonminh").create_database("thonminh")
         out = work / "village"
         village = scenario(work / "village.toml", 4 * max(args.minutes * 60, 600))
-        sim = subprocess.Popen([*THONMINH, "simulate", "--scenario", str(village),
-                                "--out", str(out), "--mqtt-port", str(mqtt.port), "--influx-url", influx.url,
-                                "--duration", "0", "--lead", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        sim = subprocess.Popen(
+            [
+                *THONMINH,
+                "simulate",
+                "--scenario",
+                str(village),
+                "--out",
+                str(out),
+                "--mqtt-port",
+                str(mqtt.port),
+                "--influx-url",
+                influx.url,
+                "--duration",
+                "0",
+                "--lead",
+                "2",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(sim)
         config = out / "gateway.toml"
         for _ in range(300):
@@ -208,12 +238,20 @@ def main() -> None:
         default_config(config)
         sync_s = load_gateway_config(config).buffer.sync_interval_s
         seconds = max(1, round(args.minutes * 60 / sync_s)) * sync_s
-        agent = subprocess.Popen([*THONMINH, "edge", "run", "--config", str(config)], cwd=out,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        agent = subprocess.Popen(
+            [*THONMINH, "edge", "run", "--config", str(config)],
+            cwd=out,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(agent)
         time.sleep(args.warmup)
         rows = []
-        for name, before in (("InfluxDB up", None), ("InfluxDB down", influx.stop), ("InfluxDB back, draining", influx.start)):
+        for name, before in (
+            ("InfluxDB up", None),
+            ("InfluxDB down", influx.stop),
+            ("InfluxDB back, draining", influx.start),
+        ):
             if before is not None:
                 before()
             if agent.poll() is not None:
@@ -221,12 +259,17 @@ def main() -> None:
             written, counts = measure(agent.pid, seconds, work, name.split()[1].rstrip(","))
             rows.append(row(name, written, counts, seconds))
         load = os.getloadavg()
-        print(f"Flash writes of the agent (thonminh edge run, default config) at the standard village load "
-              f"({per_day(STANDARD_VILLAGE):,} points a day, {STANDARD_VILLAGE.lights} lights), real cadence; "
-              f"{seconds / 60:g} min a phase ({seconds / sync_s:g} stores of the intake) extrapolated to a day; files on {filesystem(out)}; "
-              f"load average {load[0]:.2f}.\n")
-        print("| phase | written (/proc/pid/io write_bytes) | per village-day | per point | fsync + fdatasync a day "
-              "| limit | ratio |")
+        print(
+            f"Flash writes of the agent (thonminh edge run, default config) at the standard village load "
+            f"({per_day(STANDARD_VILLAGE):,} points a day, {STANDARD_VILLAGE.lights} lights), real cadence; "
+            f"{seconds / 60:g} min a phase ({seconds / sync_s:g} stores of the intake) extrapolated to a day; "
+            f"files on {filesystem(out)}; "
+            f"load average {load[0]:.2f}.\n"
+        )
+        print(
+            "| phase | written (/proc/pid/io write_bytes) | per village-day | per point | fsync + fdatasync a day "
+            "| limit | ratio |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows))
     finally:

@@ -57,7 +57,9 @@ def encode_backlog(start_ms: int, seconds: int) -> list[NewRow]:
 def raw_rate(client: InfluxClient, rows: list[NewRow], batch: int, concurrency: int) -> float:
     """The limit: the same lines posted straight to ``/write``, same batch size and concurrency."""
     client.create_database("raw")
-    bodies = ["\n".join(f"{r.line} {r.t_ms}" for r in rows[i:i + batch]) for i in range(0, len(rows), batch)]
+    bodies = [
+        "\n".join(f"{r.line} {r.t_ms}" for r in rows[i : i + batch]) for i in range(0, len(rows), batch)
+    ]
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(lambda body: client.write(body, database="raw"), bodies))
@@ -91,7 +93,7 @@ async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, flo
         seconds = int(hours * 3600)
         rows = encode_backlog(now_ms - seconds * 1000, seconds)
         for i in range(0, len(rows), 30_000):
-            buffer.put(rows[i:i + 30_000])
+            buffer.put(rows[i : i + 30_000])
         backlog = len(rows)
         settings = ForwarderSettings()
         # batches as the forwarder cuts them: batch_points or batch_bytes, whichever binds first
@@ -102,20 +104,26 @@ async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, flo
         clock = Clock(check=lambda: True)
         pipeline = Pipeline(buffer, clock, Stats(buffer, clock), commit_interval_ms=200)
         key, _ = GatewayKey.load_or_create(workdir / "evidence" / "gateway.key")
-        signer = BatchSigner(key, SITE, runtime=tmpfs / "evidence", durable=workdir / "evidence" / "chain.json")
+        signer = BatchSigner(
+            key, SITE, runtime=tmpfs / "evidence", durable=workdir / "evidence" / "chain.json"
+        )
         signer.start()
         forwarder = Forwarder(buffer, InfluxV1Writer(client, database="backfill"), settings, signer=signer)
         stop, stop_forwarder = asyncio.Event(), asyncio.Event()
         emitted: list[int] = []
-        tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(live(pipeline, stop, emitted)),
-                 asyncio.create_task(forwarder.run(stop_forwarder, pipeline.committed))]
+        tasks = [
+            asyncio.create_task(pipeline.run()),
+            asyncio.create_task(live(pipeline, stop, emitted)),
+            asyncio.create_task(forwarder.run(stop_forwarder, pipeline.committed)),
+        ]
         start = time.monotonic()
         worst_live_delay = 0.0
         while True:
             await asyncio.sleep(0.5)
             if emitted:
                 newest = await asyncio.to_thread(
-                    client.select, f"SELECT last(up) FROM uplink WHERE time >= {now_ms}ms")
+                    client.select, f"SELECT last(up) FROM uplink WHERE time >= {now_ms}ms"
+                )
                 rows = newest.rows()
                 seen = rows[0]["time"] if rows else 0
                 missing = [t for t in emitted if t > seen]
@@ -123,7 +131,10 @@ async def run(hours: float, workdir: Path, tmpfs: Path) -> tuple[int, float, flo
                     worst_live_delay = max(worst_live_delay, time.time() - missing[0] / 1000)
             # drained once less than a batch is left: that goes with the live points (forwarder.live_interval_s)
             left = buffer.ready
-            if buffer.counters["forwarded_total"] >= backlog - settings.batch_points and left < settings.batch_points:
+            if (
+                buffer.counters["forwarded_total"] >= backlog - settings.batch_points
+                and left < settings.batch_points
+            ):
                 break
         drain_s = time.monotonic() - start
         stop.set()
@@ -141,19 +152,31 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with (tempfile.TemporaryDirectory(prefix="thonminh-backfill-") as tmp,
-          tempfile.TemporaryDirectory(prefix="thonminh-backfill-", dir=intake_path(Path(tmp)).parent.parent) as shm):
+    with (
+        tempfile.TemporaryDirectory(prefix="thonminh-backfill-") as tmp,
+        tempfile.TemporaryDirectory(
+            prefix="thonminh-backfill-", dir=intake_path(Path(tmp)).parent.parent
+        ) as shm,
+    ):
         backlog, drain_s, live_delay, raw = asyncio.run(run(args.hours, Path(tmp), Path(shm)))
-    print(f"Backfill of {args.hours:g} h at the standard village load ({backlog:,} points, "
-          f"{per_day():,} a day); live load emitted in real time during the drain.\n")
+    print(
+        f"Backfill of {args.hours:g} h at the standard village load ({backlog:,} points, "
+        f"{per_day():,} a day); live load emitted in real time during the drain.\n"
+    )
     print("| figure | measured | limit | ratio |")
     print("| --- | --- | --- | --- |")
-    print(f"| drain {backlog:,} points | {drain_s:.1f} s ({backlog / drain_s:,.0f} points/s) | "
-          f"{TARGET_S:.0f} s | {drain_s / TARGET_S:.2f} |")
-    print(f"| drain rate against the raw limit (same lines straight to /write, same batches) | "
-          f"{backlog / drain_s:,.0f} points/s | {raw:,.0f} points/s | {backlog / drain_s / raw:.2f} |")
-    print(f"| worst delay of a live point during the drain | {live_delay:.1f} s | 10 s (its own cadence) | "
-          f"{live_delay / 10:.2f} |")
+    print(
+        f"| drain {backlog:,} points | {drain_s:.1f} s ({backlog / drain_s:,.0f} points/s) | "
+        f"{TARGET_S:.0f} s | {drain_s / TARGET_S:.2f} |"
+    )
+    print(
+        f"| drain rate against the raw limit (same lines straight to /write, same batches) | "
+        f"{backlog / drain_s:,.0f} points/s | {raw:,.0f} points/s | {backlog / drain_s / raw:.2f} |"
+    )
+    print(
+        f"| worst delay of a live point during the drain | {live_delay:.1f} s | 10 s (its own cadence) | "
+        f"{live_delay / 10:.2f} |"
+    )
 
 
 if __name__ == "__main__":

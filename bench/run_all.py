@@ -80,15 +80,23 @@ def discover(only: list[str]) -> list[Path]:
 def command(path: Path, quick: bool) -> list[str]:
     argv = [sys.executable, str(path.relative_to(ROOT))]
     if quick:
-        argv += ["--quick"] if "--quick" in path.read_text(encoding="utf-8") else QUICK_ARGS.get(path.stem, [])
+        argv += (
+            ["--quick"] if "--quick" in path.read_text(encoding="utf-8") else QUICK_ARGS.get(path.stem, [])
+        )
     return argv
 
 
 def run(path: Path, argv: list[str], timeout: float) -> Result:
     start = time.monotonic()
     try:
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.run(
+            argv,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         code, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as exc:
         code = None
@@ -118,9 +126,12 @@ def machine() -> list[tuple[str, str]]:
     mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
     os_name = re.search(r'^PRETTY_NAME="?([^"\n]+)', _read("/etc/os-release"), re.MULTILINE)
     sbin = "/usr/sbin:/usr/local/sbin:/sbin:" + os.environ.get("PATH", "")
-    influxd = next((str(Path(p) / "influxd") for p in sbin.split(":") if (Path(p) / "influxd").exists()), "influxd")
-    mosquitto = next((str(Path(p) / "mosquitto") for p in sbin.split(":") if (Path(p) / "mosquitto").exists()),
-                     "mosquitto")
+    influxd = next(
+        (str(Path(p) / "influxd") for p in sbin.split(":") if (Path(p) / "influxd").exists()), "influxd"
+    )
+    mosquitto = next(
+        (str(Path(p) / "mosquitto") for p in sbin.split(":") if (Path(p) / "mosquitto").exists()), "mosquitto"
+    )
     commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return [
         ("date", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
@@ -144,7 +155,13 @@ def section(result: Result) -> str:
         status = f"**failed** (exit {result.returncode}) after {result.seconds:.0f} s"
     else:
         status = f"ran in {result.seconds:.0f} s"
-    lines = [f"## {result.name}", "", f"Command: `{shown}` ({status})", "", result.stdout.strip() or "(no output)"]
+    lines = [
+        f"## {result.name}",
+        "",
+        f"Command: `{shown}` ({status})",
+        "",
+        result.stdout.strip() or "(no output)",
+    ]
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         lines += ["", "```", tail or "(no error output)", "```"]
@@ -166,12 +183,27 @@ def write(out: Path, results: list[Result], facts: list[tuple[str, str]], quick:
     new = {r.name: section(r) for r in results}
     table = ["| | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in facts)]
     if partial and "Machine" in old:
-        new = {name: text for name, text in old.items() if name != "Machine" and not name.startswith("Notes")} | new
-        machine = [old["Machine"].rstrip(), "", f"Re-run alone later ({', '.join(r.name for r in results)}):", "",
-                   *table, ""]
+        new = {
+            name: text for name, text in old.items() if name != "Machine" and not name.startswith("Notes")
+        } | new
+        machine = [
+            old["Machine"].rstrip(),
+            "",
+            f"Re-run alone later ({', '.join(r.name for r in results)}):",
+            "",
+            *table,
+            "",
+        ]
     else:
-        machine = ["## Machine", "", *table, "", f"Run: `make bench`{' (--quick)' if quick else ''}; "
-                   f"{sum(r.returncode == 0 for r in results)} of {len(results)} benchmarks succeeded.", ""]
+        machine = [
+            "## Machine",
+            "",
+            *table,
+            "",
+            f"Run: `make bench`{' (--quick)' if quick else ''}; "
+            f"{sum(r.returncode == 0 for r in results)} of {len(results)} benchmarks succeeded.",
+            "",
+        ]
     body = [intro.rstrip() + "\n", MARKER, "", *machine]
     body += [new[name] for name in sorted(new)]
     body += notes
@@ -193,8 +225,12 @@ def main() -> int:
         result = run(path, argv, args.timeout)
         print(result.stdout, flush=True)
         if result.returncode != 0:
-            print(f"!! {path.stem}: {'timed out' if result.returncode is None else f'exit {result.returncode}'}\n"
-                  + "\n".join(result.stderr.strip().splitlines()[-10:]), file=sys.stderr, flush=True)
+            print(
+                f"!! {path.stem}: {'timed out' if result.returncode is None else f'exit {result.returncode}'}\n"
+                + "\n".join(result.stderr.strip().splitlines()[-10:]),
+                file=sys.stderr,
+                flush=True,
+            )
         results.append(result)
     write(args.out, results, facts, args.quick, partial=bool(args.only))
     print(f"wrote {args.out}", file=sys.stderr)

@@ -40,12 +40,18 @@ STEPS_PER_SYNC = 30  # the intake stored every 300 s
 LIMIT = 1.2
 
 
-def one_round(steps: list[list[Point]], workdir: Path, tmpfs: Path, name: str, key: GatewayKey | None) -> float:
+def one_round(
+    steps: list[list[Point]], workdir: Path, tmpfs: Path, name: str, key: GatewayKey | None
+) -> float:
     """CPU seconds for every point: encode, commit, take, (sign), ack; the intake stored as the agent does."""
-    buffer = Buffer(workdir / f"{name}.sqlite", max_bytes=512 * 1024**2, intake=tmpfs / f"intake-{name}.sqlite")
+    buffer = Buffer(
+        workdir / f"{name}.sqlite", max_bytes=512 * 1024**2, intake=tmpfs / f"intake-{name}.sqlite"
+    )
     signer = None
     if key is not None:
-        signer = BatchSigner(key, SITE, runtime=tmpfs / f"evidence-{name}", durable=workdir / f"{name}-chain.json")
+        signer = BatchSigner(
+            key, SITE, runtime=tmpfs / f"evidence-{name}", durable=workdir / f"{name}-chain.json"
+        )
         signer.start()
     try:
         start = time.process_time()
@@ -72,16 +78,20 @@ def main() -> None:
     args = parser.parse_args()
     steps = [p for p in village_points(1_700_000_000_000, SECONDS, load=STANDARD_VILLAGE) if p]
     count = sum(len(p) for p in steps)
-    with (tempfile.TemporaryDirectory(prefix="thonminh-sign-") as tmp,
-          tempfile.TemporaryDirectory(prefix="thonminh-sign-", dir=intake_path(Path(tmp)).parent.parent) as shm):
+    with (
+        tempfile.TemporaryDirectory(prefix="thonminh-sign-") as tmp,
+        tempfile.TemporaryDirectory(prefix="thonminh-sign-", dir=intake_path(Path(tmp)).parent.parent) as shm,
+    ):
         key, _ = GatewayKey.load_or_create(Path(tmp) / "evidence" / "gateway.key")
         plain, signed = [], []
         for r in range(args.rounds):  # interleaved, so a busy moment of the machine hits both
             plain.append(one_round(steps, Path(tmp), Path(shm), f"plain-{r}", None))
             signed.append(one_round(steps, Path(tmp), Path(shm), f"signed-{r}", key))
     base, with_sig = statistics.median(plain) / count * 1e6, statistics.median(signed) / count * 1e6
-    print(f"standard village, {count:,} points in {len(steps) // STEPS_PER_BATCH} one-minute batches, "
-          f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"standard village, {count:,} points in {len(steps) // STEPS_PER_BATCH} one-minute batches, "
+        f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.2f}\n"
+    )
     print("| figure | CPU per point |")
     print("| --- | --- |")
     print(f"| encode + commit + take + ack (baseline) | {base:.1f} us |")

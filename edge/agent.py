@@ -133,7 +133,9 @@ class Agent:
         configured = getattr(config.sources, SELF_METRICS_KIND, None)
         if SELF_METRICS_KIND in source_kinds() and not configured:
             cls = load_source_class(SELF_METRICS_KIND)
-            specs.append((cls, cls.Config(interval_s=config.gateway_interval_s), f"sources.{SELF_METRICS_KIND}"))
+            specs.append(
+                (cls, cls.Config(interval_s=config.gateway_interval_s), f"sources.{SELF_METRICS_KIND}")
+            )
         # sources added in code (tests, the simulator) have no place in the file
         return specs + [(cls, cfg, f"sources.{cls.kind}") for cls, cfg in self._extra]
 
@@ -143,7 +145,8 @@ class Agent:
         private_dir(state_dir)
         stats = self.stats
         return self.config.source_context(
-            cls, key_path,
+            cls,
+            key_path,
             emit=self.pipeline.emit,
             logger=logging.getLogger(f"edge.sources.{cls.kind}.{name}"),
             state_dir=state_dir,
@@ -168,7 +171,9 @@ class Agent:
                 raise
             except Exception as err:  # noqa: BLE001 - e.g. a device not plugged in yet: retried in its task
                 entry.healthy = False
-                self._log.warning("source init failed; retrying", extra={"source": entry.name, "error": str(err)})
+                self._log.warning(
+                    "source init failed; retrying", extra={"source": entry.name, "error": str(err)}
+                )
             running.append(entry)
         return running
 
@@ -195,8 +200,9 @@ class Agent:
             started = loop.time()
             try:
                 await source.run()
-                self._limited.warning(f"{entry.name}:returned", "push source returned; restarting",
-                                      source=entry.name)
+                self._limited.warning(
+                    f"{entry.name}:returned", "push source returned; restarting", source=entry.name
+                )
             except Exception as err:  # noqa: BLE001 - restarted with backoff
                 self._failed(entry, "run", err)
             if loop.time() - started > _RESTART_MAX_S:
@@ -223,8 +229,14 @@ class Agent:
     def _failed(self, entry: _Running, what: str, err: Exception) -> None:
         assert self.stats is not None
         self.stats.source_error(entry.name)
-        self._limited.log(logging.ERROR, f"{entry.name}:{what}", f"source {what} failed", source=entry.name,
-                          error=f"{type(err).__name__}: {err}", errors=self.stats.source_errors[entry.name])
+        self._limited.log(
+            logging.ERROR,
+            f"{entry.name}:{what}",
+            f"source {what} failed",
+            source=entry.name,
+            error=f"{type(err).__name__}: {err}",
+            errors=self.stats.source_errors[entry.name],
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -236,31 +248,54 @@ class Agent:
         # older agents kept the health file here, on the SD card: now on tmpfs, so that one would only mislead
         (config.state_dir / "health.json").unlink(missing_ok=True)
         self.buffer = await asyncio.to_thread(
-            Buffer, config.buffer.path, max_bytes=config.buffer.max_bytes, boot_id=self.clock.boot_id,
-            dead_letters_max=config.buffer.dead_letters_max, row_points=config.buffer.row_points,
-            intake=config.buffer.intake_path(), logger=logging.getLogger("edge.buffer"))
+            Buffer,
+            config.buffer.path,
+            max_bytes=config.buffer.max_bytes,
+            boot_id=self.clock.boot_id,
+            dead_letters_max=config.buffer.dead_letters_max,
+            row_points=config.buffer.row_points,
+            intake=config.buffer.intake_path(),
+            logger=logging.getLogger("edge.buffer"),
+        )
         writer = self._writer or config.influxdb.writer()
         self.stats = Stats(self.buffer, self.clock)
-        self.pipeline = Pipeline(self.buffer, self.clock, self.stats,
-                                 commit_interval_ms=config.buffer.commit_interval_ms,
-                                 check_interval_s=config.clock.check_interval_s,
-                                 sync_interval_s=config.buffer.sync_interval_s)
+        self.pipeline = Pipeline(
+            self.buffer,
+            self.clock,
+            self.stats,
+            commit_interval_ms=config.buffer.commit_interval_ms,
+            check_interval_s=config.clock.check_interval_s,
+            sync_interval_s=config.buffer.sync_interval_s,
+        )
         signer = await asyncio.to_thread(open_signer, config, self._log) if self._sign else None
-        self.forwarder = Forwarder(self.buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s,
-                                   signer=signer, next_sync=self.pipeline.next_sync)
+        self.forwarder = Forwarder(
+            self.buffer,
+            writer,
+            config.forwarder,
+            timeout_s=config.influxdb.timeout_s,
+            signer=signer,
+            next_sync=self.pipeline.next_sync,
+        )
         forwarder_stop = asyncio.Event()
         tasks = _Tasks()
         try:
             tasks.pipeline = asyncio.create_task(self.pipeline.run(), name="pipeline")
             tasks.forwarder = asyncio.create_task(
-                self.forwarder.run(forwarder_stop, self.pipeline.committed), name="forwarder")
+                self.forwarder.run(forwarder_stop, self.pipeline.committed), name="forwarder"
+            )
             running = await self._init_sources()
             tasks.sources = [asyncio.create_task(self._run_source(e), name=e.name) for e in running]
             tasks.watchdog = asyncio.create_task(self._watchdog(stop), name="watchdog")
             tasks.health = asyncio.create_task(self._keep_health(stop), name="health")
-            self._log.info("agent started", extra={
-                "sources": ",".join(e.name for e in running), "buffer_points": self.buffer.points,
-                "influxdb": config.influxdb.url, "api": config.influxdb.api})
+            self._log.info(
+                "agent started",
+                extra={
+                    "sources": ",".join(e.name for e in running),
+                    "buffer_points": self.buffer.points,
+                    "influxdb": config.influxdb.url,
+                    "api": config.influxdb.api,
+                },
+            )
             self.notifier.ready(f"{len(running)} sources, {self.buffer.points} points buffered")
             self.started.set()
             await self._until_stopped(stop, tasks.core())
@@ -305,8 +340,10 @@ class Agent:
         if self.forwarder is not None and tasks.forwarder is not None:
             await asyncio.gather(tasks.forwarder, return_exceptions=True)
             flushed = await self.forwarder.flush(self.config.forwarder.flush_deadline_s)
-            self._log.info("flushed" if flushed else "flush incomplete; the rest stays buffered",
-                           extra={"buffer_points": self.buffer.points if self.buffer else 0})
+            self._log.info(
+                "flushed" if flushed else "flush incomplete; the rest stays buffered",
+                extra={"buffer_points": self.buffer.points if self.buffer else 0},
+            )
         self._report_core()
         await asyncio.to_thread(self.health.stopped)
 
@@ -332,8 +369,7 @@ class Agent:
         fwd = self.config.forwarder
         patience = fwd.backoff_max_s + self.config.influxdb.timeout_s + fwd.live_interval_s
         ok = self.buffer.ready == 0 or (last is not None and time.monotonic() - last <= patience)
-        self.health.report("influxdb", "influxdb", "ok" if ok else "down",
-                           {"backlog": self.buffer.ready})
+        self.health.report("influxdb", "influxdb", "ok" if ok else "down", {"backlog": self.buffer.ready})
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
         interval = watchdog_interval()

@@ -21,7 +21,6 @@ through a second one, so a batch can be read while a commit waits for its fsync.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -31,7 +30,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.buffercore import REJECTS_KEPT, BufferCore, BufferLocked, Totals
+from edge.buffercore import REJECTS_KEPT, BufferLocked, Totals
+from edge.bufferletters import DeadLetters
 from edge.bufferschema import (
     COUNTERS,
     INTAKE,
@@ -44,7 +44,6 @@ from edge.bufferschema import (
     NewDeadLetter,
     NewRow,
     any_held,
-    dead_letter_row,
     insert_sql,
     insert_timed_sql,
     intake_path,
@@ -88,7 +87,7 @@ _MOVED = ("points", "dead_letters", "rejects")
 _EMPTY = Batch(b"")
 
 
-class Buffer(BufferCore):
+class Buffer(DeadLetters):
     """The SQLite store. ``exclusive`` takes a lock file so two agents never share one buffer.
 
     ``row_points`` lines share a row (1 stores every point alone: the slowest, finest-grained layout).
@@ -129,7 +128,9 @@ class Buffer(BufferCore):
         self.counters = {name: 0 for name in COUNTERS}
         self._totals = Totals()
         self._store_max = 0
-        self._full = Episode(self._log, "disk budget reached, dropping the oldest points", max_bytes=max_bytes)
+        self._full = Episode(
+            self._log, "disk budget reached, dropping the oldest points", max_bytes=max_bytes
+        )
         self._lockfile: int | None = None
         self._closed = False
         self._readonly = readonly
@@ -155,8 +156,10 @@ class Buffer(BufferCore):
         self._reader = self._db if readonly else self._connect()
         self._load_counters()
         for schema in self._tables:
-            points, size, held = self._db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0),"
-                                                  f" coalesce(sum(hold), 0) FROM {schema}.points").fetchone()
+            points, size, held = self._db.execute(
+                "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0),"
+                f" coalesce(sum(hold), 0) FROM {schema}.points"
+            ).fetchone()
             self._totals.points, self._totals.bytes = self._totals.points + points, self._totals.bytes + size
             self._totals.held += held
         self._store_max = self._max_id(STORE)
@@ -178,15 +181,19 @@ class Buffer(BufferCore):
         self._insert_timed = insert_timed_sql(self._write)
         with self._tx() as tx:
             # Held samples of an earlier boot can never be corrected: forward them marked, not silently.
-            tx.execute("UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
-                       (self._boot,))
+            tx.execute(
+                "UPDATE points SET hold = 0, marked = 1, mono = NULL WHERE hold = 1 AND boot != ?",
+                (self._boot,),
+            )
 
     def _recover(self) -> None:
         """Store what an agent that died left in the intake (a sync it did not finish included), and continue
         the store's ids there, so every store id stays lower than every intake id."""
         with self._tx() as tx:
             for table in _MOVED:  # already stored by a sync whose second half did not run
-                tx.execute(f"DELETE FROM intake.{table} WHERE id <= (SELECT coalesce(max(id), 0) FROM main.{table})")
+                tx.execute(
+                    f"DELETE FROM intake.{table} WHERE id <= (SELECT coalesce(max(id), 0) FROM main.{table})"
+                )
         self._store_max = self._max_id(STORE)
         self._load_counters()
         self._sync(force_counters=True)
@@ -205,8 +212,10 @@ class Buffer(BufferCore):
                 self._sync(force_counters=True)
                 stored = True
             except sqlite3.Error as err:
-                self._log.error("could not store the intake on close; it stays for the next start",
-                                extra={"intake": str(self.intake), "error": str(err)})
+                self._log.error(
+                    "could not store the intake on close; it stays for the next start",
+                    extra={"intake": str(self.intake), "error": str(err)},
+                )
         with self._read_lock:
             self._reader.close()
         with self._lock:
@@ -243,17 +252,28 @@ class Buffer(BufferCore):
             if dead:
                 self._insert_dead(db, [(now_ms, d.t_ms, None, 0, d.point, d.error) for d in dead])
             if rejects:
-                db.executemany(f"INSERT INTO {w}.rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
-                               [(now_ms, *r) for r in rejects])
-                db.execute(f"DELETE FROM {w}.rejects WHERE id <= (SELECT max(id) FROM {w}.rejects) - ?",
-                           (REJECTS_KEPT,))
+                db.executemany(
+                    f"INSERT INTO {w}.rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
+                    [(now_ms, *r) for r in rejects],
+                )
+                db.execute(
+                    f"DELETE FROM {w}.rejects WHERE id <= (SELECT max(id) FROM {w}.rejects) - ?",
+                    (REJECTS_KEPT,),
+                )
             total = self._totals.bytes + added
             dropped = dropped_bytes = dropped_held = 0
             if total > self.rows_budget and self.intake is None:
                 dropped, dropped_bytes, dropped_held = self._drop_oldest(db, total - self.rows_budget)
             corrected = self._correct(db, *correct_at) if correct_at else 0
-            values = self._bump(db, {"dropped_total": dropped, "dead_letter_total": len(dead),
-                                     "rejected_total": len(rejects), **count_reasons(r[1] for r in rejects)})
+            values = self._bump(
+                db,
+                {
+                    "dropped_total": dropped,
+                    "dead_letter_total": len(dead),
+                    "rejected_total": len(rejects),
+                    **count_reasons(r[1] for r in rejects),
+                },
+            )
         self.counters.update(values)
         t = self._totals
         t.points += len(rows) - dropped
@@ -284,7 +304,9 @@ class Buffer(BufferCore):
             points = 0
             with self._tx() as tx:
                 excess = self._totals.bytes - self.rows_budget
-                dropped, dropped_bytes, dropped_held = self._drop_oldest(tx, excess) if excess > 0 else (0, 0, 0)
+                dropped, dropped_bytes, dropped_held = (
+                    self._drop_oldest(tx, excess) if excess > 0 else (0, 0, 0)
+                )
                 points = tx.execute("SELECT coalesce(sum(n), 0) FROM intake.points").fetchone()[0]
                 tx.execute("INSERT INTO main.points SELECT * FROM intake.points ORDER BY id")
                 tx.execute("INSERT INTO main.dead_letters SELECT * FROM intake.dead_letters ORDER BY id")
@@ -292,22 +314,29 @@ class Buffer(BufferCore):
                 self._prune(tx, STORE)
                 values = {**self.counters, "dropped_total": self.counters["dropped_total"] + dropped}
                 if counters_due or dropped:  # a page of its own: not with every sync (they are in the intake)
-                    tx.executemany("INSERT OR REPLACE INTO main.counters (name, value) VALUES (?, ?)",
-                                   values.items())
+                    tx.executemany(
+                        "INSERT OR REPLACE INTO main.counters (name, value) VALUES (?, ?)", values.items()
+                    )
             with self._tx() as tx:
                 for table, upto in zip(_MOVED, moved, strict=True):
                     if upto:
                         tx.execute(f"DELETE FROM intake.{table} WHERE id <= ?", (upto,))
                 if dropped:
-                    tx.execute("INSERT OR REPLACE INTO intake.counters (name, value) VALUES ('dropped_total', ?)",
-                               (values["dropped_total"],))
+                    tx.execute(
+                        "INSERT OR REPLACE INTO intake.counters (name, value) VALUES ('dropped_total', ?)",
+                        (values["dropped_total"],),
+                    )
             self.counters = values
             if counters_due or dropped:
                 self._counters_at = time.monotonic()
             self._store_max = max(self._store_max, moved[0])
             t = self._totals
-            t.points, t.bytes, t.held, t.intake_bytes = (t.points - dropped, t.bytes - dropped_bytes,
-                                                         t.held - dropped_held, 0)
+            t.points, t.bytes, t.held, t.intake_bytes = (
+                t.points - dropped,
+                t.bytes - dropped_bytes,
+                t.held - dropped_held,
+                0,
+            )
         self._budget_episode(dropped)
         return int(points)
 
@@ -335,51 +364,10 @@ class Buffer(BufferCore):
         live_bytes = math.ceil(live_share * max_bytes) if live_n else 0
         ranges = tuple(r for b in exclude for r in b.ranges)
         with self._read_lock:
-            return read_batch(self._reader, (max_points - live_n, max_bytes - live_bytes), (live_n, live_bytes),
-                              exclude=ranges, tables=self._tables)
-
-    def ack(self, batch: Batch, *, dead: Sequence[tuple[str, str]] = ()) -> int:
-        """The batch reached InfluxDB (2xx): delete it and count it as forwarded. Returns the points deleted.
-
-        ``dead`` are (line, error) of points InfluxDB refused as malformed while the rest of the batch was
-        written (the forwarder bisects a refused batch): they move to the dead letters in the same transaction.
-        """
-        if not batch.count:
-            return 0
-        with self._tx(fsync=not dead) as db:
-            deleted = size = 0
-            for schema, where, args in self._where_batch(batch):
-                n, part_size = db.execute(
-                    f"SELECT coalesce(sum(n), 0), coalesce(sum(size), 0) FROM {schema}.points WHERE {where}",
-                    args).fetchone()
-                db.execute(f"DELETE FROM {schema}.points WHERE {where}", args)
-                deleted, size = deleted + n, size + part_size
-            if dead:
-                now_ms = int(time.time() * 1000)
-                self._insert_dead(db, [(now_ms, *dead_letter_row(line), 0, None, error[:2000]) for line, error in dead])
-            gone = batch.count - deleted
-            # Points dropped by the budget while this batch was in flight did arrive after all.
-            values = self._bump(db, {"forwarded_total": batch.count - len(dead), "dropped_total": -gone,
-                                     "dead_letter_total": len(dead),
-                                     "last_write_ms": int(time.time() * 1000) - self.counters["last_write_ms"]})
-        self.counters.update(values)
-        self._totals.points -= deleted
-        self._totals.bytes -= size
-        return deleted
-
-    def requeue_dead_letters(self, ids: Sequence[int] | None = None) -> int:
-        """Put dead letters that have a line back into the buffer (after fixing the cause). Returns how many."""
-        where = "line IS NOT NULL" + ("" if ids is None else " AND id IN (SELECT value FROM json_each(?))")
-        args = () if ids is None else (json.dumps(list(ids)),)
-        self._sync(force_counters=False)  # everything in the store, so new store ids stay below the intake's
-        with self._tx() as db:
-            rows = db.execute(f"DELETE FROM main.dead_letters WHERE {where} RETURNING line, t_ms, marked",
-                              args).fetchall()
-            rows.sort(key=lambda r: r[1])
-            db.executemany("INSERT INTO main.points (line, t_ms, size, marked) VALUES (?, ?, ?, ?)",
-                           [(line, t, len(line.encode()) + ROW_OVERHEAD, m) for line, t, m in rows])
-            self._align_ids(db)
-        self._store_max = self._max_id(STORE)
-        self._totals.points += len(rows)
-        self._totals.bytes += sum(len(r[0].encode()) + ROW_OVERHEAD for r in rows)
-        return len(rows)
+            return read_batch(
+                self._reader,
+                (max_points - live_n, max_bytes - live_bytes),
+                (live_n, live_bytes),
+                exclude=ranges,
+                tables=self._tables,
+            )

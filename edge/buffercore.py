@@ -13,6 +13,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,12 +22,11 @@ from typing import Self
 
 from edge.bufferschema import (
     COUNTERS,
-    DEAD_LINE_SQL,
     INTAKE,
     MIGRATIONS,
     Batch,
     BufferStatus,
-    DeadLetter,
+    dead_letter_row,
 )
 from thonminh.logs import Episode
 
@@ -81,15 +81,18 @@ class BufferCore:
     def _load_counters(self) -> None:
         """The store's counters, overridden by the intake's (newer: the agent died before storing them)."""
         for schema in self._tables:
-            self.counters.update(dict(self._db.execute(f"SELECT name, value FROM {schema}.counters").fetchall()))
+            self.counters.update(
+                dict(self._db.execute(f"SELECT name, value FROM {schema}.counters").fetchall())
+            )
 
     def _align_ids(self, tx: sqlite3.Connection) -> None:
         """Continue the store's ids in the intake (its AUTOINCREMENT sequences never fall below the store's)."""
         if self.intake is None:
             return
         for name, seq in tx.execute("SELECT name, seq FROM main.sqlite_sequence").fetchall():
-            if not tx.execute("UPDATE intake.sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
-                              (seq, name)).rowcount:
+            if not tx.execute(
+                "UPDATE intake.sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, name)
+            ).rowcount:
                 tx.execute("INSERT INTO intake.sqlite_sequence (name, seq) VALUES (?, ?)", (name, seq))
 
     def _take_lockfile(self) -> None:
@@ -101,7 +104,9 @@ class BufferCore:
         except BlockingIOError:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise BufferLocked(f"{self.path} is in use by process {owner} (a running agent or drain)") from None
+            raise BufferLocked(
+                f"{self.path} is in use by process {owner} (a running agent or drain)"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lockfile = fd
@@ -159,11 +164,17 @@ class BufferCore:
     def _max_id(self, schema: str) -> int:
         return int(self._db.execute(f"SELECT coalesce(max(id), 0) FROM {schema}.points").fetchone()[0])
 
-    def _bump(self, db: sqlite3.Connection, deltas: dict[str, int], schema: str | None = None) -> dict[str, int]:
-        values = {k: self.counters.get(k, 0) + v for k, v in deltas.items() if v}  # rejected_<code> appear late
+    def _bump(
+        self, db: sqlite3.Connection, deltas: dict[str, int], schema: str | None = None
+    ) -> dict[str, int]:
+        values = {
+            k: self.counters.get(k, 0) + v for k, v in deltas.items() if v
+        }  # rejected_<code> appear late
         if values:
-            db.executemany(f"INSERT OR REPLACE INTO {schema or self._write}.counters (name, value) VALUES (?, ?)",
-                           values.items())
+            db.executemany(
+                f"INSERT OR REPLACE INTO {schema or self._write}.counters (name, value) VALUES (?, ?)",
+                values.items(),
+            )
         return values
 
     @property
@@ -194,10 +205,14 @@ class BufferCore:
         return int(self._db.execute(f"SELECT coalesce(max(id), 0) FROM intake.{table}").fetchone()[0])
 
     def _prune(self, db: sqlite3.Connection, schema: str) -> None:
-        db.execute(f"DELETE FROM {schema}.rejects WHERE id <= (SELECT max(id) FROM {schema}.rejects) - ?",
-                   (REJECTS_KEPT,))
-        db.execute(f"DELETE FROM {schema}.dead_letters WHERE id <= (SELECT max(id) FROM {schema}.dead_letters) - ?",
-                   (self.dead_letters_max,))
+        db.execute(
+            f"DELETE FROM {schema}.rejects WHERE id <= (SELECT max(id) FROM {schema}.rejects) - ?",
+            (REJECTS_KEPT,),
+        )
+        db.execute(
+            f"DELETE FROM {schema}.dead_letters WHERE id <= (SELECT max(id) FROM {schema}.dead_letters) - ?",
+            (self.dead_letters_max,),
+        )
 
     def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int, int]:
         """Delete the oldest stored rows that free ``excess`` bytes: (points, bytes, held points) dropped."""
@@ -217,18 +232,25 @@ class BufferCore:
     def _insert_dead(self, db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
         w = self._write
         db.executemany(
-            f"INSERT INTO {w}.dead_letters (at_ms, t_ms, line, marked, point, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
-        db.execute(f"DELETE FROM {w}.dead_letters WHERE id <= (SELECT max(id) FROM {w}.dead_letters) - ?",
-                   (self.dead_letters_max,))
+            f"INSERT INTO {w}.dead_letters (at_ms, t_ms, line, marked, point, error) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        db.execute(
+            f"DELETE FROM {w}.dead_letters WHERE id <= (SELECT max(id) FROM {w}.dead_letters) - ?",
+            (self.dead_letters_max,),
+        )
 
     def _correct(self, db: sqlite3.Connection, wall_ms: int, mono: float) -> int:
         if not self._totals.held:
             return 0
-        return sum(db.execute(
-            f"UPDATE {schema}.points SET t_ms = ? - CAST(round((? - mono) * 1000) AS INTEGER), hold = 0,"
-            " mono = NULL, boot = NULL WHERE hold = 1 AND boot = ?",
-            (wall_ms, mono, self._boot),
-        ).rowcount for schema in self._tables)
+        return sum(
+            db.execute(
+                f"UPDATE {schema}.points SET t_ms = ? - CAST(round((? - mono) * 1000) AS INTEGER), hold = 0,"
+                " mono = NULL, boot = NULL WHERE hold = 1 AND boot = ?",
+                (wall_ms, mono, self._boot),
+            ).rowcount
+            for schema in self._tables
+        )
 
     def correct(self, wall_ms: int, mono: float) -> int:
         """The clock is synchronised now: give held samples of this boot their true time. Returns how many."""
@@ -259,14 +281,59 @@ class BufferCore:
         """Points of ``batch`` still in the buffer: 0 once it was acknowledged (a signed batch an agent crash
         left on tmpfs is then only forgotten, not acknowledged twice)."""
         with self._lock:
-            return sum(int(self._db.execute(f"SELECT coalesce(sum(n), 0) FROM {schema}.points WHERE {where}",
-                                            args).fetchone()[0]) for schema, where, args in self._where_batch(batch))
+            return sum(
+                int(
+                    self._db.execute(
+                        f"SELECT coalesce(sum(n), 0) FROM {schema}.points WHERE {where}", args
+                    ).fetchone()[0]
+                )
+                for schema, where, args in self._where_batch(batch)
+            )
+
+    def ack(self, batch: Batch, *, dead: Sequence[tuple[str, str]] = ()) -> int:
+        """The batch reached InfluxDB (2xx): delete it and count it as forwarded. Returns the points deleted.
+
+        ``dead`` are (line, error) of points InfluxDB refused as malformed while the rest of the batch was
+        written (the forwarder bisects a refused batch): they move to the dead letters in the same transaction.
+        """
+        if not batch.count:
+            return 0
+        with self._tx(fsync=not dead) as db:
+            deleted = size = 0
+            for schema, where, args in self._where_batch(batch):
+                n, part_size = db.execute(
+                    f"SELECT coalesce(sum(n), 0), coalesce(sum(size), 0) FROM {schema}.points WHERE {where}",
+                    args,
+                ).fetchone()
+                db.execute(f"DELETE FROM {schema}.points WHERE {where}", args)
+                deleted, size = deleted + n, size + part_size
+            if dead:
+                now_ms = int(time.time() * 1000)
+                self._insert_dead(
+                    db, [(now_ms, *dead_letter_row(line), 0, None, error[:2000]) for line, error in dead]
+                )
+            gone = batch.count - deleted
+            # Points dropped by the budget while this batch was in flight did arrive after all.
+            values = self._bump(
+                db,
+                {
+                    "forwarded_total": batch.count - len(dead),
+                    "dropped_total": -gone,
+                    "dead_letter_total": len(dead),
+                    "last_write_ms": int(time.time() * 1000) - self.counters["last_write_ms"],
+                },
+            )
+        self.counters.update(values)
+        self._totals.points -= deleted
+        self._totals.bytes -= size
+        return deleted
 
     def oldest(self) -> tuple[int, bool, float | None] | None:
         """(t_ms, held, mono) of the oldest point, or None when empty."""
         with self._lock:
-            row = self._db.execute(self._union("SELECT id, t_ms, hold, mono FROM {}.points")
-                                   + " ORDER BY id LIMIT 1").fetchone()
+            row = self._db.execute(
+                self._union("SELECT id, t_ms, hold, mono FROM {}.points") + " ORDER BY id LIMIT 1"
+            ).fetchone()
         return None if row is None else (row[1], bool(row[2]), row[3])
 
     def _union(self, select: str) -> str:
@@ -277,31 +344,25 @@ class BufferCore:
         """Counts straight from the database (also right when another process writes to it)."""
         db, union = self._db, self._union
         with self._lock:
-            points, size, held = db.execute("SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold),"
-                                            " 0) FROM (" + union("SELECT n, size, hold FROM {}.points") + ")").fetchone()
-            oldest = db.execute(union("SELECT id, t_ms FROM {}.points WHERE hold = 0")
-                                + " ORDER BY id LIMIT 1").fetchone()
-            dead = db.execute("SELECT count(*) FROM (" + union("SELECT id FROM {}.dead_letters") + ")").fetchone()[0]
+            points, size, held = db.execute(
+                "SELECT coalesce(sum(n), 0), coalesce(sum(size), 0), coalesce(sum(hold),"
+                " 0) FROM (" + union("SELECT n, size, hold FROM {}.points") + ")"
+            ).fetchone()
+            oldest = db.execute(
+                union("SELECT id, t_ms FROM {}.points WHERE hold = 0") + " ORDER BY id LIMIT 1"
+            ).fetchone()
+            dead = db.execute(
+                "SELECT count(*) FROM (" + union("SELECT id FROM {}.dead_letters") + ")"
+            ).fetchone()[0]
             counters = {name: 0 for name in COUNTERS}
             for schema in self._tables:  # the intake's are newer
                 counters.update(dict(db.execute(f"SELECT name, value FROM {schema}.counters").fetchall()))
-            recent = db.execute(union("SELECT id, at_ms, source, reason, sample FROM {}.rejects")
-                                + " ORDER BY id DESC LIMIT ?", (rejects,)).fetchall()
+            recent = db.execute(
+                union("SELECT id, at_ms, source, reason, sample FROM {}.rejects")
+                + " ORDER BY id DESC LIMIT ?",
+                (rejects,),
+            ).fetchall()
             recent = [r[1:] for r in recent]
-        return BufferStatus(points, size, held, oldest[1] if oldest else None, dead, counters,
-                            [tuple(r) for r in recent])
-
-    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        with self._lock:
-            rows = self._db.execute(self._union(
-                "SELECT id, at_ms, t_ms, CASE WHEN line IS NULL THEN NULL WHEN t_ms IS NULL THEN line ELSE "
-                + DEAD_LINE_SQL + " END, point, error FROM {}.dead_letters") + " ORDER BY id LIMIT ?",
-                (limit,)).fetchall()
-        return [DeadLetter(*r) for r in rows]
-
-    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int:
-        where = "" if ids is None else " WHERE id IN (SELECT value FROM json_each(?))"
-        args = () if ids is None else (json.dumps(list(ids)),)
-        with self._tx() as db:
-            return sum(db.execute(f"DELETE FROM {schema}.dead_letters{where}", args).rowcount
-                       for schema in self._tables)
+        return BufferStatus(
+            points, size, held, oldest[1] if oldest else None, dead, counters, [tuple(r) for r in recent]
+        )

@@ -138,15 +138,23 @@ LINE_SQL = f"CASE timed WHEN 1 THEN line ELSE {DEAD_LINE_SQL} END"
 
 #: Characters a stored row adds to a batch body (its text and a newline), from columns alone: ``size`` is the
 #: text's UTF-8 length plus ``ROW_OVERHEAD``, so no line is read to cut a batch.
-_BODY_CHARS = (f"CASE timed WHEN 1 THEN size - {ROW_OVERHEAD - 1}"
-               f" ELSE size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1} END")
+_BODY_CHARS = (
+    f"CASE timed WHEN 1 THEN size - {ROW_OVERHEAD - 1}"
+    f" ELSE size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1} END"
+)
 
 
 _Cut = tuple[str, int, int, int, int]  # (schema, lowest id, highest id, rows, points)
 
 
-def _cut(db: sqlite3.Connection, tables: Sequence[str], where: str, order: str, params: Sequence[object],
-         bounds: tuple[int, int]) -> list[_Cut]:
+def _cut(
+    db: sqlite3.Connection,
+    tables: Sequence[str],
+    where: str,
+    order: str,
+    params: Sequence[object],
+    bounds: tuple[int, int],
+) -> list[_Cut]:
     """Where one batch part ends, per database: ``(schema, lowest id, highest id, rows, points)`` of the rows
     it takes, walking ``tables`` in ``order`` from the first ready row (every id of the store is lower than every
     id of the intake, so the walk is in id order across both).
@@ -161,8 +169,10 @@ def _cut(db: sqlite3.Connection, tables: Sequence[str], where: str, order: str, 
     for schema in tables:
         first = last = taken = taken_points = 0
         full = False
-        cursor = db.execute(f"SELECT id, n, {_BODY_CHARS} FROM {schema}.points WHERE hold = 0{where}"
-                            f" ORDER BY id {order}", params)
+        cursor = db.execute(
+            f"SELECT id, n, {_BODY_CHARS} FROM {schema}.points WHERE hold = 0{where} ORDER BY id {order}",
+            params,
+        )
         try:
             for row_id, n, chars in cursor:
                 if rows and (points + n > max_points or used + chars > max_bytes):
@@ -336,13 +346,20 @@ def read_batch(
         cuts = [(cut, "ASC") for cut in _cut(db, tables, skip, "ASC", bounds, oldest)]
         if newest[0] and cuts:
             after = max(cut[2] for cut, _ in cuts)
-            cuts += [(cut, "DESC") for cut in _cut(db, tables[::-1], " AND id > ?" + skip, "DESC",
-                                                   (after, *bounds), newest)]
+            cuts += [
+                (cut, "DESC")
+                for cut in _cut(db, tables[::-1], " AND id > ?" + skip, "DESC", (after, *bounds), newest)
+            ]
         parts = []
         for (schema, first, last, rows, _), order in cuts:
             body = db.execute(_body_sql(schema, skip, order), (first, last, *bounds)).fetchone()[0]
-            ids = None if last - first + 1 == rows else json.loads(
-                db.execute(_ids_sql(schema, skip, order), (first, last, *bounds)).fetchone()[0])
+            ids = (
+                None
+                if last - first + 1 == rows
+                else json.loads(
+                    db.execute(_ids_sql(schema, skip, order), (first, last, *bounds)).fetchone()[0]
+                )
+            )
             parts.append((first, last, body, ids))
     finally:
         db.execute("COMMIT")
@@ -351,7 +368,9 @@ def read_batch(
     dense = all(ids is None for *_, ids in parts)
     return Batch(
         parts[0][2] if len(parts) == 1 else b"\n".join(body for _, _, body, _ in parts),
-        None if dense else json.dumps([i for first, last, _, ids in parts for i in (ids or range(first, last + 1))]),
+        None
+        if dense
+        else json.dumps([i for first, last, _, ids in parts for i in (ids or range(first, last + 1))]),
         sum(cut[4] for cut, _ in cuts),
         tuple((first, last) for first, last, _, _ in parts),
     )

@@ -103,8 +103,13 @@ class Forwarder:
             if self._retry:
                 signed = self._retry.pop(0)
             else:
-                batch = await asyncio.to_thread(self.buffer.take, s.batch_points, s.batch_bytes,
-                                                live_share=s.live_share, exclude=list(self._in_flight.values()))
+                batch = await asyncio.to_thread(
+                    self.buffer.take,
+                    s.batch_points,
+                    s.batch_bytes,
+                    live_share=s.live_share,
+                    exclude=list(self._in_flight.values()),
+                )
                 if not batch:
                     return 0
                 signed = SignedBatch(batch, batch.body, 0)
@@ -138,8 +143,10 @@ class Forwarder:
             else:
                 self.signer.done(signed)
         if self._retry:
-            self._log.info("re-sending signed batches of an earlier run", extra={
-                "batches": len(self._retry), "points": sum(len(b.batch) for b in self._retry)})
+            self._log.info(
+                "re-sending signed batches of an earlier run",
+                extra={"batches": len(self._retry), "points": sum(len(b.batch) for b in self._retry)},
+            )
 
     async def _send(self, signed: SignedBatch, timeout: float) -> None:
         refused = await self._write(signed.body, timeout)
@@ -148,8 +155,12 @@ class Forwarder:
             lines, manifests = signed.parts()
             dead = await self._bisect(lines, refused, timeout)
             for line, error in dead:
-                self._dead_log.warning("dead-letter", "InfluxDB refused a point: dead-lettered",
-                                       error=error[:300], line=line[:300])
+                self._dead_log.warning(
+                    "dead-letter",
+                    "InfluxDB refused a point: dead-lettered",
+                    error=error[:300],
+                    line=line[:300],
+                )
             if manifests and self.signer is not None:
                 await self._write_manifests(self.signer.resign(signed, [line for line, _ in dead]), timeout)
             dead = [(unsigned_line(line), error) for line, error in dead]
@@ -161,8 +172,10 @@ class Forwarder:
         """After a bisect: the manifests without the refused points (they overwrite the first ones)."""
         error = await self._write(body, timeout)
         if error is not None:  # a manifest is ours: refused, it is a bug to see, not a point to dead-letter
-            self._log.error("InfluxDB refused evidence manifests; these points will not verify",
-                            extra={"error": str(error)[:300]})
+            self._log.error(
+                "InfluxDB refused evidence manifests; these points will not verify",
+                extra={"error": str(error)[:300]},
+            )
 
     async def _write(self, body: str | bytes, timeout: float) -> InfluxClientError | None:
         """Write; None when written, the error when InfluxDB refused the body as malformed. Else RetryLater."""
@@ -178,7 +191,9 @@ class Forwarder:
             raise RetryLater(f"{type(err).__name__}: {err}") from err
         return None
 
-    async def _bisect(self, lines: list[str], refused: InfluxClientError, timeout: float) -> list[tuple[str, str]]:
+    async def _bisect(
+        self, lines: list[str], refused: InfluxClientError, timeout: float
+    ) -> list[tuple[str, str]]:
         """Write the good lines of a refused body by halves; return the refused lines with InfluxDB's error.
 
         Nothing is acknowledged until the whole batch is sorted: if this is interrupted (a retryable error, a
@@ -206,7 +221,9 @@ class Forwarder:
         self._down.ok(buffer_points=self.buffer.points)
 
     # -- loops -------------------------------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None, *, idle_s: float = 1.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, wake: asyncio.Event | None = None, *, idle_s: float = 1.0
+    ) -> None:
         """Forward until ``stop`` is set, ``settings.concurrency`` batches at a time.
 
         ``wake`` (the pipeline's commit event) ends an idle wait early.
@@ -271,8 +288,10 @@ class Forwarder:
                 if await self.step(timeout=max(0.5, remaining)) == 0:
                     return True
             except RetryLater as err:
-                self._log.warning("flush stopped: InfluxDB not writable", extra={
-                    "error": str(err)[:300], "buffer_points": self.buffer.points})
+                self._log.warning(
+                    "flush stopped: InfluxDB not writable",
+                    extra={"error": str(err)[:300], "buffer_points": self.buffer.points},
+                )
                 return False
         return self.buffer.ready == 0
 

@@ -42,8 +42,12 @@ class BufferWriteError(ThonminhError):
 
 
 def _describe(point: Point) -> str:
-    data = {"measurement": point.measurement, "tags": dict(point.tags), "fields": dict(point.fields),
-            "time_ms": point.time_ms}
+    data = {
+        "measurement": point.measurement,
+        "tags": dict(point.tags),
+        "fields": dict(point.fields),
+        "time_ms": point.time_ms,
+    }
     return json.dumps(data, default=repr, ensure_ascii=False)
 
 
@@ -118,11 +122,13 @@ class Pipeline:
             return
         if self._closing:
             raise BufferWriteError("the pipeline is closed")
-        rows, dead = encode_for_buffer(points, synced=self.clock.synced(), wall_ms=self.clock.now_ms(),
-                                       mono=self.clock.monotonic())
+        rows, dead = encode_for_buffer(
+            points, synced=self.clock.synced(), wall_ms=self.clock.now_ms(), mono=self.clock.monotonic()
+        )
         if dead:
-            self._log.warning("points cannot be encoded: dead-lettered", extra={
-                "count": len(dead), "error": dead[0].error})
+            self._log.warning(
+                "points cannot be encoded: dead-lettered", extra={"count": len(dead), "error": dead[0].error}
+            )
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rows.extend(rows)
         self._dead.extend(dead)
@@ -176,7 +182,9 @@ class Pipeline:
         self._rows, self._dead, self._waiters, self._first_at = [], [], [], None
         rejects = self.stats.take_rejects()
         held = self.buffer.held or any_held(rows)
-        correct_at = (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
+        correct_at = (
+            (self.clock.now_ms(), self.clock.monotonic()) if held and self.clock.last_synced else None
+        )
         if not (rows or dead or rejects or correct_at):
             _resolve(waiters, None)
             return

@@ -119,7 +119,9 @@ class Chain:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as err:
-            log.error("evidence chain state unreadable; ignored", extra={"path": str(path), "error": str(err)})
+            log.error(
+                "evidence chain state unreadable; ignored", extra={"path": str(path), "error": str(err)}
+            )
             return None
 
 
@@ -130,8 +132,15 @@ class BatchSigner:
     ``durable`` the chain's file on the SD card.
     """
 
-    def __init__(self, key: GatewayKey, site: Mapping[str, str], *, runtime: Path, durable: Path,
-                 logger: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        key: GatewayKey,
+        site: Mapping[str, str],
+        *,
+        runtime: Path,
+        durable: Path,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.key = key
         self.site = dict(site)
         self.runtime = runtime
@@ -165,8 +174,10 @@ class BatchSigner:
         self.runtime.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_file(self.durable, self.chain.text(), durable=True)
         _write_file(self._state, self.chain.text())
-        self._log.info("evidence chain " + how, extra={
-            "epoch": self.chain.epoch, "n": self.chain.n, "key": self.key.fingerprint})
+        self._log.info(
+            "evidence chain " + how,
+            extra={"epoch": self.chain.epoch, "n": self.chain.n, "key": self.key.fingerprint},
+        )
         return how
 
     def stop(self) -> None:
@@ -214,8 +225,14 @@ class BatchSigner:
                     lines[i] = b""
                 parts.append(b"\n".join(signed))
                 del signed
-                manifest = Manifest.build(self.site, chain.epoch, chain.n, chain.prev, [digests[i] for i in group],
-                                          self.key.fingerprint).signed(self.key)
+                manifest = Manifest.build(
+                    self.site,
+                    chain.epoch,
+                    chain.n,
+                    chain.prev,
+                    [digests[i] for i in group],
+                    self.key.fingerprint,
+                ).signed(self.key)
                 manifests.append(_manifest_line(manifest))
                 chain.n, chain.prev = chain.n + 1, manifest.id
         parts.append("\n".join(manifests).encode())
@@ -249,8 +266,18 @@ class BatchSigner:
     # -- pending batches -----------------------------------------------------------------------------------
     def _keep(self, signed: SignedBatch) -> None:
         b = signed.batch
-        head = json.dumps({**asdict(self.chain), "count": b.count, "ranges": b.ranges, "id_list": b.id_list,
-                           "manifests": signed.manifests}).encode() + b"\n"
+        head = (
+            json.dumps(
+                {
+                    **asdict(self.chain),
+                    "count": b.count,
+                    "ranges": b.ranges,
+                    "id_list": b.id_list,
+                    "manifests": signed.manifests,
+                }
+            ).encode()
+            + b"\n"
+        )
         _write_file(self._pending(*signed.seq), head, signed.body)
         self._newest = (signed.seq, len(head))
 
@@ -269,7 +296,11 @@ class BatchSigner:
             _write_file(self._state, self.chain.text())
 
     def _pending_files(self) -> list[Path]:
-        return [p for p in self.runtime.parent.glob(self.runtime.name + "-pending-*") if not p.name.endswith(".tmp")]
+        return [
+            p
+            for p in self.runtime.parent.glob(self.runtime.name + "-pending-*")
+            if not p.name.endswith(".tmp")
+        ]
 
     def pending(self) -> Iterator[SignedBatch]:
         """The signed batches an earlier run of this boot left unacknowledged, oldest first."""
@@ -280,8 +311,12 @@ class BatchSigner:
         for seq, path in sorted(found):
             head, _, body = path.read_bytes().partition(b"\n")
             h = json.loads(head)
-            batch = Batch(body=b"", id_list=h["id_list"], count=h["count"],
-                          ranges=tuple((int(a), int(z)) for a, z in h["ranges"]))
+            batch = Batch(
+                body=b"",
+                id_list=h["id_list"],
+                count=h["count"],
+                ranges=tuple((int(a), int(z)) for a, z in h["ranges"]),
+            )
             yield SignedBatch(batch, body, int(h["manifests"]), seq)
 
 
@@ -290,10 +325,21 @@ def open_signer(config: GatewayConfig, logger: logging.Logger | None = None) -> 
     logger = logger or log
     key, created = GatewayKey.load_or_create(config.evidence_key_path)
     if created:
-        logger.warning("created the gateway's signing key: register it with the criteria service", extra={
-            "path": str(config.evidence_key_path), "fingerprint": key.fingerprint, "public_key": key.public_text})
-    signer = BatchSigner(key, config.site.tags(), runtime=config.evidence_runtime(),
-                         durable=config.evidence_key_path.with_name("chain.json"), logger=logger)
+        logger.warning(
+            "created the gateway's signing key: register it with the criteria service",
+            extra={
+                "path": str(config.evidence_key_path),
+                "fingerprint": key.fingerprint,
+                "public_key": key.public_text,
+            },
+        )
+    signer = BatchSigner(
+        key,
+        config.site.tags(),
+        runtime=config.evidence_runtime(),
+        durable=config.evidence_key_path.with_name("chain.json"),
+        logger=logger,
+    )
     signer.start()
     return signer
 

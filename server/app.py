@@ -40,7 +40,9 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger("server")
 
 
-def _error(status: int, message: str, parameter: str | None = None, headers: dict | None = None) -> JSONResponse:
+def _error(
+    status: int, message: str, parameter: str | None = None, headers: dict | None = None
+) -> JSONResponse:
     body = {"detail": message} | ({"parameter": parameter} if parameter else {})
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -97,19 +99,34 @@ def create_app(
     criteria = criteria or load_criteria(config.criteria_file)
     client = client or config.influxdb.client()
     settings = config.rollups
-    rollups = Rollups(client, database=config.influxdb.database, source_rp=config.influxdb.retention_policy,
-                      rollup_rp=settings.retention_policy, mode=settings.mode, late_window_h=settings.late_window_h,
-                      backfill_days=settings.backfill_days, reconcile_days=settings.reconcile_days,
-                      create_retention_policy=settings.create_retention_policy, clock=clock)
+    rollups = Rollups(
+        client,
+        database=config.influxdb.database,
+        source_rp=config.influxdb.retention_policy,
+        rollup_rp=settings.retention_policy,
+        mode=settings.mode,
+        late_window_h=settings.late_window_h,
+        backfill_days=settings.backfill_days,
+        reconcile_days=settings.reconcile_days,
+        create_retention_policy=settings.create_retention_policy,
+        clock=clock,
+    )
     reader = Reader(client, rollups, zone=config.zone, use_rollups=settings.enabled)
     auth_mode = "open-read-only" if open_read_only else "keys"
     verifier = None
     if config.evidence.registry is not None:
-        verifier = Verifier(client, rollups.raw, Registry(config.evidence.registry), clock=clock,
-                            recent_ttl_s=config.evidence.recent_s, reverify_s=config.evidence.reverify_s)
+        verifier = Verifier(
+            client,
+            rollups.raw,
+            Registry(config.evidence.registry),
+            clock=clock,
+            recent_ttl_s=config.evidence.recent_s,
+            reverify_s=config.evidence.reverify_s,
+        )
         # Grafana's copy of the results, written after each rollup pass; the API never reads it
-        rollups.after_roll.append(DisplayCopy(client, verifier, reader, database=config.influxdb.database,
-                                              clock=clock).write)
+        rollups.after_roll.append(
+            DisplayCopy(client, verifier, reader, database=config.influxdb.database, clock=clock).write
+        )
     service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode, verifier=verifier)
 
     @asynccontextmanager
@@ -122,18 +139,28 @@ def create_app(
             try:
                 rollups.prepare()
                 if settings.create_retention_policy:
-                    ensure_retention_policy(client, config.influxdb.database)  # Grafana's verdict panels read it
+                    ensure_retention_policy(
+                        client, config.influxdb.database
+                    )  # Grafana's verdict panels read it
             except InfluxError as err:
-                log.warning("rollups: cannot read their state yet, raw samples serve until they can",
-                            extra={"error": str(err)})
+                log.warning(
+                    "rollups: cannot read their state yet, raw samples serve until they can",
+                    extra={"error": str(err)},
+                )
             if settings.background:
-                worker = threading.Thread(target=rollups.run, args=(stop, settings.interval_s),
-                                          name="rollups", daemon=True)
+                worker = threading.Thread(
+                    target=rollups.run, args=(stop, settings.interval_s), name="rollups", daemon=True
+                )
                 worker.start()
-                threading.Thread(target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True).start()
-                if verifier is not None:  # settled hours read again: an old hour altered shows within reverify_s
-                    threading.Thread(target=verdicts.reverify, args=(service, stop), name="evidence-sweep",
-                                     daemon=True).start()
+                threading.Thread(
+                    target=verdicts.keep_warm, args=(service, stop), name="criteria", daemon=True
+                ).start()
+                if (
+                    verifier is not None
+                ):  # settled hours read again: an old hour altered shows within reverify_s
+                    threading.Thread(
+                        target=verdicts.reverify, args=(service, stop), name="evidence-sweep", daemon=True
+                    ).start()
         try:
             yield
         finally:
@@ -146,7 +173,7 @@ def create_app(
         title="thonminh criteria service",
         version=__version__,
         description="Does this village meet the smart-village infrastructure criteria, and since when? "
-                    "Numbers and evidence from the gateways' measurements. See docs/api.md.",
+        "Numbers and evidence from the gateways' measurements. See docs/api.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # served by server.pages with Swagger UI from this machine (offline villages)
         redoc_url=None,

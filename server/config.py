@@ -17,8 +17,17 @@ from thonminh.config import InfluxSettings, StrictModel, load_config
 from thonminh.contract import DAILY_TZ
 from thonminh.criteria import DEFAULT_CRITERIA_FILE
 
-__all__ = ["ENV_PREFIX", "AuthSettings", "EvidenceSettings", "HttpSettings", "PagesSettings", "RollupSettings",
-           "ServerConfig", "VillageSettings", "load_server_config"]
+__all__ = [
+    "ENV_PREFIX",
+    "AuthSettings",
+    "EvidenceSettings",
+    "HttpSettings",
+    "PagesSettings",
+    "RollupSettings",
+    "ServerConfig",
+    "VillageSettings",
+    "load_server_config",
+]
 
 ENV_PREFIX = "THONMINH_SERVER_"
 DEFAULT_CRITERIA = DEFAULT_CRITERIA_FILE
@@ -165,6 +174,8 @@ class ServerConfig(StrictModel):
         return ZoneInfo(self.timezone)
 
 
-def load_server_config(path: str | os.PathLike[str], *, environ: dict[str, str] | None = None) -> ServerConfig:
+def load_server_config(
+    path: str | os.PathLike[str], *, environ: dict[str, str] | None = None
+) -> ServerConfig:
     """Load and validate a server TOML file; ``ConfigError`` names the file and key path."""
     return load_config(path, ServerConfig, environ=environ, env_prefix=ENV_PREFIX)

@@ -18,8 +18,15 @@ from server.service import Service
 from server.timeparse import Window, floor_hour, iso
 from thonminh.errors import InfluxError
 
-__all__ = ["Evaluation", "default_evaluation", "keep_warm", "reverify", "reverify_pass", "rollup_criteria",
-           "village_criteria"]
+__all__ = [
+    "Evaluation",
+    "default_evaluation",
+    "keep_warm",
+    "reverify",
+    "reverify_pass",
+    "rollup_criteria",
+    "village_criteria",
+]
 
 log = logging.getLogger(__name__)
 #: seconds between two passes of the evidence sweep (``reverify``)
@@ -29,29 +36,42 @@ SWEEP_EVERY_S = 60.0
 WINDOW_NOTES = {
     "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",
     "criterion": "[end - the criterion's window, end), end = the last whole hour (UTC): the hour still running "
-                 "is left out; give start and end for another window",
+    "is left out; give start and end for another window",
 }
 
 
-def _window_for(service: Service, start: str | None, end: str | None) -> tuple[str, Callable[[Criterion], Window]]:
+def _window_for(
+    service: Service, start: str | None, end: str | None
+) -> tuple[str, Callable[[Criterion], Window]]:
     if start or end:
         fixed = service.window(start, end)
         return "request", lambda c: fixed
     # whole hours: the last, unfinished hour would be read from raw samples for every village of a roll-up
     now_ms = floor_hour(int(service.now().timestamp() * 1000))
-    windows = {c.id: Window(now_ms - c.window_s * 1000, now_ms)
-               for c in service.criteria.criteria}
+    windows = {c.id: Window(now_ms - c.window_s * 1000, now_ms) for c in service.criteria.criteria}
     return "criterion", lambda c: windows[c.id]
 
 
-def village_criteria(service: Service, village: str, start: str | None, end: str | None) -> m.VillageCriteriaOut:
+def village_criteria(
+    service: Service, village: str, start: str | None, end: str | None
+) -> m.VillageCriteriaOut:
     rule, window_for = _window_for(service, start, end)
-    results = evaluate(service.criteria.criteria, service.reader, Scope(village=village), [village], window_for,
-                       verifier=service.verifier)
+    results = evaluate(
+        service.criteria.criteria,
+        service.reader,
+        Scope(village=village),
+        [village],
+        window_for,
+        verifier=service.verifier,
+    )
     verdicts = [results[c.id][village] for c in service.criteria.criteria]
-    return m.VillageCriteriaOut(village=village, window_rule=rule, timezone=service.zone.key,
-                                criteria=[_verdict_out(service, v, rule) for v in verdicts],
-                                counts=_counts(v.verdict for v in verdicts))
+    return m.VillageCriteriaOut(
+        village=village,
+        window_rule=rule,
+        timezone=service.zone.key,
+        criteria=[_verdict_out(service, v, rule) for v in verdicts],
+        counts=_counts(v.verdict for v in verdicts),
+    )
 
 
 def default_evaluation(service: Service) -> Evaluation:
@@ -64,8 +84,9 @@ def default_evaluation(service: Service) -> Evaluation:
 
     def compute() -> Evaluation:
         places = {r["village"]: r for r in service.reader.places(Scope()).rows}
-        results = evaluate(service.criteria.criteria, service.reader, Scope(), places, window_for,
-                           verifier=service.verifier)
+        results = evaluate(
+            service.criteria.criteria, service.reader, Scope(), places, window_for, verifier=service.verifier
+        )
         return Evaluation(hour_ms, places, results, window_for)
 
     # a key registered or retired, or a settled hour the sweep found changed, changes verdicts at once, not at
@@ -106,16 +127,27 @@ def reverify_pass(service: Service, *, every_s: float = SWEEP_EVERY_S) -> Sweep 
     try:
         found = service.verifier.sweep(every_s=every_s)
         if found.changed:
-            log.warning("evidence: settled hours verify differently than when they were first read",
-                        extra={"hours": [f"{village} {iso(hour)}" for village, hour in found.changed[:20]],
-                               "changed": len(found.changed)})
+            log.warning(
+                "evidence: settled hours verify differently than when they were first read",
+                extra={
+                    "hours": [f"{village} {iso(hour)}" for village, hour in found.changed[:20]],
+                    "changed": len(found.changed),
+                },
+            )
             default_evaluation(service)
     except InfluxError as err:  # the due hours stay due: the next pass reads them
         log.warning("evidence: the sweep could not read InfluxDB", extra={"error": str(err)})
         return None
     if found.read or found.dropped:
-        log.info("evidence: sweep pass", extra={"read": len(found.read), "changed": len(found.changed),
-                                                "dropped": found.dropped, "behind": found.behind})
+        log.info(
+            "evidence: sweep pass",
+            extra={
+                "read": len(found.read),
+                "changed": len(found.changed),
+                "dropped": found.dropped,
+                "behind": found.behind,
+            },
+        )
     return found
 
 
@@ -125,34 +157,63 @@ def _evaluation(service: Service, scope: Scope, start: str | None, end: str | No
         places = {r["village"]: r for r in service.reader.places(scope).rows}
         if not places and _first_filter(scope):
             raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
-        return Evaluation(0, places, evaluate(service.criteria.criteria, service.reader, scope, places, window_for,
-                                              verifier=service.verifier), window_for)
+        return Evaluation(
+            0,
+            places,
+            evaluate(
+                service.criteria.criteria,
+                service.reader,
+                scope,
+                places,
+                window_for,
+                verifier=service.verifier,
+            ),
+            window_for,
+        )
     whole = default_evaluation(service)
     places = {v: p for v, p in whole.places.items() if scope.holds(p)}
     if not places and _first_filter(scope):
         raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
-    results = {cid: {v: verdict for v, verdict in per.items() if v in places or not _first_filter(scope)}
-               for cid, per in whole.results.items()}
+    results = {
+        cid: {v: verdict for v, verdict in per.items() if v in places or not _first_filter(scope)}
+        for cid, per in whole.results.items()
+    }
     return Evaluation(whole.hour_ms, places, results, whole.window_for)
 
 
-def rollup_criteria(service: Service, scope: Scope, start: str | None, end: str | None) -> m.CriteriaRollupOut:
+def rollup_criteria(
+    service: Service, scope: Scope, start: str | None, end: str | None
+) -> m.CriteriaRollupOut:
     rule = "request" if start or end else "criterion"
     evaluation = _evaluation(service, scope, start, end)
     places, results, window_for = evaluation.places, evaluation.results, evaluation.window_for
     villages = sorted({v for per in results.values() for v in per})
     return m.CriteriaRollupOut(
         filter={"province": scope.province, "district": scope.district, "commune": scope.commune},
-        window_rule=rule, timezone=service.zone.key,
-        criteria=[m.RollupCriterionOut(**_criterion(c), counts=_counts(v.verdict for v in results[c.id].values()),
-                                       windows=[service.window_out(window_for(c))],
-                                       queries=_queries_of(results[c.id].values()))
-                  for c in service.criteria.criteria],
-        villages=[m.RollupVillageOut(
-            village=v, **{k: (places.get(v, {}).get(k) or None) for k in ("gateway", "commune", "district",
-                                                                          "province")},
-            verdicts={c.id: _short(results[c.id][v]) for c in service.criteria.criteria if v in results[c.id]})
-            for v in villages],
+        window_rule=rule,
+        timezone=service.zone.key,
+        criteria=[
+            m.RollupCriterionOut(
+                **_criterion(c),
+                counts=_counts(v.verdict for v in results[c.id].values()),
+                windows=[service.window_out(window_for(c))],
+                queries=_queries_of(results[c.id].values()),
+            )
+            for c in service.criteria.criteria
+        ],
+        villages=[
+            m.RollupVillageOut(
+                village=v,
+                **{
+                    k: (places.get(v, {}).get(k) or None)
+                    for k in ("gateway", "commune", "district", "province")
+                },
+                verdicts={
+                    c.id: _short(results[c.id][v]) for c in service.criteria.criteria if v in results[c.id]
+                },
+            )
+            for v in villages
+        ],
     )
 
 
@@ -170,36 +231,67 @@ def _nothing_matches(service: Service, scope: Scope) -> str:
 def _verdict_out(service: Service, v: Verdict, rule: str) -> m.CriterionVerdictOut:
     ev = v.evidence
     return m.CriterionVerdictOut(
-        **_criterion(v.criterion), verdict=v.verdict,
-        evidence=m.EvidenceOut(value=ev.value, unit=ev.unit, coverage=ev.coverage, samples=ev.samples,
-                               window=service.window_out(ev.window), window_rule=WINDOW_NOTES[rule],
-                               queries=list(ev.queries),
-                               detail=dict(ev.detail), **_verification_out(v.verification)),
+        **_criterion(v.criterion),
+        verdict=v.verdict,
+        evidence=m.EvidenceOut(
+            value=ev.value,
+            unit=ev.unit,
+            coverage=ev.coverage,
+            samples=ev.samples,
+            window=service.window_out(ev.window),
+            window_rule=WINDOW_NOTES[rule],
+            queries=list(ev.queries),
+            detail=dict(ev.detail),
+            **_verification_out(v.verification),
+        ),
     )
 
 
 def _verification_out(f: FigureVerification) -> dict[str, Any]:
-    return {"verified_pct": f.verified_pct, "verification": m.VerificationOut(
-        status=f.status, min_verified_pct=f.min_verified_pct, points=f.points, verified_points=f.verified_points,
-        keys=[m.KeyPeriodOut(gateway=k.gateway, fingerprint=k.fingerprint, valid_from=iso(k.valid_from_ms),
-                             valid_until=None if k.valid_until_ms is None else iso(k.valid_until_ms))
-              for k in f.keys],
-        faults=[m.FaultOut(kind=x.kind, gateway=x.gateway, start=iso(x.start_ms), end=iso(x.end_ms), detail=x.detail)
-                for x in f.faults],
-        faults_total=f.faults_total)}
-
+    return {
+        "verified_pct": f.verified_pct,
+        "verification": m.VerificationOut(
+            status=f.status,
+            min_verified_pct=f.min_verified_pct,
+            points=f.points,
+            verified_points=f.verified_points,
+            keys=[
+                m.KeyPeriodOut(
+                    gateway=k.gateway,
+                    fingerprint=k.fingerprint,
+                    valid_from=iso(k.valid_from_ms),
+                    valid_until=None if k.valid_until_ms is None else iso(k.valid_until_ms),
+                )
+                for k in f.keys
+            ],
+            faults=[
+                m.FaultOut(
+                    kind=x.kind, gateway=x.gateway, start=iso(x.start_ms), end=iso(x.end_ms), detail=x.detail
+                )
+                for x in f.faults
+            ],
+            faults_total=f.faults_total,
+        ),
+    }
 
 
 def _criterion(c: Criterion) -> dict:
-    return {"id": c.id, "title": c.title.model_dump(), "figure": c.figure, "params": dict(c.params),
-            "comparator": c.comparator, "threshold": c.threshold, "unit": c.unit, "min_coverage": c.min_coverage,
-            "min_verified_pct": c.min_verified_pct, "window": c.window}
-
+    return {
+        "id": c.id,
+        "title": c.title.model_dump(),
+        "figure": c.figure,
+        "params": dict(c.params),
+        "comparator": c.comparator,
+        "threshold": c.threshold,
+        "unit": c.unit,
+        "min_coverage": c.min_coverage,
+        "min_verified_pct": c.min_verified_pct,
+        "window": c.window,
+    }
 
 
 def _first_filter(scope: Scope) -> str | None:
     return next((level for level in ("province", "district", "commune") if getattr(scope, level)), None)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +304,19 @@ class Evaluation:
     window_for: Callable[[Criterion], Window]
 
 
-
 def _counts(verdicts) -> dict[str, int]:
     counted = Counter(verdicts)
     return {v: counted.get(v, 0) for v in VERDICTS}
 
 
-
 def _short(v: Verdict) -> m.RollupVerdict:
-    return m.RollupVerdict(verdict=v.verdict, value=v.evidence.value, coverage=v.evidence.coverage,
-                           samples=v.evidence.samples, verified_pct=v.verification.verified_pct)
-
+    return m.RollupVerdict(
+        verdict=v.verdict,
+        value=v.evidence.value,
+        coverage=v.evidence.coverage,
+        samples=v.evidence.samples,
+        verified_pct=v.verification.verified_pct,
+    )
 
 
 def _queries_of(verdicts) -> list[str]:

@@ -16,17 +16,37 @@ import httpx
 
 __all__ = ["keys", "verify"]
 
-_URL = click.option("--url", default=lambda: os.environ.get("THONMINH_URL", "http://127.0.0.1:8080"),
-                    show_default="$THONMINH_URL or http://127.0.0.1:8080", help="the criteria service")
-_ADMIN = click.option("--admin-key", envvar="THONMINH_ADMIN_KEY", required=True,
-                      help="an admin key of the service (or $THONMINH_ADMIN_KEY)")
+_URL = click.option(
+    "--url",
+    default=lambda: os.environ.get("THONMINH_URL", "http://127.0.0.1:8080"),
+    show_default="$THONMINH_URL or http://127.0.0.1:8080",
+    help="the criteria service",
+)
+_ADMIN = click.option(
+    "--admin-key",
+    envvar="THONMINH_ADMIN_KEY",
+    required=True,
+    help="an admin key of the service (or $THONMINH_ADMIN_KEY)",
+)
 
 
-def _call(method: str, url: str, path: str, key: str, body: dict[str, Any] | None = None,
-          params: dict[str, str] | None = None) -> Any:
+def _call(
+    method: str,
+    url: str,
+    path: str,
+    key: str,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> Any:
     try:
-        response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", json=body, params=params,
-                                 headers={"X-API-Key": key}, timeout=30)
+        response = httpx.request(
+            method,
+            f"{url.rstrip('/')}/api/v1{path}",
+            json=body,
+            params=params,
+            headers={"X-API-Key": key},
+            timeout=30,
+        )
     except httpx.HTTPError as err:
         raise click.ClickException(f"{url}: {err}") from err
     if response.is_error:
@@ -40,8 +60,10 @@ def _call(method: str, url: str, path: str, key: str, body: dict[str, Any] | Non
 
 def _line(k: dict[str, Any]) -> str:
     until = k["valid_until"] or "open"
-    return (f"{k['gateway']}  {k['fingerprint']}  village {k['village']}  {k['valid_from']} .. {until}  "
-            f"(registered by {k['registered_by']} at {k['registered_at']})")
+    return (
+        f"{k['gateway']}  {k['fingerprint']}  village {k['village']}  {k['valid_from']} .. {until}  "
+        f"(registered by {k['registered_by']} at {k['registered_at']})"
+    )
 
 
 @click.group(name="keys")
@@ -52,13 +74,21 @@ def keys() -> None:
 @keys.command(name="add")
 @click.option("--gateway", required=True, help="the gateway id (tag `gateway`)")
 @click.option("--village", required=True, help="the village slug it serves")
-@click.option("--public-key", required=True, help="base64 of the 32 raw bytes (`thonminh edge init` prints it), "
-                                                   "or @FILE with the key or a PEM")
-@click.option("--valid-from", default=None, help="ISO 8601, a date, or relative (-2h); default now. The "
-                                                 "gateway's previous key ends there.")
+@click.option(
+    "--public-key",
+    required=True,
+    help="base64 of the 32 raw bytes (`thonminh edge init` prints it), or @FILE with the key or a PEM",
+)
+@click.option(
+    "--valid-from",
+    default=None,
+    help="ISO 8601, a date, or relative (-2h); default now. The gateway's previous key ends there.",
+)
 @_URL
 @_ADMIN
-def add(gateway: str, village: str, public_key: str, valid_from: str | None, url: str, admin_key: str) -> None:
+def add(
+    gateway: str, village: str, public_key: str, valid_from: str | None, url: str, admin_key: str
+) -> None:
     """Register a gateway's key; its previous key's period ends at --valid-from (rotation)."""
     if public_key.startswith("@"):
         try:
@@ -85,8 +115,12 @@ def retire(gateway: str, fingerprint: str, valid_until: str | None, url: str, ad
 @click.option("--gateway", default=None)
 @click.option("--village", default=None)
 @_URL
-@click.option("--api-key", envvar=["THONMINH_API_KEY", "THONMINH_ADMIN_KEY"], required=True,
-              help="a read or admin key (or $THONMINH_API_KEY, $THONMINH_ADMIN_KEY)")
+@click.option(
+    "--api-key",
+    envvar=["THONMINH_API_KEY", "THONMINH_ADMIN_KEY"],
+    required=True,
+    help="a read or admin key (or $THONMINH_API_KEY, $THONMINH_ADMIN_KEY)",
+)
 def list_(gateway: str | None, village: str | None, url: str, api_key: str) -> None:
     """The registered keys, of one gateway or one village."""
     if gateway:
@@ -100,10 +134,17 @@ def list_(gateway: str | None, village: str | None, url: str, api_key: str) -> N
 
 
 @click.command(name="verify")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="server TOML file: the InfluxDB and the key registry ([evidence] registry)")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="server TOML file: the InfluxDB and the key registry ([evidence] registry)",
+)
 @click.option("--village", required=True)
-@click.option("--start", required=True, help="as the API's start= (2026-11-01, 2026-11-01T00:00:00+07:00, -30d)")
+@click.option(
+    "--start", required=True, help="as the API's start= (2026-11-01, 2026-11-01T00:00:00+07:00, -30d)"
+)
 @click.option("--end", default="now", show_default=True, help="excluded; capped at now")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def verify(config_path: str, village: str, start: str, end: str, as_json: bool) -> None:

@@ -29,7 +29,6 @@ class Verification:
         return [f for f in self.faults if not f.measurements or measurement in f.measurements]
 
 
-
 #: the (gateway, epoch, n) of manifests stamped outside the window: asked only when the chain has a gap
 Elsewhere = Callable[[], AbstractSet[tuple[str, int, int]]]
 
@@ -74,8 +73,17 @@ def _merge(faults: list[Fault]) -> list[Fault]:
                 detail = f"{count} {f.measurements[0]} point(s) {POINT_DETAIL[f.kind]}"
             else:
                 detail = f"{manifests} manifests ({count} point(s)): {f.reason}"
-            out[at] = Fault(f.kind, f.gateway, min(last.start_ms, f.start_ms), max(last.end_ms, f.end_ms), detail,
-                            tuple(sorted(set(last.measurements) | set(f.measurements))), count, f.reason, manifests)
+            out[at] = Fault(
+                f.kind,
+                f.gateway,
+                min(last.start_ms, f.start_ms),
+                max(last.end_ms, f.end_ms),
+                detail,
+                tuple(sorted(set(last.measurements) | set(f.measurements))),
+                count,
+                f.reason,
+                manifests,
+            )
             continue
         open_[key] = len(out)
         out.append(f)
@@ -93,29 +101,50 @@ def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
         last = chain[0]
         for run in chain[1:]:
             if run.first_n <= last.last_n:
-                faults.append(Fault("replayed", gateway, run.first_ms, run.first_ms,
-                                    f"manifest {run.first_n} of epoch {epoch} appears again "
-                                    f"(first seen by {iso(last.last_ms)})"))
+                faults.append(
+                    Fault(
+                        "replayed",
+                        gateway,
+                        run.first_ms,
+                        run.first_ms,
+                        f"manifest {run.first_n} of epoch {epoch} appears again "
+                        f"(first seen by {iso(last.last_ms)})",
+                    )
+                )
             elif run.first_n > last.last_n + 1:
                 if found is None:
                     found = elsewhere() if elsewhere is not None else frozenset()
                 for lo, hi in _absent(found, gateway, epoch, last.last_n + 1, run.first_n - 1):
-                    faults.append(Fault("missing_seq", gateway, last.last_ms, run.first_ms,
-                                        f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} "
-                                        "batch(es) deleted", count=hi - lo + 1))
+                    faults.append(
+                        Fault(
+                            "missing_seq",
+                            gateway,
+                            last.last_ms,
+                            run.first_ms,
+                            f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} "
+                            "batch(es) deleted",
+                            count=hi - lo + 1,
+                        )
+                    )
             elif run.first_prev != last.last_id:
-                faults.append(Fault("broken_chain", gateway, last.last_ms, run.first_ms,
-                                    f"manifest {run.first_n} of epoch {epoch} does not name manifest {last.last_n} "
-                                    "as its predecessor"))
+                faults.append(
+                    Fault(
+                        "broken_chain",
+                        gateway,
+                        last.last_ms,
+                        run.first_ms,
+                        f"manifest {run.first_n} of epoch {epoch} does not name manifest {last.last_n} "
+                        "as its predecessor",
+                    )
+                )
             if run.last_n >= last.last_n:
                 last = run
     return faults
 
 
-
-
-def _absent(found: AbstractSet[tuple[str, int, int]], gateway: str, epoch: int, lo: int,
-            hi: int) -> list[tuple[int, int]]:
+def _absent(
+    found: AbstractSet[tuple[str, int, int]], gateway: str, epoch: int, lo: int, hi: int
+) -> list[tuple[int, int]]:
     """The runs of numbers in ``lo..hi`` that are nowhere."""
     out: list[tuple[int, int]] = []
     for n in range(lo, hi + 1):

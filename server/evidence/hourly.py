@@ -67,9 +67,17 @@ class Sweep:
 class Verifier:
     """Verifies a village's hours on demand and keeps the results (thread-safe; one village at a time each)."""
 
-    def __init__(self, client: InfluxClient, raw: Callable[[str], Source], registry: Registry, *,
-                 clock: Callable[[], float] = time.time, settle_ms: int = 2 * HOUR_MS,
-                 recent_ttl_s: float = 300.0, reverify_s: float = 7 * 86_400.0) -> None:
+    def __init__(
+        self,
+        client: InfluxClient,
+        raw: Callable[[str], Source],
+        registry: Registry,
+        *,
+        clock: Callable[[], float] = time.time,
+        settle_ms: int = 2 * HOUR_MS,
+        recent_ttl_s: float = 300.0,
+        reverify_s: float = 7 * 86_400.0,
+    ) -> None:
         self.client = client
         self.raw = raw
         self.registry = registry
@@ -88,7 +96,10 @@ class Verifier:
     def verify(self, village: str, start_ms: int, end_ms: int) -> Verification:
         """Every UTC hour that ``[start, end)`` touches, from the cache where it is still good."""
         keys = self.registry.snapshot()
-        first, last = start_ms - start_ms % HOUR_MS, end_ms - end_ms % HOUR_MS + (HOUR_MS if end_ms % HOUR_MS else 0)
+        first, last = (
+            start_ms - start_ms % HOUR_MS,
+            end_ms - end_ms % HOUR_MS + (HOUR_MS if end_ms % HOUR_MS else 0),
+        )
         with self._guard:
             lock = self._villages[village]
         with lock:
@@ -108,18 +119,27 @@ class Verifier:
                     self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result, now_s)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
-            if not missing and known is not None and known[0] == keys.version and now_s - known[1] < self.recent_ttl_s:
+            if (
+                not missing
+                and known is not None
+                and known[0] == keys.version
+                and now_s - known[1] < self.recent_ttl_s
+            ):
                 return known[2]
             found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
             self._windows[(village, first, last)] = (keys.version, now_s, found)
             return found
 
-    def _numbers_around(self, village: str, first: int, last: int, now_s: float) -> AbstractSet[tuple[str, int, int]]:
+    def _numbers_around(
+        self, village: str, first: int, last: int, now_s: float
+    ) -> AbstractSet[tuple[str, int, int]]:
         found = self._around.get((village, first, last))
         settled = found is not None and found[0] * 1000 >= last + LOOKAROUND_MS + self.settle_ms
         if found is None or not (settled or now_s - found[0] < self.recent_ttl_s):
-            found = self._around[(village, first, last)] = (now_s, frozenset(
-                numbers_around(self.client, self.raw, village, first, last)))
+            found = self._around[(village, first, last)] = (
+                now_s,
+                frozenset(numbers_around(self.client, self.raw, village, first, last)),
+            )
         return found[1]
 
     def keys(self) -> list[KeyRecord]:
@@ -141,8 +161,11 @@ class Verifier:
         keys = self.registry.snapshot()
         now_s = self.clock()
         # a copy: requests add hours meanwhile, and a dict must not change size while it is iterated
-        cached = [(e.computed_s, k, e) for k, e in self._hours.copy().items()
-                  if e.version == keys.version and self._settled(k[1], e)]
+        cached = [
+            (e.computed_s, k, e)
+            for k, e in self._hours.copy().items()
+            if e.version == keys.version and self._settled(k[1], e)
+        ]
         due = sorted((x for x in cached if now_s - x[0] >= self.reverify_s), key=lambda x: (x[0], x[1]))
         unused = [(k, e) for _, k, e in due if e.used_s <= e.computed_s]
         with self._guard:  # asked for by no window since their reading: a later request reads them afresh
@@ -158,14 +181,18 @@ class Verifier:
         changed: list[tuple[str, int]] = []
         for village, hours in by_village.items():
             was = dict(hours)
-            fresh = [r for lo, hi in _ranges(sorted(was))
-                     for r in read_and_verify(self.client, self.raw, keys, village, lo, hi)]
+            fresh = [
+                r
+                for lo, hi in _ranges(sorted(was))
+                for r in read_and_verify(self.client, self.raw, keys, village, lo, hi)
+            ]
             read += [(village, r.hour_ms) for r in fresh]
             changed += self._replace(village, was, fresh, keys.version, now_s)
         return Sweep(tuple(read), tuple(changed), len(unused), max(0, len(due) - budget))
 
-    def _replace(self, village: str, was: dict[int, _Entry], fresh: list[HourResult], version: int,
-                 now_s: float) -> list[tuple[str, int]]:
+    def _replace(
+        self, village: str, was: dict[int, _Entry], fresh: list[HourResult], version: int, now_s: float
+    ) -> list[tuple[str, int]]:
         """Fresh results in place of those read, unless a request replaced them meanwhile; the window sums and
         the manifests around windows that include a changed hour are dropped with them."""
         changed = []
@@ -180,10 +207,15 @@ class Verifier:
                 if result != old.result:
                     changed.append((village, result.hour_ms))
             hours = [hour for _, hour in changed]
-            for key in [k for k in self._windows.copy() if k[0] == village and any(k[1] <= h < k[2] for h in hours)]:
+            for key in [
+                k for k in self._windows.copy() if k[0] == village and any(k[1] <= h < k[2] for h in hours)
+            ]:
                 self._windows.pop(key, None)
-            for key in [k for k in self._around.copy() if k[0] == village
-                        and any(k[1] - LOOKAROUND_MS <= h < k[2] + LOOKAROUND_MS for h in hours)]:
+            for key in [
+                k
+                for k in self._around.copy()
+                if k[0] == village and any(k[1] - LOOKAROUND_MS <= h < k[2] + LOOKAROUND_MS for h in hours)
+            ]:
                 self._around.pop(key, None)
             if changed:
                 self.changes += 1
@@ -229,8 +261,9 @@ def not_configured(min_verified_pct: float | None) -> FigureVerification:
     return FigureVerification(None, "not_configured", min_verified_pct, 0, 0, (), (), 0)
 
 
-def figure_verification(found: Verification | None, measurement: str, min_verified_pct: float | None,
-                        keys: list[KeyRecord]) -> FigureVerification:
+def figure_verification(
+    found: Verification | None, measurement: str, min_verified_pct: float | None, keys: list[KeyRecord]
+) -> FigureVerification:
     """The share of ``measurement``'s samples covered by valid manifests, and the faults that may touch them.
 
     A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
@@ -247,5 +280,6 @@ def figure_verification(found: Verification | None, measurement: str, min_verifi
         status = "unverified"
     else:
         status = "verified"
-    return FigureVerification(pct, status, min_verified_pct, points, verified, used, tuple(faults[:MAX_FAULTS]),
-                              len(faults))
+    return FigureVerification(
+        pct, status, min_verified_pct, points, verified, used, tuple(faults[:MAX_FAULTS]), len(faults)
+    )

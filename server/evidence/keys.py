@@ -12,18 +12,31 @@ from server.timeparse import iso, parse_time
 __all__ = ["KeyIn", "KeyOut", "KeysOut", "RetireIn", "list_keys", "register", "retire"]
 
 _TAG = r"^[^\x00-\x1f\x7f\\/]+$"
-_TIME = Field(None, min_length=1, max_length=64, description="ISO 8601 (2026-12-01T00:00:00+07:00), a date (local "
-                                                             "midnight) or relative (now, -2h); default now")
+_TIME = Field(
+    None,
+    min_length=1,
+    max_length=64,
+    description="ISO 8601 (2026-12-01T00:00:00+07:00), a date (local "
+    "midnight) or relative (now, -2h); default now",
+)
 
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    village: str = Field(min_length=1, max_length=128, pattern=_TAG, description="the village slug the gateway "
-                                                                                  "serves (tag `village`)")
-    public_key: str = Field(min_length=1, max_length=1000, description="the gateway's Ed25519 public key: base64 "
-                                                                       "of its 32 raw bytes (`thonminh edge init` "
-                                                                       "prints it), or PEM")
+    village: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=_TAG,
+        description="the village slug the gateway serves (tag `village`)",
+    )
+    public_key: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="the gateway's Ed25519 public key: base64 "
+        "of its 32 raw bytes (`thonminh edge init` "
+        "prints it), or PEM",
+    )
     valid_from: str | None = _TIME
 
 
@@ -49,16 +62,23 @@ class KeysOut(BaseModel):
 
 
 def _out(r: KeyRecord) -> KeyOut:
-    return KeyOut(gateway=r.gateway, village=r.village, fingerprint=r.fingerprint, public_key=r.public_key,
-                  valid_from=iso(r.valid_from_ms),
-                  valid_until=None if r.valid_until_ms is None else iso(r.valid_until_ms),
-                  registered_by=r.registered_by, registered_at=iso(r.registered_ms))
+    return KeyOut(
+        gateway=r.gateway,
+        village=r.village,
+        fingerprint=r.fingerprint,
+        public_key=r.public_key,
+        valid_from=iso(r.valid_from_ms),
+        valid_until=None if r.valid_until_ms is None else iso(r.valid_until_ms),
+        registered_by=r.registered_by,
+        registered_at=iso(r.registered_ms),
+    )
 
 
 def _registry(service: Service) -> Registry:
     if service.verifier is None:
-        raise NotFound("this service has no key registry: set [evidence] registry in server.toml "
-                       "(docs/configuration.md)")
+        raise NotFound(
+            "this service has no key registry: set [evidence] registry in server.toml (docs/configuration.md)"
+        )
     return service.verifier.registry
 
 
@@ -72,8 +92,14 @@ def register(service: Service, gateway: str, body: KeyIn, by: str) -> KeyOut:
     registry = _registry(service)
     valid_from = _time_ms(service, body.valid_from, "valid_from")
     try:
-        record = registry.add(gateway, body.village, body.public_key, valid_from_ms=valid_from, by=by,
-                              now_ms=int(service.clock() * 1000))
+        record = registry.add(
+            gateway,
+            body.village,
+            body.public_key,
+            valid_from_ms=valid_from,
+            by=by,
+            now_ms=int(service.clock() * 1000),
+        )
     except KeyConflict as err:
         raise ApiError(str(err), status=409) from None
     except ValueError as err:

@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('version', 0);
 """
-_COLUMNS = "gateway, fingerprint, village, public_key, valid_from_ms, valid_until_ms, registered_by, registered_ms"
+_COLUMNS = (
+    "gateway, fingerprint, village, public_key, valid_from_ms, valid_until_ms, registered_by, registered_ms"
+)
 
 
 class KeyConflict(ValueError):
@@ -56,7 +58,9 @@ class KeyRecord:
     registered_ms: int
 
     def covers(self, time_ms: int) -> bool:
-        return self.valid_from_ms <= time_ms and (self.valid_until_ms is None or time_ms < self.valid_until_ms)
+        return self.valid_from_ms <= time_ms and (
+            self.valid_until_ms is None or time_ms < self.valid_until_ms
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,9 @@ class KeySnapshot:
     public: dict[tuple[str, str], PublicKey]
 
     def of_gateway(self, gateway: str) -> list[KeyRecord]:
-        return sorted((r for (g, _), r in self.records.items() if g == gateway), key=lambda r: r.valid_from_ms)
+        return sorted(
+            (r for (g, _), r in self.records.items() if g == gateway), key=lambda r: r.valid_from_ms
+        )
 
 
 class Registry:
@@ -115,28 +121,49 @@ class Registry:
             return self._snapshot
 
     # -- changes ---------------------------------------------------------------------------------------------
-    def add(self, gateway: str, village: str, public_key: str, *, valid_from_ms: int, by: str,
-            now_ms: int) -> KeyRecord:
+    def add(
+        self, gateway: str, village: str, public_key: str, *, valid_from_ms: int, by: str, now_ms: int
+    ) -> KeyRecord:
         """Register a key (base64 raw or PEM; ``ValueError`` when it is neither) and end the gateway's open
         period at its ``valid_from``; ``KeyConflict`` when it is registered already or would start before
         the gateway's current key."""
         public = parse_public_key(public_key)
-        record = KeyRecord(gateway, fingerprint(public), village, public_key_text(public), valid_from_ms, None, by,
-                           now_ms)
+        record = KeyRecord(
+            gateway, fingerprint(public), village, public_key_text(public), valid_from_ms, None, by, now_ms
+        )
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            taken = db.execute("SELECT gateway FROM keys WHERE fingerprint = ?", (record.fingerprint,)).fetchone()
+            taken = db.execute(
+                "SELECT gateway FROM keys WHERE fingerprint = ?", (record.fingerprint,)
+            ).fetchone()
             if taken:
                 raise KeyConflict(f"key {record.fingerprint} is registered already (gateway {taken[0]!r})")
-            later = db.execute("SELECT fingerprint, valid_from_ms FROM keys WHERE gateway = ? AND valid_from_ms >= ?",
-                               (gateway, valid_from_ms)).fetchone()
+            later = db.execute(
+                "SELECT fingerprint, valid_from_ms FROM keys WHERE gateway = ? AND valid_from_ms >= ?",
+                (gateway, valid_from_ms),
+            ).fetchone()
             if later:
-                raise KeyConflict(f"valid_from must be after the start of key {later[0]} of gateway {gateway!r}")
-            db.execute("UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND "
-                       "(valid_until_ms IS NULL OR valid_until_ms > ?)", (valid_from_ms, gateway, valid_from_ms))
-            db.execute(f"INSERT INTO keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.gateway, record.fingerprint, record.village, record.public_key,
-                        record.valid_from_ms, None, record.registered_by, record.registered_ms))
+                raise KeyConflict(
+                    f"valid_from must be after the start of key {later[0]} of gateway {gateway!r}"
+                )
+            db.execute(
+                "UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND "
+                "(valid_until_ms IS NULL OR valid_until_ms > ?)",
+                (valid_from_ms, gateway, valid_from_ms),
+            )
+            db.execute(
+                f"INSERT INTO keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.gateway,
+                    record.fingerprint,
+                    record.village,
+                    record.public_key,
+                    record.valid_from_ms,
+                    None,
+                    record.registered_by,
+                    record.registered_ms,
+                ),
+            )
             db.execute("UPDATE meta SET value = value + 1 WHERE name = 'version'")
         return record
 
@@ -145,16 +172,22 @@ class Registry:
         ``KeyConflict`` when the end would precede its start or lengthen a period already ended."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute(f"SELECT {_COLUMNS} FROM keys WHERE gateway = ? AND fingerprint = ?",
-                             (gateway, key_fingerprint)).fetchone()
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM keys WHERE gateway = ? AND fingerprint = ?",
+                (gateway, key_fingerprint),
+            ).fetchone()
             if row is None:
                 raise KeyError(key_fingerprint)
             record = KeyRecord(*row)
             if valid_until_ms <= record.valid_from_ms:
                 raise KeyConflict("valid_until must be after the key's valid_from")
             if record.valid_until_ms is not None and valid_until_ms > record.valid_until_ms:
-                raise KeyConflict("the key's period has ended already; a retired key cannot be made valid longer")
-            db.execute("UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND fingerprint = ?",
-                       (valid_until_ms, gateway, key_fingerprint))
+                raise KeyConflict(
+                    "the key's period has ended already; a retired key cannot be made valid longer"
+                )
+            db.execute(
+                "UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND fingerprint = ?",
+                (valid_until_ms, gateway, key_fingerprint),
+            )
             db.execute("UPDATE meta SET value = value + 1 WHERE name = 'version'")
         return replace(record, valid_until_ms=valid_until_ms)

@@ -16,7 +16,9 @@ from thonminh.figures import FIGURES
 __all__ = ["describe", "run_verification"]
 
 
-def run_verification(config_path: str, village: str, start: str, end: str, *, as_json: bool) -> tuple[int, str]:
+def run_verification(
+    config_path: str, village: str, start: str, end: str, *, as_json: bool
+) -> tuple[int, str]:
     """(exit status, what to print). Usage and configuration errors raise ``click.UsageError`` (status 2)."""
     from server.app import create_app
     from server.config import load_server_config
@@ -25,7 +27,9 @@ def run_verification(config_path: str, village: str, start: str, end: str, *, as
 
     config = load_server_config(config_path)
     if config.evidence.registry is None:
-        raise click.UsageError(f"{config_path}: no key registry ([evidence] registry): nothing to verify against")
+        raise click.UsageError(
+            f"{config_path}: no key registry ([evidence] registry): nothing to verify against"
+        )
     service = create_app(config, open_read_only=True).state.service  # the app's service, not served
     assert service.verifier is not None
     try:
@@ -43,23 +47,40 @@ def run_verification(config_path: str, village: str, start: str, end: str, *, as
 
 
 def _fault(f: Fault) -> dict[str, Any]:
-    return {"kind": f.kind, "gateway": f.gateway, "start": iso(f.start_ms), "end": iso(f.end_ms), "detail": f.detail,
-            "measurements": list(f.measurements), "count": f.count}
+    return {
+        "kind": f.kind,
+        "gateway": f.gateway,
+        "start": iso(f.start_ms),
+        "end": iso(f.end_ms),
+        "detail": f.detail,
+        "measurements": list(f.measurements),
+        "count": f.count,
+    }
 
 
 def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     """Per figure and per measurement: samples, verified samples, verified_pct; every fault; the keys."""
+
     def share(measurement: str) -> dict[str, Any]:
         points, verified = found.of(measurement)
-        return {"points": points, "verified_points": verified,
-                "verified_pct": 100.0 * verified / points if points else None}
+        return {
+            "points": points,
+            "verified_points": verified,
+            "verified_pct": 100.0 * verified / points if points else None,
+        }
 
     return {
         "village": village,
-        "hours": {"start": iso(start_ms - start_ms % 3_600_000), "count": found.hours,
-                  "note": "whole UTC hours: every hour the window touches"},
-        "figures": {key: {"measurement": f.measurement.name, **share(f.measurement.name)}
-                    for key, f in FIGURES.items() if f.measurement.name in SIGNED_MEASUREMENTS},
+        "hours": {
+            "start": iso(start_ms - start_ms % 3_600_000),
+            "count": found.hours,
+            "note": "whole UTC hours: every hour the window touches",
+        },
+        "figures": {
+            key: {"measurement": f.measurement.name, **share(f.measurement.name)}
+            for key, f in FIGURES.items()
+            if f.measurement.name in SIGNED_MEASUREMENTS
+        },
         "measurements": {m: share(m) for m in SIGNED_MEASUREMENTS if m in found.counts},
         "keys": [{"gateway": g, "fingerprint": k} for g, k in sorted(found.keys)],
         "faults": [_fault(f) for f in found.faults],
@@ -71,16 +92,27 @@ def _pct(value: float | None) -> str:
 
 
 def _text(result: dict[str, Any]) -> str:
-    lines = [f"village {result['village']}: {result['hours']['count']} UTC hour(s) from {result['hours']['start']}"]
+    lines = [
+        f"village {result['village']}: {result['hours']['count']} UTC hour(s) from {result['hours']['start']}"
+    ]
     for key, f in result["figures"].items():
-        lines.append(f"  {key:<26} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
-                     f"{_pct(f['verified_pct'])}")
-    others = {m: s for m, s in result["measurements"].items()
-              if m not in {f["measurement"] for f in result["figures"].values()}}
+        lines.append(
+            f"  {key:<26} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
+            f"{_pct(f['verified_pct'])}"
+        )
+    others = {
+        m: s
+        for m, s in result["measurements"].items()
+        if m not in {f["measurement"] for f in result["figures"].values()}
+    }
     for m, s in others.items():
-        lines.append(f"  {'(no figure)':<26} {m:<12} {s['verified_points']:>9,} of {s['points']:>9,}  "
-                     f"{_pct(s['verified_pct'])}")
-    lines.append("keys: " + (", ".join(f"{k['gateway']} {k['fingerprint']}" for k in result["keys"]) or "none"))
+        lines.append(
+            f"  {'(no figure)':<26} {m:<12} {s['verified_points']:>9,} of {s['points']:>9,}  "
+            f"{_pct(s['verified_pct'])}"
+        )
+    lines.append(
+        "keys: " + (", ".join(f"{k['gateway']} {k['fingerprint']}" for k in result["keys"]) or "none")
+    )
     lines.append(f"faults: {len(result['faults'])}")
     for f in result["faults"]:
         where = f" [{', '.join(f['measurements'])}]" if f["measurements"] else ""

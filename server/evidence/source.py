@@ -18,12 +18,20 @@ from thonminh.evidence import MANIFEST_MEASUREMENT
 from thonminh.influx import InfluxClient, Series
 from thonminh.influxql import Select, conditions, ident, tag_equals, time_range
 
-__all__ = ["HOUR_MS", "LOOKAROUND_MS", "SIGNED_MEASUREMENTS", "numbers_around", "read_and_verify", "statements"]
+__all__ = [
+    "HOUR_MS",
+    "LOOKAROUND_MS",
+    "SIGNED_MEASUREMENTS",
+    "numbers_around",
+    "read_and_verify",
+    "statements",
+]
 
 HOUR_MS = 3_600_000
 #: the gateways' measurements: every one of the contract but the manifests and the server's own indicators
-SIGNED_MEASUREMENTS = tuple(name for name in MEASUREMENTS
-                            if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name))
+SIGNED_MEASUREMENTS = tuple(
+    name for name in MEASUREMENTS if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name)
+)
 #: how far outside a window a manifest of its chain is looked for (a backlog sent late, a day's rewrites)
 LOOKAROUND_MS = 7 * 24 * HOUR_MS
 #: hours read per pair of queries: a day of a village is about 70,000 points
@@ -34,8 +42,10 @@ def statements(raw: Callable[[str], Source], village: str, start_ms: int, end_ms
     """One statement per measurement of ``village`` in ``[start, end)``, the manifests' last. One each, not
     ``FROM a, b``: a query over several measurements answers every column of all of them for each."""
     where = conditions(tag_equals("village", village), time_range(start_ms, end_ms))
-    return [Select(["*"], [raw(m).ref()], where, group_all=True).render()
-            for m in (*SIGNED_MEASUREMENTS, MANIFEST_MEASUREMENT)]
+    return [
+        Select(["*"], [raw(m).ref()], where, group_all=True).render()
+        for m in (*SIGNED_MEASUREMENTS, MANIFEST_MEASUREMENT)
+    ]
 
 
 def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
@@ -50,11 +60,19 @@ def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
     return out
 
 
-def read_and_verify(client: InfluxClient, raw: Callable[[str], Source], keys: KeySnapshot, village: str,
-                    start_ms: int, end_ms: int) -> Iterator[HourResult]:
+def read_and_verify(
+    client: InfluxClient,
+    raw: Callable[[str], Source],
+    keys: KeySnapshot,
+    village: str,
+    start_ms: int,
+    end_ms: int,
+) -> Iterator[HourResult]:
     """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first. The next
     day is read while this one is verified: InfluxDB answers on another core meanwhile."""
-    chunks = [(lo, min(end_ms, lo + CHUNK_HOURS * HOUR_MS)) for lo in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS)]
+    chunks = [
+        (lo, min(end_ms, lo + CHUNK_HOURS * HOUR_MS)) for lo in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS)
+    ]
 
     def read(lo: int, hi: int) -> tuple[dict[int, list[Series]], dict[int, list[Series]]]:
         *results, signed = client.query(";".join(statements(raw, village, lo, hi)))
@@ -70,13 +88,20 @@ def read_and_verify(client: InfluxClient, raw: Callable[[str], Source], keys: Ke
                 yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
 
 
-def numbers_around(client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int,
-                   end_ms: int) -> set[tuple[str, int, int]]:
+def numbers_around(
+    client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int, end_ms: int
+) -> set[tuple[str, int, int]]:
     """(gateway, epoch, n) of the village's manifests within ``LOOKAROUND_MS`` before and after the window."""
     tag = tag_equals("village", village)
-    queries = [Select([ident("epoch"), ident("seq")], [raw(MANIFEST_MEASUREMENT).ref()],
-                      conditions(tag, time_range(lo, hi)), group_tags=["gateway"]).render()
-               for lo, hi in ((start_ms - LOOKAROUND_MS, start_ms), (end_ms, end_ms + LOOKAROUND_MS))]
+    queries = [
+        Select(
+            [ident("epoch"), ident("seq")],
+            [raw(MANIFEST_MEASUREMENT).ref()],
+            conditions(tag, time_range(lo, hi)),
+            group_tags=["gateway"],
+        ).render()
+        for lo, hi in ((start_ms - LOOKAROUND_MS, start_ms), (end_ms, end_ms + LOOKAROUND_MS))
+    ]
     found = set()
     for result in client.query(";".join(queries)):
         for series in result.series:

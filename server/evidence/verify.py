@@ -27,8 +27,16 @@ from server.evidence.registry import KeySnapshot
 from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = ["MANIFEST_FAULTS", "POINT_DETAIL", "POINT_FAULTS", "Fault", "HourResult", "Run", "series_digests",
-           "verify_hour"]
+__all__ = [
+    "MANIFEST_FAULTS",
+    "POINT_DETAIL",
+    "POINT_FAULTS",
+    "Fault",
+    "HourResult",
+    "Run",
+    "series_digests",
+    "verify_hour",
+]
 
 #: faults that name a point's measurement; the others (a manifest's, the chain's) may touch any figure
 POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")
@@ -105,7 +113,9 @@ def _check(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
     return None, ""
 
 
-def _manifests(rows: Iterable[Series], keys: KeySnapshot, faults: list[Fault]) -> dict[tuple[str, int], _Signed]:
+def _manifests(
+    rows: Iterable[Series], keys: KeySnapshot, faults: list[Fault]
+) -> dict[tuple[str, int], _Signed]:
     found: dict[tuple[str, int], list[_Signed]] = defaultdict(list)
     for series in rows:
         for row in series.rows():
@@ -128,8 +138,16 @@ def _manifests(rows: Iterable[Series], keys: KeySnapshot, faults: list[Fault]) -
         if len({c.manifest.id for c in copies}) > 1:
             start, end = min(c.manifest.first_ms for c in copies), max(c.manifest.last_ms for c in copies)
             epoch, n = unpack_seq(seq)
-            faults.append(Fault("replayed", gateway, start, end,
-                                f"{len(copies)} different manifests numbered {n} in epoch {epoch}", count=len(copies)))
+            faults.append(
+                Fault(
+                    "replayed",
+                    gateway,
+                    start,
+                    end,
+                    f"{len(copies)} different manifests numbered {n} in epoch {epoch}",
+                    count=len(copies),
+                )
+            )
             for c in copies:  # which one is the gateway's cannot be told: neither covers its points
                 c.valid, c.fault = False, c.fault or "replayed"
         out[(gateway, seq)] = min(copies, key=lambda c: c.manifest.time_ms)
@@ -150,8 +168,18 @@ class _Spans:
             span[0], span[1], span[2] = min(span[0], time_ms), max(span[1], time_ms), span[2] + 1
 
     def faults(self) -> list[Fault]:
-        return [Fault(kind, gw, lo, hi, f"{count} {measurement} point(s) {POINT_DETAIL[kind]}", (measurement,), count)
-                for (kind, gw, measurement), (lo, hi, count) in sorted(self.groups.items())]
+        return [
+            Fault(
+                kind,
+                gw,
+                lo,
+                hi,
+                f"{count} {measurement} point(s) {POINT_DETAIL[kind]}",
+                (measurement,),
+                count,
+            )
+            for (kind, gw, measurement), (lo, hi, count) in sorted(self.groups.items())
+        ]
 
 
 POINT_DETAIL = {
@@ -162,8 +190,9 @@ POINT_DETAIL = {
 }
 
 
-def verify_hour(points: Iterable[Series], manifests: Iterable[Series], keys: KeySnapshot,
-                hour_ms: int) -> HourResult:
+def verify_hour(
+    points: Iterable[Series], manifests: Iterable[Series], keys: KeySnapshot, hour_ms: int
+) -> HourResult:
     """Verify one hour of one village: ``points`` are its gateway measurements' series (``GROUP BY *``,
     ``epoch=ms``), ``manifests`` the ``evidence`` series of the same hour."""
     faults: list[Fault] = []
@@ -185,8 +214,13 @@ def verify_hour(points: Iterable[Series], manifests: Iterable[Series], keys: Key
                 spans.add(kind, gateway, series.name, time_ms)
     faults += spans.faults()
     faults += _manifest_faults(signed.values(), present)
-    return HourResult(hour_ms, {k: (v[0], v[1]) for k, v in counts.items()}, tuple(faults), _runs(signed.values()),
-                      frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid))
+    return HourResult(
+        hour_ms,
+        {k: (v[0], v[1]) for k, v in counts.items()},
+        tuple(faults),
+        _runs(signed.values()),
+        frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid),
+    )
 
 
 def series_digests(series: Series) -> Iterator[tuple[int, int | None, bytes]]:
@@ -212,13 +246,21 @@ def series_digests(series: Series) -> Iterator[tuple[int, int | None, bytes]]:
             else:
                 parts.append(name + repr(float(v)))
         where = f"{head}{row[at]}"
-        digest = (zlib.crc32(where.encode()).to_bytes(4, "big")
-                  + hashlib.sha256(f"{where}\n{','.join(parts)}".encode()).digest()[:8])
+        digest = (
+            zlib.crc32(where.encode()).to_bytes(4, "big")
+            + hashlib.sha256(f"{where}\n{','.join(parts)}".encode()).digest()[:8]
+        )
         yield row[at], (row[seq_at] if seq_at is not None else None), digest
 
 
-def _point(signed: Mapping[tuple[str, int], _Signed], gateway: str, seq: object, digest: bytes, where: bytes,
-           measurement: str) -> str | None:
+def _point(
+    signed: Mapping[tuple[str, int], _Signed],
+    gateway: str,
+    seq: object,
+    digest: bytes,
+    where: bytes,
+    measurement: str,
+) -> str | None:
     """None when verified, else why not (a manifest's own fault when its manifest is not valid)."""
     if seq is None:
         return "unsigned"
@@ -240,16 +282,33 @@ def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) 
         m = s.manifest
         if not s.valid:
             if s.fault != "replayed":
-                out.append(Fault(s.fault or "bad_signature", s.gateway, m.first_ms, m.last_ms,
-                                 f"manifest {m.n} of epoch {m.epoch} ({m.count} point(s)): {s.why}",
-                                 tuple(sorted(s.measurements)), m.count, s.why, 1))
+                out.append(
+                    Fault(
+                        s.fault or "bad_signature",
+                        s.gateway,
+                        m.first_ms,
+                        m.last_ms,
+                        f"manifest {m.n} of epoch {m.epoch} ({m.count} point(s)): {s.why}",
+                        tuple(sorted(s.measurements)),
+                        m.count,
+                        s.why,
+                        1,
+                    )
+                )
             continue
         # gone, unless its series and time now hold a later manifest's point (a rewrite, a re-send)
         gone = [d for d in s.digests - s.seen if present.get(where_of(d), -1) < m.seq]
         if gone:
-            out.append(Fault("deleted_point", s.gateway, m.first_ms, m.last_ms,
-                             f"{len(gone)} of the {m.count} points of manifest {m.n} (epoch {m.epoch}) are missing",
-                             count=len(gone)))
+            out.append(
+                Fault(
+                    "deleted_point",
+                    s.gateway,
+                    m.first_ms,
+                    m.last_ms,
+                    f"{len(gone)} of the {m.count} points of manifest {m.n} (epoch {m.epoch}) are missing",
+                    count=len(gone),
+                )
+            )
     return out
 
 
@@ -264,7 +323,9 @@ def _runs(signed: Iterable[_Signed]) -> tuple[Run, ...]:
         first = last = manifests[0]
         for m in manifests[1:]:
             if m.n != last.n + 1 or m.prev != last.id:
-                runs.append(Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms))
+                runs.append(
+                    Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms)
+                )
                 first = m
             last = m
         runs.append(Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms))

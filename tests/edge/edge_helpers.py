@@ -38,8 +38,13 @@ def gateway_toml(
         "site": {"village": "v1", "gateway": "g1", "latitude": 21.0, "longitude": 106.0},
         "influxdb": {"api": api, "url": url, "database": database, "timeout_s": 5.0},
         "buffer": {"path": "buffer.sqlite", "commit_interval_ms": 20},
-        "forwarder": {"batch_points": 1000, "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
-                      "flush_deadline_s": 3.0, "live_interval_s": 0.05},
+        "forwarder": {
+            "batch_points": 1000,
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "flush_deadline_s": 3.0,
+            "live_interval_s": 0.05,
+        },
         "clock": {"check": "always"},
     }
     if api == "v2":
@@ -78,8 +83,9 @@ class FakeClock:
         return time.time() + self.offset_s
 
     def clock(self, **kwargs: object) -> Clock:
-        return Clock(check=lambda: self.synced, wall=self.wall, mono=time.monotonic, boot_id=self.boot_id,
-                     **kwargs)  # type: ignore[arg-type]
+        return Clock(
+            check=lambda: self.synced, wall=self.wall, mono=time.monotonic, boot_id=self.boot_id, **kwargs
+        )  # type: ignore[arg-type]
 
 
 class CounterConfig(SourceConfig):
@@ -111,8 +117,9 @@ class CounterSource(PushSource):
             n = self.emitted
             while n < cfg.total:
                 points = [
-                    self.ctx.point(MEASUREMENT, {"run": str(cfg.run)}, {"n": i},
-                                   None if cfg.stamp_now else BASE_MS + i)
+                    self.ctx.point(
+                        MEASUREMENT, {"run": str(cfg.run)}, {"n": i}, None if cfg.stamp_now else BASE_MS + i
+                    )
                     for i in range(n, min(n + cfg.per_emit, cfg.total))
                 ]
                 await self.ctx.emit(points)
@@ -141,8 +148,9 @@ def count(client: InfluxClient, run: int | None = None) -> int:
     return int(rows[0]["count"]) if rows else 0
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,
-               what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -151,8 +159,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-async def async_wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,
-                           what: str = "condition") -> None:
+async def async_wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await asyncio.to_thread(predicate):

@@ -36,8 +36,11 @@ class Evidence:
     def uncovered(self) -> list[tuple[int | None, bytes]]:
         """Points whose manifest is missing or does not list their digest."""
         by_seq = self.by_seq
-        return [(seq, d) for seq, d in self.points
-                if seq is None or seq not in by_seq or d not in set(by_seq[seq].digest_list())]
+        return [
+            (seq, d)
+            for seq, d in self.points
+            if seq is None or seq not in by_seq or d not in set(by_seq[seq].digest_list())
+        ]
 
     def bad_signatures(self, key_path: Path) -> list[Manifest]:
         public = load_or_create_key(key_path)[0].public_key()
@@ -74,6 +77,10 @@ def read_evidence(influx: InfluxClient) -> Evidence:
                 out.manifests.append(Manifest.from_influx(series.tags, row, time_ms))
                 continue
             seq = row.get(EVIDENCE_FIELD)
-            out.points.append((None if seq is None else int(seq),
-                               point_digest(series_key(series.name, series.tags), time_ms, row)))
+            out.points.append(
+                (
+                    None if seq is None else int(seq),
+                    point_digest(series_key(series.name, series.tags), time_ms, row),
+                )
+            )
     return out

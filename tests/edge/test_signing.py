@@ -35,8 +35,13 @@ def assert_verifies(evidence: Evidence, key: Path, *, resigned_ok: bool = False)
 
 
 async def test_a_clean_run_of_the_agent_verifies_entirely(influx: InfluxClient, tmp_path: Path, start_agent):
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True,
-                          tables={"forwarder": {"batch_points": 700}})
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        gateway_source=True,
+        tables={"forwarder": {"batch_points": 700}},
+    )
     counter = CounterSource.Config(name="c", run=1, total=3000, per_emit=50, pause_s=0.005)
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
     await async_wait_until(lambda: count(influx, 1) == 3000, what="every point")
@@ -51,18 +56,35 @@ async def test_a_clean_run_of_the_agent_verifies_entirely(influx: InfluxClient, 
 
 
 def _driver(config: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(DRIVER), str(config), "--run", str(run), "--total", str(total),
-                             "--per-emit", "25", "--pause", "0.01", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(DRIVER),
+            str(config),
+            "--run",
+            str(run),
+            "--total",
+            str(total),
+            "--per-emit",
+            "25",
+            "--pause",
+            "0.01",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.parametrize("power_cut", [False, True], ids=["agent-sigkill", "power-cut"])
 def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
-        influxdb_server: InfluxDBServer, tmp_path: Path, power_cut: bool):
+    influxdb_server: InfluxDBServer, tmp_path: Path, power_cut: bool
+):
     influx = InfluxClient(influxdb_server.url, database="sig")
     influx.create_database("sig")
-    config = gateway_toml(tmp_path, url=influxdb_server.url, database="sig",
-                          tables={"forwarder": {"batch_points": 300}})
+    config = gateway_toml(
+        tmp_path, url=influxdb_server.url, database="sig", tables={"forwarder": {"batch_points": 300}}
+    )
     runtime = load_gateway_config(config).evidence_runtime()
     proc = _driver(config, 0, 1_000_000)
     try:
@@ -95,7 +117,7 @@ def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, proc.stderr.read().decode() if proc.stderr else ""
     evidence = read_evidence(influx)
-    got = sorted(r["n"] for r in influx.select('SELECT n FROM pipetest WHERE "run" = \'0\'').rows())
+    got = sorted(r["n"] for r in influx.select("SELECT n FROM pipetest WHERE \"run\" = '0'").rows())
     assert got == list(range(len(got)))  # nothing lost in the middle, no point twice
     assert_verifies(evidence, key, resigned_ok=power_cut)
     epochs = {m.epoch for m in evidence.manifests}
@@ -103,10 +125,15 @@ def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
 
 
 async def test_samples_held_for_the_clock_are_signed_after_correction(
-        influx: InfluxClient, tmp_path: Path, start_agent):
+    influx: InfluxClient, tmp_path: Path, start_agent
+):
     synced = tmp_path / "synced"
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
-                          tables={"clock": {"check": "file", "sync_file": str(synced), "check_interval_s": 0.1}})
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        tables={"clock": {"check": "file", "sync_file": str(synced), "check_interval_s": 0.1}},
+    )
     counter = CounterSource.Config(name="c", run=5, total=200, per_emit=1, pause_s=0.005, stamp_now=True)
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
     await async_wait_until(lambda: agent.buffer.held == 200, what="the samples to be held")
@@ -121,9 +148,14 @@ async def test_samples_held_for_the_clock_are_signed_after_correction(
 
 
 async def test_live_points_go_grouped_before_each_store_of_the_intake(
-        influx: InfluxClient, tmp_path: Path, start_agent):
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database,
-                          tables={"forwarder": {"live_interval_s": 60.0}, "buffer": {"sync_interval_s": 2.0}})
+    influx: InfluxClient, tmp_path: Path, start_agent
+):
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        tables={"forwarder": {"live_interval_s": 60.0}, "buffer": {"sync_interval_s": 2.0}},
+    )
     counter = CounterSource.Config(name="c", run=6, total=300, per_emit=1, pause_s=0.02, stamp_now=True)
     started = time.monotonic()
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
@@ -140,29 +172,60 @@ async def test_live_points_go_grouped_before_each_store_of_the_intake(
 def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
     out = tmp_path / "gateway.toml"
     result = subprocess.run(
-        [sys.executable, "-m", "thonminh.cli", "edge", "init", "--no-input", "--output", str(out), "--name",
-         "Khả Lý Thượng", "--gateway", "klt-gw1", "--latitude", "21", "--longitude", "106",
-         "--influx-url", "http://influx:8086", "--state-dir", "state"], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "thonminh.cli",
+            "edge",
+            "init",
+            "--no-input",
+            "--output",
+            str(out),
+            "--name",
+            "Khả Lý Thượng",
+            "--gateway",
+            "klt-gw1",
+            "--latitude",
+            "21",
+            "--longitude",
+            "106",
+            "--influx-url",
+            "http://influx:8086",
+            "--state-dir",
+            "state",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     key = load_gateway_config(out).evidence_key_path
     from thonminh.evidence import fingerprint, load_or_create_key, public_key_text
 
     public = load_or_create_key(key)[0].public_key()
     assert f"fingerprint {fingerprint(public)}" in result.stdout
-    assert (f"thonminh keys add --gateway klt-gw1 --village kha-ly-thuong --public-key {public_key_text(public)}"
-            in result.stdout)
+    assert (
+        f"thonminh keys add --gateway klt-gw1 --village kha-ly-thuong --public-key {public_key_text(public)}"
+        in result.stdout
+    )
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
 def _signer(tmp_path: Path) -> BatchSigner:
     key, _ = GatewayKey.load_or_create(tmp_path / "evidence" / "gateway.key")
-    return BatchSigner(key, {"village": "v1", "gateway": "g1"}, runtime=tmp_path / "run" / "evidence",
-                       durable=tmp_path / "evidence" / "chain.json")
+    return BatchSigner(
+        key,
+        {"village": "v1", "gateway": "g1"},
+        runtime=tmp_path / "run" / "evidence",
+        durable=tmp_path / "evidence" / "chain.json",
+    )
 
 
 def _batch(first: int, count: int) -> Batch:
     """Points an hour apart, so each batch gets several manifests."""
-    lines = [f"pipetest,run=9 n={n}i {1_700_000_000_000 + n * 1_800_000}" for n in range(first, first + count)]
+    lines = [
+        f"pipetest,run=9 n={n}i {1_700_000_000_000 + n * 1_800_000}" for n in range(first, first + count)
+    ]
     return Batch("\n".join(lines).encode(), id_list=None, count=count, ranges=((first + 1, first + count),))
 
 
@@ -190,8 +253,18 @@ def test_the_chain_is_picked_up_on_tmpfs_from_the_newest_batch_acknowledged_or_p
 
 #: Libraries the gateway must not load (the agent's 60 MB bound): the service's, the reports', and the
 #: Ed25519 of ``cryptography`` (9 MB; the agent signs with PyNaCl).
-HEAVY = ("cryptography", "fastapi", "starlette", "uvicorn", "reportlab", "jinja2", "numpy", "server",
-         "dashboards", "lab")
+HEAVY = (
+    "cryptography",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "reportlab",
+    "jinja2",
+    "numpy",
+    "server",
+    "dashboards",
+    "lab",
+)
 SIGNING_AGENT = """import asyncio, sys
 from edge.agent import Agent
 from edge.config import load_gateway_config
@@ -212,10 +285,20 @@ print(" ".join(sorted({m.partition(".")[0] for m in sys.modules} & set(sys.argv[
 
 
 def test_the_signing_agent_loads_no_big_library(influx: InfluxClient, tmp_path: Path):
-    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True,
-                          tables={"forwarder": {"live_interval_s": 0.0}})
-    done = subprocess.run([sys.executable, "-c", SIGNING_AGENT, str(config), *HEAVY], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    config = gateway_toml(
+        tmp_path,
+        url=influx.url,
+        database=influx.database,
+        gateway_source=True,
+        tables={"forwarder": {"live_interval_s": 0.0}},
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNING_AGENT, str(config), *HEAVY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     manifests, loaded = [*done.stdout.splitlines(), ""][:2]
     assert int(manifests) > 0, "the agent forwarded nothing signed"

@@ -39,8 +39,13 @@ def app_for(tmp_path: Path) -> Iterator[AppFactory]:
     """``app_for(client, clock=..., **config overrides)``: a started TestClient on that client's database."""
     started: list[TestClient] = []
 
-    def build(client: InfluxClient, *, open_read_only: bool = False, clock: Callable[[], float] = time.time,
-              **overrides) -> TestClient:
+    def build(
+        client: InfluxClient,
+        *,
+        open_read_only: bool = False,
+        clock: Callable[[], float] = time.time,
+        **overrides,
+    ) -> TestClient:
         config = make_config(client.url, client.database, **overrides)
         test_client = TestClient(create_app(config, open_read_only=open_read_only, clock=clock))
         test_client.__enter__()

@@ -27,8 +27,11 @@ def signed(influx, app_for, tmp_path):
     """A service with a key registry over a village whose gateway signs 3 hours of uplink and Wi-Fi samples."""
     api = app_for(influx, evidence={"registry": str(tmp_path / "keys.sqlite")})
     gw = Gateway()
-    answer = api.post(f"/api/v1/gateways/{GATEWAY}/keys", headers=ADMIN,
-                      json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)})
+    answer = api.post(
+        f"/api/v1/gateways/{GATEWAY}/keys",
+        headers=ADMIN,
+        json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)},
+    )
     assert answer.status_code == 201, answer.text
     influx.write(gw.sign(uplink_points(T0, HOURS)))
     return api, gw
@@ -47,8 +50,10 @@ def test_registering_needs_an_admin_key_and_a_real_key(signed) -> None:
     assert api.post(path, json=body, headers=READ).status_code == 403
     bad = api.post(path, json={**body, "public_key": "AAAA"}, headers=ADMIN)
     assert bad.status_code == 422
-    assert bad.json() == {"detail": "public_key: an Ed25519 public key is 32 bytes, this one 3",
-                          "parameter": "public_key"}
+    assert bad.json() == {
+        "detail": "public_key: an Ed25519 public key is 32 bytes, this one 3",
+        "parameter": "public_key",
+    }
     again = api.post(path, json={**body, "public_key": gw.public_key}, headers=ADMIN)
     assert again.status_code == 409 and gw.fingerprint in again.json()["detail"]
 
@@ -57,20 +62,30 @@ def test_a_new_key_ends_the_previous_period_and_a_lost_gateway_is_retired(signed
     api, gw = signed
     new = Gateway()
     at = iso(T0 + 90 * 60_000)
-    added = api.post(f"/api/v1/gateways/{GATEWAY}/keys", headers=ADMIN,
-                     json={"village": VILLAGE, "public_key": new.public_key, "valid_from": at})
+    added = api.post(
+        f"/api/v1/gateways/{GATEWAY}/keys",
+        headers=ADMIN,
+        json={"village": VILLAGE, "public_key": new.public_key, "valid_from": at},
+    )
     assert added.status_code == 201, added.text
     assert added.json()["registered_by"] == "officer-hoa" and added.json()["valid_until"] is None
     listed = api.get(f"/api/v1/gateways/{GATEWAY}/keys", headers=READ).json()["keys"]
     assert [(k["fingerprint"], k["valid_from"], k["valid_until"]) for k in listed] == [
-        (gw.fingerprint, iso(T0 - HOUR_MS), at), (new.fingerprint, at, None)]
-    retired = api.post(f"/api/v1/gateways/{GATEWAY}/keys/{new.fingerprint}/retire", headers=ADMIN,
-                       json={"valid_until": iso(T0 + 2 * HOUR_MS)})
+        (gw.fingerprint, iso(T0 - HOUR_MS), at),
+        (new.fingerprint, at, None),
+    ]
+    retired = api.post(
+        f"/api/v1/gateways/{GATEWAY}/keys/{new.fingerprint}/retire",
+        headers=ADMIN,
+        json={"valid_until": iso(T0 + 2 * HOUR_MS)},
+    )
     assert retired.status_code == 200 and retired.json()["valid_until"] == iso(T0 + 2 * HOUR_MS)
     longer = api.post(f"/api/v1/gateways/{GATEWAY}/keys/{new.fingerprint}/retire", headers=ADMIN, json={})
     assert longer.status_code == 409
     assert api.get("/api/v1/keys", params={"village": VILLAGE}, headers=READ).json()["keys"] == [
-        *listed[:1], retired.json()]
+        *listed[:1],
+        retired.json(),
+    ]
     assert api.get("/api/v1/keys", params={"village": "elsewhere"}, headers=READ).json() == {"keys": []}
 
 
@@ -94,10 +109,21 @@ def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> Non
     assert fiber["verdict"] == "pass" and fiber["min_verified_pct"] == 99.0
     assert fiber["evidence"]["verified_pct"] == 100.0
     assert fiber["evidence"]["verification"] == {
-        "status": "verified", "min_verified_pct": 99.0, "points": 180, "verified_points": 180,
-        "keys": [{"gateway": GATEWAY, "fingerprint": gw.fingerprint, "valid_from": iso(T0 - HOUR_MS),
-                  "valid_until": None}],
-        "faults": [], "faults_total": 0}
+        "status": "verified",
+        "min_verified_pct": 99.0,
+        "points": 180,
+        "verified_points": 180,
+        "keys": [
+            {
+                "gateway": GATEWAY,
+                "fingerprint": gw.fingerprint,
+                "valid_from": iso(T0 - HOUR_MS),
+                "valid_until": None,
+            }
+        ],
+        "faults": [],
+        "faults_total": 0,
+    }
     lights = _criterion(api, "street_lighting")
     assert lights["verdict"] == "insufficient_data" and lights["evidence"]["verified_pct"] is None
     assert lights["evidence"]["verification"]["status"] == "no_samples"
@@ -107,24 +133,42 @@ def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> Non
 
 def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influx) -> None:
     api, _ = signed
-    forged = [Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, t + 30_000)
-              for t in range(T0 + HOUR_MS, T0 + HOUR_MS + 10 * 60_000, 60_000)]
+    forged = [
+        Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, t + 30_000)
+        for t in range(T0 + HOUR_MS, T0 + HOUR_MS + 10 * 60_000, 60_000)
+    ]
     influx.write([encode_line(p) for p in forged])
     fiber = _criterion(api, "fiber_availability")
     assert fiber["verdict"] == "unverified"
     assert fiber["evidence"]["verified_pct"] == pytest.approx(100 * 180 / 190)
-    assert fiber["evidence"]["verification"]["faults"] == [{
-        "kind": "unsigned", "gateway": GATEWAY, "start": iso(forged[0].time_ms), "end": iso(forged[-1].time_ms),
-        "detail": "10 uplink point(s) without evidence_seq: written by no gateway's forwarder"}]
+    assert fiber["evidence"]["verification"]["faults"] == [
+        {
+            "kind": "unsigned",
+            "gateway": GATEWAY,
+            "start": iso(forged[0].time_ms),
+            "end": iso(forged[-1].time_ms),
+            "detail": "10 uplink point(s) without evidence_seq: written by no gateway's forwarder",
+        }
+    ]
     assert _criterion(api, "wifi_service")["verdict"] == "pass"  # its samples are all signed
     rollup = api.get("/api/v1/criteria", params=WINDOW, headers=READ).json()
     assert rollup["villages"][0]["verdicts"]["fiber_availability"]["verdict"] == "unverified"
     assert next(c for c in rollup["criteria"] if c["id"] == "fiber_availability")["counts"]["unverified"] == 1
-    rows = list(csv.DictReader(io.StringIO(api.get(f"/api/v1/villages/{VILLAGE}/criteria",
-                                                   params={**WINDOW, "format": "csv"}, headers=READ).text)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                api.get(
+                    f"/api/v1/villages/{VILLAGE}/criteria", params={**WINDOW, "format": "csv"}, headers=READ
+                ).text
+            )
+        )
+    )
     row = next(r for r in rows if r["criterion"] == "fiber_availability")
     assert (row["verdict"], row["verification"], round(float(row["verified_pct (%)"]), 3)) == (
-        "unverified", "unverified", 94.737)
+        "unverified",
+        "unverified",
+        94.737,
+    )
 
 
 def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> None:
@@ -134,5 +178,11 @@ def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> 
     assert fiber["verdict"] == "pass"
     assert fiber["evidence"]["verified_pct"] is None
     assert fiber["evidence"]["verification"] == {
-        "status": "not_configured", "min_verified_pct": 99.0, "points": 0, "verified_points": 0, "keys": [],
-        "faults": [], "faults_total": 0}
+        "status": "not_configured",
+        "min_verified_pct": 99.0,
+        "points": 0,
+        "verified_points": 0,
+        "keys": [],
+        "faults": [],
+        "faults_total": 0,
+    }

@@ -39,7 +39,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 def served(influx, tmp_path: Path) -> Iterator[str]:
     config = make_config(influx.url, influx.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -53,20 +55,68 @@ def served(influx, tmp_path: Path) -> Iterator[str]:
 def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monkeypatch) -> None:
     gw = Gateway()
     monkeypatch.setenv("THONMINH_ADMIN_KEY", ADMIN_KEY)
-    code, out = run(capsys, "keys", "add", "--url", served, "--gateway", GATEWAY, "--village", VILLAGE,
-                    "--public-key", gw.public_key, "--valid-from", "2026-11-01T00:00:00Z")
+    code, out = run(
+        capsys,
+        "keys",
+        "add",
+        "--url",
+        served,
+        "--gateway",
+        GATEWAY,
+        "--village",
+        VILLAGE,
+        "--public-key",
+        gw.public_key,
+        "--valid-from",
+        "2026-11-01T00:00:00Z",
+    )
     assert code == 0, out
     assert f"{GATEWAY}  {gw.fingerprint}  village {VILLAGE}  2026-11-01T00:00:00Z .. open" in out
     code, out = run(capsys, "keys", "list", "--url", served, "--api-key", READ_KEY)
     assert code == 0 and gw.fingerprint in out and "registered by officer-hoa" in out
-    code, out = run(capsys, "keys", "retire", "--url", served, "--gateway", GATEWAY, "--fingerprint",
-                    gw.fingerprint, "--valid-until", "2026-11-20T00:00:00Z")
+    code, out = run(
+        capsys,
+        "keys",
+        "retire",
+        "--url",
+        served,
+        "--gateway",
+        GATEWAY,
+        "--fingerprint",
+        gw.fingerprint,
+        "--valid-until",
+        "2026-11-20T00:00:00Z",
+    )
     assert code == 0 and "2026-11-01T00:00:00Z .. 2026-11-20T00:00:00Z" in out
-    code, out = run(capsys, "keys", "add", "--url", served, "--gateway", GATEWAY, "--village", VILLAGE,
-                    "--public-key", "bm90IGEga2V5")
+    code, out = run(
+        capsys,
+        "keys",
+        "add",
+        "--url",
+        served,
+        "--gateway",
+        GATEWAY,
+        "--village",
+        VILLAGE,
+        "--public-key",
+        "bm90IGEga2V5",
+    )
     assert code == 1 and "422: public_key: an Ed25519 public key is 32 bytes" in out
-    code, out = run(capsys, "keys", "add", "--url", served, "--admin-key", READ_KEY, "--gateway", GATEWAY,
-                    "--village", VILLAGE, "--public-key", Gateway().public_key)
+    code, out = run(
+        capsys,
+        "keys",
+        "add",
+        "--url",
+        served,
+        "--admin-key",
+        READ_KEY,
+        "--gateway",
+        GATEWAY,
+        "--village",
+        VILLAGE,
+        "--public-key",
+        Gateway().public_key,
+    )
     assert code == 1 and "403" in out and "needs an admin key" in out
 
 
@@ -87,7 +137,9 @@ def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path,
     assert code == 0, out
     assert "uplink.availability        uplink             120 of       120  100.00 %" in out
     assert "faults: 0" in out
-    forged = Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 1234)
+    forged = Point(
+        "uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 1234
+    )
     influx.write(encode_line(forged))
     code, out = run(capsys, "verify", "--config", str(config), *window)
     assert code == 1
@@ -96,9 +148,25 @@ def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path,
 
 
 def test_verify_without_a_registry_or_with_a_bad_window_exits_2(influx, tmp_path, capsys) -> None:
-    code, out = run(capsys, "verify", "--config", str(_config(tmp_path, influx, registry=False)),
-                    "--village", VILLAGE, "--start", "-1d")
+    code, out = run(
+        capsys,
+        "verify",
+        "--config",
+        str(_config(tmp_path, influx, registry=False)),
+        "--village",
+        VILLAGE,
+        "--start",
+        "-1d",
+    )
     assert code == 2 and "no key registry" in out
-    code, out = run(capsys, "verify", "--config", str(_config(tmp_path, influx)), "--village", VILLAGE,
-                    "--start", "yesterday")
+    code, out = run(
+        capsys,
+        "verify",
+        "--config",
+        str(_config(tmp_path, influx)),
+        "--village",
+        VILLAGE,
+        "--start",
+        "yesterday",
+    )
     assert code == 2 and "start: 'yesterday' is not an ISO 8601 time" in out

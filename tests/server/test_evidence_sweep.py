@@ -70,11 +70,15 @@ def _rollup_pct(api) -> float:
 
 def test_an_altered_settled_hour_is_unseen_until_one_sweep_pass_then_named(influx, app_for, tmp_path) -> None:
     clock = Clock(NOW / 1000)
-    api = app_for(influx, clock=clock, evidence={"registry": str(tmp_path / "keys.sqlite"),
-                                                 "reverify_s": REVERIFY_S})
+    api = app_for(
+        influx, clock=clock, evidence={"registry": str(tmp_path / "keys.sqlite"), "reverify_s": REVERIFY_S}
+    )
     gw = Gateway()
-    added = api.post(f"/api/v1/gateways/{GATEWAY}/keys", headers=ADMIN,
-                     json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)})
+    added = api.post(
+        f"/api/v1/gateways/{GATEWAY}/keys",
+        headers=ADMIN,
+        json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)},
+    )
     assert added.status_code == 201, added.text
     lines = gw.sign(uplink_points(T0, HOURS))
     influx.write(lines)
@@ -96,9 +100,15 @@ def test_an_altered_settled_hour_is_unseen_until_one_sweep_pass_then_named(influ
     evidence = _fiber(api)
     assert evidence["verification"]["status"] == "unverified"
     assert evidence["verified_pct"] == pytest.approx(100 * 170 / 180)
-    assert evidence["verification"]["faults"] == [{
-        "kind": "altered", "gateway": GATEWAY, "start": iso(altered[0]), "end": iso(altered[-1]),
-        "detail": "10 uplink point(s) whose values differ from what their manifest signed"}]
+    assert evidence["verification"]["faults"] == [
+        {
+            "kind": "altered",
+            "gateway": GATEWAY,
+            "start": iso(altered[0]),
+            "end": iso(altered[-1]),
+            "detail": "10 uplink point(s) whose values differ from what their manifest signed",
+        }
+    ]
     assert _rollup_pct(api) == pytest.approx(100 * 170 / 180)  # evaluated again by the pass, within the hour
 
 
@@ -109,8 +119,13 @@ def test_a_pass_reads_a_bounded_number_oldest_first_and_drops_what_no_window_use
     influx.write(gw.sign(uplink_points(T0, HOURS + 1)))
     counting = CountingClient(influx)
     clock = Clock(NOW / 1000)
-    verifier = Verifier(counting, lambda m: Source(influx.database or "", None, m),  # type: ignore[arg-type]
-                        registry, clock=clock, reverify_s=REVERIFY_S)
+    verifier = Verifier(
+        counting,
+        lambda m: Source(influx.database or "", None, m),  # type: ignore[arg-type]
+        registry,
+        clock=clock,
+        reverify_s=REVERIFY_S,
+    )
     h = [T0 + i * HOUR_MS for i in range(HOURS + 1)]
     for hour, at in ((h[0], 0), (h[3], 5), (h[1], 10), (h[2], 20)):  # read at different times...
         clock.now_s = NOW / 1000 + at

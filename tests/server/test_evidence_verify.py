@@ -65,9 +65,25 @@ def test_clean_signed_data_verifies_entirely(influx, registry, gw) -> None:
 def test_an_altered_value_is_found_at_its_time(influx, registry, gw) -> None:
     t = T0 + 61 * 60_000
     seq = next(m.seq for m in gw.manifests if m.first_ms <= t <= m.last_ms)
-    influx.write(encode_line(Point("uplink", {**SITE, "link": "fiber"}, {
-        "up": 0, "up_s": 0.0, "observed_s": 60.0, "rtt_ms": 3.5, "loss_pct": 0.0, "targets_ok": 3, "targets_total": 3,
-        EVIDENCE_FIELD: seq}, t)))
+    influx.write(
+        encode_line(
+            Point(
+                "uplink",
+                {**SITE, "link": "fiber"},
+                {
+                    "up": 0,
+                    "up_s": 0.0,
+                    "observed_s": 60.0,
+                    "rtt_ms": 3.5,
+                    "loss_pct": 0.0,
+                    "targets_ok": 3,
+                    "targets_total": 3,
+                    EVIDENCE_FIELD: seq,
+                },
+                t,
+            )
+        )
+    )
     found = verify(influx, registry, T0, END)
     fault = only(found, "altered")
     assert (fault.start_ms, fault.end_ms, fault.measurements, fault.count) == (t, t, ("uplink",), 1)
@@ -87,8 +103,11 @@ def test_a_deleted_point_is_found_in_its_manifest_span(influx, registry, gw) -> 
 
 def test_an_unsigned_point_is_found(influx, registry, gw) -> None:
     t = T0 + 90 * 60_000 + 123
-    influx.write(encode_line(Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0},
-                                   t)))
+    influx.write(
+        encode_line(
+            Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, t)
+        )
+    )
     found = verify(influx, registry, T0, END)
     fault = only(found, "unsigned")
     assert (fault.start_ms, fault.end_ms, fault.measurements) == (t, t, ("uplink",))
@@ -98,8 +117,16 @@ def test_an_unsigned_point_is_found(influx, registry, gw) -> None:
 def test_a_point_injected_with_a_copied_sequence_number_is_found(influx, registry, gw) -> None:
     t = T0 + 10 * 60_000 + 7
     seq = next(m.seq for m in gw.manifests if m.first_ms <= t <= m.last_ms)
-    influx.write(encode_line(Point("wifi", {**SITE, "ap": "nha-van-hoa"}, {
-        "ap_up": 1, "up_s": 60.0, "observed_s": 60.0, "clients": 40, EVIDENCE_FIELD: seq}, t)))
+    influx.write(
+        encode_line(
+            Point(
+                "wifi",
+                {**SITE, "ap": "nha-van-hoa"},
+                {"ap_up": 1, "up_s": 60.0, "observed_s": 60.0, "clients": 40, EVIDENCE_FIELD: seq},
+                t,
+            )
+        )
+    )
     found = verify(influx, registry, T0, END)
     fault = only(found, "injected")
     assert (fault.start_ms, fault.end_ms, fault.measurements) == (t, t, ("wifi",))
@@ -114,7 +141,9 @@ def test_a_deleted_manifest_leaves_its_points_without_one_and_a_gap(influx, regi
     gap = only(found, "missing_seq")
     assert (gap.start_ms, gap.end_ms) == (gw.manifests[4].last_ms, gw.manifests[6].first_ms)
     orphans = [f for f in found.faults if f.kind == "no_manifest"]
-    assert min(f.start_ms for f in orphans) == gone.first_ms and max(f.end_ms for f in orphans) == gone.last_ms
+    assert (
+        min(f.start_ms for f in orphans) == gone.first_ms and max(f.end_ms for f in orphans) == gone.last_ms
+    )
 
 
 def test_a_deleted_batch_is_a_missing_sequence_number_between_its_neighbours(influx, registry, gw) -> None:
@@ -129,8 +158,12 @@ def test_a_deleted_batch_is_a_missing_sequence_number_between_its_neighbours(inf
 
 def test_a_manifest_copied_to_another_time_fails_its_signature(influx, registry, gw) -> None:
     original = gw.manifests[2]
-    copy = Manifest(**{**{f: getattr(original, f) for f in original.__dataclass_fields__},
-                       "time_ms": original.time_ms + HOUR_MS + 500})
+    copy = Manifest(
+        **{
+            **{f: getattr(original, f) for f in original.__dataclass_fields__},
+            "time_ms": original.time_ms + HOUR_MS + 500,
+        }
+    )
     influx.write(manifest_line(copy))
     found = verify(influx, registry, T0, END)
     assert kinds(found) == {"bad_signature": original.count}
@@ -140,10 +173,15 @@ def test_a_manifest_copied_to_another_time_fails_its_signature(influx, registry,
 def test_a_replayed_number_signed_again_is_found_in_both_places(influx, registry, gw) -> None:
     # the same number twice, each genuinely signed: a cloned SD card, or a key used by two machines
     first = gw.manifests[3]
-    point = Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 1.0, "observed_s": 1.0,
-                                                         EVIDENCE_FIELD: first.seq}, T0 + 2 * HOUR_MS + 5)
-    again = Manifest.build(SITE, first.epoch, first.n, first.prev, [digest_line(encode_line(point))],
-                           gw.fingerprint).signed(gw.key)
+    point = Point(
+        "uplink",
+        {**SITE, "link": "fiber"},
+        {"up": 1, "up_s": 1.0, "observed_s": 1.0, EVIDENCE_FIELD: first.seq},
+        T0 + 2 * HOUR_MS + 5,
+    )
+    again = Manifest.build(
+        SITE, first.epoch, first.n, first.prev, [digest_line(encode_line(point))], gw.fingerprint
+    ).signed(gw.key)
     influx.write([encode_line(point), manifest_line(again)])
     found = verify(influx, registry, T0, END)
     fault = only(found, "replayed")
@@ -151,14 +189,21 @@ def test_a_replayed_number_signed_again_is_found_in_both_places(influx, registry
     assert "manifest 3 of epoch 1" in fault.detail
 
 
-def test_a_replay_within_the_hour_takes_the_genuine_manifests_place_and_is_found(influx, registry, gw) -> None:
+def test_a_replay_within_the_hour_takes_the_genuine_manifests_place_and_is_found(
+    influx, registry, gw
+) -> None:
     # the same number signed again for the same hour is stamped at the same millisecond: it replaces the
     # genuine manifest, whose points then have no digest in the manifest their number names
     first = gw.manifests[3]
-    point = Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 1.0, "observed_s": 1.0,
-                                                         EVIDENCE_FIELD: first.seq}, first.last_ms + 1)
-    again = Manifest.build(SITE, first.epoch, first.n, first.prev, [digest_line(encode_line(point))],
-                           gw.fingerprint).signed(gw.key)
+    point = Point(
+        "uplink",
+        {**SITE, "link": "fiber"},
+        {"up": 1, "up_s": 1.0, "observed_s": 1.0, EVIDENCE_FIELD: first.seq},
+        first.last_ms + 1,
+    )
+    again = Manifest.build(
+        SITE, first.epoch, first.n, first.prev, [digest_line(encode_line(point))], gw.fingerprint
+    ).signed(gw.key)
     assert again.time_ms == first.time_ms
     influx.write([encode_line(point), manifest_line(again)])
     found = verify(influx, registry, T0, END)
@@ -172,8 +217,9 @@ def test_a_replay_within_the_hour_takes_the_genuine_manifests_place_and_is_found
 
 def test_a_manifest_signed_by_an_unregistered_key_is_found(influx, registry, gw) -> None:
     stranger = Gateway(epoch=9)
-    lines = stranger.sign([Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0},
-                                 T0 + 5)])
+    lines = stranger.sign(
+        [Point("uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 5)]
+    )
     influx.write(lines)
     found = verify(influx, registry, T0, END)
     fault = only(found, "unregistered_key")
@@ -190,8 +236,9 @@ def test_a_key_used_after_its_period_is_found(influx, registry, gw) -> None:
     expired = only(found, "expired_key")  # its manifests, one fault
     assert (expired.start_ms, expired.end_ms) == (late[0].first_ms, late[-1].last_ms)
     points = sum(m.count for m in late)
-    assert expired.detail == (f"{len(late)} manifests ({points} point(s)): signed by key {gw.fingerprint} "
-                              "outside its period")
+    assert expired.detail == (
+        f"{len(late)} manifests ({points} point(s)): signed by key {gw.fingerprint} outside its period"
+    )
     assert expired.measurements == ("uplink", "wifi")
     assert found.of("uplink")[0] == 180 and found.of("uplink")[1] < 180
 
@@ -202,7 +249,9 @@ def test_a_key_rotation_verifies_both_periods(influx, registry, tmp_path) -> Non
     rotated_at = T0 + 95 * 60_000  # the old gateway signed its last batch (to minute 90) at minute 91
     influx.write(old.sign(uplink_points(T0, HOURS)[:180]))  # the first 90 minutes
     new = Gateway(key=Gateway().key, epoch=old.epoch, n=old.n, prev=old.prev)
-    registry.add(GATEWAY, SITE["village"], new.public_key, valid_from_ms=rotated_at, by="test", now_ms=rotated_at)
+    registry.add(
+        GATEWAY, SITE["village"], new.public_key, valid_from_ms=rotated_at, by="test", now_ms=rotated_at
+    )
     influx.write(new.sign(uplink_points(T0, HOURS)[180:]))
     found = verify(influx, registry, T0, END)
     assert found.faults == ()
@@ -255,37 +304,70 @@ def test_a_manifest_stamped_before_the_window_fills_its_gap_in_the_chain(influx,
     midnight = T0 - 3 * HOUR_MS
     for minute in range(3):
         live = uplink_points(T0 + minute * 60_000, 1, step_s=3600)
-        daily = Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": minute, "sessions": 1}, midnight)
+        daily = Point(
+            "wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": minute, "sessions": 1}, midnight
+        )
         influx.write(gw.sign(live) + gw.sign([daily]))
     assert kinds(verify(influx, registry, T0, T0 + HOUR_MS)) == {}
-    influx.query(f"DELETE FROM \"evidence\" WHERE time >= {_q(midnight)} AND time < {_q(midnight + HOUR_MS)}")
+    influx.query(f'DELETE FROM "evidence" WHERE time >= {_q(midnight)} AND time < {_q(midnight + HOUR_MS)}')
     assert kinds(verify(influx, registry, T0, T0 + HOUR_MS)) == {"missing_seq": 2}
 
 
 def test_the_digests_computed_per_series_are_the_cores(influx) -> None:
     odd = [
-        Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {
-            "on": 1, "online": 1, "observed_s": 10.0, "power_w": 12.0, "voltage_v": 229.123456789012,
-            "fault": 'say "hi", a\\b c=d ư', "energy_kwh": 1e-7}, T0 + 1),
-        Point("streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {"on": 0, "observed_s": 10.0}, T0 + 2),
-        Point("modem", {**SITE, "link": "lte", "modem": "m1"}, {"operator": "Viettel", "rsrp_dbm": -100.5,
-                                                                "registered": 1, EVIDENCE_FIELD: 5}, T0 + 3),
+        Point(
+            "streetlight",
+            {**SITE, "light": "L 1,=x", "zone": "thôn"},
+            {
+                "on": 1,
+                "online": 1,
+                "observed_s": 10.0,
+                "power_w": 12.0,
+                "voltage_v": 229.123456789012,
+                "fault": 'say "hi", a\\b c=d ư',
+                "energy_kwh": 1e-7,
+            },
+            T0 + 1,
+        ),
+        Point(
+            "streetlight", {**SITE, "light": "L 1,=x", "zone": "thôn"}, {"on": 0, "observed_s": 10.0}, T0 + 2
+        ),
+        Point(
+            "modem",
+            {**SITE, "link": "lte", "modem": "m1"},
+            {"operator": "Viettel", "rsrp_dbm": -100.5, "registered": 1, EVIDENCE_FIELD: 5},
+            T0 + 3,
+        ),
         Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 4),
     ]
     influx.write([encode_line(p) for p in odd])
-    for result in influx.query("SELECT * FROM streetlight GROUP BY *; SELECT * FROM modem, wifi_daily GROUP BY *"):
+    for result in influx.query(
+        "SELECT * FROM streetlight GROUP BY *; SELECT * FROM modem, wifi_daily GROUP BY *"
+    ):
         for series in result.series:
             fast = [(t, seq, d) for t, seq, d in series_digests(series)]
             key = series_key(series.name, series.tags)
-            core = [(row["time"], row.get(EVIDENCE_FIELD), point_digest(key, row.pop("time"), row))
-                    for row in series.rows()]
+            core = [
+                (row["time"], row.get(EVIDENCE_FIELD), point_digest(key, row.pop("time"), row))
+                for row in series.rows()
+            ]
             assert fast == core and fast
 
 
 def test_points_of_another_village_and_the_server_indicators_are_not_counted(influx, registry, gw) -> None:
-    influx.write([encode_line(Point("uplink", {**SITE, "village": "other", "link": "fiber"},
-                                    {"up": 1, "observed_s": 60.0}, T0 + 9)),
-                  encode_line(Point("indicator", {**SITE, "indicator": "eid_adoption_pct"}, {"value": 30.0}, T0))])
+    influx.write(
+        [
+            encode_line(
+                Point(
+                    "uplink",
+                    {**SITE, "village": "other", "link": "fiber"},
+                    {"up": 1, "observed_s": 60.0},
+                    T0 + 9,
+                )
+            ),
+            encode_line(Point("indicator", {**SITE, "indicator": "eid_adoption_pct"}, {"value": 30.0}, T0)),
+        ]
+    )
     found = verify(influx, registry, T0, END)
     assert found.faults == ()
     assert set(found.counts) == {"uplink", "wifi"}
