@@ -117,7 +117,9 @@ def test_influxdb_init_script_gets_what_it_reads() -> None:
     script = (ROOT / "deploy/compose/influxdb-init/10-thonminh.sh").read_text()
     env = SERVICES["influxdb"]["environment"]
     provided_by_image = {"DOCKER_INFLUXDB_INIT_BUCKET_ID"}
-    for var in set(re.findall(r"\$\{?([A-Za-z_]\w*)", script)) - {"org", "bucket_id", "rollup_id"}:
+    assigned = set(re.findall(r"^\s*([A-Za-z_]\w*)=", script, re.MULTILINE))  # the script's own variables
+    assert {"org", "bucket_id", "rollup_id"} <= assigned
+    for var in set(re.findall(r"\$\{?([A-Za-z_]\w*)", script)) - assigned:
         assert var in env or var in provided_by_image, var
     assert "influx v1 dbrp create" in script and "--default" in script
     subprocess.run(["bash", "-n", str(ROOT / "deploy/compose/influxdb-init/10-thonminh.sh")], check=True)

@@ -73,6 +73,8 @@ database = "{influx.database}"
 [buffer]
 path = "buffer.sqlite"
 commit_interval_ms = 20
+[forwarder]
+live_interval_s = 0.05
 [clock]
 check = "always"
 [log]
