@@ -91,9 +91,9 @@ class BufferSettings(StrictModel):
     dead_letters_max: int = Field(10_000, ge=1, description="dead letters kept for inspection (oldest pruned)")
     row_points: int = Field(64, ge=1, le=1000, description=(
         "points stored per row: fewer rows, less work per point; batches, drops and the live share move whole rows"))
-    # 300 s: each store costs about ten SD card pages however little it holds (docs/pipeline.md, "Flash writes");
+    # 600 s: each store costs about ten SD card pages however little it holds (docs/pipeline.md, "Flash writes");
     # with InfluxDB up the forwarder has sent the points long before, so only an outage makes this window matter.
-    sync_interval_s: float = Field(300.0, ge=0.1, le=600, description=(
+    sync_interval_s: float = Field(600.0, ge=0.1, le=600, description=(
         "what the intake (RAM) holds is stored on the SD card this often: the most a power cut can lose"))
     intake_dir: Path | None = Field(None, description=(
         "tmpfs directory of the intake every commit goes to first; default /dev/shm/thonminh-<uid>"))
