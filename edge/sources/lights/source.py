@@ -44,6 +44,9 @@ _TICK_S: Final = 30.0
 #: Commit a group early when the broker has sent nothing for this long: it may be waiting for our
 #: acknowledgements (its in-flight window, max_inflight_messages, is full), which a longer wait cannot bring.
 _QUIET_S: Final = 5.0
+#: The same wait right after a full group: a burst (a backlog the broker held for our session) that stops has
+#: ended, and its last messages should not wait five seconds for their acknowledgement.
+_BURST_QUIET_S: Final = 0.2
 _MAX_HELD_POINTS: Final = 100_000
 
 
@@ -279,12 +282,14 @@ class LightsSource(PushSource):
     ) -> None:
         loop = asyncio.get_running_loop()
         journal = self.parts.journal
+        quiet_s = _QUIET_S
         while True:
             await handled.wait()
             handled.clear()
-            await _gather_more(pending, handled, self.config.commit_interval_ms / 1000)
+            await _gather_more(pending, handled, self.config.commit_interval_ms / 1000, quiet_s)
             # Everything handled up to here is in these rows; what arrives during the write waits for the next.
             batch = pending[:]
+            quiet_s = _BURST_QUIET_S if len(batch) >= _SMALL_BATCH else _QUIET_S
             pending.clear()
             rows = self.tracker.take_dirty()
             if rows:
@@ -294,9 +299,11 @@ class LightsSource(PushSource):
             self.acknowledged += len(batch)
 
 
-async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_s: float) -> None:
+async def _gather_more(
+    pending: list[Inbound], handled: asyncio.Event, interval_s: float, quiet_s: float
+) -> None:
     """Wait up to ``interval_s`` for a small batch to grow, but not once it is big enough, nor once the broker
-    has been quiet for ``_QUIET_S``.
+    has been quiet for ``quiet_s``.
 
     Returning early matters under load and with a small in-flight window (Mosquitto's default is 20): sleeping
     the whole interval with the broker's window full (it waits for our acknowledgements) would hold the next
@@ -306,7 +313,7 @@ async def _gather_more(pending: list[Inbound], handled: asyncio.Event, interval_
     deadline = loop.time() + interval_s
     while len(pending) < _SMALL_BATCH and (left := deadline - loop.time()) > 0:
         try:
-            await asyncio.wait_for(handled.wait(), min(left, _QUIET_S))
+            await asyncio.wait_for(handled.wait(), min(left, quiet_s))
         except TimeoutError:
             return
         handled.clear()
