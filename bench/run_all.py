@@ -171,7 +171,9 @@ def section(result: Result) -> str:
 def sections(existing: str) -> dict[str, str]:
     """The document's ``## heading`` sections after the marker, by heading: a benchmark's section is headed by
     its name alone; every "Notes: ..." section has a heading of its own, and each is kept."""
-    found = re.findall(r"^(## ([^\n]+)\n.*?)(?=^## |\Z)", existing.split(MARKER)[-1], re.MULTILINE | re.DOTALL)
+    found = re.findall(
+        r"^(## ([^\n]+)\n.*?)(?=^## |\Z)", existing.split(MARKER)[-1], re.MULTILINE | re.DOTALL
+    )
     return {name.strip(): text.strip() + "\n" for text, name in found}
 
 

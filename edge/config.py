@@ -54,6 +54,7 @@ __all__ = [
     "misnamed_sections",
 ]
 
+
 class SiteConfig(StrictModel):
     """Where this gateway is: its tags on every point, and where the sun sets for the lights."""
 
@@ -78,8 +79,9 @@ class SiteConfig(StrictModel):
 
     def tags(self) -> dict[str, str]:
         """The site tags of every point."""
-        return site_tags(self.village, self.gateway, commune=self.commune, district=self.district,
-                         province=self.province)
+        return site_tags(
+            self.village, self.gateway, commune=self.commune, district=self.district, province=self.province
+        )
 
 
 class BufferSettings(StrictModel):
@@ -88,15 +90,33 @@ class BufferSettings(StrictModel):
     path: Path = Path("/var/lib/thonminh/buffer.sqlite")
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024, description="disk budget; oldest dropped first")
     commit_interval_ms: int = Field(200, ge=0, le=10_000, description="group commits within this latency")
-    dead_letters_max: int = Field(10_000, ge=1, description="dead letters kept for inspection (oldest pruned)")
-    row_points: int = Field(64, ge=1, le=1000, description=(
-        "points stored per row: fewer rows, less work per point; batches, drops and the live share move whole rows"))
+    dead_letters_max: int = Field(
+        10_000, ge=1, description="dead letters kept for inspection (oldest pruned)"
+    )
+    row_points: int = Field(
+        64,
+        ge=1,
+        le=1000,
+        description=(
+            "points stored per row: fewer rows, less work per point; batches, drops and the live share move whole rows"
+        ),
+    )
     # 600 s: each store costs about ten SD card pages however little it holds (docs/pipeline.md, "Flash writes");
     # with InfluxDB up the forwarder has sent the points long before, so only an outage makes this window matter.
-    sync_interval_s: float = Field(600.0, ge=0.1, le=600, description=(
-        "what the intake (RAM) holds is stored on the SD card this often: the most a power cut can lose"))
-    intake_dir: Path | None = Field(None, description=(
-        "tmpfs directory of the intake every commit goes to first; default /dev/shm/thonminh-<uid>"))
+    sync_interval_s: float = Field(
+        600.0,
+        ge=0.1,
+        le=600,
+        description=(
+            "what the intake (RAM) holds is stored on the SD card this often: the most a power cut can lose"
+        ),
+    )
+    intake_dir: Path | None = Field(
+        None,
+        description=(
+            "tmpfs directory of the intake every commit goes to first; default /dev/shm/thonminh-<uid>"
+        ),
+    )
 
     def intake_path(self) -> Path:
         """The intake of this buffer: on tmpfs, named after the buffer's path (several agents never share one)."""
@@ -106,24 +126,40 @@ class BufferSettings(StrictModel):
 class ForwarderSettings(StrictModel):
     """How the buffer drains to InfluxDB."""
 
-    batch_points: int = Field(1000, ge=1, le=100_000, description=(
-        "points per batch at most: a batch is held two or three times while it is signed and sent, and the"
-        " agent stays under 60 MB while draining (bench/agent_rss.py); a village-day still drains in seconds"))
+    batch_points: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description=(
+            "points per batch at most: a batch is held two or three times while it is signed and sent, and the"
+            " agent stays under 60 MB while draining (bench/agent_rss.py); a village-day still drains in seconds"
+        ),
+    )
     batch_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    live_share: float = Field(0.25, ge=0, le=1, description="share of each drain cycle given to the newest data")
+    live_share: float = Field(
+        0.25, ge=0, le=1, description="share of each drain cycle given to the newest data"
+    )
     backoff_initial_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
     flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
     concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
-    live_interval_s: float = Field(60.0, ge=0, le=3600, description=(
-        "live points wait up to this long to go as one signed batch (and go before each store of the intake);"
-        " a backlog of batch_points goes at once"))
+    live_interval_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "live points wait up to this long to go as one signed batch (and go before each store of the intake);"
+            " a backlog of batch_points goes at once"
+        ),
+    )
 
     @model_validator(mode="after")
     def _backoff_range(self) -> ForwarderSettings:
         if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError(f"backoff_max_s ({self.backoff_max_s}) must be at least backoff_initial_s "
-                             f"({self.backoff_initial_s})")
+            raise ValueError(
+                f"backoff_max_s ({self.backoff_max_s}) must be at least backoff_initial_s "
+                f"({self.backoff_initial_s})"
+            )
         return self
 
 
@@ -166,18 +202,24 @@ class GatewayConfig(StrictModel):
 
     def environment_problems(self) -> list[str]:
         """What this machine says is wrong with the enabled sources (a missing interface, ...), by key path."""
-        return [problem for _, where, cfg in self.source_entries() for problem in cfg.environment_problems(where)]
+        return [
+            problem for _, where, cfg in self.source_entries() for problem in cfg.environment_problems(where)
+        ]
 
     def environment_warnings(self) -> list[str]:
         """What this machine lacks that the gateway survives (a Wi-Fi tool or leases file), by key path."""
-        return [problem for _, where, cfg in self.source_entries() for problem in cfg.environment_warnings(where)]
+        return [
+            problem for _, where, cfg in self.source_entries() for problem in cfg.environment_warnings(where)
+        ]
 
     def static_warnings(self) -> list[str]:
         """What the file leaves to defaults that are rarely right on a real gateway, by key path."""
         if "url" not in self.influxdb.model_fields_set:
             where = "influxdb.url" if "influxdb" in self.model_fields_set else "influxdb"
-            return [f"{where}: not set: points go to the default {self.influxdb.url} (database "
-                    f"{self.influxdb.database!r}); set [influxdb] url (or THONMINH_INFLUXDB__URL)"]
+            return [
+                f"{where}: not set: points go to the default {self.influxdb.url} (database "
+                f"{self.influxdb.database!r}); set [influxdb] url (or THONMINH_INFLUXDB__URL)"
+            ]
         return []
 
     def origin(self, problem: str) -> str:
@@ -206,7 +248,9 @@ class GatewayConfig(StrictModel):
         intake's rule, so its rewrites every few seconds never reach the SD card; named after the intake (one per
         buffer, as the agent is). It survives the agent, not a reboot."""
         intake = self.buffer.intake_path()
-        return intake.with_name("health-" + intake.name.removeprefix("intake-").removesuffix(".sqlite") + ".json")
+        return intake.with_name(
+            "health-" + intake.name.removeprefix("intake-").removesuffix(".sqlite") + ".json"
+        )
 
     @property
     def evidence_key_path(self) -> Path:
@@ -226,8 +270,14 @@ class GatewayConfig(StrictModel):
         ``parts`` are the rest of ``SourceContext`` (``emit``, ``logger``, ``state_dir``, the clock, ...).
         """
         site = self.site
-        return SourceContext(site_tags=site.tags(), timezone=site.timezone, location=(site.latitude, site.longitude),
-                             mqtt=self.mqtt if source.uses_mqtt else None, key_path=key_path, **parts)
+        return SourceContext(
+            site_tags=site.tags(),
+            timezone=site.timezone,
+            location=(site.latitude, site.longitude),
+            mqtt=self.mqtt if source.uses_mqtt else None,
+            key_path=key_path,
+            **parts,
+        )
 
 
 def _as_list(value: Any) -> Any:
@@ -320,7 +370,9 @@ def misnamed_sections(text: str, model: type[BaseModel] | None = None) -> list[s
     return problems
 
 
-def load_gateway_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+def load_gateway_config(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
     """Load and validate ``gateway.toml``; ``ConfigError`` names the file (or the environment variable) and the
     key path of every problem, and a misspelt section by its line."""
     model = gateway_config_model()
@@ -337,6 +389,7 @@ def load_gateway_config(path: str | os.PathLike[str], *, environ: Mapping[str, s
         raise ConfigError("\n".join([f"{name}: {s}" for s in sections] + [str(err)])) from err
     _resolve_paths(config, Path(path).resolve().parent)
     config._file = Path(path).name
-    config._origins = {_env_key_path(keys): variable
-                       for keys, _, variable in environment_overrides(model, environ)}
+    config._origins = {
+        _env_key_path(keys): variable for keys, _, variable in environment_overrides(model, environ)
+    }
     return config
