@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from flash_writes import ROOT, THONMINH, default_config, scenario
+from flash_writes import scenario, start_simulator
 from loads import STANDARD_VILLAGE, per_day
 
 from edge.buffer import Buffer
@@ -113,33 +113,7 @@ def village(work: Path, seconds: float) -> tuple[Path, list[subprocess.Popen[byt
     mqtt.start()
     InfluxClient(influx.url, database="thonminh").create_database("thonminh")
     out = work / "village"
-    sim = subprocess.Popen(
-        [
-            *THONMINH,
-            "simulate",
-            "--scenario",
-            str(scenario(work / "village.toml", seconds)),
-            "--out",
-            str(out),
-            "--mqtt-port",
-            str(mqtt.port),
-            "--influx-url",
-            influx.url,
-            "--duration",
-            "0",
-            "--lead",
-            "2",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    config = out / "gateway.toml"
-    for _ in range(300):
-        if config.exists():
-            break
-        time.sleep(0.1)
-    default_config(config)
+    sim, config = start_simulator(scenario(work / "village.toml", seconds), out, mqtt.port, influx.url)
     return config, [sim], [mqtt, influx]
 
 

@@ -129,6 +129,27 @@ def default_config(path: Path) -> None:
     path.write_text(text)
 
 
+def start_simulator(
+    village: Path, out: Path, mqtt_port: int, influx_url: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``thonminh simulate`` of ``village`` into ``out``: the process, and its gateway.toml once written, set to
+    the defaults (``default_config``). Shared with bench/agent_cpu.py."""
+    sim = subprocess.Popen(
+        [*THONMINH, "simulate", "--scenario", str(village), "--out", str(out), "--mqtt-port", str(mqtt_port)]
+        + ["--influx-url", influx_url, "--duration", "0", "--lead", "2"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    config = out / "gateway.toml"
+    for _ in range(300):
+        if config.exists():
+            break
+        time.sleep(0.1)
+    default_config(config)
+    return sim, config
+
+
 def write_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/io").read_text().splitlines():
         if line.startswith("write_bytes:"):
@@ -208,34 +229,8 @@ def main() -> None:
         InfluxClient(influx.url, database="thonminh").create_database("thonminh")
         out = work / "village"
         village = scenario(work / "village.toml", 4 * max(args.minutes * 60, 600))
-        sim = subprocess.Popen(
-            [
-                *THONMINH,
-                "simulate",
-                "--scenario",
-                str(village),
-                "--out",
-                str(out),
-                "--mqtt-port",
-                str(mqtt.port),
-                "--influx-url",
-                influx.url,
-                "--duration",
-                "0",
-                "--lead",
-                "2",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        sim, config = start_simulator(village, out, mqtt.port, influx.url)
         procs.append(sim)
-        config = out / "gateway.toml"
-        for _ in range(300):
-            if config.exists():
-                break
-            time.sleep(0.1)
-        default_config(config)
         sync_s = load_gateway_config(config).buffer.sync_interval_s
         seconds = max(1, round(args.minutes * 60 / sync_s)) * sync_s
         agent = subprocess.Popen(
