@@ -22,18 +22,15 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-import uvicorn
 from loads import SITE, village_points
-from server_criteria import BenchInflux
+from server_criteria import BenchInflux, serve_app
 
-from lab.localservices import free_port
 from server.app import create_app
 from server.config import EvidenceSettings, ServerConfig
 from server.evidence.registry import Registry
@@ -219,17 +216,8 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    server, _, base = serve_app(app)
+    http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
     path = f"/villages/{SITE['village']}/criteria"
     first = http.get(path)
     assert first.status_code == 200, first.text
@@ -255,17 +243,8 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     )
     server.should_exit = True
     # the same request of a service without a key registry, on the same database: what verification adds
-    port = free_port()
-    other = uvicorn.Server(uvicorn.Config(plain, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=other.run, daemon=True).start()
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    other, _, base = serve_app(plain)
+    http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
     http.get(path)
     median, p95 = median_of(http)
     rows.append(

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import server_seed
 import uvicorn
+from fastapi import FastAPI
 
 from lab.localservices import InfluxDBServer, free_port
 from server.app import create_app
@@ -69,6 +70,18 @@ def timed(fn, n: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def serve_app(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """``app`` served by uvicorn on a free loopback port in a thread: the server, its thread, its base URL once
+    it has started. Shared by the service's benchmarks."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def main() -> int:
@@ -123,18 +136,8 @@ def run(args: argparse.Namespace, influx: InfluxDBServer) -> int:
     rollup_s = time.perf_counter() - t0
     print(f"hourly rollups of {args.days} days written in {rollup_s:.0f} s", file=sys.stderr)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    server, thread, base = serve_app(app)
+    http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
     bare = InfluxClient(influx.url, database=database, timeout=300)
     rng = random.Random(1)
     rows = []

@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import server_seed
 import uvicorn
-from server_criteria import BenchInflux
+from server_criteria import BenchInflux, serve_app
 
-from lab.localservices import free_port
 from server.app import create_app
 from server.config import ServerConfig
 from thonminh.influx import InfluxClient
@@ -69,13 +68,8 @@ def serve(
         if state and state.from_ms <= start_ms:
             break
     rollup_s = time.perf_counter() - t0
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}", rollup_s
+    server, thread, base = serve_app(app)
+    return server, thread, base, rollup_s
 
 
 def run(args: argparse.Namespace, influx: BenchInflux) -> int:
