@@ -38,6 +38,7 @@ from thonminh.evidenceform import (
     digest_line,
     parse_line,
     point_digest,
+    row_digests,
     series_key,
     where_of,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "parse_line",
     "parse_public_key",
     "point_digest",
+    "row_digests",
     "public_key_text",
     "series_key",
     "unpack_seq",

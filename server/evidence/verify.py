@@ -16,15 +16,12 @@ outside the key's period), ``bad_signature`` and ``malformed_manifest``.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from server.evidence.registry import KeySnapshot
-from thonminh.evidence import EVIDENCE_FIELD, Manifest, canonical_point, series_key, unpack_seq, where_of
+from thonminh.evidence import Manifest, row_digests, unpack_seq, where_of
 from thonminh.influx import Series
 
 __all__ = [
@@ -34,7 +31,6 @@ __all__ = [
     "Fault",
     "HourResult",
     "Run",
-    "series_digests",
     "verify_hour",
 ]
 
@@ -203,7 +199,7 @@ def verify_hour(
     for series in points:
         gateway = series.tags.get("gateway") or ""
         count = counts[series.name]
-        for time_ms, seq, digest in series_digests(series):
+        for time_ms, seq, digest in row_digests(series.name, series.tags, series.columns, series.values):
             where = where_of(digest)
             present[where] = max(present.get(where, -1), float("inf") if seq is None else seq)
             count[0] += 1
@@ -221,36 +217,6 @@ def verify_hour(
         _runs(signed.values()),
         frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid),
     )
-
-
-def series_digests(series: Series) -> Iterator[tuple[int, int | None, bytes]]:
-    """(time, evidence_seq, digest) of each row: ``thonminh.evidence.point_digest`` of the row, computed column
-    by column (names quoted and sorted once per series), which a village-month of points needs; a test holds
-    the two equal on what InfluxDB answers."""
-    columns = series.columns
-    order = sorted((c, i) for i, c in enumerate(columns) if c not in ("time", EVIDENCE_FIELD))
-    names = [(canonical_point("", 0, {c: 0}).split("\n")[2][:-3], i) for c, i in order]  # '"name":'
-    at, seq_at = columns.index("time"), columns.index(EVIDENCE_FIELD) if EVIDENCE_FIELD in columns else None
-    head = series_key(series.name, series.tags) + "\n"
-    for row in series.values:
-        parts = []
-        for name, i in names:
-            v = row[i]
-            if v is None:
-                continue
-            kind = type(v)
-            if kind is str:
-                parts.append(name + json.dumps(v, ensure_ascii=False))
-            elif kind is bool:
-                parts.append(name + ("true" if v else "false"))
-            else:
-                parts.append(name + repr(float(v)))
-        where = f"{head}{row[at]}"
-        digest = (
-            zlib.crc32(where.encode()).to_bytes(4, "big")
-            + hashlib.sha256(f"{where}\n{','.join(parts)}".encode()).digest()[:8]
-        )
-        yield row[at], (row[seq_at] if seq_at is not None else None), digest
 
 
 def _point(

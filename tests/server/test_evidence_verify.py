@@ -20,10 +20,17 @@ from signed_kit import (
 
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
-from server.evidence.verify import series_digests
 from server.timeparse import iso
 from thonminh.contract import Point
-from thonminh.evidence import EVIDENCE_FIELD, Manifest, digest_line, pack_seq, point_digest, series_key
+from thonminh.evidence import (
+    EVIDENCE_FIELD,
+    Manifest,
+    digest_line,
+    pack_seq,
+    point_digest,
+    row_digests,
+    series_key,
+)
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -345,7 +352,10 @@ def test_the_digests_computed_per_series_are_the_cores(influx) -> None:
         "SELECT * FROM streetlight GROUP BY *; SELECT * FROM modem, wifi_daily GROUP BY *"
     ):
         for series in result.series:
-            fast = [(t, seq, d) for t, seq, d in series_digests(series)]
+            fast = [
+                (t, seq, d)
+                for t, seq, d in row_digests(series.name, series.tags, series.columns, series.values)
+            ]
             key = series_key(series.name, series.tags)
             core = [
                 (row["time"], row.get(EVIDENCE_FIELD), point_digest(key, row.pop("time"), row))
