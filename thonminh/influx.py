@@ -106,12 +106,27 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def _error_text(response: httpx.Response) -> str:
     try:
-        body = response.json()
+        body = _decoded(response)
         if isinstance(body, dict):
             return str(body.get("error") or body.get("message") or body)
     except ValueError:
         pass
     return response.text.strip()[:500] or response.reason_phrase
+
+
+_MSGPACK = "application/x-msgpack"
+
+
+def _decoded(response: httpx.Response) -> Any:
+    """The answer's body: MessagePack when the server says so (only ever asked for by ``packed``), else JSON."""
+    if response.headers.get("Content-Type", "").startswith(_MSGPACK):
+        import msgpack  # the service's extra: a gateway never asks for it
+
+        try:
+            return msgpack.unpackb(response.content, raw=False)
+        except (ValueError, msgpack.UnpackException) as err:
+            raise ValueError(f"unreadable MessagePack answer: {err}") from err
+    return response.json()
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:
@@ -167,6 +182,8 @@ class InfluxClient:
             transport=transport,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
+        #: whether a ``packed`` query asks for MessagePack: False once the server refused it
+        self._packed = True
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> InfluxClient:
@@ -232,8 +249,18 @@ class InfluxClient:
         params: Mapping[str, Any] | None = None,
         epoch: str = "ms",
         timeout: float | None = None,
+        packed: bool = False,
     ) -> list[StatementResult]:
-        """Run InfluxQL (one or more statements); an error in any statement raises ``InfluxQueryError``."""
+        """Run InfluxQL (one or more statements); an error in any statement raises ``InfluxQueryError``.
+
+        ``packed`` asks for the answer in MessagePack, for large reads (verifying a village-month): InfluxDB 1.x
+        encodes it with about two thirds of the CPU of JSON and Python reads it twice as fast, with the same
+        values and types. A server that answers JSON anyway (2.x, 3.x) is read as JSON; one that refuses the
+        format is asked again in JSON, and not asked for MessagePack again by this client."""
+        if packed and not epoch:
+            raise ValueError(
+                "a packed query needs integer times (epoch): MessagePack has no RFC 3339 strings"
+            )
         form: dict[str, str] = {"q": q, "epoch": epoch}
         db = database or self.database
         if db:
@@ -242,9 +269,23 @@ class InfluxClient:
             form["params"] = json.dumps(dict(params))
         if _changes_state(q):
             response = self._request("POST", "/query", "query", timeout=timeout, data=form)
+        elif packed and self._packed:
+            try:
+                response = self._request(
+                    "GET", "/query", "query", timeout=timeout, params=form, headers={"Accept": _MSGPACK}
+                )
+            except InfluxClientError:
+                # a refused format or a bad statement: JSON tells which, with InfluxDB's own message
+                response = self._request("GET", "/query", "query", timeout=timeout, params=form)
+                self._packed = False
+                self._log.info("InfluxDB at %s does not answer MessagePack: reading JSON", self.url)
         else:
             response = self._request("GET", "/query", "query", timeout=timeout, params=form)
-        return parse_query_response(response.json(), q)
+        try:
+            body = _decoded(response)
+        except ValueError as err:
+            raise InfluxQueryError(f"unreadable /query answer: {err} (query: {q[:300]})") from err
+        return parse_query_response(body, q)
 
     def select(self, q: str, **kwargs: Any) -> StatementResult:
         """Run one statement and return its result."""
