@@ -10,10 +10,11 @@ Why: each SQLite commit to the SD card dirties a few 4 KiB pages whether it is f
 group wrote ~700 MB a day (docs/pipeline.md, "Flash writes"). Without an intake every commit goes to the store.
 
 Points are kept in commit order (``AUTOINCREMENT`` ids, never reused within a boot, every store id lower than
-every intake id) as line protocol: up to ``row_points`` complete lines per row, or one line without its
-timestamp plus the monotonic time and boot for a sample taken while the clock was unsynchronised (``hold = 1``:
-never forwarded until corrected). A disk budget bounds the rows the store holds: the oldest rows go first,
-every point in them counted. Batches, drops and the live share move whole rows, from both databases.
+every intake id) as line protocol: up to ``row_points`` complete lines per row (zlib-compressed when smaller:
+``edge.bufferrows``), or one line without its timestamp plus the monotonic time and boot for a sample taken
+while the clock was unsynchronised (``hold = 1``: never forwarded until corrected). A disk budget bounds the
+bytes the store's rows hold (compressed as they are): the oldest rows go first, every point in them counted.
+Batches, drops and the live share move whole rows, from both databases.
 
 Called from worker threads: writes go through one connection under a lock (SQLite has one writer), takes
 through a second one, so a batch can be read while a commit waits for its fsync.
@@ -32,22 +33,19 @@ from pathlib import Path
 
 from edge.buffercore import REJECTS_KEPT, BufferLocked, Totals
 from edge.bufferletters import DeadLetters
+from edge.bufferrows import NewRow, any_held, insert_sql, insert_timed_sql, pack_rows
 from edge.bufferschema import (
     COUNTERS,
     INTAKE,
     MARK_FIELD,
+    POINT_COLUMNS,
     ROW_OVERHEAD,
     STORE,
     Batch,
     BufferStatus,
     DeadLetter,
     NewDeadLetter,
-    NewRow,
-    any_held,
-    insert_sql,
-    insert_timed_sql,
     intake_path,
-    pack_rows,
     read_batch,
     schema_sql,
 )
@@ -170,11 +168,12 @@ class Buffer(DeadLetters):
         db.execute("PRAGMA main.synchronous=FULL")  # durable across power loss, not only process death
         db.execute(f"PRAGMA main.journal_size_limit={self._wal_cap}")
         db.executescript(schema_sql(STORE))
-        self._migrate()
+        self._migrate(STORE)
         if self.intake is not None:
             db.execute("PRAGMA intake.journal_mode=WAL")
             db.execute("PRAGMA intake.synchronous=OFF")  # tmpfs: nothing to sync, and it survives the agent
             db.executescript(schema_sql(INTAKE))
+            self._migrate(INTAKE)  # one an older agent left in this boot
             self._recover()
         self._boot = self._boot_index(boot_id)
         self._insert = insert_sql(self._boot, self._write)
@@ -242,8 +241,7 @@ class Buffer(DeadLetters):
         """
         now_ms = int(time.time() * 1000)
         timed, single = pack_rows(rows, self.row_points)
-        added = sum(len(r[0].encode()) for r in timed) + sum(len(r[0].encode()) for r in single)
-        added += ROW_OVERHEAD * (len(timed) + len(single))
+        added = sum(r.size for r in timed) + sum(len(r[0].encode()) + ROW_OVERHEAD for r in single)
         held = sum(1 for r in single if r[2] is not None)
         w = self._write
         with self._tx() as db:
@@ -308,7 +306,10 @@ class Buffer(DeadLetters):
                     self._drop_oldest(tx, excess) if excess > 0 else (0, 0, 0)
                 )
                 points = tx.execute("SELECT coalesce(sum(n), 0) FROM intake.points").fetchone()[0]
-                tx.execute("INSERT INTO main.points SELECT * FROM intake.points ORDER BY id")
+                tx.execute(
+                    f"INSERT INTO main.points ({POINT_COLUMNS})"
+                    f" SELECT {POINT_COLUMNS} FROM intake.points ORDER BY id"
+                )
                 tx.execute("INSERT INTO main.dead_letters SELECT * FROM intake.dead_letters ORDER BY id")
                 tx.execute("INSERT INTO main.rejects SELECT * FROM intake.rejects ORDER BY id")
                 self._prune(tx, STORE)

@@ -27,6 +27,7 @@ from edge.bufferschema import (
     Batch,
     BufferStatus,
     dead_letter_row,
+    register_functions,
 )
 from thonminh.logs import Episode
 
@@ -73,6 +74,7 @@ class BufferCore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         db.execute("PRAGMA cache_size=-512")  # 512 KiB page cache per connection: bounded memory on a Pi
+        register_functions(db)
         if self.intake is not None:
             db.execute("ATTACH DATABASE ? AS intake", (str(self.intake),))
             db.execute("PRAGMA intake.cache_size=-128")  # the intake holds a minute: a small cache
@@ -151,11 +153,11 @@ class BufferCore:
         if size > self._wal_cap:
             self._db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
 
-    def _migrate(self) -> None:
-        have = {row[1] for row in self._db.execute("PRAGMA main.table_info(points)")}
+    def _migrate(self, schema: str) -> None:
+        have = {row[1] for row in self._db.execute(f"PRAGMA {schema}.table_info(points)")}
         for column, decl in MIGRATIONS.items():
             if column not in have:
-                self._db.execute(f"ALTER TABLE main.points ADD COLUMN {column} {decl}")
+                self._db.execute(f"ALTER TABLE {schema}.points ADD COLUMN {column} {decl}")
 
     def _boot_index(self, boot_id: str) -> int:
         self._db.execute("INSERT OR IGNORE INTO main.boots (boot_id) VALUES (?)", (boot_id,))

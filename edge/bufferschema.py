@@ -1,4 +1,4 @@
-"""The buffer's on-disk layout: its tables, the row types, and the reads that turn rows into batches.
+"""The buffer's on-disk layout: its tables and the reads that turn rows into batches.
 
 A row of ``points`` holds one point or several. Points committed with a synchronised clock are stored ``timed``:
 up to ``row_points`` complete lines (timestamps included) in one row, so SQLite inserts, reads and deletes one
@@ -6,8 +6,15 @@ row per few dozen points, not one per point (that per-row work was most of the g
 point taken while the clock was unsynchronised is a row of its own, without its timestamp, until the clock
 correction gives it one. ``n`` is the number of points in a row; every count (depth, drops, forwarded) sums it.
 
+A timed row's text is stored zlib-compressed when that is smaller (``timed = 2``, its text's length in ``chars``):
+line protocol of one commit repeats its measurement, tags and field keys, and shrinks about five times. What a
+store of the intake writes to the SD card with InfluxDB down is these rows, so that is most of what the card
+takes during an outage (docs/pipeline.md, "Flash writes"). Rows of an older agent (text, ``timed = 1``) and
+single rows stay text; the batch body is the same bytes either way.
+
 Kept apart from ``edge.buffer`` (which owns connections, locking, transactions, the disk budget and the
-in-memory totals) so the storage format can be read in one place. The types are re-exported by ``edge.buffer``.
+in-memory totals) so the storage format can be read in one place; ``edge.bufferrows`` makes the rows. The types
+are re-exported by ``edge.buffer``.
 """
 
 from __future__ import annotations
@@ -16,10 +23,10 @@ import hashlib
 import json
 import os
 import sqlite3
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 __all__ = [
     "COUNTERS",
@@ -28,30 +35,26 @@ __all__ = [
     "STORE",
     "LINE_SQL",
     "MARK_FIELD",
-    "ROW_CHARS",
+    "POINT_COLUMNS",
     "ROW_OVERHEAD",
     "SCHEMA",
-    "any_held",
+    "TEXT",
+    "ZLIB",
     "dead_letter_row",
-    "insert_sql",
-    "insert_timed_sql",
     "intake_path",
-    "pack_rows",
     "schema_sql",
     "Batch",
     "BufferStatus",
     "DeadLetter",
     "NewDeadLetter",
-    "NewRow",
     "read_batch",
+    "register_functions",
 ]
 
 #: Bytes a row costs beyond its line (rowid, time, size, flags, cell and page overhead): 23-29 measured on
-#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts ``len(line) + ROW_OVERHEAD`` per row.
+#: SQLite 3.40 with 46- and 246-byte lines. The disk budget counts the bytes stored (a compressed row's, not its
+#: text's) plus ``ROW_OVERHEAD`` per row.
 ROW_OVERHEAD = 28
-#: A stored row's text stays under this many characters (and ``row_points`` lines), so rows stay well inside a
-#: batch and a row dropped by the budget is a small step.
-ROW_CHARS = 16 * 1024
 #: Field added to points whose timestamp could not be corrected (unsynchronised in a previous boot).
 MARK_FIELD = "clock_unsynced=1i"
 #: Counters persisted with the points, so totals survive restarts.
@@ -72,7 +75,8 @@ CREATE TABLE IF NOT EXISTS points (
     mono REAL,
     boot INTEGER,
     n INTEGER NOT NULL DEFAULT 1,
-    timed INTEGER NOT NULL DEFAULT 0
+    timed INTEGER NOT NULL DEFAULT 0,
+    chars INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -108,38 +112,35 @@ def schema_sql(schema: str) -> str:
     return SCHEMA.replace("CREATE TABLE IF NOT EXISTS ", f"CREATE TABLE IF NOT EXISTS {schema}.")
 
 
-#: Columns added since the first release: a buffer written by an older agent gets them on open.
-MIGRATIONS = {"n": "INTEGER NOT NULL DEFAULT 1", "timed": "INTEGER NOT NULL DEFAULT 0"}
+#: Columns added since the first release, in order: a buffer (or an intake) written by an older agent gets them
+#: on open, so its columns end in the order of ``SCHEMA``'s.
+MIGRATIONS = {
+    "n": "INTEGER NOT NULL DEFAULT 1",
+    "timed": "INTEGER NOT NULL DEFAULT 0",
+    "chars": "INTEGER NOT NULL DEFAULT 0",
+}
+#: Every column of ``points``, named where rows move between the databases (never ``SELECT *``).
+POINT_COLUMNS = "id, line, t_ms, size, hold, marked, mono, boot, n, timed, chars"
+
+#: ``timed``: a single point without its timestamp (0), complete lines as text (1), or zlib-compressed (2).
+TEXT, ZLIB = 1, 2
 
 
-def insert_sql(boot: int, schema: str = STORE) -> str:
-    """Stores one ``NewRow`` (a single point) bound as it is; SQLite works out its size (the line's UTF-8 length
-    plus ``ROW_OVERHEAD``, as ``Buffer.put`` counts it for the disk budget), hold flag and boot."""
-    return f"""
-INSERT INTO {schema}.points (line, t_ms, size, hold, mono, boot)
-VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3 IS NOT NULL, ?3,
-        CASE WHEN ?3 IS NULL THEN NULL ELSE {int(boot)} END)"""
+def register_functions(db: sqlite3.Connection) -> None:
+    """The SQL functions the batch reads use, on a new connection: ``inflate`` of a compressed row."""
+    db.create_function("inflate", 1, zlib.decompress, deterministic=True)
 
-
-def insert_timed_sql(schema: str = STORE) -> str:
-    """Stores ``(lines, oldest t_ms, n)``: n complete lines, newline separated."""
-    return f"""
-INSERT INTO {schema}.points (line, t_ms, size, n, timed)
-VALUES (?1, ?2, length(CAST(?1 AS BLOB)) + {ROW_OVERHEAD}, ?3, 1)"""
-
-
-INSERT_TIMED_SQL = insert_timed_sql()
 
 #: The full line of a single-point row without its timestamp: the mark field (when set) and the time appended.
 DEAD_LINE_SQL = f"line || CASE marked WHEN 1 THEN ',{MARK_FIELD} ' ELSE ' ' END || t_ms"
-#: The text a row adds to a batch body: its lines as they are, or its one line completed.
-LINE_SQL = f"CASE timed WHEN 1 THEN line ELSE {DEAD_LINE_SQL} END"
+#: The text a row adds to a batch body: its lines, inflated when compressed, or its one line completed.
+LINE_SQL = f"CASE timed WHEN {ZLIB} THEN inflate(line) WHEN {TEXT} THEN line ELSE {DEAD_LINE_SQL} END"
 
 
-#: Characters a stored row adds to a batch body (its text and a newline), from columns alone: ``size`` is the
-#: text's UTF-8 length plus ``ROW_OVERHEAD``, so no line is read to cut a batch.
+#: Characters a stored row adds to a batch body (its text and a newline), from columns alone: ``chars`` of a
+#: compressed row, else ``size`` (the text's UTF-8 length plus ``ROW_OVERHEAD``), so no line is read to cut a batch.
 _BODY_CHARS = (
-    f"CASE timed WHEN 1 THEN size - {ROW_OVERHEAD - 1}"
+    f"CASE timed WHEN {ZLIB} THEN chars + 1 WHEN {TEXT} THEN size - {ROW_OVERHEAD - 1}"
     f" ELSE size - {ROW_OVERHEAD - 2} + length(t_ms) + marked * {len(MARK_FIELD) + 1} END"
 )
 
@@ -204,17 +205,6 @@ def _ids_sql(schema: str, where: str, order: str) -> str:
     return f"""
 SELECT json_group_array(id) FROM (
     SELECT id FROM {schema}.points WHERE id BETWEEN ? AND ? AND hold = 0{where} ORDER BY id {order})"""
-
-
-class NewRow(NamedTuple):
-    """A point to store: its line without timestamp, its time, and its monotonic time when unsynchronised.
-
-    A tuple: bound as it is to ``insert_sql``, or packed with others by ``pack_rows``.
-    """
-
-    line: str
-    t_ms: int
-    mono: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,31 +281,6 @@ class BufferStatus:
     dead_letters: int
     counters: dict[str, int]
     rejects: list[tuple[int, str, str, str | None]] = field(default_factory=list)
-
-
-def any_held(rows: Sequence[NewRow]) -> bool:
-    """Whether any of these points was taken while the clock was unsynchronised (it has a monotonic time)."""
-    return [r[2] for r in rows].count(None) != len(rows)
-
-
-def pack_rows(rows: Sequence[NewRow], row_points: int) -> tuple[list[tuple[str, int, int]], list[NewRow]]:
-    """Points to store: synchronised ones packed into timed rows ``(lines, oldest t_ms, n)`` for
-    ``INSERT_TIMED_SQL``, in order; when any point is held, every point stays single (for ``insert_sql``)."""
-    if any_held(rows):
-        # Held points are rare (a boot without a clock): store every point of this commit alone, in order.
-        return [], list(rows)
-    lines = [f"{line} {t}" for line, t, _ in rows]
-    times = [r[1] for r in rows]
-    timed = []
-    start = used = 0
-    for i, chars in enumerate(map(len, lines)):
-        if i > start and (i - start >= row_points or used + chars > ROW_CHARS):
-            timed.append(("\n".join(lines[start:i]), min(times[start:i]), i - start))
-            start, used = i, 0
-        used += chars + 1
-    if lines:
-        timed.append(("\n".join(lines[start:]), min(times[start:]), len(lines) - start))
-    return timed, []
 
 
 def dead_letter_row(line: str) -> tuple[int | None, str]:

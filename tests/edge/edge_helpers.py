@@ -1,4 +1,5 @@
-"""Helpers for the pipeline tests: a config writer, a fake clock, and a counter source with a known sequence.
+"""Helpers for the pipeline tests: a config writer, a fake clock, a counter source with a known sequence, and
+text that does not compress.
 
 The counter source is a real ``PushSource`` run by the real agent (through ``extra_sources``); it stamps
 ``time = BASE_MS + n`` per run so every point is one series + timestamp that can be checked in InfluxDB.
@@ -7,7 +8,9 @@ The counter source is a real ``PushSource`` run by the real agent (through ``ext
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +25,12 @@ from thonminh.influx import InfluxClient
 ROOT = Path(__file__).resolve().parents[2]
 BASE_MS = 1_700_000_000_000
 MEASUREMENT = "pipetest"  # not a contract measurement: the pipeline carries any valid line
+
+
+def noise(seed: int, chars: int) -> str:
+    """``chars`` characters that zlib barely shrinks (the buffer stores rows compressed), the same for a seed:
+    a disk budget filled with them fills at the rate of the points' text, as a test of the budget means."""
+    return base64.b64encode(random.Random(seed).randbytes(chars)).decode()[:chars]
 
 
 def gateway_toml(
@@ -97,6 +106,8 @@ class CounterConfig(SourceConfig):
     committed_log: Path | None = None
     #: Stamp with ctx.now_ms() instead of BASE_MS + n (clock tests).
     stamp_now: bool = False
+    #: Give each point a field ``s`` of this many characters of ``noise`` (disk budget tests).
+    noise_chars: int = 0
 
 
 class CounterSource(PushSource):
@@ -118,7 +129,10 @@ class CounterSource(PushSource):
             while n < cfg.total:
                 points = [
                     self.ctx.point(
-                        MEASUREMENT, {"run": str(cfg.run)}, {"n": i}, None if cfg.stamp_now else BASE_MS + i
+                        MEASUREMENT,
+                        {"run": str(cfg.run)},
+                        {"n": i, **({"s": noise(i, cfg.noise_chars)} if cfg.noise_chars else {})},
+                        None if cfg.stamp_now else BASE_MS + i,
                     )
                     for i in range(n, min(n + cfg.per_emit, cfg.total))
                 ]

@@ -39,7 +39,8 @@ async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
         tables={"buffer": {"max_bytes": MB}, "forwarder": {"flush_deadline_s": 0.5}},
     )
     total = 30_000
-    counter = CounterSource.Config(run=7, total=total, per_emit=500)
+    # points that stay about their size compressed, so 30,000 of them are over the budget
+    counter = CounterSource.Config(run=7, total=total, per_emit=500, noise_chars=24)
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
     source = agent.sources[-1]
     await async_wait_until(lambda: source.done and source.done.is_set(), what="the stream")

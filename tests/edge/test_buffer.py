@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zlib
 from pathlib import Path
 
 import pytest
+from edge_helpers import noise
 
 from edge.buffer import MARK_FIELD, ROW_OVERHEAD, Buffer, BufferLocked, NewDeadLetter, NewRow
 
@@ -18,9 +20,16 @@ def rows(start: int, stop: int, *, mono: float | None = None) -> list[NewRow]:
     return [NewRow(f"m,run=0 n={i}i", 1_700_000_000_000 + i, mono) for i in range(start, stop)]
 
 
+def noisy(start: int, stop: int) -> list[NewRow]:
+    """Points whose rows stay about as large compressed as their text: they fill a disk budget."""
+    return [NewRow(f'm,run=0 n={i}i,s="{noise(i, 24)}"', 1_700_000_000_000 + i) for i in range(start, stop)]
+
+
 def size(i: int) -> int:
-    """Bytes the budget counts for point i stored alone (its complete line and the row overhead)."""
-    return len(f"m,run=0 n={i}i {1_700_000_000_000 + i}") + ROW_OVERHEAD
+    """Bytes the budget counts for point i stored alone: its complete line as stored (compressed when that is
+    smaller, which a few of these lines are by a byte or two) and the row overhead."""
+    line = f"m,run=0 n={i}i {1_700_000_000_000 + i}".encode()
+    return min(len(line), len(zlib.compress(line))) + ROW_OVERHEAD
 
 
 def numbers(lines: list[str]) -> list[int]:
@@ -94,11 +103,11 @@ def test_disk_budget_drops_exactly_the_oldest_counts_them_and_logs_once(tmp_path
 def test_budget_episode_ends_when_the_backlog_drains(tmp_path: Path, caplog):
     caplog.set_level(logging.INFO, logger="edge.buffer")
     with Buffer(tmp_path / "b.sqlite", max_bytes=MB, logger=logging.getLogger("edge.buffer")) as buffer:
-        buffer.put(rows(0, 40_000))
+        buffer.put(noisy(0, 40_000))
         while batch := buffer.take(5000, 10 * MB):
             buffer.ack(batch)
         buffer.put(rows(40_000, 40_010))
-        buffer.put(rows(0, 40_000))
+        buffer.put(noisy(0, 40_000))
     messages = [r.getMessage() for r in caplog.records if "disk budget" in r.getMessage()]
     assert messages == [
         "disk budget reached, dropping the oldest points: over budget",
@@ -111,7 +120,7 @@ def test_a_point_dropped_while_in_flight_is_not_counted_as_dropped_once_written(
     with Buffer(tmp_path / "b.sqlite", max_bytes=MB) as buffer:
         buffer.put(rows(0, 10))
         batch = buffer.take(10, MB)
-        buffer.put(rows(10, 40_000))  # the budget drops the in-flight points
+        buffer.put(noisy(10, 40_000))  # the budget drops the in-flight points
         dropped = buffer.counters["dropped_total"]
         assert dropped > 10
         buffer.ack(batch)  # ... but they did reach InfluxDB
@@ -209,7 +218,8 @@ def test_points_share_rows_and_move_as_whole_rows(tmp_path: Path):
         assert buffer._db.execute("SELECT count(*), sum(n) FROM points").fetchone() == (16, 1000)
         assert buffer.points == 1000
         assert buffer.bytes == sum(
-            len(t.encode()) + ROW_OVERHEAD for (t,) in buffer._db.execute("SELECT line FROM points")
+            stored + ROW_OVERHEAD
+            for (stored,) in buffer._db.execute("SELECT length(CAST(line AS BLOB)) FROM points")
         )
         batch = buffer.take(100, MB)  # a second row would cross 100 points
         assert numbers(batch.lines) == list(range(64)) and len(batch) == 64
@@ -227,10 +237,11 @@ def test_disk_budget_drops_whole_oldest_rows_and_counts_every_point(tmp_path: Pa
         budget = buffer.rows_budget
         total = 40_000
         for start in range(0, total, 997):
-            buffer.put(rows(start, min(start + 997, total)))
+            buffer.put(noisy(start, min(start + 997, total)))
         dropped = buffer.counters["dropped_total"]
         assert 0 < dropped and buffer.points + dropped == total
-        assert buffer.bytes <= budget and buffer.bytes > budget - 2 * 64 * size(total)
+        biggest = buffer._db.execute("SELECT max(size) FROM points").fetchone()[0]
+        assert buffer.bytes <= budget and buffer.bytes > budget - 2 * biggest
         assert numbers(buffer.take(3, MB).lines)[:3] == [dropped, dropped + 1, dropped + 2]  # oldest first
 
 

@@ -50,7 +50,9 @@ def test_dense_batches_are_acknowledged_by_range_with_exact_totals(tmp_path: Pat
         bytes_before = buffer.bytes
         batch = buffer.take(100, MB, live_share=0.25)
         assert len(batch.ranges) == 2 and sum(b - a + 1 for a, b in batch.ranges) == batch.count == 100
-        taken = sum(len(line) + 28 for line in batch.lines)
+        taken = sum(
+            buffer._db.execute("SELECT size FROM points WHERE id = ?", (i,)).fetchone()[0] for i in batch.ids
+        )
         assert buffer.ack(batch) == 100
         assert buffer.points == 900 and buffer.bytes == bytes_before - taken
         assert buffer.status().points == 900 and buffer.status().bytes == buffer.bytes

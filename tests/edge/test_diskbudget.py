@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from edge_helpers import noise
 
 from edge.buffer import Buffer, NewRow
 
@@ -17,7 +18,7 @@ def on_disk(path: Path) -> int:
 
 
 def line(i: int) -> NewRow:
-    return NewRow(f'm,run=0,village=kha-ly-thuong n={i}i,s="{"x" * (i % 200)}"', 1_700_000_000_000 + i)
+    return NewRow(f'm,run=0,village=kha-ly-thuong n={i}i,s="{noise(i, i % 200)}"', 1_700_000_000_000 + i)
 
 
 @pytest.mark.parametrize("row_points", [1, 64])

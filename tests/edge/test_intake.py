@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from edge_helpers import noise
 
 from edge.buffer import Buffer, NewDeadLetter, NewRow
 
@@ -168,7 +169,7 @@ def test_the_disk_budget_holds_on_the_store_at_every_sync(paths: tuple[Path, Pat
         for start in range(0, 60_000, 499):  # an outage far beyond the budget, synced as the intake fills
             buffer.put(
                 [
-                    NewRow(f'm,run=0 n={i}i,s="{"x" * (i % 200)}"', 1_700_000_000_000 + i)
+                    NewRow(f'm,run=0 n={i}i,s="{noise(i, i % 200)}"', 1_700_000_000_000 + i)
                     for i in range(start, start + 499)
                 ]
             )
