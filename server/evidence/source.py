@@ -1,15 +1,19 @@
 """What verification reads from InfluxDB: a village's gateway points and manifests, a day at a time, by hour.
 
 Every statement is built by the one InfluxQL builder (``thonminh.influxql``) and read with ``GROUP BY *`` and
-``epoch=ms``: the form the canonical point is defined on (``thonminh.evidence``).
+``epoch=ms``: the form the canonical point is defined on (``thonminh.evidence``), in MessagePack where InfluxDB
+answers it (the same values and types as its JSON, for two thirds of its CPU).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 
+from server.evidence.chains import HEADER_FIELDS, authentic_headers
 from server.evidence.registry import KeySnapshot
 from server.evidence.verify import HourResult, verify_hour
 from server.queries import Source
@@ -49,14 +53,17 @@ def statements(raw: Callable[[str], Source], village: str, start_ms: int, end_ms
 
 
 def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
+    """Each series cut at the hours (InfluxDB answers a series in time order)."""
     out: dict[int, list[Series]] = defaultdict(list)
     for s in series:
         at = s.columns.index("time")
-        rows: dict[int, list[list[object]]] = defaultdict(list)
-        for row in s.values:
-            rows[row[at] - row[at] % HOUR_MS].append(row)
-        for hour, values in rows.items():
-            out[hour].append(Series(s.name, s.columns, values, s.tags))
+        lo = 0
+        while lo < len(s.values):
+            first = s.values[lo][at]
+            hour = first - first % HOUR_MS
+            hi = bisect_left(s.values, hour + HOUR_MS, lo=lo, key=itemgetter(at))
+            out[hour].append(Series(s.name, s.columns, s.values[lo:hi], s.tags))
+            lo = hi
     return out
 
 
@@ -68,24 +75,39 @@ def read_and_verify(
     start_ms: int,
     end_ms: int,
 ) -> Iterator[HourResult]:
-    """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first. The next
-    day is read while this one is verified: InfluxDB answers on another core meanwhile."""
+    """Every whole hour of ``[start, end)`` (hour-aligned) verified, the empty ones too, oldest first. The
+    manifests' chains are checked over the whole window first (``authentic_headers``); the next day is read
+    while this one is verified: InfluxDB answers on another core meanwhile."""
     chunks = [
         (lo, min(end_ms, lo + CHUNK_HOURS * HOUR_MS)) for lo in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS)
     ]
 
     def read(lo: int, hi: int) -> tuple[dict[int, list[Series]], dict[int, list[Series]]]:
-        *results, signed = client.query(";".join(statements(raw, village, lo, hi)))
+        *results, signed = client.query(";".join(statements(raw, village, lo, hi)), packed=True)
         return _by_hour([s for r in results for s in r.series]), _by_hour(signed.series)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-read") as pool:
         pending = pool.submit(read, *chunks[0]) if chunks else None
+        known = authentic_headers(_headers(client, raw, village, start_ms, end_ms), keys)
         for i, (lo, hi) in enumerate(chunks):
             assert pending is not None
             points, manifests = pending.result()
             pending = pool.submit(read, *chunks[i + 1]) if i + 1 < len(chunks) else None
             for hour in range(lo, hi, HOUR_MS):
-                yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour)
+                yield verify_hour(points.get(hour, []), manifests.get(hour, []), keys, hour, known)
+
+
+def _headers(
+    client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int, end_ms: int
+) -> list[Series]:
+    """The village's manifests in ``[start, end)`` without their digests: what their chains are checked on."""
+    statement = Select(
+        [ident(f) for f in HEADER_FIELDS],
+        [raw(MANIFEST_MEASUREMENT).ref()],
+        conditions(tag_equals("village", village), time_range(start_ms, end_ms)),
+        group_all=True,
+    ).render()
+    return client.query(statement, packed=True)[0].series
 
 
 def numbers_around(

@@ -12,16 +12,23 @@ lists no point at that series and time), ``deleted_point`` (a listed point is go
 manifests with one gateway, epoch and number), ``missing_seq`` (numbers skipped: a batch deleted),
 ``broken_chain`` (a manifest not naming its predecessor), ``unregistered_key``, ``expired_key`` (signed
 outside the key's period), ``bad_signature`` and ``malformed_manifest``.
+
+Two things keep a village-month (two million points, 85,000 manifests) within seconds. A signature is checked
+once per run of chained manifests, not once per manifest (``server.evidence.chains``). And points are checked
+as sets: a point verifies when (its digest, its ``evidence_seq``) is among the (digest, number) pairs of the
+valid manifests, so only the points that do not verify are looked at one by one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
+from server.evidence.chains import Authentic, vouch
 from server.evidence.registry import KeySnapshot
-from thonminh.evidence import Manifest, row_digests, unpack_seq, where_of
+from thonminh.evidence import Manifest, PublicKey, SeriesDigests, row_digests, unpack_seq, where_of
 from thonminh.influx import Series
 
 __all__ = [
@@ -86,31 +93,41 @@ class HourResult:
 class _Signed:
     manifest: Manifest
     gateway: str
+    #: ``manifest.id``, worked out once: the chain is checked with it
+    id: str
+    digests: list[bytes]
     valid: bool
     fault: str | None = None
     why: str = ""
-    digests: frozenset[bytes] = frozenset()
-    wheres: frozenset[bytes] = frozenset()
-    seen: set[bytes] = field(default_factory=set)
-    measurements: set[str] = field(default_factory=set)
+    _wheres: frozenset[bytes] | None = None
+    measurements: set[str] | None = None
+
+    @property
+    def wheres(self) -> frozenset[bytes]:
+        """The (series, time) parts of its digests: asked only for a point that does not verify."""
+        if self._wheres is None:
+            self._wheres = frozenset(where_of(d) for d in self.digests)
+        return self._wheres
+
+    def concerns(self, measurement: str) -> None:
+        if self.measurements is None:
+            self.measurements = set()
+        self.measurements.add(measurement)
 
 
-def _check(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
+def _key_fault(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
+    """Whether the key is registered for the manifest's gateway and village (its signature: ``_authenticate``)."""
     gateway = manifest.tags.get("gateway", "")
     record = keys.records.get((gateway, manifest.key))
     if record is None:
         return "unregistered_key", f"key {manifest.key} is not registered for gateway {gateway!r}"
     if record.village != manifest.tags.get("village"):
         return "unregistered_key", f"key {manifest.key} is registered for village {record.village!r}"
-    if not manifest.signature_ok(keys.public[(gateway, manifest.key)]):
-        return "bad_signature", f"the signature does not verify with key {manifest.key}"
-    if not record.covers(manifest.signed_ms):
-        return "expired_key", f"signed by key {manifest.key} outside its period"
     return None, ""
 
 
 def _manifests(
-    rows: Iterable[Series], keys: KeySnapshot, faults: list[Fault]
+    rows: Iterable[Series], keys: KeySnapshot, known: Authentic, faults: list[Fault]
 ) -> dict[tuple[str, int], _Signed]:
     found: dict[tuple[str, int], list[_Signed]] = defaultdict(list)
     for series in rows:
@@ -122,16 +139,14 @@ def _manifests(
                 gateway = series.tags.get("gateway") or ""
                 faults.append(Fault("malformed_manifest", gateway, time_ms, time_ms, str(err)))
                 continue
-            kind, why = _check(manifest, keys)
+            kind, why = _key_fault(manifest, keys)
             gateway = manifest.tags.get("gateway", "")
-            signed = _Signed(manifest, gateway, kind is None, kind, why)
-            if kind is None:
-                listed = manifest.digest_list()
-                signed.digests, signed.wheres = frozenset(listed), frozenset(where_of(d) for d in listed)
-            found[(gateway, manifest.seq)].append(signed)
+            found[(gateway, manifest.seq)].append(
+                _Signed(manifest, gateway, manifest.id, manifest.digest_list(), kind is None, kind, why)
+            )
     out = {}
     for (gateway, seq), copies in found.items():
-        if len({c.manifest.id for c in copies}) > 1:
+        if len({c.id for c in copies}) > 1:
             start, end = min(c.manifest.first_ms for c in copies), max(c.manifest.last_ms for c in copies)
             epoch, n = unpack_seq(seq)
             faults.append(
@@ -145,9 +160,46 @@ def _manifests(
                 )
             )
             for c in copies:  # which one is the gateway's cannot be told: neither covers its points
+                if c.valid:
+                    _own_check(c, keys)
                 c.valid, c.fault = False, c.fault or "replayed"
         out[(gateway, seq)] = min(copies, key=lambda c: c.manifest.time_ms)
+    _authenticate([s for s in out.values() if s.valid], keys, known)
     return out
+
+
+def _authenticate(candidates: list[_Signed], keys: KeySnapshot, known: Authentic) -> None:
+    """Signatures, checked once per run (``server.evidence.chains``): those found authentic over the whole
+    window first, then the hour's own chains. Then the key period, which holds for each manifest's own
+    signing time."""
+    chains: dict[tuple[str, int, str], list[_Signed]] = defaultdict(list)
+    for s in candidates:
+        if known.get((s.gateway, s.manifest.epoch, s.manifest.n)) == s.id:
+            _own_check(s, keys, authentic=True)
+        else:
+            chains[(s.gateway, s.manifest.epoch, s.manifest.key)].append(s)
+    for chain in chains.values():
+        links = [(s.manifest.n, s.id, s.manifest.prev) for s in chain]
+        for s, authentic in zip(chain, vouch(links, partial(_signature_ok, chain, keys)), strict=True):
+            _own_check(s, keys, authentic=authentic)
+
+
+def _signature_ok(chain: list[_Signed], keys: KeySnapshot, i: int) -> bool:
+    return chain[i].manifest.signature_ok(_public(chain[i], keys))
+
+
+def _public(s: _Signed, keys: KeySnapshot) -> PublicKey:
+    return keys.public[(s.gateway, s.manifest.key)]
+
+
+def _own_check(s: _Signed, keys: KeySnapshot, *, authentic: bool | None = None) -> None:
+    """A manifest of a registered key: invalid when its signature does not verify (``authentic`` when that is
+    known already) or it was signed outside the key's period."""
+    m = s.manifest
+    if not (m.signature_ok(_public(s, keys)) if authentic is None else authentic):
+        s.valid, s.fault, s.why = False, "bad_signature", f"the signature does not verify with key {m.key}"
+    elif not keys.records[(s.gateway, m.key)].covers(m.signed_ms):
+        s.valid, s.fault, s.why = False, "expired_key", f"signed by key {m.key} outside its period"
 
 
 class _Spans:
@@ -187,27 +239,41 @@ POINT_DETAIL = {
 
 
 def verify_hour(
-    points: Iterable[Series], manifests: Iterable[Series], keys: KeySnapshot, hour_ms: int
+    points: Iterable[Series],
+    manifests: Iterable[Series],
+    keys: KeySnapshot,
+    hour_ms: int,
+    known: Authentic | None = None,
 ) -> HourResult:
     """Verify one hour of one village: ``points`` are its gateway measurements' series (``GROUP BY *``,
-    ``epoch=ms``), ``manifests`` the ``evidence`` series of the same hour."""
+    ``epoch=ms``), ``manifests`` the ``evidence`` series of the same hour, ``known`` the manifests found
+    authentic over a wider window (``server.evidence.chains.authentic_headers``)."""
     faults: list[Fault] = []
-    signed = _manifests(manifests, keys, faults)
+    signed = _manifests(manifests, keys, known or {}, faults)
+    listed: dict[str, set[tuple[bytes, int]]] = defaultdict(
+        set
+    )  # gateway -> (digest, seq) of valid manifests
+    for (gateway, seq), s in signed.items():
+        if s.valid:
+            listed[gateway].update((d, seq) for d in s.digests)
     spans = _Spans()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    present: dict[bytes, float] = {}  # where -> the highest seq there (inf: unsigned)
+    present: list[tuple[str, SeriesDigests]] = []
     for series in points:
         gateway = series.tags.get("gateway") or ""
+        found = row_digests(series.name, series.tags, series.columns, series.values)
+        present.append((gateway, found))
+        valid = listed.get(gateway, set())
+        verified = len(valid.intersection(zip(found.digests, found.seqs, strict=True)))
         count = counts[series.name]
-        for time_ms, seq, digest in row_digests(series.name, series.tags, series.columns, series.values):
-            where = where_of(digest)
-            present[where] = max(present.get(where, -1), float("inf") if seq is None else seq)
-            count[0] += 1
-            kind = _point(signed, gateway, seq, digest, where, series.name)
-            if kind is None:
-                count[1] += 1
-            elif kind in POINT_FAULTS:
-                spans.add(kind, gateway, series.name, time_ms)
+        count[0] += len(found.digests)
+        count[1] += verified
+        if verified < len(found.digests):
+            for time_ms, seq, digest in zip(found.times, found.seqs, found.digests, strict=True):
+                if (digest, seq) not in valid:
+                    kind = _point(signed, gateway, seq, digest, series.name)
+                    if kind in POINT_FAULTS:
+                        spans.add(kind, gateway, series.name, time_ms)
     faults += spans.faults()
     faults += _manifest_faults(signed.values(), present)
     return HourResult(
@@ -220,30 +286,24 @@ def verify_hour(
 
 
 def _point(
-    signed: Mapping[tuple[str, int], _Signed],
-    gateway: str,
-    seq: object,
-    digest: bytes,
-    where: bytes,
-    measurement: str,
-) -> str | None:
-    """None when verified, else why not (a manifest's own fault when its manifest is not valid)."""
+    signed: Mapping[tuple[str, int], _Signed], gateway: str, seq: int | None, digest: bytes, measurement: str
+) -> str:
+    """Why a point does not verify (a manifest's own fault when its manifest is not valid)."""
     if seq is None:
         return "unsigned"
-    manifest = signed.get((gateway, int(seq))) if isinstance(seq, int | float) else None
+    manifest = signed.get((gateway, seq))
     if manifest is None:
         return "no_manifest"
     if not manifest.valid:
-        manifest.measurements.add(measurement)
-        return manifest.fault
-    if digest in manifest.digests:
-        manifest.seen.add(digest)
-        return None
-    return "altered" if where in manifest.wheres else "injected"
+        manifest.concerns(measurement)
+        return manifest.fault or "bad_signature"
+    return "altered" if where_of(digest) in manifest.wheres else "injected"
 
 
-def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) -> list[Fault]:
+def _manifest_faults(signed: Iterable[_Signed], present: list[tuple[str, SeriesDigests]]) -> list[Fault]:
     out = []
+    here: dict[str, set[bytes]] | None = None  # gateway -> digests of its points in the hour
+    later: dict[bytes, float] | None = None  # where -> the highest seq there (inf: unsigned)
     for s in signed:
         m = s.manifest
         if not s.valid:
@@ -255,15 +315,24 @@ def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) 
                         m.first_ms,
                         m.last_ms,
                         f"manifest {m.n} of epoch {m.epoch} ({m.count} point(s)): {s.why}",
-                        tuple(sorted(s.measurements)),
+                        tuple(sorted(s.measurements or ())),
                         m.count,
                         s.why,
                         1,
                     )
                 )
             continue
+        if here is None:
+            here = defaultdict(set)
+            for gateway, found in present:
+                here[gateway].update(found.digests)
+        missing = set(s.digests) - here[s.gateway]
+        if not missing:
+            continue
+        if later is None:
+            later = _latest_seq(present)
         # gone, unless its series and time now hold a later manifest's point (a rewrite, a re-send)
-        gone = [d for d in s.digests - s.seen if present.get(where_of(d), -1) < m.seq]
+        gone = [d for d in missing if later.get(where_of(d), -1) < m.seq]
         if gone:
             out.append(
                 Fault(
@@ -278,21 +347,44 @@ def _manifest_faults(signed: Iterable[_Signed], present: Mapping[bytes, float]) 
     return out
 
 
+def _latest_seq(present: list[tuple[str, SeriesDigests]]) -> dict[bytes, float]:
+    out: dict[bytes, float] = {}
+    for _, found in present:
+        for seq, digest in zip(found.seqs, found.digests, strict=True):
+            # a point with no number (or not a number) is unsigned: it stands over whatever was signed there
+            number = seq if isinstance(seq, int | float) and not isinstance(seq, bool) else float("inf")
+            where = where_of(digest)
+            if number > out.get(where, -1):
+                out[where] = number
+    return out
+
+
 def _runs(signed: Iterable[_Signed]) -> tuple[Run, ...]:
-    chains: dict[tuple[str, int], list[Manifest]] = defaultdict(list)
+    chains: dict[tuple[str, int], list[_Signed]] = defaultdict(list)
     for s in signed:
         if s.valid or s.fault == "replayed":  # a replayed number is still a link of the chain
-            chains[(s.gateway, s.manifest.epoch)].append(s.manifest)
+            chains[(s.gateway, s.manifest.epoch)].append(s)
     runs = []
-    for (gateway, epoch), manifests in sorted(chains.items()):
-        manifests.sort(key=lambda m: m.n)
-        first = last = manifests[0]
-        for m in manifests[1:]:
-            if m.n != last.n + 1 or m.prev != last.id:
-                runs.append(
-                    Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms)
-                )
-                first = m
-            last = m
-        runs.append(Run(gateway, epoch, first.n, first.prev, first.first_ms, last.n, last.id, last.last_ms))
+    for (gateway, epoch), links in sorted(chains.items()):
+        links.sort(key=lambda s: s.manifest.n)
+        first = last = links[0]
+        for s in links[1:]:
+            if s.manifest.n != last.manifest.n + 1 or s.manifest.prev != last.id:
+                runs.append(_run(gateway, epoch, first, last))
+                first = s
+            last = s
+        runs.append(_run(gateway, epoch, first, last))
     return tuple(runs)
+
+
+def _run(gateway: str, epoch: int, first: _Signed, last: _Signed) -> Run:
+    return Run(
+        gateway,
+        epoch,
+        first.manifest.n,
+        first.manifest.prev,
+        first.manifest.first_ms,
+        last.manifest.n,
+        last.id,
+        last.manifest.last_ms,
+    )

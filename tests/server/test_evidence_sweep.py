@@ -42,9 +42,9 @@ class CountingClient:
     def __init__(self, client: InfluxClient) -> None:
         self.client, self.queries = client, 0
 
-    def query(self, q: str):
+    def query(self, q: str, **options):
         self.queries += 1
-        return self.client.query(q)
+        return self.client.query(q, **options)
 
 
 def _altered(lines: list[str], at_ms: int) -> str:
