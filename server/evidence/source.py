@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from operator import itemgetter
 
 from server.evidence.chains import HEADER_FIELDS, authentic_headers
 from server.evidence.registry import KeySnapshot
-from server.evidence.verify import HourResult, verify_hour
+from server.evidence.verify import Digested, HourResult, verify_hour
 from server.queries import Source
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, MEASUREMENTS
-from thonminh.evidence import MANIFEST_MEASUREMENT
+from thonminh.evidence import MANIFEST_MEASUREMENT, SeriesDigests, row_digests
 from thonminh.influx import InfluxClient, Series
 from thonminh.influxql import Select, conditions, ident, tag_equals, time_range
 
@@ -52,18 +51,34 @@ def statements(raw: Callable[[str], Source], village: str, start_ms: int, end_ms
     ]
 
 
-def _by_hour(series: list[Series]) -> dict[int, list[Series]]:
-    """Each series cut at the hours (InfluxDB answers a series in time order)."""
+def _hours(times: Sequence[int]) -> Iterator[tuple[int, int, int]]:
+    """(hour, first, end) of each UTC hour in ``times``, which are in order (InfluxDB answers a series so)."""
+    lo = 0
+    while lo < len(times):
+        hour = times[lo] - times[lo] % HOUR_MS
+        hi = bisect_left(times, hour + HOUR_MS, lo=lo)
+        yield hour, lo, hi
+        lo = hi
+
+
+def _manifests_by_hour(series: list[Series]) -> dict[int, list[Series]]:
     out: dict[int, list[Series]] = defaultdict(list)
     for s in series:
         at = s.columns.index("time")
-        lo = 0
-        while lo < len(s.values):
-            first = s.values[lo][at]
-            hour = first - first % HOUR_MS
-            hi = bisect_left(s.values, hour + HOUR_MS, lo=lo, key=itemgetter(at))
+        for hour, lo, hi in _hours([row[at] for row in s.values]):
             out[hour].append(Series(s.name, s.columns, s.values[lo:hi], s.tags))
-            lo = hi
+    return out
+
+
+def _points_by_hour(series: list[Series]) -> dict[int, list[Digested]]:
+    """Each series' digests, worked out for the whole series at once (its columns' values repeat across the
+    hours), then cut at the hours."""
+    out: dict[int, list[Digested]] = defaultdict(list)
+    for s in series:
+        found = row_digests(s.name, s.tags, s.columns, s.values)
+        for hour, lo, hi in _hours(found.times):
+            cut = SeriesDigests(found.times[lo:hi], found.seqs[lo:hi], found.digests[lo:hi])
+            out[hour].append(Digested(s.name, s.tags, cut))
     return out
 
 
@@ -82,9 +97,9 @@ def read_and_verify(
         (lo, min(end_ms, lo + CHUNK_HOURS * HOUR_MS)) for lo in range(start_ms, end_ms, CHUNK_HOURS * HOUR_MS)
     ]
 
-    def read(lo: int, hi: int) -> tuple[dict[int, list[Series]], dict[int, list[Series]]]:
+    def read(lo: int, hi: int) -> tuple[dict[int, list[Digested]], dict[int, list[Series]]]:
         *results, signed = client.query(";".join(statements(raw, village, lo, hi)), packed=True)
-        return _by_hour([s for r in results for s in r.series]), _by_hour(signed.series)
+        return _points_by_hour([s for r in results for s in r.series]), _manifests_by_hour(signed.series)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-read") as pool:
         pending = pool.submit(read, *chunks[0]) if chunks else None

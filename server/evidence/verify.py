@@ -25,10 +25,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from server.evidence.chains import Authentic, vouch
 from server.evidence.registry import KeySnapshot
-from thonminh.evidence import Manifest, PublicKey, SeriesDigests, row_digests, unpack_seq, where_of
+from thonminh.evidence import Manifest, PublicKey, SeriesDigests, unpack_seq, where_of
 from thonminh.influx import Series
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "POINT_DETAIL",
     "POINT_FAULTS",
     "Fault",
+    "Digested",
     "HourResult",
     "Run",
     "verify_hour",
@@ -45,6 +47,14 @@ __all__ = [
 POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")
 #: faults of a manifest that does not verify: its points count as unverified
 MANIFEST_FAULTS = ("unregistered_key", "expired_key", "bad_signature")
+
+
+class Digested(NamedTuple):
+    """One series of a gateway measurement, as verification reads it (``thonminh.evidence.row_digests``)."""
+
+    measurement: str
+    tags: Mapping[str, str | None]
+    found: SeriesDigests
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,15 +249,15 @@ POINT_DETAIL = {
 
 
 def verify_hour(
-    points: Iterable[Series],
+    points: Iterable[Digested],
     manifests: Iterable[Series],
     keys: KeySnapshot,
     hour_ms: int,
     known: Authentic | None = None,
 ) -> HourResult:
     """Verify one hour of one village: ``points`` are its gateway measurements' series (``GROUP BY *``,
-    ``epoch=ms``), ``manifests`` the ``evidence`` series of the same hour, ``known`` the manifests found
-    authentic over a wider window (``server.evidence.chains.authentic_headers``)."""
+    ``epoch=ms``) with their digests, ``manifests`` the ``evidence`` series of the same hour, ``known`` the
+    manifests found authentic over a wider window (``server.evidence.chains.authentic_headers``)."""
     faults: list[Fault] = []
     signed = _manifests(manifests, keys, known or {}, faults)
     listed: dict[str, set[tuple[bytes, int]]] = defaultdict(
@@ -259,21 +269,20 @@ def verify_hour(
     spans = _Spans()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     present: list[tuple[str, SeriesDigests]] = []
-    for series in points:
-        gateway = series.tags.get("gateway") or ""
-        found = row_digests(series.name, series.tags, series.columns, series.values)
+    for measurement, tags, found in points:
+        gateway = tags.get("gateway") or ""
         present.append((gateway, found))
         valid = listed.get(gateway, set())
         verified = len(valid.intersection(zip(found.digests, found.seqs, strict=True)))
-        count = counts[series.name]
+        count = counts[measurement]
         count[0] += len(found.digests)
         count[1] += verified
         if verified < len(found.digests):
             for time_ms, seq, digest in zip(found.times, found.seqs, found.digests, strict=True):
                 if (digest, seq) not in valid:
-                    kind = _point(signed, gateway, seq, digest, series.name)
+                    kind = _point(signed, gateway, seq, digest, measurement)
                     if kind in POINT_FAULTS:
-                        spans.add(kind, gateway, series.name, time_ms)
+                        spans.add(kind, gateway, measurement, time_ms)
     faults += spans.faults()
     faults += _manifest_faults(signed.values(), present)
     return HourResult(
