@@ -82,7 +82,21 @@ def panel_cases() -> Iterator[tuple[str, str, Panel, Query, Selection]]:
 CASES = list(panel_cases())
 
 
-def run(seeded: Seeded, board: Dashboard, panel: Panel, query: Query, selection: Selection) -> list[Series]:
+@pytest.fixture(scope="module")
+def answers() -> dict[str, list[Series]]:
+    """InfluxDB's answer to each interpolated query, asked once: the seeded database is only read, and a split
+    panel's case runs every split query of its panel (up to eight times each); some take seconds on InfluxDB."""
+    return {}
+
+
+def run(
+    seeded: Seeded,
+    answers: dict[str, list[Series]],
+    board: Dashboard,
+    panel: Panel,
+    query: Query,
+    selection: Selection,
+) -> list[Series]:
     now = seeded.now_ms
     start = (
         now - parse_duration_ms(panel.time_from) if panel.time_from else resolve_time(board.time_from, now)
@@ -96,7 +110,9 @@ def run(seeded: Seeded, board: Dashboard, panel: Panel, query: Query, selection:
         to_ms=now,
         interval_ms=interval,
     )
-    return seeded.client.select(q).series
+    if q not in answers:
+        answers[q] = seeded.client.select(q).series
+    return answers[q]
 
 
 def value_columns(series: list[Series]) -> dict[str, list[object]]:
@@ -112,10 +128,16 @@ def value_columns(series: list[Series]) -> dict[str, list[object]]:
     "uid,title,panel,query,selection", CASES, ids=[f"{c[0]}:{c[1]}:{c[4].name}" for c in CASES]
 )
 def test_panel_query_shows_its_series(
-    seeded: Seeded, uid: str, title: str, panel: Panel, query: Query, selection: Selection
+    seeded: Seeded,
+    answers: dict[str, list[Series]],
+    uid: str,
+    title: str,
+    panel: Panel,
+    query: Query,
+    selection: Selection,
 ) -> None:
     board = BOARDS[uid]
-    series = run(seeded, board, panel, query, selection)
+    series = run(seeded, answers, board, panel, query, selection)
     expected = selection.villages
     if query.problems_only:
         # lists of problems: empty on healthy villages, exactly the troubled village's faults otherwise
@@ -126,7 +148,9 @@ def test_panel_query_shows_its_series(
         return
     if query.split:
         # a verdict's decided and undecided villages: each query may be empty, the panel's together may not
-        series_all = [s for q in panel.queries if q.split for s in run(seeded, board, panel, q, selection)]
+        series_all = [
+            s for q in panel.queries if q.split for s in run(seeded, answers, board, panel, q, selection)
+        ]
         assert {s.tags["village"] for s in series} <= expected
         assert expected - {SILENT.village} <= {s.tags["village"] for s in series_all}, (
             f"{title}: misses villages"
