@@ -156,5 +156,14 @@ def kinds(found: Verification) -> dict[str, int]:
     return out
 
 
+def signed_hours(influx: InfluxClient, registry: Registry, start_ms: int, hours: int) -> Gateway:
+    """A registered gateway whose ``uplink_points`` of ``hours`` from ``start_ms`` are signed and written: 120
+    points an hour, three manifests of 40 each."""
+    gateway = Gateway()
+    register(registry, gateway)
+    influx.write(gateway.sign(uplink_points(start_ms, hours)))
+    return gateway
+
+
 def registry_at(path: Path) -> Registry:
     return Registry(path / "keys.sqlite")

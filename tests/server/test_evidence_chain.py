@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from signed_kit import Gateway, kinds, manifest_line, register, registry_at, uplink_points, verify
+from signed_kit import Gateway, kinds, manifest_line, registry_at, signed_hours, verify
 
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
@@ -28,9 +28,7 @@ def registry(tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def gw(influx: InfluxClient, registry: Registry) -> Gateway:
-    gateway = Gateway()
-    register(registry, gateway)
-    influx.write(gateway.sign(uplink_points(T0, HOURS)))
+    gateway = signed_hours(influx, registry, T0, HOURS)
     assert [m.time_ms // HOUR_MS for m in gateway.manifests[FIRST_OF_HOUR : LAST_OF_HOUR + 1]] == [
         T0 // HOUR_MS + 1
     ] * 3

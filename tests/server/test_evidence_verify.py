@@ -14,6 +14,7 @@ from signed_kit import (
     manifest_line,
     register,
     registry_at,
+    signed_hours,
     uplink_points,
     verify,
 )
@@ -46,10 +47,7 @@ def registry(tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def gw(influx: InfluxClient, registry: Registry) -> Gateway:
-    gateway = Gateway()
-    register(registry, gateway)
-    influx.write(gateway.sign(uplink_points(T0, HOURS)))
-    return gateway
+    return signed_hours(influx, registry, T0, HOURS)
 
 
 def _q(ms: int) -> str:
