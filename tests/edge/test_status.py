@@ -182,7 +182,20 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
                 return by_source(status_json(config))["lights:lights"]["detail"].get("mqtt_connected") is True
 
             wait_for("the lights to connect", lights_connected, proc, log)
+            # The agent writes a source's new state within 2 s but a change of its details alone (lights online
+            # 0/2 to 1/2) only at its 30 s refresh, and no config sets that. So both lights come on, all well
+            # ("ok"), then t-2's controller drops off the network (its will, "Offline"): the state changes to
+            # "degraded" with the details the test checks, written at once instead of up to 30 s later.
             publish(mosquitto.port, "stat/sl-t1/POWER", "ON")
+            publish(mosquitto.port, "tele/sl-t2/LWT", "Online", retain=True)
+            publish(mosquitto.port, "stat/sl-t2/POWER", "ON")
+
+            def all_lights_well() -> bool:
+                lights = by_source(status_json(config))["lights:lights"]
+                return lights["state"] == "ok" and lights["detail"].get("lights_online") == "2/2"
+
+            wait_for("both lights on and online", all_lights_well, proc, log)
+            publish(mosquitto.port, "tele/sl-t2/LWT", "Offline", retain=True)
 
             def settled() -> dict[str, Any] | None:
                 data = status_json(config)
