@@ -3,10 +3,18 @@ rule's reduce and threshold expressions."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from grafana_macros import interpolate
 
 from dashboards.alerts import AlertRule
-from thonminh.influx import InfluxClient
+from thonminh.influx import StatementResult
+
+
+class Selects(Protocol):
+    """An InfluxClient, or a test's wrapper that remembers its answers."""
+
+    def select(self, q: str) -> StatementResult: ...
 
 
 def fires(rule: AlertRule, value: float) -> bool:
@@ -19,7 +27,7 @@ def fires(rule: AlertRule, value: float) -> bool:
     return value < low or value > high
 
 
-def evaluate(client: InfluxClient, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
+def evaluate(client: Selects, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
     """Run the rule's query over its look-back as Grafana's scheduler does (backend interpolation only), then
     its reduce and threshold; the series that fire, by their sorted tag values."""
     q = interpolate(
