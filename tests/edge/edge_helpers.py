@@ -41,6 +41,7 @@ def gateway_toml(
     api: str = "v1",
     tables: dict[str, dict[str, object]] | None = None,
     gateway_source: bool = False,
+    gateway_interval_s: float = 0.5,
 ) -> Path:
     """Write a gateway.toml for a test; ``tables`` add or override keys of ``buffer``, ``forwarder``, ..."""
     base: dict[str, dict[str, object]] = {
@@ -60,7 +61,7 @@ def gateway_toml(
         base["influxdb"].update({"org": "thonminh", "bucket": f"{database}/autogen", "token": "test:test"})
     for name, values in (tables or {}).items():
         base.setdefault(name, {}).update(values)
-    lines = ['state_dir = "state"', "gateway_interval_s = 0.5", ""]
+    lines = ['state_dir = "state"', f"gateway_interval_s = {gateway_interval_s!r}", ""]
     for name, values in base.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in values.items()]

@@ -156,15 +156,16 @@ async def test_live_points_go_grouped_before_each_store_of_the_intake(
         database=influx.database,
         tables={"forwarder": {"live_interval_s": 60.0}, "buffer": {"sync_interval_s": 2.0}},
     )
-    counter = CounterSource.Config(name="c", run=6, total=300, per_emit=1, pause_s=0.02, stamp_now=True)
+    # 100 points, each in a commit of its own (about 40 ms apart): some 4 s, two stores or more of the intake
+    counter = CounterSource.Config(name="c", run=6, total=100, per_emit=1, pause_s=0.02, stamp_now=True)
     started = time.monotonic()
     agent, running = await start_agent(config, extra_sources=[(CounterSource, counter)])
-    await async_wait_until(lambda: count(influx, 6) == 300, timeout=60, what="every point")
+    await async_wait_until(lambda: count(influx, 6) == 100, timeout=60, what="every point")
     took = time.monotonic() - started
     await running.finish()
     evidence = read_evidence(influx)
     assert_verifies(evidence, load_gateway_config(config).evidence_key_path)
-    # about one manifest per store of the intake (every 2 s), not one per commit (300 points, most in a commit
+    # about one manifest per store of the intake (every 2 s), not one per commit (100 points, most in a commit
     # of their own)
     assert len(evidence.manifests) <= took / 2 + 3, (len(evidence.manifests), took)
 
@@ -290,6 +291,8 @@ def test_the_signing_agent_loads_no_big_library(influx: InfluxClient, tmp_path: 
         url=influx.url,
         database=influx.database,
         gateway_source=True,
+        # its 20 forwarded points (each signed and sent alone) at 0.1 s intervals: 2 s of the agent, not 10
+        gateway_interval_s=0.1,
         tables={"forwarder": {"live_interval_s": 0.0}},
     )
     done = subprocess.run(
