@@ -55,12 +55,16 @@ def vouch(links: Sequence[tuple[int, str, str]], signature_ok: Callable[[int], b
     return out
 
 
-def authentic_headers(series: Iterable[Series], keys: KeySnapshot) -> Authentic:
+def authentic_headers(series: Iterable[Series], keys: KeySnapshot, start_ms: int) -> Authentic:
     """The authentic manifests among ``evidence`` series read with ``HEADER_FIELDS`` (``GROUP BY *``,
-    epoch=ms). A header that cannot be read, or whose key is not registered, is left out: the hour's own
+    epoch=ms), read from beyond the window that starts at ``start`` so that its chains can be walked through: the
+    newest manifest after the window vouches for the window's last ones, and a manifest stamped before the
+    window (a ``wifi_daily`` rewrite at local midnight) links two of the window's. One stamped before the
+    window is authentic only when vouched for: the window needs no answer about it, so its own signature is
+    not checked. A header that cannot be read, or whose key is not registered, is left out: the hour's own
     check reports it."""
     chains: dict[tuple[str, int, str], list[tuple[int, str, str]]] = defaultdict(list)
-    messages: dict[tuple[str, int, str], list[tuple[bytes, bytes]]] = defaultdict(list)
+    messages: dict[tuple[str, int, str], list[tuple[bytes, bytes] | None]] = defaultdict(list)
     for s in series:
         gateway = s.tags.get("gateway") or ""
         for row in s.rows():
@@ -79,7 +83,7 @@ def authentic_headers(series: Iterable[Series], keys: KeySnapshot) -> Authentic:
                 continue
             chain = (gateway, epoch, key)
             chains[chain].append((n, hashlib.sha256(message).hexdigest(), prev))
-            messages[chain].append((message, sig))
+            messages[chain].append((message, sig) if row["time"] >= start_ms else None)
     found: Authentic = {}
     for (gateway, epoch, key), links in chains.items():
         ok = vouch(
@@ -91,5 +95,6 @@ def authentic_headers(series: Iterable[Series], keys: KeySnapshot) -> Authentic:
     return found
 
 
-def _signature_ok(public: PublicKey, signed: list[tuple[bytes, bytes]], i: int) -> bool:
-    return signature_ok(public, *signed[i])
+def _signature_ok(public: PublicKey, signed: list[tuple[bytes, bytes] | None], i: int) -> bool:
+    found = signed[i]
+    return found is not None and signature_ok(public, *found)

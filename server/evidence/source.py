@@ -39,6 +39,10 @@ SIGNED_MEASUREMENTS = tuple(
 LOOKAROUND_MS = 7 * 24 * HOUR_MS
 #: hours read per pair of queries: a day of a village is about 70,000 points
 CHUNK_HOURS = 24
+#: how far beyond the window the chains are walked: a gateway's ``wifi_daily`` rewrites are stamped at local
+#: midnight, up to a day before the live batches they lie between in its chain, so without a day more on each
+#: side every manifest of the window's first and last local day would have its signature checked on its own
+CHAIN_MARGIN_MS = 24 * HOUR_MS
 
 
 def statements(raw: Callable[[str], Source], village: str, start_ms: int, end_ms: int) -> list[str]:
@@ -103,7 +107,8 @@ def read_and_verify(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-read") as pool:
         pending = pool.submit(read, *chunks[0]) if chunks else None
-        known = authentic_headers(_headers(client, raw, village, start_ms, end_ms), keys)
+        headers = _headers(client, raw, village, start_ms - CHAIN_MARGIN_MS, end_ms + CHAIN_MARGIN_MS)
+        known = authentic_headers(headers, keys, start_ms)
         for i, (lo, hi) in enumerate(chunks):
             assert pending is not None
             points, manifests = pending.result()
@@ -115,7 +120,7 @@ def read_and_verify(
 def _headers(
     client: InfluxClient, raw: Callable[[str], Source], village: str, start_ms: int, end_ms: int
 ) -> list[Series]:
-    """The village's manifests in ``[start, end)`` without their digests: what their chains are checked on."""
+    """The village's manifests in ``[start, end)`` without their digests: what their chains are walked on."""
     statement = Select(
         [ident(f) for f in HEADER_FIELDS],
         [raw(MANIFEST_MEASUREMENT).ref()],
