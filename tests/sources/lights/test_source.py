@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from pathlib import Path
 
 from lab.localservices import MosquittoServer
@@ -102,3 +103,25 @@ async def test_long_intervals_are_not_taken_for_clock_jumps(tmp_path: Path, coll
         assert boundaries >= 1 and len(source.tracker.take_samples()) == 6 * boundaries
     finally:
         await source.close()
+
+
+async def test_a_will_retained_before_the_start_is_taken_and_proves_no_life(
+    tmp_path: Path, mosquitto_server: MosquittoServer, collector: Collector
+) -> None:
+    # a controller that went off the network while the agent was down: the broker holds its will, retained,
+    # and hands it over when the agent subscribes (the agent-level case tests/edge/test_status.py used to show)
+    for device, will in (("sl-t1", "Offline"), ("sl-t2", "Online")):
+        subprocess.run(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosquitto_server.port)]
+            + ["-t", f"tele/{device}/LWT", "-m", will, "-q", "1", "-r"],
+            check=True,
+            timeout=10,
+        )
+    source = lights_source(tmp_path, mosquitto_server.port, collector)
+    async with running(source):
+        await wait_for(
+            lambda: source.tracker.states["t-1"].online is False and source.tracker.states["t-2"].online,
+            what="the retained wills",
+        )
+        # a retained "Online" says the controller was online once, at an unknown time: not a report now
+        assert source.tracker.states["t-2"].last_report_ms is None
