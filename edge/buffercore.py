@@ -297,10 +297,12 @@ class BufferCore:
 
         ``dead`` are (line, error) of points InfluxDB refused as malformed while the rest of the batch was
         written (the forwarder bisects a refused batch): they move to the dead letters in the same transaction.
+        Not fsynced on its own: a power cut may undo it, and the batch, sent again, overwrites itself (its refused
+        points are refused again); the next fsynced commit makes it durable.
         """
         if not batch.count:
             return 0
-        with self._tx(fsync=not dead) as db:
+        with self._tx(fsync=False) as db:
             deleted = size = 0
             for schema, where, args in self._where_batch(batch):
                 n, part_size = db.execute(
