@@ -10,9 +10,10 @@ day), against a local Mosquitto and InfluxDB 1.x. The simulator's gateway.toml i
 InfluxDB back while the backlog drains. For each, the agent's ``write_bytes`` from ``/proc/<pid>/io`` (bytes
 the process caused to be written to storage, every file it writes: the buffer's store, WAL and index, the light
 journal's snapshot and log, sources' state, and the filesystem's metadata blocks the agent dirties; the intake and
-the health file are on tmpfs and write nothing to storage) and its fsync/fdatasync calls (``strace -c -f``),
-extrapolated from the phase to a day. The state directory and the buffer must be on a disk filesystem (tmpfs
-counts nothing): the script prints which.
+the health file are on tmpfs and write nothing to storage) and its fsync/fdatasync calls (``strace -f``),
+extrapolated from the phase to a day; then per file the bytes its write calls asked for and its syncs (``strace
+-y``). The state directory and the buffer must be on a disk filesystem (tmpfs counts nothing): the script prints
+which.
 
 A phase is a whole number of the agent's ``buffer.sync_interval_s`` (``--minutes`` is rounded to one, at least
 one): the store of the intake on the SD card happens once an interval, and a phase that held one store more or
@@ -157,22 +158,45 @@ def write_bytes(pid: int) -> int:
     raise RuntimeError("no write_bytes in /proc/<pid>/io")
 
 
-def syncs(strace_out: Path) -> dict[str, int]:
-    """fsync/fdatasync calls from ``strace -c`` output."""
-    counts = {"fsync": 0, "fdatasync": 0}
+#: A traced call on a file, as ``strace -y -s 0`` prints it (a call cut by another thread's ends in
+#: ``<unfinished ...>`` with every argument printed; its ``<... resumed>`` line is not matched).
+_CALL = re.compile(r"^\d+\s+(write|pwrite64|fsync|fdatasync)\(\d+<([^>]+)>(?:, \"\"(?:\.\.\.)?, (\d+))?")
+_SYNCS = ("fsync", "fdatasync")
+
+
+def traced(strace_out: Path, under: Path) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """From a ``strace -y`` log: fsync and fdatasync calls (on any file), and per file under ``under`` (the
+    gateway's files on disk; the intake and the evidence runtime are on tmpfs, elsewhere) the bytes its write and
+    pwrite64 calls asked for and its syncs."""
+    counts = dict.fromkeys(_SYNCS, 0)
+    files: dict[str, list[int]] = {}
     for line in strace_out.read_text().splitlines():
-        parts = line.split()
-        if parts and parts[-1] in counts:
-            counts[parts[-1]] = int(parts[3])
-    return counts
+        m = _CALL.match(line)
+        if m is None:
+            continue
+        call, path, size = m.groups()
+        if call in counts:
+            counts[call] += 1
+        if not path.startswith(f"{under}/"):
+            continue
+        entry = files.setdefault(os.path.relpath(path, under), [0, 0])
+        if call in counts:
+            entry[1] += 1
+        else:
+            entry[0] += int(size or 0)
+    return counts, files
 
 
-def measure(pid: int, seconds: float, work: Path, name: str) -> tuple[int, dict[str, int]]:
+def measure(
+    pid: int, seconds: float, work: Path, name: str
+) -> tuple[int, dict[str, int], dict[str, list[int]]]:
+    """``write_bytes`` of ``pid`` over ``seconds``, its fsync/fdatasync calls and what each file took."""
     out = work / f"strace-{name}.txt"
     tracer = None
     if shutil.which("strace"):
         tracer = subprocess.Popen(
-            ["strace", "-c", "-f", "-e", "trace=fsync,fdatasync", "-p", str(pid), "-o", str(out)],
+            ["strace", "-f", "-qq", "-y", "-s", "0", "-e", "trace=write,pwrite64,fsync,fdatasync"]
+            + ["-e", "signal=none", "-p", str(pid), "-o", str(out)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -180,12 +204,37 @@ def measure(pid: int, seconds: float, work: Path, name: str) -> tuple[int, dict[
     before = write_bytes(pid)
     time.sleep(seconds)
     written = write_bytes(pid) - before
-    counts = {"fsync": -1, "fdatasync": -1}
+    counts, files = dict.fromkeys(_SYNCS, -1), {}
     if tracer is not None:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(30)
-        counts = syncs(out)
-    return written, counts
+        counts, files = traced(out, work)
+    return written, counts, files
+
+
+def per_file(phases: list[tuple[str, int, dict[str, list[int]]]], seconds: float) -> list[str]:
+    """Where each phase's bytes went, per day: what write/pwrite64 calls asked of each file and its syncs; the
+    rest of ``write_bytes`` is what no such call shows (the WAL index ``-shm``, written through a memory
+    mapping; ext4's inode blocks; a call's bytes rounded up to whole pages)."""
+    day = DAY_S / seconds
+    names = sorted(
+        {f for _, _, files in phases for f in files}, key=lambda f: -sum(p[2].get(f, [0])[0] for p in phases)
+    )
+    out = ["| file | " + " | ".join(name for name, _, _ in phases) + " |", "| --- |" + " --- |" * len(phases)]
+    for f in names:
+        cells = [files.get(f, [0, 0]) for _, _, files in phases]
+        out.append(
+            f"| `{f}` | "
+            + " | ".join(f"{b * day / 1e6:.1f} MB, {n * day:,.0f} syncs" for b, n in cells)
+            + " |"
+        )
+    rest = [(written - sum(b for b, _ in files.values())) * day / 1e6 for _, written, files in phases]
+    out.append(
+        "| not in a write call (-shm, inode blocks, page rounding) | "
+        + " | ".join(f"{r:.1f} MB" for r in rest)
+        + " |"
+    )
+    return out
 
 
 def filesystem(path: Path) -> str:
@@ -241,7 +290,7 @@ def main() -> None:
         )
         procs.append(agent)
         time.sleep(args.warmup)
-        rows = []
+        rows, phases = [], []
         for name, before in (
             ("InfluxDB up", None),
             ("InfluxDB down", influx.stop),
@@ -251,8 +300,9 @@ def main() -> None:
                 before()
             if agent.poll() is not None:
                 raise SystemExit(f"the agent exited with {agent.returncode}")
-            written, counts = measure(agent.pid, seconds, work, name.split()[1].rstrip(","))
+            written, counts, files = measure(agent.pid, seconds, work, name.split()[1].rstrip(","))
             rows.append(row(name, written, counts, seconds))
+            phases.append((name, written, files))
         load = os.getloadavg()
         print(
             f"Flash writes of the agent (thonminh edge run, default config) at the standard village load "
@@ -267,6 +317,8 @@ def main() -> None:
         )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows))
+        print(f"\nPer file, per village-day (files under {out}):\n")
+        print("\n".join(per_file(phases, seconds)))
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
