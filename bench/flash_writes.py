@@ -188,9 +188,10 @@ def traced(strace_out: Path, under: Path) -> tuple[dict[str, int], dict[str, lis
 
 
 def measure(
-    pid: int, seconds: float, work: Path, name: str
+    pid: int, seconds: float, work: Path, name: str, gateway: Path
 ) -> tuple[int, dict[str, int], dict[str, list[int]]]:
-    """``write_bytes`` of ``pid`` over ``seconds``, its fsync/fdatasync calls and what each file took."""
+    """``write_bytes`` of ``pid`` over ``seconds``, its fsync/fdatasync calls and what each file under
+    ``gateway`` (its directory) took."""
     out = work / f"strace-{name}.txt"
     tracer = None
     if shutil.which("strace"):
@@ -208,7 +209,7 @@ def measure(
     if tracer is not None:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(30)
-        counts, files = traced(out, work)
+        counts, files = traced(out, gateway)
     return written, counts, files
 
 
@@ -300,7 +301,7 @@ def main() -> None:
                 before()
             if agent.poll() is not None:
                 raise SystemExit(f"the agent exited with {agent.returncode}")
-            written, counts, files = measure(agent.pid, seconds, work, name.split()[1].rstrip(","))
+            written, counts, files = measure(agent.pid, seconds, work, name.split()[1].rstrip(","), out)
             rows.append(row(name, written, counts, seconds))
             phases.append((name, written, files))
         load = os.getloadavg()
