@@ -206,11 +206,11 @@ class HttpTarget(Target):
                 reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(
                     self.status, ""
                 )
+                self.served += 1  # before the send: the probe may read ``served`` as soon as it has the answer
                 conn.sendall(
                     f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
                     "Connection: close\r\n\r\n".encode()
                 )
-                self.served += 1
             except OSError:
                 return
 
@@ -239,8 +239,9 @@ class DnsTarget(Target):
             return
         try:
             if self._mode == "up":
-                sock.sendto(build_response(query, [self.answer]), peer)
-                self.served += 1
+                answer = build_response(query, [self.answer])
+                self.served += 1  # before the send: the probe may read ``served`` as soon as it has the answer
+                sock.sendto(answer, peer)
             elif self._mode == "servfail":
                 sock.sendto(build_response(query, [], rcode=2), peer)
         except DnsError:
