@@ -206,7 +206,7 @@ class HttpTarget(Target):
                 reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(
                     self.status, ""
                 )
-                self.served += 1  # before the send: the probe may read ``served`` as soon as it has the answer
+                self.served += 1  # before the send, as the DNS target counts
                 conn.sendall(
                     f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
                     "Connection: close\r\n\r\n".encode()
@@ -240,7 +240,8 @@ class DnsTarget(Target):
         try:
             if self._mode == "up":
                 answer = build_response(query, [self.answer])
-                self.served += 1  # before the send: the probe may read ``served`` as soon as it has the answer
+                # counted before the send: the probe may read ``served`` as soon as it has the answer
+                self.served += 1
                 sock.sendto(answer, peer)
             elif self._mode == "servfail":
                 sock.sendto(build_response(query, [], rcode=2), peer)
