@@ -4,9 +4,10 @@ Each rule is one InfluxQL query (A) reduced per series (B) and compared with a t
 Grafana's rule editor produces. ``file_json`` gives the file-provisioning form (``provisioning/alerting``),
 ``api_json`` the form of the alerting provisioning HTTP API used by ``thonminh dashboards push``.
 
-Per criterion, two rules follow the API's verdicts: ``fail`` (``criterion_rule``) and, where the gateways sign
-the figure's samples, ``unverified`` (``unverified_rule``): a value the signatures do not cover enough is
-neither a pass nor a failure, so it does not fire the first; technicians hear of it from the second.
+Per criterion, two rules follow the API's verdicts, read from the criteria service's published copy
+(``dashboards.verdictcopy``): ``fail`` (``criterion_rule``) and, where the gateways sign the figure's samples,
+``unverified`` (``unverified_rule``): a value the signatures do not cover enough is neither a pass nor a
+failure, so it does not fire the first; technicians hear of it from the second.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dashboards.criteria import CRITERIA, failing, verifiable
-from dashboards.figures import FigureQuery
-from dashboards.influxql import Select, agg, daily_lookback, field_value, trailing
+from dashboards.influxql import Select, agg, field_value, trailing
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
+from dashboards.verdictcopy import FRESH_S, VerdictQuery
 from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
 from thonminh.criteria import Criterion
-from thonminh.figures import Kind
 
 __all__ = [
     "ALERT_RULES",
@@ -247,14 +247,10 @@ def _buffer_lag() -> AlertRule:
     )
 
 
-def _trailing(c: Criterion) -> tuple[FigureQuery, int]:
-    """The verdict panel's figure over the rule's trailing window, grouped by the place above the village too
-    (labels for the routing), and the rule's look-back."""
-    window = c.window_s
-    lookback = daily_lookback(window) if c.description_of_figure.kind is Kind.DAILY_MEAN else window
-    return FigureQuery(
-        c.description_of_figure, c.params, (), by=PLACE_LABELS[:-1], window=trailing(window)
-    ), lookback
+def _latest(c: Criterion) -> VerdictQuery:
+    """The criterion's newest published verdict per village, grouped by the place above the village too
+    (labels for the routing); the rule looks back ``FRESH_S``."""
+    return VerdictQuery(c.id, (), by=PLACE_LABELS[:-1], span="$timeFilter")
 
 
 def _uid(kind: str, c: Criterion) -> str:
@@ -262,16 +258,15 @@ def _uid(kind: str, c: Criterion) -> str:
 
 
 def criterion_rule(c: Criterion) -> AlertRule:
-    """Fires per village while the criterion's verdict over its trailing window is decided and fails: the verdict
-    panel's query A over the last ``window`` (no series where the data does not decide or the value is
-    unverified, so no alert either)."""
-    fq, lookback = _trailing(c)
+    """Fires per village while the criterion's verdict, as the service last published it, is decided and fails:
+    the verdict panel's query A (no series where the data does not decide or the value is unverified, so no
+    alert either), compared with the threshold."""
     op, params = failing(c)
     return AlertRule(
         _uid("criterion", c),
         Text(f"Không đạt: {c.title.vi}", f"Failing: {c.title.en}"),
-        fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct).render(),
-        lookback,
+        _latest(c).decided().render(),
+        FRESH_S,
         "last",
         op,
         params,
@@ -287,18 +282,17 @@ def criterion_rule(c: Criterion) -> AlertRule:
 
 
 def unverified_rule(c: Criterion) -> AlertRule:
-    """Fires per village while the criterion's value over its trailing window is decided but the gateways'
-    signatures cover less than ``min_verified_pct`` of its samples: the verdict panel's query C (the verified
-    share, from the service's display copy), compared with the minimum."""
+    """Fires per village while the criterion's verdict, as the service last published it, is ``unverified``: its
+    value is decided but the gateways' signatures cover less than ``min_verified_pct`` of its samples (the
+    verdict panel's query C, the verified share, compared with the minimum)."""
     if not verifiable(c) or c.min_verified_pct is None:
         raise ValueError(f"{c.id}: no verified share to watch (no min_verified_pct, or no signed samples)")
-    fq, lookback = _trailing(c)
     least = c.min_verified_pct
     return AlertRule(
         _uid("unverified", c),
         Text(f"Chưa xác minh: {c.title.vi}", f"Unverified: {c.title.en}"),
-        fq.unverified(c.min_coverage, least).render(),
-        lookback,
+        _latest(c).unverified().render(),
+        FRESH_S,
         "last",
         "lt",
         (least,),

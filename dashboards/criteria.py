@@ -1,15 +1,12 @@
 """The criteria of ``thonminh/criteria.yaml`` in Grafana: a verdict panel, a coverage panel and a province table
-column per criterion, all from the one criteria model (``thonminh.criteria``) and the one figure description
-(``thonminh.figures``) through ``dashboards.figures``.
+column per criterion, from the one criteria model (``thonminh.criteria``) and the criteria service's own
+verdicts (its display copy, read through ``dashboards.verdictcopy``).
 
 A verdict panel has the API's four states: the value on green or red by the criterion's comparator and
-threshold where the data decides (query A: coverage at least ``min_coverage`` and something to divide by),
-"Chưa đủ dữ liệu" / "Insufficient data" in grey where it does not (query B: the coverage of the villages with
-too little data; and the panel's no-value text when there is no data at all), and, for a criterion with a
-``min_verified_pct``, "Chưa xác minh" / "Unverified" in purple where the data decides but the gateways'
-signatures cover less of the figure's samples than that (query C: the verified share, from the service's
-display copy of its verification, ``verification_hourly``; without it nothing is held against a value, as in
-the API when verification is not configured).
+threshold where the verdict is ``pass`` or ``fail`` (query A), "Chưa đủ dữ liệu" / "Insufficient data" in grey
+where it is ``insufficient_data`` (query B, the coverage), and, for a criterion with a ``min_verified_pct``,
+"Chưa xác minh" / "Unverified" in purple where it is ``unverified`` (query C, the verified share). Where the
+service has published no verdict lately the panel says so.
 
 A province table column shows the same four states in one cell per village; an alert rule per criterion fires
 where the verdict is ``fail`` and, for a criterion whose samples the gateways sign, another where it is
@@ -22,8 +19,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Literal
 
-from dashboards.figures import FigureQuery
-from dashboards.influxql import PANEL, TimeRange, field_ref, site_filter
+from dashboards.influxql import PANEL, field_ref, site_filter
 from dashboards.model import (
     Lang,
     NullMap,
@@ -36,6 +32,7 @@ from dashboards.model import (
     thresholds_json,
 )
 from dashboards.panels import stat
+from dashboards.verdictcopy import FRESH, VerdictQuery
 from thonminh import influxql as core
 from thonminh.contract import INDICATOR, VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
@@ -45,12 +42,12 @@ from thonminh.influxql import conditions, ident
 __all__ = [
     "CRITERIA",
     "INSUFFICIENT",
+    "NO_VERDICT",
     "UNVERIFIED",
     "coverage_panel",
     "figure_thresholds",
     "per_tag_thresholds",
     "failing",
-    "figure_query",
     "grafana_unit",
     "table_column",
     "thresholds",
@@ -65,6 +62,10 @@ CRITERIA: CriteriaSet = load_criteria()
 INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
 _GREY = "#8e8e8e"  # grey: neither pass nor fail
 UNVERIFIED = Text("Chưa xác minh", "Unverified")
+#: a verdict panel with nothing to show: the service has not published one within ``FRESH``
+NO_VERDICT = Text(
+    f"Chưa có kết quả từ dịch vụ tiêu chí ({FRESH})", f"No verdict from the criteria service ({FRESH})"
+)
 _PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verdict
 #: A table column has one field config for all its cells, and Grafana colours a cell by its own value only
 #: (no cell can take its colour from another column): an unverified village's cell holds its verified share
@@ -75,10 +76,6 @@ _UNITS: dict[str, str | Text] = {
     "%": "percent",
     "users/day": Text("suffix: người/ngày", "suffix: users/day"),
 }
-
-
-def figure_query(c: Criterion, scope: tuple[str, ...], window: TimeRange = PANEL) -> FigureQuery:
-    return FigureQuery(c.description_of_figure, c.params, scope, window=window)
 
 
 def grafana_unit(c: Criterion) -> str | Text:
@@ -140,6 +137,13 @@ def _rule(c: Criterion) -> Text:
     )
 
 
+_PUBLISHED = Text(
+    " Kết quả do dịch vụ tiêu chí tính mỗi giờ (cửa sổ kết thúc ở giờ tròn gần nhất), giống API và báo cáo.",
+    " The criteria service's verdict, evaluated each hour over the window ending at the last whole hour, as "
+    "the API, the pages and the dossier give it (docs/dashboards.md).",
+)
+
+
 def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
     # query B returns the coverage of the villages the data does not decide: shown as text, never as a number
     maps = mappings_json((RangeMap(0, 100, INSUFFICIENT, _GREY),), lang)
@@ -182,23 +186,20 @@ def _verified_rule(c: Criterion) -> Text:
 
 def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     """The criterion's verdict per village in four states (see the module's docstring)."""
-    fq = figure_query(c, scope)
+    vq = VerdictQuery(c.id, scope)
     rule, signed = _rule(c), _verified_rule(c)
-    queries = [
-        fq.query(fq.decided(c.min_coverage, min_verified_pct=c.min_verified_pct), split=True),
-        fq.query(fq.undecided(c.min_coverage), split=True),
-    ]
+    queries = [vq.query(vq.decided(), split=True), vq.query(vq.undecided(), split=True)]
     overrides: list[Callable[[Lang], dict[str, Any]]] = [_insufficient_where_undecided]
     if c.min_verified_pct is not None:
-        queries.append(fq.query(fq.unverified(c.min_coverage, c.min_verified_pct), split=True))
+        queries.append(vq.query(vq.unverified(), split=True))
         overrides.append(_unverified_where_unsigned)
     return stat(
         Text(c.title.vi, c.title.en),
         *queries,
-        description=Text(rule.vi + signed.vi, rule.en + signed.en),
+        description=Text(rule.vi + signed.vi + _PUBLISHED.vi, rule.en + signed.en + _PUBLISHED.en),
         thresholds=thresholds(c),
         mappings=(NullMap(INSUFFICIENT, _GREY),),
-        no_value=INSUFFICIENT,
+        no_value=NO_VERDICT,
         overrides=tuple(overrides),
         unit=grafana_unit(c),
         decimals=2,
@@ -248,16 +249,17 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
 
 
 def coverage_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
-    fq = figure_query(c, scope)
+    vq = VerdictQuery(c.id, scope)
     desc = c.description_of_figure
     return stat(
         Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"),
-        fq.query(fq.coverage()),
+        vq.query(vq.coverage()),
         description=Text(
-            f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu cam).",
+            f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu cam).{_PUBLISHED.vi}",
             f"Below {c.min_coverage:.0%} the verdict is insufficient_data (orange); coverage rule: "
-            f"{desc.coverage.value}.",
+            f"{desc.coverage.value}.{_PUBLISHED.en}",
         ),
+        no_value=NO_VERDICT,
         thresholds=(Threshold(None, "orange"), Threshold(100 * c.min_coverage, "green")),
         time_from=time_span(c),
         height=4,
@@ -278,8 +280,8 @@ def _lowest(c: Criterion) -> float:
 def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
     """Per village, the decided value (the verdict panel's query A), or for an unverified village its verified
     share (query C) plus ``UNVERIFIED_CELL``; no row where the data does not decide."""
-    fq = figure_query(c, scope)
-    decided = fq.decided(c.min_coverage, name=c.id, min_verified_pct=c.min_verified_pct)
+    vq = VerdictQuery(c.id, scope)
+    decided = vq.decided(name=c.id)
     if c.min_verified_pct is None:
         return decided
     if _lowest(c) <= UNVERIFIED_CELL + 100:
@@ -288,19 +290,16 @@ def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
             "cells: move UNVERIFIED_CELL down"
         )
     col = ident(c.id)
-    moved = core.Select(
-        [f"{col} + {UNVERIFIED_CELL!r} AS {col}"],
-        (fq.unverified(c.min_coverage, c.min_verified_pct, name=c.id),),
-    )
-    # a village is in one of the two (their conditions on the verified share exclude each other)
-    return core.Select([col], (decided, moved), group_tags=fq.groups)
+    moved = core.Select([f"{col} + {UNVERIFIED_CELL!r} AS {col}"], (vq.unverified(name=c.id),))
+    # a village has one verdict: it is in one of the two at most
+    return core.Select([col], (decided, moved), group_tags=vq.groups)
 
 
 def table_column(c: Criterion, scope: tuple[str, ...]) -> tuple[Query, Callable[[Lang], dict[str, Any]]]:
     """A province table column under the criterion's id: the verdict panel's four states in one cell per
     village (the value on green or red, "Unverified" in purple, an empty cell "Insufficient data" in grey),
     and its field override in a language."""
-    fq = figure_query(c, scope)
+    vq = VerdictQuery(c.id, scope)
 
     def override(lang: Lang) -> dict[str, Any]:
         unit = grafana_unit(c)
@@ -316,7 +315,7 @@ def table_column(c: Criterion, scope: tuple[str, ...]) -> tuple[Query, Callable[
             ],
         }
 
-    return fq.query(_cell(c, scope), table=True, split=True), override
+    return vq.query(_cell(c, scope), table=True, split=True), override
 
 
 def _on(figure: str) -> list[Criterion]:

@@ -1,4 +1,8 @@
-"""The figures of ``thonminh.figures`` as InfluxQL for Grafana: value, coverage and verdict from one description.
+"""The figures of ``thonminh.figures`` as InfluxQL for Grafana: value and coverage from one description.
+
+The panels that show a figure over the dashboard's range use these statements. A criterion's verdict is the
+criteria service's own, read from its display copy (``dashboards.verdictcopy``): over a criterion's month these
+statements read every raw point several times over, which InfluxDB 1.x cannot do for a province each minute.
 
 ``FigureQuery(description, params, scope).rows()`` is one statement with a row per village (and per ``by`` tag)
 holding ``value``, ``den`` (what the value divides by: a value over nothing is no value) and ``coverage``
@@ -31,11 +35,11 @@ from typing import Any
 
 from dashboards.influxql import PANEL, VILLAGE_SCOPE, TimeRange, field_ref, site_filter, tag_ref
 from dashboards.model import Query
-from thonminh.contract import DAILY_TZ, SITE_TAGS, VERIFICATION_HOURLY, VERIFICATION_RP
+from thonminh.contract import DAILY_TZ
 from thonminh.figures import OBSERVED, Coverage, FigureDescription, Kind, Ratio, Sum
 from thonminh.influxql import Select, conditions, from_ref, ident, literal
 
-__all__ = ["FigureQuery", "at_most_one", "rounded"]
+__all__ = ["FigureQuery", "at_most_one"]
 
 
 def at_most_one(x: str) -> str:
@@ -44,11 +48,6 @@ def at_most_one(x: str) -> str:
     For ``x <= 1`` the bracket is exactly 0 in floating point (a number plus its negation), so a coverage
     below 1 is the very number the criteria service compares with ``min_coverage``."""
     return f"({x}) - (abs(({x}) - 1) + (({x}) - 1)) / 2"
-
-
-def rounded(x: str) -> str:
-    """``x`` rounded to 9 decimals, as ``thonminh.criteria.verdict`` rounds before comparing with a threshold."""
-    return f"round(1000000000 * {x}) / 1000000000"
 
 
 def _col(name: str) -> str:
@@ -256,78 +255,6 @@ class FigureQuery:
         """The coverage in percent."""
         return Select([f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), group_tags=self.groups)
 
-    # -- signed evidence: the service's verification, from its display copy (server/evidence_display.py) ------
-
-    def _verification(self) -> Select:
-        """``pts`` and ``vpts``: the figure's measurement's points and verified points per village, from the
-        display copy, which bears the measurement's name: merged with the figure's rows, they are one series."""
-        m = VERIFICATION_HOURLY
-        source = f"{ident(VERIFICATION_RP)}.{ident(self.desc.measurement.name)}"
-        return Select(
-            [
-                f"sum({field_ref(m, 'points')}) AS {_col('pts')}",
-                f"sum({field_ref(m, 'verified_points')}) AS {_col('vpts')}",
-            ],
-            (source,),
-            conditions(self.window.filter, site_filter(m, self.scope)),
-            group_tags=self.groups,
-        )
-
-    def _judged(self) -> Select:
-        """``rows`` with ``pts`` and ``vpts``, both 0 where nothing was verified (not configured: the verdict
-        rule does not hold an unknown share against a value). Verification is per village: ``by`` may name the
-        place above it (the alert rules' labels, one value per village), no tag that splits a village."""
-        splitting = [t for t in self.by if t not in SITE_TAGS or t == "gateway"]
-        if splitting:
-            raise ValueError(f"{self.desc.key}: verification is per village, not per {', '.join(splitting)}")
-        cols = [_col(c) for c in ("value", "den", "coverage")]
-        zeroed = Select(
-            [*cols, f"0 * {_col('den')} AS {_col('pts')}", f"0 * {_col('den')} AS {_col('vpts')}"],
-            (self.rows(),),
-        )
-        both = [*cols, _col("pts"), _col("vpts")]
-        merged = Select(both, (zeroed, self._verification()))
-        return Select([f"max({c}) AS {c}" for c in both], (merged,), group_tags=self.groups)
-
-    def decided(
-        self, min_coverage: float, name: str = "value", *, min_verified_pct: float | None = None
-    ) -> Select:
-        """The value where a verdict can be given (coverage at least ``min_coverage``, something to divide by,
-        and with ``min_verified_pct`` a verified share at least that or unknown), rounded as the verdict rule
-        rounds; nothing elsewhere."""
-        where = [f"{_col('coverage')} >= {min_coverage!r}", f"{_col('den')} > 0"]
-        if min_verified_pct is None:
-            return Select(
-                [f"{rounded(_col('value'))} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
-            )
-        # shares compared as products: WHERE takes arithmetic on fields but no function
-        where.append(f"({_col('pts')} = 0 OR 100.0 * {_col('vpts')} >= {min_verified_pct!r} * {_col('pts')})")
-        return Select(
-            [f"{rounded(_col('value'))} AS {_col(name)}"], (self._judged(),), where, group_tags=self.groups
-        )
-
-    def unverified(self, min_coverage: float, min_verified_pct: float, name: str = "verified") -> Select:
-        """The verified share in percent where the data decides but its signatures cover too little of it."""
-        where = [
-            f"{_col('coverage')} >= {min_coverage!r}",
-            f"{_col('den')} > 0",
-            f"{_col('pts')} > 0",
-            f"100.0 * {_col('vpts')} < {min_verified_pct!r} * {_col('pts')}",
-        ]
-        return Select(
-            [f"100.0 * {_col('vpts')} / {_col('pts')} AS {_col(name)}"],
-            (self._judged(),),
-            where,
-            group_tags=self.groups,
-        )
-
-    def undecided(self, min_coverage: float, name: str = "coverage") -> Select:
-        """The coverage in percent where the data does not decide (the rest of the villages with data)."""
-        where = [f"({_col('coverage')} < {min_coverage!r} OR {_col('den')} <= 0)"]
-        return Select(
-            [f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), where, group_tags=self.groups
-        )
-
     def per_bucket(self, name: str, *, time: str = "1d", offset: str | None = None) -> Select:
         """The value per local day (or night: ``offset="12h"``) of a plain ratio (no conditional sum, no fallback)."""
         ratio = self.desc.ratio
@@ -351,8 +278,7 @@ class FigureQuery:
     def query(
         self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False
     ) -> Query:
-        """A panel target for one of the statements above, its series named by village (and ``by``); ``split``
-        for ``decided`` and ``undecided``, which share the villages between them."""
+        """A panel target for one of the statements above, its series named by village (and ``by``)."""
         if alias is None and not table:
             alias = " ".join(f"$tag_{t}" for t in self.groups)
         return Query(statement.render(), table=table, alias=alias, group_tags=self.groups, split=split)

@@ -30,7 +30,6 @@ __all__ = [
     "Select",
     "TimeRange",
     "agg",
-    "daily_lookback",
     "field_ref",
     "field_value",
     "local_offset_ms",
@@ -92,20 +91,13 @@ def trailing(seconds: int) -> TimeRange:
 
     Grafana evaluates alert queries in its backend, which expands ``$timeFilter`` from the rule's relative time
     range but not ``${__from}`` (that is the browser's), so the window's length is the rule's look-back, a
-    constant; nothing is stamped after now, so ``$timeFilter``'s included end changes nothing. A rule on daily
-    points looks back a day more (``daily_lookback``): the day before the window's first day has its point a
-    whole day before the window, out of reach, unless the window starts exactly at a local midnight."""
+    constant; nothing is stamped after now, so ``$timeFilter``'s included end changes nothing."""
     return TimeRange(
         filter="$timeFilter",
         daily_filter="$timeFilter",
         seconds=str(seconds),
         days=str(-(-seconds // 86_400) + 1),
     )
-
-
-def daily_lookback(seconds: int) -> int:
-    """The look-back of an alert rule on daily points over a window of ``seconds`` (see ``trailing``)."""
-    return seconds + 86_400
 
 
 def field_ref(m: Measurement, name: str) -> str:

@@ -16,12 +16,14 @@ from server.evidence.hourly import FigureVerification, Sweep
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, floor_hour, iso
+from server.verdict_display import verdict_points, write_verdicts
 from thonminh.errors import InfluxError
 
 __all__ = [
     "Evaluation",
     "default_evaluation",
     "keep_warm",
+    "publish",
     "reverify",
     "reverify_pass",
     "rollup_criteria",
@@ -97,11 +99,21 @@ def default_evaluation(service: Service) -> Evaluation:
     return evaluation
 
 
+def publish(service: Service) -> Evaluation:
+    """The default roll-up, evaluated if it is not yet, and written as Grafana's copy
+    (``server.verdict_display``): its verdict panels and alert rules show what the API answers."""
+    evaluation = default_evaluation(service)
+    points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results)
+    write_verdicts(service.reader.client, service.config.influxdb.database, points)
+    return evaluation
+
+
 def keep_warm(service: Service, stop: threading.Event) -> None:
-    """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it."""
+    """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it, and
+    publish it to Grafana."""
     while not stop.is_set():
         try:
-            default_evaluation(service)
+            publish(service)
             now = service.clock()
             if service.verifier is not None:  # hours no window may reach any more
                 service.verifier.forget_before(int(now * 1000) - service.config.max_window_days * 86_400_000)
@@ -121,7 +133,8 @@ def reverify(service: Service, stop: threading.Event, *, every_s: float = SWEEP_
 
 def reverify_pass(service: Service, *, every_s: float = SWEEP_EVERY_S) -> Sweep | None:
     """One pass of the sweep. A result it found changed is said in the log, and the default roll-up is
-    evaluated again here, so the next official's request does not wait for it."""
+    evaluated and published again here, so the next official's request does not wait for it and Grafana
+    shows it at once."""
     if service.verifier is None:
         return None
     try:
@@ -134,7 +147,7 @@ def reverify_pass(service: Service, *, every_s: float = SWEEP_EVERY_S) -> Sweep 
                     "changed": len(found.changed),
                 },
             )
-            default_evaluation(service)
+            publish(service)
     except InfluxError as err:  # the due hours stay due: the next pass reads them
         log.warning("evidence: the sweep could not read InfluxDB", extra={"error": str(err)})
         return None

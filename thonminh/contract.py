@@ -19,6 +19,7 @@ __all__ = [
     "MEASUREMENTS",
     "SITE_TAGS",
     "SLUG_PATTERN",
+    "CRITERION_VERDICT",
     "VERIFICATION_HOURLY",
     "VERIFICATION_RP",
     "Field",
@@ -308,6 +309,23 @@ VERIFICATION_HOURLY = _m(
     Field("points", INT, "", "points of the measurement in the hour"),
     Field("verified_points", INT, "", "of them, points covered by a valid signed manifest"),
     Field("faults", INT, "", "faults found that may touch the measurement"),
+)
+
+#: The other display copy in ``VERIFICATION_RP`` (server/verdict_display.py), for Grafana's verdict panels,
+#: province table and criterion alerts: the service's own verdicts, so Grafana never reads a month of raw points
+#: to show one. A point per village and criterion, stamped at the end of the default windows it was evaluated
+#: over (the last whole hour); trusted no more than the rollups, never read back by the API.
+CRITERION_VERDICT = _m(
+    "criterion_verdict",
+    ("criterion",),
+    "the criteria service's verdict of one village on one criterion over the criterion's default window, which "
+    "ends at the point's time; a display copy for Grafana, written in VERIFICATION_RP",
+    Field("verdict", STR, "", "pass, fail, insufficient_data or unverified, as the API answers"),
+    Field("value", FLT, "", "the figure over the window, in the criterion's unit; absent when there is none"),
+    Field("coverage", FLT, "", "the figure's coverage of the window, 0 to 1"),
+    Field(
+        "verified_pct", FLT, "%", "share of the figure's samples signed evidence covers; absent when unknown"
+    ),
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(
