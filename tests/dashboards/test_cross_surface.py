@@ -1,16 +1,17 @@
-"""One figure, everywhere (issue 16): the criteria service and the Grafana panels give the same value and verdict.
+"""One figure, everywhere (issue 16): the criteria service and Grafana give the same value and verdict.
 
 On one InfluxDB seeded with villages of known ground truth (cross_seed.py), for every criterion (the shipped
 ones and this test's own, which add ``modem.registered_share``, an access point parameter and every
-comparator) and every village, over a window neither of whose ends is on an hour and with bad samples stamped
-exactly at its end:
+comparator) and every village:
 
-- the API's value equals the value panel's (the generated InfluxQL, interpolated as Grafana does for that
-  village and range) to 0.01 percentage points, and both equal the figure recomputed from the points;
-- the API's coverage equals the coverage panel's;
-- the verdict panel's state (the colour of query A's value by the panel's thresholds, else the grey
-  "insufficient data" of query B or of the panel's no-value text) is the API's verdict;
-- each criterion's alert rule fires for exactly the villages the API says fail over the rule's window.
+- over a window neither of whose ends is on an hour and with bad samples stamped exactly at its end, the API's
+  value equals the figure statement's (the generated InfluxQL the figure panels use, interpolated as Grafana
+  does for that village and range) to 0.01 percentage points, both equal the figure recomputed from the
+  points, and so do their coverages;
+- once the service has published its hourly evaluation (``server.verdicts.publish``), the verdict panel's
+  state (the colour of query A's value by the panel's thresholds, else the grey "insufficient data" of query
+  B) and the coverage panel's number are the API's default answer, and each criterion's alert rule fires for
+  exactly the villages that answer says fail.
 
 The API runs in-process on raw samples and on its hourly rollups.
 """
@@ -30,21 +31,16 @@ from grafana_macros import TemplateVar, interpolate
 
 from dashboards.alerts import ALERT_RULES, criterion_rule
 from dashboards.boards import village as village_board
-from dashboards.criteria import (
-    CRITERIA,
-    INSUFFICIENT,
-    coverage_panel,
-    figure_query,
-    verdict_panel,
-    verified_panel,
-)
+from dashboards.criteria import CRITERIA, coverage_panel, verdict_panel, verified_panel
+from dashboards.figures import FigureQuery
 from dashboards.influxql import VILLAGE_SCOPE
 from dashboards.model import Panel, Query, Threshold, threshold_color
 from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.config import ServerConfig
 from server.evidence_display import ensure_retention_policy
-from server.timeparse import iso
+from server.timeparse import floor_hour, iso
+from server.verdicts import publish
 from thonminh.criteria import CriteriaSet, Criterion
 from thonminh.influx import InfluxClient, StatementResult
 from thonminh.lineprotocol import encode_lines
@@ -130,15 +126,19 @@ def grafana_db(cross_db: InfluxClient) -> AskedOnce:
     return AskedOnce(cross_db)
 
 
-@pytest.fixture(scope="module", params=["raw", "rollups"])
-def api(request: pytest.FixtureRequest, cross_db: InfluxClient) -> Iterator[TestClient]:
-    config = ServerConfig.model_validate(
+def _config(db: InfluxClient, rollups: bool) -> ServerConfig:
+    return ServerConfig.model_validate(
         {
-            "influxdb": {"url": cross_db.url, "database": cross_db.database, "timeout_s": 10},
+            "influxdb": {"url": db.url, "database": db.database, "timeout_s": 10},
             "auth": {"read_keys": {"grafana-test": READ["X-API-Key"]}},
-            "rollups": {"enabled": request.param == "rollups", "background": False},
+            "rollups": {"enabled": rollups, "background": False},
         }
     )
+
+
+@pytest.fixture(scope="module", params=["raw", "rollups"])
+def api(request: pytest.FixtureRequest, cross_db: InfluxClient) -> Iterator[TestClient]:
+    config = _config(cross_db, request.param == "rollups")
     with TestClient(create_app(config, criteria=CRITERIA_SET)) as client:
         if request.param == "rollups":
             state = client.app.state.rollups  # type: ignore[attr-defined]
@@ -149,11 +149,10 @@ def api(request: pytest.FixtureRequest, cross_db: InfluxClient) -> Iterator[Test
 
 @dataclass(frozen=True)
 class Shown:
-    """What Grafana shows for one village: the value and coverage panels' numbers and the verdict panel's state."""
+    """A figure as Grafana computes it for one village: its value and coverage."""
 
     value: float | None
     coverage: float
-    state: str
 
 
 def run(client: AskedOnce, query: Query, village: str, start: int, end: int) -> dict[str, float]:
@@ -173,10 +172,10 @@ def panel_state(
     decided: dict[str, float],
     undecided: dict[str, float],
     unverified: dict[str, float] | None = None,
-) -> str:
+) -> str | None:
     """The verdict panel's display: A's value coloured by the panel's thresholds (green pass, red fail), the
-    purple unverified text of query C's mapping, else the grey insufficient-data text of query B's mapping or
-    of the panel's no-value text."""
+    purple unverified text of query C's mapping, the grey insufficient-data text of query B's mapping, or
+    None: the panel's no-value text (no verdict published)."""
     shown = [q for q in (decided, undecided, unverified) if q]
     assert len(shown) <= 1, (decided, undecided, unverified)
     if unverified:
@@ -184,30 +183,23 @@ def panel_state(
     if decided:
         (value,) = decided.values()
         return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)]
-    assert panel.no_value == INSUFFICIENT
-    return "insufficient_data"
+    return "insufficient_data" if undecided else None
 
 
 def grafana(client: AskedOnce, c: Criterion, village: str, start: int = cs.FROM, end: int = cs.TO) -> Shown:
-    fq = figure_query(c, VILLAGE_SCOPE)
+    """The figure and its coverage as the figure panels' statements compute them over ``[start, end)``."""
+    fq = FigureQuery(c.description_of_figure, c.params, VILLAGE_SCOPE)
     value = run(client, fq.query(fq.value()), village, start, end)
-    coverage = run(client, coverage_panel(c, VILLAGE_SCOPE).queries[0], village, start, end)
-    verdict = verdict_panel(c, VILLAGE_SCOPE)
-    # query C (unverified) exists for a criterion with min_verified_pct; here nothing is signed nor verified
-    answers = [run(client, q, village, start, end) for q in verdict.queries]
-    return Shown(
-        next(iter(value.values()), None),
-        next(iter(coverage.values()), 0.0) / 100,
-        panel_state(verdict, *answers),
-    )
+    coverage = run(client, fq.query(fq.coverage()), village, start, end)
+    return Shown(next(iter(value.values()), None), next(iter(coverage.values()), 0.0) / 100)
 
 
 def api_verdicts(
-    api: TestClient, village: str, start: int = cs.FROM, end: int = cs.TO
+    api: TestClient, village: str, start: int | None = cs.FROM, end: int | None = cs.TO
 ) -> dict[str, dict[str, Any]]:
-    response = api.get(
-        f"/api/v1/villages/{village}/criteria", params={"start": iso(start), "end": iso(end)}, headers=READ
-    )
+    """The API's criteria for ``village`` over ``[start, end)``, or over its default windows (None)."""
+    window = {"start": iso(start), "end": iso(end)} if start is not None and end is not None else {}
+    response = api.get(f"/api/v1/villages/{village}/criteria", params=window, headers=READ)
     assert response.status_code == 200, response.text
     return {c["id"]: c for c in response.json()["criteria"]}
 
@@ -220,7 +212,7 @@ CASES = [(c, v) for c in ALL for v in cs.VILLAGES]
 
 
 @pytest.mark.parametrize("criterion,village", CASES, ids=[f"{c.id}-{v}" for c, v in CASES])
-def test_api_and_grafana_show_the_same_figure_and_verdict(
+def test_api_and_grafana_compute_the_same_figure(
     api: TestClient, grafana_db: AskedOnce, criterion: Criterion, village: str
 ) -> None:
     got = api_verdicts(api, village)[criterion.id]
@@ -237,9 +229,6 @@ def test_api_and_grafana_show_the_same_figure_and_verdict(
     )
     assert evidence["coverage"] == pytest.approx(truth.coverage, abs=1e-6), (
         f"API DISAGREES with the description: coverage {evidence['coverage']}, truth {truth.coverage}: {where}"
-    )
-    assert shown.state == got["verdict"], (
-        f"Grafana shows {shown.state}, the API says {got['verdict']}: {where}"
     )
 
 
@@ -282,16 +271,64 @@ def test_the_village_board_shows_these_verdict_panels() -> None:
     assert {r.criterion for r in ALERT_RULES if r.criterion} == {c.id for c in CRITERIA.criteria}
 
 
+#: the published evaluation's hour: the windows end there. The seed's last day lies before it, and the test's
+#: own criteria's two days end there, so every verdict happens (checked below)
+HOUR = floor_hour(cs.TO)
+#: when Grafana looks: a few minutes after the service published
+SEEN = HOUR + 10 * cs.M
+
+
+@pytest.fixture(scope="module")
+def published(cross_db: InfluxClient) -> Iterator[TestClient]:
+    """A service whose clock is just past ``HOUR``, its default evaluation published as Grafana's copy."""
+    app = create_app(_config(cross_db, False), criteria=CRITERIA_SET, clock=lambda: (HOUR + 5 * cs.M) / 1000)
+    with TestClient(app) as client:
+        publish(client.app.state.service)  # type: ignore[attr-defined]
+        yield client
+
+
+def grafana_verdict(db: InfluxClient, c: Criterion, village: str) -> tuple[str | None, float | None]:
+    """The verdict panel's state and the coverage panel's number (in 0..1) at ``SEEN``."""
+    panel = verdict_panel(c, VILLAGE_SCOPE)
+    answers = [run(AskedOnce(db), q, village, SEEN - c.window_s * 1000, SEEN) for q in panel.queries]
+    coverage = run(AskedOnce(db), coverage_panel(c, VILLAGE_SCOPE).queries[0], village, SEEN - 3600_000, SEEN)
+    return panel_state(panel, *answers), next((v / 100 for v in coverage.values()), None)
+
+
+@pytest.mark.parametrize("criterion,village", CASES, ids=[f"{c.id}-{v}" for c, v in CASES])
+def test_verdict_panels_show_the_verdict_the_service_published(
+    published: TestClient, cross_db: InfluxClient, criterion: Criterion, village: str
+) -> None:
+    got = api_verdicts(published, village, None, None)[criterion.id]
+    state, coverage = grafana_verdict(cross_db, criterion, village)
+    where = f"{criterion.id} for {village}, published at {cs.local(HOUR)}"
+    assert state == got["verdict"], f"Grafana shows {state}, the API says {got['verdict']}: {where}"
+    assert coverage == pytest.approx(got["evidence"]["coverage"], abs=1e-9), where
+
+
+def test_the_published_evaluation_holds_every_verdict(published: TestClient) -> None:
+    """The cases above are worth something only if the published windows make every state happen."""
+    verdicts = {c["verdict"] for v in cs.VILLAGES for c in api_verdicts(published, v, None, None).values()}
+    assert verdicts == {"pass", "fail", "insufficient_data"}
+
+
+def test_nothing_published_shows_no_verdict(cross_db: InfluxClient, published: TestClient) -> None:
+    """Hours after the service last published, a verdict panel says so instead of showing the old verdict."""
+    c, village = OWN[0], cs.VILLAGES[0]
+    panel = verdict_panel(c, VILLAGE_SCOPE)
+    late = SEEN + 4 * cs.H
+    answers = [run(AskedOnce(cross_db), q, village, late - c.window_s * 1000, late) for q in panel.queries]
+    assert panel_state(panel, *answers) is None
+    assert grafana_verdict(cross_db, c, village)[0] is not None
+
+
 @pytest.mark.parametrize("criterion", ALL, ids=lambda c: c.id)
 def test_criterion_alert_fires_where_the_api_says_fail(
-    api: TestClient, grafana_db: AskedOnce, criterion: Criterion
+    published: TestClient, cross_db: InfluxClient, criterion: Criterion
 ) -> None:
-    rule = criterion_rule(criterion)
-    # as if Grafana evaluated the rule at TO: its range ends 1 ms before, so nothing stamped at TO is in it
-    firing = evaluate(grafana_db, rule, cs.TO - 1)
-    start = cs.TO - criterion.window_s * 1000
+    firing = evaluate(cross_db, criterion_rule(criterion), SEEN)
     failing = {
-        v for v in cs.VILLAGES if api_verdicts(api, v, start, cs.TO)[criterion.id]["verdict"] == "fail"
+        v for v in cs.VILLAGES if api_verdicts(published, v, None, None)[criterion.id]["verdict"] == "fail"
     }
     assert {next(t for t in key if t in cs.VILLAGES) for key in firing} == failing
 

@@ -1,0 +1,125 @@
+"""Grafana's copy of the verdicts (server/verdict_display.py): what the service publishes, on a real InfluxDB.
+
+The dashboards' side (the panels and alert rules that read it) is tested in tests/dashboards/.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import srv_scenario as scenario
+from fastapi.testclient import TestClient
+from srv_helpers import READ, make_config
+
+from server.app import create_app
+from server.catalog import Evidence
+from server.criteria import Verdict
+from server.evidence.hourly import not_configured
+from server.timeparse import Window
+from server.verdict_display import verdict_points, write_verdicts
+from server.verdicts import keep_warm, publish
+from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
+from thonminh.criteria import CriteriaSet, Criterion, load_criteria
+from thonminh.influx import InfluxClient
+
+#: the scenario's window ends there; the service's clock a few minutes after, so its default windows end there
+END = scenario.W_END
+CLOCK = (END + 5 * scenario.M) / 1000
+COPY = f'"{VERIFICATION_RP}"."{CRITERION_VERDICT.name}"'
+#: the shipped criteria over the scenario's two days, so that their verdicts are decided
+SHORT = CriteriaSet(
+    criteria=[
+        Criterion.model_validate({**c.model_dump(), "window": "2d", "min_coverage": 0.5})
+        for c in load_criteria().criteria
+    ]
+)
+
+
+def _copy(client: InfluxClient) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = client.select(f"SELECT * FROM {COPY} GROUP BY village, criterion").series
+    return {
+        (s.tags["village"], s.tags["criterion"]): dict(zip(s.columns, s.values[-1], strict=True))
+        for s in rows
+    }
+
+
+def test_publish_writes_what_the_api_answers(seeded: InfluxClient) -> None:
+    config = make_config(seeded.url, seeded.database or "")
+    with TestClient(create_app(config, criteria=SHORT, clock=lambda: CLOCK)) as api:
+        publish(api.app.state.service)  # type: ignore[attr-defined]
+        _holds_the_answers(api, _copy(seeded))
+
+
+def _holds_the_answers(api: TestClient, copy: dict[tuple[str, str], dict[str, Any]]) -> None:
+    villages = {r["village"] for r in api.get("/api/v1/villages", headers=READ).json()["villages"]}
+    assert len(copy) == len(villages) * len(SHORT.criteria) > 0
+    verdicts = set()
+    for village in villages:
+        answer = api.get(f"/api/v1/villages/{village}/criteria", headers=READ).json()
+        for c in answer["criteria"]:
+            shown, evidence = copy[(village, c["id"])], c["evidence"]
+            assert shown["time"] == END  # stamped at the windows' end
+            assert shown["verdict"] == c["verdict"], (village, c["id"])
+            assert shown["coverage"] == pytest.approx(evidence["coverage"])
+            assert shown.get("value") == (
+                None if evidence["value"] is None else pytest.approx(evidence["value"])
+            )
+            assert shown.get("verified_pct") is None  # no key registry: nothing is known, nothing written
+            verdicts.add(c["verdict"])
+    assert {"pass", "fail", "insufficient_data"} <= verdicts
+
+
+def test_the_hourly_loop_publishes(seeded: InfluxClient, app_for: Callable[..., Any]) -> None:
+    """``keep_warm``, the service's background thread, writes the copy (not only a request's evaluation)."""
+    api = app_for(seeded, clock=lambda: CLOCK + 3600)
+    stop = threading.Event()
+    thread = threading.Thread(target=keep_warm, args=(api.app.state.service, stop), daemon=True)  # type: ignore[attr-defined]
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(v.get("time") == END + scenario.H for v in _copy(seeded).values()):
+            assert time.monotonic() < deadline, "keep_warm published nothing"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _verdict(value: float | None, verdict: str) -> Verdict:
+    criterion = load_criteria().criteria[0]
+    evidence = Evidence(value, "%", 1, 60, Window(END - scenario.DAY, END))  # a whole 1 and 100: Python ints
+    return Verdict(criterion, "kha-ly-thuong", verdict, evidence, not_configured(99.0))
+
+
+def test_whole_numbers_are_written_as_floats(seeded: InfluxClient) -> None:
+    """InfluxDB keeps a field's first type for its shard: a 100 written as an integer would refuse every later
+    99.5 of that criterion until the shard ends."""
+    places = {"kha-ly-thuong": {"village": "kha-ly-thuong", "gateway": "gw-kly"}}
+    first = verdict_points(
+        END + 7 * scenario.DAY, places, {"fiber": {"kha-ly-thuong": _verdict(100, "pass")}}
+    )
+    assert first[0].fields == {"verdict": "pass", "coverage": 1.0, "value": 100.0}
+    assert all(type(first[0].fields[k]) is float for k in ("coverage", "value"))
+    later = verdict_points(
+        END + 8 * scenario.DAY, places, {"fiber": {"kha-ly-thuong": _verdict(99.5, "fail")}}
+    )
+    assert write_verdicts(seeded, seeded.database or "", first)
+    assert write_verdicts(seeded, seeded.database or "", later)
+    empty = verdict_points(
+        END + 9 * scenario.DAY, places, {"fiber": {"kha-ly-thuong": _verdict(None, "fail")}}
+    )
+    assert "value" not in empty[0].fields  # no figure: no field, which the panels read as null
+
+
+def test_a_refused_write_is_a_warning_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
+    places = {"kha-ly-thuong": {"village": "kha-ly-thuong"}}
+    points = verdict_points(END, places, {"fiber": {"kha-ly-thuong": _verdict(99.0, "pass")}})
+    dead = InfluxClient("http://127.0.0.1:9", database="nowhere", timeout=1)
+    with caplog.at_level(logging.WARNING):
+        assert not write_verdicts(dead, "nowhere", points)
+    assert "verdict display copy not written" in caplog.text
