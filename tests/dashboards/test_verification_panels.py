@@ -1,9 +1,10 @@
 """The fourth verdict in Grafana: a criteria service with a key registry verifies three villages' signed data
 (two with forged, unsigned fiber samples: up in one, an outage in the other, whose value would fail), its
-rollup pass writes the display copy (``verification_hourly``), and the panels, the province table and the alert
-rules, run on the real InfluxDB as Grafana would send them, show what the API says: the same points and
-verified points per hour, the verdict panel's state (pass / unverified), the verified share, the table cell's
-state, and alerts that fire for ``fail`` and ``unverified`` exactly where the API gives those verdicts."""
+rollup pass writes the verification's display copy (``verification_hourly``), it publishes its default
+evaluation (``criterion_verdict``), and the panels, the province table and the alert rules, run on the real
+InfluxDB as Grafana would send them, show what the API says: the same points and verified points per hour,
+the verdict panel's state (pass / unverified), the verified share, the table cell's state, alerts that fire
+for ``fail`` and ``unverified`` exactly where the API gives those verdicts, and the newest publication."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 from signed_kit import Gateway, uplink_points
 from srv_helpers import ADMIN, READ, make_config
 
-from dashboards.alerts import PLACE_LABELS, AlertRule, criterion_rule, unverified_rule
+from dashboards.alerts import ALERT_RULES, PLACE_LABELS, AlertRule, criterion_rule, unverified_rule
 from dashboards.boards import province
 from dashboards.criteria import (
     CRITERIA,
     UNVERIFIED_CELL,
+    coverage_panel,
     table_column,
     verdict_panel,
     verified_panel,
@@ -37,8 +40,9 @@ from dashboards.model import Query, Threshold, threshold_color
 from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.timeparse import iso
-from thonminh.contract import VERIFICATION_RP, Point, site_tags
-from thonminh.criteria import Criterion
+from server.verdicts import publish
+from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP, Point, site_tags
+from thonminh.criteria import CriteriaSet, Criterion
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -46,12 +50,26 @@ H = 3_600_000
 NOW = int(time.time() * 1000)
 T0 = NOW - NOW % H - 4 * H
 END = T0 + 3 * H
+#: the services' clock and Grafana's now: five minutes into the hour after the world, so the last whole hour,
+#: where the default windows end and the publication is stamped, is END
+SHOWN = END + 300_000
 CLEAN = site_tags("kha-ly", "gw-kly", commune="quang-minh", province="bac-giang")
 FORGED = site_tags("ban-ven", "gw-bv", commune="quang-minh", province="bac-giang")
 # a place with every tag: the alerts' labels name it all
 DOWN = site_tags("lang-ha", "gw-lh", commune="an-lac", district="son-dong", province="bac-giang")
 SITES = (CLEAN, FORGED, DOWN)
 FIBER = next(c for c in CRITERIA.criteria if c.id == "fiber_availability")
+FIBER_3H = Criterion.model_validate({**FIBER.model_dump(), "window": "3h"})  # the world's three hours
+# the shipped set with fiber over three hours, so the service's default window for it is [T0, END); the other
+# criteria stay and are published too: a panel or rule that did not pick its criterion would show theirs
+WORLD_CRITERIA = CriteriaSet.model_validate(
+    {
+        **CRITERIA.model_dump(),
+        "criteria": [(FIBER_3H if c.id == FIBER.id else c).model_dump() for c in CRITERIA.criteria],
+    }
+)
+# fiber judged by its value alone, under an id of its own: its publication cannot overwrite fiber's
+BLIND = Criterion.model_validate({**FIBER_3H.model_dump(), "id": "fiber_blind", "min_verified_pct": None})
 World = tuple[TestClient, InfluxClient]
 
 
@@ -70,6 +88,16 @@ def forged(site: dict[str, str], start: int, minutes: int, up: int) -> list[str]
     ]
 
 
+@contextmanager
+def service(api: TestClient, criteria: CriteriaSet, now_ms: int) -> Iterator[TestClient]:
+    """Another criteria service on the world's database and key registry, with its own criteria and clock, its
+    default evaluation published."""
+    config = api.app.state.config  # type: ignore[attr-defined]
+    with TestClient(create_app(config, criteria=criteria, clock=lambda: now_ms / 1000)) as other:
+        publish(other.app.state.service)  # type: ignore[attr-defined]
+        yield other
+
+
 @pytest.fixture(scope="module")
 def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     database = f"verif_{uuid.uuid4().hex[:10]}"
@@ -77,7 +105,7 @@ def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) ->
     client.create_database(database)
     registry = tmp_path_factory.mktemp("registry") / "keys.sqlite"
     config = make_config(client.url, database, evidence={"registry": str(registry)})
-    with TestClient(create_app(config)) as api:
+    with TestClient(create_app(config, criteria=WORLD_CRITERIA, clock=lambda: SHOWN / 1000)) as api:
         for site in SITES:
             gw = Gateway(site=dict(site))
             answer = api.post(
@@ -91,6 +119,7 @@ def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) ->
         # and an hour of outage that would make the other village fail
         client.write(forged(FORGED, T0 + H, 10, up=1) + forged(DOWN, T0 + H, 60, up=0))
         api.app.state.rollups.roll(T0, END)  # type: ignore[attr-defined]  # the pass writes the display copy
+        publish(api.app.state.service)  # type: ignore[attr-defined]  # as keep_warm does each hour
         yield api, client
     try:
         client.drop_database(database)
@@ -98,20 +127,29 @@ def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) ->
         client.close()
 
 
-def fiber(api: TestClient, village: str) -> dict[str, Any]:
-    answer = api.get(
-        f"/api/v1/villages/{village}/criteria", params={"start": iso(T0), "end": iso(END)}, headers=READ
-    )
+def criterion(api: TestClient, village: str, cid: str = FIBER.id, window: bool = True) -> dict[str, Any]:
+    """The API's verdict on ``cid``: over the world's [T0, END), or with ``window`` False its default one."""
+    params = {"start": iso(T0), "end": iso(END)} if window else {}
+    answer = api.get(f"/api/v1/villages/{village}/criteria", params=params, headers=READ)
     assert answer.status_code == 200, answer.text
-    return next(c for c in answer.json()["criteria"] if c["id"] == "fiber_availability")
+    return next(c for c in answer.json()["criteria"] if c["id"] == cid)
 
 
-def grafana(client: InfluxClient, query: Query, village: str) -> dict[str, float]:
+def fiber(api: TestClient, village: str) -> dict[str, Any]:
+    return criterion(api, village)
+
+
+def defaults(api: TestClient, cid: str = FIBER.id) -> dict[str, dict[str, Any]]:
+    """What the service publishes: its answer with no window, per village."""
+    return {site["village"]: criterion(api, site["village"], cid, window=False) for site in SITES}
+
+
+def grafana(client: InfluxClient, query: Query, village: str, to_ms: int = SHOWN) -> dict[str, float]:
     text = interpolate(
         query.influxql,
         variables={"village": TemplateVar("village", [village])},
         from_ms=T0,
-        to_ms=END,
+        to_ms=to_ms,
         interval_ms=60_000,
     )
     out = {}
@@ -122,17 +160,26 @@ def grafana(client: InfluxClient, query: Query, village: str) -> dict[str, float
     return out
 
 
-def shown_state(village: str, client: InfluxClient) -> str:
+def shown(client: InfluxClient, village: str, to_ms: int = SHOWN) -> tuple[str, float] | None:
+    """The verdict panel's state and number (value, coverage or verified share); None: it shows no value."""
     panel = verdict_panel(FIBER, VILLAGE_SCOPE)
-    decided, undecided, unverified = (grafana(client, q, village) for q in panel.queries)
+    decided, undecided, unverified = (grafana(client, q, village, to_ms) for q in panel.queries)
+    if not (decided or undecided or unverified):
+        return None
     assert len([q for q in (decided, undecided, unverified) if q]) == 1, (decided, undecided, unverified)
     if unverified:
-        return "unverified"
-    if decided:
-        return {"green": "pass", "red": "fail"}[
-            threshold_color(panel.thresholds, next(iter(decided.values())))
-        ]
-    return "insufficient_data"
+        return "unverified", next(iter(unverified.values()))
+    if undecided:
+        return "insufficient_data", next(iter(undecided.values()))
+    value = next(iter(decided.values()))
+    return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)], value
+
+
+def panel_of(got: dict[str, Any]) -> tuple[str, Any]:
+    """What the verdict panel shows for the API's answer ``got``: its verdict, and the number ``shown`` gives."""
+    ev = got["evidence"]
+    number = {"unverified": ev["verified_pct"], "insufficient_data": 100 * ev["coverage"]}
+    return got["verdict"], pytest.approx(number.get(got["verdict"], ev["value"]))
 
 
 def test_the_display_copy_holds_the_services_counts(world: World) -> None:
@@ -149,29 +196,56 @@ def test_the_display_copy_holds_the_services_counts(world: World) -> None:
         assert len(hours) == 3  # one point per UTC hour rolled
 
 
-def test_the_verdict_panel_shows_the_apis_verdict_unverified_included(world: World) -> None:
-    api, client = world
-    verdicts = {site["village"]: fiber(api, site["village"])["verdict"] for site in SITES}
+def test_the_services_default_window_is_the_worlds_three_hours(world: World) -> None:
+    api, _ = world
+    published = defaults(api)
+    for village, got in published.items():
+        explicit = fiber(api, village)
+        assert (got["evidence"]["window"]["start"], got["evidence"]["window"]["end"]) == (
+            explicit["evidence"]["window"]["start"],
+            explicit["evidence"]["window"]["end"],
+        ), village
+        assert (got["verdict"], got["evidence"]["value"], got["evidence"]["verified_pct"]) == (
+            explicit["verdict"],
+            explicit["evidence"]["value"],
+            explicit["evidence"]["verified_pct"],
+        ), village
     # the seed makes both states happen
-    assert verdicts == {"kha-ly": "pass", "ban-ven": "unverified", "lang-ha": "unverified"}
-    for village, verdict in verdicts.items():
-        assert shown_state(village, client) == verdict, village
+    assert {v: c["verdict"] for v, c in published.items()} == {
+        "kha-ly": "pass",
+        "ban-ven": "unverified",
+        "lang-ha": "unverified",
+    }
+
+
+def test_the_verdict_panel_shows_the_published_verdict_unverified_included(world: World) -> None:
+    api, client = world
+    for village, got in defaults(api).items():
+        assert shown(client, village) == panel_of(got), village
+        # the copy is stamped at END: a range that ends before it has nothing to show, no older verdict
+        assert shown(client, village, END - 1) is None, village
 
 
 def test_the_verified_panel_shows_the_apis_share(world: World) -> None:
     api, client = world
     query = verified_panel(VILLAGE_SCOPE).queries[0]
+    verdicts = f'"{VERIFICATION_RP}"."{CRITERION_VERDICT.name}"'
+    # the verdict copy shares the panel's retention policy and range: were it summed, it would be a series
+    (row,) = client.select(
+        f"SELECT count(verdict) FROM {verdicts} WHERE time >= {T0}ms AND time <= {SHOWN}ms"
+    ).rows()
+    assert row["count"] > 0
     for site in SITES:
         text = interpolate(
             query.influxql,
             variables={"village": TemplateVar("village", [site["village"]])},
             from_ms=T0,
-            to_ms=END,
+            to_ms=SHOWN,
             interval_ms=60_000,
         )
-        shown = {s.name: s.values[0][1] for s in client.select(text).series}
+        seen = {s.name: s.values[0][1] for s in client.select(text).series}
         share = fiber(api, site["village"])["evidence"]["verified_pct"]
-        assert shown == {"uplink": pytest.approx(share), "wifi": pytest.approx(100.0)}, site["village"]
+        assert seen == {"uplink": pytest.approx(share), "wifi": pytest.approx(100.0)}, site["village"]
     assert fiber(api, "ban-ven")["evidence"]["verified_pct"] == pytest.approx(100 * 180 / 190)
 
 
@@ -195,7 +269,7 @@ def cell_state(c: Criterion, value: float | None) -> str:
     return {"green": "pass", "red": "fail"}[threshold_color(steps, value)]
 
 
-def test_the_province_table_shows_the_apis_verdict_per_village(world: World) -> None:
+def test_the_province_table_shows_the_published_verdict_per_village(world: World) -> None:
     api, client = world
     query, _ = table_column(FIBER, PROVINCE_SCOPE)
     (villages,) = province.build().rows[0].panels
@@ -204,28 +278,24 @@ def test_the_province_table_shows_the_apis_verdict_per_village(world: World) -> 
     variables = {
         v.name: TemplateVar(v.name, [ALL], all_value=v.all_value) for v in province.build().variables
     }
-    text = interpolate(query.influxql, variables=variables, from_ms=T0, to_ms=END, interval_ms=60_000)
+    text = interpolate(query.influxql, variables=variables, from_ms=T0, to_ms=SHOWN, interval_ms=60_000)
     cells = {}
     for series in client.select(text).series:
         (row,) = series.values
         cells[series.tags["village"]] = row[series.columns.index(FIBER.id)]
-    for site in SITES:
-        got = fiber(api, site["village"])
-        value = cells.get(site["village"])
-        assert cell_state(FIBER, value) == got["verdict"], (site["village"], value)
+    for village, got in defaults(api).items():
+        value = cells.get(village)
+        assert cell_state(FIBER, value) == got["verdict"], (village, value)
         if got["verdict"] == "unverified":  # the cell carries the share the API verified
             assert value is not None
-            assert value - UNVERIFIED_CELL == pytest.approx(got["evidence"]["verified_pct"]), site["village"]
+            assert value - UNVERIFIED_CELL == pytest.approx(got["evidence"]["verified_pct"]), village
     assert cell_state(FIBER, None) == "insufficient_data"
 
 
-FIBER_3H = Criterion.model_validate({**FIBER.model_dump(), "window": "3h"})  # the world's three hours
-
-
 def firing(client: InfluxClient, rule: AlertRule) -> dict[str, dict[str, str]]:
-    """The villages a rule fires for, as if Grafana evaluated it at END (its range ends 1 ms before), and the
-    series' tags: the alerts' labels."""
-    keys = evaluate(client, rule, END - 1)
+    """The villages a rule fires for, as if Grafana evaluated it at SHOWN, and the series' tags: the alerts'
+    labels."""
+    keys = evaluate(client, rule, SHOWN)
     out = {}
     for site in SITES:
         place = {t: site.get(t, "") for t in PLACE_LABELS}
@@ -235,16 +305,47 @@ def firing(client: InfluxClient, rule: AlertRule) -> dict[str, dict[str, str]]:
     return out
 
 
-def test_alerts_fire_for_the_apis_fail_and_unverified_verdicts(world: World) -> None:
+def test_alerts_fire_for_the_published_fail_and_unverified_verdicts(world: World) -> None:
     api, client = world
-    got = {site["village"]: fiber(api, site["village"]) for site in SITES}
-    # the forged outage makes lang-ha's value fail: a rule blind to verification fires for it
-    assert got["lang-ha"]["evidence"]["value"] < FIBER.threshold
-    blind = Criterion.model_validate({**FIBER_3H.model_dump(), "min_verified_pct": None})
-    assert set(firing(client, criterion_rule(blind))) == {"lang-ha"}
-    for rule in (criterion_rule(FIBER_3H), unverified_rule(FIBER_3H)):
+    got = defaults(api)
+    for rule in (criterion_rule(FIBER), unverified_rule(FIBER)):
+        assert rule in ALERT_RULES  # the provisioned rules
         wanted = {v for v, c in got.items() if c["verdict"] == rule.verdict}
         assert set(firing(client, rule)) == wanted, rule.uid
     assert wanted == {"ban-ven", "lang-ha"}
     # the unverified alert names the whole place, as the fail alert does (the policies route on it)
-    assert firing(client, unverified_rule(FIBER_3H))["lang-ha"] == {t: DOWN[t] for t in PLACE_LABELS}
+    assert firing(client, unverified_rule(FIBER))["lang-ha"] == {t: DOWN[t] for t in PLACE_LABELS}
+
+
+def test_a_rule_blind_to_verification_fires_for_the_forged_outage(world: World) -> None:
+    """lang-ha's unverified verdict holds back a failing value: the fail rule stays quiet there because the
+    service said unverified, not because it cannot fire. A service that judges fiber by its value alone, on
+    the same data, publishes fail for lang-ha, and the fail rule fires for it, with the whole place."""
+    api, client = world
+    with service(api, CriteriaSet(criteria=[BLIND]), SHOWN) as blind:
+        got = defaults(blind, BLIND.id)
+    assert {v: c["verdict"] for v, c in got.items()} == {
+        "kha-ly": "pass",
+        "ban-ven": "pass",
+        "lang-ha": "fail",
+    }
+    assert got["lang-ha"]["evidence"]["value"] == fiber(api, "lang-ha")["evidence"]["value"] < FIBER.threshold
+    assert firing(client, criterion_rule(BLIND)) == {"lang-ha": {t: DOWN[t] for t in PLACE_LABELS}}
+
+
+def test_a_newer_publication_replaces_the_older(world: World) -> None:
+    """An hour later the service publishes again, over [T0 + 1 h, END + 1 h), where the signed data covers two
+    of three hours: kha-ly's pass becomes insufficient_data, lang-ha's verified share drops. Both publications
+    are within the panels' 3 h look-back, and each range shows the newest it reaches."""
+    api, client = world
+    later = SHOWN + H
+    before = defaults(api)
+    with service(api, WORLD_CRITERIA, later) as next_hour:
+        after = defaults(next_hour)
+    assert (before["kha-ly"]["verdict"], after["kha-ly"]["verdict"]) == ("pass", "insufficient_data")
+    coverage = coverage_panel(FIBER, VILLAGE_SCOPE).queries[0]
+    for village in after:
+        for to_ms, got in ((SHOWN, before), (later, after)):
+            assert shown(client, village, to_ms) == panel_of(got[village]), (village, to_ms)
+            (pct,) = grafana(client, coverage, village, to_ms).values()
+            assert pct == pytest.approx(100 * got[village]["evidence"]["coverage"]), (village, to_ms)
