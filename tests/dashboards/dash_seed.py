@@ -5,6 +5,10 @@ modem registered, Wi-Fi used every day, four street lights on schedule with mete
 every minute. A *troubled* village has fiber down for the last 20 minutes, a gateway holding a 2-hour backlog
 and a light with a lamp failure since 90 minutes ago; a *silent* one's gateway stopped 20 minutes ago.
 Samples come every 10 minutes (every minute for the gateway in the last hour) to keep the seed small.
+
+Grafana's verdicts come from the criteria service's display copy (``criterion_verdict``), not from these points:
+the seed writes it as the service would have published it (``published``), so a panel that computed its own
+verdict from the raw points would disagree with it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dashboards.criteria import CRITERIA, verifiable
 from server.evidence_display import DisplayCopy, ensure_retention_policy
-from thonminh.contract import DAILY_TZ, STREETLIGHT, UPLINK, VERIFICATION_RP, Measurement, Point, site_tags
+from thonminh.contract import (
+    CRITERION_VERDICT,
+    DAILY_TZ,
+    STREETLIGHT,
+    UPLINK,
+    VERIFICATION_RP,
+    Measurement,
+    Point,
+    site_tags,
+)
+from thonminh.criteria import Criterion
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -217,6 +232,52 @@ def _verification(v: Village, now_ms: int) -> Iterator[Point]:
         t += hour
 
 
+def verdict_hours(now_ms: int) -> tuple[int, int]:
+    """When the newest published verdicts are stamped (the last whole hour) and the evaluation before them."""
+    newest = now_ms - now_ms % 3_600_000
+    return newest, newest - 3_600_000
+
+
+def _value(c: Criterion, passing: bool) -> float:
+    above, below = c.threshold + 0.5, c.threshold - 0.5
+    if c.comparator in (">=", ">"):
+        return above if passing else below
+    if c.comparator in ("<=", "<"):
+        return below if passing else above
+    return c.threshold if passing else above
+
+
+def published(v: Village, c: Criterion, *, newest: bool = True) -> dict[str, float | str]:
+    """The fields of the verdict the service published for ``v`` on ``c``: its newest, or the hour before's,
+    always another verdict and value, so a panel showing the older one is caught."""
+    signed = verifiable(c)
+    value: float | None = _value(c, not v.troubled)
+    coverage, pct = 1.0, 100.0 if signed else None
+    if v.silent:
+        value, coverage = None, 0.25
+        pct = 50.0 if signed else None  # low too, yet not unverified: a rule on the share alone would fire
+    elif v.troubled and c.description_of_figure.measurement is UPLINK:
+        # a failing value held as neither pass nor fail: dash_seed's verification copy has it at 95.8 %
+        pct = 95.8
+    verdict = c.verdict(value, coverage, pct)
+    if not newest:
+        value, coverage, pct = _value(c, verdict != "pass"), 1.0, 100.0 if signed else None
+        verdict = c.verdict(value, coverage, pct)
+    fields: dict[str, float | str] = {"verdict": verdict, "coverage": coverage}
+    if value is not None:
+        fields["value"] = value
+    if pct is not None:
+        fields["verified_pct"] = pct
+    return fields
+
+
+def _verdicts(v: Village, now_ms: int) -> Iterator[Point]:
+    """The criteria service's display copy of its verdicts (``thonminh_verified.criterion_verdict``)."""
+    for t, newest in zip(verdict_hours(now_ms), (True, False), strict=True):
+        for c in CRITERIA.criteria:
+            yield _p(CRITERION_VERDICT, {**v.tags, "criterion": c.id}, published(v, c, newest=newest), t)
+
+
 HEALTHY = Village("kha-ly-thuong", "klt-gw1", "tien-dung", "luc-ngan")
 HEALTHY_2 = Village("ban-moc", "bm-gw1", "phuong-son", "luc-ngan")
 TROUBLED = Village("xom-loi", "xl-gw1", "phuong-son", "luc-nam", troubled=True)
@@ -238,6 +299,9 @@ def seed(client: InfluxClient, villages: tuple[Village, ...], now_ms: int) -> No
     client.write(
         [DisplayCopy.line(p) for v in villages for p in _verification(v, now_ms)],
         retention_policy=VERIFICATION_RP,
+    )
+    client.write(
+        [encode_line(p) for v in villages for p in _verdicts(v, now_ms)], retention_policy=VERIFICATION_RP
     )
     for v in villages:
         for point in village_points(v, now_ms):

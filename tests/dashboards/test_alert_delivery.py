@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import cross_seed as cs
 import pytest
 import yaml
-from dash_seed import TROUBLED, Seeded
+from dash_alerts import evaluate
+from dash_seed import TROUBLED, VILLAGES, Seeded, Village, published, verdict_hours
 from grafana_alerting import (
     EMAIL_TELEGRAM,
     WEBHOOK,
@@ -39,24 +38,13 @@ from grafana_alerting import (
 from grafana_foundation_sdk.models.alerting import ContactPoint, NotificationPolicy, NotificationTemplate
 from grafana_macros import interpolate
 
-from dashboards.alerts import (
-    ALERT_RULES,
-    FOLDER_TITLE,
-    PLACE_LABELS,
-    AlertRule,
-    criterion_rule,
-    unverified_rule,
-)
+from dashboards.alerts import ALERT_RULES, FOLDER_TITLE, PLACE_LABELS, AlertRule
 from dashboards.build import DELIVERY_ENV, DELIVERY_FILE, ROOT, delivery_files
-from dashboards.criteria import CRITERIA, verifiable
+from dashboards.criteria import CRITERIA
 from dashboards.notify import MESSAGE, TITLE, Routes, delivery, load_routes, read_env_file
-from lab.localservices import InfluxDBServer
-from server.evidence_display import ensure_retention_policy
-from thonminh.contract import UPLINK
-from thonminh.criteria import Criterion
+from dashboards.verdictcopy import FRESH_S
 from thonminh.errors import ConfigError
 from thonminh.influx import InfluxClient
-from thonminh.lineprotocol import encode_lines
 
 REPO = ROOT.parent
 
@@ -94,32 +82,9 @@ DEVICE_LABELS = {
     "thonminh-buffer-lag": {"gateway"},
 }
 STATE_RULES = [r for r in ALERT_RULES if r.criterion is None]
-#: the shipped criteria over 2 days, deciding on any data (the seeded data is 2 days long), and their rules
-SHORT = [
-    Criterion.model_validate({**c.model_dump(), "window": "2d", "min_coverage": 0.0})
-    for c in CRITERIA.criteria
-]
-SHORT_CRITERION_RULES = [criterion_rule(c) for c in SHORT]
-#: those on the uplinks: dash_seed's display copy holds the uplink only
-SHORT_UNVERIFIED_RULES = [
-    unverified_rule(c) for c in SHORT if verifiable(c) and c.description_of_figure.measurement is UPLINK
-]
-
-
-@pytest.fixture(scope="module")
-def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
-    database = f"deliver_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database, timeout=60)
-    client.create_database(database)
-    ensure_retention_policy(
-        client, database
-    )  # as the service makes it: the criterion rules read it, empty here
-    client.write(encode_lines(cs.all_points()))
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+#: per criterion, the rule on a failing verdict and, where the gateways sign its samples, on an unverified one
+CRITERION_RULES = [r for r in ALERT_RULES if r.uid.startswith("thonminh-criterion-")]
+UNVERIFIED_RULES = [r for r in ALERT_RULES if r.uid.startswith("thonminh-unverified-")]
 
 
 def _assert_placed(rule: AlertRule, series: list[dict[str, str]]) -> None:
@@ -134,24 +99,66 @@ def test_every_state_alert_carries_its_place_from_the_query(seeded: Seeded, rule
     _assert_placed(rule, _series_labels(seeded.client, rule, seeded.now_ms))
 
 
-@pytest.mark.parametrize("rule", SHORT_CRITERION_RULES, ids=lambda r: r.uid)
-def test_every_criterion_alert_carries_its_place_from_the_query(
-    cross_db: InfluxClient, rule: AlertRule
+def _key(v: Village) -> tuple[str, ...]:
+    """A village as ``evaluate`` names its firing series: the series' tags are its place."""
+    return tuple(sorted(v.tags[k] for k in PLACE_LABELS))
+
+
+def _with_verdict(rule: AlertRule, verdict: str) -> set[tuple[str, ...]]:
+    """The villages whose newest verdict dash_seed published on the rule's criterion is ``verdict``."""
+    (c,) = [c for c in CRITERIA.criteria if c.id == rule.criterion]
+    return {_key(v) for v in VILLAGES if published(v, c)["verdict"] == verdict}
+
+
+@pytest.mark.parametrize("rule", CRITERION_RULES, ids=lambda r: r.uid)
+def test_every_criterion_alert_carries_its_place_and_fires_where_the_verdict_fails(
+    seeded: Seeded, rule: AlertRule
 ) -> None:
-    _assert_placed(rule, _series_labels(cross_db, rule, cs.TO - 1))
+    """Over the service's published verdicts (dash_seed): the troubled village's failing ones fire, its
+    unverified ones (the uplinks') do not, though their values are under the threshold too."""
+    _assert_placed(rule, _series_labels(seeded.client, rule, seeded.now_ms))
+    assert evaluate(seeded.client, rule, seeded.now_ms) == _with_verdict(rule, "fail")
 
 
-@pytest.mark.parametrize("rule", SHORT_UNVERIFIED_RULES, ids=lambda r: r.uid)
+@pytest.mark.parametrize("rule", UNVERIFIED_RULES, ids=lambda r: r.uid)
 def test_every_unverified_alert_fires_for_the_troubled_village_with_its_place(
     seeded: Seeded, rule: AlertRule
 ) -> None:
-    """dash_seed verifies every uplink point but one an hour of the troubled village's (95.8 %, under 99 %)."""
+    """dash_seed publishes the troubled village's uplink verdicts unverified (95.8 %, under 99 %) and the silent
+    village's verdicts insufficient_data with 50 % verified: only the first are unverified."""
     series = _series_labels(seeded.client, rule, seeded.now_ms)
-    assert [s["village"] for s in series] == [TROUBLED.village]
+    expected = _with_verdict(rule, "unverified")
+    assert evaluate(seeded.client, rule, seeded.now_ms) == expected
+    assert [s["village"] for s in series] == [TROUBLED.village] * len(expected)
+    if not expected:
+        return
     _assert_placed(rule, series)
     # the message fixture has the labels of this alert (its annotations: test_alert_messages.py)
     (alert,) = payload("alert-unverified-firing")["alerts"]
     assert set(alert["labels"]) == set(alert_labels(rule, series[0]))
+
+
+def test_the_troubled_village_hears_of_every_criterion_once(seeded: Seeded) -> None:
+    """A failing value fires one of a criterion's two rules: ``fail`` where it is verified, ``unverified``
+    where it is not (and every shipped criterion has its rules, found by their uids)."""
+    fired: dict[str, list[str]] = {c.id: [] for c in CRITERIA.criteria}
+    for rule in (*CRITERION_RULES, *UNVERIFIED_RULES):
+        if _key(TROUBLED) in evaluate(seeded.client, rule, seeded.now_ms):
+            fired[str(rule.criterion)].append(rule.uid.split("-")[1])
+    assert all(len(kinds) == 1 for kinds in fired.values()), fired
+    assert {k for kinds in fired.values() for k in kinds} == {"criterion", "unverified"}, fired
+
+
+def test_a_criterion_alert_reads_no_verdict_older_than_its_look_back(seeded: Seeded) -> None:
+    """A service that stopped publishing leaves the rules without data (their no-data state), never firing on
+    its last verdicts as if they were current."""
+    stale = verdict_hours(seeded.now_ms)[0] + FRESH_S * 1000
+    for rule in (*CRITERION_RULES, *UNVERIFIED_RULES):
+        assert _series_labels(seeded.client, rule, stale + 1000) == [], rule.uid
+        # one missed hour still reads the newest, as now
+        now = _series_labels(seeded.client, rule, seeded.now_ms)
+        assert _series_labels(seeded.client, rule, stale - 1000) == now, rule.uid
+        assert evaluate(seeded.client, rule, stale - 1000) == evaluate(seeded.client, rule, seeded.now_ms)
 
 
 def test_fixture_payloads_have_the_labels_the_rules_produce(seeded: Seeded) -> None:

@@ -1,16 +1,19 @@
-"""The InfluxDB 1.x behaviours the figure queries rest on (dashboards/figures.py), each on the real InfluxDB, and
-the builder's quoting and contract checks."""
+"""The InfluxDB 1.x behaviours the figure queries rest on (dashboards/figures.py) and the published verdicts'
+(dashboards/verdictcopy.py), each on the real InfluxDB, and the builder's quoting and contract checks."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from grafana_macros import interpolate
 
-from dashboards.figures import FigureQuery
 from dashboards.influxql import PANEL, Select, field_value, local_offset_ms, tag_ref, trailing
-from thonminh.contract import STREETLIGHT, UPLINK
-from thonminh.figures import FIGURES
+from dashboards.verdictcopy import VerdictQuery
+from server.evidence_display import ensure_retention_policy
+from thonminh.contract import CRITERION_VERDICT, STREETLIGHT, UPLINK, VERIFICATION_RP, Point
 from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
 
 H = 3_600_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % H  # an hour, in ms
@@ -99,13 +102,41 @@ def test_the_builder_quotes_backslashes_and_checks_the_contract(influx: InfluxCl
         tag_ref(UPLINK, "ap")
 
 
-def test_verification_is_held_per_village_or_the_place_above_it() -> None:
-    """The verified share is per village: grouping by the place (the alert rules' labels) keeps it, a tag that
-    splits a village (a link, a gateway) cannot have one."""
-    desc = FIGURES["uplink.availability"]
-    FigureQuery(desc, {"link": "fiber"}, (), by=("province", "district", "commune")).decided(
-        0.8, min_verified_pct=99
+def test_a_published_verdict_is_read_per_village_and_whole_from_its_newest_point(
+    influx: InfluxClient,
+) -> None:
+    """``last`` selects: the other fields come from the newest point, absent ones as null, never from an older
+    point (a value and a verdict of two evaluations); a tag the copy has not cannot group it."""
+    with pytest.raises(KeyError):
+        VerdictQuery("fiber_availability", (), by=("link",)).latest()
+    ensure_retention_policy(influx, influx.database or "")
+    new = int(time.time() * 1000) // H * H  # recent: the policy drops points older than its few days
+    old = new - H
+    points = [
+        ("a", "c1", old, {"verdict": "pass", "coverage": 1.0, "value": 99.5, "verified_pct": 100.0}),
+        ("a", "c1", new, {"verdict": "unverified", "coverage": 0.9, "value": 98.5, "verified_pct": 95.8}),
+        ("b", "c1", old, {"verdict": "fail", "coverage": 1.0, "value": 97.0, "verified_pct": 100.0}),
+        ("b", "c1", new, {"verdict": "insufficient_data", "coverage": 0.25}),
+        ("a", "c2", new + 60_000, {"verdict": "fail", "coverage": 1.0, "value": 1.0}),  # another criterion
+    ]
+    influx.write(
+        [
+            encode_line(Point(CRITERION_VERDICT.name, {"village": v, "criterion": c}, f, t))
+            for v, c, t, f in points
+        ],
+        retention_policy=VERIFICATION_RP,
     )
-    for tag in ("link", "gateway"):
-        with pytest.raises(ValueError, match=f"not per {tag}"):
-            FigureQuery(desc, {}, (), by=(tag,)).decided(0.8, min_verified_pct=99)
+    q = interpolate(
+        VerdictQuery("c1", ()).latest().render(), variables={}, from_ms=0, to_ms=new + H, interval_ms=60_000
+    )
+    got = {s.tags["village"]: dict(zip(s.columns, s.values[0], strict=True)) for s in influx.select(q).series}
+    assert got == {
+        "a": {"time": new, "coverage": 0.9, "value": 98.5, "verdict": "unverified", "verified_pct": 95.8},
+        "b": {
+            "time": new,
+            "coverage": 0.25,
+            "value": None,
+            "verdict": "insufficient_data",
+            "verified_pct": None,
+        },
+    }

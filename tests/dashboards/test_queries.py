@@ -12,13 +12,27 @@ from dataclasses import dataclass
 
 import pytest
 from dash_alerts import evaluate
-from dash_seed import HEALTHY, HEALTHY_2, SILENT, TROUBLED, VILLAGES, Seeded, Village
+from dash_seed import (
+    HEALTHY,
+    HEALTHY_2,
+    SILENT,
+    TROUBLED,
+    VILLAGES,
+    Seeded,
+    Village,
+    published,
+    verdict_hours,
+)
 from grafana_macros import ALL as ALL_VALUE
 from grafana_macros import TemplateVar, grafana_interval_ms, interpolate, parse_duration_ms, resolve_time
 
 from dashboards.alerts import ALERT_RULES, AlertRule
 from dashboards.boards import ALL
+from dashboards.criteria import CRITERIA
 from dashboards.model import Dashboard, Panel, Query
+from dashboards.verdictcopy import FRESH_S
+from thonminh.contract import CRITERION_VERDICT
+from thonminh.criteria import Criterion
 from thonminh.influx import Series
 
 ALL_VILLAGES = {v.village for v in VILLAGES}
@@ -96,8 +110,10 @@ def run(
     panel: Panel,
     query: Query,
     selection: Selection,
+    *,
+    to_ms: int | None = None,
 ) -> list[Series]:
-    now = seeded.now_ms
+    now = seeded.now_ms if to_ms is None else to_ms
     start = (
         now - parse_duration_ms(panel.time_from) if panel.time_from else resolve_time(board.time_from, now)
     )
@@ -147,14 +163,21 @@ def test_panel_query_shows_its_series(
             assert series, f"{title}: no row for the troubled village's lamp failure"
         return
     if query.split:
-        # a verdict's decided and undecided villages: each query may be empty, the panel's together may not
-        series_all = [
-            s for q in panel.queries if q.split for s in run(seeded, answers, board, panel, q, selection)
+        shown = {s.tags["village"] for s in series}
+        assert shown <= expected, f"{title}: shows unselected villages {shown - expected}"
+        assert all(row[1] is not None for s in series for row in s.values), f"{title}: a null value"
+        if query.table:
+            # a province table column: a cell for every verdict but insufficient_data (the silent village's)
+            assert shown == expected - {SILENT.village}, f"{title}: shows {shown}"
+            return
+        # a verdict panel's queries share the villages: every one has a published verdict, so exactly one query
+        per_query = [
+            [s.tags["village"] for s in run(seeded, answers, board, panel, q, selection)]
+            for q in panel.queries
+            if q.split
         ]
-        assert {s.tags["village"] for s in series} <= expected
-        assert expected - {SILENT.village} <= {s.tags["village"] for s in series_all}, (
-            f"{title}: misses villages"
-        )
+        everywhere = [v for villages in per_query for v in villages]
+        assert sorted(everywhere) == sorted(expected), f"{title}: villages per query {per_query}"
         return
     assert series, f"{title} [{query.influxql}] would say 'No data'"
     for name, values in value_columns(series).items():
@@ -170,6 +193,80 @@ def test_panel_query_shows_its_series(
     ):  # events: only links that changed
         links = {s.tags["link"] for s in series}
         assert links == {"fiber", "4g"}, f"{title}: links {links}"
+
+
+def _shown(
+    seeded: Seeded, answers: dict[str, list[Series]], board: Dashboard, panel: Panel, to_ms: int | None = None
+) -> dict[str, tuple[str, object]]:
+    """Per village, the query (its ref id) whose row the panel shows and that row's value."""
+    out: dict[str, tuple[str, object]] = {}
+    for ref, q in zip("ABCDEFGH", panel.queries, strict=False):
+        for s in run(seeded, answers, board, panel, q, SELECTIONS[0], to_ms=to_ms):
+            assert s.tags["village"] not in out, f"{panel.title.en}: {s.tags['village']} in {ref} and before"
+            ((_, value),) = s.values
+            out[s.tags["village"]] = (ref, value)
+    return out
+
+
+def _panel(board: Dashboard, title: str) -> Panel:
+    (panel,) = [p for p in board.panels() if p.title.en == title]
+    return panel
+
+
+@pytest.mark.parametrize("c", CRITERIA.criteria, ids=lambda c: c.id)
+def test_a_verdict_panel_shows_the_newest_published_verdict(
+    seeded: Seeded, answers: dict[str, list[Series]], c: Criterion
+) -> None:
+    """Each village in the query of its newest verdict's state, with its value, not the hour before's (which
+    dash_seed publishes with another verdict and value)."""
+    board = BOARDS["thonminh-village"]
+    where = {
+        "pass": ("A", "value"),
+        "fail": ("A", "value"),
+        "insufficient_data": ("B", "coverage"),
+        "unverified": ("C", "verified_pct"),
+    }
+    expected = {}
+    for v in VILLAGES:
+        fields = published(v, c)
+        ref, name = where[str(fields["verdict"])]
+        scale = 100 if name == "coverage" else 1
+        expected[v.village] = (ref, pytest.approx(scale * float(fields[name])))
+    assert _shown(seeded, answers, board, _panel(board, c.title.en)) == expected
+    coverage = _shown(seeded, answers, board, _panel(board, f"Coverage: {c.title.en}"))
+    assert coverage == {v.village: ("A", 100 * published(v, c)["coverage"]) for v in VILLAGES}
+
+
+def _copy_answers(
+    seeded: Seeded, answers: dict[str, list[Series]], board: Dashboard, panel: Panel, to_ms: int | None
+) -> list[list[tuple[dict[str, str], list[list[object]]]]]:
+    """What the panel's queries on the published verdicts answer with its range ending at ``to_ms``."""
+    return [
+        [(s.tags, s.values) for s in run(seeded, answers, board, panel, q, SELECTIONS[0], to_ms=to_ms)]
+        for q in panel.queries
+        if f'"{CRITERION_VERDICT.name}"' in q.influxql
+    ]
+
+
+def test_a_verdict_older_than_fresh_is_not_shown(seeded: Seeded, answers: dict[str, list[Series]]) -> None:
+    """A service that stopped publishing leaves the panels, table cells and coverage saying there is no verdict,
+    never its last one as if it were current; one missed hour still shows the newest."""
+    newest, _ = verdict_hours(seeded.now_ms)
+    reading = [
+        (board, panel)
+        for board in BOARDS.values()
+        for panel in board.panels()
+        if any(f'"{CRITERION_VERDICT.name}"' in q.influxql for q in panel.queries)
+    ]
+    assert len(reading) >= 2 * len(CRITERIA.criteria) + 1, "the verdict and coverage panels, the table"
+    for board, panel in reading:
+        late = _copy_answers(seeded, answers, board, panel, newest + 4 * 3_600_000)
+        assert not any(late), f"{panel.title.en}: shows a verdict 4 h old"
+        now = _copy_answers(seeded, answers, board, panel, None)
+        assert any(now), f"{panel.title.en}: shows no verdict"
+        assert _copy_answers(seeded, answers, board, panel, newest + FRESH_S * 1000 - 60_000) == now, (
+            f"{panel.title.en}: not the newest verdict while under {FRESH_S // 3600} h old"
+        )
 
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
@@ -234,5 +331,5 @@ def test_alert_fires_for_the_troubled_village_only(seeded: Seeded, rule: AlertRu
 
 @pytest.mark.parametrize("rule", CRITERION_RULES, ids=lambda r: r.uid)
 def test_criterion_alert_queries_run_in_grafanas_backend(seeded: Seeded, rule: AlertRule) -> None:
-    # which villages they fire for is checked against the API in test_cross_surface.py
+    # which villages they fire for: test_alert_delivery.py (on the published verdicts), test_cross_surface.py
     evaluate(seeded.client, rule, seeded.now_ms)
