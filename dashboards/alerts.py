@@ -18,7 +18,7 @@ from typing import Any, Literal
 from dashboards.criteria import CRITERIA, failing, verifiable
 from dashboards.influxql import Select, agg, field_value, trailing
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
-from dashboards.verdictcopy import FRESH_S, VerdictQuery
+from dashboards.verdictcopy import FRESH, FRESH_S, VerdictQuery, published
 from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
 from thonminh.criteria import Criterion
 
@@ -33,6 +33,7 @@ __all__ = [
     "alerting_file",
     "criterion_rule",
     "unverified_rule",
+    "verdicts_stale",
 ]
 
 FOLDER_UID = "thonminh"
@@ -311,11 +312,37 @@ def unverified_rule(c: Criterion) -> AlertRule:
     )
 
 
+def verdicts_stale() -> AlertRule:
+    """Fires while the criteria service has published no verdict for ``FRESH``: the verdict panels then say
+    "no verdict" and the criterion rules read nothing, so without this rule a stopped service would clear
+    every criterion alert in silence. No village labels: it concerns them all (the routes' default contact)."""
+    return AlertRule(
+        "thonminh-verdicts-stale",
+        Text("Dịch vụ tiêu chí không công bố kết quả", "The criteria service publishes no verdicts"),
+        published().render(),
+        FRESH_S,
+        "last",
+        "lt",
+        (1,),
+        "0s",
+        Text(
+            f"Dịch vụ tiêu chí không ghi kết quả đánh giá vào InfluxDB trong {FRESH} qua: các bảng điều khiển "
+            "không hiện kết quả tiêu chí và cảnh báo tiêu chí không hoạt động. Kiểm tra dịch vụ (docs/deployment.md).",
+            f"The criteria service has written no verdicts to InfluxDB for {FRESH}: the dashboards show no "
+            "criterion verdicts and the criterion alerts cannot fire. Check that the service runs with its "
+            "background worker (rollups.background = true).",
+        ),
+        no_data="Alerting",
+        severity="critical",
+    )
+
+
 ALERT_RULES: tuple[AlertRule, ...] = (
     _uplink_down(),
     _gateway_silent(),
     _light_fault(),
     _buffer_lag(),
+    verdicts_stale(),
     *(criterion_rule(c) for c in CRITERIA.criteria),
     *(unverified_rule(c) for c in CRITERIA.criteria if verifiable(c)),
 )

@@ -20,7 +20,7 @@ from dashboards.model import Query
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
 from thonminh.influxql import Select, conditions, ident, literal
 
-__all__ = ["FRESH", "FRESH_S", "PANEL_FRESH", "VerdictQuery", "rounded"]
+__all__ = ["FRESH", "FRESH_S", "PANEL_FRESH", "VerdictQuery", "published", "rounded"]
 
 #: how old the newest verdict may be: evaluated a little after each whole hour, so one missed hour still shows
 FRESH_S = 3 * 3600
@@ -98,3 +98,13 @@ class VerdictQuery:
         if alias is None and not table:
             alias = " ".join(f"$tag_{t}" for t in self.groups)
         return Query(statement.render(), table=table, alias=alias, group_tags=self.groups, split=split)
+
+
+def published(span: str = "$timeFilter") -> Select:
+    """How many verdicts the service published within ``span``, all villages and criteria together: no row at
+    all when it published none (the alert rule's no-data state is what fires)."""
+    return Select(
+        [f"count({field_ref(_M, 'coverage')}) AS {ident('published')}"],
+        (f"{ident(VERIFICATION_RP)}.{ident(_M.name)}",),
+        [span],
+    )

@@ -28,12 +28,14 @@ def build() -> Dashboard:
         Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"),
         *queries,
         description=Text(
-            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Các tiêu chí tính trên 30 ngày gần nhất; ô xám: chưa đủ "
-            "dữ liệu; ô tím: chưa xác minh (chữ ký số của gateway phủ quá ít số mẫu).",
-            "One row per village; click a header to sort. Each criterion over the table's 30 days: the value on "
-            "green or red where the data decides, 'Insufficient data' in grey where it does not, 'Unverified' in "
-            "purple where the gateways' signatures cover too few of its samples; the time column of the last "
-            "query is when the village's gateway last reported.",
+            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Mỗi tiêu chí theo kết quả của dịch vụ tiêu chí, trên "
+            "khoảng thời gian của tiêu chí đó, tính mỗi giờ; ô xám: chưa đủ dữ liệu; ô tím: chưa xác minh (chữ "
+            "ký số của gateway phủ quá ít số mẫu).",
+            "One row per village; click a header to sort. Each criterion as the criteria service last judged it, "
+            "over the criterion's own window, evaluated each hour: the value on green or red where the data "
+            "decides, 'Insufficient data' in grey where it does not, 'Unverified' in purple where the gateways' "
+            "signatures cover too few of its samples; the time column of the last query is when the village's "
+            "gateway last reported within the table's 30 days.",
         ),
         transformations=({"id": "joinByField", "options": {"byField": "village", "mode": "outer"}},),
         overrides=tuple(overrides),

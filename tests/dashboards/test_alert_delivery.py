@@ -81,7 +81,9 @@ DEVICE_LABELS = {
     "thonminh-gateway-silent": {"gateway"},
     "thonminh-buffer-lag": {"gateway"},
 }
-STATE_RULES = [r for r in ALERT_RULES if r.criterion is None]
+#: about every village at once (the criteria service publishing nothing): no place, the routes' default contact
+GLOBAL_RULES = {"thonminh-verdicts-stale"}
+STATE_RULES = [r for r in ALERT_RULES if r.criterion is None and r.uid not in GLOBAL_RULES]
 #: per criterion, the rule on a failing verdict and, where the gateways sign its samples, on an unverified one
 CRITERION_RULES = [r for r in ALERT_RULES if r.uid.startswith("thonminh-criterion-")]
 UNVERIFIED_RULES = [r for r in ALERT_RULES if r.uid.startswith("thonminh-unverified-")]

@@ -317,6 +317,7 @@ EXPECTED_FIRING = {
     "thonminh-gateway-silent": {_key(SILENT, SILENT.gateway)},
     "thonminh-streetlight-fault": {_key(TROUBLED, "l2", "north")},
     "thonminh-buffer-lag": {_key(TROUBLED, TROUBLED.gateway)},
+    "thonminh-verdicts-stale": set(),  # the seed has fresh published verdicts
 }
 
 
@@ -333,3 +334,31 @@ def test_alert_fires_for_the_troubled_village_only(seeded: Seeded, rule: AlertRu
 def test_criterion_alert_queries_run_in_grafanas_backend(seeded: Seeded, rule: AlertRule) -> None:
     # which villages they fire for: test_alert_delivery.py (on the published verdicts), test_cross_surface.py
     evaluate(seeded.client, rule, seeded.now_ms)
+
+
+def test_the_stale_verdicts_rule_fires_on_no_data_once_nothing_is_published(seeded: Seeded) -> None:
+    """With no verdict within its look-back the rule's query has no row, and Grafana's no-data state is what
+    fires it; with the seed's fresh verdicts it reads a count."""
+    (rule,) = (r for r in ALERT_RULES if r.uid == "thonminh-verdicts-stale")
+    assert rule.no_data == "Alerting"
+    later = seeded.now_ms + 4 * 3_600_000
+    q = interpolate(
+        rule.query,
+        variables={},
+        from_ms=later - rule.lookback_s * 1000,
+        to_ms=later,
+        interval_ms=60_000,
+        frontend=False,
+    )
+    assert seeded.client.select(q).series == []
+    assert evaluate(seeded.client, rule, later) == set()
+    fresh = interpolate(
+        rule.query,
+        variables={},
+        from_ms=seeded.now_ms - rule.lookback_s * 1000,
+        to_ms=seeded.now_ms,
+        interval_ms=60_000,
+        frontend=False,
+    )
+    ((_, count),) = seeded.client.select(fresh).series[0].values
+    assert count > 0
