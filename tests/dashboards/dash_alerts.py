@@ -27,10 +27,10 @@ def fires(rule: AlertRule, value: float) -> bool:
     return value < low or value > high
 
 
-def evaluate(client: Selects, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
-    """Run the rule's query over its look-back as Grafana's scheduler does (backend interpolation only), then
-    its reduce and threshold; the series that fire, by their sorted tag values."""
-    q = interpolate(
+def backend_query(rule: AlertRule, now_ms: int) -> str:
+    """The rule's query over its look-back up to ``now_ms``, interpolated as Grafana's scheduler does (backend
+    interpolation only)."""
+    return interpolate(
         rule.query,
         variables={},
         from_ms=now_ms - rule.lookback_s * 1000,
@@ -38,8 +38,13 @@ def evaluate(client: Selects, rule: AlertRule, now_ms: int) -> set[tuple[str, ..
         interval_ms=60_000,
         frontend=False,
     )
+
+
+def evaluate(client: Selects, rule: AlertRule, now_ms: int) -> set[tuple[str, ...]]:
+    """Run the rule's query (``backend_query``), then its reduce and threshold; the series that fire, by their
+    sorted tag values."""
     firing = set()
-    for s in client.select(q).series:
+    for s in client.select(backend_query(rule, now_ms)).series:
         values = [row[1] for row in s.values if row[1] is not None]
         if not values:
             continue

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from dash_alerts import evaluate
+from dash_alerts import backend_query, evaluate
 from dash_seed import TROUBLED, VILLAGES, Seeded, Village, published, verdict_hours
 from grafana_alerting import (
     EMAIL_TELEGRAM,
@@ -36,7 +36,6 @@ from grafana_alerting import (
     route,
 )
 from grafana_foundation_sdk.models.alerting import ContactPoint, NotificationPolicy, NotificationTemplate
-from grafana_macros import interpolate
 
 from dashboards.alerts import ALERT_RULES, FOLDER_TITLE, PLACE_LABELS, AlertRule
 from dashboards.build import DELIVERY_ENV, DELIVERY_FILE, ROOT, delivery_files
@@ -54,15 +53,7 @@ REPO = ROOT.parent
 
 def _series_labels(client: InfluxClient, rule: AlertRule, now_ms: int) -> list[dict[str, str]]:
     """The series of the rule's query run as Grafana's scheduler runs it: their tags are the alerts' labels."""
-    q = interpolate(
-        rule.query,
-        variables={},
-        from_ms=now_ms - rule.lookback_s * 1000,
-        to_ms=now_ms,
-        interval_ms=60_000,
-        frontend=False,
-    )
-    return [dict(s.tags) for s in client.select(q).series]
+    return [dict(s.tags) for s in client.select(backend_query(rule, now_ms)).series]
 
 
 def alert_labels(rule: AlertRule, series: Mapping[str, str]) -> dict[str, str]:
