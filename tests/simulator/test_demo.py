@@ -178,7 +178,10 @@ def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     found, forged, answer, verify = drill.run(out, work / "drill")
     assert "'link': 'fiber'" in found and "evidence_seq" in found, found
     assert forged.startswith("HTTP/1.1 204"), forged
-    verdict = re.search(r"^verdict unverified verified_pct (\d+\.\d) faults (\d+)$", answer, re.MULTILINE)
+    # the coverage is printed so that a window too short for a verdict says so (insufficient_data comes first)
+    verdict = re.search(
+        r"^verdict unverified verified_pct (\d+\.\d) faults (\d+) coverage [\d.]+$", answer, re.MULTILINE
+    )
     assert verdict and float(verdict.group(1)) < 99 and int(verdict.group(2)) >= 1, answer
     span = re.search(r"^altered klt-gw1 (\S+Z) (\S+Z) ", answer, re.MULTILINE)
     assert span and span.group(1) <= span.group(2), answer
