@@ -1,13 +1,15 @@
-"""Benchmark of the dashboards' criterion panels: what InfluxDB spends answering them.
+"""Benchmark of the dashboards' panels: what InfluxDB spends answering them.
 
     .venv/bin/python bench/dashboard_queries.py [--days 30] [--province-villages 2000] [--board FILE]
+        [--every-panel]
 
 Writes ``--days`` of the standard village (bench/loads.py: 30 lights, about 67,700 points a day) to a private
 InfluxDB 1.x, lets the criteria service publish its verdicts (server/verdict_display.py), then runs every
 query of the village board's criterion panels (verdict and coverage) as Grafana sends them for that village
 and reports, per panel, InfluxDB's CPU seconds and the wall time. ``--board`` (repeatable) takes another
-village board's JSON, e.g. the one from before the verdicts were published, whose panels computed each figure
-from the raw points (``git show 7055551:dashboards/json/village.json``). Then the province table:
+board's JSON, e.g. the village board from before the verdicts were published, whose panels computed each
+figure from the raw points (``git show 7055551:dashboards/json/village.json``); ``--every-panel`` times every
+panel of the boards, each over its own range (the board's default for most). Then the province table:
 ``--province-villages`` villages' published verdicts, the table's statement for all of them.
 """
 
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "dashboards"))
 
 from agent_cpu import cpu_s
-from grafana_macros import ALL, TemplateVar, interpolate, parse_duration_ms
+from grafana_macros import ALL, TemplateVar, interpolate, parse_duration_ms, resolve_time
 from loads import SITE, village_points
 from server_criteria import BenchInflux
 
@@ -66,7 +68,8 @@ def timed(influx: BenchInflux, client: InfluxClient, statement: str) -> tuple[fl
     return cpu_s(influx.process.pid) - cpu0, time.perf_counter() - t0, len(series)
 
 
-def criterion_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+def panels(board: dict[str, Any], every: bool) -> list[dict[str, Any]]:
+    """The board's panels with queries: the criterion panels (verdict, coverage), or ``every`` one."""
     titles = {c.title.vi for c in CRITERIA.criteria}
     out = []
     stack = list(board["panels"])
@@ -74,29 +77,33 @@ def criterion_panels(board: dict[str, Any]) -> list[dict[str, Any]]:
         panel = stack.pop(0)
         stack[:0] = panel.get("panels", [])
         title = panel.get("title", "").removeprefix("Độ phủ dữ liệu: ")
-        if title in titles and panel.get("targets"):
+        if panel.get("targets") and (every or title in titles):
             out.append(panel)
     return out
 
 
-def village_board(path: str, influx: BenchInflux, client: InfluxClient, now_ms: int) -> None:
+def one_board(path: str, influx: BenchInflux, client: InfluxClient, now_ms: int, every: bool) -> None:
+    """Each panel of the board for the seeded village over its own range, as one refresh asks them."""
     board = json.loads(Path(path).read_text())
     print(f"\n{path}:")
-    variables = {"village": TemplateVar("village", [SITE["village"]])}
+    variables = {t: TemplateVar(t, [SITE[t]]) for t in ("village", "commune", "district")}
     total_cpu = total_wall = 0.0
     print(f"\n{'panel':60s} {'InfluxDB CPU':>12s} {'wall':>8s}")
-    for panel in criterion_panels(board):
-        span = parse_duration_ms(panel.get("timeFrom") or "7d")
+    for panel in panels(board, every):
+        start = now_ms - parse_duration_ms(panel["timeFrom"]) if panel.get("timeFrom") else None
+        if start is None:
+            start = resolve_time(board["time"]["from"], now_ms)
         cpu = wall = 0.0
         for target in panel["targets"]:
             text = interpolate(
-                target["query"], variables=variables, from_ms=now_ms - span, to_ms=now_ms, interval_ms=60_000
+                target["query"], variables=variables, from_ms=start, to_ms=now_ms, interval_ms=60_000
             )
             c, w, _ = timed(influx, client, text)
             cpu, wall = cpu + c, wall + w
         total_cpu, total_wall = total_cpu + cpu, total_wall + wall
         print(f"{panel['title'][:60]:60s} {cpu:10.2f} s {wall:6.2f} s")
-    print(f"{'the board criterion panels, one refresh':60s} {total_cpu:10.2f} s {total_wall:6.2f} s")
+    what = "every panel" if every else "the criterion panels"
+    print(f"{what + ', one refresh':60s} {total_cpu:10.2f} s {total_wall:6.2f} s")
 
 
 def province_table(
@@ -156,7 +163,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--province-villages", type=int, default=2000)
     parser.add_argument(
-        "--board", action="append", help="a village board's JSON (repeatable; default: the committed one)"
+        "--board", action="append", help="a board's JSON (repeatable; default: the committed village board)"
+    )
+    parser.add_argument(
+        "--every-panel", action="store_true", help="time every panel, not only the criteria's"
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-dashboards-"))
@@ -179,7 +189,7 @@ def main() -> int:
             f"the service evaluated and published the village's verdicts in {time.perf_counter() - t0:.2f} s"
         )
         for path in args.board or [str(ROOT / "dashboards" / "json" / "village.json")]:
-            village_board(path, influx, client, now_ms)
+            one_board(path, influx, client, now_ms, args.every_panel)
         province_table(args, influx, client, now_ms, verdicts)
     finally:
         influx.stop()

@@ -244,6 +244,8 @@ class FigureQuery:
 
     def value(self, name: str = "value") -> Select:
         """The figure (InfluxQL's ``x / 0`` is 0: a ratio over nothing is left out, as the API's ``null``)."""
+        if self._plain():
+            return self._flat_ratio(name)
         return Select(
             [f"{_col('value')} AS {_col(name)}"],
             (self.rows(),),
@@ -257,9 +259,25 @@ class FigureQuery:
 
     def per_bucket(self, name: str, *, time: str = "1d", offset: str | None = None) -> Select:
         """The value per local day (or night: ``offset="12h"``) of a plain ratio (no conditional sum, no fallback)."""
-        ratio = self.desc.ratio
-        if ratio is None or self.desc.fallback is not None or any(s.at_least_param for s in self.desc.sums()):
+        if not self._plain():
             raise ValueError(f"{self.desc.key}: per_bucket needs a plain ratio")
+        return self._flat_ratio(name, time=time, offset=offset)
+
+    def _plain(self) -> bool:
+        """A ratio of two sums of the samples: no conditional sum, no fallback."""
+        desc = self.desc
+        return (
+            desc.ratio is not None
+            and desc.fallback is None
+            and not any(s.at_least_param for s in desc.sums())
+        )
+
+    def _flat_ratio(self, name: str, *, time: str | None = None, offset: str | None = None) -> Select:
+        """A plain ratio straight from the samples, per village (and time bucket): the sums over a village are
+        the sums over its members, and InfluxDB 1.x reads a subquery again for every aggregate above it, so
+        the per-member statement of ``rows`` would read the samples a dozen times (bench/dashboard_queries.py)."""
+        ratio = self.desc.ratio
+        assert ratio is not None
         m = self.desc.measurement
         num = f"{ratio.numerator.func}({field_ref(m, ratio.numerator.field)})"
         den = f"{ratio.denominator.func}({field_ref(m, ratio.denominator.field)})"
@@ -270,8 +288,8 @@ class FigureQuery:
             group_tags=self.groups,
             time=time,
             offset=offset,
-            fill="none",
-            tz=DAILY_TZ,
+            fill="none" if time else None,
+            tz=DAILY_TZ if time else None,
         )
         return Select([_col(name)], (inner,), [f"{_col('den')} > 0"], group_tags=self.groups)
 
