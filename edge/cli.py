@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -154,8 +155,15 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
     config = load_gateway_config(config_path)
     buffer = None
     if config.buffer.path.exists():
-        with _open_buffer(config, readonly=True) as opened:
-            buffer = opened.status()
+        try:
+            with _open_buffer(config, readonly=True) as opened:
+                buffer = opened.status()
+        except sqlite3.OperationalError as err:
+            # the agent's first start: the file is there before its tables; the backlog shows once they are
+            if "no such table" not in str(err):
+                raise click.ClickException(f"cannot read the buffer {config.buffer.path}: {err}") from err
+        except sqlite3.DatabaseError as err:
+            raise click.ClickException(f"cannot read the buffer {config.buffer.path}: {err}") from err
     data = collect(
         config,
         buffer,

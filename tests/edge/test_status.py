@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -306,6 +307,26 @@ def test_status_before_the_agent_ever_ran(tmp_path: Path):
         and "gateway:gateway: UNKNOWN  (no report yet)" in result.stdout
     )
     assert json.loads(cli("status", "--config", str(config), "--json").stdout)["agent"] == {"running": False}
+
+
+def test_status_while_the_agent_creates_its_buffer(tmp_path: Path):
+    """The agent's first start opens the buffer file before its tables exist: a technician asking then sees
+    the status without a backlog, not a traceback; a file that is no buffer at all is named."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'state_dir = "state"\n[site]\nvillage = "v"\ngateway = "g"\nlatitude = 21\nlongitude = 106\n'
+        '[buffer]\npath = "buffer.sqlite"\n'
+    )
+    buffer = load_gateway_config(config).buffer.path
+    buffer.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(buffer).execute("PRAGMA journal_mode=WAL").close()  # the file, not yet the schema
+    result = cli("status", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "points" not in data and data["sources"]
+    buffer.write_bytes(b"not a database, at all" * 100)
+    broken = cli("status", "--config", str(config))
+    assert broken.returncode == 1 and str(buffer) in broken.stderr, broken.stderr
 
 
 def test_language_from_the_locale():
