@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from srv_scenario import streetlight
+
 from thonminh.contract import Point, site_tags
 
 M = 60_000
@@ -64,27 +66,9 @@ def _expected(t: int) -> bool:
 
 
 def _light(light: str, zone: str, t: int) -> Point:
-    want = 600.0 if _expected(t) else 0.0
     failed = light == "L3" and t - 10 * M >= L3_FAILS
-    lit = 0.0 if failed else want
     lat, lon = POSITIONS[light]
-    return Point(
-        "streetlight",
-        {**A, "light": light, "zone": zone},
-        {
-            "on": int(lit > 0),
-            "online": 1,
-            "expected_on": int(want > 0),
-            "observed_s": 600.0,
-            "expected_on_s": want,
-            "lit_when_expected_s": lit,
-            "ok_s": 600.0 - (want - lit),
-            "fault": "lamp_failure" if failed else "",
-            "latitude": lat,
-            "longitude": lon,
-        },
-        t,
-    )
+    return streetlight(A, light, zone, t, 600.0 if _expected(t) else 0.0, failed, latitude=lat, longitude=lon)
 
 
 def village_a() -> list[Point]:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from srv_scenario import streetlight
+
 from thonminh.contract import Point, site_tags
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -109,22 +111,8 @@ class MonthScenario:
             want = 600.0 if local_hour < 6 or local_hour >= 18 else 0.0
             for light, zone in (("L1", "duong-chinh"), ("L2", "duong-chinh"), ("L3", "truong-hoc")):
                 failed = light == "L3" and t - 10 * M >= failing
-                lit = 0.0 if failed else want
-                yield Point(
-                    "streetlight",
-                    {**A, "light": light, "zone": zone},
-                    {
-                        "on": int(lit > 0),
-                        "online": 1,
-                        "expected_on": int(want > 0),
-                        "observed_s": 600.0,
-                        "expected_on_s": want,
-                        "lit_when_expected_s": lit,
-                        "ok_s": 600.0 - (want - lit),
-                        "fault": "lamp_failure" if failed and want else "",
-                    },
-                    t,
-                )
+                # the edge can tell a failed lamp only while the schedule wants it lit
+                yield streetlight(A, light, zone, t, want, failed, fault="lamp_failure" if want else "")
 
     def points(self) -> list[Point]:
         return [*self.uplinks(), *self.events(), *self.others(), *self.lights()]

@@ -140,24 +140,41 @@ def lights(site: dict) -> Iterable[Point]:
     for light, zone in (("L1", "main"), ("L2", "main"), ("L3", "school")):
         for k in range(0, 2 * 144 + 6):
             t = D0 + k * 10 * M
-            want = expected_on(t)
             failed = light == "L3" and t - 10 * M >= L3_FAILS
-            lit = 0.0 if failed else want
-            yield Point(
-                "streetlight",
-                {**site, "light": light, "zone": zone},
-                {
-                    "on": int(lit > 0),
-                    "online": 1,
-                    "expected_on": int(want > 0),
-                    "observed_s": 600.0,
-                    "expected_on_s": want,
-                    "lit_when_expected_s": lit,
-                    "ok_s": 600.0 - (want - lit),
-                    "fault": "lamp_failure" if failed else "",
-                },
-                t,
-            )
+            yield streetlight(site, light, zone, t, expected_on(t), failed)
+
+
+def streetlight(
+    site: dict,
+    light: str,
+    zone: str,
+    t: int,
+    want: float,
+    failed: bool,
+    *,
+    fault: str = "lamp_failure",
+    **extra: float,
+) -> Point:
+    """A light's 10-minute sample ending at ``t``, the schedule wanting it lit ``want`` seconds of it; a ``failed``
+    lamp stays dark and reports ``fault``. The report and page scenarios (tests/report, tests/pages) build their
+    lights with it too, so the three agree on what the edge writes for a light."""
+    lit = 0.0 if failed else want
+    return Point(
+        "streetlight",
+        {**site, "light": light, "zone": zone},
+        {
+            "on": int(lit > 0),
+            "online": 1,
+            "expected_on": int(want > 0),
+            "observed_s": 600.0,
+            "expected_on_s": want,
+            "lit_when_expected_s": lit,
+            "ok_s": 600.0 - (want - lit),
+            "fault": fault if failed else "",
+            **extra,
+        },
+        t,
+    )
 
 
 def village_b() -> list[Point]:
