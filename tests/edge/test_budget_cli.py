@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +61,19 @@ async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
     drained = cli("drain", "--config", str(config), "--timeout", "60")
     assert drained.returncode == 0, drained.stderr
     assert "draining" in drained.stderr  # the progress bar (only its label when not on a terminal)
-    assert f"done: forwarded {kept} points, 0 left" in drained.stderr
+    done = re.search(r"done: forwarded (\d+) points, 0 left", drained.stderr)
+    assert done, drained.stderr
+    forwarded = int(done.group(1))
     got = sorted(r["n"] for r in arrived(client, 7))
-    assert got == list(range(total - kept, total))
+    assert len(got) == len(set(got)) == forwarded
+    assert got[-kept:] == list(range(total - kept, total))
+    # A batch the agent signed before the drops reached its rows is sent whole, as its manifest signed it (a CI
+    # run saw 692 such points): those drops arrive after all, the oldest points of the stream, and the ack
+    # takes them off dropped_total. Whether the agent had one pending when the drops came is a matter of timing.
+    late = got[: forwarded - kept]
+    assert all(n < total - kept for n in late)
+    after = json.loads(cli("status", "--config", str(config), "--json").stdout)
+    assert after["points"] == 0 and after["dropped_total"] == total - forwarded
 
 
 async def test_status_runs_beside_the_agent_and_a_second_agent_is_refused(
