@@ -1,5 +1,5 @@
-"""Helpers for the pipeline tests: a config writer, a fake clock, a counter source with a known sequence, and
-text that does not compress.
+"""Helpers for the pipeline tests: a config writer, a fake clock, a counter source with a known sequence, the
+agent streaming it in a process of its own, and text that does not compress.
 
 The counter source is a real ``PushSource`` run by the real agent (through ``extra_sources``); it stamps
 ``time = BASE_MS + n`` per run so every point is one series + timestamp that can be checked in InfluxDB.
@@ -11,6 +11,8 @@ import asyncio
 import base64
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,6 +163,27 @@ def count(client: InfluxClient, run: int | None = None) -> int:
     where = f" WHERE \"run\" = '{run}'" if run is not None else ""
     rows = client.select(f"SELECT count(n) FROM {MEASUREMENT}{where}").rows()
     return int(rows[0]["count"]) if rows else 0
+
+
+def driver(config: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
+    """The agent streaming run ``run``'s counter, 25 points an emit, in a process of its own (edge_driver.py), so
+    a test can SIGKILL it mid-stream; ``extra`` are more of the driver's options."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("edge_driver.py")),
+            str(config),
+            "--run",
+            str(run),
+            "--total",
+            str(total),
+            "--per-emit",
+            "25",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_until(

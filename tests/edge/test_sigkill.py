@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from edge_helpers import BASE_MS, arrived, count, gateway_toml, wait_until
+from edge_helpers import BASE_MS, arrived, count, driver, gateway_toml, wait_until
 
 from thonminh.influx import InfluxClient
-
-DRIVER = Path(__file__).with_name("edge_driver.py")
 
 
 def committed(log: Path) -> dict[int, int]:
@@ -24,27 +20,6 @@ def committed(log: Path) -> dict[int, int]:
         run, n = map(int, line.split())
         last[run] = max(last[run], n)
     return dict(last)
-
-
-def driver(config: Path, log: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(DRIVER),
-            str(config),
-            "--run",
-            str(run),
-            "--total",
-            str(total),
-            "--per-emit",
-            "25",
-            "--log",
-            str(log),
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
 
 
 def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient, tmp_path: Path):
@@ -60,7 +35,7 @@ def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient,
     kills = 10
     for run in range(kills):
         before = log.stat().st_size
-        proc = driver(config, log, run, total=1_000_000)
+        proc = driver(config, run, 1_000_000, "--log", str(log))
         try:
             wait_until(
                 lambda b=before, p=proc: log.stat().st_size > b or p.poll() is not None,
@@ -77,7 +52,7 @@ def test_agent_sigkilled_ten_times_loses_nothing_committed(influx: InfluxClient,
     assert len(last) == kills and all(n >= 0 for n in last.values())
     # a last start without a stream forwards what the killed ones left in the buffer
     ready = tmp_path / "ready"
-    proc = driver(config, log, kills, 0, "--ready", str(ready))
+    proc = driver(config, kills, 0, "--log", str(log), "--ready", str(ready))
     try:
         wait_until(ready.exists, timeout=60, what="the last agent to start")
         wait_until(

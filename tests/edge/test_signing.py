@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from edge_helpers import CounterSource, async_wait_until, count, gateway_toml, wait_until
+from edge_helpers import CounterSource, async_wait_until, count, driver, gateway_toml, wait_until
 from evidence_check import Evidence, read_evidence
 
 from edge.bufferschema import Batch
@@ -19,8 +19,6 @@ from edge.signing import BatchSigner
 from lab.localservices import InfluxDBServer
 from thonminh.evidencekeys import GatewayKey
 from thonminh.influx import InfluxClient
-
-DRIVER = Path(__file__).with_name("edge_driver.py")
 
 
 def assert_verifies(evidence: Evidence, key: Path, *, resigned_ok: bool = False) -> None:
@@ -55,27 +53,6 @@ async def test_a_clean_run_of_the_agent_verifies_entirely(influx: InfluxClient, 
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(key.parent.stat().st_mode) == 0o700
 
 
-def _driver(config: Path, run: int, total: int, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(DRIVER),
-            str(config),
-            "--run",
-            str(run),
-            "--total",
-            str(total),
-            "--per-emit",
-            "25",
-            "--pause",
-            "0.01",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.mark.parametrize("power_cut", [False, True], ids=["agent-sigkill", "power-cut"])
 def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
     influxdb_server: InfluxDBServer, tmp_path: Path, power_cut: bool
@@ -86,7 +63,7 @@ def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
         tmp_path, url=influxdb_server.url, database="sig", tables={"forwarder": {"batch_points": 300}}
     )
     runtime = load_gateway_config(config).evidence_runtime()
-    proc = _driver(config, 0, 1_000_000)
+    proc = driver(config, 0, 1_000_000, "--pause", "0.01")
     try:
         wait_until(lambda: count(influx, 0) > 500, timeout=60, what="points to arrive")
         influxdb_server.kill()  # batches in flight fail, and are kept signed
@@ -101,7 +78,7 @@ def test_sigkill_mid_batch_and_a_restart_leave_everything_verified(
             path.unlink()
     influxdb_server.start()
     ready = tmp_path / "ready"
-    proc = _driver(config, 1, 0, "--ready", str(ready))
+    proc = driver(config, 1, 0, "--pause", "0.01", "--ready", str(ready))
     try:
         wait_until(ready.exists, timeout=60, what="the agent to restart")
         key = load_gateway_config(config).evidence_key_path
