@@ -138,11 +138,8 @@ def outage_rows(o: m.OutagesOut) -> list[dict[str, Any]]:
     return [{"village": o.village, **x.model_dump()} for x in o.outages]
 
 
-CRITERIA_COLUMNS = [
-    "village",
-    "criterion",
-    "title_vi",
-    "title_en",
+#: a verdict's columns, the same in the village's criteria and the roll-up of many villages
+_VERDICT = [
     "verdict",
     "value",
     "unit",
@@ -152,6 +149,13 @@ CRITERIA_COLUMNS = [
     "min_coverage",
     "samples",
     "verified_pct",
+]
+CRITERIA_COLUMNS = [
+    "village",
+    "criterion",
+    "title_vi",
+    "title_en",
+    *_VERDICT,
     "verification",
     "start",
     "end",
@@ -190,15 +194,7 @@ ROLLUP_COLUMNS = [
     "commune",
     "village",
     "criterion",
-    "verdict",
-    "value",
-    "unit",
-    "comparator",
-    "threshold",
-    "coverage",
-    "min_coverage",
-    "samples",
-    "verified_pct",
+    *_VERDICT,
     "start",
     "end",
     "timezone",
