@@ -24,6 +24,8 @@ from statistics import fmean
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from srv_scenario import streetlight
+
 from thonminh.contract import DAILY_TZ, Point, site_tags
 from thonminh.figures import Coverage, FigureDescription, Kind
 
@@ -98,22 +100,7 @@ def _light(
 ) -> Point:
     minute = _local_minute(t - 10 * M)
     want = 600.0 if night_schedule and (minute < 360 or minute >= 1080) else 0.0
-    lit = 0.0 if failed or t == TO else want
-    return Point(
-        "streetlight",
-        {**site, "light": light, "zone": "main"},
-        {
-            "on": int(lit > 0),
-            "online": 1,
-            "expected_on": int(want > 0),
-            "observed_s": 600.0,
-            "expected_on_s": want,
-            "lit_when_expected_s": lit,
-            "ok_s": 600.0 - (want - lit),
-            "fault": "",
-        },
-        t,
-    )
+    return streetlight(site, light, "main", t, want, failed or t == TO, fault="")
 
 
 def _daily(site: Mapping[str, str], ap: str, day: int, users: int) -> Point:

@@ -11,7 +11,7 @@ opening hours. Village C (lang-moi) has two hours of data only. Village D is in 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from thonminh.contract import Point, site_tags
 
@@ -145,7 +145,7 @@ def lights(site: dict) -> Iterable[Point]:
 
 
 def streetlight(
-    site: dict,
+    site: Mapping[str, str],
     light: str,
     zone: str,
     t: int,
@@ -156,8 +156,8 @@ def streetlight(
     **extra: float,
 ) -> Point:
     """A light's 10-minute sample ending at ``t``, the schedule wanting it lit ``want`` seconds of it; a ``failed``
-    lamp stays dark and reports ``fault``. The report and page scenarios (tests/report, tests/pages) build their
-    lights with it too, so the three agree on what the edge writes for a light."""
+    lamp stays dark and reports ``fault``. The report, page and cross-surface scenarios (tests/report, tests/pages,
+    tests/dashboards) build their lights with it too, so they all agree on what the edge writes for a light."""
     lit = 0.0 if failed else want
     return Point(
         "streetlight",
