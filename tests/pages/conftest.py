@@ -8,8 +8,6 @@ this machine and nothing failed. Screenshots go to ``tests/pages/artefacts/``.
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,14 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 import pages_scenario as scenario
 import pytest
-import uvicorn
 from pages_kit import ADMIN_KEY, CHROMIUM, CHROMIUM_ARGS, page_config
+from srv_helpers import serving, write
 
-from lab.localservices import InfluxDBServer, free_port
+from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.timeparse import iso
 from thonminh.influx import InfluxClient
-from thonminh.lineprotocol import encode_lines
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +31,7 @@ def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     database = f"pages_{uuid.uuid4().hex[:10]}"
     client = InfluxClient(influxdb.url, database=database)
     client.create_database(database)
-    points = scenario.all_points()
-    for i in range(0, len(points), 20_000):
-        client.write(encode_lines(points[i : i + 20_000]))
+    write(client, scenario.all_points())
     yield client
     try:
         client.drop_database(database)
@@ -47,29 +42,15 @@ def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
 @pytest.fixture(scope="module")
 def live(seeded: InfluxClient) -> Iterator[str]:
     """The criteria service over HTTP on a free loopback port: its base URL."""
-    port = free_port()
-    app = create_app(page_config(seeded.url, seeded.database))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name="pages-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the criteria service did not start")
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    # a manual indicator as an official enters it: the page shows who entered it and when
-    entered = httpx.put(
-        f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
-        headers={"X-API-Key": ADMIN_KEY},
-        json={"value": scenario.EID[0], "note": scenario.EID[1], "time": iso(scenario.EID_AS_OF)},
-    )
-    entered.raise_for_status()
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(page_config(seeded.url, seeded.database)), access_log=False) as base:
+        # a manual indicator as an official enters it: the page shows who entered it and when
+        entered = httpx.put(
+            f"{base}/api/v1/villages/kha-ly-thuong/indicators/eid_adoption_pct",
+            headers={"X-API-Key": ADMIN_KEY},
+            json={"value": scenario.EID[0], "note": scenario.EID[1], "time": iso(scenario.EID_AS_OF)},
+        )
+        entered.raise_for_status()
+        yield base
 
 
 @dataclass

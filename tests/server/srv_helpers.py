@@ -1,7 +1,17 @@
-"""Keys, config and seeding helpers shared by the criteria service tests."""
+"""Keys, config, seeding and serving helpers shared by the criteria service tests."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from lab.localservices import free_port
 from server.config import ServerConfig
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
@@ -31,3 +41,23 @@ def make_config(url: str, database: str, **overrides) -> ServerConfig:
 def write(client: InfluxClient, points: list[Point]) -> None:
     for i in range(0, len(points), 20_000):
         client.write(encode_lines(points[i : i + 20_000]))
+
+
+@contextmanager
+def serving(app: FastAPI, **options: Any) -> Iterator[str]:
+    """``app`` run by uvicorn as in production, on a free loopback port in a thread: its base URL once it has
+    started. ``options`` are more of uvicorn's Config."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the criteria service did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

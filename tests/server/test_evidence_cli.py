@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
-from srv_helpers import ADMIN_KEY, READ_KEY, make_config
+from srv_helpers import ADMIN_KEY, READ_KEY, make_config, serving
 
-from lab.localservices import free_port
 from server.app import create_app
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
@@ -38,18 +35,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 @pytest.fixture
 def served(influx, tmp_path: Path) -> Iterator[str]:
     config = make_config(influx.url, influx.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(config)) as base:
+        yield base
 
 
 def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monkeypatch) -> None:

@@ -4,22 +4,18 @@ against its model, the documented content type), and malformed input and missing
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import schemathesis
 import srv_scenario as sc
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from srv_helpers import ADMIN, make_config
+from srv_helpers import ADMIN, make_config, serving
 
-from lab.localservices import free_port
 from server.app import create_app
 
 
@@ -27,20 +23,9 @@ from server.app import create_app
 def served(seeded, tmp_path) -> Iterator[str]:
     """The criteria service on a loopback port, as uvicorn runs it in production, with a key registry (so the key
     routes answer and every verdict is verified)."""
-    port = free_port()
     config = make_config(seeded.url, seeded.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(config)) as base:
+        yield base
 
 
 def test_every_answer_matches_the_published_schema(served: str):
