@@ -13,7 +13,6 @@ own), its persistence on disk; the agent runs as a process. Only what reaches In
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ import pytest
 from thonminh.influx import InfluxClient
 
 from .conftest import gateway_config, wait_for, write_toml
-from .test_mosquitto import MOSQ, VillageBroker
+from .test_mosquitto import VillageBroker, generate_auth
 
 THONMINH = Path(sys.executable).with_name("thonminh")
 GATEWAY_USER = "thonminh-gateway"
@@ -51,28 +50,7 @@ class SavingBroker(VillageBroker):
 def broker(tmp_path: Path) -> Iterator[tuple[SavingBroker, dict[str, str]]]:
     work = tmp_path / "broker"
     work.mkdir()
-    (work / "inventory.csv").write_text(INVENTORY)
-    subprocess.run(
-        [
-            sys.executable,
-            str(MOSQ / "gen_auth.py"),
-            "--inventory",
-            str(work / "inventory.csv"),
-            "--out-dir",
-            str(work),
-            "--gateway-user",
-            GATEWAY_USER,
-            "--passwords-out",
-            str(work / "secrets.csv"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(["sh", str(MOSQ / "gen_certs.sh"), str(work / "certs")], check=True, capture_output=True)
-    with open(work / "secrets.csv") as f:
-        passwords = {
-            row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")
-        }
+    passwords = generate_auth(work, INVENTORY, GATEWAY_USER)
     server = SavingBroker(work)
     server.start()
     yield server, passwords

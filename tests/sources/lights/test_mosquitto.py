@@ -61,10 +61,10 @@ class VillageBroker(MosquittoServer):
         self.config_path.write_text(text + f"\nuser {getpass.getuser()}\n")
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VillageBroker, dict[str, str]]]:
-    work = tmp_path_factory.mktemp("village-broker")
-    (work / "inventory.csv").write_text(INVENTORY)
+def generate_auth(work: Path, inventory: str, gateway_user: str) -> dict[str, str]:
+    """The village broker's users, ACL and certificates for ``inventory``, generated into ``work`` as the installer
+    makes them: each user's password."""
+    (work / "inventory.csv").write_text(inventory)
     done = subprocess.run(
         [
             sys.executable,
@@ -74,7 +74,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VillageBr
             "--out-dir",
             str(work),
             "--gateway-user",
-            "gw",
+            gateway_user,
             "--passwords-out",
             str(work / "secrets.csv"),
         ],
@@ -85,9 +85,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VillageBr
     assert done.returncode == 0, done.stderr
     subprocess.run(["sh", str(MOSQ / "gen_certs.sh"), str(work / "certs")], check=True, capture_output=True)
     with open(work / "secrets.csv") as f:
-        passwords = {
-            row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")
-        }
+        return {row["user"]: row["password"] for row in csv.DictReader(line for line in f if line[0] != "#")}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VillageBroker, dict[str, str]]]:
+    work = tmp_path_factory.mktemp("village-broker")
+    passwords = generate_auth(work, INVENTORY, "gw")
     server = VillageBroker(work)
     server.start()
     yield server, passwords
