@@ -37,6 +37,7 @@ class Watched:
     """A paho client that records its connects (session present or not), disconnects and messages."""
 
     def __init__(self, broker: InstalledBroker, user: str, password: str, client_id: str) -> None:
+        self.client_id = client_id
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         self.client.username_pw_set(user, password)
         self.sessions: list[bool] = []
@@ -64,15 +65,20 @@ class Watched:
         self.client.loop_stop()
 
 
+def gateway_login(broker: InstalledBroker, installed: Installed) -> Watched:
+    """The gateway connected as its installed gateway.toml has it log in: user, password and client id."""
+    config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
+    assert config.mqtt.username is not None and config.mqtt.password is not None
+    return Watched(
+        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
+    )
+
+
 def test_the_installed_broker_starts_and_the_gateway_logs_in(
     village: tuple[InstalledBroker, Installed],
 ) -> None:
     broker, installed = village
-    config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
-    assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(
-        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
-    )
+    gateway = gateway_login(broker, installed)
     gateway.close()
     assert gateway.disconnects == [0]
 
@@ -81,11 +87,7 @@ def test_a_light_cannot_take_over_the_gateways_or_another_lights_session(
     village: tuple[InstalledBroker, Installed],
 ) -> None:
     broker, installed = village
-    config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
-    assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(
-        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
-    )
+    gateway = gateway_login(broker, installed)
     gateway.client.subscribe("tele/+/#", qos=1)
     time.sleep(0.2)  # the SUBACK
     light = Watched(broker, "sl-klt-001", installed.secret("sl-klt-001"), "DVES_6A1B2C")
@@ -95,7 +97,7 @@ def test_a_light_cannot_take_over_the_gateways_or_another_lights_session(
             light.client.publish("tele/sl-klt-001/STATE", f'{{"n":{i}}}', qos=1).wait_for_publish(10)
             if i % (REPORTS // TAKEOVERS) == 7:
                 # another light's login under the gateway's client id, then under the first light's
-                target = config.mqtt.client_id if len(hostile_sessions) % 2 == 0 else "sl-klt-001"
+                target = gateway.client_id if len(hostile_sessions) % 2 == 0 else "sl-klt-001"
                 hostile = Watched(broker, "sl-klt-002", installed.secret("sl-klt-002"), target)
                 hostile_sessions += hostile.sessions
                 hostile.close()

@@ -9,9 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from installkit import Installed, InstalledBroker, install
-from test_village_broker import Watched
-
-from edge.config import load_gateway_config
+from test_village_broker import Watched, gateway_login
 
 #: The lights source refuses payloads over its max_payload_bytes (16 KiB); the broker refuses them first.
 OVERSIZE_PAYLOAD = 16_385
@@ -29,11 +27,7 @@ def village(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installe
 
 
 def gateway_of(broker: InstalledBroker, installed: Installed) -> Watched:
-    config = load_gateway_config(installed.path("/etc/thonminh/gateway.toml"), environ=installed.env())
-    assert config.mqtt.username is not None and config.mqtt.password is not None
-    gateway = Watched(
-        broker, config.mqtt.username, config.mqtt.password.get_secret_value(), config.mqtt.client_id
-    )
+    gateway = gateway_login(broker, installed)
     subscribed = gateway.client.subscribe("tele/+/#", qos=1)
     assert subscribed[0] == 0
     return gateway
