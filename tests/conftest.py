@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from influxkit import scratch_database
 
 from lab.localservices import InfluxDBServer, MosquittoServer
 from thonminh.influx import InfluxClient
@@ -38,14 +38,8 @@ def influxdb_server(tmp_path: Path) -> Iterator[InfluxDBServer]:
 @pytest.fixture
 def influx(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     """A client bound to a fresh database on the shared InfluxDB, dropped after the test."""
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    client = InfluxClient(influxdb.url, database=database)
-    client.create_database(database)
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "t") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from dash_seed import VILLAGES, Seeded, seed
+from influxkit import scratch_database
 
 from lab.localservices import InfluxDBServer
-from thonminh.influx import InfluxClient
 
 
 @pytest.fixture(scope="session")
 def seeded(influxdb: InfluxDBServer) -> Iterator[Seeded]:
-    database = f"dash_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database, timeout=60)
-    client.create_database(database)
-    now_ms = int(time.time() * 1000)
-    seed(client, VILLAGES, now_ms)
-    yield Seeded(client, now_ms)
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "dash", timeout=60) as client:
+        now_ms = int(time.time() * 1000)
+        seed(client, VILLAGES, now_ms)
+        yield Seeded(client, now_ms)

@@ -18,7 +18,6 @@ The API runs in-process on raw samples and on its hourly rollups.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ import pytest
 from dash_alerts import evaluate
 from fastapi.testclient import TestClient
 from grafana_macros import TemplateVar, interpolate
+from influxkit import scratch_database
 
 from dashboards.alerts import ALERT_RULES, criterion_rule
 from dashboards.boards import village as village_board
@@ -91,18 +91,11 @@ POINTS = cs.all_points()
 
 @pytest.fixture(scope="module")
 def cross_db(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
-    database = f"cross_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database, timeout=60)
-    client.create_database(database)
-    ensure_retention_policy(
-        client, database
-    )  # as the service makes it: the verdict panels read it, empty here
-    client.write(encode_lines(POINTS))
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "cross", timeout=60) as client:
+        # as the service makes it: the verdict panels read it, empty here
+        ensure_retention_policy(client, client.database)
+        client.write(encode_lines(POINTS))
+        yield client
 
 
 class AskedOnce:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 from grafana_macros import ALL, TemplateVar, interpolate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+from influxkit import scratch_database
 from signed_kit import Gateway, uplink_points
 from srv_helpers import ADMIN, READ, make_config
 
@@ -100,31 +100,25 @@ def service(api: TestClient, criteria: CriteriaSet, now_ms: int) -> Iterator[Tes
 
 @pytest.fixture(scope="module")
 def world(influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    database = f"verif_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database, timeout=60)
-    client.create_database(database)
-    registry = tmp_path_factory.mktemp("registry") / "keys.sqlite"
-    config = make_config(client.url, database, evidence={"registry": str(registry)})
-    with TestClient(create_app(config, criteria=WORLD_CRITERIA, clock=lambda: SHOWN / 1000)) as api:
-        for site in SITES:
-            gw = Gateway(site=dict(site))
-            answer = api.post(
-                f"/api/v1/gateways/{site['gateway']}/keys",
-                headers=ADMIN,
-                json={"village": site["village"], "public_key": gw.public_key, "valid_from": iso(T0 - H)},
-            )
-            assert answer.status_code == 201, answer.text
-            client.write(gw.sign(uplink_points(T0, 3, site=dict(site))))
-        # someone with InfluxDB's write credential adds fiber samples no gateway signed: 10 in the second hour up,
-        # and an hour of outage that would make the other village fail
-        client.write(forged(FORGED, T0 + H, 10, up=1) + forged(DOWN, T0 + H, 60, up=0))
-        api.app.state.rollups.roll(T0, END)  # type: ignore[attr-defined]  # the pass writes the display copy
-        publish(api.app.state.service)  # type: ignore[attr-defined]  # as keep_warm does each hour
-        yield api, client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "verif", timeout=60) as client:
+        registry = tmp_path_factory.mktemp("registry") / "keys.sqlite"
+        config = make_config(client.url, client.database, evidence={"registry": str(registry)})
+        with TestClient(create_app(config, criteria=WORLD_CRITERIA, clock=lambda: SHOWN / 1000)) as api:
+            for site in SITES:
+                gw = Gateway(site=dict(site))
+                answer = api.post(
+                    f"/api/v1/gateways/{site['gateway']}/keys",
+                    headers=ADMIN,
+                    json={"village": site["village"], "public_key": gw.public_key, "valid_from": iso(T0 - H)},
+                )
+                assert answer.status_code == 201, answer.text
+                client.write(gw.sign(uplink_points(T0, 3, site=dict(site))))
+            # someone with InfluxDB's write credential adds fiber samples no gateway signed: 10 in the second
+            # hour up, and an hour of outage that would make the other village fail
+            client.write(forged(FORGED, T0 + H, 10, up=1) + forged(DOWN, T0 + H, 60, up=0))
+            api.app.state.rollups.roll(T0, END)  # type: ignore[attr-defined]  # the pass writes the display copy
+            publish(api.app.state.service)  # type: ignore[attr-defined]  # as keep_warm does each hour
+            yield api, client
 
 
 def criterion(api: TestClient, village: str, cid: str = FIBER.id, window: bool = True) -> dict[str, Any]:

@@ -8,7 +8,6 @@ this machine and nothing failed. Screenshots go to ``tests/pages/artefacts/``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pages_scenario as scenario
 import pytest
+from influxkit import scratch_database
 from pages_kit import ADMIN_KEY, CHROMIUM, CHROMIUM_ARGS, page_config
 from srv_helpers import serving, write
 
@@ -28,15 +28,9 @@ from thonminh.influx import InfluxClient
 
 @pytest.fixture(scope="module")
 def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
-    database = f"pages_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database)
-    client.create_database(database)
-    write(client, scenario.all_points())
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "pages") as client:
+        write(client, scenario.all_points())
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import rep_scenario as sc
 from fastapi.testclient import TestClient
+from influxkit import scratch_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 from srv_helpers import make_config, write
@@ -26,15 +26,9 @@ def month() -> sc.MonthScenario:
 
 @pytest.fixture(scope="module")
 def seeded(influxdb: InfluxDBServer, month: sc.MonthScenario) -> Iterator[InfluxClient]:
-    database = f"rep_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database, timeout=60)
-    client.create_database(database)
-    write(client, month.points())
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "rep", timeout=60) as client:
+        write(client, month.points())
+        yield client
 
 
 def report_config(client: InfluxClient):

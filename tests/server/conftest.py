@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import srv_scenario as scenario
 from fastapi.testclient import TestClient
+from influxkit import scratch_database
 from srv_helpers import make_config, write
 
 from lab.localservices import InfluxDBServer
@@ -20,15 +20,9 @@ from thonminh.influx import InfluxClient
 @pytest.fixture(scope="module")
 def seeded(influxdb: InfluxDBServer) -> Iterator[InfluxClient]:
     """A database holding the whole scenario, shared by the tests of one module (they only read it)."""
-    database = f"srv_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database)
-    client.create_database(database)
-    write(client, scenario.all_points())
-    yield client
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
+    with scratch_database(influxdb, "srv") as client:
+        write(client, scenario.all_points())
+        yield client
 
 
 AppFactory = Callable[..., TestClient]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 import srv_scenario as sc
 from fastapi.testclient import TestClient
+from influxkit import scratch_database
 from srv_helpers import READ, make_config, write
 
 from server import verdicts
@@ -138,20 +138,17 @@ def test_maintenance_rolls_closed_hours_and_takes_in_late_data(influx: InfluxCli
 @pytest.fixture(scope="module")
 def both(influxdb):
     """(raw-only app, rollup app) on one database holding the whole scenario, rolled for the window."""
-    database = f"roll_{uuid.uuid4().hex[:10]}"
-    client = InfluxClient(influxdb.url, database=database)
-    client.create_database(database)
-    write(client, sc.all_points())
-    with (
-        TestClient(create_app(make_config(influxdb.url, database, rollups={"enabled": False}))) as raw,
-        TestClient(create_app(make_config(influxdb.url, database))) as rolled,
-    ):
-        rollups: Rollups = rolled.app.state.rollups
-        rollups.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
-        rollups.mark(sc.D0 - 2 * H, sc.W_END + 2 * H)
-        yield raw, rolled
-    client.drop_database(database)
-    client.close()
+    with scratch_database(influxdb, "roll") as client:
+        write(client, sc.all_points())
+        database = client.database
+        with (
+            TestClient(create_app(make_config(influxdb.url, database, rollups={"enabled": False}))) as raw,
+            TestClient(create_app(make_config(influxdb.url, database))) as rolled,
+        ):
+            rollups: Rollups = rolled.app.state.rollups
+            rollups.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
+            rollups.mark(sc.D0 - 2 * H, sc.W_END + 2 * H)
+            yield raw, rolled
 
 
 def _strip(value):
