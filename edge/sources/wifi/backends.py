@@ -27,8 +27,10 @@ __all__ = [
     "Backend",
     "BackendError",
     "CommandResult",
+    "HostapdCliBackend",
+    "IwBackend",
     "RawReading",
-    "make_backend",
+    "UbusBackend",
     "run_command",
 ]
 
@@ -276,18 +278,3 @@ class IwBackend:
 
     async def close(self) -> None:
         return None
-
-
-def make_backend(config: WifiConfig) -> Backend:
-    """The back end ``config.backend`` names."""
-    if config.backend in ("ubus", "ubus_ssh"):
-        return UbusBackend(config)
-    if config.backend == "ubus_http":
-        from edge.sources.wifi.ubushttp import (
-            UbusHttpBackend,  # it builds on this module's errors and reading
-        )
-
-        return UbusHttpBackend(config)
-    if config.backend == "hostapd_cli":
-        return HostapdCliBackend(config)
-    return IwBackend(config)

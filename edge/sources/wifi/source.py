@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from edge.sources.base import PolledSource, SourceContext
-from edge.sources.wifi.backends import ApAbsent, Backend, BackendError, RawReading, make_backend
+from edge.sources.wifi.backends import (
+    ApAbsent,
+    Backend,
+    BackendError,
+    HostapdCliBackend,
+    IwBackend,
+    RawReading,
+    UbusBackend,
+)
 from edge.sources.wifi.config import WifiConfig
 from edge.sources.wifi.counters import ByteCounters, Reading
 from edge.sources.wifi.hours import open_seconds
@@ -39,6 +47,7 @@ from edge.sources.wifi.parsers import (
     parse_ubus_clients,
     redact,
 )
+from edge.sources.wifi.ubushttp import UbusHttpBackend
 from edge.sources.wifi.users import STATE_FILE, DailyUsers, Sighting, ram_path
 from thonminh.contract import WIFI, WIFI_DAILY, FieldValue, Measurement, Point
 from thonminh.logs import Episode
@@ -47,6 +56,17 @@ __all__ = ["SOURCE", "Snapshot", "WifiSource", "interpret"]
 
 #: Fields proposed for the contract; written only once ``thonminh.contract.WIFI`` declares them.
 OPTIONAL_FIELDS = ("open_s", "up_open_s", "dhcp_leases")
+
+
+def make_backend(config: WifiConfig) -> Backend:
+    """The back end ``config.backend`` names (here, not in ``backends``: ``ubushttp`` builds on that module)."""
+    if config.backend in ("ubus", "ubus_ssh"):
+        return UbusBackend(config)
+    if config.backend == "ubus_http":
+        return UbusHttpBackend(config)
+    if config.backend == "hostapd_cli":
+        return HostapdCliBackend(config)
+    return IwBackend(config)
 
 
 @dataclass(frozen=True, slots=True)
