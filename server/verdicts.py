@@ -33,6 +33,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 #: seconds between two passes of the evidence sweep (``reverify``)
 SWEEP_EVERY_S = 60.0
+#: seconds between two looks of ``keep_warm`` at the default roll-up within an hour: Grafana's copy of the
+#: verdicts follows a key registered or retired within this
+CHANGES_EVERY_S = 60.0
+#: seconds into a whole hour before its evaluation: the hour's first rollup pass has had its chance
+AFTER_HOUR_S = 90
 
 #: every window includes its start and excludes its end; how it was chosen is said in every answer
 WINDOW_NOTES = {
@@ -99,25 +104,36 @@ def default_evaluation(service: Service) -> Evaluation:
     return evaluation
 
 
-def publish(service: Service) -> Evaluation:
-    """The default roll-up, evaluated if it is not yet, and written as Grafana's copy
+def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluation:
+    """The default roll-up (``evaluation``, or evaluated if it is not yet), written as Grafana's copy
     (``server.verdict_display``): its verdict panels and alert rules show what the API answers."""
-    evaluation = default_evaluation(service)
+    evaluation = evaluation or default_evaluation(service)
     points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results)
     write_verdicts(service.reader.client, service.config.influxdb.database, points)
     return evaluation
 
 
-def keep_warm(service: Service, stop: threading.Event) -> None:
+def keep_warm(service: Service, stop: threading.Event, *, every_s: float = CHANGES_EVERY_S) -> None:
     """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it, and
-    publish it to Grafana."""
+    publish it to Grafana; within the hour, look every ``every_s`` whether it changed (a key registered or
+    retired changes it at once) and publish it again if so."""
+    published: Evaluation | None = None
     while not stop.is_set():
+        wait = every_s
         try:
-            publish(service)
             now = service.clock()
-            if service.verifier is not None:  # hours no window may reach any more
-                service.verifier.forget_before(int(now * 1000) - service.config.max_window_days * 86_400_000)
-            wait = 3600 - now % 3600 + 90  # after the hour's first rollup pass had its chance
+            into_hour = now % 3600
+            if published is not None and into_hour < AFTER_HOUR_S:
+                wait = AFTER_HOUR_S - into_hour  # the hour's first rollup pass first
+            else:
+                evaluation = default_evaluation(service)  # the same object until something changes
+                if evaluation is not published:
+                    publish(service, evaluation)
+                    published = evaluation
+                    if service.verifier is not None:  # hours no window may reach any more
+                        cutoff = int(now * 1000) - service.config.max_window_days * 86_400_000
+                        service.verifier.forget_before(cutoff)
+            wait = min(wait, 3600 - into_hour + AFTER_HOUR_S)
         except InfluxError as err:
             log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})
             wait = 60

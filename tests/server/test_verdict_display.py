@@ -9,18 +9,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import srv_scenario as scenario
 from fastapi.testclient import TestClient
-from srv_helpers import READ, make_config
+from influxkit import scratch_database
+from signed_kit import Gateway, uplink_points
+from srv_helpers import ADMIN, READ, make_config
 
+from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.catalog import Evidence
 from server.criteria import Verdict
 from server.evidence.hourly import not_configured
-from server.timeparse import Window
+from server.timeparse import Window, iso
 from server.verdict_display import verdict_points, write_verdicts
 from server.verdicts import keep_warm, publish
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
@@ -88,6 +92,51 @@ def test_the_hourly_loop_publishes(seeded: InfluxClient, app_for: Callable[..., 
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_a_key_registered_within_the_hour_is_published_at_once(
+    influxdb: InfluxDBServer, tmp_path: Path
+) -> None:
+    """An officer registers a gateway's key: the API's verdicts change at once, and so does Grafana's copy,
+    within ``keep_warm``'s look (not at the next hour). Fiber over the 3 signed hours before the clock's hour."""
+    hour = END
+    fiber = next(c for c in load_criteria().criteria if c.id == "fiber_availability")
+    criteria = CriteriaSet(criteria=[Criterion.model_validate({**fiber.model_dump(), "window": "3h"})])
+    gw = Gateway(site=dict(scenario.A))
+    with scratch_database(influxdb, "keys_published") as db:
+        db.write(gw.sign(uplink_points(hour - 3 * scenario.H, 3, site=dict(scenario.A))))
+        config = make_config(db.url, db.database or "", evidence={"registry": str(tmp_path / "keys.sqlite")})
+        with TestClient(create_app(config, criteria=criteria, clock=lambda: CLOCK)) as api:
+            stop = threading.Event()
+            service = api.app.state.service  # type: ignore[attr-defined]
+            thread = threading.Thread(target=keep_warm, args=(service, stop), kwargs={"every_s": 0.2})
+            thread.start()
+            try:
+                assert _published_verdict(db, "unverified")  # signed by a key nobody registered yet
+                answer = api.post(
+                    f"/api/v1/gateways/{gw.site['gateway']}/keys",
+                    headers=ADMIN,
+                    json={
+                        "village": "kha-ly-thuong",
+                        "public_key": gw.public_key,
+                        "valid_from": iso(hour - scenario.DAY),
+                    },
+                )
+                assert answer.status_code == 201, answer.text
+                assert _published_verdict(db, "pass")
+            finally:
+                stop.set()
+                thread.join(timeout=10)
+
+
+def _published_verdict(db: InfluxClient, wanted: str, timeout_s: float = 20) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = _copy(db).get(("kha-ly-thuong", "fiber_availability"), {})
+        if found.get("verdict") == wanted and found.get("time") == END:
+            return True
+        time.sleep(0.1)
+    raise AssertionError(f"Grafana's copy did not become {wanted}: {_copy(db)}")
 
 
 def _verdict(value: float | None, verdict: str) -> Verdict:
