@@ -13,7 +13,8 @@ influx v1 dbrp create --org "$org" --bucket-id "$bucket_id" --db "$INFLUXDB_DATA
 rollup_id="$(influx bucket create --org "$org" --name "${DOCKER_INFLUXDB_INIT_BUCKET}_1h" --retention 0 --hide-headers | awk '{print $1}')"
 influx v1 dbrp create --org "$org" --bucket-id "$rollup_id" --db "$INFLUXDB_DATABASE" --rp thonminh_1h
 
-# the criteria service's display copy of its verification, for Grafana (docs/evidence.md), as thonminh_verified
+# the criteria service's display copies for Grafana, its verification and its verdicts (docs/evidence.md,
+# docs/dashboards.md), as thonminh_verified
 verified_id="$(influx bucket create --org "$org" --name "${DOCKER_INFLUXDB_INIT_BUCKET}_verified" --retention 40d --hide-headers | awk '{print $1}')"
 influx v1 dbrp create --org "$org" --bucket-id "$verified_id" --db "$INFLUXDB_DATABASE" --rp thonminh_verified
 
