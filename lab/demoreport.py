@@ -274,7 +274,7 @@ def render_report(
         "",
         "Tamper drill (docs/evidence.md): in another shell, set these, then follow the drill",
         f"  export INFLUX={influx_url} DB={database} API={base} KEY={read_key} VILLAGE={village} "
-        f"START={iso_utc(start_ms)} SERVER_TOML={work / 'server.toml'}",
+        f"START={iso_utc(start_ms)} END={iso_utc(end_ms)} SERVER_TOML={work / 'server.toml'}",
     ]
     lines.append("=" * _WIDTH)
     return "\n".join(lines)
