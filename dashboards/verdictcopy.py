@@ -29,6 +29,7 @@ FRESH = f"{FRESH_S // 3600}h"
 #: alert rule reads ``$timeFilter`` over a look-back of ``FRESH_S`` instead (its backend has no ``${__to}``)
 PANEL_FRESH = f"time > ${{__to}}ms - {FRESH} AND time <= ${{__to}}ms"
 _M = CRITERION_VERDICT
+_SOURCE = f"{ident(VERIFICATION_RP)}.{ident(_M.name)}"
 
 
 def rounded(x: str) -> str:
@@ -59,7 +60,7 @@ class VerdictQuery:
         fields = [field_ref(_M, f) for f in ("value", "verdict", "verified_pct")]
         return Select(
             [f"last({field_ref(_M, 'coverage')}) AS {ident('coverage')}", *fields],
-            (f"{ident(VERIFICATION_RP)}.{ident(_M.name)}",),
+            (_SOURCE,),
             conditions(
                 self.span,
                 site_filter(_M, self.scope),
@@ -105,6 +106,6 @@ def published(span: str = "$timeFilter") -> Select:
     all when it published none (the alert rule's no-data state is what fires)."""
     return Select(
         [f"count({field_ref(_M, 'coverage')}) AS {ident('published')}"],
-        (f"{ident(VERIFICATION_RP)}.{ident(_M.name)}",),
+        (_SOURCE,),
         [span],
     )

@@ -158,12 +158,10 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
         try:
             with _open_buffer(config, readonly=True) as opened:
                 buffer = opened.status()
-        except sqlite3.OperationalError as err:
+        except sqlite3.DatabaseError as err:
             # the agent's first start: the file is there before its tables; the backlog shows once they are
             if "no such table" not in str(err):
                 raise click.ClickException(f"cannot read the buffer {config.buffer.path}: {err}") from err
-        except sqlite3.DatabaseError as err:
-            raise click.ClickException(f"cannot read the buffer {config.buffer.path}: {err}") from err
     data = collect(
         config,
         buffer,
