@@ -2,7 +2,8 @@
 
 Every read in this project is InfluxQL over the v1 ``/query`` endpoint, which InfluxDB 1.x, 2.x (v1
 compatibility with DBRP mappings) and 3.x all serve. Errors are sorted into the ``thonminh.errors`` hierarchy
-here, at the boundary: connection problems and 429/5xx can be retried, other 4xx cannot.
+here, at the boundary: connection problems and 429/5xx can be retried, other 4xx cannot. What an answer means
+(results, errors, ``Retry-After``) is ``thonminh.influxresponse``'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -10,11 +11,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import json
 import logging
-import math
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -30,6 +27,17 @@ from thonminh.errors import (
 # one quoting for every statement: the builder's (re-exported for the callers that only quote)
 from thonminh.influxql import ident as quote_ident
 from thonminh.influxql import literal as quote_literal
+
+# what InfluxDB's answers mean (the public names re-exported: callers import them from here)
+from thonminh.influxresponse import (
+    MSGPACK,
+    Series,
+    StatementResult,
+    decoded,
+    parse_query_response,
+    parse_retry_after,
+    raise_for_status,
+)
 
 __all__ = [
     "InfluxClient",
@@ -51,98 +59,12 @@ log = logging.getLogger(__name__)
 _READ_STATEMENTS = ("SELECT", "SHOW", "EXPLAIN")
 
 
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One series of a query result: its rows are lists, or tuples in a packed answer (read them, do not
-    change them)."""
-
-    name: str
-    columns: list[str]
-    values: Sequence[Sequence[Any]]
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """The values as dicts keyed by column name."""
-        return [dict(zip(self.columns, row, strict=False)) for row in self.values]
-
-
-@dataclass(frozen=True, slots=True)
-class StatementResult:
-    """The result of one InfluxQL statement."""
-
-    statement_id: int
-    series: list[Series]
-
-    def rows(self) -> list[dict[str, Any]]:
-        """All rows of all series, each with the series' tags merged in."""
-        return [{**s.tags, **row} for s in self.series for row in s.rows()]
-
-
 class LineWriter(Protocol):
     """Anything that writes a batch of line protocol, raising ``InfluxError`` subclasses."""
 
     def write(self, lines: str | bytes, *, timeout: float | None = None) -> None: ...
 
     def close(self) -> None: ...
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay seconds or an HTTP date); None when absent or unreadable.
-
-    ``now`` (Unix seconds, default the wall clock) is what an HTTP date is measured from.
-    """
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            at = parsedate_to_datetime(value.strip()).timestamp()
-        except (TypeError, ValueError):
-            return None
-        seconds = at - (time.time() if now is None else now)
-    # nan and inf parse as floats but are no delay anyone meant
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = _decoded(response)
-        if isinstance(body, dict):
-            return str(body.get("error") or body.get("message") or body)
-    except ValueError:
-        pass
-    return response.text.strip()[:500] or response.reason_phrase
-
-
-_MSGPACK = "application/x-msgpack"
-
-
-def _decoded(response: httpx.Response) -> Any:
-    """The answer's body: MessagePack when the server says so (only ever asked for by ``packed``), else JSON."""
-    if response.headers.get("Content-Type", "").startswith(_MSGPACK):
-        import msgpack  # the service's extra: a gateway never asks for it
-
-        try:
-            # tuples: a row of plain values is then no work for the garbage collector, which otherwise walks a
-            # village-month's two million rows again and again while they are verified (a sixth of its CPU)
-            return msgpack.unpackb(response.content, raw=False, use_list=False)
-        except (ValueError, msgpack.UnpackException) as err:
-            raise ValueError(f"unreadable MessagePack answer: {err}") from err
-    return response.json()
-
-
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Convert a non-2xx answer into the matching ``InfluxError``."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    message = f"{what}: HTTP {status}: {_error_text(response)}"
-    if status == 429 or status >= 500:
-        raise InfluxServerError(
-            message, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After"))
-        )
-    raise InfluxClientError(message, status=status)
 
 
 class InfluxClient:
@@ -275,7 +197,7 @@ class InfluxClient:
         elif packed and self._packed:
             try:
                 response = self._request(
-                    "GET", "/query", "query", timeout=timeout, params=form, headers={"Accept": _MSGPACK}
+                    "GET", "/query", "query", timeout=timeout, params=form, headers={"Accept": MSGPACK}
                 )
             except InfluxClientError:
                 # a refused format or a bad statement: JSON tells which, with InfluxDB's own message
@@ -285,7 +207,7 @@ class InfluxClient:
         else:
             response = self._request("GET", "/query", "query", timeout=timeout, params=form)
         try:
-            body = _decoded(response)
+            body = decoded(response)
         except ValueError as err:
             raise InfluxQueryError(f"unreadable /query answer: {err} (query: {q[:300]})") from err
         return parse_query_response(body, q)
@@ -310,29 +232,6 @@ def _changes_state(q: str) -> bool:
     upper = q.upper()
     statements = [part.split(None, 1) for part in upper.split(";") if part.strip()]
     return " INTO " in upper or any(words[0] not in _READ_STATEMENTS for words in statements)
-
-
-def parse_query_response(body: Any, q: str = "") -> list[StatementResult]:
-    """Turn a ``/query`` JSON body into results; errors inside a 200 become ``InfluxQueryError``."""
-    if not isinstance(body, dict):
-        raise InfluxQueryError(f"unexpected /query answer: {str(body)[:200]}")
-    if "error" in body:
-        raise InfluxQueryError(f"{body['error']} (query: {q[:300]})")
-    results: list[StatementResult] = []
-    for raw in body.get("results", []):
-        if "error" in raw:
-            raise InfluxQueryError(f"{raw['error']} (query: {q[:300]})")
-        series = [
-            Series(
-                name=s.get("name", ""),
-                columns=list(s.get("columns", [])),
-                values=s.get("values", []),
-                tags=s.get("tags") or {},
-            )
-            for s in raw.get("series", [])
-        ]
-        results.append(StatementResult(statement_id=raw.get("statement_id", len(results)), series=series))
-    return results
 
 
 class InfluxV2Writer:
