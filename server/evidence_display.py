@@ -99,10 +99,7 @@ class DisplayCopy:
     def write(self, start_ms: int, end_ms: int) -> None:
         try:
             lines = [self.line(p) for p in self.points(start_ms, end_ms)]
-            for i in range(0, len(lines), 20_000):
-                self.client.write(
-                    "\n".join(lines[i : i + 20_000]), database=self.database, retention_policy=VERIFICATION_RP
-                )
+            self.client.write(lines, database=self.database, retention_policy=VERIFICATION_RP)
         except InfluxError as err:
             # a display copy: the next pass writes these hours again (recent hours are rolled on every pass)
             log.warning("verification display copy not written", extra={"error": str(err)})

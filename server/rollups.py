@@ -317,10 +317,7 @@ class Rollups:
                     }
                     if fields:
                         lines.append(encode_line(Point(name, tags, fields, int(row["time"]))))
-        for i in range(0, len(lines), 20_000):
-            self.client.write(
-                "\n".join(lines[i : i + 20_000]), database=self.database, retention_policy=self.rollup_rp
-            )
+        self.client.write(lines, database=self.database, retention_policy=self.rollup_rp)
 
     # -- maintenance ----------------------------------------------------------------------------------------
     def maintain(self, *, max_backfill_days: int = 7) -> RollupState | None:

@@ -22,7 +22,7 @@ from server.criteria import Verdict
 from thonminh.contract import CRITERION_VERDICT, SITE_TAGS, VERIFICATION_RP, Point
 from thonminh.errors import InfluxError
 from thonminh.influx import InfluxClient
-from thonminh.lineprotocol import encode_lines
+from thonminh.lineprotocol import encode_line
 
 __all__ = ["verdict_points", "write_verdicts"]
 
@@ -52,10 +52,7 @@ def verdict_points(
 def write_verdicts(client: InfluxClient, database: str, points: list[Point]) -> bool:
     """Write the copy; False (and a warning) when InfluxDB refuses: the next evaluation writes it again."""
     try:
-        for i in range(0, len(points), 20_000):
-            client.write(
-                encode_lines(points[i : i + 20_000]), database=database, retention_policy=VERIFICATION_RP
-            )
+        client.write(map(encode_line, points), database=database, retention_policy=VERIFICATION_RP)
     except InfluxError as err:
         log.warning("verdict display copy not written", extra={"error": str(err), "points": len(points)})
         return False

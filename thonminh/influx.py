@@ -9,9 +9,10 @@ here, at the boundary: connection problems and 429/5xx can be retried, other 4xx
 from __future__ import annotations
 
 import gzip as gzip_module
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -40,6 +41,7 @@ from thonminh.influxresponse import (
 )
 
 __all__ = [
+    "MAX_WRITE_LINES",
     "InfluxClient",
     "InfluxV1Writer",
     "InfluxV2Writer",
@@ -57,6 +59,12 @@ log = logging.getLogger(__name__)
 
 # Statements that change state must be POSTed; SELECT and SHOW may be GET (read-only users on 1.x).
 _READ_STATEMENTS = ("SELECT", "SHOW", "EXPLAIN")
+
+#: The most lines ``InfluxClient.write`` sends in one request when given lines one by one (a roll-up pass's
+#: write-back or a display copy may be any number). InfluxDB 1.x refuses a body over ``max-body-size`` (25 MB by
+#: default: 413) and gives a write ``write-timeout`` (10 s by default) to reach its shards; 20,000 lines of a few
+#: hundred bytes are a few MB, well within both and within this client's own timeout.
+MAX_WRITE_LINES = 20_000
 
 
 class LineWriter(Protocol):
@@ -150,21 +158,25 @@ class InfluxClient:
         gzip: bool = True,
         timeout: float | None = None,
     ) -> None:
-        """POST line protocol to ``/write``. Raises on anything but 204."""
-        if not isinstance(lines, str | bytes):
-            lines = "\n".join(lines)
-        body = lines.encode() if isinstance(lines, str) else lines
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if gzip:
-            body = gzip_module.compress(body, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
+        """POST line protocol to ``/write``. Raises on anything but 204.
+
+        A ``str`` or ``bytes`` is one body, sent as it is. Lines one by one (any iterable, read as it is sent)
+        go in requests of at most ``MAX_WRITE_LINES`` lines, in order; none, no request. An error stops at its
+        request: the requests before it are written."""
         params = {"db": database or self._require_db(), "precision": precision}
         rp = retention_policy or self.retention_policy
         if rp:
             params["rp"] = rp
-        self._request(
-            "POST", "/write", "write", timeout=timeout, params=params, content=body, headers=headers
-        )
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+        for text in (lines,) if isinstance(lines, str | bytes) else _batches(lines):
+            body = text.encode() if isinstance(text, str) else text
+            if gzip:
+                body = gzip_module.compress(body, compresslevel=5)
+            self._request(
+                "POST", "/write", "write", timeout=timeout, params=params, content=body, headers=headers
+            )
 
     def query(
         self,
@@ -226,6 +238,13 @@ class InfluxClient:
         if not self.database:
             raise InfluxError("no database given and no default database configured")
         return self.database
+
+
+def _batches(lines: Iterable[str]) -> Iterator[str]:
+    """The lines joined in bodies of at most ``MAX_WRITE_LINES``, read from ``lines`` as each is sent."""
+    it = iter(lines)
+    while batch := list(itertools.islice(it, MAX_WRITE_LINES)):
+        yield "\n".join(batch)
 
 
 def _changes_state(q: str) -> bool:

@@ -6,10 +6,11 @@ import gzip
 
 import httpx
 import pytest
+from influxkit import scratch_database
 
-from lab.localservices import free_port
+from lab.localservices import InfluxDBServer, free_port
 from thonminh.errors import InfluxClientError, InfluxConnectionError, InfluxQueryError, InfluxServerError
-from thonminh.influx import InfluxClient, quote_literal
+from thonminh.influx import MAX_WRITE_LINES, InfluxClient, quote_literal
 
 
 def test_write_gzip_and_query_with_epoch_ms(influx: InfluxClient):
@@ -18,6 +19,32 @@ def test_write_gzip_and_query_with_epoch_ms(influx: InfluxClient):
     assert result.rows() == [{"time": 0, "s": 3, "n": 2}]
     rows = influx.select("SELECT x FROM m").rows()
     assert [r["time"] for r in rows] == [1700000000001, 1700000000002]
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The real transport to the real InfluxDB, noting the lines of every ``/write`` request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/write":
+            self.writes.append(len(gzip.decompress(request.read()).splitlines()))
+        return super().handle_request(request)
+
+
+def test_many_lines_go_in_requests_of_at_most_max_write_lines_and_all_arrive(influxdb: InfluxDBServer):
+    transport = CountingTransport()
+    n = 2 * MAX_WRITE_LINES + 1
+    with scratch_database(influxdb, "t", transport=transport) as influx:
+        influx.write(f"m,g=a x={i}i {1700000000000 + i}" for i in range(n))  # lines one by one, read as sent
+        assert transport.writes == [MAX_WRITE_LINES, MAX_WRITE_LINES, 1]
+        assert influx.select("SELECT count(x) AS n, sum(x) AS s FROM m").rows() == [
+            {"time": 0, "n": n, "s": n * (n - 1) // 2}
+        ]
+        influx.write([])  # no lines, no request
+        assert len(transport.writes) == 3
 
 
 def test_errors_inside_a_200_become_exceptions(influx: InfluxClient):

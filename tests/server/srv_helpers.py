@@ -15,7 +15,7 @@ from lab.localservices import free_port
 from server.config import ServerConfig
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
-from thonminh.lineprotocol import encode_lines
+from thonminh.lineprotocol import encode_line
 
 READ_KEY = "read-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"
@@ -39,8 +39,7 @@ def make_config(url: str, database: str, **overrides) -> ServerConfig:
 
 
 def write(client: InfluxClient, points: list[Point]) -> None:
-    for i in range(0, len(points), 20_000):
-        client.write(encode_lines(points[i : i + 20_000]))
+    client.write(map(encode_line, points))
 
 
 @contextmanager
