@@ -10,6 +10,8 @@ chained), writes it to a private InfluxDB 1.x, registers the key, then times:
 - a cold verification of the whole window by the service's own verifier (every hour read and verified; the
   target is under 10 s for a month), with the time spent reading InfluxDB, and the CPU seconds of the
   verifier and of InfluxDB (which the load of other work on a shared machine does not change);
+- the same answers read alone, hashed and checked by nobody: the CPU of InfluxDB answering and of Python
+  receiving, half of whose sum is what two cores cannot beat with this InfluxDB and a verifier in Python;
 - one village's criteria over HTTP with verification on (default windows, 30 days; hours cached as the
   service keeps them), median of ``--requests`` (the target is under 150 ms).
 """
@@ -24,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +39,8 @@ from server_criteria import BenchInflux, serve_app
 from server.app import create_app
 from server.config import EvidenceSettings, ServerConfig
 from server.evidence.registry import Registry
+from server.evidence.source import statements
+from server.queries import Source
 from thonminh.contract import Point
 from thonminh.evidence import (
     EVIDENCE_FIELD,
@@ -125,6 +130,24 @@ def signature_cost(manifest: Manifest, public: PublicKey) -> float:
     for _ in range(2000):
         assert manifest.signature_ok(public)
     return (time.perf_counter() - t0) / 2000
+
+
+def reading_floor(client: InfluxClient, influx_pid: int, database: str, start_ms: int, end_ms: int) -> str:
+    """The window's answers read as the verifier reads them (the same statements, a day at a time, packed),
+    and nothing else: the CPU that InfluxDB and Python spend before a single point is hashed or checked. Half
+    their sum is what two cores cannot beat, in any arrangement, with this InfluxDB and a Python verifier."""
+    raw = partial(Source, database, None)
+    influx0, cpu0 = cpu_s(influx_pid), time.process_time()
+    for lo in range(start_ms, end_ms, 86_400_000):
+        client.query(
+            ";".join(statements(raw, SITE["village"], lo, min(end_ms, lo + 86_400_000))), packed=True
+        )
+    influx_cpu, read_cpu = cpu_s(influx_pid) - influx0, time.process_time() - cpu0
+    return (
+        f"| reading the same answers alone (no hash, no check) | {(influx_cpu + read_cpu) / 2:.1f} s on two cores "
+        f"at best | {LIMITS['verify_month_s']:.0f} s | - | CPU: InfluxDB answering {influx_cpu:.1f} s, Python "
+        f"receiving {read_cpu:.1f} s |"
+    )
 
 
 def main() -> int:
@@ -229,6 +252,7 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     )
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
+    rows.append(reading_floor(admin, influx.process.pid, database, start_ms, end_ms))
 
     server, _, base = serve_app(app)
     http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
