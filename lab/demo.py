@@ -35,6 +35,7 @@ import httpx
 from lab.demoreport import grouped, iso_utc, render_report
 from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
+from lab.simulate.scenario import load_scenario
 from thonminh.contract import UPLINK
 from thonminh.figures import INDICATORS
 from thonminh.influx import InfluxClient
@@ -213,8 +214,9 @@ def run_demo(
         procs.start("gateway", "edge", "run", "--config", str(config))
         read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         port = api_port or free_port()
+        site = tomllib.loads(config.read_text())["site"]
         server_toml(
-            work / "server.toml", svc.influx_url, DATABASE, port, tomllib.loads(config.read_text())["site"]
+            work / "server.toml", svc.influx_url, DATABASE, port, site, load_scenario(scenario).places
         )
         procs.start(
             "server",

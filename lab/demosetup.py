@@ -9,12 +9,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge.config import load_gateway_config
 from lab.demoreport import iso_utc
+from lab.simulate.scenario import PlaceLevel
 from thonminh.evidence import fingerprint, load_or_create_key, public_key_text
 
 __all__ = ["GatewaySigning", "gateway_key", "register", "server_toml"]
@@ -77,9 +79,23 @@ def register(signing: GatewaySigning, site_url: str, admin_key: str) -> str:
     return "" if done.returncode == 0 else f"thonminh keys add failed: {done.stdout}{done.stderr}"
 
 
-def server_toml(path: Path, influx_url: str, database: str, port: int, site: dict[str, Any]) -> None:
-    # the village's name as people write it, from the gateway's site, for the pages; its status page is public
+def server_toml(
+    path: Path,
+    influx_url: str,
+    database: str,
+    port: int,
+    site: dict[str, Any],
+    places: Mapping[PlaceLevel, str],
+) -> None:
+    """The demo's criteria service config. The village's name as people write it comes from the gateway's site,
+    its commune's, district's and province's from the scenario (``places``), for the pages and the dossier;
+    its status page is public."""
     name = json.dumps(site.get("name") or site["village"], ensure_ascii=False)
+    named = "".join(
+        f"[{level}s.{site[level]}]\nname = {json.dumps(text, ensure_ascii=False)}\n"
+        for level, text in places.items()
+        if site.get(level)
+    )
     path.write_text(f'''# written by thonminh demo
 timezone = "Asia/Ho_Chi_Minh"
 [http]
@@ -92,7 +108,7 @@ timeout_s = 10
 [villages.{site["village"]}]
 name = {name}
 public = true
-[evidence]
+{named}[evidence]
 # the gateways' public keys (docs/evidence.md); the demo registers its gateway's key here at start
 registry = "keys.sqlite"
 # a recent hour verified again after 2 s, so that the tamper drill shows at once

@@ -7,6 +7,7 @@ Loaded with ``thonminh.config.load_config``; secrets come from the environment w
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,10 +20,12 @@ from thonminh.criteria import DEFAULT_CRITERIA_FILE
 
 __all__ = [
     "ENV_PREFIX",
+    "PlaceLevel",
     "AuthSettings",
     "EvidenceSettings",
     "HttpSettings",
     "PagesSettings",
+    "PlaceSettings",
     "RollupSettings",
     "ServerConfig",
     "VillageSettings",
@@ -30,6 +33,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "THONMINH_SERVER_"
+#: the places a village lies in, each named by a site tag's slug
+PlaceLevel = Literal["village", "commune", "district", "province"]
 DEFAULT_CRITERIA = DEFAULT_CRITERIA_FILE
 
 _KEY_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"
@@ -93,6 +98,14 @@ class VillageSettings(StrictModel):
     public: bool = False
 
 
+class PlaceSettings(StrictModel):
+    """A commune's, district's or province's name as people write it (``[communes.<slug>]``,
+    ``[districts.<slug>]``, ``[provinces.<slug>]``): the data carries only slugs ("an-lac"), which pages and
+    dossiers show where no name is set."""
+
+    name: str = Field(min_length=1, max_length=120)
+
+
 class PagesSettings(StrictModel):
     """The HTML pages (docs/pages.md): browser sign-in with a read key, kept in a signed session cookie."""
 
@@ -138,6 +151,9 @@ class ServerConfig(StrictModel):
     pages: PagesSettings = Field(default_factory=PagesSettings)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     villages: dict[str, VillageSettings] = Field(default_factory=dict)
+    communes: dict[str, PlaceSettings] = Field(default_factory=dict)
+    districts: dict[str, PlaceSettings] = Field(default_factory=dict)
+    provinces: dict[str, PlaceSettings] = Field(default_factory=dict)
     #: Day boundaries of ``step=1d`` and of Wi-Fi days.
     timezone: str = DAILY_TZ
     default_window_days: int = Field(30, ge=1, le=3660)
@@ -172,6 +188,17 @@ class ServerConfig(StrictModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def place_name(self, level: PlaceLevel, slug: str) -> str:
+        """A village's (commune's, district's, province's) name as people write it, else its slug."""
+        tables: dict[PlaceLevel, Mapping[str, VillageSettings | PlaceSettings]] = {
+            "village": self.villages,
+            "commune": self.communes,
+            "district": self.districts,
+            "province": self.provinces,
+        }
+        settings = tables[level].get(slug)
+        return settings.name if settings is not None and settings.name else slug
 
 
 def load_server_config(

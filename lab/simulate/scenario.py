@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -260,6 +260,10 @@ class ApSpec(StrictModel):
         return self
 
 
+#: what a village lies in, each named by a slug of its site
+PlaceLevel = Literal["commune", "district", "province"]
+
+
 class Scenario(StrictModel):
     """A whole simulated village."""
 
@@ -268,6 +272,11 @@ class Scenario(StrictModel):
     duration_s: float = Field(60.0, ge=0, description="how long to run; 0 = until stopped")
     speed: float = Field(1.0, ge=1, le=86_400, description="village seconds per real second (Wi-Fi visits)")
     site: SiteConfig
+    #: the site's commune, district and province as people write them ("Bắc Giang"), for the demo's criteria
+    #: service (its pages and dossier); the site holds only their slugs
+    places: dict[
+        Literal["commune", "district", "province"], Annotated[str, Field(min_length=1, max_length=120)]
+    ] = Field(default_factory=dict)
     lights: LightsSpec = Field(default_factory=LightsSpec)
     uplinks: UplinksSpec = Field(default_factory=UplinksSpec)
     modem: ModemSpec = Field(default_factory=ModemSpec)

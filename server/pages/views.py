@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from server import summaries, uplinks, verdicts
+from server.config import PlaceLevel
 from server.criteria import VERDICTS
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
@@ -82,8 +83,20 @@ def period_of(service: Service, month: str | None, start: str | None, end: str |
 
 def display_name(service: Service, village: str) -> str:
     """The village's name as people write it (``[villages.<slug>] name`` in server.toml), else its slug."""
-    settings = service.config.villages.get(village)
-    return settings.name if settings and settings.name else village
+    return service.config.place_name("village", village)
+
+
+def place_names(
+    service: Service, commune: str | None, district: str | None, province: str | None
+) -> list[str]:
+    """A village's commune, district and province (their slugs, from its site tags), each named as people
+    write it ('' where the village has none)."""
+    levels: tuple[tuple[PlaceLevel, str | None], ...] = (
+        ("commune", commune),
+        ("district", district),
+        ("province", province),
+    )
+    return [service.config.place_name(level, slug) if slug else "" for level, slug in levels]
 
 
 def is_public(service: Service, village: str) -> bool:
@@ -115,7 +128,8 @@ class CriterionRow:
 class VillageView:
     village: str
     name: str
-    place: dict[str, Any]
+    #: its commune, district and province, named
+    place: list[str]
     period: Period
     window: Window
     criteria: VillageCriteriaOut
@@ -138,9 +152,11 @@ def _criteria_rows(
     return rows
 
 
-def _place(service: Service, village: str) -> dict[str, Any]:
+def _place(service: Service, village: str) -> list[str]:
     rows = service.reader.places(Scope(village=village)).rows
-    return rows[0] if rows else {}
+    return (
+        place_names(service, *(rows[0].get(k) for k in ("commune", "district", "province"))) if rows else []
+    )
 
 
 def village_view(service: Service, village: str, period: Period) -> VillageView:
@@ -192,7 +208,7 @@ def status_view(service: Service, village: str, period: Period) -> VillageView:
     return VillageView(
         village,
         display_name(service, village),
-        {},
+        [],
         period,
         window,
         criteria,
@@ -207,6 +223,10 @@ class OverviewView:
     rollup: CriteriaRollupOut
     rows: list[RollupVillageOut]
     names: dict[str, str]
+    #: village -> its commune, district and province, named
+    places: dict[str, list[str]]
+    #: the scope's province, district and commune, named (the heading)
+    scope_names: list[str]
     total: int
     sort: str
     descending: bool
@@ -254,7 +274,13 @@ def overview_view(
     if criterion in known and verdict in _VERDICT_ORDER:
         rows = [v for v in rows if v.verdicts.get(criterion) and v.verdicts[criterion].verdict == verdict]
     rows.sort(key=_sort_key(sort, names), reverse=descending)
-    return OverviewView(scope, period, rollup, rows, names, len(rollup.villages), sort or "name", descending)
+    places = {v.village: place_names(service, v.commune, v.district, v.province) for v in rollup.villages}
+    heading = [
+        name for name in reversed(place_names(service, scope.commune, scope.district, scope.province)) if name
+    ]
+    return OverviewView(
+        scope, period, rollup, rows, names, places, heading, len(rollup.villages), sort or "name", descending
+    )
 
 
 def public_villages(service: Service) -> list[tuple[str, str]]:

@@ -51,6 +51,9 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True)
 class Place:
+    """A village (or a commune, for its dossier): its slug, and its and its places' names as people write
+    them, or their slugs where server.toml names none."""
+
     slug: str
     name: str
     commune: str | None = None
@@ -122,11 +125,6 @@ def _ms(moment: str) -> int:
 def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return list(pool.map(fn, items))
-
-
-def _name(service: Service, slug: str) -> str:
-    settings = service.config.villages.get(slug)
-    return settings.name if settings and settings.name else slug
 
 
 def _daily(service: Service, scope: Scope, period: Period) -> dict[date, m.CriteriaRollupOut]:
@@ -213,10 +211,22 @@ def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
 def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
     rows = sorted((v for v in seen.villages if v.village == village), key=lambda v: v.last_seen)
     last = rows[-1] if rows else None
+    where = (getattr(last, k, None) for k in ("commune", "district", "province"))
+    return _place_of(service, village, service.config.place_name("village", village), *where)
+
+
+def _place_of(
+    service: Service, slug: str, name: str, commune: str | None, district: str | None, province: str | None
+) -> Place:
+    """A village or commune (``slug``, ``name``) with where it lies, named as people write it
+    (``[communes.<slug>] name`` ... in server.toml), else by the slugs."""
+    named = service.config.place_name
     return Place(
-        village,
-        _name(service, village),
-        *(getattr(last, k, None) for k in ("commune", "district", "province")),
+        slug,
+        name,
+        commune and named("commune", commune),
+        district and named("district", district),
+        province and named("province", province),
     )
 
 
@@ -261,6 +271,7 @@ def commune_dossier(service: Service, commune: str, period: Period) -> CommuneDo
     seen = _history(service, scope, period)
     daily = _daily(service, scope, period)
     first = summary.villages[0]
-    place = Place(commune, commune, commune, first.district, first.province)
+    name = service.config.place_name("commune", commune)
+    place = _place_of(service, commune, name, commune, first.district, first.province)
     villages = [_village(service, v.village, period, seen, daily) for v in summary.villages]
     return CommuneDossier(place, period, summary, villages, generated=iso(int(service.clock() * 1000)))

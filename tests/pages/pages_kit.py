@@ -23,6 +23,12 @@ CHROMIUM_ARGS = [
     "--proxy-server=127.0.0.1:9",
 ]
 VILLAGES = {"kha-ly-thuong": {"name": "Khả Lý Thượng", "public": True}, "ban-ven": {"name": "Bản Vẹn"}}
+#: the names of the scenario's places; lang-son's and huu-lung's are left out: they show as their slugs
+PLACES = {
+    "communes": {"an-lac": {"name": "An Lạc"}},
+    "districts": {"son-dong": {"name": "Sơn Động"}},
+    "provinces": {"bac-giang": {"name": "Bắc Giang"}},
+}
 
 
 def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerConfig:
@@ -32,6 +38,7 @@ def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerC
             "auth": {"read_keys": {"officials": read_key}, "admin_keys": {"officer-hoa": ADMIN_KEY}},
             "rollups": {"background": False},
             "villages": VILLAGES,
+            **PLACES,
         }
     )
 

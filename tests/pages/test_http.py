@@ -74,6 +74,19 @@ def test_a_days_bar_is_the_criterion_of_that_day(client: TestClient) -> None:
     assert daily_values(service, "kha-ly-thuong", lights, window)[-1].verdict == "fail"  # L3 dark all night
 
 
+def test_places_are_shown_by_their_names_else_their_slugs(client: TestClient) -> None:
+    """An official reads "An Lạc", not "an-lac"; a place server.toml does not name keeps its slug."""
+    village = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
+    assert '<p class="place">An Lạc · Sơn Động · Bắc Giang · <code>kha-ly-thuong</code></p>' in village
+    everywhere = client.get("/pages/", headers=READ).text
+    assert '<td class="place">An Lạc · Sơn Động · Bắc Giang</td>' in everywhere
+    assert '<td class="place">huu-lung · huu-lung · lang-son</td>' in everywhere
+    province = client.get("/pages/", headers=READ, params={"province": "bac-giang", "commune": "an-lac"}).text
+    heading = province[province.index("<h1>") : province.index("</h1>")]
+    assert heading.endswith(" · Bắc Giang · An Lạc") and "bac-giang" not in heading
+    assert '<input type="hidden" name="province" value="bac-giang">' in province  # the filter keeps the slug
+
+
 def test_pages_refused_without_a_session_and_api_key_still_works(client: TestClient) -> None:
     for path in ("/pages/", "/pages/villages/kha-ly-thuong"):
         refused = client.get(path)

@@ -32,7 +32,14 @@ def seeded(influxdb: InfluxDBServer, month: sc.MonthScenario) -> Iterator[Influx
 
 
 def report_config(client: InfluxClient):
-    return make_config(client.url, client.database, villages={"kha-ly-thuong": {"name": sc.NAME_A}})
+    # son-dong has no name: the cover shows its slug
+    return make_config(
+        client.url,
+        client.database,
+        villages={"kha-ly-thuong": {"name": sc.NAME_A}},
+        communes={"an-lac": {"name": sc.COMMUNE}},
+        provinces={"bac-giang": {"name": sc.PROVINCE}},
+    )
 
 
 @pytest.fixture(scope="module")

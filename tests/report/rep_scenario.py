@@ -24,6 +24,8 @@ STEP = 5 * M
 A = site_tags("kha-ly-thuong", "gw-kly", commune="an-lac", district="son-dong", province="bac-giang")
 B = site_tags("ban-ven", "gw-bv", commune="an-lac", district="son-dong", province="bac-giang")
 NAME_A = "Khả Lý Thượng"
+#: the names server.toml gives an-lac and bac-giang (son-dong has none)
+COMMUNE, PROVINCE = "An Lạc", "Bắc Giang"
 
 
 def last_month(now: float | None = None) -> tuple[int, int]:

@@ -39,4 +39,4 @@ def test_summary_equals_the_roll_up_and_every_village_has_its_section(
     assert "2.1. Kết quả các tiêu chí" in text
     for role in ("Cán bộ Ủy ban nhân dân xã", f"Trưởng thôn {sc.NAME_A}", "Trưởng thôn ban-ven"):
         assert role in text
-    assert f"Xã an-lac · tháng {month.first:%m/%Y}" in text
+    assert f"Xã {sc.COMMUNE} · tháng {month.first:%m/%Y}" in text

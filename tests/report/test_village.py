@@ -148,6 +148,18 @@ def test_a4_embedded_fonts_and_vector_charts(pdf: bytes, tmp_path: Path):
     assert page.count("#2e7d32") > 2000
 
 
+def test_the_cover_names_the_places_as_people_write_them(text: str):
+    """server.toml names the commune and the province, not the district: that one shows as its slug."""
+    flat = " ".join(text.split())
+    for row in (
+        f"Thôn {sc.NAME_A} (kha-ly-thuong)",
+        f"Xã {sc.COMMUNE}",
+        "Huyện son-dong",
+        f"Tỉnh {sc.PROVINCE}",
+    ):
+        assert row in flat, row
+
+
 def test_without_a_key_registry_the_dossier_says_it_does_not_verify(text: str):
     flat = " ".join(text.split())
     assert "Xác minh số liệu Không cấu hình xác minh" in flat  # the cover's line

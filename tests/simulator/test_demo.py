@@ -130,12 +130,15 @@ def _check_dossier_and_page(out: str, key: str, printed: dict[str, str]) -> None
     counts = " · ".join(f"{LABELS[v]}: {sum(1 for x in printed.values() if x == v)}" for v in LABELS)
     assert f"Tổng hợp: {counts}" in " ".join(text.split())
     assert "Khoảng thời gian:" in text and "Tháng" not in text.split("Múi giờ")[0]  # the window, not a month
+    cover = " ".join(text.split("Múi giờ")[0].split())  # the places, named by the scenario's [places]
+    assert "Xã Tiên Dũng Huyện Lục Ngạn Tỉnh Bắc Giang" in cover, cover
 
     page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
     assert page_url and page_url.group(1).endswith(f"/pages/villages/kha-ly-thuong?{window.group(1)}"), out
     page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60)
     assert page.status_code == 200, page.text[:500]
     assert page_verdicts(page.text) == printed
+    assert '<p class="place">Tiên Dũng · Lục Ngạn · Bắc Giang · <code>kha-ly-thuong</code></p>' in page.text
     link = re.search(r'class="dossier" href="([^"]+)"', page.text)  # the page's PDF link: the printed dossier
     assert link and dossier.group(1).endswith(html.unescape(link.group(1))), page.text[:2000]
 
