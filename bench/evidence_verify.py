@@ -12,6 +12,8 @@ chained), writes it to a private InfluxDB 1.x, registers the key, then times:
   verifier and of InfluxDB (which the load of other work on a shared machine does not change);
 - the same answers read alone, hashed and checked by nobody: the CPU of InfluxDB answering and of Python
   receiving, half of whose sum is what two cores cannot beat with this InfluxDB and a verifier in Python;
+- the same window verified again by a service started afresh on the same files (the settled hours' results
+  kept on disk, so a restart reads none of them from InfluxDB again);
 - one village's criteria over HTTP with verification on (default windows, 30 days; hours cached as the
   service keeps them), median of ``--requests`` (the target is under 150 ms).
 """
@@ -38,6 +40,7 @@ from server_criteria import BenchInflux, serve_app
 
 from server.app import create_app
 from server.config import EvidenceSettings, ServerConfig
+from server.evidence.combine import Verification
 from server.evidence.registry import Registry
 from server.evidence.source import statements
 from server.queries import Source
@@ -150,6 +153,21 @@ def reading_floor(client: InfluxClient, influx_pid: int, database: str, start_ms
     )
 
 
+def restarted(config: ServerConfig, url: str, before: Verification, start_ms: int, end_ms: int) -> str:
+    """The same month verified by a service started afresh on the same files: the settled hours' results come
+    from the store the first verification wrote (server/evidence/store.py), not from InfluxDB."""
+    client = TimedClient(url, database=config.influxdb.database, timeout=300)
+    app = create_app(config, client=client)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    found = app.state.service.verifier.verify(SITE["village"], start_ms, end_ms)
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    assert (found.counts, found.faults) == (before.counts, before.faults)
+    return (
+        f"| the same month after a restart (results kept on disk) | {took:.2f} s | - | - | CPU {cpu:.2f} s; "
+        f"InfluxDB {client.spent:.2f} s (the manifests' numbers around the window) |"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30)
@@ -253,6 +271,7 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
     rows.append(reading_floor(admin, influx.process.pid, database, start_ms, end_ms))
+    rows.append(restarted(config, influx.url, found, start_ms, end_ms))
 
     server, _, base = serve_app(app)
     http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)

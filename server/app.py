@@ -18,6 +18,7 @@ from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry
+from server.evidence.store import ResultStore
 from server.evidence_display import DisplayCopy, ensure_retention_policy
 from server.reader import Reader
 from server.rollups import Rollups
@@ -88,8 +89,11 @@ def create_app(
     client: InfluxClient | None = None,
     criteria: CriteriaSet | None = None,
     clock: Callable[[], float] = time.time,
+    keep_results: bool = True,
 ) -> FastAPI:
-    """Build the app. Without API keys it refuses to start unless ``open_read_only`` (GET without a key, no PUT)."""
+    """Build the app. Without API keys it refuses to start unless ``open_read_only`` (GET without a key, no PUT).
+    ``keep_results``: settled hours' verification results are kept on disk across restarts (``thonminh
+    verify`` turns it off: it reads everything afresh)."""
     if not config.auth.configured and not open_read_only:
         raise ConfigError(
             "auth: no API keys configured (auth.read_keys / auth.admin_keys, or the environment variable "
@@ -115,6 +119,7 @@ def create_app(
     auth_mode = "open-read-only" if open_read_only else "keys"
     verifier = None
     if config.evidence.registry is not None:
+        results = config.evidence.results_file if keep_results else None
         verifier = Verifier(
             client,
             rollups.raw,
@@ -122,6 +127,7 @@ def create_app(
             clock=clock,
             recent_ttl_s=config.evidence.recent_s,
             reverify_s=config.evidence.reverify_s,
+            store=ResultStore(results) if results is not None else None,
         )
         # Grafana's copy of the results, written after each rollup pass; the API never reads it
         rollups.after_roll.append(

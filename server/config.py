@@ -128,6 +128,10 @@ class EvidenceSettings(StrictModel):
     #: The key registry, a SQLite file the service creates; relative paths are relative to the config file.
     #: Unset: nothing is verified, every verdict's ``verification.status`` is ``not_configured``.
     registry: Path | None = None
+    #: Where the results of settled hours are kept across restarts (a SQLite file the service creates;
+    #: relative paths are relative to the config file), so a restart verifies nothing again. Unset:
+    #: ``verification.sqlite`` beside the registry.
+    results: Path | None = None
     #: How long the result of an hour still running (or of one closed less than 2 hours ago) is reused, in
     #: seconds: a point altered in it shows in the answers after at most this long.
     recent_s: float = Field(300.0, gt=0, le=3600)
@@ -137,10 +141,17 @@ class EvidenceSettings(StrictModel):
     #: 3.4 CPU-hours a day (14 % of a core) for 2,000 villages.
     reverify_s: float = Field(7 * 86_400.0, ge=600, le=90 * 86_400)
 
-    @field_validator("registry")
+    @field_validator("registry", "results")
     @classmethod
     def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _relative(value, info)
+
+    @property
+    def results_file(self) -> Path | None:
+        """Where the results are kept: ``results``, else beside the registry; None without a registry."""
+        if self.registry is None:
+            return None
+        return self.results or self.registry.with_name("verification.sqlite")
 
 
 class ServerConfig(StrictModel):

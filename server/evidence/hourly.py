@@ -31,6 +31,7 @@ from server.evidence.source import (
     numbers_around,
     read_and_verify,
 )
+from server.evidence.store import ResultStore
 from server.evidence.verify import Fault, HourResult
 from server.queries import Source
 from thonminh.influx import InfluxClient
@@ -77,6 +78,7 @@ class Verifier:
         settle_ms: int = 2 * HOUR_MS,
         recent_ttl_s: float = 300.0,
         reverify_s: float = 7 * 86_400.0,
+        store: ResultStore | None = None,
     ) -> None:
         self.client = client
         self.raw = raw
@@ -85,6 +87,8 @@ class Verifier:
         self.settle_ms = settle_ms
         self.recent_ttl_s = recent_ttl_s
         self.reverify_s = reverify_s
+        #: settled hours' results on disk, across restarts (``server.evidence.store``); None: memory only
+        self.store = store
         #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
         self.changes = 0
         self._hours: dict[tuple[str, int], _Entry] = {}
@@ -113,10 +117,16 @@ class Verifier:
                     entry.used_s = now_s
                 else:
                     missing.append(hour)
+            missing = self._stored(village, missing, keys.version, now_s, results)
+            verified = []
             for lo, hi in _ranges(missing):
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
                     results[result.hour_ms] = result
-                    self._hours[(village, result.hour_ms)] = _Entry(keys.version, now_s, result, now_s)
+                    entry = self._hours[(village, result.hour_ms)] = _Entry(
+                        keys.version, now_s, result, now_s
+                    )
+                    verified.append(entry)
+            self._keep(village, verified)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
             if (
@@ -129,6 +139,36 @@ class Verifier:
             found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
             self._windows[(village, first, last)] = (keys.version, now_s, found)
             return found
+
+    def _stored(
+        self, village: str, missing: list[int], version: int, now_s: float, results: dict[int, HourResult]
+    ) -> list[int]:
+        """The hours of ``missing`` the store holds under ``version``, verified less than ``reverify_s`` ago,
+        put in memory and ``results``; the others, which are still to be read."""
+        if self.store is None or not missing:
+            return missing
+        since_s = now_s - self.reverify_s
+        for hour, _, computed_s, result in self.store.load(
+            village, missing[0], missing[-1] + HOUR_MS, version=version, since_s=since_s
+        ):
+            entry = _Entry(version, computed_s, result, now_s)
+            if hour in results or not self._settled(hour, entry):
+                continue
+            self._hours[(village, hour)] = entry
+            results[hour] = result
+        return [hour for hour in missing if hour not in results]
+
+    def _keep(self, village: str, entries: list[_Entry]) -> None:
+        """The settled ones of ``entries`` written to the store (a recent hour's result is soon read again)."""
+        if self.store is not None:
+            self.store.save(
+                village,
+                [
+                    (e.result.hour_ms, e.version, e.computed_s, e.result)
+                    for e in entries
+                    if self._settled(e.result.hour_ms, e)
+                ],
+            )
 
     def _numbers_around(
         self, village: str, first: int, last: int, now_s: float
@@ -196,6 +236,7 @@ class Verifier:
         """Fresh results in place of those read, unless a request replaced them meanwhile; the window sums and
         the manifests around windows that include a changed hour are dropped with them."""
         changed = []
+        kept = []
         with self._guard:
             lock = self._villages[village]
         with lock, self._guard:
@@ -203,7 +244,8 @@ class Verifier:
                 old = was[result.hour_ms]
                 if self._hours.get((village, result.hour_ms)) is not old:
                     continue
-                self._hours[(village, result.hour_ms)] = _Entry(version, now_s, result, old.used_s)
+                entry = self._hours[(village, result.hour_ms)] = _Entry(version, now_s, result, old.used_s)
+                kept.append(entry)
                 if result != old.result:
                     changed.append((village, result.hour_ms))
             hours = [hour for _, hour in changed]
@@ -219,10 +261,13 @@ class Verifier:
                 self._around.pop(key, None)
             if changed:
                 self.changes += 1
+        self._keep(village, kept)
         return changed
 
     def forget_before(self, ms: int) -> None:
         """Drop hours no window reaches any more."""
+        if self.store is not None:
+            self.store.forget_before(ms)
         with self._guard:
             for key in [k for k in self._hours.copy() if k[1] < ms]:
                 self._hours.pop(key, None)

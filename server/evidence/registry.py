@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,6 +77,20 @@ class KeySnapshot:
         )
 
 
+def create(path: Path, schema: str) -> None:
+    """The service's own SQLite file at ``path`` with its tables (created on first use)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(path) as db:
+        db.executescript(schema)
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """One transaction on the file (committed when the block ends without an error), then closed."""
+    with closing(sqlite3.connect(path, timeout=10)) as db, db:
+        yield db
+
+
 class Registry:
     """The key registry at ``path`` (created on first use). Safe to share between threads."""
 
@@ -84,14 +98,10 @@ class Registry:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._snapshot: KeySnapshot | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        create(self.path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            yield db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     # -- reading -------------------------------------------------------------------------------------------
     def version(self) -> int:

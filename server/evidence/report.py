@@ -30,7 +30,8 @@ def run_verification(
         raise click.UsageError(
             f"{config_path}: no key registry ([evidence] registry): nothing to verify against"
         )
-    service = create_app(config, open_read_only=True).state.service  # the app's service, not served
+    # the app's service, not served, reading every hour afresh (not the results a running service keeps)
+    service = create_app(config, open_read_only=True, keep_results=False).state.service
     assert service.verifier is not None
     try:
         window = service.window(start, end)

@@ -1,0 +1,110 @@
+"""Settled hours' verification results on the service's own disk, so that a restart verifies nothing again.
+
+The service keeps each hour's result in memory (``server.evidence.hourly``). Without this file a restart would
+read every village's default windows from InfluxDB again before its answers were whole: for a province's 2,000
+villages x 30 days, 15 to 25 CPU-hours on this machine (a village-month costs the verifier and InfluxDB 28 to
+46 CPU-s: docs/benchmarks.md, "Notes: verification"). Only settled hours are kept (an hour closed more than
+``settle_ms`` before it was verified), each with the registry version it was checked under and when, so the
+rules of the memory hold across a restart: a key registered or retired makes every hour read again, and a
+result older than ``[evidence] reverify_s`` is read afresh, not trusted, so a forgery of a settled hour still
+shows within that bound.
+
+It lives beside the key registry and has the same trust: whoever can write either can change what the service
+believes. InfluxDB never holds it, since whoever forges data could write forged results there as easily.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from server.evidence.registry import connect, create
+from server.evidence.verify import Fault, HourResult, Run
+
+__all__ = ["ResultStore", "StoredHour"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hours (
+    village TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    computed_s REAL NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (village, hour_ms)
+) WITHOUT ROWID;
+"""
+#: (hour, registry version, when it was verified, the result)
+StoredHour = tuple[int, int, float, HourResult]
+
+
+class ResultStore:
+    """The results at ``path`` (a SQLite file, created on first use). Safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        #: rows that could not be read back (each is verified again and written anew)
+        self.unreadable = 0
+        self._lock = threading.Lock()
+        create(self.path, _SCHEMA)
+
+    def load(
+        self, village: str, first_ms: int, last_ms: int, *, version: int, since_s: float
+    ) -> list[StoredHour]:
+        """The village's hours in ``[first, last)`` verified under ``version`` at ``since_s`` or later."""
+        with connect(self.path) as db:
+            rows = db.execute(
+                "SELECT hour_ms, version, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
+                "AND hour_ms < ? AND version = ? AND computed_s >= ?",
+                (village, first_ms, last_ms, version, since_s),
+            ).fetchall()
+        found = []
+        for hour_ms, row_version, computed_s, text in rows:
+            try:
+                found.append((hour_ms, row_version, computed_s, _result(hour_ms, json.loads(text))))
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                with self._lock:
+                    self.unreadable += 1
+                log.warning(
+                    "evidence: a stored result cannot be read; the hour is verified again",
+                    extra={"file": str(self.path), "village": village, "hour_ms": hour_ms, "error": str(err)},
+                )
+        return found
+
+    def save(self, village: str, hours: Iterable[StoredHour]) -> None:
+        rows = [
+            (village, hour_ms, version, computed_s, json.dumps(_plain(result), separators=(",", ":")))
+            for hour_ms, version, computed_s, result in hours
+        ]
+        if rows:
+            with connect(self.path) as db:
+                db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?, ?, ?)", rows)
+
+    def forget_before(self, ms: int) -> None:
+        with connect(self.path) as db:
+            db.execute("DELETE FROM hours WHERE hour_ms < ?", (ms,))
+
+
+def _plain(result: HourResult) -> dict[str, Any]:
+    return {
+        "counts": {m: list(c) for m, c in result.counts.items()},
+        "faults": [asdict(f) for f in result.faults],
+        "runs": [asdict(r) for r in result.runs],
+        "keys": sorted(list(k) for k in result.keys),
+    }
+
+
+def _result(hour_ms: int, data: dict[str, Any]) -> HourResult:
+    """An ``HourResult`` from ``_plain``; ``ValueError``, ``KeyError``, ``TypeError`` or ``AttributeError`` when
+    it is not one."""
+    counts = {str(m): (int(c[0]), int(c[1])) for m, c in data["counts"].items()}
+    faults = tuple(Fault(**{**f, "measurements": tuple(f["measurements"])}) for f in data["faults"])
+    runs = tuple(Run(**r) for r in data["runs"])
+    keys = frozenset((str(g), str(fp)) for g, fp in data["keys"])
+    return HourResult(hour_ms, counts, faults, runs, keys)

@@ -1,0 +1,126 @@
+"""Settled hours' verification results kept on disk (server/evidence/store.py), on a real InfluxDB: a restarted
+service reads no settled hour again, yet a forgery still shows within ``reverify_s`` of the last reading, a key
+change still makes every hour read again, and a row that cannot be read back is verified again, not a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from signed_kit import VILLAGE, Gateway, register, registry_at, uplink_points
+from test_evidence_sweep import Clock, CountingClient, _altered
+
+from server.evidence.hourly import Verifier
+from server.evidence.registry import Registry
+from server.evidence.source import HOUR_MS
+from server.evidence.store import ResultStore
+from server.queries import Source
+from thonminh.influx import InfluxClient
+
+NOW = int(time.time() * 1000)
+#: three hours closed more than ``settle_ms`` (2 h) before the clock: settled, so they are kept on disk
+T0 = NOW - NOW % HOUR_MS - 6 * HOUR_MS
+HOURS = 3
+END = T0 + HOURS * HOUR_MS
+REVERIFY_S = 600.0
+
+
+def _service(
+    influx: InfluxClient, registry: Registry, store: Path, clock: Clock
+) -> tuple[Verifier, CountingClient]:
+    """A service's verifier, as one start of the service builds it: an empty memory, the store on disk."""
+    counting = CountingClient(influx)
+    verifier = Verifier(
+        counting,  # type: ignore[arg-type]
+        lambda m: Source(influx.database or "", None, m),
+        registry,
+        clock=clock,
+        reverify_s=REVERIFY_S,
+        store=ResultStore(store),
+    )
+    return verifier, counting
+
+
+def _signed(influx: InfluxClient, tmp_path: Path) -> tuple[Registry, list[str]]:
+    registry = registry_at(tmp_path)
+    gw = Gateway()
+    register(registry, gw, valid_from_ms=T0 - HOUR_MS)
+    lines = gw.sign(uplink_points(T0, HOURS))
+    influx.write(lines)
+    return registry, lines
+
+
+def test_a_restart_reads_no_settled_hour_again(influx: InfluxClient, tmp_path: Path) -> None:
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    first, _ = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    before = first.verify(VILLAGE, T0, END)
+    assert before.of("uplink") == (180, 180)
+
+    clock.now_s += 60
+    again, counting = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    after = again.verify(VILLAGE, T0, END)
+    assert (after.counts, after.faults, after.keys) == (before.counts, before.faults, before.keys)
+    # only the manifests' numbers around the window (two small queries), none of the hours' points
+    assert counting.queries <= 1
+
+    # without the store, the same start reads every hour again
+    fresh = Verifier(counting, lambda m: Source(influx.database or "", None, m), registry, clock=clock)  # type: ignore[arg-type]
+    counted = counting.queries
+    fresh.verify(VILLAGE, T0, END)
+    assert counting.queries > counted + 1
+
+
+def test_a_forgery_shows_within_reverify_s_across_a_restart(influx: InfluxClient, tmp_path: Path) -> None:
+    registry, lines = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    first, _ = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert first.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    influx.write([_altered(lines, T0 + HOUR_MS + m * 60_000) for m in range(10, 20)])
+
+    # restarted within reverify_s of the reading: the stored result stands (the window of exposure)...
+    clock.now_s += REVERIFY_S / 2
+    within, _ = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert within.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    # ...and its sweep reads it again when it is due, as if the service had never stopped
+    clock.now_s += REVERIFY_S / 2
+    assert within.sweep(every_s=REVERIFY_S).changed == ((VILLAGE, T0 + HOUR_MS),)
+    assert within.verify(VILLAGE, T0, END).of("uplink") == (180, 170)
+
+    # a stored result older than reverify_s is not trusted by the next start either: read afresh
+    clock.now_s += REVERIFY_S + 1
+    later, counting = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert later.verify(VILLAGE, T0, END).of("uplink") == (180, 170)
+    assert counting.queries > 1
+
+
+def test_a_key_change_makes_stored_hours_read_again(influx: InfluxClient, tmp_path: Path) -> None:
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    first, _ = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert first.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    register(registry, Gateway(), valid_from_ms=END + HOUR_MS)  # a rotation after the window: a new version
+    again, counting = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert again.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    assert counting.queries > 1
+
+
+def test_a_row_that_cannot_be_read_back_is_verified_again(
+    influx: InfluxClient, tmp_path: Path, caplog
+) -> None:
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    first, _ = _service(influx, registry, store, clock)
+    first.verify(VILLAGE, T0, END)
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE hours SET result = '{\"counts\": 1}' WHERE hour_ms = ?", (T0 + HOUR_MS,))
+    again, counting = _service(influx, registry, store, clock)
+    assert again.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    assert again.store is not None and again.store.unreadable == 1
+    assert "a stored result cannot be read" in caplog.text
+    assert counting.queries > 1  # that hour, read from InfluxDB again
+    third, counting = _service(influx, registry, store, clock)
+    third.verify(VILLAGE, T0, END)
+    assert counting.queries <= 1 and third.store is not None and third.store.unreadable == 0  # written anew
