@@ -174,6 +174,29 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
         click.echo(text(data, lang or default_lang(), tz=config.site.timezone))
 
 
+@edge.command("key")
+@config_option
+def key(config_path: str) -> None:
+    """The gateway's signing key: its fingerprint, its public key and how to register it with the criteria
+    service (docs/evidence.md). Reads the key the agent (or ``edge init``) made; makes none."""
+    from edge.init import registration
+    from thonminh.evidencekeys import GatewayKey
+
+    config = load_gateway_config(config_path)
+    path = config.evidence_key_path
+    try:
+        found = GatewayKey.from_pem(path.read_text(), path)
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"no signing key at {path}: the agent makes it at its first start, or run thonminh edge init"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"cannot read the signing key {path}: {err}") from err
+    click.echo(f"signing key {path}, fingerprint {found.fingerprint}")
+    for line in registration(config, found):
+        click.echo(line)
+
+
 @edge.command("drain")
 @config_option
 @click.option("--timeout", "timeout_s", type=float, default=None, help="give up after this many seconds")

@@ -12,13 +12,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from edge.initconfig import Answers, render_config
 from thonminh.config import validate_http_url
 from thonminh.contract import check_slug, slugify
+
+if TYPE_CHECKING:  # imported where used: init asks its questions before it needs either
+    from edge.config import GatewayConfig
+    from thonminh.evidencekeys import GatewayKey
 
 __all__ = [
     "Answers",
@@ -281,8 +285,14 @@ def _signing_key(config_path: Path) -> None:
     except (OSError, ValueError) as err:
         raise click.ClickException(f"cannot create the signing key {path}: {err}") from err
     click.echo(f"{'created' if created else 'kept'} the signing key {path}, fingerprint {key.fingerprint}")
-    click.echo(f"public key: {key.public_text}")
-    click.echo(
+    for line in registration(config, key):
+        click.echo(line)
+
+
+def registration(config: GatewayConfig, key: GatewayKey) -> list[str]:
+    """What the province needs to register the gateway's key (``thonminh edge init``, ``thonminh edge key``)."""
+    return [
+        f"public key: {key.public_text}",
         "register it with the criteria service: thonminh keys add --gateway "
-        f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}"
-    )
+        f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}",
+    ]

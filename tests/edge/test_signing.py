@@ -188,6 +188,24 @@ def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
     )
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
+    # later, on a running gateway whose init output is long gone: the same, from the key the agent uses
+    def edge_key() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "thonminh.cli", "edge", "key", "--config", str(out)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    shown = edge_key()
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        f"signing key {key}, fingerprint {fingerprint(public)}",
+        f"public key: {public_key_text(public)}",
+        "register it with the criteria service: thonminh keys add --gateway klt-gw1 --village kha-ly-thuong "
+        f"--public-key {public_key_text(public)}",
+    ]
+    key.unlink()
+    missing = edge_key()
+    assert missing.returncode == 1 and f"no signing key at {key}" in missing.stderr
+    assert not key.exists()  # it makes none: that is the agent's (or init's) to do
+
 
 def _signer(tmp_path: Path) -> BatchSigner:
     key, _ = GatewayKey.load_or_create(tmp_path / "evidence" / "gateway.key")
