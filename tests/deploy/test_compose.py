@@ -28,6 +28,7 @@ from dashboards.provisioning import DASHBOARDS_PATH
 from edge.config import load_gateway_config
 from lab.localservices import InfluxDBServer, MosquittoServer, free_port
 from server.config import load_server_config
+from thonminh.evidence import GatewayKey, public_key_text
 from thonminh.influx import InfluxClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ def _dockerfile_healthcheck() -> list[str]:
 
 @pytest.fixture(scope="module")
 def criteria_service(
-    secrets_out: Path, influxdb: InfluxDBServer
+    secrets_out: Path, influxdb: InfluxDBServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str], InfluxClient]]:
     """The criteria service as the compose stack runs it (deploy/compose/server.toml, keys from make-secrets),
     on a free loopback port and a fresh database of the test InfluxDB 1.x, with the stack's two retention
@@ -230,6 +231,8 @@ def criteria_service(
         **service_env,
         "THONMINH_SERVER_INFLUXDB__URL": influxdb.url,
         "THONMINH_SERVER_INFLUXDB__DATABASE": database,
+        # the registry on the criteria-data volume in the stack, here in a directory of the test's own
+        "THONMINH_SERVER_EVIDENCE__REGISTRY": str(tmp_path_factory.mktemp("criteria-data") / "keys.sqlite"),
     }
     command = [str(THONMINH), *SERVICES["criteria"]["command"]]
     command[command.index("/etc/thonminh/server.toml")] = str(ROOT / "deploy/compose/server.toml")
@@ -257,6 +260,17 @@ def criteria_service(
         proc.wait(30)
         influx.drop_database(database)
         influx.close()
+
+
+def test_the_key_registry_and_the_kept_results_are_on_a_named_volume() -> None:
+    """The criteria service verifies (docs/evidence.md); its registry and the settled hours' results it keeps
+    must outlive the container, so they lie under a named volume, not in the image's layer."""
+    evidence = load_server_config(ROOT / "deploy/compose/server.toml", environ={}).evidence
+    assert evidence.registry is not None and evidence.results_file is not None
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["criteria"]["volumes"]}
+    for path in (evidence.registry, evidence.results_file):
+        target = next((t for t in mounts if path.is_relative_to(t)), None)
+        assert target is not None and mounts[target] in COMPOSE["volumes"], f"{path} is on no named volume"
 
 
 @pytest.mark.parametrize("where", ["docker-compose.yml", "Dockerfile"])
@@ -290,6 +304,37 @@ def test_service_addresses_in_comments_and_docs_answer(
             base + path.rstrip("."), headers={"X-API-Key": env["CRITERIA_READ_KEY"]}, timeout=10
         )
         assert answer.status_code == 200, f"{doc}: :8080{path} answers {answer.status_code}"
+
+
+def test_the_documented_key_registration_registers_a_key(
+    criteria_service: tuple[str, dict[str, str], InfluxClient],
+) -> None:
+    """docs/deployment.md's `keys add` line, run as the criteria container would (its environment, its
+    address), registers a gateway's key with the stack's criteria service."""
+    base, env, _ = criteria_service
+    text = (ROOT / "docs/deployment.md").read_text(encoding="utf-8")
+    (script,) = re.findall(r"docker compose exec criteria sh -c '(thonminh keys add .*?)'", text, re.DOTALL)
+    public = public_key_text(GatewayKey.generate().public_key())
+    script = (
+        script.replace("\\\n", " ")
+        .replace("thonminh ", f"{THONMINH} ", 1)
+        .replace("http://127.0.0.1:8080", base)
+        .replace("<base64>", public)
+        .replace("<when the key was made>", "-1h")
+    )
+    container_env = {
+        k: env[VAR.fullmatch(str(v)).group(1)]  # type: ignore[union-attr]
+        for k, v in SERVICES["criteria"]["environment"].items()
+    }
+    done = subprocess.run(
+        ["sh", "-c", script], env={**os.environ, **container_env}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    listed = httpx.get(
+        f"{base}/api/v1/gateways/klt-gw1/keys", headers={"X-API-Key": env["CRITERIA_READ_KEY"]}, timeout=10
+    )
+    assert listed.status_code == 200, listed.text
+    assert [k["village"] for k in listed.json()["keys"]] == ["kha-ly-thuong"]
 
 
 def _init_grants() -> tuple[dict[str, str], dict[str, set[str]]]:
