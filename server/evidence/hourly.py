@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.evidence.combine import Verification, combine
-from server.evidence.registry import KeyRecord, Registry
+from server.evidence.registry import KeyRecord, KeySnapshot, Registry
 from server.evidence.source import (
     HOUR_MS,
     LOOKAROUND_MS,
@@ -117,7 +117,7 @@ class Verifier:
                     entry.used_s = now_s
                 else:
                     missing.append(hour)
-            missing = self._stored(village, missing, keys.version, now_s, results)
+            missing = self._stored(village, missing, keys, now_s, results)
             verified = []
             for lo, hi in _ranges(missing):
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
@@ -126,7 +126,7 @@ class Verifier:
                         keys.version, now_s, result, now_s
                     )
                     verified.append(entry)
-            self._keep(village, verified)
+            self._keep(village, keys, verified)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
             if (
@@ -141,30 +141,36 @@ class Verifier:
             return found
 
     def _stored(
-        self, village: str, missing: list[int], version: int, now_s: float, results: dict[int, HourResult]
+        self,
+        village: str,
+        missing: list[int],
+        keys: KeySnapshot,
+        now_s: float,
+        results: dict[int, HourResult],
     ) -> list[int]:
-        """The hours of ``missing`` the store holds under ``version``, verified less than ``reverify_s`` ago,
-        put in memory and ``results``; the others, which are still to be read."""
+        """The hours of ``missing`` the store holds checked against ``keys``, verified less than ``reverify_s``
+        ago, put in memory and ``results``; the others, which are still to be read."""
         if self.store is None or not missing:
             return missing
         since_s = now_s - self.reverify_s
-        for hour, _, computed_s, result in self.store.load(
-            village, missing[0], missing[-1] + HOUR_MS, version=version, since_s=since_s
+        for hour, computed_s, result in self.store.load(
+            village, missing[0], missing[-1] + HOUR_MS, keys=keys, since_s=since_s
         ):
-            entry = _Entry(version, computed_s, result, now_s)
+            entry = _Entry(keys.version, computed_s, result, now_s)
             if hour in results or not self._settled(hour, entry):
                 continue
             self._hours[(village, hour)] = entry
             results[hour] = result
         return [hour for hour in missing if hour not in results]
 
-    def _keep(self, village: str, entries: list[_Entry]) -> None:
+    def _keep(self, village: str, keys: KeySnapshot, entries: list[_Entry]) -> None:
         """The settled ones of ``entries`` written to the store (a recent hour's result is soon read again)."""
         if self.store is not None:
             self.store.save(
                 village,
+                keys,
                 [
-                    (e.result.hour_ms, e.version, e.computed_s, e.result)
+                    (e.result.hour_ms, e.computed_s, e.result)
                     for e in entries
                     if self._settled(e.result.hour_ms, e)
                 ],
@@ -227,11 +233,11 @@ class Verifier:
                 for r in read_and_verify(self.client, self.raw, keys, village, lo, hi)
             ]
             read += [(village, r.hour_ms) for r in fresh]
-            changed += self._replace(village, was, fresh, keys.version, now_s)
+            changed += self._replace(village, was, fresh, keys, now_s)
         return Sweep(tuple(read), tuple(changed), len(unused), max(0, len(due) - budget))
 
     def _replace(
-        self, village: str, was: dict[int, _Entry], fresh: list[HourResult], version: int, now_s: float
+        self, village: str, was: dict[int, _Entry], fresh: list[HourResult], keys: KeySnapshot, now_s: float
     ) -> list[tuple[str, int]]:
         """Fresh results in place of those read, unless a request replaced them meanwhile; the window sums and
         the manifests around windows that include a changed hour are dropped with them."""
@@ -244,7 +250,9 @@ class Verifier:
                 old = was[result.hour_ms]
                 if self._hours.get((village, result.hour_ms)) is not old:
                     continue
-                entry = self._hours[(village, result.hour_ms)] = _Entry(version, now_s, result, old.used_s)
+                entry = self._hours[(village, result.hour_ms)] = _Entry(
+                    keys.version, now_s, result, old.used_s
+                )
                 kept.append(entry)
                 if result != old.result:
                     changed.append((village, result.hour_ms))
@@ -261,7 +269,7 @@ class Verifier:
                 self._around.pop(key, None)
             if changed:
                 self.changes += 1
-        self._keep(village, kept)
+        self._keep(village, keys, kept)
         return changed
 
     def forget_before(self, ms: int) -> None:

@@ -4,8 +4,9 @@ The service keeps each hour's result in memory (``server.evidence.hourly``). Wit
 read every village's default windows from InfluxDB again before its answers were whole: for a province's 2,000
 villages x 30 days, 15 to 25 CPU-hours on this machine (a village-month costs the verifier and InfluxDB 28 to
 46 CPU-s: docs/benchmarks.md, "Notes: verification"). Only settled hours are kept (an hour closed more than
-``settle_ms`` before it was verified), each with the registry version it was checked under and when, so the
-rules of the memory hold across a restart: a key registered or retired makes every hour read again, and a
+``settle_ms`` before it was verified), each with the keys it was checked against (a digest of the registry's
+records, not its version number, which a registry made anew would count again from the start) and when, so
+the rules of the memory hold across a restart: a key registered or retired makes every hour read again, and a
 result older than ``[evidence] reverify_s`` is read afresh, not trusted, so a forgery of a settled hour still
 shows within that bound.
 
@@ -15,6 +16,7 @@ believes. InfluxDB never holds it, since whoever forges data could write forged 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -23,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from server.evidence.registry import connect, create
+from server.evidence.registry import KeySnapshot, connect, create
 from server.evidence.verify import Fault, HourResult, Run
 
 __all__ = ["ResultStore", "StoredHour"]
@@ -34,14 +36,14 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hours (
     village TEXT NOT NULL,
     hour_ms INTEGER NOT NULL,
-    version INTEGER NOT NULL,
+    keys TEXT NOT NULL,
     computed_s REAL NOT NULL,
     result TEXT NOT NULL,
     PRIMARY KEY (village, hour_ms)
 ) WITHOUT ROWID;
 """
-#: (hour, registry version, when it was verified, the result)
-StoredHour = tuple[int, int, float, HourResult]
+#: (hour, when it was verified, the result)
+StoredHour = tuple[int, float, HourResult]
 
 
 class ResultStore:
@@ -52,22 +54,37 @@ class ResultStore:
         #: rows that could not be read back (each is verified again and written anew)
         self.unreadable = 0
         self._lock = threading.Lock()
+        self._key_sets: dict[int, str] = {}
         create(self.path, _SCHEMA)
 
+    def key_set(self, keys: KeySnapshot) -> str:
+        """A digest of every key record: what a stored result was checked against."""
+        with self._lock:
+            found = self._key_sets.get(keys.version)
+        if found is None:
+            records = sorted(
+                (r.gateway, r.fingerprint, r.village, r.public_key, r.valid_from_ms, r.valid_until_ms)
+                for r in keys.records.values()
+            )
+            found = hashlib.sha256(json.dumps(records).encode()).hexdigest()
+            with self._lock:  # a registry's version only grows while this process has it open
+                self._key_sets[keys.version] = found
+        return found
+
     def load(
-        self, village: str, first_ms: int, last_ms: int, *, version: int, since_s: float
+        self, village: str, first_ms: int, last_ms: int, *, keys: KeySnapshot, since_s: float
     ) -> list[StoredHour]:
-        """The village's hours in ``[first, last)`` verified under ``version`` at ``since_s`` or later."""
+        """The village's hours in ``[first, last)`` verified against ``keys`` at ``since_s`` or later."""
         with connect(self.path) as db:
             rows = db.execute(
-                "SELECT hour_ms, version, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
-                "AND hour_ms < ? AND version = ? AND computed_s >= ?",
-                (village, first_ms, last_ms, version, since_s),
+                "SELECT hour_ms, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
+                "AND hour_ms < ? AND keys = ? AND computed_s >= ?",
+                (village, first_ms, last_ms, self.key_set(keys), since_s),
             ).fetchall()
         found = []
-        for hour_ms, row_version, computed_s, text in rows:
+        for hour_ms, computed_s, text in rows:
             try:
-                found.append((hour_ms, row_version, computed_s, _result(hour_ms, json.loads(text))))
+                found.append((hour_ms, computed_s, _result(hour_ms, json.loads(text))))
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 with self._lock:
                     self.unreadable += 1
@@ -77,10 +94,11 @@ class ResultStore:
                 )
         return found
 
-    def save(self, village: str, hours: Iterable[StoredHour]) -> None:
+    def save(self, village: str, keys: KeySnapshot, hours: Iterable[StoredHour]) -> None:
+        key_set = self.key_set(keys)
         rows = [
-            (village, hour_ms, version, computed_s, json.dumps(_plain(result), separators=(",", ":")))
-            for hour_ms, version, computed_s, result in hours
+            (village, hour_ms, key_set, computed_s, json.dumps(_plain(result), separators=(",", ":")))
+            for hour_ms, computed_s, result in hours
         ]
         if rows:
             with connect(self.path) as db:

@@ -106,6 +106,24 @@ def test_a_key_change_makes_stored_hours_read_again(influx: InfluxClient, tmp_pa
     assert counting.queries > 1
 
 
+def test_a_registry_made_anew_does_not_inherit_the_stored_results(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    """A registry deleted and made again counts its versions from the start: the stored results name the keys
+    they were checked against, not the version number."""
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    first, _ = _service(influx, registry, tmp_path / "verification.sqlite", clock)
+    assert first.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    version = registry.version()
+    (tmp_path / "keys.sqlite").unlink()
+    anew = registry_at(tmp_path)
+    register(anew, Gateway(), valid_from_ms=T0 - HOUR_MS)  # another key for the gateway, at the same version
+    assert anew.version() == version
+    again, _ = _service(influx, anew, tmp_path / "verification.sqlite", clock)
+    assert again.verify(VILLAGE, T0, END).of("uplink") == (180, 0)  # signed by a key it does not hold
+
+
 def test_a_row_that_cannot_be_read_back_is_verified_again(
     influx: InfluxClient, tmp_path: Path, caplog
 ) -> None:
