@@ -4,7 +4,8 @@ The service never reads a verification result from InfluxDB: whoever forges data
 there as easily. It verifies each hour itself and keeps the result in memory: a more recent hour for
 ``recent_ttl_s``, a closed hour older than ``settle_ms`` (late data and re-sends arrive within it) until the
 registry changes or the sweep reads it again. A criteria request then adds up cached hours; the default
-evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them.
+evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them. The settled hours' results are
+also written to the service's own disk (``server.evidence.store``), so a restart reads none of them again.
 
 The sweep (``Verifier.sweep``, run by ``server.verdicts.reverify``) is what bounds how long an alteration of a
 settled hour stays unseen: it reads again the hours whose result is older than ``reverify_s``, a bounded number
