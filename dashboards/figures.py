@@ -33,7 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards.influxql import PANEL, VILLAGE_SCOPE, TimeRange, field_ref, site_filter, tag_ref
+from dashboards.influxql import (
+    PANEL,
+    VILLAGE_SCOPE,
+    TimeRange,
+    field_ref,
+    grouped_target,
+    site_filter,
+    tag_ref,
+)
 from dashboards.model import Query
 from thonminh.contract import DAILY_TZ
 from thonminh.figures import OBSERVED, Coverage, FigureDescription, Kind, Ratio, Sum
@@ -297,6 +305,4 @@ class FigureQuery:
         self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False
     ) -> Query:
         """A panel target for one of the statements above, its series named by village (and ``by``)."""
-        if alias is None and not table:
-            alias = " ".join(f"$tag_{t}" for t in self.groups)
-        return Query(statement.render(), table=table, alias=alias, group_tags=self.groups, split=split)
+        return grouped_target(statement, self.groups, table=table, alias=alias, split=split)

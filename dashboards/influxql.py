@@ -32,6 +32,7 @@ __all__ = [
     "agg",
     "field_ref",
     "field_value",
+    "grouped_target",
     "local_offset_ms",
     "site_filter",
     "tag_ref",
@@ -98,6 +99,22 @@ def trailing(seconds: int) -> TimeRange:
         seconds=str(seconds),
         days=str(-(-seconds // 86_400) + 1),
     )
+
+
+def grouped_target(
+    statement: core.Select,
+    groups: tuple[str, ...],
+    *,
+    table: bool = False,
+    alias: str | None = None,
+    split: bool = False,
+) -> Query:
+    """A panel target for a statement with a row per ``groups`` (a village, and the alert rules' labels): its
+    series named by them unless it is a table or ``alias`` names them; ``split`` for the verdict panel's
+    queries, which share the villages between them."""
+    if alias is None and not table:
+        alias = " ".join(f"$tag_{t}" for t in groups)
+    return Query(statement.render(), table=table, alias=alias, group_tags=groups, split=split)
 
 
 def field_ref(m: Measurement, name: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboards.influxql import field_ref, site_filter, tag_ref
+from dashboards.influxql import field_ref, grouped_target, site_filter, tag_ref
 from dashboards.model import Query
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
 from thonminh.influxql import Select, conditions, ident, literal
@@ -94,11 +94,8 @@ class VerdictQuery:
     def query(
         self, statement: Select, *, table: bool = False, alias: str | None = None, split: bool = False
     ) -> Query:
-        """A panel target for one of the statements above, its series named by village (and ``by``); ``split``
-        for the verdict panel's queries, which share the villages between them."""
-        if alias is None and not table:
-            alias = " ".join(f"$tag_{t}" for t in self.groups)
-        return Query(statement.render(), table=table, alias=alias, group_tags=self.groups, split=split)
+        """A panel target for one of the statements above, its series named by village (and ``by``)."""
+        return grouped_target(statement, self.groups, table=table, alias=alias, split=split)
 
 
 def published(span: str = "$timeFilter") -> Select:
