@@ -211,6 +211,17 @@ class ServerConfig(StrictModel):
         settings = tables[level].get(slug)
         return settings.name if settings is not None and settings.name else slug
 
+    def where_named(
+        self, commune: str | None, district: str | None, province: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """A village's commune, district and province (slugs from its site tags, None where it has none), each
+        named as people write it."""
+        return (
+            commune and self.place_name("commune", commune),
+            district and self.place_name("district", district),
+            province and self.place_name("province", province),
+        )
+
 
 def load_server_config(
     path: str | os.PathLike[str], *, environ: dict[str, str] | None = None

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from server import summaries, uplinks, verdicts
-from server.config import PlaceLevel
 from server.criteria import VERDICTS
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
@@ -91,12 +90,7 @@ def place_names(
 ) -> list[str]:
     """A village's commune, district and province (their slugs, from its site tags), each named as people
     write it ('' where the village has none)."""
-    levels: tuple[tuple[PlaceLevel, str | None], ...] = (
-        ("commune", commune),
-        ("district", district),
-        ("province", province),
-    )
-    return [service.config.place_name(level, slug) if slug else "" for level, slug in levels]
+    return [name or "" for name in service.config.where_named(commune, district, province)]
 
 
 def is_public(service: Service, village: str) -> bool:

@@ -211,23 +211,8 @@ def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
 def _place(service: Service, village: str, seen: m.VillagesOut) -> Place:
     rows = sorted((v for v in seen.villages if v.village == village), key=lambda v: v.last_seen)
     last = rows[-1] if rows else None
-    where = (getattr(last, k, None) for k in ("commune", "district", "province"))
-    return _place_of(service, village, service.config.place_name("village", village), *where)
-
-
-def _place_of(
-    service: Service, slug: str, name: str, commune: str | None, district: str | None, province: str | None
-) -> Place:
-    """A village or commune (``slug``, ``name``) with where it lies, named as people write it
-    (``[communes.<slug>] name`` ... in server.toml), else by the slugs."""
-    named = service.config.place_name
-    return Place(
-        slug,
-        name,
-        commune and named("commune", commune),
-        district and named("district", district),
-        province and named("province", province),
-    )
+    where = service.config.where_named(*(getattr(last, k, None) for k in ("commune", "district", "province")))
+    return Place(village, service.config.place_name("village", village), *where)
 
 
 def _village(
@@ -271,7 +256,7 @@ def commune_dossier(service: Service, commune: str, period: Period) -> CommuneDo
     seen = _history(service, scope, period)
     daily = _daily(service, scope, period)
     first = summary.villages[0]
-    name = service.config.place_name("commune", commune)
-    place = _place_of(service, commune, name, commune, first.district, first.province)
+    where = service.config.where_named(commune, first.district, first.province)
+    place = Place(commune, service.config.place_name("commune", commune), *where)
     villages = [_village(service, v.village, period, seen, daily) for v in summary.villages]
     return CommuneDossier(place, period, summary, villages, generated=iso(int(service.clock() * 1000)))
