@@ -90,6 +90,9 @@ class Service:
         self.verifier = verifier
         #: the default windows' roll-up of every village, evaluated once an hour (``server.verdicts``)
         self.hourly: HourlyCache[Any] = HourlyCache()
+        #: the evaluation last written as Grafana's copy (``server.verdicts.publish``), by whichever thread:
+        #: ``keep_warm`` does not write again what the evidence sweep has just published
+        self.published: Any = None
 
     # -- parameters that need the clock or the data ----------------------------------------------------------
     def now(self) -> datetime:

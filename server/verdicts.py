@@ -110,6 +110,7 @@ def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluatio
     evaluation = evaluation or default_evaluation(service)
     points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results)
     write_verdicts(service.reader.client, service.config.influxdb.database, points)
+    service.published = evaluation
     return evaluation
 
 
@@ -117,22 +118,22 @@ def keep_warm(service: Service, stop: threading.Event, *, every_s: float = CHANG
     """Evaluate the default roll-up at start and soon after each whole hour, so no official waits for it, and
     publish it to Grafana; within the hour, look every ``every_s`` whether it changed (a key registered or
     retired changes it at once) and publish it again if so."""
-    published: Evaluation | None = None
+    forgotten: int | None = None  # the hour whose evaluation last dropped the hours out of reach
     while not stop.is_set():
         wait = every_s
         try:
             now = service.clock()
             into_hour = now % 3600
-            if published is not None and into_hour < AFTER_HOUR_S:
+            if service.published is not None and into_hour < AFTER_HOUR_S:
                 wait = AFTER_HOUR_S - into_hour  # the hour's first rollup pass first
             else:
                 evaluation = default_evaluation(service)  # the same object until something changes
-                if evaluation is not published:
+                if evaluation is not service.published:  # the sweep may have published it already
                     publish(service, evaluation)
-                    published = evaluation
-                    if service.verifier is not None:  # hours no window may reach any more
-                        cutoff = int(now * 1000) - service.config.max_window_days * 86_400_000
-                        service.verifier.forget_before(cutoff)
+                if service.verifier is not None and evaluation.hour_ms != forgotten:
+                    cutoff = int(now * 1000) - service.config.max_window_days * 86_400_000
+                    service.verifier.forget_before(cutoff)  # hours no window may reach any more
+                    forgotten = evaluation.hour_ms
             wait = min(wait, 3600 - into_hour + AFTER_HOUR_S)
         except InfluxError as err:
             log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})

@@ -94,6 +94,45 @@ def test_the_hourly_loop_publishes(seeded: InfluxClient, app_for: Callable[..., 
         thread.join(timeout=10)
 
 
+class CopyCounting(InfluxClient):
+    """The service's real client, counting the writes of the verdict copy that pass through it."""
+
+    copies = 0
+
+    def write(self, lines, **kwargs):  # type: ignore[no-untyped-def]
+        if not isinstance(lines, str | bytes):
+            lines = list(lines)
+            self.copies += any(line.startswith(CRITERION_VERDICT.name + ",") for line in lines)
+        return super().write(lines, **kwargs)
+
+
+def test_keep_warm_does_not_write_again_what_the_sweep_just_published(seeded: InfluxClient) -> None:
+    """The sweep publishes at once when it finds an hour changed; ``keep_warm``'s next look finds that very
+    evaluation and writes nothing (it used to write the copy a second time within the minute). The next hour's
+    evaluation it writes."""
+    client = CopyCounting(seeded.url, database=seeded.database, timeout=10)
+    config = make_config(seeded.url, seeded.database or "")
+    now = [CLOCK]
+    with TestClient(create_app(config, criteria=SHORT, clock=lambda: now[0], client=client)) as api:
+        service = api.app.state.service  # type: ignore[attr-defined]
+        publish(service)  # as reverify_pass does
+        assert client.copies == 1
+        stop = threading.Event()
+        thread = threading.Thread(target=keep_warm, args=(service, stop), kwargs={"every_s": 0.05})
+        thread.start()
+        try:
+            time.sleep(1)  # twenty looks
+            assert client.copies == 1
+            now[0] += 3600
+            deadline = time.monotonic() + 20
+            while client.copies < 2:
+                assert time.monotonic() < deadline, "keep_warm did not publish the next hour's evaluation"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
+
 def test_a_key_registered_within_the_hour_is_published_at_once(
     influxdb: InfluxDBServer, tmp_path: Path
 ) -> None:
