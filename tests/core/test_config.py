@@ -210,3 +210,12 @@ port = "/dev/serial/by-id/no-such-modem"
     assert "gateway.toml: sources.uplink[0].interface" in result.stderr and "nosuchif0" in result.stderr
     assert "gateway.toml: sources.modem[0].port" in result.stderr
     assert run_cli("edge", "check-config", "--static", "--config", str(write(tmp_path, text))).returncode == 0
+
+
+def test_influxdb_answers_are_compressed_only_when_the_config_asks(tmp_path: Path):
+    plain = load_gateway_config(write(tmp_path, MINIMAL), environ={})
+    asked = load_gateway_config(
+        write(tmp_path, MINIMAL), environ={"THONMINH_INFLUXDB__COMPRESS_ANSWERS": "true"}
+    )
+    assert not plain.influxdb.client().compress_answers
+    assert asked.influxdb.client().compress_answers

@@ -27,11 +27,16 @@ class CountingTransport(httpx.HTTPTransport):
     def __init__(self) -> None:
         super().__init__()
         self.writes: list[int] = []
+        #: the Content-Encoding of each ``/query`` answer, as InfluxDB sent it
+        self.answers: list[str | None] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/write":
             self.writes.append(len(gzip.decompress(request.read()).splitlines()))
-        return super().handle_request(request)
+        response = super().handle_request(request)
+        if request.url.path == "/query":
+            self.answers.append(response.headers.get("Content-Encoding"))
+        return response
 
 
 def test_many_lines_go_in_requests_of_at_most_max_write_lines_and_all_arrive(influxdb: InfluxDBServer):
@@ -45,6 +50,21 @@ def test_many_lines_go_in_requests_of_at_most_max_write_lines_and_all_arrive(inf
         ]
         influx.write([])  # no lines, no request
         assert len(transport.writes) == 3
+
+
+def test_answers_come_uncompressed_unless_asked_and_read_the_same(influxdb: InfluxDBServer):
+    # gzip was a third of InfluxDB's CPU answering a village-month for a service beside it (bench/evidence_verify.py)
+    read = []
+    for compress in (False, True):
+        transport = CountingTransport()
+        with scratch_database(influxdb, "t", transport=transport, compress_answers=compress) as influx:
+            influx.write(f'm,g=a x={i}i,y="{"v" * (i % 7)}" {1700000000000 + i}' for i in range(5000))
+            transport.answers.clear()
+            read.append([s.values for r in influx.query("SELECT * FROM m", packed=True) for s in r.series])
+            read.append([s.values for s in influx.select("SELECT * FROM m").series])
+            assert transport.answers == (["gzip", "gzip"] if compress else [None, None])
+    assert read[0] and all(len(r[0]) == 5000 for r in read)
+    assert read[0] == read[2] and read[1] == read[3]
 
 
 def test_errors_inside_a_200_become_exceptions(influx: InfluxClient):
