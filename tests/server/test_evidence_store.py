@@ -4,6 +4,7 @@ change still makes every hour read again, and a row that cannot be read back is 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -142,3 +143,40 @@ def test_a_row_that_cannot_be_read_back_is_verified_again(
     third, counting = _service(influx, registry, store, clock)
     third.verify(VILLAGE, T0, END)
     assert counting.queries <= 1 and third.store is not None and third.store.unreadable == 0  # written anew
+
+
+def test_results_stored_by_the_version_before_are_read_not_verified_again(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    # runs were stored as objects until they went as lists (a fifth of the CPU of storing a month's results);
+    # an upgraded service must read those, not verify a province's every stored hour again
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    first, _ = _service(influx, registry, store, clock)
+    before = first.verify(VILLAGE, T0, END)
+    kept = ResultStore(store)
+    as_lists = kept.load(VILLAGE, T0, END, keys=registry.snapshot(), since_s=0)
+    names = ("gateway", "epoch", "first_n", "first_prev", "first_ms", "last_n", "last_id", "last_ms")
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT hour_ms, result FROM hours").fetchall()
+        assert len(rows) == HOURS
+        for hour_ms, text in rows:
+            data = json.loads(text)
+            assert data["runs"] and all(isinstance(r, list) for r in data["runs"])
+            data["runs"] = [dict(zip(names, r, strict=True)) for r in data["runs"]]
+            db.execute("UPDATE hours SET result = ? WHERE hour_ms = ?", (json.dumps(data), hour_ms))
+    as_objects = kept.load(VILLAGE, T0, END, keys=registry.snapshot(), since_s=0)
+    assert as_objects == as_lists and all(result.runs for _, _, result in as_lists)
+    again, counting = _service(influx, registry, store, clock)
+    after = again.verify(VILLAGE, T0, END)
+    assert (after.counts, after.faults, after.keys) == (before.counts, before.faults, before.keys)
+    assert counting.queries <= 1 and again.store is not None and again.store.unreadable == 0
+
+    with sqlite3.connect(store) as db:  # a run that is neither: that hour is read again
+        db.execute(
+            "UPDATE hours SET result = json_set(result, '$.runs[0]', 'abcdefgh') WHERE hour_ms = ?", (T0,)
+        )
+    third, counting = _service(influx, registry, store, clock)
+    assert third.verify(VILLAGE, T0, END).counts == before.counts
+    assert third.store is not None and third.store.unreadable == 1 and counting.queries > 1
