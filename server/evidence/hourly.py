@@ -3,9 +3,10 @@
 The service never reads a verification result from InfluxDB: whoever forges data could write forged results
 there as easily. It verifies each hour itself and keeps the result in memory: a more recent hour for
 ``recent_ttl_s``, a closed hour older than ``settle_ms`` (late data and re-sends arrive within it) until the
-registry changes or the sweep reads it again. A criteria request then adds up cached hours; the default
-evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them. The settled hours' results are
-also written to the service's own disk (``server.evidence.store``), so a restart reads none of them again.
+keys registered for its village change or the sweep reads it again. A criteria request then adds up cached
+hours; the default evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them. The settled
+hours' results are also written to the service's own disk (``server.evidence.store``), so a restart reads none
+of them again.
 
 The sweep (``Verifier.sweep``, run by ``server.verdicts.reverify``) is what bounds how long an alteration of a
 settled hour stays unseen: it reads again the hours whose result is older than ``reverify_s``, a bounded number
@@ -48,7 +49,8 @@ MAX_PASS_HOURS = 500
 
 @dataclass(slots=True)
 class _Entry:
-    version: int
+    #: the village's keys it was checked against (``KeySnapshot.digest``)
+    keys: str
     computed_s: float
     result: HourResult
     #: when a window last included it: the sweep reads again only hours that are still asked for
@@ -93,7 +95,7 @@ class Verifier:
         #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
         self.changes = 0
         self._hours: dict[tuple[str, int], _Entry] = {}
-        self._windows: dict[tuple[str, int, int], tuple[int, float, Verification]] = {}
+        self._windows: dict[tuple[str, int, int], tuple[str, float, Verification]] = {}
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
         self._guard = threading.Lock()
         self._villages: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -105,6 +107,7 @@ class Verifier:
             start_ms - start_ms % HOUR_MS,
             end_ms - end_ms % HOUR_MS + (HOUR_MS if end_ms % HOUR_MS else 0),
         )
+        own = keys.digest(village)
         with self._guard:
             lock = self._villages[village]
         with lock:
@@ -113,7 +116,7 @@ class Verifier:
             missing: list[int] = []
             for hour in range(first, last, HOUR_MS):
                 entry = self._hours.get((village, hour))
-                if entry is not None and entry.version == keys.version and self._fresh(hour, entry, now_s):
+                if entry is not None and entry.keys == own and self._fresh(hour, entry, now_s):
                     results[hour] = entry.result
                     entry.used_s = now_s
                 else:
@@ -123,22 +126,15 @@ class Verifier:
             for lo, hi in _ranges(missing):
                 for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
                     results[result.hour_ms] = result
-                    entry = self._hours[(village, result.hour_ms)] = _Entry(
-                        keys.version, now_s, result, now_s
-                    )
+                    entry = self._hours[(village, result.hour_ms)] = _Entry(own, now_s, result, now_s)
                     verified.append(entry)
             self._keep(village, keys, verified)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
-            if (
-                not missing
-                and known is not None
-                and known[0] == keys.version
-                and now_s - known[1] < self.recent_ttl_s
-            ):
+            if not missing and known is not None and known[0] == own and now_s - known[1] < self.recent_ttl_s:
                 return known[2]
             found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
-            self._windows[(village, first, last)] = (keys.version, now_s, found)
+            self._windows[(village, first, last)] = (own, now_s, found)
             return found
 
     def _stored(
@@ -157,7 +153,7 @@ class Verifier:
         for hour, computed_s, result in self.store.load(
             village, missing[0], missing[-1] + HOUR_MS, keys=keys, since_s=since_s
         ):
-            entry = _Entry(keys.version, computed_s, result, now_s)
+            entry = _Entry(keys.digest(village), computed_s, result, now_s)
             if hour in results or not self._settled(hour, entry):
                 continue
             self._hours[(village, hour)] = entry
@@ -211,7 +207,7 @@ class Verifier:
         cached = [
             (e.computed_s, k, e)
             for k, e in self._hours.copy().items()
-            if e.version == keys.version and self._settled(k[1], e)
+            if e.keys == keys.digest(k[0]) and self._settled(k[1], e)
         ]
         due = sorted((x for x in cached if now_s - x[0] >= self.reverify_s), key=lambda x: (x[0], x[1]))
         unused = [(k, e) for _, k, e in due if e.used_s <= e.computed_s]
@@ -252,7 +248,7 @@ class Verifier:
                 if self._hours.get((village, result.hour_ms)) is not old:
                     continue
                 entry = self._hours[(village, result.hour_ms)] = _Entry(
-                    keys.version, now_s, result, old.used_s
+                    keys.digest(village), now_s, result, old.used_s
                 )
                 kept.append(entry)
                 if result != old.result:

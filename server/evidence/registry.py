@@ -8,11 +8,13 @@ under a key keeps verifying for that key's period, so a rotation mid-month verif
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from thonminh.evidence import PublicKey, fingerprint, parse_public_key, public_key_text
@@ -70,11 +72,29 @@ class KeySnapshot:
     version: int
     records: dict[tuple[str, str], KeyRecord]
     public: dict[tuple[str, str], PublicKey]
+    _digests: dict[str | None, str] = field(default_factory=dict, compare=False, repr=False)
 
     def of_gateway(self, gateway: str) -> list[KeyRecord]:
         return sorted(
             (r for (g, _), r in self.records.items() if g == gateway), key=lambda r: r.valid_from_ms
         )
+
+    def digest(self, village: str | None = None) -> str:
+        """A digest of the records of ``village`` (None: of every village): all that the verification of a
+        village's data depends on, since a manifest is valid only under a key registered for its own village.
+        A key registered elsewhere in the province leaves it alone, so it does not make the village's every
+        hour read again; and a registry made anew, which counts its versions from the start again, does not
+        pass for the old one."""
+        found = self._digests.get(village)
+        if found is None:
+            records = sorted(
+                (r.gateway, r.fingerprint, r.village, r.public_key, r.valid_from_ms, r.valid_until_ms)
+                for r in self.records.values()
+                if village is None or r.village == village
+            )
+            # two threads may both compute it: the same text, either kept
+            found = self._digests[village] = hashlib.sha256(json.dumps(records).encode()).hexdigest()
+        return found
 
 
 def create(path: Path, schema: str) -> None:

@@ -4,9 +4,9 @@ The service keeps each hour's result in memory (``server.evidence.hourly``). Wit
 read every village's default windows from InfluxDB again before its answers were whole: for a province's 2,000
 villages x 30 days, 15 to 25 CPU-hours on this machine (a village-month costs the verifier and InfluxDB 28 to
 46 CPU-s: docs/benchmarks.md, "Notes: verification"). Only settled hours are kept (an hour closed more than
-``settle_ms`` before it was verified), each with the keys it was checked against (a digest of the registry's
-records, not its version number, which a registry made anew would count again from the start) and when, so
-the rules of the memory hold across a restart: a key registered or retired makes every hour read again, and a
+``settle_ms`` before it was verified), each with the keys it was checked against (a digest of its village's
+records in the registry: ``KeySnapshot.digest``) and when, so the rules of the memory hold across a restart: a
+key registered or retired for a village makes that village's hours read again, and a
 result older than ``[evidence] reverify_s`` is read afresh, not trusted, so a forgery of a settled hour still
 shows within that bound.
 
@@ -16,7 +16,6 @@ believes. InfluxDB never holds it, since whoever forges data could write forged 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -54,32 +53,20 @@ class ResultStore:
         #: rows that could not be read back (each is verified again and written anew)
         self.unreadable = 0
         self._lock = threading.Lock()
-        self._key_sets: dict[int, str] = {}
         create(self.path, _SCHEMA)
-
-    def key_set(self, keys: KeySnapshot) -> str:
-        """A digest of every key record: what a stored result was checked against."""
-        with self._lock:
-            found = self._key_sets.get(keys.version)
-        if found is None:
-            records = sorted(
-                (r.gateway, r.fingerprint, r.village, r.public_key, r.valid_from_ms, r.valid_until_ms)
-                for r in keys.records.values()
-            )
-            found = hashlib.sha256(json.dumps(records).encode()).hexdigest()
-            with self._lock:  # a registry's version only grows while this process has it open
-                self._key_sets[keys.version] = found
-        return found
 
     def load(
         self, village: str, first_ms: int, last_ms: int, *, keys: KeySnapshot, since_s: float
     ) -> list[StoredHour]:
-        """The village's hours in ``[first, last)`` verified against ``keys`` at ``since_s`` or later."""
+        """The village's hours in ``[first, last)`` verified against its keys in ``keys`` at ``since_s`` or
+        later."""
+        # or against the whole registry as it is now: the version before kept that digest (an upgrade reads
+        # its results rather than verify a province again; they are written anew under the village's own)
         with connect(self.path) as db:
             rows = db.execute(
                 "SELECT hour_ms, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
-                "AND hour_ms < ? AND keys = ? AND computed_s >= ?",
-                (village, first_ms, last_ms, self.key_set(keys), since_s),
+                "AND hour_ms < ? AND keys IN (?, ?) AND computed_s >= ?",
+                (village, first_ms, last_ms, keys.digest(village), keys.digest(), since_s),
             ).fetchall()
         found = []
         for hour_ms, computed_s, text in rows:
@@ -95,7 +82,7 @@ class ResultStore:
         return found
 
     def save(self, village: str, keys: KeySnapshot, hours: Iterable[StoredHour]) -> None:
-        key_set = self.key_set(keys)
+        key_set = keys.digest(village)
         rows = [
             (village, hour_ms, key_set, computed_s, json.dumps(_plain(result), separators=(",", ":")))
             for hour_ms, computed_s, result in hours

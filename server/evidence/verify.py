@@ -129,10 +129,13 @@ def _key_fault(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
     """Whether the key is registered for the manifest's gateway and village (its signature: ``_authenticate``)."""
     gateway = manifest.tags.get("gateway", "")
     record = keys.records.get((gateway, manifest.key))
-    if record is None:
-        return "unregistered_key", f"key {manifest.key} is not registered for gateway {gateway!r}"
-    if record.village != manifest.tags.get("village"):
-        return "unregistered_key", f"key {manifest.key} is registered for village {record.village!r}"
+    village = manifest.tags.get("village")
+    # said from the village's own records only: its results are kept until those change (KeySnapshot.digest)
+    if record is None or record.village != village:
+        return (
+            "unregistered_key",
+            f"key {manifest.key} of gateway {gateway!r} is not registered for village {village!r}",
+        )
     return None, ""
 
 

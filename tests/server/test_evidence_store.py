@@ -17,6 +17,7 @@ from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
 from server.evidence.store import ResultStore
 from server.queries import Source
+from thonminh.contract import site_tags
 from thonminh.influx import InfluxClient
 
 NOW = int(time.time() * 1000)
@@ -180,3 +181,57 @@ def test_results_stored_by_the_version_before_are_read_not_verified_again(
     third, counting = _service(influx, registry, store, clock)
     assert third.verify(VILLAGE, T0, END).counts == before.counts
     assert third.store is not None and third.store.unreadable == 1 and counting.queries > 1
+
+
+def _elsewhere() -> Gateway:
+    """A gateway of another village of the province, as technicians register them one by one."""
+    return Gateway(site=site_tags("lang-khac", "gw-khac", commune="quang-minh", province="bac-giang"))
+
+
+def test_a_key_registered_for_another_village_reads_none_of_this_ones_hours_again(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    # it made every village's every hour read again: for a province, 20 CPU-hours for each gateway registered
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    running, counting = _service(influx, registry, store, clock)
+    before = running.verify(VILLAGE, T0, END)
+    register(registry, _elsewhere(), valid_from_ms=T0)
+    counted = counting.queries
+    assert running.verify(VILLAGE, T0, END) == before
+    assert counting.queries == counted  # in memory: nothing read
+    restarted, counting = _service(influx, registry, store, clock)
+    assert restarted.verify(VILLAGE, T0, END) == before
+    assert counting.queries <= 1  # on disk: only the manifests' numbers around the window
+
+    # a key of its own village still makes its hours read again, in memory as across a restart
+    register(registry, Gateway(), valid_from_ms=END + HOUR_MS)
+    counted = counting.queries
+    assert restarted.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    assert counting.queries > counted + 1
+
+
+def test_results_kept_against_the_whole_registry_are_read_until_it_changes(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    # the version before kept a digest of every village's keys with each result: an upgraded service reads
+    # those rather than verify a province again, while the registry is the one they were checked against
+    registry, _ = _signed(influx, tmp_path)
+    register(registry, _elsewhere(), valid_from_ms=T0)  # so the whole registry's digest is not the village's
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    first, _ = _service(influx, registry, store, clock)
+    before = first.verify(VILLAGE, T0, END)
+    whole = registry.snapshot()
+    assert whole.digest() != whole.digest(VILLAGE)
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE hours SET keys = ?", (whole.digest(),))
+    upgraded, counting = _service(influx, registry, store, clock)
+    assert upgraded.verify(VILLAGE, T0, END) == before
+    assert counting.queries <= 1
+    # another village's key: no longer the registry they were checked against
+    register(registry, Gateway(site={**_elsewhere().site, "gateway": "gw-khac-2"}), valid_from_ms=T0)
+    again, counting = _service(influx, registry, store, clock)
+    assert again.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    assert counting.queries > 1
