@@ -12,6 +12,7 @@ import copy
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -52,19 +53,38 @@ T = TypeVar("T")
 
 
 class HourlyCache(Generic[T]):
-    """One value per whole hour and key (the time zone), computed by the first caller while the others wait."""
+    """One value per whole hour and key (the time zone), computed by the first caller. Meanwhile the others get
+    the value it replaces, which says its own hour, and wait only when there is none: a province's evaluation
+    with signed evidence takes minutes (every village's month of verified hours added up again), and no
+    official's request should wait for it at every hour."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, tuple[tuple[int, ...], T]] = {}
+        self._computing: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def get(self, stamp: tuple[int, ...], key: str, compute: Callable[[], T]) -> T:
-        """The value of ``key`` computed for ``stamp`` (the hour first, then whatever else it depends on)."""
+        """The value of ``key`` computed for ``stamp`` (the hour first, then whatever else it depends on), or
+        the one before while another caller computes it."""
         with self._lock:
-            found = self._values.get(key)
-            if found is None or found[0] != stamp:
-                found = self._values[key] = (stamp, compute())
-            return found[1]
+            before = self._values.get(key)
+            if before is not None and before[0] == stamp:
+                return before[1]
+            computing = self._computing[key]
+        if not computing.acquire(blocking=before is None):
+            assert before is not None
+            return before[1]
+        try:
+            with self._lock:  # computed meanwhile by the caller this one waited for
+                found = self._values.get(key)
+            if found is not None and found[0] == stamp:
+                return found[1]
+            value = compute()
+            with self._lock:
+                self._values[key] = (stamp, value)
+            return value
+        finally:
+            computing.release()
 
 
 class Service:

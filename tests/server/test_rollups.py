@@ -205,6 +205,48 @@ def test_a_province_by_its_name_as_people_write_it_and_one_that_matches_nothing(
     }
 
 
+def test_while_the_next_hour_is_evaluated_other_callers_get_the_hour_before_at_once():
+    # a province's evaluation with signed evidence adds up 2,000 villages' verified months again each hour
+    # (minutes): every overview asked meanwhile waited for it
+    import threading
+    import time
+
+    from server.service import HourlyCache
+
+    cache: HourlyCache[str] = HourlyCache()
+    assert cache.get((1,), "Asia/Ho_Chi_Minh", lambda: "hour 1") == "hour 1"
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(10)
+        return "hour 2"
+
+    got: list[str] = []
+    worker = threading.Thread(target=lambda: got.append(cache.get((2,), "Asia/Ho_Chi_Minh", slow)))
+    worker.start()
+    assert started.wait(5)
+    threading.Timer(3, release.set).start()  # the version before waited here for the worker
+    t0 = time.monotonic()
+    meanwhile = cache.get((2,), "Asia/Ho_Chi_Minh", lambda: "computed twice")
+    waited = time.monotonic() - t0
+    release.set()
+    worker.join(10)
+    assert (meanwhile, waited < 1.5) == ("hour 1", True)
+    assert got == ["hour 2"] and cache.get((2,), "Asia/Ho_Chi_Minh", lambda: "again") == "hour 2"
+
+    # with nothing before (a first start), a caller waits for the one computing, and does not compute again
+    fresh: HourlyCache[str] = HourlyCache()
+    started.clear()
+    release.clear()
+    worker = threading.Thread(target=lambda: got.append(fresh.get((1,), "z", slow)))
+    worker.start()
+    assert started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    assert fresh.get((1,), "z", lambda: "computed twice") == "hour 2"
+    worker.join(10)
+
+
 def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(seeded, app_for):
     """A province's overview over the default windows is the all-village evaluation filtered, and equals the
     province evaluated on its own."""
