@@ -126,16 +126,13 @@ class _Signed:
 
 
 def _key_fault(manifest: Manifest, keys: KeySnapshot) -> tuple[str | None, str]:
-    """Whether the key is registered for the manifest's gateway and village (its signature: ``_authenticate``)."""
-    gateway = manifest.tags.get("gateway", "")
+    """Whether the key is registered for the manifest's gateway and village (its signature: ``_authenticate``);
+    said from the village's own records only, since its results are kept until those change."""
+    gateway, village = manifest.tags.get("gateway", ""), manifest.tags.get("village")
     record = keys.records.get((gateway, manifest.key))
-    village = manifest.tags.get("village")
-    # said from the village's own records only: its results are kept until those change (KeySnapshot.digest)
     if record is None or record.village != village:
-        return (
-            "unregistered_key",
-            f"key {manifest.key} of gateway {gateway!r} is not registered for village {village!r}",
-        )
+        why = f"key {manifest.key} of gateway {gateway!r} is not registered for village {village!r}"
+        return "unregistered_key", why
     return None, ""
 
 
