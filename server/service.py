@@ -63,15 +63,15 @@ class HourlyCache(Generic[T]):
         self._values: dict[str, tuple[tuple[int, ...], T]] = {}
         self._computing: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def get(self, stamp: tuple[int, ...], key: str, compute: Callable[[], T]) -> T:
+    def get(self, stamp: tuple[int, ...], key: str, compute: Callable[[], T], *, wait: bool = False) -> T:
         """The value of ``key`` computed for ``stamp`` (the hour first, then whatever else it depends on), or
-        the one before while another caller computes it."""
+        the one before while another caller computes it, unless ``wait`` (what is published from it)."""
         with self._lock:
             before = self._values.get(key)
             if before is not None and before[0] == stamp:
                 return before[1]
             computing = self._computing[key]
-        if not computing.acquire(blocking=before is None):
+        if not computing.acquire(blocking=wait or before is None):
             assert before is not None
             return before[1]
         try:

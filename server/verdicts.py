@@ -81,11 +81,11 @@ def village_criteria(
     )
 
 
-def default_evaluation(service: Service) -> Evaluation:
+def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
     """Every village's verdicts over the criteria's default windows, evaluated once an hour (the windows end at
     the last whole hour, so they change only then) and shared by every roll-up that asks for them: a
     province's overview is then a filter, not 2,000 villages read again. Late data for the past hour shows
-    at the next hour."""
+    at the next hour. While another thread evaluates it anew, the one before, unless ``wait``."""
     _, window_for = _window_for(service, None, None)
     hour_ms = floor_hour(int(service.now().timestamp() * 1000))
 
@@ -100,14 +100,14 @@ def default_evaluation(service: Service) -> Evaluation:
     # the next hour; in the stamp, not the key, so the cache holds one evaluation, not one per change
     verifier = service.verifier
     stamp = (hour_ms, verifier.registry.version(), verifier.changes) if verifier is not None else (hour_ms,)
-    evaluation: Evaluation = service.hourly.get(stamp, service.zone.key, compute)
+    evaluation: Evaluation = service.hourly.get(stamp, service.zone.key, compute, wait=wait)
     return evaluation
 
 
 def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluation:
     """The default roll-up (``evaluation``, or evaluated if it is not yet), written as Grafana's copy
     (``server.verdict_display``): its verdict panels and alert rules show what the API answers."""
-    evaluation = evaluation or default_evaluation(service)
+    evaluation = evaluation or default_evaluation(service, wait=True)
     points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results)
     write_verdicts(service.reader.client, service.config.influxdb.database, points)
     service.published = evaluation
@@ -127,7 +127,8 @@ def keep_warm(service: Service, stop: threading.Event, *, every_s: float = CHANG
             if service.published is not None and into_hour < AFTER_HOUR_S:
                 wait = AFTER_HOUR_S - into_hour  # the hour's first rollup pass first
             else:
-                evaluation = default_evaluation(service)  # the same object until something changes
+                # the same object until something changes; a request may be evaluating it meanwhile
+                evaluation = default_evaluation(service, wait=True)
                 if evaluation is not service.published:  # the sweep may have published it already
                     publish(service, evaluation)
                 if service.verifier is not None and evaluation.hour_ms != forgotten:
