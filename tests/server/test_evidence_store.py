@@ -12,6 +12,7 @@ from pathlib import Path
 from signed_kit import VILLAGE, Gateway, register, registry_at, uplink_points
 from test_evidence_sweep import Clock, CountingClient, _altered
 
+from server.evidence.combine import Verification
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
@@ -146,16 +147,21 @@ def test_a_row_that_cannot_be_read_back_is_verified_again(
     assert counting.queries <= 1 and third.store is not None and third.store.unreadable == 0  # written anew
 
 
+def _first_start(influx: InfluxClient, tmp_path: Path) -> tuple[Registry, Clock, Path, Verification]:
+    """The village signed, verified once by a service that keeps its results in ``verification.sqlite``."""
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    first, _ = _service(influx, registry, store, clock)
+    return registry, clock, store, first.verify(VILLAGE, T0, END)
+
+
 def test_results_stored_by_the_version_before_are_read_not_verified_again(
     influx: InfluxClient, tmp_path: Path
 ) -> None:
     # runs were stored as objects until they went as lists (a fifth of the CPU of storing a month's results);
     # an upgraded service must read those, not verify a province's every stored hour again
-    registry, _ = _signed(influx, tmp_path)
-    clock = Clock(NOW / 1000)
-    store = tmp_path / "verification.sqlite"
-    first, _ = _service(influx, registry, store, clock)
-    before = first.verify(VILLAGE, T0, END)
+    registry, clock, store, before = _first_start(influx, tmp_path)
     kept = ResultStore(store)
     as_lists = kept.load(VILLAGE, T0, END, keys=registry.snapshot(), since_s=0)
     names = ("gateway", "epoch", "first_n", "first_prev", "first_ms", "last_n", "last_id", "last_ms")
@@ -192,9 +198,7 @@ def test_a_key_registered_for_another_village_reads_none_of_this_ones_hours_agai
     influx: InfluxClient, tmp_path: Path
 ) -> None:
     # it made every village's every hour read again: for a province, 20 CPU-hours for each gateway registered
-    registry, _ = _signed(influx, tmp_path)
-    clock = Clock(NOW / 1000)
-    store = tmp_path / "verification.sqlite"
+    registry, clock, store, _ = _first_start(influx, tmp_path)
     running, counting = _service(influx, registry, store, clock)
     before = running.verify(VILLAGE, T0, END)
     register(registry, _elsewhere(), valid_from_ms=T0)
