@@ -91,6 +91,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "search": ("Tên thôn", "Village name"),
     "any": ("Tất cả", "Any"),
     "shown": ("Hiển thị {n} / {total} thôn", "Showing {n} of {total} villages"),
+    "evaluated_to": ("Kết quả tính đến", "Verdicts up to"),
     "status": ("Trạng thái công khai", "Public status"),
     "status_note": (
         "Trang công khai: chỉ kết quả và tỷ lệ hoạt động, không có thông tin thiết bị.",

@@ -225,6 +225,12 @@ class OverviewView:
     sort: str
     descending: bool
 
+    @property
+    def evaluated_to(self) -> str | None:
+        """Where the verdicts' windows end: the last whole hour, or the hour before while the service evaluates
+        the next (``server.service.HourlyCache``), or the period's end."""
+        return max((w.end for c in self.rollup.criteria for w in c.windows), default=None)
+
 
 def _sort_key(sort: str, names: dict[str, str]) -> Callable[[RollupVillageOut], tuple]:
     if sort in ("", "name"):

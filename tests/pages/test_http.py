@@ -87,6 +87,25 @@ def test_places_are_shown_by_their_names_else_their_slugs(client: TestClient) ->
     assert '<input type="hidden" name="province" value="bac-giang">' in province  # the filter keeps the slug
 
 
+def test_the_overview_says_up_to_when_its_verdicts_hold(client: TestClient) -> None:
+    """The default windows end at the last whole hour, or at the hour before while the next is evaluated: the
+    official reads which."""
+
+    def ends() -> str:
+        answer = client.get("/api/v1/criteria", headers=READ).json()
+        return max(w["end"] for c in answer["criteria"] for w in c["windows"])
+
+    before = ends()
+    page = client.get("/pages/", headers=READ).text
+    after = ends()
+    shown = page[page.index('<p class="window">') :].split("</p>")[0]
+    end = shown.split('datetime="')[1].split('"')[0]
+    assert end in (before, after) and end.endswith(":00:00Z"), shown
+    assert shown.startswith('<p class="window">Kết quả tính đến: ') and VI.when(end) in shown
+    month = client.get("/pages/", headers=READ, params={"month": "2025-03"}).text
+    assert f">{VI.when('2025-03-31T17:00:00Z')}</time>" in month  # a month: its end, local midnight
+
+
 def test_pages_refused_without_a_session_and_api_key_still_works(client: TestClient) -> None:
     for path in ("/pages/", "/pages/villages/kha-ly-thuong"):
         refused = client.get(path)
