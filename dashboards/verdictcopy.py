@@ -20,7 +20,7 @@ from dashboards.model import Query
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
 from thonminh.influxql import Select, conditions, ident, literal
 
-__all__ = ["FRESH", "FRESH_S", "PANEL_FRESH", "VerdictQuery", "published", "rounded"]
+__all__ = ["FRESH", "FRESH_S", "PANEL_FRESH", "VerdictQuery", "published", "rounded", "village_names"]
 
 #: how old the newest verdict may be: evaluated a little after each whole hour, so one missed hour still shows
 FRESH_S = 3 * 3600
@@ -96,6 +96,17 @@ class VerdictQuery:
     ) -> Query:
         """A panel target for one of the statements above, its series named by village (and ``by``)."""
         return grouped_target(statement, self.groups, table=table, alias=alias, split=split)
+
+
+def village_names(scope: tuple[str, ...], name: str = "name") -> Select:
+    """Each village's name as the service last published it with its verdicts (server.toml's, else the slug),
+    a row per village: Grafana cannot read server.toml."""
+    return Select(
+        [f"last({field_ref(_M, 'village_name')}) AS {ident(name)}"],
+        (_SOURCE,),
+        conditions(PANEL_FRESH, site_filter(_M, scope)),
+        group_tags=("village",),
+    )
 
 
 def published(span: str = "$timeFilter") -> Select:

@@ -30,9 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def verdict_points(
-    hour_ms: int, places: Mapping[str, Mapping[str, Any]], results: Mapping[str, Mapping[str, Verdict]]
+    hour_ms: int,
+    places: Mapping[str, Mapping[str, Any]],
+    results: Mapping[str, Mapping[str, Verdict]],
+    names: Mapping[str, str] | None = None,
 ) -> list[Point]:
-    """One point per village and criterion of an evaluation whose windows end at ``hour_ms``."""
+    """One point per village and criterion of an evaluation whose windows end at ``hour_ms``, with the
+    village's name from ``names`` (Grafana cannot read server.toml)."""
     out = []
     for criterion, per_village in results.items():
         for village, v in per_village.items():
@@ -45,6 +49,8 @@ def verdict_points(
                 fields["value"] = float(v.evidence.value)
             if v.verification.verified_pct is not None:
                 fields["verified_pct"] = float(v.verification.verified_pct)
+            if names and village in names:
+                fields["village_name"] = names[village]
             out.append(Point(CRITERION_VERDICT.name, {**tags, "criterion": criterion}, fields, hour_ms))
     return out
 

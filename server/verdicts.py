@@ -108,7 +108,8 @@ def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluatio
     """The default roll-up (``evaluation``, or evaluated if it is not yet), written as Grafana's copy
     (``server.verdict_display``): its verdict panels and alert rules show what the API answers."""
     evaluation = evaluation or default_evaluation(service, wait=True)
-    points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results)
+    names = {v: service.config.place_name("village", v) for v in evaluation.places}
+    points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results, names)
     write_verdicts(service.reader.client, service.config.influxdb.database, points)
     service.published = evaluation
     return evaluation

@@ -326,6 +326,7 @@ CRITERION_VERDICT = _m(
     Field(
         "verified_pct", FLT, "%", "share of the figure's samples signed evidence covers; absent when unknown"
     ),
+    Field("village_name", STR, "", "the village's name as server.toml gives it, else its slug"),
 )
 
 MEASUREMENTS: Final[Mapping[str, Measurement]] = MappingProxyType(

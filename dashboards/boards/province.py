@@ -5,9 +5,10 @@ from __future__ import annotations
 from dashboards.boards.common import province_variables
 from dashboards.boards.village import criteria_rows
 from dashboards.criteria import CRITERIA, table_column
-from dashboards.influxql import PROVINCE_SCOPE, Select, agg
+from dashboards.influxql import PROVINCE_SCOPE, Select, agg, grouped_target
 from dashboards.model import Dashboard, Query, Row, Text
 from dashboards.panels import table
+from dashboards.verdictcopy import village_names
 from thonminh.contract import GATEWAY
 
 __all__ = ["build"]
@@ -16,7 +17,8 @@ S = PROVINCE_SCOPE
 
 
 def build() -> Dashboard:
-    queries: list[Query] = []
+    names = village_names(S)
+    queries: list[Query] = [grouped_target(names, ("village",), table=True)]
     overrides = []
     for c in CRITERIA.criteria:
         query, override = table_column(c, S)
@@ -28,19 +30,20 @@ def build() -> Dashboard:
         Text("Các thôn: tiêu chí và lần cuối liên lạc", "Villages: verdicts and last seen"),
         *queries,
         description=Text(
-            "Mỗi dòng một thôn; bấm tiêu đề cột để sắp xếp. Mỗi tiêu chí theo kết quả của dịch vụ tiêu chí, trên "
-            "khoảng thời gian của tiêu chí đó, tính mỗi giờ; ô xám: chưa đủ dữ liệu; ô tím: chưa xác minh (chữ "
-            "ký số của gateway phủ quá ít số mẫu).",
-            "One row per village; click a header to sort. Each criterion as the criteria service last judged it, "
-            "over the criterion's own window, evaluated each hour: the value on green or red where the data "
-            "decides, 'Insufficient data' in grey where it does not, 'Unverified' in purple where the gateways' "
-            "signatures cover too few of its samples; the time column of the last query is when the village's "
-            "gateway last reported within the table's 30 days.",
+            "Mỗi dòng một thôn, với tên trong server.toml của dịch vụ tiêu chí; bấm tiêu đề cột để sắp xếp. Mỗi "
+            "tiêu chí theo kết quả của dịch vụ tiêu chí, trên khoảng thời gian của tiêu chí đó, tính mỗi giờ; ô "
+            "xám: chưa đủ dữ liệu; ô tím: chưa xác minh (chữ ký số của gateway phủ quá ít số mẫu).",
+            "One row per village, named as the criteria service's server.toml names it; click a header to sort. "
+            "Each criterion as the criteria service last judged it, over the criterion's own window, evaluated "
+            "each hour: the value on green or red where the data decides, 'Insufficient data' in grey where it "
+            "does not, 'Unverified' in purple where the gateways' signatures cover too few of its samples; the "
+            "time column of the last query is when the village's gateway last reported within the table's 30 "
+            "days.",
         ),
         transformations=({"id": "joinByField", "options": {"byField": "village", "mode": "outer"}},),
         overrides=tuple(overrides),
         renames=tuple((c.id, Text(c.title.vi, c.title.en)) for c in CRITERIA.criteria)
-        + (("village", Text("Thôn", "Village")),),
+        + (("village", Text("Mã thôn", "Village id")), ("name", Text("Thôn", "Village"))),
         time_from="30d",
         width=24,
         height=16,

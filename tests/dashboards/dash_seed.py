@@ -49,6 +49,8 @@ class Village:
     district: str
     troubled: bool = False
     silent: bool = False
+    #: as server.toml names it; the service publishes the slug for a village it does not name
+    name: str = ""
     #: pole coordinates, written when the contract's streetlight has them
     light_coordinates: bool = "latitude" in STREETLIGHT.fields
 
@@ -268,6 +270,7 @@ def published(v: Village, c: Criterion, *, newest: bool = True) -> dict[str, flo
         fields["value"] = value
     if pct is not None:
         fields["verified_pct"] = pct
+    fields["village_name"] = v.name or v.village
     return fields
 
 
@@ -278,7 +281,7 @@ def _verdicts(v: Village, now_ms: int) -> Iterator[Point]:
             yield _p(CRITERION_VERDICT, {**v.tags, "criterion": c.id}, published(v, c, newest=newest), t)
 
 
-HEALTHY = Village("kha-ly-thuong", "klt-gw1", "tien-dung", "luc-ngan")
+HEALTHY = Village("kha-ly-thuong", "klt-gw1", "tien-dung", "luc-ngan", name="Khả Lý Thượng")
 HEALTHY_2 = Village("ban-moc", "bm-gw1", "phuong-son", "luc-ngan")
 TROUBLED = Village("xom-loi", "xl-gw1", "phuong-son", "luc-nam", troubled=True)
 SILENT = Village("lang-im", "li-gw1", "cam-ly", "luc-nam", silent=True)

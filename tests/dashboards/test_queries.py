@@ -29,7 +29,7 @@ from grafana_macros import TemplateVar, grafana_interval_ms, interpolate, parse_
 from dashboards.alerts import ALERT_RULES, AlertRule
 from dashboards.boards import ALL
 from dashboards.criteria import CRITERIA
-from dashboards.model import Dashboard, Panel, Query
+from dashboards.model import Dashboard, Panel, Query, ref_ids
 from dashboards.verdictcopy import FRESH_S
 from thonminh.contract import CRITERION_VERDICT
 from thonminh.criteria import Criterion
@@ -90,7 +90,7 @@ def panel_cases() -> Iterator[tuple[str, str, Panel, Query, Selection]]:
                 continue
             for panel in board.panels():
                 for i, q in enumerate(panel.queries):
-                    yield uid, f"{panel.title.en}:{'ABCDEFGH'[i]}", panel, q, selection
+                    yield uid, f"{panel.title.en}:{ref_ids()[i]}", panel, q, selection
 
 
 CASES = list(panel_cases())
@@ -200,7 +200,7 @@ def _shown(
 ) -> dict[str, tuple[str, object]]:
     """Per village, the query (its ref id) whose row the panel shows and that row's value."""
     out: dict[str, tuple[str, object]] = {}
-    for ref, q in zip("ABCDEFGH", panel.queries, strict=False):
+    for ref, q in zip(ref_ids(), panel.queries, strict=False):
         for s in run(seeded, answers, board, panel, q, SELECTIONS[0], to_ms=to_ms):
             assert s.tags["village"] not in out, f"{panel.title.en}: {s.tags['village']} in {ref} and before"
             ((_, value),) = s.values
@@ -235,6 +235,19 @@ def test_a_verdict_panel_shows_the_newest_published_verdict(
     assert _shown(seeded, answers, board, _panel(board, c.title.en)) == expected
     coverage = _shown(seeded, answers, board, _panel(board, f"Coverage: {c.title.en}"))
     assert coverage == {v.village: ("A", 100 * published(v, c)["coverage"]) for v in VILLAGES}
+
+
+def test_the_province_table_names_each_village_as_the_service_published_it(
+    seeded: Seeded, answers: dict[str, list[Series]]
+) -> None:
+    board = BOARDS["thonminh-province"]
+    panel = _panel(board, "Villages: verdicts and last seen")
+    (names,) = [q for q in panel.queries if '"village_name"' in q.influxql]
+    shown = {
+        s.tags["village"]: s.values[0][1] for s in run(seeded, answers, board, panel, names, SELECTIONS[0])
+    }
+    assert shown == {v.village: v.name or v.village for v in VILLAGES}
+    assert shown[HEALTHY.village] == "Khả Lý Thượng"
 
 
 def _copy_answers(
