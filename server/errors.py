@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "NotFound", "ParameterError"]
+__all__ = ["ApiError", "NotFound", "NotReady", "ParameterError"]
 
 
 class ApiError(Exception):
@@ -28,3 +28,14 @@ class NotFound(ApiError):
     """The village (or another path resource) is not in the data (404)."""
 
     status = 404
+
+
+class NotReady(ApiError):
+    """The answer is still being made, since ``since_ms`` (503, with ``Retry-After``)."""
+
+    status = 503
+    retry_after_s = 30
+
+    def __init__(self, message: str, *, since_ms: int) -> None:
+        super().__init__(message)
+        self.since_ms = since_ms

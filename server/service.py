@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from server import models as m
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, Criterion
-from server.errors import NotFound, ParameterError
+from server.errors import NotFound, NotReady, ParameterError
 from server.evidence.hourly import Verifier
 from server.queries import Scope
 from server.reader import Reader
@@ -56,24 +56,46 @@ class HourlyCache(Generic[T]):
     """One value per whole hour and key (the time zone), computed by the first caller. Meanwhile the others get
     the value it replaces, which says its own hour, and wait only when there is none: a province's evaluation
     with signed evidence takes minutes (every village's month of verified hours added up again), and no
-    official's request should wait for it at every hour."""
+    official's request should wait for it at every hour. A first start over a province's old signed data
+    verifies every village cold (hours): a caller then waits at most ``patience_s`` and is told so
+    (``NotReady``) rather than hang."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[tuple[int, ...], T]] = {}
         self._computing: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        #: when the computation under way for a key began
+        self._since: dict[str, float] = {}
 
-    def get(self, stamp: tuple[int, ...], key: str, compute: Callable[[], T], *, wait: bool = False) -> T:
+    def get(
+        self,
+        stamp: tuple[int, ...],
+        key: str,
+        compute: Callable[[], T],
+        *,
+        wait: bool = False,
+        patience_s: float | None = None,
+    ) -> T:
         """The value of ``key`` computed for ``stamp`` (the hour first, then whatever else it depends on), or
-        the one before while another caller computes it, unless ``wait`` (what is published from it)."""
+        the one before while another caller computes it, unless ``wait`` (what is published from it). With
+        nothing before, ``NotReady`` after ``patience_s`` of waiting for another caller (None: no limit)."""
         with self._lock:
             before = self._values.get(key)
             if before is not None and before[0] == stamp:
                 return before[1]
             computing = self._computing[key]
-        if not computing.acquire(blocking=wait or before is None):
-            assert before is not None
-            return before[1]
+        if before is not None and not wait:
+            if not computing.acquire(blocking=False):
+                return before[1]
+        elif not computing.acquire(timeout=-1 if wait or patience_s is None else patience_s):
+            since = self._since.get(key, self.clock())
+            raise NotReady(
+                f"the service is still making its first evaluation of every village (since {iso(int(since * 1000))}): "
+                "try again in a minute",
+                since_ms=int(since * 1000),
+            )
+        self._since[key] = self.clock()
         try:
             with self._lock:  # computed meanwhile by the caller this one waited for
                 found = self._values.get(key)
@@ -109,7 +131,7 @@ class Service:
         #: signed evidence, when a key registry is configured (``server.evidence``)
         self.verifier = verifier
         #: the default windows' roll-up of every village, evaluated once an hour (``server.verdicts``)
-        self.hourly: HourlyCache[Any] = HourlyCache()
+        self.hourly: HourlyCache[Any] = HourlyCache(clock)
         #: the evaluation last written as Grafana's copy (``server.verdicts.publish``), by whichever thread:
         #: ``keep_warm`` does not write again what the evidence sweep has just published
         self.published: Any = None

@@ -38,6 +38,9 @@ SWEEP_EVERY_S = 60.0
 CHANGES_EVERY_S = 60.0
 #: seconds into a whole hour before its evaluation: the hour's first rollup pass has had its chance
 AFTER_HOUR_S = 90
+#: seconds a request waits for the first evaluation another thread is making before it is told to come back:
+#: a first start over a province's old signed data verifies every village's month cold, for hours
+FIRST_EVALUATION_WAIT_S = 20.0
 
 #: every window includes its start and excludes its end; how it was chosen is said in every answer
 WINDOW_NOTES = {
@@ -85,7 +88,8 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
     """Every village's verdicts over the criteria's default windows, evaluated once an hour (the windows end at
     the last whole hour, so they change only then) and shared by every roll-up that asks for them: a
     province's overview is then a filter, not 2,000 villages read again. Late data for the past hour shows
-    at the next hour. While another thread evaluates it anew, the one before, unless ``wait``."""
+    at the next hour. While another thread evaluates it anew, the one before, unless ``wait``; with none
+    before, ``NotReady`` after ``FIRST_EVALUATION_WAIT_S``."""
     _, window_for = _window_for(service, None, None)
     hour_ms = floor_hour(int(service.now().timestamp() * 1000))
 
@@ -100,7 +104,9 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
     # the next hour; in the stamp, not the key, so the cache holds one evaluation, not one per change
     verifier = service.verifier
     stamp = (hour_ms, verifier.registry.version(), verifier.changes) if verifier is not None else (hour_ms,)
-    evaluation: Evaluation = service.hourly.get(stamp, service.zone.key, compute, wait=wait)
+    evaluation: Evaluation = service.hourly.get(
+        stamp, service.zone.key, compute, wait=wait, patience_s=FIRST_EVALUATION_WAIT_S
+    )
     return evaluation
 
 

@@ -104,6 +104,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "api": ("API", "API"),
     "documents": ("Tài liệu API", "API docs"),
     "unknown_village": ("Thôn {village} không có trong dữ liệu.", "Village {village} is not in the data."),
+    "not_ready": (
+        "Dịch vụ đang tính kết quả lần đầu cho mọi thôn (từ {since}): trang sẽ tự tải lại sau ít phút.",
+        "The service is still making its first evaluation of every village (since {since}): this page reloads "
+        "by itself in a minute.",
+    ),
     "bad_month": (
         "Tháng {month} không hợp lệ: hãy viết YYYY-MM, ví dụ 2025-03.",
         "Month {month} is not valid: write YYYY-MM, e.g. 2025-03.",

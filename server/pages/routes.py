@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from server.deps import Principal, ServiceDep
-from server.errors import ApiError
+from server.errors import ApiError, NotReady
 from server.pages import views
 from server.pages.auth import Sessions, safe_next
 from server.pages.charts import bar_chart
@@ -96,6 +96,17 @@ def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[st
         name, context = build()
     except views.PageError as err:
         return render(request, "error.html", lang, err.status, message=lang.t(err.key, **err.values))
+    except NotReady as err:  # a first start still verifying a province: the page comes back by itself
+        page = render(
+            request,
+            "error.html",
+            lang,
+            err.status,
+            message=lang.t("not_ready", since=lang.when(err.since_ms)),
+            refresh_s=err.retry_after_s,
+        )
+        page.headers["Retry-After"] = str(err.retry_after_s)
+        return page
     except ApiError as err:
         return render(request, "error.html", lang, err.status, message=err.message)
     return render(request, name, lang, **context)

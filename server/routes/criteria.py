@@ -40,7 +40,19 @@ def village_criteria(
     return result
 
 
-@router.get("/criteria", response_model=CriteriaRollupOut, responses=csvout.CSV_RESPONSE | error_answers(404))
+@router.get(
+    "/criteria",
+    response_model=CriteriaRollupOut,
+    responses=csvout.CSV_RESPONSE
+    | error_answers(
+        404,
+        503,
+        meaning={
+            503: "InfluxDB is unavailable, or the service's first evaluation of every village is still being "
+            "made (Retry-After)"
+        },
+    ),
+)
 def criteria_rollup(
     request: Request, service: ServiceDep, scope: ScopeParams, window: RawWindow, format: Format = None
 ):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 import srv_scenario as sc
 from srv_helpers import READ, write
 
+from server import verdicts
 from server.timeparse import iso
 from thonminh.influx import InfluxClient
 
@@ -61,3 +65,41 @@ def test_503_while_influxdb_is_down_and_recovery_when_it_returns(influxdb_server
         time.sleep(0.2)
     assert rollups["last_error"] is None and rollups["passes"] >= 1, rollups
     assert api.get("/api/v1/health").json()["status"] == "ok"
+
+
+def test_a_first_evaluation_still_being_made_is_a_503_that_says_so_not_a_hang(
+    influxdb_server, app_for, monkeypatch
+):
+    # a first start over a province's old signed data verifies every village cold, for hours: an InfluxDB
+    # that does not answer yet holds the first evaluation the same way
+    client = InfluxClient(influxdb_server.url, database="slow_test", timeout=20)
+    client.create_database("slow_test")
+    write(client, sc.village_d())
+    api = app_for(client)
+    service = api.app.state.service
+    monkeypatch.setattr(verdicts, "FIRST_EVALUATION_WAIT_S", 0.5)
+    assert influxdb_server.process is not None
+    pid = influxdb_server.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        first = threading.Thread(target=verdicts.default_evaluation, args=(service,))  # keep_warm's, at start
+        first.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        answer = api.get("/api/v1/criteria", headers=READ)
+        page = api.get("/pages/", headers=READ)
+        waited = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    first.join(20)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.text
+    assert answer.json()["detail"].startswith(
+        "the service is still making its first evaluation of every village"
+    )
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert (
+        '<meta http-equiv="refresh" content="30">' in page.text
+        and "Dịch vụ đang tính kết quả lần đầu" in page.text
+    )
+    assert waited < 5  # each waited about FIRST_EVALUATION_WAIT_S, not for the evaluation
+    assert api.get("/api/v1/criteria", headers=READ).status_code == 200  # made: answered as always

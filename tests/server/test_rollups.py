@@ -250,6 +250,23 @@ def test_while_the_next_hour_is_evaluated_other_callers_get_the_hour_before_at_o
         assert other.get((2,), "z", lambda: "computed twice", wait=wait) == "hour 2"
         worker.join(10)
 
+    # a first evaluation that takes long (a province verified cold): told so after patience_s, not held
+    from server.errors import NotReady
+
+    first: HourlyCache[str] = HourlyCache(clock=lambda: 1_700_000_000.0)
+    started.clear()
+    release.clear()
+    worker = threading.Thread(target=lambda: got.append(first.get((1,), "z", slow)))
+    worker.start()
+    assert started.wait(5)
+    t0 = time.monotonic()
+    with pytest.raises(NotReady, match="since 2023-11-14T22:13:20Z") as told:
+        first.get((1,), "z", lambda: "computed twice", patience_s=0.2)
+    assert time.monotonic() - t0 < 1.5 and told.value.since_ms == 1_700_000_000_000
+    release.set()
+    worker.join(10)
+    assert first.get((1,), "z", lambda: "again", patience_s=0.2) == "hour 2"
+
 
 def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(seeded, app_for):
     """A province's overview over the default windows is the all-village evaluation filtered, and equals the
