@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from server import pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
-from server.errors import ApiError, NotReady
+from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry
 from server.evidence.store import ResultStore
@@ -63,10 +63,7 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
-        if isinstance(exc, NotReady):
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        return _error(exc.status, exc.message, exc.parameter, headers)
+        return _error(exc.status, exc.message, exc.parameter, exc.headers or None)
 
     @app.exception_handler(InfluxConnectionError)
     @app.exception_handler(InfluxServerError)

@@ -17,6 +17,11 @@ class ApiError(Exception):
         if status is not None:
             self.status = status
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The answer's headers that say how to go on: which credentials (401), when to come back (503)."""
+        return {"WWW-Authenticate": "ApiKey"} if self.status == 401 else {}
+
 
 class ParameterError(ApiError):
     """A parameter is malformed or out of range (422)."""
@@ -39,3 +44,7 @@ class NotReady(ApiError):
     def __init__(self, message: str, *, since_ms: int) -> None:
         super().__init__(message)
         self.since_ms = since_ms
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}

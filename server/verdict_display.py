@@ -15,7 +15,7 @@ The API never reads the copy back: whoever can write InfluxDB can write this too
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from server.criteria import Verdict
@@ -33,10 +33,10 @@ def verdict_points(
     hour_ms: int,
     places: Mapping[str, Mapping[str, Any]],
     results: Mapping[str, Mapping[str, Verdict]],
-    names: Mapping[str, str] | None = None,
+    name_of: Callable[[str], str] | None = None,
 ) -> list[Point]:
     """One point per village and criterion of an evaluation whose windows end at ``hour_ms``, with the
-    village's name from ``names`` (Grafana cannot read server.toml)."""
+    village's name by ``name_of`` (Grafana cannot read server.toml)."""
     out = []
     for criterion, per_village in results.items():
         for village, v in per_village.items():
@@ -49,8 +49,8 @@ def verdict_points(
                 fields["value"] = float(v.evidence.value)
             if v.verification.verified_pct is not None:
                 fields["verified_pct"] = float(v.verification.verified_pct)
-            if names and village in names:
-                fields["village_name"] = names[village]
+            if name_of is not None:
+                fields["village_name"] = name_of(village)
             out.append(Point(CRITERION_VERDICT.name, {**tags, "criterion": criterion}, fields, hour_ms))
     return out
 

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from server import models as m
@@ -114,8 +115,12 @@ def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluatio
     """The default roll-up (``evaluation``, or evaluated if it is not yet), written as Grafana's copy
     (``server.verdict_display``): its verdict panels and alert rules show what the API answers."""
     evaluation = evaluation or default_evaluation(service, wait=True)
-    names = {v: service.config.place_name("village", v) for v in evaluation.places}
-    points = verdict_points(evaluation.hour_ms, evaluation.places, evaluation.results, names)
+    points = verdict_points(
+        evaluation.hour_ms,
+        evaluation.places,
+        evaluation.results,
+        partial(service.config.place_name, "village"),
+    )
     write_verdicts(service.reader.client, service.config.influxdb.database, points)
     service.published = evaluation
     return evaluation

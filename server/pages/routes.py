@@ -105,7 +105,7 @@ def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[st
             message=lang.t("not_ready", since=lang.when(err.since_ms)),
             refresh_s=err.retry_after_s,
         )
-        page.headers["Retry-After"] = str(err.retry_after_s)
+        page.headers.update(err.headers)
         return page
     except ApiError as err:
         return render(request, "error.html", lang, err.status, message=err.message)
