@@ -64,7 +64,8 @@ POINTS = [
     Point(
         "modem",
         {**SITE, "link": "lte", "modem": "m1"},
-        {"operator": "Viettel Telecom", "rsrp_dbm": -100.5, "registered": 1},
+        # a weak signal's SINR rounds to -0.0: InfluxDB's JSON writes it "-0", which must not read as 0
+        {"operator": "Viettel Telecom", "rsrp_dbm": -100.5, "registered": 1, "sinr_db": round(-0.04, 1)},
         T0 + 2,
     ),
     Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 3),

@@ -340,14 +340,19 @@ def test_the_digests_computed_per_series_are_the_cores(influx) -> None:
         Point(
             "modem",
             {**SITE, "link": "lte", "modem": "m1"},
-            {"operator": "Viettel", "rsrp_dbm": -100.5, "registered": 1, EVIDENCE_FIELD: 5},
+            {"operator": "Viettel", "rsrp_dbm": -100.5, "sinr_db": -0.0, "registered": 1, EVIDENCE_FIELD: 5},
             T0 + 3,
         ),
         Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 2**40, "sessions": 0}, T0 + 4),
     ]
-    influx.write([encode_line(p) for p in odd])
+    lines = [encode_line(p) for p in odd]
+    influx.write(lines)
+    signed = {digest_line(line)[1] for line in lines}  # what the gateway signed
     q = "SELECT * FROM streetlight GROUP BY *; SELECT * FROM modem, wifi_daily GROUP BY *"
     # the verifier reads MessagePack; JSON (InfluxDB 2.x, 3.x) must give the same digests
+    for answer in [influx.query(q, packed=True), influx.query(q)]:
+        found = [row_digests(s.name, s.tags, s.columns, s.values) for r in answer for s in r.series]
+        assert {d for series in found for d in series.digests} == signed
     for result in [*influx.query(q, packed=True), *influx.query(q)]:
         for series in result.series:
             fast = list(
