@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import operator
 import re
 import zlib
 from collections.abc import Mapping, Sequence
+from functools import partial
+from itertools import repeat
 from typing import Any, Final, NamedTuple, Protocol, cast
 
 from thonminh.contract import FieldValue
@@ -123,16 +127,26 @@ def row_digests(
 
 
 def _pieces(name: bytes, values: Sequence[Any]) -> list[bytes | None]:
-    """``"name":value`` of each value of a column (None where the row has none). A column holds one type in
-    InfluxDB; should it not, each value is formatted on its own, since 1, 1.0 and True are one dict key."""
+    """``"name":value`` of each value of a column (None where the row has none), each distinct value formatted
+    once; each value on its own where one dict key would stand for two texts: a column of mixed types (1, 1.0
+    and True are one key; InfluxDB keeps one type per column, should it not) or one holding 0.0 and -0.0."""
     kinds = set(map(type, values)) - {type(None)}
-    if not (kinds <= {int, float} or kinds == {str} or kinds == {bool}):
-        return [None if v is None else name + _value(v).encode() for v in values]
-    table: dict[Any, bytes | None] = {
-        v: name + _value(v).encode() for v in dict.fromkeys(values) if v is not None
-    }
-    table[None] = None
-    return list(map(table.__getitem__, values))
+    if kinds <= {int, float} or kinds == {str} or kinds == {bool}:
+        table: dict[Any, bytes | None] = {
+            v: name + _value(v).encode() for v in dict.fromkeys(values) if v is not None
+        }
+        if not (0.0 in table and _both_zeros(values)):
+            table[None] = None
+            return list(map(table.__getitem__, values))
+    return [None if v is None else name + _value(v).encode() for v in values]
+
+
+def _both_zeros(values: Sequence[Any]) -> bool:
+    """Whether a column of numbers holds both 0.0 and -0.0 (a weak signal's SINR rounds to either)."""
+    return len(set(map(math.copysign, repeat(1.0), filter(_IS_ZERO, values)))) > 1
+
+
+_IS_ZERO: Final = partial(operator.eq, 0.0)
 
 
 def where_of(digest: bytes) -> bytes:

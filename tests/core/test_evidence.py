@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
 import stat
 import subprocess
 
 import pytest
 
-from thonminh.contract import Point, site_tags
+from thonminh.contract import FieldValue, Point, site_tags
 from thonminh.evidence import (
     EVIDENCE_FIELD,
     MANIFEST_MEASUREMENT,
@@ -22,6 +23,7 @@ from thonminh.evidence import (
     parse_line,
     parse_public_key,
     point_digest,
+    row_digests,
     series_key,
     unpack_seq,
     where_of,
@@ -103,6 +105,93 @@ def test_a_point_digested_from_its_line_is_the_point_digested_from_influxdb(infl
     assert set(_read_back(influx)) == from_lines
     assert {digest_line(line)[1] for line in signed} == from_lines
     assert len(from_lines) == len(POINTS)
+
+
+def _digests_read_back(influx: InfluxClient, *, packed: bool) -> set[bytes]:
+    """The digests the service's verifier computes (``row_digests``, a series at a time) from an answer."""
+    found = set()
+    for result in influx.query("SELECT * FROM /.*/ GROUP BY *", epoch="ms", packed=packed):
+        for s in result.series:
+            found |= set(row_digests(s.name, s.tags, s.columns, s.values).digests)
+    return found
+
+
+def test_a_column_holding_both_zeros_verifies(influx: InfluxClient) -> None:
+    # -0.0 == 0.0: formatting each distinct value of a column once had given both the text of whichever came
+    # first, so a modem whose SINR rounded to 0.0 and -0.0 in one day verified as altered
+    lines = [
+        encode_line(
+            Point("modem", {**SITE, "link": "4g", "modem": "m1"}, {"sinr_db": value, "registered": 1}, T0 + i)
+        )
+        for i, value in enumerate([0.0, -0.0, 0.0, 1.5, -0.0])
+    ]
+    influx.write(lines)
+    signed = {digest_line(line)[1] for line in lines}
+    assert _digests_read_back(influx, packed=True) == _digests_read_back(influx, packed=False) == signed
+
+
+def _random_points(seed: int, n: int) -> list[Point]:
+    """Points with fields of every kind and awkward values, names and tags, as the encoder accepts them."""
+    rnd = random.Random(seed)
+    floats = [
+        0.0,
+        -0.0,
+        0.1,
+        1 / 3,
+        2.5,
+        100.0,
+        1e-5,
+        1e-7,
+        1e15,
+        1e16,
+        1e21,
+        1e22,
+        2.0**53 + 2,
+        5e-324,
+        1.7976931348623157e308,
+    ]
+    ints = [0, 1, -1, 2**53 + 1, 2**63 - 1, -(2**63), -(10**15)]
+    texts = [
+        "",
+        " ",
+        "a b",
+        "a,b",
+        "a=b",
+        'say "hi"',
+        "back\\slash",
+        "\\",
+        "thôn ư",
+        "😀",
+        "tab\there",
+        ",",
+        "-0",
+    ]
+    kinds = {
+        "": lambda: rnd.choice(floats) * rnd.choice([1, -1]),
+        "_i": lambda: rnd.choice(ints),
+        "_s": lambda: rnd.choice(texts) + rnd.choice(texts),
+        "_b": lambda: rnd.choice([True, False]),
+    }
+    points = []
+    for i in range(n):
+        fields: dict[str, FieldValue] = {}
+        for _ in range(rnd.randint(1, 5)):
+            kind = rnd.choice(list(kinds))  # one type per field name, as InfluxDB requires within a shard
+            fields[rnd.choice(["a", "c d", "e,f", "g=h", "ư", "x1", "x", "x_2"]) + kind] = kinds[kind]()
+        tags = {**SITE, "t": rnd.choice(["a", "b c", "d,e", "f=g", "ư"])}
+        points.append(Point("probe", tags, fields, T0 + i))
+    return points
+
+
+def test_random_points_verify_through_influxdb(influx: InfluxClient) -> None:
+    # what the gateway signs is what the service recomputes from either answer, for values a village rarely
+    # sends (a negative zero, the extremes of both number types, strings with the encoder's escapes)
+    lines = [encode_line(p) for p in _random_points(seed=21, n=400)]
+    influx.write(lines)
+    signed = {digest_line(line)[1] for line in lines}
+    assert len(signed) == len(lines)
+    assert _digests_read_back(influx, packed=True) == signed
+    assert _digests_read_back(influx, packed=False) == signed
 
 
 def test_the_lines_parse_back_to_the_points() -> None:
