@@ -19,6 +19,7 @@ from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry
 from server.evidence.store import ResultStore
+from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
 from server.reader import Reader
 from server.rollups import Rollups
@@ -127,6 +128,7 @@ def create_app(
             recent_ttl_s=config.evidence.recent_s,
             reverify_s=config.evidence.reverify_s,
             store=ResultStore(results) if results is not None else None,
+            workers=Workers(config.evidence.workers or default_processes()),
         )
         # Grafana's copy of the results, written after each rollup pass; the API never reads it
         rollups.after_roll.append(
@@ -172,6 +174,8 @@ def create_app(
             stop.set()
             if worker is not None:
                 worker.join(timeout=30)
+            if verifier is not None:
+                verifier.close()
             client.close()
 
     app = FastAPI(

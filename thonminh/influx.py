@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, Protocol
 
 import httpx
@@ -97,6 +98,21 @@ class InfluxClient:
         logger: logging.Logger | None = None,
         compress_answers: bool = False,
     ) -> None:
+        # how to open another like it, in another process (``__reduce__``); None: not possible (its own transport)
+        self._recipe: dict[str, Any] | None = (
+            None
+            if transport is not None or logger is not None
+            else {
+                "url": url,
+                "database": database,
+                "retention_policy": retention_policy,
+                "username": username,
+                "password": password,
+                "token": token,
+                "timeout": timeout,
+                "compress_answers": compress_answers,
+            }
+        )
         self.url = url.rstrip("/")
         self.database = database
         self.retention_policy = retention_policy
@@ -132,6 +148,15 @@ class InfluxClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the way to open another client like it: a worker process (``server.evidence.workers``)
+        opens its own connections. A client given its own transport or logger cannot be."""
+        if self._recipe is None:
+            raise TypeError(
+                "an InfluxClient with its own transport or logger cannot be sent to another process"
+            )
+        return (partial(type(self), **self._recipe), ())
 
     def _request(
         self, method: str, path: str, what: str, *, timeout: float | None, **kwargs: Any

@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
@@ -35,6 +35,7 @@ from server.evidence.source import (
 )
 from server.evidence.store import ResultStore
 from server.evidence.verify import Fault, HourResult
+from server.evidence.workers import Workers
 from server.queries import Source
 from thonminh.influx import InfluxClient
 
@@ -82,6 +83,7 @@ class Verifier:
         recent_ttl_s: float = 300.0,
         reverify_s: float = 7 * 86_400.0,
         store: ResultStore | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self.client = client
         self.raw = raw
@@ -92,6 +94,8 @@ class Verifier:
         self.reverify_s = reverify_s
         #: settled hours' results on disk, across restarts (``server.evidence.store``); None: memory only
         self.store = store
+        #: processes that verify long windows cold (``server.evidence.workers``); None: this one alone
+        self.workers = workers
         #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
         self.changes = 0
         self._hours: dict[tuple[str, int], _Entry] = {}
@@ -124,7 +128,7 @@ class Verifier:
             missing = self._stored(village, missing, keys, now_s, results)
             verified = []
             for lo, hi in _ranges(missing):
-                for result in read_and_verify(self.client, self.raw, keys, village, lo, hi):
+                for result in self._read(keys, village, lo, hi):
                     results[result.hour_ms] = result
                     entry = self._hours[(village, result.hour_ms)] = _Entry(own, now_s, result, now_s)
                     verified.append(entry)
@@ -136,6 +140,16 @@ class Verifier:
             found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
             self._windows[(village, first, last)] = (own, now_s, found)
             return found
+
+    def _read(self, keys: KeySnapshot, village: str, lo: int, hi: int) -> Iterator[HourResult]:
+        if self.workers is not None:
+            return self.workers.read_and_verify(self.client, self.raw, keys, village, lo, hi)
+        return read_and_verify(self.client, self.raw, keys, village, lo, hi)
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self.workers is not None:
+            self.workers.close()
 
     def _stored(
         self,
@@ -224,11 +238,7 @@ class Verifier:
         changed: list[tuple[str, int]] = []
         for village, hours in by_village.items():
             was = dict(hours)
-            fresh = [
-                r
-                for lo, hi in _ranges(sorted(was))
-                for r in read_and_verify(self.client, self.raw, keys, village, lo, hi)
-            ]
+            fresh = [r for lo, hi in _ranges(sorted(was)) for r in self._read(keys, village, lo, hi)]
             read += [(village, r.hour_ms) for r in fresh]
             changed += self._replace(village, was, fresh, keys, now_s)
         return Sweep(tuple(read), tuple(changed), len(unused), max(0, len(due) - budget))

@@ -41,6 +41,7 @@ def run_verification(
     except InfluxError as err:
         raise click.UsageError(f"InfluxDB at {config.influxdb.url}: {err}") from err
     finally:
+        service.verifier.close()
         service.reader.client.close()
     result = describe(found, village, window.start_ms, window.end_ms)
     ok = not found.faults and all(v == p for p, v in found.counts.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 
 import httpx
 import pytest
@@ -153,3 +154,17 @@ def test_a_server_refusing_messagepack_is_read_in_json_and_not_asked_again():
     assert client.query("SELECT * FROM m", packed=True)[0].series == []
     assert client.query("SELECT * FROM m", packed=True)[0].series == []
     assert asked == ["application/x-msgpack", "*/*", "*/*"]
+
+
+def test_a_client_pickles_as_the_way_to_open_another_like_it(influx: InfluxClient):
+    # the service's worker processes open their own connections from it (server/evidence/workers.py)
+    influx.write(["m,village=v,gateway=g x=1i 1700000000001"])
+    copy = pickle.loads(pickle.dumps(influx))
+    try:
+        assert copy is not influx and (copy.url, copy.database) == (influx.url, influx.database)
+        assert copy.select("SELECT x FROM m").rows() == [{"time": 1700000000001, "x": 1}]
+    finally:
+        copy.close()
+    counting = InfluxClient(influx.url, transport=CountingTransport())
+    with pytest.raises(TypeError, match="own transport"):
+        pickle.dumps(counting)

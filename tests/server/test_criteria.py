@@ -114,6 +114,11 @@ def test_server_config_errors_name_the_key_and_keys_come_from_the_environment(tm
     with pytest.raises(ConfigError, match="shorter than 16"):
         load_server_config(config, environ={"THONMINH_SERVER_AUTH__READ_KEYS__X": "short"})
     assert make_config("http://127.0.0.1:1", "db").rollups.background is False
+    config.write_text("[evidence]\nworkers = 0\n")
+    with pytest.raises(
+        ConfigError, match=r"server.toml: evidence\.workers: Input should be greater than or equal to 1"
+    ):
+        load_server_config(config)
     config.write_text('[provinces.bac-giang]\nname = "Bắc Giang"\n[communes.an-lac]\n')
     with pytest.raises(ConfigError, match=r"server.toml: communes\.an-lac\.name: required value is missing"):
         load_server_config(config)

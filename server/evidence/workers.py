@@ -1,0 +1,117 @@
+"""Cold verification spread over worker processes: a long window cut into one part per process.
+
+Verifying is Python's own CPU (each point's canonical text and digest, the checks), so one process uses one
+core whatever the machine has: a village-month read cold costs about 30 CPU-s, and a province's first start
+(every village's month) hours of them. A window of at least ``SPLIT_HOURS`` is cut into one run of whole
+hours per process; each process reads and verifies its part with ``read_and_verify`` as the service would
+(its own connection, its own chain walk a day beyond its part), so the results are the same, hour for hour,
+and come back oldest first. Shorter windows (an hour, the sweep's few, a request's days) are verified in the
+calling process: a part sent elsewhere pays its pickling and the chains' margins for little gain.
+
+Processes are started with ``spawn``, not forked: the service runs threads (uvicorn, the roll-ups, the sweep),
+and a fork would copy their locks in whatever state they were. Each process holds one day's answers at a time
+(about 150 MB for the standard village).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from itertools import pairwise
+
+from server.evidence.registry import KeySnapshot
+from server.evidence.source import HOUR_MS, SIGNED_MEASUREMENTS, read_and_verify
+from server.evidence.verify import HourResult
+from server.queries import Source
+from thonminh.evidence import MANIFEST_MEASUREMENT
+from thonminh.influx import InfluxClient
+
+__all__ = ["SPLIT_HOURS", "Workers", "default_processes"]
+
+#: the shortest window sent to other processes: two days, each process a day at least
+SPLIT_HOURS = 48
+
+
+def default_processes() -> int:
+    """The machine's cores, at most 4: beyond that InfluxDB's own answering (about a third of the CPU a
+    village-month costs) is what waits, and each process holds a day's answers."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _part(
+    client: InfluxClient, raw: Callable[[str], Source], keys: KeySnapshot, village: str, lo: int, hi: int
+) -> list[HourResult]:
+    try:
+        return list(read_and_verify(client, raw, keys, village, lo, hi))
+    finally:
+        client.close()
+
+
+class Workers:
+    """Processes that verify the parts of long windows (thread-safe; started at the first long window)."""
+
+    def __init__(self, processes: int, *, split_hours: int = SPLIT_HOURS) -> None:
+        self.processes = processes
+        self.split_hours = split_hours
+        #: parts verified in the processes, ever
+        self.sent = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def read_and_verify(
+        self,
+        client: InfluxClient,
+        raw: Callable[[str], Source],
+        keys: KeySnapshot,
+        village: str,
+        start_ms: int,
+        end_ms: int,
+    ) -> Iterator[HourResult]:
+        """``server.evidence.source.read_and_verify``, the parts of a long window in the processes."""
+        hours = (end_ms - start_ms) // HOUR_MS
+        if self.processes < 2 or hours < self.split_hours or not _portable(client):
+            yield from read_and_verify(client, raw, keys, village, start_ms, end_ms)
+            return
+        # the sources, not ``raw``: that is a roll-ups' method, which would take the roll-ups along
+        sources = {m: raw(m) for m in (*SIGNED_MEASUREMENTS, MANIFEST_MEASUREMENT)}
+        n = self.processes
+        edges = [start_ms + k * hours // n * HOUR_MS for k in range(n)] + [end_ms]
+        parts = list(pairwise(edges))
+        pool = self._started()
+        futures = [pool.submit(_part, client, sources.__getitem__, keys, village, lo, hi) for lo, hi in parts]
+        with self._lock:
+            self.sent += len(futures)
+        try:
+            for future in futures:
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _started(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self.processes, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+
+
+def _portable(client: InfluxClient) -> bool:
+    """Whether another process can open a client like ``client`` (not one given its own transport, as tests
+    and benchmarks do to count requests)."""
+    try:
+        pickle.dumps(client)
+    except TypeError:
+        return False
+    return True
