@@ -12,6 +12,9 @@ chained), writes it to a private InfluxDB 1.x, registers the key, then times:
   verifier and of InfluxDB (which the load of other work on a shared machine does not change);
 - the same answers read alone, hashed and checked by nobody: the CPU of InfluxDB answering and of Python
   receiving, half of whose sum is what two cores cannot beat with this InfluxDB and a verifier in Python;
+- the same statements answered to readers that only count the bytes, two at once: what no verifier, in any
+  language, can beat on this machine with this InfluxDB;
+- the same window verified cold again by a service with its default worker processes, each a part of it;
 - the same window verified again by a service started afresh on the same files (the settled hours' results
   kept on disk, so a restart reads none of them from InfluxDB again);
 - one village's criteria over HTTP with verification on (default windows, 30 days; hours cached as the
@@ -22,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import http.client
 import pstats
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -153,6 +159,79 @@ def reading_floor(client: InfluxClient, influx_pid: int, database: str, start_ms
     )
 
 
+def answering_floor(url: str, influx_pid: int, database: str, start_ms: int, end_ms: int) -> str:
+    """InfluxDB answering the same statements to readers that only count the bytes, on two connections at
+    once, a day each in turn: what no verifier, in any language, can beat on this machine with this InfluxDB,
+    since each must read every point it checks."""
+    raw = partial(Source, database, None)
+    days = [(lo, min(end_ms, lo + 86_400_000)) for lo in range(start_ms, end_ms, 86_400_000)]
+    where = urllib.parse.urlsplit(url)
+
+    def read(share: list[tuple[int, int]]) -> int:
+        # the standard library's client, reading into one buffer: httpx would add about 3 CPU-s of its own
+        connection = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=300)
+        buffer, received = memoryview(bytearray(1 << 20)), 0
+        for lo, hi in share:
+            q = ";".join(statements(raw, SITE["village"], lo, hi))
+            connection.request(
+                "POST",
+                "/query",
+                urllib.parse.urlencode({"db": database, "epoch": "ms", "q": q}),
+                {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/x-msgpack"},
+            )
+            answer = connection.getresponse()
+            assert answer.status == 200, answer.status
+            while n := answer.readinto(buffer):
+                received += n
+        connection.close()
+        return received
+
+    influx0, cpu0, t0 = cpu_s(influx_pid), time.process_time(), time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        received = sum(pool.map(read, [days[0::2], days[1::2]]))
+    took, influx_cpu, read_cpu = (
+        time.perf_counter() - t0,
+        cpu_s(influx_pid) - influx0,
+        time.process_time() - cpu0,
+    )
+    return (
+        f"| InfluxDB answering the same statements to readers that do nothing (two at once) | {took:.1f} s | "
+        f"{LIMITS['verify_month_s']:.0f} s | {took / LIMITS['verify_month_s']:.2f} | the floor of any verifier: "
+        f"InfluxDB {influx_cpu:.1f} CPU-s for {received / 1e6:.0f} MB, the readers {read_cpu:.1f} |"
+    )
+
+
+def in_processes(
+    config: ServerConfig, influx_pid: int, before: Verification, start_ms: int, end_ms: int
+) -> str:
+    """The same month verified cold again, by a service with its default worker processes (the machine's cores,
+    at most 4: server/evidence/workers.py), each a part of the month."""
+    evidence = config.evidence.model_copy(update={"workers": None})
+    app = create_app(config.model_copy(update={"evidence": evidence}), keep_results=False)
+    verifier = app.state.service.verifier
+    processes = verifier.workers.processes
+    influx0, cpu0, t0 = cpu_s(influx_pid), time.process_time(), time.perf_counter()
+    try:
+        found = verifier.verify(SITE["village"], start_ms, end_ms)
+        took = time.perf_counter() - t0
+        workers_cpu = children_cpu_s(exclude=influx_pid)  # started by this verification
+    finally:
+        verifier.close()
+    cpu, influx_cpu = time.process_time() - cpu0, cpu_s(influx_pid) - influx0
+    assert (found.counts, found.faults) == (before.counts, before.faults)
+    return (
+        f"| the same, cold, in {processes} worker processes (the service's default here) | {took:.1f} s | "
+        f"{LIMITS['verify_month_s']:.0f} s | {took / LIMITS['verify_month_s']:.2f} | CPU: the workers "
+        f"{workers_cpu:.1f} s, the service {cpu:.1f} s, InfluxDB {influx_cpu:.1f} s |"
+    )
+
+
+def children_cpu_s(*, exclude: int) -> float:
+    """CPU seconds of this process's children (the verifier's workers), but ``exclude`` (InfluxDB's)."""
+    pids = {int(pid) for f in Path("/proc/self/task").glob("*/children") for pid in f.read_text().split()}
+    return sum(cpu_s(pid) for pid in pids - {exclude})
+
+
 def restarted(config: ServerConfig, url: str, before: Verification, start_ms: int, end_ms: int) -> str:
     """The same month verified by a service started afresh on the same files: the settled hours' results come
     from the store the first verification wrote (server/evidence/store.py), not from InfluxDB."""
@@ -216,7 +295,8 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
             "influxdb": {"url": influx.url, "database": database, "timeout_s": 300},
             "auth": {"read_keys": {"bench": KEY}},
             "rollups": {"background": False, "backfill_days": args.days + 2},
-            "evidence": {"registry": str(workdir / "keys.sqlite")},
+            # one process: the verifier's own cost; the service's default, several, is timed after
+            "evidence": {"registry": str(workdir / "keys.sqlite"), "workers": 1},
         }
     )
     time.sleep(8)  # let InfluxDB snapshot the bulk load to TSM, as hours-old data is in real life
@@ -271,6 +351,8 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(15)
     rows.append(reading_floor(admin, influx.process.pid, database, start_ms, end_ms))
+    rows.append(answering_floor(influx.url, influx.process.pid, database, start_ms, end_ms))
+    rows.append(in_processes(config, influx.process.pid, found, start_ms, end_ms))
     rows.append(restarted(config, influx.url, found, start_ms, end_ms))
 
     server, _, base = serve_app(app)
