@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "EncodeError",
@@ -42,6 +45,10 @@ class InfluxServerError(InfluxError):
         self.status = status
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled with its keywords: the service's verification workers send it back to the service
+        return (partial(type(self), status=self.status, retry_after=self.retry_after), self.args)
+
 
 class InfluxClientError(InfluxError):
     """InfluxDB refused the request (4xx other than 429): retrying the same request will not help."""
@@ -49,6 +56,9 @@ class InfluxClientError(InfluxError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (partial(type(self), status=self.status), self.args)
 
 
 class InfluxQueryError(InfluxError):

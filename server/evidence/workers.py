@@ -15,12 +15,14 @@ and a fork would copy their locks in whatever state they were. Each process hold
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
 from server.evidence.registry import KeySnapshot
@@ -31,6 +33,8 @@ from thonminh.evidence import MANIFEST_MEASUREMENT
 from thonminh.influx import InfluxClient
 
 __all__ = ["SPLIT_HOURS", "Workers", "default_processes"]
+
+log = logging.getLogger(__name__)
 
 #: the shortest window sent to other processes: two days, each process a day at least
 SPLIT_HOURS = 48
@@ -82,15 +86,24 @@ class Workers:
         edges = [start_ms + k * hours // n * HOUR_MS for k in range(n)] + [end_ms]
         parts = list(pairwise(edges))
         pool = self._started()
-        futures = [pool.submit(_part, client, sources.__getitem__, keys, village, lo, hi) for lo, hi in parts]
-        with self._lock:
-            self.sent += len(futures)
         try:
-            for future in futures:
-                yield from future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+            futures = [
+                pool.submit(_part, client, sources.__getitem__, keys, village, lo, hi) for lo, hi in parts
+            ]
+            with self._lock:
+                self.sent += len(futures)
+            found = [future.result() for future in futures]
+        except (
+            BrokenProcessPool
+        ) as err:  # a process killed (out of memory?): this once here, new ones next time
+            log.warning(
+                "evidence: a verification process died; the window is verified in the service's process",
+                extra={"village": village, "error": str(err)},
+            )
+            self._discard(pool)
+            found = [list(read_and_verify(client, raw, keys, village, start_ms, end_ms))]
+        for hours_of_part in found:
+            yield from hours_of_part
 
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -99,6 +112,12 @@ class Workers:
                     self.processes, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         with self._lock:

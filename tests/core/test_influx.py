@@ -168,3 +168,19 @@ def test_a_client_pickles_as_the_way_to_open_another_like_it(influx: InfluxClien
     counting = InfluxClient(influx.url, transport=CountingTransport())
     with pytest.raises(TypeError, match="own transport"):
         pickle.dumps(counting)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InfluxServerError("HTTP 503: overloaded", status=503, retry_after=30.0),
+        InfluxClientError("HTTP 400: bad", status=400),
+        InfluxQueryError("statement 0: error parsing query"),
+        InfluxConnectionError("connection refused"),
+    ],
+)
+def test_errors_pickle_whole(error: Exception):
+    # a verification worker process sends them back to the service (server/evidence/workers.py)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error) and str(copy) == str(error)
+    assert vars(copy) == vars(error)

@@ -3,12 +3,14 @@ InfluxDB: clean hours and faults in every part, at their times."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import httpx
 import pytest
 from signed_kit import SITE, registry_at, signed_hours
 
+from lab.localservices import free_port
 from server.evidence.combine import combine
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS, read_and_verify
@@ -16,6 +18,7 @@ from server.evidence.workers import Workers
 from server.queries import Source
 from server.timeparse import iso
 from thonminh.contract import Point
+from thonminh.errors import InfluxConnectionError
 from thonminh.evidence import EVIDENCE_FIELD
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
@@ -83,3 +86,39 @@ def test_a_short_window_or_a_client_of_its_own_stays_here(influx: InfluxClient, 
         workers.close()
         counting.close()
     assert [h.hour_ms for h in short] == [T0] and len(own) == 3
+
+
+def test_a_process_killed_costs_one_window_here_and_new_processes_take_the_next(
+    influx: InfluxClient, registry: Registry
+) -> None:
+    signed_hours(influx, registry, T0, HOURS)
+    keys, end = registry.snapshot(), T0 + HOURS * HOUR_MS
+    alone = list(read_and_verify(influx, _raw(influx), keys, SITE["village"], T0, end))
+    workers = Workers(2, split_hours=24)
+    try:
+        assert list(workers.read_and_verify(influx, _raw(influx), keys, SITE["village"], T0, end)) == alone
+        for process in multiprocessing.active_children():  # the pool's, as the kernel's OOM killer would
+            process.kill()
+            process.join()
+        assert list(workers.read_and_verify(influx, _raw(influx), keys, SITE["village"], T0, end)) == alone
+        sent = workers.sent
+        assert list(workers.read_and_verify(influx, _raw(influx), keys, SITE["village"], T0, end)) == alone
+        assert workers.sent == sent + 2
+    finally:
+        workers.close()
+
+
+def test_influxdb_unreachable_is_the_same_error_from_the_processes(registry: Registry) -> None:
+    down = InfluxClient(f"http://127.0.0.1:{free_port()}", database="thonminh", timeout=2)
+    workers = Workers(2, split_hours=24)
+    try:
+        with pytest.raises(InfluxConnectionError):
+            list(
+                workers.read_and_verify(
+                    down, _raw(down), registry.snapshot(), SITE["village"], T0, T0 + HOURS * HOUR_MS
+                )
+            )
+        assert workers.sent == 2
+    finally:
+        workers.close()
+        down.close()
