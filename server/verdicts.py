@@ -151,6 +151,10 @@ def keep_warm(service: Service, stop: threading.Event, *, every_s: float = CHANG
         except InfluxError as err:
             log.warning("criteria: the default roll-up could not be evaluated", extra={"error": str(err)})
             wait = 60
+        except Exception:  # noqa: BLE001 - anything else (the key registry's file unreadable) must not end the
+            # thread: the verdicts would stop at their last hour while the service still answered
+            log.exception("criteria: the default roll-up failed; it is tried again in a minute")
+            wait = 60
         stop.wait(wait)
 
 
@@ -180,6 +184,9 @@ def reverify_pass(service: Service, *, every_s: float = SWEEP_EVERY_S) -> Sweep 
             publish(service)
     except InfluxError as err:  # the due hours stay due: the next pass reads them
         log.warning("evidence: the sweep could not read InfluxDB", extra={"error": str(err)})
+        return None
+    except Exception:  # noqa: BLE001 - as keep_warm: the next pass tries again, the thread goes on
+        log.exception("evidence: the sweep failed")
         return None
     if found.read or found.dropped:
         log.info(

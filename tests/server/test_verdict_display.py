@@ -26,7 +26,7 @@ from server.criteria import Verdict
 from server.evidence.hourly import not_configured
 from server.timeparse import Window, iso
 from server.verdict_display import verdict_points, write_verdicts
-from server.verdicts import keep_warm, publish
+from server.verdicts import keep_warm, publish, reverify
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
 from thonminh.influx import InfluxClient
@@ -176,6 +176,40 @@ def test_a_key_registered_within_the_hour_is_published_at_once(
             finally:
                 stop.set()
                 thread.join(timeout=10)
+
+
+def test_a_failing_pass_does_not_end_the_background_threads(
+    influxdb: InfluxDBServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The key registry's file unreadable (a disk fault, a bad restore): each pass fails and says so, and the
+    threads go on, so the verdicts move again once it is readable. Before, the error ended both threads, and the
+    service went on answering with the verdicts of the hour it had last evaluated."""
+    with scratch_database(influxdb, "broken_registry") as db:
+        registry = tmp_path / "keys.sqlite"
+        config = make_config(db.url, db.database or "", evidence={"registry": str(registry)})
+        with TestClient(create_app(config, clock=lambda: CLOCK)) as api:
+            registry.write_bytes(b"not a database " * 100)
+            stop = threading.Event()
+            service = api.app.state.service  # type: ignore[attr-defined]
+            threads = [
+                threading.Thread(target=keep_warm, args=(service, stop), kwargs={"every_s": 0.05}),
+                threading.Thread(target=reverify, args=(service, stop), kwargs={"every_s": 0.05}),
+            ]
+            with caplog.at_level(logging.ERROR):
+                for thread in threads:
+                    thread.start()
+                try:
+                    deadline = time.monotonic() + 10
+                    while "the sweep failed" not in caplog.text or "roll-up failed" not in caplog.text:
+                        assert time.monotonic() < deadline, caplog.text
+                        time.sleep(0.05)
+                    time.sleep(0.3)  # several sweep passes
+                    assert all(thread.is_alive() for thread in threads)
+                    assert "file is not a database" in caplog.text
+                finally:
+                    stop.set()
+                    for thread in threads:
+                        thread.join(timeout=10)
 
 
 def _published_verdict(db: InfluxClient, wanted: str, timeout_s: float = 20) -> bool:
