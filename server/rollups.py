@@ -376,7 +376,13 @@ class Rollups:
     def run(self, stop: threading.Event, interval_s: float) -> None:
         """Catch up at once, then a pass every ``interval_s`` until ``stop`` is set."""
         while not stop.is_set():
-            state = self.maintain()
+            try:
+                state = self.maintain()
+            except Exception as err:  # noqa: BLE001 - anything but InfluxDB's errors (a hook's: the display copy
+                # with the key registry unreadable) must not end the roll-ups: the next pass tries again
+                self.status.last_error = f"{type(err).__name__}: {err}"
+                self._log.exception("rollups: the pass failed; the next one tries again")
+                state = self.state
             behind = state is None or state.from_ms > floor_hour(int(self._clock() * 1000)) - self.backfill_ms
             if stop.wait(1.0 if behind and self.status.last_error is None else interval_s):
                 return

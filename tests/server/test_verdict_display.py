@@ -182,9 +182,12 @@ def test_a_failing_pass_does_not_end_the_background_threads(
     influxdb: InfluxDBServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The key registry's file unreadable (a disk fault, a bad restore): each pass fails and says so, and the
-    threads go on, so the verdicts move again once it is readable. Before, the error ended both threads, and the
-    service went on answering with the verdicts of the hour it had last evaluated."""
+    threads go on, so the verdicts move again once it is readable. Before, the error ended the threads, and the
+    service went on answering with the verdicts and roll-ups of the hour it had last made."""
     with scratch_database(influxdb, "broken_registry") as db:
+        db.write(
+            Gateway(site=dict(scenario.A)).sign(uplink_points(END - 3 * scenario.H, 3, site=dict(scenario.A)))
+        )
         registry = tmp_path / "keys.sqlite"
         config = make_config(db.url, db.database or "", evidence={"registry": str(registry)})
         with TestClient(create_app(config, clock=lambda: CLOCK)) as api:
@@ -194,13 +197,18 @@ def test_a_failing_pass_does_not_end_the_background_threads(
             threads = [
                 threading.Thread(target=keep_warm, args=(service, stop), kwargs={"every_s": 0.05}),
                 threading.Thread(target=reverify, args=(service, stop), kwargs={"every_s": 0.05}),
+                # its display copy of the verification, after each pass, reads the registry too
+                threading.Thread(target=api.app.state.rollups.run, args=(stop, 0.05)),  # type: ignore[attr-defined]
             ]
             with caplog.at_level(logging.ERROR):
                 for thread in threads:
                     thread.start()
                 try:
                     deadline = time.monotonic() + 10
-                    while "the sweep failed" not in caplog.text or "roll-up failed" not in caplog.text:
+                    while not all(
+                        said in caplog.text
+                        for said in ("the sweep failed", "roll-up failed", "rollups: the pass failed")
+                    ):
                         assert time.monotonic() < deadline, caplog.text
                         time.sleep(0.05)
                     time.sleep(0.3)  # several sweep passes
