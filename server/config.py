@@ -141,8 +141,9 @@ class EvidenceSettings(StrictModel):
     #: 3.4 CPU-hours a day (14 % of a core) for 2,000 villages.
     reverify_s: float = Field(7 * 86_400.0, ge=600, le=90 * 86_400)
     #: Processes that verify a long window read cold (a first start over old data, ``thonminh verify`` of a
-    #: month): verifying is CPU in Python, one core a process, about 30 CPU-s a village-month. Each holds a
-    #: day's answers, about 150 MB. 1: the service's own process only. Unset: the machine's cores, at most 4.
+    #: month): verifying is CPU in Python, one core a process, about 30 CPU-s a village-month. Each peaks at
+    #: about 180 MB while it verifies its part. 1: the service's own process only. Unset: the machine's
+    #: cores, at most 4.
     workers: int | None = Field(None, ge=1, le=64)
 
     @field_validator("registry", "results")

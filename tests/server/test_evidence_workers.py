@@ -4,6 +4,7 @@ InfluxDB: clean hours and faults in every part, at their times."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import httpx
@@ -122,3 +123,34 @@ def test_influxdb_unreachable_is_the_same_error_from_the_processes(registry: Reg
     finally:
         workers.close()
         down.close()
+
+
+def test_each_part_gives_its_memory_back_when_it_is_done(influx: InfluxClient, registry: Registry) -> None:
+    # a province's first start verifies 2,000 months one after the other: a process kept between them would
+    # keep a day's answers' worth of memory (about 150 MB) for as long as the service runs
+    signed_hours(influx, registry, T0, HOURS)
+    workers = Workers(2, split_hours=24)
+    try:
+        list(
+            workers.read_and_verify(
+                influx, _raw(influx), registry.snapshot(), SITE["village"], T0, T0 + HOURS * HOUR_MS
+            )
+        )
+        deadline = time.monotonic() + 20
+        while (held := _rss_mb(multiprocessing.active_children())) and max(held) >= 30:
+            assert time.monotonic() < deadline, f"the pool's processes hold {held} MB after their parts"
+            time.sleep(0.1)
+    finally:
+        workers.close()
+
+
+def _rss_mb(processes: list[multiprocessing.process.BaseProcess]) -> list[float]:
+    """Resident memory of each live process; a process that ended meanwhile is left out."""
+    found = []
+    for process in processes:
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        found += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+    return found
