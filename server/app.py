@@ -17,7 +17,7 @@ from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
-from server.evidence.registry import Registry
+from server.evidence.registry import Registry, RegistryUnreadable
 from server.evidence.store import ResultStore
 from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
@@ -72,6 +72,15 @@ def _install_handlers(app: FastAPI) -> None:
         # the cause names the database's address: it goes to the log, not to whoever asked
         log.warning("InfluxDB unavailable", extra={"error": str(exc)})
         return _error(503, "InfluxDB is unavailable, try again shortly", headers={"Retry-After": "5"})
+
+    @app.exception_handler(RegistryUnreadable)
+    def registry_unreadable(_: Request, exc: RegistryUnreadable) -> JSONResponse:
+        log.error("the key registry cannot be read", extra={"error": str(exc)})
+        return _error(
+            503,
+            "the gateways' key registry cannot be read, so nothing can be verified (the service's log has the details)",
+            headers={"Retry-After": "60"},
+        )
 
     @app.exception_handler(InfluxQueryError)
     @app.exception_handler(InfluxClientError)

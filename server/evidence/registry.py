@@ -13,13 +13,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from thonminh.errors import ConfigError
 from thonminh.evidence import PublicKey, fingerprint, parse_public_key, public_key_text
 
-__all__ = ["KeyConflict", "KeyRecord", "KeySnapshot", "Registry"]
+__all__ = ["KeyConflict", "KeyRecord", "KeySnapshot", "Registry", "RegistryUnreadable"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -39,6 +40,11 @@ INSERT OR IGNORE INTO meta VALUES ('version', 0);
 _COLUMNS = (
     "gateway, fingerprint, village, public_key, valid_from_ms, valid_until_ms, registered_by, registered_ms"
 )
+
+
+class RegistryUnreadable(ConfigError):
+    """The registry's file cannot be read or written (not a SQLite file, a disk fault): nothing can be verified.
+    Never mended by the service, as a cache would be: it is the source of every verdict's trust."""
 
 
 class KeyConflict(ValueError):
@@ -118,10 +124,22 @@ class Registry:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._snapshot: KeySnapshot | None = None
-        create(self.path, _SCHEMA)
+        with self._unreadable():
+            create(self.path, _SCHEMA)
 
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connect(self.path)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._unreadable(), connect(self.path) as db:
+            yield db
+
+    @contextmanager
+    def _unreadable(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as err:
+            raise RegistryUnreadable(f"key registry {self.path}: {err}") from err
 
     # -- reading -------------------------------------------------------------------------------------------
     def version(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, fields
@@ -50,10 +51,20 @@ class ResultStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        #: rows that could not be read back (each is verified again and written anew)
+        #: rows that could not be read back, and reads and writes of the file that failed (what they concern
+        #: is verified again from InfluxDB)
         self.unreadable = 0
         self._lock = threading.Lock()
-        create(self.path, _SCHEMA)
+        try:
+            create(self.path, _SCHEMA)
+        except sqlite3.DatabaseError as err:  # a cache: set aside (for whoever wants to look), begun anew
+            aside = self.path.with_name(f"{self.path.name}.unreadable")
+            self.path.replace(aside)
+            log.warning(
+                "evidence: the kept results cannot be read; set aside, every hour is verified again",
+                extra={"file": str(self.path), "moved_to": str(aside), "error": str(err)},
+            )
+            create(self.path, _SCHEMA)
 
     def load(
         self, village: str, first_ms: int, last_ms: int, *, keys: KeySnapshot, since_s: float
@@ -62,12 +73,16 @@ class ResultStore:
         later."""
         # or against the whole registry as it is now: the version before kept that digest (an upgrade reads
         # its results rather than verify a province again; they are written anew under the village's own)
-        with connect(self.path) as db:
-            rows = db.execute(
-                "SELECT hour_ms, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
-                "AND hour_ms < ? AND keys IN (?, ?) AND computed_s >= ?",
-                (village, first_ms, last_ms, keys.digest(village), keys.digest(), since_s),
-            ).fetchall()
+        try:
+            with connect(self.path) as db:
+                rows = db.execute(
+                    "SELECT hour_ms, computed_s, result FROM hours WHERE village = ? AND hour_ms >= ? "
+                    "AND hour_ms < ? AND keys IN (?, ?) AND computed_s >= ?",
+                    (village, first_ms, last_ms, keys.digest(village), keys.digest(), since_s),
+                ).fetchall()
+        except sqlite3.DatabaseError as err:
+            self._failed("read", err)
+            return []
         found = []
         for hour_ms, computed_s, text in rows:
             try:
@@ -88,12 +103,28 @@ class ResultStore:
             for hour_ms, computed_s, result in hours
         ]
         if rows:
-            with connect(self.path) as db:
-                db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?, ?, ?)", rows)
+            try:
+                with connect(self.path) as db:
+                    db.executemany("INSERT OR REPLACE INTO hours VALUES (?, ?, ?, ?, ?)", rows)
+            except sqlite3.DatabaseError as err:
+                self._failed("write", err)
 
     def forget_before(self, ms: int) -> None:
-        with connect(self.path) as db:
-            db.execute("DELETE FROM hours WHERE hour_ms < ?", (ms,))
+        try:
+            with connect(self.path) as db:
+                db.execute("DELETE FROM hours WHERE hour_ms < ?", (ms,))
+        except sqlite3.DatabaseError as err:
+            self._failed("trim", err)
+
+    def _failed(self, what: str, err: sqlite3.DatabaseError) -> None:
+        """The file broke while the service runs (a disk fault, a bad restore): the results are still made,
+        from InfluxDB, and kept in memory; a restart sets the file aside (``__init__``)."""
+        with self._lock:
+            self.unreadable += 1
+        log.warning(
+            "evidence: the kept results could not be used; the hours are verified from InfluxDB",
+            extra={"file": str(self.path), "doing": what, "error": str(err)},
+        )
 
 
 #: a run's fields in the order it is stored: an hour holds about one run per manifest (a gateway's chain

@@ -186,3 +186,23 @@ def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> 
         "faults": [],
         "faults_total": 0,
     }
+
+
+def test_a_registry_broken_under_the_service_is_a_503_that_says_so(signed, tmp_path, caplog) -> None:
+    # the source of every verdict's trust: not mended, not passed by; said, and the operator told where
+    api, _ = signed
+    (tmp_path / "keys.sqlite").write_bytes(b"not a database " * 100)
+    for answer in (
+        api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=WINDOW, headers=READ),
+        api.get(f"/api/v1/gateways/{GATEWAY}/keys", headers=READ),
+        api.post(
+            f"/api/v1/gateways/{GATEWAY}/keys",
+            headers=ADMIN,
+            json={"village": VILLAGE, "public_key": Gateway().public_key},
+        ),
+    ):
+        assert answer.status_code == 503, answer.text
+        assert "key registry cannot be read" in answer.json()["detail"]
+        assert str(tmp_path) not in answer.text and answer.headers["Retry-After"] == "60"
+    said = [getattr(r, "error", "") for r in caplog.records if r.message == "the key registry cannot be read"]
+    assert said and all(f"key registry {tmp_path / 'keys.sqlite'}: file is not a database" == e for e in said)

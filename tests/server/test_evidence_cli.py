@@ -157,3 +157,10 @@ def test_verify_without_a_registry_or_with_a_bad_window_exits_2(influx, tmp_path
         "yesterday",
     )
     assert code == 2 and "start: 'yesterday' is not an ISO 8601 time" in out
+
+
+def test_verify_with_a_registry_that_is_no_database_exits_2_naming_it(influx, tmp_path, capsys) -> None:
+    config = _config(tmp_path, influx)
+    (tmp_path / "keys.sqlite").write_bytes(b"not a database " * 100)
+    code, out = run(capsys, "verify", "--config", str(config), "--village", VILLAGE, "--start", "-1d")
+    assert code == 2 and f"key registry {tmp_path / 'keys.sqlite'}: file is not a database" in out

@@ -239,3 +239,27 @@ def test_results_kept_against_the_whole_registry_are_read_until_it_changes(
     again, counting = _service(influx, registry, store, clock)
     assert again.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
     assert counting.queries > 1
+
+
+def test_a_results_file_that_is_no_database_is_set_aside_at_start_and_passed_by_while_running(
+    influx: InfluxClient, tmp_path: Path, caplog
+) -> None:
+    # a cache: a disk fault or a bad restore costs verifying again, never the service
+    registry, _ = _signed(influx, tmp_path)
+    clock = Clock(NOW / 1000)
+    store = tmp_path / "verification.sqlite"
+    store.write_bytes(b"not a database " * 100)
+    first, _ = _service(influx, registry, store, clock)
+    assert (tmp_path / "verification.sqlite.unreadable").read_bytes().startswith(b"not a database")
+    assert "the kept results cannot be read; set aside" in caplog.text
+    assert first.verify(VILLAGE, T0, END).of("uplink") == (180, 180)
+    store.write_bytes(b"not a database " * 100)  # broken under the running service
+    kept = first.store
+    assert kept is not None
+    running = Verifier(
+        influx, lambda m: Source(influx.database or "", None, m), registry, clock=clock, store=kept
+    )
+    assert running.verify(VILLAGE, T0, END).of("uplink") == (180, 180)  # read from InfluxDB, then not written
+    running.forget_before(T0)
+    assert kept.unreadable == 3  # the read, the write, the trim
+    assert "the kept results could not be used" in caplog.text
