@@ -393,3 +393,5 @@ class HealthOut(BaseModel):
     timezone: str | None = None
     influxdb: dict[str, Any] | None = None
     rollups: dict[str, Any] | None = None
+    #: the key registry, when verification is configured: ``ok``, and the keys registered or the error
+    evidence: dict[str, Any] | None = None

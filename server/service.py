@@ -23,6 +23,7 @@ from server.config import ServerConfig
 from server.criteria import CriteriaSet, Criterion
 from server.errors import NotFound, NotReady, ParameterError
 from server.evidence.hourly import Verifier
+from server.evidence.registry import RegistryUnreadable
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import Rollups
@@ -194,7 +195,8 @@ class Service:
             # the error text holds the address: logged, and shown only to key holders
             influx |= {"ok": False, "error": f"InfluxDB is unavailable ({type(err).__name__})"}
         influx["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        ok = influx["ok"]
+        evidence = self._registry_health()
+        ok = influx["ok"] and (evidence is None or evidence["ok"])
         status = "ok" if ok else "unavailable"
         if not detailed:
             return ok, m.HealthOut(status=status, version=__version__)
@@ -206,7 +208,16 @@ class Service:
             timezone=self.zone.key,
             influxdb=influx,
             rollups=rollups,
+            evidence=evidence,
         )
+
+    def _registry_health(self) -> dict[str, Any] | None:
+        if self.verifier is None:
+            return None
+        try:
+            return {"ok": True, "keys": len(self.verifier.registry.snapshot().records)}
+        except RegistryUnreadable:  # its file and error are in the log of the requests that met it
+            return {"ok": False, "error": "the gateways' key registry cannot be read"}
 
     def villages(self, scope: Scope, window: Window) -> m.VillagesOut:
         rows = self.reader.villages(scope, window)

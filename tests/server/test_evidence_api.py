@@ -191,7 +191,11 @@ def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> 
 def test_a_registry_broken_under_the_service_is_a_503_that_says_so(signed, tmp_path, caplog) -> None:
     # the source of every verdict's trust: not mended, not passed by; said, and the operator told where
     api, _ = signed
+    assert api.get("/api/v1/health", headers=READ).json()["evidence"] == {"ok": True, "keys": 1}
     (tmp_path / "keys.sqlite").write_bytes(b"not a database " * 100)
+    health = api.get("/api/v1/health", headers=READ)
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    assert health.json()["evidence"] == {"ok": False, "error": "the gateways' key registry cannot be read"}
     for answer in (
         api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=WINDOW, headers=READ),
         api.get(f"/api/v1/gateways/{GATEWAY}/keys", headers=READ),
