@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 
 from sourcekit import publish_all
@@ -31,8 +32,11 @@ AGENT = (
     "import sys\nfor name in ('rich', 'pygments'): sys.modules[name] = None\n"
     "from thonminh.cli import main\nmain(sys.argv[1:])"
 )
-#: What the last rounds may add to the resident set once it has settled (allocator noise, not a leak).
-SETTLED_MB = 3.0
+#: What a round may add to the resident set once it has settled (allocator noise, not a leak). A leak grows it
+#: every round; the allocator's one-time growth (its arenas, SQLite's page cache) comes in one round, sooner or
+#: later with the machine's load (round 3 in a CI run, where it had come by round 2): so at least one of the
+#: last three rounds must add less than this.
+SETTLED_MB = 0.5
 ROUNDS = 5
 INVENTORY = "id,device,channel,format,zone,latitude,longitude,rated_w,report_s\nt-1,sl-t1,,tasmota,z1,21.3,106.5,60,\n"
 
@@ -145,7 +149,8 @@ def test_hostile_messages_leave_the_agent_under_60_mb_and_counted_by_reason(
     )
     assert code == 0, (tmp_path / "agent.log").read_text()[-2000:]
     assert max(rss) < LIMIT_MB, f"the agent's RSS reached {max(rss):.1f} MB"
-    assert rss[-1] - rss[2] < SETTLED_MB, f"the agent's RSS kept growing: {rss}"
+    steps = [after - before for before, after in pairwise(rss[-4:])]
+    assert min(steps) < SETTLED_MB, f"the agent's RSS kept growing: {rss}"
     probes = final["rejected_unknown_device"] - 2_000 * ROUNDS
     assert probes >= 1
     assert final["rejected_topic_too_long"] == 300 * ROUNDS + 200 * ROUNDS
