@@ -7,10 +7,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from server import pages, verdicts
 from server.config import ServerConfig
@@ -61,33 +62,61 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     return _error(422, "; ".join(problems) or "invalid request", parameter)
 
 
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """How the service answers when something it needs fails: the status, what the API says, when to come back,
+    what a page says (``server.pages.i18n``) and what the log says, with the cause (which names addresses and
+    files: the log's, not whoever asked)."""
+
+    status: int
+    detail: str
+    retry_after_s: int | None
+    page: str
+    logged: str
+    level: int = logging.WARNING
+
+
+_INFLUX_DOWN = Outage(
+    503, "InfluxDB is unavailable, try again shortly", 5, "influx_down", "InfluxDB unavailable"
+)
+_INFLUX_REFUSED = Outage(
+    502,
+    "InfluxDB refused a query (the service's log has the details)",
+    None,
+    "influx_refused",
+    "InfluxDB refused a query",
+)
+OUTAGES: dict[type[Exception], Outage] = {
+    InfluxConnectionError: _INFLUX_DOWN,
+    InfluxServerError: _INFLUX_DOWN,
+    InfluxQueryError: _INFLUX_REFUSED,
+    InfluxClientError: _INFLUX_REFUSED,
+    RegistryUnreadable: Outage(
+        503,
+        "the gateways' key registry cannot be read, so nothing can be verified (the service's log has the details)",
+        60,
+        "registry_unreadable",
+        "the key registry cannot be read",
+        logging.ERROR,
+    ),
+}
+
+
+def _outage(request: Request, exc: Exception) -> Response:
+    outage = next(o for cause, o in OUTAGES.items() if isinstance(exc, cause))
+    log.log(outage.level, outage.logged, extra={"error": str(exc)})
+    page = pages.outage_page(request, outage.page, outage.status, outage.retry_after_s)
+    headers = {"Retry-After": str(outage.retry_after_s)} if outage.retry_after_s else None
+    return page or _error(outage.status, outage.detail, headers=headers)
+
+
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.parameter, exc.headers or None)
 
-    @app.exception_handler(InfluxConnectionError)
-    @app.exception_handler(InfluxServerError)
-    def influx_down(_: Request, exc: InfluxError) -> JSONResponse:
-        # the cause names the database's address: it goes to the log, not to whoever asked
-        log.warning("InfluxDB unavailable", extra={"error": str(exc)})
-        return _error(503, "InfluxDB is unavailable, try again shortly", headers={"Retry-After": "5"})
-
-    @app.exception_handler(RegistryUnreadable)
-    def registry_unreadable(_: Request, exc: RegistryUnreadable) -> JSONResponse:
-        log.error("the key registry cannot be read", extra={"error": str(exc)})
-        return _error(
-            503,
-            "the gateways' key registry cannot be read, so nothing can be verified (the service's log has the details)",
-            headers={"Retry-After": "60"},
-        )
-
-    @app.exception_handler(InfluxQueryError)
-    @app.exception_handler(InfluxClientError)
-    def influx_refused(_: Request, exc: InfluxError) -> JSONResponse:
-        log.warning("InfluxDB refused a query", extra={"error": str(exc)})
-        return _error(502, "InfluxDB refused a query (the service's log has the details)")
-
+    for cause in OUTAGES:
+        app.add_exception_handler(cause, _outage)
     app.add_exception_handler(RequestValidationError, _validation)
 
 

@@ -19,7 +19,7 @@ from server.pages.auth import Sessions
 from server.pages.i18n import Lang, lang_of
 from server.pages.routes import SignInRequired, render, router
 
-__all__ = ["install"]
+__all__ = ["install", "outage_page"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -28,6 +28,19 @@ def _sign_in_page(request: Request, _: Exception) -> HTMLResponse:
     lang = Lang(lang_of(request.query_params.get("lang")), request.app.state.service.zone)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "signin.html", lang, 401, next=here, failed=False, refused=True)
+
+
+def outage_page(request: Request, key: str, status: int, retry_after_s: int | None) -> HTMLResponse | None:
+    """For a page's request, the page that says in words that a service it needs failed (``key`` in
+    ``server.pages.i18n``), reloading itself after ``retry_after_s``; None for any other request (the API's
+    JSON answers it)."""
+    if not request.url.path.startswith("/pages/"):
+        return None
+    lang = Lang(lang_of(request.query_params.get("lang")), request.app.state.service.zone)
+    page = render(request, "error.html", lang, status, message=lang.t(key), refresh_s=retry_after_s)
+    if retry_after_s:
+        page.headers["Retry-After"] = str(retry_after_s)
+    return page
 
 
 def install(app: FastAPI, api_prefix: str) -> None:

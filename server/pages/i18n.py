@@ -109,6 +109,20 @@ _TEXT: dict[str, tuple[str, str]] = {
         "The service is still making its first evaluation of every village (since {since}): this page reloads "
         "by itself in a minute.",
     ),
+    "influx_down": (
+        "Lúc này không đọc được cơ sở dữ liệu đo đạc (InfluxDB): trang sẽ tự tải lại khi đọc được.",
+        "The measurements' database (InfluxDB) cannot be read right now: this page reloads by itself.",
+    ),
+    "influx_refused": (
+        "Cơ sở dữ liệu đo đạc (InfluxDB) từ chối một truy vấn; nhật ký của dịch vụ có chi tiết.",
+        "The measurements' database (InfluxDB) refused a query; the service's log has the details.",
+    ),
+    "registry_unreadable": (
+        "Không đọc được sổ khóa của các gateway nên chưa thể xác minh dữ liệu: người quản trị cần khôi phục "
+        "tệp này từ bản sao lưu. Trang sẽ tự tải lại.",
+        "The gateways' key registry cannot be read, so nothing can be verified: the administrator must restore "
+        "it from its backup. This page reloads by itself.",
+    ),
     "bad_month": (
         "Tháng {month} không hợp lệ: hãy viết YYYY-MM, ví dụ 2025-03.",
         "Month {month} is not valid: write YYYY-MM, e.g. 2025-03.",

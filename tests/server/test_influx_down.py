@@ -33,6 +33,15 @@ def test_503_while_influxdb_is_down_and_recovery_when_it_returns(influxdb_server
     assert down.json()["detail"].startswith("InfluxDB is unavailable")
     assert "127.0.0.1" not in down.text and str(influxdb_server.port) not in down.text  # no address to anyone
     assert down.headers["retry-after"] == "5"
+    # an official's page says it in words, in the page's language, and comes back by itself
+    page = api.get("/pages/villages/xa-khac", headers=READ)
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert (
+        "không đọc được cơ sở dữ liệu đo đạc (InfluxDB)" in page.text and page.headers["retry-after"] == "5"
+    )
+    assert '<meta http-equiv="refresh" content="5">' in page.text and "127.0.0.1" not in page.text
+    english = api.get("/pages/villages/xa-khac", params={"lang": "en"}, headers=READ)
+    assert english.status_code == 503 and "cannot be read right now" in english.text
     health = api.get("/api/v1/health")
     assert health.status_code == 503 and health.json() == {
         "status": "unavailable",
