@@ -151,7 +151,9 @@ async def test_polled_schedule_is_drift_free_skips_missed_ticks_and_survives_err
     tmp_path: Path, start_agent
 ):
     config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")  # no InfluxDB needed here
-    interval = 0.2
+    # half a second: a tick may start late on a loaded machine (54 ms once in CI, a quarter of a 0.2 s grid) but
+    # never off the grid, where a drifting schedule would resume after the slow tick (half an interval off)
+    interval = 0.5
     agent, running = await start_agent(
         config, extra_sources=[(TickSource, TickConfig(interval_s=interval)), (FlakyPush, SourceConfig())]
     )
