@@ -31,7 +31,6 @@ from server.evidence.source import (
     LOOKAROUND_MS,
     SIGNED_MEASUREMENTS,
     numbers_around,
-    read_and_verify,
 )
 from server.evidence.store import ResultStore
 from server.evidence.verify import Fault, HourResult
@@ -94,8 +93,8 @@ class Verifier:
         self.reverify_s = reverify_s
         #: settled hours' results on disk, across restarts (``server.evidence.store``); None: memory only
         self.store = store
-        #: processes that verify long windows cold (``server.evidence.workers``); None: this one alone
-        self.workers = workers
+        #: processes that verify long windows cold (``server.evidence.workers``); by default this one alone
+        self.workers = workers or Workers(1)
         #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
         self.changes = 0
         self._hours: dict[tuple[str, int], _Entry] = {}
@@ -142,14 +141,11 @@ class Verifier:
             return found
 
     def _read(self, keys: KeySnapshot, village: str, lo: int, hi: int) -> Iterator[HourResult]:
-        if self.workers is not None:
-            return self.workers.read_and_verify(self.client, self.raw, keys, village, lo, hi)
-        return read_and_verify(self.client, self.raw, keys, village, lo, hi)
+        return self.workers.read_and_verify(self.client, self.raw, keys, village, lo, hi)
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
-        if self.workers is not None:
-            self.workers.close()
+        self.workers.close()
 
     def _stored(
         self,
