@@ -16,8 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from server.pages.auth import Sessions
-from server.pages.i18n import Lang, lang_of
-from server.pages.routes import SignInRequired, render, router
+from server.pages.routes import SignInRequired, error_page, page_lang, render, router
 
 __all__ = ["install", "outage_page"]
 
@@ -25,7 +24,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def _sign_in_page(request: Request, _: Exception) -> HTMLResponse:
-    lang = Lang(lang_of(request.query_params.get("lang")), request.app.state.service.zone)
+    lang = page_lang(request, request.query_params.get("lang"))
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "signin.html", lang, 401, next=here, failed=False, refused=True)
 
@@ -36,11 +35,8 @@ def outage_page(request: Request, key: str, status: int, retry_after_s: int | No
     JSON answers it)."""
     if not request.url.path.startswith("/pages/"):
         return None
-    lang = Lang(lang_of(request.query_params.get("lang")), request.app.state.service.zone)
-    page = render(request, "error.html", lang, status, message=lang.t(key), refresh_s=retry_after_s)
-    if retry_after_s:
-        page.headers["Retry-After"] = str(retry_after_s)
-    return page
+    lang = page_lang(request, request.query_params.get("lang"))
+    return error_page(request, lang, status, lang.t(key), retry_after_s=retry_after_s)
 
 
 def install(app: FastAPI, api_prefix: str) -> None:

@@ -23,7 +23,7 @@ from server.pages.charts import bar_chart
 from server.pages.i18n import Lang, lang_of
 from server.queries import Scope
 
-__all__ = ["SignInRequired", "router", "templates"]
+__all__ = ["SignInRequired", "error_page", "page_lang", "router", "templates"]
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -89,26 +89,28 @@ def render(request: Request, name: str, lang: Lang, status: int = 200, **context
     )
 
 
+def error_page(
+    request: Request, lang: Lang, status: int, message: str, *, retry_after_s: int | None = None
+) -> HTMLResponse:
+    """The page that says why a request got no answer; with ``retry_after_s`` it comes back by itself then."""
+    page = render(request, "error.html", lang, status, message=message, refresh_s=retry_after_s)
+    if retry_after_s:
+        page.headers["Retry-After"] = str(retry_after_s)
+    return page
+
+
 def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[str, Any]]]) -> HTMLResponse:
     """Render what ``build`` returns; a refused request (unknown village, bad month, bad time) is a page
     that says why, with its status, never a 500."""
     try:
         name, context = build()
     except views.PageError as err:
-        return render(request, "error.html", lang, err.status, message=lang.t(err.key, **err.values))
+        return error_page(request, lang, err.status, lang.t(err.key, **err.values))
     except NotReady as err:  # a first start still verifying a province: the page comes back by itself
-        page = render(
-            request,
-            "error.html",
-            lang,
-            err.status,
-            message=lang.t("not_ready", since=lang.when(err.since_ms)),
-            refresh_s=err.retry_after_s,
-        )
-        page.headers.update(err.headers)
-        return page
+        message = lang.t("not_ready", since=lang.when(err.since_ms))
+        return error_page(request, lang, err.status, message, retry_after_s=err.retry_after_s)
     except ApiError as err:
-        return render(request, "error.html", lang, err.status, message=err.message)
+        return error_page(request, lang, err.status, err.message)
     return render(request, name, lang, **context)
 
 
