@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Final, cast
 
 from thonminh.contract import (
     MEASUREMENTS,
@@ -49,16 +49,26 @@ def _check_name(kind: str, value: object, where: str) -> None:
         raise EncodeError(f"{where}: {kind} {value!r} contains a backslash or line break")
 
 
+def _check_key(kind: str, key: object, where: str) -> None:
+    """A measurement, tag key or field key: ``_check_name``, and none of the names an InfluxDB reserves (1.x
+    refuses a key named ``time``; 2.x keeps the names that begin with ``_`` for its own columns)."""
+    _check_name(kind, key, where)
+    if key == "time" and kind != "measurement":
+        raise EncodeError(f"{where}: {kind} 'time' is reserved by InfluxDB")
+    if cast(str, key).startswith("_"):
+        raise EncodeError(f"{where}: {kind} {key!r} begins with '_', which InfluxDB 2.x reserves")
+
+
 def _encode_head(name: str, tags: Mapping[str, str]) -> str:
     """``measurement,tag=value,...`` with tags sorted (InfluxDB's own order), every name checked."""
-    _check_name("measurement", name, "point")
+    _check_key("measurement", name, "point")
     spec = MEASUREMENTS.get(name)
     if spec is not None:
         for key in REQUIRED_SITE_TAGS + spec.tags:
             if not tags.get(key):
                 raise EncodeError(f"{name}: required tag {key!r} is missing")
     for key in tags:  # before sorting them: a key that is not a string cannot be sorted with the rest
-        _check_name("tag key", key, name)
+        _check_key("tag key", key, name)
     parts = [name.translate(_NAME_ESCAPES)]
     for key in sorted(tags):
         value = tags[key]
@@ -137,7 +147,9 @@ def encode_untimed(point: Point) -> str:
     specs = spec.fields if spec is not None else _NO_FIELDS
     encoded = []
     for key, value in fields.items():
-        _check_name("field key", key, name)
+        _check_key("field key", key, name)
+        if key in point.tags:  # InfluxDB 3.x keeps both in one column of the table; 1.x answers the field
+            raise EncodeError(f"{name}.{key}: a tag and a field of one name, which InfluxDB 3.x refuses")
         encoded.append(
             f"{key.translate(_KEY_ESCAPES)}={_encode_field(f'{name}.{key}', specs.get(key), value)}"
         )

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thonminh.contract import MEASUREMENTS, SITE_TAGS, Point, measurement, site_tags
-from thonminh.errors import EncodeError
+from thonminh.errors import EncodeError, InfluxClientError
 from thonminh.influx import InfluxClient, quote_ident
 from thonminh.lineprotocol import encode_line, encode_lines
 
@@ -184,3 +184,32 @@ def test_tag_values_either_encode_or_are_rejected(value: str):
             encode_line(point)
     else:
         assert encode_line(point).count("\n") == 0
+
+
+# InfluxDB 1.x refuses a tag or field named "time" (the column every answer has); 2.x reserves names that begin
+# with "_" (its _measurement, _field, _value, ...) and 3.x keeps tags and fields in one table's columns, where
+# a tag and a field of one name collide. A point with any of these would be refused (or read back otherwise)
+# after it was stored and signed; the encoder refuses it at once, by name.
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        (Point("gateway", {**SITE, "time": "x"}, {"uptime_s": 1.0}, 1), "gateway: tag key 'time' is reserved"),
+        (Point("gateway", SITE, {"time": 1.0}, 1), "gateway: field key 'time' is reserved"),
+        (Point("gateway", {**SITE, "_field": "x"}, {"uptime_s": 1.0}, 1), "tag key '_field' begins with '_'"),
+        (Point("gateway", SITE, {"_value": 1.0}, 1), "field key '_value' begins with '_'"),
+        (Point("_gateway", SITE, {"uptime_s": 1.0}, 1), "measurement '_gateway' begins with '_'"),
+        (Point("gateway", {**SITE, "x": "a"}, {"x": 1.0}, 1), "gateway.x: a tag and a field of one name"),
+    ],
+)
+def test_names_influxdb_reserves_are_refused_by_name(point: Point, message: str):
+    with pytest.raises(EncodeError, match=message):
+        encode_line(point)
+
+
+@pytest.mark.parametrize(
+    "line", ['gateway,gateway=g,village=v time=1 1', 'gateway,gateway=g,time=x,village=v uptime_s=1 1']
+)
+def test_influxdb_itself_refuses_a_key_named_time(influx: InfluxClient, line: str):
+    """What the rule above stands on, on the InfluxDB the tests run: the line is refused, not stored."""
+    with pytest.raises(InfluxClientError, match="time"):
+        influx.write(line)
