@@ -193,7 +193,10 @@ def test_tag_values_either_encode_or_are_rejected(value: str):
 @pytest.mark.parametrize(
     ("point", "message"),
     [
-        (Point("gateway", {**SITE, "time": "x"}, {"uptime_s": 1.0}, 1), "gateway: tag key 'time' is reserved"),
+        (
+            Point("gateway", {**SITE, "time": "x"}, {"uptime_s": 1.0}, 1),
+            "gateway: tag key 'time' is reserved",
+        ),
         (Point("gateway", SITE, {"time": 1.0}, 1), "gateway: field key 'time' is reserved"),
         (Point("gateway", {**SITE, "_field": "x"}, {"uptime_s": 1.0}, 1), "tag key '_field' begins with '_'"),
         (Point("gateway", SITE, {"_value": 1.0}, 1), "field key '_value' begins with '_'"),
@@ -207,7 +210,7 @@ def test_names_influxdb_reserves_are_refused_by_name(point: Point, message: str)
 
 
 @pytest.mark.parametrize(
-    "line", ['gateway,gateway=g,village=v time=1 1', 'gateway,gateway=g,time=x,village=v uptime_s=1 1']
+    "line", ["gateway,gateway=g,village=v time=1 1", "gateway,gateway=g,time=x,village=v uptime_s=1 1"]
 )
 def test_influxdb_itself_refuses_a_key_named_time(influx: InfluxClient, line: str):
     """What the rule above stands on, on the InfluxDB the tests run: the line is refused, not stored."""
