@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -294,6 +295,9 @@ class Manifest:
             raise ValueError(f"manifest without field {err.args[0]!r}") from None
         if len(digests) % DIGEST_BYTES:
             raise ValueError(f"digests are {len(digests)} bytes, not a multiple of {DIGEST_BYTES}")
+        pack_seq(
+            manifest.epoch, manifest.n
+        )  # any integer can be written there: out of range, a fault of its own
         if fields.get("count") is not None and _int(fields["count"]) != manifest.count:
             raise ValueError(f"count {fields['count']} but {manifest.count} digests")
         return manifest
@@ -302,11 +306,13 @@ class Manifest:
 def header_message(tags: Mapping[str, str | None], fields: Mapping[str, object], time_ms: int) -> bytes:
     """``manifest_message`` of a manifest as InfluxDB returns it, from its stored ``points_sha256`` instead of
     its digests; ``ValueError`` (or ``KeyError``) when a field is missing or malformed."""
+    epoch, n = _int(fields["epoch"]), _int(fields["seq"])
+    pack_seq(epoch, n)  # out of range: ValueError, as ``Manifest.from_influx``
     return manifest_message(
         {k: v for k, v in tags.items() if v},
         int(time_ms),
-        _int(fields["epoch"]),
-        _int(fields["seq"]),
+        epoch,
+        n,
         str(fields["prev"] or ""),
         _int(fields["count"]),
         _int(fields["first_ms"]),
@@ -318,6 +324,11 @@ def header_message(tags: Mapping[str, str | None], fields: Mapping[str, object],
 
 
 def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or int(value) != value
+    ):
         raise ValueError(f"{value!r} is not an integer")
     return int(value)

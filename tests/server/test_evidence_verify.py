@@ -384,3 +384,21 @@ def test_points_of_another_village_and_the_server_indicators_are_not_counted(inf
     assert found.faults == ()
     assert set(found.counts) == {"uplink", "wifi"}
     assert pack_seq(1, 0) == gw.manifests[0].seq
+
+
+@pytest.mark.parametrize("seq", [-1, 2**40])
+def test_a_manifest_numbered_out_of_range_is_malformed_not_a_crash(influx, registry, gw, seq: int) -> None:
+    """Whoever can write to InfluxDB can write any integer as a manifest's number: the hour still verifies,
+    that manifest is a fault of its own, and its points are left without one (before: a ValueError out of the
+    sequence's packing ended the village's verification)."""
+    second = gw.manifests[1]
+    influx.write(
+        encode_line(Point("evidence", second.tags, {"seq": seq}, second.time_ms)),
+    )
+    found = verify(influx, registry, T0, END)
+    malformed = only(found, "malformed_manifest")
+    assert (malformed.start_ms, malformed.end_ms) == (second.time_ms, second.time_ms)
+    assert "out of range" in malformed.detail
+    total = sum(found.of(m)[0] for m in ("uplink", "wifi"))
+    assert sum(found.of(m)[1] for m in ("uplink", "wifi")) == total - second.count
+    assert kinds(found)["no_manifest"] == second.count
