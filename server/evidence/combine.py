@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -92,7 +93,7 @@ def _merge(faults: list[Fault]) -> list[Fault]:
 
 def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
     faults = []
-    found: AbstractSet[tuple[str, int, int]] | None = None
+    found: dict[tuple[str, int], list[int]] | None = None
     by_epoch: dict[tuple[str, int], list[Run]] = defaultdict(list)
     for run in runs:
         by_epoch[(run.gateway, run.epoch)].append(run)
@@ -113,8 +114,8 @@ def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
                 )
             elif run.first_n > last.last_n + 1:
                 if found is None:
-                    found = elsewhere() if elsewhere is not None else frozenset()
-                for lo, hi in _absent(found, gateway, epoch, last.last_n + 1, run.first_n - 1):
+                    found = _numbers(elsewhere() if elsewhere is not None else frozenset())
+                for lo, hi in _absent(found.get((gateway, epoch), []), last.last_n + 1, run.first_n - 1):
                     faults.append(
                         Fault(
                             "missing_seq",
@@ -142,16 +143,20 @@ def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
     return faults
 
 
-def _absent(
-    found: AbstractSet[tuple[str, int, int]], gateway: str, epoch: int, lo: int, hi: int
-) -> list[tuple[int, int]]:
-    """The runs of numbers in ``lo..hi`` that are nowhere."""
+def _numbers(found: AbstractSet[tuple[str, int, int]]) -> dict[tuple[str, int], list[int]]:
+    """(gateway, epoch) -> the numbers found, in order."""
+    out: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for gateway, epoch, n in sorted(found):
+        out[(gateway, epoch)].append(n)
+    return out
+
+
+def _absent(found: list[int], lo: int, hi: int) -> list[tuple[int, int]]:
+    """The runs of numbers in ``lo..hi`` that are not in ``found`` (in order): what lies between those found,
+    so that a counter that jumped (up to four billion numbers) costs no more than a gap of one."""
     out: list[tuple[int, int]] = []
-    for n in range(lo, hi + 1):
-        if (gateway, epoch, n) in found:
-            continue
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
+    for n in [*found[bisect_left(found, lo) : bisect_right(found, hi)], hi + 1]:
+        if n > lo:
+            out.append((lo, n - 1))
+        lo = n + 1
     return out

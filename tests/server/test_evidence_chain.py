@@ -20,8 +20,10 @@ from signed_kit import (
     verify,
 )
 
+from server.evidence.combine import combine
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
+from server.evidence.verify import HourResult, Run
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
 
@@ -114,3 +116,36 @@ def test_the_chain_is_walked_through_manifests_stamped_before_the_window(influx,
     influx.write(manifest_line(replace(live[1], sig=bytes(64))))
     # the second live manifest is named by the rewrite after it, which the third live one names in turn
     assert verify(influx, registry, T0, T0 + HOUR_MS).faults == ()
+
+
+class _Counted(frozenset):  # type: ignore[type-arg]
+    """The manifests stamped outside the window, counting how often one was looked for."""
+
+    looked = 0
+
+    def __contains__(self, item: object) -> bool:
+        type(self).looked += 1
+        return super().__contains__(item)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        type(self).looked += len(self)
+        return super().__iter__()
+
+
+def test_a_gap_is_measured_from_the_numbers_found_not_walked_number_by_number() -> None:
+    """A gateway whose counter jumped (its state restored from an old card, a bug) leaves a gap of up to four
+    billion numbers: the missing ones are what lies between the few found elsewhere, not each looked up."""
+    gap = 1_000_000
+    runs = [
+        Run("gw", 1, 0, "", T0, 9, "id9", T0 + 10),
+        Run("gw", 1, 10 + gap, "x", T0 + 3_600_000, 10 + gap, "idz", T0 + 3_600_001),
+    ]
+    hours = [HourResult(T0, {}, (), (r,), frozenset()) for r in runs]
+    elsewhere = _Counted({("gw", 1, 500), ("gw", 1, 501), ("gw", 2, 7), ("other", 1, 900)})
+    found = combine(hours, lambda: elsewhere)
+    gaps = [(f.count, f.detail) for f in found.faults if f.kind == "missing_seq"]
+    assert gaps == [
+        (490, "manifests 10..499 of epoch 1 are missing: 490 batch(es) deleted"),
+        (gap - 492, f"manifests 502..{gap + 9} of epoch 1 are missing: {gap - 492} batch(es) deleted"),
+    ]
+    assert _Counted.looked < 100
