@@ -81,6 +81,15 @@ def para(value: str, style) -> Paragraph:
     return Paragraph(escape(vi.text(value)), style)
 
 
+#: characters a table cell shows at most: a row must fit on a page (ReportLab does not split one), and some
+#: cells quote what anyone who can write to InfluxDB chose (a gateway's name, a manifest's key: up to 64 KB)
+CELL_CHARS = 300
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+
+
 def grid(
     rows: Sequence[Sequence[str | Flowable]],
     st: Styles,
@@ -91,7 +100,10 @@ def grid(
 ) -> Table:
     """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``."""
     cells = [
-        [c if isinstance(c, Flowable) else para(c, st.head if r == 0 and header else st.cell) for c in row]
+        [
+            c if isinstance(c, Flowable) else para(_cut(c), st.head if r == 0 and header else st.cell)
+            for c in row
+        ]
         for r, row in enumerate(rows)
     ]
     commands: list[Any] = [

@@ -63,3 +63,17 @@ def test_a_clean_month() -> None:
     text = printed(clean)
     assert text.startswith("Đã xác minh: 100,0 % số điểm có chữ ký hợp lệ · khóa 3f2a 9c41 07be 55d0")
     assert "Không phát hiện sai lệch nào trong tháng." in text
+
+
+def test_a_fault_with_an_endless_text_still_prints() -> None:
+    """Whoever can write to InfluxDB chooses a manifest's key and a gateway's name (up to 64 KB each), and a
+    fault quotes them: a table cell taller than a page stopped ReportLab (LayoutError), and with it the
+    village's dossier. A cell is cut to what a page holds; the API keeps the whole text."""
+    criteria = cases.tampered()
+    faults = criteria[0]["evidence"]["verification"]["faults"]
+    faults.append(
+        {**cases.ALTERED, "kind": "unregistered_key", "gateway": "g" * 3000, "detail": "key " + "K" * 20_000}
+    )
+    text = printed(criteria)
+    assert "Khóa chưa đăng ký" in text
+    assert "key KKKK" in text and "K…" in text and "K" * 20_000 not in text.replace(" ", "")
