@@ -27,7 +27,7 @@ from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measu
 from thonminh.errors import InfluxError, InfluxQueryError
 from thonminh.figures import FIGURES, RSRP_LADDER
 from thonminh.influx import InfluxClient, quote_ident
-from thonminh.lineprotocol import encode_line
+from thonminh.lineprotocol import encode_each, encode_line
 from thonminh.logs import Episode
 
 __all__ = [
@@ -68,12 +68,6 @@ class RollupSpec:
 
     def daily_aggs(self) -> list[Agg]:
         return [Agg("sum", o.name, o.name) for o in self.outputs] + [Agg("count", "samples", "hours")]
-
-    def output(self, name: str) -> Output:
-        for out in self.outputs:
-            if out.name == name:
-                return out
-        raise KeyError(f"{self.name} has no output {name!r}")
 
     def groups(self, names: Iterable[str] | None = None) -> dict[str | None, list[Output]]:
         """Outputs by condition: one statement per condition."""
@@ -138,6 +132,8 @@ class RollupStatus:
     passes: int = 0
     statements: int = 0
     busy: bool = False
+    #: rows left out of the rollups because the encoder refused their names (``encode_each``)
+    refused: int = 0
     reconcile_ms: int | None = field(default=None, repr=False)
 
 
@@ -305,18 +301,21 @@ class Rollups:
         return {o.name: o.integer or spec.source.fields[o.field].type is FieldType.INT for o in spec.outputs}
 
     def _write_back(self, name: str, integer: dict[str, bool], results: list) -> None:
-        lines = []
-        for result in results:
-            for series in result.series:
-                tags = {k: v for k, v in series.tags.items() if v}
-                for row in series.rows():
-                    fields = {
-                        k: (int(v) if integer[k] else float(v))
-                        for k, v in row.items()
-                        if k != "time" and v is not None
-                    }
-                    if fields:
-                        lines.append(encode_line(Point(name, tags, fields, int(row["time"]))))
+        points = []
+        for series in [s for result in results for s in result.series]:
+            tags = {k: v for k, v in series.tags.items() if v}
+            for row in series.rows():
+                fields = {
+                    k: (int(v) if integer[k] else float(v))
+                    for k, v in row.items()
+                    if k != "time" and v is not None
+                }
+                if fields:
+                    points.append(Point(name, tags, fields, int(row["time"])))
+        lines, refused = encode_each(points)
+        if refused:  # a name the encoder refuses costs its own series, not every village's rollups
+            self.status.refused += len(refused)
+            log.warning("rollup rows left out", extra={"rows": len(refused), "first": refused[0]})
         self.client.write(lines, database=self.database, retention_policy=self.rollup_rp)
 
     # -- maintenance ----------------------------------------------------------------------------------------
@@ -397,4 +396,5 @@ class Rollups:
             "last_run": iso(self.status.last_run_ms) if self.status.last_run_ms else None,
             "last_error": self.status.last_error,
             "passes": self.status.passes,
+            "refused": self.status.refused,
         }

@@ -22,7 +22,7 @@ from server.criteria import Verdict
 from thonminh.contract import CRITERION_VERDICT, SITE_TAGS, VERIFICATION_RP, Point
 from thonminh.errors import InfluxError
 from thonminh.influx import InfluxClient
-from thonminh.lineprotocol import encode_line
+from thonminh.lineprotocol import encode_each
 
 __all__ = ["verdict_points", "write_verdicts"]
 
@@ -57,8 +57,13 @@ def verdict_points(
 
 def write_verdicts(client: InfluxClient, database: str, points: list[Point]) -> bool:
     """Write the copy; False (and a warning) when InfluxDB refuses: the next evaluation writes it again."""
+    lines, refused = encode_each(points)
+    if refused:  # a village named in InfluxDB as the encoder refuses: the others are written
+        log.warning(
+            "verdicts left out of the display copy", extra={"points": len(refused), "first": refused[0]}
+        )
     try:
-        client.write(map(encode_line, points), database=database, retention_policy=VERIFICATION_RP)
+        client.write(lines, database=database, retention_policy=VERIFICATION_RP)
     except InfluxError as err:
         log.warning("verdict display copy not written", extra={"error": str(err), "points": len(points)})
         return False

@@ -9,7 +9,7 @@ committed to the gateway's buffer; at a village's and a province's load that is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final, cast
 
 from thonminh.contract import (
@@ -23,7 +23,7 @@ from thonminh.contract import (
 )
 from thonminh.errors import EncodeError
 
-__all__ = ["MAX_STRING_BYTES", "encode_line", "encode_lines", "encode_untimed"]
+__all__ = ["MAX_STRING_BYTES", "encode_each", "encode_line", "encode_lines", "encode_untimed"]
 
 #: InfluxDB refuses string field values above 64 KiB.
 MAX_STRING_BYTES: Final = 64 * 1024
@@ -164,3 +164,20 @@ def encode_untimed(point: Point) -> str:
 def encode_lines(points: Iterable[Point]) -> str:
     """Encode several points, newline separated. Any bad point raises; use ``encode_line`` to sort them."""
     return "\n".join(encode_line(p) for p in points)
+
+
+def encode_each(
+    points: Iterable[Point], encode: Callable[[Point], str] = encode_line
+) -> tuple[list[str], list[str]]:
+    """The lines of the points that encode, and what was wrong with each of the others.
+
+    For points built from what InfluxDB holds (the service's rollups and display copies): whoever can write
+    there may have left a name this encoder refuses, such as a tag with a backslash, and that point alone is
+    left out, not the write."""
+    lines, refused = [], []
+    for point in points:
+        try:
+            lines.append(encode(point))
+        except EncodeError as err:
+            refused.append(str(err))
+    return lines, refused
