@@ -102,9 +102,14 @@ def decoded(response: httpx.Response) -> Any:
         except (ValueError, msgpack.UnpackException) as err:
             raise ValueError(f"unreadable MessagePack answer: {err}") from err
     content = response.content
-    if b"-0," in content or b"-0]" in content:  # rare: the exact parse only then, it costs a call per integer
-        return json.loads(content, parse_int=_integer)
-    return json.loads(content)
+    try:
+        if b"-0," in content or b"-0]" in content:  # rare: the exact parse only then, a call per integer
+            return json.loads(content, parse_int=_integer)
+        return json.loads(content)
+    except ValueError as err:
+        # InfluxDB (Go's JSON) answers 200 with a sentence when a value has no JSON form, such as a sum that
+        # reached +Inf: quote it, it names the cause
+        raise ValueError(f"{err}: {response.text.strip()[:300]!r}") from err
 
 
 def _integer(text: str) -> int | float:

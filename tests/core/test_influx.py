@@ -75,6 +75,15 @@ def test_errors_inside_a_200_become_exceptions(influx: InfluxClient):
         influx.query("SELECT * FROM m", database="no_such_db")
 
 
+def test_a_sum_out_of_range_names_influxdbs_own_words(influx: InfluxClient):
+    """Two samples of 1e308, which only something other than a gateway writes, sum to +Inf, which InfluxDB's
+    JSON cannot hold: it answers 200 with a sentence instead, which the error now quotes (before: only that
+    the answer was no JSON)."""
+    influx.write(["overflow,village=v x=1e308 1", "overflow,village=v x=1e308 2"])
+    with pytest.raises(InfluxQueryError, match=r"unreadable /query answer.*unsupported value: \+Inf"):
+        influx.query('SELECT sum("x") FROM "overflow"')
+
+
 def test_malformed_line_is_a_client_error_with_influx_message(influx: InfluxClient):
     with pytest.raises(InfluxClientError, match="unable to parse") as info:
         influx.write("m,village=v x= 1")
