@@ -11,7 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from server.catalog import Evidence, FigureReader, compute
-from server.evidence.hourly import FigureVerification, Verifier, figure_verification, not_configured
+from server.evidence.hourly import (
+    FigureVerification,
+    Verifier,
+    figure_verification,
+    not_configured,
+    verify_or_fail,
+)
 from server.evidence.source import SIGNED_MEASUREMENTS
 from server.queries import Scope
 from server.reader import Reader
@@ -56,7 +62,7 @@ def evaluate(
             return figure_verification(None, measurement, c.min_verified_pct, [])
         found = shared.once(
             ("verification", village, window.start_ms, window.end_ms),
-            lambda: verifier.verify(village, window.start_ms, window.end_ms),
+            lambda: verify_or_fail(verifier, village, window.start_ms, window.end_ms),
         )
         keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
         return figure_verification(found, measurement, c.min_verified_pct, keys)

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from server.evidence.hourly import Verifier
+from server.evidence.hourly import Verifier, verify_or_fail
 from server.queries import Scope
 from server.reader import Reader
 from server.timeparse import HOUR_MS, floor_hour
@@ -75,9 +75,8 @@ class DisplayCopy:
         for place in self.reader.places(Scope()).rows:
             village = place["village"]
             site = {t: place[t] for t in SITE_TAGS if place.get(t)}
-            self.verifier.verify(
-                village, lo, hi
-            )  # one read for the range; the hours below come from the cache
+            if verify_or_fail(self.verifier, village, lo, hi).failed:  # one read; the hours below: the cache
+                continue
             for hour in range(lo, hi, HOUR_MS):
                 found = self.verifier.verify(village, hour, hour + HOUR_MS)
                 for source, (points, verified) in sorted(found.counts.items()):

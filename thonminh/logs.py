@@ -133,7 +133,8 @@ class RateLimited:
         self._clock = clock
         self._windows: dict[str, tuple[float, int, int]] = {}
 
-    def log(self, level: int, key: str, msg: str, **fields: Any) -> bool:
+    def log(self, level: int, key: str, msg: str, *, exc_info: bool = False, **fields: Any) -> bool:
+        """``exc_info``: with the traceback of the exception being handled, as ``logging``'s own."""
         now = self._clock()
         start, sent, held = self._windows.get(key, (now, 0, 0))
         if now - start >= self.period:
@@ -142,7 +143,7 @@ class RateLimited:
             start, sent, held = now, 0, 0
         if sent < self.burst:
             self._windows[key] = (start, sent + 1, held)
-            self._log.log(level, msg, extra=fields)
+            self._log.log(level, msg, extra=fields, exc_info=exc_info)
             return True
         self._windows[key] = (start, sent, held + 1)
         return False

@@ -22,6 +22,8 @@ class Verification:
     faults: tuple[Fault, ...]
     keys: frozenset[tuple[str, str]]
     hours: int = 0
+    #: the verifier failed on the village's data: nothing was checked (``server.evidence.hourly.verify_or_fail``)
+    failed: bool = False
 
     def of(self, measurement: str) -> tuple[int, int]:
         return self.counts.get(measurement, (0, 0))

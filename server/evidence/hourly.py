@@ -15,6 +15,7 @@ a pass. Requests never do: a month of settled hours expiring at once would make 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -22,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Literal
+from functools import partial
+from typing import Literal, TypeVar
 
 from server.evidence.combine import Verification, combine
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
@@ -36,9 +38,22 @@ from server.evidence.store import ResultStore
 from server.evidence.verify import Fault, HourResult
 from server.evidence.workers import Workers
 from server.queries import Source
+from thonminh.errors import ConfigError, InfluxError
 from thonminh.influx import InfluxClient
+from thonminh.logs import RateLimited
 
-__all__ = ["FigureVerification", "Sweep", "Verifier", "figure_verification", "not_configured"]
+__all__ = [
+    "FigureVerification",
+    "Sweep",
+    "Verifier",
+    "figure_verification",
+    "not_configured",
+    "verify_or_fail",
+]
+
+log = logging.getLogger(__name__)
+#: a village the verifier fails on is asked for at every request: its traceback once an hour
+_failures = RateLimited(log, period=3600.0)
 
 Status = Literal["verified", "unverified", "not_configured", "no_samples"]
 #: faults an answer lists at most (``faults_total`` counts them all)
@@ -143,6 +158,9 @@ class Verifier:
     def _read(self, keys: KeySnapshot, village: str, lo: int, hi: int) -> Iterator[HourResult]:
         return self.workers.read_and_verify(self.client, self.raw, keys, village, lo, hi)
 
+    def _read_hours(self, keys: KeySnapshot, village: str, hours: list[int]) -> list[HourResult]:
+        return [r for lo, hi in _ranges(hours) for r in self._read(keys, village, lo, hi)]
+
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
         self.workers.close()
@@ -234,7 +252,9 @@ class Verifier:
         changed: list[tuple[str, int]] = []
         for village, hours in by_village.items():
             was = dict(hours)
-            fresh = [r for lo, hi in _ranges(sorted(was)) for r in self._read(keys, village, lo, hi)]
+            fresh = _contained(village, partial(self._read_hours, keys, village, sorted(was)))
+            if fresh is None:  # read again at the next pass
+                continue
             read += [(village, r.hour_ms) for r in fresh]
             changed += self._replace(village, was, fresh, keys, now_s)
         return Sweep(tuple(read), tuple(changed), len(unused), max(0, len(due) - budget))
@@ -288,6 +308,36 @@ class Verifier:
                 self._windows.pop(window, None)
 
 
+def verify_or_fail(verifier: Verifier, village: str, start_ms: int, end_ms: int) -> Verification:
+    """``verifier.verify``; when the verifier fails on the village's data (a fault of its own, logged with its
+    traceback), a verification of nothing with a ``verification_failed`` fault over the window: one village's
+    data costs its own verification, never the evaluation of every village or a rollup pass."""
+    found = _contained(village, lambda: verifier.verify(village, start_ms, end_ms))
+    if found is not None:
+        return found
+    why = "the service could not verify these samples: a fault of the verifier ('verification failed' in its log)"
+    return Verification(
+        {}, (Fault("verification_failed", "", start_ms, end_ms, why),), frozenset(), failed=True
+    )
+
+
+T = TypeVar("T")
+
+
+def _contained(village: str, verify: Callable[[], T]) -> T | None:
+    """``verify()``, or None when it fails on the village's data; InfluxDB unavailable or refusing and the key
+    registry unreadable stop every village alike, and are raised."""
+    try:
+        return verify()
+    except (InfluxError, ConfigError):
+        raise
+    except Exception as err:
+        _failures.log(
+            logging.ERROR, village, "verification failed", exc_info=True, village=village, error=repr(err)
+        )
+        return None
+
+
 def _ranges(hours: list[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for hour in hours:
@@ -325,6 +375,10 @@ def figure_verification(
     A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
     if found is None or measurement not in SIGNED_MEASUREMENTS:
         return FigureVerification(None, "no_samples", min_verified_pct, 0, 0, (), (), 0)
+    if found.failed:  # nothing could be checked, so nothing counts as verified
+        return FigureVerification(
+            0.0, "unverified", min_verified_pct, 0, 0, (), found.faults, len(found.faults)
+        )
     points, verified = found.of(measurement)
     faults = found.faults_of(measurement)
     used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 
 import pytest
 from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, uplink_points
 from srv_helpers import ADMIN, READ
 
+from server.evidence import source
 from server.evidence.source import HOUR_MS
 from server.timeparse import iso
-from thonminh.contract import Point
+from thonminh.contract import Point, site_tags
 from thonminh.lineprotocol import encode_line
 
 NOW = int(time.time() * 1000)
@@ -212,3 +214,42 @@ def test_a_registry_broken_under_the_service_is_a_503_that_says_so(signed, tmp_p
     assert page.status_code == 503 and "Không đọc được sổ khóa của các gateway" in page.text
     said = [getattr(r, "error", "") for r in caplog.records if r.message == "the key registry cannot be read"]
     assert said and all(f"key registry {tmp_path / 'keys.sqlite'}: file is not a database" == e for e in said)
+
+
+def test_a_village_the_verifier_fails_on_is_unverified_and_the_others_answered(
+    signed, influx, monkeypatch, caplog
+) -> None:
+    """A fault of the verifier on one village's data (such as a manifest it could not read, found and fixed
+    before) costs that village's verification, logged with its traceback: its figures are unverified with a
+    fault that says so, and every other village, the province's roll-up and the rollups are still answered
+    (before: the exception ended the roll-up of every village, and the rollup pass that writes Grafana's copy)."""
+    api, _ = signed
+    other = Gateway(site=site_tags("ban-ven", "gw-bv"))
+    answer = api.post(
+        "/api/v1/gateways/gw-bv/keys",
+        headers=ADMIN,
+        json={"village": "ban-ven", "public_key": other.public_key, "valid_from": iso(T0 - HOUR_MS)},
+    )
+    assert answer.status_code == 201, answer.text
+    influx.write(other.sign(uplink_points(T0, HOURS, site=other.site)))
+    real = source.verify_hour
+
+    def failing(points, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(p.tags.get("village") == "ban-ven" for p in points):
+            raise RuntimeError("a fault of the verifier")
+        return real(points, *args, **kwargs)
+
+    monkeypatch.setattr(source, "verify_hour", failing)
+    with caplog.at_level(logging.ERROR):
+        rollup = api.get("/api/v1/criteria", params=WINDOW, headers=READ)
+        assert rollup.status_code == 200, rollup.text
+        api.app.state.rollups.roll(T0, T0 + HOURS * HOUR_MS)  # writes Grafana's copy of the verification
+    verdicts = {v["village"]: v["verdicts"]["fiber_availability"] for v in rollup.json()["villages"]}
+    assert verdicts["kha-ly"]["verified_pct"] == 100.0
+    assert (verdicts["ban-ven"]["verdict"], verdicts["ban-ven"]["verified_pct"]) == ("unverified", 0.0)
+    body = api.get("/api/v1/villages/ban-ven/criteria", params=WINDOW, headers=READ).json()
+    checked = next(c for c in body["criteria"] if c["id"] == "fiber_availability")["evidence"]["verification"]
+    assert checked["status"] == "unverified"
+    assert [f["kind"] for f in checked["faults"]] == ["verification_failed"]
+    assert "'verification failed' in its log" in checked["faults"][0]["detail"]
+    assert "RuntimeError: a fault of the verifier" in caplog.text  # the traceback, in the log only
