@@ -8,6 +8,8 @@ corrects it later. ``GET .../indicators`` lists the record.
 
 from __future__ import annotations
 
+import logging
+
 from server import models as m
 from server.errors import ParameterError
 from server.queries import Scope, Source
@@ -16,8 +18,12 @@ from server.timeparse import iso, parse_time
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, Point
 from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals
+from thonminh.logs import RateLimited
 
 __all__ = ["history", "put_indicator"]
+
+#: a foreign entry is read again at every request for the village: logged once an hour per village
+_foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
 
 
 def describe(indicator: str) -> IndicatorDescription:
@@ -47,7 +53,29 @@ def _entries(service: Service, village: str, indicator: str | None) -> tuple[lis
     source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR_ENTRY.name)
     where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
     statement = Select(["*"], [source.ref()], where=where, group_tags=["indicator"]).render()
-    return service.reader.run([statement])[0].rows(), statement
+    rows = service.reader.run([statement])[0].rows()
+    entries = [r for r in rows if _as_written(r)]
+    if len(entries) < len(rows):
+        _foreign.warning(
+            village,
+            "indicator entries left out: not as the service writes them",
+            village=village,
+            rows=len(rows) - len(entries),
+        )
+    return entries, statement
+
+
+def _as_written(row: dict) -> bool:
+    """An entry as ``put_indicator`` writes it: anyone who can write to InfluxDB can add others to the record."""
+    value, as_of = row.get("value"), row.get("as_of_ms")
+    return (
+        isinstance(value, int | float)
+        and isinstance(as_of, int)
+        and not isinstance(value, bool)
+        and not isinstance(as_of, bool)
+        and bool(row.get("indicator"))
+        and all(isinstance(row.get(k), str | None) for k in ("unit", "source", "note", "corrects"))
+    )
 
 
 def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) -> tuple[int, str]:

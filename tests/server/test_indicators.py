@@ -3,6 +3,8 @@ every entry that a correction supersedes without deleting."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from srv_helpers import ADMIN, READ, write
 
@@ -79,3 +81,26 @@ def test_the_unit_comes_from_the_description_and_every_entry_is_kept(api, influx
 def test_a_correction_must_name_an_entry_that_exists(api):
     answer = api.put(PUT, json={"value": 10.0, "corrects": "2025-03-01T00:00:00Z"}, headers=ADMIN)
     assert answer.status_code == 422 and answer.json()["parameter"] == "corrects"
+
+
+def test_a_record_not_written_by_the_service_is_left_out_and_logged(api, influx: InfluxClient, caplog):
+    """Anyone with InfluxDB's write credential can add to the record an entry the service never wrote, with
+    fields missing: the record, the village page and a correction still answer, the entry left out and logged
+    (before: a 500 on all three)."""
+    good = api.put(PUT, json={"value": 31.5, "time": "2025-03-01"}, headers=ADMIN)
+    assert good.status_code == 200, good.text
+    influx.write(
+        [
+            'indicator_entry,gateway=x,indicator=eid_adoption_pct,village=thon-a value=99.0,unit="%" 1741600000000',
+            "indicator_entry,gateway=x,indicator=eid_adoption_pct,village=thon-a as_of_ms=1i 1741600000001",
+        ]
+    )
+    with caplog.at_level(logging.WARNING):
+        record = api.get("/api/v1/villages/thon-a/indicators", headers=READ)
+        page = api.get("/pages/villages/thon-a", headers=READ)
+        fixed = api.put(PUT, json={"value": 13.5, "corrects": good.json()["entered"]}, headers=ADMIN)
+    assert record.status_code == 200, record.text
+    assert [e["value"] for e in record.json()["entries"]] == [31.5]
+    assert page.status_code == 200, page.text
+    assert fixed.status_code == 200, fixed.text
+    assert any(getattr(r, "rows", None) == 2 for r in caplog.records), caplog.text
