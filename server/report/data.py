@@ -181,8 +181,8 @@ def _gateways(service: Service, village: str, period: Period, seen: m.VillagesOu
     versions: dict[str, set[str]] = defaultdict(set)
     for series in service.reader.run([statement])[0].series:
         for row in series.rows():
-            if row.get("version"):
-                versions[series.tags.get("gateway", "")].add(row["version"])
+            if row.get("version"):  # a number, should anyone but a gateway have written one, is a version too
+                versions[series.tags.get("gateway", "")].add(str(row["version"]))
     found = {
         v.gateway: v.last_seen
         for v in seen.villages

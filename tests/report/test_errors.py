@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
+import pdftools
 import pytest
 import rep_scenario as sc
 from fastapi.testclient import TestClient
-from srv_helpers import READ
+from influxkit import scratch_database
+from srv_helpers import READ, make_config, write
+
+from server.app import create_app
+from thonminh.errors import InfluxClientError
 
 
 def _month_after(month: sc.MonthScenario, months: int) -> str:
@@ -63,3 +69,19 @@ def test_the_month_running_now_is_refused_until_it_ends():
     december = parse_month("2024-12", now=now, zone=sc.ZONE)
     assert december.following.isoformat() == "2025-01-01" and len(list(december.days())) == 31
     assert len(list(parse_month("2024-02", now=now, zone=sc.ZONE).days())) == 29
+
+
+def test_a_version_written_as_a_number_still_prints(influxdb, month: sc.MonthScenario):
+    """Anyone who can write to InfluxDB can give a gateway's ``version`` a number, first in a shard, where the
+    gateways' own text is then refused: the dossier lists it as text (before: a TypeError, the dossier a 500)."""
+    with scratch_database(influxdb, "rep_version") as client:
+        client.write(f"gateway,gateway=gw-kly,village=kha-ly-thuong version=3i {month.start_ms + sc.DAY}")
+        with pytest.raises(InfluxClientError, match="field type conflict"):  # the gateway's, in that shard
+            write(client, month.points())
+        with TestClient(create_app(make_config(client.url, client.database))) as api:
+            answer = api.get(
+                "/api/v1/villages/kha-ly-thuong/report.pdf", params={"month": month.text}, headers=READ
+            )
+    assert answer.status_code == 200, answer.text
+    # InfluxDB answers a field of two types across shards in the higher one: the number alone
+    assert re.search(r"gw-kly +3 ", pdftools.text(answer.content))
