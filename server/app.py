@@ -22,6 +22,7 @@ from server.evidence.registry import Registry, RegistryUnreadable
 from server.evidence.store import ResultStore
 from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
+from server.kept_evaluation import KeptEvaluation
 from server.reader import Reader
 from server.rollups import Rollups
 from server.routes import ROUTERS
@@ -173,6 +174,9 @@ def create_app(
             DisplayCopy(client, verifier, reader, database=config.influxdb.database, clock=clock).write
         )
     service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode, verifier=verifier)
+    if verifier is not None and results is not None:  # a restart answers at once with the last evaluation
+        service.kept = KeptEvaluation(results.with_name(results.stem + "-evaluation.json"))
+        verdicts.restore(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ from server.criteria import CriteriaSet, Criterion
 from server.errors import NotFound, NotReady, ParameterError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import RegistryUnreadable
+from server.kept_evaluation import KeptEvaluation
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import Rollups
@@ -109,6 +110,12 @@ class HourlyCache(Generic[T]):
         finally:
             computing.release()
 
+    def seed(self, key: str, value: T) -> None:
+        """``value`` as the one before for ``key``, if it has none: answered while the first is computed (the
+        evaluation kept from before a restart); no stamp matches it, so it is never taken for the current."""
+        with self._lock:
+            self._values.setdefault(key, ((), value))
+
 
 class Service:
     def __init__(
@@ -133,6 +140,8 @@ class Service:
         self.verifier = verifier
         #: the default windows' roll-up of every village, evaluated once an hour (``server.verdicts``)
         self.hourly: HourlyCache[Any] = HourlyCache(clock)
+        #: the default evaluation kept on disk for a restart (``server.kept_evaluation``); None: not kept
+        self.kept: KeptEvaluation | None = None
         #: the evaluation last written as Grafana's copy (``server.verdicts.publish``), by whichever thread:
         #: ``keep_warm`` does not write again what the evidence sweep has just published
         self.published: Any = None

@@ -25,6 +25,7 @@ __all__ = [
     "default_evaluation",
     "keep_warm",
     "publish",
+    "restore",
     "reverify",
     "reverify_pass",
     "rollup_criteria",
@@ -58,9 +59,12 @@ def _window_for(
         fixed = service.window(start, end)
         return "request", lambda c: fixed
     # whole hours: the last, unfinished hour would be read from raw samples for every village of a roll-up
-    now_ms = floor_hour(int(service.now().timestamp() * 1000))
-    windows = {c.id: Window(now_ms - c.window_s * 1000, now_ms) for c in service.criteria.criteria}
-    return "criterion", lambda c: windows[c.id]
+    return "criterion", _default_windows(service, floor_hour(int(service.now().timestamp() * 1000)))
+
+
+def _default_windows(service: Service, hour_ms: int) -> Callable[[Criterion], Window]:
+    windows = {c.id: Window(hour_ms - c.window_s * 1000, hour_ms) for c in service.criteria.criteria}
+    return lambda c: windows[c.id]
 
 
 def village_criteria(
@@ -99,6 +103,8 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
         results = evaluate(
             service.criteria.criteria, service.reader, Scope(), places, window_for, verifier=service.verifier
         )
+        if service.kept is not None:
+            service.kept.save(hour_ms, places, results)
         return Evaluation(hour_ms, places, results, window_for)
 
     # a key registered or retired, or a settled hour the sweep found changed, changes verdicts at once, not at
@@ -109,6 +115,18 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
         stamp, service.zone.key, compute, wait=wait, patience_s=FIRST_EVALUATION_WAIT_S
     )
     return evaluation
+
+
+def restore(service: Service) -> None:
+    """The evaluation kept from before a restart (``server.kept_evaluation``), answered until the first one."""
+    if service.kept is None:
+        return
+    found = service.kept.load(service.criteria, int(service.now().timestamp() * 1000))
+    if found is not None:
+        hour_ms, places, results = found
+        evaluation = Evaluation(hour_ms, places, results, _default_windows(service, hour_ms))
+        service.hourly.seed(service.zone.key, evaluation)
+        log.info("answering with the evaluation kept from before the restart", extra={"hour": iso(hour_ms)})
 
 
 def publish(service: Service, evaluation: Evaluation | None = None) -> Evaluation:
