@@ -4,23 +4,25 @@ A restarted service with a key registry adds every village's kept hours up again
 about a second a village-month, half an hour for a province's 2,000 villages, during which every roll-up
 answered 503. It now answers with the evaluation kept from before the restart, as a running service answers
 with the hour before while the next one is made (``server.service.HourlyCache``); each answer says its windows,
-hence its hour. One older than ``MAX_AGE_MS``, or made by other criteria, is not used: a service down that long
-says so (503) rather than show an old overview as the last one.
+hence its hour. One older than ``MAX_AGE_MS`` is not used (a service down that long says so, 503, rather than
+show an old overview as the last one), nor one judged by other criteria (a threshold or a window changed).
 
 The file is the service's own, like the results beside it: JSON, written whole and renamed into place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from server.catalog import Evidence
-from server.criteria import CriteriaSet, Verdict
+from server.criteria import CriteriaSet, Criterion, Verdict
 from server.evidence.hourly import FigureVerification
 from server.evidence.registry import KeyRecord
 from server.evidence.verify import Fault
@@ -48,8 +50,11 @@ class KeptEvaluation:
             cid: {village: _plain(v, queries) for village, v in per_village.items()}
             for cid, per_village in results.items()
         }
-        data = {"version": VERSION, "hour_ms": hour_ms, "places": places, "queries": list(queries)}
-        data["results"] = verdicts
+        criteria = {
+            v.criterion.id: v.criterion for per_village in results.values() for v in per_village.values()
+        }
+        data = {"version": VERSION, "criteria": _fingerprint(criteria.values()), "hour_ms": hour_ms}
+        data |= {"places": places, "queries": list(queries), "results": verdicts}
         try:
             part = self.path.with_name(self.path.name + ".part")
             part.write_text(json.dumps(data, ensure_ascii=False))
@@ -61,10 +66,12 @@ class KeptEvaluation:
         """(hour, places, results) kept, if the file holds one of these criteria younger than ``MAX_AGE_MS``."""
         try:
             data = json.loads(self.path.read_text())
-            if data["version"] != VERSION or now_ms - data["hour_ms"] > MAX_AGE_MS:
-                return None
             by_id = {c.id: c for c in criteria.criteria}
-            if set(data["results"]) != set(by_id):
+            if (
+                data["version"] != VERSION
+                or data["criteria"] != _fingerprint(by_id.values())
+                or now_ms - data["hour_ms"] > MAX_AGE_MS
+            ):
                 return None
             queries = [tuple(q) for q in data["queries"]]
             results = {
@@ -81,6 +88,12 @@ class KeptEvaluation:
                 "kept evaluation unreadable, not used", extra={"file": str(self.path), "error": str(err)}
             )
             return None
+
+
+def _fingerprint(criteria: Iterable[Criterion]) -> str:
+    """What the verdicts were judged by: a changed threshold or window is another evaluation."""
+    text = json.dumps(sorted((c.model_dump(mode="json") for c in criteria), key=lambda c: c["id"]))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _plain(v: Verdict, queries: dict[tuple[str, ...], int]) -> dict[str, Any]:

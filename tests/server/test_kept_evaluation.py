@@ -22,6 +22,7 @@ from server.evidence.source import HOUR_MS
 from server.kept_evaluation import MAX_AGE_MS
 from server.timeparse import iso
 from thonminh.contract import site_tags
+from thonminh.criteria import CriteriaSet, load_criteria
 from thonminh.influx import InfluxClient
 
 NOW_MS = int(time.time() * 1000)
@@ -29,13 +30,15 @@ HOUR = NOW_MS - NOW_MS % HOUR_MS
 T0 = HOUR - 4 * HOUR_MS
 
 
-def _app(influx: InfluxClient, tmp_path: Path, now_ms: int = NOW_MS) -> TestClient:
+def _app(
+    influx: InfluxClient, tmp_path: Path, now_ms: int = NOW_MS, criteria: CriteriaSet | None = None
+) -> TestClient:
     config = make_config(
         influx.url,
         influx.database or "",
         evidence={"registry": str(tmp_path / "keys.sqlite"), "results": str(tmp_path / "results.sqlite")},
     )
-    return TestClient(create_app(config, clock=lambda: now_ms / 1000))
+    return TestClient(create_app(config, criteria=criteria, clock=lambda: now_ms / 1000))
 
 
 def _rollup(api: TestClient) -> httpx.Response:
@@ -96,15 +99,19 @@ def test_a_restart_answers_with_the_kept_evaluation_while_it_makes_its_own(
         assert _rollup(api).json() == evaluated.json()  # its own, now
 
 
-@pytest.mark.parametrize("kept", ["too old", "unreadable"])
+@pytest.mark.parametrize("kept", ["too old", "unreadable", "other criteria"])
 def test_a_kept_evaluation_too_old_or_unreadable_is_not_used(
     influx: InfluxClient, tmp_path: Path, evaluated, monkeypatch, kept: str
 ) -> None:
     path = tmp_path / "results-evaluation.json"
-    now_ms = NOW_MS
+    now_ms, criteria = NOW_MS, None
     if kept == "too old":
         now_ms = json.loads(path.read_text())["hour_ms"] + MAX_AGE_MS + HOUR_MS
-    else:
+    elif kept == "unreadable":
         path.write_text('{"version": 1, "hour_ms": ')
-    with _app(influx, tmp_path, now_ms) as api, _first_evaluation_under_way(api, monkeypatch):
+    else:  # the fiber threshold raised since: the kept verdicts were judged by another
+        data = load_criteria().model_dump()
+        data["criteria"][0]["threshold"] += 0.5
+        criteria = CriteriaSet.model_validate(data)
+    with _app(influx, tmp_path, now_ms, criteria) as api, _first_evaluation_under_way(api, monkeypatch):
         assert _rollup(api).status_code == 503  # says it is still making its first, as without a kept one
