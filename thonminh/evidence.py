@@ -295,9 +295,8 @@ class Manifest:
             raise ValueError(f"manifest without field {err.args[0]!r}") from None
         if len(digests) % DIGEST_BYTES:
             raise ValueError(f"digests are {len(digests)} bytes, not a multiple of {DIGEST_BYTES}")
-        pack_seq(
-            manifest.epoch, manifest.n
-        )  # any integer can be written there: out of range, a fault of its own
+        # any integer can be written as a manifest's number: out of range, it is a fault of its own
+        pack_seq(manifest.epoch, manifest.n)
         if fields.get("count") is not None and _int(fields["count"]) != manifest.count:
             raise ValueError(f"count {fields['count']} but {manifest.count} digests")
         return manifest
