@@ -23,6 +23,7 @@ def run_verification(
     from server.app import create_app
     from server.config import load_server_config
     from server.errors import ApiError
+    from server.evidence.hourly import verify_or_fail
     from thonminh.errors import InfluxError
 
     config = load_server_config(config_path)
@@ -35,7 +36,8 @@ def run_verification(
     assert service.verifier is not None
     try:
         window = service.window(start, end)
-        found = service.verifier.verify(village, window.start_ms, window.end_ms)
+        # the service's answer for the village: a fault of the verifier on its data is a fault, exit 1
+        found = verify_or_fail(service.verifier, village, window.start_ms, window.end_ms)
     except ApiError as err:
         raise click.UsageError(err.message) from err
     except InfluxError as err:

@@ -12,6 +12,7 @@ from srv_helpers import ADMIN_KEY, READ_KEY, make_config, serving
 
 from server.app import create_app
 from server.evidence.registry import Registry
+from server.evidence import source
 from server.evidence.source import HOUR_MS
 from server.timeparse import iso
 from thonminh.cli import main
@@ -164,3 +165,24 @@ def test_verify_with_a_registry_that_is_no_database_exits_2_naming_it(influx, tm
     (tmp_path / "keys.sqlite").write_bytes(b"not a database " * 100)
     code, out = run(capsys, "verify", "--config", str(config), "--village", VILLAGE, "--start", "-1d")
     assert code == 2 and f"key registry {tmp_path / 'keys.sqlite'}: file is not a database" in out
+
+
+def test_verify_that_fails_on_the_data_exits_1_naming_it(
+    influx, tmp_path, capsys, caplog, monkeypatch
+) -> None:
+    """A fault of the verifier on the village's data is a fault the command names, exit 1, with the traceback
+    in its log: the service's own answer for that village (before: the command died with the traceback only)."""
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw)
+    influx.write(gw.sign(uplink_points(T0, 2)))
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a fault of the verifier")
+
+    monkeypatch.setattr(source, "verify_hour", failing)
+    window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 2 * HOUR_MS))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1, out
+    assert "verification_failed" in out, out
+    assert "RuntimeError: a fault of the verifier" in caplog.text
