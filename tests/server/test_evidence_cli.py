@@ -11,8 +11,8 @@ from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
 from srv_helpers import ADMIN_KEY, READ_KEY, make_config, serving
 
 from server.app import create_app
-from server.evidence.registry import Registry
 from server.evidence import source
+from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
 from server.timeparse import iso
 from thonminh.cli import main
