@@ -113,7 +113,9 @@ def _plain(v: Verdict, queries: dict[tuple[str, ...], int]) -> dict[str, Any]:
     }
 
 
-def _verdict(criterion: Any, village: str, data: dict[str, Any], queries: list[tuple[str, ...]]) -> Verdict:
+def _verdict(
+    criterion: Criterion, village: str, data: dict[str, Any], queries: list[tuple[str, ...]]
+) -> Verdict:
     ev, checked = data["evidence"], data["verification"]
     evidence = Evidence(
         ev["value"],
