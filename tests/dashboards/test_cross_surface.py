@@ -280,6 +280,13 @@ def published(cross_db: InfluxClient) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def answered(published: TestClient) -> dict[str, dict[str, dict[str, Any]]]:
+    """The published service's default answer for each village, asked once: its clock stands still, so every
+    ask gives the same answer, and each is a whole evaluation of the village."""
+    return {v: api_verdicts(published, v, None, None) for v in cs.VILLAGES}
+
+
 def grafana_verdict(db: InfluxClient, c: Criterion, village: str) -> tuple[str | None, float | None]:
     """The verdict panel's state and the coverage panel's number (in 0..1) at ``SEEN``."""
     panel = verdict_panel(c, VILLAGE_SCOPE)
@@ -290,18 +297,18 @@ def grafana_verdict(db: InfluxClient, c: Criterion, village: str) -> tuple[str |
 
 @pytest.mark.parametrize("criterion,village", CASES, ids=[f"{c.id}-{v}" for c, v in CASES])
 def test_verdict_panels_show_the_verdict_the_service_published(
-    published: TestClient, cross_db: InfluxClient, criterion: Criterion, village: str
+    answered: dict[str, dict[str, dict[str, Any]]], cross_db: InfluxClient, criterion: Criterion, village: str
 ) -> None:
-    got = api_verdicts(published, village, None, None)[criterion.id]
+    got = answered[village][criterion.id]
     state, coverage = grafana_verdict(cross_db, criterion, village)
     where = f"{criterion.id} for {village}, published at {cs.local(HOUR)}"
     assert state == got["verdict"], f"Grafana shows {state}, the API says {got['verdict']}: {where}"
     assert coverage == pytest.approx(got["evidence"]["coverage"], abs=1e-9), where
 
 
-def test_the_published_evaluation_holds_every_verdict(published: TestClient) -> None:
+def test_the_published_evaluation_holds_every_verdict(answered: dict[str, dict[str, dict[str, Any]]]) -> None:
     """The cases above are worth something only if the published windows make every state happen."""
-    verdicts = {c["verdict"] for v in cs.VILLAGES for c in api_verdicts(published, v, None, None).values()}
+    verdicts = {c["verdict"] for v in cs.VILLAGES for c in answered[v].values()}
     assert verdicts == {"pass", "fail", "insufficient_data"}
 
 
@@ -317,12 +324,10 @@ def test_nothing_published_shows_no_verdict(cross_db: InfluxClient, published: T
 
 @pytest.mark.parametrize("criterion", ALL, ids=lambda c: c.id)
 def test_criterion_alert_fires_where_the_api_says_fail(
-    published: TestClient, cross_db: InfluxClient, criterion: Criterion
+    answered: dict[str, dict[str, dict[str, Any]]], cross_db: InfluxClient, criterion: Criterion
 ) -> None:
     firing = evaluate(cross_db, criterion_rule(criterion), SEEN)
-    failing = {
-        v for v in cs.VILLAGES if api_verdicts(published, v, None, None)[criterion.id]["verdict"] == "fail"
-    }
+    failing = {v for v in cs.VILLAGES if answered[v][criterion.id]["verdict"] == "fail"}
     assert {next(t for t in key if t in cs.VILLAGES) for key in firing} == failing
 
 
