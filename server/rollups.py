@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from server.plan import DAILY, DAY_MS, HOURLY, RollupState, floor_day
 from server.queries import Agg, Source, rollup_select
+from server.rollup_rows import AuditStatus, audit, computed_points
 from server.timeparse import HOUR_MS, floor_hour, iso
 from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point
 from thonminh.errors import InfluxError, InfluxQueryError
@@ -30,13 +31,7 @@ from thonminh.influx import InfluxClient, quote_ident
 from thonminh.lineprotocol import encode_each, encode_line
 from thonminh.logs import Episode
 
-__all__ = [
-    "RSRP_LADDER",
-    "SPECS",
-    "Output",
-    "RollupSpec",
-    "Rollups",
-]
+__all__ = ["RSRP_LADDER", "SPECS", "Output", "RollupSpec", "Rollups"]
 
 log = logging.getLogger(__name__)
 STATE_MEASUREMENT = "thonminh_rollup_state"
@@ -134,6 +129,8 @@ class RollupStatus:
     busy: bool = False
     #: rows left out of the rollups because the encoder refused their names (``encode_each``)
     refused: int = 0
+    #: what comparing the stored rows of older days with their samples found (``server.rollup_rows``)
+    audit: AuditStatus = field(default_factory=AuditStatus)
     reconcile_ms: int | None = field(default=None, repr=False)
 
 
@@ -247,24 +244,28 @@ class Rollups:
         return state
 
     # -- rolling --------------------------------------------------------------------------------------------
-    def roll(self, start_ms: int, end_ms: int) -> int:
+    def roll(self, start_ms: int, end_ms: int, *, audit: bool = False) -> int:
         """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
-        hourly rollups (a day is read from its daily rollup only once all its hours are rolled)."""
+        hourly rollups (a day is read from its daily rollup only once all its hours are rolled). ``audit``:
+        compare the rows stored with those computed first (``server.rollup_rows``), which reads and writes
+        them back in either mode."""
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
         count = 0
         chunk = start_ms
         while chunk < end_ms:
             upper = min(floor_day(chunk) + DAY_MS, end_ms)
             for measurement, spec in SPECS.items():
-                count += self._roll_chunk(measurement, spec, chunk, upper)
+                count += self._roll_chunk(measurement, spec, chunk, upper, audit=audit)
             chunk = upper
         self.status.statements += count
         for hook in self.after_roll:
             hook(start_ms, end_ms)
         return count
 
-    def _roll_chunk(self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int) -> int:
-        into = self.mode == "into"
+    def _roll_chunk(
+        self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int, *, audit: bool = False
+    ) -> int:
+        into = self.mode == "into" and not audit
         statements = []
         for condition, outputs in spec.groups().items():
             aggs = [Agg(o.func, o.field, o.name) for o in outputs]
@@ -279,8 +280,9 @@ class Rollups:
                 )
             )
         results = self.client.query(";\n".join(statements), database=self.database)
+        types = self._types(spec)
         if not into:
-            self._write_back(spec.name, self._types(spec), results)
+            self._write_back(spec.name, types, results, (start_ms, end_ms) if audit else None)
         day = floor_day(start_ms)
         daily = rollup_select(
             self.rolled(measurement),
@@ -292,7 +294,9 @@ class Rollups:
         )
         results = self.client.query(daily, database=self.database)
         if not into:
-            self._write_back(spec.daily, self._types(spec) | {"hours": True}, results)
+            self._write_back(
+                spec.daily, types | {"hours": True}, results, (day, day + DAY_MS) if audit else None
+            )
         return len(statements) + 1
 
     @staticmethod
@@ -300,23 +304,18 @@ class Rollups:
         """Which outputs are integers: written back with the type ``INTO`` would give them."""
         return {o.name: o.integer or spec.source.fields[o.field].type is FieldType.INT for o in spec.outputs}
 
-    def _write_back(self, name: str, integer: dict[str, bool], results: list) -> None:
-        points = []
-        for series in [s for result in results for s in result.series]:
-            tags = {k: v for k, v in series.tags.items() if v}
-            for row in series.rows():
-                fields = {
-                    k: (int(v) if integer[k] else float(v))
-                    for k, v in row.items()
-                    if k != "time" and v is not None
-                }
-                if fields:
-                    points.append(Point(name, tags, fields, int(row["time"])))
+    def _write_back(
+        self, name: str, integer: dict[str, bool], results: list, audited: tuple[int, int] | None = None
+    ) -> None:
+        points = computed_points(name, integer, results)
+        target = Source(self.database, self.rollup_rp, name)
+        if audited is not None:
+            points = audit(self.client, target, points, *audited, tuple(integer), self.status.audit)
         lines, refused = encode_each(points)
         if refused:  # a name the encoder refuses costs its own series, not every village's rollups
             self.status.refused += len(refused)
             log.warning("rollup rows left out", extra={"rows": len(refused), "first": refused[0]})
-        self.client.write(lines, database=self.database, retention_policy=self.rollup_rp)
+        self.client.write(lines, database=target.database, retention_policy=target.retention_policy)
 
     # -- maintenance ----------------------------------------------------------------------------------------
     def maintain(self, *, max_backfill_days: int = 7) -> RollupState | None:
@@ -369,7 +368,7 @@ class Rollups:
             upper = target - self.late_ms
         lower = max(upper - DAY_MS, state.from_ms, target - self.reconcile_ms)
         if lower < upper:
-            self.roll(lower, upper)
+            self.roll(lower, upper, audit=True)
         self.status.reconcile_ms = lower
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
@@ -397,4 +396,5 @@ class Rollups:
             "last_error": self.status.last_error,
             "passes": self.status.passes,
             "refused": self.status.refused,
+            "audit": self.status.audit.describe(),
         }

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from lab.localservices import free_port
 from server.config import ServerConfig
+from server.rollups import SPECS
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
@@ -60,3 +61,16 @@ def serving(app: FastAPI, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def rollup_snapshot(client: InfluxClient) -> dict:
+    """Every hourly and daily rollup row stored, by rollup: (series tags, fields), sorted."""
+    out = {}
+    for name in [n for spec in SPECS.values() for n in (spec.name, spec.daily)]:
+        result = client.select(f'SELECT * FROM "{client.database}"."thonminh_1h"."{name}" GROUP BY *')
+        out[name] = sorted(
+            (tuple(sorted(s.tags.items())), tuple(sorted((k, v) for k, v in row.items() if v is not None)))
+            for s in result.series
+            for row in s.rows()
+        )
+    return out

@@ -8,7 +8,7 @@ import pytest
 import srv_scenario as sc
 from fastapi.testclient import TestClient
 from influxkit import scratch_database
-from srv_helpers import READ, make_config, write
+from srv_helpers import READ, make_config, rollup_snapshot, write
 
 from server import verdicts
 from server.app import create_app
@@ -59,23 +59,11 @@ def _rollups(client: InfluxClient, mode: str, clock=None) -> Rollups:
     return r
 
 
-def _snapshot(client: InfluxClient) -> dict:
-    out = {}
-    for name in [n for spec in SPECS.values() for n in (spec.name, spec.daily)]:
-        result = client.select(f'SELECT * FROM "{client.database}"."thonminh_1h"."{name}" GROUP BY *')
-        out[name] = sorted(
-            (tuple(sorted(s.tags.items())), tuple(sorted((k, v) for k, v in row.items() if v is not None)))
-            for s in result.series
-            for row in s.rows()
-        )
-    return out
-
-
 def test_into_and_write_modes_write_the_same_rollups_and_rerolling_changes_nothing(influx: InfluxClient):
     write(influx, sc.village_a())
     into = _rollups(influx, "into")
     into.roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
-    first = _snapshot(influx)
+    first = rollup_snapshot(influx)
     assert len(first["uplink_1h"]) == 50 + 46  # 4G: 50 hours with samples; fiber: 4 of them in the gap
     assert len(first["streetlight_1h"]) == 3 * 49
     assert first["uplink_1d"] and all(dict(f)["hours"] <= 24 for _, f in first["uplink_1d"])
@@ -83,12 +71,12 @@ def test_into_and_write_modes_write_the_same_rollups_and_rerolling_changes_nothi
         dict(f)["samples"] for _, f in first["uplink_1h"]
     )
     into.roll(sc.D0, sc.W_END)  # idempotent: the same hours rewritten
-    assert _snapshot(influx) == first
+    assert rollup_snapshot(influx) == first
     for spec in SPECS.values():
         influx.query(f'DELETE FROM "{spec.name}"; DELETE FROM "{spec.daily}"')
-    assert all(not rows for rows in _snapshot(influx).values())
+    assert all(not rows for rows in rollup_snapshot(influx).values())
     _rollups(influx, "write").roll(sc.D0 - 2 * H, sc.W_END + 2 * H)
-    assert _snapshot(influx) == first
+    assert rollup_snapshot(influx) == first
 
 
 def test_state_is_persisted_and_other_definitions_are_rebuilt(influx: InfluxClient):

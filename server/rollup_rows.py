@@ -1,0 +1,210 @@
+"""Rollup rows as the service computes them from the samples, and as it finds them stored.
+
+Whoever holds InfluxDB's write credential can write a rollup row as easily as a sample, and a long window reads
+the rollups, not the samples that verification checks. So when ``Rollups`` rolls an older day again (a day a
+pass, ``reconcile_days`` back), it first reads the rows stored for that day and compares them, row by row (a
+series and an hour, or a UTC day), with those computed from the samples:
+
+- ``late``: the stored row counts fewer samples than there are now: samples forwarded after the hour was rolled
+  (a gateway back from a long outage). Expected; written again. Rows that agree are not written again.
+- ``missing``: samples with no stored row: the same, or a row deleted. Written.
+- ``altered``: a stored row that late samples cannot explain (as many samples or more, other sums). Written
+  again, logged as a warning and counted.
+- ``extra``: a stored row with no samples under it: a series or an hour no gateway sent. Deleted, logged as a
+  warning and counted. A day with no samples at all is left alone: its samples may have outlived their
+  retention policy, which keeps the rollups.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.queries import Source
+from server.timeparse import iso
+from thonminh.contract import Point
+from thonminh.errors import InfluxError
+from thonminh.influx import InfluxClient, StatementResult, quote_ident, quote_literal
+from thonminh.influxql import time_range
+
+__all__ = ["AuditStatus", "Difference", "compare", "computed_points", "rows_of"]
+
+log = logging.getLogger(__name__)
+
+#: (the series' non-empty tags, sorted; the row's time in ms)
+RowKey = tuple[tuple[tuple[str, str], ...], int]
+#: the output every rollup has: how many samples a row sums (``server.rollups.SPECS``)
+COUNT = "samples"
+
+
+def computed_points(
+    name: str, integer: Mapping[str, bool], results: Iterable[StatementResult]
+) -> list[Point]:
+    """The rows of the hourly or daily aggregates ``results`` as points of rollup ``name``, with the types
+    ``INTO`` would give them (``integer``: which outputs are counts or sums of integers)."""
+    points = []
+    for series in [s for result in results for s in result.series]:
+        tags = {k: v for k, v in series.tags.items() if v}
+        for row in series.rows():
+            fields = {
+                k: (int(v) if integer[k] else float(v))
+                for k, v in row.items()
+                if k != "time" and v is not None
+            }
+            if fields:
+                points.append(Point(name, tags, fields, int(row["time"])))
+    return points
+
+
+def rows_of(points: Iterable[Point]) -> dict[RowKey, dict[str, Any]]:
+    """The points as rows by series and time: several statements (one per condition) fill one row."""
+    rows: dict[RowKey, dict[str, Any]] = {}
+    for p in points:
+        rows.setdefault((tuple(sorted(p.tags.items())), p.time_ms), {}).update(p.fields)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    kind: str
+    rollup: str
+    key: RowKey
+    stored: Mapping[str, Any] | None
+    computed: Mapping[str, Any] | None
+
+    def describe(self) -> str:
+        tags = ",".join(f"{k}={v}" for k, v in self.key[0])
+        return (
+            f"{self.kind}: {self.rollup} {tags} at {iso(self.key[1])}: stored {dict(self.stored or {})}, "
+            f"from the samples {dict(self.computed or {})}"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return _is_number(a) and _is_number(b) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def compare(
+    rollup: str,
+    stored: Mapping[RowKey, Mapping[str, Any]],
+    computed: Mapping[RowKey, Mapping[str, Any]],
+    outputs: Iterable[str],
+) -> list[Difference]:
+    """The rows that differ in any of ``outputs``, each with its kind (the module's docstring)."""
+    names = tuple(outputs)
+    out = []
+    for key in sorted(stored.keys() | computed.keys()):
+        s, c = stored.get(key), computed.get(key)
+        if c is None:
+            kind = "extra"
+        elif s is None:
+            kind = "missing"
+        elif all(_same(s.get(n), c.get(n)) for n in names):
+            continue
+        elif _is_number(s.get(COUNT)) and _is_number(c.get(COUNT)) and s[COUNT] < c[COUNT]:
+            kind = "late"
+        else:
+            kind = "altered"
+        out.append(Difference(kind, rollup, key, s, c))
+    return out
+
+
+@dataclass
+class AuditStatus:
+    """What the audits found since the service started (``/health``: ``rollups.audit``)."""
+
+    #: (rollup, UTC day or part of one) compared
+    parts: int = 0
+    late: int = 0
+    missing: int = 0
+    altered: int = 0
+    extra: int = 0
+    #: extra rows deleted (a server that refuses ``DELETE``, 3.x, keeps them: counted, warned)
+    removed: int = 0
+    last_finding: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "parts": self.parts,
+            "late": self.late,
+            "missing": self.missing,
+            "altered": self.altered,
+            "extra": self.extra,
+            "removed": self.removed,
+            "last_finding": self.last_finding,
+        }
+
+
+def audit(
+    client: InfluxClient,
+    rollup: Source,
+    computed: list[Point],
+    start_ms: int,
+    end_ms: int,
+    outputs: Iterable[str],
+    status: AuditStatus,
+) -> list[Point]:
+    """Compare the rows stored in ``rollup`` over ``[start, end)`` with ``computed``, delete the extra ones and
+    return the computed points that differ from what is stored: the rows to write (most often none)."""
+    if not computed:  # no samples at all: perhaps past their retention, never a reason to delete rollups
+        return []
+    stored: dict[RowKey, dict[str, Any]] = {}
+    every_tag: dict[RowKey, Mapping[str, str]] = {}
+    query = f"SELECT * FROM {rollup.ref()} WHERE {time_range(start_ms, end_ms)} GROUP BY *"
+    for series in client.select(query).series:
+        tags = tuple(sorted((k, v) for k, v in series.tags.items() if v))
+        for row in series.rows():
+            key = (tags, int(row.pop("time")))
+            stored[key] = row
+            every_tag[key] = series.tags
+    differences = compare(rollup.measurement, stored, rows_of(computed), outputs)
+    status.parts += 1
+    for d in differences:
+        setattr(status, d.kind, getattr(status, d.kind) + 1)
+    suspect = [d for d in differences if d.kind in ("altered", "extra")]
+    if suspect:
+        status.last_finding = suspect[0].describe()
+        log.warning(
+            "rollup rows the samples do not explain: written again from the samples, extra rows deleted",
+            extra={
+                "rollup": rollup.measurement,
+                "start": iso(start_ms),
+                "end": iso(end_ms),
+                "altered": sum(d.kind == "altered" for d in suspect),
+                "extra": sum(d.kind == "extra" for d in suspect),
+                "first": status.last_finding,
+            },
+        )
+    for d in (d for d in suspect if d.kind == "extra"):
+        _delete(client, rollup, every_tag[d.key], d.key[1], status)
+    rewrite = {d.key for d in differences if d.computed is not None}
+    return [p for p in computed if (tuple(sorted(p.tags.items())), p.time_ms) in rewrite]
+
+
+def _delete(
+    client: InfluxClient, rollup: Source, tags: Mapping[str, str], time_ms: int, status: AuditStatus
+) -> None:
+    # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
+    where = [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items())]
+    where.append(time_range(time_ms, time_ms + 1))
+    try:
+        client.query(
+            f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {' AND '.join(where)}",
+            database=rollup.database,
+        )
+    except InfluxError as err:
+        log.warning(
+            "an extra rollup row could not be deleted",
+            extra={"rollup": rollup.measurement, "error": str(err)},
+        )
+        return
+    status.removed += 1
