@@ -39,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "lights_cpu": ["--windows", "1", "--seconds", "20", "--warmup", "5"],
     "pipeline_backfill": ["--hours", "2"],
     "pipeline_throughput": ["--points", "20000"],
+    "rollup_audit": ["--villages", "100", "--repeat", "1"],
     "scale_load": ["--gateways", "20", "--hours", "0.5"],
     "server_criteria": ["--villages", "100", "--days", "7", "--requests", "10", "--rollup-requests", "2"],
     "uplink_cpu": ["--cycles", "60", "--seconds", "2"],
