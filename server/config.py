@@ -83,7 +83,8 @@ class RollupSettings(StrictModel):
     interval_s: float = Field(300.0, ge=1, le=86400)
     #: Closed hours younger than this are rolled again on every pass, for data the gateways forwarded late.
     late_window_h: int = Field(6, ge=1, le=24 * 60)
-    #: Older hours are rolled again a day per pass, newest first, over this many days (a slow sweep).
+    #: Older hours are rolled again a day per pass, newest first, over this many days (a slow sweep), each day's
+    #: stored rows first compared with its samples (``server.rollup_rows``): rows older are never audited.
     reconcile_days: int = Field(35, ge=1, le=3660)
     #: How far back the first catch-up goes.
     backfill_days: int = Field(400, ge=1, le=3660)

@@ -128,7 +128,7 @@ class AuditStatus:
     missing: int = 0
     altered: int = 0
     extra: int = 0
-    #: extra rows deleted (a server that refuses ``DELETE``, 3.x, keeps them: counted, warned)
+    #: extra rows deleted and read back gone (a server without ``DELETE`` keeps them: warned at each audit)
     removed: int = 0
     last_finding: str | None = None
 
@@ -194,17 +194,22 @@ def _delete(
     client: InfluxClient, rollup: Source, tags: Mapping[str, str], time_ms: int, status: AuditStatus
 ) -> None:
     # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
-    where = [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items())]
-    where.append(time_range(time_ms, time_ms + 1))
+    where = " AND ".join(
+        [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items())]
+        + [time_range(time_ms, time_ms + 1)]
+    )
     try:
-        client.query(
-            f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {' AND '.join(where)}",
-            database=rollup.database,
-        )
+        client.query(f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {where}", database=rollup.database)
+        # DELETE names no retention policy: a server that maps the database to another bucket (2.x), or has
+        # no DELETE (3.x), keeps the row, so only a row read back gone counts as removed
+        kept = client.select(f"SELECT * FROM {rollup.ref()} WHERE {where}").series
     except InfluxError as err:
+        kept, why = [], str(err)
+    else:
+        why = "" if not kept else "the server kept it"
+    if why or kept:
         log.warning(
-            "an extra rollup row could not be deleted",
-            extra={"rollup": rollup.measurement, "error": str(err)},
+            "an extra rollup row could not be deleted", extra={"rollup": rollup.measurement, "error": why}
         )
         return
     status.removed += 1

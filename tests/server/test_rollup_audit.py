@@ -145,3 +145,27 @@ def test_a_day_without_samples_keeps_its_rollups(influx: InfluxClient) -> None:
     audit(influx, Source(influx.database, RP, "uplink_1h"), [], HOUR, HOUR + H, ("up_s",), status)
     assert _stored(influx, "uplink_1h", HOUR)[1]["up_s"] == 60.0
     assert (status.parts, status.extra) == (0, 0)
+
+
+class NoDelete(InfluxClient):
+    """A server that answers ``DELETE`` and keeps the rows (InfluxDB 3.x has no ``DELETE``; 2.x deletes from the
+    database's default bucket only): stood in for by a client that sends it nowhere."""
+
+    def query(self, q, **kwargs):  # type: ignore[no-untyped-def]
+        return [] if q.startswith("DELETE") else super().query(q, **kwargs)
+
+
+def test_an_extra_row_the_server_keeps_is_not_counted_as_removed(
+    influx: InfluxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(influx, sc.village_d())
+    client = NoDelete(influx.url, database=influx.database)
+    r = Rollups(client, database=influx.database, source_rp=None, rollup_rp=RP, mode="write")
+    r.prepare()
+    r.roll(HOUR, HOUR + H)
+    tags, _ = _stored(influx, "uplink_1h", HOUR)
+    _forge(influx, "uplink_1h", {**tags, "link": "fiber2"}, HOUR, up_s=60.0, observed_s=60.0, samples=1)
+    with caplog.at_level(logging.WARNING, logger="server.rollup_rows"):
+        r.roll(HOUR, HOUR + H, audit=True)
+    assert (r.status.audit.extra, r.status.audit.removed) == (1, 0)
+    assert "could not be deleted" in caplog.text
