@@ -169,3 +169,20 @@ def test_an_extra_row_the_server_keeps_is_not_counted_as_removed(
         r.roll(HOUR, HOUR + H, audit=True)
     assert (r.status.audit.extra, r.status.audit.removed) == (1, 0)
     assert "could not be deleted" in caplog.text
+
+
+def test_in_write_mode_every_pass_is_audited(influx: InfluxClient) -> None:
+    """The compose stack's mode: a row forged among the last hours is gone at the next pass, not hours later."""
+    write(influx, sc.village_d())
+    now = [(sc.D0 + 2 * DAY_MS + 30 * 60_000) / 1000]
+    r = Rollups(
+        influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write", clock=lambda: now[0]
+    )
+    r.maintain(max_backfill_days=3)
+    recent = sc.D0 + 2 * DAY_MS - 2 * H  # inside the late window, which the walk does not reach
+    tags, _ = _stored(influx, "uplink_1h", recent)
+    _forge(influx, "uplink_1h", {**tags, "link": "fiber2"}, recent, up_s=60.0, observed_s=60.0, samples=1)
+    now[0] += 300
+    r.maintain()
+    assert (r.status.audit.extra, r.status.audit.removed) == (1, 1)
+    _stored(influx, "uplink_1h", recent)  # one series again
