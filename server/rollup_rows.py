@@ -2,8 +2,8 @@
 
 Whoever holds InfluxDB's write credential can write a rollup row as easily as a sample, and a long window reads
 the rollups, not the samples that verification checks. So when ``Rollups`` rolls an older day again (a day a
-pass, ``reconcile_days`` back), it first reads the rows stored for that day and compares them, row by row (a
-series and an hour, or a UTC day), with those computed from the samples:
+pass, ``reconcile_days`` back), and in ``write`` mode whenever it rolls, it first reads the rows stored and
+compares them, row by row (a series and an hour, or a UTC day), with those computed from the samples:
 
 - ``late``: the stored row counts fewer samples than there are now: samples forwarded after the hour was rolled
   (a gateway back from a long outage). Expected; written again. Rows that agree are not written again.
@@ -11,8 +11,9 @@ series and an hour, or a UTC day), with those computed from the samples:
 - ``altered``: a stored row that late samples cannot explain (as many samples or more, other sums). Written
   again, logged as a warning and counted.
 - ``extra``: a stored row with no samples under it: a series or an hour no gateway sent. Deleted, logged as a
-  warning and counted. A day with no samples at all is left alone: its samples may have outlived their
-  retention policy, which keeps the rollups.
+  warning and counted. A part with no samples of the measurement at all is left alone: its samples may have
+  outlived their retention policy, which keeps the rollups (so a rollup of a measurement no village of the
+  database sends is never audited).
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ class Rollups:
     # -- rolling --------------------------------------------------------------------------------------------
     def roll(self, start_ms: int, end_ms: int, *, audit: bool = False) -> int:
         """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
-        hourly rollups (a day is read from its daily rollup only once all its hours are complete). ``audit``
+        hourly rollups (a day is read from its daily rollup only once all its hours are rolled). ``audit``
         (``server.rollup_rows``), always in ``write`` mode, where it costs less than writing every row."""
         audit = audit or self.mode == "write"
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
