@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from server.queries import Source
 from server.timeparse import iso
 from thonminh.contract import Point
 from thonminh.errors import InfluxError
-from thonminh.influx import InfluxClient, StatementResult, quote_ident, quote_literal
+from thonminh.influx import InfluxClient, Series, StatementResult, quote_ident, quote_literal
 from thonminh.influxql import time_range
 
 __all__ = ["AuditStatus", "Difference", "compare", "computed_points", "rows_of"]
@@ -41,22 +41,27 @@ RowKey = tuple[tuple[tuple[str, str], ...], int]
 COUNT = "samples"
 
 
+def _key(tags: Mapping[str, str | None], time_ms: int) -> RowKey:
+    return tuple(sorted((k, v) for k, v in tags.items() if v)), time_ms
+
+
+def _rows(results: Iterable[StatementResult]) -> Iterator[tuple[Series, int, dict[str, Any]]]:
+    """(series, time, fields) of every row of ``results``, with the fields InfluxDB returned as they are."""
+    for series in [s for result in results for s in result.series]:
+        for row in series.rows():
+            yield series, int(row.pop("time")), row
+
+
 def computed_points(
     name: str, integer: Mapping[str, bool], results: Iterable[StatementResult]
 ) -> list[Point]:
     """The rows of the hourly or daily aggregates ``results`` as points of rollup ``name``, with the types
     ``INTO`` would give them (``integer``: which outputs are counts or sums of integers)."""
     points = []
-    for series in [s for result in results for s in result.series]:
-        tags = {k: v for k, v in series.tags.items() if v}
-        for row in series.rows():
-            fields = {
-                k: (int(v) if integer[k] else float(v))
-                for k, v in row.items()
-                if k != "time" and v is not None
-            }
-            if fields:
-                points.append(Point(name, tags, fields, int(row["time"])))
+    for series, time_ms, row in _rows(results):
+        fields = {k: (int(v) if integer[k] else float(v)) for k, v in row.items() if v is not None}
+        if fields:
+            points.append(Point(name, {k: v for k, v in series.tags.items() if v}, fields, time_ms))
     return points
 
 
@@ -64,7 +69,7 @@ def rows_of(points: Iterable[Point]) -> dict[RowKey, dict[str, Any]]:
     """The points as rows by series and time: several statements (one per condition) fill one row."""
     rows: dict[RowKey, dict[str, Any]] = {}
     for p in points:
-        rows.setdefault((tuple(sorted(p.tags.items())), p.time_ms), {}).update(p.fields)
+        rows.setdefault(_key(p.tags, p.time_ms), {}).update(p.fields)
     return rows
 
 
@@ -134,15 +139,7 @@ class AuditStatus:
     last_finding: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "parts": self.parts,
-            "late": self.late,
-            "missing": self.missing,
-            "altered": self.altered,
-            "extra": self.extra,
-            "removed": self.removed,
-            "last_finding": self.last_finding,
-        }
+        return asdict(self)
 
 
 def audit(
@@ -161,12 +158,10 @@ def audit(
     stored: dict[RowKey, dict[str, Any]] = {}
     every_tag: dict[RowKey, Mapping[str, str]] = {}
     query = f"SELECT * FROM {rollup.ref()} WHERE {time_range(start_ms, end_ms)} GROUP BY *"
-    for series in client.select(query).series:
-        tags = tuple(sorted((k, v) for k, v in series.tags.items() if v))
-        for row in series.rows():
-            key = (tags, int(row.pop("time")))
-            stored[key] = row
-            every_tag[key] = series.tags
+    for series, time_ms, row in _rows(client.query(query)):
+        key = _key(series.tags, time_ms)
+        stored[key] = row
+        every_tag[key] = series.tags
     differences = compare(rollup.measurement, stored, rows_of(computed), outputs)
     status.parts += 1
     for d in differences:
@@ -188,7 +183,7 @@ def audit(
     for d in (d for d in suspect if d.kind == "extra"):
         _delete(client, rollup, every_tag[d.key], d.key[1], status)
     rewrite = {d.key for d in differences if d.computed is not None}
-    return [p for p in computed if (tuple(sorted(p.tags.items())), p.time_ms) in rewrite]
+    return [p for p in computed if _key(p.tags, p.time_ms) in rewrite]
 
 
 def _delete(

@@ -265,7 +265,7 @@ class Rollups:
     def _roll_chunk(
         self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int, *, audit: bool = False
     ) -> int:
-        into = self.mode == "into" and not audit
+        # ``roll`` audits every roll in ``write`` mode: a chunk is rolled inside InfluxDB (``INTO``) or audited
         statements = []
         for condition, outputs in spec.groups().items():
             aggs = [Agg(o.func, o.field, o.name) for o in outputs]
@@ -276,13 +276,13 @@ class Rollups:
                     start_ms,
                     end_ms,
                     condition=condition,
-                    into=self.rolled(measurement) if into else None,
+                    into=None if audit else self.rolled(measurement),
                 )
             )
         results = self.client.query(";\n".join(statements), database=self.database)
         types = self._types(spec)
-        if not into:
-            self._write_back(spec.name, types, results, (start_ms, end_ms) if audit else None)
+        if audit:
+            self._audit(spec.name, types, results, start_ms, end_ms)
         day = floor_day(start_ms)
         daily = rollup_select(
             self.rolled(measurement),
@@ -290,13 +290,11 @@ class Rollups:
             day,
             day + DAY_MS,
             interval="1d",
-            into=self.rolled(measurement, DAILY) if into else None,
+            into=None if audit else self.rolled(measurement, DAILY),
         )
         results = self.client.query(daily, database=self.database)
-        if not into:
-            self._write_back(
-                spec.daily, types | {"hours": True}, results, (day, day + DAY_MS) if audit else None
-            )
+        if audit:
+            self._audit(spec.daily, types | {"hours": True}, results, day, day + DAY_MS)
         return len(statements) + 1
 
     @staticmethod
@@ -304,13 +302,11 @@ class Rollups:
         """Which outputs are integers: written back with the type ``INTO`` would give them."""
         return {o.name: o.integer or spec.source.fields[o.field].type is FieldType.INT for o in spec.outputs}
 
-    def _write_back(
-        self, name: str, integer: dict[str, bool], results: list, audited: tuple[int, int] | None = None
-    ) -> None:
-        points = computed_points(name, integer, results)
+    def _audit(self, name: str, integer: dict[str, bool], results: list, start_ms: int, end_ms: int) -> None:
+        """Compare rollup ``name``'s rows over ``[start, end)`` with ``results`` and write those that differ."""
         target = Source(self.database, self.rollup_rp, name)
-        if audited is not None:
-            points = audit(self.client, target, points, *audited, tuple(integer), self.status.audit)
+        points = computed_points(name, integer, results)
+        points = audit(self.client, target, points, start_ms, end_ms, tuple(integer), self.status.audit)
         lines, refused = encode_each(points)
         if refused:  # a name the encoder refuses costs its own series, not every village's rollups
             self.status.refused += len(refused)
