@@ -105,7 +105,8 @@ OUTAGES: dict[type[Exception], Outage] = {
 
 def _outage(request: Request, exc: Exception) -> Response:
     outage = next(o for cause, o in OUTAGES.items() if isinstance(exc, cause))
-    log.log(outage.level, outage.logged, extra={"error": str(exc)})
+    # the cause in the message too: a test's captured log shows the message, not the extras
+    log.log(outage.level, "%s: %s", outage.logged, exc, extra={"error": str(exc)})
     page = pages.outage_page(request, outage.page, outage.status, outage.retry_after_s)
     headers = {"Retry-After": str(outage.retry_after_s)} if outage.retry_after_s else None
     return page or _error(outage.status, outage.detail, headers=headers)
