@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.catalog import Evidence
 from server.criteria import Verdict
-from server.evidence.hourly import FigureVerification
 from server.evidence.registry import KeyRecord
+from server.evidence.share import FigureVerification
 from server.evidence.verify import Fault
 from server.kept_evaluation import KeptEvaluation
 from server.timeparse import Window

@@ -11,13 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from server.catalog import Evidence, FigureReader, compute
-from server.evidence.hourly import (
-    FigureVerification,
-    Verifier,
-    figure_verification,
-    not_configured,
-    verify_or_fail,
-)
+from server.evidence.hourly import Verifier, verify_or_fail
+from server.evidence.share import FigureVerification, figure_verification, not_configured
 from server.evidence.source import SIGNED_MEASUREMENTS
 from server.queries import Scope
 from server.reader import Reader

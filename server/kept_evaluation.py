@@ -23,8 +23,8 @@ from typing import Any
 
 from server.catalog import Evidence
 from server.criteria import CriteriaSet, Criterion, Verdict
-from server.evidence.hourly import FigureVerification
 from server.evidence.registry import KeyRecord
+from server.evidence.share import FigureVerification
 from server.evidence.verify import Fault
 from server.timeparse import Window
 

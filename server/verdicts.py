@@ -13,7 +13,8 @@ from typing import Any
 from server import models as m
 from server.criteria import VERDICTS, Criterion, Verdict, evaluate
 from server.errors import NotFound
-from server.evidence.hourly import FigureVerification, Sweep
+from server.evidence.hourly import Sweep
+from server.evidence.share import FigureVerification
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, floor_hour, iso

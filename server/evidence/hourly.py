@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from server.evidence.combine import Verification, combine
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
 from server.evidence.source import (
     HOUR_MS,
     LOOKAROUND_MS,
-    SIGNED_MEASUREMENTS,
     numbers_around,
 )
 from server.evidence.store import ResultStore
@@ -42,22 +41,12 @@ from thonminh.errors import ConfigError, InfluxError
 from thonminh.influx import InfluxClient
 from thonminh.logs import RateLimited
 
-__all__ = [
-    "FigureVerification",
-    "Sweep",
-    "Verifier",
-    "figure_verification",
-    "not_configured",
-    "verify_or_fail",
-]
+__all__ = ["Sweep", "Verifier", "verify_or_fail"]
 
 log = logging.getLogger(__name__)
 #: a village the verifier fails on is asked for at every request: its traceback once an hour
 _failures = RateLimited(log, period=3600.0)
 
-Status = Literal["verified", "unverified", "not_configured", "no_samples"]
-#: faults an answer lists at most (``faults_total`` counts them all)
-MAX_FAULTS = 20
 #: hours one sweep pass reads at most, whatever the backlog (about half a core at a pass a minute)
 MAX_PASS_HOURS = 500
 
@@ -346,50 +335,3 @@ def _ranges(hours: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((hour, hour + HOUR_MS))
     return out
-
-
-# -- one figure's share ----------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class FigureVerification:
-    """What a verdict's evidence says of its samples' signatures (``verification`` in the API)."""
-
-    verified_pct: float | None
-    status: Status
-    min_verified_pct: float | None
-    points: int
-    verified_points: int
-    keys: tuple[KeyRecord, ...]
-    faults: tuple[Fault, ...]
-    faults_total: int
-
-
-def not_configured(min_verified_pct: float | None) -> FigureVerification:
-    return FigureVerification(None, "not_configured", min_verified_pct, 0, 0, (), (), 0)
-
-
-def figure_verification(
-    found: Verification | None, measurement: str, min_verified_pct: float | None, keys: list[KeyRecord]
-) -> FigureVerification:
-    """The share of ``measurement``'s samples covered by valid manifests, and the faults that may touch them.
-
-    A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
-    if found is None or measurement not in SIGNED_MEASUREMENTS:
-        return FigureVerification(None, "no_samples", min_verified_pct, 0, 0, (), (), 0)
-    if found.failed:  # nothing could be checked, so nothing counts as verified
-        return FigureVerification(
-            0.0, "unverified", min_verified_pct, 0, 0, (), found.faults, len(found.faults)
-        )
-    points, verified = found.of(measurement)
-    faults = found.faults_of(measurement)
-    used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
-    pct = 100.0 * verified / points if points else None
-    status: Status
-    if pct is None:
-        status = "no_samples"
-    elif round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct):
-        status = "unverified"
-    else:
-        status = "verified"
-    return FigureVerification(
-        pct, status, min_verified_pct, points, verified, used, tuple(faults[:MAX_FAULTS]), len(faults)
-    )

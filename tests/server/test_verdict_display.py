@@ -23,7 +23,7 @@ from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.catalog import Evidence
 from server.criteria import Verdict
-from server.evidence.hourly import not_configured
+from server.evidence.share import not_configured
 from server.timeparse import Window, iso
 from server.verdict_display import verdict_points, write_verdicts
 from server.verdicts import keep_warm, publish, reverify

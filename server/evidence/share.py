@@ -1,0 +1,63 @@
+"""A figure's share of a village's verification: what a verdict's evidence says of its samples' signatures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from server.evidence.combine import Verification
+from server.evidence.registry import KeyRecord
+from server.evidence.source import SIGNED_MEASUREMENTS
+from server.evidence.verify import Fault
+
+__all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
+
+Status = Literal["verified", "unverified", "not_configured", "no_samples"]
+#: faults an answer lists at most (``faults_total`` counts them all)
+MAX_FAULTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class FigureVerification:
+    """What a verdict's evidence says of its samples' signatures (``verification`` in the API)."""
+
+    verified_pct: float | None
+    status: Status
+    min_verified_pct: float | None
+    points: int
+    verified_points: int
+    keys: tuple[KeyRecord, ...]
+    faults: tuple[Fault, ...]
+    faults_total: int
+
+
+def not_configured(min_verified_pct: float | None) -> FigureVerification:
+    return FigureVerification(None, "not_configured", min_verified_pct, 0, 0, (), (), 0)
+
+
+def figure_verification(
+    found: Verification | None, measurement: str, min_verified_pct: float | None, keys: list[KeyRecord]
+) -> FigureVerification:
+    """The share of ``measurement``'s samples covered by valid manifests, and the faults that may touch them.
+
+    A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
+    if found is None or measurement not in SIGNED_MEASUREMENTS:
+        return FigureVerification(None, "no_samples", min_verified_pct, 0, 0, (), (), 0)
+    if found.failed:  # nothing could be checked, so nothing counts as verified
+        return FigureVerification(
+            0.0, "unverified", min_verified_pct, 0, 0, (), found.faults, len(found.faults)
+        )
+    points, verified = found.of(measurement)
+    faults = found.faults_of(measurement)
+    used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
+    pct = 100.0 * verified / points if points else None
+    status: Status
+    if pct is None:
+        status = "no_samples"
+    elif round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct):
+        status = "unverified"
+    else:
+        status = "verified"
+    return FigureVerification(
+        pct, status, min_verified_pct, points, verified, used, tuple(faults[:MAX_FAULTS]), len(faults)
+    )
