@@ -24,6 +24,7 @@ from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
 from server.kept_evaluation import KeptEvaluation
 from server.reader import Reader
+from server.rollup_findings import RollupFindings
 from server.rollups import Rollups
 from server.routes import ROUTERS
 from server.service import Service
@@ -170,6 +171,14 @@ def create_app(
             store=ResultStore(results) if results is not None else None,
             workers=Workers(config.evidence.workers or default_processes()),
         )
+        # forged rollup rows the audits found, named in the village's evidence; `thonminh verify` reads them too
+        findings_file = config.evidence.results_file
+        assert findings_file is not None  # a registry is configured
+        findings = RollupFindings(
+            findings_file.with_name(findings_file.stem + "-rollup-findings.json"), clock=clock
+        )
+        rollups.audit_found.append(findings.record)
+        verifier.reported.append(findings.faults)
         # Grafana's copy of the results, written after each rollup pass; the API never reads it
         rollups.after_roll.append(
             DisplayCopy(client, verifier, reader, database=config.influxdb.database, clock=clock).write

@@ -66,7 +66,8 @@ def evaluate(
         window = window_for(c)
         found, queries = compute(c.description_of_figure, shared, scope, window, c.params)
         results = {}
-        for village in sorted(set(villages) | set(found)):
+        # a series without a village tag (written by hand, or forged) is no village: reads group it under ''
+        for village in sorted(set(villages) | {v for v in found if v}):
             ev = found.get(village) or Evidence(None, c.unit, 0.0, 0, window, queries)
             checked = verification(c, village, window)
             results[village] = Verdict(

@@ -78,7 +78,7 @@ class DisplayCopy:
             if verify_or_fail(self.verifier, village, lo, hi).failed:  # one read; the hours below: the cache
                 continue
             for hour in range(lo, hi, HOUR_MS):
-                found = self.verifier.verify(village, hour, hour + HOUR_MS)
+                found = verify_or_fail(self.verifier, village, hour, hour + HOUR_MS)  # with rollup findings
                 for source, (points, verified) in sorted(found.counts.items()):
                     fields = {
                         "points": points,

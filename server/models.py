@@ -193,7 +193,8 @@ class KeyPeriodOut(BaseModel):
 class FaultOut(BaseModel):
     kind: str = Field(
         description="unsigned, no_manifest, altered, injected, deleted_point, replayed, missing_seq, "
-        "broken_chain, unregistered_key, expired_key, bad_signature, malformed_manifest or verification_failed"
+        "broken_chain, unregistered_key, expired_key, bad_signature, malformed_manifest, verification_failed "
+        "or rollup_altered"
     )
     gateway: str
     start: str = Field(description="the first time concerned")

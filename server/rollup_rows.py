@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,9 +150,11 @@ def audit(
     end_ms: int,
     outputs: Iterable[str],
     status: AuditStatus,
+    found: Iterable[Callable[[str, Sequence[Difference]], None]] = (),
 ) -> list[Point]:
     """Compare the rows stored in ``rollup`` over ``[start, end)`` with ``computed``, delete the extra ones and
-    return the computed points that differ from what is stored: the rows to write (most often none)."""
+    return the computed points that differ from what is stored: the rows to write (most often none). Each of
+    ``found`` is told of the altered and extra rows (``server.rollup_findings``)."""
     if not computed:  # no samples at all: perhaps past their retention, never a reason to delete rollups
         return []
     stored: dict[RowKey, dict[str, Any]] = {}
@@ -180,6 +182,8 @@ def audit(
                 "first": status.last_finding,
             },
         )
+        for hook in found:
+            hook(rollup.measurement, suspect)
     for d in (d for d in suspect if d.kind == "extra"):
         _delete(client, rollup, every_tag[d.key], d.key[1], status)
     rewrite = {d.key for d in differences if d.computed is not None}

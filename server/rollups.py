@@ -17,12 +17,12 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from server.plan import DAILY, DAY_MS, HOURLY, RollupState, floor_day
 from server.queries import Agg, Source, rollup_select
-from server.rollup_rows import AuditStatus, audit, computed_points
+from server.rollup_rows import AuditStatus, Difference, audit, computed_points
 from server.timeparse import HOUR_MS, floor_hour, iso
 from thonminh.contract import MODEM, STREETLIGHT, UPLINK, WIFI, FieldType, Measurement, Point
 from thonminh.errors import InfluxError, InfluxQueryError
@@ -172,6 +172,8 @@ class Rollups:
         self._episode = Episode(self._log, "rollups")
         #: called with each range ``roll`` rolled (the verification's display copy, server/evidence_display.py)
         self.after_roll: list[Callable[[int, int], None]] = []
+        #: told of the rows an audit found forged: a rollup's name and its rows (server/rollup_findings.py)
+        self.audit_found: list[Callable[[str, Sequence[Difference]], None]] = []
 
     # -- sources ------------------------------------------------------------------------------------------
     def raw(self, measurement: str) -> Source:
@@ -306,7 +308,9 @@ class Rollups:
         """Compare rollup ``name``'s rows over ``[start, end)`` with ``results`` and write those that differ."""
         target = Source(self.database, self.rollup_rp, name)
         points = computed_points(name, integer, results)
-        points = audit(self.client, target, points, start_ms, end_ms, tuple(integer), self.status.audit)
+        points = audit(
+            self.client, target, points, start_ms, end_ms, tuple(integer), self.status.audit, self.audit_found
+        )
         lines, refused = encode_each(points)
         if refused:  # a name the encoder refuses costs its own series, not every village's rollups
             self.status.refused += len(refused)

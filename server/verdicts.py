@@ -108,10 +108,11 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
             service.kept.save(hour_ms, places, results)
         return Evaluation(hour_ms, places, results, window_for)
 
-    # a key registered or retired, or a settled hour the sweep found changed, changes verdicts at once, not at
-    # the next hour; in the stamp, not the key, so the cache holds one evaluation, not one per change
-    verifier = service.verifier
-    stamp = (hour_ms, verifier.registry.version(), verifier.changes) if verifier is not None else (hour_ms,)
+    # a key registered or retired, a settled hour the sweep found changed, or forged rollup rows put right
+    # change verdicts at once, not at the next hour; in the stamp, not the key, so the cache holds one evaluation
+    verifier, audit = service.verifier, service.rollups.status.audit
+    checked = (verifier.registry.version(), verifier.changes) if verifier is not None else ()
+    stamp = (hour_ms, audit.altered, audit.extra, *checked)
     evaluation: Evaluation = service.hourly.get(
         stamp, service.zone.key, compute, wait=wait, patience_s=FIRST_EVALUATION_WAIT_S
     )

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 
@@ -101,6 +101,9 @@ class Verifier:
         self.workers = workers or Workers(1)
         #: results the sweep found changed, ever: a cache of verdicts built on them is stale when it moves
         self.changes = 0
+        #: faults of a village's window found by others (``server.rollup_findings``): (village, start, end) ->
+        #: faults; ``verify_or_fail`` adds them to its answer
+        self.reported: list[Callable[[str, int, int], list[Fault]]] = []
         self._hours: dict[tuple[str, int], _Entry] = {}
         self._windows: dict[tuple[str, int, int], tuple[str, float, Verification]] = {}
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
@@ -298,12 +301,15 @@ class Verifier:
 
 
 def verify_or_fail(verifier: Verifier, village: str, start_ms: int, end_ms: int) -> Verification:
-    """``verifier.verify``; when the verifier fails on the village's data (a fault of its own, logged with its
-    traceback), a verification of nothing with a ``verification_failed`` fault over the window: one village's
-    data costs its own verification, never the evaluation of every village or a rollup pass."""
+    """``verifier.verify`` with the faults others reported (``Verifier.reported``); when the verifier fails on the
+    village's data (a fault of its own, logged with its traceback), a verification of nothing with a
+    ``verification_failed`` fault over the window: one village's data costs its own verification, never the
+    evaluation of every village or a rollup pass."""
     found = _contained(village, lambda: verifier.verify(village, start_ms, end_ms))
     if found is not None:
-        return found
+        more = [f for faults in verifier.reported for f in faults(village, start_ms, end_ms)]
+        by_time = sorted((*found.faults, *more), key=lambda f: (f.start_ms, f.kind, f.gateway))
+        return replace(found, faults=tuple(by_time)) if more else found
     why = "the service could not verify these samples: a fault of the verifier ('verification failed' in its log)"
     return Verification(
         {}, (Fault("verification_failed", "", start_ms, end_ms, why),), frozenset(), failed=True

@@ -178,6 +178,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fault_unregistered_key": ("Khóa chưa đăng ký", "Unregistered key"),
     "fault_expired_key": ("Khóa ngoài thời hạn hiệu lực", "Key outside its validity"),
     "fault_malformed_manifest": ("Bản kê không đọc được", "Malformed manifest"),
+    "fault_rollup_altered": (
+        "Số liệu tổng hợp bị sửa (đã tính lại từ các mẫu)",
+        "Rollup rows forged (rolled again from the samples)",
+    ),
     "fault_verification_failed": (
         "Không xác minh được (lỗi của dịch vụ, xem nhật ký)",
         "Could not be verified (a fault of the service: see its log)",

@@ -1,0 +1,168 @@
+"""Forged rollup rows the audit found, kept per village, so that the village's evidence names them.
+
+``server.rollup_rows`` finds rollup rows the samples do not explain (``altered``) or that have no samples under
+them (``extra``), and puts them right. Until then every long window that read them answered with them, and once
+they are put right nothing in InfluxDB shows they were there. So each finding is kept on the service's own disk
+(not in InfluxDB, where whoever forged the rows could delete the record as easily), and every verification of
+a window that touches its span lists it as a fault ``rollup_altered`` of the figures the rollup serves: on the
+API's evidence, the village page, the dossier and ``thonminh verify``. The verified share does not change: it
+counts samples, and the samples verify; what the fault says is that answers used other numbers for a while.
+
+A row without a ``village`` tag concerns no village's answer: it counts in ``/health`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from server.evidence.verify import Fault
+from server.plan import DAY_MS
+from server.rollup_rows import Difference
+from server.rollups import SPECS
+from server.timeparse import HOUR_MS, iso
+
+__all__ = ["KIND", "Finding", "RollupFindings"]
+
+log = logging.getLogger(__name__)
+
+KIND = "rollup_altered"
+#: findings of one village, rollup and gateway less than this apart are one (a forger's afternoon, not 40 rows)
+MERGE_MS = 2 * HOUR_MS
+#: findings kept per village, the most recent (a year of weekly forgeries, and a bounded file)
+MAX_PER_VILLAGE = 200
+_FORMAT = 1
+
+#: rollup name -> (the measurement whose figures it serves, how long one of its rows is)
+_ROLLUPS: dict[str, tuple[str, int]] = {
+    **{s.name: (m, HOUR_MS) for m, s in SPECS.items()},
+    **{s.daily: (m, DAY_MS) for m, s in SPECS.items()},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Rows of one rollup, village and gateway the samples did not explain, over ``[start, end)``."""
+
+    village: str
+    gateway: str
+    rollup: str
+    start_ms: int
+    end_ms: int
+    altered: int
+    extra: int
+    #: when the audit last found (and put right) rows of this finding
+    found_ms: int
+
+    def fault(self) -> Fault:
+        measurement = _ROLLUPS.get(self.rollup, (self.rollup, 0))[0]
+        rows = self.altered + self.extra
+        detail = (
+            f"{rows} row(s) of the rollup {self.rollup} that the samples do not explain ({self.altered} altered, "
+            f"{self.extra} with no samples), found and put right from the samples at {iso(self.found_ms)}: "
+            "answers over long windows used them until then"
+        )
+        return Fault(KIND, self.gateway, self.start_ms, self.end_ms, detail, (measurement,), rows)
+
+
+class RollupFindings:
+    """The findings, by village; ``record`` is ``Rollups.audit_found``'s hook, ``faults`` the verifier's."""
+
+    def __init__(self, path: Path | None, *, clock: Callable[[], float]) -> None:
+        #: None: kept in memory only
+        self.path = path
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._by_village: dict[str, list[Finding]] = defaultdict(list)
+        for finding in self._load():
+            self._by_village[finding.village].append(finding)
+
+    def record(self, rollup: str, differences: Sequence[Difference]) -> None:
+        """Keep the ``altered`` and ``extra`` rows of one audit of ``rollup``, one finding per village and
+        gateway, merged with a kept one less than ``MERGE_MS`` away; written to disk at once (a rare event)."""
+        row_ms = _ROLLUPS.get(rollup, ("", HOUR_MS))[1]
+        now_ms = int(self.clock() * 1000)
+        found: dict[tuple[str, str], Finding] = {}
+        for d in differences:
+            tags = dict(d.key[0])
+            if d.kind not in ("altered", "extra") or not tags.get("village"):
+                continue
+            key = (tags["village"], tags.get("gateway", ""))
+            one = Finding(
+                *key,
+                rollup,
+                d.key[1],
+                d.key[1] + row_ms,
+                int(d.kind == "altered"),
+                int(d.kind == "extra"),
+                now_ms,
+            )
+            found[key] = _merged(found[key], one) if key in found else one
+        if not found:
+            return
+        with self._lock:
+            for finding in found.values():
+                kept = self._by_village[finding.village]
+                near = [i for i, k in enumerate(kept) if _mergeable(k, finding)]
+                if near:
+                    kept[near[0]] = _merged(kept[near[0]], finding)
+                else:
+                    kept.append(finding)
+                kept.sort(key=lambda f: f.found_ms)
+                del kept[:-MAX_PER_VILLAGE]
+            self._save()
+
+    def faults(self, village: str, start_ms: int, end_ms: int) -> list[Fault]:
+        """The findings of ``village`` whose span touches ``[start, end)``, as faults."""
+        with self._lock:
+            kept = list(self._by_village.get(village, ()))
+        return [f.fault() for f in kept if f.start_ms < end_ms and f.end_ms > start_ms]
+
+    def _load(self) -> list[Finding]:
+        if self.path is None or not self.path.exists():
+            return []
+        try:
+            body = json.loads(self.path.read_text(encoding="utf-8"))
+            if body.get("format") != _FORMAT:
+                raise ValueError(f"format {body.get('format')!r}, not {_FORMAT}")
+            return [Finding(**f) for f in body["findings"]]
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+            # a service that cannot start over its own file would hide every village's verdicts
+            log.error(
+                "rollup findings unreadable: starting without them",
+                extra={"path": str(self.path), "error": str(err)},
+            )
+            return []
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        findings = [asdict(f) for kept in self._by_village.values() for f in kept]
+        part = self.path.with_name(self.path.name + ".part")
+        try:
+            part.write_text(json.dumps({"format": _FORMAT, "findings": findings}), encoding="utf-8")
+            os.replace(part, self.path)
+        except OSError as err:  # kept in memory: the village's evidence names them until a restart
+            log.error("rollup findings not written", extra={"path": str(self.path), "error": str(err)})
+
+
+def _mergeable(a: Finding, b: Finding) -> bool:
+    same = (a.village, a.gateway, a.rollup) == (b.village, b.gateway, b.rollup)
+    return same and b.start_ms - a.end_ms < MERGE_MS and a.start_ms - b.end_ms < MERGE_MS
+
+
+def _merged(a: Finding, b: Finding) -> Finding:
+    return replace(
+        a,
+        start_ms=min(a.start_ms, b.start_ms),
+        end_ms=max(a.end_ms, b.end_ms),
+        altered=a.altered + b.altered,
+        extra=a.extra + b.extra,
+        found_ms=max(a.found_ms, b.found_ms),
+    )

@@ -1,0 +1,188 @@
+"""Forged rollup rows the audit put right stay named in the village's evidence (``server.rollup_findings``).
+
+Before, a forged rollup row was rolled again from the samples and only the service's log and ``/health`` knew
+it had been there: the API's evidence, the village page, the dossier and ``thonminh verify`` said nothing, and
+the answers that had used it were not marked. Each test forges rows on a real InfluxDB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
+from test_evidence_cli import run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "report"))
+import pdftools
+
+from server.app import create_app
+from server.config import load_server_config
+from server.evidence.registry import Registry
+from server.rollup_findings import MAX_PER_VILLAGE, RollupFindings
+from server.rollup_rows import Difference
+from server.rollups import Rollups
+from server.timeparse import HOUR_MS, iso
+from thonminh.contract import Point
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
+
+H = HOUR_MS
+NOW = int(time.time() * 1000)
+T0 = NOW - NOW % H - 4 * H
+RP = "thonminh_1h"
+
+
+def _config(tmp_path: Path, influx: InfluxClient) -> Path:
+    path = tmp_path / "server.toml"
+    path.write_text(
+        f'[influxdb]\nurl = "{influx.url}"\ndatabase = "{influx.database}"\n'
+        '[evidence]\nregistry = "keys.sqlite"\n[rollups]\nbackground = false\n'
+    )
+    return path
+
+
+def _kept_availability(api: TestClient) -> float:
+    answer = api.get("/api/v1/criteria")  # the default evaluation of every village, kept for the hour
+    assert answer.status_code == 200, answer.text
+    (village,) = answer.json()["villages"]  # a row without a village tag makes no village of its own
+    assert village["village"] == VILLAGE
+    return village["verdicts"]["fiber_availability"]["value"]
+
+
+def _uplink_faults(api: TestClient) -> tuple[dict, list[dict]]:
+    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria")
+    assert answer.status_code == 200, answer.text
+    uplink = next(c for c in answer.json()["criteria"] if c["id"] == "fiber_availability")
+    verification = uplink["evidence"]["verification"]
+    return verification, [f for f in verification["faults"] if f["kind"] == "rollup_altered"]
+
+
+def _forge(client: InfluxClient, tags: dict[str, str], time_ms: int, **fields: float) -> None:
+    client.write(encode_line(Point("uplink_1h", tags, fields, time_ms)), retention_policy=RP)
+
+
+def test_a_forged_row_put_right_is_a_fault_of_the_village_on_every_surface(
+    influx: InfluxClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw)
+    influx.write(gw.sign(uplink_points(T0, 3)))
+    app = create_app(load_server_config(config), open_read_only=True)
+    with TestClient(app) as api:
+        rollups: Rollups = app.state.rollups
+        rollups.roll(T0, T0 + 3 * H)
+        rollups.mark(T0, T0 + 3 * H)
+        verification, found = _uplink_faults(api)
+        assert found == [] and verification["status"] == "verified"
+
+        row = {**SITE, "link": "fiber"}
+        _forge(influx, row, T0 + H, up_s=0.0, observed_s=3600.0, samples=60)
+        _forge(influx, {"link": "fiber"}, T0 + H, up_s=0.0, observed_s=3600.0, samples=60)  # no village's
+        assert _kept_availability(api) < 70.0  # the hour's evaluation, kept for the hour, uses the forgery
+        rollups.roll(T0, T0 + 3 * H, audit=True)
+        assert (rollups.status.audit.altered, rollups.status.audit.extra) == (1, 1)
+        # rows put right change the kept evaluation at once, not at the next hour
+        assert _kept_availability(api) == 100.0
+        shown = influx.select(  # Grafana's copy of the verification, written after the roll
+            f'SELECT faults FROM "{influx.database}"."thonminh_verified"."uplink" WHERE time >= {T0}ms'
+        ).series[0]
+        assert [r["faults"] for r in shown.rows()] == [0, 1, 0]
+
+        verification, found = _uplink_faults(api)
+        assert [(f["gateway"], f["start"], f["end"]) for f in found] == [
+            (GATEWAY, iso(T0 + H), iso(T0 + 2 * H))
+        ]
+        assert "1 row(s) of the rollup uplink_1h" in found[0]["detail"] and "1 altered" in found[0]["detail"]
+        # the samples verify, and the answers read the rows put right: the share stays, the fault is named
+        assert verification["status"] == "verified" and verification["verified_points"] == 180
+        page = api.get(f"/pages/villages/{VILLAGE}")
+        assert page.status_code == 200 and "Số liệu tổng hợp bị sửa" in page.text
+        dossier = api.get(
+            f"/api/v1/villages/{VILLAGE}/report.pdf", params={"start": iso(T0), "end": iso(NOW)}
+        )
+        assert dossier.status_code == 200, dossier.text
+        assert "Số liệu tổng hợp bị sửa" in " ".join(pdftools.text(dossier.content, layout=False).split())
+
+    again = create_app(load_server_config(config), open_read_only=True)  # a restart: kept on disk
+    with TestClient(again) as api:
+        assert len(_uplink_faults(api)[1]) == 1
+    window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 3 * H))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1, out
+    assert f"rollup_altered     {GATEWAY}  {iso(T0 + H)} .. {iso(T0 + 2 * H)} [uplink]" in out
+    code, out = run(
+        capsys, "verify", "--config", str(config), "--village", VILLAGE, "--start", iso(T0 + 2 * H)
+    )
+    assert code == 0, out  # a window its span does not touch
+
+
+def _difference(kind: str, time_ms: int, village: str = "v1", rollup: str = "uplink_1h") -> Difference:
+    tags = (("gateway", "gw"), ("link", "fiber"), ("village", village)) if village else (("link", "fiber"),)
+    return Difference(kind, rollup, (tags, time_ms), {"up_s": 1.0}, {"up_s": 2.0})
+
+
+def test_findings_merge_nearby_rows_keep_a_bound_and_outlive_a_restart(tmp_path: Path) -> None:
+    now = [T0 / 1000]
+    path = tmp_path / "findings.json"
+    findings = RollupFindings(path, clock=lambda: now[0])
+    findings.record(
+        "uplink_1h",
+        [
+            _difference("altered", T0),
+            _difference("extra", T0 + H),
+            _difference("late", T0 + 2 * H),  # late samples are no forgery
+            _difference("missing", T0 + 2 * H),
+            _difference("altered", T0, village=""),  # no village's answer reads it
+        ],
+    )
+    (fault,) = findings.faults("v1", T0, T0 + 30 * H)
+    assert (fault.kind, fault.start_ms, fault.end_ms, fault.count, fault.measurements) == (
+        "rollup_altered",
+        T0,
+        T0 + 2 * H,
+        2,
+        ("uplink",),
+    )
+    now[0] += 3600
+    findings.record("uplink_1h", [_difference("altered", T0 + 3 * H)])  # within two hours: the same finding
+    findings.record("uplink_1h", [_difference("altered", T0 + 9 * H)])  # a forgery of its own
+    findings.record("uplink_1d", [_difference("altered", T0 - T0 % (24 * H), rollup="uplink_1d")])
+    assert [(f.start_ms, f.end_ms, f.count) for f in findings.faults("v1", T0 + 3 * H, T0 + 10 * H)] == [
+        (T0, T0 + 4 * H, 3),
+        (T0 + 9 * H, T0 + 10 * H, 1),
+        (T0 - T0 % (24 * H), T0 - T0 % (24 * H) + 24 * H, 1),
+    ]
+    between = findings.faults("v1", T0 + 4 * H, T0 + 9 * H)  # spans end and start where the window does
+    assert [f for f in between if f.end_ms - f.start_ms < 24 * H] == []
+    assert findings.faults("v2", 0, T0 * 2) == []
+    reread = RollupFindings(path, clock=lambda: now[0])
+    assert reread.faults("v1", 0, T0 * 2) == findings.faults("v1", 0, T0 * 2)
+
+    for i in range(MAX_PER_VILLAGE + 5):  # far apart: each its own finding, the oldest dropped
+        now[0] += 1
+        findings.record("uplink_1h", [_difference("altered", T0 + (20 + 3 * i) * H)])
+    kept = findings.faults("v1", 0, T0 * 2)
+    assert len(kept) == MAX_PER_VILLAGE and kept[-1].start_ms == T0 + (20 + 3 * (MAX_PER_VILLAGE + 4)) * H
+    assert len(json.loads(path.read_text())["findings"]) == MAX_PER_VILLAGE
+
+
+def test_an_unreadable_file_is_logged_and_the_service_starts_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "findings.json"
+    for text in (
+        "{not json",
+        '{"format": 99, "findings": []}',
+        '{"format": 1, "findings": [{"village": 1}]}',
+    ):
+        path.write_text(text)
+        with caplog.at_level(logging.ERROR, logger="server.rollup_findings"):
+            assert RollupFindings(path, clock=time.time).faults("v1", 0, NOW) == []
+    assert caplog.text.count("rollup findings unreadable") == 3
