@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from server import queries as q
 from server.plan import DAILY, HOURLY, RAW, plan
 from server.queries import Agg, Scope
-from server.rollups import SPECS, Rollups
+from server.rollup_specs import SPECS
+from server.rollups import Rollups
 from server.timeparse import Step, Window
 from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, UPLINK_EVENT, WIFI_DAILY, Point
 from thonminh.influx import InfluxClient, StatementResult

@@ -25,7 +25,7 @@ from pathlib import Path
 from server.evidence.verify import Fault
 from server.plan import DAY_MS
 from server.rollup_rows import Difference
-from server.rollups import SPECS
+from server.rollup_specs import SPECS
 from server.timeparse import HOUR_MS, iso
 
 __all__ = ["KIND", "Finding", "RollupFindings"]

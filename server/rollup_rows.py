@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: (the series' non-empty tags, sorted; the row's time in ms)
 RowKey = tuple[tuple[tuple[str, str], ...], int]
-#: the output every rollup has: how many samples a row sums (``server.rollups.SPECS``)
+#: the output every rollup has: how many samples a row sums (``server.rollup_specs.SPECS``)
 COUNT = "samples"
 
 

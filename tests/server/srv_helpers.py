@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from lab.localservices import free_port
 from server.config import ServerConfig
-from server.rollups import SPECS
+from server.rollup_specs import SPECS
 from thonminh.contract import Point
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from srv_helpers import READ, write
 
-from server.rollups import SPECS
+from server.rollup_specs import SPECS
 from thonminh.contract import STREETLIGHT, UPLINK, Point
 from thonminh.figures import FIGURES
 from thonminh.influx import InfluxClient

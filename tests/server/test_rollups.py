@@ -13,7 +13,8 @@ from srv_helpers import READ, make_config, rollup_snapshot, write
 from server import verdicts
 from server.app import create_app
 from server.plan import RollupState, Segment, plan
-from server.rollups import SPECS, Rollups, specs_version
+from server.rollup_specs import SPECS, specs_version
+from server.rollups import Rollups
 from server.timeparse import HOUR_MS, iso
 from thonminh.influx import InfluxClient
 
