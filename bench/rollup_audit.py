@@ -8,7 +8,8 @@ a modem and five lights (9 series), rolls them up, then rolls one whole UTC day 
 pass does a day a pass: unaudited (``into``: inside InfluxDB; ``write``: read and written back) and audited
 (read, compared with the rows stored, written back, in either mode). The cost is per rollup row, so the table
 also gives it for a province of 2,000 villages of the standard load (36 series each: 30 lights), whose
-reconciling pass rolls 1.7 million hourly rows a day.
+reconciling pass rolls 1.7 million hourly rows a day, and the same for the Python memory the roll holds at its
+peak (tracemalloc, in a run of its own).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,10 +31,12 @@ from agent_cpu import cpu_s
 from server_criteria import BenchInflux
 
 from server.plan import DAY_MS, floor_day
-from server.rollups import Rollups
+from server.rollups import AUDIT_VILLAGES, Rollups
 from thonminh.influx import InfluxClient
 
 PROVINCE_ROWS_PER_DAY = 2_000 * 36 * 24
+#: series a village of the standard load has (30 lights), against the seed's 9
+SERIES_SCALE = 36 / 9
 PASS_INTERVAL_S = 300.0  # the rollups' interval_s by default
 
 
@@ -46,6 +50,24 @@ def measure(
         rollups.roll(day, day + DAY_MS, audit=audit)
         runs.append((time.perf_counter() - t0, time.process_time() - cpu0, cpu_s(influx_pid) - influx0))
     return tuple(statistics.median(r[i] for r in runs) for i in range(3))  # type: ignore[return-value]
+
+
+def peak_mib(rollups: Rollups, day: int, audit: bool) -> float:
+    """The Python memory that rolling ``day`` again holds at its peak (tracemalloc: a run of its own, slower)."""
+    tracemalloc.start()
+    try:
+        rollups.roll(day, day + DAY_MS, audit=audit)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def province_peak(peak_mib: float, rows: int, villages: int) -> float:
+    """The peak for a province: an audited roll holds ``AUDIT_VILLAGES`` villages at a time, so it grows with
+    the series of a village, not with the villages, once there are more than a group."""
+    if villages >= AUDIT_VILLAGES:
+        return peak_mib * SERIES_SCALE
+    return peak_mib * PROVINCE_ROWS_PER_DAY / rows
 
 
 def settle(influx_pid: int) -> None:
@@ -90,13 +112,15 @@ def main() -> None:
                     f"WHERE time >= {day}ms AND time < {day + DAY_MS}ms GROUP BY *"
                 ).series
             )
-            for audit in (False, True):
+            for audit in (False, True) if mode == "into" else (True,):  # write mode audits every roll
                 wall, py, db = measure(rollups, day, audit, args.repeat, influx.process.pid)
                 scale = PROVINCE_ROWS_PER_DAY / rows
                 province = (py + db) * scale
+                peak = peak_mib(rollups, day, audit)
                 rows_table.append(
                     f"| {mode} | {'audited' if audit else 'not audited'} | {rows:,} | {wall:.2f} s | "
-                    f"{py:.2f} / {db:.2f} | {province:.0f} CPU-s | {province / PASS_INTERVAL_S * 100:.0f} % |"
+                    f"{py:.2f} / {db:.2f} | {province:.0f} CPU-s | {province / PASS_INTERVAL_S * 100:.0f} % | "
+                    f"{peak:.0f} MiB | {province_peak(peak, rows, args.villages) / 1024:.2f} GiB |"
                 )
             assert rollups.status.audit.altered == rollups.status.audit.extra == 0, rollups.status.audit
         print(
@@ -106,9 +130,9 @@ def main() -> None:
         print()
         print(
             "| mode | pass | hourly rows of the day | wall | CPU: service / InfluxDB | province: CPU a pass "
-            "| of one core (a pass every 300 s) |"
+            "| of one core (a pass every 300 s) | peak Python memory | province: peak |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows_table))
     finally:
         influx.stop()

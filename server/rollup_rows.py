@@ -11,9 +11,9 @@ compares them, row by row (a series and an hour, or a UTC day), with those compu
 - ``altered``: a stored row that late samples cannot explain (as many samples or more, other sums). Written
   again, logged as a warning and counted.
 - ``extra``: a stored row with no samples under it: a series or an hour no gateway sent. Deleted, logged as a
-  warning and counted. A part with no samples of the measurement at all is left alone: its samples may have
-  outlived their retention policy, which keeps the rollups (so a rollup of a measurement no village of the
-  database sends is never audited).
+  warning and counted. A part with no samples of the measurement at all is left alone only when its samples
+  may have outlived the raw retention policy, which keeps the rollups longer (``Rollups`` reads its duration;
+  a server that does not say, 3.x, leaves every such part alone).
 """
 
 from __future__ import annotations
@@ -146,20 +146,24 @@ def audit(
     client: InfluxClient,
     rollup: Source,
     computed: list[Point],
-    start_ms: int,
-    end_ms: int,
+    part: tuple[int, int, str | None],
     outputs: Iterable[str],
     status: AuditStatus,
+    samples_kept: bool,
     found: Iterable[Callable[[str, Sequence[Difference]], None]] = (),
 ) -> list[Point]:
-    """Compare the rows stored in ``rollup`` over ``[start, end)`` with ``computed``, delete the extra ones and
+    """Compare the rows stored in ``rollup`` in ``part`` (``[start, end)`` and a condition on its series, such as
+    a group of villages) with ``computed``, computed under the same condition; delete the extra ones and
     return the computed points that differ from what is stored: the rows to write (most often none). Each of
-    ``found`` is told of the altered and extra rows (``server.rollup_findings``)."""
-    if not computed:  # no samples at all: perhaps past their retention, never a reason to delete rollups
+    ``found`` is told of the altered and extra rows (``server.rollup_findings``). ``samples_kept``: every raw
+    sample of the span is still kept, so a span without any has no rows either."""
+    if not computed and not samples_kept:  # its samples may be past their retention: rollups outlive them
         return []
     stored: dict[RowKey, dict[str, Any]] = {}
     every_tag: dict[RowKey, Mapping[str, str]] = {}
-    query = f"SELECT * FROM {rollup.ref()} WHERE {time_range(start_ms, end_ms)} GROUP BY *"
+    start_ms, end_ms, within = part
+    where = " AND ".join(c for c in (within, time_range(start_ms, end_ms)) if c)
+    query = f"SELECT * FROM {rollup.ref()} WHERE {where} GROUP BY *"
     for series, time_ms, row in _rows(client.query(query)):
         key = _key(series.tags, time_ms)
         stored[key] = row

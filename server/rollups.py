@@ -25,8 +25,10 @@ from server.rollup_rows import AuditStatus, Difference, audit, computed_points
 from server.rollup_specs import SPECS, RollupSpec, specs_version
 from server.timeparse import HOUR_MS, floor_hour, iso
 from thonminh.contract import FieldType, Point
+from thonminh.duration import duration_seconds
 from thonminh.errors import InfluxError, InfluxQueryError
 from thonminh.influx import InfluxClient, quote_ident
+from thonminh.influxql import tag_equals
 from thonminh.lineprotocol import encode_each, encode_line
 from thonminh.logs import Episode
 
@@ -34,6 +36,10 @@ __all__ = ["Rollups"]
 
 log = logging.getLogger(__name__)
 STATE_MEASUREMENT = "thonminh_rollup_state"
+#: villages an audited roll reads at once: its rows pass through this process, and a province's UTC day of
+#: street lights is 1.4 million rows, gigabytes as Python objects; split by time instead, InfluxDB would read
+#: each series again for every part (both: bench/rollup_audit.py)
+AUDIT_VILLAGES = 50
 
 
 # -- the rollup writer ----------------------------------------------------------------------------------------
@@ -168,25 +174,35 @@ class Rollups:
     def roll(self, start_ms: int, end_ms: int, *, audit: bool = False) -> int:
         """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
         hourly rollups (a day is read from its daily rollup only once all its hours are rolled). ``audit``
-        (``server.rollup_rows``), always in ``write`` mode, where it costs less than writing every row."""
+        (``server.rollup_rows``), always in ``write`` mode, where it costs less than writing every row; an
+        audited roll's rows pass through this process, so it reads ``AUDIT_VILLAGES`` villages at a time."""
         audit = audit or self.mode == "write"
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
+        kept_since = self._samples_kept_since() if audit else None
+        groups = {m: self._village_groups(m) if audit else [None] for m in SPECS}
         count = 0
-        chunk = start_ms
-        while chunk < end_ms:
-            upper = min(floor_day(chunk) + DAY_MS, end_ms)
+        for day in range(floor_day(start_ms), end_ms, DAY_MS):
+            lo, hi = max(start_ms, day), min(end_ms, day + DAY_MS)
             for measurement, spec in SPECS.items():
-                count += self._roll_chunk(measurement, spec, chunk, upper, audit=audit)
-            chunk = upper
+                for group in groups[measurement]:
+                    count += self._roll_hours(measurement, spec, lo, hi, group, kept_since)
+                for group in groups[measurement]:
+                    count += self._roll_day(measurement, spec, day, group, kept_since)
         self.status.statements += count
         for hook in self.after_roll:
             hook(start_ms, end_ms)
         return count
 
-    def _roll_chunk(
-        self, measurement: str, spec: RollupSpec, start_ms: int, end_ms: int, *, audit: bool = False
+    def _roll_hours(
+        self,
+        measurement: str,
+        spec: RollupSpec,
+        start: int,
+        end: int,
+        group: str | None,
+        kept_since: int | None,
     ) -> int:
-        # ``roll`` audits every roll in ``write`` mode: a chunk is rolled inside InfluxDB (``INTO``) or audited
+        # a group of villages is audited; without one, the hours are rolled inside InfluxDB (``INTO``)
         statements = []
         for condition, outputs in spec.groups().items():
             aggs = [Agg(o.func, o.field, o.name) for o in outputs]
@@ -194,41 +210,91 @@ class Rollups:
                 rollup_select(
                     self.raw(measurement),
                     aggs,
-                    start_ms,
-                    end_ms,
-                    condition=condition,
-                    into=None if audit else self.rolled(measurement),
+                    start,
+                    end,
+                    condition=" AND ".join(c for c in (group, condition) if c) or None,
+                    into=None if group else self.rolled(measurement),
                 )
             )
         results = self.client.query(";\n".join(statements), database=self.database)
-        types = self._types(spec)
-        if audit:
-            self._audit(spec.name, types, results, start_ms, end_ms)
-        day = floor_day(start_ms)
+        if group:
+            self._audit(spec.name, self._types(spec), results, start, end, group, kept_since)
+        return len(statements)
+
+    def _roll_day(
+        self, measurement: str, spec: RollupSpec, day: int, group: str | None, kept: int | None
+    ) -> int:
         daily = rollup_select(
             self.rolled(measurement),
             spec.daily_aggs(),
             day,
             day + DAY_MS,
+            condition=group,
             interval="1d",
-            into=None if audit else self.rolled(measurement, DAILY),
+            into=None if group else self.rolled(measurement, DAILY),
         )
         results = self.client.query(daily, database=self.database)
-        if audit:
-            self._audit(spec.daily, types | {"hours": True}, results, day, day + DAY_MS)
-        return len(statements) + 1
+        if group:
+            self._audit(
+                spec.daily, self._types(spec) | {"hours": True}, results, day, day + DAY_MS, group, kept
+            )
+        return 1
+
+    def _village_groups(self, measurement: str) -> list[str]:
+        """Conditions that split ``measurement``'s series by village, ``AUDIT_VILLAGES`` a group, and together
+        hold every series: the villages of its samples and of its rollups (a forged series may name its own),
+        and none (``''``)."""
+        names: set[str] = set()
+        for source in (self.raw(measurement), self.rolled(measurement), self.rolled(measurement, DAILY)):
+            found = self.client.select(
+                f"SHOW TAG VALUES FROM {source.ref()} WITH KEY = {quote_ident('village')}"
+            )
+            names |= {str(row["value"]) for row in found.rows()}
+        ordered = sorted(names - {""})
+        groups = [ordered[i : i + AUDIT_VILLAGES] for i in range(0, len(ordered), AUDIT_VILLAGES)]
+        return ["(" + " OR ".join(tag_equals("village", v) for v in g) + ")" for g in [*groups, [""]]]
+
+    def _samples_kept_since(self) -> int | None:
+        """Since when every raw sample is still kept (0: forever), from the raw retention policy's duration;
+        None when the server is no 1.x (3.x answers placeholders): a part without samples is then not audited."""
+        try:
+            if not self.client.ping().startswith("1."):
+                return None
+            policies = self.client.select(f"SHOW RETENTION POLICIES ON {quote_ident(self.database)}").rows()
+        except InfluxError:
+            return None
+        named = [
+            p for p in policies if (p.get("name") == self.source_rp if self.source_rp else p.get("default"))
+        ]
+        text = str(named[0].get("duration")) if named else ""
+        if text == "0s":  # InfluxDB's infinite
+            return 0
+        seconds = duration_seconds(text)  # "168h0m0s"
+        return None if seconds is None else int(self._clock() * 1000) - seconds * 1000
 
     @staticmethod
     def _types(spec: RollupSpec) -> dict[str, bool]:
         """Which outputs are integers: written back with the type ``INTO`` would give them."""
         return {o.name: o.integer or spec.source.fields[o.field].type is FieldType.INT for o in spec.outputs}
 
-    def _audit(self, name: str, integer: dict[str, bool], results: list, start_ms: int, end_ms: int) -> None:
-        """Compare rollup ``name``'s rows over ``[start, end)`` with ``results`` and write those that differ."""
+    def _audit(
+        self,
+        name: str,
+        integer: dict[str, bool],
+        results: list,
+        start_ms: int,
+        end_ms: int,
+        group: str,
+        kept_since: int | None,
+    ) -> None:
+        """Compare rollup ``name``'s rows of ``group`` over ``[start, end)`` with ``results``; write those that
+        differ."""
         target = Source(self.database, self.rollup_rp, name)
         points = computed_points(name, integer, results)
+        kept = kept_since is not None and start_ms >= kept_since
+        part = (start_ms, end_ms, group)
         points = audit(
-            self.client, target, points, start_ms, end_ms, tuple(integer), self.status.audit, self.audit_found
+            self.client, target, points, part, tuple(integer), self.status.audit, kept, self.audit_found
         )
         lines, refused = encode_each(points)
         if refused:  # a name the encoder refuses costs its own series, not every village's rollups

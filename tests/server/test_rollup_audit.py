@@ -15,6 +15,7 @@ import srv_scenario as sc
 from fastapi.testclient import TestClient
 from srv_helpers import READ, make_config, rollup_snapshot, write
 
+import server.rollups as rollups_module
 from server.app import create_app
 from server.plan import DAY_MS, floor_day
 from server.queries import Source
@@ -136,15 +137,57 @@ def test_rows_are_told_apart_by_what_late_samples_can_explain() -> None:
     assert [d.kind for d in compare("uplink_1h", computed, {}, ("up_s",))] == ["extra"]
 
 
-def test_a_day_without_samples_keeps_its_rollups(influx: InfluxClient) -> None:
-    """Samples may outlive their retention policy sooner than rollups: no samples at all is no forgery."""
+def test_a_silent_day_is_audited_while_its_samples_would_still_be_kept(influx: InfluxClient) -> None:
+    """A gateway silent a whole day is when forged rows would pay most, and a span without any sample was left
+    unaudited (its samples might be past their retention). Now only a span older than the raw retention
+    policy's duration is: within it, rows with no samples under them are extra."""
+    write(influx, sc.village_d())
+    silent = floor_day(sc.D0) + 5 * DAY_MS  # no gateway sent anything that day
+    r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write")
+    r.prepare()
+    r.roll(HOUR, HOUR + H)
+    tags, _ = _stored(influx, "uplink_1h", HOUR)  # the village's own series
+    _forge(influx, "uplink_1h", tags, silent + 3 * H, up_s=3600.0, observed_s=3600.0, samples=60)
+    r.roll(silent, silent + DAY_MS)  # autogen keeps samples forever: the day's samples are all there, none
+    assert (r.status.audit.extra, r.status.audit.removed) == (1, 1)
+    assert (
+        influx.select(
+            f'SELECT * FROM "{influx.database}"."{RP}"."uplink_1h" WHERE time = {silent + 3 * H}ms'
+        ).series
+        == []
+    )
+
+    influx.query(f'CREATE RETENTION POLICY "hour" ON "{influx.database}" DURATION 1h REPLICATION 1')
+    old = Rollups(influx, database=influx.database, source_rp="hour", rollup_rp=RP, mode="write")
+    _forge(influx, "uplink_1h", tags, silent + 3 * H, up_s=3600.0, observed_s=3600.0, samples=60)
+    old.roll(silent, silent + DAY_MS)  # days older than the policy keeps samples: they may be gone, rows stay
+    other = Rollups(
+        Version2(influx.url, database=influx.database), database=influx.database, source_rp=None, rollup_rp=RP
+    )
+    other.roll(silent, silent + DAY_MS, audit=True)  # 2.x and 3.x answer placeholders for a policy's duration
+    assert (old.status.audit.extra, other.status.audit.extra) == (0, 0)
+    assert _stored(influx, "uplink_1h", silent + 3 * H)[1]["up_s"] == 3600.0
+
+
+def test_a_span_whose_samples_may_be_gone_keeps_its_rollups(influx: InfluxClient) -> None:
+    """Samples may outlive their retention policy sooner than rollups: no samples at all is no forgery there."""
     tags = {"village": "xa-khac", "link": "fiber"}
     influx.query(f'CREATE RETENTION POLICY "{RP}" ON "{influx.database}" DURATION INF REPLICATION 1')
     _forge(influx, "uplink_1h", tags, HOUR, up_s=60.0, observed_s=60.0, samples=1)
     status = AuditStatus()
-    audit(influx, Source(influx.database, RP, "uplink_1h"), [], HOUR, HOUR + H, ("up_s",), status)
+    audit(
+        influx, Source(influx.database, RP, "uplink_1h"), [], (HOUR, HOUR + H, None), ("up_s",), status, False
+    )
     assert _stored(influx, "uplink_1h", HOUR)[1]["up_s"] == 60.0
     assert (status.parts, status.extra) == (0, 0)
+
+
+class Version2(InfluxClient):
+    """A server that says it is no 1.x: what it says of retention policies is not taken (3.x answers
+    placeholders)."""
+
+    def ping(self, **kwargs):  # type: ignore[no-untyped-def]
+        return "v2.7.10"
 
 
 class NoDelete(InfluxClient):
@@ -186,3 +229,35 @@ def test_in_write_mode_every_pass_is_audited(influx: InfluxClient) -> None:
     r.maintain()
     assert (r.status.audit.extra, r.status.audit.removed) == (1, 1)
     _stored(influx, "uplink_1h", recent)  # one series again
+
+
+def test_an_audited_roll_reads_a_group_of_villages_at_a_time_and_misses_no_series(
+    influx: InfluxClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group at a time bounds the rows held in memory (bench/rollup_audit.py); the groups must still hold
+    every series: each village's, a forged village's own, and one without a village."""
+    monkeypatch.setattr(rollups_module, "AUDIT_VILLAGES", 2)
+    write(influx, sc.all_points())
+    span = (sc.D0 - 2 * H, sc.D0 + 2 * DAY_MS + 2 * H)
+    into = Rollups(influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="into")
+    into.prepare()
+    into.roll(*span)
+    inside = rollup_snapshot(influx)
+    r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write")
+    assert len(r._village_groups("uplink")) == 3  # four villages, two a group, and none
+    r.roll(*span)
+    assert rollup_snapshot(influx) == inside  # the same rows as rolled inside InfluxDB, none twice
+    assert (r.status.audit.altered, r.status.audit.extra, r.status.audit.missing) == (0, 0, 0)
+
+    first = influx.select(
+        f'SELECT * FROM "{influx.database}"."{RP}"."uplink_1h" WHERE time = {HOUR}ms GROUP BY *'
+    )
+    tags = {k: v for k, v in first.series[0].tags.items() if v}
+    _forge(influx, "uplink_1h", tags, HOUR, up_s=0.0)
+    _forge(
+        influx, "uplink_1h", {**tags, "village": "thon-gia"}, HOUR, up_s=3600.0, observed_s=3600.0, samples=60
+    )
+    _forge(influx, "uplink_1d", {"link": "fiber"}, DAY, up_s=86400.0, observed_s=86400.0, samples=1440)
+    r.roll(*span)
+    assert (r.status.audit.altered, r.status.audit.extra, r.status.audit.removed) == (1, 2, 2)
+    assert rollup_snapshot(influx) == inside
