@@ -28,7 +28,7 @@ from thonminh.contract import FieldType, Point
 from thonminh.duration import duration_seconds
 from thonminh.errors import InfluxError, InfluxQueryError
 from thonminh.influx import InfluxClient, quote_ident
-from thonminh.influxql import tag_equals
+from thonminh.influxql import tag_in, tag_not_in
 from thonminh.lineprotocol import encode_each, encode_line
 from thonminh.logs import Episode
 
@@ -241,18 +241,15 @@ class Rollups:
         return 1
 
     def _village_groups(self, measurement: str) -> list[str]:
-        """Conditions that split ``measurement``'s series by village, ``AUDIT_VILLAGES`` a group, and together
-        hold every series: the villages of its samples and of its rollups (a forged series may name its own),
-        and none (``''``)."""
-        names: set[str] = set()
-        for source in (self.raw(measurement), self.rolled(measurement), self.rolled(measurement, DAILY)):
-            found = self.client.select(
-                f"SHOW TAG VALUES FROM {source.ref()} WITH KEY = {quote_ident('village')}"
-            )
-            names |= {str(row["value"]) for row in found.rows()}
-        ordered = sorted(names - {""})
-        groups = [ordered[i : i + AUDIT_VILLAGES] for i in range(0, len(ordered), AUDIT_VILLAGES)]
-        return ["(" + " OR ".join(tag_equals("village", v) for v in g) + ")" for g in [*groups, [""]]]
+        """Conditions that split ``measurement``'s series by village: ``AUDIT_VILLAGES`` villages of its samples
+        a group, then every other series (none, or a village only forged rollups name): together, all of them."""
+        found = self.client.select(
+            f"SHOW TAG VALUES ON {quote_ident(self.database)} FROM {quote_ident(measurement)} "
+            f"WITH KEY = {quote_ident('village')}"
+        )
+        names = sorted({str(row["value"]) for row in found.rows()} - {""})
+        groups = [names[i : i + AUDIT_VILLAGES] for i in range(0, len(names), AUDIT_VILLAGES)]
+        return [*(tag_in("village", g) for g in groups), tag_not_in("village", names)]
 
     def _samples_kept_since(self) -> int | None:
         """Since when every raw sample is still kept (0: forever), from the raw retention policy's duration;

@@ -8,11 +8,23 @@ text here; ``dashboards`` adds them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["Select", "agg", "conditions", "from_ref", "ident", "literal", "tag_equals", "time_range"]
+__all__ = [
+    "Select",
+    "agg",
+    "conditions",
+    "from_ref",
+    "ident",
+    "literal",
+    "tag_equals",
+    "tag_in",
+    "tag_not_in",
+    "time_range",
+]
 
 
 def ident(name: str) -> str:
@@ -27,6 +39,21 @@ def literal(value: str) -> str:
 
 def tag_equals(tag: str, value: str) -> str:
     return f"{ident(tag)} = {literal(value)}"
+
+
+def tag_in(tag: str, values: Sequence[str]) -> str:
+    """The tag is one of ``values`` (not empty): ``("t" = 'a' OR "t" = 'b')``."""
+    return "(" + " OR ".join(tag_equals(tag, v) for v in values) + ")"
+
+
+def tag_not_in(tag: str, values: Sequence[str]) -> str:
+    """The tag is none of ``values``, an absent tag ('') included (``tag_in``'s complement, as one regex:
+    InfluxDB matches it against each distinct value once, where thousands of ``!=`` would each be a set
+    operation on the index)."""
+    if not values:
+        return f"{ident(tag)} =~ /.*/"
+    pattern = "^(?:" + "|".join(re.escape(v) for v in values) + ")$"
+    return f"{ident(tag)} !~ /" + pattern.replace("/", "\\/") + "/"
 
 
 def _iso(ms: int) -> str:
