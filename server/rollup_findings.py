@@ -158,11 +158,14 @@ def _mergeable(a: Finding, b: Finding) -> bool:
 
 
 def _merged(a: Finding, b: Finding) -> Finding:
+    # rows found again over the same span are most likely the same rows (a server without DELETE keeps an extra
+    # row, found at every pass): counted once, not once a pass
+    add = max if a.start_ms < b.end_ms and b.start_ms < a.end_ms else int.__add__
     return replace(
         a,
         start_ms=min(a.start_ms, b.start_ms),
         end_ms=max(a.end_ms, b.end_ms),
-        altered=a.altered + b.altered,
-        extra=a.extra + b.extra,
+        altered=add(a.altered, b.altered),
+        extra=add(a.extra, b.extra),
         found_ms=max(a.found_ms, b.found_ms),
     )

@@ -151,6 +151,10 @@ def test_findings_merge_nearby_rows_keep_a_bound_and_outlive_a_restart(tmp_path:
         ("uplink",),
     )
     now[0] += 3600
+    findings.record(
+        "uplink_1h", [_difference("extra", T0 + H)]
+    )  # found again (kept by a server): counted once
+    assert findings.faults("v1", T0, T0 + 30 * H)[0].count == 2
     findings.record("uplink_1h", [_difference("altered", T0 + 3 * H)])  # within two hours: the same finding
     findings.record("uplink_1h", [_difference("altered", T0 + 9 * H)])  # a forgery of its own
     findings.record("uplink_1d", [_difference("altered", T0 - T0 % (24 * H), rollup="uplink_1d")])
