@@ -153,6 +153,7 @@ def create_app(
         late_window_h=settings.late_window_h,
         backfill_days=settings.backfill_days,
         reconcile_days=settings.reconcile_days,
+        reconcile_share=settings.reconcile_share,
         create_retention_policy=settings.create_retention_policy,
         clock=clock,
     )

@@ -80,8 +80,9 @@ class RollupFindings:
         self.clock = clock
         self._lock = threading.Lock()
         self._by_village: dict[str, list[Finding]] = defaultdict(list)
-        for finding in self._load():
-            self._by_village[finding.village].append(finding)
+        self._seen: tuple[int, int] | None = None
+        with self._lock:
+            self._reread()
 
     def record(self, rollup: str, differences: Sequence[Difference]) -> None:
         """Keep the ``altered`` and ``extra`` rows of one audit of ``rollup``, one finding per village and
@@ -107,6 +108,7 @@ class RollupFindings:
         if not found:
             return
         with self._lock:
+            self._reread()
             for finding in found.values():
                 kept = self._by_village[finding.village]
                 near = [i for i, k in enumerate(kept) if _mergeable(k, finding)]
@@ -121,8 +123,27 @@ class RollupFindings:
     def faults(self, village: str, start_ms: int, end_ms: int) -> list[Fault]:
         """The findings of ``village`` whose span touches ``[start, end)``, as faults."""
         with self._lock:
+            self._reread()
             kept = list(self._by_village.get(village, ()))
         return [f.fault() for f in kept if f.start_ms < end_ms and f.end_ms > start_ms]
+
+    def _reread(self) -> None:
+        """The file read again when it changed since this process last read or wrote it: replicas that share
+        the results' directory name what the one running the rollups found (called under the lock)."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return
+        self._seen = stamp
+        self._by_village = defaultdict(list)
+        for finding in self._load():
+            self._by_village[finding.village].append(finding)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            status = self.path.stat() if self.path is not None else None
+        except OSError:
+            return None
+        return None if status is None else (status.st_mtime_ns, status.st_size)
 
     def _load(self) -> list[Finding]:
         if self.path is None or not self.path.exists():
@@ -148,6 +169,7 @@ class RollupFindings:
         try:
             part.write_text(json.dumps({"format": _FORMAT, "findings": findings}), encoding="utf-8")
             os.replace(part, self.path)
+            self._seen = self._stamp()
         except OSError as err:  # kept in memory: the village's evidence names them until a restart
             log.error("rollup findings not written", extra={"path": str(self.path), "error": str(err)})
 

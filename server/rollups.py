@@ -73,6 +73,7 @@ class Rollups:
         late_window_h: int = 48,
         backfill_days: int = 400,
         reconcile_days: int = 35,
+        reconcile_share: float = 0.1,
         create_retention_policy: bool = True,
         shard_duration: str = "52w",
         clock: Callable[[], float] = time.time,
@@ -86,6 +87,8 @@ class Rollups:
         self.late_ms = late_window_h * HOUR_MS
         self.backfill_ms = backfill_days * DAY_MS
         self.reconcile_ms = reconcile_days * DAY_MS
+        self.reconcile_share = reconcile_share
+        self._walk_due_s = 0.0
         self.create_retention_policy = create_retention_policy
         self.shard_duration = shard_duration
         self._clock = clock
@@ -342,15 +345,20 @@ class Rollups:
 
     def _reconcile_one_day(self, state: RollupState | None, target: int) -> None:
         # Walk the rolled history a day per pass, newest first behind the late window, and start over at the
-        # end: data that arrived later than the late window is taken in within one cycle.
-        if state is None:
+        # end: data that arrived later than the late window is taken in within one cycle. A step waits until
+        # the walk has taken at most ``reconcile_share`` of the time: a village's day takes a fraction of a
+        # second, a province's a minute (bench/rollup_audit.py), which a pass every 300 s would repeat forever.
+        if state is None or self._clock() < self._walk_due_s:
             return
         upper = self.status.reconcile_ms or target - self.late_ms
         if upper <= max(state.from_ms, target - self.reconcile_ms):
             upper = target - self.late_ms
         lower = max(upper - DAY_MS, state.from_ms, target - self.reconcile_ms)
         if lower < upper:
+            began = time.monotonic()
             self.roll(lower, upper, audit=True)
+            took = time.monotonic() - began
+            self._walk_due_s = self._clock() + took * (1 / self.reconcile_share - 1)
         self.status.reconcile_ms = lower
 
     def run(self, stop: threading.Event, interval_s: float) -> None:

@@ -190,3 +190,13 @@ def test_an_unreadable_file_is_logged_and_the_service_starts_without_it(
         with caplog.at_level(logging.ERROR, logger="server.rollup_findings"):
             assert RollupFindings(path, clock=time.time).faults("v1", 0, NOW) == []
     assert caplog.text.count("rollup findings unreadable") == 3
+
+
+def test_a_replica_sharing_the_file_names_what_the_rollups_replica_found(tmp_path: Path) -> None:
+    """Replicas behind a load balancer run the rollups in one of them (docs/scaling.md): the others read the
+    findings it writes, when the file changes."""
+    path = tmp_path / "findings.json"
+    writer, reader = (RollupFindings(path, clock=time.time) for _ in range(2))
+    assert reader.faults("v1", 0, T0 * 2) == []
+    writer.record("uplink_1h", [_difference("altered", T0)])
+    assert [f.start_ms for f in reader.faults("v1", 0, T0 * 2)] == [T0]

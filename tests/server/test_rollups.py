@@ -277,3 +277,39 @@ def test_the_default_roll_up_is_evaluated_once_an_hour_and_filtered_per_place(se
     assert {v: {cid: direct[cid][v].verdict for cid in direct} for v in mine} == {
         v: {cid: verdict["verdict"] for cid, verdict in per.items()} for v, per in mine.items()
     }
+
+
+class Slow(InfluxClient):
+    """A province's InfluxDB, stood in for: every query takes 20 ms more."""
+
+    def query(self, q, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)
+        return super().query(q, **kwargs)
+
+
+@pytest.mark.parametrize(("share", "steps"), [(1.0, 3), (0.1, 0)])
+def test_the_reconciling_walk_takes_at_most_its_share_of_the_time(influx: InfluxClient, share, steps) -> None:
+    """A day of a province takes about a minute to roll again: a step every pass would keep a core busy. After
+    a step of t seconds the walk waits t * (1 / share - 1); here a step is over 30 queries of at least 20 ms,
+    so at 0.1 the next waits over 5 s, and the passes come a second apart."""
+    write(influx, sc.village_d())
+    now = [(sc.D0 + 2 * sc.DAY + 30 * 60_000) / 1000]
+    r = Rollups(
+        Slow(influx.url, database=influx.database),
+        database=influx.database,
+        source_rp=None,
+        rollup_rp="thonminh_1h",
+        late_window_h=6,
+        backfill_days=3,
+        reconcile_days=3,
+        reconcile_share=share,
+        clock=lambda: now[0],
+    )
+    r.maintain(max_backfill_days=10)
+    walked, last = 0, r.status.reconcile_ms
+    for _ in range(3):
+        now[0] += 1
+        r.maintain()
+        walked += r.status.reconcile_ms != last
+        last = r.status.reconcile_ms
+    assert walked == steps
