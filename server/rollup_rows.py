@@ -12,8 +12,8 @@ compares them, row by row (a series and an hour, or a UTC day), with those compu
   again, logged as a warning and counted.
 - ``extra``: a stored row with no samples under it: a series or an hour no gateway sent. Deleted, logged as a
   warning and counted. A part with no samples of the measurement at all is left alone only when its samples
-  may have outlived the raw retention policy, which keeps the rollups longer (``Rollups`` reads its duration;
-  a server that does not say, 3.x, leaves every such part alone).
+  may have outlived the raw retention policy, which keeps the rollups longer (``Rollups`` reads its duration
+  from InfluxDB 1.x; on another server, whose answer may be a placeholder, every such part is left alone).
 """
 
 from __future__ import annotations
