@@ -18,17 +18,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from server.plan import DAILY, DAY_MS, HOURLY, RollupState, floor_day
 from server.queries import Agg, Source, rollup_select
+from server.rollup_parts import Group, each_part, samples_kept_since, village_groups
 from server.rollup_rows import AuditStatus, Difference, audit, computed_points
 from server.rollup_specs import SPECS, RollupSpec, specs_version
 from server.timeparse import HOUR_MS, floor_hour, iso
 from thonminh.contract import FieldType, Point
-from thonminh.duration import duration_seconds
 from thonminh.errors import InfluxError, InfluxQueryError
 from thonminh.influx import InfluxClient, quote_ident
-from thonminh.influxql import tag_in, tag_not_in
 from thonminh.lineprotocol import encode_each, encode_line
 from thonminh.logs import Episode
 
@@ -36,9 +36,7 @@ __all__ = ["Rollups"]
 
 log = logging.getLogger(__name__)
 STATE_MEASUREMENT = "thonminh_rollup_state"
-#: villages an audited roll reads at once: its rows pass through this process, and a province's UTC day of
-#: street lights is 1.4 million rows, gigabytes as Python objects; split by time instead, InfluxDB would read
-#: each series again for every part (both: bench/rollup_audit.py)
+#: villages an audited roll reads at once (``server.rollup_parts``)
 AUDIT_VILLAGES = 50
 
 
@@ -54,6 +52,8 @@ class RollupStatus:
     busy: bool = False
     #: rows left out of the rollups because the encoder refused their names (``encode_each``)
     refused: int = 0
+    #: parts of audited rolls (a village's hour or day of a rollup) left out: InfluxDB could not answer them
+    left_out: int = 0
     #: what comparing the stored rows of older days with their samples found (``server.rollup_rows``)
     audit: AuditStatus = field(default_factory=AuditStatus)
     reconcile_ms: int | None = field(default=None, repr=False)
@@ -181,16 +181,20 @@ class Rollups:
         audited roll's rows pass through this process, so it reads ``AUDIT_VILLAGES`` villages at a time."""
         audit = audit or self.mode == "write"
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
-        kept_since = self._samples_kept_since() if audit else None
-        groups = {m: self._village_groups(m) if audit else [None] for m in SPECS}
+        now_ms = int(self._clock() * 1000)
+        kept_since = samples_kept_since(self.client, self.database, self.source_rp, now_ms) if audit else None
+        groups: dict[str, list[Group | None]] = {
+            m: [*village_groups(self.client, self.database, m, AUDIT_VILLAGES)] if audit else [None]
+            for m in SPECS
+        }
         count = 0
         for day in range(floor_day(start_ms), end_ms, DAY_MS):
             lo, hi = max(start_ms, day), min(end_ms, day + DAY_MS)
             for measurement, spec in SPECS.items():
-                for group in groups[measurement]:
-                    count += self._roll_hours(measurement, spec, lo, hi, group, kept_since)
-                for group in groups[measurement]:
-                    count += self._roll_day(measurement, spec, day, group, kept_since)
+                hours = partial(self._roll_hours, measurement, spec, kept_since=kept_since)
+                count += each_part(groups[measurement], hours, lo, hi, HOUR_MS, self._left_out)
+                days = partial(self._roll_day, measurement, spec, kept_since=kept_since)
+                count += each_part(groups[measurement], days, day, day + DAY_MS, DAY_MS, self._left_out)
         self.status.statements += count
         for hook in self.after_roll:
             hook(start_ms, end_ms)
@@ -200,12 +204,13 @@ class Rollups:
         self,
         measurement: str,
         spec: RollupSpec,
+        group: Group | None,
         start: int,
         end: int,
-        group: str | None,
         kept_since: int | None,
     ) -> int:
         # a group of villages is audited; without one, the hours are rolled inside InfluxDB (``INTO``)
+        within = group.condition() if group else None
         statements = []
         for condition, outputs in spec.groups().items():
             aggs = [Agg(o.func, o.field, o.name) for o in outputs]
@@ -215,62 +220,46 @@ class Rollups:
                     aggs,
                     start,
                     end,
-                    condition=" AND ".join(c for c in (group, condition) if c) or None,
+                    condition=" AND ".join(c for c in (within, condition) if c) or None,
                     into=None if group else self.rolled(measurement),
                 )
             )
         results = self.client.query(";\n".join(statements), database=self.database)
-        if group:
-            self._audit(spec.name, self._types(spec), results, start, end, group, kept_since)
+        if within:
+            self._audit(spec.name, self._types(spec), results, start, end, within, kept_since)
         return len(statements)
 
     def _roll_day(
-        self, measurement: str, spec: RollupSpec, day: int, group: str | None, kept: int | None
+        self,
+        measurement: str,
+        spec: RollupSpec,
+        group: Group | None,
+        day: int,
+        _end: int,
+        kept_since: int | None,
     ) -> int:
+        within = group.condition() if group else None
         daily = rollup_select(
             self.rolled(measurement),
             spec.daily_aggs(),
             day,
             day + DAY_MS,
-            condition=group,
+            condition=within,
             interval="1d",
             into=None if group else self.rolled(measurement, DAILY),
         )
         results = self.client.query(daily, database=self.database)
-        if group:
-            self._audit(
-                spec.daily, self._types(spec) | {"hours": True}, results, day, day + DAY_MS, group, kept
-            )
+        if within:
+            types = self._types(spec) | {"hours": True}
+            self._audit(spec.daily, types, results, day, day + DAY_MS, within, kept_since)
         return 1
 
-    def _village_groups(self, measurement: str) -> list[str]:
-        """Conditions that split ``measurement``'s series by village: ``AUDIT_VILLAGES`` villages of its samples
-        a group, then every other series (none, or a village only forged rollups name): together, all of them."""
-        found = self.client.select(
-            f"SHOW TAG VALUES ON {quote_ident(self.database)} FROM {quote_ident(measurement)} "
-            f"WITH KEY = {quote_ident('village')}"
+    def _left_out(self, group: Group, start: int, err: InfluxError) -> None:
+        self.status.left_out += 1
+        where = f"{group.describe()[:300]} from {iso(start)}"
+        self._log.warning(
+            "rollups: a part InfluxDB cannot answer is left out: %s", where, extra={"error": str(err)}
         )
-        names = sorted({str(row["value"]) for row in found.rows()} - {""})
-        groups = [names[i : i + AUDIT_VILLAGES] for i in range(0, len(names), AUDIT_VILLAGES)]
-        return [*(tag_in("village", g) for g in groups), tag_not_in("village", names)]
-
-    def _samples_kept_since(self) -> int | None:
-        """Since when every raw sample is still kept (0: forever), from the raw retention policy's duration;
-        None when the server is no 1.x (3.x answers placeholders): a part without samples is then not audited."""
-        try:
-            if not self.client.ping().startswith("1."):
-                return None
-            policies = self.client.select(f"SHOW RETENTION POLICIES ON {quote_ident(self.database)}").rows()
-        except InfluxError:
-            return None
-        named = [
-            p for p in policies if (p.get("name") == self.source_rp if self.source_rp else p.get("default"))
-        ]
-        text = str(named[0].get("duration")) if named else ""
-        if text == "0s":  # InfluxDB's infinite
-            return 0
-        seconds = duration_seconds(text)  # "168h0m0s"
-        return None if seconds is None else int(self._clock() * 1000) - seconds * 1000
 
     @staticmethod
     def _types(spec: RollupSpec) -> dict[str, bool]:
@@ -386,5 +375,6 @@ class Rollups:
             "last_error": self.status.last_error,
             "passes": self.status.passes,
             "refused": self.status.refused,
+            "left_out": self.status.left_out,
             "audit": self.status.audit.describe(),
         }

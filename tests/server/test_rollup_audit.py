@@ -19,6 +19,7 @@ import server.rollups as rollups_module
 from server.app import create_app
 from server.plan import DAY_MS, floor_day
 from server.queries import Source
+from server.rollup_parts import village_groups
 from server.rollup_rows import AuditStatus, audit, compare
 from server.rollups import Rollups
 from server.timeparse import HOUR_MS, iso
@@ -244,7 +245,9 @@ def test_an_audited_roll_reads_a_group_of_villages_at_a_time_and_misses_no_serie
     into.roll(*span)
     inside = rollup_snapshot(influx)
     r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write")
-    assert len(r._village_groups("uplink")) == 3  # four villages, two a group, and none
+    assert (
+        len(village_groups(influx, influx.database, "uplink", 2)) == 3
+    )  # four villages, two a group; the rest
     r.roll(*span)
     assert rollup_snapshot(influx) == inside  # the same rows as rolled inside InfluxDB, none twice
     assert (r.status.audit.altered, r.status.audit.extra, r.status.audit.missing) == (0, 0, 0)
@@ -261,3 +264,41 @@ def test_an_audited_roll_reads_a_group_of_villages_at_a_time_and_misses_no_serie
     r.roll(*span)
     assert (r.status.audit.altered, r.status.audit.extra, r.status.audit.removed) == (1, 2, 2)
     assert rollup_snapshot(influx) == inside
+
+
+def test_samples_whose_sum_is_infinite_cost_their_village_its_hour_not_every_village_its_rollups(
+    influx: InfluxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two samples of 1e308 make a sum InfluxDB cannot write as JSON: its answer to the whole statement is a
+    sentence. Rolled inside InfluxDB (``into``) such a row is left out by InfluxDB itself; read back (``write``,
+    the compose stack's mode) the statement failed, so every pass failed and no village's rollups moved."""
+    write(influx, sc.all_points())
+    first = influx.select(
+        f'SELECT * FROM "{influx.database}".."uplink" WHERE time >= {HOUR}ms GROUP BY * LIMIT 1'
+    )
+    tags = {k: v for k, v in first.series[0].tags.items() if v}
+    head = ",".join(["uplink", *(f"{k}={v}" for k, v in sorted(tags.items()))])
+    influx.write(
+        [f"{head} up_s=1e308,observed_s=60.0 {t}" for t in (HOUR + 1000, HOUR + 2000)]
+    )  # no gateway's
+    r = Rollups(influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write")
+    r.prepare()
+    with caplog.at_level(logging.WARNING, logger="server.rollups"):
+        r.roll(HOUR, HOUR + 2 * H)
+    rolled = influx.select(
+        f'SELECT * FROM "{influx.database}"."{RP}"."uplink_1h" WHERE time = {HOUR}ms GROUP BY *'
+    )
+    villages = {s.tags["village"] for s in rolled.series}
+    sent = influx.select(
+        f'SELECT count("up_s") FROM "{influx.database}".."uplink" WHERE time >= {HOUR}ms AND time < {HOUR + H}ms '
+        'GROUP BY "village"'
+    )
+    others = {s.tags["village"] for s in sent.series} - {tags["village"]}
+    assert len(others) >= 2 and villages == others  # the others rolled, this one's hour left out
+    next_hour = influx.select(
+        f'SELECT * FROM "{influx.database}"."{RP}"."uplink_1h" WHERE time = {HOUR + H}ms '
+        f"AND village = '{tags['village']}'"
+    )
+    assert next_hour.series  # its next hour rolled: only the part whose sum is infinite is lost
+    assert r.status.left_out >= 1 and "a part InfluxDB cannot answer is left out" in caplog.text
+    assert tags["village"] in caplog.text
