@@ -66,6 +66,9 @@ _READ_STATEMENTS = ("SELECT", "SHOW", "EXPLAIN")
 #: default: 413) and gives a write ``write-timeout`` (10 s by default) to reach its shards; 20,000 lines of a few
 #: hundred bytes are a few MB, well within both and within this client's own timeout.
 MAX_WRITE_LINES = 20_000
+#: The longest statement text sent as GET: a longer read is POSTed as a form (httpx refuses a URL's query over
+#: 64 KB, and proxies in front of InfluxDB 2.x or 3.x often take 8 KB).
+MAX_GET_QUERY = 2_000
 
 
 class LineWriter(Protocol):
@@ -234,20 +237,23 @@ class InfluxClient:
             form["db"] = db
         if params:
             form["params"] = json.dumps(dict(params))
+        # a read goes as GET unless it is long: httpx refuses a URL's query over 64 KB, and proxies far less (a
+        # province's rollup audit names 2,000 villages in one condition); InfluxDB reads a POSTed SELECT alike
+        method, send = ("GET", {"params": form}) if len(q) <= MAX_GET_QUERY else ("POST", {"data": form})
         if _changes_state(q):
             response = self._request("POST", "/query", "query", timeout=timeout, data=form)
         elif packed and self._packed:
             try:
                 response = self._request(
-                    "GET", "/query", "query", timeout=timeout, params=form, headers={"Accept": MSGPACK}
+                    method, "/query", "query", timeout=timeout, headers={"Accept": MSGPACK}, **send
                 )
             except InfluxClientError:
                 # a refused format or a bad statement: JSON tells which, with InfluxDB's own message
-                response = self._request("GET", "/query", "query", timeout=timeout, params=form)
+                response = self._request(method, "/query", "query", timeout=timeout, **send)
                 self._packed = False
                 self._log.info("InfluxDB at %s does not answer MessagePack: reading JSON", self.url)
         else:
-            response = self._request("GET", "/query", "query", timeout=timeout, params=form)
+            response = self._request(method, "/query", "query", timeout=timeout, **send)
         try:
             body = decoded(response)
         except ValueError as err:

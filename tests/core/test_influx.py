@@ -12,6 +12,7 @@ from influxkit import scratch_database
 from lab.localservices import InfluxDBServer, free_port
 from thonminh.errors import InfluxClientError, InfluxConnectionError, InfluxQueryError, InfluxServerError
 from thonminh.influx import MAX_WRITE_LINES, InfluxClient, quote_literal
+from thonminh.influxql import tag_not_in
 
 
 def test_write_gzip_and_query_with_epoch_ms(influx: InfluxClient):
@@ -193,3 +194,15 @@ def test_errors_pickle_whole(error: Exception):
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error) and str(copy) == str(error)
     assert vars(copy) == vars(error)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_read_too_long_for_a_url_is_posted_and_answered(influx: InfluxClient, packed: bool) -> None:
+    """A province's rollup audit names 2,000 villages in one condition (``tag_not_in``): as a GET, httpx refused
+    the URL (over 64 KB) before it was sent, and the rollup pass failed at every try."""
+    influx.write(["m,village=a v=1 1000", "m,village=b v=2 1000"], precision="ms")
+    names = [f"thon-so-{i:05d}" for i in range(4000)]
+    q = f'SELECT v FROM "m" WHERE {tag_not_in("village", names)} GROUP BY "village"'
+    assert len(q) > 60_000
+    (result,) = influx.query(q, packed=packed)
+    assert sorted(s.tags["village"] for s in result.series) == ["a", "b"]
