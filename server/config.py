@@ -88,7 +88,7 @@ class RollupSettings(StrictModel):
     reconcile_days: int = Field(35, ge=1, le=3660)
     #: The share of the time that walk may take: after a day that took t seconds, the next waits
     #: t * (1 / share - 1). A village's day takes a fraction of a second (a day every pass); a province's
-    #: about a minute (bench/rollup_audit.py: every few passes, a walk of hours). 1: a day every pass.
+    #: about four minutes (bench/rollup_audit.py: a day every 45 minutes, the walk in a day). 1: every pass.
     reconcile_share: float = Field(0.1, gt=0, le=1)
     #: How far back the first catch-up goes.
     backfill_days: int = Field(400, ge=1, le=3660)
