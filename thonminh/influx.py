@@ -237,8 +237,7 @@ class InfluxClient:
             form["db"] = db
         if params:
             form["params"] = json.dumps(dict(params))
-        # a read goes as GET unless it is long: httpx refuses a URL's query over 64 KB, and proxies far less (a
-        # province's rollup audit names 2,000 villages in one condition); InfluxDB reads a POSTed SELECT alike
+        # a province's rollup audit names 2,000 villages in one condition: too long for a URL (``MAX_GET_QUERY``)
         method, send = ("GET", {"params": form}) if len(q) <= MAX_GET_QUERY else ("POST", {"data": form})
         if _changes_state(q):
             response = self._request("POST", "/query", "query", timeout=timeout, data=form)
