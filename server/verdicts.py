@@ -112,7 +112,8 @@ def default_evaluation(service: Service, *, wait: bool = False) -> Evaluation:
     # change verdicts at once, not at the next hour; in the stamp, not the key, so the cache holds one evaluation
     verifier, audit = service.verifier, service.rollups.status.audit
     checked = (verifier.registry.version(), verifier.changes) if verifier is not None else ()
-    stamp = (hour_ms, audit.altered, audit.extra, *checked)
+    # rows rewritten or deleted, not found: an extra row a server keeps (3.x) is found at every pass
+    stamp = (hour_ms, audit.altered, audit.removed, *checked)
     evaluation: Evaluation = service.hourly.get(
         stamp, service.zone.key, compute, wait=wait, patience_s=FIRST_EVALUATION_WAIT_S
     )
