@@ -104,7 +104,7 @@ class RollupFindings:
                 int(d.kind == "extra"),
                 now_ms,
             )
-            found[key] = _merged(found[key], one) if key in found else one
+            found[key] = _merged(found[key], one, distinct=True) if key in found else one
         if not found:
             return
         with self._lock:
@@ -113,7 +113,7 @@ class RollupFindings:
                 kept = self._by_village[finding.village]
                 near = [i for i, k in enumerate(kept) if _mergeable(k, finding)]
                 if near:
-                    kept[near[0]] = _merged(kept[near[0]], finding)
+                    kept[near[0]] = _merged(kept[near[0]], finding, distinct=False)
                 else:
                     kept.append(finding)
                 kept.sort(key=lambda f: f.found_ms)
@@ -179,10 +179,12 @@ def _mergeable(a: Finding, b: Finding) -> bool:
     return same and b.start_ms - a.end_ms < MERGE_MS and a.start_ms - b.end_ms < MERGE_MS
 
 
-def _merged(a: Finding, b: Finding) -> Finding:
-    # rows found again over the same span are most likely the same rows (a server without DELETE keeps an extra
-    # row, found at every pass): counted once, not once a pass
-    add = max if a.start_ms < b.end_ms and b.start_ms < a.end_ms else int.__add__
+def _merged(a: Finding, b: Finding, *, distinct: bool) -> Finding:
+    """``a`` and ``b`` as one finding. ``distinct``: rows of one audit, each another series or hour, added up.
+    Otherwise rows found again over the same span are most likely the same rows (a server without DELETE keeps
+    an extra row, found at every pass): counted once, not once a pass."""
+    overlap = a.start_ms < b.end_ms and b.start_ms < a.end_ms
+    add = max if overlap and not distinct else int.__add__
     return replace(
         a,
         start_ms=min(a.start_ms, b.start_ms),

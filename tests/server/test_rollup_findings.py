@@ -200,3 +200,17 @@ def test_a_replica_sharing_the_file_names_what_the_rollups_replica_found(tmp_pat
     assert reader.faults("v1", 0, T0 * 2) == []
     writer.record("uplink_1h", [_difference("altered", T0)])
     assert [f.start_ms for f in reader.faults("v1", 0, T0 * 2)] == [T0]
+
+
+def test_rows_of_one_audit_in_one_hour_are_each_counted(tmp_path: Path) -> None:
+    """Two lights of one gateway forged in the same hour are two rows, not one found again."""
+    findings = RollupFindings(tmp_path / "findings.json", clock=time.time)
+    site = (("gateway", "gw"), ("village", "v3"))
+    findings.record(
+        "streetlight_1h",
+        [
+            Difference("altered", "streetlight_1h", ((*site, ("light", lt)), T0), {}, {})
+            for lt in ("l1", "l2")
+        ],
+    )
+    assert [f.count for f in findings.faults("v3", 0, T0 * 2)] == [2]
