@@ -336,7 +336,7 @@ class Rollups:
         # Walk the rolled history a day per pass, newest first behind the late window, and start over at the
         # end: data that arrived later than the late window is taken in within one cycle. A step waits until
         # the walk has taken at most ``reconcile_share`` of the time: a village's day takes a fraction of a
-        # second, a province's a minute (bench/rollup_audit.py), which a pass every 300 s would repeat forever.
+        # second, a province's minutes (bench/rollup_audit.py), which a pass every 300 s would repeat forever.
         if state is None or self._clock() < self._walk_due_s:
             return
         upper = self.status.reconcile_ms or target - self.late_ms

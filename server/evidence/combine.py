@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from server.evidence.verify import MANIFEST_FAULTS, POINT_DETAIL, POINT_FAULTS, Fault, HourResult, Run
 from server.timeparse import iso
 
-__all__ = ["Elsewhere", "Verification", "combine"]
+__all__ = ["Elsewhere", "Verification", "combine", "in_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,13 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
         faults.extend(hour.faults)
         runs.extend(hour.runs)
         keys |= hour.keys
-    faults = _merge(faults) + _chain(runs, elsewhere)
-    faults.sort(key=lambda f: (f.start_ms, f.kind, f.gateway))
-    return Verification({k: (v[0], v[1]) for k, v in counts.items()}, tuple(faults), frozenset(keys), n)
+    found = in_order(_merge(faults) + _chain(runs, elsewhere))
+    return Verification({k: (v[0], v[1]) for k, v in counts.items()}, found, frozenset(keys), n)
+
+
+def in_order(faults: Iterable[Fault]) -> tuple[Fault, ...]:
+    """Faults in the order every answer lists them: by time, then kind and gateway."""
+    return tuple(sorted(faults, key=lambda f: (f.start_ms, f.kind, f.gateway)))
 
 
 def _merge(faults: list[Fault]) -> list[Fault]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 
-from server.evidence.combine import Verification, combine
+from server.evidence.combine import Verification, combine, in_order
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
 from server.evidence.source import (
     HOUR_MS,
@@ -308,8 +308,7 @@ def verify_or_fail(verifier: Verifier, village: str, start_ms: int, end_ms: int)
     found = _contained(village, lambda: verifier.verify(village, start_ms, end_ms))
     if found is not None:
         more = [f for faults in verifier.reported for f in faults(village, start_ms, end_ms)]
-        by_time = sorted((*found.faults, *more), key=lambda f: (f.start_ms, f.kind, f.gateway))
-        return replace(found, faults=tuple(by_time)) if more else found
+        return replace(found, faults=in_order((*found.faults, *more))) if more else found
     why = "the service could not verify these samples: a fault of the verifier ('verification failed' in its log)"
     return Verification(
         {}, (Fault("verification_failed", "", start_ms, end_ms, why),), frozenset(), failed=True
