@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "dashb
 from agent_cpu import cpu_s
 from grafana_macros import ALL, TemplateVar, interpolate, parse_duration_ms, resolve_time
 from loads import SITE, village_points
-from server_criteria import BenchInflux
+from server_criteria import BenchInflux, private_influx
 
 from dashboards.boards import province
 from dashboards.criteria import CRITERIA
@@ -169,10 +167,7 @@ def main() -> int:
         "--every-panel", action="store_true", help="time every panel, not only the criteria's"
     )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-dashboards-"))
-    influx = BenchInflux(workdir / "influxdb")
-    influx.start()
-    try:
+    with private_influx("bench-dashboards-") as (influx, _):
         client = InfluxClient(influx.url, database="thonminh", timeout=600)
         client.create_database("thonminh")
         now_ms = int(time.time() * 1000)
@@ -191,9 +186,6 @@ def main() -> int:
         for path in args.board or [str(ROOT / "dashboards" / "json" / "village.json")]:
             one_board(path, influx, client, now_ms, args.every_panel)
         province_table(args, influx, client, now_ms, verdicts)
-    finally:
-        influx.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -30,11 +30,9 @@ import http.client
 import json
 import pstats
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from agent_cpu import cpu_s
 from loads import SITE, village_points
-from server_criteria import BenchInflux, serve_app
+from server_criteria import BenchInflux, private_influx, serve_app
 
 from server.app import create_app
 from server.config import EvidenceSettings, ServerConfig
@@ -268,14 +266,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--profile", action="store_true", help="print the verification's top functions")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
-    influx = BenchInflux(workdir / "influxdb")
-    influx.start()
-    try:
+    with private_influx("bench-evidence-") as (influx, workdir):
         return run(args, influx, workdir)
-    finally:
-        influx.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:

@@ -15,10 +15,8 @@ peak (tracemalloc, in a run of its own).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -28,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import server_seed
 from agent_cpu import cpu_s
-from server_criteria import BenchInflux
+from server_criteria import private_influx
 
 from server.plan import DAY_MS, floor_day
 from server.rollups import AUDIT_VILLAGES, Rollups
@@ -86,10 +84,7 @@ def main() -> None:
     parser.add_argument("--villages", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-rollup-audit-"))
-    influx = BenchInflux(workdir / "influxdb")
-    influx.start()
-    try:
+    with private_influx("bench-rollup-audit-") as (influx, _):
         client = InfluxClient(influx.url, database="thonminh", timeout=600)
         client.create_database("thonminh")
         now_ms = int(time.time() * 1000)
@@ -134,9 +129,6 @@ def main() -> None:
         )
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows_table))
-    finally:
-        influx.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

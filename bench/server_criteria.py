@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +52,19 @@ class BenchInflux(InfluxDBServer):
             '  cache-snapshot-write-cold-duration = "2s"\n  compact-full-write-cold-duration = "5s"\n',
         )
         self.config_path.write_text(text)
+
+
+@contextmanager
+def private_influx(prefix: str) -> Iterator[tuple[BenchInflux, Path]]:
+    """A ``BenchInflux`` of the run's own in a fresh directory (``prefix``), and that directory; both gone after."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    influx = BenchInflux(workdir / "influxdb")
+    influx.start()
+    try:
+        yield influx, workdir
+    finally:
+        influx.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class RecordingClient(InfluxClient):
@@ -92,14 +107,8 @@ def main() -> int:
     parser.add_argument("--rollup-requests", type=int, default=5, help="timed province roll-ups")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    influx = BenchInflux(workdir / "influxdb")
-    influx.start()
-    try:
+    with private_influx("bench-server-") as (influx, _):
         return run(args, influx)
-    finally:
-        influx.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, influx: InfluxDBServer) -> int:

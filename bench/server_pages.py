@@ -11,10 +11,8 @@ median and p95 against the limits (village page 300 ms, province overview 2 s).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import server_seed
 import uvicorn
-from server_criteria import BenchInflux, serve_app
+from server_criteria import BenchInflux, private_influx, serve_app
 
 from server.app import create_app
 from server.config import ServerConfig
@@ -148,14 +146,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.villages, args.requests, args.rollup_requests = 200, 10, 3
-    workdir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    influx = BenchInflux(workdir / "influxdb")
-    influx.start()
-    try:
+    with private_influx("bench-pages-") as (influx, _):
         return run(args, influx)
-    finally:
-        influx.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
