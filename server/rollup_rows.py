@@ -28,8 +28,8 @@ from server.queries import Source
 from server.timeparse import iso
 from thonminh.contract import Point
 from thonminh.errors import InfluxError
-from thonminh.influx import InfluxClient, Series, StatementResult, quote_ident, quote_literal
-from thonminh.influxql import time_range
+from thonminh.influx import InfluxClient, Series, StatementResult, quote_ident
+from thonminh.influxql import tag_equals, time_range
 
 __all__ = ["AuditStatus", "Difference", "compare", "computed_points", "rows_of"]
 
@@ -199,7 +199,7 @@ def _delete(
 ) -> None:
     # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
     where = " AND ".join(
-        [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in sorted(tags.items())]
+        [tag_equals(k, v) for k, v in sorted(tags.items())]
         + [time_range(time_ms, time_ms + 1)]
     )
     try:
