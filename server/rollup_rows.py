@@ -199,8 +199,7 @@ def _delete(
 ) -> None:
     # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
     where = " AND ".join(
-        [tag_equals(k, v) for k, v in sorted(tags.items())]
-        + [time_range(time_ms, time_ms + 1)]
+        [tag_equals(k, v) for k, v in sorted(tags.items())] + [time_range(time_ms, time_ms + 1)]
     )
     try:
         client.query(f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {where}", database=rollup.database)
