@@ -177,8 +177,9 @@ class Rollups:
     def roll(self, start_ms: int, end_ms: int, *, audit: bool = False) -> int:
         """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
         hourly rollups (a day is read from its daily rollup only once all its hours are rolled). ``audit``
-        (``server.rollup_rows``), always in ``write`` mode, where it costs less than writing every row; an
-        audited roll's rows pass through this process, so it reads ``AUDIT_VILLAGES`` villages at a time."""
+        (``server.rollup_rows``): the late window and the walk always, the history too in ``write`` mode, where
+        it costs less than writing every row; an audited roll's rows pass through this process, so it reads
+        ``AUDIT_VILLAGES`` villages at a time."""
         audit = audit or self.mode == "write"
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
         now_ms = int(self._clock() * 1000)
@@ -306,7 +307,9 @@ class Rollups:
             if state is not None and state.until_ms >= start - self.backfill_ms:
                 start = min(start, state.until_ms)
             if start < target:
-                self.roll(start, target)
+                # audited in either mode: in ``into`` mode an altered row of the late window would be written
+                # over with no finding, so a row forged again after every pass would be served, never named
+                self.roll(start, target, audit=True)
                 if state is None or state.until_ms < start:
                     self._save(RollupState(start, target))  # too far behind: start a new range
                 else:

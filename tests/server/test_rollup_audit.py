@@ -215,21 +215,26 @@ def test_an_extra_row_the_server_keeps_is_not_counted_as_removed(
     assert "could not be deleted" in caplog.text
 
 
-def test_in_write_mode_every_pass_is_audited(influx: InfluxClient) -> None:
-    """The compose stack's mode: a row forged among the last hours is gone at the next pass, not hours later."""
+@pytest.mark.parametrize("mode", ["into", "write"])
+def test_every_pass_audits_the_late_window(influx: InfluxClient, mode: str) -> None:
+    """A row forged among the last hours is named at the next pass, not hours later, in either mode. In ``into``
+    mode the altered row used to be written over with no finding, so one forged again after each pass was
+    served between passes and never named."""
     write(influx, sc.village_d())
     now = [(sc.D0 + 2 * DAY_MS + 30 * 60_000) / 1000]
     r = Rollups(
-        influx, database=influx.database, source_rp=None, rollup_rp=RP, mode="write", clock=lambda: now[0]
+        influx, database=influx.database, source_rp=None, rollup_rp=RP, mode=mode, clock=lambda: now[0]
     )
     r.maintain(max_backfill_days=3)
     recent = sc.D0 + 2 * DAY_MS - 2 * H  # inside the late window, which the walk does not reach
-    tags, _ = _stored(influx, "uplink_1h", recent)
+    tags, row = _stored(influx, "uplink_1h", recent)
     _forge(influx, "uplink_1h", {**tags, "link": "fiber2"}, recent, up_s=60.0, observed_s=60.0, samples=1)
+    assert row["up_s"] > 0
+    _forge(influx, "uplink_1h", tags, recent, up_s=0.0)  # the hour written down
     now[0] += 300
     r.maintain()
-    assert (r.status.audit.extra, r.status.audit.removed) == (1, 1)
-    _stored(influx, "uplink_1h", recent)  # one series again
+    assert (r.status.audit.altered, r.status.audit.extra, r.status.audit.removed) == (1, 1, 1)
+    assert _stored(influx, "uplink_1h", recent) == (tags, row)  # one series again, as the samples say
 
 
 def test_an_audited_roll_reads_a_group_of_villages_at_a_time_and_misses_no_series(
