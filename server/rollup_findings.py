@@ -59,15 +59,23 @@ class Finding:
     extra: int
     #: when the audit last found (and put right) rows of this finding
     found_ms: int
+    #: extra rows the server kept after their ``DELETE`` (InfluxDB 3.x has none): not put right
+    kept: int = 0
 
     def fault(self) -> Fault:
         measurement = _ROLLUPS.get(self.rollup, (self.rollup, 0))[0]
         rows = self.altered + self.extra
-        detail = (
+        found = (
             f"{rows} row(s) of the rollup {self.rollup} that the samples do not explain ({self.altered} altered, "
-            f"{self.extra} with no samples), found and put right from the samples at {iso(self.found_ms)}: "
-            "answers over long windows used them until then"
+            f"{self.extra} with no samples), found at {iso(self.found_ms)}"
         )
+        if self.kept:
+            detail = (
+                f"{found}; {self.kept} of those with no samples could not be deleted (the server kept them): "
+                "answers over long windows use them until someone deletes them"
+            )
+        else:
+            detail = f"{found} and put right from the samples: answers over long windows used them until then"
         return Fault(KIND, self.gateway, self.start_ms, self.end_ms, detail, (measurement,), rows)
 
 
@@ -103,6 +111,7 @@ class RollupFindings:
                 int(d.kind == "altered"),
                 int(d.kind == "extra"),
                 now_ms,
+                int(d.kept),
             )
             found[key] = _merged(found[key], one, distinct=True) if key in found else one
         if not found:
@@ -192,4 +201,5 @@ def _merged(a: Finding, b: Finding, *, distinct: bool) -> Finding:
         altered=add(a.altered, b.altered),
         extra=add(a.extra, b.extra),
         found_ms=max(a.found_ms, b.found_ms),
+        kept=add(a.kept, b.kept),
     )

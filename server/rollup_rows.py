@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from server.queries import Source
@@ -80,6 +80,8 @@ class Difference:
     key: RowKey
     stored: Mapping[str, Any] | None
     computed: Mapping[str, Any] | None
+    #: an ``extra`` row still there after its ``DELETE`` (a server without one): long windows still read it
+    kept: bool = False
 
     def describe(self) -> str:
         tags = ",".join(f"{k}={v}" for k, v in self.key[0])
@@ -172,7 +174,12 @@ def audit(
     status.parts += 1
     for d in differences:
         setattr(status, d.kind, getattr(status, d.kind) + 1)
-    suspect = [d for d in differences if d.kind in ("altered", "extra")]
+    suspect = []
+    for d in differences:
+        if d.kind == "extra":  # deleted before anyone is told: a row the server keeps is not put right
+            d = replace(d, kept=not _delete(client, rollup, every_tag[d.key], d.key[1], status))
+        if d.kind in ("altered", "extra"):
+            suspect.append(d)
     if suspect:
         status.last_finding = suspect[0].describe()
         log.warning(
@@ -183,20 +190,20 @@ def audit(
                 "end": iso(end_ms),
                 "altered": sum(d.kind == "altered" for d in suspect),
                 "extra": sum(d.kind == "extra" for d in suspect),
+                "kept": sum(d.kept for d in suspect),
                 "first": status.last_finding,
             },
         )
         for hook in found:
             hook(rollup.measurement, suspect)
-    for d in (d for d in suspect if d.kind == "extra"):
-        _delete(client, rollup, every_tag[d.key], d.key[1], status)
     rewrite = {d.key for d in differences if d.computed is not None}
     return [p for p in computed if _key(p.tags, p.time_ms) in rewrite]
 
 
 def _delete(
     client: InfluxClient, rollup: Source, tags: Mapping[str, str], time_ms: int, status: AuditStatus
-) -> None:
+) -> bool:
+    """Whether the row is gone: deleted and read back gone."""
     # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
     where = " AND ".join(
         [tag_equals(k, v) for k, v in sorted(tags.items())] + [time_range(time_ms, time_ms + 1)]
@@ -214,5 +221,6 @@ def _delete(
         log.warning(
             "an extra rollup row could not be deleted", extra={"rollup": rollup.measurement, "error": why}
         )
-        return
+        return False
     status.removed += 1
+    return True

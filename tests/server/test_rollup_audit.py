@@ -19,6 +19,7 @@ import server.rollups as rollups_module
 from server.app import create_app
 from server.plan import DAY_MS, floor_day
 from server.queries import Source
+from server.rollup_findings import RollupFindings
 from server.rollup_parts import village_groups
 from server.rollup_rows import AuditStatus, audit, compare
 from server.rollups import Rollups
@@ -209,10 +210,16 @@ def test_an_extra_row_the_server_keeps_is_not_counted_as_removed(
     r.roll(HOUR, HOUR + H)
     tags, _ = _stored(influx, "uplink_1h", HOUR)
     _forge(influx, "uplink_1h", {**tags, "link": "fiber2"}, HOUR, up_s=60.0, observed_s=60.0, samples=1)
+    findings = RollupFindings(None, clock=lambda: HOUR / 1000 + 7200)
+    r.audit_found.append(findings.record)
     with caplog.at_level(logging.WARNING, logger="server.rollup_rows"):
         r.roll(HOUR, HOUR + H, audit=True)
     assert (r.status.audit.extra, r.status.audit.removed) == (1, 0)
     assert "could not be deleted" in caplog.text
+    # the village's evidence does not say it was put right: long windows still read the row
+    (fault,) = findings.faults(tags["village"], HOUR, HOUR + H)
+    assert "1 of those with no samples could not be deleted" in fault.detail
+    assert "put right" not in fault.detail
 
 
 @pytest.mark.parametrize("mode", ["into", "write"])

@@ -100,6 +100,7 @@ def test_a_forged_row_put_right_is_a_fault_of_the_village_on_every_surface(
             (GATEWAY, iso(T0 + H), iso(T0 + 2 * H))
         ]
         assert "1 row(s) of the rollup uplink_1h" in found[0]["detail"] and "1 altered" in found[0]["detail"]
+        assert "put right from the samples" in found[0]["detail"]
         # the samples verify, and the answers read the rows put right: the share stays, the fault is named
         assert verification["status"] == "verified" and verification["verified_points"] == 180
         page = api.get(f"/pages/villages/{VILLAGE}")
