@@ -113,4 +113,7 @@ public = true
 registry = "keys.sqlite"
 # a recent hour verified again after 2 s, so that the tamper drill shows at once
 recent_s = 2
+[rollups]
+# a pass every 5 s (300 in a real service), so that the drill's forged rollup row is found at once
+interval_s = 5
 ''')

@@ -178,7 +178,7 @@ def _check_verified(out: str, key: str, work: Path) -> None:
 
 def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     (work / "drill").mkdir()
-    found, forged, answer, verify = drill.run(out, work / "drill")
+    found, forged, answer, verify, forged_row, named = drill.run(out, work / "drill")
     assert "'link': 'fiber'" in found and "evidence_seq" in found, found
     assert forged.startswith("HTTP/1.1 204"), forged
     # the coverage is printed so that a window too short for a verdict says so (insufficient_data comes first)
@@ -189,6 +189,15 @@ def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     span = re.search(r"^altered klt-gw1 (\S+Z) (\S+Z) ", answer, re.MULTILINE)
     assert span and span.group(1) <= span.group(2), answer
     assert verify.rstrip().endswith("exit 1"), verify
+    # the forged rollup row: found by the next rollup pass, named in the evidence and by thonminh verify
+    assert forged_row.startswith("HTTP/1.1 204"), forged_row
+    hour = (work / "drill" / "hour.txt").read_text().strip()
+    fault = re.search(
+        rf"^rollup_altered klt-gw1 {hour} \S+Z 1 row\(s\) of the rollup uplink_1h ", named, re.MULTILINE
+    )
+    assert fault, named
+    assert re.search(rf"^  rollup_altered +klt-gw1 +{hour} \.\. ", named, re.MULTILINE), named
+    assert named.rstrip().endswith("exit 1"), named
     # the village page the report printed shows it too: the fourth verdict and the fault in words
     page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
     assert page_url
