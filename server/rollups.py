@@ -177,9 +177,9 @@ class Rollups:
     def roll(self, start_ms: int, end_ms: int, *, audit: bool = False) -> int:
         """Roll the whole hours of ``[start, end)`` a UTC day per request, then the days they touch from the
         hourly rollups (a day is read from its daily rollup only once all its hours are rolled). ``audit``
-        (``server.rollup_rows``): the late window and the walk always, the history too in ``write`` mode, where
-        it costs less than writing every row; an audited roll's rows pass through this process, so it reads
-        ``AUDIT_VILLAGES`` villages at a time."""
+        (``server.rollup_rows``): a pass's hours (the late window, and any since the last pass) and the walk's
+        day always, the history too in ``write`` mode, where it costs less than writing every row; an audited
+        roll's rows pass through this process, so it reads ``AUDIT_VILLAGES`` villages at a time."""
         audit = audit or self.mode == "write"
         start_ms, end_ms = floor_hour(start_ms), floor_hour(end_ms)
         now_ms = int(self._clock() * 1000)
