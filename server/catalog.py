@@ -14,15 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server import figures as fig
-from server.plan import local_days
+from server.plan import daily_span, local_days
 from server.queries import Scope
 from server.reader import Reader, Sums
 from server.timeparse import Window
 from thonminh.figures import Coverage, FigureDescription, Kind, coverage_of_observed, percent
 
-__all__ = ["Evidence", "FigureReader", "Found", "compute", "group_tags", "ratio_evidence"]
+__all__ = ["Evidence", "FigureReader", "Found", "compute", "group_tags", "ratio_evidence", "read_span"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,3 +209,12 @@ def compute(
 ) -> Found:
     """The figure ``desc`` with ``params`` for every village of ``scope`` with data in ``window``."""
     return _BY_KIND[desc.kind](reader, desc, scope, window, params)
+
+
+def read_span(desc: FigureDescription, window: Window, zone: ZoneInfo) -> tuple[int, int]:
+    """The time range of the samples ``desc``'s value reads over ``window``: the window itself, but for a daily
+    figure, whose first day's point is stamped at the local midnight before the window opens
+    (``plan.daily_span``). Verification weighs this range, so no sample a value stands on goes unchecked."""
+    if desc.kind is Kind.DAILY_MEAN:
+        return daily_span(window.start_ms, window.end_ms, zone)
+    return window.start_ms, window.end_ms

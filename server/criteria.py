@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from server.catalog import Evidence, FigureReader, compute
+from server.catalog import Evidence, FigureReader, compute, read_span
 from server.evidence.hourly import Verifier, verify_or_fail
 from server.evidence.share import FigureVerification, figure_verification, not_configured
 from server.evidence.source import SIGNED_MEASUREMENTS
@@ -55,9 +55,10 @@ def evaluate(
             return not_configured(c.min_verified_pct)
         if measurement not in SIGNED_MEASUREMENTS:  # manual indicators: no gateway signs them
             return figure_verification(None, measurement, c.min_verified_pct, [])
+        start_ms, end_ms = read_span(c.description_of_figure, window, reader.zone)
         found = shared.once(
-            ("verification", village, window.start_ms, window.end_ms),
-            lambda: verify_or_fail(verifier, village, window.start_ms, window.end_ms),
+            ("verification", village, start_ms, end_ms),
+            lambda: verify_or_fail(verifier, village, start_ms, end_ms),
         )
         keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
         return figure_verification(found, measurement, c.min_verified_pct, keys)

@@ -165,7 +165,8 @@ def keep_warm(service: Service, stop: threading.Event, *, every_s: float = CHANG
                 if evaluation is not service.published:  # the sweep may have published it already
                     publish(service, evaluation)
                 if service.verifier is not None and evaluation.hour_ms != forgotten:
-                    cutoff = int(now * 1000) - service.config.max_window_days * 86_400_000
+                    # a daily figure reads back to the local midnight before its window (catalog.read_span)
+                    cutoff = int(now * 1000) - (service.config.max_window_days + 1) * 86_400_000
                     service.verifier.forget_before(cutoff)  # hours no window may reach any more
                     forgotten = evaluation.hour_ms
             wait = min(wait, 3600 - into_hour + AFTER_HOUR_S)
