@@ -61,7 +61,8 @@ def evaluate(
             lambda: verify_or_fail(verifier, village, start_ms, end_ms),
         )
         keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
-        return figure_verification(found, measurement, c.min_verified_pct, keys)
+        selection = c.description_of_figure.tag_filters(c.params)
+        return figure_verification(found, measurement, c.min_verified_pct, keys, selection)
 
     def one(c: Criterion) -> tuple[str, dict[str, Verdict]]:
         window = window_for(c)

@@ -6,8 +6,9 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from server.evidence.selected import key_of
 from server.evidence.verify import MANIFEST_FAULTS, POINT_DETAIL, POINT_FAULTS, Fault, HourResult, Run
 from server.timeparse import iso
 
@@ -24,9 +25,20 @@ class Verification:
     hours: int = 0
     #: the verifier failed on the village's data: nothing was checked (``server.evidence.hourly.verify_or_fail``)
     failed: bool = False
+    #: counts per value of a tag a figure selects (``server.evidence.selected``)
+    selected: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: per measurement, the counts of hours kept by a version that did not count selections: a figure of one
+    #: tag value weighs all of their points, as that version did, until they are verified again
+    unselected: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
-    def of(self, measurement: str) -> tuple[int, int]:
-        return self.counts.get(measurement, (0, 0))
+    def of(self, measurement: str, selection: Mapping[str, str] | None = None) -> tuple[int, int]:
+        """(points, verified points) of ``measurement``, of the tag value ``selection`` names when given (a
+        figure's ``tag_filters``)."""
+        if not selection:
+            return self.counts.get(measurement, (0, 0))
+        points, verified = self.selected.get(key_of(measurement, selection), (0, 0))
+        old_points, old_verified = self.unselected.get(measurement, (0, 0))
+        return points + old_points, verified + old_verified
 
     def faults_of(self, measurement: str) -> list[Fault]:
         return [f for f in self.faults if not f.measurements or measurement in f.measurements]
@@ -44,20 +56,33 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
     a ``wifi_daily`` point stamped at the local midnight before the window, a backlog sent late. ``elsewhere``
     names those, so a gap they fill is not a deleted batch (their own window verifies them)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    selected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    unselected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     faults: list[Fault] = []
     runs: list[Run] = []
     keys: set[tuple[str, str]] = set()
     n = 0
     for hour in sorted(hours, key=lambda h: h.hour_ms):
         n += 1
-        for measurement, (points, verified) in hour.counts.items():
-            counts[measurement][0] += points
-            counts[measurement][1] += verified
+        _add(counts, hour.counts)
+        _add(selected if hour.selected is not None else unselected, hour.selected or hour.counts)
         faults.extend(hour.faults)
         runs.extend(hour.runs)
         keys |= hour.keys
     found = in_order(_merge(faults) + _chain(runs, elsewhere))
-    return Verification({k: (v[0], v[1]) for k, v in counts.items()}, found, frozenset(keys), n)
+    return Verification(
+        _pairs(counts), found, frozenset(keys), n, selected=_pairs(selected), unselected=_pairs(unselected)
+    )
+
+
+def _add(into: dict[str, list[int]], counts: Mapping[str, tuple[int, int]]) -> None:
+    for where, (points, verified) in counts.items():
+        into[where][0] += points
+        into[where][1] += verified
+
+
+def _pairs(counts: Mapping[str, list[int]]) -> dict[str, tuple[int, int]]:
+    return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
 def in_order(faults: Iterable[Fault]) -> tuple[Fault, ...]:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from server.evidence.combine import Verification
+from server.evidence.selected import values
 from server.evidence.source import SIGNED_MEASUREMENTS
 from server.evidence.verify import Fault
 from server.timeparse import iso
@@ -63,15 +64,28 @@ def _fault(f: Fault) -> dict[str, Any]:
 
 
 def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
-    """Per figure and per measurement: samples, verified samples, verified_pct; every fault; the keys."""
+    """Per figure (a figure of one link or access point: per value found) and per measurement: samples,
+    verified samples, verified_pct; every fault; the keys."""
 
-    def share(measurement: str) -> dict[str, Any]:
-        points, verified = found.of(measurement)
+    def share(measurement: str, selection: dict[str, str] | None = None) -> dict[str, Any]:
+        points, verified = found.of(measurement, selection)
         return {
             "points": points,
             "verified_points": verified,
             "verified_pct": 100.0 * verified / points if points else None,
         }
+
+    figures = {}
+    for name, f in FIGURES.items():
+        m = f.measurement.name
+        if m not in SIGNED_MEASUREMENTS:
+            continue
+        selecting = [p for p in f.params if p.tag]
+        if not selecting or not selecting[0].required:
+            figures[name] = {"measurement": m, **share(m)}
+        for p in selecting:
+            for value in values(found.selected, m, p.tag or ""):
+                figures[f"{name} {p.tag}={value}"] = {"measurement": m, **share(m, {p.tag or "": value})}
 
     return {
         "village": village,
@@ -80,11 +94,7 @@ def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> d
             "count": found.hours,
             "note": "whole UTC hours: every hour the window touches",
         },
-        "figures": {
-            key: {"measurement": f.measurement.name, **share(f.measurement.name)}
-            for key, f in FIGURES.items()
-            if f.measurement.name in SIGNED_MEASUREMENTS
-        },
+        "figures": figures,
         "measurements": {m: share(m) for m in SIGNED_MEASUREMENTS if m in found.counts},
         "keys": [{"gateway": g, "fingerprint": k} for g, k in sorted(found.keys)],
         "faults": [_fault(f) for f in found.faults],
@@ -101,7 +111,7 @@ def _text(result: dict[str, Any]) -> str:
     ]
     for key, f in result["figures"].items():
         lines.append(
-            f"  {key:<26} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
+            f"  {key:<34} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
             f"{_pct(f['verified_pct'])}"
         )
     others = {
@@ -111,7 +121,7 @@ def _text(result: dict[str, Any]) -> str:
     }
     for m, s in others.items():
         lines.append(
-            f"  {'(no figure)':<26} {m:<12} {s['verified_points']:>9,} of {s['points']:>9,}  "
+            f"  {'(no figure)':<34} {m:<12} {s['verified_points']:>9,} of {s['points']:>9,}  "
             f"{_pct(s['verified_pct'])}"
         )
     lines.append(

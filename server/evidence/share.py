@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,9 +37,14 @@ def not_configured(min_verified_pct: float | None) -> FigureVerification:
 
 
 def figure_verification(
-    found: Verification | None, measurement: str, min_verified_pct: float | None, keys: list[KeyRecord]
+    found: Verification | None,
+    measurement: str,
+    min_verified_pct: float | None,
+    keys: list[KeyRecord],
+    selection: Mapping[str, str] | None = None,
 ) -> FigureVerification:
-    """The share of ``measurement``'s samples covered by valid manifests, and the faults that may touch them.
+    """The share of ``measurement``'s samples (of the tag value ``selection`` names: a figure's ``tag_filters``)
+    covered by valid manifests, and the faults that may touch them.
 
     A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
     if found is None or measurement not in SIGNED_MEASUREMENTS:
@@ -47,7 +53,7 @@ def figure_verification(
         return FigureVerification(
             0.0, "unverified", min_verified_pct, 0, 0, (), found.faults, len(found.faults)
         )
-    points, verified = found.of(measurement)
+    points, verified = found.of(measurement, selection)
     faults = found.faults_of(measurement)
     used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
     pct = 100.0 * verified / points if points else None

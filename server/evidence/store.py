@@ -139,17 +139,23 @@ def _plain(result: HourResult) -> dict[str, Any]:
         "faults": [asdict(f) for f in result.faults],
         "runs": [[getattr(r, name) for name in _RUN_FIELDS] for r in result.runs],
         "keys": sorted(list(k) for k in result.keys),
+        "selected": None if result.selected is None else {k: list(c) for k, c in result.selected.items()},
     }
 
 
 def _result(hour_ms: int, data: dict[str, Any]) -> HourResult:
     """An ``HourResult`` from ``_plain``; ``ValueError``, ``KeyError``, ``TypeError`` or ``AttributeError`` when
     it is not one."""
-    counts = {str(m): (int(c[0]), int(c[1])) for m, c in data["counts"].items()}
     faults = tuple(Fault(**{**f, "measurements": tuple(f["measurements"])}) for f in data["faults"])
     runs = tuple(map(_run, data["runs"]))
     keys = frozenset((str(g), str(fp)) for g, fp in data["keys"])
-    return HourResult(hour_ms, counts, faults, runs, keys)
+    # kept by the version before: no counts per selected tag (``Verification.unselected`` weighs them)
+    selected = None if data.get("selected") is None else _counts(data["selected"])
+    return HourResult(hour_ms, _counts(data["counts"]), faults, runs, keys, selected)
+
+
+def _counts(stored: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {str(m): (int(c[0]), int(c[1])) for m, c in stored.items()}
 
 
 def _run(stored: Any) -> Run:

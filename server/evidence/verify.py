@@ -13,11 +13,10 @@ manifests with one gateway, epoch and number), ``missing_seq`` (numbers skipped:
 ``broken_chain`` (a manifest not naming its predecessor), ``unregistered_key``, ``expired_key`` (signed
 outside the key's period), ``bad_signature`` and ``malformed_manifest``.
 
-Two things keep a village-month (two million points, 85,000 manifests) within seconds. A signature is checked
-once per run of chained manifests, not once per manifest (``server.evidence.chains``). And points are checked
-as sets: a point verifies when (its digest, its ``evidence_seq``) is among the (digest, number) pairs of the
-valid manifests, so only the points that do not verify are looked at one by one.
-"""
+A village-month (two million points, 85,000 manifests) takes seconds: a signature is checked once per run of
+chained manifests (``server.evidence.chains``), and a point verifies when (its digest, its ``evidence_seq``) is
+among the valid manifests' (digest, number) pairs, so only the points that do not are looked at one by one.
+Points are counted per measurement and per value of a tag a figure selects (``server.evidence.selected``)."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ from typing import NamedTuple
 
 from server.evidence.chains import Authentic, vouch
 from server.evidence.registry import KeySnapshot
+from server.evidence.selected import selections
 from thonminh.evidence import Manifest, PublicKey, SeriesDigests, unpack_seq, where_of
 from thonminh.influx import Series
 
@@ -96,6 +96,8 @@ class HourResult:
     runs: tuple[Run, ...]
     #: (gateway, fingerprint) of the keys that signed valid manifests
     keys: frozenset[tuple[str, str]]
+    #: the same per value of a tag a figure selects (``selected.key``); None: kept by a version without them
+    selected: Mapping[str, tuple[int, int]] | None = None
 
 
 # -- one hour ------------------------------------------------------------------------------------------------
@@ -255,28 +257,26 @@ def verify_hour(
     hour_ms: int,
     known: Authentic | None = None,
 ) -> HourResult:
-    """Verify one hour of one village: ``points`` are its gateway measurements' series (``GROUP BY *``,
-    ``epoch=ms``) with their digests, ``manifests`` the ``evidence`` series of the same hour, ``known`` the
-    manifests found authentic over a wider window (``server.evidence.chains.authentic_headers``)."""
+    """Verify one hour of one village: its gateway measurements' series with their digests (``points``), the
+    hour's ``evidence`` series (``manifests``) and those found authentic over a wider window (``known``)."""
     faults: list[Fault] = []
     signed = _manifests(manifests, keys, known or {}, faults)
-    listed: dict[str, set[tuple[bytes, int]]] = defaultdict(
-        set
-    )  # gateway -> (digest, seq) of valid manifests
+    listed: dict[str, set[tuple[bytes, int]]] = defaultdict(set)  # gateway -> (digest, seq) of valid ones
     for (gateway, seq), s in signed.items():
         if s.valid:
             listed[gateway].update((d, seq) for d in s.digests)
     spans = _Spans()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    selected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     present: list[tuple[str, SeriesDigests]] = []
     for measurement, tags, found in points:
         gateway = tags.get("gateway") or ""
         present.append((gateway, found))
         valid = listed.get(gateway, set())
         verified = len(valid.intersection(zip(found.digests, found.seqs, strict=True)))
-        count = counts[measurement]
-        count[0] += len(found.digests)
-        count[1] += verified
+        for count in [counts[measurement]] + [selected[k] for k in selections(measurement, tags)]:
+            count[0] += len(found.digests)
+            count[1] += verified
         if verified < len(found.digests):
             for time_ms, seq, digest in zip(found.times, found.seqs, found.digests, strict=True):
                 if (digest, seq) not in valid:
@@ -291,6 +291,7 @@ def verify_hour(
         tuple(faults),
         _runs(signed.values()),
         frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid),
+        {k: (v[0], v[1]) for k, v in selected.items()},
     )
 
 

@@ -123,7 +123,10 @@ def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path,
     window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 2 * HOUR_MS))
     code, out = run(capsys, "verify", "--config", str(config), *window)
     assert code == 0, out
-    assert "uplink.availability        uplink             120 of       120  100.00 %" in out
+    # per link: a figure of the fiber weighs the fiber's samples
+    assert "uplink.availability link=fiber     uplink             120 of       120  100.00 %" in out
+    assert "wifi.service                       wifi               120 of       120  100.00 %" in out
+    assert "wifi.service ap=nha-van-hoa        wifi               120 of       120  100.00 %" in out
     assert "faults: 0" in out
     forged = Point(
         "uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 1234

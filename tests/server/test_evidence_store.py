@@ -189,6 +189,30 @@ def test_results_stored_by_the_version_before_are_read_not_verified_again(
     assert third.store is not None and third.store.unreadable == 1 and counting.queries > 1
 
 
+def test_results_stored_without_counts_per_link_are_read_and_weigh_every_link(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    # the version before counted points per measurement only; its hours are read, not verified again, and a
+    # figure of one link weighs all their points (as it did then) until reverify_s reads them afresh
+    registry, clock, store, before = _first_start(influx, tmp_path)
+    assert before.of("uplink", {"link": "fiber"}) == (180, 180) and before.of("uplink", {"link": "4g"}) == (
+        0,
+        0,
+    )
+    with sqlite3.connect(store) as db:
+        data = json.loads(db.execute("SELECT result FROM hours WHERE hour_ms = ?", (T0,)).fetchone()[0])
+        assert data.pop("selected") == {"uplink link=fiber": [60, 60], "wifi ap=nha-van-hoa": [60, 60]}
+        db.execute("UPDATE hours SET result = ? WHERE hour_ms = ?", (json.dumps(data), T0))
+    again, counting = _service(influx, registry, store, clock)
+    after = again.verify(VILLAGE, T0, END)
+    assert counting.queries <= 1 and again.store is not None and again.store.unreadable == 0
+    assert after.counts == before.counts
+    assert after.of("uplink", {"link": "fiber"}) == (180, 180) and after.of("uplink", {"link": "4g"}) == (
+        60,
+        60,
+    )
+
+
 def _elsewhere() -> Gateway:
     """A gateway of another village of the province, as technicians register them one by one."""
     return Gateway(site=site_tags("lang-khac", "gw-khac", commune="quang-minh", province="bac-giang"))

@@ -1,4 +1,8 @@
-"""A daily figure's verification weighs the points its value reads.
+"""A verdict's verification weighs the samples its figure reads: no more, no fewer.
+
+A figure of one link (``params: {link: fiber}``) reads that link's samples, so its share is of those: counted
+over every uplink, 4G's points stood in the fiber's count (the demo's fiber showed 108 points where it has
+54), and forged 4G points were diluted by the fiber's.
 
 Wi-Fi users per day read one ``wifi_daily`` point per local day, stamped at the day's local midnight; the
 window's first day has its point before the window's start (``server.plan.daily_span``). The verification of
@@ -78,3 +82,29 @@ def test_a_forged_point_for_the_day_is_unverified_and_named(influx, app_for, tmp
         if c["id"] == "fiber_availability"
     )
     assert fiber["evidence"]["verification"]["status"] == "verified"
+
+
+def _link(points: list[Point], link: str) -> list[Point]:
+    return [Point(p.measurement, {**p.tags, "link": link}, p.fields, p.time_ms) for p in points]
+
+
+def _criteria(api) -> dict:
+    body = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=WINDOW, headers=READ).json()
+    return {c["id"]: c for c in body["criteria"]}
+
+
+def test_a_links_figure_counts_that_links_samples(influx, app_for, tmp_path) -> None:
+    api, gw = _service(influx, app_for, tmp_path)
+    uplinks = [p for p in uplink_points(T0, 3) if p.measurement == "uplink"]
+    influx.write(gw.sign(_link(uplinks, "4g")))
+    forged = _link(uplinks[60:70], "4g")  # ten 4G samples at times of their own, signed by nobody
+    influx.write([encode_line(Point(p.measurement, p.tags, p.fields, p.time_ms + 1_000)) for p in forged])
+    found = _criteria(api)
+    signed = len(uplinks)  # verification counts by UTC hour: the window's first, begun at T0, is whole
+    fiber = found["fiber_availability"]["evidence"]
+    assert (fiber["verification"]["points"], fiber["verification"]["verified_points"]) == (signed, signed)
+    assert fiber["verification"]["status"] == "verified"
+    lte = found["lte_availability"]["evidence"]
+    assert (lte["verification"]["points"], lte["verification"]["verified_points"]) == (signed + 10, signed)
+    assert found["lte_availability"]["verdict"] == "unverified"
+    assert lte["verified_pct"] == 100.0 * signed / (signed + 10)
