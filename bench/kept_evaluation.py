@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.catalog import Evidence
 from server.criteria import Verdict
+from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
 from server.evidence.share import FigureVerification
-from server.evidence.verify import Fault
 from server.kept_evaluation import KeptEvaluation
 from server.timeparse import Window
 from thonminh.criteria import load_criteria

@@ -23,9 +23,9 @@ from typing import Any
 
 from server.catalog import Evidence
 from server.criteria import CriteriaSet, Criterion, Verdict
+from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
 from server.evidence.share import FigureVerification
-from server.evidence.verify import Fault
 from server.timeparse import Window
 
 __all__ = ["MAX_AGE_MS", "KeptEvaluation"]
@@ -130,9 +130,7 @@ def _verdict(
         **{
             **checked,
             "keys": tuple(KeyRecord(**k) for k in checked["keys"]),
-            "faults": tuple(
-                Fault(**{**f, "measurements": tuple(f["measurements"])}) for f in checked["faults"]
-            ),
+            "faults": tuple(map(Fault.from_plain, checked["faults"])),
         }
     )
     return Verdict(criterion, village, data["verdict"], evidence, verification)

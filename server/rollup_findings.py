@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from server.evidence.verify import Fault
+from server.evidence.faults import Fault
 from server.plan import DAY_MS
 from server.rollup_rows import Difference
 from server.rollup_specs import SPECS

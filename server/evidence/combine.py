@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from server.evidence.faults import MANIFEST_FAULTS, POINT_FAULTS, Fault, point_detail
 from server.evidence.selected import key_of
-from server.evidence.verify import MANIFEST_FAULTS, POINT_DETAIL, POINT_FAULTS, Fault, HourResult, Run
+from server.evidence.verify import HourResult, Run
 from server.timeparse import iso
 
 __all__ = ["Elsewhere", "Verification", "combine", "in_order"]
@@ -40,8 +41,8 @@ class Verification:
         old_points, old_verified = self.unselected.get(measurement, (0, 0))
         return points + old_points, verified + old_verified
 
-    def faults_of(self, measurement: str) -> list[Fault]:
-        return [f for f in self.faults if not f.measurements or measurement in f.measurements]
+    def faults_of(self, measurement: str, selection: Mapping[str, str] | None = None) -> list[Fault]:
+        return [f for f in self.faults if f.touches(measurement, selection)]
 
 
 #: the (gateway, epoch, n) of manifests stamped outside the window: asked only when the chain has a gap
@@ -95,14 +96,14 @@ def _merge(faults: list[Fault]) -> list[Fault]:
     out: list[Fault] = []
     open_: dict[tuple[str, str, object], int] = {}
     for f in sorted(faults, key=lambda f: f.start_ms):
-        key = (f.kind, f.gateway, f.measurements if f.kind in POINT_FAULTS else f.reason)
+        key = (f.kind, f.gateway, (f.measurements, f.selections) if f.kind in POINT_FAULTS else f.reason)
         at = open_.get(key)
         mergeable = f.kind in POINT_FAULTS or (f.kind in MANIFEST_FAULTS and f.reason)
         if mergeable and at is not None and f.start_ms - out[at].end_ms < 2 * 3_600_000:
             last = out[at]
             count, manifests = last.count + f.count, last.manifests + f.manifests
             if f.kind in POINT_FAULTS:
-                detail = f"{count} {f.measurements[0]} point(s) {POINT_DETAIL[f.kind]}"
+                detail = point_detail(f.kind, count, f.measurements[0], f.selections)
             else:
                 detail = f"{manifests} manifests ({count} point(s)): {f.reason}"
             out[at] = Fault(
@@ -115,6 +116,7 @@ def _merge(faults: list[Fault]) -> list[Fault]:
                 count,
                 f.reason,
                 manifests,
+                f.selections,
             )
             continue
         open_[key] = len(out)

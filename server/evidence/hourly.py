@@ -27,6 +27,7 @@ from functools import partial
 from typing import TypeVar
 
 from server.evidence.combine import Verification, combine, in_order
+from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
 from server.evidence.source import (
     HOUR_MS,
@@ -34,7 +35,7 @@ from server.evidence.source import (
     numbers_around,
 )
 from server.evidence.store import ResultStore
-from server.evidence.verify import Fault, HourResult
+from server.evidence.verify import HourResult
 from server.evidence.workers import Workers
 from server.queries import Source
 from thonminh.errors import ConfigError, InfluxError

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from server.evidence.combine import Verification
+from server.evidence.faults import Fault
 from server.evidence.selected import values
 from server.evidence.source import SIGNED_MEASUREMENTS
-from server.evidence.verify import Fault
 from server.timeparse import iso
 from thonminh.figures import FIGURES
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.evidence.combine import Verification
+from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
 from server.evidence.source import SIGNED_MEASUREMENTS
-from server.evidence.verify import Fault
 
 __all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
 
@@ -54,7 +54,7 @@ def figure_verification(
             0.0, "unverified", min_verified_pct, 0, 0, (), found.faults, len(found.faults)
         )
     points, verified = found.of(measurement, selection)
-    faults = found.faults_of(measurement)
+    faults = found.faults_of(measurement, selection)
     used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
     pct = 100.0 * verified / points if points else None
     status: Status

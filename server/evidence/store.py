@@ -25,8 +25,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Final
 
+from server.evidence.faults import Fault
 from server.evidence.registry import KeySnapshot, connect, create
-from server.evidence.verify import Fault, HourResult, Run
+from server.evidence.verify import HourResult, Run
 
 __all__ = ["ResultStore", "StoredHour"]
 
@@ -146,7 +147,7 @@ def _plain(result: HourResult) -> dict[str, Any]:
 def _result(hour_ms: int, data: dict[str, Any]) -> HourResult:
     """An ``HourResult`` from ``_plain``; ``ValueError``, ``KeyError``, ``TypeError`` or ``AttributeError`` when
     it is not one."""
-    faults = tuple(Fault(**{**f, "measurements": tuple(f["measurements"])}) for f in data["faults"])
+    faults = tuple(map(Fault.from_plain, data["faults"]))
     runs = tuple(map(_run, data["runs"]))
     keys = frozenset((str(g), str(fp)) for g, fp in data["keys"])
     # kept by the version before: no counts per selected tag (``Verification.unselected`` weighs them)

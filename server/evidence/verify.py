@@ -27,26 +27,13 @@ from functools import partial
 from typing import NamedTuple
 
 from server.evidence.chains import Authentic, vouch
+from server.evidence.faults import POINT_FAULTS, Fault, PointSpans
 from server.evidence.registry import KeySnapshot
 from server.evidence.selected import selections
 from thonminh.evidence import Manifest, PublicKey, SeriesDigests, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = [
-    "MANIFEST_FAULTS",
-    "POINT_DETAIL",
-    "POINT_FAULTS",
-    "Fault",
-    "Digested",
-    "HourResult",
-    "Run",
-    "verify_hour",
-]
-
-#: faults that name a point's measurement; the others (a manifest's, the chain's) may touch any figure
-POINT_FAULTS = ("unsigned", "no_manifest", "altered", "injected")
-#: faults of a manifest that does not verify: its points count as unverified
-MANIFEST_FAULTS = ("unregistered_key", "expired_key", "bad_signature")
+__all__ = ["Digested", "HourResult", "Run", "verify_hour"]
 
 
 class Digested(NamedTuple):
@@ -55,22 +42,6 @@ class Digested(NamedTuple):
     measurement: str
     tags: Mapping[str, str | None]
     found: SeriesDigests
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    kind: str
-    gateway: str
-    start_ms: int
-    end_ms: int
-    detail: str
-    #: the measurements whose points it concerns; empty when that cannot be known (a deleted batch)
-    measurements: tuple[str, ...] = ()
-    #: points (or manifests) it stands for
-    count: int = 1
-    #: for a manifest that does not verify: why (the same for its neighbours, so they merge) and how many
-    reason: str = ""
-    manifests: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,42 +185,6 @@ def _own_check(s: _Signed, keys: KeySnapshot, *, authentic: bool | None = None) 
         s.valid, s.fault, s.why = False, "expired_key", f"signed by key {m.key} outside its period"
 
 
-class _Spans:
-    """Point faults grouped by kind, gateway and measurement: one fault per group with its first and last time."""
-
-    def __init__(self) -> None:
-        self.groups: dict[tuple[str, str, str], list[int]] = {}
-
-    def add(self, kind: str, gateway: str, measurement: str, time_ms: int) -> None:
-        span = self.groups.get((kind, gateway, measurement))
-        if span is None:
-            self.groups[(kind, gateway, measurement)] = [time_ms, time_ms, 1]
-        else:
-            span[0], span[1], span[2] = min(span[0], time_ms), max(span[1], time_ms), span[2] + 1
-
-    def faults(self) -> list[Fault]:
-        return [
-            Fault(
-                kind,
-                gw,
-                lo,
-                hi,
-                f"{count} {measurement} point(s) {POINT_DETAIL[kind]}",
-                (measurement,),
-                count,
-            )
-            for (kind, gw, measurement), (lo, hi, count) in sorted(self.groups.items())
-        ]
-
-
-POINT_DETAIL = {
-    "unsigned": "without evidence_seq: written by no gateway's forwarder",
-    "no_manifest": "whose manifest is not in InfluxDB",
-    "altered": "whose values differ from what their manifest signed",
-    "injected": "at a series and time their manifest does not list",
-}
-
-
 def verify_hour(
     points: Iterable[Digested],
     manifests: Iterable[Series],
@@ -265,7 +200,7 @@ def verify_hour(
     for (gateway, seq), s in signed.items():
         if s.valid:
             listed[gateway].update((d, seq) for d in s.digests)
-    spans = _Spans()
+    spans = PointSpans()
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     selected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     present: list[tuple[str, SeriesDigests]] = []
@@ -282,7 +217,7 @@ def verify_hour(
                 if (digest, seq) not in valid:
                     kind = _point(signed, gateway, seq, digest, measurement)
                     if kind in POINT_FAULTS:
-                        spans.add(kind, gateway, measurement, time_ms)
+                        spans.add(kind, gateway, measurement, tags, time_ms)
     faults += spans.faults()
     faults += _manifest_faults(signed.values(), present)
     return HourResult(

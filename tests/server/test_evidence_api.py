@@ -149,7 +149,7 @@ def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influ
             "gateway": GATEWAY,
             "start": iso(forged[0].time_ms),
             "end": iso(forged[-1].time_ms),
-            "detail": "10 uplink point(s) without evidence_seq: written by no gateway's forwarder",
+            "detail": "10 uplink point(s) of link=fiber without evidence_seq: written by no gateway's forwarder",
         }
     ]
     assert _criterion(api, "wifi_service")["verdict"] == "pass"  # its samples are all signed

@@ -2,7 +2,7 @@
 
 A figure of one link (``params: {link: fiber}``) reads that link's samples, so its share is of those: counted
 over every uplink, 4G's points stood in the fiber's count (the demo's fiber showed 108 points where it has
-54), and forged 4G points were diluted by the fiber's.
+54), and forged 4G points were diluted by the fiber's and listed under the fiber's verdict too.
 
 Wi-Fi users per day read one ``wifi_daily`` point per local day, stamped at the day's local midnight; the
 window's first day has its point before the window's start (``server.plan.daily_span``). The verification of
@@ -108,3 +108,8 @@ def test_a_links_figure_counts_that_links_samples(influx, app_for, tmp_path) -> 
     assert (lte["verification"]["points"], lte["verification"]["verified_points"]) == (signed + 10, signed)
     assert found["lte_availability"]["verdict"] == "unverified"
     assert lte["verified_pct"] == 100.0 * signed / (signed + 10)
+    # the fault is 4G's, said so, and listed where the 4G's points are weighed only
+    assert [f["detail"] for f in lte["verification"]["faults"]] == [
+        "10 uplink point(s) of link=4g without evidence_seq: written by no gateway's forwarder"
+    ]
+    assert fiber["verification"]["faults"] == [] and fiber["verification"]["faults_total"] == 0

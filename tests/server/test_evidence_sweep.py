@@ -106,7 +106,7 @@ def test_an_altered_settled_hour_is_unseen_until_one_sweep_pass_then_named(influ
             "gateway": GATEWAY,
             "start": iso(altered[0]),
             "end": iso(altered[-1]),
-            "detail": "10 uplink point(s) whose values differ from what their manifest signed",
+            "detail": "10 uplink point(s) of link=fiber whose values differ from what their manifest signed",
         }
     ]
     assert _rollup_pct(api) == pytest.approx(100 * 170 / 180)  # evaluated again by the pass, within the hour
