@@ -171,6 +171,7 @@ def create_app(
             reverify_s=config.evidence.reverify_s,
             store=ResultStore(results) if results is not None else None,
             workers=Workers(config.evidence.workers or default_processes()),
+            zone=config.zone,
         )
         # forged rollup rows the audits found, named in the village's evidence; `thonminh verify` reads them too
         findings_file = config.evidence.results_file

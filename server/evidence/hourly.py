@@ -2,7 +2,8 @@
 
 The service never reads a verification result from InfluxDB: whoever forges data could write forged results
 there as easily. It verifies each hour itself and keeps the result in memory: a more recent hour for
-``recent_ttl_s``, a closed hour older than ``settle_ms`` (late data and re-sends arrive within it) until the
+``recent_ttl_s``, a closed hour older than ``settle_ms`` (late data and re-sends arrive within it; the hour of
+a local midnight, where the day's Wi-Fi point is rewritten all day, closes with its day: ``closes``) until the
 keys registered for its village change or the sweep reads it again. A criteria request then adds up cached
 hours; the default evaluation, refreshed every hour by ``server.verdicts.keep_warm``, fills them. The settled
 hours' results are also written to the service's own disk (``server.evidence.store``), so a restart reads none
@@ -23,31 +24,32 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from server.evidence.combine import Verification, combine, in_order
 from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
-from server.evidence.source import (
-    HOUR_MS,
-    LOOKAROUND_MS,
-    numbers_around,
-)
+from server.evidence.source import HOUR_MS, LOOKAROUND_MS, numbers_around
 from server.evidence.store import ResultStore
 from server.evidence.verify import HourResult
 from server.evidence.workers import Workers
+from server.plan import DAY_MS, local_day_start
 from server.queries import Source
+from thonminh.contract import DAILY_TZ
 from thonminh.errors import ConfigError, InfluxError
 from thonminh.influx import InfluxClient
 from thonminh.logs import RateLimited
 
-__all__ = ["Sweep", "Verifier", "verify_or_fail"]
+__all__ = ["Sweep", "Verifier", "closes", "verify_or_fail"]
 
 log = logging.getLogger(__name__)
 #: a village the verifier fails on is asked for at every request: its traceback once an hour
 _failures = RateLimited(log, period=3600.0)
 
+#: the contract's zone of the daily points, unless the service is told another
+DAILY_ZONE = ZoneInfo(DAILY_TZ)
 #: hours one sweep pass reads at most, whatever the backlog (about half a core at a pass a minute)
 MAX_PASS_HOURS = 500
 
@@ -88,8 +90,11 @@ class Verifier:
         reverify_s: float = 7 * 86_400.0,
         store: ResultStore | None = None,
         workers: Workers | None = None,
+        zone: ZoneInfo = DAILY_ZONE,
     ) -> None:
         self.client = client
+        #: whose local midnights stamp the daily points (the service's zone, as its daily reads)
+        self.zone = zone
         self.raw = raw
         self.registry = registry
         self.clock = clock
@@ -210,7 +215,7 @@ class Verifier:
         return list(self.registry.snapshot().records.values())
 
     def _settled(self, hour_ms: int, entry: _Entry) -> bool:
-        return (entry.computed_s * 1000) >= hour_ms + HOUR_MS + self.settle_ms
+        return (entry.computed_s * 1000) >= closes(hour_ms, self.zone) + self.settle_ms
 
     def _fresh(self, hour_ms: int, entry: _Entry, now_s: float) -> bool:
         return self._settled(hour_ms, entry) or now_s - entry.computed_s < self.recent_ttl_s
@@ -331,6 +336,18 @@ def _contained(village: str, verify: Callable[[], T]) -> T | None:
             logging.ERROR, village, "verification failed", exc_info=True, village=village, error=repr(err)
         )
         return None
+
+
+@lru_cache(maxsize=16_384)  # a province's evaluation asks for each of a window's hours once per village
+def closes(hour_ms: int, zone: ZoneInfo) -> int:
+    """When the points of an hour stop changing: its end, but for the hour of a local midnight the day's end.
+    ``wifi_daily`` is stamped at its day's local midnight and rewritten until the day is over, each rewrite
+    signed by a manifest stamped in that hour too: settled sooner, the hour's result would miss them (their
+    chain showed a gap per rewrite, a deleted batch, and a forged day's point went unseen until the sweep)."""
+    midnight = local_day_start(hour_ms + HOUR_MS - 1, zone)
+    if midnight < hour_ms:
+        return hour_ms + HOUR_MS
+    return local_day_start(midnight + DAY_MS + HOUR_MS, zone)  # the next midnight, 23 to 25 hours on
 
 
 def _ranges(hours: list[int]) -> list[tuple[int, int]]:

@@ -1,0 +1,67 @@
+"""The hour of a local midnight stays open all day: ``wifi_daily`` is stamped there and rewritten (each rewrite
+signed by a manifest stamped in that hour too) until the day ends, so a result of that hour is not settled two
+hours after the hour closed, as other hours are, but two hours after the day it stands for.
+
+Before, the verifier kept that hour's result from two hours after midnight on: the day's later rewrites and their
+manifests were never read, so the chain of the live hours around them showed a gap per rewrite (a false
+``missing_seq``, "batch deleted"), and a forged value of the day's point was not seen until the sweep."""
+
+from __future__ import annotations
+
+import time
+from zoneinfo import ZoneInfo
+
+from signed_kit import SITE, VILLAGE, Gateway, register, registry_at, uplink_points
+from test_evidence_sweep import Clock
+
+from server.evidence.hourly import Verifier
+from server.evidence.source import HOUR_MS
+from server.plan import local_day_start
+from server.queries import Source
+from thonminh.contract import Point
+from thonminh.influx import InfluxClient
+from thonminh.lineprotocol import encode_line
+
+NOW = int(time.time() * 1000)
+#: yesterday's local midnight: the day's point is stamped there; its live hours are 10 and 11 hours later
+MIDNIGHT = local_day_start(NOW - 24 * HOUR_MS, ZoneInfo("Asia/Ho_Chi_Minh"))
+LIVE = MIDNIGHT + 10 * HOUR_MS
+WINDOW = (MIDNIGHT, LIVE + 2 * HOUR_MS)
+
+
+def _day(users: int) -> Point:
+    return Point(
+        "wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": users, "sessions": 1}, MIDNIGHT
+    )
+
+
+def _minutes(influx: InfluxClient, gw: Gateway, start_ms: int, minutes: int) -> None:
+    """A gateway's minutes: each one's live sample, then the day's point rewritten, as its forwarder sends them."""
+    for minute in range(minutes):
+        at = start_ms + minute * 60_000
+        influx.write(gw.sign(uplink_points(at, 1, step_s=3600)) + gw.sign([_day(minute)]))
+
+
+def test_the_days_rewrites_later_in_the_day_leave_no_gap_and_are_checked(influx, tmp_path) -> None:
+    registry = registry_at(tmp_path)
+    gw = Gateway()
+    register(registry, gw, valid_from_ms=MIDNIGHT - HOUR_MS)
+    clock = Clock(
+        (LIVE + HOUR_MS + 30 * 60_000) / 1000
+    )  # 10.5 hours after midnight: that hour closed long ago
+    verifier = Verifier(influx, lambda m: Source(influx.database or "", None, m), registry, clock=clock)
+    _minutes(influx, gw, LIVE, 3)
+    first = verifier.verify(VILLAGE, *WINDOW)
+    assert first.faults == () and first.of("wifi_daily") == (1, 1)
+    # an hour later the day goes on: more live minutes, each followed by the day's point rewritten
+    _minutes(influx, gw, LIVE + HOUR_MS, 3)
+    clock.now_s += 3600
+    later = verifier.verify(VILLAGE, *WINDOW)
+    assert [f.kind for f in later.faults] == []
+    assert later.of("uplink") == (6, 6) and later.of("wifi_daily") == (1, 1)
+    # and the day's point forged now (InfluxDB keeps its evidence_seq) is seen at the next read, not a sweep later
+    influx.write([encode_line(_day(999))])
+    clock.now_s += 600
+    forged = verifier.verify(VILLAGE, *WINDOW)
+    assert forged.of("wifi_daily") == (1, 0)
+    assert [(f.kind, f.start_ms) for f in forged.faults] == [("altered", MIDNIGHT)]
