@@ -73,7 +73,11 @@ def evaluate(
             ev = found.get(village) or Evidence(None, c.unit, 0.0, 0, window, queries)
             checked = verification(c, village, window)
             results[village] = Verdict(
-                c, village, c.verdict(ev.value, ev.coverage, checked.verified_pct), ev, checked
+                c,
+                village,
+                c.verdict(ev.value, ev.coverage, checked.verified_pct, forged=checked.still_read),
+                ev,
+                checked,
             )
         return c.id, results
 

@@ -6,7 +6,9 @@ they are put right nothing in InfluxDB shows they were there. So each finding is
 (not in InfluxDB, where whoever forged the rows could delete the record as easily), and every verification of
 a window that touches its span lists it as a fault ``rollup_altered`` of the figures the rollup serves: on the
 API's evidence, the village page, the dossier and ``thonminh verify``. The verified share does not change: it
-counts samples, and the samples verify; what the fault says is that answers used other numbers for a while.
+counts samples, and the samples verify; what the fault says is that answers used other numbers for a while. A
+row the server could not delete (no ``DELETE``: 3.x) is still read: its fault is ``still_read``, and the verdicts
+it touches are unverified while it is there.
 
 A row without a ``village`` tag concerns no village's answer: it counts in ``/health`` only.
 """
@@ -76,7 +78,16 @@ class Finding:
             )
         else:
             detail = f"{found} and put right from the samples: answers over long windows used them until then"
-        return Fault(KIND, self.gateway, self.start_ms, self.end_ms, detail, (measurement,), rows)
+        return Fault(
+            KIND,
+            self.gateway,
+            self.start_ms,
+            self.end_ms,
+            detail,
+            (measurement,),
+            rows,
+            still_read=self.kept > 0,
+        )
 
 
 class RollupFindings:

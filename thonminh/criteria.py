@@ -127,7 +127,9 @@ class Criterion(StrictModel):
         assert seconds is not None  # validated above
         return seconds
 
-    def verdict(self, value: float | None, coverage: float, verified_pct: float | None = None) -> str:
+    def verdict(
+        self, value: float | None, coverage: float, verified_pct: float | None = None, *, forged: bool = False
+    ) -> str:
         return verdict(
             value,
             coverage,
@@ -136,6 +138,7 @@ class Criterion(StrictModel):
             min_coverage=self.min_coverage,
             verified_pct=verified_pct,
             min_verified_pct=self.min_verified_pct,
+            forged=forged,
         )
 
 
@@ -212,16 +215,16 @@ def verdict(
     min_coverage: float,
     verified_pct: float | None = None,
     min_verified_pct: float | None = None,
+    forged: bool = False,
 ) -> str:
     """``insufficient_data`` without a value or under the minimum coverage; ``unverified`` when signed evidence
     covers less than ``min_verified_pct`` percent of the samples (``None``: not known, so not held against
-    the value: verification is not configured, or the figure has no gateway samples); else ``pass``/``fail``."""
+    the value: verification is not configured, or the figure has no gateway samples), or when data the value
+    reads is known ``forged`` and still there (a rollup row the server could not delete); else ``pass``/``fail``."""
     if value is None or coverage < min_coverage:
         return "insufficient_data"
-    if (
-        min_verified_pct is not None
-        and verified_pct is not None
-        and round(verified_pct, 9) < min_verified_pct
+    if min_verified_pct is not None and (
+        forged or (verified_pct is not None and round(verified_pct, 9) < min_verified_pct)
     ):
         return "unverified"
     # a figure computed as 99.00000000001 or 98.99999999999 is 99 as far as anyone reading it is concerned

@@ -44,6 +44,9 @@ class Fault:
     manifests: int = 0
     #: a point fault's tag values a figure selects (``selected.key``: ``uplink link=4g``); empty: any figure's
     selections: tuple[str, ...] = ()
+    #: the forged data is still there and answers read it (a rollup row the server could not delete): no
+    #: verdict on the figures it touches is verified
+    still_read: bool = False
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any]) -> Fault:

@@ -30,6 +30,8 @@ class FigureVerification:
     keys: tuple[KeyRecord, ...]
     faults: tuple[Fault, ...]
     faults_total: int
+    #: data its answers read is known forged and still there (``Fault.still_read``): unverified, whatever the share
+    still_read: bool = False
 
 
 def not_configured(min_verified_pct: float | None) -> FigureVerification:
@@ -57,13 +59,24 @@ def figure_verification(
     faults = found.faults_of(measurement, selection)
     used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
     pct = 100.0 * verified / points if points else None
+    still_read = any(f.still_read for f in faults)
     status: Status
-    if pct is None:
-        status = "no_samples"
-    elif round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct):
+    if still_read or (
+        pct is not None and round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct)
+    ):
         status = "unverified"
+    elif pct is None:
+        status = "no_samples"
     else:
         status = "verified"
     return FigureVerification(
-        pct, status, min_verified_pct, points, verified, used, tuple(faults[:MAX_FAULTS]), len(faults)
+        pct,
+        status,
+        min_verified_pct,
+        points,
+        verified,
+        used,
+        tuple(faults[:MAX_FAULTS]),
+        len(faults),
+        still_read,
     )

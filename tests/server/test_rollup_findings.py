@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
 from test_evidence_cli import run
+from test_rollup_audit import NoDelete
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "report"))
 import pdftools
@@ -122,6 +123,38 @@ def test_a_forged_row_put_right_is_a_fault_of_the_village_on_every_surface(
         capsys, "verify", "--config", str(config), "--village", VILLAGE, "--start", iso(T0 + 2 * H)
     )
     assert code == 0, out  # a window its span does not touch
+
+
+def test_a_forged_row_the_server_keeps_makes_the_verdicts_that_read_it_unverified(
+    influx: InfluxClient, tmp_path: Path
+) -> None:
+    """A server without ``DELETE`` (3.x) keeps an extra row the audit found, and long windows go on reading it:
+    the fault said so, but the verdict stayed ``pass`` with every sample verified. Known forged data still read
+    is not verified evidence, whatever the share of the samples."""
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw, valid_from_ms=T0 - 2 * H)
+    influx.write(gw.sign(uplink_points(T0, 3)))
+    keeping = NoDelete(influx.url, database=influx.database)
+    app = create_app(load_server_config(config), open_read_only=True, client=keeping)
+    window = {"start": iso(T0 - H), "end": iso(T0 + 3 * H)}
+    with TestClient(app) as api:
+        rollups: Rollups = app.state.rollups
+        rollups.roll(T0 - H, T0 + 3 * H)
+        rollups.mark(T0 - H, T0 + 3 * H)
+        # an hour of fiber no gateway measured, before its first sample: a row with no samples under it
+        _forge(influx, {**SITE, "link": "fiber"}, T0 - H, up_s=3600.0, observed_s=3600.0, samples=360)
+        rollups.roll(T0 - H, T0 + 3 * H, audit=True)
+        assert rollups.status.audit.extra == 1 and rollups.status.audit.removed == 0
+        body = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=window).json()
+        fiber = next(c for c in body["criteria"] if c["id"] == "fiber_availability")
+        checked = fiber["evidence"]["verification"]
+        assert checked["verified_points"] == checked["points"] == 180  # the samples all verify
+        assert [f["kind"] for f in checked["faults"]] == ["rollup_altered"]
+        assert "could not be deleted" in checked["faults"][0]["detail"]
+        assert (fiber["verdict"], checked["status"]) == ("unverified", "unverified")
+        lte = next(c for c in body["criteria"] if c["id"] == "wifi_service")
+        assert lte["evidence"]["verification"]["status"] == "verified"  # its rows are the samples'
 
 
 def _difference(kind: str, time_ms: int, village: str = "v1", rollup: str = "uplink_1h") -> Difference:
