@@ -26,9 +26,12 @@ from pathlib import Path
 
 from server.evidence.faults import Fault
 from server.plan import DAY_MS
-from server.rollup_rows import Difference
+from server.queries import Source
+from server.rollup_rows import Difference, row_exists
 from server.rollup_specs import SPECS
 from server.timeparse import HOUR_MS, iso
+from thonminh.errors import InfluxError
+from thonminh.influx import InfluxClient
 
 __all__ = ["KIND", "Finding", "RollupFindings"]
 
@@ -48,6 +51,12 @@ _ROLLUPS: dict[str, tuple[str, int]] = {
 }
 
 
+#: a kept row: its series (every tag key, sorted, '' where absent) and its time
+KeptRow = tuple[tuple[tuple[str, str], ...], int]
+#: kept rows ``recheck`` reads back at most per rollup pass (each one small query)
+RECHECK_ROWS = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Rows of one rollup, village and gateway the samples did not explain, over ``[start, end)``."""
@@ -63,6 +72,8 @@ class Finding:
     found_ms: int
     #: extra rows the server kept after their ``DELETE`` (InfluxDB 3.x has none): not put right
     kept: int = 0
+    #: those rows, each (its every tag, sorted, '' where absent; its time): ``recheck`` finds them gone
+    kept_rows: tuple[KeptRow, ...] = ()
 
     def fault(self) -> Fault:
         measurement = _ROLLUPS.get(self.rollup, (self.rollup, 0))[0]
@@ -100,6 +111,7 @@ class RollupFindings:
         self._lock = threading.Lock()
         self._by_village: dict[str, list[Finding]] = defaultdict(list)
         self._seen: tuple[int, int] | None = None
+        self._recheck_at = 0
         with self._lock:
             self._reread()
 
@@ -123,6 +135,7 @@ class RollupFindings:
                 int(d.kind == "extra"),
                 now_ms,
                 int(d.kept),
+                ((tuple(sorted((d.tags or {}).items())), d.key[1]),) if d.kept else (),
             )
             found[key] = _merged(found[key], one, distinct=True) if key in found else one
         if not found:
@@ -146,6 +159,35 @@ class RollupFindings:
             self._reread()
             kept = list(self._by_village.get(village, ()))
         return [f.fault() for f in kept if f.start_ms < end_ms and f.end_ms > start_ms]
+
+    def recheck(self, client: InfluxClient, database: str, rollup_rp: str | None) -> None:
+        """Read back the kept rows (at most ``RECHECK_ROWS`` a call, in turn): one deleted since, by hand or by
+        a server that applies ``DELETE`` late, no longer keeps its finding's verdicts unverified. A rollup
+        pass's hook (``Rollups.after_roll``); a row that cannot be read is looked at again next time."""
+        with self._lock:
+            self._reread()
+            kept = [(f, row) for found in self._by_village.values() for f in found for row in f.kept_rows]
+        if not kept:
+            return
+        start = self._recheck_at % len(kept)
+        turn = (kept[start:] + kept[:start])[:RECHECK_ROWS]
+        self._recheck_at = start + len(turn)
+        gone: set[tuple[str, KeptRow]] = set()
+        for finding, (tags, time_ms) in turn:
+            try:
+                there = row_exists(client, Source(database, rollup_rp, finding.rollup), dict(tags), time_ms)
+            except InfluxError:
+                continue
+            if not there:
+                gone.add((finding.rollup, (tags, time_ms)))
+        if not gone:
+            return
+        with self._lock:
+            self._reread()
+            for village, found in self._by_village.items():
+                self._by_village[village] = [_without(f, gone) for f in found]
+            self._save()
+        log.info("kept rollup rows found deleted since", extra={"rows": len(gone)})
 
     def _reread(self) -> None:
         """The file read again when it changed since this process last read or wrote it: replicas that share
@@ -172,7 +214,7 @@ class RollupFindings:
             body = json.loads(self.path.read_text(encoding="utf-8"))
             if body.get("format") != _FORMAT:
                 raise ValueError(f"format {body.get('format')!r}, not {_FORMAT}")
-            return [Finding(**f) for f in body["findings"]]
+            return [_finding(f) for f in body["findings"]]
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
             # a service that cannot start over its own file would hide every village's verdicts
             log.error(
@@ -205,6 +247,7 @@ def _merged(a: Finding, b: Finding, *, distinct: bool) -> Finding:
     an extra row, found at every pass): counted once, not once a pass."""
     overlap = a.start_ms < b.end_ms and b.start_ms < a.end_ms
     add = max if overlap and not distinct else int.__add__
+    rows = tuple(sorted(set(a.kept_rows) | set(b.kept_rows)))
     return replace(
         a,
         start_ms=min(a.start_ms, b.start_ms),
@@ -212,5 +255,21 @@ def _merged(a: Finding, b: Finding, *, distinct: bool) -> Finding:
         altered=add(a.altered, b.altered),
         extra=add(a.extra, b.extra),
         found_ms=max(a.found_ms, b.found_ms),
-        kept=add(a.kept, b.kept),
+        kept=len(rows) if rows else add(a.kept, b.kept),
+        kept_rows=rows,
     )
+
+
+def _without(finding: Finding, gone: set[tuple[str, KeptRow]]) -> Finding:
+    rows = tuple(r for r in finding.kept_rows if (finding.rollup, r) not in gone)
+    if rows == finding.kept_rows:
+        return finding
+    return replace(finding, kept=len(rows), kept_rows=rows)
+
+
+def _finding(stored: dict) -> Finding:
+    """A finding as ``_save`` wrote it (JSON lists for tuples; a file before ``kept_rows`` has none)."""
+    rows = tuple(
+        (tuple((str(k), str(v)) for k, v in tags), int(t)) for tags, t in stored.get("kept_rows", ())
+    )
+    return Finding(**{**stored, "kept_rows": rows})

@@ -31,7 +31,7 @@ from thonminh.errors import InfluxError
 from thonminh.influx import InfluxClient, Series, StatementResult, quote_ident
 from thonminh.influxql import tag_equals, time_range
 
-__all__ = ["AuditStatus", "Difference", "compare", "computed_points", "rows_of"]
+__all__ = ["AuditStatus", "Difference", "compare", "computed_points", "row_exists", "rows_of"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class Difference:
     computed: Mapping[str, Any] | None
     #: an ``extra`` row still there after its ``DELETE`` (a server without one): long windows still read it
     kept: bool = False
+    #: an ``extra`` row's every tag key, '' where absent: what names that one series (``row_exists``)
+    tags: Mapping[str, str] | None = None
 
     def describe(self) -> str:
         tags = ",".join(f"{k}={v}" for k, v in self.key[0])
@@ -177,7 +179,8 @@ def audit(
     suspect = []
     for d in differences:
         if d.kind == "extra":  # deleted before anyone is told: a row the server keeps is not put right
-            d = replace(d, kept=not _delete(client, rollup, every_tag[d.key], d.key[1], status))
+            tags = every_tag[d.key]
+            d = replace(d, kept=not _delete(client, rollup, tags, d.key[1], status), tags=tags)
         if d.kind in ("altered", "extra"):
             suspect.append(d)
     if suspect:
@@ -204,17 +207,16 @@ def _delete(
     client: InfluxClient, rollup: Source, tags: Mapping[str, str], time_ms: int, status: AuditStatus
 ) -> bool:
     """Whether the row is gone: deleted and read back gone."""
-    # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
-    where = " AND ".join(
-        [tag_equals(k, v) for k, v in sorted(tags.items())] + [time_range(time_ms, time_ms + 1)]
-    )
     try:
-        client.query(f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {where}", database=rollup.database)
+        client.query(
+            f"DELETE FROM {quote_ident(rollup.measurement)} WHERE {_row_where(tags, time_ms)}",
+            database=rollup.database,
+        )
         # DELETE names no retention policy: a server that maps the database to another bucket (2.x), or has
         # no DELETE (3.x), keeps the row, so only a row read back gone counts as removed
-        kept = client.select(f"SELECT * FROM {rollup.ref()} WHERE {where}").series
+        kept = row_exists(client, rollup, tags, time_ms)
     except InfluxError as err:
-        kept, why = [], str(err)
+        kept, why = False, str(err)
     else:
         why = "" if not kept else "the server kept it"
     if why or kept:
@@ -224,3 +226,16 @@ def _delete(
         return False
     status.removed += 1
     return True
+
+
+def row_exists(client: InfluxClient, rollup: Source, tags: Mapping[str, str], time_ms: int) -> bool:
+    """Whether ``rollup`` holds a row of exactly the series ``tags`` (every tag key, '' where absent) at
+    ``time_ms``; ``InfluxError`` when it cannot be read."""
+    return bool(client.select(f"SELECT * FROM {rollup.ref()} WHERE {_row_where(tags, time_ms)}").series)
+
+
+def _row_where(tags: Mapping[str, str], time_ms: int) -> str:
+    # every tag key the measurement has, the absent ones as '': only this series, not one that adds a tag
+    return " AND ".join(
+        [tag_equals(k, v) for k, v in sorted(tags.items())] + [time_range(time_ms, time_ms + 1)]
+    )

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,8 +154,19 @@ def test_a_forged_row_the_server_keeps_makes_the_verdicts_that_read_it_unverifie
         assert [f["kind"] for f in checked["faults"]] == ["rollup_altered"]
         assert "could not be deleted" in checked["faults"][0]["detail"]
         assert (fiber["verdict"], checked["status"]) == ("unverified", "unverified")
-        lte = next(c for c in body["criteria"] if c["id"] == "wifi_service")
-        assert lte["evidence"]["verification"]["status"] == "verified"  # its rows are the samples'
+        wifi = next(c for c in body["criteria"] if c["id"] == "wifi_service")
+        assert wifi["evidence"]["verification"]["status"] == "verified"  # its rows are the samples'
+        # deleted by hand (a server whose DELETE the audit could not use): the next pass reads it back gone
+        influx.query(f'DELETE FROM "uplink_1h" WHERE "link" = \'fiber\' AND time = {T0 - H}ms')
+        rollups.roll(T0 + 2 * H, T0 + 3 * H)
+        body = api.get(f"/api/v1/villages/{VILLAGE}/criteria", params=window).json()
+        fiber = next(c for c in body["criteria"] if c["id"] == "fiber_availability")
+        (fault,) = fiber["evidence"]["verification"]["faults"]
+        assert "put right" in fault["detail"] and "could not be deleted" not in fault["detail"]
+        # verified again, and judged on the samples alone: they cover 3 of the window's 4 hours, the forged
+        # row had covered the fourth
+        assert fiber["evidence"]["verification"]["status"] == "verified"
+        assert (fiber["verdict"], fiber["evidence"]["coverage"]) == ("insufficient_data", 0.75)
 
 
 def _difference(kind: str, time_ms: int, village: str = "v1", rollup: str = "uplink_1h") -> Difference:
@@ -248,3 +260,21 @@ def test_rows_of_one_audit_in_one_hour_are_each_counted(tmp_path: Path) -> None:
         ],
     )
     assert [f.count for f in findings.faults("v3", 0, T0 * 2)] == [2]
+
+
+def test_kept_rows_outlive_a_restart_and_an_older_file_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "findings.json"
+    kept = replace(
+        _difference("extra", T0), kept=True, tags={"gateway": "gw", "link": "fiber", "village": "v1"}
+    )
+    RollupFindings(path, clock=lambda: T0 / 1000).record("uplink_1h", [kept])
+    (fault,) = RollupFindings(path, clock=lambda: T0 / 1000).faults("v1", T0, T0 + H)  # read from the file
+    assert fault.still_read and "could not be deleted" in fault.detail
+    body = json.loads(path.read_text())
+    assert body["findings"][0]["kept_rows"] == [
+        [[["gateway", "gw"], ["link", "fiber"], ["village", "v1"]], T0]
+    ]
+    del body["findings"][0]["kept_rows"]  # as the version before wrote it: kept, and no rows to read back
+    path.write_text(json.dumps(body))
+    (older,) = RollupFindings(path, clock=lambda: T0 / 1000).faults("v1", T0, T0 + H)
+    assert older.still_read
