@@ -65,3 +65,40 @@ def test_the_days_rewrites_later_in_the_day_leave_no_gap_and_are_checked(influx,
     forged = verifier.verify(VILLAGE, *WINDOW)
     assert forged.of("wifi_daily") == (1, 0)
     assert [(f.kind, f.start_ms) for f in forged.faults] == [("altered", MIDNIGHT)]
+
+
+def test_the_open_hours_of_a_window_are_read_together(influx, tmp_path) -> None:
+    """The midnight hour and the live hours are all open: results of them read minutes apart disagree (the
+    rewrites read in one, their live neighbours missing from the other) and the chain showed a false gap."""
+    registry = registry_at(tmp_path)
+    gw = Gateway()
+    register(registry, gw, valid_from_ms=MIDNIGHT - HOUR_MS)
+    clock = Clock((LIVE + 10 * 60_000) / 1000)  # ten minutes into the live hour
+    verifier = Verifier(influx, lambda m: Source(influx.database or "", None, m), registry, clock=clock)
+    _minutes(influx, gw, LIVE, 3)
+    assert (
+        verifier.verify(VILLAGE, LIVE, LIVE + HOUR_MS).faults == ()
+    )  # the live hour read, and kept 5 minutes
+    _minutes(influx, gw, LIVE + 3 * 60_000, 3)
+    clock.now_s += 120
+    found = verifier.verify(VILLAGE, MIDNIGHT, LIVE + HOUR_MS)  # the midnight hour read now
+    assert [f.kind for f in found.faults] == []
+    assert found.of("uplink") == (6, 6) and found.of("wifi_daily") == (1, 1)
+
+
+def test_open_hours_read_by_different_windows_are_read_again_together(influx, tmp_path) -> None:
+    registry = registry_at(tmp_path)
+    gw = Gateway()
+    register(registry, gw, valid_from_ms=MIDNIGHT - HOUR_MS)
+    clock = Clock((LIVE + 10 * 60_000) / 1000)
+    verifier = Verifier(influx, lambda m: Source(influx.database or "", None, m), registry, clock=clock)
+    _minutes(influx, gw, LIVE, 3)
+    verifier.verify(VILLAGE, LIVE, LIVE + HOUR_MS)  # the live hour, read now
+    _minutes(influx, gw, LIVE + 3 * 60_000, 3)
+    clock.now_s += 120
+    verifier.verify(
+        VILLAGE, MIDNIGHT, LIVE
+    )  # the midnight hour and the hours to the live one, two minutes on
+    found = verifier.verify(VILLAGE, MIDNIGHT, LIVE + HOUR_MS)  # both cached, from two readings
+    assert [f.kind for f in found.faults] == []
+    assert found.of("uplink") == (6, 6) and found.of("wifi_daily") == (1, 1)
