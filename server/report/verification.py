@@ -58,7 +58,9 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
     shares += [
         [
             c.title_vi,
-            f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu",
+            (f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu")
+            # a share above the minimum is unverified too when forged rollup rows are still read
+            + (f" · {vi.verdict_style('unverified').label}" if c.status == "unverified" else ""),
             f"{vi.number(c.verified_points, 0)} / {vi.number(c.points, 0)}" if c.points else "–",
         ]
         for c in s.criteria

@@ -38,7 +38,10 @@ def test_a_tampered_month() -> None:
         "Chưa xác minh: 98,5 % số điểm có chữ ký hợp lệ · khóa 0123 4567 89ab cdef, 3f2a 9c41 07be 55d0"
     )
     assert "Đã xác minh (thấp nhất trong các tiêu chí): 98,5 %; mức tối thiểu của tiêu chí: 99,0 %" in text
-    assert "Cáp quang hoạt động 98,5 % 197 / 200" in text and "Định danh điện tử không có mẫu –" in text
+    assert (
+        "Cáp quang hoạt động 98,5 % · Chưa xác minh 197 / 200" in text
+        and "Định danh điện tử không có mẫu –" in text
+    )
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
     assert "Sai lệch phát hiện (2):" in text

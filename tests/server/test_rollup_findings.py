@@ -156,6 +156,10 @@ def test_a_forged_row_the_server_keeps_makes_the_verdicts_that_read_it_unverifie
         assert (fiber["verdict"], checked["status"]) == ("unverified", "unverified")
         wifi = next(c for c in body["criteria"] if c["id"] == "wifi_service")
         assert wifi["evidence"]["verification"]["status"] == "verified"  # its rows are the samples'
+        # the page's row of the fiber says so beside its share, which alone would read as verified
+        page = api.get(f"/pages/villages/{VILLAGE}", params=window).text
+        row = page[page.index("Đường truyền cáp quang", page.index('id="verification"')) :].split("</tr>")[0]
+        assert "100,0" in row and "Chưa xác minh" in row
         # deleted by hand (a server whose DELETE the audit could not use): the next pass reads it back gone
         influx.query(f'DELETE FROM "uplink_1h" WHERE "link" = \'fiber\' AND time = {T0 - H}ms')
         rollups.roll(T0 + 2 * H, T0 + 3 * H)
