@@ -111,6 +111,8 @@ class Verifier:
         #: faults; ``verify_or_fail`` adds them to its answer
         self.reported: list[Callable[[str, int, int], list[Fault]]] = []
         self._hours: dict[tuple[str, int], _Entry] = {}
+        #: per village, the hours of ``_hours`` read while open (``_open_at``): re-read together
+        self._open: dict[str, set[int]] = defaultdict(set)
         self._windows: dict[tuple[str, int, int], tuple[str, float, Verification]] = {}
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
         self._guard = threading.Lock()
@@ -138,19 +140,25 @@ class Verifier:
                 else:
                     missing.append(hour)
             missing = self._stored(village, missing, keys, now_s, results)
-            open_ = [h for h in results if not self._settled(h, self._hours[(village, h)])]
-            if missing or len({self._hours[(village, h)].computed_s for h in open_}) > 1:
-                # the open hours (the last ones, a local midnight's) are one reading: read minutes apart they
-                # disagree, a day's rewrite in one and its live neighbours in the chain not in the other
-                missing = sorted({*missing, *open_})
-                for hour in open_:
-                    del results[hour]
+            # a village's open hours (the last ones, a local midnight's) are one reading, whichever window asks:
+            # read minutes apart they disagree, a day's rewrite in one and its live neighbours in the chain not in
+            # the other, and windows asking in turn would each read them again
+            here = [h for h in range(first, last, HOUR_MS) if self._open_at(h, now_s)]
+            readings = {self._hours[(village, h)].computed_s for h in here if h in results}
+            if len(readings) > 1 or any(h not in results for h in here):
+                again = {*here, *self._open_hours(village, own, now_s)}
+                missing = sorted({*missing, *again})
+                for hour in again:
+                    results.pop(hour, None)
             verified = []
             for lo, hi in _ranges(missing):
                 for result in self._read(keys, village, lo, hi):
-                    results[result.hour_ms] = result
                     entry = self._hours[(village, result.hour_ms)] = _Entry(own, now_s, result, now_s)
                     verified.append(entry)
+                    if self._open_at(result.hour_ms, now_s):
+                        self._open[village].add(result.hour_ms)
+                    if first <= result.hour_ms < last:
+                        results[result.hour_ms] = result
             self._keep(village, keys, verified)
             # the same window again with the same hours (a default window, within the hour): added up once
             known = self._windows.get((village, first, last))
@@ -223,6 +231,19 @@ class Verifier:
 
     def _settled(self, hour_ms: int, entry: _Entry) -> bool:
         return (entry.computed_s * 1000) >= closes(hour_ms, self.zone) + self.settle_ms
+
+    def _open_at(self, hour_ms: int, now_s: float) -> bool:
+        """Whether the hour's points may still change at ``now_s`` (a result of it read now is not settled)."""
+        return now_s * 1000 < closes(hour_ms, self.zone) + self.settle_ms
+
+    def _open_hours(self, village: str, own: str, now_s: float) -> set[int]:
+        """The village's hours read while open, still open and read under its keys (the others dropped)."""
+        hours = self._open[village]
+        for hour in list(hours):
+            entry = self._hours.get((village, hour))
+            if entry is None or entry.keys != own or not self._open_at(hour, now_s):
+                hours.discard(hour)
+        return hours
 
     def _fresh(self, hour_ms: int, entry: _Entry, now_s: float) -> bool:
         return self._settled(hour_ms, entry) or now_s - entry.computed_s < self.recent_ttl_s

@@ -12,7 +12,7 @@ import time
 from zoneinfo import ZoneInfo
 
 from signed_kit import SITE, VILLAGE, Gateway, register, registry_at, uplink_points
-from test_evidence_sweep import Clock
+from test_evidence_sweep import Clock, CountingClient
 
 from server.evidence.hourly import Verifier
 from server.evidence.source import HOUR_MS
@@ -102,3 +102,29 @@ def test_open_hours_read_by_different_windows_are_read_again_together(influx, tm
     found = verifier.verify(VILLAGE, MIDNIGHT, LIVE + HOUR_MS)  # both cached, from two readings
     assert [f.kind for f in found.faults] == []
     assert found.of("uplink") == (6, 6) and found.of("wifi_daily") == (1, 1)
+
+
+def test_windows_asked_in_turn_share_one_reading_of_the_open_hours(influx, tmp_path) -> None:
+    """Two windows sharing open hours, each with one of its own: read per window, each request made the other's
+    open hours disagree and read them again, a second of verification per request, in turn forever."""
+    registry = registry_at(tmp_path)
+    gw = Gateway()
+    register(registry, gw, valid_from_ms=MIDNIGHT - HOUR_MS)
+    clock = Clock((LIVE + HOUR_MS + 10 * 60_000) / 1000)  # ten minutes into the hour after the live one
+    counting = CountingClient(influx)
+    verifier = Verifier(counting, lambda m: Source(influx.database or "", None, m), registry, clock=clock)  # type: ignore[arg-type]
+    _minutes(influx, gw, LIVE, 3)
+    _minutes(influx, gw, LIVE + HOUR_MS, 3)
+    day, recent = (
+        (MIDNIGHT, LIVE + HOUR_MS),
+        (LIVE, LIVE + 2 * HOUR_MS),
+    )  # the running hour in the second only
+    for window in (day, recent):
+        assert verifier.verify(VILLAGE, *window).faults == ()
+        clock.now_s += 30
+    before = counting.queries
+    for window in (day, recent, day, recent):
+        found = verifier.verify(VILLAGE, *window)
+        assert found.faults == ()
+        clock.now_s += 30
+    assert counting.queries == before
