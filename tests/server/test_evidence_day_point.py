@@ -4,7 +4,11 @@ hours after the hour closed, as other hours are, but two hours after the day it 
 
 Before, the verifier kept that hour's result from two hours after midnight on: the day's later rewrites and their
 manifests were never read, so the chain of the live hours around them showed a gap per rewrite (a false
-``missing_seq``, "batch deleted"), and a forged value of the day's point was not seen until the sweep."""
+``missing_seq``, "batch deleted"), and a forged value of the day's point was not seen until the sweep.
+
+A village's open hours (that one and the last ones) are also one reading: read minutes apart, by different
+windows or requests, they disagree in the same way; and read per window, windows asked in turn read them again
+each time."""
 
 from __future__ import annotations
 
