@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from server.evidence.faults import Fault
+from server.evidence.selected import selections
 from server.plan import DAY_MS
 from server.queries import Source
 from server.rollup_rows import Difference, row_exists
@@ -74,6 +75,9 @@ class Finding:
     kept: int = 0
     #: those rows, each (its every tag, sorted, '' where absent; its time): ``recheck`` finds them gone
     kept_rows: tuple[KeptRow, ...] = ()
+    #: the tag values of its rows a figure selects (``server.evidence.selected``: ``uplink link=fiber``), so its
+    #: fault is the fiber's, not 4G's; empty: any figure's (a measurement without, or a file before them)
+    selections: tuple[str, ...] = ()
 
     def fault(self) -> Fault:
         measurement = _ROLLUPS.get(self.rollup, (self.rollup, 0))[0]
@@ -97,6 +101,7 @@ class Finding:
             detail,
             (measurement,),
             rows,
+            selections=self.selections,
             still_read=self.kept > 0,
         )
 
@@ -136,6 +141,7 @@ class RollupFindings:
                 now_ms,
                 int(d.kept),
                 ((tuple(sorted((d.tags or {}).items())), d.key[1]),) if d.kept else (),
+                tuple(selections(_ROLLUPS.get(rollup, (rollup, 0))[0], tags)),
             )
             found[key] = _merged(found[key], one, distinct=True) if key in found else one
         if not found:
@@ -257,6 +263,8 @@ def _merged(a: Finding, b: Finding, *, distinct: bool) -> Finding:
         found_ms=max(a.found_ms, b.found_ms),
         kept=len(rows) if rows else add(a.kept, b.kept),
         kept_rows=rows,
+        # a side without (a file before them) may have been any value's: the merged one is any figure's too
+        selections=tuple(sorted({*a.selections, *b.selections})) if a.selections and b.selections else (),
     )
 
 
@@ -272,4 +280,6 @@ def _finding(stored: dict) -> Finding:
     rows = tuple(
         (tuple((str(k), str(v)) for k, v in tags), int(t)) for tags, t in stored.get("kept_rows", ())
     )
-    return Finding(**{**stored, "kept_rows": rows})
+    return Finding(
+        **{**stored, "kept_rows": rows, "selections": tuple(map(str, stored.get("selections", ())))}
+    )

@@ -156,6 +156,8 @@ def test_a_forged_row_the_server_keeps_makes_the_verdicts_that_read_it_unverifie
         assert (fiber["verdict"], checked["status"]) == ("unverified", "unverified")
         wifi = next(c for c in body["criteria"] if c["id"] == "wifi_service")
         assert wifi["evidence"]["verification"]["status"] == "verified"  # its rows are the samples'
+        lte = next(c for c in body["criteria"] if c["id"] == "lte_availability")["evidence"]["verification"]
+        assert (lte["status"], lte["faults"]) == ("no_samples", [])  # the row is the fiber's, not 4G's
         # the page's row of the fiber says so beside its share, which alone would read as verified
         page = api.get(f"/pages/villages/{VILLAGE}", params=window).text
         row = page[page.index("Đường truyền cáp quang", page.index('id="verification"')) :].split("</tr>")[0]
@@ -278,7 +280,13 @@ def test_kept_rows_outlive_a_restart_and_an_older_file_still_loads(tmp_path: Pat
     assert body["findings"][0]["kept_rows"] == [
         [[["gateway", "gw"], ["link", "fiber"], ["village", "v1"]], T0]
     ]
-    del body["findings"][0]["kept_rows"]  # as the version before wrote it: kept, and no rows to read back
+    assert fault.selections == ("uplink link=fiber",) and body["findings"][0]["selections"] == list(
+        fault.selections
+    )
+    del body["findings"][0][
+        "kept_rows"
+    ]  # as the version before wrote it: kept, no rows to read back, no link
+    del body["findings"][0]["selections"]
     path.write_text(json.dumps(body))
     (older,) = RollupFindings(path, clock=lambda: T0 / 1000).faults("v1", T0, T0 + H)
-    assert older.still_read
+    assert older.still_read and older.touches("uplink", {"link": "4g"})
