@@ -66,7 +66,10 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
     for hour in sorted(hours, key=lambda h: h.hour_ms):
         n += 1
         _add(counts, hour.counts)
-        _add(selected if hour.selected is not None else unselected, hour.selected or hour.counts)
+        if hour.selected is None:  # kept by a version that did not count selections
+            _add(unselected, hour.counts)
+        else:
+            _add(selected, hour.selected)
         faults.extend(hour.faults)
         runs.extend(hour.runs)
         keys |= hour.keys

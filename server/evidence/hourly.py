@@ -230,7 +230,7 @@ class Verifier:
         return list(self.registry.snapshot().records.values())
 
     def _settled(self, hour_ms: int, entry: _Entry) -> bool:
-        return (entry.computed_s * 1000) >= closes(hour_ms, self.zone) + self.settle_ms
+        return not self._open_at(hour_ms, entry.computed_s)
 
     def _open_at(self, hour_ms: int, now_s: float) -> bool:
         """Whether the hour's points may still change at ``now_s`` (a result of it read now is not settled)."""
