@@ -7,10 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srv_helpers import ADMIN
+
 from server.evidence.combine import Verification, combine
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS, numbers_around, read_and_verify
 from server.queries import Source
+from server.timeparse import iso
 from thonminh.contract import Point, site_tags
 from thonminh.evidence import (
     EVIDENCE_FIELD,
@@ -167,3 +170,13 @@ def signed_hours(influx: InfluxClient, registry: Registry, start_ms: int, hours:
 
 def registry_at(path: Path) -> Registry:
     return Registry(path / "keys.sqlite")
+
+
+def register_over_api(api, gw: Gateway, *, valid_from_ms: int) -> None:
+    """Register ``gw``'s key for its village through the API with the admin key, as a technician does."""
+    answer = api.post(
+        f"/api/v1/gateways/{gw.site['gateway']}/keys",
+        headers=ADMIN,
+        json={"village": gw.site["village"], "public_key": gw.public_key, "valid_from": iso(valid_from_ms)},
+    )
+    assert answer.status_code == 201, answer.text

@@ -9,7 +9,7 @@ import logging
 import time
 
 import pytest
-from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, uplink_points
+from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register_over_api, uplink_points
 from srv_helpers import ADMIN, READ
 
 from server.evidence import source
@@ -29,12 +29,7 @@ def signed(influx, app_for, tmp_path):
     """A service with a key registry over a village whose gateway signs 3 hours of uplink and Wi-Fi samples."""
     api = app_for(influx, evidence={"registry": str(tmp_path / "keys.sqlite")})
     gw = Gateway()
-    answer = api.post(
-        f"/api/v1/gateways/{GATEWAY}/keys",
-        headers=ADMIN,
-        json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)},
-    )
-    assert answer.status_code == 201, answer.text
+    register_over_api(api, gw, valid_from_ms=T0 - HOUR_MS)
     influx.write(gw.sign(uplink_points(T0, HOURS)))
     return api, gw
 

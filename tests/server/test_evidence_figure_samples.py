@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from zoneinfo import ZoneInfo
 
-from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, uplink_points
-from srv_helpers import ADMIN, READ
+from signed_kit import SITE, VILLAGE, Gateway, register_over_api, uplink_points
+from srv_helpers import READ
 
 from server.evidence.source import HOUR_MS
 from server.plan import local_day_start
@@ -34,12 +34,7 @@ WINDOW = {"start": iso(START), "end": iso(T0 + 3 * HOUR_MS)}
 def _service(influx, app_for, tmp_path) -> tuple:
     api = app_for(influx, evidence={"registry": str(tmp_path / "keys.sqlite")})
     gw = Gateway()
-    answer = api.post(
-        f"/api/v1/gateways/{GATEWAY}/keys",
-        headers=ADMIN,
-        json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(MIDNIGHT - HOUR_MS)},
-    )
-    assert answer.status_code == 201, answer.text
+    register_over_api(api, gw, valid_from_ms=MIDNIGHT - HOUR_MS)
     influx.write(gw.sign(uplink_points(T0, 3)))
     return api, gw
 

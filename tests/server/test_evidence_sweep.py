@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from signed_kit import GATEWAY, VILLAGE, Gateway, register, registry_at, uplink_points
-from srv_helpers import ADMIN, READ
+from signed_kit import GATEWAY, VILLAGE, Gateway, register, register_over_api, registry_at, uplink_points
+from srv_helpers import READ
 
 from server.evidence.hourly import Verifier
 from server.evidence.source import HOUR_MS
@@ -74,12 +74,7 @@ def test_an_altered_settled_hour_is_unseen_until_one_sweep_pass_then_named(influ
         influx, clock=clock, evidence={"registry": str(tmp_path / "keys.sqlite"), "reverify_s": REVERIFY_S}
     )
     gw = Gateway()
-    added = api.post(
-        f"/api/v1/gateways/{GATEWAY}/keys",
-        headers=ADMIN,
-        json={"village": VILLAGE, "public_key": gw.public_key, "valid_from": iso(T0 - HOUR_MS)},
-    )
-    assert added.status_code == 201, added.text
+    register_over_api(api, gw, valid_from_ms=T0 - HOUR_MS)
     lines = gw.sign(uplink_points(T0, HOURS))
     influx.write(lines)
     assert _fiber(api)["verification"]["status"] == "verified"
