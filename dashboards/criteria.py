@@ -4,9 +4,9 @@ verdicts (its display copy, read through ``dashboards.verdictcopy``).
 
 A verdict panel has the API's four states: the value on green or red by the criterion's comparator and
 threshold where the verdict is ``pass`` or ``fail`` (query A), "Chưa đủ dữ liệu" / "Insufficient data" in grey
-where it is ``insufficient_data`` (query B, the coverage), and, for a criterion with a ``min_verified_pct``,
-"Chưa xác minh" / "Unverified" in purple where it is ``unverified`` (query C, the verified share). Where the
-service has published no verdict lately the panel says so.
+where it is ``insufficient_data`` (query B, the coverage), and, for a criterion with a ``min_verified_pct``
+whose samples the gateways sign, "Chưa xác minh" / "Unverified" in purple where it is ``unverified`` (query C,
+the verified share). Where the service has published no verdict lately the panel says so.
 
 A province table column shows the same four states in one cell per village; an alert rule per criterion fires
 where the verdict is ``fail`` and, for a criterion whose samples the gateways sign, another where it is
@@ -174,7 +174,7 @@ def _unverified_where_unsigned(lang: Lang) -> dict[str, Any]:
 
 
 def _verified_rule(c: Criterion) -> Text:
-    if c.min_verified_pct is None:
+    if not verifiable(c):
         return Text("", "")
     return Text(
         f" Chữ ký số của gateway phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
@@ -190,7 +190,7 @@ def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     rule, signed = _rule(c), _verified_rule(c)
     queries = [vq.query(vq.decided(), split=True), vq.query(vq.undecided(), split=True)]
     overrides: list[Callable[[Lang], dict[str, Any]]] = [_insufficient_where_undecided]
-    if c.min_verified_pct is not None:
+    if verifiable(c):
         queries.append(vq.query(vq.unverified(), split=True))
         overrides.append(_unverified_where_unsigned)
     return stat(
@@ -282,7 +282,7 @@ def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
     share (query C) plus ``UNVERIFIED_CELL``; no row where the data does not decide."""
     vq = VerdictQuery(c.id, scope)
     decided = vq.decided(name=c.id)
-    if c.min_verified_pct is None:
+    if not verifiable(c):
         return decided
     if _lowest(c) <= UNVERIFIED_CELL + 100:
         raise ValueError(

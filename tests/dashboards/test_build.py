@@ -23,6 +23,8 @@ from grafana_macros import MacroError, interpolate
 
 from dashboards.alerts import ALERT_RULES
 from dashboards.build import ROOT, generate, stale
+from dashboards.criteria import CRITERIA, verdict_panel, verifiable
+from dashboards.influxql import VILLAGE_SCOPE
 from dashboards.verdictcopy import PANEL_FRESH
 from thonminh.contract import MEASUREMENTS, VERIFICATION_RP
 
@@ -185,3 +187,15 @@ def test_datasource_and_dashboard_provider_files() -> None:
     assert provider["type"] == "file" and provider["options"]["path"].startswith(
         "/var/lib/grafana/dashboards"
     )
+
+
+def test_a_manual_indicators_panel_does_not_claim_signatures() -> None:
+    # The service never holds signatures against an indicator entered through the API (no gateway signs it),
+    # so its panel must neither say the rule applies nor ask for a verified share.
+    for c in CRITERIA.criteria:
+        panel = verdict_panel(c, VILLAGE_SCOPE)
+        assert panel.description is not None
+        says = "signatures must cover" in panel.description.en and "Chữ ký số" in panel.description.vi
+        asks = any(q.influxql.startswith('SELECT "verified_pct"') for q in panel.queries)  # query C
+        assert says == asks == verifiable(c), c.id
+    assert any(not verifiable(c) for c in CRITERIA.criteria)  # the shipped set has one: VNeID
