@@ -130,10 +130,11 @@ def _rule(c: Criterion) -> Text:
     desc = c.description_of_figure
     return Text(
         f"Đạt khi {c.comparator} {c.threshold:g} ({desc.title.vi}) trong {time_span(c)} gần nhất, với độ phủ dữ liệu "
-        f"từ {c.min_coverage:.0%}; dưới mức đó: chưa đủ dữ liệu (màu xám).",
+        f"từ {c.min_coverage:.0%}; dưới mức đó: chưa đủ dữ liệu (màu xám). Công thức: {desc.description.vi}.",
         f"Pass at {c.comparator} {c.threshold:g} over the last {time_span(c)} (green), fail below (red); under "
         f"{c.min_coverage:.0%} coverage, or with nothing to divide by: insufficient data (grey), as the criteria "
-        f"service decides. Criterion {c.id}, figure {c.figure}: {desc.description}; coverage: {desc.coverage.value}.",
+        f"service decides. Criterion {c.id}, figure {c.figure}: {desc.description.en}; coverage: "
+        f"{desc.coverage.value}.",
     )
 
 

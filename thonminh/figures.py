@@ -120,7 +120,8 @@ class FigureDescription:
     kind: Kind
     unit: str
     coverage: Coverage
-    description: str
+    #: the formula in words, for people (the dossier, Grafana's panel descriptions)
+    description: Title
     ratio: Ratio | None = None
     fallback: Ratio | None = None
     #: the field a ``daily_mean`` or ``latest`` figure reads
@@ -186,7 +187,9 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.RATIO,
             "%",
             Coverage.OBSERVED,
-            "sum(up_s) / sum(observed_s) of one link",
+            Title(
+                "sum(up_s) / sum(observed_s) của một đường truyền", "sum(up_s) / sum(observed_s) of one link"
+            ),
             ratio=Ratio(_seconds("up_s"), OBSERVED),
             samples=SAMPLES,
             params=(Param("link", str, pattern=SLUG_PATTERN, tag="link"),),
@@ -198,8 +201,12 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.RATIO,
             "%",
             Coverage.OBSERVED,
-            "sum(up_open_s) / sum(open_s) when the gateway reports opening hours in the window, "
-            "else sum(up_s) / sum(observed_s)",
+            Title(
+                "sum(up_open_s) / sum(open_s) khi gateway báo giờ mở cửa trong khoảng thời gian, "
+                "nếu không thì sum(up_s) / sum(observed_s)",
+                "sum(up_open_s) / sum(open_s) when the gateway reports opening hours in the window, "
+                "else sum(up_s) / sum(observed_s)",
+            ),
             ratio=Ratio(_seconds("up_open_s"), _seconds("open_s")),
             fallback=Ratio(_seconds("up_s"), OBSERVED),
             samples=SAMPLES,
@@ -213,7 +220,11 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.DAILY_MEAN,
             "users/day",
             Coverage.DAYS,
-            "mean over local days with data of the day's unique users, summed over the access points",
+            Title(
+                "trung bình trên các ngày (giờ địa phương) có dữ liệu của số người dùng khác nhau trong ngày, "
+                "cộng mọi điểm phát",
+                "mean over local days with data of the day's unique users, summed over the access points",
+            ),
             value_field="unique_users",
             member_tag="ap",
             params=(Param("ap", str, required=False, pattern=SLUG_PATTERN, tag="ap"),),
@@ -225,7 +236,10 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.RATIO,
             "%",
             Coverage.OBSERVED,
-            "sum(lit_when_expected_s) / sum(expected_on_s) over all lights",
+            Title(
+                "sum(lit_when_expected_s) / sum(expected_on_s) trên mọi đèn",
+                "sum(lit_when_expected_s) / sum(expected_on_s) over all lights",
+            ),
             ratio=Ratio(_seconds("lit_when_expected_s"), _seconds("expected_on_s")),
             samples=SAMPLES,
             member_tag="light",
@@ -237,7 +251,10 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.RATIO,
             "%",
             Coverage.HOURS,
-            "share of modem readings registered (home or roaming)",
+            Title(
+                "tỷ lệ số lần đọc modem đã đăng ký mạng (mạng nhà hoặc chuyển vùng)",
+                "share of modem readings registered (home or roaming)",
+            ),
             ratio=Ratio(Sum("registered", "sum", "registered"), Sum("samples", "count", "registered")),
             samples=Sum("samples", "count", "registered"),
             member_tag="modem",
@@ -250,7 +267,10 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.RATIO,
             "%",
             Coverage.HOURS,
-            "share of RSRP readings at or above rsrp_min_dbm",
+            Title(
+                "tỷ lệ số lần đọc RSRP từ rsrp_min_dbm trở lên",
+                "share of RSRP readings at or above rsrp_min_dbm",
+            ),
             ratio=Ratio(
                 Sum("rsrp_ge", "count", "rsrp_dbm", at_least_param="rsrp_min_dbm"),
                 Sum("rsrp_samples", "count", "rsrp_dbm"),
@@ -267,7 +287,10 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
             Kind.LATEST,
             "",
             Coverage.PRESENT,
-            "the latest manual indicator value in the window",
+            Title(
+                "giá trị nhập tay mới nhất trong khoảng thời gian",
+                "the latest manual indicator value in the window",
+            ),
             value_field="value",
             params=(Param("indicator", str, pattern=r"^[a-z][a-z0-9_]{0,63}$", tag="indicator"),),
         ),

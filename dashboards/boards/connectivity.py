@@ -63,7 +63,7 @@ def build() -> Dashboard:
                 overrides=by_link,
                 description=Text(
                     "Thời gian hoạt động / thời gian quan sát của từng đường truyền; màu theo mức của tiêu chí.",
-                    f"{fq.desc.description}, per link, coloured by its criterion's level.",
+                    f"{fq.desc.description.en}, per link, coloured by its criterion's level.",
                 ),
                 width=8,
                 height=8,

@@ -126,7 +126,7 @@ def build(streetlight: Measurement | None = None) -> Dashboard:
                 lighting.query(lighting.value("lighting")),
                 description=Text(
                     "Thời gian đèn sáng khi cần sáng / thời gian cần sáng, mọi đèn của thôn.",
-                    f"{lighting.desc.description}, coloured by its criterion's level.",
+                    f"{lighting.desc.description.en}, coloured by its criterion's level.",
                 ),
                 thresholds=figure_thresholds(lighting.desc.key),
                 width=8,

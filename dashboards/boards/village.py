@@ -115,7 +115,8 @@ def availability_per_day(scope: tuple[str, ...]) -> Panel:
         Text("Tỷ lệ hoạt động theo ngày", "Availability per day"),
         fq.query(fq.per_bucket("availability")),
         description=Text(
-            "Mỗi cột là một ngày (giờ Việt Nam).", f"One bar per local day, per link: {fq.desc.description}."
+            "Mỗi cột là một ngày (giờ Việt Nam).",
+            f"One bar per local day, per link: {fq.desc.description.en}.",
         ),
         overrides=per_tag_thresholds("uplink.availability", "link"),
         width=24,

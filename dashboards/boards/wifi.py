@@ -49,7 +49,7 @@ def build() -> Dashboard:
                 description=Text(
                     "Thời gian điểm phát hoạt động trong giờ mở cửa / giờ mở cửa (khi gateway báo giờ mở cửa), "
                     "nếu không thì trên mọi giờ; cộng mọi điểm phát của thôn.",
-                    f"{service.desc.description}; all access points of the village.",
+                    f"{service.desc.description.en}; all access points of the village.",
                 ),
                 thresholds=figure_thresholds(service.desc.key),
                 width=6,
@@ -60,7 +60,7 @@ def build() -> Dashboard:
                 daily_users.query(daily_users.value("users")),
                 description=Text(
                     "Trung bình theo ngày (giờ Việt Nam) của số người dùng khác nhau, cộng mọi điểm phát.",
-                    f"{daily_users.desc.description}; every local day the range touches counts.",
+                    f"{daily_users.desc.description.en}; every local day the range touches counts.",
                 ),
                 thresholds=figure_thresholds(daily_users.desc.key),
                 decimals=1,

@@ -321,7 +321,7 @@ def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> li
         [
             s.criterion.title.vi,
             HOW.get(s.figure.key, s.figure.title.vi).replace("{noun}", noun),
-            s.figure.description,
+            s.figure.description.vi,
             COVERAGE[s.figure.coverage].replace("{noun}", noun),
         ]
         for s in first.sections

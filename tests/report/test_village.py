@@ -19,6 +19,8 @@ from rep_helpers import iso as _iso
 from rep_helpers import vn
 from srv_helpers import READ
 
+from thonminh.figures import FIGURES
+
 VILLAGE = "kha-ly-thuong"
 
 
@@ -122,6 +124,15 @@ def test_daily_verdicts_equal_the_api_day_by_day(
         for verdict, label in (("fail", "Ngày không đạt"), ("insufficient_data", "Ngày chưa đủ dữ liệu")):
             listed = ", ".join(map(str, days[cid].get(verdict, []))) or "không có"
             assert f"{label}: {listed}." in section, (cid, verdict, section[-400:])
+
+
+def test_the_method_gives_each_formula_in_vietnamese(pdf: bytes, month_criteria: dict):
+    # compared without spaces: a table cell wraps a long name anywhere (``sum(lit_when_expected_ s)``)
+    method = "".join(pdftools.text(pdf, layout=False).split("Phương pháp đo")[-1].split())
+    for c in month_criteria.values():
+        formula = FIGURES[c["figure"]].description
+        assert "".join(formula.vi.split()) in method, c["id"]
+        assert "".join(formula.en.split()) not in method, c["id"]
 
 
 def test_outages_faults_and_gateways_are_listed_in_local_time(text: str, month: sc.MonthScenario):
