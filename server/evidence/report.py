@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
-from server.evidence.combine import Verification
+from server.catalog import read_span
+from server.evidence.combine import Verification, in_order
 from server.evidence.faults import Fault
 from server.evidence.selected import values
 from server.evidence.source import SIGNED_MEASUREMENTS
@@ -39,6 +41,13 @@ def run_verification(
         window = service.window(start, end)
         # the service's answer for the village: a fault of the verifier on its data is a fault, exit 1
         found = verify_or_fail(service.verifier, village, window.start_ms, window.end_ms)
+        # a figure that reads samples before the window (a daily one: its first day's point at local midnight)
+        # is weighed over them, as its verdict is
+        wider = {}
+        for name, f in FIGURES.items():
+            span = read_span(f, window, service.reader.zone)
+            if span != (window.start_ms, window.end_ms) and f.measurement.name in SIGNED_MEASUREMENTS:
+                wider[name] = (span[0], verify_or_fail(service.verifier, village, *span))
     except ApiError as err:
         raise click.UsageError(err.message) from err
     except InfluxError as err:
@@ -46,8 +55,12 @@ def run_verification(
     finally:
         service.verifier.close()
         service.reader.client.close()
-    result = describe(found, village, window.start_ms, window.end_ms)
-    ok = not found.faults and all(v == p for p, v in found.counts.values())
+    result = describe(found, village, window.start_ms, window.end_ms, wider)
+    ok = (
+        not result["faults"]
+        and all(v == p for p, v in found.counts.values())
+        and all(f["verified_points"] == f["points"] for f in result["figures"].values())
+    )
     return (0 if ok else 1), json.dumps(result, ensure_ascii=False, indent=2) if as_json else _text(result)
 
 
@@ -63,12 +76,21 @@ def _fault(f: Fault) -> dict[str, Any]:
     }
 
 
-def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> dict[str, Any]:
+def describe(
+    found: Verification,
+    village: str,
+    start_ms: int,
+    end_ms: int,
+    wider: Mapping[str, tuple[int, Verification]] | None = None,
+) -> dict[str, Any]:
     """Per figure (a figure of one link or access point: per value found) and per measurement: samples,
-    verified samples, verified_pct; every fault; the keys."""
+    verified samples, verified_pct; every fault; the keys. ``wider``: the figures whose samples begin before the
+    window (``server.catalog.read_span``), with their first sample's time and their verification."""
+    wider = wider or {}
+    faults = list(found.faults)
 
-    def share(measurement: str, selection: dict[str, str] | None = None) -> dict[str, Any]:
-        points, verified = found.of(measurement, selection)
+    def share(of: Verification, measurement: str, selection: dict[str, str] | None = None) -> dict[str, Any]:
+        points, verified = of.of(measurement, selection)
         return {
             "points": points,
             "verified_points": verified,
@@ -80,12 +102,19 @@ def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> d
         m = f.measurement.name
         if m not in SIGNED_MEASUREMENTS:
             continue
+        since, of = wider.get(name, (None, found))
+        more = {"since": iso(since)} if since is not None else {}
+        faults += [fault for fault in of.faults_of(m) if fault not in faults]
         selecting = [p for p in f.params if p.tag]
         if not selecting or not selecting[0].required:
-            figures[name] = {"measurement": m, **share(m)}
+            figures[name] = {"measurement": m, **share(of, m), **more}
         for p in selecting:
-            for value in values(found.selected, m, p.tag or ""):
-                figures[f"{name} {p.tag}={value}"] = {"measurement": m, **share(m, {p.tag or "": value})}
+            for value in values(of.selected, m, p.tag or ""):
+                figures[f"{name} {p.tag}={value}"] = {
+                    "measurement": m,
+                    **share(of, m, {p.tag or "": value}),
+                    **more,
+                }
 
     return {
         "village": village,
@@ -95,9 +124,12 @@ def describe(found: Verification, village: str, start_ms: int, end_ms: int) -> d
             "note": "whole UTC hours: every hour the window touches",
         },
         "figures": figures,
-        "measurements": {m: share(m) for m in SIGNED_MEASUREMENTS if m in found.counts},
-        "keys": [{"gateway": g, "fingerprint": k} for g, k in sorted(found.keys)],
-        "faults": [_fault(f) for f in found.faults],
+        "measurements": {m: share(found, m) for m in SIGNED_MEASUREMENTS if m in found.counts},
+        "keys": [
+            {"gateway": g, "fingerprint": k}
+            for g, k in sorted(found.keys.union(*(v.keys for _, v in wider.values())))
+        ],
+        "faults": [_fault(f) for f in in_order(faults)],
     }
 
 
@@ -112,7 +144,7 @@ def _text(result: dict[str, Any]) -> str:
     for key, f in result["figures"].items():
         lines.append(
             f"  {key:<34} {f['measurement']:<12} {f['verified_points']:>9,} of {f['points']:>9,}  "
-            f"{_pct(f['verified_pct'])}"
+            f"{_pct(f['verified_pct'])}" + (f"  from {f['since']}" if "since" in f else "")
         )
     others = {
         m: s

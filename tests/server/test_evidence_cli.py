@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
@@ -14,6 +15,7 @@ from server.app import create_app
 from server.evidence import source
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
+from server.plan import local_day_start
 from server.timeparse import iso
 from thonminh.cli import main
 from thonminh.contract import Point
@@ -136,6 +138,31 @@ def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path,
     assert code == 1
     assert f"unsigned           {GATEWAY}  {iso(T0 + 1234)} .. {iso(T0 + 1234)} [uplink]" in out
     assert "120 of       121  99.17 %" in out
+
+
+def test_verify_weighs_the_days_point_a_daily_figure_reads(influx, tmp_path, capsys) -> None:
+    # Wi-Fi users per day read the first day's point, stamped at its local midnight, before a window that opens
+    # later that day: the command weighs it as the criteria service's verdict does (a forged one there made the
+    # verdict unverified while the command said "no samples" and exited 0)
+    config = _config(tmp_path, influx)
+    start = T0 + 30 * 60_000  # half past: never a local midnight in Vietnam
+    midnight = local_day_start(start, ZoneInfo("Asia/Ho_Chi_Minh"))
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw, valid_from_ms=midnight - HOUR_MS)
+    day = Point("wifi_daily", {**SITE, "ap": "nha-van-hoa"}, {"unique_users": 42, "sessions": 50}, midnight)
+    influx.write(gw.sign([*uplink_points(T0, 2), day]))
+    window = ("--village", VILLAGE, "--start", iso(start), "--end", iso(T0 + 2 * HOUR_MS))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 0, out
+    assert (
+        f"wifi.daily_users                   wifi_daily           1 of         1  100.00 %  from {iso(midnight)}"
+        in out
+    )
+    influx.write(encode_line(Point(day.measurement, day.tags, {**day.fields, "unique_users": 420}, midnight)))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1, out
+    assert "wifi.daily_users                   wifi_daily           0 of         1  0.00 %" in out
+    assert f"altered            {GATEWAY}  {iso(midnight)} .. {iso(midnight)} [wifi_daily]" in out
 
 
 def test_verify_without_a_registry_or_with_a_bad_window_exits_2(influx, tmp_path, capsys) -> None:
