@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from server.evidence.source import SIGNED_MEASUREMENTS
+from thonminh.figures import FIGURES
+
 __all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "grouped", "summarise"]
 
 #: the statuses the evidence can have, the worst first: the village's status is its worst criterion's
@@ -55,6 +58,9 @@ class CriterionVerified:
     verified_pct: float | None
     points: int
     verified_points: int
+    #: False for a figure no gateway signs (a manual indicator, entered through the API): nothing to verify,
+    #: which is not the same as a gateway's figure without samples
+    signed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,7 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
         ev = _field(c, "evidence")
         check = _field(ev, "verification")
         title = _field(c, "title")
+        figure = FIGURES.get(str(_field(c, "figure")))
         status = str(_field(check, "status"))
         statuses.add(status)
         rows.append(
@@ -109,6 +116,7 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
                 _field(ev, "verified_pct"),
                 int(_field(check, "points")),
                 int(_field(check, "verified_points")),
+                figure is None or figure.measurement.name in SIGNED_MEASUREMENTS,
             )
         )
         level = _field(check, "min_verified_pct")

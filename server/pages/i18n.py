@@ -152,6 +152,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Verification not configured: the service has no registry of the gateways' keys.",
     ),
     "no_samples": ("Không có mẫu", "No samples"),
+    "not_signed": (
+        "Nhập tay qua API, không do gateway ký",
+        "Entered through the API, not signed by a gateway",
+    ),
     "keys": ("Khóa của gateway", "Gateway keys"),
     "fingerprint": ("Dấu vân tay khóa", "Key fingerprint"),
     "valid_from": ("Hiệu lực từ", "Valid from"),

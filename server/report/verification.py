@@ -56,7 +56,9 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         return [para(NOT_CONFIGURED, st.body)]
     shares = [["Tiêu chí", "Đã xác minh", "Số điểm có chữ ký hợp lệ / số điểm"]]
     shares += [
-        [
+        [c.title_vi, "nhập tay qua API, không do gateway ký", "–"]
+        if not c.signed
+        else [
             c.title_vi,
             (f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu")
             # a share above the minimum is unverified too when forged rollup rows are still read

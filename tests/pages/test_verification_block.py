@@ -30,10 +30,11 @@ def test_fingerprints_are_read_in_groups_of_four() -> None:
 def test_the_village_is_as_verified_as_its_weakest_criterion() -> None:
     s = summarise(cases.tampered())
     assert s.status == "unverified" and s.verified_pct == 98.5 and s.min_verified_pct == 99.0
-    assert [(c.id, c.verified_pct, c.points, c.verified_points) for c in s.criteria] == [
-        ("fiber_availability", 98.5, 200, 197),
-        ("wifi_service", 100.0, 100, 100),
-        ("eid", None, 0, 0),
+    assert [(c.id, c.verified_pct, c.points, c.verified_points, c.signed) for c in s.criteria] == [
+        ("fiber_availability", 98.5, 200, 197, True),
+        ("wifi_service", 100.0, 100, 100, True),
+        ("street_lighting", None, 0, 0, True),
+        ("eid", None, 0, 0, False),
     ]
     # the altered point is in two criteria's answers, and the keys in every one: each is shown once
     assert [f.kind for f in s.faults] == ["altered", "missing_seq"] and s.faults_total == 2
@@ -47,7 +48,9 @@ def test_block_in_vietnamese() -> None:
     text = shown(cases.tampered(), "vi")
     assert "Chưa xác minh Đã xác minh 98,5 % (tối thiểu 99,0 %)" in text
     assert "Cáp quang hoạt động 98,5 % Chưa xác minh 197 / 200 điểm" in text
-    assert "Định danh điện tử Không có mẫu" in text
+    # an indicator is entered through the API: no gateway signs it, which is not a lack of samples
+    assert "Đèn chiếu sáng Không có mẫu 0 / 0 điểm" in text
+    assert "Định danh điện tử Nhập tay qua API, không do gateway ký Khóa của gateway" in text  # no points
     # keys: grouped fingerprint, validity in local time; the current key is open-ended
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00 04/03/2025 07:00" in text
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00 hiện hành" in text
@@ -67,6 +70,7 @@ def test_block_in_english() -> None:
         "Altered value gw-kly 2025-03-05 10:00:00" in text and "Missing batch (gap in the sequence)" in text
     )
     assert "3f2a 9c41 07be 55d0 2025-03-04 07:00 current" in text
+    assert "e-ID adoption Entered through the API, not signed by a gateway" in text
 
 
 def test_without_a_key_registry_the_block_says_so() -> None:

@@ -38,11 +38,18 @@ KEYS = [
 
 
 def _criterion(
-    cid: str, vi: str, en: str, verified_pct: float | None, check: dict[str, Any], verdict: str = "pass"
+    cid: str,
+    vi: str,
+    en: str,
+    verified_pct: float | None,
+    check: dict[str, Any],
+    verdict: str = "pass",
+    figure: str = "uplink.availability",
 ) -> dict[str, Any]:
     return {
         "id": cid,
         "title": {"vi": vi, "en": en},
+        "figure": figure,
         "verdict": verdict,
         "evidence": {"verified_pct": verified_pct, "verification": check},
     }
@@ -68,8 +75,8 @@ def check(
 
 
 def tampered() -> list[dict[str, Any]]:
-    """Fiber 98.5 % verified (an altered point, a missing batch: unverified), Wi-Fi all verified, an indicator
-    entered by hand (no gateway samples)."""
+    """Fiber 98.5 % verified (an altered point, a missing batch: unverified), Wi-Fi all verified, street lights
+    with no sample in the window, an indicator entered by hand (no gateway signs it)."""
     return [
         _criterion(
             "fiber_availability",
@@ -85,8 +92,24 @@ def tampered() -> list[dict[str, Any]]:
             "Public Wi-Fi service",
             100.0,
             check("verified", 100, 100, [ALTERED]),
+            figure="wifi.service",
         ),
-        _criterion("eid", "Định danh điện tử", "e-ID adoption", None, check("no_samples", 0, 0, keys=[])),
+        _criterion(
+            "street_lighting",
+            "Đèn chiếu sáng",
+            "Street lighting",
+            None,
+            check("no_samples", 0, 0, keys=[]),
+            figure="lighting.availability",
+        ),
+        _criterion(
+            "eid",
+            "Định danh điện tử",
+            "e-ID adoption",
+            None,
+            check("no_samples", 0, 0, keys=[]),
+            figure="indicator.value",
+        ),
     ]
 
 

@@ -40,7 +40,8 @@ def test_a_tampered_month() -> None:
     assert "Đã xác minh (thấp nhất trong các tiêu chí): 98,5 %; mức tối thiểu của tiêu chí: 99,0 %" in text
     assert (
         "Cáp quang hoạt động 98,5 % · Chưa xác minh 197 / 200" in text
-        and "Định danh điện tử không có mẫu –" in text
+        and "Đèn chiếu sáng không có mẫu –" in text
+        and "Định danh điện tử nhập tay qua API, không do gateway ký –" in text
     )
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
