@@ -147,6 +147,14 @@ _TEXT: dict[str, tuple[str, str]] = {
     "verified_min": ("tối thiểu {pct}", "minimum {pct}"),
     "verified_none": ("Không có mẫu nào của gateway để xác minh.", "No gateway sample to verify."),
     "verified_points": ("{verified} / {points} điểm", "{verified} / {points} points"),
+    "verified_hours": (
+        "Số điểm được đếm theo giờ tròn: mọi giờ mà khoảng thời gian chạm tới (người dùng Wi-Fi mỗi ngày: từ 0 giờ "
+        "của ngày đầu), nên có thể nhiều hơn số mẫu của kết quả khi khoảng thời gian không bắt đầu hoặc kết thúc "
+        "ở giờ tròn.",
+        "Points are counted by whole hours: every hour the window touches (Wi-Fi users per day: from the first "
+        "day's midnight), so they can outnumber a result's samples when the window does not start or end on the "
+        "hour.",
+    ),
     "not_configured": (
         "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway.",
         "Verification not configured: the service has no registry of the gateways' keys.",

@@ -23,6 +23,12 @@ NOT_CONFIGURED = (
     "kiểm tra được số liệu có đúng là do gateway đo và gửi hay không."
 )
 
+#: why a row's points can outnumber its criterion's samples (``points`` in docs/api.md)
+HOURS = (
+    "Số điểm được đếm theo giờ tròn: mọi giờ mà khoảng thời gian chạm tới (người dùng Wi-Fi mỗi ngày: từ 0 giờ của "
+    "ngày đầu), nên có thể nhiều hơn số mẫu ở phần 1 khi khoảng thời gian không bắt đầu hoặc kết thúc ở giờ tròn."
+)
+
 
 def status_line(s: VerificationSummary) -> str:
     """One line for the cover: ``Đã xác minh 100,0 % · khóa 3f2a 9c41 07be 55d0``."""
@@ -80,6 +86,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
     parts: list[Flowable] = [
         para(_summary(s), st.body),
         grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
+        para(HOURS, st.small),
         Spacer(1, 6),
         para("Khóa của gateway:", st.body),
         grid(keys, st, [34 * mm, 50 * mm, 45 * mm, 45 * mm]),

@@ -50,7 +50,7 @@ def test_block_in_vietnamese() -> None:
     assert "Cáp quang hoạt động 98,5 % Chưa xác minh 197 / 200 điểm" in text
     # an indicator is entered through the API: no gateway signs it, which is not a lack of samples
     assert "Đèn chiếu sáng Không có mẫu 0 / 0 điểm" in text
-    assert "Định danh điện tử Nhập tay qua API, không do gateway ký Khóa của gateway" in text  # no points
+    assert "Định danh điện tử Nhập tay qua API, không do gateway ký Số điểm được đếm theo giờ tròn" in text
     # keys: grouped fingerprint, validity in local time; the current key is open-ended
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00 04/03/2025 07:00" in text
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00 hiện hành" in text
@@ -71,6 +71,8 @@ def test_block_in_english() -> None:
     )
     assert "3f2a 9c41 07be 55d0 2025-03-04 07:00 current" in text
     assert "e-ID adoption Entered through the API, not signed by a gateway" in text
+    # a window off the hour: its points outnumber its samples, and the block says why
+    assert "Points are counted by whole hours: every hour the window touches" in text
 
 
 def test_without_a_key_registry_the_block_says_so() -> None:

@@ -41,7 +41,7 @@ def test_a_tampered_month() -> None:
     assert (
         "Cáp quang hoạt động 98,5 % · Chưa xác minh 197 / 200" in text
         and "Đèn chiếu sáng không có mẫu –" in text
-        and "Định danh điện tử nhập tay qua API, không do gateway ký –" in text
+        and "Định danh điện tử nhập tay qua API, không do gateway ký – Số điểm được đếm theo giờ tròn" in text
     )
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
