@@ -101,12 +101,17 @@ def add(
 
 @keys.command(name="retire")
 @click.option("--gateway", required=True)
-@click.option("--fingerprint", required=True, help="the key's fingerprint (16 hex digits)")
+@click.option(
+    "--fingerprint",
+    required=True,
+    help="the key's fingerprint: 16 hex digits, grouped as the pages show them (3f2a 9c41 07be 55d0) or not",
+)
 @click.option("--valid-until", default=None, help="the end of its period; default now")
 @_URL
 @_ADMIN
 def retire(gateway: str, fingerprint: str, valid_until: str | None, url: str, admin_key: str) -> None:
     """End a key's period (a lost or stolen gateway): what it signs later does not verify."""
+    fingerprint = "".join(fingerprint.split()).lower()
     body = {"valid_until": valid_until} if valid_until else {}
     click.echo(_line(_call("POST", url, f"/gateways/{gateway}/keys/{fingerprint}/retire", admin_key, body)))
 

@@ -17,6 +17,7 @@ from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
 from server.plan import local_day_start
 from server.timeparse import iso
+from server.verification_view import grouped
 from thonminh.cli import main
 from thonminh.contract import Point
 from thonminh.lineprotocol import encode_line
@@ -73,7 +74,7 @@ def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monke
         "--gateway",
         GATEWAY,
         "--fingerprint",
-        gw.fingerprint,
+        grouped(gw.fingerprint),  # as the pages and the dossier show it, copied from there
         "--valid-until",
         "2026-11-20T00:00:00Z",
     )
