@@ -104,7 +104,9 @@ def describe(
             continue
         since, of = wider.get(name, (None, found))
         more = {"since": iso(since)} if since is not None else {}
-        faults += [fault for fault in of.faults_of(m) if fault not in faults]
+        if since is not None:  # its faults before the window too
+            known = set(faults)
+            faults += [fault for fault in of.faults_of(m) if fault not in known]
         selecting = [p for p in f.params if p.tag]
         if not selecting or not selecting[0].required:
             figures[name] = {"measurement": m, **share(of, m), **more}
