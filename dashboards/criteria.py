@@ -34,8 +34,9 @@ from dashboards.model import (
 from dashboards.panels import stat
 from dashboards.verdictcopy import FRESH, VerdictQuery
 from thonminh import influxql as core
-from thonminh.contract import INDICATOR, VERIFICATION_HOURLY, VERIFICATION_RP
+from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
+from thonminh.evidence import SIGNED_MEASUREMENTS
 from thonminh.figures import INDICATORS
 from thonminh.influxql import conditions, ident
 
@@ -157,7 +158,7 @@ def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
 def verifiable(c: Criterion) -> bool:
     """Whether a verdict of ``c`` can be ``unverified``: a minimum share, and samples a gateway signs (a manual
     indicator is entered through the API: the service finds no samples to verify, so never holds it against)."""
-    return c.min_verified_pct is not None and c.description_of_figure.measurement.name != INDICATOR.name
+    return c.min_verified_pct is not None and c.description_of_figure.measurement.name in SIGNED_MEASUREMENTS
 
 
 def _unverified_share(offset: int = 0) -> RangeMap:

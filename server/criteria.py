@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from server.catalog import Evidence, FigureReader, compute, read_span
 from server.evidence.hourly import Verifier, verify_or_fail
 from server.evidence.share import FigureVerification, figure_verification, not_configured
-from server.evidence.source import SIGNED_MEASUREMENTS
 from server.queries import Scope
 from server.reader import Reader
 from server.timeparse import Window
 from thonminh.criteria import VERDICTS, CriteriaSet, Criterion, load_criteria, verdict
+from thonminh.evidence import SIGNED_MEASUREMENTS
 
 __all__ = ["VERDICTS", "CriteriaSet", "Criterion", "Verdict", "evaluate", "load_criteria", "verdict"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from server.evidence.source import SIGNED_MEASUREMENTS
+from thonminh.evidence import SIGNED_MEASUREMENTS
 from thonminh.figures import FIGURES
 
 __all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "grouped", "summarise"]

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from thonminh.contract import FieldValue
+from thonminh.contract import INDICATOR, INDICATOR_ENTRY, MEASUREMENTS, FieldValue
 from thonminh.evidenceform import (
     EVIDENCE_FIELD,
     SeriesDigests,
@@ -61,6 +61,7 @@ __all__ = [
     "EVIDENCE_FIELD",
     "MANIFEST_MEASUREMENT",
     "MAX_MANIFEST_POINTS",
+    "SIGNED_MEASUREMENTS",
     "SLOTS",
     "GatewayKey",
     "Manifest",
@@ -87,6 +88,11 @@ __all__ = [
 
 #: The manifests' measurement.
 MANIFEST_MEASUREMENT: Final = "evidence"
+#: The gateways' measurements, which they sign: every one of the contract but the manifests and the criteria
+#: service's own manual indicators (entered through its API, by an official's key, never by a gateway).
+SIGNED_MEASUREMENTS: Final = tuple(
+    name for name in MEASUREMENTS if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name)
+)
 DIGEST_BYTES: Final = 12
 #: Points per manifest at most: its digests (16 base64 characters a point) stay well under InfluxDB's 64 KiB
 #: string field limit.

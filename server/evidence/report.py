@@ -12,8 +12,8 @@ from server.catalog import read_span
 from server.evidence.combine import Verification, in_order
 from server.evidence.faults import Fault
 from server.evidence.selected import values
-from server.evidence.source import SIGNED_MEASUREMENTS
 from server.timeparse import iso
+from thonminh.evidence import SIGNED_MEASUREMENTS
 from thonminh.figures import FIGURES
 
 __all__ = ["describe", "run_verification"]

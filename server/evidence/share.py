@@ -9,7 +9,7 @@ from typing import Literal
 from server.evidence.combine import Verification
 from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
-from server.evidence.source import SIGNED_MEASUREMENTS
+from thonminh.evidence import SIGNED_MEASUREMENTS
 
 __all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
 

@@ -16,25 +16,19 @@ from server.evidence.chains import HEADER_FIELDS, authentic_headers
 from server.evidence.registry import KeySnapshot
 from server.evidence.verify import Digested, HourResult, verify_hour
 from server.queries import Source
-from thonminh.contract import INDICATOR, INDICATOR_ENTRY, MEASUREMENTS
-from thonminh.evidence import MANIFEST_MEASUREMENT, SeriesDigests, row_digests
+from thonminh.evidence import MANIFEST_MEASUREMENT, SIGNED_MEASUREMENTS, SeriesDigests, row_digests
 from thonminh.influx import InfluxClient, Series
 from thonminh.influxql import Select, conditions, ident, tag_equals, time_range
 
 __all__ = [
     "HOUR_MS",
     "LOOKAROUND_MS",
-    "SIGNED_MEASUREMENTS",
     "numbers_around",
     "read_and_verify",
     "statements",
 ]
 
 HOUR_MS = 3_600_000
-#: the gateways' measurements: every one of the contract but the manifests and the server's own indicators
-SIGNED_MEASUREMENTS = tuple(
-    name for name in MEASUREMENTS if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name)
-)
 #: how far outside a window a manifest of its chain is looked for (a backlog sent late, a day's rewrites)
 LOOKAROUND_MS = 7 * 24 * HOUR_MS
 #: hours read per pair of queries: a day of a village is about 70,000 points

@@ -27,10 +27,10 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
 from server.evidence.registry import KeySnapshot
-from server.evidence.source import HOUR_MS, SIGNED_MEASUREMENTS, read_and_verify
+from server.evidence.source import HOUR_MS, read_and_verify
 from server.evidence.verify import HourResult
 from server.queries import Source
-from thonminh.evidence import MANIFEST_MEASUREMENT
+from thonminh.evidence import MANIFEST_MEASUREMENT, SIGNED_MEASUREMENTS
 from thonminh.influx import InfluxClient
 
 __all__ = ["SPLIT_HOURS", "Workers", "default_processes"]
