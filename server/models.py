@@ -209,7 +209,9 @@ class VerificationOut(BaseModel):
     )
     min_verified_pct: float | None
     points: int = Field(
-        description="the figure's samples (points of its measurement) in the UTC hours the window touches"
+        description="the figure's samples (points of its measurement, of its link or access point) in the UTC "
+        "hours that the samples its value reads touch: the window's; Wi-Fi users per day from the local midnight "
+        "of the window's first day"
     )
     verified_points: int = Field(description="of those, covered by a valid manifest")
     keys: list[KeyPeriodOut] = Field(description="the registered keys that signed them")
