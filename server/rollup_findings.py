@@ -52,6 +52,11 @@ _ROLLUPS: dict[str, tuple[str, int]] = {
 }
 
 
+def _served(rollup: str) -> str:
+    """The measurement whose figures ``rollup`` serves (its own name for a rollup not listed)."""
+    return _ROLLUPS.get(rollup, (rollup, 0))[0]
+
+
 #: a kept row: its series (every tag key, sorted, '' where absent) and its time
 KeptRow = tuple[tuple[tuple[str, str], ...], int]
 #: kept rows ``recheck`` reads back at most per rollup pass (each one small query)
@@ -80,7 +85,7 @@ class Finding:
     selections: tuple[str, ...] = ()
 
     def fault(self) -> Fault:
-        measurement = _ROLLUPS.get(self.rollup, (self.rollup, 0))[0]
+        measurement = _served(self.rollup)
         rows = self.altered + self.extra
         found = (
             f"{rows} row(s) of the rollup {self.rollup} that the samples do not explain ({self.altered} altered, "
@@ -124,6 +129,7 @@ class RollupFindings:
         """Keep the ``altered`` and ``extra`` rows of one audit of ``rollup``, one finding per village and
         gateway, merged with a kept one less than ``MERGE_MS`` away; written to disk at once (a rare event)."""
         row_ms = _ROLLUPS.get(rollup, ("", HOUR_MS))[1]
+        measurement = _served(rollup)
         now_ms = int(self.clock() * 1000)
         found: dict[tuple[str, str], Finding] = {}
         for d in differences:
@@ -141,7 +147,7 @@ class RollupFindings:
                 now_ms,
                 int(d.kept),
                 ((tuple(sorted((d.tags or {}).items())), d.key[1]),) if d.kept else (),
-                tuple(selections(_ROLLUPS.get(rollup, (rollup, 0))[0], tags)),
+                tuple(selections(measurement, tags)),
             )
             found[key] = _merged(found[key], one, distinct=True) if key in found else one
         if not found:
