@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from server.evidence.faults import MANIFEST_FAULTS, POINT_FAULTS, Fault, point_detail
 from server.evidence.selected import key_of
-from server.evidence.verify import HourResult, Run
+from server.evidence.verify import HourResult, Run, pairs
 from server.timeparse import iso
 
 __all__ = ["Elsewhere", "Verification", "combine", "in_order"]
@@ -75,7 +75,7 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
         keys |= hour.keys
     found = in_order(_merge(faults) + _chain(runs, elsewhere))
     return Verification(
-        _pairs(counts), found, frozenset(keys), n, selected=_pairs(selected), unselected=_pairs(unselected)
+        pairs(counts), found, frozenset(keys), n, selected=pairs(selected), unselected=pairs(unselected)
     )
 
 
@@ -83,10 +83,6 @@ def _add(into: dict[str, list[int]], counts: Mapping[str, tuple[int, int]]) -> N
     for where, (points, verified) in counts.items():
         into[where][0] += points
         into[where][1] += verified
-
-
-def _pairs(counts: Mapping[str, list[int]]) -> dict[str, tuple[int, int]]:
-    return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
 def in_order(faults: Iterable[Fault]) -> tuple[Fault, ...]:

@@ -33,7 +33,7 @@ from server.evidence.selected import selections
 from thonminh.evidence import Manifest, PublicKey, SeriesDigests, unpack_seq, where_of
 from thonminh.influx import Series
 
-__all__ = ["Digested", "HourResult", "Run", "verify_hour"]
+__all__ = ["Digested", "HourResult", "Run", "pairs", "verify_hour"]
 
 
 class Digested(NamedTuple):
@@ -222,12 +222,17 @@ def verify_hour(
     faults += _manifest_faults(signed.values(), present)
     return HourResult(
         hour_ms,
-        {k: (v[0], v[1]) for k, v in counts.items()},
+        pairs(counts),
         tuple(faults),
         _runs(signed.values()),
         frozenset((s.gateway, s.manifest.key) for s in signed.values() if s.valid),
-        {k: (v[0], v[1]) for k, v in selected.items()},
+        pairs(selected),
     )
+
+
+def pairs(counts: Mapping[str, list[int]]) -> dict[str, tuple[int, int]]:
+    """Counts added up in place (``[points, verified]``) as a result keeps them: ``(points, verified)``."""
+    return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
 def _point(
