@@ -203,9 +203,9 @@ class FaultOut(BaseModel):
 
 
 class VerificationOut(BaseModel):
-    status: Literal["verified", "unverified", "not_configured", "no_samples"] = Field(
-        description="verified: verified_pct reaches min_verified_pct (100 without one); not_configured: the "
-        "service has no key registry; no_samples: no gateway-signed sample in the window"
+    status: Literal["verified", "unverified", "not_configured", "no_samples", "not_signed"] = Field(
+        description="verified: verified_pct reaches min_verified_pct (100 without one); not_configured: no key "
+        "registry; no_samples: no gateway-signed sample in the window; not_signed: a manual indicator (no gateway)"
     )
     min_verified_pct: float | None
     points: int = Field(

@@ -19,7 +19,7 @@ from thonminh.figures import FIGURES
 __all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "grouped", "summarise"]
 
 #: the statuses the evidence can have, the worst first: the village's status is its worst criterion's
-_WORST_FIRST = ("unverified", "verified", "no_samples", "not_configured")
+_WORST_FIRST = ("unverified", "verified", "no_samples", "not_signed", "not_configured")
 
 
 def grouped(fingerprint: str) -> str:
@@ -67,7 +67,8 @@ class CriterionVerified:
 class VerificationSummary:
     """The village's verification over the window of its verdicts."""
 
-    #: ``verified``, ``unverified``, ``no_samples`` or ``not_configured`` (no key registry at the service)
+    #: ``verified``, ``unverified``, ``no_samples``, ``not_signed`` (manual indicators alone) or
+    #: ``not_configured`` (no key registry at the service)
     status: str
     #: the lowest verified share of the criteria that have samples; None without any
     verified_pct: float | None
@@ -116,7 +117,9 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
                 _field(ev, "verified_pct"),
                 int(_field(check, "points")),
                 int(_field(check, "verified_points")),
-                figure is None or figure.measurement.name in SIGNED_MEASUREMENTS,
+                # the status says so; an evaluation kept by an older version (server.kept_evaluation) said
+                # ``no_samples``, and its figure says so
+                status != "not_signed" and (figure is None or figure.measurement.name in SIGNED_MEASUREMENTS),
             )
         )
         level = _field(check, "min_verified_pct")

@@ -13,7 +13,7 @@ from thonminh.evidence import SIGNED_MEASUREMENTS
 
 __all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
 
-Status = Literal["verified", "unverified", "not_configured", "no_samples"]
+Status = Literal["verified", "unverified", "not_configured", "no_samples", "not_signed"]
 #: faults an answer lists at most (``faults_total`` counts them all)
 MAX_FAULTS = 20
 
@@ -48,8 +48,11 @@ def figure_verification(
     """The share of ``measurement``'s samples (of the tag value ``selection`` names: a figure's ``tag_filters``)
     covered by valid manifests, and the faults that may touch them.
 
-    A measurement no gateway signs (manual indicators) has no samples to verify: ``no_samples``."""
-    if found is None or measurement not in SIGNED_MEASUREMENTS:
+    A measurement no gateway signs (manual indicators, entered through the API) has nothing to verify:
+    ``not_signed``, which an API client can tell from a gateway's figure without samples (``no_samples``)."""
+    if measurement not in SIGNED_MEASUREMENTS:
+        return FigureVerification(None, "not_signed", min_verified_pct, 0, 0, (), (), 0)
+    if found is None:
         return FigureVerification(None, "no_samples", min_verified_pct, 0, 0, (), (), 0)
     if found.failed:  # nothing could be checked, so nothing counts as verified
         return FigureVerification(

@@ -44,6 +44,14 @@ def test_the_village_is_as_verified_as_its_weakest_criterion() -> None:
     assert summarise(all_verified).status == "verified" and summarise(all_verified).verified_pct == 100.0
 
 
+def test_an_evaluation_kept_before_not_signed_still_shows_the_indicator_unsigned() -> None:
+    # server.kept_evaluation may hold answers of a version that said no_samples for a manual indicator
+    kept = cases.tampered()
+    kept[-1]["evidence"]["verification"]["status"] = "no_samples"
+    assert [c.signed for c in summarise(kept).criteria] == [True, True, True, False]
+    assert summarise(kept).status == summarise(cases.tampered()).status == "unverified"
+
+
 def test_block_in_vietnamese() -> None:
     text = shown(cases.tampered(), "vi")
     assert "Chưa xác minh Đã xác minh 98,5 % (tối thiểu 99,0 %)" in text

@@ -107,7 +107,7 @@ def tampered() -> list[dict[str, Any]]:
             "Định danh điện tử",
             "e-ID adoption",
             None,
-            check("no_samples", 0, 0, keys=[]),
+            check("not_signed", 0, 0, keys=[]),
             figure="indicator.value",
         ),
     ]

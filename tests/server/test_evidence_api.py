@@ -125,7 +125,8 @@ def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> Non
     assert lights["verdict"] == "insufficient_data" and lights["evidence"]["verified_pct"] is None
     assert lights["evidence"]["verification"]["status"] == "no_samples"
     eid = _criterion(api, "eid_adoption")
-    assert eid["evidence"]["verification"]["status"] == "no_samples"
+    # a manual indicator: no gateway signs it, which an API client can tell from a figure without samples
+    assert eid["evidence"]["verification"]["status"] == "not_signed"
 
 
 def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influx) -> None:
