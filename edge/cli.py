@@ -180,7 +180,7 @@ def key(config_path: str) -> None:
     """The gateway's signing key: its fingerprint, its public key and how to register it with the criteria
     service (docs/evidence.md). Reads the key the agent (or ``edge init``) made; makes none."""
     from edge.init import registration
-    from thonminh.evidencekeys import GatewayKey
+    from thonminh.evidencekeys import GatewayKey, grouped
 
     config = load_gateway_config(config_path)
     path = config.evidence_key_path
@@ -192,7 +192,7 @@ def key(config_path: str) -> None:
         ) from None
     except (OSError, ValueError) as err:
         raise click.ClickException(f"cannot read the signing key {path}: {err}") from err
-    click.echo(f"signing key {path}, fingerprint {found.fingerprint}")
+    click.echo(f"signing key {path}, fingerprint {grouped(found.fingerprint)}")
     for line in registration(config, found):
         click.echo(line)
 

@@ -270,7 +270,7 @@ def init_command(output: Path, force: bool, no_input: bool, **params: Any) -> No
 def _signing_key(config_path: Path) -> None:
     """Create the gateway's signing key where the agent looks for it, and say how to register it centrally."""
     from edge.config import load_gateway_config
-    from thonminh.evidencekeys import GatewayKey
+    from thonminh.evidencekeys import GatewayKey, grouped
 
     config = load_gateway_config(config_path)
     path = config.evidence_key_path
@@ -284,7 +284,9 @@ def _signing_key(config_path: Path) -> None:
                 os.chown(mine, owner.st_uid, owner.st_gid)
     except (OSError, ValueError) as err:
         raise click.ClickException(f"cannot create the signing key {path}: {err}") from err
-    click.echo(f"{'created' if created else 'kept'} the signing key {path}, fingerprint {key.fingerprint}")
+    click.echo(
+        f"{'created' if created else 'kept'} the signing key {path}, fingerprint {grouped(key.fingerprint)}"
+    )
     for line in registration(config, key):
         click.echo(line)
 

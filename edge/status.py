@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from edge.bufferschema import BufferStatus
 from edge.config import GatewayConfig
 from edge.health import age_s, read_health
-from thonminh.evidencekeys import key_fingerprint
+from thonminh.evidencekeys import grouped, key_fingerprint
 
 __all__ = ["LABELS", "Lang", "agent_running", "collect", "default_lang", "render", "text"]
 
@@ -264,7 +264,7 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
     w = _Words(lang, ZoneInfo(tz))
     g = data["gateway"]
     name = f"{g['name']} ({g['village']})" if g.get("name") else g["village"]
-    key = f" · {w('key')} {g['key']}" if g.get("key") else ""
+    key = f" · {w('key')} {grouped(g['key'])}" if g.get("key") else ""
     lines = [f"{w('gateway')} {g['gateway']} · {name}{key}", f"{w('agent')}: {_agent_line(data, w)}"]
     clock = data["clock"]
     synced = w("synced") if clock["synced"] else w("not_synced")

@@ -32,11 +32,12 @@ from typing import Any
 import click
 import httpx
 
-from lab.demoreport import grouped, iso_utc, render_report
+from lab.demoreport import iso_utc, render_report
 from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from lab.simulate.scenario import load_scenario
 from thonminh.contract import UPLINK
+from thonminh.evidencekeys import grouped
 from thonminh.figures import INDICATORS
 from thonminh.influx import InfluxClient
 from thonminh.influxql import Select, agg, from_ref, tag_equals

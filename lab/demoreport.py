@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from server.verification_view import grouped, summarise
+from server.verification_view import summarise
 
-__all__ = ["criteria_url", "grouped", "iso_utc", "render_report"]
+__all__ = ["criteria_url", "iso_utc", "render_report"]
 
 _WIDTH = 100
 

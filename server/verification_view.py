@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from thonminh.evidence import SIGNED_MEASUREMENTS
+from thonminh.evidencekeys import grouped
 from thonminh.figures import FIGURES
 
-__all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "grouped", "summarise"]
+__all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "summarise"]
 
 #: the statuses the evidence can have, the worst first: the village's status is its worst criterion's
 _WORST_FIRST = ("unverified", "verified", "no_samples", "not_signed", "not_configured")
-
-
-def grouped(fingerprint: str) -> str:
-    """``3f2a9c4107be55d0`` -> ``3f2a 9c41 07be 55d0``: how people read a fingerprint aloud and compare it."""
-    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
 
 
 @dataclass(frozen=True, slots=True)

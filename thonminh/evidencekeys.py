@@ -26,6 +26,7 @@ __all__ = [
     "PublicKey",
     "fingerprint",
     "from_b64",
+    "grouped",
     "key_fingerprint",
     "load_or_create_key",
     "parse_public_key",
@@ -62,6 +63,12 @@ def _raw(public: VerifyKey | bytes) -> bytes:
 def fingerprint(public: VerifyKey | bytes) -> str:
     """16 hex digits of SHA-256 of the raw public key: what manifests name and what people compare."""
     return hashlib.sha256(_raw(public)).hexdigest()[:16]
+
+
+def grouped(fingerprint: str) -> str:
+    """``3f2a9c4107be55d0`` -> ``3f2a 9c41 07be 55d0``: how every text for people prints a fingerprint (pages,
+    dossier, command lines), so that it is read aloud and compared in groups of four."""
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
 
 
 def public_key_text(public: VerifyKey | bytes) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 import click
 import httpx
 
+from thonminh.evidencekeys import grouped
+
 __all__ = ["keys", "verify"]
 
 _URL = click.option(
@@ -61,7 +63,7 @@ def _call(
 def _line(k: dict[str, Any]) -> str:
     until = k["valid_until"] or "open"
     return (
-        f"{k['gateway']}  {k['fingerprint']}  village {k['village']}  {k['valid_from']} .. {until}  "
+        f"{k['gateway']}  {grouped(k['fingerprint'])}  village {k['village']}  {k['valid_from']} .. {until}  "
         f"(registered by {k['registered_by']} at {k['registered_at']})"
     )
 

@@ -14,6 +14,7 @@ from server.evidence.faults import Fault
 from server.evidence.selected import values
 from server.timeparse import iso
 from thonminh.evidence import SIGNED_MEASUREMENTS
+from thonminh.evidencekeys import grouped
 from thonminh.figures import FIGURES
 
 __all__ = ["describe", "run_verification"]
@@ -159,7 +160,8 @@ def _text(result: dict[str, Any]) -> str:
             f"{_pct(s['verified_pct'])}"
         )
     lines.append(
-        "keys: " + (", ".join(f"{k['gateway']} {k['fingerprint']}" for k in result["keys"]) or "none")
+        "keys: "
+        + (", ".join(f"{k['gateway']} {grouped(k['fingerprint'])}" for k in result["keys"]) or "none")
     )
     lines.append(f"faults: {len(result['faults'])}")
     for f in result["faults"]:

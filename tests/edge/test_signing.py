@@ -179,9 +179,11 @@ def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     key = load_gateway_config(out).evidence_key_path
     from thonminh.evidence import fingerprint, load_or_create_key, public_key_text
+    from thonminh.evidencekeys import grouped
 
     public = load_or_create_key(key)[0].public_key()
-    assert f"fingerprint {fingerprint(public)}" in result.stdout
+    # grouped as the pages and the dossier print it, so the technician compares like with like
+    assert f"fingerprint {grouped(fingerprint(public))}" in result.stdout
     assert (
         f"thonminh keys add --gateway klt-gw1 --village kha-ly-thuong --public-key {public_key_text(public)}"
         in result.stdout
@@ -196,7 +198,7 @@ def test_edge_init_creates_the_key_and_says_how_to_register_it(tmp_path: Path):
     shown = edge_key()
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [
-        f"signing key {key}, fingerprint {fingerprint(public)}",
+        f"signing key {key}, fingerprint {grouped(fingerprint(public))}",
         f"public key: {public_key_text(public)}",
         "register it with the criteria service: thonminh keys add --gateway klt-gw1 --village kha-ly-thuong "
         f"--public-key {public_key_text(public)}",

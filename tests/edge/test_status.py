@@ -32,6 +32,7 @@ from lab.localservices import MosquittoServer
 from lab.simulate.ap import SimulatedAp, install_fake_commands
 from lab.simulate.modem_emulator import ModemEmulator
 from lab.simulate.targets import TcpTarget
+from thonminh.evidencekeys import grouped, key_fingerprint
 
 TZ = "Asia/Ho_Chi_Minh"
 INVENTORY = """id,device,channel,format,zone,latitude,longitude,rated_w,report_s
@@ -240,8 +241,11 @@ def test_status_per_source_while_the_uplink_is_down_and_after_the_agent_stopped(
             assert (
                 time.monotonic() - started < 15
             )  # no network wait although the uplink and InfluxDB are down
+            key = key_fingerprint(load_gateway_config(config).evidence_key_path)
+            assert key, "the agent makes its signing key at its first start"
             for text in (
-                "Gateway klt-gw1 · Khả Lý Thượng (kha-ly-thuong)",
+                # grouped, as the pages and the dossier print it: the technician compares like with like
+                f"Gateway klt-gw1 · Khả Lý Thượng (kha-ly-thuong) · signing key {grouped(key)}",
                 "Agent: running",
                 "uplink:4g: DOWN",
                 "uplink:fiber: UP",

@@ -12,7 +12,8 @@ import verification_cases as cases
 
 from server.pages.i18n import Lang
 from server.pages.routes import templates
-from server.verification_view import grouped, summarise
+from server.verification_view import summarise
+from thonminh.evidencekeys import grouped
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _BLOCK = '{% from "_verification.html" import verification_block with context %}{{ verification_block(s) }}'

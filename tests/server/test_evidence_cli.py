@@ -17,9 +17,9 @@ from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
 from server.plan import local_day_start
 from server.timeparse import iso
-from server.verification_view import grouped
 from thonminh.cli import main
 from thonminh.contract import Point
+from thonminh.evidencekeys import grouped
 from thonminh.lineprotocol import encode_line
 
 NOW = int(time.time() * 1000)
@@ -62,9 +62,9 @@ def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monke
         "2026-11-01T00:00:00Z",
     )
     assert code == 0, out
-    assert f"{GATEWAY}  {gw.fingerprint}  village {VILLAGE}  2026-11-01T00:00:00Z .. open" in out
+    assert f"{GATEWAY}  {grouped(gw.fingerprint)}  village {VILLAGE}  2026-11-01T00:00:00Z .. open" in out
     code, out = run(capsys, "keys", "list", "--url", served, "--api-key", READ_KEY)
-    assert code == 0 and gw.fingerprint in out and "registered by officer-hoa" in out
+    assert code == 0 and grouped(gw.fingerprint) in out and "registered by officer-hoa" in out
     code, out = run(
         capsys,
         "keys",
@@ -130,7 +130,7 @@ def test_verify_exits_0_when_all_verify_and_1_naming_the_fault(influx, tmp_path,
     assert "uplink.availability link=fiber     uplink             120 of       120  100.00 %" in out
     assert "wifi.service                       wifi               120 of       120  100.00 %" in out
     assert "wifi.service ap=nha-van-hoa        wifi               120 of       120  100.00 %" in out
-    assert "faults: 0" in out
+    assert f"keys: {GATEWAY} {grouped(gw.fingerprint)}" in out and "faults: 0" in out
     forged = Point(
         "uplink", {**SITE, "link": "fiber"}, {"up": 1, "up_s": 60.0, "observed_s": 60.0}, T0 + 1234
     )
