@@ -36,6 +36,7 @@ from lab.demoreport import iso_utc, render_report
 from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from lab.simulate.scenario import load_scenario
+from server import API_PREFIX
 from thonminh.contract import UPLINK
 from thonminh.evidencekeys import grouped
 from thonminh.figures import INDICATORS
@@ -46,7 +47,6 @@ __all__ = ["demo"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = Path(__file__).resolve().parent / "simulate" / "scenarios" / "demo.toml"
-API = "/api/v1"
 DATABASE = "thonminh_demo"
 GRACE_S = 8.0
 _CADENCE_MS = 5_000  # the demo village's tracker interval
@@ -229,7 +229,7 @@ def run_demo(
                 "THONMINH_SERVER_AUTH__ADMIN_KEYS__DEMO_OFFICER": admin_key,
             },
         )
-        base = f"http://127.0.0.1:{port}{API}"
+        base = f"http://127.0.0.1:{port}{API_PREFIX}"
         echo(
             "processes (each its own process group): "
             + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items())
@@ -237,7 +237,7 @@ def run_demo(
         with httpx.Client(base_url=base, headers={"X-API-Key": read_key}, timeout=30) as api:
             _wait("the criteria service", lambda: api.get("/health").status_code == 200, procs, 90)
             echo(f"criteria service up at {base}")
-            problem = register(signing, base.removesuffix(API), admin_key)
+            problem = register(signing, base.removesuffix(API_PREFIX), admin_key)
             if problem:
                 raise DemoError(problem)
             echo(

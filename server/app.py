@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from server import pages, verdicts
+from server import API_PREFIX, pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
@@ -40,8 +40,6 @@ from thonminh.errors import (
 from thonminh.influx import InfluxClient
 
 __all__ = ["API_PREFIX", "create_app"]
-
-API_PREFIX = "/api/v1"
 log = logging.getLogger("server")
 
 

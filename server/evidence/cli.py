@@ -14,6 +14,7 @@ from typing import Any
 import click
 import httpx
 
+from server import API_PREFIX
 from thonminh.evidencekeys import grouped
 
 __all__ = ["keys", "verify"]
@@ -22,7 +23,7 @@ _URL = click.option(
     "--url",
     default=lambda: os.environ.get("THONMINH_URL", "http://127.0.0.1:8080"),
     show_default="$THONMINH_URL or http://127.0.0.1:8080",
-    help="the criteria service",
+    help="the criteria service: its address, or its API's (.../api/v1, as the demo prints it)",
 )
 _ADMIN = click.option(
     "--admin-key",
@@ -43,7 +44,7 @@ def _call(
     try:
         response = httpx.request(
             method,
-            f"{url.rstrip('/')}/api/v1{path}",
+            f"{url.rstrip('/').removesuffix(API_PREFIX)}{API_PREFIX}{path}",
             json=body,
             params=params,
             headers={"X-API-Key": key},

@@ -65,6 +65,9 @@ def test_keys_are_added_listed_and_retired_through_the_api(served, capsys, monke
     assert f"{GATEWAY}  {grouped(gw.fingerprint)}  village {VILLAGE}  2026-11-01T00:00:00Z .. open" in out
     code, out = run(capsys, "keys", "list", "--url", served, "--api-key", READ_KEY)
     assert code == 0 and grouped(gw.fingerprint) in out and "registered by officer-hoa" in out
+    # the API's address, as the demo prints it (API=... of its tamper drill), names the same service
+    code, again = run(capsys, "keys", "list", "--url", f"{served}/api/v1/", "--api-key", READ_KEY)
+    assert (code, again) == (0, out)
     code, out = run(
         capsys,
         "keys",
