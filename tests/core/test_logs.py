@@ -38,16 +38,18 @@ def test_the_criteria_service_writes_no_colour_codes(tmp_path: Path):
     config = tmp_path / "server.toml"
     config.write_text('[influxdb]\nurl = "http://127.0.0.1:9"\n[auth.read_keys]\nme = "0123456789abcdef0"\n')
     env = {**os.environ, "FORCE_COLOR": "1", "TERM": "xterm-256color"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "thonminh.cli", "server", "--config", str(config), "--port", str(free_port())],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
-        time.sleep(3)
+    command = [sys.executable, "-m", "thonminh.cli", "server", "--config", str(config)]
+    command += ["--port", str(free_port())]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:  # until uvicorn has logged too: a loaded machine takes longer than an idle one to get there
+        deadline = time.monotonic() + 60
+        while b"Waiting for application startup" not in log.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    out = log.read_bytes()
     assert b"starting" in out, out
     assert b"\x1b[" not in out, out
