@@ -80,11 +80,8 @@ _UNITS: dict[str, str | Text] = {
 
 
 def grafana_unit(c: Criterion) -> str | Text:
-    """The criterion's unit for Grafana; a manual indicator has its indicator's unit."""
-    unit = c.unit
-    if c.figure == "indicator.value":
-        unit = INDICATORS[str(c.params["indicator"])].unit
-    return _UNITS.get(unit, "none")
+    """The criterion's unit for Grafana."""
+    return _UNITS.get(c.unit, "none")
 
 
 def _above(x: float) -> float:

@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from thonminh.config import StrictModel, format_validation_error
 from thonminh.duration import duration_seconds
 from thonminh.errors import ConfigError
-from thonminh.figures import FIGURES, FigureDescription
+from thonminh.figures import FIGURES, INDICATORS, FigureDescription
 
 __all__ = [
     "COMPARATORS",
@@ -119,7 +119,10 @@ class Criterion(StrictModel):
 
     @property
     def unit(self) -> str:
-        return FIGURES[self.figure].unit
+        """The figure's unit; a manual indicator's is its indicator's (VNeID adoption: %), which every surface
+        prints beside the threshold as beside the value."""
+        indicator = INDICATORS.get(str(self.params.get("indicator")))
+        return indicator.unit if indicator is not None else FIGURES[self.figure].unit
 
     @property
     def window_s(self) -> int:

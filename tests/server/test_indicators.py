@@ -76,6 +76,8 @@ def test_the_unit_comes_from_the_description_and_every_entry_is_kept(api, influx
     ).json()
     eid = next(c for c in verdicts["criteria"] if c["id"] == "eid_adoption")
     assert (eid["evidence"]["value"], eid["verdict"]) == (13.5, "fail")
+    # the threshold is in the indicator's unit, as the value is: every surface prints "≥ 25 %" from it
+    assert (eid["unit"], eid["evidence"]["unit"], eid["threshold"]) == ("%", "%", 25.0)
 
 
 def test_a_correction_must_name_an_entry_that_exists(api):
