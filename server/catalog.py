@@ -93,9 +93,9 @@ def ratio_evidence(
     for sums in members.values():
         for name, amount in sums.items():
             total[name] += amount
-    ratio, basis = desc.ratio, "ratio"
+    ratio = desc.ratio
     if desc.fallback is not None and total.get(ratio.denominator.name_for(params), 0.0) <= 0:
-        ratio, basis = desc.fallback, "fallback"
+        ratio = desc.fallback
     value = percent(
         total.get(ratio.numerator.name_for(params), 0.0), total.get(ratio.denominator.name_for(params), 0.0)
     )
@@ -110,7 +110,7 @@ def ratio_evidence(
     samples = int(total.get(desc.samples.name, 0)) if desc.samples else 0
     detail: dict[str, Any] = {s.name_for(params): total.get(s.name_for(params), 0.0) for s in desc.sums()}
     if desc.fallback is not None:
-        detail["basis"] = basis
+        detail["basis"] = ratio.basis
     if desc.member_tag:
         detail[f"{desc.member_tag}s"] = len(members)
     if hours is not None:

@@ -122,6 +122,6 @@ def _wifi(ev: Evidence, ap: str | None = None) -> m.WifiServiceOut:
         availability_pct=ev.value,
         coverage=ev.coverage,
         samples=ev.samples,
-        basis="opening_hours" if d.get("basis") == "ratio" else "all_hours",
+        basis=d.get("basis", "all_hours"),
         **{k: d.get(k, 0.0) for k in ("up_s", "observed_s", "open_s", "up_open_s")},
     )

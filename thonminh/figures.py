@@ -98,6 +98,8 @@ class Sum:
 class Ratio:
     numerator: Sum
     denominator: Sum
+    #: what the evidence's ``detail.basis`` calls this ratio where a figure has a fallback, in the API's words
+    basis: str = "ratio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +209,8 @@ FIGURES: Final[Mapping[str, FigureDescription]] = {
                 "sum(up_open_s) / sum(open_s) when the gateway reports opening hours in the window, "
                 "else sum(up_s) / sum(observed_s)",
             ),
-            ratio=Ratio(_seconds("up_open_s"), _seconds("open_s")),
-            fallback=Ratio(_seconds("up_s"), OBSERVED),
+            ratio=Ratio(_seconds("up_open_s"), _seconds("open_s"), "opening_hours"),
+            fallback=Ratio(_seconds("up_s"), OBSERVED, "all_hours"),
             samples=SAMPLES,
             member_tag="ap",
             params=(Param("ap", str, required=False, pattern=SLUG_PATTERN, tag="ap"),),

@@ -234,7 +234,7 @@ def test_the_seed_holds_every_verdict_and_both_wifi_bases(api: TestClient) -> No
         v: api_verdicts(api, v)["wifi_service"]["evidence"]["detail"].get("basis")
         for v in ("ban-ven", "kha-ly-thuong")
     }
-    assert bases == {"ban-ven": "ratio", "kha-ly-thuong": "fallback"}, bases
+    assert bases == {"ban-ven": "opening_hours", "kha-ly-thuong": "all_hours"}, bases
 
 
 def test_an_end_inclusive_window_would_read_other_values(cross_db: InfluxClient) -> None:

@@ -89,11 +89,12 @@ def test_wifi_uses_opening_hours_when_reported():
     wifi = FIGURES["wifi.service"]
     window = Window(0, 100 * S)
     plain = ratio_evidence(wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0}}, window)
-    assert (plain.detail["basis"], plain.value) == ("fallback", 90.0)
+    # in the words of the /wifi answer, which reads the same evidence
+    assert (plain.detail["basis"], plain.value) == ("all_hours", 90.0)
     hours = ratio_evidence(
         wifi, {}, {"ap1": {"up_s": 90.0, "observed_s": 100.0, "open_s": 50.0, "up_open_s": 45.0}}, window
     )
-    assert (hours.detail["basis"], hours.value) == ("ratio", 90.0)
+    assert (hours.detail["basis"], hours.value) == ("opening_hours", 90.0)
 
 
 def test_wifi_coverage_is_the_mean_over_access_points_never_above_one():
