@@ -129,6 +129,19 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "future_month": ("Tháng {month} chưa bắt đầu.", "Month {month} has not started yet."),
     "no_data_month": ("Không có dữ liệu nào trong khoảng thời gian này.", "There is no data in this window."),
+    # why the village page offers no dossier PDF (server/pages/dossier.py)
+    "dossier_month_open": (
+        "Chưa có hồ sơ PDF cho tháng {month}: hồ sơ chỉ làm cho một tháng đã kết thúc.",
+        "No dossier PDF for {month} yet: a dossier covers a whole month that has ended.",
+    ),
+    "dossier_no_data": (
+        "Không có hồ sơ PDF cho {period}: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này.",
+        "No dossier PDF for {period}: the village sent no data before its end.",
+    ),
+    "dossier_refused": (
+        "Không làm được hồ sơ PDF cho khoảng thời gian này ({detail}).",
+        "No dossier PDF can be made for this window ({detail}).",
+    ),
     "online": ("trực tuyến", "online"),
     "offline": ("mất kết nối", "offline"),
     "day_unit": ("ngày", "d"),

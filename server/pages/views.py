@@ -23,6 +23,7 @@ from server.models import (
     WifiOut,
 )
 from server.pages.daily import Day, daily_values
+from server.pages.dossier import dossier_of
 from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
@@ -136,7 +137,7 @@ class VillageView:
 
 
 def _criteria_rows(
-    service: Service, village: str, criteria: VillageCriteriaOut, wifi: WifiOut | None = None
+    service: Service, village: str, criteria: VillageCriteriaOut, wifi: WifiOut
 ) -> list[CriterionRow]:
     by_id = {c.id: c for c in service.criteria.criteria}
     rows = []
@@ -144,6 +145,17 @@ def _criteria_rows(
         window = Window(_ms(out.evidence.window.start), _ms(out.evidence.window.end))
         rows.append(CriterionRow(out, daily_values(service, village, by_id[out.id], window, wifi), window))
     return rows
+
+
+def _verdicts(
+    service: Service, village: str, period: Period
+) -> tuple[Window, VillageCriteriaOut, WifiOut, list[CriterionRow]]:
+    """The window of the sections, the criteria and each one's daily values, the same on the village page and
+    the public status page: Wi-Fi users per day are the days of the ``/wifi`` answer, so it is asked for both."""
+    window = sections_window(service, period)
+    criteria = verdicts.village_criteria(service, village, period.start, period.end)
+    wifi = summaries.wifi(service, village, window)
+    return window, criteria, wifi, _criteria_rows(service, village, criteria, wifi)
 
 
 def _place(service: Service, village: str) -> list[str]:
@@ -156,9 +168,7 @@ def _place(service: Service, village: str) -> list[str]:
 def village_view(service: Service, village: str, period: Period) -> VillageView:
     """Everything the village page shows: criteria with daily values, outages, Wi-Fi, lights, 4G, indicators."""
     service.require_village(village)
-    window = sections_window(service, period)
-    criteria = verdicts.village_criteria(service, village, period.start, period.end)
-    wifi = summaries.wifi(service, village, window)
+    window, criteria, wifi, rows = _verdicts(service, village, period)
     lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
@@ -169,7 +179,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
         period,
         window,
         criteria,
-        _criteria_rows(service, village, criteria, wifi),
+        rows,
         {
             "outages": uplinks.outages(service, village, window, None),
             "wifi": wifi,
@@ -181,6 +191,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "indicator_titles": INDICATORS,
             "wifi_days": _wifi_chart(service, village, window, wifi),
             "verification": summarise(criteria.criteria),
+            "dossier": dossier_of(service, village, period.month, period.start, period.end),
         },
     )
 
@@ -197,17 +208,8 @@ def status_view(service: Service, village: str, period: Period) -> VillageView:
     """The public status page: verdicts and availability only (no device, no person, no query)."""
     if not is_public(service, village) or not service.reader.village_exists(village):
         raise PageError(404, "not_found")
-    criteria = verdicts.village_criteria(service, village, period.start, period.end)
-    window = sections_window(service, period)
-    return VillageView(
-        village,
-        display_name(service, village),
-        [],
-        period,
-        window,
-        criteria,
-        _criteria_rows(service, village, criteria),
-    )
+    window, criteria, _, rows = _verdicts(service, village, period)
+    return VillageView(village, display_name(service, village), [], period, window, criteria, rows)
 
 
 @dataclass

@@ -6,13 +6,13 @@ period's window; the route (``server/routes/report.py``) and ``thonminh report``
 
 from __future__ import annotations
 
-from server.report.data import commune_dossier, village_dossier
+from server.report.data import commune_dossier, village_dossier, villages_seen
 from server.report.month import Month, parse_month
 from server.report.pdf import commune_pdf, village_pdf
 from server.report.period import MAX_DAYS, Period, parse_period
 from server.service import Service
 
-__all__ = ["Month", "Period", "commune_report", "parse_month", "period_of", "village_report"]
+__all__ = ["Month", "Period", "commune_report", "parse_month", "period_of", "village_report", "villages_seen"]
 
 
 def period_of(

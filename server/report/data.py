@@ -38,6 +38,7 @@ __all__ = [
     "VillageDossier",
     "commune_dossier",
     "village_dossier",
+    "villages_seen",
 ]
 
 #: the earliest time the API accepts: "is there any data up to the period's end" looks back to here
@@ -194,7 +195,7 @@ def _gateways(service: Service, village: str, period: Period, seen: m.VillagesOu
     ]
 
 
-def _history(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
+def villages_seen(service: Service, scope: Scope, period: Period) -> m.VillagesOut:
     """Where the villages of ``scope`` sent data, up to the period's end; none: the period is before any data."""
     seen = service.villages(scope, Window(EARLIEST_MS, period.window.end_ms))
     if not seen.villages:
@@ -243,7 +244,7 @@ def village_dossier(service: Service, village: str, period: Period) -> VillageDo
     """A village's period; ``NotFound`` for a village not in the data, ``ParameterError`` before its first data."""
     service.require_village(village)
     scope = Scope(village=village)
-    seen = _history(service, scope, period)
+    seen = villages_seen(service, scope, period)
     return _village(service, village, period, seen, _daily(service, scope, period))
 
 
@@ -253,7 +254,7 @@ def commune_dossier(service: Service, commune: str, period: Period) -> CommuneDo
     summary = verdicts.rollup_criteria(service, scope, period.start, period.end)
     if not summary.villages:
         raise NotFound(f"no village matches commune {commune!r}", parameter="commune")
-    seen = _history(service, scope, period)
+    seen = villages_seen(service, scope, period)
     daily = _daily(service, scope, period)
     first = summary.villages[0]
     where = service.config.where_named(commune, first.district, first.province)

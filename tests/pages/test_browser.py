@@ -198,6 +198,12 @@ def test_overview_sorts_filters_and_links(live, watched) -> None:
     page.wait_for_load_state("load")
     expected = sum(1 for v in rollup["villages"] if v["verdicts"]["fiber_availability"]["verdict"] == "fail")
     assert page.locator("table.overview tbody tr").count() == expected
+    # the filter box shows what it filters by, and sorting keeps it
+    assert page.locator("select[name=verdict]").input_value() == "fail"
+    page.click("a.sort:has-text('cáp quang')")
+    page.wait_for_load_state("load")
+    assert page.locator("table.overview tbody tr").count() == expected
+    assert page.locator("select[name=verdict]").input_value() == "fail"
     page.goto(f"{live}/pages/?q=khả")
     page.click("text=Khả Lý Thượng")
     page.wait_for_load_state("load")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import httpx
 import pages_scenario as scenario
 import pytest
 from fastapi.testclient import TestClient
@@ -182,11 +186,93 @@ def test_bad_input_is_a_page_not_a_500(client: TestClient, path: str, status: in
     assert text in answer.text
 
 
+def test_the_overview_filter_keeps_its_verdict_when_sorted(client: TestClient) -> None:
+    """The verdict filtered by is the one the select shows and the one every column's sort link keeps."""
+    page = client.get(
+        "/pages/", headers=READ, params={"verdict": "fail", "criterion": "fiber_availability"}
+    ).text
+    assert re.search(r'<select name="verdict">.*?</select>', page, re.S)[0].count(" selected") == 1
+    assert '<option value="fail" selected>' in page
+    sorts = [html.unescape(href) for href in re.findall(r'<a href="([^"]+)" class="sort', page)]
+    assert len(sorts) > 1
+    for href in sorts:
+        query = parse_qs(urlsplit(href).query)
+        assert query["verdict"] == ["fail"] and query["criterion"] == ["fiber_availability"], href
+    assert "Macro" not in page
+
+
+def _dossier(client: TestClient, **period: str) -> tuple[httpx.Response, list[str], dict[str, str]]:
+    """What the dossier route answers for ``period``, the PDF links the village page offers for it, and the
+    page's text in each language."""
+    route = client.get("/api/v1/villages/kha-ly-thuong/report.pdf", headers=READ, params=period)
+    pages = {
+        lang: client.get("/pages/villages/kha-ly-thuong", headers=READ, params={**period, "lang": lang})
+        for lang in ("vi", "en")
+    }
+    assert all(page.status_code == 200 for page in pages.values())
+    links = re.findall(r'<a class="dossier" href="([^"]+)"', pages["vi"].text)
+    text = {
+        lang: " ".join(html.unescape(re.sub(r"<[^>]+>", " ", p.text)).split()) for lang, p in pages.items()
+    }
+    return route, [html.unescape(link) for link in links], text
+
+
 def test_a_month_before_any_data(client: TestClient) -> None:
-    answer = client.get("/pages/villages/kha-ly-thuong?month=2001-01", headers=READ)
-    assert answer.status_code == 200
-    assert "Không có dữ liệu nào trong khoảng thời gian này." in answer.text
-    assert "/api/v1/villages/kha-ly-thuong/report.pdf?month=2001-01" in answer.text
+    """No PDF link for a month the dossier refuses (422 before any data): the page says why instead."""
+    route, links, text = _dossier(client, month="2001-01")
+    assert route.status_code == 422 and links == []
+    assert "Không có dữ liệu nào trong khoảng thời gian này." in text["vi"]
+    assert (
+        "Không có hồ sơ PDF cho 2001-01: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này."
+        in text["vi"]
+    )
+    assert "No dossier PDF for 2001-01: the village sent no data before its end." in text["en"]
+
+
+def test_no_dossier_for_the_month_running_now(client: TestClient) -> None:
+    """The month picker offers this month; the dossier covers a month that has ended: words, not a link."""
+    service = client.app.state.service
+    month = f"{service.now().astimezone(service.zone):%Y-%m}"
+    route, links, text = _dossier(client, month=month)
+    assert route.status_code == 422 and links == []
+    assert f"Chưa có hồ sơ PDF cho tháng {month}: hồ sơ chỉ làm cho một tháng đã kết thúc." in text["vi"]
+    assert f"No dossier PDF for {month} yet: a dossier covers a whole month that has ended." in text["en"]
+
+
+def test_the_dossier_link_offered_is_a_pdf(client: TestClient) -> None:
+    start, end = iso(scenario.TODAY - 3 * scenario.DAY), iso(scenario.TODAY - scenario.DAY)
+    route, links, text = _dossier(client, start=start, end=end)
+    assert route.status_code == 200 and len(links) == 1 and "hồ sơ PDF" not in text["vi"]
+    pdf = client.get(links[0], headers=READ)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+
+
+def test_no_dossier_for_a_window_longer_than_a_dossier_covers(client: TestClient) -> None:
+    """The page shows a window the dossier refuses (over its 92 days): the route's reason, not a link."""
+    start, end = iso(scenario.TODAY - 100 * scenario.DAY), iso(scenario.TODAY - scenario.DAY)
+    route, links, text = _dossier(client, start=start, end=end)
+    assert route.status_code == 422 and links == []
+    detail = route.json()["detail"]
+    assert f"Không làm được hồ sơ PDF cho khoảng thời gian này ({detail})." in text["vi"]
+    assert f"No dossier PDF can be made for this window ({detail})." in text["en"]
+
+
+def test_the_status_page_charts_wifi_users_as_the_village_page(client: TestClient) -> None:
+    """Every criterion card of the public page has its daily chart, Wi-Fi users per day the village page's."""
+    service = client.app.state.service
+    ids = [
+        c.id for c in service.criteria.criteria if c.figure == "wifi.daily_users" and not c.params.get("ap")
+    ]
+    assert ids
+    status = client.get("/pages/status/kha-ly-thuong").text
+    village = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
+
+    def card(page: str, criterion: str) -> str:
+        return page.split(f'<article class="criterion" id="c-{criterion}">')[1].split("</article>")[0]
+
+    for criterion in ids:
+        assert '<svg class="chart"' in card(status, criterion), criterion
+        assert card(status, criterion) == card(village, criterion)
 
 
 def test_every_asset_is_served_from_this_machine(client: TestClient) -> None:

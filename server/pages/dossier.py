@@ -1,0 +1,49 @@
+"""Whether the village page can offer the dossier PDF of its period: by the dossier route's own rules.
+
+The link is offered only where ``GET /villages/{village}/report.pdf`` makes a dossier, so a click never ends in
+the route's JSON refusal; where it refuses, the page says why in words instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# the package, not its names: the dossier's words come from server.pages.i18n, so whichever of the two packages
+# is imported first finds the other half-made, and its functions are looked up when a page is made
+from server import report
+from server.errors import ParameterError
+from server.queries import Scope
+from server.service import Service
+
+__all__ = ["Dossier", "dossier_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """The dossier of a page's period: the query of its PDF link, or the page word (``i18n``) saying why none
+    can be made, with the route's own message as ``detail``."""
+
+    query: dict[str, str] | None = None
+    reason: str | None = None
+    detail: str = ""
+
+
+def dossier_of(
+    service: Service, village: str, month: str | None, start: str | None, end: str | None
+) -> Dossier | None:
+    """The dossier of ``month`` or ``start``/``end`` as the page was asked for it; None without a period (the
+    page's default window is no period a person asked a dossier for)."""
+    if not (month or (start and end)):
+        return None
+    query = {"month": month} if month else {"start": start or "", "end": end or ""}
+    try:
+        period = report.period_of(service, month, None if month else start, None if month else end)
+    except ParameterError as err:
+        # the page refuses a malformed or future month itself, so a month it shows is refused here only while
+        # it runs; a start/end window may be refused for more reasons: the route's message says which
+        return Dossier(reason="dossier_month_open" if month else "dossier_refused", detail=err.message)
+    try:  # the route's "before any data" rule, the first step of every dossier
+        report.villages_seen(service, Scope(village=village), period)
+    except ParameterError as err:
+        return Dossier(reason="dossier_no_data", detail=err.message)
+    return Dossier(query=query)
