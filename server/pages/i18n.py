@@ -70,7 +70,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_repairs": ("Không có đèn nào cần sửa.", "No light needs repair."),
     "signal": ("Tín hiệu 4G", "4G signal"),
     "registered": ("Đăng ký mạng", "Registered"),
-    "rsrp_share": ("Số lần đo RSRP ≥ {dbm} dBm", "RSRP readings ≥ {dbm} dBm"),
+    "rsrp_share": ("Tỷ lệ lần đo RSRP ≥ {dbm} dBm", "Share of RSRP readings ≥ {dbm} dBm"),
     "median": ("Trung vị", "Median"),
     "indicators": ("Chỉ số nhập tay", "Manual indicators"),
     "value": ("Giá trị", "Value"),

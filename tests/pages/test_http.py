@@ -110,6 +110,16 @@ def test_the_overview_says_up_to_when_its_verdicts_hold(client: TestClient) -> N
     assert f">{VI.when('2025-03-31T17:00:00Z')}</time>" in month  # a month: its end, local midnight
 
 
+def test_the_4g_signal_shares_are_called_shares(client: TestClient) -> None:
+    """The 4G section gives the share of RSRP readings at or above each level, in percent: its label said a count
+    ("Số lần đo", "RSRP readings") beside a percentage."""
+    for lang, label in (("vi", "Tỷ lệ lần đo RSRP ≥"), ("en", "Share of RSRP readings ≥")):
+        page = client.get("/pages/villages/kha-ly-thuong", headers=READ, params={"lang": lang})
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+        shares = re.findall(rf"{label} (-\d+) dBm (\d+[,.]\d) %", text)
+        assert len(shares) >= 2, text[text.find("RSRP") - 200 : text.find("RSRP") + 400]
+
+
 def test_pages_refused_without_a_session_and_api_key_still_works(client: TestClient) -> None:
     for path in ("/pages/", "/pages/villages/kha-ly-thuong"):
         refused = client.get(path)
