@@ -1,5 +1,5 @@
-"""The dossier's parts as ReportLab flowables: verdict table, evidence per criterion, outages, lighting faults,
-method and signatures. Each takes the assembled answers (``data.py``) and only formats them.
+"""The dossier's parts as ReportLab flowables: verdict table, evidence per criterion, lighting faults, method and
+signatures (the outages: ``outages.py``). Each takes the assembled answers (``data.py``) and only formats them.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from server.report.charts import daily_chart
 from server.report.data import Gateway, LightFault, Section, VillageDossier
 from server.report.period import Period
 from server.report.styles import BOLD, FONT, Styles
-from thonminh.figures import Coverage
+from thonminh.figures import OBSERVED, SAMPLES, Coverage
 
 __all__ = [
     "WIDTH",
+    "cut",
     "evidence",
     "grid",
     "lighting",
     "method",
-    "outages",
     "para",
     "signatures",
     "verdict_table",
@@ -39,26 +39,37 @@ WIDTH = 210 * mm - 36 * mm
 _LINE = colors.HexColor("#9e9e9e")
 _HEAD_BG = colors.HexColor("#e8eef6")
 
+#: how a gateway samples: at the intervals of its own configuration, which the service does not know; the cadence
+#: the data shows is under the method's table (``_cadences``)
+_CONFIGURED = "theo chu kỳ cấu hình trên gateway"
+_MODEM = f"Gateway đọc modem 4G {_CONFIGURED}"
 #: how each figure is measured, in the words of the dossier (the formula itself is the description's)
 HOW = {
-    "uplink.availability": "Gateway tại nhà văn hóa thăm dò các địa chỉ kiểm tra qua từng đường truyền mỗi phút; mỗi "
-    "mẫu ghi số giây đường truyền hoạt động trong số giây được quan sát.",
-    "wifi.service": "Gateway đọc trạng thái điểm phát Wi-Fi công cộng; tính trong giờ mở cửa khi điểm phát báo giờ mở "
-    "cửa, nếu không thì trên toàn bộ thời gian quan sát.",
-    "wifi.daily_users": "Số thiết bị khác nhau kết nối Wi-Fi công cộng mỗi ngày (địa chỉ MAC được băm, không lưu "
-    "danh tính), trung bình trên các ngày có dữ liệu.",
-    "lighting.availability": "Mỗi đèn báo trạng thái qua MQTT; thời gian đèn sáng khi lịch yêu cầu sáng chia cho thời "
-    "gian lịch yêu cầu sáng, cộng trên mọi đèn.",
-    "modem.rsrp_share": "Modem 4G đọc cường độ tín hiệu (RSRP) mỗi phút; tỷ lệ số lần đọc đạt mức yêu cầu.",
-    "modem.registered_share": "Tỷ lệ số lần đọc mà modem 4G đã đăng ký vào mạng.",
-    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm người nhập; giá trị mới nhất trong {noun}.",
+    "uplink.availability": "Gateway thăm dò các địa chỉ kiểm tra qua từng đường truyền; mỗi mẫu là một chu kỳ thăm "
+    f"dò, {_CONFIGURED}. Cả chu kỳ được tính là hoạt động khi đủ số địa chỉ tối thiểu trả lời, nếu không thì là "
+    "không hoạt động.",
+    "wifi.service": f"Gateway đọc trạng thái điểm phát Wi-Fi công cộng {_CONFIGURED}; điểm phát hoạt động khi trả "
+    "lời và mạng Wi-Fi đang phát. Tính trong giờ mở cửa của nhà văn hóa khi gateway được cấu hình giờ mở cửa và "
+    "{noun} có giờ mở cửa, nếu không thì trên toàn bộ thời gian quan sát.",
+    "wifi.daily_users": "Mỗi ngày gateway đếm số thiết bị khác nhau kết nối từng điểm phát Wi-Fi công cộng (địa "
+    "chỉ MAC được băm với chuỗi ngẫu nhiên đổi mỗi ngày, không lưu danh tính); số của ngày cộng mọi điểm phát, "
+    "lấy trung bình trên các ngày có dữ liệu.",
+    "lighting.availability": f"Mỗi đèn báo trạng thái qua MQTT; gateway ghi một mẫu cho mỗi đèn {_CONFIGURED}. "
+    "Thời gian đèn sáng khi lịch yêu cầu sáng chia cho thời gian lịch yêu cầu sáng, cộng trên mọi đèn.",
+    "modem.rsrp_share": f"{_MODEM}; tỷ lệ số lần đọc có cường độ tín hiệu (RSRP) từ mức yêu cầu trở lên, trong "
+    "các lần đọc có RSRP.",
+    "modem.registered_share": f"{_MODEM}; tỷ lệ số lần đọc modem đã đăng ký mạng, trong các lần đọc có trạng "
+    "thái đăng ký.",
+    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm tên khóa API đã dùng và ghi chú của người nhập (nếu "
+    "có); giá trị mới nhất trong {noun}.",
 }
 #: ``{noun}``: what the dossier calls its period (``tháng``, ``khoảng thời gian``)
 COVERAGE = {
-    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của {noun} (trung bình theo từng thiết bị)",
-    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của {noun}",
+    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của {noun} (nhiều thiết bị: trung bình theo từng "
+    "thiết bị)",
+    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của {noun} (nhiều thiết bị: thiết bị có nhiều giờ nhất)",
     Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của {noun}",
-    Coverage.PRESENT: "1 khi trong {noun} có giá trị được nhập",
+    Coverage.PRESENT: "100 % khi trong {noun} có giá trị được nhập",
 }
 FAULTS = {
     "lamp_failure": "Hỏng bóng",
@@ -86,7 +97,7 @@ def para(value: str, style) -> Paragraph:
 CELL_CHARS = 300
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
@@ -97,11 +108,13 @@ def grid(
     *,
     fills: Sequence[tuple[int, int, str]] = (),
     header: bool = True,
+    notes: Sequence[int] = (),
 ) -> Table:
-    """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``."""
+    """A table, with a header row unless ``header=False``; ``fills`` colours cells ``(column, row, colour)``;
+    ``notes``: rows that are one cell across the table, a note to the row above, kept on its page."""
     cells = [
         [
-            c if isinstance(c, Flowable) else para(_cut(c), st.head if r == 0 and header else st.cell)
+            c if isinstance(c, Flowable) else para(cut(c), st.head if r == 0 and header else st.cell)
             for c in row
         ]
         for r, row in enumerate(rows)
@@ -116,6 +129,8 @@ def grid(
     commands += [
         ("BACKGROUND", (col, row), (col, row), colors.HexColor(colour)) for col, row, colour in fills
     ]
+    for row in notes:
+        commands += [("SPAN", (0, row), (-1, row)), ("NOSPLIT", (0, row - 1), (-1, row))]
     table = Table(cells, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle(commands))
     return table
@@ -232,29 +247,6 @@ def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowab
     return [f for section in dossier.sections for f in _section(section, dossier.period, zone, st)]
 
 
-def outages(answer: m.OutagesOut, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
-    links = [["Đường truyền", "Số lần mất", "Tổng thời gian mất", "MTBF", "MTTR"]]
-    links += [
-        [
-            r.link,
-            vi.number(r.failures, 0),
-            vi.duration_text(r.downtime_s),
-            vi.duration_text(r.mtbf_s) if r.mtbf_s is not None else "–",
-            vi.duration_text(r.mttr_s) if r.mttr_s is not None else "–",
-        ]
-        for r in answer.links
-    ]
-    parts: list[Flowable] = [grid(links, st, [30 * mm, 24 * mm, 44 * mm, 38 * mm, 38 * mm]), Spacer(1, 6)]
-    if not answer.outages:
-        return [*parts, para(f"Không có sự cố mất kết nối trong {period.noun}.", st.body)]
-    rows = [["Đường truyền", "Bắt đầu", "Kết thúc", "Thời lượng", "Lý do"]]
-    for o in answer.outages:
-        start = vi.local_time(o.start, zone) + (f" (trước {period.noun})" if o.started_before_window else "")
-        end = vi.local_time(o.end, zone) if o.end else "chưa khôi phục"
-        rows.append([o.link, start, end, vi.duration_text(o.duration_s), o.reason])
-    return [*parts, grid(rows, st, [20 * mm, 44 * mm, 44 * mm, 28 * mm, 38 * mm])]
-
-
 def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:
     if not answer.lights:
         return [para(f"Thôn không có đèn chiếu sáng báo cáo qua gateway trong {period.noun}.", st.body)]
@@ -302,13 +294,43 @@ def _gateways(gateways: list[Gateway], period: Period, zone: ZoneInfo, st: Style
     return grid(rows, st, [50 * mm, 64 * mm, 60 * mm])
 
 
+def _sample_seconds(ev: m.EvidenceOut) -> float | None:
+    observed = ev.detail.get(OBSERVED.name)
+    if not isinstance(observed, int | float) or observed <= 0 or ev.samples <= 0:
+        return None
+    return observed / ev.samples
+
+
+def _cadences(dossier: VillageDossier, st: Styles) -> list[Flowable]:
+    """The mean length of one sample of each figure of interval samples (its ``observed_s`` over its samples): the
+    cadence the village's data shows for the period, where the service cannot know the configured one. A modem
+    reading, a day's Wi-Fi users and an entered indicator carry no observed seconds: their figures get none."""
+    shown = []
+    for s in dossier.sections:
+        seconds = _sample_seconds(s.criterion.evidence) if s.figure.samples == SAMPLES else None
+        if seconds is not None:
+            length = f"{vi.number(seconds, 1)} giây" if seconds < 60 else vi.duration_text(seconds)
+            shown.append(f"{s.criterion.title.vi}: {length}")
+    if not shown:
+        return []
+    return [
+        para(
+            "Thời gian trung bình của một mẫu (tổng thời gian quan sát chia cho số mẫu) trong "
+            f"{dossier.period.noun}: {'; '.join(shown)}.",
+            st.body,
+        )
+    ]
+
+
 def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> list[Flowable]:
     first = dossiers[0]
     noun = first.period.noun
     parts: list[Flowable] = [
         para(
-            "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về, bằng "
-            "cùng một hàm với API (/api/v1/villages/{thôn}/criteria cho cùng khoảng thời gian). Độ phủ cho biết phần "
+            "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về và các "
+            "chỉ số cán bộ nhập, bằng cùng các hàm với API cho cùng khoảng thời gian (tiêu chí: "
+            "/api/v1/villages/{thôn}/criteria, theo ngày: /api/v1/criteria; sự cố: /api/v1/villages/{thôn}/outages; "
+            "đèn: /api/v1/villages/{thôn}/lighting). Độ phủ cho biết phần "
             f"nào của {noun} có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, "
             "kết quả là «Chưa đủ dữ liệu»: "
             "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
@@ -332,6 +354,7 @@ def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> li
             para(f"Số liệu của thôn {dossier.place.name}:", st.body),
             _gateways(dossier.gateways, dossier.period, zone, st),
             Spacer(1, 4),
+            *_cadences(dossier, st),
         ]
     parts.append(
         para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.", st.body)

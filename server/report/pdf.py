@@ -19,6 +19,7 @@ from server import models as m
 from server.report import layout as lay
 from server.report import vi
 from server.report.data import CommuneDossier, Place, VillageDossier
+from server.report.outages import outages
 from server.report.period import Period
 from server.report.styles import FONT, Styles, styles
 from server.report.verification import status_line, verification
@@ -80,7 +81,10 @@ def _heading(title: str, period: Period, st: Styles) -> list[Flowable]:
     )
 
 
-def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "") -> list[Flowable]:
+def _village_body(
+    d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "", *, first: bool = True
+) -> list[Flowable]:
+    """A village's parts; ``first``: the dossier's first village, where its terms (MTBF, MTTR) are explained."""
     p = d.period
     return [
         *_heading(f"{prefix}1. Kết quả các tiêu chí", p, st),
@@ -90,7 +94,7 @@ def _village_body(d: VillageDossier, zone: ZoneInfo, st: Styles, prefix: str = "
         *_heading(f"{prefix}2. Minh chứng từng tiêu chí", p, st),
         *lay.evidence(d, zone, st),
         *_heading(f"{prefix}3. Sự cố mất kết nối", p, st),
-        *lay.outages(d.outages, p, zone, st),
+        *outages(d.outages, p, zone, st, explain=first),
         *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
         *lay.lighting(d.lighting, d.faults, p, st),
         *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số của gateway)", p, st),
@@ -186,7 +190,7 @@ def commune_pdf(d: CommuneDossier, zone: ZoneInfo) -> bytes:
         story += [
             PageBreak(),
             lay.para(f"Thôn {village.place.name}", st.title),
-            *_village_body(village, zone, st, prefix=f"{i}."),
+            *_village_body(village, zone, st, prefix=f"{i}.", first=i == 1),
         ]
     roles = ["Cán bộ Ủy ban nhân dân xã", *(f"Trưởng thôn {v.place.name}" for v in d.villages)]
     return _render(

@@ -40,3 +40,16 @@ def test_summary_equals_the_roll_up_and_every_village_has_its_section(
     for role in ("Cán bộ Ủy ban nhân dân xã", f"Trưởng thôn {sc.NAME_A}", "Trưởng thôn ban-ven"):
         assert role in text
     assert f"Xã {sc.COMMUNE} · tháng {month.first:%m/%Y}" in text
+
+
+def test_mtbf_and_mttr_are_explained_once_in_the_first_villages_part(
+    api: TestClient, month: sc.MonthScenario
+):
+    response = api.get("/api/v1/communes/an-lac/report.pdf", params={"month": month.text}, headers=READ)
+    flat = " ".join(pdftools.text(response.content).split())
+    for meaning in (
+        "MTBF (thời gian hoạt động trung bình giữa hai lần mất kết nối)",
+        "MTTR (thời gian khôi phục",
+    ):
+        assert flat.count(meaning) == 1, meaning
+        assert flat.index(meaning) < flat.index("2.1. Kết quả các tiêu chí")

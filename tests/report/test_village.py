@@ -176,3 +176,21 @@ def test_without_a_key_registry_the_dossier_says_it_does_not_verify(text: str):
     assert "Xác minh số liệu Không cấu hình xác minh" in flat  # the cover's line
     assert "5. Xác minh số liệu (chữ ký số của gateway)" in flat
     assert "Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách khóa của các gateway" in flat
+
+
+def test_the_method_states_the_cadence_the_data_shows_not_a_guessed_one(pdf: bytes):
+    """A gateway samples at the intervals its own configuration sets, which the service does not know: the method
+    says so, and gives the mean length of one sample in the village's data (observed seconds over samples)."""
+    method = " ".join(pdftools.text(pdf, layout=False).split("Phương pháp đo")[-1].split())
+    assert "mỗi phút" not in method
+    assert "mỗi mẫu là một chu kỳ thăm dò, theo chu kỳ cấu hình trên gateway" in method
+    assert "Gateway đọc modem 4G theo chu kỳ cấu hình trên gateway" in method
+    cadence = method[method.index("Thời gian trung bình của một mẫu") :]
+    cadence = cadence[: cadence.index(".")]
+    # the scenario: uplinks and Wi-Fi every 5 minutes, lights every 10; a modem reading carries no observed
+    # seconds, so the 4G signal gets no figure
+    assert cadence == (
+        "Thời gian trung bình của một mẫu (tổng thời gian quan sát chia cho số mẫu) trong tháng: "
+        "Đường truyền cáp quang hoạt động ổn định: 5 phút; Kết nối di động 4G hoạt động ổn định: 5 phút; "
+        "Wi-Fi công cộng tại nhà văn hóa hoạt động: 5 phút; Đèn chiếu sáng công cộng hoạt động theo lịch: 10 phút"
+    ), cadence
