@@ -17,10 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from server import figures as fig
-from server.plan import daily_span, local_days
+from server.plan import daily_span, local_days, whole_days
 from server.queries import Scope
 from server.reader import Reader, Sums
-from server.timeparse import Window
+from server.timeparse import Window, iso
 from thonminh.figures import Coverage, FigureDescription, Kind, coverage_of_observed, percent
 
 __all__ = ["Evidence", "FigureReader", "Found", "compute", "group_tags", "ratio_evidence", "read_span"]
@@ -167,6 +167,10 @@ def _daily_mean(
         if row.get("users") is not None:
             daily[row["village"]].append((int(row["time"]), row["users"]))
     out = {}
+    # each day's point counts the whole local day: a window that opens or closes within a day says which days,
+    # and while the last one runs (today's point is rewritten until midnight) its value still grows
+    first, last = whole_days(window.start_ms, window.end_ms, r.reader.zone)
+    counted = {"days_from": iso(first), "days_until": iso(last)}
     for village, days in daily.items():
         use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, r.reader.zone), r.reader.zone)
         out[village] = Evidence(
@@ -176,7 +180,7 @@ def _daily_mean(
             use.days_with_data,
             window,
             tuple(rows.queries),
-            {"days_with_data": use.days_with_data},
+            {"days_with_data": use.days_with_data, **counted},
         )
     return out, tuple(rows.queries)
 

@@ -10,7 +10,7 @@ is the time range whose daily points belong to a window, ``local_days`` how many
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from server.timeparse import HOUR_MS, ceil_hour, floor_hour
@@ -28,6 +28,7 @@ __all__ = [
     "local_day_start",
     "local_days",
     "plan",
+    "whole_days",
 ]
 
 DAY_MS = 24 * HOUR_MS
@@ -89,6 +90,13 @@ def _local_date(ms: int, zone: ZoneInfo) -> date:
 def local_day_start(ms: int, zone: ZoneInfo) -> int:
     """The local midnight (UTC ms) that starts the local day holding ``ms``."""
     return int(datetime.combine(_local_date(ms, zone), time(), zone).timestamp() * 1000)
+
+
+def whole_days(start_ms: int, end_ms: int, zone: ZoneInfo) -> tuple[int, int]:
+    """The local midnights (UTC ms) that start the first day ``[start, end)`` touches and end its last: what a
+    daily figure counts, whole days, though the window may open or close within one."""
+    last = _local_date(end_ms - 1, zone) + timedelta(days=1)
+    return local_day_start(start_ms, zone), int(datetime.combine(last, time(), zone).timestamp() * 1000)
 
 
 def local_days(start_ms: int, end_ms: int, zone: ZoneInfo) -> int:

@@ -178,6 +178,9 @@ def test_wifi_use_criterion_over_a_window_of_minutes(api):
     wifi_use = next(c for c in body["criteria"] if c["id"] == "wifi_use")
     assert wifi_use["verdict"] == "pass"
     assert (wifi_use["evidence"]["value"], wifi_use["evidence"]["coverage"]) == (41.0, 1.0)
+    # the day is counted whole, its users before 10:00 and after 10:05 too: the evidence says which days
+    detail = wifi_use["evidence"]["detail"]
+    assert (detail["days_from"], detail["days_until"]) == (iso(sc.D0 + sc.DAY), iso(sc.D0 + 2 * sc.DAY))
     assert f"time >= '{iso(sc.D0 + sc.DAY)}'" in wifi_use["evidence"]["queries"][0]
 
 
