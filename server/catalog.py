@@ -169,10 +169,11 @@ def _daily_mean(
     out = {}
     # each day's point counts the whole local day: a window that opens or closes within a day says which days,
     # and while the last one runs (today's point is rewritten until midnight) its value still grows
-    first, last = whole_days(window.start_ms, window.end_ms, r.reader.zone)
+    zone = r.reader.daily_zone
+    first, last = whole_days(window.start_ms, window.end_ms, zone)
     counted = {"days_from": iso(first), "days_until": iso(last)}
     for village, days in daily.items():
-        use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, r.reader.zone), r.reader.zone)
+        use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, zone), zone)
         out[village] = Evidence(
             use.mean_daily_users,
             desc.unit,

@@ -55,7 +55,7 @@ def evaluate(
             return not_configured(c.min_verified_pct)
         if measurement not in SIGNED_MEASUREMENTS:  # manual indicators: no gateway signs them
             return figure_verification(None, measurement, c.min_verified_pct, [])
-        start_ms, end_ms = read_span(c.description_of_figure, window, reader.zone)
+        start_ms, end_ms = read_span(c.description_of_figure, window, reader.daily_zone)
         found = shared.once(
             ("verification", village, start_ms, end_ms),
             lambda: verify_or_fail(verifier, village, start_ms, end_ms),

@@ -67,6 +67,9 @@ class Reader:
         self.rollups = rollups
         self.database = rollups.database
         self.zone = zone
+        #: where the gateways stamp their daily points (``wifi_daily``, at local midnight): the service's own
+        #: zone, which a request's ``tz=`` (``Service.in_zone``) does not move, as it moves ``zone``
+        self.daily_zone = zone
         self.use_rollups = use_rollups
 
     def run(self, statements: Sequence[str]) -> list[StatementResult]:
@@ -214,7 +217,7 @@ class Reader:
         self, scope: Scope, window: Window, *, group_by: Sequence[str] = ("village",), ap: str | None = None
     ) -> Rows:
         statement = q.wifi_daily_users(
-            self.rollups.raw(WIFI_DAILY.name), scope, window, self.zone, group_by=group_by, ap=ap
+            self.rollups.raw(WIFI_DAILY.name), scope, window, self.daily_zone, group_by=group_by, ap=ap
         )
         return Rows(self.run([statement])[0].rows(), [statement])
 

@@ -33,8 +33,8 @@ def wifi(service: Service, village: str, window: Window) -> m.WifiOut:
     daily = service.reader.wifi_daily(scope, window)
     use = fig.wifi_use(
         [(int(r["time"]), r["users"]) for r in daily.rows if r.get("users") is not None],
-        local_days(window.start_ms, window.end_ms, service.zone),
-        service.zone,
+        local_days(window.start_ms, window.end_ms, service.reader.daily_zone),
+        service.reader.daily_zone,
     )
     return m.WifiOut(
         village=village,

@@ -46,7 +46,7 @@ def run_verification(
         # is weighed over them, as its verdict is
         wider = {}
         for name, f in FIGURES.items():
-            span = read_span(f, window, service.reader.zone)
+            span = read_span(f, window, service.reader.daily_zone)
             if span != (window.start_ms, window.end_ms) and f.measurement.name in SIGNED_MEASUREMENTS:
                 wider[name] = (span[0], verify_or_fail(service.verifier, village, *span))
     except ApiError as err:

@@ -172,6 +172,31 @@ def test_daily_users_of_every_local_day_the_window_touches(api):
     assert (use["days_with_data"], use["coverage"]) == (1, pytest.approx(1 / 3))
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Europe/London", "America/New_York"])
+def test_a_requests_tz_moves_no_gateways_day(api, tz: str):
+    """A daily point is stamped at the gateway's local midnight (Asia/Ho_Chi_Minh): a request's ``tz=`` changes
+    how times are read and labelled, not which point is a day's. Before, ``tz=UTC`` read from UTC midnight and
+    missed the day's point (insufficient_data), and Europe/London dated it the day before."""
+    day1 = sc.D0 + sc.DAY
+    window = {"start": iso(day1 + 10 * sc.H), "end": iso(day1 + 10 * sc.H + 5 * sc.M)}
+    date1 = iso(day1 + 7 * sc.H)[:10]
+    here = get(api, f"/villages/{A}/criteria", **window)
+    there = get(api, f"/villages/{A}/criteria", **window, tz=tz)
+    [ours] = [c for c in here["criteria"] if c["id"] == "wifi_use"]
+    [theirs] = [c for c in there["criteria"] if c["id"] == "wifi_use"]
+    assert (
+        (theirs["verdict"], theirs["evidence"]["value"])
+        == (ours["verdict"], ours["evidence"]["value"])
+        == (
+            "pass",
+            41.0,
+        )
+    )
+    assert get(api, f"/villages/{A}/wifi", **window, tz=tz)["use"]["days"] == [
+        {"date": date1, "unique_users": 41}
+    ]
+
+
 def test_wifi_use_criterion_over_a_window_of_minutes(api):
     start = sc.D0 + sc.DAY + 10 * sc.H
     body = get(api, f"/villages/{A}/criteria", start=iso(start), end=iso(start + 5 * sc.M))
