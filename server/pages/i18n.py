@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["LANGS", "Lang", "lang_of", "text"]
+from server.pages import names
+
+__all__ = ["LANGS", "Lang", "lang_of", "reliability_note", "text"]
 
 LANGS = ("vi", "en")
 
@@ -53,6 +55,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "reason": ("Lý do", "Reason"),
     "still_open": ("chưa khôi phục", "still open"),
     "no_outages": ("Không có lần mất kết nối nào.", "No outages."),
+    # a link's reliability, as the dossier explains it too (server/report/outages.py)
+    "mtbf": ("thời gian hoạt động trung bình giữa hai lần mất kết nối", "mean time between failures"),
+    "mttr": ("thời gian khôi phục trung bình", "mean time to restore"),
+    "reliability_note": (
+        "MTBF ({mtbf}): tổng thời gian đường truyền hoạt động đo được trong {noun} chia cho số lần mất bắt đầu "
+        "trong {noun}. MTTR ({mttr}): thời lượng trung bình của các lần mất đã khôi phục trong {noun}.",
+        "MTBF ({mtbf}): the link's up time measured in {noun} divided by the number of outages that started in "
+        "{noun}. MTTR ({mttr}): the mean duration of the outages restored in {noun}.",
+    ),
+    "window_noun": ("khoảng thời gian", "the window"),
     "availability": ("Tỷ lệ hoạt động", "Availability"),
     "wifi": ("Wi-Fi công cộng", "Public Wi-Fi"),
     "wifi_users": ("Người dùng Wi-Fi mỗi ngày", "Wi-Fi users per day"),
@@ -142,17 +154,11 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Không làm được hồ sơ PDF cho khoảng thời gian này ({detail}).",
         "No dossier PDF can be made for this window ({detail}).",
     ),
-    "online": ("trực tuyến", "online"),
-    "offline": ("mất kết nối", "offline"),
     "day_unit": ("ngày", "d"),
     "hour_unit": ("giờ", "h"),
     "minute_unit": ("phút", "min"),
     "second_unit": ("giây", "s"),
     "users_per_day": ("người/ngày", "users/day"),
-    "lamp_failure": ("Hỏng bóng", "Lamp failure"),
-    "day_burning": ("Sáng ban ngày", "Burning by day"),
-    "dark": ("Không sáng khi cần", "Dark when scheduled"),
-    "stale": ("Không báo cáo", "Not reporting"),
     # signed evidence (docs/evidence.md)
     "verification": ("Xác minh dữ liệu (chữ ký số của gateway)", "Verification (the gateways' signatures)"),
     "verified": ("Đã xác minh", "Verified"),
@@ -223,6 +229,11 @@ def text(key: str, lang: str, **values: object) -> str:
     return chosen.format(**values) if values else chosen
 
 
+def reliability_note(lang: str, noun: str) -> str:
+    """What MTBF and MTTR mean, once a page or dossier: ``noun`` names its period (``tháng``, ``the window``)."""
+    return text("reliability_note", lang, noun=noun, mtbf=text("mtbf", lang), mttr=text("mttr", lang))
+
+
 def lang_of(value: str | None) -> str:
     return value if value in LANGS else "vi"
 
@@ -236,6 +247,18 @@ class Lang:
 
     def t(self, key: str, **values: object) -> str:
         return text(key, self.code, **values)
+
+    def link(self, link: str) -> str:
+        return names.link_name(link, self.code)
+
+    def light_fault(self, fault: str) -> str:
+        return names.light_fault_name(fault, self.code)
+
+    def reason(self, reason: str) -> str:
+        return names.reason_text(reason, self.code)
+
+    def reliability_note(self) -> str:
+        return reliability_note(self.code, self.t("window_noun"))
 
     def number(self, value: float | None, digits: int = 1) -> str:
         """``1.234,5`` in Vietnamese, ``1,234.5`` in English; trailing zeros kept to ``digits``; ``–`` for none."""

@@ -71,13 +71,6 @@ COVERAGE = {
     Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của {noun}",
     Coverage.PRESENT: "100 % khi trong {noun} có giá trị được nhập",
 }
-FAULTS = {
-    "lamp_failure": "Hỏng bóng",
-    "day_burning": "Sáng ban ngày",
-    "dark": "Không sáng theo lịch",
-    "offline": "Mất kết nối",
-    "stale": "Không báo cáo",
-}
 DETAIL = {
     "up_s": "thời gian hoạt động",
     "observed_s": "thời gian quan sát",
@@ -261,7 +254,7 @@ def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st
         [
             f.light,
             f.zone,
-            FAULTS.get(f.fault, f.fault),
+            vi.light_fault_text(f.fault),
             _date_ranges(f.dates),
             vi.value_text(f.availability_pct, "%"),
         ]

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from server.pages import names
+from server.pages.i18n import reliability_note as page_reliability_note
 from server.pages.i18n import text as page_text
 
 __all__ = [
@@ -18,8 +20,12 @@ __all__ = [
     "coverage_text",
     "duration_text",
     "fault_kind_text",
+    "light_fault_text",
+    "link_text",
     "local_time",
     "number",
+    "reason_text",
+    "reliability_note",
     "text",
     "unit_text",
     "value_text",
@@ -67,6 +73,24 @@ def verdict_style(verdict: str) -> VerdictStyle:
 def fault_kind_text(kind: str) -> str:
     """A signed-evidence fault in words: the pages' Vietnamese words, so both surfaces name it alike."""
     return page_text(f"fault_{kind}", "vi")
+
+
+# the pages' Vietnamese words for what the data writes as ids or in the gateway's English (server/pages/names.py)
+def link_text(link: str) -> str:
+    return names.link_name(link, "vi")
+
+
+def light_fault_text(fault: str) -> str:
+    return names.light_fault_name(fault, "vi")
+
+
+def reason_text(reason: str) -> str:
+    return names.reason_text(reason, "vi")
+
+
+def reliability_note(noun: str) -> str:
+    """What MTBF and MTTR mean, in the words of the village page."""
+    return page_reliability_note("vi", noun)
 
 
 def number(value: float, decimals: int = 1) -> str:

@@ -3,7 +3,8 @@
 Khả Lý Thượng (kha-ly-thuong, public status page): fiber and 4G probed every 5 minutes; one fiber outage on
 the local day three days ago, 10:00:00 to 12:30:05; Wi-Fi with 20..24 users a day; three street lights with
 their pole positions, L3 failing from 19:00 two days ago; a 4G modem at -100 dBm; e-ID adoption entered by an
-official through the API. Bản Vẹn (ban-ven, not public) has a day of fiber data only. Xã Khác is in another province.
+official through the API. Bản Vẹn (ban-ven, not public) has a day of fiber data only. Xã Khác is in another province;
+its one street light, L9, has been offline for the last two hours.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ C = site_tags("xa-khac", "gw-xk", commune="huu-lung", district="huu-lung", provi
 FIBER_DOWN = (TODAY - 3 * DAY + 10 * H, TODAY - 3 * DAY + 12 * H + 30 * M + 5_000)
 L3_FAILS = TODAY - 2 * DAY + 19 * H
 POSITIONS = {"L1": (21.10001, 106.50001), "L2": (21.10002, 106.50002), "L3": (21.12345, 106.54321)}
+#: the fiber outage's reason as edge/sources/uplink/source.py writes a down cycle's, with a URL too long for a phone
+FIBER_REASON = (
+    "0/3 targets answered (min_ok 2): tcp 127.0.0.2:34629: refused; "
+    "http://connectivity-check.example.net:8080/probe/village/kha-ly-thuong/generate_204: timed out; "
+    "icmp 10.0.0.1: no reply"
+)
 USERS = [20 + day % 5 for day in range(DAYS + 1)]
 #: entered through the API by the admin key "officer-hoa" (tests/pages/conftest.py), as of five days ago
 EID = (31.5, "Nguyen Thi Hoa, commune office")
@@ -108,7 +115,7 @@ def village_a() -> list[Point]:
         Point(
             "uplink_event",
             {**A, "link": "fiber"},
-            {"state": "down", "reason": "targets unreachable"},
+            {"state": "down", "reason": FIBER_REASON},
             FIBER_DOWN[0],
         ),
         Point(
@@ -130,7 +137,14 @@ def village_a() -> list[Point]:
     return points
 
 
+def _offline(t: int) -> Point:
+    """L9's sample as the edge writes it while the light's last will says it is offline."""
+    lost = streetlight(C, "L9", "main", t, 600.0 if _expected(t) else 0.0, True, fault="offline")
+    return Point(lost.measurement, lost.tags, {**lost.fields, "online": 0}, lost.time_ms)
+
+
 def all_points() -> list[Point]:
     b = [_uplink(B, "fiber", t, 300.0) for t in range(TODAY - DAY, TODAY, STEP)]
     c = [_uplink(C, "fiber", t, 300.0) for t in range(FIRST + STEP, LAST + 1, STEP)]
+    c += [_offline(t) for t in range(LAST - 2 * H, LAST + 1, 10 * M)]
     return village_a() + b + c

@@ -161,6 +161,10 @@ def test_phone_screen(live, watched) -> None:
     # nothing wider than the screen: wide tables scroll inside their own box
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.locator("#c-fiber_availability").bounding_box()["width"] <= 390
+    # an outage's reason, a long URL in it, wraps on the screen: its table needs no sideways scrolling
+    outages = page.locator("#outages table.outages")
+    widths = outages.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
     shot(page, "village-phone")
     page.goto(f"{live}/pages/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

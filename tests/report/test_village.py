@@ -139,7 +139,7 @@ def test_outages_faults_and_gateways_are_listed_in_local_time(text: str, month: 
     flat = " ".join(text.split())
     for lo, hi in month.fiber_down:
         start, end = (sc.datetime.fromtimestamp(ms / 1000, sc.ZONE) for ms in (lo, hi))
-        assert f"fiber {start:%d/%m/%Y %H:%M:%S} +07 {end:%d/%m/%Y %H:%M:%S} +07" in flat
+        assert f"Cáp quang {start:%d/%m/%Y %H:%M:%S} +07 {end:%d/%m/%Y %H:%M:%S} +07" in flat
     # L3 fails on day 18 at 19:00 and stays failed: every day from the 18th shows it
     assert f"L3 truong-hoc Hỏng bóng 18/{month.first:%m}–{month.days}/{month.first:%m} 58,6 %" in flat
     assert re.search(r"gw-kly 0\.1\.0, 0\.1\.1 ", flat)

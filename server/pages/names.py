@@ -1,0 +1,74 @@
+"""What people call the ids and the fixed English texts the data carries: a link (``fiber``), a light's fault
+(``offline``), the gateway's reason for an outage. In Vietnamese and English, for the pages and for the dossier
+(``server/report/vi.py`` takes the Vietnamese), so both surfaces say the same words.
+
+An id or text that has no words here yet is shown as written: a new link or fault is visible, not hidden.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["LIGHT_FAULTS", "LINKS", "light_fault_name", "link_name", "reason_text"]
+
+#: (vi, en) of each link id the gateways measure (edge/sources/uplink)
+LINKS: dict[str, tuple[str, str]] = {
+    "fiber": ("Cáp quang", "Fiber"),
+    "4g": ("4G", "4G"),
+}
+
+#: (vi, en) of each fault a light reports (edge/sources/lights/tracker.py); a label, so capitalised
+LIGHT_FAULTS: dict[str, tuple[str, str]] = {
+    "lamp_failure": ("Hỏng bóng", "Lamp failure"),
+    "day_burning": ("Sáng ban ngày", "Burning by day"),
+    "dark": ("Không sáng theo lịch", "Dark when scheduled"),
+    "offline": ("Mất kết nối", "Offline"),
+    "stale": ("Không báo cáo", "Not reporting"),
+}
+
+# The gateway's reasons, as edge/sources/uplink/source.py and state.py write them: what follows the head's colon
+# (each failed target and its error) is quoted as written.
+#: the head of a cycle's reason: ``0/3 targets answered``, and when the cycle was down `` (min_ok 2)`` and a
+#: colon before the failed targets
+_HEAD = re.compile(r"(\d+)/(\d+) targets answered(?: \(min_ok (\d+)\))?(?=: |$)")
+#: the reason of a link's first declared state after the gateway started
+_START = "start"
+_REASONS = {
+    "start": (
+        "đường truyền không hoạt động ngay khi gateway bắt đầu đo",
+        "down from the moment the gateway started measuring",
+    ),
+    "answered": (
+        "{answered}/{probed} địa chỉ kiểm tra trả lời",
+        "{answered}/{probed} test addresses answered",
+    ),
+    "needed": (" (cần tối thiểu {min_ok})", " (at least {min_ok} needed)"),
+}
+
+
+def _in(pair: tuple[str, str], lang: str) -> str:
+    return pair[0] if lang == "vi" else pair[1]
+
+
+def link_name(link: str, lang: str) -> str:
+    """``Cáp quang`` / ``Fiber`` for ``fiber``."""
+    return _in(LINKS[link], lang) if link in LINKS else link
+
+
+def light_fault_name(fault: str, lang: str) -> str:
+    """``Mất kết nối`` / ``Offline`` for ``offline``."""
+    return _in(LIGHT_FAULTS[fault], lang) if fault in LIGHT_FAULTS else fault
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """The gateway's reason with its fixed head in ``lang``; any other text as written."""
+    if reason == _START:
+        return _in(_REASONS["start"], lang)
+    head = _HEAD.match(reason)
+    if head is None:
+        return reason
+    answered, probed, min_ok = head.groups()
+    words = _in(_REASONS["answered"], lang).format(answered=answered, probed=probed)
+    if min_ok:
+        words += _in(_REASONS["needed"], lang).format(min_ok=min_ok)
+    return words + reason[head.end() :]
