@@ -320,7 +320,7 @@ INDICATORS: Final[Mapping[str, IndicatorDescription]] = {
             "eid_adoption_pct",
             Title(
                 "Tỷ lệ người dân kích hoạt định danh điện tử (VNeID)",
-                "Residents with an activated e-ID (VNeID)",
+                "Share of residents with an activated e-ID (VNeID)",
             ),
             "%",
             0.0,
