@@ -12,6 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from statistics import fmean
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,17 @@ from server.reader import Reader, Sums
 from server.timeparse import Window, iso
 from thonminh.figures import Coverage, FigureDescription, Kind, coverage_of_observed, percent
 
-__all__ = ["Evidence", "FigureReader", "Found", "compute", "group_tags", "ratio_evidence", "read_span"]
+__all__ = [
+    "DaysCounted",
+    "Evidence",
+    "FigureReader",
+    "Found",
+    "compute",
+    "days_counted",
+    "group_tags",
+    "ratio_evidence",
+    "read_span",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +225,26 @@ def compute(
 ) -> Found:
     """The figure ``desc`` with ``params`` for every village of ``scope`` with data in ``window``."""
     return _BY_KIND[desc.kind](reader, desc, scope, window, params)
+
+
+@dataclass(frozen=True, slots=True)
+class DaysCounted:
+    """The whole local days a daily figure counted (``detail.days_from``, ``days_until``), and whether the last
+    was still running when the page or dossier was made: its point then still grows, and so does the value."""
+
+    first: str
+    until: str
+    running: bool
+
+
+def days_counted(detail: Mapping[str, Any], now_ms: int) -> DaysCounted | None:
+    """What people are told of a daily figure's days; None for any other figure."""
+    first, until = detail.get("days_from"), detail.get("days_until")
+    if not (isinstance(first, str) and isinstance(until, str)):
+        return None
+    return DaysCounted(
+        first, until, datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp() * 1000 > now_ms
+    )
 
 
 def read_span(desc: FigureDescription, window: Window, zone: ZoneInfo) -> tuple[int, int]:

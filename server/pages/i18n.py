@@ -140,6 +140,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Month {month} is not valid: write YYYY-MM, e.g. 2025-03.",
     ),
     "future_month": ("Tháng {month} chưa bắt đầu.", "Month {month} has not started yet."),
+    # a daily figure counts whole local days (server.catalog.days_counted)
+    "days_counted": ("Các ngày được tính (cả ngày)", "Days counted (whole days)"),
+    "day_running": (
+        "ngày cuối chưa kết thúc: giá trị còn thay đổi đến {until}",
+        "the last day has not ended: the value still changes until {until}",
+    ),
     "no_data_month": ("Không có dữ liệu nào trong khoảng thời gian này.", "There is no data in this window."),
     # why the village page offers no dossier PDF (server/pages/dossier.py)
     "dossier_month_open": (

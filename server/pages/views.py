@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from server import summaries, uplinks, verdicts
+from server.catalog import DaysCounted, days_counted
 from server.criteria import VERDICTS
 from server.errors import ParameterError
 from server.indicators import history as indicator_history
@@ -117,6 +118,8 @@ class CriterionRow:
     out: CriterionVerdictOut
     days: list[Day] | None
     window: Window
+    #: a daily figure's whole days, and whether the last still runs
+    days_counted: DaysCounted | None = None
 
 
 @dataclass
@@ -143,7 +146,9 @@ def _criteria_rows(
     rows = []
     for out in criteria.criteria:
         window = Window(_ms(out.evidence.window.start), _ms(out.evidence.window.end))
-        rows.append(CriterionRow(out, daily_values(service, village, by_id[out.id], window, wifi), window))
+        days = daily_values(service, village, by_id[out.id], window, wifi)
+        counted = days_counted(out.evidence.detail, int(service.clock() * 1000))
+        rows.append(CriterionRow(out, days, window, counted))
     return rows
 
 

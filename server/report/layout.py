@@ -5,7 +5,7 @@ signatures (the outages: ``outages.py``). Each takes the assembled answers (``da
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from server import models as m
+from server.catalog import days_counted
 from server.report import vi
 from server.report.charts import daily_chart
 from server.report.data import Gateway, LightFault, Section, VillageDossier
@@ -201,7 +202,7 @@ def _daily_caption(period: Period, days: int) -> str:
     )
 
 
-def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+def _section(section: Section, period: Period, generated: str, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     c, ev = section.criterion, section.criterion.evidence
     window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
     rows: list[list[str | Flowable]] = [
@@ -225,6 +226,11 @@ def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> li
         Spacer(1, 3),
         para(f"Khoảng thời gian: {window}", st.small),
     ]
+    counted = days_counted(ev.detail, int(datetime.fromisoformat(generated).timestamp() * 1000))
+    if counted is not None:  # the dossier made while the last day runs holds a value that still grows
+        parts.append(
+            para(vi.days_counted_text(counted.first, counted.until, counted.running, zone), st.small)
+        )
     if _detail(c):
         parts.append(para(_detail(c), st.small))
     if section.charted:
@@ -237,7 +243,11 @@ def _section(section: Section, period: Period, zone: ZoneInfo, st: Styles) -> li
 
 
 def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowable]:
-    return [f for section in dossier.sections for f in _section(section, dossier.period, zone, st)]
+    return [
+        f
+        for section in dossier.sections
+        for f in _section(section, dossier.period, dossier.generated, zone, st)
+    ]
 
 
 def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:

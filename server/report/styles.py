@@ -81,8 +81,11 @@ def styles() -> Styles:
             spaceBefore=8,
             spaceAfter=8,
             textColor=colors.HexColor("#1a3d6d"),
+            keepWithNext=1,  # a heading never ends a page with its part on the next
         ),
-        h2=ParagraphStyle("h2", body, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4),
+        h2=ParagraphStyle(
+            "h2", body, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4, keepWithNext=1
+        ),
         body=body,
         small=ParagraphStyle("small", body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#424242")),
         cell=ParagraphStyle("cell", body, fontSize=8.5, leading=10.5, spaceAfter=0),

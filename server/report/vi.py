@@ -18,6 +18,7 @@ __all__ = [
     "VerdictStyle",
     "comparator_text",
     "coverage_text",
+    "days_counted_text",
     "duration_text",
     "fault_kind_text",
     "light_fault_text",
@@ -86,6 +87,14 @@ def light_fault_text(fault: str) -> str:
 
 def reason_text(reason: str) -> str:
     return names.reason_text(reason, "vi")
+
+
+def days_counted_text(first: str, until: str, running: bool, zone: ZoneInfo) -> str:
+    """The whole days a daily figure counted, in the village page's words (``server.catalog.days_counted``)."""
+    line = f"{page_text('days_counted', 'vi')}: {local_time(first, zone)} – {local_time(until, zone)}"
+    if running:
+        line += "; " + page_text("day_running", "vi", until=local_time(until, zone))
+    return line
 
 
 def reliability_note(noun: str) -> str:

@@ -311,3 +311,33 @@ def test_without_a_key_registry_the_village_page_says_verification_is_not_config
     assert "fingerprint" not in block and 'class="verified"' not in page  # no share where nothing is verified
     english = client.get("/pages/villages/kha-ly-thuong?lang=en", headers=READ).text
     assert "Verification not configured" in english
+
+
+def test_wifi_users_per_day_says_which_days_it_counts_and_that_today_still_grows(client: TestClient) -> None:
+    """A day's Wi-Fi point counts the whole local day, and today's is rewritten until midnight: a window that
+    closes within today holds a value that still grows after it closed. The card says which days, and that."""
+
+    def card(start_ms: int, end_ms: int, lang: str) -> str:
+        page = client.get(
+            "/pages/villages/kha-ly-thuong",
+            headers=READ,
+            params={"start": iso(start_ms), "end": iso(end_ms), "lang": lang},
+        )
+        article = page.text[page.text.index('id="c-wifi_use"') :].split("</article>")[0]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", article)).split())
+
+    today = card(scenario.TODAY + 8 * scenario.H, scenario.TODAY + 9 * scenario.H, "vi")
+    assert f"Các ngày được tính (cả ngày) {VI.span(scenario.TODAY, scenario.TODAY + scenario.DAY)}" in today
+    assert (
+        f"ngày cuối chưa kết thúc: giá trị còn thay đổi đến {VI.when(scenario.TODAY + scenario.DAY)}" in today
+    )
+    english = card(scenario.TODAY + 8 * scenario.H, scenario.TODAY + 9 * scenario.H, "en")
+    assert "the last day has not ended: the value still changes until" in english
+    before = card(
+        scenario.TODAY - 3 * scenario.DAY + scenario.H, scenario.TODAY - scenario.DAY - scenario.H, "vi"
+    )
+    assert (
+        f"Các ngày được tính (cả ngày) {VI.span(scenario.TODAY - 3 * scenario.DAY, scenario.TODAY - scenario.DAY)}"
+        in before
+    )
+    assert "ngày cuối chưa kết thúc" not in before  # the days have ended: the value is final

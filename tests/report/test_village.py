@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pdftools
 import pytest
@@ -19,6 +20,7 @@ from rep_helpers import iso as _iso
 from rep_helpers import vn
 from srv_helpers import READ
 
+from server.report import vi
 from thonminh.figures import FIGURES
 
 VILLAGE = "kha-ly-thuong"
@@ -194,3 +196,23 @@ def test_the_method_states_the_cadence_the_data_shows_not_a_guessed_one(pdf: byt
         "Đường truyền cáp quang hoạt động ổn định: 5 phút; Kết nối di động 4G hoạt động ổn định: 5 phút; "
         "Wi-Fi công cộng tại nhà văn hóa hoạt động: 5 phút; Đèn chiếu sáng công cộng hoạt động theo lịch: 10 phút"
     ), cadence
+
+
+def test_wifi_users_per_day_names_the_whole_days_it_counts(text: str, month: sc.MonthScenario):
+    """A month's days have all ended: the dossier names them and says nothing still grows."""
+    shown = " ".join(_section(text, "Người dân sử dụng Wi-Fi công cộng tại nhà văn hóa").split())
+    first, until = f"01/{month.first:%m/%Y} 00:00:00 +07", f"01/{month.following:%m/%Y} 00:00:00 +07"
+    assert f"Các ngày được tính (cả ngày): {first} – {until}" in shown, shown
+    assert "ngày cuối chưa kết thúc" not in shown
+
+
+def test_a_day_still_running_is_said_to_grow():
+    """A dossier made while the last day runs (a window closing within today) holds a value that still grows
+    until that day's midnight: the line says so, with the page's words."""
+    line = vi.days_counted_text(
+        "2026-12-06T17:00:00Z", "2026-12-07T17:00:00Z", True, ZoneInfo("Asia/Ho_Chi_Minh")
+    )
+    assert line == (
+        "Các ngày được tính (cả ngày): 07/12/2026 00:00:00 +07 – 08/12/2026 00:00:00 +07; ngày cuối chưa kết thúc: "
+        "giá trị còn thay đổi đến 08/12/2026 00:00:00 +07"
+    )
