@@ -23,7 +23,7 @@ from thonminh.errors import ConfigError
 if TYPE_CHECKING:
     from edge.buffer import Buffer
 
-__all__ = ["edge"]
+__all__ = ["edge", "open_buffer"]
 
 config_option = click.option(
     "--config",
@@ -105,11 +105,14 @@ def run(config_path: str) -> None:
         raise click.ClickException(str(err)) from err
 
 
-def _open_buffer(config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False) -> Buffer:
+def open_buffer(
+    config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False, create: bool = False
+) -> Buffer:
+    """The agent's buffer as the agent opens it; ``create`` (``edge test --send``) makes it if the agent has not."""
     from edge.buffer import Buffer, BufferLocked
     from edge.clock import read_boot_id
 
-    if not config.buffer.path.exists():
+    if not create and not config.buffer.path.exists():
         raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
     try:
         return Buffer(
@@ -156,7 +159,7 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
     buffer = None
     if config.buffer.path.exists():
         try:
-            with _open_buffer(config, readonly=True) as opened:
+            with open_buffer(config, readonly=True) as opened:
                 buffer = opened.status()
         except sqlite3.DatabaseError as err:
             # the agent's first start: the file is there before its tables; the backlog shows once they are
@@ -210,7 +213,7 @@ def drain(config_path: str, timeout_s: float | None) -> None:
     config = load_gateway_config(config_path)
     setup_logging("warning", fmt=config.log.format)
     clock = Clock.from_settings(config.clock)
-    buffer = _open_buffer(config, exclusive=True)
+    buffer = open_buffer(config, exclusive=True)
     writer = config.influxdb.writer()
     try:
         if buffer.held and clock.synced():
@@ -254,7 +257,7 @@ def dead_letters() -> None:
 def dead_letters_list(config_path: str, limit: int) -> None:
     """Print dead letters, oldest first: id, when, error, and the line (or the point that could not encode)."""
     config = load_gateway_config(config_path)
-    with _open_buffer(config, readonly=True) as buffer:
+    with open_buffer(config, readonly=True) as buffer:
         letters = buffer.dead_letters(limit=limit)
     for d in letters:
         click.echo(
@@ -277,7 +280,7 @@ def _ids(ids: tuple[int, ...], all_: bool) -> list[int] | None:
 def dead_letters_requeue(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
     """Put dead letters back into the buffer (after fixing what InfluxDB refused). The agent must be stopped."""
     config = load_gateway_config(config_path)
-    with _open_buffer(config, exclusive=True) as buffer:
+    with open_buffer(config, exclusive=True) as buffer:
         count = buffer.requeue_dead_letters(_ids(ids, all_))
     click.echo(f"requeued {count} point(s)")
 
@@ -289,6 +292,6 @@ def dead_letters_requeue(config_path: str, ids: tuple[int, ...], all_: bool) -> 
 def dead_letters_purge(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
     """Delete dead letters for good (they stay counted in rejected_total)."""
     config = load_gateway_config(config_path)
-    with _open_buffer(config, exclusive=False) as buffer:
+    with open_buffer(config, exclusive=False) as buffer:
         count = buffer.purge_dead_letters(_ids(ids, all_))
     click.echo(f"purged {count} dead letter(s)")

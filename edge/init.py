@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from edge.initconfig import Answers, render_config
+from edge.initconfig import Answers, check_coordinate, render_config
 from thonminh.config import validate_http_url
 from thonminh.contract import check_slug, slugify
 
@@ -112,13 +113,6 @@ def _check(validate: Callable[[str], object]) -> Callable[[str], str]:
     return proc
 
 
-def _float(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
-
-
 class _Asker:
     """Takes each answer from its flag (checked, naming the flag), else a prompt, else the proposal."""
 
@@ -166,12 +160,17 @@ def _ask_all(ask: _Asker) -> Answers:
     assert name is not None
     village = ask("village", "Village slug (a tag on every point)", check_slug, default=slug_of(name))
     gateway = ask("gateway", "Gateway id", check_slug, default=f"{village}-gw1")
-    places = {
-        key: ask(key, f"The {key}'s name (empty: none)", slug_of, default="", required=False)
-        for key in ("commune", "district", "province")
+    place_slug = {
+        key: partial(slug_of, what=f"the {key}'s name") for key in ("commune", "district", "province")
     }
-    lat = ask("latitude", "Latitude of the cultural house (e.g. 21.38)", _float)
-    lon = ask("longitude", "Longitude (e.g. 106.57)", _float)
+    places = {
+        key: ask(key, f"The {key}'s name (empty: none)", check, default="", required=False)
+        for key, check in place_slug.items()
+    }
+    lat = ask(
+        "latitude", "Latitude of the cultural house (e.g. 21.38)", partial(check_coordinate, "latitude")
+    )
+    lon = ask("longitude", "Longitude (e.g. 106.57)", partial(check_coordinate, "longitude"))
     url = ask("influx_url", "InfluxDB URL (e.g. https://influx.province.example:8086)", validate_http_url)
     interfaces, ports = detect_interfaces(), detect_modem_ports()
     found = {
@@ -205,7 +204,7 @@ def _ask_all(ask: _Asker) -> Answers:
             default="",
             required=False,
         ),
-        **{key: slug_of(value, f"the {key}'s name") if value else None for key, value in places.items()},
+        **{key: place_slug[key](value) if value else None for key, value in places.items()},
         **optional,
         lights_inventory=ask(
             "lights_inventory", "Light inventory file (empty: no lights)", default="", required=False

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Literal
 
+from pydantic import TypeAdapter, ValidationError
+
+from edge.config import SiteConfig
 from thonminh.config import validate_http_url
 from thonminh.contract import check_slug
 
-__all__ = ["Answers", "render_config"]
+__all__ = ["Answers", "check_coordinate", "render_config"]
+
+Coordinate = Literal["latitude", "longitude"]
+
+
+@cache
+def _coordinate_rule(key: Coordinate) -> TypeAdapter[float]:
+    # the field of the file's [site] table itself: init can never accept what check-config then refuses
+    return TypeAdapter(Annotated[float, SiteConfig.model_fields[key]])
+
+
+def check_coordinate(key: Coordinate, value: str | float) -> float:
+    """``value`` as the site's ``latitude`` or ``longitude``; ``ValueError`` naming it and the range, by
+    ``SiteConfig``'s rule (NaN and infinity are out of every range)."""
+    try:
+        return _coordinate_rule(key).validate_python(value)
+    except ValidationError:
+        bounds = {
+            n: getattr(m, n)
+            for m in SiteConfig.model_fields[key].metadata
+            for n in ("ge", "le")
+            if hasattr(m, n)
+        }
+        raise ValueError(
+            f"{value!r} is not a {key} (a number from {bounds['ge']} to {bounds['le']})"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +70,8 @@ class Answers:
             if value is not None:
                 check_slug(value)
         validate_http_url(self.influx_url)
-        if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
-            raise ValueError(f"({self.latitude}, {self.longitude}) is not a latitude and longitude")
+        check_coordinate("latitude", self.latitude)
+        check_coordinate("longitude", self.longitude)
 
 
 def _s(value: str) -> str:

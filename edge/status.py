@@ -45,6 +45,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "key": ("khóa ký", "signing key"),
     "synced": ("đã đồng bộ", "synchronised"),
     "not_synced": ("chưa đồng bộ", "not synchronised"),
+    "clock_unknown": ("chưa rõ (agent chưa chạy)", "unknown (the agent has not run)"),
     "holding": ("đang giữ {n} mẫu chờ đồng bộ", "holding {n} samples until it is"),
     "influxdb": ("InfluxDB", "InfluxDB"),
     "last_write": ("ghi thành công gần nhất", "last successful write"),
@@ -90,6 +91,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "version": ("phiên bản", "version"),
     "backlog_points": ("điểm tồn đọng", "backlog points"),
     "buffer": ("Bộ đệm", "Buffer"),
+    "forwarded": ("đã gửi", "forwarded"),
+    "dropped": ("bỏ vì hết dung lượng", "dropped for the disk budget"),
+    "rejected": ("bị từ chối", "rejected"),
+    "rejected_of": (
+        "{inputs} đầu vào, {dead} điểm vào thư chết",
+        "{inputs} inputs, {dead} dead-lettered points",
+    ),
     "dead_letters": (
         "thư chết (xem `thonminh edge dead-letters list`)",
         "dead letters kept (see `thonminh edge dead-letters list`)",
@@ -233,14 +241,18 @@ class _Words:
         return str(value)
 
 
+def _never_ran(data: dict[str, Any]) -> bool:
+    """No health file, no agent and no buffer: tmpfs is empty after a boot, so the buffer tells "ever ran"."""
+    agent = data["agent"]
+    return "written_ms" not in agent and not agent["running"] and "points" not in data
+
+
 def _agent_line(data: dict[str, Any], w: _Words) -> str:
     agent = data["agent"]
-    if (
-        "written_ms" not in agent
-    ):  # no health file: tmpfs is empty after a boot, so the buffer tells "ever ran"
-        if agent["running"]:
-            return f"{w('running')}; {w('no_health_yet')}"
-        return w("not_since_boot") if "points" in data else w("never_ran")
+    if _never_ran(data):
+        return w("never_ran")
+    if "written_ms" not in agent:
+        return f"{w('running')}; {w('no_health_yet')}" if agent["running"] else w("not_since_boot")
     if data["agent"]["running"]:
         head = f"{w('running')} (pid {agent.get('pid')}, {w('since')} {w.when(agent.get('started_ms'))})"
         return f"{head}; {w('health_written')} {w.when(agent.get('written_ms'))}"
@@ -267,7 +279,8 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
     key = f" · {w('key')} {grouped(g['key'])}" if g.get("key") else ""
     lines = [f"{w('gateway')} {g['gateway']} · {name}{key}", f"{w('agent')}: {_agent_line(data, w)}"]
     clock = data["clock"]
-    synced = w("synced") if clock["synced"] else w("not_synced")
+    # the line is the agent's clock (it holds samples until synchronised): before its first run, none to report
+    synced = w("clock_unknown") if _never_ran(data) else w("synced" if clock["synced"] else "not_synced")
     held = f", {w('holding', n=clock['held'])}" if clock["held"] else ""
     lines.append(f"{w('clock')}: {synced}{held}")
     flux = data["influxdb"]
@@ -289,10 +302,11 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
 def _buffer_lines(data: dict[str, Any], w: _Words) -> list[str]:
     share = 100 * data["bytes"] / data["max_bytes"]
     rejected = data["rejected_total"] + data["dead_letter_total"]
+    of = w("rejected_of", inputs=data["rejected_total"], dead=data["dead_letter_total"])
     lines = [
         f"{w('buffer')}: {data['points']} {w('points')}, {data['bytes']} B / {data['max_bytes']} B ({share:.1f} %)",
-        f"    forwarded_total {data['forwarded_total']}; dropped_total {data['dropped_total']}; rejected_total "
-        f"{rejected} ({data['rejected_total']} inputs, {data['dead_letter_total']} dead-lettered points)",
+        f"    {w('forwarded')} {data['forwarded_total']}; {w('dropped')} {data['dropped_total']}; "
+        f"{w('rejected')} {rejected} ({of})",
         f"    {w('dead_letters')}: {data['dead_letters']}",
     ]
     for r in data["recent_rejects"]:

@@ -3,18 +3,30 @@
 Each source is built as the agent builds it (``Agent.keyed_specs`` and ``GatewayConfig.source_context``), with
 its state in a temporary directory so a running agent's state (the Wi-Fi salt, the light journal) is never
 touched. Polled sources take one sample; a push source (the street lights) is described, or listened to for
-``--listen`` seconds. With ``--send`` the points are written to the configured InfluxDB and read back.
+``--listen`` seconds.
+
+With ``--send`` the points go the agent's way: into its buffer, then forwarded by its forwarder, signed with the
+gateway's key as the next manifests of its chain (edge/signing.py), and read back. So the criteria service
+verifies them, and the agent's next start continues the chain without a gap or a number used twice. That chain
+has one writer at a time, and its live state is on tmpfs under the user's id: so ``--send`` holds the buffer's
+lock as ``edge drain`` does (refused while the agent runs, and the agent cannot start meanwhile), and runs as the
+user who owns the state directory (another user would start a chain of its own). Points it could not write stay
+in the buffer, signed, and the agent sends them. The day's ``wifi_daily`` count is not sent: a test counts from
+a fresh state and would replace the day's count the agent keeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,14 +34,21 @@ from edge.agent import Agent
 from edge.clock import Clock
 from edge.config import GatewayConfig
 from edge.sources.base import PolledSource, PushSource, Source, SourceConfig
-from thonminh.contract import Point
+from thonminh.contract import WIFI_DAILY, Point
 from thonminh.errors import InfluxError
 from thonminh.influxql import Select, conditions, from_ref, tag_equals, time_range
 from thonminh.lineprotocol import encode_line
 
+if TYPE_CHECKING:
+    from edge.buffer import Buffer
+    from edge.forwarder import Forwarder
+
 __all__ = ["Sampled", "readback", "sample_all", "test_command"]
 
 log = logging.getLogger(__name__)
+
+#: Measurements ``--send`` leaves to the agent: running counts that a test's fresh state would overwrite.
+AGENT_OWNED = frozenset({WIFI_DAILY.name})
 
 
 @dataclass
@@ -152,17 +171,99 @@ def _echo_points(entry: Sampled) -> None:
             click.echo(f"# {entry.name}: cannot be encoded (a dead letter in the agent): {err}", err=True)
 
 
-def _send(config: GatewayConfig, points: list[Point]) -> bool:
-    lines = "\n".join(encode_line(p) for p in points)
+def _encodes(point: Point) -> bool:
+    try:
+        encode_line(point)
+    except ValueError:
+        return False  # named by ``_echo_points``; not the village's dead letter
+    return True
+
+
+def _agents_buffer(config: GatewayConfig) -> Buffer:
+    """The agent's buffer, locked as ``edge drain`` locks it, for ``--send``; refused while the agent runs or
+    when run by another user than the agent's."""
+    from edge.cli import open_buffer
+    from edge.status import agent_running
+
+    if agent_running(config.buffer.path):
+        raise click.ClickException(
+            "the agent is running: stop it first (sudo systemctl stop thonminh-gateway), or test without --send "
+            "(its signed chain has one writer, and the test would count its samples' time twice)"
+        )
+    try:
+        owner = config.state_dir.stat().st_uid
+    except FileNotFoundError:
+        owner = os.geteuid()  # nothing of the agent's yet: whoever runs this starts it
+    if owner != os.geteuid():
+        try:
+            user = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            user = str(owner)
+        raise click.ClickException(
+            f"{config.state_dir} is {user}'s: run --send as the agent's user (sudo -u {user} thonminh edge test "
+            "... --send), whose tmpfs holds the signing chain's live state"
+        )
+    return open_buffer(config, exclusive=True, create=True)
+
+
+async def _forward(forwarder: Forwarder) -> str | None:
+    """Forward what is ready; None when all of it went, else why not (the rest stays for the agent)."""
+    from edge.forwarder import RetryLater
+
+    while True:
+        try:
+            if await forwarder.step() == 0:
+                return None
+        except RetryLater as err:
+            return str(err)
+
+
+def _send(config: GatewayConfig, buffer: Buffer, points: list[Point]) -> bool:
+    """Into the agent's buffer, forwarded and signed as the agent forwards, read back (see the module doc)."""
+    from edge.forwarder import Forwarder
+    from edge.pipeline import encode_for_buffer
+    from edge.signing import open_signer
+
+    owned = sum(1 for p in points if p.measurement in AGENT_OWNED)
+    if owned:
+        click.echo(
+            f"# not sent: {owned} {', '.join(sorted(AGENT_OWNED))} point(s), the day's count the agent keeps "
+            "(this test counted from nothing)",
+            err=True,
+        )
+    points = [p for p in points if p.measurement not in AGENT_OWNED and _encodes(p)]
+    clock = Clock.from_settings(config.clock)
+    synced = clock.synced()
+    rows, _ = encode_for_buffer(points, synced=synced, wall_ms=clock.now_ms(), mono=clock.monotonic())
+    if buffer.ready:
+        click.echo(f"# send: the {buffer.ready} point(s) the buffer holds go first", err=True)
+    buffer.put(rows)
+    if not synced:
+        click.echo(
+            "# send: the clock is not synchronised: the points stay in the buffer until it is, for the agent",
+            err=True,
+        )
+        return False
+    try:
+        signer = open_signer(config)
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"cannot sign with {config.evidence_key_path}: {err}") from err
     writer = config.influxdb.writer()
     try:
-        writer.write(lines, timeout=config.influxdb.timeout_s)
-        checked = readback(config, points)
+        forwarder = Forwarder(
+            buffer, writer, config.forwarder, timeout_s=config.influxdb.timeout_s, signer=signer
+        )
+        error = asyncio.run(_forward(forwarder))
+        checked = readback(config, points) if error is None else {}
     except InfluxError as err:
-        click.echo(f"# send: {config.influxdb.url}: {err}", err=True)
-        return False
+        error = str(err)
     finally:
+        signer.stop()
         writer.close()
+    if error is not None:
+        left = f"; {buffer.points} point(s) stay in the buffer for the agent" if buffer.points else ""
+        click.echo(f"# send: {config.influxdb.url}: {error}{left}", err=True)
+        return False
     complete = True
     for measurement, (count, found, q) in checked.items():
         complete &= found == count
@@ -201,19 +302,24 @@ def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str,
         raise click.ClickException(
             "the agent is running: stop it before --listen (the lights share its MQTT session)"
         )
-    results = asyncio.run(sample_all(config, listen_s=listen_s, only=only))
-    if only and not results:
-        raise click.UsageError(f"no enabled source matches {', '.join(only)}")
-    for entry in results:
-        state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)"
-        click.echo(
-            f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""),
-            err=True,
-        )
-        _echo_points(entry)
-    points = [p for entry in results for p in entry.points]
-    ok = not any(entry.failed for entry in results)
-    if send and points:
-        ok &= _send(config, points)
+    buffer = _agents_buffer(config) if send else None  # before sampling: held until the points are sent
+    try:
+        results = asyncio.run(sample_all(config, listen_s=listen_s, only=only))
+        if only and not results:
+            raise click.UsageError(f"no enabled source matches {', '.join(only)}")
+        for entry in results:
+            state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)"
+            click.echo(
+                f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""),
+                err=True,
+            )
+            _echo_points(entry)
+        points = [p for entry in results for p in entry.points]
+        ok = not any(entry.failed for entry in results)
+        if buffer is not None and points:
+            ok &= _send(config, buffer, points)
+    finally:
+        if buffer is not None:
+            buffer.close()
     if not ok:
         raise SystemExit(1)

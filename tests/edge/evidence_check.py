@@ -2,6 +2,7 @@
 
 The criteria service has the real one (server/); this checks what the gateway tests need: every point names a
 manifest that lists its digest, every manifest is signed by the gateway's key, the chain is unbroken.
+``service_verification`` runs the real one on a gateway's data, its key registered.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.evidence.combine import Verification, combine
+from server.evidence.registry import Registry
+from server.evidence.source import HOUR_MS, numbers_around, read_and_verify
+from server.queries import Source
 from thonminh.evidence import (
     EVIDENCE_FIELD,
     MANIFEST_MEASUREMENT,
@@ -18,6 +23,7 @@ from thonminh.evidence import (
     point_digest,
     series_key,
 )
+from thonminh.evidencekeys import GatewayKey
 from thonminh.influx import InfluxClient
 
 
@@ -84,3 +90,22 @@ def read_evidence(influx: InfluxClient) -> Evidence:
                 )
             )
     return out
+
+
+def service_verification(
+    influx: InfluxClient, key_path: Path, site: dict[str, str], start_ms: int, end_ms: int, registry: Path
+) -> Verification:
+    """What the criteria service finds in the whole hours around ``[start_ms, end_ms]`` of ``site``'s village,
+    the gateway's key (at ``key_path``) registered in a registry at ``registry``."""
+    key = GatewayKey.from_pem(key_path.read_text(), key_path)
+    keys = Registry(registry)
+    keys.add(site["gateway"], site["village"], key.public_text, valid_from_ms=0, by="test", now_ms=0)
+    start, end = start_ms // HOUR_MS * HOUR_MS, (end_ms // HOUR_MS + 1) * HOUR_MS
+
+    def raw(measurement: str) -> Source:
+        return Source(influx.database or "", None, measurement)
+
+    return combine(
+        read_and_verify(influx, raw, keys.snapshot(), site["village"], start, end),
+        lambda: numbers_around(influx, raw, site["village"], start, end),
+    )

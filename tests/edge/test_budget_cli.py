@@ -86,7 +86,7 @@ async def test_status_runs_beside_the_agent_and_a_second_agent_is_refused(
     await async_wait_until(lambda: agent.buffer.counters["rejected_total"] == 1, what="the reject to commit")
     text = cli("status", "--config", str(config), "--lang", "en")
     assert text.returncode == 0, text.stderr
-    assert "forwarded_total" in text.stdout and "last successful write" in text.stdout
+    assert "    forwarded " in text.stdout and "last successful write" in text.stdout
     assert "reject" in text.stdout and "lights:mqtt: payload is not JSON: '{not json'" in text.stdout
     second = cli("run", "--config", str(config), timeout=60)
     assert second.returncode == 1 and "is in use by process" in second.stderr

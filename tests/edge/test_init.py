@@ -101,7 +101,28 @@ def test_an_existing_file_is_kept_unless_forced(tmp_path: Path):
         ("--gateway", "GW 1", "Invalid value for '--gateway': 'GW 1' is not a slug"),
         ("--name", "!!!", "Invalid value for '--name': the village's name '!!!' has no letters or digits"),
         ("--influx-url", "htp:/x", "Invalid value for '--influx-url': invalid URL 'htp:/x'"),
-        ("--latitude", "north", "Invalid value for '--latitude': 'north' is not a number"),
+        (
+            "--latitude",
+            "north",
+            "Invalid value for '--latitude': 'north' is not a latitude (a number from -90 to 90)",
+        ),
+        (
+            "--latitude",
+            "200",
+            "Invalid value for '--latitude': '200' is not a latitude (a number from -90 to 90)",
+        ),
+        ("--latitude", "nan", "Invalid value for '--latitude': 'nan' is not a latitude"),
+        (
+            "--longitude",
+            "inf",
+            "Invalid value for '--longitude': 'inf' is not a longitude (a number from -180 to 180)",
+        ),
+        (
+            "--commune",
+            "!!!",
+            "Invalid value for '--commune': the commune's name '!!!' has no letters or digits",
+        ),
+        ("--province", "???", "Invalid value for '--province': the province's name '???' has no letters"),
     ],
 )
 def test_a_bad_flag_is_named_without_a_traceback(tmp_path: Path, flag: str, value: str, message: str):
@@ -114,6 +135,20 @@ def test_a_bad_flag_is_named_without_a_traceback(tmp_path: Path, flag: str, valu
     assert missing.returncode == 2 and "--name is needed with --no-input" in missing.stderr
 
 
+def test_latitude_and_longitude_swapped_are_named_before_anything_is_written(tmp_path: Path):
+    """The range is the config's own (``SiteConfig``): checked where the answer is read, not after every
+    question, so no traceback and no lost answers."""
+    args = list(FLAGS)
+    args[args.index("--latitude") + 1], args[args.index("--longitude") + 1] = "106.57", "21.38"
+    result = thonminh("edge", "init", "--no-input", "--output", str(tmp_path / "g.toml"), *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        "Invalid value for '--latitude': '106.57' is not a latitude (a number from -90 to 90)"
+        in result.stderr
+    )
+    assert not (tmp_path / "g.toml").exists()
+
+
 def test_prompts_ask_again_after_a_bad_answer_and_propose_the_slug(tmp_path: Path):
     out = tmp_path / "gateway.toml"
     answers = [
@@ -122,9 +157,11 @@ def test_prompts_ask_again_after_a_bad_answer_and_propose_the_slug(tmp_path: Pat
         "GW 1",
         "klt-gw1",  # a bad gateway id, asked again
         "Tiên Dũng",
+        "!!!",
         "",
-        "Bắc Giang",  # commune, no district, province
-        "21.38",
+        "Bắc Giang",  # commune, a district with no letters asked again, then none, province
+        "200",
+        "21.38",  # a latitude out of range, asked again
         "106.57",
         "http://192.0.2.10:8086",
         "lo",
@@ -140,6 +177,8 @@ def test_prompts_ask_again_after_a_bad_answer_and_propose_the_slug(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "[kha-ly-thuong]" in result.output  # the slug proposed
     assert "'GW 1' is not a slug" in result.output
+    assert "the district's name '!!!' has no letters or digits" in result.output
+    assert "'200' is not a latitude (a number from -90 to 90)" in result.output
     config = load_gateway_config(out)
     assert (config.site.village, config.site.gateway, config.site.district) == (
         "kha-ly-thuong",

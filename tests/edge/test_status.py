@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from edge.buffer import Buffer, NewRow
 from edge.cli import edge
 from edge.config import load_gateway_config
 from edge.health import HealthBook, read_health
@@ -310,7 +311,33 @@ def test_status_before_the_agent_ever_ran(tmp_path: Path):
         "Agent: has not run yet" in result.stdout
         and "gateway:gateway: UNKNOWN  (no report yet)" in result.stdout
     )
+    # the agent's clock state is not known before it ever ran: not said "not synchronised" as a fact
+    assert "Clock: unknown (the agent has not run)" in result.stdout
+    vi = cli("status", "--config", str(config), "--lang", "vi")
+    assert "Dịch vụ gateway: chưa chạy lần nào" in vi.stdout
+    assert "Đồng hồ: chưa rõ (agent chưa chạy)" in vi.stdout and "chưa đồng bộ" not in vi.stdout
     assert json.loads(cli("status", "--config", str(config), "--json").stdout)["agent"] == {"running": False}
+
+
+def test_the_buffer_line_in_both_languages(tmp_path: Path):
+    """Every word of the buffer's figures in the language asked for, not the counters' names."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'state_dir = "state"\n[site]\nvillage = "v"\ngateway = "g"\nlatitude = 21\nlongitude = 106\n'
+        '[buffer]\npath = "buffer.sqlite"\n[clock]\ncheck = "always"\n'
+    )
+    with Buffer(tmp_path / "buffer.sqlite", max_bytes=2**20) as buffer:
+        buffer.put([NewRow("m f=1i", 1_700_000_000_000)], rejects=[("lights:mqtt", "not JSON", "{x")])
+    vi = cli("status", "--config", str(config), "--lang", "vi")
+    assert vi.returncode == 0, vi.stderr
+    assert "    đã gửi 0; bỏ vì hết dung lượng 0; bị từ chối 1 (1 đầu vào, 0 điểm vào thư chết)" in vi.stdout
+    assert "_total" not in vi.stdout and "inputs" not in vi.stdout
+    assert "Đồng hồ: đã đồng bộ" in vi.stdout  # the agent ran: the clock's check is the answer
+    en = cli("status", "--config", str(config), "--lang", "en")
+    assert (
+        "    forwarded 0; dropped for the disk budget 0; rejected 1 (1 inputs, 0 dead-lettered points)"
+        in en.stdout
+    )
 
 
 def test_status_while_the_agent_creates_its_buffer(tmp_path: Path):

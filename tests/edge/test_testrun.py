@@ -1,17 +1,24 @@
 """``thonminh edge test``: one sample of every configured source as line protocol, ``--send`` into the real
-InfluxDB and read back, ``--listen`` to the lights on the real Mosquitto; a broken source fails alone."""
+InfluxDB, signed in the agent's chain, and read back, ``--listen`` to the lights on the real Mosquitto; a broken
+source fails alone."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from edge_helpers import async_wait_until, gateway_toml
+from evidence_check import read_evidence, service_verification
 
+from edge.config import load_gateway_config
 from lab.localservices import InfluxDBServer, MosquittoServer
 from lab.simulate.ap import SimulatedAp, install_fake_commands
 from lab.simulate.modem_emulator import ModemEmulator
@@ -119,13 +126,18 @@ def test_one_sample_of_every_source_sent_and_read_back(
     assert "# lights:lights (sources.lights[0]): 0 point(s): push source" in printed.stderr
     assert not influx.select("SHOW MEASUREMENTS").rows()  # nothing sent without --send
 
-    sent = run_test(config, "--send", "--source", "uplink", "--source", "modem:eg25")
+    sent = run_test(config, "--send", "--source", "uplink", "--source", "modem:eg25", "--source", "wifi")
     assert sent.returncode == 0, sent.stderr
     assert '# sent 1 uplink point(s), read back 1: SELECT * FROM "uplink" WHERE' in sent.stderr
     assert "# sent 1 modem point(s), read back 1" in sent.stderr
-    assert "wifi" not in sent.stdout
+    assert not any(line.startswith("gateway,") for line in sent.stdout.splitlines())
     rows = influx.select('SELECT "up", "link" FROM "uplink"').rows()
     assert [(r["up"], r["link"]) for r in rows] == [(1, "fiber")]
+    # the day's Wi-Fi count is the agent's: a test's, counted from nothing, would replace it
+    assert "# sent 1 wifi point(s), read back 1" in sent.stderr
+    assert "# not sent: 1 wifi_daily point(s)" in sent.stderr
+    assert not influx.select('SELECT * FROM "wifi_daily"').rows()
+    assert read_evidence(influx).unsigned() == 0
 
 
 def test_a_broken_source_fails_alone_and_an_unreachable_influxdb_fails_the_send(
@@ -160,3 +172,68 @@ def test_listen_to_the_lights(tmp_path: Path, mosquitto: MosquittoServer):
     assert result.returncode == 0, result.stderr
     assert "push source: listened 2.5 s" in result.stderr
     assert any(line.startswith("streetlight,") and "light=t-1" in line for line in result.stdout.splitlines())
+
+
+def uplink_count(influx: InfluxClient) -> int:
+    rows = influx.select('SELECT count("up") FROM "uplink"').rows()
+    return int(rows[0]["count"]) if rows else 0
+
+
+async def test_send_is_refused_beside_the_agent_and_signed_in_its_chain_after(
+    tmp_path: Path, tcp: TcpTarget, influx: InfluxClient, start_agent
+):
+    """The agent runs, stops, ``--send`` writes, the agent runs again: the service verifies every point of the
+    window, the test's among them, with no fault (no unsigned point, no gap, no number twice)."""
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database, gateway_source=True)
+    with config.open("a") as toml:
+        toml.write(uplink(tcp.port).replace("timeout_s = 1", "interval_s = 1\ntimeout_s = 0.5"))
+    start_ms = int(time.time() * 1000)
+    _, running = await start_agent(config)
+    await async_wait_until(lambda: uplink_count(influx) >= 2, timeout=30, what="the agent's uplink samples")
+    refused = await asyncio.to_thread(run_test, config, "--send")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert (
+        "the agent is running: stop it first" in refused.stderr and "or test without --send" in refused.stderr
+    )
+    assert not refused.stdout  # refused before sampling
+    await running.finish()
+
+    before = uplink_count(influx)
+    sent = await asyncio.to_thread(run_test, config, "--send")
+    assert sent.returncode == 0, sent.stderr
+    assert "# sent 1 uplink point(s), read back 1" in sent.stderr
+    assert uplink_count(influx) == before + 1
+
+    _, running = await start_agent(config)  # continues the chain the test continued
+    await async_wait_until(lambda: uplink_count(influx) >= before + 3, timeout=30, what="the agent again")
+    await running.finish()
+    end_ms = int(time.time() * 1000)
+
+    gateway = load_gateway_config(config)
+    evidence = read_evidence(influx)
+    assert evidence.unsigned() == 0 and evidence.uncovered() == [] and evidence.chain_breaks() == []
+    assert evidence.bad_signatures(gateway.evidence_key_path) == []
+    assert {m.epoch for m in evidence.manifests} == {0}  # one chain, continued twice, never restarted
+    found = service_verification(
+        influx, gateway.evidence_key_path, gateway.site.tags(), start_ms, end_ms, tmp_path / "keys.sqlite"
+    )
+    assert found.faults == (), found.faults
+    points, verified = found.counts["uplink"]
+    assert points == verified >= before + 3  # the test's sample and both runs of the agent, all verified
+    assert all(points == verified for points, verified in found.counts.values())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the state directory to another user needs root")
+def test_send_as_another_user_than_the_agents_is_refused(tmp_path: Path, tcp: TcpTarget):
+    """The signing chain's live state is on tmpfs under the agent's user id: another user would start a chain
+    of its own, and files the agent could not read."""
+    config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
+    with config.open("a") as toml:
+        toml.write(uplink(tcp.port))
+    state = load_gateway_config(config).state_dir
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    result = run_test(config, "--send")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{state} is " in result.stderr and "run --send as the agent's user (sudo -u " in result.stderr
+    assert not (tmp_path / "buffer.sqlite").exists() and not list(state.iterdir())
