@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dashboards.criteria import CRITERIA, failing, verifiable
-from dashboards.influxql import Select, agg, field_value, trailing
+from dashboards.influxql import Select, agg, trailing
+from dashboards.lightfaults import LOOKBACK_S, current_faults
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
 from dashboards.verdictcopy import FRESH, FRESH_S, VerdictQuery, published
-from thonminh.contract import GATEWAY, STREETLIGHT, UPLINK
+from thonminh import influxql as core
+from thonminh.contract import GATEWAY, UPLINK
 from thonminh.criteria import Criterion
+from thonminh.influxql import ident
 
 __all__ = [
     "ALERT_RULES",
@@ -192,27 +195,15 @@ def _gateway_silent() -> AlertRule:
 
 
 def _light_fault() -> AlertRule:
+    # one row per light with a current fault by the API's rule: a lamp failure stays through the next day
     by_light = (*PLACE_LABELS, "zone", "light")
-    latest = Select(
-        STREETLIGHT,
-        (agg("last", STREETLIGHT, "fault", "fault"),),
-        group_tags=by_light,
-        scope=(),
-        window=trailing(1800),
-    )
-    q = Select(
-        STREETLIGHT,
-        (agg("count", STREETLIGHT, "fault"),),
-        where=(field_value(STREETLIGHT, "fault", "!=", ""),),
-        group_tags=by_light,
-        subquery=latest,
-        window=trailing(1800),
-    )
+    current = current_faults((), trailing(LOOKBACK_S), by_light)
+    q = core.Select([f"count({ident('fault')})"], (current,), group_tags=by_light)
     return AlertRule(
         "thonminh-streetlight-fault",
         Text("Đèn đường bị lỗi", "Street-light fault"),
         q.render(),
-        1800,
+        LOOKBACK_S,
         "last",
         "gt",
         (0,),
@@ -284,28 +275,30 @@ def criterion_rule(c: Criterion) -> AlertRule:
 
 def unverified_rule(c: Criterion) -> AlertRule:
     """Fires per village while the criterion's verdict, as the service last published it, is ``unverified``: its
-    value is decided but the gateways' signatures cover less than ``min_verified_pct`` of its samples (the
-    verdict panel's query C, the verified share, compared with the minimum)."""
+    value is decided but the gateways' signatures cover less than ``min_verified_pct`` of its samples, or a
+    rollup row the audit found forged is still read. The rule counts the verdict itself, not the share: in the
+    second case the share may be anything, or absent."""
     if not verifiable(c) or c.min_verified_pct is None:
         raise ValueError(f"{c.id}: no verified share to watch (no min_verified_pct, or no signed samples)")
     least = c.min_verified_pct
     return AlertRule(
         _uid("unverified", c),
         Text(f"Chưa xác minh: {c.title.vi}", f"Unverified: {c.title.en}"),
-        _latest(c).unverified().render(),
+        _latest(c).counted("unverified").render(),
         FRESH_S,
         "last",
-        "lt",
-        (least,),
+        "gt",
+        (0,),
         "1h",
         Text(
             f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
-            f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, nên tiêu chí "
-            "không được tính là đạt hay không đạt. Kiểm tra khóa của gateway và các lỗi xác minh trên trang "
-            "của thôn.",
+            f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, hoặc số liệu "
+            "tổng hợp bị sửa vẫn còn trong cơ sở dữ liệu, nên tiêu chí không được tính là đạt hay không đạt. "
+            "Kiểm tra khóa của gateway và các lỗi xác minh trên trang của thôn.",
             f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: the gateways' signatures "
-            f"cover less than {least:g} % of its samples over its window, so its verdict is neither pass nor "
-            "fail. Check the gateway's key and the verification faults on the village page (docs/evidence.md).",
+            f"cover less than {least:g} % of its samples over its window, or forged rollup rows are still read, "
+            "so its verdict is neither pass nor fail. Check the gateway's key and the verification faults on "
+            "the village page (docs/evidence.md).",
         ),
         criterion=c.id,
         verdict="unverified",

@@ -232,13 +232,19 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
         Query(statement.render(), alias="$tag_village $measurement", group_tags=("village",)),
         description=Text(
             "Phần số điểm của gateway có chữ ký hợp lệ, theo từng loại số liệu, theo kết quả xác minh của dịch vụ "
-            "tiêu chí (docs/evidence.md). Không có giá trị: dịch vụ chưa cấu hình xác minh.",
+            "tiêu chí (docs/evidence.md), ghi cho từng giờ đã kết thúc. Không có giá trị: dịch vụ chưa cấu hình "
+            "xác minh, hoặc giờ đầu tiên từ khi cấu hình chưa kết thúc.",
             "Share of the gateways' points covered by a valid signed manifest, per measurement, as the criteria "
-            "service verified them (its display copy, verification_hourly; docs/evidence.md). No value: "
-            "verification is not configured at the service.",
+            "service verified them (its display copy, verification_hourly, written for each closed hour; "
+            "docs/evidence.md). No value: verification is not configured at the service, or the first hour "
+            "since it was has not ended yet.",
         ),
         thresholds=steps,
-        no_value=Text("Chưa cấu hình xác minh", "Verification not configured"),
+        # the copy holds closed hours only: a service verifying since minutes ago has written none yet
+        no_value=Text(
+            "Chưa có giờ nào được xác minh (chưa cấu hình xác minh, hoặc giờ đầu tiên chưa kết thúc)",
+            "No hour verified yet (verification not configured, or its first hour has not ended)",
+        ),
         unit="percent",
         decimals=1,
         min=0,

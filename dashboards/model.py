@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dashboards.navigation import board_links, board_uid
 from thonminh.contract import DAILY_TZ
 
 __all__ = [
@@ -354,10 +355,10 @@ class Dashboard:
                 line_height = max(line_height, panel.height)
             y += line_height
         return {
-            "uid": self.uid if lang == "vi" else f"{self.uid}-en",
+            "uid": board_uid(self.uid, lang),
             "title": self.title.pick(lang),
             "description": describe(self.title, self.description, lang),
-            "tags": list(self.tags),
+            "tags": [*self.tags, lang],
             "timezone": DAILY_TZ,
             "weekStart": "monday",
             "editable": True,
@@ -368,20 +369,7 @@ class Dashboard:
             "timepicker": {},
             "fiscalYearStartMonth": 0,
             "liveNow": False,
-            "links": [
-                {
-                    "type": "dashboards",
-                    "title": "thonminh",
-                    "tags": ["thonminh"],
-                    "asDropdown": True,
-                    "includeVars": True,
-                    "keepTime": True,
-                    "icon": "external link",
-                    "targetBlank": False,
-                    "tooltip": "",
-                    "url": "",
-                }
-            ],
+            "links": board_links(self.uid, self.tags, lang),
             "templating": {"list": [v.to_json(lang) for v in self.variables]},
             "annotations": {
                 "list": [dict(_BUILTIN_ANNOTATION)] + [a.to_json(lang) for a in self.annotations]

@@ -85,6 +85,11 @@ class VerdictQuery:
         """The verified share in percent where the verdict is ``unverified``."""
         return self._where(f"{ident('verified_pct')} AS {ident(name)}", "unverified")
 
+    def counted(self, verdict: str, name: str = "verdicts") -> Select:
+        """1 per village whose verdict is ``verdict``, whatever its other fields hold: a forged rollup row still
+        read makes a verdict ``unverified`` at any share, or with none (docs/api.md, "Signed evidence")."""
+        return self._where(f"count({ident('verdict')}) AS {ident(name)}", verdict)
+
     def coverage(self, name: str = "coverage") -> Select:
         """The coverage in percent, whatever the verdict."""
         return Select(

@@ -7,7 +7,8 @@ from dashboards.boards.village import lights_faulty, lights_lit
 from dashboards.criteria import figure_thresholds
 from dashboards.figures import FigureQuery
 from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref, field_value
-from dashboards.model import Dashboard, Panel, Row, Text, Threshold
+from dashboards.lightfaults import LOOKBACK, current_faults, panel_window
+from dashboards.model import Dashboard, Panel, Query, Row, Text, Threshold
 from dashboards.panels import FAULT_MAP, PERCENT, bars, geomap, grafana_unit, stat, table
 from thonminh.contract import STREETLIGHT, Measurement
 from thonminh.figures import FIGURES
@@ -31,25 +32,21 @@ def light_map(m: Measurement) -> Panel:
             group_tags=BY_LIGHT,
             scope=S,
         )
-        latest = Select(
-            m, tuple(agg("last", m, f, f) for f in (*COORDINATES, "fault")), group_tags=BY_LIGHT, scope=S
-        )
-        fault = field_ref(m, "fault")
-        faulty = Select(
-            m,
-            (f'"{lat}"', f'"{lon}"', fault),
-            where=(field_value(m, "fault", "!=", ""),),
+        faulty = Query(
+            current_faults(S, panel_window(), BY_LIGHT, COORDINATES).render(),
+            table=True,
             group_tags=BY_LIGHT,
-            subquery=latest,
+            problems_only=True,
         )
         return geomap(
             Text("Bản đồ đèn", "Map of the lights"),
             lights.query(table=True),
-            faulty.query(table=True, problems_only=True),
+            faulty,
             latitude=lat,
             longitude=lon,
             description=Text(
-                "Vàng: đang sáng, xanh đậm: tắt, đỏ: có lỗi.", "Yellow: lit, dark blue: dark, red: faulty."
+                "Vàng: đang sáng, xanh đậm: tắt, đỏ: có lỗi (hỏng bóng: đến khi đèn sáng lại lúc trời tối).",
+                f"Yellow: lit, dark blue: dark, red: faulty, as the API's repair list has it ({LOOKBACK}).",
             ),
         )
     lights = Select(m, tuple(agg("last", m, f, f) for f in state_fields), group_tags=BY_LIGHT, scope=S)
@@ -71,11 +68,7 @@ def light_map(m: Measurement) -> Panel:
 
 
 def faults_table(m: Measurement) -> Panel:
-    fault = field_ref(m, "fault")
-    current = Select(m, (agg("last", m, "fault", "fault"),), group_tags=BY_LIGHT, scope=S)
-    now_faulty = Select(
-        m, (fault,), where=(field_value(m, "fault", "!=", ""),), group_tags=BY_LIGHT, subquery=current
-    )
+    now_faulty = current_faults(S, panel_window(), BY_LIGHT)
     first_fault = Select(
         m,
         (agg("first", m, "fault", "first_fault"),),
@@ -85,14 +78,18 @@ def faults_table(m: Measurement) -> Panel:
     )
     return table(
         Text("Đèn đang lỗi, lỗi từ khi nào", "Faulty lights and since when"),
-        now_faulty.query(table=True, problems_only=True),
+        Query(now_faulty.render(), table=True, group_tags=BY_LIGHT, problems_only=True),
         first_fault.query(table=True, problems_only=True),
         description=Text(
-            "Mỗi dòng là một đèn đang lỗi; cột thời gian của truy vấn B là lần đầu thấy lỗi "
-            "trong khoảng thời gian đang xem.",
-            "One row per light whose latest sample has a fault (query A), joined on the light with the first "
-            "faulty sample in the selected range (query B: its time is 'since when'). Widen the range if a "
-            "fault started before it.",
+            "Mỗi dòng là một đèn đang lỗi, như danh sách sửa chữa của dịch vụ: lỗi của báo cáo gần nhất, "
+            "hoặc lỗi thấy lúc trời tối gần nhất (đèn hỏng bóng ban ngày không báo lỗi, nên vẫn được liệt kê "
+            "đến khi đèn sáng lại lúc trời tối); cột thời gian của truy vấn B là lần đầu thấy lỗi trong khoảng "
+            "thời gian đang xem.",
+            f"One row per light with a current fault as the API's repair list has it (query A, last {LOOKBACK} "
+            "of the range): its latest sample's fault, else that of its latest sample in the dark (a failed lamp "
+            "reports nothing wrong by day, so it stays listed until a report in the dark shows it working); "
+            "joined on the light with the first faulty sample in the selected range (query B: its time is "
+            "'since when'). Widen the range if a fault started before it.",
         ),
         transformations=({"id": "joinByField", "options": {"byField": "light", "mode": "inner"}},),
         mappings=FAULT_MAP,

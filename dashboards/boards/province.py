@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from dashboards.boards import village
 from dashboards.boards.common import province_variables
 from dashboards.boards.village import criteria_rows
 from dashboards.criteria import CRITERIA, table_column
 from dashboards.influxql import PROVINCE_SCOPE, Select, agg, grouped_target
-from dashboards.model import Dashboard, Query, Row, Text
+from dashboards.model import Dashboard, Lang, Query, Row, Text
+from dashboards.navigation import board_uid
 from dashboards.panels import table
 from dashboards.verdictcopy import village_names
 from thonminh.contract import GATEWAY
@@ -14,12 +19,29 @@ from thonminh.contract import GATEWAY
 __all__ = ["build"]
 
 S = PROVINCE_SCOPE
+_OPEN = Text("Mở bảng của thôn này", "Open this village's board")
+
+
+def _opens_village(column: str) -> Callable[[Lang], dict[str, Any]]:
+    """A data link on ``column`` to the village board of the table's language, on the row's village. Without
+    the time range: the village board reads raw points over a week by default, not the table's 30 days."""
+
+    def override(lang: Lang) -> dict[str, Any]:
+        url = f"/d/{board_uid(village.UID, lang)}?var-village=${{__data.fields.village}}"
+        link = {"title": _OPEN.pick(lang), "url": url, "targetBlank": False}
+        return {
+            "matcher": {"id": "byName", "options": column},
+            "properties": [{"id": "links", "value": [link]}],
+        }
+
+    return override
 
 
 def build() -> Dashboard:
     names = village_names(S)
     queries: list[Query] = [grouped_target(names, ("village",), table=True)]
-    overrides = []
+    # the id and the name both open the village (byName matches a field's own name, renamed or not)
+    overrides = [_opens_village("village"), _opens_village("name")]
     for c in CRITERIA.criteria:
         query, override = table_column(c, S)
         queries.append(query)

@@ -11,7 +11,9 @@ from dashboards.panels import ACTIVE_MAP, PERCENT, UP_MAP, bars, stat
 from thonminh.contract import STREETLIGHT, UPLINK, WIFI_DAILY
 from thonminh.figures import FIGURES
 
-__all__ = ["build", "criteria_rows", "lights_lit", "lights_faulty", "wifi_users_today"]
+__all__ = ["UID", "build", "criteria_rows", "lights_lit", "lights_faulty", "wifi_users_today"]
+
+UID = "thonminh-village"
 
 
 def criteria_rows(scope: tuple[str, ...]) -> tuple[Row, Row]:
@@ -139,7 +141,7 @@ def build() -> Dashboard:
     )
     trends = Row(Text("Xu hướng", "Trends"), (availability_per_day(scope),))
     return Dashboard(
-        uid="thonminh-village",
+        uid=UID,
         title=Text("Tổng quan thôn", "Village overview"),
         description=Text(
             "Các tiêu chí thôn thông minh và hiện trạng hạ tầng số của thôn.",

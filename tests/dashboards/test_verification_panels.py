@@ -39,7 +39,12 @@ from dashboards.influxql import PROVINCE_SCOPE, VILLAGE_SCOPE
 from dashboards.model import Query, Threshold, threshold_color
 from lab.localservices import InfluxDBServer
 from server.app import create_app
-from server.timeparse import iso
+from server.catalog import Evidence
+from server.criteria import Verdict
+from server.evidence.share import FigureVerification
+from server.evidence_display import ensure_retention_policy
+from server.timeparse import Window, iso
+from server.verdict_display import verdict_points, write_verdicts
 from server.verdicts import publish
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP, Point, site_tags
 from thonminh.criteria import CriteriaSet, Criterion
@@ -343,3 +348,31 @@ def test_a_newer_publication_replaces_the_older(world: World) -> None:
             assert shown(client, village, to_ms) == panel_of(got[village]), (village, to_ms)
             (pct,) = grafana(client, coverage, village, to_ms).values()
             assert pct == pytest.approx(100 * got[village]["evidence"]["coverage"]), (village, to_ms)
+
+
+def test_the_unverified_alert_fires_for_every_unverified_verdict_whatever_its_share(
+    influx: InfluxClient,
+) -> None:
+    """A rollup row the audit found forged and could not delete makes a verdict ``unverified`` whatever the share
+    (docs/api.md, "Signed evidence"): at 100 %, or with no share at all, the rule fires as it does under 99 %,
+    and never for a verified share that passes. Published by the service's own writer."""
+    ensure_retention_policy(influx, influx.database or "")
+    hour = NOW - NOW % H
+    window = Window(hour - FIBER.window_s * 1000, hour)
+    cases = {"low": (95.8, False), "forged": (100.0, True), "no-share": (None, True), "clean": (100.0, False)}
+    results = {}
+    for village, (pct, forged_row) in cases.items():
+        verdict = FIBER.verdict(99.9, 1.0, pct, forged=forged_row)
+        checked = FigureVerification(pct, "verified", 99.0, 60, 60, (), (), 0, still_read=forged_row)
+        evidence = Evidence(99.9, "%", 1.0, 60, window)
+        results[village] = Verdict(FIBER, village, verdict, evidence, checked)
+    places = {v: site_tags(v, f"gw-{v}", commune="quang-minh", province="bac-giang") for v in cases}
+    assert write_verdicts(influx, influx.database or "", verdict_points(hour, places, {FIBER.id: results}))
+    assert {v: r.verdict for v, r in results.items()} == {
+        "low": "unverified",
+        "forged": "unverified",
+        "no-share": "unverified",
+        "clean": "pass",
+    }
+    fired = evaluate(influx, unverified_rule(FIBER), hour + 300_000)
+    assert {next(v for v in k if v in cases) for k in fired} == {"low", "forged", "no-share"}
