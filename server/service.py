@@ -31,18 +31,11 @@ from server.rollups import Rollups
 from server.timeparse import Window, iso, resolve_window
 from thonminh import __version__
 from thonminh.errors import InfluxError
-from thonminh.figures import FIGURES
 
 __all__ = ["HourlyCache", "Service"]
 
 log = logging.getLogger(__name__)
 
-UPLINK_SUMS = ("up_s", "observed_s", "samples")
-WIFI_SERVICE = FIGURES["wifi.service"]
-LIGHTING = FIGURES["lighting.availability"]
-LIGHT_SUMS = ("expected_on_s", "lit_when_expected_s", "ok_s", "observed_s", "samples")
-#: long enough to hold the last night: a lamp failure seen in the dark stays listed through the next day
-FAULT_LOOKBACK_MS = 48 * 3_600_000
 #: every window includes its start and excludes its end; how it was chosen is said in every answer
 WINDOW_NOTES = {
     "request": "[start, end): the start and end of the request, or its defaults (docs/api.md)",

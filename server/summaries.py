@@ -10,15 +10,13 @@ from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window
 from thonminh.contract import MODEM, STREETLIGHT, WIFI
-from thonminh.figures import FIGURES, RSRP_LADDER
+from thonminh.figures import FIGURES, LIGHT_FAULT_LOOKBACK_S, RSRP_LADDER
 
 __all__ = ["lighting", "modem", "wifi"]
 
 WIFI_SERVICE = FIGURES["wifi.service"]
 LIGHTING = FIGURES["lighting.availability"]
 LIGHT_SUMS = ("expected_on_s", "lit_when_expected_s", "ok_s", "observed_s", "samples")
-#: long enough to hold the last night: a lamp failure seen in the dark stays listed through the next day
-FAULT_LOOKBACK_MS = 48 * 3_600_000
 
 
 def wifi(service: Service, village: str, window: Window) -> m.WifiOut:
@@ -55,7 +53,7 @@ def wifi(service: Service, village: str, window: Window) -> m.WifiOut:
 def lighting(service: Service, village: str, window: Window) -> m.LightingOut:
     scope = Scope(village=village)
     sums = service.reader.sums(STREETLIGHT.name, LIGHT_SUMS, scope, window, group_by=("light", "zone"))
-    fault_window = Window(max(window.start_ms, window.end_ms - FAULT_LOOKBACK_MS), window.end_ms)
+    fault_window = Window(max(window.start_ms, window.end_ms - LIGHT_FAULT_LOOKBACK_S * 1000), window.end_ms)
     latest, dark = service.reader.light_faults(scope, fault_window.start_ms, fault_window.end_ms)
     seen_dark = {r["light"]: r.get("fault") for r in dark.rows}
     # a lamp failure can only be seen in the dark: by day the latest report says nothing about the lamp, so

@@ -36,6 +36,7 @@ __all__ = [
     "FIGURES",
     "INDICATORS",
     "OBSERVED",
+    "LIGHT_FAULT_LOOKBACK_S",
     "RSRP_LADDER",
     "SAMPLES",
     "Coverage",
@@ -52,6 +53,10 @@ __all__ = [
 
 #: RSRP thresholds (dBm) counted per hour by the rollups, so "share of readings at or above X" is exact.
 RSRP_LADDER: Final = tuple(range(-125, -70, 5))
+#: how far back a light's current fault is looked for (the API's ``by_fault``, Grafana's faults and alert): its
+#: newest sample's, else its newest in the dark: long enough to hold last night, so a lamp failure seen in the
+#: dark stays listed through the next day
+LIGHT_FAULT_LOOKBACK_S: Final = 48 * 3600
 SLUG_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
