@@ -39,7 +39,8 @@ def wants_csv(request: Request, fmt: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-#: columns whose values are times: written in the answer's time zone, with its offset
+#: columns whose values are times: written in the answer's time zone with its offset, for officials reading
+#: them in a spreadsheet; to the second, or the millisecond as in the JSON where the time has one
 _TIMES = {"start", "end"}
 
 
@@ -62,7 +63,8 @@ def _cell(value: Any, column: str, zone: ZoneInfo) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     if column in _TIMES and isinstance(value, str) and value.endswith("Z"):
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone).isoformat()
+        local = datetime.fromisoformat(value).astimezone(zone)
+        return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value  # a spreadsheet would run it as a formula
     return value

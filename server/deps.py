@@ -190,7 +190,9 @@ TagQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=TAG
 #: What ``timeparse.parse_time`` reads, for the OpenAPI document; the parser itself checks it, so that a wrong
 #: value gets its message (and the hint about a ``+`` that arrived as a space) rather than a bare pattern error.
 _DUR = r"(\d{1,6}[smhdw])+"
-_DAY = r"20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])"
+#: Any day 01..31 of the years 2000..2200: the parser refuses 2026-02-31 in words. 1999 too, for the eve of 2000
+#: in a zone behind UTC (1999-12-31T20:00:00-05:00 is 2000-01-01T01:00Z).
+_DAY = r"(1999|20\d{2}|21\d{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
 _CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 _OFFSET = r"(Z|[-+]([01]\d|1[0-4]):[0-5]\d)"
 TIME_PATTERN = rf"^(now([-+]{_DUR})?|[-+]{_DUR}|{_DAY}(T{_CLOCK}{_OFFSET}?)?)$"

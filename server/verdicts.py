@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -227,8 +227,8 @@ def _evaluation(service: Service, scope: Scope, start: str | None, end: str | No
     if start or end:
         _, window_for = _window_for(service, start, end)
         places = {r["village"]: r for r in service.reader.places(scope).rows}
-        if not places and _first_filter(scope):
-            raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
+        if not places and scope != Scope():
+            raise _no_match(scope, service.reader.places(Scope()).rows)
         return Evaluation(
             0,
             places,
@@ -244,10 +244,10 @@ def _evaluation(service: Service, scope: Scope, start: str | None, end: str | No
         )
     whole = default_evaluation(service)
     places = {v: p for v, p in whole.places.items() if scope.holds(p)}
-    if not places and _first_filter(scope):
-        raise NotFound(_nothing_matches(service, scope), parameter=_first_filter(scope))
+    if not places and scope != Scope():
+        raise _no_match(scope, whole.places.values())
     results = {
-        cid: {v: verdict for v, verdict in per.items() if v in places or not _first_filter(scope)}
+        cid: {v: verdict for v, verdict in per.items() if v in places or scope == Scope()}
         for cid, per in whole.results.items()
     }
     return Evaluation(whole.hour_ms, places, results, whole.window_for)
@@ -289,15 +289,19 @@ def rollup_criteria(
     )
 
 
-def _nothing_matches(service: Service, scope: Scope) -> str:
-    known = service.reader.places(Scope()).rows
-    parts = []
+def _no_match(scope: Scope, everywhere: Iterable[dict[str, Any]]) -> NotFound:
+    """A 404 naming the filter after which no village is left, and the places at its level: a misspelling shows."""
+    left, within, error = list(everywhere), "", NotFound("no village matches")
     for level in ("province", "district", "commune"):
-        wanted = getattr(scope, level)
-        if wanted:
-            names = sorted({r[level] for r in known if r.get(level)})
-            parts.append(f"{level} {wanted!r} (known: {', '.join(names) or 'none'})")
-    return "no village matches " + " and ".join(parts)
+        if (wanted := getattr(scope, level)) is None:
+            continue
+        known = ", ".join(sorted({r[level] for r in left if r.get(level)})) or "none"
+        left = [r for r in left if r.get(level) == wanted]
+        error = NotFound(f"no village matches {level} {wanted!r}{within} (known: {known})", parameter=level)
+        if not left:
+            break
+        within += f" {'and' if within else 'in'} {level} {wanted!r}"
+    return error
 
 
 def _verdict_out(service: Service, v: Verdict, rule: str) -> m.CriterionVerdictOut:
@@ -360,10 +364,6 @@ def _criterion(c: Criterion) -> dict:
         "min_verified_pct": c.min_verified_pct,
         "window": c.window,
     }
-
-
-def _first_filter(scope: Scope) -> str | None:
-    return next((level for level in ("province", "district", "commune") if getattr(scope, level)), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,10 @@ def village_criteria(
         404,
         503,
         meaning={
+            404: "the province, district or commune filter matches no village (`parameter`: the filter after "
+            "which none is left)",
             503: "InfluxDB is unavailable, or the service's first evaluation of every village is still being "
-            "made (Retry-After)"
+            "made (Retry-After)",
         },
     ),
 )
