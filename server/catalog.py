@@ -119,7 +119,11 @@ def ratio_evidence(
             else 0.0
         )
     samples = int(total.get(desc.samples.name, 0)) if desc.samples else 0
-    detail: dict[str, Any] = {s.name_for(params): total.get(s.name_for(params), 0.0) for s in desc.sums()}
+    detail: dict[str, Any] = {}
+    for s in desc.sums():
+        amount = total.get(s.name_for(params), 0.0)
+        # a count is a whole number however InfluxDB summed it: 28 readings, as ``samples`` says, not 28.0
+        detail[s.name_for(params)] = round(amount) if s.func == "count" else amount
     if desc.fallback is not None:
         detail["basis"] = ratio.basis
     if desc.member_tag:
