@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from dashboards.navigation import board_links, board_uid
+from dashboards.navigation import Lang, board_links, board_uid
 from thonminh.contract import DAILY_TZ
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "threshold_color",
 ]
 
-Lang = Literal["vi", "en"]
 DATASOURCE_UID = "thonminh-influxdb"
 DATASOURCE: Mapping[str, str] = {"type": "influxdb", "uid": DATASOURCE_UID}
 GRID_WIDTH = 24

@@ -8,12 +8,12 @@ to its language's boards only; the one link across languages is deliberate: the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from dashboards.model import Lang
+__all__ = ["Lang", "board_links", "board_uid"]
 
-__all__ = ["board_links", "board_uid"]
+#: the languages every board is made in
+Lang = Literal["vi", "en"]
 
 #: the other language, named in its own language
 _OTHER: Mapping[str, tuple[Lang, str]] = {"vi": ("en", "English"), "en": ("vi", "Tiếng Việt")}
