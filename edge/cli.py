@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge.config import GatewayConfig, load_gateway_config
+from edge.bufferopen import open_buffer
+from edge.config import load_gateway_config
 from edge.init import init_command
 from edge.status import Lang
 from edge.testrun import test_command
@@ -21,9 +22,9 @@ from thonminh.config import masked
 from thonminh.errors import ConfigError
 
 if TYPE_CHECKING:
-    from edge.buffer import Buffer
+    pass
 
-__all__ = ["edge", "open_buffer"]
+__all__ = ["edge"]
 
 config_option = click.option(
     "--config",
@@ -103,31 +104,6 @@ def run(config_path: str) -> None:
         asyncio.run(main())
     except BufferLocked as err:
         raise click.ClickException(str(err)) from err
-
-
-def open_buffer(
-    config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False, create: bool = False
-) -> Buffer:
-    """The agent's buffer as the agent opens it; ``create`` (``edge test --send``) makes it if the agent has not."""
-    from edge.buffer import Buffer, BufferLocked
-    from edge.clock import read_boot_id
-
-    if not create and not config.buffer.path.exists():
-        raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
-    try:
-        return Buffer(
-            config.buffer.path,
-            max_bytes=config.buffer.max_bytes,
-            boot_id=read_boot_id(),
-            dead_letters_max=config.buffer.dead_letters_max,
-            row_points=config.buffer.row_points,
-            # the agent's intake: read beside it, taken over when it is stopped; never two writers
-            intake=config.buffer.intake_path() if exclusive or readonly else None,
-            exclusive=exclusive,
-            readonly=readonly,
-        )
-    except BufferLocked as err:
-        raise click.ClickException(f"{err}: stop the agent first") from err
 
 
 def _ago(ms: int | None) -> str:

@@ -182,7 +182,7 @@ def _encodes(point: Point) -> bool:
 def _agents_buffer(config: GatewayConfig) -> Buffer:
     """The agent's buffer, locked as ``edge drain`` locks it, for ``--send``; refused while the agent runs or
     when run by another user than the agent's."""
-    from edge.cli import open_buffer
+    from edge.bufferopen import open_buffer
     from edge.status import agent_running
 
     if agent_running(config.buffer.path):

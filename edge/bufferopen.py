@@ -1,0 +1,40 @@
+"""The agent's buffer opened by a command (``edge drain``, ``edge dead-letters``, ``edge status``, ``edge test
+--send``) as the agent opens it, with a refusal in words where the agent holds it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from edge.buffer import Buffer
+    from edge.config import GatewayConfig
+
+__all__ = ["open_buffer"]
+
+
+def open_buffer(
+    config: GatewayConfig, *, exclusive: bool = False, readonly: bool = False, create: bool = False
+) -> Buffer:
+    """The agent's buffer as the agent opens it; ``create`` (``edge test --send``) makes it if the agent has not."""
+    # imported here: every ``thonminh edge`` command imports this module, most never open the buffer
+    from edge.buffer import Buffer, BufferLocked
+    from edge.clock import read_boot_id
+
+    if not create and not config.buffer.path.exists():
+        raise click.ClickException(f"no buffer at {config.buffer.path} (has the agent run yet?)")
+    try:
+        return Buffer(
+            config.buffer.path,
+            max_bytes=config.buffer.max_bytes,
+            boot_id=read_boot_id(),
+            dead_letters_max=config.buffer.dead_letters_max,
+            row_points=config.buffer.row_points,
+            # the agent's intake: read beside it, taken over when it is stopped; never two writers
+            intake=config.buffer.intake_path() if exclusive or readonly else None,
+            exclusive=exclusive,
+            readonly=readonly,
+        )
+    except BufferLocked as err:
+        raise click.ClickException(f"{err}: stop the agent first") from err
