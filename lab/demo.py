@@ -36,7 +36,7 @@ from lab.demoreport import iso_utc, render_report
 from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from lab.simulate.scenario import load_scenario
-from server import API_PREFIX
+from server.urls import API_PREFIX
 from thonminh.contract import UPLINK
 from thonminh.evidencekeys import grouped
 from thonminh.figures import INDICATORS

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from server import API_PREFIX, pages, verdicts
+from server import pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.errors import ApiError
@@ -28,6 +28,7 @@ from server.rollup_findings import RollupFindings
 from server.rollups import Rollups
 from server.routes import ROUTERS
 from server.service import Service
+from server.urls import API_PREFIX
 from thonminh import __version__
 from thonminh.errors import (
     ConfigError,

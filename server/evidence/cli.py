@@ -14,7 +14,7 @@ from typing import Any
 import click
 import httpx
 
-from server import API_PREFIX
+from server.urls import API_PREFIX
 from thonminh.evidencekeys import grouped
 
 __all__ = ["keys", "verify"]
