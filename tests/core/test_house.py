@@ -224,3 +224,19 @@ def test_the_import_scan_sees_module_level_imports_only():
         "edge/_house_probe.py:3: imports lab.demo when it is imported",
         "edge/_house_probe.py:5: imports lab.simulate when it is imported",
     ]
+
+
+def test_a_package_shadowed_by_a_test_folder_defines_nothing_in_its_init():
+    """``make test`` runs pytest's script with tests/ on its path and the project installed by an editable finder:
+    ``server`` is then a namespace package joined with tests/server, and server/__init__.py never runs. A name
+    defined there (API_PREFIX was) imports in one way of running the tests and not in CI's."""
+    for folder in sorted(p for p in (ROOT / "tests").iterdir() if (ROOT / p.name / "__init__.py").exists()):
+        tree = ast.parse((ROOT / folder.name / "__init__.py").read_text())
+        defined = [
+            ast.unparse(node)
+            for node in tree.body
+            if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))  # the docstring
+            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+            and not (isinstance(node, ast.AnnAssign | ast.Assign) and "__all__" in ast.unparse(node))
+        ]
+        assert not defined, f"{folder.name}/__init__.py: {defined}"
