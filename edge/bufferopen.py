@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 from typing import TYPE_CHECKING
 
 import click
@@ -11,7 +13,28 @@ if TYPE_CHECKING:
     from edge.buffer import Buffer
     from edge.config import GatewayConfig
 
-__all__ = ["open_buffer"]
+__all__ = ["as_agents_user", "open_buffer"]
+
+
+def as_agents_user(config: GatewayConfig, command: str) -> None:
+    """Refuse ``command`` (``drain``, ``test ... --send``) run by another user than the one who owns the agent's
+    state directory. What it forwards is signed as the next manifests of the gateway's chain, whose live state is
+    on tmpfs under the agent's user id: run by root (plain ``sudo``), it would start a chain of its own beside the
+    agent's (a fork, and numbers missing from both), and leave files the agent cannot read."""
+    try:
+        owner = config.state_dir.stat().st_uid
+    except FileNotFoundError:
+        return  # nothing of the agent's yet: whoever runs this starts it
+    if owner == os.geteuid():
+        return
+    try:
+        user = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        user = str(owner)
+    raise click.ClickException(
+        f"{config.state_dir} is {user}'s: run it as the agent's user (sudo -u {user} thonminh edge {command}), "
+        "whose tmpfs holds the signing chain's live state"
+    )
 
 
 def open_buffer(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edge.bufferopen import open_buffer
+from edge.bufferopen import as_agents_user, open_buffer
 from edge.config import load_gateway_config
 from edge.init import init_command
 from edge.status import Lang
@@ -189,6 +189,7 @@ def drain(config_path: str, timeout_s: float | None) -> None:
     config = load_gateway_config(config_path)
     setup_logging("warning", fmt=config.log.format)
     clock = Clock.from_settings(config.clock)
+    as_agents_user(config, "drain")  # it signs what it forwards, as the next manifests of the agent's chain
     buffer = open_buffer(config, exclusive=True)
     writer = config.influxdb.writer()
     try:

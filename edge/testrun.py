@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import pwd
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -182,7 +180,7 @@ def _encodes(point: Point) -> bool:
 def _agents_buffer(config: GatewayConfig) -> Buffer:
     """The agent's buffer, locked as ``edge drain`` locks it, for ``--send``; refused while the agent runs or
     when run by another user than the agent's."""
-    from edge.bufferopen import open_buffer
+    from edge.bufferopen import as_agents_user, open_buffer
     from edge.status import agent_running
 
     if agent_running(config.buffer.path):
@@ -190,19 +188,7 @@ def _agents_buffer(config: GatewayConfig) -> Buffer:
             "the agent is running: stop it first (sudo systemctl stop thonminh-gateway), or test without --send "
             "(its signed chain has one writer, and the test would count its samples' time twice)"
         )
-    try:
-        owner = config.state_dir.stat().st_uid
-    except FileNotFoundError:
-        owner = os.geteuid()  # nothing of the agent's yet: whoever runs this starts it
-    if owner != os.geteuid():
-        try:
-            user = pwd.getpwuid(owner).pw_name
-        except KeyError:
-            user = str(owner)
-        raise click.ClickException(
-            f"{config.state_dir} is {user}'s: run --send as the agent's user (sudo -u {user} thonminh edge test "
-            "... --send), whose tmpfs holds the signing chain's live state"
-        )
+    as_agents_user(config, "test ... --send")
     return open_buffer(config, exclusive=True, create=True)
 
 

@@ -235,5 +235,31 @@ def test_send_as_another_user_than_the_agents_is_refused(tmp_path: Path, tcp: Tc
     os.chown(state, 65534, 65534)
     result = run_test(config, "--send")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert f"{state} is " in result.stderr and "run --send as the agent's user (sudo -u " in result.stderr
+    assert f"{state} is " in result.stderr and "run it as the agent's user (sudo -u " in result.stderr
+    assert "thonminh edge test ... --send)" in result.stderr
     assert not (tmp_path / "buffer.sqlite").exists() and not list(state.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the state directory to another user needs root")
+def test_drain_as_another_user_than_the_agents_is_refused(tmp_path: Path):
+    """``edge drain`` signs what it forwards too: under plain sudo it forked the gateway's chain (the chain's live
+    state is on tmpfs under the user's id), and the service then found numbers missing from both."""
+    config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
+    state = load_gateway_config(config).state_dir
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    command = [
+        sys.executable,
+        "-m",
+        "thonminh.cli",
+        "edge",
+        "drain",
+        "--config",
+        str(config),
+        "--timeout",
+        "5",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "run it as the agent's user (sudo -u nobody thonminh edge drain)" in result.stderr, result.stderr
+    assert not list(state.iterdir())
