@@ -73,9 +73,11 @@ _PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verd
 #: moved down by this much, a range no figure reaches (shares, counts, indicators of a non-negative range;
 #: ``table_column`` checks), which the column maps to the purple "Unverified".
 UNVERIFIED_CELL = -1000
+#: a criterion's unit in words, as its threshold is written in a panel's rule
+_UNIT_WORDS = {"%": Text("%", "%"), "users/day": Text("người/ngày", "users/day")}
 _UNITS: dict[str, str | Text] = {
     "%": "percent",
-    "users/day": Text("suffix: người/ngày", "suffix: users/day"),
+    "users/day": Text(f"suffix: {_UNIT_WORDS['users/day'].vi}", f"suffix: {_UNIT_WORDS['users/day'].en}"),
 }
 
 
@@ -124,12 +126,18 @@ def time_span(c: Criterion) -> str:
     return f"{seconds}s"
 
 
+def _threshold(c: Criterion, lang: Lang) -> str:
+    """``>= 99 %``: the threshold with its unit, as the pages and the dossier write it."""
+    unit = _UNIT_WORDS.get(c.unit)
+    return f"{c.comparator} {c.threshold:g}" + (f" {unit.pick(lang)}" if unit else "")
+
+
 def _rule(c: Criterion) -> Text:
     desc = c.description_of_figure
     return Text(
-        f"Đạt khi {c.comparator} {c.threshold:g} ({desc.title.vi}) trong {time_span(c)} gần nhất, với độ phủ dữ liệu "
+        f"Đạt khi {_threshold(c, 'vi')} ({desc.title.vi}) trong {time_span(c)} gần nhất, với độ phủ dữ liệu "
         f"từ {c.min_coverage:.0%}; dưới mức đó: chưa đủ dữ liệu (màu xám). Công thức: {desc.description.vi}.",
-        f"Pass at {c.comparator} {c.threshold:g} over the last {time_span(c)} (green), fail below (red); under "
+        f"Pass at {_threshold(c, 'en')} over the last {time_span(c)} (green), fail below (red); under "
         f"{c.min_coverage:.0%} coverage, or with nothing to divide by: insufficient data (grey), as the criteria "
         f"service decides. Criterion {c.id}, figure {c.figure}: {desc.description.en}; coverage: "
         f"{desc.coverage.value}.",

@@ -199,3 +199,14 @@ def test_a_manual_indicators_panel_does_not_claim_signatures() -> None:
         asks = any(q.influxql.startswith('SELECT "verified_pct"') for q in panel.queries)  # query C
         assert says == asks == verifiable(c), c.id
     assert any(not verifiable(c) for c in CRITERIA.criteria)  # the shipped set has one: VNeID
+
+
+def test_each_verdict_panel_states_its_threshold_with_its_unit() -> None:
+    # as the pages and the dossier write it: "Đạt khi >= 25" left the official to guess 25 of what
+    words = {"%": ("%", "%"), "users/day": ("người/ngày", "users/day")}
+    for c in CRITERIA.criteria:
+        description = verdict_panel(c, VILLAGE_SCOPE).description
+        assert description is not None
+        vi, en = words[c.unit]
+        assert f"Đạt khi {c.comparator} {c.threshold:g} {vi} (" in description.vi, c.id
+        assert f"Pass at {c.comparator} {c.threshold:g} {en} over" in description.en, c.id
