@@ -17,10 +17,11 @@ __all__ = ["as_agents_user", "open_buffer"]
 
 
 def as_agents_user(config: GatewayConfig, command: str) -> None:
-    """Refuse ``command`` (``drain``, ``test ... --send``) run by another user than the one who owns the agent's
-    state directory. What it forwards is signed as the next manifests of the gateway's chain, whose live state is
-    on tmpfs under the agent's user id: run by root (plain ``sudo``), it would start a chain of its own beside the
-    agent's (a fork, and numbers missing from both), and leave files the agent cannot read."""
+    """Refuse ``command`` (``drain``, ``test ... --send``, ``dead-letters requeue|purge``) run by another user than
+    the one who owns the agent's state directory. Run by root (plain ``sudo``), it leaves files beside the buffer
+    (SQLite's journal) that the agent cannot write; and what ``drain`` and ``test --send`` forward is signed as the
+    next manifests of the gateway's chain, whose live state is on tmpfs under the agent's user id: root's would be
+    a chain of its own beside the agent's (a fork, and numbers missing from both)."""
     try:
         owner = config.state_dir.stat().st_uid
     except FileNotFoundError:
@@ -33,7 +34,7 @@ def as_agents_user(config: GatewayConfig, command: str) -> None:
         user = str(owner)
     raise click.ClickException(
         f"{config.state_dir} is {user}'s: run it as the agent's user (sudo -u {user} thonminh edge {command}), "
-        "whose tmpfs holds the signing chain's live state"
+        "whose files these are and whose tmpfs holds the signing chain's live state"
     )
 
 

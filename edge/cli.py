@@ -257,6 +257,7 @@ def _ids(ids: tuple[int, ...], all_: bool) -> list[int] | None:
 def dead_letters_requeue(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
     """Put dead letters back into the buffer (after fixing what InfluxDB refused). The agent must be stopped."""
     config = load_gateway_config(config_path)
+    as_agents_user(config, "dead-letters requeue")
     with open_buffer(config, exclusive=True) as buffer:
         count = buffer.requeue_dead_letters(_ids(ids, all_))
     click.echo(f"requeued {count} point(s)")
@@ -269,6 +270,7 @@ def dead_letters_requeue(config_path: str, ids: tuple[int, ...], all_: bool) -> 
 def dead_letters_purge(config_path: str, ids: tuple[int, ...], all_: bool) -> None:
     """Delete dead letters for good (they stay counted in rejected_total)."""
     config = load_gateway_config(config_path)
+    as_agents_user(config, "dead-letters purge")
     with open_buffer(config, exclusive=False) as buffer:
         count = buffer.purge_dead_letters(_ids(ids, all_))
     click.echo(f"purged {count} dead letter(s)")

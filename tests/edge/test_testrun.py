@@ -241,25 +241,24 @@ def test_send_as_another_user_than_the_agents_is_refused(tmp_path: Path, tcp: Tc
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the state directory to another user needs root")
-def test_drain_as_another_user_than_the_agents_is_refused(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("words", "extra"),
+    [("drain", ("--timeout", "5")), ("dead-letters requeue", ("--all",)), ("dead-letters purge", ("--all",))],
+)
+def test_buffer_commands_as_another_user_than_the_agents_are_refused(
+    tmp_path: Path, words: str, extra: tuple[str, ...]
+):
     """``edge drain`` signs what it forwards too: under plain sudo it forked the gateway's chain (the chain's live
-    state is on tmpfs under the user's id), and the service then found numbers missing from both."""
+    state is on tmpfs under the user's id), and the service then found numbers missing from both; each of these,
+    run by root, leaves SQLite's journal beside the buffer where the agent cannot write it."""
     config = gateway_toml(tmp_path, url="http://127.0.0.1:9", database="x")
     state = load_gateway_config(config).state_dir
     state.mkdir()
     os.chown(state, 65534, 65534)
-    command = [
-        sys.executable,
-        "-m",
-        "thonminh.cli",
-        "edge",
-        "drain",
-        "--config",
-        str(config),
-        "--timeout",
-        "5",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    run = [sys.executable, "-m", "thonminh.cli", "edge", *words.split(), "--config", str(config), *extra]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "run it as the agent's user (sudo -u nobody thonminh edge drain)" in result.stderr, result.stderr
+    assert f"run it as the agent's user (sudo -u nobody thonminh edge {words})" in result.stderr, (
+        result.stderr
+    )
     assert not list(state.iterdir())
