@@ -9,7 +9,6 @@ import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import click
 
@@ -20,9 +19,6 @@ from edge.status import Lang
 from edge.testrun import test_command
 from thonminh.config import masked
 from thonminh.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["edge"]
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from server.timeparse import ms_of
 from server.verification_view import summarise
 
 __all__ = ["criteria_url", "iso_utc", "render_report"]
@@ -21,10 +22,6 @@ _WIDTH = 100
 def _clock(ms: float, tz: ZoneInfo, *, seconds: bool = True) -> str:
     moment = datetime.fromtimestamp(ms / 1000, tz)
     return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
-
-
-def _parse_ms(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
 
 
 def _value(v: float | None, unit: str) -> str:
@@ -93,11 +90,11 @@ def _outages(
     lines = []
     measured: dict[str, list[str]] = {}
     for o in api["outages"]["outages"]:
-        a = _parse_ms(o["start"])
+        a = ms_of(o["start"])
         text = (
             f"{_clock(a, tz)}–(open)"
             if o["open"]
-            else f"{_clock(a, tz)}–{_clock(_parse_ms(o['end']), tz)} ({o['duration_s']:.0f} s)"
+            else f"{_clock(a, tz)}–{_clock(ms_of(o['end']), tz)} ({o['duration_s']:.0f} s)"
         )
         measured.setdefault(o["link"], []).append(text)
     for link, spans in truth["outages"].items():
@@ -171,16 +168,15 @@ def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
     minimum = f" (minimum {_value(s.min_verified_pct, '%')})" if s.min_verified_pct is not None else ""
     faults = (
         ", ".join(
-            f"{f.kind} {f.gateway} {_clock(_parse_ms(f.start), tz)}–{_clock(_parse_ms(f.end), tz)}"
-            for f in s.faults
+            f"{f.kind} {f.gateway} {_clock(ms_of(f.start), tz)}–{_clock(ms_of(f.end), tz)}" for f in s.faults
         )
         or "none"
     )
     lines = [f"  status           {s.status}: {share} of the gateway's points{minimum}; faults: {faults}"]
     lines += [
         f"  key              {k.gateway} {k.grouped}, valid from "
-        f"{_clock(_parse_ms(k.valid_from), tz) if k.valid_from else '–'}, "
-        f"{'until ' + _clock(_parse_ms(k.valid_until), tz) if k.valid_until else 'current'}"
+        f"{_clock(ms_of(k.valid_from), tz) if k.valid_from else '–'}, "
+        f"{'until ' + _clock(ms_of(k.valid_until), tz) if k.valid_until else 'current'}"
         for k in s.keys
     ]
     return lines

@@ -12,7 +12,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from statistics import fmean
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from server import figures as fig
 from server.plan import daily_span, local_days, whole_days
 from server.queries import Scope
 from server.reader import Reader, Sums
-from server.timeparse import Window, iso
+from server.timeparse import Window, iso, ms_of
 from thonminh.figures import Coverage, FigureDescription, Kind, coverage_of_observed, percent
 
 __all__ = [
@@ -187,8 +186,9 @@ def _daily_mean(
     zone = r.reader.daily_zone
     first, last = whole_days(window.start_ms, window.end_ms, zone)
     counted = {"days_from": iso(first), "days_until": iso(last)}
+    touched = local_days(window.start_ms, window.end_ms, zone)
     for village, days in daily.items():
-        use = fig.wifi_use(days, local_days(window.start_ms, window.end_ms, zone), zone)
+        use = fig.wifi_use(days, touched, zone)
         out[village] = Evidence(
             use.mean_daily_users,
             desc.unit,
@@ -246,9 +246,7 @@ def days_counted(detail: Mapping[str, Any], now_ms: int) -> DaysCounted | None:
     first, until = detail.get("days_from"), detail.get("days_until")
     if not (isinstance(first, str) and isinstance(until, str)):
         return None
-    return DaysCounted(
-        first, until, datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp() * 1000 > now_ms
-    )
+    return DaysCounted(first, until, ms_of(until) > now_ms)
 
 
 def read_span(desc: FigureDescription, window: Window, zone: ZoneInfo) -> tuple[int, int]:

@@ -22,6 +22,7 @@ __all__ = [
     "ceil_hour",
     "floor_hour",
     "iso",
+    "ms_of",
     "parse_duration",
     "parse_step",
     "parse_time",
@@ -41,6 +42,11 @@ def iso(ms: int) -> str:
     """UTC milliseconds as ISO 8601 with ``Z``, the form used in answers and in query text."""
     text = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     return text.removesuffix(".000") + "Z"
+
+
+def ms_of(text: str) -> int:
+    """An answer's ISO 8601 time (``iso``'s, or any with its offset) as UTC milliseconds."""
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def floor_hour(ms: int) -> int:

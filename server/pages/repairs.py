@@ -13,11 +13,10 @@ number of lights, through the one InfluxQL builder:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from server.models import LightingOut
 from server.service import Service
-from server.timeparse import Window
+from server.timeparse import Window, ms_of
 from thonminh.contract import STREETLIGHT
 from thonminh.influxql import Select, agg, ident, literal, tag_equals, time_range
 
@@ -73,7 +72,7 @@ def repair_list(service: Service, village: str, lighting: LightingOut) -> list[R
     faulty = {light: fault for fault, lights in lighting.by_fault.items() for light in lights}
     if not faulty:
         return []
-    window = Window(*(_ms(t) for t in (lighting.window.start, lighting.window.end)))
+    window = Window(*(ms_of(t) for t in (lighting.window.start, lighting.window.end)))
     start_ms = window.start_ms - LOOKBACK_MS
     last, ok, ok_dark = service.reader.run(_first_statements(service, village, window, start_ms))
     last_by = {r["light"]: r for r in last.rows()}
@@ -118,7 +117,3 @@ def repair_list(service: Service, village: str, lighting: LightingOut) -> list[R
             )
         )
     return out
-
-
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)

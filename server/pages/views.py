@@ -28,7 +28,7 @@ from server.pages.dossier import dossier_of
 from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
-from server.timeparse import Window, floor_hour, iso
+from server.timeparse import Window, floor_hour, iso, ms_of
 from server.verification_view import summarise
 from thonminh.figures import FIGURES, INDICATORS, Kind
 
@@ -109,10 +109,6 @@ def sections_window(service: Service, period: Period) -> Window:
     return service.window(iso(end_ms - service.config.default_window_days * 86_400_000), iso(end_ms))
 
 
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 @dataclass
 class CriterionRow:
     out: CriterionVerdictOut
@@ -143,11 +139,12 @@ def _criteria_rows(
     service: Service, village: str, criteria: VillageCriteriaOut, wifi: WifiOut
 ) -> list[CriterionRow]:
     by_id = {c.id: c for c in service.criteria.criteria}
+    now_ms = int(service.clock() * 1000)
     rows = []
     for out in criteria.criteria:
-        window = Window(_ms(out.evidence.window.start), _ms(out.evidence.window.end))
+        window = Window(ms_of(out.evidence.window.start), ms_of(out.evidence.window.end))
         days = daily_values(service, village, by_id[out.id], window, wifi)
-        counted = days_counted(out.evidence.detail, int(service.clock() * 1000))
+        counted = days_counted(out.evidence.detail, now_ms)
         rows.append(CriterionRow(out, days, window, counted))
     return rows
 

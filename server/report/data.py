@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TypeVar
 
 from server import models as m
@@ -23,7 +23,7 @@ from server.queries import Scope
 from server.report.month import Day
 from server.report.period import Period
 from server.service import Service
-from server.timeparse import Window, iso
+from server.timeparse import Window, iso, ms_of
 from server.verification_view import VerificationSummary, summarise
 from thonminh import __version__
 from thonminh.contract import GATEWAY
@@ -119,10 +119,6 @@ class CommuneDossier:
     software: str = __version__
 
 
-def _ms(moment: str) -> int:
-    return int(datetime.fromisoformat(moment).timestamp() * 1000)
-
-
 def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return list(pool.map(fn, items))
@@ -187,7 +183,7 @@ def _gateways(service: Service, village: str, period: Period, seen: m.VillagesOu
     found = {
         v.gateway: v.last_seen
         for v in seen.villages
-        if v.village == village and v.gateway and _ms(v.last_seen) >= window.start_ms
+        if v.village == village and v.gateway and ms_of(v.last_seen) >= window.start_ms
     }
     return [
         Gateway(gw, tuple(sorted(versions.get(gw, ()))), found.get(gw, ""))

@@ -5,7 +5,7 @@ signatures (the outages: ``outages.py``). Each takes the assembled answers (``da
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from server.report.charts import daily_chart
 from server.report.data import Gateway, LightFault, Section, VillageDossier
 from server.report.period import Period
 from server.report.styles import BOLD, FONT, Styles
+from server.timeparse import ms_of
 from thonminh.figures import OBSERVED, SAMPLES, Coverage
 
 __all__ = [
@@ -202,7 +203,7 @@ def _daily_caption(period: Period, days: int) -> str:
     )
 
 
-def _section(section: Section, period: Period, generated: str, zone: ZoneInfo, st: Styles) -> list[Flowable]:
+def _section(section: Section, period: Period, now_ms: int, zone: ZoneInfo, st: Styles) -> list[Flowable]:
     c, ev = section.criterion, section.criterion.evidence
     window = f"{vi.local_time(ev.window.start, zone)} – {vi.local_time(ev.window.end, zone)}"
     rows: list[list[str | Flowable]] = [
@@ -226,7 +227,7 @@ def _section(section: Section, period: Period, generated: str, zone: ZoneInfo, s
         Spacer(1, 3),
         para(f"Khoảng thời gian: {window}", st.small),
     ]
-    counted = days_counted(ev.detail, int(datetime.fromisoformat(generated).timestamp() * 1000))
+    counted = days_counted(ev.detail, now_ms)
     if counted is not None:  # the dossier made while the last day runs holds a value that still grows
         parts.append(
             para(vi.days_counted_text(counted.first, counted.until, counted.running, zone), st.small)
@@ -243,11 +244,8 @@ def _section(section: Section, period: Period, generated: str, zone: ZoneInfo, s
 
 
 def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowable]:
-    return [
-        f
-        for section in dossier.sections
-        for f in _section(section, dossier.period, dossier.generated, zone, st)
-    ]
+    made_ms = ms_of(dossier.generated)  # whether a day still runs: as the dossier was made
+    return [f for section in dossier.sections for f in _section(section, dossier.period, made_ms, zone, st)]
 
 
 def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:
