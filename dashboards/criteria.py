@@ -6,7 +6,8 @@ A verdict panel has the API's four states: the value on green or red by the crit
 threshold where the verdict is ``pass`` or ``fail`` (query A), "Chưa đủ dữ liệu" / "Insufficient data" in grey
 where it is ``insufficient_data`` (query B, the coverage), and, for a criterion with a ``min_verified_pct``
 whose samples the gateways sign, "Chưa xác minh" / "Unverified" in purple where it is ``unverified`` (query C,
-the verified share). Where the service has published no verdict lately the panel says so.
+1 per village: the verdict is counted, not its verified share, which a verdict unverified by a forged rollup
+row may not have). Where the service has published no verdict lately the panel says so.
 
 A province table column shows the same four states in one cell per village; an alert rule per criterion fires
 where the verdict is ``fail`` and, for a criterion whose samples the gateways sign, another where it is
@@ -69,7 +70,7 @@ NO_VERDICT = Text(
 )
 _PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verdict
 #: A table column has one field config for all its cells, and Grafana colours a cell by its own value only
-#: (no cell can take its colour from another column): an unverified village's cell holds its verified share
+#: (no cell can take its colour from another column): an unverified village's cell holds 1 (query C's count)
 #: moved down by this much, a range no figure reaches (shares, counts, indicators of a non-negative range;
 #: ``table_column`` checks), which the column maps to the purple "Unverified".
 UNVERIFIED_CELL = -1000
@@ -166,14 +167,14 @@ def verifiable(c: Criterion) -> bool:
     return c.min_verified_pct is not None and c.description_of_figure.measurement.name in SIGNED_MEASUREMENTS
 
 
-def _unverified_share(offset: int = 0) -> RangeMap:
-    """A verified share (0..100), moved by ``offset``, shown as the purple "Unverified"."""
-    return RangeMap(offset, offset + 100, UNVERIFIED, _PURPLE)
+def _unverified_mark(offset: int = 0) -> RangeMap:
+    """Query C's 1 per unverified village, moved by ``offset``, shown as the purple "Unverified"."""
+    return RangeMap(offset + 1, offset + 1, UNVERIFIED, _PURPLE)
 
 
 def _unverified_where_unsigned(lang: Lang) -> dict[str, Any]:
-    # query C returns the verified share of the villages whose signatures cover too little: shown as text
-    maps = mappings_json((_unverified_share(),), lang)
+    # query C returns 1 for each village whose verdict is unverified: shown as text
+    maps = mappings_json((_unverified_mark(),), lang)
     return {
         "matcher": {"id": "byFrameRefID", "options": "C"},
         "properties": [{"id": "mappings", "value": maps}],
@@ -198,7 +199,7 @@ def verdict_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
     queries = [vq.query(vq.decided(), split=True), vq.query(vq.undecided(), split=True)]
     overrides: list[Callable[[Lang], dict[str, Any]]] = [_insufficient_where_undecided]
     if verifiable(c):
-        queries.append(vq.query(vq.unverified(), split=True))
+        queries.append(vq.query(vq.counted("unverified", name="unverified"), split=True))
         overrides.append(_unverified_where_unsigned)
     return stat(
         Text(c.title.vi, c.title.en),
@@ -291,19 +292,19 @@ def _lowest(c: Criterion) -> float:
 
 
 def _cell(c: Criterion, scope: tuple[str, ...]) -> core.Select:
-    """Per village, the decided value (the verdict panel's query A), or for an unverified village its verified
-    share (query C) plus ``UNVERIFIED_CELL``; no row where the data does not decide."""
+    """Per village, the decided value (the verdict panel's query A), or for an unverified village query C's 1
+    plus ``UNVERIFIED_CELL``; no row where the data does not decide."""
     vq = VerdictQuery(c.id, scope)
     decided = vq.decided(name=c.id)
     if not verifiable(c):
         return decided
-    if _lowest(c) <= UNVERIFIED_CELL + 100:
+    if _lowest(c) <= UNVERIFIED_CELL + 1:
         raise ValueError(
-            f"{c.id}: its figure reaches {UNVERIFIED_CELL + 100:g}, the province table's unverified "
+            f"{c.id}: its figure reaches {UNVERIFIED_CELL + 1:g}, the province table's unverified "
             "cells: move UNVERIFIED_CELL down"
         )
     col = ident(c.id)
-    moved = core.Select([f"{col} + {UNVERIFIED_CELL!r} AS {col}"], (vq.unverified(name=c.id),))
+    moved = core.Select([f"{col} + {UNVERIFIED_CELL!r} AS {col}"], (vq.counted("unverified", name=c.id),))
     # a village has one verdict: it is in one of the two at most
     return core.Select([col], (decided, moved), group_tags=vq.groups)
 
@@ -316,7 +317,7 @@ def table_column(c: Criterion, scope: tuple[str, ...]) -> tuple[Query, Callable[
 
     def override(lang: Lang) -> dict[str, Any]:
         unit = grafana_unit(c)
-        maps = (NullMap(INSUFFICIENT, _GREY), _unverified_share(UNVERIFIED_CELL))
+        maps = (NullMap(INSUFFICIENT, _GREY), _unverified_mark(UNVERIFIED_CELL))
         return {
             "matcher": {"id": "byName", "options": c.id},
             "properties": [

@@ -81,10 +81,6 @@ class VerdictQuery:
         """The coverage in percent where the verdict is ``insufficient_data``."""
         return self._where(f"100 * {ident('coverage')} AS {ident(name)}", "insufficient_data")
 
-    def unverified(self, name: str = "verified") -> Select:
-        """The verified share in percent where the verdict is ``unverified``."""
-        return self._where(f"{ident('verified_pct')} AS {ident(name)}", "unverified")
-
     def counted(self, verdict: str, name: str = "verdicts") -> Select:
         """1 per village whose verdict is ``verdict``, whatever its other fields hold: a forged rollup row still
         read makes a verdict ``unverified`` at any share, or with none (docs/api.md, "Signed evidence")."""

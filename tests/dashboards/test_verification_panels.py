@@ -167,7 +167,9 @@ def shown(client: InfluxClient, village: str, to_ms: int = SHOWN) -> tuple[str, 
         return None
     assert len([q for q in (decided, undecided, unverified) if q]) == 1, (decided, undecided, unverified)
     if unverified:
-        return "unverified", next(iter(unverified.values()))
+        number = next(iter(unverified.values()))
+        # a row whose value is null takes the panel's null mapping, "Insufficient data", whatever its query
+        return ("insufficient_data" if number is None else "unverified"), number
     if undecided:
         return "insufficient_data", next(iter(undecided.values()))
     value = next(iter(decided.values()))
@@ -175,9 +177,10 @@ def shown(client: InfluxClient, village: str, to_ms: int = SHOWN) -> tuple[str, 
 
 
 def panel_of(got: dict[str, Any]) -> tuple[str, Any]:
-    """What the verdict panel shows for the API's answer ``got``: its verdict, and the number ``shown`` gives."""
+    """What the verdict panel shows for the API's answer ``got``: its verdict, and the number ``shown`` gives
+    (query C counts the unverified verdict)."""
     ev = got["evidence"]
-    number = {"unverified": ev["verified_pct"], "insufficient_data": 100 * ev["coverage"]}
+    number = {"unverified": 1, "insufficient_data": 100 * ev["coverage"]}
     return got["verdict"], pytest.approx(number.get(got["verdict"], ev["value"]))
 
 
@@ -285,9 +288,8 @@ def test_the_province_table_shows_the_published_verdict_per_village(world: World
     for village, got in defaults(api).items():
         value = cells.get(village)
         assert cell_state(FIBER, value) == got["verdict"], (village, value)
-        if got["verdict"] == "unverified":  # the cell carries the share the API verified
-            assert value is not None
-            assert value - UNVERIFIED_CELL == pytest.approx(got["evidence"]["verified_pct"]), village
+        if got["verdict"] == "unverified":  # the cell carries query C's count
+            assert value == UNVERIFIED_CELL + 1, village
     assert cell_state(FIBER, None) == "insufficient_data"
 
 
@@ -350,12 +352,11 @@ def test_a_newer_publication_replaces_the_older(world: World) -> None:
             assert pct == pytest.approx(100 * got[village]["evidence"]["coverage"]), (village, to_ms)
 
 
-def test_the_unverified_alert_fires_for_every_unverified_verdict_whatever_its_share(
-    influx: InfluxClient,
-) -> None:
-    """A rollup row the audit found forged and could not delete makes a verdict ``unverified`` whatever the share
-    (docs/api.md, "Signed evidence"): at 100 %, or with no share at all, the rule fires as it does under 99 %,
-    and never for a verified share that passes. Published by the service's own writer."""
+@pytest.fixture
+def hostile(influx: InfluxClient) -> tuple[InfluxClient, int]:
+    """Four villages' fiber verdicts, published by the service's own writer at the last whole hour: a share
+    under 99 %, a forged rollup row that the audit could not delete at 100 % and with no share at all (a
+    verdict ``unverified`` whatever the share: docs/api.md, "Signed evidence"), and a clean pass."""
     ensure_retention_policy(influx, influx.database or "")
     hour = NOW - NOW % H
     window = Window(hour - FIBER.window_s * 1000, hour)
@@ -368,11 +369,38 @@ def test_the_unverified_alert_fires_for_every_unverified_verdict_whatever_its_sh
         results[village] = Verdict(FIBER, village, verdict, evidence, checked)
     places = {v: site_tags(v, f"gw-{v}", commune="quang-minh", province="bac-giang") for v in cases}
     assert write_verdicts(influx, influx.database or "", verdict_points(hour, places, {FIBER.id: results}))
-    assert {v: r.verdict for v, r in results.items()} == {
-        "low": "unverified",
-        "forged": "unverified",
-        "no-share": "unverified",
-        "clean": "pass",
-    }
+    assert {v: r.verdict for v, r in results.items()} == HOSTILE
+    return influx, hour
+
+
+HOSTILE = {"low": "unverified", "forged": "unverified", "no-share": "unverified", "clean": "pass"}
+
+
+def test_the_unverified_alert_fires_for_every_unverified_verdict_whatever_its_share(
+    hostile: tuple[InfluxClient, int],
+) -> None:
+    """At 100 %, or with no share at all, the rule fires as it does under 99 %, and never for a verified share
+    that passes."""
+    influx, hour = hostile
     fired = evaluate(influx, unverified_rule(FIBER), hour + 300_000)
-    assert {next(v for v in k if v in cases) for k in fired} == {"low", "forged", "no-share"}
+    assert {next(v for v in k if v in HOSTILE) for k in fired} == {"low", "forged", "no-share"}
+
+
+def test_the_verdict_panel_and_the_province_cell_show_every_unverified_verdict(
+    hostile: tuple[InfluxClient, int],
+) -> None:
+    """An unverified verdict with no share showed "Insufficient data" in the panel and the province table: the
+    copy has no ``verified_pct`` to select. Both show the verdict, whatever the share."""
+    influx, hour = hostile
+    query, _ = table_column(FIBER, PROVINCE_SCOPE)
+    variables = {
+        v.name: TemplateVar(v.name, [ALL], all_value=v.all_value) for v in province.build().variables
+    }
+    text = interpolate(
+        query.influxql, variables=variables, from_ms=hour, to_ms=hour + 300_000, interval_ms=60_000
+    )
+    cells = {s.tags["village"]: s.values[0][s.columns.index(FIBER.id)] for s in influx.select(text).series}
+    for village, verdict in HOSTILE.items():
+        state = shown(influx, village, hour + 300_000)
+        assert state is not None and state[0] == verdict, (village, state)
+        assert cell_state(FIBER, cells.get(village)) == verdict, (village, cells)
