@@ -4,25 +4,21 @@ Shared sections (site, mqtt, influxdb, buffer, forwarder, clock, log) are declar
 section is declared beside the source (``edge/sources/<kind>/``) and found by the registry, so
 ``[sources.<kind>]`` (one instance) or ``[[sources.<kind>]]`` (several) validates against the source's
 own model with full key paths in errors. Secrets may come from the environment:
-``THONMINH_INFLUXDB__PASSWORD``, ``THONMINH_INFLUXDB__TOKEN``, ``THONMINH_MQTT__PASSWORD``.
+``THONMINH_INFLUXDB__PASSWORD``, ``THONMINH_INFLUXDB__TOKEN``, ``THONMINH_MQTT__PASSWORD``, set in the
+environment or in ``gateway.env`` beside ``gateway.toml`` (the unit's ``EnvironmentFile``).
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
-import re
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     Field,
     PrivateAttr,
@@ -35,11 +31,23 @@ from edge.bufferschema import intake_path
 from edge.mqttsettings import MqttSettings, TlsSettings
 from edge.sources.base import Source, SourceConfig, SourceContext
 from edge.sources.registry import load_source_class, source_kinds
-from thonminh.config import InfluxSettings, Slug, StrictModel, environment_overrides, load_config
+from thonminh.config import (
+    InfluxSettings,
+    Slug,
+    StrictModel,
+    environ_with_file,
+    environment_overrides,
+    load_config,
+)
 from thonminh.contract import DAILY_TZ, site_tags
 from thonminh.errors import ConfigError
+from thonminh.tomlsections import misnamed_sections
+
+#: the secrets beside gateway.toml, the systemd unit's ``EnvironmentFile`` (deploy/thonminh-gateway.service)
+ENV_FILE = "gateway.env"
 
 __all__ = [
+    "ENV_FILE",
     "BufferSettings",
     "ClockSettings",
     "ForwarderSettings",
@@ -51,7 +59,6 @@ __all__ = [
     "TlsSettings",
     "gateway_config_model",
     "load_gateway_config",
-    "misnamed_sections",
 ]
 
 
@@ -324,58 +331,14 @@ def _env_key_path(keys: tuple[str, ...]) -> str:
     return out
 
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The models a field holds: itself, or inside list[...], X | None, Annotated[...] and unions."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    if typing.get_origin(annotation) in (list, typing.Union, types.UnionType, Annotated):
-        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-    return []
-
-
-def _unknown_section(model: type[BaseModel], parts: list[str]) -> str | None:
-    """Why the table ``parts`` is not a section of ``model``, or None when it is (or cannot be told)."""
-    models = [model]
-    for depth, part in enumerate(parts):
-        fields = {name: info for m in models for name, info in m.model_fields.items()}
-        if part not in fields:
-            where = ".".join(parts[: depth + 1])
-            close = difflib.get_close_matches(part, sorted(fields), n=1, cutoff=0.6)
-            hint = f" (did you mean {'.'.join([*parts[:depth], close[0]])!r}?)" if close else ""
-            return f"unknown section {where!r}{hint}"
-        models = _models_in(fields[part].annotation)
-        if not models:
-            return None  # a free-form value: nothing more to check
-    return None
-
-
-def misnamed_sections(text: str, model: type[BaseModel] | None = None) -> list[str]:
-    """``line N: [[sources.uplnk]]: unknown section ...`` for every table header the model does not have.
-
-    Read from the text, so it also explains what the TOML parser only reports as ``Cannot overwrite a value``
-    (a misspelt ``[[sources.uplnk]]`` before ``[[sources.uplink.targets]]``).
-    """
-    model = model or gateway_config_model()
-    problems = []
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _HEADER.match(line)
-        if match:
-            parts = [p.strip().strip('"').strip("'") for p in match.group(1).split(".")]
-            why = _unknown_section(model, parts)
-            if why:
-                problems.append(f"line {number}: {line.strip()}: {why}")
-    return problems
-
-
 def load_gateway_config(
     path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
 ) -> GatewayConfig:
     """Load and validate ``gateway.toml``; ``ConfigError`` names the file (or the environment variable) and the
     key path of every problem, and a misspelt section by its line."""
     model = gateway_config_model()
+    # the unit's EnvironmentFile: a command run by hand gets the secrets the agent gets
+    environ = environ_with_file(Path(path).with_name(ENV_FILE)) if environ is None else environ
     try:
         config = load_config(path, model, environ=environ)
     except ConfigError as err:

@@ -6,12 +6,15 @@ Every error names the file and the key path, e.g. ``gateway.toml: influxdb.url: 
 from __future__ import annotations
 
 import functools
+import io
+import logging
 import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,11 +32,14 @@ from thonminh.contract import check_slug
 from thonminh.errors import ConfigError
 from thonminh.influx import InfluxClient, InfluxV1Writer, InfluxV2Writer, LineWriter
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ENV_PREFIX",
     "InfluxSettings",
     "Slug",
     "StrictModel",
+    "environ_with_file",
     "environment_overrides",
     "format_validation_error",
     "key_path",
@@ -181,6 +187,27 @@ def environment_overrides(
         raise ConfigError(f"{prefix}...: {err} (a whole table or list is given as JSON)") from err
     names = {name.lower(): name for name in env}
     return [(keys, value, _variable(keys, names, prefix)) for keys, value in _leaves(values)]
+
+
+def environ_with_file(env_file: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment (``environ``, default this process's) over the ``KEY=value`` lines of ``env_file``, as
+    systemd's ``EnvironmentFile=`` gives them to a service: a command run by hand beside it sees the same
+    settings (the secrets live there). No file: the environment alone; a file this user may not read: the
+    environment alone, and a warning saying so."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        text = env_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return env
+    except OSError as err:
+        log.warning(
+            "%s: cannot read (%s): its settings are not used; run as the service's user",
+            env_file,
+            err.strerror or err,
+        )
+        return env
+    from_file = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    return {**from_file, **env}
 
 
 def _index(items: list[Any], key: str, loc: tuple[int | str, ...], variable: str, filename: str) -> int:

@@ -219,3 +219,23 @@ def test_influxdb_answers_are_compressed_only_when_the_config_asks(tmp_path: Pat
     )
     assert not plain.influxdb.client().compress_answers
     assert asked.influxdb.client().compress_answers
+
+
+def test_an_env_file_is_read_as_systemd_reads_it_under_the_environment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from thonminh.config import environ_with_file
+
+    env_file = tmp_path / "gateway.env"
+    assert environ_with_file(env_file, {"A": "1"}) == {"A": "1"}  # no file: the environment alone
+    env_file.write_text("# secrets\nA=from-file\nB='quoted # not a comment'\nexport C=3\n\nD=\n")
+    assert environ_with_file(env_file, {"A": "1"}) == {
+        "A": "1",
+        "B": "quoted # not a comment",
+        "C": "3",
+        "D": "",
+    }
+    env_file.unlink()
+    env_file.mkdir()  # a file that cannot be read (as root, a mode would not stop it)
+    assert environ_with_file(env_file, {"A": "1"}) == {"A": "1"}
+    assert "gateway.env: cannot read" in caplog.text and "run as the service's user" in caplog.text

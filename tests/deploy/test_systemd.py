@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from installkit import Installed, install
 
-from edge.config import load_gateway_config
+from edge.config import ENV_FILE, load_gateway_config
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy/thonminh-gateway.service"
@@ -67,6 +67,10 @@ def test_unit_runs_the_venv_with_the_etc_config_and_logs_to_journald() -> None:
     )
     assert "check-config" in SERVICE["ExecStartPre"]
     assert SERVICE["EnvironmentFile"] == "-/etc/thonminh/gateway.env"
+    # where every edge command looks for it by hand: beside the config
+    assert Path(SERVICE["EnvironmentFile"].lstrip("-")) == Path("/etc/thonminh/gateway.toml").with_name(
+        ENV_FILE
+    )
     assert SERVICE["StandardOutput"] == SERVICE["StandardError"] == "journal"
     assert UNIT_DATA["Install"]["WantedBy"] == ["multi-user.target"]
 

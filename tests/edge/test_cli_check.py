@@ -151,3 +151,28 @@ def test_the_effective_config_only_when_asked(tmp_path: Path):
     shown = check(path, "--print", env={"THONMINH_INFLUXDB__PASSWORD": "s3cret"})
     assert json.loads(shown.stdout)["influxdb"]["url"] == "http://192.0.2.10:8086"
     assert "s3cret" not in shown.stdout
+
+
+def test_gateway_env_beside_the_config_is_read_as_the_unit_reads_it(tmp_path: Path):
+    """The unit gives the agent /etc/thonminh/gateway.env (``EnvironmentFile=``); a command a technician runs by
+    hand (``sudo -u thonminh thonminh edge drain``) read only gateway.toml and went to InfluxDB without the
+    password. Every edge command now reads gateway.env beside the config; the shell's environment wins."""
+    path = write(tmp_path, SITE + UPLINK)
+    assert json.loads(check(path, "--print").stdout)["influxdb"]["password"] is None
+    (tmp_path / "gateway.env").write_text(
+        "# written by install-gateway.sh\n"
+        'THONMINH_INFLUXDB__PASSWORD="s3cret"\n'
+        "THONMINH_SOURCES__UPLINK__0__INTERFACE=nosuchif0\n",
+        encoding="utf-8",
+    )
+    bad = check(path)
+    assert bad.returncode == 2
+    assert (
+        "THONMINH_SOURCES__UPLINK__0__INTERFACE: sources.uplink[0].interface: no network interface 'nosuchif0'"
+        in bad.stderr
+    )
+    shown = check(path, "--print", env={"THONMINH_SOURCES__UPLINK__0__INTERFACE": "lo"})
+    assert shown.returncode == 0, shown.stderr
+    settings = json.loads(shown.stdout)
+    assert settings["influxdb"]["password"] == "**********" and "s3cret" not in shown.stdout
+    assert settings["sources"]["uplink"][0]["interface"] == "lo"
