@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         result = cli.main(args=argv, prog_name="thonminh", standalone_mode=False)
     except ConfigError as err:
-        click.echo(f"error: {err}", err=True)
+        for problem in str(err).splitlines():  # one line per problem, each grep-able as an error
+            click.echo(f"error: {problem}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -176,3 +176,14 @@ def test_gateway_env_beside_the_config_is_read_as_the_unit_reads_it(tmp_path: Pa
     settings = json.loads(shown.stdout)
     assert settings["influxdb"]["password"] == "**********" and "s3cret" not in shown.stdout
     assert settings["sources"]["uplink"][0]["interface"] == "lo"
+
+
+def test_every_problem_is_its_own_error_line(tmp_path: Path):
+    """docs/configuration.md: "Every problem is one line"; the second of two began without ``error:``."""
+    path = write(tmp_path, SITE.replace("http://192.0.2.10:8086", "htp:/x"))
+    result = check(path, "--static", env={"THONMINH_BUFFER__MAX_BYTES": "lots"})
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), result.stderr
+    assert lines[0].startswith("error: gateway.toml: influxdb.url: ")
+    assert lines[1].startswith("error: THONMINH_BUFFER__MAX_BYTES: buffer.max_bytes: ")
