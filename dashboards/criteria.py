@@ -38,7 +38,7 @@ from thonminh import influxql as core
 from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
 from thonminh.evidence import SIGNED_MEASUREMENTS
-from thonminh.figures import INDICATORS
+from thonminh.figures import INDICATORS, UNIT_WORDS
 from thonminh.influxql import conditions, ident
 
 __all__ = [
@@ -75,7 +75,7 @@ _PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verd
 #: ``table_column`` checks), which the column maps to the purple "Unverified".
 UNVERIFIED_CELL = -1000
 #: a criterion's unit in words, as its threshold is written in a panel's rule
-_UNIT_WORDS = {"%": Text("%", "%"), "users/day": Text("người/ngày", "users/day")}
+_UNIT_WORDS = {unit: Text(words.vi, words.en) for unit, words in UNIT_WORDS.items()}
 _UNITS: dict[str, str | Text] = {
     "%": "percent",
     "users/day": Text(f"suffix: {_UNIT_WORDS['users/day'].vi}", f"suffix: {_UNIT_WORDS['users/day'].en}"),

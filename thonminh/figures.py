@@ -39,6 +39,7 @@ __all__ = [
     "LIGHT_FAULT_LOOKBACK_S",
     "RSRP_LADDER",
     "SAMPLES",
+    "UNIT_WORDS",
     "Coverage",
     "FigureDescription",
     "IndicatorDescription",
@@ -64,6 +65,10 @@ SLUG_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 class Title:
     vi: str
     en: str
+
+
+#: each unit's words where a value or a threshold is written for people (pages, dossier, Grafana): one spelling
+UNIT_WORDS: Final = {"%": Title("%", "%"), "users/day": Title("người dùng/ngày", "users/day")}
 
 
 class Kind(StrEnum):

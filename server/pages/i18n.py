@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from server.pages import names
+from thonminh.figures import UNIT_WORDS
 
 __all__ = ["LANGS", "Lang", "lang_of", "reliability_note", "text"]
 
@@ -164,7 +165,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "hour_unit": ("giờ", "h"),
     "minute_unit": ("phút", "min"),
     "second_unit": ("giây", "s"),
-    "users_per_day": ("người/ngày", "users/day"),
     # signed evidence (docs/evidence.md)
     "verification": ("Xác minh dữ liệu (chữ ký số của gateway)", "Verification (the gateways' signatures)"),
     "verified": ("Đã xác minh", "Verified"),
@@ -223,6 +223,13 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Không xác minh được (lỗi của dịch vụ, xem nhật ký)",
         "Could not be verified (a fault of the service: see its log)",
     ),
+    # the overview's table is wider than a phone: its village column stays, the criteria scroll sideways
+    "scroll_hint": (
+        "Kéo bảng sang ngang để xem các tiêu chí khác.",
+        "Swipe the table sideways to see the other criteria.",
+    ),
+    # the verification table's last column (its header is empty), as a phone shows it beside each value
+    "points_label": ("Số điểm đã xác minh", "Points verified"),
 }
 
 
@@ -279,19 +286,28 @@ class Lang:
         return "–" if value is None else f"{self.number(value, digits)} %"
 
     def share(self, value: float | None) -> str:
-        """A 0..1 share (coverage) as a whole percent."""
-        return "–" if value is None else f"{self.number(100 * value, 0)} %"
+        """A 0..1 share (coverage) in percent, one decimal: ``96,5 %``."""
+        return "–" if value is None else self.percent(100 * value)
 
-    def value(self, value: float | None, unit: str) -> str:
-        """A figure with its unit, the way the criteria state it (``%``, ``users/day``, ...)."""
-        if unit == "%":
-            return self.percent(value)
-        shown = {"users/day": self.t("users_per_day")}.get(unit, unit)
-        return f"{self.number(value)} {shown}".rstrip()
+    def unit(self, unit: str) -> str:
+        """A figure's unit in words (``người dùng/ngày``), as ``thonminh.figures.UNIT_WORDS`` spells it."""
+        words = UNIT_WORDS.get(unit)
+        return unit if words is None else words.vi if self.code == "vi" else words.en
+
+    def value(self, value: float | None, unit: str, threshold: float | None = None) -> str:
+        """A figure with its unit: one decimal, or as many as it takes (up to three) not to write a value on one
+        side of ``threshold`` as the threshold itself (98,96 % is not 99,0 %)."""
+        if value is None:
+            return "–"
+        digits = next(
+            (d for d in (1, 2) if threshold is None or round(value, d) != threshold or value == threshold), 3
+        )
+        return f"{self.number(value, digits)} {self.unit(unit)}".rstrip()
 
     def threshold(self, comparator: str, threshold: float, unit: str) -> str:
-        """``≥ 99,0 %``: the criterion's comparator as people write it."""
-        return f"{_SIGNS.get(comparator, comparator)} {self.value(threshold, unit)}"
+        """``≥ 99 %``: the criterion's comparator as people write it, a whole threshold without decimals."""
+        shown = self.number(threshold, 0 if float(threshold).is_integer() else 1)
+        return f"{_SIGNS.get(comparator, comparator)} {shown} {self.unit(unit)}".rstrip()
 
     def when(self, moment: datetime | int | str | None, *, seconds: bool = False) -> str:
         """A local time, ``06/03/2025 19:05`` (vi) or ``2025-03-06 19:05`` (en); the zone is named on the page."""
@@ -316,7 +332,7 @@ class Lang:
         return shown.strftime("%d/%m" if self.code == "vi" else "%m-%d")
 
     def duration(self, seconds: float | None) -> str:
-        """``2 giờ 30 phút 5 giây`` / ``2 h 30 min 5 s``: the two largest units that are not zero."""
+        """``2 giờ 30 phút`` / ``2 h 30 min``: the two largest units that are not zero; ``0 giây`` / ``0 s``."""
         if seconds is None:
             return "–"
         left = int(round(seconds))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from server.pages import names
+from server.pages.i18n import Lang
 from server.pages.i18n import reliability_note as page_reliability_note
 from server.pages.i18n import text as page_text
 
@@ -54,8 +55,6 @@ VERDICTS: dict[str, VerdictStyle] = {
     "unverified": VerdictStyle("Chưa xác minh", "#6a1b9a", "#e1bee7", "tím"),
 }
 _UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0", "xám đậm")
-_UNITS = {"%": "%", "users/day": "người dùng/ngày", "": ""}
-_COMPARATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
 
 def text(value: str) -> str:
@@ -102,39 +101,30 @@ def reliability_note(noun: str) -> str:
     return page_reliability_note("vi", noun)
 
 
+# the pages' formats (server/pages/i18n.py), so a figure reads the same on the page and in the dossier
+_VI = Lang("vi", ZoneInfo("UTC"))
+
+
 def number(value: float, decimals: int = 1) -> str:
     """``1234.5`` -> ``1.234,5``: Vietnamese writes a decimal comma and groups thousands with dots."""
-    grouped = f"{value:,.{decimals}f}"
-    return grouped.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return _VI.number(value, decimals)
 
 
 def unit_text(unit: str) -> str:
-    return _UNITS.get(unit, unit)
-
-
-def _decimals(value: float, threshold: float | None) -> int:
-    # one decimal, unless that shows the threshold itself for a value on one side of it (98,96 is not 99,0)
-    for decimals in (1, 2, 3):
-        if threshold is None or round(value, decimals) != threshold or value == threshold:
-            return decimals
-    return 3
+    return _VI.unit(unit)
 
 
 def value_text(value: float | None, unit: str, threshold: float | None = None) -> str:
-    """``99,5 %``, ``21,0 người dùng/ngày``; ``–`` without a value."""
-    if value is None:
-        return "–"
-    shown = number(value, _decimals(value, threshold))
-    return f"{shown} {unit_text(unit)}".rstrip()
+    """``99,5 %``, ``21,0 người dùng/ngày``; ``–`` without a value; never the threshold for a value beside it."""
+    return _VI.value(value, unit, threshold)
 
 
 def comparator_text(comparator: str, threshold: float, unit: str) -> str:
-    shown = number(threshold, 0 if float(threshold).is_integer() else 1)
-    return f"{_COMPARATORS.get(comparator, comparator)} {shown} {unit_text(unit)}".rstrip()
+    return _VI.threshold(comparator, threshold, unit)
 
 
 def coverage_text(coverage: float) -> str:
-    return f"{number(100 * coverage, 1)} %"
+    return _VI.share(coverage)
 
 
 def zone_text(zone: ZoneInfo, at_ms: int) -> str:
@@ -156,13 +146,5 @@ def local_time(moment: str | int, zone: ZoneInfo, *, seconds: bool = True) -> st
 
 
 def duration_text(seconds: float) -> str:
-    """``2 ngày 3 giờ``, ``2 giờ 30 phút 5 giây``, ``12 giây``: the two or three largest parts."""
-    total = int(round(seconds))
-    parts = [
-        (total // 86_400, "ngày"),
-        (total % 86_400 // 3600, "giờ"),
-        (total % 3600 // 60, "phút"),
-        (total % 60, "giây"),
-    ]
-    shown = [f"{n} {name}" for n, name in parts if n]
-    return " ".join(shown[:3]) if shown else "0 giây"
+    """``2 ngày 3 giờ``, ``2 giờ 30 phút``, ``12 giây``: the two largest parts, as on the pages."""
+    return _VI.duration(seconds)

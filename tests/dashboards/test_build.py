@@ -203,7 +203,7 @@ def test_a_manual_indicators_panel_does_not_claim_signatures() -> None:
 
 def test_each_verdict_panel_states_its_threshold_with_its_unit() -> None:
     # as the pages and the dossier write it: "Đạt khi >= 25" left the official to guess 25 of what
-    words = {"%": ("%", "%"), "users/day": ("người/ngày", "users/day")}
+    words = {"%": ("%", "%"), "users/day": ("người dùng/ngày", "users/day")}
     for c in CRITERIA.criteria:
         description = verdict_panel(c, VILLAGE_SCOPE).description
         assert description is not None

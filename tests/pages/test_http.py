@@ -35,11 +35,26 @@ def test_number_formats() -> None:
     assert VI.number(1234.5) == "1.234,5" and EN.number(1234.5) == "1,234.5"
     assert VI.percent(99.5) == "99,5 %" and EN.percent(99.5) == "99.5 %"
     assert VI.number(1234567, 0) == "1.234.567" and VI.number(None) == "–"
-    assert VI.share(0.956) == "96 %"
+    assert VI.share(0.956) == "95,6 %"
     assert (
-        VI.value(21.9, "users/day") == "21,9 người/ngày" and EN.value(21.9, "users/day") == "21.9 users/day"
+        VI.value(21.9, "users/day") == "21,9 người dùng/ngày"
+        and EN.value(21.9, "users/day") == "21.9 users/day"
     )
-    assert VI.threshold(">=", 99.0, "%") == "≥ 99,0 %"
+    assert VI.threshold(">=", 99.0, "%") == "≥ 99 %" and VI.threshold(">", 99.5, "%") == "> 99,5 %"
+    # a value beside the threshold is never written as the threshold itself
+    assert VI.value(98.96, "%", 99.0) == "98,96 %" and VI.value(98.96, "%") == "99,0 %"
+
+
+def test_the_page_and_the_dossier_write_a_figure_alike() -> None:
+    """A reviewer found "≥ 99,0 %" on the page and "≥ 99 %" in the dossier, coverage 97 % and 96,5 %, users
+    "người/ngày" and "người dùng/ngày", an outage "2 giờ 30 phút" and "2 giờ 30 phút 5 giây"."""
+    from server.report import vi as dossier
+
+    assert VI.threshold(">=", 99.0, "%") == dossier.comparator_text(">=", 99.0, "%")
+    assert VI.share(0.9652) == dossier.coverage_text(0.9652) == "96,5 %"
+    assert VI.value(21.9, "users/day", 20.0) == dossier.value_text(21.9, "users/day", 20.0)
+    assert VI.value(98.96, "%", 99.0) == dossier.value_text(98.96, "%", 99.0)
+    assert VI.duration(9005) == dossier.duration_text(9005) == "2 giờ 30 phút"
 
 
 def test_times_and_durations() -> None:
