@@ -16,7 +16,11 @@ from typing import Any
 from edge.config import gateway_config_model
 from lab.simulate.plan import Plan
 
-__all__ = ["Endpoints", "dump_toml", "gateway_config"]
+__all__ = ["LIVE_INTERVAL_S", "Endpoints", "dump_toml", "gateway_config"]
+
+#: how often the simulated gateway forwards live points (a gateway: 60 s): the demo's dashboards, the
+#: simulator's tests and the demo's report move at once
+LIVE_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +104,11 @@ def gateway_config(plan: Plan, out_dir: Path, inventory: Path, ep: Endpoints) ->
         "influxdb": {"url": ep.influx_url, "database": ep.database, "timeout_s": 5.0},
         "mqtt": {"host": ep.mqtt_host, "port": ep.mqtt_port, "client_id": f"thonminh-{s.site.gateway}"},
         "buffer": {"path": str(out_dir / "gateway-buffer.sqlite"), "commit_interval_ms": 100},
-        # live points every 5 s (a gateway: 60 s): the demo's dashboards and the simulator's tests move at once
         "forwarder": {
             "backoff_initial_s": 0.5,
             "backoff_max_s": 5.0,
             "flush_deadline_s": 5.0,
-            "live_interval_s": 5.0,
+            "live_interval_s": LIVE_INTERVAL_S,
         },
         "clock": {"check": "always"},  # a simulated village runs on a machine whose clock is right
         "log": {"level": "info"},

@@ -291,6 +291,7 @@ class Plan:
             "light_faults": sorted(faults, key=lambda f: (f["start_s"], f["light"])),
             "wifi": {
                 "ap": s.ap.id,
+                "interval_s": s.ap.interval_s,
                 "days": self._wifi_days(horizon_s) if s.ap.enabled else {},
                 "visits": [
                     {

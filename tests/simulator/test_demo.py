@@ -229,6 +229,13 @@ def test_demo_reports_verdicts_its_printed_api_call_gives_and_stops_everything(t
         assert re.search(r"^  eid_adoption +PASS +31\.5 %", out, re.MULTILINE), out  # entered through the API
         assert re.search(r"^  fiber outages +scheduled \d\d:\d\d:\d\d–", out, re.MULTILINE), out
         assert "measured" in out and "klt-007 lamp_failure" in out and "Wi-Fi users" in out
+        # every MAC the gateway could have counted is counted, and none it could not have seen yet: the
+        # count lay one under the simulated MACs, a device arrived within the gateway's poll and forward
+        wifi = re.search(r"showing (\d+) MAC addresses .*; measured (\d+) unique users", out)
+        assert wifi, out
+        late = re.search(r"and (\d+) more MAC address\(es\) since", out)
+        seen, measured = int(wifi.group(1)), int(wifi.group(2))
+        assert seen <= measured <= seen + (int(late.group(1)) if late else 0), out
         assert re.search(r"admin key +\S+", out), out
 
         # the command the report prints gives the verdicts the report printed
