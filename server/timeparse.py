@@ -147,13 +147,14 @@ def resolve_window(
     if start_at >= end_at:
         which = "start" if start else "end"
         raise ParameterError(
-            f"{which}: the window is empty: start {start_at.isoformat()} is not before end "
-            f"{end_at.isoformat()} (end is capped at now)",
+            f"{which}: the window is empty: start {iso(_ms(start_at))} is not before end "
+            f"{iso(_ms(end_at))} (end is capped at now)",
             parameter=which,
         )
     if end_at - start_at > maximum:
+        days = (end_at - start_at) / timedelta(days=1)
         raise ParameterError(
-            f"start: the window is {end_at - start_at}, longer than the maximum {maximum.days} days",
+            f"start: the window is {days:.6g} days, longer than the maximum {maximum.days} days",
             parameter="start",
         )
     return Window(_ms(start_at), _ms(end_at))

@@ -52,6 +52,25 @@ def test_windows_default_to_the_last_days_and_end_no_later_than_now():
             "-401d", None, now=NOW, zone=VN, default=timedelta(days=30), maximum=timedelta(days=400)
         )
     assert info.value.parameter == "start"
+    # the length in days, not Python's "401 days, 0:00:00"
+    assert info.value.message == "start: the window is 401 days, longer than the maximum 400 days"
+
+
+def test_an_empty_window_names_its_times_as_the_answers_write_them():
+    """In the answers' form (``Z``, milliseconds), not ``2026-11-30T17:00:00+00:00`` or microseconds."""
+    with pytest.raises(ParameterError) as info:
+        resolve_window(
+            "2026-12-01T00:00:00.123456+07:00",
+            "2026-11-30",
+            now=NOW,
+            zone=VN,
+            default=timedelta(days=30),
+            maximum=timedelta(days=400),
+        )
+    assert info.value.message == (
+        "start: the window is empty: start 2026-11-30T17:00:00.123Z is not before end 2025-03-15T12:34:56Z "
+        "(end is capped at now)"
+    )
 
 
 def test_steps_and_their_limits():
