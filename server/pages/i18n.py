@@ -157,6 +157,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Không có hồ sơ PDF cho {period}: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này.",
         "No dossier PDF for {period}: the village sent no data before its end.",
     ),
+    "dossier_too_long": (
+        "Không có hồ sơ PDF cho khoảng thời gian này: một hồ sơ dài tối đa {detail} ngày; hãy chọn một tháng.",
+        "No dossier PDF for this window: a dossier covers at most {detail} days; choose a month.",
+    ),
     "dossier_refused": (
         "Không làm được hồ sơ PDF cho khoảng thời gian này ({detail}).",
         "No dossier PDF can be made for this window ({detail}).",
