@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from server.timeparse import LONGEST_WINDOW_DAYS
 from thonminh.config import InfluxSettings, StrictModel, load_config
 from thonminh.contract import DAILY_TZ
 from thonminh.criteria import DEFAULT_CRITERIA_FILE
@@ -178,7 +179,7 @@ class ServerConfig(StrictModel):
     #: Day boundaries of ``step=1d`` and of Wi-Fi days.
     timezone: str = DAILY_TZ
     default_window_days: int = Field(30, ge=1, le=3660)
-    max_window_days: int = Field(400, ge=1, le=3660)
+    max_window_days: int = Field(400, ge=1, le=LONGEST_WINDOW_DAYS)
     #: Most buckets one ``step`` query may return.
     max_buckets: int = Field(2000, ge=1, le=100_000)
     #: The criteria definitions; relative paths are relative to this file. Default: the shipped criteria.yaml.

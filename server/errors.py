@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "NotFound", "NotReady", "ParameterError"]
+__all__ = ["ApiError", "NotFound", "NotReady", "ParameterError", "WindowTooLong"]
 
 
 class ApiError(Exception):
@@ -27,6 +27,15 @@ class ParameterError(ApiError):
     """A parameter is malformed or out of range (422)."""
 
     status = 422
+
+
+class WindowTooLong(ParameterError):
+    """The window is longer than ``maximum_days``: the one refusal a page's own valid window can still meet (a
+    dossier's is shorter than the API's), so the page says it in words."""
+
+    def __init__(self, message: str, *, maximum_days: int) -> None:
+        super().__init__(message, parameter="start")
+        self.maximum_days = maximum_days
 
 
 class NotFound(ApiError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from server.errors import ParameterError
+from server.errors import ParameterError, WindowTooLong
 from thonminh.duration import duration_seconds
 
 __all__ = [
@@ -71,10 +71,27 @@ def parse_duration(text: str, parameter: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+#: What ``parse_time`` reads, published as the pattern of every time parameter (server/deps.py): the parser
+#: refuses anything else, so the OpenAPI document is the grammar, not a hint
+_DUR = r"(\d{1,6}[smhdw])+"
+#: Any day 01..31 of the years 2000..2200: the parser refuses 2026-02-31 in words. 1999 too, for the eve of 2000
+#: in a zone behind UTC (1999-12-31T20:00:00-05:00 is 2000-01-01T01:00Z).
+_DAY = r"(1999|20\d{2}|21\d{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+_OFFSET = r"(Z|[-+]([01]\d|1[0-4]):[0-5]\d)"
+TIME_PATTERN = rf"^(now([-+]{_DUR})?|[-+]{_DUR}|{_DAY}(T{_CLOCK}{_OFFSET}?)?)$"
+STEP_PATTERN = rf"^{_DUR}$"
+#: the same forms with any year, so that 1900-01-01 is refused as outside 2000..2200, not as malformed
+_FORMS = TIME_PATTERN.replace(_DAY, r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+#: the longest window a service may allow (``max_window_days``), and so the longest step: InfluxDB's durations and
+#: Python's dates end not far beyond
+LONGEST_WINDOW_DAYS = 3660
+
+
 def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> datetime:
-    """An absolute ISO 8601 time, a date (local midnight), ``now``, ``-30d`` or ``now-2h``."""
-    text = (text or "").strip()
-    match = _RELATIVE.match(text) if text else None
+    """An absolute ISO 8601 time, a date (local midnight), ``now``, ``-30d`` or ``now-2h``: ``TIME_PATTERN``."""
+    text = text or ""
+    match = _RELATIVE.fullmatch(text) if text else None
     if match and (text == "now" or match.group("dur")):
         moment = now
         if match.group("dur"):
@@ -87,6 +104,8 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
                 ) from None
     else:
         try:
+            if not re.fullmatch(_FORMS, text):
+                raise ValueError(text)
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), zone)
             else:
@@ -153,9 +172,9 @@ def resolve_window(
         )
     if end_at - start_at > maximum:
         days = (end_at - start_at) / timedelta(days=1)
-        raise ParameterError(
+        raise WindowTooLong(
             f"start: the window is {days:.6g} days, longer than the maximum {maximum.days} days",
-            parameter="start",
+            maximum_days=maximum.days,
         )
     return Window(_ms(start_at), _ms(end_at))
 
@@ -207,6 +226,11 @@ def parse_step(text: str, *, window: Window, max_buckets: int) -> Step:
         raise ParameterError("step: must be a whole number of minutes, at least 1m", parameter="step")
     if seconds > DAY_S and seconds % DAY_S:
         raise ParameterError("step: steps longer than a day must be whole days", parameter="step")
+    if seconds > LONGEST_WINDOW_DAYS * DAY_S:
+        raise ParameterError(
+            f"step: {text}: at most {LONGEST_WINDOW_DAYS}d, the longest window a service allows",
+            parameter="step",
+        )
     buckets = window.seconds / seconds
     if buckets > max_buckets:
         raise ParameterError(

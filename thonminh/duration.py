@@ -14,7 +14,7 @@ _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 def duration_seconds(text: str | None) -> int | None:
     """The duration in seconds, or ``None`` when ``text`` is not a positive duration."""
-    if not text or not _DURATION.match(text):
+    if not text or not _DURATION.fullmatch(text):  # match's $ also passes a trailing newline
         return None
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text))
     return seconds if seconds > 0 else None

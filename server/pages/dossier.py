@@ -11,7 +11,7 @@ from dataclasses import dataclass
 # the package, not its names: the dossier's words come from server.pages.i18n, so whichever of the two packages
 # is imported first finds the other half-made, and its functions are looked up when a page is made
 from server import report
-from server.errors import ParameterError
+from server.errors import ParameterError, WindowTooLong
 from server.queries import Scope
 from server.service import Service
 
@@ -21,7 +21,8 @@ __all__ = ["Dossier", "dossier_of"]
 @dataclass(frozen=True, slots=True)
 class Dossier:
     """The dossier of a page's period: the query of its PDF link, or the page word (``i18n``) saying why none
-    can be made, with the route's own message as ``detail``."""
+    can be made, with the route's own message as ``detail`` (the longest period's days, for a window too
+    long)."""
 
     query: dict[str, str] | None = None
     reason: str | None = None
@@ -38,6 +39,8 @@ def dossier_of(
     query = {"month": month} if month else {"start": start or "", "end": end or ""}
     try:
         period = report.period_of(service, month, None if month else start, None if month else end)
+    except WindowTooLong as err:  # a page shows up to a year, a dossier a season
+        return Dossier(reason="dossier_too_long", detail=str(err.maximum_days))
     except ParameterError as err:
         # the page refuses a malformed or future month itself, so a month it shows is refused here only while
         # it runs; a start/end window may be refused for more reasons: the route's message says which

@@ -21,6 +21,7 @@ from server.pages import views
 from server.pages.auth import Sessions, safe_next
 from server.pages.charts import bar_chart
 from server.pages.i18n import Lang, lang_of
+from server.pages.refusals import Refusal, refusal
 from server.queries import Scope
 
 __all__ = ["SignInRequired", "error_page", "page_lang", "router", "templates"]
@@ -90,10 +91,18 @@ def render(request: Request, name: str, lang: Lang, status: int = 200, **context
 
 
 def error_page(
-    request: Request, lang: Lang, status: int, message: str, *, retry_after_s: int | None = None
+    request: Request,
+    lang: Lang,
+    status: int,
+    message: str,
+    *,
+    retry_after_s: int | None = None,
+    detail: Refusal | None = None,
 ) -> HTMLResponse:
     """The page that says why a request got no answer; with ``retry_after_s`` it comes back by itself then."""
-    page = render(request, "error.html", lang, status, message=message, refresh_s=retry_after_s)
+    page = render(
+        request, "error.html", lang, status, message=message, refresh_s=retry_after_s, refusal=detail
+    )
     if retry_after_s:
         page.headers["Retry-After"] = str(retry_after_s)
     return page
@@ -109,8 +118,9 @@ def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[st
     except NotReady as err:  # a first start still verifying a province: the page comes back by itself
         message = lang.t("not_ready", since=lang.when(err.since_ms))
         return error_page(request, lang, err.status, message, retry_after_s=err.retry_after_s)
-    except ApiError as err:
-        return error_page(request, lang, err.status, err.message)
+    except ApiError as err:  # the API's English message for a service, under the page's own sentence
+        said = refusal(err, lang.code)
+        return error_page(request, lang, err.status, said.sentence, detail=said)
     return render(request, name, lang, **context)
 
 

@@ -132,3 +132,42 @@ def test_tz_moves_day_boundaries_and_times_without_offset(api):
         "/api/v1/villages/kha-ly-thuong/uptime", params={**base, "tz": "Mars/Olympus"}, headers=READ
     )
     assert bad.status_code == 422 and bad.json()["parameter"] == "tz"
+
+
+def test_a_step_no_longer_than_the_longest_window():
+    """``step=500000w`` was a 500 (a date past year 9999), ``16000w`` a 502 (InfluxDB's duration overflowed)."""
+    window = Window(0, 86_400_000)
+    assert parse_step("3660d", window=window, max_buckets=100).seconds == 3660 * 86400
+    for huge in ("3661d", "16000w", "500000w", "999999d"):
+        with pytest.raises(ParameterError, match="at most 3660d") as info:
+            parse_step(huge, window=window, max_buckets=100)
+        assert info.value.parameter == "step"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-W49-1",
+        "20261207",
+        "2026-12-07T10",
+        "2026-12-07 10:00",
+        "2026-12-07T10:00:00,5Z",
+        "2026-12-07T10:00:00.1234567Z",
+        "2026-12-07T10:00+0700",
+        "2026-12-07T10:00+07",
+        "2026-12-07T10:00+07:00:30",
+        " 2026-12-07",
+        "2026-12-07\n",
+        "-30d\n",
+    ],
+)
+def test_a_time_outside_the_published_pattern_is_refused(text):
+    """The OpenAPI document publishes the grammar; the parser took any form ``fromisoformat`` reads."""
+    with pytest.raises(ParameterError, match="is not an ISO 8601 time") as info:
+        parse_time(text, now=NOW, zone=VN, parameter="start")
+    assert info.value.parameter == "start"
+
+
+def test_a_step_with_a_trailing_newline_is_refused():
+    with pytest.raises(ParameterError, match="is not a duration"):
+        parse_step("1h\n", window=Window(0, 86_400_000), max_buckets=100)
