@@ -1,5 +1,9 @@
 """Server-drawn SVG charts: no script, no font or file from anywhere, readable on a phone (they scale).
 
+The chart sits in a ``div.chart-box``, a CSS size container: the stylesheet gives the axis labels a larger size
+in the SVG's own units when the box is narrow (a phone, a card of three on a wide screen, print), so a label that
+is 11 units in the 640-unit-wide drawing never shrinks below about 9 CSS px on screen.
+
 One chart: a figure's value per day as bars, coloured by whether the day meets the criterion's threshold,
 with the threshold as a dashed line. A day without a value is a short grey mark, not a zero: unknown time is
 never shown as down. Every bar has a ``<title>`` (the browser's tooltip, and what a screen reader says).
@@ -41,6 +45,7 @@ def bar_chart(
         return TOP + plot_h * (1 - min(value, top) / top)
 
     parts = [
+        '<div class="chart-box">'
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
@@ -48,7 +53,8 @@ def bar_chart(
         level = top * fraction
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}"/>'
-            f'<text class="axis" x="{LEFT - 4}" y="{y(level) + 4:.1f}" text-anchor="end">'
+            f'<text class="axis scale{" zero" if fraction == 0 else ""}" x="{LEFT - 4}" y="{y(level):.1f}" '
+            'text-anchor="end" dominant-baseline="central">'
             f"{escape(lang.number(level, 0))}</text>"
         )
     every = max(1, round(len(days) / 6))
@@ -77,5 +83,5 @@ def bar_chart(
             f'<line class="threshold" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(threshold):.1f}" '
             f'y2="{y(threshold):.1f}"/>'
         )
-    parts.append("</svg>")
+    parts.append("</svg></div>")
     return Markup("".join(parts))
