@@ -157,6 +157,9 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Không có hồ sơ PDF cho {period}: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này.",
         "No dossier PDF for {period}: the village sent no data before its end.",
     ),
+    "dossier_link": ("Hồ sơ PDF {period}", "Dossier PDF, {period}"),
+    "commune_dossier_link": ("Hồ sơ PDF của xã, {period}", "The commune's dossier PDF, {period}"),
+    "month_of": ("tháng {month}", "{month}"),
     "dossier_too_long": (
         "Không có hồ sơ PDF cho khoảng thời gian này: một hồ sơ dài tối đa {detail} ngày; hãy chọn một tháng.",
         "No dossier PDF for this window: a dossier covers at most {detail} days; choose a month.",
@@ -327,13 +330,19 @@ class Lang:
         return f"{self.when(start, seconds=short)} – {self.when(end, seconds=short)}"
 
     def day(self, moment: datetime | int | str) -> str:
-        """A local day, ``06/03`` (vi) or ``03-06`` (en); a bare ``2025-03-06`` is already a local day."""
+        """A local day, ``06/03`` (vi) or ``Mar 6`` (en, never the ambiguous ``03-06``); a bare ``2025-03-06`` is
+        already a local day."""
         shown = (
             date.fromisoformat(moment)
             if isinstance(moment, str) and len(moment) == 10
             else _to_datetime(moment).astimezone(self.zone)
         )
-        return shown.strftime("%d/%m" if self.code == "vi" else "%m-%d")
+        return shown.strftime("%d/%m") if self.code == "vi" else f"{_MONTHS[shown.month - 1][:3]} {shown.day}"
+
+    def month(self, text: str) -> str:
+        """A month ``2025-03`` as people write it: ``03/2025`` (vi, as the dossier's cover), ``March 2025``."""
+        year, number = text.split("-")
+        return f"{number}/{year}" if self.code == "vi" else f"{_MONTHS[int(number) - 1]} {year}"
 
     def duration(self, seconds: float | None) -> str:
         """``2 giờ 30 phút`` / ``2 h 30 min``: the two largest units that are not zero; ``0 giây`` / ``0 s``."""
@@ -353,6 +362,23 @@ class Lang:
 
 
 _SIGNS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
+
+
+#: English month names, not the C library's locale
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def _to_datetime(moment: datetime | int | str) -> datetime:

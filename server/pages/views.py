@@ -24,7 +24,7 @@ from server.models import (
     WifiOut,
 )
 from server.pages.daily import Day, daily_values
-from server.pages.dossier import dossier_of
+from server.pages.dossier import Dossier, dossier_of
 from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
@@ -62,8 +62,13 @@ class Period:
     month: str | None = None
 
     def query(self) -> dict[str, str]:
+        """The page's own parameters, for its links and forms."""
         if self.month:
             return {"month": self.month}
+        return self.api_query()
+
+    def api_query(self) -> dict[str, str]:
+        """The API's parameters for the same window: the API takes no ``month``, a month is its two midnights."""
         return {k: v for k, v in (("start", self.start), ("end", self.end)) if v}
 
 
@@ -193,7 +198,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "indicator_titles": INDICATORS,
             "wifi_days": _wifi_chart(service, village, window, wifi),
             "verification": summarise(criteria.criteria),
-            "dossier": dossier_of(service, village, period.month, period.start, period.end),
+            "dossier": dossier_of(service, Scope(village=village), period.month, period.start, period.end),
         },
     )
 
@@ -228,6 +233,8 @@ class OverviewView:
     total: int
     sort: str
     descending: bool
+    #: the commune's dossier for the period (or the last month that ended), when the page shows one commune
+    dossier: Dossier | None = None
 
     @property
     def evaluated_to(self) -> str | None:
@@ -282,8 +289,19 @@ def overview_view(
     heading = [
         name for name in reversed(place_names(service, scope.commune, scope.district, scope.province)) if name
     ]
+    commune = Scope(commune=scope.commune) if scope.commune else None
     return OverviewView(
-        scope, period, rollup, rows, names, places, heading, len(rollup.villages), sort or "name", descending
+        scope,
+        period,
+        rollup,
+        rows,
+        names,
+        places,
+        heading,
+        len(rollup.villages),
+        sort or "name",
+        descending,
+        dossier_of(service, commune, period.month, period.start, period.end) if commune else None,
     )
 
 

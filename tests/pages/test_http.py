@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -61,7 +61,7 @@ def test_times_and_durations() -> None:
     moment = datetime(2025, 3, 1, 17, 5, 9, tzinfo=UTC)  # 00:05:09 on 2 March in Hanoi
     assert VI.when(moment, seconds=True) == "02/03/2025 00:05:09"
     assert EN.when(iso(int(moment.timestamp() * 1000))) == "2025-03-02 00:05"
-    assert VI.day("2025-03-02") == "02/03"
+    assert VI.day("2025-03-02") == "02/03" and EN.day("2025-03-02") == "Mar 2"  # not the ambiguous "03-02"
     assert VI.duration(9005) == "2 giờ 30 phút" and EN.duration(9005) == "2 h 30 min"
     assert VI.duration(0) == "0 giây" and EN.duration(90061) == "1 d 1 h"
     start = int(moment.timestamp() * 1000)
@@ -248,10 +248,10 @@ def test_a_month_before_any_data(client: TestClient) -> None:
     assert route.status_code == 422 and links == []
     assert "Không có dữ liệu nào trong khoảng thời gian này." in text["vi"]
     assert (
-        "Không có hồ sơ PDF cho 2001-01: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này."
+        "Không có hồ sơ PDF cho 01/2001: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này."
         in text["vi"]
     )
-    assert "No dossier PDF for 2001-01: the village sent no data before its end." in text["en"]
+    assert "No dossier PDF for January 2001: the village sent no data before its end." in text["en"]
 
 
 def test_no_dossier_for_the_month_running_now(client: TestClient) -> None:
@@ -260,8 +260,16 @@ def test_no_dossier_for_the_month_running_now(client: TestClient) -> None:
     month = f"{service.now().astimezone(service.zone):%Y-%m}"
     route, links, text = _dossier(client, month=month)
     assert route.status_code == 422 and links == []
-    assert f"Chưa có hồ sơ PDF cho tháng {month}: hồ sơ chỉ làm cho một tháng đã kết thúc." in text["vi"]
-    assert f"No dossier PDF for {month} yet: a dossier covers a whole month that has ended." in text["en"]
+    # the month as people write it, as on the dossier's cover (it said "tháng 2026-12")
+    assert (
+        f"Chưa có hồ sơ PDF cho tháng {VI.month(month)}: hồ sơ chỉ làm cho một tháng đã kết thúc."
+        in text["vi"]
+    )
+    assert (
+        f"No dossier PDF for {EN.month(month)} yet: a dossier covers a whole month that has ended."
+        in text["en"]
+    )
+    assert VI.month("2026-12") == "12/2026" and EN.month("2026-12") == "December 2026"
 
 
 def test_the_dossier_link_offered_is_a_pdf(client: TestClient) -> None:
@@ -332,10 +340,17 @@ def test_without_a_key_registry_the_village_page_says_verification_is_not_config
     assert "Verification not configured" in english
 
 
-def test_wifi_users_per_day_says_which_days_it_counts_and_that_today_still_grows(client: TestClient) -> None:
+def test_wifi_users_per_day_says_which_days_it_counts_and_that_today_still_grows(seeded) -> None:
     """A day's Wi-Fi point counts the whole local day, and today's is rewritten until midnight: a window that
-    closes within today holds a value that still grows after it closed. The card says which days, and that."""
+    closes within today holds a value that still grows after it closed. The card says which days, and that.
+    The service's clock is late in the scenario's day: in the first hours of a real Vietnamese day, 08:00 to
+    09:00 had not come yet and the page refused the window (a test that failed from 17:00 to 02:00 UTC)."""
+    late = (scenario.TODAY + 23 * scenario.H) / 1000
+    with TestClient(create_app(page_config(seeded.url, seeded.database), clock=lambda: late)) as client:
+        _wifi_days_counted(client)
 
+
+def _wifi_days_counted(client: TestClient) -> None:
     def card(start_ms: int, end_ms: int, lang: str) -> str:
         page = client.get(
             "/pages/villages/kha-ly-thuong",
@@ -360,3 +375,51 @@ def test_wifi_users_per_day_says_which_days_it_counts_and_that_today_still_grows
         in before
     )
     assert "ngày cuối chưa kết thúc" not in before  # the days have ended: the value is final
+
+
+def test_a_months_page_points_to_the_api_request_that_answers_it(client: TestClient) -> None:
+    """The page printed ``criteria?month=…``, which the API ignores (its answer was the last 30 days): the
+    pointer gives the month's two local midnights, and following it gives the page's verdicts."""
+    first = datetime.fromtimestamp((scenario.TODAY - 40 * scenario.DAY) / 1000, ZONE).date().replace(day=1)
+    page = client.get("/pages/villages/kha-ly-thuong", headers=READ, params={"month": f"{first:%Y-%m}"})
+    pointer = re.search(r'<p class="api">API: <code>([^<]+)</code>', page.text)
+    assert pointer, page.text
+    path = html.unescape(pointer.group(1))
+    assert "month=" not in path and f"start={first:%Y-%m-%d}" in path, path
+    answer = client.get(path, headers=READ)
+    assert answer.status_code == 200, answer.text
+    midnight = iso(int(datetime.combine(first, datetime.min.time(), ZONE).timestamp() * 1000))
+    got = answer.json()["criteria"]
+    assert {c["evidence"]["window"]["start"] for c in got} == {midnight}
+    badges = re.findall(
+        r'<article class="criterion" id="c-([\w-]+)">.*?<span class="verdict (\w+)">', page.text, re.DOTALL
+    )
+    assert dict(badges) == {c["id"]: c["verdict"] for c in got}
+
+
+def test_pages_asked_for_no_period_offer_the_last_months_dossier(client: TestClient) -> None:
+    """A reviewer found the dossier out of reach: the default village page neither linked one nor said why,
+    and no page linked a commune's. Both offer the last month that ended where its route makes one."""
+    service = client.app.state.service
+    this_month = service.now().astimezone(ZONE).date().replace(day=1)
+    last = f"{this_month - timedelta(days=1):%Y-%m}"
+    had_data = scenario.FIRST < int(
+        datetime.combine(this_month, datetime.min.time(), ZONE).timestamp() * 1000
+    )
+    pages = {
+        "village": (client.get("/pages/villages/kha-ly-thuong", headers=READ), "villages/kha-ly-thuong"),
+        "commune": (client.get("/pages/", headers=READ, params={"commune": "an-lac"}), "communes/an-lac"),
+    }
+    for which, (page, route) in pages.items():
+        links = re.findall(r'<a class="dossier" href="([^"]+)">([^<]+)</a>', page.text)
+        if not had_data:  # the scenario's first day is in this month: no month before it to file
+            assert links == [] and "no-dossier" not in page.text, which
+            continue
+        ((href, words),) = links
+        assert html.unescape(href).endswith(f"/api/v1/{route}/report.pdf?month={last}"), href
+        assert VI.month(last) in words and "PDF" in words, words
+        pdf = client.get(html.unescape(href), headers=READ)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", which
+    # a commune filter with no data before the month's end offers none, and says nothing about it
+    empty = client.get("/pages/", headers=READ, params={"commune": "khong-co"})
+    assert 'class="dossier"' not in empty.text
