@@ -1,5 +1,6 @@
-"""The dossier's parts as ReportLab flowables: verdict table, evidence per criterion, lighting faults, method and
-signatures (the outages: ``outages.py``). Each takes the assembled answers (``data.py``) and only formats them.
+"""The dossier's parts as ReportLab flowables: verdict table, evidence per criterion, lighting faults and
+signatures (the outages: ``outages.py``, the method: ``method.py``). Each takes the assembled answers
+(``data.py``) and only formats them.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from server import models as m
 from server.catalog import days_counted
 from server.report import vi
 from server.report.charts import daily_chart
-from server.report.data import Gateway, LightFault, Section, VillageDossier
+from server.report.data import LightFault, Section, VillageDossier
 from server.report.period import Period
 from server.report.styles import BOLD, FONT, Styles
 from server.timeparse import ms_of
-from thonminh.figures import OBSERVED, SAMPLES, Coverage
 
 __all__ = [
     "WIDTH",
@@ -30,7 +30,6 @@ __all__ = [
     "evidence",
     "grid",
     "lighting",
-    "method",
     "para",
     "signatures",
     "verdict_table",
@@ -41,38 +40,6 @@ WIDTH = 210 * mm - 36 * mm
 _LINE = colors.HexColor("#9e9e9e")
 _HEAD_BG = colors.HexColor("#e8eef6")
 
-#: how a gateway samples: at the intervals of its own configuration, which the service does not know; the cadence
-#: the data shows is under the method's table (``_cadences``)
-_CONFIGURED = "theo chu kỳ cấu hình trên gateway"
-_MODEM = f"Gateway đọc modem 4G {_CONFIGURED}"
-#: how each figure is measured, in the words of the dossier (the formula itself is the description's)
-HOW = {
-    "uplink.availability": "Gateway thăm dò các địa chỉ kiểm tra qua từng đường truyền; mỗi mẫu là một chu kỳ thăm "
-    f"dò, {_CONFIGURED}. Cả chu kỳ được tính là hoạt động khi đủ số địa chỉ tối thiểu trả lời, nếu không thì là "
-    "không hoạt động.",
-    "wifi.service": f"Gateway đọc trạng thái điểm phát Wi-Fi công cộng {_CONFIGURED}; điểm phát hoạt động khi trả "
-    "lời và mạng Wi-Fi đang phát. Tính trong giờ mở cửa của nhà văn hóa khi gateway được cấu hình giờ mở cửa và "
-    "{noun} có giờ mở cửa, nếu không thì trên toàn bộ thời gian quan sát.",
-    "wifi.daily_users": "Mỗi ngày gateway đếm số thiết bị khác nhau kết nối từng điểm phát Wi-Fi công cộng (địa "
-    "chỉ MAC được băm với chuỗi ngẫu nhiên đổi mỗi ngày, không lưu danh tính); số của ngày cộng mọi điểm phát, "
-    "lấy trung bình trên các ngày có dữ liệu.",
-    "lighting.availability": f"Mỗi đèn báo trạng thái qua MQTT; gateway ghi một mẫu cho mỗi đèn {_CONFIGURED}. "
-    "Thời gian đèn sáng khi lịch yêu cầu sáng chia cho thời gian lịch yêu cầu sáng, cộng trên mọi đèn.",
-    "modem.rsrp_share": f"{_MODEM}; tỷ lệ số lần đọc có cường độ tín hiệu (RSRP) từ mức yêu cầu trở lên, trong "
-    "các lần đọc có RSRP.",
-    "modem.registered_share": f"{_MODEM}; tỷ lệ số lần đọc modem đã đăng ký mạng, trong các lần đọc có trạng "
-    "thái đăng ký.",
-    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm tên khóa API đã dùng và ghi chú của người nhập (nếu "
-    "có); giá trị mới nhất trong {noun}.",
-}
-#: ``{noun}``: what the dossier calls its period (``tháng``, ``khoảng thời gian``)
-COVERAGE = {
-    Coverage.OBSERVED: "thời gian có mẫu đo chia cho thời gian của {noun} (nhiều thiết bị: trung bình theo từng "
-    "thiết bị)",
-    Coverage.HOURS: "số giờ có số đọc chia cho số giờ của {noun} (nhiều thiết bị: thiết bị có nhiều giờ nhất)",
-    Coverage.DAYS: "số ngày có dữ liệu chia cho số ngày của {noun}",
-    Coverage.PRESENT: "100 % khi trong {noun} có giá trị được nhập",
-}
 DETAIL = {
     "up_s": "thời gian hoạt động",
     "observed_s": "thời gian quan sát",
@@ -177,16 +144,26 @@ def _days_line(section: Section, period: Period) -> str:
     return line
 
 
-def _detail(c: m.CriterionVerdictOut) -> str:
+#: what a figure's members are called (``member_tag``): its sums add up over them, and the evidence says how many
+#: there were (``detail.lights``): 3 lights observed all month make 90 days of observed time
+MEMBERS = {"light": "đèn", "ap": "điểm phát Wi-Fi", "modem": "modem"}
+
+
+def _detail(section: Section) -> str:
+    c, tag = section.criterion, section.figure.member_tag
     parts = [
         f"{DETAIL[k]}: {vi.duration_text(v)}"
         for k, v in c.evidence.detail.items()
         if k in DETAIL and isinstance(v, int | float) and v
     ]
+    count = c.evidence.detail.get(f"{tag}s") if tag else None
+    line = "; ".join(parts)
+    if parts and tag and isinstance(count, int) and count > 1:
+        line = f"Tổng của {count} {MEMBERS.get(tag, tag)} – {line}"
     source = c.evidence.detail.get("source")
     if source:
-        parts.append(f"nguồn: {source}")
-    return "; ".join(parts)
+        line += f"{'; ' if line else ''}nguồn: {source}"
+    return line
 
 
 def _daily_caption(period: Period, days: int) -> str:
@@ -232,8 +209,8 @@ def _section(section: Section, period: Period, now_ms: int, zone: ZoneInfo, st: 
         parts.append(
             para(vi.days_counted_text(counted.first, counted.until, counted.running, zone), st.small)
         )
-    if _detail(c):
-        parts.append(para(_detail(c), st.small))
+    if _detail(section):
+        parts.append(para(_detail(section), st.small))
     if section.charted:
         parts += [
             para(_daily_caption(period, len(section.days)), st.small),
@@ -256,7 +233,7 @@ def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st
         f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)})."
     )
     if not faults:
-        return [para(summary, st.body), para(f"Không có đèn báo lỗi trong {period.noun}.", st.body)]
+        return [para(summary, st.lead), para(f"Không có đèn báo lỗi trong {period.noun}.", st.body)]
     rows = [["Đèn", "Khu vực", "Lỗi", "Ngày có báo lỗi", f"Sáng đúng lịch ({period.noun})"]]
     rows += [
         [
@@ -268,7 +245,7 @@ def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st
         ]
         for f in faults
     ]
-    return [para(summary, st.body), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
+    return [para(summary, st.lead), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
 
 
 def _date_ranges(dates: Sequence[date]) -> str:
@@ -280,87 +257,6 @@ def _date_ranges(dates: Sequence[date]) -> str:
         else:
             runs.append([day])
     return ", ".join(f"{r[0]:%d/%m}" + (f"–{r[-1]:%d/%m}" if len(r) > 1 else "") for r in runs)
-
-
-def _gateways(gateways: list[Gateway], period: Period, zone: ZoneInfo, st: Styles) -> Table:
-    rows = [["Gateway", f"Phiên bản phần mềm trong {period.noun}", "Lần cuối có dữ liệu"]]
-    rows += [
-        [
-            g.gateway,
-            ", ".join(g.versions) or "không báo",
-            vi.local_time(g.last_seen, zone) if g.last_seen else "–",
-        ]
-        for g in gateways
-    ] or [["–", "–", "–"]]
-    return grid(rows, st, [50 * mm, 64 * mm, 60 * mm])
-
-
-def _sample_seconds(ev: m.EvidenceOut) -> float | None:
-    observed = ev.detail.get(OBSERVED.name)
-    if not isinstance(observed, int | float) or observed <= 0 or ev.samples <= 0:
-        return None
-    return observed / ev.samples
-
-
-def _cadences(dossier: VillageDossier, st: Styles) -> list[Flowable]:
-    """The mean length of one sample of each figure of interval samples (its ``observed_s`` over its samples): the
-    cadence the village's data shows for the period, where the service cannot know the configured one. A modem
-    reading, a day's Wi-Fi users and an entered indicator carry no observed seconds: their figures get none."""
-    shown = []
-    for s in dossier.sections:
-        seconds = _sample_seconds(s.criterion.evidence) if s.figure.samples == SAMPLES else None
-        if seconds is not None:
-            length = f"{vi.number(seconds, 1)} giây" if seconds < 60 else vi.duration_text(seconds)
-            shown.append(f"{s.criterion.title.vi}: {length}")
-    if not shown:
-        return []
-    return [
-        para(
-            "Thời gian trung bình của một mẫu (tổng thời gian quan sát chia cho số mẫu) trong "
-            f"{dossier.period.noun}: {'; '.join(shown)}.",
-            st.body,
-        )
-    ]
-
-
-def method(dossiers: Sequence[VillageDossier], zone: ZoneInfo, st: Styles) -> list[Flowable]:
-    first = dossiers[0]
-    noun = first.period.noun
-    parts: list[Flowable] = [
-        para(
-            "Mọi con số trong hồ sơ do dịch vụ tiêu chí (criteria service) tính từ số liệu các gateway gửi về và các "
-            "chỉ số cán bộ nhập, bằng cùng các hàm với API cho cùng khoảng thời gian (tiêu chí: "
-            "/api/v1/villages/{thôn}/criteria, theo ngày: /api/v1/criteria; sự cố: /api/v1/villages/{thôn}/outages; "
-            "đèn: /api/v1/villages/{thôn}/lighting). Độ phủ cho biết phần "
-            f"nào của {noun} có số liệu đo; khi độ phủ thấp hơn mức tối thiểu của tiêu chí, "
-            "kết quả là «Chưa đủ dữ liệu»: "
-            "thiếu số liệu không bao giờ được tính là đạt. Giờ ghi theo múi giờ "
-            f"{vi.zone_text(zone, first.period.window.start_ms)}.",
-            st.body,
-        )
-    ]
-    rows = [["Tiêu chí", "Cách đo", "Công thức", "Độ phủ"]]
-    rows += [
-        [
-            s.criterion.title.vi,
-            HOW.get(s.figure.key, s.figure.title.vi).replace("{noun}", noun),
-            s.figure.description.vi,
-            COVERAGE[s.figure.coverage].replace("{noun}", noun),
-        ]
-        for s in first.sections
-    ]
-    parts += [grid(rows, st, [40 * mm, 56 * mm, 42 * mm, 36 * mm]), Spacer(1, 6)]
-    for dossier in dossiers:
-        parts += [
-            para(f"Số liệu của thôn {dossier.place.name}:", st.body),
-            _gateways(dossier.gateways, dossier.period, zone, st),
-            Spacer(1, 4),
-            *_cadences(dossier, st),
-        ]
-    parts.append(
-        para(f"Hồ sơ do thonminh {first.software} lập lúc {vi.local_time(first.generated, zone)}.", st.body)
-    )
-    return parts
 
 
 def signatures(roles: Sequence[str], st: Styles) -> Table:

@@ -1,4 +1,5 @@
-"""The dossier as an A4 PDF: cover, then the parts of ``layout.py``, with a footer on every page.
+"""The dossier as an A4 PDF: cover, then the parts of ``layout.py`` (and ``outages.py``, ``verification.py``,
+``method.py``), with a footer on every page.
 
 Built in memory: the bytes exist only once the whole document is laid out, so neither the API nor the CLI
 can hand out half a dossier.
@@ -19,6 +20,7 @@ from server import models as m
 from server.report import layout as lay
 from server.report import vi
 from server.report.data import CommuneDossier, Place, VillageDossier
+from server.report.method import method
 from server.report.outages import outages
 from server.report.period import Period
 from server.report.styles import FONT, Styles, styles
@@ -77,7 +79,7 @@ def _heading(title: str, period: Period, st: Styles) -> list[Flowable]:
     return (
         [heading]
         if period.month is not None
-        else [heading, lay.para(f"Khoảng thời gian: {period.label}", st.small)]
+        else [heading, lay.para(f"Khoảng thời gian: {period.label}", st.period)]
     )
 
 
@@ -108,7 +110,7 @@ def _closing(
     return [
         PageBreak(),
         *_heading("Phương pháp đo", dossiers[0].period, st),
-        *lay.method(dossiers, zone, st),
+        *method(dossiers, zone, st),
         lay.para("Xác nhận", st.h1),
         lay.signatures(roles, st),
     ]

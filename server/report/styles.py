@@ -59,7 +59,11 @@ class Styles:
     h1: ParagraphStyle
     h2: ParagraphStyle
     body: ParagraphStyle
+    #: a line that introduces what follows (``Khóa của gateway:`` and its table): never alone at a page's foot
+    lead: ParagraphStyle
     small: ParagraphStyle
+    #: the period under a part's heading: kept with the heading and with what follows it
+    period: ParagraphStyle
     cell: ParagraphStyle
     head: ParagraphStyle
 
@@ -67,6 +71,7 @@ class Styles:
 def styles() -> Styles:
     register_fonts()
     body = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=12.5, spaceAfter=4)
+    small = ParagraphStyle("small", body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#424242"))
     return Styles(
         title=ParagraphStyle(
             "title", body, fontName=BOLD, fontSize=20, leading=26, alignment=1, spaceAfter=10
@@ -87,7 +92,9 @@ def styles() -> Styles:
             "h2", body, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4, keepWithNext=1
         ),
         body=body,
-        small=ParagraphStyle("small", body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#424242")),
+        lead=ParagraphStyle("lead", body, keepWithNext=1),
+        small=small,
+        period=ParagraphStyle("period", small, keepWithNext=1),
         cell=ParagraphStyle("cell", body, fontSize=8.5, leading=10.5, spaceAfter=0),
         head=ParagraphStyle("head", body, fontName=BOLD, fontSize=8.5, leading=10.5, spaceAfter=0),
     )

@@ -88,7 +88,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
         para(HOURS, st.small),
         Spacer(1, 6),
-        para("Khóa của gateway:", st.body),
+        para("Khóa của gateway:", st.lead),
         grid(keys, st, [34 * mm, 50 * mm, 45 * mm, 45 * mm]),
         Spacer(1, 6),
     ]
@@ -106,7 +106,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         for f in s.faults
     ]
     parts += [
-        para(f"Sai lệch phát hiện ({vi.number(s.faults_total, 0)}):", st.body),
+        para(f"Sai lệch phát hiện ({vi.number(s.faults_total, 0)}):", st.lead),
         grid(faults, st, [36 * mm, 24 * mm, 34 * mm, 34 * mm, 46 * mm]),
     ]
     if s.faults_left_out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +22,42 @@ def _run(*args: str, pdf: bytes) -> str:
 
 def text(pdf: bytes, *, layout: bool = True) -> str:
     return _run("pdftotext", "-enc", "UTF-8", *(["-layout"] if layout else []), pdf=pdf)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as ``pdftotext -bbox`` places it: points from the page's top left corner."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
+
+
+def words(pdf: bytes) -> list[list[Word]]:
+    """Each page's words, in the order pdftotext reads them."""
+    out = _run("pdftotext", "-enc", "UTF-8", "-bbox", pdf=pdf)
+    return [
+        [
+            Word(html.unescape(w), float(a), float(b), float(c), float(d))
+            for a, b, c, d, w in _WORD.findall(page)
+        ]
+        for page in re.findall(r"<page .*?</page>", out, re.S)
+    ]
+
+
+def lines(page: list[Word], *, above: float) -> list[list[Word]]:
+    """A page's lines above ``above`` (points from the top: the footer is below), top to bottom, each its words
+    left to right (a table's row is one line across its cells)."""
+    rows: dict[int, list[Word]] = {}
+    for w in page:
+        if w.y1 <= above:
+            rows.setdefault(round(w.y1), []).append(w)
+    return [sorted(row, key=lambda w: w.x0) for _, row in sorted(rows.items())]
 
 
 def info(pdf: bytes) -> dict[str, str]:

@@ -129,12 +129,25 @@ def test_daily_verdicts_equal_the_api_day_by_day(
 
 
 def test_the_method_gives_each_formula_in_vietnamese(pdf: bytes, month_criteria: dict):
-    # compared without spaces: a table cell wraps a long name anywhere (``sum(lit_when_expected_ s)``)
+    # compared without spaces: a table cell wraps a formula at its spaces and after a ``(`` (test_method.py); the
+    # descriptions' window (Grafana's range) is the dossier's month
     method = "".join(pdftools.text(pdf, layout=False).split("Phương pháp đo")[-1].split())
     for c in month_criteria.values():
         formula = FIGURES[c["figure"]].description
-        assert "".join(formula.vi.split()) in method, c["id"]
+        assert "".join(formula.vi.replace("khoảng thời gian", "tháng").split()) in method, c["id"]
         assert "".join(formula.en.split()) not in method, c["id"]
+
+
+def test_sums_over_several_lights_say_so(text: str, month: sc.MonthScenario):
+    """The lights' observed time adds up over the 3 lights (90 days in a 30-day month): the line says whose sum it
+    is. The Wi-Fi's one access point needs no such word."""
+    lights = " ".join(_section(text, "Đèn chiếu sáng công cộng hoạt động theo lịch").split())
+    summed = re.search(r"Tổng của 3 đèn – ([^.]*?)thời gian quan sát: (\d+) ngày", lights)
+    assert summed is not None, lights[:600]
+    assert int(summed[2]) > month.days  # the sum is longer than the month, as the line now explains
+    assert "sáng đúng lịch: " in summed[1] and "lịch yêu cầu sáng: " in summed[1]
+    wifi = " ".join(_section(text, "Wi-Fi công cộng tại nhà văn hóa hoạt động").split())
+    assert "thời gian quan sát: " in wifi and "Tổng của" not in wifi
 
 
 def test_outages_faults_and_gateways_are_listed_in_local_time(text: str, month: sc.MonthScenario):
