@@ -277,6 +277,9 @@ class Lang:
     def reason(self, reason: str) -> str:
         return names.reason_text(reason, self.code)
 
+    def source(self, source: str) -> str:
+        return names.source_text(source, self.code)
+
     def reliability_note(self) -> str:
         return reliability_note(self.code, self.t("window_noun"))
 

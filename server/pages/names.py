@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LIGHT_FAULTS", "LINKS", "light_fault_name", "link_name", "reason_text"]
+__all__ = ["LIGHT_FAULTS", "LINKS", "light_fault_name", "link_name", "reason_text", "source_text"]
 
 #: (vi, en) of each link id the gateways measure (edge/sources/uplink)
 LINKS: dict[str, tuple[str, str]] = {
@@ -72,3 +72,18 @@ def reason_text(reason: str, lang: str) -> str:
     if min_ok:
         words += _in(_REASONS["needed"], lang).format(min_ok=min_ok)
     return words + reason[head.end() :]
+
+
+#: who entered a manual indicator, as server/indicators.py writes it: ``<note> (key <name>)`` or ``key <name>``
+_SOURCE = re.compile(r"^(?:(?P<note>.*) \(key (?P<named>[^()]+)\)|key (?P<bare>[^()]+))$", re.DOTALL)
+_KEY = ("khóa API {name}", "API key {name}")
+
+
+def source_text(source: str, lang: str) -> str:
+    """``Nguyen Thi Hoa (khóa API officer-hoa)`` for ``Nguyen Thi Hoa (key officer-hoa)``: the note as written,
+    the key's name in ``lang``; any other text as written."""
+    match = _SOURCE.match(source)
+    if match is None:
+        return source
+    key = _in(_KEY, lang).format(name=match.group("named") or match.group("bare"))
+    return f"{match.group('note')} ({key})" if match.group("named") else key

@@ -162,7 +162,7 @@ def _detail(section: Section) -> str:
         line = f"Tổng của {count} {MEMBERS.get(tag, tag)} – {line}"
     source = c.evidence.detail.get("source")
     if source:
-        line += f"{'; ' if line else ''}nguồn: {source}"
+        line += f"{'; ' if line else ''}nguồn: {vi.source_text(source)}"
     return line
 
 

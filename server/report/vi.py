@@ -28,6 +28,7 @@ __all__ = [
     "number",
     "reason_text",
     "reliability_note",
+    "source_text",
     "text",
     "unit_text",
     "value_text",
@@ -86,6 +87,10 @@ def light_fault_text(fault: str) -> str:
 
 def reason_text(reason: str) -> str:
     return names.reason_text(reason, "vi")
+
+
+def source_text(source: str) -> str:
+    return names.source_text(source, "vi")
 
 
 def days_counted_text(first: str, until: str, running: bool, zone: ZoneInfo) -> str:

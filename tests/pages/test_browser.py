@@ -122,7 +122,8 @@ def test_village_page_shows_the_apis_figures(live, watched) -> None:
     lighting = api(live, f"/villages/kha-ly-thuong/lighting?{window}")
     assert VI.percent(lighting["availability_pct"]) in page.locator("#lights").inner_text()
     indicators = page.locator("#indicators").inner_text()
-    assert "31,5 %" in indicators and f"{scenario.EID[1]} (key officer-hoa)" in indicators
+    # who entered it in the page's words: the server stores "(key officer-hoa)", English on a Vietnamese page
+    assert "31,5 %" in indicators and f"{scenario.EID[1]} (khóa API officer-hoa)" in indicators
     assert local(scenario.EID_AS_OF, "%d/%m/%Y %H:%M") in indicators
     entry = api(live, "/villages/kha-ly-thuong/indicators")["entries"][0]
     assert VI.when(entry["entered"], seconds=True) in indicators

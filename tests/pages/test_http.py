@@ -45,6 +45,18 @@ def test_number_formats() -> None:
     assert VI.value(98.96, "%", 99.0) == "98,96 %" and VI.value(98.96, "%") == "99,0 %"
 
 
+def test_who_entered_an_indicator_in_the_pages_words() -> None:
+    from server.report import vi as dossier
+
+    stored = "Nguyễn Thị Hoa, UBND xã (key officer-hoa)"
+    assert (
+        VI.source(stored) == dossier.source_text(stored) == "Nguyễn Thị Hoa, UBND xã (khóa API officer-hoa)"
+    )
+    assert EN.source(stored) == "Nguyễn Thị Hoa, UBND xã (API key officer-hoa)"
+    assert VI.source("key officer-hoa") == "khóa API officer-hoa"
+    assert VI.source("a note (with brackets)") == "a note (with brackets)"  # not ours: as written
+
+
 def test_the_page_and_the_dossier_write_a_figure_alike() -> None:
     """A reviewer found "≥ 99,0 %" on the page and "≥ 99 %" in the dossier, coverage 97 % and 96,5 %, users
     "người/ngày" and "người dùng/ngày", an outage "2 giờ 30 phút" and "2 giờ 30 phút 5 giây"."""

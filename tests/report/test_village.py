@@ -229,3 +229,10 @@ def test_a_day_still_running_is_said_to_grow():
         "Các ngày được tính (cả ngày): 07/12/2026 00:00:00 +07 – 08/12/2026 00:00:00 +07; ngày cuối chưa kết thúc: "
         "giá trị còn thay đổi đến 08/12/2026 00:00:00 +07"
     )
+
+
+def test_who_entered_an_indicator_is_said_in_vietnamese(text: str):
+    """The server stores "(key officer-hoa)": the dossier printed that English under a Vietnamese figure."""
+    flat = " ".join(text.split())
+    assert "Nguyễn Thị Hoa, UBND xã (khóa API officer-hoa)" in flat
+    assert "(key officer-hoa)" not in flat
