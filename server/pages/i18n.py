@@ -157,8 +157,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Không có hồ sơ PDF cho {period}: thôn chưa gửi dữ liệu nào trước khi hết khoảng thời gian này.",
         "No dossier PDF for {period}: the village sent no data before its end.",
     ),
-    "dossier_link": ("Hồ sơ PDF {period}", "Dossier PDF, {period}"),
-    "commune_dossier_link": ("Hồ sơ PDF của xã, {period}", "The commune's dossier PDF, {period}"),
+    # the dossier is the commune's paper, in Vietnamese only (docs/report.md): an English page says so
+    "dossier_link": ("Hồ sơ PDF {period}", "Dossier PDF, {period} (in Vietnamese)"),
+    "commune_dossier_link": (
+        "Hồ sơ PDF của xã, {period}",
+        "The commune's dossier PDF, {period} (in Vietnamese)",
+    ),
     "month_of": ("tháng {month}", "{month}"),
     "dossier_too_long": (
         "Không có hồ sơ PDF cho khoảng thời gian này: một hồ sơ dài tối đa {detail} ngày; hãy chọn một tháng.",

@@ -432,6 +432,9 @@ def test_pages_asked_for_no_period_offer_the_last_months_dossier(client: TestCli
         assert VI.month(last) in words and "PDF" in words, words
         pdf = client.get(html.unescape(href), headers=READ)
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", which
+    english = client.get("/pages/villages/kha-ly-thuong", headers=READ, params={"lang": "en"}).text
+    if had_data:  # the dossier is in Vietnamese only: the English page says so on the link
+        assert re.search(r'<a class="dossier" [^>]+>Dossier PDF, [^<]+ \(in Vietnamese\)</a>', english)
     # a commune filter with no data before the month's end offers none, and says nothing about it
     empty = client.get("/pages/", headers=READ, params={"commune": "khong-co"})
     assert 'class="dossier"' not in empty.text
