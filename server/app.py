@@ -10,12 +10,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import pages, verdicts
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
+from server.deps import check_credentials
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry, RegistryUnreadable
@@ -51,16 +54,78 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _validation(_: Request, exc: Exception) -> JSONResponse:
+def _credentials_first(request: Request) -> JSONResponse | None:
+    """The refusal of the request's credentials, if they are refused: it comes before anything about the body."""
+    try:
+        check_credentials(request)
+    except ApiError as err:
+        return _error(err.status, err.message, err.parameter, err.headers or None)
+    return None
+
+
+async def _raw_body(request: Request) -> bytes:
+    try:
+        return await request.body()  # as FastAPI read it
+    except RuntimeError:  # not kept: read as a stream
+        return b""
+
+
+def _not_json(exc: RequestValidationError, raw: bytes) -> str | None:
+    """What made the body unreadable as JSON, and where; None when it was read (or was not the trouble)."""
+    for e in exc.errors():
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+            doc, at = (exc.body if isinstance(exc.body, str) else ""), loc[1]
+            line, column = doc.count("\n", 0, at) + 1, at - (doc.rfind("\n", 0, at) + 1) + 1
+            why = (e.get("ctx") or {}).get("error") or e.get("msg")
+            return f"not JSON: {why} at line {line} column {column} (character {at})"
+        if e.get("type") == "missing" and loc == ("body",) and not raw.strip():
+            return "empty: send a JSON object"
+    return None
+
+
+def _undecodable(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        encoding = cause.encoding.upper()
+        return f"not JSON: byte 0x{byte} at position {cause.start} is not {encoding} ({cause.reason})"
+    return f"not JSON: {cause or 'unreadable'}"
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
+    refused = _credentials_first(request)
+    if refused is not None:
+        return refused
+    not_json = _not_json(exc, await _raw_body(request))
+    if not_json is not None:
+        return _error(400, f"body: {not_json}", "body")
+    problems: list[str] = []
     parameter = None
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ())]
         name = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc)
         parameter = parameter or (loc[1] if len(loc) > 1 else name)
-        problems.append(f"{name}: {e.get('msg')}")
+        problem = f"{name}: {e.get('msg')}"
+        if problem not in problems:  # one constraint of a parameter shared by several dependencies
+            problems.append(problem)
     return _error(422, "; ".join(problems) or "invalid request", parameter)
+
+
+#: FastAPI's words when the body's bytes cannot be decoded at all (not UTF-8): a 400 with no parameter
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own HTTP errors as it answers them, but an unreadable body: a 400 naming ``body``, and only
+    once the credentials are good."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        refused = _credentials_first(request)
+        if refused is not None:
+            return refused
+        return _error(400, f"body: {_undecodable(exc.__cause__)}", "body")
+    return await http_exception_handler(request, exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +185,7 @@ def _install_handlers(app: FastAPI) -> None:
     for cause in OUTAGES:
         app.add_exception_handler(cause, _outage)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
 def create_app(

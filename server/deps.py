@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyHeader
+from pydantic import WithJsonSchema
 
 from server.errors import ApiError
 from server.models import ErrorOut
 from server.queries import Scope
 from server.service import Service
-from server.timeparse import Step, Window, parse_step
+from server.timeparse import STEP_PATTERN, TIME_PATTERN, Step, Window, parse_step
 from thonminh.contract import slugify
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "WindowParams",
     "api_key_header",
     "authenticate",
+    "check_credentials",
     "error_answers",
 ]
 
@@ -39,28 +42,34 @@ TAG_PATTERN = r"^[^\x00-\x1f\x7f\\/]+$"
 SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
+#: What ``tz`` may be, published as a constraint and checked by ``get_service`` (see there).
+TZ_PATTERN = r"^[A-Za-z0-9_+\-/]+$"
+_TZ_DESCRIPTION = (
+    "an IANA time zone (Asia/Ho_Chi_Minh): day and week boundaries, and times given without an offset, are read "
+    "in it; answers keep ISO 8601 times with their offset (UTC)"
+)
+_TZ_SCHEMA = {
+    "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": TZ_PATTERN}, {"type": "null"}],
+    "description": _TZ_DESCRIPTION,
+}
+
+
 def get_service(
     request: Request,
-    tz: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=64,
-            pattern=r"^[A-Za-z0-9_+\-/]+$",
-            description="an IANA time zone (Asia/Ho_Chi_Minh): day and week boundaries, and "
-            "times given without an offset, are read in it; answers keep ISO "
-            "8601 times with their offset (UTC)",
-        ),
-    ] = None,
+    # published with its constraints but checked here: every dependency that takes the service would check a
+    # declared constraint again, and a bad value would be told as many times (FastAPI caches only successes)
+    tz: Annotated[str | None, WithJsonSchema(_TZ_SCHEMA), Query(description=_TZ_DESCRIPTION)] = None,
 ) -> Service:
     service: Service = request.app.state.service
     if tz is None or tz == service.zone.key:
         return service
     try:
+        if len(tz) > 64 or not re.fullmatch(TZ_PATTERN, tz):
+            raise ValueError(tz)
         return service.in_zone(ZoneInfo(tz))
     except (ZoneInfoNotFoundError, ValueError):
         raise ApiError(
-            f"tz: {tz!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh)",
+            f"tz: {tz[:64]!r} is not a time zone (an IANA name such as Asia/Ho_Chi_Minh)",
             status=422,
             parameter="tz",
         ) from None
@@ -154,6 +163,24 @@ def require_admin(
     return principal
 
 
+def check_credentials(request: Request) -> None:
+    """The key check of the request's route (``require_admin`` or ``require_read``, called as its dependency
+    calls it), for an answer given before the dependencies ran: FastAPI reads the body first, and a body that is
+    not JSON must not be told about to someone whose credentials would be refused. ``ApiError`` when they are."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    calls, todo = [], [dependant] if dependant is not None else []
+    while todo:
+        found = todo.pop()
+        calls.append(found.call)
+        todo.extend(found.dependencies)
+    for check in (require_admin, require_read):
+        if any(call is check for call in calls):
+            check(
+                request, request.headers.get(api_key_header.model.name), request.headers.get("authorization")
+            )
+            return
+
+
 ReadKey = Annotated[Principal, Depends(require_read)]
 AdminKey = Annotated[Principal, Depends(require_admin)]
 
@@ -187,15 +214,8 @@ VILLAGE_ERRORS = error_answers(401, 404, 422, 502, 503)
 # -- parameters ------------------------------------------------------------------------------------------------
 
 TagQuery = Annotated[str | None, Query(min_length=1, max_length=128, pattern=TAG_PATTERN)]
-#: What ``timeparse.parse_time`` reads, for the OpenAPI document; the parser itself checks it, so that a wrong
-#: value gets its message (and the hint about a ``+`` that arrived as a space) rather than a bare pattern error.
-_DUR = r"(\d{1,6}[smhdw])+"
-#: Any day 01..31 of the years 2000..2200: the parser refuses 2026-02-31 in words. 1999 too, for the eve of 2000
-#: in a zone behind UTC (1999-12-31T20:00:00-05:00 is 2000-01-01T01:00Z).
-_DAY = r"(1999|20\d{2}|21\d{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-_CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
-_OFFSET = r"(Z|[-+]([01]\d|1[0-4]):[0-5]\d)"
-TIME_PATTERN = rf"^(now([-+]{_DUR})?|[-+]{_DUR}|{_DAY}(T{_CLOCK}{_OFFSET}?)?)$"
+#: The times and steps ``timeparse`` reads, published with each parameter; the parser checks them itself, so that
+#: a wrong value gets its message (and the hint about a ``+`` that arrived as a space), not a bare pattern error.
 TimeQuery = Annotated[
     str | None,
     Query(
@@ -232,7 +252,7 @@ def step_param(
         Query(
             min_length=1,
             max_length=16,
-            json_schema_extra={"pattern": f"^{_DUR}$"},
+            json_schema_extra={"pattern": STEP_PATTERN},
             description="bucket width: 15m, 1h, 1d, 1w; at most max_buckets buckets in the window",
         ),
     ] = None,

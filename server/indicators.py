@@ -4,11 +4,15 @@ unit and a valid range), and kept as a record that is never overwritten.
 Two points per entry: the ``indicator`` point at the as-of time is what the criteria read (a correction for the
 same time replaces it there), and the ``indicator_entry`` point at the time of entry is the record, kept whatever
 corrects it later. ``GET .../indicators`` lists the record.
+
+Each entry's time of entry is its id (``entered``, which ``corrects`` names): no two entries of a village share a
+millisecond, or InfluxDB would keep only the last point written there (``_entered_ms``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from server import models as m
 from server.errors import ParameterError
@@ -17,13 +21,20 @@ from server.service import Service
 from server.timeparse import iso, parse_time
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, Point
 from thonminh.figures import INDICATORS, IndicatorDescription
-from thonminh.influxql import Select, tag_equals
+from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
 __all__ = ["history", "put_indicator"]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
+
+#: Held from choosing an entry's millisecond until it is written: entries are made one at a time.
+_entering = threading.Lock()
+#: The last millisecond given to an entry, by (database, retention policy, village).
+_last_ms: dict[tuple[str, str | None, str], int] = {}
+#: How far past the clock's millisecond one read looks for entries already there.
+_LOOKAHEAD_MS = 1000
 
 
 def describe(indicator: str) -> IndicatorDescription:
@@ -78,13 +89,15 @@ def _as_written(row: dict) -> bool:
     )
 
 
-def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) -> tuple[int, str]:
-    """(the as-of time, the corrected entry's id or ''): a correction keeps the corrected entry's time unless
-    it gives its own."""
+def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) -> tuple[int | None, str]:
+    """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
+    corrected entry's time unless it gives its own."""
     now = service.now()
     when = parse_time(body.time, now=now, zone=service.zone, parameter="time") if body.time else None
+    if when is not None and when > now:
+        raise ParameterError("time: an indicator cannot be dated in the future", parameter="time")
     if body.corrects is None:
-        return int((when or now).timestamp() * 1000), ""
+        return (None if when is None else int(when.timestamp() * 1000)), ""
     corrected_ms = int(
         parse_time(body.corrects, now=now, zone=service.zone, parameter="corrects").timestamp() * 1000
     )
@@ -97,36 +110,57 @@ def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) 
     return (int(match[0]["as_of_ms"]) if when is None else int(when.timestamp() * 1000)), iso(corrected_ms)
 
 
+def _entered_ms(service: Service, village: str) -> int:
+    """The entry's millisecond, which no other entry of the village has: the clock's, or the first free one after
+    it, after the last this process gave (the clock may give one millisecond to many requests, or step back) and
+    after the entries InfluxDB holds there (written before a restart). Call it holding ``_entering``, and write
+    the entry before letting go. Another process writing entries of the village at the same time is not seen."""
+    database, rp = service.reader.database, service.config.influxdb.retention_policy
+    key = (database, rp, village)
+    ms = max(int(service.clock() * 1000), _last_ms.get(key, -1) + 1)
+    source = Source(database, rp, INDICATOR_ENTRY.name).ref()
+    while True:
+        where = [tag_equals("village", village), time_range(ms, ms + _LOOKAHEAD_MS)]
+        statement = Select(["*"], [source], where=where, group_all=True).render()
+        taken = {int(r["time"]) for r in service.reader.run([statement])[0].rows()}
+        free = next((t for t in range(ms, ms + _LOOKAHEAD_MS) if t not in taken), None)
+        if free is not None:
+            _last_ms[key] = free
+            return free
+        ms += _LOOKAHEAD_MS
+
+
 def put_indicator(
     service: Service, village: str, indicator: str, body: m.IndicatorIn, key_name: str
 ) -> m.IndicatorOut:
     desc = describe(indicator)
     _check(desc, body)
-    as_of_ms, corrects = _as_of(service, village, indicator, body)
-    entered_ms = int(service.now().timestamp() * 1000)
-    if as_of_ms > entered_ms:
-        raise ParameterError("time: an indicator cannot be dated in the future", parameter="time")
+    given_ms, corrects = _as_of(service, village, indicator, body)
     place = (service.reader.places(Scope(village=village)).rows or [{}])[0]
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
     source = f"{body.note} (key {key_name})" if body.note else f"key {key_name}"
-    value = Point(
-        INDICATOR.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source}, as_of_ms
-    )
-    entry = Point(
-        INDICATOR_ENTRY.name,
-        tags,
-        {
-            "value": float(body.value),
-            "unit": desc.unit,
-            "source": source,
-            "note": body.note or "",
-            "as_of_ms": as_of_ms,
-            "corrects": corrects,
-        },
-        entered_ms,
-    )
-    line = service.reader.write_indicator(value, entry)
+    with _entering:
+        entered_ms = _entered_ms(service, village)
+        # an entry of no time stands at its time of entry: two made together keep two values, the later read
+        as_of_ms = entered_ms if given_ms is None else given_ms
+        value = Point(
+            INDICATOR.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source}, as_of_ms
+        )
+        entry = Point(
+            INDICATOR_ENTRY.name,
+            tags,
+            {
+                "value": float(body.value),
+                "unit": desc.unit,
+                "source": source,
+                "note": body.note or "",
+                "as_of_ms": as_of_ms,
+                "corrects": corrects,
+            },
+            entered_ms,
+        )
+        line = service.reader.write_indicator(value, entry)
     return m.IndicatorOut(
         village=village,
         indicator=indicator,

@@ -101,7 +101,7 @@ def register(service: Service, gateway: str, body: KeyIn, by: str) -> KeyOut:
             now_ms=int(service.clock() * 1000),
         )
     except KeyConflict as err:
-        raise ApiError(str(err), status=409) from None
+        raise ApiError(str(err), status=409, parameter=err.parameter) from None
     except ValueError as err:
         raise ParameterError(f"public_key: {err}", parameter="public_key") from None
     return _out(record)
@@ -115,7 +115,7 @@ def retire(service: Service, gateway: str, fingerprint: str, body: RetireIn) -> 
     except KeyError:
         raise NotFound(f"gateway {gateway!r} has no key {fingerprint}", parameter="fingerprint") from None
     except KeyConflict as err:
-        raise ApiError(str(err), status=409, parameter="valid_until") from None
+        raise ApiError(str(err), status=409, parameter=err.parameter) from None
 
 
 def list_keys(service: Service, *, gateway: str | None = None, village: str | None = None) -> KeysOut:

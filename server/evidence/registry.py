@@ -49,7 +49,11 @@ class RegistryUnreadable(ConfigError):
 
 class KeyConflict(ValueError):
     """The change contradicts what is registered (a key registered twice, a period that would end before it
-    starts)."""
+    starts); ``parameter`` names the value at fault, for the API's answer."""
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +189,18 @@ class Registry:
                 "SELECT gateway FROM keys WHERE fingerprint = ?", (record.fingerprint,)
             ).fetchone()
             if taken:
-                raise KeyConflict(f"key {record.fingerprint} is registered already (gateway {taken[0]!r})")
+                raise KeyConflict(
+                    f"key {record.fingerprint} is registered already (gateway {taken[0]!r})",
+                    parameter="public_key",
+                )
             later = db.execute(
                 "SELECT fingerprint, valid_from_ms FROM keys WHERE gateway = ? AND valid_from_ms >= ?",
                 (gateway, valid_from_ms),
             ).fetchone()
             if later:
                 raise KeyConflict(
-                    f"valid_from must be after the start of key {later[0]} of gateway {gateway!r}"
+                    f"valid_from must be after the start of key {later[0]} of gateway {gateway!r}",
+                    parameter="valid_from",
                 )
             db.execute(
                 "UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND "
@@ -228,10 +236,11 @@ class Registry:
                 raise KeyError(key_fingerprint)
             record = KeyRecord(*row)
             if valid_until_ms <= record.valid_from_ms:
-                raise KeyConflict("valid_until must be after the key's valid_from")
+                raise KeyConflict("valid_until must be after the key's valid_from", parameter="valid_until")
             if record.valid_until_ms is not None and valid_until_ms > record.valid_until_ms:
                 raise KeyConflict(
-                    "the key's period has ended already; a retired key cannot be made valid longer"
+                    "the key's period has ended already; a retired key cannot be made valid longer",
+                    parameter="valid_until",
                 )
             db.execute(
                 "UPDATE keys SET valid_until_ms = ? WHERE gateway = ? AND fingerprint = ?",
