@@ -438,3 +438,22 @@ def test_pages_asked_for_no_period_offer_the_last_months_dossier(client: TestCli
     # a commune filter with no data before the month's end offers none, and says nothing about it
     empty = client.get("/pages/", headers=READ, params={"commune": "khong-co"})
     assert 'class="dossier"' not in empty.text
+
+
+def test_the_overview_picks_a_month_for_its_place(client: TestClient) -> None:
+    """The overview had no month control: a commune's official could not see last month's verdicts without
+    writing the URL. Its month form keeps the place it shows."""
+    page = client.get("/pages/", headers=READ, params={"commune": "an-lac"})
+    form = re.search(r'<form method="get" action="([^"]+)" class="period">(.*?)</form>', page.text, re.DOTALL)
+    assert form, page.text
+    action, inner = html.unescape(form.group(1)), form.group(2)
+    kept = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', inner))
+    assert action == "/pages/" and kept == {"commune": "an-lac"}, (action, kept)
+    assert 'name="month"' in inner
+    month = f"{datetime.fromtimestamp((scenario.TODAY - 40 * scenario.DAY) / 1000, ZONE):%Y-%m}"
+    chosen = client.get(action, headers=READ, params={**kept, "month": month})  # as a browser submits it
+    assert chosen.status_code == 200
+    assert f'value="{month}"' in chosen.text  # the form shows the month chosen
+    # every village link of the page keeps it, and the place too: the table is the commune's for that month
+    linked = set(re.findall(r'href="/pages/villages/([\w-]+)\?month=' + month, chosen.text))
+    assert "kha-ly-thuong" in linked and "xa-khac" not in linked, linked
