@@ -1,6 +1,6 @@
 """``thonminh edge status`` counts the lights' faults by the API's rule (``/lighting``'s ``by_fault``): a lamp that
 failed in the night is counted through the next day, when its samples say nothing is wrong, until a sample in the
-dark shows it working. Driven by the real tracker on a fake clock."""
+dark shows it working, also across a restart. Driven by the real tracker on a fake clock."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from edge.sources.lights.inventory import parse_inventory
 from edge.sources.lights.router import Route, Router
 from edge.sources.lights.schedule import FixedSchedule
-from edge.sources.lights.source import CurrentFaults
+from edge.sources.lights.state import LightState
 from edge.sources.lights.tracker import LightTracker, Sample, TrackerSettings
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -32,21 +32,23 @@ def refuse(reason: str, sample: object) -> None:
 class Village:
     """Two lights under a schedule on 18:00 to 06:00; ``a``'s lamp draws 1 W of 60 until it is replaced."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_ms: int = T(21, 17, 58), journal: dict[str, dict] | None = None) -> None:
+        """``journal``: the journaled rows of a tracker before a restart (``take_dirty``)."""
+        states = {k: LightState.from_json(v) for k, v in (journal or {}).items()}
         self.tracker = LightTracker(
             parse_inventory(INVENTORY, kind="csv"),
             FixedSchedule(dt.time(18), dt.time(6), TZ, switch_grace_s=0.0),
             TrackerSettings(),
-            start_ms=T(21, 17, 58),
+            start_ms=start_ms,
+            states=states,
         )
         self.router = Router(
             [Route.of("{prefix:tele|stat}/{device}/#", "tasmota")], self.tracker, reject=refuse
         )
-        self.faults = CurrentFaults()
         self.samples: list[Sample] = []
         self.watts = {"sl-a": 1, "sl-b": 58}
         for device in self.watts:
-            self.send(T(21, 17, 58, 10), device, "tele/{}/LWT", "Online")
+            self.send(start_ms + 10_000, device, "tele/{}/LWT", "Online")
 
     def send(self, at: int, device: str, topic: str, payload: str) -> None:
         self.router.handle(topic.format(device), payload.encode(), at)
@@ -65,7 +67,7 @@ class Village:
             self.tracker.tick(t + M)
             batch = self.tracker.take_samples()
             self.samples += batch
-            current = self.faults.update(batch)
+            current = self.tracker.current_faults(batch)
         return current
 
     def newest(self, light: str) -> Sample:
@@ -81,7 +83,24 @@ def test_a_lamp_failure_is_counted_through_the_next_day_until_it_works_in_the_da
     # a fault of the day's own wins, as in the API: b burns by day
     v.send(T(22, 12, 0, 30), "sl-b", "stat/{}/POWER", "ON")
     v.tracker.tick(T(22, 12, 1))
-    assert v.faults.update(v.tracker.take_samples()) == {"a": "lamp_failure", "b": "day_burning"}
+    assert v.tracker.current_faults(v.tracker.take_samples()) == {"a": "lamp_failure", "b": "day_burning"}
     # the lamp is replaced: the next evening's sample in the dark shows it working, and the count drops
     v.watts["sl-a"] = 58
     assert v.run(T(22, 12, 2), T(22, 18, 5)) == {"a": "", "b": ""}
+
+
+def test_a_lamp_failure_seen_in_the_night_still_counts_after_a_restart_by_day() -> None:
+    """The memory was the agent's RAM: restarted at 09:00, ``edge status`` counted no fault until dusk while the
+    API and Grafana listed the lamp failure. It is journaled with the light's state, and written only when it
+    changes, not every interval of the night (the SD card)."""
+    night = Village()
+    night.run(T(21, 17, 58), T(22, 6, 30))
+    journal = night.tracker.take_dirty()
+    assert journal["a"]["dark_fault"] == "lamp_failure" and journal["b"]["dark_fault"] == ""
+    morning = Village(T(22, 9), journal)
+    assert morning.run(T(22, 9), T(22, 9, 5)) == {"a": "lamp_failure", "b": ""}
+    # the lamp is replaced; the evening shows it working, the journal says so once
+    morning.watts["sl-a"] = 58
+    morning.tracker.take_dirty()
+    assert morning.run(T(22, 9, 5), T(22, 18, 5)) == {"a": "", "b": ""}
+    assert morning.tracker.take_dirty()["a"]["dark_fault"] == ""

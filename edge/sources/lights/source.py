@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
@@ -27,14 +26,13 @@ from edge.sources.lights.inventory import Inventory, load_inventory
 from edge.sources.lights.journal import LightJournal
 from edge.sources.lights.mqtt import BrokerError, Connection, Inbound
 from edge.sources.lights.router import Route, Router
-from edge.sources.lights.state import EXPECTED_ON, FAULT
 from edge.sources.lights.tracker import LightState, LightTracker, Sample, TrackerSettings
 from thonminh.backoff import Backoff
 from thonminh.contract import STREETLIGHT, Point
 from thonminh.errors import ConfigError
 from thonminh.logs import Episode
 
-__all__ = ["SOURCE", "CurrentFaults", "LightsSource"]
+__all__ = ["SOURCE", "LightsSource"]
 
 #: Gather more messages for a commit only while the batch is this small (under load batches fill by themselves).
 _SMALL_BATCH: Final = 64
@@ -50,28 +48,6 @@ _QUIET_S: Final = 5.0
 #: ended, and its last messages should not wait five seconds for their acknowledgement.
 _BURST_QUIET_S: Final = 0.2
 _MAX_HELD_POINTS: Final = 100_000
-
-
-class CurrentFaults:
-    """Each light's fault as the API lists it (``/lighting``'s ``by_fault``, docs/api.md): its newest sample's,
-    else that of its newest sample taken in the dark. A lamp failure shows only in the dark: by day a failed
-    lamp is switched off on schedule and its samples say nothing is wrong, so the failure stands until a sample
-    in the dark shows the lamp working. The tracker samples every light every interval, so the newest sample in
-    the dark is last night's, within the API's look-back (``thonminh.figures.LIGHT_FAULT_LOOKBACK_S``). Kept in
-    memory: after a restart by day a lamp failure counts again from dusk."""
-
-    def __init__(self) -> None:
-        self._in_dark: dict[str, str] = {}
-
-    def update(self, samples: Iterable[Sample]) -> dict[str, str]:
-        """The current fault (``""``: none) of each light of ``samples`` (oldest first), after them."""
-        out: dict[str, str] = {}
-        for s in samples:
-            fault = str(s.fields.get(FAULT) or "")
-            if s.fields.get(EXPECTED_ON):
-                self._in_dark[s.light] = fault
-            out[s.light] = fault or self._in_dark.get(s.light, "")
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +86,6 @@ class LightsSource(PushSource):
         self._emitting = Episode(self.log, "streetlight samples not committed")
         self._health: dict[str, str | None] = {}
         self._all_well = True
-        self._faults = CurrentFaults()
 
     async def init(self) -> None:
         cfg = self.config
@@ -208,7 +183,7 @@ class LightsSource(PushSource):
         """For ``thonminh edge status``: lights online of all and by fault (at the last boundary), the broker."""
         if samples:
             latest = {s.light: s.fields for s in samples}.values()  # a light's newest sample wins
-            faults = Counter(self._faults.update(samples).values())
+            faults = Counter(self.tracker.current_faults(samples).values())
             faults.pop("", None)
             online = sum(int(f.get("online", 0)) for f in latest)
             self._all_well = online == len(latest) and not faults

@@ -60,6 +60,9 @@ class LightState:
     boot: str | None = None
     seq_gaps: int = 0
     reports: int = 0
+    #: the fault of its newest sample taken while the schedule wants it lit (``LightTracker.current_faults``):
+    #: journaled, so a lamp failure seen in the night still counts after a restart by day
+    dark_fault: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The journal row, JSON-ready."""

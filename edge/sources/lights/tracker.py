@@ -24,7 +24,7 @@ offline, stale, lamp_failure, dark, day_burning.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -166,6 +166,15 @@ class LightTracker:
         ready, self._ready = self._ready, []
         return ready
 
+    def current_faults(self, samples: Iterable[Sample]) -> dict[str, str]:
+        """Each light's fault as the API lists it (``/lighting``'s ``by_fault``, docs/api.md), after
+        ``samples``: its newest sample's, else that of its newest sample taken in the dark. A lamp failure shows
+        only in the dark: by day a failed lamp is switched off on schedule and its samples say nothing is wrong,
+        so the failure stands until a sample in the dark shows the lamp working. Every light is sampled every
+        interval, so that sample is last night's, within the API's look-back
+        (``thonminh.figures.LIGHT_FAULT_LOOKBACK_S``)."""
+        return {s.light: str(s.fields.get(FAULT) or "") or self.states[s.light].dark_fault for s in samples}
+
     def take_dirty(self) -> dict[str, dict[str, Any]]:
         """The journal rows of lights changed since the last call."""
         dirty = {light_id: self.states[light_id].to_json() for light_id in sorted(self._dirty)}
@@ -293,6 +302,9 @@ class LightTracker:
     def _sample(self, light: TrackedLight, boundary: int) -> Sample:
         st = light.state
         status = self._judge(light, boundary)[0]
+        if self._expected(boundary) and st.dark_fault != status.fault:
+            st.dark_fault = status.fault  # journaled when it changes, not every night's interval
+            self._dirty.add(light.spec.id)
         values: dict[str, int | float | str] = {
             ON: int(status.lit),
             ONLINE: int(status.online),
