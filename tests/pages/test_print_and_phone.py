@@ -173,6 +173,17 @@ def test_the_phones_overview_keeps_the_village_column_in_view(live, watched) -> 
 
 
 @pytest.mark.viewport(PHONE)
+def test_a_phones_header_links_are_a_fingers_size(live, watched) -> None:
+    """The header's links (overview, status, language, sign-out) were 22 px tall on a phone."""
+    page, _ = watched
+    sign_in(page, live)
+    heights = page.eval_on_selector_all(
+        "nav a, nav button.link, form.period a", "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 44, heights
+
+
+@pytest.mark.viewport(PHONE)
 def test_a_phone_shows_an_english_time_on_one_line(live, watched) -> None:
     page, _ = watched
     sign_in(page, live, f"{VILLAGE}?lang=en")
