@@ -457,3 +457,23 @@ def test_the_overview_picks_a_month_for_its_place(client: TestClient) -> None:
     # every village link of the page keeps it, and the place too: the table is the commune's for that month
     linked = set(re.findall(r'href="/pages/villages/([\w-]+)\?month=' + month, chosen.text))
     assert "kha-ly-thuong" in linked and "xa-khac" not in linked, linked
+
+
+def test_the_overview_shows_each_measured_value_under_its_verdict(client: TestClient) -> None:
+    """The values were only in tooltips, which a phone cannot show and paper cannot print."""
+    rollup = client.get("/api/v1/criteria", headers=READ).json()
+    page = client.get("/pages/", headers=READ).text
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'<tr><td><a href="/pages/villages/([\w-]+)">.*?</a></td>(.*?)</tr>', page, re.S)
+    }
+    shown = 0
+    for village in rollup["villages"]:
+        cells = re.findall(r'<td class="cell[^"]*">(.*?)</td>', rows[village["village"]], re.S)
+        for c, cell in zip(rollup["criteria"], cells, strict=True):  # the table's columns, in its order
+            verdict = village["verdicts"].get(c["id"])
+            if verdict and verdict["value"] is not None:
+                value = VI.value(verdict["value"], c["unit"], c["threshold"])
+                assert value in html.unescape(cell), (c["id"], cell)
+                shown += 1
+    assert shown > 0
