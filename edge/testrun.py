@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -192,6 +193,27 @@ def _agents_buffer(config: GatewayConfig) -> Buffer:
     return open_buffer(config, exclusive=True, create=True)
 
 
+def _after_the_agents_last_interval(config: GatewayConfig) -> None:
+    """Wait out the agent's last uplink interval: its last sample stands for the interval before it, and the
+    test's first for the interval before its own, so within one interval of the agent's stop (or last health
+    write, after a kill) the two would count the same seconds twice."""
+    from edge.health import read_health
+
+    agent = (read_health(config.health_path()) or {}).get("agent") or {}
+    last_ms = agent.get("stopped_ms") or agent.get("written_ms")
+    intervals = [cfg.interval_s for kind, cfg in config.source_instances() if kind == "uplink"]
+    if not last_ms or not intervals:
+        return
+    left_s = last_ms / 1000 + max(intervals) - time.time()
+    if left_s > 0:
+        click.echo(
+            f"# waiting {left_s:.1f} s: the agent's last uplink sample stands for the {max(intervals):g} s "
+            "before it stopped, which the test's would count twice",
+            err=True,
+        )
+        time.sleep(left_s)
+
+
 async def _forward(forwarder: Forwarder) -> str | None:
     """Forward what is ready; None when all of it went, else why not (the rest stays for the agent)."""
     from edge.forwarder import RetryLater
@@ -289,6 +311,8 @@ def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str,
             "the agent is running: stop it before --listen (the lights share its MQTT session)"
         )
     buffer = _agents_buffer(config) if send else None  # before sampling: held until the points are sent
+    if send:
+        _after_the_agents_last_interval(config)
     try:
         results = asyncio.run(sample_all(config, listen_s=listen_s, only=only))
         if only and not results:

@@ -223,6 +223,27 @@ async def test_send_is_refused_beside_the_agent_and_signed_in_its_chain_after(
     assert all(points == verified for points, verified in found.counts.values())
 
 
+async def test_send_right_after_the_agent_stopped_does_not_count_its_last_seconds_twice(
+    tmp_path: Path, tcp: TcpTarget, influx: InfluxClient, start_agent
+):
+    """The agent's last uplink sample stands for the interval before it, and the test's for the interval before
+    its own: sent within one interval of the stop, the two counted the same seconds twice. ``--send`` waits out
+    the rest of the agent's last interval, and says so."""
+    config = gateway_toml(tmp_path, url=influx.url, database=influx.database)
+    with config.open("a") as toml:
+        toml.write(uplink(tcp.port).replace("timeout_s = 1", "interval_s = 6\ntimeout_s = 0.5"))
+    _, running = await start_agent(config)
+    await async_wait_until(lambda: uplink_count(influx) >= 1, timeout=30, what="the agent's uplink sample")
+    await running.finish()
+    sent = await asyncio.to_thread(run_test, config, "--send")
+    assert sent.returncode == 0, sent.stderr
+    rows = influx.select('SELECT "observed_s" FROM "uplink" ORDER BY time').rows()
+    times = [(int(r["time"]), r["observed_s"]) for r in rows]  # epoch ms
+    (agent_last, _), (test_at, test_observed) = times[-2], times[-1]
+    assert test_at - 1000 * test_observed >= agent_last, times  # the test's seconds begin after the agent's
+    assert "waiting" in sent.stderr and "twice" in sent.stderr, sent.stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the state directory to another user needs root")
 def test_send_as_another_user_than_the_agents_is_refused(tmp_path: Path, tcp: TcpTarget):
     """The signing chain's live state is on tmpfs under the agent's user id: another user would start a chain
