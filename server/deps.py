@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import APIKeyHeader
 from pydantic import WithJsonSchema
 
-from server.errors import ApiError
+from server.errors import ApiError, ParameterError
 from server.models import ErrorOut
 from server.queries import Scope
 from server.service import Service
@@ -282,12 +282,22 @@ KnownVillage = Annotated[str, Depends(known_village)]
 LinkQuery = TagQuery
 
 
+def _place(level: str, given: str | None) -> str | None:
+    """The slug of a place as given (``Bắc Giang`` is ``bac-giang``); one with no letter or digit names none."""
+    if given is None:
+        return None
+    slug = slugify(given)
+    if not slug:
+        raise ParameterError(f"{level}: {given[:40]!r} has no letter or digit of a place's name", parameter=level)
+    return slug
+
+
 def scope_params(province: TagQuery = None, district: TagQuery = None, commune: TagQuery = None) -> Scope:
     """Places by slug or by the name as people write it (``Bắc Giang`` is ``bac-giang``)."""
     return Scope(
-        province=province and slugify(province),
-        district=district and slugify(district),
-        commune=commune and slugify(commune),
+        province=_place("province", province),
+        district=_place("district", district),
+        commune=_place("commune", commune),
     )
 
 

@@ -97,6 +97,10 @@ def test_open_read_only_mode_serves_get_without_keys_and_says_so(seeded, app_for
         (f"/villages/{A}/outages", {**WINDOW, "link": "x\\y"}, 422, "link", "link"),
         (f"/villages/{A}/criteria", {"start": "now+1d"}, 422, "start", "not before end"),
         ("/criteria", {"province": "a\x01b"}, 422, "province", "province"),
+        # no letter or digit: it named a filter matching nothing as province '' (a 404), not what was given
+        ("/criteria", {"province": '"'}, 422, "province", "has no letter or digit"),
+        ("/villages", {"commune": "·"}, 422, "commune", "has no letter or digit"),
+        (f"/villages/{A}/uptime", {**WINDOW, "step": "500000w"}, 422, "step", "at most 3660d"),
     ],
 )
 def test_bad_parameters_are_4xx_naming_the_parameter(api, path, params, status, parameter, text):
