@@ -93,7 +93,9 @@ def grid(
     ]
     for row in notes:
         commands += [("SPAN", (0, row), (-1, row)), ("NOSPLIT", (0, row - 1), (-1, row))]
-    table = Table(cells, colWidths=list(widths), repeatRows=1)
+    # a row taller than a page (a device chose the text: 300 wide characters in a narrow column) is split across
+    # pages: ReportLab refuses a row it cannot place, and the dossier answered 500
+    table = Table(cells, colWidths=list(widths), repeatRows=1, splitInRow=1)
     table.setStyle(TableStyle(commands))
     return table
 
