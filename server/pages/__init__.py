@@ -7,11 +7,12 @@ package. ``install`` mounts it all on the app.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -47,6 +48,17 @@ def install(app: FastAPI, api_prefix: str) -> None:
     app.mount("/pages/static", StaticFiles(directory=STATIC), name="pages-static")
     app.mount(f"{api_prefix}/docs-assets", StaticFiles(directory=Path(swagger_ui_path)), name="docs-assets")
     app.add_exception_handler(SignInRequired, _sign_in_page)
+
+    @app.middleware("http")
+    async def no_framing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # a signed-in page framed by another site could be clicked through blind (clickjacking); nothing here
+        # is meant to be embedded, and no answer is to be sniffed as another type than it says
+        response = await call_next(request)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -158,6 +158,11 @@ _TEXT: dict[str, tuple[str, str]] = {
         "No dossier PDF for {period}: the village sent no data before its end.",
     ),
     # the dossier is the commune's paper, in Vietnamese only (docs/report.md): an English page says so
+    "cross_site": (
+        "Biểu mẫu này được gửi từ một trang khác: hãy đăng nhập hoặc đăng xuất ngay trên trang này.",
+        "This form was sent from another site: sign in or out on this site itself.",
+    ),
+    "bad_form": ("Biểu mẫu không hợp lệ.", "The form is not valid."),
     "dossier_link": ("Hồ sơ PDF {period}", "Dossier PDF, {period} (in Vietnamese)"),
     "commune_dossier_link": (
         "Hồ sơ PDF của xã, {period}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -205,10 +205,29 @@ def signin_form(request: Request, lang: LangDep, next: Text = ""):
     return render(request, "signin.html", lang, next=safe_next(next, "/pages/"), failed=False)
 
 
+def _cross_site(request: Request) -> bool:
+    """Whether a form was posted from another site: a page elsewhere could sign an official's browser in with
+    its own key, or out. A browser says so in ``Sec-Fetch-Site``; an older one only in ``Origin``, compared with
+    the host it asked (not the scheme, which a TLS proxy hides). A client that sends neither (curl, a script)
+    is no browser carrying someone's session. Go's ``http.CrossOriginProtection`` decides the same way."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
+
+
 @router.post("/signin")
 async def signin(request: Request, lang: LangDep) -> Response:
+    if _cross_site(request):
+        return error_page(request, lang, 403, lang.t("cross_site"))
     # the form is parsed here (urlencoded), so the pages need no multipart package
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    try:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    except ValueError:  # more fields than the form has: not our form
+        return error_page(request, lang, 400, lang.t("bad_form"))
     key = (form.get("key") or [""])[0]
     target = safe_next((form.get("next") or [""])[0], "/pages/")
     response = RedirectResponse(target, status_code=303)
@@ -219,6 +238,8 @@ async def signin(request: Request, lang: LangDep) -> Response:
 
 @router.post("/signout")
 def signout(request: Request, lang: LangDep) -> Response:
+    if _cross_site(request):
+        return error_page(request, lang, 403, lang.t("cross_site"))
     response = RedirectResponse("/pages/signin" + ("?lang=en" if lang.code == "en" else ""), status_code=303)
     sessions(request).sign_out(response)
     return response
