@@ -50,4 +50,12 @@ def server(
     logging.getLogger("server").info(
         "criteria service starting", extra={"host": host, "port": port, "open_read_only": open_read_only}
     )
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=config.http.trusted_proxies,
+    )

@@ -67,6 +67,9 @@ class AuthSettings(StrictModel):
 class HttpSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    #: the addresses (or networks) of the TLS proxies whose ``X-Forwarded-Proto`` / ``-For`` are believed: a
+    #: session cookie is ``Secure`` when the browser's request was https, which only the proxy knows
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"], max_length=64)
 
 
 class RollupSettings(StrictModel):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import srv_scenario as sc
 from srv_helpers import ADMIN, READ, READ_KEY, make_config
@@ -140,3 +144,43 @@ def test_openapi_and_docs_are_served(api):
     schema = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/villages/{village}/criteria" in schema["paths"]
     assert api.get("/api/v1/docs").status_code == 200
+
+
+@pytest.mark.parametrize("trusted", [None, ["127.0.0.2"]])
+def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy(tmp_path: Path, trusted) -> None:
+    """A TLS proxy on another address said https in X-Forwarded-Proto, and uvicorn believed only 127.0.0.1: the
+    cookie lost ``Secure``. ``http.trusted_proxies`` names the proxies ``thonminh server`` believes."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxies = "" if trusted is None else f"trusted_proxies = {json.dumps(trusted)}\n"
+    config = tmp_path / "server.toml"
+    config.write_text(
+        f'[http]\nhost = "127.0.0.1"\nport = {port}\n{proxies}[influxdb]\nurl = "http://127.0.0.1:9"\n'
+        f'[auth.read_keys]\nofficials = "{READ_KEY}"\n[rollups]\nenabled = false\n'
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "thonminh.cli", "server", "--config", str(config)])
+    try:
+        proxy = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=5)
+        url = f"http://127.0.0.1:{port}/pages/signin"
+        for _ in range(100):
+            try:
+                answer = proxy.post(
+                    url,
+                    content=f"key={READ_KEY}",
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Forwarded-Proto": "https",
+                    },
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the service did not start")
+        assert answer.status_code == 303, answer.text
+        cookie = answer.headers["set-cookie"]
+        assert ("secure" in cookie.lower()) is (trusted is not None), cookie
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
