@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,9 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a formula after a ``;``: a spreadsheet set to split on ``;`` (a comma-decimal locale's list separator) opens
+#: ``b;=HYPERLINK(...)`` as two cells, the second a formula (a device chooses some of a probe's reason)
+_FORMULA_INSIDE = re.compile(r";\s*[=+\-@]")
 
 
 def wants_csv(request: Request, fmt: str | None) -> bool:
@@ -65,7 +69,7 @@ def _cell(value: Any, column: str, zone: ZoneInfo) -> Any:
     if column in _TIMES and isinstance(value, str) and value.endswith("Z"):
         local = datetime.fromisoformat(value).astimezone(zone)
         return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or _FORMULA_INSIDE.search(value)):
         return "'" + value  # a spreadsheet would run it as a formula
     return value
 
