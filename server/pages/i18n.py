@@ -377,20 +377,7 @@ _SIGNS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
 
 
 #: English month names, not the C library's locale
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_MONTHS = "January February March April May June July August September October November December".split()
 
 
 def _to_datetime(moment: datetime | int | str) -> datetime:
