@@ -288,7 +288,9 @@ def _place(level: str, given: str | None) -> str | None:
         return None
     slug = slugify(given)
     if not slug:
-        raise ParameterError(f"{level}: {given[:40]!r} has no letter or digit of a place's name", parameter=level)
+        raise ParameterError(
+            f"{level}: {given[:40]!r} has no letter or digit of a place's name", parameter=level
+        )
     return slug
 
 
