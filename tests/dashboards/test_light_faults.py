@@ -11,6 +11,7 @@ from pathlib import Path
 from dash_alerts import evaluate
 from fastapi.testclient import TestClient
 from grafana_macros import TemplateVar, interpolate
+from lightkit import light_sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 from srv_helpers import READ, make_config, write
@@ -20,7 +21,7 @@ from dashboards.boards import lighting
 from dashboards.model import Panel
 from server.app import create_app
 from server.timeparse import iso
-from thonminh.contract import STREETLIGHT, Point
+from thonminh.contract import Point
 from thonminh.influx import InfluxClient
 
 SITE = {"village": "thon-den", "gateway": "gw-den", "commune": "xa", "district": "huyen", "province": "tinh"}
@@ -45,22 +46,9 @@ def sample(light: str, i: int, t: int) -> Point:
     dark = not 6 <= ((t - 1) // (60 * M) + 7) % 24 < 18
     fault = LIGHTS[light][2 if not dark else 0 if t <= TWO_AM else 1]
     lit = (dark and fault == "") or fault == "day_burning"
-    return Point(
-        STREETLIGHT.name,
-        {**SITE, "light": light, "zone": "z"},
-        {
-            "on": int(lit),
-            "online": 1,
-            "expected_on": int(dark),
-            "observed_s": 600.0,
-            "expected_on_s": 600.0 if dark else 0.0,
-            "lit_when_expected_s": 600.0 if dark and lit else 0.0,
-            "ok_s": 600.0 if dark == lit else 0.0,
-            "fault": fault,
-            "latitude": 21.0 + i / 1000,
-            "longitude": 106.0 + i / 1000,
-        },
-        t,
+    tags = {**SITE, "light": light, "zone": "z"}
+    return light_sample(
+        tags, t, dark=dark, lit=lit, fault=fault, latitude=21.0 + i / 1000, longitude=106.0 + i / 1000
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lightkit import light_sample
 from srv_helpers import READ, write
 
 from server.rollup_specs import SPECS
-from thonminh.contract import STREETLIGHT, UPLINK, Point
+from server.timeparse import iso
+from thonminh.contract import UPLINK, Point
 from thonminh.figures import FIGURES
 from thonminh.influx import InfluxClient
 
@@ -17,26 +19,8 @@ H = 3_600_000
 MIDNIGHT = int(datetime(2025, 3, 9, 17, tzinfo=UTC).timestamp() * 1000)
 
 
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-
-
 def light(t: int, *, dark: bool, fault: str, on: bool) -> Point:
-    return Point(
-        STREETLIGHT.name,
-        {**TAGS, "light": "L1", "zone": "z"},
-        {
-            "on": int(on),
-            "online": 1,
-            "expected_on": int(dark),
-            "observed_s": 600.0,
-            "expected_on_s": 600.0 if dark else 0.0,
-            "lit_when_expected_s": 600.0 if dark and on else 0.0,
-            "ok_s": 600.0 if dark == on else 0.0,
-            "fault": fault,
-        },
-        t,
-    )
+    return light_sample({**TAGS, "light": "L1", "zone": "z"}, t, dark=dark, lit=on, fault=fault)
 
 
 def test_a_lamp_that_failed_at_night_stays_on_the_repair_list_by_day(influx: InfluxClient, app_for):
