@@ -252,6 +252,9 @@ INDICATOR = _m(
     Field("value", FLT, "", "the value"),
     Field("unit", STR, "", "its unit, e.g. '%'"),
     Field("source", STR, "", "who entered it"),
+    Field("entered_ms", INT, "ms", "when it was entered (its indicator_entry point's time)"),
+    Field("key", STR, "", "fingerprint of the criteria service's key that signed it (docs/evidence.md)"),
+    Field("sig", STR, "", "base64 Ed25519 signature of the point's indicator message"),
 )
 INDICATOR_ENTRY = _m(
     "indicator_entry",
@@ -263,6 +266,8 @@ INDICATOR_ENTRY = _m(
     Field("note", STR, "", "the official's note"),
     Field("as_of_ms", INT, "ms", "the time the value stands for (the indicator point's time)"),
     Field("corrects", STR, "", "the entry this one corrects (its entry time, ISO 8601), or ''"),
+    Field("key", STR, "", "fingerprint of the criteria service's key that signed it"),
+    Field("sig", STR, "", "base64 Ed25519 signature of the point's indicator message"),
 )
 
 EVIDENCE = _m(

@@ -19,6 +19,10 @@ The canonical form of a point is defined from what InfluxDB's v1 query API retur
 A point's digest is 12 bytes: CRC-32 of ``series + "\\n" + time`` (which point a digest was for, to tell an
 altered value from an injected point) and the first 8 bytes of SHA-256 of the canonical point (its
 integrity). docs/evidence.md and the data contract say the same for people.
+
+Manual indicators are entered through the criteria service, by no gateway: the service signs each of their
+points itself (fields ``key`` and ``sig``) with a key of its own, registered beside the gateways' for village
+``*``, over ``indicator_message``: the same canonical form, after a first line of its own.
 """
 
 from __future__ import annotations
@@ -59,10 +63,14 @@ from thonminh.evidencekeys import (
 __all__ = [
     "DIGEST_BYTES",
     "EVIDENCE_FIELD",
+    "INDICATOR_MESSAGE",
+    "INDICATOR_SIGNATURE",
     "MANIFEST_MEASUREMENT",
     "MAX_MANIFEST_POINTS",
+    "SERVICE_KEY_VILLAGE",
     "SIGNED_MEASUREMENTS",
     "SLOTS",
+    "VERIFIED_MEASUREMENTS",
     "GatewayKey",
     "Manifest",
     "PublicKey",
@@ -73,6 +81,7 @@ __all__ = [
     "digest_line",
     "fingerprint",
     "header_message",
+    "indicator_message",
     "load_or_create_key",
     "manifest_message",
     "pack_seq",
@@ -93,6 +102,13 @@ MANIFEST_MEASUREMENT: Final = "evidence"
 SIGNED_MEASUREMENTS: Final = tuple(
     name for name in MEASUREMENTS if name not in (MANIFEST_MEASUREMENT, INDICATOR.name, INDICATOR_ENTRY.name)
 )
+#: The registry's village of the criteria service's own keys, which sign manual indicators of every village.
+SERVICE_KEY_VILLAGE: Final = "*"
+#: The first line of every indicator message, so no signature of the service passes for another message.
+INDICATOR_MESSAGE: Final = "thonminh indicator v1"
+INDICATOR_SIGNATURE: Final = "sig"
+#: The measurements whose points are verified: the gateways', and the manual indicators the service signs.
+VERIFIED_MEASUREMENTS: Final = (*SIGNED_MEASUREMENTS, INDICATOR.name)
 DIGEST_BYTES: Final = 12
 #: Points per manifest at most: its digests (16 base64 characters a point) stay well under InfluxDB's 64 KiB
 #: string field limit.
@@ -326,6 +342,16 @@ def header_message(tags: Mapping[str, str | None], fields: Mapping[str, object],
         str(fields["points_sha256"]),
         str(fields["key"]),
     )
+
+
+def indicator_message(
+    measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue | None], time_ms: int
+) -> bytes:
+    """What the criteria service signs of a manual indicator's point (``indicator``, ``indicator_entry``): its
+    canonical form without ``sig``, so that it is checked again from what InfluxDB returns. ``key`` is in it:
+    a signature cannot be passed off as another key's."""
+    unsigned = {k: v for k, v in fields.items() if k != INDICATOR_SIGNATURE}
+    return f"{INDICATOR_MESSAGE}\n{canonical_point(series_key(measurement, tags), int(time_ms), unsigned)}".encode()
 
 
 def _int(value: object) -> int:
