@@ -155,7 +155,11 @@ class EvidenceSettings(StrictModel):
     #: cores, at most 4.
     workers: int | None = Field(None, ge=1, le=64)
 
-    @field_validator("registry", "results")
+    #: The criteria service's own Ed25519 key, which signs the manual indicators it enters (made on the first
+    #: entry, 0600; relative paths are relative to the config file). Unset: ``service.key`` beside the registry.
+    service_key: Path | None = None
+
+    @field_validator("registry", "results", "service_key")
     @classmethod
     def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _relative(value, info)
@@ -166,6 +170,13 @@ class EvidenceSettings(StrictModel):
         if self.registry is None:
             return None
         return self.results or self.registry.with_name("verification.sqlite")
+
+    @property
+    def service_key_file(self) -> Path | None:
+        """The service's own key: ``service_key``, else beside the registry; None without a registry."""
+        if self.registry is None:
+            return None
+        return self.service_key or self.registry.with_name("service.key")
 
 
 class ServerConfig(StrictModel):

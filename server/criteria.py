@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from server.catalog import Evidence, FigureReader, compute, read_span
 from server.evidence.hourly import Verifier, verify_or_fail
+from server.evidence.indicator_check import check_series
 from server.evidence.share import FigureVerification, figure_verification, not_configured
 from server.queries import Scope
 from server.reader import Reader
 from server.timeparse import Window
+from thonminh.contract import INDICATOR
 from thonminh.criteria import VERDICTS, CriteriaSet, Criterion, load_criteria, verdict
-from thonminh.evidence import SIGNED_MEASUREMENTS
 
 __all__ = ["VERDICTS", "CriteriaSet", "Criterion", "Verdict", "evaluate", "load_criteria", "verdict"]
 
@@ -53,15 +54,24 @@ def evaluate(
         measurement = c.description_of_figure.measurement.name
         if verifier is None:
             return not_configured(c.min_verified_pct)
-        if measurement not in SIGNED_MEASUREMENTS:  # manual indicators: no gateway signs them
-            return figure_verification(None, measurement, c.min_verified_pct, [])
         start_ms, end_ms = read_span(c.description_of_figure, window, reader.daily_zone)
+        keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
+        selection = c.description_of_figure.tag_filters(c.params)
+        if measurement == INDICATOR.name:  # signed by the service itself, checked for the whole scope at once
+            indicator = str(c.params["indicator"])
+            by_village = shared.once(
+                ("indicator verification", indicator, start_ms, end_ms),
+                lambda: check_series(
+                    reader.indicator_points(scope, start_ms, end_ms, indicator), verifier.registry.snapshot()
+                ),
+            )
+            return figure_verification(
+                by_village.get(village), measurement, c.min_verified_pct, keys, selection
+            )
         found = shared.once(
             ("verification", village, start_ms, end_ms),
             lambda: verify_or_fail(verifier, village, start_ms, end_ms),
         )
-        keys = shared.once(("verification keys",), verifier.keys)  # the registry read once per evaluation
-        selection = c.description_of_figure.tag_filters(c.params)
         return figure_verification(found, measurement, c.min_verified_pct, keys, selection)
 
     def one(c: Criterion) -> tuple[str, dict[str, Verdict]]:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from server import models as m
 from server.errors import ParameterError
+from server.evidence.indicator_check import check_point
+from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut
 from server.queries import Scope, Source
 from server.service import Service
 from server.timeparse import iso, parse_time
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, Point
+from thonminh.evidence import INDICATOR_SIGNATURE, GatewayKey, indicator_message
+from thonminh.evidencekeys import to_b64
 from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
@@ -47,7 +50,7 @@ def describe(indicator: str) -> IndicatorDescription:
     return desc
 
 
-def _check(desc: IndicatorDescription, body: m.IndicatorIn) -> None:
+def _check(desc: IndicatorDescription, body: IndicatorIn) -> None:
     if body.unit is not None and body.unit != desc.unit:
         raise ParameterError(
             f"unit: {desc.key} is measured in {desc.unit!r}, not {body.unit!r}", parameter="unit"
@@ -63,8 +66,18 @@ def _check(desc: IndicatorDescription, body: m.IndicatorIn) -> None:
 def _entries(service: Service, village: str, indicator: str | None) -> tuple[list[dict], str]:
     source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR_ENTRY.name)
     where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
-    statement = Select(["*"], [source.ref()], where=where, group_tags=["indicator"]).render()
-    rows = service.reader.run([statement])[0].rows()
+    statement = Select(["*"], [source.ref()], where=where, group_all=True).render()
+    result = service.reader.run([statement])[0]
+    snapshot = service.verifier.registry.snapshot() if service.verifier is not None else None
+    rows = []
+    for series in result.series:
+        for row in series.rows():
+            signature = "not_configured"
+            if snapshot is not None:
+                fields = {k: v for k, v in row.items() if k != "time"}
+                check = check_point(snapshot, INDICATOR_ENTRY.name, series.tags, fields, int(row["time"]))
+                signature = check.fault or "verified"
+            rows.append({**series.tags, **row, "signature": signature})
     entries = [r for r in rows if _as_written(r)]
     if len(entries) < len(rows):
         _foreign.warning(
@@ -89,7 +102,7 @@ def _as_written(row: dict) -> bool:
     )
 
 
-def _as_of(service: Service, village: str, indicator: str, body: m.IndicatorIn) -> tuple[int | None, str]:
+def _as_of(service: Service, village: str, indicator: str, body: IndicatorIn) -> tuple[int | None, str]:
     """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
     corrected entry's time unless it gives its own."""
     now = service.now()
@@ -130,9 +143,20 @@ def _entered_ms(service: Service, village: str) -> int:
         ms += _LOOKAHEAD_MS
 
 
+def _signed(
+    key: GatewayKey | None, measurement: str, tags: dict[str, str], fields: dict, time_ms: int
+) -> Point:
+    """The point, signed by the service's key when it has one (``server.evidence.service_key``)."""
+    if key is None:
+        return Point(measurement, tags, fields, time_ms)
+    fields = fields | {"key": key.fingerprint}
+    signature = key.sign(indicator_message(measurement, tags, fields, time_ms))
+    return Point(measurement, tags, fields | {INDICATOR_SIGNATURE: to_b64(signature)}, time_ms)
+
+
 def put_indicator(
-    service: Service, village: str, indicator: str, body: m.IndicatorIn, key_name: str
-) -> m.IndicatorOut:
+    service: Service, village: str, indicator: str, body: IndicatorIn, key_name: str
+) -> IndicatorOut:
     desc = describe(indicator)
     _check(desc, body)
     given_ms, corrects = _as_of(service, village, indicator, body)
@@ -140,28 +164,22 @@ def put_indicator(
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
     source = f"{body.note} (key {key_name})" if body.note else f"key {key_name}"
+    key = service.indicator_key.current() if service.indicator_key is not None else None
     with _entering:
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
-        value = Point(
-            INDICATOR.name, tags, {"value": float(body.value), "unit": desc.unit, "source": source}, as_of_ms
-        )
-        entry = Point(
+        said = {"value": float(body.value), "unit": desc.unit, "source": source}
+        value = _signed(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
+        entry = _signed(
+            key,
             INDICATOR_ENTRY.name,
             tags,
-            {
-                "value": float(body.value),
-                "unit": desc.unit,
-                "source": source,
-                "note": body.note or "",
-                "as_of_ms": as_of_ms,
-                "corrects": corrects,
-            },
+            said | {"note": body.note or "", "as_of_ms": as_of_ms, "corrects": corrects},
             entered_ms,
         )
         line = service.reader.write_indicator(value, entry)
-    return m.IndicatorOut(
+    return IndicatorOut(
         village=village,
         indicator=indicator,
         value=body.value,
@@ -174,13 +192,13 @@ def put_indicator(
     )
 
 
-def history(service: Service, village: str, indicator: str | None) -> m.IndicatorsOut:
+def history(service: Service, village: str, indicator: str | None) -> IndicatorsOut:
     if indicator is not None:
         describe(indicator)
     rows, statement = _entries(service, village, indicator)
     superseded = {r["corrects"]: iso(int(r["time"])) for r in rows if r.get("corrects")}
     entries = [
-        m.IndicatorEntryOut(
+        IndicatorEntryOut(
             indicator=r["indicator"],
             value=r["value"],
             unit=r.get("unit") or "",
@@ -190,6 +208,7 @@ def history(service: Service, village: str, indicator: str | None) -> m.Indicato
             entered=iso(int(r["time"])),
             corrects=r.get("corrects") or None,
             superseded_by=superseded.get(iso(int(r["time"]))),
+            signature=r["signature"],
         )
         for r in sorted(rows, key=lambda r: -int(r["time"]))
     ]
@@ -202,4 +221,4 @@ def history(service: Service, village: str, indicator: str | None) -> m.Indicato
         }
         for k, d in INDICATORS.items()
     }
-    return m.IndicatorsOut(village=village, indicators=known, entries=entries, queries=[statement])
+    return IndicatorsOut(village=village, indicators=known, entries=entries, queries=[statement])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from thonminh.criteria import VERDICTS
 
@@ -16,8 +16,6 @@ __all__ = [
     "FaultOut",
     "KeyPeriodOut",
     "HealthOut",
-    "IndicatorIn",
-    "IndicatorOut",
     "LightingOut",
     "ModemOut",
     "OutagesOut",
@@ -185,6 +183,9 @@ Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
 
 class KeyPeriodOut(BaseModel):
     gateway: str
+    village: str = Field(
+        description="its village; '*': the criteria service's own key, which signs manual indicators"
+    )
     fingerprint: str
     valid_from: str
     valid_until: str | None = Field(description="null: the gateway's current key")
@@ -205,7 +206,7 @@ class FaultOut(BaseModel):
 class VerificationOut(BaseModel):
     status: Literal["verified", "unverified", "not_configured", "no_samples", "not_signed"] = Field(
         description="verified: verified_pct reaches min_verified_pct (100 without one); not_configured: no key "
-        "registry; no_samples: no gateway-signed sample in the window; not_signed: a manual indicator (no gateway)"
+        "registry; no_samples: no signed sample in the window; not_signed: an older kept evaluation's indicator"
     )
     min_verified_pct: float | None
     points: int = Field(
@@ -318,71 +319,6 @@ class VillageOut(BaseModel):
 class VillagesOut(BaseModel):
     window: WindowOut
     villages: list[VillageOut]
-    queries: list[str]
-
-
-class IndicatorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    value: float = Field(
-        strict=True,
-        allow_inf_nan=False,
-        examples=[27.5],
-        description="a JSON number within the indicator's valid range (no strings, no booleans)",
-    )
-    unit: str | None = Field(
-        None,
-        max_length=16,
-        examples=["%"],
-        description="the indicator's unit, if given; it is fixed per indicator",
-    )
-    note: str | None = Field(
-        None,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f\\]*$",
-        description="who entered it or on what basis; stored with the key's name",
-    )
-    time: str | None = Field(
-        None, max_length=40, description="as-of time (ISO 8601); default now, or the corrected entry's"
-    )
-    corrects: str | None = Field(
-        None,
-        max_length=40,
-        description="the `entered` time of the entry this one "
-        "corrects; that entry is kept and marked superseded",
-    )
-
-
-class IndicatorOut(BaseModel):
-    village: str
-    indicator: str
-    value: float
-    unit: str
-    source: str
-    time: str = Field(description="the time the value stands for")
-    entered: str = Field(description="when it was entered: the entry's id")
-    corrects: str | None = None
-    line: str = Field(description="the line-protocol point written")
-
-
-class IndicatorEntryOut(BaseModel):
-    indicator: str
-    value: float
-    unit: str
-    source: str = Field(description="who entered it: the note and the admin key's name")
-    note: str
-    time: str = Field(description="the time the value stands for")
-    entered: str = Field(description="when it was entered (the entry's id)")
-    corrects: str | None = Field(description="the entry this one corrected")
-    superseded_by: str | None = Field(description="the later entry that corrected this one")
-
-
-class IndicatorsOut(BaseModel):
-    village: str
-    indicators: dict[str, dict[str, Any]] = Field(
-        description="each indicator's description: unit, valid range, titles"
-    )
-    entries: list[IndicatorEntryOut] = Field(description="every entry, newest first; none is ever deleted")
     queries: list[str]
 
 

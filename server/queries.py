@@ -289,5 +289,11 @@ def indicator_last(source: Source, scope: Scope, window: Window, indicator: str)
     )
 
 
+def indicator_points(source: Source, scope: Scope, start_ms: int, end_ms: int, indicator: str | None) -> str:
+    """Every point of a manual indicator (None: of every one), with its tags: what signatures are checked on."""
+    extra = [f"{quote_ident('indicator')} = {quote_literal(indicator)}"] if indicator else []
+    return f"SELECT * FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)} GROUP BY *"
+
+
 #: The measurements whose ``link`` tag names the village's uplinks.
 LINK_MEASUREMENTS = (UPLINK.name, UPLINK_EVENT.name)

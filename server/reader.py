@@ -239,6 +239,12 @@ class Reader:
         statement = q.indicator_last(self.rollups.raw(INDICATOR.name), scope, window, indicator)
         return Rows(self.run([statement])[0].rows(), [statement])
 
+    def indicator_points(
+        self, scope: Scope, start_ms: int, end_ms: int, indicator: str | None = None
+    ) -> StatementResult:
+        statement = q.indicator_points(self.rollups.raw(INDICATOR.name), scope, start_ms, end_ms, indicator)
+        return self.run([statement])[0]
+
     # -- villages -------------------------------------------------------------------------------------------------
     def village_exists(self, village: str) -> bool:
         return bool(self.run([q.village_exists(self.database, village)])[0].rows())

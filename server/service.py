@@ -24,6 +24,7 @@ from server.criteria import CriteriaSet, Criterion
 from server.errors import NotFound, NotReady, ParameterError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import RegistryUnreadable
+from server.evidence.service_key import ServiceKey
 from server.kept_evaluation import KeptEvaluation
 from server.queries import Scope
 from server.reader import Reader
@@ -131,6 +132,8 @@ class Service:
         self.auth_mode = auth_mode
         #: signed evidence, when a key registry is configured (``server.evidence``)
         self.verifier = verifier
+        #: the key that signs the manual indicators this service enters; None: entered unsigned (no registry)
+        self.indicator_key: ServiceKey | None = None
         #: the default windows' roll-up of every village, evaluated once an hour (``server.verdicts``)
         self.hourly: HourlyCache[Any] = HourlyCache(clock)
         #: the default evaluation kept on disk for a restart (``server.kept_evaluation``); None: not kept

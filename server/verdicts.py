@@ -334,6 +334,7 @@ def _verification_out(f: FigureVerification) -> dict[str, Any]:
             keys=[
                 m.KeyPeriodOut(
                     gateway=k.gateway,
+                    village=k.village,
                     fingerprint=k.fingerprint,
                     valid_from=iso(k.valid_from_ms),
                     valid_until=None if k.valid_until_ms is None else iso(k.valid_until_ms),

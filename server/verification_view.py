@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from thonminh.evidence import SIGNED_MEASUREMENTS
+from thonminh.evidence import SERVICE_KEY_VILLAGE
 from thonminh.evidencekeys import grouped
-from thonminh.figures import FIGURES
 
 __all__ = ["CriterionVerified", "FaultShown", "KeyShown", "VerificationSummary", "summarise"]
 
@@ -30,6 +29,12 @@ class KeyShown:
     valid_from: str | None
     #: None: the gateway's current key, open-ended
     valid_until: str | None
+    #: ``*``: the criteria service's own key, which signs manual indicators (None in an older kept evaluation)
+    village: str | None = None
+
+    @property
+    def of_service(self) -> bool:
+        return self.village == SERVICE_KEY_VILLAGE
 
     @property
     def grouped(self) -> str:
@@ -54,8 +59,8 @@ class CriterionVerified:
     verified_pct: float | None
     points: int
     verified_points: int
-    #: False for a figure no gateway signs (a manual indicator, entered through the API): nothing to verify,
-    #: which is not the same as a gateway's figure without samples
+    #: False for a manual indicator in an evaluation kept by a version that did not sign them: nothing was
+    #: verified, which is not the same as a figure without samples
     signed: bool = True
 
 
@@ -101,7 +106,6 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
         ev = _field(c, "evidence")
         check = _field(ev, "verification")
         title = _field(c, "title")
-        figure = FIGURES.get(str(_field(c, "figure")))
         status = str(_field(check, "status"))
         statuses.add(status)
         rows.append(
@@ -113,16 +117,18 @@ def summarise(criteria: Iterable[Any]) -> VerificationSummary:
                 _field(ev, "verified_pct"),
                 int(_field(check, "points")),
                 int(_field(check, "verified_points")),
-                # the status says so; an evaluation kept by an older version (server.kept_evaluation) said
-                # ``no_samples``, and its figure says so
-                status != "not_signed" and (figure is None or figure.measurement.name in SIGNED_MEASUREMENTS),
+                # an evaluation kept by a version before the service signed manual indicators
+                # (server.kept_evaluation) says ``not_signed`` of them
+                status != "not_signed",
             )
         )
         level = _field(check, "min_verified_pct")
         if level is not None:
             minimum = level if minimum is None else max(minimum, level)
         for k in _field(check, "keys"):
-            shown = KeyShown(*(_field(k, n) for n in ("gateway", "fingerprint", "valid_from", "valid_until")))
+            shown = KeyShown(
+                *(_field(k, n) for n in ("gateway", "fingerprint", "valid_from", "valid_until", "village"))
+            )
             keys.setdefault((shown.gateway, shown.fingerprint), shown)
         for f in _field(check, "faults"):
             fault = FaultShown(

@@ -8,6 +8,7 @@ from server.errors import ApiError, NotFound, ParameterError
 from server.evidence.registry import KeyConflict, KeyRecord, Registry
 from server.service import Service
 from server.timeparse import iso, parse_time
+from thonminh.evidence import SERVICE_KEY_VILLAGE
 
 __all__ = ["KeyIn", "KeyOut", "KeysOut", "RetireIn", "list_keys", "register", "retire"]
 
@@ -90,6 +91,20 @@ def _time_ms(service: Service, text: str | None, parameter: str) -> int:
 
 def register(service: Service, gateway: str, body: KeyIn, by: str) -> KeyOut:
     registry = _registry(service)
+    # the service registers its own key (server.evidence.service_key): another under its name would end its
+    # period, and a gateway's key for every village would sign manual indicators
+    if gateway == service.config.indicator_gateway:
+        raise ParameterError(
+            f"gateway: {gateway!r} is the name the criteria service signs manual indicators under "
+            "(indicator_gateway); it registers its own key",
+            parameter="gateway",
+        )
+    if body.village == SERVICE_KEY_VILLAGE:
+        raise ParameterError(
+            f"village: {SERVICE_KEY_VILLAGE!r} is the criteria service's own keys' village; a gateway serves "
+            "one village",
+            parameter="village",
+        )
     valid_from = _time_ms(service, body.valid_from, "valid_from")
     try:
         record = registry.add(

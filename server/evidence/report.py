@@ -11,13 +11,19 @@ import click
 from server.catalog import read_span
 from server.evidence.combine import Verification, in_order
 from server.evidence.faults import Fault
+from server.evidence.indicator_check import check_series
 from server.evidence.selected import values
+from server.queries import Scope
 from server.timeparse import iso
-from thonminh.evidence import SIGNED_MEASUREMENTS
+from thonminh.contract import INDICATOR
+from thonminh.evidence import SIGNED_MEASUREMENTS, VERIFIED_MEASUREMENTS
 from thonminh.evidencekeys import grouped
 from thonminh.figures import FIGURES
 
 __all__ = ["describe", "run_verification"]
+
+#: the figure that reads the manual indicators
+INDICATOR_FIGURE = next(k for k, f in FIGURES.items() if f.measurement.name == INDICATOR.name)
 
 
 def run_verification(
@@ -44,11 +50,16 @@ def run_verification(
         found = verify_or_fail(service.verifier, village, window.start_ms, window.end_ms)
         # a figure that reads samples before the window (a daily one: its first day's point at local midnight)
         # is weighed over them, as its verdict is
-        wider = {}
+        wider: dict[str, tuple[int | None, Verification]] = {}
         for name, f in FIGURES.items():
             span = read_span(f, window, service.reader.daily_zone)
             if span != (window.start_ms, window.end_ms) and f.measurement.name in SIGNED_MEASUREMENTS:
                 wider[name] = (span[0], verify_or_fail(service.verifier, village, *span))
+        # manual indicators: signed by the service itself when they were entered (docs/evidence.md)
+        points = service.reader.indicator_points(Scope(village=village), window.start_ms, window.end_ms)
+        entered = check_series(points, service.verifier.registry.snapshot()).get(village)
+        if entered is not None:
+            wider[INDICATOR_FIGURE] = (None, entered)
     except ApiError as err:
         raise click.UsageError(err.message) from err
     except InfluxError as err:
@@ -82,11 +93,12 @@ def describe(
     village: str,
     start_ms: int,
     end_ms: int,
-    wider: Mapping[str, tuple[int, Verification]] | None = None,
+    wider: Mapping[str, tuple[int | None, Verification]] | None = None,
 ) -> dict[str, Any]:
     """Per figure (a figure of one link or access point: per value found) and per measurement: samples,
-    verified samples, verified_pct; every fault; the keys. ``wider``: the figures whose samples begin before the
-    window (``server.catalog.read_span``), with their first sample's time and their verification."""
+    verified samples, verified_pct; every fault; the keys. ``wider``: the figures verified apart, with their
+    first sample's time when it is before the window (``server.catalog.read_span``; None: the window's), and
+    their verification: a daily figure's, and the manual indicators' (the service's own signatures)."""
     wider = wider or {}
     faults = list(found.faults)
 
@@ -101,11 +113,11 @@ def describe(
     figures = {}
     for name, f in FIGURES.items():
         m = f.measurement.name
-        if m not in SIGNED_MEASUREMENTS:
+        if m not in VERIFIED_MEASUREMENTS or (m not in SIGNED_MEASUREMENTS and name not in wider):
             continue
         since, of = wider.get(name, (None, found))
         more = {"since": iso(since)} if since is not None else {}
-        if since is not None:  # its faults before the window too
+        if of is not found:  # its own faults: before the window too, or the indicators' own
             known = set(faults)
             faults += [fault for fault in of.faults_of(m) if fault not in known]
         selecting = [p for p in f.params if p.tag]

@@ -9,7 +9,6 @@ from typing import Literal
 from server.evidence.combine import Verification
 from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
-from thonminh.evidence import SIGNED_MEASUREMENTS
 
 __all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
 
@@ -46,12 +45,11 @@ def figure_verification(
     selection: Mapping[str, str] | None = None,
 ) -> FigureVerification:
     """The share of ``measurement``'s samples (of the tag value ``selection`` names: a figure's ``tag_filters``)
-    covered by valid manifests, and the faults that may touch them.
+    covered by valid manifests (a manual indicator's: by the criteria service's signatures,
+    ``server.evidence.indicator_check``), and the faults that may touch them.
 
-    A measurement no gateway signs (manual indicators, entered through the API) has nothing to verify:
-    ``not_signed``, which an API client can tell from a gateway's figure without samples (``no_samples``)."""
-    if measurement not in SIGNED_MEASUREMENTS:
-        return FigureVerification(None, "not_signed", min_verified_pct, 0, 0, (), (), 0)
+    ``not_signed`` is no longer given: an evaluation kept by a version before the service signed manual
+    indicators says so of them (``server.kept_evaluation``)."""
     if found is None:
         return FigureVerification(None, "no_samples", min_verified_pct, 0, 0, (), (), 0)
     if found.failed:  # nothing could be checked, so nothing counts as verified

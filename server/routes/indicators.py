@@ -16,7 +16,7 @@ from server.deps import (
     ServiceDep,
     error_answers,
 )
-from server.models import IndicatorIn, IndicatorOut, IndicatorsOut
+from server.indicator_models import IndicatorIn, IndicatorOut, IndicatorsOut
 
 router = APIRouter(tags=["indicators"])
 IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_adoption_pct")]

@@ -113,6 +113,7 @@ def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> Non
         "keys": [
             {
                 "gateway": GATEWAY,
+                "village": VILLAGE,
                 "fingerprint": gw.fingerprint,
                 "valid_from": iso(T0 - HOUR_MS),
                 "valid_until": None,
@@ -125,8 +126,8 @@ def test_clean_signed_data_is_verified_in_every_verdicts_evidence(signed) -> Non
     assert lights["verdict"] == "insufficient_data" and lights["evidence"]["verified_pct"] is None
     assert lights["evidence"]["verification"]["status"] == "no_samples"
     eid = _criterion(api, "eid_adoption")
-    # a manual indicator: no gateway signs it, which an API client can tell from a figure without samples
-    assert eid["evidence"]["verification"]["status"] == "not_signed"
+    # a manual indicator with no entry in the window: nothing signed to verify (test_indicator_signatures.py)
+    assert eid["evidence"]["verification"]["status"] == "no_samples"
 
 
 def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influx) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from signed_kit import GATEWAY, SITE, VILLAGE, Gateway, register, uplink_points
 from srv_helpers import ADMIN_KEY, READ_KEY, make_config, serving
@@ -220,3 +221,28 @@ def test_verify_that_fails_on_the_data_exits_1_naming_it(
     assert code == 1, out
     assert "verification_failed" in out, out
     assert "RuntimeError: a fault of the verifier" in caplog.text
+
+
+def test_verify_weighs_the_manual_indicators_the_service_signed(served, influx, tmp_path, capsys) -> None:
+    # an altered e-ID share made the verdict unverified while the command, which weighed the gateways' samples
+    # alone, exited 0
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw)
+    influx.write(gw.sign(uplink_points(T0, 2)))
+    entered = httpx.put(
+        f"{served}/api/v1/villages/{VILLAGE}/indicators/eid_adoption_pct",
+        json={"value": 31.5, "time": iso(T0 + HOUR_MS)},
+        headers={"X-API-Key": ADMIN_KEY},
+    )
+    assert entered.status_code == 200, entered.text
+    window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 2 * HOUR_MS))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 0, out
+    assert "indicator.value indicator=eid_adoption_pct indicator            1 of         1  100.00 %" in out
+    assert "keys: gw-kly " in out and "manual " in out
+    tags = {**SITE, "gateway": "manual", "indicator": "eid_adoption_pct"}
+    influx.write(encode_line(Point("indicator", tags, {"value": 80.0}, T0 + HOUR_MS)))
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1, out
+    assert f"altered            manual  {iso(T0 + HOUR_MS)} .. {iso(T0 + HOUR_MS)} [indicator]" in out

@@ -1,0 +1,146 @@
+"""Checking the manual indicators' signatures: each point the criteria service entered carries its key's
+fingerprint and its signature (``server.evidence.service_key``); any other point was written around the API.
+
+A point of ``indicator`` or ``indicator_entry`` verifies when its ``key`` is one of the service's registered
+keys (village ``*``), its ``sig`` is that key's signature of the point's ``indicator_message``, and it was
+entered within that key's period. The result of a village is a ``Verification``, as a gateway's hours give, so a
+verdict weighs and shows it the same way: one fault per point that does not verify, at its time.
+"""
+
+from __future__ import annotations
+
+import binascii
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from server.evidence.combine import Verification
+from server.evidence.faults import Fault
+from server.evidence.registry import KeyRecord, KeySnapshot
+from server.evidence.selected import selections
+from server.timeparse import iso
+from thonminh.contract import FieldValue
+from thonminh.evidence import INDICATOR_SIGNATURE, SERVICE_KEY_VILLAGE, indicator_message
+from thonminh.evidencekeys import from_b64, signature_ok
+from thonminh.influxresponse import StatementResult
+
+__all__ = ["PointCheck", "check_point", "check_series"]
+
+_DETAIL = {
+    "unsigned": "without the criteria service's signature: not entered through its API",
+    "altered": "whose values differ from what the criteria service signed",
+    "bad_signature": "whose signature is not one (not 64 bytes of base64)",
+    "unregistered_key": "signed by key {key}, which is not one of the criteria service's registered keys",
+    "expired_key": "entered at {entered}, outside the period of the service's key {key}",
+}
+
+#: (key, message, signature) -> whether the signature is the key's: the same entries are checked at every
+#: evaluation (a province holds a few thousand); cleared when full
+_checked: dict[tuple[str, bytes, bytes], bool] = {}
+_checked_lock = threading.Lock()
+_CHECKED_MAX = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class PointCheck:
+    """A point's check: ``fault`` is None when it verifies; ``record`` is the key that signed it, if registered."""
+
+    fault: str | None
+    record: KeyRecord | None
+    detail: str = ""
+
+
+def _signature_ok(snapshot: KeySnapshot, record: KeyRecord, message: bytes, signature: bytes) -> bool:
+    memo = (record.fingerprint, message, signature)
+    found = _checked.get(memo)
+    if found is None:
+        found = signature_ok(snapshot.public[(record.gateway, record.fingerprint)], message, signature)
+        with _checked_lock:
+            if len(_checked) >= _CHECKED_MAX:
+                _checked.clear()
+            _checked[memo] = found
+    return found
+
+
+def check_point(
+    snapshot: KeySnapshot,
+    measurement: str,
+    tags: Mapping[str, str | None],
+    fields: Mapping[str, FieldValue | None],
+    time_ms: int,
+) -> PointCheck:
+    """Whether one point of a manual indicator is as the service signed it, and if not, why."""
+    key, sig = fields.get("key"), fields.get(INDICATOR_SIGNATURE)
+    if not isinstance(key, str) or not isinstance(sig, str) or not key or not sig:
+        return PointCheck("unsigned", None, _DETAIL["unsigned"])
+    record = next(
+        (r for r in snapshot.records.values() if r.fingerprint == key and r.village == SERVICE_KEY_VILLAGE),
+        None,
+    )
+    if record is None:
+        return PointCheck("unregistered_key", None, _DETAIL["unregistered_key"].format(key=key))
+    try:
+        signature = from_b64(sig, "sig")
+    except (ValueError, binascii.Error):
+        signature = b""
+    if len(signature) != 64:
+        return PointCheck("bad_signature", record, _DETAIL["bad_signature"])
+    if not _signature_ok(snapshot, record, indicator_message(measurement, tags, fields, time_ms), signature):
+        return PointCheck("altered", record, _DETAIL["altered"])
+    entered = fields.get("entered_ms", time_ms)
+    entered_ms = (
+        int(entered) if isinstance(entered, int | float) and not isinstance(entered, bool) else time_ms
+    )
+    if not record.covers(entered_ms):
+        detail = _DETAIL["expired_key"].format(entered=iso(entered_ms), key=key)
+        return PointCheck("expired_key", record, detail)
+    return PointCheck(None, record)
+
+
+def check_series(result: StatementResult, snapshot: KeySnapshot) -> dict[str, Verification]:
+    """Each village's verification of the indicator points ``result`` holds (``SELECT * ... GROUP BY *``)."""
+    villages: dict[str, _Village] = defaultdict(_Village)
+    for series in result.series:
+        measurement, tags = series.name, series.tags
+        found = villages[tags.get("village") or ""]
+        selected = tuple(selections(measurement, tags))
+        of = ", ".join(s.removeprefix(f"{measurement} ") for s in selected)
+        for row in series.rows():
+            time_ms = int(row.pop("time"))
+            check = check_point(snapshot, measurement, tags, row, time_ms)
+            for counts, name in ((found.counts, measurement), *((found.selected, s) for s in selected)):
+                counts[name][0] += 1
+                counts[name][1] += check.fault is None
+            if check.fault is None and check.record is not None:
+                found.keys.add((check.record.gateway, check.record.fingerprint))
+            elif check.fault is not None:
+                detail = f"1 {measurement} point{' of ' + of if of else ''} {check.detail}"
+                found.faults.append(
+                    Fault(
+                        check.fault,
+                        tags.get("gateway") or "",
+                        time_ms,
+                        time_ms,
+                        detail,
+                        (measurement,),
+                        selections=selected,
+                    )
+                )
+    return {village: found.verification() for village, found in villages.items()}
+
+
+@dataclass
+class _Village:
+    counts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    selected: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    faults: list[Fault] = field(default_factory=list)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+
+    def verification(self) -> Verification:
+        return Verification(
+            {m: (n[0], n[1]) for m, n in self.counts.items()},
+            tuple(sorted(self.faults, key=lambda f: f.start_ms)),
+            frozenset(self.keys),
+            selected={k: (n[0], n[1]) for k, n in self.selected.items()},
+        )
