@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dashboards.criteria import CRITERIA, failing, verifiable
+from dashboards.criteria import CRITERIA, failing, signer, verifiable
 from dashboards.influxql import Select, agg, trailing
 from dashboards.lightfaults import LOOKBACK_S, current_faults
 from dashboards.model import DATASOURCE, DATASOURCE_UID, Lang, Text
@@ -292,12 +292,12 @@ def unverified_rule(c: Criterion) -> AlertRule:
         "1h",
         Text(
             f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
-            f"gateway phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, hoặc số liệu "
+            f"{signer(c).vi} phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, hoặc số liệu "
             "tổng hợp bị sửa vẫn còn trong cơ sở dữ liệu, nên tiêu chí không được tính là đạt hay không đạt. "
-            "Kiểm tra khóa của gateway và các lỗi xác minh trên trang của thôn.",
-            f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: the gateways' signatures "
+            "Kiểm tra khóa đã ký và các lỗi xác minh trên trang của thôn.",
+            f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: {signer(c).en} signatures "
             f"cover less than {least:g} % of its samples over its window, or forged rollup rows are still read, "
-            "so its verdict is neither pass nor fail. Check the gateway's key and the verification faults on "
+            "so its verdict is neither pass nor fail. Check the signing key and the verification faults on "
             "the village page (docs/evidence.md).",
         ),
         criterion=c.id,

@@ -37,7 +37,7 @@ from dashboards.verdictcopy import FRESH, VerdictQuery
 from thonminh import influxql as core
 from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
-from thonminh.evidence import SIGNED_MEASUREMENTS
+from thonminh.evidence import SIGNED_MEASUREMENTS, VERIFIED_MEASUREMENTS
 from thonminh.figures import INDICATORS, UNIT_WORDS
 from thonminh.influxql import conditions, ident
 
@@ -55,6 +55,7 @@ __all__ = [
     "thresholds",
     "time_span",
     "verdict_panel",
+    "signer",
     "verifiable",
     "verified_panel",
 ]
@@ -162,9 +163,18 @@ def _insufficient_where_undecided(lang: Lang) -> dict[str, Any]:
 
 
 def verifiable(c: Criterion) -> bool:
-    """Whether a verdict of ``c`` can be ``unverified``: a minimum share, and samples a gateway signs (a manual
-    indicator is entered through the API: the service finds no samples to verify, so never holds it against)."""
-    return c.min_verified_pct is not None and c.description_of_figure.measurement.name in SIGNED_MEASUREMENTS
+    """Whether a verdict of ``c`` can be ``unverified``: a minimum share, and signed samples (a gateway's, or a
+    manual indicator's, which the criteria service signs when it is entered)."""
+    return (
+        c.min_verified_pct is not None and c.description_of_figure.measurement.name in VERIFIED_MEASUREMENTS
+    )
+
+
+def signer(c: Criterion) -> Text:
+    """Whose signatures cover ``c``'s samples: a manual indicator's are the criteria service's own."""
+    if c.description_of_figure.measurement.name in SIGNED_MEASUREMENTS:
+        return Text("gateway", "the gateways'")
+    return Text("dịch vụ tiêu chí", "the criteria service's")
 
 
 def _unverified_mark(offset: int = 0) -> RangeMap:
@@ -185,9 +195,9 @@ def _verified_rule(c: Criterion) -> Text:
     if not verifiable(c):
         return Text("", "")
     return Text(
-        f" Chữ ký số của gateway phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
+        f" Chữ ký số của {signer(c).vi} phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
         "(màu tím).",
-        f" The gateways' signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
+        f" {signer(c).en.capitalize()} signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
         "unverified (purple), as the criteria service decides (docs/evidence.md).",
     )
 

@@ -190,9 +190,10 @@ def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
         )
         or "none"
     )
-    lines = [f"  status           {s.status}: {share} of the gateway's points{minimum}; faults: {faults}"]
+    lines = [f"  status           {s.status}: {share} of the signed points{minimum}; faults: {faults}"]
     lines += [
-        f"  key              {k.gateway} {k.grouped}, valid from "
+        f"  key              {k.gateway} {k.grouped}{' (the service, manual indicators)' if k.of_service else ''}, "
+        "valid from "
         f"{_clock(ms_of(k.valid_from), tz) if k.valid_from else '–'}, "
         f"{'until ' + _clock(ms_of(k.valid_until), tz) if k.valid_until else 'current'}"
         for k in s.keys

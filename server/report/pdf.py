@@ -99,7 +99,7 @@ def _village_body(
         *outages(d.outages, p, zone, st, explain=first),
         *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
         *lay.lighting(d.lighting, d.faults, p, st),
-        *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số của gateway)", p, st),
+        *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số)", p, st),
         *verification(d.verification, p, zone, st),
     ]
 

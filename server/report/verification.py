@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
+from server.pages.i18n import text as page_text
 from server.report import vi
 from server.report.layout import grid, para
 from server.report.period import Period
@@ -53,7 +54,8 @@ def _summary(s: VerificationSummary) -> str:
     )
     return (
         f"Đã xác minh (thấp nhất trong các tiêu chí): {share}{minimum}. Mỗi lô số liệu được gateway ký bằng khóa "
-        "riêng của nó; dịch vụ tiêu chí đọc lại số liệu từ InfluxDB và kiểm tra từng điểm với bản kê đã ký."
+        "riêng của nó; dịch vụ tiêu chí đọc lại số liệu từ InfluxDB và kiểm tra từng điểm với bản kê đã ký. "
+        "Chỉ số nhập tay được chính dịch vụ tiêu chí ký bằng khóa của dịch vụ khi nhập qua API."
     )
 
 
@@ -62,7 +64,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         return [para(NOT_CONFIGURED, st.body)]
     shares = [["Tiêu chí", "Đã xác minh", "Số điểm có chữ ký hợp lệ / số điểm"]]
     shares += [
-        [c.title_vi, "nhập tay qua API, không do gateway ký", "–"]
+        [c.title_vi, page_text("not_signed", "vi"), "–"]
         if not c.signed
         else [
             c.title_vi,
@@ -76,7 +78,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
     keys = [["Gateway", "Dấu vân tay khóa", "Hiệu lực từ", "Hiệu lực đến"]]
     keys += [
         [
-            k.gateway,
+            f"{k.gateway} ({page_text('service_key', 'vi')})" if k.of_service else k.gateway,
             k.grouped,
             vi.local_time(k.valid_from, zone) if k.valid_from else "–",
             vi.local_time(k.valid_until, zone) if k.valid_until else "hiện hành",
@@ -88,7 +90,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
         para(HOURS, st.small),
         Spacer(1, 6),
-        para("Khóa của gateway:", st.lead),
+        para("Khóa ký số liệu:", st.lead),
         grid(keys, st, [34 * mm, 50 * mm, 45 * mm, 45 * mm]),
         Spacer(1, 6),
     ]

@@ -189,16 +189,19 @@ def test_datasource_and_dashboard_provider_files() -> None:
     )
 
 
-def test_a_manual_indicators_panel_does_not_claim_signatures() -> None:
-    # The service never holds signatures against an indicator entered through the API (no gateway signs it),
-    # so its panel must neither say the rule applies nor ask for a verified share.
+def test_each_panel_names_whose_signatures_its_verdict_weighs() -> None:
+    # A manual indicator is signed by the criteria service when it is entered, not by a gateway: its panel
+    # asks for the unverified verdict like the others, and says whose signatures count.
     for c in CRITERIA.criteria:
         panel = verdict_panel(c, VILLAGE_SCOPE)
         assert panel.description is not None
         says = "signatures must cover" in panel.description.en and "Chữ ký số" in panel.description.vi
         asks = any("'unverified'" in q.influxql for q in panel.queries)  # query C
         assert says == asks == verifiable(c), c.id
-    assert any(not verifiable(c) for c in CRITERIA.criteria)  # the shipped set has one: VNeID
+        service = c.figure == "indicator.value"
+        assert ("The criteria service's signatures" in panel.description.en) == service, c.id
+        assert ("Chữ ký số của dịch vụ tiêu chí" in panel.description.vi) == service, c.id
+    assert all(verifiable(c) for c in CRITERIA.criteria)  # the shipped set, VNeID included
 
 
 def test_each_verdict_panel_states_its_threshold_with_its_unit() -> None:

@@ -64,6 +64,7 @@ FORGED = site_tags("ban-ven", "gw-bv", commune="quang-minh", province="bac-giang
 DOWN = site_tags("lang-ha", "gw-lh", commune="an-lac", district="son-dong", province="bac-giang")
 SITES = (CLEAN, FORGED, DOWN)
 FIBER = next(c for c in CRITERIA.criteria if c.id == "fiber_availability")
+EID = next(c for c in CRITERIA.criteria if c.id == "eid_adoption")
 FIBER_3H = Criterion.model_validate({**FIBER.model_dump(), "window": "3h"})  # the world's three hours
 # the shipped set with fiber over three hours, so the service's default window for it is [T0, END); the other
 # criteria stay and are published too: a panel or rule that did not pick its criterion would show theirs
@@ -159,9 +160,11 @@ def grafana(client: InfluxClient, query: Query, village: str, to_ms: int = SHOWN
     return out
 
 
-def shown(client: InfluxClient, village: str, to_ms: int = SHOWN) -> tuple[str, float] | None:
+def shown(
+    client: InfluxClient, village: str, to_ms: int = SHOWN, criterion: Criterion = FIBER
+) -> tuple[str, float] | None:
     """The verdict panel's state and number (value, coverage or verified share); None: it shows no value."""
-    panel = verdict_panel(FIBER, VILLAGE_SCOPE)
+    panel = verdict_panel(criterion, VILLAGE_SCOPE)
     decided, undecided, unverified = (grafana(client, q, village, to_ms) for q in panel.queries)
     if not (decided or undecided or unverified):
         return None
@@ -404,3 +407,22 @@ def test_the_verdict_panel_and_the_province_cell_show_every_unverified_verdict(
         state = shown(influx, village, hour + 300_000)
         assert state is not None and state[0] == verdict, (village, state)
         assert cell_state(FIBER, cells.get(village)) == verdict, (village, cells)
+
+
+def test_a_manual_indicator_altered_in_influxdb_shows_unverified_in_grafana(influx: InfluxClient) -> None:
+    """The e-ID share is signed by the criteria service when it is entered: a value altered around the API is
+    published ``unverified`` (tests/server/test_indicator_signatures.py), and its panel and alert say so."""
+    ensure_retention_policy(influx, influx.database or "")
+    hour = NOW - NOW % H
+    window = Window(hour - EID.window_s * 1000, hour)
+    results = {}
+    for village, (value, verified) in {"altered": (80.0, 0), "entered": (31.5, 1)}.items():
+        checked = FigureVerification(100.0 * verified, "verified", 99.0, 1, verified, (), (), 0)
+        verdict = EID.verdict(value, 1.0, checked.verified_pct)
+        results[village] = Verdict(EID, village, verdict, Evidence(value, "%", 1.0, 1, window), checked)
+    places = {v: site_tags(v, "manual", commune="quang-minh", province="bac-giang") for v in results}
+    assert write_verdicts(influx, influx.database or "", verdict_points(hour, places, {EID.id: results}))
+    assert shown(influx, "altered", hour + 300_000, EID) == ("unverified", 1)
+    assert shown(influx, "entered", hour + 300_000, EID) == ("pass", 31.5)
+    fired = evaluate(influx, unverified_rule(EID), hour + 300_000)
+    assert {next(v for v in k if v in results) for k in fired} == {"altered"}

@@ -151,7 +151,7 @@ def test_a_phone_reads_the_keys_and_faults_of_the_verification(live, watched) ->
     )
     page.wait_for_load_state("load")
     assert (
-        page.locator("table.keys td").count() == 8 and page.locator("table.evidence-faults td").count() == 10
+        page.locator("table.keys td").count() == 12 and page.locator("table.evidence-faults td").count() == 10
     )
     for selector in ("table.keys td", "table.evidence-faults td", "#verification table td"):
         assert off_screen(page, selector, PHONE["width"]) == [], selector

@@ -35,31 +35,39 @@ def test_the_village_is_as_verified_as_its_weakest_criterion() -> None:
         ("fiber_availability", 98.5, 200, 197, True),
         ("wifi_service", 100.0, 100, 100, True),
         ("street_lighting", None, 0, 0, True),
-        ("eid", None, 0, 0, False),
+        ("eid", 100.0, 1, 1, True),
     ]
     # the altered point is in two criteria's answers, and the keys in every one: each is shown once
     assert [f.kind for f in s.faults] == ["altered", "missing_seq"] and s.faults_total == 2
-    assert [k.fingerprint for k in s.keys] == [cases.OLD_FINGERPRINT, cases.FINGERPRINT]
+    assert [(k.fingerprint, k.of_service) for k in s.keys] == [
+        (cases.OLD_FINGERPRINT, False),
+        (cases.FINGERPRINT, False),
+        (cases.SERVICE_FINGERPRINT, True),
+    ]
     assert summarise(cases.not_configured()).status == "not_configured"
     all_verified = [c for c in cases.tampered() if c["id"] != "fiber_availability"]
     assert summarise(all_verified).status == "verified" and summarise(all_verified).verified_pct == 100.0
 
 
-def test_an_evaluation_kept_before_not_signed_still_shows_the_indicator_unsigned() -> None:
-    # server.kept_evaluation may hold answers of a version that said no_samples for a manual indicator
-    kept = cases.tampered()
-    kept[-1]["evidence"]["verification"]["status"] = "no_samples"
+def test_an_evaluation_kept_before_indicators_were_signed_shows_the_indicator_unsigned() -> None:
+    # server.kept_evaluation may hold answers of a version that said not_signed for a manual indicator
+    kept = cases.kept_unsigned()
     assert [c.signed for c in summarise(kept).criteria] == [True, True, True, False]
     assert summarise(kept).status == summarise(cases.tampered()).status == "unverified"
+    assert "Định danh điện tử Nhập tay, chưa được ký Số điểm được đếm theo giờ tròn" in shown(kept, "vi")
+    assert "e-ID adoption Entered by hand, not signed" in shown(kept, "en")
 
 
 def test_block_in_vietnamese() -> None:
     text = shown(cases.tampered(), "vi")
     assert "Chưa xác minh Đã xác minh 98,5 % (tối thiểu 99,0 %)" in text
     assert "Cáp quang hoạt động 98,5 % Chưa xác minh 197 / 200 điểm" in text
-    # an indicator is entered through the API: no gateway signs it, which is not a lack of samples
     assert "Đèn chiếu sáng Không có mẫu 0 / 0 điểm" in text
-    assert "Định danh điện tử Nhập tay qua API, không do gateway ký Số điểm được đếm theo giờ tròn" in text
+    # an indicator entered through the API, signed by the service's own key, named as such among the keys
+    assert "Định danh điện tử 100,0 % 1 / 1 điểm" in text
+    assert (
+        "manual (dịch vụ tiêu chí, ký chỉ số nhập tay) 8c07 d2a1 4f9e 0b36 01/02/2025 07:00 hiện hành" in text
+    )
     # keys: grouped fingerprint, validity in local time; the current key is open-ended
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00 04/03/2025 07:00" in text
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00 hiện hành" in text
@@ -79,7 +87,8 @@ def test_block_in_english() -> None:
         "Altered value gw-kly 2025-03-05 10:00:00" in text and "Missing batch (gap in the sequence)" in text
     )
     assert "3f2a 9c41 07be 55d0 2025-03-04 07:00 current" in text
-    assert "e-ID adoption Entered through the API, not signed by a gateway" in text
+    assert "e-ID adoption 100.0 % 1 / 1 points" in text
+    assert "manual (the criteria service, signs manual indicators) 8c07 d2a1 4f9e 0b36" in text
     # a window off the hour: its points outnumber its samples, and the block says why
     assert "Points are counted by whole hours: every hour the window touches" in text
 
@@ -89,7 +98,7 @@ def test_without_a_key_registry_the_block_says_so() -> None:
         cases.not_configured(), "vi"
     )
     text = shown(cases.not_configured(), "en")
-    assert "Verification not configured" in text and "Verified" not in text and "Gateway keys" not in text
+    assert "Verification not configured" in text and "Verified" not in text and "Signing keys" not in text
 
 
 def test_a_clean_village_says_no_fault() -> None:

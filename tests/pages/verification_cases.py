@@ -7,6 +7,7 @@ from typing import Any
 
 FINGERPRINT = "3f2a9c4107be55d0"
 OLD_FINGERPRINT = "0123456789abcdef"
+SERVICE_FINGERPRINT = "8c07d2a14f9e0b36"
 ALTERED = {
     "kind": "altered",
     "gateway": "gw-kly",
@@ -35,6 +36,14 @@ KEYS = [
         "valid_until": None,
     },
 ]
+#: the criteria service's own key, which signs manual indicators (village ``*``)
+SERVICE_KEY = {
+    "gateway": "manual",
+    "village": "*",
+    "fingerprint": SERVICE_FINGERPRINT,
+    "valid_from": "2025-02-01T00:00:00Z",
+    "valid_until": None,
+}
 
 
 def _criterion(
@@ -76,7 +85,7 @@ def check(
 
 def tampered() -> list[dict[str, Any]]:
     """Fiber 98.5 % verified (an altered point, a missing batch: unverified), Wi-Fi all verified, street lights
-    with no sample in the window, an indicator entered by hand (no gateway signs it)."""
+    with no sample in the window, an indicator entered through the API (signed by the service's key)."""
     return [
         _criterion(
             "fiber_availability",
@@ -106,11 +115,18 @@ def tampered() -> list[dict[str, Any]]:
             "eid",
             "Định danh điện tử",
             "e-ID adoption",
-            None,
-            check("not_signed", 0, 0, keys=[]),
+            100.0,
+            check("verified", 1, 1, keys=[SERVICE_KEY]),
             figure="indicator.value",
         ),
     ]
+
+
+def kept_unsigned() -> list[dict[str, Any]]:
+    """``tampered`` as a version that did not sign manual indicators kept it: the indicator ``not_signed``."""
+    kept = tampered()
+    kept[-1]["evidence"] = {"verified_pct": None, "verification": check("not_signed", 0, 0, keys=[])}
+    return kept
 
 
 def not_configured() -> list[dict[str, Any]]:

@@ -35,13 +35,18 @@ def printed(criteria: list[dict]) -> str:
 def test_a_tampered_month() -> None:
     text = printed(cases.tampered())
     assert text.startswith(
-        "Chưa xác minh: 98,5 % số điểm có chữ ký hợp lệ · khóa 0123 4567 89ab cdef, 3f2a 9c41 07be 55d0"
+        "Chưa xác minh: 98,5 % số điểm có chữ ký hợp lệ · khóa 0123 4567 89ab cdef, 3f2a 9c41 07be 55d0, "
+        "8c07 d2a1 4f9e 0b36"
     )
     assert "Đã xác minh (thấp nhất trong các tiêu chí): 98,5 %; mức tối thiểu của tiêu chí: 99,0 %" in text
     assert (
         "Cáp quang hoạt động 98,5 % · Chưa xác minh 197 / 200" in text
         and "Đèn chiếu sáng không có mẫu –" in text
-        and "Định danh điện tử nhập tay qua API, không do gateway ký – Số điểm được đếm theo giờ tròn" in text
+        and "Định danh điện tử 100,0 % 1/1 Số điểm được đếm theo giờ tròn" in text
+    )
+    assert (
+        "manual (dịch vụ tiêu chí, ký chỉ số nhập tay) 8c07 d2a1 4f9e 0b36 01/02/2025 07:00:00 +07 hiện hành"
+        in text
     )
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
@@ -50,6 +55,10 @@ def test_a_tampered_month() -> None:
     assert (
         "Thiếu lô dữ liệu (số thứ tự bị hụt) gw-kly 06/03/2025 17:00:00 +07 06/03/2025 17:05:00 +07" in text
     )
+
+
+def test_an_evaluation_kept_before_indicators_were_signed() -> None:
+    assert "Định danh điện tử Nhập tay, chưa được ký –" in printed(cases.kept_unsigned())
 
 
 def test_without_a_key_registry() -> None:

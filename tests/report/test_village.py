@@ -189,7 +189,7 @@ def test_the_cover_names_the_places_as_people_write_them(text: str):
 def test_without_a_key_registry_the_dossier_says_it_does_not_verify(text: str):
     flat = " ".join(text.split())
     assert "Xác minh số liệu Không cấu hình xác minh" in flat  # the cover's line
-    assert "5. Xác minh số liệu (chữ ký số của gateway)" in flat
+    assert "5. Xác minh số liệu (chữ ký số)" in flat
     assert "Không cấu hình xác minh: dịch vụ tiêu chí không có danh sách khóa của các gateway" in flat
 
 

@@ -154,13 +154,19 @@ def _fingerprint(work: Path) -> str:
 def _check_verified(out: str, key: str, work: Path) -> None:
     grouped = _fingerprint(work)
     assert re.search(
-        r"^  status +verified: verified 100 % of the gateway's points \(minimum 99 %\); faults: none$",
+        r"^  status +verified: verified 100 % of the signed points \(minimum 99 %\); faults: none$",
         out,
         re.MULTILINE,
     ), out
     assert re.search(rf"^  key +klt-gw1 {grouped}, valid from \d\d:\d\d:\d\d, current$", out, re.MULTILINE), (
         out
     )
+    # the e-ID share the demo entered through the API, signed by the service's own key
+    assert re.search(
+        r"^  key +manual( [0-9a-f]{4}){4} \(the service, manual indicators\), valid from \d\d:\d\d:\d\d, current$",
+        out,
+        re.MULTILINE,
+    ), out
     page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
     assert page_url
     page = httpx.get(page_url.group(1), headers={"X-API-Key": key}, timeout=60).text
@@ -178,7 +184,7 @@ def _check_verified(out: str, key: str, work: Path) -> None:
 
 def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     (work / "drill").mkdir()
-    found, forged, answer, verify, forged_row, named = drill.run(out, work / "drill")
+    found, forged, answer, verify, forged_row, named, eid = drill.run(out, work / "drill")
     assert "'link': 'fiber'" in found and "evidence_seq" in found, found
     assert forged.startswith("HTTP/1.1 204"), forged
     # the coverage is printed so that a window too short for a verdict says so (insufficient_data comes first)
@@ -198,6 +204,13 @@ def _check_tamper_drill(out: str, key: str, work: Path) -> None:
     assert fault, named
     assert re.search(rf"^  rollup_altered +klt-gw1 +{hour} \.\. ", named, re.MULTILINE), named
     assert named.rstrip().endswith("exit 1"), named
+    # the manual indicator, signed by the service, altered by a direct write
+    assert eid.startswith("HTTP/1.1 204") and "verdict unverified value 80.0 verified_pct 0.0" in eid, eid
+    assert re.search(
+        r"^altered manual \S+Z 1 indicator point of indicator=eid_adoption_pct whose values differ",
+        eid,
+        re.MULTILINE,
+    ), eid
     # the village page the report printed shows it too: the fourth verdict and the fault in words
     page_url = re.search(r"^  village page +(\S+)$", out, re.MULTILINE)
     assert page_url
