@@ -27,7 +27,7 @@ from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
-__all__ = ["history", "put_indicator"]
+__all__ = ["history", "put_indicator", "signed_point"]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
@@ -143,7 +143,7 @@ def _entered_ms(service: Service, village: str) -> int:
         ms += _LOOKAHEAD_MS
 
 
-def _signed(
+def signed_point(
     key: GatewayKey | None, measurement: str, tags: dict[str, str], fields: dict, time_ms: int
 ) -> Point:
     """The point, signed by the service's key when it has one (``server.evidence.service_key``)."""
@@ -170,8 +170,8 @@ def put_indicator(
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
         said = {"value": float(body.value), "unit": desc.unit, "source": source}
-        value = _signed(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
-        entry = _signed(
+        value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
+        entry = signed_point(
             key,
             INDICATOR_ENTRY.name,
             tags,

@@ -74,10 +74,7 @@ def check_point(
     key, sig = fields.get("key"), fields.get(INDICATOR_SIGNATURE)
     if not isinstance(key, str) or not isinstance(sig, str) or not key or not sig:
         return PointCheck("unsigned", None, _DETAIL["unsigned"])
-    record = next(
-        (r for r in snapshot.records.values() if r.fingerprint == key and r.village == SERVICE_KEY_VILLAGE),
-        None,
-    )
+    record = snapshot.of_village(SERVICE_KEY_VILLAGE).get(key)
     if record is None:
         return PointCheck("unregistered_key", None, _DETAIL["unregistered_key"].format(key=key))
     try:

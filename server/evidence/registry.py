@@ -83,6 +83,17 @@ class KeySnapshot:
     records: dict[tuple[str, str], KeyRecord]
     public: dict[tuple[str, str], PublicKey]
     _digests: dict[str | None, str] = field(default_factory=dict, compare=False, repr=False)
+    _of_village: dict[str, dict[str, KeyRecord]] = field(default_factory=dict, compare=False, repr=False)
+
+    def of_village(self, village: str) -> dict[str, KeyRecord]:
+        """The keys registered for ``village``, by fingerprint (made once per snapshot: a province's thousands
+        of manual indicators look up the service's keys, ``server.evidence.indicator_check``)."""
+        found = self._of_village.get(village)
+        if found is None:
+            found = self._of_village[village] = {
+                r.fingerprint: r for r in self.records.values() if r.village == village
+            }
+        return found
 
     def of_gateway(self, gateway: str) -> list[KeyRecord]:
         return sorted(
