@@ -22,7 +22,7 @@ from server.deps import check_credentials
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
 from server.evidence.registry import Registry, RegistryUnreadable
-from server.evidence.service_key import ServiceKey
+from server.evidence.service_key import ServiceKey, ServiceKeyUnusable
 from server.evidence.store import ResultStore
 from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
@@ -164,6 +164,15 @@ OUTAGES: dict[type[Exception], Outage] = {
         60,
         "registry_unreadable",
         "the key registry cannot be read",
+        logging.ERROR,
+    ),
+    ServiceKeyUnusable: Outage(
+        503,
+        "the criteria service's signing key cannot be used, so no indicator is entered (the service's log has "
+        "the details)",
+        60,
+        "registry_unreadable",  # only PUT meets it, which no page sends
+        "the service's indicator key cannot be used",
         logging.ERROR,
     ),
 }

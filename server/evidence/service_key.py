@@ -19,12 +19,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from server.evidence.registry import Registry
+from server.evidence.registry import Registry, RegistryUnreadable
+from thonminh.errors import ConfigError
 from thonminh.evidence import SERVICE_KEY_VILLAGE, GatewayKey, load_or_create_key
 
-__all__ = ["ServiceKey"]
+__all__ = ["ServiceKey", "ServiceKeyUnusable"]
 
 log = logging.getLogger(__name__)
+
+
+class ServiceKeyUnusable(ConfigError):
+    """The key file cannot be read or made (a mode others can read, a disk fault), or registered."""
 
 
 class ServiceKey:
@@ -40,7 +45,16 @@ class ServiceKey:
         self._lock = threading.Lock()
 
     def current(self) -> GatewayKey:
-        """The key to sign with now: loaded, made or replaced as the module says, and registered."""
+        """The key to sign with now: loaded, made or replaced as the module says, and registered;
+        ``ServiceKeyUnusable`` when that cannot be done (then no entry is made: never one unsigned)."""
+        try:
+            return self._current()
+        except RegistryUnreadable:
+            raise
+        except (OSError, ValueError) as err:
+            raise ServiceKeyUnusable(f"the service's indicator key {self.path}: {err}") from err
+
+    def _current(self) -> GatewayKey:
         with self._lock:
             key, created = load_or_create_key(self.path)
             record = next(

@@ -234,3 +234,12 @@ def test_the_record_and_the_village_page_say_which_entries_the_service_signed(ap
     assert [("không có chữ ký hợp lệ của dịch vụ" in r) for r in rows] == [True, False]
     block = page[page.index('<section id="verification"') :]
     assert "manual <small>(dịch vụ tiêu chí, ký chỉ số nhập tay)</small>" in block
+
+
+def test_a_key_file_others_can_read_enters_nothing_and_says_why(api, influx, tmp_path, caplog) -> None:
+    _enter(api, 20.0)
+    (tmp_path / "service.key").chmod(0o644)  # whoever reads it can sign as the service
+    answer = api.put(PUT.format(village=VILLAGE), json={"value": 90.0}, headers=ADMIN)
+    assert answer.status_code == 503 and "signing key cannot be used" in answer.json()["detail"], answer.text
+    assert "mode 0644" in caplog.text
+    assert [f["value"] for _, f, _ in _stored(influx)] == [20.0]  # nothing entered unsigned
