@@ -21,6 +21,7 @@ from server.criteria import CriteriaSet, load_criteria
 from server.deps import check_credentials
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
+from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.registry import Registry, RegistryUnreadable
 from server.evidence.service_key import ServiceKey, ServiceKeyUnusable
 from server.evidence.store import ResultStore
@@ -265,9 +266,10 @@ def create_app(
             DisplayCopy(client, verifier, reader, database=config.influxdb.database, clock=clock).write
         )
     service = Service(config, reader, rollups, criteria, clock=clock, auth_mode=auth_mode, verifier=verifier)
-    key_file = config.evidence.service_key_file
-    if verifier is not None and key_file is not None:
+    key_file, heads_file = config.evidence.service_key_file, config.evidence.indicator_heads_file
+    if verifier is not None and key_file is not None and heads_file is not None:
         service.indicator_key = ServiceKey(key_file, verifier.registry, config.indicator_gateway, clock=clock)
+        verifier.indicator_heads = IndicatorHeads(heads_file)
     if verifier is not None and results is not None:  # a restart answers at once with the last evaluation
         service.kept = KeptEvaluation(results.with_name(results.stem + "-evaluation.json"))
         verdicts.restore(service)

@@ -172,6 +172,12 @@ class EvidenceSettings(StrictModel):
         return self.results or self.registry.with_name("verification.sqlite")
 
     @property
+    def indicator_heads_file(self) -> Path | None:
+        """How many manual indicator entries each village has (``server.evidence.indicator_heads``): beside
+        the registry; None without one."""
+        return None if self.registry is None else self.registry.with_name("indicator-heads.sqlite")
+
+    @property
     def service_key_file(self) -> Path | None:
         """The service's own key: ``service_key``, else beside the registry; None without a registry."""
         if self.registry is None:

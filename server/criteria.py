@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from server.catalog import Evidence, FigureReader, compute, read_span
 from server.evidence.hourly import Verifier, verify_or_fail
-from server.evidence.indicator_check import check_series
+from server.evidence.indicator_record import indicators_verified
 from server.evidence.share import FigureVerification, figure_verification, not_configured
 from server.queries import Scope
 from server.reader import Reader
@@ -61,9 +61,7 @@ def evaluate(
             indicator = str(c.params["indicator"])
             by_village = shared.once(
                 ("indicator verification", indicator, start_ms, end_ms),
-                lambda: check_series(
-                    reader.indicator_points(scope, start_ms, end_ms, indicator), verifier.registry.snapshot()
-                ),
+                lambda: indicators_verified(reader, scope, villages, verifier, (start_ms, end_ms), indicator),
             )
             return figure_verification(
                 by_village.get(village), measurement, c.min_verified_pct, keys, selection

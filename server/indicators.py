@@ -16,12 +16,13 @@ import threading
 
 from server.errors import ParameterError
 from server.evidence.indicator_check import check_point
+from server.evidence.indicator_record import entries_of
 from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut
 from server.queries import Scope, Source
 from server.service import Service
 from server.timeparse import iso, parse_time
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, Point
-from thonminh.evidence import INDICATOR_SIGNATURE, GatewayKey, indicator_message
+from thonminh.evidence import INDICATOR_SIGNATURE, GatewayKey, indicator_message, message_id
 from thonminh.evidencekeys import to_b64
 from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
@@ -143,6 +144,22 @@ def _entered_ms(service: Service, village: str) -> int:
         ms += _LOOKAHEAD_MS
 
 
+def _next_link(service: Service, village: str) -> tuple[int, str]:
+    """(the entry's number, the previous entry's id): after the newest the record holds, or the service's count
+    if that is higher (the newest were deleted: the gap stays for verification to name)."""
+    heads = service.verifier.indicator_heads if service.verifier is not None else None
+    if service.verifier is None or heads is None:
+        return 0, ""
+    head = heads.get(village)
+    source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR_ENTRY.name)
+    statement = Select(["*"], [source.ref()], where=[tag_equals("village", village)], group_all=True).render()
+    record = entries_of(service.reader.run([statement])[0], service.verifier.registry.snapshot()).get(village)
+    newest = record[-1] if record else None
+    if newest is not None and (head is None or newest.seq > head.seq):
+        return newest.seq + 1, newest.id
+    return (head.seq + 1, head.id) if head is not None else (1, "")
+
+
 def signed_point(
     key: GatewayKey | None, measurement: str, tags: dict[str, str], fields: dict, time_ms: int
 ) -> Point:
@@ -171,14 +188,21 @@ def put_indicator(
         as_of_ms = entered_ms if given_ms is None else given_ms
         said = {"value": float(body.value), "unit": desc.unit, "source": source}
         value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
+        seq, prev = _next_link(service, village)
         entry = signed_point(
             key,
             INDICATOR_ENTRY.name,
             tags,
-            said | {"note": body.note or "", "as_of_ms": as_of_ms, "corrects": corrects},
+            said
+            | {"note": body.note or "", "as_of_ms": as_of_ms, "corrects": corrects}
+            | ({"seq": seq, "prev": prev} if key is not None else {}),
             entered_ms,
         )
         line = service.reader.write_indicator(value, entry)
+        heads = service.verifier.indicator_heads if service.verifier is not None else None
+        if key is not None and heads is not None:
+            entry_id = message_id(indicator_message(entry.measurement, tags, entry.fields, entered_ms))
+            heads.advance(village, seq, entry_id)
     return IndicatorOut(
         village=village,
         indicator=indicator,

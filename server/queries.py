@@ -295,5 +295,11 @@ def indicator_points(source: Source, scope: Scope, start_ms: int, end_ms: int, i
     return f"SELECT * FROM {source.ref()} WHERE {_where(scope, start_ms, end_ms, extra)} GROUP BY *"
 
 
+def indicator_entries(source: Source, scope: Scope) -> str:
+    """The whole record of manual indicator entries, with their tags: checked as a chain."""
+    where = " AND ".join(scope.conditions())
+    return f"SELECT * FROM {source.ref()}{' WHERE ' + where if where else ''} GROUP BY *"
+
+
 #: The measurements whose ``link`` tag names the village's uplinks.
 LINK_MEASUREMENTS = (UPLINK.name, UPLINK_EVENT.name)

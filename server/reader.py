@@ -17,7 +17,16 @@ from server.queries import Agg, Scope
 from server.rollup_specs import SPECS
 from server.rollups import Rollups
 from server.timeparse import Step, Window
-from thonminh.contract import INDICATOR, MODEM, STREETLIGHT, UPLINK, UPLINK_EVENT, WIFI_DAILY, Point
+from thonminh.contract import (
+    INDICATOR,
+    INDICATOR_ENTRY,
+    MODEM,
+    STREETLIGHT,
+    UPLINK,
+    UPLINK_EVENT,
+    WIFI_DAILY,
+    Point,
+)
 from thonminh.influx import InfluxClient, StatementResult
 from thonminh.lineprotocol import encode_line
 
@@ -244,6 +253,9 @@ class Reader:
     ) -> StatementResult:
         statement = q.indicator_points(self.rollups.raw(INDICATOR.name), scope, start_ms, end_ms, indicator)
         return self.run([statement])[0]
+
+    def indicator_entries(self, scope: Scope) -> StatementResult:
+        return self.run([q.indicator_entries(self.rollups.raw(INDICATOR_ENTRY.name), scope)])[0]
 
     # -- villages -------------------------------------------------------------------------------------------------
     def village_exists(self, village: str) -> bool:

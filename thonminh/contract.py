@@ -266,6 +266,8 @@ INDICATOR_ENTRY = _m(
     Field("note", STR, "", "the official's note"),
     Field("as_of_ms", INT, "ms", "the time the value stands for (the indicator point's time)"),
     Field("corrects", STR, "", "the entry this one corrects (its entry time, ISO 8601), or ''"),
+    Field("seq", INT, "", "the entry's number among the village's entries, from 1: the record's chain"),
+    Field("prev", STR, "", "SHA-256 (hex) of the previous entry's indicator message, '' for the first"),
     Field("key", STR, "", "fingerprint of the criteria service's key that signed it"),
     Field("sig", STR, "", "base64 Ed25519 signature of the point's indicator message"),
 )

@@ -84,6 +84,7 @@ __all__ = [
     "indicator_message",
     "load_or_create_key",
     "manifest_message",
+    "message_id",
     "pack_seq",
     "parse_line",
     "parse_public_key",
@@ -244,7 +245,7 @@ class Manifest:
     @property
     def id(self) -> str:
         """The hash the next manifest's ``prev`` names."""
-        return hashlib.sha256(self.message()).hexdigest()
+        return message_id(self.message())
 
     def signed(self, key: Signer) -> Manifest:
         return replace(self, sig=key.sign(self.message()))
@@ -352,6 +353,11 @@ def indicator_message(
     a signature cannot be passed off as another key's."""
     unsigned = {k: v for k, v in fields.items() if k != INDICATOR_SIGNATURE}
     return f"{INDICATOR_MESSAGE}\n{canonical_point(series_key(measurement, tags), int(time_ms), unsigned)}".encode()
+
+
+def message_id(message: bytes) -> str:
+    """The SHA-256 (hex) of a signed message: what the next link of a chain names as ``prev``."""
+    return hashlib.sha256(message).hexdigest()
 
 
 def _int(value: object) -> int:

@@ -150,9 +150,7 @@ class GatewayKey:
         if path.exists():
             mode = path.stat().st_mode & 0o777
             if mode & 0o077:
-                raise PermissionError(
-                    f"{path}: a private signing key is mode {mode:04o}; it must be 0600"
-                )
+                raise PermissionError(f"{path}: a private signing key is mode {mode:04o}; it must be 0600")
             return cls.from_pem(path.read_text(), path), False
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = cls.generate()

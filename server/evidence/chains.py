@@ -14,13 +14,12 @@ at local midnight), and within each hour for what that pass did not cover (``ser
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 from server.evidence.registry import KeySnapshot
-from thonminh.evidence import header_message
+from thonminh.evidence import header_message, message_id
 from thonminh.evidencekeys import PublicKey, from_b64, signature_ok
 from thonminh.influx import Series
 
@@ -82,7 +81,7 @@ def authentic_headers(series: Iterable[Series], keys: KeySnapshot, start_ms: int
             if (gateway, key) not in keys.public:
                 continue
             chain = (gateway, epoch, key)
-            chains[chain].append((n, hashlib.sha256(message).hexdigest(), prev))
+            chains[chain].append((n, message_id(message), prev))
             messages[chain].append((message, sig) if row["time"] >= start_ms else None)
     found: Authentic = {}
     for (gateway, epoch, key), links in chains.items():

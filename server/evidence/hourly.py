@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from server.evidence.combine import Verification, combine, in_order
 from server.evidence.faults import Fault
+from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.registry import KeyRecord, KeySnapshot, Registry
 from server.evidence.source import HOUR_MS, LOOKAROUND_MS, numbers_around
 from server.evidence.store import ResultStore
@@ -110,6 +111,8 @@ class Verifier:
         #: faults of a village's window found by others (``server.rollup_findings``): (village, start, end) ->
         #: faults; ``verify_or_fail`` adds them to its answer
         self.reported: list[Callable[[str, int, int], list[Fault]]] = []
+        #: each village's count of manual indicator entries the service made (``server.evidence.indicator_record``)
+        self.indicator_heads: IndicatorHeads | None = None
         self._hours: dict[tuple[str, int], _Entry] = {}
         #: per village, the hours of ``_hours`` read while open (``_open_at``): re-read together
         self._open: dict[str, set[int]] = defaultdict(set)

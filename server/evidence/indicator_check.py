@@ -21,11 +21,11 @@ from server.evidence.registry import KeyRecord, KeySnapshot
 from server.evidence.selected import selections
 from server.timeparse import iso
 from thonminh.contract import FieldValue
-from thonminh.evidence import INDICATOR_SIGNATURE, SERVICE_KEY_VILLAGE, indicator_message
+from thonminh.evidence import INDICATOR_SIGNATURE, SERVICE_KEY_VILLAGE, indicator_message, message_id
 from thonminh.evidencekeys import from_b64, signature_ok
 from thonminh.influxresponse import StatementResult
 
-__all__ = ["PointCheck", "check_point", "check_series"]
+__all__ = ["PointCheck", "Village", "check_point", "check_series", "villages"]
 
 _DETAIL = {
     "unsigned": "without the criteria service's signature: not entered through its API",
@@ -49,6 +49,8 @@ class PointCheck:
     fault: str | None
     record: KeyRecord | None
     detail: str = ""
+    #: the id of the point's signed message (``message_id``), when it verifies: what the next entry names
+    id: str = ""
 
 
 def _signature_ok(snapshot: KeySnapshot, record: KeyRecord, message: bytes, signature: bytes) -> bool:
@@ -83,7 +85,8 @@ def check_point(
         signature = b""
     if len(signature) != 64:
         return PointCheck("bad_signature", record, _DETAIL["bad_signature"])
-    if not _signature_ok(snapshot, record, indicator_message(measurement, tags, fields, time_ms), signature):
+    message = indicator_message(measurement, tags, fields, time_ms)
+    if not _signature_ok(snapshot, record, message, signature):
         return PointCheck("altered", record, _DETAIL["altered"])
     entered = fields.get("entered_ms", time_ms)
     entered_ms = (
@@ -92,47 +95,93 @@ def check_point(
     if not record.covers(entered_ms):
         detail = _DETAIL["expired_key"].format(entered=iso(entered_ms), key=key)
         return PointCheck("expired_key", record, detail)
-    return PointCheck(None, record)
+    return PointCheck(None, record, id=message_id(message))
 
 
 def check_series(result: StatementResult, snapshot: KeySnapshot) -> dict[str, Verification]:
     """Each village's verification of the indicator points ``result`` holds (``SELECT * ... GROUP BY *``)."""
-    villages: dict[str, _Village] = defaultdict(_Village)
+    return {village: found.verification() for village, found in villages(result, snapshot).items()}
+
+
+def villages(result: StatementResult, snapshot: KeySnapshot) -> dict[str, Village]:
+    """Each village's points of ``result`` checked: counts, faults, keys, and what stands at each time."""
+    found_by: dict[str, Village] = defaultdict(Village)
     for series in result.series:
         measurement, tags = series.name, series.tags
-        found = villages[tags.get("village") or ""]
+        found = found_by[tags.get("village") or ""]
         selected = tuple(selections(measurement, tags))
-        of = ", ".join(s.removeprefix(f"{measurement} ") for s in selected)
         for row in series.rows():
             time_ms = int(row.pop("time"))
             check = check_point(snapshot, measurement, tags, row, time_ms)
-            for counts, name in ((found.counts, measurement), *((found.selected, s) for s in selected)):
-                counts[name][0] += 1
-                counts[name][1] += check.fault is None
+            found.count(measurement, selected, check.fault is None)
+            entered = row.get("entered_ms")
+            found.at[(tags.get("indicator") or "", time_ms)] = (check.fault is None, entered)
             if check.fault is None and check.record is not None:
                 found.keys.add((check.record.gateway, check.record.fingerprint))
             elif check.fault is not None:
-                detail = f"1 {measurement} point{' of ' + of if of else ''} {check.detail}"
-                found.faults.append(
-                    Fault(
-                        check.fault,
-                        tags.get("gateway") or "",
-                        time_ms,
-                        time_ms,
-                        detail,
-                        (measurement,),
-                        selections=selected,
-                    )
+                found.fault(
+                    check.fault,
+                    tags.get("gateway") or "",
+                    time_ms,
+                    time_ms,
+                    check.detail,
+                    measurement,
+                    selected,
                 )
-    return {village: found.verification() for village, found in villages.items()}
+    return found_by
 
 
 @dataclass
-class _Village:
+class Village:
+    """A village's checked indicator points, as they add up."""
+
     counts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     selected: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     faults: list[Fault] = field(default_factory=list)
     keys: set[tuple[str, str]] = field(default_factory=set)
+    #: (indicator, time) -> (whether the point there verifies, its ``entered_ms``)
+    at: dict[tuple[str, int], tuple[bool, object]] = field(default_factory=dict)
+
+    def count(self, measurement: str, selected: tuple[str, ...], verified: bool) -> None:
+        for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
+            counts[name][0] += 1
+            counts[name][1] += verified
+
+    def missing(self, measurement: str, selected: tuple[str, ...], count: int) -> None:
+        """Points the record says should be there and are not: counted, none verified."""
+        for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
+            counts[name][0] += count
+
+    def unverify(self, measurement: str, selected: tuple[str, ...]) -> None:
+        """A point counted as verified that the record shows is not the one it should be."""
+        for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
+            counts[name][1] -= 1
+
+    def fault(
+        self,
+        kind: str,
+        gateway: str,
+        start_ms: int,
+        end_ms: int,
+        detail: str,
+        measurement: str,
+        selected: tuple[str, ...],
+        count: int = 1,
+    ) -> None:
+        of = ", ".join(s.removeprefix(f"{measurement} ") for s in selected)
+        points = f"{count} {measurement} point{'s' if count != 1 else ''}{' of ' + of if of else ''}"
+        self.faults.append(
+            Fault(
+                kind,
+                gateway,
+                start_ms,
+                end_ms,
+                f"{points} {detail}",
+                (measurement,),
+                count,
+                selections=selected,
+            )
+        )
 
     def verification(self) -> Verification:
         return Verification(

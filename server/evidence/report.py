@@ -11,7 +11,7 @@ import click
 from server.catalog import read_span
 from server.evidence.combine import Verification, in_order
 from server.evidence.faults import Fault
-from server.evidence.indicator_check import check_series
+from server.evidence.indicator_record import indicators_verified
 from server.evidence.selected import values
 from server.queries import Scope
 from server.timeparse import iso
@@ -56,8 +56,9 @@ def run_verification(
             if span != (window.start_ms, window.end_ms) and f.measurement.name in SIGNED_MEASUREMENTS:
                 wider[name] = (span[0], verify_or_fail(service.verifier, village, *span))
         # manual indicators: signed by the service itself when they were entered (docs/evidence.md)
-        points = service.reader.indicator_points(Scope(village=village), window.start_ms, window.end_ms)
-        entered = check_series(points, service.verifier.registry.snapshot()).get(village)
+        whole = (window.start_ms, window.end_ms)
+        scope = Scope(village=village)
+        entered = indicators_verified(service.reader, scope, [village], service.verifier, whole).get(village)
         if entered is not None:
             wider[INDICATOR_FIGURE] = (None, entered)
     except ApiError as err:

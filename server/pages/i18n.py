@@ -226,6 +226,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fault_altered": ("Giá trị bị sửa", "Altered value"),
     "fault_injected": ("Điểm bị chèn thêm", "Injected point"),
     "fault_deleted_point": ("Điểm bị xóa", "Deleted point"),
+    "fault_deleted_entry": ("Mục nhập tay bị xóa khỏi sổ ghi", "Entry deleted from the record"),
+    "fault_replayed_entry": ("Giá trị cũ bị ghi đè lên bản sửa", "An older value written back"),
     "fault_replayed": ("Bản kê bị phát lại", "Replayed manifest"),
     "fault_missing_seq": ("Thiếu lô dữ liệu (số thứ tự bị hụt)", "Missing batch (gap in the sequence)"),
     "fault_broken_chain": ("Chuỗi bản kê bị đứt", "Broken chain of manifests"),

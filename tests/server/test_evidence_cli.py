@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -246,3 +247,25 @@ def test_verify_weighs_the_manual_indicators_the_service_signed(served, influx, 
     code, out = run(capsys, "verify", "--config", str(config), *window)
     assert code == 1, out
     assert f"altered            manual  {iso(T0 + HOUR_MS)} .. {iso(T0 + HOUR_MS)} [indicator]" in out
+
+
+def test_verify_names_a_manual_indicator_entry_deleted_from_the_record(
+    served, influx, tmp_path, capsys
+) -> None:
+    config = _config(tmp_path, influx)
+    gw = Gateway()
+    register(Registry(tmp_path / "keys.sqlite"), gw)
+    influx.write(gw.sign(uplink_points(T0, 2)))
+    window = ("--village", VILLAGE, "--start", iso(T0), "--end", iso(T0 + 2 * HOUR_MS))
+    for value in (31.5, 20.0):
+        entered = httpx.put(
+            f"{served}/api/v1/villages/{VILLAGE}/indicators/eid_adoption_pct",
+            json={"value": value, "time": iso(T0 + HOUR_MS)},
+            headers={"X-API-Key": ADMIN_KEY},
+        )
+        assert entered.status_code == 200, entered.text
+    assert run(capsys, "verify", "--config", str(config), *window)[0] == 0
+    last_ms = int(datetime.fromisoformat(entered.json()["entered"].replace("Z", "+00:00")).timestamp() * 1000)
+    influx.query(f"DELETE FROM indicator_entry WHERE time >= {last_ms}ms AND time <= {last_ms}ms")
+    code, out = run(capsys, "verify", "--config", str(config), *window)
+    assert code == 1 and "deleted_entry      manual" in out, out

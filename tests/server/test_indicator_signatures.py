@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 import pytest
 from signed_kit import SITE, VILLAGE, Gateway, register_over_api
@@ -243,3 +244,106 @@ def test_a_key_file_others_can_read_enters_nothing_and_says_why(api, influx, tmp
     assert answer.status_code == 503 and "signing key cannot be used" in answer.json()["detail"], answer.text
     assert "mode 0644" in caplog.text
     assert [f["value"] for _, f, _ in _stored(influx)] == [20.0]  # nothing entered unsigned
+
+
+def _delete(influx: InfluxClient, measurement: str, time_ms: int) -> None:
+    influx.query(
+        f"DELETE FROM {measurement} WHERE village = '{VILLAGE}' AND time >= {time_ms}ms AND time <= {time_ms}ms"
+    )
+
+
+def _faults(api) -> list[tuple[str, str]]:
+    return [(f["kind"], f["start"]) for f in _eid(api)["evidence"]["verification"]["faults"]]
+
+
+def test_the_record_is_a_chain_and_the_service_keeps_its_count(api, influx, tmp_path) -> None:
+    for value, days_ago in ((20.0, 9), (25.0, 6), (30.0, 3)):
+        _enter(api, value, days_ago=days_ago)
+    eid = _eid(api)
+    assert (eid["verdict"], eid["evidence"]["value"], eid["evidence"]["verification"]["faults"]) == (
+        "pass",
+        30.0,
+        [],
+    )
+    record = influx.query(f"SELECT seq, prev FROM {INDICATOR_ENTRY.name} WHERE village = '{VILLAGE}'")[0]
+    rows = record.series[0].rows()
+    assert [r["seq"] for r in rows] == [1, 2, 3] and rows[0]["prev"] == "" and len(rows[1]["prev"]) == 64
+    assert (tmp_path / "indicator-heads.sqlite").exists()
+
+
+def test_the_newest_entry_deleted_brings_the_older_value_back_and_is_named(api, influx) -> None:
+    _enter(api, 30.0, days_ago=9)
+    lower = _enter(api, 20.0, days_ago=2)  # the official's correction down, under the 25 % threshold
+    entered_ms = _ms(lower["entered"])
+    _delete(influx, INDICATOR_ENTRY.name, entered_ms)
+    _delete(influx, INDICATOR.name, _ms(lower["time"]))
+    eid = _eid(api)
+    assert eid["evidence"]["value"] == 30.0  # what the deletion wanted the criteria to read
+    assert eid["verdict"] == "unverified" and eid["evidence"]["verified_pct"] == 50.0
+    (fault,) = _eid(api)["evidence"]["verification"]["faults"]
+    assert fault["kind"] == "deleted_entry" and fault["start"] > iso(NOW - 10 * DAY_MS)
+    assert (
+        "1 entry of the village's manual indicator record" in fault["detail"] and "is gone" in fault["detail"]
+    )
+    page = api.get(f"/pages/villages/{VILLAGE}", headers=READ).text
+    block = page[page.index('<section id="verification"') :]
+    assert "Mục nhập tay bị xóa khỏi sổ ghi" in block and 'data-status="unverified"' in block
+
+
+def test_an_entry_deleted_between_two_is_a_gap(api, influx) -> None:
+    first = _enter(api, 20.0, days_ago=9)
+    middle = _enter(api, 40.0, days_ago=6)
+    last = _enter(api, 30.0, days_ago=3)
+    _delete(influx, INDICATOR_ENTRY.name, _ms(middle["entered"]))
+    _delete(influx, INDICATOR.name, _ms(middle["time"]))
+    (fault,) = _eid(api)["evidence"]["verification"]["faults"]
+    assert (fault["kind"], fault["start"], fault["end"]) == (
+        "deleted_entry",
+        first["entered"],
+        last["entered"],
+    )
+    assert _eid(api)["verdict"] == "unverified"
+
+
+def test_the_point_the_criteria_read_deleted_alone_is_named(api, influx) -> None:
+    _enter(api, 30.0, days_ago=9)
+    lower = _enter(api, 20.0, days_ago=2)
+    _delete(influx, INDICATOR.name, _ms(lower["time"]))  # the record kept, the value gone
+    eid = _eid(api)
+    assert eid["evidence"]["value"] == 30.0 and eid["verdict"] == "unverified"
+    assert _faults(api) == [("deleted_point", lower["time"])]
+
+
+def test_an_older_signed_value_written_back_over_its_correction_is_named(api, influx) -> None:
+    first = _enter(api, 30.0, days_ago=4)
+    ((tags, old_fields, time_ms),) = _stored(influx)
+    fixed = api.put(
+        PUT.format(village=VILLAGE), json={"value": 20.0, "corrects": first["entered"]}, headers=ADMIN
+    )
+    assert fixed.status_code == 200 and fixed.json()["time"] == first["time"], fixed.text
+    assert _eid(api)["evidence"]["value"] == 20.0 and _faults(api) == []
+    _write(influx, tags, old_fields, time_ms)  # the first entry's point, signature and all, at the same time
+    eid = _eid(api)
+    assert eid["evidence"]["value"] == 30.0 and eid["verdict"] == "unverified"
+    assert _faults(api) == [("replayed_entry", first["time"])]
+
+
+def test_a_lost_count_continues_from_the_record(api, influx, tmp_path) -> None:
+    _enter(api, 20.0, days_ago=5)
+    (tmp_path / "indicator-heads.sqlite").unlink()
+    _enter(api, 30.0, days_ago=1)
+    record = influx.query(f"SELECT seq FROM {INDICATOR_ENTRY.name} WHERE village = '{VILLAGE}'")[0]
+    assert [r["seq"] for r in record.series[0].rows()] == [1, 2]
+    assert _eid(api)["verdict"] == "pass" and _faults(api) == []
+
+
+def test_the_oldest_entries_gone_with_the_retention_policy_are_no_fault(api, influx) -> None:
+    first = _enter(api, 20.0, days_ago=9)
+    _enter(api, 30.0, days_ago=3)
+    _delete(influx, INDICATOR_ENTRY.name, _ms(first["entered"]))
+    _delete(influx, INDICATOR.name, _ms(first["time"]))
+    assert _eid(api)["verdict"] == "pass" and _faults(api) == []
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
