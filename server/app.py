@@ -21,7 +21,7 @@ from server.criteria import CriteriaSet, load_criteria
 from server.deps import check_credentials
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
-from server.evidence.indicator_heads import IndicatorHeads
+from server.evidence.indicator_heads import HeadsUnreadable, IndicatorHeads
 from server.evidence.registry import Registry, RegistryUnreadable
 from server.evidence.service_key import ServiceKey, ServiceKeyUnusable
 from server.evidence.store import ResultStore
@@ -165,6 +165,15 @@ OUTAGES: dict[type[Exception], Outage] = {
         60,
         "registry_unreadable",
         "the key registry cannot be read",
+        logging.ERROR,
+    ),
+    HeadsUnreadable: Outage(
+        503,
+        "the record of manual indicator entries the service keeps cannot be read, so nothing can be verified "
+        "(the service's log has the details)",
+        60,
+        "registry_unreadable",
+        "the indicator heads cannot be read",
         logging.ERROR,
     ),
     ServiceKeyUnusable: Outage(

@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from server.evidence.registry import connect, create
 from thonminh.errors import ConfigError
 
-__all__ = ["Head", "IndicatorHeads"]
+__all__ = ["Head", "HeadsUnreadable", "IndicatorHeads"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS heads (village TEXT PRIMARY KEY, seq INTEGER NOT NULL, id TEXT NOT NULL);
 """
+
+
+class HeadsUnreadable(ConfigError):
+    """The file cannot be read or written (not a SQLite file, a disk fault): no entry can be checked or made.
+    Never mended by the service: it is what a deletion of the newest entries is seen against."""
 
 
 class Head(NamedTuple):
@@ -45,17 +52,21 @@ class IndicatorHeads:
         """Every village's head; none when the file is not there yet (no entry made)."""
         if not self.path.exists():
             return {}
+        with self._lock, self._unreadable():
+            create(self.path, _SCHEMA)
+            with connect(self.path) as db:
+                return {v: Head(s, i) for v, s, i in db.execute("SELECT village, seq, id FROM heads")}
+
+    @contextmanager
+    def _unreadable(self) -> Iterator[None]:
         try:
-            with self._lock:
-                create(self.path, _SCHEMA)
-                with connect(self.path) as db:
-                    return {v: Head(s, i) for v, s, i in db.execute("SELECT village, seq, id FROM heads")}
+            yield
         except sqlite3.DatabaseError as err:
-            raise ConfigError(f"indicator heads {self.path}: {err}") from err
+            raise HeadsUnreadable(f"indicator heads {self.path}: {err}") from err
 
     def advance(self, village: str, seq: int, entry_id: str) -> None:
         """The village's entry ``seq`` is written: the head moves to it, never back."""
-        with self._lock:
+        with self._lock, self._unreadable():
             create(self.path, _SCHEMA)  # again: a file deleted while the service runs is made anew
             with connect(self.path) as db:
                 db.execute(

@@ -347,3 +347,11 @@ def test_the_oldest_entries_gone_with_the_retention_policy_are_no_fault(api, inf
 
 def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_an_unreadable_count_file_is_a_503_not_a_verdict_without_it(api, tmp_path, caplog) -> None:
+    _enter(api, 20.0)
+    (tmp_path / "indicator-heads.sqlite").write_bytes(b"not a database, " * 256)
+    answer = api.get(f"/api/v1/villages/{VILLAGE}/criteria", headers=READ)
+    assert answer.status_code == 503 and "manual indicator entries" in answer.json()["detail"], answer.text
+    assert "indicator-heads.sqlite" in caplog.text
