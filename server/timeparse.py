@@ -28,6 +28,7 @@ __all__ = [
     "parse_time",
     "resolve_window",
     "tz_clause",
+    "year_month",
 ]
 
 HOUR_MS = 3_600_000
@@ -124,6 +125,22 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
     if not _EARLIEST <= moment <= _LATEST:
         raise ParameterError(f"{parameter}: {text[:60]!r} is outside 2000..2200", parameter=parameter)
     return moment.astimezone(UTC)
+
+
+#: a calendar month, ``month=`` of the pages and the dossier
+_MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})")
+
+
+def year_month(text: str | None, *, parameter: str = "month") -> tuple[int, int] | None:
+    """(year, month) of ``2025-03``; None when it is not YYYY-MM with a month 01..12, which each caller says in
+    its own words; a ``ParameterError`` for a year outside 2000..2200, as a time's."""
+    text = (text or "").strip()
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match["month"]) <= 12:
+        return None
+    if not _EARLIEST.year <= int(match["year"]) < _LATEST.year:
+        raise ParameterError(f"{parameter}: {text!r} is outside 2000..2200", parameter=parameter)
+    return int(match["year"]), int(match["month"])
 
 
 @dataclass(frozen=True, slots=True)

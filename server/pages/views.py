@@ -5,7 +5,6 @@ Plain functions of the ``Service``: the routes parse, call one of these and rend
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,13 +27,12 @@ from server.pages.dossier import Dossier, dossier_of
 from server.pages.repairs import repair_list
 from server.queries import Scope
 from server.service import Service
-from server.timeparse import Window, floor_hour, iso, ms_of
+from server.timeparse import Window, floor_hour, iso, ms_of, year_month
 from server.verification_view import summarise
 from thonminh.figures import FIGURES, INDICATORS, Kind
 
 __all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 #: the worst first when a column of verdicts is sorted: data that does not verify is worse than too little data
 _VERDICT_ORDER = {"fail": 0, "unverified": 1, "insufficient_data": 2, "pass": 3}
 #: the verdicts in the order the counts and the filter show them (every one the API can answer)
@@ -76,10 +74,10 @@ def period_of(service: Service, month: str | None, start: str | None, end: str |
     """``month=YYYY-MM`` (local calendar) or ``start``/``end``; a malformed or future month is refused."""
     if not month:
         return Period(start, end)
-    match = _MONTH.match(month.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    found = year_month(month)
+    if found is None:
         raise PageError(422, "bad_month", month=month[:20])
-    year, number = int(match.group(1)), int(match.group(2))
+    year, number = found
     first = date(year, number, 1)
     following = date(year + number // 12, number % 12 + 1, 1)
     if datetime.combine(first, datetime.min.time(), service.zone) > service.now():

@@ -6,18 +6,16 @@ a different window from the one printed on the cover.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.errors import ParameterError
-from server.timeparse import Window, iso
+from server.timeparse import Window, iso, year_month
 
 __all__ = ["Day", "Month", "parse_month"]
 
-_MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +70,10 @@ class Month:
 
 def parse_month(text: str, *, now: datetime, zone: ZoneInfo) -> Month:
     """``2025-03`` -> ``Month``; a malformed month, or one that has not ended by ``now``, is a ``ParameterError``."""
-    match = _MONTH.fullmatch(text.strip()) if text else None
-    if match is None or not 1 <= int(match["month"]) <= 12 or not 2000 <= int(match["year"]) < 2200:
+    found = year_month(text)
+    if found is None:
         raise ParameterError(f"month: {text[:40]!r} is not a month like 2025-03 (YYYY-MM)", parameter="month")
-    month = Month(int(match["year"]), int(match["month"]), zone)
+    month = Month(*found, zone)
     now_ms = int(now.timestamp() * 1000)
     if month.window.start_ms > now_ms:
         raise ParameterError(f"month: {month.text} is in the future", parameter="month")

@@ -35,7 +35,7 @@ def _cases(month: sc.MonthScenario) -> list[tuple[str, str, int, str]]:
         (village, _month_after(month, 2), 422, "is in the future"),
         (village, _month_after(month, -1), 422, "is before any data of village 'kha-ly-thuong'"),
         (commune, _month_after(month, -1), 422, "is before any data of commune 'an-lac'"),
-        (village, "1999-12", 422, "is not a month like 2025-03"),
+        (village, "1999-12", 422, "is outside 2000..2200"),
     ]
 
 
