@@ -17,7 +17,6 @@ from server.timeparse import Window, iso, year_month
 __all__ = ["Day", "Month", "parse_month"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class Day:
     """A local calendar day as a window (a day is not always 24 h where the zone has summer time)."""
