@@ -48,6 +48,8 @@ from server.config import EvidenceSettings, ServerConfig
 from server.evidence.combine import Verification
 from server.evidence.registry import Registry
 from server.evidence.workers import default_processes
+from server.indicator_models import IndicatorIn
+from server.indicators import put_indicator
 from server.timeparse import iso
 from thonminh.contract import Point
 from thonminh.evidence import (
@@ -295,6 +297,8 @@ def run(args: argparse.Namespace, influx: BenchInflux, workdir: Path) -> int:
     rows.append(from_the_command_line(config, workdir, influx.process.pid, found, start_ms, end_ms))
     rows.append(restarted(config, influx.url, found, start_ms, end_ms))
 
+    # the village's e-ID share, entered as an official does: signed by the service, its record chained
+    put_indicator(service, SITE["village"], "eid_adoption_pct", IndicatorIn(value=31.5), "bench")
     server, _, base = serve_app(app)
     http = httpx.Client(base_url=f"{base}/api/v1", headers={"X-API-Key": KEY}, timeout=300)
     path = f"/villages/{SITE['village']}/criteria"
