@@ -4,7 +4,8 @@ fingerprint and its signature (``server.evidence.service_key``); any other point
 A point of ``indicator`` or ``indicator_entry`` verifies when its ``key`` is one of the service's registered
 keys (village ``*``), its ``sig`` is that key's signature of the point's ``indicator_message``, and it was
 entered within that key's period. The result of a village is a ``Verification``, as a gateway's hours give, so a
-verdict weighs and shows it the same way: one fault per point that does not verify, at its time.
+verdict weighs and shows it the same way: one fault per point that does not verify, at its time. The record's
+own checks (a chain, and each entry against its point) are ``server.evidence.indicator_record``'s.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from thonminh.evidence import INDICATOR_SIGNATURE, SERVICE_KEY_VILLAGE, indicato
 from thonminh.evidencekeys import from_b64, signature_ok
 from thonminh.influxresponse import StatementResult
 
-__all__ = ["PointCheck", "Village", "check_point", "check_series", "villages"]
+__all__ = ["PointCheck", "Village", "check_point", "villages"]
 
 _DETAIL = {
     "unsigned": "without the criteria service's signature: not entered through its API",
@@ -98,11 +99,6 @@ def check_point(
     return PointCheck(None, record, id=message_id(message))
 
 
-def check_series(result: StatementResult, snapshot: KeySnapshot) -> dict[str, Verification]:
-    """Each village's verification of the indicator points ``result`` holds (``SELECT * ... GROUP BY *``)."""
-    return {village: found.verification() for village, found in villages(result, snapshot).items()}
-
-
 def villages(result: StatementResult, snapshot: KeySnapshot) -> dict[str, Village]:
     """Each village's points of ``result`` checked: counts, faults, keys, and what stands at each time."""
     found_by: dict[str, Village] = defaultdict(Village)
@@ -143,19 +139,20 @@ class Village:
     at: dict[tuple[str, int], tuple[bool, object]] = field(default_factory=dict)
 
     def count(self, measurement: str, selected: tuple[str, ...], verified: bool) -> None:
-        for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
-            counts[name][0] += 1
-            counts[name][1] += verified
+        self._add(measurement, selected, 1, int(verified))
 
     def missing(self, measurement: str, selected: tuple[str, ...], count: int) -> None:
         """Points the record says should be there and are not: counted, none verified."""
-        for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
-            counts[name][0] += count
+        self._add(measurement, selected, count, 0)
 
     def unverify(self, measurement: str, selected: tuple[str, ...]) -> None:
         """A point counted as verified that the record shows is not the one it should be."""
+        self._add(measurement, selected, 0, -1)
+
+    def _add(self, measurement: str, selected: tuple[str, ...], points: int, verified: int) -> None:
         for counts, name in ((self.counts, measurement), *((self.selected, s) for s in selected)):
-            counts[name][1] -= 1
+            counts[name][0] += points
+            counts[name][1] += verified
 
     def fault(
         self,

@@ -2,8 +2,9 @@
 
 A signature shows that a point is as the service wrote it, not that nothing the service wrote is gone. Each
 ``indicator_entry`` names its number among the village's entries (``seq``) and the previous entry's id
-(``prev``), signed, and the service keeps each village's count on its own disk (``server.evidence.
-indicator_heads``). So:
+(``prev``, so that anyone with the public key can follow the record as a hash chain), signed; the numbers are
+what is checked here, since each is signed, against each village's count that the service keeps on its own
+disk (``server.evidence.indicator_heads``). So:
 
 - ``deleted_entry``: a number missing between two entries, or the newest ones gone (the record ends below the
   count): the correction an official entered, deleted to bring the older value back. The oldest entries may
@@ -44,7 +45,6 @@ class Entry(NamedTuple):
 
     seq: int
     time_ms: int
-    prev: str
     id: str
     gateway: str
     indicator: str
@@ -68,7 +68,6 @@ def entries_of(result: StatementResult, snapshot: KeySnapshot) -> dict[str, list
                 entry = Entry(
                     seq,
                     time_ms,
-                    str(row.get("prev") or ""),
                     check.id,
                     tags.get("gateway") or "",
                     tags.get("indicator") or "",
