@@ -4,6 +4,10 @@ The cookie is ``HttpOnly`` (no script reads it), ``SameSite=Lax`` (not sent with
 ``Secure`` when the page was served over https, and signed with ``itsdangerous`` with a lifetime. It holds the
 key's name and an HMAC of the key, never the key: a session ends when its key is removed or changed. The key
 never travels in a URL. API clients keep sending ``X-API-Key``, which the pages accept too.
+
+Each session has an id of its own. Signing out ends it here, not only in the browser that signed out: a copy
+of the cookie taken before (from a shared computer at the commune office) is refused until it would have
+expired. The service keeps those ids in memory, so a restart forgets them (docs/pages.md).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -45,6 +51,9 @@ class Sessions:
         self._secret = configured.get_secret_value().encode() if configured else _default_secret(config)
         self._signer = URLSafeTimedSerializer(self._secret, salt="thonminh-pages-session")
         self.max_age_s = int(config.pages.session_hours * 3600)
+        #: the sessions signed out: id -> when the cookie would have expired (Unix seconds)
+        self._ended: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def _fingerprint(self, key: str) -> str:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:32]
@@ -58,7 +67,12 @@ class Sessions:
         if principal is None:
             return None
         token = self._signer.dumps(
-            {"name": principal.name, "admin": principal.admin, "fp": self._fingerprint(key)}
+            {
+                "name": principal.name,
+                "admin": principal.admin,
+                "fp": self._fingerprint(key),
+                "sid": secrets.token_hex(16),
+            }
         )
         response.set_cookie(
             COOKIE,
@@ -71,7 +85,20 @@ class Sessions:
         )
         return principal
 
-    def sign_out(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response) -> None:
+        """End the request's session for every copy of its cookie, and delete the cookie in this browser."""
+        token = request.cookies.get(COOKIE)
+        if token:
+            try:
+                data, issued = self._signer.loads(token, max_age=self.max_age_s, return_timestamp=True)
+            except BadSignature:
+                data = None
+            if isinstance(data, dict) and data.get("sid"):
+                now = time.time()
+                with self._lock:
+                    # those past their lifetime are refused by it already
+                    self._ended = {sid: until for sid, until in self._ended.items() if until > now}
+                    self._ended[str(data["sid"])] = issued.timestamp() + self.max_age_s
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
     def principal(self, request: Request) -> Principal | None:
@@ -95,6 +122,9 @@ class Sessions:
         try:
             data = self._signer.loads(token, max_age=self.max_age_s)
         except BadSignature:  # also a session past its lifetime (SignatureExpired)
+            return None
+        sid = data.get("sid")
+        if sid and str(sid) in self._ended:
             return None
         keys = self.config.auth.admin_keys if data.get("admin") else self.config.auth.read_keys
         key = keys.get(str(data.get("name")))

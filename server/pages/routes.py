@@ -241,5 +241,5 @@ def signout(request: Request, lang: LangDep) -> Response:
     if _cross_site(request):
         return error_page(request, lang, 403, lang.t("cross_site"))
     response = RedirectResponse("/pages/signin" + ("?lang=en" if lang.code == "en" else ""), status_code=303)
-    sessions(request).sign_out(response)
+    sessions(request).sign_out(request, response)
     return response

@@ -73,3 +73,21 @@ def test_no_page_can_be_framed_by_another_site(client: TestClient, path: str) ->
     assert headers["x-frame-options"] == "DENY"
     assert headers["content-security-policy"] == "frame-ancestors 'none'"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_signing_out_ends_every_copy_of_the_session(client: TestClient) -> None:
+    """A cookie copied before sign-out (a shared computer at the commune office) kept the session for its whole
+    lifetime: sign-out only deleted the cookie in the browser that signed out."""
+    assert _sign_in(client).status_code == 303
+    copied = client.cookies.get("thonminh_session")
+    assert _sign_in(client).status_code == 303  # another browser's session, signed in separately
+    other = client.cookies.get("thonminh_session")
+    client.cookies.clear()
+    client.cookies.set("thonminh_session", copied)
+    assert client.post("/pages/signout", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    client.cookies.set("thonminh_session", copied)
+    assert client.get("/pages/", follow_redirects=False).status_code in (303, 401)
+    client.cookies.clear()
+    client.cookies.set("thonminh_session", other)
+    assert client.get("/pages/").status_code == 200  # only the session that signed out ended
