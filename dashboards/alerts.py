@@ -275,9 +275,9 @@ def criterion_rule(c: Criterion) -> AlertRule:
 
 def unverified_rule(c: Criterion) -> AlertRule:
     """Fires per village while the criterion's verdict, as the service last published it, is ``unverified``: its
-    value is decided but the gateways' signatures cover less than ``min_verified_pct`` of its samples, or a
-    rollup row the audit found forged is still read. The rule counts the verdict itself, not the share: in the
-    second case the share may be anything, or absent."""
+    value is decided but the signatures cover less than ``min_verified_pct`` of its samples, signed data is
+    gone, or a rollup row the audit found forged is still read. The rule counts the verdict itself, not the
+    share: in the last two cases the share may be anything, or absent."""
     if not verifiable(c) or c.min_verified_pct is None:
         raise ValueError(f"{c.id}: no verified share to watch (no min_verified_pct, or no signed samples)")
     least = c.min_verified_pct
@@ -292,11 +292,13 @@ def unverified_rule(c: Criterion) -> AlertRule:
         "1h",
         Text(
             f"Số liệu của tiêu chí {c.id} tại thôn {{{{ $labels.village }}}} chưa xác minh được: chữ ký số của "
-            f"{signer(c).vi} phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, hoặc số liệu "
-            "tổng hợp bị sửa vẫn còn trong cơ sở dữ liệu, nên tiêu chí không được tính là đạt hay không đạt. "
+            f"{signer(c).vi} phủ dưới {least:g} % số mẫu trong {c.window_s // 86_400 or 1} ngày gần nhất, số liệu "
+            "đã ký bị xóa, hoặc số liệu tổng hợp bị sửa vẫn còn trong cơ sở dữ liệu, nên tiêu chí không được tính "
+            "là đạt hay không đạt. "
             "Kiểm tra khóa đã ký và các lỗi xác minh trên trang của thôn.",
             f"The data of criterion {c.id} at {{{{ $labels.village }}}} is unverified: {signer(c).en} signatures "
-            f"cover less than {least:g} % of its samples over its window, or forged rollup rows are still read, "
+            f"cover less than {least:g} % of its samples over its window, signed data was deleted, or forged rollup "
+            "rows are still read, "
             "so its verdict is neither pass nor fail. Check the signing key and the verification faults on "
             "the village page (docs/evidence.md).",
         ),

@@ -83,7 +83,7 @@ def evaluate(
             results[village] = Verdict(
                 c,
                 village,
-                c.verdict(ev.value, ev.coverage, checked.verified_pct, forged=checked.still_read),
+                c.verdict(ev.value, ev.coverage, checked.verified_pct, forged=checked.held_against),
                 ev,
                 checked,
             )

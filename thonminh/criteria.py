@@ -223,7 +223,8 @@ def verdict(
     """``insufficient_data`` without a value or under the minimum coverage; ``unverified`` when signed evidence
     covers less than ``min_verified_pct`` percent of the samples (``None``: not known, so not held against
     the value: verification is not configured, or the figure has no gateway samples), or when data the value
-    reads is known ``forged`` and still there (a rollup row the server could not delete); else ``pass``/``fail``."""
+    reads is known ``forged`` and still there (a rollup row the server could not delete) or signed data is gone
+    (a deleted point or batch, which the share of what is left cannot count); else ``pass``/``fail``."""
     if value is None or coverage < min_coverage:
         return "insufficient_data"
     if min_verified_pct is not None and (

@@ -9,12 +9,17 @@ from typing import Literal
 from server.evidence.combine import Verification
 from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
+from thonminh.evidence import SIGNED_MEASUREMENTS
 
-__all__ = ["MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
+__all__ = ["GONE", "MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
 
 Status = Literal["verified", "unverified", "not_configured", "no_samples", "not_signed"]
 #: faults an answer lists at most (``faults_total`` counts them all)
 MAX_FAULTS = 20
+#: faults of signed data that is gone: a point a manifest lists, or a whole batch (a number skipped). A digest
+#: does not say its point's measurement, so they touch every figure of the village over their span; a manual
+#: indicator's record says which entry is gone, and counts it in the share instead (``indicator_record``)
+GONE = ("deleted_point", "missing_seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,13 @@ class FigureVerification:
     faults_total: int
     #: data its answers read is known forged and still there (``Fault.still_read``): unverified, whatever the share
     still_read: bool = False
+    #: signed data is gone (``GONE``): a share of what is left says nothing of it, so unverified whatever it is
+    gone: bool = False
+
+    @property
+    def held_against(self) -> bool:
+        """Whether the verdict is ``unverified`` whatever its share (``thonminh.criteria.verdict``'s ``forged``)."""
+        return self.still_read or self.gone
 
 
 def not_configured(min_verified_pct: float | None) -> FigureVerification:
@@ -61,9 +73,12 @@ def figure_verification(
     used = tuple(k for k in keys if (k.gateway, k.fingerprint) in found.keys)
     pct = 100.0 * verified / points if points else None
     still_read = any(f.still_read for f in faults)
+    gone = measurement in SIGNED_MEASUREMENTS and any(f.kind in GONE for f in faults)
     status: Status
-    if still_read or (
-        pct is not None and round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct)
+    if (
+        still_read
+        or gone
+        or (pct is not None and round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct))
     ):
         status = "unverified"
     elif pct is None:
@@ -80,4 +95,5 @@ def figure_verification(
         tuple(faults[:MAX_FAULTS]),
         len(faults),
         still_read,
+        gone,
     )

@@ -170,6 +170,29 @@ def test_unsigned_points_make_the_verdict_unverified_and_are_named(signed, influ
     )
 
 
+@pytest.mark.parametrize("what", ["batch", "point"])
+def test_signed_data_deleted_makes_every_verdict_it_may_touch_unverified(signed, influx, what) -> None:
+    """A deleted batch (its points and manifest) or point was a fault beside a verified verdict: the share is of
+    the points left, 100 %, so deleting an outage's samples raised the availability with the verdict verified.
+    A digest does not say which measurement its point was, so every figure of the village is held."""
+    api, gw = signed
+    gone = gw.manifests[3]
+    if what == "batch":
+        for measurement in ("uplink", "wifi"):  # not the manifests stamped in the span: the others' too
+            influx.query(
+                f"DELETE FROM {measurement} WHERE time >= {gone.first_ms}ms AND time <= {gone.last_ms}ms"
+            )
+        influx.query(f'DELETE FROM "evidence" WHERE time >= {gone.time_ms}ms AND time <= {gone.time_ms}ms')
+    else:
+        influx.query(f"DELETE FROM uplink WHERE time >= {gone.first_ms}ms AND time <= {gone.first_ms}ms")
+    kind = {"batch": "missing_seq", "point": "deleted_point"}[what]
+    for cid in ("fiber_availability", "wifi_service"):
+        c = _criterion(api, cid)
+        assert (c["verdict"], c["evidence"]["verified_pct"]) == ("unverified", 100.0), cid
+        check = c["evidence"]["verification"]
+        assert check["status"] == "unverified" and kind in {f["kind"] for f in check["faults"]}, check
+
+
 def test_without_a_registry_the_same_data_keeps_its_verdict(influx, app_for) -> None:
     api = app_for(influx)
     influx.write([encode_line(p) for p in uplink_points(T0, HOURS)])
