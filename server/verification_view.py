@@ -85,6 +85,16 @@ class VerificationSummary:
         return self.status != "not_configured"
 
     @property
+    def held_whatever_share(self) -> bool:
+        """Some criterion is unverified though its share reaches the minimum: signed data was deleted, or forged
+        rollup rows are still read (its faults say which), which a reader of "100 %" cannot guess."""
+        floor = 100.0 if self.min_verified_pct is None else self.min_verified_pct
+        return any(
+            c.status == "unverified" and c.verified_pct is not None and round(c.verified_pct, 9) >= floor
+            for c in self.criteria
+        )
+
+    @property
     def faults_left_out(self) -> int:
         return max(0, self.faults_total - len(self.faults))
 

@@ -200,6 +200,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "day's midnight), so they can outnumber a result's samples when the window does not start or end on the "
         "hour.",
     ),
+    "held_note": (
+        "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa, hoặc số liệu tổng hợp bị sửa vẫn còn "
+        "trong cơ sở dữ liệu (xem các sai lệch bên dưới).",
+        "Unverified although the share reaches the minimum: signed data was deleted, or forged rollup rows are "
+        "still in the database (see the faults below).",
+    ),
     "not_configured": (
         "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway.",
         "Verification not configured: the service has no registry of the gateways' keys.",

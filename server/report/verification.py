@@ -87,6 +87,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
     ] or [["–", f"không có khóa nào ký số liệu trong {period.noun}", "–", "–"]]
     parts: list[Flowable] = [
         para(_summary(s), st.body),
+        *([para(page_text("held_note", "vi"), st.body)] if s.held_whatever_share else []),
         grid(shares, st, [80 * mm, 30 * mm, 64 * mm]),
         para(HOURS, st.small),
         Spacer(1, 6),

@@ -110,3 +110,13 @@ def test_a_clean_village_says_no_fault() -> None:
         and "Chưa xác minh" not in text
         and "Không phát hiện sai lệch nào." in text
     )
+
+
+def test_a_verdict_unverified_at_a_full_share_says_why() -> None:
+    """A deleted batch leaves 100 % of what is left verified: "Unverified" beside "100 %" read as a mistake."""
+    assert summarise(cases.deleted_batch()).held_whatever_share
+    assert not summarise(cases.tampered()).held_whatever_share  # 98.5 % under 99 % says why by itself
+    text = shown(cases.deleted_batch(), "vi")
+    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa" in text
+    assert "Unverified although the share reaches the minimum" in shown(cases.deleted_batch(), "en")
+    assert "dù tỷ lệ đạt mức tối thiểu" not in shown(cases.tampered(), "vi")

@@ -139,3 +139,18 @@ def not_configured() -> list[dict[str, Any]]:
             check("not_configured", 0, 0, minimum=None, keys=[]),
         )
     ]
+
+
+def deleted_batch() -> list[dict[str, Any]]:
+    """Fiber at 100 % of the points left but ``unverified``: a batch was deleted (a number skipped)."""
+    gap = {**MISSING, "detail": "manifests 118..118 of epoch 0 are missing: 1 batch(es) deleted"}
+    return [
+        _criterion(
+            "fiber_availability",
+            "Cáp quang hoạt động",
+            "Fiber availability",
+            100.0,
+            check("unverified", 200, 200, [gap]),
+            verdict="unverified",
+        )
+    ]

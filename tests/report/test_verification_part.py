@@ -90,3 +90,9 @@ def test_a_fault_with_an_endless_text_still_prints() -> None:
     text = printed(criteria)
     assert "Khóa chưa đăng ký" in text
     assert "key KKKK" in text and "K…" in text and "K" * 20_000 not in text.replace(" ", "")
+
+
+def test_a_month_unverified_at_a_full_share_says_why() -> None:
+    text = printed(cases.deleted_batch())
+    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa" in text
+    assert "dù tỷ lệ" not in printed(cases.tampered())
