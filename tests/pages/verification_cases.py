@@ -144,13 +144,6 @@ def not_configured() -> list[dict[str, Any]]:
 def deleted_batch() -> list[dict[str, Any]]:
     """Fiber at 100 % of the points left but ``unverified``: a batch was deleted (a number skipped)."""
     gap = {**MISSING, "detail": "manifests 118..118 of epoch 0 are missing: 1 batch(es) deleted"}
-    return [
-        _criterion(
-            "fiber_availability",
-            "Cáp quang hoạt động",
-            "Fiber availability",
-            100.0,
-            check("unverified", 200, 200, [gap]),
-            verdict="unverified",
-        )
-    ]
+    fiber = tampered()[0]
+    fiber["evidence"] = {"verified_pct": 100.0, "verification": check("unverified", 200, 200, [gap])}
+    return [fiber]
