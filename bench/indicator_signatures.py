@@ -31,12 +31,11 @@ from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.indicator_record import indicators_verified
 from server.evidence.registry import Registry
 from server.evidence.service_key import ServiceKey
-from server.indicators import signed_point
+from server.indicators import point_id, signed_point
 from server.queries import Scope
 from server.reader import Reader
 from server.rollups import Rollups
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY
-from thonminh.evidence import indicator_message, message_id
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
@@ -69,7 +68,7 @@ def main() -> int:
                 value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": time_ms}, time_ms)
                 record = said | {"note": "", "as_of_ms": time_ms, "corrects": "", "seq": n + 1, "prev": prev}
                 entry = signed_point(key, INDICATOR_ENTRY.name, tags, record, time_ms)
-                prev = message_id(indicator_message(INDICATOR_ENTRY.name, tags, entry.fields, time_ms))
+                prev = point_id(entry)
                 lines += [encode_line(value), encode_line(entry)]
         client.write(lines)
         config = ServerConfig.model_validate({"influxdb": {"url": influx.url, "database": "thonminh"}})

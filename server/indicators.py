@@ -16,6 +16,7 @@ import threading
 
 from server.errors import ParameterError
 from server.evidence.indicator_check import check_point
+from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.indicator_record import entries_of
 from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut
 from server.queries import Scope, Source
@@ -28,7 +29,7 @@ from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
-__all__ = ["history", "put_indicator", "signed_point"]
+__all__ = ["history", "point_id", "put_indicator", "signed_point"]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
@@ -144,16 +145,13 @@ def _entered_ms(service: Service, village: str) -> int:
         ms += _LOOKAHEAD_MS
 
 
-def _next_link(service: Service, village: str) -> tuple[int, str]:
+def _next_link(service: Service, heads: IndicatorHeads, village: str) -> tuple[int, str]:
     """(the entry's number, the previous entry's id): after the newest the record holds, or the service's count
     if that is higher (the newest were deleted: the gap stays for verification to name)."""
-    heads = service.verifier.indicator_heads if service.verifier is not None else None
-    if service.verifier is None or heads is None:
-        return 0, ""
+    assert service.verifier is not None  # the counts are the verifier's
     head = heads.get(village)
-    source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR_ENTRY.name)
-    statement = Select(["*"], [source.ref()], where=[tag_equals("village", village)], group_all=True).render()
-    record = entries_of(service.reader.run([statement])[0], service.verifier.registry.snapshot()).get(village)
+    snapshot = service.verifier.registry.snapshot()
+    record = entries_of(service.reader.indicator_entries(Scope(village=village)), snapshot).get(village)
     newest = record[-1] if record else None
     if newest is not None and (head is None or newest.seq > head.seq):
         return newest.seq + 1, newest.id
@@ -171,6 +169,11 @@ def signed_point(
     return Point(measurement, tags, fields | {INDICATOR_SIGNATURE: to_b64(signature)}, time_ms)
 
 
+def point_id(point: Point) -> str:
+    """The id of a signed point's message: what the village's next entry names as ``prev``."""
+    return message_id(indicator_message(point.measurement, point.tags, point.fields, point.time_ms))
+
+
 def put_indicator(
     service: Service, village: str, indicator: str, body: IndicatorIn, key_name: str
 ) -> IndicatorOut:
@@ -182,27 +185,27 @@ def put_indicator(
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
     source = f"{body.note} (key {key_name})" if body.note else f"key {key_name}"
     key = service.indicator_key.current() if service.indicator_key is not None else None
+    # the record is chained where entries are signed and counted (a key registry)
+    heads = service.verifier.indicator_heads if key is not None and service.verifier is not None else None
     with _entering:
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
         said = {"value": float(body.value), "unit": desc.unit, "source": source}
         value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
-        seq, prev = _next_link(service, village)
+        link = _next_link(service, heads, village) if heads is not None else None
         entry = signed_point(
             key,
             INDICATOR_ENTRY.name,
             tags,
             said
             | {"note": body.note or "", "as_of_ms": as_of_ms, "corrects": corrects}
-            | ({"seq": seq, "prev": prev} if key is not None else {}),
+            | ({"seq": link[0], "prev": link[1]} if link is not None else {}),
             entered_ms,
         )
         line = service.reader.write_indicator(value, entry)
-        heads = service.verifier.indicator_heads if service.verifier is not None else None
-        if key is not None and heads is not None:
-            entry_id = message_id(indicator_message(entry.measurement, tags, entry.fields, entered_ms))
-            heads.advance(village, seq, entry_id)
+        if heads is not None and link is not None:
+            heads.advance(village, link[0], point_id(entry))
     return IndicatorOut(
         village=village,
         indicator=indicator,

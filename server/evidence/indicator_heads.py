@@ -46,7 +46,13 @@ class IndicatorHeads:
         self._lock = threading.Lock()
 
     def get(self, village: str) -> Head | None:
-        return self.all().get(village)
+        if not self.path.exists():
+            return None
+        with self._lock, self._unreadable():
+            create(self.path, _SCHEMA)
+            with connect(self.path) as db:
+                row = db.execute("SELECT seq, id FROM heads WHERE village = ?", (village,)).fetchone()
+        return Head(*row) if row else None
 
     def all(self) -> dict[str, Head]:
         """Every village's head; none when the file is not there yet (no entry made)."""

@@ -57,14 +57,7 @@ class ServiceKey:
     def _current(self) -> GatewayKey:
         with self._lock:
             key, created = load_or_create_key(self.path)
-            record = next(
-                (
-                    r
-                    for r in self.registry.keys(village=SERVICE_KEY_VILLAGE)
-                    if r.fingerprint == key.fingerprint
-                ),
-                None,
-            )
+            record = self.registry.snapshot().of_village(SERVICE_KEY_VILLAGE).get(key.fingerprint)
             now_ms = int(self.clock() * 1000)
             if record is not None and not record.covers(now_ms):
                 log.warning(
