@@ -51,11 +51,11 @@ __all__ = [
     "per_tag_thresholds",
     "failing",
     "grafana_unit",
+    "signer",
     "table_column",
     "thresholds",
     "time_span",
     "verdict_panel",
-    "signer",
     "verifiable",
     "verified_panel",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from server.evidence.share import below_minimum
 from thonminh.evidence import SERVICE_KEY_VILLAGE
 from thonminh.evidencekeys import grouped
 
@@ -88,9 +89,10 @@ class VerificationSummary:
     def held_whatever_share(self) -> bool:
         """Some criterion is unverified though its share reaches the minimum: signed data was deleted, or forged
         rollup rows are still read (its faults say which), which a reader of "100 %" cannot guess."""
-        floor = 100.0 if self.min_verified_pct is None else self.min_verified_pct
         return any(
-            c.status == "unverified" and c.verified_pct is not None and round(c.verified_pct, 9) >= floor
+            c.status == "unverified"
+            and c.verified_pct is not None
+            and not below_minimum(c.verified_pct, self.min_verified_pct)
             for c in self.criteria
         )
 

@@ -11,7 +11,15 @@ from server.evidence.faults import Fault
 from server.evidence.registry import KeyRecord
 from thonminh.evidence import SIGNED_MEASUREMENTS
 
-__all__ = ["GONE", "MAX_FAULTS", "FigureVerification", "Status", "figure_verification", "not_configured"]
+__all__ = [
+    "GONE",
+    "MAX_FAULTS",
+    "FigureVerification",
+    "Status",
+    "below_minimum",
+    "figure_verification",
+    "not_configured",
+]
 
 Status = Literal["verified", "unverified", "not_configured", "no_samples", "not_signed"]
 #: faults an answer lists at most (``faults_total`` counts them all)
@@ -45,6 +53,11 @@ class FigureVerification:
         return self.still_read or self.gone
 
 
+def below_minimum(pct: float, min_verified_pct: float | None) -> bool:
+    """Whether a verified share falls short of the criterion's minimum (100 without one), to 9 decimals."""
+    return round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct)
+
+
 def not_configured(min_verified_pct: float | None) -> FigureVerification:
     return FigureVerification(None, "not_configured", min_verified_pct, 0, 0, (), (), 0)
 
@@ -75,11 +88,7 @@ def figure_verification(
     still_read = any(f.still_read for f in faults)
     gone = measurement in SIGNED_MEASUREMENTS and any(f.kind in GONE for f in faults)
     status: Status
-    if (
-        still_read
-        or gone
-        or (pct is not None and round(pct, 9) < (100.0 if min_verified_pct is None else min_verified_pct))
-    ):
+    if still_read or gone or (pct is not None and below_minimum(pct, min_verified_pct)):
         status = "unverified"
     elif pct is None:
         status = "no_samples"
