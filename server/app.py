@@ -181,7 +181,7 @@ OUTAGES: dict[type[Exception], Outage] = {
         "the criteria service's signing key cannot be used, so no indicator is entered (the service's log has "
         "the details)",
         60,
-        "registry_unreadable",  # only PUT meets it, which no page sends
+        "service_key_unusable",  # an entry: the API's PUT, or the village page's form
         "the service's indicator key cannot be used",
         logging.ERROR,
     ),

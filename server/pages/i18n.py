@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from server.pages import names
@@ -91,6 +92,11 @@ class Lang:
         digits = next(
             (d for d in (1, 2) if threshold is None or round(value, d) != threshold or value == threshold), 3
         )
+        return f"{self.number(value, digits)} {self.unit(unit)}".rstrip()
+
+    def entered(self, value: float, unit: str) -> str:
+        """A value as an official entered it: every decimal it has (26,25 %), none added (27 %)."""
+        digits = len(format(Decimal(repr(value)), "f").partition(".")[2].rstrip("0"))
         return f"{self.number(value, digits)} {self.unit(unit)}".rstrip()
 
     def threshold(self, comparator: str, threshold: float, unit: str) -> str:

@@ -1,7 +1,8 @@
 """The pages' routes: parse, call one function of ``views``, render a template. No query here.
 
-``/pages/`` the overview, ``/pages/villages/{village}`` a village, ``/pages/status/`` the public status pages,
-``/pages/signin`` and ``/pages/signout``. Every page but the public ones needs a signed-in read key.
+``/pages/`` the overview, ``/pages/villages/{village}`` a village (and its form for a manual indicator, posted
+to ``.../indicators`` by an admin key), ``/pages/status/`` the public status pages, ``/pages/signin`` and
+``/pages/signout``. Every page but the public ones needs a signed-in read key.
 """
 
 from __future__ import annotations
@@ -9,17 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from server.deps import Principal, ServiceDep
-from server.errors import ApiError, NotReady
+from server.errors import ApiError, NotFound, NotReady
+from server.indicator_models import IndicatorOut
+from server.indicators import put_indicator
 from server.pages import views
 from server.pages.auth import Sessions, safe_next
 from server.pages.charts import bar_chart
+from server.pages.entry_form import EntryForm, form_refusal, typed
 from server.pages.i18n import Lang, lang_of
 from server.pages.refusals import Refusal, refusal
 from server.queries import Scope
@@ -28,6 +33,7 @@ __all__ = ["SignInRequired", "error_page", "page_lang", "router", "templates"]
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["typed"] = typed
 router = APIRouter(prefix="/pages", include_in_schema=False)
 
 Text = Annotated[str, Query(max_length=200)]
@@ -58,6 +64,12 @@ def viewer(request: Request) -> Principal:
 Viewer = Annotated[Principal, Depends(viewer)]
 
 
+def page_link(request: Request, lang: Lang, path: str, **query: str | None) -> str:
+    """A link to another page of this site in the same language, under the proxy's prefix if any."""
+    params = {k: v for k, v in query.items() if v} | ({"lang": lang.code} if lang.code != "vi" else {})
+    return request.scope.get("root_path", "") + path + (f"?{urlencode(params)}" if params else "")
+
+
 def render(request: Request, name: str, lang: Lang, status: int = 200, **context: Any) -> HTMLResponse:
     principal = sessions(request).principal(request)
     base = request.scope.get("root_path", "")
@@ -69,8 +81,7 @@ def render(request: Request, name: str, lang: Lang, status: int = 200, **context
         return request.url.path + (f"?{urlencode(query)}" if query else "")
 
     def link(path: str, **query: str | None) -> str:
-        params = {k: v for k, v in query.items() if v} | ({"lang": lang.code} if lang.code != "vi" else {})
-        return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
+        return page_link(request, lang, path, **query)
 
     return templates.TemplateResponse(
         request,
@@ -108,20 +119,27 @@ def error_page(
     return page
 
 
-def guarded(request: Request, lang: Lang, build: Callable[[], tuple[str, dict[str, Any]]]) -> HTMLResponse:
+def guarded(
+    request: Request, lang: Lang, build: Callable[[], tuple[str, dict[str, Any]]], status: int = 200
+) -> HTMLResponse:
     """Render what ``build`` returns; a refused request (unknown village, bad month, bad time) is a page
     that says why, with its status, never a 500."""
     try:
         name, context = build()
-    except views.PageError as err:
+    except (views.PageError, ApiError) as err:
+        return refused_page(request, lang, err)
+    return render(request, name, lang, status, **context)
+
+
+def refused_page(request: Request, lang: Lang, err: views.PageError | ApiError) -> HTMLResponse:
+    """The page that says why ``err`` refused the request, with its status."""
+    if isinstance(err, views.PageError):
         return error_page(request, lang, err.status, lang.t(err.key, **err.values))
-    except NotReady as err:  # a first start still verifying a province: the page comes back by itself
+    if isinstance(err, NotReady):  # a first start still verifying a province: the page comes back by itself
         message = lang.t("not_ready", since=lang.when(err.since_ms))
         return error_page(request, lang, err.status, message, retry_after_s=err.retry_after_s)
-    except ApiError as err:  # the API's English message for a service, under the page's own sentence
-        said = refusal(err, lang.code)
-        return error_page(request, lang, err.status, said.sentence, detail=said)
-    return render(request, name, lang, **context)
+    said = refusal(err, lang.code)  # the API's English message for a service, under the page's own sentence
+    return error_page(request, lang, err.status, said.sentence, detail=said)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -170,20 +188,79 @@ def village(
     month: Text = "",
     start: Text = "",
     end: Text = "",
+    entered: Text = "",
 ):
     def build() -> tuple[str, dict[str, Any]]:
-        if len(village) > 128:
-            raise views.PageError(404, "unknown_village", village=village[:40])
         period = views.period_of(service, month or None, start or None, end or None)
-        try:
-            view = views.village_view(service, village, period)
-        except ApiError as err:
-            if err.status == 404:
-                raise views.PageError(404, "unknown_village", village=village) from err
-            raise
-        return "village.html", {"view": view}
+        return "village.html", {"view": _village_view(service, village, period), "entered": entered}
 
     return guarded(request, lang, build)
+
+
+def _village_view(service: ServiceDep, village: str, period: views.Period) -> views.VillageView:
+    """The village page's view, or the page that says the data has no such village (404)."""
+    if len(village) > 128:
+        raise views.PageError(404, "unknown_village", village=village[:40])
+    try:
+        return views.village_view(service, village, period)
+    except NotFound as err:
+        raise views.PageError(404, "unknown_village", village=village) from err
+
+
+@router.post("/villages/{village}/indicators")
+async def enter_indicator(
+    request: Request, service: ServiceDep, lang: LangDep, principal: Viewer, village: str
+) -> Response:
+    """An official's entry from the village page's form, written as the API's ``PUT`` writes it; then the
+    village page naming it, or the page again with the form as typed and its field at fault (422)."""
+    if _cross_site(request):
+        return error_page(request, lang, 403, lang.t("entry_cross_site"))
+    if not principal.admin:
+        return error_page(request, lang, 403, lang.t("entry_admin_only"))
+    try:
+        form = EntryForm.read(await request.body())
+    except ValueError:
+        return error_page(request, lang, 400, lang.t("bad_form"))
+
+    def enter() -> IndicatorOut:
+        service.require_village(village)  # before anything is written for it
+        return put_indicator(service, village, form.indicator, form.body(), principal.name)
+
+    try:
+        entry = await run_in_threadpool(enter)
+    except NotFound:
+        return refused_page(request, lang, views.PageError(404, "unknown_village", village=village[:40]))
+    except ApiError as err:
+        said = form_refusal(err, form.indicator)
+        if said is None:
+            return refused_page(request, lang, err)
+        message = lang.t(said.key, **{k: _shown(lang, v) for k, v in said.values.items()})
+        context = {
+            "entry_values": form,
+            "entry_refused": said,
+            "entry_message": message,
+            "entry_detail": refusal(err, lang.code),
+        }
+
+        def again() -> tuple[str, dict[str, Any]]:
+            return "village.html", {"view": _village_view(service, village, views.Period())} | context
+
+        return await run_in_threadpool(guarded, request, lang, again, 422)
+    target = page_link(request, lang, f"/pages/villages/{quote(village)}", entered=entry.entered)
+    return RedirectResponse(target + "#indicators", status_code=303)
+
+
+@router.get("/villages/{village}/indicators")
+def entry_reloaded(request: Request, lang: LangDep, village: str) -> Response:
+    """The form's address asked for again (a reload, a sign-in that came back to it): the village page."""
+    target = page_link(request, lang, f"/pages/villages/{quote(village[:128], safe='')}")
+    return RedirectResponse(target + "#indicators", status_code=303)
+
+
+def _shown(lang: Lang, value: object) -> str:
+    if isinstance(value, float):
+        return lang.number(value, 0 if value.is_integer() else 2)
+    return lang.unit(str(value))
 
 
 @router.get("/status/", response_class=HTMLResponse)

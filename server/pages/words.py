@@ -86,6 +86,60 @@ TEXT: dict[str, tuple[str, str]] = {
         "no valid signature of the service: not entered through the API, or changed since",
     ),
     "no_indicator": ("Chưa có giá trị nào được nhập.", "No value entered."),
+    # the village page's form for a manual indicator (an admin key signed in)
+    "entry_form": ("Nhập số liệu", "Enter a value"),
+    "entry_value": ("Giá trị", "Value"),
+    "entry_date": ("Số liệu tính đến ngày", "As of the day"),
+    "entry_date_hint": ("để trống: lúc nhập", "empty: the time of entry"),
+    "entry_note": ("Ghi chú: căn cứ, người nhập", "Note: the basis, who enters it"),
+    "entry_submit": ("Ghi số liệu", "Enter"),
+    "entry_signs": (
+        "Dịch vụ ký số mỗi lần nhập bằng khóa của mình và ghi tên khóa quản trị của bạn. Không lần nhập nào bị "
+        "xóa: một lần nhập sau sửa lần trước, và cả hai được giữ trong sổ ghi.",
+        "The service signs each entry with its own key and records your admin key's name. No entry is ever "
+        "deleted: a later one corrects it, and both stay in the record.",
+    ),
+    "entry_needs_admin": (
+        "Muốn nhập số liệu, hãy đăng nhập bằng khóa quản trị.",
+        "To enter a value, sign in with an admin key.",
+    ),
+    "entry_admin_only": (
+        "Chỉ khóa quản trị mới được nhập số liệu; bạn đang đăng nhập bằng khóa đọc.",
+        "Only an admin key can enter a value; you are signed in with a read key.",
+    ),
+    "entry_cross_site": (
+        "Biểu mẫu nhập số liệu này được gửi từ một trang khác nên không được ghi: hãy nhập ngay trên trang của "
+        "thôn.",
+        "This entry was sent from another site and is not recorded: enter it on the village's page itself.",
+    ),
+    "entry_done": (
+        "Đã ghi {title}: {value}, tính đến {as_of}, nhập lúc {entered}.",
+        "Entered {title}: {value}, as of {as_of}, at {entered}.",
+    ),
+    "entry_refused": ("Số liệu chưa được ghi.", "The value is not recorded."),
+    "entry_bad_indicator": ("Không có chỉ số này.", "There is no such indicator."),
+    "entry_bad_value": (
+        "Giá trị phải là một số từ {minimum} đến {maximum} {unit}, ví dụ 27,5.",
+        "The value must be a number from {minimum} to {maximum} {unit}, e.g. 27.5.",
+    ),
+    "entry_bad_date": (
+        "Ngày phải là hôm nay hoặc một ngày đã qua.",
+        "The day must be today or a day gone by.",
+    ),
+    "entry_bad_note": (
+        "Ghi chú dài tối đa 200 ký tự, trên một dòng, không có dấu \\.",
+        "The note takes at most 200 characters, on one line, without a \\.",
+    ),
+    "entry_bad_corrects": (
+        "Không tìm thấy lần nhập cần xác nhận; hãy tải lại trang.",
+        "The entry to confirm is not found; reload the page.",
+    ),
+    "entry_confirm": ("Xác nhận và ký", "Confirm and sign"),
+    "entry_confirm_title": (
+        "Nhập lại đúng giá trị này dưới tên khóa của bạn để dịch vụ ký; lần nhập cũ được giữ, ghi là đã sửa.",
+        "Enter this very value again under your key, for the service to sign; the old entry is kept, marked "
+        "corrected.",
+    ),
     "no_data": ("Không có dữ liệu", "No data"),
     "month": ("Tháng", "Month"),
     "show": ("Xem", "Show"),
@@ -157,6 +211,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "This form was sent from another site: sign in or out on this site itself.",
     ),
     "bad_form": ("Biểu mẫu không hợp lệ.", "The form is not valid."),
+    "service_key_unusable": (
+        "Không dùng được khóa ký của dịch vụ nên số liệu chưa được ghi: người quản trị cần xem nhật ký của "
+        "dịch vụ. Trang sẽ tự tải lại.",
+        "The service's signing key cannot be used, so nothing is entered: the administrator must read the "
+        "service's log. The page reloads by itself.",
+    ),
     "dossier_link": ("Hồ sơ PDF {period}", "Dossier PDF, {period} (in Vietnamese)"),
     "commune_dossier_link": (
         "Hồ sơ PDF của xã, {period}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from server.config import ServerConfig
 
@@ -31,7 +32,8 @@ PLACES = {
 }
 
 
-def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerConfig:
+def page_config(url: str, database: str, *, read_key: str = READ_KEY, **more: Any) -> ServerConfig:
+    """The pages' server config; ``more`` adds sections (``evidence={"registry": ...}``)."""
     return ServerConfig.model_validate(
         {
             "influxdb": {"url": url, "database": database, "timeout_s": 10},
@@ -39,6 +41,7 @@ def page_config(url: str, database: str, *, read_key: str = READ_KEY) -> ServerC
             "rollups": {"background": False},
             "villages": VILLAGES,
             **PLACES,
+            **more,
         }
     )
 
