@@ -280,3 +280,23 @@ def test_an_official_enters_a_value_in_a_real_browser(live, watched) -> None:
     shot(page, "village_indicator_entered")
     assert seen.foreign() == []
     assert [e for e in seen.errors if "status of 422" not in e] == [], seen.errors
+
+
+@pytest.mark.viewport({"width": 360, "height": 800})
+def test_the_form_fits_a_phone_and_stays_off_paper(live, watched) -> None:
+    page, _ = watched
+    page.goto(f"{live}/pages/signin?next={PAGE}")
+    page.fill("#key", ADMIN_KEY)
+    page.click("#signin button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    boxes = page.eval_on_selector_all(
+        "#entry select, #entry input, #entry button",
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.height]; })",
+    )
+    assert len(boxes) == 5
+    assert all(left >= 0 and right <= 360 and height >= 44 for left, right, height in boxes), boxes
+    page.locator("#entry").scroll_into_view_if_needed()
+    shot(page, "village-entry-360")
+    page.emulate_media(media="print")
+    assert not page.locator("#entry").is_visible()
