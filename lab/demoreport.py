@@ -252,7 +252,7 @@ def render_report(
         "The API",
         f"  docs (OpenAPI)   {base}/docs",
         f"  read key         {read_key}   (send it as the X-API-Key header)",
-        f"  admin key        {admin_key}   (for PUT .../indicators/...)",
+        f"  admin key        {admin_key}   (PUT .../indicators/..., or sign in with it on the pages)",
         "  these verdicts   "
         + f"curl -H 'X-API-Key: {read_key}' '{criteria_url(base, village, start_ms, end_ms)}'",
         "  (without start and end each criterion takes its own window, ending at the last whole hour: see "
@@ -275,7 +275,7 @@ def render_report(
     dossier = f"{base}/villages/{village}/report.pdf?{window}"
     lines += [
         "",
-        "Pages (sign in once with the read key; docs/pages.md)",
+        "Pages (sign in once with the read key, or the admin key to enter a manual indicator; docs/pages.md)",
         f"  village page     {site}/pages/villages/{village}?{window}",
         f"  public status    {site}/pages/status/{village}",
         "",
