@@ -300,3 +300,13 @@ def test_the_form_fits_a_phone_and_stays_off_paper(live, watched) -> None:
     shot(page, "village-entry-360")
     page.emulate_media(media="print")
     assert not page.locator("#entry").is_visible()
+
+
+def test_a_note_is_shown_as_text_never_as_markup(site) -> None:
+    _sign_in(site)
+    answer = _post(
+        site, {"indicator": "eid_adoption_pct", "value": "30", "note": "%3Cscript%3Ealert(1)%3C%2Fscript%3E"}
+    )
+    assert answer.status_code == 303
+    page = site.get(answer.headers["location"]).text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
