@@ -37,7 +37,10 @@ def outage_page(request: Request, key: str, status: int, retry_after_s: int | No
     if not request.url.path.startswith("/pages/"):
         return None
     lang = page_lang(request, request.query_params.get("lang"))
-    return error_page(request, lang, status, lang.t(key), retry_after_s=retry_after_s)
+    message = lang.t(key)
+    if request.method == "POST":  # the indicator form, the one post that needs InfluxDB: nothing was written
+        message = f"{lang.t('entry_refused')} {message}"
+    return error_page(request, lang, status, message, retry_after_s=retry_after_s)
 
 
 def install(app: FastAPI, api_prefix: str) -> None:

@@ -17,6 +17,7 @@ from influxkit import scratch_database
 from pages_kit import ADMIN_KEY, READ_KEY, page_config, shot
 from signed_kit import SITE
 
+from lab.localservices import free_port
 from server.app import create_app
 from server.pages.entry_form import EntryForm, typed
 from server.timeparse import iso
@@ -310,3 +311,15 @@ def test_a_note_is_shown_as_text_never_as_markup(site) -> None:
     assert answer.status_code == 303
     page = site.get(answer.headers["location"]).text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_an_entry_made_while_influxdb_is_down_says_it_was_not_recorded(tmp_path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    config = page_config(dead, "thonminh", evidence={"registry": str(tmp_path / "keys.sqlite")})
+    with TestClient(create_app(config)) as client:
+        _sign_in(client)
+        answer = _post(client, {"indicator": "eid_adoption_pct", "value": "30"})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "Số liệu chưa được ghi. Lúc này không đọc được cơ sở dữ liệu đo đạc (InfluxDB)" in _text(
+        answer.text
+    )
