@@ -323,3 +323,14 @@ def test_an_entry_made_while_influxdb_is_down_says_it_was_not_recorded(tmp_path)
     assert "Số liệu chưa được ghi. Lúc này không đọc được cơ sở dữ liệu đo đạc (InfluxDB)" in _text(
         answer.text
     )
+
+
+def test_an_entry_the_services_key_cannot_sign_is_not_recorded_and_says_why(site, tmp_path) -> None:
+    _sign_in(site)
+    assert _post(site, {"indicator": "eid_adoption_pct", "value": "30"}).status_code == 303
+    (tmp_path / "service.key").chmod(0o644)  # others could read it: it signs nothing more
+    answer = _post(site, {"indicator": "eid_adoption_pct", "value": "31"})
+    assert answer.status_code == 503
+    shown = _text(answer.text)
+    assert "Số liệu chưa được ghi. Không dùng được khóa ký của dịch vụ" in shown, shown[:1500]
+    assert [e["value"] for e in _entries(site)] == [30.0]
