@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 from signed_kit import VILLAGE, Gateway, register, registry_at, uplink_points
-from test_evidence_sweep import Clock, CountingClient, _altered
+from test_evidence_sweep import NOW, Clock, CountingClient, _altered
 
 from server.evidence.combine import Verification
 from server.evidence.hourly import Verifier
@@ -21,8 +20,9 @@ from server.queries import Source
 from thonminh.contract import site_tags
 from thonminh.influx import InfluxClient
 
-NOW = int(time.time() * 1000)
-#: three hours closed more than ``settle_ms`` (2 h) before the clock: settled, so they are kept on disk
+#: three hours closed more than ``settle_ms`` (2 h) before the clock: settled, so they are kept on disk. The
+#: clock is the sweep test's yesterday noon UTC: from the real clock, this failed when run from 20:00 to 24:00
+#: UTC, where one of the hours was Vietnam's midnight, whose hour stays recent for a day and is read again.
 T0 = NOW - NOW % HOUR_MS - 6 * HOUR_MS
 HOURS = 3
 END = T0 + HOURS * HOUR_MS
