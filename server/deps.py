@@ -31,6 +31,7 @@ __all__ = [
     "ServiceDep",
     "StepParam",
     "WindowParams",
+    "admin_only",
     "api_key_header",
     "authenticate",
     "check_credentials",
@@ -149,9 +150,16 @@ def require_admin(
     key: Annotated[str | None, Depends(api_key_header)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
+    # open read-only mode refuses before any key is looked at
+    principal = None if request.app.state.open_read_only else authenticate(request, key, authorization)
+    return admin_only(request, principal)
+
+
+def admin_only(request: Request, principal: Principal | None) -> Principal:
+    """``principal`` if it may change things (an admin key, and not open read-only mode), else the refusal:
+    the API's admin routes and the pages' form that enters an indicator ask the same."""
     if request.app.state.open_read_only:
         raise ApiError("the service runs in open read-only mode: changes are refused", status=403)
-    principal = authenticate(request, key, authorization)
     if principal is None:
         raise ApiError("missing API key: send an admin key as X-API-Key", status=401, parameter="X-API-Key")
     if not principal.admin:

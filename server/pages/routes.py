@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from server.deps import Principal, ServiceDep
+from server.deps import Principal, ServiceDep, admin_only
 from server.errors import ApiError, NotFound, NotReady
 from server.indicator_models import IndicatorOut
 from server.indicators import put_indicator
@@ -183,7 +183,7 @@ def village(
     request: Request,
     service: ServiceDep,
     lang: LangDep,
-    _: Viewer,
+    principal: Viewer,
     village: str,
     month: Text = "",
     start: Text = "",
@@ -192,7 +192,8 @@ def village(
 ):
     def build() -> tuple[str, dict[str, Any]]:
         period = views.period_of(service, month or None, start or None, end or None)
-        return "village.html", {"view": _village_view(service, village, period), "entered": entered}
+        view = _village_view(service, village, period)
+        return "village.html", {"view": view, "entered": entered, "entry": _entry_offer(request, principal)}
 
     return guarded(request, lang, build)
 
@@ -207,6 +208,17 @@ def _village_view(service: ServiceDep, village: str, period: views.Period) -> vi
         raise views.PageError(404, "unknown_village", village=village) from err
 
 
+def _entry_offer(request: Request, principal: Principal) -> str:
+    """What the village page offers to enter a manual indicator: ``form`` to whoever may change things,
+    ``hint`` (sign in with an admin key) where there are admin keys to sign in with, else nothing."""
+    try:
+        admin_only(request, principal)
+    except ApiError:
+        state = request.app.state
+        return "" if state.open_read_only or not state.config.auth.admin_keys else "hint"
+    return "form"
+
+
 @router.post("/villages/{village}/indicators")
 async def enter_indicator(
     request: Request, service: ServiceDep, lang: LangDep, principal: Viewer, village: str
@@ -215,8 +227,12 @@ async def enter_indicator(
     village page naming it, or the page again with the form as typed and its field at fault (422)."""
     if _cross_site(request):
         return error_page(request, lang, 403, lang.t("entry_cross_site"))
-    if not principal.admin:
-        return error_page(request, lang, 403, lang.t("entry_admin_only"))
+    try:
+        admin_only(request, principal)
+    except ApiError as err:
+        read_only = request.app.state.open_read_only
+        sentence = lang.t("entry_read_only" if read_only else "entry_admin_only")
+        return error_page(request, lang, err.status, sentence, detail=refusal(err, lang.code))
     try:
         form = EntryForm.read(await request.body())
     except ValueError:
@@ -243,7 +259,8 @@ async def enter_indicator(
         }
 
         def again() -> tuple[str, dict[str, Any]]:
-            return "village.html", {"view": _village_view(service, village, views.Period())} | context
+            view = _village_view(service, village, views.Period())
+            return "village.html", {"view": view, "entry": "form"} | context
 
         return await run_in_threadpool(guarded, request, lang, again, 422)
     target = page_link(request, lang, f"/pages/villages/{quote(village)}", entered=entry.entered)

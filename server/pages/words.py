@@ -107,6 +107,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Chỉ khóa quản trị mới được nhập số liệu; bạn đang đăng nhập bằng khóa đọc.",
         "Only an admin key can enter a value; you are signed in with a read key.",
     ),
+    "entry_read_only": (
+        "Dịch vụ đang chạy ở chế độ chỉ đọc: không nhập được số liệu.",
+        "The service runs in open read-only mode: no value can be entered.",
+    ),
     "entry_cross_site": (
         "Biểu mẫu nhập số liệu này được gửi từ một trang khác nên không được ghi: hãy nhập ngay trên trang của "
         "thôn.",

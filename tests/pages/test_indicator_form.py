@@ -334,3 +334,15 @@ def test_an_entry_the_services_key_cannot_sign_is_not_recorded_and_says_why(site
     shown = _text(answer.text)
     assert "Số liệu chưa được ghi. Không dùng được khóa ký của dịch vụ" in shown, shown[:1500]
     assert [e["value"] for e in _entries(site)] == [30.0]
+
+
+def test_open_read_only_mode_takes_no_entry_from_an_admin_key_either(influx) -> None:
+    """The API's PUT refuses every change in open read-only mode; the page's form is no way around it."""
+    config = page_config(influx.url, influx.database)
+    with TestClient(create_app(config, open_read_only=True)) as client:
+        _sign_in(client)
+        page = client.get(PAGE).text
+        assert 'id="entry"' not in page and "hãy đăng nhập bằng khóa quản trị" not in page
+        refused = _post(client, {"indicator": "eid_adoption_pct", "value": "30"})
+        assert refused.status_code == 403 and "chế độ chỉ đọc" in _text(refused.text)
+        assert _entries(client) == []
