@@ -204,7 +204,7 @@ class ServerConfig(StrictModel):
     max_buckets: int = Field(2000, ge=1, le=100_000)
     #: The criteria definitions; relative paths are relative to this file. Default: the shipped criteria.yaml.
     criteria_file: Path = DEFAULT_CRITERIA
-    #: The ``gateway`` tag of indicator points entered through the API (they come from no gateway).
+    #: The ``gateway`` tag of indicator points officials enter (API or page): they come from no gateway.
     indicator_gateway: str = "manual"
 
     @field_validator("timezone")

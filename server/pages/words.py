@@ -82,8 +82,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "as_of": ("Số liệu tính đến", "As of"),
     "corrected": ("đã sửa lúc", "corrected at"),
     "entry_unsigned": (
-        "không có chữ ký hợp lệ của dịch vụ: không nhập qua API, hoặc đã bị sửa",
-        "no valid signature of the service: not entered through the API, or changed since",
+        "không có chữ ký hợp lệ của dịch vụ: nhập trước khi dịch vụ ký, không nhập qua dịch vụ, hoặc đã bị sửa",
+        "no valid signature of the service: entered before it signed entries, not through it, or changed since",
     ),
     "no_indicator": ("Chưa có giá trị nào được nhập.", "No value entered."),
     # the village page's form for a manual indicator (an admin key signed in)

@@ -50,8 +50,8 @@ HOW = {
     "các lần đọc có RSRP.",
     "modem.registered_share": f"{_MODEM}; tỷ lệ số lần đọc modem đã đăng ký mạng, trong các lần đọc có trạng "
     "thái đăng ký.",
-    "indicator.value": "Chỉ số do cán bộ nhập qua API, lưu kèm tên khóa API đã dùng và ghi chú của người nhập (nếu "
-    "có); giá trị mới nhất trong {noun}.",
+    "indicator.value": "Chỉ số do cán bộ nhập (qua API hoặc trên trang của thôn), lưu kèm tên khóa API đã dùng "
+    "và ghi chú của người nhập (nếu có); giá trị mới nhất trong {noun}.",
 }
 #: ``{noun}``: what the dossier calls its period (``tháng``, ``khoảng thời gian``)
 COVERAGE = {

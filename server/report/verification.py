@@ -55,7 +55,8 @@ def _summary(s: VerificationSummary) -> str:
     return (
         f"Đã xác minh (thấp nhất trong các tiêu chí): {share}{minimum}. Mỗi lô số liệu được gateway ký bằng khóa "
         "riêng của nó; dịch vụ tiêu chí đọc lại số liệu từ InfluxDB và kiểm tra từng điểm với bản kê đã ký. "
-        "Chỉ số nhập tay được chính dịch vụ tiêu chí ký bằng khóa của dịch vụ khi nhập qua API."
+        "Chỉ số nhập tay được chính dịch vụ tiêu chí ký bằng khóa của dịch vụ khi được nhập (qua API hoặc trên "
+        "trang của thôn)."
     )
 
 
