@@ -106,13 +106,17 @@ def _as_written(row: dict) -> bool:
 
 def _as_of(service: Service, village: str, indicator: str, body: IndicatorIn) -> tuple[int | None, str]:
     """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
-    corrected entry's time unless it gives its own."""
+    corrected entry's time unless it gives its own. An entry for a time that an entry still counting stands
+    for replaces its value there, so it is recorded as correcting it, ``corrects`` given or not."""
     now = service.now()
     when = parse_time(body.time, now=now, zone=service.zone, parameter="time") if body.time else None
     if when is not None and when > now:
         raise ParameterError("time: an indicator cannot be dated in the future", parameter="time")
     if body.corrects is None:
-        return (None if when is None else int(when.timestamp() * 1000)), ""
+        if when is None:  # the time of entry, which no other entry of the village has
+            return None, ""
+        as_of_ms = int(when.timestamp() * 1000)
+        return as_of_ms, _counting_at(_entries(service, village, indicator)[0], as_of_ms)
     corrected_ms = int(
         parse_time(body.corrects, now=now, zone=service.zone, parameter="corrects").timestamp() * 1000
     )
@@ -123,6 +127,17 @@ def _as_of(service: Service, village: str, indicator: str, body: IndicatorIn) ->
             f"corrects: no entry of {indicator} was entered at {body.corrects!r}", parameter="corrects"
         )
     return (int(match[0]["as_of_ms"]) if when is None else int(when.timestamp() * 1000)), iso(corrected_ms)
+
+
+def _counting_at(rows: list[dict], as_of_ms: int) -> str:
+    """The id of the newest entry for ``as_of_ms`` that no later entry corrects, or ''."""
+    corrected = {r["corrects"] for r in rows if r.get("corrects")}
+    standing = [
+        int(r["time"])
+        for r in rows
+        if int(r["as_of_ms"]) == as_of_ms and iso(int(r["time"])) not in corrected
+    ]
+    return iso(max(standing)) if standing else ""
 
 
 def _entered_ms(service: Service, village: str) -> int:

@@ -47,6 +47,25 @@ def test_an_entry_is_checked_against_the_indicators_description(api, body, statu
     assert words in answer.json()["detail"]
 
 
+def test_a_second_entry_for_the_same_time_is_recorded_as_the_correction_it_is(api):
+    """It replaces the value the criteria read at that time, so the record says it does, as with ``corrects``:
+    the page strikes the older entry through, where both stood as if both counted."""
+    first = api.put(PUT, json={"value": 72.5, "time": "2025-03-01"}, headers=ADMIN).json()
+    again = api.put(PUT, json={"value": 27.5, "time": "2025-03-01T00:00:00+07:00"}, headers=ADMIN).json()
+    assert again["corrects"] == first["entered"]
+    other_day = api.put(PUT, json={"value": 28.0, "time": "2025-03-02"}, headers=ADMIN).json()
+    assert other_day["corrects"] is None
+    third = api.put(PUT, json={"value": 27.0, "time": "2025-03-01"}, headers=ADMIN).json()
+    assert third["corrects"] == again["entered"]  # the entry that still counted, not the first again
+    record = api.get("/api/v1/villages/thon-a/indicators", headers=READ).json()["entries"]
+    assert [(e["value"], e["superseded_by"]) for e in record] == [
+        (27.0, None),
+        (28.0, None),
+        (27.5, third["entered"]),
+        (72.5, again["entered"]),
+    ]
+
+
 def test_an_unknown_indicator_is_refused_with_the_known_ones(api):
     answer = api.put("/api/v1/villages/thon-a/indicators/eid_adoption", json={"value": 30.0}, headers=ADMIN)
     assert answer.status_code == 422
