@@ -194,7 +194,6 @@ def put_indicator(
 ) -> IndicatorOut:
     desc = describe(indicator)
     _check(desc, body)
-    given_ms, corrects = _as_of(service, village, indicator, body)
     place = (service.reader.places(Scope(village=village)).rows or [{}])[0]
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
@@ -203,6 +202,8 @@ def put_indicator(
     # the record is chained where entries are signed and counted (a key registry)
     heads = service.verifier.indicator_heads if key is not None and service.verifier is not None else None
     with _entering:
+        # read with the lock held: the entry a correction names is the one still counting when it is written
+        given_ms, corrects = _as_of(service, village, indicator, body)
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
