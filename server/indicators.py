@@ -29,7 +29,7 @@ from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
-__all__ = ["history", "point_id", "put_indicator", "signed_point"]
+__all__ = ["describe", "history", "point_id", "put_indicator", "signed_point"]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)

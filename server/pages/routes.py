@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from server.deps import Principal, ServiceDep, admin_only
 from server.errors import ApiError, NotFound, NotReady
 from server.indicator_models import IndicatorOut
-from server.indicators import put_indicator
+from server.indicators import describe, put_indicator
 from server.pages import views
 from server.pages.auth import Sessions, safe_next
 from server.pages.charts import bar_chart
@@ -240,6 +240,7 @@ async def enter_indicator(
 
     def enter() -> IndicatorOut:
         service.require_village(village)  # before anything is written for it
+        describe(form.indicator)  # before the value, which is said in the indicator's range and unit
         return put_indicator(service, village, form.indicator, form.body(), principal.name)
 
     try:

@@ -143,6 +143,7 @@ def test_the_english_page_takes_a_decimal_point_and_an_empty_day_is_now(site) ->
         ({"note": "a%0Ab"}, "note", "Ghi chú dài tối đa 200 ký tự, trên một dòng"),
         ({"note": "x" * 201}, "note", "Ghi chú dài tối đa 200 ký tự"),
         ({"indicator": "population"}, "indicator", "Không có chỉ số này."),
+        ({"indicator": "population", "value": "abc"}, "indicator", "Không có chỉ số này."),
         ({"corrects": "2026-01-01T00:00:00Z"}, "corrects", "Không tìm thấy lần nhập cần xác nhận"),
     ],
 )
