@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import pages, verdicts
+from server.body_limit import BodyLimit, BodyTooLarge
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.deps import check_credentials
@@ -119,9 +120,15 @@ _UNREADABLE_BODY = "There was an error parsing the body"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's own HTTP errors as it answers them, but an unreadable body: a 400 naming ``body``, and only
-    once the credentials are good."""
+    """FastAPI's own HTTP errors as it answers them, but an unreadable body and one over ``max_body_kib``
+    (``server.body_limit``): a 400 or 413 naming ``body``, and only once the credentials are good; a page's
+    form over the limit is a page saying so."""
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyTooLarge):
+        refused = _credentials_first(request)
+        if refused is not None:
+            return refused
+        return pages.refusal_page(request, "too_large", 413) or _error(413, exc.detail, "body")
     if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
         refused = _credentials_first(request)
         if refused is not None:
@@ -192,7 +199,7 @@ def _outage(request: Request, exc: Exception) -> Response:
     outage = next(o for cause, o in OUTAGES.items() if isinstance(exc, cause))
     # the cause in the message too: a test's captured log shows the message, not the extras
     log.log(outage.level, "%s: %s", outage.logged, exc, extra={"error": str(exc)})
-    page = pages.outage_page(request, outage.page, outage.status, outage.retry_after_s)
+    page = pages.refusal_page(request, outage.page, outage.status, outage.retry_after_s)
     headers = {"Retry-After": str(outage.retry_after_s)} if outage.retry_after_s else None
     return page or _error(outage.status, outage.detail, headers=headers)
 
@@ -335,6 +342,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=config.http.max_body_kib * 1024)
     app.state.config = config
     app.state.service = service
     app.state.rollups = rollups

@@ -70,6 +70,9 @@ class HttpSettings(StrictModel):
     #: the addresses (or networks) of the TLS proxies whose ``X-Forwarded-Proto`` / ``-For`` are believed: a
     #: session cookie is ``Secure`` when the browser's request was https, which only the proxy knows
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"], max_length=64)
+    #: The largest request body taken, in KiB: a body over it is refused (413) as it arrives, never held whole.
+    #: The largest the service needs is a form or an entry of about 1 KiB; the sign-in form needs no key.
+    max_body_kib: int = Field(64, ge=1, le=1024 * 1024)
 
 
 class RollupSettings(StrictModel):

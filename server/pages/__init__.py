@@ -19,7 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 from server.pages.auth import Sessions
 from server.pages.routes import SignInRequired, error_page, page_lang, render, router
 
-__all__ = ["install", "outage_page"]
+__all__ = ["install", "refusal_page"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -30,15 +30,17 @@ def _sign_in_page(request: Request, _: Exception) -> HTMLResponse:
     return render(request, "signin.html", lang, 401, next=here, failed=False, refused=True)
 
 
-def outage_page(request: Request, key: str, status: int, retry_after_s: int | None) -> HTMLResponse | None:
-    """For a page's request, the page that says in words that a service it needs failed (``key`` in
-    ``server.pages.i18n``), reloading itself after ``retry_after_s``; None for any other request (the API's
-    JSON answers it)."""
+def refusal_page(
+    request: Request, key: str, status: int, retry_after_s: int | None = None
+) -> HTMLResponse | None:
+    """For a page's request, the page that says in words (``key`` in ``server.pages.words``) why it got no answer:
+    a service it needs failed (reloading itself after ``retry_after_s``), or its form was too large; None for
+    any other request (the API's JSON answers it)."""
     if not request.url.path.startswith("/pages/"):
         return None
     lang = page_lang(request, request.query_params.get("lang"))
     message = lang.t(key)
-    if request.method == "POST":  # the indicator form, the one post that needs InfluxDB: nothing was written
+    if request.method == "POST" and request.url.path.endswith("/indicators"):  # an entry: nothing was written
         message = f"{lang.t('entry_refused')} {message}"
     return error_page(request, lang, status, message, retry_after_s=retry_after_s)
 

@@ -215,6 +215,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "This form was sent from another site: sign in or out on this site itself.",
     ),
     "bad_form": ("Biểu mẫu không hợp lệ.", "The form is not valid."),
+    "too_large": (
+        "Biểu mẫu gửi lên quá lớn nên dịch vụ không nhận.",
+        "The form sent is too large: the service does not take it.",
+    ),
     "service_key_unusable": (
         "Không dùng được khóa ký của dịch vụ nên số liệu chưa được ghi: người quản trị cần xem nhật ký của "
         "dịch vụ. Trang sẽ tự tải lại.",
