@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import srv_scenario as sc
-from srv_helpers import ADMIN, READ
+from srv_helpers import ADMIN, READ, make_config, serving
+
+from server.app import create_app
 
 A = sc.A["village"]
 PUT = f"/api/v1/villages/{A}/indicators/eid_adoption_pct"
@@ -51,3 +54,14 @@ def test_the_limit_is_the_configs(seeded, app_for) -> None:
     padded = json.dumps(note) + " " * 1024
     answer = small.put(PUT, content=padded, headers=ADMIN | {"Content-Type": "application/json"})
     assert answer.status_code == 413 and "1024 bytes" in answer.json()["detail"]
+
+
+def test_uvicorn_answers_the_413_while_the_client_is_still_sending(seeded) -> None:
+    """As deployed: the refusal reaches a client still writing a body of 20 MB, or of 64 MiB in chunks."""
+    with serving(create_app(make_config(seeded.url, seeded.database)), access_log=False) as base:
+        whole = httpx.post(f"{base}/pages/signin", content=b"key=" + b"x" * 20_000_000, headers=FORM)
+        chunked = httpx.post(
+            f"{base}/pages/signin", content=(b"x" * 65536 for _ in range(1024)), headers=FORM
+        )
+    assert (whole.status_code, chunked.status_code) == (413, 413)
+    assert "Biểu mẫu gửi lên quá lớn" in whole.text
