@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from influxkit import scratch_database
 from pages_kit import ADMIN_KEY, READ_KEY, page_config, shot
 from signed_kit import SITE
+from test_browser import sign_in
 
 from lab.localservices import free_port
 from server.app import create_app
@@ -261,10 +262,7 @@ def test_a_value_written_for_the_form_reads_back_the_same(value) -> None:
 
 def test_an_official_enters_a_value_in_a_real_browser(live, watched) -> None:
     page, seen = watched
-    page.goto(f"{live}/pages/signin?next={PAGE}")
-    page.fill("#key", ADMIN_KEY)
-    page.click("#signin button[type=submit]")
-    page.wait_for_load_state("load")
+    sign_in(page, live, ADMIN_KEY, PAGE)
     page.fill("#entry input[name=value]", "abc")
     page.click("#entry button[type=submit]")
     page.wait_for_load_state("load")
@@ -287,10 +285,7 @@ def test_an_official_enters_a_value_in_a_real_browser(live, watched) -> None:
 @pytest.mark.viewport({"width": 360, "height": 800})
 def test_the_form_fits_a_phone_and_stays_off_paper(live, watched) -> None:
     page, _ = watched
-    page.goto(f"{live}/pages/signin?next={PAGE}")
-    page.fill("#key", ADMIN_KEY)
-    page.click("#signin button[type=submit]")
-    page.wait_for_load_state("load")
+    sign_in(page, live, ADMIN_KEY, PAGE)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     boxes = page.eval_on_selector_all(
         "#entry select, #entry input, #entry button",
