@@ -201,6 +201,7 @@ _MEANING = {
     403: "a read key where an admin key is needed, or open read-only mode",
     404: "the village is not in the data",
     409: "the change contradicts what is registered",
+    413: "the body is larger than [http] max_body_kib",
     422: "a parameter or the body is malformed or out of range",
     502: "InfluxDB refused a query",
     503: "InfluxDB is unavailable (Retry-After)",

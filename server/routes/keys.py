@@ -16,14 +16,16 @@ GatewayPath = Annotated[
 ]
 FingerprintPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the key's fingerprint")]
 _NO_REGISTRY = "no key registry is configured"
-CHANGE_ERRORS = error_answers(400, 401, 403, 404, 409, 422, meaning={404: _NO_REGISTRY + ", or no such key"})
+CHANGE_ERRORS = error_answers(
+    400, 401, 403, 404, 409, 413, 422, meaning={404: _NO_REGISTRY + ", or no such key"}
+)
 
 
 @router.post(
     "/gateways/{gateway}/keys",
     response_model=KeyOut,
     status_code=201,
-    responses=error_answers(400, 401, 403, 404, 409, 422, meaning={404: _NO_REGISTRY}),
+    responses=error_answers(400, 401, 403, 404, 409, 413, 422, meaning={404: _NO_REGISTRY}),
 )
 def register_key(principal: AdminKey, service: ServiceDep, gateway: GatewayPath, body: KeyIn) -> KeyOut:
     return keys.register(service, gateway, body, principal.name)

@@ -65,3 +65,15 @@ def test_uvicorn_answers_the_413_while_the_client_is_still_sending(seeded) -> No
         )
     assert (whole.status_code, chunked.status_code) == (413, 413)
     assert "Biểu mẫu gửi lên quá lớn" in whole.text
+
+
+def test_the_published_schema_says_which_routes_answer_413(api) -> None:
+    paths = api.get("/api/v1/openapi.json").json()["paths"]
+    with_body = [
+        (path, method)
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) == 3  # an indicator entered, a key registered, a key retired
+    assert all("413" in paths[path][method]["responses"] for path, method in with_body), with_body
