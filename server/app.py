@@ -124,17 +124,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     (``server.body_limit``): a 400 or 413 naming ``body``, and only once the credentials are good; a page's
     form over the limit is a page saying so."""
     assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc, BodyTooLarge):
-        refused = _credentials_first(request)
-        if refused is not None:
-            return refused
-        return pages.refusal_page(request, "too_large", 413) or _error(413, exc.detail, "body")
-    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
-        refused = _credentials_first(request)
-        if refused is not None:
-            return refused
+    unreadable = exc.status_code == 400 and exc.detail == _UNREADABLE_BODY
+    if not (unreadable or isinstance(exc, BodyTooLarge)):
+        return await http_exception_handler(request, exc)
+    refused = _credentials_first(request)
+    if refused is not None:
+        return refused
+    if unreadable:
         return _error(400, f"body: {_undecodable(exc.__cause__)}", "body")
-    return await http_exception_handler(request, exc)
+    return pages.refusal_page(request, "too_large", 413) or _error(413, exc.detail, "body")
 
 
 @dataclass(frozen=True, slots=True)
