@@ -264,14 +264,18 @@ async def enter_indicator(
             return "village.html", {"view": view, "entry": "form"} | context
 
         return await run_in_threadpool(guarded, request, lang, again, 422)
-    target = page_link(request, lang, f"/pages/villages/{quote(village)}", entered=entry.entered)
-    return RedirectResponse(target + "#indicators", status_code=303)
+    return _to_indicators(request, lang, village, entered=entry.entered)
 
 
 @router.get("/villages/{village}/indicators")
 def entry_reloaded(request: Request, lang: LangDep, village: str) -> Response:
     """The form's address asked for again (a reload, a sign-in that came back to it): the village page."""
-    target = page_link(request, lang, f"/pages/villages/{quote(village[:128], safe='')}")
+    return _to_indicators(request, lang, village[:128])
+
+
+def _to_indicators(request: Request, lang: Lang, village: str, **query: str) -> RedirectResponse:
+    """To the village page's manual indicators (303: a form's post is not sent again)."""
+    target = page_link(request, lang, f"/pages/villages/{quote(village, safe='')}", **query)
     return RedirectResponse(target + "#indicators", status_code=303)
 
 
