@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -145,6 +145,10 @@ class Service:
     # -- parameters that need the clock or the data ----------------------------------------------------------
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+    def today(self) -> date:
+        """The local calendar day (``timezone``) it is now."""
+        return self.now().astimezone(self.zone).date()
 
     def window(self, start: str | None, end: str | None, *, default_days: int | None = None) -> Window:
         return resolve_window(

@@ -35,7 +35,7 @@ class Dossier:
 
 def last_month(service: Service) -> str:
     """The last local month that has ended, ``2026-11``."""
-    first = service.now().astimezone(service.zone).date().replace(day=1)
+    first = service.today().replace(day=1)
     return f"{first - timedelta(days=1):%Y-%m}"
 
 

@@ -195,7 +195,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "entries": entries,
             "indicator_titles": INDICATORS,
             # the latest day an entry may stand for (the form's date picker goes no further)
-            "today": service.now().astimezone(service.zone).date().isoformat(),
+            "today": service.today().isoformat(),
             "wifi_days": _wifi_chart(service, village, window, wifi),
             "verification": summarise(criteria.criteria),
             "dossier": dossier_of(service, Scope(village=village), period.month, period.start, period.end),
