@@ -14,11 +14,12 @@ from server.app import create_app
 A = sc.A["village"]
 PUT = f"/api/v1/villages/{A}/indicators/eid_adoption_pct"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+#: an entry with a note of 100,000 characters: over the 64 KiB the service takes by default
+BIG = json.dumps({"value": 30.0, "note": "x" * 100_000})
 
 
 def test_an_api_body_over_the_limit_is_a_413_naming_the_body(api) -> None:
-    big = json.dumps({"value": 30.0, "note": "x" * 100_000})
-    refused = api.put(PUT, content=big, headers=ADMIN | {"Content-Type": "application/json"})
+    refused = api.put(PUT, content=BIG, headers=ADMIN | {"Content-Type": "application/json"})
     assert refused.status_code == 413
     assert refused.json() == {
         "detail": "body: larger than the 65536 bytes this service takes ([http] max_body_kib)",
@@ -28,8 +29,7 @@ def test_an_api_body_over_the_limit_is_a_413_naming_the_body(api) -> None:
 
 
 def test_credentials_are_refused_before_the_body_is_weighed(api) -> None:
-    big = json.dumps({"value": 30.0, "note": "x" * 100_000})
-    assert api.put(PUT, content=big, headers={"Content-Type": "application/json"}).status_code == 401
+    assert api.put(PUT, content=BIG, headers={"Content-Type": "application/json"}).status_code == 401
 
 
 def test_a_sign_in_posted_with_a_huge_body_is_a_page_saying_so(api) -> None:
