@@ -118,6 +118,13 @@ class PlaceSettings(StrictModel):
     name: str = Field(min_length=1, max_length=120)
 
 
+def _relative(value: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("config_dir")
+    if value is not None and base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
 class PagesSettings(StrictModel):
     """The HTML pages (docs/pages.md): browser sign-in with a read key, kept in a signed session cookie."""
 
@@ -125,13 +132,16 @@ class PagesSettings(StrictModel):
     #: agree and changing the keys signs everyone out
     session_secret: SecretStr | None = None
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
+    #: Where the sessions signed out are kept until they would have expired, so that a restart does not let a
+    #: cookie copied before its sign-out work again (a SQLite file the service creates; relative paths are
+    #: relative to the config file). Unset: ``signed-out.sqlite`` beside the key registry; without a registry,
+    #: in memory only.
+    signed_out: Path | None = None
 
-
-def _relative(value: Path | None, info: ValidationInfo) -> Path | None:
-    base = (info.context or {}).get("config_dir")
-    if value is not None and base is not None and not value.is_absolute():
-        value = Path(base) / value
-    return value
+    @field_validator("signed_out")
+    @classmethod
+    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _relative(value, info)
 
 
 class EvidenceSettings(StrictModel):
@@ -233,6 +243,12 @@ class ServerConfig(StrictModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def signed_out_file(self) -> Path | None:
+        """Where the sessions signed out are kept: ``[pages] signed_out``, else beside the key registry."""
+        registry = self.evidence.registry
+        return self.pages.signed_out or (registry and registry.with_name("signed-out.sqlite"))
 
     def place_name(self, level: PlaceLevel, slug: str) -> str:
         """A village's (commune's, district's, province's) name as people write it, else its slug."""

@@ -7,7 +7,7 @@ never travels in a URL. API clients keep sending ``X-API-Key``, which the pages 
 
 Each session has an id of its own. Signing out ends it here, not only in the browser that signed out: a copy
 of the cookie taken before (from a shared computer at the commune office) is refused until it would have
-expired. The service keeps those ids in memory, so a restart forgets them (docs/pages.md).
+expired, after a restart too where the service has a file to keep them in (``server.pages.ended_sessions``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -24,6 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from server.config import ServerConfig
 from server.deps import Principal, authenticate
 from server.errors import ApiError
+from server.pages.ended_sessions import EndedSessions
 
 __all__ = ["COOKIE", "Sessions", "safe_next"]
 
@@ -51,9 +50,7 @@ class Sessions:
         self._secret = configured.get_secret_value().encode() if configured else _default_secret(config)
         self._signer = URLSafeTimedSerializer(self._secret, salt="thonminh-pages-session")
         self.max_age_s = int(config.pages.session_hours * 3600)
-        #: the sessions signed out: id -> when the cookie would have expired (Unix seconds)
-        self._ended: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.ended = EndedSessions(config.signed_out_file)
 
     def _fingerprint(self, key: str) -> str:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:32]
@@ -94,11 +91,7 @@ class Sessions:
             except BadSignature:
                 data = None
             if isinstance(data, dict) and data.get("sid"):
-                now = time.time()
-                with self._lock:
-                    # those past their lifetime are refused by it already
-                    self._ended = {sid: until for sid, until in self._ended.items() if until > now}
-                    self._ended[str(data["sid"])] = issued.timestamp() + self.max_age_s
+                self.ended.end(str(data["sid"]), issued.timestamp() + self.max_age_s)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
     def principal(self, request: Request) -> Principal | None:
@@ -120,11 +113,10 @@ class Sessions:
         if not token:
             return None
         try:
-            data = self._signer.loads(token, max_age=self.max_age_s)
+            data, issued = self._signer.loads(token, max_age=self.max_age_s, return_timestamp=True)
         except BadSignature:  # also a session past its lifetime (SignatureExpired)
             return None
-        sid = data.get("sid")
-        if sid and str(sid) in self._ended:
+        if self.ended.ended(str(data.get("sid")), issued.timestamp()):
             return None
         keys = self.config.auth.admin_keys if data.get("admin") else self.config.auth.read_keys
         key = keys.get(str(data.get("name")))
