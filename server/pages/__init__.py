@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from server.pages import entry_routes, routes
 from server.pages.auth import Sessions
-from server.pages.routes import SignInRequired, error_page, page_lang, render, router
+from server.pages.rendering import SignInRequired, error_page, page_lang, render
 
 __all__ = ["install", "refusal_page"]
 
@@ -49,7 +50,8 @@ def install(app: FastAPI, api_prefix: str) -> None:
     """The pages under ``/pages``, their static files, ``/`` to the overview, and the API docs at
     ``{api_prefix}/docs`` with Swagger UI served from this machine."""
     app.state.page_sessions = Sessions(app.state.config)
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(entry_routes.router)
     app.mount("/pages/static", StaticFiles(directory=STATIC), name="pages-static")
     app.mount(f"{api_prefix}/docs-assets", StaticFiles(directory=Path(swagger_ui_path)), name="docs-assets")
     app.add_exception_handler(SignInRequired, _sign_in_page)

@@ -13,7 +13,7 @@ from typing import Any
 from server import summaries, uplinks, verdicts
 from server.catalog import DaysCounted, days_counted
 from server.criteria import VERDICTS
-from server.errors import ParameterError
+from server.errors import NotFound, ParameterError
 from server.indicators import history as indicator_history
 from server.models import (
     CriteriaRollupOut,
@@ -171,8 +171,9 @@ def _place(service: Service, village: str) -> list[str]:
 
 
 def village_view(service: Service, village: str, period: Period) -> VillageView:
-    """Everything the village page shows: criteria with daily values, outages, Wi-Fi, lights, 4G, indicators."""
-    service.require_village(village)
+    """Everything the village page shows: criteria with daily values, outages, Wi-Fi, lights, 4G, indicators;
+    a ``PageError`` (404) for a village the data does not have."""
+    require_village(service, village)
     window, criteria, wifi, rows = _verdicts(service, village, period)
     lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
@@ -201,6 +202,16 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "dossier": dossier_of(service, Scope(village=village), period.month, period.start, period.end),
         },
     )
+
+
+def require_village(service: Service, village: str) -> None:
+    """Nothing, or the ``PageError`` (404) that says the data has no such village."""
+    if len(village) > 128:
+        raise PageError(404, "unknown_village", village=village[:40])
+    try:
+        service.require_village(village)
+    except NotFound as err:
+        raise PageError(404, "unknown_village", village=village) from err
 
 
 def _wifi_chart(service: Service, village: str, window: Window, wifi: WifiOut) -> list[Day] | None:

@@ -17,7 +17,7 @@ import verification_cases as cases
 from pages_kit import READ_KEY, shot
 
 from server.pages.i18n import Lang
-from server.pages.routes import templates
+from server.pages.rendering import templates
 from server.verification_view import summarise
 
 VILLAGE = "/pages/villages/kha-ly-thuong"

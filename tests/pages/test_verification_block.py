@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import verification_cases as cases
 
 from server.pages.i18n import Lang
-from server.pages.routes import templates
+from server.pages.rendering import templates
 from server.verification_view import summarise
 from thonminh.evidencekeys import grouped
 
