@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -22,12 +21,13 @@ from server.criteria import CriteriaSet, load_criteria
 from server.deps import check_credentials
 from server.errors import ApiError
 from server.evidence.hourly import Verifier
-from server.evidence.indicator_heads import HeadsUnreadable, IndicatorHeads
-from server.evidence.registry import Registry, RegistryUnreadable
-from server.evidence.service_key import ServiceKey, ServiceKeyUnusable
+from server.evidence.indicator_heads import IndicatorHeads
+from server.evidence.registry import Registry
+from server.evidence.service_key import ServiceKey
 from server.evidence.store import ResultStore
 from server.evidence.workers import Workers, default_processes
 from server.evidence_display import DisplayCopy, ensure_retention_policy
+from server.failures import FAILURES, failure_of
 from server.kept_evaluation import KeptEvaluation
 from server.reader import Reader
 from server.rollup_findings import RollupFindings
@@ -38,11 +38,7 @@ from server.urls import API_PREFIX
 from thonminh import __version__
 from thonminh.errors import (
     ConfigError,
-    InfluxClientError,
-    InfluxConnectionError,
     InfluxError,
-    InfluxQueryError,
-    InfluxServerError,
 )
 from thonminh.influx import InfluxClient
 
@@ -135,66 +131,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return pages.refusal_page(request, "too_large", 413) or _error(413, exc.detail, "body")
 
 
-@dataclass(frozen=True, slots=True)
-class Outage:
-    """How the service answers when something it needs fails: the status, what the API says, when to come back,
-    what a page says (``server.pages.i18n``) and what the log says, with the cause (which names addresses and
-    files: the log's, not whoever asked)."""
-
-    status: int
-    detail: str
-    retry_after_s: int | None
-    page: str
-    logged: str
-    level: int = logging.WARNING
-
-
-_INFLUX_DOWN = Outage(
-    503, "InfluxDB is unavailable, try again shortly", 5, "influx_down", "InfluxDB unavailable"
-)
-_INFLUX_REFUSED = Outage(
-    502,
-    "InfluxDB refused a query (the service's log has the details)",
-    None,
-    "influx_refused",
-    "InfluxDB refused a query",
-)
-OUTAGES: dict[type[Exception], Outage] = {
-    InfluxConnectionError: _INFLUX_DOWN,
-    InfluxServerError: _INFLUX_DOWN,
-    InfluxQueryError: _INFLUX_REFUSED,
-    InfluxClientError: _INFLUX_REFUSED,
-    RegistryUnreadable: Outage(
-        503,
-        "the gateways' key registry cannot be read, so nothing can be verified (the service's log has the details)",
-        60,
-        "registry_unreadable",
-        "the key registry cannot be read",
-        logging.ERROR,
-    ),
-    HeadsUnreadable: Outage(
-        503,
-        "the record of manual indicator entries the service keeps cannot be read, so nothing can be verified "
-        "(the service's log has the details)",
-        60,
-        "registry_unreadable",
-        "the indicator heads cannot be read",
-        logging.ERROR,
-    ),
-    ServiceKeyUnusable: Outage(
-        503,
-        "the criteria service's signing key cannot be used, so no indicator is entered (the service's log has "
-        "the details)",
-        60,
-        "service_key_unusable",  # an entry: the API's PUT, or the village page's form
-        "the service's indicator key cannot be used",
-        logging.ERROR,
-    ),
-}
-
-
 def _outage(request: Request, exc: Exception) -> Response:
-    outage = next(o for cause, o in OUTAGES.items() if isinstance(exc, cause))
+    outage = failure_of(exc)
     # the cause in the message too: a test's captured log shows the message, not the extras
     log.log(outage.level, "%s: %s", outage.logged, exc, extra={"error": str(exc)})
     page = pages.refusal_page(request, outage.page, outage.status, outage.retry_after_s)
@@ -207,7 +145,7 @@ def _install_handlers(app: FastAPI) -> None:
     def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.parameter, exc.headers or None)
 
-    for cause in OUTAGES:
+    for cause in FAILURES:
         app.add_exception_handler(cause, _outage)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from server.errors import ParameterError
 from server.evidence.indicator_check import check_point
@@ -29,7 +30,7 @@ from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
-__all__ = ["describe", "history", "point_id", "put_indicator", "signed_point"]
+__all__ = ["check_entry", "describe", "history", "point_id", "put_indicator", "signed_point"]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
@@ -104,14 +105,28 @@ def _as_written(row: dict) -> bool:
     )
 
 
-def _as_of(service: Service, village: str, indicator: str, body: IndicatorIn) -> tuple[int | None, str]:
-    """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
-    corrected entry's time unless it gives its own. An entry for a time that an entry still counting stands
-    for replaces its value there, so it is recorded as correcting it, ``corrects`` given or not."""
+def check_entry(
+    service: Service, indicator: str, body: IndicatorIn
+) -> tuple[IndicatorDescription, datetime | None]:
+    """(the indicator, the as-of time the body gives), or the ``ParameterError`` that refuses the entry for
+    what it says alone: what can be checked before anything is read or written (a commune's table checks every
+    village's entry so before it enters one)."""
+    desc = describe(indicator)
+    _check(desc, body)
     now = service.now()
     when = parse_time(body.time, now=now, zone=service.zone, parameter="time") if body.time else None
     if when is not None and when > now:
         raise ParameterError("time: an indicator cannot be dated in the future", parameter="time")
+    return desc, when
+
+
+def _as_of(
+    service: Service, village: str, indicator: str, body: IndicatorIn, when: datetime | None
+) -> tuple[int | None, str]:
+    """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
+    corrected entry's time unless it gives its own. An entry for a time that an entry still counting stands
+    for replaces its value there, so it is recorded as correcting it, ``corrects`` given or not."""
+    now = service.now()
     if body.corrects is None:
         if when is None:  # the time of entry, which no other entry of the village has
             return None, ""
@@ -192,8 +207,7 @@ def point_id(point: Point) -> str:
 def put_indicator(
     service: Service, village: str, indicator: str, body: IndicatorIn, key_name: str
 ) -> IndicatorOut:
-    desc = describe(indicator)
-    _check(desc, body)
+    desc, when = check_entry(service, indicator, body)
     place = (service.reader.places(Scope(village=village)).rows or [{}])[0]
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
@@ -203,7 +217,7 @@ def put_indicator(
     heads = service.verifier.indicator_heads if key is not None and service.verifier is not None else None
     with _entering:
         # read with the lock held: the entry a correction names is the one still counting when it is written
-        given_ms, corrects = _as_of(service, village, indicator, body)
+        given_ms, corrects = _as_of(service, village, indicator, body, when)
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms

@@ -39,7 +39,7 @@ def overview(
     request: Request,
     service: ServiceDep,
     lang: LangDep,
-    _: Viewer,
+    principal: Viewer,
     province: Text = "",
     district: Text = "",
     commune: Text = "",
@@ -65,7 +65,14 @@ def overview(
             criterion=criterion,
             verdict=verdict,
         )
-        return "overview.html", {"view": view, "q": q, "criterion": criterion, "verdict": verdict}
+        offer = entry_offer(request, principal)
+        return "overview.html", {
+            "view": view,
+            "q": q,
+            "criterion": criterion,
+            "verdict": verdict,
+            "entry": offer,
+        }
 
     return guarded(request, lang, build)
 

@@ -163,10 +163,13 @@ def _verdicts(
     return window, criteria, wifi, _criteria_rows(service, village, criteria, wifi)
 
 
-def _place(service: Service, village: str) -> list[str]:
+def _place(service: Service, village: str) -> tuple[list[str], str | None]:
+    """The village's commune, district and province, named; and its commune's slug."""
     rows = service.reader.places(Scope(village=village)).rows
-    return (
-        place_names(service, *(rows[0].get(k) for k in ("commune", "district", "province"))) if rows else []
+    if not rows:
+        return [], None
+    return place_names(service, *(rows[0].get(k) for k in ("commune", "district", "province"))), (
+        rows[0].get("commune") or None
     )
 
 
@@ -178,10 +181,11 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
+    place, commune = _place(service, village)
     return VillageView(
         village,
         display_name(service, village),
-        _place(service, village),
+        place,
         period,
         window,
         criteria,
@@ -195,6 +199,8 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "indicators": indicators,
             "entries": entries,
             "indicator_titles": INDICATORS,
+            # its commune's table enters every village's value at once
+            "commune": commune,
             # the latest day an entry may stand for (the form's date picker goes no further)
             "today": service.today().isoformat(),
             "wifi_days": _wifi_chart(service, village, window, wifi),

@@ -138,6 +138,34 @@ TEXT: dict[str, tuple[str, str]] = {
         "Không tìm thấy lần nhập cần xác nhận; hãy tải lại trang.",
         "The entry to confirm is not found; reload the page.",
     ),
+    "commune_entry": ("Nhập chỉ số cho các thôn", "Enter a value for each village"),
+    "commune_entry_link": ("Nhập chỉ số cho các thôn của xã", "Enter values for the commune's villages"),
+    "commune_entry_intro": (
+        "Nhập giá trị cho những thôn đã có số liệu, để trống các thôn khác. Mọi giá trị được kiểm tra trước khi "
+        "ghi: nếu có giá trị sai, chưa thôn nào được ghi. Mỗi giá trị được ghi và ký cho thôn của nó, như khi "
+        "nhập trên trang của thôn.",
+        "Type a value for the villages you have a figure for and leave the others empty. Every value is checked "
+        "before any is entered: if one is wrong, no village is entered. Each is entered and signed for its own "
+        "village, as on the village's page.",
+    ),
+    "counting_value": ("Giá trị đang tính", "Value counting now"),
+    "new_value": ("Giá trị mới", "New value"),
+    "commune_entered": ("Đã ghi {title} cho {n} thôn:", "Entered {title} for these villages ({n}):"),
+    "just_entered": ("vừa ghi", "just entered"),
+    "as_of_lower": ("tính đến", "as of"),
+    "commune_nothing": (
+        "Chưa có giá trị nào: hãy nhập giá trị cho ít nhất một thôn.",
+        "No value typed: type one for at least one village.",
+    ),
+    "commune_refused": (
+        "Chưa ghi thôn nào: giá trị của {left} chưa hợp lệ.",
+        "No village is entered: the value for {left} is not valid.",
+    ),
+    "commune_partly": (
+        "Đã ghi cho {done}. Chưa ghi cho {left}: các giá trị này vẫn còn trong bảng, hãy gửi lại sau.",
+        "Entered for {done}. Not entered for {left}: their values are still in the table; send them again "
+        "later.",
+    ),
     "entry_confirm": ("Xác nhận và ký", "Confirm and sign"),
     "entry_confirm_title": (
         "Nhập lại đúng giá trị này dưới tên khóa của bạn để dịch vụ ký; lần nhập cũ được giữ, ghi là đã sửa.",
@@ -169,6 +197,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "api": ("API", "API"),
     "documents": ("Tài liệu API", "API docs"),
     "unknown_village": ("Thôn {village} không có trong dữ liệu.", "Village {village} is not in the data."),
+    "unknown_commune": ("Xã {commune} không có trong dữ liệu.", "Commune {commune} is not in the data."),
     "not_ready": (
         "Dịch vụ đang tính kết quả lần đầu cho mọi thôn (từ {since}): trang sẽ tự tải lại sau ít phút.",
         "The service is still making its first evaluation of every village (since {since}): this page reloads "

@@ -51,3 +51,15 @@ def shot(page, name: str) -> Path:
     path = ARTEFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def controls_on_a_phone(page, form: str, width: int = 360) -> int:
+    """How many controls the form ``form`` (a selector) has, once it is seen that the page is no wider than a
+    phone of ``width`` px, that each control is on its screen and that each is a finger's target (44 px)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    boxes = page.eval_on_selector_all(
+        f"{form} select, {form} input, {form} button",
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.height]; })",
+    )
+    assert all(left >= 0 and right <= width and height >= 44 for left, right, height in boxes), boxes
+    return len(boxes)

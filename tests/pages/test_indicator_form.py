@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 from influxkit import scratch_database
-from pages_kit import ADMIN_KEY, READ_KEY, page_config, shot
+from pages_kit import ADMIN_KEY, READ_KEY, controls_on_a_phone, page_config, shot
 from signed_kit import SITE
 from test_browser import sign_in
 
@@ -286,13 +286,7 @@ def test_an_official_enters_a_value_in_a_real_browser(live, watched) -> None:
 def test_the_form_fits_a_phone_and_stays_off_paper(live, watched) -> None:
     page, _ = watched
     sign_in(page, live, ADMIN_KEY, PAGE)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    boxes = page.eval_on_selector_all(
-        "#entry select, #entry input, #entry button",
-        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.height]; })",
-    )
-    assert len(boxes) == 5
-    assert all(left >= 0 and right <= 360 and height >= 44 for left, right, height in boxes), boxes
+    assert controls_on_a_phone(page, "#entry") == 5
     page.locator("#entry").scroll_into_view_if_needed()
     shot(page, "village-entry-360")
     page.emulate_media(media="print")
