@@ -283,6 +283,7 @@ def run_demo(
                 work_kept=keep_work,
                 influx_url=svc.influx_url,
                 database=DATABASE,
+                commune=site.get("commune", ""),
             )
         )
         if once:

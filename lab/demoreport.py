@@ -223,6 +223,7 @@ def render_report(
     work_kept: bool,
     influx_url: str = "",
     database: str = "",
+    commune: str = "",
 ) -> str:
     """The whole report as text."""
     tz = ZoneInfo(truth.get("timezone", "Asia/Ho_Chi_Minh"))
@@ -278,6 +279,11 @@ def render_report(
         "Pages (sign in once with the read key, or the admin key to enter a manual indicator; docs/pages.md)",
         f"  village page     {site}/pages/villages/{village}?{window}",
         f"  public status    {site}/pages/status/{village}",
+        *(
+            [f"  commune's table  {site}/pages/communes/{commune}/indicators   (admin key)"]
+            if commune
+            else []
+        ),
         "",
         "The dossier: these verdicts as the PDF for the commune's file (docs/report.md)",
         f"  dossier          {dossier}",

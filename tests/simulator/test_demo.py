@@ -173,6 +173,13 @@ def _check_verified(out: str, key: str, work: Path) -> None:
     block = page[page.index('<section id="verification"') : page.index('<section id="outages"')]
     assert 'data-status="verified"' in block and "Đã xác minh 100,0 %" in block, block
     assert f'<code class="fingerprint">{grouped}</code>' in block and "Không phát hiện sai lệch nào." in block
+    # the commune's table the report printed, for the admin key: the demo village with the share it entered
+    table = re.search(r"^  commune's table +(\S+)", out, re.MULTILINE)
+    admin = re.search(r"^  admin key +(\S+)", out, re.MULTILINE)
+    assert table and admin, out
+    answer = httpx.get(table.group(1), headers={"X-API-Key": admin.group(1)}, timeout=60)
+    assert answer.status_code == 200 and 'name="v.kha-ly-thuong"' in answer.text, answer.text[:2000]
+    assert "31,5 %" in answer.text.split('name="v.kha-ly-thuong"')[0].rsplit("<tr", 1)[1]
     dossier = re.search(r"^  dossier +(\S+)$", out, re.MULTILINE)
     assert dossier
     text = " ".join(
