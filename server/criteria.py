@@ -64,13 +64,13 @@ def evaluate(
                 lambda: indicators_verified(reader, scope, villages, verifier, (start_ms, end_ms), indicator),
             )
             return figure_verification(
-                by_village.get(village), measurement, c.min_verified_pct, keys, selection
+                by_village.get(village), measurement, c.min_verified_pct, keys, village, selection
             )
         found = shared.once(
             ("verification", village, start_ms, end_ms),
             lambda: verify_or_fail(verifier, village, start_ms, end_ms),
         )
-        return figure_verification(found, measurement, c.min_verified_pct, keys, selection)
+        return figure_verification(found, measurement, c.min_verified_pct, keys, village, selection)
 
     def one(c: Criterion) -> tuple[str, dict[str, Verdict]]:
         window = window_for(c)

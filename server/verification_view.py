@@ -87,8 +87,9 @@ class VerificationSummary:
 
     @property
     def held_whatever_share(self) -> bool:
-        """Some criterion is unverified though its share reaches the minimum: signed data was deleted, or forged
-        rollup rows are still read (its faults say which), which a reader of "100 %" cannot guess."""
+        """Some criterion is unverified though its share reaches the minimum: signed data was changed, deleted or
+        written around the signatures, or forged rollup rows are still read (its faults say which), which a reader
+        of "99,9 %" cannot guess."""
         return any(
             c.status == "unverified"
             and c.verified_pct is not None

@@ -28,6 +28,13 @@ MAX_FAULTS = 20
 #: does not say its point's measurement, so they touch every figure of the village over their span; a manual
 #: indicator's record says which entry is gone, and counts it in the share instead (``indicator_record``)
 GONE = ("deleted_point", "missing_seq")
+#: faults of points a gateway's signature does not cover where it signs: a signed point changed, or a point added
+#: inside a signed span, always; a point with no signature or no manifest while a key of the village was valid
+#: (its gateway signs everything it forwards then). A share of points says nothing of them: a sample weighs in
+#: its figure by its fields (an uplink sample by its ``observed_s``), so one forged sample among 100,000 can
+#: carry a month's availability
+FORGED = ("altered", "injected")
+WRITTEN_AROUND = ("unsigned", "no_manifest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +53,13 @@ class FigureVerification:
     still_read: bool = False
     #: signed data is gone (``GONE``): a share of what is left says nothing of it, so unverified whatever it is
     gone: bool = False
+    #: points were changed or written around the signatures (``FORGED``, ``WRITTEN_AROUND``): unverified too
+    forged: bool = False
 
     @property
     def held_against(self) -> bool:
         """Whether the verdict is ``unverified`` whatever its share (``thonminh.criteria.verdict``'s ``forged``)."""
-        return self.still_read or self.gone
+        return self.still_read or self.gone or self.forged
 
 
 def below_minimum(pct: float, min_verified_pct: float | None) -> bool:
@@ -67,6 +76,7 @@ def figure_verification(
     measurement: str,
     min_verified_pct: float | None,
     keys: list[KeyRecord],
+    village: str,
     selection: Mapping[str, str] | None = None,
 ) -> FigureVerification:
     """The share of ``measurement``'s samples (of the tag value ``selection`` names: a figure's ``tag_filters``)
@@ -87,8 +97,9 @@ def figure_verification(
     pct = 100.0 * verified / points if points else None
     still_read = any(f.still_read for f in faults)
     gone = measurement in SIGNED_MEASUREMENTS and any(f.kind in GONE for f in faults)
+    forged = measurement in SIGNED_MEASUREMENTS and any(_forged(f, keys, village) for f in faults)
     status: Status
-    if still_read or gone or (pct is not None and below_minimum(pct, min_verified_pct)):
+    if still_read or gone or forged or (pct is not None and below_minimum(pct, min_verified_pct)):
         status = "unverified"
     elif pct is None:
         status = "no_samples"
@@ -105,4 +116,16 @@ def figure_verification(
         len(faults),
         still_read,
         gone,
+        forged,
+    )
+
+
+def _forged(fault: Fault, keys: list[KeyRecord], village: str) -> bool:
+    if fault.kind in FORGED:
+        return True
+    return fault.kind in WRITTEN_AROUND and any(
+        k.village == village
+        and k.valid_from_ms <= fault.end_ms
+        and (k.valid_until_ms is None or fault.start_ms < k.valid_until_ms)
+        for k in keys
     )

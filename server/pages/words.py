@@ -288,10 +288,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "hour.",
     ),
     "held_note": (
-        "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa, hoặc số liệu tổng hợp bị sửa vẫn còn "
-        "trong cơ sở dữ liệu (xem các sai lệch bên dưới).",
-        "Unverified although the share reaches the minimum: signed data was deleted, or forged rollup rows are "
-        "still in the database (see the faults below).",
+        "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị sửa hoặc bị xóa, có số liệu được ghi thêm "
+        "không qua chữ ký của gateway, hoặc số liệu tổng hợp bị sửa vẫn còn trong cơ sở dữ liệu (xem các sai lệch "
+        "bên dưới).",
+        "Unverified although the share reaches the minimum: signed data was changed or deleted, data was written "
+        "around the gateway's signatures, or forged rollup rows are still in the database (see the faults below).",
     ),
     "not_configured": (
         "Chưa cấu hình xác minh: dịch vụ không có danh sách khóa của các gateway.",

@@ -117,6 +117,6 @@ def test_a_verdict_unverified_at_a_full_share_says_why() -> None:
     assert summarise(cases.deleted_batch()).held_whatever_share
     assert not summarise(cases.tampered()).held_whatever_share  # 98.5 % under 99 % says why by itself
     text = shown(cases.deleted_batch(), "vi")
-    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa" in text
+    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị sửa hoặc bị xóa" in text
     assert "Unverified although the share reaches the minimum" in shown(cases.deleted_batch(), "en")
     assert "dù tỷ lệ đạt mức tối thiểu" not in shown(cases.tampered(), "vi")

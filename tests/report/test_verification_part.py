@@ -94,5 +94,5 @@ def test_a_fault_with_an_endless_text_still_prints() -> None:
 
 def test_a_month_unverified_at_a_full_share_says_why() -> None:
     text = printed(cases.deleted_batch())
-    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị xóa" in text
+    assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị sửa hoặc bị xóa" in text
     assert "dù tỷ lệ" not in printed(cases.tampered())
