@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from server.errors import ParameterError
 from server.evidence.indicator_check import check_point
@@ -22,7 +23,7 @@ from server.evidence.indicator_record import entries_of
 from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut
 from server.queries import Scope, Source
 from server.service import Service
-from server.timeparse import iso, parse_time
+from server.timeparse import HOUR_MS, floor_hour, is_day, iso, ms_of, parse_time
 from thonminh.contract import INDICATOR, INDICATOR_ENTRY, Point
 from thonminh.evidence import INDICATOR_SIGNATURE, GatewayKey, indicator_message, message_id
 from thonminh.evidencekeys import to_b64
@@ -30,7 +31,16 @@ from thonminh.figures import INDICATORS, IndicatorDescription
 from thonminh.influxql import Select, tag_equals, time_range
 from thonminh.logs import RateLimited
 
-__all__ = ["check_entry", "describe", "history", "point_id", "put_indicator", "signed_point"]
+__all__ = [
+    "check_entry",
+    "counted_from",
+    "counting",
+    "describe",
+    "history",
+    "point_id",
+    "put_indicator",
+    "signed_point",
+]
 
 #: a foreign entry is read again at every request for the village: logged once an hour per village
 _foreign = RateLimited(logging.getLogger(__name__), period=3600.0)
@@ -125,13 +135,28 @@ def _as_of(
 ) -> tuple[int | None, str]:
     """(the as-of time, None for the time of entry; the corrected entry's id or ''): a correction keeps the
     corrected entry's time unless it gives its own. An entry for a time that an entry still counting stands
-    for replaces its value there, so it is recorded as correcting it, ``corrects`` given or not."""
+    for replaces its value there, so it is recorded as correcting it, ``corrects`` given or not.
+
+    An entry for a day (``time`` a date, as the village page's form sends it) is that day's value: where
+    entries already stand later in that local day (one entered that morning with no time stands at its time of
+    entry), it takes the latest of their times and corrects the entry counting there, so that it is the value
+    that counts, not one left behind it."""
     now = service.now()
     if body.corrects is None:
         if when is None:  # the time of entry, which no other entry of the village has
             return None, ""
+        rows = _entries(service, village, indicator)[0]
         as_of_ms = int(when.timestamp() * 1000)
-        return as_of_ms, _counting_at(_entries(service, village, indicator)[0], as_of_ms)
+        if body.time is not None and is_day(body.time):
+            day = when.astimezone(service.zone).date()
+            next_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), service.zone)
+            within = [
+                int(r["as_of_ms"])
+                for r in rows
+                if as_of_ms <= int(r["as_of_ms"]) < next_day.timestamp() * 1000
+            ]
+            as_of_ms = max(within, default=as_of_ms)
+        return as_of_ms, _counting_at(rows, as_of_ms)
     corrected_ms = int(
         parse_time(body.corrects, now=now, zone=service.zone, parameter="corrects").timestamp() * 1000
     )
@@ -247,6 +272,20 @@ def put_indicator(
         corrects=corrects or None,
         line=line,
     )
+
+
+def counting(entries: Iterable[IndicatorEntryOut]) -> IndicatorEntryOut | None:
+    """The entry of one indicator whose value its criterion reads now: the one of the latest as-of time, the
+    last entered there (the indicator's point at a time is the last written; an entry corrected with a time of
+    its own leaves the corrected one's point where it stood)."""
+    return max(entries, key=lambda e: (ms_of(e.time), ms_of(e.entered)), default=None)
+
+
+def counted_from(entry: IndicatorEntryOut, now_ms: int) -> str | None:
+    """When verdicts first read ``entry``: the next whole hour if it stands in the hour still running (their
+    windows end at the last whole hour, ``server.service``); None when they read it already."""
+    hour_ms = floor_hour(now_ms)
+    return iso(hour_ms + HOUR_MS) if ms_of(entry.time) >= hour_ms else None
 
 
 def history(service: Service, village: str, indicator: str | None) -> IndicatorsOut:

@@ -21,6 +21,7 @@ __all__ = [
     "buckets",
     "ceil_hour",
     "floor_hour",
+    "is_day",
     "iso",
     "ms_of",
     "parse_duration",
@@ -89,6 +90,11 @@ _FORMS = TIME_PATTERN.replace(_DAY, r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]
 LONGEST_WINDOW_DAYS = 3660
 
 
+def is_day(text: str) -> bool:
+    """Whether ``text`` is a date (``2025-03-01``), which ``parse_time`` reads as its local midnight."""
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is not None
+
+
 def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> datetime:
     """An absolute ISO 8601 time, a date (local midnight), ``now``, ``-30d`` or ``now-2h``: ``TIME_PATTERN``."""
     text = text or ""
@@ -107,7 +113,7 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, parameter: str) -> d
         try:
             if not re.fullmatch(_FORMS, text):
                 raise ValueError(text)
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            if is_day(text):
                 moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), zone)
             else:
                 moment = datetime.fromisoformat(text)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from server.errors import ApiError
 from server.indicator_models import IndicatorEntryOut, IndicatorIn
-from server.indicators import check_entry
+from server.indicators import check_entry, counted_from, counting
 from server.indicators import history as indicator_history
 from server.pages.entry_form import EntryForm, FormRefusal, form_refusal
 from server.pages.views import PageError, display_name, place_names
@@ -124,13 +124,23 @@ def checked(service: Service, form: CommuneForm) -> tuple[dict[str, IndicatorIn]
 class VillageRow:
     village: str
     name: str
-    #: the entry counting now: the newest day's, as corrected; None before any
+    #: the entry whose value counts now (``server.indicators.counting``); None before any
     standing: IndicatorEntryOut | None
     #: the entry made last, whatever day it stands for
     last: IndicatorEntryOut | None
 
+    #: when verdicts first read the entry made last, if they do not yet (``counted_from``)
+    counted_from: str | None = None
+
     def entered_since(self, ms: int) -> bool:
         return self.last is not None and ms_of(self.last.entered) >= ms
+
+    @property
+    def last_counts(self) -> bool:
+        """Whether the entry made last is the one that counts (not one for a day before another's)."""
+        return (
+            self.last is not None and self.standing is not None and self.standing.entered == self.last.entered
+        )
 
 
 @dataclass
@@ -150,9 +160,9 @@ class CommuneView:
 
 def _row(service: Service, village: str, indicator: str) -> VillageRow:
     entries = indicator_history(service, village, indicator).entries  # the newest entered first
-    counting = [e for e in entries if not e.superseded_by]
-    standing = max(counting, key=lambda e: (ms_of(e.time), ms_of(e.entered)), default=None)
-    return VillageRow(village, display_name(service, village), standing, entries[0] if entries else None)
+    last = entries[0] if entries else None
+    later = counted_from(last, int(service.clock() * 1000)) if last else None
+    return VillageRow(village, display_name(service, village), counting(entries), last, later)
 
 
 def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from server.errors import ApiError, ParameterError
 from server.indicator_models import IndicatorIn
+from server.timeparse import is_day
 from thonminh.figures import INDICATORS
 
 __all__ = ["FIELDS", "EntryForm", "FormRefusal", "form_refusal", "typed"]
@@ -27,7 +28,6 @@ __all__ = ["FIELDS", "EntryForm", "FormRefusal", "form_refusal", "typed"]
 #: the form's fields; another field posted with them is ignored (a browser adds none)
 FIELDS = ("indicator", "value", "date", "note", "corrects")
 _NUMBER = re.compile(r"\s*([0-9]{1,9}(?:,[0-9]{1,20}|\.[0-9]{1,2})?)\s*%?\s*")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: the page word for a refusal of each of the API's parameters, said beside the form's field of that name
 _REFUSED = {
     "indicator": ("indicator", "entry_bad_indicator"),
@@ -68,7 +68,7 @@ class EntryForm:
                 f"value: {self.value[:40]!r} is not a number (27,5; or 27.5, at most two decimals after a point)",
                 parameter="value",
             )
-        if self.date and not _DAY.fullmatch(self.date):
+        if self.date and not is_day(self.date):
             raise ParameterError(f"time: {self.date[:40]!r} is not a day (YYYY-MM-DD)", parameter="time")
         try:
             return IndicatorIn(

@@ -14,6 +14,7 @@ from server import summaries, uplinks, verdicts
 from server.catalog import DaysCounted, days_counted
 from server.criteria import VERDICTS
 from server.errors import NotFound, ParameterError
+from server.indicators import counted_from, counting
 from server.indicators import history as indicator_history
 from server.models import (
     CriteriaRollupOut,
@@ -198,6 +199,14 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "modem": summaries.modem(service, village, window),
             "indicators": indicators,
             "entries": entries,
+            # the entry of each indicator whose value its criterion reads now, marked in the record
+            "counting": {
+                e.entered for k in INDICATORS if (e := counting(x for x in entries if x.indicator == k))
+            },
+            # the entries verdicts do not read yet, and from when they will
+            "counted_from": {
+                e.entered: t for e in entries if (t := counted_from(e, int(service.clock() * 1000)))
+            },
             "indicator_titles": INDICATORS,
             # its commune's table enters every village's value at once
             "commune": commune,

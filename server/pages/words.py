@@ -127,8 +127,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The value must be a number from {minimum} to {maximum} {unit}, e.g. 27.5.",
     ),
     "entry_bad_date": (
-        "Ngày phải là hôm nay hoặc một ngày đã qua.",
-        "The day must be today or a day gone by.",
+        "Ngày phải là một ngày có thật, từ năm 2000 đến hôm nay.",
+        "The day must be a real day, from 2000 to today.",
     ),
     "entry_bad_note": (
         "Ghi chú dài tối đa 200 ký tự, trên một dòng, không có dấu \\.",
@@ -152,6 +152,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "new_value": ("Giá trị mới", "New value"),
     "commune_entered": ("Đã ghi {title} cho {n} thôn:", "Entered {title} for these villages ({n}):"),
     "just_entered": ("vừa ghi", "just entered"),
+    "entered_not_counting": (
+        "không phải giá trị đang tính: một giá trị khác tính đến thời điểm muộn hơn",
+        "not the value that counts: another stands at a later time",
+    ),
+    "counting_now": ("đang tính", "counts now"),
+    "counted_from": ("Kết quả đánh giá tính giá trị này từ {when}.", "The verdicts count it from {when}."),
     "as_of_lower": ("tính đến", "as of"),
     "commune_nothing": (
         "Chưa có giá trị nào: hãy nhập giá trị cho ít nhất một thôn.",

@@ -164,8 +164,13 @@ def test_the_table_shows_the_value_counting_now(site) -> None:
             "giá trị của Bản Vẹn, Khả Lý Thượng chưa hợp lệ. Giá trị phải là một số từ 0 đến 100 %",
         ),
         ({"v.ban-ven": "", "v.lang-moi": " "}, ["v.ban-ven"], "Chưa có giá trị nào"),
-        ({"v.ban-ven": "30", "date": _day(-2)}, ["date"], "Ngày phải là hôm nay hoặc một ngày đã qua."),
-        ({"v.ban-ven": "30", "date": "7/12/2026"}, ["date"], "Ngày phải là hôm nay"),
+        (
+            {"v.ban-ven": "30", "date": _day(-2)},
+            ["date"],
+            "Ngày phải là một ngày có thật, từ năm 2000 đến hôm nay.",
+        ),
+        ({"v.ban-ven": "30", "date": "7/12/2026"}, ["date"], "Ngày phải là một ngày có thật"),
+        ({"v.ban-ven": "30", "date": "1990-01-01"}, ["date"], "từ năm 2000 đến hôm nay"),
         ({"v.ban-ven": "30", "note": "a\nb"}, ["note"], "Ghi chú dài tối đa 200 ký tự"),
         ({"v.ban-ven": "30", "indicator": "nope"}, ["indicator"], "Không có chỉ số này."),
     ],
@@ -321,3 +326,40 @@ def test_the_table_fits_a_phone(live, watched) -> None:
         controls_on_a_phone(page, "#entry") == 3 + 2 + 1
     )  # indicator, day, note; the two villages' values; the button
     shot(page, "commune-entry-360")
+
+
+def test_a_value_for_today_counts_over_one_entered_earlier_today_with_no_day(site) -> None:
+    """A review entered 30 through the API (no time: it stands at its time of entry, that morning), then 26 in
+    the table for today (its midnight): 30 went on counting, and the table marked it "vừa ghi"."""
+    _sign_in(site)
+    put = site.put(
+        f"/api/v1/villages/ban-ven/indicators/{EID}", headers={"X-API-Key": ADMIN_KEY}, json={"value": 30}
+    )
+    assert put.status_code == 200, put.text
+    morning = put.json()["time"]
+    answer = _post(site, {"indicator": EID, "date": _day(0), "v.ban-ven": "26"})
+    assert answer.status_code == 303
+    newest, first = _entries(site, "ban-ven")
+    assert (newest["value"], newest["time"], newest["corrects"]) == (26.0, morning, first["entered"])
+    table = _text(site.get(answer.headers["location"]).text)
+    assert "Bản Vẹn 26 % (tính đến" in table and "(vừa ghi)" in table
+    assert "không phải giá trị đang tính" not in table
+    # it stands in the hour still running, which verdicts read once it has ended: the notice says from when
+    next_hour = datetime.fromisoformat(morning).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    assert f"Kết quả đánh giá tính giá trị này từ {next_hour.astimezone(ZONE):%d/%m/%Y %H:%M}." in table
+    window = {"start": _day(2), "end": "now"}
+    criteria = site.get("/api/v1/villages/ban-ven/criteria", params=window, headers=READ).json()["criteria"]
+    assert next(c for c in criteria if c["id"] == "eid_adoption")["evidence"]["value"] == 26.0
+    village = site.get("/pages/villages/ban-ven").text
+    counted = [_text(row) for row in village.split("<tr") if "(đang tính)" in row]
+    assert len(counted) == 1 and counted[0].startswith("> Tỷ lệ") and "26 % (đang tính)" in counted[0]
+
+
+def test_a_value_for_a_day_before_the_one_counting_is_entered_and_said_not_to_count(site) -> None:
+    _sign_in(site)
+    assert _post(site, {"indicator": EID, "date": _day(1), "v.ban-ven": "40"}).status_code == 303
+    answer = _post(site, {"indicator": EID, "date": _day(3), "v.ban-ven": "20"})
+    assert answer.status_code == 303
+    table = _text(site.get(answer.headers["location"]).text)
+    assert "Bản Vẹn: 20 %, tính đến" in table and "(không phải giá trị đang tính" in table
+    assert "Bản Vẹn 40 % (tính đến" in table and "(vừa ghi)" not in table
