@@ -345,7 +345,8 @@ def test_a_value_for_today_counts_over_one_entered_earlier_today_with_no_day(sit
     assert "Bản Vẹn 26 % (tính đến" in table and "(vừa ghi)" in table
     assert "không phải giá trị đang tính" not in table
     # it stands in the hour still running, which verdicts read once it has ended: the notice says from when
-    next_hour = datetime.fromisoformat(morning).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hour = datetime.fromisoformat(morning).replace(minute=0, second=0, microsecond=0)
+    next_hour = hour + timedelta(hours=1)
     assert f"Kết quả đánh giá tính giá trị này từ {next_hour.astimezone(ZONE):%d/%m/%Y %H:%M}." in table
     window = {"start": _day(2), "end": "now"}
     criteria = site.get("/api/v1/villages/ban-ven/criteria", params=window, headers=READ).json()["criteria"]
