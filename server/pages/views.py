@@ -308,8 +308,9 @@ def overview_view(
     needle = search.strip().casefold()
     if needle:
         rows = [v for v in rows if needle in names[v.village].casefold() or needle in v.village]
-    if criterion in known and verdict in _VERDICT_ORDER:
-        rows = [v for v in rows if v.verdicts.get(criterion) and v.verdicts[criterion].verdict == verdict]
+    if verdict in _VERDICT_ORDER:  # one criterion's verdict, or any criterion's ("Tất cả")
+        asked = [criterion] if criterion in known else list(known)
+        rows = [v for v in rows if any(v.verdicts.get(c) and v.verdicts[c].verdict == verdict for c in asked)]
     rows.sort(key=_sort_key(sort, names), reverse=descending)
     places = {v.village: place_names(service, v.commune, v.district, v.province) for v in rollup.villages}
     heading = [

@@ -239,6 +239,19 @@ def test_the_overview_filter_keeps_its_verdict_when_sorted(client: TestClient) -
     assert "Macro" not in page
 
 
+def test_a_verdict_filtered_for_any_criterion_shows_the_villages_with_it(client: TestClient) -> None:
+    """A review asked for "Không đạt" with the criterion left at "Tất cả": the filter was ignored, and a village
+    with no failing criterion was listed under a select that still said "Không đạt"."""
+    rollup = client.get("/api/v1/criteria", headers=READ).json()["villages"]
+    for verdict in ("pass", "fail", "insufficient_data"):
+        page = client.get("/pages/", headers=READ, params={"verdict": verdict}).text
+        listed = re.findall(r'<tr><td><a href="/pages/villages/([^"?]+)', page)
+        having = [
+            v["village"] for v in rollup if any(r["verdict"] == verdict for r in v["verdicts"].values())
+        ]
+        assert sorted(listed) == sorted(having), verdict
+
+
 def _dossier(client: TestClient, **period: str) -> tuple[httpx.Response, list[str], dict[str, str]]:
     """What the dossier route answers for ``period``, the PDF links the village page offers for it, and the
     page's text in each language."""
