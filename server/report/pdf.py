@@ -125,20 +125,21 @@ def _summary(summary: m.CriteriaRollupOut, names: dict[str, str], st: Styles) ->
         row: list = [names.get(village.village, village.village)]
         for col, c in enumerate(summary.criteria, start=1):
             v = village.verdicts.get(c.id)
-            verdict = v.verdict if v else "insufficient_data"
-            row.append(vi.value_text(v.value if v else None, "", c.threshold))  # units: in the legend
-            fills.append((col, r, vi.verdict_style(verdict).tint))
+            style = vi.verdict_style(v.verdict if v else "insufficient_data")
+            value = vi.value_text(v.value if v else None, "", c.threshold)  # units: in the legend
+            row.append(f"{style.mark} {value}".strip())
+            fills.append((col, r, style.tint))
         rows.append(row)
     width = (lay.WIDTH - 40 * mm) / max(1, len(summary.criteria))
     legend = "; ".join(
         f"{i}. {c.title.vi} ({vi.comparator_text(c.comparator, c.threshold, c.unit)})"
         for i, c in enumerate(summary.criteria, start=1)
     )
-    colours = "; ".join(f"{s.colour_name}: {s.label}" for s in vi.VERDICTS.values())
+    colours = "; ".join(f"{s.mark} {s.colour_name}: {s.label}" for s in vi.VERDICTS.values())
     return [
         lay.grid(rows, st, [40 * mm] + [width] * len(summary.criteria), fills=fills),
         Spacer(1, 4),
-        lay.para(f"Màu ô: {colours}. Tiêu chí: {legend}.", st.small),
+        lay.para(f"Ký hiệu và màu ô: {colours}. Tiêu chí: {legend}.", st.small),
     ]
 
 

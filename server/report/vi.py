@@ -46,14 +46,17 @@ class VerdictStyle:
     tint: str
     #: the colour's name, for the legend under the commune's summary
     colour_name: str
+    #: the mark beside a value in the commune's summary, as the overview page's (✓ ✗ ! ?): a tint alone does
+    #: not survive a black-and-white printer or a reader who does not see red from green
+    mark: str = ""
 
 
 VERDICTS: dict[str, VerdictStyle] = {
-    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9", "xanh"),
-    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2", "đỏ"),
-    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee", "xám"),
+    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9", "xanh", "✓"),
+    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2", "đỏ", "✗"),
+    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee", "xám", "?"),
     # the data has a value but the gateways' signatures do not cover enough of it (docs/evidence.md)
-    "unverified": VerdictStyle("Chưa xác minh", "#6a1b9a", "#e1bee7", "tím"),
+    "unverified": VerdictStyle("Chưa xác minh", "#6a1b9a", "#e1bee7", "tím", "!"),
 }
 _UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0", "xám đậm")
 

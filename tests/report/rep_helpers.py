@@ -26,3 +26,16 @@ def section(text: str, title: str, size: int = 1500) -> str:
     heading = re.search(rf"^\f?\s*{re.escape(title)}$", text, re.M)
     assert heading is not None, title
     return " ".join(text[heading.start() : heading.start() + size].split())
+
+
+#: each verdict's mark beside its value in the commune's summary (server/report/vi.py)
+MARKS = {"pass": "✓", "fail": "✗", "insufficient_data": "?", "unverified": "!"}
+
+
+def summary_cells(village: dict, criteria: list[dict]) -> str:
+    """A village's cells in the commune's summary as pdftotext reads them, spaces dropped: each criterion's mark
+    and value, from the roll-up's JSON."""
+    verdicts = [village["verdicts"][c["id"]] for c in criteria]
+    return "".join(
+        MARKS[v["verdict"]] + (vn(v["value"]) if v["value"] is not None else "–") for v in verdicts
+    )
