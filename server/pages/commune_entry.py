@@ -24,7 +24,7 @@ from server.pages.entry_form import EntryForm, FormRefusal, form_refusal
 from server.pages.views import PageError, display_name, place_names
 from server.queries import Scope
 from server.service import Service
-from server.timeparse import ms_of
+from server.timeparse import HOUR_MS, floor_hour, iso, ms_of
 from thonminh.figures import INDICATORS, IndicatorDescription
 
 __all__ = ["FIRST_INDICATOR", "VALUE", "CommuneForm", "CommuneView", "Refused", "checked", "commune_view"]
@@ -152,6 +152,8 @@ class CommuneView:
     rows: list[VillageRow]
     #: the latest day an entry may stand for
     today: str
+    #: when the overview's hourly evaluation, which a new value reaches, is next made
+    next_hour: str
     indicator_titles: Mapping[str, IndicatorDescription] = field(default_factory=lambda: INDICATORS)
 
     def name_of(self, village: str) -> str:
@@ -180,4 +182,5 @@ def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:
         indicator,
         rows,
         service.today().isoformat(),
+        iso(floor_hour(int(service.clock() * 1000)) + HOUR_MS),
     )

@@ -152,6 +152,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "new_value": ("Giá trị mới", "New value"),
     "commune_entered": ("Đã ghi {title} cho {n} thôn:", "Entered {title} for these villages ({n}):"),
     "just_entered": ("vừa ghi", "just entered"),
+    "overview_next_hour": (
+        "Trang tổng hợp tính lại kết quả của các thôn lúc {when}.",
+        "The overview evaluates the villages again at {when}.",
+    ),
     "entered_not_counting": (
         "không phải giá trị đang tính: một giá trị khác tính đến thời điểm muộn hơn",
         "not the value that counts: another stands at a later time",

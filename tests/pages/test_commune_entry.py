@@ -138,6 +138,7 @@ def test_the_table_lists_the_communes_villages_and_enters_each_signed(site) -> N
         "Đã ghi Tỷ lệ người dân kích hoạt định danh điện tử (VNeID) cho 2 thôn: Khả Lý Thượng: 27,5 %" in said
     )
     assert "lang-moi: 31 %" in said
+    assert re.search(r"Trang tổng hợp tính lại kết quả của các thôn lúc \d\d/\d\d/\d{4} \d\d:00\.", said)
     assert said.count("vừa ghi") == 2 and shown.text.count('class="fresh"') == 2
     # the village's own criterion reads it, verified
     criteria = site.get("/api/v1/villages/kha-ly-thuong/criteria", headers=READ).json()["criteria"]
