@@ -116,7 +116,9 @@ class Sessions:
             data, issued = self._signer.loads(token, max_age=self.max_age_s, return_timestamp=True)
         except BadSignature:  # also a session past its lifetime (SignatureExpired)
             return None
-        if self.ended.ended(str(data.get("sid")), issued.timestamp()):
+        if not isinstance(data, dict) or not isinstance(data.get("sid"), str):  # signed, but not by sign_in
+            return None
+        if self.ended.ended(data["sid"], issued.timestamp()):
             return None
         keys = self.config.auth.admin_keys if data.get("admin") else self.config.auth.read_keys
         key = keys.get(str(data.get("name")))

@@ -21,7 +21,7 @@ from server.indicator_models import IndicatorEntryOut, IndicatorIn
 from server.indicators import check_entry, counted_from, counting
 from server.indicators import history as indicator_history
 from server.pages.entry_form import EntryForm, FormRefusal, form_refusal
-from server.pages.views import PageError, display_name, place_names
+from server.pages.views import PageError, display_name, is_slug, place_names
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import HOUR_MS, floor_hour, iso, ms_of
@@ -170,7 +170,7 @@ def _row(service: Service, village: str, indicator: str) -> VillageRow:
 def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:
     """The commune's villages (those with uplink series, as everywhere) with the value of ``indicator`` that
     counts now; a ``PageError`` (404) for a commune the data does not have."""
-    places = service.reader.places(Scope(commune=commune)).rows if len(commune) <= 128 else []
+    places = service.reader.places(Scope(commune=commune)).rows if is_slug(commune) else []
     if not places:
         raise PageError(404, "unknown_commune", commune=commune[:40])
     rows = [_row(service, p["village"], indicator) for p in places]

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from server.deps import Principal, ServiceDep, admin_only
-from server.errors import ApiError, NotFound
+from server.errors import ApiError
 from server.failures import FAILURES, failure_of
 from server.indicator_models import IndicatorOut
 from server.indicators import describe, put_indicator
@@ -93,14 +93,14 @@ async def enter_indicator(
         return error_page(request, lang, 400, lang.t("bad_form"))
 
     def enter() -> IndicatorOut:
-        service.require_village(village)  # before anything is written for it
+        views.require_village(service, village)  # before anything is written for it
         describe(form.indicator)  # before the value, which is said in the indicator's range and unit
         return put_indicator(service, village, form.indicator, form.body(), principal.name)
 
     try:
         entry = await run_in_threadpool(enter)
-    except NotFound:
-        return refused_page(request, lang, views.PageError(404, "unknown_village", village=village[:40]))
+    except views.PageError as err:
+        return refused_page(request, lang, err)
     except ApiError as err:
         said = form_refusal(err, form.indicator)
         if said is None:

@@ -158,4 +158,8 @@ def cross_site(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return False
-    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
+    try:
+        host = urlsplit(origin).netloc
+    except ValueError:  # not a URL (``http://[::1``): no browser of this site sent it
+        return True
+    return origin == "null" or host != request.headers.get("host", "")

@@ -5,6 +5,7 @@ Plain functions of the ``Service``: the routes parse, call one of these and rend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,6 +14,7 @@ from typing import Any
 from server import summaries, uplinks, verdicts
 from server.catalog import DaysCounted, days_counted
 from server.criteria import VERDICTS
+from server.deps import TAG_PATTERN
 from server.errors import NotFound, ParameterError
 from server.indicators import counted_from, counting
 from server.indicators import history as indicator_history
@@ -32,7 +34,17 @@ from server.timeparse import Window, floor_hour, iso, ms_of, year_month
 from server.verification_view import summarise
 from thonminh.figures import FIGURES, INDICATORS, Kind
 
-__all__ = ["PageError", "Period", "display_name", "overview_view", "period_of", "status_view", "village_view"]
+__all__ = [
+    "PageError",
+    "Period",
+    "display_name",
+    "is_slug",
+    "overview_view",
+    "period_of",
+    "require_village",
+    "status_view",
+    "village_view",
+]
 
 #: the worst first when a column of verdicts is sorted: data that does not verify is worse than too little data
 _VERDICT_ORDER = {"fail": 0, "unverified": 1, "insufficient_data": 2, "pass": 3}
@@ -219,9 +231,15 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     )
 
 
+def is_slug(text: str) -> bool:
+    """Whether ``text`` can be a place's slug (a tag value, as the API's paths take them): one that cannot is in
+    no data, and is never put into a query (InfluxDB would refuse it, and that reads as an outage)."""
+    return len(text) <= 128 and re.fullmatch(TAG_PATTERN, text) is not None
+
+
 def require_village(service: Service, village: str) -> None:
     """Nothing, or the ``PageError`` (404) that says the data has no such village."""
-    if len(village) > 128:
+    if not is_slug(village):
         raise PageError(404, "unknown_village", village=village[:40])
     try:
         service.require_village(village)
