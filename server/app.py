@@ -19,7 +19,7 @@ from server.body_limit import BodyLimit, BodyTooLarge
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
 from server.deps import check_credentials
-from server.errors import ApiError
+from server.errors import ApiError, ParameterError
 from server.evidence.hourly import Verifier
 from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.registry import Registry
@@ -91,7 +91,7 @@ def _undecodable(cause: BaseException | None) -> str:
     return f"not JSON: {cause or 'unreadable'}"
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     refused = _credentials_first(request)
     if refused is not None:
@@ -108,7 +108,9 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         problem = f"{name}: {e.get('msg')}"
         if problem not in problems:  # one constraint of a parameter shared by several dependencies
             problems.append(problem)
-    return _error(422, "; ".join(problems) or "invalid request", parameter)
+    message = "; ".join(problems) or "invalid request"
+    page = pages.refused_request_page(request, ParameterError(message, parameter=parameter))
+    return page or _error(422, message, parameter)
 
 
 #: FastAPI's words when the body's bytes cannot be decoded at all (not UTF-8): a 400 with no parameter
@@ -142,8 +144,10 @@ def _outage(request: Request, exc: Exception) -> Response:
 
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.parameter, exc.headers or None)
+    def api_error(request: Request, exc: ApiError) -> Response:
+        return pages.refused_request_page(request, exc) or _error(
+            exc.status, exc.message, exc.parameter, exc.headers or None
+        )
 
     for cause in FAILURES:
         app.add_exception_handler(cause, _outage)

@@ -16,11 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from server.errors import ApiError
 from server.pages import entry_routes, routes
 from server.pages.auth import Sessions
-from server.pages.rendering import SignInRequired, error_page, page_lang, render
+from server.pages.rendering import SignInRequired, error_page, page_lang, refused_page, render
 
-__all__ = ["install", "refusal_page"]
+__all__ = ["install", "refusal_page", "refused_request_page"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -44,6 +45,15 @@ def refusal_page(
     if request.method == "POST" and request.url.path.endswith("/indicators"):  # an entry: nothing was written
         message = f"{lang.t('entry_refused')} {message}"
     return error_page(request, lang, status, message, retry_after_s=retry_after_s)
+
+
+def refused_request_page(request: Request, err: ApiError) -> HTMLResponse | None:
+    """For a page's request that a check before its route refused (a query value too long, an unknown time zone
+    in ``tz``), the page that says so in words, with the API's message as the detail; None for any other
+    request (the API's JSON answers it)."""
+    if not request.url.path.startswith("/pages/"):
+        return None
+    return refused_page(request, page_lang(request, request.query_params.get("lang")), err)
 
 
 def install(app: FastAPI, api_prefix: str) -> None:

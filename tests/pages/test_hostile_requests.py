@@ -74,3 +74,29 @@ def test_a_signed_cookie_that_sign_in_did_not_make_is_no_session(client: TestCli
     client.cookies.set(COOKIE, cookie)
     assert client.get("/pages/", follow_redirects=False).status_code == 401
     client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/pages/", {"tz": "Nope/Zone"}),
+        ("GET", "/pages/status/kha-ly-thuong", {"tz": "x"}),  # public: no key
+        ("GET", "/pages/", {"lang": "123456789"}),
+        ("GET", "/pages/", {"q": "x" * 201}),
+        ("GET", "/pages/villages/kha-ly-thuong", {"month": "m" * 201}),
+        ("POST", "/pages/signin", {"lang": "123456789"}),
+    ],
+)
+def test_a_query_value_refused_before_the_page_is_a_page_in_words(
+    client: TestClient, method, path, params
+) -> None:
+    """The API's checks of a query value ran before the page's route, and answered the API's JSON."""
+    answer = client.request(method, path, params=params, headers=ADMIN | FORM, content="key=x")
+    assert answer.status_code == 422, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Chi tiết kỹ thuật (tiếng Anh)" in answer.text and "<!doctype html>" in answer.text
+
+
+def test_the_api_still_answers_its_refusals_in_json(client: TestClient) -> None:
+    answer = client.get("/api/v1/criteria", params={"tz": "Nope/Zone"}, headers=ADMIN)
+    assert answer.status_code == 422 and answer.json()["parameter"] == "tz"
