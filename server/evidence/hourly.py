@@ -116,7 +116,8 @@ class Verifier:
         self._hours: dict[tuple[str, int], _Entry] = {}
         #: per village, the hours of ``_hours`` read while open (``_open_at``): re-read together
         self._open: dict[str, set[int]] = defaultdict(set)
-        self._windows: dict[tuple[str, int, int], tuple[str, float, Verification]] = {}
+        #: per village, each window added up lately: (first hour, last hour) -> (keys, when, verification)
+        self._windows: dict[str, dict[tuple[int, int], tuple[str, float, Verification]]] = defaultdict(dict)
         self._around: dict[tuple[str, int, int], tuple[float, AbstractSet[tuple[str, int, int]]]] = {}
         self._guard = threading.Lock()
         self._villages: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -130,7 +131,7 @@ class Verifier:
         )
         own = keys.digest(village)
         with self._guard:
-            lock = self._villages[village]
+            lock, windows = self._villages[village], self._windows[village]
         with lock:
             now_s = self.clock()
             results: dict[int, HourResult] = {}
@@ -164,11 +165,16 @@ class Verifier:
                         results[result.hour_ms] = result
             self._keep(village, keys, verified)
             # the same window again with the same hours (a default window, within the hour): added up once
-            known = self._windows.get((village, first, last))
+            known = windows.get((first, last))
             if not missing and known is not None and known[0] == own and now_s - known[1] < self.recent_ttl_s:
                 return known[2]
             found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
-            self._windows[(village, first, last)] = (own, now_s, found)
+            # only a window asked again within ``recent_ttl_s`` is answered from here, so the older ones go: a
+            # read key may ask for any of millions of windows, each kept would be memory never given back
+            for window, (_, added_s, _) in windows.copy().items():
+                if now_s - added_s >= self.recent_ttl_s:
+                    windows.pop(window, None)
+            windows[(first, last)] = (own, now_s, found)
             return found
 
     def _read(self, keys: KeySnapshot, village: str, lo: int, hi: int) -> Iterator[HourResult]:
@@ -309,10 +315,9 @@ class Verifier:
                 if result != old.result:
                     changed.append((village, result.hour_ms))
             hours = [hour for _, hour in changed]
-            for key in [
-                k for k in self._windows.copy() if k[0] == village and any(k[1] <= h < k[2] for h in hours)
-            ]:
-                self._windows.pop(key, None)
+            windows = self._windows[village]
+            for window in [w for w in windows.copy() if any(w[0] <= h < w[1] for h in hours)]:
+                windows.pop(window, None)
             for key in [
                 k
                 for k in self._around.copy()
@@ -333,8 +338,9 @@ class Verifier:
                 self._hours.pop(key, None)
             for around in [k for k in self._around.copy() if k[1] < ms]:
                 self._around.pop(around, None)
-            for window in [k for k in self._windows.copy() if k[1] < ms]:
-                self._windows.pop(window, None)
+            for windows in self._windows.copy().values():
+                for window in [w for w in windows.copy() if w[0] < ms]:
+                    windows.pop(window, None)
 
 
 def verify_or_fail(verifier: Verifier, village: str, start_ms: int, end_ms: int) -> Verification:
