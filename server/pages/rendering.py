@@ -3,6 +3,7 @@ a request got no answer. No route here (``server.pages.routes``, ``server.pages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from server.pages.charts import bar_chart
 from server.pages.entry_form import typed
 from server.pages.i18n import Lang, lang_of
 from server.pages.refusals import Refusal, refusal
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 __all__ = [
     "LangDep",
@@ -139,7 +142,8 @@ def guarded(
 def refused_page(request: Request, lang: Lang, err: views.PageError | ApiError) -> HTMLResponse:
     """The page that says why ``err`` refused the request, with its status."""
     if isinstance(err, views.PageError):
-        return error_page(request, lang, err.status, lang.t(err.key, **err.values))
+        values = {k: _month_said(lang, v) if k == "month" else v for k, v in err.values.items()}
+        return error_page(request, lang, err.status, lang.t(err.key, **values))
     if isinstance(err, NotReady):  # a first start still verifying a province: the page comes back by itself
         message = lang.t("not_ready", since=lang.when(err.since_ms))
         return error_page(request, lang, err.status, message, retry_after_s=err.retry_after_s)
@@ -163,3 +167,8 @@ def cross_site(request: Request) -> bool:
     except ValueError:  # not a URL (``http://[::1``): no browser of this site sent it
         return True
     return origin == "null" or host != request.headers.get("host", "")
+
+
+def _month_said(lang: Lang, value: object) -> object:
+    """A month (``2027-05``) as people write it (05/2027); anything else, as typed."""
+    return lang.month(value) if isinstance(value, str) and _MONTH.fullmatch(value) else value

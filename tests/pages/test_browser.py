@@ -238,7 +238,7 @@ def test_bad_input_is_a_clear_page(live, watched) -> None:
     assert page.goto(f"{live}/pages/villages/khong-co").status == 404
     assert "Thôn khong-co không có trong dữ liệu." in page.inner_text("body")
     assert page.goto(f"{live}{VILLAGE}?month=2150-01").status == 422
-    assert "Tháng 2150-01 chưa bắt đầu." in page.inner_text("body")
+    assert "Tháng 01/2150 chưa bắt đầu." in page.inner_text("body")
     assert page.goto(f"{live}{VILLAGE}?month=2025-13").status == 422
     assert "YYYY-MM" in page.inner_text("body")
     shot(page, "error")

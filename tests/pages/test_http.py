@@ -296,6 +296,14 @@ def test_no_dossier_for_the_month_running_now(client: TestClient) -> None:
         in text["en"]
     )
     assert VI.month("2026-12") == "12/2026" and EN.month("2026-12") == "December 2026"
+    # the commune's overview says it alike (it said "tháng 2026-12-01 – 2027-01-01")
+    page = client.get("/pages/", headers=READ, params={"commune": "an-lac", "month": month}).text
+    assert f"Chưa có hồ sơ PDF cho tháng {VI.month(month)}: hồ sơ chỉ làm cho một tháng đã kết thúc." in page
+
+
+def test_a_month_not_started_is_written_as_people_write_it(client: TestClient) -> None:
+    page = client.get("/pages/villages/kha-ly-thuong", headers=READ, params={"month": "2150-12"})
+    assert page.status_code == 422 and "Tháng 12/2150 chưa bắt đầu." in page.text
 
 
 def test_the_dossier_link_offered_is_a_pdf(client: TestClient) -> None:
