@@ -21,7 +21,7 @@ from server.indicator_models import IndicatorEntryOut, IndicatorIn
 from server.indicators import check_entry, counted_from, counting
 from server.indicators import history as indicator_history
 from server.pages.entry_form import EntryForm, FormRefusal, form_refusal
-from server.pages.views import PageError, display_name, is_slug, place_names
+from server.pages.views import PageError, display_name, is_slug, place_links
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import HOUR_MS, floor_hour, iso, ms_of
@@ -148,6 +148,8 @@ class CommuneView:
     commune: str
     #: the commune's name, then its district's and its province's
     place: list[str]
+    #: the overview's filter that lists the commune's villages
+    overview: dict[str, str]
     indicator: str
     rows: list[VillageRow]
     #: the latest day an entry may stand for
@@ -176,9 +178,11 @@ def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:
     rows = [_row(service, p["village"], indicator) for p in places]
     rows.sort(key=lambda r: (r.name.casefold(), r.village))
     first = places[0]
+    links = place_links(service, commune, first.get("district") or None, first.get("province") or None)
     return CommuneView(
         commune,
-        [n for n in place_names(service, commune, first.get("district"), first.get("province")) if n],
+        [name for name, _ in links],
+        links[0][1],
         indicator,
         rows,
         service.today().isoformat(),

@@ -41,6 +41,7 @@ __all__ = [
     "is_slug",
     "overview_view",
     "period_of",
+    "place_links",
     "require_village",
     "status_view",
     "village_view",
@@ -111,6 +112,21 @@ def place_names(
     return [name or "" for name in service.config.where_named(commune, district, province)]
 
 
+def place_links(
+    service: Service, commune: str | None, district: str | None, province: str | None
+) -> list[tuple[str, dict[str, str]]]:
+    """A village's commune, district and province that it has, each named, with the overview's filter that lists
+    its villages: a commune's with its district and province, since a commune's slug (tan-lap) recurs across a
+    province."""
+    above = {"province": province, "district": district, "commune": commune}
+    levels = ("commune", "district", "province")
+    return [
+        (name, {k: v for k, v in above.items() if v and levels.index(k) >= i})
+        for i, name in enumerate(place_names(service, commune, district, province))
+        if name
+    ]
+
+
 def is_public(service: Service, village: str) -> bool:
     settings = service.config.villages.get(village)
     return bool(settings and settings.public)
@@ -176,14 +192,11 @@ def _verdicts(
     return window, criteria, wifi, _criteria_rows(service, village, criteria, wifi)
 
 
-def _place(service: Service, village: str) -> tuple[list[str], str | None]:
-    """The village's commune, district and province, named; and its commune's slug."""
+def _place(service: Service, village: str) -> tuple[str | None, str | None, str | None]:
+    """The village's commune, district and province (their slugs; None where it has none)."""
     rows = service.reader.places(Scope(village=village)).rows
-    if not rows:
-        return [], None
-    return place_names(service, *(rows[0].get(k) for k in ("commune", "district", "province"))), (
-        rows[0].get("commune") or None
-    )
+    found = rows[0] if rows else {}
+    return found.get("commune") or None, found.get("district") or None, found.get("province") or None
 
 
 def village_view(service: Service, village: str, period: Period) -> VillageView:
@@ -194,11 +207,11 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
-    place, commune = _place(service, village)
+    commune, district, province = _place(service, village)
     return VillageView(
         village,
         display_name(service, village),
-        place,
+        place_names(service, commune, district, province),
         period,
         window,
         criteria,
@@ -222,6 +235,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
             "indicator_titles": INDICATORS,
             # its commune's table enters every village's value at once
             "commune": commune,
+            "place_links": place_links(service, commune, district, province),
             # the latest day an entry may stand for (the form's date picker goes no further)
             "today": service.today().isoformat(),
             "wifi_days": _wifi_chart(service, village, window, wifi),
@@ -270,8 +284,8 @@ class OverviewView:
     rollup: CriteriaRollupOut
     rows: list[RollupVillageOut]
     names: dict[str, str]
-    #: village -> its commune, district and province, named
-    places: dict[str, list[str]]
+    #: village -> its commune, district and province, named, each with the overview's filter for it
+    places: dict[str, list[tuple[str, dict[str, str]]]]
     #: the scope's province, district and commune, named (the heading)
     scope_names: list[str]
     total: int
@@ -330,7 +344,7 @@ def overview_view(
         asked = [criterion] if criterion in known else list(known)
         rows = [v for v in rows if any(v.verdicts.get(c) and v.verdicts[c].verdict == verdict for c in asked)]
     rows.sort(key=_sort_key(sort, names), reverse=descending)
-    places = {v.village: place_names(service, v.commune, v.district, v.province) for v in rollup.villages}
+    places = {v.village: place_links(service, v.commune, v.district, v.province) for v in rollup.villages}
     heading = [
         name for name in reversed(place_names(service, scope.commune, scope.district, scope.province)) if name
     ]
