@@ -141,7 +141,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "commune_entry": ("Nhập chỉ số cho các thôn", "Enter a value for each village"),
     "commune_entry_link": ("Nhập chỉ số cho các thôn của xã", "Enter values for the commune's villages"),
     "commune_entry_intro": (
-        "Nhập giá trị cho những thôn đã có số liệu, để trống các thôn khác. Mọi giá trị được kiểm tra trước khi "
+        "Nhập giá trị cho những thôn bạn có số liệu mới, để trống các thôn khác. Mọi giá trị được kiểm tra trước khi "
         "ghi: nếu có giá trị sai, chưa thôn nào được ghi. Mỗi giá trị được ghi và ký cho thôn của nó, như khi "
         "nhập trên trang của thôn.",
         "Type a value for the villages you have a figure for and leave the others empty. Every value is checked "
@@ -320,7 +320,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Không có khóa nào ký dữ liệu trong khoảng thời gian này.",
         "No key signed data in this window.",
     ),
-    "evidence_faults": ("Sai lệch phát hiện", "Faults found"),
+    "evidence_faults": ("Sai lệch được phát hiện", "Faults found"),
     "fault_kind": ("Loại", "Kind"),
     "detail": ("Chi tiết", "Detail"),
     "no_evidence_faults": ("Không phát hiện sai lệch nào.", "No fault found."),

@@ -110,7 +110,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         for f in s.faults
     ]
     parts += [
-        para(f"Sai lệch phát hiện ({vi.number(s.faults_total, 0)}):", st.lead),
+        para(f"Sai lệch được phát hiện ({vi.number(s.faults_total, 0)}):", st.lead),
         grid(faults, st, [36 * mm, 24 * mm, 34 * mm, 34 * mm, 46 * mm]),
     ]
     if s.faults_left_out:

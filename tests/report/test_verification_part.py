@@ -50,7 +50,7 @@ def test_a_tampered_month() -> None:
     )
     assert "gw-kly 3f2a 9c41 07be 55d0 04/03/2025 07:00:00 +07 hiện hành" in text
     assert "gw-kly 0123 4567 89ab cdef 01/01/2025 07:00:00 +07 04/03/2025 07:00:00 +07" in text
-    assert "Sai lệch phát hiện (2):" in text
+    assert "Sai lệch được phát hiện (2):" in text
     assert "Giá trị bị sửa gw-kly 05/03/2025 10:00:00 +07 05/03/2025 10:00:00 +07 uplink link=fiber" in text
     assert (
         "Thiếu lô dữ liệu (số thứ tự bị hụt) gw-kly 06/03/2025 17:00:00 +07 06/03/2025 17:05:00 +07" in text
