@@ -51,6 +51,9 @@ class Lang:
     def link(self, link: str) -> str:
         return names.link_name(link, self.code)
 
+    def fault_detail(self, detail: str) -> str:
+        return names.fault_detail_text(detail, self.code)
+
     def light_fault(self, fault: str) -> str:
         return names.light_fault_name(fault, self.code)
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LIGHT_FAULTS", "LINKS", "light_fault_name", "link_name", "reason_text", "source_text"]
+from server.evidence.faults import POINT_DETAIL
+
+__all__ = [
+    "LIGHT_FAULTS",
+    "LINKS",
+    "fault_detail_text",
+    "light_fault_name",
+    "link_name",
+    "reason_text",
+    "source_text",
+]
 
 #: (vi, en) of each link id the gateways measure (edge/sources/uplink)
 LINKS: dict[str, tuple[str, str]] = {
@@ -87,3 +97,39 @@ def source_text(source: str, lang: str) -> str:
         return source
     key = _in(_KEY, lang).format(name=match.group("named") or match.group("bare"))
     return f"{match.group('note')} ({key})" if match.group("named") else key
+
+
+#: (vi, en) of each signed measurement's points, as a point fault's detail names them (server/evidence/faults.py)
+_POINTS = {
+    "uplink": ("mẫu đo đường truyền", "uplink point(s)"),
+    "uplink_event": ("sự kiện đường truyền", "uplink_event point(s)"),
+    "modem": ("mẫu đo modem 4G", "modem point(s)"),
+    "wifi": ("mẫu đo Wi-Fi", "wifi point(s)"),
+    "wifi_daily": ("số người dùng Wi-Fi trong ngày", "wifi_daily point(s)"),
+    "streetlight": ("mẫu đo đèn đường", "streetlight point(s)"),
+    "gateway": ("mẫu đo của gateway", "gateway point(s)"),
+}
+#: what each point fault says of its points (``POINT_DETAIL``), in Vietnamese
+_POINT_DETAIL_VI = {
+    "unsigned": "không có evidence_seq: không do bộ chuyển tiếp của gateway nào ghi",
+    "no_manifest": "có bản kê ký số (manifest) không còn trong InfluxDB",
+    "altered": "có giá trị khác với giá trị bản kê đã ký",
+    "injected": "nằm ở chuỗi và thời điểm mà bản kê của chúng không liệt kê",
+}
+#: ``server.evidence.faults.point_detail``'s text: ``10 uplink point(s) of link=4g without evidence_seq: ...``
+_POINT_FAULT = re.compile(
+    r"(?P<count>\d+) (?P<measurement>\w+) point\(s\)(?: of (?P<of>.+?))? (?P<what>"
+    + "|".join(re.escape(text) for text in POINT_DETAIL.values())
+    + ")"
+)
+
+
+def fault_detail_text(detail: str, lang: str) -> str:
+    """A point fault's detail in ``lang`` (``2 mẫu đo đường truyền (link=fiber) có giá trị khác ...``); any other
+    detail as written (a batch's or a key's, which name numbers and keys)."""
+    match = _POINT_FAULT.fullmatch(detail)
+    if lang != "vi" or match is None or match["measurement"] not in _POINTS:
+        return detail
+    kind = next(k for k, text in POINT_DETAIL.items() if text == match["what"])
+    of = f" ({match['of']})" if match["of"] else ""
+    return f"{match['count']} {_POINTS[match['measurement']][0]}{of} {_POINT_DETAIL_VI[kind]}"

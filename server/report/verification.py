@@ -11,6 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
 from server.pages.i18n import text as page_text
+from server.pages.names import fault_detail_text
 from server.report import vi
 from server.report.layout import grid, para
 from server.report.period import Period
@@ -105,7 +106,7 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
             f.gateway,
             vi.local_time(f.start, zone) if f.start else "–",
             vi.local_time(f.end, zone) if f.end else "–",
-            f.detail,
+            fault_detail_text(f.detail, "vi"),
         ]
         for f in s.faults
     ]

@@ -13,6 +13,7 @@ import pages_scenario as scenario
 import pytest
 from pages_kit import READ_KEY
 
+from server.evidence.faults import point_detail
 from server.pages import names
 from server.report import vi
 
@@ -101,3 +102,30 @@ def test_an_indicator_is_named_as_the_criterion_that_reads_it(get) -> None:
     shown = section(page, "indicators")
     assert shown.count("Share of residents with an activated e-ID (VNeID)") == 2, shown  # criterion, entry
     assert "Electronic ID (VNeID) adoption" not in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("unsigned", "không có evidence_seq: không do bộ chuyển tiếp của gateway nào ghi"),
+        ("no_manifest", "có bản kê ký số (manifest) không còn trong InfluxDB"),
+        ("altered", "có giá trị khác với giá trị bản kê đã ký"),
+        ("injected", "nằm ở chuỗi và thời điểm mà bản kê của chúng không liệt kê"),
+    ],
+)
+def test_a_point_faults_detail_is_said_in_vietnamese(kind: str, words: str) -> None:
+    """A review read "2 uplink point(s) of link=fiber whose values differ..." on the Vietnamese pages and dossier."""
+    detail = point_detail(kind, 2, "uplink", ("uplink link=fiber",))
+    assert names.fault_detail_text(detail, "vi") == f"2 mẫu đo đường truyền (link=fiber) {words}"
+    assert names.fault_detail_text(detail, "en") == detail
+    assert names.fault_detail_text(point_detail(kind, 1, "wifi_daily", ()), "vi") == (
+        f"1 số người dùng Wi-Fi trong ngày {words}"
+    )
+
+
+def test_another_faults_detail_is_shown_as_written() -> None:
+    for detail in (
+        "batches 5..7 of epoch 1 are missing",
+        "3 gadget point(s) whose values differ from what their manifest signed",
+    ):
+        assert names.fault_detail_text(detail, "vi") == detail
