@@ -161,6 +161,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "not the value that counts: another stands at a later time",
     ),
     "counting_now": ("đang tính", "counts now"),
+    "day_values": ("Giá trị từng ngày", "Value per day"),
     "counted_from": ("Kết quả đánh giá tính giá trị này từ {when}.", "The verdicts count it from {when}."),
     "as_of_lower": ("tính đến", "as of"),
     "commune_nothing": (

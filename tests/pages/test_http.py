@@ -324,6 +324,20 @@ def test_a_villages_commune_district_and_province_link_their_overviews(client: T
     assert wanted in overview
 
 
+def test_each_chart_has_its_days_values_as_text(client: TestClient) -> None:
+    """A review could read a day's value only in a bar's tooltip, which a phone never shows."""
+    page = client.get("/pages/villages/kha-ly-thuong", headers=READ).text
+    articles = re.findall(r'<article class="criterion".*?</article>', page, re.S)
+    charted = [a for a in articles if "<svg" in a]
+    assert len(charted) >= 3
+    for article in charted:
+        titles = [html.unescape(t) for t in re.findall(r"<rect[^>]*><title>([^<]+)</title>", article)]
+        rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", article.split('<details class="day-values">')[1])
+        said = [f"{day}: {_words(cells)}" for day, cells in rows]
+        # the tooltip: "06/03: 100,0 % (Đạt)"; the row: "06/03 | 100,0 % | Đạt"
+        assert [t.replace(" (", " ").rstrip(")") for t in titles] == said, (titles, said)
+
+
 def test_a_month_not_started_is_written_as_people_write_it(client: TestClient) -> None:
     page = client.get("/pages/villages/kha-ly-thuong", headers=READ, params={"month": "2150-12"})
     assert page.status_code == 422 and "Tháng 12/2150 chưa bắt đầu." in page.text
