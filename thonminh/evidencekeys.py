@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Final
 
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
@@ -98,10 +99,14 @@ def parse_public_key(text: str) -> VerifyKey:
         der = _pem_body(text, _PUBLIC_PEM, "public key")
         if len(der) != len(_SPKI_PREFIX) + 32 or not der.startswith(_SPKI_PREFIX):
             raise ValueError("not an Ed25519 public key (PEM SubjectPublicKeyInfo)")
-        return VerifyKey(der[len(_SPKI_PREFIX) :])
-    raw = from_b64(text, "public key")
-    if len(raw) != 32:
-        raise ValueError(f"an Ed25519 public key is 32 bytes, this one {len(raw)}")
+        raw = der[len(_SPKI_PREFIX) :]
+    else:
+        raw = from_b64(text, "public key")
+        if len(raw) != 32:
+            raise ValueError(f"an Ed25519 public key is 32 bytes, this one {len(raw)}")
+    # libsodium verifies nothing under such a key; registered, it would only stand in a real one's place
+    if not crypto_core_ed25519_is_valid_point(raw):
+        raise ValueError("not an Ed25519 public key: not a point of the curve's main group (all zeros?)")
     return VerifyKey(raw)
 
 

@@ -8,6 +8,7 @@ from server.errors import ApiError, NotFound, ParameterError
 from server.evidence.registry import KeyConflict, KeyRecord, Registry
 from server.service import Service
 from server.timeparse import iso, parse_time
+from thonminh.contract import check_slug
 from thonminh.evidence import SERVICE_KEY_VILLAGE
 
 __all__ = ["KeyIn", "KeyOut", "KeysOut", "RetireIn", "list_keys", "register", "retire"]
@@ -105,6 +106,11 @@ def register(service: Service, gateway: str, body: KeyIn, by: str) -> KeyOut:
             "one village",
             parameter="village",
         )
+    for name, value in (("gateway", gateway), ("village", body.village)):
+        try:
+            check_slug(value)  # as a gateway's config gives them: one that is not was never a gateway's
+        except ValueError as err:
+            raise ParameterError(f"{name}: {err}", parameter=name) from None
     valid_from = _time_ms(service, body.valid_from, "valid_from")
     try:
         record = registry.add(
