@@ -76,7 +76,7 @@ def _not_json(exc: RequestValidationError, raw: bytes) -> str | None:
         if e.get("type") == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
             doc, at = (exc.body if isinstance(exc.body, str) else ""), loc[1]
             line, column = doc.count("\n", 0, at) + 1, at - (doc.rfind("\n", 0, at) + 1) + 1
-            why = (e.get("ctx") or {}).get("error") or e.get("msg")
+            why = _plain((e.get("ctx") or {}).get("error") or e.get("msg"))
             return f"not JSON: {why} at line {line} column {column} (character {at})"
         if e.get("type") == "missing" and loc == ("body",) and not raw.strip():
             return "empty: send a JSON object"
@@ -88,7 +88,13 @@ def _undecodable(cause: BaseException | None) -> str:
         byte = cause.object[cause.start : cause.start + 1].hex()
         encoding = cause.encoding.upper()
         return f"not JSON: byte 0x{byte} at position {cause.start} is not {encoding} ({cause.reason})"
-    return f"not JSON: {cause or 'unreadable'}"
+    return f"not JSON: {_plain(cause) if cause else 'unreadable'}"
+
+
+def _plain(why: object) -> str:
+    """A JSON decoder's complaint as a client can act on it: Python's advice to its own programmer left out."""
+    text = str(why)
+    return "a number of more than 4300 digits" if "int_max_str_digits" in text else text
 
 
 async def _validation(request: Request, exc: Exception) -> Response:

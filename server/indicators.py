@@ -246,7 +246,7 @@ def put_indicator(
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
-        said = {"value": float(body.value), "unit": desc.unit, "source": source}
+        said = {"value": float(body.value) + 0.0, "unit": desc.unit, "source": source}  # -0 is 0
         value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
         link = _next_link(service, heads, village) if heads is not None else None
         entry = signed_point(
@@ -264,7 +264,7 @@ def put_indicator(
     return IndicatorOut(
         village=village,
         indicator=indicator,
-        value=body.value,
+        value=body.value + 0.0,
         unit=desc.unit,
         source=source,
         time=iso(as_of_ms),

@@ -106,6 +106,7 @@ BROKEN = [
     (b"   ", "line 1 column 4"),
     (b'{"value": 27, "note": "\xff"}', "0xff"),
     (b"\xff", "0xff"),
+    (b'{"value": 1' + b"0" * 5000 + b"}", "a number of more than 4300 digits"),  # not Python's own advice
 ]
 
 
@@ -198,3 +199,10 @@ def test_key_registration_conflicts_name_their_parameter(influx, app_for, tmp_pa
     )
     assert earlier.status_code == 409, earlier.text
     assert earlier.json()["parameter"] == "valid_from" and "valid_from" in earlier.json()["detail"]
+
+
+def test_minus_zero_is_entered_as_zero(api):
+    """A review's ``{"value": -0}`` was stored and shown as -0.0."""
+    answer = api.put(PUT, content=b'{"value": -0.0}', headers={**ADMIN, **JSON})
+    assert answer.status_code == 200, answer.text
+    assert '"value":0.0' in answer.text and "-0" not in answer.json()["line"]
