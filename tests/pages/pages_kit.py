@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from server.app import create_app
 from server.config import ServerConfig
 
 READ_KEY = "read-key-0123456789abcdef"
@@ -63,3 +68,11 @@ def controls_on_a_phone(page, form: str, width: int = 360) -> int:
     )
     assert all(left >= 0 and right <= width and height >= 44 for left, right, height in boxes), boxes
     return len(boxes)
+
+
+@contextmanager
+def signing_site(url: str, database: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The service with a key registry (so it signs what it enters), as a browser reaches it."""
+    config = page_config(url, database, evidence={"registry": str(tmp_path / "keys.sqlite")})
+    with TestClient(create_app(config)) as client:
+        yield client

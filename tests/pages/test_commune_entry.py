@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 from influxkit import scratch_database
-from pages_kit import ADMIN_KEY, READ_KEY, controls_on_a_phone, page_config, shot
+from pages_kit import ADMIN_KEY, READ_KEY, controls_on_a_phone, page_config, shot, signing_site
 from test_browser import sign_in
 
 from lab.localservices import InfluxDBServer
@@ -62,8 +62,7 @@ def influx(influxdb):
 
 @pytest.fixture
 def site(influx, tmp_path) -> Iterator[TestClient]:
-    config = page_config(influx.url, influx.database, evidence={"registry": str(tmp_path / "keys.sqlite")})
-    with TestClient(create_app(config)) as client:
+    with signing_site(influx.url, influx.database, tmp_path) as client:
         yield client
 
 
