@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -191,6 +192,31 @@ def check_credentials(request: Request) -> None:
 
 ReadKey = Annotated[Principal, Depends(require_read)]
 AdminKey = Annotated[Principal, Depends(require_admin)]
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ParameterError(f"{key}: given twice in the body; give it once", parameter=key)
+        seen[key] = value
+    return seen
+
+
+async def once_each(request: Request) -> None:
+    """A JSON body that names a field twice is refused (422 naming it), as a page's form that posts one twice is:
+    JSON parsers keep the last, and which one a client meant is not known. Declared after the route's key
+    check, so that only a caller who may change things is told about the body."""
+    raw = await request.body()  # FastAPI's own read, kept
+    try:
+        json.loads(raw, object_pairs_hook=_once_each)
+    except ParameterError:
+        raise
+    except ValueError:  # not JSON: FastAPI's own check says so
+        return
+
+
+OnceEach = Annotated[None, Depends(once_each)]
 
 
 # -- error answers, as the OpenAPI document states them ---------------------------------------------------------

@@ -12,6 +12,7 @@ from server.deps import (
     VILLAGE_ERRORS,
     AdminKey,
     KnownVillage,
+    OnceEach,
     ReadKey,
     ServiceDep,
     error_answers,
@@ -29,6 +30,7 @@ IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_
 )
 def put_indicator(
     principal: AdminKey,
+    _: OnceEach,
     service: ServiceDep,
     village: KnownVillage,
     indicator: IndicatorPath,

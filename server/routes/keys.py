@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from server.deps import TAG_PATTERN, AdminKey, ReadKey, ServiceDep, error_answers
+from server.deps import TAG_PATTERN, AdminKey, OnceEach, ReadKey, ServiceDep, error_answers
 from server.evidence import keys
 from server.evidence.keys import KeyIn, KeyOut, KeysOut, RetireIn
 
@@ -27,13 +27,20 @@ CHANGE_ERRORS = error_answers(
     status_code=201,
     responses=error_answers(400, 401, 403, 404, 409, 413, 422, meaning={404: _NO_REGISTRY}),
 )
-def register_key(principal: AdminKey, service: ServiceDep, gateway: GatewayPath, body: KeyIn) -> KeyOut:
+def register_key(
+    principal: AdminKey, _: OnceEach, service: ServiceDep, gateway: GatewayPath, body: KeyIn
+) -> KeyOut:
     return keys.register(service, gateway, body, principal.name)
 
 
 @router.post("/gateways/{gateway}/keys/{fingerprint}/retire", response_model=KeyOut, responses=CHANGE_ERRORS)
 def retire_key(
-    _: AdminKey, service: ServiceDep, gateway: GatewayPath, fingerprint: FingerprintPath, body: RetireIn
+    _: AdminKey,
+    __: OnceEach,
+    service: ServiceDep,
+    gateway: GatewayPath,
+    fingerprint: FingerprintPath,
+    body: RetireIn,
 ) -> KeyOut:
     return keys.retire(service, gateway, fingerprint, body)
 

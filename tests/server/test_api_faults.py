@@ -206,3 +206,13 @@ def test_minus_zero_is_entered_as_zero(api):
     answer = api.put(PUT, content=b'{"value": -0.0}', headers={**ADMIN, **JSON})
     assert answer.status_code == 200, answer.text
     assert '"value":0.0' in answer.text and "-0" not in answer.json()["line"]
+
+
+def test_a_field_given_twice_in_a_body_is_refused_after_the_key(api):
+    """A review's ``{"value": 5, "value": 6}`` entered 6, where the page's form refuses a field posted twice."""
+    twice = b'{"value": 5, "value": 6}'
+    assert api.put(PUT, content=twice, headers=JSON).status_code == 401  # the key first
+    answer = api.put(PUT, content=twice, headers={**ADMIN, **JSON})
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {"detail": "value: given twice in the body; give it once", "parameter": "value"}
+    assert api.get(f"/api/v1/villages/{V}/indicators", headers=ADMIN).json()["entries"] == []
