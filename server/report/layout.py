@@ -37,6 +37,8 @@ __all__ = [
 
 #: the text width of an A4 page with 18 mm margins
 WIDTH = 210 * mm - 36 * mm
+#: the text height of a page (pdf.py's 16 and 18 mm margins, less ReportLab's 6 pt frame padding above and below)
+HEIGHT = 297 * mm - 34 * mm - 12
 _LINE = colors.HexColor("#9e9e9e")
 _HEAD_BG = colors.HexColor("#e8eef6")
 
@@ -93,11 +95,20 @@ def grid(
     ]
     for row in notes:
         commands += [("SPAN", (0, row), (-1, row)), ("NOSPLIT", (0, row - 1), (-1, row))]
-    # a row taller than a page (a device chose the text: 300 wide characters in a narrow column) is split across
-    # pages: ReportLab refuses a row it cannot place, and the dossier answered 500
-    table = Table(cells, colWidths=list(widths), repeatRows=1, splitInRow=1)
+    table = _Grid(cells, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle(commands))
     return table
+
+
+class _Grid(Table):
+    """A table split across pages between its rows, a note kept with its row (``NOSPLIT``). Only a row taller
+    than a page (a device chose the text: 300 wide characters in a narrow column), which ReportLab could place
+    nowhere and the dossier answered 500, is split inside: splitting inside rows everywhere let a page's foot
+    take an outage and the next page its reason."""
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        self.splitInRow = int(max(getattr(self, "_rowHeights", None) or [0.0]) > HEIGHT)
+        return super().split(availWidth, availHeight)
 
 
 def _verdict_cell(verdict: str, st: Styles) -> Paragraph:

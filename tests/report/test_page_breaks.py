@@ -30,6 +30,7 @@ from server.report import period_of
 from server.report.data import VillageDossier, village_dossier
 from server.report.layout import lighting
 from server.report.method import method
+from server.report.outages import outages
 from server.report.pdf import _render
 from server.report.styles import styles
 from server.report.verification import verification
@@ -115,3 +116,17 @@ def test_wherever_a_lead_in_falls_it_stays_with_what_it_introduces(dossier: Vill
         assert lead_ins_at_a_foot(pdf) == [], name
         # the sweep did reach the foot: some page ends with the table the lead-in introduces
         assert len(pdftools.words(pdf)) > len(HEIGHTS), name
+
+
+def test_an_outage_and_its_reason_stay_on_one_page(dossier: VillageDossier):
+    """A review's dossier ended a page with an outage and began the next with its reason ("Lý do: ..."): rows
+    split inside, which a row taller than a page needs, let a page's foot break the pair a note is kept with."""
+    assert dossier.outages.outages, "the scenario's fiber has outages"
+    pdf = _swept(lambda: outages(dossier.outages, dossier.period, ZONE, styles()))
+    split = []
+    for n, page in enumerate(pdftools.words(pdf), start=1):
+        lines = [" ".join(w.text for w in line) for line in pdftools.lines(page, above=ABOVE_FOOTER)]
+        rows = [line for line in lines if not line.startswith("Đường truyền")]  # the header, repeated
+        if rows and rows[0].startswith("Lý do:"):
+            split.append((n, rows[0]))
+    assert split == []
