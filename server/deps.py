@@ -209,9 +209,7 @@ async def once_each(request: Request) -> None:
     check, so that only a caller who may change things is told about the body."""
     raw = await request.body()  # FastAPI's own read, kept
     try:
-        json.loads(raw, object_pairs_hook=_once_each)
-    except ParameterError:
-        raise
+        json.loads(raw, object_pairs_hook=_once_each)  # a ParameterError is no ValueError: it goes on
     except ValueError:  # not JSON: FastAPI's own check says so
         return
 

@@ -150,11 +150,8 @@ def _as_of(
         if body.time is not None and is_day(body.time):
             day = when.astimezone(service.zone).date()
             next_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), service.zone)
-            within = [
-                int(r["as_of_ms"])
-                for r in rows
-                if as_of_ms <= int(r["as_of_ms"]) < next_day.timestamp() * 1000
-            ]
+            end_ms = int(next_day.timestamp() * 1000)
+            within = [int(r["as_of_ms"]) for r in rows if as_of_ms <= int(r["as_of_ms"]) < end_ms]
             as_of_ms = max(within, default=as_of_ms)
         return as_of_ms, _counting_at(rows, as_of_ms)
     corrected_ms = int(
@@ -233,6 +230,7 @@ def put_indicator(
     service: Service, village: str, indicator: str, body: IndicatorIn, key_name: str
 ) -> IndicatorOut:
     desc, when = check_entry(service, indicator, body)
+    value = float(body.value) + 0.0  # -0 is 0
     place = (service.reader.places(Scope(village=village)).rows or [{}])[0]
     tags = {"village": village, "gateway": service.config.indicator_gateway, "indicator": indicator}
     tags |= {k: place[k] for k in ("commune", "district", "province") if place.get(k)}
@@ -246,8 +244,8 @@ def put_indicator(
         entered_ms = _entered_ms(service, village)
         # an entry of no time stands at its time of entry: two made together keep two values, the later read
         as_of_ms = entered_ms if given_ms is None else given_ms
-        said = {"value": float(body.value) + 0.0, "unit": desc.unit, "source": source}  # -0 is 0
-        value = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
+        said = {"value": value, "unit": desc.unit, "source": source}
+        point = signed_point(key, INDICATOR.name, tags, said | {"entered_ms": entered_ms}, as_of_ms)
         link = _next_link(service, heads, village) if heads is not None else None
         entry = signed_point(
             key,
@@ -258,13 +256,13 @@ def put_indicator(
             | ({"seq": link[0], "prev": link[1]} if link is not None else {}),
             entered_ms,
         )
-        line = service.reader.write_indicator(value, entry)
+        line = service.reader.write_indicator(point, entry)
         if heads is not None and link is not None:
             heads.advance(village, link[0], point_id(entry))
     return IndicatorOut(
         village=village,
         indicator=indicator,
-        value=body.value + 0.0,
+        value=value,
         unit=desc.unit,
         source=source,
         time=iso(as_of_ms),

@@ -128,7 +128,6 @@ class VillageRow:
     standing: IndicatorEntryOut | None
     #: the entry made last, whatever day it stands for
     last: IndicatorEntryOut | None
-
     #: when verdicts first read the entry made last, if they do not yet (``counted_from``)
     counted_from: str | None = None
 
@@ -162,10 +161,10 @@ class CommuneView:
         return next((row.name for row in self.rows if row.village == village), village)
 
 
-def _row(service: Service, village: str, indicator: str) -> VillageRow:
+def _row(service: Service, village: str, indicator: str, now_ms: int) -> VillageRow:
     entries = indicator_history(service, village, indicator).entries  # the newest entered first
     last = entries[0] if entries else None
-    later = counted_from(last, int(service.clock() * 1000)) if last else None
+    later = counted_from(last, now_ms) if last else None
     return VillageRow(village, display_name(service, village), counting(entries), last, later)
 
 
@@ -175,7 +174,8 @@ def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:
     places = service.reader.places(Scope(commune=commune)).rows if is_slug(commune) else []
     if not places:
         raise PageError(404, "unknown_commune", commune=commune[:40])
-    rows = [_row(service, p["village"], indicator) for p in places]
+    now_ms = int(service.clock() * 1000)
+    rows = [_row(service, p["village"], indicator, now_ms) for p in places]
     rows.sort(key=lambda r: (r.name.casefold(), r.village))
     first = places[0]
     links = place_links(service, commune, first.get("district") or None, first.get("province") or None)
@@ -186,5 +186,5 @@ def commune_view(service: Service, commune: str, indicator: str) -> CommuneView:
         indicator,
         rows,
         service.today().isoformat(),
-        iso(floor_hour(int(service.clock() * 1000)) + HOUR_MS),
+        iso(floor_hour(now_ms) + HOUR_MS),
     )

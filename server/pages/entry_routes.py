@@ -31,7 +31,7 @@ from server.pages.commune_entry import (
 )
 from server.pages.entry_form import EntryForm, form_refusal
 from server.pages.i18n import Lang
-from server.pages.refusals import refusal
+from server.pages.refusals import Refusal, refusal
 from server.pages.rendering import (
     LangDep,
     Text,
@@ -241,11 +241,13 @@ def _partly(
     kept in the table, to send again."""
     entered = {entry.village for entry in done}
     left = [v for v in form.typed() if v not in entered]
+    detail: Refusal | None = None
     if isinstance(err, ApiError):
-        status, cause, detail = err.status, refusal(err, lang.code).sentence, refusal(err, lang.code)
+        detail = refusal(err, lang.code)
+        status, cause = err.status, detail.sentence
     else:
         failure = failure_of(err)
-        status, cause, detail = failure.status, lang.t(failure.page), None
+        status, cause = failure.status, lang.t(failure.page)
     said = lang.t("commune_partly", done=_names(view, [e.village for e in done]), left=_names(view, left))
     context = {
         "view": view,

@@ -207,6 +207,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
     lighting = summaries.lighting(service, village, window)
     indicators = [c for c in criteria.criteria if FIGURES[c.figure].kind is Kind.LATEST]
     entries = indicator_history(service, village, None).entries
+    now_ms = int(service.clock() * 1000)
     commune, district, province = _place(service, village)
     return VillageView(
         village,
@@ -229,9 +230,7 @@ def village_view(service: Service, village: str, period: Period) -> VillageView:
                 e.entered for k in INDICATORS if (e := counting(x for x in entries if x.indicator == k))
             },
             # the entries verdicts do not read yet, and from when they will
-            "counted_from": {
-                e.entered: t for e in entries if (t := counted_from(e, int(service.clock() * 1000)))
-            },
+            "counted_from": {e.entered: t for e in entries if (t := counted_from(e, now_ms))},
             "indicator_titles": INDICATORS,
             # its commune's table enters every village's value at once
             "commune": commune,

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
@@ -35,10 +36,12 @@ __all__ = [
     "verdict_table",
 ]
 
-#: the text width of an A4 page with 18 mm margins
-WIDTH = 210 * mm - 36 * mm
-#: the text height of a page (pdf.py's 16 and 18 mm margins, less ReportLab's 6 pt frame padding above and below)
-HEIGHT = 297 * mm - 34 * mm - 12
+#: the A4 page's margins: 18 mm at its sides and foot (the footer line sits in it), 16 mm at its head
+MARGIN, TOP_MARGIN = 18 * mm, 16 * mm
+#: the text width of a page
+WIDTH = A4[0] - 2 * MARGIN
+#: the text height of a page, less ReportLab's 6 pt frame padding above and below
+HEIGHT = A4[1] - TOP_MARGIN - MARGIN - 12
 _LINE = colors.HexColor("#9e9e9e")
 _HEAD_BG = colors.HexColor("#e8eef6")
 

@@ -149,17 +149,17 @@ def _render(story: list[Flowable], footer: str) -> bytes:
     def on_page(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(18 * mm, 10 * mm, vi.text(footer))
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"Trang {doc.page}")
+        canvas.drawString(lay.MARGIN, 10 * mm, vi.text(footer))
+        canvas.drawRightString(A4[0] - lay.MARGIN, 10 * mm, f"Trang {doc.page}")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
         out,
         pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=18 * mm,
+        leftMargin=lay.MARGIN,
+        rightMargin=lay.MARGIN,
+        topMargin=lay.TOP_MARGIN,
+        bottomMargin=lay.MARGIN,
         title=vi.text(footer),
         author="thonminh",
         initialFontName=FONT,
