@@ -35,9 +35,12 @@ __all__ = [
 HOUR_MS = 3_600_000
 DAY_S = 86_400
 _RELATIVE = re.compile(r"^(?:now)?(?:(?P<sign>[-+])(?P<dur>[0-9smhdw]+))?$")
-#: InfluxDB stores int64 nanoseconds; keep well inside that and inside what a report could mean.
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+#: InfluxDB stores int64 nanoseconds; keep well inside that and inside what a report could mean: the years
+#: 2000..2199 as any zone writes them (UTC-12..UTC+14), so Hà Nội's first day of 2000, which begins at
+#: 1999-12-31T17:00Z, is inside, and so is a dossier of 2000-01 that works with its start in UTC.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC) - timedelta(hours=14)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC) + timedelta(hours=12)
+_YEARS = range(2000, 2200)
 
 
 def iso(ms: int) -> str:
@@ -144,7 +147,7 @@ def year_month(text: str | None, *, parameter: str = "month") -> tuple[int, int]
     match = _MONTH.fullmatch(text)
     if match is None or not 1 <= int(match["month"]) <= 12:
         return None
-    if not _EARLIEST.year <= int(match["year"]) < _LATEST.year:
+    if int(match["year"]) not in _YEARS:
         raise ParameterError(f"{parameter}: {text!r} is outside 2000..2200", parameter=parameter)
     return int(match["year"]), int(match["month"])
 

@@ -35,11 +35,12 @@ def _cases(month: sc.MonthScenario) -> list[tuple[str, str, int, str]]:
         (village, _month_after(month, 2), 422, "is in the future"),
         (village, _month_after(month, -1), 422, "is before any data of village 'kha-ly-thuong'"),
         (commune, _month_after(month, -1), 422, "is before any data of commune 'an-lac'"),
+        (commune, "2000-01", 422, "is before any data of commune 'an-lac'"),  # starts 1999-12-31T17:00Z
         (village, "1999-12", 422, "is outside 2000..2200"),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_bad_input_is_a_clear_error(api: TestClient, month: sc.MonthScenario, case: int):
     path, asked, status, words = _cases(month)[case]
     response = api.get(path, params={"month": asked}, headers=READ)

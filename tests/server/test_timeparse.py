@@ -25,6 +25,10 @@ NOW = datetime(2025, 3, 15, 12, 34, 56, tzinfo=UTC)
         ("-30d", NOW - timedelta(days=30)),
         ("now-1h30m", NOW - timedelta(hours=1, minutes=30)),
         ("-2w", NOW - timedelta(weeks=2)),
+        # the first and last local days of 2000..2199, which begin and end on the other side of a UTC new year
+        ("2000-01-01", datetime(1999, 12, 31, 17, tzinfo=UTC)),
+        ("1999-12-31T17:00:00Z", datetime(1999, 12, 31, 17, tzinfo=UTC)),
+        ("2199-12-31T23:59:59-05:00", datetime(2200, 1, 1, 4, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_times(text, expected):
@@ -32,7 +36,18 @@ def test_times(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "yesterday", "-30x", "2025-02-30", "-0d", "1900-01-01", "99999-01-01", "--1d"]
+    "text",
+    [
+        "",
+        "yesterday",
+        "-30x",
+        "2025-02-30",
+        "-0d",
+        "1900-01-01",
+        "99999-01-01",
+        "--1d",
+        "1999-12-31T08:00:00Z",
+    ],
 )
 def test_malformed_times_name_the_parameter(text):
     with pytest.raises(ParameterError) as info:
