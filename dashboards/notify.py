@@ -305,10 +305,16 @@ def delivery(env: Mapping[str, str], routes: Routes | None = None) -> Delivery:
     routes = routes or Routes()
     default = _default_receivers(env)
     if not default:
+        # the server or the bot alone serves only the routes' contacts: say which recipient it still lacks
+        half = [
+            f"; {', '.join(needs)} {'is' if len(needs) == 1 else 'are'} set but {recipient} is not"
+            for recipient, *needs in CHANNEL_VARIABLES.values()
+            if needs and all(_set(env, v) for v in needs)
+        ]
         raise ConfigError(
             "alert delivery: no contact point configured; set at least one of "
             f"{EMAIL} (with {SMTP_HOST}), {WEBHOOK_URL}, or {TELEGRAM_TOKEN} and {TELEGRAM_CHAT} "
-            "(see docs/deployment.md)"
+            f"(see docs/deployment.md){''.join(half)}"
         )
     points = {DEFAULT_CONTACT: default}
     for name, c in routes.contacts.items():

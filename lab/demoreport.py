@@ -1,10 +1,12 @@
 """The text of ``thonminh demo``'s report: criteria verdicts with evidence, ground truth beside the measurements.
 
-Pure: takes the scenario's ``ground_truth.json`` and the criteria service's JSON answers, returns text.
+Pure but for where its own ``thonminh`` is installed: takes the scenario's ``ground_truth.json`` and the criteria
+service's JSON answers, returns text.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,13 @@ from server.verification_view import summarise
 __all__ = ["criteria_url", "iso_utc", "render_report"]
 
 _WIDTH = 100
+
+
+def _commands() -> str:
+    """`` PATH=...`` putting this ``thonminh`` first, for the drill's ``thonminh verify``: ``make setup`` installs
+    it in the project's .venv, which a new shell does not have on its PATH."""
+    found = Path(sys.executable).parent
+    return f' PATH="{found}:$PATH"' if (found / "thonminh").exists() else ""
 
 
 def _clock(ms: float, tz: ZoneInfo, *, seconds: bool = True) -> str:
@@ -294,7 +303,7 @@ def render_report(
         "",
         "Tamper drill (docs/evidence.md): in another shell, set these, then follow the drill",
         f"  export INFLUX={influx_url} DB={database} API={base} KEY={read_key} VILLAGE={village} "
-        f"START={iso_utc(start_ms)} END={iso_utc(end_ms)} SERVER_TOML={work / 'server.toml'}",
+        f"START={iso_utc(start_ms)} END={iso_utc(end_ms)} SERVER_TOML={work / 'server.toml'}{_commands()}",
     ]
     lines.append("=" * _WIDTH)
     return "\n".join(lines)

@@ -6,11 +6,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["IndicatorEntryOut", "IndicatorIn", "IndicatorOut", "IndicatorsOut", "Signature"]
+__all__ = ["IndicatorEntryOut", "IndicatorIn", "IndicatorOut", "IndicatorsOut", "Read", "Signature"]
 
 #: an entry's signature: ``verified`` or why not (``server.evidence.indicator_check``), or ``not_configured``
 Signature = Literal[
     "verified", "unsigned", "altered", "bad_signature", "unregistered_key", "expired_key", "not_configured"
+]
+Read = Literal[
+    "verified",
+    "unsigned",
+    "altered",
+    "bad_signature",
+    "unregistered_key",
+    "expired_key",
+    "not_configured",
+    "replaced",
+    "replayed",
+    "missing",
 ]
 
 
@@ -72,6 +84,13 @@ class IndicatorEntryOut(BaseModel):
         description="verified: signed by the criteria service's key when it was entered; unsigned, altered, "
         "bad_signature, unregistered_key, expired_key: written around the API, or changed since (docs/evidence.md); "
         "not_configured: the service has no key registry and signs nothing"
+    )
+    read: Read = Field(
+        description="what the criteria read at this entry's time (the indicator point there): verified, its "
+        "value as the service signed it; unsigned, altered, bad_signature, unregistered_key, expired_key: a value "
+        "written around the API or changed since; replaced: a later entry's, for the same time; replayed: an "
+        "earlier entry's, written back over this one; missing: no "
+        "value (deleted); not_configured: its value, with no key registry to check it"
     )
 
 

@@ -15,12 +15,14 @@ import logging
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
 from server.errors import ParameterError
 from server.evidence.indicator_check import check_point
 from server.evidence.indicator_heads import IndicatorHeads
 from server.evidence.indicator_record import entries_of
-from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut
+from server.evidence.registry import KeySnapshot
+from server.indicator_models import IndicatorEntryOut, IndicatorIn, IndicatorOut, IndicatorsOut, Read
 from server.queries import Scope, Source
 from server.service import Service
 from server.timeparse import HOUR_MS, floor_hour, is_day, iso, ms_of, parse_time
@@ -286,10 +288,45 @@ def counted_from(entry: IndicatorEntryOut, now_ms: int) -> str | None:
     return iso(hour_ms + HOUR_MS) if ms_of(entry.time) >= hour_ms else None
 
 
+def _points(service: Service, village: str, indicator: str | None) -> tuple[dict[tuple[str, int], dict], str]:
+    """The ``indicator`` points the criteria read, by (indicator, time), each with its series' tags."""
+    source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR.name)
+    where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
+    statement = Select(["*"], [source.ref()], where=where, group_all=True).render()
+    found: dict[tuple[str, int], dict] = {}
+    for series in service.reader.run([statement])[0].series:
+        for row in series.rows():
+            time_ms = int(row.pop("time"))
+            found[(series.tags.get("indicator") or "", time_ms)] = {"tags": series.tags, "fields": row}
+    return found, statement
+
+
+def _read(entry: dict, point: dict | None, snapshot: KeySnapshot | None) -> Read:
+    """What the criteria read at ``entry``'s time (``IndicatorEntryOut.read``): a record that verifies does not
+    make the value counted there genuine, since a write around the API changes that point, not the record."""
+    if point is None:
+        return "missing"
+    fields = point["fields"]
+    if snapshot is not None:
+        fault = check_point(snapshot, INDICATOR.name, point["tags"], fields, int(entry["as_of_ms"])).fault
+        if fault is not None:
+            return cast(Read, fault)  # check_point's faults are the Signature kinds, which Read holds
+    entered, own = fields.get("entered_ms"), int(entry["time"])
+    if entered != own:
+        # a later entry for the same time replaces it, as the record says (``superseded_by``); an earlier one
+        # written back over it, signature and all, is a replay
+        return "replaced" if isinstance(entered, int) and entered > own else "replayed"
+    if fields.get("value") != entry["value"]:
+        return "altered"
+    return "verified" if snapshot is not None else "not_configured"
+
+
 def history(service: Service, village: str, indicator: str | None) -> IndicatorsOut:
     if indicator is not None:
         describe(indicator)
     rows, statement = _entries(service, village, indicator)
+    points, read_statement = _points(service, village, indicator)
+    snapshot = service.verifier.registry.snapshot() if service.verifier is not None else None
     superseded = {r["corrects"]: iso(int(r["time"])) for r in rows if r.get("corrects")}
     entries = [
         IndicatorEntryOut(
@@ -303,6 +340,7 @@ def history(service: Service, village: str, indicator: str | None) -> Indicators
             corrects=r.get("corrects") or None,
             superseded_by=superseded.get(iso(int(r["time"]))),
             signature=r["signature"],
+            read=_read(r, points.get((r["indicator"], int(r["as_of_ms"]))), snapshot),
         )
         for r in sorted(rows, key=lambda r: -int(r["time"]))
     ]
@@ -315,4 +353,6 @@ def history(service: Service, village: str, indicator: str | None) -> Indicators
         }
         for k, d in INDICATORS.items()
     }
-    return IndicatorsOut(village=village, indicators=known, entries=entries, queries=[statement])
+    return IndicatorsOut(
+        village=village, indicators=known, entries=entries, queries=[statement, read_statement]
+    )

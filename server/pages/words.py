@@ -161,6 +161,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "not the value that counts: another stands at a later time",
     ),
     "counting_now": ("đang tính", "counts now"),
+    "read_forged": (
+        "tiêu chí không đọc giá trị này: giá trị tại thời điểm này đã bị ghi hoặc sửa không qua dịch vụ",
+        "not what the criterion reads: the value at this time was written or changed outside the service",
+    ),
+    "read_missing": (
+        "tiêu chí không đọc giá trị này: giá trị tại thời điểm này đã bị xoá",
+        "not what the criterion reads: the value at this time was deleted",
+    ),
     "day_values": ("Giá trị từng ngày", "Value per day"),
     "counted_from": ("Kết quả đánh giá tính giá trị này từ {when}.", "The verdicts count it from {when}."),
     "as_of_lower": ("tính đến", "as of"),

@@ -212,6 +212,10 @@ def test_none_set_is_an_error_naming_the_variables() -> None:
     ("env", "named"),
     [
         ({"THONMINH_ALERT_TELEGRAM_CHAT_ID": "-100123"}, "THONMINH_ALERT_TELEGRAM_BOT_TOKEN"),
+        (
+            {"THONMINH_ALERT_TELEGRAM_BOT_TOKEN": "123:abc"},
+            "THONMINH_ALERT_TELEGRAM_BOT_TOKEN is set but THONMINH_ALERT_TELEGRAM_CHAT_ID is not",
+        ),
         ({"THONMINH_ALERT_EMAIL": "a@b.vn"}, "GF_SMTP_HOST"),
         ({"THONMINH_ALERT_WEBHOOK_URL": "relay:8000"}, "THONMINH_ALERT_WEBHOOK_URL"),
         ({"THONMINH_ALERT_EMAIL": "not-an-address", "GF_SMTP_HOST": "smtp:25"}, "THONMINH_ALERT_EMAIL"),
@@ -390,4 +394,5 @@ def test_build_alerting_env_writes_the_delivery_or_says_what_is_missing(
         dashboards, ["build", "--out", str(tmp_path / "none"), "--alerting-env", "--env-file", str(env_file)]
     )
     assert none.exit_code == 1 and "no contact point configured" in none.output
+    assert "GF_SMTP_HOST is set but THONMINH_ALERT_EMAIL is not" in none.output
     assert not (tmp_path / "none").exists(), "nothing is written when nothing would be delivered"

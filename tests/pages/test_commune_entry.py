@@ -145,13 +145,23 @@ def test_the_table_lists_the_communes_villages_and_enters_each_signed(site) -> N
     assert (eid["evidence"]["value"], eid["evidence"]["verified_pct"]) == (27.5, 100.0)
 
 
-def test_the_table_shows_the_value_counting_now(site) -> None:
+def test_the_table_shows_the_value_counting_now(site, influx) -> None:
     _sign_in(site)
     for day, value in ((_day(5), "20"), (_day(2), "24,5")):
         assert _post(site, {"indicator": EID, "date": day, "v.ban-ven": value}).status_code == 303
     row = _text(site.get(TABLE).text).split("Bản Vẹn")[1].split("Khả Lý Thượng")[0]
-    assert row.startswith(" 24,5 % (tính đến")
+    assert row.startswith(" 24,5 % (tính đến") and "tiêu chí không đọc" not in row
     assert "Chưa có giá trị nào được nhập." in _text(site.get(TABLE).text).split("Khả Lý Thượng")[1]
+    # the value its criterion reads changed around the service: the record still says 24,5, the table warns
+    series = influx.query("SELECT * FROM indicator WHERE village = 'ban-ven' GROUP BY *", epoch="ms")[
+        0
+    ].series
+    tags, last_ms = series[0].tags, max(row["time"] for s in series for row in s.rows())
+    influx.write(
+        [encode_line(Point("indicator", {k: v for k, v in tags.items() if v}, {"value": 90.0}, last_ms))]
+    )
+    row = _text(site.get(TABLE).text).split("Bản Vẹn")[1].split("Khả Lý Thượng")[0]
+    assert row.startswith(" 24,5 % (tính đến") and "tiêu chí không đọc giá trị này" in row
 
 
 @pytest.mark.parametrize(

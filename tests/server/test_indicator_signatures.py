@@ -113,6 +113,10 @@ def test_a_value_altered_with_a_direct_write_makes_the_verdict_unverified_at_its
         iso(time_ms),
     )
     assert "indicator=eid_adoption_pct" in fault["detail"] and "differ" in fault["detail"]
+    # the record is intact, so the entry verifies; what the criterion reads at its time does not
+    assert _reads(api) == [(31.5, "verified", "altered")]
+    row = _indicator_rows(api)[0]
+    assert "tiêu chí không đọc giá trị này" in row and "đang tính" not in row
 
 
 def test_a_point_written_around_the_api_is_unsigned_and_located(api, influx) -> None:
@@ -256,6 +260,19 @@ def _faults(api) -> list[tuple[str, str]]:
     return [(f["kind"], f["start"]) for f in _eid(api)["evidence"]["verification"]["faults"]]
 
 
+def _reads(api) -> list[tuple[float, str, str]]:
+    """(value, the record's signature, what the criteria read at its time) of each entry, newest first."""
+    entries = api.get(f"/api/v1/villages/{VILLAGE}/indicators", headers=READ).json()["entries"]
+    return [(e["value"], e["signature"], e["read"]) for e in entries]
+
+
+def _indicator_rows(api) -> list[str]:
+    """The village page's rows of the record, newest first."""
+    page = api.get(f"/pages/villages/{VILLAGE}", headers=READ).text
+    section = page[page.index('<section id="indicators"') :]
+    return section[: section.index("</table>")].split("<tr")[2:]
+
+
 def test_the_record_is_a_chain_and_the_service_keeps_its_count(api, influx, tmp_path) -> None:
     for value, days_ago in ((20.0, 9), (25.0, 6), (30.0, 3)):
         _enter(api, value, days_ago=days_ago)
@@ -312,6 +329,8 @@ def test_the_point_the_criteria_read_deleted_alone_is_named(api, influx) -> None
     eid = _eid(api)
     assert eid["evidence"]["value"] == 30.0 and eid["verdict"] == "unverified"
     assert _faults(api) == [("deleted_point", lower["time"])]
+    assert _reads(api) == [(20.0, "verified", "missing"), (30.0, "verified", "verified")]
+    assert ["đã bị xoá" in r for r in _indicator_rows(api)] == [True, False]
 
 
 def test_an_older_signed_value_written_back_over_its_correction_is_named(api, influx) -> None:
@@ -322,10 +341,14 @@ def test_an_older_signed_value_written_back_over_its_correction_is_named(api, in
     )
     assert fixed.status_code == 200 and fixed.json()["time"] == first["time"], fixed.text
     assert _eid(api)["evidence"]["value"] == 20.0 and _faults(api) == []
+    assert _reads(api) == [(20.0, "verified", "verified"), (30.0, "verified", "replaced")]
     _write(influx, tags, old_fields, time_ms)  # the first entry's point, signature and all, at the same time
     eid = _eid(api)
     assert eid["evidence"]["value"] == 30.0 and eid["verdict"] == "unverified"
     assert _faults(api) == [("replayed_entry", first["time"])]
+    assert _reads(api) == [(20.0, "verified", "replayed"), (30.0, "verified", "verified")]
+    assert ["đang tính" in r or "tiêu chí không đọc" in r for r in _indicator_rows(api)] == [True, False]
+    assert "tiêu chí không đọc giá trị này" in _indicator_rows(api)[0]
 
 
 def test_a_lost_count_continues_from_the_record(api, influx, tmp_path) -> None:

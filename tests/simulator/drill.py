@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -21,24 +20,28 @@ def blocks(text: str | None = None) -> list[str]:
     return re.findall(r"^```sh\n(.*?)^```$", drill, re.MULTILINE | re.DOTALL)
 
 
-def exported(report: str) -> dict[str, str]:
-    """The variables of the report's ``export`` line, as the shell would set them."""
-    line = re.search(r"^  export (.+)$", report, re.MULTILINE)
+def export_line(report: str) -> str:
+    """The report's ``export`` line, which the drill says to paste into a new shell."""
+    line = re.search(r"^  (export .+)$", report, re.MULTILINE)
     assert line, report[-2000:]
-    return dict(word.split("=", 1) for word in shlex.split(line.group(1)))
+    return line.group(1)
 
 
 def run(report: str, workdir: Path) -> list[str]:
-    """Each block's output (stdout and stderr), run by bash in ``workdir`` with ``thonminh`` on the PATH."""
-    env = {
-        **os.environ,
-        **exported(report),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+    """Each block's output (stdout and stderr), run by bash in ``workdir`` after the ``export`` line, from a
+    shell whose PATH lacks the project's .venv, as a new one does: the line must bring ``thonminh`` itself."""
+    venv = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv)
+    env = {**os.environ, "PATH": path}
     outputs = []
     for block in blocks():
         done = subprocess.run(
-            ["bash", "-c", block], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+            ["bash", "-c", f"{export_line(report)}\n{block}"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, (
             f"this block of docs/evidence.md failed:\n{block}\n{done.stdout}{done.stderr}"
