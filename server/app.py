@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +18,7 @@ from server import pages, verdicts
 from server.body_limit import BodyLimit, BodyTooLarge
 from server.config import ServerConfig
 from server.criteria import CriteriaSet, load_criteria
-from server.deps import check_credentials
+from server.deps import check_credentials, query_as_declared
 from server.errors import ApiError, ParameterError
 from server.evidence.hourly import Verifier
 from server.evidence.indicator_heads import IndicatorHeads
@@ -295,6 +295,6 @@ def create_app(
     app.state.open_read_only = open_read_only
     _install_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(query_as_declared)])
     pages.install(app, API_PREFIX)
     return app

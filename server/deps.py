@@ -217,6 +217,35 @@ async def once_each(request: Request) -> None:
 OnceEach = Annotated[None, Depends(once_each)]
 
 
+def _declared(route: object) -> frozenset[str]:
+    """The query parameters a route reads, its dependencies' included."""
+    names: set[str] = set()
+    todo = [getattr(route, "dependant", None)]
+    while todo:
+        found = todo.pop()
+        if found is not None:
+            names.update(p.alias for p in found.query_params)
+            todo.extend(found.dependencies)
+    return frozenset(names)
+
+
+def query_as_declared(request: Request) -> None:
+    """A query parameter the route does not read, or one given twice, is refused (422 naming it): otherwise
+    ``?month=2025-03`` on a route that takes ``start``/``end`` answers its default window, and ``start=a&start=b``
+    the last, while the caller believes another window was asked. After the key check, as a body's."""
+    declared, given = _declared(request.scope.get("route")), request.query_params
+    for name in dict.fromkeys(given.keys()):
+        if name not in declared:
+            check_credentials(request)
+            known = ", ".join(sorted(declared)) or "none"
+            raise ParameterError(
+                f"{name[:60]}: not a parameter of this request (its parameters: {known})", parameter=name[:60]
+            )
+        if len(given.getlist(name)) > 1:
+            check_credentials(request)
+            raise ParameterError(f"{name[:60]}: given twice; give it once", parameter=name[:60])
+
+
 # -- error answers, as the OpenAPI document states them ---------------------------------------------------------
 
 _MEANING = {

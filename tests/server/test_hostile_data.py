@@ -76,7 +76,10 @@ def test_hostile_points_make_no_answer_fail(influxdb: InfluxDBServer, tmp_path: 
             app.state.rollups.roll(START - 2 * H, END)
             failed = []
             for url in _urls():
-                answer = api.get(url, params={"start": iso(START), "end": iso(END)}, headers=READ)
+                window = (
+                    {} if url.endswith("/indicators") else {"start": iso(START), "end": iso(END)}
+                )  # a record
+                answer = api.get(url, params=window, headers=READ)
                 if answer.status_code >= 500 or answer.status_code in (400, 422):
                     failed.append((url, answer.status_code, answer.text[:200]))
     assert failed == []

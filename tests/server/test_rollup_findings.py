@@ -181,6 +181,9 @@ def _difference(kind: str, time_ms: int, village: str = "v1", rollup: str = "upl
 
 
 def test_findings_merge_nearby_rows_keep_a_bound_and_outlive_a_restart(tmp_path: Path) -> None:
+    # 06:00 UTC yesterday: T0 .. T0 + 10 h lie in one UTC day, whose daily row the windows below all touch (the
+    # module's T0, 4 h ago, put the windows across midnight from 00:00 to 03:00 UTC, and the test failed then)
+    T0 = NOW - NOW % (24 * H) - 18 * H
     now = [T0 / 1000]
     path = tmp_path / "findings.json"
     findings = RollupFindings(path, clock=lambda: now[0])

@@ -105,6 +105,25 @@ def test_open_read_only_mode_serves_get_without_keys_and_says_so(seeded, app_for
         ("/criteria", {"province": '"'}, 422, "province", "has no letter or digit"),
         ("/villages", {"commune": "·"}, 422, "commune", "has no letter or digit"),
         (f"/villages/{A}/uptime", {**WINDOW, "step": "500000w"}, 422, "step", "at most 3660d"),
+        # a parameter the route does not read, or one given twice, answered the default window or the last value
+        (f"/villages/{A}/criteria", {"month": "2026-11"}, 422, "month", "not a parameter of this request"),
+        (
+            "/criteria",
+            {**WINDOW, "comune": "an-lac"},
+            422,
+            "comune",
+            "(its parameters: commune, district, end,",
+        ),
+        (f"/villages/{A}/indicators", {"start": "-1d"}, 422, "start", "(its parameters: tz)"),
+        (f"/villages/{A}/outages", [("start", "-2d"), ("start", "-1h")], 422, "start", "start: given twice"),
+        (
+            f"/villages/{A}/uptime",
+            [*WINDOW.items(), ("format", "csv"), ("format", "json")],
+            422,
+            "format",
+            "twice",
+        ),
+        ("/health", {"verbose": "1"}, 422, "verbose", "(its parameters: none)"),
     ],
 )
 def test_bad_parameters_are_4xx_naming_the_parameter(api, path, params, status, parameter, text):
@@ -112,6 +131,11 @@ def test_bad_parameters_are_4xx_naming_the_parameter(api, path, params, status, 
     assert response.status_code == status, response.text
     assert response.json()["parameter"] == parameter
     assert text in response.json()["detail"]
+
+
+def test_a_parameter_no_route_reads_is_told_only_to_a_caller_with_a_key(api):
+    assert api.get(f"/api/v1/villages/{A}/criteria", params={"month": "2026-11"}).status_code == 401
+    assert api.get(f"/api/v1/villages/{A}/criteria", params=WINDOW, headers=READ).status_code == 200
 
 
 @pytest.mark.parametrize(
