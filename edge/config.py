@@ -146,9 +146,10 @@ class ForwarderSettings(StrictModel):
     live_share: float = Field(
         0.25, ge=0, le=1, description="share of each drain cycle given to the newest data"
     )
-    backoff_initial_s: float = Field(1.0, gt=0)
-    backoff_max_s: float = Field(60.0, gt=0)
-    flush_deadline_s: float = Field(10.0, ge=0, description="how long SIGTERM may spend flushing")
+    # bounded like the lights' reconnect backoff: an infinite wait would leave the buffer undrained for good
+    backoff_initial_s: float = Field(1.0, gt=0, le=60)
+    backoff_max_s: float = Field(60.0, gt=0, le=3600)
+    flush_deadline_s: float = Field(10.0, ge=0, le=3600, description="how long SIGTERM may spend flushing")
     concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
     live_interval_s: float = Field(
         60.0,
@@ -175,7 +176,9 @@ class ClockSettings(StrictModel):
         "adjtimex", description="how to tell whether the system clock is synchronised"
     )
     sync_file: Path | None = Field(None, description="for check='file': synchronised while this file exists")
-    jump_threshold_s: float = Field(2.0, gt=0, description="wall-clock jumps larger than this are logged")
+    jump_threshold_s: float = Field(
+        2.0, gt=0, le=86_400, description="wall-clock jumps larger than this are logged"
+    )
     check_interval_s: float = Field(1.0, gt=0, le=60, description="how often the clock state is checked")
 
 
@@ -195,7 +198,10 @@ class GatewayConfig(StrictModel):
     clock: ClockSettings = ClockSettings()
     log: LogSettings = LogSettings()
     state_dir: Path = Field(Path("/var/lib/thonminh"), description="where sources keep state (salts, ...)")
-    gateway_interval_s: float = Field(60.0, gt=0, description="cadence of the gateway self-metrics")
+    # the bound of every source's interval_s (edge/sources/base.py): this is the gateway source's default one
+    gateway_interval_s: float = Field(
+        60.0, gt=0, le=86_400, description="cadence of the gateway self-metrics"
+    )
     sources: Any = None
     #: key path -> the environment variable that set it (``load_gateway_config`` fills it), and the file's name
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)

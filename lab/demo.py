@@ -13,17 +13,13 @@ The core never imports ``edge`` or ``server``: they are driven as subprocesses a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +28,13 @@ from typing import Any
 import click
 import httpx
 
+from lab.demoprocs import ROOT, DemoError, Processes, check_free, wait_for, wait_own_server
 from lab.demoreport import iso_utc, render_report
 from lab.demosetup import gateway_key, register, server_toml
 from lab.localservices import InfluxDBServer, MosquittoServer, ServiceError, free_port
 from lab.simulate.scenario import load_scenario
 from server.urls import API_PREFIX
+from thonminh.config import parse_toml
 from thonminh.contract import UPLINK
 from thonminh.evidencekeys import grouped
 from thonminh.figures import INDICATORS
@@ -45,101 +43,10 @@ from thonminh.influxql import Select, agg, from_ref, tag_equals
 
 __all__ = ["demo"]
 
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = Path(__file__).resolve().parent / "simulate" / "scenarios" / "demo.toml"
 DATABASE = "thonminh_demo"
-GRACE_S = 8.0
 _CADENCE_MS = 5_000  # the demo village's tracker interval
 _FORWARD_LAG_MS = 1_500
-
-
-class DemoError(RuntimeError):
-    """Something the demo needs did not happen; the message says what and where its log is."""
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def tail(self, lines: int = 25) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-
-class Processes:
-    """Children in their own process groups, stopped in reverse order of starting."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.children: list[Child] = []
-        self.services: list[InfluxDBServer | MosquittoServer] = []
-
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Child:
-        log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "thonminh.cli", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=ROOT,
-                start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            )
-        child = Child(name, proc, log)
-        self.children.append(child)
-        return child
-
-    def pids(self) -> dict[str, int]:
-        out = {s.name: s.process.pid for s in self.services if s.process is not None}
-        return out | {c.name: c.proc.pid for c in self.children}
-
-    def check(self) -> None:
-        for child in self.children:
-            if child.proc.poll() is not None:
-                raise DemoError(
-                    f"{child.name} exited with {child.proc.returncode}; its log ({child.log}) ends:\n"
-                    f"{child.tail()}"
-                )
-
-    def stop_all(self) -> None:
-        for child in reversed(self.children):
-            _stop_group(child.proc)
-        for service in reversed(self.services):
-            pid = service.process.pid if service.process is not None else None
-            with contextlib.suppress(Exception):
-                service.stop(timeout=GRACE_S)
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole group, SIGKILL to whatever of it is left after the grace period."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(GRACE_S)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
-
-
-def _wait(what: str, check: Callable[[], Any], procs: Processes, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        procs.check()
-        with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
-            value = check()
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.3)
 
 
 @dataclass
@@ -183,6 +90,8 @@ def run_demo(
     keep_work: bool = True,
 ) -> None:
     """Everything between starting the services and the report (and, without ``once``, until Ctrl-C)."""
+    if api_port is not None:
+        check_free(api_port)  # before the services: a port taken is told at once
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = Processes(logs)
@@ -209,17 +118,18 @@ def run_demo(
             "0",
         )
         config = village / "gateway.toml"
-        _wait("the simulator to write gateway.toml", config.exists, procs, 90)
+        wait_for("the simulator to write gateway.toml", config.exists, procs, 90)
         echo(f"simulator running: {scenario.name}; gateway config {config}")
         signing = gateway_key(config)
         procs.start("gateway", "edge", "run", "--config", str(config))
         read_key, admin_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         port = api_port or free_port()
-        site = tomllib.loads(config.read_text())["site"]
+        check_free(port)
+        site = parse_toml(config.read_text(), config.name)["site"]
         server_toml(
             work / "server.toml", svc.influx_url, DATABASE, port, site, load_scenario(scenario).places
         )
-        procs.start(
+        server = procs.start(
             "server",
             "server",
             "--config",
@@ -235,7 +145,7 @@ def run_demo(
             + ", ".join(f"{name} {pid}" for name, pid in procs.pids().items())
         )
         with httpx.Client(base_url=base, headers={"X-API-Key": read_key}, timeout=30) as api:
-            _wait("the criteria service", lambda: api.get("/health").status_code == 200, procs, 90)
+            wait_own_server(api, server, port, procs)
             echo(f"criteria service up at {base}")
             problem = register(signing, base.removesuffix(API_PREFIX), admin_key)
             if problem:
@@ -244,7 +154,7 @@ def run_demo(
                 f"gateway {signing.gateway}'s key {grouped(signing.fingerprint)} registered (thonminh keys add)"
             )
             truth = json.loads((village / "ground_truth.json").read_text())
-            first_ms = _wait(
+            first_ms = wait_for(
                 "the gateway's first samples", lambda: _first_sample_ms(svc.influx_url, truth), procs, 90
             )
             start_ms = max(first_ms, truth["t0_ms"])  # the village's time 0, or later if the gateway was late

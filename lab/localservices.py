@@ -6,6 +6,7 @@ Nothing here talks to anything beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import shutil
@@ -17,7 +18,15 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["InfluxDBServer", "LocalService", "MosquittoServer", "ServiceError", "free_port", "find_binary"]
+__all__ = [
+    "InfluxDBServer",
+    "LocalService",
+    "MosquittoServer",
+    "ServiceError",
+    "find_binary",
+    "free_port",
+    "port_problem",
+]
 
 
 class ServiceError(RuntimeError):
@@ -30,6 +39,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def port_problem(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why a server could not listen on ``host:port`` now (``port N is in use``), or None when it could."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as uvicorn and the daemons bind: connections of an earlier run in TIME_WAIT do not hold the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"port {port} is in use (another process listens on {host}:{port})"
+            return f"cannot listen on {host}:{port}: {err.strerror or err}"
+    return None
 
 
 def find_binary(name: str) -> str:

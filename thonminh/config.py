@@ -45,6 +45,7 @@ __all__ = [
     "key_path",
     "load_config",
     "masked",
+    "parse_toml",
     "validate_http_url",
 ]
 
@@ -314,6 +315,17 @@ def format_validation_error(
     return "\n".join(lines)
 
 
+def parse_toml(text: str, name: str) -> dict[str, Any]:
+    """The tables of a TOML document; ``ConfigError`` names ``name`` (the file) and what is wrong with it."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{name}: invalid TOML: {err}") from err
+    except RecursionError as err:
+        # tomllib reads nested arrays and inline tables recursively: a deep enough nesting exhausts the stack
+        raise ConfigError(f"{name}: invalid TOML (nested too deeply)") from err
+
+
 def load_config(
     path: str | os.PathLike[str],
     model: type[M],
@@ -330,10 +342,7 @@ def load_config(
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path.name}: invalid TOML: {err}") from err
+    data = parse_toml(text, path.name)
     origins: Origins = {}
     for keys, value, variable in environment_overrides(model, environ, env_prefix):
         origins[_set(data, keys, value, variable, path.name)] = variable

@@ -239,3 +239,62 @@ def test_an_env_file_is_read_as_systemd_reads_it_under_the_environment(
     env_file.mkdir()  # a file that cannot be read (as root, a mode would not stop it)
     assert environ_with_file(env_file, {"A": "1"}) == {"A": "1"}
     assert "gateway.env: cannot read" in caplog.text and "run as the service's user" in caplog.text
+
+
+DEEP = "a = " + "[" * 1000 + "]" * 1000 + "\n"  # deeper than tomllib's recursion reaches
+
+
+def test_toml_nested_too_deeply_is_an_invalid_toml_error(tmp_path: Path):
+    from lab.simulate.scenario import load_scenario
+    from server.config import load_server_config
+
+    for load in (load_gateway_config, load_server_config, load_scenario):
+        with pytest.raises(ConfigError) as info:
+            load(write(tmp_path, MINIMAL + DEEP))
+        assert str(info.value) == "gateway.toml: invalid TOML (nested too deeply)", load
+
+
+def test_deeply_nested_toml_exits_2_from_both_commands(tmp_path: Path):
+    gateway = run_cli("edge", "check-config", "--static", "--config", str(write(tmp_path, DEEP)))
+    assert (gateway.returncode, gateway.stderr) == (
+        2,
+        "error: gateway.toml: invalid TOML (nested too deeply)\n",
+    )
+    server = tmp_path / "server.toml"
+    server.write_text((ROOT / "server" / "server.example.toml").read_text() + DEEP)
+    served = run_cli("server", "--config", str(server))
+    assert (served.returncode, served.stderr) == (2, "error: server.toml: invalid TOML (nested too deeply)\n")
+
+
+@pytest.mark.parametrize("value", ["inf", "1e308", "nan"])
+@pytest.mark.parametrize(
+    ("where", "bound"),
+    [
+        ("gateway_interval_s", 86400),
+        ("forwarder.backoff_initial_s", 60),
+        ("forwarder.backoff_max_s", 3600),
+        ("forwarder.flush_deadline_s", 3600),
+        ("clock.jump_threshold_s", 86400),
+    ],
+)
+def test_a_float_setting_is_bounded(tmp_path: Path, where: str, bound: int, value: str):
+    """An infinite interval or wait is no setting: the agent would never do the thing, and say nothing."""
+    table, _, key = where.rpartition(".")
+    text = f"{MINIMAL}[{table}]\n{key} = {value}\n" if table else f"{key} = {value}\n{MINIMAL}"
+    with pytest.raises(ConfigError) as info:
+        load_gateway_config(write(tmp_path, text), environ={})
+    assert f"gateway.toml: {where}: Input should be" in str(info.value)
+    if value != "nan":
+        assert f"less than or equal to {bound}" in str(info.value)
+
+
+def test_gateway_interval_inf_fails_check_config(tmp_path: Path):
+    result = run_cli(
+        "edge",
+        "check-config",
+        "--static",
+        "--config",
+        str(write(tmp_path, "gateway_interval_s = inf\n" + MINIMAL)),
+    )
+    assert result.returncode == 2
+    assert "gateway.toml: gateway_interval_s: Input should be less than or equal to 86400" in result.stderr

@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from thonminh.config import StrictModel
+from thonminh.config import StrictModel, parse_toml
 from thonminh.errors import ConfigError
 
 __all__ = ["FORMATS", "Inventory", "LightSpec", "load_inventory", "parse_inventory"]
@@ -174,10 +173,7 @@ def _csv_rows(content: str, name: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _toml_rows(content: str, name: str) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        data = tomllib.loads(content)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{name}: invalid TOML: {err}") from err
+    data = parse_toml(content, name)
     extra = set(data) - {"lights"}
     if extra:
         raise ConfigError(f"{name}: unknown key(s) {', '.join(sorted(extra))}; expected [[lights]] tables")

@@ -121,6 +121,13 @@ def test_toml_errors_name_the_key(tmp_path: Path) -> None:
         parse_inventory("[light]\nid='a'\n", kind="toml", name="inv.toml")
 
 
+def test_toml_nested_too_deeply_is_an_invalid_toml_error() -> None:
+    deep = "[[lights]]\nid = " + "[" * 1000 + "]" * 1000 + "\n"
+    with pytest.raises(ConfigError) as err:
+        parse_inventory(deep, kind="toml", name="inv.toml")
+    assert str(err.value) == "inv.toml: invalid TOML (nested too deeply)"
+
+
 def test_unreadable_inventory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the light inventory"):
         load_inventory(tmp_path / "missing.csv")
