@@ -50,7 +50,7 @@ from edge.bufferschema import (
     schema_sql,
 )
 from edge.filemodes import own_private_dir, private_dir, private_file
-from edge.rejects import count_reasons
+from edge.rejects import bounded, count_reasons
 from thonminh.logs import Episode
 
 __all__ = [
@@ -252,7 +252,7 @@ class Buffer(DeadLetters):
             if rejects:
                 db.executemany(
                     f"INSERT INTO {w}.rejects (at_ms, source, reason, sample) VALUES (?, ?, ?, ?)",
-                    [(now_ms, *r) for r in rejects],
+                    [(now_ms, source, bounded(reason), sample) for source, reason, sample in rejects],
                 )
                 db.execute(
                     f"DELETE FROM {w}.rejects WHERE id <= (SELECT max(id) FROM {w}.rejects) - ?",

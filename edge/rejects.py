@@ -5,17 +5,30 @@ A source refuses an input with ``ctx.reject(reason, sample)``; a reason starts w
 names has a counter ``rejected_<code>``; every other reason (a modem's or an AP's unparsable output, whose
 reasons name the source instead) falls into ``rejected_other``, which is what remains of ``rejected_total``.
 So the counters are as many as the contract's fields, never one per device id or topic.
+
+A reason names what was wrong and shows at most a short cut of the value (``shown``); the input itself is
+the sample, kept apart. ``bounded`` cuts any reason to ``MAX_REASON_CHARS`` where it is stored, so a reason
+some source builds carelessly cannot fill the buffer's rejects or the log with a device's payload.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from thonminh.contract import GATEWAY
 
-__all__ = ["OTHER", "REASON_COUNTERS", "count_reasons", "reason_counter", "reason_fields"]
+__all__ = [
+    "MAX_REASON_CHARS",
+    "OTHER",
+    "REASON_COUNTERS",
+    "bounded",
+    "count_reasons",
+    "reason_counter",
+    "reason_fields",
+    "shown",
+]
 
 _PREFIX: Final = "rejected_"
 #: The counter of every reason without a code of its own.
@@ -24,6 +37,24 @@ OTHER: Final = "rejected_other"
 REASON_COUNTERS: Final = tuple(
     name for name in GATEWAY.fields if name.startswith(_PREFIX) and name not in ("rejected_total", OTHER)
 )
+
+
+#: The longest reason stored: room for the source, the code, the field and a short value (the sample shows more).
+MAX_REASON_CHARS: Final = 500
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` as a reason quotes it: its ``repr``, cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit for str()
+        text = f"<{type(value).__name__} too long to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def bounded(reason: str) -> str:
+    """``reason`` cut to ``MAX_REASON_CHARS``: the last guard before it is stored."""
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
 
 
 def reason_counter(reason: str) -> str:

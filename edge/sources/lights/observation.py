@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
+from edge.rejects import shown
+
 __all__ = [
     "DEVICE_FAULTS",
     "Meter",
@@ -101,7 +103,7 @@ def on_off(value: Any, what: str) -> bool:
             return True
         if word == "OFF":
             return False
-    raise PayloadError(f"{what}: expected ON or OFF, got {_short(value)}")
+    raise PayloadError(f"{what}: expected ON or OFF, got {shown(value)}")
 
 
 def json_number(
@@ -112,8 +114,8 @@ def json_number(
     if value is None and null_ok:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PayloadError(f"{what}: expected a number, got {_short(value)}")
-    return _in_range(float(value), what, lo, hi)
+        raise PayloadError(f"{what}: expected a number, got {shown(value)}")
+    return _in_range(value, what, lo, hi)
 
 
 def text_number(payload: bytes, what: str, *, lo: float = -math.inf, hi: float = math.inf) -> float | None:
@@ -122,14 +124,22 @@ def text_number(payload: bytes, what: str, *, lo: float = -math.inf, hi: float =
     if word in _NO_READING:
         return None
     if not _DECIMAL.fullmatch(word):
-        raise PayloadError(f"{what}: expected a decimal number, got {_short(word)}")
+        raise PayloadError(f"{what}: expected a decimal number, got {shown(word)}")
     return _in_range(float(word), what, lo, hi)
 
 
-def _in_range(value: float, what: str, lo: float, hi: float) -> float:
-    if not lo <= value <= hi:  # also refuses an infinity, from an over-long literal such as 1e400
-        raise PayloadError(f"{what}: {value!r} outside {lo:g}..{hi:g}")
-    return value
+def _in_range(value: int | float, what: str, lo: float, hi: float) -> float:
+    """``value`` as a finite float in ``lo..hi``. JSON integers have no size limit: one past the largest float
+    is refused like the infinity an over-long literal such as 1e400 becomes, not met as an OverflowError."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf if value > 0 else -math.inf
+    if not lo <= number <= hi:
+        raise PayloadError(f"{what}: {shown(value)} outside {lo:g}..{hi:g}")
+    if not math.isfinite(number):  # within an open-ended range
+        raise PayloadError(f"{what}: {shown(value)} is too large")
+    return number
 
 
 def _no_constant(name: str) -> None:
@@ -159,11 +169,6 @@ def text(payload: bytes, what: str, *, limit: int = 64) -> str:
         return payload.decode("utf-8").strip()
     except UnicodeDecodeError as err:
         raise PayloadError(f"{what}: not UTF-8 text") from err
-
-
-def _short(value: Any) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _first_line(err: BaseException) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from edge.rejects import shown
 from edge.sources.base import Reject
 from edge.sources.lights.formats import ADAPTERS, Adapter
 from edge.sources.lights.mqtt import Inbound
@@ -128,7 +129,7 @@ class Router:
             return self._refuse(
                 Outcome.REJECTED,
                 "topic_too_long",
-                f"{size} bytes (limit {MAX_TOPIC_BYTES}): {_shown(topic)}",
+                f"{size} bytes (limit {MAX_TOPIC_BYTES}): {shown(topic, _SHOWN_CHARS)}",
                 payload,
             )
         if not topic:
@@ -176,7 +177,7 @@ class Router:
         return self._refuse(
             Outcome.UNKNOWN_DEVICE,
             "unknown_device",
-            f"{_shown(obs.device, 64)} is not in the light inventory (topic {topic})",
+            f"{shown(obs.device, 64)} is not in the light inventory (topic {topic})",
             payload,
         )
 
@@ -201,7 +202,3 @@ class Router:
                 "unknown-device", "message from a device not in the light inventory", device=device
             )
         recent.append(device)
-
-
-def _shown(text: str, limit: int = _SHOWN_CHARS) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"

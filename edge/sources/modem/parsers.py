@@ -4,6 +4,10 @@ Each takes the information lines of one command (the AT layer has already taken 
 the unsolicited lines out) and returns typed values. A value the modem reports as unknown (CSQ 99, CESQ 255,
 an empty field) comes back as ``None``, never as 0 or -113. A line that has the command's prefix but cannot
 be read raises ``ParseError`` naming the line, so the source can count and keep it.
+
+Every number goes through ``number`` and every text a reading keeps through ``printable``: ``int()`` and
+``float()`` would also take ``'²'`` (``str.isdigit`` is true for it, ``int`` then fails), ``'٣١'``, ``'3_1'`` or
+``'-1e999'``, and a line of serial noise must come back as a ``ParseError``, never as a reading or a crash.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from edge.rejects import shown
 
 __all__ = [
     "CesqSignal",
@@ -20,12 +26,14 @@ __all__ = [
     "Registration",
     "access_tech_from_act",
     "info_fields",
+    "number",
     "parse_cesq",
     "parse_cme_error",
     "parse_cops",
     "parse_cpin",
     "parse_csq",
     "parse_registration",
+    "printable",
     "sim_from_error",
     "split_fields",
 ]
@@ -35,8 +43,15 @@ class ParseError(ValueError):
     """A response line with the right prefix whose content cannot be read."""
 
     def __init__(self, message: str, line: str) -> None:
-        super().__init__(f"{message}: {line!r}")
+        super().__init__(f"{message}: {shown(line, _SHOWN_CHARS)}")
         self.line = line
+
+
+#: How much of the line a reason quotes: a whole +QENG line, about; the line itself is the reject's sample.
+_SHOWN_CHARS = 160
+#: A number as modems print it: ASCII digits, an optional minus and decimals, no exponent. Nine digits are
+#: more than any value of these commands has, so the number is always finite and exact.
+_NUMBER = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
 
 
 def split_fields(payload: str) -> list[str]:
@@ -70,11 +85,25 @@ def info_fields(lines: Sequence[str], prefix: str) -> list[list[str]]:
     return found
 
 
+def number(value: str, line: str, what: str) -> float:
+    """``value`` as a number, or ``ParseError`` naming ``what`` and the line (the one reader of numbers)."""
+    if not _NUMBER.fullmatch(value):
+        raise ParseError(f"{what} is not a number", line)
+    return float(value)
+
+
 def _int(value: str, line: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ParseError(f"{what} is not a number", line) from None
+    found = number(value, line, what)
+    if not found.is_integer():
+        raise ParseError(f"{what} is not an integer", line)
+    return int(found)
+
+
+def printable(value: str, line: str, what: str, limit: int = 64) -> str:
+    """``value`` if it is printable ASCII of at most ``limit`` characters (a name a reading may keep)."""
+    if len(value) > limit or not value.isascii() or not value.isprintable():
+        raise ParseError(f"{what} is not printable ASCII of at most {limit} characters", line)
+    return value
 
 
 # -- errors and the SIM ----------------------------------------------------------------------------------
@@ -118,7 +147,7 @@ def parse_cme_error(final: str) -> CmeError | None:
     if not match:
         return None
     detail = match.group(1).strip()
-    if re.fullmatch(r"\d+", detail):
+    if re.fullmatch(r"[0-9]{1,5}", detail):
         return CmeError(int(detail), None)
     return CmeError(None, detail or None)
 
@@ -251,12 +280,16 @@ class Registration:
         return self.state in ("home", "roaming")
 
 
+#: A bare <stat>, 0..11, in ASCII digits
+_STAT = re.compile(r"[0-9]|1[01]")
+
+
 def _looks_like_read_form(fields: list[str]) -> bool:
     # read form: <n>,<stat>[,...]; URC form: <stat>[,<lac>,<ci>[,<AcT>]]. In the read form the second field
     # is a bare stat (0..11); in the URC form it is a location area code, normally quoted hex.
     if len(fields) == 2:
         return True
-    return len(fields) >= 4 and fields[1].isdigit() and int(fields[1]) <= 11
+    return len(fields) >= 4 and _STAT.fullmatch(fields[1]) is not None
 
 
 def parse_registration(
@@ -283,8 +316,8 @@ def parse_registration(
             raise ParseError(f"stat {stat} out of range", line)
         act_index = stat_index + 3
         act = None
-        if len(fields) > act_index and fields[act_index].isdigit():
-            act = int(fields[act_index])
+        if len(fields) > act_index and fields[act_index] != "":
+            act = _int(fields[act_index], line, "AcT")
         return Registration(command, stat, act)
     return None
 
@@ -303,7 +336,7 @@ def parse_cops(lines: Sequence[str]) -> OperatorInfo | None:
         if not fields or fields[0].startswith("("):
             raise ParseError("not a +COPS? answer", line)
         mode = _int(fields[0], line, "mode")
-        name = fields[2].strip() if len(fields) > 2 and fields[2].strip() else None
+        name = printable(fields[2], line, "operator") if len(fields) > 2 and fields[2] else None
         act = _int(fields[3], line, "AcT") if len(fields) > 3 and fields[3] != "" else None
         return OperatorInfo(mode, name, act)
     return None

@@ -16,10 +16,11 @@ Units, from the vendors' manuals and checked against field captures (see the tes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from edge.sources.modem.parsers import ParseError, info_fields
+from edge.sources.modem.parsers import ParseError, info_fields, number, printable
 
 __all__ = [
     "VendorSignal",
@@ -47,9 +48,13 @@ class VendorSignal:
     sinr_db: float | None = None
 
 
-def normalise_access_tech(text: str) -> str | None:
-    """``FDD LTE`` -> ``LTE``, ``HSPA+`` -> ``WCDMA``, ``NR5G-SA`` -> ``NR5G``...; None for no service."""
-    t = text.strip().upper().replace("_", "-")
+def normalise_access_tech(text: str, line: str = "") -> str | None:
+    """``FDD LTE`` -> ``LTE``, ``HSPA+`` -> ``WCDMA``, ``NR5G-SA`` -> ``NR5G``...; None for no service.
+
+    A name none of these is kept as the modem wrote it (upper case), if it is printable ASCII of at most
+    32 characters (``HDR``, a newer firmware's name); ``ParseError`` naming ``line`` otherwise.
+    """
+    t = printable(text.strip(), line or text, "access technology", 32).upper().replace("_", "-")
     if t in _NO_SERVICE:
         return None
     if "NSA" in t:
@@ -73,21 +78,29 @@ def normalise_access_tech(text: str) -> str | None:
     return t or None
 
 
-def _num(value: str, line: str, low: float, high: float, scale: float = 1.0) -> float | None:
+def _num(value: str, line: str, what: str, low: float, high: float, scale: float = 1.0) -> float | None:
     """A number within [low, high] after scaling; '-' and empty mean unknown; out of range is omitted."""
     if value in ("", "-"):
         return None
-    try:
-        number = float(value) * scale
-    except ValueError:
-        raise ParseError(f"{value!r} is not a number", line) from None
-    return round(number, 2) if low <= number <= high else None
+    found = number(value, line, what) * scale
+    return round(found, 2) if low <= found <= high else None
 
 
-_RSRP = (-156.0, -30.0)
-_RSRQ = (-43.5, 20.0)
-_RSSI = (-125.0, -20.0)
-_SINR = (-20.0, 40.0)
+_RSRP = ("RSRP", -156.0, -30.0)
+_RSRQ = ("RSRQ", -43.5, 20.0)
+_RSSI = ("RSSI", -125.0, -20.0)
+_SINR = ("SINR", -20.0, 40.0)
+_MCC = re.compile(r"[0-9]{3}")
+_MNC = re.compile(r"[0-9]{2,3}")
+
+
+def _operator(mcc: str, mnc: str, line: str) -> str | None:
+    """The numeric operator ``45204`` from its MCC and MNC; None where the modem left them out."""
+    if mcc in ("", "-") or mnc in ("", "-"):
+        return None
+    if not (_MCC.fullmatch(mcc) and _MNC.fullmatch(mnc)):
+        raise ParseError("MCC-MNC is not numeric", line)
+    return mcc + mnc
 
 
 # -- Quectel ---------------------------------------------------------------------------------------------
@@ -98,12 +111,18 @@ def parse_qnwinfo(lines: Sequence[str]) -> VendorSignal | None:
     found = info_fields(lines, "+QNWINFO")
     if not found:
         return None
-    techs = [normalise_access_tech(f[0]) for f in found if f]
-    techs = [t for t in techs if t]
+    techs = []
+    operator = None
+    for fields in found:
+        line = ",".join(fields)
+        tech = normalise_access_tech(fields[0], line) if fields else None
+        if tech:
+            techs.append(tech)
+        if len(fields) > 1 and operator is None:
+            operator = _operator(fields[1][:3], fields[1][3:], line)
     if not techs:
         return VendorSignal(service=False)
     tech = "NR5G-NSA" if "LTE" in techs and "NR5G" in techs else techs[-1]
-    operator = next((f[1] for f in found if len(f) > 1 and f[1].isdigit()), None)
     return VendorSignal(access_tech=tech, operator=operator)
 
 
@@ -113,13 +132,13 @@ def parse_qcsq(lines: Sequence[str]) -> VendorSignal | None:
     """
     for fields in info_fields(lines, "+QCSQ"):
         line = ",".join(fields)
-        tech = normalise_access_tech(fields[0]) if fields else None
+        tech = normalise_access_tech(fields[0], line) if fields else None
         if tech is None:
             return VendorSignal(service=False)
         rssi = _num(fields[1], line, *_RSSI) if len(fields) > 1 else None
         signal = VendorSignal(access_tech=tech, rssi_dbm=rssi)
         if tech in ("LTE", "LTE-M", "NB-IoT", "NR5G") and len(fields) >= 5:
-            sinr = _num(fields[3], line, 0.0, 250.0)
+            sinr = _num(fields[3], line, "SINR", 0.0, 250.0)
             signal = replace(
                 signal,
                 rsrp_dbm=_num(fields[2], line, *_RSRP),
@@ -134,10 +153,9 @@ def _qeng_lte(f: list[str], line: str) -> VendorSignal:
     # "LTE",<is_tdd>,<mcc>,<mnc>,<cellid>,<pcid>,<earfcn>,<band>,<ul_bw>,<dl_bw>,<tac>,<rsrp>,<rsrq>,<rssi>,<sinr>,...
     if len(f) < 15:
         raise ParseError(f"LTE serving cell with {len(f)} fields, expected at least 15", line)
-    operator = f[2] + f[3] if f[2].isdigit() and f[3].isdigit() else None
     return VendorSignal(
         access_tech="LTE",
-        operator=operator,
+        operator=_operator(f[2], f[3], line),
         rsrp_dbm=_num(f[11], line, *_RSRP),
         rsrq_db=_num(f[12], line, *_RSRQ),
         rssi_dbm=_num(f[13], line, *_RSSI),
@@ -149,10 +167,9 @@ def _qeng_nr_sa(f: list[str], line: str) -> VendorSignal:
     # "NR5G-SA",<duplex>,<mcc>,<mnc>,<cellid>,<pcid>,<tac>,<arfcn>,<band>,<dl_bw>,<rsrp>,<rsrq>,<sinr>,...
     if len(f) < 13:
         raise ParseError(f"NR5G-SA serving cell with {len(f)} fields, expected at least 13", line)
-    operator = f[2] + f[3] if f[2].isdigit() and f[3].isdigit() else None
     return VendorSignal(
         access_tech="NR5G",
-        operator=operator,
+        operator=_operator(f[2], f[3], line),
         rsrp_dbm=_num(f[10], line, *_RSRP),
         rsrq_db=_num(f[11], line, *_RSRQ),
         sinr_db=_num(f[12], line, *_SINR),
@@ -196,7 +213,7 @@ def parse_qeng_servingcell(lines: Sequence[str]) -> VendorSignal | None:
                 sinr_db=_num(f[5], line, *_SINR) if len(f) > 6 else None,
                 rsrq_db=_num(f[6], line, *_RSRQ) if len(f) > 6 else None,
             )
-        return VendorSignal(access_tech=normalise_access_tech(tech))
+        return VendorSignal(access_tech=normalise_access_tech(tech, line))
     return VendorSignal(service=state not in ("SEARCH", "LIMSRV"))
 
 
@@ -207,20 +224,18 @@ def parse_cpsi(lines: Sequence[str]) -> VendorSignal | None:
     """``+CPSI: <mode>,<op mode>,<mcc>-<mnc>,...``: ``NO SERVICE,Online``, GSM, WCDMA or LTE forms."""
     for fields in info_fields(lines, "+CPSI"):
         line = ",".join(fields)
-        tech = normalise_access_tech(fields[0].replace("-LIMITED", "")) if fields else None
+        tech = normalise_access_tech(fields[0].replace("-LIMITED", ""), line) if fields else None
         if tech is None or "LIMITED" in (fields[0].upper() if fields else ""):
             return VendorSignal(service=False, access_tech=tech)
-        operator = fields[2].replace("-", "") if len(fields) > 2 and "-" in fields[2] else None
-        if operator is not None and not operator.isdigit():
-            raise ParseError("MCC-MNC is not numeric", line)
+        operator = None
+        if len(fields) > 2 and "-" in fields[2]:
+            mcc, _, mnc = fields[2].partition("-")
+            operator = _operator(mcc, mnc, line)
         signal = VendorSignal(access_tech=tech, operator=operator)
         if tech == "GSM" and len(fields) > 6:
             return replace(signal, rssi_dbm=_num(fields[6], line, *_RSSI))
         if tech in ("LTE", "LTE-M", "NB-IoT") and len(fields) >= 14:
-            try:
-                rsrp_raw = float(fields[11])
-            except ValueError:
-                raise ParseError("RSRP is not a number", line) from None
+            rsrp_raw = number(fields[11], line, "RSRP")
             if rsrp_raw >= 0:
                 return signal  # 3GPP indices or nothing: unknown scale, left out
             scale = 0.1 if rsrp_raw <= -200 else 1.0

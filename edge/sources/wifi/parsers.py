@@ -91,15 +91,25 @@ def redact(text: str, *, limit: int = 2048) -> str:
     return text if len(text) <= limit else text[:limit] + "...(cut)"
 
 
+#: A counter or a time as the tools print it: ASCII digits, at most a 64-bit number's 20. ``int()`` would also
+#: take ``'²'`` (where ``str.isdigit`` is true and ``int`` then fails), ``'٣'``, ``'1_0'`` or 5,000 digits.
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_MAX_COUNTER = 2**64 - 1
+
+
+def _unsigned(value: Any) -> int | None:
+    """``value`` as a counter (a JSON integer or ASCII digits in 0..2^64-1), or None: the one number reader."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNTER:
+        return value
+    return None
+
+
 def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ParseError(f"{what} is not an integer")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ParseError(f"{what} is not an integer") from None
-    if number < 0:
-        raise ParseError(f"{what} is negative")
+    number = _unsigned(value)
+    if number is None:
+        raise ParseError(f"{what} is not an integer in 0..2^64-1")
     return number
 
 
@@ -110,8 +120,8 @@ def parse_ubus_clients(text: str) -> list[Station]:
     """Associated stations from ``ubus call hostapd.<iface> get_clients`` (JSON, any indentation)."""
     try:
         data = json.loads(text)
-    except ValueError:
-        raise ParseError("get_clients: not JSON (cut short or garbage)") from None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the JSON decoder goes
+        raise ParseError("get_clients: not JSON (cut short, nested too deep or garbage)") from None
     if not isinstance(data, dict) or not isinstance(data.get("clients"), dict):
         raise ParseError("get_clients: no 'clients' object")
     stations = []
@@ -301,13 +311,13 @@ def parse_dnsmasq_leases(text: str, now_s: float) -> LeaseCount:
         parts = raw.split()
         if not parts or parts[0] == "duid":
             continue
-        if len(parts) < 4 or not parts[0].isdigit():
+        expiry = _unsigned(parts[0])
+        if len(parts) < 4 or expiry is None:
             bad += 1
             continue
         if ":" in parts[2]:
             continue  # DHCPv6 lease of a device already counted by its IPv4 lease
         total += 1
-        expiry = int(parts[0])
         if expiry == 0 or expiry < _EPOCH_2001 or expiry > now_s:
             active += 1
     if bad and not total:

@@ -49,7 +49,7 @@ class UbusHttpBackend:
             raise BackendError(f"{self.http.url}: HTTP {response.status_code}")
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the JSON decoder goes
             raise BackendError(f"{self.http.url}: answer is not JSON", sample=redact(response.text)) from None
         if not isinstance(data, dict):
             raise BackendError(

@@ -77,6 +77,49 @@ def test_tasmota_bad_payloads_say_what_is_wrong(payload: bytes, problem: str) ->
         ADAPTERS["tasmota"](match, payload)
 
 
+HUGE = "1" + "0" * 400  # a JSON integer past the largest float: float() raises OverflowError on it
+
+
+@pytest.mark.parametrize(
+    ("fmt", "topic", "payload", "reason"),
+    [
+        ("tasmota", "tele/sl-t1/SENSOR", f'{{"ENERGY":{{"Power":{HUGE}}}}}', "tasmota SENSOR.ENERGY.Power: "),
+        ("tasmota", "tele/sl-t1/SENSOR", f'{{"ENERGY":{{"Power":[1,-{HUGE}]}}}}', "ENERGY.Power[1]: -"),
+        ("tasmota", "tele/sl-t1/STATE", f'{{"Dimmer":{HUGE}}}', "tasmota STATE.Dimmer: "),
+        ("tasmota", "stat/sl-t1/STATUS8", f'{{"StatusPWR":{{"Total":{HUGE}}}}}', "STATUS8.ENERGY.Total: "),
+        ("esphome", "esphome/sl-e1/light/lamp/state", f'{{"brightness":{HUGE}}}', ".brightness: "),
+        ("json", "thonminh/light/sl-j1/state", f'{{"on":true,"power_w":{HUGE}}}', "json state.power_w: "),
+        ("json", "thonminh/light/sl-j1/state", f'{{"on":true,"uptime_s":{HUGE}}}', "json state.uptime_s: "),
+        ("json", "thonminh/light/sl-j1/state", f'{{"on":true,"rssi_dbm":-{HUGE}}}', "json state.rssi_dbm: -"),
+        ("json", "thonminh/light/sl-j1/state", '{"on":true,"uptime_s":1e400}', "json state.uptime_s: inf"),
+        ("json", "thonminh/light/sl-j1/state", '{"on":true,"seq":' + "9" * 4000 + "}", "json state.seq: 999"),
+        (
+            "json",
+            "thonminh/light/sl-j1/state",
+            '{"on":true,"v":' + "9" * 4000 + "}",
+            "json state.v: version 999",
+        ),
+    ],
+)
+def test_huge_numbers_are_payload_errors_naming_the_field_briefly(
+    fmt: str, topic: str, payload: str, reason: str
+) -> None:
+    match = TopicPattern(DEFAULT_PATTERNS[fmt]).match(topic)
+    assert match is not None
+    with pytest.raises(PayloadError) as raised:
+        ADAPTERS[fmt](match, payload.encode())
+    assert reason in str(raised.value) and len(str(raised.value)) < 120, str(raised.value)
+
+
+def test_a_huge_power_is_outside_the_meters_range() -> None:
+    match = TopicPattern(DEFAULT_PATTERNS["tasmota"]).match("tele/sl-t1/SENSOR")
+    assert match is not None
+    with pytest.raises(
+        PayloadError, match=r"^tasmota SENSOR\.ENERGY\.Power: 1000+\.\.\. outside -1e\+06\.\.1e\+06$"
+    ):
+        ADAPTERS["tasmota"](match, f'{{"ENERGY":{{"Power":{HUGE}}}}}'.encode())
+
+
 def test_tasmota_commands_are_not_reports() -> None:
     match = TopicPattern("{prefix:cmnd|tele}/{device}/#").match("cmnd/sl-001/POWER")
     assert match is not None

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sourcekit import publish_all
 
 from edge.sources.lights.router import MAX_TOPIC_BYTES
@@ -114,3 +116,41 @@ async def test_every_refusal_is_reported_with_its_reason(
         assert all(len(sample or b"") <= 512 for _, sample in collector.rejected)
         state = source.tracker.states["t-1"]
         assert (state.on, state.power_w) == (None, None)  # nothing lenient was taken as data
+
+
+async def test_huge_numbers_are_bad_payloads_with_short_reasons_not_adapter_bugs(
+    tmp_path: Path,
+    mosquitto_server: MosquittoServer,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    huge = b"1" + b"0" * 400  # past the largest float: float() raised OverflowError, an "adapter bug"
+    refused = [
+        ("tele/sl-t1/SENSOR", b'{"ENERGY":{"Power":' + huge + b"}}", "tasmota SENSOR.ENERGY.Power: 1000"),
+        ("tele/sl-t1/STATE", b'{"Dimmer":' + huge + b"}", "tasmota STATE.Dimmer: 1000"),
+        (
+            "stat/sl-t1/STATUS8",
+            b'{"StatusPWR":{"Total":' + huge + b"}}",
+            "tasmota STATUS8.ENERGY.Total: 1000",
+        ),
+        ("esphome/sl-e1/light/lamp/state", b'{"brightness":' + huge + b"}", "light/lamp.brightness: 1000"),
+        ("thonminh/light/sl-j1/state", b'{"on":true,"power_w":' + huge + b"}", "json state.power_w: 1000"),
+        ("thonminh/light/sl-j1/state", b'{"on":true,"uptime_s":' + huge + b"}", "json state.uptime_s: 1000"),
+        ("thonminh/light/sl-j1/state", b'{"on":true,"rssi_dbm":' + huge + b"}", "json state.rssi_dbm: 1000"),
+        # 4,000 digits: a 4,084-character reason before
+        ("thonminh/light/sl-j1/state", b'{"on":true,"seq":' + b"9" * 4000 + b"}", "json state.seq: 9999"),
+    ]
+    async with running(lights_source(tmp_path, mosquitto_server.port, collector)) as source:
+        await asyncio.to_thread(publish_all, mosquitto_server.port, [(t, p) for t, p, _ in refused])
+        await wait_for(lambda: source.acknowledged >= len(refused), what="every message handled")
+        reasons = [reason for reason, _ in collector.rejected]
+        assert len(reasons) == len(refused)
+        for reason, (topic, _, field) in zip(reasons, refused, strict=True):
+            assert reason.startswith("bad_payload: ") and f"{topic}: " in reason and field in reason, reason
+            assert len(reason) < 200, reason
+        assert source.router.stats.rejected == len(refused)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no "light adapter failed"
+        await asyncio.to_thread(
+            publish_all, mosquitto_server.port, [("thonminh/light/sl-j1/state", b'{"on":true}')]
+        )
+        await wait_for(lambda: source.tracker.states["j-1"].on is True, what="the good message applied")

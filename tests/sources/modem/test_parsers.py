@@ -161,3 +161,43 @@ def test_cpin_and_sim_errors():
         "error",
     ]
     assert sim_from_error(parse_cme_error("+CME ERROR: SIM PIN required")) == "pin"
+
+
+# -- serial noise: only ASCII numbers and printable names, and a ParseError naming the line, never a crash ------
+
+
+@pytest.mark.parametrize(
+    ("lines", "command", "problem"),
+    [
+        # '²'.isdigit() is true and int('²') fails: the read form's stat, then the AcT
+        (['+CREG: 2,²,"1A2B","01A2B3C",7'], "CREG", "no CREG read response"),
+        (['+CEREG: 2,1,"1A2B","01A2B3C",²'], "CEREG", "AcT is not a number"),
+        (['+CEREG: 2,1,"1A2B","01A2B3C",٧'], "CEREG", "AcT is not a number"),  # int() would read 7
+        (["+CGREG: 0,1_0"], "CGREG", "stat is not a number"),
+        (["+CREG: 0," + "9" * 5000], "CREG", "stat is not a number"),  # int() refuses over 4300 digits
+    ],
+)
+def test_registration_refuses_non_ascii_numbers_with_a_parse_error(
+    lines: list[str], command: str, problem: str
+):
+    with pytest.raises(ParseError, match=problem) as raised:
+        parse_registration(lines, command)
+    assert raised.value.line == lines[0].split(": ", 1)[1].replace('"', "")
+    assert len(str(raised.value)) < 250  # the reason quotes a cut of the line; the line is the sample
+
+
+@pytest.mark.parametrize("rssi", ["٣١", "3_1", "³¹", " 3 1", "31.5", "1e1", "-0x1f"])
+def test_csq_takes_ascii_digits_only(rssi: str):
+    with pytest.raises(ParseError, match="rssi is not"):
+        parse_csq([f"+CSQ: {rssi},99"])
+
+
+def test_cesq_and_cops_refuse_noise():
+    with pytest.raises(ParseError, match="level is not a number"):
+        parse_cesq(["+CESQ: 99,99,255,255,٢٠,5_0"])
+    with pytest.raises(ParseError, match="AcT is not a number"):
+        parse_cops(['+COPS: 0,0,"Viettel",⁷'])
+    for name in ("Viet\x00tel", "Viettel\x1b[0m", "Việttel", "V" * 65):
+        with pytest.raises(ParseError, match="operator is not printable ASCII"):
+            parse_cops([f'+COPS: 0,0,"{name}",7'])
+    assert parse_cops(['+COPS: 0,0,"VN VINAPHONE",7']).name == "VN VINAPHONE"

@@ -11,7 +11,7 @@ import pytest
 from sourcekit import FakeClock
 
 from edge.sources.modem.source import ModemSource
-from lab.simulate.modem_emulator import ModemEmulator
+from lab.simulate.modem_emulator import ModemEmulator, RadioState
 from thonminh.lineprotocol import encode_line
 
 HEALTHY = {
@@ -99,6 +99,32 @@ async def test_urcs_inside_answers_are_ignored_and_junk_is_counted(
     await asyncio.sleep(0.2)
     assert await poll(source) == HEALTHY
     assert [reason for reason, _ in collected.rejected] == ["modem ec25: unexpected line from the modem"] * 2
+    await source.close()
+
+
+class GarbledRegistration(RadioState):
+    """Registered for every command, while the registration answers carry serial noise where the AcT goes."""
+
+    @property
+    def registered(self) -> bool:
+        return True
+
+
+async def test_a_garbled_registration_answer_is_a_reject_and_the_rest_of_the_poll_is_kept(
+    make_ctx, collected, emulator: ModemEmulator
+):
+    source = make(make_ctx, emulator.path)
+    # '+CEREG: 0,1,"4D2","1A2B3C4",²': str.isdigit() is true for '²', int() is not
+    emulator.state = GarbledRegistration(stat='1,"4D2","1A2B3C4",²')  # type: ignore[arg-type]
+    registration = {"registered", "reg_state"}
+    assert await poll(source) == {k: v for k, v in HEALTHY.items() if k not in registration}
+    reasons = [reason for reason, _ in collected.rejected]
+    assert reasons == [
+        f"modem ec25: {name}: AcT is not a number: '0,1,4D2,1A2B3C4,²'" for name in ("CEREG", "CGREG", "CREG")
+    ]
+    assert [sample for _, sample in collected.rejected] == ["0,1,4D2,1A2B3C4,²"] * 3
+    emulator.state = RadioState()
+    assert await poll(source) == HEALTHY
     await source.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.sources.modem.parsers import ParseError
+from edge.sources.modem.parsers import ParseError, split_fields
 from edge.sources.modem.vendors import (
     VendorSignal,
     normalise_access_tech,
@@ -164,3 +164,53 @@ def test_access_tech_names_and_manufacturer():
     assert parse_manufacturer(["Quectel"]) == "quectel"
     assert parse_manufacturer(["SIMCOM INCORPORATED"]) == "simcom"
     assert parse_manufacturer(["Fibocom"]) == "generic"
+
+
+# -- serial noise: only ASCII numbers, numeric operators and printable names; a ParseError otherwise --------
+
+
+@pytest.mark.parametrize(
+    ("parse", "line", "problem"),
+    [
+        (parse_qnwinfo, '+QNWINFO: "\x00\x01weird tech","x"', "access technology is not printable"),
+        (
+            parse_qnwinfo,
+            '+QNWINFO: "FDD LTÉ","45204","LTE BAND 3",1650',
+            "access technology is not printable",
+        ),
+        (parse_qnwinfo, '+QNWINFO: "' + "LTE " * 20 + '","45204"', "access technology is not printable"),
+        (parse_qnwinfo, '+QNWINFO: "FDD LTE","4520²","LTE BAND 3",1650', "MCC-MNC is not numeric"),
+        (parse_qcsq, '+QCSQ: "LTE\x07",-65,-95,160,-10', "access technology is not printable"),
+        (parse_qcsq, '+QCSQ: "LTE",-65,-9_5,160,-10', "RSRP is not a number"),
+        (
+            parse_qeng_servingcell,
+            '+QENG: "servingcell","NOCONN","\x1bLTE"',
+            "access technology is not printable",
+        ),
+        (
+            parse_qeng_servingcell,
+            '+QENG: "servingcell","NOCONN","LTE","FDD",452,0٤,1A,1,1650,3,5,5,4D2,-95,-9,-60,3,-',
+            "MCC-MNC is not numeric",
+        ),
+        (
+            parse_qeng_servingcell,
+            '+QENG: "servingcell","NOCONN","LTE","FDD",452,04,1A,1,1650,3,5,5,4D2,-٩٥,-9,-60,3,-',
+            "RSRP is not a number",
+        ),
+        (parse_cpsi, "+CPSI: LTE,Online,452-0²,0x04D2,1,2,EUTRAN-BAND3,1650,5,5,-98,-892,-591,12", "MCC-MNC"),
+        # an infinite RSRP would pick the 1/10 scale
+        (parse_cpsi, "+CPSI: LTE,Online,452-04,0x04D2,1,2,EUTRAN-BAND3,1650,5,5,-10,-1e999,-70,10", "RSRP"),
+        (parse_cpsi, "+CPSI: LTE,Online,452-04,0x04D2,1,2,EUTRAN-BAND3,1650,5,5,-10,-inf,-70,10", "RSRP"),
+        (parse_cpsi, "+CPSI: LTE,Online,452-04,0x04D2,1,2,EUTRAN-BAND3,1650,5,5,-98,-892,-591,1_2", "SINR"),
+    ],
+)
+def test_noise_is_a_parse_error_naming_the_line(parse, line: str, problem: str):
+    with pytest.raises(ParseError, match=problem) as raised:
+        parse([line])
+    assert raised.value.line == ",".join(split_fields(line.split(":", 1)[1]))
+
+
+def test_unknown_but_sane_technology_names_are_kept():
+    assert parse_qnwinfo(['+QNWINFO: "HDR","45204"']) == VendorSignal(access_tech="HDR", operator="45204")
+    assert parse_qnwinfo(['+QNWINFO: "CDMA1X AND HDR",""']) == VendorSignal(access_tech="CDMA")
+    assert normalise_access_tech("LTE NB-IOT (CAT-NB2)") == "NB-IoT"

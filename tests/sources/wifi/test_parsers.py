@@ -64,6 +64,16 @@ def test_ubus_skips_stations_that_are_not_associated_and_rejects_bad_counters():
         parse_ubus_clients('{"freq": 2437}')
 
 
+def test_ubus_get_clients_nested_too_deep_or_with_odd_numbers_is_rejected():
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_ubus_clients("[" * 100_000)  # the JSON decoder's RecursionError
+    for rx in ('"²"', '"1_0"', '"٣"', "-1", str(2**64), "1.5", "true"):
+        with pytest.raises(ParseError, match="bytes.rx"):
+            parse_ubus_clients(
+                f'{{"clients": {{"aa:bb:cc:dd:ee:02": {{"bytes": {{"rx": {rx}, "tx": 1}}}}}}}}'
+            )
+
+
 # -- hostapd_cli ---------------------------------------------------------------------------------------------
 
 
@@ -179,6 +189,15 @@ def test_dnsmasq_lease_file_quirks():
     assert parse_dnsmasq_leases("", now_s=0) == LeaseCount(0, 0)
     with pytest.raises(ParseError, match="lease-file format"):
         parse_dnsmasq_leases("<html>502 Bad Gateway</html>\n", now_s=0)
+
+
+@pytest.mark.parametrize("expiry", ["²³", "٣٤٥", "1_700_000_000", "9" * 5000, "-5", "1e9"])
+def test_dnsmasq_lines_with_odd_numbers_are_bad_lines_not_crashes(expiry: str):
+    bad = f"{expiry} aa:bb:cc:dd:ee:ff 10.0.0.2 h *\n"
+    with pytest.raises(ParseError, match="1 line"):
+        parse_dnsmasq_leases(bad, now_s=1.8e9)
+    good = "0 aa:bb:cc:dd:ee:fe 10.0.0.3 h *\n"
+    assert parse_dnsmasq_leases(bad + good, now_s=1.8e9) == LeaseCount(1, 1)  # only the bad line left out
 
 
 # -- addresses -----------------------------------------------------------------------------------------------

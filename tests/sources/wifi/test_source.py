@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 import pytest
 
+from edge.sources.wifi.backends import BackendError
 from edge.sources.wifi.source import OPTIONAL_FIELDS
+from edge.sources.wifi.ubushttp import UbusHttpBackend
 from edge.sources.wifi.users import STATE_FILE, ram_path
 from thonminh.contract import WIFI, WIFI_DAILY
 from thonminh.errors import ConfigError
 from thonminh.lineprotocol import encode_line
 
 from .conftest import Harness
+from .privacy import leaks
 
 BACKENDS = ["ubus", "ubus_ssh", "ubus_http", "hostapd_cli", "iw"]
 A, B, C = "a8:96:75:f0:3b:c4", "0e:ed:c0:e3:59:0e", "8c:be:be:f5:8f:59"
@@ -172,6 +176,20 @@ async def test_http_session_expiry_logs_in_again(harness: Harness):
     await bad.close()
 
 
+async def test_an_http_answer_nested_too_deep_is_a_backend_error_without_addresses(harness: Harness):
+    deep = f'{{"jsonrpc": "2.0", "id": 1, "station": "{A}", "result": ' + "[" * 100_000
+
+    def uhttpd(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=deep)
+
+    backend = UbusHttpBackend(harness.config("ubus_http"), transport=httpx.MockTransport(uhttpd))
+    with pytest.raises(BackendError, match="answer is not JSON") as raised:
+        await backend.read()  # json's RecursionError, turned into the back end's own error
+    assert raised.value.sample is not None and "<mac>" in raised.value.sample
+    assert leaks(raised.value.sample, [A]) == []
+    await backend.close()
+
+
 async def test_leases_and_optional_fields_follow_the_contract(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ):
@@ -190,6 +208,27 @@ async def test_leases_and_optional_fields_follow_the_contract(
     await harness.poll(source)
     assert len(warnings(caplog, "DHCP leases unreadable")) == 1
     assert any("leases" in reason for reason, _ in harness.rejected)
+
+
+@pytest.mark.parametrize("backend", ["ubus", "hostapd_cli", "iw"])
+@pytest.mark.parametrize("expiry", ["²³", "9" * 5000])  # str.isdigit() is true for both; int() takes neither
+async def test_a_garbled_lease_file_leaves_out_only_the_lease_count(
+    harness: Harness, backend: str, expiry: str
+):
+    harness.ap.join(A)
+    source = harness.source(harness.config(backend))
+    assert (await harness.poll(source, 0))[WIFI.name].fields["dhcp_leases"] == 1
+    harness.ap.set(leases_file=None)  # the simulator stops writing it
+    (harness.tmp / "dhcp.leases").write_text(f"{expiry} {A} 10.0.0.2 phone *\n")
+    points = await harness.poll(source, 60)
+    wifi = points[WIFI.name]
+    assert (wifi.fields["ap_up"], wifi.fields["clients"], wifi.fields["observed_s"]) == (1, 1, 60)
+    assert "dhcp_leases" not in wifi.fields and points[WIFI_DAILY.name].fields["unique_users"] == 1
+    [(reason, sample)] = harness.rejected
+    assert reason == "wifi cultural-house: leases: dnsmasq leases: 1 line(s) not in the lease-file format"
+    assert isinstance(sample, str) and leaks(sample, [A]) == []
+    assert "<mac>" in sample or sample.endswith("...(cut)")  # redacted, or cut before the address
+    await source.close()
 
 
 async def test_restart_same_day_keeps_the_count(harness: Harness):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from edge.rejects import shown
 from edge.sources.lights.observation import (
     DEVICE_FAULTS,
     Meter,
@@ -64,7 +65,7 @@ def parse(match: TopicMatch, payload: bytes) -> Observation | None:
     if rest == ("status",):
         word = text(payload, "esphome status").lower()
         if word not in ("online", "offline"):
-            raise PayloadError(f"esphome status: expected online or offline, got {word[:20]!r}")
+            raise PayloadError(f"esphome status: expected online or offline, got {shown(word)}")
         return Observation(device, online=word == "online", alive=word == "online")
     if len(rest) != 3 or rest[2] != "state":
         return Observation(device)  # debug log lines and the like: alive, nothing more

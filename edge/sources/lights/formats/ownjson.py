@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from edge.rejects import shown
 from edge.sources.lights.observation import (
     DEVICE_FAULTS,
     Meter,
@@ -39,7 +40,7 @@ def parse(match: TopicMatch, payload: bytes) -> Observation | None:
     if match.rest == ("status",):
         word = text(payload, "json status").lower()
         if word not in ("online", "offline"):
-            raise PayloadError(f"json status: expected online or offline, got {word[:20]!r}")
+            raise PayloadError(f"json status: expected online or offline, got {shown(word)}")
         return Observation(match.device, online=word == "online", alive=word == "online")
     if match.rest != ("state",):
         return None
@@ -50,7 +51,7 @@ def _state(device: str, data: dict[str, Any]) -> Observation:
     what = "json state"
     version = data.get("v", SCHEMA_VERSION)
     if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise PayloadError(f"{what}.v: version {version!r} is not {SCHEMA_VERSION}")
+        raise PayloadError(f"{what}.v: version {shown(version)} is not {SCHEMA_VERSION}")
     if "on" not in data:
         raise PayloadError(f"{what}: required key 'on' is missing")
     if not isinstance(data["on"], bool):
@@ -90,14 +91,14 @@ def _int(value: Any, what: str, lo: int, hi: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise PayloadError(f"{what}: expected an integer, got {type(value).__name__}")
     if not lo <= value <= hi:
-        raise PayloadError(f"{what}: {value} outside {lo}..{hi}")
+        raise PayloadError(f"{what}: {shown(value)} outside {lo}..{hi}")
     return value
 
 
 def _channel(value: Any) -> str:
     if isinstance(value, str):
         if not 1 <= len(value) <= 32 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
-            raise PayloadError(f"json state.channel: {value[:40]!r} is not 1-32 letters, digits, '_' or '-'")
+            raise PayloadError(f"json state.channel: {shown(value)} is not 1-32 letters, digits, '_' or '-'")
         return value
     return str(_int(value, "json state.channel", 1, 32))
 
@@ -120,7 +121,7 @@ def _faults(value: Any, what: str) -> dict[str, bool]:
     for item in value:
         if not isinstance(item, str) or item not in DEVICE_FAULTS:
             raise PayloadError(
-                f"{what}: unknown fault {str(item)[:40]!r}; known: {', '.join(sorted(DEVICE_FAULTS))}"
+                f"{what}: unknown fault {shown(item)}; known: {', '.join(sorted(DEVICE_FAULTS))}"
             )
         if item in listed:
             raise PayloadError(f"{what}: {item!r} listed twice")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from edge.rejects import shown
 from edge.sources.lights.observation import (
     Meter,
     Observation,
@@ -49,7 +50,7 @@ def parse(match: TopicMatch, payload: bytes) -> Observation | None:
     if suffix == "LWT":
         word = text(payload, what).lower()
         if word not in ("online", "offline"):
-            raise PayloadError(f"{what}: expected Online or Offline, got {word[:20]!r}")
+            raise PayloadError(f"{what}: expected Online or Offline, got {shown(word)}")
         return Observation(device, online=word == "online", alive=word == "online")
     if suffix in _POWER_KEYS:
         return Observation(device, relays={_channel(suffix): on_off(text(payload, what), what)})
