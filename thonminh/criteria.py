@@ -203,6 +203,10 @@ def load_criteria(path: str | Path = DEFAULT_CRITERIA_FILE) -> CriteriaSet:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path.name}: invalid YAML: {err}") from err
+    except (
+        RecursionError
+    ) as err:  # the YAML reader nests recursively: a deep enough document exhausts the stack
+        raise ConfigError(f"{path.name}: invalid YAML (nested too deeply)") from err
     try:
         return CriteriaSet.model_validate(raw)
     except ValidationError as err:

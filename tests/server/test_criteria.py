@@ -90,6 +90,9 @@ def test_duplicate_ids_and_broken_yaml(tmp_path: Path):
     path.write_text("criteria: [unclosed")
     with pytest.raises(ConfigError, match="c.yaml: invalid YAML"):
         load_criteria(path)
+    path.write_text("criteria: " + "[" * 5000 + "]" * 5000)  # the reader's recursion, not a RecursionError
+    with pytest.raises(ConfigError, match=r"c.yaml: invalid YAML \(nested too deeply\)"):
+        load_criteria(path)
 
 
 def test_the_service_refuses_to_start_with_invalid_criteria(tmp_path: Path):

@@ -164,6 +164,18 @@ def test_non_finite_indicator_values_are_refused(api):
     assert response.status_code == 422 and response.json()["parameter"] == "value"
 
 
+@pytest.mark.parametrize("depth", [2000, 20000])
+def test_a_body_nested_too_deeply_is_a_clear_refusal(api, depth):
+    """Under the body limit, a JSON text of brackets only is deep enough to exhaust Python's JSON reader."""
+    response = api.put(
+        f"/api/v1/villages/{A}/indicators/eid_adoption_pct",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        content=b'{"value": ' + b"[" * depth + b"]" * depth + b"}",
+    )
+    assert response.status_code in (400, 422), response.text
+    assert "Traceback" not in response.text and response.json()["detail"]
+
+
 def test_openapi_and_docs_are_served(api):
     schema = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/villages/{village}/criteria" in schema["paths"]

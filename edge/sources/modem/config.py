@@ -31,8 +31,11 @@ class ModemConfig(SourceConfig):
     command_timeout_s: float = Field(3.0, gt=0, le=60, description="per AT command")
     link: Slug = Field("4g", description="the 'link' tag, matching the uplink this modem serves")
     id: Slug = Field("modem", description="the 'modem' tag")
-    backoff_initial_s: float = Field(5.0, gt=0, description="first wait before reopening a lost modem")
-    backoff_max_s: float = Field(300.0, gt=0, description="longest wait between reopening attempts")
+    # bounded as the forwarder's: an infinite wait would never reopen a modem plugged back in
+    backoff_initial_s: float = Field(
+        5.0, gt=0, le=600, description="first wait before reopening a lost modem"
+    )
+    backoff_max_s: float = Field(300.0, gt=0, le=3600, description="longest wait between reopening attempts")
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sourcekit import FakeClock
 
 from edge.sources.modem.source import ModemSource
@@ -204,3 +205,10 @@ async def test_sim_states(make_ctx, emulator: ModemEmulator, sim: str):
     source = make(make_ctx, emulator.path)
     assert (await poll(source))["sim"] == sim
     await source.close()
+
+
+@pytest.mark.parametrize("key", ["backoff_initial_s", "backoff_max_s"])
+def test_an_endless_wait_before_reopening_is_refused(key):
+    """An infinite backoff would never reopen a modem plugged back in, and say nothing."""
+    with pytest.raises(ValidationError, match="less than or equal to"):
+        ModemSource.Config(port="/dev/ttyUSB2", **{key: float("inf")})
