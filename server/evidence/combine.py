@@ -49,13 +49,16 @@ class Verification:
 Elsewhere = Callable[[], AbstractSet[tuple[str, int, int]]]
 
 
-def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> Verification:
+def combine(
+    hours: Iterable[HourResult], elsewhere: Elsewhere | None = None, now_s: float | None = None
+) -> Verification:
     """Counts and faults of many hours, with the chain checked across them; point faults of the same kind in
     consecutive hours become one fault.
 
     A manifest may be stamped outside the window while its neighbours in the chain are inside: the rewrites of
     a ``wifi_daily`` point stamped at the local midnight before the window, a backlog sent late. ``elsewhere``
-    names those, so a gap they fill is not a deleted batch (their own window verifies them)."""
+    names those, so a gap they fill is not a deleted batch (their own window verifies them). A gap before a
+    manifest signed less than ``SETTLE_MS`` before ``now_s`` is not one yet either."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     selected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     unselected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -73,7 +76,7 @@ def combine(hours: Iterable[HourResult], elsewhere: Elsewhere | None = None) -> 
         faults.extend(hour.faults)
         runs.extend(hour.runs)
         keys |= hour.keys
-    found = in_order(_merge(faults) + _chain(runs, elsewhere))
+    found = in_order(_merge(faults) + _chain(runs, elsewhere, now_s))
     return Verification(
         pairs(counts), found, frozenset(keys), n, selected=pairs(selected), unselected=pairs(unselected)
     )
@@ -123,7 +126,17 @@ def _merge(faults: list[Fault]) -> list[Fault]:
     return out
 
 
-def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
+#: How long a gateway's batch may be in flight after a later one landed: the forwarder writes several at once
+#: (``[forwarder] concurrency``) and retries a failed one with a backoff (up to ``backoff_max_s``, 60 s by default)
+SETTLE_MS = 5 * 60_000
+
+
+def _settled(run: Run, now_s: float | None) -> bool:
+    """Whether the batches its gateway had in flight when it signed ``run``'s first manifest have all landed."""
+    return now_s is None or run.first_signed_ms is None or now_s * 1000 - run.first_signed_ms >= SETTLE_MS
+
+
+def _chain(runs: list[Run], elsewhere: Elsewhere | None, now_s: float | None = None) -> list[Fault]:
     faults = []
     found: dict[tuple[str, int], list[int]] | None = None
     by_epoch: dict[tuple[str, int], list[Run]] = defaultdict(list)
@@ -145,20 +158,11 @@ def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
                     )
                 )
             elif run.first_n > last.last_n + 1:
-                if found is None:
-                    found = _numbers(elsewhere() if elsewhere is not None else frozenset())
-                for lo, hi in _absent(found.get((gateway, epoch), []), last.last_n + 1, run.first_n - 1):
-                    faults.append(
-                        Fault(
-                            "missing_seq",
-                            gateway,
-                            last.last_ms,
-                            run.first_ms,
-                            f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} "
-                            "batch(es) deleted",
-                            count=hi - lo + 1,
-                        )
-                    )
+                # a batch in between may still be in flight: until it settles, neither gap nor chain is told
+                if _settled(run, now_s):
+                    if found is None:
+                        found = _numbers(elsewhere() if elsewhere is not None else frozenset())
+                    faults.extend(_gaps(gateway, epoch, last, run, found.get((gateway, epoch), [])))
             elif run.first_prev != last.last_id:
                 faults.append(
                     Fault(
@@ -173,6 +177,21 @@ def _chain(runs: list[Run], elsewhere: Elsewhere | None) -> list[Fault]:
             if run.last_n >= last.last_n:
                 last = run
     return faults
+
+
+def _gaps(gateway: str, epoch: int, last: Run, run: Run, found: list[int]) -> list[Fault]:
+    """The numbers between ``last`` and ``run`` that no manifest has, around the window either."""
+    return [
+        Fault(
+            "missing_seq",
+            gateway,
+            last.last_ms,
+            run.first_ms,
+            f"manifests {lo}..{hi} of epoch {epoch} are missing: {hi - lo + 1} batch(es) deleted",
+            count=hi - lo + 1,
+        )
+        for lo, hi in _absent(found, last.last_n + 1, run.first_n - 1)
+    ]
 
 
 def _numbers(found: AbstractSet[tuple[str, int, int]]) -> dict[tuple[str, int], list[int]]:

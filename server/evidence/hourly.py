@@ -168,7 +168,9 @@ class Verifier:
             known = windows.get((first, last))
             if not missing and known is not None and known[0] == own and now_s - known[1] < self.recent_ttl_s:
                 return known[2]
-            found = combine(results.values(), lambda: self._numbers_around(village, first, last, now_s))
+            found = combine(
+                results.values(), lambda: self._numbers_around(village, first, last, now_s), now_s
+            )
             # only a window asked again within ``recent_ttl_s`` is answered from here, so the older ones go: a
             # read key may ask for any of millions of windows, each kept would be memory never given back
             for window, (_, added_s, _) in windows.copy().items():

@@ -56,6 +56,9 @@ class Run:
     last_n: int
     last_id: str
     last_ms: int
+    #: when its gateway signed the first manifest: a gap before it is a deletion only once batches in flight
+    #: then have landed (``combine.SETTLE_MS``); None: kept by a version without it
+    first_signed_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,4 +340,5 @@ def _run(gateway: str, epoch: int, first: _Signed, last: _Signed) -> Run:
         last.manifest.n,
         last.id,
         last.manifest.last_ms,
+        first.manifest.signed_ms,
     )

@@ -128,9 +128,15 @@ def uplink_points(
 
 
 def verify(
-    influx: InfluxClient, registry: Registry, start_ms: int, end_ms: int, village: str = VILLAGE
+    influx: InfluxClient,
+    registry: Registry,
+    start_ms: int,
+    end_ms: int,
+    village: str = VILLAGE,
+    now_s: float | None = None,
 ) -> Verification:
-    """What the service computes for ``village`` over whole hours, straight from the database."""
+    """What the service computes for ``village`` over whole hours, straight from the database (at ``now_s``:
+    long after every manifest was signed when None)."""
 
     def raw(measurement: str) -> Source:
         return Source(influx.database or "", None, measurement)
@@ -138,6 +144,7 @@ def verify(
     return combine(
         read_and_verify(influx, raw, registry.snapshot(), village, start_ms, end_ms),
         lambda: numbers_around(influx, raw, village, start_ms, end_ms),
+        now_s,
     )
 
 

@@ -19,6 +19,7 @@ from signed_kit import (
     verify,
 )
 
+from server.evidence.combine import SETTLE_MS
 from server.evidence.registry import Registry
 from server.evidence.source import HOUR_MS
 from server.timeparse import iso
@@ -159,6 +160,19 @@ def test_a_deleted_batch_is_a_missing_sequence_number_between_its_neighbours(inf
     gap = only(found, "missing_seq")
     assert (gap.start_ms, gap.end_ms, gap.count) == (gw.manifests[6].last_ms, gw.manifests[8].first_ms, 1)
     assert kinds(found) == {"missing_seq": 1}
+
+
+def test_a_batch_still_in_flight_is_no_gap_until_it_settles(influx, registry, gw) -> None:
+    """The forwarder writes batches concurrently: a later one can land first, and for a second or two a fixed
+    window's verdict read `unverified` (a missing sequence number, and the chain broken after it)."""
+    late = gw.manifests[7]
+    influx.query(f"DELETE FROM /.*/ WHERE time >= {_q(late.first_ms)} AND time <= {_q(late.last_ms)}")
+    influx.query(f'DELETE FROM "evidence" WHERE time = {_q(late.time_ms)}')
+    signed_next_s = gw.manifests[8].signed_ms / 1000
+    in_flight = verify(influx, registry, T0, END, now_s=signed_next_s + 2)
+    assert kinds(in_flight) == {} and in_flight.of("uplink")[0] == in_flight.of("uplink")[1]
+    settled = verify(influx, registry, T0, END, now_s=signed_next_s + SETTLE_MS / 1000)
+    assert kinds(settled) == {"missing_seq": 1}
 
 
 def test_a_manifest_copied_to_another_time_fails_its_signature(influx, registry, gw) -> None:
