@@ -37,6 +37,7 @@ from dashboards.verdictcopy import FRESH, VerdictQuery
 from thonminh import influxql as core
 from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
+from thonminh.display import VERDICT_COLOURS
 from thonminh.evidence import SIGNED_MEASUREMENTS, VERIFIED_MEASUREMENTS
 from thonminh.figures import INDICATORS, UNIT_WORDS
 from thonminh.influxql import conditions, ident
@@ -63,13 +64,18 @@ __all__ = [
 #: the shipped criteria; after editing thonminh/criteria.yaml run ``thonminh dashboards build``
 CRITERIA: CriteriaSet = load_criteria()
 INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
-_GREY = "#8e8e8e"  # grey: neither pass nor fail
+# each verdict in the colour the pages and the dossier give it (thonminh/display.py), never Grafana's own
+# green and red, which are other shades
+_PASS, _FAIL, _GREY, _PURPLE = (
+    VERDICT_COLOURS[v].colour for v in ("pass", "fail", "insufficient_data", "unverified")
+)
+#: each verdict colour's name, as a panel's description says it
+_NAMED = {v: Text(c.name.vi, c.name.en) for v, c in VERDICT_COLOURS.items()}
 UNVERIFIED = Text("Chưa xác minh", "Unverified")
 #: a verdict panel with nothing to show: the service has not published one within ``FRESH``
 NO_VERDICT = Text(
     f"Chưa có kết quả từ dịch vụ tiêu chí ({FRESH})", f"No verdict from the criteria service ({FRESH})"
 )
-_PURPLE = "#6a1b9a"  # the pages' and the dossier's colour of an unverified verdict
 #: A table column has one field config for all its cells, and Grafana colours a cell by its own value only
 #: (no cell can take its colour from another column): an unverified village's cell holds 1 (query C's count)
 #: moved down by this much, a range no figure reaches (shares, counts, indicators of a non-negative range;
@@ -98,11 +104,11 @@ def thresholds(c: Criterion) -> tuple[Threshold, ...]:
     """Grafana colours a value by the last step at or below it: green where the criterion passes."""
     t = c.threshold
     return {
-        ">=": (Threshold(None, "red"), Threshold(t, "green")),
-        ">": (Threshold(None, "red"), Threshold(_above(t), "green")),
-        "<=": (Threshold(None, "green"), Threshold(_above(t), "red")),
-        "<": (Threshold(None, "green"), Threshold(t, "red")),
-        "==": (Threshold(None, "red"), Threshold(t, "green"), Threshold(_above(t), "red")),
+        ">=": (Threshold(None, _FAIL), Threshold(t, _PASS)),
+        ">": (Threshold(None, _FAIL), Threshold(_above(t), _PASS)),
+        "<=": (Threshold(None, _PASS), Threshold(_above(t), _FAIL)),
+        "<": (Threshold(None, _PASS), Threshold(t, _FAIL)),
+        "==": (Threshold(None, _FAIL), Threshold(t, _PASS), Threshold(_above(t), _FAIL)),
     }[c.comparator]
 
 
@@ -136,11 +142,12 @@ def _threshold(c: Criterion, lang: Lang) -> str:
 
 def _rule(c: Criterion) -> Text:
     desc = c.description_of_figure
+    ok, bad, grey = _NAMED["pass"], _NAMED["fail"], _NAMED["insufficient_data"]
     return Text(
         f"Đạt khi {_threshold(c, 'vi')} ({desc.title.vi}) trong {time_span(c)} gần nhất, với độ phủ dữ liệu "
-        f"từ {c.min_coverage:.0%}; dưới mức đó: chưa đủ dữ liệu (màu xám). Công thức: {desc.description.vi}.",
-        f"Pass at {_threshold(c, 'en')} over the last {time_span(c)} (green), fail below (red); under "
-        f"{c.min_coverage:.0%} coverage, or with nothing to divide by: insufficient data (grey), as the criteria "
+        f"từ {c.min_coverage:.0%}; dưới mức đó: chưa đủ dữ liệu (màu {grey.vi}). Công thức: {desc.description.vi}.",
+        f"Pass at {_threshold(c, 'en')} over the last {time_span(c)} ({ok.en}), fail below ({bad.en}); under "
+        f"{c.min_coverage:.0%} coverage, or with nothing to divide by: insufficient data ({grey.en}), as the criteria "
         f"service decides. Criterion {c.id}, figure {c.figure}: {desc.description.en}; coverage: "
         f"{desc.coverage.value}.",
     )
@@ -196,9 +203,9 @@ def _verified_rule(c: Criterion) -> Text:
         return Text("", "")
     return Text(
         f" Chữ ký số của {signer(c).vi} phải phủ từ {c.min_verified_pct:g} % số mẫu; dưới mức đó: chưa xác minh "
-        "(màu tím).",
+        f"(màu {_NAMED['unverified'].vi}).",
         f" {signer(c).en.capitalize()} signatures must cover at least {c.min_verified_pct:g} % of the samples; below: "
-        "unverified (purple), as the criteria service decides (docs/evidence.md).",
+        f"unverified ({_NAMED['unverified'].en}), as the criteria service decides (docs/evidence.md).",
     )
 
 
@@ -242,7 +249,7 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
     )
     minimum = CRITERIA.min_verified_pct
     steps = (
-        (Threshold(None, "purple"), Threshold(minimum, "green"))
+        (Threshold(None, _PURPLE), Threshold(minimum, _PASS))
         if minimum is not None
         else (Threshold(None, "blue"),)
     )
@@ -265,7 +272,7 @@ def verified_panel(scope: tuple[str, ...]) -> Panel:
             "No hour verified yet (verification not configured, or its first hour has not ended)",
         ),
         unit="percent",
-        decimals=1,
+        decimals=2,  # 99,96 % is not 100,0 %: a forged point of 2,500 shows (the pages write as many as it takes)
         min=0,
         max=100,
         time_from=time_span(longest),
@@ -279,12 +286,14 @@ def coverage_panel(c: Criterion, scope: tuple[str, ...]) -> Panel:
         Text(f"Độ phủ dữ liệu: {c.title.vi}", f"Coverage: {c.title.en}"),
         vq.query(vq.coverage()),
         description=Text(
-            f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu cam).{_PUBLISHED.vi}",
-            f"Below {c.min_coverage:.0%} the verdict is insufficient_data (orange); coverage rule: "
-            f"{desc.coverage.value}.{_PUBLISHED.en}",
+            f"Dưới {c.min_coverage:.0%} thì chưa đủ dữ liệu để kết luận (màu {_NAMED['insufficient_data'].vi})."
+            f"{_PUBLISHED.vi}",
+            f"Below {c.min_coverage:.0%} the verdict is insufficient_data ({_NAMED['insufficient_data'].en}); "
+            f"coverage rule: {desc.coverage.value}.{_PUBLISHED.en}",
         ),
         no_value=NO_VERDICT,
-        thresholds=(Threshold(None, "orange"), Threshold(100 * c.min_coverage, "green")),
+        # under the minimum the verdict is insufficient data: the coverage in that verdict's colour
+        thresholds=(Threshold(None, _GREY), Threshold(100 * c.min_coverage, _PASS)),
         time_from=time_span(c),
         height=4,
         unit="percent",

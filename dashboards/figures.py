@@ -44,7 +44,7 @@ from dashboards.influxql import (
 )
 from dashboards.model import Query
 from thonminh.contract import DAILY_TZ
-from thonminh.figures import OBSERVED, Coverage, FigureDescription, Kind, Ratio, Sum
+from thonminh.figures import OBSERVED, PER_DAY, Coverage, FigureDescription, Kind, Ratio, Sum
 from thonminh.influxql import Select, conditions, from_ref, ident, literal
 
 __all__ = ["FigureQuery", "at_most_one"]
@@ -265,11 +265,12 @@ class FigureQuery:
         """The coverage in percent."""
         return Select([f"100 * {_col('coverage')} AS {_col(name)}"], (self.rows(),), group_tags=self.groups)
 
-    def per_bucket(self, name: str, *, time: str = "1d", offset: str | None = None) -> Select:
-        """The value per local day (or night: ``offset="12h"``) of a plain ratio (no conditional sum, no fallback)."""
+    def per_day(self, name: str) -> Select:
+        """The value per local calendar day (``PER_DAY``: the days the pages and the dossier chart) of a plain
+        ratio (no conditional sum, no fallback)."""
         if not self._plain():
-            raise ValueError(f"{self.desc.key}: per_bucket needs a plain ratio")
-        return self._flat_ratio(name, time=time, offset=offset)
+            raise ValueError(f"{self.desc.key}: per_day needs a plain ratio")
+        return self._flat_ratio(name, time=PER_DAY)
 
     def _plain(self) -> bool:
         """A ratio of two sums of the samples: no conditional sum, no fallback."""
@@ -280,7 +281,7 @@ class FigureQuery:
             and not any(s.at_least_param for s in desc.sums())
         )
 
-    def _flat_ratio(self, name: str, *, time: str | None = None, offset: str | None = None) -> Select:
+    def _flat_ratio(self, name: str, *, time: str | None = None) -> Select:
         """A plain ratio straight from the samples, per village (and time bucket): the sums over a village are
         the sums over its members, and InfluxDB 1.x reads a subquery again for every aggregate above it, so
         the per-member statement of ``rows`` would read the samples a dozen times (bench/dashboard_queries.py)."""
@@ -295,7 +296,6 @@ class FigureQuery:
             self._where(),
             group_tags=self.groups,
             time=time,
-            offset=offset,
             fill="none" if time else None,
             tz=DAILY_TZ if time else None,
         )

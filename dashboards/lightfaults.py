@@ -1,5 +1,6 @@
-"""A light's current fault by the API's rule, in InfluxQL: the lighting board's faults table and map, and the
-street-light alert, all read ``current_faults``.
+"""A light's current fault by the API's rule, in InfluxQL: the lighting board's faults table and map, the
+street-light alert, and the count of faulty lights on the village and lighting boards (``faulty_lights``), all
+read ``current_faults``.
 
 The API (``GET /villages/{v}/lighting``: ``by_fault`` and the repair list, server/summaries.py) gives a light the
 fault of its latest sample when that has one, else the fault of its latest sample taken in the dark
@@ -16,8 +17,9 @@ from dashboards.influxql import PANEL, Select, TimeRange, agg, field_ref, field_
 from thonminh import influxql as core
 from thonminh.contract import STREETLIGHT
 from thonminh.figures import LIGHT_FAULT_LOOKBACK_S
+from thonminh.influxql import ident
 
-__all__ = ["LOOKBACK", "LOOKBACK_S", "current_faults", "panel_window"]
+__all__ = ["LOOKBACK", "LOOKBACK_S", "current_faults", "faulty_lights", "panel_window"]
 
 #: the API's look-back for faults (thonminh/figures.py), as Grafana writes a duration
 LOOKBACK_S = LIGHT_FAULT_LOOKBACK_S
@@ -48,3 +50,27 @@ def current_faults(
     # have a fault, last() takes the latest sample's, which is never older than the latest in the dark
     merged = core.Select((fault, *picked), (latest, in_dark), (field_value(m, "fault", "!=", ""),), by)
     return core.Select((f"last({fault}) AS {fault}", *picked), (merged,), group_tags=by)
+
+
+def faulty_lights(scope: tuple[str, ...], window: TimeRange) -> core.Select:
+    """Per village, ``faulty``: how many lights ``current_faults`` gives a fault (the API's ``by_fault`` lights),
+    0 where none has one."""
+    per_light = ("village", "light")
+    faulty = core.Select(
+        [f"count({ident('fault')}) AS {ident('faulty')}"],
+        (current_faults(scope, window, per_light),),
+        group_tags=per_light,
+    )
+    # a zero row per light that reported: a village without faults shows 0, not "No data"
+    observed = field_ref(STREETLIGHT, "observed_s")
+    zero = Select(
+        STREETLIGHT,
+        (f"0 * count({observed}) AS {ident('faulty')}",),
+        (),
+        per_light,
+        scope=scope,
+        window=window,
+    )
+    # merged by a plain SELECT first: an aggregate over several subqueries would read only the first
+    merged = core.Select([ident("faulty")], (faulty, zero.statement()))
+    return core.Select([f"sum({ident('faulty')}) AS {ident('faulty')}"], (merged,), group_tags=("village",))

@@ -10,6 +10,7 @@ from typing import Any
 
 from dashboards.model import Panel, Query, Text, Threshold, ValueMap
 from thonminh.contract import Measurement
+from thonminh.display import LIGHT_FAULTS
 
 __all__ = [
     "FAULT_MAP",
@@ -65,12 +66,9 @@ REGISTERED_MAP = (
     ValueMap("1", Text("Đã đăng ký mạng", "Registered"), "green"),
     ValueMap("0", Text("Chưa đăng ký", "Not registered"), "red"),
 )
-FAULT_MAP = (
-    ValueMap("lamp_failure", Text("Hỏng bóng", "Lamp failure"), "red"),
-    ValueMap("day_burning", Text("Sáng ban ngày", "Day burning"), "orange"),
-    ValueMap("dark", Text("Không sáng", "Dark when expected lit"), "red"),
-    ValueMap("offline", Text("Mất liên lạc", "Offline"), "purple"),
-    ValueMap("stale", Text("Dữ liệu cũ", "Stale"), "orange"),
+#: each light fault in the words and colour of thonminh/display.py, as the pages and the dossier name it
+FAULT_MAP = tuple(
+    ValueMap(fault, Text(f.title.vi, f.title.en), f.colour) for fault, f in LIGHT_FAULTS.items()
 )
 
 PERCENT = {"unit": "percent", "min": 0, "max": 100, "decimals": 2}
@@ -112,7 +110,7 @@ def timeseries(
 
 
 def bars(title: Text, *queries: Query, description: Text | None = None, **kw: Any) -> Panel:
-    """A time series drawn as bars (one bar per day or night)."""
+    """A time series drawn as bars (one bar per day)."""
     return timeseries(
         title, *queries, description=description, custom={"drawStyle": "bars", "fillOpacity": 80}, **kw
     )

@@ -14,12 +14,15 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from lab.simulate.gatewayconf import LIVE_INTERVAL_S
+from server.pages.i18n import Lang
 from server.timeparse import ms_of
 from server.verification_view import summarise
 
 __all__ = ["criteria_url", "iso_utc", "render_report"]
 
 _WIDTH = 100
+#: the pages' English formats: a figure reads here as on the village page and in the dossier, by one rounding rule
+_EN = Lang("en", ZoneInfo("UTC"))
 
 
 def _commands() -> str:
@@ -34,11 +37,12 @@ def _clock(ms: float, tz: ZoneInfo, *, seconds: bool = True) -> str:
     return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def _value(v: float | None, unit: str) -> str:
-    if v is None:
-        return "none"
-    number = f"{v:.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.1f}"
-    return f"{number} {unit}".strip()
+def _on(api: dict[str, Any], figure: str, **params: Any) -> dict[str, Any]:
+    """The village's criterion on ``figure`` with ``params``, whose threshold the figure is written beside; ``{}``
+    without one."""
+    return next(
+        (c for c in api["criteria"]["criteria"] if c["figure"] == figure and c["params"] == params), {}
+    )
 
 
 def _short(text: str, width: int) -> str:
@@ -47,7 +51,7 @@ def _short(text: str, width: int) -> str:
 
 def _criteria(api: dict[str, Any]) -> list[str]:
     rows = [
-        f"  {'criterion':<20} {'verdict':<18} {'measured':>12}  {'threshold':<16} {'coverage':>8} {'samples':>7}"
+        f"  {'criterion':<20} {'verdict':<18} {'measured':>14}  {'threshold':<16} {'coverage':>8} {'samples':>7}"
     ]
     evidence = []
     verdicts: dict[str, int] = {}
@@ -55,9 +59,9 @@ def _criteria(api: dict[str, Any]) -> list[str]:
         e = c["evidence"]
         verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
         rows.append(
-            f"  {c['id']:<20} {c['verdict'].upper():<18} {_value(e['value'], e['unit']):>12}  "
-            f"{c['comparator'] + ' ' + _value(c['threshold'], c['unit']):<16} {e['coverage'] * 100:>7.0f}% "
-            f"{e['samples']:>7}"
+            f"  {c['id']:<20} {c['verdict'].upper():<18} {_EN.value(e['value'], e['unit'], c['threshold']):>14}  "
+            f"{_EN.threshold(c['comparator'], c['threshold'], c['unit']):<16} "
+            f"{_EN.share(e['coverage'], c['min_coverage']):>8} {e['samples']:>7}"
         )
         detail = ", ".join(
             f"{k}={round(v, 1) if isinstance(v, float) else v}" for k, v in e["detail"].items()
@@ -119,6 +123,7 @@ def _lights(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, end_ms: fl
     lighting = api["lighting"]
     per_light = {x["light"]: x for x in lighting["lights"]}
     t0 = truth["t0_ms"]
+    threshold = _on(api, "lighting.availability").get("threshold")
     lines = [
         f"  {'lighting':<16}{truth['lights']['count']} lights "
         + "("
@@ -131,8 +136,8 @@ def _lights(truth: dict[str, Any], api: dict[str, Any], tz: ZoneInfo, end_ms: fl
         if t0 + fault["start_s"] * 1000 >= end_ms:
             continue
         got = per_light.get(fault["light"], {})
-        lit = _value(got.get("availability_pct"), "%")
-        ok = _value(got.get("ok_pct"), "%")
+        lit = _EN.value(got.get("availability_pct"), "%", threshold)
+        ok = _EN.value(got.get("ok_pct"), "%")
         lines.append(
             f"  {'':<16}{fault['light']} {fault['fault']:<13} planned {_spans([fault], tz, 0, end_ms, t0)}; "
             f"measured: lit {lit} of its scheduled time, as scheduled {ok} of the time, "
@@ -180,8 +185,9 @@ def _modem(truth: dict[str, Any], api: dict[str, Any], end_ms: float) -> list[st
         return []
     profile = ", ".join(f"{s['rsrp_dbm']:.0f} dBm from +{s['at_s']:.0f} s" for s in steps)
     share = api["modem"]["rsrp_share_pct"].get("-110")
+    threshold = _on(api, "modem.rsrp_share", rsrp_min_dbm=-110).get("threshold")
     return [
-        f"  {'4G signal':<16}scheduled RSRP {profile}; measured {_value(share, '%')} of "
+        f"  {'4G signal':<16}scheduled RSRP {profile}; measured {_EN.value(share, '%', threshold)} of "
         f"{api['modem']['samples']} readings at or above -110 dBm"
     ]
 
@@ -191,8 +197,12 @@ def _verification(api: dict[str, Any], tz: ZoneInfo) -> list[str]:
     s = summarise(api["criteria"]["criteria"])
     if not s.configured:
         return ["  status           not configured (the service has no key registry)"]
-    share = "no gateway sample" if s.verified_pct is None else f"verified {_value(s.verified_pct, '%')}"
-    minimum = f" (minimum {_value(s.min_verified_pct, '%')})" if s.min_verified_pct is not None else ""
+    share = (
+        "no gateway sample"
+        if s.verified_pct is None
+        else f"verified {_EN.verified(s.verified_pct, s.min_verified_pct)}"
+    )
+    minimum = f" (minimum {_EN.value(s.min_verified_pct, '%')})" if s.min_verified_pct is not None else ""
     faults = (
         ", ".join(
             f"{f.kind} {f.gateway} {_clock(ms_of(f.start), tz)}–{_clock(ms_of(f.end), tz)}" for f in s.faults

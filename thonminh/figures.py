@@ -37,6 +37,7 @@ __all__ = [
     "INDICATORS",
     "OBSERVED",
     "LIGHT_FAULT_LOOKBACK_S",
+    "PER_DAY",
     "RSRP_LADDER",
     "SAMPLES",
     "UNIT_WORDS",
@@ -58,6 +59,10 @@ RSRP_LADDER: Final = tuple(range(-125, -70, 5))
 #: newest sample's, else its newest in the dark: long enough to hold last night, so a lamp failure seen in the
 #: dark stays listed through the next day
 LIGHT_FAULT_LOOKBACK_S: Final = 48 * 3600
+#: a figure's value per day, on every surface (the pages' and the dossier's daily charts, Grafana's bars per day):
+#: a local calendar day of ``thonminh.contract.DAILY_TZ``, midnight to midnight, as InfluxDB's ``time(1d)`` with
+#: ``tz()`` buckets it. No figure is described per night: a night's lighting is split at midnight on all of them.
+PER_DAY: Final = "1d"
 SLUG_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 

@@ -71,7 +71,7 @@ def build() -> Dashboard:
             ),
             bars(
                 Text("Tỷ lệ hoạt động theo ngày", "Availability per day and link"),
-                fq.query(fq.per_bucket("availability")),
+                fq.query(fq.per_day("availability")),
                 description=Text("Mỗi cột là một ngày (giờ Việt Nam).", "One bar per local day."),
                 overrides=by_link,
                 width=16,

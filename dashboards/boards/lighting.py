@@ -1,4 +1,4 @@
-"""Street lighting: a map of the poles by state and fault, current faults, availability per night, energy."""
+"""Street lighting: a map of the poles by state and fault, current faults, availability per day, energy."""
 
 from __future__ import annotations
 
@@ -147,15 +147,17 @@ def build(streetlight: Measurement | None = None) -> Dashboard:
         tz=True,
         subquery=energy_inner,
     )
-    night = Row(
-        Text("Theo đêm và theo khu", "Per night and per zone"),
+    daily = Row(
+        Text("Theo ngày và theo khu", "Per day and per zone"),
         (
             bars(
-                Text("Tỷ lệ sáng đúng lịch theo đêm", "Lighting availability per night"),
-                lighting.query(lighting.per_bucket("lighting", offset="12h")),
+                Text("Tỷ lệ sáng đúng lịch theo ngày", "Lighting availability per day"),
+                lighting.query(lighting.per_day("lighting")),
                 description=Text(
-                    "Mỗi cột là một đêm (từ 12 giờ trưa đến 12 giờ trưa hôm sau).",
-                    "One bar per night, noon to noon local time.",
+                    "Mỗi cột là một ngày (giờ Việt Nam, từ 0 giờ đến 0 giờ hôm sau), như biểu đồ theo ngày của "
+                    "trang web và hồ sơ PDF: một đêm nằm ở hai ngày.",
+                    "One bar per local calendar day (midnight to midnight), the days of the pages' and the "
+                    "dossier's daily charts: a night falls on two days.",
                 ),
                 **PERCENT,
             ),
@@ -178,6 +180,6 @@ def build(streetlight: Measurement | None = None) -> Dashboard:
             "Đèn đường: trạng thái, lỗi, tỷ lệ sáng đúng lịch, điện năng.",
             "Street lights: state, faults, lighting availability, energy.",
         ),
-        rows=(summary, Row(Text("Đèn", "Lights"), (light_map(m), faults_table(m))), night),
+        rows=(summary, Row(Text("Đèn", "Lights"), (light_map(m), faults_table(m))), daily),
         variables=village_variables(),
     )

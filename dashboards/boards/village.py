@@ -5,7 +5,8 @@ from __future__ import annotations
 from dashboards.boards.common import village_variables
 from dashboards.criteria import CRITERIA, coverage_panel, per_tag_thresholds, verdict_panel, verified_panel
 from dashboards.figures import FigureQuery
-from dashboards.influxql import VILLAGE_SCOPE, Select, agg, field_ref
+from dashboards.influxql import VILLAGE_SCOPE, Select, agg, grouped_target
+from dashboards.lightfaults import LOOKBACK, faulty_lights, panel_window
 from dashboards.model import Dashboard, Panel, Row, Text, Threshold
 from dashboards.panels import ACTIVE_MAP, PERCENT, UP_MAP, bars, stat
 from thonminh.contract import STREETLIGHT, UPLINK, WIFI_DAILY
@@ -72,20 +73,21 @@ def lights_lit(scope: tuple[str, ...]) -> Panel:
 
 
 def lights_faulty(scope: tuple[str, ...]) -> Panel:
-    # A light is faulty when its latest interval was not fully as scheduled (ok_s < observed_s); computed
-    # numerically so a village without faults shows 0, not "No data".
-    obs, ok = field_ref(STREETLIGHT, "observed_s"), field_ref(STREETLIGHT, "ok_s")
-    inner = _per_light(f'ceil((last({obs}) - last({ok})) / last({obs})) AS "faulty"', scope)
-    q = Select(STREETLIGHT, ('sum("faulty")',), group_tags=("village",), subquery=inner)
+    """How many lights have a current fault: the rows of the lighting board's faults table and the API's
+    ``by_fault``, by the same rule (``dashboards.lightfaults``), so a lamp failure seen last night counts by day
+    too. The panel's range is the table's: the last ``LOOKBACK`` of the dashboard's range."""
+    q = faulty_lights(scope, panel_window())
     return stat(
-        Text("Đèn không đúng lịch", "Lights not as scheduled"),
-        q.query(),
+        Text("Đèn đang lỗi", "Faulty lights"),
+        grouped_target(q, ("village",)),
         description=Text(
-            "Số đèn mà chu kỳ gần nhất không hoạt động đúng lịch (sáng khi cần sáng, tắt khi cần tắt).",
-            "Lights whose latest interval was not fully as scheduled (ok_s < observed_s).",
+            "Số đèn đang lỗi, như danh sách sửa chữa và bảng đèn đang lỗi: lỗi của báo cáo gần nhất, hoặc lỗi "
+            f"thấy lúc trời tối gần nhất trong {LOOKBACK} (đèn hỏng bóng ban ngày không báo lỗi).",
+            "Lights with a current fault, as the API's by_fault and the faulty-lights table count them: the "
+            f"fault of a light's latest sample, else of its latest sample in the dark, within the last {LOOKBACK} "
+            "(a failed lamp reports nothing wrong by day).",
         ),
         thresholds=(Threshold(None, "green"), Threshold(1, "red")),
-        time_from="1h",
         width=4,
     )
 
@@ -115,7 +117,7 @@ def availability_per_day(scope: tuple[str, ...]) -> Panel:
     fq = FigureQuery(FIGURES["uplink.availability"], scope=scope, by=("link",))
     return bars(
         Text("Tỷ lệ hoạt động theo ngày", "Availability per day"),
-        fq.query(fq.per_bucket("availability")),
+        fq.query(fq.per_day("availability")),
         description=Text(
             "Mỗi cột là một ngày (giờ Việt Nam).",
             f"One bar per local day, per link: {fq.desc.description.en}.",

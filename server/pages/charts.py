@@ -71,7 +71,7 @@ def bar_chart(
             parts.append(
                 f'<rect class="bar {_CLASS[day.verdict]}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
                 f'width="{bar:.1f}" height="{height:.1f}"><title>{escape(when)}: '
-                f"{escape(lang.value(day.value, unit))} ({escape(lang.t(day.verdict))})</title></rect>"
+                f"{escape(lang.value(day.value, unit, threshold))} ({escape(lang.t(day.verdict))})</title></rect>"
             )
         if i % every == 0:
             parts.append(

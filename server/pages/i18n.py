@@ -15,7 +15,7 @@ from server.pages import names
 from server.pages.words import TEXT
 from thonminh.figures import UNIT_WORDS
 
-__all__ = ["LANGS", "Lang", "lang_of", "reliability_note", "text"]
+__all__ = ["DECIMALS", "LANGS", "Lang", "decimals", "lang_of", "reliability_note", "text"]
 
 LANGS = ("vi", "en")
 
@@ -32,6 +32,30 @@ def text(key: str, lang: str, **values: object) -> str:
 def reliability_note(lang: str, noun: str) -> str:
     """What MTBF and MTTR mean, once a page or dossier: ``noun`` names its period (``tháng``, ``the window``)."""
     return text("reliability_note", lang, noun=noun, mtbf=text("mtbf", lang), mttr=text("mttr", lang))
+
+
+#: the decimals of every figure and coverage on every surface (pages, dossier, demo report); more only by ``decimals``
+DECIMALS = 1
+#: the verdict compares a value rounded to 9 decimals (``thonminh.criteria.verdict``): closer is the limit itself
+_VERDICT_DECIMALS = 9
+
+
+def decimals(value: float, limit: float | None) -> int:
+    """How many decimals write ``value`` beside ``limit``, the threshold or minimum a verdict holds it to: the
+    one rule of every surface. ``DECIMALS``, or as many more as it takes for the written value to stand on the
+    side of ``limit`` the value stands on: 98,99 % under ≥ 99 % is not written 99,0 %, nor 79,98 % under a
+    minimum of 80 % written 80,0 %. A value the verdict takes for the limit itself is written as the limit."""
+    if limit is None:
+        return DECIMALS
+    side = _side(round(value, _VERDICT_DECIMALS), limit)
+    return next(
+        (d for d in range(DECIMALS, _VERDICT_DECIMALS) if _side(round(value, d), limit) == side),
+        _VERDICT_DECIMALS,
+    )
+
+
+def _side(value: float, limit: float) -> int:
+    return (value > limit) - (value < limit)
 
 
 def lang_of(value: str | None) -> str:
@@ -75,12 +99,22 @@ class Lang:
             plain = plain.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
         return plain
 
-    def percent(self, value: float | None, digits: int = 1) -> str:
+    def percent(self, value: float | None, digits: int = DECIMALS) -> str:
         return "–" if value is None else f"{self.number(value, digits)} %"
 
-    def share(self, value: float | None) -> str:
-        """A 0..1 share (coverage) in percent, one decimal: ``96,5 %``."""
-        return "–" if value is None else self.percent(100 * value)
+    def share(self, value: float | None, minimum: float | None = None) -> str:
+        """A 0..1 share (coverage) in percent: ``96,5 %``; beside the ``minimum`` (0..1) a verdict holds it to,
+        written by ``decimals`` (79,98 %, not 80,0 %, under a minimum of 80 %)."""
+        if value is None:
+            return "–"
+        return self.percent(100 * value, decimals(100 * value, None if minimum is None else 100 * minimum))
+
+    def verified(self, value: float | None, minimum: float | None = None) -> str:
+        """A verified share in percent, by ``decimals`` beside 100 % and beside the ``minimum`` a verdict holds it
+        to: 99,96 % is not written 100,0 %, as if no point failed, nor 98,96 % under 99 % written 99,0 %."""
+        if value is None:
+            return "–"
+        return self.percent(value, max(decimals(value, 100.0), decimals(value, minimum)))
 
     def unit(self, unit: str) -> str:
         """A figure's unit in words (``người dùng/ngày``), as ``thonminh.figures.UNIT_WORDS`` spells it."""
@@ -88,14 +122,11 @@ class Lang:
         return unit if words is None else words.vi if self.code == "vi" else words.en
 
     def value(self, value: float | None, unit: str, threshold: float | None = None) -> str:
-        """A figure with its unit: one decimal, or as many as it takes (up to three) not to write a value on one
-        side of ``threshold`` as the threshold itself (98,96 % is not 99,0 %)."""
+        """A figure with its unit, written by ``decimals`` beside the ``threshold`` its verdict compares it with
+        (98,99 %, not 99,0 %, under ≥ 99 %)."""
         if value is None:
             return "–"
-        digits = next(
-            (d for d in (1, 2) if threshold is None or round(value, d) != threshold or value == threshold), 3
-        )
-        return f"{self.number(value, digits)} {self.unit(unit)}".rstrip()
+        return f"{self.number(value, decimals(value, threshold))} {self.unit(unit)}".rstrip()
 
     def entered(self, value: float, unit: str) -> str:
         """A value as an official entered it: every decimal it has (26,25 %), none added (27 %)."""

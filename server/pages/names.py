@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from server.evidence.faults import POINT_DETAIL
+from thonminh import display
 
 __all__ = [
     "LIGHT_FAULTS",
@@ -27,13 +28,9 @@ LINKS: dict[str, tuple[str, str]] = {
     "4g": ("4G", "4G"),
 }
 
-#: (vi, en) of each fault a light reports (edge/sources/lights/tracker.py); a label, so capitalised
+#: (vi, en) of each fault a light reports: the core's words (thonminh/display.py), which Grafana shows too
 LIGHT_FAULTS: dict[str, tuple[str, str]] = {
-    "lamp_failure": ("Hỏng bóng", "Lamp failure"),
-    "day_burning": ("Sáng ban ngày", "Burning by day"),
-    "dark": ("Không sáng theo lịch", "Dark when scheduled"),
-    "offline": ("Mất kết nối", "Offline"),
-    "stale": ("Không báo cáo", "Not reporting"),
+    fault: (f.title.vi, f.title.en) for fault, f in display.LIGHT_FAULTS.items()
 }
 
 # The gateway's reasons, as edge/sources/uplink/source.py and state.py write them: what follows the head's colon

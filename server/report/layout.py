@@ -27,6 +27,7 @@ from server.timeparse import ms_of
 
 __all__ = [
     "WIDTH",
+    "criterion_on",
     "cut",
     "evidence",
     "grid",
@@ -131,7 +132,7 @@ def verdict_table(criteria: m.VillageCriteriaOut, st: Styles) -> Table:
                 _verdict_cell(c.verdict, st),
                 vi.value_text(ev.value, ev.unit, c.threshold),
                 vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
-                vi.coverage_text(ev.coverage),
+                vi.coverage_text(ev.coverage, c.min_coverage),
                 vi.number(ev.samples, 0),
             ]
         )
@@ -205,7 +206,7 @@ def _section(section: Section, period: Period, now_ms: int, zone: ZoneInfo, st: 
             _verdict_cell(c.verdict, st),
             vi.value_text(ev.value, ev.unit, c.threshold),
             vi.comparator_text(c.comparator, c.threshold, c.unit or ev.unit),
-            f"{vi.coverage_text(ev.coverage)} ({vi.coverage_text(c.min_coverage)})",
+            f"{vi.coverage_text(ev.coverage, c.min_coverage)} ({vi.coverage_text(c.min_coverage)})",
             vi.number(ev.samples, 0),
         ],
     ]
@@ -241,12 +242,21 @@ def evidence(dossier: VillageDossier, zone: ZoneInfo, st: Styles) -> list[Flowab
     return [f for section in dossier.sections for f in _section(section, dossier.period, made_ms, zone, st)]
 
 
-def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st: Styles) -> list[Flowable]:
+def lighting(
+    answer: m.LightingOut,
+    faults: list[LightFault],
+    period: Period,
+    st: Styles,
+    on: m.CriterionOut | None = None,
+) -> list[Flowable]:
+    """The lighting part; ``on``: the village's criterion on the lights (``criterion_on``), whose threshold and
+    minimum coverage each figure is written beside, as in the verdict table."""
     if not answer.lights:
         return [para(f"Thôn không có đèn chiếu sáng báo cáo qua gateway trong {period.noun}.", st.body)]
+    threshold, minimum = (on.threshold, on.min_coverage) if on else (None, None)
     summary = (
-        f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%')} "
-        f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage)})."
+        f"Đèn sáng đúng lịch: {vi.value_text(answer.availability_pct, '%', threshold)} "
+        f"({len(answer.lights)} đèn, độ phủ {vi.coverage_text(answer.coverage, minimum)})."
     )
     if not faults:
         return [para(summary, st.lead), para(f"Không có đèn báo lỗi trong {period.noun}.", st.body)]
@@ -257,11 +267,17 @@ def lighting(answer: m.LightingOut, faults: list[LightFault], period: Period, st
             f.zone,
             vi.light_fault_text(f.fault),
             _date_ranges(f.dates),
-            vi.value_text(f.availability_pct, "%"),
+            # no verdict of its own, but read against the village's threshold: 98,99 % is not 99,0 %
+            vi.value_text(f.availability_pct, "%", threshold),
         ]
         for f in faults
     ]
     return [para(summary, st.lead), grid(rows, st, [20 * mm, 26 * mm, 32 * mm, 66 * mm, 30 * mm])]
+
+
+def criterion_on(criteria: m.VillageCriteriaOut, figure: str) -> m.CriterionVerdictOut | None:
+    """The village's criterion on ``figure`` over the whole village (no parameter), if it has one."""
+    return next((c for c in criteria.criteria if c.figure == figure and not c.params), None)
 
 
 def _date_ranges(dates: Sequence[date]) -> str:

@@ -98,7 +98,7 @@ def _village_body(
         *_heading(f"{prefix}3. Sự cố mất kết nối", p, st),
         *outages(d.outages, p, zone, st, explain=first),
         *_heading(f"{prefix}4. Đèn chiếu sáng: lỗi trong {p.noun}", p, st),
-        *lay.lighting(d.lighting, d.faults, p, st),
+        *lay.lighting(d.lighting, d.faults, p, st, lay.criterion_on(d.criteria, "lighting.availability")),
         *_heading(f"{prefix}5. Xác minh số liệu (chữ ký số)", p, st),
         *verification(d.verification, p, zone, st),
     ]

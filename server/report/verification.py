@@ -40,13 +40,17 @@ def status_line(s: VerificationSummary) -> str:
         return "Không có mẫu nào của gateway để xác minh"
     keys = ", ".join(k.grouped for k in s.keys)
     head = vi.verdict_style("unverified").label if s.status == "unverified" else "Đã xác minh"
-    return f"{head}: {vi.number(s.verified_pct, 1)} % số điểm có chữ ký hợp lệ" + (
+    return f"{head}: {vi.verified(s.verified_pct, s.min_verified_pct)} số điểm có chữ ký hợp lệ" + (
         f" · khóa {keys}" if keys else ""
     )
 
 
 def _summary(s: VerificationSummary) -> str:
-    share = "không có mẫu nào để xác minh" if s.verified_pct is None else f"{vi.number(s.verified_pct, 1)} %"
+    share = (
+        "không có mẫu nào để xác minh"
+        if s.verified_pct is None
+        else vi.verified(s.verified_pct, s.min_verified_pct)
+    )
     minimum = (
         f"; mức tối thiểu của tiêu chí: {vi.number(s.min_verified_pct, 1)} %, dưới mức đó kết quả là "
         f"«{vi.verdict_style('unverified').label}»"
@@ -70,7 +74,11 @@ def verification(s: VerificationSummary, period: Period, zone: ZoneInfo, st: Sty
         if not c.signed
         else [
             c.title_vi,
-            (f"{vi.number(c.verified_pct, 1)} %" if c.verified_pct is not None else "không có mẫu")
+            (
+                vi.verified(c.verified_pct, s.min_verified_pct)
+                if c.verified_pct is not None
+                else "không có mẫu"
+            )
             # a share above the minimum is unverified too when forged rollup rows are still read
             + (f" · {vi.verdict_style('unverified').label}" if c.status == "unverified" else ""),
             f"{vi.number(c.verified_points, 0)} / {vi.number(c.points, 0)}" if c.points else "–",

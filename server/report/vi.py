@@ -13,6 +13,7 @@ from server.pages import names
 from server.pages.i18n import Lang
 from server.pages.i18n import reliability_note as page_reliability_note
 from server.pages.i18n import text as page_text
+from thonminh.display import VERDICT_COLOURS
 
 __all__ = [
     "VERDICTS",
@@ -51,14 +52,21 @@ class VerdictStyle:
     mark: str = ""
 
 
+def _style(label: str, verdict: str, mark: str) -> VerdictStyle:
+    # the verdict's colour, tint and colour name: the pages' and Grafana's too (thonminh/display.py)
+    c = VERDICT_COLOURS[verdict]
+    return VerdictStyle(label, c.colour, c.tint, c.name.vi, mark)
+
+
 VERDICTS: dict[str, VerdictStyle] = {
-    "pass": VerdictStyle("Đạt", "#2e7d32", "#c8e6c9", "xanh", "✓"),
-    "fail": VerdictStyle("Không đạt", "#c62828", "#ffcdd2", "đỏ", "✗"),
-    "insufficient_data": VerdictStyle("Chưa đủ dữ liệu", "#9e9e9e", "#eeeeee", "xám", "?"),
+    "pass": _style("Đạt", "pass", "✓"),
+    "fail": _style("Không đạt", "fail", "✗"),
+    "insufficient_data": _style("Chưa đủ dữ liệu", "insufficient_data", "?"),
     # the data has a value but the gateways' signatures do not cover enough of it (docs/evidence.md)
-    "unverified": VerdictStyle("Chưa xác minh", "#6a1b9a", "#e1bee7", "tím", "!"),
+    "unverified": _style("Chưa xác minh", "unverified", "!"),
 }
-_UNKNOWN_VERDICT = VerdictStyle("", "#616161", "#e0e0e0", "xám đậm")
+# darker than insufficient data's grey, so the two greys stay apart
+_UNKNOWN_VERDICT = VerdictStyle("", "#424242", "#e0e0e0", "xám đậm")
 
 
 def text(value: str) -> str:
@@ -113,6 +121,11 @@ def reliability_note(noun: str) -> str:
 _VI = Lang("vi", ZoneInfo("UTC"))
 
 
+def verified(value: float, minimum: float | None) -> str:
+    """A verified share as the pages write it (``Lang.verified``): never 100,0 % with a point that failed."""
+    return _VI.verified(value, minimum)
+
+
 def number(value: float, decimals: int = 1) -> str:
     """``1234.5`` -> ``1.234,5``: Vietnamese writes a decimal comma and groups thousands with dots."""
     return _VI.number(value, decimals)
@@ -131,8 +144,9 @@ def comparator_text(comparator: str, threshold: float, unit: str) -> str:
     return _VI.threshold(comparator, threshold, unit)
 
 
-def coverage_text(coverage: float) -> str:
-    return _VI.share(coverage)
+def coverage_text(coverage: float, minimum: float | None = None) -> str:
+    """``96,5 %``; never the ``minimum`` (0..1) for a coverage beside it."""
+    return _VI.share(coverage, minimum)
 
 
 def zone_text(zone: ZoneInfo, at_ms: int) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import cross_seed as cs
@@ -30,6 +31,7 @@ from grafana_macros import TemplateVar, interpolate
 from influxkit import scratch_database
 
 from dashboards.alerts import ALERT_RULES, criterion_rule
+from dashboards.boards import lighting as lighting_board
 from dashboards.boards import village as village_board
 from dashboards.criteria import CRITERIA, coverage_panel, verdict_panel, verified_panel
 from dashboards.figures import FigureQuery
@@ -39,13 +41,17 @@ from lab.localservices import InfluxDBServer
 from server.app import create_app
 from server.config import ServerConfig
 from server.evidence_display import ensure_retention_policy
-from server.timeparse import floor_hour, iso
+from server.pages.daily import daily_values
+from server.timeparse import Window, floor_hour, iso
 from server.verdicts import publish
 from thonminh.criteria import CriteriaSet, Criterion
+from thonminh.display import VERDICT_COLOURS
 from thonminh.influx import InfluxClient, StatementResult
 from thonminh.lineprotocol import encode_lines
 
 PP = 0.01  # percentage points (and units of the other figures)
+#: the verdict a threshold's colour shows: the pages' and the dossier's green and red (thonminh/display.py)
+DECIDED = {VERDICT_COLOURS[v].colour: v for v in ("pass", "fail")}
 READ = {"X-API-Key": "cross-surface-read-key-0123"}
 
 
@@ -175,7 +181,7 @@ def panel_state(
         return "unverified"
     if decided:
         (value,) = decided.values()
-        return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)]
+        return DECIDED[threshold_color(panel.thresholds, value)]
     return "insufficient_data" if undecided else None
 
 
@@ -337,5 +343,34 @@ def test_thresholds_follow_the_comparator() -> None:
         panel = verdict_panel(c, VILLAGE_SCOPE)
         for value in (c.threshold - 1, c.threshold, c.threshold + 1e-9, c.threshold + 1):
             color = threshold_color(panel.thresholds, value)
-            assert {"green": "pass", "red": "fail"}[color] == c.verdict(value, 1.0), (c.id, value)
+            assert DECIDED[color] == c.verdict(value, 1.0), (c.id, value)
     assert threshold_color((Threshold(None, "red"), Threshold(1, "green")), 1) == "green"
+
+
+def _local_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, cs.TZ).date()
+
+
+def test_lighting_per_day_in_grafana_is_the_pages_and_the_dossiers_days(
+    api: TestClient, grafana_db: AskedOnce
+) -> None:
+    """A reviewer found Grafana's lighting bars on noon-to-noon nights and the pages' and the dossier's charts
+    on local calendar days: the same bars, both ways. Village A's third light fails at 07:40 on the second day,
+    so a day (its morning well, its evening not) and a night (both halves failed) read different values."""
+    (panel,) = (
+        p for p in lighting_board.build().panels() if p.title.en.startswith("Lighting availability per")
+    )
+    village = "kha-ly-thuong"
+    variables = {"village": TemplateVar("village", [village])}
+    text = interpolate(
+        panel.queries[0].influxql, variables=variables, from_ms=cs.FROM, to_ms=cs.TO, interval_ms=60_000
+    )
+    (series,) = grafana_db.select(text).series
+    bars = {_local_day(t): value for t, value in series.values}
+    criterion = next(c for c in CRITERIA.criteria if c.figure == "lighting.availability")
+    days = daily_values(api.app.state.service, village, criterion, Window(cs.FROM, cs.TO))  # type: ignore[attr-defined]
+    assert days is not None
+    charted = {_local_day(d.start_ms): d.value for d in days if d.value is not None}
+    assert bars.keys() == charted.keys(), (bars, charted)
+    assert all(_close(bars[day], charted[day]) for day in charted), (bars, charted)
+    assert len(set(charted.values())) > 1, "every day alike: the test would not tell days from nights"

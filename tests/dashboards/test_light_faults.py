@@ -1,6 +1,6 @@
 """A light's current fault in Grafana is the API's (``/lighting``'s ``by_fault``): the lighting board's faults
-table and map, and the street-light alert, on a real InfluxDB the next day at noon, when a lamp that failed in
-the night reports nothing wrong."""
+table and map, the street-light alert and the count of faulty lights, on a real InfluxDB the next day at noon,
+when a lamp that failed in the night reports nothing wrong."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from srv_helpers import READ, make_config, write
 
 from dashboards.alerts import ALERT_RULES
 from dashboards.boards import lighting
+from dashboards.boards import village as village_board
+from dashboards.influxql import VILLAGE_SCOPE
 from dashboards.model import Panel
 from server.app import create_app
 from server.timeparse import iso
@@ -41,9 +43,14 @@ LIGHTS = {
 }
 
 
+def in_the_dark(t: int) -> bool:
+    """Whether the 10-minute interval ending at ``t`` lies between local 18:00 and 06:00."""
+    return not 6 <= ((t - 1) // (60 * M) + 7) % 24 < 18
+
+
 def sample(light: str, i: int, t: int) -> Point:
     """The light's 10-minute sample ending at ``t``, as the edge's tracker writes it."""
-    dark = not 6 <= ((t - 1) // (60 * M) + 7) % 24 < 18
+    dark = in_the_dark(t)
     fault = LIGHTS[light][2 if not dark else 0 if t <= TWO_AM else 1]
     lit = (dark and fault == "") or fault == "day_burning"
     tags = {**SITE, "light": light, "zone": "z"}
@@ -97,3 +104,52 @@ def test_a_lamp_failure_stays_in_grafana_through_the_next_day_as_in_the_api(infl
     (rule,) = (r for r in ALERT_RULES if r.uid == "thonminh-streetlight-fault")
     fired = evaluate(influx, rule, NOON + 1)
     assert {next(v for v in k if v in LIGHTS) for k in fired} == set(api_faults)
+
+
+#: a village whose lights are all well: its count of faulty lights is 0, not "No data"
+WELL_SITE = {**SITE, "village": "thon-sang", "gateway": "gw-sang"}
+
+
+def counted(client: InfluxClient, panel: Panel) -> dict[str, float]:
+    """Per village, the number a count panel shows over the board's default week up to NOON."""
+    text = interpolate(
+        panel.queries[0].influxql,
+        variables={"village": TemplateVar("village", [SITE["village"], WELL_SITE["village"]])},
+        from_ms=NOON - 7 * 86_400_000,
+        to_ms=NOON,
+        interval_ms=60_000,
+    )
+    out = {}
+    for s in client.select(text).series:
+        (row,) = s.values
+        out[s.tags["village"]] = row[1]
+    return out
+
+
+def test_the_count_of_faulty_lights_is_the_apis_and_the_tables(influx: InfluxClient) -> None:
+    """A reviewer found the village board's and the lighting board's count at 2 where the page, the dossier, the
+    API's by_fault and the faults table listed 3: the count read each light's newest sample only, and dropped the
+    lamp that failed in the night. Both boards' count now reads the table's rule, on the data the API reads."""
+    points = [sample(light, i, t) for i, light in enumerate(LIGHTS) for t in range(START, NOON + 1, 10 * M)]
+    well = [
+        light_sample({**WELL_SITE, "light": f"w{i}", "zone": "z"}, t, dark=in_the_dark(t), lit=in_the_dark(t))
+        for i in range(2)
+        for t in range(START, NOON + 1, 10 * M)
+    ]
+    write(influx, points + well)
+    config = make_config(influx.url, influx.database or "")
+    window = {"start": iso(NOON - 7 * 86_400_000), "end": iso(NOON + 1)}
+    api_counts = {}
+    with TestClient(create_app(config, clock=lambda: NOON / 1000)) as api:
+        for site in (SITE, WELL_SITE):
+            answer = api.get(f"/api/v1/villages/{site['village']}/lighting", params=window, headers=READ)
+            assert answer.status_code == 200, answer.text
+            api_counts[site["village"]] = sum(len(lights) for lights in answer.json()["by_fault"].values())
+    assert api_counts == {SITE["village"]: 3, WELL_SITE["village"]: 0}
+    table = _panel("Faulty lights and since when")
+    assert len(grafana(influx, table.queries[0].influxql)) == 3
+
+    panel = village_board.lights_faulty(VILLAGE_SCOPE)
+    assert counted(influx, panel) == api_counts
+    # the same panel on both boards: the village board's "now" row and the lighting board's summary
+    assert panel in village_board.build().panels() and panel in lighting.build().panels()

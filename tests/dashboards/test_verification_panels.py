@@ -48,10 +48,13 @@ from server.verdict_display import verdict_points, write_verdicts
 from server.verdicts import publish
 from thonminh.contract import CRITERION_VERDICT, VERIFICATION_RP, Point, site_tags
 from thonminh.criteria import CriteriaSet, Criterion
+from thonminh.display import VERDICT_COLOURS
 from thonminh.influx import InfluxClient
 from thonminh.lineprotocol import encode_line
 
 H = 3_600_000
+#: the verdict a threshold's colour shows: the pages' and the dossier's green and red (thonminh/display.py)
+DECIDED = {VERDICT_COLOURS[v].colour: v for v in ("pass", "fail")}
 NOW = int(time.time() * 1000)
 T0 = NOW - NOW % H - 4 * H
 END = T0 + 3 * H
@@ -176,7 +179,7 @@ def shown(
     if undecided:
         return "insufficient_data", next(iter(undecided.values()))
     value = next(iter(decided.values()))
-    return {"green": "pass", "red": "fail"}[threshold_color(panel.thresholds, value)], value
+    return DECIDED[threshold_color(panel.thresholds, value)], value
 
 
 def panel_of(got: dict[str, Any]) -> tuple[str, Any]:
@@ -271,7 +274,7 @@ def cell_state(c: Criterion, value: float | None) -> str:
             return texts[o["result"]["text"]]
     assert value is not None
     steps = tuple(Threshold(s["value"], s["color"]) for s in props["thresholds"]["steps"])
-    return {"green": "pass", "red": "fail"}[threshold_color(steps, value)]
+    return DECIDED[threshold_color(steps, value)]
 
 
 def test_the_province_table_shows_the_published_verdict_per_village(world: World) -> None:

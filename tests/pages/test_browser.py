@@ -94,11 +94,12 @@ def test_village_page_shows_the_apis_figures(live, watched) -> None:
         card = page.locator(f"#c-{c['id']}").inner_text()
         assert c["title"]["vi"] in card
         assert VI.t(c["verdict"]) in card
-        assert VI.value(c["evidence"]["value"], c["evidence"]["unit"]) in card
-        assert VI.share(c["evidence"]["coverage"]) in card
+        assert VI.value(c["evidence"]["value"], c["evidence"]["unit"], c["threshold"]) in card
+        assert VI.share(c["evidence"]["coverage"], c["min_coverage"]) in card
     # the ground truth, in Vietnamese formats and local time
     fiber = next(c for c in criteria["criteria"] if c["id"] == "fiber_availability")
-    assert "," in VI.percent(fiber["evidence"]["value"]) and VI.percent(fiber["evidence"]["value"]) in body
+    shown = VI.value(fiber["evidence"]["value"], "%", fiber["threshold"])
+    assert "," in shown and shown in body
     outages = page.locator("#outages").inner_text()
     assert local(scenario.FIBER_DOWN[0], "%d/%m/%Y 10:00:00") in outages
     assert local(scenario.FIBER_DOWN[1], "%d/%m/%Y 12:30:05") in outages
@@ -112,15 +113,23 @@ def test_village_page_shows_the_apis_figures(live, watched) -> None:
     window = f"start={head.get_attribute('data-start')}&end={head.get_attribute('data-end')}"
     wifi = page.locator("#wifi").inner_text()
     use = api(live, f"/villages/kha-ly-thuong/wifi?{window}")["use"]
-    assert VI.value(use["mean_daily_users"], "users/day") in wifi
+    # each beside the threshold of the village's criterion on it, as on its card
+    threshold = {c["id"]: c["threshold"] for c in criteria["criteria"]}
+    assert VI.value(use["mean_daily_users"], "users/day", threshold["wifi_use"]) in wifi
     # yesterday by its date: in the first local hour of a day the default window ends at midnight, and
     # yesterday is then the window's last day, not the one before it
     day = datetime.fromtimestamp((scenario.TODAY - scenario.DAY + scenario.TZ) / 1000, UTC).date()
     yesterday = next(d for d in use["days"] if d["date"] == day.isoformat())
-    assert f"{VI.day(yesterday['date'])} {yesterday['unique_users']}" in wifi
+    assert (
+        f"{VI.day(yesterday['date'])} {VI.value(yesterday['unique_users'], 'users/day', threshold['wifi_use'])}"
+        in wifi
+    )
     assert yesterday["unique_users"] == scenario.USERS[scenario.DAYS - 1]
     lighting = api(live, f"/villages/kha-ly-thuong/lighting?{window}")
-    assert VI.percent(lighting["availability_pct"]) in page.locator("#lights").inner_text()
+    assert (
+        VI.value(lighting["availability_pct"], "%", threshold["street_lighting"])
+        in page.locator("#lights").inner_text()
+    )
     indicators = page.locator("#indicators").inner_text()
     # who entered it in the page's words: the server stores "(key officer-hoa)", English on a Vietnamese page
     assert "31,5 %" in indicators and f"{scenario.EID[1]} (khóa API officer-hoa)" in indicators

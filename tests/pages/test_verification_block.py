@@ -120,3 +120,12 @@ def test_a_verdict_unverified_at_a_full_share_says_why() -> None:
     assert "Chưa xác minh dù tỷ lệ đạt mức tối thiểu: có số liệu đã ký bị sửa hoặc bị xóa" in text
     assert "Unverified although the share reaches the minimum" in shown(cases.deleted_batch(), "en")
     assert "dù tỷ lệ đạt mức tối thiểu" not in shown(cases.tampered(), "vi")
+
+
+def test_a_share_is_written_on_its_side_of_100_and_of_the_minimum() -> None:
+    """One forged point of 2,500 is 99,96 %: written "100,0 %" it read as every point verified; 98,96 % under a
+    minimum of 99 % read as "99,0 %" beside "unverified"."""
+    for share, written in ((99.96, "99,96 %"), (98.96, "98,96 %"), (100.0, "100,0 %"), (99.5, "99,5 %")):
+        clean = [c for c in cases.tampered() if c["id"] == "eid"]
+        clean[0]["evidence"] |= {"verified_pct": share, "verification": cases.check("verified", 50, 50)}
+        assert f"Đã xác minh {written} (tối thiểu 99,0 %)" in shown(clean, "vi"), share
