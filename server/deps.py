@@ -207,6 +207,14 @@ async def once_each(request: Request) -> None:
     """A JSON body that names a field twice is refused (422 naming it), as a page's form that posts one twice is:
     JSON parsers keep the last, and which one a client meant is not known. Declared after the route's key
     check, so that only a caller who may change things is told about the body."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        # FastAPI reads any other type as no JSON at all, and said only "Input should be a valid dictionary"
+        raise ApiError(
+            f"Content-Type: {kind[:60]!r} is not JSON; send the body as JSON with Content-Type: application/json",
+            parameter="Content-Type",
+            status=415,
+        )
     raw = await request.body()  # FastAPI's own read, kept
     try:
         json.loads(raw, object_pairs_hook=_once_each)  # a ParameterError is no ValueError: it goes on
@@ -255,6 +263,7 @@ _MEANING = {
     404: "the village is not in the data",
     409: "the change contradicts what is registered",
     413: "the body is larger than [http] max_body_kib",
+    415: "the body is not sent as JSON (Content-Type: application/json)",
     422: "a parameter or the body is malformed or out of range",
     502: "InfluxDB refused a query",
     503: "InfluxDB is unavailable (Retry-After)",

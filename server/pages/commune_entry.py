@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
 
 from server.errors import ApiError
 from server.indicator_models import IndicatorEntryOut, IndicatorIn
 from server.indicators import check_entry, counted_from, counting
 from server.indicators import history as indicator_history
-from server.pages.entry_form import EntryForm, FormRefusal, form_refusal
+from server.pages.entry_form import EntryForm, FormRefusal, NotTheForm, form_refusal, read_form
 from server.pages.views import PageError, display_name, is_slug, place_links
 from server.queries import Scope
 from server.service import Service
@@ -49,16 +48,14 @@ class CommuneForm:
 
     @classmethod
     def read(cls, body: bytes) -> CommuneForm:
-        """The table of an urlencoded post; ``ValueError`` when it is not this table (a field posted twice, one
+        """The table of an urlencoded post; ``NotTheForm`` when it is not this table (a field posted twice, one
         the table has not). Whether its villages are the commune's is ``of_villages``'s to say."""
-        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=_MOST_FIELDS)
-        if any(len(values) > 1 for values in form.values()):
-            raise ValueError("a field posted twice")
+        form = read_form(body, _MOST_FIELDS)
         unknown = [name for name in form if not name.startswith(VALUE) and name not in _COMMON]
         if unknown:
-            raise ValueError(f"a field not of the table: {unknown[0][:40]!r}")
-        common = {name: form[name][0][:400] for name in _COMMON if name in form}
-        values = {name.removeprefix(VALUE): form[name][0][:400] for name in form if name.startswith(VALUE)}
+            raise NotTheForm("unknown", unknown[0])
+        common = {name: form[name] for name in _COMMON if name in form}
+        values = {name.removeprefix(VALUE): form[name] for name in form if name.startswith(VALUE)}
         return cls(**common, values=values)
 
     def of_villages(self, villages: Sequence[str]) -> bool:

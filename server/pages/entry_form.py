@@ -23,7 +23,7 @@ from server.indicator_models import IndicatorIn
 from server.timeparse import is_day
 from thonminh.figures import INDICATORS
 
-__all__ = ["FIELDS", "EntryForm", "FormRefusal", "form_refusal", "typed"]
+__all__ = ["FIELDS", "EntryForm", "FormRefusal", "NotTheForm", "form_refusal", "read_form", "typed"]
 
 #: the form's fields; another field posted with them is ignored (a browser adds none)
 FIELDS = ("indicator", "value", "date", "note", "corrects")
@@ -39,6 +39,28 @@ _REFUSED = {
 }
 
 
+class NotTheForm(ValueError):
+    """A post that is not the page's form: ``why`` is ``twice`` (a field posted twice), ``unknown`` (a field
+    the form has not) or ``too_many`` (more fields than it has); ``field`` names the one, if one."""
+
+    def __init__(self, why: str, field: str = "") -> None:
+        super().__init__(f"{why}: {field!r}" if field else why)
+        self.why, self.field = why, field[:40]
+
+
+def read_form(body: bytes, most: int) -> dict[str, str]:
+    """An urlencoded post, each field once and at most ``most`` of them (``NotTheForm`` otherwise); each value
+    cut longer than any field may be: kept short enough to show again, still refused for its length."""
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=most)
+    except ValueError:
+        raise NotTheForm("too_many") from None
+    twice = next((name for name, values in form.items() if len(values) > 1), None)
+    if twice is not None:
+        raise NotTheForm("twice", twice)
+    return {name: values[0][:400] for name, values in form.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class EntryForm:
     """The fields as posted (kept to be shown again when the entry is refused)."""
@@ -51,14 +73,9 @@ class EntryForm:
 
     @classmethod
     def read(cls, body: bytes) -> EntryForm:
-        """The form of an urlencoded post; ``ValueError`` when it is not this form (too many fields, one twice)."""
-        form = parse_qs(
-            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=2 * len(FIELDS)
-        )
-        if any(len(values) > 1 for values in form.values()):
-            raise ValueError("a field posted twice")
-        # longer than any field may be: kept short enough to show again, still refused for its length
-        return cls(**{name: form[name][0][:400] for name in FIELDS if name in form})
+        """The form of an urlencoded post; ``NotTheForm`` when it is not this form (too many fields, one twice)."""
+        form = read_form(body, 2 * len(FIELDS))
+        return cls(**{name: form[name] for name in FIELDS if name in form})
 
     def body(self) -> IndicatorIn:
         """The API's body, or a ``ParameterError`` naming the API's parameter at fault."""

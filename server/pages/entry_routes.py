@@ -29,7 +29,7 @@ from server.pages.commune_entry import (
     checked,
     commune_view,
 )
-from server.pages.entry_form import EntryForm, form_refusal
+from server.pages.entry_form import EntryForm, NotTheForm, form_refusal
 from server.pages.i18n import Lang
 from server.pages.refusals import Refusal, refusal
 from server.pages.rendering import (
@@ -89,8 +89,8 @@ async def enter_indicator(
         return refused
     try:
         form = EntryForm.read(await request.body())
-    except ValueError:
-        return error_page(request, lang, 400, lang.t("bad_form"))
+    except NotTheForm as err:
+        return error_page(request, lang, 400, lang.t(f"bad_form_{err.why}", field=err.field))
 
     def enter() -> IndicatorOut:
         views.require_village(service, village)  # before anything is written for it
@@ -174,15 +174,15 @@ async def enter_for_commune(
         return refused
     try:
         form = CommuneForm.read(await request.body())
-    except ValueError:
-        return error_page(request, lang, 400, lang.t("bad_form"))
+    except NotTheForm as err:
+        return error_page(request, lang, 400, lang.t(f"bad_form_{err.why}", field=err.field))
 
     def enter() -> Response:
         view = commune_view(
             service, commune, form.indicator if form.indicator in INDICATORS else FIRST_INDICATOR
         )
         if not form.of_villages([row.village for row in view.rows]):
-            return error_page(request, lang, 400, lang.t("bad_form"))
+            return error_page(request, lang, 400, lang.t("bad_form_villages"))
         bodies, said = checked(service, form)
         if said is not None:
             return _table(request, lang, view, 422, form=form, refused=said)

@@ -263,6 +263,22 @@ TEXT: dict[str, tuple[str, str]] = {
         "This form was sent from another site: sign in or out on this site itself.",
     ),
     "bad_form": ("Biểu mẫu không hợp lệ.", "The form is not valid."),
+    "bad_form_twice": (
+        "Biểu mẫu không hợp lệ: trường «{field}» được gửi hai lần.",
+        "The form is not valid: its field '{field}' was posted twice.",
+    ),
+    "bad_form_unknown": (
+        "Biểu mẫu không hợp lệ: «{field}» không phải một trường của biểu mẫu này.",
+        "The form is not valid: '{field}' is not one of its fields.",
+    ),
+    "bad_form_too_many": (
+        "Biểu mẫu không hợp lệ: có nhiều trường hơn biểu mẫu này có.",
+        "The form is not valid: it has more fields than this form has.",
+    ),
+    "bad_form_villages": (
+        "Biểu mẫu không hợp lệ: có giá trị cho một thôn không thuộc xã này.",
+        "The form is not valid: it has a value for a village that is not of this commune.",
+    ),
     "too_large": (
         "Biểu mẫu gửi lên quá lớn nên dịch vụ không nhận.",
         "The form sent is too large: the service does not take it.",

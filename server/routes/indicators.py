@@ -26,7 +26,7 @@ IndicatorPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="e.g. eid_
 @router.put(
     "/villages/{village}/indicators/{indicator}",
     response_model=IndicatorOut,
-    responses=error_answers(400, 401, 403, 404, 413, 422, 502, 503),
+    responses=error_answers(400, 401, 403, 404, 413, 415, 422, 502, 503),
 )
 def put_indicator(
     principal: AdminKey,

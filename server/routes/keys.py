@@ -17,7 +17,7 @@ GatewayPath = Annotated[
 FingerprintPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the key's fingerprint")]
 _NO_REGISTRY = "no key registry is configured"
 CHANGE_ERRORS = error_answers(
-    400, 401, 403, 404, 409, 413, 422, meaning={404: _NO_REGISTRY + ", or no such key"}
+    400, 401, 403, 404, 409, 413, 415, 422, meaning={404: _NO_REGISTRY + ", or no such key"}
 )
 
 
@@ -25,7 +25,7 @@ CHANGE_ERRORS = error_answers(
     "/gateways/{gateway}/keys",
     response_model=KeyOut,
     status_code=201,
-    responses=error_answers(400, 401, 403, 404, 409, 413, 422, meaning={404: _NO_REGISTRY}),
+    responses=error_answers(400, 401, 403, 404, 409, 413, 415, 422, meaning={404: _NO_REGISTRY}),
 )
 def register_key(
     principal: AdminKey, _: OnceEach, service: ServiceDep, gateway: GatewayPath, body: KeyIn

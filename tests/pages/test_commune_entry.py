@@ -200,17 +200,20 @@ def test_a_refused_value_enters_no_village_and_is_marked(site, fields, marked, w
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "words"),
     [
-        b"indicator=eid_adoption_pct&v.ban-ven=30&v.ban-ven=31",  # a field twice
-        b"indicator=eid_adoption_pct&v.ngoai-xa=30",  # a village of another commune
-        b"indicator=eid_adoption_pct&v.ban-ven=30&key=x",  # a field the table has not
+        (b"indicator=eid_adoption_pct&v.ban-ven=30&v.ban-ven=31", "trường «v.ban-ven» được gửi hai lần"),
+        (b"indicator=eid_adoption_pct&v.ngoai-xa=30", "có giá trị cho một thôn không thuộc xã này"),
+        (b"indicator=eid_adoption_pct&v.ban-ven=30&key=x", "«key» không phải một trường của biểu mẫu này"),
+        (b"&".join(b"v.t%d=1" % i for i in range(1100)), "có nhiều trường hơn biểu mẫu này có"),
     ],
 )
-def test_a_post_that_is_not_the_table_is_a_400_and_writes_nothing(site, body: bytes) -> None:
+def test_a_post_that_is_not_the_table_is_a_400_naming_why_and_writes_nothing(
+    site, body: bytes, words
+) -> None:
     _sign_in(site)
     answer = site.post(TABLE, content=body, headers=POSTED, follow_redirects=False)
-    assert answer.status_code == 400 and "Biểu mẫu không hợp lệ." in answer.text
+    assert answer.status_code == 400 and f"Biểu mẫu không hợp lệ: {words}" in unescape(answer.text)
     assert all(_entries(site, v) == [] for v in [*VILLAGES, ELSEWHERE])
 
 

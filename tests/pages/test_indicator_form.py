@@ -198,9 +198,8 @@ def test_an_entry_posted_from_another_site_is_not_recorded(site, headers) -> Non
 
 def test_a_post_that_is_not_the_form_and_an_unknown_village(site) -> None:
     _sign_in(site)
-    assert (
-        _post(site, {"value": "1", "indicator": "eid_adoption_pct&value=2"}).status_code == 400
-    )  # value twice
+    twice = _post(site, {"value": "1", "indicator": "eid_adoption_pct&value=2"})
+    assert twice.status_code == 400 and "trường «value» được gửi hai lần" in unescape(twice.text)
     unknown = site.post(
         "/pages/villages/thon-ma/indicators",
         content=b"indicator=eid_adoption_pct&value=40",

@@ -164,6 +164,29 @@ def test_non_finite_indicator_values_are_refused(api):
     assert response.status_code == 422 and response.json()["parameter"] == "value"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),  # curl -d without -H
+        ("multipart/form-data; boundary=x", 415),
+        ("application/json; charset=utf-8", 200),
+        ("application/merge-patch+json", 200),
+    ],
+)
+def test_a_body_not_sent_as_json_is_told_so(api, content_type, status):
+    """Any other type reached the route as no JSON at all, refused as "Input should be a valid dictionary"."""
+    response = api.put(
+        f"/api/v1/villages/{A}/indicators/eid_adoption_pct",
+        headers={**ADMIN, "Content-Type": content_type},
+        content=b'{"value": 30}',
+    )
+    assert response.status_code == status, response.text
+    if status == 415:
+        assert response.json()["parameter"] == "Content-Type"
+        assert "is not JSON; send the body as JSON with Content-Type: application/json" in response.text
+
+
 @pytest.mark.parametrize("depth", [2000, 20000])
 def test_a_body_nested_too_deeply_is_a_clear_refusal(api, depth):
     """Under the body limit, a JSON text of brackets only is deep enough to exhaust Python's JSON reader."""
