@@ -37,7 +37,7 @@ from dashboards.verdictcopy import FRESH, VerdictQuery
 from thonminh import influxql as core
 from thonminh.contract import VERIFICATION_HOURLY, VERIFICATION_RP
 from thonminh.criteria import CriteriaSet, Criterion, load_criteria
-from thonminh.display import VERDICT_COLOURS
+from thonminh.display import VERDICT_COLOURS, VERDICT_WORDS
 from thonminh.evidence import SIGNED_MEASUREMENTS, VERIFIED_MEASUREMENTS
 from thonminh.figures import INDICATORS, UNIT_WORDS
 from thonminh.influxql import conditions, ident
@@ -63,7 +63,7 @@ __all__ = [
 
 #: the shipped criteria; after editing thonminh/criteria.yaml run ``thonminh dashboards build``
 CRITERIA: CriteriaSet = load_criteria()
-INSUFFICIENT = Text("Chưa đủ dữ liệu", "Insufficient data")
+INSUFFICIENT = Text(VERDICT_WORDS["insufficient_data"].vi, VERDICT_WORDS["insufficient_data"].en)
 # each verdict in the colour the pages and the dossier give it (thonminh/display.py), never Grafana's own
 # green and red, which are other shades
 _PASS, _FAIL, _GREY, _PURPLE = (
@@ -71,7 +71,7 @@ _PASS, _FAIL, _GREY, _PURPLE = (
 )
 #: each verdict colour's name, as a panel's description says it
 _NAMED = {v: Text(c.name.vi, c.name.en) for v, c in VERDICT_COLOURS.items()}
-UNVERIFIED = Text("Chưa xác minh", "Unverified")
+UNVERIFIED = Text(VERDICT_WORDS["unverified"].vi, VERDICT_WORDS["unverified"].en)
 #: a verdict panel with nothing to show: the service has not published one within ``FRESH``
 NO_VERDICT = Text(
     f"Chưa có kết quả từ dịch vụ tiêu chí ({FRESH})", f"No verdict from the criteria service ({FRESH})"

@@ -17,7 +17,14 @@ from typing import Final
 
 from thonminh.figures import Title
 
-__all__ = ["LIGHT_FAULTS", "VERDICT_COLOURS", "LightFault", "VerdictColour", "light_fault_title"]
+__all__ = [
+    "LIGHT_FAULTS",
+    "VERDICT_COLOURS",
+    "VERDICT_WORDS",
+    "LightFault",
+    "VerdictColour",
+    "light_fault_title",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,15 @@ VERDICT_COLOURS: Final[Mapping[str, VerdictColour]] = {
     "fail": VerdictColour("#c62828", "#ffcdd2", Title("đỏ", "red")),
     "insufficient_data": VerdictColour("#707070", "#eeeeee", Title("xám", "grey")),
     "unverified": VerdictColour("#6a1b9a", "#e1bee7", Title("tím", "purple")),
+}
+
+
+#: each verdict's words, by verdict id: its badge on the pages, its cell in the dossier, its value in Grafana
+VERDICT_WORDS: Final[Mapping[str, Title]] = {
+    "pass": Title("Đạt", "Pass"),
+    "fail": Title("Không đạt", "Fail"),
+    "insufficient_data": Title("Chưa đủ dữ liệu", "Insufficient data"),
+    "unverified": Title("Chưa xác minh", "Unverified"),
 }
 
 

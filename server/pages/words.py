@@ -5,6 +5,8 @@ A key the table lacks shows as itself on the page, so a missing word is visible,
 
 from __future__ import annotations
 
+from thonminh.display import VERDICT_WORDS
+
 __all__ = ["TEXT"]
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -28,10 +30,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "criteria": ("Tiêu chí", "Criteria"),
     "criterion": ("Tiêu chí", "Criterion"),
     "verdict": ("Kết quả", "Verdict"),
-    "pass": ("Đạt", "Pass"),
-    "fail": ("Không đạt", "Fail"),
-    "insufficient_data": ("Chưa đủ dữ liệu", "Insufficient data"),
-    "unverified": ("Chưa xác minh", "Unverified"),
+    **{verdict: (words.vi, words.en) for verdict, words in VERDICT_WORDS.items()},
     "measured": ("Đo được", "Measured"),
     "threshold": ("Ngưỡng", "Threshold"),
     "coverage": ("Độ phủ dữ liệu", "Coverage"),

@@ -13,7 +13,7 @@ from server.pages import names
 from server.pages.i18n import Lang
 from server.pages.i18n import reliability_note as page_reliability_note
 from server.pages.i18n import text as page_text
-from thonminh.display import VERDICT_COLOURS
+from thonminh.display import VERDICT_COLOURS, VERDICT_WORDS
 
 __all__ = [
     "VERDICTS",
@@ -52,18 +52,18 @@ class VerdictStyle:
     mark: str = ""
 
 
-def _style(label: str, verdict: str, mark: str) -> VerdictStyle:
-    # the verdict's colour, tint and colour name: the pages' and Grafana's too (thonminh/display.py)
+def _style(verdict: str, mark: str) -> VerdictStyle:
+    # the verdict's words, colour, tint and colour name: the pages' and Grafana's too (thonminh/display.py)
     c = VERDICT_COLOURS[verdict]
-    return VerdictStyle(label, c.colour, c.tint, c.name.vi, mark)
+    return VerdictStyle(VERDICT_WORDS[verdict].vi, c.colour, c.tint, c.name.vi, mark)
 
 
 VERDICTS: dict[str, VerdictStyle] = {
-    "pass": _style("Đạt", "pass", "✓"),
-    "fail": _style("Không đạt", "fail", "✗"),
-    "insufficient_data": _style("Chưa đủ dữ liệu", "insufficient_data", "?"),
+    "pass": _style("pass", "✓"),
+    "fail": _style("fail", "✗"),
+    "insufficient_data": _style("insufficient_data", "?"),
     # the data has a value but the gateways' signatures do not cover enough of it (docs/evidence.md)
-    "unverified": _style("Chưa xác minh", "unverified", "!"),
+    "unverified": _style("unverified", "!"),
 }
 # darker than insufficient data's grey, so the two greys stay apart
 _UNKNOWN_VERDICT = VerdictStyle("", "#424242", "#e0e0e0", "xám đậm")

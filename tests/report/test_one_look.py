@@ -27,3 +27,14 @@ def test_the_communes_legend_names_the_colours_it_draws(api: TestClient, month: 
     for verdict, c in VERDICT_COLOURS.items():
         style = vi.verdict_style(verdict)
         assert f"{style.mark} {c.name.vi}: {style.label}" in flat, verdict
+
+
+def test_a_verdict_is_named_alike_in_the_dossier_on_the_pages_and_in_grafana() -> None:
+    from dashboards.criteria import INSUFFICIENT, UNVERIFIED
+    from server.pages.i18n import text
+    from thonminh.display import VERDICT_WORDS
+
+    for verdict, words in VERDICT_WORDS.items():
+        assert vi.verdict_style(verdict).label == words.vi == text(verdict, "vi")
+        assert text(verdict, "en") == words.en
+    assert (INSUFFICIENT.vi, UNVERIFIED.en) == (VERDICT_WORDS["insufficient_data"].vi, "Unverified")
