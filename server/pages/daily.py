@@ -22,7 +22,7 @@ from server.models import WifiOut
 from server.queries import Scope
 from server.service import Service
 from server.timeparse import Window, buckets, parse_step
-from thonminh.figures import FIGURES, Coverage, FigureDescription, Kind
+from thonminh.figures import FIGURES, PER_DAY, Coverage, FigureDescription, Kind
 
 __all__ = ["Day", "daily_values"]
 
@@ -54,7 +54,7 @@ def _ratio_days(
     village: str,
     window: Window,
 ) -> list[Day]:
-    step = parse_step("1d", window=window, max_buckets=service.config.max_buckets)
+    step = parse_step(PER_DAY, window=window, max_buckets=service.config.max_buckets)
     spans = buckets(window, step, service.zone)
     starts = [s for s, _ in spans]
     tags = group_tags(desc)
@@ -82,7 +82,7 @@ def _ratio_days(
 
 
 def _wifi_days(service: Service, criterion: Criterion, wifi: WifiOut, window: Window) -> list[Day]:
-    step = parse_step("1d", window=window, max_buckets=service.config.max_buckets)
+    step = parse_step(PER_DAY, window=window, max_buckets=service.config.max_buckets)
     users = {d["date"]: d["unique_users"] for d in wifi.use.days}
     days = []
     for start, end in buckets(window, step, service.zone):
