@@ -41,6 +41,7 @@ from thonminh.config import (
 )
 from thonminh.contract import DAILY_TZ, site_tags
 from thonminh.errors import ConfigError
+from thonminh.evidence import IN_FLIGHT_S
 from thonminh.tomlsections import misnamed_sections
 
 #: the secrets beside gateway.toml, the systemd unit's ``EnvironmentFile`` (deploy/thonminh-gateway.service)
@@ -146,9 +147,10 @@ class ForwarderSettings(StrictModel):
     live_share: float = Field(
         0.25, ge=0, le=1, description="share of each drain cycle given to the newest data"
     )
-    # bounded like the lights' reconnect backoff: an infinite wait would leave the buffer undrained for good
+    # bounded: an infinite wait would leave the buffer undrained for good, and a batch retried after a later one
+    # landed must land while verification still takes the gap for one in flight (thonminh.evidence.IN_FLIGHT_S)
     backoff_initial_s: float = Field(1.0, gt=0, le=60)
-    backoff_max_s: float = Field(60.0, gt=0, le=3600)
+    backoff_max_s: float = Field(60.0, gt=0, le=IN_FLIGHT_S / 2)
     flush_deadline_s: float = Field(10.0, ge=0, le=3600, description="how long SIGTERM may spend flushing")
     concurrency: int = Field(2, ge=1, le=8, description="batches in flight at once (hides uplink latency)")
     live_interval_s: float = Field(

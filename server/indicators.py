@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import cast
@@ -288,34 +289,44 @@ def counted_from(entry: IndicatorEntryOut, now_ms: int) -> str | None:
     return iso(hour_ms + HOUR_MS) if ms_of(entry.time) >= hour_ms else None
 
 
-def _points(service: Service, village: str, indicator: str | None) -> tuple[dict[tuple[str, int], dict], str]:
-    """The ``indicator`` points the criteria read, by (indicator, time), each with its series' tags."""
+def _points(
+    service: Service, village: str, indicator: str | None
+) -> tuple[dict[tuple[str, int], list[dict]], str]:
+    """The ``indicator`` points the criteria read, by (indicator, time), each with its series' tags: a list, for
+    a point written beside the genuine one in a series of its own (another tag) stands at the same time."""
     source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR.name)
     where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
     statement = Select(["*"], [source.ref()], where=where, group_all=True).render()
-    found: dict[tuple[str, int], dict] = {}
+    found: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for series in service.reader.run([statement])[0].series:
         for row in series.rows():
             time_ms = int(row.pop("time"))
-            found[(series.tags.get("indicator") or "", time_ms)] = {"tags": series.tags, "fields": row}
+            found[(series.tags.get("indicator") or "", time_ms)].append({"tags": series.tags, "fields": row})
     return found, statement
 
 
-def _read(entry: dict, point: dict | None, snapshot: KeySnapshot | None) -> Read:
+def _read(entry: dict, points: list[dict], snapshot: KeySnapshot | None) -> Read:
     """What the criteria read at ``entry``'s time (``IndicatorEntryOut.read``): a record that verifies does not
     make the value counted there genuine, since a write around the API changes that point, not the record."""
-    if point is None:
+    if not points:
         return "missing"
-    fields = point["fields"]
-    if snapshot is not None:
-        fault = check_point(snapshot, INDICATOR.name, point["tags"], fields, int(entry["as_of_ms"])).fault
-        if fault is not None:
-            return cast(Read, fault)  # check_point's faults are the Signature kinds, which Read holds
+    for point in points:  # any of them may be the one read: one that is not as signed is a forgery
+        if snapshot is not None:
+            check = check_point(
+                snapshot, INDICATOR.name, point["tags"], point["fields"], int(entry["as_of_ms"])
+            )
+            if (fault := check.fault) is not None:
+                return cast(Read, fault)  # check_point's faults are the Signature kinds, which Read holds
+    if len(points) > 1 and snapshot is None:
+        return "altered"  # two series at one time, and no registry to tell which is genuine
+    # every one signed (a village whose commune tag changed between entries): the latest entered stands
+    fields = max((p["fields"] for p in points), key=lambda f: f.get("entered_ms") or 0)
     entered, own = fields.get("entered_ms"), int(entry["time"])
-    if entered != own:
+    if isinstance(entered, int) and entered != own:
         # a later entry for the same time replaces it, as the record says (``superseded_by``); an earlier one
-        # written back over it, signature and all, is a replay
-        return "replaced" if isinstance(entered, int) and entered > own else "replayed"
+        # written back over it, signature and all, is a replay (a point of a version before ``entered_ms``
+        # names no entry: its value alone is compared)
+        return "replaced" if entered > own else "replayed"
     if fields.get("value") != entry["value"]:
         return "altered"
     return "verified" if snapshot is not None else "not_configured"
@@ -340,7 +351,7 @@ def history(service: Service, village: str, indicator: str | None) -> Indicators
             corrects=r.get("corrects") or None,
             superseded_by=superseded.get(iso(int(r["time"]))),
             signature=r["signature"],
-            read=_read(r, points.get((r["indicator"], int(r["as_of_ms"]))), snapshot),
+            read=_read(r, points.get((r["indicator"], int(r["as_of_ms"])), []), snapshot),
         )
         for r in sorted(rows, key=lambda r: -int(r["time"]))
     ]

@@ -203,9 +203,8 @@ def load_criteria(path: str | Path = DEFAULT_CRITERIA_FILE) -> CriteriaSet:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path.name}: invalid YAML: {err}") from err
-    except (
-        RecursionError
-    ) as err:  # the YAML reader nests recursively: a deep enough document exhausts the stack
+    except RecursionError as err:
+        # the YAML reader nests recursively: a deep enough document exhausts the stack
         raise ConfigError(f"{path.name}: invalid YAML (nested too deeply)") from err
     try:
         return CriteriaSet.model_validate(raw)
@@ -229,7 +228,8 @@ def verdict(
     the value: verification is not configured, or the figure has no gateway samples), or when data the value
     reads is known ``forged`` and still there (a rollup row the server could not delete) or signed data is gone
     (a deleted point or batch, which the share of what is left cannot count); else ``pass``/``fail``."""
-    if value is None or coverage < min_coverage:
+    # rounded as the value and the share are, so that what the pages write beside the minimum is on its side
+    if value is None or round(coverage, 9) < min_coverage:
         return "insufficient_data"
     if min_verified_pct is not None and (
         forged or (verified_pct is not None and round(verified_pct, 9) < min_verified_pct)

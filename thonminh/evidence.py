@@ -65,6 +65,7 @@ __all__ = [
     "EVIDENCE_FIELD",
     "INDICATOR_MESSAGE",
     "INDICATOR_SIGNATURE",
+    "IN_FLIGHT_S",
     "MANIFEST_MEASUREMENT",
     "MAX_MANIFEST_POINTS",
     "SERVICE_KEY_VILLAGE",
@@ -114,6 +115,10 @@ DIGEST_BYTES: Final = 12
 #: Points per manifest at most: its digests (16 base64 characters a point) stay well under InfluxDB's 64 KiB
 #: string field limit.
 MAX_MANIFEST_POINTS: Final = 2000
+#: How long after a later batch of its gateway a batch may still land: the forwarder writes several at once and
+#: retries a failed one after its backoff, which ``edge.config`` bounds to half of this; verification takes a gap
+#: in the sequence numbers for a batch in flight, not a deletion, for this long after the next was signed.
+IN_FLIGHT_S: Final = 300
 #: The ``slot`` tag is ``epoch % SLOTS``: after a power cut a new epoch may number batches again from where
 #: the stored chain left off, and its manifests must not overwrite the old epoch's (``stamp``).
 SLOTS: Final = 16

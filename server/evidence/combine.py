@@ -12,6 +12,7 @@ from server.evidence.faults import MANIFEST_FAULTS, POINT_FAULTS, Fault, point_d
 from server.evidence.selected import key_of
 from server.evidence.verify import HourResult, Run, pairs
 from server.timeparse import iso
+from thonminh.evidence import IN_FLIGHT_S
 
 __all__ = ["Elsewhere", "Verification", "combine", "in_order"]
 
@@ -126,14 +127,16 @@ def _merge(faults: list[Fault]) -> list[Fault]:
     return out
 
 
-#: How long a gateway's batch may be in flight after a later one landed: the forwarder writes several at once
-#: (``[forwarder] concurrency``) and retries a failed one with a backoff (up to ``backoff_max_s``, 60 s by default)
-SETTLE_MS = 5 * 60_000
+#: How long a gateway's batch may be in flight after a later one landed (``thonminh.evidence.IN_FLIGHT_S``)
+SETTLE_MS = IN_FLIGHT_S * 1000
 
 
 def _settled(run: Run, now_s: float | None) -> bool:
     """Whether the batches its gateway had in flight when it signed ``run``'s first manifest have all landed."""
-    return now_s is None or run.first_signed_ms is None or now_s * 1000 - run.first_signed_ms >= SETTLE_MS
+    if now_s is None or run.first_signed_ms is None:
+        return True
+    # a signing time ahead of now (a gateway's clock run fast) buys no grace: only a batch just signed is awaited
+    return not 0 <= now_s * 1000 - run.first_signed_ms < SETTLE_MS
 
 
 def _chain(runs: list[Run], elsewhere: Elsewhere | None, now_s: float | None = None) -> list[Fault]:

@@ -272,7 +272,7 @@ def test_deeply_nested_toml_exits_2_from_both_commands(tmp_path: Path):
     [
         ("gateway_interval_s", 86400),
         ("forwarder.backoff_initial_s", 60),
-        ("forwarder.backoff_max_s", 3600),
+        ("forwarder.backoff_max_s", 150),  # half of thonminh.evidence.IN_FLIGHT_S
         ("forwarder.flush_deadline_s", 3600),
         ("clock.jump_threshold_s", 86400),
     ],

@@ -135,6 +135,8 @@ def test_server_config_errors_name_the_key_and_keys_come_from_the_environment(tm
         (100.0, 0.5, "insufficient_data"),
         (None, 1.0, "insufficient_data"),
         (99.0 - 1e-12, 0.8, "pass"),  # float noise at the threshold is not a failure
+        (99.5, 0.8 - 1e-12, "pass"),  # nor at the minimum coverage, which the pages write "80,0 %"
+        (99.5, 0.8 - 1e-6, "insufficient_data"),  # the pages write "79,9999 %"
     ],
 )
 def test_verdicts(value, coverage, expected):

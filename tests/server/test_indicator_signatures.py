@@ -119,6 +119,19 @@ def test_a_value_altered_with_a_direct_write_makes_the_verdict_unverified_at_its
     assert "tiêu chí không đọc giá trị này" in row and "đang tính" not in row
 
 
+def test_a_value_beside_the_genuine_one_in_a_series_of_its_own_is_what_the_record_warns_of(
+    api, influx
+) -> None:
+    """The same time, another tag: InfluxDB keeps both points, the criteria may read either, and the entry's
+    `read` said verified after the genuine one alone."""
+    _enter(api, 31.5)
+    ((tags, _, time_ms),) = _stored(influx)
+    _write(influx, {**tags, "commune": "a-forged"}, {"value": 99.0, "unit": "%", "source": "key x"}, time_ms)
+    assert _eid(api)["verdict"] == "unverified"
+    assert _reads(api) == [(31.5, "verified", "unsigned")]
+    assert "tiêu chí không đọc giá trị này" in _indicator_rows(api)[0]
+
+
 def test_a_point_written_around_the_api_is_unsigned_and_located(api, influx) -> None:
     _enter(api, 20.0, days_ago=10)
     ((tags, _, _),) = _stored(influx)

@@ -125,3 +125,17 @@ def test_a_record_not_written_by_the_service_is_left_out_and_logged(api, influx:
     assert page.status_code == 200, page.text
     assert fixed.status_code == 200, fixed.text
     assert any(getattr(r, "rows", None) == 2 for r in caplog.records), caplog.text
+
+
+def test_a_value_a_version_before_entered_ms_wrote_is_read_by_its_value_alone():
+    """Such a point names no entry: it is neither a replay nor replaced, but the entry's value or not."""
+    from server.indicators import _read
+
+    entry = {"time": 1_760_000_000_000, "as_of_ms": 1_759_000_000_000, "value": 27.5}
+    older = {"tags": {"village": "v"}, "fields": {"value": 27.5, "unit": "%"}}
+    assert _read(entry, [older], None) == "not_configured"
+    assert _read(entry, [{**older, "fields": {"value": 90.0}}], None) == "altered"
+    assert (
+        _read(entry, [older, older], None) == "altered"
+    )  # two series at one time: which is read is not known
+    assert _read(entry, [], None) == "missing"

@@ -118,7 +118,10 @@ def parse_qnwinfo(lines: Sequence[str]) -> VendorSignal | None:
         tech = normalise_access_tech(fields[0], line) if fields else None
         if tech:
             techs.append(tech)
-        if len(fields) > 1 and operator is None:
+        # an operator by name ("Viettel", as +COPS's format may have it printed) is left out, as an empty one;
+        # digits garbled by serial noise are refused
+        named = len(fields) > 1 and fields[1].isascii() and not fields[1].isdigit()
+        if len(fields) > 1 and operator is None and not named:
             operator = _operator(fields[1][:3], fields[1][3:], line)
     if not techs:
         return VendorSignal(service=False)

@@ -212,5 +212,9 @@ def test_noise_is_a_parse_error_naming_the_line(parse, line: str, problem: str):
 
 def test_unknown_but_sane_technology_names_are_kept():
     assert parse_qnwinfo(['+QNWINFO: "HDR","45204"']) == VendorSignal(access_tech="HDR", operator="45204")
+    # an operator by name, as +COPS's format may have it printed: left out, the technology kept
+    assert parse_qnwinfo(['+QNWINFO: "FDD LTE","Viettel","LTE BAND 3",1650']) == VendorSignal(
+        access_tech="LTE"
+    )
     assert parse_qnwinfo(['+QNWINFO: "CDMA1X AND HDR",""']) == VendorSignal(access_tech="CDMA")
     assert normalise_access_tech("LTE NB-IOT (CAT-NB2)") == "NB-IoT"
