@@ -145,7 +145,7 @@ def _as_of(
     entry), it takes the latest of their times and corrects the entry counting there, so that it is the value
     that counts, not one left behind it."""
     now = service.now()
-    if body.corrects is None:
+    if not body.corrects:  # empty as ``time`` may be: no entry named
         if when is None:  # the time of entry, which no other entry of the village has
             return None, ""
         rows = _entries(service, village, indicator)[0]

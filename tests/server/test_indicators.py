@@ -102,6 +102,9 @@ def test_the_unit_comes_from_the_description_and_every_entry_is_kept(api, influx
 def test_a_correction_must_name_an_entry_that_exists(api):
     answer = api.put(PUT, json={"value": 10.0, "corrects": "2025-03-01T00:00:00Z"}, headers=ADMIN)
     assert answer.status_code == 422 and answer.json()["parameter"] == "corrects"
+    # empty names no entry, as an empty time means now (a client that always sends both fields)
+    empty = api.put(PUT, json={"value": 10.0, "time": "", "corrects": ""}, headers=ADMIN)
+    assert empty.status_code == 200 and empty.json()["corrects"] is None, empty.text
 
 
 def test_a_record_not_written_by_the_service_is_left_out_and_logged(api, influx: InfluxClient, caplog):
