@@ -129,6 +129,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     form over the limit is a page saying so."""
     assert isinstance(exc, StarletteHTTPException)
     unreadable = exc.status_code == 400 and exc.detail == _UNREADABLE_BODY
+    if exc.status_code == 404 and exc.detail == "Not Found":  # no route: a mistyped page address gets a page
+        return pages.refusal_page(request, "no_such_page", 404) or await http_exception_handler(request, exc)
     if not (unreadable or isinstance(exc, BodyTooLarge)):
         return await http_exception_handler(request, exc)
     refused = _credentials_first(request)

@@ -271,7 +271,8 @@ def _wifi_chart(service: Service, village: str, window: Window, wifi: WifiOut) -
 def status_view(service: Service, village: str, period: Period) -> VillageView:
     """The public status page: verdicts and availability only (no device, no person, no query)."""
     if not is_public(service, village) or not service.reader.village_exists(village):
-        raise PageError(404, "not_found")
+        # the same words whether the village is not in the data or not public: a visitor learns neither
+        raise PageError(404, "no_public_page", village=village[:40])
     window, criteria, _, rows = _verdicts(service, village, period)
     return VillageView(village, display_name(service, village), [], period, window, criteria, rows)
 

@@ -70,6 +70,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "last_report": ("Báo cáo cuối", "Last report"),
     "position": ("Vị trí", "Position"),
     "no_repairs": ("Không có đèn nào cần sửa.", "No light needs repair."),
+    # no light reported in the window is no sign that all are well: said apart from "none needs repair"
+    "no_lights": (
+        "Không có đèn nào báo số liệu trong khoảng thời gian này, nên chưa biết đèn nào cần sửa.",
+        "No light reported in this window, so which need repair is not known.",
+    ),
     "signal": ("Tín hiệu 4G", "4G signal"),
     "registered": ("Đăng ký mạng", "Registered"),
     "rsrp_share": ("Tỷ lệ lần đo RSRP ≥ {dbm} dBm", "Share of RSRP readings ≥ {dbm} dBm"),
@@ -160,6 +165,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "not the value that counts: another stands at a later time",
     ),
     "counting_now": ("đang tính", "counts now"),
+    # a value for the hour still running: the verdicts' windows end at the last whole hour, so it is not read yet
+    "counts_from": ("kết quả đánh giá tính từ {when}", "the verdicts count it from {when}"),
     "read_forged": (
         "tiêu chí không đọc giá trị này: giá trị tại thời điểm này đã bị ghi hoặc sửa không qua dịch vụ",
         "not what the criterion reads: the value at this time was written or changed outside the service",
@@ -210,8 +217,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "times_in": ("Giờ Việt Nam ({zone}, UTC{offset})", "Times in {zone} (UTC{offset})"),
     "error": ("Lỗi", "Error"),
-    "not_found": ("Không tìm thấy", "Not found"),
     "back": ("Về trang tổng hợp", "Back to the overview"),
+    "gateway": ("Thiết bị gateway", "Gateway"),
+    "back_public": ("Về danh sách trang trạng thái công khai", "Back to the public status pages"),
+    "no_public_page": (
+        "Không có trang trạng thái công khai của thôn {village}.",
+        "There is no public status page for village {village}.",
+    ),
+    "no_such_page": ("Không có trang nào ở địa chỉ này.", "There is no page at this address."),
     "api": ("API", "API"),
     "documents": ("Tài liệu API", "API docs"),
     "unknown_village": ("Thôn {village} không có trong dữ liệu.", "Village {village} is not in the data."),

@@ -365,8 +365,10 @@ def test_a_value_for_today_counts_over_one_entered_earlier_today_with_no_day(sit
     criteria = site.get("/api/v1/villages/ban-ven/criteria", params=window, headers=READ).json()["criteria"]
     assert next(c for c in criteria if c["id"] == "eid_adoption")["evidence"]["value"] == 26.0
     village = site.get("/pages/villages/ban-ven").text
-    counted = [_text(row) for row in village.split("<tr") if "(đang tính)" in row]
-    assert len(counted) == 1 and counted[0].startswith("> Tỷ lệ") and "26 % (đang tính)" in counted[0]
+    # the village page says so beside the value, not "counts now" over a verdict of no data
+    counted = [_text(row) for row in village.split("<tr") if "(kết quả đánh giá tính từ" in row]
+    assert len(counted) == 1 and counted[0].startswith("> Tỷ lệ") and "(đang tính)" not in village
+    assert f"26 % (kết quả đánh giá tính từ {next_hour.astimezone(ZONE):%d/%m/%Y %H:%M})" in counted[0]
 
 
 def test_a_value_for_a_day_before_the_one_counting_is_entered_and_said_not_to_count(site) -> None:

@@ -218,8 +218,10 @@ def test_a_changed_key_ends_its_sessions(seeded) -> None:
         ("/pages/villages/kha-ly-thuong?start=2025-03-02&end=2025-03-01", 422, "window is empty"),
         ("/pages/villages/kha-ly-thuong?month=2025-13&lang=en", 422, "Month 2025-13 is not valid"),
         ("/pages/?sort=nope", 422, "is not a criterion"),
-        ("/pages/status/ban-ven", 404, "Không tìm thấy"),
-        ("/pages/status/nowhere", 404, "Không tìm thấy"),
+        # not public, not in the data: the same words, so a visitor learns neither
+        ("/pages/status/ban-ven", 404, "Không có trang trạng thái công khai của thôn ban-ven."),
+        ("/pages/status/nowhere", 404, "Không có trang trạng thái công khai của thôn nowhere."),
+        ("/pages/nonexistent", 404, "Không có trang nào ở địa chỉ này."),  # was {"detail":"Not Found"}
     ],
 )
 def test_bad_input_is_a_page_not_a_500(client: TestClient, path: str, status: int, text: str) -> None:
@@ -536,3 +538,10 @@ def test_the_overview_shows_each_measured_value_under_its_verdict(client: TestCl
                 assert value in html.unescape(cell), (c["id"], cell)
                 shown += 1
     assert shown > 0
+
+
+def test_an_error_page_sends_a_visitor_not_signed_in_to_the_public_pages(client: TestClient) -> None:
+    """The overview asks for a sign-in: its link was a dead end for someone who came to a public page."""
+    public = client.get("/pages/status/nowhere").text
+    assert 'href="/pages/status/"' in public and "Về danh sách trang trạng thái công khai" in public
+    assert 'href="/pages/"' in client.get("/pages/status/nowhere", headers=READ).text
