@@ -255,6 +255,8 @@ class Agent:
             dead_letters_max=config.buffer.dead_letters_max,
             row_points=config.buffer.row_points,
             intake=config.buffer.intake_path(),
+            # a store a power cut tore is renamed aside (and logged): crashing on it would stop the measuring
+            set_aside_damaged=True,
             logger=logging.getLogger("edge.buffer"),
         )
         writer = self._writer or config.influxdb.writer()
@@ -369,7 +371,10 @@ class Agent:
         fwd = self.config.forwarder
         patience = fwd.backoff_max_s + self.config.influxdb.timeout_s + fwd.live_interval_s
         ok = self.buffer.ready == 0 or (last is not None and time.monotonic() - last <= patience)
-        self.health.report("influxdb", "influxdb", "ok" if ok else "down", {"backlog": self.buffer.ready})
+        detail: dict[str, str | int | float | bool | None] = {"backlog": self.buffer.ready}
+        if self.forwarder.last_error is not None:
+            detail["error"] = self.forwarder.last_error  # the cause status names: refused, 401, a timeout
+        self.health.report("influxdb", "influxdb", "ok" if ok else "down", detail)
 
     async def _watchdog(self, stop: asyncio.Event) -> None:
         interval = watchdog_interval()

@@ -31,7 +31,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge.buffercore import REJECTS_KEPT, BufferLocked, Totals
+from edge.buffercore import REJECTS_KEPT, BufferDamaged, BufferLocked, Totals
+from edge.bufferdamage import set_aside, store_damage
 from edge.bufferletters import DeadLetters
 from edge.bufferrows import NewRow, any_held, insert_sql, insert_timed_sql, pack_rows
 from edge.bufferschema import (
@@ -59,6 +60,7 @@ __all__ = [
     "ROW_OVERHEAD",
     "Batch",
     "Buffer",
+    "BufferDamaged",
     "BufferLocked",
     "BufferStatus",
     "DeadLetter",
@@ -90,6 +92,9 @@ class Buffer(DeadLetters):
 
     ``row_points`` lines share a row (1 stores every point alone: the slowest, finest-grained layout).
     ``intake`` is the intake database's path (on tmpfs); None commits everything straight to the store.
+    A store that is not a database or fails SQLite's quick check raises ``BufferDamaged``; the agent's open
+    (``set_aside_damaged``) renames it aside instead and starts a new one, so a file a power cut tore cannot stop
+    the measuring at every start.
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Buffer(DeadLetters):
         intake: Path | None = None,
         exclusive: bool = True,
         readonly: bool = False,
+        set_aside_damaged: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
         self.path = Path(path)
@@ -143,6 +149,18 @@ class Buffer(DeadLetters):
             private_file(self.path, sqlite=True)
             if self.intake is not None:
                 private_file(self.intake, sqlite=True)
+        damage = store_damage(self.path)
+        if damage is not None:
+            if not set_aside_damaged:
+                if self._lockfile is not None:
+                    os.close(self._lockfile)
+                raise BufferDamaged(self.path, damage)
+            bad = set_aside(self.path)  # under the lock file: no drain opens it meanwhile
+            self._log.error(
+                "buffer damaged: set aside, the points stored in it will not be forwarded; a new buffer starts",
+                extra={"buffer": str(self.path), "set_aside_as": str(bad), "error": damage},
+            )
+            private_file(self.path, sqlite=True)
         self._db = self._connect()
         if readonly:
             # inspection next to a running agent: WAL readers never block it, and this connection never writes

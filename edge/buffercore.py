@@ -31,7 +31,7 @@ from edge.bufferschema import (
 )
 from thonminh.logs import Episode
 
-__all__ = ["REJECTS_KEPT", "BufferCore", "BufferLocked", "Totals"]
+__all__ = ["REJECTS_KEPT", "BufferCore", "BufferDamaged", "BufferLocked", "Totals"]
 
 #: Rejects kept for ``thonminh edge status`` (they stay counted).
 REJECTS_KEPT = 200
@@ -39,6 +39,16 @@ REJECTS_KEPT = 200
 
 class BufferLocked(RuntimeError):
     """Another process (a running agent, or a drain) owns this buffer."""
+
+
+class BufferDamaged(RuntimeError):
+    """The store is not a database or fails SQLite's quick check (``bufferschema.store_damage``): its points
+    cannot be read. Only the agent sets such a file aside (``Buffer(set_aside_damaged=True)``)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """The agent's buffer opened by a command (``edge drain``, ``edge dead-letters``, ``edge status``, ``edge test
---send``) as the agent opens it, with a refusal in words where the agent holds it."""
+--send``) as the agent opens it, with a refusal in words where the agent holds it or the file is damaged."""
 
 from __future__ import annotations
 
 import os
 import pwd
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -13,7 +14,19 @@ if TYPE_CHECKING:
     from edge.buffer import Buffer
     from edge.config import GatewayConfig
 
-__all__ = ["as_agents_user", "open_buffer"]
+__all__ = ["BufferDamagedError", "as_agents_user", "open_buffer"]
+
+
+class BufferDamagedError(click.ClickException):
+    """The buffer is not a database or fails SQLite's quick check: said in words (exit 1, no traceback), the
+    file left as it is. Setting it aside is the agent's, at its next start (``Buffer(set_aside_damaged=True)``):
+    a command doing it beside a crash-looping agent, or as root, would only add a second way."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        from edge.status import damaged_buffer, default_lang
+
+        super().__init__(damaged_buffer(path, reason, default_lang()))
+        self.reason = reason
 
 
 def as_agents_user(config: GatewayConfig, command: str) -> None:
@@ -43,7 +56,7 @@ def open_buffer(
 ) -> Buffer:
     """The agent's buffer as the agent opens it; ``create`` (``edge test --send``) makes it if the agent has not."""
     # imported here: every ``thonminh edge`` command imports this module, most never open the buffer
-    from edge.buffer import Buffer, BufferLocked
+    from edge.buffer import Buffer, BufferDamaged, BufferLocked
     from edge.clock import read_boot_id
 
     if not create and not config.buffer.path.exists():
@@ -62,3 +75,5 @@ def open_buffer(
         )
     except BufferLocked as err:
         raise click.ClickException(f"{err}: stop the agent first") from err
+    except BufferDamaged as err:
+        raise BufferDamagedError(err.path, err.reason) from err

@@ -13,7 +13,8 @@ takes during an outage (docs/pipeline.md, "Flash writes"). Rows of an older agen
 single rows stay text; the batch body is the same bytes either way.
 
 Kept apart from ``edge.buffer`` (which owns connections, locking, transactions, the disk budget and the
-in-memory totals) so the storage format can be read in one place; ``edge.bufferrows`` makes the rows. The types
+in-memory totals) so the storage format can be read in one place; ``edge.bufferrows`` makes the rows,
+``edge.bufferdamage`` says what makes a store unusable and sets it aside. The types
 are re-exported by ``edge.buffer``.
 """
 
@@ -100,11 +101,20 @@ CREATE TABLE IF NOT EXISTS rejects (
 
 
 def intake_path(store: Path, directory: Path | None = None) -> Path:
-    """Where the intake of the buffer at ``store`` lives: ``directory``, by default ``/dev/shm/thonminh-<uid>``
-    (tmpfs on Raspberry Pi OS; it survives the agent, not a reboot), named after the store's absolute path so
-    several agents never share one and ``thonminh edge status`` finds it."""
+    """Where the intake of the buffer at ``store`` lives: ``directory``, by default ``/dev/shm/thonminh-<uid>`` of
+    the buffer's owner (tmpfs on Raspberry Pi OS; it survives the agent, not a reboot), named after the store's
+    absolute path so several agents never share one and ``thonminh edge status`` finds it."""
     digest = hashlib.sha256(str(Path(store).resolve()).encode()).hexdigest()[:16]
-    return (directory or Path(f"/dev/shm/thonminh-{os.getuid()}")) / f"intake-{digest}.sqlite"
+    return (directory or Path(f"/dev/shm/thonminh-{_owner(Path(store))}")) / f"intake-{digest}.sqlite"
+
+
+def _owner(store: Path) -> int:
+    """Its directory's owner (the agent's user), else this process's: ``sudo thonminh edge status`` reads the
+    agent's intake and health, not root's empty ones."""
+    try:
+        return store.resolve().parent.stat().st_uid
+    except OSError:
+        return os.getuid()
 
 
 def schema_sql(schema: str) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import click
 
-from edge.bufferopen import as_agents_user, open_buffer
+from edge.bufferopen import BufferDamagedError, as_agents_user, open_buffer
 from edge.config import load_gateway_config
 from edge.init import init_command
 from edge.status import Lang
@@ -128,11 +128,13 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
     from edge.status import agent_running, collect, default_lang, text
 
     config = load_gateway_config(config_path)
-    buffer = None
+    buffer, damaged = None, None
     if config.buffer.path.exists():
         try:
             with open_buffer(config, readonly=True) as opened:
                 buffer = opened.status()
+        except BufferDamagedError as err:
+            damaged = err.reason  # said beside the sources' health, which status exists to show
         except sqlite3.DatabaseError as err:
             # the agent's first start: the file is there before its tables; the backlog shows once they are
             if "no such table" not in str(err):
@@ -142,6 +144,7 @@ def status(config_path: str, as_json: bool, lang: Lang | None) -> None:
         buffer,
         running=agent_running(config.buffer.path),
         clock_synced=Clock.from_settings(config.clock).synced(),
+        damaged=damaged,
     )
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -208,14 +211,18 @@ def drain(config_path: str, timeout_s: float | None) -> None:
 
         with click.progressbar(length=buffer.ready, label="draining", show_pos=True, file=sys.stderr) as bar:
             done = asyncio.run(forwarder.drain(on_progress=progress, deadline_s=timeout_s))
+        # a point InfluxDB refused left the buffer too, for the dead letters: it is not one written
+        refused = forwarder.refused_points
+        said = f", {refused} refused by InfluxDB (see thonminh edge dead-letters list)" if refused else ""
         click.echo(
-            f"{'done' if done else 'timed out'}: forwarded {moved} points, {buffer.points} left", err=True
+            f"{'done' if done else 'timed out'}: {moved - refused} written{said}, {buffer.points} left",
+            err=True,
         )
         signer.stop()
     finally:
         writer.close()
         buffer.close()
-    if not done:
+    if not done or refused:
         raise SystemExit(1)
 
 

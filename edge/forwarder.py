@@ -85,6 +85,8 @@ class Forwarder:
         self._down = Episode(self._log, "InfluxDB write failing, points stay in the buffer")
         self._dead_log = RateLimited(self._log, period=60.0, burst=5)
         self.last_success_mono: float | None = None
+        #: why the last write failed, until one succeeds: what ``thonminh edge status`` names under InfluxDB
+        self.last_error: str | None = None
         self.signer = signer
         #: ``time.monotonic()`` of the buffer's next store of its intake (``Pipeline.next_sync``).
         self.next_sync = next_sync
@@ -92,6 +94,9 @@ class Forwarder:
         #: Signed batches whose write failed (or that an earlier run left): sent again as they are, first.
         self._retry: list[SignedBatch] = []
         self._loaded = False
+        #: Points InfluxDB refused and that went to the dead letters: they left the buffer without being
+        #: written, so ``edge drain`` tells them from the written ones.
+        self.refused_points = 0
 
     # -- one batch ---------------------------------------------------------------------------------------
     async def step(self, *, timeout: float | None = None) -> int:
@@ -165,6 +170,7 @@ class Forwarder:
                 await self._write_manifests(self.signer.resign(signed, [line for line, _ in dead]), timeout)
             dead = [(unsigned_line(line), error) for line, error in dead]
         await asyncio.to_thread(self.buffer.ack, signed.batch, dead=dead)
+        self.refused_points += len(dead)
         if self.signer is not None:
             self.signer.done(signed)
 
@@ -214,9 +220,11 @@ class Forwarder:
         at_least = None if err.retry_after is None else min(err.retry_after, MAX_RETRY_AFTER_S)
         delay = self._backoff.next(at_least)
         self._down.problem(str(err), buffer_points=self.buffer.points, retry_in_s=round(delay, 2))
+        self.last_error = str(err)[:300]
         return delay
 
     def _succeeded(self) -> None:
+        self.last_error = None
         self._backoff.reset()
         self._down.ok(buffer_points=self.buffer.points)
 

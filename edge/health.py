@@ -31,7 +31,7 @@ from edge.sources.base import HEALTH_STATES, HealthDetail, HealthState, ReportHe
 from thonminh import __version__
 from thonminh.logs import Episode
 
-__all__ = ["HealthBook", "HealthEntry", "read_health"]
+__all__ = ["HealthBook", "HealthEntry", "HealthUnreadable", "load_health", "read_health"]
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +165,60 @@ async def _any_set(events: tuple[asyncio.Event, ...], timeout: float) -> None:
             w.cancel()
 
 
-def read_health(path: Path) -> dict[str, Any] | None:
+class HealthUnreadable(ValueError):
+    """The health file is there but is not the agent's health as this version writes it (damaged, or by another
+    version): the message names the file and why."""
+
+
+def load_health(path: Path) -> dict[str, Any] | None:
     """The agent's last written health at ``path``, or None when there is none (the agent has not run since
-    the last boot) or it cannot be read."""
+    the last boot). Raises ``HealthUnreadable`` for a file that cannot be read or is not shaped as ``snapshot``
+    writes it: what ``thonminh edge status`` then shows would be guesses, or a traceback."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) and data.get("format") == _FORMAT else None
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise HealthUnreadable(f"{path}: {err}") from err
+    problem = _shape_problem(data)
+    if problem:
+        raise HealthUnreadable(f"{path}: {problem}")
+    return data  # type: ignore[no-any-return]
+
+
+def read_health(path: Path) -> dict[str, Any] | None:
+    """``load_health``, None also when the file cannot be read (for callers to whom that is the same)."""
+    try:
+        return load_health(path)
+    except HealthUnreadable:
+        return None
+
+
+_TIMES = ("started_ms", "written_ms", "stopped_ms")
+
+
+def _shape_problem(data: object) -> str | None:
+    """What in ``data`` is not as ``HealthBook.snapshot`` writes it (the fields status reads), or None."""
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        return f"not a health file of format {_FORMAT}"
+    agent, sources = data.get("agent"), data.get("sources")
+    if not isinstance(agent, dict) or not all(_is_ms(agent.get(k)) for k in _TIMES):
+        return "its agent is not an object with times"
+    if not isinstance(sources, list):
+        return "its sources are not a list"
+    for entry in sources:
+        if not (
+            isinstance(entry, dict)
+            and all(isinstance(entry.get(k), str) for k in ("source", "kind", "state"))
+            and _is_ms(entry.get("since_ms"))
+            and isinstance(entry.get("detail", {}), dict)
+        ):
+            return f"a source entry is not as the agent writes it: {json.dumps(entry)[:100]}"
+    return None
+
+
+def _is_ms(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def age_s(ms: int | None, now_ms: int | None = None) -> float | None:

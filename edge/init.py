@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from edge.initconfig import Answers, check_coordinate, render_config
+from edge.initconfig import SLUG_MAX, Answers, check_coordinate, check_id, render_config
 from thonminh.config import validate_http_url
-from thonminh.contract import check_slug, slugify
+from thonminh.contract import slugify
 
 if TYPE_CHECKING:  # imported where used: init asks its questions before it needs either
     from edge.config import GatewayConfig
@@ -31,6 +32,7 @@ __all__ = [
     "Interfaces",
     "detect_interfaces",
     "detect_modem_ports",
+    "gateway_id_of",
     "render_config",
     "slug_of",
     "write_config",
@@ -38,14 +40,31 @@ __all__ = [
 
 #: The AT port of the modems we know: Quectel EC25/EG25 and SIMCom SIM7600 answer AT on USB interface 2.
 _AT_INTERFACE = "-if02-"
+#: What the proposed gateway id adds to the village's slug.
+_GATEWAY_SUFFIX = "-gw1"
+
+
+def _cut(slug: str, limit: int) -> str:
+    """``slug`` cut after its last whole word that fits ``limit`` (mid-word only when its first word is longer)."""
+    if len(slug) <= limit:
+        return slug
+    head = slug[: limit + 1]  # a '-' right after the limit still ends a whole word
+    return head.rsplit("-", 1)[0] if "-" in head else slug[:limit]
 
 
 def slug_of(name: str, what: str = "the village's name") -> str:
-    """The slug of a name as people write it; ``ValueError`` when nothing usable is left."""
-    slug = slugify(name)
+    """The slug of a name as people write it, cut at a word to fit ``SLUG_MAX``; ``ValueError`` when nothing
+    usable is left."""
+    # word by word: ``slugify`` cuts the whole name at the limit, mid-word (``...-thon-kh``)
+    slug = "-".join(part for part in map(slugify, name.split()) if part)
     if not slug:
         raise ValueError(f"{what} {name!r} has no letters or digits to make a slug from")
-    return check_slug(slug)
+    return check_id(_cut(slug, SLUG_MAX))
+
+
+def gateway_id_of(village: str) -> str:
+    """The proposed gateway id, ``<village>-gw1``, the village's slug cut at a word so that it fits."""
+    return _cut(village, SLUG_MAX - len(_GATEWAY_SUFFIX)) + _GATEWAY_SUFFIX
 
 
 def detect_modem_ports(by_id: Path = Path("/dev/serial/by-id")) -> list[str]:
@@ -128,6 +147,7 @@ class _Asker:
         *,
         default: str | None = None,
         required: bool = True,
+        hide: bool = False,
     ) -> str | None:
         flag = "--" + key.replace("_", "-")
         given = self.params.get(key)
@@ -142,7 +162,8 @@ class _Asker:
                 text,
                 default=default or ("" if not required else None),
                 value_proc=_check(check) if required else _optional(check),
-                show_default=True,
+                show_default=not hide,
+                hide_input=hide,  # a password: not shown to whoever stands beside the technician
             )
             return str(answer) if answer != "" else None
         if default is None and required:
@@ -158,8 +179,8 @@ def _optional(check: Callable[[str], object]) -> Callable[[str], str]:
 def _ask_all(ask: _Asker) -> Answers:
     name = ask("name", "The village's name, as people write it (e.g. Khả Lý Thượng)", slug_of)
     assert name is not None
-    village = ask("village", "Village slug (a tag on every point)", check_slug, default=slug_of(name))
-    gateway = ask("gateway", "Gateway id", check_slug, default=f"{village}-gw1")
+    village = ask("village", "Village slug (a tag on every point)", check_id, default=slug_of(name))
+    gateway = ask("gateway", "Gateway id", check_id, default=gateway_id_of(str(village)))
     place_slug = {
         key: partial(slug_of, what=f"the {key}'s name") for key in ("commune", "district", "province")
     }
@@ -171,6 +192,7 @@ def _ask_all(ask: _Asker) -> Answers:
         "latitude", "Latitude of the cultural house (e.g. 21.38)", partial(check_coordinate, "latitude")
     )
     lon = ask("longitude", "Longitude (e.g. 106.57)", partial(check_coordinate, "longitude"))
+    assert lat is not None and lon is not None
     url = ask("influx_url", "InfluxDB URL (e.g. https://influx.province.example:8086)", validate_http_url)
     interfaces, ports = detect_interfaces(), detect_modem_ports()
     found = {
@@ -193,8 +215,8 @@ def _ask_all(ask: _Asker) -> Answers:
         name=name,
         village=str(village),
         gateway=str(gateway),
-        latitude=float(str(lat)),
-        longitude=float(str(lon)),
+        latitude=check_coordinate("latitude", lat),  # read as checked: "21,38" is 21.38
+        longitude=check_coordinate("longitude", lon),
         influx_url=str(url),
         database=ask("influx_database", "InfluxDB database", default="thonminh") or "thonminh",
         username=ask("influx_username", "InfluxDB user (empty: none)", default="", required=False),
@@ -203,6 +225,7 @@ def _ask_all(ask: _Asker) -> Answers:
             "InfluxDB password (empty: set THONMINH_INFLUXDB__PASSWORD later)",
             default="",
             required=False,
+            hide=True,
         ),
         **{key: place_slug[key](value) if value else None for key, value in places.items()},
         **optional,
@@ -290,10 +313,25 @@ def _signing_key(config_path: Path) -> None:
         click.echo(line)
 
 
+def key_made(path: Path) -> str:
+    """When the key file was made, UTC ISO 8601: its modification time (the key is written once, never again)."""
+    try:
+        made = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    except OSError:
+        return "<when the key was made>"
+    return made.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def registration(config: GatewayConfig, key: GatewayKey) -> list[str]:
-    """What the province needs to register the gateway's key (``thonminh edge init``, ``thonminh edge key``)."""
+    """What the province needs to register the gateway's key (``thonminh edge init``, ``thonminh edge key``):
+    the whole ``thonminh keys add`` line. ``--valid-from`` is when the key was made: without it the key is
+    valid from its registration, and what the gateway signed before would verify as ``expired_key``. The
+    service's address and an admin key are the province's: placeholders (or its environment's)."""
     return [
         f"public key: {key.public_text}",
-        "register it with the criteria service: thonminh keys add --gateway "
-        f"{config.site.gateway} --village {config.site.village} --public-key {key.public_text}",
+        "register it with the criteria service (the province puts in its address and an admin key, or sets "
+        "THONMINH_URL and THONMINH_ADMIN_KEY and leaves out --url and --admin-key):",
+        "thonminh keys add --url https://<criteria service>/api/v1 --admin-key <admin key> "
+        f"--gateway {config.site.gateway} --village {config.site.village} --public-key {key.public_text} "
+        f"--valid-from {key_made(config.evidence_key_path)}",
     ]

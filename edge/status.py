@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 from edge.bufferschema import BufferStatus
 from edge.config import GatewayConfig
-from edge.health import age_s, read_health
+from edge.health import HealthUnreadable, age_s, load_health
 from thonminh.evidencekeys import grouped, key_fingerprint
 
-__all__ = ["LABELS", "Lang", "agent_running", "collect", "default_lang", "render", "text"]
+__all__ = ["LABELS", "Lang", "agent_running", "collect", "damaged_buffer", "default_lang", "render", "text"]
 
 Lang = Literal["vi", "en"]
 
@@ -39,6 +39,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "has not run since the gateway started (source health is kept in RAM only)",
     ),
     "no_health_yet": ("chưa ghi trạng thái", "no health written yet"),
+    "not_running": ("không chạy", "not running"),
+    "health_unreadable": (
+        "không đọc được tệp trạng thái ({why}): trạng thái các nguồn chưa rõ",
+        "the health file cannot be read ({why}): the sources' states are unknown",
+    ),
+    "health_rewritten": ("dịch vụ ghi lại tệp trong vòng 30 giây", "the agent rewrites it within 30 s"),
     "health_written": ("trạng thái ghi lúc", "health written"),
     "as_left": ("trạng thái lúc dừng", "states as the agent left them"),
     "clock": ("Đồng hồ", "Clock"),
@@ -49,6 +55,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "holding": ("đang giữ {n} mẫu chờ đồng bộ", "holding {n} samples until it is"),
     "influxdb": ("InfluxDB", "InfluxDB"),
     "last_write": ("ghi thành công gần nhất", "last successful write"),
+    "untried": ("chưa thử ghi", "no write tried yet"),
     "backlog": ("tồn đọng", "backlog"),
     "points": ("điểm", "points"),
     "oldest": ("cũ nhất", "oldest"),
@@ -91,6 +98,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "version": ("phiên bản", "version"),
     "backlog_points": ("điểm tồn đọng", "backlog points"),
     "buffer": ("Bộ đệm", "Buffer"),
+    "damaged": ("hỏng", "damaged"),
+    "buffer_damaged": (
+        "bộ đệm {path} bị hỏng ({why}): không đọc được, các điểm trong đó sẽ không được gửi",
+        "the buffer {path} is damaged ({why}): its points cannot be read and will not be forwarded",
+    ),
+    "buffer_set_aside": (
+        "Khi khởi động lần tới, dịch vụ gateway đổi tên nó thành {path}.bad-<giờ UTC>, tạo bộ đệm mới và đo tiếp",
+        "At its next start the agent renames it {path}.bad-<UTC time>, starts a new buffer and goes on measuring",
+    ),
+    "buffer_untouched": (
+        "lệnh này không động đến tệp. Hãy khởi động lại dịch vụ (sudo systemctl restart thonminh-gateway), "
+        "hoặc dừng dịch vụ rồi tự dời tệp cùng -wal, -shm của nó sang chỗ khác",
+        "this command left the file as it is. Restart the agent (sudo systemctl restart thonminh-gateway), "
+        "or stop it and move the file with its -wal and -shm aside yourself",
+    ),
     "forwarded": ("đã gửi", "forwarded"),
     "dropped": ("bỏ vì hết dung lượng", "dropped for the disk budget"),
     "rejected": ("bị từ chối", "rejected"),
@@ -144,9 +166,16 @@ def collect(
     running: bool,
     clock_synced: bool,
     health: dict[str, Any] | None = None,
+    damaged: str | None = None,
 ) -> dict[str, Any]:
-    """Everything ``status`` shows, as plain data (the ``--json`` answer)."""
-    health = read_health(config.health_path()) if health is None else health
+    """Everything ``status`` shows, as plain data (the ``--json`` answer). ``damaged``: why the buffer cannot be
+    read (``BufferDamaged``), shown with everything else."""
+    unreadable = None
+    if health is None:
+        try:
+            health = load_health(config.health_path())
+        except HealthUnreadable as err:  # said as such: "not run since the boot" would be false
+            unreadable = str(err)
     reported = {e["source"]: e for e in (health or {}).get("sources", [])}
     sources = [
         reported.pop(
@@ -159,6 +188,9 @@ def collect(
     sources += list(reported.values())  # sources added in code (the simulator's)
     agent = dict((health or {}).get("agent", {}))
     agent["running"] = running
+    if unreadable:
+        agent["health_unreadable"] = unreadable
+    flux = core["influxdb"] or {}
     site = config.site
     out: dict[str, Any] = {
         "gateway": {
@@ -175,19 +207,28 @@ def collect(
         },
         "influxdb": {
             "url": config.influxdb.url,
-            "state": (core["influxdb"] or {}).get("state", "unknown"),
-            "since_ms": (core["influxdb"] or {}).get("since_ms"),
+            "state": flux.get("state", "unknown"),
+            "since_ms": flux.get("since_ms"),
+            **{k: v for k, v in flux.get("detail", {}).items() if k == "error"},  # the last write's failure
         },
         "sources": sources,
     }
+    if damaged is not None:
+        out["buffer_damaged"] = {"path": str(config.buffer.path), "error": damaged}
     if buffer is not None:
         counters = buffer.counters
+        last_write = counters.get("last_write_ms") or None
         out["influxdb"].update(
-            last_write_ms=counters.get("last_write_ms") or None,
+            last_write_ms=last_write,
             backlog_points=buffer.points - buffer.held,
             backlog_bytes=buffer.bytes,
             oldest_ms=buffer.oldest_ms,
         )
+        started = agent.get("started_ms")
+        if out["influxdb"]["state"] == "ok" and (not last_write or (started and last_write < started)):
+            # The agent says "ok" while it has nothing to send (every sample held for the clock): no write of
+            # this run reached InfluxDB, so whether one would is not known.
+            out["influxdb"].update(state="unknown", since_ms=None, untried=True)
         # the buffer's figures at the top level, as before
         out.update(
             {
@@ -244,13 +285,18 @@ class _Words:
 def _never_ran(data: dict[str, Any]) -> bool:
     """No health file, no agent and no buffer: tmpfs is empty after a boot, so the buffer tells "ever ran"."""
     agent = data["agent"]
-    return "written_ms" not in agent and not agent["running"] and "points" not in data
+    left = {"written_ms", "health_unreadable"} & set(agent) or {"points", "buffer_damaged"} & set(data)
+    return not left and not agent["running"]
 
 
 def _agent_line(data: dict[str, Any], w: _Words) -> str:
     agent = data["agent"]
     if _never_ran(data):
         return w("never_ran")
+    if "health_unreadable" in agent:
+        head = f"{w('running' if agent['running'] else 'not_running')}; "
+        then = f"; {w('health_rewritten')}" if agent["running"] else ""
+        return head + w("health_unreadable", why=agent["health_unreadable"]) + then
     if "written_ms" not in agent:
         return f"{w('running')}; {w('no_health_yet')}" if agent["running"] else w("not_since_boot")
     if data["agent"]["running"]:
@@ -285,7 +331,12 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
     lines.append(f"{w('clock')}: {synced}{held}")
     flux = data["influxdb"]
     since = f" {w('since')} {w.when(flux['since_ms'])}" if flux.get("since_ms") else ""
-    lines.append(f"{w('influxdb')} {flux['url']}: {w.state('influxdb', flux['state']).upper()}{since}")
+    untried = f" ({w('untried')})" if flux.get("untried") else ""
+    lines.append(
+        f"{w('influxdb')} {flux['url']}: {w.state('influxdb', flux['state']).upper()}{untried}{since}"
+    )
+    if flux.get("error"):
+        lines.append(f"    {w('error')}: {flux['error']}")
     if "backlog_points" in flux:
         lines.append(f"    {w('last_write')}: {w.when(flux['last_write_ms'])}")
         lines.append(
@@ -296,7 +347,22 @@ def render(data: dict[str, Any], lang: Lang, *, tz: str) -> list[str]:
         lines += _source_lines(entry, w)
     if "points" in data:
         lines += _buffer_lines(data, w)
+    if "buffer_damaged" in data:
+        damage = data["buffer_damaged"]
+        lines.append(
+            f"{w('buffer')}: {w('damaged').upper()}: {w('buffer_damaged', path=damage['path'], why=damage['error'])}"
+        )
+        lines.append(f"    {w('buffer_set_aside', path=damage['path'])}")
     return lines
+
+
+def damaged_buffer(path: Path, why: str, lang: Lang) -> str:
+    """What a command that found the buffer damaged says (it leaves the file to the agent)."""
+    w = _Words(lang, ZoneInfo("UTC"))
+    return (
+        f"{w('buffer_damaged', path=path, why=why)}. {w('buffer_set_aside', path=path)}; "
+        f"{w('buffer_untouched')}."
+    )
 
 
 def _buffer_lines(data: dict[str, Any], w: _Words) -> list[str]:

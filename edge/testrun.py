@@ -22,7 +22,8 @@ import logging
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ import click
 from edge.agent import Agent
 from edge.clock import Clock
 from edge.config import GatewayConfig
-from edge.sources.base import PolledSource, PushSource, Source, SourceConfig
+from edge.sources.base import HealthDetail, HealthState, PolledSource, PushSource, Source, SourceConfig
 from thonminh.contract import WIFI_DAILY, Point
 from thonminh.errors import InfluxError
 from thonminh.influxql import Select, conditions, from_ref, tag_equals, time_range
@@ -52,13 +53,44 @@ AGENT_OWNED = frozenset({WIFI_DAILY.name})
 
 @dataclass
 class Sampled:
-    """What one source instance gave: points, or why it gave none."""
+    """What one source instance gave: points, or why it gave none; how it said it is, and what it logged."""
 
     name: str
     key_path: str
     points: list[Point] = field(default_factory=list)
     note: str | None = None
     failed: bool = False
+    health: tuple[HealthState, HealthDetail] | None = None
+    said: list[str] = field(default_factory=list)
+    #: What ``check-config`` finds wrong on this machine for it (a port that does not exist): the cause of a
+    #: DOWN, said better than the error it gives (``[Errno 2] could not open port``).
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def down(self) -> str | None:
+        """Why the source does not work, when it said so: its health ``down`` (a modem that cannot be opened),
+        or this sample's failure named before the hysteresis declares it (an uplink whose targets refused)."""
+        if self.health is None:
+            return None
+        state, detail = self.health
+        reason = detail.get("error") or detail.get("reason")
+        if state == "down" or (state == "unknown" and reason):
+            return str(reason or ", ".join(f"{k}={v}" for k, v in detail.items() if v is not None))
+        return None
+
+
+class _Said(logging.Handler):
+    """Keeps what a source logs (warnings and worse) for its summary: each message once, since a source may log
+    one problem from ``init`` and again from its sample; printed with the source's name (``_report``)."""
+
+    def __init__(self, entry: Sampled) -> None:
+        super().__init__(logging.WARNING)
+        self.entry = entry
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.entry.said:
+            self.entry.said.append(message)
 
 
 async def _sample_one(source: Source, listen_s: float, entry: Sampled) -> None:
@@ -95,6 +127,9 @@ def _build(
     def reject(reason: str, sample: bytes | str | None) -> None:
         click.echo(f"# {entry.name}: rejected input: {reason}", err=True)
 
+    def health(state: HealthState, detail: HealthDetail) -> None:
+        entry.health = (state, detail)
+
     name = cfg.name or cls.kind
     directory = state_dir / cls.kind / name
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -108,8 +143,22 @@ def _build(
         monotonic=clock.monotonic,
         clock_synced=clock.synced,
         reject=reject,
+        health=health,
     )
     return cls(cfg, ctx)
+
+
+@contextmanager
+def _kept(logger: logging.Logger, entry: Sampled) -> Iterator[None]:
+    """The source's log (and its children's) goes to ``entry.said`` while it is sampled, not to the terminal."""
+    handler, propagate = _Said(entry), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 async def sample_all(
@@ -124,16 +173,18 @@ async def sample_all(
             if only and cls.kind not in only and entry.name not in only:
                 continue
             out.append(entry)
+            entry.problems = cfg.environment_problems(key_path)
             source = _build(config, cls, cfg, key_path, Path(tmp), entry, clock)
-            try:
-                await asyncio.wait_for(_sample_one(source, listen_s, entry), timeout_s + listen_s)
-            except Exception as err:  # noqa: BLE001 - reported per source; the others still run
-                entry.failed, entry.note = True, f"{type(err).__name__}: {err}".strip()
-            finally:
+            with _kept(source.log, entry):
                 try:
-                    await source.close()
-                except Exception as err:
-                    log.warning("close failed", extra={"source": entry.name, "error": str(err)})
+                    await asyncio.wait_for(_sample_one(source, listen_s, entry), timeout_s + listen_s)
+                except Exception as err:  # noqa: BLE001 - reported per source; the others still run
+                    entry.failed, entry.note = True, f"{type(err).__name__}: {err}".strip()
+                finally:
+                    try:
+                        await source.close()
+                    except Exception as err:
+                        log.warning("close failed", extra={"source": entry.name, "error": str(err)})
     return out
 
 
@@ -160,6 +211,20 @@ def readback(config: GatewayConfig, points: Sequence[Point]) -> dict[str, tuple[
             }
             out[measurement] = (len(keys), len(keys & got), q)
     return out
+
+
+def _report(entry: Sampled) -> None:
+    """The source's line: its points, or FAILED, or DOWN and why (once: a log line repeating the reason is left
+    out), then what else it logged, each once."""
+    down = entry.down
+    why = "; ".join(entry.problems) or down
+    state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)" + (f"; DOWN: {why}" if down else "")
+    note = f": {entry.note}" if entry.note else ""
+    click.echo(f"# {entry.name} ({entry.key_path}): {state}{note}", err=True)
+    said = [why, entry.note] if down or entry.failed else [entry.note]
+    for message in entry.said:
+        if not any(text and text in message for text in (*said, down)):
+            click.echo(f"# {entry.name}: {message}", err=True)
 
 
 def _echo_points(entry: Sampled) -> None:
@@ -318,14 +383,10 @@ def test_command(config_path: str, send: bool, listen_s: float, only: tuple[str,
         if only and not results:
             raise click.UsageError(f"no enabled source matches {', '.join(only)}")
         for entry in results:
-            state = "FAILED" if entry.failed else f"{len(entry.points)} point(s)"
-            click.echo(
-                f"# {entry.name} ({entry.key_path}): {state}" + (f": {entry.note}" if entry.note else ""),
-                err=True,
-            )
+            _report(entry)
             _echo_points(entry)
         points = [p for entry in results for p in entry.points]
-        ok = not any(entry.failed for entry in results)
+        ok = not any(entry.failed or entry.down for entry in results)
         if buffer is not None and points:
             ok &= _send(config, buffer, points)
     finally:

@@ -61,7 +61,7 @@ async def test_budget_exceeded_during_a_long_outage_drops_exactly_the_oldest(
     drained = cli("drain", "--config", str(config), "--timeout", "60")
     assert drained.returncode == 0, drained.stderr
     assert "draining" in drained.stderr  # the progress bar (only its label when not on a terminal)
-    done = re.search(r"done: forwarded (\d+) points, 0 left", drained.stderr)
+    done = re.search(r"done: (\d+) written, 0 left", drained.stderr)
     assert done, drained.stderr
     forwarded = int(done.group(1))
     got = sorted(r["n"] for r in arrived(client, 7))
