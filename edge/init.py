@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from edge.initconfig import SLUG_MAX, Answers, check_coordinate, check_id, render_config
+from edge.initconfig import Answers, check_coordinate, render_config
 from thonminh.config import validate_http_url
-from thonminh.contract import slugify
+from thonminh.contract import SLUG_MAX, check_slug, slugify
 
 if TYPE_CHECKING:  # imported where used: init asks its questions before it needs either
     from edge.config import GatewayConfig
@@ -44,27 +44,18 @@ _AT_INTERFACE = "-if02-"
 _GATEWAY_SUFFIX = "-gw1"
 
 
-def _cut(slug: str, limit: int) -> str:
-    """``slug`` cut after its last whole word that fits ``limit`` (mid-word only when its first word is longer)."""
-    if len(slug) <= limit:
-        return slug
-    head = slug[: limit + 1]  # a '-' right after the limit still ends a whole word
-    return head.rsplit("-", 1)[0] if "-" in head else slug[:limit]
-
-
 def slug_of(name: str, what: str = "the village's name") -> str:
-    """The slug of a name as people write it, cut at a word to fit ``SLUG_MAX``; ``ValueError`` when nothing
+    """The slug of a name as people write it, cut at a word to fit (``slugify``); ``ValueError`` when nothing
     usable is left."""
-    # word by word: ``slugify`` cuts the whole name at the limit, mid-word (``...-thon-kh``)
-    slug = "-".join(part for part in map(slugify, name.split()) if part)
+    slug = slugify(name)
     if not slug:
         raise ValueError(f"{what} {name!r} has no letters or digits to make a slug from")
-    return check_id(_cut(slug, SLUG_MAX))
+    return check_slug(slug)
 
 
 def gateway_id_of(village: str) -> str:
     """The proposed gateway id, ``<village>-gw1``, the village's slug cut at a word so that it fits."""
-    return _cut(village, SLUG_MAX - len(_GATEWAY_SUFFIX)) + _GATEWAY_SUFFIX
+    return slugify(village, SLUG_MAX - len(_GATEWAY_SUFFIX)) + _GATEWAY_SUFFIX
 
 
 def detect_modem_ports(by_id: Path = Path("/dev/serial/by-id")) -> list[str]:
@@ -179,8 +170,8 @@ def _optional(check: Callable[[str], object]) -> Callable[[str], str]:
 def _ask_all(ask: _Asker) -> Answers:
     name = ask("name", "The village's name, as people write it (e.g. Khả Lý Thượng)", slug_of)
     assert name is not None
-    village = ask("village", "Village slug (a tag on every point)", check_id, default=slug_of(name))
-    gateway = ask("gateway", "Gateway id", check_id, default=gateway_id_of(str(village)))
+    village = ask("village", "Village slug (a tag on every point)", check_slug, default=slug_of(name))
+    gateway = ask("gateway", "Gateway id", check_slug, default=gateway_id_of(str(village)))
     place_slug = {
         key: partial(slug_of, what=f"the {key}'s name") for key in ("commune", "district", "province")
     }

@@ -14,21 +14,9 @@ from edge.config import SiteConfig
 from thonminh.config import validate_http_url
 from thonminh.contract import check_slug
 
-__all__ = ["SLUG_MAX", "Answers", "check_coordinate", "check_id", "render_config"]
+__all__ = ["Answers", "check_coordinate", "render_config"]
 
 Coordinate = Literal["latitude", "longitude"]
-#: The longest slug ``thonminh.contract.SLUG_PATTERN`` accepts (tested against it).
-SLUG_MAX = 64
-
-
-def check_id(value: str) -> str:
-    """``value`` if it is a slug; ``ValueError`` naming the limit and the length when it is too long (the
-    pattern's own message only says "not a slug", which a long but well-formed id leaves unexplained)."""
-    if len(value) > SLUG_MAX:
-        raise ValueError(
-            f"{value!r} is too long for a slug: at most {SLUG_MAX} characters, this one has {len(value)}"
-        )
-    return check_slug(value)
 
 
 @cache
@@ -83,7 +71,7 @@ class Answers:
         for key in ("village", "gateway", "commune", "district", "province"):
             value = getattr(self, key)
             if value is not None:
-                check_id(value)
+                check_slug(value)
         validate_http_url(self.influx_url)
         check_coordinate("latitude", self.latitude)
         check_coordinate("longitude", self.longitude)

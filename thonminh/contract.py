@@ -6,18 +6,19 @@ them; everything imports from here. See ``docs/data-model.md`` for the prose ver
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from thonminh.slugs import SLUG_MAX, SLUG_PATTERN, check_slug, slugify
+
 __all__ = [
     "DAILY_TZ",
     "MEASUREMENTS",
     "SITE_TAGS",
+    "SLUG_MAX",
     "SLUG_PATTERN",
     "CRITERION_VERDICT",
     "VERIFICATION_HOURLY",
@@ -38,27 +39,6 @@ DAILY_TZ: Final = "Asia/Ho_Chi_Minh"
 #: Tags every point carries. ``village`` and ``gateway`` are required; the rest are set when configured.
 SITE_TAGS: Final = ("village", "gateway", "commune", "district", "province")
 REQUIRED_SITE_TAGS: Final = ("village", "gateway")
-#: Values of the site tags and of the ids a config gives (link, ap, modem): 1 to 64 lower-case ASCII letters,
-#: digits and '-', not starting or ending with '-'. Safe in a tag, a URL path and a file name alike.
-SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-_SLUG = re.compile(SLUG_PATTERN)
-
-
-def check_slug(value: str) -> str:
-    """``value`` if it is a slug; ``ValueError`` saying what a slug is otherwise."""
-    if not _SLUG.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a slug (lower-case ASCII letters, digits and '-', e.g. 'kha-ly-thuong')"
-        )
-    return value
-
-
-def slugify(name: str) -> str:
-    """The slug of a place's name as people write it: ``Khả Lý Thượng`` -> ``kha-ly-thuong``, ``Bắc Giang`` ->
-    ``bac-giang`` (Vietnamese diacritics dropped, ``đ`` read as ``d``); ``''`` when nothing is left."""
-    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    ascii_only = "".join(c for c in plain if not unicodedata.combining(c)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:64].strip("-")
 
 
 class FieldType(StrEnum):

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from edge.cli import edge
 from edge.config import load_gateway_config
 from edge.init import gateway_id_of, slug_of
-from edge.initconfig import SLUG_MAX, check_coordinate
-from thonminh.contract import check_slug
+from edge.initconfig import check_coordinate
+from thonminh.contract import SLUG_MAX, check_slug
 
 LONG_NAME = " ".join(["Thôn Khả Lý Thượng"] * 12)  # 227 characters
 REST = [
