@@ -49,12 +49,16 @@ def shown(value: Any, limit: int = 40) -> str:
         text = repr(value)
     except ValueError:  # an integer past Python's digit limit for str()
         text = f"<{type(value).__name__} too long to show>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return _cut(text, limit)
 
 
 def bounded(reason: str) -> str:
     """``reason`` cut to ``MAX_REASON_CHARS``: the last guard before it is stored."""
-    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
+    return _cut(reason, MAX_REASON_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def reason_counter(reason: str) -> str:

@@ -79,10 +79,15 @@ def _check(desc: IndicatorDescription, body: IndicatorIn) -> None:
         )
 
 
-def _entries(service: Service, village: str, indicator: str | None) -> tuple[list[dict], str]:
-    source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR_ENTRY.name)
+def _all_of(service: Service, measurement: str, village: str, indicator: str | None) -> str:
+    """Every point of the village's ``measurement`` (of ``indicator``, if given), by series."""
+    source = Source(service.reader.database, service.config.influxdb.retention_policy, measurement)
     where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
-    statement = Select(["*"], [source.ref()], where=where, group_all=True).render()
+    return Select(["*"], [source.ref()], where=where, group_all=True).render()
+
+
+def _entries(service: Service, village: str, indicator: str | None) -> tuple[list[dict], str]:
+    statement = _all_of(service, INDICATOR_ENTRY.name, village, indicator)
     result = service.reader.run([statement])[0]
     snapshot = service.verifier.registry.snapshot() if service.verifier is not None else None
     rows = []
@@ -294,9 +299,7 @@ def _points(
 ) -> tuple[dict[tuple[str, int], list[dict]], str]:
     """The ``indicator`` points the criteria read, by (indicator, time), each with its series' tags: a list, for
     a point written beside the genuine one in a series of its own (another tag) stands at the same time."""
-    source = Source(service.reader.database, service.config.influxdb.retention_policy, INDICATOR.name)
-    where = [tag_equals("village", village)] + ([tag_equals("indicator", indicator)] if indicator else [])
-    statement = Select(["*"], [source.ref()], where=where, group_all=True).render()
+    statement = _all_of(service, INDICATOR.name, village, indicator)
     found: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for series in service.reader.run([statement])[0].series:
         for row in series.rows():

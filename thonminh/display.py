@@ -23,7 +23,6 @@ __all__ = [
     "VERDICT_WORDS",
     "LightFault",
     "VerdictColour",
-    "light_fault_title",
 ]
 
 
@@ -72,9 +71,3 @@ LIGHT_FAULTS: Final[Mapping[str, LightFault]] = {
     "offline": LightFault(Title("Mất kết nối", "Offline"), "#00838f"),
     "stale": LightFault(Title("Không báo cáo", "Not reporting"), "#ad1457"),
 }
-
-
-def light_fault_title(fault: str) -> Title:
-    """The fault's words; a fault with none yet is shown as written (a new fault is visible, not hidden)."""
-    found = LIGHT_FAULTS.get(fault)
-    return found.title if found else Title(fault, fault)
